@@ -1,0 +1,40 @@
+//! # runbeam-core
+//!
+//! The Rust core of librunbeam, the Runbeam SDK for gateways. Everything the C, Python and
+//! Node bindings expose is implemented here once:
+//!
+//! - [`Reference`]: mesh resource references (`runbeam.acme.ingress.name.fhir-api`);
+//! - [`config::MeshConfig`]: the mesh part of a gateway configuration, with startup
+//!   validation and mesh-context checks;
+//! - [`Error`] / [`ErrorKind`]: the one error taxonomy of every surface.
+//!
+//! ```
+//! use runbeam_core::{config::MeshConfig, Reference};
+//!
+//! let config = MeshConfig::from_toml(r#"
+//!     [provider.runbeam]
+//!     api = "https://api.runbeam.io"
+//!
+//!     [mesh.imaging-integration]
+//!     type = "http3"
+//!     provider = "runbeam"
+//!     egress = ["runbeam.radiology-dept.ingress.name.dicomweb"]
+//! "#)?;
+//! assert!(config.validate().is_empty());
+//! let dicom = Reference::parse("runbeam.radiology-dept.ingress.name.dicomweb")?;
+//! assert!(config.in_mesh_context(&dicom));
+//! # Ok::<(), runbeam_core::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod reference;
+pub mod secret;
+
+pub use error::{Error, ErrorKind, Problem, Result};
+pub use reference::{Lookup, Reference, ResourceType};
+pub use secret::Secret;
+
+/// The version of librunbeam (all packages share it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
