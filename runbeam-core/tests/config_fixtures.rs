@@ -17,7 +17,8 @@ fn seed_snippets_need_the_provider_section() {
             problems
                 .iter()
                 .any(|p| p.kind() == ErrorKind::UnknownProvider
-                    && p.message().starts_with("Unknown provider 'runbeam' in reference 'runbeam.")),
+                    && p.message()
+                        .starts_with("Unknown provider 'runbeam' in reference 'runbeam.")),
             "{seed}: {problems:?}"
         );
     }
@@ -35,7 +36,9 @@ fn seed_snippets_load_once_completed() {
     assert_eq!(config.validate(), []);
     let their_api = Reference::parse("runbeam.partner-team.ingress.name.their-api").unwrap();
     assert_eq!(
-        config.check_mesh_context(&their_api).map(|m| m.name.as_str()),
+        config
+            .check_mesh_context(&their_api)
+            .map(|m| m.name.as_str()),
         Ok("partner-integration")
     );
     let remote: Vec<String> = config
@@ -85,15 +88,25 @@ fn example_gateways_are_valid_and_in_mesh_context() {
 
 #[test]
 fn broken_example_reports_unknown_provider_and_bad_reference() {
-    let config = MeshConfig::from_file(path("examples/config/broken-unknown-provider.toml")).unwrap();
+    let config =
+        MeshConfig::from_file(path("examples/config/broken-unknown-provider.toml")).unwrap();
     let problems = config.validate();
     let kinds: Vec<_> = problems.iter().map(|p| (p.kind(), p.path())).collect();
     assert_eq!(
         kinds,
         [
-            (ErrorKind::UnknownProvider, "mesh.imaging-integration.provider"),
-            (ErrorKind::UnknownProvider, "mesh.imaging-integration.egress[1]"),
-            (ErrorKind::InvalidReference, "mesh.imaging-integration.egress[2]"),
+            (
+                ErrorKind::UnknownProvider,
+                "mesh.imaging-integration.provider"
+            ),
+            (
+                ErrorKind::UnknownProvider,
+                "mesh.imaging-integration.egress[1]"
+            ),
+            (
+                ErrorKind::InvalidReference,
+                "mesh.imaging-integration.egress[2]"
+            ),
         ]
     );
 }
@@ -108,9 +121,17 @@ fn disabled_mesh_or_provider_gives_no_context() {
         )
     };
     let r = Reference::parse("runbeam.t.ingress.name.x").unwrap();
-    for (m, p, expected) in [(true, true, true), (false, true, false), (true, false, false)] {
+    for (m, p, expected) in [
+        (true, true, true),
+        (false, true, false),
+        (true, false, false),
+    ] {
         let config = MeshConfig::from_toml(&text(m, p)).unwrap();
-        assert_eq!(config.in_mesh_context(&r), expected, "mesh {m} provider {p}");
+        assert_eq!(
+            config.in_mesh_context(&r),
+            expected,
+            "mesh {m} provider {p}"
+        );
     }
 }
 
@@ -123,7 +144,11 @@ fn missing_and_oversized_files_are_clear_errors() {
     let dir = std::env::temp_dir().join(format!("runbeam-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let big = dir.join("big.toml");
-    std::fs::write(&big, vec![b'#'; runbeam_core::config::MAX_DOCUMENT_BYTES + 1]).unwrap();
+    std::fs::write(
+        &big,
+        vec![b'#'; runbeam_core::config::MAX_DOCUMENT_BYTES + 1],
+    )
+    .unwrap();
     let err = MeshConfig::from_file(&big).unwrap_err();
     assert!(err.to_string().contains("larger than"), "{err}");
     let bad_utf8 = dir.join("bad.toml");

@@ -14,7 +14,10 @@ struct Valid<'a> {
 }
 
 fn fixture() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/references.tsv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/references.tsv"
+    );
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -50,7 +53,8 @@ fn valid_fixtures_parse_with_expected_parts() {
         assert_eq!(r.lookup().as_str(), row.lookup, "{}", row.input);
         assert_eq!(r.value(), row.value, "{}", row.input);
         assert_eq!(r.is_local(), row.is_local, "{}", row.input);
-        let again = Reference::parse(&r.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let shown = r.to_string();
+        let again = Reference::parse(&shown).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(again, r);
         count += 1;
     }

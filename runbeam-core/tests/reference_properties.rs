@@ -18,7 +18,13 @@ fn type_spelling() -> impl Strategy<Value = String> {
             .as_str()
             .chars()
             .enumerate()
-            .map(|(n, c)| if mask >> n & 1 == 1 { c.to_ascii_uppercase() } else { c })
+            .map(|(n, c)| {
+                if mask >> n & 1 == 1 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
             .collect()
     })
 }

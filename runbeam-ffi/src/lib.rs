@@ -1,1 +1,75 @@
-//! C ABI (in progress)
+//! # runbeam-ffi — the C ABI of librunbeam
+//!
+//! Builds `librunbeam.so` and `librunbeam.a`; the header `include/runbeam.h` is generated from
+//! this crate by cbindgen (`make header`) and checked for drift by `make test`.
+//!
+//! Conventions (after rustls-ffi):
+//! - Opaque handles (`runbeam_reference`, `runbeam_config`, `runbeam_problem_list`) are created
+//!   by librunbeam and released by their one `_free` function; `_free(NULL)` is a no-op.
+//! - Fallible functions return a `runbeam_status` (`RUNBEAM_OK` = 0) and write out-parameters
+//!   only on success. The message and kind of the last failure on the calling thread are
+//!   available from `runbeam_last_error_message()` / `runbeam_last_error_kind()`.
+//! - NULL pointers and invalid UTF-8 give `RUNBEAM_STATUS_INVALID_ARGUMENT`; every export runs
+//!   behind a panic boundary (a bug gives `RUNBEAM_STATUS_INTERNAL`, never an abort or UB).
+//! - Strings returned as `char *` are owned by the caller and released with
+//!   `runbeam_string_free()`; `const char *` results are borrowed from their handle (or static)
+//!   and must not be freed.
+//! - Handles are immutable once created and may be shared between threads.
+#![allow(clippy::missing_safety_doc)] // every export documents its contract under `# Safety`
+
+mod config;
+mod error;
+mod guard;
+mod problems;
+mod reference;
+mod status;
+mod strings;
+
+use std::ffi::c_char;
+
+pub use config::*;
+pub use error::{
+    runbeam_last_error_kind, runbeam_last_error_message, runbeam_last_error_problems,
+    runbeam_last_error_status,
+};
+pub use problems::*;
+pub use reference::*;
+pub use status::*;
+pub use strings::runbeam_string_free;
+
+/// Major version of the header (compare with `runbeam_version()` at run time).
+pub const RUNBEAM_VERSION_MAJOR: u32 = 0;
+/// Minor version of the header.
+pub const RUNBEAM_VERSION_MINOR: u32 = 1;
+/// Patch version of the header.
+pub const RUNBEAM_VERSION_PATCH: u32 = 0;
+
+/// The version of the loaded library, e.g. `"0.1.0"` (static; do not free). Compare it with
+/// `RUNBEAM_VERSION_STRING` to detect a header/library mismatch.
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_version_matches_the_package() {
+        let version =
+            format!("{RUNBEAM_VERSION_MAJOR}.{RUNBEAM_VERSION_MINOR}.{RUNBEAM_VERSION_PATCH}");
+        assert_eq!(version, env!("CARGO_PKG_VERSION"));
+        let header = include_str!("../../include/runbeam.h");
+        let define = concat!(
+            "#define RUNBEAM_VERSION_STRING \"",
+            env!("CARGO_PKG_VERSION"),
+            "\""
+        );
+        assert!(
+            header.contains(define),
+            "cbindgen.toml after_includes must say {define}"
+        );
+        assert_eq!(runbeam_core::VERSION, env!("CARGO_PKG_VERSION"));
+    }
+}

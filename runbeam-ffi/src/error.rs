@@ -1,0 +1,179 @@
+//! The thread-local "last error" of the calling thread.
+//!
+//! Every fallible function clears it on entry and sets it when it fails, so the accessors
+//! always describe the most recent failing call made by this thread. Threads never see each
+//! other's errors.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char};
+
+use runbeam_core::{Error, ErrorKind, Problem};
+
+use crate::problems::runbeam_problem_list;
+use crate::status::{RUNBEAM_OK, RUNBEAM_STATUS_INTERNAL, runbeam_status, status_of};
+
+struct LastError {
+    status: runbeam_status,
+    kind: ErrorKind,
+    message: CString,
+    problems: Vec<Problem>,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
+}
+
+/// A C string from arbitrary text: interior NUL bytes (impossible in our messages, but cheap to
+/// guard against) are written as `\0`.
+pub(crate) fn to_cstring(text: &str) -> CString {
+    CString::new(text)
+        .unwrap_or_else(|_| CString::new(text.replace('\0', "\\0")).unwrap_or_default())
+}
+
+pub(crate) fn clear() {
+    LAST_ERROR.with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = None;
+        }
+    });
+}
+
+/// Records `error` as this thread's last error and returns its status code.
+pub(crate) fn set(error: Error) -> runbeam_status {
+    let status = status_of(error.kind());
+    let last = LastError {
+        status,
+        kind: error.kind(),
+        message: to_cstring(error.message()),
+        problems: error.problems().to_vec(),
+    };
+    LAST_ERROR.with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = Some(last);
+        }
+    });
+    status
+}
+
+/// The message of the last failing call on this thread, or `""` when the last call succeeded.
+///
+/// Never NULL. The string belongs to librunbeam and stays valid until the next librunbeam call
+/// on the same thread; copy it to keep it. Messages never contain secrets.
+///
+/// ```c
+/// runbeam_config *cfg = NULL;
+/// if (runbeam_config_from_file("gateway.toml", &cfg) != RUNBEAM_OK)
+///     fprintf(stderr, "runbeam: %s\n", runbeam_last_error_message());
+/// ```
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_message() -> *const c_char {
+    LAST_ERROR.with(|e| match e.try_borrow() {
+        Ok(slot) => slot.as_ref().map_or(c"".as_ptr(), |l| l.message.as_ptr()),
+        Err(_) => c"".as_ptr(),
+    })
+}
+
+/// The status of the last failing call on this thread (`RUNBEAM_OK` if the last call
+/// succeeded).
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_status() -> runbeam_status {
+    LAST_ERROR.with(|e| match e.try_borrow() {
+        Ok(slot) => slot.as_ref().map_or(RUNBEAM_OK, |l| l.status),
+        Err(_) => RUNBEAM_OK,
+    })
+}
+
+/// The error kind of the last failing call on this thread, as a static CamelCase name
+/// (`"InvalidReference"`, `"NotFound"`, …), or `""` if the last call succeeded. Do not free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_kind() -> *const c_char {
+    LAST_ERROR.with(|e| match e.try_borrow() {
+        Ok(slot) => slot
+            .as_ref()
+            .map_or(c"".as_ptr(), |l| kind_name(l.kind).as_ptr()),
+        Err(_) => c"".as_ptr(),
+    })
+}
+
+/// A copy of the problems of the last failing call on this thread (each with its TOML path):
+/// filled for configuration load errors, empty otherwise. `*out` is a new list, released with
+/// `runbeam_problem_list_free()`.
+///
+/// Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` if `out` is NULL. This call does not clear the last
+/// error.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_last_error_problems(
+    out: *mut *mut runbeam_problem_list,
+) -> runbeam_status {
+    crate::guard::guard_value(
+        "runbeam_last_error_problems",
+        RUNBEAM_STATUS_INTERNAL,
+        || {
+            if out.is_null() {
+                return status_of(ErrorKind::InvalidArgument);
+            }
+            let problems = LAST_ERROR.with(|e| match e.try_borrow() {
+                Ok(slot) => slot
+                    .as_ref()
+                    .map(|l| l.problems.clone())
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            });
+            let list = Box::new(runbeam_problem_list::new(problems));
+            // SAFETY: `out` is non-NULL and writable per the contract.
+            unsafe { *out = Box::into_raw(list) };
+            RUNBEAM_OK
+        },
+    )
+}
+
+/// Static C names of the kinds (the core names are `&'static str` without NUL).
+pub(crate) fn kind_name(kind: ErrorKind) -> &'static CStr {
+    match kind {
+        ErrorKind::InvalidArgument => c"InvalidArgument",
+        ErrorKind::InvalidReference => c"InvalidReference",
+        ErrorKind::Config => c"Config",
+        ErrorKind::UnknownProvider => c"UnknownProvider",
+        ErrorKind::NotInMesh => c"NotInMesh",
+        ErrorKind::Unauthorized => c"Unauthorized",
+        ErrorKind::PermissionDenied => c"PermissionDenied",
+        ErrorKind::NotFound => c"NotFound",
+        ErrorKind::Conflict => c"Conflict",
+        ErrorKind::Validation => c"Validation",
+        ErrorKind::RateLimited => c"RateLimited",
+        ErrorKind::ServerError => c"ServerError",
+        ErrorKind::Transport => c"Transport",
+        ErrorKind::Timeout => c"Timeout",
+        ErrorKind::Protocol => c"Protocol",
+        ErrorKind::JwtInvalid => c"JwtInvalid",
+        ErrorKind::JwtExpired => c"JwtExpired",
+        ErrorKind::UntrustedIssuer => c"UntrustedIssuer",
+        ErrorKind::NoToken => c"NoToken",
+        ErrorKind::TokenExpired => c"TokenExpired",
+        ErrorKind::Storage => c"Storage",
+        ErrorKind::StorageCorrupt => c"StorageCorrupt",
+        ErrorKind::KeyringUnavailable => c"KeyringUnavailable",
+        ErrorKind::Cancelled => c"Cancelled",
+        _ => c"Internal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_match_the_core() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(kind_name(kind).to_str().ok(), Some(kind.name()));
+        }
+    }
+
+    #[test]
+    fn interior_nul_is_escaped() {
+        assert_eq!(to_cstring("a\0b").as_bytes(), b"a\\0b");
+    }
+}

@@ -1,0 +1,115 @@
+//! The panic boundary and argument checks every export goes through.
+
+use std::any::Any;
+use std::ffi::{CStr, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use runbeam_core::{Error, ErrorKind};
+
+use crate::error;
+use crate::status::{RUNBEAM_OK, runbeam_status};
+
+/// Runs `body` behind a panic boundary: clears the last error, maps `Err` to its status (and
+/// records it), and turns a panic into `RUNBEAM_STATUS_INTERNAL`. Nothing unwinds into C.
+pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<(), Error>) -> runbeam_status {
+    error::clear();
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => RUNBEAM_OK,
+        Ok(Err(e)) => error::set(e),
+        Err(panic) => error::set(panic_error(function, panic.as_ref())),
+    }
+}
+
+/// For functions that return a value rather than a status (getters): `fallback` on panic.
+pub(crate) fn guard_value<T>(function: &str, fallback: T, body: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(panic) => {
+            error::set(panic_error(function, panic.as_ref()));
+            fallback
+        }
+    }
+}
+
+fn panic_error(function: &str, panic: &(dyn Any + Send)) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic");
+    Error::new(
+        ErrorKind::Internal,
+        format!(
+            "internal error in {function}: {what} (this is a librunbeam bug; please report it)"
+        ),
+    )
+}
+
+pub(crate) fn invalid_argument(message: String) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
+}
+
+/// Borrows a NUL-terminated UTF-8 argument.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives the returned borrow.
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
+    if ptr.is_null() {
+        return Err(invalid_argument(format!("argument '{name}' is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    utf8_arg(bytes, name)
+}
+
+/// Borrows a UTF-8 argument given as pointer and length (no NUL needed).
+///
+/// # Safety
+/// `ptr` is NULL (then `len` must be 0) or points to `len` readable bytes that outlive the borrow.
+pub(crate) unsafe fn str_arg_len<'a>(
+    ptr: *const c_char,
+    len: usize,
+    name: &str,
+) -> Result<&'a str, Error> {
+    if ptr.is_null() {
+        if len == 0 {
+            return Ok("");
+        }
+        return Err(invalid_argument(format!(
+            "argument '{name}' is NULL with length {len}"
+        )));
+    }
+    if len > isize::MAX as usize {
+        return Err(invalid_argument(format!("argument '{name}' is too long")));
+    }
+    // SAFETY: `ptr` points to `len` readable bytes per the caller's contract.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    utf8_arg(bytes, name)
+}
+
+fn utf8_arg<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Error> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        invalid_argument(format!(
+            "argument '{name}' is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// Checks an out-parameter and returns it.
+pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T, Error> {
+    if ptr.is_null() {
+        Err(invalid_argument(format!("out-parameter '{name}' is NULL")))
+    } else {
+        Ok(ptr)
+    }
+}
+
+/// Borrows a handle argument.
+///
+/// # Safety
+/// `ptr` is NULL or a live handle of type `T` created by librunbeam.
+pub(crate) unsafe fn handle_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
+    // SAFETY: per the caller's contract, non-NULL means a live handle.
+    unsafe { ptr.as_ref() }.ok_or_else(|| invalid_argument(format!("argument '{name}' is NULL")))
+}

@@ -1,0 +1,24 @@
+# C suite: strict compile against include/runbeam.h, then run under ASan+UBSan (static
+# library) and under valgrind (shared library), plus a C++ compile of the header.
+
+C_OUT := $(ROOT)/build/c
+C_STRICT := -std=c11 -Wall -Wextra -Werror -pedantic -g -I$(ROOT)/include
+C_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+C_SYSLIBS := -lpthread -ldl -lm
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
+
+.PHONY: c-build c-test
+
+c-build: build
+	@mkdir -p $(C_OUT)
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_ffi.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_ffi_asan
+	gcc $(C_STRICT) -O0 tests/c/test_ffi.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_ffi
+	g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I$(ROOT)/include tests/c/header_cxx.cpp \
+		-L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/header_cxx
+
+c-test: c-build
+	$(C_OUT)/header_cxx
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_ffi_asan $(ROOT)
+	$(VALGRIND) $(C_OUT)/test_ffi $(ROOT)
