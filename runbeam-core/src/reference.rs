@@ -64,9 +64,19 @@ impl ResourceType {
     }
 
     /// Case-insensitive lookup of a type name; `None` if it is not a resource type.
+    #[inline]
     pub fn from_name(text: &str) -> Option<ResourceType> {
-        ResourceType::ALL
-            .into_iter()
+        // Dispatch on length first: this runs on every full-reference parse.
+        let candidates: &[ResourceType] = match text.len() {
+            4 => &[ResourceType::Mesh],
+            6 => &[ResourceType::Egress],
+            7 => &[ResourceType::Ingress, ResourceType::Backend],
+            8 => &[ResourceType::Pipeline, ResourceType::Endpoint],
+            _ => &[],
+        };
+        candidates
+            .iter()
+            .copied()
             .find(|t| t.as_str().eq_ignore_ascii_case(text))
     }
 }
@@ -353,23 +363,21 @@ fn invalid_segment(input: &str, index: usize, seg: &str, what: impl fmt::Display
     )
 }
 
+/// The AND of the character classes of every byte of `text` (`0xFF` for the empty string).
 #[inline]
-fn check_segment(input: &str, index: usize, seg: &str, part: Part) -> Result<()> {
+fn class_mask(text: &str) -> u8 {
+    text.bytes()
+        .fold(0xFF, |mask, b| mask & CLASSES[b as usize])
+}
+
+/// Checks `seg` (whose [`class_mask`] is `mask`) against the rule for `part`.
+#[inline]
+fn check_segment(input: &str, index: usize, seg: &str, mask: u8, part: Part) -> Result<()> {
     let bytes = seg.as_bytes();
+    let sized = !bytes.is_empty() && bytes.len() <= MAX_SEGMENT_LEN;
     let ok = match part {
-        Part::Id => {
-            !bytes.is_empty()
-                && bytes.len() <= MAX_SEGMENT_LEN
-                && bytes.iter().all(|&b| CLASSES[b as usize] & ID_CHAR != 0)
-        }
-        _ => {
-            !bytes.is_empty()
-                && bytes.len() <= MAX_SEGMENT_LEN
-                && CLASSES[bytes[0] as usize] & NAME_FIRST != 0
-                && bytes[1..]
-                    .iter()
-                    .all(|&b| CLASSES[b as usize] & NAME_REST != 0)
-        }
+        Part::Id => sized && mask & ID_CHAR != 0,
+        _ => sized && mask & NAME_REST != 0 && CLASSES[bytes[0] as usize] & NAME_FIRST != 0,
     };
     if ok {
         Ok(())
@@ -441,7 +449,11 @@ fn segment_error(input: &str, index: usize, seg: &str, part: Part) -> Error {
 /// assert!(!runbeam_core::reference::is_valid_name("Fhir"));
 /// ```
 pub fn is_valid_name(text: &str) -> bool {
-    check_segment("", 0, text, Part::Name).is_ok()
+    let bytes = text.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_SEGMENT_LEN
+        && class_mask(text) & NAME_REST != 0
+        && CLASSES[bytes[0] as usize] & NAME_FIRST != 0
 }
 
 /// Whether `text` is a valid id segment (`[A-Za-z0-9_-]{1,128}`).
@@ -451,7 +463,7 @@ pub fn is_valid_name(text: &str) -> bool {
 /// assert!(!runbeam_core::reference::is_valid_id("a.b"));
 /// ```
 pub fn is_valid_id(text: &str) -> bool {
-    check_segment("", 0, text, Part::Id).is_ok()
+    !text.is_empty() && text.len() <= MAX_SEGMENT_LEN && class_mask(text) & ID_CHAR != 0
 }
 
 /// Checks a lookup keyword: exactly `id` or `name`, lowercase.
@@ -495,6 +507,48 @@ fn value_part(lookup: Lookup) -> Part {
     }
 }
 
+/// The dot-separated segments of a reference (at most 6: a sixth only to report it) with the
+/// class mask of each, computed in one pass over the bytes.
+struct Segments<'a> {
+    text: [&'a str; 6],
+    mask: [u8; 6],
+    count: usize,
+}
+
+impl<'a> Segments<'a> {
+    #[inline]
+    fn split(input: &'a str) -> Self {
+        let mut segs = Segments {
+            text: [""; 6],
+            mask: [0xFF; 6],
+            count: 0,
+        };
+        let (mut start, mut mask) = (0, 0xFF_u8);
+        for (i, &b) in input.as_bytes().iter().enumerate() {
+            if b == b'.' {
+                segs.text[segs.count] = &input[start..i];
+                segs.mask[segs.count] = mask;
+                segs.count += 1;
+                (start, mask) = (i + 1, 0xFF);
+                if segs.count == 5 {
+                    break; // the rest is a sixth segment (or more): only reported
+                }
+            } else {
+                mask &= CLASSES[b as usize];
+            }
+        }
+        segs.text[segs.count] = &input[start..];
+        segs.mask[segs.count] = if segs.count == 5 { 0 } else { mask };
+        segs.count += 1;
+        segs
+    }
+
+    #[inline]
+    fn check(&self, input: &str, index: usize, part: Part) -> Result<()> {
+        check_segment(input, index, self.text[index], self.mask[index], part)
+    }
+}
+
 fn parse(input: &str) -> Result<Reference> {
     if input.is_empty() {
         return Err(invalid(input, "the reference is empty"));
@@ -509,34 +563,28 @@ fn parse(input: &str) -> Result<Reference> {
         ));
     }
 
-    // Split into at most 6 segments (a sixth one only to report it).
-    let mut segs: [&str; 6] = [""; 6];
-    let mut count = 0;
-    for seg in input.splitn(6, '.') {
-        segs[count] = seg;
-        count += 1;
-    }
-
+    let segs = Segments::split(input);
+    let count = segs.count;
     match count {
         1 => {
-            check_segment(input, 0, segs[0], Part::Name)?;
+            segs.check(input, 0, Part::Name)?;
             Ok(Reference::build(
                 input,
                 None,
                 None,
                 None,
                 Lookup::Name,
-                segs[0],
+                segs.text[0],
             ))
         }
-        2 => Err(two_segment_error(input, &segs)),
+        2 => Err(two_segment_error(input, &segs.text)),
         3 => parse3(input, &segs),
         4 => parse4(input, &segs),
         5 => parse5(input, &segs),
         _ => Err(invalid_segment(
             input,
             5,
-            segs[5].split('.').next().unwrap_or(""),
+            segs.text[5].split('.').next().unwrap_or(""),
             "is one too many: a reference has at most 5 segments",
         )),
     }
@@ -556,8 +604,8 @@ fn two_segment_error(input: &str, segs: &[&str; 6]) -> Error {
 }
 
 /// `local.name.<name>` or `<provider>.id.<id>`.
-fn parse3(input: &str, segs: &[&str; 6]) -> Result<Reference> {
-    let [provider, keyword, value, ..] = *segs;
+fn parse3(input: &str, segs: &Segments<'_>) -> Result<Reference> {
+    let [provider, keyword, value, ..] = segs.text;
     if provider == LOCAL_PROVIDER {
         if keyword == "id" {
             return Err(invalid_segment(
@@ -569,7 +617,7 @@ fn parse3(input: &str, segs: &[&str; 6]) -> Result<Reference> {
             ));
         }
         check_keyword(input, 1, keyword, &[Lookup::Name])?;
-        check_segment(input, 2, value, Part::Name)?;
+        segs.check(input, 2, Part::Name)?;
         return Ok(Reference::build(
             input,
             None,
@@ -579,7 +627,7 @@ fn parse3(input: &str, segs: &[&str; 6]) -> Result<Reference> {
             value,
         ));
     }
-    check_segment(input, 0, provider, Part::Provider)?;
+    segs.check(input, 0, Part::Provider)?;
     if keyword == "name" {
         return Err(invalid_segment(
             input,
@@ -592,7 +640,7 @@ fn parse3(input: &str, segs: &[&str; 6]) -> Result<Reference> {
         ));
     }
     check_keyword(input, 1, keyword, &[Lookup::Id])?;
-    check_segment(input, 2, value, Part::Id)?;
+    segs.check(input, 2, Part::Id)?;
     Ok(Reference::build(
         input,
         Some(provider),
@@ -615,13 +663,13 @@ fn local_with_team_error(input: &str) -> Error {
 }
 
 /// `<provider>.<team>.id.<id>`.
-fn parse4(input: &str, segs: &[&str; 6]) -> Result<Reference> {
-    let [provider, team, keyword, value, ..] = *segs;
+fn parse4(input: &str, segs: &Segments<'_>) -> Result<Reference> {
+    let [provider, team, keyword, value, ..] = segs.text;
     if provider == LOCAL_PROVIDER {
         return Err(local_with_team_error(input));
     }
-    check_segment(input, 0, provider, Part::Provider)?;
-    check_segment(input, 1, team, Part::Team)?;
+    segs.check(input, 0, Part::Provider)?;
+    segs.check(input, 1, Part::Team)?;
     if keyword == "name" {
         return Err(invalid_segment(
             input,
@@ -644,7 +692,7 @@ fn parse4(input: &str, segs: &[&str; 6]) -> Result<Reference> {
         ));
     }
     check_keyword(input, 2, keyword, &[Lookup::Id])?;
-    check_segment(input, 3, value, Part::Id)?;
+    segs.check(input, 3, Part::Id)?;
     Ok(Reference::build(
         input,
         Some(provider),
@@ -656,23 +704,18 @@ fn parse4(input: &str, segs: &[&str; 6]) -> Result<Reference> {
 }
 
 /// `<provider>.<team>.<type>.name.<name>` or `<provider>.<team>.<type>.id.<id>`.
-fn parse5(input: &str, segs: &[&str; 6]) -> Result<Reference> {
-    let [provider, team, type_name, keyword, value, ..] = *segs;
+fn parse5(input: &str, segs: &Segments<'_>) -> Result<Reference> {
+    let [provider, team, type_name, keyword, value, ..] = segs.text;
     if provider == LOCAL_PROVIDER {
         return Err(local_with_team_error(input));
     }
-    check_segment(input, 0, provider, Part::Provider)?;
-    check_segment(input, 1, team, Part::Team)?;
+    segs.check(input, 0, Part::Provider)?;
+    segs.check(input, 1, Part::Team)?;
     let Some(resource_type) = ResourceType::from_name(type_name) else {
-        return Err(invalid_segment(
-            input,
-            2,
-            type_name,
-            format_args!("is not a resource type (expected one of {TYPE_LIST})"),
-        ));
+        return Err(not_a_type_error(input, type_name));
     };
     let lookup = check_keyword(input, 3, keyword, &[Lookup::Name, Lookup::Id])?;
-    check_segment(input, 4, value, value_part(lookup))?;
+    segs.check(input, 4, value_part(lookup))?;
     Ok(Reference::build(
         input,
         Some(provider),
@@ -681,6 +724,38 @@ fn parse5(input: &str, segs: &[&str; 6]) -> Result<Reference> {
         lookup,
         value,
     ))
+}
+
+#[cold]
+fn not_a_type_error(input: &str, type_name: &str) -> Error {
+    let lower = type_name.to_ascii_lowercase();
+    let hint = ResourceType::ALL
+        .into_iter()
+        .find(|t| edit_distance(&lower, t.as_str()) <= 2)
+        .map(|t| format!("; did you mean '{t}'?"))
+        .unwrap_or_default();
+    invalid_segment(
+        input,
+        2,
+        type_name,
+        format_args!("is not a resource type (expected one of {TYPE_LIST}){hint}"),
+    )
+}
+
+/// Levenshtein distance of two short ASCII strings (for "did you mean" hints).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 impl Reference {
@@ -809,6 +884,14 @@ mod tests {
         assert!(err("").contains("empty"));
         assert!(err("runbeam.acme.ingress.api").contains("segment 3 'api'"));
         assert!(err("runbeam.acme.name.api").contains("segment 2 'name'"));
+    }
+
+    #[test]
+    fn near_miss_types_get_a_hint() {
+        assert!(err("runbeam.t.igress.name.x").ends_with("mesh); did you mean 'ingress'?"));
+        assert!(err("runbeam.t.EGRES.name.x").ends_with("did you mean 'egress'?"));
+        assert!(err("runbeam.t.widget.name.x").ends_with("backend, mesh)"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

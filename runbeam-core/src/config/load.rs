@@ -443,7 +443,7 @@ fn walk(root: &Table, problems: &mut Vec<Problem>) -> MeshConfig {
                 problems,
             );
             for (name, t) in tables(mesh_table, &mesh_path, "ingress", problems) {
-                ingresses.extend(ingress(&pipeline, name, t, &mesh_path, problems));
+                ingresses.push(ingress(&pipeline, name, t, &mesh_path, problems));
             }
             for (name, t) in tables(mesh_table, &mesh_path, "egress", problems) {
                 egresses.push(egress(&pipeline, name, t, &mesh_path, problems));
@@ -602,7 +602,7 @@ fn ingress(
     table: &Table,
     mesh_path: &str,
     problems: &mut Vec<Problem>,
-) -> Option<Ingress> {
+) -> Ingress {
     let path = join(&join(mesh_path, "ingress"), &name);
     let mut f = Fields::new(
         table,
@@ -610,7 +610,7 @@ fn ingress(
         &["type", "urls", "endpoint", "mode", "enabled", "description"],
         problems,
     );
-    Some(Ingress {
+    Ingress {
         protocol: f.choice("type", &PROTOCOLS).unwrap_or(Protocol::Http),
         urls: required_urls(&mut f),
         endpoint: f.string("endpoint"),
@@ -620,7 +620,7 @@ fn ingress(
         pipeline: pipeline.to_string(),
         name,
         path,
-    })
+    }
 }
 
 fn egress(

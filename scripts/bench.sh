@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
+#   bash scripts/bench.sh            # all
+#   bash scripts/bench.sh rust|c|python|node
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
+what=${1:-all}
+REL=target/$CARGO_BUILD_TARGET/release
+
+if [[ $what == all || $what == rust ]]; then
+  echo "== Rust (criterion): cargo bench -p runbeam-core --bench reference"
+  cargo bench -p runbeam-core --bench reference -- --noplot 2>&1 | grep -E "^reference/|time:"
+fi
+if [[ $what == all || $what == c ]]; then
+  echo "== C: benches/c/bench_reference.c against the release librunbeam.a"
+  cargo build --release -p runbeam-ffi --quiet
+  mkdir -p build/bench
+  gcc -std=c11 -O2 -Iinclude benches/c/bench_reference.c "$REL/librunbeam.a" -lpthread -ldl -lm \
+    -o build/bench/bench_reference
+  build/bench/bench_reference
+fi
+if [[ $what == all || $what == python ]]; then
+  echo "== Python"
+  make --no-print-directory python-bench
+fi
+if [[ $what == all || $what == node ]]; then
+  echo "== Node"
+  make --no-print-directory node-bench
+fi

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build and test librunbeam. Idempotent: each step is
+# skipped when already satisfied, so `make test` can run it every time.
+#
+#   - cbindgen 0.29.4 (generates include/runbeam.h; the drift check needs this exact version)
+#   - valgrind, gcc/g++ (C suite; usually present)
+#   - .venv with the pinned Python dev requirements (maturin, pytest)
+#   - the Node binding's npm packages (@napi-rs/cli, pinned)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+log() { printf '[setup] %s\n' "$*"; }
+
+CBINDGEN_VERSION=0.29.4
+if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
+  log "installing cbindgen $CBINDGEN_VERSION (cargo install, ~2 min)"
+  cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --quiet
+fi
+
+missing=()
+for tool in valgrind gcc g++ make; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} with apt-get"
+  pkgs=()
+  for tool in "${missing[@]}"; do
+    case $tool in g++) pkgs+=(g++) ;; *) pkgs+=("$tool") ;; esac
+  done
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+fi
+
+REQ=bindings/python/requirements-dev.txt
+STAMP=.venv/.requirements.stamp
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+if [ ! -f "$STAMP" ] || ! cmp -s "$REQ" "$STAMP"; then
+  log "installing Python dev requirements into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check -r "$REQ"
+  cp "$REQ" "$STAMP"
+fi
+
+NODE_DIR=bindings/node
+NODE_STAMP=$NODE_DIR/node_modules/.setup.stamp
+if [ ! -f "$NODE_STAMP" ] || ! cmp -s "$NODE_DIR/package.json" "$NODE_STAMP"; then
+  log "installing npm packages in $NODE_DIR"
+  (cd "$NODE_DIR" && npm install --no-audit --no-fund --loglevel=error)
+  cp "$NODE_DIR/package.json" "$NODE_STAMP"
+fi
+log "ok ($ROOT)"
