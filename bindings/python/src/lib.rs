@@ -1,1 +1,39 @@
-//! Python binding (in progress)
+//! # runbeam-python
+//!
+//! The native half of the Python package `runbeam` (module `runbeam._native`, built by
+//! maturin as an abi3 extension). It only converts types and maps errors: every grammar and
+//! validation rule lives in `runbeam-core`.
+//!
+//! Errors are raised as the classes defined in Python in `runbeam/errors.py`, looked up by
+//! [`runbeam_core::ErrorKind::name`] (see [`errors`]).
+//!
+//! ```python
+//! import runbeam
+//! ref = runbeam.Reference.parse("runbeam.acme.Ingress.name.api")
+//! assert str(ref) == "runbeam.acme.ingress.name.api"
+//! ```
+
+#![deny(missing_docs)]
+
+use pyo3::prelude::*;
+
+pub mod config;
+pub mod errors;
+pub mod reference;
+
+/// The module `runbeam._native`; the package `runbeam` re-exports its classes.
+#[pymodule]
+#[pyo3(name = "_native")]
+fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", runbeam_core::VERSION)?;
+    m.add_class::<reference::PyReference>()?;
+    m.add_class::<config::PyMeshConfig>()?;
+    m.add_class::<config::PyProblem>()?;
+    m.add_class::<config::PyMesh>()?;
+    m.add_class::<config::PyMeshMember>()?;
+    m.add_class::<config::PyProvider>()?;
+    m.add_class::<config::PyIngress>()?;
+    m.add_class::<config::PyEgress>()?;
+    m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
+    Ok(())
+}

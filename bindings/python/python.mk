@@ -1,0 +1,26 @@
+# Python binding (bindings/python): included by the top-level Makefile, which exports
+# CARGO_BUILD_TARGET and defines ROOT, VENV and PYTHON. `make setup` creates $(VENV) with
+# maturin==1.16.0 and pytest.
+#
+# `maturin develop` builds into the shared workspace target dir (target/$(CARGO_BUILD_TARGET)/)
+# and installs the package editable into $(VENV): runbeam/_native.abi3.so is written next to the
+# Python sources in bindings/python/python/runbeam/ (ignored by git).
+
+PY_DIR := bindings/python
+# maturin's -m takes the Cargo manifest; it reads pyproject.toml next to it.
+PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
+	$(VENV)/bin/maturin develop -m $(PY_DIR)/Cargo.toml
+
+.PHONY: python-build python-test python-bench
+
+## Debug build of runbeam._native into the venv (seconds after `make build`).
+python-build:
+	$(PY_MATURIN)
+
+python-test: python-build
+	$(PYTHON) -m pytest -q $(PY_DIR)/tests
+
+## Release build (replaces the debug module until the next python-build), then the benchmark.
+python-bench:
+	$(PY_MATURIN) --release
+	$(PYTHON) $(PY_DIR)/bench/bench_reference.py

@@ -1,0 +1,225 @@
+"""Type stubs of ``runbeam._native``, the Rust extension behind :mod:`runbeam`.
+
+Checked against the runtime module by ``tests/test_stubs.py``.
+"""
+
+import os
+from typing import Any, ClassVar, Iterable, List, Optional, Tuple, Type, Union
+
+__version__: str
+
+def error_kinds() -> List[Tuple[str, str, bool]]:
+    """``(name, code, is_argument_error)`` for every error kind of the core, in order."""
+
+_Path = Union[str, "os.PathLike[str]"]
+
+class Reference:
+    """A parsed, validated resource reference (SPEC §1).
+
+    Immutable; equality, ordering and hashing use the canonical form (``str(ref)``), so
+    ``Reference("local.name.x") == Reference("x")``.
+    """
+
+    def __init__(self, text: str) -> None:
+        """The same as :meth:`Reference.parse`."""
+    @staticmethod
+    def parse(text: str) -> Reference:
+        """Parse ``text`` strictly.
+
+        Raises:
+            InvalidReferenceError: the text is not a reference; the message names the reference,
+                the 0-based segment and what was expected there.
+            InvalidArgumentError: the text contains lone surrogates.
+            TypeError: ``text`` is not a ``str``.
+        """
+    @property
+    def provider(self) -> str:
+        """The provider; ``"local"`` for local references."""
+    @property
+    def team(self) -> Optional[str]:
+        """The team, for team-scoped and full references."""
+    @property
+    def type(self) -> Optional[str]:
+        """The resource type (lowercase) of a full reference: ``"ingress"``, ``"egress"``,
+        ``"pipeline"``, ``"endpoint"``, ``"backend"`` or ``"mesh"``."""
+    @property
+    def lookup(self) -> str:
+        """``"id"`` or ``"name"``."""
+    @property
+    def value(self) -> str:
+        """The id or name."""
+    @property
+    def is_local(self) -> bool:
+        """Whether this names a resource of the gateway's own configuration."""
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    def __lt__(self, other: Reference) -> bool: ...
+    def __le__(self, other: Reference) -> bool: ...
+    def __gt__(self, other: Reference) -> bool: ...
+    def __ge__(self, other: Reference) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __reduce__(self) -> Tuple[Type[Reference], Tuple[str]]: ...
+    def __copy__(self) -> Reference: ...
+    def __deepcopy__(self, memo: Any) -> Reference: ...
+
+class Problem:
+    """One finding of a configuration check. ``str(problem)`` is ``"path: message"``."""
+
+    def __init__(self, kind: str, path: str, message: str) -> None: ...
+    @property
+    def kind(self) -> str:
+        """The error kind name: ``"Config"``, ``"InvalidReference"`` or ``"UnknownProvider"``."""
+    @property
+    def path(self) -> str:
+        """Dotted TOML path of the value concerned, e.g. ``"mesh.imaging.egress[0]"``."""
+    @property
+    def message(self) -> str:
+        """What is wrong, without the path."""
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __reduce__(self) -> Tuple[Type[Problem], Tuple[str, str, str]]: ...
+
+class Mesh:
+    """A ``[mesh.<name>]`` table (a snapshot; never shows ``jwt_secret``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str:
+        """``"http"`` or ``"http3"``."""
+    @property
+    def provider(self) -> str: ...
+    @property
+    def id(self) -> Optional[str]:
+        """``id`` as written in the configuration, if any."""
+    @property
+    def cloud_id(self) -> str:
+        """The id used with Runbeam Cloud: ``id``, else the mesh name."""
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def active(self) -> bool:
+        """Enabled, and its provider configured and enabled: only active meshes give context."""
+    @property
+    def description(self) -> Optional[str]: ...
+    @property
+    def ingress(self) -> List[Reference]:
+        """The references of the ``ingress`` list that parse, in order."""
+    @property
+    def egress(self) -> List[Reference]:
+        """The references of the ``egress`` list that parse, in order."""
+
+class MeshMember:
+    """A remote reference listed in a mesh."""
+
+    @property
+    def mesh(self) -> str:
+        """The name of the mesh that lists it."""
+    @property
+    def direction(self) -> str:
+        """``"ingress"`` or ``"egress"``: the mesh list it appears in."""
+    @property
+    def reference(self) -> Reference: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+class Provider:
+    """A ``[provider.<name>]`` table, or the implicit ``local`` provider (a snapshot)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def api(self) -> Optional[str]:
+        """The API root URL (``None`` for ``local``)."""
+    @property
+    def poll_interval_secs(self) -> int: ...
+    @property
+    def cache_ttl_secs(self) -> int: ...
+    @property
+    def enabled(self) -> bool: ...
+
+class Ingress:
+    """A local mesh ingress, ``[pipelines.<pipeline>.mesh.ingress.<name>]`` (a snapshot)."""
+
+    @property
+    def name(self) -> str:
+        """The table name; local references name it."""
+    @property
+    def pipeline(self) -> str: ...
+    @property
+    def type(self) -> str:
+        """``"http"`` or ``"http3"``."""
+    @property
+    def urls(self) -> List[str]: ...
+    @property
+    def endpoint(self) -> Optional[str]: ...
+    @property
+    def mode(self) -> str:
+        """``"default"`` or ``"mesh"``."""
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def description(self) -> Optional[str]: ...
+
+class Egress:
+    """A local mesh egress, ``[pipelines.<pipeline>.mesh.egress.<name>]`` (a snapshot)."""
+
+    @property
+    def name(self) -> str:
+        """The table name; local references name it."""
+    @property
+    def pipeline(self) -> str: ...
+    @property
+    def type(self) -> str:
+        """``"http"`` or ``"http3"``."""
+    @property
+    def backend(self) -> Optional[str]: ...
+    @property
+    def mode(self) -> str:
+        """``"default"`` or ``"mesh"``."""
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def description(self) -> Optional[str]: ...
+
+class MeshConfig:
+    """The mesh part of a gateway configuration (SPEC §2), merged from TOML documents.
+
+    Loading checks syntax and shape (raising :class:`ConfigError` with every problem);
+    :meth:`validate` checks meaning and returns every problem.
+    """
+
+    @staticmethod
+    def from_toml(text: str) -> MeshConfig:
+        """Load one TOML document. Raises ``ConfigError`` (``problems`` lists every problem)."""
+    @staticmethod
+    def from_file(path: _Path) -> MeshConfig:
+        """Read and load one file. Raises ``ConfigError`` naming the file."""
+    @staticmethod
+    def from_files(paths: Iterable[_Path]) -> MeshConfig:
+        """Read, merge and load several files, in order. Raises ``ConfigError``."""
+    def validate(self) -> List[Problem]:
+        """Every problem of the configuration, in document order; empty means valid."""
+    def in_mesh_context(self, reference: Union[Reference, str]) -> bool:
+        """Whether ``reference`` is listed in an active mesh (a ``str`` is parsed first and
+        raises ``InvalidReferenceError`` if it is not a reference)."""
+    def check_mesh_context(self, reference: Union[Reference, str]) -> str:
+        """The name of the first active mesh listing ``reference``.
+
+        Raises:
+            UnknownProviderError: the reference's provider is not configured.
+            NotInMeshError: no active mesh lists the reference.
+            InvalidReferenceError: ``reference`` is a ``str`` that is not a reference.
+        """
+    def remote_references(self) -> List[MeshMember]:
+        """Every remote reference listed in a mesh (enabled or not), in document order."""
+    def meshes(self) -> List[Mesh]:
+        """The meshes, in document order."""
+    def providers(self) -> List[Provider]:
+        """Configured providers, then the implicit ``local`` one."""
+    def ingresses(self) -> List[Ingress]:
+        """Local mesh ingresses of all pipelines, in document order."""
+    def egresses(self) -> List[Egress]:
+        """Local mesh egresses of all pipelines, in document order."""

@@ -1,0 +1,96 @@
+//! `runbeam_core::Error` → the exception classes of `runbeam/errors.py`.
+//!
+//! The hierarchy is written in Python (so that it is importable, documented and typed like any
+//! other Python code); this module only looks a class up by [`ErrorKind::name`] + `"Error"` and
+//! instantiates it with the core error's message, kind, code and problems. The lookup is done
+//! once per interpreter and cached.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyType};
+use runbeam_core::{Error, ErrorKind};
+
+use crate::config::PyProblem;
+
+/// One class per [`ErrorKind::ALL`] entry, in that order, then `RunbeamError` itself.
+static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+
+fn load_classes(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
+    let module = py.import(intern!(py, "runbeam.errors"))?;
+    let base = module
+        .getattr(intern!(py, "RunbeamError"))?
+        .cast_into::<PyType>()?
+        .unbind();
+    let mut classes = Vec::with_capacity(ErrorKind::ALL.len() + 1);
+    for kind in ErrorKind::ALL {
+        // A kind without its class (a core kind added before errors.py caught up) still
+        // raises a RunbeamError with the right `kind` and `code`; tests/test_errors.py fails
+        // on the gap.
+        let class = module
+            .getattr(format!("{}Error", kind.name()))
+            .ok()
+            .and_then(|c| c.cast_into::<PyType>().ok())
+            .map_or_else(|| base.clone_ref(py), Bound::unbind);
+        classes.push(class);
+    }
+    classes.push(base);
+    Ok(classes)
+}
+
+fn class_for(py: Python<'_>, kind: ErrorKind) -> PyResult<&Bound<'_, PyType>> {
+    let classes = CLASSES.get_or_try_init(py, || load_classes(py))?;
+    let index = ErrorKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(ErrorKind::ALL.len());
+    Ok(classes[index].bind(py))
+}
+
+fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
+    let class = class_for(py, err.kind())?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(intern!(py, "kind"), err.kind().name())?;
+    kwargs.set_item(intern!(py, "code"), err.kind().code())?;
+    if !err.problems().is_empty() {
+        let problems: Vec<PyProblem> = err.problems().iter().cloned().map(PyProblem).collect();
+        kwargs.set_item(intern!(py, "problems"), problems)?;
+    }
+    let value = class.call((err.message(),), Some(&kwargs))?;
+    Ok(PyErr::from_value(value))
+}
+
+/// The Python exception for `err`: an instance of `runbeam.errors.<Kind>Error`.
+///
+/// If the class cannot be found or instantiated (a broken installation), the exception that
+/// says why is returned instead, so nothing is swallowed.
+pub fn to_py_err(py: Python<'_>, err: &Error) -> PyErr {
+    build(py, err).unwrap_or_else(|e| e)
+}
+
+/// An `InvalidArgumentError` (a `ValueError`) with `message`.
+pub fn invalid_argument(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    to_py_err(py, &Error::new(ErrorKind::InvalidArgument, message))
+}
+
+/// `?`-friendly conversion of core results into `PyResult`.
+pub trait OrRaise<T> {
+    /// Maps the core error to its Python exception with [`to_py_err`].
+    fn or_raise(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for runbeam_core::Result<T> {
+    fn or_raise(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py_err(py, &e))
+    }
+}
+
+/// `_native.error_kinds()`: `(name, code, is_argument_error)` for every core error kind, so
+/// that the Python test suite can prove `runbeam.errors` has a class for each.
+#[pyfunction]
+pub fn error_kinds() -> Vec<(&'static str, &'static str, bool)> {
+    ErrorKind::ALL
+        .iter()
+        .map(|k| (k.name(), k.code(), k.is_argument_error()))
+        .collect()
+}
