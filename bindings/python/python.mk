@@ -11,14 +11,21 @@ PY_DIR := bindings/python
 PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
 	$(VENV)/bin/maturin develop -m $(PY_DIR)/Cargo.toml
 
-.PHONY: python-build python-test python-bench
+.PHONY: python-build python-test python-wheel python-bench
 
 ## Debug build of runbeam._native into the venv (seconds after `make build`).
 python-build:
 	$(PY_MATURIN)
 
-python-test: python-build
+python-test: python-build python-wheel
 	$(PYTHON) -m pytest -q $(PY_DIR)/tests
+
+## The abi3 wheel (debug build, seconds): tag, typing files, installs and works in a fresh venv.
+python-wheel:
+	rm -rf $(ROOT)/build/wheels
+	VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
+		$(VENV)/bin/maturin build -m $(PY_DIR)/Cargo.toml --out $(ROOT)/build/wheels
+	$(PYTHON) $(PY_DIR)/scripts/check_wheel.py $(ROOT)/build/wheels
 
 ## Release build (replaces the debug module until the next python-build), then the benchmark.
 python-bench:
