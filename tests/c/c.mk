@@ -22,3 +22,9 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_ffi_asan $(ROOT)
 	$(VALGRIND) $(C_OUT)/test_ffi $(ROOT)
+
+.PHONY: c-examples
+## The C example gateway (examples/c), built like a user would, against the shared library.
+c-examples: build
+	@mkdir -p $(C_OUT)
+	gcc $(C_STRICT) -O1 examples/c/mesh_check.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/mesh_check

@@ -1,0 +1,173 @@
+//! `MeshConfig`: the mesh part of a gateway configuration (SPEC §2), loaded and checked by
+//! runbeam-core.
+
+use napi::bindgen_prelude::{Env, Result, Unknown};
+use napi_derive::napi;
+use runbeam_core::config;
+
+use crate::args;
+use crate::error::{self, Problem};
+use crate::reference::JsReference;
+
+/// A mesh of the configuration, as a plain object.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct Mesh {
+    /// The table name (`[mesh.<name>]`).
+    pub name: String,
+    /// The transport.
+    #[napi(js_name = "type", ts_type = "'http' | 'http3'")]
+    pub protocol: &'static str,
+    /// The provider that runs the mesh.
+    pub provider: String,
+    /// `id` as written in the configuration, or null.
+    pub id: Option<String>,
+    /// The id used with the Cloud API: `id` when set, else the mesh name.
+    pub cloud_id: String,
+    /// Whether the mesh is enabled.
+    pub enabled: bool,
+    /// Enabled, and its provider configured and enabled: only active meshes give mesh context.
+    pub active: bool,
+    /// Free text, or null.
+    pub description: Option<String>,
+    /// The `ingress` references that parse, in canonical form.
+    pub ingress: Vec<String>,
+    /// The `egress` references that parse, in canonical form.
+    pub egress: Vec<String>,
+}
+
+impl Mesh {
+    fn new(config: &config::MeshConfig, mesh: &config::Mesh) -> Self {
+        Mesh {
+            name: mesh.name.clone(),
+            protocol: mesh.protocol.as_str(),
+            provider: mesh.provider.clone(),
+            id: mesh.id.clone(),
+            cloud_id: mesh.cloud_id().to_string(),
+            enabled: mesh.enabled,
+            active: config.is_mesh_active(mesh),
+            description: mesh.description.clone(),
+            ingress: mesh.ingress().map(ToString::to_string).collect(),
+            egress: mesh.egress().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// A remote reference listed in a mesh.
+#[napi(object, object_from_js = false)]
+pub struct RemoteReference {
+    /// The name of the mesh that lists it.
+    pub mesh: String,
+    /// Which list of the mesh.
+    #[napi(ts_type = "'ingress' | 'egress'")]
+    pub direction: &'static str,
+    /// The reference.
+    #[napi(ts_type = "Reference")]
+    pub reference: JsReference,
+}
+
+/// The mesh part of a gateway configuration, merged from one or more TOML documents.
+///
+/// ```js
+/// const config = MeshConfig.fromFiles(['gateway.toml', 'mesh.toml'])
+/// for (const problem of config.validate()) console.error(`${problem.path}: ${problem.message}`)
+/// config.checkMeshContext('runbeam.radiology-dept.ingress.name.dicomweb') // 'imaging-integration'
+/// ```
+#[napi]
+pub struct MeshConfig {
+    inner: config::MeshConfig,
+}
+
+#[napi]
+impl MeshConfig {
+    /// Loads one TOML document. Tables outside the mesh part are ignored.
+    ///
+    /// @throws `RUNBEAM_CONFIG` listing every syntax and shape problem in `problems`.
+    #[napi(factory, ts_args_type = "text: string")]
+    pub fn from_toml(env: &Env, text: Unknown<'_>) -> Result<Self> {
+        let text = args::string(env, &text, "text")?;
+        let inner = error::core(env, || config::MeshConfig::from_toml(&text))?;
+        Ok(MeshConfig { inner })
+    }
+
+    /// Reads and loads one file.
+    ///
+    /// @throws `RUNBEAM_CONFIG` if the file cannot be read or loaded; the message names it.
+    #[napi(factory, ts_args_type = "path: string")]
+    pub fn from_file(env: &Env, path: Unknown<'_>) -> Result<Self> {
+        let path = args::string(env, &path, "path")?;
+        let inner = error::core(env, || config::MeshConfig::from_file(&path))?;
+        Ok(MeshConfig { inner })
+    }
+
+    /// Reads, merges and loads several files, in order. A key defined twice is a problem.
+    ///
+    /// @throws `RUNBEAM_CONFIG` listing every problem of every file.
+    #[napi(factory, ts_args_type = "paths: Array<string>")]
+    pub fn from_files(env: &Env, paths: Unknown<'_>) -> Result<Self> {
+        let paths = args::strings(env, &paths, "paths")?;
+        let inner = error::core(env, || config::MeshConfig::from_files(&paths))?;
+        Ok(MeshConfig { inner })
+    }
+
+    /// Checks the meaning of the configuration and returns every problem, in document order;
+    /// empty means valid.
+    #[napi]
+    pub fn validate(&self, env: &Env) -> Result<Vec<Problem>> {
+        let problems = error::core(env, || Ok(self.inner.validate()))?;
+        Ok(problems.iter().map(Problem::from).collect())
+    }
+
+    /// Whether `reference` is listed in an enabled mesh whose provider is configured and
+    /// enabled, so that it may be resolved. A string is parsed first.
+    ///
+    /// @throws `RUNBEAM_INVALID_REFERENCE` if a string is not a valid reference.
+    #[napi(ts_args_type = "reference: Reference | string")]
+    pub fn in_mesh_context(&self, env: &Env, reference: Unknown<'_>) -> Result<bool> {
+        let reference = args::reference(env, &reference, "reference")?;
+        error::core(env, || Ok(self.inner.in_mesh_context(&reference)))
+    }
+
+    /// Like `inMeshContext`, but returns the name of the first mesh that lists `reference`.
+    ///
+    /// @throws `RUNBEAM_UNKNOWN_PROVIDER` if its provider is not configured,
+    /// `RUNBEAM_NOT_IN_MESH` if no enabled mesh lists it, `RUNBEAM_INVALID_REFERENCE` if a
+    /// string is not a valid reference.
+    #[napi(ts_args_type = "reference: Reference | string")]
+    pub fn check_mesh_context(&self, env: &Env, reference: Unknown<'_>) -> Result<String> {
+        let reference = args::reference(env, &reference, "reference")?;
+        error::core(env, || {
+            self.inner
+                .check_mesh_context(&reference)
+                .map(|mesh| mesh.name.clone())
+        })
+    }
+
+    /// Every remote reference listed in a mesh (enabled or not), in document order.
+    #[napi]
+    pub fn remote_references(&self, env: &Env) -> Result<Vec<RemoteReference>> {
+        error::core(env, || {
+            Ok(self
+                .inner
+                .remote_references()
+                .map(|member| RemoteReference {
+                    mesh: member.mesh.name.clone(),
+                    direction: member.direction.as_str(),
+                    reference: JsReference(member.reference.to_string()),
+                })
+                .collect())
+        })
+    }
+
+    /// The meshes, in document order.
+    #[napi]
+    pub fn meshes(&self, env: &Env) -> Result<Vec<Mesh>> {
+        error::core(env, || {
+            let config = &self.inner;
+            Ok(config
+                .meshes()
+                .iter()
+                .map(|mesh| Mesh::new(config, mesh))
+                .collect())
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! The one place where `runbeam_core::Error` becomes a JavaScript `Error`.
+//!
+//! Every error thrown by the binding is a plain `Error` instance carrying:
+//! - `code`: the stable [`ErrorKind::code`] (`"RUNBEAM_INVALID_REFERENCE"`, …),
+//! - `kind`: the [`ErrorKind::name`] (`"InvalidReference"`),
+//! - `problems` (configuration errors only): every core `Problem` as a [`Problem`] object
+//!   `{kind, code, path, message}`.
+//!
+//! napi's own `Error` can only carry a `code` (its status string), so the object is created
+//! here and handed to napi as a raw value to throw.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use napi::bindgen_prelude::{Env, Error, JsObjectValue, JsValue, Object, Result, Status, Unknown};
+use napi::{JsError, JsString, ValueType};
+use napi_derive::napi;
+use runbeam_core::ErrorKind;
+
+/// One finding of a configuration check, as returned by `MeshConfig.validate()` and listed in
+/// the `problems` of a `RUNBEAM_CONFIG` error.
+#[napi(object, object_from_js = false)]
+pub struct Problem {
+    /// The kind of problem: `"Config"`, `"InvalidReference"` or `"UnknownProvider"`.
+    pub kind: &'static str,
+    /// The stable code of that kind (`"RUNBEAM_UNKNOWN_PROVIDER"`, …).
+    pub code: &'static str,
+    /// Dotted TOML path of the value concerned, e.g. `mesh.imaging.egress[0]`.
+    pub path: String,
+    /// What is wrong, without the path.
+    pub message: String,
+}
+
+impl From<&runbeam_core::Problem> for Problem {
+    fn from(problem: &runbeam_core::Problem) -> Self {
+        Problem {
+            kind: problem.kind().name(),
+            code: problem.kind().code(),
+            path: problem.path().to_string(),
+            message: problem.message().to_string(),
+        }
+    }
+}
+
+/// The JavaScript error for a core error.
+pub(crate) fn from_core(env: &Env, error: &runbeam_core::Error) -> Error {
+    build(env, error.kind(), error.message(), error.problems())
+}
+
+/// A `RUNBEAM_INVALID_ARGUMENT` error: a value of the wrong JavaScript type.
+pub(crate) fn invalid_argument(env: &Env, message: impl Into<String>) -> Error {
+    build(env, ErrorKind::InvalidArgument, &message.into(), &[])
+}
+
+/// A `RUNBEAM_INTERNAL` error: a bug in librunbeam (a caught panic, a broken invariant).
+pub(crate) fn internal(env: &Env, message: impl Into<String>) -> Error {
+    build(env, ErrorKind::Internal, &message.into(), &[])
+}
+
+/// Runs a call into `runbeam-core`, mapping its error and turning a panic into
+/// `RUNBEAM_INTERNAL` instead of aborting the Node process.
+#[inline]
+pub(crate) fn core<T>(env: &Env, call: impl FnOnce() -> runbeam_core::Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(from_core(env, &error)),
+        Err(_) => Err(internal(
+            env,
+            "librunbeam panicked; this is a bug, please report it",
+        )),
+    }
+}
+
+/// `"a number"`, `"undefined"`, … for argument errors.
+pub(crate) fn describe(value: &Unknown<'_>) -> &'static str {
+    match value.get_type() {
+        Ok(ValueType::Undefined) => "undefined",
+        Ok(ValueType::Null) => "null",
+        Ok(ValueType::Boolean) => "a boolean",
+        Ok(ValueType::Number) => "a number",
+        Ok(ValueType::String) => "a string",
+        Ok(ValueType::Symbol) => "a symbol",
+        Ok(ValueType::Object) => "an object",
+        Ok(ValueType::Function) => "a function",
+        Ok(ValueType::BigInt) => "a bigint",
+        _ => "an unsupported value",
+    }
+}
+
+fn build(env: &Env, kind: ErrorKind, message: &str, problems: &[runbeam_core::Problem]) -> Error {
+    match create(env, kind, message, problems) {
+        Ok(object) => Error::from(object.to_unknown()),
+        // Creating the object failed (only when the VM is in trouble): still throw the code.
+        Err(_) => Error::new(
+            Status::GenericFailure,
+            format!("{}: {message}", kind.code()),
+        ),
+    }
+}
+
+fn create<'env>(
+    env: &'env Env,
+    kind: ErrorKind,
+    message: &str,
+    problems: &[runbeam_core::Problem],
+) -> Result<Object<'env>> {
+    // napi creates the `Error` with `code` set to the status string: here, the kind's code.
+    let error = JsError::from(Error::new(kind.code(), message)).into_unknown(*env);
+    let mut error = Object::from_raw(env.raw(), error.raw());
+    let name: JsString<'_> = env.create_string(kind.name())?;
+    error.set_named_property("kind", name)?;
+    if !problems.is_empty() {
+        let infos: Vec<Problem> = problems.iter().map(Problem::from).collect();
+        error.set("problems", infos)?;
+    }
+    Ok(error)
+}

@@ -1,0 +1,44 @@
+// Loading with `import`: named and default exports are the CommonJS objects, and they work.
+
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import { test } from 'node:test'
+
+import sdk, { MeshConfig, Reference, errorCodes, version } from '@runbeam/sdk'
+
+const require = createRequire(import.meta.url)
+const namespace = await import('@runbeam/sdk')
+
+test('import and require give the same objects', () => {
+  assert.ok(import.meta.resolve('@runbeam/sdk').endsWith('/bindings/node/index.mjs'))
+  assert.ok(require.resolve('@runbeam/sdk').endsWith('/bindings/node/index.js'))
+  const cjs = require('@runbeam/sdk')
+  assert.equal(Reference, cjs.Reference)
+  assert.equal(MeshConfig, cjs.MeshConfig)
+  assert.equal(errorCodes, cjs.errorCodes)
+  assert.equal(version, cjs.version)
+  assert.equal(sdk, cjs)
+  assert.deepEqual(Object.keys(namespace).sort(), ['MeshConfig', 'Reference', 'default', 'errorCodes', 'version'])
+})
+
+test('the ESM entry point works', () => {
+  const r = Reference.parse('runbeam.acme-healthcare.INGRESS.name.fhir-api')
+  assert.equal(r.toString(), 'runbeam.acme-healthcare.ingress.name.fhir-api')
+  assert.equal(r.type, 'ingress')
+  const config = MeshConfig.fromToml(`
+    [provider.runbeam]
+    api = "https://api.runbeam.io"
+    [mesh.m]
+    type = "http3"
+    provider = "runbeam"
+    egress = ["runbeam.acme-healthcare.ingress.name.fhir-api"]
+  `)
+  assert.equal(config.inMeshContext(r), true)
+  assert.throws(() => Reference.parse('runbeam.name.fhir-api'), (e) => {
+    assert.equal(e.code, 'RUNBEAM_INVALID_REFERENCE')
+    assert.ok(e.message.includes('use <provider>.<team>.<type>.name.<name>'), e.message)
+    return true
+  })
+  assert.ok(errorCodes().includes('RUNBEAM_INVALID_REFERENCE'))
+  assert.equal(typeof version(), 'string')
+})

@@ -1,0 +1,82 @@
+'use strict'
+// The package: version, entry points, and index.d.ts against the runtime and TypeScript.
+
+const assert = require('node:assert/strict')
+const { readFileSync } = require('node:fs')
+const { join } = require('node:path')
+const { test } = require('node:test')
+
+const sdk = require('@runbeam/sdk')
+const { REPO, throwsCode } = require('./helpers.cjs')
+
+const PACKAGE = join(__dirname, '..')
+const pkg = require('../package.json')
+const dts = readFileSync(join(PACKAGE, 'index.d.ts'), 'utf8')
+
+test('version() is the package version and the Cargo workspace version', () => {
+  assert.equal(sdk.version(), pkg.version)
+  const cargo = readFileSync(join(REPO, 'Cargo.toml'), 'utf8')
+  const workspace = cargo.slice(cargo.indexOf('[workspace.package]'))
+  assert.equal(workspace.match(/^version\s*=\s*"([^"]+)"/m)?.[1], pkg.version)
+})
+
+test('package.json points require, import and types at the shipped files', () => {
+  assert.equal(pkg.name, '@runbeam/sdk')
+  assert.equal(pkg.main, 'index.js')
+  assert.equal(pkg.types, 'index.d.ts')
+  assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', import: './index.mjs', require: './index.js' })
+  for (const file of ['index.js', 'index.mjs', 'index.d.ts', 'native.js']) {
+    assert.ok(pkg.files.includes(file), file)
+  }
+  assert.equal(pkg.devDependencies['@napi-rs/cli'], '3.10.12')
+  assert.equal(pkg.dependencies, undefined)
+})
+
+test('index.d.ts declares exactly the runtime exports', () => {
+  const declared = [...dts.matchAll(/^export declare (?:class|function|const) (\w+)/gm)].map((m) => m[1])
+  assert.deepEqual(declared.sort(), Object.keys(sdk).sort())
+  // Internal helpers of index.js stay out of the public types.
+  assert.ok(!dts.includes('__'), 'index.d.ts mentions an internal __ function')
+})
+
+test('the ResourceType declared in index.d.ts is the list runbeam-core accepts', () => {
+  const union = dts.match(/^export type ResourceType = (.*)$/m)?.[1]
+  assert.ok(union, 'ResourceType is not declared')
+  const declared = [...union.matchAll(/'(\w+)'/g)].map((m) => m[1])
+  const e = throwsCode(() => sdk.Reference.parse('runbeam.t.x.id.1'), 'RUNBEAM_INVALID_REFERENCE')
+  const accepted = e.message.match(/expected one of ([a-z, ]+)\)/)?.[1].split(', ')
+  assert.deepEqual(declared, accepted)
+  for (const type of declared) assert.equal(sdk.Reference.parse(`runbeam.t.${type.toUpperCase()}.id.1`).type, type)
+})
+
+/** Type-checks `file` against the package's declarations; returns the diagnostics. */
+function typecheck(file) {
+  const ts = require('typescript')
+  const program = ts.createProgram([join(__dirname, 'types', file)], {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    types: [],
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+  })
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map((d) => `${d.file ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`)
+}
+
+test('TypeScript code using the SDK type-checks against index.d.ts', () => {
+  assert.deepEqual(typecheck('usage.ts'), [])
+})
+
+test('TypeScript rejects misuse of the SDK', () => {
+  const diagnostics = typecheck('misuse.ts')
+  for (const line of [4, 5, 6, 7, 8]) {
+    assert.ok(
+      diagnostics.some((d) => d.includes(`misuse.ts:${line}: `)),
+      `no error on line ${line}: ${diagnostics.join('\n')}`,
+    )
+  }
+})
