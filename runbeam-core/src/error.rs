@@ -5,7 +5,9 @@
 //! Node `code` strings). Messages are written for the person reading a gateway log: they say
 //! what is wrong, where, and what to do next. They never contain a secret.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 /// What went wrong, independent of the message text.
 ///
@@ -250,7 +252,22 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     problems: Vec<Problem>,
+    http: Option<Box<HttpDetails>>,
 }
+
+/// What an error of the Cloud API client knows about the request and the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct HttpDetails {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) status: Option<u16>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) server_message: Option<String>,
+    pub(crate) field_errors: BTreeMap<String, Vec<String>>,
+    pub(crate) attempts: u32,
+}
+
+static NO_FIELD_ERRORS: BTreeMap<String, Vec<String>> = BTreeMap::new();
 
 impl Error {
     /// An error of `kind` with a human-readable `message`.
@@ -259,6 +276,7 @@ impl Error {
             kind,
             message: message.into(),
             problems: Vec::new(),
+            http: None,
         }
     }
 
@@ -272,6 +290,7 @@ impl Error {
             kind,
             message: message.into(),
             problems,
+            http: None,
         }
     }
 
@@ -289,6 +308,72 @@ impl Error {
     pub fn problems(&self) -> &[Problem] {
         &self.problems
     }
+
+    /// An error of the Cloud API client, with what is known of the request and the answer.
+    pub(crate) fn with_http(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        http: HttpDetails,
+    ) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            problems: Vec::new(),
+            http: Some(Box::new(http)),
+        }
+    }
+
+    /// The HTTP details, for the client's retry loop.
+    pub(crate) fn http_details_mut(&mut self) -> Option<&mut HttpDetails> {
+        self.http.as_deref_mut()
+    }
+
+    /// The same error with `suffix` appended to its message.
+    pub(crate) fn with_message_suffix(mut self, suffix: &str) -> Self {
+        self.message.push_str(suffix);
+        self
+    }
+
+    /// The HTTP status of the server's answer, for errors of the Cloud API client that got one.
+    ///
+    /// ```
+    /// use runbeam_core::{Error, ErrorKind};
+    /// assert_eq!(Error::new(ErrorKind::Config, "bad").status(), None);
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        self.http.as_ref().and_then(|h| h.status)
+    }
+
+    /// How long the server asked to wait before retrying (`Retry-After` of a 429 or 503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.http.as_ref().and_then(|h| h.retry_after)
+    }
+
+    /// For `Validation` errors (HTTP 422): the server's messages per request field. Empty for
+    /// every other error.
+    pub fn field_errors(&self) -> &BTreeMap<String, Vec<String>> {
+        self.http
+            .as_ref()
+            .map_or(&NO_FIELD_ERRORS, |h| &h.field_errors)
+    }
+
+    /// The request that failed, as `(method, path)` with the path relative to the API root
+    /// (`("GET", "/harmony/base-url")`), for errors of the Cloud API client.
+    pub fn request(&self) -> Option<(&str, &str)> {
+        self.http
+            .as_ref()
+            .map(|h| (h.method.as_str(), h.path.as_str()))
+    }
+
+    /// The server's own message (its `message` field), cut to a few hundred characters.
+    pub fn server_message(&self) -> Option<&str> {
+        self.http.as_ref().and_then(|h| h.server_message.as_deref())
+    }
+
+    /// How many attempts the client made before giving up, for errors of the Cloud API client.
+    pub fn attempts(&self) -> Option<u32> {
+        self.http.as_ref().map(|h| h.attempts)
+    }
 }
 
 impl fmt::Display for Error {
@@ -303,6 +388,22 @@ impl fmt::Debug for Error {
         d.field("kind", &self.kind).field("message", &self.message);
         if !self.problems.is_empty() {
             d.field("problems", &self.problems);
+        }
+        if let Some(http) = &self.http {
+            d.field("request", &format_args!("{} {}", http.method, http.path));
+            if let Some(status) = http.status {
+                d.field("status", &status);
+            }
+            if let Some(retry_after) = http.retry_after {
+                d.field("retry_after", &retry_after);
+            }
+            if let Some(message) = &http.server_message {
+                d.field("server_message", message);
+            }
+            if !http.field_errors.is_empty() {
+                d.field("field_errors", &http.field_errors);
+            }
+            d.field("attempts", &http.attempts);
         }
         d.finish()
     }

@@ -6,6 +6,7 @@
 //! - [`Reference`]: mesh resource references (`runbeam.acme.ingress.name.fhir-api`);
 //! - [`config::MeshConfig`]: the mesh part of a gateway configuration, with startup
 //!   validation and mesh-context checks;
+//! - [`client::Client`]: the Runbeam Cloud API client (SPEC §3), async, with retries;
 //! - [`Error`] / [`ErrorKind`]: the one error taxonomy of every surface.
 //!
 //! ```
@@ -27,11 +28,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod reference;
 pub mod secret;
 
+pub use client::{Client, ClientBuilder, TokenKind, classify_token};
 pub use error::{Error, ErrorKind, Problem, Result};
 pub use reference::{Lookup, Reference, ResourceType};
 pub use secret::Secret;
