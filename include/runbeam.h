@@ -43,6 +43,32 @@
 #define RUNBEAM_VERSION_PATCH 0
 
 /**
+ * A handle to cancel one async call. Returned by the `_async` functions when asked for;
+ * release it with `runbeam_cancel_free()` (before or after the call completes).
+ */
+typedef struct runbeam_cancel runbeam_cancel;
+
+/**
+ * A Runbeam Cloud API client: settings, token, connection pool and one tokio runtime (two
+ * worker threads named `runbeam-worker`). Create with `runbeam_client_new()` or
+ * `runbeam_client_with_token()`, release with `runbeam_client_free()`. Immutable: it may be
+ * used from several threads at once.
+ *
+ * The runtime is shared by every handle derived with `runbeam_client_with_token()` and shut
+ * down when the last of them is freed; calls still in flight then complete with
+ * `RUNBEAM_STATUS_CANCELLED`.
+ */
+typedef struct runbeam_client runbeam_client;
+
+/**
+ * Settings of a client, filled by the `runbeam_client_config_set_*` setters and read by
+ * `runbeam_client_new()`. Create with `runbeam_client_config_new()`, release with
+ * `runbeam_client_config_free()` (the token is zeroized). Not thread-safe while being set;
+ * one configuration may create several clients.
+ */
+typedef struct runbeam_client_config runbeam_client_config;
+
+/**
  * A loaded mesh configuration. Create with `runbeam_config_from_toml()`,
  * `runbeam_config_from_file()` or `runbeam_config_from_files()`; release with
  * `runbeam_config_free()`. Immutable: it may be read from several threads at once.
@@ -72,6 +98,34 @@ typedef struct runbeam_reference runbeam_reference;
 typedef int32_t runbeam_status;
 
 /**
+ * The callback of the `_async` functions, called **exactly once** per accepted call (never
+ * for a call refused with an error status), on a librunbeam runtime thread
+ * (`runbeam-worker`). When the last handle of the client is freed while the call is in
+ * flight, it is called with `RUNBEAM_STATUS_CANCELLED` during `runbeam_client_free()` (on a
+ * runtime thread or the freeing thread).
+ *
+ * On success `status` is `RUNBEAM_OK`, `json` the result (same schema as the blocking form)
+ * and `error_message` NULL. On failure `json` is NULL, `status` the error's code and
+ * `error_message` its message; during the call, `runbeam_last_error_*()` on that thread
+ * (`_http_status`, `_retry_after_ms`, `_field_errors_json`, `_kind`) describe the failure.
+ * Both strings are valid only during the call: copy what you keep.
+ *
+ * The callback must not call a blocking librunbeam client function (it would get
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT`); it may start `_async` calls, cancel, and free handles.
+ * Keep it short: it runs on one of the two worker threads.
+ */
+typedef void (*runbeam_json_callback)(void *user_data,
+                                      runbeam_status status,
+                                      const char *json,
+                                      const char *error_message);
+
+/**
+ * A collection of the Cloud API (SPEC §3.3), for `runbeam_client_list()` and friends.
+ * Integer values are stable.
+ */
+typedef int32_t runbeam_collection;
+
+/**
  * One reference listed by a mesh, as returned by `runbeam_config_member()`. Every pointer is
  * borrowed from the configuration and valid until `runbeam_config_free()`.
  */
@@ -94,6 +148,46 @@ typedef struct {
  * How a reference finds its resource. Integer values are stable.
  */
 typedef int32_t runbeam_lookup;
+
+/**
+ * `gateways`
+ */
+#define RUNBEAM_COLLECTION_GATEWAYS 1
+
+/**
+ * `services`
+ */
+#define RUNBEAM_COLLECTION_SERVICES 2
+
+/**
+ * `endpoints`
+ */
+#define RUNBEAM_COLLECTION_ENDPOINTS 3
+
+/**
+ * `backends`
+ */
+#define RUNBEAM_COLLECTION_BACKENDS 4
+
+/**
+ * `pipelines`
+ */
+#define RUNBEAM_COLLECTION_PIPELINES 5
+
+/**
+ * `meshes`
+ */
+#define RUNBEAM_COLLECTION_MESHES 6
+
+/**
+ * `ingresses`
+ */
+#define RUNBEAM_COLLECTION_INGRESSES 7
+
+/**
+ * `egresses`
+ */
+#define RUNBEAM_COLLECTION_EGRESSES 8
 
 /**
  * Returned for a NULL reference.
@@ -254,6 +348,527 @@ extern "C" {
  * `RUNBEAM_VERSION_STRING` to detect a header/library mismatch.
  */
 const char *runbeam_version(void);
+
+/**
+ * Starts a client configuration for the API at `api_url` (e.g. `"https://api.runbeam.io"`;
+ * the base-URL rule of SPEC §3.1 is applied by `runbeam_client_new()`, which also refuses
+ * `http://` to a non-loopback host unless `runbeam_client_config_set_allow_insecure_http()`).
+ * Defaults: no token, connect 5 s, 30 s per attempt, 3 attempts, user agent language `c`.
+ *
+ * ```c
+ * runbeam_client_config *cfg = NULL;
+ * runbeam_client *client = NULL;
+ * if (runbeam_client_config_new("https://api.runbeam.io", &cfg) == RUNBEAM_OK) {
+ *     runbeam_client_config_set_token(cfg, "1|my-sanctum-token");
+ *     runbeam_client_new(cfg, &client);
+ *     runbeam_client_config_free(cfg);
+ * }
+ * ```
+ *
+ * # Safety
+ * `api_url` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_client_config_new(const char *api_url,
+                                         runbeam_client_config **out);
+
+/**
+ * Sets the bearer token: a user JWT or Sanctum token (authorize, revoke, collections) or the
+ * gateway's machine token (the `/harmony/...` gateway calls). Copied; the copy is zeroized when the
+ * configuration is freed. An empty token is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `token` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_client_config_set_token(runbeam_client_config *config,
+                                               const char *token);
+
+/**
+ * Time allowed to establish a connection, TLS included (default 5000 ms; 0 is invalid).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_client_config_set_connect_timeout_ms(runbeam_client_config *config,
+                                                            uint64_t timeout_ms);
+
+/**
+ * Time allowed for one attempt, from sending to the end of the body (default 30000 ms; 0 is
+ * invalid).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_client_config_set_request_timeout_ms(runbeam_client_config *config,
+                                                            uint64_t timeout_ms);
+
+/**
+ * Total time allowed for one call, retries and backoffs included (default: attempts × request
+ * timeout + backoffs; 0 is invalid). When it passes the call fails with
+ * `RUNBEAM_STATUS_TIMEOUT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_client_config_set_deadline_ms(runbeam_client_config *config,
+                                                     uint64_t deadline_ms);
+
+/**
+ * Attempts of an idempotent call (GET, PUT, DELETE) on transport failures, 5xx and 429
+ * (default 3; 1 disables retries; 0 or more than 100 is invalid). POSTs are never retried.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_client_config_set_max_attempts(runbeam_client_config *config,
+                                                      uint32_t max_attempts);
+
+/**
+ * Adds a PEM file of CA certificates trusted in addition to the system roots (may be called
+ * several times). The file is read by `runbeam_client_new()`, which fails with
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` if it cannot be read or holds no certificate.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `path` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_client_config_set_ca_bundle_file(runbeam_client_config *config,
+                                                        const char *path);
+
+/**
+ * The language named in the user agent `runbeam-sdk/<version> (<language>)` (default `c`;
+ * 1-32 characters of `[A-Za-z0-9._+-]`, checked by `runbeam_client_new()`).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `language` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_client_config_set_language(runbeam_client_config *config,
+                                                  const char *language);
+
+/**
+ * Accepts `http://` API URLs for hosts that are not loopback (default false: tokens would
+ * cross the network in clear text).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_client_config_set_allow_insecure_http(runbeam_client_config *config,
+                                                             bool allow);
+
+/**
+ * Cap of a response body, enforced while reading (default 10 MiB; 0 is invalid). A larger
+ * body is `RUNBEAM_STATUS_PROTOCOL`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_client_config_set_max_body_bytes(runbeam_client_config *config,
+                                                        size_t max_body_bytes);
+
+/**
+ * Releases a configuration (its token copy is zeroized). NULL is a no-op.
+ *
+ * # Safety
+ * `config` is NULL or a configuration not freed before.
+ */
+void runbeam_client_config_free(runbeam_client_config *config);
+
+/**
+ * Creates a client from `config` (which may be freed right after). Applies the base-URL rule
+ * (SPEC §3.1) and starts the client's runtime.
+ *
+ * Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` for a malformed URL, `http://` to a non-loopback
+ * host without `runbeam_client_config_set_allow_insecure_http()`, a bad language or an
+ * unreadable CA bundle (the message says which); `RUNBEAM_STATUS_TRANSPORT` when TLS cannot be
+ * set up.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `out` is NULL or writable.
+ */
+runbeam_status runbeam_client_new(const runbeam_client_config *config,
+                                  runbeam_client **out);
+
+/**
+ * A new handle with the same settings, connection pool and runtime as `client` but another
+ * token (typically the machine token returned by `runbeam_client_authorize()`). Free both
+ * handles; the runtime stops when the last is freed.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `token` is NULL or NUL-terminated; `out` is NULL or
+ * writable.
+ */
+runbeam_status runbeam_client_with_token(const runbeam_client *client,
+                                         const char *token,
+                                         runbeam_client **out);
+
+/**
+ * The API root every call is relative to (e.g. `"https://api.runbeam.io/api"`), as a new
+ * string for `runbeam_string_free()`; NULL if `client` is NULL.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
+char *runbeam_client_api_root(const runbeam_client *client);
+
+/**
+ * Releases a client handle (its token is zeroized). When it is the last handle sharing its
+ * runtime, the runtime shuts down: calls in flight complete with `RUNBEAM_STATUS_CANCELLED`
+ * and the worker threads are joined (waiting at most 5 s for a callback that does not
+ * return). Called from a librunbeam callback, the threads are stopped in the background
+ * instead (they exit once the callback returns). NULL is a no-op.
+ *
+ * # Safety
+ * `client` is NULL or a client not freed before, and no other thread uses it any more.
+ */
+void runbeam_client_free(runbeam_client *client);
+
+/**
+ * Asks an async call to stop. If it has not completed yet, it completes with
+ * `RUNBEAM_STATUS_CANCELLED` (its callback is still called exactly once); otherwise nothing
+ * happens. Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` if `cancel` is NULL.
+ *
+ * # Safety
+ * `cancel` is NULL or a live cancel handle.
+ */
+runbeam_status runbeam_cancel_request(const runbeam_cancel *cancel);
+
+/**
+ * Releases a cancel handle; this does **not** cancel its call. NULL is a no-op.
+ *
+ * # Safety
+ * `cancel` is NULL or a cancel handle not freed before.
+ */
+void runbeam_cancel_free(runbeam_cancel *cancel);
+
+/**
+ * `POST /harmony/authorize` with the client's user JWT or Sanctum token: authorizes the gateway
+ * `gateway_code` (created in the caller's team if new) and returns its machine token.
+ * `metadata_json` is NULL or a JSON array of strings recorded with the authorization.
+ * Not retried.
+ *
+ * `*out_json` (free with `runbeam_string_free()`; it holds the token):
+ * `{"machine_token": "...", "expires_in": <seconds>, "expires_at": "<RFC 3339>",
+ *   "gateway": {"id", "code", "name", "authorized_by"?: {"id", "name", "email"}},
+ *   "abilities": ["..."]}`.
+ * A gateway of another team is `RUNBEAM_STATUS_PERMISSION_DENIED` (HTTP 403); no token is
+ * `RUNBEAM_STATUS_NO_TOKEN`.
+ *
+ * ```c
+ * char *json = NULL;
+ * if (runbeam_client_authorize(user, "radiology-gw-1", NULL, &json) == RUNBEAM_OK) {
+ *     // parse json, store machine_token
+ *     runbeam_string_free(json);
+ * }
+ * ```
+ *
+ * # Safety
+ * `client` is NULL or a live client; strings are NULL or NUL-terminated; `out_json` is NULL
+ * or writable. Not from a librunbeam callback (see `runbeam_json_callback`).
+ */
+runbeam_status runbeam_client_authorize(const runbeam_client *client,
+                                        const char *gateway_code,
+                                        const char *metadata_json,
+                                        char **out_json);
+
+/**
+ * Callback form of `runbeam_client_authorize()`: returns at once; `callback` gets the same
+ * JSON (or the error) exactly once on a runtime thread. Arguments are copied before it
+ * returns. If `cancel_out` is not NULL it receives a handle for `runbeam_cancel_request()`
+ * (free it with `runbeam_cancel_free()`). A NULL callback is
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * As `runbeam_client_authorize()`; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_authorize_async(const runbeam_client *client,
+                                              const char *gateway_code,
+                                              const char *metadata_json,
+                                              runbeam_json_callback callback,
+                                              void *user_data,
+                                              runbeam_cancel **cancel_out);
+
+/**
+ * `POST /harmony/revoke` with the client's user token: every machine token of the gateway
+ * `gateway_code` stops working. `*out_json`: `{"success": true, "message": "..."}`.
+ *
+ * # Safety
+ * As `runbeam_client_authorize()`.
+ */
+runbeam_status runbeam_client_revoke(const runbeam_client *client,
+                                     const char *gateway_code,
+                                     char **out_json);
+
+/**
+ * `GET /harmony/base-url` (machine token). `*out_json`:
+ * `{"base_url": "...", "changes_path": "..."|null, "full_url": "..."|null}`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_base_url(const runbeam_client *client,
+                                       char **out_json);
+
+/**
+ * `GET /harmony/resources/resolve?ref=<reference>` (machine token). `*out_json`:
+ * `{"data": {"type", "id", "name", "team_id", "enabled", "urls": [...], "protocol", "mode",
+ *   "gateway_id", "pipeline_id", "mesh_id", "backend_id", "endpoint_id", "description"},
+ *   "meta": {"provider", "resolved_at"}}` (absent optional fields are null).
+ * An unknown resource is `RUNBEAM_STATUS_NOT_FOUND`; a local reference
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` (answered from the configuration, not the Cloud).
+ *
+ * ```c
+ * runbeam_reference *ref = NULL;
+ * char *json = NULL;
+ * runbeam_reference_parse("runbeam.radiology-dept.ingress.name.dicomweb", &ref);
+ * if (runbeam_client_resolve(gateway, ref, &json) == RUNBEAM_OK) runbeam_string_free(json);
+ * runbeam_reference_free(ref);
+ * ```
+ *
+ * # Safety
+ * `client`, `reference` are NULL or live handles; `out_json` is NULL or writable. Not from a
+ * callback.
+ */
+runbeam_status runbeam_client_resolve(const runbeam_client *client,
+                                      const runbeam_reference *reference,
+                                      char **out_json);
+
+/**
+ * Callback form of `runbeam_client_resolve()` (see `runbeam_client_authorize_async()` for
+ * the rules). The reference is copied: it may be freed as soon as this returns.
+ *
+ * # Safety
+ * As `runbeam_client_resolve()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_resolve_async(const runbeam_client *client,
+                                            const runbeam_reference *reference,
+                                            runbeam_json_callback callback,
+                                            void *user_data,
+                                            runbeam_cancel **cancel_out);
+
+/**
+ * `POST /harmony/mesh/token {mesh_id, destination_url}` (machine token): a 5-minute RS256
+ * token to call `destination_url` through the mesh (`mesh_id` is its id or name).
+ * `*out_json` (holds the token): `{"token": "...", "expires_at": "<RFC 3339>", "mesh_id":
+ * "..."}`. Refused with `RUNBEAM_STATUS_PERMISSION_DENIED` when the gateway's team has no
+ * enabled egress in the mesh or the URL matches no ingress of it. Not retried.
+ *
+ * # Safety
+ * `client` is NULL or a live client; strings are NULL or NUL-terminated; `out_json` is NULL
+ * or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_mesh_token(const runbeam_client *client,
+                                         const char *mesh_id,
+                                         const char *destination_url,
+                                         char **out_json);
+
+/**
+ * Callback form of `runbeam_client_mesh_token()` (rules: `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * As `runbeam_client_mesh_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_mesh_token_async(const runbeam_client *client,
+                                               const char *mesh_id,
+                                               const char *destination_url,
+                                               runbeam_json_callback callback,
+                                               void *user_data,
+                                               runbeam_cancel **cancel_out);
+
+/**
+ * `GET /.well-known/jwks.json` (public, no token needed). `*out_json`: `{"keys": [JWK, ...]}`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_jwks(const runbeam_client *client,
+                                   char **out_json);
+
+/**
+ * `GET /harmony/changes[/<gateway_id>]` (machine token), every page of the feed.
+ * `gateway_id` may be NULL. `*out_json`: a JSON array of changes
+ * `[{"id": "...", "status": "..."|null, ...every other field of the change}]`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `gateway_id` is NULL or NUL-terminated; `out_json` is
+ * NULL or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_changes(const runbeam_client *client,
+                                      const char *gateway_id,
+                                      char **out_json);
+
+/**
+ * `GET /harmony/change/<id>` (machine token). `*out_json`: one change as in
+ * `runbeam_client_changes()`.
+ *
+ * # Safety
+ * As `runbeam_client_changes()`; `id` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_client_change(const runbeam_client *client,
+                                     const char *id,
+                                     char **out_json);
+
+/**
+ * `POST /harmony/changes/acknowledge {change_ids}` (machine token) for the `count` ids of
+ * `ids`. `*out_json`: `{"success": true, "message": "..."}`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `ids` is NULL (then `count` is 0) or points to `count`
+ * NUL-terminated strings; `out_json` is NULL or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_acknowledge_changes(const runbeam_client *client,
+                                                  const char *const *ids,
+                                                  size_t count,
+                                                  char **out_json);
+
+/**
+ * `POST /harmony/change/<id>/applied` (machine token). `*out_json`:
+ * `{"success": true, "message": "..."}`.
+ *
+ * # Safety
+ * As `runbeam_client_change()`.
+ */
+runbeam_status runbeam_client_change_applied(const runbeam_client *client,
+                                             const char *id,
+                                             char **out_json);
+
+/**
+ * `POST /harmony/change/<id>/failed {error, details?}` (machine token); `details_json` is
+ * NULL or any JSON value. `*out_json`: `{"success": true, "message": "..."}`.
+ *
+ * # Safety
+ * As `runbeam_client_change()`; `error`, `details_json` are NULL or NUL-terminated.
+ */
+runbeam_status runbeam_client_change_failed(const runbeam_client *client,
+                                            const char *id,
+                                            const char *error,
+                                            const char *details_json,
+                                            char **out_json);
+
+/**
+ * `POST /harmony/update` (machine token). `request_json`:
+ * `{"type": "gateway"|"pipeline"|"transform"|"mesh", "id"?: "...", "config": "<toml>"}`.
+ * `*out_json`: `{"success": true, "message": "...", "data": {"id", "type", "action":
+ * "created"|"updated"}}`. Not retried.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `request_json` is NULL or NUL-terminated; `out_json` is
+ * NULL or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_update(const runbeam_client *client,
+                                     const char *request_json,
+                                     char **out_json);
+
+/**
+ * `GET /<collection>?page=&per_page=`: one page (`page` ≥ 1, `per_page` 1-1000, else
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT`). `*out_json`:
+ * `{"data": [resource, ...], "links": {"first", "last", "prev", "next"},
+ *   "meta": {"current_page", "last_page", "per_page", "total", ...}}`; resources are the
+ * server's JSON objects as sent.
+ *
+ * ```c
+ * char *page = NULL;
+ * if (runbeam_client_list(user, RUNBEAM_COLLECTION_GATEWAYS, 1, 50, &page) == RUNBEAM_OK)
+ *     runbeam_string_free(page);
+ * ```
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_list(const runbeam_client *client,
+                                   runbeam_collection collection,
+                                   uint32_t page,
+                                   uint32_t per_page,
+                                   char **out_json);
+
+/**
+ * Callback form of `runbeam_client_list()` (rules: `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * As `runbeam_client_list()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_list_async(const runbeam_client *client,
+                                         runbeam_collection collection,
+                                         uint32_t page,
+                                         uint32_t per_page,
+                                         runbeam_json_callback callback,
+                                         void *user_data,
+                                         runbeam_cancel **cancel_out);
+
+/**
+ * Every item of a collection, fetched page after page of `per_page` (1-1000) items.
+ * `*out_json`: a JSON array `[resource, ...]`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_list_all(const runbeam_client *client,
+                                       runbeam_collection collection,
+                                       uint32_t per_page,
+                                       char **out_json);
+
+/**
+ * `GET /<collection>/<id>`. `*out_json`: `{"data": resource}`. Another team's or a missing
+ * resource is `RUNBEAM_STATUS_NOT_FOUND`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `id` is NULL or NUL-terminated; `out_json` is NULL or
+ * writable. Not from a callback.
+ */
+runbeam_status runbeam_client_get(const runbeam_client *client,
+                                  runbeam_collection collection,
+                                  const char *id,
+                                  char **out_json);
+
+/**
+ * Callback form of `runbeam_client_get()` (rules: `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * As `runbeam_client_get()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_get_async(const runbeam_client *client,
+                                        runbeam_collection collection,
+                                        const char *id,
+                                        runbeam_json_callback callback,
+                                        void *user_data,
+                                        runbeam_cancel **cancel_out);
+
+/**
+ * `POST /<collection>` with `body_json` (a JSON object). `*out_json`: `{"data": resource}`.
+ * Missing or invalid fields are `RUNBEAM_STATUS_VALIDATION` (see
+ * `runbeam_last_error_field_errors_json()`); a duplicate name `RUNBEAM_STATUS_CONFLICT`.
+ * Not retried.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `body_json` is NULL or NUL-terminated; `out_json` is
+ * NULL or writable. Not from a callback.
+ */
+runbeam_status runbeam_client_create(const runbeam_client *client,
+                                     runbeam_collection collection,
+                                     const char *body_json,
+                                     char **out_json);
+
+/**
+ * `PUT /<collection>/<id>` with `body_json` (a partial update). `*out_json`:
+ * `{"data": resource}`.
+ *
+ * # Safety
+ * As `runbeam_client_create()`; `id` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_client_update_resource(const runbeam_client *client,
+                                              runbeam_collection collection,
+                                              const char *id,
+                                              const char *body_json,
+                                              char **out_json);
+
+/**
+ * `DELETE /<collection>/<id>`. No result; a resource still referenced is
+ * `RUNBEAM_STATUS_CONFLICT`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `id` is NULL or NUL-terminated. Not from a callback.
+ */
+runbeam_status runbeam_client_delete(const runbeam_client *client,
+                                     runbeam_collection collection,
+                                     const char *id);
 
 /**
  * Loads a configuration from NUL-terminated TOML text (a whole gateway file is fine: tables
@@ -429,6 +1044,37 @@ const char *runbeam_last_error_kind(void);
  * `out` is NULL or writable.
  */
 runbeam_status runbeam_last_error_problems(runbeam_problem_list **out);
+
+/**
+ * The HTTP status of the last failing call on this thread when Runbeam Cloud answered it
+ * (`403`, `404`, …); `0` when the last call succeeded or failed without an HTTP answer
+ * (argument errors, transport failures, timeouts).
+ *
+ * Inside a `runbeam_json_callback` reporting a failure, it describes that failure.
+ */
+uint16_t runbeam_last_error_http_status(void);
+
+/**
+ * How long Runbeam Cloud asked to wait before retrying (`Retry-After` of a 429 or 503), in
+ * milliseconds, for the last failing call on this thread; `-1` when it did not say.
+ *
+ * Inside a `runbeam_json_callback` reporting a failure, it describes that failure.
+ */
+int64_t runbeam_last_error_retry_after_ms(void);
+
+/**
+ * The field errors of the last failing call on this thread (a 422 `Validation` answer) as a
+ * JSON object `{"<field>": ["<message>", …], …}`; `"{}"` when there are none.
+ *
+ * Never NULL. Borrowed: valid until the next librunbeam call on the same thread; do not free.
+ * Inside a `runbeam_json_callback` reporting a failure, it describes that failure.
+ *
+ * ```c
+ * if (runbeam_client_create(c, RUNBEAM_COLLECTION_SERVICES, "{}", &json) == RUNBEAM_STATUS_VALIDATION)
+ *     fprintf(stderr, "fix: %s\n", runbeam_last_error_field_errors_json());
+ * ```
+ */
+const char *runbeam_last_error_field_errors_json(void);
 
 /**
  * Number of problems; 0 for NULL.

@@ -17,6 +17,9 @@ struct LastError {
     kind: ErrorKind,
     message: CString,
     problems: Vec<Problem>,
+    http_status: u16,
+    retry_after_ms: i64,
+    field_errors: Option<CString>,
 }
 
 thread_local! {
@@ -46,6 +49,17 @@ pub(crate) fn set(error: Error) -> runbeam_status {
         kind: error.kind(),
         message: to_cstring(error.message()),
         problems: error.problems().to_vec(),
+        http_status: error.status().unwrap_or(0),
+        retry_after_ms: error
+            .retry_after()
+            .map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        field_errors: if error.field_errors().is_empty() {
+            None
+        } else {
+            serde_json::to_string(error.field_errors())
+                .ok()
+                .map(|json| to_cstring(&json))
+        },
     };
     LAST_ERROR.with(|e| {
         if let Ok(mut slot) = e.try_borrow_mut() {
@@ -128,6 +142,52 @@ pub unsafe extern "C" fn runbeam_last_error_problems(
             RUNBEAM_OK
         },
     )
+}
+
+/// The HTTP status of the last failing call on this thread when Runbeam Cloud answered it
+/// (`403`, `404`, …); `0` when the last call succeeded or failed without an HTTP answer
+/// (argument errors, transport failures, timeouts).
+///
+/// Inside a `runbeam_json_callback` reporting a failure, it describes that failure.
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_http_status() -> u16 {
+    LAST_ERROR.with(|e| match e.try_borrow() {
+        Ok(slot) => slot.as_ref().map_or(0, |l| l.http_status),
+        Err(_) => 0,
+    })
+}
+
+/// How long Runbeam Cloud asked to wait before retrying (`Retry-After` of a 429 or 503), in
+/// milliseconds, for the last failing call on this thread; `-1` when it did not say.
+///
+/// Inside a `runbeam_json_callback` reporting a failure, it describes that failure.
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_retry_after_ms() -> i64 {
+    LAST_ERROR.with(|e| match e.try_borrow() {
+        Ok(slot) => slot.as_ref().map_or(-1, |l| l.retry_after_ms),
+        Err(_) => -1,
+    })
+}
+
+/// The field errors of the last failing call on this thread (a 422 `Validation` answer) as a
+/// JSON object `{"<field>": ["<message>", …], …}`; `"{}"` when there are none.
+///
+/// Never NULL. Borrowed: valid until the next librunbeam call on the same thread; do not free.
+/// Inside a `runbeam_json_callback` reporting a failure, it describes that failure.
+///
+/// ```c
+/// if (runbeam_client_create(c, RUNBEAM_COLLECTION_SERVICES, "{}", &json) == RUNBEAM_STATUS_VALIDATION)
+///     fprintf(stderr, "fix: %s\n", runbeam_last_error_field_errors_json());
+/// ```
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_field_errors_json() -> *const c_char {
+    LAST_ERROR.with(|e| match e.try_borrow() {
+        Ok(slot) => slot
+            .as_ref()
+            .and_then(|l| l.field_errors.as_ref())
+            .map_or(c"{}".as_ptr(), |f| f.as_ptr()),
+        Err(_) => c"{}".as_ptr(),
+    })
 }
 
 /// Static C names of the kinds (the core names are `&'static str` without NUL).

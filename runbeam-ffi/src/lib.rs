@@ -14,22 +14,31 @@
 //! - Strings returned as `char *` are owned by the caller and released with
 //!   `runbeam_string_free()`; `const char *` results are borrowed from their handle (or static)
 //!   and must not be freed.
-//! - Handles are immutable once created and may be shared between threads.
+//! - Handles are immutable once created and may be shared between threads (builder handles
+//!   such as `runbeam_client_config` excepted while their setters run).
+//! - The Cloud API client (`runbeam_client`) returns rich results as JSON text (SPEC §3.3
+//!   shapes) and has blocking calls plus callback (`_async`) forms; each client owns one tokio
+//!   runtime, shared by the handles derived from it. See `client.rs` and docs/design.md.
 #![allow(clippy::missing_safety_doc)] // every export documents its contract under `# Safety`
 
+mod client;
+mod client_json;
 mod config;
 mod error;
 mod guard;
 mod problems;
 mod reference;
+mod runtime;
 mod status;
 mod strings;
 
 use std::ffi::c_char;
 
+pub use client::*;
 pub use config::*;
 pub use error::{
-    runbeam_last_error_kind, runbeam_last_error_message, runbeam_last_error_problems,
+    runbeam_last_error_field_errors_json, runbeam_last_error_http_status, runbeam_last_error_kind,
+    runbeam_last_error_message, runbeam_last_error_problems, runbeam_last_error_retry_after_ms,
     runbeam_last_error_status,
 };
 pub use problems::*;

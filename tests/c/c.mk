@@ -1,5 +1,8 @@
-# C suite: strict compile against include/runbeam.h, then run under ASan+UBSan (static
+# C suites: strict compile against include/runbeam.h, then run under ASan+UBSan (static
 # library) and under valgrind (shared library), plus a C++ compile of the header.
+# test_client drives a runbeam-devcloud subprocess (built by `build`) over real HTTP; valgrind
+# does not trace it (no --trace-children), and the suite needs no suppressions: freeing the
+# last client handle joins the runtime's threads.
 
 C_OUT := $(ROOT)/build/c
 C_STRICT := -std=c11 -Wall -Wextra -Werror -pedantic -g -I$(ROOT)/include
@@ -14,6 +17,8 @@ c-build: build
 	@mkdir -p $(C_OUT)
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_ffi.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_ffi_asan
 	gcc $(C_STRICT) -O0 tests/c/test_ffi.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_ffi
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_asan
+	gcc $(C_STRICT) -O0 tests/c/test_client.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client
 	g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I$(ROOT)/include tests/c/header_cxx.cpp \
 		-L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/header_cxx
 
@@ -22,6 +27,9 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_ffi_asan $(ROOT)
 	$(VALGRIND) $(C_OUT)/test_ffi $(ROOT)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_client_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_client $(LIBDIR)/runbeam-devcloud
 
 .PHONY: c-examples
 ## The C example gateway (examples/c), built like a user would, against the shared library.

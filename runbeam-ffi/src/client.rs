@@ -1,0 +1,1510 @@
+//! `runbeam_client`: the Runbeam Cloud API client (SPEC §3) for C.
+//!
+//! Results cross the ABI as JSON text in the shapes of SPEC §3.3 (`char **out_json`, released
+//! with `runbeam_string_free()`, which zeroizes: some of them hold tokens). Every endpoint has a
+//! blocking form; authorize, resolve, mesh token, get and list also have a callback form
+//! (`_async`) that returns at once and calls a `runbeam_json_callback` exactly once on a
+//! librunbeam runtime thread.
+
+use std::ffi::{c_char, c_void};
+use std::future::Future;
+use std::ptr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use runbeam_core::client::{
+    AuthorizeRequest, Client, ClientBuilder, Collection, PageRequest, RetryPolicy, UpdateRequest,
+};
+use runbeam_core::{Error, ErrorKind, Reference, Secret};
+use serde_json::Value;
+use tokio::sync::watch;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::client_json as cj;
+use crate::guard::{guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::reference::runbeam_reference;
+use crate::runtime::{Completion, Runtime, cancel_channel};
+use crate::status::runbeam_status;
+use crate::strings::into_c_string;
+
+// ---------------------------------------------------------------------------------------------
+// Collections
+// ---------------------------------------------------------------------------------------------
+
+/// A collection of the Cloud API (SPEC §3.3), for `runbeam_client_list()` and friends.
+/// Integer values are stable.
+#[allow(non_camel_case_types)]
+pub type runbeam_collection = i32;
+/// `gateways`
+pub const RUNBEAM_COLLECTION_GATEWAYS: runbeam_collection = 1;
+/// `services`
+pub const RUNBEAM_COLLECTION_SERVICES: runbeam_collection = 2;
+/// `endpoints`
+pub const RUNBEAM_COLLECTION_ENDPOINTS: runbeam_collection = 3;
+/// `backends`
+pub const RUNBEAM_COLLECTION_BACKENDS: runbeam_collection = 4;
+/// `pipelines`
+pub const RUNBEAM_COLLECTION_PIPELINES: runbeam_collection = 5;
+/// `meshes`
+pub const RUNBEAM_COLLECTION_MESHES: runbeam_collection = 6;
+/// `ingresses`
+pub const RUNBEAM_COLLECTION_INGRESSES: runbeam_collection = 7;
+/// `egresses`
+pub const RUNBEAM_COLLECTION_EGRESSES: runbeam_collection = 8;
+
+fn collection_arg(collection: runbeam_collection) -> Result<Collection, Error> {
+    Ok(match collection {
+        RUNBEAM_COLLECTION_GATEWAYS => Collection::Gateways,
+        RUNBEAM_COLLECTION_SERVICES => Collection::Services,
+        RUNBEAM_COLLECTION_ENDPOINTS => Collection::Endpoints,
+        RUNBEAM_COLLECTION_BACKENDS => Collection::Backends,
+        RUNBEAM_COLLECTION_PIPELINES => Collection::Pipelines,
+        RUNBEAM_COLLECTION_MESHES => Collection::Meshes,
+        RUNBEAM_COLLECTION_INGRESSES => Collection::Ingresses,
+        RUNBEAM_COLLECTION_EGRESSES => Collection::Egresses,
+        other => {
+            return Err(invalid_argument(format!(
+                "collection {other} is not a RUNBEAM_COLLECTION_* value (1-8)"
+            )));
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration builder
+// ---------------------------------------------------------------------------------------------
+
+/// Settings of a client, filled by the `runbeam_client_config_set_*` setters and read by
+/// `runbeam_client_new()`. Create with `runbeam_client_config_new()`, release with
+/// `runbeam_client_config_free()` (the token is zeroized). Not thread-safe while being set;
+/// one configuration may create several clients.
+#[allow(non_camel_case_types)]
+pub struct runbeam_client_config {
+    api_url: String,
+    token: Option<Zeroizing<String>>,
+    connect_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    max_attempts: Option<u32>,
+    ca_bundle_files: Vec<String>,
+    language: String,
+    allow_insecure_http: bool,
+    max_body_bytes: Option<usize>,
+}
+
+impl runbeam_client_config {
+    fn builder(&self) -> ClientBuilder {
+        let mut b = Client::builder(self.api_url.clone())
+            .language(self.language.clone())
+            .allow_insecure_http(self.allow_insecure_http);
+        if let Some(token) = &self.token {
+            b = b.token(Secret::new(token.as_str().to_string()));
+        }
+        if let Some(t) = self.connect_timeout {
+            b = b.connect_timeout(t);
+        }
+        if let Some(t) = self.request_timeout {
+            b = b.request_timeout(t);
+        }
+        if let Some(t) = self.deadline {
+            b = b.deadline(t);
+        }
+        if let Some(n) = self.max_attempts {
+            b = b.retry(RetryPolicy {
+                max_attempts: n,
+                ..RetryPolicy::default()
+            });
+        }
+        for file in &self.ca_bundle_files {
+            b = b.ca_bundle_file(file);
+        }
+        if let Some(n) = self.max_body_bytes {
+            b = b.max_body_bytes(n);
+        }
+        b
+    }
+}
+
+/// Starts a client configuration for the API at `api_url` (e.g. `"https://api.runbeam.io"`;
+/// the base-URL rule of SPEC §3.1 is applied by `runbeam_client_new()`, which also refuses
+/// `http://` to a non-loopback host unless `runbeam_client_config_set_allow_insecure_http()`).
+/// Defaults: no token, connect 5 s, 30 s per attempt, 3 attempts, user agent language `c`.
+///
+/// ```c
+/// runbeam_client_config *cfg = NULL;
+/// runbeam_client *client = NULL;
+/// if (runbeam_client_config_new("https://api.runbeam.io", &cfg) == RUNBEAM_OK) {
+///     runbeam_client_config_set_token(cfg, "1|my-sanctum-token");
+///     runbeam_client_new(cfg, &client);
+///     runbeam_client_config_free(cfg);
+/// }
+/// ```
+///
+/// # Safety
+/// `api_url` is NULL or NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_new(
+    api_url: *const c_char,
+    out: *mut *mut runbeam_client_config,
+) -> runbeam_status {
+    guard("runbeam_client_config_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: NUL-terminated per the contract.
+        let api_url = unsafe { str_arg(api_url, "api_url") }?;
+        let config = Box::new(runbeam_client_config {
+            api_url: api_url.to_string(),
+            token: None,
+            connect_timeout: None,
+            request_timeout: None,
+            deadline: None,
+            max_attempts: None,
+            ca_bundle_files: Vec::new(),
+            language: "c".to_string(),
+            allow_insecure_http: false,
+            max_body_bytes: None,
+        });
+        // SAFETY: `out` is non-NULL and writable per the contract.
+        unsafe { *out = Box::into_raw(config) };
+        Ok(())
+    })
+}
+
+/// Runs `body` on a mutable configuration handle.
+///
+/// # Safety
+/// `config` is NULL or a live configuration not used by another thread during the call.
+unsafe fn with_config(
+    function: &str,
+    config: *mut runbeam_client_config,
+    body: impl FnOnce(&mut runbeam_client_config) -> Result<(), Error>,
+) -> runbeam_status {
+    guard(function, || {
+        // SAFETY: per the contract, non-NULL means a live, exclusively used handle.
+        let config = unsafe { config.as_mut() }
+            .ok_or_else(|| invalid_argument("argument 'config' is NULL".to_string()))?;
+        body(config)
+    })
+}
+
+fn millis(value: u64, name: &str) -> Result<Duration, Error> {
+    if value == 0 {
+        return Err(invalid_argument(format!(
+            "{name} must be greater than zero milliseconds"
+        )));
+    }
+    Ok(Duration::from_millis(value))
+}
+
+/// Sets the bearer token: a user JWT or Sanctum token (authorize, revoke, collections) or the
+/// gateway's machine token (the `/harmony/...` gateway calls). Copied; the copy is zeroized when the
+/// configuration is freed. An empty token is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `token` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_token(
+    config: *mut runbeam_client_config,
+    token: *const c_char,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config("runbeam_client_config_set_token", config, |c| {
+            let token = str_arg(token, "token")?;
+            if token.is_empty() {
+                return Err(invalid_argument("argument 'token' is empty".to_string()));
+            }
+            c.token = Some(Zeroizing::new(token.to_string()));
+            Ok(())
+        })
+    }
+}
+
+/// Time allowed to establish a connection, TLS included (default 5000 ms; 0 is invalid).
+///
+/// # Safety
+/// `config` is NULL or a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_connect_timeout_ms(
+    config: *mut runbeam_client_config,
+    timeout_ms: u64,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config(
+            "runbeam_client_config_set_connect_timeout_ms",
+            config,
+            |c| {
+                c.connect_timeout = Some(millis(timeout_ms, "the connect timeout")?);
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Time allowed for one attempt, from sending to the end of the body (default 30000 ms; 0 is
+/// invalid).
+///
+/// # Safety
+/// `config` is NULL or a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_request_timeout_ms(
+    config: *mut runbeam_client_config,
+    timeout_ms: u64,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config(
+            "runbeam_client_config_set_request_timeout_ms",
+            config,
+            |c| {
+                c.request_timeout = Some(millis(timeout_ms, "the request timeout")?);
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Total time allowed for one call, retries and backoffs included (default: attempts × request
+/// timeout + backoffs; 0 is invalid). When it passes the call fails with
+/// `RUNBEAM_STATUS_TIMEOUT`.
+///
+/// # Safety
+/// `config` is NULL or a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_deadline_ms(
+    config: *mut runbeam_client_config,
+    deadline_ms: u64,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config("runbeam_client_config_set_deadline_ms", config, |c| {
+            c.deadline = Some(millis(deadline_ms, "the deadline")?);
+            Ok(())
+        })
+    }
+}
+
+/// Attempts of an idempotent call (GET, PUT, DELETE) on transport failures, 5xx and 429
+/// (default 3; 1 disables retries; 0 or more than 100 is invalid). POSTs are never retried.
+///
+/// # Safety
+/// `config` is NULL or a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_max_attempts(
+    config: *mut runbeam_client_config,
+    max_attempts: u32,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config("runbeam_client_config_set_max_attempts", config, |c| {
+            if !(1..=100).contains(&max_attempts) {
+                return Err(invalid_argument(format!(
+                    "max_attempts must be in 1-100 (got {max_attempts})"
+                )));
+            }
+            c.max_attempts = Some(max_attempts);
+            Ok(())
+        })
+    }
+}
+
+/// Adds a PEM file of CA certificates trusted in addition to the system roots (may be called
+/// several times). The file is read by `runbeam_client_new()`, which fails with
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` if it cannot be read or holds no certificate.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `path` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_ca_bundle_file(
+    config: *mut runbeam_client_config,
+    path: *const c_char,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config("runbeam_client_config_set_ca_bundle_file", config, |c| {
+            let path = str_arg(path, "path")?;
+            if path.is_empty() {
+                return Err(invalid_argument("argument 'path' is empty".to_string()));
+            }
+            c.ca_bundle_files.push(path.to_string());
+            Ok(())
+        })
+    }
+}
+
+/// The language named in the user agent `runbeam-sdk/<version> (<language>)` (default `c`;
+/// 1-32 characters of `[A-Za-z0-9._+-]`, checked by `runbeam_client_new()`).
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `language` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_language(
+    config: *mut runbeam_client_config,
+    language: *const c_char,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config("runbeam_client_config_set_language", config, |c| {
+            c.language = str_arg(language, "language")?.to_string();
+            Ok(())
+        })
+    }
+}
+
+/// Accepts `http://` API URLs for hosts that are not loopback (default false: tokens would
+/// cross the network in clear text).
+///
+/// # Safety
+/// `config` is NULL or a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_allow_insecure_http(
+    config: *mut runbeam_client_config,
+    allow: bool,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config(
+            "runbeam_client_config_set_allow_insecure_http",
+            config,
+            |c| {
+                c.allow_insecure_http = allow;
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Cap of a response body, enforced while reading (default 10 MiB; 0 is invalid). A larger
+/// body is `RUNBEAM_STATUS_PROTOCOL`.
+///
+/// # Safety
+/// `config` is NULL or a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_set_max_body_bytes(
+    config: *mut runbeam_client_config,
+    max_body_bytes: usize,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_config("runbeam_client_config_set_max_body_bytes", config, |c| {
+            if max_body_bytes == 0 {
+                return Err(invalid_argument(
+                    "max_body_bytes must be greater than zero".to_string(),
+                ));
+            }
+            c.max_body_bytes = Some(max_body_bytes);
+            Ok(())
+        })
+    }
+}
+
+/// Releases a configuration (its token copy is zeroized). NULL is a no-op.
+///
+/// # Safety
+/// `config` is NULL or a configuration not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_config_free(config: *mut runbeam_client_config) {
+    guard_value("runbeam_client_config_free", (), || {
+        if !config.is_null() {
+            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
+            drop(unsafe { Box::from_raw(config) });
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client handles
+// ---------------------------------------------------------------------------------------------
+
+/// A Runbeam Cloud API client: settings, token, connection pool and one tokio runtime (two
+/// worker threads named `runbeam-worker`). Create with `runbeam_client_new()` or
+/// `runbeam_client_with_token()`, release with `runbeam_client_free()`. Immutable: it may be
+/// used from several threads at once.
+///
+/// The runtime is shared by every handle derived with `runbeam_client_with_token()` and shut
+/// down when the last of them is freed; calls still in flight then complete with
+/// `RUNBEAM_STATUS_CANCELLED`.
+#[allow(non_camel_case_types)]
+pub struct runbeam_client {
+    client: Client,
+    runtime: Arc<Runtime>,
+}
+
+/// A handle to cancel one async call. Returned by the `_async` functions when asked for;
+/// release it with `runbeam_cancel_free()` (before or after the call completes).
+#[allow(non_camel_case_types)]
+pub struct runbeam_cancel {
+    sender: watch::Sender<bool>,
+}
+
+/// The callback of the `_async` functions, called **exactly once** per accepted call (never
+/// for a call refused with an error status), on a librunbeam runtime thread
+/// (`runbeam-worker`). When the last handle of the client is freed while the call is in
+/// flight, it is called with `RUNBEAM_STATUS_CANCELLED` during `runbeam_client_free()` (on a
+/// runtime thread or the freeing thread).
+///
+/// On success `status` is `RUNBEAM_OK`, `json` the result (same schema as the blocking form)
+/// and `error_message` NULL. On failure `json` is NULL, `status` the error's code and
+/// `error_message` its message; during the call, `runbeam_last_error_*()` on that thread
+/// (`_http_status`, `_retry_after_ms`, `_field_errors_json`, `_kind`) describe the failure.
+/// Both strings are valid only during the call: copy what you keep.
+///
+/// The callback must not call a blocking librunbeam client function (it would get
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT`); it may start `_async` calls, cancel, and free handles.
+/// Keep it short: it runs on one of the two worker threads.
+#[allow(non_camel_case_types)]
+pub type runbeam_json_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        status: runbeam_status,
+        json: *const c_char,
+        error_message: *const c_char,
+    ),
+>;
+
+/// Creates a client from `config` (which may be freed right after). Applies the base-URL rule
+/// (SPEC §3.1) and starts the client's runtime.
+///
+/// Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` for a malformed URL, `http://` to a non-loopback
+/// host without `runbeam_client_config_set_allow_insecure_http()`, a bad language or an
+/// unreadable CA bundle (the message says which); `RUNBEAM_STATUS_TRANSPORT` when TLS cannot be
+/// set up.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_new(
+    config: *const runbeam_client_config,
+    out: *mut *mut runbeam_client,
+) -> runbeam_status {
+    guard("runbeam_client_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: live handle per the contract.
+        let config = unsafe { handle_arg(config, "config") }?;
+        let client = config.builder().build()?;
+        let runtime = Arc::new(Runtime::new()?);
+        let handle = Box::new(runbeam_client { client, runtime });
+        // SAFETY: `out` is non-NULL and writable per the contract.
+        unsafe { *out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// A new handle with the same settings, connection pool and runtime as `client` but another
+/// token (typically the machine token returned by `runbeam_client_authorize()`). Free both
+/// handles; the runtime stops when the last is freed.
+///
+/// # Safety
+/// `client` is NULL or a live client; `token` is NULL or NUL-terminated; `out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_with_token(
+    client: *const runbeam_client,
+    token: *const c_char,
+    out: *mut *mut runbeam_client,
+) -> runbeam_status {
+    guard("runbeam_client_with_token", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let token = unsafe { str_arg(token, "token") }?;
+        if token.is_empty() {
+            return Err(invalid_argument("argument 'token' is empty".to_string()));
+        }
+        let handle = Box::new(runbeam_client {
+            client: client.client.with_token(Secret::new(token.to_string())),
+            runtime: Arc::clone(&client.runtime),
+        });
+        // SAFETY: `out` is non-NULL and writable per the contract.
+        unsafe { *out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// The API root every call is relative to (e.g. `"https://api.runbeam.io/api"`), as a new
+/// string for `runbeam_string_free()`; NULL if `client` is NULL.
+///
+/// # Safety
+/// `client` is NULL or a live client.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_api_root(client: *const runbeam_client) -> *mut c_char {
+    guard_value("runbeam_client_api_root", ptr::null_mut(), || {
+        // SAFETY: forwarded contract.
+        match unsafe { client.as_ref() } {
+            Some(c) => into_c_string(c.client.api_root()),
+            None => ptr::null_mut(),
+        }
+    })
+}
+
+/// Releases a client handle (its token is zeroized). When it is the last handle sharing its
+/// runtime, the runtime shuts down: calls in flight complete with `RUNBEAM_STATUS_CANCELLED`
+/// and the worker threads are joined (waiting at most 5 s for a callback that does not
+/// return). Called from a librunbeam callback, the threads are stopped in the background
+/// instead (they exit once the callback returns). NULL is a no-op.
+///
+/// # Safety
+/// `client` is NULL or a client not freed before, and no other thread uses it any more.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_free(client: *mut runbeam_client) {
+    guard_value("runbeam_client_free", (), || {
+        if !client.is_null() {
+            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Asks an async call to stop. If it has not completed yet, it completes with
+/// `RUNBEAM_STATUS_CANCELLED` (its callback is still called exactly once); otherwise nothing
+/// happens. Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` if `cancel` is NULL.
+///
+/// # Safety
+/// `cancel` is NULL or a live cancel handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_cancel_request(cancel: *const runbeam_cancel) -> runbeam_status {
+    guard("runbeam_cancel_request", || {
+        // SAFETY: forwarded contract.
+        let cancel = unsafe { handle_arg(cancel, "cancel") }?;
+        cancel.sender.send_replace(true);
+        Ok(())
+    })
+}
+
+/// Releases a cancel handle; this does **not** cancel its call. NULL is a no-op.
+///
+/// # Safety
+/// `cancel` is NULL or a cancel handle not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_cancel_free(cancel: *mut runbeam_cancel) {
+    guard_value("runbeam_cancel_free", (), || {
+        if !cancel.is_null() {
+            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
+            drop(unsafe { Box::from_raw(cancel) });
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared plumbing
+// ---------------------------------------------------------------------------------------------
+
+/// Serialises `value`, zeroizing the intermediate text (results may hold tokens).
+fn json_text(value: &Value) -> Result<String, Error> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}")))
+}
+
+fn write_json(out: *mut *mut c_char, value: &Value) -> Result<(), Error> {
+    let mut text = json_text(value)?;
+    let c = into_c_string(&text);
+    text.zeroize();
+    // SAFETY: callers checked `out` is non-NULL; writable per their contract.
+    unsafe { *out = c };
+    Ok(())
+}
+
+/// Runs a blocking call: checks `out_json`, runs `future` on the client's runtime and writes
+/// its JSON.
+fn blocking(
+    function: &str,
+    client: &runbeam_client,
+    out_json: *mut *mut c_char,
+    future: impl Future<Output = Result<Value, Error>>,
+) -> Result<(), Error> {
+    let value = client.runtime.block_on(function, future)?;
+    write_json(out_json, &value)
+}
+
+/// Starts an async call: `future`'s JSON (or error) goes to `callback` exactly once.
+fn spawn(
+    client: &runbeam_client,
+    future: impl Future<Output = Result<Value, Error>> + Send + 'static,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> Result<(), Error> {
+    let callback =
+        callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
+    let (sender, receiver) = cancel_channel();
+    let completion = Completion::new(callback, user_data);
+    client.runtime.spawn(
+        async move { json_text(&future.await?) },
+        completion,
+        receiver,
+    )?;
+    if !cancel_out.is_null() {
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *cancel_out = Box::into_raw(Box::new(runbeam_cancel { sender })) };
+    }
+    Ok(())
+}
+
+/// # Safety
+/// `ptr` is NULL or NUL-terminated.
+unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Error> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { str_arg(ptr, name) }.map(Some)
+    }
+}
+
+/// Parses a JSON argument (the text is never echoed: it may hold secrets).
+///
+/// # Safety
+/// `ptr` is NULL or NUL-terminated.
+unsafe fn json_arg(ptr: *const c_char, name: &str) -> Result<Value, Error> {
+    // SAFETY: forwarded contract.
+    let text = unsafe { str_arg(ptr, name) }?;
+    serde_json::from_str(text).map_err(|e| {
+        invalid_argument(format!(
+            "argument '{name}' is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn metadata_arg(value: Option<Value>) -> Result<Option<Vec<String>>, Error> {
+    match value {
+        None => Ok(None),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(invalid_argument(
+                    "argument 'metadata_json' must be a JSON array of strings".to_string(),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(invalid_argument(
+            "argument 'metadata_json' must be a JSON array of strings".to_string(),
+        )),
+    }
+}
+
+struct AuthorizeArgs {
+    client: Client,
+    request: AuthorizeRequest,
+}
+
+/// # Safety
+/// Pointers as documented on `runbeam_client_authorize`.
+unsafe fn authorize_args(
+    client: &runbeam_client,
+    gateway_code: *const c_char,
+    metadata_json: *const c_char,
+) -> Result<AuthorizeArgs, Error> {
+    // SAFETY: forwarded contract.
+    let code = unsafe { str_arg(gateway_code, "gateway_code") }?;
+    let metadata = if metadata_json.is_null() {
+        None
+    } else {
+        // SAFETY: forwarded contract.
+        Some(unsafe { json_arg(metadata_json, "metadata_json") }?)
+    };
+    let mut request = AuthorizeRequest::new(code);
+    if let Some(m) = metadata_arg(metadata)? {
+        request = request.metadata(m);
+    }
+    Ok(AuthorizeArgs {
+        client: client.client.clone(),
+        request,
+    })
+}
+
+async fn authorize_call(args: AuthorizeArgs) -> Result<Value, Error> {
+    let granted = args.client.authorize(args.request).await?;
+    Ok(cj::authorize(&granted))
+}
+
+async fn resolve_call(client: Client, reference: Reference) -> Result<Value, Error> {
+    Ok(cj::resolved(&client.resolve(&reference).await?))
+}
+
+async fn mesh_token_call(client: Client, mesh: String, url: String) -> Result<Value, Error> {
+    Ok(cj::mesh_token(&client.mesh_token(&mesh, &url).await?))
+}
+
+async fn get_call(client: Client, collection: Collection, id: String) -> Result<Value, Error> {
+    let item = client.collection_as::<Value>(collection).get(&id).await?;
+    Ok(serde_json::json!({ "data": item }))
+}
+
+async fn list_call(
+    client: Client,
+    collection: Collection,
+    page: PageRequest,
+) -> Result<Value, Error> {
+    let got = client.collection_as::<Value>(collection).list(page).await?;
+    Ok(cj::page(&got))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway endpoints (SPEC §3.3)
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /harmony/authorize` with the client's user JWT or Sanctum token: authorizes the gateway
+/// `gateway_code` (created in the caller's team if new) and returns its machine token.
+/// `metadata_json` is NULL or a JSON array of strings recorded with the authorization.
+/// Not retried.
+///
+/// `*out_json` (free with `runbeam_string_free()`; it holds the token):
+/// `{"machine_token": "...", "expires_in": <seconds>, "expires_at": "<RFC 3339>",
+///   "gateway": {"id", "code", "name", "authorized_by"?: {"id", "name", "email"}},
+///   "abilities": ["..."]}`.
+/// A gateway of another team is `RUNBEAM_STATUS_PERMISSION_DENIED` (HTTP 403); no token is
+/// `RUNBEAM_STATUS_NO_TOKEN`.
+///
+/// ```c
+/// char *json = NULL;
+/// if (runbeam_client_authorize(user, "radiology-gw-1", NULL, &json) == RUNBEAM_OK) {
+///     // parse json, store machine_token
+///     runbeam_string_free(json);
+/// }
+/// ```
+///
+/// # Safety
+/// `client` is NULL or a live client; strings are NULL or NUL-terminated; `out_json` is NULL
+/// or writable. Not from a librunbeam callback (see `runbeam_json_callback`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_authorize(
+    client: *const runbeam_client,
+    gateway_code: *const c_char,
+    metadata_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_authorize", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let args = unsafe { authorize_args(client, gateway_code, metadata_json) }?;
+        blocking(
+            "runbeam_client_authorize",
+            client,
+            out,
+            authorize_call(args),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_authorize()`: returns at once; `callback` gets the same
+/// JSON (or the error) exactly once on a runtime thread. Arguments are copied before it
+/// returns. If `cancel_out` is not NULL it receives a handle for `runbeam_cancel_request()`
+/// (free it with `runbeam_cancel_free()`). A NULL callback is
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+///
+/// # Safety
+/// As `runbeam_client_authorize()`; `user_data` is handed back untouched on the runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_authorize_async(
+    client: *const runbeam_client,
+    gateway_code: *const c_char,
+    metadata_json: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_authorize_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let args = unsafe { authorize_args(client, gateway_code, metadata_json) }?;
+        spawn(
+            client,
+            authorize_call(args),
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// `POST /harmony/revoke` with the client's user token: every machine token of the gateway
+/// `gateway_code` stops working. `*out_json`: `{"success": true, "message": "..."}`.
+///
+/// # Safety
+/// As `runbeam_client_authorize()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_revoke(
+    client: *const runbeam_client,
+    gateway_code: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_revoke", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let code = unsafe { str_arg(gateway_code, "gateway_code") }?;
+        blocking("runbeam_client_revoke", client, out, async {
+            Ok(cj::acknowledgement(&client.client.revoke(code).await?))
+        })
+    })
+}
+
+/// `GET /harmony/base-url` (machine token). `*out_json`:
+/// `{"base_url": "...", "changes_path": "..."|null, "full_url": "..."|null}`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_base_url(
+    client: *const runbeam_client,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_base_url", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        blocking("runbeam_client_base_url", client, out, async {
+            Ok(cj::base_url(&client.client.base_url().await?))
+        })
+    })
+}
+
+/// `GET /harmony/resources/resolve?ref=<reference>` (machine token). `*out_json`:
+/// `{"data": {"type", "id", "name", "team_id", "enabled", "urls": [...], "protocol", "mode",
+///   "gateway_id", "pipeline_id", "mesh_id", "backend_id", "endpoint_id", "description"},
+///   "meta": {"provider", "resolved_at"}}` (absent optional fields are null).
+/// An unknown resource is `RUNBEAM_STATUS_NOT_FOUND`; a local reference
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` (answered from the configuration, not the Cloud).
+///
+/// ```c
+/// runbeam_reference *ref = NULL;
+/// char *json = NULL;
+/// runbeam_reference_parse("runbeam.radiology-dept.ingress.name.dicomweb", &ref);
+/// if (runbeam_client_resolve(gateway, ref, &json) == RUNBEAM_OK) runbeam_string_free(json);
+/// runbeam_reference_free(ref);
+/// ```
+///
+/// # Safety
+/// `client`, `reference` are NULL or live handles; `out_json` is NULL or writable. Not from a
+/// callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_resolve(
+    client: *const runbeam_client,
+    reference: *const runbeam_reference,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_resolve", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let reference = unsafe { handle_arg(reference, "reference") }?;
+        blocking(
+            "runbeam_client_resolve",
+            client,
+            out,
+            resolve_call(client.client.clone(), reference.inner.clone()),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_resolve()` (see `runbeam_client_authorize_async()` for
+/// the rules). The reference is copied: it may be freed as soon as this returns.
+///
+/// # Safety
+/// As `runbeam_client_resolve()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_resolve_async(
+    client: *const runbeam_client,
+    reference: *const runbeam_reference,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_resolve_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let reference = unsafe { handle_arg(reference, "reference") }?;
+        spawn(
+            client,
+            resolve_call(client.client.clone(), reference.inner.clone()),
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// `POST /harmony/mesh/token {mesh_id, destination_url}` (machine token): a 5-minute RS256
+/// token to call `destination_url` through the mesh (`mesh_id` is its id or name).
+/// `*out_json` (holds the token): `{"token": "...", "expires_at": "<RFC 3339>", "mesh_id":
+/// "..."}`. Refused with `RUNBEAM_STATUS_PERMISSION_DENIED` when the gateway's team has no
+/// enabled egress in the mesh or the URL matches no ingress of it. Not retried.
+///
+/// # Safety
+/// `client` is NULL or a live client; strings are NULL or NUL-terminated; `out_json` is NULL
+/// or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_mesh_token(
+    client: *const runbeam_client,
+    mesh_id: *const c_char,
+    destination_url: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_mesh_token", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let mesh = unsafe { str_arg(mesh_id, "mesh_id") }?;
+        // SAFETY: forwarded contract.
+        let url = unsafe { str_arg(destination_url, "destination_url") }?;
+        blocking(
+            "runbeam_client_mesh_token",
+            client,
+            out,
+            mesh_token_call(client.client.clone(), mesh.to_string(), url.to_string()),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_mesh_token()` (rules: `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// As `runbeam_client_mesh_token()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_mesh_token_async(
+    client: *const runbeam_client,
+    mesh_id: *const c_char,
+    destination_url: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_mesh_token_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let mesh = unsafe { str_arg(mesh_id, "mesh_id") }?;
+        // SAFETY: forwarded contract.
+        let url = unsafe { str_arg(destination_url, "destination_url") }?;
+        spawn(
+            client,
+            mesh_token_call(client.client.clone(), mesh.to_string(), url.to_string()),
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// `GET /.well-known/jwks.json` (public, no token needed). `*out_json`: `{"keys": [JWK, ...]}`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_jwks(
+    client: *const runbeam_client,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_jwks", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        blocking("runbeam_client_jwks", client, out, async {
+            let jwks = client.client.jwks().await?;
+            serde_json::to_value(&jwks)
+                .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}")))
+        })
+    })
+}
+
+/// `GET /harmony/changes[/<gateway_id>]` (machine token), every page of the feed.
+/// `gateway_id` may be NULL. `*out_json`: a JSON array of changes
+/// `[{"id": "...", "status": "..."|null, ...every other field of the change}]`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `gateway_id` is NULL or NUL-terminated; `out_json` is
+/// NULL or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_changes(
+    client: *const runbeam_client,
+    gateway_id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_changes", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let gateway_id = unsafe { opt_str_arg(gateway_id, "gateway_id") }?;
+        blocking("runbeam_client_changes", client, out, async {
+            let changes = client.client.changes(gateway_id).await?;
+            Ok(Value::Array(changes.iter().map(cj::change).collect()))
+        })
+    })
+}
+
+/// `GET /harmony/change/<id>` (machine token). `*out_json`: one change as in
+/// `runbeam_client_changes()`.
+///
+/// # Safety
+/// As `runbeam_client_changes()`; `id` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_change(
+    client: *const runbeam_client,
+    id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_change", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        blocking("runbeam_client_change", client, out, async {
+            Ok(cj::change(&client.client.change(id).await?))
+        })
+    })
+}
+
+/// `POST /harmony/changes/acknowledge {change_ids}` (machine token) for the `count` ids of
+/// `ids`. `*out_json`: `{"success": true, "message": "..."}`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `ids` is NULL (then `count` is 0) or points to `count`
+/// NUL-terminated strings; `out_json` is NULL or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_acknowledge_changes(
+    client: *const runbeam_client,
+    ids: *const *const c_char,
+    count: usize,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_acknowledge_changes", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        if ids.is_null() && count > 0 {
+            return Err(invalid_argument(format!(
+                "argument 'ids' is NULL with count {count}"
+            )));
+        }
+        if count > 100_000 {
+            return Err(invalid_argument(format!(
+                "count {count} is too large (at most 100000 ids)"
+            )));
+        }
+        let mut owned = Vec::with_capacity(count);
+        for i in 0..count {
+            // SAFETY: `ids` points to `count` pointers per the contract.
+            let p = unsafe { *ids.add(i) };
+            // SAFETY: each is NULL or NUL-terminated per the contract.
+            owned.push(unsafe { str_arg(p, &format!("ids[{i}]")) }?);
+        }
+        blocking("runbeam_client_acknowledge_changes", client, out, async {
+            Ok(cj::acknowledgement(
+                &client.client.acknowledge_changes(&owned).await?,
+            ))
+        })
+    })
+}
+
+/// `POST /harmony/change/<id>/applied` (machine token). `*out_json`:
+/// `{"success": true, "message": "..."}`.
+///
+/// # Safety
+/// As `runbeam_client_change()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_change_applied(
+    client: *const runbeam_client,
+    id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_change_applied", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        blocking("runbeam_client_change_applied", client, out, async {
+            Ok(cj::acknowledgement(
+                &client.client.change_applied(id).await?,
+            ))
+        })
+    })
+}
+
+/// `POST /harmony/change/<id>/failed {error, details?}` (machine token); `details_json` is
+/// NULL or any JSON value. `*out_json`: `{"success": true, "message": "..."}`.
+///
+/// # Safety
+/// As `runbeam_client_change()`; `error`, `details_json` are NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_change_failed(
+    client: *const runbeam_client,
+    id: *const c_char,
+    error: *const c_char,
+    details_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_change_failed", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        // SAFETY: forwarded contract.
+        let error = unsafe { str_arg(error, "error") }?;
+        let details = if details_json.is_null() {
+            None
+        } else {
+            // SAFETY: forwarded contract.
+            Some(unsafe { json_arg(details_json, "details_json") }?)
+        };
+        blocking("runbeam_client_change_failed", client, out, async {
+            Ok(cj::acknowledgement(
+                &client
+                    .client
+                    .change_failed(id, error, details.as_ref())
+                    .await?,
+            ))
+        })
+    })
+}
+
+/// `POST /harmony/update` (machine token). `request_json`:
+/// `{"type": "gateway"|"pipeline"|"transform"|"mesh", "id"?: "...", "config": "<toml>"}`.
+/// `*out_json`: `{"success": true, "message": "...", "data": {"id", "type", "action":
+/// "created"|"updated"}}`. Not retried.
+///
+/// # Safety
+/// `client` is NULL or a live client; `request_json` is NULL or NUL-terminated; `out_json` is
+/// NULL or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_update(
+    client: *const runbeam_client,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_update", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let request = unsafe { json_arg(request_json, "request_json") }?;
+        let request = update_request(request)?;
+        blocking("runbeam_client_update", client, out, async {
+            Ok(cj::update(&client.client.update(request).await?))
+        })
+    })
+}
+
+fn update_request(value: Value) -> Result<UpdateRequest, Error> {
+    let bad = |what: &str| {
+        invalid_argument(format!(
+            "argument 'request_json' {what} (expected {{\"type\": \"gateway\"|\"pipeline\"|\
+             \"transform\"|\"mesh\", \"id\"?: \"...\", \"config\": \"<toml>\"}})"
+        ))
+    };
+    let Value::Object(map) = value else {
+        return Err(bad("is not a JSON object"));
+    };
+    let kind = map
+        .get("type")
+        .cloned()
+        .ok_or_else(|| bad("has no \"type\""))?;
+    let kind = serde_json::from_value(kind).map_err(|_| bad("has an unknown \"type\""))?;
+    let config = match map.get("config") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(bad("has no string \"config\"")),
+    };
+    let mut request = UpdateRequest::new(kind, config);
+    match map.get("id") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(id)) => request = request.id(id.clone()),
+        Some(Value::Number(n)) => request = request.id(n.to_string()),
+        Some(_) => return Err(bad("has an \"id\" that is not a string")),
+    }
+    Ok(request)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collections (user token)
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /<collection>?page=&per_page=`: one page (`page` ≥ 1, `per_page` 1-1000, else
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT`). `*out_json`:
+/// `{"data": [resource, ...], "links": {"first", "last", "prev", "next"},
+///   "meta": {"current_page", "last_page", "per_page", "total", ...}}`; resources are the
+/// server's JSON objects as sent.
+///
+/// ```c
+/// char *page = NULL;
+/// if (runbeam_client_list(user, RUNBEAM_COLLECTION_GATEWAYS, 1, 50, &page) == RUNBEAM_OK)
+///     runbeam_string_free(page);
+/// ```
+///
+/// # Safety
+/// `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_list(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    page: u32,
+    per_page: u32,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_list", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        blocking(
+            "runbeam_client_list",
+            client,
+            out,
+            list_call(
+                client.client.clone(),
+                collection,
+                PageRequest { page, per_page },
+            ),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_list()` (rules: `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// As `runbeam_client_list()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_list_async(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    page: u32,
+    per_page: u32,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_list_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        spawn(
+            client,
+            list_call(
+                client.client.clone(),
+                collection,
+                PageRequest { page, per_page },
+            ),
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// Every item of a collection, fetched page after page of `per_page` (1-1000) items.
+/// `*out_json`: a JSON array `[resource, ...]`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_list_all(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    per_page: u32,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_list_all", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        blocking("runbeam_client_list_all", client, out, async {
+            let items: Vec<Value> = client
+                .client
+                .collection_as::<Value>(collection)
+                .list_all(per_page)
+                .try_collect()
+                .await?;
+            Ok(Value::Array(items))
+        })
+    })
+}
+
+/// `GET /<collection>/<id>`. `*out_json`: `{"data": resource}`. Another team's or a missing
+/// resource is `RUNBEAM_STATUS_NOT_FOUND`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `id` is NULL or NUL-terminated; `out_json` is NULL or
+/// writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_get(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_get", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        blocking(
+            "runbeam_client_get",
+            client,
+            out,
+            get_call(client.client.clone(), collection, id.to_string()),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_get()` (rules: `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// As `runbeam_client_get()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_get_async(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    id: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_get_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        spawn(
+            client,
+            get_call(client.client.clone(), collection, id.to_string()),
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// `POST /<collection>` with `body_json` (a JSON object). `*out_json`: `{"data": resource}`.
+/// Missing or invalid fields are `RUNBEAM_STATUS_VALIDATION` (see
+/// `runbeam_last_error_field_errors_json()`); a duplicate name `RUNBEAM_STATUS_CONFLICT`.
+/// Not retried.
+///
+/// # Safety
+/// `client` is NULL or a live client; `body_json` is NULL or NUL-terminated; `out_json` is
+/// NULL or writable. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_create(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    body_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_create", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        // SAFETY: forwarded contract.
+        let body = unsafe { json_arg(body_json, "body_json") }?;
+        blocking("runbeam_client_create", client, out, async {
+            let item: Value = client
+                .client
+                .collection_as::<Value>(collection)
+                .create(&body)
+                .await?;
+            Ok(serde_json::json!({ "data": item }))
+        })
+    })
+}
+
+/// `PUT /<collection>/<id>` with `body_json` (a partial update). `*out_json`:
+/// `{"data": resource}`.
+///
+/// # Safety
+/// As `runbeam_client_create()`; `id` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_update_resource(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    id: *const c_char,
+    body_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_client_update_resource", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        // SAFETY: forwarded contract.
+        let body = unsafe { json_arg(body_json, "body_json") }?;
+        blocking("runbeam_client_update_resource", client, out, async {
+            let item: Value = client
+                .client
+                .collection_as::<Value>(collection)
+                .update(id, &body)
+                .await?;
+            Ok(serde_json::json!({ "data": item }))
+        })
+    })
+}
+
+/// `DELETE /<collection>/<id>`. No result; a resource still referenced is
+/// `RUNBEAM_STATUS_CONFLICT`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `id` is NULL or NUL-terminated. Not from a callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_delete(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    id: *const c_char,
+) -> runbeam_status {
+    guard("runbeam_client_delete", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        client.runtime.block_on(
+            "runbeam_client_delete",
+            client.client.collection_as::<Value>(collection).delete(id),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collections_map_one_to_one() {
+        let mut seen = Vec::new();
+        for code in 1..=8 {
+            seen.push(collection_arg(code).unwrap());
+        }
+        assert_eq!(seen, Collection::ALL.to_vec());
+        assert!(collection_arg(0).is_err());
+        assert!(collection_arg(9).is_err());
+    }
+
+    #[test]
+    fn update_requests_are_checked() {
+        let ok = update_request(serde_json::json!({"type": "mesh", "config": "x = 1"})).unwrap();
+        assert!(ok.id.is_none());
+        assert!(update_request(serde_json::json!({"type": "nope", "config": ""})).is_err());
+        assert!(update_request(serde_json::json!({"type": "mesh"})).is_err());
+        assert!(update_request(serde_json::json!([1])).is_err());
+    }
+}
