@@ -23,6 +23,51 @@ export interface RunbeamError extends Error {
   kind: string
   /** For `RUNBEAM_CONFIG` errors: every problem found, each with its TOML path. */
   problems?: Array<Problem>
+  /** The HTTP status of the Cloud's answer, or null. */
+  status: number | null
+  /** Seconds the Cloud asked to wait (`Retry-After` of a 429 or 503), or null. */
+  retryAfter: number | null
+  /** For `RUNBEAM_VALIDATION` (HTTP 422): the server's messages per request field, or null. */
+  fieldErrors: Record<string, Array<string>> | null
+  /** For Cloud API errors: the request that failed, path relative to the API root. */
+  request?: { method: string; path: string }
+  /** For Cloud API errors: the server's own message. */
+  serverMessage?: string
+}
+
+/** A collection of the Cloud API. */
+export type CollectionName =
+  | 'gateways'
+  | 'services'
+  | 'endpoints'
+  | 'backends'
+  | 'pipelines'
+  | 'meshes'
+  | 'ingresses'
+  | 'egresses'
+
+/** A resource of a collection, with the server's field names. */
+export interface Resource {
+  id: string
+  name?: string
+  team_id?: string
+  /** RFC 3339. */
+  created_at?: string
+  /** RFC 3339. */
+  updated_at?: string
+  [field: string]: unknown
+}
+
+export interface Client {
+  /**
+   * Every resource of `collection`, fetched page by page (`perPage` each, default 100) as the
+   * iteration goes.
+   *
+   * ```js
+   * for await (const service of client.listAll('services')) console.log(service.name)
+   * ```
+   */
+  listAll(collection: CollectionName, options?: { perPage?: number }): AsyncIterable<Resource>
 }
 
 /**

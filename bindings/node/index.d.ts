@@ -23,6 +23,51 @@ export interface RunbeamError extends Error {
   kind: string
   /** For `RUNBEAM_CONFIG` errors: every problem found, each with its TOML path. */
   problems?: Array<Problem>
+  /** The HTTP status of the Cloud's answer, or null. */
+  status: number | null
+  /** Seconds the Cloud asked to wait (`Retry-After` of a 429 or 503), or null. */
+  retryAfter: number | null
+  /** For `RUNBEAM_VALIDATION` (HTTP 422): the server's messages per request field, or null. */
+  fieldErrors: Record<string, Array<string>> | null
+  /** For Cloud API errors: the request that failed, path relative to the API root. */
+  request?: { method: string; path: string }
+  /** For Cloud API errors: the server's own message. */
+  serverMessage?: string
+}
+
+/** A collection of the Cloud API. */
+export type CollectionName =
+  | 'gateways'
+  | 'services'
+  | 'endpoints'
+  | 'backends'
+  | 'pipelines'
+  | 'meshes'
+  | 'ingresses'
+  | 'egresses'
+
+/** A resource of a collection, with the server's field names. */
+export interface Resource {
+  id: string
+  name?: string
+  team_id?: string
+  /** RFC 3339. */
+  created_at?: string
+  /** RFC 3339. */
+  updated_at?: string
+  [field: string]: unknown
+}
+
+export interface Client {
+  /**
+   * Every resource of `collection`, fetched page by page (`perPage` each, default 100) as the
+   * iteration goes.
+   *
+   * ```js
+   * for await (const service of client.listAll('services')) console.log(service.name)
+   * ```
+   */
+  listAll(collection: CollectionName, options?: { perPage?: number }): AsyncIterable<Resource>
 }
 
 /**
@@ -64,6 +109,66 @@ export declare class Reference {
   toString(): string
   /** The canonical form. */
   toJSON(): string
+}
+
+/**
+ * A Runbeam Cloud API client (SPEC §3). Cheap to copy with `withToken`.
+ *
+ * ```js
+ * const user = new Client('http://127.0.0.1:8080', { token: '1|secret' })
+ * const granted = await user.authorize('radiology-gw-1')
+ * const gateway = user.withToken(granted.machineToken)
+ * const resolved = await gateway.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
+ * ```
+ */
+export declare class Client {
+  /**
+   * A client of the API at `apiUrl` (`/api` is appended when the URL has no path).
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for a malformed or insecure URL, a zero timeout or
+   * an invalid CA bundle.
+   */
+  constructor(apiUrl: string, options?: ClientOptions)
+  /** The API root every path is relative to, e.g. `https://api.runbeam.io/api`. */
+  get apiRoot(): string
+  /** The same client (settings, connection pool) with another token. */
+  withToken(token: string): Client
+  /**
+   * `POST /harmony/authorize` with the client's user JWT or Sanctum token: the gateway's
+   * machine token. A new code creates the gateway; another team's code rejects with
+   * `RUNBEAM_PERMISSION_DENIED` (status 403).
+   */
+  authorize(gatewayCode: string, metadata?: Array<string>): Promise<AuthorizeResult>
+  /** `POST /harmony/revoke`: every machine token of the gateway stops working. */
+  revoke(gatewayCode: string): Promise<Acknowledgement>
+  /**
+   * `GET /harmony/resources/resolve` (machine token). An unknown reference rejects with
+   * `RUNBEAM_NOT_FOUND`; a string that is not a reference throws
+   * `RUNBEAM_INVALID_REFERENCE`.
+   */
+  resolve(reference: Reference | string): Promise<Resolved>
+  /**
+   * `POST /harmony/mesh/token` (machine token): a short-lived token to call
+   * `destinationUrl` through the mesh. Refused with `RUNBEAM_PERMISSION_DENIED`.
+   */
+  meshToken(meshId: string, destinationUrl: string): Promise<MeshToken>
+  /** `GET /.well-known/jwks.json` (public): the Cloud's signing keys. */
+  jwks(): Promise<{ keys: Array<Record<string, unknown>> }>
+  /** `GET /harmony/base-url` (machine token). */
+  baseUrl(): Promise<BaseUrl>
+  /** One page of a collection (`'gateways'`, `'services'`, …), user token. */
+  list(collection: CollectionName, options?: PageOptions): Promise<Page>
+  /** One resource of a collection by id. */
+  get(collection: CollectionName, id: string): Promise<Resource>
+  /**
+   * Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
+   * (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
+   */
+  create(collection: CollectionName, resource: Record<string, unknown>): Promise<Resource>
+  /** Updates the given fields of a resource. */
+  update(collection: CollectionName, id: string, resource: Record<string, unknown>): Promise<Resource>
+  /** Deletes a resource. */
+  delete(collection: CollectionName, id: string): Promise<void>
 }
 
 /**
@@ -120,6 +225,69 @@ export declare class MeshConfig {
   meshes(): Array<Mesh>
 }
 
+/** The answer of `revoke`. */
+export interface Acknowledgement {
+  /** Whether the server did it. */
+  success: boolean
+  /** The server's message. */
+  message?: string
+}
+
+/** The gateway an `authorize` call granted. */
+export interface AuthorizedGateway {
+  /** Gateway id. */
+  id: string
+  /** Gateway code. */
+  code: string
+  /** Gateway name. */
+  name: string
+}
+
+/** The answer of `authorize`. */
+export interface AuthorizeResult {
+  /** The gateway's machine token (a plain string: keep it secret). */
+  machineToken: string
+  /** Lifetime of the machine token in seconds. */
+  expiresIn: number
+  /** Expiry of the machine token, RFC 3339. */
+  expiresAt: string
+  /** The gateway. */
+  gateway: AuthorizedGateway
+  /** What the machine token may do. */
+  abilities: Array<string>
+}
+
+/** The answer of `baseUrl`. */
+export interface BaseUrl {
+  /** The gateway's base URL. */
+  baseUrl: string
+  /** Path of the change feed. */
+  changesPath?: string
+  /** Full URL of the change feed. */
+  fullUrl?: string
+}
+
+/** Options of `new Client(apiUrl, options)`. */
+export interface ClientOptions {
+  /**
+   * The bearer token: a user JWT or Sanctum token (`authorize`, `revoke`, collections) or a
+   * gateway machine token (`resolve`, `meshToken`, `baseUrl`).
+   */
+  token?: string
+  /** Time to establish a connection, TLS included (default 5000). */
+  connectTimeoutMs?: number
+  /** Time for one attempt (default 30000). */
+  requestTimeoutMs?: number
+  /** Total time of one call, retries included (default: derived from the two above). */
+  deadlineMs?: number
+  /** Attempts of idempotent calls, the first included (default 3). */
+  maxAttempts?: number
+  /** PEM text of CA certificates trusted in addition to the system roots. */
+  caBundle?: string
+  /** Accept `http://` for hosts that are not loopback (default false). */
+  allowInsecureHttp?: boolean
+}
+
 /**
  * Every error `code` the SDK can throw (`"RUNBEAM_INVALID_REFERENCE"`, …). Codes are stable:
  * new ones may be added, none is renamed or removed.
@@ -150,6 +318,38 @@ export interface Mesh {
   egress: Array<string>
 }
 
+/** The answer of `meshToken`. */
+export interface MeshToken {
+  /** The mesh token, a JWT (a plain string: keep it secret). */
+  token: string
+  /** Expiry, RFC 3339. */
+  expiresAt: string
+  /** The mesh id. */
+  meshId: string
+}
+
+/** One page of a collection. */
+export interface Page {
+  /** The resources of this page, as the server sent them. */
+  data: Array<Resource>
+  /** This page's number. */
+  currentPage: number
+  /** The last page's number. */
+  lastPage: number
+  /** Items per page. */
+  perPage: number
+  /** Items in all pages. */
+  total: number
+}
+
+/** Which page of a collection to list. */
+export interface PageOptions {
+  /** 1-based page number (default 1). */
+  page?: number
+  /** Items per page, 1-1000 (default 15). */
+  perPage?: number
+}
+
 /**
  * One finding of a configuration check, as returned by `MeshConfig.validate()` and listed in
  * the `problems` of a `RUNBEAM_CONFIG` error.
@@ -173,6 +373,48 @@ export interface RemoteReference {
   direction: 'ingress' | 'egress'
   /** The reference. */
   reference: Reference
+}
+
+/** The answer of `resolve`. */
+export interface Resolved {
+  /** The resource. */
+  resource: ResolvedResource
+  /** The provider that answered (`runbeam`). */
+  provider: string
+  /** When it was resolved, RFC 3339. */
+  resolvedAt: string
+}
+
+/** A resource resolved by the Cloud. */
+export interface ResolvedResource {
+  /** Resource type (`ingress`, …). */
+  type: string
+  /** Id. */
+  id: string
+  /** Name. */
+  name: string
+  /** Owning team id. */
+  teamId?: string
+  /** Whether it is enabled. */
+  enabled: boolean
+  /** URLs (ingresses). */
+  urls: Array<string>
+  /** `http` or `http3`. */
+  protocol?: string
+  /** `default` or `mesh`. */
+  mode?: string
+  /** Gateway id. */
+  gatewayId?: string
+  /** Pipeline id. */
+  pipelineId?: string
+  /** Mesh id. */
+  meshId?: string
+  /** Backend id. */
+  backendId?: string
+  /** Endpoint id. */
+  endpointId?: string
+  /** Description. */
+  description?: string
 }
 
 /** The version of librunbeam; equal to the version of this package. */

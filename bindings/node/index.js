@@ -98,8 +98,43 @@ const support = native.__referenceInit(Reference, canonicalOf)
 const parts = new Int32Array(support.scratch)
 const constants = support.constants
 
+// `Client.listAll`: every resource of a collection, page after page, as an async iterable
+// (conversion over the native `list`; declared in index.d.ts from dts-header.d.ts).
+const Client = native.Client
+// The native methods check their arguments before starting the call and throw; a method that
+// returns a Promise should reject instead, so the throw becomes a rejection here.
+for (const name of ['authorize', 'revoke', 'resolve', 'meshToken', 'jwks', 'baseUrl', 'list', 'get', 'create', 'update', 'delete']) {
+  const call = Client.prototype[name]
+  Object.defineProperty(Client.prototype, name, {
+    configurable: true,
+    writable: true,
+    value: {
+      [name](...args) {
+        try {
+          return call.apply(this, args)
+        } catch (error) {
+          return Promise.reject(error)
+        }
+      },
+    }[name],
+  })
+}
+Object.defineProperty(Client.prototype, 'listAll', {
+  configurable: true,
+  writable: true,
+  value: async function* listAll(collection, options = {}) {
+    const perPage = options?.perPage ?? 100
+    for (let page = 1; ; page++) {
+      const got = await this.list(collection, { page, perPage })
+      yield* got.data
+      if (got.data.length === 0 || got.currentPage >= got.lastPage) return
+    }
+  },
+})
+
 module.exports = {
   Reference,
+  Client,
   MeshConfig: native.MeshConfig,
   errorCodes: native.errorCodes,
   version: native.version,

@@ -4,7 +4,8 @@
 #   make node-build   debug addon -> bindings/node/runbeam.<platform>.node; index.d.ts regenerated
 #                     into $(NODE_GEN)/debug/ (what node-test compares with the checked-in copy)
 #   make node-dts     node-build, then copy the regenerated index.d.ts over the checked-in one
-#   make node-test    node-build, index.d.ts drift check, `node --test`
+#   make node-test    node-build, index.d.ts drift check, `node --test` (the Client tests run
+#                     against a runbeam-devcloud subprocess: $(NODE_DEVCLOUD), built here)
 #   make node-bench   release addon (replaces the debug one until the next node-build), benchmark
 #
 # Needs `npm install --no-audit --no-fund` in bindings/node (done by `make setup`).
@@ -12,6 +13,7 @@
 NODE_DIR := $(ROOT)/bindings/node
 NODE_GEN := $(ROOT)/target/$(CARGO_BUILD_TARGET)/napi
 NAPI := $(NODE_DIR)/node_modules/.bin/napi
+NODE_DEVCLOUD := $(ROOT)/target/$(CARGO_BUILD_TARGET)/debug/runbeam-devcloud
 NODE_TESTS := $(wildcard $(NODE_DIR)/test/*.test.cjs $(NODE_DIR)/test/*.test.mjs)
 
 .PHONY: node-build node-dts node-test node-bench node-release
@@ -35,10 +37,11 @@ node-dts: node-build
 	cp $(NODE_GEN)/debug/index.d.ts $(NODE_DIR)/index.d.ts
 
 node-test: node-build
+	cargo build -p runbeam-devcloud
 	@if ! diff -u $(NODE_DIR)/index.d.ts $(NODE_GEN)/debug/index.d.ts; then \
 	  echo "bindings/node/index.d.ts is stale: run 'make node-dts' and commit it" >&2; exit 1; fi
 	@echo "node-test: bindings/node/index.d.ts is up to date"
-	cd $(NODE_DIR) && node --test $(NODE_TESTS)
+	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --test $(NODE_TESTS)
 
 node-release:
 	$(call node_napi_build,release)

@@ -4,14 +4,19 @@
 //! - `code`: the stable [`ErrorKind::code`] (`"RUNBEAM_INVALID_REFERENCE"`, …),
 //! - `kind`: the [`ErrorKind::name`] (`"InvalidReference"`),
 //! - `problems` (configuration errors only): every core `Problem` as a [`Problem`] object
-//!   `{kind, code, path, message}`.
+//!   `{kind, code, path, message}`;
+//! - `status` (HTTP status or `null`), `retryAfter` (seconds or `null`) and `fieldErrors`
+//!   (`{field: [message]}` or `null`) on every error; `request` (`{method, path}`) and
+//!   `serverMessage` on errors of the Cloud API client.
 //!
 //! napi's own `Error` can only carry a `code` (its status string), so the object is created
 //! here and handed to napi as a raw value to throw.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use napi::bindgen_prelude::{Env, Error, JsObjectValue, JsValue, Object, Result, Status, Unknown};
+use napi::bindgen_prelude::{
+    Env, Error, JsObjectValue, JsValue, Null, Object, Result, Status, Unknown,
+};
 use napi::{JsError, JsString, ValueType};
 use napi_derive::napi;
 use runbeam_core::ErrorKind;
@@ -43,7 +48,46 @@ impl From<&runbeam_core::Problem> for Problem {
 
 /// The JavaScript error for a core error.
 pub(crate) fn from_core(env: &Env, error: &runbeam_core::Error) -> Error {
-    build(env, error.kind(), error.message(), error.problems())
+    match create(env, error.kind(), error.message(), error.problems())
+        .and_then(|object| add_http(env, object, error))
+    {
+        Ok(object) => Error::from(object.to_unknown()),
+        Err(_) => Error::new(
+            Status::GenericFailure,
+            format!("{}: {}", error.kind().code(), error.message()),
+        ),
+    }
+}
+
+/// The HTTP details of a Cloud API client error (never a token: the core keeps none there).
+fn add_http<'env>(
+    env: &'env Env,
+    mut object: Object<'env>,
+    error: &runbeam_core::Error,
+) -> Result<Object<'env>> {
+    if let Some(status) = error.status() {
+        object.set("status", u32::from(status))?;
+    }
+    if let Some(retry_after) = error.retry_after() {
+        object.set("retryAfter", retry_after.as_secs_f64())?;
+    }
+    if !error.field_errors().is_empty() {
+        let mut fields = Object::new(env)?;
+        for (field, messages) in error.field_errors() {
+            fields.set(field.as_str(), messages.clone())?;
+        }
+        object.set("fieldErrors", fields)?;
+    }
+    if let Some((method, path)) = error.request() {
+        let mut request = Object::new(env)?;
+        request.set("method", method)?;
+        request.set("path", path)?;
+        object.set("request", request)?;
+    }
+    if let Some(message) = error.server_message() {
+        object.set("serverMessage", message)?;
+    }
+    Ok(object)
 }
 
 /// A `RUNBEAM_INVALID_ARGUMENT` error: a value of the wrong JavaScript type.
@@ -108,6 +152,9 @@ fn create<'env>(
     let mut error = Object::from_raw(env.raw(), error.raw());
     let name: JsString<'_> = env.create_string(kind.name())?;
     error.set_named_property("kind", name)?;
+    error.set("status", Null)?;
+    error.set("retryAfter", Null)?;
+    error.set("fieldErrors", Null)?;
     if !problems.is_empty() {
         let infos: Vec<Problem> = problems.iter().map(Problem::from).collect();
         error.set("problems", infos)?;

@@ -3,6 +3,8 @@
 //! The binding only converts types and maps errors; every rule lives in `runbeam-core`.
 //! - [`reference`] holds the one native call behind the JavaScript `Reference` class
 //!   (`index.js`);
+//! - [`client`] holds `Client`, the Runbeam Cloud API client (Promises on the module's tokio
+//!   runtime);
 //! - [`config`] holds `MeshConfig`;
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`;
 //! - `args` reads JavaScript arguments, with `RUNBEAM_INVALID_ARGUMENT` for a wrong type.
@@ -12,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod args;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod reference;

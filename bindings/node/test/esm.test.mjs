@@ -18,7 +18,7 @@ test('import and require give the same objects', () => {
   assert.equal(errorCodes, cjs.errorCodes)
   assert.equal(version, cjs.version)
   assert.equal(sdk, cjs)
-  assert.deepEqual(Object.keys(namespace).sort(), ['MeshConfig', 'Reference', 'default', 'errorCodes', 'version'])
+  assert.deepEqual(Object.keys(namespace).sort(), ['Client', 'MeshConfig', 'Reference', 'default', 'errorCodes', 'version'])
 })
 
 test('the ESM entry point works', () => {

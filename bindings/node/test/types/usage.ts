@@ -1,6 +1,6 @@
 // Compiled by package.test.cjs against index.d.ts (strict): how TypeScript users call the SDK.
-import { MeshConfig, Reference, errorCodes, version } from '@runbeam/sdk'
-import type { Lookup, Mesh, Problem, RemoteReference, ResourceType, RunbeamError } from '@runbeam/sdk'
+import { Client, MeshConfig, Reference, errorCodes, version } from '@runbeam/sdk'
+import type { AuthorizeResult, Lookup, Mesh, Page, Problem, RemoteReference, Resolved, Resource, ResourceType, RunbeamError } from '@runbeam/sdk'
 
 const r: Reference = Reference.parse('runbeam.acme.ingress.name.api')
 const same: Reference = new Reference('runbeam.acme.ingress.name.api')
@@ -39,3 +39,30 @@ try {
 
 console.log(provider, team, type, lookup, value, local, equal, text, problems, inContext, mesh)
 console.log(remoteReference, direction, description, protocol, codes, v)
+
+async function cloud(): Promise<void> {
+  const user = new Client('http://127.0.0.1:8080', { token: '1|secret', deadlineMs: 5000, maxAttempts: 2 })
+  const granted: AuthorizeResult = await user.authorize('gw-1', ['meta'])
+  const gateway: Client = user.withToken(granted.machineToken)
+  const expiresAt: string = granted.expiresAt
+  const resolved: Resolved = await gateway.resolve(r)
+  const urls: string[] = (await gateway.resolve('runbeam.acme.ingress.name.api')).resource.urls
+  const meshToken: string = (await gateway.meshToken('mesh', 'https://x.example')).token
+  const page: Page = await user.list('services', { page: 1, perPage: 10 })
+  const first: Resource = page.data[0]
+  const created: Resource = await user.create('services', { name: 'svc' })
+  await user.update('services', created.id, { description: 'd' })
+  await user.delete('services', first.id)
+  for await (const item of user.listAll('gateways', { perPage: 50 })) console.log(item.id)
+  try {
+    await gateway.baseUrl()
+  } catch (e) {
+    const error = e as RunbeamError
+    const status: number | null = error.status
+    const retryAfter: number | null = error.retryAfter
+    const fields: Record<string, string[]> | null = error.fieldErrors
+    console.log(status, retryAfter, fields)
+  }
+  console.log(expiresAt, resolved, urls, meshToken)
+}
+void cloud

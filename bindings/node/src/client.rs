@@ -1,0 +1,539 @@
+//! `Client`: the Runbeam Cloud API client of runbeam-core (SPEC §3) for JavaScript.
+//!
+//! Every network call returns a `Promise` and runs on the module's tokio runtime (napi's
+//! `tokio_rt`), so the event loop is never blocked. A failed call rejects with the coded
+//! `Error` of [`crate::error`] (with `status`, `retryAfter`, `fieldErrors`). Arguments of the
+//! wrong type throw `RUNBEAM_INVALID_ARGUMENT` synchronously.
+//!
+//! Results are plain objects. Tokens in results (`machineToken`, `token`) are plain strings:
+//! handle those objects as secrets. Errors never carry a token.
+
+use std::future::Future;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{
+    Env, FromNapiValue, JsValue, PromiseRaw, Result, ToNapiValue, Unknown,
+};
+use napi_derive::napi;
+use runbeam_core::client::{
+    AuthorizeRequest, Collection, CollectionClient, PageRequest, Resource, RetryPolicy,
+};
+use runbeam_core::{Secret, client};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+
+use crate::{args, error};
+
+/// Options of `new Client(apiUrl, options)`.
+#[napi(object)]
+#[derive(Default)]
+pub struct ClientOptions {
+    /// The bearer token: a user JWT or Sanctum token (`authorize`, `revoke`, collections) or a
+    /// gateway machine token (`resolve`, `meshToken`, `baseUrl`).
+    pub token: Option<String>,
+    /// Time to establish a connection, TLS included (default 5000).
+    pub connect_timeout_ms: Option<f64>,
+    /// Time for one attempt (default 30000).
+    pub request_timeout_ms: Option<f64>,
+    /// Total time of one call, retries included (default: derived from the two above).
+    pub deadline_ms: Option<f64>,
+    /// Attempts of idempotent calls, the first included (default 3).
+    pub max_attempts: Option<f64>,
+    /// PEM text of CA certificates trusted in addition to the system roots.
+    pub ca_bundle: Option<String>,
+    /// Accept `http://` for hosts that are not loopback (default false).
+    pub allow_insecure_http: Option<bool>,
+}
+
+/// Which page of a collection to list.
+#[napi(object)]
+#[derive(Default)]
+pub struct PageOptions {
+    /// 1-based page number (default 1).
+    pub page: Option<f64>,
+    /// Items per page, 1-1000 (default 15).
+    pub per_page: Option<f64>,
+}
+
+/// The gateway an `authorize` call granted.
+#[napi(object, object_from_js = false)]
+pub struct AuthorizedGateway {
+    /// Gateway id.
+    pub id: String,
+    /// Gateway code.
+    pub code: String,
+    /// Gateway name.
+    pub name: String,
+}
+
+/// The answer of `authorize`.
+#[napi(object, object_from_js = false)]
+pub struct AuthorizeResult {
+    /// The gateway's machine token (a plain string: keep it secret).
+    pub machine_token: String,
+    /// Lifetime of the machine token in seconds.
+    pub expires_in: f64,
+    /// Expiry of the machine token, RFC 3339.
+    pub expires_at: String,
+    /// The gateway.
+    pub gateway: AuthorizedGateway,
+    /// What the machine token may do.
+    pub abilities: Vec<String>,
+}
+
+/// The answer of `revoke`.
+#[napi(object, object_from_js = false)]
+pub struct Acknowledgement {
+    /// Whether the server did it.
+    pub success: bool,
+    /// The server's message.
+    pub message: Option<String>,
+}
+
+/// The answer of `baseUrl`.
+#[napi(object, object_from_js = false)]
+pub struct BaseUrl {
+    /// The gateway's base URL.
+    pub base_url: String,
+    /// Path of the change feed.
+    pub changes_path: Option<String>,
+    /// Full URL of the change feed.
+    pub full_url: Option<String>,
+}
+
+/// A resource resolved by the Cloud.
+#[napi(object, object_from_js = false)]
+pub struct ResolvedResource {
+    /// Resource type (`ingress`, …).
+    #[napi(js_name = "type")]
+    pub resource_type: String,
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Owning team id.
+    pub team_id: Option<String>,
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// URLs (ingresses).
+    pub urls: Vec<String>,
+    /// `http` or `http3`.
+    pub protocol: Option<String>,
+    /// `default` or `mesh`.
+    pub mode: Option<String>,
+    /// Gateway id.
+    pub gateway_id: Option<String>,
+    /// Pipeline id.
+    pub pipeline_id: Option<String>,
+    /// Mesh id.
+    pub mesh_id: Option<String>,
+    /// Backend id.
+    pub backend_id: Option<String>,
+    /// Endpoint id.
+    pub endpoint_id: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// The answer of `resolve`.
+#[napi(object, object_from_js = false)]
+pub struct Resolved {
+    /// The resource.
+    pub resource: ResolvedResource,
+    /// The provider that answered (`runbeam`).
+    pub provider: String,
+    /// When it was resolved, RFC 3339.
+    pub resolved_at: String,
+}
+
+/// The answer of `meshToken`.
+#[napi(object, object_from_js = false)]
+pub struct MeshToken {
+    /// The mesh token, a JWT (a plain string: keep it secret).
+    pub token: String,
+    /// Expiry, RFC 3339.
+    pub expires_at: String,
+    /// The mesh id.
+    pub mesh_id: String,
+}
+
+/// One page of a collection.
+#[napi(object, object_from_js = false)]
+pub struct Page {
+    /// The resources of this page, as the server sent them.
+    #[napi(ts_type = "Array<Resource>")]
+    pub data: Vec<Value>,
+    /// This page's number.
+    pub current_page: f64,
+    /// The last page's number.
+    pub last_page: f64,
+    /// Items per page.
+    pub per_page: f64,
+    /// Items in all pages.
+    pub total: f64,
+}
+
+/// A Runbeam Cloud API client (SPEC §3). Cheap to copy with `withToken`.
+///
+/// ```js
+/// const user = new Client('http://127.0.0.1:8080', { token: '1|secret' })
+/// const granted = await user.authorize('radiology-gw-1')
+/// const gateway = user.withToken(granted.machineToken)
+/// const resolved = await gateway.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
+/// ```
+#[napi]
+pub struct Client {
+    inner: client::Client,
+}
+
+fn timestamp(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// A whole number of 1..=u32::MAX, or `RUNBEAM_INVALID_ARGUMENT` naming `what`.
+fn count(env: &Env, value: f64, what: &str) -> Result<u32> {
+    if value.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(error::invalid_argument(
+            env,
+            format!("{what} must be a whole number of at least 1, not {value}"),
+        ))
+    }
+}
+
+fn ms(env: &Env, value: f64, what: &str) -> Result<Duration> {
+    count(env, value, what).map(|v| Duration::from_millis(u64::from(v)))
+}
+
+/// An options object (or undefined/null for the defaults), with napi's conversion errors
+/// (a string where a number belongs, …) as `RUNBEAM_INVALID_ARGUMENT`.
+fn options<T: FromNapiValue + Default>(env: &Env, value: Option<Unknown<'_>>) -> Result<T> {
+    match value.filter(|v| !is_nullish(v)) {
+        None => Ok(T::default()),
+        Some(v) if v.get_type()? != napi::ValueType::Object => Err(error::invalid_argument(
+            env,
+            format!("options must be an object, not {}", error::describe(&v)),
+        )),
+        // SAFETY: `v` belongs to `env`.
+        Some(v) => unsafe { T::from_napi_value(env.raw(), v.raw()) }
+            .map_err(|e| error::invalid_argument(env, format!("options: {}", e.reason))),
+    }
+}
+
+/// Runs `call` on the module's runtime; resolves with `convert(value)` or rejects with the
+/// coded error.
+fn spawn<'env, T, V, F, C>(env: &'env Env, call: F, convert: C) -> Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
+    C: FnOnce(T) -> V + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(call.await) }, move |env, outcome| {
+        outcome.map(convert).map_err(|e| error::from_core(env, &e))
+    })
+}
+
+fn collection(env: &Env, value: &Unknown<'_>) -> Result<Collection> {
+    let name = args::string(env, value, "collection")?;
+    Collection::from_name(&name).ok_or_else(|| {
+        let names: Vec<&str> = Collection::ALL.iter().map(|c| c.name()).collect();
+        error::invalid_argument(
+            env,
+            format!("collection '{name}' is not one of {}", names.join(", ")),
+        )
+    })
+}
+
+fn resource(resource: Resource) -> Value {
+    serde_json::to_value(resource).unwrap_or(Value::Null)
+}
+
+#[napi]
+impl Client {
+    /// A client of the API at `apiUrl` (`/api` is appended when the URL has no path).
+    ///
+    /// @throws `RUNBEAM_INVALID_ARGUMENT` for a malformed or insecure URL, a zero timeout or
+    /// an invalid CA bundle.
+    #[napi(constructor, ts_args_type = "apiUrl: string, options?: ClientOptions")]
+    pub fn new(env: &Env, api_url: Unknown<'_>, options: Option<Unknown<'_>>) -> Result<Self> {
+        let api_url = args::string(env, &api_url, "apiUrl")?;
+        let options: ClientOptions = self::options(env, options)?;
+        let mut builder = client::Client::builder(api_url).language("node");
+        if let Some(token) = options.token {
+            builder = builder.token(Secret::new(token));
+        }
+        if let Some(v) = options.connect_timeout_ms {
+            builder = builder.connect_timeout(ms(env, v, "connectTimeoutMs")?);
+        }
+        if let Some(v) = options.request_timeout_ms {
+            builder = builder.request_timeout(ms(env, v, "requestTimeoutMs")?);
+        }
+        if let Some(v) = options.deadline_ms {
+            builder = builder.deadline(ms(env, v, "deadlineMs")?);
+        }
+        if let Some(v) = options.max_attempts {
+            builder = builder.retry(RetryPolicy {
+                max_attempts: count(env, v, "maxAttempts")?,
+                ..RetryPolicy::default()
+            });
+        }
+        if let Some(pem) = options.ca_bundle {
+            builder = builder.ca_bundle_pem(pem);
+        }
+        if let Some(allow) = options.allow_insecure_http {
+            builder = builder.allow_insecure_http(allow);
+        }
+        let inner = error::core(env, || builder.build())?;
+        Ok(Client { inner })
+    }
+
+    /// The API root every path is relative to, e.g. `https://api.runbeam.io/api`.
+    #[napi(getter)]
+    pub fn api_root(&self) -> String {
+        self.inner.api_root().to_string()
+    }
+
+    /// The same client (settings, connection pool) with another token.
+    #[napi(ts_args_type = "token: string")]
+    pub fn with_token(&self, env: &Env, token: Unknown<'_>) -> Result<Client> {
+        let token = args::string(env, &token, "token")?;
+        Ok(Client {
+            inner: self.inner.with_token(Secret::new(token)),
+        })
+    }
+
+    /// `POST /harmony/authorize` with the client's user JWT or Sanctum token: the gateway's
+    /// machine token. A new code creates the gateway; another team's code rejects with
+    /// `RUNBEAM_PERMISSION_DENIED` (status 403).
+    #[napi(ts_args_type = "gatewayCode: string, metadata?: Array<string>")]
+    pub fn authorize<'env>(
+        &self,
+        env: &'env Env,
+        gateway_code: Unknown<'_>,
+        metadata: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, AuthorizeResult>> {
+        let mut request = AuthorizeRequest::new(args::string(env, &gateway_code, "gatewayCode")?);
+        if let Some(metadata) = metadata.filter(|m| !is_nullish(m)) {
+            request = request.metadata(args::strings(env, &metadata, "metadata")?);
+        }
+        let inner = self.inner.clone();
+        spawn(
+            env,
+            async move { inner.authorize(request).await },
+            |granted| AuthorizeResult {
+                machine_token: granted.machine_token.expose().to_string(),
+                expires_in: granted.expires_in as f64,
+                expires_at: timestamp(granted.expires_at),
+                gateway: AuthorizedGateway {
+                    id: granted.gateway.id,
+                    code: granted.gateway.code,
+                    name: granted.gateway.name,
+                },
+                abilities: granted.abilities,
+            },
+        )
+    }
+
+    /// `POST /harmony/revoke`: every machine token of the gateway stops working.
+    #[napi(ts_args_type = "gatewayCode: string")]
+    pub fn revoke<'env>(
+        &self,
+        env: &'env Env,
+        gateway_code: Unknown<'_>,
+    ) -> Result<PromiseRaw<'env, Acknowledgement>> {
+        let code = args::string(env, &gateway_code, "gatewayCode")?;
+        let inner = self.inner.clone();
+        spawn(env, async move { inner.revoke(&code).await }, |ack| {
+            Acknowledgement {
+                success: ack.success,
+                message: ack.message,
+            }
+        })
+    }
+
+    /// `GET /harmony/resources/resolve` (machine token). An unknown reference rejects with
+    /// `RUNBEAM_NOT_FOUND`; a string that is not a reference throws
+    /// `RUNBEAM_INVALID_REFERENCE`.
+    #[napi(ts_args_type = "reference: Reference | string")]
+    pub fn resolve<'env>(
+        &self,
+        env: &'env Env,
+        reference: Unknown<'_>,
+    ) -> Result<PromiseRaw<'env, Resolved>> {
+        let reference = args::reference(env, &reference, "reference")?;
+        let inner = self.inner.clone();
+        spawn(env, async move { inner.resolve(&reference).await }, |r| {
+            let x = r.resource;
+            Resolved {
+                resource: ResolvedResource {
+                    resource_type: x.resource_type,
+                    id: x.id,
+                    name: x.name,
+                    team_id: x.team_id,
+                    enabled: x.enabled,
+                    urls: x.urls,
+                    protocol: x.protocol,
+                    mode: x.mode,
+                    gateway_id: x.gateway_id,
+                    pipeline_id: x.pipeline_id,
+                    mesh_id: x.mesh_id,
+                    backend_id: x.backend_id,
+                    endpoint_id: x.endpoint_id,
+                    description: x.description,
+                },
+                provider: r.provider,
+                resolved_at: timestamp(r.resolved_at),
+            }
+        })
+    }
+
+    /// `POST /harmony/mesh/token` (machine token): a short-lived token to call
+    /// `destinationUrl` through the mesh. Refused with `RUNBEAM_PERMISSION_DENIED`.
+    #[napi(ts_args_type = "meshId: string, destinationUrl: string")]
+    pub fn mesh_token<'env>(
+        &self,
+        env: &'env Env,
+        mesh_id: Unknown<'_>,
+        destination_url: Unknown<'_>,
+    ) -> Result<PromiseRaw<'env, MeshToken>> {
+        let mesh_id = args::string(env, &mesh_id, "meshId")?;
+        let destination = args::string(env, &destination_url, "destinationUrl")?;
+        let inner = self.inner.clone();
+        spawn(
+            env,
+            async move { inner.mesh_token(&mesh_id, &destination).await },
+            |t| MeshToken {
+                token: t.token.expose().to_string(),
+                expires_at: timestamp(t.expires_at),
+                mesh_id: t.mesh_id,
+            },
+        )
+    }
+
+    /// `GET /.well-known/jwks.json` (public): the Cloud's signing keys.
+    #[napi(ts_return_type = "Promise<{ keys: Array<Record<string, unknown>> }>")]
+    pub fn jwks<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Value>> {
+        let inner = self.inner.clone();
+        spawn(env, async move { inner.jwks().await }, |jwks| {
+            serde_json::to_value(jwks).unwrap_or(Value::Null)
+        })
+    }
+
+    /// `GET /harmony/base-url` (machine token).
+    #[napi]
+    pub fn base_url<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, BaseUrl>> {
+        let inner = self.inner.clone();
+        spawn(env, async move { inner.base_url().await }, |b| BaseUrl {
+            base_url: b.base_url,
+            changes_path: b.changes_path,
+            full_url: b.full_url,
+        })
+    }
+
+    /// One page of a collection (`'gateways'`, `'services'`, …), user token.
+    #[napi(ts_args_type = "collection: CollectionName, options?: PageOptions")]
+    pub fn list<'env>(
+        &self,
+        env: &'env Env,
+        collection: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, Page>> {
+        let items = self.collection(env, &collection)?;
+        let options: PageOptions = self::options(env, options)?;
+        let mut request = PageRequest::default();
+        if let Some(page) = options.page {
+            request.page = count(env, page, "page")?;
+        }
+        if let Some(per_page) = options.per_page {
+            // The 1-1000 bound is runbeam-core's.
+            request.per_page = count(env, per_page, "perPage")?;
+        }
+        spawn(env, async move { items.list(request).await }, |page| Page {
+            current_page: page.meta.current_page as f64,
+            last_page: page.meta.last_page as f64,
+            per_page: page.meta.per_page as f64,
+            total: page.meta.total as f64,
+            data: page.data.into_iter().map(resource).collect(),
+        })
+    }
+
+    /// One resource of a collection by id.
+    #[napi(
+        ts_args_type = "collection: CollectionName, id: string",
+        ts_return_type = "Promise<Resource>"
+    )]
+    pub fn get<'env>(
+        &self,
+        env: &'env Env,
+        collection: Unknown<'_>,
+        id: Unknown<'_>,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let items = self.collection(env, &collection)?;
+        let id = args::string(env, &id, "id")?;
+        spawn(env, async move { items.get(&id).await }, resource)
+    }
+
+    /// Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
+    /// (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
+    #[napi(
+        ts_args_type = "collection: CollectionName, resource: Record<string, unknown>",
+        ts_return_type = "Promise<Resource>"
+    )]
+    pub fn create<'env>(
+        &self,
+        env: &'env Env,
+        collection: Unknown<'_>,
+        body: Value,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let items = self.collection(env, &collection)?;
+        spawn(env, async move { items.create(&body).await }, resource)
+    }
+
+    /// Updates the given fields of a resource.
+    #[napi(
+        ts_args_type = "collection: CollectionName, id: string, resource: Record<string, unknown>",
+        ts_return_type = "Promise<Resource>"
+    )]
+    pub fn update<'env>(
+        &self,
+        env: &'env Env,
+        collection: Unknown<'_>,
+        id: Unknown<'_>,
+        body: Value,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let items = self.collection(env, &collection)?;
+        let id = args::string(env, &id, "id")?;
+        spawn(env, async move { items.update(&id, &body).await }, resource)
+    }
+
+    /// Deletes a resource.
+    #[napi(
+        ts_args_type = "collection: CollectionName, id: string",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn delete<'env>(
+        &self,
+        env: &'env Env,
+        collection: Unknown<'_>,
+        id: Unknown<'_>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let items = self.collection(env, &collection)?;
+        let id = args::string(env, &id, "id")?;
+        spawn(env, async move { items.delete(&id).await }, |()| ())
+    }
+}
+
+impl Client {
+    fn collection(&self, env: &Env, name: &Unknown<'_>) -> Result<CollectionClient<Resource>> {
+        Ok(self.inner.collection(collection(env, name)?))
+    }
+}
+
+fn is_nullish(value: &Unknown<'_>) -> bool {
+    matches!(
+        value.get_type(),
+        Ok(napi::ValueType::Undefined | napi::ValueType::Null)
+    )
+}

@@ -1,0 +1,64 @@
+'use strict'
+// Starts a runbeam-devcloud subprocess for the Client tests (path in $RUNBEAM_DEVCLOUD, set by
+// `make node-test`) and drives its /_dev endpoints.
+
+const { spawn } = require('node:child_process')
+const { join } = require('node:path')
+const readline = require('node:readline')
+
+const REPO = join(__dirname, '..', '..', '..')
+const TARGET = process.env.CARGO_BUILD_TARGET || 'x86_64-unknown-linux-gnu'
+const BINARY = process.env.RUNBEAM_DEVCLOUD || join(REPO, 'target', TARGET, 'debug', 'runbeam-devcloud')
+
+// Seed facts of examples/devcloud/seed.toml.
+const ALICE_SANCTUM = '1|rad-dev-7f3c9a2e5b14d6a8c0e1f2a3b4c5d6e7'
+const BOB_SANCTUM = '2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f'
+const RADIOLOGY_GW = 'radiology-gw-1'
+const ANALYTICS_GW = 'analytics-gw-1'
+const MESH = 'imaging-integration'
+const DICOM_URL = 'https://dicom.radiology.example.com'
+const DICOMWEB = 'runbeam.radiology-dept.ingress.name.dicomweb'
+
+/** Starts the devcloud; resolves with `{url, fault, clearFaults, stop}`. */
+function startDevcloud() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`runbeam-devcloud exited with ${code} before printing its URL`)))
+    const lines = readline.createInterface({ input: child.stdout })
+    lines.once('line', (url) => {
+      child.removeAllListeners('exit')
+      child.stdout.resume()
+      const dev = async (method, path, body) => {
+        const res = await fetch(`${url}/_dev/${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        })
+        if (!res.ok) throw new Error(`${method} /_dev/${path}: ${res.status}`)
+      }
+      resolve({
+        url: url.trim(),
+        fault: (fault) => dev('POST', 'faults', fault),
+        clearFaults: () => dev('DELETE', 'faults'),
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done()
+            child.once('exit', () => done())
+            child.kill('SIGTERM')
+          }),
+      })
+    })
+  })
+}
+
+module.exports = {
+  startDevcloud,
+  ALICE_SANCTUM,
+  BOB_SANCTUM,
+  RADIOLOGY_GW,
+  ANALYTICS_GW,
+  MESH,
+  DICOM_URL,
+  DICOMWEB,
+}
