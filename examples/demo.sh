@@ -3,8 +3,10 @@
 # language: team radiology-dept offers its DICOMweb ingress through the mesh
 # `imaging-integration`; team ai-analytics reaches it through the same mesh. Then a deliberately
 # broken configuration (no [provider.runbeam], a mistyped reference) shows what a gateway
-# engineer sees at start-up. Called by `make demo` after the builds; fails if any example
-# behaves unexpectedly.
+# engineer sees at start-up. Part two starts runbeam-devcloud (a local Runbeam Cloud seeded with
+# the same two teams) on loopback; each language's example gateway authorizes itself, resolves
+# the partner's ingress and gets a mesh token. Called by `make demo` after the builds; fails if
+# any example behaves unexpectedly, and always stops the server.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,8 +46,33 @@ scenario C "$C_GATEWAY"
 scenario Python "${PY_GATEWAY[@]}"
 scenario Node "${NODE_GATEWAY[@]}"
 
+# ---------------------------------------------------------------- part two: Runbeam Cloud
+DEVCLOUD=${DEVCLOUD:-target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}/debug/runbeam-devcloud}
+BOB='2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f'   # seeded Sanctum token of bob, team ai-analytics
+out=$(mktemp)
+"$DEVCLOUD" --listen 127.0.0.1:0 --seed examples/devcloud/seed.toml >"$out" 2>/dev/null &
+devcloud_pid=$!
+trap 'kill "$devcloud_pid" 2>/dev/null; wait "$devcloud_pid" 2>/dev/null; rm -f "$out"' EXIT
+url=
+for _ in $(seq 1 100); do
+  url=$(head -n 1 "$out")
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+if [ -z "$url" ]; then
+  echo "demo: runbeam-devcloud did not start" >&2
+  exit 1
+fi
+echo "=================================================================== Runbeam Cloud: $url"
+echo "--- each gateway authorizes itself with a user's token, then works with its machine token"
+run 0 build/c/authorize "$url" "$BOB" analytics-gw-1
+run 0 .venv/bin/python examples/python/authorize.py "$url" "$BOB" analytics-gw-1
+run 0 node examples/node/authorize.mjs "$url" "$BOB" analytics-gw-1
+echo "--- bob (ai-analytics) may not authorize radiology-dept's gateway"
+run 1 build/c/authorize "$url" "$BOB" radiology-gw-1
+
 if [ "$failures" -ne 0 ]; then
   echo "demo: $failures unexpected result(s)" >&2
   exit 1
 fi
-echo "demo: C, Python and Node gateways agree on the scenario"
+echo "demo: C, Python and Node gateways agree on the scenario and authorized with Runbeam Cloud"

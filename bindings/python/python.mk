@@ -11,14 +11,20 @@ PY_DIR := bindings/python
 PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
 	$(VENV)/bin/maturin develop -m $(PY_DIR)/Cargo.toml
 
-.PHONY: python-build python-test python-wheel python-bench
+.PHONY: python-build python-test python-wheel python-bench python-devcloud
 
 ## Debug build of runbeam._native into the venv (seconds after `make build`).
 python-build:
 	$(PY_MATURIN)
 
-python-test: python-build python-wheel
-	$(PYTHON) -m pytest -q $(PY_DIR)/tests
+# The client tests (tests/test_client*.py) start the local Runbeam Cloud server as a subprocess.
+PY_DEVCLOUD := $(ROOT)/target/$(CARGO_BUILD_TARGET)/debug/runbeam-devcloud
+
+python-devcloud:
+	cargo build -p runbeam-devcloud
+
+python-test: python-build python-wheel python-devcloud
+	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) -m pytest -q $(PY_DIR)/tests
 
 ## The abi3 wheel (debug build, seconds): tag, typing files, installs and works in a fresh venv.
 python-wheel:

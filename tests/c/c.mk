@@ -36,3 +36,4 @@ c-test: c-build
 c-examples: build
 	@mkdir -p $(C_OUT)
 	gcc $(C_STRICT) -O1 examples/c/mesh_check.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/mesh_check
+	gcc $(C_STRICT) -O1 examples/c/authorize.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/authorize

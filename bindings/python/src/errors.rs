@@ -56,6 +56,19 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         let problems: Vec<PyProblem> = err.problems().iter().cloned().map(PyProblem).collect();
         kwargs.set_item(intern!(py, "problems"), problems)?;
     }
+    if let Some(status) = err.status() {
+        kwargs.set_item(intern!(py, "status"), status)?;
+    }
+    if let Some(retry_after) = err.retry_after() {
+        kwargs.set_item(intern!(py, "retry_after"), retry_after.as_secs_f64())?;
+    }
+    if !err.field_errors().is_empty() {
+        let fields = PyDict::new(py);
+        for (field, messages) in err.field_errors() {
+            fields.set_item(field, messages.clone())?;
+        }
+        kwargs.set_item(intern!(py, "field_errors"), fields)?;
+    }
     let value = class.call((err.message(),), Some(&kwargs))?;
     Ok(PyErr::from_value(value))
 }

@@ -17,6 +17,7 @@
 
 use pyo3::prelude::*;
 
+pub mod client;
 pub mod config;
 pub mod errors;
 pub mod reference;
@@ -34,6 +35,15 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<config::PyProvider>()?;
     m.add_class::<config::PyIngress>()?;
     m.add_class::<config::PyEgress>()?;
+    m.add_class::<client::PyClient>()?;
+    m.add_class::<client::PyAsyncClient>()?;
+    m.add_class::<client::PyAuthorizeResult>()?;
+    m.add_class::<client::PyResolved>()?;
+    m.add_class::<client::PyResolvedResource>()?;
+    m.add_class::<client::PyMeshToken>()?;
+    m.add_class::<client::PyPage>()?;
+    m.add_class::<client::PyResourceIterator>()?;
+    m.add_class::<client::PyAsyncResourceIterator>()?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     Ok(())
 }

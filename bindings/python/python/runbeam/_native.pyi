@@ -4,7 +4,8 @@ Checked against the runtime module by ``tests/test_stubs.py``.
 """
 
 import os
-from typing import Any, ClassVar, Iterable, List, Optional, Tuple, Type, Union
+from typing import Any, AsyncIterator, Awaitable, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
+import datetime
 
 __version__: str
 
@@ -223,3 +224,197 @@ class MeshConfig:
         """Local mesh ingresses of all pipelines, in document order."""
     def egresses(self) -> List[Egress]:
         """Local mesh egresses of all pipelines, in document order."""
+
+# --- Runbeam Cloud API client -----------------------------------------------------------------
+
+_Json = Dict[str, Any]
+
+class AuthorizeResult:
+    """The answer of :meth:`Client.authorize`: a machine token for a gateway.
+
+    ``repr()`` never shows the token.
+    """
+
+    @property
+    def machine_token(self) -> str:
+        """The gateway machine token (opaque)."""
+    @property
+    def expires_in(self) -> int:
+        """Seconds until the token expires, counted when it was issued."""
+    @property
+    def expires_at(self) -> datetime.datetime:
+        """When the token expires (aware, UTC)."""
+    @property
+    def gateway(self) -> Dict[str, str]:
+        """``{"id", "code", "name"}`` of the gateway."""
+    @property
+    def abilities(self) -> List[str]:
+        """What the token allows."""
+    def __repr__(self) -> str: ...
+
+class ResolvedResource:
+    """A resource found by :meth:`Client.resolve`."""
+
+    @property
+    def type(self) -> str:
+        """``"ingress"``, ``"egress"``, …"""
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def team_id(self) -> Optional[str]: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def urls(self) -> List[str]: ...
+    @property
+    def protocol(self) -> Optional[str]: ...
+    @property
+    def mode(self) -> Optional[str]: ...
+    @property
+    def gateway_id(self) -> Optional[str]: ...
+    @property
+    def mesh_id(self) -> Optional[str]: ...
+    @property
+    def description(self) -> Optional[str]: ...
+    def __repr__(self) -> str: ...
+
+class Resolved:
+    """The answer of :meth:`Client.resolve`: the resource and where it came from."""
+
+    @property
+    def resource(self) -> ResolvedResource: ...
+    @property
+    def provider(self) -> str:
+        """The provider that answered."""
+    @property
+    def resolved_at(self) -> datetime.datetime:
+        """When the server resolved it (aware, UTC)."""
+    def __repr__(self) -> str: ...
+
+class MeshToken:
+    """A short-lived mesh token (RS256 JWT); ``repr()`` never shows the token."""
+
+    @property
+    def token(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime.datetime: ...
+    @property
+    def mesh_id(self) -> str: ...
+    def __repr__(self) -> str: ...
+
+class Page:
+    """One page of a collection; ``len(page)`` is the number of items on it."""
+
+    @property
+    def data(self) -> List[_Json]:
+        """The resources, as dicts."""
+    @property
+    def current_page(self) -> int: ...
+    @property
+    def last_page(self) -> int: ...
+    @property
+    def per_page(self) -> int: ...
+    @property
+    def total(self) -> int:
+        """Items in the whole collection."""
+    @property
+    def has_next(self) -> bool: ...
+    def __len__(self) -> int: ...
+    def __repr__(self) -> str: ...
+
+class ResourceIterator:
+    """Every item of every page of a collection (:meth:`Client.iter_all`); pages are fetched
+    as needed. After an error, iterating again retries the failed page."""
+
+    def __iter__(self) -> Iterator[_Json]: ...
+    def __next__(self) -> _Json: ...
+
+class AsyncResourceIterator:
+    """The asyncio form of :class:`ResourceIterator` (:meth:`AsyncClient.iter_all`)."""
+
+    def __aiter__(self) -> AsyncIterator[_Json]: ...
+    def __anext__(self) -> Awaitable[_Json]: ...
+
+class Client:
+    """The Runbeam Cloud API client (SPEC §3), blocking.
+
+    Every wait releases the GIL; Ctrl-C cancels a call. Collections are named by string:
+    ``"gateways"``, ``"services"``, ``"endpoints"``, ``"backends"``, ``"pipelines"``,
+    ``"meshes"``, ``"ingresses"``, ``"egresses"``.
+
+    Raises (every method): the :class:`RunbeamError` subclass of the failure, with ``status``,
+    ``retry_after`` and ``field_errors`` filled in from the server's answer.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        token: Optional[str] = None,
+        connect_timeout: float = 5.0,
+        request_timeout: float = 30.0,
+        deadline: Optional[float] = None,
+        max_attempts: int = 3,
+        ca_bundle: Optional[_Path] = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        """``api_url`` without a path gets ``/api`` appended; ``http://`` only for loopback
+        hosts unless ``allow_insecure_http``. Times are in seconds; ``deadline`` bounds a whole
+        call, retries included; ``max_attempts`` counts the first attempt."""
+    def with_token(self, token: str) -> Client:
+        """A client with the same settings and another bearer token."""
+    @property
+    def api_url(self) -> str:
+        """The API root URL."""
+    def authorize(self, gateway_code: str, metadata: Optional[List[str]] = None) -> AuthorizeResult: ...
+    def revoke(self, gateway_code: str) -> _Json:
+        """``{"success": bool, "message": str | None}``."""
+    def resolve(self, reference: Union[Reference, str]) -> Resolved: ...
+    def mesh_token(self, mesh_id: str, destination_url: str) -> MeshToken: ...
+    def jwks(self) -> _Json: ...
+    def base_url(self) -> _Json:
+        """``{"base_url", "changes_path", "full_url"}``."""
+    def list(self, collection: str, page: int = 1, per_page: int = 15) -> Page: ...
+    def iter_all(self, collection: str, per_page: int = 100) -> ResourceIterator: ...
+    def get(self, collection: str, id: str) -> _Json: ...
+    def create(self, collection: str, body: _Json) -> _Json: ...
+    def update(self, collection: str, id: str, body: _Json) -> _Json: ...
+    def delete(self, collection: str, id: str) -> None: ...
+    def __repr__(self) -> str: ...
+
+class AsyncClient:
+    """The asyncio form of :class:`Client`: the same methods, each returning an awaitable
+    (an ``asyncio.Future`` of the running loop; cancelling it aborts the request)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        token: Optional[str] = None,
+        connect_timeout: float = 5.0,
+        request_timeout: float = 30.0,
+        deadline: Optional[float] = None,
+        max_attempts: int = 3,
+        ca_bundle: Optional[_Path] = None,
+        allow_insecure_http: bool = False,
+    ) -> None: ...
+    def with_token(self, token: str) -> AsyncClient: ...
+    @property
+    def api_url(self) -> str: ...
+    def authorize(
+        self, gateway_code: str, metadata: Optional[List[str]] = None
+    ) -> Awaitable[AuthorizeResult]: ...
+    def revoke(self, gateway_code: str) -> Awaitable[_Json]: ...
+    def resolve(self, reference: Union[Reference, str]) -> Awaitable[Resolved]: ...
+    def mesh_token(self, mesh_id: str, destination_url: str) -> Awaitable[MeshToken]: ...
+    def jwks(self) -> Awaitable[_Json]: ...
+    def base_url(self) -> Awaitable[_Json]: ...
+    def list(self, collection: str, page: int = 1, per_page: int = 15) -> Awaitable[Page]: ...
+    def iter_all(self, collection: str, per_page: int = 100) -> AsyncResourceIterator: ...
+    def get(self, collection: str, id: str) -> Awaitable[_Json]: ...
+    def create(self, collection: str, body: _Json) -> Awaitable[_Json]: ...
+    def update(self, collection: str, id: str, body: _Json) -> Awaitable[_Json]: ...
+    def delete(self, collection: str, id: str) -> Awaitable[None]: ...
+    def __repr__(self) -> str: ...

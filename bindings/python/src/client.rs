@@ -1,0 +1,1138 @@
+//! `runbeam.Client` and `runbeam.AsyncClient`: the Runbeam Cloud API client of the core.
+//!
+//! Both wrap one [`runbeam_core::Client`]. Every request runs on one tokio runtime owned by
+//! this module: created on first use and rebuilt in a child process after `os.fork` (the
+//! runtime's threads do not survive a fork; the pid it was built in is checked on every call).
+//! A client used in a forked child likewise rebuilds its core client (and so its connection
+//! pool) from the settings it was created with.
+//!
+//! - `Client` (sync) waits with the GIL released (`py.detach`), waking every 100 ms to run
+//!   Python signal handlers, so Ctrl-C cancels a call.
+//! - `AsyncClient` returns asyncio futures: the request is spawned on the module's runtime and
+//!   its result is handed to the caller's event loop with `call_soon_threadsafe`. Cancelling
+//!   the future aborts the request.
+//!
+//! Every error is raised as the class of its kind (see [`crate::errors`]) with `status`,
+//! `retry_after` and `field_errors` filled in.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList};
+use runbeam_core::client::{
+    AuthorizeRequest, AuthorizeResponse, Collection, MeshToken, Page, PageRequest, Resolved,
+    Resource, RetryPolicy,
+};
+use runbeam_core::{Client, Reference, Secret};
+use serde_json::Value;
+use tokio::runtime::Runtime;
+
+use crate::errors::{OrRaise, invalid_argument, to_py_err};
+use crate::reference::PyReference;
+
+// ---------------------------------------------------------------------------------------------
+// The runtime.
+
+/// The module's runtime and the pid of the process that built it.
+static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+
+fn runtime(py: Python<'_>) -> PyResult<Arc<Runtime>> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((owner, rt)) = slot.as_ref()
+        && *owner == pid
+    {
+        return Ok(rt.clone());
+    }
+    // After a fork the parent's worker threads do not exist here: dropping that runtime could
+    // wait for them forever, so it is leaked on purpose.
+    if let Some(stale) = slot.take() {
+        std::mem::forget(stale);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("runbeam-py")
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            to_py_err(
+                py,
+                &runbeam_core::Error::new(
+                    runbeam_core::ErrorKind::Internal,
+                    format!("cannot start the I/O runtime: {e}"),
+                ),
+            )
+        })?;
+    let rt = Arc::new(rt);
+    *slot = Some((pid, rt.clone()));
+    Ok(rt)
+}
+
+/// Runs `fut` to completion with the GIL released, checking for signals every 100 ms.
+fn run_sync<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    T: Send,
+    F: Future<Output = runbeam_core::Result<T>> + Send,
+{
+    let rt = runtime(py)?;
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let step = py.detach(|| {
+            rt.block_on(async { tokio::time::timeout(Duration::from_millis(100), &mut fut).await })
+        });
+        match step {
+            Ok(result) => return result.or_raise(py),
+            Err(_elapsed) => py.check_signals()?,
+        }
+    }
+}
+
+/// Completes an asyncio future on its loop's thread (called through `call_soon_threadsafe`).
+#[pyfunction]
+fn complete_future(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
+    let py = future.py();
+    if future.call_method0(intern!(py, "done"))?.is_truthy()? {
+        return Ok(());
+    }
+    if ok {
+        future.call_method1(intern!(py, "set_result"), (value,))?;
+    } else {
+        future.call_method1(intern!(py, "set_exception"), (value,))?;
+    }
+    Ok(())
+}
+
+/// `add_done_callback` of an asyncio future: aborts the request when the future is cancelled.
+#[pyclass(frozen)]
+struct Canceller {
+    handle: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl Canceller {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future
+            .call_method0(intern!(future.py(), "cancelled"))?
+            .is_truthy()?
+        {
+            self.handle.abort();
+        }
+        Ok(())
+    }
+}
+
+/// Spawns `fut` on the module's runtime; returns an asyncio future of the running loop that
+/// gets `conv(result)` or the error.
+fn run_async<'py, T, F, C>(py: Python<'py>, fut: F, conv: C) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let rt = runtime(py)?;
+    let event_loop = py
+        .import(intern!(py, "asyncio"))?
+        .call_method0(intern!(py, "get_running_loop"))?;
+    let future = event_loop.call_method0(intern!(py, "create_future"))?;
+    let loop_ref = event_loop.unbind();
+    let future_ref = future.clone().unbind();
+    let handle = rt.spawn(async move {
+        let result = fut.await;
+        Python::attach(|py| {
+            let outcome = result
+                .map_err(|e| to_py_err(py, &e))
+                .and_then(|value| conv(py, value));
+            let (ok, value) = match outcome {
+                Ok(value) => (true, value),
+                Err(err) => (false, err.into_value(py).into_any()),
+            };
+            let delivered = wrap_pyfunction!(complete_future, py).and_then(|complete| {
+                loop_ref.bind(py).call_method1(
+                    intern!(py, "call_soon_threadsafe"),
+                    (complete, future_ref.bind(py), ok, value),
+                )
+            });
+            // The loop is closed: nobody is waiting any more.
+            drop(delivered);
+        });
+    });
+    future.call_method1(
+        intern!(py, "add_done_callback"),
+        (Canceller {
+            handle: handle.abort_handle(),
+        },),
+    )?;
+    Ok(future)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions.
+
+fn json_to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match value {
+        Value::Null => py.None(),
+        Value::Bool(b) => b.into_py_any(py)?,
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_py_any(py)?
+            } else if let Some(u) = n.as_u64() {
+                u.into_py_any(py)?
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_py_any(py)?
+            }
+        }
+        Value::String(s) => s.into_py_any(py)?,
+        Value::Array(items) => {
+            let items = items
+                .iter()
+                .map(|v| json_to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any().unbind()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, json_to_py(py, v)?)?;
+            }
+            dict.into_any().unbind()
+        }
+    })
+}
+
+fn to_json<S: serde::Serialize + ?Sized>(py: Python<'_>, value: &S) -> PyResult<Py<PyAny>> {
+    let value = serde_json::to_value(value).map_err(|e| {
+        to_py_err(
+            py,
+            &runbeam_core::Error::new(runbeam_core::ErrorKind::Internal, e.to_string()),
+        )
+    })?;
+    json_to_py(py, &value)
+}
+
+/// A JSON-serializable Python object (`json.dumps`) as a JSON value.
+fn py_to_json(body: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let py = body.py();
+    let text: String = py
+        .import(intern!(py, "json"))?
+        .call_method1(intern!(py, "dumps"), (body,))?
+        .extract()?;
+    serde_json::from_str(&text).map_err(|e| invalid_argument(py, format!("body: {e}")))
+}
+
+static UTC: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+
+/// An aware `datetime.datetime` in UTC.
+fn datetime(py: Python<'_>, at: time::OffsetDateTime) -> PyResult<Py<PyAny>> {
+    let (from_timestamp, utc) = UTC.get_or_try_init(py, || -> PyResult<_> {
+        let module = py.import(intern!(py, "datetime"))?;
+        let from_timestamp = module
+            .getattr(intern!(py, "datetime"))?
+            .getattr(intern!(py, "fromtimestamp"))?;
+        let utc = module
+            .getattr(intern!(py, "timezone"))?
+            .getattr(intern!(py, "utc"))?;
+        Ok((from_timestamp.unbind(), utc.unbind()))
+    })?;
+    let seconds = at.unix_timestamp() as f64 + f64::from(at.nanosecond()) / 1e9;
+    Ok(from_timestamp
+        .bind(py)
+        .call1((seconds, utc.bind(py)))?
+        .unbind())
+}
+
+fn collection(py: Python<'_>, name: &str) -> PyResult<Collection> {
+    Collection::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Collection::ALL.iter().map(|c| c.name()).collect();
+        invalid_argument(
+            py,
+            format!(
+                "unknown collection {name:?}; expected one of {}",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+fn reference(arg: &Bound<'_, PyAny>) -> PyResult<Reference> {
+    if let Ok(r) = arg.cast::<PyReference>() {
+        return Ok(r.get().0.clone());
+    }
+    let text: String = arg.extract()?;
+    Reference::parse(&text).or_raise(arg.py())
+}
+
+fn page_request(py: Python<'_>, page: u32, per_page: u32) -> PyResult<PageRequest> {
+    if page == 0 {
+        return Err(invalid_argument(py, "page must be at least 1"));
+    }
+    if !(1..=1000).contains(&per_page) {
+        return Err(invalid_argument(py, "per_page must be between 1 and 1000"));
+    }
+    Ok(PageRequest { page, per_page })
+}
+
+fn seconds(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(invalid_argument(
+            py,
+            format!("{name} must be a positive number of seconds"),
+        ));
+    }
+    Duration::try_from_secs_f64(value).map_err(|e| invalid_argument(py, format!("{name}: {e}")))
+}
+
+/// What a client was built from, kept to rebuild it in a forked child: the parent's connection
+/// pool belongs to the parent's runtime, so reusing it in the child would hang.
+#[derive(Clone)]
+struct Settings {
+    api_url: String,
+    token: Option<Secret>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    deadline: Option<Duration>,
+    max_attempts: u32,
+    ca_bundle: Option<PathBuf>,
+    allow_insecure_http: bool,
+}
+
+impl Settings {
+    fn build(&self) -> runbeam_core::Result<Client> {
+        let mut builder = Client::builder(self.api_url.as_str())
+            .connect_timeout(self.connect_timeout)
+            .request_timeout(self.request_timeout)
+            .retry(RetryPolicy {
+                max_attempts: self.max_attempts,
+                ..RetryPolicy::default()
+            })
+            .allow_insecure_http(self.allow_insecure_http);
+        if let Some(deadline) = self.deadline {
+            builder = builder.deadline(deadline);
+        }
+        if let Some(token) = &self.token {
+            builder = builder.token(token.clone());
+        }
+        if let Some(path) = &self.ca_bundle {
+            builder = builder.ca_bundle_file(path);
+        }
+        builder.build()
+    }
+}
+
+/// A core client and the pid of the process that built it.
+struct Handle {
+    settings: Settings,
+    client: Mutex<(u32, Client)>,
+}
+
+impl Handle {
+    fn new(py: Python<'_>, settings: Settings) -> PyResult<Handle> {
+        let client = settings.build().or_raise(py)?;
+        Ok(Handle {
+            settings,
+            client: Mutex::new((std::process::id(), client)),
+        })
+    }
+
+    /// The client of this process (rebuilt after a fork).
+    fn get(&self, py: Python<'_>) -> PyResult<Client> {
+        let pid = std::process::id();
+        let mut slot = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.0 != pid {
+            let fresh = self.settings.build().or_raise(py)?;
+            let stale = std::mem::replace(&mut *slot, (pid, fresh));
+            // Its pool holds tasks of the parent's runtime: never drop it here.
+            std::mem::forget(stale);
+        }
+        Ok(slot.1.clone())
+    }
+
+    fn current(&self) -> Client {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+    }
+
+    fn with_token(&self, py: Python<'_>, token: String) -> PyResult<Handle> {
+        let token = Secret::new(token);
+        let client = self.get(py)?.with_token(token.clone());
+        let settings = Settings {
+            token: Some(token),
+            ..self.settings.clone()
+        };
+        Ok(Handle {
+            settings,
+            client: Mutex::new((std::process::id(), client)),
+        })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_client(
+    py: Python<'_>,
+    api_url: &str,
+    token: Option<String>,
+    connect_timeout: f64,
+    request_timeout: f64,
+    deadline: Option<f64>,
+    max_attempts: u32,
+    ca_bundle: Option<PathBuf>,
+    allow_insecure_http: bool,
+) -> PyResult<Handle> {
+    if max_attempts == 0 {
+        return Err(invalid_argument(py, "max_attempts must be at least 1"));
+    }
+    let settings = Settings {
+        api_url: api_url.to_string(),
+        token: token.map(Secret::new),
+        connect_timeout: seconds(py, "connect_timeout", connect_timeout)?,
+        request_timeout: seconds(py, "request_timeout", request_timeout)?,
+        deadline: deadline.map(|d| seconds(py, "deadline", d)).transpose()?,
+        max_attempts,
+        ca_bundle,
+        allow_insecure_http,
+    };
+    Handle::new(py, settings)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Result classes.
+
+/// The answer of `authorize`: a machine token for a gateway.
+#[pyclass(frozen, module = "runbeam", name = "AuthorizeResult")]
+pub struct PyAuthorizeResult {
+    token: Secret,
+    #[pyo3(get)]
+    expires_in: u64,
+    #[pyo3(get)]
+    expires_at: Py<PyAny>,
+    #[pyo3(get)]
+    gateway: Py<PyAny>,
+    #[pyo3(get)]
+    abilities: Vec<String>,
+    code: String,
+}
+
+#[pymethods]
+impl PyAuthorizeResult {
+    /// The gateway machine token.
+    #[getter]
+    fn machine_token(&self) -> &str {
+        self.token.expose()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "AuthorizeResult(gateway={}, expires_at={}, machine_token=<redacted>)",
+            self.code.as_str().into_pyobject(py)?.repr()?,
+            self.expires_at.bind(py).repr()?
+        ))
+    }
+}
+
+fn authorize_result(py: Python<'_>, r: AuthorizeResponse) -> PyResult<Py<PyAny>> {
+    let gateway = PyDict::new(py);
+    gateway.set_item("id", &r.gateway.id)?;
+    gateway.set_item("code", &r.gateway.code)?;
+    gateway.set_item("name", &r.gateway.name)?;
+    let value = PyAuthorizeResult {
+        token: r.machine_token,
+        expires_in: r.expires_in,
+        expires_at: datetime(py, r.expires_at)?,
+        gateway: gateway.into_any().unbind(),
+        abilities: r.abilities,
+        code: r.gateway.code,
+    };
+    value.into_py_any(py)
+}
+
+/// A resource found by `resolve`.
+#[pyclass(frozen, module = "runbeam", name = "ResolvedResource")]
+pub struct PyResolvedResource {
+    #[pyo3(get)]
+    r#type: String,
+    #[pyo3(get)]
+    id: String,
+    #[pyo3(get)]
+    name: String,
+    #[pyo3(get)]
+    team_id: Option<String>,
+    #[pyo3(get)]
+    enabled: bool,
+    #[pyo3(get)]
+    urls: Vec<String>,
+    #[pyo3(get)]
+    protocol: Option<String>,
+    #[pyo3(get)]
+    mode: Option<String>,
+    #[pyo3(get)]
+    gateway_id: Option<String>,
+    #[pyo3(get)]
+    mesh_id: Option<String>,
+    #[pyo3(get)]
+    description: Option<String>,
+}
+
+#[pymethods]
+impl PyResolvedResource {
+    fn __repr__(&self) -> String {
+        format!(
+            "ResolvedResource(type={:?}, id={:?}, name={:?})",
+            self.r#type, self.id, self.name
+        )
+    }
+}
+
+/// The answer of `resolve`: the resource and where it came from.
+#[pyclass(frozen, module = "runbeam", name = "Resolved")]
+pub struct PyResolved {
+    #[pyo3(get)]
+    resource: Py<PyResolvedResource>,
+    #[pyo3(get)]
+    provider: String,
+    #[pyo3(get)]
+    resolved_at: Py<PyAny>,
+}
+
+#[pymethods]
+impl PyResolved {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Resolved(provider={:?}, resource={})",
+            self.provider,
+            self.resource.bind(py).repr()?
+        ))
+    }
+}
+
+fn resolved(py: Python<'_>, r: Resolved) -> PyResult<Py<PyAny>> {
+    let res = r.resource;
+    let resource = Py::new(
+        py,
+        PyResolvedResource {
+            r#type: res.resource_type,
+            id: res.id,
+            name: res.name,
+            team_id: res.team_id,
+            enabled: res.enabled,
+            urls: res.urls,
+            protocol: res.protocol,
+            mode: res.mode,
+            gateway_id: res.gateway_id,
+            mesh_id: res.mesh_id,
+            description: res.description,
+        },
+    )?;
+    PyResolved {
+        resource,
+        provider: r.provider,
+        resolved_at: datetime(py, r.resolved_at)?,
+    }
+    .into_py_any(py)
+}
+
+/// A short-lived mesh token (an RS256 JWT) for one destination.
+#[pyclass(frozen, module = "runbeam", name = "MeshToken")]
+pub struct PyMeshToken {
+    secret: Secret,
+    #[pyo3(get)]
+    expires_at: Py<PyAny>,
+    #[pyo3(get)]
+    mesh_id: String,
+}
+
+#[pymethods]
+impl PyMeshToken {
+    /// The token.
+    #[getter]
+    fn token(&self) -> &str {
+        self.secret.expose()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "MeshToken(mesh_id={:?}, expires_at={}, token=<redacted>)",
+            self.mesh_id,
+            self.expires_at.bind(py).repr()?
+        ))
+    }
+}
+
+fn mesh_token(py: Python<'_>, t: MeshToken) -> PyResult<Py<PyAny>> {
+    PyMeshToken {
+        secret: t.token,
+        expires_at: datetime(py, t.expires_at)?,
+        mesh_id: t.mesh_id,
+    }
+    .into_py_any(py)
+}
+
+/// One page of a collection.
+#[pyclass(frozen, module = "runbeam", name = "Page")]
+pub struct PyPage {
+    #[pyo3(get)]
+    data: Py<PyList>,
+    #[pyo3(get)]
+    current_page: u64,
+    #[pyo3(get)]
+    last_page: u64,
+    #[pyo3(get)]
+    per_page: u64,
+    #[pyo3(get)]
+    total: u64,
+    #[pyo3(get)]
+    has_next: bool,
+}
+
+#[pymethods]
+impl PyPage {
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Page(current_page={}, last_page={}, per_page={}, total={}, items={})",
+            self.current_page,
+            self.last_page,
+            self.per_page,
+            self.total,
+            self.data.bind(py).len()
+        )
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.data.bind(py).len()
+    }
+}
+
+fn page(py: Python<'_>, p: Page<Resource>) -> PyResult<Py<PyAny>> {
+    let has_next = p.has_next();
+    let items = p
+        .data
+        .iter()
+        .map(|r| to_json(py, r))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyPage {
+        data: PyList::new(py, items)?.unbind(),
+        current_page: p.meta.current_page,
+        last_page: p.meta.last_page,
+        per_page: p.meta.per_page,
+        total: p.meta.total,
+        has_next,
+    }
+    .into_py_any(py)
+}
+
+fn resource(py: Python<'_>, r: Resource) -> PyResult<Py<PyAny>> {
+    to_json(py, &r)
+}
+
+fn nothing(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
+    Ok(py.None())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iteration over every item of every page.
+
+struct Pages {
+    client: Client,
+    collection: Collection,
+    per_page: u32,
+    next_page: Option<u32>,
+    buffer: VecDeque<Resource>,
+}
+
+type SharedPages = Arc<tokio::sync::Mutex<Pages>>;
+
+fn pages(client: &Client, collection: Collection, per_page: u32) -> SharedPages {
+    Arc::new(tokio::sync::Mutex::new(Pages {
+        client: client.clone(),
+        collection,
+        per_page,
+        next_page: Some(1),
+        buffer: VecDeque::new(),
+    }))
+}
+
+/// The next item, fetching the next page when the current one is used up. A failed fetch can
+/// be retried by calling again.
+async fn next_item(pages: SharedPages) -> runbeam_core::Result<Option<Resource>> {
+    let mut p = pages.lock().await;
+    loop {
+        if let Some(item) = p.buffer.pop_front() {
+            return Ok(Some(item));
+        }
+        let Some(number) = p.next_page else {
+            return Ok(None);
+        };
+        let page = p
+            .client
+            .collection(p.collection)
+            .list(PageRequest {
+                page: number,
+                per_page: p.per_page,
+            })
+            .await?;
+        p.next_page = (page.has_next() && !page.data.is_empty()).then_some(number + 1);
+        p.buffer.extend(page.data);
+    }
+}
+
+/// An iterator over every item of a collection (`Client.iter_all`); pages are fetched as needed.
+#[pyclass(frozen, module = "runbeam", name = "ResourceIterator")]
+pub struct PyResourceIterator {
+    pages: SharedPages,
+}
+
+#[pymethods]
+impl PyResourceIterator {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match run_sync(py, next_item(self.pages.clone()))? {
+            Some(item) => resource(py, item),
+            None => Err(PyStopIteration::new_err(())),
+        }
+    }
+}
+
+/// An async iterator over every item of a collection (`AsyncClient.iter_all`).
+#[pyclass(frozen, module = "runbeam", name = "AsyncResourceIterator")]
+pub struct PyAsyncResourceIterator {
+    pages: SharedPages,
+}
+
+#[pymethods]
+impl PyAsyncResourceIterator {
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        run_async(py, next_item(self.pages.clone()), |py, item| match item {
+            Some(item) => resource(py, item),
+            None => Err(PyStopAsyncIteration::new_err(())),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clients.
+
+struct ClientRepr<'a>(&'a str, &'a Client);
+
+impl fmt::Display for ClientRepr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = if self.1.token_kind().is_some() {
+            ", token=<redacted>"
+        } else {
+            ""
+        };
+        write!(f, "{}({:?}{token})", self.0, self.1.api_root())
+    }
+}
+
+fn authorize_request(gateway_code: String, metadata: Option<Vec<String>>) -> AuthorizeRequest {
+    let request = AuthorizeRequest::new(gateway_code);
+    match metadata {
+        Some(m) => request.metadata(m),
+        None => request,
+    }
+}
+
+/// The Runbeam Cloud API client (blocking; every wait releases the GIL).
+#[pyclass(frozen, module = "runbeam", name = "Client")]
+pub struct PyClient {
+    handle: Handle,
+}
+
+/// The Runbeam Cloud API client for asyncio: every method returns an awaitable.
+#[pyclass(frozen, module = "runbeam", name = "AsyncClient")]
+pub struct PyAsyncClient {
+    handle: Handle,
+}
+
+#[pymethods]
+impl PyClient {
+    #[new]
+    #[pyo3(signature = (api_url, *, token=None, connect_timeout=5.0, request_timeout=30.0, deadline=None, max_attempts=3, ca_bundle=None, allow_insecure_http=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        api_url: &str,
+        token: Option<String>,
+        connect_timeout: f64,
+        request_timeout: f64,
+        deadline: Option<f64>,
+        max_attempts: u32,
+        ca_bundle: Option<PathBuf>,
+        allow_insecure_http: bool,
+    ) -> PyResult<Self> {
+        let handle = build_client(
+            py,
+            api_url,
+            token,
+            connect_timeout,
+            request_timeout,
+            deadline,
+            max_attempts,
+            ca_bundle,
+            allow_insecure_http,
+        )?;
+        Ok(PyClient { handle })
+    }
+
+    /// A client with the same settings and another bearer token.
+    fn with_token(&self, py: Python<'_>, token: String) -> PyResult<PyClient> {
+        Ok(PyClient {
+            handle: self.handle.with_token(py, token)?,
+        })
+    }
+
+    /// The normalized API root URL.
+    #[getter]
+    fn api_url(&self) -> String {
+        self.handle.current().api_root().to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        ClientRepr("Client", &self.handle.current()).to_string()
+    }
+
+    #[pyo3(signature = (gateway_code, metadata=None))]
+    fn authorize(
+        &self,
+        py: Python<'_>,
+        gateway_code: String,
+        metadata: Option<Vec<String>>,
+    ) -> PyResult<Py<PyAny>> {
+        let r = run_sync(
+            py,
+            self.handle
+                .get(py)?
+                .authorize(authorize_request(gateway_code, metadata)),
+        )?;
+        authorize_result(py, r)
+    }
+
+    fn revoke(&self, py: Python<'_>, gateway_code: &str) -> PyResult<Py<PyAny>> {
+        let r = run_sync(py, self.handle.get(py)?.revoke(gateway_code))?;
+        to_json(
+            py,
+            &serde_json::json!({"success": r.success, "message": r.message}),
+        )
+    }
+
+    fn resolve(&self, py: Python<'_>, reference: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let reference = self::reference(reference)?;
+        let r = run_sync(py, self.handle.get(py)?.resolve(&reference))?;
+        resolved(py, r)
+    }
+
+    fn mesh_token(
+        &self,
+        py: Python<'_>,
+        mesh_id: &str,
+        destination_url: &str,
+    ) -> PyResult<Py<PyAny>> {
+        let r = run_sync(
+            py,
+            self.handle.get(py)?.mesh_token(mesh_id, destination_url),
+        )?;
+        mesh_token(py, r)
+    }
+
+    fn jwks(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let r = run_sync(py, self.handle.get(py)?.jwks())?;
+        to_json(py, &r)
+    }
+
+    fn base_url(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let r = run_sync(py, self.handle.get(py)?.base_url())?;
+        to_json(
+            py,
+            &serde_json::json!({"base_url": r.base_url, "changes_path": r.changes_path, "full_url": r.full_url}),
+        )
+    }
+
+    #[pyo3(signature = (collection, page=1, per_page=15))]
+    fn list(
+        &self,
+        py: Python<'_>,
+        collection: &str,
+        page: u32,
+        per_page: u32,
+    ) -> PyResult<Py<PyAny>> {
+        let c = self::collection(py, collection)?;
+        let request = page_request(py, page, per_page)?;
+        let r = run_sync(py, self.handle.get(py)?.collection(c).list(request))?;
+        self::page(py, r)
+    }
+
+    #[pyo3(signature = (collection, per_page=100))]
+    fn iter_all(
+        &self,
+        py: Python<'_>,
+        collection: &str,
+        per_page: u32,
+    ) -> PyResult<PyResourceIterator> {
+        let c = self::collection(py, collection)?;
+        page_request(py, 1, per_page)?;
+        Ok(PyResourceIterator {
+            pages: pages(&self.handle.get(py)?, c, per_page),
+        })
+    }
+
+    fn get(&self, py: Python<'_>, collection: &str, id: &str) -> PyResult<Py<PyAny>> {
+        let c = self::collection(py, collection)?;
+        let r = run_sync(py, self.handle.get(py)?.collection(c).get(id))?;
+        resource(py, r)
+    }
+
+    fn create(
+        &self,
+        py: Python<'_>,
+        collection: &str,
+        body: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let c = self::collection(py, collection)?;
+        let body = py_to_json(body)?;
+        let r = run_sync(py, self.handle.get(py)?.collection(c).create(&body))?;
+        resource(py, r)
+    }
+
+    fn update(
+        &self,
+        py: Python<'_>,
+        collection: &str,
+        id: &str,
+        body: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let c = self::collection(py, collection)?;
+        let body = py_to_json(body)?;
+        let r = run_sync(py, self.handle.get(py)?.collection(c).update(id, &body))?;
+        resource(py, r)
+    }
+
+    fn delete(&self, py: Python<'_>, collection: &str, id: &str) -> PyResult<()> {
+        let c = self::collection(py, collection)?;
+        run_sync(py, self.handle.get(py)?.collection(c).delete(id))
+    }
+}
+
+#[pymethods]
+impl PyAsyncClient {
+    #[new]
+    #[pyo3(signature = (api_url, *, token=None, connect_timeout=5.0, request_timeout=30.0, deadline=None, max_attempts=3, ca_bundle=None, allow_insecure_http=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        api_url: &str,
+        token: Option<String>,
+        connect_timeout: f64,
+        request_timeout: f64,
+        deadline: Option<f64>,
+        max_attempts: u32,
+        ca_bundle: Option<PathBuf>,
+        allow_insecure_http: bool,
+    ) -> PyResult<Self> {
+        let handle = build_client(
+            py,
+            api_url,
+            token,
+            connect_timeout,
+            request_timeout,
+            deadline,
+            max_attempts,
+            ca_bundle,
+            allow_insecure_http,
+        )?;
+        Ok(PyAsyncClient { handle })
+    }
+
+    /// A client with the same settings and another bearer token.
+    fn with_token(&self, py: Python<'_>, token: String) -> PyResult<PyAsyncClient> {
+        Ok(PyAsyncClient {
+            handle: self.handle.with_token(py, token)?,
+        })
+    }
+
+    /// The normalized API root URL.
+    #[getter]
+    fn api_url(&self) -> String {
+        self.handle.current().api_root().to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        ClientRepr("AsyncClient", &self.handle.current()).to_string()
+    }
+
+    #[pyo3(signature = (gateway_code, metadata=None))]
+    fn authorize<'py>(
+        &self,
+        py: Python<'py>,
+        gateway_code: String,
+        metadata: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.handle.get(py)?;
+        let request = authorize_request(gateway_code, metadata);
+        run_async(
+            py,
+            async move { client.authorize(request).await },
+            authorize_result,
+        )
+    }
+
+    fn revoke<'py>(&self, py: Python<'py>, gateway_code: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.handle.get(py)?;
+        run_async(
+            py,
+            async move { client.revoke(&gateway_code).await },
+            |py, r| {
+                to_json(
+                    py,
+                    &serde_json::json!({"success": r.success, "message": r.message}),
+                )
+            },
+        )
+    }
+
+    fn resolve<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let reference = self::reference(reference)?;
+        let client = self.handle.get(py)?;
+        run_async(
+            py,
+            async move { client.resolve(&reference).await },
+            resolved,
+        )
+    }
+
+    fn mesh_token<'py>(
+        &self,
+        py: Python<'py>,
+        mesh_id: String,
+        destination_url: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.handle.get(py)?;
+        run_async(
+            py,
+            async move { client.mesh_token(&mesh_id, &destination_url).await },
+            mesh_token,
+        )
+    }
+
+    fn jwks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.handle.get(py)?;
+        run_async(py, async move { client.jwks().await }, |py, r| {
+            to_json(py, &r)
+        })
+    }
+
+    fn base_url<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.handle.get(py)?;
+        run_async(py, async move { client.base_url().await }, |py, r| {
+            to_json(
+                py,
+                &serde_json::json!({"base_url": r.base_url, "changes_path": r.changes_path, "full_url": r.full_url}),
+            )
+        })
+    }
+
+    #[pyo3(signature = (collection, page=1, per_page=15))]
+    fn list<'py>(
+        &self,
+        py: Python<'py>,
+        collection: &str,
+        page: u32,
+        per_page: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = self
+            .handle
+            .get(py)?
+            .collection(self::collection(py, collection)?);
+        let request = page_request(py, page, per_page)?;
+        run_async(py, async move { c.list(request).await }, self::page)
+    }
+
+    #[pyo3(signature = (collection, per_page=100))]
+    fn iter_all(
+        &self,
+        py: Python<'_>,
+        collection: &str,
+        per_page: u32,
+    ) -> PyResult<PyAsyncResourceIterator> {
+        let c = self::collection(py, collection)?;
+        page_request(py, 1, per_page)?;
+        Ok(PyAsyncResourceIterator {
+            pages: pages(&self.handle.get(py)?, c, per_page),
+        })
+    }
+
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        collection: &str,
+        id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = self
+            .handle
+            .get(py)?
+            .collection(self::collection(py, collection)?);
+        run_async(py, async move { c.get(&id).await }, resource)
+    }
+
+    fn create<'py>(
+        &self,
+        py: Python<'py>,
+        collection: &str,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = self
+            .handle
+            .get(py)?
+            .collection(self::collection(py, collection)?);
+        let body = py_to_json(body)?;
+        run_async(py, async move { c.create(&body).await }, resource)
+    }
+
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        collection: &str,
+        id: String,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = self
+            .handle
+            .get(py)?
+            .collection(self::collection(py, collection)?);
+        let body = py_to_json(body)?;
+        run_async(py, async move { c.update(&id, &body).await }, resource)
+    }
+
+    fn delete<'py>(
+        &self,
+        py: Python<'py>,
+        collection: &str,
+        id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = self
+            .handle
+            .get(py)?
+            .collection(self::collection(py, collection)?);
+        run_async(py, async move { c.delete(&id).await }, nothing)
+    }
+}
