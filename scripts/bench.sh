@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|c|python|node
+#   bash scripts/bench.sh rust|c|python|node|client
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
@@ -11,6 +11,10 @@ REL=target/$CARGO_BUILD_TARGET/release
 if [[ $what == all || $what == rust ]]; then
   echo "== Rust (criterion): cargo bench -p runbeam-core --bench reference"
   cargo bench -p runbeam-core --bench reference -- --noplot 2>&1 | grep -E "^reference/|time:"
+fi
+if [[ $what == all || $what == client ]]; then
+  echo "== Rust client vs bare reqwest against runbeam-devcloud: cargo bench -p runbeam-e2e --bench client_overhead"
+  cargo bench -p runbeam-e2e --bench client_overhead -- --noplot 2>&1 | grep -E "^client/|time:"
 fi
 if [[ $what == all || $what == c ]]; then
   echo "== C: benches/c/bench_reference.c against the release librunbeam.a"
