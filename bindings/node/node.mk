@@ -48,4 +48,5 @@ node-release:
 
 node-bench: node-release
 	cd $(NODE_DIR) && node bench/reference.mjs
+	cd $(NODE_DIR) && node bench/client.mjs
 	@echo "node-bench: the release addon now replaces the debug one until the next 'make node-build'"

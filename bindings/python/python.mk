@@ -37,3 +37,4 @@ python-wheel:
 python-bench:
 	$(PY_MATURIN) --release
 	$(PYTHON) $(PY_DIR)/bench/bench_reference.py
+	$(PYTHON) $(PY_DIR)/bench/bench_client.py
