@@ -29,8 +29,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use runbeam_core::client::{
-    AuthorizeRequest, AuthorizeResponse, Collection, MeshToken, Page, PageRequest, Resolved,
-    Resource, RetryPolicy,
+    Acknowledgement, AuthorizeRequest, AuthorizeResponse, BaseUrl, Change, Collection, Jwks,
+    MeshToken, Page, PageRequest, Resolved, Resource, RetryPolicy, UpdateKind, UpdateRequest,
+    UpdateResponse,
 };
 use runbeam_core::{Client, Reference, Secret};
 use serde_json::Value;
@@ -302,6 +303,7 @@ struct Settings {
     max_attempts: u32,
     ca_bundle: Option<PathBuf>,
     allow_insecure_http: bool,
+    max_body_bytes: usize,
 }
 
 impl Settings {
@@ -313,7 +315,9 @@ impl Settings {
                 max_attempts: self.max_attempts,
                 ..RetryPolicy::default()
             })
-            .allow_insecure_http(self.allow_insecure_http);
+            .allow_insecure_http(self.allow_insecure_http)
+            .max_body_bytes(self.max_body_bytes)
+            .language("python");
         if let Some(deadline) = self.deadline {
             builder = builder.deadline(deadline);
         }
@@ -388,9 +392,13 @@ fn build_client(
     max_attempts: u32,
     ca_bundle: Option<PathBuf>,
     allow_insecure_http: bool,
+    max_body_bytes: usize,
 ) -> PyResult<Handle> {
     if max_attempts == 0 {
         return Err(invalid_argument(py, "max_attempts must be at least 1"));
+    }
+    if max_body_bytes == 0 {
+        return Err(invalid_argument(py, "max_body_bytes must be at least 1"));
     }
     let settings = Settings {
         api_url: api_url.to_string(),
@@ -401,6 +409,7 @@ fn build_client(
         max_attempts,
         ca_bundle,
         allow_insecure_http,
+        max_body_bytes,
     };
     Handle::new(py, settings)
 }
@@ -638,6 +647,161 @@ fn nothing(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
     Ok(py.None())
 }
 
+fn revoked(py: Python<'_>, r: Acknowledgement) -> PyResult<Py<PyAny>> {
+    to_json(
+        py,
+        &serde_json::json!({"success": r.success, "message": r.message}),
+    )
+}
+
+fn jwks(py: Python<'_>, r: Jwks) -> PyResult<Py<PyAny>> {
+    to_json(py, &r)
+}
+
+fn base_url(py: Python<'_>, r: BaseUrl) -> PyResult<Py<PyAny>> {
+    to_json(
+        py,
+        &serde_json::json!({"base_url": r.base_url, "changes_path": r.changes_path, "full_url": r.full_url}),
+    )
+}
+
+/// A JSON object of fields the SDK does not type, as a `dict`.
+fn fields(py: Python<'_>, map: serde_json::Map<String, Value>) -> PyResult<Py<PyAny>> {
+    json_to_py(py, &Value::Object(map))
+}
+
+/// The lowercase wire name of a serde unit enum (`UpdateKind`, `UpdateAction`).
+fn wire_name<S: serde::Serialize>(value: &S) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn update_kind(py: Python<'_>, name: &str) -> PyResult<UpdateKind> {
+    serde_json::from_value(Value::String(name.to_string())).map_err(|_| {
+        invalid_argument(
+            py,
+            format!(
+                "unknown update type {name:?}; expected one of gateway, pipeline, transform, mesh"
+            ),
+        )
+    })
+}
+
+/// A `{success, message}` answer of the change feed calls.
+#[pyclass(frozen, module = "runbeam", name = "Acknowledgement")]
+pub struct PyAcknowledgement {
+    #[pyo3(get)]
+    success: bool,
+    #[pyo3(get)]
+    message: Option<String>,
+    #[pyo3(get)]
+    extra: Py<PyAny>,
+}
+
+#[pymethods]
+impl PyAcknowledgement {
+    fn __repr__(&self) -> String {
+        format!(
+            "Acknowledgement(success={}, message={:?})",
+            if self.success { "True" } else { "False" },
+            self.message.as_deref().unwrap_or("")
+        )
+    }
+
+    fn __bool__(&self) -> bool {
+        self.success
+    }
+}
+
+fn acknowledgement(py: Python<'_>, r: Acknowledgement) -> PyResult<Py<PyAny>> {
+    PyAcknowledgement {
+        success: r.success,
+        message: r.message,
+        extra: fields(py, r.extra)?,
+    }
+    .into_py_any(py)
+}
+
+/// One configuration change of the change feed.
+#[pyclass(frozen, module = "runbeam", name = "Change")]
+pub struct PyChange {
+    #[pyo3(get)]
+    id: String,
+    #[pyo3(get)]
+    status: Option<String>,
+    #[pyo3(get)]
+    fields: Py<PyAny>,
+}
+
+#[pymethods]
+impl PyChange {
+    // Only id and status: the payload can hold configuration, which may hold secrets.
+    fn __repr__(&self) -> String {
+        match &self.status {
+            Some(status) => format!("Change(id={:?}, status={status:?})", self.id),
+            None => format!("Change(id={:?}, status=None)", self.id),
+        }
+    }
+}
+
+fn py_change(py: Python<'_>, c: Change) -> PyResult<PyChange> {
+    Ok(PyChange {
+        id: c.id,
+        status: c.status,
+        fields: fields(py, c.extra)?,
+    })
+}
+
+fn change(py: Python<'_>, c: Change) -> PyResult<Py<PyAny>> {
+    py_change(py, c)?.into_py_any(py)
+}
+
+fn changes(py: Python<'_>, all: Vec<Change>) -> PyResult<Py<PyAny>> {
+    let items = all
+        .into_iter()
+        .map(|c| Py::new(py, py_change(py, c)?))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)?.into_py_any(py)
+}
+
+/// The answer of `update_config`: what was created or updated.
+#[pyclass(frozen, module = "runbeam", name = "UpdateResult")]
+pub struct PyUpdateResult {
+    #[pyo3(get)]
+    success: bool,
+    #[pyo3(get)]
+    message: Option<String>,
+    #[pyo3(get)]
+    id: String,
+    #[pyo3(get)]
+    r#type: String,
+    #[pyo3(get)]
+    action: String,
+}
+
+#[pymethods]
+impl PyUpdateResult {
+    fn __repr__(&self) -> String {
+        format!(
+            "UpdateResult(type={:?}, id={:?}, action={:?})",
+            self.r#type, self.id, self.action
+        )
+    }
+}
+
+fn update_result(py: Python<'_>, r: UpdateResponse) -> PyResult<Py<PyAny>> {
+    PyUpdateResult {
+        success: r.success,
+        message: r.message,
+        id: r.data.id,
+        r#type: wire_name(&r.data.kind),
+        action: wire_name(&r.data.action),
+    }
+    .into_py_any(py)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Iteration over every item of every page.
 
@@ -724,7 +888,6 @@ impl PyAsyncResourceIterator {
         })
     }
 }
-
 // ---------------------------------------------------------------------------------------------
 // The clients.
 
@@ -749,6 +912,18 @@ fn authorize_request(gateway_code: String, metadata: Option<Vec<String>>) -> Aut
     }
 }
 
+/// Runs `fut` with the GIL released (see [`run_sync`]) and converts its result: the `finish`
+/// of `Client`, as [`run_async`] is the one of `AsyncClient`.
+fn finish_sync<T, F, C>(py: Python<'_>, fut: F, conv: C) -> PyResult<Py<PyAny>>
+where
+    T: Send,
+    F: Future<Output = runbeam_core::Result<T>> + Send,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>>,
+{
+    let value = run_sync(py, fut)?;
+    conv(py, value)
+}
+
 /// The Runbeam Cloud API client (blocking; every wait releases the GIL).
 #[pyclass(frozen, module = "runbeam", name = "Client")]
 pub struct PyClient {
@@ -761,378 +936,221 @@ pub struct PyAsyncClient {
     handle: Handle,
 }
 
-#[pymethods]
-impl PyClient {
-    #[new]
-    #[pyo3(signature = (api_url, *, token=None, connect_timeout=5.0, request_timeout=30.0, deadline=None, max_attempts=3, ca_bundle=None, allow_insecure_http=false))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        api_url: &str,
-        token: Option<String>,
-        connect_timeout: f64,
-        request_timeout: f64,
-        deadline: Option<f64>,
-        max_attempts: u32,
-        ca_bundle: Option<PathBuf>,
-        allow_insecure_http: bool,
-    ) -> PyResult<Self> {
-        let handle = build_client(
-            py,
-            api_url,
-            token,
-            connect_timeout,
-            request_timeout,
-            deadline,
-            max_attempts,
-            ca_bundle,
-            allow_insecure_http,
-        )?;
-        Ok(PyClient { handle })
-    }
+// The constructors' `max_body_bytes` default is written as a literal so that Python shows it.
+const _: () = assert!(runbeam_core::client::DEFAULT_MAX_BODY_BYTES == 10485760);
 
-    /// A client with the same settings and another bearer token.
-    fn with_token(&self, py: Python<'_>, token: String) -> PyResult<PyClient> {
-        Ok(PyClient {
-            handle: self.handle.with_token(py, token)?,
-        })
-    }
+/// The `#[pymethods]` of one client class: its constructor and class-specific members, then one
+/// shell per API call of the shared list (see `client_classes!`).
+///
+/// `$out` is what a call returns to Python and `$finish` how the call's future is run:
+/// `Py<PyAny>` with [`finish_sync`] (blocking, GIL released) or `Bound<'py, PyAny>` with
+/// [`run_async`] (an asyncio future).
+macro_rules! client_class {
+    (
+        $class:ident, $repr:literal, $iter:ident, $out:ty, $finish:path;
+        $(
+            $(#[$attr:meta])*
+            fn $name:ident($py:ident, $client:ident $(, $arg:ident: $ty:ty)*) -> $convert:path
+                $body:block
+        )*
+    ) => {
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = (api_url, *, token=None, connect_timeout=5.0, request_timeout=30.0, deadline=None, max_attempts=3, ca_bundle=None, allow_insecure_http=false, max_body_bytes=10485760))]
+            #[allow(clippy::too_many_arguments)]
+            fn new(
+                py: Python<'_>,
+                api_url: &str,
+                token: Option<String>,
+                connect_timeout: f64,
+                request_timeout: f64,
+                deadline: Option<f64>,
+                max_attempts: u32,
+                ca_bundle: Option<PathBuf>,
+                allow_insecure_http: bool,
+                max_body_bytes: usize,
+            ) -> PyResult<Self> {
+                let handle = build_client(
+                    py,
+                    api_url,
+                    token,
+                    connect_timeout,
+                    request_timeout,
+                    deadline,
+                    max_attempts,
+                    ca_bundle,
+                    allow_insecure_http,
+                    max_body_bytes,
+                )?;
+                Ok($class { handle })
+            }
 
-    /// The normalized API root URL.
-    #[getter]
-    fn api_url(&self) -> String {
-        self.handle.current().api_root().to_string()
-    }
+            /// A client with the same settings and another bearer token.
+            fn with_token(&self, py: Python<'_>, token: String) -> PyResult<$class> {
+                Ok($class {
+                    handle: self.handle.with_token(py, token)?,
+                })
+            }
 
-    fn __repr__(&self) -> String {
-        ClientRepr("Client", &self.handle.current()).to_string()
-    }
+            /// The normalized API root URL.
+            #[getter]
+            fn api_url(&self) -> String {
+                self.handle.current().api_root().to_string()
+            }
 
-    #[pyo3(signature = (gateway_code, metadata=None))]
-    fn authorize(
-        &self,
-        py: Python<'_>,
-        gateway_code: String,
-        metadata: Option<Vec<String>>,
-    ) -> PyResult<Py<PyAny>> {
-        let r = run_sync(
-            py,
-            self.handle
-                .get(py)?
-                .authorize(authorize_request(gateway_code, metadata)),
-        )?;
-        authorize_result(py, r)
-    }
+            fn __repr__(&self) -> String {
+                ClientRepr($repr, &self.handle.current()).to_string()
+            }
 
-    fn revoke(&self, py: Python<'_>, gateway_code: &str) -> PyResult<Py<PyAny>> {
-        let r = run_sync(py, self.handle.get(py)?.revoke(gateway_code))?;
-        to_json(
-            py,
-            &serde_json::json!({"success": r.success, "message": r.message}),
-        )
-    }
+            /// Every item of every page of a collection; pages are fetched as needed.
+            #[pyo3(signature = (collection, per_page=100))]
+            fn iter_all(&self, py: Python<'_>, collection: &str, per_page: u32) -> PyResult<$iter> {
+                let c = self::collection(py, collection)?;
+                page_request(py, 1, per_page)?;
+                Ok($iter {
+                    pages: pages(&self.handle.get(py)?, c, per_page),
+                })
+            }
 
-    fn resolve(&self, py: Python<'_>, reference: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let reference = self::reference(reference)?;
-        let r = run_sync(py, self.handle.get(py)?.resolve(&reference))?;
-        resolved(py, r)
-    }
-
-    fn mesh_token(
-        &self,
-        py: Python<'_>,
-        mesh_id: &str,
-        destination_url: &str,
-    ) -> PyResult<Py<PyAny>> {
-        let r = run_sync(
-            py,
-            self.handle.get(py)?.mesh_token(mesh_id, destination_url),
-        )?;
-        mesh_token(py, r)
-    }
-
-    fn jwks(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let r = run_sync(py, self.handle.get(py)?.jwks())?;
-        to_json(py, &r)
-    }
-
-    fn base_url(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let r = run_sync(py, self.handle.get(py)?.base_url())?;
-        to_json(
-            py,
-            &serde_json::json!({"base_url": r.base_url, "changes_path": r.changes_path, "full_url": r.full_url}),
-        )
-    }
-
-    #[pyo3(signature = (collection, page=1, per_page=15))]
-    fn list(
-        &self,
-        py: Python<'_>,
-        collection: &str,
-        page: u32,
-        per_page: u32,
-    ) -> PyResult<Py<PyAny>> {
-        let c = self::collection(py, collection)?;
-        let request = page_request(py, page, per_page)?;
-        let r = run_sync(py, self.handle.get(py)?.collection(c).list(request))?;
-        self::page(py, r)
-    }
-
-    #[pyo3(signature = (collection, per_page=100))]
-    fn iter_all(
-        &self,
-        py: Python<'_>,
-        collection: &str,
-        per_page: u32,
-    ) -> PyResult<PyResourceIterator> {
-        let c = self::collection(py, collection)?;
-        page_request(py, 1, per_page)?;
-        Ok(PyResourceIterator {
-            pages: pages(&self.handle.get(py)?, c, per_page),
-        })
-    }
-
-    fn get(&self, py: Python<'_>, collection: &str, id: &str) -> PyResult<Py<PyAny>> {
-        let c = self::collection(py, collection)?;
-        let r = run_sync(py, self.handle.get(py)?.collection(c).get(id))?;
-        resource(py, r)
-    }
-
-    fn create(
-        &self,
-        py: Python<'_>,
-        collection: &str,
-        body: &Bound<'_, PyAny>,
-    ) -> PyResult<Py<PyAny>> {
-        let c = self::collection(py, collection)?;
-        let body = py_to_json(body)?;
-        let r = run_sync(py, self.handle.get(py)?.collection(c).create(&body))?;
-        resource(py, r)
-    }
-
-    fn update(
-        &self,
-        py: Python<'_>,
-        collection: &str,
-        id: &str,
-        body: &Bound<'_, PyAny>,
-    ) -> PyResult<Py<PyAny>> {
-        let c = self::collection(py, collection)?;
-        let body = py_to_json(body)?;
-        let r = run_sync(py, self.handle.get(py)?.collection(c).update(id, &body))?;
-        resource(py, r)
-    }
-
-    fn delete(&self, py: Python<'_>, collection: &str, id: &str) -> PyResult<()> {
-        let c = self::collection(py, collection)?;
-        run_sync(py, self.handle.get(py)?.collection(c).delete(id))
-    }
+            $(
+                $(#[$attr])*
+                fn $name<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
+                    let $client = self.handle.get($py)?;
+                    $finish($py, $body, $convert)
+                }
+            )*
+        }
+    };
 }
 
-#[pymethods]
-impl PyAsyncClient {
-    #[new]
-    #[pyo3(signature = (api_url, *, token=None, connect_timeout=5.0, request_timeout=30.0, deadline=None, max_attempts=3, ca_bundle=None, allow_insecure_http=false))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        api_url: &str,
-        token: Option<String>,
-        connect_timeout: f64,
-        request_timeout: f64,
-        deadline: Option<f64>,
-        max_attempts: u32,
-        ca_bundle: Option<PathBuf>,
-        allow_insecure_http: bool,
-    ) -> PyResult<Self> {
-        let handle = build_client(
-            py,
-            api_url,
-            token,
-            connect_timeout,
-            request_timeout,
-            deadline,
-            max_attempts,
-            ca_bundle,
-            allow_insecure_http,
-        )?;
-        Ok(PyAsyncClient { handle })
-    }
+/// Both client classes from one list of API calls. Each call is written once, as
+/// `fn name(py, client, args...) -> convert { body }`: `body` checks and converts the Python
+/// arguments (raising before any I/O), then evaluates to a `'static` future of the core call
+/// on `client`; `convert` turns the call's result into a Python object (with the GIL held).
+macro_rules! client_classes {
+    ($($calls:tt)*) => {
+        client_class!(PyClient, "Client", PyResourceIterator, Py<PyAny>, finish_sync; $($calls)*);
+        client_class!(
+            PyAsyncClient, "AsyncClient", PyAsyncResourceIterator, Bound<'py, PyAny>, run_async;
+            $($calls)*
+        );
+    };
+}
 
-    /// A client with the same settings and another bearer token.
-    fn with_token(&self, py: Python<'_>, token: String) -> PyResult<PyAsyncClient> {
-        Ok(PyAsyncClient {
-            handle: self.handle.with_token(py, token)?,
-        })
-    }
-
-    /// The normalized API root URL.
-    #[getter]
-    fn api_url(&self) -> String {
-        self.handle.current().api_root().to_string()
-    }
-
-    fn __repr__(&self) -> String {
-        ClientRepr("AsyncClient", &self.handle.current()).to_string()
-    }
-
+client_classes! {
+    /// Authorizes a gateway (user token): creates it if the code is new and returns a machine
+    /// token for it.
     #[pyo3(signature = (gateway_code, metadata=None))]
-    fn authorize<'py>(
-        &self,
-        py: Python<'py>,
-        gateway_code: String,
-        metadata: Option<Vec<String>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.handle.get(py)?;
+    fn authorize(py, client, gateway_code: String, metadata: Option<Vec<String>>)
+        -> authorize_result
+    {
         let request = authorize_request(gateway_code, metadata);
-        run_async(
-            py,
-            async move { client.authorize(request).await },
-            authorize_result,
-        )
+        async move { client.authorize(request).await }
     }
 
-    fn revoke<'py>(&self, py: Python<'py>, gateway_code: String) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.handle.get(py)?;
-        run_async(
-            py,
-            async move { client.revoke(&gateway_code).await },
-            |py, r| {
-                to_json(
-                    py,
-                    &serde_json::json!({"success": r.success, "message": r.message}),
-                )
-            },
-        )
+    /// Revokes every machine token of a gateway (user token).
+    fn revoke(py, client, gateway_code: String) -> revoked {
+        async move { client.revoke(&gateway_code).await }
     }
 
-    fn resolve<'py>(
-        &self,
-        py: Python<'py>,
-        reference: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    /// Resolves a reference (machine token); a `str` is parsed first.
+    fn resolve(py, client, reference: &Bound<'_, PyAny>) -> resolved {
         let reference = self::reference(reference)?;
-        let client = self.handle.get(py)?;
-        run_async(
-            py,
-            async move { client.resolve(&reference).await },
-            resolved,
-        )
+        async move { client.resolve(&reference).await }
     }
 
-    fn mesh_token<'py>(
-        &self,
-        py: Python<'py>,
-        mesh_id: String,
-        destination_url: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.handle.get(py)?;
-        run_async(
-            py,
-            async move { client.mesh_token(&mesh_id, &destination_url).await },
-            mesh_token,
-        )
+    /// A mesh token for a destination URL of a mesh (machine token).
+    fn mesh_token(py, client, mesh_id: String, destination_url: String) -> mesh_token {
+        async move { client.mesh_token(&mesh_id, &destination_url).await }
     }
 
-    fn jwks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.handle.get(py)?;
-        run_async(py, async move { client.jwks().await }, |py, r| {
-            to_json(py, &r)
-        })
+    /// The Cloud's JSON Web Key Set (public).
+    fn jwks(py, client) -> self::jwks {
+        async move { client.jwks().await }
     }
 
-    fn base_url<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.handle.get(py)?;
-        run_async(py, async move { client.base_url().await }, |py, r| {
-            to_json(
-                py,
-                &serde_json::json!({"base_url": r.base_url, "changes_path": r.changes_path, "full_url": r.full_url}),
-            )
-        })
+    /// The gateway's base URL and change feed location (machine token).
+    fn base_url(py, client) -> self::base_url {
+        async move { client.base_url().await }
     }
 
+    /// The pending and acknowledged changes of the calling gateway, or of `gateway_id`
+    /// (machine token); every page of the feed is fetched.
+    #[pyo3(signature = (gateway_id=None))]
+    fn changes(py, client, gateway_id: Option<String>) -> self::changes {
+        async move { client.changes(gateway_id.as_deref()).await }
+    }
+
+    /// One change of the feed (machine token).
+    fn change(py, client, id: String) -> self::change {
+        async move { client.change(&id).await }
+    }
+
+    /// Acknowledges changes: the gateway has seen them (machine token).
+    fn acknowledge_changes(py, client, ids: Vec<String>) -> acknowledgement {
+        async move { client.acknowledge_changes(&ids).await }
+    }
+
+    /// Reports a change as applied (machine token).
+    fn change_applied(py, client, id: String) -> acknowledgement {
+        async move { client.change_applied(&id).await }
+    }
+
+    /// Reports a change as failed with an error message and optional JSON-serializable
+    /// details (machine token).
+    #[pyo3(signature = (id, error, details=None))]
+    fn change_failed(py, client, id: String, error: String, details: Option<&Bound<'_, PyAny>>)
+        -> acknowledgement
+    {
+        let details = details.map(py_to_json).transpose()?;
+        async move { client.change_failed(&id, &error, details.as_ref()).await }
+    }
+
+    /// Creates (no `id`, or an unknown one) or updates a gateway, pipeline, transform or mesh
+    /// configuration from TOML (machine token; `POST /harmony/update`, never retried).
+    #[pyo3(signature = (r#type, config, *, id=None))]
+    fn update_config(py, client, r#type: &str, config: String, id: Option<String>)
+        -> update_result
+    {
+        let mut request = UpdateRequest::new(update_kind(py, r#type)?, config);
+        if let Some(id) = id {
+            request = request.id(id);
+        }
+        async move { client.update(request).await }
+    }
+
+    /// One page of a collection (user token).
     #[pyo3(signature = (collection, page=1, per_page=15))]
-    fn list<'py>(
-        &self,
-        py: Python<'py>,
-        collection: &str,
-        page: u32,
-        per_page: u32,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let c = self
-            .handle
-            .get(py)?
-            .collection(self::collection(py, collection)?);
+    fn list(py, client, collection: &str, page: u32, per_page: u32) -> self::page {
+        let c = client.collection(self::collection(py, collection)?);
         let request = page_request(py, page, per_page)?;
-        run_async(py, async move { c.list(request).await }, self::page)
+        async move { c.list(request).await }
     }
 
-    #[pyo3(signature = (collection, per_page=100))]
-    fn iter_all(
-        &self,
-        py: Python<'_>,
-        collection: &str,
-        per_page: u32,
-    ) -> PyResult<PyAsyncResourceIterator> {
-        let c = self::collection(py, collection)?;
-        page_request(py, 1, per_page)?;
-        Ok(PyAsyncResourceIterator {
-            pages: pages(&self.handle.get(py)?, c, per_page),
-        })
+    /// One resource of a collection (user token).
+    fn get(py, client, collection: &str, id: String) -> resource {
+        let c = client.collection(self::collection(py, collection)?);
+        async move { c.get(&id).await }
     }
 
-    fn get<'py>(
-        &self,
-        py: Python<'py>,
-        collection: &str,
-        id: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let c = self
-            .handle
-            .get(py)?
-            .collection(self::collection(py, collection)?);
-        run_async(py, async move { c.get(&id).await }, resource)
-    }
-
-    fn create<'py>(
-        &self,
-        py: Python<'py>,
-        collection: &str,
-        body: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let c = self
-            .handle
-            .get(py)?
-            .collection(self::collection(py, collection)?);
+    /// Creates a resource from a JSON-serializable body (user token); never retried.
+    fn create(py, client, collection: &str, body: &Bound<'_, PyAny>) -> resource {
+        let c = client.collection(self::collection(py, collection)?);
         let body = py_to_json(body)?;
-        run_async(py, async move { c.create(&body).await }, resource)
+        async move { c.create(&body).await }
     }
 
-    fn update<'py>(
-        &self,
-        py: Python<'py>,
-        collection: &str,
-        id: String,
-        body: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let c = self
-            .handle
-            .get(py)?
-            .collection(self::collection(py, collection)?);
+    /// Updates a resource with the fields of a JSON-serializable body (user token).
+    fn update(py, client, collection: &str, id: String, body: &Bound<'_, PyAny>) -> resource {
+        let c = client.collection(self::collection(py, collection)?);
         let body = py_to_json(body)?;
-        run_async(py, async move { c.update(&id, &body).await }, resource)
+        async move { c.update(&id, &body).await }
     }
 
-    fn delete<'py>(
-        &self,
-        py: Python<'py>,
-        collection: &str,
-        id: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let c = self
-            .handle
-            .get(py)?
-            .collection(self::collection(py, collection)?);
-        run_async(py, async move { c.delete(&id).await }, nothing)
+    /// Deletes a resource (user token); returns `None`.
+    fn delete(py, client, collection: &str, id: String) -> nothing {
+        let c = client.collection(self::collection(py, collection)?);
+        async move { c.delete(&id).await }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The hierarchy is written in Python (so that it is importable, documented and typed like any
 //! other Python code); this module only looks a class up by [`ErrorKind::name`] + `"Error"` and
-//! instantiates it with the core error's message, kind, code and problems. The lookup is done
+//! instantiates it with the core error's message, kind, code and problems, and for errors of the
+//! Cloud API client with the HTTP details (status, request, server message, attempts). The lookup is done
 //! once per interpreter and cached.
 
 use pyo3::intern;
@@ -68,6 +69,16 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
             fields.set_item(field, messages.clone())?;
         }
         kwargs.set_item(intern!(py, "field_errors"), fields)?;
+    }
+    if let Some((method, path)) = err.request() {
+        kwargs.set_item(intern!(py, "method"), method)?;
+        kwargs.set_item(intern!(py, "path"), path)?;
+    }
+    if let Some(message) = err.server_message() {
+        kwargs.set_item(intern!(py, "server_message"), message)?;
+    }
+    if let Some(attempts) = err.attempts() {
+        kwargs.set_item(intern!(py, "attempts"), attempts)?;
     }
     let value = class.call((err.message(),), Some(&kwargs))?;
     Ok(PyErr::from_value(value))

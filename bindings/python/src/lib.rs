@@ -44,6 +44,9 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::PyPage>()?;
     m.add_class::<client::PyResourceIterator>()?;
     m.add_class::<client::PyAsyncResourceIterator>()?;
+    m.add_class::<client::PyChange>()?;
+    m.add_class::<client::PyAcknowledgement>()?;
+    m.add_class::<client::PyUpdateResult>()?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     Ok(())
 }

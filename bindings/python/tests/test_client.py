@@ -1,98 +1,34 @@
 """`runbeam.Client` and `runbeam.AsyncClient` against a local devcloud (a subprocess).
 
-The server binary comes from ``$RUNBEAM_DEVCLOUD`` (set by ``make python-test``), else from the
-workspace's debug build; the tests are skipped when neither exists.
+The ``cloud`` fixture (``conftest.py``) starts the server; the fault suite is
+``test_client_faults.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import os
 import signal
-import subprocess
 import threading
 import time
-import urllib.request
-from pathlib import Path
-from typing import Any, Dict, Iterator
 
 import pytest
 
 import runbeam
 
-from conftest import REPO
-
-ALICE = "1|rad-dev-7f3c9a2e5b14d6a8c0e1f2a3b4c5d6e7"
-BOB = "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
-ALICE_EMAIL = "alice@radiology.example.com"
-RADIOLOGY_GW = "radiology-gw-1"
-ANALYTICS_GW = "analytics-gw-1"
-MESH = "imaging-integration"
-DICOM_URL = "https://dicom.radiology.example.com"
-DICOMWEB = "runbeam.radiology-dept.ingress.name.dicomweb"
-RESOLVE_PATH = "/api/harmony/resources/resolve"
-
-
-def _binary() -> Path:
-    env = os.environ.get("RUNBEAM_DEVCLOUD")
-    if env:
-        return Path(env)
-    target = os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
-    return REPO / "target" / target / "debug" / "runbeam-devcloud"
-
-
-class Cloud:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def dev_post(self, path: str, body: Dict[str, Any]) -> Any:
-        request = urllib.request.Request(
-            f"{self.url}/_dev/{path}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read()
-        return json.loads(text) if text else None
-
-    def fault(self, **fault: Any) -> None:
-        self.dev_post("faults", fault)
-
-    def client(self, token: str = ALICE, **options: Any) -> runbeam.Client:
-        return runbeam.Client(self.url, token=token, **options)
-
-    def gateway(self, user: str, code: str, **options: Any) -> runbeam.Client:
-        client = self.client(user, **options)
-        return client.with_token(client.authorize(code).machine_token)
-
-
-@pytest.fixture
-def cloud() -> Iterator[Cloud]:
-    binary = _binary()
-    if not binary.exists():
-        pytest.skip(f"devcloud not built: {binary} (run `cargo build -p runbeam-devcloud`)")
-    process = subprocess.Popen(
-        [str(binary), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), url
-        yield Cloud(url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
+from conftest import (
+    ALICE,
+    ALICE_EMAIL,
+    ANALYTICS_GW,
+    BOB,
+    DICOM_URL,
+    DICOMWEB,
+    MESH,
+    RADIOLOGY_GW,
+    RESOLVE_PATH,
+    Cloud,
+)
 
 # --- authorize / revoke -----------------------------------------------------------------------
 

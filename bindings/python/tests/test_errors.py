@@ -39,6 +39,8 @@ def test_every_kind_has_its_class(name: str, code: str, is_argument_error: bool)
         "something happened",
     )
     assert err.status is None and err.retry_after is None and err.field_errors is None
+    assert err.method is None and err.path is None
+    assert err.server_message is None and err.attempts is None
     assert err.problems == []
 
 
@@ -83,6 +85,25 @@ def test_errors_pickle_with_their_attributes():
         429,
         2.0,
         "RUNBEAM_RATE_LIMITED",
+    )
+
+
+def test_request_details_are_kept_and_pickled():
+    err = runbeam.ServerErrorError(
+        "GET /harmony/base-url: server error",
+        status=503,
+        method="GET",
+        path="/harmony/base-url",
+        server_message="down",
+        attempts=3,
+    )
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.method, again.path, again.server_message, again.attempts, again.status) == (
+        "GET",
+        "/harmony/base-url",
+        "down",
+        3,
+        503,
     )
 
 

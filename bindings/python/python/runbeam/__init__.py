@@ -1,4 +1,5 @@
-"""librunbeam for Python: Runbeam mesh resource references and mesh configuration.
+"""librunbeam for Python: Runbeam mesh resource references, mesh configuration and the Runbeam
+Cloud API client (:class:`Client`, :class:`AsyncClient`).
 
 All logic lives in the Rust core (``runbeam-core``); this package is a thin, typed binding.
 
@@ -13,15 +14,18 @@ All logic lives in the Rust core (``runbeam-core``); this package is a thin, typ
 from __future__ import annotations
 
 from ._native import (
+    Acknowledgement,
     AsyncClient,
     AsyncResourceIterator,
     AuthorizeResult,
+    Change,
     Client,
     MeshToken,
     Page,
     Resolved,
     ResolvedResource,
     ResourceIterator,
+    UpdateResult,
     Egress,
     Ingress,
     Mesh,
@@ -80,6 +84,9 @@ __all__ = [
     "Page",
     "ResourceIterator",
     "AsyncResourceIterator",
+    "Change",
+    "Acknowledgement",
+    "UpdateResult",
     "RunbeamError",
     "InvalidArgumentError",
     "InvalidReferenceError",

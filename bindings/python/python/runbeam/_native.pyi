@@ -337,6 +337,56 @@ class AsyncResourceIterator:
     def __aiter__(self) -> AsyncIterator[_Json]: ...
     def __anext__(self) -> Awaitable[_Json]: ...
 
+class Change:
+    """One configuration change of the change feed (:meth:`Client.changes`).
+
+    ``repr()`` shows only ``id`` and ``status``: the payload may hold configuration.
+    """
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> Optional[str]:
+        """``"pending"``, ``"acknowledged"``, ``"applied"``, ``"failed"``, … when sent."""
+    @property
+    def fields(self) -> _Json:
+        """Every other field of the change as sent (e.g. ``type``, ``resource_id``,
+        ``action``, ``created_at``)."""
+    def __repr__(self) -> str: ...
+
+class Acknowledgement:
+    """The ``{success, message}`` answer of the change feed calls; true when ``success``."""
+
+    @property
+    def success(self) -> bool:
+        """Whether the server did it (an absent field counts as true: the status was 2xx)."""
+    @property
+    def message(self) -> Optional[str]:
+        """The server's message."""
+    @property
+    def extra(self) -> _Json:
+        """Every other field of the answer as sent."""
+    def __bool__(self) -> bool: ...
+    def __repr__(self) -> str: ...
+
+class UpdateResult:
+    """The answer of :meth:`Client.update_config`."""
+
+    @property
+    def success(self) -> bool: ...
+    @property
+    def message(self) -> Optional[str]: ...
+    @property
+    def id(self) -> str:
+        """The id of the configuration created or updated."""
+    @property
+    def type(self) -> str:
+        """``"gateway"``, ``"pipeline"``, ``"transform"`` or ``"mesh"``."""
+    @property
+    def action(self) -> str:
+        """``"created"`` or ``"updated"``."""
+    def __repr__(self) -> str: ...
+
 class Client:
     """The Runbeam Cloud API client (SPEC §3), blocking.
 
@@ -359,10 +409,12 @@ class Client:
         max_attempts: int = 3,
         ca_bundle: Optional[_Path] = None,
         allow_insecure_http: bool = False,
+        max_body_bytes: int = 10485760,
     ) -> None:
         """``api_url`` without a path gets ``/api`` appended; ``http://`` only for loopback
         hosts unless ``allow_insecure_http``. Times are in seconds; ``deadline`` bounds a whole
-        call, retries included; ``max_attempts`` counts the first attempt."""
+        call, retries included; ``max_attempts`` counts the first attempt; a response body
+        larger than ``max_body_bytes`` is a :class:`ProtocolError`."""
     def with_token(self, token: str) -> Client:
         """A client with the same settings and another bearer token."""
     @property
@@ -376,6 +428,18 @@ class Client:
     def jwks(self) -> _Json: ...
     def base_url(self) -> _Json:
         """``{"base_url", "changes_path", "full_url"}``."""
+    def changes(self, gateway_id: Optional[str] = None) -> List[Change]:
+        """The pending and acknowledged changes of the calling gateway (or ``gateway_id``),
+        every page of the feed fetched."""
+    def change(self, id: str) -> Change: ...
+    def acknowledge_changes(self, ids: List[str]) -> Acknowledgement: ...
+    def change_applied(self, id: str) -> Acknowledgement: ...
+    def change_failed(self, id: str, error: str, details: Any = None) -> Acknowledgement:
+        """``details``: any JSON-serializable value, sent as is."""
+    def update_config(self, type: str, config: str, *, id: Optional[str] = None) -> UpdateResult:
+        """``POST /harmony/update``: ``type`` is ``"gateway"``, ``"pipeline"``,
+        ``"transform"`` or ``"mesh"``; ``config`` is TOML; no ``id`` (or an unknown one)
+        creates. Never retried."""
     def list(self, collection: str, page: int = 1, per_page: int = 15) -> Page: ...
     def iter_all(self, collection: str, per_page: int = 100) -> ResourceIterator: ...
     def get(self, collection: str, id: str) -> _Json: ...
@@ -399,6 +463,7 @@ class AsyncClient:
         max_attempts: int = 3,
         ca_bundle: Optional[_Path] = None,
         allow_insecure_http: bool = False,
+        max_body_bytes: int = 10485760,
     ) -> None: ...
     def with_token(self, token: str) -> AsyncClient: ...
     @property
@@ -411,6 +476,16 @@ class AsyncClient:
     def mesh_token(self, mesh_id: str, destination_url: str) -> Awaitable[MeshToken]: ...
     def jwks(self) -> Awaitable[_Json]: ...
     def base_url(self) -> Awaitable[_Json]: ...
+    def changes(self, gateway_id: Optional[str] = None) -> Awaitable[List[Change]]: ...
+    def change(self, id: str) -> Awaitable[Change]: ...
+    def acknowledge_changes(self, ids: List[str]) -> Awaitable[Acknowledgement]: ...
+    def change_applied(self, id: str) -> Awaitable[Acknowledgement]: ...
+    def change_failed(
+        self, id: str, error: str, details: Any = None
+    ) -> Awaitable[Acknowledgement]: ...
+    def update_config(
+        self, type: str, config: str, *, id: Optional[str] = None
+    ) -> Awaitable[UpdateResult]: ...
     def list(self, collection: str, page: int = 1, per_page: int = 15) -> Awaitable[Page]: ...
     def iter_all(self, collection: str, per_page: int = 100) -> AsyncResourceIterator: ...
     def get(self, collection: str, id: str) -> Awaitable[_Json]: ...

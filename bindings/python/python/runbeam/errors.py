@@ -58,6 +58,10 @@ class RunbeamError(Exception):
         status: the HTTP status of a Runbeam Cloud answer, else ``None``.
         retry_after: seconds the server asked to wait (``RateLimited``), else ``None``.
         field_errors: ``{field: [message, ...]}`` of a ``Validation`` error, else ``None``.
+        method: the HTTP method of the failed Runbeam Cloud request (``"GET"``), else ``None``.
+        path: its path relative to the API root (``"/harmony/base-url"``), else ``None``.
+        server_message: the server's own ``message`` (shortened), else ``None``.
+        attempts: how many attempts the client made before giving up, else ``None``.
         problems: for configuration errors, every problem found (each with its TOML path);
             empty otherwise.
     """
@@ -70,6 +74,10 @@ class RunbeamError(Exception):
     status: Optional[int]
     retry_after: Optional[float]
     field_errors: Optional[Dict[str, List[str]]]
+    method: Optional[str]
+    path: Optional[str]
+    server_message: Optional[str]
+    attempts: Optional[int]
     problems: List[Problem]
 
     def __init__(
@@ -81,6 +89,10 @@ class RunbeamError(Exception):
         status: Optional[int] = None,
         retry_after: Optional[float] = None,
         field_errors: Optional[Dict[str, List[str]]] = None,
+        method: Optional[str] = None,
+        path: Optional[str] = None,
+        server_message: Optional[str] = None,
+        attempts: Optional[int] = None,
         problems: Iterable[Problem] = (),
     ) -> None:
         super().__init__(message)
@@ -90,6 +102,10 @@ class RunbeamError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.field_errors = field_errors
+        self.method = method
+        self.path = path
+        self.server_message = server_message
+        self.attempts = attempts
         self.problems = list(problems)
 
     def __str__(self) -> str:
