@@ -58,7 +58,33 @@ export interface Resource {
   [field: string]: unknown
 }
 
+/** What `update(request)` pushes: a gateway, pipeline, transform or mesh configuration. */
+export type UpdateKind = 'gateway' | 'pipeline' | 'transform' | 'mesh'
+
+/**
+ * A configuration change of a gateway's change feed (`changes()`, `change(id)`), with the
+ * server's field names: `status` is `'pending'`, `'acknowledged'`, `'applied'` or `'failed'`;
+ * devcloud also sends `gateway_id`, `type`, `resource_id`, `action`, `created_at`, … .
+ */
+export interface Change {
+  id: string
+  status: string | null
+  [field: string]: unknown
+}
+
 export interface Client {
+  /**
+   * `POST /harmony/update` (machine token): pushes a configuration as TOML. `{type, config}`
+   * creates one; `{type, id, config}` replaces the one with that id. Invalid TOML rejects with
+   * `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
+   *
+   * ```js
+   * const config = fs.readFileSync('pipeline.toml', 'utf8')
+   * const { data } = await gateway.update({ type: 'pipeline', config }) // data.action: 'created'
+   * await gateway.update({ type: 'pipeline', id: data.id, config })      // data.action: 'updated'
+   * ```
+   */
+  update(request: UpdateRequest): Promise<UpdateResult>
   /**
    * Every resource of `collection`, fetched page by page (`perPage` each, default 100) as the
    * iteration goes.

@@ -58,7 +58,33 @@ export interface Resource {
   [field: string]: unknown
 }
 
+/** What `update(request)` pushes: a gateway, pipeline, transform or mesh configuration. */
+export type UpdateKind = 'gateway' | 'pipeline' | 'transform' | 'mesh'
+
+/**
+ * A configuration change of a gateway's change feed (`changes()`, `change(id)`), with the
+ * server's field names: `status` is `'pending'`, `'acknowledged'`, `'applied'` or `'failed'`;
+ * devcloud also sends `gateway_id`, `type`, `resource_id`, `action`, `created_at`, … .
+ */
+export interface Change {
+  id: string
+  status: string | null
+  [field: string]: unknown
+}
+
 export interface Client {
+  /**
+   * `POST /harmony/update` (machine token): pushes a configuration as TOML. `{type, config}`
+   * creates one; `{type, id, config}` replaces the one with that id. Invalid TOML rejects with
+   * `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
+   *
+   * ```js
+   * const config = fs.readFileSync('pipeline.toml', 'utf8')
+   * const { data } = await gateway.update({ type: 'pipeline', config }) // data.action: 'created'
+   * await gateway.update({ type: 'pipeline', id: data.id, config })      // data.action: 'updated'
+   * ```
+   */
+  update(request: UpdateRequest): Promise<UpdateResult>
   /**
    * Every resource of `collection`, fetched page by page (`perPage` each, default 100) as the
    * iteration goes.
@@ -156,6 +182,55 @@ export declare class Client {
   jwks(): Promise<{ keys: Array<Record<string, unknown>> }>
   /** `GET /harmony/base-url` (machine token). */
   baseUrl(): Promise<BaseUrl>
+  /**
+   * `GET /harmony/changes` (machine token): the gateway's pending and acknowledged
+   * configuration changes, every page of the feed. With `gatewayId`,
+   * `GET /harmony/changes/<gatewayId>` (a gateway may only read its own: another id
+   * rejects with `RUNBEAM_PERMISSION_DENIED`).
+   *
+   * ```js
+   * for (const change of await gateway.changes()) await gateway.changeApplied(change.id)
+   * ```
+   */
+  changes(gatewayId?: string): Promise<Array<Change>>
+  /**
+   * `GET /harmony/change/<id>` (machine token): one change of the gateway; an unknown id
+   * rejects with `RUNBEAM_NOT_FOUND`.
+   */
+  change(id: string): Promise<Change>
+  /**
+   * `POST /harmony/changes/acknowledge` (machine token): marks changes as received. An id
+   * that is not one of the gateway's changes rejects with `RUNBEAM_VALIDATION`
+   * (`fieldErrors` names it). Not retried.
+   */
+  acknowledgeChanges(ids: Array<string>): Promise<Acknowledgement>
+  /**
+   * `POST /harmony/change/<id>/applied` (machine token): the gateway applied the change. A
+   * change already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
+   */
+  changeApplied(id: string): Promise<Acknowledgement>
+  /**
+   * `POST /harmony/change/<id>/failed` (machine token): the gateway could not apply the
+   * change; `error` says why, `details` (any JSON value) is stored with it. A change
+   * already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
+   */
+  changeFailed(id: string, error: string, details?: unknown): Promise<Acknowledgement>
+  /**
+   * Two calls, told apart by the first argument:
+   * - `update(collection, id, resource)`: updates the given fields of a resource of a
+   *   collection (user token), resolving with the resource;
+   * - `update(request)`: `POST /harmony/update` (machine token), pushes a gateway,
+   *   pipeline, transform or mesh configuration as TOML — `{type, config}` creates one,
+   *   `{type, id, config}` replaces that one — resolving with an `UpdateResult`. Invalid
+   *   TOML rejects with `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
+   *
+   * ```js
+   * const config = fs.readFileSync('pipeline.toml', 'utf8')
+   * const { data } = await gateway.update({ type: 'pipeline', config }) // data.action: 'created'
+   * await gateway.update({ type: 'pipeline', id: data.id, config })      // data.action: 'updated'
+   * ```
+   */
+  update(collection: CollectionName, id: string, resource: Record<string, unknown>): Promise<Resource>
   /** One page of a collection (`'gateways'`, `'services'`, …), user token. */
   list(collection: CollectionName, options?: PageOptions): Promise<Page>
   /** One resource of a collection by id. */
@@ -165,8 +240,6 @@ export declare class Client {
    * (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
    */
   create(collection: CollectionName, resource: Record<string, unknown>): Promise<Resource>
-  /** Updates the given fields of a resource. */
-  update(collection: CollectionName, id: string, resource: Record<string, unknown>): Promise<Resource>
   /** Deletes a resource. */
   delete(collection: CollectionName, id: string): Promise<void>
 }
@@ -225,7 +298,7 @@ export declare class MeshConfig {
   meshes(): Array<Mesh>
 }
 
-/** The answer of `revoke`. */
+/** The answer of `revoke`, `acknowledgeChanges`, `changeApplied` and `changeFailed`. */
 export interface Acknowledgement {
   /** Whether the server did it. */
   success: boolean
@@ -415,6 +488,36 @@ export interface ResolvedResource {
   endpointId?: string
   /** Description. */
   description?: string
+}
+
+/** What `update(request)` did. */
+export interface UpdatedConfig {
+  /** Id of the configuration (pass it as `id` to update it again). */
+  id: string
+  /** What the configuration is. */
+  type: UpdateKind
+  /** Whether it was created or replaced. */
+  action: 'created' | 'updated'
+}
+
+/** The argument of `update(request)`: a configuration to push (`POST /harmony/update`). */
+export interface UpdateRequest {
+  /** What the configuration is. */
+  type: UpdateKind
+  /** The id of an earlier pushed configuration to replace; without it one is created. */
+  id?: string
+  /** The configuration, as TOML text. */
+  config: string
+}
+
+/** The answer of `update(request)`. */
+export interface UpdateResult {
+  /** Whether the server did it. */
+  success: boolean
+  /** The server's message. */
+  message?: string
+  /** What was done. */
+  data: UpdatedConfig
 }
 
 /** The version of librunbeam; equal to the version of this package. */

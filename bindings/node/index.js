@@ -103,8 +103,10 @@ const constants = support.constants
 const Client = native.Client
 // The native methods check their arguments before starting the call and throw; a method that
 // returns a Promise should reject instead, so the throw becomes a rejection here.
-for (const name of ['authorize', 'revoke', 'resolve', 'meshToken', 'jwks', 'baseUrl', 'list', 'get', 'create', 'update', 'delete']) {
-  const call = Client.prototype[name]
+// Every method but `withToken` (and the `apiRoot` getter) returns a Promise.
+for (const name of Object.getOwnPropertyNames(Client.prototype)) {
+  const call = Object.getOwnPropertyDescriptor(Client.prototype, name).value
+  if (typeof call !== 'function' || name === 'constructor' || name === 'withToken') continue
   Object.defineProperty(Client.prototype, name, {
     configurable: true,
     writable: true,

@@ -2,21 +2,25 @@
 //!
 //! Every network call returns a `Promise` and runs on the module's tokio runtime (napi's
 //! `tokio_rt`), so the event loop is never blocked. A failed call rejects with the coded
-//! `Error` of [`crate::error`] (with `status`, `retryAfter`, `fieldErrors`). Arguments of the
-//! wrong type throw `RUNBEAM_INVALID_ARGUMENT` synchronously.
+//! `Error` of [`crate::error`] (with `status`, `retryAfter`, `fieldErrors`). Arguments are
+//! checked before anything is sent: one of the wrong type makes the native method throw
+//! `RUNBEAM_INVALID_ARGUMENT`, which `index.js` turns into a rejection of the Promise.
 //!
-//! Results are plain objects. Tokens in results (`machineToken`, `token`) are plain strings:
-//! handle those objects as secrets. Errors never carry a token.
+//! Results are plain objects, converted from runbeam-core's types by the `From` impls below.
+//! Tokens in results (`machineToken`, `token`) are plain strings: handle those objects as
+//! secrets. Errors never carry a token.
 
 use std::future::Future;
 use std::time::Duration;
 
+use napi::ValueType;
 use napi::bindgen_prelude::{
-    Env, FromNapiValue, JsValue, PromiseRaw, Result, ToNapiValue, Unknown,
+    Either, Env, FromNapiValue, JsValue, PromiseRaw, Result, ToNapiValue, Unknown,
 };
 use napi_derive::napi;
 use runbeam_core::client::{
-    AuthorizeRequest, Collection, CollectionClient, PageRequest, Resource, RetryPolicy,
+    AuthorizeRequest, Change, Collection, CollectionClient, PageRequest, Resource, RetryPolicy,
+    UpdateAction, UpdateKind,
 };
 use runbeam_core::{Secret, client};
 use serde_json::Value;
@@ -81,7 +85,7 @@ pub struct AuthorizeResult {
     pub abilities: Vec<String>,
 }
 
-/// The answer of `revoke`.
+/// The answer of `revoke`, `acknowledgeChanges`, `changeApplied` and `changeFailed`.
 #[napi(object, object_from_js = false)]
 pub struct Acknowledgement {
     /// Whether the server did it.
@@ -173,6 +177,176 @@ pub struct Page {
     pub total: f64,
 }
 
+/// The argument of `update(request)`: a configuration to push (`POST /harmony/update`).
+#[napi(object, object_to_js = false)]
+pub struct UpdateRequest {
+    /// What the configuration is.
+    #[napi(js_name = "type", ts_type = "UpdateKind")]
+    pub kind: String,
+    /// The id of an earlier pushed configuration to replace; without it one is created.
+    pub id: Option<String>,
+    /// The configuration, as TOML text.
+    pub config: String,
+}
+
+/// What `update(request)` did.
+#[napi(object, object_from_js = false)]
+pub struct UpdatedConfig {
+    /// Id of the configuration (pass it as `id` to update it again).
+    pub id: String,
+    /// What the configuration is.
+    #[napi(js_name = "type", ts_type = "UpdateKind")]
+    pub kind: String,
+    /// Whether it was created or replaced.
+    #[napi(ts_type = "'created' | 'updated'")]
+    pub action: String,
+}
+
+/// The answer of `update(request)`.
+#[napi(object, object_from_js = false)]
+pub struct UpdateResult {
+    /// Whether the server did it.
+    pub success: bool,
+    /// The server's message.
+    pub message: Option<String>,
+    /// What was done.
+    pub data: UpdatedConfig,
+}
+
+fn timestamp(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+impl From<client::AuthorizeResponse> for AuthorizeResult {
+    fn from(granted: client::AuthorizeResponse) -> Self {
+        AuthorizeResult {
+            machine_token: granted.machine_token.expose().to_string(),
+            expires_in: granted.expires_in as f64,
+            expires_at: timestamp(granted.expires_at),
+            gateway: AuthorizedGateway {
+                id: granted.gateway.id,
+                code: granted.gateway.code,
+                name: granted.gateway.name,
+            },
+            abilities: granted.abilities,
+        }
+    }
+}
+
+impl From<client::Acknowledgement> for Acknowledgement {
+    fn from(ack: client::Acknowledgement) -> Self {
+        Acknowledgement {
+            success: ack.success,
+            message: ack.message,
+        }
+    }
+}
+
+impl From<client::BaseUrl> for BaseUrl {
+    fn from(b: client::BaseUrl) -> Self {
+        BaseUrl {
+            base_url: b.base_url,
+            changes_path: b.changes_path,
+            full_url: b.full_url,
+        }
+    }
+}
+
+impl From<client::ResolvedResource> for ResolvedResource {
+    fn from(x: client::ResolvedResource) -> Self {
+        ResolvedResource {
+            resource_type: x.resource_type,
+            id: x.id,
+            name: x.name,
+            team_id: x.team_id,
+            enabled: x.enabled,
+            urls: x.urls,
+            protocol: x.protocol,
+            mode: x.mode,
+            gateway_id: x.gateway_id,
+            pipeline_id: x.pipeline_id,
+            mesh_id: x.mesh_id,
+            backend_id: x.backend_id,
+            endpoint_id: x.endpoint_id,
+            description: x.description,
+        }
+    }
+}
+
+impl From<client::Resolved> for Resolved {
+    fn from(r: client::Resolved) -> Self {
+        Resolved {
+            resource: r.resource.into(),
+            provider: r.provider,
+            resolved_at: timestamp(r.resolved_at),
+        }
+    }
+}
+
+impl From<client::MeshToken> for MeshToken {
+    fn from(t: client::MeshToken) -> Self {
+        MeshToken {
+            token: t.token.expose().to_string(),
+            expires_at: timestamp(t.expires_at),
+            mesh_id: t.mesh_id,
+        }
+    }
+}
+
+impl From<client::Page<Resource>> for Page {
+    fn from(page: client::Page<Resource>) -> Self {
+        Page {
+            current_page: page.meta.current_page as f64,
+            last_page: page.meta.last_page as f64,
+            per_page: page.meta.per_page as f64,
+            total: page.meta.total as f64,
+            data: page.data.into_iter().map(resource).collect(),
+        }
+    }
+}
+
+impl From<client::UpdateResponse> for UpdateResult {
+    fn from(done: client::UpdateResponse) -> Self {
+        UpdateResult {
+            success: done.success,
+            message: done.message,
+            data: UpdatedConfig {
+                id: done.data.id,
+                kind: update_kind_name(done.data.kind),
+                action: match done.data.action {
+                    UpdateAction::Created => "created",
+                    UpdateAction::Updated => "updated",
+                }
+                .to_string(),
+            },
+        }
+    }
+}
+
+/// The wire name of an update kind (`pipeline`, …), as runbeam-core serialises it.
+fn update_kind_name(kind: UpdateKind) -> String {
+    match serde_json::to_value(kind) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{kind:?}").to_lowercase(),
+    }
+}
+
+/// A resource of a collection as the server sent it (known and unknown fields alike).
+fn resource(resource: Resource) -> Value {
+    serde_json::to_value(resource).unwrap_or(Value::Null)
+}
+
+/// A change of the feed as the server sent it: `id`, `status` and every other field.
+fn change(change: Change) -> Value {
+    let mut object = change.extra;
+    object.insert("id".into(), Value::String(change.id));
+    object.insert(
+        "status".into(),
+        change.status.map_or(Value::Null, Value::String),
+    );
+    Value::Object(object)
+}
+
 /// A Runbeam Cloud API client (SPEC §3). Cheap to copy with `withToken`.
 ///
 /// ```js
@@ -184,10 +358,6 @@ pub struct Page {
 #[napi]
 pub struct Client {
     inner: client::Client,
-}
-
-fn timestamp(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 /// A whole number of 1..=u32::MAX, or `RUNBEAM_INVALID_ARGUMENT` naming `what`.
@@ -206,19 +376,42 @@ fn ms(env: &Env, value: f64, what: &str) -> Result<Duration> {
     count(env, value, what).map(|v| Duration::from_millis(u64::from(v)))
 }
 
-/// An options object (or undefined/null for the defaults), with napi's conversion errors
-/// (a string where a number belongs, …) as `RUNBEAM_INVALID_ARGUMENT`.
-fn options<T: FromNapiValue + Default>(env: &Env, value: Option<Unknown<'_>>) -> Result<T> {
-    match value.filter(|v| !is_nullish(v)) {
-        None => Ok(T::default()),
-        Some(v) if v.get_type()? != napi::ValueType::Object => Err(error::invalid_argument(
+/// An object argument converted by napi (`#[napi(object)]` structs, JSON), with napi's
+/// conversion errors (a string where a number belongs, …) as `RUNBEAM_INVALID_ARGUMENT`.
+fn object<T: FromNapiValue>(env: &Env, value: &Unknown<'_>, what: &str) -> Result<T> {
+    if value.get_type()? != ValueType::Object {
+        return Err(error::invalid_argument(
             env,
-            format!("options must be an object, not {}", error::describe(&v)),
-        )),
-        // SAFETY: `v` belongs to `env`.
-        Some(v) => unsafe { T::from_napi_value(env.raw(), v.raw()) }
-            .map_err(|e| error::invalid_argument(env, format!("options: {}", e.reason))),
+            format!("{what} must be an object, not {}", error::describe(value)),
+        ));
     }
+    json_like(env, value, what)
+}
+
+/// Any value napi converts to `T` (JSON values included), with its conversion errors as
+/// `RUNBEAM_INVALID_ARGUMENT`.
+fn json_like<T: FromNapiValue>(env: &Env, value: &Unknown<'_>, what: &str) -> Result<T> {
+    // SAFETY: `value` belongs to `env`.
+    unsafe { T::from_napi_value(env.raw(), value.raw()) }
+        .map_err(|e| error::invalid_argument(env, format!("{what}: {}", e.reason)))
+}
+
+/// An options object (or undefined/null for the defaults).
+fn options<T: FromNapiValue + Default>(env: &Env, value: Option<Unknown<'_>>) -> Result<T> {
+    match present(value) {
+        None => Ok(T::default()),
+        Some(v) => object(env, &v, "options"),
+    }
+}
+
+/// An optional argument: `None` when it is missing, `undefined` or `null`.
+fn present(value: Option<Unknown<'_>>) -> Option<Unknown<'_>> {
+    value.filter(|v| !is_nullish(v))
+}
+
+/// A required argument that napi may have passed as missing.
+fn required<'a>(env: &Env, value: Option<Unknown<'a>>, what: &str) -> Result<Unknown<'a>> {
+    present(value).ok_or_else(|| error::invalid_argument(env, format!("{what} is missing")))
 }
 
 /// Runs `call` on the module's runtime; resolves with `convert(value)` or rejects with the
@@ -246,8 +439,16 @@ fn collection(env: &Env, value: &Unknown<'_>) -> Result<Collection> {
     })
 }
 
-fn resource(resource: Resource) -> Value {
-    serde_json::to_value(resource).unwrap_or(Value::Null)
+/// The request of `update(request)`, checked: the kind names are runbeam-core's.
+fn update_request(env: &Env, value: &Unknown<'_>) -> Result<client::UpdateRequest> {
+    let request: UpdateRequest = object(env, value, "request")?;
+    let kind: UpdateKind = serde_json::from_value(Value::String(request.kind))
+        .map_err(|e| error::invalid_argument(env, format!("request.type: {e}")))?;
+    let mut update = client::UpdateRequest::new(kind, request.config);
+    if let Some(id) = request.id {
+        update = update.id(id);
+    }
+    Ok(update)
 }
 
 #[napi]
@@ -315,24 +516,13 @@ impl Client {
         metadata: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, AuthorizeResult>> {
         let mut request = AuthorizeRequest::new(args::string(env, &gateway_code, "gatewayCode")?);
-        if let Some(metadata) = metadata.filter(|m| !is_nullish(m)) {
+        if let Some(metadata) = present(metadata) {
             request = request.metadata(args::strings(env, &metadata, "metadata")?);
         }
-        let inner = self.inner.clone();
-        spawn(
+        self.call(
             env,
-            async move { inner.authorize(request).await },
-            |granted| AuthorizeResult {
-                machine_token: granted.machine_token.expose().to_string(),
-                expires_in: granted.expires_in as f64,
-                expires_at: timestamp(granted.expires_at),
-                gateway: AuthorizedGateway {
-                    id: granted.gateway.id,
-                    code: granted.gateway.code,
-                    name: granted.gateway.name,
-                },
-                abilities: granted.abilities,
-            },
+            |c| async move { c.authorize(request).await },
+            AuthorizeResult::from,
         )
     }
 
@@ -344,13 +534,11 @@ impl Client {
         gateway_code: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         let code = args::string(env, &gateway_code, "gatewayCode")?;
-        let inner = self.inner.clone();
-        spawn(env, async move { inner.revoke(&code).await }, |ack| {
-            Acknowledgement {
-                success: ack.success,
-                message: ack.message,
-            }
-        })
+        self.call(
+            env,
+            |c| async move { c.revoke(&code).await },
+            Acknowledgement::from,
+        )
     }
 
     /// `GET /harmony/resources/resolve` (machine token). An unknown reference rejects with
@@ -363,30 +551,11 @@ impl Client {
         reference: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Resolved>> {
         let reference = args::reference(env, &reference, "reference")?;
-        let inner = self.inner.clone();
-        spawn(env, async move { inner.resolve(&reference).await }, |r| {
-            let x = r.resource;
-            Resolved {
-                resource: ResolvedResource {
-                    resource_type: x.resource_type,
-                    id: x.id,
-                    name: x.name,
-                    team_id: x.team_id,
-                    enabled: x.enabled,
-                    urls: x.urls,
-                    protocol: x.protocol,
-                    mode: x.mode,
-                    gateway_id: x.gateway_id,
-                    pipeline_id: x.pipeline_id,
-                    mesh_id: x.mesh_id,
-                    backend_id: x.backend_id,
-                    endpoint_id: x.endpoint_id,
-                    description: x.description,
-                },
-                provider: r.provider,
-                resolved_at: timestamp(r.resolved_at),
-            }
-        })
+        self.call(
+            env,
+            |c| async move { c.resolve(&reference).await },
+            Resolved::from,
+        )
     }
 
     /// `POST /harmony/mesh/token` (machine token): a short-lived token to call
@@ -400,36 +569,177 @@ impl Client {
     ) -> Result<PromiseRaw<'env, MeshToken>> {
         let mesh_id = args::string(env, &mesh_id, "meshId")?;
         let destination = args::string(env, &destination_url, "destinationUrl")?;
-        let inner = self.inner.clone();
-        spawn(
+        self.call(
             env,
-            async move { inner.mesh_token(&mesh_id, &destination).await },
-            |t| MeshToken {
-                token: t.token.expose().to_string(),
-                expires_at: timestamp(t.expires_at),
-                mesh_id: t.mesh_id,
-            },
+            |c| async move { c.mesh_token(&mesh_id, &destination).await },
+            MeshToken::from,
         )
     }
 
     /// `GET /.well-known/jwks.json` (public): the Cloud's signing keys.
     #[napi(ts_return_type = "Promise<{ keys: Array<Record<string, unknown>> }>")]
     pub fn jwks<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Value>> {
-        let inner = self.inner.clone();
-        spawn(env, async move { inner.jwks().await }, |jwks| {
-            serde_json::to_value(jwks).unwrap_or(Value::Null)
-        })
+        self.call(
+            env,
+            |c| async move { c.jwks().await },
+            |jwks| serde_json::to_value(jwks).unwrap_or(Value::Null),
+        )
     }
 
     /// `GET /harmony/base-url` (machine token).
     #[napi]
     pub fn base_url<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, BaseUrl>> {
-        let inner = self.inner.clone();
-        spawn(env, async move { inner.base_url().await }, |b| BaseUrl {
-            base_url: b.base_url,
-            changes_path: b.changes_path,
-            full_url: b.full_url,
-        })
+        self.call(env, |c| async move { c.base_url().await }, BaseUrl::from)
+    }
+
+    /// `GET /harmony/changes` (machine token): the gateway's pending and acknowledged
+    /// configuration changes, every page of the feed. With `gatewayId`,
+    /// `GET /harmony/changes/<gatewayId>` (a gateway may only read its own: another id
+    /// rejects with `RUNBEAM_PERMISSION_DENIED`).
+    ///
+    /// ```js
+    /// for (const change of await gateway.changes()) await gateway.changeApplied(change.id)
+    /// ```
+    #[napi(
+        ts_args_type = "gatewayId?: string",
+        ts_return_type = "Promise<Array<Change>>"
+    )]
+    pub fn changes<'env>(
+        &self,
+        env: &'env Env,
+        gateway_id: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, Vec<Value>>> {
+        let gateway_id = present(gateway_id)
+            .map(|id| args::string(env, &id, "gatewayId"))
+            .transpose()?;
+        self.call(
+            env,
+            |c| async move { c.changes(gateway_id.as_deref()).await },
+            |changes| changes.into_iter().map(change).collect(),
+        )
+    }
+
+    /// `GET /harmony/change/<id>` (machine token): one change of the gateway; an unknown id
+    /// rejects with `RUNBEAM_NOT_FOUND`.
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Change>")]
+    pub fn change<'env>(&self, env: &'env Env, id: Unknown<'_>) -> Result<PromiseRaw<'env, Value>> {
+        let id = args::string(env, &id, "id")?;
+        self.call(env, |c| async move { c.change(&id).await }, change)
+    }
+
+    /// `POST /harmony/changes/acknowledge` (machine token): marks changes as received. An id
+    /// that is not one of the gateway's changes rejects with `RUNBEAM_VALIDATION`
+    /// (`fieldErrors` names it). Not retried.
+    #[napi(ts_args_type = "ids: Array<string>")]
+    pub fn acknowledge_changes<'env>(
+        &self,
+        env: &'env Env,
+        ids: Unknown<'_>,
+    ) -> Result<PromiseRaw<'env, Acknowledgement>> {
+        let ids = args::strings(env, &ids, "ids")?;
+        self.call(
+            env,
+            |c| async move { c.acknowledge_changes(&ids).await },
+            Acknowledgement::from,
+        )
+    }
+
+    /// `POST /harmony/change/<id>/applied` (machine token): the gateway applied the change. A
+    /// change already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
+    #[napi(ts_args_type = "id: string")]
+    pub fn change_applied<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown<'_>,
+    ) -> Result<PromiseRaw<'env, Acknowledgement>> {
+        let id = args::string(env, &id, "id")?;
+        self.call(
+            env,
+            |c| async move { c.change_applied(&id).await },
+            Acknowledgement::from,
+        )
+    }
+
+    /// `POST /harmony/change/<id>/failed` (machine token): the gateway could not apply the
+    /// change; `error` says why, `details` (any JSON value) is stored with it. A change
+    /// already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
+    #[napi(ts_args_type = "id: string, error: string, details?: unknown")]
+    pub fn change_failed<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown<'_>,
+        error: Unknown<'_>,
+        details: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, Acknowledgement>> {
+        let id = args::string(env, &id, "id")?;
+        let error = args::string(env, &error, "error")?;
+        let details: Option<Value> = present(details)
+            .map(|d| json_like(env, &d, "details"))
+            .transpose()?;
+        self.call(
+            env,
+            |c| async move { c.change_failed(&id, &error, details.as_ref()).await },
+            Acknowledgement::from,
+        )
+    }
+
+    /// Two calls, told apart by the first argument:
+    /// - `update(collection, id, resource)`: updates the given fields of a resource of a
+    ///   collection (user token), resolving with the resource;
+    /// - `update(request)`: `POST /harmony/update` (machine token), pushes a gateway,
+    ///   pipeline, transform or mesh configuration as TOML — `{type, config}` creates one,
+    ///   `{type, id, config}` replaces that one — resolving with an `UpdateResult`. Invalid
+    ///   TOML rejects with `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
+    ///
+    /// ```js
+    /// const config = fs.readFileSync('pipeline.toml', 'utf8')
+    /// const { data } = await gateway.update({ type: 'pipeline', config }) // data.action: 'created'
+    /// await gateway.update({ type: 'pipeline', id: data.id, config })      // data.action: 'updated'
+    /// ```
+    #[napi(
+        ts_args_type = "collection: CollectionName, id: string, resource: Record<string, unknown>",
+        ts_return_type = "Promise<Resource>"
+    )]
+    pub fn update<'env>(
+        &self,
+        env: &'env Env,
+        target: Unknown<'_>,
+        id: Option<Unknown<'_>>,
+        body: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, Either<Value, UpdateResult>>> {
+        let first = target.get_type()?;
+        if first != ValueType::Object && first != ValueType::String {
+            return Err(error::invalid_argument(
+                env,
+                format!(
+                    "update takes a collection name or an UpdateRequest object first, not {}",
+                    error::describe(&target)
+                ),
+            ));
+        }
+        if first == ValueType::Object {
+            if present(id).is_some() || present(body).is_some() {
+                return Err(error::invalid_argument(
+                    env,
+                    "update(request) takes one argument; update(collection, id, resource) \
+                     takes a collection name first",
+                ));
+            }
+            let request = update_request(env, &target)?;
+            return self.call(
+                env,
+                |c| async move { c.update(request).await },
+                |done| Either::B(UpdateResult::from(done)),
+            );
+        }
+        let items = self.collection(env, &target)?;
+        let id = args::string(env, &required(env, id, "id")?, "id")?;
+        let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
+        spawn(
+            env,
+            async move { items.update(&id, &body).await },
+            |updated| Either::A(resource(updated)),
+        )
     }
 
     /// One page of a collection (`'gateways'`, `'services'`, …), user token.
@@ -450,13 +760,7 @@ impl Client {
             // The 1-1000 bound is runbeam-core's.
             request.per_page = count(env, per_page, "perPage")?;
         }
-        spawn(env, async move { items.list(request).await }, |page| Page {
-            current_page: page.meta.current_page as f64,
-            last_page: page.meta.last_page as f64,
-            per_page: page.meta.per_page as f64,
-            total: page.meta.total as f64,
-            data: page.data.into_iter().map(resource).collect(),
-        })
+        spawn(env, async move { items.list(request).await }, Page::from)
     }
 
     /// One resource of a collection by id.
@@ -485,27 +789,11 @@ impl Client {
         &self,
         env: &'env Env,
         collection: Unknown<'_>,
-        body: Value,
+        body: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
         let items = self.collection(env, &collection)?;
+        let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
         spawn(env, async move { items.create(&body).await }, resource)
-    }
-
-    /// Updates the given fields of a resource.
-    #[napi(
-        ts_args_type = "collection: CollectionName, id: string, resource: Record<string, unknown>",
-        ts_return_type = "Promise<Resource>"
-    )]
-    pub fn update<'env>(
-        &self,
-        env: &'env Env,
-        collection: Unknown<'_>,
-        id: Unknown<'_>,
-        body: Value,
-    ) -> Result<PromiseRaw<'env, Value>> {
-        let items = self.collection(env, &collection)?;
-        let id = args::string(env, &id, "id")?;
-        spawn(env, async move { items.update(&id, &body).await }, resource)
     }
 
     /// Deletes a resource.
@@ -529,11 +817,26 @@ impl Client {
     fn collection(&self, env: &Env, name: &Unknown<'_>) -> Result<CollectionClient<Resource>> {
         Ok(self.inner.collection(collection(env, name)?))
     }
+
+    /// Runs `call` on the module's runtime with a copy of the core client (same settings and
+    /// connection pool); resolves with `convert(value)` or rejects with the coded error.
+    fn call<'env, T, V, F, Fut, C>(
+        &self,
+        env: &'env Env,
+        call: F,
+        convert: C,
+    ) -> Result<PromiseRaw<'env, V>>
+    where
+        T: Send + 'static,
+        V: ToNapiValue,
+        F: FnOnce(client::Client) -> Fut,
+        Fut: Future<Output = runbeam_core::Result<T>> + Send + 'static,
+        C: FnOnce(T) -> V + 'static,
+    {
+        spawn(env, call(self.inner.clone()), convert)
+    }
 }
 
 fn is_nullish(value: &Unknown<'_>) -> bool {
-    matches!(
-        value.get_type(),
-        Ok(napi::ValueType::Undefined | napi::ValueType::Null)
-    )
+    matches!(value.get_type(), Ok(ValueType::Undefined | ValueType::Null))
 }

@@ -222,7 +222,7 @@ describe('Client against runbeam-devcloud', () => {
   })
 
   it('times out with a latency fault and a short deadline, without blocking the event loop', async () => {
-    await cloud.fault({ path: '/api/harmony/base-url', latency_ms: 1500, count: 5 })
+    await cloud.fault({ path: '/api/harmony/base-url', latency_ms: 10_000, count: 5 })
     const slow = new Client(cloud.url, { token: 'x', deadlineMs: 600, maxAttempts: 1 })
     let ticks = 0
     const timer = setInterval(() => ticks++, 20)
@@ -230,7 +230,8 @@ describe('Client against runbeam-devcloud', () => {
     const err = await slow.baseUrl().catch((e) => e)
     clearInterval(timer)
     assert.equal(err.code, 'RUNBEAM_TIMEOUT', inspect(err))
-    assert.ok(Date.now() - started < 1400)
+    // Generous: the point is that the client did not wait the server's 10 s out.
+    assert.ok(Date.now() - started < 8000)
     assert.ok(ticks >= 10, `the event loop ticked ${ticks} times`)
   })
 })

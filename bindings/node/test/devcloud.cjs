@@ -14,12 +14,13 @@ const BINARY = process.env.RUNBEAM_DEVCLOUD || join(REPO, 'target', TARGET, 'deb
 const ALICE_SANCTUM = '1|rad-dev-7f3c9a2e5b14d6a8c0e1f2a3b4c5d6e7'
 const BOB_SANCTUM = '2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f'
 const RADIOLOGY_GW = 'radiology-gw-1'
+const RADIOLOGY_GW_ID = '01JDWA7Z3DJ8FSSZ5AWSH8VHTP'
 const ANALYTICS_GW = 'analytics-gw-1'
 const MESH = 'imaging-integration'
 const DICOM_URL = 'https://dicom.radiology.example.com'
 const DICOMWEB = 'runbeam.radiology-dept.ingress.name.dicomweb'
 
-/** Starts the devcloud; resolves with `{url, fault, clearFaults, stop}`. */
+/** Starts the devcloud; resolves with `{url, fault, faults, clearFaults, count, resetCounts, stop}`. */
 function startDevcloud() {
   return new Promise((resolve, reject) => {
     const child = spawn(BINARY, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -35,12 +36,20 @@ function startDevcloud() {
           headers: { 'content-type': 'application/json' },
           body: body === undefined ? undefined : JSON.stringify(body),
         })
-        if (!res.ok) throw new Error(`${method} /_dev/${path}: ${res.status}`)
+        if (!res.ok) throw new Error(`${method} /_dev/${path}: ${res.status} ${await res.text()}`)
+        return res.status === 204 ? undefined : res.json()
       }
       resolve({
         url: url.trim(),
+        /** Adds a fault (`{path, method?, count?, status?, retry_after?, latency_ms?,
+         * drop_connection?, malformed_body?}`, paths as served, e.g. `/api/harmony/base-url`). */
         fault: (fault) => dev('POST', 'faults', fault),
+        /** The faults not used up yet. */
+        faults: async () => (await dev('GET', 'faults')).faults,
         clearFaults: () => dev('DELETE', 'faults'),
+        /** Requests served since the last reset, by `"<METHOD> <path>"` (0 when none). */
+        count: async (key) => (await dev('GET', 'counters')).counts[key] ?? 0,
+        resetCounts: () => dev('DELETE', 'counters'),
         stop: () =>
           new Promise((done) => {
             if (child.exitCode !== null) return done()
@@ -57,6 +66,7 @@ module.exports = {
   ALICE_SANCTUM,
   BOB_SANCTUM,
   RADIOLOGY_GW,
+  RADIOLOGY_GW_ID,
   ANALYTICS_GW,
   MESH,
   DICOM_URL,

@@ -49,6 +49,18 @@ test('the ResourceType declared in index.d.ts is the list runbeam-core accepts',
   for (const type of declared) assert.equal(sdk.Reference.parse(`runbeam.t.${type.toUpperCase()}.id.1`).type, type)
 })
 
+test('the UpdateKind declared in index.d.ts is the list runbeam-core accepts', async () => {
+  const union = dts.match(/^export type UpdateKind = (.*)$/m)?.[1]
+  assert.ok(union, 'UpdateKind is not declared')
+  const declared = [...union.matchAll(/'(\w+)'/g)].map((m) => m[1])
+  // Rejected before any request is sent: the URL need not answer.
+  const client = new sdk.Client('http://127.0.0.1:9', { token: 'x' })
+  const e = await client.update({ type: 'widget', config: '' }).catch((error) => error)
+  assert.equal(e.code, 'RUNBEAM_INVALID_ARGUMENT', String(e))
+  const accepted = e.message.split('expected one of ')[1]?.match(/`(\w+)`/g)?.map((k) => k.slice(1, -1))
+  assert.deepEqual(declared, accepted)
+})
+
 /** Type-checks `file` against the package's declarations; returns the diagnostics. */
 function typecheck(file) {
   const ts = require('typescript')
@@ -73,7 +85,7 @@ test('TypeScript code using the SDK type-checks against index.d.ts', () => {
 
 test('TypeScript rejects misuse of the SDK', () => {
   const diagnostics = typecheck('misuse.ts')
-  for (const line of [4, 5, 6, 7, 8]) {
+  for (const line of [4, 5, 6, 7, 8, 9, 10, 11]) {
     assert.ok(
       diagnostics.some((d) => d.includes(`misuse.ts:${line}: `)),
       `no error on line ${line}: ${diagnostics.join('\n')}`,

@@ -1,6 +1,6 @@
 // Compiled by package.test.cjs against index.d.ts (strict): how TypeScript users call the SDK.
 import { Client, MeshConfig, Reference, errorCodes, version } from '@runbeam/sdk'
-import type { AuthorizeResult, Lookup, Mesh, Page, Problem, RemoteReference, Resolved, Resource, ResourceType, RunbeamError } from '@runbeam/sdk'
+import type { Acknowledgement, AuthorizeResult, Change, Lookup, Mesh, Page, Problem, RemoteReference, Resolved, Resource, ResourceType, RunbeamError, UpdateKind, UpdateResult } from '@runbeam/sdk'
 
 const r: Reference = Reference.parse('runbeam.acme.ingress.name.api')
 const same: Reference = new Reference('runbeam.acme.ingress.name.api')
@@ -51,7 +51,20 @@ async function cloud(): Promise<void> {
   const page: Page = await user.list('services', { page: 1, perPage: 10 })
   const first: Resource = page.data[0]
   const created: Resource = await user.create('services', { name: 'svc' })
-  await user.update('services', created.id, { description: 'd' })
+  const edited: Resource = await user.update('services', created.id, { description: 'd' })
+  const feed: Change[] = await gateway.changes()
+  const mine: Change[] = await gateway.changes('gw-id')
+  const change: Change = await gateway.change(feed[0].id)
+  const changeStatus: string | null = change.status
+  const acked: Acknowledgement = await gateway.acknowledgeChanges([change.id])
+  const applied: boolean = (await gateway.changeApplied(change.id)).success
+  await gateway.changeFailed(change.id, 'invalid TOML', { line: 3 })
+  await gateway.changeFailed(change.id, 'invalid TOML')
+  const kind: UpdateKind = 'pipeline'
+  const pushed: UpdateResult = await gateway.update({ type: kind, config: '[pipeline]' })
+  const action: 'created' | 'updated' = pushed.data.action
+  await gateway.update({ type: 'mesh', id: pushed.data.id, config: '' })
+  console.log(edited, mine, changeStatus, acked, applied, action)
   await user.delete('services', first.id)
   for await (const item of user.listAll('gateways', { perPage: 50 })) console.log(item.id)
   try {
