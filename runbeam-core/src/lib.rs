@@ -7,6 +7,7 @@
 //! - [`config::MeshConfig`]: the mesh part of a gateway configuration, with startup
 //!   validation and mesh-context checks;
 //! - [`client::Client`]: the Runbeam Cloud API client (SPEC §3), async, with retries;
+//! - [`jwt::Validator`]: Runbeam JWT validation (SPEC §4), user JWTs and mesh tokens;
 //! - [`Error`] / [`ErrorKind`]: the one error taxonomy of every surface.
 //!
 //! ```
@@ -31,6 +32,7 @@
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod jwt;
 pub mod reference;
 pub mod secret;
 

@@ -1,4 +1,5 @@
-//! The development endpoints under `/_dev` (loopback only): user JWTs, key rotation,
+//! The development endpoints under `/_dev` (loopback only): user JWTs (custom claims and
+//! header members, RS256 or ES256 for the JWT attack suites), key rotation,
 //! machine-token lifetime, fault injection and request counters.
 
 use std::collections::BTreeMap;
@@ -162,7 +163,17 @@ async fn mint_jwt(
             ApiError::field("ttl_secs", "The ttl_secs field must be an integer (seconds; negative for an already expired token).")
         })?,
     };
-    let claims = {
+    let object = |key: &str| match body.get(key) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(_) => Err(ApiError::field(
+            key,
+            format!("The {key} field must be an object (a null member removes that member)."),
+        )),
+    };
+    let overrides = object("claims")?;
+    let header = object("header")?;
+    let mut claims = {
         let store = state.store();
         let user = store
             .users
@@ -187,7 +198,35 @@ async fn mint_jwt(
             "team": team,
         })
     };
-    let (token, expires_at) = crate::api::sign_claims(&state, &claims)?;
+    if let Value::Object(map) = &mut claims {
+        for (key, value) in overrides {
+            if value.is_null() {
+                map.remove(&key);
+            } else {
+                map.insert(key, value);
+            }
+        }
+    }
+    let token = match body.get("alg").and_then(Value::as_str).unwrap_or("RS256") {
+        "RS256" => state.keys().current().sign_with_header(&header, &claims),
+        "ES256" => state
+            .keys_mut()
+            .ec()
+            .and_then(|k| k.sign_with_header(&header, &claims)),
+        _ => {
+            return Err(ApiError::field(
+                "alg",
+                "The alg field must be RS256 or ES256.",
+            ));
+        }
+    }
+    .map_err(ApiError::internal)?;
+    let expires_at = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .and_then(|exp| time::OffsetDateTime::from_unix_timestamp(exp).ok())
+        .map(model::timestamp)
+        .unwrap_or_default();
     Ok(Json(json!({"token": token, "expires_at": expires_at})).into_response())
 }
 

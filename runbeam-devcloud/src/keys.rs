@@ -1,11 +1,13 @@
 //! RSA-2048 signing keys (aws-lc-rs), JWT signing and verification, the JWKS document.
 
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 /// One RS256 signing key with its `kid` and public components.
@@ -37,9 +39,20 @@ impl SigningKey {
 
     /// Signs `claims` as a compact RS256 JWT with this key's `kid` in the header.
     pub(crate) fn sign(&self, claims: &Value) -> Result<String, String> {
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
-        let encode = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-        let input = format!("{}.{}", encode(&header), encode(claims));
+        self.sign_with_header(&Map::new(), claims)
+    }
+
+    /// [`SigningKey::sign`] with header members replaced (`null` removes one, e.g. `kid`).
+    pub(crate) fn sign_with_header(
+        &self,
+        overrides: &Map<String, Value>,
+        claims: &Value,
+    ) -> Result<String, String> {
+        let header = header_with(
+            json!({"alg": "RS256", "typ": "JWT", "kid": self.kid}),
+            overrides,
+        );
+        let input = signing_input(&header, claims);
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
             .sign(
@@ -68,10 +81,81 @@ impl SigningKey {
     }
 }
 
-/// The current signing key and, after a rotation, the previous one.
+fn header_with(mut header: Value, overrides: &Map<String, Value>) -> Value {
+    if let Value::Object(map) = &mut header {
+        for (key, value) in overrides {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    header
+}
+
+fn signing_input(header: &Value, claims: &Value) -> String {
+    let encode = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}", encode(header), encode(claims))
+}
+
+/// An ES256 (P-256) key, published next to the RSA keys once a test asks for ES256 tokens
+/// (a JWKS mixing key types).
+pub(crate) struct EcKey {
+    kid: String,
+    pair: EcdsaKeyPair,
+}
+
+impl EcKey {
+    pub(crate) fn generate() -> Result<EcKey, String> {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| "EC key generation failed".to_owned())?;
+        let digest = Sha256::digest(pair.public_key().as_ref());
+        Ok(EcKey {
+            kid: format!("devcloud-ec-{}", &hex(&digest)[..16]),
+            pair,
+        })
+    }
+
+    pub(crate) fn sign_with_header(
+        &self,
+        overrides: &Map<String, Value>,
+        claims: &Value,
+    ) -> Result<String, String> {
+        let header = header_with(
+            json!({"alg": "ES256", "typ": "JWT", "kid": self.kid}),
+            overrides,
+        );
+        let input = signing_input(&header, claims);
+        let signature = self
+            .pair
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
+            .map_err(|_| "ECDSA signing failed".to_owned())?;
+        Ok(format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.as_ref())
+        ))
+    }
+
+    fn jwk(&self) -> Value {
+        let point = self.pair.public_key().as_ref();
+        json!({
+            "kty": "EC",
+            "use": "sig",
+            "alg": "ES256",
+            "crv": "P-256",
+            "kid": self.kid,
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+        })
+    }
+}
+
+/// The current signing key and, after a rotation, the previous one; an ES256 key on demand.
 pub(crate) struct KeyRing {
     current: SigningKey,
     previous: Option<SigningKey>,
+    ec: Option<EcKey>,
 }
 
 impl KeyRing {
@@ -79,6 +163,7 @@ impl KeyRing {
         Ok(KeyRing {
             current: SigningKey::generate()?,
             previous: None,
+            ec: None,
         })
     }
 
@@ -92,10 +177,19 @@ impl KeyRing {
         self.previous = Some(old);
     }
 
+    /// The ES256 key, created (and published) on first use.
+    pub(crate) fn ec(&mut self) -> Result<&EcKey, String> {
+        if self.ec.is_none() {
+            self.ec = Some(EcKey::generate()?);
+        }
+        Ok(self.ec.as_ref().expect("set above"))
+    }
+
     pub(crate) fn jwks(&self) -> Value {
         let keys: Vec<Value> = std::iter::once(&self.current)
             .chain(self.previous.as_ref())
             .map(SigningKey::jwk)
+            .chain(self.ec.as_ref().map(EcKey::jwk))
             .collect();
         json!({ "keys": keys })
     }

@@ -265,22 +265,7 @@ pub(crate) fn check_http_url(text: &str) -> Result<url::Url, String> {
 
 /// Whether `dest` falls under `base`: same scheme, host and port, and the path of `base`
 /// is a prefix of the path of `dest` on a segment boundary.
-pub(crate) fn url_prefix_matches(base: &url::Url, dest: &url::Url) -> bool {
-    if base.scheme() != dest.scheme()
-        || base.host_str().map(str::to_ascii_lowercase)
-            != dest.host_str().map(str::to_ascii_lowercase)
-        || base.port_or_known_default() != dest.port_or_known_default()
-    {
-        return false;
-    }
-    let prefix = base.path().trim_end_matches('/');
-    let path = dest.path();
-    prefix.is_empty()
-        || path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
+pub(crate) use runbeam_core::jwt::url_within as url_prefix_matches;
 
 #[cfg(test)]
 mod tests {

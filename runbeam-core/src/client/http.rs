@@ -39,6 +39,8 @@ pub(crate) struct Call {
     pub(crate) auth: Auth,
     /// What a 404 names ("Resource not found: <subject>"); the path when unset.
     pub(crate) subject: Option<String>,
+    /// An absolute URL requested instead of `path` under the API root (JWKS documents).
+    pub(crate) absolute: Option<url::Url>,
 }
 
 impl Call {
@@ -50,7 +52,15 @@ impl Call {
             body: None,
             auth: Auth::Bearer,
             subject: None,
+            absolute: None,
         }
+    }
+
+    /// A public `GET` of an absolute URL (not under the API root); `path` labels it in errors.
+    pub(crate) fn get_absolute(url: url::Url) -> Call {
+        let mut call = Call::get(url.path().to_string()).public();
+        call.absolute = Some(url);
+        call
     }
 
     pub(crate) fn get(path: impl Into<String>) -> Call {
@@ -155,7 +165,10 @@ impl Client {
     /// within the total deadline; others get one attempt. Returns the body and the attempts.
     async fn execute(&self, call: &Call) -> Result<(Vec<u8>, u32)> {
         let shared = &self.shared;
-        let url = request_url(&shared.root, &call.path, &call.query)?;
+        let url = match &call.absolute {
+            Some(url) => url.clone(),
+            None => request_url(&shared.root, &call.path, &call.query)?,
+        };
         let auth = self.authorization(call)?;
         let max_attempts = if call.is_idempotent() {
             shared.retry.max_attempts.max(1)

@@ -29,11 +29,11 @@
 
 mod builder;
 mod collections;
-mod http;
+pub(crate) mod http;
 mod retry;
 mod token_kind;
 mod types;
-mod url;
+pub(crate) mod url;
 
 use std::fmt;
 use std::sync::Arc;

@@ -81,7 +81,8 @@ pub fn api_root(url: &str, allow_insecure_http: bool) -> Result<String> {
     Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
 
-fn is_loopback(host: Option<Host<&str>>) -> bool {
+/// Whether `host` is a loopback address or `localhost` (where plain `http://` is accepted).
+pub(crate) fn is_loopback(host: Option<Host<&str>>) -> bool {
     match host {
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback(),

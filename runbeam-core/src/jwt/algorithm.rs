@@ -1,0 +1,153 @@
+//! The signature algorithms a validator may accept (SPEC §4) and their aws-lc-rs verifiers.
+
+use std::fmt;
+use std::str::FromStr;
+
+use aws_lc_rs::signature::{self, VerificationAlgorithm};
+
+use crate::error::{Error, ErrorKind, quote_input};
+
+/// A JWS signature algorithm accepted with JWKS keys. `none` and the HMAC algorithms
+/// (`HS256`, …) do not exist here: with public keys they would allow algorithm confusion.
+///
+/// ```
+/// use runbeam_core::jwt::Algorithm;
+/// assert_eq!("RS256".parse::<Algorithm>()?, Algorithm::Rs256);
+/// assert!("none".parse::<Algorithm>().is_err());
+/// assert!("HS256".parse::<Algorithm>().is_err());
+/// # Ok::<(), runbeam_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (the default and what Runbeam Cloud signs with).
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    Rs512,
+    /// RSASSA-PSS with SHA-256.
+    Ps256,
+    /// RSASSA-PSS with SHA-384.
+    Ps384,
+    /// RSASSA-PSS with SHA-512.
+    Ps512,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+    /// ECDSA on P-384 with SHA-384.
+    Es384,
+    /// Ed25519.
+    EdDsa,
+}
+
+/// The key family an algorithm needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl Algorithm {
+    /// Every algorithm, in the order of SPEC §4.
+    pub const ALL: [Algorithm; 9] = [
+        Algorithm::Rs256,
+        Algorithm::Rs384,
+        Algorithm::Rs512,
+        Algorithm::Ps256,
+        Algorithm::Ps384,
+        Algorithm::Ps512,
+        Algorithm::Es256,
+        Algorithm::Es384,
+        Algorithm::EdDsa,
+    ];
+
+    /// The JOSE name (`RS256`, `EdDSA`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Algorithm::Rs256 => "RS256",
+            Algorithm::Rs384 => "RS384",
+            Algorithm::Rs512 => "RS512",
+            Algorithm::Ps256 => "PS256",
+            Algorithm::Ps384 => "PS384",
+            Algorithm::Ps512 => "PS512",
+            Algorithm::Es256 => "ES256",
+            Algorithm::Es384 => "ES384",
+            Algorithm::EdDsa => "EdDSA",
+        }
+    }
+
+    pub(crate) fn family(self) -> Family {
+        match self {
+            Algorithm::Rs256
+            | Algorithm::Rs384
+            | Algorithm::Rs512
+            | Algorithm::Ps256
+            | Algorithm::Ps384
+            | Algorithm::Ps512 => Family::Rsa,
+            Algorithm::Es256 => Family::P256,
+            Algorithm::Es384 => Family::P384,
+            Algorithm::EdDsa => Family::Ed25519,
+        }
+    }
+
+    pub(crate) fn verifier(self) -> &'static dyn VerificationAlgorithm {
+        match self {
+            Algorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+            Algorithm::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Algorithm::Es384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Algorithm::EdDsa => &signature::ED25519,
+        }
+    }
+
+    /// The RSA parameters, for RSA algorithms.
+    pub(crate) fn rsa_parameters(self) -> Option<&'static signature::RsaParameters> {
+        Some(match self {
+            Algorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Algorithm, Error> {
+        if let Some(alg) = Algorithm::ALL.into_iter().find(|a| a.name() == name) {
+            return Ok(alg);
+        }
+        let why = if name.eq_ignore_ascii_case("none") {
+            "unsigned tokens are never accepted".to_string()
+        } else if name.len() == 5 && name[..2].eq_ignore_ascii_case("HS") {
+            "HMAC algorithms are never accepted with public keys (algorithm confusion)".to_string()
+        } else {
+            format!(
+                "supported: {}",
+                Algorithm::ALL.map(Algorithm::name).join(", ")
+            )
+        };
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "algorithm '{}' is not accepted: {why}",
+                quote_input(name, 20)
+            ),
+        ))
+    }
+}

@@ -1,0 +1,256 @@
+//! One JWKS URL's keys: fetched on demand, kept for a TTL, refreshed single-flight at most once
+//! per minimum interval (however many unknown `kid`s arrive), last good keys kept while a
+//! refresh fails, until `max_stale`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use super::algorithm::Algorithm;
+use super::compact::invalid;
+use super::keys::{JwksDoc, KeySet};
+use crate::client::Client;
+use crate::client::http::Call;
+use crate::error::{Error, ErrorKind};
+
+/// The cache timings of SPEC §4.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timings {
+    pub(crate) ttl: Duration,
+    pub(crate) min_refresh_interval: Duration,
+    pub(crate) max_stale: Duration,
+}
+
+/// Keys of one fetch.
+pub(crate) struct Loaded {
+    pub(crate) keys: KeySet,
+    pub(crate) fetched_at: Instant,
+    pub(crate) generation: u64,
+}
+
+#[derive(Default)]
+struct RefreshLog {
+    last_attempt: Option<Instant>,
+    last_error: Option<Error>,
+}
+
+/// What the keys of a source allow right now.
+pub(crate) enum Lookup {
+    /// Use these keys.
+    Keys(Arc<Loaded>),
+    /// A fetch is due (none yet, TTL passed, or unknown `kid`); `seen` is the generation
+    /// observed, so concurrent callers fetch once.
+    Fetch { seen: u64 },
+}
+
+/// One JWKS URL and its cached keys.
+pub(crate) struct JwksSource {
+    url: Url,
+    current: RwLock<Option<Arc<Loaded>>>,
+    /// Held across a fetch: the single flight.
+    refresh: tokio::sync::Mutex<()>,
+    log: std::sync::Mutex<RefreshLog>,
+    generation: AtomicU64,
+}
+
+impl JwksSource {
+    pub(crate) fn new(url: Url) -> JwksSource {
+        JwksSource {
+            url,
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            log: std::sync::Mutex::new(RefreshLog::default()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn url(&self) -> &Url {
+        &self.url
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn loaded(&self) -> Option<Arc<Loaded>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether a fetch may start now (none attempted within the minimum interval).
+    fn may_fetch(&self, now: Instant, timings: &Timings) -> bool {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.last_attempt
+            .is_none_or(|at| now.duration_since(at) >= timings.min_refresh_interval)
+    }
+
+    fn last_error(&self) -> Option<Error> {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.last_error.clone()
+    }
+
+    /// Whether keys fetched at `fetched_at` are still fresh (within the TTL).
+    pub(crate) fn is_fresh(&self, loaded: &Loaded, now: Instant, timings: &Timings) -> bool {
+        now.duration_since(loaded.fetched_at) < timings.ttl
+    }
+
+    /// The keys to verify a token signed by `kid`, or a fetch to do first. With
+    /// `allow_fetch` false (after a fetch) the answer is the keys or an error.
+    pub(crate) fn lookup(
+        &self,
+        kid: &str,
+        now: Instant,
+        timings: &Timings,
+        allow_fetch: bool,
+    ) -> Result<Lookup, Error> {
+        let seen = self.generation();
+        let Some(loaded) = self.loaded() else {
+            if allow_fetch && self.may_fetch(now, timings) {
+                return Ok(Lookup::Fetch { seen });
+            }
+            return Err(self.unavailable(None));
+        };
+        let age = now.duration_since(loaded.fetched_at);
+        let can_fetch = allow_fetch && self.may_fetch(now, timings);
+        if age >= timings.ttl {
+            if can_fetch {
+                return Ok(Lookup::Fetch { seen });
+            }
+            if age >= timings.max_stale {
+                return Err(self.unavailable(Some(age)));
+            }
+        }
+        if !loaded.keys.has_kid(kid) {
+            if can_fetch {
+                return Ok(Lookup::Fetch { seen });
+            }
+            return Err(invalid(format!(
+                "the token's signing key (kid '{}') is not in the JWKS at {} (known: {}); \
+                 a refresh is rate-limited to one per minimum refresh interval",
+                crate::error::quote_input(kid, 64),
+                self.url,
+                loaded.keys.kids().join(", ")
+            )));
+        }
+        Ok(Lookup::Keys(loaded))
+    }
+
+    fn unavailable(&self, age: Option<Duration>) -> Error {
+        let cause = self.last_error();
+        let kind = cause.as_ref().map_or(ErrorKind::Transport, Error::kind);
+        let what = match age {
+            None => format!("no signing keys could be fetched from {}", self.url),
+            Some(age) => format!(
+                "the signing keys from {} are {}s old, past the maximum staleness, and cannot \
+                 be refreshed",
+                self.url,
+                age.as_secs()
+            ),
+        };
+        let why = cause.map_or_else(
+            || {
+                "the last attempt failed moments ago; retrying after the minimum refresh interval"
+                    .to_string()
+            },
+            |e| e.message().to_string(),
+        );
+        Error::new(kind, format!("{what}: {why}"))
+    }
+
+    /// Fetches the JWKS unless another caller already did since generation `seen` or a
+    /// fetch was attempted within the minimum interval. Returns whether the key set changed.
+    pub(crate) async fn refresh(
+        &self,
+        seen: u64,
+        client: &Client,
+        allowed: &[Algorithm],
+        timings: &Timings,
+    ) -> bool {
+        let _flight = self.refresh.lock().await;
+        if self.generation() != seen || !self.may_fetch(Instant::now(), timings) {
+            return false;
+        }
+        let started = Instant::now();
+        let fetched = self.fetch(client, allowed).await;
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.last_attempt = Some(started);
+        match fetched {
+            Ok(keys) => {
+                log.last_error = None;
+                drop(log);
+                let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+                let changed = current
+                    .as_ref()
+                    .is_none_or(|old| !same_keys(&old.keys, &keys));
+                let generation = if changed {
+                    self.generation.fetch_add(1, Ordering::AcqRel) + 1
+                } else {
+                    self.generation()
+                };
+                *current = Some(Arc::new(Loaded {
+                    keys,
+                    fetched_at: started,
+                    generation,
+                }));
+                tracing::debug!(url = %self.url, changed, "runbeam jwks refreshed");
+                changed
+            }
+            Err(e) => {
+                tracing::warn!(url = %self.url, error = %e.message(), "runbeam jwks refresh failed");
+                log.last_error = Some(e);
+                false
+            }
+        }
+    }
+
+    async fn fetch(&self, client: &Client, allowed: &[Algorithm]) -> Result<KeySet, Error> {
+        let doc: JwksDoc = client
+            .send_json(Call::get_absolute(self.url.clone()))
+            .await
+            .map_err(|e| {
+                let message = format!("cannot fetch the JWKS at {}: {}", self.url, e.message());
+                Error::new(e.kind(), message)
+            })?;
+        let (keys, skipped) = KeySet::from_document(doc, allowed);
+        if keys.len() == 0 {
+            let allowed: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "the JWKS at {} has no usable key for {} ({skipped} skipped: no kid, other \
+                     use or type, or malformed)",
+                    self.url,
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        Ok(keys)
+    }
+}
+
+fn same_keys(a: &KeySet, b: &KeySet) -> bool {
+    a.fingerprint() == b.fingerprint()
+}
+
+impl JwksSource {
+    /// Whether the cached keys are within their TTL now.
+    pub(crate) fn is_fresh_now(&self, now: Instant, timings: &Timings) -> bool {
+        self.loaded()
+            .is_some_and(|loaded| self.is_fresh(&loaded, now, timings))
+    }
+
+    /// `Ok` when keys are cached and younger than `max_stale`; otherwise the reason.
+    pub(crate) fn usable(&self, now: Instant, timings: &Timings) -> Result<(), Error> {
+        match self.loaded() {
+            None => Err(self.unavailable(None)),
+            Some(l) if now.duration_since(l.fetched_at) >= timings.max_stale => {
+                Err(self.unavailable(Some(now.duration_since(l.fetched_at))))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}

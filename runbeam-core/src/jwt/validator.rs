@@ -1,0 +1,389 @@
+//! [`Validator`]: the checks of SPEC §4 in order — size and shape, algorithm, trusted issuer
+//! (before any network request), key, signature, time claims, audience, required claims.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use super::algorithm::Algorithm;
+use super::builder::ValidatorBuilder;
+use super::cache::{Entry, TokenHash, VerifiedCache, token_hash};
+use super::claims::Claims;
+use super::compact::{self, MAX_TOKEN_BYTES, invalid};
+use super::issuer::normalize_issuer;
+use super::jwks::{JwksSource, Lookup, Timings};
+use super::mesh::check_mesh;
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result, quote_input};
+
+/// Validates Runbeam JWTs (user JWTs and mesh tokens) against trusted issuers' keys.
+/// Cheap to clone (clones share the key and token caches), `Send + Sync`.
+///
+/// [`Validator::validate`] fetches keys when it must; [`Validator::validate_cached`] never
+/// touches the network and answers `None` when keys must be fetched first.
+///
+/// ```no_run
+/// use runbeam_core::jwt::Validator;
+/// # async fn run(token: &str) -> runbeam_core::Result<()> {
+/// let validator = Validator::builder().trusted_issuer("https://api.runbeam.io/api").build()?;
+/// let claims = validator.validate(token).await?;
+/// println!("user {:?} of team {:?}", claims.user, claims.team);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Validator {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// Normalised trusted issuer → index of its key source.
+    pub(crate) issuers: HashMap<String, usize>,
+    pub(crate) issuer_names: Vec<String>,
+    pub(crate) sources: Vec<JwksSource>,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) required_claims: Vec<String>,
+    pub(crate) leeway: i64,
+    pub(crate) timings: Timings,
+    pub(crate) cache: VerifiedCache,
+    pub(crate) http: Client,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Validator")
+            .field("trusted_issuers", &i.issuer_names)
+            .field("jwks_urls", &self.jwks_urls())
+            .field("algorithms", &i.algorithms)
+            .field("audiences", &i.audiences)
+            .field("required_claims", &i.required_claims)
+            .field("leeway_secs", &i.leeway)
+            .field("timings", &i.timings)
+            .finish()
+    }
+}
+
+/// What the synchronous part of a validation ends with.
+enum Step {
+    Done(Result<Arc<Claims>>),
+    Fetch { source: usize, seen: u64 },
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn too_long(token: &str) -> Option<Error> {
+    (token.len() > MAX_TOKEN_BYTES).then(|| {
+        invalid(format!(
+            "the token is {} bytes long, over the limit of {MAX_TOKEN_BYTES} bytes",
+            token.len()
+        ))
+    })
+}
+
+fn datetime(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}
+
+impl Validator {
+    /// A builder; see [`ValidatorBuilder`].
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// The JWKS URLs keys are fetched from, in configuration order.
+    pub fn jwks_urls(&self) -> Vec<String> {
+        self.inner
+            .sources
+            .iter()
+            .map(|s| s.url().to_string())
+            .collect()
+    }
+
+    /// The trusted issuers, normalised.
+    pub fn trusted_issuers(&self) -> &[String] {
+        &self.inner.issuer_names
+    }
+
+    /// Verifies `token` and returns its claims, fetching keys when none are cached, the TTL
+    /// has passed, or the token names an unknown `kid` (at most one fetch per minimum
+    /// refresh interval, shared by concurrent callers).
+    ///
+    /// # Errors
+    /// `JwtInvalid` (malformed, bad signature, unknown key, wrong audience, missing claim,
+    /// not yet valid), `JwtExpired`, `UntrustedIssuer`, or the fetch's error (`Transport`,
+    /// `Timeout`, `ServerError`, `Protocol`, …) when no usable keys can be had.
+    pub async fn validate(&self, token: &str) -> Result<Arc<Claims>> {
+        if let Some(e) = too_long(token) {
+            return Err(e);
+        }
+        let hash = self.inner.cache.enabled().then(|| token_hash(token));
+        if let Some(hit) = hash.as_ref().and_then(|h| self.cached_claims(h)) {
+            return hit;
+        }
+        let mut allow_fetch = true;
+        loop {
+            match self.step(token, hash, allow_fetch) {
+                Step::Done(result) => return result,
+                Step::Fetch { source, seen } => {
+                    let i = &self.inner;
+                    let changed = i.sources[source]
+                        .refresh(seen, &i.http, &i.algorithms, &i.timings)
+                        .await;
+                    if changed {
+                        i.cache.clear();
+                    }
+                    allow_fetch = false;
+                }
+            }
+        }
+    }
+
+    /// Verifies `token` with the keys already cached; `None` when keys must be fetched first
+    /// (call [`Validator::validate`] or [`Validator::refresh_keys`]). Never blocks on I/O:
+    /// this is the hot path of a gateway.
+    pub fn validate_cached(&self, token: &str) -> Option<Result<Arc<Claims>>> {
+        if let Some(e) = too_long(token) {
+            return Some(Err(e));
+        }
+        let hash = self.inner.cache.enabled().then(|| token_hash(token));
+        if let Some(hit) = hash.as_ref().and_then(|h| self.cached_claims(h)) {
+            return Some(hit);
+        }
+        match self.step(token, hash, true) {
+            Step::Done(result) => Some(result),
+            Step::Fetch { .. } => None,
+        }
+    }
+
+    /// [`Validator::validate`] for a thread outside the runtime: the cached path first, then
+    /// `runtime.block_on` when keys must be fetched. Must not be called on a runtime thread.
+    pub fn validate_blocking(
+        &self,
+        token: &str,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Arc<Claims>> {
+        match self.validate_cached(token) {
+            Some(result) => result,
+            None => runtime.block_on(self.validate(token)),
+        }
+    }
+
+    /// [`Validator::validate`] plus the mesh-token checks of SPEC §4: `aud` is
+    /// `mesh:<mesh_id>`, the `mesh_id` claim matches, and `destination_url` (the URL being
+    /// served, when given) lies under the token's `dest_url`.
+    pub async fn verify_mesh_token(
+        &self,
+        token: &str,
+        mesh_id: &str,
+        destination_url: Option<&str>,
+    ) -> Result<Arc<Claims>> {
+        let claims = self.validate(token).await?;
+        check_mesh(&claims, mesh_id, destination_url)?;
+        Ok(claims)
+    }
+
+    /// [`Validator::verify_mesh_token`] with cached keys only; `None` when keys must be
+    /// fetched first.
+    pub fn verify_mesh_token_cached(
+        &self,
+        token: &str,
+        mesh_id: &str,
+        destination_url: Option<&str>,
+    ) -> Option<Result<Arc<Claims>>> {
+        Some(
+            self.validate_cached(token)?
+                .and_then(|c| check_mesh(&c, mesh_id, destination_url).map(|()| c)),
+        )
+    }
+
+    /// Fetches every JWKS now (at start-up, so the first request does not wait). Respects
+    /// the minimum refresh interval.
+    ///
+    /// # Errors
+    /// The first source whose keys cannot be had.
+    pub async fn refresh_keys(&self) -> Result<()> {
+        let i = &self.inner;
+        for source in &i.sources {
+            let seen = source.generation();
+            if source
+                .refresh(seen, &i.http, &i.algorithms, &i.timings)
+                .await
+            {
+                i.cache.clear();
+            }
+            source.usable(Instant::now(), &i.timings)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets every verified token (keys stay cached).
+    pub fn flush_token_cache(&self) {
+        self.inner.cache.clear();
+    }
+
+    /// Verified tokens currently remembered.
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.cache.len()
+    }
+
+    fn cached_claims(&self, hash: &TokenHash) -> Option<Result<Arc<Claims>>> {
+        let i = &self.inner;
+        let entry = i.cache.get(hash)?;
+        let source = &i.sources[entry.source];
+        if source.generation() != entry.generation {
+            i.cache.remove(hash);
+            return None;
+        }
+        if !source.is_fresh_now(Instant::now(), &i.timings) {
+            return None;
+        }
+        Some(
+            self.check_times(&entry.claims, unix_now())
+                .map(|()| entry.claims),
+        )
+    }
+
+    fn step(&self, token: &str, hash: Option<TokenHash>, allow_fetch: bool) -> Step {
+        let i = &self.inner;
+        let decoded = match compact::decode(token, &i.algorithms) {
+            Ok(d) => d,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let source = match self.source_for(&decoded.payload) {
+            Ok(s) => s,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let loaded =
+            match i.sources[source].lookup(&decoded.kid, Instant::now(), &i.timings, allow_fetch) {
+                Ok(Lookup::Keys(loaded)) => loaded,
+                Ok(Lookup::Fetch { seen }) => return Step::Fetch { source, seen },
+                Err(e) => return Step::Done(Err(e)),
+            };
+        let result = (|| {
+            let key = loaded.keys.find(&decoded.kid, decoded.alg).ok_or_else(|| {
+                invalid(format!(
+                    "the key '{}' cannot verify {} (its type or 'alg' differs)",
+                    quote_input(&decoded.kid, 64),
+                    decoded.alg
+                ))
+            })?;
+            key.verify_sig(decoded.signing_input, &decoded.signature)
+                .map_err(|_| {
+                    invalid(
+                        "the token's signature does not verify (tampered, or signed by another key)",
+                    )
+                })?;
+            let claims = Claims::from_payload(decoded.payload, decoded.payload_json)?;
+            self.check_times(&claims, unix_now())?;
+            self.check_rules(&claims)?;
+            let claims = Arc::new(claims);
+            if let Some(hash) = hash {
+                i.cache.insert(
+                    hash,
+                    Entry {
+                        claims: Arc::clone(&claims),
+                        source,
+                        generation: loaded.generation,
+                    },
+                );
+            }
+            Ok(claims)
+        })();
+        Step::Done(result)
+    }
+
+    /// The key source for the token's issuer; `UntrustedIssuer` before any network request.
+    fn source_for(&self, payload: &Map<String, Value>) -> Result<usize> {
+        let i = &self.inner;
+        if i.issuers.is_empty() {
+            return Ok(0);
+        }
+        let untrusted = |why: String| {
+            Error::new(
+                ErrorKind::UntrustedIssuer,
+                format!("{why}; trusted issuers: {}", i.issuer_names.join(", ")),
+            )
+        };
+        let iss = match payload.get("iss") {
+            Some(Value::String(iss)) => iss,
+            Some(_) => return Err(untrusted("the token's 'iss' is not a string".into())),
+            None => return Err(untrusted("the token has no 'iss' claim".into())),
+        };
+        if let Some(&index) = i.issuers.get(iss.as_str()) {
+            return Ok(index);
+        }
+        normalize_issuer(iss)
+            .and_then(|n| i.issuers.get(&n).copied())
+            .ok_or_else(|| {
+                untrusted(format!(
+                    "the token's issuer '{}' is not trusted (issuers match exactly, never by prefix)",
+                    quote_input(iss, 200)
+                ))
+            })
+    }
+
+    fn check_times(&self, claims: &Claims, now: i64) -> Result<()> {
+        let leeway = self.inner.leeway;
+        if claims.exp.saturating_add(leeway) < now {
+            return Err(Error::new(
+                ErrorKind::JwtExpired,
+                format!(
+                    "the token expired at {} ({}s ago; leeway {leeway}s); get a new one",
+                    datetime(claims.exp),
+                    now.saturating_sub(claims.exp)
+                ),
+            ));
+        }
+        if let Some(nbf) = claims.nbf.filter(|nbf| nbf.saturating_sub(leeway) > now) {
+            return Err(invalid(format!(
+                "the token is not valid before {} ('nbf' is {}s in the future; leeway {leeway}s)",
+                datetime(nbf),
+                nbf - now
+            )));
+        }
+        if let Some(iat) = claims.iat.filter(|iat| iat.saturating_sub(leeway) > now) {
+            return Err(invalid(format!(
+                "the token claims to be issued at {}, {}s in the future (leeway {leeway}s); \
+                 check the clocks",
+                datetime(iat),
+                iat - now
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_rules(&self, claims: &Claims) -> Result<()> {
+        let i = &self.inner;
+        if !i.audiences.is_empty() && !i.audiences.iter().any(|a| claims.aud.contains(a)) {
+            let seen: Vec<&str> = claims.aud.iter().collect();
+            return Err(invalid(format!(
+                "the token's audience [{}] is not one of [{}]",
+                quote_input(&seen.join(", "), 200),
+                i.audiences.join(", ")
+            )));
+        }
+        for name in &i.required_claims {
+            if claims.get(name).is_none_or(Value::is_null) {
+                return Err(invalid(format!(
+                    "the token lacks the required claim '{name}'"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
