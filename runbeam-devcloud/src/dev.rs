@@ -1,5 +1,5 @@
 //! The development endpoints under `/_dev` (loopback only): user JWTs (custom claims and
-//! header members, RS256 or ES256 for the JWT attack suites), key rotation,
+//! header members, RS256 or ES256 for the JWT attack suites; `count` for many at once), key rotation,
 //! machine-token lifetime, fault injection and request counters.
 
 use std::collections::BTreeMap;
@@ -207,20 +207,57 @@ async fn mint_jwt(
             }
         }
     }
-    let token = match body.get("alg").and_then(Value::as_str).unwrap_or("RS256") {
-        "RS256" => state.keys().current().sign_with_header(&header, &claims),
-        "ES256" => state
-            .keys_mut()
-            .ec()
-            .and_then(|k| k.sign_with_header(&header, &claims)),
+    let alg = match body.get("alg").and_then(Value::as_str).unwrap_or("RS256") {
+        "RS256" => false,
+        "ES256" => true,
         _ => {
             return Err(ApiError::field(
                 "alg",
                 "The alg field must be RS256 or ES256.",
             ));
         }
+    };
+    let count = match body.get("count") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=100_000) => Some(n),
+            _ => {
+                return Err(ApiError::field(
+                    "count",
+                    "The count field must be an integer from 1 to 100000.",
+                ));
+            }
+        },
+    };
+    if alg {
+        state.keys_mut().ec().map_err(ApiError::internal)?;
     }
-    .map_err(ApiError::internal)?;
+    let sign = move |state: &AppState, claims: &Value| {
+        let keys = state.keys();
+        match (alg, keys.ec_key()) {
+            (true, Some(ec)) => ec.sign_with_header(&header, claims),
+            (true, None) => Err("no EC key".to_owned()),
+            (false, _) => keys.current().sign_with_header(&header, claims),
+        }
+    };
+    if let Some(count) = count {
+        // Many distinct tokens at once (benchmarks): each with its own jti.
+        let state = state.clone();
+        let tokens = tokio::task::spawn_blocking(move || {
+            (0..count)
+                .map(|_| {
+                    let mut claims = claims.clone();
+                    claims["jti"] = Value::String(model::new_id());
+                    sign(&state, &claims)
+                })
+                .collect::<Result<Vec<String>, String>>()
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("signing task failed: {e}")))?
+        .map_err(ApiError::internal)?;
+        return Ok(Json(json!({"tokens": tokens})).into_response());
+    }
+    let token = sign(&state, &claims).map_err(ApiError::internal)?;
     let expires_at = claims
         .get("exp")
         .and_then(Value::as_i64)

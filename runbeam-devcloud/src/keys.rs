@@ -185,6 +185,11 @@ impl KeyRing {
         Ok(self.ec.as_ref().expect("set above"))
     }
 
+    /// The ES256 key, if one was created.
+    pub(crate) fn ec_key(&self) -> Option<&EcKey> {
+        self.ec.as_ref()
+    }
+
     pub(crate) fn jwks(&self) -> Value {
         let keys: Vec<Value> = std::iter::once(&self.current)
             .chain(self.previous.as_ref())

@@ -626,3 +626,26 @@ async fn trust_must_be_configured() {
     pinned.validate(&token).await.unwrap();
     assert_eq!(parse_bearer(&format!("Bearer {token}")).unwrap(), token);
 }
+
+#[tokio::test]
+async fn devcloud_mints_many_distinct_tokens_at_once() {
+    let lab = Lab::start().await;
+    let answer = lab
+        .cloud
+        .dev_post("jwt", json!({"email": ALICE_EMAIL, "count": 5}))
+        .await;
+    let tokens: Vec<&str> = answer["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(tokens.len(), 5);
+    let validator = lab.validator();
+    let mut jtis = std::collections::HashSet::new();
+    for token in tokens {
+        let claims = validator.validate(token).await.unwrap();
+        jtis.insert(claims.jti.clone().unwrap());
+    }
+    assert_eq!(jtis.len(), 5, "every token has its own jti");
+}
