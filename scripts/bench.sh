@@ -17,12 +17,16 @@ if [[ $what == all || $what == client ]]; then
   cargo bench -p runbeam-e2e --bench client_overhead -- --noplot 2>&1 | grep -E "^client/|time:"
 fi
 if [[ $what == all || $what == c ]]; then
-  echo "== C: benches/c/bench_reference.c against the release librunbeam.a"
-  cargo build --release -p runbeam-ffi --quiet
+  echo "== C: benches/c/bench_reference.c and bench_client.c against the release librunbeam.a"
+  cargo build --release -p runbeam-ffi -p runbeam-devcloud --quiet
   mkdir -p build/bench
   gcc -std=c11 -O2 -Iinclude benches/c/bench_reference.c "$REL/librunbeam.a" -lpthread -ldl -lm \
     -o build/bench/bench_reference
   build/bench/bench_reference
+  # The client benchmark starts a release runbeam-devcloud subprocess (tests/c/devcloud.h).
+  gcc -std=c11 -O2 -Iinclude -Itests/c benches/c/bench_client.c "$REL/librunbeam.a" \
+    -lpthread -ldl -lm -o build/bench/bench_client
+  build/bench/bench_client "$REL/runbeam-devcloud"
 fi
 if [[ $what == all || $what == python ]]; then
   echo "== Python"

@@ -21,7 +21,6 @@ use serde_json::Value;
 use tokio::sync::watch;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::client_json as cj;
 use crate::guard::{guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg};
 use crate::reference::runbeam_reference;
 use crate::runtime::{Completion, Runtime, cancel_channel};
@@ -591,6 +590,12 @@ pub unsafe extern "C" fn runbeam_cancel_free(cancel: *mut runbeam_cancel) {
 // Shared plumbing
 // ---------------------------------------------------------------------------------------------
 
+/// The JSON of a core result (SPEC §3.3 shapes: the core's response types serialise to the
+/// wire shape, tokens included, because the JSON is the caller's result).
+fn json_value(result: Result<Value, serde_json::Error>) -> Result<Value, Error> {
+    result.map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}")))
+}
+
 /// Serialises `value`, zeroizing the intermediate text (results may hold tokens).
 fn json_text(value: &Value) -> Result<String, Error> {
     serde_json::to_string(value)
@@ -720,15 +725,15 @@ unsafe fn authorize_args(
 
 async fn authorize_call(args: AuthorizeArgs) -> Result<Value, Error> {
     let granted = args.client.authorize(args.request).await?;
-    Ok(cj::authorize(&granted))
+    json_value(serde_json::to_value(&granted))
 }
 
 async fn resolve_call(client: Client, reference: Reference) -> Result<Value, Error> {
-    Ok(cj::resolved(&client.resolve(&reference).await?))
+    json_value(serde_json::to_value(client.resolve(&reference).await?))
 }
 
 async fn mesh_token_call(client: Client, mesh: String, url: String) -> Result<Value, Error> {
-    Ok(cj::mesh_token(&client.mesh_token(&mesh, &url).await?))
+    json_value(serde_json::to_value(client.mesh_token(&mesh, &url).await?))
 }
 
 async fn get_call(client: Client, collection: Collection, id: String) -> Result<Value, Error> {
@@ -742,7 +747,7 @@ async fn list_call(
     page: PageRequest,
 ) -> Result<Value, Error> {
     let got = client.collection_as::<Value>(collection).list(page).await?;
-    Ok(cj::page(&got))
+    json_value(serde_json::to_value(got))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -845,7 +850,7 @@ pub unsafe extern "C" fn runbeam_client_revoke(
         // SAFETY: forwarded contract.
         let code = unsafe { str_arg(gateway_code, "gateway_code") }?;
         blocking("runbeam_client_revoke", client, out, async {
-            Ok(cj::acknowledgement(&client.client.revoke(code).await?))
+            json_value(serde_json::to_value(client.client.revoke(code).await?))
         })
     })
 }
@@ -865,7 +870,7 @@ pub unsafe extern "C" fn runbeam_client_base_url(
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
         blocking("runbeam_client_base_url", client, out, async {
-            Ok(cj::base_url(&client.client.base_url().await?))
+            json_value(serde_json::to_value(client.client.base_url().await?))
         })
     })
 }
@@ -1014,9 +1019,7 @@ pub unsafe extern "C" fn runbeam_client_jwks(
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
         blocking("runbeam_client_jwks", client, out, async {
-            let jwks = client.client.jwks().await?;
-            serde_json::to_value(&jwks)
-                .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}")))
+            json_value(serde_json::to_value(client.client.jwks().await?))
         })
     })
 }
@@ -1041,8 +1044,9 @@ pub unsafe extern "C" fn runbeam_client_changes(
         // SAFETY: forwarded contract.
         let gateway_id = unsafe { opt_str_arg(gateway_id, "gateway_id") }?;
         blocking("runbeam_client_changes", client, out, async {
-            let changes = client.client.changes(gateway_id).await?;
-            Ok(Value::Array(changes.iter().map(cj::change).collect()))
+            json_value(serde_json::to_value(
+                client.client.changes(gateway_id).await?,
+            ))
         })
     })
 }
@@ -1065,7 +1069,7 @@ pub unsafe extern "C" fn runbeam_client_change(
         // SAFETY: forwarded contract.
         let id = unsafe { str_arg(id, "id") }?;
         blocking("runbeam_client_change", client, out, async {
-            Ok(cj::change(&client.client.change(id).await?))
+            json_value(serde_json::to_value(client.client.change(id).await?))
         })
     })
 }
@@ -1105,8 +1109,8 @@ pub unsafe extern "C" fn runbeam_client_acknowledge_changes(
             owned.push(unsafe { str_arg(p, &format!("ids[{i}]")) }?);
         }
         blocking("runbeam_client_acknowledge_changes", client, out, async {
-            Ok(cj::acknowledgement(
-                &client.client.acknowledge_changes(&owned).await?,
+            json_value(serde_json::to_value(
+                client.client.acknowledge_changes(&owned).await?,
             ))
         })
     })
@@ -1130,8 +1134,8 @@ pub unsafe extern "C" fn runbeam_client_change_applied(
         // SAFETY: forwarded contract.
         let id = unsafe { str_arg(id, "id") }?;
         blocking("runbeam_client_change_applied", client, out, async {
-            Ok(cj::acknowledgement(
-                &client.client.change_applied(id).await?,
+            json_value(serde_json::to_value(
+                client.client.change_applied(id).await?,
             ))
         })
     })
@@ -1165,8 +1169,8 @@ pub unsafe extern "C" fn runbeam_client_change_failed(
             Some(unsafe { json_arg(details_json, "details_json") }?)
         };
         blocking("runbeam_client_change_failed", client, out, async {
-            Ok(cj::acknowledgement(
-                &client
+            json_value(serde_json::to_value(
+                client
                     .client
                     .change_failed(id, error, details.as_ref())
                     .await?,
@@ -1197,7 +1201,7 @@ pub unsafe extern "C" fn runbeam_client_update(
         let request = unsafe { json_arg(request_json, "request_json") }?;
         let request = update_request(request)?;
         blocking("runbeam_client_update", client, out, async {
-            Ok(cj::update(&client.client.update(request).await?))
+            json_value(serde_json::to_value(client.client.update(request).await?))
         })
     })
 }

@@ -22,7 +22,6 @@
 #![allow(clippy::missing_safety_doc)] // every export documents its contract under `# Safety`
 
 mod client;
-mod client_json;
 mod config;
 mod error;
 mod guard;

@@ -1,8 +1,10 @@
 # C suites: strict compile against include/runbeam.h, then run under ASan+UBSan (static
 # library) and under valgrind (shared library), plus a C++ compile of the header.
-# test_client drives a runbeam-devcloud subprocess (built by `build`) over real HTTP; valgrind
-# does not trace it (no --trace-children), and the suite needs no suppressions: freeing the
-# last client handle joins the runtime's threads.
+# test_client and test_client_faults drive a runbeam-devcloud subprocess (built by `build`)
+# over real HTTP (the fault suite through its /_dev/faults and /_dev/counters endpoints);
+# valgrind does not trace it (no --trace-children), and the suites need no suppressions:
+# freeing the last client handle joins the runtime's threads. Shared code: check.h (CHECK),
+# devcloud.h (the subprocess and a plain-socket HTTP client for /_dev).
 
 C_OUT := $(ROOT)/build/c
 C_STRICT := -std=c11 -Wall -Wextra -Werror -pedantic -g -I$(ROOT)/include
@@ -19,6 +21,11 @@ c-build: build
 	gcc $(C_STRICT) -O0 tests/c/test_ffi.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_ffi
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_asan
 	gcc $(C_STRICT) -O0 tests/c/test_client.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client_faults.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_faults_asan
+	gcc $(C_STRICT) -O0 tests/c/test_client_faults.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client_faults
+	@# The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
+	gcc $(C_STRICT) -O1 benches/c/bench_reference.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_reference
+	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
 	g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I$(ROOT)/include tests/c/header_cxx.cpp \
 		-L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/header_cxx
 
@@ -30,6 +37,9 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_client_asan $(LIBDIR)/runbeam-devcloud
 	$(VALGRIND) $(C_OUT)/test_client $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_client_faults_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_client_faults $(LIBDIR)/runbeam-devcloud
 
 .PHONY: c-examples
 ## The C example gateway (examples/c), built like a user would, against the shared library.

@@ -8,37 +8,17 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "check.h"
+#include "devcloud.h"
 #include "runbeam.h"
-
-static int passed;
-static int failed;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (cond) {                                                          \
-            passed++;                                                        \
-        } else {                                                             \
-            failed++;                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-        }                                                                    \
-    } while (0)
 
 #define BOB "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
 #define BOB_GW "analytics-gw-1"
@@ -49,113 +29,6 @@ static int failed;
 
 static const char *or_null(const char *s) { return s ? s : "(null)"; }
 static const char *last(void) { return runbeam_last_error_message(); }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* Copies the string value of `"key":"` in compact JSON into `buf` (empty if absent). */
-static void json_string(const char *json, const char *key, char *buf, size_t len) {
-    char pattern[128];
-    buf[0] = '\0';
-    if (json == NULL) return;
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *p = strstr(json, pattern);
-    if (p == NULL) return;
-    p += strlen(pattern);
-    size_t n = 0;
-    while (p[n] != '\0' && p[n] != '"' && n + 1 < len) n++;
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-}
-
-/* ------------------------------------------------------------------------- the devcloud */
-
-static pid_t devcloud_pid = -1;
-static char api_url[256];
-static int api_port;
-
-static int devcloud_start(const char *binary) {
-    int fds[2];
-    if (pipe(fds) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        FILE *null = freopen("/dev/null", "w", stderr);
-        (void)null;
-        execl(binary, binary, "--listen", "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    devcloud_pid = pid;
-    FILE *out = fdopen(fds[0], "r");
-    if (out == NULL) return -1;
-    char line[256] = {0};
-    char *got = fgets(line, sizeof line, out);
-    fclose(out);
-    if (got == NULL) return -1;
-    line[strcspn(line, "\r\n")] = '\0';
-    snprintf(api_url, sizeof api_url, "%s", line);
-    if (sscanf(api_url, "http://127.0.0.1:%d", &api_port) != 1) return -1;
-    return 0;
-}
-
-static void devcloud_stop(void) {
-    if (devcloud_pid > 0) {
-        kill(devcloud_pid, SIGTERM);
-        int status = 0;
-        waitpid(devcloud_pid, &status, 0);
-        devcloud_pid = -1;
-    }
-}
-
-/* A minimal HTTP/1.1 POST to the devcloud (for /_dev endpoints); returns the status code. */
-static int dev_post(const char *path, const char *body) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)api_port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    char request[1024];
-    int n = snprintf(request, sizeof request,
-                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     path, api_port, strlen(body), body);
-    ssize_t sent = 0;
-    while (sent < n) {
-        ssize_t w = write(fd, request + sent, (size_t)(n - sent));
-        if (w <= 0) break;
-        sent += w;
-    }
-    char response[1024] = {0};
-    size_t got = 0;
-    while (got + 1 < sizeof response) {
-        ssize_t r = read(fd, response + got, sizeof response - 1 - got);
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    int status = -1;
-    if (sscanf(response, "HTTP/1.1 %d", &status) != 1) return -1;
-    return status;
-}
 
 /* ---------------------------------------------------------------------- callback waiter */
 
@@ -690,6 +563,5 @@ int main(int argc, char **argv) {
     runbeam_client_free(gateway);
     runbeam_client_free(user);
     devcloud_stop();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }

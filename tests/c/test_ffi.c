@@ -12,23 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "runbeam.h"
 
-static int passed;
-static int failed;
 static const char *root;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (cond) {                                                          \
-            passed++;                                                        \
-        } else {                                                             \
-            failed++;                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-        }                                                                    \
-    } while (0)
 
 static int streq(const char *a, const char *b) {
     if (a == NULL || b == NULL) return a == b;
@@ -399,6 +386,5 @@ int main(int argc, char **argv) {
     test_last_error();
     test_config_seed_snippets();
     test_config_errors();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }

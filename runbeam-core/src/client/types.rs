@@ -2,11 +2,18 @@
 //!
 //! Responses keep fields the SDK does not know in an `extra` map, so a newer server does not
 //! break an older gateway. Tokens are [`Secret`]s: redacted in `Debug`, zeroized on drop.
+//!
+//! Responses also serialise back to the wire shape of SPEC §3.3 (RFC 3339 timestamps, `type`
+//! keys, the `extra` fields in place), so a binding can hand a caller the JSON it would have
+//! got from the server. That JSON holds the token fields in clear: it *is* the caller's result
+//! (the token fields opt in with `ser::exposed_secret`); `Secret` itself stays
+//! non-serialisable.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::collections::{Links, Page, PageMeta};
 use crate::Secret;
 
 /// The body of `POST /harmony/authorize`, without the `token` field: the client fills it
@@ -53,16 +60,33 @@ impl AuthorizeRequest {
 }
 
 /// The answer of `POST /harmony/authorize`: a machine token for the gateway.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+///
+/// Serialises back to the wire shape, **machine token included in clear**.
+///
+/// ```
+/// use runbeam_core::client::AuthorizeResponse;
+/// let wire = serde_json::json!({
+///     "machine_token": "mt-1", "expires_in": 60, "expires_at": "2026-12-01T00:00:00Z",
+///     "gateway": {"id": "gw-1", "code": "radiology-gw-1", "name": "Radiology"},
+///     "abilities": ["harmony:read"],
+/// });
+/// let r: AuthorizeResponse = serde_json::from_value(wire.clone()).unwrap();
+/// assert_eq!(format!("{:?}", r.machine_token), "Secret(***)");
+/// assert_eq!(serde_json::to_value(&r).unwrap(), wire);
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct AuthorizeResponse {
     /// The gateway machine token (opaque, about 30 days).
-    #[serde(deserialize_with = "de::secret")]
+    #[serde(
+        deserialize_with = "de::secret",
+        serialize_with = "ser::exposed_secret"
+    )]
     pub machine_token: Secret,
     /// Seconds until the token expires, counted when it was issued.
     pub expires_in: u64,
     /// When the token expires.
-    #[serde(deserialize_with = "de::timestamp")]
+    #[serde(deserialize_with = "de::timestamp", serialize_with = "ser::timestamp")]
     pub expires_at: OffsetDateTime,
     /// The gateway the token is for.
     pub gateway: AuthorizedGateway,
@@ -75,7 +99,7 @@ pub struct AuthorizeResponse {
 }
 
 /// The gateway of an [`AuthorizeResponse`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct AuthorizedGateway {
     /// Server-side id.
@@ -86,8 +110,8 @@ pub struct AuthorizedGateway {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// The user who authorized it, when known.
-    #[serde(default)]
+    /// The user who authorized it, when known (omitted from the JSON when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorized_by: Option<AuthorizedBy>,
     /// Fields this SDK does not know.
     #[serde(flatten)]
@@ -95,7 +119,7 @@ pub struct AuthorizedGateway {
 }
 
 /// The user who authorized a gateway.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct AuthorizedBy {
     /// User id.
@@ -110,7 +134,7 @@ pub struct AuthorizedBy {
 }
 
 /// A `{success, message}` answer (revoke, change acknowledgements).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Acknowledgement {
     /// Whether the server did it (absent counts as true: the status was 2xx).
@@ -129,7 +153,7 @@ fn yes() -> bool {
 }
 
 /// The answer of `GET /harmony/base-url`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct BaseUrl {
     /// The base URL the gateway should use.
@@ -142,8 +166,9 @@ pub struct BaseUrl {
     pub full_url: Option<String>,
 }
 
-/// A resource found by `GET /harmony/resources/resolve`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// A resource found by `GET /harmony/resources/resolve`. Absent optional fields serialise as
+/// `null`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct ResolvedResource {
     /// Resource type (`ingress`, `egress`, …).
@@ -193,6 +218,23 @@ pub struct ResolvedResource {
 }
 
 /// The answer of `GET /harmony/resources/resolve`: the resource and where it came from.
+///
+/// Its JSON form is the wire envelope `{"data": <resource>, "meta": {"provider",
+/// "resolved_at"}}`, both ways.
+///
+/// ```
+/// use runbeam_core::client::Resolved;
+/// let wire = serde_json::json!({
+///     "data": {"type": "ingress", "id": "01J", "name": "dicomweb", "team_id": "t1",
+///              "enabled": true, "urls": ["https://dicom.example.com"], "protocol": "http",
+///              "mode": "mesh", "gateway_id": null, "pipeline_id": null, "mesh_id": null,
+///              "backend_id": null, "endpoint_id": null, "description": null},
+///     "meta": {"provider": "runbeam", "resolved_at": "2026-11-25T10:00:00Z"},
+/// });
+/// let r: Resolved = serde_json::from_value(wire.clone()).unwrap();
+/// assert_eq!(r.resource.name, "dicomweb");
+/// assert_eq!(serde_json::to_value(&r).unwrap(), wire);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Resolved {
@@ -218,15 +260,57 @@ pub(crate) struct ResolveMeta {
     pub(crate) resolved_at: OffsetDateTime,
 }
 
-/// A mesh token from `POST /harmony/mesh/token` (a short-lived RS256 JWT).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The wire envelope of a [`Resolved`], borrowed for serialisation.
+#[derive(Serialize)]
+struct ResolveWireRef<'a> {
+    data: &'a ResolvedResource,
+    meta: ResolveMetaRef<'a>,
+}
+
+#[derive(Serialize)]
+struct ResolveMetaRef<'a> {
+    provider: &'a str,
+    #[serde(serialize_with = "ser::timestamp")]
+    resolved_at: OffsetDateTime,
+}
+
+impl Serialize for Resolved {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ResolveWireRef {
+            data: &self.resource,
+            meta: ResolveMetaRef {
+                provider: &self.provider,
+                resolved_at: self.resolved_at,
+            },
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Resolved {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = ResolveWire::deserialize(d)?;
+        Ok(Resolved {
+            resource: wire.data,
+            provider: wire.meta.provider,
+            resolved_at: wire.meta.resolved_at,
+        })
+    }
+}
+
+/// A mesh token from `POST /harmony/mesh/token` (a short-lived RS256 JWT). Serialises back to
+/// the wire shape, **token included in clear**.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct MeshToken {
     /// The token.
-    #[serde(deserialize_with = "de::secret")]
+    #[serde(
+        deserialize_with = "de::secret",
+        serialize_with = "ser::exposed_secret"
+    )]
     pub token: Secret,
     /// When it expires.
-    #[serde(deserialize_with = "de::timestamp")]
+    #[serde(deserialize_with = "de::timestamp", serialize_with = "ser::timestamp")]
     pub expires_at: OffsetDateTime,
     /// The mesh it is for.
     #[serde(deserialize_with = "de::id")]
@@ -262,7 +346,7 @@ pub struct Jwk {
 }
 
 /// One configuration change of the change feed.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Change {
     /// Change id.
@@ -327,7 +411,7 @@ impl UpdateRequest {
 }
 
 /// Whether an update created or updated its resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UpdateAction {
     /// A new resource.
@@ -337,7 +421,7 @@ pub enum UpdateAction {
 }
 
 /// The answer of `POST /harmony/update`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct UpdateResponse {
     /// Whether it worked (absent counts as true).
@@ -351,7 +435,7 @@ pub struct UpdateResponse {
 }
 
 /// The `data` of an [`UpdateResponse`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct UpdateResult {
     /// Resource id.
@@ -362,6 +446,72 @@ pub struct UpdateResult {
     pub kind: UpdateKind,
     /// Created or updated.
     pub action: UpdateAction,
+}
+
+// A page serialises to `{data, links: {first, last, prev, next}, meta: {current_page,
+// last_page, per_page, total, ...extra}}`. The impls live here, next to the other wire
+// serialisations, through borrowed mirrors of the (Deserialize-only) types of
+// collections.rs; a `#[derive(Serialize)]` there would do the same.
+
+#[derive(Serialize)]
+struct PageRef<'a, T> {
+    data: &'a [T],
+    links: &'a Links,
+    meta: &'a PageMeta,
+}
+
+impl<T: Serialize> Serialize for Page<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PageRef {
+            data: &self.data,
+            links: &self.links,
+            meta: &self.meta,
+        }
+        .serialize(s)
+    }
+}
+
+#[derive(Serialize)]
+struct LinksRef<'a> {
+    first: &'a Option<String>,
+    last: &'a Option<String>,
+    prev: &'a Option<String>,
+    next: &'a Option<String>,
+}
+
+impl Serialize for Links {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        LinksRef {
+            first: &self.first,
+            last: &self.last,
+            prev: &self.prev,
+            next: &self.next,
+        }
+        .serialize(s)
+    }
+}
+
+#[derive(Serialize)]
+struct PageMetaRef<'a> {
+    current_page: u64,
+    last_page: u64,
+    per_page: u64,
+    total: u64,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+}
+
+impl Serialize for PageMeta {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PageMetaRef {
+            current_page: self.current_page,
+            last_page: self.last_page,
+            per_page: self.per_page,
+            total: self.total,
+            extra: &self.extra,
+        }
+        .serialize(s)
+    }
 }
 
 /// `{data: T}` or a bare `T`.
@@ -455,10 +605,32 @@ pub(crate) mod de {
     }
 }
 
-/// Serialisation helpers for timestamps written back (collections).
+/// Serialisation helpers: timestamps written back as RFC 3339, and secrets written in clear
+/// where the JSON is the caller's own result.
 pub(crate) mod ser {
     use serde::Serializer;
     use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+    use crate::Secret;
+
+    /// A timestamp as RFC 3339 (`2026-11-25T10:00:00Z`).
+    pub(crate) fn timestamp<S: Serializer>(
+        value: &OffsetDateTime,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let text = value.format(&Rfc3339).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+
+    /// **Deliberately exposes** the secret: writes it in clear.
+    ///
+    /// Used only on the token fields of response types ([`super::AuthorizeResponse`],
+    /// [`super::MeshToken`]), whose JSON is the result the caller asked for (a C gateway
+    /// reads its machine token from it). `Secret` does not implement `Serialize` so that no
+    /// other structure can leak one by being serialised; a field opts in here, visibly.
+    pub(crate) fn exposed_secret<S: Serializer>(value: &Secret, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.expose())
+    }
 
     pub(crate) fn opt_timestamp<S: Serializer>(
         value: &Option<OffsetDateTime>,
@@ -471,5 +643,140 @@ pub(crate) mod ser {
             },
             None => s.serialize_none(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Deserialises the wire example, serialises it back and compares (values, so key order
+    /// does not matter but every key, null and number does).
+    fn round_trip<T: DeserializeOwned + Serialize>(wire: Value) -> T {
+        let typed: T = serde_json::from_value(wire.clone()).expect("the example deserialises");
+        let back = serde_json::to_value(&typed).expect("serialises");
+        assert_eq!(back, wire, "round trip changed the JSON");
+        typed
+    }
+
+    #[test]
+    fn authorize_round_trips_with_the_token_in_clear_only_in_json() {
+        let r: AuthorizeResponse = round_trip(json!({
+            "machine_token": "mt_9f8e7d6c",
+            "expires_in": 2_592_000,
+            "expires_at": "2026-12-25T10:00:00Z",
+            "gateway": {
+                "id": "01JDW0GATEWAY",
+                "code": "analytics-gw-1",
+                "name": "Analytics gateway",
+                "authorized_by": {"id": "7", "name": "Bob", "email": "bob@ai.example.com"},
+                "region": "eu-west-1",
+            },
+            "abilities": ["harmony:read", "harmony:mesh"],
+            "token_type": "Bearer",
+        }));
+        assert_eq!(r.gateway.extra["region"], "eu-west-1");
+        assert_eq!(r.extra["token_type"], "Bearer");
+        assert!(!format!("{r:?}").contains("mt_9f8e7d6c"));
+        // Without `authorized_by` the key stays absent (not null).
+        round_trip::<AuthorizeResponse>(json!({
+            "machine_token": "mt", "expires_in": 1, "expires_at": "2026-12-25T10:00:00Z",
+            "gateway": {"id": "g", "code": "c", "name": "n"}, "abilities": [],
+        }));
+    }
+
+    #[test]
+    fn gateway_endpoint_answers_round_trip() {
+        round_trip::<Acknowledgement>(json!({"success": true, "message": "Gateway revoked"}));
+        round_trip::<Acknowledgement>(json!({"success": false, "message": null, "count": 2}));
+        round_trip::<BaseUrl>(json!({
+            "base_url": "http://127.0.0.1:8080/api",
+            "changes_path": "/harmony/changes",
+            "full_url": "http://127.0.0.1:8080/api/harmony/changes",
+        }));
+        round_trip::<BaseUrl>(json!({"base_url": "u", "changes_path": null, "full_url": null}));
+        let t: MeshToken = round_trip(json!({
+            "token": "eyJ.eyJ.sig",
+            "expires_at": "2026-11-25T10:05:00Z",
+            "mesh_id": "imaging-integration",
+        }));
+        assert!(!format!("{t:?}").contains("eyJ"));
+        round_trip::<Change>(json!({
+            "id": "42", "status": "pending", "type": "pipeline", "payload": {"x": [1, 2]},
+        }));
+        round_trip::<Change>(json!({"id": "43", "status": null}));
+        round_trip::<UpdateResponse>(json!({
+            "success": true,
+            "message": "Pipeline created",
+            "data": {"id": "01JDW0PIPE", "type": "pipeline", "action": "created"},
+        }));
+        round_trip::<Jwks>(json!({
+            "keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": "xyz", "e": "AQAB"}],
+        }));
+    }
+
+    #[test]
+    fn resolve_round_trips_as_its_envelope() {
+        let r: Resolved = round_trip(json!({
+            "data": {
+                "type": "ingress",
+                "id": "01JDW0DICOM",
+                "name": "dicomweb",
+                "team_id": "01JDW0TEAM",
+                "enabled": true,
+                "urls": ["https://dicom.radiology.example.com"],
+                "protocol": "http",
+                "mode": "mesh",
+                "gateway_id": "01JDW0GW",
+                "pipeline_id": null,
+                "mesh_id": "imaging-integration",
+                "backend_id": null,
+                "endpoint_id": "01JDW0EP",
+                "description": "DICOMweb studies",
+                "labels": {"tier": "prod"},
+            },
+            "meta": {"provider": "runbeam", "resolved_at": "2026-11-25T10:00:00.25Z"},
+        }));
+        assert_eq!(r.resource.resource_type, "ingress");
+        assert_eq!(r.resource.extra["labels"]["tier"], "prod");
+        assert_eq!(r.provider, "runbeam");
+    }
+
+    #[test]
+    fn pages_round_trip() {
+        let p: Page<Value> = round_trip(json!({
+            "data": [{"id": 1, "name": "gw"}, {"id": 2, "name": "gw2"}],
+            "links": {"first": "/gateways?page=1", "last": "/gateways?page=3", "prev": null,
+                      "next": "/gateways?page=2"},
+            "meta": {"current_page": 1, "last_page": 3, "per_page": 2, "total": 5, "from": 1,
+                     "path": "/gateways"},
+        }));
+        assert!(p.has_next());
+        assert_eq!(p.meta.extra["path"], "/gateways");
+    }
+
+    #[test]
+    fn input_variants_normalise_to_the_canonical_wire_shape() {
+        // Integer ids become strings, SQL datetimes RFC 3339, absent optionals null.
+        let r: Resolved = serde_json::from_value(json!({
+            "data": {"type": "egress", "id": 12, "name": "out", "team_id": 3},
+            "meta": {"provider": "runbeam", "resolved_at": "2026-11-25 10:00:00"},
+        }))
+        .unwrap();
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(back["data"]["id"], "12");
+        assert_eq!(back["data"]["team_id"], "3");
+        assert_eq!(back["data"]["urls"], json!([]));
+        assert_eq!(back["data"]["mode"], Value::Null);
+        assert_eq!(back["data"]["enabled"], false);
+        assert_eq!(back["meta"]["resolved_at"], "2026-11-25T10:00:00Z");
+        let a: Acknowledgement = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            json!({"success": true, "message": null})
+        );
     }
 }
