@@ -1,5 +1,8 @@
 //! The verified claims of a token: typed standard and Runbeam claims plus every claim as JSON.
 
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::compact::invalid;
@@ -85,19 +88,88 @@ pub struct Claims {
     pub user: Option<TokenUser>,
     /// `team {id, name}` of a Runbeam user JWT.
     pub team: Option<TokenTeam>,
-    all: Map<String, Value>,
+    /// `mesh_id` of a mesh token.
+    pub mesh_id: Option<String>,
+    /// `dest_url` of a mesh token: the URL it was issued for.
+    pub dest_url: Option<String>,
+    /// Every claim, parsed from `json` on first use (the hot path never needs it).
+    all: OnceLock<Map<String, Value>>,
     json: String,
 }
 
 impl Claims {
     /// The claim `name`, any type; `None` when absent.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.all.get(name)
+        self.all().get(name)
     }
 
     /// Every claim.
     pub fn all(&self) -> &Map<String, Value> {
-        &self.all
+        self.all
+            .get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
+    }
+
+    /// Whether the claim `name` is present and not null (typed claims answer without
+    /// parsing the others).
+    pub fn has(&self, name: &str) -> bool {
+        match name {
+            "exp" => true,
+            "iss" => self.iss.is_some(),
+            "sub" => self.sub.is_some(),
+            "aud" => self.aud != Audience::None,
+            "iat" => self.iat.is_some(),
+            "nbf" => self.nbf.is_some(),
+            "jti" => self.jti.is_some(),
+            "user" => self.user.is_some(),
+            "team" => self.team.is_some(),
+            "mesh_id" => self.mesh_id.is_some(),
+            "dest_url" => self.dest_url.is_some(),
+            _ => self.get(name).is_some_and(|v| !v.is_null()),
+        }
+    }
+
+    /// Parses a token's payload: typed in one pass; on a type error the slower generic
+    /// reading names the claim at fault.
+    pub(crate) fn parse(json: String) -> Result<Claims, Error> {
+        match serde_json::from_str::<Wire>(&json) {
+            Ok(w) => {
+                let exp = w.exp.ok_or_else(no_exp)?.0;
+                Ok(Claims {
+                    iss: w.iss,
+                    sub: w.sub,
+                    aud: match w.aud {
+                        None => Audience::None,
+                        Some(AudWire::One(a)) => Audience::One(a),
+                        Some(AudWire::Many(list)) => Audience::Many(list),
+                    },
+                    exp,
+                    iat: w.iat.map(|d| d.0),
+                    nbf: w.nbf.map(|d| d.0),
+                    jti: w.jti,
+                    user: w.user.map(|u| TokenUser {
+                        id: u.id.0,
+                        email: u.email,
+                        name: u.name,
+                    }),
+                    team: w.team.map(|t| TokenTeam {
+                        id: t.id.0,
+                        name: t.name,
+                    }),
+                    mesh_id: w.mesh_id,
+                    dest_url: w.dest_url,
+                    all: OnceLock::new(),
+                    json,
+                })
+            }
+            Err(_) => {
+                let map: Map<String, Value> = serde_json::from_str(&json)
+                    .map_err(|_| invalid("the token's payload is not a JSON object"))?;
+                Claims::from_payload(map, json)?;
+                Err(invalid(
+                    "the token's payload has a duplicate or malformed claim",
+                ))
+            }
+        }
     }
 
     /// The payload exactly as the token carried it (a JSON object).
@@ -107,16 +179,13 @@ impl Claims {
 
     /// A string claim, e.g. `mesh_id`.
     pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.all.get(name).and_then(Value::as_str)
+        self.get(name).and_then(Value::as_str)
     }
 
+    /// The generic reading of a payload, naming the claim at fault.
     pub(crate) fn from_payload(all: Map<String, Value>, json: String) -> Result<Claims, Error> {
         let exp = match all.get("exp") {
-            None | Some(Value::Null) => {
-                return Err(invalid(
-                    "the token has no 'exp' claim; tokens without an expiry are not accepted",
-                ));
-            }
+            None | Some(Value::Null) => return Err(no_exp()),
             Some(v) => numeric_date("exp", v)?,
         };
         let iat = optional(&all, "iat", numeric_date)?;
@@ -124,6 +193,8 @@ impl Claims {
         let iss = optional(&all, "iss", string)?;
         let sub = optional(&all, "sub", string)?;
         let jti = optional(&all, "jti", string)?;
+        let mesh_id = optional(&all, "mesh_id", string)?;
+        let dest_url = optional(&all, "dest_url", string)?;
         let aud = match all.get("aud") {
             None | Some(Value::Null) => Audience::None,
             Some(Value::String(a)) => Audience::One(a.clone()),
@@ -157,9 +228,77 @@ impl Claims {
             jti,
             user,
             team,
-            all,
+            mesh_id,
+            dest_url,
+            all: OnceLock::from(all),
             json,
         })
+    }
+}
+
+fn no_exp() -> Error {
+    invalid("the token has no 'exp' claim; tokens without an expiry are not accepted")
+}
+
+/// The typed reading of a payload; unknown claims are skipped.
+#[derive(Deserialize)]
+struct Wire {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<AudWire>,
+    exp: Option<NumericDate>,
+    iat: Option<NumericDate>,
+    nbf: Option<NumericDate>,
+    jti: Option<String>,
+    user: Option<UserWire>,
+    team: Option<TeamWire>,
+    mesh_id: Option<String>,
+    dest_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AudWire {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct UserWire {
+    id: Id,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TeamWire {
+    id: Id,
+    name: Option<String>,
+}
+
+/// Seconds since the epoch, integer or fractional.
+struct NumericDate(i64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = serde_json::Number::deserialize(d)?;
+        n.as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .map(NumericDate)
+            .ok_or_else(|| serde::de::Error::custom("not a numeric date"))
+    }
+}
+
+/// An id given as a string or a number.
+struct Id(String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Id(s)),
+            Value::Number(n) => Ok(Id(n.to_string())),
+            _ => Err(serde::de::Error::custom("not a string or number")),
+        }
     }
 }
 
@@ -208,7 +347,11 @@ mod tests {
     fn claims(v: Value) -> Result<Claims, Error> {
         let text = v.to_string();
         let Value::Object(map) = v else { panic!() };
-        Claims::from_payload(map, text)
+        let generic = Claims::from_payload(map, text.clone());
+        let typed = Claims::parse(text);
+        // Both readings agree on what they accept.
+        assert_eq!(generic.is_ok(), typed.is_ok(), "{generic:?} vs {typed:?}");
+        typed.or(generic)
     }
 
     #[test]
@@ -242,5 +385,9 @@ mod tests {
         assert!(claims(json!({"exp": 1, "aud": ["a", 3]})).is_err());
         assert!(claims(json!({"exp": 1, "iss": 3})).is_err());
         assert!(claims(json!({"exp": 1, "user": {"email": "x"}})).is_err());
+        let dup = Claims::parse(r#"{"exp": 1, "sub": "a", "sub": "b"}"#.into()).unwrap_err();
+        assert!(dup.message().contains("duplicate"), "{dup}");
+        let wrong = Claims::parse(r#"{"exp": "soon"}"#.into()).unwrap_err();
+        assert!(wrong.message().contains("'exp'"), "{wrong}");
     }
 }

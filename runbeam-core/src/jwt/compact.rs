@@ -3,7 +3,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use super::claims::Claims;
 
 use super::algorithm::Algorithm;
 use crate::error::{Error, ErrorKind, quote_input};
@@ -18,8 +20,8 @@ pub(crate) struct Compact<'t> {
     /// `header.payload`, the bytes the signature covers.
     pub(crate) signing_input: &'t [u8],
     pub(crate) signature: Vec<u8>,
-    pub(crate) payload: Map<String, Value>,
-    pub(crate) payload_json: String,
+    /// Parsed from the payload; trusted only once the signature is verified.
+    pub(crate) claims: Claims,
 }
 
 #[derive(Deserialize)]
@@ -109,8 +111,7 @@ pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compac
     let payload_bytes = decode_segment("payload", p)?;
     let payload_json = String::from_utf8(payload_bytes)
         .map_err(|_| invalid("the token's payload is not UTF-8 JSON"))?;
-    let payload: Map<String, Value> = serde_json::from_str(&payload_json)
-        .map_err(|_| invalid("the token's payload is not a JSON object"))?;
+    let claims = Claims::parse(payload_json)?;
     let signature = decode_segment("signature", s)?;
     if signature.is_empty() {
         return Err(invalid("the token has an empty signature"));
@@ -120,8 +121,7 @@ pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compac
         kid,
         signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
         signature,
-        payload,
-        payload_json,
+        claims,
     })
 }
 
@@ -149,11 +149,11 @@ mod tests {
 
     #[test]
     fn decodes_a_well_formed_token() {
-        let t = token(r#"{"alg":"RS256","kid":"k1"}"#, r#"{"sub":"u"}"#);
+        let t = token(r#"{"alg":"RS256","kid":"k1"}"#, r#"{"sub":"u","exp":1}"#);
         let c = decode(&t, &[Algorithm::Rs256]).unwrap();
         assert_eq!(c.alg, Algorithm::Rs256);
         assert_eq!(c.kid, "k1");
-        assert_eq!(c.payload["sub"], "u");
+        assert_eq!(c.claims.sub.as_deref(), Some("u"));
         assert_eq!(c.signature, b"sig");
         assert_eq!(c.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
     }
@@ -172,7 +172,8 @@ mod tests {
         assert!(err(&token(r#"{"alg":"RS256","kid":7}"#, "{}")).contains("kid"));
         assert!(err(&token(r#"{"alg":"RS256","kid":"k","crit":["x"]}"#, "{}")).contains("crit"));
         assert!(err(&token(r#"{"alg":"RS256","kid":"k"}"#, "[1]")).contains("payload"));
-        assert!(err(&format!("{}.e30.", b64(r#"{"alg":"RS256","kid":"k"}"#))).contains("empty"));
+        let exp = b64(r#"{"exp":1}"#);
+        assert!(err(&format!("{}.{exp}.", b64(r#"{"alg":"RS256","kid":"k"}"#))).contains("empty"));
         let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
         assert!(err(&huge).contains("limit"));
     }

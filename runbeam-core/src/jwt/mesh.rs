@@ -54,7 +54,7 @@ pub(crate) fn check_mesh(
             quote_input(&audience, 90)
         )));
     }
-    match claims.get_str("mesh_id") {
+    match claims.mesh_id.as_deref() {
         Some(id) if id == mesh_id => {}
         other => {
             return Err(invalid(format!(
@@ -80,7 +80,8 @@ pub(crate) fn check_mesh(
         )
     })?;
     let issued_for = claims
-        .get_str("dest_url")
+        .dest_url
+        .as_deref()
         .and_then(|d| Url::parse(d).ok())
         .ok_or_else(|| invalid("the mesh token has no valid 'dest_url' claim"))?;
     if !url_within(&issued_for, &destination) {
