@@ -43,10 +43,24 @@
 #define RUNBEAM_VERSION_PATCH 0
 
 /**
+ * The largest token librunbeam validates, in bytes (SPEC §4); longer tokens are
+ * `RUNBEAM_STATUS_JWT_INVALID` before any other work.
+ */
+#define RUNBEAM_JWT_MAX_TOKEN_BYTES 16384
+
+/**
  * A handle to cancel one async call. Returned by the `_async` functions when asked for;
  * release it with `runbeam_cancel_free()` (before or after the call completes).
  */
 typedef struct runbeam_cancel runbeam_cancel;
+
+/**
+ * The verified claims of a token, returned by `runbeam_validator_validate()` and friends.
+ * Read with the `runbeam_claims_*` getters; release with `runbeam_claims_free()`.
+ * Immutable: it may be read from several threads at once. Claims are not secret (the token
+ * is), and the handle holds no copy of the token.
+ */
+typedef struct runbeam_claims runbeam_claims;
 
 /**
  * A Runbeam Cloud API client: settings, token, connection pool and one tokio runtime (two
@@ -90,6 +104,22 @@ typedef struct runbeam_problem_list runbeam_problem_list;
  * it is freed.
  */
 typedef struct runbeam_reference runbeam_reference;
+
+/**
+ * A JWT validator: trusted issuers, key cache (per JWKS URL), verified-token cache and one
+ * tokio runtime (two worker threads named `runbeam-worker`) for key fetches. Create with
+ * `runbeam_validator_new()`, release with `runbeam_validator_free()`. Thread-safe: one
+ * validator should serve every thread of a gateway (the caches are shared).
+ */
+typedef struct runbeam_validator runbeam_validator;
+
+/**
+ * Settings of a JWT validator, filled by the `runbeam_validator_config_*` setters and read by
+ * `runbeam_validator_new()`. Create with `runbeam_validator_config_new()`, release with
+ * `runbeam_validator_config_free()`. Not thread-safe while being set; one configuration may
+ * create several validators.
+ */
+typedef struct runbeam_validator_config runbeam_validator_config;
 
 /**
  * Result of every fallible librunbeam call: `RUNBEAM_OK` (0) or one of `RUNBEAM_STATUS_*`.
@@ -148,6 +178,29 @@ typedef struct {
  * How a reference finds its resource. Integer values are stable.
  */
 typedef int32_t runbeam_lookup;
+
+/**
+ * The callback of `runbeam_validator_validate_async()` and
+ * `runbeam_validator_verify_mesh_token_async()`, called **exactly once** per accepted call
+ * (never for a call refused with an error status), on a librunbeam runtime thread
+ * (`runbeam-worker`), never on the calling thread. When the validator is freed while the
+ * call is in flight it is called with `RUNBEAM_STATUS_CANCELLED` during
+ * `runbeam_validator_free()`.
+ *
+ * On success `status` is `RUNBEAM_OK`, `claims` a **new handle owned by the callback** (free
+ * it with `runbeam_claims_free()`, now or later, on any thread) and `error_message` NULL. On
+ * failure `claims` is NULL, `status` the error's code and `error_message` its message (valid
+ * during the call only); `runbeam_last_error_*()` on that thread describe the failure during
+ * the call.
+ *
+ * The callback must not call blocking librunbeam functions that need the network (they
+ * return `RUNBEAM_STATUS_INVALID_ARGUMENT`); the `_cached` forms, `_async` calls, cancel and
+ * free functions are fine. Keep it short: it runs on one of the two worker threads.
+ */
+typedef void (*runbeam_claims_callback)(void *user_data,
+                                        runbeam_status status,
+                                        runbeam_claims *claims,
+                                        const char *error_message);
 
 /**
  * `gateways`
@@ -348,6 +401,202 @@ extern "C" {
  * `RUNBEAM_VERSION_STRING` to detect a header/library mismatch.
  */
 const char *runbeam_version(void);
+
+/**
+ * `iss`: the issuer, exactly as the token carries it; NULL when absent (a validator with
+ * trusted issuers never accepts that) or when `claims` is NULL. Borrowed from `claims`:
+ * valid until `runbeam_claims_free()`; do not free.
+ *
+ * ```c
+ * printf("user %s of team %s\n", runbeam_claims_user_email(c), runbeam_claims_team_name(c));
+ * ```
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle (the same holds for every getter).
+ */
+const char *runbeam_claims_iss(const runbeam_claims *claims);
+
+/**
+ * `sub`: the subject (a user id, or `gateway:<id>` for a mesh token); NULL when absent.
+ * Borrowed from `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_sub(const runbeam_claims *claims);
+
+/**
+ * `jti`: the token's unique id; NULL when absent. Borrowed from `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_jti(const runbeam_claims *claims);
+
+/**
+ * `user.id` of a Runbeam user JWT (a number is given as its decimal text); NULL when the
+ * token has no `user`. Borrowed from `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_user_id(const runbeam_claims *claims);
+
+/**
+ * `user.email`; NULL when absent. Borrowed from `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_user_email(const runbeam_claims *claims);
+
+/**
+ * `user.name`; NULL when absent. Borrowed from `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_user_name(const runbeam_claims *claims);
+
+/**
+ * `team.id` of a Runbeam user JWT; NULL when the token has no `team`. Borrowed from `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_team_id(const runbeam_claims *claims);
+
+/**
+ * `team.name`; NULL when absent. Borrowed from `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_team_name(const runbeam_claims *claims);
+
+/**
+ * `mesh_id` of a mesh token; NULL when absent. Borrowed from `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_mesh_id(const runbeam_claims *claims);
+
+/**
+ * `dest_url` of a mesh token: the URL it was issued for; NULL when absent. Borrowed from
+ * `claims`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_dest_url(const runbeam_claims *claims);
+
+/**
+ * `exp`, seconds since the Unix epoch (always present: tokens without it are refused);
+ * 0 when `claims` is NULL.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+int64_t runbeam_claims_exp(const runbeam_claims *claims);
+
+/**
+ * `iat` (seconds since the epoch): returns true and writes it to `*out` (when `out` is not
+ * NULL) if the token has it; false (`*out` untouched) otherwise or when `claims` is NULL.
+ *
+ * ```c
+ * int64_t iat;
+ * if (runbeam_claims_iat(c, &iat)) printf("issued at %lld\n", (long long)iat);
+ * ```
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle; `out` is NULL or writable.
+ */
+bool runbeam_claims_iat(const runbeam_claims *claims,
+                        int64_t *out);
+
+/**
+ * `nbf` (seconds since the epoch), like `runbeam_claims_iat()`.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle; `out` is NULL or writable.
+ */
+bool runbeam_claims_nbf(const runbeam_claims *claims,
+                        int64_t *out);
+
+/**
+ * Number of audiences in `aud` (0 when absent, 1 for a string, the list's length for a
+ * list); 0 when `claims` is NULL.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+size_t runbeam_claims_aud_count(const runbeam_claims *claims);
+
+/**
+ * Audience `index` (in token order) of `aud`; NULL when out of range or `claims` is NULL.
+ * Borrowed from `claims`.
+ *
+ * ```c
+ * for (size_t i = 0; i < runbeam_claims_aud_count(c); i++) puts(runbeam_claims_aud(c, i));
+ * ```
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_aud(const runbeam_claims *claims,
+                               size_t index);
+
+/**
+ * The whole payload, every claim (custom ones too), as the JSON object the token carried.
+ * Borrowed from `claims` (valid until `runbeam_claims_free()`; do not free); NULL when
+ * `claims` is NULL.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle.
+ */
+const char *runbeam_claims_json(const runbeam_claims *claims);
+
+/**
+ * Whether the claim `name` (any claim, custom ones too) is present and not null; false when
+ * `claims` or `name` is NULL or `name` is not UTF-8.
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle; `name` is NULL or NUL-terminated.
+ */
+bool runbeam_claims_has(const runbeam_claims *claims,
+                        const char *name);
+
+/**
+ * The claim `name` (any claim, custom ones too) as JSON text: a string claim comes quoted
+ * (`"\"gateways\""`), an object as an object, a null claim as `null`. On success writes a
+ * new string to `*out_json` (free it with `runbeam_string_free()`), or NULL when the token
+ * has no such claim. NULL or non-UTF-8 arguments are `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * ```c
+ * char *scope = NULL;
+ * if (runbeam_claims_get_json(c, "scope", &scope) == RUNBEAM_OK && scope != NULL) {
+ *     printf("scope: %s\n", scope);
+ *     runbeam_string_free(scope);
+ * }
+ * ```
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle; `name` is NULL or NUL-terminated; `out_json` is
+ * NULL or writable.
+ */
+runbeam_status runbeam_claims_get_json(const runbeam_claims *claims,
+                                       const char *name,
+                                       char **out_json);
+
+/**
+ * Releases a claims handle (from a validation or a `runbeam_claims_callback`); every string
+ * borrowed from it becomes invalid. NULL is a no-op.
+ *
+ * # Safety
+ * `claims` is NULL or a claims handle not freed before.
+ */
+void runbeam_claims_free(runbeam_claims *claims);
 
 /**
  * Starts a client configuration for the API at `api_url` (e.g. `"https://api.runbeam.io"`;
@@ -1268,6 +1517,382 @@ const char *runbeam_status_str(runbeam_status status);
  * `text` is NULL or a string returned by librunbeam that was not freed before.
  */
 void runbeam_string_free(char *text);
+
+/**
+ * Starts a validator configuration with the secure defaults of SPEC §4: RS256 only, leeway
+ * 60 s, keys kept 1 h, at most one key fetch per 30 s, last good keys usable for 24 h while
+ * refreshes fail, 10 000 verified tokens remembered, 10 s per key fetch. Trust is explicit:
+ * add a trusted issuer or pin a JWKS URL, or `runbeam_validator_new()` fails.
+ *
+ * ```c
+ * runbeam_validator_config *cfg = NULL;
+ * runbeam_validator *v = NULL;
+ * runbeam_validator_config_new(&cfg);
+ * runbeam_validator_config_add_trusted_issuer(cfg, "https://api.runbeam.io/api");
+ * runbeam_validator_config_add_audience(cfg, "gateway:radiology-gw-1");
+ * if (runbeam_validator_new(cfg, &v) != RUNBEAM_OK)
+ *     fprintf(stderr, "%s\n", runbeam_last_error_message());
+ * runbeam_validator_config_free(cfg);
+ * runbeam_validator_refresh_keys(v); // at start-up, so the first request does not wait
+ * ```
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_validator_config_new(runbeam_validator_config **out);
+
+/**
+ * Trusts tokens whose `iss` equals `issuer` after normalisation (exact match, never a
+ * prefix); may be called several times. Their keys come from
+ * `<issuer>/.well-known/jwks.json` unless a JWKS URL is pinned. For Runbeam Cloud the issuer
+ * is the API root, e.g. `"https://api.runbeam.io/api"`. The URL is checked by
+ * `runbeam_validator_new()`. A token of another issuer is `RUNBEAM_STATUS_UNTRUSTED_ISSUER`,
+ * refused before any network request.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `issuer` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_validator_config_add_trusted_issuer(runbeam_validator_config *config,
+                                                           const char *issuer);
+
+/**
+ * Pins the JWKS URL every key comes from (replacing an earlier one). Without trusted
+ * issuers, any `iss` signed by these keys is accepted.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `url` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_validator_config_set_jwks_url(runbeam_validator_config *config,
+                                                     const char *url);
+
+/**
+ * Replaces the algorithm allow-list (default: `"RS256"` only) by `count` JOSE names among
+ * `RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA` (exact case). `none` and the HMAC
+ * algorithms (`HS256`, …) are refused, as are unknown names and an empty list
+ * (`RUNBEAM_STATUS_INVALID_ARGUMENT`; the list is then unchanged).
+ *
+ * ```c
+ * const char *algs[] = {"RS256", "ES256"};
+ * runbeam_validator_config_set_algorithms(cfg, algs, 2);
+ * ```
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `names` is NULL or points to `count`
+ * NUL-terminated strings.
+ */
+runbeam_status runbeam_validator_config_set_algorithms(runbeam_validator_config *config,
+                                                       const char *const *names,
+                                                       size_t count);
+
+/**
+ * Requires `aud` to name `audience` or another added audience; may be called several times.
+ * Without audiences, `aud` is not checked.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `audience` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_validator_config_add_audience(runbeam_validator_config *config,
+                                                     const char *audience);
+
+/**
+ * Requires the claim `name` (any claim, custom ones too) to be present and not null; may be
+ * called several times.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `name` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_validator_config_add_required_claim(runbeam_validator_config *config,
+                                                           const char *name);
+
+/**
+ * Clock-skew leeway on `exp`, `nbf` and `iat`, in milliseconds (default 60000; whole seconds
+ * count, the rest is ignored; 0 allowed).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_validator_config_set_leeway_ms(runbeam_validator_config *config,
+                                                      uint64_t leeway_ms);
+
+/**
+ * How long fetched keys are used before they are refreshed, in milliseconds (default
+ * 3600000). Must not exceed the max-stale time (checked by `runbeam_validator_new()`).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_validator_config_set_jwks_ttl_ms(runbeam_validator_config *config,
+                                                        uint64_t ttl_ms);
+
+/**
+ * The minimum interval between two fetches of one JWKS, in milliseconds (default 30000): a
+ * flood of tokens with unknown `kid`s costs at most one fetch per interval.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_validator_config_set_min_refresh_interval_ms(runbeam_validator_config *config,
+                                                                    uint64_t interval_ms);
+
+/**
+ * How long the last good keys stay usable while refreshes fail, in milliseconds (default
+ * 86400000; at least the JWKS TTL, checked by `runbeam_validator_new()`).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_validator_config_set_max_stale_ms(runbeam_validator_config *config,
+                                                         uint64_t max_stale_ms);
+
+/**
+ * How many verified tokens are remembered (by SHA-256; time claims are re-checked on every
+ * hit) so that a repeated token skips the signature check (default 10000; 0 disables it).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_validator_config_set_cache_capacity(runbeam_validator_config *config,
+                                                           size_t capacity);
+
+/**
+ * Accepts `http://` issuers and JWKS URLs on hosts that are not loopback (default false:
+ * keys fetched in clear text could be replaced on the way).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_validator_config_set_allow_insecure_http(runbeam_validator_config *config,
+                                                                bool allow);
+
+/**
+ * Total time allowed for one JWKS fetch, retries included, in milliseconds (default 10000;
+ * 0 is invalid). When it passes, a validation that needed the keys fails with
+ * `RUNBEAM_STATUS_TIMEOUT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_validator_config_set_deadline_ms(runbeam_validator_config *config,
+                                                        uint64_t deadline_ms);
+
+/**
+ * Extra CA certificates (PEM text, `len` bytes, no NUL needed) trusted for JWKS fetches in
+ * addition to the system roots; replaces an earlier bundle. Checked by
+ * `runbeam_validator_new()` (`RUNBEAM_STATUS_INVALID_ARGUMENT` when it holds no certificate).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `pem` is NULL or points to `len` readable bytes.
+ */
+runbeam_status runbeam_validator_config_set_ca_bundle_pem(runbeam_validator_config *config,
+                                                          const char *pem,
+                                                          size_t len);
+
+/**
+ * Releases a validator configuration. NULL is a no-op.
+ *
+ * # Safety
+ * `config` is NULL or a configuration not freed before.
+ */
+void runbeam_validator_config_free(runbeam_validator_config *config);
+
+/**
+ * Creates a validator from `config` (which may be freed right after) and starts its runtime.
+ * No network request is made: keys are fetched on first use or by
+ * `runbeam_validator_refresh_keys()`.
+ *
+ * Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` when no trusted issuer or JWKS URL is configured
+ * (a validator trusting anyone would accept tokens signed by anyone), for a malformed URL,
+ * `http://` to a non-loopback host without
+ * `runbeam_validator_config_set_allow_insecure_http()`, a max-stale time shorter than the
+ * JWKS TTL or a CA bundle without certificates (the message says which).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `out` is NULL or writable.
+ */
+runbeam_status runbeam_validator_new(const runbeam_validator_config *config,
+                                     runbeam_validator **out);
+
+/**
+ * Releases a validator and its caches. Its runtime shuts down: async calls in flight
+ * complete with `RUNBEAM_STATUS_CANCELLED` and the worker threads are joined (waiting at most
+ * 5 s for a callback that does not return; from a librunbeam callback they stop in the
+ * background instead). Claims handles obtained from it stay valid. NULL is a no-op.
+ *
+ * # Safety
+ * `validator` is NULL or a validator not freed before, and no other thread uses it any more.
+ */
+void runbeam_validator_free(runbeam_validator *validator);
+
+/**
+ * Fetches every JWKS of the validator now (blocking), so that the first request does not
+ * wait and `_cached` validations can answer. Respects the minimum refresh interval (a call
+ * soon after a fetch does nothing). Fails with the fetch's error (`RUNBEAM_STATUS_TRANSPORT`,
+ * `_TIMEOUT`, `_SERVER_ERROR`, `_PROTOCOL`, …) when no usable keys can be had.
+ *
+ * # Safety
+ * `validator` is NULL or a live validator. Not from a librunbeam callback.
+ */
+runbeam_status runbeam_validator_refresh_keys(const runbeam_validator *validator);
+
+/**
+ * Verifies the JWT of `token_len` bytes at `token` (no NUL needed) and writes its claims to
+ * `*out_claims` (a new handle: free it with `runbeam_claims_free()`). Blocking, but only when
+ * keys must be fetched (first use, TTL passed, unknown `kid`): otherwise it answers on the
+ * calling thread without I/O, a repeated token from the verified-token cache.
+ *
+ * Errors: `RUNBEAM_STATUS_JWT_INVALID` (malformed, over `RUNBEAM_JWT_MAX_TOKEN_BYTES`,
+ * algorithm not allowed — `none` and HMAC never are —, no `kid`, unknown key, bad signature,
+ * `nbf`/`iat` in the future, wrong audience, missing `exp` or required claim),
+ * `RUNBEAM_STATUS_JWT_EXPIRED`, `RUNBEAM_STATUS_UNTRUSTED_ISSUER` (refused before any
+ * network request), or the key fetch's error (`RUNBEAM_STATUS_TRANSPORT`, `_TIMEOUT`,
+ * `_SERVER_ERROR`, `_PROTOCOL`) when no usable keys can be had. A NULL argument or a token
+ * that is not UTF-8 is `RUNBEAM_STATUS_INVALID_ARGUMENT`; an empty token is
+ * `RUNBEAM_STATUS_JWT_INVALID`. Messages never quote the token.
+ *
+ * ```c
+ * const char *token; size_t len;
+ * runbeam_claims *claims = NULL;
+ * if (runbeam_parse_bearer(auth_header, auth_len, &token, &len) == RUNBEAM_OK &&
+ *     runbeam_validator_validate(v, token, len, &claims) == RUNBEAM_OK) {
+ *     printf("hello %s\n", runbeam_claims_user_email(claims));
+ *     runbeam_claims_free(claims);
+ * } else {
+ *     respond_401(runbeam_last_error_message());
+ * }
+ * ```
+ *
+ * # Safety
+ * `validator` is NULL or a live validator; `token` is NULL or points to `token_len` readable
+ * bytes; `out_claims` is NULL or writable. When keys must be fetched it cannot be called from
+ * a librunbeam callback (`RUNBEAM_STATUS_INVALID_ARGUMENT`): use the `_async` form there.
+ */
+runbeam_status runbeam_validator_validate(const runbeam_validator *validator,
+                                          const char *token,
+                                          size_t token_len,
+                                          runbeam_claims **out_claims);
+
+/**
+ * `runbeam_validator_validate()` with the keys already cached only: never does I/O and never
+ * blocks, on any thread (callbacks included). When keys must be fetched first (never fetched,
+ * TTL passed, or an unknown `kid`) it returns `RUNBEAM_OK` with `*out_claims` set to **NULL**:
+ * then call `runbeam_validator_validate()`, its `_async` form or
+ * `runbeam_validator_refresh_keys()`. Otherwise the same results and errors as
+ * `runbeam_validator_validate()`.
+ *
+ * ```c
+ * runbeam_claims *claims = NULL;
+ * runbeam_status s = runbeam_validator_validate_cached(v, token, len, &claims);
+ * if (s == RUNBEAM_OK && claims == NULL)   // keys not cached: go async
+ *     s = runbeam_validator_validate_async(v, token, len, on_claims, request, NULL);
+ * ```
+ *
+ * # Safety
+ * As `runbeam_validator_validate()`.
+ */
+runbeam_status runbeam_validator_validate_cached(const runbeam_validator *validator,
+                                                 const char *token,
+                                                 size_t token_len,
+                                                 runbeam_claims **out_claims);
+
+/**
+ * Callback form of `runbeam_validator_validate()`: returns at once (the token is copied) and
+ * `callback` gets the claims or the error exactly once on a runtime thread (see
+ * `runbeam_claims_callback`). If `cancel_out` is not NULL it receives a handle for
+ * `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`). A NULL callback, NULL
+ * or non-UTF-8 token is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * As `runbeam_validator_validate()`; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_validator_validate_async(const runbeam_validator *validator,
+                                                const char *token,
+                                                size_t token_len,
+                                                runbeam_claims_callback callback,
+                                                void *user_data,
+                                                runbeam_cancel **cancel_out);
+
+/**
+ * Verifies a mesh token (SPEC §4): everything `runbeam_validator_validate()` checks, plus
+ * `aud == "mesh:<mesh_id>"`, the `mesh_id` claim, and — when `destination_url` is not NULL —
+ * that the URL being served lies under the token's `dest_url` (same scheme, host, port, and
+ * a whole-segment path prefix). A token for another mesh or destination is
+ * `RUNBEAM_STATUS_JWT_INVALID`; a `destination_url` that is not a URL
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * ```c
+ * runbeam_claims *claims = NULL;
+ * if (runbeam_validator_verify_mesh_token(v, token, len, "imaging-integration",
+ *                                         "https://dicom.example.com/studies/1", &claims) == RUNBEAM_OK)
+ *     printf("call from %s\n", runbeam_claims_sub(claims)); // gateway:<id>
+ * runbeam_claims_free(claims);
+ * ```
+ *
+ * # Safety
+ * As `runbeam_validator_validate()`; `mesh_id` is NULL or NUL-terminated;
+ * `destination_url` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_validator_verify_mesh_token(const runbeam_validator *validator,
+                                                   const char *token,
+                                                   size_t token_len,
+                                                   const char *mesh_id,
+                                                   const char *destination_url,
+                                                   runbeam_claims **out_claims);
+
+/**
+ * `runbeam_validator_verify_mesh_token()` with cached keys only: never does I/O; `RUNBEAM_OK`
+ * with `*out_claims` NULL when keys must be fetched first (as
+ * `runbeam_validator_validate_cached()`).
+ *
+ * # Safety
+ * As `runbeam_validator_verify_mesh_token()`.
+ */
+runbeam_status runbeam_validator_verify_mesh_token_cached(const runbeam_validator *validator,
+                                                          const char *token,
+                                                          size_t token_len,
+                                                          const char *mesh_id,
+                                                          const char *destination_url,
+                                                          runbeam_claims **out_claims);
+
+/**
+ * Callback form of `runbeam_validator_verify_mesh_token()` (rules:
+ * `runbeam_validator_validate_async()`); the token, mesh id and URL are copied.
+ *
+ * # Safety
+ * As `runbeam_validator_verify_mesh_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_validator_verify_mesh_token_async(const runbeam_validator *validator,
+                                                         const char *token,
+                                                         size_t token_len,
+                                                         const char *mesh_id,
+                                                         const char *destination_url,
+                                                         runbeam_claims_callback callback,
+                                                         void *user_data,
+                                                         runbeam_cancel **cancel_out);
+
+/**
+ * Finds the token in an `Authorization` header value of `header_len` bytes (no NUL needed):
+ * scheme `Bearer` in any case, then one token (no spaces or commas). On success
+ * `*out_token` points **into the caller's buffer** (nothing is allocated or freed) and
+ * `*out_token_len` is its length — ready for `runbeam_validator_validate()`. A malformed
+ * header (empty, another scheme, no token, several tokens, control characters) is
+ * `RUNBEAM_STATUS_JWT_INVALID` with a message that does not quote it; NULL arguments or
+ * invalid UTF-8 are `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * ```c
+ * const char *token; size_t len;
+ * if (runbeam_parse_bearer(value, value_len, &token, &len) != RUNBEAM_OK)
+ *     respond_401(runbeam_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `header` is NULL or points to `header_len` readable bytes; `out_token` and `out_token_len`
+ * are NULL or writable. `*out_token` is valid as long as the caller's buffer is.
+ */
+runbeam_status runbeam_parse_bearer(const char *header,
+                                    size_t header_len,
+                                    const char **out_token,
+                                    size_t *out_token_len);
 
 #ifdef __cplusplus
 }  // extern "C"

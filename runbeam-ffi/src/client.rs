@@ -437,6 +437,17 @@ pub struct runbeam_cancel {
     sender: watch::Sender<bool>,
 }
 
+impl runbeam_cancel {
+    /// Writes a new cancel handle for `sender` to `*cancel_out` when it is not NULL (else the
+    /// sender is dropped, which never cancels).
+    pub(crate) fn hand_out(sender: watch::Sender<bool>, cancel_out: *mut *mut runbeam_cancel) {
+        if !cancel_out.is_null() {
+            // SAFETY: non-NULL and writable per the callers' contract.
+            unsafe { *cancel_out = Box::into_raw(Box::new(runbeam_cancel { sender })) };
+        }
+    }
+}
+
 /// The callback of the `_async` functions, called **exactly once** per accepted call (never
 /// for a call refused with an error status), on a librunbeam runtime thread
 /// (`runbeam-worker`). When the last handle of the client is freed while the call is in
@@ -634,16 +645,13 @@ fn spawn(
     let callback =
         callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
     let (sender, receiver) = cancel_channel();
-    let completion = Completion::new(callback, user_data);
+    let completion = Completion::json(callback, user_data);
     client.runtime.spawn(
         async move { json_text(&future.await?) },
         completion,
         receiver,
     )?;
-    if !cancel_out.is_null() {
-        // SAFETY: non-NULL and writable per the contract.
-        unsafe { *cancel_out = Box::into_raw(Box::new(runbeam_cancel { sender })) };
-    }
+    runbeam_cancel::hand_out(sender, cancel_out);
     Ok(())
 }
 

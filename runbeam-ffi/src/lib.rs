@@ -19,8 +19,13 @@
 //! - The Cloud API client (`runbeam_client`) returns rich results as JSON text (SPEC §3.3
 //!   shapes) and has blocking calls plus callback (`_async`) forms; each client owns one tokio
 //!   runtime, shared by the handles derived from it. See `client.rs` and docs/design.md.
+//! - The JWT validator (`runbeam_validator`, SPEC §4) returns a `runbeam_claims` handle with
+//!   typed getters; tokens are passed as pointer + length. Blocking forms answer on the calling
+//!   thread when keys are cached, `_cached` forms never do I/O, `_async` forms call a
+//!   `runbeam_claims_callback` exactly once. See `validator.rs` and `claims.rs`.
 #![allow(clippy::missing_safety_doc)] // every export documents its contract under `# Safety`
 
+mod claims;
 mod client;
 mod config;
 mod error;
@@ -30,9 +35,11 @@ mod reference;
 mod runtime;
 mod status;
 mod strings;
+mod validator;
 
 use std::ffi::c_char;
 
+pub use claims::*;
 pub use client::*;
 pub use config::*;
 pub use error::{
@@ -44,6 +51,7 @@ pub use problems::*;
 pub use reference::*;
 pub use status::*;
 pub use strings::runbeam_string_free;
+pub use validator::*;
 
 /// Major version of the header (compare with `runbeam_version()` at run time).
 pub const RUNBEAM_VERSION_MAJOR: u32 = 0;

@@ -1,8 +1,10 @@
-//! The tokio runtime of a client handle, and the callback machinery of the async forms.
+//! The tokio runtime of a client or validator handle, and the callback machinery of the
+//! async forms.
 //!
-//! One multi-thread runtime (2 workers named `runbeam-worker`) per `runbeam_client_new`,
-//! shared by every handle derived from it (`runbeam_client_with_token`) and shut down when the
-//! last of them is freed. Calls never create a runtime of their own.
+//! One multi-thread runtime (2 workers named `runbeam-worker`) per `runbeam_client_new` (shared
+//! by every handle derived from it with `runbeam_client_with_token`) and per
+//! `runbeam_validator_new`, shut down when the last handle using it is freed. Calls never
+//! create a runtime of their own.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
@@ -79,10 +81,10 @@ impl Runtime {
     }
 
     /// Spawns `future` on this runtime; `completion` receives its result exactly once.
-    pub(crate) fn spawn(
+    pub(crate) fn spawn<T: Send + 'static>(
         &self,
-        future: impl Future<Output = Result<String, Error>> + Send + 'static,
-        completion: Completion,
+        future: impl Future<Output = Result<T, Error>> + Send + 'static,
+        completion: Completion<T>,
         mut cancelled: watch::Receiver<bool>,
     ) -> Result<(), Error> {
         let runtime = self.handle()?;
@@ -128,42 +130,57 @@ fn blocking_allowed() -> bool {
     !ON_RUNTIME_THREAD.with(Cell::get) && tokio::runtime::Handle::try_current().is_err()
 }
 
-/// The callback of the async forms, as C sees it.
+/// The callback of the JSON async forms (`runbeam_json_callback`), as C sees it.
 pub(crate) type JsonCallback =
     unsafe extern "C" fn(*mut c_void, runbeam_status, *const c_char, *const c_char);
 
 /// The caller's `user_data`: an opaque pointer librunbeam only hands back.
-struct UserData(*mut c_void);
+pub(crate) struct UserData(*mut c_void);
 // SAFETY: librunbeam never dereferences it; the caller promises (documented) that it may be
 // used from the runtime thread that runs the callback.
 unsafe impl Send for UserData {}
 
-/// Delivers the result of an async call exactly once: by `complete`, or — when the task is
-/// dropped before it finished (the client was freed) — by `Drop`, with `Cancelled`.
-pub(crate) struct Completion {
-    callback: JsonCallback,
-    user_data: UserData,
-    done: bool,
+impl UserData {
+    pub(crate) fn new(ptr: *mut c_void) -> UserData {
+        UserData(ptr)
+    }
+
+    /// The pointer (a method, so that closures capture the whole `Send` wrapper).
+    pub(crate) fn get(&self) -> *mut c_void {
+        self.0
+    }
 }
 
-impl Completion {
-    pub(crate) fn new(callback: JsonCallback, user_data: *mut c_void) -> Completion {
+/// Delivers the result of an async call exactly once: by `complete`, or — when the task is
+/// dropped before it finished (its client or validator was freed) — by `Drop`, with
+/// `Cancelled`. `deliver` turns the result into the C callback's arguments.
+pub(crate) struct Completion<T> {
+    deliver: Option<Deliver<T>>,
+}
+
+/// Hands a result to the C callback.
+type Deliver<T> = Box<dyn FnOnce(Result<T, Error>) + Send>;
+
+impl<T> Completion<T> {
+    pub(crate) fn new(deliver: impl FnOnce(Result<T, Error>) + Send + 'static) -> Completion<T> {
         Completion {
-            callback,
-            user_data: UserData(user_data),
-            done: false,
+            deliver: Some(Box::new(deliver)),
         }
     }
 
-    fn complete(mut self, result: Result<String, Error>) {
-        self.done = true;
-        self.deliver(result);
+    fn complete(mut self, result: Result<T, Error>) {
+        if let Some(deliver) = self.deliver.take() {
+            deliver(result);
+        }
     }
+}
 
-    fn deliver(&self, result: Result<String, Error>) {
-        let callback = self.callback;
-        let user_data = self.user_data.0;
-        match result {
+impl Completion<String> {
+    /// The completion of the JSON forms: the callback gets the JSON text (zeroized after the
+    /// call: results may hold tokens) or the error's status and message.
+    pub(crate) fn json(callback: JsonCallback, user_data: *mut c_void) -> Completion<String> {
+        let user_data = UserData::new(user_data);
+        Completion::new(move |result: Result<String, Error>| match result {
             Ok(json) => {
                 let mut text = error::to_cstring(&json).into_bytes_with_nul();
                 let mut json = json;
@@ -173,7 +190,7 @@ impl Completion {
                 // for the duration of the call.
                 unsafe {
                     callback(
-                        user_data,
+                        user_data.get(),
                         RUNBEAM_OK,
                         text.as_ptr().cast(),
                         std::ptr::null(),
@@ -181,26 +198,31 @@ impl Completion {
                 };
                 text.zeroize();
             }
-            Err(e) => {
-                let status = status_of(e.kind());
-                let message = error::to_cstring(e.message());
-                // The last-error accessors describe this failure during the callback.
-                error::set(e);
+            Err(e) => failed(e, |status, message| {
                 // SAFETY: as above.
-                unsafe { callback(user_data, status, std::ptr::null(), message.as_ptr()) };
-                error::clear();
-            }
-        }
+                unsafe { callback(user_data.get(), status, std::ptr::null(), message) }
+            }),
+        })
     }
 }
 
-impl Drop for Completion {
+/// Reports `e` to a callback: the last-error accessors describe it during the call, and
+/// `call` gets its status and message (valid during the call).
+pub(crate) fn failed(e: Error, call: impl FnOnce(runbeam_status, *const c_char)) {
+    let status = status_of(e.kind());
+    let message = error::to_cstring(e.message());
+    error::set(e);
+    call(status, message.as_ptr());
+    error::clear();
+}
+
+impl<T> Drop for Completion<T> {
     fn drop(&mut self) {
-        if !self.done {
-            self.done = true;
-            self.deliver(Err(Error::new(
+        if let Some(deliver) = self.deliver.take() {
+            deliver(Err(Error::new(
                 ErrorKind::Cancelled,
-                "the call was cancelled because its client was freed before it completed",
+                "the call was cancelled because its handle (client or validator) was freed \
+                 before it completed",
             )));
         }
     }
@@ -263,7 +285,7 @@ mod tests {
         runtime
             .spawn(
                 async { panic!("boom") },
-                Completion::new(record, std::ptr::without_provenance_mut(1)),
+                Completion::json(record, std::ptr::without_provenance_mut(1)),
                 rx,
             )
             .unwrap();
@@ -271,7 +293,7 @@ mod tests {
         runtime
             .spawn(
                 std::future::pending(),
-                Completion::new(record, std::ptr::without_provenance_mut(2)),
+                Completion::json(record, std::ptr::without_provenance_mut(2)),
                 rx,
             )
             .unwrap();
@@ -280,7 +302,7 @@ mod tests {
         runtime
             .spawn(
                 std::future::pending(),
-                Completion::new(record, std::ptr::without_provenance_mut(3)),
+                Completion::json(record, std::ptr::without_provenance_mut(3)),
                 rx,
             )
             .unwrap();

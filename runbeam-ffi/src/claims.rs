@@ -1,0 +1,397 @@
+//! `runbeam_claims`: the verified claims of a JWT (SPEC §4) for C.
+//!
+//! A handle wraps the core's shared `Arc<Claims>` (a cache hit costs no copy); the C strings the
+//! getters return are made on first use and kept in the handle, so the hot path of a gateway
+//! that only reads `sub` pays for `sub` alone.
+
+use std::ffi::{CString, c_char};
+use std::ptr;
+use std::sync::{Arc, OnceLock};
+
+use runbeam_core::jwt::Claims;
+
+use crate::error::to_cstring;
+use crate::guard::{guard, guard_value, handle_arg, out_arg, str_arg};
+use crate::status::runbeam_status;
+use crate::strings::into_c_string;
+
+/// The verified claims of a token, returned by `runbeam_validator_validate()` and friends.
+/// Read with the `runbeam_claims_*` getters; release with `runbeam_claims_free()`.
+/// Immutable: it may be read from several threads at once. Claims are not secret (the token
+/// is), and the handle holds no copy of the token.
+#[allow(non_camel_case_types)]
+pub struct runbeam_claims {
+    claims: Arc<Claims>,
+    text: [OnceLock<Option<CString>>; FIELDS],
+    aud: OnceLock<Vec<CString>>,
+    json: OnceLock<CString>,
+}
+
+/// The string claims a getter returns, as indexes of `runbeam_claims::text`.
+#[derive(Clone, Copy)]
+enum Field {
+    Iss,
+    Sub,
+    Jti,
+    UserId,
+    UserEmail,
+    UserName,
+    TeamId,
+    TeamName,
+    MeshId,
+    DestUrl,
+}
+
+const FIELDS: usize = 10;
+
+impl Field {
+    fn of(self, c: &Claims) -> Option<&str> {
+        match self {
+            Field::Iss => c.iss.as_deref(),
+            Field::Sub => c.sub.as_deref(),
+            Field::Jti => c.jti.as_deref(),
+            Field::UserId => c.user.as_ref().map(|u| u.id.as_str()),
+            Field::UserEmail => c.user.as_ref().and_then(|u| u.email.as_deref()),
+            Field::UserName => c.user.as_ref().and_then(|u| u.name.as_deref()),
+            Field::TeamId => c.team.as_ref().map(|t| t.id.as_str()),
+            Field::TeamName => c.team.as_ref().and_then(|t| t.name.as_deref()),
+            Field::MeshId => c.mesh_id.as_deref(),
+            Field::DestUrl => c.dest_url.as_deref(),
+        }
+    }
+}
+
+impl runbeam_claims {
+    pub(crate) fn new(claims: Arc<Claims>) -> runbeam_claims {
+        runbeam_claims {
+            claims,
+            text: [const { OnceLock::new() }; FIELDS],
+            aud: OnceLock::new(),
+            json: OnceLock::new(),
+        }
+    }
+
+    /// A new handle for the caller.
+    pub(crate) fn into_raw(claims: Arc<Claims>) -> *mut runbeam_claims {
+        Box::into_raw(Box::new(runbeam_claims::new(claims)))
+    }
+
+    fn text(&self, field: Field) -> *const c_char {
+        self.text[field as usize]
+            .get_or_init(|| field.of(&self.claims).map(to_cstring))
+            .as_ref()
+            .map_or(ptr::null(), |s| s.as_ptr())
+    }
+
+    fn audiences(&self) -> &[CString] {
+        self.aud
+            .get_or_init(|| self.claims.aud.iter().map(to_cstring).collect())
+    }
+}
+
+/// A string getter: NULL for a NULL handle or an absent claim.
+///
+/// # Safety
+/// `claims` is NULL or a live handle.
+unsafe fn text_of(function: &str, claims: *const runbeam_claims, field: Field) -> *const c_char {
+    guard_value(function, ptr::null(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { claims.as_ref() }.map_or(ptr::null(), |c| c.text(field))
+    })
+}
+
+/// `iss`: the issuer, exactly as the token carries it; NULL when absent (a validator with
+/// trusted issuers never accepts that) or when `claims` is NULL. Borrowed from `claims`:
+/// valid until `runbeam_claims_free()`; do not free.
+///
+/// ```c
+/// printf("user %s of team %s\n", runbeam_claims_user_email(c), runbeam_claims_team_name(c));
+/// ```
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle (the same holds for every getter).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_iss(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_iss", claims, Field::Iss) }
+}
+
+/// `sub`: the subject (a user id, or `gateway:<id>` for a mesh token); NULL when absent.
+/// Borrowed from `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_sub(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_sub", claims, Field::Sub) }
+}
+
+/// `jti`: the token's unique id; NULL when absent. Borrowed from `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_jti(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_jti", claims, Field::Jti) }
+}
+
+/// `user.id` of a Runbeam user JWT (a number is given as its decimal text); NULL when the
+/// token has no `user`. Borrowed from `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_user_id(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_user_id", claims, Field::UserId) }
+}
+
+/// `user.email`; NULL when absent. Borrowed from `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_user_email(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_user_email", claims, Field::UserEmail) }
+}
+
+/// `user.name`; NULL when absent. Borrowed from `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_user_name(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_user_name", claims, Field::UserName) }
+}
+
+/// `team.id` of a Runbeam user JWT; NULL when the token has no `team`. Borrowed from `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_team_id(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_team_id", claims, Field::TeamId) }
+}
+
+/// `team.name`; NULL when absent. Borrowed from `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_team_name(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_team_name", claims, Field::TeamName) }
+}
+
+/// `mesh_id` of a mesh token; NULL when absent. Borrowed from `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_mesh_id(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_mesh_id", claims, Field::MeshId) }
+}
+
+/// `dest_url` of a mesh token: the URL it was issued for; NULL when absent. Borrowed from
+/// `claims`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_dest_url(claims: *const runbeam_claims) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_claims_dest_url", claims, Field::DestUrl) }
+}
+
+/// `exp`, seconds since the Unix epoch (always present: tokens without it are refused);
+/// 0 when `claims` is NULL.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_exp(claims: *const runbeam_claims) -> i64 {
+    guard_value("runbeam_claims_exp", 0, || {
+        // SAFETY: NULL or live (contract).
+        unsafe { claims.as_ref() }.map_or(0, |c| c.claims.exp)
+    })
+}
+
+/// Writes a time claim to `*out` when it is present; returns whether it was.
+///
+/// # Safety
+/// `claims` is NULL or a live handle; `out` is NULL or writable.
+unsafe fn time_of(
+    function: &str,
+    claims: *const runbeam_claims,
+    out: *mut i64,
+    read: fn(&Claims) -> Option<i64>,
+) -> bool {
+    guard_value(function, false, || {
+        // SAFETY: NULL or live (contract).
+        let Some(value) = unsafe { claims.as_ref() }.and_then(|c| read(&c.claims)) else {
+            return false;
+        };
+        if !out.is_null() {
+            // SAFETY: non-NULL and writable (contract).
+            unsafe { *out = value };
+        }
+        true
+    })
+}
+
+/// `iat` (seconds since the epoch): returns true and writes it to `*out` (when `out` is not
+/// NULL) if the token has it; false (`*out` untouched) otherwise or when `claims` is NULL.
+///
+/// ```c
+/// int64_t iat;
+/// if (runbeam_claims_iat(c, &iat)) printf("issued at %lld\n", (long long)iat);
+/// ```
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_iat(claims: *const runbeam_claims, out: *mut i64) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { time_of("runbeam_claims_iat", claims, out, |c| c.iat) }
+}
+
+/// `nbf` (seconds since the epoch), like `runbeam_claims_iat()`.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_nbf(claims: *const runbeam_claims, out: *mut i64) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { time_of("runbeam_claims_nbf", claims, out, |c| c.nbf) }
+}
+
+/// Number of audiences in `aud` (0 when absent, 1 for a string, the list's length for a
+/// list); 0 when `claims` is NULL.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_aud_count(claims: *const runbeam_claims) -> usize {
+    guard_value("runbeam_claims_aud_count", 0, || {
+        // SAFETY: NULL or live (contract).
+        unsafe { claims.as_ref() }.map_or(0, |c| c.audiences().len())
+    })
+}
+
+/// Audience `index` (in token order) of `aud`; NULL when out of range or `claims` is NULL.
+/// Borrowed from `claims`.
+///
+/// ```c
+/// for (size_t i = 0; i < runbeam_claims_aud_count(c); i++) puts(runbeam_claims_aud(c, i));
+/// ```
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_aud(
+    claims: *const runbeam_claims,
+    index: usize,
+) -> *const c_char {
+    guard_value("runbeam_claims_aud", ptr::null(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { claims.as_ref() }
+            .and_then(|c| c.audiences().get(index))
+            .map_or(ptr::null(), |a| a.as_ptr())
+    })
+}
+
+/// The whole payload, every claim (custom ones too), as the JSON object the token carried.
+/// Borrowed from `claims` (valid until `runbeam_claims_free()`; do not free); NULL when
+/// `claims` is NULL.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_json(claims: *const runbeam_claims) -> *const c_char {
+    guard_value("runbeam_claims_json", ptr::null(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { claims.as_ref() }.map_or(ptr::null(), |c| {
+            c.json.get_or_init(|| to_cstring(c.claims.json())).as_ptr()
+        })
+    })
+}
+
+/// Whether the claim `name` (any claim, custom ones too) is present and not null; false when
+/// `claims` or `name` is NULL or `name` is not UTF-8.
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle; `name` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_has(
+    claims: *const runbeam_claims,
+    name: *const c_char,
+) -> bool {
+    guard_value("runbeam_claims_has", false, || {
+        // SAFETY: NULL or live (contract).
+        let Some(c) = (unsafe { claims.as_ref() }) else {
+            return false;
+        };
+        // SAFETY: NULL or NUL-terminated (contract).
+        unsafe { str_arg(name, "name") }.is_ok_and(|n| c.claims.has(n))
+    })
+}
+
+/// The claim `name` (any claim, custom ones too) as JSON text: a string claim comes quoted
+/// (`"\"gateways\""`), an object as an object, a null claim as `null`. On success writes a
+/// new string to `*out_json` (free it with `runbeam_string_free()`), or NULL when the token
+/// has no such claim. NULL or non-UTF-8 arguments are `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+///
+/// ```c
+/// char *scope = NULL;
+/// if (runbeam_claims_get_json(c, "scope", &scope) == RUNBEAM_OK && scope != NULL) {
+///     printf("scope: %s\n", scope);
+///     runbeam_string_free(scope);
+/// }
+/// ```
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle; `name` is NULL or NUL-terminated; `out_json` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_get_json(
+    claims: *const runbeam_claims,
+    name: *const c_char,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_claims_get_json", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let c = unsafe { handle_arg(claims, "claims") }?;
+        // SAFETY: forwarded contract.
+        let name = unsafe { str_arg(name, "name") }?;
+        let text = c
+            .claims
+            .get(name)
+            .map(|v| into_c_string(&v.to_string()))
+            .unwrap_or(ptr::null_mut());
+        // SAFETY: `out` is non-NULL and writable (contract).
+        unsafe { *out = text };
+        Ok(())
+    })
+}
+
+/// Releases a claims handle (from a validation or a `runbeam_claims_callback`); every string
+/// borrowed from it becomes invalid. NULL is a no-op.
+///
+/// # Safety
+/// `claims` is NULL or a claims handle not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_free(claims: *mut runbeam_claims) {
+    guard_value("runbeam_claims_free", (), || {
+        if !claims.is_null() {
+            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
+            drop(unsafe { Box::from_raw(claims) });
+        }
+    })
+}
