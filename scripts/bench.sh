@@ -17,7 +17,7 @@ if [[ $what == all || $what == client ]]; then
   cargo bench -p runbeam-e2e --bench client_overhead -- --noplot 2>&1 | grep -E "^client/|time:"
 fi
 if [[ $what == all || $what == c ]]; then
-  echo "== C: benches/c/bench_reference.c and bench_client.c against the release librunbeam.a"
+  echo "== C: benches/c/bench_reference.c, bench_client.c and bench_jwt.c against the release librunbeam.a"
   cargo build --release -p runbeam-ffi -p runbeam-devcloud --quiet
   mkdir -p build/bench
   gcc -std=c11 -O2 -Iinclude benches/c/bench_reference.c "$REL/librunbeam.a" -lpthread -ldl -lm \
@@ -27,12 +27,16 @@ if [[ $what == all || $what == c ]]; then
   gcc -std=c11 -O2 -Iinclude -Itests/c benches/c/bench_client.c "$REL/librunbeam.a" \
     -lpthread -ldl -lm -o build/bench/bench_client
   build/bench/bench_client "$REL/runbeam-devcloud"
+  # JWT validation through the C ABI: 10,000 distinct tokens vs one repeated token.
+  gcc -std=c11 -O2 -Iinclude -Itests/c benches/c/bench_jwt.c "$REL/librunbeam.a" \
+    -lpthread -ldl -lm -o build/bench/bench_jwt
+  build/bench/bench_jwt "$REL/runbeam-devcloud"
 fi
 if [[ $what == all || $what == python ]]; then
-  echo "== Python"
+  echo "== Python: bench_reference.py, bench_client.py, jwt.py (Validator vs PyJWT)"
   make --no-print-directory python-bench
 fi
 if [[ $what == all || $what == node ]]; then
-  echo "== Node"
+  echo "== Node: reference.mjs, client.mjs, jwt.mjs (Validator vs jose and fast-jwt)"
   make --no-print-directory node-bench
 fi

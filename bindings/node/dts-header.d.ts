@@ -58,7 +58,7 @@ export interface Resource {
   [field: string]: unknown
 }
 
-/** What `update(request)` pushes: a gateway, pipeline, transform or mesh configuration. */
+/** What `updateConfig(type, config)` pushes: a gateway, pipeline, transform or mesh configuration. */
 export type UpdateKind = 'gateway' | 'pipeline' | 'transform' | 'mesh'
 
 /**
@@ -74,18 +74,6 @@ export interface Change {
 
 export interface Client {
   /**
-   * `POST /harmony/update` (machine token): pushes a configuration as TOML. `{type, config}`
-   * creates one; `{type, id, config}` replaces the one with that id. Invalid TOML rejects with
-   * `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
-   *
-   * ```js
-   * const config = fs.readFileSync('pipeline.toml', 'utf8')
-   * const { data } = await gateway.update({ type: 'pipeline', config }) // data.action: 'created'
-   * await gateway.update({ type: 'pipeline', id: data.id, config })      // data.action: 'updated'
-   * ```
-   */
-  update(request: UpdateRequest): Promise<UpdateResult>
-  /**
    * Every resource of `collection`, fetched page by page (`perPage` each, default 100) as the
    * iteration goes.
    *
@@ -94,6 +82,51 @@ export interface Client {
    * ```
    */
   listAll(collection: CollectionName, options?: { perPage?: number }): AsyncIterable<Resource>
+}
+
+/** A JWT signature algorithm a `Validator` may accept (`none` and HMAC never are). */
+export type JwtAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'EdDSA'
+
+/**
+ * The claims of a verified token (frozen: a validator may return the same object again for a
+ * repeated token). The typed fields are the standard and Runbeam claims; `claims` has every
+ * claim, custom ones too.
+ */
+export interface Claims {
+  readonly iss: string | null
+  readonly sub: string | null
+  /** One audience, a list, or null when the token has none. */
+  readonly aud: string | ReadonlyArray<string> | null
+  /** Expiry, seconds since the Unix epoch (always present: it is required). */
+  readonly exp: number
+  readonly iat: number | null
+  readonly nbf: number | null
+  readonly jti: string | null
+  /** The `user` of a Runbeam user JWT (a numeric id is given as its decimal text). */
+  readonly user: { readonly id: string; readonly email: string | null; readonly name: string | null } | null
+  /** The `team` of a Runbeam user JWT. */
+  readonly team: { readonly id: string; readonly name: string | null } | null
+  /** Every claim of the payload, parsed on first access (then frozen). */
+  readonly claims: Readonly<Record<string, unknown>>
+  /** Every claim (`JSON.stringify(claims)` gives the payload). */
+  toJSON(): Record<string, unknown>
+}
+
+export interface Validator {
+  /**
+   * Verifies `token` and resolves with its claims. With keys already fetched this is
+   * `validateSync` wrapped in a resolved Promise; otherwise the keys are fetched first (at most
+   * one fetch per `minRefreshIntervalSecs`, shared by concurrent calls). Rejects with
+   * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
+   * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
+   */
+  validate(token: string): Promise<Claims>
+  /**
+   * `validate` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id` claim
+   * matches, and `destinationUrl` (the URL being served, when given) lies under the token's
+   * `dest_url`.
+   */
+  verifyMeshToken(token: string, meshId: string, destinationUrl?: string | null): Promise<Claims>
 }
 
 /**

@@ -58,7 +58,7 @@ export interface Resource {
   [field: string]: unknown
 }
 
-/** What `update(request)` pushes: a gateway, pipeline, transform or mesh configuration. */
+/** What `updateConfig(type, config)` pushes: a gateway, pipeline, transform or mesh configuration. */
 export type UpdateKind = 'gateway' | 'pipeline' | 'transform' | 'mesh'
 
 /**
@@ -74,18 +74,6 @@ export interface Change {
 
 export interface Client {
   /**
-   * `POST /harmony/update` (machine token): pushes a configuration as TOML. `{type, config}`
-   * creates one; `{type, id, config}` replaces the one with that id. Invalid TOML rejects with
-   * `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
-   *
-   * ```js
-   * const config = fs.readFileSync('pipeline.toml', 'utf8')
-   * const { data } = await gateway.update({ type: 'pipeline', config }) // data.action: 'created'
-   * await gateway.update({ type: 'pipeline', id: data.id, config })      // data.action: 'updated'
-   * ```
-   */
-  update(request: UpdateRequest): Promise<UpdateResult>
-  /**
    * Every resource of `collection`, fetched page by page (`perPage` each, default 100) as the
    * iteration goes.
    *
@@ -94,6 +82,51 @@ export interface Client {
    * ```
    */
   listAll(collection: CollectionName, options?: { perPage?: number }): AsyncIterable<Resource>
+}
+
+/** A JWT signature algorithm a `Validator` may accept (`none` and HMAC never are). */
+export type JwtAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'EdDSA'
+
+/**
+ * The claims of a verified token (frozen: a validator may return the same object again for a
+ * repeated token). The typed fields are the standard and Runbeam claims; `claims` has every
+ * claim, custom ones too.
+ */
+export interface Claims {
+  readonly iss: string | null
+  readonly sub: string | null
+  /** One audience, a list, or null when the token has none. */
+  readonly aud: string | ReadonlyArray<string> | null
+  /** Expiry, seconds since the Unix epoch (always present: it is required). */
+  readonly exp: number
+  readonly iat: number | null
+  readonly nbf: number | null
+  readonly jti: string | null
+  /** The `user` of a Runbeam user JWT (a numeric id is given as its decimal text). */
+  readonly user: { readonly id: string; readonly email: string | null; readonly name: string | null } | null
+  /** The `team` of a Runbeam user JWT. */
+  readonly team: { readonly id: string; readonly name: string | null } | null
+  /** Every claim of the payload, parsed on first access (then frozen). */
+  readonly claims: Readonly<Record<string, unknown>>
+  /** Every claim (`JSON.stringify(claims)` gives the payload). */
+  toJSON(): Record<string, unknown>
+}
+
+export interface Validator {
+  /**
+   * Verifies `token` and resolves with its claims. With keys already fetched this is
+   * `validateSync` wrapped in a resolved Promise; otherwise the keys are fetched first (at most
+   * one fetch per `minRefreshIntervalSecs`, shared by concurrent calls). Rejects with
+   * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
+   * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
+   */
+  validate(token: string): Promise<Claims>
+  /**
+   * `validate` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id` claim
+   * matches, and `destinationUrl` (the URL being served, when given) lies under the token's
+   * `dest_url`.
+   */
+  verifyMeshToken(token: string, meshId: string, destinationUrl?: string | null): Promise<Claims>
 }
 
 /**
@@ -216,21 +249,24 @@ export declare class Client {
    */
   changeFailed(id: string, error: string, details?: unknown): Promise<Acknowledgement>
   /**
-   * Two calls, told apart by the first argument:
-   * - `update(collection, id, resource)`: updates the given fields of a resource of a
-   *   collection (user token), resolving with the resource;
-   * - `update(request)`: `POST /harmony/update` (machine token), pushes a gateway,
-   *   pipeline, transform or mesh configuration as TOML — `{type, config}` creates one,
-   *   `{type, id, config}` replaces that one — resolving with an `UpdateResult`. Invalid
-   *   TOML rejects with `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
+   * Updates the given fields of a resource of a collection (user token), resolving with the
+   * resource. To push a gateway, pipeline, transform or mesh configuration, see
+   * `updateConfig`.
+   */
+  update(collection: CollectionName, id: string, resource: Record<string, unknown>): Promise<Resource>
+  /**
+   * `POST /harmony/update` (machine token): pushes a gateway, pipeline, transform or mesh
+   * configuration as TOML (Python: `update_config(type, config, id=None)`). Without
+   * `options.id` a configuration is created; with it, that one is replaced. Invalid TOML
+   * rejects with `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
    *
    * ```js
    * const config = fs.readFileSync('pipeline.toml', 'utf8')
-   * const { data } = await gateway.update({ type: 'pipeline', config }) // data.action: 'created'
-   * await gateway.update({ type: 'pipeline', id: data.id, config })      // data.action: 'updated'
+   * const { data } = await gateway.updateConfig('pipeline', config) // data.action: 'created'
+   * await gateway.updateConfig('pipeline', config, { id: data.id }) // data.action: 'updated'
    * ```
    */
-  update(collection: CollectionName, id: string, resource: Record<string, unknown>): Promise<Resource>
+  updateConfig(type: UpdateKind, config: string, options?: UpdateConfigOptions): Promise<UpdateResult>
   /** One page of a collection (`'gateways'`, `'services'`, …), user token. */
   list(collection: CollectionName, options?: PageOptions): Promise<Page>
   /** One resource of a collection by id. */
@@ -296,6 +332,60 @@ export declare class MeshConfig {
   remoteReferences(): Array<RemoteReference>
   /** The meshes, in document order. */
   meshes(): Array<Mesh>
+}
+
+/**
+ * A JWT validator (SPEC §4): signature with keys from the trusted issuers' JWKS (cached,
+ * refreshed, bounded), `exp`/`nbf`/`iat` with leeway, audiences, required claims, token size.
+ * A token of an untrusted issuer is refused before any network request.
+ *
+ * ```js
+ * const validator = new Validator({ trustedIssuers: ['https://api.runbeam.io/api'] })
+ * await validator.refreshKeys() // at start-up, so the first request does not wait
+ * const claims = validator.validateSync(token) ?? (await validator.validate(token))
+ * console.log(claims.sub, claims.user?.email, claims.team?.name, claims.claims.scope)
+ * ```
+ */
+export declare class Validator {
+  /**
+   * Checks the options and builds the validator; no network request is made. Throws
+   * `RUNBEAM_INVALID_ARGUMENT` without trusted issuers or JWKS URL, for an insecure or
+   * malformed URL, an unknown algorithm or inconsistent timings.
+   */
+  constructor(options: ValidatorOptions)
+  /** The JWKS URLs keys are fetched from, in configuration order. */
+  get jwksUrls(): Array<string>
+  /** The trusted issuers, normalised. */
+  get trustedIssuers(): Array<string>
+  /**
+   * Verifies `token` with the keys already fetched, without any I/O: the claims, or `null`
+   * when keys must be fetched first (then use `validate`, or call `refreshKeys` at
+   * start-up). Throws `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED` or
+   * `RUNBEAM_UNTRUSTED_ISSUER`.
+   *
+   * ```js
+   * const claims = validator.validateSync(token) ?? (await validator.validate(token))
+   * ```
+   */
+  validateSync(token: string): Claims | null
+  /**
+   * `validateSync` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
+   * claim matches, and `destinationUrl` (the URL being served, when given) lies under the
+   * token's `dest_url`. `null` when keys must be fetched first.
+   */
+  verifyMeshTokenSync(token: string, meshId: string, destinationUrl?: string | null): Claims | null
+  /**
+   * Fetches every JWKS now (at start-up, so the first request does not wait); respects the
+   * minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
+   */
+  refreshKeys(): Promise<void>
+  /**
+   * Forgets every verified token (keys stay cached): the next validation of any token
+   * checks its signature again.
+   */
+  flushTokenCache(): void
+  /** Verified tokens currently remembered. */
+  get cachedTokens(): number
 }
 
 /** The answer of `revoke`, `acknowledgeChanges`, `changeApplied` and `changeFailed`. */
@@ -424,6 +514,16 @@ export interface PageOptions {
 }
 
 /**
+ * The token of an `Authorization` header value: scheme `Bearer` (any case), one token.
+ * Throws `RUNBEAM_JWT_INVALID` otherwise (the message never quotes the header).
+ *
+ * ```js
+ * const token = parseBearer(req.headers.authorization)
+ * ```
+ */
+export declare function parseBearer(header: string): string
+
+/**
  * One finding of a configuration check, as returned by `MeshConfig.validate()` and listed in
  * the `problems` of a `RUNBEAM_CONFIG` error.
  */
@@ -490,7 +590,13 @@ export interface ResolvedResource {
   description?: string
 }
 
-/** What `update(request)` did. */
+/** Options of `updateConfig(type, config, options)`. */
+export interface UpdateConfigOptions {
+  /** The id of an earlier pushed configuration to replace; without it one is created. */
+  id?: string
+}
+
+/** What `updateConfig` did. */
 export interface UpdatedConfig {
   /** Id of the configuration (pass it as `id` to update it again). */
   id: string
@@ -500,17 +606,7 @@ export interface UpdatedConfig {
   action: 'created' | 'updated'
 }
 
-/** The argument of `update(request)`: a configuration to push (`POST /harmony/update`). */
-export interface UpdateRequest {
-  /** What the configuration is. */
-  type: UpdateKind
-  /** The id of an earlier pushed configuration to replace; without it one is created. */
-  id?: string
-  /** The configuration, as TOML text. */
-  config: string
-}
-
-/** The answer of `update(request)`. */
+/** The answer of `updateConfig`. */
 export interface UpdateResult {
   /** Whether the server did it. */
   success: boolean
@@ -518,6 +614,43 @@ export interface UpdateResult {
   message?: string
   /** What was done. */
   data: UpdatedConfig
+}
+
+/**
+ * Options of `new Validator(options)`. Trust is explicit: give `trustedIssuers`, `jwksUrl`
+ * or both.
+ */
+export interface ValidatorOptions {
+  /**
+   * Issuers whose tokens are accepted: exact match after URL normalisation, never a prefix.
+   * For Runbeam Cloud, the API root, e.g. `https://api.runbeam.io/api`. Keys come from
+   * `<issuer>/.well-known/jwks.json` unless `jwksUrl` is given.
+   */
+  trustedIssuers?: Array<string>
+  /** A pinned JWKS URL every key comes from. Alone, any `iss` signed by these keys passes. */
+  jwksUrl?: string
+  /** Accepted algorithms (default `['RS256']`). `none` and HMAC are never accepted. */
+  algorithms?: Array<JwtAlgorithm>
+  /** When given, `aud` must name one of these. */
+  audiences?: Array<string>
+  /** Claims that must be present and not null (any claim, custom ones too). */
+  requiredClaims?: Array<string>
+  /** Clock-skew leeway on `exp`, `nbf` and `iat`, seconds (default 60). */
+  leewaySecs?: number
+  /** How long fetched keys are used before a refresh, seconds (default 3600). */
+  jwksTtlSecs?: number
+  /** Minimum interval between two fetches of one JWKS, seconds (default 30). */
+  minRefreshIntervalSecs?: number
+  /** How long keys stay usable while refreshes fail, seconds (default 86400). */
+  maxStaleSecs?: number
+  /** Verified tokens remembered (default 10000; 0 disables the cache). */
+  cacheCapacity?: number
+  /** Accept `http://` issuers and JWKS URLs on hosts that are not loopback (default false). */
+  allowInsecureHttp?: boolean
+  /** Total time of one JWKS fetch, retries included, milliseconds (default 10000). */
+  deadlineMs?: number
+  /** PEM text of CA certificates trusted for JWKS fetches in addition to the system roots. */
+  caBundle?: string
 }
 
 /** The version of librunbeam; equal to the version of this package. */

@@ -134,10 +134,107 @@ Object.defineProperty(Client.prototype, 'listAll', {
   },
 })
 
+// JWT validation (src/jwt.rs). `Claims` is written here so that the native side builds one
+// with a single constructor call (cheaper than setting each property through napi); it holds no
+// rule: every value comes from runbeam-core. Objects are frozen because a validator hands the
+// same object out again for a repeated token.
+class Claims {
+  #json
+  #all
+
+  constructor(json, iss, sub, aud, exp, iat, nbf, jti, userId, userEmail, userName, teamId, teamName) {
+    this.#json = json
+    this.iss = iss
+    this.sub = sub
+    this.aud = Array.isArray(aud) ? Object.freeze(aud) : aud
+    this.exp = exp
+    this.iat = iat
+    this.nbf = nbf
+    this.jti = jti
+    this.user = userId === null ? null : Object.freeze({ id: userId, email: userEmail, name: userName })
+    this.team = teamId === null ? null : Object.freeze({ id: teamId, name: teamName })
+    Object.freeze(this)
+  }
+
+  /** Every claim of the payload, custom ones too (parsed on first use, then deeply frozen). */
+  get claims() {
+    if (this.#all === undefined) this.#all = deepFreeze(JSON.parse(this.#json))
+    return this.#all
+  }
+
+  toJSON() {
+    return this.claims
+  }
+}
+
+function deepFreeze(value) {
+  if (typeof value === 'object' && value !== null) {
+    for (const key of Object.keys(value)) deepFreeze(value[key])
+    Object.freeze(value)
+  }
+  return value
+}
+
+native.__jwtInit(Claims)
+
+const Validator = native.Validator
+const validateSync = Validator.prototype.validateSync
+const verifyMeshTokenSync = Validator.prototype.verifyMeshTokenSync
+const validateFetching = Validator.prototype.__validate
+const verifyMeshTokenFetching = Validator.prototype.__verifyMeshToken
+const refreshKeys = Validator.prototype.refreshKeys
+delete Validator.prototype.__validate
+delete Validator.prototype.__verifyMeshToken
+// The Promise methods try the cached path first, on this thread: a Promise resolved at once is
+// far cheaper than a hop to the runtime, which is taken only when keys must be fetched. Argument
+// errors reject instead of throwing.
+Object.defineProperties(Validator.prototype, {
+  validate: {
+    configurable: true,
+    writable: true,
+    value: function validate(token) {
+      try {
+        const claims = validateSync.call(this, token)
+        return claims === null ? validateFetching.call(this, token) : Promise.resolve(claims)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+  },
+  verifyMeshToken: {
+    configurable: true,
+    writable: true,
+    value: function verifyMeshToken(token, meshId, destinationUrl) {
+      try {
+        const claims = verifyMeshTokenSync.call(this, token, meshId, destinationUrl)
+        return claims === null
+          ? verifyMeshTokenFetching.call(this, token, meshId, destinationUrl)
+          : Promise.resolve(claims)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+  },
+  refreshKeys: {
+    configurable: true,
+    writable: true,
+    value: function refreshKeys_() {
+      try {
+        return refreshKeys.call(this)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+  },
+})
+Object.defineProperty(Validator.prototype.refreshKeys, 'name', { value: 'refreshKeys' })
+
 module.exports = {
   Reference,
   Client,
   MeshConfig: native.MeshConfig,
+  Validator,
+  parseBearer: native.parseBearer,
   errorCodes: native.errorCodes,
   version: native.version,
 }

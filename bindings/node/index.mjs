@@ -1,5 +1,5 @@
 // ES module entry point of @runbeam/sdk: the same objects as the CommonJS entry (index.js).
 import sdk from './index.js'
 
-export const { Reference, Client, MeshConfig, errorCodes, version } = sdk
+export const { Reference, Client, MeshConfig, Validator, parseBearer, errorCodes, version } = sdk
 export default sdk

@@ -6,7 +6,9 @@
 #   make node-dts     node-build, then copy the regenerated index.d.ts over the checked-in one
 #   make node-test    node-build, index.d.ts drift check, `node --test` (the Client tests run
 #                     against a runbeam-devcloud subprocess: $(NODE_DEVCLOUD), built here)
-#   make node-bench   release addon (replaces the debug one until the next node-build), benchmark
+#   make node-bench   release addon (replaces the debug one until the next node-build), then the
+#                     benchmarks of bench/ (client.mjs and jwt.mjs against a devcloud subprocess;
+#                     jwt.mjs compares with jose and fast-jwt, devDependencies of package.json)
 #
 # Needs `npm install --no-audit --no-fund` in bindings/node (done by `make setup`).
 
@@ -47,6 +49,8 @@ node-release:
 	$(call node_napi_build,release)
 
 node-bench: node-release
+	cargo build -p runbeam-devcloud
 	cd $(NODE_DIR) && node bench/reference.mjs
-	cd $(NODE_DIR) && node bench/client.mjs
+	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node bench/client.mjs
+	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --expose-gc bench/jwt.mjs
 	@echo "node-bench: the release addon now replaces the debug one until the next 'make node-build'"

@@ -33,8 +33,11 @@ python-wheel:
 		$(VENV)/bin/maturin build -m $(PY_DIR)/Cargo.toml --out $(ROOT)/build/wheels
 	$(PYTHON) $(PY_DIR)/scripts/check_wheel.py $(ROOT)/build/wheels
 
-## Release build (replaces the debug module until the next python-build), then the benchmark.
-python-bench:
+## Release build (replaces the debug module until the next python-build), then the benchmarks.
+## bench/jwt.py compares Validator.validate with PyJWT (installed by `make setup`) in one run;
+## the devcloud only mints its tokens.
+python-bench: python-devcloud
 	$(PY_MATURIN) --release
 	$(PYTHON) $(PY_DIR)/bench/bench_reference.py
-	$(PYTHON) $(PY_DIR)/bench/bench_client.py
+	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/bench_client.py
+	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/jwt.py

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use napi::ValueType;
 use napi::bindgen_prelude::{
-    Either, Env, FromNapiValue, JsValue, PromiseRaw, Result, ToNapiValue, Unknown,
+    Env, FromNapiValue, JsValue, PromiseRaw, Result, ToNapiValue, Unknown,
 };
 use napi_derive::napi;
 use runbeam_core::client::{
@@ -177,19 +177,15 @@ pub struct Page {
     pub total: f64,
 }
 
-/// The argument of `update(request)`: a configuration to push (`POST /harmony/update`).
+/// Options of `updateConfig(type, config, options)`.
 #[napi(object, object_to_js = false)]
-pub struct UpdateRequest {
-    /// What the configuration is.
-    #[napi(js_name = "type", ts_type = "UpdateKind")]
-    pub kind: String,
+#[derive(Default)]
+pub struct UpdateConfigOptions {
     /// The id of an earlier pushed configuration to replace; without it one is created.
     pub id: Option<String>,
-    /// The configuration, as TOML text.
-    pub config: String,
 }
 
-/// What `update(request)` did.
+/// What `updateConfig` did.
 #[napi(object, object_from_js = false)]
 pub struct UpdatedConfig {
     /// Id of the configuration (pass it as `id` to update it again).
@@ -202,7 +198,7 @@ pub struct UpdatedConfig {
     pub action: String,
 }
 
-/// The answer of `update(request)`.
+/// The answer of `updateConfig`.
 #[napi(object, object_from_js = false)]
 pub struct UpdateResult {
     /// Whether the server did it.
@@ -390,7 +386,7 @@ fn object<T: FromNapiValue>(env: &Env, value: &Unknown<'_>, what: &str) -> Resul
 
 /// Any value napi converts to `T` (JSON values included), with its conversion errors as
 /// `RUNBEAM_INVALID_ARGUMENT`.
-fn json_like<T: FromNapiValue>(env: &Env, value: &Unknown<'_>, what: &str) -> Result<T> {
+pub(crate) fn json_like<T: FromNapiValue>(env: &Env, value: &Unknown<'_>, what: &str) -> Result<T> {
     // SAFETY: `value` belongs to `env`.
     unsafe { T::from_napi_value(env.raw(), value.raw()) }
         .map_err(|e| error::invalid_argument(env, format!("{what}: {}", e.reason)))
@@ -405,7 +401,7 @@ fn options<T: FromNapiValue + Default>(env: &Env, value: Option<Unknown<'_>>) ->
 }
 
 /// An optional argument: `None` when it is missing, `undefined` or `null`.
-fn present(value: Option<Unknown<'_>>) -> Option<Unknown<'_>> {
+pub(crate) fn present(value: Option<Unknown<'_>>) -> Option<Unknown<'_>> {
     value.filter(|v| !is_nullish(v))
 }
 
@@ -416,7 +412,11 @@ fn required<'a>(env: &Env, value: Option<Unknown<'a>>, what: &str) -> Result<Unk
 
 /// Runs `call` on the module's runtime; resolves with `convert(value)` or rejects with the
 /// coded error.
-fn spawn<'env, T, V, F, C>(env: &'env Env, call: F, convert: C) -> Result<PromiseRaw<'env, V>>
+pub(crate) fn spawn<'env, T, V, F, C>(
+    env: &'env Env,
+    call: F,
+    convert: C,
+) -> Result<PromiseRaw<'env, V>>
 where
     T: Send + 'static,
     V: ToNapiValue,
@@ -437,18 +437,6 @@ fn collection(env: &Env, value: &Unknown<'_>) -> Result<Collection> {
             format!("collection '{name}' is not one of {}", names.join(", ")),
         )
     })
-}
-
-/// The request of `update(request)`, checked: the kind names are runbeam-core's.
-fn update_request(env: &Env, value: &Unknown<'_>) -> Result<client::UpdateRequest> {
-    let request: UpdateRequest = object(env, value, "request")?;
-    let kind: UpdateKind = serde_json::from_value(Value::String(request.kind))
-        .map_err(|e| error::invalid_argument(env, format!("request.type: {e}")))?;
-    let mut update = client::UpdateRequest::new(kind, request.config);
-    if let Some(id) = request.id {
-        update = update.id(id);
-    }
-    Ok(update)
 }
 
 #[napi]
@@ -683,19 +671,9 @@ impl Client {
         )
     }
 
-    /// Two calls, told apart by the first argument:
-    /// - `update(collection, id, resource)`: updates the given fields of a resource of a
-    ///   collection (user token), resolving with the resource;
-    /// - `update(request)`: `POST /harmony/update` (machine token), pushes a gateway,
-    ///   pipeline, transform or mesh configuration as TOML — `{type, config}` creates one,
-    ///   `{type, id, config}` replaces that one — resolving with an `UpdateResult`. Invalid
-    ///   TOML rejects with `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
-    ///
-    /// ```js
-    /// const config = fs.readFileSync('pipeline.toml', 'utf8')
-    /// const { data } = await gateway.update({ type: 'pipeline', config }) // data.action: 'created'
-    /// await gateway.update({ type: 'pipeline', id: data.id, config })      // data.action: 'updated'
-    /// ```
+    /// Updates the given fields of a resource of a collection (user token), resolving with the
+    /// resource. To push a gateway, pipeline, transform or mesh configuration, see
+    /// `updateConfig`.
     #[napi(
         ts_args_type = "collection: CollectionName, id: string, resource: Record<string, unknown>",
         ts_return_type = "Promise<Resource>"
@@ -703,42 +681,47 @@ impl Client {
     pub fn update<'env>(
         &self,
         env: &'env Env,
-        target: Unknown<'_>,
+        collection: Unknown<'_>,
         id: Option<Unknown<'_>>,
         body: Option<Unknown<'_>>,
-    ) -> Result<PromiseRaw<'env, Either<Value, UpdateResult>>> {
-        let first = target.get_type()?;
-        if first != ValueType::Object && first != ValueType::String {
-            return Err(error::invalid_argument(
-                env,
-                format!(
-                    "update takes a collection name or an UpdateRequest object first, not {}",
-                    error::describe(&target)
-                ),
-            ));
-        }
-        if first == ValueType::Object {
-            if present(id).is_some() || present(body).is_some() {
-                return Err(error::invalid_argument(
-                    env,
-                    "update(request) takes one argument; update(collection, id, resource) \
-                     takes a collection name first",
-                ));
-            }
-            let request = update_request(env, &target)?;
-            return self.call(
-                env,
-                |c| async move { c.update(request).await },
-                |done| Either::B(UpdateResult::from(done)),
-            );
-        }
-        let items = self.collection(env, &target)?;
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let items = self.collection(env, &collection)?;
         let id = args::string(env, &required(env, id, "id")?, "id")?;
         let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
-        spawn(
+        spawn(env, async move { items.update(&id, &body).await }, resource)
+    }
+
+    /// `POST /harmony/update` (machine token): pushes a gateway, pipeline, transform or mesh
+    /// configuration as TOML (Python: `update_config(type, config, id=None)`). Without
+    /// `options.id` a configuration is created; with it, that one is replaced. Invalid TOML
+    /// rejects with `RUNBEAM_VALIDATION` (`fieldErrors.config`). Not retried.
+    ///
+    /// ```js
+    /// const config = fs.readFileSync('pipeline.toml', 'utf8')
+    /// const { data } = await gateway.updateConfig('pipeline', config) // data.action: 'created'
+    /// await gateway.updateConfig('pipeline', config, { id: data.id }) // data.action: 'updated'
+    /// ```
+    #[napi(ts_args_type = "type: UpdateKind, config: string, options?: UpdateConfigOptions")]
+    pub fn update_config<'env>(
+        &self,
+        env: &'env Env,
+        kind: Unknown<'_>,
+        config: Option<Unknown<'_>>,
+        options: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, UpdateResult>> {
+        let kind = args::string(env, &kind, "type")?;
+        let kind: UpdateKind = serde_json::from_value(Value::String(kind))
+            .map_err(|e| error::invalid_argument(env, format!("type: {e}")))?;
+        let config = args::string(env, &required(env, config, "config")?, "config")?;
+        let options: UpdateConfigOptions = self::options(env, options)?;
+        let mut request = client::UpdateRequest::new(kind, config);
+        if let Some(id) = options.id {
+            request = request.id(id);
+        }
+        self.call(
             env,
-            async move { items.update(&id, &body).await },
-            |updated| Either::A(resource(updated)),
+            |c| async move { c.update(request).await },
+            UpdateResult::from,
         )
     }
 

@@ -6,6 +6,7 @@
 //! - [`client`] holds `Client`, the Runbeam Cloud API client (Promises on the module's tokio
 //!   runtime);
 //! - [`config`] holds `MeshConfig`;
+//! - [`jwt`] holds `Validator` (JWT validation, SPEC §4) and `parseBearer`;
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`;
 //! - `args` reads JavaScript arguments, with `RUNBEAM_INVALID_ARGUMENT` for a wrong type.
 //!
@@ -17,6 +18,7 @@ mod args;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod jwt;
 pub mod reference;
 
 use napi_derive::napi;

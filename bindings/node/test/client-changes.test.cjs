@@ -1,6 +1,6 @@
 'use strict'
 // The change feed (changes, change, acknowledgeChanges, changeApplied, changeFailed) and
-// update(request) against a runbeam-devcloud subprocess (the Node side of change_feed and
+// updateConfig against a runbeam-devcloud subprocess (the Node side of change_feed and
 // update_pushes_configuration in tests/e2e/tests/client_api.rs).
 
 const { describe, it, before, after } = require('node:test')
@@ -124,27 +124,27 @@ describe('Client change feed and update against runbeam-devcloud', () => {
     assert.equal(none.success, true)
   })
 
-  it('update(request) creates, then updates, a configuration', async () => {
-    const created = await gateway.update({ type: 'pipeline', config: '[pipeline]\nname = "p"\n' })
+  it('updateConfig(type, config, {id}) creates, then updates, a configuration', async () => {
+    const created = await gateway.updateConfig('pipeline', '[pipeline]\nname = "p"\n')
     assert.equal(created.success, true)
     assert.equal(created.data.action, 'created')
     assert.equal(created.data.type, 'pipeline')
     assert.equal(typeof created.data.id, 'string')
     assert.equal(typeof created.message, 'string')
 
-    const updated = await gateway.update({ type: 'pipeline', id: created.data.id, config: '[pipeline]\nname = "q"\n' })
+    const updated = await gateway.updateConfig('pipeline', '[pipeline]\nname = "q"\n', { id: created.data.id })
     assert.deepEqual(updated.data, { id: created.data.id, type: 'pipeline', action: 'updated' })
 
     // A given id not pushed before creates it under that id.
-    const named = await gateway.update({ type: 'mesh', id: 'node-mesh-1', config: 'name = "m"' })
+    const named = await gateway.updateConfig('mesh', 'name = "m"', { id: 'node-mesh-1' })
     assert.deepEqual(named.data, { id: 'node-mesh-1', type: 'mesh', action: 'created' })
     for (const type of ['gateway', 'transform']) {
-      assert.equal((await gateway.update({ type, config: 'name = "x"' })).data.type, type)
+      assert.equal((await gateway.updateConfig(type, 'name = "x"')).data.type, type)
     }
   })
 
-  it('update(request) rejects invalid TOML with RUNBEAM_VALIDATION (fieldErrors.config)', async () => {
-    await assert.rejects(gateway.update({ type: 'mesh', config: 'not = = toml' }), (e) => {
+  it('updateConfig rejects invalid TOML with RUNBEAM_VALIDATION (fieldErrors.config)', async () => {
+    await assert.rejects(gateway.updateConfig('mesh', 'not = = toml'), (e) => {
       assert.equal(e.code, 'RUNBEAM_VALIDATION', inspect(e))
       assert.equal(e.status, 422)
       assert.deepEqual(e.request, { method: 'POST', path: '/harmony/update' })
@@ -153,7 +153,7 @@ describe('Client change feed and update against runbeam-devcloud', () => {
     })
   })
 
-  it('still updates a collection resource with update(collection, id, resource)', async () => {
+  it('update(collection, id, resource) updates a collection resource', async () => {
     const updated = await alice.update('pipelines', pipeline.id, { description: 'collection update' })
     assert.equal(updated.id, pipeline.id)
     assert.equal(updated.description, 'collection update')
@@ -170,10 +170,14 @@ describe('Client change feed and update against runbeam-devcloud', () => {
       () => gateway.changeFailed('id'),
       () => gateway.changeFailed('id', 5),
       () => gateway.changeFailed('id', 'e', () => 1),
-      () => gateway.update({ type: 'widget', config: '' }),
-      () => gateway.update({ type: 'pipeline' }),
-      () => gateway.update({ type: 'pipeline', config: 5 }),
-      () => gateway.update({ type: 'pipeline', config: '' }, 'extra'),
+      () => gateway.updateConfig('widget', ''),
+      () => gateway.updateConfig('pipeline'),
+      () => gateway.updateConfig('pipeline', 5),
+      () => gateway.updateConfig({ type: 'pipeline', config: '' }),
+      () => gateway.updateConfig('pipeline', '', { id: 5 }),
+      () => gateway.updateConfig('pipeline', '', 'id'),
+      // The config push is no longer an overload of update.
+      () => gateway.update({ type: 'pipeline', config: '' }),
       () => gateway.update(5),
       () => gateway.update('pipelines'),
       () => gateway.update('pipelines', pipeline.id),
@@ -192,7 +196,7 @@ describe('Client change feed and update against runbeam-devcloud', () => {
       })
     }
     // The kinds listed in the error are the ones runbeam-core accepts.
-    await assert.rejects(gateway.update({ type: 'widget', config: '' }), {
+    await assert.rejects(gateway.updateConfig('widget', ''), {
       message: /gateway.*pipeline.*transform.*mesh/,
     })
   })

@@ -233,7 +233,7 @@ describe('Client faults against runbeam-devcloud', () => {
 
     await cloud.resetCounts()
     await cloud.fault({ path: served(UPDATE), method: 'POST', status: 429, retry_after: 1, count: 1 })
-    const limited = await rejection(gateway.update({ type: 'pipeline', config: 'name = "p"' }))
+    const limited = await rejection(gateway.updateConfig('pipeline', 'name = "p"'))
     assertCloudError(limited, { code: 'RUNBEAM_RATE_LIMITED', kind: 'RateLimited', status: 429, method: 'POST', path: UPDATE })
     assert.equal(limited.retryAfter, 1)
     assert.equal(await cloud.count(`POST ${served(UPDATE)}`), 1)
@@ -305,7 +305,7 @@ describe('Client faults against runbeam-devcloud', () => {
 
     // And for a POST.
     await cloud.fault({ path: served(UPDATE), method: 'POST', malformed_body: true, count: 1 })
-    const post = await rejection(gateway.update({ type: 'mesh', config: 'name = "m"' }))
+    const post = await rejection(gateway.updateConfig('mesh', 'name = "m"'))
     assertCloudError(post, { ...protocol, method: 'POST', path: UPDATE })
     assert.equal(await cloud.count(`POST ${served(UPDATE)}`), 1)
   })

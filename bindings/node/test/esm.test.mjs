@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { test } from 'node:test'
 
-import sdk, { MeshConfig, Reference, errorCodes, version } from '@runbeam/sdk'
+import sdk, { MeshConfig, Reference, Validator, errorCodes, parseBearer, version } from '@runbeam/sdk'
 
 const require = createRequire(import.meta.url)
 const namespace = await import('@runbeam/sdk')
@@ -17,8 +17,10 @@ test('import and require give the same objects', () => {
   assert.equal(MeshConfig, cjs.MeshConfig)
   assert.equal(errorCodes, cjs.errorCodes)
   assert.equal(version, cjs.version)
+  assert.equal(Validator, cjs.Validator)
+  assert.equal(parseBearer, cjs.parseBearer)
   assert.equal(sdk, cjs)
-  assert.deepEqual(Object.keys(namespace).sort(), ['Client', 'MeshConfig', 'Reference', 'default', 'errorCodes', 'version'])
+  assert.deepEqual(Object.keys(namespace).sort(), ['Client', 'MeshConfig', 'Reference', 'Validator', 'default', 'errorCodes', 'parseBearer', 'version'])
 })
 
 test('the ESM entry point works', () => {

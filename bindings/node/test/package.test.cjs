@@ -55,10 +55,22 @@ test('the UpdateKind declared in index.d.ts is the list runbeam-core accepts', a
   const declared = [...union.matchAll(/'(\w+)'/g)].map((m) => m[1])
   // Rejected before any request is sent: the URL need not answer.
   const client = new sdk.Client('http://127.0.0.1:9', { token: 'x' })
-  const e = await client.update({ type: 'widget', config: '' }).catch((error) => error)
+  const e = await client.updateConfig('widget', '').catch((error) => error)
   assert.equal(e.code, 'RUNBEAM_INVALID_ARGUMENT', String(e))
   const accepted = e.message.split('expected one of ')[1]?.match(/`(\w+)`/g)?.map((k) => k.slice(1, -1))
   assert.deepEqual(declared, accepted)
+})
+
+test('the JwtAlgorithm declared in index.d.ts is the list runbeam-core accepts', () => {
+  const union = dts.match(/^export type JwtAlgorithm = (.*)$/m)?.[1]
+  assert.ok(union, 'JwtAlgorithm is not declared')
+  const declared = [...union.matchAll(/'(\w+)'/g)].map((m) => m[1])
+  const e = throwsCode(
+    () => new sdk.Validator({ trustedIssuers: ['https://x.example/api'], algorithms: ['XS1'] }),
+    'RUNBEAM_INVALID_ARGUMENT',
+  )
+  assert.deepEqual(declared, e.message.split('supported: ')[1]?.split(', '))
+  for (const alg of declared) new sdk.Validator({ trustedIssuers: ['https://x.example/api'], algorithms: [alg] })
 })
 
 /** Type-checks `file` against the package's declarations; returns the diagnostics. */
@@ -85,7 +97,7 @@ test('TypeScript code using the SDK type-checks against index.d.ts', () => {
 
 test('TypeScript rejects misuse of the SDK', () => {
   const diagnostics = typecheck('misuse.ts')
-  for (const line of [4, 5, 6, 7, 8, 9, 10, 11]) {
+  for (const line of [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]) {
     assert.ok(
       diagnostics.some((d) => d.includes(`misuse.ts:${line}: `)),
       `no error on line ${line}: ${diagnostics.join('\n')}`,

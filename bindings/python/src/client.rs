@@ -79,7 +79,7 @@ fn runtime(py: Python<'_>) -> PyResult<Arc<Runtime>> {
 }
 
 /// Runs `fut` to completion with the GIL released, checking for signals every 100 ms.
-fn run_sync<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
+pub(crate) fn run_sync<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     T: Send,
     F: Future<Output = runbeam_core::Result<T>> + Send,
@@ -133,7 +133,11 @@ impl Canceller {
 
 /// Spawns `fut` on the module's runtime; returns an asyncio future of the running loop that
 /// gets `conv(result)` or the error.
-fn run_async<'py, T, F, C>(py: Python<'py>, fut: F, conv: C) -> PyResult<Bound<'py, PyAny>>
+pub(crate) fn run_async<'py, T, F, C>(
+    py: Python<'py>,
+    fut: F,
+    conv: C,
+) -> PyResult<Bound<'py, PyAny>>
 where
     T: Send + 'static,
     F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
@@ -178,7 +182,7 @@ where
 // ---------------------------------------------------------------------------------------------
 // Conversions.
 
-fn json_to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
+pub(crate) fn json_to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
     Ok(match value {
         Value::Null => py.None(),
         Value::Bool(b) => b.into_py_any(py)?,
@@ -281,7 +285,7 @@ fn page_request(py: Python<'_>, page: u32, per_page: u32) -> PyResult<PageReques
     Ok(PageRequest { page, per_page })
 }
 
-fn seconds(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
+pub(crate) fn seconds(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
     if !(value.is_finite() && value > 0.0) {
         return Err(invalid_argument(
             py,

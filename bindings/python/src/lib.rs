@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 pub mod client;
 pub mod config;
 pub mod errors;
+pub mod jwt;
 pub mod reference;
 
 /// The module `runbeam._native`; the package `runbeam` re-exports its classes.
@@ -47,6 +48,15 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::PyChange>()?;
     m.add_class::<client::PyAcknowledgement>()?;
     m.add_class::<client::PyUpdateResult>()?;
+    m.add_class::<jwt::PyValidator>()?;
+    m.add_class::<jwt::PyAsyncValidator>()?;
+    m.add_class::<jwt::PyClaims>()?;
+    m.add_class::<jwt::PyTokenUser>()?;
+    m.add_class::<jwt::PyTokenTeam>()?;
+    m.add_function(wrap_pyfunction!(jwt::parse_bearer, m)?)?;
+    m.add_function(wrap_pyfunction!(jwt::set_verify_releases_gil, m)?)?;
+    m.add_function(wrap_pyfunction!(jwt::after_fork_in_child, m)?)?;
+    jwt::register_fork_hook(m)?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     Ok(())
 }

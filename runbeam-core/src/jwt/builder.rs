@@ -141,7 +141,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Verified tokens remembered by SHA-256 (default 10 000; 0 disables the cache).
+    /// Verified tokens remembered by SHA-256: at least the `capacity` most recent, at most
+    /// twice that (default 10 000; 0 disables the cache).
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self

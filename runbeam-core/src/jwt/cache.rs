@@ -1,6 +1,7 @@
 //! The verified-token cache: SHA-256 of a token → its claims, bounded, approximately LRU
-//! (two generations: a hit in the older one moves the entry to the newer one; when the newer
-//! one is full the older one is dropped).
+//! (two generations of up to `capacity` entries each: a hit in the older one moves the entry
+//! to the newer one; when the newer one is full the older one is dropped). The `capacity`
+//! most recently used tokens are always cached; at most `2 × capacity` entries are held.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,22 +32,23 @@ struct Generations {
     old: HashMap<TokenHash, Entry>,
 }
 
-/// Bounded at `capacity` entries; `capacity == 0` disables it.
+/// At least the `capacity` most recent tokens, at most `2 × capacity` entries; `capacity == 0`
+/// disables it.
 pub(crate) struct VerifiedCache {
-    half: usize,
+    generation_size: usize,
     inner: Mutex<Generations>,
 }
 
 impl VerifiedCache {
     pub(crate) fn new(capacity: usize) -> VerifiedCache {
         VerifiedCache {
-            half: capacity.div_ceil(2),
+            generation_size: capacity,
             inner: Mutex::new(Generations::default()),
         }
     }
 
     pub(crate) fn enabled(&self) -> bool {
-        self.half > 0
+        self.generation_size > 0
     }
 
     pub(crate) fn get(&self, hash: &TokenHash) -> Option<Entry> {
@@ -55,7 +57,7 @@ impl VerifiedCache {
             return Some(entry.clone());
         }
         let entry = g.old.remove(hash)?;
-        Self::put(&mut g, self.half, *hash, entry.clone());
+        Self::put(&mut g, self.generation_size, *hash, entry.clone());
         Some(entry)
     }
 
@@ -64,7 +66,7 @@ impl VerifiedCache {
             return;
         }
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        Self::put(&mut g, self.half, hash, entry);
+        Self::put(&mut g, self.generation_size, hash, entry);
     }
 
     pub(crate) fn remove(&self, hash: &TokenHash) {
@@ -73,8 +75,8 @@ impl VerifiedCache {
         g.old.remove(hash);
     }
 
-    fn put(g: &mut Generations, half: usize, hash: TokenHash, entry: Entry) {
-        if g.young.len() >= half && !g.young.contains_key(&hash) {
+    fn put(g: &mut Generations, generation_size: usize, hash: TokenHash, entry: Entry) {
+        if g.young.len() >= generation_size && !g.young.contains_key(&hash) {
             g.old = std::mem::take(&mut g.young);
         }
         g.young.insert(hash, entry);
@@ -115,9 +117,21 @@ mod tests {
         cache.insert(hot, entry());
         for i in 0..10_000 {
             cache.insert(token_hash(&i.to_string()), entry());
-            assert!(cache.len() <= 100);
+            assert!(cache.len() <= 200);
             if i % 10 == 0 {
                 assert!(cache.get(&hot).is_some(), "a token used often stays cached");
+            }
+        }
+        // Cycling through exactly `capacity` tokens hits on every later pass.
+        cache.clear();
+        for pass in 0..3 {
+            for i in 0..100 {
+                let h = token_hash(&format!("cycle-{i}"));
+                if pass > 0 {
+                    assert!(cache.get(&h).is_some(), "pass {pass} token {i}");
+                } else {
+                    cache.insert(h, entry());
+                }
             }
         }
         cache.clear();

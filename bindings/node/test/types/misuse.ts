@@ -1,12 +1,17 @@
 // Must NOT compile (package.test.cjs checks that the declarations reject it).
-import { Client, MeshConfig, Reference } from '@runbeam/sdk'
+import { Client, MeshConfig, Reference, Validator, parseBearer } from '@runbeam/sdk'
 
 const n: number = Reference.parse('x').type
 Reference.parse(42)
 MeshConfig.fromFiles('a.toml')
 MeshConfig.fromToml('').inMeshContext(42)
 Reference.parse('x').provider = 'other'
-void new Client('http://127.0.0.1').update({ type: 'widget', config: '' })
+void new Client('http://127.0.0.1').updateConfig('widget', '')
 void new Client('http://127.0.0.1').acknowledgeChanges('change-1')
 void new Client('http://127.0.0.1').update('services', { description: 'no id' })
-console.log(n)
+void new Validator({ trustedIssuers: ['https://x.example/api'], algorithms: ['HS256'] })
+const sync: string = new Validator({ jwksUrl: 'https://x.example/jwks.json' }).validateSync('t').sub
+void new Validator({ jwksUrl: 'https://x.example/jwks.json' }).verifyMeshToken('t')
+parseBearer(undefined)
+void new Client('http://127.0.0.1').update({ type: 'pipeline', config: '' })
+console.log(n, sync)

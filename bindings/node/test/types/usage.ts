@@ -1,6 +1,6 @@
 // Compiled by package.test.cjs against index.d.ts (strict): how TypeScript users call the SDK.
-import { Client, MeshConfig, Reference, errorCodes, version } from '@runbeam/sdk'
-import type { Acknowledgement, AuthorizeResult, Change, Lookup, Mesh, Page, Problem, RemoteReference, Resolved, Resource, ResourceType, RunbeamError, UpdateKind, UpdateResult } from '@runbeam/sdk'
+import { Client, MeshConfig, Reference, Validator, errorCodes, parseBearer, version } from '@runbeam/sdk'
+import type { Claims, JwtAlgorithm, ValidatorOptions, Acknowledgement, AuthorizeResult, Change, Lookup, Mesh, Page, Problem, RemoteReference, Resolved, Resource, ResourceType, RunbeamError, UpdateKind, UpdateResult } from '@runbeam/sdk'
 
 const r: Reference = Reference.parse('runbeam.acme.ingress.name.api')
 const same: Reference = new Reference('runbeam.acme.ingress.name.api')
@@ -61,9 +61,9 @@ async function cloud(): Promise<void> {
   await gateway.changeFailed(change.id, 'invalid TOML', { line: 3 })
   await gateway.changeFailed(change.id, 'invalid TOML')
   const kind: UpdateKind = 'pipeline'
-  const pushed: UpdateResult = await gateway.update({ type: kind, config: '[pipeline]' })
+  const pushed: UpdateResult = await gateway.updateConfig(kind, '[pipeline]')
   const action: 'created' | 'updated' = pushed.data.action
-  await gateway.update({ type: 'mesh', id: pushed.data.id, config: '' })
+  await gateway.updateConfig('mesh', '', { id: pushed.data.id })
   console.log(edited, mine, changeStatus, acked, applied, action)
   await user.delete('services', first.id)
   for await (const item of user.listAll('gateways', { perPage: 50 })) console.log(item.id)
@@ -79,3 +79,23 @@ async function cloud(): Promise<void> {
   console.log(expiresAt, resolved, urls, meshToken)
 }
 void cloud
+
+async function jwt(header: string): Promise<void> {
+  const algorithms: JwtAlgorithm[] = ['RS256', 'ES256']
+  const options: ValidatorOptions = { trustedIssuers: ['https://api.runbeam.io/api'], algorithms, leewaySecs: 30, audiences: ['gw'] }
+  const validator = new Validator(options)
+  await validator.refreshKeys()
+  const token: string = parseBearer(header)
+  const claims: Claims = validator.validateSync(token) ?? (await validator.validate(token))
+  const email: string | null | undefined = claims.user?.email
+  const team: string | undefined = claims.team?.id
+  const aud: string | readonly string[] | null = claims.aud
+  const exp: number = claims.exp
+  const scope: unknown = claims.claims.scope
+  const mesh: Claims = validator.verifyMeshTokenSync(token, 'mesh', 'https://x.example') ?? (await validator.verifyMeshToken(token, 'mesh'))
+  validator.flushTokenCache()
+  const urls: string[] = validator.jwksUrls
+  const cached: number = validator.cachedTokens
+  console.log(email, team, aud, exp, scope, mesh.sub, urls, cached)
+}
+void jwt

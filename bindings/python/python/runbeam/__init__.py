@@ -1,5 +1,6 @@
 """librunbeam for Python: Runbeam mesh resource references, mesh configuration and the Runbeam
-Cloud API client (:class:`Client`, :class:`AsyncClient`).
+Cloud API client (:class:`Client`, :class:`AsyncClient`) and the JWT validator
+(:class:`Validator`, :class:`AsyncValidator`).
 
 All logic lives in the Rust core (``runbeam-core``); this package is a thin, typed binding.
 
@@ -17,15 +18,21 @@ from ._native import (
     Acknowledgement,
     AsyncClient,
     AsyncResourceIterator,
+    AsyncValidator,
     AuthorizeResult,
     Change,
+    Claims,
     Client,
     MeshToken,
     Page,
     Resolved,
     ResolvedResource,
     ResourceIterator,
+    TokenTeam,
+    TokenUser,
     UpdateResult,
+    Validator,
+    parse_bearer,
     Egress,
     Ingress,
     Mesh,
@@ -87,6 +94,12 @@ __all__ = [
     "Change",
     "Acknowledgement",
     "UpdateResult",
+    "Validator",
+    "AsyncValidator",
+    "Claims",
+    "TokenUser",
+    "TokenTeam",
+    "parse_bearer",
     "RunbeamError",
     "InvalidArgumentError",
     "InvalidReferenceError",

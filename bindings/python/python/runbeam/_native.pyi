@@ -493,3 +493,162 @@ class AsyncClient:
     def update(self, collection: str, id: str, body: _Json) -> Awaitable[_Json]: ...
     def delete(self, collection: str, id: str) -> Awaitable[None]: ...
     def __repr__(self) -> str: ...
+
+# --- JWT validation (SPEC §4) -----------------------------------------------------------------
+
+def parse_bearer(header: str) -> str:
+    """The token of an ``Authorization`` header value: scheme ``Bearer`` (any case), one
+    token. Raises :class:`JwtInvalidError` saying what is wrong (never quoting the header)."""
+
+class TokenUser:
+    """The ``user`` claim of a Runbeam user JWT."""
+
+    @property
+    def id(self) -> str:
+        """The user's id (a number is given as its decimal text)."""
+    @property
+    def email(self) -> Optional[str]: ...
+    @property
+    def name(self) -> Optional[str]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+class TokenTeam:
+    """The ``team`` claim of a Runbeam user JWT."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> Optional[str]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+class Claims:
+    """The claims of a verified token. Claims are not secret (the token is): ``repr()`` shows
+    them."""
+
+    @property
+    def iss(self) -> Optional[str]: ...
+    @property
+    def sub(self) -> Optional[str]: ...
+    @property
+    def aud(self) -> Union[str, List[str], None]:
+        """As the token carried it: one string, a list, or absent."""
+    @property
+    def exp(self) -> int:
+        """Seconds since the epoch (always present: tokens without ``exp`` are refused)."""
+    @property
+    def iat(self) -> Optional[int]: ...
+    @property
+    def nbf(self) -> Optional[int]: ...
+    @property
+    def jti(self) -> Optional[str]: ...
+    @property
+    def user(self) -> Optional[TokenUser]: ...
+    @property
+    def team(self) -> Optional[TokenTeam]: ...
+    @property
+    def json(self) -> str:
+        """The payload exactly as the token carried it (a JSON object)."""
+    def get(self, name: str, default: Any = None) -> Any:
+        """The claim ``name`` (custom claims too) as a Python value, else ``default``."""
+    def to_dict(self) -> Dict[str, Any]:
+        """Every claim, as a new ``dict``."""
+    def __repr__(self) -> str: ...
+
+class Validator:
+    """Validates Runbeam user JWTs and mesh tokens (SPEC §4), blocking.
+
+    Trust is explicit: give ``trusted_issuers`` (exact match after normalisation, never a
+    prefix; keys from ``<issuer>/.well-known/jwks.json``) and/or a pinned ``jwks_url``. A token
+    of an untrusted issuer is refused before any network request. Keys are fetched on first
+    use (or by :meth:`refresh_keys` at start-up) and cached; a repeated token is answered from
+    a bounded cache of verified tokens, its time claims re-checked on every hit.
+
+    Times are in seconds. ``algorithms`` defaults to ``["RS256"]``; ``none`` and HMAC are
+    never accepted.
+
+    Raises: :class:`JwtInvalidError` (malformed, bad signature, unknown key, wrong audience,
+    missing claim, not yet valid), :class:`JwtExpiredError`, :class:`UntrustedIssuerError`,
+    or the key fetch's error (:class:`TransportError`, :class:`TimeoutError`, …);
+    :class:`InvalidArgumentError` for bad settings. Messages never quote the token.
+    """
+
+    def __init__(
+        self,
+        *,
+        trusted_issuers: Optional[List[str]] = None,
+        jwks_url: Optional[str] = None,
+        algorithms: Optional[List[str]] = None,
+        audiences: Optional[List[str]] = None,
+        required_claims: Optional[List[str]] = None,
+        leeway: float = 60.0,
+        jwks_ttl: float = 3600.0,
+        min_refresh_interval: float = 30.0,
+        max_stale: float = 86400.0,
+        cache_capacity: int = 10000,
+        allow_insecure_http: bool = False,
+        deadline: float = 10.0,
+        ca_bundle_pem: Union[bytes, str, None] = None,
+    ) -> None: ...
+    @property
+    def trusted_issuers(self) -> List[str]:
+        """The trusted issuers, normalised."""
+    @property
+    def jwks_urls(self) -> List[str]:
+        """The JWKS URLs keys are fetched from."""
+    @property
+    def cached_tokens(self) -> int:
+        """Verified tokens currently remembered."""
+    def validate(self, token: str) -> Claims:
+        """Verify ``token`` and return its claims; no I/O when its keys are cached."""
+    def verify_mesh_token(
+        self, token: str, mesh_id: str, destination_url: Optional[str] = None
+    ) -> Claims:
+        """:meth:`validate` plus: ``aud`` is ``mesh:<mesh_id>``, the ``mesh_id`` claim
+        matches, and ``destination_url`` (when given) lies under the token's ``dest_url``."""
+    def refresh_keys(self) -> None:
+        """Fetch every JWKS now (at start-up); respects ``min_refresh_interval``."""
+    def flush_token_cache(self) -> None:
+        """Forget every verified token (keys stay cached)."""
+    def __repr__(self) -> str: ...
+
+class AsyncValidator:
+    """The asyncio form of :class:`Validator`: ``validate``, ``verify_mesh_token`` and
+    ``refresh_keys`` return awaitables (already completed when the keys are cached)."""
+
+    def __init__(
+        self,
+        *,
+        trusted_issuers: Optional[List[str]] = None,
+        jwks_url: Optional[str] = None,
+        algorithms: Optional[List[str]] = None,
+        audiences: Optional[List[str]] = None,
+        required_claims: Optional[List[str]] = None,
+        leeway: float = 60.0,
+        jwks_ttl: float = 3600.0,
+        min_refresh_interval: float = 30.0,
+        max_stale: float = 86400.0,
+        cache_capacity: int = 10000,
+        allow_insecure_http: bool = False,
+        deadline: float = 10.0,
+        ca_bundle_pem: Union[bytes, str, None] = None,
+    ) -> None: ...
+    @property
+    def trusted_issuers(self) -> List[str]: ...
+    @property
+    def jwks_urls(self) -> List[str]: ...
+    @property
+    def cached_tokens(self) -> int: ...
+    def validate(self, token: str) -> Awaitable[Claims]: ...
+    def verify_mesh_token(
+        self, token: str, mesh_id: str, destination_url: Optional[str] = None
+    ) -> Awaitable[Claims]: ...
+    def refresh_keys(self) -> Awaitable[None]: ...
+    def flush_token_cache(self) -> None:
+        """Immediate (not awaitable)."""
+    def __repr__(self) -> str: ...

@@ -1,0 +1,589 @@
+//! `Validator`: runbeam-core's JWT validator (SPEC §4) for JavaScript, and `parseBearer`.
+//!
+//! Every check is runbeam-core's; this module converts arguments, results and errors.
+//!
+//! **Hot path.** A gateway validates a token per request, so the synchronous methods
+//! (`validateSync`, `verifyMeshTokenSync`) call the core's cached path directly on the JS
+//! thread (no I/O: `null` when keys must be fetched first), and `index.js` makes `validate` /
+//! `verifyMeshToken` try that path before going to the runtime (a Promise resolved at once costs
+//! far less than a hop to a runtime thread and back).
+//!
+//! **Claims objects.** A `Claims` is an instance of the JavaScript class of `index.js`, frozen,
+//! built by one `new Claims(...)` call with the core's typed fields as arguments (cheaper than
+//! setting a dozen properties through napi). The core serves a repeated token from its
+//! verified-token cache as the *same* `Arc<Claims>` (time claims re-checked on every hit), so
+//! each validator remembers the JavaScript object it built for such an `Arc` (from its second
+//! sighting on) and returns it again: a repeated token then costs a SHA-256, a cache look-up
+//! and no object creation. See [`Objects`].
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::ptr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{
+    Env, Function, JsValue, Object, ObjectFinalize, ObjectRef, PromiseRaw, Result, ToNapiValue,
+    Unknown,
+};
+use napi::sys;
+use napi_derive::napi;
+use runbeam_core::jwt::{self, Algorithm, Audience, Claims, DEFAULT_CACHE_CAPACITY};
+
+use crate::{args, error};
+
+/// Options of `new Validator(options)`. Trust is explicit: give `trustedIssuers`, `jwksUrl`
+/// or both.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct ValidatorOptions {
+    /// Issuers whose tokens are accepted: exact match after URL normalisation, never a prefix.
+    /// For Runbeam Cloud, the API root, e.g. `https://api.runbeam.io/api`. Keys come from
+    /// `<issuer>/.well-known/jwks.json` unless `jwksUrl` is given.
+    pub trusted_issuers: Option<Vec<String>>,
+    /// A pinned JWKS URL every key comes from. Alone, any `iss` signed by these keys passes.
+    pub jwks_url: Option<String>,
+    /// Accepted algorithms (default `['RS256']`). `none` and HMAC are never accepted.
+    #[napi(ts_type = "Array<JwtAlgorithm>")]
+    pub algorithms: Option<Vec<String>>,
+    /// When given, `aud` must name one of these.
+    pub audiences: Option<Vec<String>>,
+    /// Claims that must be present and not null (any claim, custom ones too).
+    pub required_claims: Option<Vec<String>>,
+    /// Clock-skew leeway on `exp`, `nbf` and `iat`, seconds (default 60).
+    pub leeway_secs: Option<f64>,
+    /// How long fetched keys are used before a refresh, seconds (default 3600).
+    pub jwks_ttl_secs: Option<f64>,
+    /// Minimum interval between two fetches of one JWKS, seconds (default 30).
+    pub min_refresh_interval_secs: Option<f64>,
+    /// How long keys stay usable while refreshes fail, seconds (default 86400).
+    pub max_stale_secs: Option<f64>,
+    /// Verified tokens remembered (default 10000; 0 disables the cache).
+    pub cache_capacity: Option<f64>,
+    /// Accept `http://` issuers and JWKS URLs on hosts that are not loopback (default false).
+    pub allow_insecure_http: Option<bool>,
+    /// Total time of one JWKS fetch, retries included, milliseconds (default 10000).
+    pub deadline_ms: Option<f64>,
+    /// PEM text of CA certificates trusted for JWKS fetches in addition to the system roots.
+    pub ca_bundle: Option<String>,
+}
+
+/// A whole number ≥ 0 that fits `u64`, or `RUNBEAM_INVALID_ARGUMENT` naming `what`.
+fn whole(env: &Env, value: f64, what: &str) -> Result<u64> {
+    // 2^53: every whole f64 below it is exact.
+    if value.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&value) {
+        Ok(value as u64)
+    } else {
+        Err(error::invalid_argument(
+            env,
+            format!("{what} must be a whole number of at least 0, not {value}"),
+        ))
+    }
+}
+
+fn secs(env: &Env, value: f64, what: &str) -> Result<Duration> {
+    whole(env, value, what).map(Duration::from_secs)
+}
+
+/// The JavaScript `Claims` classes registered by `index.js` (the last one builds objects).
+struct Registry {
+    classes: Vec<ObjectRef<false>>,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Registry> = const { RefCell::new(Registry { classes: Vec::new() }) };
+}
+
+/// Registers the JavaScript `Claims` class, whose constructor takes
+/// `(json, iss, sub, aud, exp, iat, nbf, jti, userId, userEmail, userName, teamId, teamName)`.
+/// Internal: called by `index.js` when it is loaded.
+#[napi(js_name = "__jwtInit", skip_typescript)]
+pub fn jwt_init(env: &Env, class: Function<'_>) -> Result<()> {
+    let class = Object::from_raw(env.raw(), class.raw());
+    let class = class.create_ref::<false>()?;
+    REGISTRY.with(|r| r.borrow_mut().classes.push(class));
+    Ok(())
+}
+
+/// A napi call's status as a `Result`.
+fn check(env: &Env, status: sys::napi_status, what: &str) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(error::internal(
+            env,
+            format!("cannot build the claims object: {what} failed (napi status {status})"),
+        ))
+    }
+}
+
+/// Creates JavaScript values for the `Claims` constructor arguments.
+struct Values<'a> {
+    env: &'a Env,
+}
+
+impl Values<'_> {
+    fn str(&self, text: &str) -> Result<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        // ASCII (nearly every claim) is Latin-1 as is, which V8 copies without decoding.
+        let create = if text.is_ascii() {
+            sys::napi_create_string_latin1
+        } else {
+            sys::napi_create_string_utf8
+        };
+        // SAFETY: `text` is valid UTF-8 (and Latin-1 when ASCII) of the given length; `value`
+        // is written on success.
+        let status = unsafe {
+            create(
+                self.env.raw(),
+                text.as_ptr().cast(),
+                text.len() as isize,
+                &mut value,
+            )
+        };
+        check(self.env, status, "napi_create_string")?;
+        Ok(value)
+    }
+
+    fn null(&self) -> Result<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        // SAFETY: `value` is written on success.
+        let status = unsafe { sys::napi_get_null(self.env.raw(), &mut value) };
+        check(self.env, status, "napi_get_null")?;
+        Ok(value)
+    }
+
+    fn opt_str(&self, text: Option<&str>) -> Result<sys::napi_value> {
+        text.map_or_else(|| self.null(), |t| self.str(t))
+    }
+
+    fn num(&self, n: i64) -> Result<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        // SAFETY: `value` is written on success.
+        let status = unsafe { sys::napi_create_double(self.env.raw(), n as f64, &mut value) };
+        check(self.env, status, "napi_create_double")?;
+        Ok(value)
+    }
+
+    fn opt_num(&self, n: Option<i64>) -> Result<sys::napi_value> {
+        n.map_or_else(|| self.null(), |n| self.num(n))
+    }
+
+    fn audience(&self, aud: &Audience) -> Result<sys::napi_value> {
+        match aud {
+            Audience::None => self.null(),
+            Audience::One(a) => self.str(a),
+            Audience::Many(list) => {
+                // SAFETY: `list` lives until the conversion returns.
+                unsafe { <&Vec<String>>::to_napi_value(self.env.raw(), list) }
+            }
+        }
+    }
+}
+
+/// A new JavaScript `Claims` object for `claims`.
+fn new_claims(env: &Env, claims: &Claims) -> Result<sys::napi_value> {
+    let class = REGISTRY.with(|r| {
+        r.borrow()
+            .classes
+            .last()
+            .map(|class| class.get_value(env).map(|c| c.raw()))
+            .transpose()
+    })?;
+    let Some(class) = class else {
+        return Err(error::internal(env, "the Claims class is not registered"));
+    };
+    let v = Values { env };
+    let user = claims.user.as_ref();
+    let team = claims.team.as_ref();
+    let argv = [
+        v.str(claims.json())?,
+        v.opt_str(claims.iss.as_deref())?,
+        v.opt_str(claims.sub.as_deref())?,
+        v.audience(&claims.aud)?,
+        v.num(claims.exp)?,
+        v.opt_num(claims.iat)?,
+        v.opt_num(claims.nbf)?,
+        v.opt_str(claims.jti.as_deref())?,
+        v.opt_str(user.map(|u| u.id.as_str()))?,
+        v.opt_str(user.and_then(|u| u.email.as_deref()))?,
+        v.opt_str(user.and_then(|u| u.name.as_deref()))?,
+        v.opt_str(team.map(|t| t.id.as_str()))?,
+        v.opt_str(team.and_then(|t| t.name.as_deref()))?,
+    ];
+    let mut object = ptr::null_mut();
+    // SAFETY: `class` is a live constructor of `env`; `argv` holds live values of `env`.
+    let status =
+        unsafe { sys::napi_new_instance(env.raw(), class, argv.len(), argv.as_ptr(), &mut object) };
+    check(env, status, "new Claims()")?;
+    Ok(object)
+}
+
+/// Claims converted when a Promise resolves (off the validator's object map: the slow path).
+pub struct JsClaims(Arc<Claims>);
+
+impl ToNapiValue for JsClaims {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        new_claims(&Env::from_raw(env), &val.0)
+    }
+}
+
+/// The JavaScript objects built for the `Arc<Claims>` the core's cache hands out, by address.
+///
+/// An object is remembered only when its `Arc` comes back a second time: most tokens of a busy
+/// gateway are seen once, and keeping their objects alive (a napi reference each, promoted to
+/// the old generation by the GC) would cost every distinct token a few microseconds for
+/// nothing. `seen` holds bare addresses: a reused address only makes an object be remembered
+/// one sighting early, while `map` holds the `Arc`, so its addresses cannot be reused.
+#[derive(Default)]
+struct Objects {
+    seen: HashSet<usize>,
+    map: HashMap<usize, (Arc<Claims>, ObjectRef<false>)>,
+}
+
+impl Objects {
+    /// The object for `claims`: the one built before for this `Arc`, or a new one (remembered
+    /// on the second sighting when the core caches verified tokens, `capacity` > 0).
+    fn get(&mut self, env: &Env, claims: Arc<Claims>, capacity: usize) -> Result<sys::napi_value> {
+        let key = Arc::as_ptr(&claims) as usize;
+        if let Some((_, object)) = self.map.get(&key) {
+            return Ok(object.get_value(env)?.raw());
+        }
+        let raw = new_claims(env, &claims)?;
+        if capacity == 0 {
+            return Ok(raw);
+        }
+        if self.seen.len() >= capacity {
+            self.seen.clear();
+        }
+        if self.seen.insert(key) {
+            return Ok(raw);
+        }
+        if self.map.len() >= capacity {
+            self.evict(env, capacity)?;
+        }
+        let object = Object::from_raw(env.raw(), raw).create_ref::<false>()?;
+        self.map.insert(key, (claims, object));
+        Ok(raw)
+    }
+
+    /// Drops the objects of claims the core no longer caches; all of them if that does not
+    /// free half the room (so that eviction stays amortised O(1) per insertion).
+    fn evict(&mut self, env: &Env, capacity: usize) -> Result<()> {
+        let mut dropped = Vec::new();
+        let live: HashMap<_, _> = self
+            .map
+            .drain()
+            .filter_map(|(key, (claims, object))| {
+                if Arc::strong_count(&claims) > 1 {
+                    Some((key, (claims, object)))
+                } else {
+                    dropped.push(object);
+                    None
+                }
+            })
+            .collect();
+        self.map = live;
+        if self.map.len() > capacity / 2 {
+            dropped.extend(self.map.drain().map(|(_, (_, object))| object));
+        }
+        for object in dropped {
+            object.unref(env)?;
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self, env: &Env) -> Result<()> {
+        self.seen.clear();
+        for (_, (_, object)) in self.map.drain() {
+            object.unref(env)?;
+        }
+        Ok(())
+    }
+}
+
+/// A JWT validator (SPEC §4): signature with keys from the trusted issuers' JWKS (cached,
+/// refreshed, bounded), `exp`/`nbf`/`iat` with leeway, audiences, required claims, token size.
+/// A token of an untrusted issuer is refused before any network request.
+///
+/// ```js
+/// const validator = new Validator({ trustedIssuers: ['https://api.runbeam.io/api'] })
+/// await validator.refreshKeys() // at start-up, so the first request does not wait
+/// const claims = validator.validateSync(token) ?? (await validator.validate(token))
+/// console.log(claims.sub, claims.user?.email, claims.team?.name, claims.claims.scope)
+/// ```
+#[napi(custom_finalize)]
+pub struct Validator {
+    inner: jwt::Validator,
+    capacity: usize,
+    objects: RefCell<Objects>,
+}
+
+impl ObjectFinalize for Validator {
+    fn finalize(self, env: Env) -> Result<()> {
+        self.objects.into_inner().clear(&env)
+    }
+}
+
+#[napi]
+impl Validator {
+    /// Checks the options and builds the validator; no network request is made. Throws
+    /// `RUNBEAM_INVALID_ARGUMENT` without trusted issuers or JWKS URL, for an insecure or
+    /// malformed URL, an unknown algorithm or inconsistent timings.
+    #[napi(constructor, ts_args_type = "options: ValidatorOptions")]
+    pub fn new(env: &Env, options: Option<Unknown<'_>>) -> Result<Self> {
+        let options: ValidatorOptions = match options {
+            Some(value) if value.get_type()? == napi::ValueType::Object => {
+                crate::client::json_like(env, &value, "options")?
+            }
+            _ => {
+                return Err(error::invalid_argument(
+                    env,
+                    "new Validator() needs an options object with trustedIssuers or jwksUrl",
+                ));
+            }
+        };
+        let mut b = jwt::Validator::builder().language("node");
+        for issuer in options.trusted_issuers.unwrap_or_default() {
+            b = b.trusted_issuer(issuer);
+        }
+        if let Some(url) = options.jwks_url {
+            b = b.jwks_url(url);
+        }
+        if let Some(names) = options.algorithms {
+            let algorithms = names
+                .iter()
+                .map(|name| error::core(env, || name.parse::<Algorithm>()))
+                .collect::<Result<Vec<_>>>()?;
+            b = b.algorithms(algorithms);
+        }
+        for audience in options.audiences.unwrap_or_default() {
+            b = b.audience(audience);
+        }
+        for claim in options.required_claims.unwrap_or_default() {
+            b = b.require_claim(claim);
+        }
+        if let Some(v) = options.leeway_secs {
+            b = b.leeway(secs(env, v, "leewaySecs")?);
+        }
+        if let Some(v) = options.jwks_ttl_secs {
+            b = b.jwks_ttl(secs(env, v, "jwksTtlSecs")?);
+        }
+        if let Some(v) = options.min_refresh_interval_secs {
+            b = b.min_refresh_interval(secs(env, v, "minRefreshIntervalSecs")?);
+        }
+        if let Some(v) = options.max_stale_secs {
+            b = b.max_stale(secs(env, v, "maxStaleSecs")?);
+        }
+        let mut capacity = DEFAULT_CACHE_CAPACITY;
+        if let Some(v) = options.cache_capacity {
+            capacity = usize::try_from(whole(env, v, "cacheCapacity")?).unwrap_or(usize::MAX);
+            b = b.cache_capacity(capacity);
+        }
+        if let Some(allow) = options.allow_insecure_http {
+            b = b.allow_insecure_http(allow);
+        }
+        if let Some(v) = options.deadline_ms {
+            b = b.deadline(Duration::from_millis(whole(env, v, "deadlineMs")?));
+        }
+        if let Some(pem) = options.ca_bundle {
+            b = b.ca_bundle_pem(pem);
+        }
+        let inner = error::core(env, || b.build())?;
+        Ok(Validator {
+            inner,
+            capacity,
+            objects: RefCell::new(Objects::default()),
+        })
+    }
+
+    /// The JWKS URLs keys are fetched from, in configuration order.
+    #[napi(getter)]
+    pub fn jwks_urls(&self) -> Vec<String> {
+        self.inner.jwks_urls()
+    }
+
+    /// The trusted issuers, normalised.
+    #[napi(getter)]
+    pub fn trusted_issuers(&self) -> Vec<String> {
+        self.inner.trusted_issuers().to_vec()
+    }
+
+    /// Verifies `token` with the keys already fetched, without any I/O: the claims, or `null`
+    /// when keys must be fetched first (then use `validate`, or call `refreshKeys` at
+    /// start-up). Throws `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED` or
+    /// `RUNBEAM_UNTRUSTED_ISSUER`.
+    ///
+    /// ```js
+    /// const claims = validator.validateSync(token) ?? (await validator.validate(token))
+    /// ```
+    #[napi(ts_args_type = "token: string", ts_return_type = "Claims | null")]
+    pub fn validate_sync<'env>(&self, env: &'env Env, token: Unknown<'_>) -> Result<Unknown<'env>> {
+        let outcome = with_token(env, &token, |token| self.inner.validate_cached(token))?;
+        self.sync_result(env, outcome)
+    }
+
+    /// `validateSync` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
+    /// claim matches, and `destinationUrl` (the URL being served, when given) lies under the
+    /// token's `dest_url`. `null` when keys must be fetched first.
+    #[napi(
+        ts_args_type = "token: string, meshId: string, destinationUrl?: string | null",
+        ts_return_type = "Claims | null"
+    )]
+    pub fn verify_mesh_token_sync<'env>(
+        &self,
+        env: &'env Env,
+        token: Unknown<'_>,
+        mesh_id: Unknown<'_>,
+        destination_url: Option<Unknown<'_>>,
+    ) -> Result<Unknown<'env>> {
+        let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
+        let outcome = self
+            .inner
+            .verify_mesh_token_cached(&token, &mesh_id, destination.as_deref());
+        self.sync_result(env, outcome)
+    }
+
+    /// The fetching half of `validate` (index.js tries `validateSync` first).
+    #[napi(js_name = "__validate", skip_typescript)]
+    pub fn validate_async<'env>(
+        &self,
+        env: &'env Env,
+        token: Unknown<'_>,
+    ) -> Result<PromiseRaw<'env, JsClaims>> {
+        let token = args::string(env, &token, "token")?;
+        let inner = self.inner.clone();
+        crate::client::spawn(env, async move { inner.validate(&token).await }, JsClaims)
+    }
+
+    /// The fetching half of `verifyMeshToken` (index.js tries `verifyMeshTokenSync` first).
+    #[napi(js_name = "__verifyMeshToken", skip_typescript)]
+    pub fn verify_mesh_token_async<'env>(
+        &self,
+        env: &'env Env,
+        token: Unknown<'_>,
+        mesh_id: Unknown<'_>,
+        destination_url: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, JsClaims>> {
+        let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
+        let inner = self.inner.clone();
+        crate::client::spawn(
+            env,
+            async move {
+                inner
+                    .verify_mesh_token(&token, &mesh_id, destination.as_deref())
+                    .await
+            },
+            JsClaims,
+        )
+    }
+
+    /// Fetches every JWKS now (at start-up, so the first request does not wait); respects the
+    /// minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn refresh_keys<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        crate::client::spawn(env, async move { inner.refresh_keys().await }, |()| ())
+    }
+
+    /// Forgets every verified token (keys stay cached): the next validation of any token
+    /// checks its signature again.
+    #[napi]
+    pub fn flush_token_cache(&self, env: &Env) -> Result<()> {
+        self.inner.flush_token_cache();
+        self.objects.borrow_mut().clear(env)
+    }
+
+    /// Verified tokens currently remembered.
+    #[napi(getter)]
+    pub fn cached_tokens(&self) -> u32 {
+        u32::try_from(self.inner.cached_tokens()).unwrap_or(u32::MAX)
+    }
+}
+
+impl Validator {
+    /// `null` for `None`, the claims object, or the coded error thrown.
+    fn sync_result<'env>(
+        &self,
+        env: &'env Env,
+        outcome: Option<runbeam_core::Result<Arc<Claims>>>,
+    ) -> Result<Unknown<'env>> {
+        let raw = match outcome {
+            None => Values { env }.null()?,
+            Some(Err(e)) => return Err(error::from_core(env, &e)),
+            Some(Ok(claims)) => self.objects.borrow_mut().get(env, claims, self.capacity)?,
+        };
+        // SAFETY: `raw` is a live value of `env`.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+    }
+}
+
+/// Bytes of a token read without allocating: over the core's limit, so a token that does not
+/// fit is refused anyway (it is then read in full, for the core's message).
+const TOKEN_BUFFER: usize = jwt::MAX_TOKEN_BYTES + 8;
+
+thread_local! {
+    /// Where `with_token` reads tokens (one per JS thread; reads never nest).
+    static TOKEN: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with the string `token`, read into a per-thread buffer rather than a new `String`
+/// (the hot path of `validateSync`).
+fn with_token<T>(env: &Env, token: &Unknown<'_>, f: impl FnOnce(&str) -> T) -> Result<T> {
+    let mut f = Some(f);
+    let fast = TOKEN.with(|buffer| -> Option<Result<T>> {
+        let mut buffer = buffer.try_borrow_mut().ok()?;
+        if buffer.len() < TOKEN_BUFFER {
+            buffer.resize(TOKEN_BUFFER, 0);
+        }
+        let mut len = 0;
+        // SAFETY: the buffer holds `TOKEN_BUFFER` bytes; napi writes at most that many, NUL
+        // included, and sets `len` to the bytes written before the NUL.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(
+                env.raw(),
+                token.raw(),
+                buffer.as_mut_ptr().cast(),
+                TOKEN_BUFFER,
+                &mut len,
+            )
+        };
+        // Not a string, or maybe cut short: the slow path says which.
+        if status != sys::Status::napi_ok || len + 4 >= TOKEN_BUFFER {
+            return None;
+        }
+        let text = std::str::from_utf8(&buffer[..len]).ok()?;
+        f.take().map(|f| Ok(f(text)))
+    });
+    match (fast, f) {
+        (Some(result), _) => result,
+        (None, Some(f)) => Ok(f(&args::string(env, token, "token")?)),
+        (None, None) => Err(error::internal(env, "token read twice")),
+    }
+}
+
+fn mesh_args(
+    env: &Env,
+    token: Unknown<'_>,
+    mesh_id: Unknown<'_>,
+    destination_url: Option<Unknown<'_>>,
+) -> Result<(String, String, Option<String>)> {
+    let token = args::string(env, &token, "token")?;
+    let mesh_id = args::string(env, &mesh_id, "meshId")?;
+    let destination = crate::client::present(destination_url)
+        .map(|d| args::string(env, &d, "destinationUrl"))
+        .transpose()?;
+    Ok((token, mesh_id, destination))
+}
+
+/// The token of an `Authorization` header value: scheme `Bearer` (any case), one token.
+/// Throws `RUNBEAM_JWT_INVALID` otherwise (the message never quotes the header).
+///
+/// ```js
+/// const token = parseBearer(req.headers.authorization)
+/// ```
+#[napi(ts_args_type = "header: string")]
+pub fn parse_bearer(env: &Env, header: Unknown<'_>) -> Result<String> {
+    let header = args::string(env, &header, "header")?;
+    error::core(env, || jwt::parse_bearer(&header).map(str::to_owned))
+}
