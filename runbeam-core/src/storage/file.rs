@@ -327,6 +327,71 @@ impl FileStore {
     }
 }
 
+impl FileStore {
+    /// Reads and decrypts a slot; the caller holds a lock.
+    fn read_locked(&self, instance_id: &str, path: &Path) -> Result<Option<Secret>> {
+        let mut bytes = Vec::new();
+        match File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)) {
+            Ok(_) => {}
+            Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("read", path, &e)),
+        }
+        let identity = self.identity(instance_id, false)?;
+        let plain = if bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") {
+            let mut dearmored = Vec::new();
+            age::armor::ArmoredReader::new(&bytes[..])
+                .read_to_end(&mut dearmored)
+                .map_err(|_| corrupt(path, "the ASCII-armored age file is damaged"))?;
+            age::decrypt(&identity, &dearmored)
+        } else {
+            age::decrypt(&identity, &bytes)
+        }
+        .map_err(|e| {
+            corrupt(
+                path,
+                &format!(
+                    "cannot decrypt it ({e}): the file is damaged or was written with another key"
+                ),
+            )
+        })?;
+        let plain = Zeroizing::new(plain);
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| corrupt(path, "the decrypted token is not UTF-8 JSON"))?;
+        Ok(Some(Secret::new(text.to_string())))
+    }
+
+    /// Encrypts and atomically replaces the slot; the caller holds the exclusive lock, so
+    /// temp files of this slot left by a killed writer can be removed.
+    fn write_locked(
+        &self,
+        instance_id: &str,
+        token_type: &str,
+        dir: &Path,
+        json: &Secret,
+    ) -> Result<()> {
+        let prefix = format!(".{token_type}.json.");
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                    fs::remove_file(entry.path()).ok();
+                }
+            }
+        }
+        let identity = self.identity(instance_id, true)?;
+        let ciphertext = age::encrypt(&identity.to_public(), json.expose().as_bytes())
+            .map_err(|e| Error::new(ErrorKind::Storage, format!("age encryption failed: {e}")))?;
+        let path = self.token_path(instance_id, token_type);
+        let temp = write_temp(&path, &ciphertext)?;
+        if let Err(e) = fs::rename(&temp, &path) {
+            fs::remove_file(&temp).ok();
+            return Err(io_error("replace", &path, &e));
+        }
+        sync_dir(dir)
+    }
+}
+
 impl TokenStore for FileStore {
     fn backend(&self) -> Backend {
         Backend::File
@@ -345,50 +410,31 @@ impl TokenStore for FileStore {
             return Ok(None);
         };
         let _lock = Lock::take(dir, false)?;
-        let mut bytes = Vec::new();
-        match File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
-            Ok(_) => {}
-            Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("read", &path, &e)),
-        }
-        let identity = self.identity(instance_id, false)?;
-        let plain = if bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") {
-            let mut dearmored = Vec::new();
-            age::armor::ArmoredReader::new(&bytes[..])
-                .read_to_end(&mut dearmored)
-                .map_err(|_| corrupt(&path, "the ASCII-armored age file is damaged"))?;
-            age::decrypt(&identity, &dearmored)
-        } else {
-            age::decrypt(&identity, &bytes)
-        }
-        .map_err(|e| {
-            corrupt(
-                &path,
-                &format!(
-                    "cannot decrypt it ({e}): the file is damaged or was written with another key"
-                ),
-            )
-        })?;
-        let plain = Zeroizing::new(plain);
-        let text = std::str::from_utf8(&plain)
-            .map_err(|_| corrupt(&path, "the decrypted token is not UTF-8 JSON"))?;
-        Ok(Some(Secret::new(text.to_string())))
+        self.read_locked(instance_id, &path)
     }
 
     fn save(&self, instance_id: &str, token_type: &str, json: &Secret) -> Result<()> {
         check_slot(instance_id, token_type)?;
         let dir = self.token_dir(instance_id)?;
         let _lock = Lock::take(&dir, true)?;
-        let identity = self.identity(instance_id, true)?;
-        let ciphertext = age::encrypt(&identity.to_public(), json.expose().as_bytes())
-            .map_err(|e| Error::new(ErrorKind::Storage, format!("age encryption failed: {e}")))?;
+        self.write_locked(instance_id, token_type, &dir, json)
+    }
+
+    fn update(
+        &self,
+        instance_id: &str,
+        token_type: &str,
+        f: &mut dyn FnMut(Option<Secret>) -> Result<Option<Secret>>,
+    ) -> Result<()> {
+        check_slot(instance_id, token_type)?;
+        let dir = self.token_dir(instance_id)?;
+        let _lock = Lock::take(&dir, true)?;
         let path = self.token_path(instance_id, token_type);
-        let temp = write_temp(&path, &ciphertext)?;
-        if let Err(e) = fs::rename(&temp, &path) {
-            fs::remove_file(&temp).ok();
-            return Err(io_error("replace", &path, &e));
+        let current = self.read_locked(instance_id, &path)?;
+        match f(current)? {
+            Some(next) => self.write_locked(instance_id, token_type, &dir, &next),
+            None => Ok(()),
         }
-        sync_dir(&dir)
     }
 
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {

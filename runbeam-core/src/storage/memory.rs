@@ -47,6 +47,21 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
+    fn update(
+        &self,
+        instance_id: &str,
+        token_type: &str,
+        f: &mut dyn FnMut(Option<Secret>) -> Result<Option<Secret>>,
+    ) -> Result<()> {
+        check_slot(instance_id, token_type)?;
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (instance_id.to_string(), token_type.to_string());
+        if let Some(next) = f(slots.get(&key).cloned())? {
+            slots.insert(key, next);
+        }
+        Ok(())
+    }
+
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {
         check_slot(instance_id, token_type)?;
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());

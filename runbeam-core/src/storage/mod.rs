@@ -14,6 +14,7 @@
 mod file;
 mod ids;
 mod keyring;
+mod manager;
 mod memory;
 mod token;
 
@@ -26,6 +27,7 @@ use serde::de::DeserializeOwned;
 pub use file::{ENV_HOME, ENV_KEY, FileStore};
 pub use ids::check_id;
 pub use keyring::{KEYRING_TIMEOUT, KeyringKind, KeyringStore, SERVICE};
+pub use manager::{Credential, CredentialFn, RenewalWindowFn, TokenManager};
 pub use memory::MemoryStore;
 pub use token::{DEFAULT_RENEWAL_WINDOW, MachineToken, UserToken};
 
@@ -91,6 +93,25 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// As [`TokenStore::load`].
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool>;
+    /// Read-modify-write of a slot: `f` gets the current JSON and returns the new one
+    /// (`None` leaves the slot as it is). The file store holds its exclusive lock across the
+    /// whole update (no lost update between processes); the memory store its mutex; the
+    /// keyring has no lock, so this is a plain load then save there.
+    ///
+    /// # Errors
+    /// The store's errors, or `f`'s.
+    fn update(
+        &self,
+        instance_id: &str,
+        token_type: &str,
+        f: &mut dyn FnMut(Option<Secret>) -> Result<Option<Secret>>,
+    ) -> Result<()> {
+        let current = self.load(instance_id, token_type)?;
+        match f(current)? {
+            Some(next) => self.save(instance_id, token_type, &next),
+            None => Ok(()),
+        }
+    }
 }
 
 pub(crate) fn check_slot(instance_id: &str, token_type: &str) -> Result<()> {
