@@ -33,6 +33,8 @@ build:
 
 rust-test: build
 	cargo test --workspace
+	@# The keyring tests need a real Secret Service: a throw-away gnome-keyring on a private bus.
+	dbus-run-session -- bash scripts/with-keyring.sh cargo test --workspace --test keyring -- --ignored
 
 lint:
 	cargo fmt --all -- --check

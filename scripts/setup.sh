@@ -4,6 +4,7 @@
 #
 #   - cbindgen 0.29.4 (generates include/runbeam.h; the drift check needs this exact version)
 #   - valgrind, gcc/g++ (C suite; usually present)
+#   - gnome-keyring + dbus (a real Secret Service for the keyring tests, see with-keyring.sh)
 #   - .venv with the pinned Python dev requirements (maturin, pytest)
 #   - the Node binding's npm packages (@napi-rs/cli, pinned)
 set -euo pipefail
@@ -19,14 +20,18 @@ if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; the
 fi
 
 missing=()
-for tool in valgrind gcc g++ make; do
+for tool in valgrind gcc g++ make gnome-keyring-daemon dbus-run-session dbus-daemon; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} with apt-get"
   pkgs=()
   for tool in "${missing[@]}"; do
-    case $tool in g++) pkgs+=(g++) ;; *) pkgs+=("$tool") ;; esac
+    case $tool in
+      gnome-keyring-daemon) pkgs+=(gnome-keyring) ;;
+      dbus-run-session) pkgs+=(dbus-bin) ;;
+      *) pkgs+=("$tool") ;;
+    esac
   done
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"

@@ -1,0 +1,222 @@
+//! The OS keyring backend (SPEC §5.2): service `runbeam`, account `<instance_id>/<token_type>`.
+//! On Linux: the Secret Service over D-Bus (GNOME Keyring, KWallet) or kernel keyutils.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use keyring_core::{CredentialStore, Entry};
+
+use super::{Backend, TokenStore, check_slot};
+use crate::Secret;
+use crate::error::{Error, ErrorKind, Result};
+
+/// The keyring service name of every entry.
+pub const SERVICE: &str = "runbeam";
+/// How long a keyring call may take before the store is considered unavailable (a locked
+/// keyring can wait for a prompt forever).
+pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which OS keyring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyringKind {
+    /// The freedesktop Secret Service (Linux desktops, gnome-keyring-daemon).
+    SecretService,
+    /// The Linux kernel key retention service (session keyring; not persistent).
+    KeyUtils,
+}
+
+/// A token store in an OS keyring. Entries are built from this store object, never from a
+/// process-global default, so several stores can coexist.
+pub struct KeyringStore {
+    store: Arc<CredentialStore>,
+    kind: KeyringKind,
+}
+
+impl std::fmt::Debug for KeyringStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyringStore")
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+fn unavailable(what: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::KeyringUnavailable,
+        format!(
+            "the OS keyring is unavailable ({what}): {e}; set RUNBEAM_TOKEN_STORE=file to use the encrypted file store"
+        ),
+    )
+}
+
+fn map_err(action: &str, account: &str, e: keyring_core::Error) -> Error {
+    use keyring_core::Error as K;
+    match e {
+        K::NoStorageAccess(p) => unavailable(&format!("{action} {account}: locked or denied"), &p),
+        K::PlatformFailure(p) => unavailable(&format!("{action} {account}"), &p),
+        other => Error::new(
+            ErrorKind::Storage,
+            format!("keyring: cannot {action} {SERVICE}/{account}: {other}"),
+        ),
+    }
+}
+
+/// Runs `f` on a helper thread and gives up after [`KEYRING_TIMEOUT`].
+fn with_deadline<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("runbeam-keyring".into())
+        .spawn(move || {
+            tx.send(f()).ok();
+        })
+        .map_err(|e| unavailable(what, &e))?;
+    rx.recv_timeout(KEYRING_TIMEOUT).unwrap_or_else(|_| {
+        Err(unavailable(
+            what,
+            &format!(
+                "no answer within {}s (a locked keyring waiting for a prompt?)",
+                KEYRING_TIMEOUT.as_secs()
+            ),
+        ))
+    })
+}
+
+impl KeyringStore {
+    /// The Secret Service store (needs a D-Bus session bus with a Secret Service daemon).
+    ///
+    /// # Errors
+    /// `KeyringUnavailable` when there is no session bus or no daemon.
+    #[cfg(target_os = "linux")]
+    pub fn secret_service() -> Result<KeyringStore> {
+        let store: Arc<CredentialStore> =
+            with_deadline("connecting to the Secret Service", || {
+                zbus_secret_service_keyring_store::Store::new()
+                    .map_err(|e| unavailable("connecting to the Secret Service", &e))
+            })?;
+        Ok(KeyringStore {
+            store,
+            kind: KeyringKind::SecretService,
+        })
+    }
+
+    /// The kernel keyutils store (the calling process's session keyring).
+    ///
+    /// # Errors
+    /// `KeyringUnavailable` when keyutils cannot be used.
+    #[cfg(target_os = "linux")]
+    pub fn keyutils() -> Result<KeyringStore> {
+        let store: Arc<CredentialStore> = linux_keyutils_keyring_store::Store::new()
+            .map_err(|e| unavailable("opening kernel keyutils", &e))?;
+        Ok(KeyringStore {
+            store,
+            kind: KeyringKind::KeyUtils,
+        })
+    }
+
+    /// The platform's preferred keyring (Linux: the Secret Service).
+    ///
+    /// # Errors
+    /// `KeyringUnavailable` when it cannot be reached or none is built for this platform.
+    pub fn platform() -> Result<KeyringStore> {
+        #[cfg(target_os = "linux")]
+        {
+            KeyringStore::secret_service()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(Error::new(
+                ErrorKind::KeyringUnavailable,
+                "no OS keyring backend is built for this platform yet; the encrypted file store is used",
+            ))
+        }
+    }
+
+    /// Which keyring this is.
+    pub fn kind(&self) -> KeyringKind {
+        self.kind
+    }
+
+    fn entry(&self, account: &str) -> Result<Entry> {
+        self.store
+            .build(SERVICE, account, None)
+            .map_err(|e| map_err("open", account, e))
+    }
+
+    /// A real write, read and delete of a probe entry, within the deadline.
+    ///
+    /// # Errors
+    /// `KeyringUnavailable` (or `Storage`) saying what failed.
+    pub fn probe(&self) -> Result<()> {
+        let account = format!("probe-{}-{:x}", std::process::id(), rand::random::<u32>());
+        let store = Arc::clone(&self.store);
+        with_deadline("probing", move || {
+            let entry = store
+                .build(SERVICE, &account, None)
+                .map_err(|e| map_err("open", &account, e))?;
+            entry
+                .set_password("probe")
+                .map_err(|e| map_err("write", &account, e))?;
+            let read = entry
+                .get_password()
+                .map_err(|e| map_err("read", &account, e))?;
+            entry
+                .delete_credential()
+                .map_err(|e| map_err("delete", &account, e))?;
+            if read != "probe" {
+                return Err(unavailable(
+                    "probing",
+                    &"the probe entry read back differently",
+                ));
+            }
+            Ok(())
+        })
+    }
+}
+
+impl TokenStore for KeyringStore {
+    fn backend(&self) -> Backend {
+        Backend::Keyring
+    }
+
+    fn location(&self, instance_id: &str, token_type: &str) -> String {
+        format!("keyring {SERVICE}/{instance_id}/{token_type}")
+    }
+
+    fn load(&self, instance_id: &str, token_type: &str) -> Result<Option<Secret>> {
+        check_slot(instance_id, token_type)?;
+        let account = format!("{instance_id}/{token_type}");
+        let entry = self.entry(&account)?;
+        with_deadline("reading", move || match entry.get_password() {
+            Ok(text) => Ok(Some(Secret::new(text))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_err("read", &account, e)),
+        })
+    }
+
+    fn save(&self, instance_id: &str, token_type: &str, json: &Secret) -> Result<()> {
+        check_slot(instance_id, token_type)?;
+        let account = format!("{instance_id}/{token_type}");
+        let entry = self.entry(&account)?;
+        let json = json.clone();
+        with_deadline("writing", move || {
+            entry
+                .set_password(json.expose())
+                .map_err(|e| map_err("write", &account, e))
+        })
+    }
+
+    fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {
+        check_slot(instance_id, token_type)?;
+        let account = format!("{instance_id}/{token_type}");
+        let entry = self.entry(&account)?;
+        with_deadline("deleting", move || match entry.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring_core::Error::NoEntry) => Ok(false),
+            Err(e) => Err(map_err("delete", &account, e)),
+        })
+    }
+}

@@ -1,0 +1,288 @@
+//! Secure token storage (SPEC §5): an OS keyring first, an age-encrypted file as the fallback,
+//! chosen automatically by a real probe; typed machine and user tokens on top.
+//!
+//! ```
+//! use runbeam_core::storage::{self, MemoryStore, MachineToken};
+//! let store = MemoryStore::new();
+//! let token: MachineToken = serde_json::from_str(r#"{"machine_token": "mt",
+//!     "expires_at": "2099-01-01T00:00:00Z", "gateway_id": "gw-1"}"#)?;
+//! storage::save_machine_token(&store, "gw-1", &token)?;
+//! assert_eq!(storage::load_machine_token(&store, "gw-1")?.unwrap().gateway_id, "gw-1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod file;
+mod ids;
+mod keyring;
+mod manager;
+mod memory;
+mod token;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use file::{ENV_HOME, ENV_KEY, FileStore};
+pub use ids::check_id;
+pub use keyring::{KEYRING_TIMEOUT, KeyringKind, KeyringStore, SERVICE};
+pub use manager::{Credential, CredentialFn, RenewalWindowFn, TokenManager};
+pub use memory::MemoryStore;
+pub use token::{DEFAULT_RENEWAL_WINDOW, MachineToken, UserToken};
+
+use crate::Secret;
+use crate::error::{Error, ErrorKind, Result};
+
+/// The token type of a gateway's machine token.
+pub const MACHINE_TOKEN: &str = "machine_token";
+/// The token type of a user token.
+pub const USER_TOKEN: &str = "user_token";
+/// Environment variable forcing the backend: `auto`, `keyring` or `file`.
+pub const ENV_STORE: &str = "RUNBEAM_TOKEN_STORE";
+/// Environment variable with a pre-provisioned machine token (JSON), preferred on load.
+pub const ENV_MACHINE_TOKEN: &str = "RUNBEAM_MACHINE_TOKEN";
+
+/// Which backend a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An OS keyring.
+    Keyring,
+    /// The age-encrypted files.
+    File,
+    /// In memory (tests).
+    Memory,
+}
+
+impl Backend {
+    /// `keyring`, `file` or `memory`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Keyring => "keyring",
+            Backend::File => "file",
+            Backend::Memory => "memory",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where tokens are kept: one slot per `(instance_id, token_type)`, holding the token JSON.
+/// Implementations are blocking (file I/O, D-Bus) and thread-safe.
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+    /// Where a slot lives, for messages (a path or a keyring entry name).
+    fn location(&self, instance_id: &str, token_type: &str) -> String;
+    /// The slot's JSON, `None` when empty.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a bad id, `Storage`, `StorageCorrupt`, `KeyringUnavailable`.
+    fn load(&self, instance_id: &str, token_type: &str) -> Result<Option<Secret>>;
+    /// Replaces the slot's JSON atomically.
+    ///
+    /// # Errors
+    /// As [`TokenStore::load`]; on error the previous content is intact.
+    fn save(&self, instance_id: &str, token_type: &str, json: &Secret) -> Result<()>;
+    /// Empties the slot; whether it held something.
+    ///
+    /// # Errors
+    /// As [`TokenStore::load`].
+    fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool>;
+    /// Read-modify-write of a slot: `f` gets the current JSON and returns the new one
+    /// (`None` leaves the slot as it is). The file store holds its exclusive lock across the
+    /// whole update (no lost update between processes); the memory store its mutex; the
+    /// keyring has no lock, so this is a plain load then save there.
+    ///
+    /// # Errors
+    /// The store's errors, or `f`'s.
+    fn update(
+        &self,
+        instance_id: &str,
+        token_type: &str,
+        f: &mut dyn FnMut(Option<Secret>) -> Result<Option<Secret>>,
+    ) -> Result<()> {
+        let current = self.load(instance_id, token_type)?;
+        match f(current)? {
+            Some(next) => self.save(instance_id, token_type, &next),
+            None => Ok(()),
+        }
+    }
+}
+
+pub(crate) fn check_slot(instance_id: &str, token_type: &str) -> Result<()> {
+    check_id("instance id", instance_id)?;
+    check_id("token type", token_type)
+}
+
+/// Loads and parses a slot; a wrong shape is `StorageCorrupt` naming where it is.
+///
+/// # Errors
+/// The store's errors, or `StorageCorrupt`.
+pub fn load_token<T: DeserializeOwned>(
+    store: &dyn TokenStore,
+    instance_id: &str,
+    token_type: &str,
+) -> Result<Option<T>> {
+    let Some(json) = store.load(instance_id, token_type)? else {
+        return Ok(None);
+    };
+    serde_json::from_str(json.expose()).map(Some).map_err(|e| {
+        Error::new(
+            ErrorKind::StorageCorrupt,
+            format!(
+                "{}: the stored {token_type} is not valid ({}); it was kept — move it away \
+                 and authorize the gateway again",
+                store.location(instance_id, token_type),
+                describe(&e)
+            ),
+        )
+    })
+}
+
+/// Serializes and saves a token.
+///
+/// # Errors
+/// The store's errors.
+pub fn save_token<T: Serialize>(
+    store: &dyn TokenStore,
+    instance_id: &str,
+    token_type: &str,
+    token: &T,
+) -> Result<()> {
+    let json = serde_json::to_string(token)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode the token: {e}")))?;
+    store.save(instance_id, token_type, &Secret::new(json))
+}
+
+/// A serde error without the values it may quote (they can be tokens).
+fn describe(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at line") {
+        Some(at) if !text.contains('"') && !text.contains('`') => text[..at].to_string(),
+        _ => format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    }
+}
+
+/// The gateway's machine token: `RUNBEAM_MACHINE_TOKEN` (JSON) when set, else the store's.
+///
+/// # Errors
+/// A malformed `RUNBEAM_MACHINE_TOKEN` is `InvalidArgument`; otherwise the store's errors.
+pub fn load_machine_token(
+    store: &dyn TokenStore,
+    instance_id: &str,
+) -> Result<Option<MachineToken>> {
+    check_id("instance id", instance_id)?;
+    if let Some(json) = std::env::var(ENV_MACHINE_TOKEN)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        let json = Secret::new(json);
+        return serde_json::from_str(json.expose()).map(Some).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{ENV_MACHINE_TOKEN} is not a machine token JSON ({}); expected \
+                     {{\"machine_token\", \"expires_at\", \"gateway_id\", \"abilities\"}}",
+                    describe(&e)
+                ),
+            )
+        });
+    }
+    load_token(store, instance_id, MACHINE_TOKEN)
+}
+
+/// Saves the gateway's machine token.
+///
+/// # Errors
+/// The store's errors.
+pub fn save_machine_token(
+    store: &dyn TokenStore,
+    instance_id: &str,
+    token: &MachineToken,
+) -> Result<()> {
+    save_token(store, instance_id, MACHINE_TOKEN, token)
+}
+
+/// How to choose the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// Probe the keyring; fall back to the file store.
+    Auto,
+    /// The keyring or an error.
+    Keyring,
+    /// The encrypted files.
+    File,
+}
+
+impl StoreChoice {
+    /// From `RUNBEAM_TOKEN_STORE` (unset or empty = auto).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for another value.
+    pub fn from_env() -> Result<StoreChoice> {
+        match std::env::var(ENV_STORE)
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "" | "auto" => Ok(StoreChoice::Auto),
+            "keyring" => Ok(StoreChoice::Keyring),
+            "file" => Ok(StoreChoice::File),
+            other => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{ENV_STORE}='{}' is not one of auto, keyring, file",
+                    crate::error::quote_input(other, 20)
+                ),
+            )),
+        }
+    }
+}
+
+/// Opens the store `choice` asks for; `Auto` writes, reads and deletes a probe entry in the
+/// OS keyring and falls back to [`FileStore::from_env`] when that fails. The choice is logged.
+///
+/// # Errors
+/// `KeyringUnavailable` when the keyring is forced but unusable; `Storage` when the file
+/// store has no root.
+pub fn open_store(choice: StoreChoice) -> Result<Arc<dyn TokenStore>> {
+    let store: Arc<dyn TokenStore> = match choice {
+        StoreChoice::File => Arc::new(FileStore::from_env()?),
+        StoreChoice::Keyring => {
+            let keyring = KeyringStore::platform()?;
+            keyring.probe()?;
+            Arc::new(keyring)
+        }
+        StoreChoice::Auto => match KeyringStore::platform().and_then(|k| k.probe().map(|()| k)) {
+            Ok(keyring) => Arc::new(keyring),
+            Err(e) => {
+                tracing::info!(reason = %e.message(), "runbeam: OS keyring unusable, using the encrypted file store");
+                Arc::new(FileStore::from_env()?)
+            }
+        },
+    };
+    tracing::info!(backend = %store.backend(), "runbeam token store selected");
+    Ok(store)
+}
+
+/// [`open_store`] with the choice from `RUNBEAM_TOKEN_STORE`.
+///
+/// # Errors
+/// As [`open_store`] and [`StoreChoice::from_env`].
+pub fn open_default_store() -> Result<Arc<dyn TokenStore>> {
+    open_store(StoreChoice::from_env()?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,282 @@
+//! File and memory backends: layout, modes, atomicity, corruption, ids, compatibility.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::*;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "runbeam-storage-{name}-{}-{:x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn token(secret: &str, gateway: &str) -> MachineToken {
+    serde_json::from_value(serde_json::json!({
+        "machine_token": secret,
+        "expires_at": "2099-01-01T00:00:00Z",
+        "gateway_id": gateway,
+        "abilities": ["harmony:read"],
+    }))
+    .unwrap()
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/storage/compat-gw")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn file_store_round_trip_with_private_modes() {
+    let tmp = TempDir::new("modes");
+    let root = tmp.0.join("home");
+    let store = FileStore::new(&root);
+    assert_eq!(store.load("gw-1", MACHINE_TOKEN).unwrap(), None);
+    let t = token("mt_secret_value", "gw-1");
+    save_machine_token(&store, "gw-1", &t).unwrap();
+    assert_eq!(load_machine_token(&store, "gw-1").unwrap().unwrap(), t);
+
+    for dir in [root.clone(), root.join("gw-1"), root.join("gw-1/runbeam")] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    let file = store.token_path("gw-1", MACHINE_TOKEN);
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&store.key_path("gw-1")), 0o600);
+    let raw = fs::read(&file).unwrap();
+    assert!(raw.starts_with(b"age-encryption.org/v1"));
+    assert!(!String::from_utf8_lossy(&raw).contains("mt_secret_value"));
+    // No temp files are left behind.
+    let names: Vec<String> = fs::read_dir(root.join("gw-1/runbeam"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+
+    // Instances never share a slot or a key.
+    save_machine_token(&store, "gw-2", &token("other", "gw-2")).unwrap();
+    assert_eq!(load_machine_token(&store, "gw-1").unwrap().unwrap(), t);
+    assert_ne!(
+        fs::read(store.key_path("gw-1")).unwrap(),
+        fs::read(store.key_path("gw-2")).unwrap()
+    );
+    assert!(store.delete("gw-1", MACHINE_TOKEN).unwrap());
+    assert!(!store.delete("gw-1", MACHINE_TOKEN).unwrap());
+    assert_eq!(store.load("gw-1", MACHINE_TOKEN).unwrap(), None);
+}
+
+#[test]
+fn ids_that_could_escape_the_root_are_refused() {
+    let tmp = TempDir::new("ids");
+    let store = FileStore::new(&tmp.0);
+    let json = Secret::new("{}".into());
+    let long = "a".repeat(129);
+    for bad in [
+        "",
+        ".",
+        "..",
+        "../x",
+        "a/b",
+        "a\\b",
+        "a b",
+        "é",
+        long.as_str(),
+        "a\0b",
+    ] {
+        for (instance, kind) in [(bad, MACHINE_TOKEN), ("gw", bad)] {
+            let err = store.save(instance, kind, &json).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+            assert!(store.load(instance, kind).is_err());
+            assert!(store.delete(instance, kind).is_err());
+        }
+    }
+    assert!(!tmp.0.exists() || fs::read_dir(&tmp.0).unwrap().next().is_none());
+    store.save("a.b_c-1", "x", &json).unwrap();
+}
+
+#[test]
+fn a_corrupted_file_or_a_wrong_key_is_storage_corrupt_and_the_file_is_kept() {
+    let tmp = TempDir::new("corrupt");
+    let store = FileStore::new(&tmp.0);
+    save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
+    let file = store.token_path("gw", MACHINE_TOKEN);
+
+    let mut bytes = fs::read(&file).unwrap();
+    let last = bytes.len() - 5;
+    bytes[last] ^= 0xff;
+    fs::write(&file, &bytes).unwrap();
+    let err = load_machine_token(&store, "gw").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
+    assert!(err.message().contains(&file.display().to_string()), "{err}");
+    assert_eq!(fs::read(&file).unwrap(), bytes, "the bad file is kept");
+
+    save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
+    let other = age::x25519::Identity::generate();
+    let key = {
+        use age::secrecy::ExposeSecret;
+        Secret::new(other.to_string().expose_secret().to_string())
+    };
+    let wrong = FileStore::new(&tmp.0).with_key(key).unwrap();
+    let err = load_machine_token(&wrong, "gw").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
+    assert!(err.message().contains("another key"), "{err}");
+    assert!(
+        load_machine_token(&store, "gw").unwrap().is_some(),
+        "nothing was lost"
+    );
+
+    fs::write(&file, b"garbage").unwrap();
+    assert_eq!(
+        load_machine_token(&store, "gw").unwrap_err().kind(),
+        ErrorKind::StorageCorrupt
+    );
+}
+
+#[test]
+fn a_token_of_the_wrong_shape_is_storage_corrupt_naming_the_file() {
+    let tmp = TempDir::new("shape");
+    let store = FileStore::new(&tmp.0);
+    store
+        .save(
+            "gw",
+            MACHINE_TOKEN,
+            &Secret::new(r#"{"machine_token":"leak-me","gateway_id":"g"}"#.into()),
+        )
+        .unwrap();
+    let err = load_machine_token(&store, "gw").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
+    assert!(err.message().contains("machine_token.json"), "{err}");
+    assert!(!err.message().contains("leak-me"), "{err}");
+}
+
+#[test]
+fn a_key_file_readable_by_others_is_refused() {
+    let tmp = TempDir::new("keymode");
+    let store = FileStore::new(&tmp.0);
+    save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
+    let key = store.key_path("gw");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = load_machine_token(&store, "gw").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.message().contains("chmod 600"), "{err}");
+    let err = save_machine_token(&store, "gw", &token("mt2", "gw")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(
+        load_machine_token(&store, "gw")
+            .unwrap()
+            .unwrap()
+            .machine_token
+            .expose(),
+        "mt"
+    );
+}
+
+#[test]
+fn a_key_of_the_wrong_format_is_a_clear_error() {
+    let tmp = TempDir::new("keyfmt");
+    let store = FileStore::new(&tmp.0);
+    save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
+    fs::write(store.key_path("gw"), "bm90IGEga2V5").unwrap();
+    let err = load_machine_token(&store, "gw").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
+    assert!(err.message().contains("AGE-SECRET-KEY-1"), "{err}");
+    assert!(
+        FileStore::new(&tmp.0)
+            .with_key(Secret::new("nope".into()))
+            .is_err()
+    );
+}
+
+#[test]
+fn files_written_by_the_reference_age_tools_load() {
+    let tmp = TempDir::new("compat");
+    copy_dir(&fixture(), &tmp.0.join("compat-gw"));
+    let key = tmp.0.join("compat-gw/encryption.key");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    let store = FileStore::new(&tmp.0);
+    let machine = load_machine_token(&store, "compat-gw").unwrap().unwrap();
+    assert_eq!(
+        machine.machine_token.expose(),
+        "mt_compat_fixture_token_0123456789"
+    );
+    assert_eq!(machine.gateway_id, "gw-compat");
+    assert_eq!(machine.abilities, ["harmony:read", "harmony:write"]);
+    let user: UserToken = load_token(&store, "compat-gw", USER_TOKEN)
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.token.expose(), "1|compat-user-token");
+    // And ours load there: a save with the existing key is readable by the same key.
+    save_machine_token(&store, "compat-gw", &token("mt_new", "gw-compat")).unwrap();
+    assert_eq!(
+        load_machine_token(&store, "compat-gw")
+            .unwrap()
+            .unwrap()
+            .machine_token
+            .expose(),
+        "mt_new"
+    );
+}
+
+#[test]
+fn concurrent_saves_and_loads_never_see_a_torn_token() {
+    let tmp = TempDir::new("threads");
+    let store = Arc::new(FileStore::new(&tmp.0));
+    save_machine_token(&*store, "gw", &token("mt-0-0", "gw")).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    save_machine_token(&*store, "gw", &token(&format!("mt-{t}-{i}"), "gw"))
+                        .unwrap();
+                    let read = load_machine_token(&*store, "gw").unwrap().unwrap();
+                    assert!(read.machine_token.expose().starts_with("mt-"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn memory_store_behaves_like_a_store() {
+    let store = MemoryStore::new();
+    assert_eq!(store.backend(), Backend::Memory);
+    save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
+    assert!(store.delete("gw", MACHINE_TOKEN).unwrap());
+    assert!(load_machine_token(&store, "gw").unwrap().is_none());
+    assert!(store.load("..", MACHINE_TOKEN).is_err());
+}

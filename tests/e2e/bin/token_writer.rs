@@ -1,0 +1,51 @@
+//! A child process for the storage crash and concurrency tests (tests/storage_processes.rs).
+//!
+//! - `token-writer crash-loop <root> <instance>`: saves machine tokens `mt-0`, `mt-1`, … forever
+//!   (the test kills it with SIGKILL at random moments).
+//! - `token-writer increment <root> <instance> <n>`: `n` read-modify-write increments of a
+//!   counter slot under the store's lock, each followed by a load of the machine token.
+
+use runbeam_core::Secret;
+use runbeam_core::storage::{self, FileStore, MachineToken, TokenStore};
+
+fn token(n: u64) -> MachineToken {
+    serde_json::from_value(serde_json::json!({
+        "machine_token": format!("mt-{n}"),
+        "expires_at": "2099-01-01T00:00:00Z",
+        "gateway_id": "gw-crash",
+        "abilities": ["harmony:read"],
+    }))
+    .expect("token")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (mode, root, instance) = (&args[1], &args[2], &args[3]);
+    let store = FileStore::new(root);
+    match mode.as_str() {
+        "crash-loop" => {
+            for n in 0u64.. {
+                storage::save_machine_token(&store, instance, &token(n)).expect("save");
+                if n == 0 {
+                    println!("ready");
+                }
+            }
+        }
+        "increment" => {
+            let n: u64 = args[4].parse().expect("count");
+            for _ in 0..n {
+                store
+                    .update(instance, "counter", &mut |current| {
+                        let value: u64 =
+                            current.map_or(0, |s| s.expose().parse().expect("counter"));
+                        Ok(Some(Secret::new((value + 1).to_string())))
+                    })
+                    .expect("update");
+                storage::load_machine_token(&store, instance)
+                    .expect("load")
+                    .expect("a machine token is present");
+            }
+        }
+        other => panic!("unknown mode {other}"),
+    }
+}
