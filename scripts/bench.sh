@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|c|python|node|client
+#   bash scripts/bench.sh rust|client|jwt|storage|c|python|node
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
@@ -15,6 +15,15 @@ fi
 if [[ $what == all || $what == client ]]; then
   echo "== Rust client vs bare reqwest against runbeam-devcloud: cargo bench -p runbeam-e2e --bench client_overhead"
   cargo bench -p runbeam-e2e --bench client_overhead -- --noplot 2>&1 | grep -E "^client/|time:"
+fi
+if [[ $what == all || $what == jwt ]]; then
+  echo "== Rust JWT validation vs the RSA-2048 floor and jsonwebtoken: cargo bench -p runbeam-e2e --bench jwt"
+  cargo bench -p runbeam-e2e --bench jwt 2>&1 | sed -n '/^jwt\/rust/,$p'
+fi
+if [[ $what == all || $what == storage ]]; then
+  echo "== Token storage round trips: dbus-run-session -- bash scripts/with-keyring.sh cargo bench -p runbeam-e2e --bench storage"
+  dbus-run-session -- bash scripts/with-keyring.sh cargo bench -p runbeam-e2e --bench storage 2>&1 \
+    | sed -n '/^storage\/rust/,$p'
 fi
 if [[ $what == all || $what == c ]]; then
   echo "== C: benches/c/bench_reference.c, bench_client.c and bench_jwt.c against the release librunbeam.a"

@@ -265,6 +265,12 @@ async fn a_cached_token_is_rechecked_for_expiry_on_every_hit() {
     let validator = lab.builder().leeway(Duration::ZERO).build().unwrap();
     let token = lab.mint(json!({"ttl_secs": 1})).await;
     validator.validate(&token).await.unwrap();
+    assert_eq!(
+        validator.cached_tokens(),
+        0,
+        "kept from the second verification on"
+    );
+    validator.validate(&token).await.unwrap();
     assert_eq!(validator.cached_tokens(), 1);
     assert!(validator.validate_cached(&token).unwrap().is_ok());
     tokio::time::sleep(Duration::from_millis(2100)).await;
