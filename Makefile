@@ -15,7 +15,7 @@ VENV := $(ROOT)/.venv
 PYTHON := $(VENV)/bin/python
 CBINDGEN ?= cbindgen
 
-.PHONY: help test demo setup build rust-test header header-check lint bench
+.PHONY: help test demo setup build rust-test keyring-test header header-check lint bench
 
 help:
 	@echo "make demo    - run the example gateways (C, Python, Node) through the scenario"
@@ -33,8 +33,15 @@ build:
 
 rust-test: build
 	cargo test --workspace
-	@# The keyring tests need a real Secret Service: a throw-away gnome-keyring on a private bus.
-	dbus-run-session -- bash scripts/with-keyring.sh cargo test --workspace --test keyring -- --ignored
+
+## The keyring tests need a real Secret Service: a throw-away gnome-keyring on a private D-Bus
+## session (scripts/with-keyring.sh; gnome-keyring and dbus are installed by `make setup`).
+keyring-test: build python-build
+	dbus-run-session -- bash scripts/with-keyring.sh \
+		cargo test --workspace --test keyring -- --ignored
+	RUNBEAM_DEVCLOUD=$(ROOT)/target/$(CARGO_BUILD_TARGET)/debug/runbeam-devcloud \
+		dbus-run-session -- bash scripts/with-keyring.sh \
+		$(PYTHON) -m pytest -q bindings/python/tests/test_storage.py -k keyring
 
 lint:
 	cargo fmt --all -- --check
@@ -55,7 +62,7 @@ include tests/c/c.mk
 include bindings/python/python.mk
 include bindings/node/node.mk
 
-test: setup lint rust-test header-check c-test python-test node-test
+test: setup lint rust-test header-check c-test python-test node-test keyring-test
 	@echo "make test: all suites passed"
 
 demo: setup build c-examples python-build node-build

@@ -169,3 +169,50 @@ export declare class Reference {
   /** The canonical form. */
   toJSON(): string
 }
+
+/** Which backend a token store is. */
+export type TokenStoreBackend = 'keyring' | 'file' | 'memory'
+
+/** The fields of a machine token (`new MachineToken(fields)`, `saveMachineToken`). */
+export interface MachineTokenFields {
+  /** The opaque token sent as `Authorization: Bearer`. */
+  machineToken: string
+  /** A `Date`, or RFC 3339 / `YYYY-MM-DD HH:MM:SS` (UTC) text. */
+  expiresAt: Date | string
+  gatewayId: string | number
+  abilities?: Array<string>
+  issuedAt?: Date | string | null
+}
+
+/** The fields of a user token (`new UserToken(fields)`, `saveUserToken`). */
+export interface UserTokenFields {
+  token: string
+  expiresAt?: Date | string | null
+  user?: Record<string, unknown> | null
+}
+
+/** Options of `new TokenManager(options)`: give `client` or `apiUrl`. */
+export interface TokenManagerOptions {
+  /** The gateway instance: `[A-Za-z0-9_.-]{1,128}`; also the gateway code unless `gatewayCode` is set. */
+  instanceId: string
+  store: FileTokenStore | KeyringTokenStore | MemoryTokenStore
+  /** The client renewals go through (its own token is not used). */
+  client?: Client
+  /** Or the API URL to build one from. */
+  apiUrl?: string
+  /** The gateway code sent to `/harmony/authorize` (default `instanceId`). */
+  gatewayCode?: string
+  /**
+   * The user JWT or Sanctum token renewals and `revoke` use, or a function supplying one
+   * (called only when needed; it may return a Promise). An error it throws or rejects with
+   * becomes the call's error, message kept (`RUNBEAM_NO_TOKEN`).
+   */
+  credential?: string | (() => string | Promise<string>)
+  /** Renew this many seconds before expiry (default 7 days). */
+  renewalWindowSecs?: number
+  /**
+   * Called (not awaited) when the stored token is inside the renewal window; what it throws is
+   * an uncaught exception, as for any event callback.
+   */
+  onRenewalWindow?: (token: MachineToken) => void
+}

@@ -170,6 +170,53 @@ export declare class Reference {
   toJSON(): string
 }
 
+/** Which backend a token store is. */
+export type TokenStoreBackend = 'keyring' | 'file' | 'memory'
+
+/** The fields of a machine token (`new MachineToken(fields)`, `saveMachineToken`). */
+export interface MachineTokenFields {
+  /** The opaque token sent as `Authorization: Bearer`. */
+  machineToken: string
+  /** A `Date`, or RFC 3339 / `YYYY-MM-DD HH:MM:SS` (UTC) text. */
+  expiresAt: Date | string
+  gatewayId: string | number
+  abilities?: Array<string>
+  issuedAt?: Date | string | null
+}
+
+/** The fields of a user token (`new UserToken(fields)`, `saveUserToken`). */
+export interface UserTokenFields {
+  token: string
+  expiresAt?: Date | string | null
+  user?: Record<string, unknown> | null
+}
+
+/** Options of `new TokenManager(options)`: give `client` or `apiUrl`. */
+export interface TokenManagerOptions {
+  /** The gateway instance: `[A-Za-z0-9_.-]{1,128}`; also the gateway code unless `gatewayCode` is set. */
+  instanceId: string
+  store: FileTokenStore | KeyringTokenStore | MemoryTokenStore
+  /** The client renewals go through (its own token is not used). */
+  client?: Client
+  /** Or the API URL to build one from. */
+  apiUrl?: string
+  /** The gateway code sent to `/harmony/authorize` (default `instanceId`). */
+  gatewayCode?: string
+  /**
+   * The user JWT or Sanctum token renewals and `revoke` use, or a function supplying one
+   * (called only when needed; it may return a Promise). An error it throws or rejects with
+   * becomes the call's error, message kept (`RUNBEAM_NO_TOKEN`).
+   */
+  credential?: string | (() => string | Promise<string>)
+  /** Renew this many seconds before expiry (default 7 days). */
+  renewalWindowSecs?: number
+  /**
+   * Called (not awaited) when the stored token is inside the renewal window; what it throws is
+   * an uncaught exception, as for any event callback.
+   */
+  onRenewalWindow?: (token: MachineToken) => void
+}
+
 /**
  * A Runbeam Cloud API client (SPEC §3). Cheap to copy with `withToken`.
  *
@@ -281,6 +328,155 @@ export declare class Client {
 }
 
 /**
+ * The age-encrypted file store: `<root>/<instanceId>/runbeam/<tokenType>.json` and
+ * `<root>/<instanceId>/encryption.key`; directories 0700, files 0600, atomic replace.
+ *
+ * ```js
+ * const store = new FileTokenStore({ root: '/var/lib/gateway/runbeam' })
+ * await store.saveMachineToken('radiology-gw-1', token)
+ * ```
+ */
+export declare class FileTokenStore {
+  /** Which backend this is. */
+  get backend(): TokenStoreBackend
+  /**
+   * Where a slot lives (a path or a keyring entry), for messages.
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for an id that is not `[A-Za-z0-9_.-]{1,128}`.
+   */
+  location(instanceId: string, tokenType: string): string
+  /**
+   * The gateway's machine token (`RUNBEAM_MACHINE_TOKEN` first), or null. A file
+   * that cannot be read as a token rejects with `RUNBEAM_STORAGE_CORRUPT` naming it
+   * (the file is kept).
+   */
+  loadMachineToken(instanceId: string): Promise<MachineToken | null>
+  /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<void>
+  /** The instance's user token, or null. */
+  loadUserToken(instanceId: string): Promise<UserToken | null>
+  /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<void>
+  /**
+   * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
+   * held something.
+   */
+  delete(instanceId: string, tokenType: string): Promise<boolean>
+  /**
+   * The store under `options.root` (default `RUNBEAM_HOME`, else `~/.runbeam`). No I/O.
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for a key that is not an age X25519 secret key;
+   * `RUNBEAM_STORAGE` without a root and without a home directory.
+   */
+  constructor(options?: FileTokenStoreOptions)
+}
+
+/**
+ * The OS keyring store (Linux: the Secret Service), service `runbeam`, account
+ * `<instanceId>/<tokenType>`. Obtained from `openTokenStore({ choice: 'keyring' })` (or
+ * `'auto'`), which probes it first.
+ */
+export declare class KeyringTokenStore {
+  /** Which backend this is. */
+  get backend(): TokenStoreBackend
+  /**
+   * Where a slot lives (a path or a keyring entry), for messages.
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for an id that is not `[A-Za-z0-9_.-]{1,128}`.
+   */
+  location(instanceId: string, tokenType: string): string
+  /**
+   * The gateway's machine token (`RUNBEAM_MACHINE_TOKEN` first), or null. A file
+   * that cannot be read as a token rejects with `RUNBEAM_STORAGE_CORRUPT` naming it
+   * (the file is kept).
+   */
+  loadMachineToken(instanceId: string): Promise<MachineToken | null>
+  /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<void>
+  /** The instance's user token, or null. */
+  loadUserToken(instanceId: string): Promise<UserToken | null>
+  /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<void>
+  /**
+   * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
+   * held something.
+   */
+  delete(instanceId: string, tokenType: string): Promise<boolean>
+}
+
+/**
+ * A gateway's machine token (SPEC §5.1). The token string is not an own property: read it
+ * with `token.machineToken` or `token.expose()`; `util.inspect`, `console.log` and
+ * `JSON.stringify` show `'***'` instead.
+ *
+ * ```js
+ * const token = new MachineToken({ machineToken: 'mt_…', expiresAt: new Date('2030-01-01'),
+ *   gatewayId: 'gw-1', abilities: ['resolve'] })
+ * token.needsRenewal(7 * 24 * 3600)  // false
+ * ```
+ */
+export declare class MachineToken {
+  /**
+   * A token from its fields: `expiresAt` and `issuedAt` as `Date`s or text (RFC 3339 or
+   * `YYYY-MM-DD HH:MM:SS` UTC), `gatewayId` a string or number.
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or empty token, a bad date, …
+   */
+  constructor(fields: MachineTokenFields)
+  /** The token sent as `Authorization: Bearer` (a prototype getter: never shown). */
+  get machineToken(): string
+  /** The token itself, same as `machineToken`. */
+  expose(): string
+  /** When it stops working. */
+  get expiresAt(): Date
+  /** The gateway it identifies. */
+  get gatewayId(): string
+  /** What it may do. */
+  get abilities(): Array<string>
+  /** When it was issued, if known. */
+  get issuedAt(): Date | null
+  /** Whether it has expired. */
+  isExpired(): boolean
+  /** Seconds left before expiry (0 once expired). */
+  get expiresInSecs(): number
+  /** Whether it expires within `windowSecs` (default 7 days) or has expired. */
+  needsRenewal(windowSecs?: number): boolean
+  /** The fields with the token redacted (what `JSON.stringify` writes). */
+  toJSON(): Record<string, unknown>
+}
+
+/** An in-process store (tests, ephemeral gateways): nothing survives the process. */
+export declare class MemoryTokenStore {
+  /** Which backend this is. */
+  get backend(): TokenStoreBackend
+  /**
+   * Where a slot lives (a path or a keyring entry), for messages.
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for an id that is not `[A-Za-z0-9_.-]{1,128}`.
+   */
+  location(instanceId: string, tokenType: string): string
+  /**
+   * The gateway's machine token (`RUNBEAM_MACHINE_TOKEN` first), or null. A file
+   * that cannot be read as a token rejects with `RUNBEAM_STORAGE_CORRUPT` naming it
+   * (the file is kept).
+   */
+  loadMachineToken(instanceId: string): Promise<MachineToken | null>
+  /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<void>
+  /** The instance's user token, or null. */
+  loadUserToken(instanceId: string): Promise<UserToken | null>
+  /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<void>
+  /**
+   * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
+   * held something.
+   */
+  delete(instanceId: string, tokenType: string): Promise<boolean>
+  /** An empty store. */
+  constructor()
+}
+
+/**
  * The mesh part of a gateway configuration, merged from one or more TOML documents.
  *
  * ```js
@@ -332,6 +528,65 @@ export declare class MeshConfig {
   remoteReferences(): Array<RemoteReference>
   /** The meshes, in document order. */
   meshes(): Array<Mesh>
+}
+
+/**
+ * Keeps one gateway instance's machine token valid (SPEC §5.3): `ensureToken()` loads it and,
+ * when it is missing, expired or inside the renewal window and a credential is configured,
+ * authorizes the gateway again (once, however many callers) and saves the new token.
+ *
+ * ```js
+ * const manager = new TokenManager({ instanceId: 'radiology-gw-1', store: await openTokenStore(),
+ *   apiUrl: 'https://api.runbeam.io', credential: () => vault.read('runbeam/sanctum') })
+ * const gateway = new Client('https://api.runbeam.io', { token: (await manager.ensureToken()).expose() })
+ * ```
+ */
+export declare class TokenManager {
+  /**
+   * A manager for `options.instanceId` keeping its token in `options.store`, renewing
+   * through `options.client` (a `Client`; its own token is not used) or `options.apiUrl`.
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or wrongly typed option.
+   */
+  constructor(options: TokenManagerOptions)
+  /**
+   * A valid machine token: the stored one, or a new one from `/harmony/authorize` (saved
+   * first). Concurrent callers share one renewal. Rejects with `RUNBEAM_NO_TOKEN` /
+   * `RUNBEAM_TOKEN_EXPIRED` (saying what to do) without a credential.
+   */
+  ensureToken(): Promise<MachineToken>
+  /** The stored token, without renewal (null when there is none). */
+  current(): Promise<MachineToken | null>
+  /**
+   * Revokes every machine token of the gateway at the API (with the credential) and clears
+   * the store. Rejects with `RUNBEAM_NO_TOKEN` without a credential.
+   */
+  revoke(): Promise<void>
+}
+
+/**
+ * A user's token (user JWT or Sanctum token). The token is not an own property: read it with
+ * `token.token` or `token.expose()`; inspect and JSON show `'***'`.
+ */
+export declare class UserToken {
+  /**
+   * A token from its fields (`expiresAt` a `Date` or text, optional; `user` any JSON).
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or empty token or a bad date.
+   */
+  constructor(fields: UserTokenFields)
+  /** The token (a prototype getter: never shown). */
+  get token(): string
+  /** The token itself, same as `token`. */
+  expose(): string
+  /** When it expires, if known. */
+  get expiresAt(): Date | null
+  /** Who it belongs to (`{id, email, name}` as the Cloud gives it), if known. */
+  get user(): Record<string, unknown> | null
+  /** Whether it has a known expiry that has passed. */
+  isExpired(): boolean
+  /** The fields with the token redacted (what `JSON.stringify` writes). */
+  toJSON(): Record<string, unknown>
 }
 
 /**
@@ -457,6 +712,17 @@ export interface ClientOptions {
  */
 export declare function errorCodes(): Array<string>
 
+/** Options of `new FileTokenStore(options)`. */
+export interface FileTokenStoreOptions {
+  /** The storage root (default `RUNBEAM_HOME`, else `~/.runbeam`). */
+  root?: string
+  /**
+   * The age key (`AGE-SECRET-KEY-1…` or its base64) instead of the key files
+   * (default `RUNBEAM_ENCRYPTION_KEY` when set).
+   */
+  key?: string
+}
+
 /** A mesh of the configuration, as a plain object. */
 export interface Mesh {
   /** The table name (`[mesh.<name>]`). */
@@ -489,6 +755,25 @@ export interface MeshToken {
   expiresAt: string
   /** The mesh id. */
   meshId: string
+}
+
+/**
+ * The token store the core selects: `options.choice`, else `RUNBEAM_TOKEN_STORE`, else
+ * `'auto'` — which writes, reads and deletes a probe entry in the OS keyring and falls back to
+ * the encrypted file store. Resolves with a store whose `backend` says which it is.
+ *
+ * Rejects with `RUNBEAM_KEYRING_UNAVAILABLE` when the keyring is forced but unusable,
+ * `RUNBEAM_INVALID_ARGUMENT` for another choice.
+ */
+export declare function openTokenStore(options?: OpenTokenStoreOptions): Promise<FileTokenStore | KeyringTokenStore | MemoryTokenStore>
+
+/** Options of `openTokenStore(options)`. */
+export interface OpenTokenStoreOptions {
+  /**
+   * `'auto'` (probe the keyring, fall back to the file store), `'keyring'` or `'file'`;
+   * default: `RUNBEAM_TOKEN_STORE`, else `'auto'`.
+   */
+  choice?: 'auto' | 'keyring' | 'file'
 }
 
 /** One page of a collection. */

@@ -229,6 +229,61 @@ Object.defineProperties(Validator.prototype, {
 })
 Object.defineProperty(Validator.prototype.refreshKeys, 'name', { value: 'refreshKeys' })
 
+
+// Token storage (src/storage.rs). The store and manager methods that return Promises check their
+// arguments first and throw; here that becomes a rejection, as for Client. Tokens keep their
+// secret in the native object (read with `.machineToken` / `.token` / `.expose()`); inspect
+// shows a redacted form.
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+function rejectInsteadOfThrow(Class, names) {
+  for (const name of names) {
+    const call = Class.prototype[name]
+    Object.defineProperty(Class.prototype, name, {
+      configurable: true,
+      writable: true,
+      value: {
+        [name](...args) {
+          try {
+            return call.apply(this, args)
+          } catch (error) {
+            return Promise.reject(error)
+          }
+        },
+      }[name],
+    })
+  }
+}
+const STORE_METHODS = ['loadMachineToken', 'saveMachineToken', 'loadUserToken', 'saveUserToken', 'delete']
+for (const Store of [native.FileTokenStore, native.KeyringTokenStore, native.MemoryTokenStore]) {
+  rejectInsteadOfThrow(Store, STORE_METHODS)
+  Object.defineProperty(Store.prototype, INSPECT, {
+    configurable: true,
+    value: function inspect() {
+      return `${this.constructor.name} { backend: '${this.backend}' }`
+    },
+  })
+}
+rejectInsteadOfThrow(native.TokenManager, ['ensureToken', 'current', 'revoke'])
+Object.defineProperty(native.TokenManager.prototype, INSPECT, {
+  configurable: true,
+  value: () => 'TokenManager {}',
+})
+for (const Token of [native.MachineToken, native.UserToken]) {
+  Object.defineProperty(Token.prototype, INSPECT, {
+    configurable: true,
+    value: function inspect(depth, options, inspect) {
+      return `${Token.name} ${inspect(this.toJSON(), options)}`
+    },
+  })
+}
+function openTokenStore(options) {
+  try {
+    return native.openTokenStore(options)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
 module.exports = {
   Reference,
   Client,
@@ -237,4 +292,11 @@ module.exports = {
   parseBearer: native.parseBearer,
   errorCodes: native.errorCodes,
   version: native.version,
+  openTokenStore,
+  FileTokenStore: native.FileTokenStore,
+  KeyringTokenStore: native.KeyringTokenStore,
+  MemoryTokenStore: native.MemoryTokenStore,
+  MachineToken: native.MachineToken,
+  UserToken: native.UserToken,
+  TokenManager: native.TokenManager,
 }

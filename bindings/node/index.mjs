@@ -1,5 +1,20 @@
 // ES module entry point of @runbeam/sdk: the same objects as the CommonJS entry (index.js).
 import sdk from './index.js'
 
-export const { Reference, Client, MeshConfig, Validator, parseBearer, errorCodes, version } = sdk
+export const {
+  Reference,
+  Client,
+  MeshConfig,
+  Validator,
+  parseBearer,
+  errorCodes,
+  version,
+  openTokenStore,
+  FileTokenStore,
+  KeyringTokenStore,
+  MemoryTokenStore,
+  MachineToken,
+  UserToken,
+  TokenManager,
+} = sdk
 export default sdk

@@ -38,8 +38,9 @@ node-build:
 node-dts: node-build
 	cp $(NODE_GEN)/debug/index.d.ts $(NODE_DIR)/index.d.ts
 
-node-test: node-build
-	cargo build -p runbeam-devcloud
+# `build` (the whole workspace, as `make test` builds it) provides runbeam-devcloud: a
+# `cargo build -p` here would re-resolve features and rebuild ~20 crates.
+node-test: node-build build
 	@if ! diff -u $(NODE_DIR)/index.d.ts $(NODE_GEN)/debug/index.d.ts; then \
 	  echo "bindings/node/index.d.ts is stale: run 'make node-dts' and commit it" >&2; exit 1; fi
 	@echo "node-test: bindings/node/index.d.ts is up to date"

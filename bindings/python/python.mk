@@ -20,8 +20,8 @@ python-build:
 # The client tests (tests/test_client*.py) start the local Runbeam Cloud server as a subprocess.
 PY_DEVCLOUD := $(ROOT)/target/$(CARGO_BUILD_TARGET)/debug/runbeam-devcloud
 
-python-devcloud:
-	cargo build -p runbeam-devcloud
+# The workspace build provides it (a `cargo build -p` would re-resolve features and rebuild).
+python-devcloud: build
 
 python-test: python-build python-wheel python-devcloud
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) -m pytest -q $(PY_DIR)/tests

@@ -797,6 +797,11 @@ impl Client {
 }
 
 impl Client {
+    /// The core client (for the token manager).
+    pub(crate) fn core(&self) -> &client::Client {
+        &self.inner
+    }
+
     fn collection(&self, env: &Env, name: &Unknown<'_>) -> Result<CollectionClient<Resource>> {
         Ok(self.inner.collection(collection(env, name)?))
     }

@@ -7,6 +7,8 @@
 //!   runtime);
 //! - [`config`] holds `MeshConfig`;
 //! - [`jwt`] holds `Validator` (JWT validation, SPEC §4) and `parseBearer`;
+//! - [`storage`] holds the token stores, `MachineToken` / `UserToken` and `TokenManager`
+//!   (SPEC §5);
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`;
 //! - `args` reads JavaScript arguments, with `RUNBEAM_INVALID_ARGUMENT` for a wrong type.
 //!
@@ -20,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod jwt;
 pub mod reference;
+pub mod storage;
 
 use napi_derive::napi;
 use runbeam_core::ErrorKind;

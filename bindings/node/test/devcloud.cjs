@@ -20,7 +20,8 @@ const MESH = 'imaging-integration'
 const DICOM_URL = 'https://dicom.radiology.example.com'
 const DICOMWEB = 'runbeam.radiology-dept.ingress.name.dicomweb'
 
-/** Starts the devcloud; resolves with `{url, fault, faults, clearFaults, count, resetCounts, stop}`. */
+/** Starts the devcloud; resolves with `{url, fault, faults, clearFaults, count, resetCounts,
+ * machineTokenLifetime, stop}`. */
 function startDevcloud() {
   return new Promise((resolve, reject) => {
     const child = spawn(BINARY, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -50,6 +51,8 @@ function startDevcloud() {
         /** Requests served since the last reset, by `"<METHOD> <path>"` (0 when none). */
         count: async (key) => (await dev('GET', 'counters')).counts[key] ?? 0,
         resetCounts: () => dev('DELETE', 'counters'),
+        /** Lifetime of the machine tokens authorized from now on, seconds. */
+        machineTokenLifetime: (secs) => dev('POST', 'machine-token-lifetime', { secs }),
         stop: () =>
           new Promise((done) => {
             if (child.exitCode !== null) return done()

@@ -20,7 +20,23 @@ test('import and require give the same objects', () => {
   assert.equal(Validator, cjs.Validator)
   assert.equal(parseBearer, cjs.parseBearer)
   assert.equal(sdk, cjs)
-  assert.deepEqual(Object.keys(namespace).sort(), ['Client', 'MeshConfig', 'Reference', 'Validator', 'default', 'errorCodes', 'parseBearer', 'version'])
+  assert.deepEqual(Object.keys(namespace).sort(), [
+    'Client',
+    'FileTokenStore',
+    'KeyringTokenStore',
+    'MachineToken',
+    'MemoryTokenStore',
+    'MeshConfig',
+    'Reference',
+    'TokenManager',
+    'UserToken',
+    'Validator',
+    'default',
+    'errorCodes',
+    'openTokenStore',
+    'parseBearer',
+    'version',
+  ])
 })
 
 test('the ESM entry point works', () => {

@@ -224,7 +224,7 @@ fn to_json<S: serde::Serialize + ?Sized>(py: Python<'_>, value: &S) -> PyResult<
 }
 
 /// A JSON-serializable Python object (`json.dumps`) as a JSON value.
-fn py_to_json(body: &Bound<'_, PyAny>) -> PyResult<Value> {
+pub(crate) fn py_to_json(body: &Bound<'_, PyAny>) -> PyResult<Value> {
     let py = body.py();
     let text: String = py
         .import(intern!(py, "json"))?
@@ -236,7 +236,7 @@ fn py_to_json(body: &Bound<'_, PyAny>) -> PyResult<Value> {
 static UTC: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
 
 /// An aware `datetime.datetime` in UTC.
-fn datetime(py: Python<'_>, at: time::OffsetDateTime) -> PyResult<Py<PyAny>> {
+pub(crate) fn datetime(py: Python<'_>, at: time::OffsetDateTime) -> PyResult<Py<PyAny>> {
     let (from_timestamp, utc) = UTC.get_or_try_init(py, || -> PyResult<_> {
         let module = py.import(intern!(py, "datetime"))?;
         let from_timestamp = module
@@ -416,6 +416,36 @@ fn build_client(
         max_body_bytes,
     };
     Handle::new(py, settings)
+}
+
+/// The core client behind a `Client` or `AsyncClient` object (rebuilt in a forked child), or a
+/// new one with the default settings for an API URL string (for the token managers).
+pub(crate) fn core_client(arg: &Bound<'_, PyAny>) -> PyResult<Client> {
+    let py = arg.py();
+    if let Ok(c) = arg.cast::<PyClient>() {
+        return c.get().handle.get(py);
+    }
+    if let Ok(c) = arg.cast::<PyAsyncClient>() {
+        return c.get().handle.get(py);
+    }
+    let Ok(api_url) = arg.extract::<String>() else {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "client must be a runbeam.Client, a runbeam.AsyncClient or an API URL (str)",
+        ));
+    };
+    build_client(
+        py,
+        &api_url,
+        None,
+        5.0,
+        30.0,
+        None,
+        3,
+        None,
+        false,
+        runbeam_core::client::DEFAULT_MAX_BODY_BYTES,
+    )?
+    .get(py)
 }
 
 // ---------------------------------------------------------------------------------------------

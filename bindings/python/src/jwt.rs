@@ -243,7 +243,7 @@ enum Pem {
     Text(String),
 }
 
-fn non_negative(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
+pub(crate) fn non_negative(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
     if value == 0.0 {
         return Ok(Duration::ZERO);
     }

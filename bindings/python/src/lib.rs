@@ -22,6 +22,7 @@ pub mod config;
 pub mod errors;
 pub mod jwt;
 pub mod reference;
+pub mod storage;
 
 /// The module `runbeam._native`; the package `runbeam` re-exports its classes.
 #[pymodule]
@@ -57,6 +58,15 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jwt::set_verify_releases_gil, m)?)?;
     m.add_function(wrap_pyfunction!(jwt::after_fork_in_child, m)?)?;
     jwt::register_fork_hook(m)?;
+    m.add_class::<storage::PyTokenStore>()?;
+    m.add_class::<storage::PyFileTokenStore>()?;
+    m.add_class::<storage::PyKeyringTokenStore>()?;
+    m.add_class::<storage::PyMemoryTokenStore>()?;
+    m.add_class::<storage::PyMachineToken>()?;
+    m.add_class::<storage::PyUserToken>()?;
+    m.add_class::<storage::PyTokenManager>()?;
+    m.add_class::<storage::PyAsyncTokenManager>()?;
+    m.add_function(wrap_pyfunction!(storage::open_token_store, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     Ok(())
 }

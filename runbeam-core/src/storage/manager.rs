@@ -19,6 +19,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// when a renewal is due, on a blocking thread.
 pub type CredentialFn = dyn Fn() -> Result<Secret> + Send + Sync;
 
+/// How long a credential callback may take before the renewal is abandoned.
+pub const CREDENTIAL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Called when the stored token is inside the renewal window (before any renewal attempt).
 pub type RenewalWindowFn = dyn Fn(&MachineToken) + Send + Sync;
 
@@ -113,7 +116,8 @@ impl TokenManager {
         self
     }
 
-    /// Called (and logged) when the stored token is inside the renewal window.
+    /// Called (and logged) when the stored token is inside the renewal window: once per
+    /// renewal (by the caller that renews), on a blocking thread.
     pub fn on_renewal_window(mut self, callback: Arc<RenewalWindowFn>) -> Self {
         self.on_window = Some(callback);
         self
@@ -165,9 +169,8 @@ impl TokenManager {
                 return Ok(token.clone());
             }
             if std::env::var_os(ENV_MACHINE_TOKEN).is_some() {
-                return self.provisioned(token);
+                return self.provisioned(token).await;
             }
-            self.announce(token);
         }
         let _renewal = self.renewal.lock().await;
         let now = self.load().await?;
@@ -179,6 +182,8 @@ impl TokenManager {
             if renewed_meanwhile && !token.is_expired() {
                 return Ok(token.clone());
             }
+            // Announced once per renewal, by the caller that does it.
+            self.announce(token).await;
         }
         let Some(credential) = self.credential.clone() else {
             return self.without_credential(now);
@@ -198,7 +203,7 @@ impl TokenManager {
         }
     }
 
-    fn provisioned(&self, token: &MachineToken) -> Result<MachineToken> {
+    async fn provisioned(&self, token: &MachineToken) -> Result<MachineToken> {
         if token.is_expired() {
             return Err(Error::new(
                 ErrorKind::TokenExpired,
@@ -209,18 +214,23 @@ impl TokenManager {
                 ),
             ));
         }
-        self.announce(token);
+        self.announce(token).await;
         Ok(token.clone())
     }
 
-    fn announce(&self, token: &MachineToken) {
+    /// Logs that `token` is inside its renewal window and calls the callback on a blocking
+    /// thread (a binding's callback may wait for an interpreter lock).
+    async fn announce(&self, token: &MachineToken) {
         tracing::warn!(
             instance = %self.instance_id,
             expires_in_secs = token.expires_in().as_secs(),
             "runbeam: the machine token is inside its renewal window"
         );
         if let Some(callback) = &self.on_window {
-            callback(token);
+            let (callback, token) = (Arc::clone(callback), token.clone());
+            tokio::task::spawn_blocking(move || callback(&token))
+                .await
+                .ok();
         }
     }
 
@@ -251,14 +261,25 @@ impl TokenManager {
     async fn user_token(&self, credential: Credential) -> Result<Secret> {
         match credential {
             Credential::Token(token) => Ok(token),
-            Credential::Callback(callback) => tokio::task::spawn_blocking(move || callback())
-                .await
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::Internal,
-                        format!("the credential callback failed: {e}"),
-                    )
-                })?,
+            Credential::Callback(callback) => {
+                let call = tokio::task::spawn_blocking(move || callback());
+                match tokio::time::timeout(CREDENTIAL_TIMEOUT, call).await {
+                    Ok(joined) => joined.map_err(|e| {
+                        Error::new(
+                            ErrorKind::Internal,
+                            format!("the credential callback failed: {e}"),
+                        )
+                    })?,
+                    Err(_) => Err(Error::new(
+                        ErrorKind::NoToken,
+                        format!(
+                            "the credential callback gave no token within {}s; the renewal was \
+                             abandoned (the current token, if still valid, stays in use)",
+                            CREDENTIAL_TIMEOUT.as_secs()
+                        ),
+                    )),
+                }
+            }
         }
     }
 

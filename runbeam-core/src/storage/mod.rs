@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 pub use file::{ENV_HOME, ENV_KEY, FileStore};
 pub use ids::check_id;
 pub use keyring::{KEYRING_TIMEOUT, KeyringKind, KeyringStore, SERVICE};
-pub use manager::{Credential, CredentialFn, RenewalWindowFn, TokenManager};
+pub use manager::{CREDENTIAL_TIMEOUT, Credential, CredentialFn, RenewalWindowFn, TokenManager};
 pub use memory::MemoryStore;
 pub use token::{DEFAULT_RENEWAL_WINDOW, MachineToken, UserToken};
 
@@ -230,19 +230,38 @@ impl StoreChoice {
     /// # Errors
     /// `InvalidArgument` for another value.
     pub fn from_env() -> Result<StoreChoice> {
-        match std::env::var(ENV_STORE)
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-            .as_str()
-        {
+        let value = std::env::var(ENV_STORE).unwrap_or_default();
+        StoreChoice::parse(&value).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{ENV_STORE}='{}' is not one of auto, keyring, file",
+                    crate::error::quote_input(&value, 20)
+                ),
+            )
+        })
+    }
+
+    /// `auto`, `keyring` or `file` (any case; empty = auto).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for another value.
+    ///
+    /// ```
+    /// use runbeam_core::storage::StoreChoice;
+    /// assert_eq!(StoreChoice::parse("File")?, StoreChoice::File);
+    /// assert!(StoreChoice::parse("vault").is_err());
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<StoreChoice> {
+        match text.trim().to_ascii_lowercase().as_str() {
             "" | "auto" => Ok(StoreChoice::Auto),
             "keyring" => Ok(StoreChoice::Keyring),
             "file" => Ok(StoreChoice::File),
             other => Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "{ENV_STORE}='{}' is not one of auto, keyring, file",
+                    "token store '{}' is not one of auto, keyring, file",
                     crate::error::quote_input(other, 20)
                 ),
             )),

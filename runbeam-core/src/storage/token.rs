@@ -63,6 +63,34 @@ impl fmt::Debug for MachineToken {
 }
 
 impl MachineToken {
+    /// A token from its parts (what `/harmony/authorize` answers).
+    ///
+    /// ```
+    /// use runbeam_core::{storage::MachineToken, Secret};
+    /// let expires = time::OffsetDateTime::now_utc() + time::Duration::days(30);
+    /// let t = MachineToken::new(Secret::new("mt".into()), expires, "gw-1", vec![]);
+    /// assert!(!t.is_expired());
+    /// ```
+    pub fn new(
+        machine_token: Secret,
+        expires_at: OffsetDateTime,
+        gateway_id: impl Into<String>,
+        abilities: Vec<String>,
+    ) -> MachineToken {
+        MachineToken {
+            machine_token,
+            expires_at,
+            gateway_id: gateway_id.into(),
+            abilities,
+            issued_at: None,
+        }
+    }
+
+    /// Parses an `expires_at`/`issued_at` text: RFC 3339, or `YYYY-MM-DD HH:MM:SS` (UTC).
+    pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
+        parse_timestamp(text)
+    }
+
     /// Whether it has expired.
     pub fn is_expired(&self) -> bool {
         self.expires_at <= OffsetDateTime::now_utc()

@@ -99,3 +99,42 @@ async function jwt(header: string): Promise<void> {
   console.log(email, team, aud, exp, scope, mesh.sub, urls, cached)
 }
 void jwt
+
+// Token storage.
+import { FileTokenStore, MachineToken, MemoryTokenStore, TokenManager, UserToken, openTokenStore } from '@runbeam/sdk'
+import type { KeyringTokenStore, MachineTokenFields, TokenManagerOptions, TokenStoreBackend } from '@runbeam/sdk'
+
+async function storage(): Promise<void> {
+  const opened: FileTokenStore | KeyringTokenStore | MemoryTokenStore = await openTokenStore({ choice: 'auto' })
+  const backend: TokenStoreBackend = opened.backend
+  const file = new FileTokenStore({ root: '/tmp/x', key: 'AGE-SECRET-KEY-1' })
+  const where: string = file.location('gw', 'machine_token')
+  const fields: MachineTokenFields = { machineToken: 'mt', expiresAt: new Date(), gatewayId: 7 }
+  const token = new MachineToken(fields)
+  await file.saveMachineToken('gw', token)
+  await file.saveMachineToken('gw', { machineToken: 'mt', expiresAt: '2030-01-01 00:00:00', gatewayId: 'g' })
+  const loaded: MachineToken | null = await file.loadMachineToken('gw')
+  const secret: string = token.expose() + token.machineToken
+  const expires: Date = token.expiresAt
+  const issued: Date | null = token.issuedAt
+  const due: boolean = token.isExpired() || token.needsRenewal(60) || token.needsRenewal()
+  const left: number = token.expiresInSecs
+  await file.saveUserToken('gw', new UserToken({ token: 'u' }))
+  const user: UserToken | null = await file.loadUserToken('gw')
+  const held: boolean = await file.delete('gw', 'user_token')
+  const options: TokenManagerOptions = {
+    instanceId: 'gw',
+    store: new MemoryTokenStore(),
+    client: new Client('http://127.0.0.1:8080'),
+    credential: async () => 'token',
+    renewalWindowSecs: 60,
+    onRenewalWindow: (t: MachineToken) => void t.expiresAt,
+  }
+  const manager = new TokenManager(options)
+  const ensured: MachineToken = await manager.ensureToken()
+  const current: MachineToken | null = await manager.current()
+  await manager.revoke()
+  new TokenManager({ instanceId: 'gw', store: file, apiUrl: 'http://127.0.0.1:8080', credential: 'x', gatewayCode: 'g' })
+  void [backend, where, loaded, secret, expires, issued, due, left, user, held, ensured, current]
+}
+void storage

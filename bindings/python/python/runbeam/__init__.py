@@ -1,6 +1,7 @@
 """librunbeam for Python: Runbeam mesh resource references, mesh configuration and the Runbeam
-Cloud API client (:class:`Client`, :class:`AsyncClient`) and the JWT validator
-(:class:`Validator`, :class:`AsyncValidator`).
+Cloud API client (:class:`Client`, :class:`AsyncClient`), the JWT validator
+(:class:`Validator`, :class:`AsyncValidator`) and token storage with the machine-token lifecycle
+(:func:`open_token_store`, :class:`TokenManager`, :class:`AsyncTokenManager`).
 
 All logic lives in the Rust core (``runbeam-core``); this package is a thin, typed binding.
 
@@ -18,20 +19,29 @@ from ._native import (
     Acknowledgement,
     AsyncClient,
     AsyncResourceIterator,
+    AsyncTokenManager,
     AsyncValidator,
     AuthorizeResult,
     Change,
     Claims,
     Client,
+    FileTokenStore,
+    KeyringTokenStore,
+    MachineToken,
+    MemoryTokenStore,
     MeshToken,
     Page,
     Resolved,
     ResolvedResource,
     ResourceIterator,
+    TokenManager,
+    TokenStore,
     TokenTeam,
     TokenUser,
     UpdateResult,
+    UserToken,
     Validator,
+    open_token_store,
     parse_bearer,
     Egress,
     Ingress,
@@ -100,6 +110,15 @@ __all__ = [
     "TokenUser",
     "TokenTeam",
     "parse_bearer",
+    "TokenStore",
+    "FileTokenStore",
+    "KeyringTokenStore",
+    "MemoryTokenStore",
+    "open_token_store",
+    "MachineToken",
+    "UserToken",
+    "TokenManager",
+    "AsyncTokenManager",
     "RunbeamError",
     "InvalidArgumentError",
     "InvalidReferenceError",

@@ -4,7 +4,7 @@ Checked against the runtime module by ``tests/test_stubs.py``.
 """
 
 import os
-from typing import Any, AsyncIterator, Awaitable, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
 import datetime
 
 __version__: str
@@ -651,4 +651,200 @@ class AsyncValidator:
     def refresh_keys(self) -> Awaitable[None]: ...
     def flush_token_cache(self) -> None:
         """Immediate (not awaitable)."""
+    def __repr__(self) -> str: ...
+
+# --- Token storage and the machine-token lifecycle (SPEC §5) ---------------------------------
+
+_Timestamp = Union[datetime.datetime, str]
+
+class MachineToken:
+    """A gateway's machine token. ``repr()`` and ``str()`` never show the token.
+
+    ``expires_at``/``issued_at`` take an aware ``datetime`` or a ``str`` in RFC 3339 or
+    ``YYYY-MM-DD HH:MM:SS`` (UTC); a naive ``datetime`` is refused. Tokens compare equal when
+    every field is equal.
+    """
+
+    def __init__(
+        self,
+        machine_token: str,
+        expires_at: _Timestamp,
+        gateway_id: str,
+        abilities: Optional[List[str]] = None,
+        issued_at: Optional[_Timestamp] = None,
+    ) -> None:
+        """Raises :class:`InvalidArgumentError` for an empty token or gateway id or a bad date."""
+    @property
+    def machine_token(self) -> str:
+        """The opaque token, sent as ``Authorization: Bearer``."""
+    @property
+    def expires_at(self) -> datetime.datetime:
+        """When it expires (aware, UTC)."""
+    @property
+    def gateway_id(self) -> str: ...
+    @property
+    def abilities(self) -> List[str]: ...
+    @property
+    def issued_at(self) -> Optional[datetime.datetime]: ...
+    def is_expired(self) -> bool: ...
+    def expires_in(self) -> float:
+        """Seconds left before expiry, as a float (``0.0`` once expired)."""
+    def needs_renewal(self, window_seconds: float = 604800.0) -> bool:
+        """Whether it expires within ``window_seconds`` (default 7 days) or has expired."""
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+class UserToken:
+    """A user JWT or Sanctum token, optionally with its expiry and user. ``repr()`` and
+    ``str()`` never show the token."""
+
+    def __init__(
+        self,
+        token: str,
+        expires_at: Optional[_Timestamp] = None,
+        user: Optional[Dict[str, Any]] = None,
+    ) -> None: ...
+    @property
+    def token(self) -> str: ...
+    @property
+    def expires_at(self) -> Optional[datetime.datetime]: ...
+    @property
+    def user(self) -> Optional[Dict[str, Any]]:
+        """``{"id", "email", "name"}`` as the Cloud gives it."""
+    def is_expired(self) -> bool:
+        """Whether it has a known expiry that has passed."""
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+class TokenStore:
+    """Where tokens are kept: one slot per ``(instance_id, token_type)`` (token types
+    ``"machine_token"``, ``"user_token"``). Ids match ``[A-Za-z0-9_.-]{1,128}`` and are not
+    ``.`` or ``..``; anything else raises :class:`InvalidArgumentError`.
+
+    Made by :func:`open_token_store`, :class:`FileTokenStore`, :class:`KeyringTokenStore` or
+    :class:`MemoryTokenStore`. Every call releases the GIL while it waits for the disk or the
+    keyring. Raises :class:`StorageError`, :class:`StorageCorruptError` (names the file; the
+    file is kept) or :class:`KeyringUnavailableError`.
+    """
+
+    @property
+    def backend(self) -> str:
+        """``"keyring"``, ``"file"`` or ``"memory"``."""
+    def location(self, instance_id: str, token_type: str) -> str:
+        """Where the slot lives: a file path or a keyring entry name."""
+    def load_machine_token(self, instance_id: str) -> Optional[MachineToken]:
+        """The stored machine token; ``RUNBEAM_MACHINE_TOKEN`` (JSON) takes precedence."""
+    def save_machine_token(self, instance_id: str, token: MachineToken) -> None: ...
+    def load_user_token(self, instance_id: str) -> Optional[UserToken]: ...
+    def save_user_token(self, instance_id: str, token: UserToken) -> None: ...
+    def delete(self, instance_id: str, token_type: str) -> bool:
+        """Empties the slot; whether it held something."""
+    def __repr__(self) -> str: ...
+
+class FileTokenStore(TokenStore):
+    """The age-encrypted files: ``<root>/<instance_id>/runbeam/<token_type>.json`` and
+    ``<root>/<instance_id>/encryption.key`` (directories 0700, files 0600)."""
+
+    def __init__(self, root: Optional[_Path] = None, key: Optional[str] = None) -> None:
+        """``root`` ``None``: ``RUNBEAM_HOME``, else ``~/.runbeam``. ``key`` (``AGE-SECRET-KEY-1…``
+        or its base64) replaces the key files; without it ``RUNBEAM_ENCRYPTION_KEY`` does."""
+    @property
+    def root(self) -> "os.PathLike[str]":
+        """The storage root (a ``pathlib.Path``)."""
+    def __repr__(self) -> str: ...
+
+class KeyringTokenStore(TokenStore):
+    """The OS keyring (Linux: the Secret Service): service ``runbeam``, account
+    ``<instance_id>/<token_type>``."""
+
+    def __init__(self) -> None:
+        """Raises :class:`KeyringUnavailableError` when the keyring cannot be reached."""
+    def __repr__(self) -> str: ...
+
+class MemoryTokenStore(TokenStore):
+    """In memory; nothing survives the process."""
+
+    def __init__(self) -> None: ...
+    def __repr__(self) -> str: ...
+
+def open_token_store(choice: Optional[str] = None) -> TokenStore:
+    """The store ``choice`` asks for: ``"auto"`` probes the OS keyring with a real write, read
+    and delete and falls back to the encrypted files; ``"keyring"`` (probed, or
+    :class:`KeyringUnavailableError`); ``"file"`` (:class:`FileTokenStore` at
+    ``RUNBEAM_HOME``/``~/.runbeam``). ``None``: ``RUNBEAM_TOKEN_STORE``, unset meaning auto.
+    The chosen backend is :attr:`TokenStore.backend`."""
+
+_Credential = Union[str, Callable[[], str], None]
+
+class TokenManager:
+    """Keeps one gateway instance's machine token valid (SPEC §5.3), blocking; every wait
+    releases the GIL.
+
+    ``client``: a :class:`Client`/:class:`AsyncClient` (its own token is not used) or an API
+    URL. ``gateway_code`` defaults to ``instance_id``. ``credential``: the user JWT or Sanctum
+    token renewals use, or a callable returning one (called only when a renewal is due, from
+    a background thread, with the GIL taken there; an exception it raises becomes a
+    :class:`NoTokenError` keeping its message — a :class:`RunbeamError` keeps its class).
+    ``renewal_window``: seconds before expiry to renew (default 7 days).
+    ``on_renewal_window(token)`` is called (from a background thread) when the stored token is
+    inside the window; its exceptions go to ``sys.unraisablehook``.
+    """
+
+    def __init__(
+        self,
+        instance_id: str,
+        store: TokenStore,
+        client: Union[Client, AsyncClient, str],
+        *,
+        gateway_code: Optional[str] = None,
+        credential: _Credential = None,
+        renewal_window: float = 604800.0,
+        on_renewal_window: Optional[Callable[[MachineToken], None]] = None,
+    ) -> None: ...
+    @property
+    def instance_id(self) -> str: ...
+    @property
+    def store(self) -> TokenStore: ...
+    def ensure_token(self) -> MachineToken:
+        """The stored token, or — when missing, expired or inside the renewal window and a
+        credential is configured — a new one from ``/harmony/authorize``, saved first.
+        Concurrent callers share one renewal.
+
+        Raises:
+            NoTokenError: nothing stored and no credential (the message says what to do).
+            TokenExpiredError: the stored token expired and there is no credential.
+        """
+    def revoke(self) -> None:
+        """Revokes every machine token of the gateway (needs the credential) and clears the
+        store."""
+    def current(self) -> Optional[MachineToken]:
+        """The stored token, without renewal."""
+    def __repr__(self) -> str: ...
+
+class AsyncTokenManager:
+    """The asyncio form of :class:`TokenManager`: the same arguments; ``ensure_token``,
+    ``revoke`` and ``current`` return awaitables."""
+
+    def __init__(
+        self,
+        instance_id: str,
+        store: TokenStore,
+        client: Union[Client, AsyncClient, str],
+        *,
+        gateway_code: Optional[str] = None,
+        credential: _Credential = None,
+        renewal_window: float = 604800.0,
+        on_renewal_window: Optional[Callable[[MachineToken], None]] = None,
+    ) -> None: ...
+    @property
+    def instance_id(self) -> str: ...
+    @property
+    def store(self) -> TokenStore: ...
+    def ensure_token(self) -> Awaitable[MachineToken]: ...
+    def revoke(self) -> Awaitable[None]: ...
+    def current(self) -> Awaitable[Optional[MachineToken]]: ...
     def __repr__(self) -> str: ...

@@ -1,0 +1,790 @@
+//! Token storage and the machine-token lifecycle of the core (SPEC §5): `runbeam.TokenStore`
+//! (and its `FileTokenStore`, `KeyringTokenStore`, `MemoryTokenStore` constructors),
+//! `runbeam.open_token_store`, `runbeam.MachineToken`, `runbeam.UserToken`,
+//! `runbeam.TokenManager` and `runbeam.AsyncTokenManager`.
+//!
+//! Every rule (backend selection, file layout and modes, id checks, date formats, renewal)
+//! is the core's; this module converts types and runs the calls:
+//!
+//! - store calls are blocking (file I/O, D-Bus): they run with the GIL released;
+//! - `TokenManager` waits like `Client` (the client module's `run_sync`), `AsyncTokenManager`
+//!   returns asyncio futures like `AsyncClient` (`run_async`);
+//! - the Python credential and renewal-window callbacks are called by the core from its own
+//!   threads: they take the GIL there ([`Python::attach`]); an exception raised by the
+//!   credential callback becomes a core error (its message kept), one raised by the
+//!   renewal-window callback goes to `sys.unraisablehook`.
+//!
+//! A manager used in a forked child rebuilds its core manager (and so its HTTP client) from the
+//! arguments it was created with, as the clients do.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use runbeam_core::storage::{
+    self as core, Credential, CredentialFn, FileStore, KeyringStore, MachineToken, MemoryStore,
+    RenewalWindowFn, StoreChoice, TokenManager, TokenStore, UserToken,
+};
+use runbeam_core::{Error, ErrorKind, Secret};
+use serde_json::{Value, json};
+
+use crate::client::{core_client, datetime, json_to_py, py_to_json, run_async, run_sync};
+use crate::errors::{OrRaise, invalid_argument};
+use crate::jwt::non_negative;
+
+// The default renewal window is written as a literal in the signatures so that Python shows it.
+const _: () = assert!(core::DEFAULT_RENEWAL_WINDOW.as_secs() == 604800);
+
+// ---------------------------------------------------------------------------------------------
+// Conversions.
+
+/// A timestamp argument as the core's JSON text: a `str` as is (RFC 3339 or
+/// `YYYY-MM-DD HH:MM:SS` UTC, parsed by the core), an aware `datetime` in ISO 8601.
+fn timestamp_text(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = value.py();
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(text.to_str()?.to_string());
+    }
+    if value.hasattr(intern!(py, "utcoffset"))? && value.hasattr(intern!(py, "isoformat"))? {
+        if value.call_method0(intern!(py, "utcoffset"))?.is_none() {
+            return Err(invalid_argument(
+                py,
+                format!(
+                    "{name} is a naive datetime: give it a time zone (e.g. tzinfo=timezone.utc)"
+                ),
+            ));
+        }
+        return value.call_method0(intern!(py, "isoformat"))?.extract();
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name} must be a datetime.datetime or a str"
+    )))
+}
+
+/// Builds a token through the core's own deserializer (date formats, empty token, ...).
+fn from_json<T: serde::de::DeserializeOwned>(
+    py: Python<'_>,
+    what: &str,
+    value: Value,
+) -> PyResult<T> {
+    // The messages of the core's deserializers never quote a token.
+    serde_json::from_value(value).map_err(|e| invalid_argument(py, format!("invalid {what}: {e}")))
+}
+
+fn optional_datetime(
+    py: Python<'_>,
+    at: Option<time::OffsetDateTime>,
+) -> PyResult<Option<Py<PyAny>>> {
+    at.map(|at| datetime(py, at)).transpose()
+}
+
+fn window(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
+    non_negative(py, name, value)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens.
+
+/// A gateway's machine token. The token itself is never shown by `repr` or `str`.
+#[pyclass(frozen, eq, module = "runbeam", name = "MachineToken")]
+#[derive(PartialEq)]
+pub struct PyMachineToken(pub(crate) MachineToken);
+
+#[pymethods]
+impl PyMachineToken {
+    #[new]
+    #[pyo3(signature = (machine_token, expires_at, gateway_id, abilities=None, issued_at=None))]
+    fn new(
+        py: Python<'_>,
+        machine_token: String,
+        expires_at: &Bound<'_, PyAny>,
+        gateway_id: String,
+        abilities: Option<Vec<String>>,
+        issued_at: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let issued_at = issued_at
+            .filter(|v| !v.is_none())
+            .map(|v| timestamp_text("issued_at", v))
+            .transpose()?;
+        let value = json!({
+            "machine_token": machine_token,
+            "expires_at": timestamp_text("expires_at", expires_at)?,
+            "gateway_id": gateway_id,
+            "abilities": abilities.unwrap_or_default(),
+            "issued_at": issued_at,
+        });
+        let token = from_json(py, "MachineToken", value);
+        // `value` held a copy of the token in a plain String: it is dropped here, the token
+        // itself lives on in a zeroizing `Secret`.
+        Ok(PyMachineToken(token?))
+    }
+
+    /// The opaque machine token (send it as `Authorization: Bearer`).
+    #[getter]
+    fn machine_token(&self) -> &str {
+        self.0.machine_token.expose()
+    }
+
+    /// When it expires (aware, UTC).
+    #[getter]
+    fn expires_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        datetime(py, self.0.expires_at)
+    }
+
+    /// The gateway it identifies.
+    #[getter]
+    fn gateway_id(&self) -> &str {
+        &self.0.gateway_id
+    }
+
+    /// What it may do.
+    #[getter]
+    fn abilities(&self) -> Vec<String> {
+        self.0.abilities.clone()
+    }
+
+    /// When it was issued, if known.
+    #[getter]
+    fn issued_at(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        optional_datetime(py, self.0.issued_at)
+    }
+
+    /// Whether it has expired.
+    fn is_expired(&self) -> bool {
+        self.0.is_expired()
+    }
+
+    /// Seconds left before it expires (`0.0` once expired).
+    fn expires_in(&self) -> f64 {
+        self.0.expires_in().as_secs_f64()
+    }
+
+    /// Whether it expires within `window_seconds` (or has expired).
+    #[pyo3(signature = (window_seconds=604800.0))]
+    fn needs_renewal(&self, py: Python<'_>, window_seconds: f64) -> PyResult<bool> {
+        Ok(self
+            .0
+            .needs_renewal(window(py, "window_seconds", window_seconds)?))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "MachineToken(gateway_id={}, expires_at={}, abilities={}, machine_token=<redacted>)",
+            self.0.gateway_id.as_str().into_pyobject(py)?.repr()?,
+            datetime(py, self.0.expires_at)?.bind(py).repr()?,
+            self.abilities().into_pyobject(py)?.repr()?,
+        ))
+    }
+}
+
+fn machine_token(py: Python<'_>, token: MachineToken) -> PyResult<Py<PyAny>> {
+    PyMachineToken(token).into_py_any(py)
+}
+
+fn optional_machine_token(py: Python<'_>, token: Option<MachineToken>) -> PyResult<Py<PyAny>> {
+    match token {
+        Some(t) => machine_token(py, t),
+        None => Ok(py.None()),
+    }
+}
+
+/// A user's token (user JWT or Sanctum token), optionally with its expiry and user. The token
+/// is never shown by `repr` or `str`.
+#[pyclass(frozen, eq, module = "runbeam", name = "UserToken")]
+#[derive(PartialEq)]
+pub struct PyUserToken(UserToken);
+
+#[pymethods]
+impl PyUserToken {
+    #[new]
+    #[pyo3(signature = (token, expires_at=None, user=None))]
+    fn new(
+        py: Python<'_>,
+        token: String,
+        expires_at: Option<&Bound<'_, PyAny>>,
+        user: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let expires_at = expires_at
+            .filter(|v| !v.is_none())
+            .map(|v| timestamp_text("expires_at", v))
+            .transpose()?;
+        let user = user.filter(|v| !v.is_none()).map(py_to_json).transpose()?;
+        let value = json!({"token": token, "expires_at": expires_at, "user": user});
+        Ok(PyUserToken(from_json(py, "UserToken", value)?))
+    }
+
+    /// The token.
+    #[getter]
+    fn token(&self) -> &str {
+        self.0.token.expose()
+    }
+
+    /// When it expires, if known (aware, UTC).
+    #[getter]
+    fn expires_at(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        optional_datetime(py, self.0.expires_at)
+    }
+
+    /// Who it belongs to (`{"id", "email", "name"}` as the Cloud gives it), if known.
+    #[getter]
+    fn user(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.0.user.as_ref().map(|u| json_to_py(py, u)).transpose()
+    }
+
+    /// Whether it has a known expiry that has passed.
+    fn is_expired(&self) -> bool {
+        self.0.is_expired()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let expires_at = match self.0.expires_at {
+            Some(at) => datetime(py, at)?.bind(py).repr()?.to_string(),
+            None => "None".to_string(),
+        };
+        Ok(format!(
+            "UserToken(expires_at={expires_at}, token=<redacted>)"
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores.
+
+/// A token store: one slot per `(instance_id, token_type)`. Made by `open_token_store`,
+/// `FileTokenStore`, `KeyringTokenStore` or `MemoryTokenStore`.
+#[pyclass(frozen, subclass, module = "runbeam", name = "TokenStore")]
+pub struct PyTokenStore {
+    store: Arc<dyn TokenStore>,
+}
+
+fn check_slot(py: Python<'_>, instance_id: &str, token_type: Option<&str>) -> PyResult<()> {
+    core::check_id("instance id", instance_id).or_raise(py)?;
+    match token_type {
+        Some(t) => core::check_id("token type", t).or_raise(py),
+        None => Ok(()),
+    }
+}
+
+#[pymethods]
+impl PyTokenStore {
+    /// `"keyring"`, `"file"` or `"memory"`.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.store.backend().name()
+    }
+
+    /// Where a slot lives: a file path or a keyring entry name.
+    fn location(&self, py: Python<'_>, instance_id: &str, token_type: &str) -> PyResult<String> {
+        check_slot(py, instance_id, Some(token_type))?;
+        Ok(self.store.location(instance_id, token_type))
+    }
+
+    /// The machine token of `instance_id` (`RUNBEAM_MACHINE_TOKEN` first), or `None`.
+    fn load_machine_token(&self, py: Python<'_>, instance_id: &str) -> PyResult<Py<PyAny>> {
+        let store = &*self.store;
+        let token = py
+            .detach(|| core::load_machine_token(store, instance_id))
+            .or_raise(py)?;
+        optional_machine_token(py, token)
+    }
+
+    /// Saves the machine token of `instance_id` (atomically replaces the slot).
+    fn save_machine_token(
+        &self,
+        py: Python<'_>,
+        instance_id: &str,
+        token: PyRef<'_, PyMachineToken>,
+    ) -> PyResult<()> {
+        let store = &*self.store;
+        let token = &token.0;
+        py.detach(|| core::save_machine_token(store, instance_id, token))
+            .or_raise(py)
+    }
+
+    /// The user token kept for `instance_id`, or `None`.
+    fn load_user_token(&self, py: Python<'_>, instance_id: &str) -> PyResult<Option<PyUserToken>> {
+        let store = &*self.store;
+        let token = py
+            .detach(|| core::load_token::<UserToken>(store, instance_id, core::USER_TOKEN))
+            .or_raise(py)?;
+        Ok(token.map(PyUserToken))
+    }
+
+    /// Saves a user token for `instance_id`.
+    fn save_user_token(
+        &self,
+        py: Python<'_>,
+        instance_id: &str,
+        token: PyRef<'_, PyUserToken>,
+    ) -> PyResult<()> {
+        let store = &*self.store;
+        let token = &token.0;
+        py.detach(|| core::save_token(store, instance_id, core::USER_TOKEN, token))
+            .or_raise(py)
+    }
+
+    /// Empties a slot; whether it held something.
+    fn delete(&self, py: Python<'_>, instance_id: &str, token_type: &str) -> PyResult<bool> {
+        let store = &*self.store;
+        py.detach(|| store.delete(instance_id, token_type))
+            .or_raise(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("TokenStore(backend={:?})", self.store.backend().name())
+    }
+}
+
+/// The age-encrypted file store under `root` (`None`: `RUNBEAM_HOME`, else `~/.runbeam`).
+#[pyclass(frozen, extends = PyTokenStore, module = "runbeam", name = "FileTokenStore")]
+pub struct PyFileTokenStore {
+    root: PathBuf,
+}
+
+#[pymethods]
+impl PyFileTokenStore {
+    #[new]
+    #[pyo3(signature = (root=None, key=None))]
+    fn new(
+        py: Python<'_>,
+        root: Option<PathBuf>,
+        key: Option<String>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let mut store = match root {
+            Some(root) => FileStore::new(root),
+            None => FileStore::from_env().or_raise(py)?,
+        };
+        if let Some(key) = key {
+            store = store.with_key(Secret::new(key)).or_raise(py)?;
+        }
+        let root = store.root().to_path_buf();
+        Ok(PyClassInitializer::from(PyTokenStore {
+            store: Arc::new(store),
+        })
+        .add_subclass(PyFileTokenStore { root }))
+    }
+
+    /// The storage root.
+    #[getter]
+    fn root(&self) -> PathBuf {
+        self.root.clone()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "FileTokenStore(root={})",
+            self.root.to_string_lossy().into_pyobject(py)?.repr()?
+        ))
+    }
+}
+
+/// The OS keyring store (Linux: the Secret Service). Raises `KeyringUnavailableError` when
+/// the keyring cannot be reached.
+#[pyclass(frozen, extends = PyTokenStore, module = "runbeam", name = "KeyringTokenStore")]
+pub struct PyKeyringTokenStore;
+
+#[pymethods]
+impl PyKeyringTokenStore {
+    #[new]
+    fn new(py: Python<'_>) -> PyResult<PyClassInitializer<Self>> {
+        let store = py.detach(KeyringStore::platform).or_raise(py)?;
+        Ok(PyClassInitializer::from(PyTokenStore {
+            store: Arc::new(store),
+        })
+        .add_subclass(PyKeyringTokenStore))
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "KeyringTokenStore()"
+    }
+}
+
+/// An in-memory store: nothing survives the process.
+#[pyclass(frozen, extends = PyTokenStore, module = "runbeam", name = "MemoryTokenStore")]
+pub struct PyMemoryTokenStore;
+
+#[pymethods]
+impl PyMemoryTokenStore {
+    #[new]
+    fn new() -> PyClassInitializer<Self> {
+        PyClassInitializer::from(PyTokenStore {
+            store: Arc::new(MemoryStore::new()),
+        })
+        .add_subclass(PyMemoryTokenStore)
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "MemoryTokenStore()"
+    }
+}
+
+/// The store `choice` asks for: `"auto"` (probe the OS keyring, fall back to the encrypted
+/// files), `"keyring"` or `"file"`; `None` takes `RUNBEAM_TOKEN_STORE` (unset: auto).
+#[pyfunction]
+#[pyo3(signature = (choice=None))]
+pub fn open_token_store(py: Python<'_>, choice: Option<&str>) -> PyResult<PyTokenStore> {
+    let choice = match choice.map(|c| c.trim().to_ascii_lowercase()) {
+        None => None,
+        Some(c) => Some(match c.as_str() {
+            "auto" => StoreChoice::Auto,
+            "keyring" => StoreChoice::Keyring,
+            "file" => StoreChoice::File,
+            _ => {
+                return Err(invalid_argument(
+                    py,
+                    "choice must be one of \"auto\", \"keyring\", \"file\" or None",
+                ));
+            }
+        }),
+    };
+    let store = py
+        .detach(|| match choice {
+            Some(choice) => core::open_store(choice),
+            None => core::open_default_store(),
+        })
+        .or_raise(py)?;
+    Ok(PyTokenStore { store })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python callbacks called by the core.
+
+/// A Python exception of a callback as a core error: a `RunbeamError` keeps its kind and
+/// message; anything else is `NoToken` (no user token to renew with) naming the exception.
+fn callback_error(py: Python<'_>, err: &PyErr) -> Error {
+    let value = err.value(py);
+    let message = value
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| "<unprintable>".to_string());
+    let is_runbeam = py
+        .import(intern!(py, "runbeam.errors"))
+        .and_then(|m| m.getattr(intern!(py, "RunbeamError")))
+        .and_then(|base| value.is_instance(&base))
+        .unwrap_or(false);
+    if is_runbeam {
+        let kind = value
+            .getattr(intern!(py, "kind"))
+            .and_then(|k| k.extract::<String>())
+            .ok()
+            .and_then(|name| ErrorKind::ALL.into_iter().find(|k| k.name() == name));
+        if let Some(kind) = kind {
+            return Error::new(kind, format!("the credential callback failed: {message}"));
+        }
+    }
+    let type_name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".to_string());
+    Error::new(
+        ErrorKind::NoToken,
+        format!(
+            "the credential callback raised {type_name}: {message}; no user or Sanctum token to \
+             authorize the gateway with"
+        ),
+    )
+}
+
+fn credential_callback(callback: Py<PyAny>) -> Arc<CredentialFn> {
+    Arc::new(move || {
+        Python::attach(|py| {
+            let out = callback
+                .bind(py)
+                .call0()
+                .map_err(|e| callback_error(py, &e))?;
+            match out.cast::<PyString>() {
+                Ok(text) => Ok(Secret::new(
+                    text.to_str()
+                        .map_err(|e| callback_error(py, &e))?
+                        .to_string(),
+                )),
+                // Only the type: the value could be the token in another shape (bytes).
+                Err(_) => Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "the credential callback returned {} instead of a str",
+                        out.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    ),
+                )),
+            }
+        })
+    })
+}
+
+fn window_callback(callback: Py<PyAny>) -> Arc<RenewalWindowFn> {
+    Arc::new(move |token: &MachineToken| {
+        Python::attach(|py| {
+            let called = Py::new(py, PyMachineToken(token.clone()))
+                .and_then(|t| callback.bind(py).call1((t,)));
+            if let Err(e) = called {
+                e.write_unraisable(py, Some(callback.bind(py)));
+            }
+        });
+    })
+}
+
+fn parse_credential(
+    py: Python<'_>,
+    value: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<Credential>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(text) = value.cast::<PyString>() {
+        let text = text.to_str()?;
+        if text.is_empty() {
+            return Err(invalid_argument(py, "credential is an empty string"));
+        }
+        return Ok(Some(Credential::Token(Secret::new(text.to_string()))));
+    }
+    if value.is_callable() {
+        return Ok(Some(Credential::Callback(credential_callback(
+            value.clone().unbind(),
+        ))));
+    }
+    Err(PyTypeError::new_err(
+        "credential must be a str (user JWT or Sanctum token), a callable returning one, or None",
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The managers.
+
+/// What a manager was created from, kept to rebuild it in a forked child.
+struct Setup {
+    instance_id: String,
+    store: Py<PyTokenStore>,
+    core_store: Arc<dyn TokenStore>,
+    client: Py<PyAny>,
+    gateway_code: Option<String>,
+    credential: Option<Credential>,
+    window: Duration,
+    on_window: Option<Arc<RenewalWindowFn>>,
+}
+
+impl Setup {
+    fn build(&self, py: Python<'_>) -> PyResult<TokenManager> {
+        let client = core_client(self.client.bind(py))?;
+        let mut manager = TokenManager::new(
+            self.instance_id.clone(),
+            Arc::clone(&self.core_store),
+            client,
+        )
+        .renewal_window(self.window);
+        if let Some(code) = &self.gateway_code {
+            manager = manager.gateway_code(code.clone());
+        }
+        if let Some(credential) = &self.credential {
+            manager = manager.credential(credential.clone());
+        }
+        if let Some(callback) = &self.on_window {
+            manager = manager.on_renewal_window(Arc::clone(callback));
+        }
+        Ok(manager)
+    }
+}
+
+/// A core manager and the pid of the process that built it.
+struct Handle {
+    setup: Setup,
+    manager: Mutex<(u32, Arc<TokenManager>)>,
+}
+
+impl Handle {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        instance_id: String,
+        store: &Bound<'_, PyAny>,
+        client: &Bound<'_, PyAny>,
+        gateway_code: Option<String>,
+        credential: Option<&Bound<'_, PyAny>>,
+        renewal_window: f64,
+        on_renewal_window: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Handle> {
+        let store = store
+            .cast::<PyTokenStore>()
+            .map_err(|_| PyTypeError::new_err("store must be a runbeam.TokenStore"))?;
+        let on_window = match on_renewal_window.filter(|v| !v.is_none()) {
+            None => None,
+            Some(cb) if cb.is_callable() => Some(window_callback(cb.clone().unbind())),
+            Some(_) => {
+                return Err(PyTypeError::new_err(
+                    "on_renewal_window must be a callable taking a MachineToken, or None",
+                ));
+            }
+        };
+        check_slot(py, &instance_id, None)?;
+        let setup = Setup {
+            instance_id,
+            core_store: Arc::clone(&store.get().store),
+            store: store.clone().unbind(),
+            client: client.clone().unbind(),
+            gateway_code,
+            credential: parse_credential(py, credential)?,
+            window: window(py, "renewal_window", renewal_window)?,
+            on_window,
+        };
+        let manager = Arc::new(setup.build(py)?);
+        Ok(Handle {
+            setup,
+            manager: Mutex::new((std::process::id(), manager)),
+        })
+    }
+
+    /// The manager of this process (rebuilt after a fork).
+    fn get(&self, py: Python<'_>) -> PyResult<Arc<TokenManager>> {
+        let pid = std::process::id();
+        let mut slot = self.manager.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.0 != pid {
+            let fresh = Arc::new(self.setup.build(py)?);
+            let stale = std::mem::replace(&mut *slot, (pid, fresh));
+            // Its client's pool holds tasks of the parent's runtime: never drop it here.
+            std::mem::forget(stale);
+        }
+        Ok(Arc::clone(&slot.1))
+    }
+
+    fn repr(&self, class: &str) -> String {
+        let credential = match &self.setup.credential {
+            None => "None",
+            Some(Credential::Token(_)) => "<redacted>",
+            Some(Credential::Callback(_)) => "<callable>",
+        };
+        format!(
+            "{class}(instance_id={:?}, backend={:?}, credential={credential})",
+            self.setup.instance_id,
+            self.setup.core_store.backend().name()
+        )
+    }
+}
+
+/// Runs `fut` with the GIL released and converts its result (the `Client` way).
+fn finish_sync<T, F, C>(py: Python<'_>, fut: F, conv: C) -> PyResult<Py<PyAny>>
+where
+    T: Send,
+    F: Future<Output = runbeam_core::Result<T>> + Send,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>>,
+{
+    let value = run_sync(py, fut)?;
+    conv(py, value)
+}
+
+fn nothing(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
+    Ok(py.None())
+}
+
+/// Keeps a gateway instance's machine token valid (blocking; every wait releases the GIL).
+#[pyclass(frozen, module = "runbeam", name = "TokenManager")]
+pub struct PyTokenManager {
+    handle: Handle,
+}
+
+/// The asyncio form of `TokenManager`: `ensure_token`, `revoke` and `current` return
+/// awaitables.
+#[pyclass(frozen, module = "runbeam", name = "AsyncTokenManager")]
+pub struct PyAsyncTokenManager {
+    handle: Handle,
+}
+
+/// The `#[pymethods]` of one manager class; `$out`/`$finish` as in the client module.
+macro_rules! manager_class {
+    (
+        $class:ident, $repr:literal, $out:ty, $finish:path;
+        $(
+            $(#[$attr:meta])*
+            fn $name:ident($m:ident) -> $convert:path $body:block
+        )*
+    ) => {
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = (instance_id, store, client, *, gateway_code=None, credential=None, renewal_window=604800.0, on_renewal_window=None))]
+            #[allow(clippy::too_many_arguments)]
+            fn new(
+                py: Python<'_>,
+                instance_id: String,
+                store: &Bound<'_, PyAny>,
+                client: &Bound<'_, PyAny>,
+                gateway_code: Option<String>,
+                credential: Option<&Bound<'_, PyAny>>,
+                renewal_window: f64,
+                on_renewal_window: Option<&Bound<'_, PyAny>>,
+            ) -> PyResult<Self> {
+                Ok($class {
+                    handle: Handle::new(
+                        py,
+                        instance_id,
+                        store,
+                        client,
+                        gateway_code,
+                        credential,
+                        renewal_window,
+                        on_renewal_window,
+                    )?,
+                })
+            }
+
+            /// The gateway instance.
+            #[getter]
+            fn instance_id(&self) -> &str {
+                &self.handle.setup.instance_id
+            }
+
+            /// The store tokens are kept in.
+            #[getter]
+            fn store(&self, py: Python<'_>) -> Py<PyTokenStore> {
+                self.handle.setup.store.clone_ref(py)
+            }
+
+            fn __repr__(&self) -> String {
+                self.handle.repr($repr)
+            }
+
+            $(
+                $(#[$attr])*
+                fn $name<'py>(&self, py: Python<'py>) -> PyResult<$out> {
+                    let $m = self.handle.get(py)?;
+                    $finish(py, $body, $convert)
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! manager_classes {
+    ($($calls:tt)*) => {
+        manager_class!(PyTokenManager, "TokenManager", Py<PyAny>, finish_sync; $($calls)*);
+        manager_class!(
+            PyAsyncTokenManager, "AsyncTokenManager", Bound<'py, PyAny>, run_async; $($calls)*
+        );
+    };
+}
+
+manager_classes! {
+    /// A valid machine token: the stored one, or a new one from `/harmony/authorize` when it
+    /// is missing, expired or inside the renewal window and a credential is configured.
+    fn ensure_token(m) -> machine_token {
+        async move { m.ensure_token().await }
+    }
+
+    /// Revokes every machine token of the gateway (with the credential) and clears the store.
+    fn revoke(m) -> nothing {
+        async move { m.revoke().await }
+    }
+
+    /// The stored token, without renewal, or `None`.
+    fn current(m) -> optional_machine_token {
+        async move { m.current().await }
+    }
+}
