@@ -90,6 +90,19 @@ typedef struct runbeam_client_config runbeam_client_config;
 typedef struct runbeam_config runbeam_config;
 
 /**
+ * Where a credential callback puts the user JWT or Sanctum token it supplies (see
+ * `runbeam_credential_callback`). Only valid during the callback.
+ */
+typedef struct runbeam_credential runbeam_credential;
+
+/**
+ * A gateway's machine token (SPEC §5.1): the secret plus its expiry, gateway id, abilities and
+ * issue time. Immutable; read it from any thread. Release with `runbeam_machine_token_free()`,
+ * which zeroizes the secret.
+ */
+typedef struct runbeam_machine_token runbeam_machine_token;
+
+/**
  * A list of configuration problems (from `runbeam_config_validate()` or
  * `runbeam_last_error_problems()`), in document order. Release with
  * `runbeam_problem_list_free()`. Strings it returns are valid until it is freed.
@@ -104,6 +117,30 @@ typedef struct runbeam_problem_list runbeam_problem_list;
  * it is freed.
  */
 typedef struct runbeam_reference runbeam_reference;
+
+/**
+ * Keeps one gateway instance's machine token valid (SPEC §5.3): load, and when missing,
+ * expired or inside the renewal window, re-authorize with the credential (one renewal however
+ * many threads ask), save, return. Owns one tokio runtime (two `runbeam-worker` threads).
+ * Thread-safe. Release with `runbeam_token_manager_free()`.
+ */
+typedef struct runbeam_token_manager runbeam_token_manager;
+
+/**
+ * Settings of a token manager, filled by the `runbeam_token_manager_config_set_*` setters and
+ * read by `runbeam_token_manager_new()`. Not thread-safe while being set; may create several
+ * managers. Release with `runbeam_token_manager_config_free()` (the credential is zeroized).
+ */
+typedef struct runbeam_token_manager_config runbeam_token_manager_config;
+
+/**
+ * Where tokens are kept (SPEC §5.2): the OS keyring, the age-encrypted files or memory.
+ * Create with `runbeam_token_store_open()`, `runbeam_token_store_file_new()` or
+ * `runbeam_token_store_memory_new()`; release with `runbeam_token_store_free()`. Thread-safe;
+ * a token manager keeps its own reference, so the store handle may be freed after
+ * `runbeam_token_manager_new()`.
+ */
+typedef struct runbeam_token_store runbeam_token_store;
 
 /**
  * A JWT validator: trusted issuers, key cache (per JWKS URL), verified-token cache and one
@@ -178,6 +215,47 @@ typedef struct {
  * How a reference finds its resource. Integer values are stable.
  */
 typedef int32_t runbeam_lookup;
+
+/**
+ * Supplies the credential (user JWT or Sanctum token) a renewal or revoke needs, e.g. read
+ * from a vault. Called only when one is needed, on a librunbeam runtime thread (never
+ * concurrently for one manager's renewals, but a revoke may run alongside), so `user_data`
+ * must be usable from any thread.
+ *
+ * **Ownership**: the callback keeps ownership of its string. It hands it over by calling
+ * `runbeam_credential_set_token(out, token)`, which copies it (the copy is zeroized after use),
+ * so the callback may wipe and free its own buffer as soon as that call returns. Return
+ * `RUNBEAM_OK` after setting the token; any other `runbeam_status` fails the renewal with that
+ * status (a status that is not a `RUNBEAM_STATUS_*` code becomes `RUNBEAM_STATUS_NO_TOKEN`);
+ * returning `RUNBEAM_OK` without setting a token is `RUNBEAM_STATUS_NO_TOKEN`.
+ * The callback must not call blocking librunbeam network functions.
+ */
+typedef runbeam_status (*runbeam_credential_callback)(void *user_data,
+                                                      runbeam_credential *out);
+
+/**
+ * Called when the stored token is inside the renewal window, before the renewal is tried (to
+ * log or alert). `token` is borrowed for the duration of the call only (copy what you keep;
+ * do not free it). Runs on a librunbeam runtime thread or the thread calling
+ * `runbeam_token_manager_ensure_token()`; `user_data` must be usable from any thread.
+ */
+typedef void (*runbeam_renewal_window_callback)(void *user_data,
+                                                const runbeam_machine_token *token);
+
+/**
+ * The callback of `runbeam_token_manager_ensure_token_async()`, called **exactly once** per
+ * accepted call, on a librunbeam runtime thread (or, when the manager is freed while the call
+ * is in flight, with `RUNBEAM_STATUS_CANCELLED` during `runbeam_token_manager_free()`).
+ * On success `token` is a **new handle owned by the callback** (free it with
+ * `runbeam_machine_token_free()`, now or later, on any thread) and `error_message` NULL; on
+ * failure `token` is NULL and `error_message` the message (valid during the call only;
+ * `runbeam_last_error_*()` describe the failure during the call). The callback must not call
+ * blocking librunbeam network functions.
+ */
+typedef void (*runbeam_machine_token_callback)(void *user_data,
+                                               runbeam_status status,
+                                               runbeam_machine_token *token,
+                                               const char *error_message);
 
 /**
  * The callback of `runbeam_validator_validate_async()` and
@@ -1507,6 +1585,426 @@ void runbeam_reference_free(runbeam_reference *reference);
  * ```
  */
 const char *runbeam_status_str(runbeam_status status);
+
+/**
+ * Opens the token store `choice` names: `"auto"` (probe the OS keyring with a real
+ * write/read/delete, fall back to the encrypted files), `"keyring"` or `"file"` (the files
+ * under `RUNBEAM_HOME`, else `~/.runbeam`). NULL means the choice of the
+ * `RUNBEAM_TOKEN_STORE` environment variable (unset = `"auto"`). The chosen backend is logged
+ * and reported by `runbeam_token_store_backend()`.
+ *
+ * Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for another choice (or environment value),
+ * `RUNBEAM_STATUS_KEYRING_UNAVAILABLE` when `"keyring"` is forced but unusable,
+ * `RUNBEAM_STATUS_STORAGE` when the file store has no home directory.
+ *
+ * ```c
+ * runbeam_token_store *store = NULL;
+ * if (runbeam_token_store_open(NULL, &store) == RUNBEAM_OK)
+ *     printf("tokens kept in the %s store\n", runbeam_token_store_backend(store));
+ * ```
+ *
+ * # Safety
+ * `choice` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_open(const char *choice,
+                                        runbeam_token_store **out);
+
+/**
+ * The encrypted file store (age X25519) under `root`: tokens in
+ * `<root>/<instance_id>/runbeam/<token_type>.json`, the key in
+ * `<root>/<instance_id>/encryption.key` unless `RUNBEAM_ENCRYPTION_KEY` is set (read now).
+ * Directories are created 0700 and files 0600 on first save. NULL `root` means
+ * `RUNBEAM_HOME`, else `~/.runbeam` (`RUNBEAM_STATUS_STORAGE` when there is neither). Nothing
+ * is touched on disk by this call.
+ *
+ * # Safety
+ * `root` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_file_new(const char *root,
+                                            runbeam_token_store **out);
+
+/**
+ * A store in memory, empty, private to this handle (and the managers built on it): for tests
+ * and for gateways that must not persist tokens.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_memory_new(runbeam_token_store **out);
+
+/**
+ * The backend of `store`: `"keyring"`, `"file"` or `"memory"`; `""` if `store` is NULL.
+ * Static: do not free.
+ *
+ * # Safety
+ * `store` is NULL or a live store.
+ */
+const char *runbeam_token_store_backend(const runbeam_token_store *store);
+
+/**
+ * Releases a store handle (managers built on it keep the store alive). NULL is a no-op.
+ *
+ * # Safety
+ * `store` is NULL or a store not freed before, and no other thread uses it any more.
+ */
+void runbeam_token_store_free(runbeam_token_store *store);
+
+/**
+ * Loads the machine token of gateway instance `instance_id`: `RUNBEAM_MACHINE_TOKEN` (JSON)
+ * when set, else the store's. On success `*out_token` is a new handle (free it with
+ * `runbeam_machine_token_free()`) or NULL when nothing is stored.
+ *
+ * Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for an id outside `[A-Za-z0-9_.-]{1,128}` (or
+ * `.`/`..`: no path escape) or a malformed `RUNBEAM_MACHINE_TOKEN`;
+ * `RUNBEAM_STATUS_STORAGE_CORRUPT` for a damaged file, a wrong key or a token of the wrong
+ * shape (the message names the file, which is kept); `RUNBEAM_STATUS_STORAGE`,
+ * `RUNBEAM_STATUS_KEYRING_UNAVAILABLE`. Messages never contain the token.
+ *
+ * # Safety
+ * `store` is NULL or a live store; `instance_id` is NULL or NUL-terminated; `out_token` is
+ * NULL or writable.
+ */
+runbeam_status runbeam_token_store_load_machine_token(const runbeam_token_store *store,
+                                                      const char *instance_id,
+                                                      runbeam_machine_token **out_token);
+
+/**
+ * Saves `token` as the machine token of `instance_id` (atomic replace; on error the previous
+ * token is intact). Errors as `runbeam_token_store_load_machine_token()`.
+ *
+ * # Safety
+ * `store` and `token` are NULL or live handles; `instance_id` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_token_store_save_machine_token(const runbeam_token_store *store,
+                                                      const char *instance_id,
+                                                      const runbeam_machine_token *token);
+
+/**
+ * Empties the slot `(instance_id, token_type)` (`"machine_token"`, `"user_token"`, …). When
+ * `out_existed` is not NULL it receives whether the slot held something. Errors as
+ * `runbeam_token_store_load_machine_token()`.
+ *
+ * # Safety
+ * `store` is NULL or a live store; strings are NULL or NUL-terminated; `out_existed` is NULL
+ * or writable.
+ */
+runbeam_status runbeam_token_store_delete(const runbeam_token_store *store,
+                                          const char *instance_id,
+                                          const char *token_type,
+                                          bool *out_existed);
+
+/**
+ * Builds a machine token (e.g. one provisioned out of band) to save with
+ * `runbeam_token_store_save_machine_token()`. `secret` is the opaque token (non-empty, copied
+ * and zeroized on free), `expires_at` RFC 3339 or `YYYY-MM-DD HH:MM:SS` (UTC), `gateway_id`
+ * non-empty. No abilities, no issue time. A bad argument is `RUNBEAM_STATUS_INVALID_ARGUMENT`
+ * (the message never quotes the secret).
+ *
+ * # Safety
+ * Strings are NULL or NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_machine_token_new(const char *secret,
+                                         const char *expires_at,
+                                         const char *gateway_id,
+                                         runbeam_machine_token **out);
+
+/**
+ * **The secret**: the machine token to send as `Authorization: Bearer` (e.g. with
+ * `runbeam_client_with_token()`). Borrowed from `token` (valid until
+ * `runbeam_machine_token_free()`, which zeroizes it); do not free, log or print it. NULL if
+ * `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle (the same holds for every getter).
+ */
+const char *runbeam_machine_token_secret(const runbeam_machine_token *token);
+
+/**
+ * The gateway id the token identifies. Borrowed from `token`; NULL if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+const char *runbeam_machine_token_gateway_id(const runbeam_machine_token *token);
+
+/**
+ * When the token stops working, in Unix seconds; 0 if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+int64_t runbeam_machine_token_expires_at(const runbeam_machine_token *token);
+
+/**
+ * When the token stops working, as RFC 3339 text (e.g. `"2026-12-25T18:00:00Z"`). Borrowed
+ * from `token`; NULL if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+const char *runbeam_machine_token_expires_at_rfc3339(const runbeam_machine_token *token);
+
+/**
+ * When the token was issued (Unix seconds) into `*out_unix_secs` when known: returns true
+ * then; false (and `*out_unix_secs` untouched) when unknown or `token` is NULL.
+ * `out_unix_secs` may be NULL to ask only whether it is known.
+ *
+ * # Safety
+ * `token` is NULL or a live handle; `out_unix_secs` is NULL or writable.
+ */
+bool runbeam_machine_token_issued_at(const runbeam_machine_token *token,
+                                     int64_t *out_unix_secs);
+
+/**
+ * How many abilities the token has (0 if `token` is NULL).
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+size_t runbeam_machine_token_abilities_count(const runbeam_machine_token *token);
+
+/**
+ * Ability number `index` (from 0), borrowed from `token`; NULL when out of range or `token`
+ * is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+const char *runbeam_machine_token_ability_at(const runbeam_machine_token *token,
+                                             size_t index);
+
+/**
+ * Whether the token has expired (true if `token` is NULL: nothing usable).
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+bool runbeam_machine_token_is_expired(const runbeam_machine_token *token);
+
+/**
+ * Whole seconds left before expiry (0 once expired or if `token` is NULL).
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+uint64_t runbeam_machine_token_expires_in_secs(const runbeam_machine_token *token);
+
+/**
+ * Whether the token expires within `window_secs` seconds (or has expired): the renewal rule
+ * of SPEC §5.3 (default window 7 days = 604800 s). True if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+bool runbeam_machine_token_needs_renewal(const runbeam_machine_token *token,
+                                         uint64_t window_secs);
+
+/**
+ * Releases a machine token (the secret is zeroized). NULL is a no-op.
+ *
+ * # Safety
+ * `token` is NULL or a handle not freed before, and no other thread uses it any more.
+ */
+void runbeam_machine_token_free(runbeam_machine_token *token);
+
+/**
+ * Hands the credential over from a `runbeam_credential_callback` (copied; see there).
+ * An empty token is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `out` is the pointer the callback received (during the callback); `token` is NULL or
+ * NUL-terminated.
+ */
+runbeam_status runbeam_credential_set_token(runbeam_credential *out,
+                                            const char *token);
+
+/**
+ * Starts the configuration of a token manager for gateway instance `instance_id` (also the
+ * gateway code authorized, unless `runbeam_token_manager_config_set_gateway_code()`). The API
+ * must be set with `runbeam_token_manager_config_set_api_url()` or
+ * `_set_client_config()`. Defaults: no credential (a missing or expired token is an error),
+ * renewal window 7 days.
+ *
+ * ```c
+ * runbeam_token_manager_config *cfg = NULL;
+ * runbeam_token_manager *mgr = NULL;
+ * runbeam_machine_token *token = NULL;
+ * runbeam_token_manager_config_new("radiology-gw-1", &cfg);
+ * runbeam_token_manager_config_set_api_url(cfg, "https://api.runbeam.io");
+ * runbeam_token_manager_config_set_credential_token(cfg, "1|sanctum-token");
+ * runbeam_token_manager_new(cfg, store, &mgr);
+ * runbeam_token_manager_config_free(cfg);
+ * if (runbeam_token_manager_ensure_token(mgr, &token) == RUNBEAM_OK) {
+ *     use(runbeam_machine_token_secret(token));
+ *     runbeam_machine_token_free(token);
+ * }
+ * ```
+ *
+ * # Safety
+ * `instance_id` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_token_manager_config_new(const char *instance_id,
+                                                runbeam_token_manager_config **out);
+
+/**
+ * The API to authorize and revoke with, by URL and default client settings (`http://` only
+ * for loopback hosts). Errors as `runbeam_client_new()`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `api_url` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_token_manager_config_set_api_url(runbeam_token_manager_config *config,
+                                                        const char *api_url);
+
+/**
+ * The API to authorize and revoke with, from a client configuration (URL, timeouts, CA
+ * bundles, …; its token is ignored: renewals use the manager's credential). Read now;
+ * `client_config` may be freed right after. Errors as `runbeam_client_new()`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `client_config` is NULL or a live client
+ * configuration.
+ */
+runbeam_status runbeam_token_manager_config_set_client_config(runbeam_token_manager_config *config,
+                                                              const runbeam_client_config *client_config);
+
+/**
+ * The gateway code sent to `/harmony/authorize` and `/harmony/revoke` (default: the instance
+ * id). An empty code is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `gateway_code` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_token_manager_config_set_gateway_code(runbeam_token_manager_config *config,
+                                                             const char *gateway_code);
+
+/**
+ * A fixed renewal credential: a user JWT or Sanctum token (copied; zeroized when the
+ * configuration and the managers are freed). Replaces a credential callback. An empty token
+ * is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `token` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_token_manager_config_set_credential_token(runbeam_token_manager_config *config,
+                                                                 const char *token);
+
+/**
+ * A renewal credential supplied on demand by `callback` (see `runbeam_credential_callback`
+ * for the ownership rule); replaces a fixed credential token. `user_data` is handed back
+ * untouched and must stay valid until every manager built from this configuration is freed.
+ * A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `user_data` as documented.
+ */
+runbeam_status runbeam_token_manager_config_set_credential_callback(runbeam_token_manager_config *config,
+                                                                    runbeam_credential_callback callback,
+                                                                    void *user_data);
+
+/**
+ * Renew this many seconds before expiry (default 604800 = 7 days; 0 renews only once
+ * expired).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration.
+ */
+runbeam_status runbeam_token_manager_config_set_renewal_window_secs(runbeam_token_manager_config *config,
+                                                                    uint64_t window_secs);
+
+/**
+ * `callback` is told when the stored token is inside the renewal window (see
+ * `runbeam_renewal_window_callback`); `user_data` must stay valid until every manager built
+ * from this configuration is freed. A NULL callback removes it.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `user_data` as documented.
+ */
+runbeam_status runbeam_token_manager_config_set_renewal_window_callback(runbeam_token_manager_config *config,
+                                                                        runbeam_renewal_window_callback callback,
+                                                                        void *user_data);
+
+/**
+ * Releases a configuration (its credential is zeroized). NULL is a no-op.
+ *
+ * # Safety
+ * `config` is NULL or a configuration not freed before.
+ */
+void runbeam_token_manager_config_free(runbeam_token_manager_config *config);
+
+/**
+ * Creates a manager from `config` (which may be freed right after) keeping tokens in `store`
+ * (the manager holds its own reference: `store` may be freed right after too).
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` when no API was set on the configuration.
+ *
+ * # Safety
+ * `config` and `store` are NULL or live handles; `out` is NULL or writable.
+ */
+runbeam_status runbeam_token_manager_new(const runbeam_token_manager_config *config,
+                                         const runbeam_token_store *store,
+                                         runbeam_token_manager **out);
+
+/**
+ * A valid machine token for the manager's instance, renewing it first when needed (see
+ * `runbeam_token_manager`); blocking. `*out_token` is a new handle (free it with
+ * `runbeam_machine_token_free()`). A renewal that fails while the stored token is still valid
+ * returns the stored token (and logs a warning).
+ *
+ * Errors: `RUNBEAM_STATUS_NO_TOKEN` (nothing stored and no credential) or
+ * `RUNBEAM_STATUS_TOKEN_EXPIRED` (expired and no credential), with the next step in the
+ * message; the store's errors (`_STORAGE`, `_STORAGE_CORRUPT`, `_KEYRING_UNAVAILABLE`); the
+ * API's (`_UNAUTHORIZED` for a bad credential, `_PERMISSION_DENIED`, `_TRANSPORT`, …); the
+ * credential callback's status. `RUNBEAM_STATUS_INVALID_ARGUMENT` from a librunbeam callback.
+ *
+ * # Safety
+ * `manager` is NULL or a live manager; `out_token` is NULL or writable.
+ */
+runbeam_status runbeam_token_manager_ensure_token(const runbeam_token_manager *manager,
+                                                  runbeam_machine_token **out_token);
+
+/**
+ * Callback form of `runbeam_token_manager_ensure_token()`: returns at once; `callback` gets
+ * the token (or the error) exactly once. If `cancel_out` is not NULL it receives a handle for
+ * `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`). A NULL callback is
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * `manager` is NULL or a live manager; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_token_manager_ensure_token_async(const runbeam_token_manager *manager,
+                                                        runbeam_machine_token_callback callback,
+                                                        void *user_data,
+                                                        runbeam_cancel **cancel_out);
+
+/**
+ * The stored machine token, without renewal (`*out_token` is NULL when none is stored);
+ * blocking (store I/O). Errors: the store's.
+ *
+ * # Safety
+ * `manager` is NULL or a live manager; `out_token` is NULL or writable.
+ */
+runbeam_status runbeam_token_manager_current(const runbeam_token_manager *manager,
+                                             runbeam_machine_token **out_token);
+
+/**
+ * Revokes every machine token of the gateway at the API (`/harmony/revoke`, with the
+ * credential) and clears the stored one; blocking. Errors: `RUNBEAM_STATUS_NO_TOKEN` without a
+ * credential; the API's and the store's.
+ *
+ * # Safety
+ * `manager` is NULL or a live manager.
+ */
+runbeam_status runbeam_token_manager_revoke(const runbeam_token_manager *manager);
+
+/**
+ * Releases a manager: its runtime shuts down (calls in flight complete with
+ * `RUNBEAM_STATUS_CANCELLED`; threads joined, at most 5 s). NULL is a no-op.
+ *
+ * # Safety
+ * `manager` is NULL or a manager not freed before, and no other thread uses it any more.
+ */
+void runbeam_token_manager_free(runbeam_token_manager *manager);
 
 /**
  * Releases a string returned by librunbeam (`runbeam_reference_to_string()`, …). Its bytes are

@@ -93,7 +93,7 @@ pub struct runbeam_client_config {
 }
 
 impl runbeam_client_config {
-    fn builder(&self) -> ClientBuilder {
+    pub(crate) fn builder(&self) -> ClientBuilder {
         let mut b = Client::builder(self.api_url.clone())
             .language(self.language.clone())
             .allow_insecure_http(self.allow_insecure_http);

@@ -23,6 +23,10 @@
 //!   typed getters; tokens are passed as pointer + length. Blocking forms answer on the calling
 //!   thread when keys are cached, `_cached` forms never do I/O, `_async` forms call a
 //!   `runbeam_claims_callback` exactly once. See `validator.rs` and `claims.rs`.
+//! - Token storage (SPEC §5): `runbeam_token_store` (keyring, encrypted files, memory),
+//!   `runbeam_machine_token` (getters; the secret is borrowed and zeroized on free) and
+//!   `runbeam_token_manager` (renewal, one runtime per manager, blocking and `_async` forms).
+//!   See `storage.rs`.
 #![allow(clippy::missing_safety_doc)] // every export documents its contract under `# Safety`
 
 mod claims;
@@ -34,6 +38,7 @@ mod problems;
 mod reference;
 mod runtime;
 mod status;
+mod storage;
 mod strings;
 mod validator;
 
@@ -50,6 +55,7 @@ pub use error::{
 pub use problems::*;
 pub use reference::*;
 pub use status::*;
+pub use storage::*;
 pub use strings::runbeam_string_free;
 pub use validator::*;
 

@@ -103,7 +103,6 @@ pub(crate) fn status_of(kind: ErrorKind) -> runbeam_status {
     }
 }
 
-#[cfg(test)]
 /// The core error kind of a status code (`None` for OK and unknown codes).
 pub(crate) fn kind_of(status: runbeam_status) -> Option<ErrorKind> {
     ErrorKind::ALL.into_iter().find(|&k| status_of(k) == status)

@@ -1,5 +1,8 @@
 # C suites: strict compile against include/runbeam.h, then run under ASan+UBSan (static
 # library) and under valgrind (shared library), plus a C++ compile of the header.
+# test_storage runs the file token store in a mkdtemp directory and its token managers against
+# the devcloud (authorize counts from /_dev/counters, token lifetime from
+# /_dev/machine-token-lifetime).
 # test_client, test_client_faults and test_jwt drive a runbeam-devcloud subprocess (built by
 # `build`) over real HTTP (the fault suite through its /_dev/faults and /_dev/counters
 # endpoints, the JWT suite with tokens minted by /_dev/jwt);
@@ -26,6 +29,8 @@ c-build: build
 	gcc $(C_STRICT) -O0 tests/c/test_client_faults.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client_faults
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_jwt.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_jwt_asan
 	gcc $(C_STRICT) -O0 tests/c/test_jwt.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_jwt
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_storage.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_storage_asan
+	gcc $(C_STRICT) -O0 tests/c/test_storage.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_storage
 	@# The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
 	gcc $(C_STRICT) -O1 benches/c/bench_reference.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_reference
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
@@ -47,6 +52,9 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_jwt_asan $(LIBDIR)/runbeam-devcloud
 	$(VALGRIND) $(C_OUT)/test_jwt $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_storage_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_storage $(LIBDIR)/runbeam-devcloud
 
 .PHONY: c-examples
 ## The C example gateway (examples/c), built like a user would, against the shared library.

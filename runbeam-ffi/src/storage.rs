@@ -1,0 +1,1183 @@
+//! Token storage and the machine-token lifecycle (SPEC §5) for C: `runbeam_token_store`,
+//! `runbeam_machine_token` and `runbeam_token_manager`.
+//!
+//! The store functions do file or keyring I/O on the calling thread (no runtime needed); the
+//! token manager owns one tokio runtime (like a client handle) for its renewals, with a blocking
+//! `ensure_token` and a callback (`_async`) form.
+
+use std::ffi::{CString, c_char, c_void};
+use std::ptr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use runbeam_core::client::Client;
+use runbeam_core::storage::{
+    self, Credential, FileStore, MachineToken, MemoryStore, StoreChoice, TokenManager, TokenStore,
+};
+use runbeam_core::{Error, ErrorKind, Secret};
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use crate::client::{runbeam_cancel, runbeam_client_config};
+use crate::error::{self, to_cstring};
+use crate::guard::{guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
+use crate::status::{RUNBEAM_OK, kind_of, runbeam_status};
+
+// ---------------------------------------------------------------------------------------------
+// Token stores
+// ---------------------------------------------------------------------------------------------
+
+/// Where tokens are kept (SPEC §5.2): the OS keyring, the age-encrypted files or memory.
+/// Create with `runbeam_token_store_open()`, `runbeam_token_store_file_new()` or
+/// `runbeam_token_store_memory_new()`; release with `runbeam_token_store_free()`. Thread-safe;
+/// a token manager keeps its own reference, so the store handle may be freed after
+/// `runbeam_token_manager_new()`.
+#[allow(non_camel_case_types)]
+pub struct runbeam_token_store {
+    store: Arc<dyn TokenStore>,
+}
+
+fn hand_out_store(store: Arc<dyn TokenStore>, out: *mut *mut runbeam_token_store) {
+    let handle = Box::new(runbeam_token_store { store });
+    // SAFETY: callers checked `out` is non-NULL; writable per their contract.
+    unsafe { *out = Box::into_raw(handle) };
+}
+
+/// # Safety
+/// `ptr` is NULL or NUL-terminated.
+unsafe fn opt_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Error> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { str_arg(ptr, name) }.map(Some)
+    }
+}
+
+/// Opens the token store `choice` names: `"auto"` (probe the OS keyring with a real
+/// write/read/delete, fall back to the encrypted files), `"keyring"` or `"file"` (the files
+/// under `RUNBEAM_HOME`, else `~/.runbeam`). NULL means the choice of the
+/// `RUNBEAM_TOKEN_STORE` environment variable (unset = `"auto"`). The chosen backend is logged
+/// and reported by `runbeam_token_store_backend()`.
+///
+/// Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for another choice (or environment value),
+/// `RUNBEAM_STATUS_KEYRING_UNAVAILABLE` when `"keyring"` is forced but unusable,
+/// `RUNBEAM_STATUS_STORAGE` when the file store has no home directory.
+///
+/// ```c
+/// runbeam_token_store *store = NULL;
+/// if (runbeam_token_store_open(NULL, &store) == RUNBEAM_OK)
+///     printf("tokens kept in the %s store\n", runbeam_token_store_backend(store));
+/// ```
+///
+/// # Safety
+/// `choice` is NULL or NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_open(
+    choice: *const c_char,
+    out: *mut *mut runbeam_token_store,
+) -> runbeam_status {
+    guard("runbeam_token_store_open", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let choice = match unsafe { opt_str(choice, "choice") }? {
+            None => StoreChoice::from_env()?,
+            Some(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "auto" => StoreChoice::Auto,
+                "keyring" => StoreChoice::Keyring,
+                "file" => StoreChoice::File,
+                _ => {
+                    return Err(invalid_argument(
+                        "argument 'choice' must be \"auto\", \"keyring\", \"file\" or NULL"
+                            .to_string(),
+                    ));
+                }
+            },
+        };
+        hand_out_store(storage::open_store(choice)?, out);
+        Ok(())
+    })
+}
+
+/// The encrypted file store (age X25519) under `root`: tokens in
+/// `<root>/<instance_id>/runbeam/<token_type>.json`, the key in
+/// `<root>/<instance_id>/encryption.key` unless `RUNBEAM_ENCRYPTION_KEY` is set (read now).
+/// Directories are created 0700 and files 0600 on first save. NULL `root` means
+/// `RUNBEAM_HOME`, else `~/.runbeam` (`RUNBEAM_STATUS_STORAGE` when there is neither). Nothing
+/// is touched on disk by this call.
+///
+/// # Safety
+/// `root` is NULL or NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_file_new(
+    root: *const c_char,
+    out: *mut *mut runbeam_token_store,
+) -> runbeam_status {
+    guard("runbeam_token_store_file_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let store = match unsafe { opt_str(root, "root") }? {
+            None => FileStore::from_env()?,
+            Some("") => return Err(invalid_argument("argument 'root' is empty".to_string())),
+            Some(root) => FileStore::new(root),
+        };
+        hand_out_store(Arc::new(store), out);
+        Ok(())
+    })
+}
+
+/// A store in memory, empty, private to this handle (and the managers built on it): for tests
+/// and for gateways that must not persist tokens.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_memory_new(
+    out: *mut *mut runbeam_token_store,
+) -> runbeam_status {
+    guard("runbeam_token_store_memory_new", || {
+        let out = out_arg(out, "out")?;
+        hand_out_store(Arc::new(MemoryStore::new()), out);
+        Ok(())
+    })
+}
+
+/// The backend of `store`: `"keyring"`, `"file"` or `"memory"`; `""` if `store` is NULL.
+/// Static: do not free.
+///
+/// # Safety
+/// `store` is NULL or a live store.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_backend(
+    store: *const runbeam_token_store,
+) -> *const c_char {
+    guard_value("runbeam_token_store_backend", c"".as_ptr(), || {
+        // SAFETY: NULL or live (contract).
+        match unsafe { store.as_ref() }.map(|s| s.store.backend()) {
+            Some(storage::Backend::Keyring) => c"keyring".as_ptr(),
+            Some(storage::Backend::File) => c"file".as_ptr(),
+            Some(storage::Backend::Memory) => c"memory".as_ptr(),
+            None => c"".as_ptr(),
+        }
+    })
+}
+
+/// Releases a store handle (managers built on it keep the store alive). NULL is a no-op.
+///
+/// # Safety
+/// `store` is NULL or a store not freed before, and no other thread uses it any more.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_free(store: *mut runbeam_token_store) {
+    guard_value("runbeam_token_store_free", (), || {
+        if !store.is_null() {
+            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
+            drop(unsafe { Box::from_raw(store) });
+        }
+    })
+}
+
+/// Loads the machine token of gateway instance `instance_id`: `RUNBEAM_MACHINE_TOKEN` (JSON)
+/// when set, else the store's. On success `*out_token` is a new handle (free it with
+/// `runbeam_machine_token_free()`) or NULL when nothing is stored.
+///
+/// Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for an id outside `[A-Za-z0-9_.-]{1,128}` (or
+/// `.`/`..`: no path escape) or a malformed `RUNBEAM_MACHINE_TOKEN`;
+/// `RUNBEAM_STATUS_STORAGE_CORRUPT` for a damaged file, a wrong key or a token of the wrong
+/// shape (the message names the file, which is kept); `RUNBEAM_STATUS_STORAGE`,
+/// `RUNBEAM_STATUS_KEYRING_UNAVAILABLE`. Messages never contain the token.
+///
+/// # Safety
+/// `store` is NULL or a live store; `instance_id` is NULL or NUL-terminated; `out_token` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_load_machine_token(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    out_token: *mut *mut runbeam_machine_token,
+) -> runbeam_status {
+    guard("runbeam_token_store_load_machine_token", || {
+        let out = out_arg(out_token, "out_token")?;
+        // SAFETY: forwarded contract.
+        let store = unsafe { handle_arg(store, "store") }?;
+        // SAFETY: forwarded contract.
+        let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+        let token = storage::load_machine_token(&*store.store, instance)?;
+        let handle = token.map_or(ptr::null_mut(), runbeam_machine_token::into_raw);
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = handle };
+        Ok(())
+    })
+}
+
+/// Saves `token` as the machine token of `instance_id` (atomic replace; on error the previous
+/// token is intact). Errors as `runbeam_token_store_load_machine_token()`.
+///
+/// # Safety
+/// `store` and `token` are NULL or live handles; `instance_id` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_save_machine_token(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    token: *const runbeam_machine_token,
+) -> runbeam_status {
+    guard("runbeam_token_store_save_machine_token", || {
+        // SAFETY: forwarded contract.
+        let store = unsafe { handle_arg(store, "store") }?;
+        // SAFETY: forwarded contract.
+        let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+        // SAFETY: forwarded contract.
+        let token = unsafe { handle_arg(token, "token") }?;
+        storage::save_machine_token(&*store.store, instance, &token.token)
+    })
+}
+
+/// Empties the slot `(instance_id, token_type)` (`"machine_token"`, `"user_token"`, …). When
+/// `out_existed` is not NULL it receives whether the slot held something. Errors as
+/// `runbeam_token_store_load_machine_token()`.
+///
+/// # Safety
+/// `store` is NULL or a live store; strings are NULL or NUL-terminated; `out_existed` is NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_delete(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    token_type: *const c_char,
+    out_existed: *mut bool,
+) -> runbeam_status {
+    guard("runbeam_token_store_delete", || {
+        // SAFETY: forwarded contract.
+        let store = unsafe { handle_arg(store, "store") }?;
+        // SAFETY: forwarded contract.
+        let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+        // SAFETY: forwarded contract.
+        let token_type = unsafe { str_arg(token_type, "token_type") }?;
+        let existed = store.store.delete(instance, token_type)?;
+        if !out_existed.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { *out_existed = existed };
+        }
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine tokens
+// ---------------------------------------------------------------------------------------------
+
+/// A gateway's machine token (SPEC §5.1): the secret plus its expiry, gateway id, abilities and
+/// issue time. Immutable; read it from any thread. Release with `runbeam_machine_token_free()`,
+/// which zeroizes the secret.
+#[allow(non_camel_case_types)]
+pub struct runbeam_machine_token {
+    token: MachineToken,
+    /// The secret, NUL-terminated, zeroized on drop.
+    secret: Zeroizing<Vec<u8>>,
+    gateway_id: CString,
+    expires_at: CString,
+    abilities: Vec<CString>,
+}
+
+impl runbeam_machine_token {
+    fn new(token: MachineToken) -> runbeam_machine_token {
+        let secret = Zeroizing::new(to_cstring(token.machine_token.expose()).into_bytes_with_nul());
+        let expires_at = token
+            .expires_at
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| token.expires_at.unix_timestamp().to_string());
+        runbeam_machine_token {
+            secret,
+            gateway_id: to_cstring(&token.gateway_id),
+            expires_at: to_cstring(&expires_at),
+            abilities: token.abilities.iter().map(|a| to_cstring(a)).collect(),
+            token,
+        }
+    }
+
+    pub(crate) fn into_raw(token: MachineToken) -> *mut runbeam_machine_token {
+        Box::into_raw(Box::new(runbeam_machine_token::new(token)))
+    }
+}
+
+/// Builds a machine token (e.g. one provisioned out of band) to save with
+/// `runbeam_token_store_save_machine_token()`. `secret` is the opaque token (non-empty, copied
+/// and zeroized on free), `expires_at` RFC 3339 or `YYYY-MM-DD HH:MM:SS` (UTC), `gateway_id`
+/// non-empty. No abilities, no issue time. A bad argument is `RUNBEAM_STATUS_INVALID_ARGUMENT`
+/// (the message never quotes the secret).
+///
+/// # Safety
+/// Strings are NULL or NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_new(
+    secret: *const c_char,
+    expires_at: *const c_char,
+    gateway_id: *const c_char,
+    out: *mut *mut runbeam_machine_token,
+) -> runbeam_status {
+    guard("runbeam_machine_token_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let secret = unsafe { str_arg(secret, "secret") }?;
+        // SAFETY: forwarded contract.
+        let expires_at = unsafe { str_arg(expires_at, "expires_at") }?;
+        // SAFETY: forwarded contract.
+        let gateway_id = unsafe { str_arg(gateway_id, "gateway_id") }?;
+        if secret.is_empty() {
+            return Err(invalid_argument("argument 'secret' is empty".to_string()));
+        }
+        if gateway_id.is_empty() {
+            return Err(invalid_argument(
+                "argument 'gateway_id' is empty".to_string(),
+            ));
+        }
+        // The core's parser accepts both date formats; the secret is checked above, so a
+        // parse error can only be about the date (whose text is not secret).
+        let dated: MachineToken = serde_json::from_value(serde_json::json!({
+            "machine_token": "x",
+            "expires_at": expires_at,
+            "gateway_id": gateway_id,
+        }))
+        .map_err(|_| {
+            invalid_argument(
+                "argument 'expires_at' is not a date (expected RFC 3339 or YYYY-MM-DD HH:MM:SS UTC)"
+                    .to_string(),
+            )
+        })?;
+        let token = MachineToken {
+            machine_token: Secret::new(secret.to_string()),
+            ..dated
+        };
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = runbeam_machine_token::into_raw(token) };
+        Ok(())
+    })
+}
+
+/// Runs a getter behind the panic boundary; `fallback` for a NULL handle.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+unsafe fn getter<T>(
+    function: &str,
+    token: *const runbeam_machine_token,
+    fallback: T,
+    body: impl FnOnce(&runbeam_machine_token) -> T,
+) -> T {
+    guard_value(function, None, || {
+        // SAFETY: NULL or live (contract).
+        unsafe { token.as_ref() }.map(body)
+    })
+    .unwrap_or(fallback)
+}
+
+/// **The secret**: the machine token to send as `Authorization: Bearer` (e.g. with
+/// `runbeam_client_with_token()`). Borrowed from `token` (valid until
+/// `runbeam_machine_token_free()`, which zeroizes it); do not free, log or print it. NULL if
+/// `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle (the same holds for every getter).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_secret(
+    token: *const runbeam_machine_token,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter("runbeam_machine_token_secret", token, ptr::null(), |t| {
+            t.secret.as_ptr().cast()
+        })
+    }
+}
+
+/// The gateway id the token identifies. Borrowed from `token`; NULL if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_gateway_id(
+    token: *const runbeam_machine_token,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter(
+            "runbeam_machine_token_gateway_id",
+            token,
+            ptr::null(),
+            |t| t.gateway_id.as_ptr(),
+        )
+    }
+}
+
+/// When the token stops working, in Unix seconds; 0 if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_expires_at(
+    token: *const runbeam_machine_token,
+) -> i64 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter("runbeam_machine_token_expires_at", token, 0, |t| {
+            t.token.expires_at.unix_timestamp()
+        })
+    }
+}
+
+/// When the token stops working, as RFC 3339 text (e.g. `"2026-12-25T18:00:00Z"`). Borrowed
+/// from `token`; NULL if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_expires_at_rfc3339(
+    token: *const runbeam_machine_token,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter(
+            "runbeam_machine_token_expires_at_rfc3339",
+            token,
+            ptr::null(),
+            |t| t.expires_at.as_ptr(),
+        )
+    }
+}
+
+/// When the token was issued (Unix seconds) into `*out_unix_secs` when known: returns true
+/// then; false (and `*out_unix_secs` untouched) when unknown or `token` is NULL.
+/// `out_unix_secs` may be NULL to ask only whether it is known.
+///
+/// # Safety
+/// `token` is NULL or a live handle; `out_unix_secs` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_issued_at(
+    token: *const runbeam_machine_token,
+    out_unix_secs: *mut i64,
+) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter("runbeam_machine_token_issued_at", token, false, |t| {
+            match t.token.issued_at {
+                Some(at) => {
+                    if !out_unix_secs.is_null() {
+                        // SAFETY: non-NULL and writable per the contract.
+                        *out_unix_secs = at.unix_timestamp();
+                    }
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+}
+
+/// How many abilities the token has (0 if `token` is NULL).
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_abilities_count(
+    token: *const runbeam_machine_token,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter("runbeam_machine_token_abilities_count", token, 0, |t| {
+            t.abilities.len()
+        })
+    }
+}
+
+/// Ability number `index` (from 0), borrowed from `token`; NULL when out of range or `token`
+/// is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_ability_at(
+    token: *const runbeam_machine_token,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter(
+            "runbeam_machine_token_ability_at",
+            token,
+            ptr::null(),
+            |t| t.abilities.get(index).map_or(ptr::null(), |a| a.as_ptr()),
+        )
+    }
+}
+
+/// Whether the token has expired (true if `token` is NULL: nothing usable).
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_is_expired(
+    token: *const runbeam_machine_token,
+) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter("runbeam_machine_token_is_expired", token, true, |t| {
+            t.token.is_expired()
+        })
+    }
+}
+
+/// Whole seconds left before expiry (0 once expired or if `token` is NULL).
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_expires_in_secs(
+    token: *const runbeam_machine_token,
+) -> u64 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter("runbeam_machine_token_expires_in_secs", token, 0, |t| {
+            t.token.expires_in().as_secs()
+        })
+    }
+}
+
+/// Whether the token expires within `window_secs` seconds (or has expired): the renewal rule
+/// of SPEC §5.3 (default window 7 days = 604800 s). True if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_needs_renewal(
+    token: *const runbeam_machine_token,
+    window_secs: u64,
+) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe {
+        getter("runbeam_machine_token_needs_renewal", token, true, |t| {
+            t.token.needs_renewal(Duration::from_secs(window_secs))
+        })
+    }
+}
+
+/// Releases a machine token (the secret is zeroized). NULL is a no-op.
+///
+/// # Safety
+/// `token` is NULL or a handle not freed before, and no other thread uses it any more.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_machine_token_free(token: *mut runbeam_machine_token) {
+    guard_value("runbeam_machine_token_free", (), || {
+        if !token.is_null() {
+            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
+            drop(unsafe { Box::from_raw(token) });
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token manager configuration
+// ---------------------------------------------------------------------------------------------
+
+/// Where a credential callback puts the user JWT or Sanctum token it supplies (see
+/// `runbeam_credential_callback`). Only valid during the callback.
+#[allow(non_camel_case_types)]
+pub struct runbeam_credential {
+    token: Option<Zeroizing<String>>,
+}
+
+/// Supplies the credential (user JWT or Sanctum token) a renewal or revoke needs, e.g. read
+/// from a vault. Called only when one is needed, on a librunbeam runtime thread (never
+/// concurrently for one manager's renewals, but a revoke may run alongside), so `user_data`
+/// must be usable from any thread.
+///
+/// **Ownership**: the callback keeps ownership of its string. It hands it over by calling
+/// `runbeam_credential_set_token(out, token)`, which copies it (the copy is zeroized after use),
+/// so the callback may wipe and free its own buffer as soon as that call returns. Return
+/// `RUNBEAM_OK` after setting the token; any other `runbeam_status` fails the renewal with that
+/// status (a status that is not a `RUNBEAM_STATUS_*` code becomes `RUNBEAM_STATUS_NO_TOKEN`);
+/// returning `RUNBEAM_OK` without setting a token is `RUNBEAM_STATUS_NO_TOKEN`.
+/// The callback must not call blocking librunbeam network functions.
+#[allow(non_camel_case_types)]
+pub type runbeam_credential_callback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, out: *mut runbeam_credential) -> runbeam_status,
+>;
+
+/// Called when the stored token is inside the renewal window, before the renewal is tried (to
+/// log or alert). `token` is borrowed for the duration of the call only (copy what you keep;
+/// do not free it). Runs on a librunbeam runtime thread or the thread calling
+/// `runbeam_token_manager_ensure_token()`; `user_data` must be usable from any thread.
+#[allow(non_camel_case_types)]
+pub type runbeam_renewal_window_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, token: *const runbeam_machine_token)>;
+
+/// Hands the credential over from a `runbeam_credential_callback` (copied; see there).
+/// An empty token is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `out` is the pointer the callback received (during the callback); `token` is NULL or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_credential_set_token(
+    out: *mut runbeam_credential,
+    token: *const c_char,
+) -> runbeam_status {
+    guard("runbeam_credential_set_token", || {
+        // SAFETY: live and exclusively ours during the callback (contract).
+        let out = unsafe { out.as_mut() }
+            .ok_or_else(|| invalid_argument("argument 'out' is NULL".to_string()))?;
+        // SAFETY: forwarded contract.
+        let token = unsafe { str_arg(token, "token") }?;
+        if token.is_empty() {
+            return Err(invalid_argument("argument 'token' is empty".to_string()));
+        }
+        out.token = Some(Zeroizing::new(token.to_string()));
+        Ok(())
+    })
+}
+
+/// The caller's `user_data` of a callback kept by a manager.
+struct SharedUserData(*mut c_void);
+// SAFETY: librunbeam never dereferences it; the caller promises (documented on the callback
+// types) that it may be used from any thread, concurrently.
+unsafe impl Send for SharedUserData {}
+// SAFETY: as above.
+unsafe impl Sync for SharedUserData {}
+
+impl SharedUserData {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    fn get(&self) -> *mut c_void {
+        self.0
+    }
+}
+
+/// Settings of a token manager, filled by the `runbeam_token_manager_config_set_*` setters and
+/// read by `runbeam_token_manager_new()`. Not thread-safe while being set; may create several
+/// managers. Release with `runbeam_token_manager_config_free()` (the credential is zeroized).
+#[allow(non_camel_case_types)]
+pub struct runbeam_token_manager_config {
+    instance_id: String,
+    client: Option<Client>,
+    gateway_code: Option<String>,
+    credential: Option<Credential>,
+    window: Option<Duration>,
+    on_window: Option<Arc<storage::RenewalWindowFn>>,
+}
+
+/// Starts the configuration of a token manager for gateway instance `instance_id` (also the
+/// gateway code authorized, unless `runbeam_token_manager_config_set_gateway_code()`). The API
+/// must be set with `runbeam_token_manager_config_set_api_url()` or
+/// `_set_client_config()`. Defaults: no credential (a missing or expired token is an error),
+/// renewal window 7 days.
+///
+/// ```c
+/// runbeam_token_manager_config *cfg = NULL;
+/// runbeam_token_manager *mgr = NULL;
+/// runbeam_machine_token *token = NULL;
+/// runbeam_token_manager_config_new("radiology-gw-1", &cfg);
+/// runbeam_token_manager_config_set_api_url(cfg, "https://api.runbeam.io");
+/// runbeam_token_manager_config_set_credential_token(cfg, "1|sanctum-token");
+/// runbeam_token_manager_new(cfg, store, &mgr);
+/// runbeam_token_manager_config_free(cfg);
+/// if (runbeam_token_manager_ensure_token(mgr, &token) == RUNBEAM_OK) {
+///     use(runbeam_machine_token_secret(token));
+///     runbeam_machine_token_free(token);
+/// }
+/// ```
+///
+/// # Safety
+/// `instance_id` is NULL or NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_new(
+    instance_id: *const c_char,
+    out: *mut *mut runbeam_token_manager_config,
+) -> runbeam_status {
+    guard("runbeam_token_manager_config_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+        storage::check_id("instance id", instance)?;
+        let config = Box::new(runbeam_token_manager_config {
+            instance_id: instance.to_string(),
+            client: None,
+            gateway_code: None,
+            credential: None,
+            window: None,
+            on_window: None,
+        });
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = Box::into_raw(config) };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `config` is NULL or a live configuration not used by another thread during the call.
+unsafe fn with_manager_config(
+    function: &str,
+    config: *mut runbeam_token_manager_config,
+    body: impl FnOnce(&mut runbeam_token_manager_config) -> Result<(), Error>,
+) -> runbeam_status {
+    guard(function, || {
+        // SAFETY: per the contract, non-NULL means a live, exclusively used handle.
+        let config = unsafe { config.as_mut() }
+            .ok_or_else(|| invalid_argument("argument 'config' is NULL".to_string()))?;
+        body(config)
+    })
+}
+
+/// The API to authorize and revoke with, by URL and default client settings (`http://` only
+/// for loopback hosts). Errors as `runbeam_client_new()`.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `api_url` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_set_api_url(
+    config: *mut runbeam_token_manager_config,
+    api_url: *const c_char,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_manager_config("runbeam_token_manager_config_set_api_url", config, |c| {
+            let url = str_arg(api_url, "api_url")?;
+            c.client = Some(Client::builder(url).language("c").build()?);
+            Ok(())
+        })
+    }
+}
+
+/// The API to authorize and revoke with, from a client configuration (URL, timeouts, CA
+/// bundles, …; its token is ignored: renewals use the manager's credential). Read now;
+/// `client_config` may be freed right after. Errors as `runbeam_client_new()`.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `client_config` is NULL or a live client
+/// configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_set_client_config(
+    config: *mut runbeam_token_manager_config,
+    client_config: *const runbeam_client_config,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_manager_config(
+            "runbeam_token_manager_config_set_client_config",
+            config,
+            |c| {
+                let client_config = handle_arg(client_config, "client_config")?;
+                c.client = Some(client_config.builder().build()?);
+                Ok(())
+            },
+        )
+    }
+}
+
+/// The gateway code sent to `/harmony/authorize` and `/harmony/revoke` (default: the instance
+/// id). An empty code is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `gateway_code` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_set_gateway_code(
+    config: *mut runbeam_token_manager_config,
+    gateway_code: *const c_char,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_manager_config(
+            "runbeam_token_manager_config_set_gateway_code",
+            config,
+            |c| {
+                let code = str_arg(gateway_code, "gateway_code")?;
+                if code.is_empty() {
+                    return Err(invalid_argument(
+                        "argument 'gateway_code' is empty".to_string(),
+                    ));
+                }
+                c.gateway_code = Some(code.to_string());
+                Ok(())
+            },
+        )
+    }
+}
+
+/// A fixed renewal credential: a user JWT or Sanctum token (copied; zeroized when the
+/// configuration and the managers are freed). Replaces a credential callback. An empty token
+/// is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `token` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_set_credential_token(
+    config: *mut runbeam_token_manager_config,
+    token: *const c_char,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_manager_config(
+            "runbeam_token_manager_config_set_credential_token",
+            config,
+            |c| {
+                let token = str_arg(token, "token")?;
+                if token.is_empty() {
+                    return Err(invalid_argument("argument 'token' is empty".to_string()));
+                }
+                c.credential = Some(Credential::Token(Secret::new(token.to_string())));
+                Ok(())
+            },
+        )
+    }
+}
+
+/// A renewal credential supplied on demand by `callback` (see `runbeam_credential_callback`
+/// for the ownership rule); replaces a fixed credential token. `user_data` is handed back
+/// untouched and must stay valid until every manager built from this configuration is freed.
+/// A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `user_data` as documented.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_set_credential_callback(
+    config: *mut runbeam_token_manager_config,
+    callback: runbeam_credential_callback,
+    user_data: *mut c_void,
+) -> runbeam_status {
+    let credential = callback.map(|callback| credential_fn(callback, SharedUserData(user_data)));
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_manager_config(
+            "runbeam_token_manager_config_set_credential_callback",
+            config,
+            |c| {
+                let credential = credential
+                    .ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
+                c.credential = Some(Credential::Callback(credential));
+                Ok(())
+            },
+        )
+    }
+}
+
+type CredentialCallback =
+    unsafe extern "C" fn(*mut c_void, *mut runbeam_credential) -> runbeam_status;
+
+fn credential_fn(
+    callback: CredentialCallback,
+    user_data: SharedUserData,
+) -> Arc<storage::CredentialFn> {
+    Arc::new(move || -> Result<Secret, Error> {
+        let mut out = runbeam_credential { token: None };
+        // SAFETY: the caller's callback; `out` is valid during the call.
+        let status = unsafe { callback(user_data.get(), &mut out) };
+        match (status, out.token.take()) {
+            (RUNBEAM_OK, Some(token)) => Ok(Secret::new(token.to_string())),
+            (RUNBEAM_OK, None) => Err(Error::new(
+                ErrorKind::NoToken,
+                "the credential callback returned RUNBEAM_OK without calling \
+                 runbeam_credential_set_token()",
+            )),
+            (status, _) => Err(Error::new(
+                kind_of(status).unwrap_or(ErrorKind::NoToken),
+                format!("the credential callback failed with status {status}"),
+            )),
+        }
+    })
+}
+
+/// Renew this many seconds before expiry (default 604800 = 7 days; 0 renews only once
+/// expired).
+///
+/// # Safety
+/// `config` is NULL or a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_set_renewal_window_secs(
+    config: *mut runbeam_token_manager_config,
+    window_secs: u64,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_manager_config(
+            "runbeam_token_manager_config_set_renewal_window_secs",
+            config,
+            |c| {
+                c.window = Some(Duration::from_secs(window_secs));
+                Ok(())
+            },
+        )
+    }
+}
+
+/// `callback` is told when the stored token is inside the renewal window (see
+/// `runbeam_renewal_window_callback`); `user_data` must stay valid until every manager built
+/// from this configuration is freed. A NULL callback removes it.
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `user_data` as documented.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_set_renewal_window_callback(
+    config: *mut runbeam_token_manager_config,
+    callback: runbeam_renewal_window_callback,
+    user_data: *mut c_void,
+) -> runbeam_status {
+    let on_window = callback.map(|callback| window_fn(callback, SharedUserData(user_data)));
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_manager_config(
+            "runbeam_token_manager_config_set_renewal_window_callback",
+            config,
+            |c| {
+                c.on_window = on_window;
+                Ok(())
+            },
+        )
+    }
+}
+
+type WindowCallback = unsafe extern "C" fn(*mut c_void, *const runbeam_machine_token);
+
+fn window_fn(callback: WindowCallback, user_data: SharedUserData) -> Arc<storage::RenewalWindowFn> {
+    Arc::new(move |token: &MachineToken| {
+        let handle = runbeam_machine_token::new(token.clone());
+        // SAFETY: the caller's callback; `handle` is borrowed for the call.
+        unsafe { callback(user_data.get(), &handle) };
+    })
+}
+
+/// Releases a configuration (its credential is zeroized). NULL is a no-op.
+///
+/// # Safety
+/// `config` is NULL or a configuration not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_config_free(
+    config: *mut runbeam_token_manager_config,
+) {
+    guard_value("runbeam_token_manager_config_free", (), || {
+        if !config.is_null() {
+            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
+            drop(unsafe { Box::from_raw(config) });
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token managers
+// ---------------------------------------------------------------------------------------------
+
+/// Keeps one gateway instance's machine token valid (SPEC §5.3): load, and when missing,
+/// expired or inside the renewal window, re-authorize with the credential (one renewal however
+/// many threads ask), save, return. Owns one tokio runtime (two `runbeam-worker` threads).
+/// Thread-safe. Release with `runbeam_token_manager_free()`.
+#[allow(non_camel_case_types)]
+pub struct runbeam_token_manager {
+    manager: Arc<TokenManager>,
+    runtime: Runtime,
+}
+
+/// Creates a manager from `config` (which may be freed right after) keeping tokens in `store`
+/// (the manager holds its own reference: `store` may be freed right after too).
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` when no API was set on the configuration.
+///
+/// # Safety
+/// `config` and `store` are NULL or live handles; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_new(
+    config: *const runbeam_token_manager_config,
+    store: *const runbeam_token_store,
+    out: *mut *mut runbeam_token_manager,
+) -> runbeam_status {
+    guard("runbeam_token_manager_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let config = unsafe { handle_arg(config, "config") }?;
+        // SAFETY: forwarded contract.
+        let store = unsafe { handle_arg(store, "store") }?;
+        let client = config.client.clone().ok_or_else(|| {
+            invalid_argument(
+                "the token manager configuration has no API: call \
+                 runbeam_token_manager_config_set_api_url() or _set_client_config()"
+                    .to_string(),
+            )
+        })?;
+        let mut manager =
+            TokenManager::new(config.instance_id.clone(), Arc::clone(&store.store), client);
+        if let Some(code) = &config.gateway_code {
+            manager = manager.gateway_code(code.clone());
+        }
+        if let Some(credential) = &config.credential {
+            manager = manager.credential(credential.clone());
+        }
+        if let Some(window) = config.window {
+            manager = manager.renewal_window(window);
+        }
+        if let Some(on_window) = &config.on_window {
+            manager = manager.on_renewal_window(Arc::clone(on_window));
+        }
+        let runtime = Runtime::new()?;
+        let handle = Box::new(runbeam_token_manager {
+            manager: Arc::new(manager),
+            runtime,
+        });
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// A valid machine token for the manager's instance, renewing it first when needed (see
+/// `runbeam_token_manager`); blocking. `*out_token` is a new handle (free it with
+/// `runbeam_machine_token_free()`). A renewal that fails while the stored token is still valid
+/// returns the stored token (and logs a warning).
+///
+/// Errors: `RUNBEAM_STATUS_NO_TOKEN` (nothing stored and no credential) or
+/// `RUNBEAM_STATUS_TOKEN_EXPIRED` (expired and no credential), with the next step in the
+/// message; the store's errors (`_STORAGE`, `_STORAGE_CORRUPT`, `_KEYRING_UNAVAILABLE`); the
+/// API's (`_UNAUTHORIZED` for a bad credential, `_PERMISSION_DENIED`, `_TRANSPORT`, …); the
+/// credential callback's status. `RUNBEAM_STATUS_INVALID_ARGUMENT` from a librunbeam callback.
+///
+/// # Safety
+/// `manager` is NULL or a live manager; `out_token` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_ensure_token(
+    manager: *const runbeam_token_manager,
+    out_token: *mut *mut runbeam_machine_token,
+) -> runbeam_status {
+    guard("runbeam_token_manager_ensure_token", || {
+        let out = out_arg(out_token, "out_token")?;
+        // SAFETY: forwarded contract.
+        let m = unsafe { handle_arg(manager, "manager") }?;
+        let inner = Arc::clone(&m.manager);
+        let token = m
+            .runtime
+            .block_on("runbeam_token_manager_ensure_token", async move {
+                inner.ensure_token().await
+            })?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = runbeam_machine_token::into_raw(token) };
+        Ok(())
+    })
+}
+
+/// The callback of `runbeam_token_manager_ensure_token_async()`, called **exactly once** per
+/// accepted call, on a librunbeam runtime thread (or, when the manager is freed while the call
+/// is in flight, with `RUNBEAM_STATUS_CANCELLED` during `runbeam_token_manager_free()`).
+/// On success `token` is a **new handle owned by the callback** (free it with
+/// `runbeam_machine_token_free()`, now or later, on any thread) and `error_message` NULL; on
+/// failure `token` is NULL and `error_message` the message (valid during the call only;
+/// `runbeam_last_error_*()` describe the failure during the call). The callback must not call
+/// blocking librunbeam network functions.
+#[allow(non_camel_case_types)]
+pub type runbeam_machine_token_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        status: runbeam_status,
+        token: *mut runbeam_machine_token,
+        error_message: *const c_char,
+    ),
+>;
+
+/// Callback form of `runbeam_token_manager_ensure_token()`: returns at once; `callback` gets
+/// the token (or the error) exactly once. If `cancel_out` is not NULL it receives a handle for
+/// `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`). A NULL callback is
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+///
+/// # Safety
+/// `manager` is NULL or a live manager; `user_data` is handed back untouched on the runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_ensure_token_async(
+    manager: *const runbeam_token_manager,
+    callback: runbeam_machine_token_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_token_manager_ensure_token_async", || {
+        // SAFETY: forwarded contract.
+        let m = unsafe { handle_arg(manager, "manager") }?;
+        let callback =
+            callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
+        let user_data = UserData::new(user_data);
+        let completion = Completion::new(move |result: Result<MachineToken, Error>| match result {
+            Ok(token) => {
+                error::clear();
+                let handle = runbeam_machine_token::into_raw(token);
+                // SAFETY: the caller's callback, called once; it owns `handle` from now on.
+                unsafe { callback(user_data.get(), RUNBEAM_OK, handle, ptr::null()) };
+            }
+            Err(e) => failed(e, |status, message| {
+                // SAFETY: as above; `message` is valid during the call.
+                unsafe { callback(user_data.get(), status, ptr::null_mut(), message) }
+            }),
+        });
+        let (sender, receiver) = cancel_channel();
+        let inner = Arc::clone(&m.manager);
+        m.runtime.spawn(
+            async move { inner.ensure_token().await },
+            completion,
+            receiver,
+        )?;
+        runbeam_cancel::hand_out(sender, cancel_out);
+        Ok(())
+    })
+}
+
+/// The stored machine token, without renewal (`*out_token` is NULL when none is stored);
+/// blocking (store I/O). Errors: the store's.
+///
+/// # Safety
+/// `manager` is NULL or a live manager; `out_token` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_current(
+    manager: *const runbeam_token_manager,
+    out_token: *mut *mut runbeam_machine_token,
+) -> runbeam_status {
+    guard("runbeam_token_manager_current", || {
+        let out = out_arg(out_token, "out_token")?;
+        // SAFETY: forwarded contract.
+        let m = unsafe { handle_arg(manager, "manager") }?;
+        let inner = Arc::clone(&m.manager);
+        let token = m
+            .runtime
+            .block_on("runbeam_token_manager_current", async move {
+                inner.current().await
+            })?;
+        let handle = token.map_or(ptr::null_mut(), runbeam_machine_token::into_raw);
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = handle };
+        Ok(())
+    })
+}
+
+/// Revokes every machine token of the gateway at the API (`/harmony/revoke`, with the
+/// credential) and clears the stored one; blocking. Errors: `RUNBEAM_STATUS_NO_TOKEN` without a
+/// credential; the API's and the store's.
+///
+/// # Safety
+/// `manager` is NULL or a live manager.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_revoke(
+    manager: *const runbeam_token_manager,
+) -> runbeam_status {
+    guard("runbeam_token_manager_revoke", || {
+        // SAFETY: forwarded contract.
+        let m = unsafe { handle_arg(manager, "manager") }?;
+        let inner = Arc::clone(&m.manager);
+        m.runtime
+            .block_on("runbeam_token_manager_revoke", async move {
+                inner.revoke().await
+            })
+    })
+}
+
+/// Releases a manager: its runtime shuts down (calls in flight complete with
+/// `RUNBEAM_STATUS_CANCELLED`; threads joined, at most 5 s). NULL is a no-op.
+///
+/// # Safety
+/// `manager` is NULL or a manager not freed before, and no other thread uses it any more.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_free(manager: *mut runbeam_token_manager) {
+    guard_value("runbeam_token_manager_free", (), || {
+        if !manager.is_null() {
+            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
+            drop(unsafe { Box::from_raw(manager) });
+        }
+    })
+}

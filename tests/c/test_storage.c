@@ -1,0 +1,667 @@
+/*
+ * C test suite of token storage and the machine-token lifecycle (SPEC §5): runbeam_token_store,
+ * runbeam_machine_token and runbeam_token_manager. The file store runs in a mkdtemp directory;
+ * the manager talks to a runbeam-devcloud subprocess over real HTTP (authorize counts read from
+ * /_dev/counters). Compiled with -Wall -Wextra -Werror -pedantic against include/runbeam.h, run
+ * under AddressSanitizer + UBSan and under valgrind (see tests/c/c.mk).
+ *
+ * Usage: test_storage <path-to-runbeam-devcloud>
+ * Prints one line per failed check and ends with "N passed, N failed".
+ */
+#define _XOPEN_SOURCE 700
+#define _POSIX_C_SOURCE 200809L
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "check.h"
+#include "devcloud.h"
+#include "runbeam.h"
+
+#define BOB "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
+#define SECRET "mt-SECRET-7f3a9c1e-do-not-leak"
+#define AUTHORIZE "POST /api/harmony/authorize"
+
+static const char *or_null(const char *s) { return s ? s : "(null)"; }
+static const char *last(void) { return runbeam_last_error_message(); }
+
+/* Every failure message must be free of the secrets this suite uses. */
+static void check_no_secret(const char *what) {
+    const char *m = last();
+    CHECK(strstr(m, SECRET) == NULL && strstr(m, "ai-dev-4b8e") == NULL,
+          "%s: the error message leaks a secret: %s", what, m);
+}
+
+static mode_t mode_of(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return (mode_t)-1;
+    return st.st_mode & 07777;
+}
+
+static bool exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void remove_tree(const char *root) { nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static size_t read_file(const char *path, char *buf, size_t len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return 0;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n;
+}
+
+static bool contains_bytes(const char *hay, size_t n, const char *needle) {
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0) return true;
+    return false;
+}
+
+/* ----------------------------------------------------------------------- machine tokens */
+
+static void test_machine_token(void) {
+    runbeam_machine_token *t = NULL;
+    CHECK(runbeam_machine_token_new(SECRET, "2099-01-01 00:00:00", "gw-42", &t) == RUNBEAM_OK,
+          "%s", last());
+    CHECK(t != NULL, "no token");
+    CHECK(strcmp(or_null(runbeam_machine_token_secret(t)), SECRET) == 0, "secret");
+    CHECK(strcmp(or_null(runbeam_machine_token_gateway_id(t)), "gw-42") == 0, "gateway id");
+    CHECK(runbeam_machine_token_expires_at(t) == 4070908800LL, "expires_at %lld",
+          (long long)runbeam_machine_token_expires_at(t));
+    CHECK(strcmp(or_null(runbeam_machine_token_expires_at_rfc3339(t)), "2099-01-01T00:00:00Z") == 0,
+          "rfc3339 %s", or_null(runbeam_machine_token_expires_at_rfc3339(t)));
+    CHECK(runbeam_machine_token_abilities_count(t) == 0, "abilities");
+    CHECK(runbeam_machine_token_ability_at(t, 0) == NULL, "ability out of range");
+    int64_t issued = -7;
+    CHECK(!runbeam_machine_token_issued_at(t, &issued) && issued == -7, "issued_at unknown");
+    CHECK(!runbeam_machine_token_is_expired(t), "not expired");
+    CHECK(runbeam_machine_token_expires_in_secs(t) > 60ull * 365 * 24 * 3600, "expires_in");
+    CHECK(!runbeam_machine_token_needs_renewal(t, 604800), "no renewal");
+    runbeam_machine_token_free(t);
+
+    t = NULL;
+    CHECK(runbeam_machine_token_new(SECRET, "2001-02-03T04:05:06Z", "gw-old", &t) == RUNBEAM_OK,
+          "%s", last());
+    CHECK(runbeam_machine_token_is_expired(t), "expired");
+    CHECK(runbeam_machine_token_expires_in_secs(t) == 0, "expires_in of an expired token");
+    CHECK(runbeam_machine_token_needs_renewal(t, 0), "expired needs renewal");
+    runbeam_machine_token_free(t);
+
+    /* Bad arguments: clear errors, out untouched, no secret in messages. */
+    runbeam_machine_token *untouched = (runbeam_machine_token *)&untouched;
+    CHECK(runbeam_machine_token_new(SECRET, "tomorrow", "gw", &untouched) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "bad date");
+    CHECK(strstr(last(), "expires_at") != NULL, "names the argument: %s", last());
+    check_no_secret("bad date");
+    CHECK(untouched == (runbeam_machine_token *)&untouched, "out written on failure");
+    CHECK(runbeam_machine_token_new("", "2099-01-01 00:00:00", "gw", &t) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "empty secret");
+    CHECK(runbeam_machine_token_new(SECRET, "2099-01-01 00:00:00", "", &t) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "empty gateway id");
+    CHECK(runbeam_machine_token_new(NULL, "2099-01-01 00:00:00", "gw", &t) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL secret");
+    CHECK(strstr(last(), "secret") != NULL, "%s", last());
+    CHECK(runbeam_machine_token_new(SECRET, "2099-01-01 00:00:00", "\xff\xfe", &t) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "invalid UTF-8");
+    CHECK(strstr(last(), "UTF-8") != NULL, "%s", last());
+    CHECK(runbeam_machine_token_new(SECRET, "2099-01-01 00:00:00", "gw", NULL) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL out");
+
+    /* NULL handles: documented defaults, no crash. */
+    CHECK(runbeam_machine_token_secret(NULL) == NULL, "NULL secret getter");
+    CHECK(runbeam_machine_token_gateway_id(NULL) == NULL, "NULL getter");
+    CHECK(runbeam_machine_token_expires_at(NULL) == 0, "NULL expires_at");
+    CHECK(runbeam_machine_token_is_expired(NULL), "NULL is expired");
+    CHECK(runbeam_machine_token_needs_renewal(NULL, 1), "NULL needs renewal");
+    CHECK(!runbeam_machine_token_issued_at(NULL, NULL), "NULL issued_at");
+    runbeam_machine_token_free(NULL);
+}
+
+/* ---------------------------------------------------------------------------- file store */
+
+static void test_file_store(const char *root) {
+    char path[1024], key_path[1024], dir[1024], sub[1024];
+    runbeam_token_store *store = NULL;
+    CHECK(runbeam_token_store_file_new(root, &store) == RUNBEAM_OK, "%s", last());
+    CHECK(strcmp(runbeam_token_store_backend(store), "file") == 0, "backend %s",
+          runbeam_token_store_backend(store));
+
+    runbeam_machine_token *loaded = (runbeam_machine_token *)&loaded;
+    CHECK(runbeam_token_store_load_machine_token(store, "gw-a", &loaded) == RUNBEAM_OK, "%s",
+          last());
+    CHECK(loaded == NULL, "empty store gives NULL");
+
+    runbeam_machine_token *t = NULL;
+    runbeam_machine_token_new(SECRET, "2099-01-01T00:00:00Z", "gw-42", &t);
+    CHECK(runbeam_token_store_save_machine_token(store, "gw-a", t) == RUNBEAM_OK, "%s", last());
+    loaded = NULL;
+    CHECK(runbeam_token_store_load_machine_token(store, "gw-a", &loaded) == RUNBEAM_OK, "%s",
+          last());
+    CHECK(loaded != NULL && strcmp(or_null(runbeam_machine_token_secret(loaded)), SECRET) == 0,
+          "round trip secret");
+    CHECK(loaded != NULL && strcmp(or_null(runbeam_machine_token_gateway_id(loaded)), "gw-42") == 0,
+          "round trip gateway id");
+    CHECK(runbeam_machine_token_expires_at(loaded) == runbeam_machine_token_expires_at(t),
+          "round trip expiry");
+    runbeam_machine_token_free(loaded);
+
+    /* Layout and modes (SPEC §5.2). */
+    snprintf(dir, sizeof dir, "%s/gw-a", root);
+    snprintf(sub, sizeof sub, "%s/gw-a/runbeam", root);
+    snprintf(path, sizeof path, "%s/gw-a/runbeam/machine_token.json", root);
+    snprintf(key_path, sizeof key_path, "%s/gw-a/encryption.key", root);
+    CHECK(mode_of(dir) == 0700, "%s mode %o", dir, (unsigned)mode_of(dir));
+    CHECK(mode_of(sub) == 0700, "%s mode %o", sub, (unsigned)mode_of(sub));
+    CHECK(mode_of(path) == 0600, "%s mode %o", path, (unsigned)mode_of(path));
+    CHECK(mode_of(key_path) == 0600, "%s mode %o", key_path, (unsigned)mode_of(key_path));
+    char content[8192];
+    size_t n = read_file(path, content, sizeof content);
+    CHECK(n > 0 && !contains_bytes(content, n, SECRET), "the token file is not encrypted (%zu)", n);
+    CHECK(n > 0 && contains_bytes(content, n, "age-encryption.org"), "not an age file");
+
+    /* Path-escaping and malformed ids are refused before any file is touched. */
+    const char *bad_ids[] = {"../escaped", "..", ".", "a/b", "", "x\\y"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
+        CHECK(runbeam_token_store_save_machine_token(store, bad_ids[i], t) ==
+                  RUNBEAM_STATUS_INVALID_ARGUMENT, "id '%s' accepted", bad_ids[i]);
+        runbeam_machine_token *x = NULL;
+        CHECK(runbeam_token_store_load_machine_token(store, bad_ids[i], &x) ==
+                  RUNBEAM_STATUS_INVALID_ARGUMENT, "id '%s' accepted on load", bad_ids[i]);
+    }
+    char escaped[1024];
+    snprintf(escaped, sizeof escaped, "%s/../escaped", root);
+    CHECK(!exists(escaped), "%s was created", escaped);
+    bool existed = true;
+    CHECK(runbeam_token_store_delete(store, "gw-a", "../machine_token", &existed) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "token type escape");
+    CHECK(runbeam_token_store_load_machine_token(store, "\xff\xfe", &loaded) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "invalid UTF-8 id");
+    CHECK(runbeam_token_store_load_machine_token(store, NULL, &loaded) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL id");
+    CHECK(runbeam_token_store_load_machine_token(NULL, "gw-a", &loaded) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL store");
+    CHECK(runbeam_token_store_load_machine_token(store, "gw-a", NULL) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL out");
+
+    /* A corrupted file: StorageCorrupt naming the file, the file kept as it is. */
+    FILE *f = fopen(path, "wb");
+    if (f != NULL) {
+        fputs("this is not an age file", f);
+        fclose(f);
+    }
+    loaded = (runbeam_machine_token *)&loaded;
+    CHECK(runbeam_token_store_load_machine_token(store, "gw-a", &loaded) ==
+              RUNBEAM_STATUS_STORAGE_CORRUPT, "%s", last());
+    CHECK(strstr(last(), path) != NULL, "the message names the file: %s", last());
+    CHECK(strcmp(runbeam_last_error_kind(), "StorageCorrupt") == 0, "kind %s",
+          runbeam_last_error_kind());
+    check_no_secret("corrupt file");
+    CHECK(loaded == (runbeam_machine_token *)&loaded, "out written on failure");
+    n = read_file(path, content, sizeof content);
+    CHECK(n > 0 && strcmp(content, "this is not an age file") == 0, "the bad file was not kept");
+
+    /* A wrong key: also StorageCorrupt, file kept. */
+    CHECK(runbeam_token_store_save_machine_token(store, "gw-a", t) == RUNBEAM_OK, "%s", last());
+    f = fopen(key_path, "wb");
+    if (f != NULL) {
+        fputs("QUdFLVNFQ1JFVC1LRVktMVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUQQ==", f);
+        fclose(f);
+    }
+    CHECK(runbeam_token_store_load_machine_token(store, "gw-a", &loaded) != RUNBEAM_OK,
+          "a replaced key still decrypts");
+    check_no_secret("wrong key");
+    CHECK(exists(path), "the token file was removed");
+
+    /* Delete reports whether something was there. */
+    existed = false;
+    CHECK(runbeam_token_store_delete(store, "gw-a", "machine_token", &existed) == RUNBEAM_OK, "%s",
+          last());
+    CHECK(existed, "delete: existed");
+    CHECK(!exists(path), "the file is gone after delete");
+    existed = true;
+    CHECK(runbeam_token_store_delete(store, "gw-a", "machine_token", &existed) == RUNBEAM_OK, "%s",
+          last());
+    CHECK(!existed, "delete of an empty slot");
+    CHECK(runbeam_token_store_delete(store, "gw-a", "machine_token", NULL) == RUNBEAM_OK,
+          "NULL out_existed allowed");
+
+    /* RUNBEAM_MACHINE_TOKEN takes precedence; a malformed one never echoes the token. */
+    setenv("RUNBEAM_MACHINE_TOKEN",
+           "{\"machine_token\":\"" SECRET "\",\"expires_at\":\"2099-01-01 00:00:00\","
+           "\"gateway_id\":\"gw-env\",\"abilities\":[\"resolve\",\"mesh\"],"
+           "\"issued_at\":\"2026-01-01T00:00:00Z\"}",
+           1);
+    loaded = NULL;
+    CHECK(runbeam_token_store_load_machine_token(store, "gw-b", &loaded) == RUNBEAM_OK, "%s",
+          last());
+    CHECK(loaded != NULL && strcmp(or_null(runbeam_machine_token_gateway_id(loaded)), "gw-env") == 0,
+          "env token preferred");
+    CHECK(runbeam_machine_token_abilities_count(loaded) == 2, "abilities count");
+    CHECK(strcmp(or_null(runbeam_machine_token_ability_at(loaded, 1)), "mesh") == 0, "ability 1");
+    int64_t issued = 0;
+    CHECK(runbeam_machine_token_issued_at(loaded, &issued) && issued == 1767225600LL,
+          "issued_at %lld", (long long)issued);
+    runbeam_machine_token_free(loaded);
+    setenv("RUNBEAM_MACHINE_TOKEN", "{\"machine_token\":\"" SECRET "\",\"expires_at\":\"never\"}", 1);
+    CHECK(runbeam_token_store_load_machine_token(store, "gw-b", &loaded) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "malformed env token");
+    CHECK(strstr(last(), "RUNBEAM_MACHINE_TOKEN") != NULL, "%s", last());
+    check_no_secret("malformed RUNBEAM_MACHINE_TOKEN");
+    unsetenv("RUNBEAM_MACHINE_TOKEN");
+
+    runbeam_machine_token_free(t);
+    runbeam_token_store_free(store);
+
+    /* Opening by choice. */
+    setenv("RUNBEAM_HOME", root, 1);
+    store = NULL;
+    CHECK(runbeam_token_store_open("file", &store) == RUNBEAM_OK, "%s", last());
+    CHECK(strcmp(runbeam_token_store_backend(store), "file") == 0, "open(file)");
+    runbeam_token_store_free(store);
+    store = NULL;
+    setenv("RUNBEAM_TOKEN_STORE", "file", 1);
+    CHECK(runbeam_token_store_open(NULL, &store) == RUNBEAM_OK, "%s", last());
+    CHECK(strcmp(runbeam_token_store_backend(store), "file") == 0, "open(NULL) with env=file");
+    runbeam_token_store_free(store);
+    setenv("RUNBEAM_TOKEN_STORE", "floppy", 1);
+    CHECK(runbeam_token_store_open(NULL, &store) == RUNBEAM_STATUS_INVALID_ARGUMENT, "bad env");
+    CHECK(strstr(last(), "RUNBEAM_TOKEN_STORE") != NULL, "%s", last());
+    unsetenv("RUNBEAM_TOKEN_STORE");
+    CHECK(runbeam_token_store_open("floppy", &store) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+          "bad choice");
+    CHECK(runbeam_token_store_open("file", NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL out");
+    store = NULL;
+    CHECK(runbeam_token_store_file_new(NULL, &store) == RUNBEAM_OK, "%s", last());
+    CHECK(strcmp(runbeam_token_store_backend(store), "file") == 0, "file_new(NULL)");
+    runbeam_token_store_free(store);
+    unsetenv("RUNBEAM_HOME");
+    CHECK(strcmp(runbeam_token_store_backend(NULL), "") == 0, "NULL backend");
+    runbeam_token_store_free(NULL);
+}
+
+/* -------------------------------------------------------------------------- memory store */
+
+static void test_memory_store(void) {
+    runbeam_token_store *a = NULL, *b = NULL;
+    CHECK(runbeam_token_store_memory_new(&a) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_token_store_memory_new(&b) == RUNBEAM_OK, "%s", last());
+    CHECK(strcmp(runbeam_token_store_backend(a), "memory") == 0, "backend");
+    runbeam_machine_token *t = NULL, *got = NULL;
+    runbeam_machine_token_new(SECRET, "2099-01-01 00:00:00", "gw-m", &t);
+    CHECK(runbeam_token_store_save_machine_token(a, "gw-m", t) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_token_store_load_machine_token(a, "gw-m", &got) == RUNBEAM_OK, "%s", last());
+    CHECK(got != NULL && strcmp(or_null(runbeam_machine_token_secret(got)), SECRET) == 0, "memory round trip");
+    runbeam_machine_token_free(got);
+    got = NULL;
+    CHECK(runbeam_token_store_load_machine_token(a, "gw-other", &got) == RUNBEAM_OK && got == NULL,
+          "instances never share a slot");
+    CHECK(runbeam_token_store_load_machine_token(b, "gw-m", &got) == RUNBEAM_OK && got == NULL,
+          "stores never share slots");
+    CHECK(runbeam_token_store_save_machine_token(a, "..", t) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+          "memory store checks ids too");
+    CHECK(runbeam_token_store_save_machine_token(a, "gw-m", NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+          "NULL token");
+    bool existed = false;
+    CHECK(runbeam_token_store_delete(a, "gw-m", "machine_token", &existed) == RUNBEAM_OK && existed,
+          "delete");
+    runbeam_machine_token_free(t);
+    runbeam_token_store_free(a);
+    runbeam_token_store_free(b);
+}
+
+/* ------------------------------------------------------------------------ token managers */
+
+struct counter {
+    pthread_mutex_t mu;
+    int calls;
+    runbeam_status answer; /* what the credential callback returns */
+};
+
+static struct counter credential_calls = {PTHREAD_MUTEX_INITIALIZER, 0, RUNBEAM_OK};
+static struct counter window_calls = {PTHREAD_MUTEX_INITIALIZER, 0, RUNBEAM_OK};
+
+static int counter_get(struct counter *c) {
+    pthread_mutex_lock(&c->mu);
+    int n = c->calls;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+static runbeam_status supply_credential(void *user_data, runbeam_credential *out) {
+    struct counter *c = user_data;
+    pthread_mutex_lock(&c->mu);
+    c->calls++;
+    runbeam_status answer = c->answer;
+    pthread_mutex_unlock(&c->mu);
+    if (answer != RUNBEAM_OK) return answer;
+    char buffer[64];
+    snprintf(buffer, sizeof buffer, "%s", BOB);
+    runbeam_status s = runbeam_credential_set_token(out, buffer);
+    memset(buffer, 0, sizeof buffer); /* the library keeps its own copy */
+    return s;
+}
+
+static void on_window(void *user_data, const runbeam_machine_token *token) {
+    struct counter *c = user_data;
+    pthread_mutex_lock(&c->mu);
+    if (token != NULL && runbeam_machine_token_secret(token) != NULL) c->calls++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A manager for `instance` on `store`: credential token or callback, window in seconds
+ * (0 = default). */
+static runbeam_token_manager *new_manager(const char *instance, runbeam_token_store *store,
+                                          const char *credential, bool callback,
+                                          uint64_t window) {
+    runbeam_token_manager_config *cfg = NULL;
+    runbeam_token_manager *m = NULL;
+    CHECK(runbeam_token_manager_config_new(instance, &cfg) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_token_manager_config_set_api_url(cfg, api_url) == RUNBEAM_OK, "%s", last());
+    if (credential != NULL)
+        CHECK(runbeam_token_manager_config_set_credential_token(cfg, credential) == RUNBEAM_OK,
+              "%s", last());
+    if (callback)
+        CHECK(runbeam_token_manager_config_set_credential_callback(cfg, supply_credential,
+                                                                   &credential_calls) == RUNBEAM_OK,
+              "%s", last());
+    if (window > 0) {
+        CHECK(runbeam_token_manager_config_set_renewal_window_secs(cfg, window) == RUNBEAM_OK, "%s",
+              last());
+        CHECK(runbeam_token_manager_config_set_renewal_window_callback(cfg, on_window,
+                                                                       &window_calls) == RUNBEAM_OK,
+              "%s", last());
+    }
+    CHECK(runbeam_token_manager_new(cfg, store, &m) == RUNBEAM_OK, "%s", last());
+    runbeam_token_manager_config_free(cfg);
+    return m;
+}
+
+struct ensure_thread {
+    runbeam_token_manager *manager;
+    pthread_barrier_t *barrier;
+    runbeam_status status;
+    char secret[256];
+};
+
+static void *ensure_in_thread(void *arg) {
+    struct ensure_thread *e = arg;
+    pthread_barrier_wait(e->barrier);
+    runbeam_machine_token *t = NULL;
+    e->status = runbeam_token_manager_ensure_token(e->manager, &t);
+    snprintf(e->secret, sizeof e->secret, "%s", or_null(runbeam_machine_token_secret(t)));
+    runbeam_machine_token_free(t);
+    return NULL;
+}
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+    runbeam_status status;
+    bool exclusive;
+    char secret[256];
+};
+
+static void on_token(void *user_data, runbeam_status status, runbeam_machine_token *token,
+                     const char *error_message) {
+    struct waiter *w = user_data;
+    pthread_mutex_lock(&w->mu);
+    w->calls++;
+    w->status = status;
+    w->exclusive = (status == RUNBEAM_OK) == (token != NULL && error_message == NULL);
+    snprintf(w->secret, sizeof w->secret, "%s", or_null(runbeam_machine_token_secret(token)));
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    runbeam_machine_token_free(token); /* the callback owns it */
+}
+
+static int waiter_wait(struct waiter *w, int calls) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 30;
+    pthread_mutex_lock(&w->mu);
+    while (w->calls < calls)
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) != 0) break;
+    int got = w->calls;
+    pthread_mutex_unlock(&w->mu);
+    return got;
+}
+
+static void test_manager_arguments(runbeam_token_store *store) {
+    runbeam_token_manager_config *cfg = NULL;
+    runbeam_token_manager *m = NULL;
+    CHECK(runbeam_token_manager_config_new("../gw", &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+          "escaping instance id");
+    CHECK(runbeam_token_manager_config_new(NULL, &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL");
+    CHECK(runbeam_token_manager_config_new("gw-args", &cfg) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_token_manager_new(cfg, store, &m) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+          "no API set");
+    CHECK(strstr(last(), "set_api_url") != NULL, "%s", last());
+    CHECK(runbeam_token_manager_config_set_api_url(cfg, "http://example.com") ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "plain http to a remote host");
+    CHECK(runbeam_token_manager_config_set_credential_token(cfg, "") ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "empty credential");
+    CHECK(runbeam_token_manager_config_set_credential_callback(cfg, NULL, NULL) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL callback");
+    CHECK(runbeam_token_manager_config_set_gateway_code(cfg, "") ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "empty gateway code");
+    runbeam_client_config *cc = NULL;
+    runbeam_client_config_new(api_url, &cc);
+    CHECK(runbeam_token_manager_config_set_client_config(cfg, cc) == RUNBEAM_OK, "%s", last());
+    runbeam_client_config_free(cc);
+    CHECK(runbeam_token_manager_new(cfg, NULL, &m) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL store");
+    CHECK(runbeam_token_manager_new(cfg, store, &m) == RUNBEAM_OK, "%s", last());
+    runbeam_token_manager_config_free(cfg);
+    runbeam_machine_token *t = NULL;
+    CHECK(runbeam_token_manager_ensure_token(m, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL out");
+    CHECK(runbeam_token_manager_ensure_token(NULL, &t) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL");
+    CHECK(runbeam_token_manager_ensure_token_async(m, NULL, NULL, NULL) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL callback");
+    runbeam_token_manager_free(m);
+    runbeam_token_manager_free(NULL);
+    runbeam_token_manager_config_free(NULL);
+}
+
+static void test_manager(void) {
+    runbeam_token_store *store = NULL;
+    runbeam_token_store_memory_new(&store);
+    test_manager_arguments(store);
+
+    /* No credential: NoToken saying what to do; revoke needs one too. */
+    runbeam_token_manager *bare = new_manager("gw-bare", store, NULL, false, 0);
+    runbeam_machine_token *t = (runbeam_machine_token *)&t;
+    CHECK(runbeam_token_manager_ensure_token(bare, &t) == RUNBEAM_STATUS_NO_TOKEN, "%s", last());
+    CHECK(strstr(last(), "authorize") != NULL, "next step in the message: %s", last());
+    CHECK(t == (runbeam_machine_token *)&t, "out written on failure");
+    CHECK(runbeam_token_manager_revoke(bare) == RUNBEAM_STATUS_NO_TOKEN, "revoke: %s", last());
+    runbeam_token_manager_free(bare);
+
+    /* Expired stored token, no credential: TokenExpired. */
+    runbeam_machine_token *old = NULL;
+    runbeam_machine_token_new(SECRET, "2001-01-01 00:00:00", "gw-x", &old);
+    runbeam_token_store_save_machine_token(store, "gw-expired", old);
+    runbeam_machine_token_free(old);
+    bare = new_manager("gw-expired", store, NULL, false, 0);
+    CHECK(runbeam_token_manager_ensure_token(bare, &t) == RUNBEAM_STATUS_TOKEN_EXPIRED, "%s", last());
+    check_no_secret("expired");
+    runbeam_token_manager_free(bare);
+
+    /* A bad credential: Unauthorized from the API, nothing saved. */
+    runbeam_token_manager *wrong = new_manager("gw-wrong", store, "2|not-a-real-token", false, 0);
+    CHECK(runbeam_token_manager_ensure_token(wrong, &t) == RUNBEAM_STATUS_UNAUTHORIZED, "%s", last());
+    runbeam_token_manager_free(wrong);
+
+    /* First ensure_token authorizes exactly once; the next one is served from the store. */
+    dev_delete("/_dev/counters");
+    runbeam_token_manager *m = new_manager("storage-gw-first", store, BOB, false, 0);
+    t = NULL;
+    CHECK(runbeam_token_manager_ensure_token(m, &t) == RUNBEAM_OK, "%s", last());
+    CHECK(dev_count(AUTHORIZE) == 1, "authorize count %ld", dev_count(AUTHORIZE));
+    char first[256];
+    snprintf(first, sizeof first, "%s", or_null(runbeam_machine_token_secret(t)));
+    CHECK(strlen(first) > 0 && strcmp(first, "(null)") != 0, "a secret");
+    CHECK(runbeam_machine_token_abilities_count(t) > 0, "abilities from the API");
+    CHECK(runbeam_machine_token_issued_at(t, NULL), "issued_at set on renewal");
+    runbeam_machine_token_free(t);
+    t = NULL;
+    CHECK(runbeam_token_manager_ensure_token(m, &t) == RUNBEAM_OK, "%s", last());
+    CHECK(strcmp(or_null(runbeam_machine_token_secret(t)), first) == 0, "same token");
+    CHECK(dev_count(AUTHORIZE) == 1, "no second authorize: %ld", dev_count(AUTHORIZE));
+    runbeam_machine_token_free(t);
+    runbeam_machine_token *current = NULL;
+    CHECK(runbeam_token_manager_current(m, &current) == RUNBEAM_OK && current != NULL, "%s", last());
+    runbeam_machine_token_free(current);
+    runbeam_token_manager_free(m);
+
+    /* Renewal inside the window with many threads: exactly one authorize. */
+    CHECK(dev_post("/_dev/machine-token-lifetime", "{\"secs\":4}") == 200, "lifetime 4 s");
+    m = new_manager("storage-gw-renew", store, BOB, false, 2);
+    t = NULL;
+    CHECK(runbeam_token_manager_ensure_token(m, &t) == RUNBEAM_OK, "%s", last());
+    char old_secret[256];
+    snprintf(old_secret, sizeof old_secret, "%s", or_null(runbeam_machine_token_secret(t)));
+    for (int i = 0; i < 200 && !runbeam_machine_token_needs_renewal(t, 2); i++) sleep_ms(50);
+    CHECK(runbeam_machine_token_needs_renewal(t, 2), "the 4 s token never entered its window");
+    runbeam_machine_token_free(t);
+    /* The renewed token lives long, so no thread can see it inside the window again. */
+    CHECK(dev_post("/_dev/machine-token-lifetime", "{\"secs\":3600}") == 200, "lifetime 1 h");
+    dev_delete("/_dev/counters");
+    enum { THREADS = 6 };
+    pthread_t threads[THREADS];
+    struct ensure_thread ensure[THREADS];
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, THREADS);
+    for (int i = 0; i < THREADS; i++) {
+        memset(&ensure[i], 0, sizeof ensure[i]);
+        ensure[i].manager = m;
+        ensure[i].barrier = &barrier;
+        ensure[i].status = -1;
+        pthread_create(&threads[i], NULL, ensure_in_thread, &ensure[i]);
+    }
+    for (int i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    CHECK(dev_count(AUTHORIZE) == 1, "%d threads caused %ld authorizes", THREADS,
+          dev_count(AUTHORIZE));
+    for (int i = 0; i < THREADS; i++) {
+        CHECK(ensure[i].status == RUNBEAM_OK, "thread %d: %s", i,
+              runbeam_status_str(ensure[i].status));
+        CHECK(strcmp(ensure[i].secret, ensure[0].secret) == 0, "thread %d got another token", i);
+    }
+    CHECK(strcmp(ensure[0].secret, old_secret) != 0, "the token was not renewed");
+    CHECK(counter_get(&window_calls) >= 1, "the renewal-window callback was not called");
+    runbeam_token_manager_free(m);
+    /* Back to 30 days, far outside the default 7-day window of the managers below. */
+    CHECK(dev_post("/_dev/machine-token-lifetime", "{\"secs\":2592000}") == 200, "lifetime 30 d");
+
+    /* Credential from a callback (called only when needed), and its failure status. */
+    m = new_manager("storage-gw-callback", store, NULL, true, 0);
+    t = NULL;
+    CHECK(runbeam_token_manager_ensure_token(m, &t) == RUNBEAM_OK, "%s", last());
+    CHECK(counter_get(&credential_calls) == 1, "callback calls %d", counter_get(&credential_calls));
+    runbeam_machine_token_free(t);
+    t = NULL;
+    CHECK(runbeam_token_manager_ensure_token(m, &t) == RUNBEAM_OK, "%s", last());
+    CHECK(counter_get(&credential_calls) == 1, "callback called without need");
+    runbeam_machine_token_free(t);
+    runbeam_token_manager_free(m);
+    pthread_mutex_lock(&credential_calls.mu);
+    credential_calls.answer = RUNBEAM_STATUS_PERMISSION_DENIED;
+    pthread_mutex_unlock(&credential_calls.mu);
+    m = new_manager("storage-gw-callback-fails", store, NULL, true, 0);
+    CHECK(runbeam_token_manager_ensure_token(m, &t) == RUNBEAM_STATUS_PERMISSION_DENIED, "%s",
+          last());
+    runbeam_token_manager_free(m);
+
+    /* Revoke: the store is cleared and the old token gets 401 from the API. */
+    m = new_manager("storage-gw-revoke", store, BOB, false, 0);
+    t = NULL;
+    CHECK(runbeam_token_manager_ensure_token(m, &t) == RUNBEAM_OK, "%s", last());
+    runbeam_client_config *cc = NULL;
+    runbeam_client *gateway = NULL;
+    runbeam_client_config_new(api_url, &cc);
+    runbeam_client_config_set_token(cc, or_null(runbeam_machine_token_secret(t)));
+    runbeam_client_new(cc, &gateway);
+    runbeam_client_config_free(cc);
+    runbeam_machine_token_free(t);
+    char *json = NULL;
+    CHECK(runbeam_client_base_url(gateway, &json) == RUNBEAM_OK, "before revoke: %s", last());
+    runbeam_string_free(json);
+    json = NULL;
+    CHECK(runbeam_token_manager_revoke(m) == RUNBEAM_OK, "%s", last());
+    current = (runbeam_machine_token *)&current;
+    CHECK(runbeam_token_manager_current(m, &current) == RUNBEAM_OK && current == NULL,
+          "revoke cleared the store");
+    CHECK(runbeam_client_base_url(gateway, &json) == RUNBEAM_STATUS_UNAUTHORIZED,
+          "after revoke: %s", runbeam_status_str(runbeam_last_error_status()));
+    CHECK(runbeam_last_error_http_status() == 401, "http %u", runbeam_last_error_http_status());
+    runbeam_string_free(json);
+    runbeam_client_free(gateway);
+
+    /* Async form: exactly one callback with a token it owns. */
+    struct waiter w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    runbeam_cancel *cancel = NULL;
+    CHECK(runbeam_token_manager_ensure_token_async(m, on_token, &w, &cancel) == RUNBEAM_OK, "%s",
+          last());
+    CHECK(waiter_wait(&w, 1) == 1, "no callback");
+    CHECK(w.status == RUNBEAM_OK && w.exclusive, "async: %s", runbeam_status_str(w.status));
+    CHECK(strlen(w.secret) > 0 && strcmp(w.secret, "(null)") != 0, "async secret");
+    runbeam_cancel_request(cancel); /* after completion: nothing happens */
+    runbeam_cancel_free(cancel);
+    runbeam_token_manager_free(m); /* joins the runtime: a second callback would be in by now */
+    CHECK(w.calls == 1, "callback called %d times", w.calls);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+
+    runbeam_token_store_free(store);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s <runbeam-devcloud>\n", argv[0]);
+        return 2;
+    }
+    unsetenv("RUNBEAM_ENCRYPTION_KEY");
+    unsetenv("RUNBEAM_MACHINE_TOKEN");
+    unsetenv("RUNBEAM_TOKEN_STORE");
+
+    test_machine_token();
+
+    char root[] = "/tmp/runbeam-c-storage-XXXXXX";
+    if (mkdtemp(root) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    test_file_store(root);
+    remove_tree(root);
+    test_memory_store();
+
+    if (devcloud_start(argv[1]) != 0) {
+        fprintf(stderr, "cannot start %s\n", argv[1]);
+        devcloud_stop();
+        return 2;
+    }
+    test_manager();
+    devcloud_stop();
+    return check_summary();
+}
