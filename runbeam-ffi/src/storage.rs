@@ -83,17 +83,7 @@ pub unsafe extern "C" fn runbeam_token_store_open(
         // SAFETY: forwarded contract.
         let choice = match unsafe { opt_str(choice, "choice") }? {
             None => StoreChoice::from_env()?,
-            Some(text) => match text.trim().to_ascii_lowercase().as_str() {
-                "auto" => StoreChoice::Auto,
-                "keyring" => StoreChoice::Keyring,
-                "file" => StoreChoice::File,
-                _ => {
-                    return Err(invalid_argument(
-                        "argument 'choice' must be \"auto\", \"keyring\", \"file\" or NULL"
-                            .to_string(),
-                    ));
-                }
-            },
+            Some(text) => StoreChoice::parse(text)?,
         };
         hand_out_store(storage::open_store(choice)?, out);
         Ok(())

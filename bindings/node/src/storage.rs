@@ -587,18 +587,12 @@ pub fn open_token_store<'env>(
         None => OpenTokenStoreOptions::default(),
         Some(v) => json_like(env, &v, "options")?,
     };
-    let choice = match options.choice.as_deref() {
-        None => None,
-        Some("auto") => Some(StoreChoice::Auto),
-        Some("keyring") => Some(StoreChoice::Keyring),
-        Some("file") => Some(StoreChoice::File),
-        Some(other) => {
-            return Err(error::invalid_argument(
-                env,
-                format!("choice '{other}' is not one of auto, keyring, file"),
-            ));
-        }
-    };
+    let choice = options
+        .choice
+        .as_deref()
+        .map(StoreChoice::parse)
+        .transpose()
+        .map_err(|e| error::from_core(env, &e))?;
     blocking(
         env,
         move || match choice {

@@ -35,7 +35,7 @@ use runbeam_core::{Error, ErrorKind, Secret};
 use serde_json::{Value, json};
 
 use crate::client::{core_client, datetime, json_to_py, py_to_json, run_async, run_sync};
-use crate::errors::{OrRaise, invalid_argument};
+use crate::errors::{OrRaise, invalid_argument, to_py_err};
 use crate::jwt::non_negative;
 
 // The default renewal window is written as a literal in the signatures so that Python shows it.
@@ -429,20 +429,10 @@ impl PyMemoryTokenStore {
 #[pyfunction]
 #[pyo3(signature = (choice=None))]
 pub fn open_token_store(py: Python<'_>, choice: Option<&str>) -> PyResult<PyTokenStore> {
-    let choice = match choice.map(|c| c.trim().to_ascii_lowercase()) {
-        None => None,
-        Some(c) => Some(match c.as_str() {
-            "auto" => StoreChoice::Auto,
-            "keyring" => StoreChoice::Keyring,
-            "file" => StoreChoice::File,
-            _ => {
-                return Err(invalid_argument(
-                    py,
-                    "choice must be one of \"auto\", \"keyring\", \"file\" or None",
-                ));
-            }
-        }),
-    };
+    let choice = choice
+        .map(StoreChoice::parse)
+        .transpose()
+        .map_err(|e| to_py_err(py, &e))?;
     let store = py
         .detach(|| match choice {
             Some(choice) => core::open_store(choice),
