@@ -14,8 +14,8 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runbeam_core::jwt::{Algorithm, Claims, MAX_TOKEN_BYTES, Validator, ValidatorBuilder};
-use runbeam_core::{Error, ErrorKind};
+use runbeam_core::Error;
+use runbeam_core::jwt::{Algorithm, Claims, Validator, ValidatorBuilder, check_token_size};
 use zeroize::Zeroizing;
 
 use crate::claims::runbeam_claims;
@@ -527,12 +527,7 @@ unsafe fn token_arg<'a>(token: *const c_char, len: usize) -> Result<&'a str, Err
     if token.is_null() {
         return Err(invalid_argument("argument 'token' is NULL".to_string()));
     }
-    if len > MAX_TOKEN_BYTES {
-        return Err(Error::new(
-            ErrorKind::JwtInvalid,
-            format!("the token is {len} bytes long, over the limit of {MAX_TOKEN_BYTES} bytes"),
-        ));
-    }
+    check_token_size(len)?;
     // SAFETY: forwarded contract.
     unsafe { crate::guard::str_arg_len(token, len, "token") }
 }
@@ -905,6 +900,8 @@ pub unsafe extern "C" fn runbeam_parse_bearer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runbeam_core::ErrorKind;
+    use runbeam_core::jwt::MAX_TOKEN_BYTES;
 
     #[test]
     fn the_header_limit_is_the_core_limit() {

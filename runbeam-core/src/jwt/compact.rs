@@ -34,6 +34,23 @@ struct Header<'a> {
     crit: Option<Value>,
 }
 
+/// Refuses a token of `len` bytes over [`MAX_TOKEN_BYTES`] (`JwtInvalid`), before any work on
+/// it; the C ABI calls it before reading the caller's buffer.
+///
+/// ```
+/// use runbeam_core::jwt::{check_token_size, MAX_TOKEN_BYTES};
+/// assert!(check_token_size(MAX_TOKEN_BYTES).is_ok());
+/// assert!(check_token_size(MAX_TOKEN_BYTES + 1).is_err());
+/// ```
+pub fn check_token_size(len: usize) -> Result<(), Error> {
+    if len > MAX_TOKEN_BYTES {
+        return Err(invalid(format!(
+            "the token is {len} bytes long, over the limit of {MAX_TOKEN_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::JwtInvalid, message)
 }
@@ -49,12 +66,7 @@ fn decode_segment(name: &str, segment: &str) -> Result<Vec<u8>, Error> {
 /// Splits and decodes `token`; checks the size, the three segments, the header (`alg` in
 /// `allowed`, `kid` present, no `crit`) and that the payload is a JSON object.
 pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compact<'t>, Error> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(invalid(format!(
-            "the token is {} bytes long, over the limit of {MAX_TOKEN_BYTES} bytes",
-            token.len()
-        )));
-    }
+    check_token_size(token.len())?;
     if token.is_empty() {
         return Err(invalid("the token is empty"));
     }

@@ -50,7 +50,7 @@ pub use builder::{
     DEFAULT_MAX_STALE, DEFAULT_MIN_REFRESH_INTERVAL, MAX_JWKS_BYTES, ValidatorBuilder,
 };
 pub use claims::{Audience, Claims, TokenTeam, TokenUser};
-pub use compact::MAX_TOKEN_BYTES;
+pub use compact::{MAX_TOKEN_BYTES, check_token_size};
 pub use issuer::normalize_issuer;
 pub use keys::MAX_KEYS_PER_SET;
 pub use mesh::url_within;

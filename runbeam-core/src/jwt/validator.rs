@@ -10,7 +10,7 @@ use super::algorithm::Algorithm;
 use super::builder::ValidatorBuilder;
 use super::cache::{Entry, TokenHash, VerifiedCache, token_hash};
 use super::claims::Claims;
-use super::compact::{self, MAX_TOKEN_BYTES, invalid};
+use super::compact::{self, check_token_size, invalid};
 use super::issuer::normalize_issuer;
 use super::jwks::{JwksSource, Lookup, Timings};
 use super::mesh::check_mesh;
@@ -78,15 +78,6 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn too_long(token: &str) -> Option<Error> {
-    (token.len() > MAX_TOKEN_BYTES).then(|| {
-        invalid(format!(
-            "the token is {} bytes long, over the limit of {MAX_TOKEN_BYTES} bytes",
-            token.len()
-        ))
-    })
-}
-
 fn datetime(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
@@ -126,9 +117,7 @@ impl Validator {
     /// not yet valid), `JwtExpired`, `UntrustedIssuer`, or the fetch's error (`Transport`,
     /// `Timeout`, `ServerError`, `Protocol`, …) when no usable keys can be had.
     pub async fn validate(&self, token: &str) -> Result<Arc<Claims>> {
-        if let Some(e) = too_long(token) {
-            return Err(e);
-        }
+        check_token_size(token.len())?;
         let hash = self.inner.cache.enabled().then(|| token_hash(token));
         if let Some(hit) = hash.as_ref().and_then(|h| self.cached_claims(h)) {
             return hit;
@@ -155,7 +144,7 @@ impl Validator {
     /// (call [`Validator::validate`] or [`Validator::refresh_keys`]). Never blocks on I/O:
     /// this is the hot path of a gateway.
     pub fn validate_cached(&self, token: &str) -> Option<Result<Arc<Claims>>> {
-        if let Some(e) = too_long(token) {
+        if let Err(e) = check_token_size(token.len()) {
             return Some(Err(e));
         }
         let hash = self.inner.cache.enabled().then(|| token_hash(token));
