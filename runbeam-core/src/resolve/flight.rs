@@ -64,7 +64,8 @@ impl<V: Clone + Send + Sync + 'static> Slot<V> {
         *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some(entry);
     }
 
-    /// Joins the fetch in flight, or starts `fetch` on its own task. `fetch` returns the
+    /// Joins the fetch in flight, returns the entry a fetch just stored, or starts `fetch` on
+    /// its own task. `fetch` returns the
     /// answer and, for answers worth keeping, the entry to store; the entry is stored before
     /// waiters are woken, so a caller arriving later finds it.
     ///
@@ -78,6 +79,11 @@ impl<V: Clone + Send + Sync + 'static> Slot<V> {
             match &*flight {
                 Some(receiver) => receiver.clone(),
                 None => {
+                    // A fetch may have finished between the caller's miss and now: it stores
+                    // its entry before it leaves the flight, so this check cannot miss it.
+                    if let Some(value) = self.fresh(Instant::now()) {
+                        return Ok(value);
+                    }
                     let (sender, receiver) = watch::channel(None);
                     *flight = Some(receiver.clone());
                     let slot = Arc::clone(self);
@@ -164,6 +170,17 @@ mod tests {
         assert_eq!(slot.fresh(later), None);
         assert_eq!(slot.usable(later), Some(7));
         assert_eq!(slot.usable(later + Duration::from_millis(40)), None);
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_missed_just_before_a_store_gets_the_stored_entry() {
+        let slot = Arc::new(Slot::<u32>::new());
+        slot.store(entry(3, Duration::from_secs(5)));
+        let got = slot
+            .fetch(async { panic!("no second fetch while the entry is fresh") })
+            .await
+            .unwrap();
+        assert_eq!(got, 3);
     }
 
     #[tokio::test]

@@ -2,13 +2,11 @@
 //! single-flight, TTL, stale answers while the Cloud is down, errors that are not cached,
 //! reload, mesh context, mesh-token reuse and renewal, and the receiving side.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use runbeam_core::config::MeshConfig;
 use runbeam_core::resolve::Resolver;
-use runbeam_core::storage::{Credential, MemoryStore, TokenManager};
-use runbeam_core::{ErrorKind, Secret};
+use runbeam_core::ErrorKind;
 use runbeam_e2e::*;
 use serde_json::json;
 
@@ -16,53 +14,9 @@ const RESOLVE: &str = "GET /api/harmony/resources/resolve";
 const RESOLVE_PATH: &str = "/api/harmony/resources/resolve";
 const MESH_TOKEN: &str = "POST /api/harmony/mesh/token";
 const AUTHORIZE: &str = "POST /api/harmony/authorize";
-const DICOMWEB: &str = "runbeam.radiology-dept.ingress.name.dicomweb";
-const RETIRED: &str = "runbeam.radiology-dept.ingress.name.retired-api";
-
-/// The example configuration of team ai-analytics, pointed at `cloud` with a TTL, listing
-/// also a reference that the Cloud does not know.
-fn analytics_config(cloud: &Cloud, ttl_secs: u32) -> MeshConfig {
-    let text = include_str!("../../../examples/config/ai-analytics.toml")
-        .replace(
-            "api = \"https://api.runbeam.io\"",
-            &format!("api = \"{}\"\ncache_ttl_secs = {ttl_secs}", cloud.url()),
-        )
-        .replace(
-            &format!("\"{DICOMWEB}\","),
-            &format!("\"{DICOMWEB}\",\n  \"{RETIRED}\","),
-        );
-    MeshConfig::from_toml(&text).expect("the example configuration loads")
-}
-
-fn radiology_config(cloud: &Cloud) -> MeshConfig {
-    let text = include_str!("../../../examples/config/radiology-dept.toml")
-        .replace("https://api.runbeam.io", cloud.url());
-    MeshConfig::from_toml(&text).expect("the example configuration loads")
-}
-
-fn manager(cloud: &Cloud, gateway: &str, sanctum: &str) -> Arc<TokenManager> {
-    Arc::new(
-        TokenManager::new(
-            gateway,
-            Arc::new(MemoryStore::new()),
-            cloud.builder().build().unwrap(),
-        )
-        .credential(Credential::Token(Secret::new(sanctum.to_string()))),
-    )
-}
-
-fn analytics(cloud: &Cloud, config: MeshConfig) -> runbeam_core::resolve::ResolverBuilder {
-    Resolver::builder(
-        config,
-        cloud.builder().build().unwrap(),
-        manager(cloud, ANALYTICS_GW, BOB_SANCTUM),
-    )
-}
 
 async fn resolver(cloud: &Cloud, ttl_secs: u32) -> Resolver {
-    analytics(cloud, analytics_config(cloud, ttl_secs))
-        .build()
-        .unwrap()
+    cloud.analytics_resolver(ttl_secs).build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -111,7 +65,7 @@ async fn the_answer_is_refetched_after_the_ttl() {
 #[tokio::test]
 async fn cloud_down_serves_the_stale_answer_flagged_then_the_error_after_max_stale() {
     let cloud = Cloud::start().await;
-    let resolver = analytics(&cloud, analytics_config(&cloud, 1))
+    let resolver = cloud.analytics_resolver(1)
         .max_stale(Duration::from_secs(3))
         .build()
         .unwrap();
@@ -232,12 +186,12 @@ async fn invalidate_and_reload_drop_what_changed() {
     assert_eq!(cloud.count(RESOLVE).await, 2, "invalidate forgets");
 
     // The same configuration again keeps the answers.
-    resolver.reload(analytics_config(&cloud, 300)).unwrap();
+    resolver.reload(cloud.analytics_config(300)).unwrap();
     resolver.resolve(DICOMWEB).await.unwrap();
     assert_eq!(cloud.count(RESOLVE).await, 2);
 
     // A changed provider (TTL) drops them.
-    resolver.reload(analytics_config(&cloud, 120)).unwrap();
+    resolver.reload(cloud.analytics_config(120)).unwrap();
     assert!(resolver.resolve_cached(DICOMWEB).is_none());
     resolver.resolve(DICOMWEB).await.unwrap();
     assert_eq!(cloud.count(RESOLVE).await, 3);
@@ -289,7 +243,7 @@ async fn a_mesh_token_is_reused_until_near_expiry_then_renewed() {
     assert_eq!(cloud.count(MESH_TOKEN).await, 1);
 
     // Tokens live 300 s; with a 299 s margin one is reusable for about a second.
-    let short = analytics(&cloud, analytics_config(&cloud, 300))
+    let short = cloud.analytics_resolver(300)
         .mesh_token_margin(Duration::from_secs(299))
         .build()
         .unwrap();
@@ -337,9 +291,9 @@ async fn the_receiving_gateway_verifies_the_mesh_token() {
     let token = issued.token.token.expose();
 
     let receiver = Resolver::builder(
-        radiology_config(&cloud),
+        cloud.radiology_config(),
         cloud.builder().build().unwrap(),
-        manager(&cloud, RADIOLOGY_GW, ALICE_SANCTUM),
+        cloud.token_manager(RADIOLOGY_GW, ALICE_SANCTUM),
     )
     .build()
     .unwrap();
