@@ -42,7 +42,10 @@ fn bench(c: &mut Criterion) {
     let mut peer: HashMap<String, Arc<_>> = HashMap::new();
     peer.insert(DICOMWEB.to_string(), Arc::new(warm.resolved().clone()));
     for i in 0..16 {
-        peer.insert(format!("runbeam.team-{i}.ingress.name.api"), Arc::clone(&peer[DICOMWEB]));
+        peer.insert(
+            format!("runbeam.team-{i}.ingress.name.api"),
+            Arc::clone(&peer[DICOMWEB]),
+        );
     }
 
     let mut g = c.benchmark_group("resolver");

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use runbeam_core::ErrorKind;
 use runbeam_core::config::MeshConfig;
 use runbeam_core::resolve::Resolver;
-use runbeam_core::ErrorKind;
 use runbeam_e2e::*;
 use serde_json::json;
 
@@ -65,7 +65,8 @@ async fn the_answer_is_refetched_after_the_ttl() {
 #[tokio::test]
 async fn cloud_down_serves_the_stale_answer_flagged_then_the_error_after_max_stale() {
     let cloud = Cloud::start().await;
-    let resolver = cloud.analytics_resolver(1)
+    let resolver = cloud
+        .analytics_resolver(1)
         .max_stale(Duration::from_secs(3))
         .build()
         .unwrap();
@@ -243,7 +244,8 @@ async fn a_mesh_token_is_reused_until_near_expiry_then_renewed() {
     assert_eq!(cloud.count(MESH_TOKEN).await, 1);
 
     // Tokens live 300 s; with a 299 s margin one is reusable for about a second.
-    let short = cloud.analytics_resolver(300)
+    let short = cloud
+        .analytics_resolver(300)
         .mesh_token_margin(Duration::from_secs(299))
         .build()
         .unwrap();
