@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     mesh_tokens: RwLock<HashMap<String, Arc<MeshTokenSlot>>>,
     manager: Arc<TokenManager>,
     machine: Mutex<Option<MachineCache>>,
+    /// Serialises reloads, so each one moves from the configuration it compared against.
+    reloading: Mutex<()>,
     template: Client,
     validator: ValidatorBuilder,
     max_stale: Duration,
@@ -199,6 +201,7 @@ impl ResolverBuilder {
                 mesh_tokens: RwLock::new(HashMap::new()),
                 manager: self.manager,
                 machine: Mutex::new(None),
+                reloading: Mutex::new(()),
                 template: self.client,
                 validator: self.validator,
                 max_stale: self.max_stale,
@@ -284,9 +287,17 @@ impl Resolver {
     /// manager's `NoToken`/`TokenExpired`, and — when no stale answer can be served —
     /// `Transport`, `Timeout`, `ServerError`, `RateLimited`, `Protocol`.
     pub async fn resolve(&self, reference: &str) -> Result<Resolution> {
-        match self.lookup(reference) {
-            Step::Done(answer) => answer,
-            Step::Fetch(reference, state) => self.fetch(reference, &state).await,
+        loop {
+            match self.lookup(reference) {
+                Step::Done(answer) => return answer,
+                Step::Fetch(reference, state) => {
+                    // `None`: a reload happened since the lookup; look up again under the new
+                    // configuration (its mesh context may no longer allow the reference).
+                    if let Some(slot) = self.resource_slot(reference.as_str(), &state) {
+                        return self.fetch(reference, &state, slot).await;
+                    }
+                }
+            }
         }
     }
 
@@ -341,32 +352,42 @@ impl Resolver {
         Step::Fetch(reference, state)
     }
 
-    fn resource_slot(&self, key: &str) -> Arc<ResourceSlot> {
-        if let Some(slot) = self
-            .inner
-            .resources
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-        {
-            return Arc::clone(slot);
-        }
+    /// Whether `state` is still the configuration in use. Called with a cache map locked:
+    /// `reload` swaps the configuration with both maps locked, so a slot created here cannot
+    /// escape the clean-up of a reload.
+    fn is_current(&self, state: &Arc<State>) -> bool {
+        Arc::ptr_eq(
+            &self.inner.state.read().unwrap_or_else(|e| e.into_inner()),
+            state,
+        )
+    }
+
+    /// The cache slot of `key`, created if needed; `None` when the configuration changed
+    /// since `state` was read.
+    fn resource_slot(&self, key: &str, state: &Arc<State>) -> Option<Arc<ResourceSlot>> {
         let mut resources = self
             .inner
             .resources
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        Arc::clone(
+        if !self.is_current(state) {
+            return None;
+        }
+        Some(Arc::clone(
             resources
                 .entry(key.into())
                 .or_insert_with(|| Arc::new(Slot::new())),
-        )
+        ))
     }
 
-    async fn fetch(&self, reference: Reference, state: &State) -> Result<Resolution> {
+    async fn fetch(
+        &self,
+        reference: Reference,
+        state: &State,
+        slot: Arc<ResourceSlot>,
+    ) -> Result<Resolution> {
         bump(&self.inner.counters.misses);
         let provider = state.provider(reference.provider())?.clone();
-        let slot = self.resource_slot(reference.as_str());
         let inner = Arc::clone(&self.inner);
         let max_stale = self.inner.max_stale;
         let answer = slot
@@ -426,53 +447,59 @@ impl Resolver {
         destination_url: &str,
     ) -> Result<Arc<IssuedMeshToken>> {
         check_destination(destination_url)?;
-        let state = self.state();
-        let mesh = state.mesh(mesh)?;
-        let key = format!("{}\n{destination_url}", mesh.name);
-        let slot = self.mesh_token_slot(&key);
-        if let Some(token) = slot.fresh(Instant::now()) {
-            return Ok(token);
-        }
-        let provider = state.provider(&mesh.provider)?.clone();
-        let validator = state.validator(mesh)?.clone();
-        let (name, cloud_id) = (mesh.name.clone(), mesh.cloud_id().to_string());
-        let destination = destination_url.to_string();
-        let inner = Arc::clone(&self.inner);
-        slot.fetch(async move {
-            let answer = inner
-                .issue_mesh_token(&provider.client, &validator, name, &cloud_id, &destination)
-                .await;
-            match answer {
-                Ok((token, entry)) => (Ok(token), Some(entry)),
-                Err(e) => (Err(e), None),
+        loop {
+            let state = self.state();
+            let mesh = state.mesh(mesh)?;
+            let key = format!("{}\n{destination_url}", mesh.name);
+            // `None`: a reload happened since the configuration was read; read it again.
+            let Some(slot) = self.mesh_token_slot(&key, &state) else {
+                continue;
+            };
+            if let Some(token) = slot.fresh(Instant::now()) {
+                return Ok(token);
             }
-        })
-        .await
+            let provider = state.provider(&mesh.provider)?.clone();
+            let validator = state.validator(mesh)?.clone();
+            let (name, cloud_id) = (mesh.name.clone(), mesh.cloud_id().to_string());
+            let destination = destination_url.to_string();
+            let inner = Arc::clone(&self.inner);
+            return slot
+                .fetch(async move {
+                    let answer = inner
+                        .issue_mesh_token(
+                            &provider.client,
+                            &validator,
+                            name,
+                            &cloud_id,
+                            &destination,
+                        )
+                        .await;
+                    match answer {
+                        Ok((token, entry)) => (Ok(token), Some(entry)),
+                        Err(e) => (Err(e), None),
+                    }
+                })
+                .await;
+        }
     }
 
-    fn mesh_token_slot(&self, key: &str) -> Arc<MeshTokenSlot> {
-        if let Some(slot) = self
-            .inner
-            .mesh_tokens
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-        {
-            return Arc::clone(slot);
-        }
+    fn mesh_token_slot(&self, key: &str, state: &Arc<State>) -> Option<Arc<MeshTokenSlot>> {
         let mut tokens = self
             .inner
             .mesh_tokens
             .write()
             .unwrap_or_else(|e| e.into_inner());
+        if !self.is_current(state) {
+            return None;
+        }
         if !tokens.contains_key(key) && tokens.len() >= self.inner.mesh_token_capacity {
             evict_mesh_tokens(&mut tokens, self.inner.mesh_token_capacity);
         }
-        Arc::clone(
+        Some(Arc::clone(
             tokens
                 .entry(key.to_string())
                 .or_insert_with(|| Arc::new(Slot::new())),
-        )
+        ))
     }
 
     /// The receiving side: verifies a mesh token presented to this gateway for `mesh` (its
@@ -561,6 +588,11 @@ impl Resolver {
                 problems,
             ));
         }
+        let _reloading = self
+            .inner
+            .reloading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let old = self.state();
         let next = Arc::new(State::build(
             config,
@@ -568,30 +600,30 @@ impl Resolver {
             &self.inner.validator,
             Some(&old),
         )?);
-        {
-            let mut resources = self
-                .inner
-                .resources
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            resources.retain(|key, _| {
-                Reference::parse(key).is_ok_and(|r| {
-                    old.provider_unchanged(r.provider(), &next) && next.config.in_mesh_context(&r)
-                })
-            });
-        }
-        {
-            let mut tokens = self
-                .inner
-                .mesh_tokens
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            tokens.retain(|key, _| {
-                let mesh = key.split('\n').next().unwrap_or_default();
-                old.mesh_unchanged(mesh, &next)
-            });
-        }
+        // Both maps stay locked until the new configuration is in place: a slot is only
+        // created under a map lock for the configuration in use (`is_current`).
+        let mut resources = self
+            .inner
+            .resources
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut tokens = self
+            .inner
+            .mesh_tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        resources.retain(|key, _| {
+            Reference::parse(key).is_ok_and(|r| {
+                old.provider_unchanged(r.provider(), &next) && next.config.in_mesh_context(&r)
+            })
+        });
+        tokens.retain(|key, _| {
+            let mesh = key.split('\n').next().unwrap_or_default();
+            old.mesh_unchanged(mesh, &next)
+        });
         *self.inner.state.write().unwrap_or_else(|e| e.into_inner()) = next;
+        drop(tokens);
+        drop(resources);
         tracing::info!("runbeam resolver configuration reloaded");
         Ok(())
     }

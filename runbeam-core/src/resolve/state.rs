@@ -11,7 +11,7 @@ use crate::client::{Client, Resolved, ResolvedResource};
 use crate::config::{Egress, Ingress, Mesh, MeshConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jwt::{Validator, ValidatorBuilder};
-use crate::reference::{Reference, ResourceType};
+use crate::reference::Reference;
 
 /// A remote provider as the resolver uses it.
 #[derive(Clone)]
@@ -202,24 +202,11 @@ impl State {
     /// The answer for a local reference, from the configuration.
     pub(crate) fn local(&self, reference: &Reference) -> Result<Arc<Resolved>> {
         let name = reference.value();
-        let found = match reference.resource_type() {
-            Some(ResourceType::Ingress) => self.local_ingress.get(name),
-            Some(ResourceType::Egress) => self.local_egress.get(name),
-            Some(other) => {
-                return Err(Error::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "Resource not found: {reference} (a gateway configuration defines only \
-                         local ingresses and egresses, not {})",
-                        other.as_str()
-                    ),
-                ));
-            }
-            None => self
-                .local_ingress
-                .get(name)
-                .or_else(|| self.local_egress.get(name)),
-        };
+        // Local references have no type (SPEC §1.1): an ingress wins over an egress.
+        let found = self
+            .local_ingress
+            .get(name)
+            .or_else(|| self.local_egress.get(name));
         found.cloned().ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,

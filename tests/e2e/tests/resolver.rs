@@ -330,3 +330,44 @@ async fn the_receiving_gateway_verifies_the_mesh_token() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reloads_racing_resolves_never_leave_an_answer_outside_the_mesh() {
+    let cloud = Cloud::start().await;
+    let resolver = resolver(&cloud, 300).await;
+    let with = cloud.analytics_config(300);
+    let without = MeshConfig::from_toml(
+        &include_str!("../../../examples/config/ai-analytics.toml")
+            .replace("https://api.runbeam.io", cloud.url())
+            .replace(&format!("  \"{DICOMWEB}\",\n"), ""),
+    )
+    .unwrap();
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let resolver = resolver.clone();
+            tokio::spawn(async move {
+                for _ in 0..100 {
+                    match resolver.resolve(DICOMWEB).await {
+                        Ok(answer) => assert_eq!(answer.resource().name, "dicomweb"),
+                        Err(e) => assert_eq!(e.kind(), ErrorKind::NotInMesh, "{e}"),
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for round in 0..100 {
+        let config = if round % 2 == 0 { &without } else { &with };
+        resolver.reload(config.clone()).unwrap();
+        tokio::task::yield_now().await;
+    }
+    resolver.reload(without).unwrap();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    // Fetches still in flight finish into detached slots: nothing comes back.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(resolver.cached_references(), 0);
+    let err = resolver.resolve_cached(DICOMWEB).unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotInMesh);
+}
