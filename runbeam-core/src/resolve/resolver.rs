@@ -637,6 +637,15 @@ impl Resolver {
             .len()
     }
 
+    /// Mesh tokens remembered (at most the mesh-token capacity).
+    pub fn cached_mesh_tokens(&self) -> usize {
+        self.inner
+            .mesh_tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     /// Counters since the resolver was built.
     pub fn stats(&self) -> ResolverStats {
         let c = &self.inner.counters;

@@ -371,3 +371,60 @@ async fn reloads_racing_resolves_never_leave_an_answer_outside_the_mesh() {
     let err = resolver.resolve_cached(DICOMWEB).unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotInMesh);
 }
+
+#[tokio::test]
+async fn a_slow_cloud_is_a_timeout_within_the_deadline_or_a_stale_answer() {
+    let cloud = Cloud::start().await;
+    let client = cloud
+        .builder()
+        .deadline(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let resolver = Resolver::builder(
+        cloud.analytics_config(1),
+        client,
+        cloud.token_manager(ANALYTICS_GW, BOB_SANCTUM),
+    )
+    .build()
+    .unwrap();
+    // Machine token first, so that only the resolve is slow.
+    resolver.resolve("imaging-out").await.unwrap();
+    cloud
+        .fault(json!({"path": RESOLVE_PATH, "latency_ms": 3000, "count": 100}))
+        .await;
+    let started = std::time::Instant::now();
+    let err = resolver.resolve(DICOMWEB).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the deadline holds"
+    );
+    cloud.dev_delete("faults").await;
+    resolver.resolve(DICOMWEB).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    cloud
+        .fault(json!({"path": RESOLVE_PATH, "latency_ms": 3000, "count": 100}))
+        .await;
+    let stale = resolver.resolve(DICOMWEB).await.unwrap();
+    assert!(stale.is_stale());
+}
+
+#[tokio::test]
+async fn mesh_tokens_for_many_destinations_stay_within_the_capacity() {
+    let cloud = Cloud::start().await;
+    let resolver = cloud
+        .analytics_resolver(300)
+        .mesh_token_capacity(2)
+        .build()
+        .unwrap();
+    for path in ["a", "b", "c", "d"] {
+        let destination = format!("{DICOM_URL}/{path}");
+        let issued = resolver.mesh_token(MESH, &destination).await.unwrap();
+        assert_eq!(
+            issued.claims.dest_url.as_deref(),
+            Some(destination.as_str())
+        );
+        assert!(resolver.cached_mesh_tokens() <= 2);
+    }
+    assert_eq!(cloud.count(MESH_TOKEN).await, 4);
+}
