@@ -426,8 +426,8 @@ pub unsafe extern "C" fn runbeam_client_config_free(config: *mut runbeam_client_
 /// `RUNBEAM_STATUS_CANCELLED`.
 #[allow(non_camel_case_types)]
 pub struct runbeam_client {
-    client: Client,
-    runtime: Arc<Runtime>,
+    pub(crate) client: Client,
+    pub(crate) runtime: Arc<Runtime>,
 }
 
 /// A handle to cancel one async call. Returned by the `_async` functions when asked for;

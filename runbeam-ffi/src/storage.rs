@@ -958,7 +958,7 @@ pub unsafe extern "C" fn runbeam_token_manager_config_free(
 /// Thread-safe. Release with `runbeam_token_manager_free()`.
 #[allow(non_camel_case_types)]
 pub struct runbeam_token_manager {
-    manager: Arc<TokenManager>,
+    pub(crate) manager: Arc<TokenManager>,
     runtime: Runtime,
 }
 

@@ -39,7 +39,7 @@ pub const RUNBEAM_JWT_MAX_TOKEN_BYTES: usize = 16384;
 /// create several validators.
 #[allow(non_camel_case_types)]
 pub struct runbeam_validator_config {
-    builder: ValidatorBuilder,
+    pub(crate) builder: ValidatorBuilder,
 }
 
 /// Starts a validator configuration with the secure defaults of SPEC §4: RS256 only, leeway
@@ -523,7 +523,7 @@ pub unsafe extern "C" fn runbeam_validator_refresh_keys(
 ///
 /// # Safety
 /// `token` is NULL or points to `len` readable bytes that outlive the borrow.
-unsafe fn token_arg<'a>(token: *const c_char, len: usize) -> Result<&'a str, Error> {
+pub(crate) unsafe fn token_arg<'a>(token: *const c_char, len: usize) -> Result<&'a str, Error> {
     if token.is_null() {
         return Err(invalid_argument("argument 'token' is NULL".to_string()));
     }
@@ -536,7 +536,7 @@ unsafe fn token_arg<'a>(token: *const c_char, len: usize) -> Result<&'a str, Err
 ///
 /// # Safety
 /// Both are NULL or NUL-terminated.
-unsafe fn mesh_args<'a>(
+pub(crate) unsafe fn mesh_args<'a>(
     mesh_id: *const c_char,
     destination_url: *const c_char,
 ) -> Result<(&'a str, Option<&'a str>), Error> {
