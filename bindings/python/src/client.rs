@@ -524,7 +524,13 @@ pub struct PyResolvedResource {
     #[pyo3(get)]
     gateway_id: Option<String>,
     #[pyo3(get)]
+    pipeline_id: Option<String>,
+    #[pyo3(get)]
     mesh_id: Option<String>,
+    #[pyo3(get)]
+    backend_id: Option<String>,
+    #[pyo3(get)]
+    endpoint_id: Option<String>,
     #[pyo3(get)]
     description: Option<String>,
 }
@@ -578,7 +584,10 @@ pub(crate) fn resolved_resource(
             protocol: res.protocol,
             mode: res.mode,
             gateway_id: res.gateway_id,
+            pipeline_id: res.pipeline_id,
             mesh_id: res.mesh_id,
+            backend_id: res.backend_id,
+            endpoint_id: res.endpoint_id,
             description: res.description,
         },
     )

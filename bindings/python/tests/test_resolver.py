@@ -251,6 +251,8 @@ def test_local_references_are_answered_from_the_configuration(make: Make, cloud:
     local = resolver.resolve("imaging-out")
     assert local.local and local.provider == "local"
     assert local.resource.type == "egress" and local.resource.name == "imaging-out"
+    assert local.resource.backend_id == "dicom-archive"
+    assert local.resource.pipeline_id == "research"
     assert resolver.resolve(runbeam.Reference("local.name.imaging-out")).local
     with pytest.raises(runbeam.NotFoundError, match="no-such-egress"):
         resolver.resolve("no-such-egress")
