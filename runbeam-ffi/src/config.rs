@@ -7,7 +7,7 @@ use runbeam_core::config::{Direction, MeshConfig};
 
 use crate::error::to_cstring;
 use crate::guard::{
-    guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg, str_arg_len,
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg, str_arg_len,
 };
 use crate::problems::runbeam_problem_list;
 use crate::reference::runbeam_reference;
@@ -386,10 +386,6 @@ pub unsafe extern "C" fn runbeam_config_member(
 /// and reference borrowed from it, is invalid afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_config_free(config: *mut runbeam_config) {
-    guard_value("runbeam_config_free", (), || {
-        if !config.is_null() {
-            // SAFETY: created by Box::into_raw in this crate and not freed before (contract).
-            drop(unsafe { Box::from_raw(config) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_config_free", config) }
 }

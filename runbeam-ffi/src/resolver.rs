@@ -28,7 +28,9 @@ use crate::claims::runbeam_claims;
 use crate::client::{runbeam_cancel, runbeam_client};
 use crate::config::runbeam_config;
 use crate::error::{self, to_cstring};
-use crate::guard::{guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::guard::{
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg,
+};
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, runbeam_status};
 use crate::storage::runbeam_token_manager;
@@ -202,12 +204,8 @@ pub unsafe extern "C" fn runbeam_resolver_options_set_validator_config(
 /// `options` is NULL or options not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_resolver_options_free(options: *mut runbeam_resolver_options) {
-    guard_value("runbeam_resolver_options_free", (), || {
-        if !options.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(options) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_resolver_options_free", options) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,12 +332,8 @@ pub unsafe extern "C" fn runbeam_resolver_new(
 /// `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_resolver_free(resolver: *mut runbeam_resolver) {
-    guard_value("runbeam_resolver_free", (), || {
-        if !resolver.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(resolver) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_resolver_free", resolver) }
 }
 
 /// Checks the configuration in use (SPEC §2.2) without fetching anything: `RUNBEAM_OK`, or
@@ -1217,12 +1211,8 @@ pub unsafe extern "C" fn runbeam_resolution_json(
 /// `resolution` is NULL or a resolution not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_resolution_free(resolution: *mut runbeam_resolution) {
-    guard_value("runbeam_resolution_free", (), || {
-        if !resolution.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(resolution) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_resolution_free", resolution) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1399,10 +1389,6 @@ pub unsafe extern "C" fn runbeam_mesh_token_claims(
 /// `token` is NULL or a handle not freed before; strings borrowed from it become invalid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_mesh_token_free(token: *mut runbeam_mesh_token) {
-    guard_value("runbeam_mesh_token_free", (), || {
-        if !token.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(token) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_mesh_token_free", token) }
 }

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::claims::runbeam_claims;
 use crate::client::runbeam_cancel;
 use crate::error;
-use crate::guard::{guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::guard::{free_handle, guard, handle_arg, invalid_argument, out_arg, str_arg};
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, runbeam_status};
 
@@ -403,12 +403,8 @@ pub unsafe extern "C" fn runbeam_validator_config_set_ca_bundle_pem(
 /// `config` is NULL or a configuration not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_validator_config_free(config: *mut runbeam_validator_config) {
-    guard_value("runbeam_validator_config_free", (), || {
-        if !config.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(config) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_validator_config_free", config) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,12 +486,8 @@ pub unsafe extern "C" fn runbeam_validator_new(
 /// `validator` is NULL or a validator not freed before, and no other thread uses it any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_validator_free(validator: *mut runbeam_validator) {
-    guard_value("runbeam_validator_free", (), || {
-        if !validator.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(validator) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_validator_free", validator) }
 }
 
 /// Fetches every JWKS of the validator now (blocking), so that the first request does not
