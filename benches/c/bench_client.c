@@ -25,6 +25,7 @@
 
 #include "devcloud.h"
 #include "runbeam.h"
+#include "bench.h"
 
 #define ROUNDS 11
 #define CALLS 200
@@ -178,27 +179,9 @@ static double round_runbeam_resolve_async(void) {
     return us;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v) {
-    qsort(v, ROUNDS, sizeof v[0], cmp_double);
-    return v[ROUNDS / 2];
-}
-
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <path-to-runbeam-devcloud>\n", argv[0]);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (devcloud_start(argv[1]) != 0) {
-        fprintf(stderr, "cannot start %s\n", argv[1]);
-        devcloud_stop();
-        return 2;
-    }
+    int started = bench_devcloud_start(argc, argv);
+    if (started != 0) return started;
 
     runbeam_client_config *cfg = NULL;
     runbeam_client *user = NULL;
@@ -231,8 +214,9 @@ int main(int argc, char **argv) {
         bare_jwks[r] = round_bare_jwks();
         ours_jwks[r] = round_runbeam_jwks();
     }
-    double br = median(bare_resolve), rr = median(ours_resolve), ra = median(ours_async);
-    double bj = median(bare_jwks), rj = median(ours_jwks);
+    double br = median(bare_resolve, ROUNDS), rr = median(ours_resolve, ROUNDS);
+    double ra = median(ours_async, ROUNDS);
+    double bj = median(bare_jwks, ROUNDS), rj = median(ours_jwks, ROUNDS);
     printf("C client vs bare HTTP/1.1 over a keep-alive socket, against runbeam-devcloud "
            "(median of %d rounds x %d sequential calls)\n", ROUNDS, CALLS);
     printf("  resolve  bare socket                    %8.1f us/call\n", br);

@@ -22,6 +22,7 @@
 
 #include "devcloud.h"
 #include "runbeam.h"
+#include "bench.h"
 
 #define ROUNDS 11
 #define TOKENS 10000
@@ -92,27 +93,9 @@ static double round_repeated(runbeam_validator *v) {
     return (now_s() - start) / TOKENS * 1e6;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v) {
-    qsort(v, ROUNDS, sizeof v[0], cmp_double);
-    return v[ROUNDS / 2];
-}
-
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <path-to-runbeam-devcloud>\n", argv[0]);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (devcloud_start(argv[1]) != 0) {
-        fprintf(stderr, "cannot start %s\n", argv[1]);
-        devcloud_stop();
-        return 2;
-    }
+    int started = bench_devcloud_start(argc, argv);
+    if (started != 0) return started;
     snprintf(issuer, sizeof issuer, "%s/api", api_url);
     char *buffer = malloc(RESPONSE_CAP);
     if (buffer == NULL) die("malloc");
@@ -125,7 +108,7 @@ int main(int argc, char **argv) {
         distinct[r] = round_distinct();
         repeated[r] = round_repeated(warm);
     }
-    double d = median(distinct), k = median(repeated);
+    double d = median(distinct, ROUNDS), k = median(repeated, ROUNDS);
     printf("C runbeam_validator_validate, RS256 tokens of runbeam-devcloud "
            "(median of %d rounds x %d tokens)\n", ROUNDS, TOKENS);
     printf("  distinct tokens (fresh validator, keys fetched)  %8.2f us/token\n", d);

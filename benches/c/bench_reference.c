@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "runbeam.h"
+#include "bench.h"
 
 #define ROUNDS 15
 #define ITERATIONS 200000
@@ -49,11 +50,6 @@ static double now_ns(void) {
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static volatile size_t sink;
 
 static double round_runbeam(void) {
@@ -84,9 +80,7 @@ int main(void) {
         ours[r] = round_runbeam();
         peer[r] = round_naive();
     }
-    qsort(ours, ROUNDS, sizeof ours[0], cmp_double);
-    qsort(peer, ROUNDS, sizeof peer[0], cmp_double);
-    double a = ours[ROUNDS / 2], b = peer[ROUNDS / 2];
+    double a = median(ours, ROUNDS), b = median(peer, ROUNDS);
     printf("C: parse + free of '%s' (median of %d rounds x %d)\n", FULL, ROUNDS, ITERATIONS);
     printf("  runbeam_reference_parse        %8.1f ns/op\n", a);
     printf("  naive strtok_r+strdup parser   %8.1f ns/op\n", b);

@@ -22,6 +22,7 @@
 
 #include "devcloud.h"
 #include "runbeam.h"
+#include "bench.h"
 
 #define ROUNDS 15
 #define ITERATIONS 200000
@@ -39,11 +40,6 @@ static void die(const char *what) {
 }
 
 static double now_ns(void) { return now_s() * 1e9; }
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* ---------------------------------------------------------------- the hand-written peer */
 
@@ -128,11 +124,6 @@ static double round_parse(void) {
     return (now_ns() - start) / ITERATIONS;
 }
 
-static double median(double *v) {
-    qsort(v, ROUNDS, sizeof v[0], cmp_double);
-    return v[ROUNDS / 2];
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s <runbeam-devcloud>\n", argv[0]);
@@ -183,7 +174,8 @@ int main(int argc, char **argv) {
         parse[r] = round_parse();
     }
     long requests = dev_count("GET /api/harmony/resources/resolve");
-    double a = median(cached), b = median(blocking), c = median(peer), d = median(parse);
+    double a = median(cached, ROUNDS), b = median(blocking, ROUNDS);
+    double c = median(peer, ROUNDS), d = median(parse, ROUNDS);
     printf("C: resolver cache hit of '%s' (median of %d rounds x %d)\n", REF, ROUNDS, ITERATIONS);
     printf("  runbeam_resolver_resolve_cached + url + free   %8.1f ns/op\n", a);
     printf("  runbeam_resolver_resolve (hit) + url + free    %8.1f ns/op\n", b);

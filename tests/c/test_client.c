@@ -19,6 +19,7 @@
 #include "check.h"
 #include "devcloud.h"
 #include "runbeam.h"
+#include "waiter.h"
 
 #define BOB "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
 #define BOB_GW "analytics-gw-1"
@@ -33,9 +34,7 @@ static const char *last(void) { return runbeam_last_error_message(); }
 /* ---------------------------------------------------------------------- callback waiter */
 
 struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
+    struct waiter_sync sync;
     runbeam_status status;
     char json[16384];
     char message[512];
@@ -50,15 +49,11 @@ struct waiter {
 
 static void waiter_init(struct waiter *w) {
     memset(w, 0, sizeof *w);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    waiter_sync_init(&w->sync);
     w->nested_status = -1;
 }
 
-static void waiter_destroy(struct waiter *w) {
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-}
+static void waiter_destroy(struct waiter *w) { waiter_sync_destroy(&w->sync); }
 
 static void on_json(void *user_data, runbeam_status status, const char *json,
                     const char *error_message) {
@@ -74,38 +69,22 @@ static void on_json(void *user_data, runbeam_status status, const char *json,
         runbeam_client_free(w->free_in_callback);
         w->free_in_callback = NULL;
     }
-    pthread_mutex_lock(&w->mu);
-    w->calls++;
+    waiter_sync_lock(&w->sync);
     w->status = status;
     w->nested_status = nested;
     w->http_status = http;
     w->message_and_json_exclusive = (status == RUNBEAM_OK) == (json != NULL && error_message == NULL);
     snprintf(w->json, sizeof w->json, "%s", json ? json : "");
     snprintf(w->message, sizeof w->message, "%s", error_message ? error_message : "");
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    waiter_sync_signal(&w->sync);
 }
 
 /* Waits until `calls` callbacks arrived (at most 20 s); returns the count. */
 static int waiter_wait(struct waiter *w, int calls) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 20;
-    pthread_mutex_lock(&w->mu);
-    while (w->calls < calls) {
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) != 0) break;
-    }
-    int got = w->calls;
-    pthread_mutex_unlock(&w->mu);
-    return got;
+    return waiter_sync_wait(&w->sync, calls, 20);
 }
 
-static int waiter_calls(struct waiter *w) {
-    pthread_mutex_lock(&w->mu);
-    int got = w->calls;
-    pthread_mutex_unlock(&w->mu);
-    return got;
-}
+static int waiter_calls(struct waiter *w) { return waiter_sync_count(&w->sync); }
 
 /* ------------------------------------------------------------------------------- helpers */
 

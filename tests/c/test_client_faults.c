@@ -25,6 +25,7 @@
 #include "check.h"
 #include "devcloud.h"
 #include "runbeam.h"
+#include "waiter.h"
 
 #define BOB "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
 #define BOB_SECRET "ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
@@ -135,23 +136,17 @@ static runbeam_status mesh_token(const runbeam_client *client, struct failure *f
 /* ---------------------------------------------------------------------- callback waiter */
 
 struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
+    struct waiter_sync sync;
     int json_was_null;
     struct failure failure;
 };
 
 static void waiter_init(struct waiter *w) {
     memset(w, 0, sizeof *w);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    waiter_sync_init(&w->sync);
 }
 
-static void waiter_destroy(struct waiter *w) {
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-}
+static void waiter_destroy(struct waiter *w) { waiter_sync_destroy(&w->sync); }
 
 /* Records the outcome; the runbeam_last_error_* accessors describe the failure during the
  * callback, so they are read here, on the runtime thread. */
@@ -161,35 +156,19 @@ static void on_result(void *user_data, runbeam_status status, const char *json,
     struct failure f;
     memset(&f, 0, sizeof f);
     if (status != RUNBEAM_OK) capture(&f, status, error_message);
-    pthread_mutex_lock(&w->mu);
-    w->calls++;
+    waiter_sync_lock(&w->sync);
     w->json_was_null = json == NULL;
     w->failure = f;
     w->failure.status = status;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    waiter_sync_signal(&w->sync);
 }
 
 /* Waits until `calls` callbacks arrived (at most 30 s); returns the count. */
 static int waiter_wait(struct waiter *w, int calls) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 30;
-    pthread_mutex_lock(&w->mu);
-    while (w->calls < calls) {
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) != 0) break;
-    }
-    int got = w->calls;
-    pthread_mutex_unlock(&w->mu);
-    return got;
+    return waiter_sync_wait(&w->sync, calls, 30);
 }
 
-static int waiter_calls(struct waiter *w) {
-    pthread_mutex_lock(&w->mu);
-    int got = w->calls;
-    pthread_mutex_unlock(&w->mu);
-    return got;
-}
+static int waiter_calls(struct waiter *w) { return waiter_sync_count(&w->sync); }
 
 /* resolve_async of DICOMWEB on `client`; waits for the callback and returns its failure. */
 static struct failure resolve_async(const runbeam_client *client) {

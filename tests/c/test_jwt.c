@@ -22,6 +22,7 @@
 #include "check.h"
 #include "devcloud.h"
 #include "runbeam.h"
+#include "waiter.h"
 
 #define ALICE "alice@radiology.example.com"
 #define ALICE_ID "01JDWXXQKFBF5KZNWJ47TAN9ZT"
@@ -641,9 +642,7 @@ static void test_mesh(void) {
 /* --------------------------------------------------------------------- callback forms */
 
 struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
+    struct waiter_sync sync;
     runbeam_status status;
     runbeam_claims *claims;
     char message[512];
@@ -660,15 +659,13 @@ struct waiter {
 
 static void waiter_init(struct waiter *w) {
     memset(w, 0, sizeof *w);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    waiter_sync_init(&w->sync);
     w->caller = pthread_self();
 }
 
 static void waiter_destroy(struct waiter *w) {
     runbeam_claims_free(w->claims);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
+    waiter_sync_destroy(&w->sync);
 }
 
 static void on_claims(void *user_data, runbeam_status status, runbeam_claims *claims,
@@ -680,8 +677,7 @@ static void on_claims(void *user_data, runbeam_status status, runbeam_claims *cl
         nested = runbeam_validator_validate(w->nested, genuine, strlen(genuine), &c);
         runbeam_claims_free(c);
     }
-    pthread_mutex_lock(&w->mu);
-    w->calls++;
+    waiter_sync_lock(&w->sync);
     w->nested_status = nested;
     w->status = status;
     w->on_caller_thread = pthread_equal(pthread_self(), w->caller);
@@ -691,29 +687,15 @@ static void on_claims(void *user_data, runbeam_status status, runbeam_claims *cl
     snprintf(w->sub, sizeof w->sub, "%s", claims ? or_null(runbeam_claims_sub(claims)) : "");
     runbeam_claims_free(w->claims); /* keep only the last one */
     w->claims = claims;             /* the callback owns it */
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    waiter_sync_signal(&w->sync);
 }
 
 /* Waits until `calls` callbacks arrived (at most 20 s); returns the count. */
 static int waiter_wait(struct waiter *w, int calls) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 20;
-    pthread_mutex_lock(&w->mu);
-    while (w->calls < calls)
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) != 0) break;
-    int got = w->calls;
-    pthread_mutex_unlock(&w->mu);
-    return got;
+    return waiter_sync_wait(&w->sync, calls, 20);
 }
 
-static int waiter_calls(struct waiter *w) {
-    pthread_mutex_lock(&w->mu);
-    int got = w->calls;
-    pthread_mutex_unlock(&w->mu);
-    return got;
-}
+static int waiter_calls(struct waiter *w) { return waiter_sync_count(&w->sync); }
 
 static void test_async(void) {
     struct waiter w;

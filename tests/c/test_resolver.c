@@ -22,6 +22,7 @@
 #include "check.h"
 #include "devcloud.h"
 #include "runbeam.h"
+#include "waiter.h"
 
 #define BOB "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
 #define BOB_GW "analytics-gw-1"
@@ -130,9 +131,7 @@ static bool resolve_dicom(const runbeam_resolver *r, bool *stale) {
 /* ------------------------------------------------------------------------ async waiters */
 
 struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
+    struct waiter_sync sync;
     int ok;
     int stale;
     runbeam_status status;
@@ -143,37 +142,23 @@ struct waiter {
 
 static void waiter_init(struct waiter *w) {
     memset(w, 0, sizeof *w);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    waiter_sync_init(&w->sync);
     w->inner = -1;
 }
 
-static void waiter_destroy(struct waiter *w) {
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-}
+static void waiter_destroy(struct waiter *w) { waiter_sync_destroy(&w->sync); }
 
 /* Waits (at most 60 s) until `calls` callbacks arrived; returns how many did. */
 static int waiter_wait(struct waiter *w, int calls) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 60;
-    pthread_mutex_lock(&w->mu);
-    while (w->calls < calls)
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) != 0) break;
-    int got = w->calls;
-    pthread_mutex_unlock(&w->mu);
-    return got;
+    return waiter_sync_wait(&w->sync, calls, 60);
 }
 
 static void waiter_done(struct waiter *w, runbeam_status status, bool ok, bool stale) {
-    pthread_mutex_lock(&w->mu);
-    w->calls++;
+    waiter_sync_lock(&w->sync);
     w->status = status;
     if (ok) w->ok++;
     if (stale) w->stale++;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    waiter_sync_signal(&w->sync);
 }
 
 static void on_resolution(void *user_data, runbeam_status status, runbeam_resolution *res,
@@ -256,7 +241,7 @@ static void test_single_flight(void) {
         if (runbeam_resolver_resolve_async(r, DICOMWEB, on_resolution, &w, NULL) == RUNBEAM_OK)
             accepted++;
     CHECK(accepted == ASYNC_CALLS, "accepted %d: %s", accepted, last());
-    CHECK(waiter_wait(&w, ASYNC_CALLS) == ASYNC_CALLS, "callbacks: %d", w.calls);
+    CHECK(waiter_wait(&w, ASYNC_CALLS) == ASYNC_CALLS, "callbacks: %d", w.sync.calls);
     CHECK(w.ok == ASYNC_CALLS && w.stale == 0, "ok %d, stale %d", w.ok, w.stale);
     CHECK(dev_count(RESOLVE) == 1, "async: %ld resolve requests", dev_count(RESOLVE));
     CHECK(dev_count(AUTHORIZE) == 1, "%ld authorizations", dev_count(AUTHORIZE));
@@ -606,7 +591,7 @@ static void test_callbacks_and_cancel(void) {
     /* The shared request was not cancelled: the next resolve joins or reuses it. */
     CHECK(resolve_dicom(r, NULL), "after cancel");
     dev_delete("/_dev/faults");
-    CHECK(w.calls == 1, "one callback, got %d", w.calls);
+    CHECK(w.sync.calls == 1, "one callback, got %d", w.sync.calls);
     waiter_destroy(&w);
     runbeam_resolver_free(r);
 }

@@ -24,6 +24,7 @@
 #include "check.h"
 #include "devcloud.h"
 #include "runbeam.h"
+#include "waiter.h"
 
 #define BOB "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
 #define SECRET "mt-SECRET-7f3a9c1e-do-not-leak"
@@ -412,9 +413,7 @@ static void *ensure_in_thread(void *arg) {
 }
 
 struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
+    struct waiter_sync sync;
     runbeam_status status;
     bool exclusive;
     char secret[256];
@@ -423,26 +422,16 @@ struct waiter {
 static void on_token(void *user_data, runbeam_status status, runbeam_machine_token *token,
                      const char *error_message) {
     struct waiter *w = user_data;
-    pthread_mutex_lock(&w->mu);
-    w->calls++;
+    waiter_sync_lock(&w->sync);
     w->status = status;
     w->exclusive = (status == RUNBEAM_OK) == (token != NULL && error_message == NULL);
     snprintf(w->secret, sizeof w->secret, "%s", or_null(runbeam_machine_token_secret(token)));
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    waiter_sync_signal(&w->sync);
     runbeam_machine_token_free(token); /* the callback owns it */
 }
 
 static int waiter_wait(struct waiter *w, int calls) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 30;
-    pthread_mutex_lock(&w->mu);
-    while (w->calls < calls)
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) != 0) break;
-    int got = w->calls;
-    pthread_mutex_unlock(&w->mu);
-    return got;
+    return waiter_sync_wait(&w->sync, calls, 30);
 }
 
 static void test_manager_arguments(runbeam_token_store *store) {
@@ -618,8 +607,7 @@ static void test_manager(void) {
     /* Async form: exactly one callback with a token it owns. */
     struct waiter w;
     memset(&w, 0, sizeof w);
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    waiter_sync_init(&w.sync);
     runbeam_cancel *cancel = NULL;
     CHECK(runbeam_token_manager_ensure_token_async(m, on_token, &w, &cancel) == RUNBEAM_OK, "%s",
           last());
@@ -629,9 +617,8 @@ static void test_manager(void) {
     runbeam_cancel_request(cancel); /* after completion: nothing happens */
     runbeam_cancel_free(cancel);
     runbeam_token_manager_free(m); /* joins the runtime: a second callback would be in by now */
-    CHECK(w.calls == 1, "callback called %d times", w.calls);
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
+    CHECK(w.sync.calls == 1, "callback called %d times", w.sync.calls);
+    waiter_sync_destroy(&w.sync);
 
     runbeam_token_store_free(store);
 }
