@@ -4,8 +4,10 @@
 # `imaging-integration`; team ai-analytics reaches it through the same mesh. Then a deliberately
 # broken configuration (no [provider.runbeam], a mistyped reference) shows what a gateway
 # engineer sees at start-up. Part two starts runbeam-devcloud (a local Runbeam Cloud seeded with
-# the same two teams) on loopback; each language's example gateway authorizes itself, resolves
-# the partner's ingress and gets a mesh token. Called by `make demo` after the builds; fails if
+# the same two teams) on loopback; each language's example gateway (examples/*/gateway.*)
+# validates both teams' configurations, authorizes itself and stores its machine token
+# encrypted on disk, resolves the partner's ingress through the cache, obtains a mesh token for
+# it and verifies that token as the receiving gateway would. Called by `make demo` after the builds; fails if
 # any example behaves unexpectedly, and always stops the server.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -64,10 +66,19 @@ if [ -z "$url" ]; then
   exit 1
 fi
 echo "=================================================================== Runbeam Cloud: $url"
-echo "--- each gateway authorizes itself with a user's token, then works with its machine token"
-run 0 build/c/authorize "$url" "$BOB" analytics-gw-1
-run 0 .venv/bin/python examples/python/authorize.py "$url" "$BOB" analytics-gw-1
-run 0 node examples/node/authorize.mjs "$url" "$BOB" analytics-gw-1
+homes=$(mktemp -d)
+trap 'kill "$devcloud_pid" 2>/dev/null; wait "$devcloud_pid" 2>/dev/null; rm -rf "$out" "$homes"' EXIT
+# gateway LANG COMMAND...: the whole flow, with the machine token in the file backend under a
+# fresh RUNBEAM_HOME (0700 directories, 0600 age-encrypted files).
+gateway() {
+  local lang=$1; shift
+  echo "--- $lang gateway of team ai-analytics: authorize, resolve, mesh token, verify"
+  mkdir -p "$homes/$lang"
+  RUNBEAM_HOME="$homes/$lang" RUNBEAM_SANCTUM_TOKEN="$BOB" run 0 "$@" "$url"
+}
+gateway C build/c/gateway
+gateway Python .venv/bin/python examples/python/gateway.py
+gateway Node node examples/node/gateway.mjs
 echo "--- bob (ai-analytics) may not authorize radiology-dept's gateway"
 run 1 build/c/authorize "$url" "$BOB" radiology-gw-1
 
@@ -75,4 +86,4 @@ if [ "$failures" -ne 0 ]; then
   echo "demo: $failures unexpected result(s)" >&2
   exit 1
 fi
-echo "demo: C, Python and Node gateways agree on the scenario and authorized with Runbeam Cloud"
+echo "demo: C, Python and Node gateways agree on the scenario and ran the whole flow with Runbeam Cloud"

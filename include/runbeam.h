@@ -103,6 +103,14 @@ typedef struct runbeam_credential runbeam_credential;
 typedef struct runbeam_machine_token runbeam_machine_token;
 
 /**
+ * A mesh token from `runbeam_resolver_mesh_token()`, verified before it was handed out: the
+ * token (`runbeam_mesh_token_secret()`, to send as `Authorization: Bearer`), its expiry, the
+ * Cloud mesh id, the mesh's configuration name and the verified claims. Immutable; read it
+ * from any thread. Release with `runbeam_mesh_token_free()`, which zeroizes the token copy.
+ */
+typedef struct runbeam_mesh_token runbeam_mesh_token;
+
+/**
  * A list of configuration problems (from `runbeam_config_validate()` or
  * `runbeam_last_error_problems()`), in document order. Release with
  * `runbeam_problem_list_free()`. Strings it returns are valid until it is freed.
@@ -117,6 +125,43 @@ typedef struct runbeam_problem_list runbeam_problem_list;
  * it is freed.
  */
 typedef struct runbeam_reference runbeam_reference;
+
+/**
+ * The answer of a resolve: the resource (type, ids, name, URLs, protocol, mode, …), the
+ * provider that answered, and whether it is a stale answer served while the provider fails.
+ * Read with the `runbeam_resolution_*` getters or as JSON (`runbeam_resolution_json()`);
+ * release with `runbeam_resolution_free()`. Immutable: it may be read from several threads.
+ * The strings the getters return are made on first use and borrowed from the handle.
+ */
+typedef struct runbeam_resolution runbeam_resolution;
+
+/**
+ * Resolves mesh resource references and obtains mesh tokens (SPEC §6), with a cache in front
+ * of the Cloud:
+ * - local references are answered from the configuration;
+ * - remote references only when an enabled mesh lists them (`RUNBEAM_STATUS_NOT_IN_MESH`
+ *   otherwise, without any request) and for configured providers
+ *   (`RUNBEAM_STATUS_UNKNOWN_PROVIDER`);
+ * - answers are cached by canonical reference for the provider's `cache_ttl_secs`; however
+ *   many callers miss at once, one request goes upstream;
+ * - `NOT_FOUND`, `PERMISSION_DENIED` and `UNAUTHORIZED` are returned and never cached; when a
+ *   provider fails (`TRANSPORT`, `TIMEOUT`, `SERVER_ERROR`, `RATE_LIMITED`, `PROTOCOL`) the
+ *   last answer is served flagged stale (`runbeam_resolution_is_stale()`) while younger than
+ *   the max-stale time, else the error is returned.
+ *
+ * Create with `runbeam_resolver_new()`, release with `runbeam_resolver_free()`. Thread-safe:
+ * one resolver should serve every thread of a gateway (the cache is shared).
+ */
+typedef struct runbeam_resolver runbeam_resolver;
+
+/**
+ * Settings of a resolver beyond its configuration, filled by the
+ * `runbeam_resolver_options_set_*` setters and read by `runbeam_resolver_new()` (which also
+ * accepts NULL for all defaults). Create with `runbeam_resolver_options_new()`, release with
+ * `runbeam_resolver_options_free()`. Not thread-safe while being set; may build several
+ * resolvers.
+ */
+typedef struct runbeam_resolver_options runbeam_resolver_options;
 
 /**
  * Keeps one gateway instance's machine token valid (SPEC §5.3): load, and when missing,
@@ -217,6 +262,92 @@ typedef struct {
 typedef int32_t runbeam_lookup;
 
 /**
+ * The callback of `runbeam_resolver_resolve_async()`, called **exactly once** per accepted
+ * call (never for a call refused with an error status), on a librunbeam runtime thread
+ * (`runbeam-worker`), never on the calling thread. When the runtime shuts down while the call
+ * is in flight (the last client or resolver handle using it was freed) it is called with
+ * `RUNBEAM_STATUS_CANCELLED`.
+ *
+ * On success `status` is `RUNBEAM_OK`, `resolution` a **new handle owned by the callback**
+ * (free it with `runbeam_resolution_free()`, now or later, on any thread) and `error_message`
+ * NULL. On failure `resolution` is NULL, `status` the error's code and `error_message` its
+ * message (valid during the call only); `runbeam_last_error_*()` on that thread describe the
+ * failure during the call. The callback must not call blocking librunbeam functions that need
+ * the network; `_cached` forms, `_async` calls, cancel and free functions are fine.
+ */
+typedef void (*runbeam_resolution_callback)(void *user_data,
+                                            runbeam_status status,
+                                            runbeam_resolution *resolution,
+                                            const char *error_message);
+
+/**
+ * The callback of `runbeam_resolver_mesh_token_async()`: as `runbeam_resolution_callback`,
+ * with a new `runbeam_mesh_token` handle owned by the callback (free it with
+ * `runbeam_mesh_token_free()`, which zeroizes the token).
+ */
+typedef void (*runbeam_mesh_token_callback)(void *user_data,
+                                            runbeam_status status,
+                                            runbeam_mesh_token *token,
+                                            const char *error_message);
+
+/**
+ * The callback of `runbeam_validator_validate_async()` and
+ * `runbeam_validator_verify_mesh_token_async()`, called **exactly once** per accepted call
+ * (never for a call refused with an error status), on a librunbeam runtime thread
+ * (`runbeam-worker`), never on the calling thread. When the validator is freed while the
+ * call is in flight it is called with `RUNBEAM_STATUS_CANCELLED` during
+ * `runbeam_validator_free()`.
+ *
+ * On success `status` is `RUNBEAM_OK`, `claims` a **new handle owned by the callback** (free
+ * it with `runbeam_claims_free()`, now or later, on any thread) and `error_message` NULL. On
+ * failure `claims` is NULL, `status` the error's code and `error_message` its message (valid
+ * during the call only); `runbeam_last_error_*()` on that thread describe the failure during
+ * the call.
+ *
+ * The callback must not call blocking librunbeam functions that need the network (they
+ * return `RUNBEAM_STATUS_INVALID_ARGUMENT`); the `_cached` forms, `_async` calls, cancel and
+ * free functions are fine. Keep it short: it runs on one of the two worker threads.
+ */
+typedef void (*runbeam_claims_callback)(void *user_data,
+                                        runbeam_status status,
+                                        runbeam_claims *claims,
+                                        const char *error_message);
+
+/**
+ * Counters of a resolver since it was built (`runbeam_resolver_stats()`), for metrics.
+ */
+typedef struct {
+  /**
+   * Resolutions answered from the cache while fresh.
+   */
+  uint64_t hits;
+  /**
+   * Resolutions that waited for an upstream answer (joined or started a request).
+   */
+  uint64_t misses;
+  /**
+   * Requests sent to a provider's resolve endpoint.
+   */
+  uint64_t upstream_requests;
+  /**
+   * Stale answers served because a provider failed.
+   */
+  uint64_t stale_served;
+  /**
+   * Local references answered from the configuration.
+   */
+  uint64_t local;
+  /**
+   * Mesh tokens requested from a provider.
+   */
+  uint64_t mesh_token_requests;
+  /**
+   * References with a cached answer now (fresh or stale).
+   */
+  uint64_t cached_references;
+} runbeam_resolver_stats;
+
+/**
  * Supplies the credential (user JWT or Sanctum token) a renewal or revoke needs, e.g. read
  * from a vault. Called only when one is needed, on a librunbeam runtime thread (never
  * concurrently for one manager's renewals, but a revoke may run alongside), so `user_data`
@@ -256,29 +387,6 @@ typedef void (*runbeam_machine_token_callback)(void *user_data,
                                                runbeam_status status,
                                                runbeam_machine_token *token,
                                                const char *error_message);
-
-/**
- * The callback of `runbeam_validator_validate_async()` and
- * `runbeam_validator_verify_mesh_token_async()`, called **exactly once** per accepted call
- * (never for a call refused with an error status), on a librunbeam runtime thread
- * (`runbeam-worker`), never on the calling thread. When the validator is freed while the
- * call is in flight it is called with `RUNBEAM_STATUS_CANCELLED` during
- * `runbeam_validator_free()`.
- *
- * On success `status` is `RUNBEAM_OK`, `claims` a **new handle owned by the callback** (free
- * it with `runbeam_claims_free()`, now or later, on any thread) and `error_message` NULL. On
- * failure `claims` is NULL, `status` the error's code and `error_message` its message (valid
- * during the call only); `runbeam_last_error_*()` on that thread describe the failure during
- * the call.
- *
- * The callback must not call blocking librunbeam functions that need the network (they
- * return `RUNBEAM_STATUS_INVALID_ARGUMENT`); the `_cached` forms, `_async` calls, cancel and
- * free functions are fine. Keep it short: it runs on one of the two worker threads.
- */
-typedef void (*runbeam_claims_callback)(void *user_data,
-                                        runbeam_status status,
-                                        runbeam_claims *claims,
-                                        const char *error_message);
 
 /**
  * `gateways`
@@ -1244,6 +1352,35 @@ runbeam_status runbeam_config_from_files(const char *const *paths,
                                          runbeam_config **out);
 
 /**
+ * A copy of `config` whose `[provider.<provider>]` uses `api_url` as its API root: the same
+ * gateway configuration pointed at another Runbeam Cloud (a local `runbeam-devcloud`, a
+ * staging API) without editing the file. `config` is unchanged; `*out` is a new configuration
+ * (release it with `runbeam_config_free()`). The URL is checked when a resolver is built.
+ *
+ * Errors: `RUNBEAM_STATUS_UNKNOWN_PROVIDER` when the configuration has no
+ * `[provider.<provider>]` (the implicit `local` provider has no API);
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL, empty or non-UTF-8 arguments.
+ *
+ * ```c
+ * runbeam_config *file = NULL, *dev = NULL;
+ * if (runbeam_config_from_file("gateway.toml", &file) == RUNBEAM_OK &&
+ *     runbeam_config_with_provider_api(file, "runbeam", "http://127.0.0.1:8080", &dev) == RUNBEAM_OK) {
+ *     // build the resolver from `dev`
+ * }
+ * runbeam_config_free(dev);
+ * runbeam_config_free(file);
+ * ```
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `provider` and `api_url` are NULL or
+ * NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_config_with_provider_api(const runbeam_config *config,
+                                                const char *provider,
+                                                const char *api_url,
+                                                runbeam_config **out);
+
+/**
  * Checks the meaning of the configuration (SPEC §2.2) and writes **every** problem to a new
  * list at `*out` (empty when valid; release it with `runbeam_problem_list_free()`). Finding
  * problems is not a failure: the status is `RUNBEAM_OK` unless an argument is invalid.
@@ -1573,6 +1710,587 @@ bool runbeam_reference_equal(const runbeam_reference *a,
  * and so is every string borrowed from it.
  */
 void runbeam_reference_free(runbeam_reference *reference);
+
+/**
+ * Starts resolver options with the defaults: stale answers served for at most 1 h while a
+ * provider fails, mesh tokens renewed 30 s before expiry, at most 1024 mesh tokens kept, and
+ * the validator defaults of SPEC §4 for mesh tokens.
+ *
+ * ```c
+ * runbeam_resolver_options *opts = NULL;
+ * runbeam_resolver_options_new(&opts);
+ * runbeam_resolver_options_set_max_stale_ms(opts, 10 * 60 * 1000);
+ * runbeam_resolver_new(cfg, client, manager, opts, &resolver);
+ * runbeam_resolver_options_free(opts);
+ * ```
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_options_new(runbeam_resolver_options **out);
+
+/**
+ * How old a cached answer may be and still be served (flagged stale) when its provider fails
+ * with a transport error, timeout, 5xx, 429 or malformed answer (default 3 600 000 ms; 0
+ * never serves stale answers).
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+runbeam_status runbeam_resolver_options_set_max_stale_ms(runbeam_resolver_options *options,
+                                                         uint64_t max_stale_ms);
+
+/**
+ * How long before its expiry a cached mesh token is replaced by a new one (default
+ * 30 000 ms). Mesh tokens live 5 minutes; a margin of 300 000 ms or more never reuses one.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+runbeam_status runbeam_resolver_options_set_mesh_token_margin_ms(runbeam_resolver_options *options,
+                                                                 uint64_t margin_ms);
+
+/**
+ * At most this many mesh tokens (one per mesh and destination URL) are kept (default 1024;
+ * 0 is `RUNBEAM_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+runbeam_status runbeam_resolver_options_set_mesh_token_capacity(runbeam_resolver_options *options,
+                                                                size_t capacity);
+
+/**
+ * The settings of the JWT validators that verify mesh tokens (leeway, algorithms, JWKS
+ * timings, CA bundle, …), copied from `validator_config` now (it may be freed right after).
+ * Its trusted issuers and JWKS URL are not needed: the resolver trusts, for each mesh, its
+ * provider's API root (and the mesh's `jwks_url` when set).
+ *
+ * # Safety
+ * `options` is NULL or live options; `validator_config` is NULL or a live validator
+ * configuration.
+ */
+runbeam_status runbeam_resolver_options_set_validator_config(runbeam_resolver_options *options,
+                                                             const runbeam_validator_config *validator_config);
+
+/**
+ * Releases resolver options. NULL is a no-op.
+ *
+ * # Safety
+ * `options` is NULL or options not freed before.
+ */
+void runbeam_resolver_options_free(runbeam_resolver_options *options);
+
+/**
+ * Creates a resolver for the references of `config`. `client` supplies the HTTP settings
+ * (timeouts, retries, CA bundles, `allow_insecure_http`) used for every provider, each at its
+ * own `api` URL, and its runtime (shared: the runtime stops when the last client or resolver
+ * handle using it is freed); its token is not used. `manager` supplies the gateway's machine
+ * token, renewed when needed. `options` may be NULL (defaults). All four may be freed right
+ * after: the resolver keeps what it needs.
+ *
+ * Nothing is fetched and the configuration is not validated here: call
+ * `runbeam_resolver_validate_startup()`. Errors: `RUNBEAM_STATUS_CONFIG` when a provider's
+ * `api` URL or a mesh's `jwks_url` cannot be used (the message names it).
+ *
+ * ```c
+ * runbeam_resolver *resolver = NULL;
+ * if (runbeam_resolver_new(cfg, client, manager, NULL, &resolver) != RUNBEAM_OK ||
+ *     runbeam_resolver_validate_startup(resolver) != RUNBEAM_OK)
+ *     fprintf(stderr, "mesh configuration: %s\n", runbeam_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `config`, `client`, `manager` are NULL or live handles; `options` is NULL or live options;
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_new(const runbeam_config *config,
+                                    const runbeam_client *client,
+                                    const runbeam_token_manager *manager,
+                                    const runbeam_resolver_options *options,
+                                    runbeam_resolver **out);
+
+/**
+ * Releases a resolver and its cache. Async calls in flight still complete (they keep what
+ * they need), unless this was the last handle using the client's runtime: then the runtime
+ * shuts down and they complete with `RUNBEAM_STATUS_CANCELLED` (threads joined, at most 5 s;
+ * from a librunbeam callback they stop in the background). Handles obtained from it
+ * (resolutions, mesh tokens, claims) stay valid. NULL is a no-op.
+ *
+ * # Safety
+ * `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.
+ */
+void runbeam_resolver_free(runbeam_resolver *resolver);
+
+/**
+ * Checks the configuration in use (SPEC §2.2) without fetching anything: `RUNBEAM_OK`, or
+ * `RUNBEAM_STATUS_CONFIG` whose message lists every problem, each with its TOML path (one by
+ * one from `runbeam_last_error_problems()`).
+ *
+ * ```c
+ * if (runbeam_resolver_validate_startup(resolver) != RUNBEAM_OK) {
+ *     fprintf(stderr, "%s\n", runbeam_last_error_message());
+ *     exit(1);
+ * }
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver.
+ */
+runbeam_status runbeam_resolver_validate_startup(const runbeam_resolver *resolver);
+
+/**
+ * Resolves `reference` (any spelling of SPEC §1, NUL-terminated) and writes a new
+ * `runbeam_resolution` to `*out` (free it with `runbeam_resolution_free()`). A fresh cached
+ * answer, a local reference and a refusal (`NOT_IN_MESH`, …) are answered on the calling
+ * thread without I/O; otherwise it blocks for the provider's answer (one request however many
+ * threads ask), within the client's deadline.
+ *
+ * Errors: `RUNBEAM_STATUS_INVALID_REFERENCE`, `_UNKNOWN_PROVIDER`, `_NOT_IN_MESH`,
+ * `_NOT_FOUND` (also a local name the configuration does not define), `_PERMISSION_DENIED`,
+ * `_UNAUTHORIZED`, the token manager's `_NO_TOKEN` / `_TOKEN_EXPIRED`, and — when no stale
+ * answer can be served — `_TRANSPORT`, `_TIMEOUT`, `_SERVER_ERROR`, `_RATE_LIMITED`,
+ * `_PROTOCOL`. `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL or non-UTF-8 arguments, or when a
+ * request is needed and the call comes from a librunbeam callback (use the `_async` form).
+ *
+ * ```c
+ * runbeam_resolution *dicom = NULL;
+ * if (runbeam_resolver_resolve(resolver, "runbeam.radiology-dept.ingress.name.dicomweb",
+ *                              &dicom) == RUNBEAM_OK) {
+ *     connect_to(runbeam_resolution_url(dicom, 0), runbeam_resolution_protocol(dicom));
+ *     runbeam_resolution_free(dicom);
+ * }
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `reference` is NULL or NUL-terminated; `out` is
+ * NULL or writable.
+ */
+runbeam_status runbeam_resolver_resolve(const runbeam_resolver *resolver,
+                                        const char *reference,
+                                        runbeam_resolution **out);
+
+/**
+ * `runbeam_resolver_resolve()` without I/O, on any thread (callbacks included): when a
+ * request would be needed (never resolved, or the cached answer is past its TTL) it returns
+ * `RUNBEAM_OK` with `*out` set to **NULL** — then call `runbeam_resolver_resolve()` or its
+ * `_async` form. Otherwise the same answers and errors (a refusal such as
+ * `RUNBEAM_STATUS_NOT_IN_MESH` is known without I/O).
+ *
+ * ```c
+ * runbeam_resolution *res = NULL;
+ * runbeam_status s = runbeam_resolver_resolve_cached(resolver, ref, &res);
+ * if (s == RUNBEAM_OK && res == NULL)   // not cached: go async
+ *     s = runbeam_resolver_resolve_async(resolver, ref, on_resolution, request, NULL);
+ * ```
+ *
+ * # Safety
+ * As `runbeam_resolver_resolve()`.
+ */
+runbeam_status runbeam_resolver_resolve_cached(const runbeam_resolver *resolver,
+                                               const char *reference,
+                                               runbeam_resolution **out);
+
+/**
+ * Callback form of `runbeam_resolver_resolve()`: returns at once (the reference is copied);
+ * `callback` gets the resolution or the error exactly once on a runtime thread (see
+ * `runbeam_resolution_callback`), a cache hit included. If `cancel_out` is not NULL it
+ * receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
+ * cancelling one caller never cancels the request other callers share. A NULL callback is
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * As `runbeam_resolver_resolve()`; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_resolve_async(const runbeam_resolver *resolver,
+                                              const char *reference,
+                                              runbeam_resolution_callback callback,
+                                              void *user_data,
+                                              runbeam_cancel **cancel_out);
+
+/**
+ * A mesh token to call `destination_url` through `mesh` (its configuration name or Cloud id),
+ * written to `*out` as a new handle (free it with `runbeam_mesh_token_free()`): the cached
+ * one until 30 s (the margin) before it expires, else a new one from the mesh's provider —
+ * one request however many threads ask — verified (signature, issuer, `aud`, `mesh_id`,
+ * `dest_url`) before it is handed out. Blocking when a token must be requested.
+ *
+ * Errors: `RUNBEAM_STATUS_NOT_IN_MESH` for a mesh that is not configured or not enabled;
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` for a destination that is not an http(s) URL (and NULL or
+ * non-UTF-8 arguments, or a call from a librunbeam callback); the provider's errors
+ * (`_PERMISSION_DENIED` says which rule failed, …); the validator's if the token does not
+ * verify. Messages never contain the token.
+ *
+ * ```c
+ * runbeam_mesh_token *mt = NULL;
+ * if (runbeam_resolver_mesh_token(resolver, "imaging-integration",
+ *                                 "https://dicom.radiology.example.com/studies", &mt) == RUNBEAM_OK) {
+ *     set_header("Authorization", "Bearer", runbeam_mesh_token_secret(mt));
+ *     runbeam_mesh_token_free(mt);
+ * }
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `mesh` and `destination_url` are NULL or
+ * NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_mesh_token(const runbeam_resolver *resolver,
+                                           const char *mesh,
+                                           const char *destination_url,
+                                           runbeam_mesh_token **out);
+
+/**
+ * Callback form of `runbeam_resolver_mesh_token()` (rules: `runbeam_resolver_resolve_async()`;
+ * the callback type is `runbeam_mesh_token_callback`). The mesh and URL are copied.
+ *
+ * # Safety
+ * As `runbeam_resolver_mesh_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_mesh_token_async(const runbeam_resolver *resolver,
+                                                 const char *mesh,
+                                                 const char *destination_url,
+                                                 runbeam_mesh_token_callback callback,
+                                                 void *user_data,
+                                                 runbeam_cancel **cancel_out);
+
+/**
+ * The receiving side: verifies a mesh token of `token_len` bytes (no NUL needed) presented to
+ * this gateway for `mesh` (its configuration name or Cloud id) — signature, trusted issuer
+ * (the mesh's provider), `aud == "mesh:<id>"`, `mesh_id`, expiry — and, when
+ * `destination_url` is not NULL, that the URL being served lies under the token's
+ * `dest_url`. Writes the claims to `*out_claims` (a new handle: `runbeam_claims_free()`).
+ * Blocking only when keys must be fetched (first use, TTL passed, unknown `kid`); no machine
+ * token is needed.
+ *
+ * Errors: `RUNBEAM_STATUS_NOT_IN_MESH` for an unknown mesh; `_JWT_INVALID` (malformed, bad
+ * signature, another mesh or destination, …), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER`; the key
+ * fetch's errors; `_INVALID_ARGUMENT` for NULL or non-UTF-8 arguments. Messages never quote
+ * the token.
+ *
+ * ```c
+ * runbeam_claims *claims = NULL;
+ * if (runbeam_resolver_verify_mesh_token(resolver, token, len, "imaging-integration",
+ *                                        request_url, &claims) == RUNBEAM_OK) {
+ *     printf("call from %s\n", runbeam_claims_sub(claims));
+ *     runbeam_claims_free(claims);
+ * } else {
+ *     respond_401(runbeam_last_error_message());
+ * }
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `token` is NULL or points to `token_len` readable
+ * bytes; `mesh` is NULL or NUL-terminated; `destination_url` is NULL or NUL-terminated;
+ * `out_claims` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_verify_mesh_token(const runbeam_resolver *resolver,
+                                                  const char *token,
+                                                  size_t token_len,
+                                                  const char *mesh,
+                                                  const char *destination_url,
+                                                  runbeam_claims **out_claims);
+
+/**
+ * `runbeam_resolver_verify_mesh_token()` with cached keys only: never does I/O, on any
+ * thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
+ *
+ * # Safety
+ * As `runbeam_resolver_verify_mesh_token()`.
+ */
+runbeam_status runbeam_resolver_verify_mesh_token_cached(const runbeam_resolver *resolver,
+                                                         const char *token,
+                                                         size_t token_len,
+                                                         const char *mesh,
+                                                         const char *destination_url,
+                                                         runbeam_claims **out_claims);
+
+/**
+ * Callback form of `runbeam_resolver_verify_mesh_token()`: `callback` (a
+ * `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
+ * the token, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
+ *
+ * # Safety
+ * As `runbeam_resolver_verify_mesh_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_verify_mesh_token_async(const runbeam_resolver *resolver,
+                                                        const char *token,
+                                                        size_t token_len,
+                                                        const char *mesh,
+                                                        const char *destination_url,
+                                                        runbeam_claims_callback callback,
+                                                        void *user_data,
+                                                        runbeam_cancel **cancel_out);
+
+/**
+ * Forgets the cached answer for `reference` (any spelling); the next resolve asks the
+ * provider. When `out_dropped` is not NULL it receives whether an entry was dropped.
+ * Errors: `RUNBEAM_STATUS_INVALID_REFERENCE`, `_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `reference` is NULL or NUL-terminated;
+ * `out_dropped` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_invalidate(const runbeam_resolver *resolver,
+                                           const char *reference,
+                                           bool *out_dropped);
+
+/**
+ * Forgets every cached answer and mesh token.
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver.
+ */
+runbeam_status runbeam_resolver_invalidate_all(const runbeam_resolver *resolver);
+
+/**
+ * Switches to `config` (copied; it may be freed right after): validated first and refused
+ * with `RUNBEAM_STATUS_CONFIG` — every problem in the message and in
+ * `runbeam_last_error_problems()`; the old configuration stays in use — if it has problems.
+ * Cached answers of providers whose API URL or TTL changed, and of references no longer
+ * listed in an enabled mesh, are dropped, as are mesh tokens of meshes that changed.
+ * Requests in flight finish against the configuration they started with.
+ *
+ * ```c
+ * runbeam_config *next = NULL;
+ * if (runbeam_config_from_file("gateway.toml", &next) == RUNBEAM_OK &&
+ *     runbeam_resolver_reload(resolver, next) != RUNBEAM_OK)
+ *     fprintf(stderr, "kept the old configuration: %s\n", runbeam_last_error_message());
+ * runbeam_config_free(next);
+ * ```
+ *
+ * # Safety
+ * `resolver` and `config` are NULL or live handles.
+ */
+runbeam_status runbeam_resolver_reload(const runbeam_resolver *resolver,
+                                       const runbeam_config *config);
+
+/**
+ * Writes the resolver's counters (see `runbeam_resolver_stats`) to `*out`.
+ *
+ * ```c
+ * runbeam_resolver_stats st;
+ * if (runbeam_resolver_stats_get(resolver, &st) == RUNBEAM_OK)
+ *     printf("hits %llu, upstream %llu\n", (unsigned long long)st.hits,
+ *            (unsigned long long)st.upstream_requests);
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_stats_get(const runbeam_resolver *resolver,
+                                          runbeam_resolver_stats *out);
+
+/**
+ * The resource type: `"ingress"`, `"egress"`, `"pipeline"`, `"endpoint"`, `"backend"` or
+ * `"mesh"`. Borrowed from `resolution` (valid until `runbeam_resolution_free()`; do not
+ * free); NULL if `resolution` is NULL. The same holds for every string getter.
+ *
+ * ```c
+ * printf("%s %s (%s) at %s\n", runbeam_resolution_type(r), runbeam_resolution_name(r),
+ *        runbeam_resolution_id(r), runbeam_resolution_url(r, 0));
+ * ```
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle (the same holds for every getter).
+ */
+const char *runbeam_resolution_type(const runbeam_resolution *resolution);
+
+/**
+ * The resource's id at its provider (for local references: its name).
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_id(const runbeam_resolution *resolution);
+
+/**
+ * The resource's name.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_name(const runbeam_resolution *resolution);
+
+/**
+ * The owning team's id; NULL when unknown (local references).
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_team_id(const runbeam_resolution *resolution);
+
+/**
+ * How many URLs the resource has (ingresses have at least one); 0 if `resolution` is NULL.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+size_t runbeam_resolution_url_count(const runbeam_resolution *resolution);
+
+/**
+ * URL `index` (0-based, in the provider's order); NULL when out of range.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_url(const runbeam_resolution *resolution,
+                                   size_t index);
+
+/**
+ * The protocol to speak: `"http"` or `"http3"`; NULL when the provider did not say.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_protocol(const runbeam_resolution *resolution);
+
+/**
+ * The mode (`"default"` or `"mesh"`); NULL when the provider did not say.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_mode(const runbeam_resolution *resolution);
+
+/**
+ * The resource's description; NULL when it has none.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_description(const runbeam_resolution *resolution);
+
+/**
+ * The provider that answered (`"runbeam"`, …; `"local"` for local references).
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_provider(const runbeam_resolution *resolution);
+
+/**
+ * When the provider answered, in Unix seconds (local references: when the configuration was
+ * loaded); 0 if `resolution` is NULL.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+int64_t runbeam_resolution_resolved_at(const runbeam_resolution *resolution);
+
+/**
+ * Whether this is a cached answer past its TTL, served because the provider failed and the
+ * answer is younger than the max-stale time; false if `resolution` is NULL.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+bool runbeam_resolution_is_stale(const runbeam_resolution *resolution);
+
+/**
+ * Whether the reference was local, answered from the configuration; false if `resolution`
+ * is NULL.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+bool runbeam_resolution_is_local(const runbeam_resolution *resolution);
+
+/**
+ * The whole answer as JSON, the envelope of `GET /harmony/resources/resolve` with the stale
+ * flag added: `{"data": {"type", "id", "name", "team_id", "enabled", "urls": [...],
+ * "protocol", "mode", "gateway_id", "pipeline_id", "mesh_id", "backend_id", "endpoint_id",
+ * "description"}, "meta": {"provider", "resolved_at", "stale"}}`. Borrowed from
+ * `resolution`; NULL if `resolution` is NULL.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_json(const runbeam_resolution *resolution);
+
+/**
+ * Releases a resolution; every string borrowed from it becomes invalid. NULL is a no-op.
+ *
+ * # Safety
+ * `resolution` is NULL or a resolution not freed before.
+ */
+void runbeam_resolution_free(runbeam_resolution *resolution);
+
+/**
+ * **The secret**: the mesh token to send as `Authorization: Bearer` to the destination.
+ * Borrowed from `token` (valid until `runbeam_mesh_token_free()`, which zeroizes it); do not
+ * free, log or print it. NULL if `token` is NULL.
+ *
+ * ```c
+ * snprintf(header, sizeof header, "Authorization: Bearer %s", runbeam_mesh_token_secret(mt));
+ * ```
+ *
+ * # Safety
+ * `token` is NULL or a live handle (the same holds for every getter).
+ */
+const char *runbeam_mesh_token_secret(const runbeam_mesh_token *token);
+
+/**
+ * When the token expires, in Unix seconds; 0 if `token` is NULL. The resolver hands out a
+ * new one from 30 s (the margin) before this time.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+int64_t runbeam_mesh_token_expires_at(const runbeam_mesh_token *token);
+
+/**
+ * When the token expires, as RFC 3339 text. Borrowed from `token`; NULL if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+const char *runbeam_mesh_token_expires_at_rfc3339(const runbeam_mesh_token *token);
+
+/**
+ * The Cloud id of the mesh the token is for. Borrowed from `token`; NULL if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+const char *runbeam_mesh_token_mesh_id(const runbeam_mesh_token *token);
+
+/**
+ * The mesh's name in the configuration. Borrowed from `token`; NULL if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+const char *runbeam_mesh_token_mesh(const runbeam_mesh_token *token);
+
+/**
+ * The token's verified claims (`sub`, `aud`, `jti`, `dest_url`, `mesh_id`, custom claims such
+ * as `source_team` through `runbeam_claims_get_json()`, the whole payload through
+ * `runbeam_claims_json()`) as a new handle at `*out_claims` (free it with
+ * `runbeam_claims_free()`; it holds no copy of the token and stays valid after the token is
+ * freed).
+ *
+ * ```c
+ * runbeam_claims *claims = NULL;
+ * if (runbeam_mesh_token_claims(mt, &claims) == RUNBEAM_OK) {
+ *     printf("sub %s, aud %s\n", runbeam_claims_sub(claims), runbeam_claims_aud(claims, 0));
+ *     runbeam_claims_free(claims);
+ * }
+ * ```
+ *
+ * # Safety
+ * `token` is NULL or a live handle; `out_claims` is NULL or writable.
+ */
+runbeam_status runbeam_mesh_token_claims(const runbeam_mesh_token *token,
+                                         runbeam_claims **out_claims);
+
+/**
+ * Releases a mesh token handle, zeroizing its copy of the token. NULL is a no-op.
+ *
+ * # Safety
+ * `token` is NULL or a handle not freed before; strings borrowed from it become invalid.
+ */
+void runbeam_mesh_token_free(runbeam_mesh_token *token);
 
 /**
  * The symbolic name of a status code: `"RUNBEAM_OK"`, `"RUNBEAM_STATUS_NOT_FOUND"`, … or

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|client|jwt|storage|c|python|node
+#   bash scripts/bench.sh rust|client|jwt|storage|resolver|c|python|node
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
@@ -25,8 +25,12 @@ if [[ $what == all || $what == storage ]]; then
   dbus-run-session -- bash scripts/with-keyring.sh cargo bench -p runbeam-e2e --bench storage 2>&1 \
     | sed -n '/^storage\/rust/,$p'
 fi
+if [[ $what == all || $what == resolver ]]; then
+  echo "== Rust resolver: cache hit vs a HashMap, cold resolve vs bare reqwest, Cloud requests per 10k: cargo bench -p runbeam-e2e --bench resolver"
+  cargo bench -p runbeam-e2e --bench resolver -- --noplot 2>&1 | grep -E "^resolver/|time:"
+fi
 if [[ $what == all || $what == c ]]; then
-  echo "== C: benches/c/bench_reference.c, bench_client.c and bench_jwt.c against the release librunbeam.a"
+  echo "== C: benches/c/bench_reference.c, bench_client.c, bench_jwt.c and bench_resolver.c against the release librunbeam.a"
   cargo build --release -p runbeam-ffi -p runbeam-devcloud --quiet
   mkdir -p build/bench
   gcc -std=c11 -O2 -Iinclude benches/c/bench_reference.c "$REL/librunbeam.a" -lpthread -ldl -lm \
@@ -40,12 +44,17 @@ if [[ $what == all || $what == c ]]; then
   gcc -std=c11 -O2 -Iinclude -Itests/c benches/c/bench_jwt.c "$REL/librunbeam.a" \
     -lpthread -ldl -lm -o build/bench/bench_jwt
   build/bench/bench_jwt "$REL/runbeam-devcloud"
+  # Resolver cache hits through the C ABI vs a hand-written C hash table lookup.
+  gcc -std=c11 -O2 -Iinclude -Itests/c benches/c/bench_resolver.c "$REL/librunbeam.a" \
+    -lpthread -ldl -lm -o build/bench/bench_resolver
+  build/bench/bench_resolver "$REL/runbeam-devcloud"
 fi
 if [[ $what == all || $what == python ]]; then
-  echo "== Python: bench_reference.py, bench_client.py, jwt.py (Validator vs PyJWT)"
+  echo "== Python: bench_reference.py, bench_client.py, jwt.py (Validator vs PyJWT), bench_resolver.py (Resolver cache hits vs dict.get)"
   make --no-print-directory python-bench
 fi
 if [[ $what == all || $what == node ]]; then
-  echo "== Node: reference.mjs, client.mjs, jwt.mjs (Validator vs jose and fast-jwt)"
+  echo "== Node: reference.mjs, client.mjs, jwt.mjs (Validator vs jose and fast-jwt), resolver.mjs (cache hits vs Map.get)"
   make --no-print-directory node-bench
+  RUNBEAM_DEVCLOUD=$PWD/target/$CARGO_BUILD_TARGET/debug/runbeam-devcloud node bindings/node/bench/resolver.mjs
 fi

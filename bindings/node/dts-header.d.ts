@@ -216,3 +216,53 @@ export interface TokenManagerOptions {
    */
   onRenewalWindow?: (token: MachineToken) => void
 }
+
+/** Options of `new Resolver(options)`. */
+export interface ResolverOptions {
+  /** The gateway's mesh configuration (check it with `validateStartup()`). */
+  config: MeshConfig
+  /**
+   * The HTTP settings (timeouts, retries, CA bundle, `allowInsecureHttp`) used for every
+   * provider, each at its own `api` URL; the client's own URL and token are not used.
+   */
+  client: Client
+  /** Supplies the gateway's machine token (resolving, mesh tokens; verification needs none). */
+  tokenManager: TokenManager
+  /** Serve a stale answer at most this many seconds old when the provider fails (default 3600). */
+  maxStaleSecs?: number
+  /** Renew a cached mesh token this many seconds before it expires (default 30). */
+  meshTokenMarginSecs?: number
+  /** Mesh tokens remembered at most, one per mesh and destination URL (default 1024). */
+  meshTokenCapacity?: number
+}
+
+export interface Resolver {
+  /**
+   * Resolves `reference` (SPEC §6). A fresh cached answer or a local reference resolves at once
+   * (`resolveCached` wrapped in a resolved Promise); otherwise the provider is asked — one
+   * request however many callers wait. Rejects with `RUNBEAM_INVALID_REFERENCE`,
+   * `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER` (all before any request),
+   * `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED`, `RUNBEAM_UNAUTHORIZED` (never cached), the
+   * token manager's `RUNBEAM_NO_TOKEN` / `RUNBEAM_TOKEN_EXPIRED`, and — when no stale answer can
+   * be served — `RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, `RUNBEAM_SERVER_ERROR`,
+   * `RUNBEAM_RATE_LIMITED`, `RUNBEAM_PROTOCOL`.
+   *
+   * ```js
+   * const { resource, stale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
+   * ```
+   */
+  resolve(reference: Reference | string): Promise<Resolution>
+  /**
+   * The receiving side: `verifyMeshTokenSync`, fetching the mesh provider's keys first when
+   * needed. Rejects with `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`
+   * (e.g. a `destinationUrl` outside the token's `dest_url`), `RUNBEAM_JWT_EXPIRED`,
+   * `RUNBEAM_UNTRUSTED_ISSUER` or the key fetch's error.
+   *
+   * ```js
+   * const claims = await resolver.verifyMeshToken(parseBearer(req.headers.authorization),
+   *   'imaging-integration', `https://dicom.radiology.example.com${req.url}`)
+   * claims.claims.source_team // 'ai-analytics'
+   * ```
+   */
+  verifyMeshToken(token: string, mesh: string, destinationUrl?: string | null): Promise<Claims>
+}

@@ -217,6 +217,56 @@ export interface TokenManagerOptions {
   onRenewalWindow?: (token: MachineToken) => void
 }
 
+/** Options of `new Resolver(options)`. */
+export interface ResolverOptions {
+  /** The gateway's mesh configuration (check it with `validateStartup()`). */
+  config: MeshConfig
+  /**
+   * The HTTP settings (timeouts, retries, CA bundle, `allowInsecureHttp`) used for every
+   * provider, each at its own `api` URL; the client's own URL and token are not used.
+   */
+  client: Client
+  /** Supplies the gateway's machine token (resolving, mesh tokens; verification needs none). */
+  tokenManager: TokenManager
+  /** Serve a stale answer at most this many seconds old when the provider fails (default 3600). */
+  maxStaleSecs?: number
+  /** Renew a cached mesh token this many seconds before it expires (default 30). */
+  meshTokenMarginSecs?: number
+  /** Mesh tokens remembered at most, one per mesh and destination URL (default 1024). */
+  meshTokenCapacity?: number
+}
+
+export interface Resolver {
+  /**
+   * Resolves `reference` (SPEC §6). A fresh cached answer or a local reference resolves at once
+   * (`resolveCached` wrapped in a resolved Promise); otherwise the provider is asked — one
+   * request however many callers wait. Rejects with `RUNBEAM_INVALID_REFERENCE`,
+   * `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER` (all before any request),
+   * `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED`, `RUNBEAM_UNAUTHORIZED` (never cached), the
+   * token manager's `RUNBEAM_NO_TOKEN` / `RUNBEAM_TOKEN_EXPIRED`, and — when no stale answer can
+   * be served — `RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, `RUNBEAM_SERVER_ERROR`,
+   * `RUNBEAM_RATE_LIMITED`, `RUNBEAM_PROTOCOL`.
+   *
+   * ```js
+   * const { resource, stale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
+   * ```
+   */
+  resolve(reference: Reference | string): Promise<Resolution>
+  /**
+   * The receiving side: `verifyMeshTokenSync`, fetching the mesh provider's keys first when
+   * needed. Rejects with `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`
+   * (e.g. a `destinationUrl` outside the token's `dest_url`), `RUNBEAM_JWT_EXPIRED`,
+   * `RUNBEAM_UNTRUSTED_ISSUER` or the key fetch's error.
+   *
+   * ```js
+   * const claims = await resolver.verifyMeshToken(parseBearer(req.headers.authorization),
+   *   'imaging-integration', `https://dicom.radiology.example.com${req.url}`)
+   * claims.claims.source_team // 'ai-analytics'
+   * ```
+   */
+  verifyMeshToken(token: string, mesh: string, destinationUrl?: string | null): Promise<Claims>
+}
+
 /**
  * A Runbeam Cloud API client (SPEC §3). Cheap to copy with `withToken`.
  *
@@ -369,6 +419,38 @@ export declare class FileTokenStore {
    * `RUNBEAM_STORAGE` without a root and without a home directory.
    */
   constructor(options?: FileTokenStoreOptions)
+}
+
+/**
+ * A mesh token from `resolver.meshToken()`, verified before it was handed out: send `token`
+ * as `Authorization: Bearer` to the destination. The token is not an own property: read it
+ * with `issued.token` or `issued.expose()`; `util.inspect`, `console.log` and `JSON.stringify`
+ * show `'***'` instead.
+ *
+ * ```js
+ * const issued = await resolver.meshToken('imaging-integration', `${url}/studies`)
+ * await fetch(`${url}/studies`, { headers: { authorization: `Bearer ${issued.token}` } })
+ * issued.claims.claims.dest_url // 'https://dicom.radiology.example.com/studies'
+ * ```
+ */
+export declare class IssuedMeshToken {
+  /** The mesh token, a JWT (a prototype getter: never shown). */
+  get token(): string
+  /** The token itself, same as `token`. */
+  expose(): string
+  /** When it expires. */
+  get expiresAt(): Date
+  /** The Cloud's id of the mesh. */
+  get meshId(): string
+  /** The mesh's name in the configuration. */
+  get mesh(): string
+  /**
+   * Its verified claims (`sub`, `aud`, `exp`, `jti`; `claims.claims` has `dest_url`,
+   * `source_team`, `mesh_id`, …).
+   */
+  get claims(): Claims
+  /** The fields with the token redacted (what `JSON.stringify` writes). */
+  toJSON(): Record<string, unknown>
 }
 
 /**
@@ -526,8 +608,128 @@ export declare class MeshConfig {
   checkMeshContext(reference: Reference | string): string
   /** Every remote reference listed in a mesh (enabled or not), in document order. */
   remoteReferences(): Array<RemoteReference>
+  /**
+   * A copy of this configuration whose `[provider.<name>]` uses the API at `url` (the
+   * configuration object itself is unchanged), e.g. to point a gateway file at a local
+   * runbeam-devcloud or a staging Cloud without editing it.
+   *
+   * ```js
+   * const dev = MeshConfig.fromFile('gateway.toml').withProviderApi('runbeam', 'http://127.0.0.1:8080')
+   * ```
+   *
+   * @throws `RUNBEAM_UNKNOWN_PROVIDER` when the configuration has no `[provider.<name>]`;
+   * `RUNBEAM_INVALID_ARGUMENT` when an argument is not a string. The URL itself is checked
+   * by `validate()` and when a `Resolver` is built.
+   */
+  withProviderApi(name: string, url: string): MeshConfig
   /** The meshes, in document order. */
   meshes(): Array<Mesh>
+}
+
+/**
+ * Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in front
+ * of the Cloud.
+ *
+ * - Local references are answered from the configuration.
+ * - Remote references are resolved only when an enabled mesh lists them
+ *   (`RUNBEAM_NOT_IN_MESH` otherwise, before any request) and only for configured providers
+ *   (`RUNBEAM_UNKNOWN_PROVIDER`).
+ * - Answers are cached by canonical reference for the provider's `cache_ttl_secs`; however many
+ *   callers miss at once, one request goes upstream.
+ * - `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED` and `RUNBEAM_UNAUTHORIZED` are returned
+ *   and never cached. When the provider fails (transport, timeout, 5xx, 429, malformed
+ *   answer), the last answer is served with `stale: true` while younger than `maxStaleSecs`
+ *   (default 3600); after that the error is returned.
+ *
+ * ```js
+ * const config = MeshConfig.fromFile('gateway.toml')
+ * const client = new Client('https://api.runbeam.io')
+ * const tokenManager = new TokenManager({ instanceId: 'analytics-gw-1', store: await openTokenStore(),
+ *   client, credential: process.env.RUNBEAM_SANCTUM_TOKEN })
+ * const resolver = new Resolver({ config, client, tokenManager })
+ * resolver.validateStartup()
+ *
+ * const dicom = resolver.resolveCached(ref) ?? (await resolver.resolve(ref))
+ * const issued = await resolver.meshToken('imaging-integration', `${dicom.resource.urls[0]}/studies`)
+ * ```
+ */
+export declare class Resolver {
+  /**
+   * A resolver of `options.config`'s references. Nothing is fetched and the configuration
+   * is not validated here: call `validateStartup()` to refuse one with problems.
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or wrongly typed option;
+   * `RUNBEAM_CONFIG` when a provider's API URL or a mesh's `jwks_url` cannot be used.
+   */
+  constructor(options: ResolverOptions)
+  /**
+   * Checks the configuration in use (SPEC §2.2), nothing fetched.
+   *
+   * @throws `RUNBEAM_CONFIG` whose `problems` list every problem with its TOML path.
+   */
+  validateStartup(): void
+  /**
+   * The answer for `reference` without I/O: the `Resolution` when it is known now (a fresh
+   * cached answer or a local reference), `null` when a request is needed (then use
+   * `resolve`).
+   *
+   * ```js
+   * const dicom = resolver.resolveCached(ref) ?? (await resolver.resolve(ref))
+   * ```
+   *
+   * @throws the errors known without I/O: `RUNBEAM_INVALID_REFERENCE`,
+   * `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER`, `RUNBEAM_NOT_FOUND` (a local name the
+   * configuration does not define); `RUNBEAM_INVALID_ARGUMENT` for a value that is neither a
+   * string nor a `Reference`.
+   */
+  resolveCached(reference: Reference | string): Resolution | null
+  /**
+   * A mesh token to call `destinationUrl` through `mesh` (its configuration name or Cloud
+   * id): a cached one until `meshTokenMarginSecs` before it expires, else a new one from the
+   * provider (one request however many callers wait), verified before it is handed out.
+   *
+   * Rejects with `RUNBEAM_NOT_IN_MESH` for a mesh that is not configured or not enabled,
+   * `RUNBEAM_INVALID_ARGUMENT` for a destination that is not an http(s) URL, the provider's
+   * errors (`RUNBEAM_PERMISSION_DENIED` says which rule failed) and the validator's errors.
+   */
+  meshToken(mesh: string, destinationUrl: string): Promise<IssuedMeshToken>
+  /**
+   * The receiving side, without I/O: verifies a mesh token presented for `mesh` (its
+   * configuration name or Cloud id) with the keys already fetched — signature, trusted
+   * issuer (the mesh's provider), `aud = mesh:<id>`, `mesh_id`, expiry and, when
+   * `destinationUrl` (the URL being served) is given, that it lies under the token's
+   * `dest_url`. `null` when keys must be fetched first (then use `verifyMeshToken`).
+   *
+   * @throws `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`,
+   * `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`.
+   */
+  verifyMeshTokenSync(token: string, mesh: string, destinationUrl?: string | null): Claims | null
+  /**
+   * Forgets the cached answer for `reference` (any spelling); the next `resolve` asks the
+   * provider. Returns whether an answer was dropped.
+   *
+   * @throws `RUNBEAM_INVALID_REFERENCE`, `RUNBEAM_INVALID_ARGUMENT`.
+   */
+  invalidate(reference: Reference | string): boolean
+  /** Forgets every cached answer and mesh token. */
+  invalidateAll(): void
+  /**
+   * Switches to `config` (the cache is invalidated when the configuration changes): the new
+   * configuration is validated first and refused — the old one stays in use — if it has
+   * problems; cached answers of providers whose API URL or TTL changed, and of references no
+   * longer listed in an enabled mesh, are dropped, as are mesh tokens of meshes that
+   * changed.
+   *
+   * @throws `RUNBEAM_CONFIG` with every problem of the new configuration in `problems`;
+   * `RUNBEAM_INVALID_ARGUMENT` when `config` is not a `MeshConfig`.
+   */
+  reload(config: MeshConfig): void
+  /** The configuration in use (the last one `reload` accepted). */
+  get config(): MeshConfig
+  /** References with a cached answer (fresh or stale). */
+  get cachedReferences(): number
+  /** Counters since the resolver was built. */
+  stats(): ResolverStats
 }
 
 /**
@@ -833,6 +1035,30 @@ export interface RemoteReference {
   reference: Reference
 }
 
+/**
+ * The answer of `resolve` / `resolveCached`: the resource, who answered and when, and whether
+ * it is a stale answer. Frozen: a resolver returns the same object again while the answer is
+ * cached.
+ */
+export interface Resolution {
+  /** The resource, as the Client's `resolve` gives it (`urls`, `protocol`, `mode`, ids, …). */
+  resource: ResolvedResource
+  /** The provider that answered (`'runbeam'`; `'local'` for a local reference). */
+  provider: string
+  /**
+   * When the provider answered, RFC 3339 (for a local reference: when the configuration was
+   * loaded).
+   */
+  resolvedAt: string
+  /**
+   * Whether this is a cached answer past its TTL, served because the provider failed
+   * (transport error, timeout, 5xx, 429, malformed answer) and younger than `maxStaleSecs`.
+   */
+  stale: boolean
+  /** Whether the reference is local, answered from the configuration. */
+  local: boolean
+}
+
 /** The answer of `resolve`. */
 export interface Resolved {
   /** The resource. */
@@ -873,6 +1099,22 @@ export interface ResolvedResource {
   endpointId?: string
   /** Description. */
   description?: string
+}
+
+/** Counters of a resolver's work since it was built (`resolver.stats()`). */
+export interface ResolverStats {
+  /** Resolutions answered from the cache while fresh. */
+  hits: number
+  /** Resolutions that waited for an upstream answer (joined or started a fetch). */
+  misses: number
+  /** Requests sent to a provider's resolve endpoint. */
+  upstreamRequests: number
+  /** Stale answers served because a provider failed. */
+  staleServed: number
+  /** Local references answered from the configuration. */
+  local: number
+  /** Mesh tokens requested from a provider. */
+  meshTokenRequests: number
 }
 
 /** Options of `updateConfig(type, config, options)`. */

@@ -276,6 +276,77 @@ for (const Token of [native.MachineToken, native.UserToken]) {
     },
   })
 }
+
+// Reference resolution and mesh tokens (src/resolver.rs). As for Validator, `resolve` and
+// `verifyMeshToken` try the cached path first, on this thread (a Promise resolved at once), and go
+// to the runtime only when a request is needed; argument errors and errors known without I/O
+// (NotInMesh, …) reject instead of throwing.
+const Resolver = native.Resolver
+const resolveCached = Resolver.prototype.resolveCached
+const resolveFetching = Resolver.prototype.__resolve
+const verifyMeshTokenCached = Resolver.prototype.verifyMeshTokenSync
+const verifyMeshTokenFetchingR = Resolver.prototype.__verifyMeshToken
+delete Resolver.prototype.__resolve
+delete Resolver.prototype.__verifyMeshToken
+Object.defineProperties(Resolver.prototype, {
+  resolve: {
+    configurable: true,
+    writable: true,
+    value: function resolve(reference) {
+      try {
+        const answer = resolveCached.call(this, reference)
+        return answer === null ? resolveFetching.call(this, reference) : Promise.resolve(answer)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+  },
+  verifyMeshToken: {
+    configurable: true,
+    writable: true,
+    value: function verifyMeshToken(token, mesh, destinationUrl) {
+      try {
+        const claims = verifyMeshTokenCached.call(this, token, mesh, destinationUrl)
+        return claims === null
+          ? verifyMeshTokenFetchingR.call(this, token, mesh, destinationUrl)
+          : Promise.resolve(claims)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+  },
+  [INSPECT]: {
+    configurable: true,
+    value: function inspect(depth, options, inspect) {
+      return `Resolver ${inspect({ cachedReferences: this.cachedReferences, stats: this.stats() }, options)}`
+    },
+  },
+})
+rejectInsteadOfThrow(Resolver, ['meshToken'])
+// An issued mesh token builds its Claims object once (the getter is native); inspect is redacted.
+const IssuedMeshToken = native.IssuedMeshToken
+const issuedClaims = Object.getOwnPropertyDescriptor(IssuedMeshToken.prototype, 'claims').get
+const claimsOfToken = new WeakMap()
+Object.defineProperties(IssuedMeshToken.prototype, {
+  claims: {
+    configurable: true,
+    get: function claims() {
+      let claims = claimsOfToken.get(this)
+      if (claims === undefined) {
+        claims = issuedClaims.call(this)
+        claimsOfToken.set(this, claims)
+      }
+      return claims
+    },
+  },
+  [INSPECT]: {
+    configurable: true,
+    value: function inspect(depth, options, inspect) {
+      return `IssuedMeshToken ${inspect(this.toJSON(), options)}`
+    },
+  },
+})
+
 function openTokenStore(options) {
   try {
     return native.openTokenStore(options)
@@ -299,4 +370,6 @@ module.exports = {
   MachineToken: native.MachineToken,
   UserToken: native.UserToken,
   TokenManager: native.TokenManager,
+  Resolver,
+  IssuedMeshToken,
 }

@@ -16,5 +16,7 @@ export const {
   MachineToken,
   UserToken,
   TokenManager,
+  Resolver,
+  IssuedMeshToken,
 } = sdk
 export default sdk

@@ -8,6 +8,7 @@
 //!   validation and mesh-context checks;
 //! - [`client::Client`]: the Runbeam Cloud API client (SPEC §3), async, with retries;
 //! - [`jwt::Validator`]: Runbeam JWT validation (SPEC §4), user JWTs and mesh tokens;
+//! - [`resolve::Resolver`]: reference resolution with a cache, and mesh tokens (SPEC §6);
 //! - [`storage`]: token storage (OS keyring, age-encrypted files) and typed tokens (SPEC §5);
 //! - [`Error`] / [`ErrorKind`]: the one error taxonomy of every surface.
 //!
@@ -35,6 +36,7 @@ pub mod config;
 pub mod error;
 pub mod jwt;
 pub mod reference;
+pub mod resolve;
 pub mod secret;
 pub mod storage;
 

@@ -24,10 +24,15 @@ async fn authorize_with_sanctum_token() {
     assert_eq!(body["gateway"]["authorized_by"]["name"], "Alice Reyes");
     assert!(!body["abilities"].as_array().unwrap().is_empty());
 
-    let (status, base) = h
-        .call(Method::GET, "/harmony/base-url", Some(token), None)
+    let base = h
+        .expect(
+            Method::GET,
+            "/harmony/base-url",
+            Some(token),
+            None,
+            StatusCode::OK,
+        )
         .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(base["base_url"], h.cloud.api_root());
 }
 
@@ -43,10 +48,15 @@ async fn authorize_with_dev_jwt_creates_new_gateways() {
     let body = h.authorize(&jwt, "analytics-gw-new").await;
     let id = body["gateway"]["id"].as_str().unwrap().to_owned();
     assert_eq!(id.len(), 26);
-    let (status, gw) = h
-        .call(Method::GET, &format!("/gateways/{id}"), Some(&jwt), None)
+    let gw = h
+        .expect(
+            Method::GET,
+            &format!("/gateways/{id}"),
+            Some(&jwt),
+            None,
+            StatusCode::OK,
+        )
         .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(gw["data"]["code"], "analytics-gw-new");
     assert_eq!(gw["data"]["team_id"], "01JDWS3E28JT97KB6CQ643DZVM");
 }
@@ -54,30 +64,30 @@ async fn authorize_with_dev_jwt_creates_new_gateways() {
 #[tokio::test]
 async fn authorize_refuses_another_teams_gateway_and_a_mismatched_token() {
     let h = Harness::start().await;
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect_error(
             Method::POST,
             "/harmony/authorize",
             Some(ALICE_SANCTUM),
             Some(json!({"token": ALICE_SANCTUM, "gateway_code": "analytics-gw-1"})),
+            StatusCode::FORBIDDEN,
+            "another team",
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["error"].is_string());
-    assert!(body["message"].as_str().unwrap().contains("another team"));
 
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect_error(
             Method::POST,
             "/harmony/authorize",
             Some(ALICE_SANCTUM),
             Some(json!({"token": BOB_SANCTUM})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "",
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["errors"]["token"].is_array(), "{body}");
     assert!(body["errors"]["gateway_code"].is_array(), "{body}");
-    assert!(body["message"].is_string());
 }
 
 #[tokio::test]
@@ -85,30 +95,57 @@ async fn bearer_kinds_are_enforced() {
     let h = Harness::start().await;
     let machine = h.machine_token(ALICE_SANCTUM, "radiology-gw-1").await;
     // No token, bad tokens.
-    let (status, body) = h.call(Method::GET, "/gateways", None, None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body["message"].is_string());
-    let (status, _) = h.call(Method::GET, "/gateways", Some("9|nope"), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = h.call(Method::GET, "/gateways", Some("a.b.c"), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    h.expect_error(
+        Method::GET,
+        "/gateways",
+        None,
+        None,
+        StatusCode::UNAUTHORIZED,
+        "",
+    )
+    .await;
+    h.expect(
+        Method::GET,
+        "/gateways",
+        Some("9|nope"),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    h.expect(
+        Method::GET,
+        "/gateways",
+        Some("a.b.c"),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     // A machine token on a user endpoint and a user token on a machine endpoint.
-    let (status, _) = h.call(Method::GET, "/gateways", Some(&machine), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = h
-        .call(Method::GET, "/harmony/base-url", Some(ALICE_SANCTUM), None)
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    h.expect(
+        Method::GET,
+        "/gateways",
+        Some(&machine),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    h.expect(
+        Method::GET,
+        "/harmony/base-url",
+        Some(ALICE_SANCTUM),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     let jwt = h.user_jwt(ALICE).await;
-    let (status, _) = h
-        .call(
-            Method::GET,
-            "/harmony/resources/resolve?ref=runbeam.id.x",
-            Some(&jwt),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    h.expect(
+        Method::GET,
+        "/harmony/resources/resolve?ref=runbeam.id.x",
+        Some(&jwt),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     // An expired user JWT.
     let (_, body) = h
         .call(
@@ -119,8 +156,14 @@ async fn bearer_kinds_are_enforced() {
         )
         .await;
     let expired = body["token"].as_str().unwrap();
-    let (status, _) = h.call(Method::GET, "/gateways", Some(expired), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    h.expect(
+        Method::GET,
+        "/gateways",
+        Some(expired),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -130,87 +173,112 @@ async fn revoke_invalidates_every_machine_token_of_the_gateway() {
     let second = h.machine_token(ALICE_SANCTUM, "radiology-gw-1").await;
     let other = h.machine_token(BOB_SANCTUM, "analytics-gw-1").await;
     for t in [&first, &second] {
-        let (status, _) = h
-            .call(Method::GET, "/harmony/base-url", Some(t), None)
-            .await;
-        assert_eq!(status, StatusCode::OK);
+        h.expect(
+            Method::GET,
+            "/harmony/base-url",
+            Some(t),
+            None,
+            StatusCode::OK,
+        )
+        .await;
     }
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::POST,
             "/harmony/revoke",
             Some(ALICE_SANCTUM),
             Some(json!({"token": ALICE_SANCTUM, "gateway_code": "radiology-gw-1"})),
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], true);
     for t in [&first, &second] {
-        let (status, body) = h
-            .call(Method::GET, "/harmony/base-url", Some(t), None)
-            .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert!(body["message"].is_string());
-    }
-    let (status, _) = h
-        .call(Method::GET, "/harmony/base-url", Some(&other), None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    // Revoking another team's gateway is refused.
-    let (status, _) = h
-        .call(
-            Method::POST,
-            "/harmony/revoke",
-            Some(ALICE_SANCTUM),
-            Some(json!({"token": ALICE_SANCTUM, "gateway_code": "analytics-gw-1"})),
+        h.expect_error(
+            Method::GET,
+            "/harmony/base-url",
+            Some(t),
+            None,
+            StatusCode::UNAUTHORIZED,
+            "",
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    h.expect(
+        Method::GET,
+        "/harmony/base-url",
+        Some(&other),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    // Revoking another team's gateway is refused.
+    h.expect(
+        Method::POST,
+        "/harmony/revoke",
+        Some(ALICE_SANCTUM),
+        Some(json!({"token": ALICE_SANCTUM, "gateway_code": "analytics-gw-1"})),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn machine_tokens_really_expire() {
     let h = Harness::start().await;
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::POST,
             "/_dev/machine-token-lifetime",
             None,
             Some(json!({"secs": 1})),
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(body["secs"], 1);
     let body = h.authorize(ALICE_SANCTUM, "radiology-gw-1").await;
     assert_eq!(body["expires_in"], 1);
     let token = body["machine_token"].as_str().unwrap();
-    let (status, _) = h
-        .call(Method::GET, "/harmony/base-url", Some(token), None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    h.expect(
+        Method::GET,
+        "/harmony/base-url",
+        Some(token),
+        None,
+        StatusCode::OK,
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let (status, body) = h
-        .call(Method::GET, "/harmony/base-url", Some(token), None)
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body["message"].as_str().unwrap().contains("expired"));
+    h.expect_error(
+        Method::GET,
+        "/harmony/base-url",
+        Some(token),
+        None,
+        StatusCode::UNAUTHORIZED,
+        "expired",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn resolve_by_name_and_by_id() {
     let h = Harness::start().await;
     let token = h.machine_token(BOB_SANCTUM, "analytics-gw-1").await;
-    let resolve = |r: &str| {
+    let resolve = |r: &str, status: StatusCode| {
         let path = format!(
             "/harmony/resources/resolve?ref={}",
             percent_encoding::utf8_percent_encode(r, percent_encoding::NON_ALPHANUMERIC)
         );
         let h = &h;
         let token = token.clone();
-        async move { h.call(Method::GET, &path, Some(&token), None).await }
+        async move {
+            h.expect(Method::GET, &path, Some(&token), None, status)
+                .await
+        }
     };
-    let (status, body) = resolve("runbeam.radiology-dept.ingress.name.dicomweb").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = resolve(
+        "runbeam.radiology-dept.ingress.name.dicomweb",
+        StatusCode::OK,
+    )
+    .await;
     let data = &body["data"];
     assert_eq!(data["type"], "ingress");
     assert_eq!(data["id"], DICOMWEB_ID);
@@ -232,15 +300,20 @@ async fn resolve_by_name_and_by_id() {
         format!("runbeam.radiology-dept.ingress.id.{DICOMWEB_ID}"),
         "runbeam.radiology-dept.INGRESS.name.dicomweb".to_owned(),
     ] {
-        let (status, body) = resolve(&r).await;
-        assert_eq!(status, StatusCode::OK, "{r}: {body}");
-        assert_eq!(body["data"]["id"], DICOMWEB_ID);
+        let body = resolve(&r, StatusCode::OK).await;
+        assert_eq!(body["data"]["id"], DICOMWEB_ID, "{r}");
     }
-    let (status, body) = resolve("runbeam.ai-analytics.egress.name.imaging-out").await;
-    assert_eq!(status, StatusCode::OK);
+    let body = resolve(
+        "runbeam.ai-analytics.egress.name.imaging-out",
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(body["data"]["type"], "egress");
-    let (status, body) = resolve("runbeam.radiology-dept.mesh.name.imaging-integration").await;
-    assert_eq!(status, StatusCode::OK);
+    let body = resolve(
+        "runbeam.radiology-dept.mesh.name.imaging-integration",
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(body["data"]["id"], MESH_ID);
 
     for r in [
@@ -251,33 +324,39 @@ async fn resolve_by_name_and_by_id() {
         "other.radiology-dept.ingress.name.dicomweb",
         "dicomweb",
     ] {
-        let (status, body) = resolve(r).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{r}");
+        let body = resolve(r, StatusCode::NOT_FOUND).await;
         assert_eq!(body["message"], format!("Resource not found: {r}"));
     }
-    let (status, body) = resolve("runbeam.acme.widget.name.api").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let body = resolve(
+        "runbeam.acme.widget.name.api",
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert!(
         body["message"].as_str().unwrap().contains("segment 2"),
         "{body}"
     );
     assert!(body["errors"]["ref"].is_array());
-    let (status, _) = h
-        .call(
-            Method::GET,
-            "/harmony/resources/resolve",
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    h.expect(
+        Method::GET,
+        "/harmony/resources/resolve",
+        Some(&token),
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 }
 
 async fn jwks_key(h: &Harness, kid: &str) -> jsonwebtoken::DecodingKey {
-    let (status, jwks) = h
-        .call(Method::GET, "/.well-known/jwks.json", None, None)
+    let jwks = h
+        .expect(
+            Method::GET,
+            "/.well-known/jwks.json",
+            None,
+            None,
+            StatusCode::OK,
+        )
         .await;
-    assert_eq!(status, StatusCode::OK);
     let key = jwks["keys"]
         .as_array()
         .unwrap()
@@ -299,15 +378,15 @@ async fn mesh_token_is_issued_and_verifies_against_the_jwks() {
     let h = Harness::start().await;
     let token = h.machine_token(BOB_SANCTUM, "analytics-gw-1").await;
     let dest = "https://dicom.radiology.example.com/studies/1.2.3";
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::POST,
             "/harmony/mesh/token",
             Some(&token),
             Some(json!({"mesh_id": MESH_ID, "destination_url": dest})),
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["mesh_id"], MESH_ID);
     let jwt = body["token"].as_str().unwrap();
     let header = jsonwebtoken::decode_header(jwt).unwrap();
@@ -338,15 +417,15 @@ async fn mesh_token_is_issued_and_verifies_against_the_jwks() {
     assert_eq!(expires_at.unix_timestamp(), exp);
 
     // The mesh name works where the gateway configuration has no mesh id (SPEC §2.1).
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::POST,
             "/harmony/mesh/token",
             Some(&token),
             Some(json!({"mesh_id": "imaging-integration", "destination_url": "https://dicom.radiology.example.com"})),
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["mesh_id"], "imaging-integration");
 }
 
@@ -355,19 +434,17 @@ async fn mesh_token_refused_by_each_rule() {
     let h = Harness::start().await;
     // Rule 1: radiology-dept has an ingress but no egress in the mesh.
     let radiology = h.machine_token(ALICE_SANCTUM, "radiology-gw-1").await;
-    let (status, body) = h
-        .call(
-            Method::POST,
-            "/harmony/mesh/token",
-            Some(&radiology),
-            Some(json!({"mesh_id": MESH_ID, "destination_url": "https://dicom.radiology.example.com/x"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(
-        body["message"].as_str().unwrap().contains("Rule 1"),
-        "{body}"
-    );
+    h.expect_error(
+        Method::POST,
+        "/harmony/mesh/token",
+        Some(&radiology),
+        Some(
+            json!({"mesh_id": MESH_ID, "destination_url": "https://dicom.radiology.example.com/x"}),
+        ),
+        StatusCode::FORBIDDEN,
+        "Rule 1",
+    )
+    .await;
 
     // Rule 2: the destination is not under an ingress URL of the mesh.
     let analytics = h.machine_token(BOB_SANCTUM, "analytics-gw-1").await;
@@ -377,39 +454,34 @@ async fn mesh_token_refused_by_each_rule() {
         "https://dicom.radiology.example.com:8443/studies",
         "https://inference.analytics.example.com/infer",
     ] {
-        let (status, body) = h
-            .call(
-                Method::POST,
-                "/harmony/mesh/token",
-                Some(&analytics),
-                Some(json!({"mesh_id": MESH_ID, "destination_url": dest})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{dest}");
-        assert!(
-            body["message"].as_str().unwrap().contains("Rule 2"),
-            "{body}"
-        );
-    }
-    // Unknown mesh, missing fields.
-    let (status, _) = h
-        .call(
+        h.expect_error(
             Method::POST,
             "/harmony/mesh/token",
             Some(&analytics),
-            Some(json!({"mesh_id": "nope", "destination_url": "https://dicom.radiology.example.com"})),
+            Some(json!({"mesh_id": MESH_ID, "destination_url": dest})),
+            StatusCode::FORBIDDEN,
+            "Rule 2",
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = h
-        .call(
+    }
+    // Unknown mesh, missing fields.
+    h.expect(
+        Method::POST,
+        "/harmony/mesh/token",
+        Some(&analytics),
+        Some(json!({"mesh_id": "nope", "destination_url": "https://dicom.radiology.example.com"})),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let body = h
+        .expect(
             Method::POST,
             "/harmony/mesh/token",
             Some(&analytics),
             Some(json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["errors"]["mesh_id"].is_array());
     assert!(body["errors"]["destination_url"].is_array());
 }
@@ -419,20 +491,21 @@ async fn collections_crud_and_pagination() {
     let h = Harness::start().await;
     let alice = h.user_jwt(ALICE).await;
     // Seeded: radiology-dept has 2 services.
-    let (status, body) = h.call(Method::GET, "/services", Some(&alice), None).await;
-    assert_eq!(status, StatusCode::OK);
+    let body = h
+        .expect(Method::GET, "/services", Some(&alice), None, StatusCode::OK)
+        .await;
     assert_eq!(body["meta"]["total"], 2);
     assert_eq!(body["meta"]["per_page"], 15);
     for i in 0..21 {
-        let (status, body) = h
-            .call(
+        let body = h
+            .expect(
                 Method::POST,
                 "/services",
                 Some(&alice),
                 Some(json!({"name": format!("svc-{i:02}"), "url": "https://svc.example.com"})),
+                StatusCode::CREATED,
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
         assert_eq!(body["data"]["team_id"], RADIOLOGY_TEAM_ID);
     }
     // 23 services, 5 per page: 5 pages, the last with 3.
@@ -472,15 +545,15 @@ async fn collections_crud_and_pagination() {
     seen.dedup();
     assert_eq!(seen.len(), 23);
     // Past the end: empty page, still 200.
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::GET,
             "/services?page=9&per_page=5",
             Some(&alice),
             None,
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"], json!([]));
 
     // Another team does not see them.
@@ -491,69 +564,70 @@ async fn collections_crud_and_pagination() {
 
     // Get, update, delete.
     let id = seen[5].clone();
-    let (status, body) = h
-        .call(Method::GET, &format!("/services/{id}"), Some(&alice), None)
+    let path = format!("/services/{id}");
+    let body = h
+        .expect(Method::GET, &path, Some(&alice), None, StatusCode::OK)
         .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["id"], id);
-    let (status, _) = h
-        .call(
-            Method::GET,
-            &format!("/services/{id}"),
-            Some(BOB_SANCTUM),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = h
-        .call(
+    h.expect(
+        Method::GET,
+        &path,
+        Some(BOB_SANCTUM),
+        None,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let body = h
+        .expect(
             Method::PUT,
-            &format!("/services/{id}"),
+            &path,
             Some(&alice),
             Some(json!({"description": "updated", "enabled": false})),
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["description"], "updated");
     assert_eq!(body["data"]["enabled"], false);
-    let (status, _) = h
-        .call(
-            Method::DELETE,
-            &format!("/services/{id}"),
+    h.expect(
+        Method::DELETE,
+        &path,
+        Some(&alice),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let body = h
+        .expect(
+            Method::GET,
+            &path,
             Some(&alice),
             None,
+            StatusCode::NOT_FOUND,
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = h
-        .call(Method::GET, &format!("/services/{id}"), Some(&alice), None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         body["message"],
         format!("Resource not found: services/{id}")
     );
 
     // Conflicts: duplicate name, deleting something still referenced.
-    let (status, body) = h
-        .call(
-            Method::POST,
-            "/services",
-            Some(&alice),
-            Some(json!({"name": "pacs"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert!(body["message"].is_string());
-    let (status, _) = h
-        .call(
-            Method::DELETE,
-            &format!("/meshes/{MESH_ID}"),
-            Some(&alice),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    h.expect_error(
+        Method::POST,
+        "/services",
+        Some(&alice),
+        Some(json!({"name": "pacs"})),
+        StatusCode::CONFLICT,
+        "",
+    )
+    .await;
+    h.expect(
+        Method::DELETE,
+        &format!("/meshes/{MESH_ID}"),
+        Some(&alice),
+        None,
+        StatusCode::CONFLICT,
+    )
+    .await;
 
     // Every collection lists.
     for c in [
@@ -566,10 +640,15 @@ async fn collections_crud_and_pagination() {
         "ingresses",
         "egresses",
     ] {
-        let (status, body) = h
-            .call(Method::GET, &format!("/{c}"), Some(ALICE_SANCTUM), None)
+        let body = h
+            .expect(
+                Method::GET,
+                &format!("/{c}"),
+                Some(ALICE_SANCTUM),
+                None,
+                StatusCode::OK,
+            )
             .await;
-        assert_eq!(status, StatusCode::OK, "{c}");
         assert!(body["meta"]["total"].as_u64().unwrap() >= 1, "{c}: {body}");
     }
 }
@@ -577,51 +656,50 @@ async fn collections_crud_and_pagination() {
 #[tokio::test]
 async fn validation_errors_are_422_with_fields() {
     let h = Harness::start().await;
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect_error(
             Method::POST,
             "/ingresses",
             Some(ALICE_SANCTUM),
             Some(json!({"name": "Bad Name", "protocol": "ftp", "urls": ["not a url"], "mesh_id": "nope"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "more error",
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let errors = body["errors"].as_object().unwrap();
     for field in ["name", "protocol", "urls.0", "mesh_id"] {
         assert!(errors.contains_key(field), "{field}: {body}");
     }
-    assert!(body["message"].as_str().unwrap().contains("more error"));
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::POST,
             "/pipelines",
             Some(ALICE_SANCTUM),
             Some(json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["errors"]["name"].is_array());
     for q in ["page=0", "page=x", "per_page=101", "per_page=0"] {
-        let (status, body) = h
-            .call(
+        let body = h
+            .expect(
                 Method::GET,
                 &format!("/gateways?{q}"),
                 Some(ALICE_SANCTUM),
                 None,
+                StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{q}");
-        assert!(body["errors"].is_object());
+        assert!(body["errors"].is_object(), "{q}: {body}");
     }
-    let (status, _) = h
-        .call(
-            Method::GET,
-            "/gateways?per_page=100",
-            Some(ALICE_SANCTUM),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    h.expect(
+        Method::GET,
+        "/gateways?per_page=100",
+        Some(ALICE_SANCTUM),
+        None,
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -652,21 +730,24 @@ async fn malformed_oversized_and_unknown_requests() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    let (status, body) = h
-        .call(Method::GET, "/no/such/route", Some(ALICE_SANCTUM), None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["message"].is_string());
-    let (status, body) = h
-        .call(
-            Method::DELETE,
-            "/harmony/authorize",
-            Some(ALICE_SANCTUM),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert!(body["message"].is_string());
+    h.expect_error(
+        Method::GET,
+        "/no/such/route",
+        Some(ALICE_SANCTUM),
+        None,
+        StatusCode::NOT_FOUND,
+        "",
+    )
+    .await;
+    h.expect_error(
+        Method::DELETE,
+        "/harmony/authorize",
+        Some(ALICE_SANCTUM),
+        None,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -678,115 +759,110 @@ async fn change_feed_and_config_updates() {
         .await;
     assert_eq!(body["meta"]["total"], 0);
     // A user edits a pipeline of the gateway: a change appears in its feed.
-    let (status, _) = h
-        .call(
-            Method::PUT,
-            "/pipelines/01JDWZP11HYGCPWPQ5E6EYCNDY",
-            Some(ALICE_SANCTUM),
-            Some(json!({"description": "v2"})),
+    h.expect(
+        Method::PUT,
+        "/pipelines/01JDWZP11HYGCPWPQ5E6EYCNDY",
+        Some(ALICE_SANCTUM),
+        Some(json!({"description": "v2"})),
+        StatusCode::OK,
+    )
+    .await;
+    let body = h
+        .expect(
+            Method::GET,
+            "/harmony/changes",
+            Some(&machine),
+            None,
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, body) = h
-        .call(Method::GET, "/harmony/changes", Some(&machine), None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(body["meta"]["total"], 1, "{body}");
     let change = body["data"][0].clone();
     assert_eq!(change["type"], "pipeline");
     assert_eq!(change["action"], "updated");
     let id = change["id"].as_str().unwrap();
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::GET,
             "/harmony/changes/01JDWA7Z3DJ8FSSZ5AWSH8VHTP",
             Some(&machine),
             None,
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(body["meta"]["total"], 1);
-    let (status, _) = h
-        .call(
-            Method::GET,
-            "/harmony/changes/01JDWRE95B9EE0ZBGJ09TQM83X",
-            Some(&machine),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = h
-        .call(
+    h.expect(
+        Method::GET,
+        "/harmony/changes/01JDWRE95B9EE0ZBGJ09TQM83X",
+        Some(&machine),
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let body = h
+        .expect(
             Method::GET,
             &format!("/harmony/change/{id}"),
             Some(&machine),
             None,
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["status"], "pending");
-    let (status, body) = h
-        .call(
-            Method::POST,
-            "/harmony/changes/acknowledge",
-            Some(&machine),
-            Some(json!({"change_ids": [id]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = h
-        .call(
-            Method::POST,
-            "/harmony/changes/acknowledge",
-            Some(&machine),
-            Some(json!({"change_ids": ["nope"]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = h
-        .call(
+    h.expect(
+        Method::POST,
+        "/harmony/changes/acknowledge",
+        Some(&machine),
+        Some(json!({"change_ids": [id]})),
+        StatusCode::OK,
+    )
+    .await;
+    h.expect(
+        Method::POST,
+        "/harmony/changes/acknowledge",
+        Some(&machine),
+        Some(json!({"change_ids": ["nope"]})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let body = h
+        .expect(
             Method::POST,
             &format!("/harmony/change/{id}/failed"),
             Some(&machine),
             Some(json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["errors"]["error"].is_array());
-    let (status, body) = h
-        .call(
-            Method::POST,
-            &format!("/harmony/change/{id}/applied"),
-            Some(&machine),
-            None,
-        )
+    let applied = format!("/harmony/change/{id}/applied");
+    let body = h
+        .expect(Method::POST, &applied, Some(&machine), None, StatusCode::OK)
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["status"], "applied");
-    let (status, _) = h
-        .call(
-            Method::POST,
-            &format!("/harmony/change/{id}/applied"),
-            Some(&machine),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    h.expect(
+        Method::POST,
+        &applied,
+        Some(&machine),
+        None,
+        StatusCode::CONFLICT,
+    )
+    .await;
     let (_, body) = h
         .call(Method::GET, "/harmony/changes", Some(&machine), None)
         .await;
     assert_eq!(body["meta"]["total"], 0);
 
     // POST /harmony/update
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::POST,
             "/harmony/update",
             Some(&machine),
             Some(json!({"type": "pipeline", "config": "[pipelines.a]\ndescription = \"x\"\n"})),
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], true);
     assert_eq!(body["data"]["action"], "created");
     let id = body["data"]["id"].as_str().unwrap();
@@ -799,15 +875,15 @@ async fn change_feed_and_config_updates() {
         )
         .await;
     assert_eq!(body["data"]["action"], "updated");
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::POST,
             "/harmony/update",
             Some(&machine),
             Some(json!({"type": "widget", "config": "x = ["})),
+            StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["errors"]["type"].is_array());
     assert!(body["errors"]["config"].is_array());
 }

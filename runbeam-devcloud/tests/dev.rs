@@ -9,10 +9,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn add_fault(h: &Harness, fault: Value) {
-    let (status, body) = h
-        .call(Method::POST, "/_dev/faults", None, Some(fault))
+    let body = h
+        .expect(
+            Method::POST,
+            "/_dev/faults",
+            None,
+            Some(fault),
+            StatusCode::CREATED,
+        )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(body["id"].is_string());
 }
 
@@ -33,10 +38,15 @@ async fn status_fault_with_retry_after_applies_count_times() {
         let body: Value = res.json().await.unwrap();
         assert!(body["message"].is_string());
     }
-    let (status, body) = h
-        .call(Method::GET, "/.well-known/jwks.json", None, None)
+    let body = h
+        .expect(
+            Method::GET,
+            "/.well-known/jwks.json",
+            None,
+            None,
+            StatusCode::OK,
+        )
         .await;
-    assert_eq!(status, StatusCode::OK);
     assert!(body["keys"].is_array());
 
     // Method filter and 5xx.
@@ -45,29 +55,31 @@ async fn status_fault_with_retry_after_applies_count_times() {
         json!({"path": "/api/gateways*", "method": "POST", "status": 503}),
     )
     .await;
-    let (status, _) = h
-        .call(Method::GET, "/gateways", Some(ALICE_SANCTUM), None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, body) = h
-        .call(
-            Method::POST,
-            "/gateways",
-            Some(ALICE_SANCTUM),
-            Some(json!({"code": "g-x"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body["message"].is_string());
-    let (status, _) = h
-        .call(
-            Method::POST,
-            "/gateways",
-            Some(ALICE_SANCTUM),
-            Some(json!({"code": "g-x"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    h.expect(
+        Method::GET,
+        "/gateways",
+        Some(ALICE_SANCTUM),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    h.expect_error(
+        Method::POST,
+        "/gateways",
+        Some(ALICE_SANCTUM),
+        Some(json!({"code": "g-x"})),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "",
+    )
+    .await;
+    h.expect(
+        Method::POST,
+        "/gateways",
+        Some(ALICE_SANCTUM),
+        Some(json!({"code": "g-x"})),
+        StatusCode::CREATED,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -79,16 +91,24 @@ async fn latency_fault_delays_the_answer() {
     )
     .await;
     let start = Instant::now();
-    let (status, _) = h
-        .call(Method::GET, "/.well-known/jwks.json", None, None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    h.expect(
+        Method::GET,
+        "/.well-known/jwks.json",
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await;
     assert!(start.elapsed() >= Duration::from_millis(400));
     let start = Instant::now();
-    let (status, _) = h
-        .call(Method::GET, "/.well-known/jwks.json", None, None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    h.expect(
+        Method::GET,
+        "/.well-known/jwks.json",
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await;
     assert!(start.elapsed() < Duration::from_millis(400));
 
     // A server that never answers: the client times out.
@@ -143,10 +163,14 @@ async fn drop_connection_fault_closes_the_socket_without_a_response() {
         .unwrap();
     assert!(buf.is_empty(), "got {:?}", String::from_utf8_lossy(&buf));
     // Next request is served normally.
-    let (status, _) = h
-        .call(Method::GET, "/.well-known/jwks.json", None, None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    h.expect(
+        Method::GET,
+        "/.well-known/jwks.json",
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -165,22 +189,32 @@ async fn malformed_body_fault_and_clearing_faults() {
     assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
 
     add_fault(&h, json!({"path": "*", "status": 500, "count": 5})).await;
-    let (status, _) = h.call(Method::DELETE, "/_dev/faults", None, None).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = h
-        .call(Method::GET, "/.well-known/jwks.json", None, None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    h.expect(
+        Method::DELETE,
+        "/_dev/faults",
+        None,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    h.expect(
+        Method::GET,
+        "/.well-known/jwks.json",
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await;
 
-    let (status, body) = h
-        .call(
+    let body = h
+        .expect(
             Method::POST,
             "/_dev/faults",
             None,
             Some(json!({"count": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["errors"]["path"].is_array());
     assert!(body["errors"]["count"].is_array());
 }
@@ -203,15 +237,22 @@ async fn counters_count_every_request_including_faulted_ones() {
         )
         .await;
     }
-    let (status, body) = h.call(Method::GET, "/_dev/counters", None, None).await;
-    assert_eq!(status, StatusCode::OK);
+    let body = h
+        .expect(Method::GET, "/_dev/counters", None, None, StatusCode::OK)
+        .await;
     assert_eq!(
         body["counts"]["GET /api/harmony/resources/resolve"], 3,
         "{body}"
     );
     assert_eq!(body["counts"]["POST /api/harmony/authorize"], 1);
-    let (status, _) = h.call(Method::DELETE, "/_dev/counters", None, None).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    h.expect(
+        Method::DELETE,
+        "/_dev/counters",
+        None,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let (_, body) = h.call(Method::GET, "/_dev/counters", None, None).await;
     assert_eq!(body["counts"], json!({}));
 }
@@ -221,8 +262,9 @@ async fn key_rotation_keeps_the_previous_key() {
     let h = Harness::start().await;
     let old_jwt = h.user_jwt(ALICE).await;
     let old_kid = jsonwebtoken::decode_header(&old_jwt).unwrap().kid.unwrap();
-    let (status, body) = h.call(Method::POST, "/_dev/rotate-key", None, None).await;
-    assert_eq!(status, StatusCode::OK);
+    let body = h
+        .expect(Method::POST, "/_dev/rotate-key", None, None, StatusCode::OK)
+        .await;
     let new_kid = body["kid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, old_kid);
     let new_jwt = h.user_jwt(ALICE).await;
@@ -264,35 +306,50 @@ async fn key_rotation_keeps_the_previous_key() {
         for c in ["iat", "nbf", "exp", "jti"] {
             assert!(!claims[c].is_null(), "{c}");
         }
-        let (status, _) = h.call(Method::GET, "/gateways", Some(jwt), None).await;
-        assert_eq!(status, StatusCode::OK);
+        h.expect(Method::GET, "/gateways", Some(jwt), None, StatusCode::OK)
+            .await;
     }
     // After a second rotation the first key is gone.
     h.call(Method::POST, "/_dev/rotate-key", None, None).await;
-    let (status, _) = h.call(Method::GET, "/gateways", Some(&old_jwt), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = h.call(Method::GET, "/gateways", Some(&new_jwt), None).await;
-    assert_eq!(status, StatusCode::OK);
+    h.expect(
+        Method::GET,
+        "/gateways",
+        Some(&old_jwt),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    h.expect(
+        Method::GET,
+        "/gateways",
+        Some(&new_jwt),
+        None,
+        StatusCode::OK,
+    )
+    .await;
 
-    let (status, _) = h
-        .call(
-            Method::POST,
-            "/_dev/jwt",
-            None,
-            Some(json!({"email": "nobody@example.com"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    h.expect(
+        Method::POST,
+        "/_dev/jwt",
+        None,
+        Some(json!({"email": "nobody@example.com"})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn shutdown_is_graceful_and_drop_stops_the_server() {
     let h = Harness::start().await;
     let url = h.api("/.well-known/jwks.json");
-    let (status, _) = h
-        .call(Method::GET, "/.well-known/jwks.json", None, None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    h.expect(
+        Method::GET,
+        "/.well-known/jwks.json",
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await;
     let Harness { cloud, http } = h;
     cloud.shutdown().await;
     assert!(http.get(&url).send().await.is_err());

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use runbeam_core::jwt::Claims;
 
 use crate::error::to_cstring;
-use crate::guard::{guard, guard_value, handle_arg, out_arg, str_arg};
+use crate::guard::{free_handle, guard, guard_value, handle_arg, out_arg, str_arg};
 use crate::status::runbeam_status;
 use crate::strings::into_c_string;
 
@@ -388,10 +388,6 @@ pub unsafe extern "C" fn runbeam_claims_get_json(
 /// `claims` is NULL or a claims handle not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_claims_free(claims: *mut runbeam_claims) {
-    guard_value("runbeam_claims_free", (), || {
-        if !claims.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(claims) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_claims_free", claims) }
 }

@@ -21,7 +21,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::guard::{guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::guard::{
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg,
+};
 use crate::reference::runbeam_reference;
 use crate::runtime::{Completion, Runtime, cancel_channel};
 use crate::status::runbeam_status;
@@ -404,12 +406,8 @@ pub unsafe extern "C" fn runbeam_client_config_set_max_body_bytes(
 /// `config` is NULL or a configuration not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_client_config_free(config: *mut runbeam_client_config) {
-    guard_value("runbeam_client_config_free", (), || {
-        if !config.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(config) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_client_config_free", config) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,8 +424,8 @@ pub unsafe extern "C" fn runbeam_client_config_free(config: *mut runbeam_client_
 /// `RUNBEAM_STATUS_CANCELLED`.
 #[allow(non_camel_case_types)]
 pub struct runbeam_client {
-    client: Client,
-    runtime: Arc<Runtime>,
+    pub(crate) client: Client,
+    pub(crate) runtime: Arc<Runtime>,
 }
 
 /// A handle to cancel one async call. Returned by the `_async` functions when asked for;
@@ -559,12 +557,8 @@ pub unsafe extern "C" fn runbeam_client_api_root(client: *const runbeam_client) 
 /// `client` is NULL or a client not freed before, and no other thread uses it any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_client_free(client: *mut runbeam_client) {
-    guard_value("runbeam_client_free", (), || {
-        if !client.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(client) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_client_free", client) }
 }
 
 /// Asks an async call to stop. If it has not completed yet, it completes with
@@ -589,12 +583,8 @@ pub unsafe extern "C" fn runbeam_cancel_request(cancel: *const runbeam_cancel) -
 /// `cancel` is NULL or a cancel handle not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_cancel_free(cancel: *mut runbeam_cancel) {
-    guard_value("runbeam_cancel_free", (), || {
-        if !cancel.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(cancel) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_cancel_free", cancel) }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use runbeam_core::config::{Direction, MeshConfig};
 
 use crate::error::to_cstring;
 use crate::guard::{
-    guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg, str_arg_len,
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg, str_arg_len,
 };
 use crate::problems::runbeam_problem_list;
 use crate::reference::runbeam_reference;
@@ -18,7 +18,7 @@ use crate::status::runbeam_status;
 /// `runbeam_config_free()`. Immutable: it may be read from several threads at once.
 #[allow(non_camel_case_types)]
 pub struct runbeam_config {
-    inner: MeshConfig,
+    pub(crate) inner: MeshConfig,
     mesh_names: Vec<CString>,
     members: Vec<Member>,
 }
@@ -165,6 +165,54 @@ pub unsafe extern "C" fn runbeam_config_from_files(
             list.push(unsafe { str_arg(ptr, &format!("paths[{i}]")) }?);
         }
         store(MeshConfig::from_files(&list)?, out);
+        Ok(())
+    })
+}
+
+/// A copy of `config` whose `[provider.<provider>]` uses `api_url` as its API root: the same
+/// gateway configuration pointed at another Runbeam Cloud (a local `runbeam-devcloud`, a
+/// staging API) without editing the file. `config` is unchanged; `*out` is a new configuration
+/// (release it with `runbeam_config_free()`). The URL is checked when a resolver is built.
+///
+/// Errors: `RUNBEAM_STATUS_UNKNOWN_PROVIDER` when the configuration has no
+/// `[provider.<provider>]` (the implicit `local` provider has no API);
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL, empty or non-UTF-8 arguments.
+///
+/// ```c
+/// runbeam_config *file = NULL, *dev = NULL;
+/// if (runbeam_config_from_file("gateway.toml", &file) == RUNBEAM_OK &&
+///     runbeam_config_with_provider_api(file, "runbeam", "http://127.0.0.1:8080", &dev) == RUNBEAM_OK) {
+///     // build the resolver from `dev`
+/// }
+/// runbeam_config_free(dev);
+/// runbeam_config_free(file);
+/// ```
+///
+/// # Safety
+/// `config` is NULL or a live configuration; `provider` and `api_url` are NULL or
+/// NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_config_with_provider_api(
+    config: *const runbeam_config,
+    provider: *const c_char,
+    api_url: *const c_char,
+    out: *mut *mut runbeam_config,
+) -> runbeam_status {
+    guard("runbeam_config_with_provider_api", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded caller contract.
+        let config = unsafe { handle_arg(config, "config") }?;
+        // SAFETY: forwarded caller contract.
+        let provider = unsafe { str_arg(provider, "provider") }?;
+        // SAFETY: forwarded caller contract.
+        let api_url = unsafe { str_arg(api_url, "api_url") }?;
+        if provider.is_empty() {
+            return Err(invalid_argument("argument 'provider' is empty".to_string()));
+        }
+        if api_url.is_empty() {
+            return Err(invalid_argument("argument 'api_url' is empty".to_string()));
+        }
+        store(config.inner.with_provider_api(provider, api_url)?, out);
         Ok(())
     })
 }
@@ -338,10 +386,6 @@ pub unsafe extern "C" fn runbeam_config_member(
 /// and reference borrowed from it, is invalid afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_config_free(config: *mut runbeam_config) {
-    guard_value("runbeam_config_free", (), || {
-        if !config.is_null() {
-            // SAFETY: created by Box::into_raw in this crate and not freed before (contract).
-            drop(unsafe { Box::from_raw(config) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_config_free", config) }
 }

@@ -31,6 +31,20 @@ pub(crate) fn guard_value<T>(function: &str, fallback: T, body: impl FnOnce() ->
     }
 }
 
+/// Drops a handle created by `Box::into_raw` in this crate: what every `runbeam_*_free` does.
+/// NULL is a no-op; a panic in a destructor is reported (last error), never unwound into C.
+///
+/// # Safety
+/// `handle` is NULL or came from `Box::into_raw(Box<T>)` in this crate and is not freed before.
+pub(crate) unsafe fn free_handle<T>(function: &str, handle: *mut T) {
+    guard_value(function, (), || {
+        if !handle.is_null() {
+            // SAFETY: the caller's contract.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+    })
+}
+
 fn panic_error(function: &str, panic: &(dyn Any + Send)) -> Error {
     let what = panic
         .downcast_ref::<&str>()

@@ -27,6 +27,12 @@
 //!   `runbeam_machine_token` (getters; the secret is borrowed and zeroized on free) and
 //!   `runbeam_token_manager` (renewal, one runtime per manager, blocking and `_async` forms).
 //!   See `storage.rs`.
+//! - Reference resolution (SPEC §6): `runbeam_resolver` (built from a `runbeam_config`, a
+//!   `runbeam_client` whose runtime it shares and a `runbeam_token_manager`) returns
+//!   `runbeam_resolution` handles (typed getters + JSON) and `runbeam_mesh_token` handles (the
+//!   token through one accessor, zeroized on free; claims as a `runbeam_claims` handle).
+//!   Blocking forms answer cache hits on the calling thread, `_cached` forms never do I/O,
+//!   `_async` forms call back exactly once. See `resolver.rs`.
 #![allow(clippy::missing_safety_doc)] // every export documents its contract under `# Safety`
 
 mod claims;
@@ -36,6 +42,7 @@ mod error;
 mod guard;
 mod problems;
 mod reference;
+mod resolver;
 mod runtime;
 mod status;
 mod storage;
@@ -54,6 +61,7 @@ pub use error::{
 };
 pub use problems::*;
 pub use reference::*;
+pub use resolver::*;
 pub use status::*;
 pub use storage::*;
 pub use strings::runbeam_string_free;

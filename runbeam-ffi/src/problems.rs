@@ -6,7 +6,7 @@ use std::ptr;
 use runbeam_core::Problem;
 
 use crate::error::to_cstring;
-use crate::guard::guard_value;
+use crate::guard::{free_handle, guard_value};
 use crate::status::{RUNBEAM_OK, runbeam_status, status_of};
 
 struct Item {
@@ -105,10 +105,6 @@ pub unsafe extern "C" fn runbeam_problem_list_status(
 /// `list` is NULL or a list from librunbeam not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_problem_list_free(list: *mut runbeam_problem_list) {
-    guard_value("runbeam_problem_list_free", (), || {
-        if !list.is_null() {
-            // SAFETY: created by Box::into_raw in this crate and not freed before (contract).
-            drop(unsafe { Box::from_raw(list) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_problem_list_free", list) }
 }

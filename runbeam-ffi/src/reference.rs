@@ -5,7 +5,7 @@ use std::ptr;
 
 use runbeam_core::{Lookup, Reference, ResourceType};
 
-use crate::guard::{guard, guard_value, handle_arg, out_arg, str_arg, str_arg_len};
+use crate::guard::{free_handle, guard, guard_value, handle_arg, out_arg, str_arg, str_arg_len};
 use crate::status::runbeam_status;
 use crate::strings::into_c_string;
 
@@ -306,10 +306,6 @@ pub unsafe extern "C" fn runbeam_reference_equal(
 /// and so is every string borrowed from it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_reference_free(reference: *mut runbeam_reference) {
-    guard_value("runbeam_reference_free", (), || {
-        if !reference.is_null() {
-            // SAFETY: created by Box::into_raw in this crate and not freed before (contract).
-            drop(unsafe { Box::from_raw(reference) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_reference_free", reference) }
 }

@@ -221,7 +221,7 @@ impl<T> Drop for Completion<T> {
         if let Some(deliver) = self.deliver.take() {
             deliver(Err(Error::new(
                 ErrorKind::Cancelled,
-                "the call was cancelled because its handle (client, validator or token manager) was freed \
+                "the call was cancelled because its handle (client, validator, token manager or resolver) was freed \
                  before it completed",
             )));
         }

@@ -20,7 +20,9 @@ use zeroize::Zeroizing;
 
 use crate::client::{runbeam_cancel, runbeam_client_config};
 use crate::error::{self, to_cstring};
-use crate::guard::{guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::guard::{
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg,
+};
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, kind_of, runbeam_status};
 
@@ -159,12 +161,8 @@ pub unsafe extern "C" fn runbeam_token_store_backend(
 /// `store` is NULL or a store not freed before, and no other thread uses it any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_token_store_free(store: *mut runbeam_token_store) {
-    guard_value("runbeam_token_store_free", (), || {
-        if !store.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(store) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_token_store_free", store) }
 }
 
 /// Loads the machine token of gateway instance `instance_id`: `RUNBEAM_MACHINE_TOKEN` (JSON)
@@ -556,12 +554,8 @@ pub unsafe extern "C" fn runbeam_machine_token_needs_renewal(
 /// `token` is NULL or a handle not freed before, and no other thread uses it any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_machine_token_free(token: *mut runbeam_machine_token) {
-    guard_value("runbeam_machine_token_free", (), || {
-        if !token.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(token) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_machine_token_free", token) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -940,12 +934,8 @@ fn window_fn(callback: WindowCallback, user_data: SharedUserData) -> Arc<storage
 pub unsafe extern "C" fn runbeam_token_manager_config_free(
     config: *mut runbeam_token_manager_config,
 ) {
-    guard_value("runbeam_token_manager_config_free", (), || {
-        if !config.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(config) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_token_manager_config_free", config) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -958,7 +948,7 @@ pub unsafe extern "C" fn runbeam_token_manager_config_free(
 /// Thread-safe. Release with `runbeam_token_manager_free()`.
 #[allow(non_camel_case_types)]
 pub struct runbeam_token_manager {
-    manager: Arc<TokenManager>,
+    pub(crate) manager: Arc<TokenManager>,
     runtime: Runtime,
 }
 
@@ -1164,10 +1154,6 @@ pub unsafe extern "C" fn runbeam_token_manager_revoke(
 /// `manager` is NULL or a manager not freed before, and no other thread uses it any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_token_manager_free(manager: *mut runbeam_token_manager) {
-    guard_value("runbeam_token_manager_free", (), || {
-        if !manager.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(manager) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_token_manager_free", manager) }
 }

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::claims::runbeam_claims;
 use crate::client::runbeam_cancel;
 use crate::error;
-use crate::guard::{guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::guard::{free_handle, guard, handle_arg, invalid_argument, out_arg, str_arg};
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, runbeam_status};
 
@@ -39,7 +39,7 @@ pub const RUNBEAM_JWT_MAX_TOKEN_BYTES: usize = 16384;
 /// create several validators.
 #[allow(non_camel_case_types)]
 pub struct runbeam_validator_config {
-    builder: ValidatorBuilder,
+    pub(crate) builder: ValidatorBuilder,
 }
 
 /// Starts a validator configuration with the secure defaults of SPEC §4: RS256 only, leeway
@@ -403,12 +403,8 @@ pub unsafe extern "C" fn runbeam_validator_config_set_ca_bundle_pem(
 /// `config` is NULL or a configuration not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_validator_config_free(config: *mut runbeam_validator_config) {
-    guard_value("runbeam_validator_config_free", (), || {
-        if !config.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(config) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_validator_config_free", config) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,12 +486,8 @@ pub unsafe extern "C" fn runbeam_validator_new(
 /// `validator` is NULL or a validator not freed before, and no other thread uses it any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_validator_free(validator: *mut runbeam_validator) {
-    guard_value("runbeam_validator_free", (), || {
-        if !validator.is_null() {
-            // SAFETY: created by Box::into_raw in this crate, not freed before (contract).
-            drop(unsafe { Box::from_raw(validator) });
-        }
-    })
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_validator_free", validator) }
 }
 
 /// Fetches every JWKS of the validator now (blocking), so that the first request does not
@@ -523,7 +515,7 @@ pub unsafe extern "C" fn runbeam_validator_refresh_keys(
 ///
 /// # Safety
 /// `token` is NULL or points to `len` readable bytes that outlive the borrow.
-unsafe fn token_arg<'a>(token: *const c_char, len: usize) -> Result<&'a str, Error> {
+pub(crate) unsafe fn token_arg<'a>(token: *const c_char, len: usize) -> Result<&'a str, Error> {
     if token.is_null() {
         return Err(invalid_argument("argument 'token' is NULL".to_string()));
     }
@@ -536,7 +528,7 @@ unsafe fn token_arg<'a>(token: *const c_char, len: usize) -> Result<&'a str, Err
 ///
 /// # Safety
 /// Both are NULL or NUL-terminated.
-unsafe fn mesh_args<'a>(
+pub(crate) unsafe fn mesh_args<'a>(
     mesh_id: *const c_char,
     destination_url: *const c_char,
 ) -> Result<(&'a str, Option<&'a str>), Error> {

@@ -5,6 +5,8 @@
 # /_dev/machine-token-lifetime).
 # test_keyring (the OS keyring store through the C ABI) is built here but run by
 # `make keyring-test`, inside dbus-run-session + scripts/with-keyring.sh.
+# test_resolver drives the resolver (single-flight, TTL, stale answers under /_dev/faults,
+# reload, mesh tokens and their verification by a receiving resolver) against the devcloud.
 # test_client, test_client_faults and test_jwt drive a runbeam-devcloud subprocess (built by
 # `build`) over real HTTP (the fault suite through its /_dev/faults and /_dev/counters
 # endpoints, the JWT suite with tokens minted by /_dev/jwt);
@@ -39,10 +41,13 @@ c-build: build
 	@# The keyring test is run by `make keyring-test` only (it needs a Secret Service).
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_keyring.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_keyring_asan
 	gcc $(C_STRICT) -O0 tests/c/test_keyring.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_keyring
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_resolver.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_resolver_asan
+	gcc $(C_STRICT) -O0 tests/c/test_resolver.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_resolver
 	@# The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
 	gcc $(C_STRICT) -O1 benches/c/bench_reference.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_reference
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_jwt.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_jwt
+	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_resolver.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_resolver
 	g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I$(ROOT)/include tests/c/header_cxx.cpp \
 		-L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/header_cxx
 
@@ -63,10 +68,14 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_storage_asan $(LIBDIR)/runbeam-devcloud
 	$(VALGRIND) $(C_OUT)/test_storage $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_resolver_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_resolver $(LIBDIR)/runbeam-devcloud
 
 .PHONY: c-examples
-## The C example gateway (examples/c), built like a user would, against the shared library.
+## The C example gateways (examples/c: mesh_check, authorize, gateway), built like a user would, against the shared library.
 c-examples: build
 	@mkdir -p $(C_OUT)
 	gcc $(C_STRICT) -O1 examples/c/mesh_check.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/mesh_check
 	gcc $(C_STRICT) -O1 examples/c/authorize.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/authorize
+	gcc $(C_STRICT) -O1 examples/c/gateway.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/gateway

@@ -1,10 +1,14 @@
 //! Shared helpers of the end-to-end tests (see tests/): start a devcloud, drive its `/_dev`
 //! endpoints, and build clients for the seeded users and gateways.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use runbeam_core::Secret;
 use runbeam_core::client::{AuthorizeRequest, Client, RetryPolicy};
+use runbeam_core::config::MeshConfig;
+use runbeam_core::resolve::{Resolver, ResolverBuilder};
+use runbeam_core::storage::{Credential, MemoryStore, TokenManager};
 pub use runbeam_devcloud::{DevCloud, Seed};
 use serde_json::{Value, json};
 
@@ -22,6 +26,10 @@ pub const ANALYTICS_GW: &str = "analytics-gw-1";
 pub const MESH: &str = "imaging-integration";
 /// The URL of the seeded DICOMweb ingress.
 pub const DICOM_URL: &str = "https://dicom.radiology.example.com";
+/// The seeded DICOMweb ingress of `radiology-dept`, as a mesh reference.
+pub const DICOMWEB: &str = "runbeam.radiology-dept.ingress.name.dicomweb";
+/// A reference of `radiology-dept` the Cloud does not know (404).
+pub const RETIRED: &str = "runbeam.radiology-dept.ingress.name.retired-api";
 
 /// A started devcloud with the example seed, and a plain HTTP client for `/_dev`.
 pub struct Cloud {
@@ -128,6 +136,49 @@ impl Cloud {
             .await
             .expect("counters JSON");
         counters["counts"][key].as_u64().unwrap_or(0)
+    }
+
+    /// The example configuration of team ai-analytics (examples/config/ai-analytics.toml)
+    /// pointed at this devcloud with `cache_ttl_secs`, its mesh also listing [`RETIRED`].
+    pub fn analytics_config(&self, ttl_secs: u32) -> MeshConfig {
+        let text = include_str!("../../examples/config/ai-analytics.toml")
+            .replace(
+                "api = \"https://api.runbeam.io\"",
+                &format!("api = \"{}\"\ncache_ttl_secs = {ttl_secs}", self.url()),
+            )
+            .replace(
+                &format!("\"{DICOMWEB}\","),
+                &format!("\"{DICOMWEB}\",\n  \"{RETIRED}\","),
+            );
+        MeshConfig::from_toml(&text).expect("the example configuration loads")
+    }
+
+    /// The example configuration of team radiology-dept pointed at this devcloud.
+    pub fn radiology_config(&self) -> MeshConfig {
+        MeshConfig::from_toml(include_str!("../../examples/config/radiology-dept.toml"))
+            .and_then(|c| c.with_provider_api("runbeam", self.url()))
+            .expect("the example configuration loads")
+    }
+
+    /// A token manager for `gateway` on a memory store, renewing with `sanctum`.
+    pub fn token_manager(&self, gateway: &str, sanctum: &str) -> Arc<TokenManager> {
+        Arc::new(
+            TokenManager::new(
+                gateway,
+                Arc::new(MemoryStore::new()),
+                self.builder().build().expect("client builds"),
+            )
+            .credential(Credential::Token(Secret::new(sanctum.to_string()))),
+        )
+    }
+
+    /// A resolver builder for team ai-analytics' gateway with [`Cloud::analytics_config`].
+    pub fn analytics_resolver(&self, ttl_secs: u32) -> ResolverBuilder {
+        Resolver::builder(
+            self.analytics_config(ttl_secs),
+            self.builder().build().expect("client builds"),
+            self.token_manager(ANALYTICS_GW, BOB_SANCTUM),
+        )
     }
 
     /// Resets the request counters.

@@ -357,7 +357,7 @@ pub struct Client {
 }
 
 /// A whole number of 1..=u32::MAX, or `RUNBEAM_INVALID_ARGUMENT` naming `what`.
-fn count(env: &Env, value: f64, what: &str) -> Result<u32> {
+pub(crate) fn count(env: &Env, value: f64, what: &str) -> Result<u32> {
     if value.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&value) {
         Ok(value as u32)
     } else {

@@ -158,6 +158,30 @@ impl MeshConfig {
         })
     }
 
+    /// A copy of this configuration whose `[provider.<name>]` uses the API at `url` (the
+    /// configuration object itself is unchanged), e.g. to point a gateway file at a local
+    /// runbeam-devcloud or a staging Cloud without editing it.
+    ///
+    /// ```js
+    /// const dev = MeshConfig.fromFile('gateway.toml').withProviderApi('runbeam', 'http://127.0.0.1:8080')
+    /// ```
+    ///
+    /// @throws `RUNBEAM_UNKNOWN_PROVIDER` when the configuration has no `[provider.<name>]`;
+    /// `RUNBEAM_INVALID_ARGUMENT` when an argument is not a string. The URL itself is checked
+    /// by `validate()` and when a `Resolver` is built.
+    #[napi(ts_args_type = "name: string, url: string")]
+    pub fn with_provider_api(
+        &self,
+        env: &Env,
+        name: Unknown<'_>,
+        url: Unknown<'_>,
+    ) -> Result<MeshConfig> {
+        let name = args::string(env, &name, "name")?;
+        let url = args::string(env, &url, "url")?;
+        let inner = error::core(env, || self.inner.with_provider_api(&name, &url))?;
+        Ok(MeshConfig { inner })
+    }
+
     /// The meshes, in document order.
     #[napi]
     pub fn meshes(&self, env: &Env) -> Result<Vec<Mesh>> {
@@ -169,5 +193,17 @@ impl MeshConfig {
                 .map(|mesh| Mesh::new(config, mesh))
                 .collect())
         })
+    }
+}
+
+impl MeshConfig {
+    /// The core configuration (for a `Resolver`).
+    pub(crate) fn core(&self) -> &config::MeshConfig {
+        &self.inner
+    }
+
+    /// Wraps a core configuration.
+    pub(crate) fn from_core(inner: config::MeshConfig) -> Self {
+        MeshConfig { inner }
     }
 }

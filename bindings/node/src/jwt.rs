@@ -182,7 +182,7 @@ impl Values<'_> {
 }
 
 /// A new JavaScript `Claims` object for `claims`.
-fn new_claims(env: &Env, claims: &Claims) -> Result<sys::napi_value> {
+pub(crate) fn new_claims(env: &Env, claims: &Claims) -> Result<sys::napi_value> {
     let class = REGISTRY.with(|r| {
         r.borrow()
             .classes
@@ -220,7 +220,7 @@ fn new_claims(env: &Env, claims: &Claims) -> Result<sys::napi_value> {
 }
 
 /// Claims converted when a Promise resolves (off the validator's object map: the slow path).
-pub struct JsClaims(Arc<Claims>);
+pub struct JsClaims(pub(crate) Arc<Claims>);
 
 impl ToNapiValue for JsClaims {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
@@ -530,6 +530,17 @@ thread_local! {
 /// Calls `f` with the string `token`, read into a per-thread buffer rather than a new `String`
 /// (the hot path of `validateSync`).
 fn with_token<T>(env: &Env, token: &Unknown<'_>, f: impl FnOnce(&str) -> T) -> Result<T> {
+    with_string(env, token, "token", f)
+}
+
+/// Calls `f` with the string `value` (named `what` in the error when it is not a string), read
+/// into a per-thread buffer rather than a new `String` when it is shorter than a JWT may be.
+pub(crate) fn with_string<T>(
+    env: &Env,
+    value: &Unknown<'_>,
+    what: &str,
+    f: impl FnOnce(&str) -> T,
+) -> Result<T> {
     let mut f = Some(f);
     let fast = TOKEN.with(|buffer| -> Option<Result<T>> {
         let mut buffer = buffer.try_borrow_mut().ok()?;
@@ -542,7 +553,7 @@ fn with_token<T>(env: &Env, token: &Unknown<'_>, f: impl FnOnce(&str) -> T) -> R
         let status = unsafe {
             sys::napi_get_value_string_utf8(
                 env.raw(),
-                token.raw(),
+                value.raw(),
                 buffer.as_mut_ptr().cast(),
                 TOKEN_BUFFER,
                 &mut len,
@@ -557,8 +568,8 @@ fn with_token<T>(env: &Env, token: &Unknown<'_>, f: impl FnOnce(&str) -> T) -> R
     });
     match (fast, f) {
         (Some(result), _) => result,
-        (None, Some(f)) => Ok(f(&args::string(env, token, "token")?)),
-        (None, None) => Err(error::internal(env, "token read twice")),
+        (None, Some(f)) => Ok(f(&args::string(env, value, what)?)),
+        (None, None) => Err(error::internal(env, "string read twice")),
     }
 }
 

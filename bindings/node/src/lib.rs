@@ -9,6 +9,8 @@
 //! - [`jwt`] holds `Validator` (JWT validation, SPEC §4) and `parseBearer`;
 //! - [`storage`] holds the token stores, `MachineToken` / `UserToken` and `TokenManager`
 //!   (SPEC §5);
+//! - [`resolver`] holds `Resolver` (reference resolution with a cache, mesh tokens, SPEC §6),
+//!   `Resolution` and `IssuedMeshToken`;
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`;
 //! - `args` reads JavaScript arguments, with `RUNBEAM_INVALID_ARGUMENT` for a wrong type.
 //!
@@ -22,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod jwt;
 pub mod reference;
+pub mod resolver;
 pub mod storage;
 
 use napi_derive::napi;

@@ -41,14 +41,14 @@ use crate::{args, error};
 
 type Store = Arc<dyn core::TokenStore>;
 
-fn date<'env>(env: &'env Env, t: OffsetDateTime) -> Result<JsDate<'env>> {
+pub(crate) fn date<'env>(env: &'env Env, t: OffsetDateTime) -> Result<JsDate<'env>> {
     env.create_date((t.unix_timestamp_nanos() / 1_000_000) as f64)
 }
 
 /// `{machineToken: '***', …}` in the redacted views.
-const REDACTED: &str = "***";
+pub(crate) const REDACTED: &str = "***";
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
@@ -287,7 +287,7 @@ impl UserToken {
 }
 
 /// A number of seconds ≥ 0 (fractions allowed).
-fn secs(env: &Env, value: &Unknown<'_>, what: &str) -> Result<Duration> {
+pub(crate) fn secs(env: &Env, value: &Unknown<'_>, what: &str) -> Result<Duration> {
     let number = if value.get_type()? == ValueType::Number {
         // SAFETY: `value` belongs to `env` and is a number (checked above).
         Some(unsafe { f64::from_napi_value(env.raw(), value.raw()) }?)
@@ -931,5 +931,12 @@ impl TokenManager {
     pub fn revoke<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let manager = Arc::clone(&self.inner);
         spawn(env, async move { manager.revoke().await }, |()| ())
+    }
+}
+
+impl TokenManager {
+    /// The core manager (shared with a `Resolver`).
+    pub(crate) fn core(&self) -> Arc<core::TokenManager> {
+        Arc::clone(&self.inner)
     }
 }

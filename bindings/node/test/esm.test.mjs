@@ -23,11 +23,13 @@ test('import and require give the same objects', () => {
   assert.deepEqual(Object.keys(namespace).sort(), [
     'Client',
     'FileTokenStore',
+    'IssuedMeshToken',
     'KeyringTokenStore',
     'MachineToken',
     'MemoryTokenStore',
     'MeshConfig',
     'Reference',
+    'Resolver',
     'TokenManager',
     'UserToken',
     'Validator',

@@ -30,8 +30,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use runbeam_core::client::{
     Acknowledgement, AuthorizeRequest, AuthorizeResponse, BaseUrl, Change, Collection, Jwks,
-    MeshToken, Page, PageRequest, Resolved, Resource, RetryPolicy, UpdateKind, UpdateRequest,
-    UpdateResponse,
+    MeshToken, Page, PageRequest, Resolved, ResolvedResource, Resource, RetryPolicy, UpdateKind,
+    UpdateRequest, UpdateResponse,
 };
 use runbeam_core::{Client, Reference, Secret};
 use serde_json::Value;
@@ -46,7 +46,7 @@ use crate::reference::PyReference;
 /// The module's runtime and the pid of the process that built it.
 static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
 
-fn runtime(py: Python<'_>) -> PyResult<Arc<Runtime>> {
+pub(crate) fn runtime(py: Python<'_>) -> PyResult<Arc<Runtime>> {
     let pid = std::process::id();
     let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((owner, rt)) = slot.as_ref()
@@ -213,7 +213,10 @@ pub(crate) fn json_to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
     })
 }
 
-fn to_json<S: serde::Serialize + ?Sized>(py: Python<'_>, value: &S) -> PyResult<Py<PyAny>> {
+pub(crate) fn to_json<S: serde::Serialize + ?Sized>(
+    py: Python<'_>,
+    value: &S,
+) -> PyResult<Py<PyAny>> {
     let value = serde_json::to_value(value).map_err(|e| {
         to_py_err(
             py,
@@ -521,7 +524,13 @@ pub struct PyResolvedResource {
     #[pyo3(get)]
     gateway_id: Option<String>,
     #[pyo3(get)]
+    pipeline_id: Option<String>,
+    #[pyo3(get)]
     mesh_id: Option<String>,
+    #[pyo3(get)]
+    backend_id: Option<String>,
+    #[pyo3(get)]
+    endpoint_id: Option<String>,
     #[pyo3(get)]
     description: Option<String>,
 }
@@ -558,9 +567,12 @@ impl PyResolved {
     }
 }
 
-fn resolved(py: Python<'_>, r: Resolved) -> PyResult<Py<PyAny>> {
-    let res = r.resource;
-    let resource = Py::new(
+/// The Python form of a resolved resource (shared with the resolver's `Resolution`).
+pub(crate) fn resolved_resource(
+    py: Python<'_>,
+    res: ResolvedResource,
+) -> PyResult<Py<PyResolvedResource>> {
+    Py::new(
         py,
         PyResolvedResource {
             r#type: res.resource_type,
@@ -572,10 +584,17 @@ fn resolved(py: Python<'_>, r: Resolved) -> PyResult<Py<PyAny>> {
             protocol: res.protocol,
             mode: res.mode,
             gateway_id: res.gateway_id,
+            pipeline_id: res.pipeline_id,
             mesh_id: res.mesh_id,
+            backend_id: res.backend_id,
+            endpoint_id: res.endpoint_id,
             description: res.description,
         },
-    )?;
+    )
+}
+
+fn resolved(py: Python<'_>, r: Resolved) -> PyResult<Py<PyAny>> {
+    let resource = resolved_resource(py, r.resource)?;
     PyResolved {
         resource,
         provider: r.provider,

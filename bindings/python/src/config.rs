@@ -389,7 +389,7 @@ impl PyEgress {
 ///     print(problem)          # "mesh.m.egress[1]: Unknown provider ..."
 /// ```
 #[pyclass(frozen, module = "runbeam", name = "MeshConfig")]
-pub struct PyMeshConfig(MeshConfig);
+pub struct PyMeshConfig(pub(crate) MeshConfig);
 
 #[pymethods]
 impl PyMeshConfig {
@@ -429,6 +429,23 @@ impl PyMeshConfig {
             .map(|path| path?.extract::<PathBuf>())
             .collect::<PyResult<Vec<_>>>()?;
         py.detach(|| MeshConfig::from_files(&paths))
+            .map(PyMeshConfig)
+            .or_raise(py)
+    }
+
+    /// A copy of this configuration with provider `name`'s `api` URL replaced by `url`: points
+    /// a gateway's configuration at another Cloud (staging, a local `runbeam-devcloud`)
+    /// without editing the file. `validate()` checks the URL like one read from TOML.
+    ///
+    /// ```python
+    /// config = runbeam.MeshConfig.from_file("gateway.toml")
+    /// dev = config.with_provider_api("runbeam", "http://127.0.0.1:8080")
+    /// ```
+    ///
+    /// Raises `UnknownProviderError` when there is no `[provider.<name>]` table.
+    fn with_provider_api(&self, py: Python<'_>, name: &str, url: &str) -> PyResult<Self> {
+        self.0
+            .with_provider_api(name, url)
             .map(PyMeshConfig)
             .or_raise(py)
     }

@@ -225,7 +225,7 @@ impl PyClaims {
     }
 }
 
-fn claims(py: Python<'_>, claims: Arc<Claims>) -> PyResult<Py<PyAny>> {
+pub(crate) fn claims(py: Python<'_>, claims: Arc<Claims>) -> PyResult<Py<PyAny>> {
     PyClaims { claims }.into_py_any(py)
 }
 
@@ -313,6 +313,12 @@ fn builder(
 /// by an `os.register_at_fork(after_in_child=...)` hook. Validators compare it instead of the
 /// pid because `getpid` is a system call (~0.5 µs in sandboxed VMs), a third of a cache hit.
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// How many forks separate this process from the one that loaded the module (see
+/// [`FORK_GENERATION`]): objects holding core state compare it to rebuild after a fork.
+pub(crate) fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
 
 /// `_native._after_fork_in_child()`: registered with `os.register_at_fork` at import.
 #[pyfunction(name = "_after_fork_in_child")]
@@ -421,11 +427,20 @@ where
     let Some(result) = ready else {
         return run_async(py, fetch(), conv);
     };
+    completed_future(py, result.or_raise(py).and_then(|value| conv(py, value)))
+}
+
+/// An asyncio future of the running loop, already completed with `outcome` (its value or its
+/// exception): the answer of an async call that needed no I/O.
+pub(crate) fn completed_future<'py>(
+    py: Python<'py>,
+    outcome: PyResult<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let future = py
         .import(intern!(py, "asyncio"))?
         .call_method0(intern!(py, "get_running_loop"))?
         .call_method0(intern!(py, "create_future"))?;
-    match result.or_raise(py).and_then(|value| conv(py, value)) {
+    match outcome {
         Ok(value) => future.call_method1(intern!(py, "set_result"), (value,))?,
         Err(err) => future.call_method1(intern!(py, "set_exception"), (err.into_value(py),))?,
     };

@@ -22,6 +22,7 @@ pub mod config;
 pub mod errors;
 pub mod jwt;
 pub mod reference;
+pub mod resolver;
 pub mod storage;
 
 /// The module `runbeam._native`; the package `runbeam` re-exports its classes.
@@ -67,6 +68,11 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<storage::PyTokenManager>()?;
     m.add_class::<storage::PyAsyncTokenManager>()?;
     m.add_function(wrap_pyfunction!(storage::open_token_store, m)?)?;
+    m.add_class::<resolver::PyResolver>()?;
+    m.add_class::<resolver::PyAsyncResolver>()?;
+    m.add_class::<resolver::PyResolution>()?;
+    m.add_class::<resolver::PyIssuedMeshToken>()?;
+    m.add_class::<resolver::PyResolverStats>()?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     Ok(())
 }

@@ -659,6 +659,22 @@ impl Handle {
     }
 }
 
+/// The core manager behind a `TokenManager` or `AsyncTokenManager` object (rebuilt in a
+/// forked child), for the resolvers.
+pub(crate) fn core_manager(arg: &Bound<'_, PyAny>) -> PyResult<Arc<TokenManager>> {
+    let py = arg.py();
+    if let Ok(m) = arg.cast::<PyTokenManager>() {
+        return m.get().handle.get(py);
+    }
+    if let Ok(m) = arg.cast::<PyAsyncTokenManager>() {
+        return m.get().handle.get(py);
+    }
+    Err(PyTypeError::new_err(format!(
+        "manager must be a runbeam.TokenManager or a runbeam.AsyncTokenManager, not {}",
+        arg.get_type().name()?
+    )))
+}
+
 /// Runs `fut` with the GIL released and converts its result (the `Client` way).
 fn finish_sync<T, F, C>(py: Python<'_>, fut: F, conv: C) -> PyResult<Py<PyAny>>
 where

@@ -240,6 +240,7 @@ impl ClientBuilder {
                 deadline,
                 max_body_bytes: self.max_body_bytes,
                 user_agent,
+                allow_insecure_http: self.allow_insecure_http,
             }),
             token: self.token,
         })

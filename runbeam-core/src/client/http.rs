@@ -398,7 +398,7 @@ fn transport_error(call: &Call, e: &reqwest::Error) -> Error {
         (
             ErrorKind::Transport,
             "could not connect to the Runbeam API (check the API URL, DNS, the network, and TLS \
-             trust: a private CA needs ClientBuilder::ca_bundle_pem)",
+             trust: a private CA needs the client's CA bundle option)",
         )
     } else if e.is_timeout() {
         (ErrorKind::Timeout, "timed out")

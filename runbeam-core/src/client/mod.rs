@@ -71,6 +71,7 @@ pub(crate) struct Shared {
     deadline: Duration,
     max_body_bytes: usize,
     user_agent: String,
+    allow_insecure_http: bool,
 }
 
 /// A Runbeam Cloud API client. Cheap to clone (the connection pool is shared), `Send + Sync`.
@@ -200,6 +201,42 @@ impl Client {
             shared: Arc::clone(&self.shared),
             token: Some(token),
         }
+    }
+
+    /// The same client (same settings, same connection pool, same token) for the API at
+    /// another URL — e.g. a second provider of a mesh configuration. The base-URL rule of
+    /// [`api_root`] applies, with this client's `allow_insecure_http` setting.
+    ///
+    /// ```
+    /// use runbeam_core::client::Client;
+    /// let cloud = Client::new("http://127.0.0.1:8080")?;
+    /// let other = cloud.with_api_root("http://localhost:9090/")?;
+    /// assert_eq!(other.api_root(), "http://localhost:9090/api");
+    /// assert!(cloud.with_api_root("http://partner.example.com").is_err());
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a malformed or insecure URL.
+    pub fn with_api_root(&self, api_url: &str) -> Result<Client> {
+        let s = &self.shared;
+        let root = api_root(api_url, s.allow_insecure_http)?;
+        if root == s.root {
+            return Ok(self.clone());
+        }
+        Ok(Client {
+            shared: Arc::new(Shared {
+                http: s.http.clone(),
+                root,
+                retry: s.retry,
+                request_timeout: s.request_timeout,
+                deadline: s.deadline,
+                max_body_bytes: s.max_body_bytes,
+                user_agent: s.user_agent.clone(),
+                allow_insecure_http: s.allow_insecure_http,
+            }),
+            token: self.token.clone(),
+        })
     }
 
     fn bearer(&self, call: &Call) -> Result<&Secret> {

@@ -32,6 +32,7 @@ mod model;
 mod validate;
 
 pub use load::{ConfigDocument, MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH};
+pub(crate) use model::problems_error;
 pub use model::{
     AuthType, Direction, Egress, Ingress, Mesh, MeshConfig, MeshMember, Mode, Protocol, Provider,
     RemoteIngress,

@@ -402,6 +402,41 @@ impl MeshConfig {
         self.egresses.iter().find(|e| e.name == name)
     }
 
+    /// A copy of this configuration with provider `name`'s `api` URL replaced: points a
+    /// gateway's configuration at another Cloud (staging, a local `runbeam-devcloud`) without
+    /// editing the file. [`MeshConfig::validate`] checks the URL like one read from TOML.
+    ///
+    /// ```
+    /// use runbeam_core::config::MeshConfig;
+    /// let config = MeshConfig::from_toml("[provider.runbeam]\napi = \"https://api.runbeam.io\"")?;
+    /// let dev = config.with_provider_api("runbeam", "http://127.0.0.1:8080")?;
+    /// assert_eq!(dev.provider("runbeam").unwrap().api.as_deref(), Some("http://127.0.0.1:8080"));
+    /// assert!(config.with_provider_api("partner", "https://x.example.com").is_err());
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `UnknownProvider` when the configuration has no `[provider.<name>]` (the implicit
+    /// `local` provider has no API).
+    pub fn with_provider_api(&self, name: &str, api: &str) -> Result<MeshConfig> {
+        let mut config = self.clone();
+        let provider = config
+            .providers
+            .iter_mut()
+            .find(|p| p.name == name && p.name != LOCAL_PROVIDER)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownProvider,
+                    format!(
+                        "the configuration has no [provider.{}] whose api could be replaced",
+                        quoted(name)
+                    ),
+                )
+            })?;
+        provider.api = Some(api.to_string());
+        Ok(config)
+    }
+
     /// `[remote_ingress.*]` tables, in document order.
     pub fn remote_ingresses(&self) -> &[RemoteIngress] {
         &self.remote_ingresses

@@ -123,6 +123,17 @@ impl TokenManager {
         self
     }
 
+    /// The renewal window in use: a token expiring within it is renewed when a credential is
+    /// configured.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// The instance whose token is managed.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
     /// The store in use.
     pub fn store(&self) -> &Arc<dyn TokenStore> {
         &self.store

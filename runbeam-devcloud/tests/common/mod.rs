@@ -72,31 +72,69 @@ impl Harness {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Sends like [`Harness::call`], asserts that the response has `status` (a failure names
+    /// the request and shows the response body) and returns the JSON body (or `Null`).
+    pub async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
+        let request = describe(&method, path, body.as_ref());
+        let (got, body) = self.call(method, path, token, body).await;
+        assert_eq!(got, status, "{request}: {body}");
+        body
+    }
+
+    /// Like [`Harness::expect`] for an error response of SPEC §3.4: also asserts that the body
+    /// has a string `message` containing `message_contains` (`""` only requires a string
+    /// `message`). Returns the body for further checks (`error`, `errors`).
+    pub async fn expect_error(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        status: StatusCode,
+        message_contains: &str,
+    ) -> Value {
+        let request = describe(&method, path, body.as_ref());
+        let body = self.expect(method, path, token, body, status).await;
+        let message = body["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{request}: no string `message` in {body}"));
+        assert!(
+            message.contains(message_contains),
+            "{request}: message {message:?} does not contain {message_contains:?}: {body}"
+        );
+        body
+    }
+
     pub async fn user_jwt(&self, email: &str) -> String {
-        let (status, body) = self
-            .call(
+        let body = self
+            .expect(
                 Method::POST,
                 "/_dev/jwt",
                 None,
                 Some(json!({"email": email})),
+                StatusCode::OK,
             )
             .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
 
     /// Authorizes `code` with `user_token`; returns the whole response body.
     pub async fn authorize(&self, user_token: &str, code: &str) -> Value {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/harmony/authorize",
-                Some(user_token),
-                Some(json!({"token": user_token, "gateway_code": code})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
+        self.expect(
+            Method::POST,
+            "/harmony/authorize",
+            Some(user_token),
+            Some(json!({"token": user_token, "gateway_code": code})),
+            StatusCode::OK,
+        )
+        .await
     }
 
     pub async fn machine_token(&self, user_token: &str, code: &str) -> String {
@@ -104,5 +142,13 @@ impl Harness {
             .as_str()
             .unwrap()
             .to_owned()
+    }
+}
+
+/// `METHOD path [request body]`, for assertion messages.
+fn describe(method: &Method, path: &str, body: Option<&Value>) -> String {
+    match body {
+        Some(b) => format!("{method} {path} {b}"),
+        None => format!("{method} {path}"),
     }
 }

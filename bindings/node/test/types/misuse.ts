@@ -1,5 +1,5 @@
 // Must NOT compile (package.test.cjs checks that the declarations reject it).
-import { Client, MeshConfig, Reference, Validator, parseBearer } from '@runbeam/sdk'
+import { Client, IssuedMeshToken, MeshConfig, Reference, Resolver, Validator, parseBearer, type Resolution } from '@runbeam/sdk'
 
 const n: number = Reference.parse('x').type
 Reference.parse(42)
@@ -14,4 +14,8 @@ const sync: string = new Validator({ jwksUrl: 'https://x.example/jwks.json' }).v
 void new Validator({ jwksUrl: 'https://x.example/jwks.json' }).verifyMeshToken('t')
 parseBearer(undefined)
 void new Client('http://127.0.0.1').update({ type: 'pipeline', config: '' })
-console.log(n, sync)
+new Resolver({ config: 'gateway.toml', client: new Client('http://127.0.0.1'), tokenManager: {} })
+const res: Resolution = ({} as Resolver).resolveCached('x')
+void ({} as Resolver).meshToken('mesh')
+;({} as IssuedMeshToken).token = 'x'
+console.log(n, sync, res)

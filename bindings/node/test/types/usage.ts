@@ -138,3 +138,35 @@ async function storage(): Promise<void> {
   void [backend, where, loaded, secret, expires, issued, due, left, user, held, ensured, current]
 }
 void storage
+
+// Reference resolution and mesh tokens.
+import { IssuedMeshToken, Resolver } from '@runbeam/sdk'
+import type { Resolution, ResolverOptions, ResolverStats } from '@runbeam/sdk'
+
+async function resolution(): Promise<void> {
+  const client = new Client('http://127.0.0.1:8080')
+  const tokenManager = new TokenManager({ instanceId: 'gw', store: new MemoryTokenStore(), client })
+  const config: MeshConfig = MeshConfig.fromFile('gateway.toml').withProviderApi('runbeam', 'http://127.0.0.1:8080')
+  const options: ResolverOptions = { config, client, tokenManager, maxStaleSecs: 60, meshTokenMarginSecs: 30, meshTokenCapacity: 16 }
+  const resolver = new Resolver(options)
+  resolver.validateStartup()
+  const hit: Resolution | null = resolver.resolveCached('runbeam.acme.ingress.name.api')
+  const answer: Resolution = hit ?? (await resolver.resolve(Reference.parse('runbeam.acme.ingress.name.api')))
+  const urls: string[] = answer.resource.urls
+  const flags: boolean = answer.stale || answer.local
+  const at: string = answer.resolvedAt + answer.provider
+  const issued: IssuedMeshToken = await resolver.meshToken('mesh', urls[0])
+  const bearer: string = issued.token + issued.expose()
+  const expires: Date = issued.expiresAt
+  const meshNames: string = issued.mesh + issued.meshId
+  const claims: Claims = issued.claims
+  const verified: Claims = resolver.verifyMeshTokenSync(bearer, 'mesh', urls[0]) ?? (await resolver.verifyMeshToken(bearer, 'mesh'))
+  const dropped: boolean = resolver.invalidate('runbeam.acme.ingress.name.api')
+  resolver.invalidateAll()
+  resolver.reload(config)
+  const inUse: MeshConfig = resolver.config
+  const stats: ResolverStats = resolver.stats()
+  const count: number = resolver.cachedReferences + stats.hits + stats.upstreamRequests
+  void [flags, at, expires, meshNames, claims, verified, dropped, inUse, count]
+}
+void resolution

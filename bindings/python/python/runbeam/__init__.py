@@ -1,7 +1,8 @@
 """librunbeam for Python: Runbeam mesh resource references, mesh configuration and the Runbeam
 Cloud API client (:class:`Client`, :class:`AsyncClient`), the JWT validator
 (:class:`Validator`, :class:`AsyncValidator`) and token storage with the machine-token lifecycle
-(:func:`open_token_store`, :class:`TokenManager`, :class:`AsyncTokenManager`).
+(:func:`open_token_store`, :class:`TokenManager`, :class:`AsyncTokenManager`), and mesh
+resource resolution with a cache and mesh tokens (:class:`Resolver`, :class:`AsyncResolver`).
 
 All logic lives in the Rust core (``runbeam-core``); this package is a thin, typed binding.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from ._native import (
     Acknowledgement,
     AsyncClient,
+    AsyncResolver,
     AsyncResourceIterator,
     AsyncTokenManager,
     AsyncValidator,
@@ -26,13 +28,17 @@ from ._native import (
     Claims,
     Client,
     FileTokenStore,
+    IssuedMeshToken,
     KeyringTokenStore,
     MachineToken,
     MemoryTokenStore,
     MeshToken,
     Page,
+    Resolution,
     Resolved,
     ResolvedResource,
+    Resolver,
+    ResolverStats,
     ResourceIterator,
     TokenManager,
     TokenStore,
@@ -119,6 +125,11 @@ __all__ = [
     "UserToken",
     "TokenManager",
     "AsyncTokenManager",
+    "Resolver",
+    "AsyncResolver",
+    "Resolution",
+    "IssuedMeshToken",
+    "ResolverStats",
     "RunbeamError",
     "InvalidArgumentError",
     "InvalidReferenceError",

@@ -201,6 +201,14 @@ class MeshConfig:
     @staticmethod
     def from_files(paths: Iterable[_Path]) -> MeshConfig:
         """Read, merge and load several files, in order. Raises ``ConfigError``."""
+    def with_provider_api(self, name: str, url: str) -> MeshConfig:
+        """A copy with provider ``name``'s ``api`` URL replaced by ``url``: points the
+        configuration at another Cloud (staging, a local ``runbeam-devcloud``) without editing
+        the file; :meth:`validate` checks the URL like one read from TOML.
+
+        Raises:
+            UnknownProviderError: there is no ``[provider.<name>]`` table.
+        """
     def validate(self) -> List[Problem]:
         """Every problem of the configuration, in document order; empty means valid."""
     def in_mesh_context(self, reference: Union[Reference, str]) -> bool:
@@ -275,7 +283,13 @@ class ResolvedResource:
     @property
     def gateway_id(self) -> Optional[str]: ...
     @property
+    def pipeline_id(self) -> Optional[str]: ...
+    @property
     def mesh_id(self) -> Optional[str]: ...
+    @property
+    def backend_id(self) -> Optional[str]: ...
+    @property
+    def endpoint_id(self) -> Optional[str]: ...
     @property
     def description(self) -> Optional[str]: ...
     def __repr__(self) -> str: ...
@@ -847,4 +861,212 @@ class AsyncTokenManager:
     def ensure_token(self) -> Awaitable[MachineToken]: ...
     def revoke(self) -> Awaitable[None]: ...
     def current(self) -> Awaitable[Optional[MachineToken]]: ...
+    def __repr__(self) -> str: ...
+
+# --- Reference resolution and mesh tokens (SPEC §6) -------------------------------------------
+
+class Resolution:
+    """The answer of :meth:`Resolver.resolve`: the resource, where it came from, and whether it
+    is a stale answer served while the provider failed."""
+
+    @property
+    def resource(self) -> ResolvedResource:
+        """The resource (``urls``, ``protocol``, ``mode``, ids, …), as :meth:`Client.resolve`
+        gives it."""
+    @property
+    def provider(self) -> str:
+        """The provider that answered (``"local"`` for local references)."""
+    @property
+    def resolved_at(self) -> datetime.datetime:
+        """When the provider answered (local references: when the configuration was loaded);
+        aware, UTC."""
+    @property
+    def stale(self) -> bool:
+        """A cached answer past its TTL, served because the provider failed (transport error,
+        timeout, 5xx, 429, malformed answer) and younger than ``max_stale_secs``."""
+    @property
+    def local(self) -> bool:
+        """The reference was local, answered from the configuration."""
+    def to_dict(self) -> _Json:
+        """The wire form: ``{"data": {...}, "meta": {"provider", "resolved_at", "stale"}}``."""
+    def __repr__(self) -> str: ...
+
+class IssuedMeshToken:
+    """A mesh token from :meth:`Resolver.mesh_token`, verified before it was handed out: send
+    ``token`` as ``Authorization: Bearer`` to the destination. ``repr()`` and ``str()`` never
+    show the token."""
+
+    @property
+    def token(self) -> str:
+        """The token (an RS256 JWT)."""
+    @property
+    def expires_at(self) -> datetime.datetime:
+        """When it expires (aware, UTC)."""
+    @property
+    def mesh_id(self) -> str:
+        """The mesh's Cloud id."""
+    @property
+    def mesh(self) -> str:
+        """The mesh's name in the configuration."""
+    @property
+    def claims(self) -> Claims:
+        """Its verified claims (``sub``, ``aud``, ``dest_url``, ``source_team``, …)."""
+    def __repr__(self) -> str: ...
+
+class ResolverStats:
+    """Counters of a resolver's work since it was built."""
+
+    @property
+    def hits(self) -> int:
+        """Resolutions answered from the cache while fresh."""
+    @property
+    def misses(self) -> int:
+        """Resolutions that waited for an upstream answer (joined or started a fetch)."""
+    @property
+    def upstream_requests(self) -> int:
+        """Requests sent to a provider's resolve endpoint."""
+    @property
+    def stale_served(self) -> int:
+        """Stale answers served because a provider failed."""
+    @property
+    def local(self) -> int:
+        """Local references answered from the configuration."""
+    @property
+    def mesh_token_requests(self) -> int:
+        """Mesh tokens requested from a provider."""
+    def to_dict(self) -> Dict[str, int]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+_Ref = Union[str, Reference]
+
+class Resolver:
+    """Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in
+    front of the Cloud; blocking, every wait releases the GIL and a cache hit does no I/O.
+
+    - Local references are answered from the configuration.
+    - Remote references are resolved only when an enabled mesh lists them
+      (:class:`NotInMeshError` otherwise, before any request) and only for configured providers
+      (:class:`UnknownProviderError`).
+    - Answers are cached for the provider's ``cache_ttl_secs``; however many callers miss at
+      once, one request goes upstream.
+    - :class:`NotFoundError`, :class:`PermissionDeniedError` and :class:`UnauthorizedError`
+      are raised and never cached. When the provider fails, the last answer is served with
+      :attr:`Resolution.stale` set while younger than ``max_stale_secs``; after that the
+      error is raised.
+
+    ``client`` (a :class:`Client`/:class:`AsyncClient`, its token unused, or an API URL)
+    carries the HTTP settings used for every provider, each at its own ``api`` URL;
+    ``manager`` (a :class:`TokenManager` or :class:`AsyncTokenManager`) supplies the gateway's
+    machine token. Mesh tokens are reused until ``mesh_token_margin_secs`` before they expire;
+    at most ``mesh_token_capacity`` are kept.
+
+    >>> resolver = runbeam.Resolver(config, runbeam.Client(api), manager)  # doctest: +SKIP
+    >>> resolver.validate_startup()  # doctest: +SKIP
+    >>> resolver.resolve("runbeam.radiology-dept.ingress.name.dicomweb").resource.urls  # doctest: +SKIP
+    ['https://dicom.radiology.example.com']
+    """
+
+    def __init__(
+        self,
+        config: MeshConfig,
+        client: Union[Client, AsyncClient, str],
+        manager: Union[TokenManager, AsyncTokenManager],
+        *,
+        max_stale_secs: float = 3600.0,
+        mesh_token_margin_secs: float = 30.0,
+        mesh_token_capacity: int = 1024,
+    ) -> None: ...
+    def validate_startup(self) -> None:
+        """Check the configuration in use; raises :class:`ConfigError` whose ``problems`` list
+        every problem. Nothing is fetched."""
+    def resolve(self, reference: _Ref) -> Resolution:
+        """Resolve ``reference``: from the cache while fresh, from the configuration when
+        local, else from the provider.
+
+        Raises:
+            InvalidReferenceError, UnknownProviderError, NotInMeshError: before any request.
+            NotFoundError: unknown to the provider (not cached), or a local name the
+                configuration does not define.
+            NoTokenError, TokenExpiredError: the token manager has no usable machine token.
+            TransportError, TimeoutError, ServerErrorError, RateLimitedError, ProtocolError:
+                the provider failed and no stale answer can be served.
+            TypeError: ``reference`` is neither a ``str`` nor a :class:`Reference`.
+        """
+    def resolve_cached(self, reference: _Ref) -> Optional[Resolution]:
+        """:meth:`resolve` without I/O: the answer when it is known now, ``None`` when a
+        request would be needed. Raises like :meth:`resolve` for answers known now."""
+    def mesh_token(self, mesh: str, destination_url: str) -> IssuedMeshToken:
+        """A verified mesh token to call ``destination_url`` through ``mesh`` (its
+        configuration name or Cloud id): a cached one until ``mesh_token_margin_secs`` before
+        it expires, else a new one (one request however many callers wait).
+
+        Raises:
+            NotInMeshError: the mesh is not configured or not enabled.
+            InvalidArgumentError: ``destination_url`` is not an http(s) URL.
+            PermissionDeniedError: the Cloud refused (the message names the rule).
+        """
+    def verify_mesh_token(
+        self, token: str, mesh: str, destination_url: Optional[str] = None
+    ) -> Claims:
+        """The receiving side: verify a mesh token presented for ``mesh`` (signature, trusted
+        issuer, ``aud``, ``mesh_id``, expiry) and, when ``destination_url`` is given, that it
+        lies under the token's ``dest_url``. Keys are fetched only when none are cached.
+
+        Raises:
+            NotInMeshError: unknown mesh.
+            JwtInvalidError, JwtExpiredError, UntrustedIssuerError: the token is refused.
+        """
+    def invalidate(self, reference: _Ref) -> bool:
+        """Forget the cached answer for ``reference`` (any spelling); whether one was dropped."""
+    def invalidate_all(self) -> None:
+        """Forget every cached answer and mesh token."""
+    def reload(self, config: MeshConfig) -> None:
+        """Switch to ``config``. It is validated first and refused with :class:`ConfigError`
+        (the old one stays in use) if it has problems; cached answers of providers that
+        changed and of references no longer in an enabled mesh are dropped, as are mesh
+        tokens of meshes that changed."""
+    def stats(self) -> ResolverStats:
+        """Counters since the resolver was built."""
+    @property
+    def cached_references(self) -> int:
+        """References with a cached answer (fresh or stale)."""
+    @property
+    def config(self) -> MeshConfig:
+        """The configuration in use."""
+    def __repr__(self) -> str: ...
+
+class AsyncResolver:
+    """The asyncio form of :class:`Resolver` (the same arguments): :meth:`resolve`,
+    :meth:`mesh_token` and :meth:`verify_mesh_token` return awaitables, already completed when
+    answered from the cache; the other methods are immediate."""
+
+    def __init__(
+        self,
+        config: MeshConfig,
+        client: Union[Client, AsyncClient, str],
+        manager: Union[TokenManager, AsyncTokenManager],
+        *,
+        max_stale_secs: float = 3600.0,
+        mesh_token_margin_secs: float = 30.0,
+        mesh_token_capacity: int = 1024,
+    ) -> None: ...
+    def validate_startup(self) -> None: ...
+    def resolve(self, reference: _Ref) -> Awaitable[Resolution]: ...
+    def resolve_cached(self, reference: _Ref) -> Optional[Resolution]:
+        """Immediate (not awaitable)."""
+    def mesh_token(self, mesh: str, destination_url: str) -> Awaitable[IssuedMeshToken]: ...
+    def verify_mesh_token(
+        self, token: str, mesh: str, destination_url: Optional[str] = None
+    ) -> Awaitable[Claims]: ...
+    def invalidate(self, reference: _Ref) -> bool: ...
+    def invalidate_all(self) -> None: ...
+    def reload(self, config: MeshConfig) -> None: ...
+    def stats(self) -> ResolverStats: ...
+    @property
+    def cached_references(self) -> int: ...
+    @property
+    def config(self) -> MeshConfig: ...
     def __repr__(self) -> str: ...

@@ -1,0 +1,710 @@
+//! `Resolver`: runbeam-core's reference resolver and mesh-token source (SPEC §6) for
+//! JavaScript, with `Resolution` and `IssuedMeshToken`.
+//!
+//! Every rule (mesh context, cache and TTL, single-flight, stale answers, mesh-token reuse and
+//! verification) is runbeam-core's; this module converts arguments, results and errors.
+//!
+//! **Hot path.** A gateway resolves a reference per request, so `resolveCached` calls the core's
+//! cached path ([`runbeam_core::resolve::Resolver::resolve_cached`]) directly on the JS thread:
+//! no I/O, `null` when a request is needed, a thrown coded error when the answer is an error
+//! known without I/O (`NotInMesh`, …). `index.js` makes `resolve` try that path before going to
+//! the runtime, so a cache hit is a Promise resolved at once. The string is read into a
+//! per-thread buffer (no allocation), as `Validator.validateSync` does.
+//!
+//! **Resolution objects.** The core hands out the cached answer as a shared `Arc<Resolved>`;
+//! the binding builds one frozen JavaScript object per such `Arc` (and per `stale` flag) and
+//! returns it again on the next hit, so a hit creates no object. See [`Objects`]. Answers that
+//! arrive through the runtime (`resolve` after a miss) go through the same map, so concurrent
+//! callers of one fetch get the same object too.
+//!
+//! **Secrets.** An `IssuedMeshToken` keeps its token in Rust: it is read with the `token`
+//! prototype getter or `expose()`; `toJSON()` redacts it and `index.js` gives it a redacted
+//! `util.inspect` form. Errors never carry a token.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ptr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{
+    Env, FromNapiRef, JavaScriptClassExt, JsObjectValue, JsValue, Object, ObjectFinalize,
+    ObjectRef, PromiseRaw, Result, ToNapiValue, Unknown,
+};
+use napi::{JsDate, ValueType, sys};
+use napi_derive::napi;
+use runbeam_core::resolve;
+use serde_json::{Map, Value};
+
+use crate::client::{Client, ResolvedResource, present};
+use crate::config::MeshConfig;
+use crate::storage::{REDACTED, TokenManager, date, rfc3339, secs};
+use crate::{error, jwt, reference};
+
+/// The answer of `resolve` / `resolveCached`: the resource, who answered and when, and whether
+/// it is a stale answer. Frozen: a resolver returns the same object again while the answer is
+/// cached.
+#[napi(object, object_from_js = false)]
+pub struct Resolution {
+    /// The resource, as the Client's `resolve` gives it (`urls`, `protocol`, `mode`, ids, …).
+    pub resource: ResolvedResource,
+    /// The provider that answered (`'runbeam'`; `'local'` for a local reference).
+    pub provider: String,
+    /// When the provider answered, RFC 3339 (for a local reference: when the configuration was
+    /// loaded).
+    pub resolved_at: String,
+    /// Whether this is a cached answer past its TTL, served because the provider failed
+    /// (transport error, timeout, 5xx, 429, malformed answer) and younger than `maxStaleSecs`.
+    pub stale: bool,
+    /// Whether the reference is local, answered from the configuration.
+    pub local: bool,
+}
+
+/// Counters of a resolver's work since it was built (`resolver.stats()`).
+#[napi(object, object_from_js = false)]
+pub struct ResolverStats {
+    /// Resolutions answered from the cache while fresh.
+    pub hits: f64,
+    /// Resolutions that waited for an upstream answer (joined or started a fetch).
+    pub misses: f64,
+    /// Requests sent to a provider's resolve endpoint.
+    pub upstream_requests: f64,
+    /// Stale answers served because a provider failed.
+    pub stale_served: f64,
+    /// Local references answered from the configuration.
+    pub local: f64,
+    /// Mesh tokens requested from a provider.
+    pub mesh_token_requests: f64,
+}
+
+impl From<resolve::ResolverStats> for ResolverStats {
+    fn from(s: resolve::ResolverStats) -> Self {
+        ResolverStats {
+            hits: s.hits as f64,
+            misses: s.misses as f64,
+            upstream_requests: s.upstream_requests as f64,
+            stale_served: s.stale_served as f64,
+            local: s.local as f64,
+            mesh_token_requests: s.mesh_token_requests as f64,
+        }
+    }
+}
+
+/// A napi call's status as a `Result`.
+fn check(env: &Env, status: sys::napi_status, what: &str) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(error::internal(
+            env,
+            format!("cannot build the resolution object: {what} failed (napi status {status})"),
+        ))
+    }
+}
+
+/// `Object.freeze(value)`.
+fn freeze(env: &Env, value: sys::napi_value) -> Result<()> {
+    let named = |object: sys::napi_value, name: &std::ffi::CStr| -> Result<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: `object` is a live object of `env`; `name` is NUL-terminated; `out` is
+        // written on success.
+        let status =
+            unsafe { sys::napi_get_named_property(env.raw(), object, name.as_ptr(), &mut out) };
+        check(env, status, "reading a property")?;
+        Ok(out)
+    };
+    let mut global = ptr::null_mut();
+    // SAFETY: `global` is written on success.
+    check(
+        env,
+        unsafe { sys::napi_get_global(env.raw(), &mut global) },
+        "napi_get_global",
+    )?;
+    let object = named(global, c"Object")?;
+    let freeze = named(object, c"freeze")?;
+    let mut result = ptr::null_mut();
+    // SAFETY: `freeze` is `Object.freeze`, called with `Object` as `this` and one live value.
+    let status =
+        unsafe { sys::napi_call_function(env.raw(), object, freeze, 1, &value, &mut result) };
+    check(env, status, "Object.freeze")
+}
+
+/// A new frozen JavaScript `Resolution` (its `resource` and `resource.urls` frozen too).
+fn new_resolution(env: &Env, answer: &resolve::Resolution) -> Result<sys::napi_value> {
+    let value = Resolution {
+        resource: ResolvedResource::from(answer.resource().clone()),
+        provider: answer.provider().to_string(),
+        resolved_at: rfc3339(answer.resolved_at()),
+        stale: answer.is_stale(),
+        local: answer.is_local(),
+    };
+    // SAFETY: `env` is the live environment of this call.
+    let raw = unsafe { Resolution::to_napi_value(env.raw(), value) }?;
+    let object = Object::from_raw(env.raw(), raw);
+    let resource: Object<'_> = object.get_named_property("resource")?;
+    let urls: Object<'_> = resource.get_named_property("urls")?;
+    freeze(env, urls.raw())?;
+    freeze(env, resource.raw())?;
+    freeze(env, raw)?;
+    Ok(raw)
+}
+
+/// The JavaScript objects built for the answers the core hands out, by the address of the
+/// shared `Resolved` and the `stale` flag.
+///
+/// The map holds each `Resolution` (so the `Arc` stays alive and its address cannot be reused
+/// by another answer). Answers are bounded by the configuration, but every refetch makes a new
+/// `Arc`, so the map is emptied when it reaches [`Objects::limit`] (objects are then built
+/// again on the next hit: amortised O(1)).
+#[derive(Default)]
+struct Objects {
+    map: HashMap<(usize, bool), (resolve::Resolution, ObjectRef<false>)>,
+    /// Set when the resolver is finalized: answers arriving later are not remembered.
+    closed: bool,
+}
+
+impl Objects {
+    const MIN_LIMIT: usize = 256;
+
+    fn limit(cached: usize) -> usize {
+        Self::MIN_LIMIT.max(cached.saturating_mul(4))
+    }
+
+    /// The object for `answer`: the one built before for its `Arc`, or a new one, remembered.
+    fn get(
+        &mut self,
+        env: &Env,
+        answer: resolve::Resolution,
+        cached: impl FnOnce() -> usize,
+    ) -> Result<sys::napi_value> {
+        let key = (ptr::from_ref(answer.resolved()) as usize, answer.is_stale());
+        if let Some((_, object)) = self.map.get(&key) {
+            return Ok(object.get_value(env)?.raw());
+        }
+        let raw = new_resolution(env, &answer)?;
+        if self.closed {
+            return Ok(raw);
+        }
+        if self.map.len() >= Self::limit(cached()) {
+            self.clear(env)?;
+        }
+        let object = Object::from_raw(env.raw(), raw).create_ref::<false>()?;
+        self.map.insert(key, (answer, object));
+        Ok(raw)
+    }
+
+    fn clear(&mut self, env: &Env) -> Result<()> {
+        for (_, (_, object)) in self.map.drain() {
+            object.unref(env)?;
+        }
+        Ok(())
+    }
+}
+
+/// The object for `answer` from `objects`; a new, unremembered one if `objects` is in use (only
+/// when JavaScript code run while building an object, a patched `Object.freeze`, calls back
+/// into the resolver).
+fn object_for(
+    env: &Env,
+    objects: &RefCell<Objects>,
+    answer: resolve::Resolution,
+    resolver: &resolve::Resolver,
+) -> Result<sys::napi_value> {
+    match objects.try_borrow_mut() {
+        Ok(mut objects) => objects.get(env, answer, || resolver.cached_references()),
+        Err(_) => new_resolution(env, &answer),
+    }
+}
+
+/// A raw value of the environment a Promise callback runs in (a `Resolution` object).
+pub struct Raw(sys::napi_value);
+
+impl ToNapiValue for Raw {
+    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        Ok(val.0)
+    }
+}
+
+/// A mesh token from `resolver.meshToken()`, verified before it was handed out: send `token`
+/// as `Authorization: Bearer` to the destination. The token is not an own property: read it
+/// with `issued.token` or `issued.expose()`; `util.inspect`, `console.log` and `JSON.stringify`
+/// show `'***'` instead.
+///
+/// ```js
+/// const issued = await resolver.meshToken('imaging-integration', `${url}/studies`)
+/// await fetch(`${url}/studies`, { headers: { authorization: `Bearer ${issued.token}` } })
+/// issued.claims.claims.dest_url // 'https://dicom.radiology.example.com/studies'
+/// ```
+#[napi]
+pub struct IssuedMeshToken {
+    inner: Arc<resolve::IssuedMeshToken>,
+}
+
+#[napi]
+impl IssuedMeshToken {
+    /// The mesh token, a JWT (a prototype getter: never shown).
+    #[napi(getter)]
+    pub fn token(&self) -> String {
+        self.inner.token.token.expose().to_string()
+    }
+
+    /// The token itself, same as `token`.
+    #[napi]
+    pub fn expose(&self) -> String {
+        self.token()
+    }
+
+    /// When it expires.
+    #[napi(getter, ts_return_type = "Date")]
+    pub fn expires_at<'env>(&self, env: &'env Env) -> Result<JsDate<'env>> {
+        date(env, self.inner.token.expires_at)
+    }
+
+    /// The Cloud's id of the mesh.
+    #[napi(getter)]
+    pub fn mesh_id(&self) -> String {
+        self.inner.token.mesh_id.clone()
+    }
+
+    /// The mesh's name in the configuration.
+    #[napi(getter)]
+    pub fn mesh(&self) -> String {
+        self.inner.mesh.clone()
+    }
+
+    /// Its verified claims (`sub`, `aud`, `exp`, `jti`; `claims.claims` has `dest_url`,
+    /// `source_team`, `mesh_id`, …).
+    #[napi(getter, ts_return_type = "Claims")]
+    pub fn claims<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let raw = jwt::new_claims(env, &self.inner.claims)?;
+        // SAFETY: `raw` is a live value of `env`.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+    }
+
+    /// The fields with the token redacted (what `JSON.stringify` writes).
+    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("token".into(), REDACTED.into());
+        map.insert(
+            "expiresAt".into(),
+            rfc3339(self.inner.token.expires_at).into(),
+        );
+        map.insert("meshId".into(), self.inner.token.mesh_id.clone().into());
+        map.insert("mesh".into(), self.inner.mesh.clone().into());
+        map.insert(
+            "claims".into(),
+            Value::Object(self.inner.claims.all().clone()),
+        );
+        Value::Object(map)
+    }
+}
+
+/// Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in front
+/// of the Cloud.
+///
+/// - Local references are answered from the configuration.
+/// - Remote references are resolved only when an enabled mesh lists them
+///   (`RUNBEAM_NOT_IN_MESH` otherwise, before any request) and only for configured providers
+///   (`RUNBEAM_UNKNOWN_PROVIDER`).
+/// - Answers are cached by canonical reference for the provider's `cache_ttl_secs`; however many
+///   callers miss at once, one request goes upstream.
+/// - `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED` and `RUNBEAM_UNAUTHORIZED` are returned
+///   and never cached. When the provider fails (transport, timeout, 5xx, 429, malformed
+///   answer), the last answer is served with `stale: true` while younger than `maxStaleSecs`
+///   (default 3600); after that the error is returned.
+///
+/// ```js
+/// const config = MeshConfig.fromFile('gateway.toml')
+/// const client = new Client('https://api.runbeam.io')
+/// const tokenManager = new TokenManager({ instanceId: 'analytics-gw-1', store: await openTokenStore(),
+///   client, credential: process.env.RUNBEAM_SANCTUM_TOKEN })
+/// const resolver = new Resolver({ config, client, tokenManager })
+/// resolver.validateStartup()
+///
+/// const dicom = resolver.resolveCached(ref) ?? (await resolver.resolve(ref))
+/// const issued = await resolver.meshToken('imaging-integration', `${dicom.resource.urls[0]}/studies`)
+/// ```
+#[napi(custom_finalize)]
+pub struct Resolver {
+    inner: resolve::Resolver,
+    objects: Rc<RefCell<Objects>>,
+}
+
+impl ObjectFinalize for Resolver {
+    fn finalize(self, env: Env) -> Result<()> {
+        // In use only if a GC during a Promise callback of this resolver finalizes it: that
+        // callback's map then keeps its few objects (it holds the last `Rc`).
+        let Ok(mut objects) = self.objects.try_borrow_mut() else {
+            return Ok(());
+        };
+        objects.closed = true;
+        objects.clear(&env)
+    }
+}
+
+fn property<'env>(object: &Object<'env>, name: &str) -> Result<Option<Unknown<'env>>> {
+    let value: Unknown<'env> = object.get_named_property(name)?;
+    Ok(present(Some(value)))
+}
+
+/// The native object of class `T` behind `value`, or `RUNBEAM_INVALID_ARGUMENT` naming `what`.
+fn instance<T: JavaScriptClassExt + FromNapiRef + 'static>(
+    env: &Env,
+    value: Option<Unknown<'_>>,
+    what: &str,
+    class: &str,
+) -> Result<&'static T> {
+    let Some(value) = present(value) else {
+        return Err(error::invalid_argument(env, format!("{what} is missing")));
+    };
+    if !T::instance_of(env, &value)? {
+        return Err(error::invalid_argument(
+            env,
+            format!("{what} must be a {class}, not {}", error::describe(&value)),
+        ));
+    }
+    // SAFETY: `value` belongs to `env` and is an instance of `T` (checked above).
+    unsafe { T::from_napi_ref(env.raw(), value.raw()) }
+}
+
+/// Calls `f` with the text of a reference argument: a string (read without allocating) or a
+/// `Reference` (its canonical form). The core parses it.
+fn with_reference<T>(env: &Env, value: &Unknown<'_>, f: impl FnOnce(&str) -> T) -> Result<T> {
+    match value.get_type()? {
+        ValueType::String => jwt::with_string(env, value, "reference", f),
+        ValueType::Object => match reference::canonical_of(env, value)? {
+            Some(text) => Ok(f(&text)),
+            None => Err(not_a_reference(env, value)),
+        },
+        _ => Err(not_a_reference(env, value)),
+    }
+}
+
+fn not_a_reference(env: &Env, value: &Unknown<'_>) -> napi::Error {
+    error::invalid_argument(
+        env,
+        format!(
+            "reference must be a Reference or a string, not {}",
+            error::describe(value)
+        ),
+    )
+}
+
+fn string_arg(env: &Env, value: Option<Unknown<'_>>, what: &str) -> Result<String> {
+    match value {
+        Some(value) => crate::args::string(env, &value, what),
+        None => Err(error::invalid_argument(
+            env,
+            format!("{what} must be a string, not undefined"),
+        )),
+    }
+}
+
+/// `(token, mesh, destinationUrl?)` of the verify methods.
+fn verify_args(
+    env: &Env,
+    token: Option<Unknown<'_>>,
+    mesh: Option<Unknown<'_>>,
+    destination_url: Option<Unknown<'_>>,
+) -> Result<(String, String, Option<String>)> {
+    let token = string_arg(env, token, "token")?;
+    let mesh = string_arg(env, mesh, "mesh")?;
+    let destination = present(destination_url)
+        .map(|d| crate::args::string(env, &d, "destinationUrl"))
+        .transpose()?;
+    Ok((token, mesh, destination))
+}
+
+#[napi]
+impl Resolver {
+    /// A resolver of `options.config`'s references. Nothing is fetched and the configuration
+    /// is not validated here: call `validateStartup()` to refuse one with problems.
+    ///
+    /// @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or wrongly typed option;
+    /// `RUNBEAM_CONFIG` when a provider's API URL or a mesh's `jwks_url` cannot be used.
+    #[napi(constructor, ts_args_type = "options: ResolverOptions")]
+    pub fn new(env: &Env, options: Option<Unknown<'_>>) -> Result<Self> {
+        let options = match options {
+            Some(value) if value.get_type()? == ValueType::Object => {
+                Object::from_raw(env.raw(), value.raw())
+            }
+            other => {
+                let got = other.as_ref().map_or("undefined", error::describe);
+                return Err(error::invalid_argument(
+                    env,
+                    format!(
+                        "new Resolver() needs an options object with config, client and tokenManager, not {got}"
+                    ),
+                ));
+            }
+        };
+        let config: &MeshConfig = instance(
+            env,
+            property(&options, "config")?,
+            "options.config",
+            "MeshConfig",
+        )?;
+        let client: &Client = instance(
+            env,
+            property(&options, "client")?,
+            "options.client",
+            "Client",
+        )?;
+        let manager: &TokenManager = instance(
+            env,
+            property(&options, "tokenManager")?,
+            "options.tokenManager",
+            "TokenManager",
+        )?;
+        let mut builder = resolve::Resolver::builder(
+            config.core().clone(),
+            client.core().clone(),
+            manager.core(),
+        );
+        if let Some(v) = property(&options, "maxStaleSecs")? {
+            builder = builder.max_stale(secs(env, &v, "options.maxStaleSecs")?);
+        }
+        if let Some(v) = property(&options, "meshTokenMarginSecs")? {
+            builder = builder.mesh_token_margin(secs(env, &v, "options.meshTokenMarginSecs")?);
+        }
+        if let Some(v) = property(&options, "meshTokenCapacity")? {
+            let n: f64 = crate::client::json_like(env, &v, "options.meshTokenCapacity")?;
+            let n = crate::client::count(env, n, "options.meshTokenCapacity")?;
+            builder = builder.mesh_token_capacity(usize::try_from(n).unwrap_or(usize::MAX));
+        }
+        let inner = error::core(env, || builder.build())?;
+        Ok(Resolver {
+            inner,
+            objects: Rc::new(RefCell::new(Objects::default())),
+        })
+    }
+
+    /// Checks the configuration in use (SPEC §2.2), nothing fetched.
+    ///
+    /// @throws `RUNBEAM_CONFIG` whose `problems` list every problem with its TOML path.
+    #[napi]
+    pub fn validate_startup(&self, env: &Env) -> Result<()> {
+        error::core(env, || self.inner.validate_startup())
+    }
+
+    /// The answer for `reference` without I/O: the `Resolution` when it is known now (a fresh
+    /// cached answer or a local reference), `null` when a request is needed (then use
+    /// `resolve`).
+    ///
+    /// ```js
+    /// const dicom = resolver.resolveCached(ref) ?? (await resolver.resolve(ref))
+    /// ```
+    ///
+    /// @throws the errors known without I/O: `RUNBEAM_INVALID_REFERENCE`,
+    /// `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER`, `RUNBEAM_NOT_FOUND` (a local name the
+    /// configuration does not define); `RUNBEAM_INVALID_ARGUMENT` for a value that is neither a
+    /// string nor a `Reference`.
+    #[napi(
+        ts_args_type = "reference: Reference | string",
+        ts_return_type = "Resolution | null"
+    )]
+    pub fn resolve_cached<'env>(
+        &self,
+        env: &'env Env,
+        reference: Option<Unknown<'_>>,
+    ) -> Result<Unknown<'env>> {
+        let Some(reference) = reference else {
+            return Err(error::invalid_argument(
+                env,
+                "reference must be a Reference or a string, not undefined",
+            ));
+        };
+        let outcome = with_reference(env, &reference, |text| self.inner.resolve_cached(text))?;
+        let raw = match outcome {
+            None => {
+                let mut null = ptr::null_mut();
+                // SAFETY: `null` is written on success.
+                check(
+                    env,
+                    unsafe { sys::napi_get_null(env.raw(), &mut null) },
+                    "napi_get_null",
+                )?;
+                null
+            }
+            Some(Err(e)) => return Err(error::from_core(env, &e)),
+            Some(Ok(answer)) => object_for(env, &self.objects, answer, &self.inner)?,
+        };
+        // SAFETY: `raw` is a live value of `env`.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+    }
+
+    /// The fetching half of `resolve` (index.js tries `resolveCached` first).
+    #[napi(js_name = "__resolve", skip_typescript)]
+    pub fn resolve_async<'env>(
+        &self,
+        env: &'env Env,
+        reference: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, Raw>> {
+        let Some(reference) = reference else {
+            return Err(error::invalid_argument(
+                env,
+                "reference must be a Reference or a string, not undefined",
+            ));
+        };
+        let text = with_reference(env, &reference, str::to_owned)?;
+        let inner = self.inner.clone();
+        let objects = Rc::clone(&self.objects);
+        let resolver = self.inner.clone();
+        env.spawn_future_with_callback(
+            async move { Ok(inner.resolve(&text).await) },
+            move |env, outcome| match outcome {
+                Ok(answer) => object_for(env, &objects, answer, &resolver).map(Raw),
+                Err(e) => Err(error::from_core(env, &e)),
+            },
+        )
+    }
+
+    /// A mesh token to call `destinationUrl` through `mesh` (its configuration name or Cloud
+    /// id): a cached one until `meshTokenMarginSecs` before it expires, else a new one from the
+    /// provider (one request however many callers wait), verified before it is handed out.
+    ///
+    /// Rejects with `RUNBEAM_NOT_IN_MESH` for a mesh that is not configured or not enabled,
+    /// `RUNBEAM_INVALID_ARGUMENT` for a destination that is not an http(s) URL, the provider's
+    /// errors (`RUNBEAM_PERMISSION_DENIED` says which rule failed) and the validator's errors.
+    #[napi(
+        ts_args_type = "mesh: string, destinationUrl: string",
+        ts_return_type = "Promise<IssuedMeshToken>"
+    )]
+    pub fn mesh_token<'env>(
+        &self,
+        env: &'env Env,
+        mesh: Option<Unknown<'_>>,
+        destination_url: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, IssuedMeshToken>> {
+        let mesh = string_arg(env, mesh, "mesh")?;
+        let destination = string_arg(env, destination_url, "destinationUrl")?;
+        let inner = self.inner.clone();
+        crate::client::spawn(
+            env,
+            async move { inner.mesh_token(&mesh, &destination).await },
+            |inner| IssuedMeshToken { inner },
+        )
+    }
+
+    /// The receiving side, without I/O: verifies a mesh token presented for `mesh` (its
+    /// configuration name or Cloud id) with the keys already fetched — signature, trusted
+    /// issuer (the mesh's provider), `aud = mesh:<id>`, `mesh_id`, expiry and, when
+    /// `destinationUrl` (the URL being served) is given, that it lies under the token's
+    /// `dest_url`. `null` when keys must be fetched first (then use `verifyMeshToken`).
+    ///
+    /// @throws `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`,
+    /// `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`.
+    #[napi(
+        ts_args_type = "token: string, mesh: string, destinationUrl?: string | null",
+        ts_return_type = "Claims | null"
+    )]
+    pub fn verify_mesh_token_sync<'env>(
+        &self,
+        env: &'env Env,
+        token: Option<Unknown<'_>>,
+        mesh: Option<Unknown<'_>>,
+        destination_url: Option<Unknown<'_>>,
+    ) -> Result<Unknown<'env>> {
+        let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
+        let raw = match self
+            .inner
+            .verify_mesh_token_cached(&token, &mesh, destination.as_deref())
+        {
+            None => {
+                let mut null = ptr::null_mut();
+                // SAFETY: `null` is written on success.
+                check(
+                    env,
+                    unsafe { sys::napi_get_null(env.raw(), &mut null) },
+                    "napi_get_null",
+                )?;
+                null
+            }
+            Some(Err(e)) => return Err(error::from_core(env, &e)),
+            Some(Ok(claims)) => jwt::new_claims(env, &claims)?,
+        };
+        // SAFETY: `raw` is a live value of `env`.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+    }
+
+    /// The fetching half of `verifyMeshToken` (index.js tries `verifyMeshTokenSync` first).
+    #[napi(js_name = "__verifyMeshToken", skip_typescript)]
+    pub fn verify_mesh_token_async<'env>(
+        &self,
+        env: &'env Env,
+        token: Option<Unknown<'_>>,
+        mesh: Option<Unknown<'_>>,
+        destination_url: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, jwt::JsClaims>> {
+        let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
+        let inner = self.inner.clone();
+        crate::client::spawn(
+            env,
+            async move {
+                inner
+                    .verify_mesh_token(&token, &mesh, destination.as_deref())
+                    .await
+            },
+            jwt::JsClaims,
+        )
+    }
+
+    /// Forgets the cached answer for `reference` (any spelling); the next `resolve` asks the
+    /// provider. Returns whether an answer was dropped.
+    ///
+    /// @throws `RUNBEAM_INVALID_REFERENCE`, `RUNBEAM_INVALID_ARGUMENT`.
+    #[napi(ts_args_type = "reference: Reference | string")]
+    pub fn invalidate(&self, env: &Env, reference: Option<Unknown<'_>>) -> Result<bool> {
+        let Some(reference) = reference else {
+            return Err(error::invalid_argument(
+                env,
+                "reference must be a Reference or a string, not undefined",
+            ));
+        };
+        let outcome = with_reference(env, &reference, |text| self.inner.invalidate(text))?;
+        outcome.map_err(|e| error::from_core(env, &e))
+    }
+
+    /// Forgets every cached answer and mesh token.
+    #[napi]
+    pub fn invalidate_all(&self, env: &Env) -> Result<()> {
+        self.inner.invalidate_all();
+        match self.objects.try_borrow_mut() {
+            Ok(mut objects) => objects.clear(env),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Switches to `config` (the cache is invalidated when the configuration changes): the new
+    /// configuration is validated first and refused — the old one stays in use — if it has
+    /// problems; cached answers of providers whose API URL or TTL changed, and of references no
+    /// longer listed in an enabled mesh, are dropped, as are mesh tokens of meshes that
+    /// changed.
+    ///
+    /// @throws `RUNBEAM_CONFIG` with every problem of the new configuration in `problems`;
+    /// `RUNBEAM_INVALID_ARGUMENT` when `config` is not a `MeshConfig`.
+    #[napi(ts_args_type = "config: MeshConfig")]
+    pub fn reload(&self, env: &Env, config: Option<Unknown<'_>>) -> Result<()> {
+        let config: &MeshConfig = instance(env, config, "config", "MeshConfig")?;
+        error::core(env, || self.inner.reload(config.core().clone()))
+    }
+
+    /// The configuration in use (the last one `reload` accepted).
+    #[napi(getter)]
+    pub fn config(&self) -> MeshConfig {
+        MeshConfig::from_core(self.inner.config())
+    }
+
+    /// References with a cached answer (fresh or stale).
+    #[napi(getter)]
+    pub fn cached_references(&self) -> u32 {
+        u32::try_from(self.inner.cached_references()).unwrap_or(u32::MAX)
+    }
+
+    /// Counters since the resolver was built.
+    #[napi]
+    pub fn stats(&self) -> ResolverStats {
+        self.inner.stats().into()
+    }
+}

@@ -1,0 +1,786 @@
+//! [`Resolver`] and [`ResolverBuilder`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::answer::{IssuedMeshToken, Resolution};
+use super::flight::{Entry, Slot};
+use super::state::State;
+use crate::Secret;
+use crate::client::{Client, Resolved};
+use crate::config::MeshConfig;
+use crate::config::problems_error;
+use crate::error::{Error, ErrorKind, Result};
+use crate::jwt::{Claims, Validator, ValidatorBuilder};
+use crate::reference::Reference;
+use crate::storage::TokenManager;
+
+/// Default age after which a cached answer is no longer served when the provider fails.
+pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
+/// A mesh token is reused until this long before its `exp`.
+pub const DEFAULT_MESH_TOKEN_MARGIN: Duration = Duration::from_secs(30);
+/// Mesh tokens remembered at most (one per mesh and destination URL).
+pub const DEFAULT_MESH_TOKEN_CAPACITY: usize = 1024;
+
+/// How long a machine token that is due for renewal (and could not be renewed) is used
+/// before the token manager is asked again.
+const MACHINE_TOKEN_RECHECK: Duration = Duration::from_secs(60);
+
+type ResourceSlot = Slot<Arc<Resolved>>;
+type MeshTokenSlot = Slot<Arc<IssuedMeshToken>>;
+
+/// Counters of a resolver's work since it was built, for metrics and capacity planning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResolverStats {
+    /// Resolutions answered from the cache while fresh.
+    pub hits: u64,
+    /// Resolutions that waited for an upstream answer (joined or started a fetch).
+    pub misses: u64,
+    /// Requests sent to a provider's resolve endpoint.
+    pub upstream_requests: u64,
+    /// Stale answers served because a provider failed.
+    pub stale_served: u64,
+    /// Local references answered from the configuration.
+    pub local: u64,
+    /// Mesh tokens requested from a provider.
+    pub mesh_token_requests: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    upstream_requests: AtomicU64,
+    stale_served: AtomicU64,
+    local: AtomicU64,
+    mesh_token_requests: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The machine token in use, so that a fetch does not read the token store every time.
+struct MachineCache {
+    token: Secret,
+    expires_at: OffsetDateTime,
+    recheck_at: Instant,
+}
+
+pub(crate) struct Inner {
+    state: RwLock<Arc<State>>,
+    resources: RwLock<HashMap<Box<str>, Arc<ResourceSlot>>>,
+    mesh_tokens: RwLock<HashMap<String, Arc<MeshTokenSlot>>>,
+    manager: Arc<TokenManager>,
+    machine: Mutex<Option<MachineCache>>,
+    /// Serialises reloads, so each one moves from the configuration it compared against.
+    reloading: Mutex<()>,
+    template: Client,
+    validator: ValidatorBuilder,
+    max_stale: Duration,
+    mesh_token_margin: Duration,
+    mesh_token_capacity: usize,
+    counters: Counters,
+}
+
+/// Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in
+/// front of the Cloud.
+///
+/// - Local references are answered from the configuration.
+/// - Remote references are resolved only when an enabled mesh lists them (`NotInMesh`
+///   otherwise) and only for configured providers (`UnknownProvider`).
+/// - Answers are cached by canonical reference for the provider's `cache_ttl_secs`; however
+///   many callers miss at once, one request goes upstream (single-flight), on its own task
+///   within the client's deadline.
+/// - `NotFound`, `PermissionDenied` and `Unauthorized` are returned and never cached. When the
+///   provider fails (`Transport`, `Timeout`, `ServerError`, `RateLimited`, `Protocol`), the
+///   last answer is served flagged [`Resolution::is_stale`] while younger than `max_stale`
+///   (default 1 h); after that the error is returned.
+/// - The cache holds only references listed in the configuration's meshes, so it is bounded
+///   by the configuration; mesh tokens are bounded by a capacity (default 1024).
+///
+/// Cheap to clone; `Send + Sync`. Async methods need a Tokio runtime.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use runbeam_core::{client::Client, config::MeshConfig, resolve::Resolver, storage::{self, TokenManager}};
+/// # async fn run() -> runbeam_core::Result<()> {
+/// let config = MeshConfig::from_file("gateway.toml")?;
+/// let cloud = Client::new("https://api.runbeam.io")?;
+/// let manager = TokenManager::new("analytics-gw-1", storage::open_default_store()?, cloud.clone());
+/// let resolver = Resolver::builder(config, cloud, Arc::new(manager)).build()?;
+/// resolver.validate_startup()?;
+///
+/// let dicom = resolver.resolve("runbeam.radiology-dept.ingress.name.dicomweb").await?;
+/// let url = &dicom.resource().urls[0];
+/// let token = resolver.mesh_token("imaging-integration", url).await?;
+/// // send the request to `url` with `Authorization: Bearer <token.token.token>`
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolver")
+            .field("cached", &self.cached_references())
+            .field("max_stale", &self.inner.max_stale)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Builds a [`Resolver`].
+pub struct ResolverBuilder {
+    config: MeshConfig,
+    client: Client,
+    manager: Arc<TokenManager>,
+    validator: ValidatorBuilder,
+    max_stale: Duration,
+    mesh_token_margin: Duration,
+    mesh_token_capacity: usize,
+}
+
+impl fmt::Debug for ResolverBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolverBuilder")
+            .field("client", &self.client)
+            .field("max_stale", &self.max_stale)
+            .field("mesh_token_margin", &self.mesh_token_margin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolverBuilder {
+    /// Serve stale answers at most this old when a provider fails (default 1 h).
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self
+    }
+
+    /// Renew a cached mesh token this long before its expiry (default 30 s).
+    pub fn mesh_token_margin(mut self, margin: Duration) -> Self {
+        self.mesh_token_margin = margin;
+        self
+    }
+
+    /// Remember at most this many mesh tokens (default 1024; at least 1).
+    pub fn mesh_token_capacity(mut self, capacity: usize) -> Self {
+        self.mesh_token_capacity = capacity.max(1);
+        self
+    }
+
+    /// The settings of the JWT validators that verify mesh tokens (leeway, CA bundle,
+    /// JWKS timings, …). The resolver adds each mesh's trusted issuer (its provider's API
+    /// root) and `jwks_url`.
+    pub fn validator(mut self, validator: ValidatorBuilder) -> Self {
+        self.validator = validator;
+        self
+    }
+
+    /// Builds the resolver. The configuration is not validated here: call
+    /// [`Resolver::validate_startup`] to refuse a configuration with problems.
+    ///
+    /// # Errors
+    /// `Config` when a provider's API URL or a mesh's `jwks_url` cannot be used.
+    pub fn build(self) -> Result<Resolver> {
+        let state = State::build(self.config, &self.client, &self.validator, None)?;
+        Ok(Resolver {
+            inner: Arc::new(Inner {
+                state: RwLock::new(Arc::new(state)),
+                resources: RwLock::new(HashMap::new()),
+                mesh_tokens: RwLock::new(HashMap::new()),
+                manager: self.manager,
+                machine: Mutex::new(None),
+                reloading: Mutex::new(()),
+                template: self.client,
+                validator: self.validator,
+                max_stale: self.max_stale,
+                mesh_token_margin: self.mesh_token_margin,
+                mesh_token_capacity: self.mesh_token_capacity,
+                counters: Counters::default(),
+            }),
+        })
+    }
+}
+
+/// Errors after which a stale answer may be served: the provider is unwell, the answer
+/// itself is not in question.
+fn serves_stale(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Transport
+            | ErrorKind::Timeout
+            | ErrorKind::ServerError
+            | ErrorKind::RateLimited
+            | ErrorKind::Protocol
+    )
+}
+
+/// What a lookup without I/O found.
+enum Step {
+    Done(Result<Resolution>),
+    Fetch(Reference, Arc<State>),
+}
+
+impl Resolver {
+    /// A builder for a resolver of `config`'s references. `client` carries the HTTP settings
+    /// (timeouts, retries, CA bundle, `allow_insecure_http`) used for every provider, each at
+    /// its own `api` URL; `manager` supplies the gateway's machine token (one token for every
+    /// provider).
+    pub fn builder(
+        config: MeshConfig,
+        client: Client,
+        manager: Arc<TokenManager>,
+    ) -> ResolverBuilder {
+        ResolverBuilder {
+            config,
+            client,
+            manager,
+            validator: Validator::builder(),
+            max_stale: DEFAULT_MAX_STALE,
+            mesh_token_margin: DEFAULT_MESH_TOKEN_MARGIN,
+            mesh_token_capacity: DEFAULT_MESH_TOKEN_CAPACITY,
+        }
+    }
+
+    fn state(&self) -> Arc<State> {
+        Arc::clone(&self.inner.state.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> MeshConfig {
+        self.state().config.clone()
+    }
+
+    /// SPEC §2.2 for the configuration in use: every problem at once, each with its TOML path.
+    /// Nothing is fetched.
+    ///
+    /// # Errors
+    /// `Config`, whose [`Error::problems`] list the problems.
+    pub fn validate_startup(&self) -> Result<()> {
+        let problems = self.state().config.validate();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(problems_error(
+            ErrorKind::Config,
+            "the mesh configuration is invalid",
+            problems,
+        ))
+    }
+
+    /// Resolves `reference` (SPEC §6); see the type documentation for the rules.
+    ///
+    /// # Errors
+    /// `InvalidReference`, `UnknownProvider`, `NotInMesh`, `NotFound` (also for a local name
+    /// the configuration does not define), `PermissionDenied`, `Unauthorized`, the token
+    /// manager's `NoToken`/`TokenExpired`, and — when no stale answer can be served —
+    /// `Transport`, `Timeout`, `ServerError`, `RateLimited`, `Protocol`.
+    pub async fn resolve(&self, reference: &str) -> Result<Resolution> {
+        loop {
+            match self.lookup(reference) {
+                Step::Done(answer) => return answer,
+                Step::Fetch(reference, state) => {
+                    // `None`: a reload happened since the lookup; look up again under the new
+                    // configuration (its mesh context may no longer allow the reference).
+                    if let Some(slot) = self.resource_slot(reference.as_str(), &state) {
+                        return self.fetch(reference, &state, slot).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Resolver::resolve`] without I/O: `Some` when the answer is known now (a fresh cached
+    /// entry, a local reference, or an error such as `NotInMesh`), `None` when a request
+    /// would be needed. Allocation-free on a cache hit with the canonical spelling.
+    pub fn resolve_cached(&self, reference: &str) -> Option<Result<Resolution>> {
+        match self.lookup(reference) {
+            Step::Done(answer) => Some(answer),
+            Step::Fetch(..) => None,
+        }
+    }
+
+    fn hit(&self, key: &str, now: Instant) -> Option<Resolution> {
+        let resources = self
+            .inner
+            .resources
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let value = resources.get(key)?.fresh(now)?;
+        bump(&self.inner.counters.hits);
+        Some(Resolution::new(value, false))
+    }
+
+    fn lookup(&self, text: &str) -> Step {
+        let now = Instant::now();
+        // Only references in mesh context are ever cached (and reload drops those that leave
+        // it), so a hit needs no further check.
+        if let Some(hit) = self.hit(text, now) {
+            return Step::Done(Ok(hit));
+        }
+        let reference = match Reference::parse(text) {
+            Ok(r) => r,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let state = self.state();
+        if reference.is_local() {
+            bump(&self.inner.counters.local);
+            return Step::Done(state.local(&reference).map(|r| Resolution::new(r, false)));
+        }
+        if let Err(e) = state.config.check_mesh_context(&reference) {
+            return Step::Done(Err(e));
+        }
+        if let Err(e) = state.provider(reference.provider()) {
+            return Step::Done(Err(e));
+        }
+        if reference.as_str() != text {
+            if let Some(hit) = self.hit(reference.as_str(), now) {
+                return Step::Done(Ok(hit));
+            }
+        }
+        Step::Fetch(reference, state)
+    }
+
+    /// Whether `state` is still the configuration in use. Called with a cache map locked:
+    /// `reload` swaps the configuration with both maps locked, so a slot created here cannot
+    /// escape the clean-up of a reload.
+    fn is_current(&self, state: &Arc<State>) -> bool {
+        Arc::ptr_eq(
+            &self.inner.state.read().unwrap_or_else(|e| e.into_inner()),
+            state,
+        )
+    }
+
+    /// The cache slot of `key`, created if needed; `None` when the configuration changed
+    /// since `state` was read.
+    fn resource_slot(&self, key: &str, state: &Arc<State>) -> Option<Arc<ResourceSlot>> {
+        let mut resources = self
+            .inner
+            .resources
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if !self.is_current(state) {
+            return None;
+        }
+        Some(Arc::clone(
+            resources
+                .entry(key.into())
+                .or_insert_with(|| Arc::new(Slot::new())),
+        ))
+    }
+
+    async fn fetch(
+        &self,
+        reference: Reference,
+        state: &State,
+        slot: Arc<ResourceSlot>,
+    ) -> Result<Resolution> {
+        bump(&self.inner.counters.misses);
+        let provider = state.provider(reference.provider())?.clone();
+        let inner = Arc::clone(&self.inner);
+        let max_stale = self.inner.max_stale;
+        let answer = slot
+            .fetch(async move {
+                let client = match inner.machine_client(&provider.client).await {
+                    Ok(c) => c,
+                    Err(e) => return (Err(e), None),
+                };
+                bump(&inner.counters.upstream_requests);
+                let answer = client.resolve(&reference).await;
+                inner.after_call(&answer);
+                match answer {
+                    Ok(resolved) => {
+                        let value = Arc::new(resolved);
+                        let now = Instant::now();
+                        let entry = Entry {
+                            value: Arc::clone(&value),
+                            fresh_until: now + provider.ttl,
+                            usable_until: now + provider.ttl.max(max_stale),
+                        };
+                        (Ok(value), Some(entry))
+                    }
+                    Err(e) => (Err(e), None),
+                }
+            })
+            .await;
+        match answer {
+            Ok(value) => Ok(Resolution::new(value, false)),
+            Err(e) if serves_stale(e.kind()) => match slot.usable(Instant::now()) {
+                Some(value) => {
+                    bump(&self.inner.counters.stale_served);
+                    tracing::warn!(
+                        reference = %value.resource.name,
+                        error = %e.message(),
+                        "runbeam serving a stale resolution: the provider failed"
+                    );
+                    Ok(Resolution::new(value, true))
+                }
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A mesh token to call `destination_url` through `mesh` (its configuration name or Cloud
+    /// id): a cached one until `expires_at − 30 s`, else a new one from the provider —
+    /// one request however many callers wait — verified (signature, issuer, `aud`,
+    /// `mesh_id`, `dest_url`) before it is returned.
+    ///
+    /// # Errors
+    /// `NotInMesh` for a mesh that is not configured or not enabled, `InvalidArgument` for a
+    /// destination that is not an http(s) URL, the provider's errors (`PermissionDenied` says
+    /// which rule failed), and the validator's errors if the token does not verify.
+    pub async fn mesh_token(
+        &self,
+        mesh: &str,
+        destination_url: &str,
+    ) -> Result<Arc<IssuedMeshToken>> {
+        check_destination(destination_url)?;
+        loop {
+            let state = self.state();
+            let mesh = state.mesh(mesh)?;
+            let key = format!("{}\n{destination_url}", mesh.name);
+            // `None`: a reload happened since the configuration was read; read it again.
+            let Some(slot) = self.mesh_token_slot(&key, &state) else {
+                continue;
+            };
+            if let Some(token) = slot.fresh(Instant::now()) {
+                return Ok(token);
+            }
+            let provider = state.provider(&mesh.provider)?.clone();
+            let validator = state.validator(mesh)?.clone();
+            let (name, cloud_id) = (mesh.name.clone(), mesh.cloud_id().to_string());
+            let destination = destination_url.to_string();
+            let inner = Arc::clone(&self.inner);
+            return slot
+                .fetch(async move {
+                    let answer = inner
+                        .issue_mesh_token(
+                            &provider.client,
+                            &validator,
+                            name,
+                            &cloud_id,
+                            &destination,
+                        )
+                        .await;
+                    match answer {
+                        Ok((token, entry)) => (Ok(token), Some(entry)),
+                        Err(e) => (Err(e), None),
+                    }
+                })
+                .await;
+        }
+    }
+
+    fn mesh_token_slot(&self, key: &str, state: &Arc<State>) -> Option<Arc<MeshTokenSlot>> {
+        let mut tokens = self
+            .inner
+            .mesh_tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if !self.is_current(state) {
+            return None;
+        }
+        if !tokens.contains_key(key) && tokens.len() >= self.inner.mesh_token_capacity {
+            evict_mesh_tokens(&mut tokens, self.inner.mesh_token_capacity);
+        }
+        Some(Arc::clone(
+            tokens
+                .entry(key.to_string())
+                .or_insert_with(|| Arc::new(Slot::new())),
+        ))
+    }
+
+    /// The receiving side: verifies a mesh token presented to this gateway for `mesh` (its
+    /// configuration name or Cloud id) — signature, trusted issuer (the mesh's provider),
+    /// `aud = mesh:<id>`, `mesh_id`, expiry — and, when `destination_url` (the URL being
+    /// served) is given, that it lies under the token's `dest_url`.
+    ///
+    /// # Errors
+    /// `NotInMesh` for an unknown mesh; the validator's `JwtInvalid`, `JwtExpired`,
+    /// `UntrustedIssuer`, or the key-fetch errors.
+    pub async fn verify_mesh_token(
+        &self,
+        token: &str,
+        mesh: &str,
+        destination_url: Option<&str>,
+    ) -> Result<Arc<Claims>> {
+        let (validator, id) = self.mesh_validator(mesh)?;
+        validator
+            .verify_mesh_token(token, &id, destination_url)
+            .await
+    }
+
+    /// [`Resolver::verify_mesh_token`] with cached keys only: `None` when keys must be
+    /// fetched first.
+    pub fn verify_mesh_token_cached(
+        &self,
+        token: &str,
+        mesh: &str,
+        destination_url: Option<&str>,
+    ) -> Option<Result<Arc<Claims>>> {
+        match self.mesh_validator(mesh) {
+            Ok((validator, id)) => validator.verify_mesh_token_cached(token, &id, destination_url),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn mesh_validator(&self, mesh: &str) -> Result<(Validator, String)> {
+        let state = self.state();
+        let mesh = state.mesh(mesh)?;
+        Ok((state.validator(mesh)?.clone(), mesh.cloud_id().to_string()))
+    }
+
+    /// Forgets the cached answer for `reference` (any spelling); the next resolve asks the
+    /// provider. Returns whether an entry was dropped.
+    ///
+    /// # Errors
+    /// `InvalidReference`.
+    pub fn invalidate(&self, reference: &str) -> Result<bool> {
+        let reference = Reference::parse(reference)?;
+        let mut resources = self
+            .inner
+            .resources
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(resources.remove(reference.as_str()).is_some())
+    }
+
+    /// Forgets every cached answer and mesh token.
+    pub fn invalidate_all(&self) {
+        self.inner
+            .resources
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.inner
+            .mesh_tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Switches to `config` ("the cache is invalidated when configuration changes"): the new
+    /// configuration is validated first and refused — the old one stays in use — if it has
+    /// problems; cached answers of providers whose API URL or TTL changed, and of references
+    /// no longer listed in an enabled mesh, are dropped, as are mesh tokens of meshes that
+    /// changed. Requests in flight finish against the configuration they started with.
+    ///
+    /// # Errors
+    /// `Config` with every problem of the new configuration.
+    pub fn reload(&self, config: MeshConfig) -> Result<()> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(problems_error(
+                ErrorKind::Config,
+                "the new mesh configuration was not applied",
+                problems,
+            ));
+        }
+        let _reloading = self
+            .inner
+            .reloading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let old = self.state();
+        let next = Arc::new(State::build(
+            config,
+            &self.inner.template,
+            &self.inner.validator,
+            Some(&old),
+        )?);
+        // Both maps stay locked until the new configuration is in place: a slot is only
+        // created under a map lock for the configuration in use (`is_current`).
+        let mut resources = self
+            .inner
+            .resources
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut tokens = self
+            .inner
+            .mesh_tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        resources.retain(|key, _| {
+            Reference::parse(key).is_ok_and(|r| {
+                old.provider_unchanged(r.provider(), &next) && next.config.in_mesh_context(&r)
+            })
+        });
+        tokens.retain(|key, _| {
+            let mesh = key.split('\n').next().unwrap_or_default();
+            old.mesh_unchanged(mesh, &next)
+        });
+        *self.inner.state.write().unwrap_or_else(|e| e.into_inner()) = next;
+        drop(tokens);
+        drop(resources);
+        tracing::info!("runbeam resolver configuration reloaded");
+        Ok(())
+    }
+
+    /// References with a cached answer (fresh or stale).
+    pub fn cached_references(&self) -> usize {
+        self.inner
+            .resources
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Mesh tokens remembered (at most the mesh-token capacity).
+    pub fn cached_mesh_tokens(&self) -> usize {
+        self.inner
+            .mesh_tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Counters since the resolver was built.
+    pub fn stats(&self) -> ResolverStats {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ResolverStats {
+            hits: get(&c.hits),
+            misses: get(&c.misses),
+            upstream_requests: get(&c.upstream_requests),
+            stale_served: get(&c.stale_served),
+            local: get(&c.local),
+            mesh_token_requests: get(&c.mesh_token_requests),
+        }
+    }
+}
+
+impl Inner {
+    /// `client` with the gateway's machine token, from memory while it is not due for
+    /// renewal, else from the token manager (which renews it when it can).
+    async fn machine_client(&self, client: &Client) -> Result<Client> {
+        {
+            let cached = self.machine.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = cached.as_ref() {
+                if Instant::now() < c.recheck_at && c.expires_at > OffsetDateTime::now_utc() {
+                    return Ok(client.with_token(c.token.clone()));
+                }
+            }
+        }
+        let token = self.manager.ensure_token().await?;
+        let window = self.manager.window();
+        let recheck = if token.needs_renewal(window) {
+            MACHINE_TOKEN_RECHECK
+        } else {
+            (token.expires_in() - window).min(Duration::from_secs(3600))
+        };
+        let secret = token.machine_token.clone();
+        *self.machine.lock().unwrap_or_else(|e| e.into_inner()) = Some(MachineCache {
+            token: token.machine_token.clone(),
+            expires_at: token.expires_at,
+            recheck_at: Instant::now() + recheck,
+        });
+        Ok(client.with_token(secret))
+    }
+
+    /// After a provider call: a rejected machine token is forgotten, so that the next call
+    /// reloads it (another process may have renewed it).
+    fn after_call<T>(&self, answer: &Result<T>) {
+        if answer
+            .as_ref()
+            .is_err_and(|e| e.kind() == ErrorKind::Unauthorized)
+        {
+            self.machine
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+        }
+    }
+
+    async fn issue_mesh_token(
+        &self,
+        client: &Client,
+        validator: &Validator,
+        mesh: String,
+        cloud_id: &str,
+        destination: &str,
+    ) -> Result<(Arc<IssuedMeshToken>, Entry<Arc<IssuedMeshToken>>)> {
+        let client = self.machine_client(client).await?;
+        bump(&self.counters.mesh_token_requests);
+        let answer = client.mesh_token(cloud_id, destination).await;
+        self.after_call(&answer);
+        let token = answer?;
+        let claims = validator
+            .verify_mesh_token(token.token.expose(), cloud_id, Some(destination))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!(
+                        "the mesh token issued for mesh '{mesh}' does not verify: {}",
+                        e.message()
+                    ),
+                )
+            })?;
+        let left = token.expires_at - OffsetDateTime::now_utc();
+        let usable = Duration::try_from(left)
+            .unwrap_or(Duration::ZERO)
+            .saturating_sub(self.mesh_token_margin);
+        let until = Instant::now() + usable;
+        let issued = Arc::new(IssuedMeshToken {
+            token,
+            claims,
+            mesh,
+        });
+        let entry = Entry {
+            value: Arc::clone(&issued),
+            fresh_until: until,
+            usable_until: until,
+        };
+        Ok((issued, entry))
+    }
+}
+
+/// Makes room in a full mesh-token map: drops unusable entries, then the soonest to expire.
+fn evict_mesh_tokens(tokens: &mut HashMap<String, Arc<MeshTokenSlot>>, capacity: usize) {
+    let now = Instant::now();
+    tokens.retain(|_, slot| slot.usable_until().is_some_and(|until| until > now));
+    while tokens.len() >= capacity {
+        let soonest = tokens
+            .iter()
+            .min_by_key(|(_, slot)| slot.usable_until())
+            .map(|(key, _)| key.clone());
+        match soonest {
+            Some(key) => tokens.remove(&key),
+            None => break,
+        };
+    }
+}
+
+fn check_destination(url: &str) -> Result<()> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "destination URL '{}' is not a URL: {e}",
+                crate::error::quote_input(url, 200)
+            ),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "destination URL '{}' must be an http(s) URL with a host",
+                crate::error::quote_input(url, 200)
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,1394 @@
+//! `runbeam_resolver`: mesh resource resolution and mesh tokens (SPEC §6) for C.
+//!
+//! A resolver handle wraps the core `Resolver` (cache by canonical reference with the
+//! provider's TTL, single-flight, stale answers while a provider fails, mesh tokens reused
+//! until shortly before expiry) and shares the tokio runtime of the client handle it was built
+//! from. Like the validator, the blocking forms answer a cache hit on the calling thread
+//! without I/O or a thread hop, and use the runtime only when a request is needed; the
+//! `_cached` forms never do I/O; the `_async` forms call their callback exactly once on a
+//! runtime thread.
+//!
+//! Answers are handles: `runbeam_resolution` (typed getters plus the JSON envelope) and
+//! `runbeam_mesh_token` (the token through one explicit accessor, zeroized on free; its
+//! verified claims as a `runbeam_claims` handle).
+
+use std::ffi::{CString, c_char, c_void};
+use std::future::Future;
+use std::ptr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use runbeam_core::Error;
+use runbeam_core::jwt::{Claims, ValidatorBuilder};
+use runbeam_core::resolve::{IssuedMeshToken, Resolution, Resolver};
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use crate::claims::runbeam_claims;
+use crate::client::{runbeam_cancel, runbeam_client};
+use crate::config::runbeam_config;
+use crate::error::{self, to_cstring};
+use crate::guard::{
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg,
+};
+use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
+use crate::status::{RUNBEAM_OK, runbeam_status};
+use crate::storage::runbeam_token_manager;
+use crate::validator::{mesh_args, runbeam_claims_callback, runbeam_validator_config, token_arg};
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+/// Settings of a resolver beyond its configuration, filled by the
+/// `runbeam_resolver_options_set_*` setters and read by `runbeam_resolver_new()` (which also
+/// accepts NULL for all defaults). Create with `runbeam_resolver_options_new()`, release with
+/// `runbeam_resolver_options_free()`. Not thread-safe while being set; may build several
+/// resolvers.
+#[allow(non_camel_case_types)]
+pub struct runbeam_resolver_options {
+    max_stale: Option<Duration>,
+    mesh_token_margin: Option<Duration>,
+    mesh_token_capacity: Option<usize>,
+    validator: Option<ValidatorBuilder>,
+}
+
+/// Starts resolver options with the defaults: stale answers served for at most 1 h while a
+/// provider fails, mesh tokens renewed 30 s before expiry, at most 1024 mesh tokens kept, and
+/// the validator defaults of SPEC §4 for mesh tokens.
+///
+/// ```c
+/// runbeam_resolver_options *opts = NULL;
+/// runbeam_resolver_options_new(&opts);
+/// runbeam_resolver_options_set_max_stale_ms(opts, 10 * 60 * 1000);
+/// runbeam_resolver_new(cfg, client, manager, opts, &resolver);
+/// runbeam_resolver_options_free(opts);
+/// ```
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_options_new(
+    out: *mut *mut runbeam_resolver_options,
+) -> runbeam_status {
+    guard("runbeam_resolver_options_new", || {
+        let out = out_arg(out, "out")?;
+        let options = Box::new(runbeam_resolver_options {
+            max_stale: None,
+            mesh_token_margin: None,
+            mesh_token_capacity: None,
+            validator: None,
+        });
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = Box::into_raw(options) };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `options` is NULL or live options not used by another thread during the call.
+unsafe fn with_options(
+    function: &str,
+    options: *mut runbeam_resolver_options,
+    body: impl FnOnce(&mut runbeam_resolver_options) -> Result<(), Error>,
+) -> runbeam_status {
+    guard(function, || {
+        // SAFETY: per the contract, non-NULL means live and exclusively used.
+        let options = unsafe { options.as_mut() }
+            .ok_or_else(|| invalid_argument("argument 'options' is NULL".to_string()))?;
+        body(options)
+    })
+}
+
+/// How old a cached answer may be and still be served (flagged stale) when its provider fails
+/// with a transport error, timeout, 5xx, 429 or malformed answer (default 3 600 000 ms; 0
+/// never serves stale answers).
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_options_set_max_stale_ms(
+    options: *mut runbeam_resolver_options,
+    max_stale_ms: u64,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_options("runbeam_resolver_options_set_max_stale_ms", options, |o| {
+            o.max_stale = Some(Duration::from_millis(max_stale_ms));
+            Ok(())
+        })
+    }
+}
+
+/// How long before its expiry a cached mesh token is replaced by a new one (default
+/// 30 000 ms). Mesh tokens live 5 minutes; a margin of 300 000 ms or more never reuses one.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_options_set_mesh_token_margin_ms(
+    options: *mut runbeam_resolver_options,
+    margin_ms: u64,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_options(
+            "runbeam_resolver_options_set_mesh_token_margin_ms",
+            options,
+            |o| {
+                o.mesh_token_margin = Some(Duration::from_millis(margin_ms));
+                Ok(())
+            },
+        )
+    }
+}
+
+/// At most this many mesh tokens (one per mesh and destination URL) are kept (default 1024;
+/// 0 is `RUNBEAM_STATUS_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_options_set_mesh_token_capacity(
+    options: *mut runbeam_resolver_options,
+    capacity: usize,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_options(
+            "runbeam_resolver_options_set_mesh_token_capacity",
+            options,
+            |o| {
+                if capacity == 0 {
+                    return Err(invalid_argument(
+                        "the mesh token capacity must be at least 1".to_string(),
+                    ));
+                }
+                o.mesh_token_capacity = Some(capacity);
+                Ok(())
+            },
+        )
+    }
+}
+
+/// The settings of the JWT validators that verify mesh tokens (leeway, algorithms, JWKS
+/// timings, CA bundle, …), copied from `validator_config` now (it may be freed right after).
+/// Its trusted issuers and JWKS URL are not needed: the resolver trusts, for each mesh, its
+/// provider's API root (and the mesh's `jwks_url` when set).
+///
+/// # Safety
+/// `options` is NULL or live options; `validator_config` is NULL or a live validator
+/// configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_options_set_validator_config(
+    options: *mut runbeam_resolver_options,
+    validator_config: *const runbeam_validator_config,
+) -> runbeam_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_options(
+            "runbeam_resolver_options_set_validator_config",
+            options,
+            |o| {
+                let config = handle_arg(validator_config, "validator_config")?;
+                o.validator = Some(config.builder.clone().language("c"));
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Releases resolver options. NULL is a no-op.
+///
+/// # Safety
+/// `options` is NULL or options not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_options_free(options: *mut runbeam_resolver_options) {
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_resolver_options_free", options) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolver handles
+// ---------------------------------------------------------------------------------------------
+
+/// Resolves mesh resource references and obtains mesh tokens (SPEC §6), with a cache in front
+/// of the Cloud:
+/// - local references are answered from the configuration;
+/// - remote references only when an enabled mesh lists them (`RUNBEAM_STATUS_NOT_IN_MESH`
+///   otherwise, without any request) and for configured providers
+///   (`RUNBEAM_STATUS_UNKNOWN_PROVIDER`);
+/// - answers are cached by canonical reference for the provider's `cache_ttl_secs`; however
+///   many callers miss at once, one request goes upstream;
+/// - `NOT_FOUND`, `PERMISSION_DENIED` and `UNAUTHORIZED` are returned and never cached; when a
+///   provider fails (`TRANSPORT`, `TIMEOUT`, `SERVER_ERROR`, `RATE_LIMITED`, `PROTOCOL`) the
+///   last answer is served flagged stale (`runbeam_resolution_is_stale()`) while younger than
+///   the max-stale time, else the error is returned.
+///
+/// Create with `runbeam_resolver_new()`, release with `runbeam_resolver_free()`. Thread-safe:
+/// one resolver should serve every thread of a gateway (the cache is shared).
+#[allow(non_camel_case_types)]
+pub struct runbeam_resolver {
+    resolver: Resolver,
+    runtime: Arc<Runtime>,
+}
+
+/// Counters of a resolver since it was built (`runbeam_resolver_stats()`), for metrics.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct runbeam_resolver_stats {
+    /// Resolutions answered from the cache while fresh.
+    pub hits: u64,
+    /// Resolutions that waited for an upstream answer (joined or started a request).
+    pub misses: u64,
+    /// Requests sent to a provider's resolve endpoint.
+    pub upstream_requests: u64,
+    /// Stale answers served because a provider failed.
+    pub stale_served: u64,
+    /// Local references answered from the configuration.
+    pub local: u64,
+    /// Mesh tokens requested from a provider.
+    pub mesh_token_requests: u64,
+    /// References with a cached answer now (fresh or stale).
+    pub cached_references: u64,
+}
+
+/// Creates a resolver for the references of `config`. `client` supplies the HTTP settings
+/// (timeouts, retries, CA bundles, `allow_insecure_http`) used for every provider, each at its
+/// own `api` URL, and its runtime (shared: the runtime stops when the last client or resolver
+/// handle using it is freed); its token is not used. `manager` supplies the gateway's machine
+/// token, renewed when needed. `options` may be NULL (defaults). All four may be freed right
+/// after: the resolver keeps what it needs.
+///
+/// Nothing is fetched and the configuration is not validated here: call
+/// `runbeam_resolver_validate_startup()`. Errors: `RUNBEAM_STATUS_CONFIG` when a provider's
+/// `api` URL or a mesh's `jwks_url` cannot be used (the message names it).
+///
+/// ```c
+/// runbeam_resolver *resolver = NULL;
+/// if (runbeam_resolver_new(cfg, client, manager, NULL, &resolver) != RUNBEAM_OK ||
+///     runbeam_resolver_validate_startup(resolver) != RUNBEAM_OK)
+///     fprintf(stderr, "mesh configuration: %s\n", runbeam_last_error_message());
+/// ```
+///
+/// # Safety
+/// `config`, `client`, `manager` are NULL or live handles; `options` is NULL or live options;
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_new(
+    config: *const runbeam_config,
+    client: *const runbeam_client,
+    manager: *const runbeam_token_manager,
+    options: *const runbeam_resolver_options,
+    out: *mut *mut runbeam_resolver,
+) -> runbeam_status {
+    guard("runbeam_resolver_new", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let config = unsafe { handle_arg(config, "config") }?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let manager = unsafe { handle_arg(manager, "manager") }?;
+        // SAFETY: NULL or live options (contract).
+        let options = unsafe { options.as_ref() };
+        let mut builder = Resolver::builder(
+            config.inner.clone(),
+            client.client.clone(),
+            Arc::clone(&manager.manager),
+        );
+        if let Some(o) = options {
+            if let Some(d) = o.max_stale {
+                builder = builder.max_stale(d);
+            }
+            if let Some(d) = o.mesh_token_margin {
+                builder = builder.mesh_token_margin(d);
+            }
+            if let Some(n) = o.mesh_token_capacity {
+                builder = builder.mesh_token_capacity(n);
+            }
+            if let Some(v) = &o.validator {
+                builder = builder.validator(v.clone());
+            }
+        }
+        let handle = Box::new(runbeam_resolver {
+            resolver: builder.build()?,
+            runtime: Arc::clone(&client.runtime),
+        });
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// Releases a resolver and its cache. Async calls in flight still complete (they keep what
+/// they need), unless this was the last handle using the client's runtime: then the runtime
+/// shuts down and they complete with `RUNBEAM_STATUS_CANCELLED` (threads joined, at most 5 s;
+/// from a librunbeam callback they stop in the background). Handles obtained from it
+/// (resolutions, mesh tokens, claims) stay valid. NULL is a no-op.
+///
+/// # Safety
+/// `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_free(resolver: *mut runbeam_resolver) {
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_resolver_free", resolver) }
+}
+
+/// Checks the configuration in use (SPEC §2.2) without fetching anything: `RUNBEAM_OK`, or
+/// `RUNBEAM_STATUS_CONFIG` whose message lists every problem, each with its TOML path (one by
+/// one from `runbeam_last_error_problems()`).
+///
+/// ```c
+/// if (runbeam_resolver_validate_startup(resolver) != RUNBEAM_OK) {
+///     fprintf(stderr, "%s\n", runbeam_last_error_message());
+///     exit(1);
+/// }
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_validate_startup(
+    resolver: *const runbeam_resolver,
+) -> runbeam_status {
+    guard("runbeam_resolver_validate_startup", || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        r.resolver.validate_startup()
+    })
+}
+
+/// The blocking form of a resolve: the cached path on the calling thread, the runtime only
+/// when a request is needed.
+fn resolve_blocking(
+    function: &str,
+    r: &runbeam_resolver,
+    reference: &str,
+) -> Result<Resolution, Error> {
+    match r.resolver.resolve_cached(reference) {
+        Some(answer) => answer,
+        None => r.runtime.block_on(function, r.resolver.resolve(reference)),
+    }
+}
+
+fn write_handle<H>(out: *mut *mut H, handle: *mut H) {
+    // SAFETY: callers checked `out` is non-NULL; writable per their contract.
+    unsafe { *out = handle };
+}
+
+/// Resolves `reference` (any spelling of SPEC §1, NUL-terminated) and writes a new
+/// `runbeam_resolution` to `*out` (free it with `runbeam_resolution_free()`). A fresh cached
+/// answer, a local reference and a refusal (`NOT_IN_MESH`, …) are answered on the calling
+/// thread without I/O; otherwise it blocks for the provider's answer (one request however many
+/// threads ask), within the client's deadline.
+///
+/// Errors: `RUNBEAM_STATUS_INVALID_REFERENCE`, `_UNKNOWN_PROVIDER`, `_NOT_IN_MESH`,
+/// `_NOT_FOUND` (also a local name the configuration does not define), `_PERMISSION_DENIED`,
+/// `_UNAUTHORIZED`, the token manager's `_NO_TOKEN` / `_TOKEN_EXPIRED`, and — when no stale
+/// answer can be served — `_TRANSPORT`, `_TIMEOUT`, `_SERVER_ERROR`, `_RATE_LIMITED`,
+/// `_PROTOCOL`. `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL or non-UTF-8 arguments, or when a
+/// request is needed and the call comes from a librunbeam callback (use the `_async` form).
+///
+/// ```c
+/// runbeam_resolution *dicom = NULL;
+/// if (runbeam_resolver_resolve(resolver, "runbeam.radiology-dept.ingress.name.dicomweb",
+///                              &dicom) == RUNBEAM_OK) {
+///     connect_to(runbeam_resolution_url(dicom, 0), runbeam_resolution_protocol(dicom));
+///     runbeam_resolution_free(dicom);
+/// }
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `reference` is NULL or NUL-terminated; `out` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_resolve(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    out: *mut *mut runbeam_resolution,
+) -> runbeam_status {
+    guard("runbeam_resolver_resolve", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let reference = unsafe { str_arg(reference, "reference") }?;
+        let answer = resolve_blocking("runbeam_resolver_resolve", r, reference)?;
+        write_handle(out, runbeam_resolution::into_raw(answer));
+        Ok(())
+    })
+}
+
+/// `runbeam_resolver_resolve()` without I/O, on any thread (callbacks included): when a
+/// request would be needed (never resolved, or the cached answer is past its TTL) it returns
+/// `RUNBEAM_OK` with `*out` set to **NULL** — then call `runbeam_resolver_resolve()` or its
+/// `_async` form. Otherwise the same answers and errors (a refusal such as
+/// `RUNBEAM_STATUS_NOT_IN_MESH` is known without I/O).
+///
+/// ```c
+/// runbeam_resolution *res = NULL;
+/// runbeam_status s = runbeam_resolver_resolve_cached(resolver, ref, &res);
+/// if (s == RUNBEAM_OK && res == NULL)   // not cached: go async
+///     s = runbeam_resolver_resolve_async(resolver, ref, on_resolution, request, NULL);
+/// ```
+///
+/// # Safety
+/// As `runbeam_resolver_resolve()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_resolve_cached(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    out: *mut *mut runbeam_resolution,
+) -> runbeam_status {
+    guard("runbeam_resolver_resolve_cached", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let reference = unsafe { str_arg(reference, "reference") }?;
+        let answer = r.resolver.resolve_cached(reference).transpose()?;
+        write_handle(
+            out,
+            answer.map_or(ptr::null_mut(), runbeam_resolution::into_raw),
+        );
+        Ok(())
+    })
+}
+
+/// The callback of `runbeam_resolver_resolve_async()`, called **exactly once** per accepted
+/// call (never for a call refused with an error status), on a librunbeam runtime thread
+/// (`runbeam-worker`), never on the calling thread. When the runtime shuts down while the call
+/// is in flight (the last client or resolver handle using it was freed) it is called with
+/// `RUNBEAM_STATUS_CANCELLED`.
+///
+/// On success `status` is `RUNBEAM_OK`, `resolution` a **new handle owned by the callback**
+/// (free it with `runbeam_resolution_free()`, now or later, on any thread) and `error_message`
+/// NULL. On failure `resolution` is NULL, `status` the error's code and `error_message` its
+/// message (valid during the call only); `runbeam_last_error_*()` on that thread describe the
+/// failure during the call. The callback must not call blocking librunbeam functions that need
+/// the network; `_cached` forms, `_async` calls, cancel and free functions are fine.
+#[allow(non_camel_case_types)]
+pub type runbeam_resolution_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        status: runbeam_status,
+        resolution: *mut runbeam_resolution,
+        error_message: *const c_char,
+    ),
+>;
+
+/// The callback of `runbeam_resolver_mesh_token_async()`: as `runbeam_resolution_callback`,
+/// with a new `runbeam_mesh_token` handle owned by the callback (free it with
+/// `runbeam_mesh_token_free()`, which zeroizes the token).
+#[allow(non_camel_case_types)]
+pub type runbeam_mesh_token_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        status: runbeam_status,
+        token: *mut runbeam_mesh_token,
+        error_message: *const c_char,
+    ),
+>;
+
+/// A C callback that receives a new handle of type `H`.
+type HandleCallback<H> = unsafe extern "C" fn(*mut c_void, runbeam_status, *mut H, *const c_char);
+
+/// Starts `future` on the resolver's runtime; its result, turned into a handle by `into_raw`,
+/// goes to `callback` exactly once.
+fn spawn<T: Send + 'static, H: 'static>(
+    r: &runbeam_resolver,
+    future: impl Future<Output = Result<T, Error>> + Send + 'static,
+    callback: Option<HandleCallback<H>>,
+    into_raw: fn(T) -> *mut H,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> Result<(), Error> {
+    let callback =
+        callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
+    let user_data = UserData::new(user_data);
+    let completion = Completion::new(move |result: Result<T, Error>| match result {
+        Ok(value) => {
+            error::clear();
+            let handle = into_raw(value);
+            // SAFETY: the caller's callback, called once; it owns `handle` from now on.
+            unsafe { callback(user_data.get(), RUNBEAM_OK, handle, ptr::null()) };
+        }
+        Err(e) => failed(e, |status, message| {
+            // SAFETY: as above; `message` is valid during the call.
+            unsafe { callback(user_data.get(), status, ptr::null_mut(), message) }
+        }),
+    });
+    let (sender, receiver) = cancel_channel();
+    r.runtime.spawn(future, completion, receiver)?;
+    runbeam_cancel::hand_out(sender, cancel_out);
+    Ok(())
+}
+
+/// Callback form of `runbeam_resolver_resolve()`: returns at once (the reference is copied);
+/// `callback` gets the resolution or the error exactly once on a runtime thread (see
+/// `runbeam_resolution_callback`), a cache hit included. If `cancel_out` is not NULL it
+/// receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
+/// cancelling one caller never cancels the request other callers share. A NULL callback is
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+///
+/// # Safety
+/// As `runbeam_resolver_resolve()`; `user_data` is handed back untouched on the runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_resolve_async(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    callback: runbeam_resolution_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_resolver_resolve_async", || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let reference = unsafe { str_arg(reference, "reference") }?.to_string();
+        let resolver = r.resolver.clone();
+        spawn(
+            r,
+            async move { resolver.resolve(&reference).await },
+            callback,
+            runbeam_resolution::into_raw,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// A mesh token to call `destination_url` through `mesh` (its configuration name or Cloud id),
+/// written to `*out` as a new handle (free it with `runbeam_mesh_token_free()`): the cached
+/// one until 30 s (the margin) before it expires, else a new one from the mesh's provider —
+/// one request however many threads ask — verified (signature, issuer, `aud`, `mesh_id`,
+/// `dest_url`) before it is handed out. Blocking when a token must be requested.
+///
+/// Errors: `RUNBEAM_STATUS_NOT_IN_MESH` for a mesh that is not configured or not enabled;
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` for a destination that is not an http(s) URL (and NULL or
+/// non-UTF-8 arguments, or a call from a librunbeam callback); the provider's errors
+/// (`_PERMISSION_DENIED` says which rule failed, …); the validator's if the token does not
+/// verify. Messages never contain the token.
+///
+/// ```c
+/// runbeam_mesh_token *mt = NULL;
+/// if (runbeam_resolver_mesh_token(resolver, "imaging-integration",
+///                                 "https://dicom.radiology.example.com/studies", &mt) == RUNBEAM_OK) {
+///     set_header("Authorization", "Bearer", runbeam_mesh_token_secret(mt));
+///     runbeam_mesh_token_free(mt);
+/// }
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `mesh` and `destination_url` are NULL or
+/// NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_mesh_token(
+    resolver: *const runbeam_resolver,
+    mesh: *const c_char,
+    destination_url: *const c_char,
+    out: *mut *mut runbeam_mesh_token,
+) -> runbeam_status {
+    guard("runbeam_resolver_mesh_token", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let mesh = unsafe { str_arg(mesh, "mesh") }?;
+        // SAFETY: forwarded contract.
+        let destination = unsafe { str_arg(destination_url, "destination_url") }?;
+        let issued = r.runtime.block_on(
+            "runbeam_resolver_mesh_token",
+            r.resolver.mesh_token(mesh, destination),
+        )?;
+        write_handle(out, runbeam_mesh_token::into_raw(issued));
+        Ok(())
+    })
+}
+
+/// Callback form of `runbeam_resolver_mesh_token()` (rules: `runbeam_resolver_resolve_async()`;
+/// the callback type is `runbeam_mesh_token_callback`). The mesh and URL are copied.
+///
+/// # Safety
+/// As `runbeam_resolver_mesh_token()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_mesh_token_async(
+    resolver: *const runbeam_resolver,
+    mesh: *const c_char,
+    destination_url: *const c_char,
+    callback: runbeam_mesh_token_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_resolver_mesh_token_async", || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let mesh = unsafe { str_arg(mesh, "mesh") }?.to_string();
+        // SAFETY: forwarded contract.
+        let destination = unsafe { str_arg(destination_url, "destination_url") }?.to_string();
+        let resolver = r.resolver.clone();
+        spawn(
+            r,
+            async move { resolver.mesh_token(&mesh, &destination).await },
+            callback,
+            runbeam_mesh_token::into_raw,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// The receiving side: verifies a mesh token of `token_len` bytes (no NUL needed) presented to
+/// this gateway for `mesh` (its configuration name or Cloud id) — signature, trusted issuer
+/// (the mesh's provider), `aud == "mesh:<id>"`, `mesh_id`, expiry — and, when
+/// `destination_url` is not NULL, that the URL being served lies under the token's
+/// `dest_url`. Writes the claims to `*out_claims` (a new handle: `runbeam_claims_free()`).
+/// Blocking only when keys must be fetched (first use, TTL passed, unknown `kid`); no machine
+/// token is needed.
+///
+/// Errors: `RUNBEAM_STATUS_NOT_IN_MESH` for an unknown mesh; `_JWT_INVALID` (malformed, bad
+/// signature, another mesh or destination, …), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER`; the key
+/// fetch's errors; `_INVALID_ARGUMENT` for NULL or non-UTF-8 arguments. Messages never quote
+/// the token.
+///
+/// ```c
+/// runbeam_claims *claims = NULL;
+/// if (runbeam_resolver_verify_mesh_token(resolver, token, len, "imaging-integration",
+///                                        request_url, &claims) == RUNBEAM_OK) {
+///     printf("call from %s\n", runbeam_claims_sub(claims));
+///     runbeam_claims_free(claims);
+/// } else {
+///     respond_401(runbeam_last_error_message());
+/// }
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `token` is NULL or points to `token_len` readable
+/// bytes; `mesh` is NULL or NUL-terminated; `destination_url` is NULL or NUL-terminated;
+/// `out_claims` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_verify_mesh_token(
+    resolver: *const runbeam_resolver,
+    token: *const c_char,
+    token_len: usize,
+    mesh: *const c_char,
+    destination_url: *const c_char,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    guard("runbeam_resolver_verify_mesh_token", || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let token = unsafe { token_arg(token, token_len) }?;
+        // SAFETY: forwarded contract.
+        let (mesh, dest) = unsafe { mesh_args(mesh, destination_url) }?;
+        let claims = match r.resolver.verify_mesh_token_cached(token, mesh, dest) {
+            Some(answer) => answer?,
+            None => r.runtime.block_on(
+                "runbeam_resolver_verify_mesh_token",
+                r.resolver.verify_mesh_token(token, mesh, dest),
+            )?,
+        };
+        write_handle(out, runbeam_claims::into_raw(claims));
+        Ok(())
+    })
+}
+
+/// `runbeam_resolver_verify_mesh_token()` with cached keys only: never does I/O, on any
+/// thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
+///
+/// # Safety
+/// As `runbeam_resolver_verify_mesh_token()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_verify_mesh_token_cached(
+    resolver: *const runbeam_resolver,
+    token: *const c_char,
+    token_len: usize,
+    mesh: *const c_char,
+    destination_url: *const c_char,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    guard("runbeam_resolver_verify_mesh_token_cached", || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let token = unsafe { token_arg(token, token_len) }?;
+        // SAFETY: forwarded contract.
+        let (mesh, dest) = unsafe { mesh_args(mesh, destination_url) }?;
+        let claims = r
+            .resolver
+            .verify_mesh_token_cached(token, mesh, dest)
+            .transpose()?;
+        write_handle(
+            out,
+            claims.map_or(ptr::null_mut(), runbeam_claims::into_raw),
+        );
+        Ok(())
+    })
+}
+
+/// Callback form of `runbeam_resolver_verify_mesh_token()`: `callback` (a
+/// `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
+/// the token, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
+///
+/// # Safety
+/// As `runbeam_resolver_verify_mesh_token()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_verify_mesh_token_async(
+    resolver: *const runbeam_resolver,
+    token: *const c_char,
+    token_len: usize,
+    mesh: *const c_char,
+    destination_url: *const c_char,
+    callback: runbeam_claims_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_resolver_verify_mesh_token_async", || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let token = Zeroizing::new(unsafe { token_arg(token, token_len) }?.to_string());
+        // SAFETY: forwarded contract.
+        let (mesh, dest) = unsafe { mesh_args(mesh, destination_url) }?;
+        let (mesh, dest) = (mesh.to_string(), dest.map(str::to_string));
+        let resolver = r.resolver.clone();
+        spawn(
+            r,
+            async move {
+                resolver
+                    .verify_mesh_token(&token, &mesh, dest.as_deref())
+                    .await
+            },
+            callback,
+            runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// Forgets the cached answer for `reference` (any spelling); the next resolve asks the
+/// provider. When `out_dropped` is not NULL it receives whether an entry was dropped.
+/// Errors: `RUNBEAM_STATUS_INVALID_REFERENCE`, `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `reference` is NULL or NUL-terminated;
+/// `out_dropped` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_invalidate(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    out_dropped: *mut bool,
+) -> runbeam_status {
+    guard("runbeam_resolver_invalidate", || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let reference = unsafe { str_arg(reference, "reference") }?;
+        let dropped = r.resolver.invalidate(reference)?;
+        if !out_dropped.is_null() {
+            // SAFETY: non-NULL and writable (contract).
+            unsafe { *out_dropped = dropped };
+        }
+        Ok(())
+    })
+}
+
+/// Forgets every cached answer and mesh token.
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_invalidate_all(
+    resolver: *const runbeam_resolver,
+) -> runbeam_status {
+    guard("runbeam_resolver_invalidate_all", || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        r.resolver.invalidate_all();
+        Ok(())
+    })
+}
+
+/// Switches to `config` (copied; it may be freed right after): validated first and refused
+/// with `RUNBEAM_STATUS_CONFIG` — every problem in the message and in
+/// `runbeam_last_error_problems()`; the old configuration stays in use — if it has problems.
+/// Cached answers of providers whose API URL or TTL changed, and of references no longer
+/// listed in an enabled mesh, are dropped, as are mesh tokens of meshes that changed.
+/// Requests in flight finish against the configuration they started with.
+///
+/// ```c
+/// runbeam_config *next = NULL;
+/// if (runbeam_config_from_file("gateway.toml", &next) == RUNBEAM_OK &&
+///     runbeam_resolver_reload(resolver, next) != RUNBEAM_OK)
+///     fprintf(stderr, "kept the old configuration: %s\n", runbeam_last_error_message());
+/// runbeam_config_free(next);
+/// ```
+///
+/// # Safety
+/// `resolver` and `config` are NULL or live handles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_reload(
+    resolver: *const runbeam_resolver,
+    config: *const runbeam_config,
+) -> runbeam_status {
+    guard("runbeam_resolver_reload", || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let config = unsafe { handle_arg(config, "config") }?;
+        r.resolver.reload(config.inner.clone())
+    })
+}
+
+/// Writes the resolver's counters (see `runbeam_resolver_stats`) to `*out`.
+///
+/// ```c
+/// runbeam_resolver_stats st;
+/// if (runbeam_resolver_stats_get(resolver, &st) == RUNBEAM_OK)
+///     printf("hits %llu, upstream %llu\n", (unsigned long long)st.hits,
+///            (unsigned long long)st.upstream_requests);
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_stats_get(
+    resolver: *const runbeam_resolver,
+    out: *mut runbeam_resolver_stats,
+) -> runbeam_status {
+    guard("runbeam_resolver_stats_get", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        let s = r.resolver.stats();
+        let stats = runbeam_resolver_stats {
+            hits: s.hits,
+            misses: s.misses,
+            upstream_requests: s.upstream_requests,
+            stale_served: s.stale_served,
+            local: s.local,
+            mesh_token_requests: s.mesh_token_requests,
+            cached_references: u64::try_from(r.resolver.cached_references()).unwrap_or(u64::MAX),
+        };
+        // SAFETY: non-NULL and writable (contract).
+        unsafe { *out = stats };
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolutions
+// ---------------------------------------------------------------------------------------------
+
+/// The answer of a resolve: the resource (type, ids, name, URLs, protocol, mode, …), the
+/// provider that answered, and whether it is a stale answer served while the provider fails.
+/// Read with the `runbeam_resolution_*` getters or as JSON (`runbeam_resolution_json()`);
+/// release with `runbeam_resolution_free()`. Immutable: it may be read from several threads.
+/// The strings the getters return are made on first use and borrowed from the handle.
+#[allow(non_camel_case_types)]
+pub struct runbeam_resolution {
+    resolution: Resolution,
+    text: [OnceLock<Option<CString>>; TEXT_FIELDS],
+    urls: OnceLock<Vec<CString>>,
+    json: OnceLock<CString>,
+}
+
+#[derive(Clone, Copy)]
+enum Text {
+    Type,
+    Id,
+    Name,
+    TeamId,
+    Protocol,
+    Mode,
+    Provider,
+    Description,
+}
+
+const TEXT_FIELDS: usize = 8;
+
+impl Text {
+    fn of(self, r: &Resolution) -> Option<&str> {
+        let res = r.resource();
+        match self {
+            Text::Type => Some(res.resource_type.as_str()),
+            Text::Id => Some(res.id.as_str()),
+            Text::Name => Some(res.name.as_str()),
+            Text::TeamId => res.team_id.as_deref(),
+            Text::Protocol => res.protocol.as_deref(),
+            Text::Mode => res.mode.as_deref(),
+            Text::Provider => Some(r.provider()),
+            Text::Description => res.description.as_deref(),
+        }
+    }
+}
+
+impl runbeam_resolution {
+    fn into_raw(resolution: Resolution) -> *mut runbeam_resolution {
+        Box::into_raw(Box::new(runbeam_resolution {
+            resolution,
+            text: [const { OnceLock::new() }; TEXT_FIELDS],
+            urls: OnceLock::new(),
+            json: OnceLock::new(),
+        }))
+    }
+
+    fn text(&self, field: Text) -> *const c_char {
+        self.text[field as usize]
+            .get_or_init(|| field.of(&self.resolution).map(to_cstring))
+            .as_ref()
+            .map_or(ptr::null(), |s| s.as_ptr())
+    }
+
+    fn urls(&self) -> &[CString] {
+        self.urls.get_or_init(|| {
+            self.resolution
+                .resource()
+                .urls
+                .iter()
+                .map(|u| to_cstring(u))
+                .collect()
+        })
+    }
+}
+
+/// # Safety
+/// `resolution` is NULL or a live handle.
+unsafe fn text_of(
+    function: &str,
+    resolution: *const runbeam_resolution,
+    field: Text,
+) -> *const c_char {
+    guard_value(function, ptr::null(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { resolution.as_ref() }.map_or(ptr::null(), |r| r.text(field))
+    })
+}
+
+/// # Safety
+/// `resolution` is NULL or a live handle.
+unsafe fn value_of<T>(
+    function: &str,
+    resolution: *const runbeam_resolution,
+    fallback: T,
+    body: impl FnOnce(&runbeam_resolution) -> T,
+) -> T {
+    guard_value(function, None, || {
+        // SAFETY: NULL or live (contract).
+        unsafe { resolution.as_ref() }.map(body)
+    })
+    .unwrap_or(fallback)
+}
+
+/// The resource type: `"ingress"`, `"egress"`, `"pipeline"`, `"endpoint"`, `"backend"` or
+/// `"mesh"`. Borrowed from `resolution` (valid until `runbeam_resolution_free()`; do not
+/// free); NULL if `resolution` is NULL. The same holds for every string getter.
+///
+/// ```c
+/// printf("%s %s (%s) at %s\n", runbeam_resolution_type(r), runbeam_resolution_name(r),
+///        runbeam_resolution_id(r), runbeam_resolution_url(r, 0));
+/// ```
+///
+/// # Safety
+/// `resolution` is NULL or a live handle (the same holds for every getter).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_type(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_type", resolution, Text::Type) }
+}
+
+/// The resource's id at its provider (for local references: its name).
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_id(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_id", resolution, Text::Id) }
+}
+
+/// The resource's name.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_name(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_name", resolution, Text::Name) }
+}
+
+/// The owning team's id; NULL when unknown (local references).
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_team_id(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_team_id", resolution, Text::TeamId) }
+}
+
+/// How many URLs the resource has (ingresses have at least one); 0 if `resolution` is NULL.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_url_count(
+    resolution: *const runbeam_resolution,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe {
+        value_of("runbeam_resolution_url_count", resolution, 0, |r| {
+            r.resolution.resource().urls.len()
+        })
+    }
+}
+
+/// URL `index` (0-based, in the provider's order); NULL when out of range.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_url(
+    resolution: *const runbeam_resolution,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        value_of("runbeam_resolution_url", resolution, ptr::null(), |r| {
+            r.urls().get(index).map_or(ptr::null(), |u| u.as_ptr())
+        })
+    }
+}
+
+/// The protocol to speak: `"http"` or `"http3"`; NULL when the provider did not say.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_protocol(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_protocol", resolution, Text::Protocol) }
+}
+
+/// The mode (`"default"` or `"mesh"`); NULL when the provider did not say.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_mode(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_mode", resolution, Text::Mode) }
+}
+
+/// The resource's description; NULL when it has none.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_description(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        text_of(
+            "runbeam_resolution_description",
+            resolution,
+            Text::Description,
+        )
+    }
+}
+
+/// The provider that answered (`"runbeam"`, …; `"local"` for local references).
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_provider(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_provider", resolution, Text::Provider) }
+}
+
+/// When the provider answered, in Unix seconds (local references: when the configuration was
+/// loaded); 0 if `resolution` is NULL.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_resolved_at(
+    resolution: *const runbeam_resolution,
+) -> i64 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        value_of("runbeam_resolution_resolved_at", resolution, 0, |r| {
+            r.resolution.resolved_at().unix_timestamp()
+        })
+    }
+}
+
+/// Whether this is a cached answer past its TTL, served because the provider failed and the
+/// answer is younger than the max-stale time; false if `resolution` is NULL.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_is_stale(
+    resolution: *const runbeam_resolution,
+) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe {
+        value_of("runbeam_resolution_is_stale", resolution, false, |r| {
+            r.resolution.is_stale()
+        })
+    }
+}
+
+/// Whether the reference was local, answered from the configuration; false if `resolution`
+/// is NULL.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_is_local(
+    resolution: *const runbeam_resolution,
+) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe {
+        value_of("runbeam_resolution_is_local", resolution, false, |r| {
+            r.resolution.is_local()
+        })
+    }
+}
+
+/// The whole answer as JSON, the envelope of `GET /harmony/resources/resolve` with the stale
+/// flag added: `{"data": {"type", "id", "name", "team_id", "enabled", "urls": [...],
+/// "protocol", "mode", "gateway_id", "pipeline_id", "mesh_id", "backend_id", "endpoint_id",
+/// "description"}, "meta": {"provider", "resolved_at", "stale"}}`. Borrowed from
+/// `resolution`; NULL if `resolution` is NULL.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_json(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        value_of("runbeam_resolution_json", resolution, ptr::null(), |r| {
+            r.json
+                .get_or_init(|| {
+                    to_cstring(&serde_json::to_string(&r.resolution).unwrap_or_default())
+                })
+                .as_ptr()
+        })
+    }
+}
+
+/// Releases a resolution; every string borrowed from it becomes invalid. NULL is a no-op.
+///
+/// # Safety
+/// `resolution` is NULL or a resolution not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_free(resolution: *mut runbeam_resolution) {
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_resolution_free", resolution) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mesh tokens
+// ---------------------------------------------------------------------------------------------
+
+/// A mesh token from `runbeam_resolver_mesh_token()`, verified before it was handed out: the
+/// token (`runbeam_mesh_token_secret()`, to send as `Authorization: Bearer`), its expiry, the
+/// Cloud mesh id, the mesh's configuration name and the verified claims. Immutable; read it
+/// from any thread. Release with `runbeam_mesh_token_free()`, which zeroizes the token copy.
+#[allow(non_camel_case_types)]
+pub struct runbeam_mesh_token {
+    issued: Arc<IssuedMeshToken>,
+    /// The token, NUL-terminated, zeroized on drop.
+    secret: Zeroizing<Vec<u8>>,
+    mesh_id: CString,
+    mesh: CString,
+    expires_at: CString,
+}
+
+impl runbeam_mesh_token {
+    fn into_raw(issued: Arc<IssuedMeshToken>) -> *mut runbeam_mesh_token {
+        let secret = Zeroizing::new(to_cstring(issued.token.token.expose()).into_bytes_with_nul());
+        let expires = issued.token.expires_at;
+        let expires_at = expires
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| expires.unix_timestamp().to_string());
+        Box::into_raw(Box::new(runbeam_mesh_token {
+            secret,
+            mesh_id: to_cstring(&issued.token.mesh_id),
+            mesh: to_cstring(&issued.mesh),
+            expires_at: to_cstring(&expires_at),
+            issued,
+        }))
+    }
+}
+
+/// # Safety
+/// `token` is NULL or a live handle.
+unsafe fn token_value<T>(
+    function: &str,
+    token: *const runbeam_mesh_token,
+    fallback: T,
+    body: impl FnOnce(&runbeam_mesh_token) -> T,
+) -> T {
+    guard_value(function, None, || {
+        // SAFETY: NULL or live (contract).
+        unsafe { token.as_ref() }.map(body)
+    })
+    .unwrap_or(fallback)
+}
+
+/// **The secret**: the mesh token to send as `Authorization: Bearer` to the destination.
+/// Borrowed from `token` (valid until `runbeam_mesh_token_free()`, which zeroizes it); do not
+/// free, log or print it. NULL if `token` is NULL.
+///
+/// ```c
+/// snprintf(header, sizeof header, "Authorization: Bearer %s", runbeam_mesh_token_secret(mt));
+/// ```
+///
+/// # Safety
+/// `token` is NULL or a live handle (the same holds for every getter).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_mesh_token_secret(
+    token: *const runbeam_mesh_token,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        token_value("runbeam_mesh_token_secret", token, ptr::null(), |t| {
+            t.secret.as_ptr().cast()
+        })
+    }
+}
+
+/// When the token expires, in Unix seconds; 0 if `token` is NULL. The resolver hands out a
+/// new one from 30 s (the margin) before this time.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_mesh_token_expires_at(token: *const runbeam_mesh_token) -> i64 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        token_value("runbeam_mesh_token_expires_at", token, 0, |t| {
+            t.issued.token.expires_at.unix_timestamp()
+        })
+    }
+}
+
+/// When the token expires, as RFC 3339 text. Borrowed from `token`; NULL if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_mesh_token_expires_at_rfc3339(
+    token: *const runbeam_mesh_token,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        token_value(
+            "runbeam_mesh_token_expires_at_rfc3339",
+            token,
+            ptr::null(),
+            |t| t.expires_at.as_ptr(),
+        )
+    }
+}
+
+/// The Cloud id of the mesh the token is for. Borrowed from `token`; NULL if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_mesh_token_mesh_id(
+    token: *const runbeam_mesh_token,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        token_value("runbeam_mesh_token_mesh_id", token, ptr::null(), |t| {
+            t.mesh_id.as_ptr()
+        })
+    }
+}
+
+/// The mesh's name in the configuration. Borrowed from `token`; NULL if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_mesh_token_mesh(
+    token: *const runbeam_mesh_token,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        token_value("runbeam_mesh_token_mesh", token, ptr::null(), |t| {
+            t.mesh.as_ptr()
+        })
+    }
+}
+
+/// The token's verified claims (`sub`, `aud`, `jti`, `dest_url`, `mesh_id`, custom claims such
+/// as `source_team` through `runbeam_claims_get_json()`, the whole payload through
+/// `runbeam_claims_json()`) as a new handle at `*out_claims` (free it with
+/// `runbeam_claims_free()`; it holds no copy of the token and stays valid after the token is
+/// freed).
+///
+/// ```c
+/// runbeam_claims *claims = NULL;
+/// if (runbeam_mesh_token_claims(mt, &claims) == RUNBEAM_OK) {
+///     printf("sub %s, aud %s\n", runbeam_claims_sub(claims), runbeam_claims_aud(claims, 0));
+///     runbeam_claims_free(claims);
+/// }
+/// ```
+///
+/// # Safety
+/// `token` is NULL or a live handle; `out_claims` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_mesh_token_claims(
+    token: *const runbeam_mesh_token,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    guard("runbeam_mesh_token_claims", || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let t = unsafe { handle_arg(token, "token") }?;
+        write_handle(out, runbeam_claims::into_raw(Arc::clone(&t.issued.claims)));
+        Ok(())
+    })
+}
+
+/// Releases a mesh token handle, zeroizing its copy of the token. NULL is a no-op.
+///
+/// # Safety
+/// `token` is NULL or a handle not freed before; strings borrowed from it become invalid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_mesh_token_free(token: *mut runbeam_mesh_token) {
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_mesh_token_free", token) }
+}
