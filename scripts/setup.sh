@@ -20,7 +20,7 @@ if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; the
 fi
 
 missing=()
-for tool in valgrind gcc g++ make gnome-keyring-daemon dbus-run-session dbus-daemon; do
+for tool in valgrind gcc g++ make gnome-keyring-daemon dbus-run-session dbus-send dbus-daemon; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -29,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   for tool in "${missing[@]}"; do
     case $tool in
       gnome-keyring-daemon) pkgs+=(gnome-keyring) ;;
-      dbus-run-session) pkgs+=(dbus-bin) ;;
+      dbus-run-session | dbus-send) pkgs+=(dbus-bin) ;;
       *) pkgs+=("$tool") ;;
     esac
   done

@@ -8,7 +8,8 @@
 #                     against a runbeam-devcloud subprocess: $(NODE_DEVCLOUD), built here)
 #   make node-bench   release addon (replaces the debug one until the next node-build), then the
 #                     benchmarks of bench/ (client.mjs and jwt.mjs against a devcloud subprocess;
-#                     jwt.mjs compares with jose and fast-jwt, devDependencies of package.json)
+#                     jwt.mjs compares with jose and fast-jwt, devDependencies of package.json;
+#                     storage.mjs compares the token stores with the same durable replace in fs)
 #
 # Needs `npm install --no-audit --no-fund` in bindings/node (done by `make setup`).
 
@@ -54,4 +55,5 @@ node-bench: node-release
 	cd $(NODE_DIR) && node bench/reference.mjs
 	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node bench/client.mjs
 	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --expose-gc bench/jwt.mjs
+	cd $(NODE_DIR) && node bench/storage.mjs
 	@echo "node-bench: the release addon now replaces the debug one until the next 'make node-build'"

@@ -35,11 +35,14 @@ python-wheel:
 
 ## Release build (replaces the debug module until the next python-build), then the benchmarks.
 ## bench/jwt.py compares Validator.validate with PyJWT (installed by `make setup`) in one run;
-## the devcloud only mints its tokens. bench/bench_resolver.py times Resolver cache hits against
+## the devcloud only mints its tokens. bench/storage.py compares the token stores' save + load
+## with the same durable file replace written in plain Python (os.open/write/fsync/replace).
+## bench/bench_resolver.py times Resolver cache hits against
 ## a dict lookup and Reference.parse; the devcloud answers the one resolve that fills the cache.
 python-bench: python-devcloud
 	$(PY_MATURIN) --release
 	$(PYTHON) $(PY_DIR)/bench/bench_reference.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/bench_client.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/jwt.py
+	$(PYTHON) $(PY_DIR)/bench/storage.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/bench_resolver.py

@@ -64,6 +64,10 @@ fn io_error(action: &str, path: &Path, e: &std::io::Error) -> Error {
             "; the file system is read-only: set RUNBEAM_HOME to a writable directory"
         }
         IoKind::StorageFull => "; the disk is full: free space (the previous token file is intact)",
+        IoKind::NotADirectory => {
+            "; part of the path is a regular file, not a directory: set RUNBEAM_HOME to a \
+             directory"
+        }
         _ => "",
     };
     Error::new(
@@ -158,7 +162,8 @@ fn write_temp(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
         });
     if let Err(e) = written {
         fs::remove_file(&temp).ok();
-        return Err(io_error("write", &temp, &e));
+        // The temp file's random name says little: name the file being replaced.
+        return Err(io_error("write", target, &e));
     }
     Ok(temp)
 }
@@ -273,17 +278,25 @@ impl FileStore {
                         ),
                     ));
                 }
-                let mut text = Zeroizing::new(String::new());
+                let mut bytes = Zeroizing::new(Vec::new());
                 File::open(&path)
-                    .and_then(|mut f| f.read_to_string(&mut text))
+                    .and_then(|mut f| f.read_to_end(&mut bytes))
                     .map_err(|e| io_error("read", &path, &e))?;
-                parse_key(&text).ok_or_else(|| {
+                // Binary garbage is a key of the wrong format too, not an I/O error.
+                let text = std::str::from_utf8(&bytes).ok();
+                text.and_then(parse_key).ok_or_else(|| {
+                    let what = match text.map(str::trim) {
+                        Some("") => "the key file is empty",
+                        Some(t) if t.starts_with("age1") => {
+                            "it holds an age public key (age1…), not the secret key"
+                        }
+                        _ => "not an age X25519 secret key",
+                    };
                     Error::new(
                         ErrorKind::StorageCorrupt,
                         format!(
-                            "{}: not an age X25519 secret key (expected base64 of \
-                             AGE-SECRET-KEY-1…); restore it from a backup, or move it away and \
-                             authorize the gateway again",
+                            "{}: {what} (expected base64 of AGE-SECRET-KEY-1…); restore it \
+                             from a backup, or move it away and authorize the gateway again",
                             path.display()
                         ),
                     )

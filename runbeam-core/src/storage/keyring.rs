@@ -1,5 +1,7 @@
 //! The OS keyring backend (SPEC §5.2): service `runbeam`, account `<instance_id>/<token_type>`.
-//! On Linux: the Secret Service over D-Bus (GNOME Keyring, KWallet) or kernel keyutils.
+//! On Linux: the Secret Service over D-Bus (GNOME Keyring, KWallet) or kernel keyutils; on
+//! macOS the login Keychain; on Windows the Credential Manager (these two are wired but not
+//! compiled or tested in the Linux development environment).
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -24,6 +26,10 @@ pub enum KeyringKind {
     SecretService,
     /// The Linux kernel key retention service (session keyring; not persistent).
     KeyUtils,
+    /// The macOS login Keychain ("legacy" keychain store).
+    MacosKeychain,
+    /// The Windows Credential Manager (generic credentials).
+    WindowsCredentialManager,
 }
 
 /// A token store in an OS keyring. Entries are built from this store object, never from a
@@ -117,7 +123,36 @@ impl KeyringStore {
         })
     }
 
-    /// The platform's preferred keyring (Linux: the Secret Service).
+    /// The macOS login Keychain.
+    ///
+    /// # Errors
+    /// `KeyringUnavailable` when it cannot be opened.
+    #[cfg(target_os = "macos")]
+    pub fn macos_keychain() -> Result<KeyringStore> {
+        let store: Arc<CredentialStore> = apple_native_keyring_store::keychain::Store::new()
+            .map_err(|e| unavailable("opening the macOS Keychain", &e))?;
+        Ok(KeyringStore {
+            store,
+            kind: KeyringKind::MacosKeychain,
+        })
+    }
+
+    /// The Windows Credential Manager.
+    ///
+    /// # Errors
+    /// `KeyringUnavailable` when it cannot be opened.
+    #[cfg(windows)]
+    pub fn windows_credential_manager() -> Result<KeyringStore> {
+        let store: Arc<CredentialStore> = windows_native_keyring_store::Store::new()
+            .map_err(|e| unavailable("opening the Windows Credential Manager", &e))?;
+        Ok(KeyringStore {
+            store,
+            kind: KeyringKind::WindowsCredentialManager,
+        })
+    }
+
+    /// The platform's preferred keyring: Linux the Secret Service, macOS the login Keychain,
+    /// Windows the Credential Manager.
     ///
     /// # Errors
     /// `KeyringUnavailable` when it cannot be reached or none is built for this platform.
@@ -126,7 +161,15 @@ impl KeyringStore {
         {
             KeyringStore::secret_service()
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        {
+            KeyringStore::macos_keychain()
+        }
+        #[cfg(windows)]
+        {
+            KeyringStore::windows_credential_manager()
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
         {
             Err(Error::new(
                 ErrorKind::KeyringUnavailable,

@@ -4,6 +4,9 @@
 //!   (the test kills it with SIGKILL at random moments).
 //! - `token-writer increment <root> <instance> <n>`: `n` read-modify-write increments of a
 //!   counter slot under the store's lock, each followed by a load of the machine token.
+//! - `token-writer env-save <instance>`: one save through `FileStore::from_env()` (so
+//!   `RUNBEAM_HOME` is read in a process of its own, tests/storage_bad_input.rs); prints
+//!   `ok <root>` or `err <ErrorKind name> <message>` and exits 0 or 1.
 
 use runbeam_core::Secret;
 use runbeam_core::storage::{self, FileStore, MachineToken, TokenStore};
@@ -20,7 +23,8 @@ fn token(n: u64) -> MachineToken {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (mode, root, instance) = (&args[1], &args[2], &args[3]);
+    let (mode, root) = (&args[1], &args[2]);
+    let instance = args.get(3).map_or("", String::as_str);
     let store = FileStore::new(root);
     match mode.as_str() {
         "crash-loop" => {
@@ -44,6 +48,19 @@ fn main() {
                 storage::load_machine_token(&store, instance)
                     .expect("load")
                     .expect("a machine token is present");
+            }
+        }
+        "env-save" => {
+            let saved = storage::FileStore::from_env().and_then(|store| {
+                // In this mode the second argument is the instance id.
+                storage::save_machine_token(&store, &args[2], &token(7)).map(|()| store)
+            });
+            match saved {
+                Ok(store) => println!("ok {}", store.root().display()),
+                Err(e) => {
+                    println!("err {} {}", e.kind().name(), e.message());
+                    std::process::exit(1);
+                }
             }
         }
         other => panic!("unknown mode {other}"),

@@ -1,11 +1,19 @@
 //! The keyring backend against a real Secret Service (gnome-keyring-daemon). These tests are
 //! `#[ignore]`d in a plain `cargo test`: `make test` runs them inside
 //! `dbus-run-session -- scripts/with-keyring.sh` (which sets RUNBEAM_TEST_SECRET_SERVICE).
+//!
+//! The kernel keyutils test needs no Secret Service: it joins a fresh session keyring with
+//! `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)` (the `keyctl` CLI is not needed). The locked
+//! keyring test re-runs itself on a private D-Bus session of its own (locking the shared one
+//! would disturb the tests running in parallel).
 
+use std::process::Command;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use runbeam_core::storage::{
-    self, Backend, KeyringStore, MACHINE_TOKEN, MachineToken, StoreChoice, TokenStore,
+    self, Backend, KEYRING_TIMEOUT, KeyringKind, KeyringStore, MACHINE_TOKEN, MachineToken,
+    StoreChoice, TokenStore,
 };
 use runbeam_core::{ErrorKind, Secret};
 
@@ -85,4 +93,228 @@ fn auto_selection_prefers_a_working_keyring() {
     assert_eq!(store.backend(), Backend::Keyring);
     let forced = storage::open_store(StoreChoice::Keyring).unwrap();
     assert_eq!(forced.backend(), Backend::Keyring);
+}
+
+fn loaded(store: &dyn TokenStore, instance: &str) -> String {
+    storage::load_machine_token(store, instance)
+        .unwrap()
+        .expect("a token is stored")
+        .machine_token
+        .expose()
+        .to_string()
+}
+
+/// `keyctl(2)` operation: join (here: create) an anonymous session keyring.
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+
+#[test]
+#[ignore = "needs kernel keyutils: make keyring-test runs it"]
+fn keyutils_round_trip_in_a_fresh_session_keyring() {
+    // Processes here have no session keyring of their own (reads fail with "access denied").
+    // Join a new anonymous one on this thread; the keyring store's helper threads are
+    // spawned from it afterwards and inherit it (credentials are copied at thread creation).
+    // SAFETY: keyctl with a NULL name only replaces this thread's session keyring.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    assert!(
+        id > 0,
+        "keyctl(KEYCTL_JOIN_SESSION_KEYRING): {}",
+        std::io::Error::last_os_error()
+    );
+    let store = KeyringStore::keyutils().expect("kernel keyutils opens");
+    assert_eq!(store.kind(), KeyringKind::KeyUtils);
+    assert_eq!(store.backend(), Backend::Keyring);
+    store.probe().expect("probe in the session keyring");
+    let instance = format!("ku-{}", std::process::id());
+    assert!(
+        storage::load_machine_token(&store, &instance)
+            .unwrap()
+            .is_none()
+    );
+    storage::save_machine_token(&store, &instance, &token("mt-keyutils-1")).unwrap();
+    assert_eq!(loaded(&store, &instance), "mt-keyutils-1");
+    storage::save_machine_token(&store, &instance, &token("mt-keyutils-2")).unwrap();
+    assert_eq!(loaded(&store, &instance), "mt-keyutils-2", "replaced");
+    // Another store object on the same session keyring sees it.
+    let again = KeyringStore::keyutils().unwrap();
+    assert_eq!(loaded(&again, &instance), "mt-keyutils-2");
+    assert_eq!(
+        store.location(&instance, MACHINE_TOKEN),
+        format!("keyring runbeam/{instance}/machine_token")
+    );
+    assert!(store.delete(&instance, MACHINE_TOKEN).unwrap());
+    assert!(!store.delete(&instance, MACHINE_TOKEN).unwrap());
+    assert!(store.load(&instance, MACHINE_TOKEN).unwrap().is_none());
+    // Bad ids are refused before the keyring is touched.
+    let err = store.load("../x", MACHINE_TOKEN).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+}
+
+const SECRETS: &str = "org.freedesktop.secrets";
+const SERVICE_PATH: &str = "/org/freedesktop/secrets";
+const SERVICE_IFACE: &str = "org.freedesktop.Secret.Service";
+/// gnome-keyring's own interface for unlocking without a prompt (there is no prompter here).
+const GNOME_IFACE: &str = "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface";
+
+/// A D-Bus connection to the Secret Service, to lock and unlock the default collection.
+struct SecretServiceBus(zbus::blocking::Connection);
+
+impl SecretServiceBus {
+    fn connect() -> SecretServiceBus {
+        SecretServiceBus(zbus::blocking::Connection::session().expect("session bus"))
+    }
+
+    fn default_collection(&self) -> zbus::zvariant::OwnedObjectPath {
+        self.0
+            .call_method(
+                Some(SECRETS),
+                SERVICE_PATH,
+                Some(SERVICE_IFACE),
+                "ReadAlias",
+                &("default",),
+            )
+            .expect("ReadAlias default")
+            .body()
+            .deserialize()
+            .expect("an object path")
+    }
+
+    fn is_locked(&self, collection: &zbus::zvariant::OwnedObjectPath) -> bool {
+        let reply = self
+            .0
+            .call_method(
+                Some(SECRETS),
+                collection.as_str(),
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &("org.freedesktop.Secret.Collection", "Locked"),
+            )
+            .expect("Get Locked");
+        let value: zbus::zvariant::OwnedValue = reply.body().deserialize().unwrap();
+        bool::try_from(value).unwrap()
+    }
+
+    fn lock(&self, collection: &zbus::zvariant::OwnedObjectPath) {
+        self.0
+            .call_method(
+                Some(SECRETS),
+                SERVICE_PATH,
+                Some(SERVICE_IFACE),
+                "Lock",
+                &(vec![collection],),
+            )
+            .expect("Lock");
+        assert!(self.is_locked(collection), "the collection is locked");
+    }
+
+    fn unlock(&self, collection: &zbus::zvariant::OwnedObjectPath, password: &str) {
+        let reply = self
+            .0
+            .call_method(
+                Some(SECRETS),
+                SERVICE_PATH,
+                Some(SERVICE_IFACE),
+                "OpenSession",
+                &("plain", zbus::zvariant::Value::from("")),
+            )
+            .expect("OpenSession plain");
+        let (_, session): (zbus::zvariant::OwnedValue, zbus::zvariant::OwnedObjectPath) =
+            reply.body().deserialize().unwrap();
+        let secret = (
+            session,
+            Vec::<u8>::new(),
+            password.as_bytes().to_vec(),
+            "text/plain",
+        );
+        self.0
+            .call_method(
+                Some(SECRETS),
+                SERVICE_PATH,
+                Some(GNOME_IFACE),
+                "UnlockWithMasterPassword",
+                &(collection, secret),
+            )
+            .expect("UnlockWithMasterPassword");
+        assert!(!self.is_locked(collection), "the collection is unlocked");
+    }
+}
+
+const LOCKED_TEST: &str = "a_locked_keyring_is_unavailable_within_the_deadline_and_loses_nothing";
+
+#[test]
+#[ignore = "needs a Secret Service: make test runs it under scripts/with-keyring.sh"]
+fn a_locked_keyring_is_unavailable_within_the_deadline_and_loses_nothing() {
+    require_secret_service();
+    let Ok(password) = std::env::var("RUNBEAM_TEST_PRIVATE_KEYRING_PASSWORD") else {
+        // Re-run alone on a private session whose keyring password is known.
+        let password = format!("pw-{:016x}", rand::random::<u64>());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/with-keyring.sh");
+        let out = Command::new("dbus-run-session")
+            .args(["--", "bash", script])
+            .arg(std::env::current_exe().unwrap())
+            .args([LOCKED_TEST, "--exact", "--ignored", "--nocapture"])
+            .env("RUNBEAM_TEST_KEYRING_PASSWORD", &password)
+            .env("RUNBEAM_TEST_PRIVATE_KEYRING_PASSWORD", &password)
+            .output()
+            .expect("dbus-run-session runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "the private-session run failed:\n{stdout}\n{stderr}"
+        );
+        return;
+    };
+    let store = KeyringStore::secret_service().unwrap();
+    let instance = format!("kr-lock-{}", std::process::id());
+    storage::save_machine_token(&store, &instance, &token("mt-before-lock")).unwrap();
+    let bus = SecretServiceBus::connect();
+    let collection = bus.default_collection();
+    bus.lock(&collection);
+
+    let deadline = KEYRING_TIMEOUT + Duration::from_secs(2);
+    let started = Instant::now();
+    let err = storage::load_machine_token(&store, &instance).unwrap_err();
+    let took = started.elapsed();
+    eprintln!("locked keyring, load: {took:?}: {err}");
+    assert_eq!(err.kind(), ErrorKind::KeyringUnavailable, "{err}");
+    assert!(took < deadline, "answered within the deadline: {took:?}");
+    assert!(
+        err.message().contains("locked"),
+        "says it may be locked: {err}"
+    );
+    assert!(err.message().contains("RUNBEAM_TOKEN_STORE=file"), "{err}");
+    assert!(!err.message().contains("mt-before-lock"), "{err}");
+
+    // A save while locked fails the same way (and replaces nothing, checked below).
+    let started = Instant::now();
+    let err =
+        storage::save_machine_token(&store, &instance, &token("mt-while-locked")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeyringUnavailable, "{err}");
+    assert!(started.elapsed() < deadline, "{:?}", started.elapsed());
+    assert!(!err.message().contains("mt-while-locked"), "{err}");
+
+    // Selection: auto falls back to the file store, a forced keyring is a clear error.
+    let started = Instant::now();
+    let auto = storage::open_store(StoreChoice::Auto).unwrap();
+    assert_eq!(auto.backend(), Backend::File, "auto falls back");
+    let err = storage::open_store(StoreChoice::Keyring).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeyringUnavailable, "{err}");
+    assert!(started.elapsed() < deadline * 2, "{:?}", started.elapsed());
+    assert!(
+        bus.is_locked(&collection),
+        "nothing unlocked it behind our back"
+    );
+
+    // Unlocked again: the token saved before the lock is intact. A new store object (a new
+    // connection): the old one may still have a call waiting for a prompt that never comes.
+    bus.unlock(&collection, &password);
+    let fresh = KeyringStore::secret_service().unwrap();
+    assert_eq!(loaded(&fresh, &instance), "mt-before-lock", "nothing lost");
+    assert!(fresh.delete(&instance, MACHINE_TOKEN).unwrap());
 }
