@@ -73,8 +73,7 @@ impl Serialize for Resolution {
 /// A mesh token from [`crate::resolve::Resolver::mesh_token`], verified before it was handed
 /// out: send `token` as `Authorization: Bearer` to the destination.
 ///
-/// `Debug` redacts the token. Its JSON form is `{"token", "expires_at", "mesh_id", "mesh",
-/// "claims"}` — it contains the token; use it only to hand the token to a binding.
+/// `Debug` redacts the token; it has no JSON form (a serialised token would end up in logs).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct IssuedMeshToken {
@@ -84,18 +83,4 @@ pub struct IssuedMeshToken {
     pub claims: Arc<Claims>,
     /// The mesh's name in the configuration.
     pub mesh: String,
-}
-
-impl Serialize for IssuedMeshToken {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut wire = serde_json::to_value(&self.token).map_err(S::Error::custom)?;
-        if let Some(object) = wire.as_object_mut() {
-            object.insert("mesh".to_string(), Value::String(self.mesh.clone()));
-            object.insert(
-                "claims".to_string(),
-                Value::Object(self.claims.all().clone()),
-            );
-        }
-        wire.serialize(s)
-    }
 }

@@ -3,9 +3,11 @@
 //! gets its answer — errors included, which are shared but never stored.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -21,6 +23,16 @@ pub(crate) struct Entry<V> {
 }
 
 type Answer<V> = Option<Result<V>>;
+
+/// What a fetch does with the stored entry.
+pub(crate) enum Keep<V> {
+    /// Store this (a good answer).
+    Store(Entry<V>),
+    /// Forget the stored entry (the answer says it is gone or forbidden).
+    Clear,
+    /// Leave it (an error after which the old entry may still be served stale).
+    Unchanged,
+}
 
 /// A cache slot: the stored entry and the fetch in flight, if any.
 pub(crate) struct Slot<V> {
@@ -64,15 +76,30 @@ impl<V: Clone + Send + Sync + 'static> Slot<V> {
         *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some(entry);
     }
 
+    /// Forgets the stored entry (the provider said the resource is gone or forbidden: it must
+    /// not be served stale afterwards).
+    pub(crate) fn clear(&self) {
+        self.entry.write().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// Whether a fetch is in flight.
+    pub(crate) fn in_flight(&self) -> bool {
+        self.flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     /// Joins the fetch in flight, returns the entry a fetch just stored, or starts `fetch` on
-    /// its own task. `fetch` returns the
-    /// answer and, for answers worth keeping, the entry to store; the entry is stored before
-    /// waiters are woken, so a caller arriving later finds it.
+    /// its own task. `fetch` returns the answer and what to do with the stored entry; the
+    /// entry is updated before waiters are woken, so a caller arriving later finds it.
+    /// A fetch that runs past `deadline` answers `Timeout`; one that panics answers
+    /// `Internal` — either way the flight ends and the next caller starts a new one.
     ///
     /// Must be called within a Tokio runtime.
-    pub(crate) async fn fetch<F>(self: &Arc<Self>, fetch: F) -> Result<V>
+    pub(crate) async fn fetch<F>(self: &Arc<Self>, deadline: Duration, fetch: F) -> Result<V>
     where
-        F: Future<Output = (Result<V>, Option<Entry<V>>)> + Send + 'static,
+        F: Future<Output = (Result<V>, Keep<V>)> + Send + 'static,
     {
         let mut waiting = {
             let mut flight = self.flight.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,9 +115,32 @@ impl<V: Clone + Send + Sync + 'static> Slot<V> {
                     *flight = Some(receiver.clone());
                     let slot = Arc::clone(self);
                     tokio::spawn(async move {
-                        let (answer, entry) = fetch.await;
-                        if let Some(entry) = entry {
-                            slot.store(entry);
+                        let guarded = AssertUnwindSafe(fetch).catch_unwind();
+                        let (answer, keep) = match tokio::time::timeout(deadline, guarded).await {
+                            Ok(Ok(done)) => done,
+                            Ok(Err(_panic)) => (
+                                Err(Error::new(
+                                    ErrorKind::Internal,
+                                    "the resolution task failed (this is a librunbeam bug; \
+                                     please report it)",
+                                )),
+                                Keep::Unchanged,
+                            ),
+                            Err(_) => (
+                                Err(Error::new(
+                                    ErrorKind::Timeout,
+                                    format!(
+                                        "the resolution did not finish within {} s",
+                                        deadline.as_secs()
+                                    ),
+                                )),
+                                Keep::Unchanged,
+                            ),
+                        };
+                        match keep {
+                            Keep::Store(entry) => slot.store(entry),
+                            Keep::Clear => slot.clear(),
+                            Keep::Unchanged => {}
                         }
                         slot.flight.lock().unwrap_or_else(|e| e.into_inner()).take();
                         // Nobody waiting is fine: the entry is stored.
@@ -119,7 +169,8 @@ impl<V: Clone + Send + Sync + 'static> Slot<V> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
+
+    const LONG: Duration = Duration::from_secs(60);
 
     fn entry(value: u32, fresh: Duration) -> Entry<u32> {
         let now = Instant::now();
@@ -139,10 +190,13 @@ mod tests {
             let slot = Arc::clone(&slot);
             let calls = Arc::clone(&calls);
             tasks.push(tokio::spawn(async move {
-                slot.fetch(async move {
+                slot.fetch(LONG, async move {
                     calls.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    (Err(Error::new(ErrorKind::NotFound, "gone")), None)
+                    (
+                        Err(Error::new(ErrorKind::NotFound, "gone")),
+                        Keep::Unchanged,
+                    )
                 })
                 .await
             }));
@@ -161,7 +215,9 @@ mod tests {
     async fn a_stored_entry_is_fresh_then_only_usable() {
         let slot = Arc::new(Slot::<u32>::new());
         let got = slot
-            .fetch(async { (Ok(7), Some(entry(7, Duration::from_millis(30)))) })
+            .fetch(LONG, async {
+                (Ok(7), Keep::Store(entry(7, Duration::from_millis(30))))
+            })
             .await
             .unwrap();
         assert_eq!(got, 7);
@@ -177,7 +233,9 @@ mod tests {
         let slot = Arc::new(Slot::<u32>::new());
         slot.store(entry(3, Duration::from_secs(5)));
         let got = slot
-            .fetch(async { panic!("no second fetch while the entry is fresh") })
+            .fetch(LONG, async {
+                panic!("no second fetch while the entry is fresh")
+            })
             .await
             .unwrap();
         assert_eq!(got, 3);
@@ -189,9 +247,9 @@ mod tests {
         let first = {
             let slot = Arc::clone(&slot);
             tokio::spawn(async move {
-                slot.fetch(async {
+                slot.fetch(LONG, async {
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    (Ok(1), Some(entry(1, Duration::from_secs(5))))
+                    (Ok(1), Keep::Store(entry(1, Duration::from_secs(5))))
                 })
                 .await
             })
@@ -199,7 +257,9 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(10)).await;
         first.abort();
         let second = slot
-            .fetch(async { (Ok(2), Some(entry(2, Duration::from_secs(5)))) })
+            .fetch(LONG, async {
+                (Ok(2), Keep::Store(entry(2, Duration::from_secs(5))))
+            })
             .await
             .unwrap();
         assert_eq!(
@@ -207,5 +267,53 @@ mod tests {
             "the second caller joined the first caller's fetch"
         );
         assert_eq!(slot.fresh(Instant::now()), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_fetch_answers_internal_and_the_next_caller_fetches_again() {
+        let slot = Arc::new(Slot::<u32>::new());
+        let err = slot
+            .fetch(LONG, async { panic!("bug in a fetch") })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert!(!slot.in_flight());
+        let got = slot
+            .fetch(LONG, async { (Ok(5), Keep::Store(entry(5, LONG))) })
+            .await
+            .unwrap();
+        assert_eq!(got, 5);
+    }
+
+    #[tokio::test]
+    async fn a_fetch_past_its_deadline_answers_timeout() {
+        let slot = Arc::new(Slot::<u32>::new());
+        let err = slot
+            .fetch(Duration::from_millis(20), async {
+                tokio::time::sleep(LONG).await;
+                (Ok(1), Keep::Unchanged)
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(!slot.in_flight());
+    }
+
+    #[tokio::test]
+    async fn clear_forgets_the_entry_so_it_is_not_served_stale() {
+        let slot = Arc::new(Slot::<u32>::new());
+        slot.store(entry(9, Duration::from_millis(20)));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        let later = Instant::now();
+        assert_eq!(slot.fresh(later), None);
+        assert_eq!(slot.usable(later), Some(9), "past its TTL, servable stale");
+        let err = slot
+            .fetch(LONG, async {
+                (Err(Error::new(ErrorKind::NotFound, "gone")), Keep::Clear)
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(slot.usable(later), None);
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use super::answer::{IssuedMeshToken, Resolution};
-use super::flight::{Entry, Slot};
+use super::flight::{Entry, Keep, Slot};
 use super::state::State;
 use crate::Secret;
 use crate::client::{Client, Resolved};
@@ -18,7 +18,7 @@ use crate::config::problems_error;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jwt::{Claims, Validator, ValidatorBuilder};
 use crate::reference::Reference;
-use crate::storage::TokenManager;
+use crate::storage::{CREDENTIAL_TIMEOUT, TokenManager};
 
 /// Default age after which a cached answer is no longer served when the provider fails.
 pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
@@ -96,10 +96,11 @@ pub(crate) struct Inner {
 /// - Remote references are resolved only when an enabled mesh lists them (`NotInMesh`
 ///   otherwise) and only for configured providers (`UnknownProvider`).
 /// - Answers are cached by canonical reference for the provider's `cache_ttl_secs`; however
-///   many callers miss at once, one request goes upstream (single-flight), on its own task
-///   within the client's deadline.
-/// - `NotFound`, `PermissionDenied` and `Unauthorized` are returned and never cached. When the
-///   provider fails (`Transport`, `Timeout`, `ServerError`, `RateLimited`, `Protocol`), the
+///   many callers miss at once, one request goes upstream (single-flight), on its own task,
+///   answering `Timeout` if it outlives twice the client's deadline plus the credential
+///   timeout (a renewal may come first).
+/// - `NotFound`, `PermissionDenied` and `Unauthorized` are returned and never cached (the first
+///   two also forget the previous answer, so it is not served stale). When the provider fails (`Transport`, `Timeout`, `ServerError`, `RateLimited`, `Protocol`), the
 ///   last answer is served flagged [`Resolution::is_stale`] while younger than `max_stale`
 ///   (default 1 h); after that the error is returned.
 /// - The cache holds only references listed in the configuration's meshes, so it is bounded
@@ -390,11 +391,12 @@ impl Resolver {
         let provider = state.provider(reference.provider())?.clone();
         let inner = Arc::clone(&self.inner);
         let max_stale = self.inner.max_stale;
+        let deadline = fetch_deadline(&provider.client);
         let answer = slot
-            .fetch(async move {
+            .fetch(deadline, async move {
                 let client = match inner.machine_client(&provider.client).await {
                     Ok(c) => c,
-                    Err(e) => return (Err(e), None),
+                    Err(e) => return (Err(e), Keep::Unchanged),
                 };
                 bump(&inner.counters.upstream_requests);
                 let answer = client.resolve(&reference).await;
@@ -405,12 +407,22 @@ impl Resolver {
                         let now = Instant::now();
                         let entry = Entry {
                             value: Arc::clone(&value),
-                            fresh_until: now + provider.ttl,
-                            usable_until: now + provider.ttl.max(max_stale),
+                            fresh_until: later(now, provider.ttl),
+                            usable_until: later(now, provider.ttl.max(max_stale)),
                         };
-                        (Ok(value), Some(entry))
+                        (Ok(value), Keep::Store(entry))
                     }
-                    Err(e) => (Err(e), None),
+                    // The provider says the resource is gone or forbidden: the old answer
+                    // must not be served stale after this.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::NotFound | ErrorKind::PermissionDenied
+                        ) =>
+                    {
+                        (Err(e), Keep::Clear)
+                    }
+                    Err(e) => (Err(e), Keep::Unchanged),
                 }
             })
             .await;
@@ -463,8 +475,9 @@ impl Resolver {
             let (name, cloud_id) = (mesh.name.clone(), mesh.cloud_id().to_string());
             let destination = destination_url.to_string();
             let inner = Arc::clone(&self.inner);
+            let deadline = fetch_deadline(&provider.client);
             return slot
-                .fetch(async move {
+                .fetch(deadline, async move {
                     let answer = inner
                         .issue_mesh_token(
                             &provider.client,
@@ -475,8 +488,8 @@ impl Resolver {
                         )
                         .await;
                     match answer {
-                        Ok((token, entry)) => (Ok(token), Some(entry)),
-                        Err(e) => (Err(e), None),
+                        Ok((token, entry)) => (Ok(token), Keep::Store(entry)),
+                        Err(e) => (Err(e), Keep::Unchanged),
                     }
                 })
                 .await;
@@ -678,7 +691,10 @@ impl Inner {
         let recheck = if token.needs_renewal(window) {
             MACHINE_TOKEN_RECHECK
         } else {
-            (token.expires_in() - window).min(Duration::from_secs(3600))
+            token
+                .expires_in()
+                .saturating_sub(window)
+                .min(Duration::from_secs(3600))
         };
         let secret = token.machine_token.clone();
         *self.machine.lock().unwrap_or_else(|e| e.into_inner()) = Some(MachineCache {
@@ -732,7 +748,7 @@ impl Inner {
         let usable = Duration::try_from(left)
             .unwrap_or(Duration::ZERO)
             .saturating_sub(self.mesh_token_margin);
-        let until = Instant::now() + usable;
+        let until = later(Instant::now(), usable);
         let issued = Arc::new(IssuedMeshToken {
             token,
             claims,
@@ -747,13 +763,32 @@ impl Inner {
     }
 }
 
+/// How long one fetch may take, machine-token renewal included (a credential callback, an
+/// authorize call, then the call itself); waiters get `Timeout` after it.
+fn fetch_deadline(client: &Client) -> Duration {
+    client
+        .deadline()
+        .saturating_mul(2)
+        .saturating_add(CREDENTIAL_TIMEOUT)
+}
+
+/// `now + duration`, saturating far in the future instead of overflowing.
+fn later(now: Instant, duration: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(duration.min(CENTURY)).unwrap_or(now)
+}
+
 /// Makes room in a full mesh-token map: drops unusable entries, then the soonest to expire.
+/// Fetches in flight are kept (dropping one would let the next caller start a second
+/// request), so the map may exceed `capacity` by the number of fetches in flight.
 fn evict_mesh_tokens(tokens: &mut HashMap<String, Arc<MeshTokenSlot>>, capacity: usize) {
     let now = Instant::now();
-    tokens.retain(|_, slot| slot.usable_until().is_some_and(|until| until > now));
+    tokens
+        .retain(|_, slot| slot.in_flight() || slot.usable_until().is_some_and(|until| until > now));
     while tokens.len() >= capacity {
         let soonest = tokens
             .iter()
+            .filter(|(_, slot)| !slot.in_flight())
             .min_by_key(|(_, slot)| slot.usable_until())
             .map(|(key, _)| key.clone());
         match soonest {

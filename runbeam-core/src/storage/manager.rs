@@ -239,9 +239,19 @@ impl TokenManager {
         );
         if let Some(callback) = &self.on_window {
             let (callback, token) = (Arc::clone(callback), token.clone());
-            tokio::task::spawn_blocking(move || callback(&token))
+            let call = tokio::task::spawn_blocking(move || callback(&token));
+            // A callback that blocks must not stall the renewal (and every resolve behind it).
+            if tokio::time::timeout(CREDENTIAL_TIMEOUT, call)
                 .await
-                .ok();
+                .is_err()
+            {
+                tracing::warn!(
+                    instance = %self.instance_id,
+                    "runbeam: the renewal-window callback did not return within {} s; renewing \
+                     without waiting for it",
+                    CREDENTIAL_TIMEOUT.as_secs()
+                );
+            }
         }
     }
 

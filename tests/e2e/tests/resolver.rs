@@ -428,3 +428,22 @@ async fn mesh_tokens_for_many_destinations_stay_within_the_capacity() {
     }
     assert_eq!(cloud.count(MESH_TOKEN).await, 4);
 }
+
+#[tokio::test]
+async fn an_answer_the_cloud_says_is_gone_is_not_served_stale_afterwards() {
+    let cloud = Cloud::start().await;
+    let resolver = resolver(&cloud, 1).await;
+    resolver.resolve(DICOMWEB).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    cloud
+        .fault(json!({"path": RESOLVE_PATH, "status": 404, "count": 1}))
+        .await;
+    let err = resolver.resolve(DICOMWEB).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    cloud
+        .fault(json!({"path": RESOLVE_PATH, "status": 503, "count": 10}))
+        .await;
+    let err = resolver.resolve(DICOMWEB).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServerError, "no stale answer: {err}");
+    assert_eq!(resolver.stats().stale_served, 0);
+}
