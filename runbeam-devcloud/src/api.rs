@@ -134,13 +134,13 @@ async fn authorize(
     let mut errors = FieldErrors::default();
     check_echoed_token(&body, &user, &mut errors);
     let code = required_string(&body, "gateway_code", &mut errors);
-    if let Some(code) = &code {
-        if !valid_code(code) {
-            errors.add(
-                "gateway_code",
-                "The gateway code must be 1-128 characters of A-Z, a-z, 0-9, _, - and .",
-            );
-        }
+    if let Some(code) = &code
+        && !valid_code(code)
+    {
+        errors.add(
+            "gateway_code",
+            "The gateway code must be 1-128 characters of A-Z, a-z, 0-9, _, - and .",
+        );
     }
     let public_key = opt_string(&body, "machine_public_key", &mut errors);
     let metadata = match body.get("metadata") {
@@ -652,31 +652,31 @@ async fn update_config(
 ) -> ApiResult {
     let mut errors = FieldErrors::default();
     let kind = required_string(&body, "type", &mut errors);
-    if let Some(k) = &kind {
-        if !matches!(k.as_str(), "gateway" | "pipeline" | "transform" | "mesh") {
-            errors.add(
-                "type",
-                "The type must be one of gateway, pipeline, transform, mesh.",
-            );
-        }
+    if let Some(k) = &kind
+        && !matches!(k.as_str(), "gateway" | "pipeline" | "transform" | "mesh")
+    {
+        errors.add(
+            "type",
+            "The type must be one of gateway, pipeline, transform, mesh.",
+        );
     }
     let id = opt_string(&body, "id", &mut errors);
-    if let Some(id) = &id {
-        if !runbeam_core::reference::is_valid_id(id) {
-            errors.add(
-                "id",
-                "The id must be 1-128 characters of A-Z, a-z, 0-9, _ and -.",
-            );
-        }
+    if let Some(id) = &id
+        && !runbeam_core::reference::is_valid_id(id)
+    {
+        errors.add(
+            "id",
+            "The id must be 1-128 characters of A-Z, a-z, 0-9, _ and -.",
+        );
     }
     let config = required_string(&body, "config", &mut errors);
-    if let Some(c) = &config {
-        if let Err(e) = c.parse::<toml::Table>() {
-            errors.add(
-                "config",
-                format!("The config is not valid TOML: {}", e.message()),
-            );
-        }
+    if let Some(c) = &config
+        && let Err(e) = c.parse::<toml::Table>()
+    {
+        errors.add(
+            "config",
+            format!("The config is not valid TOML: {}", e.message()),
+        );
     }
     errors.check()?;
     let kind = kind.unwrap_or_default();
@@ -1076,10 +1076,10 @@ async fn destroy(
             other.singular()
         )));
     }
-    if let Some(g) = owning_gateway(&store, c, &resource) {
-        if c != Collection::Gateways {
-            store.add_change(&g, c, &id, "deleted");
-        }
+    if let Some(g) = owning_gateway(&store, c, &resource)
+        && c != Collection::Gateways
+    {
+        store.add_change(&g, c, &id, "deleted");
     }
     if c == Collection::Gateways {
         store.machine_tokens.retain(|_, t| t.gateway_id != id);

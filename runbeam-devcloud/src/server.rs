@@ -136,11 +136,11 @@ async fn connection(
         () = kill.notified() => true,
     };
     if killed {
-        if let Some(spare) = spare {
-            if let Ok(spare) = TcpStream::from_std(spare) {
-                // SO_LINGER 0: closing sends RST instead of FIN.
-                let _ = spare.set_zero_linger();
-            }
+        if let Some(spare) = spare
+            && let Ok(spare) = TcpStream::from_std(spare)
+        {
+            // SO_LINGER 0: closing sends RST instead of FIN.
+            let _ = spare.set_zero_linger();
         }
         tracing::debug!(%peer, "connection dropped by fault");
     }

@@ -45,6 +45,25 @@ pub(crate) unsafe fn free_handle<T>(function: &str, handle: *mut T) {
     })
 }
 
+/// Runs a getter on a handle behind the panic boundary; `fallback` for a NULL handle (or a
+/// panic, which is also recorded as the last error). What every `runbeam_*_<field>` getter of
+/// an immutable handle does.
+///
+/// # Safety
+/// `handle` is NULL or a live handle of this crate.
+pub(crate) unsafe fn read_handle<H, T>(
+    function: &str,
+    handle: *const H,
+    fallback: T,
+    body: impl FnOnce(&H) -> T,
+) -> T {
+    guard_value(function, None, || {
+        // SAFETY: NULL or live (the caller's contract).
+        unsafe { handle.as_ref() }.map(body)
+    })
+    .unwrap_or(fallback)
+}
+
 fn panic_error(function: &str, panic: &(dyn Any + Send)) -> Error {
     let what = panic
         .downcast_ref::<&str>()

@@ -29,7 +29,7 @@ use crate::client::{runbeam_cancel, runbeam_client};
 use crate::config::runbeam_config;
 use crate::error::{self, to_cstring};
 use crate::guard::{
-    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg,
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
 };
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, runbeam_status};
@@ -973,21 +973,6 @@ unsafe fn text_of(
     })
 }
 
-/// # Safety
-/// `resolution` is NULL or a live handle.
-unsafe fn value_of<T>(
-    function: &str,
-    resolution: *const runbeam_resolution,
-    fallback: T,
-    body: impl FnOnce(&runbeam_resolution) -> T,
-) -> T {
-    guard_value(function, None, || {
-        // SAFETY: NULL or live (contract).
-        unsafe { resolution.as_ref() }.map(body)
-    })
-    .unwrap_or(fallback)
-}
-
 /// The resource type: `"ingress"`, `"egress"`, `"pipeline"`, `"endpoint"`, `"backend"` or
 /// `"mesh"`. Borrowed from `resolution` (valid until `runbeam_resolution_free()`; do not
 /// free); NULL if `resolution` is NULL. The same holds for every string getter.
@@ -1053,7 +1038,7 @@ pub unsafe extern "C" fn runbeam_resolution_url_count(
 ) -> usize {
     // SAFETY: forwarded contract.
     unsafe {
-        value_of("runbeam_resolution_url_count", resolution, 0, |r| {
+        read_handle("runbeam_resolution_url_count", resolution, 0, |r| {
             r.resolution.resource().urls.len()
         })
     }
@@ -1070,7 +1055,7 @@ pub unsafe extern "C" fn runbeam_resolution_url(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        value_of("runbeam_resolution_url", resolution, ptr::null(), |r| {
+        read_handle("runbeam_resolution_url", resolution, ptr::null(), |r| {
             r.urls().get(index).map_or(ptr::null(), |u| u.as_ptr())
         })
     }
@@ -1141,7 +1126,7 @@ pub unsafe extern "C" fn runbeam_resolution_resolved_at(
 ) -> i64 {
     // SAFETY: forwarded contract.
     unsafe {
-        value_of("runbeam_resolution_resolved_at", resolution, 0, |r| {
+        read_handle("runbeam_resolution_resolved_at", resolution, 0, |r| {
             r.resolution.resolved_at().unix_timestamp()
         })
     }
@@ -1158,7 +1143,7 @@ pub unsafe extern "C" fn runbeam_resolution_is_stale(
 ) -> bool {
     // SAFETY: forwarded contract.
     unsafe {
-        value_of("runbeam_resolution_is_stale", resolution, false, |r| {
+        read_handle("runbeam_resolution_is_stale", resolution, false, |r| {
             r.resolution.is_stale()
         })
     }
@@ -1175,7 +1160,7 @@ pub unsafe extern "C" fn runbeam_resolution_is_local(
 ) -> bool {
     // SAFETY: forwarded contract.
     unsafe {
-        value_of("runbeam_resolution_is_local", resolution, false, |r| {
+        read_handle("runbeam_resolution_is_local", resolution, false, |r| {
             r.resolution.is_local()
         })
     }
@@ -1195,7 +1180,7 @@ pub unsafe extern "C" fn runbeam_resolution_json(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        value_of("runbeam_resolution_json", resolution, ptr::null(), |r| {
+        read_handle("runbeam_resolution_json", resolution, ptr::null(), |r| {
             r.json
                 .get_or_init(|| {
                     to_cstring(&serde_json::to_string(&r.resolution).unwrap_or_default())
@@ -1250,21 +1235,6 @@ impl runbeam_mesh_token {
     }
 }
 
-/// # Safety
-/// `token` is NULL or a live handle.
-unsafe fn token_value<T>(
-    function: &str,
-    token: *const runbeam_mesh_token,
-    fallback: T,
-    body: impl FnOnce(&runbeam_mesh_token) -> T,
-) -> T {
-    guard_value(function, None, || {
-        // SAFETY: NULL or live (contract).
-        unsafe { token.as_ref() }.map(body)
-    })
-    .unwrap_or(fallback)
-}
-
 /// **The secret**: the mesh token to send as `Authorization: Bearer` to the destination.
 /// Borrowed from `token` (valid until `runbeam_mesh_token_free()`, which zeroizes it); do not
 /// free, log or print it. NULL if `token` is NULL.
@@ -1281,7 +1251,7 @@ pub unsafe extern "C" fn runbeam_mesh_token_secret(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        token_value("runbeam_mesh_token_secret", token, ptr::null(), |t| {
+        read_handle("runbeam_mesh_token_secret", token, ptr::null(), |t| {
             t.secret.as_ptr().cast()
         })
     }
@@ -1296,7 +1266,7 @@ pub unsafe extern "C" fn runbeam_mesh_token_secret(
 pub unsafe extern "C" fn runbeam_mesh_token_expires_at(token: *const runbeam_mesh_token) -> i64 {
     // SAFETY: forwarded contract.
     unsafe {
-        token_value("runbeam_mesh_token_expires_at", token, 0, |t| {
+        read_handle("runbeam_mesh_token_expires_at", token, 0, |t| {
             t.issued.token.expires_at.unix_timestamp()
         })
     }
@@ -1312,7 +1282,7 @@ pub unsafe extern "C" fn runbeam_mesh_token_expires_at_rfc3339(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        token_value(
+        read_handle(
             "runbeam_mesh_token_expires_at_rfc3339",
             token,
             ptr::null(),
@@ -1331,7 +1301,7 @@ pub unsafe extern "C" fn runbeam_mesh_token_mesh_id(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        token_value("runbeam_mesh_token_mesh_id", token, ptr::null(), |t| {
+        read_handle("runbeam_mesh_token_mesh_id", token, ptr::null(), |t| {
             t.mesh_id.as_ptr()
         })
     }
@@ -1347,7 +1317,7 @@ pub unsafe extern "C" fn runbeam_mesh_token_mesh(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        token_value("runbeam_mesh_token_mesh", token, ptr::null(), |t| {
+        read_handle("runbeam_mesh_token_mesh", token, ptr::null(), |t| {
             t.mesh.as_ptr()
         })
     }

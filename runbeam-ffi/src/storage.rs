@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::client::{runbeam_cancel, runbeam_client_config};
 use crate::error::{self, to_cstring};
 use crate::guard::{
-    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg,
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
 };
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, kind_of, runbeam_status};
@@ -342,23 +342,6 @@ pub unsafe extern "C" fn runbeam_machine_token_new(
     })
 }
 
-/// Runs a getter behind the panic boundary; `fallback` for a NULL handle.
-///
-/// # Safety
-/// `token` is NULL or a live handle.
-unsafe fn getter<T>(
-    function: &str,
-    token: *const runbeam_machine_token,
-    fallback: T,
-    body: impl FnOnce(&runbeam_machine_token) -> T,
-) -> T {
-    guard_value(function, None, || {
-        // SAFETY: NULL or live (contract).
-        unsafe { token.as_ref() }.map(body)
-    })
-    .unwrap_or(fallback)
-}
-
 /// **The secret**: the machine token to send as `Authorization: Bearer` (e.g. with
 /// `runbeam_client_with_token()`). Borrowed from `token` (valid until
 /// `runbeam_machine_token_free()`, which zeroizes it); do not free, log or print it. NULL if
@@ -372,7 +355,7 @@ pub unsafe extern "C" fn runbeam_machine_token_secret(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        getter("runbeam_machine_token_secret", token, ptr::null(), |t| {
+        read_handle("runbeam_machine_token_secret", token, ptr::null(), |t| {
             t.secret.as_ptr().cast()
         })
     }
@@ -388,7 +371,7 @@ pub unsafe extern "C" fn runbeam_machine_token_gateway_id(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        getter(
+        read_handle(
             "runbeam_machine_token_gateway_id",
             token,
             ptr::null(),
@@ -407,7 +390,7 @@ pub unsafe extern "C" fn runbeam_machine_token_expires_at(
 ) -> i64 {
     // SAFETY: forwarded contract.
     unsafe {
-        getter("runbeam_machine_token_expires_at", token, 0, |t| {
+        read_handle("runbeam_machine_token_expires_at", token, 0, |t| {
             t.token.expires_at.unix_timestamp()
         })
     }
@@ -424,7 +407,7 @@ pub unsafe extern "C" fn runbeam_machine_token_expires_at_rfc3339(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        getter(
+        read_handle(
             "runbeam_machine_token_expires_at_rfc3339",
             token,
             ptr::null(),
@@ -446,7 +429,7 @@ pub unsafe extern "C" fn runbeam_machine_token_issued_at(
 ) -> bool {
     // SAFETY: forwarded contract.
     unsafe {
-        getter("runbeam_machine_token_issued_at", token, false, |t| {
+        read_handle("runbeam_machine_token_issued_at", token, false, |t| {
             match t.token.issued_at {
                 Some(at) => {
                     if !out_unix_secs.is_null() {
@@ -471,7 +454,7 @@ pub unsafe extern "C" fn runbeam_machine_token_abilities_count(
 ) -> usize {
     // SAFETY: forwarded contract.
     unsafe {
-        getter("runbeam_machine_token_abilities_count", token, 0, |t| {
+        read_handle("runbeam_machine_token_abilities_count", token, 0, |t| {
             t.abilities.len()
         })
     }
@@ -489,7 +472,7 @@ pub unsafe extern "C" fn runbeam_machine_token_ability_at(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        getter(
+        read_handle(
             "runbeam_machine_token_ability_at",
             token,
             ptr::null(),
@@ -508,7 +491,7 @@ pub unsafe extern "C" fn runbeam_machine_token_is_expired(
 ) -> bool {
     // SAFETY: forwarded contract.
     unsafe {
-        getter("runbeam_machine_token_is_expired", token, true, |t| {
+        read_handle("runbeam_machine_token_is_expired", token, true, |t| {
             t.token.is_expired()
         })
     }
@@ -524,7 +507,7 @@ pub unsafe extern "C" fn runbeam_machine_token_expires_in_secs(
 ) -> u64 {
     // SAFETY: forwarded contract.
     unsafe {
-        getter("runbeam_machine_token_expires_in_secs", token, 0, |t| {
+        read_handle("runbeam_machine_token_expires_in_secs", token, 0, |t| {
             t.token.expires_in().as_secs()
         })
     }
@@ -542,7 +525,7 @@ pub unsafe extern "C" fn runbeam_machine_token_needs_renewal(
 ) -> bool {
     // SAFETY: forwarded contract.
     unsafe {
-        getter("runbeam_machine_token_needs_renewal", token, true, |t| {
+        read_handle("runbeam_machine_token_needs_renewal", token, true, |t| {
             t.token.needs_renewal(Duration::from_secs(window_secs))
         })
     }

@@ -54,10 +54,12 @@ pub fn classify_token(token: &str) -> TokenKind {
     if segments.len() == 3 && segments.iter().all(|s| is_base64url(s)) {
         return TokenKind::Jwt;
     }
-    if let Some((id, secret)) = token.split_once('|') {
-        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !secret.is_empty() {
-            return TokenKind::Sanctum;
-        }
+    if let Some((id, secret)) = token.split_once('|')
+        && !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && !secret.is_empty()
+    {
+        return TokenKind::Sanctum;
     }
     TokenKind::Opaque
 }

@@ -345,10 +345,10 @@ impl Resolver {
         if let Err(e) = state.provider(reference.provider()) {
             return Step::Done(Err(e));
         }
-        if reference.as_str() != text {
-            if let Some(hit) = self.hit(reference.as_str(), now) {
-                return Step::Done(Ok(hit));
-            }
+        if reference.as_str() != text
+            && let Some(hit) = self.hit(reference.as_str(), now)
+        {
+            return Step::Done(Ok(hit));
         }
         Step::Fetch(reference, state)
     }
@@ -680,10 +680,11 @@ impl Inner {
     async fn machine_client(&self, client: &Client) -> Result<Client> {
         {
             let cached = self.machine.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(c) = cached.as_ref() {
-                if Instant::now() < c.recheck_at && c.expires_at > OffsetDateTime::now_utc() {
-                    return Ok(client.with_token(c.token.clone()));
-                }
+            if let Some(c) = cached.as_ref()
+                && Instant::now() < c.recheck_at
+                && c.expires_at > OffsetDateTime::now_utc()
+            {
+                return Ok(client.with_token(c.token.clone()));
             }
         }
         let token = self.manager.ensure_token().await?;
