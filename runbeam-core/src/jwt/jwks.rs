@@ -109,7 +109,9 @@ impl JwksSource {
     ) -> Result<Lookup, Error> {
         let seen = self.generation();
         let Some(loaded) = self.loaded() else {
-            if allow_fetch && self.may_fetch(now, timings) {
+            // No keys and no recorded failure: a fetch is in flight or has just stored its
+            // keys — join it (`refresh` waits for it and sees the new generation).
+            if allow_fetch && (self.may_fetch(now, timings) || self.last_error().is_none()) {
                 return Ok(Lookup::Fetch { seen });
             }
             return Err(self.unavailable(None));
@@ -176,12 +178,10 @@ impl JwksSource {
         }
         let started = Instant::now();
         let fetched = self.fetch(client, allowed).await;
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        log.last_attempt = Some(started);
         match fetched {
             Ok(keys) => {
-                log.last_error = None;
-                drop(log);
+                // Keys first, then the attempt: a caller that sees the attempt also sees the
+                // keys (else it would report "no keys" while they are being stored).
                 let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
                 let changed = current
                     .as_ref()
@@ -196,11 +196,17 @@ impl JwksSource {
                     fetched_at: started,
                     generation,
                 }));
+                drop(current);
+                let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+                log.last_attempt = Some(started);
+                log.last_error = None;
                 tracing::debug!(url = %self.url, changed, "runbeam jwks refreshed");
                 changed
             }
             Err(e) => {
                 tracing::warn!(url = %self.url, error = %e.message(), "runbeam jwks refresh failed");
+                let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+                log.last_attempt = Some(started);
                 log.last_error = Some(e);
                 false
             }
