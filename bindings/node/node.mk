@@ -25,7 +25,8 @@ NODE_TESTS := $(wildcard $(NODE_DIR)/test/*.test.cjs $(NODE_DIR)/test/*.test.mjs
 # running process that has the old one mapped is not disturbed.
 define node_napi_build
 	@test -x $(NAPI) || { echo "$(NAPI) is missing: run 'make setup' (or npm install --no-audit --no-fund in bindings/node)" >&2; exit 1; }
-	cd $(NODE_DIR) && $(NAPI) build --platform --no-js $(if $(filter release,$(1)),--release) \
+	cd $(NODE_DIR) && $(NAPI) build --platform --no-js \
+	  $(if $(filter release,$(1)),--release,--features fault-injection) \
 	  --output-dir $(NODE_GEN)/$(1) --dts index.d.ts
 	@for addon in $(NODE_GEN)/$(1)/*.node; do \
 	  cp "$$addon" "$(NODE_DIR)/.$$(basename $$addon).tmp" && \

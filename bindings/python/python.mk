@@ -8,6 +8,10 @@
 
 PY_DIR := bindings/python
 # maturin's -m takes the Cargo manifest; it reads pyproject.toml next to it.
+# Debug builds enable the test-only `fault-injection` feature, as the workspace build does (it is
+# unified there through tests/e2e), so that the shared target/ is reused and the panic-boundary
+# tests can arm a fault; release builds never do.
+PY_FEATURES := --features fault-injection
 PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
 	$(VENV)/bin/maturin develop -m $(PY_DIR)/Cargo.toml
 
@@ -15,7 +19,7 @@ PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
 
 ## Debug build of runbeam._native into the venv (seconds after `make build`).
 python-build:
-	$(PY_MATURIN)
+	$(PY_MATURIN) $(PY_FEATURES)
 
 # The client tests (tests/test_client*.py) start the local Runbeam Cloud server as a subprocess.
 PY_DEVCLOUD := $(ROOT)/target/$(CARGO_BUILD_TARGET)/debug/runbeam-devcloud
@@ -30,7 +34,7 @@ python-test: python-build python-wheel python-devcloud
 python-wheel:
 	rm -rf $(ROOT)/build/wheels
 	VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
-		$(VENV)/bin/maturin build -m $(PY_DIR)/Cargo.toml --out $(ROOT)/build/wheels
+		$(VENV)/bin/maturin build -m $(PY_DIR)/Cargo.toml $(PY_FEATURES) --out $(ROOT)/build/wheels
 	$(PYTHON) $(PY_DIR)/scripts/check_wheel.py $(ROOT)/build/wheels
 
 ## Release build (replaces the debug module until the next python-build), then the benchmarks.

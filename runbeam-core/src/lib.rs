@@ -30,11 +30,15 @@
 //! # Ok::<(), runbeam_core::Error>(())
 //! ```
 #![deny(missing_docs)]
+// Untrusted text is never sliced at byte offsets (a multi-byte character there panics): use
+// `str::get`, `split_once`, `strip_prefix` or compare bytes.
+#![warn(clippy::string_slice)]
 
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod jwt;
+pub mod panic;
 pub mod reference;
 pub mod resolve;
 pub mod secret;

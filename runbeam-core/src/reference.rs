@@ -146,7 +146,8 @@ impl Span {
     }
 
     fn get(self, text: &str) -> &str {
-        &text[self.start as usize..self.end as usize]
+        text.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
     }
 }
 
@@ -199,6 +200,7 @@ impl Reference {
     /// [`ErrorKind::InvalidReference`] naming the reference, the 0-based segment index and
     /// what was expected there.
     pub fn parse(text: &str) -> Result<Reference> {
+        crate::panic::fault_point("reference");
         parse(text)
     }
 
@@ -526,7 +528,8 @@ impl<'a> Segments<'a> {
         let (mut start, mut mask) = (0, 0xFF_u8);
         for (i, &b) in input.as_bytes().iter().enumerate() {
             if b == b'.' {
-                segs.text[segs.count] = &input[start..i];
+                // `i` is at an ASCII '.': always a character boundary.
+                segs.text[segs.count] = input.get(start..i).unwrap_or_default();
                 segs.mask[segs.count] = mask;
                 segs.count += 1;
                 (start, mask) = (i + 1, 0xFF);
@@ -537,7 +540,7 @@ impl<'a> Segments<'a> {
                 mask &= CLASSES[b as usize];
             }
         }
-        segs.text[segs.count] = &input[start..];
+        segs.text[segs.count] = input.get(start..).unwrap_or_default();
         segs.mask[segs.count] = if segs.count == 5 { 0 } else { mask };
         segs.count += 1;
         segs
@@ -787,10 +790,12 @@ impl Reference {
         let text: Box<str> = match resource_type {
             Some((t, written)) if written != t.as_str() => {
                 let start = written.as_ptr() as usize - input.as_ptr() as usize;
+                let before = input.get(..start).unwrap_or_default();
+                let after = input.get(start + written.len()..).unwrap_or_default();
                 let mut s = String::with_capacity(input.len());
-                s.push_str(&input[..start]);
+                s.push_str(before);
                 s.push_str(t.as_str());
-                s.push_str(&input[start + written.len()..]);
+                s.push_str(after);
                 s.into_boxed_str()
             }
             _ => input.into(),

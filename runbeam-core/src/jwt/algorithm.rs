@@ -119,6 +119,25 @@ impl Algorithm {
     }
 }
 
+/// Why an algorithm name is refused whatever the validator allows: `none` (unsigned) and the
+/// HMAC family (`HS256`, …: with public keys they allow algorithm confusion). `None` for any
+/// other name. `name` is untrusted text (a token header, a JWKS): it is compared as bytes, never
+/// sliced, so a multi-byte character anywhere is just another non-match.
+pub(crate) fn never_accepted(name: &str) -> Option<&'static str> {
+    let bytes = name.as_bytes();
+    if bytes.eq_ignore_ascii_case(b"none") {
+        Some("unsigned tokens are never accepted")
+    } else if bytes.len() == 5
+        && bytes
+            .get(..2)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"HS"))
+    {
+        Some("HMAC algorithms are never accepted with public keys (algorithm confusion)")
+    } else {
+        None
+    }
+}
+
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -132,15 +151,12 @@ impl FromStr for Algorithm {
         if let Some(alg) = Algorithm::ALL.into_iter().find(|a| a.name() == name) {
             return Ok(alg);
         }
-        let why = if name.eq_ignore_ascii_case("none") {
-            "unsigned tokens are never accepted".to_string()
-        } else if name.len() == 5 && name[..2].eq_ignore_ascii_case("HS") {
-            "HMAC algorithms are never accepted with public keys (algorithm confusion)".to_string()
-        } else {
-            format!(
+        let why = match never_accepted(name) {
+            Some(why) => why.to_string(),
+            None => format!(
                 "supported: {}",
                 Algorithm::ALL.map(Algorithm::name).join(", ")
-            )
+            ),
         };
         Err(Error::new(
             ErrorKind::InvalidArgument,
@@ -149,5 +165,25 @@ impl FromStr for Algorithm {
                 quote_input(name, 20)
             ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_compared_never_sliced() {
+        // Byte 2 inside a multi-byte character (the old slice `name[..2]` panicked on these).
+        for name in ["a€b", "H€1", "€€", "ñone1", "\u{10FFFF}S2"] {
+            let e = name.parse::<Algorithm>().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{name:?}");
+            assert!(e.message().contains("supported: RS256"), "{name:?}: {e}");
+        }
+        assert_eq!(never_accepted("hs384"), never_accepted("HS256"));
+        assert!(never_accepted("HS256").is_some_and(|w| w.contains("HMAC")));
+        assert!(never_accepted("NONE").is_some_and(|w| w.contains("unsigned")));
+        assert_eq!(never_accepted("RS256"), None);
+        assert_eq!(never_accepted("HS25€"), None);
     }
 }

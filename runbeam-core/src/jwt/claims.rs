@@ -131,6 +131,9 @@ impl Claims {
     /// Parses a token's payload: typed in one pass; on a type error the slower generic
     /// reading names the claim at fault.
     pub(crate) fn parse(json: String) -> Result<Claims, Error> {
+        if !super::compact::is_json_object(json.as_bytes()) {
+            return Err(invalid("the token's payload is not a JSON object"));
+        }
         match serde_json::from_str::<Wire>(&json) {
             Ok(w) => {
                 let exp = w.exp.ok_or_else(no_exp)?.0;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::claims::Claims;
 
-use super::algorithm::Algorithm;
+use super::algorithm::{Algorithm, never_accepted};
 use crate::error::{Error, ErrorKind, quote_input};
 
 /// Tokens longer than this are refused before any decoding (SPEC §4).
@@ -43,12 +43,23 @@ struct Header<'a> {
 /// assert!(check_token_size(MAX_TOKEN_BYTES + 1).is_err());
 /// ```
 pub fn check_token_size(len: usize) -> Result<(), Error> {
+    crate::panic::fault_point("jwt");
     if len > MAX_TOKEN_BYTES {
         return Err(invalid(format!(
             "the token is {len} bytes long, over the limit of {MAX_TOKEN_BYTES} bytes"
         )));
     }
     Ok(())
+}
+
+/// Whether `json` (untrusted bytes) is written as a JSON object: its first non-whitespace byte
+/// is `{`. serde's derived structs also accept a JSON array (fields read by position); RFC 7515
+/// and 7519 require objects for the JOSE header and the claims set, so both are checked here
+/// before they are deserialised.
+pub(crate) fn is_json_object(json: &[u8]) -> bool {
+    json.iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|&b| b == b'{')
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> Error {
@@ -79,8 +90,11 @@ pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compac
         ));
     };
     let header_bytes = decode_segment("header", h)?;
-    let header: Header<'_> = serde_json::from_slice(&header_bytes)
-        .map_err(|_| invalid("the token's header is not a JSON object"))?;
+    let not_object = || invalid("the token's header is not a JSON object");
+    if !is_json_object(&header_bytes) {
+        return Err(not_object());
+    }
+    let header: Header<'_> = serde_json::from_slice(&header_bytes).map_err(|_| not_object())?;
     let alg_name = header
         .alg
         .ok_or_else(|| invalid("the token's header has no 'alg'"))?;
@@ -90,12 +104,9 @@ pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compac
         .filter(|a| allowed.contains(a))
         .ok_or_else(|| {
             let allowed: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
-            let why = if alg_name.eq_ignore_ascii_case("none") {
-                "unsigned tokens are never accepted".to_string()
-            } else if alg_name.len() == 5 && alg_name[..2].eq_ignore_ascii_case("HS") {
-                "HMAC algorithms are never accepted with public keys".to_string()
-            } else {
-                format!("this validator accepts {}", allowed.join(", "))
+            let why = match never_accepted(&alg_name) {
+                Some(why) => why.to_string(),
+                None => format!("this validator accepts {}", allowed.join(", ")),
             };
             invalid(format!(
                 "the token's algorithm '{}' is not accepted: {why}",
@@ -171,6 +182,34 @@ mod tests {
     }
 
     #[test]
+    fn a_multi_byte_algorithm_name_is_refused_not_a_panic() {
+        // Byte 2 of these names falls inside a multi-byte character: slicing there panicked.
+        for alg in [
+            "a€b",
+            "a\u{20ac}b",
+            "H€",
+            "€€",
+            "HS€",
+            "hs2€",
+            "ñone",
+            "\u{10FFFF}S256",
+        ] {
+            let header = format!(
+                r#"{{"alg":{},"kid":"k"}}"#,
+                serde_json::to_string(alg).unwrap()
+            );
+            assert!(
+                err(&token(&header, r#"{"exp":1}"#)).contains("is not accepted"),
+                "{alg:?}"
+            );
+        }
+        // The JSON escape form reaches the same text after decoding.
+        let escaped = token(r#"{"alg":"a\u20acb","kid":"k"}"#, r#"{"exp":1}"#);
+        assert!(err(&escaped).contains("is not accepted"));
+        assert!(err(&token(r#"{"alg":"hs512","kid":"k"}"#, "{}")).contains("HMAC"));
+    }
+
+    #[test]
     fn refuses_malformed_tokens_with_a_reason() {
         assert!(err("").contains("empty"));
         assert!(err("a.b").contains("three"));
@@ -184,6 +223,18 @@ mod tests {
         assert!(err(&token(r#"{"alg":"RS256","kid":7}"#, "{}")).contains("kid"));
         assert!(err(&token(r#"{"alg":"RS256","kid":"k","crit":["x"]}"#, "{}")).contains("crit"));
         assert!(err(&token(r#"{"alg":"RS256","kid":"k"}"#, "[1]")).contains("payload"));
+        // Arrays are not JSON objects, even when their elements would fill the fields.
+        assert!(
+            err(&token(r#"["RS256","k"]"#, r#"{"exp":1}"#)).contains("header is not a JSON object")
+        );
+        assert!(
+            err(&token(
+                r#"{"alg":"RS256","kid":"k"}"#,
+                r#"["i","s",null,1]"#
+            ))
+            .contains("payload is not a JSON object")
+        );
+        assert!(err(&token(" \n[1]", "{}")).contains("header is not a JSON object"));
         let exp = b64(r#"{"exp":1}"#);
         assert!(err(&format!("{}.{exp}.", b64(r#"{"alg":"RS256","kid":"k"}"#))).contains("empty"));
         let huge = "a".repeat(MAX_TOKEN_BYTES + 1);

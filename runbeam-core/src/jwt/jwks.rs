@@ -177,7 +177,10 @@ impl JwksSource {
             return false;
         }
         let started = Instant::now();
-        let fetched = self.fetch(client, allowed).await;
+        // A panic while fetching or parsing is recorded as this attempt's error like any
+        // failure, so the minimum refresh interval still holds (no refetch per token).
+        let fetched =
+            crate::panic::catch_future("the JWKS fetch", self.fetch(client, allowed)).await;
         match fetched {
             Ok(keys) => {
                 // Keys first, then the attempt: a caller that sees the attempt also sees the
@@ -214,6 +217,7 @@ impl JwksSource {
     }
 
     async fn fetch(&self, client: &Client, allowed: &[Algorithm]) -> Result<KeySet, Error> {
+        crate::panic::fault_point("jwks");
         let doc: JwksDoc = client
             .send_json(Call::get_absolute(self.url.clone()))
             .await

@@ -27,9 +27,22 @@ struct JwkDoc {
     y: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A JWKS document: a JSON object with a `keys` array (RFC 7517 §5). An array, or a `keys`
+/// that is not an array, is refused (serde's derive would read an array by position).
 pub(crate) struct JwksDoc {
     keys: Vec<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for JwksDoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut doc = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        match doc.remove("keys") {
+            Some(serde_json::Value::Array(keys)) => Ok(JwksDoc { keys }),
+            _ => Err(serde::de::Error::custom(
+                "a JWKS is a JSON object with a 'keys' array",
+            )),
+        }
+    }
 }
 
 /// A key parsed once for one algorithm.
@@ -95,8 +108,10 @@ impl KeySet {
                 skipped += 1;
                 continue;
             }
-            let parsed = serde_json::from_value::<JwkDoc>(raw)
-                .ok()
+            // Each JWK must be an object too (RFC 7517 §4).
+            let parsed = Some(raw)
+                .filter(serde_json::Value::is_object)
+                .and_then(|raw| serde_json::from_value::<JwkDoc>(raw).ok())
                 .and_then(|jwk| parse_jwk(&jwk, allowed));
             match parsed {
                 Some((kid, keys)) if !keys.is_empty() => {

@@ -288,6 +288,7 @@ impl Resolver {
     /// manager's `NoToken`/`TokenExpired`, and — when no stale answer can be served —
     /// `Transport`, `Timeout`, `ServerError`, `RateLimited`, `Protocol`.
     pub async fn resolve(&self, reference: &str) -> Result<Resolution> {
+        crate::panic::fault_point("resolve");
         loop {
             match self.lookup(reference) {
                 Step::Done(answer) => return answer,
@@ -306,6 +307,7 @@ impl Resolver {
     /// entry, a local reference, or an error such as `NotInMesh`), `None` when a request
     /// would be needed. Allocation-free on a cache hit with the canonical spelling.
     pub fn resolve_cached(&self, reference: &str) -> Option<Result<Resolution>> {
+        crate::panic::fault_point("resolve");
         match self.lookup(reference) {
             Step::Done(answer) => Some(answer),
             Step::Fetch(..) => None,

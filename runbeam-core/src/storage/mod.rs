@@ -128,6 +128,7 @@ pub fn load_token<T: DeserializeOwned>(
     instance_id: &str,
     token_type: &str,
 ) -> Result<Option<T>> {
+    crate::panic::fault_point("storage");
     let Some(json) = store.load(instance_id, token_type)? else {
         return Ok(None);
     };
@@ -162,8 +163,8 @@ pub fn save_token<T: Serialize>(
 /// A serde error without the values it may quote (they can be tokens).
 fn describe(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    match text.find(" at line") {
-        Some(at) if !text.contains('"') && !text.contains('`') => text[..at].to_string(),
+    match text.split_once(" at line") {
+        Some((before, _)) if !text.contains('"') && !text.contains('`') => before.to_string(),
         _ => format!(
             "{:?} error at line {} column {}",
             e.classify(),
