@@ -15,13 +15,14 @@ VENV := $(ROOT)/.venv
 PYTHON := $(VENV)/bin/python
 CBINDGEN ?= cbindgen
 
-.PHONY: help test demo setup build rust-test keyring-test header header-check lint bench
+.PHONY: help test demo setup build rust-test keyring-test header header-check lint bench fuzz
 
 help:
 	@echo "make demo    - run the example gateways (C, Python, Node) through the scenario"
 	@echo "make test    - run every test suite (Rust, C + sanitizers + valgrind, Python, Node, header drift)"
 	@echo "make setup   - install what a fresh machine lacks (venv, npm packages, cbindgen, valgrind)"
 	@echo "make bench   - run the benchmarks behind BENCHMARKS.md"
+	@echo "make fuzz    - run every fuzz target for FUZZ_SECONDS (default 600) each (docs/fuzzing.md)"
 
 ## Everything a fresh machine lacks. Idempotent and quick when already done.
 setup:
@@ -81,3 +82,7 @@ demo: setup build c-examples python-build node-build
 
 bench: setup
 	bash scripts/bench.sh
+
+## Not part of `make test` (its value grows with time; the property tests run there instead).
+fuzz:
+	bash scripts/fuzz.sh

@@ -37,6 +37,9 @@
 pub mod client;
 pub mod config;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jwt;
 pub mod panic;
 pub mod reference;

@@ -66,6 +66,23 @@ impl JwksSource {
         }
     }
 
+    /// Stores `keys` as if fetched now (the fuzz targets and property tests load a key set
+    /// without a server).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn preload(&self, keys: KeySet) {
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let now = Instant::now();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Loaded {
+            keys,
+            fetched_at: now,
+            generation,
+        }));
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_attempt = Some(now);
+    }
+
     pub(crate) fn url(&self) -> &Url {
         &self.url
     }

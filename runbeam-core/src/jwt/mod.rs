@@ -31,7 +31,7 @@
 //! # }
 //! ```
 
-mod algorithm;
+pub(crate) mod algorithm;
 mod bearer;
 mod builder;
 mod cache;
@@ -39,7 +39,7 @@ mod claims;
 mod compact;
 mod issuer;
 mod jwks;
-mod keys;
+pub(crate) mod keys;
 mod mesh;
 mod validator;
 

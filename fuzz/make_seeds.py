@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into fuzz/seeds/<target>/ from the project's own
+test fixtures (tests/fixtures/, the sample bodies of the property tests, the devcloud seed's
+key set). Run from anywhere: `python3 fuzz/make_seeds.py`. Idempotent; the seeds are checked in.
+"""
+import base64
+import json
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "fuzz" / "seeds"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def write(target: str, name: str, data: bytes) -> None:
+    folder = SEEDS / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+def jwt(header: dict, claims: dict, sig: bytes = b"signature") -> str:
+    return ".".join([b64(json.dumps(header).encode()), b64(json.dumps(claims).encode()), b64(sig)])
+
+
+ISS = "https://api.fuzz.example/api"
+CLAIMS = {
+    "iss": ISS, "sub": "user-1", "aud": ["fuzz-gw", "mesh:m1"], "exp": 4102444800, "iat": 1700000000,
+    "nbf": 1700000000, "mesh_id": "m1", "dest_url": "https://dicom.example.com/s",
+    "user": {"id": 1, "email": "a@b.example", "name": "A"}, "team": {"id": "t1", "name": "T"},
+}
+HEADERS = [
+    {"alg": "EdDSA", "kid": "fuzz", "typ": "JWT"},
+    {"alg": "RS256", "kid": "fuzz"},
+    {"alg": "a\u20acb", "kid": "fuzz"},
+    {"alg": "HS256", "kid": "fuzz"},
+    {"alg": "none"},
+    {"alg": "EdDSA", "kid": "fuzz", "crit": ["x"]},
+]
+
+# jwt_validate: mode byte 1 (odd) = header 0xFF payload, signed by the harness; 0 = raw text.
+for i, header in enumerate(HEADERS):
+    write("jwt_validate", f"signed-{i}", b"\x01" + json.dumps(header).encode() + b"\xff" + json.dumps(CLAIMS).encode())
+    write("jwt_validate", f"raw-{i}", b"\x00" + jwt(header, CLAIMS).encode())
+write("jwt_validate", "signed-array-header", b"\x01" + b'["EdDSA","fuzz"]\xff' + json.dumps(CLAIMS).encode())
+write("jwt_validate", "signed-array-claims", b"\x01" + json.dumps(HEADERS[0]).encode() + b'\xff["x",1]')
+write("jwt_validate", "signed-expired", b"\x01" + json.dumps(HEADERS[0]).encode() + b"\xff" + json.dumps({**CLAIMS, "exp": 1}).encode())
+write("jwt_validate", "signed-dup", b"\x01" + json.dumps(HEADERS[0]).encode() + b'\xff{"exp":4102444800,"exp":1,"iss":"' + ISS.encode() + b'"}')
+
+# bearer: header values.
+token = jwt(HEADERS[0], CLAIMS)
+for i, value in enumerate([f"Bearer {token}", f"bearer\t{token}", "Basic dXNlcjpwdw==", f"Bearer {token}, x", "Bearer", f"  BEARER  {token}  "]):
+    write("bearer", f"header-{i}", value.encode())
+
+# jwks and api_response: the sample bodies of runbeam-core/src/fuzzing/properties.rs.
+props = (ROOT / "runbeam-core/src/fuzzing/properties.rs").read_text()
+rsa = re.search(r'"kty": "RSA", "kid": "([^"]+)", "use": "sig", "alg": "RS256", "e": "AQAB", "n": "([^"]+)"', props)
+jwks = {"keys": [
+    {"kty": "RSA", "kid": rsa.group(1), "use": "sig", "alg": "RS256", "e": "AQAB", "n": rsa.group(2)},
+    {"kty": "EC", "kid": "ec-1", "crv": "P-256", "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"},
+    {"kty": "OKP", "kid": "ed-1", "crv": "Ed25519", "x": b64(b"\x11" * 32)},
+    {"kty": "RSA", "kid": "bad-alg", "alg": "a\u20acb", "e": "AQAB", "n": rsa.group(2)},
+]}
+write("jwks", "sample", json.dumps(jwks).encode())
+write("jwks", "array", json.dumps([jwks]).encode())
+bodies = re.search(r"const SAMPLE_RESPONSES: \[&str; \d+\] = \[(.*?)\];", props, re.S).group(1)
+samples = re.findall(r'r#"(.*?)"#|"(.*?)",', bodies)
+for kind, (raw, plain) in enumerate(samples):
+    body = raw or (json.dumps(jwks) if plain == "" else plain)
+    write("api_response", f"kind-{kind}", bytes([kind]) + body.encode())
+
+# token_file: 0 = the encrypted file, 1/2 = the JSON inside, 3 = the key file.
+compat = ROOT / "tests/fixtures/storage/compat-gw"
+write("token_file", "file-machine", b"\x00" + (compat / "runbeam/machine_token.json").read_bytes())
+write("token_file", "file-user", b"\x00" + (compat / "runbeam/user_token.json").read_bytes())
+token_json = json.dumps({"machine_token": "mt_fuzz", "expires_at": "2030-01-01T00:00:00Z", "gateway_id": "gw-1", "abilities": ["harmony:send"], "issued_at": "2026-01-01 00:00:00"}).encode()
+write("token_file", "json-file", b"\x01" + token_json)
+write("token_file", "json-memory", b"\x02" + token_json)
+write("token_file", "key", b"\x03" + (compat / "encryption.key").read_bytes())
+print(f"seeds written under {SEEDS.relative_to(ROOT)}")
