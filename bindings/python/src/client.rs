@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 
 use crate::errors::{OrRaise, invalid_argument, to_py_err};
+use crate::guard::{self, guarded};
 use crate::reference::PyReference;
 
 // ---------------------------------------------------------------------------------------------
@@ -78,14 +80,15 @@ pub(crate) fn runtime(py: Python<'_>) -> PyResult<Arc<Runtime>> {
     Ok(rt)
 }
 
-/// Runs `fut` to completion with the GIL released, checking for signals every 100 ms.
-pub(crate) fn run_sync<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
+/// Runs `fut` to completion with the GIL released, checking for signals every 100 ms. A panic
+/// while it runs is the `InternalError` of `function`.
+pub(crate) fn run_sync<T, F>(py: Python<'_>, function: &'static str, fut: F) -> PyResult<T>
 where
     T: Send,
     F: Future<Output = runbeam_core::Result<T>> + Send,
 {
     let rt = runtime(py)?;
-    let mut fut = std::pin::pin!(fut);
+    let mut fut = std::pin::pin!(runbeam_core::panic::catch_future(function, fut));
     loop {
         let step = py.detach(|| {
             rt.block_on(async { tokio::time::timeout(Duration::from_millis(100), &mut fut).await })
@@ -97,19 +100,21 @@ where
     }
 }
 
-/// Completes an asyncio future on its loop's thread (called through `call_soon_threadsafe`).
-#[pyfunction]
-fn complete_future(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
-    let py = future.py();
-    if future.call_method0(intern!(py, "done"))?.is_truthy()? {
-        return Ok(());
+guarded! {
+    /// Completes an asyncio future on its loop's thread (called through `call_soon_threadsafe`).
+    #[pyfunction]
+    fn complete_future(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
+        let py = future.py();
+        if future.call_method0(intern!(py, "done"))?.is_truthy()? {
+            return Ok(());
+        }
+        if ok {
+            future.call_method1(intern!(py, "set_result"), (value,))?;
+        } else {
+            future.call_method1(intern!(py, "set_exception"), (value,))?;
+        }
+        Ok(())
     }
-    if ok {
-        future.call_method1(intern!(py, "set_result"), (value,))?;
-    } else {
-        future.call_method1(intern!(py, "set_exception"), (value,))?;
-    }
-    Ok(())
 }
 
 /// `add_done_callback` of an asyncio future: aborts the request when the future is cancelled.
@@ -118,23 +123,76 @@ struct Canceller {
     handle: tokio::task::AbortHandle,
 }
 
-#[pymethods]
-impl Canceller {
-    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
-        if future
-            .call_method0(intern!(future.py(), "cancelled"))?
-            .is_truthy()?
-        {
-            self.handle.abort();
+guarded! {
+    "Canceller";
+    #[pymethods]
+    impl Canceller {
+        fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+            if future
+                .call_method0(intern!(future.py(), "cancelled"))?
+                .is_truthy()?
+            {
+                self.handle.abort();
+            }
+            Ok(())
         }
-        Ok(())
+    }
+}
+
+/// Answers being handed to an event loop by runtime threads, and whether the interpreter is
+/// exiting (see [`at_exit`]).
+static DELIVERIES: AtomicUsize = AtomicUsize::new(0);
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// One runtime thread handing an answer to Python; `None` once the interpreter is exiting.
+struct Delivery;
+
+impl Delivery {
+    fn start() -> Option<Delivery> {
+        // Counted before the flag is read, so that `at_exit` either sees this delivery or
+        // this delivery sees the flag.
+        DELIVERIES.fetch_add(1, Ordering::SeqCst);
+        if EXITING.load(Ordering::SeqCst) {
+            DELIVERIES.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Delivery)
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        DELIVERIES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+guarded! {
+    /// `_native._at_exit()`, registered with `atexit` at import: stops runtime threads from
+    /// entering Python and waits for those already inside. A thread that wakes an event loop
+    /// (`call_soon_threadsafe` writes to a socket with the GIL released) while the
+    /// interpreter finalizes is ended by CPython with `pthread_exit`, which aborts the
+    /// process as it unwinds through Rust frames; atexit handlers run before that point.
+    #[pyfunction(name = "_at_exit")]
+    pub(crate) fn at_exit(py: Python<'_>) {
+        EXITING.store(true, Ordering::SeqCst);
+        py.detach(|| {
+            // Bounded: a delivery takes microseconds; never hang the exit on a stuck one.
+            for _ in 0..1000 {
+                if DELIVERIES.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
     }
 }
 
 /// Spawns `fut` on the module's runtime; returns an asyncio future of the running loop that
-/// gets `conv(result)` or the error.
+/// gets `conv(result)` or the error. A panic in `fut` or `conv` completes it with the
+/// `InternalError` of `function` (the future is never left pending).
 pub(crate) fn run_async<'py, T, F, C>(
     py: Python<'py>,
+    function: &'static str,
     fut: F,
     conv: C,
 ) -> PyResult<Bound<'py, PyAny>>
@@ -151,11 +209,15 @@ where
     let loop_ref = event_loop.unbind();
     let future_ref = future.clone().unbind();
     let handle = rt.spawn(async move {
-        let result = fut.await;
+        let result = runbeam_core::panic::catch_future(function, fut).await;
+        let Some(_delivery) = Delivery::start() else {
+            // The interpreter is shutting down: nobody can await the answer any more.
+            return;
+        };
         Python::attach(|py| {
             let outcome = result
                 .map_err(|e| to_py_err(py, &e))
-                .and_then(|value| conv(py, value));
+                .and_then(|value| guard::result(function, || conv(py, value)));
             let (ok, value) = match outcome {
                 Ok(value) => (true, value),
                 Err(err) => (false, err.into_value(py).into_any()),
@@ -469,20 +531,23 @@ pub struct PyAuthorizeResult {
     code: String,
 }
 
-#[pymethods]
-impl PyAuthorizeResult {
-    /// The gateway machine token.
-    #[getter]
-    fn machine_token(&self) -> &str {
-        self.token.expose()
-    }
+guarded! {
+    "AuthorizeResult";
+    #[pymethods]
+    impl PyAuthorizeResult {
+        /// The gateway machine token.
+        #[getter]
+        fn machine_token(&self) -> &str {
+            self.token.expose()
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "AuthorizeResult(gateway={}, expires_at={}, machine_token=<redacted>)",
-            self.code.as_str().into_pyobject(py)?.repr()?,
-            self.expires_at.bind(py).repr()?
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "AuthorizeResult(gateway={}, expires_at={}, machine_token=<redacted>)",
+                self.code.as_str().into_pyobject(py)?.repr()?,
+                self.expires_at.bind(py).repr()?
+            ))
+        }
     }
 }
 
@@ -535,13 +600,16 @@ pub struct PyResolvedResource {
     description: Option<String>,
 }
 
-#[pymethods]
-impl PyResolvedResource {
-    fn __repr__(&self) -> String {
-        format!(
-            "ResolvedResource(type={:?}, id={:?}, name={:?})",
-            self.r#type, self.id, self.name
-        )
+guarded! {
+    "ResolvedResource";
+    #[pymethods]
+    impl PyResolvedResource {
+        fn __repr__(&self) -> String {
+            format!(
+                "ResolvedResource(type={:?}, id={:?}, name={:?})",
+                self.r#type, self.id, self.name
+            )
+        }
     }
 }
 
@@ -556,14 +624,17 @@ pub struct PyResolved {
     resolved_at: Py<PyAny>,
 }
 
-#[pymethods]
-impl PyResolved {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Resolved(provider={:?}, resource={})",
-            self.provider,
-            self.resource.bind(py).repr()?
-        ))
+guarded! {
+    "Resolved";
+    #[pymethods]
+    impl PyResolved {
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Resolved(provider={:?}, resource={})",
+                self.provider,
+                self.resource.bind(py).repr()?
+            ))
+        }
     }
 }
 
@@ -613,20 +684,23 @@ pub struct PyMeshToken {
     mesh_id: String,
 }
 
-#[pymethods]
-impl PyMeshToken {
-    /// The token.
-    #[getter]
-    fn token(&self) -> &str {
-        self.secret.expose()
-    }
+guarded! {
+    "MeshToken";
+    #[pymethods]
+    impl PyMeshToken {
+        /// The token.
+        #[getter]
+        fn token(&self) -> &str {
+            self.secret.expose()
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "MeshToken(mesh_id={:?}, expires_at={}, token=<redacted>)",
-            self.mesh_id,
-            self.expires_at.bind(py).repr()?
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "MeshToken(mesh_id={:?}, expires_at={}, token=<redacted>)",
+                self.mesh_id,
+                self.expires_at.bind(py).repr()?
+            ))
+        }
     }
 }
 
@@ -656,21 +730,24 @@ pub struct PyPage {
     has_next: bool,
 }
 
-#[pymethods]
-impl PyPage {
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "Page(current_page={}, last_page={}, per_page={}, total={}, items={})",
-            self.current_page,
-            self.last_page,
-            self.per_page,
-            self.total,
-            self.data.bind(py).len()
-        )
-    }
+guarded! {
+    "Page";
+    #[pymethods]
+    impl PyPage {
+        fn __repr__(&self, py: Python<'_>) -> String {
+            format!(
+                "Page(current_page={}, last_page={}, per_page={}, total={}, items={})",
+                self.current_page,
+                self.last_page,
+                self.per_page,
+                self.total,
+                self.data.bind(py).len()
+            )
+        }
 
-    fn __len__(&self, py: Python<'_>) -> usize {
-        self.data.bind(py).len()
+        fn __len__(&self, py: Python<'_>) -> usize {
+            self.data.bind(py).len()
+        }
     }
 }
 
@@ -753,18 +830,21 @@ pub struct PyAcknowledgement {
     extra: Py<PyAny>,
 }
 
-#[pymethods]
-impl PyAcknowledgement {
-    fn __repr__(&self) -> String {
-        format!(
-            "Acknowledgement(success={}, message={:?})",
-            if self.success { "True" } else { "False" },
-            self.message.as_deref().unwrap_or("")
-        )
-    }
+guarded! {
+    "Acknowledgement";
+    #[pymethods]
+    impl PyAcknowledgement {
+        fn __repr__(&self) -> String {
+            format!(
+                "Acknowledgement(success={}, message={:?})",
+                if self.success { "True" } else { "False" },
+                self.message.as_deref().unwrap_or("")
+            )
+        }
 
-    fn __bool__(&self) -> bool {
-        self.success
+        fn __bool__(&self) -> bool {
+            self.success
+        }
     }
 }
 
@@ -788,13 +868,16 @@ pub struct PyChange {
     fields: Py<PyAny>,
 }
 
-#[pymethods]
-impl PyChange {
-    // Only id and status: the payload can hold configuration, which may hold secrets.
-    fn __repr__(&self) -> String {
-        match &self.status {
-            Some(status) => format!("Change(id={:?}, status={status:?})", self.id),
-            None => format!("Change(id={:?}, status=None)", self.id),
+guarded! {
+    "Change";
+    #[pymethods]
+    impl PyChange {
+        // Only id and status: the payload can hold configuration, which may hold secrets.
+        fn __repr__(&self) -> String {
+            match &self.status {
+                Some(status) => format!("Change(id={:?}, status={status:?})", self.id),
+                None => format!("Change(id={:?}, status=None)", self.id),
+            }
         }
     }
 }
@@ -834,13 +917,16 @@ pub struct PyUpdateResult {
     action: String,
 }
 
-#[pymethods]
-impl PyUpdateResult {
-    fn __repr__(&self) -> String {
-        format!(
-            "UpdateResult(type={:?}, id={:?}, action={:?})",
-            self.r#type, self.id, self.action
-        )
+guarded! {
+    "UpdateResult";
+    #[pymethods]
+    impl PyUpdateResult {
+        fn __repr__(&self) -> String {
+            format!(
+                "UpdateResult(type={:?}, id={:?}, action={:?})",
+                self.r#type, self.id, self.action
+            )
+        }
     }
 }
 
@@ -908,16 +994,19 @@ pub struct PyResourceIterator {
     pages: SharedPages,
 }
 
-#[pymethods]
-impl PyResourceIterator {
-    fn __iter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
+guarded! {
+    "ResourceIterator";
+    #[pymethods]
+    impl PyResourceIterator {
+        fn __iter__(slf: Py<Self>) -> Py<Self> {
+            slf
+        }
 
-    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match run_sync(py, next_item(self.pages.clone()))? {
-            Some(item) => resource(py, item),
-            None => Err(PyStopIteration::new_err(())),
+        fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            match run_sync(py, "ResourceIterator.__next__", next_item(self.pages.clone()))? {
+                Some(item) => resource(py, item),
+                None => Err(PyStopIteration::new_err(())),
+            }
         }
     }
 }
@@ -928,17 +1017,20 @@ pub struct PyAsyncResourceIterator {
     pages: SharedPages,
 }
 
-#[pymethods]
-impl PyAsyncResourceIterator {
-    fn __aiter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
+guarded! {
+    "AsyncResourceIterator";
+    #[pymethods]
+    impl PyAsyncResourceIterator {
+        fn __aiter__(slf: Py<Self>) -> Py<Self> {
+            slf
+        }
 
-    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        run_async(py, next_item(self.pages.clone()), |py, item| match item {
-            Some(item) => resource(py, item),
-            None => Err(PyStopAsyncIteration::new_err(())),
-        })
+        fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+            run_async(py, "AsyncResourceIterator.__anext__", next_item(self.pages.clone()), |py, item| match item {
+                Some(item) => resource(py, item),
+                None => Err(PyStopAsyncIteration::new_err(())),
+            })
+        }
     }
 }
 // ---------------------------------------------------------------------------------------------
@@ -967,13 +1059,18 @@ fn authorize_request(gateway_code: String, metadata: Option<Vec<String>>) -> Aut
 
 /// Runs `fut` with the GIL released (see [`run_sync`]) and converts its result: the `finish`
 /// of `Client`, as [`run_async`] is the one of `AsyncClient`.
-fn finish_sync<T, F, C>(py: Python<'_>, fut: F, conv: C) -> PyResult<Py<PyAny>>
+fn finish_sync<T, F, C>(
+    py: Python<'_>,
+    function: &'static str,
+    fut: F,
+    conv: C,
+) -> PyResult<Py<PyAny>>
 where
     T: Send,
     F: Future<Output = runbeam_core::Result<T>> + Send,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>>,
 {
-    let value = run_sync(py, fut)?;
+    let value = run_sync(py, function, fut)?;
     conv(py, value)
 }
 
@@ -1007,72 +1104,75 @@ macro_rules! client_class {
                 $body:block
         )*
     ) => {
-        #[pymethods]
-        impl $class {
-            #[new]
-            #[pyo3(signature = (api_url, *, token=None, connect_timeout=5.0, request_timeout=30.0, deadline=None, max_attempts=3, ca_bundle=None, allow_insecure_http=false, max_body_bytes=10485760))]
-            #[allow(clippy::too_many_arguments)]
-            fn new(
-                py: Python<'_>,
-                api_url: &str,
-                token: Option<String>,
-                connect_timeout: f64,
-                request_timeout: f64,
-                deadline: Option<f64>,
-                max_attempts: u32,
-                ca_bundle: Option<PathBuf>,
-                allow_insecure_http: bool,
-                max_body_bytes: usize,
-            ) -> PyResult<Self> {
-                let handle = build_client(
-                    py,
-                    api_url,
-                    token,
-                    connect_timeout,
-                    request_timeout,
-                    deadline,
-                    max_attempts,
-                    ca_bundle,
-                    allow_insecure_http,
-                    max_body_bytes,
-                )?;
-                Ok($class { handle })
-            }
-
-            /// A client with the same settings and another bearer token.
-            fn with_token(&self, py: Python<'_>, token: String) -> PyResult<$class> {
-                Ok($class {
-                    handle: self.handle.with_token(py, token)?,
-                })
-            }
-
-            /// The normalized API root URL.
-            #[getter]
-            fn api_url(&self) -> String {
-                self.handle.current().api_root().to_string()
-            }
-
-            fn __repr__(&self) -> String {
-                ClientRepr($repr, &self.handle.current()).to_string()
-            }
-
-            /// Every item of every page of a collection; pages are fetched as needed.
-            #[pyo3(signature = (collection, per_page=100))]
-            fn iter_all(&self, py: Python<'_>, collection: &str, per_page: u32) -> PyResult<$iter> {
-                let c = self::collection(py, collection)?;
-                page_request(py, 1, per_page)?;
-                Ok($iter {
-                    pages: pages(&self.handle.get(py)?, c, per_page),
-                })
-            }
-
-            $(
-                $(#[$attr])*
-                fn $name<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
-                    let $client = self.handle.get($py)?;
-                    $finish($py, $body, $convert)
+        guarded! {
+            $repr;
+            #[pymethods]
+            impl $class {
+                #[new]
+                #[pyo3(signature = (api_url, *, token=None, connect_timeout=5.0, request_timeout=30.0, deadline=None, max_attempts=3, ca_bundle=None, allow_insecure_http=false, max_body_bytes=10485760))]
+                #[allow(clippy::too_many_arguments)]
+                fn new(
+                    py: Python<'_>,
+                    api_url: &str,
+                    token: Option<String>,
+                    connect_timeout: f64,
+                    request_timeout: f64,
+                    deadline: Option<f64>,
+                    max_attempts: u32,
+                    ca_bundle: Option<PathBuf>,
+                    allow_insecure_http: bool,
+                    max_body_bytes: usize,
+                ) -> PyResult<Self> {
+                    let handle = build_client(
+                        py,
+                        api_url,
+                        token,
+                        connect_timeout,
+                        request_timeout,
+                        deadline,
+                        max_attempts,
+                        ca_bundle,
+                        allow_insecure_http,
+                        max_body_bytes,
+                    )?;
+                    Ok($class { handle })
                 }
-            )*
+
+                /// A client with the same settings and another bearer token.
+                fn with_token(&self, py: Python<'_>, token: String) -> PyResult<$class> {
+                    Ok($class {
+                        handle: self.handle.with_token(py, token)?,
+                    })
+                }
+
+                /// The normalized API root URL.
+                #[getter]
+                fn api_url(&self) -> String {
+                    self.handle.current().api_root().to_string()
+                }
+
+                fn __repr__(&self) -> String {
+                    ClientRepr($repr, &self.handle.current()).to_string()
+                }
+
+                /// Every item of every page of a collection; pages are fetched as needed.
+                #[pyo3(signature = (collection, per_page=100))]
+                fn iter_all(&self, py: Python<'_>, collection: &str, per_page: u32) -> PyResult<$iter> {
+                    let c = self::collection(py, collection)?;
+                    page_request(py, 1, per_page)?;
+                    Ok($iter {
+                        pages: pages(&self.handle.get(py)?, c, per_page),
+                    })
+                }
+
+                $(
+                    $(#[$attr])*
+                    fn $name<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
+                        let $client = self.handle.get($py)?;
+                        $finish($py, concat!($repr, ".", stringify!($name)), $body, $convert)
+                    }
+                )*
+            }
         }
     };
 }

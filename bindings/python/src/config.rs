@@ -14,6 +14,7 @@ use runbeam_core::config::{Egress, Ingress, Mesh, MeshConfig, Provider};
 use runbeam_core::{ErrorKind, Problem, Reference};
 
 use crate::errors::{OrRaise, invalid_argument};
+use crate::guard::guarded;
 use crate::reference::{PyReference, text_arg, with_reference};
 
 /// Python's `repr()` of a string.
@@ -36,7 +37,7 @@ fn repr_list<'a>(py: Python<'_>, items: impl IntoIterator<Item = &'a str>) -> Py
 }
 
 /// One finding of a configuration check: `kind`, TOML `path` and `message`.
-#[pyclass(frozen, eq, str, module = "runbeam", name = "Problem")]
+#[pyclass(frozen, module = "runbeam", name = "Problem")]
 #[derive(Clone, PartialEq)]
 pub struct PyProblem(pub(crate) Problem);
 
@@ -46,53 +47,65 @@ impl fmt::Display for PyProblem {
     }
 }
 
-#[pymethods]
-impl PyProblem {
-    /// `Problem(kind, path, message)`; `kind` is an error kind name such as `"Config"`.
-    #[new]
-    fn new(py: Python<'_>, kind: &str, path: String, message: String) -> PyResult<Self> {
-        let Some(kind) = ErrorKind::ALL.into_iter().find(|k| k.name() == kind) else {
-            return Err(invalid_argument(
-                py,
-                format!("'{kind}' is not an error kind name"),
-            ));
-        };
-        Ok(PyProblem(Problem::new(kind, path, message)))
-    }
+guarded! {
+    "Problem";
+    #[pymethods]
+    impl PyProblem {
+        /// Equality of the values; `NotImplemented` for other types.
+        fn __eq__(&self, other: &Self) -> bool {
+            self == other
+        }
 
-    /// The error kind name: `"Config"`, `"InvalidReference"` or `"UnknownProvider"`.
-    #[getter]
-    fn kind(&self) -> &'static str {
-        self.0.kind().name()
-    }
+        fn __str__(&self) -> String {
+            self.to_string()
+        }
 
-    /// Dotted TOML path of the value concerned, e.g. `"mesh.imaging.egress[0]"`.
-    #[getter]
-    fn path(&self) -> &str {
-        self.0.path()
-    }
+        /// `Problem(kind, path, message)`; `kind` is an error kind name such as `"Config"`.
+        #[new]
+        fn new(py: Python<'_>, kind: &str, path: String, message: String) -> PyResult<Self> {
+            let Some(kind) = ErrorKind::ALL.into_iter().find(|k| k.name() == kind) else {
+                return Err(invalid_argument(
+                    py,
+                    format!("'{kind}' is not an error kind name"),
+                ));
+            };
+            Ok(PyProblem(Problem::new(kind, path, message)))
+        }
 
-    /// What is wrong, without the path.
-    #[getter]
-    fn message(&self) -> &str {
-        self.0.message()
-    }
+        /// The error kind name: `"Config"`, `"InvalidReference"` or `"UnknownProvider"`.
+        #[getter]
+        fn kind(&self) -> &'static str {
+            self.0.kind().name()
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Problem(kind={}, path={}, message={})",
-            repr_str(py, self.0.kind().name())?,
-            repr_str(py, self.0.path())?,
-            repr_str(py, self.0.message())?
-        ))
-    }
+        /// Dotted TOML path of the value concerned, e.g. `"mesh.imaging.egress[0]"`.
+        #[getter]
+        fn path(&self) -> &str {
+            self.0.path()
+        }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyType>, Bound<'py, PyTuple>)> {
-        let p = &slf.get().0;
-        let args = PyTuple::new(slf.py(), [p.kind().name(), p.path(), p.message()])?;
-        Ok((slf.get_type(), args))
+        /// What is wrong, without the path.
+        #[getter]
+        fn message(&self) -> &str {
+            self.0.message()
+        }
+
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Problem(kind={}, path={}, message={})",
+                repr_str(py, self.0.kind().name())?,
+                repr_str(py, self.0.path())?,
+                repr_str(py, self.0.message())?
+            ))
+        }
+
+        fn __reduce__<'py>(
+            slf: &Bound<'py, Self>,
+        ) -> PyResult<(Bound<'py, PyType>, Bound<'py, PyTuple>)> {
+            let p = &slf.get().0;
+            let args = PyTuple::new(slf.py(), [p.kind().name(), p.path(), p.message()])?;
+            Ok((slf.get_type(), args))
+        }
     }
 }
 
@@ -146,39 +159,42 @@ impl PyMesh {
     }
 }
 
-#[pymethods]
-impl PyMesh {
-    /// `"http"` or `"http3"`.
-    #[getter(r#type)]
-    fn protocol(&self) -> &'static str {
-        self.protocol
-    }
+guarded! {
+    "Mesh";
+    #[pymethods]
+    impl PyMesh {
+        /// `"http"` or `"http3"`.
+        #[getter(r#type)]
+        fn protocol(&self) -> &'static str {
+            self.protocol
+        }
 
-    /// The references of the `ingress` list that parse, in order.
-    #[getter]
-    fn ingress(&self) -> Vec<PyReference> {
-        self.ingress.clone()
-    }
+        /// The references of the `ingress` list that parse, in order.
+        #[getter]
+        fn ingress(&self) -> Vec<PyReference> {
+            self.ingress.clone()
+        }
 
-    /// The references of the `egress` list that parse, in order.
-    #[getter]
-    fn egress(&self) -> Vec<PyReference> {
-        self.egress.clone()
-    }
+        /// The references of the `egress` list that parse, in order.
+        #[getter]
+        fn egress(&self) -> Vec<PyReference> {
+            self.egress.clone()
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Mesh(name={}, type={}, provider={}, enabled={})",
-            repr_str(py, &self.name)?,
-            repr_str(py, self.protocol)?,
-            repr_str(py, &self.provider)?,
-            if self.enabled { "True" } else { "False" }
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Mesh(name={}, type={}, provider={}, enabled={})",
+                repr_str(py, &self.name)?,
+                repr_str(py, self.protocol)?,
+                repr_str(py, &self.provider)?,
+                if self.enabled { "True" } else { "False" }
+            ))
+        }
     }
 }
 
 /// A remote reference listed in a mesh: `mesh` (name), `direction` and `reference`.
-#[pyclass(frozen, eq, module = "runbeam", name = "MeshMember")]
+#[pyclass(frozen, module = "runbeam", name = "MeshMember")]
 #[derive(PartialEq)]
 pub struct PyMeshMember {
     /// The name of the mesh that lists it.
@@ -188,27 +204,35 @@ pub struct PyMeshMember {
     reference: PyReference,
 }
 
-#[pymethods]
-impl PyMeshMember {
-    /// `"ingress"` or `"egress"`: the mesh list it appears in.
-    #[getter]
-    fn direction(&self) -> &'static str {
-        self.direction
-    }
+guarded! {
+    "MeshMember";
+    #[pymethods]
+    impl PyMeshMember {
+        /// Equality of the values; `NotImplemented` for other types.
+        fn __eq__(&self, other: &Self) -> bool {
+            self == other
+        }
 
-    /// The reference.
-    #[getter]
-    fn reference(&self) -> PyReference {
-        self.reference.clone()
-    }
+        /// `"ingress"` or `"egress"`: the mesh list it appears in.
+        #[getter]
+        fn direction(&self) -> &'static str {
+            self.direction
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "MeshMember(mesh={}, direction={}, reference=Reference('{}'))",
-            repr_str(py, &self.mesh)?,
-            repr_str(py, self.direction)?,
-            self.reference
-        ))
+        /// The reference.
+        #[getter]
+        fn reference(&self) -> PyReference {
+            self.reference.clone()
+        }
+
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "MeshMember(mesh={}, direction={}, reference=Reference('{}'))",
+                repr_str(py, &self.mesh)?,
+                repr_str(py, self.direction)?,
+                self.reference
+            ))
+        }
     }
 }
 
@@ -244,14 +268,17 @@ impl From<&Provider> for PyProvider {
     }
 }
 
-#[pymethods]
-impl PyProvider {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Provider(name={}, api={})",
-            repr_str(py, &self.name)?,
-            repr_opt(py, self.api.as_deref())?
-        ))
+guarded! {
+    "Provider";
+    #[pymethods]
+    impl PyProvider {
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Provider(name={}, api={})",
+                repr_str(py, &self.name)?,
+                repr_opt(py, self.api.as_deref())?
+            ))
+        }
     }
 }
 
@@ -295,28 +322,31 @@ impl From<&Ingress> for PyIngress {
     }
 }
 
-#[pymethods]
-impl PyIngress {
-    /// `"http"` or `"http3"`.
-    #[getter(r#type)]
-    fn protocol(&self) -> &'static str {
-        self.protocol
-    }
+guarded! {
+    "Ingress";
+    #[pymethods]
+    impl PyIngress {
+        /// `"http"` or `"http3"`.
+        #[getter(r#type)]
+        fn protocol(&self) -> &'static str {
+            self.protocol
+        }
 
-    /// `"default"` or `"mesh"`.
-    #[getter]
-    fn mode(&self) -> &'static str {
-        self.mode
-    }
+        /// `"default"` or `"mesh"`.
+        #[getter]
+        fn mode(&self) -> &'static str {
+            self.mode
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Ingress(name={}, pipeline={}, type={}, urls={})",
-            repr_str(py, &self.name)?,
-            repr_str(py, &self.pipeline)?,
-            repr_str(py, self.protocol)?,
-            repr_list(py, self.urls.iter().map(String::as_str))?
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Ingress(name={}, pipeline={}, type={}, urls={})",
+                repr_str(py, &self.name)?,
+                repr_str(py, &self.pipeline)?,
+                repr_str(py, self.protocol)?,
+                repr_list(py, self.urls.iter().map(String::as_str))?
+            ))
+        }
     }
 }
 
@@ -356,28 +386,31 @@ impl From<&Egress> for PyEgress {
     }
 }
 
-#[pymethods]
-impl PyEgress {
-    /// `"http"` or `"http3"`.
-    #[getter(r#type)]
-    fn protocol(&self) -> &'static str {
-        self.protocol
-    }
+guarded! {
+    "Egress";
+    #[pymethods]
+    impl PyEgress {
+        /// `"http"` or `"http3"`.
+        #[getter(r#type)]
+        fn protocol(&self) -> &'static str {
+            self.protocol
+        }
 
-    /// `"default"` or `"mesh"`.
-    #[getter]
-    fn mode(&self) -> &'static str {
-        self.mode
-    }
+        /// `"default"` or `"mesh"`.
+        #[getter]
+        fn mode(&self) -> &'static str {
+            self.mode
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Egress(name={}, pipeline={}, type={}, backend={})",
-            repr_str(py, &self.name)?,
-            repr_str(py, &self.pipeline)?,
-            repr_str(py, self.protocol)?,
-            repr_opt(py, self.backend.as_deref())?
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Egress(name={}, pipeline={}, type={}, backend={})",
+                repr_str(py, &self.name)?,
+                repr_str(py, &self.pipeline)?,
+                repr_str(py, self.protocol)?,
+                repr_opt(py, self.backend.as_deref())?
+            ))
+        }
     }
 }
 
@@ -391,134 +424,137 @@ impl PyEgress {
 #[pyclass(frozen, module = "runbeam", name = "MeshConfig")]
 pub struct PyMeshConfig(pub(crate) MeshConfig);
 
-#[pymethods]
-impl PyMeshConfig {
-    /// Loads one TOML document; raises `ConfigError` listing every problem.
-    #[staticmethod]
-    fn from_toml(py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let text = text_arg(text, "text")?;
-        let text: &str = &text;
-        py.detach(|| MeshConfig::from_toml(text))
-            .map(PyMeshConfig)
-            .or_raise(py)
-    }
-
-    /// Reads and loads one file (`str` or `os.PathLike`); raises `ConfigError`.
-    #[staticmethod]
-    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        py.detach(|| MeshConfig::from_file(&path))
-            .map(PyMeshConfig)
-            .or_raise(py)
-    }
-
-    /// Reads, merges and loads several files (an iterable of `str` / `os.PathLike`), in order;
-    /// raises `ConfigError`.
-    #[staticmethod]
-    fn from_files(py: Python<'_>, paths: &Bound<'_, PyAny>) -> PyResult<Self> {
-        // A single path is iterable (a str) but certainly a mistake: say so.
-        if paths.is_instance_of::<PyString>()
-            || paths.is_instance_of::<PyBytes>()
-            || paths.hasattr(intern!(py, "__fspath__"))?
-        {
-            return Err(PyTypeError::new_err(
-                "paths must be an iterable of paths, not a single path (use MeshConfig.from_file)",
-            ));
-        }
-        let paths = paths
-            .try_iter()?
-            .map(|path| path?.extract::<PathBuf>())
-            .collect::<PyResult<Vec<_>>>()?;
-        py.detach(|| MeshConfig::from_files(&paths))
-            .map(PyMeshConfig)
-            .or_raise(py)
-    }
-
-    /// A copy of this configuration with provider `name`'s `api` URL replaced by `url`: points
-    /// a gateway's configuration at another Cloud (staging, a local `runbeam-devcloud`)
-    /// without editing the file. `validate()` checks the URL like one read from TOML.
-    ///
-    /// ```python
-    /// config = runbeam.MeshConfig.from_file("gateway.toml")
-    /// dev = config.with_provider_api("runbeam", "http://127.0.0.1:8080")
-    /// ```
-    ///
-    /// Raises `UnknownProviderError` when there is no `[provider.<name>]` table.
-    fn with_provider_api(&self, py: Python<'_>, name: &str, url: &str) -> PyResult<Self> {
-        self.0
-            .with_provider_api(name, url)
-            .map(PyMeshConfig)
-            .or_raise(py)
-    }
-
-    /// Every problem of the configuration (SPEC §2.2), in document order; empty means valid.
-    fn validate(&self, py: Python<'_>) -> Vec<PyProblem> {
-        py.detach(|| self.0.validate())
-            .into_iter()
-            .map(PyProblem)
-            .collect()
-    }
-
-    /// Whether `reference` (a `Reference` or a `str`) is listed in an active mesh.
-    fn in_mesh_context(&self, reference: &Bound<'_, PyAny>) -> PyResult<bool> {
-        with_reference(reference, |r| self.0.in_mesh_context(r))
-    }
-
-    /// The name of the first active mesh that lists `reference`; raises `NotInMeshError` or
-    /// `UnknownProviderError`.
-    fn check_mesh_context(&self, reference: &Bound<'_, PyAny>) -> PyResult<String> {
-        let py = reference.py();
-        with_reference(reference, |r| {
-            self.0
-                .check_mesh_context(r)
-                .map(|mesh| mesh.name.clone())
+guarded! {
+    "MeshConfig";
+    #[pymethods]
+    impl PyMeshConfig {
+        /// Loads one TOML document; raises `ConfigError` listing every problem.
+        #[staticmethod]
+        fn from_toml(py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Self> {
+            let text = text_arg(text, "text")?;
+            let text: &str = &text;
+            py.detach(|| MeshConfig::from_toml(text))
+                .map(PyMeshConfig)
                 .or_raise(py)
-        })?
-    }
+        }
 
-    /// Every remote reference listed in a mesh (enabled or not), in document order.
-    fn remote_references(&self) -> Vec<PyMeshMember> {
-        self.0
-            .remote_references()
-            .map(|m| PyMeshMember {
-                mesh: m.mesh.name.clone(),
-                direction: m.direction.as_str(),
-                reference: PyReference(m.reference.clone()),
-            })
-            .collect()
-    }
+        /// Reads and loads one file (`str` or `os.PathLike`); raises `ConfigError`.
+        #[staticmethod]
+        fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+            py.detach(|| MeshConfig::from_file(&path))
+                .map(PyMeshConfig)
+                .or_raise(py)
+        }
 
-    /// The meshes, in document order.
-    fn meshes(&self) -> Vec<PyMesh> {
-        self.0
-            .meshes()
-            .iter()
-            .map(|m| PyMesh::new(&self.0, m))
-            .collect()
-    }
+        /// Reads, merges and loads several files (an iterable of `str` / `os.PathLike`), in order;
+        /// raises `ConfigError`.
+        #[staticmethod]
+        fn from_files(py: Python<'_>, paths: &Bound<'_, PyAny>) -> PyResult<Self> {
+            // A single path is iterable (a str) but certainly a mistake: say so.
+            if paths.is_instance_of::<PyString>()
+                || paths.is_instance_of::<PyBytes>()
+                || paths.hasattr(intern!(py, "__fspath__"))?
+            {
+                return Err(PyTypeError::new_err(
+                    "paths must be an iterable of paths, not a single path (use MeshConfig.from_file)",
+                ));
+            }
+            let paths = paths
+                .try_iter()?
+                .map(|path| path?.extract::<PathBuf>())
+                .collect::<PyResult<Vec<_>>>()?;
+            py.detach(|| MeshConfig::from_files(&paths))
+                .map(PyMeshConfig)
+                .or_raise(py)
+        }
 
-    /// Configured providers, then the implicit `local` one.
-    fn providers(&self) -> Vec<PyProvider> {
-        self.0.providers().iter().map(PyProvider::from).collect()
-    }
+        /// A copy of this configuration with provider `name`'s `api` URL replaced by `url`: points
+        /// a gateway's configuration at another Cloud (staging, a local `runbeam-devcloud`)
+        /// without editing the file. `validate()` checks the URL like one read from TOML.
+        ///
+        /// ```python
+        /// config = runbeam.MeshConfig.from_file("gateway.toml")
+        /// dev = config.with_provider_api("runbeam", "http://127.0.0.1:8080")
+        /// ```
+        ///
+        /// Raises `UnknownProviderError` when there is no `[provider.<name>]` table.
+        fn with_provider_api(&self, py: Python<'_>, name: &str, url: &str) -> PyResult<Self> {
+            self.0
+                .with_provider_api(name, url)
+                .map(PyMeshConfig)
+                .or_raise(py)
+        }
 
-    /// Local mesh ingresses of all pipelines, in document order.
-    fn ingresses(&self) -> Vec<PyIngress> {
-        self.0.ingresses().iter().map(PyIngress::from).collect()
-    }
+        /// Every problem of the configuration (SPEC §2.2), in document order; empty means valid.
+        fn validate(&self, py: Python<'_>) -> Vec<PyProblem> {
+            py.detach(|| self.0.validate())
+                .into_iter()
+                .map(PyProblem)
+                .collect()
+        }
 
-    /// Local mesh egresses of all pipelines, in document order.
-    fn egresses(&self) -> Vec<PyEgress> {
-        self.0.egresses().iter().map(PyEgress::from).collect()
-    }
+        /// Whether `reference` (a `Reference` or a `str`) is listed in an active mesh.
+        fn in_mesh_context(&self, reference: &Bound<'_, PyAny>) -> PyResult<bool> {
+            with_reference(reference, |r| self.0.in_mesh_context(r))
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let c = &self.0;
-        Ok(format!(
-            "<MeshConfig providers={} meshes={} ingresses={} egresses={}>",
-            repr_list(py, c.providers().iter().map(|p| p.name.as_str()))?,
-            repr_list(py, c.meshes().iter().map(|m| m.name.as_str()))?,
-            repr_list(py, c.ingresses().iter().map(|i| i.name.as_str()))?,
-            repr_list(py, c.egresses().iter().map(|e| e.name.as_str()))?
-        ))
+        /// The name of the first active mesh that lists `reference`; raises `NotInMeshError` or
+        /// `UnknownProviderError`.
+        fn check_mesh_context(&self, reference: &Bound<'_, PyAny>) -> PyResult<String> {
+            let py = reference.py();
+            with_reference(reference, |r| {
+                self.0
+                    .check_mesh_context(r)
+                    .map(|mesh| mesh.name.clone())
+                    .or_raise(py)
+            })?
+        }
+
+        /// Every remote reference listed in a mesh (enabled or not), in document order.
+        fn remote_references(&self) -> Vec<PyMeshMember> {
+            self.0
+                .remote_references()
+                .map(|m| PyMeshMember {
+                    mesh: m.mesh.name.clone(),
+                    direction: m.direction.as_str(),
+                    reference: PyReference(m.reference.clone()),
+                })
+                .collect()
+        }
+
+        /// The meshes, in document order.
+        fn meshes(&self) -> Vec<PyMesh> {
+            self.0
+                .meshes()
+                .iter()
+                .map(|m| PyMesh::new(&self.0, m))
+                .collect()
+        }
+
+        /// Configured providers, then the implicit `local` one.
+        fn providers(&self) -> Vec<PyProvider> {
+            self.0.providers().iter().map(PyProvider::from).collect()
+        }
+
+        /// Local mesh ingresses of all pipelines, in document order.
+        fn ingresses(&self) -> Vec<PyIngress> {
+            self.0.ingresses().iter().map(PyIngress::from).collect()
+        }
+
+        /// Local mesh egresses of all pipelines, in document order.
+        fn egresses(&self) -> Vec<PyEgress> {
+            self.0.egresses().iter().map(PyEgress::from).collect()
+        }
+
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            let c = &self.0;
+            Ok(format!(
+                "<MeshConfig providers={} meshes={} ingresses={} egresses={}>",
+                repr_list(py, c.providers().iter().map(|p| p.name.as_str()))?,
+                repr_list(py, c.meshes().iter().map(|m| m.name.as_str()))?,
+                repr_list(py, c.ingresses().iter().map(|i| i.name.as_str()))?,
+                repr_list(py, c.egresses().iter().map(|e| e.name.as_str()))?
+            ))
+        }
     }
 }

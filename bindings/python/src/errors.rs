@@ -13,6 +13,7 @@ use pyo3::types::{PyDict, PyType};
 use runbeam_core::{Error, ErrorKind};
 
 use crate::config::PyProblem;
+use crate::guard::guarded;
 
 /// One class per [`ErrorKind::ALL`] entry, in that order, then `RunbeamError` itself.
 static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
@@ -109,12 +110,14 @@ impl<T> OrRaise<T> for runbeam_core::Result<T> {
     }
 }
 
-/// `_native.error_kinds()`: `(name, code, is_argument_error)` for every core error kind, so
-/// that the Python test suite can prove `runbeam.errors` has a class for each.
-#[pyfunction]
-pub fn error_kinds() -> Vec<(&'static str, &'static str, bool)> {
-    ErrorKind::ALL
-        .iter()
-        .map(|k| (k.name(), k.code(), k.is_argument_error()))
-        .collect()
+guarded! {
+    /// `_native.error_kinds()`: `(name, code, is_argument_error)` for every core error kind, so
+    /// that the Python test suite can prove `runbeam.errors` has a class for each.
+    #[pyfunction]
+    pub fn error_kinds() -> Vec<(&'static str, &'static str, bool)> {
+        ErrorKind::ALL
+            .iter()
+            .map(|k| (k.name(), k.code(), k.is_argument_error()))
+            .collect()
+    }
 }

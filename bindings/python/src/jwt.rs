@@ -38,6 +38,7 @@ use runbeam_core::jwt::{
 
 use crate::client::{json_to_py, run_async, run_sync, seconds};
 use crate::errors::{OrRaise, invalid_argument};
+use crate::guard::guarded;
 
 // ---------------------------------------------------------------------------------------------
 // The GIL on the cached path.
@@ -46,11 +47,13 @@ use crate::errors::{OrRaise, invalid_argument};
 /// GIL released. Off by default; see the module documentation.
 static VERIFY_RELEASES_GIL: AtomicBool = AtomicBool::new(false);
 
-/// `_native._set_verify_releases_gil(enabled)`: for `bench/jwt.py`, which measures the cached
-/// path both ways in one run. Returns the previous setting. Not part of the public API.
-#[pyfunction(name = "_set_verify_releases_gil")]
-pub fn set_verify_releases_gil(enabled: bool) -> bool {
-    VERIFY_RELEASES_GIL.swap(enabled, Ordering::Relaxed)
+guarded! {
+    /// `_native._set_verify_releases_gil(enabled)`: for `bench/jwt.py`, which measures the cached
+    /// path both ways in one run. Returns the previous setting. Not part of the public API.
+    #[pyfunction(name = "_set_verify_releases_gil")]
+    pub fn set_verify_releases_gil(enabled: bool) -> bool {
+        VERIFY_RELEASES_GIL.swap(enabled, Ordering::Relaxed)
+    }
 }
 
 /// Runs the core's cached path `f`, with the GIL released if so configured.
@@ -70,7 +73,7 @@ where
 // Claims.
 
 /// The `user` claim of a Runbeam user JWT.
-#[pyclass(frozen, eq, module = "runbeam", name = "TokenUser")]
+#[pyclass(frozen, module = "runbeam", name = "TokenUser")]
 #[derive(PartialEq)]
 pub struct PyTokenUser {
     #[pyo3(get)]
@@ -81,13 +84,21 @@ pub struct PyTokenUser {
     name: Option<String>,
 }
 
-#[pymethods]
-impl PyTokenUser {
-    fn __repr__(&self) -> String {
-        format!(
-            "TokenUser(id={:?}, email={:?}, name={:?})",
-            self.id, self.email, self.name
-        )
+guarded! {
+    "TokenUser";
+    #[pymethods]
+    impl PyTokenUser {
+        /// Equality of the values; `NotImplemented` for other types.
+        fn __eq__(&self, other: &Self) -> bool {
+            self == other
+        }
+
+        fn __repr__(&self) -> String {
+            format!(
+                "TokenUser(id={:?}, email={:?}, name={:?})",
+                self.id, self.email, self.name
+            )
+        }
     }
 }
 
@@ -102,7 +113,7 @@ impl From<&TokenUser> for PyTokenUser {
 }
 
 /// The `team` claim of a Runbeam user JWT.
-#[pyclass(frozen, eq, module = "runbeam", name = "TokenTeam")]
+#[pyclass(frozen, module = "runbeam", name = "TokenTeam")]
 #[derive(PartialEq)]
 pub struct PyTokenTeam {
     #[pyo3(get)]
@@ -111,10 +122,18 @@ pub struct PyTokenTeam {
     name: Option<String>,
 }
 
-#[pymethods]
-impl PyTokenTeam {
-    fn __repr__(&self) -> String {
-        format!("TokenTeam(id={:?}, name={:?})", self.id, self.name)
+guarded! {
+    "TokenTeam";
+    #[pymethods]
+    impl PyTokenTeam {
+        /// Equality of the values; `NotImplemented` for other types.
+        fn __eq__(&self, other: &Self) -> bool {
+            self == other
+        }
+
+        fn __repr__(&self) -> String {
+            format!("TokenTeam(id={:?}, name={:?})", self.id, self.name)
+        }
     }
 }
 
@@ -135,93 +154,96 @@ pub struct PyClaims {
     claims: Arc<Claims>,
 }
 
-#[pymethods]
-impl PyClaims {
-    /// `iss`.
-    #[getter]
-    fn iss(&self) -> Option<&str> {
-        self.claims.iss.as_deref()
-    }
-
-    /// `sub`.
-    #[getter]
-    fn sub(&self) -> Option<&str> {
-        self.claims.sub.as_deref()
-    }
-
-    /// `aud`: a `str`, a `list[str]`, or `None`, as the token carried it.
-    #[getter]
-    fn aud(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match &self.claims.aud {
-            Audience::None => Ok(py.None()),
-            Audience::One(a) => a.into_py_any(py),
-            Audience::Many(list) => PyList::new(py, list)?.into_py_any(py),
+guarded! {
+    "Claims";
+    #[pymethods]
+    impl PyClaims {
+        /// `iss`.
+        #[getter]
+        fn iss(&self) -> Option<&str> {
+            self.claims.iss.as_deref()
         }
-    }
 
-    /// `exp`, seconds since the epoch (always present).
-    #[getter]
-    fn exp(&self) -> i64 {
-        self.claims.exp
-    }
-
-    /// `iat`.
-    #[getter]
-    fn iat(&self) -> Option<i64> {
-        self.claims.iat
-    }
-
-    /// `nbf`.
-    #[getter]
-    fn nbf(&self) -> Option<i64> {
-        self.claims.nbf
-    }
-
-    /// `jti`.
-    #[getter]
-    fn jti(&self) -> Option<&str> {
-        self.claims.jti.as_deref()
-    }
-
-    /// `user {id, email, name}`.
-    #[getter]
-    fn user(&self) -> Option<PyTokenUser> {
-        self.claims.user.as_ref().map(PyTokenUser::from)
-    }
-
-    /// `team {id, name}`.
-    #[getter]
-    fn team(&self) -> Option<PyTokenTeam> {
-        self.claims.team.as_ref().map(PyTokenTeam::from)
-    }
-
-    /// The payload exactly as the token carried it (a JSON object).
-    #[getter]
-    fn json(&self) -> &str {
-        self.claims.json()
-    }
-
-    /// The claim `name` (any claim, custom ones too) as a Python value; `default` if absent.
-    #[pyo3(signature = (name, default=None))]
-    fn get(&self, py: Python<'_>, name: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-        match self.claims.get(name) {
-            Some(value) => json_to_py(py, value),
-            None => Ok(default.unwrap_or_else(|| py.None())),
+        /// `sub`.
+        #[getter]
+        fn sub(&self) -> Option<&str> {
+            self.claims.sub.as_deref()
         }
-    }
 
-    /// Every claim, as a new `dict`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
-        for (k, v) in self.claims.all() {
-            dict.set_item(k, json_to_py(py, v)?)?;
+        /// `aud`: a `str`, a `list[str]`, or `None`, as the token carried it.
+        #[getter]
+        fn aud(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            match &self.claims.aud {
+                Audience::None => Ok(py.None()),
+                Audience::One(a) => a.into_py_any(py),
+                Audience::Many(list) => PyList::new(py, list)?.into_py_any(py),
+            }
         }
-        Ok(dict)
-    }
 
-    // Claims are not secret (the token is), so they are shown.
-    fn __repr__(&self) -> String {
-        format!("Claims({})", self.claims.json())
+        /// `exp`, seconds since the epoch (always present).
+        #[getter]
+        fn exp(&self) -> i64 {
+            self.claims.exp
+        }
+
+        /// `iat`.
+        #[getter]
+        fn iat(&self) -> Option<i64> {
+            self.claims.iat
+        }
+
+        /// `nbf`.
+        #[getter]
+        fn nbf(&self) -> Option<i64> {
+            self.claims.nbf
+        }
+
+        /// `jti`.
+        #[getter]
+        fn jti(&self) -> Option<&str> {
+            self.claims.jti.as_deref()
+        }
+
+        /// `user {id, email, name}`.
+        #[getter]
+        fn user(&self) -> Option<PyTokenUser> {
+            self.claims.user.as_ref().map(PyTokenUser::from)
+        }
+
+        /// `team {id, name}`.
+        #[getter]
+        fn team(&self) -> Option<PyTokenTeam> {
+            self.claims.team.as_ref().map(PyTokenTeam::from)
+        }
+
+        /// The payload exactly as the token carried it (a JSON object).
+        #[getter]
+        fn json(&self) -> &str {
+            self.claims.json()
+        }
+
+        /// The claim `name` (any claim, custom ones too) as a Python value; `default` if absent.
+        #[pyo3(signature = (name, default=None))]
+        fn get(&self, py: Python<'_>, name: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+            match self.claims.get(name) {
+                Some(value) => json_to_py(py, value),
+                None => Ok(default.unwrap_or_else(|| py.None())),
+            }
+        }
+
+        /// Every claim, as a new `dict`.
+        fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+            let dict = PyDict::new(py);
+            for (k, v) in self.claims.all() {
+                dict.set_item(k, json_to_py(py, v)?)?;
+            }
+            Ok(dict)
+        }
+
+        // Claims are not secret (the token is), so they are shown.
+        fn __repr__(&self) -> String {
+            format!("Claims({})", self.claims.json())
+        }
     }
 }
 
@@ -320,10 +342,12 @@ pub(crate) fn fork_generation() -> u64 {
     FORK_GENERATION.load(Ordering::Relaxed)
 }
 
-/// `_native._after_fork_in_child()`: registered with `os.register_at_fork` at import.
-#[pyfunction(name = "_after_fork_in_child")]
-pub fn after_fork_in_child() {
-    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+guarded! {
+    /// `_native._after_fork_in_child()`: registered with `os.register_at_fork` at import.
+    #[pyfunction(name = "_after_fork_in_child")]
+    pub fn after_fork_in_child() {
+        FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Registers [`after_fork_in_child`] with `os.register_at_fork` (where `os.fork` exists).
@@ -395,6 +419,7 @@ impl Handle {
 /// `Validator`: the cached answer, else `fetch()` run to completion with the GIL released.
 fn finish_sync<T, F, C>(
     py: Python<'_>,
+    function: &'static str,
     ready: Option<runbeam_core::Result<T>>,
     fetch: impl FnOnce() -> F,
     conv: C,
@@ -406,7 +431,7 @@ where
 {
     let value = match ready {
         Some(result) => result.or_raise(py)?,
-        None => run_sync(py, fetch())?,
+        None => run_sync(py, function, fetch())?,
     };
     conv(py, value)
 }
@@ -415,6 +440,7 @@ where
 /// answer, else completed by `fetch()` spawned on the module's runtime.
 fn finish_async<'py, T, F, C>(
     py: Python<'py>,
+    function: &'static str,
     ready: Option<runbeam_core::Result<T>>,
     fetch: impl FnOnce() -> F,
     conv: C,
@@ -425,7 +451,7 @@ where
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
     let Some(result) = ready else {
-        return run_async(py, fetch(), conv);
+        return run_async(py, function, fetch(), conv);
     };
     completed_future(py, result.or_raise(py).and_then(|value| conv(py, value)))
 }
@@ -488,82 +514,85 @@ macro_rules! validator_class {
             }
         )*
     ) => {
-        #[pymethods]
-        impl $class {
-            #[new]
-            #[pyo3(signature = (*, trusted_issuers=None, jwks_url=None, algorithms=None, audiences=None, required_claims=None, leeway=60.0, jwks_ttl=3600.0, min_refresh_interval=30.0, max_stale=86400.0, cache_capacity=10000, allow_insecure_http=false, deadline=10.0, ca_bundle_pem=None))]
-            #[allow(clippy::too_many_arguments)]
-            fn new(
-                py: Python<'_>,
-                trusted_issuers: Option<Vec<String>>,
-                jwks_url: Option<String>,
-                algorithms: Option<Vec<String>>,
-                audiences: Option<Vec<String>>,
-                required_claims: Option<Vec<String>>,
-                leeway: f64,
-                jwks_ttl: f64,
-                min_refresh_interval: f64,
-                max_stale: f64,
-                cache_capacity: usize,
-                allow_insecure_http: bool,
-                deadline: f64,
-                ca_bundle_pem: Option<Pem>,
-            ) -> PyResult<Self> {
-                let builder = builder(
-                    py,
-                    trusted_issuers,
-                    jwks_url,
-                    algorithms,
-                    audiences,
-                    required_claims,
-                    leeway,
-                    jwks_ttl,
-                    min_refresh_interval,
-                    max_stale,
-                    cache_capacity,
-                    allow_insecure_http,
-                    deadline,
-                    ca_bundle_pem,
-                )?;
-                Ok($class { handle: Handle::new(py, builder)? })
-            }
-
-            /// The trusted issuers, normalised.
-            #[getter]
-            fn trusted_issuers(&self) -> Vec<String> {
-                self.handle.current().trusted_issuers().to_vec()
-            }
-
-            /// The JWKS URLs keys are fetched from.
-            #[getter]
-            fn jwks_urls(&self) -> Vec<String> {
-                self.handle.current().jwks_urls()
-            }
-
-            /// Verified tokens currently remembered.
-            #[getter]
-            fn cached_tokens(&self) -> usize {
-                self.handle.current().cached_tokens()
-            }
-
-            /// Forgets every verified token (keys stay cached). Immediate, also on
-            /// `AsyncValidator`.
-            fn flush_token_cache(&self) {
-                self.handle.current().flush_token_cache();
-            }
-
-            fn __repr__(&self) -> String {
-                self.handle.repr($repr)
-            }
-
-            $(
-                $(#[$attr])*
-                fn $name<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
-                    let $v = self.handle.get($py)?;
-                    let ready = $cached;
-                    $finish($py, ready, move || $fetch, $convert)
+        guarded! {
+            $repr;
+            #[pymethods]
+            impl $class {
+                #[new]
+                #[pyo3(signature = (*, trusted_issuers=None, jwks_url=None, algorithms=None, audiences=None, required_claims=None, leeway=60.0, jwks_ttl=3600.0, min_refresh_interval=30.0, max_stale=86400.0, cache_capacity=10000, allow_insecure_http=false, deadline=10.0, ca_bundle_pem=None))]
+                #[allow(clippy::too_many_arguments)]
+                fn new(
+                    py: Python<'_>,
+                    trusted_issuers: Option<Vec<String>>,
+                    jwks_url: Option<String>,
+                    algorithms: Option<Vec<String>>,
+                    audiences: Option<Vec<String>>,
+                    required_claims: Option<Vec<String>>,
+                    leeway: f64,
+                    jwks_ttl: f64,
+                    min_refresh_interval: f64,
+                    max_stale: f64,
+                    cache_capacity: usize,
+                    allow_insecure_http: bool,
+                    deadline: f64,
+                    ca_bundle_pem: Option<Pem>,
+                ) -> PyResult<Self> {
+                    let builder = builder(
+                        py,
+                        trusted_issuers,
+                        jwks_url,
+                        algorithms,
+                        audiences,
+                        required_claims,
+                        leeway,
+                        jwks_ttl,
+                        min_refresh_interval,
+                        max_stale,
+                        cache_capacity,
+                        allow_insecure_http,
+                        deadline,
+                        ca_bundle_pem,
+                    )?;
+                    Ok($class { handle: Handle::new(py, builder)? })
                 }
-            )*
+
+                /// The trusted issuers, normalised.
+                #[getter]
+                fn trusted_issuers(&self) -> Vec<String> {
+                    self.handle.current().trusted_issuers().to_vec()
+                }
+
+                /// The JWKS URLs keys are fetched from.
+                #[getter]
+                fn jwks_urls(&self) -> Vec<String> {
+                    self.handle.current().jwks_urls()
+                }
+
+                /// Verified tokens currently remembered.
+                #[getter]
+                fn cached_tokens(&self) -> usize {
+                    self.handle.current().cached_tokens()
+                }
+
+                /// Forgets every verified token (keys stay cached). Immediate, also on
+                /// `AsyncValidator`.
+                fn flush_token_cache(&self) {
+                    self.handle.current().flush_token_cache();
+                }
+
+                fn __repr__(&self) -> String {
+                    self.handle.repr($repr)
+                }
+
+                $(
+                    $(#[$attr])*
+                    fn $name<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
+                        let $v = self.handle.get($py)?;
+                        let ready = $cached;
+                        $finish($py, concat!($repr, ".", stringify!($name)), ready, move || $fetch, $convert)
+                    }
+                )*
+            }
         }
     };
 }
@@ -614,11 +643,13 @@ validator_classes! {
     }
 }
 
-/// The token of an `Authorization` header value (`Bearer <token>`, scheme in any case).
-/// Raises `JwtInvalidError` saying what is wrong; the message never quotes the header.
-#[pyfunction]
-pub fn parse_bearer(py: Python<'_>, header: &str) -> PyResult<String> {
-    runbeam_core::jwt::parse_bearer(header)
-        .map(str::to_owned)
-        .or_raise(py)
+guarded! {
+    /// The token of an `Authorization` header value (`Bearer <token>`, scheme in any case).
+    /// Raises `JwtInvalidError` saying what is wrong; the message never quotes the header.
+    #[pyfunction]
+    pub fn parse_bearer(py: Python<'_>, header: &str) -> PyResult<String> {
+        runbeam_core::jwt::parse_bearer(header)
+            .map(str::to_owned)
+            .or_raise(py)
+    }
 }

@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 pub mod client;
 pub mod config;
 pub mod errors;
+mod guard;
 pub mod jwt;
 pub mod reference;
 pub mod resolver;
@@ -29,6 +30,9 @@ pub mod storage;
 #[pymodule]
 #[pyo3(name = "_native")]
 fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // A panic inside librunbeam is caught at the entry point and raised as InternalError
+    // (see `guard`); this hook keeps it from also being printed on the host's stderr.
+    runbeam_core::panic::install_quiet_hook();
     m.add("__version__", runbeam_core::VERSION)?;
     m.add_class::<reference::PyReference>()?;
     m.add_class::<config::PyMeshConfig>()?;
@@ -59,6 +63,10 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jwt::set_verify_releases_gil, m)?)?;
     m.add_function(wrap_pyfunction!(jwt::after_fork_in_child, m)?)?;
     jwt::register_fork_hook(m)?;
+    m.add_function(wrap_pyfunction!(client::at_exit, m)?)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (m.getattr("_at_exit")?,))?;
     m.add_class::<storage::PyTokenStore>()?;
     m.add_class::<storage::PyFileTokenStore>()?;
     m.add_class::<storage::PyKeyringTokenStore>()?;
@@ -74,5 +82,9 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<resolver::PyIssuedMeshToken>()?;
     m.add_class::<resolver::PyResolverStats>()?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
+    // Test-only (debug builds): `_fault_arm(site, count)` makes the next `count` calls that
+    // pass `site` panic, for tests/test_panic_boundary.py. Not in `__all__` nor in the stubs.
+    #[cfg(feature = "fault-injection")]
+    m.add_function(wrap_pyfunction!(guard::fault_arm, m)?)?;
     Ok(())
 }

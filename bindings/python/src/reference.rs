@@ -16,6 +16,7 @@ use pyo3::types::{PyBool, PyString, PyTuple, PyType};
 use runbeam_core::Reference;
 
 use crate::errors::{OrRaise, invalid_argument};
+use crate::guard::guarded;
 
 /// A parsed, validated resource reference (SPEC §1), compared and hashed by canonical form.
 ///
@@ -84,98 +85,101 @@ pub(crate) fn with_reference<R>(
     )))
 }
 
-#[pymethods]
-impl PyReference {
-    /// `Reference(text)`: the same as `Reference.parse(text)`.
-    #[new]
-    fn new(text: &Bound<'_, PyAny>) -> PyResult<Self> {
-        parse_arg(text).map(PyReference)
-    }
-
-    /// Parses `text` strictly; raises `InvalidReferenceError` naming the segment at fault.
-    #[staticmethod]
-    fn parse(text: &Bound<'_, PyAny>) -> PyResult<Self> {
-        parse_arg(text).map(PyReference)
-    }
-
-    /// The provider (`"local"` for local references).
-    #[getter]
-    fn provider(&self) -> &str {
-        self.0.provider()
-    }
-
-    /// The team, for team-scoped and full references.
-    #[getter]
-    fn team(&self) -> Option<&str> {
-        self.0.team()
-    }
-
-    /// The resource type in lowercase, for full references.
-    #[getter(r#type)]
-    fn resource_type(&self) -> Option<&'static str> {
-        self.0.resource_type().map(|t| t.as_str())
-    }
-
-    /// `"id"` or `"name"`.
-    #[getter]
-    fn lookup(&self) -> &'static str {
-        self.0.lookup().as_str()
-    }
-
-    /// The id or name.
-    #[getter]
-    fn value(&self) -> &str {
-        self.0.value()
-    }
-
-    /// Whether this names a resource of the gateway's own configuration.
-    #[getter]
-    fn is_local(&self) -> bool {
-        self.0.is_local()
-    }
-
-    fn __str__(&self) -> &str {
-        self.0.as_str()
-    }
-
-    /// Equality and ordering of the canonical forms; `NotImplemented` for other types.
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> Py<PyAny> {
-        let py = other.py();
-        match other.cast::<PyReference>() {
-            Ok(other) => {
-                let result = op.matches(self.0.cmp(&other.get().0));
-                PyBool::new(py, result).to_owned().into_any().unbind()
-            }
-            Err(_) => py.NotImplemented(),
+guarded! {
+    "Reference";
+    #[pymethods]
+    impl PyReference {
+        /// `Reference(text)`: the same as `Reference.parse(text)`.
+        #[new]
+        fn new(text: &Bound<'_, PyAny>) -> PyResult<Self> {
+            parse_arg(text).map(PyReference)
         }
-    }
 
-    fn __hash__(&self) -> u64 {
-        // Keyed per process, like Python's own str hashes, so that references read from
-        // untrusted input cannot be crafted to collide in a dict.
-        static STATE: OnceLock<RandomState> = OnceLock::new();
-        STATE.get_or_init(RandomState::new).hash_one(&self.0)
-    }
+        /// Parses `text` strictly; raises `InvalidReferenceError` naming the segment at fault.
+        #[staticmethod]
+        fn parse(text: &Bound<'_, PyAny>) -> PyResult<Self> {
+            parse_arg(text).map(PyReference)
+        }
 
-    fn __repr__(&self) -> String {
-        // Canonical references are plain ASCII without quotes or backslashes, so this is
-        // exactly Python's repr of the string.
-        format!("Reference('{}')", self.0)
-    }
+        /// The provider (`"local"` for local references).
+        #[getter]
+        fn provider(&self) -> &str {
+            self.0.provider()
+        }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyType>, Bound<'py, PyTuple>)> {
-        let py = slf.py();
-        let args = PyTuple::new(py, [slf.get().0.as_str()])?;
-        Ok((slf.get_type(), args))
-    }
+        /// The team, for team-scoped and full references.
+        #[getter]
+        fn team(&self) -> Option<&str> {
+            self.0.team()
+        }
 
-    fn __copy__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
+        /// The resource type in lowercase, for full references.
+        #[getter(r#type)]
+        fn resource_type(&self) -> Option<&'static str> {
+            self.0.resource_type().map(|t| t.as_str())
+        }
 
-    fn __deepcopy__<'py>(slf: Bound<'py, Self>, _memo: &Bound<'py, PyAny>) -> Bound<'py, Self> {
-        slf
+        /// `"id"` or `"name"`.
+        #[getter]
+        fn lookup(&self) -> &'static str {
+            self.0.lookup().as_str()
+        }
+
+        /// The id or name.
+        #[getter]
+        fn value(&self) -> &str {
+            self.0.value()
+        }
+
+        /// Whether this names a resource of the gateway's own configuration.
+        #[getter]
+        fn is_local(&self) -> bool {
+            self.0.is_local()
+        }
+
+        fn __str__(&self) -> &str {
+            self.0.as_str()
+        }
+
+        /// Equality and ordering of the canonical forms; `NotImplemented` for other types.
+        fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> Py<PyAny> {
+            let py = other.py();
+            match other.cast::<PyReference>() {
+                Ok(other) => {
+                    let result = op.matches(self.0.cmp(&other.get().0));
+                    PyBool::new(py, result).to_owned().into_any().unbind()
+                }
+                Err(_) => py.NotImplemented(),
+            }
+        }
+
+        fn __hash__(&self) -> u64 {
+            // Keyed per process, like Python's own str hashes, so that references read from
+            // untrusted input cannot be crafted to collide in a dict.
+            static STATE: OnceLock<RandomState> = OnceLock::new();
+            STATE.get_or_init(RandomState::new).hash_one(&self.0)
+        }
+
+        fn __repr__(&self) -> String {
+            // Canonical references are plain ASCII without quotes or backslashes, so this is
+            // exactly Python's repr of the string.
+            format!("Reference('{}')", self.0)
+        }
+
+        fn __reduce__<'py>(
+            slf: &Bound<'py, Self>,
+        ) -> PyResult<(Bound<'py, PyType>, Bound<'py, PyTuple>)> {
+            let py = slf.py();
+            let args = PyTuple::new(py, [slf.get().0.as_str()])?;
+            Ok((slf.get_type(), args))
+        }
+
+        fn __copy__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+            slf
+        }
+
+        fn __deepcopy__<'py>(slf: Bound<'py, Self>, _memo: &Bound<'py, PyAny>) -> Bound<'py, Self> {
+            slf
+        }
     }
 }

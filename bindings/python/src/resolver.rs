@@ -51,6 +51,7 @@ use crate::client::{
 };
 use crate::config::PyMeshConfig;
 use crate::errors::{OrRaise, invalid_argument};
+use crate::guard::guarded;
 use crate::jwt::{claims, completed_future, fork_generation, non_negative};
 use crate::reference::{PyReference, text_arg};
 use crate::storage::core_manager;
@@ -122,55 +123,58 @@ impl PyResolution {
     }
 }
 
-#[pymethods]
-impl PyResolution {
-    /// The resource (`urls`, `protocol`, `mode`, ids, …): the same class `Client.resolve`
-    /// returns.
-    #[getter]
-    fn resource(&self, py: Python<'_>) -> PyResult<Py<PyResolvedResource>> {
-        Ok(self.resource_object(py)?.clone_ref(py))
-    }
+guarded! {
+    "Resolution";
+    #[pymethods]
+    impl PyResolution {
+        /// The resource (`urls`, `protocol`, `mode`, ids, …): the same class `Client.resolve`
+        /// returns.
+        #[getter]
+        fn resource(&self, py: Python<'_>) -> PyResult<Py<PyResolvedResource>> {
+            Ok(self.resource_object(py)?.clone_ref(py))
+        }
 
-    /// The provider that answered (`"local"` for local references).
-    #[getter]
-    fn provider(&self) -> &str {
-        self.resolution.provider()
-    }
+        /// The provider that answered (`"local"` for local references).
+        #[getter]
+        fn provider(&self) -> &str {
+            self.resolution.provider()
+        }
 
-    /// When the provider answered (for local references: when the configuration was loaded).
-    #[getter]
-    fn resolved_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        datetime(py, self.resolution.resolved_at())
-    }
+        /// When the provider answered (for local references: when the configuration was loaded).
+        #[getter]
+        fn resolved_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            datetime(py, self.resolution.resolved_at())
+        }
 
-    /// Whether this is a cached answer past its TTL, served because the provider failed.
-    #[getter]
-    fn stale(&self) -> bool {
-        self.resolution.is_stale()
-    }
+        /// Whether this is a cached answer past its TTL, served because the provider failed.
+        #[getter]
+        fn stale(&self) -> bool {
+            self.resolution.is_stale()
+        }
 
-    /// Whether the reference was local, answered from the configuration.
-    #[getter]
-    fn local(&self) -> bool {
-        self.resolution.is_local()
-    }
+        /// Whether the reference was local, answered from the configuration.
+        #[getter]
+        fn local(&self) -> bool {
+            self.resolution.is_local()
+        }
 
-    /// The wire form: `{"data": {...}, "meta": {"provider", "resolved_at", "stale"}}`.
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        to_json(py, &self.resolution)
-    }
+        /// The wire form: `{"data": {...}, "meta": {"provider", "resolved_at", "stale"}}`.
+        fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            to_json(py, &self.resolution)
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Resolution(provider={:?}, stale={}, resource={})",
-            self.resolution.provider(),
-            if self.resolution.is_stale() {
-                "True"
-            } else {
-                "False"
-            },
-            self.resource_object(py)?.bind(py).repr()?
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Resolution(provider={:?}, stale={}, resource={})",
+                self.resolution.provider(),
+                if self.resolution.is_stale() {
+                    "True"
+                } else {
+                    "False"
+                },
+                self.resource_object(py)?.bind(py).repr()?
+            ))
+        }
     }
 }
 
@@ -185,47 +189,50 @@ pub struct PyIssuedMeshToken {
     issued: Arc<IssuedMeshToken>,
 }
 
-#[pymethods]
-impl PyIssuedMeshToken {
-    /// The token (an RS256 JWT).
-    #[getter]
-    fn token(&self) -> &str {
-        self.issued.token.token.expose()
-    }
+guarded! {
+    "IssuedMeshToken";
+    #[pymethods]
+    impl PyIssuedMeshToken {
+        /// The token (an RS256 JWT).
+        #[getter]
+        fn token(&self) -> &str {
+            self.issued.token.token.expose()
+        }
 
-    /// When it expires (aware, UTC).
-    #[getter]
-    fn expires_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        datetime(py, self.issued.token.expires_at)
-    }
+        /// When it expires (aware, UTC).
+        #[getter]
+        fn expires_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            datetime(py, self.issued.token.expires_at)
+        }
 
-    /// The mesh's Cloud id.
-    #[getter]
-    fn mesh_id(&self) -> &str {
-        &self.issued.token.mesh_id
-    }
+        /// The mesh's Cloud id.
+        #[getter]
+        fn mesh_id(&self) -> &str {
+            &self.issued.token.mesh_id
+        }
 
-    /// The mesh's name in the configuration.
-    #[getter]
-    fn mesh(&self) -> &str {
-        &self.issued.mesh
-    }
+        /// The mesh's name in the configuration.
+        #[getter]
+        fn mesh(&self) -> &str {
+            &self.issued.mesh
+        }
 
-    /// Its verified claims (`sub`, `aud`, `dest_url`, `source_team`, …).
-    #[getter]
-    fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        claims(py, Arc::clone(&self.issued.claims))
-    }
+        /// Its verified claims (`sub`, `aud`, `dest_url`, `source_team`, …).
+        #[getter]
+        fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            claims(py, Arc::clone(&self.issued.claims))
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "IssuedMeshToken(mesh={:?}, mesh_id={:?}, expires_at={}, token=<redacted>)",
-            self.issued.mesh,
-            self.issued.token.mesh_id,
-            datetime(py, self.issued.token.expires_at)?
-                .bind(py)
-                .repr()?
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "IssuedMeshToken(mesh={:?}, mesh_id={:?}, expires_at={}, token=<redacted>)",
+                self.issued.mesh,
+                self.issued.token.mesh_id,
+                datetime(py, self.issued.token.expires_at)?
+                    .bind(py)
+                    .repr()?
+            ))
+        }
     }
 }
 
@@ -234,7 +241,7 @@ fn issued_mesh_token(py: Python<'_>, issued: Arc<IssuedMeshToken>) -> PyResult<P
 }
 
 /// Counters of a resolver's work since it was built (`Resolver.stats()`).
-#[pyclass(frozen, eq, module = "runbeam", name = "ResolverStats")]
+#[pyclass(frozen, module = "runbeam", name = "ResolverStats")]
 #[derive(PartialEq)]
 pub struct PyResolverStats {
     /// Resolutions answered from the cache while fresh.
@@ -283,24 +290,32 @@ impl PyResolverStats {
     }
 }
 
-#[pymethods]
-impl PyResolverStats {
-    /// The counters as a new `dict`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
-        for (name, value) in self.fields() {
-            dict.set_item(name, value)?;
+guarded! {
+    "ResolverStats";
+    #[pymethods]
+    impl PyResolverStats {
+        /// Equality of the values; `NotImplemented` for other types.
+        fn __eq__(&self, other: &Self) -> bool {
+            self == other
         }
-        Ok(dict)
-    }
 
-    fn __repr__(&self) -> String {
-        let fields: Vec<String> = self
-            .fields()
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        format!("ResolverStats({})", fields.join(", "))
+        /// The counters as a new `dict`.
+        fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+            let dict = PyDict::new(py);
+            for (name, value) in self.fields() {
+                dict.set_item(name, value)?;
+            }
+            Ok(dict)
+        }
+
+        fn __repr__(&self) -> String {
+            let fields: Vec<String> = self
+                .fields()
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            format!("ResolverStats({})", fields.join(", "))
+        }
     }
 }
 
@@ -463,7 +478,12 @@ fn poll_once<F: Future + Unpin>(py: Python<'_>, fut: &mut F) -> PyResult<Option<
 }
 
 /// `Resolver`: the ready answer, else the fetch run to completion with the GIL released.
-fn finish_sync<T, F, C>(py: Python<'_>, step: Step<T, F>, conv: C) -> PyResult<Py<PyAny>>
+fn finish_sync<T, F, C>(
+    py: Python<'_>,
+    function: &'static str,
+    step: Step<T, F>,
+    conv: C,
+) -> PyResult<Py<PyAny>>
 where
     T: Send,
     F: Future<Output = runbeam_core::Result<T>> + Send,
@@ -471,7 +491,7 @@ where
 {
     let value = match step {
         Step::Ready(answer) => answer.or_raise(py)?,
-        Step::Fetch(fut) => run_sync(py, fut)?,
+        Step::Fetch(fut) => run_sync(py, function, fut)?,
     };
     conv(py, value)
 }
@@ -480,6 +500,7 @@ where
 /// by the fetch spawned on the module's runtime.
 fn finish_async<'py, T, F, C>(
     py: Python<'py>,
+    function: &'static str,
     step: Step<T, F>,
     conv: C,
 ) -> PyResult<Bound<'py, PyAny>>
@@ -492,7 +513,7 @@ where
         Step::Ready(answer) => {
             completed_future(py, answer.or_raise(py).and_then(|value| conv(py, value)))
         }
-        Step::Fetch(fut) => run_async(py, fut, conv),
+        Step::Fetch(fut) => run_async(py, function, fut, conv),
     }
 }
 
@@ -538,101 +559,104 @@ macro_rules! resolver_class {
                 $body:block
         )*
     ) => {
-        #[pymethods]
-        impl $class {
-            #[new]
-            #[pyo3(signature = (config, client, manager, *, max_stale_secs=3600.0, mesh_token_margin_secs=30.0, mesh_token_capacity=1024))]
-            fn new(
-                py: Python<'_>,
-                config: PyRef<'_, PyMeshConfig>,
-                client: &Bound<'_, PyAny>,
-                manager: &Bound<'_, PyAny>,
-                max_stale_secs: f64,
-                mesh_token_margin_secs: f64,
-                mesh_token_capacity: usize,
-            ) -> PyResult<Self> {
-                Ok($class {
-                    handle: Handle::new(
-                        py,
-                        &config,
-                        client,
-                        manager,
-                        max_stale_secs,
-                        mesh_token_margin_secs,
-                        mesh_token_capacity,
-                    )?,
-                })
-            }
-
-            /// Checks the configuration in use (SPEC §2.2); raises `ConfigError` listing every
-            /// problem. Nothing is fetched.
-            fn validate_startup(&self, py: Python<'_>) -> PyResult<()> {
-                self.handle.get(py)?.validate_startup().or_raise(py)
-            }
-
-            /// `resolve` without I/O: the answer when it is known now, `None` when a request
-            /// would be needed. Raises like `resolve` (e.g. `NotInMeshError`).
-            fn resolve_cached(
-                &self,
-                py: Python<'_>,
-                reference: &Bound<'_, PyAny>,
-            ) -> PyResult<Option<PyResolution>> {
-                let text = reference_text(reference)?;
-                match self.handle.get(py)?.resolve_cached(&text) {
-                    Some(answer) => Ok(Some(PyResolution::new(answer.or_raise(py)?))),
-                    None => Ok(None),
+        guarded! {
+            $repr;
+            #[pymethods]
+            impl $class {
+                #[new]
+                #[pyo3(signature = (config, client, manager, *, max_stale_secs=3600.0, mesh_token_margin_secs=30.0, mesh_token_capacity=1024))]
+                fn new(
+                    py: Python<'_>,
+                    config: PyRef<'_, PyMeshConfig>,
+                    client: &Bound<'_, PyAny>,
+                    manager: &Bound<'_, PyAny>,
+                    max_stale_secs: f64,
+                    mesh_token_margin_secs: f64,
+                    mesh_token_capacity: usize,
+                ) -> PyResult<Self> {
+                    Ok($class {
+                        handle: Handle::new(
+                            py,
+                            &config,
+                            client,
+                            manager,
+                            max_stale_secs,
+                            mesh_token_margin_secs,
+                            mesh_token_capacity,
+                        )?,
+                    })
                 }
-            }
 
-            /// Forgets the cached answer for `reference` (any spelling); whether one was
-            /// dropped. Raises `InvalidReferenceError`.
-            fn invalidate(&self, py: Python<'_>, reference: &Bound<'_, PyAny>) -> PyResult<bool> {
-                let text = reference_text(reference)?;
-                self.handle.get(py)?.invalidate(&text).or_raise(py)
-            }
-
-            /// Forgets every cached answer and mesh token.
-            fn invalidate_all(&self, py: Python<'_>) -> PyResult<()> {
-                self.handle.get(py)?.invalidate_all();
-                Ok(())
-            }
-
-            /// Switches to `config`: it is validated first and refused with `ConfigError`
-            /// (the old one stays in use) if it has problems; cached answers it affects are
-            /// dropped.
-            fn reload(&self, py: Python<'_>, config: PyRef<'_, PyMeshConfig>) -> PyResult<()> {
-                self.handle.reload(py, config.0.clone())
-            }
-
-            /// Counters since the resolver was built.
-            fn stats(&self, py: Python<'_>) -> PyResult<PyResolverStats> {
-                Ok(self.handle.get(py)?.stats().into())
-            }
-
-            /// References with a cached answer (fresh or stale).
-            #[getter]
-            fn cached_references(&self, py: Python<'_>) -> PyResult<usize> {
-                Ok(self.handle.get(py)?.cached_references())
-            }
-
-            /// The configuration in use.
-            #[getter]
-            fn config(&self) -> PyMeshConfig {
-                PyMeshConfig(self.handle.config())
-            }
-
-            fn __repr__(&self) -> String {
-                self.handle.repr($repr)
-            }
-
-            $(
-                $(#[$attr])*
-                fn $name<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
-                    let $r = self.handle.get($py)?;
-                    let step = $body;
-                    $finish($py, step, $convert)
+                /// Checks the configuration in use (SPEC §2.2); raises `ConfigError` listing every
+                /// problem. Nothing is fetched.
+                fn validate_startup(&self, py: Python<'_>) -> PyResult<()> {
+                    self.handle.get(py)?.validate_startup().or_raise(py)
                 }
-            )*
+
+                /// `resolve` without I/O: the answer when it is known now, `None` when a request
+                /// would be needed. Raises like `resolve` (e.g. `NotInMeshError`).
+                fn resolve_cached(
+                    &self,
+                    py: Python<'_>,
+                    reference: &Bound<'_, PyAny>,
+                ) -> PyResult<Option<PyResolution>> {
+                    let text = reference_text(reference)?;
+                    match self.handle.get(py)?.resolve_cached(&text) {
+                        Some(answer) => Ok(Some(PyResolution::new(answer.or_raise(py)?))),
+                        None => Ok(None),
+                    }
+                }
+
+                /// Forgets the cached answer for `reference` (any spelling); whether one was
+                /// dropped. Raises `InvalidReferenceError`.
+                fn invalidate(&self, py: Python<'_>, reference: &Bound<'_, PyAny>) -> PyResult<bool> {
+                    let text = reference_text(reference)?;
+                    self.handle.get(py)?.invalidate(&text).or_raise(py)
+                }
+
+                /// Forgets every cached answer and mesh token.
+                fn invalidate_all(&self, py: Python<'_>) -> PyResult<()> {
+                    self.handle.get(py)?.invalidate_all();
+                    Ok(())
+                }
+
+                /// Switches to `config`: it is validated first and refused with `ConfigError`
+                /// (the old one stays in use) if it has problems; cached answers it affects are
+                /// dropped.
+                fn reload(&self, py: Python<'_>, config: PyRef<'_, PyMeshConfig>) -> PyResult<()> {
+                    self.handle.reload(py, config.0.clone())
+                }
+
+                /// Counters since the resolver was built.
+                fn stats(&self, py: Python<'_>) -> PyResult<PyResolverStats> {
+                    Ok(self.handle.get(py)?.stats().into())
+                }
+
+                /// References with a cached answer (fresh or stale).
+                #[getter]
+                fn cached_references(&self, py: Python<'_>) -> PyResult<usize> {
+                    Ok(self.handle.get(py)?.cached_references())
+                }
+
+                /// The configuration in use.
+                #[getter]
+                fn config(&self) -> PyMeshConfig {
+                    PyMeshConfig(self.handle.config())
+                }
+
+                fn __repr__(&self) -> String {
+                    self.handle.repr($repr)
+                }
+
+                $(
+                    $(#[$attr])*
+                    fn $name<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
+                        let $r = self.handle.get($py)?;
+                        let step = $body;
+                        $finish($py, concat!($repr, ".", stringify!($name)), step, $convert)
+                    }
+                )*
+            }
         }
     };
 }

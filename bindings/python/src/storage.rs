@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 
 use crate::client::{core_client, datetime, json_to_py, py_to_json, run_async, run_sync};
 use crate::errors::{OrRaise, invalid_argument, to_py_err};
+use crate::guard::guarded;
 use crate::jwt::non_negative;
 
 // The default renewal window is written as a literal in the signatures so that Python shows it.
@@ -92,94 +93,102 @@ fn window(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
 // Tokens.
 
 /// A gateway's machine token. The token itself is never shown by `repr` or `str`.
-#[pyclass(frozen, eq, module = "runbeam", name = "MachineToken")]
+#[pyclass(frozen, module = "runbeam", name = "MachineToken")]
 #[derive(PartialEq)]
 pub struct PyMachineToken(pub(crate) MachineToken);
 
-#[pymethods]
-impl PyMachineToken {
-    #[new]
-    #[pyo3(signature = (machine_token, expires_at, gateway_id, abilities=None, issued_at=None))]
-    fn new(
-        py: Python<'_>,
-        machine_token: String,
-        expires_at: &Bound<'_, PyAny>,
-        gateway_id: String,
-        abilities: Option<Vec<String>>,
-        issued_at: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let issued_at = issued_at
-            .filter(|v| !v.is_none())
-            .map(|v| timestamp_text("issued_at", v))
-            .transpose()?;
-        let value = json!({
-            "machine_token": machine_token,
-            "expires_at": timestamp_text("expires_at", expires_at)?,
-            "gateway_id": gateway_id,
-            "abilities": abilities.unwrap_or_default(),
-            "issued_at": issued_at,
-        });
-        let token = from_json(py, "MachineToken", value);
-        // `value` held a copy of the token in a plain String: it is dropped here, the token
-        // itself lives on in a zeroizing `Secret`.
-        Ok(PyMachineToken(token?))
-    }
+guarded! {
+    "MachineToken";
+    #[pymethods]
+    impl PyMachineToken {
+        /// Equality of the values; `NotImplemented` for other types.
+        fn __eq__(&self, other: &Self) -> bool {
+            self == other
+        }
 
-    /// The opaque machine token (send it as `Authorization: Bearer`).
-    #[getter]
-    fn machine_token(&self) -> &str {
-        self.0.machine_token.expose()
-    }
+        #[new]
+        #[pyo3(signature = (machine_token, expires_at, gateway_id, abilities=None, issued_at=None))]
+        fn new(
+            py: Python<'_>,
+            machine_token: String,
+            expires_at: &Bound<'_, PyAny>,
+            gateway_id: String,
+            abilities: Option<Vec<String>>,
+            issued_at: Option<&Bound<'_, PyAny>>,
+        ) -> PyResult<Self> {
+            let issued_at = issued_at
+                .filter(|v| !v.is_none())
+                .map(|v| timestamp_text("issued_at", v))
+                .transpose()?;
+            let value = json!({
+                "machine_token": machine_token,
+                "expires_at": timestamp_text("expires_at", expires_at)?,
+                "gateway_id": gateway_id,
+                "abilities": abilities.unwrap_or_default(),
+                "issued_at": issued_at,
+            });
+            let token = from_json(py, "MachineToken", value);
+            // `value` held a copy of the token in a plain String: it is dropped here, the token
+            // itself lives on in a zeroizing `Secret`.
+            Ok(PyMachineToken(token?))
+        }
 
-    /// When it expires (aware, UTC).
-    #[getter]
-    fn expires_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        datetime(py, self.0.expires_at)
-    }
+        /// The opaque machine token (send it as `Authorization: Bearer`).
+        #[getter]
+        fn machine_token(&self) -> &str {
+            self.0.machine_token.expose()
+        }
 
-    /// The gateway it identifies.
-    #[getter]
-    fn gateway_id(&self) -> &str {
-        &self.0.gateway_id
-    }
+        /// When it expires (aware, UTC).
+        #[getter]
+        fn expires_at(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            datetime(py, self.0.expires_at)
+        }
 
-    /// What it may do.
-    #[getter]
-    fn abilities(&self) -> Vec<String> {
-        self.0.abilities.clone()
-    }
+        /// The gateway it identifies.
+        #[getter]
+        fn gateway_id(&self) -> &str {
+            &self.0.gateway_id
+        }
 
-    /// When it was issued, if known.
-    #[getter]
-    fn issued_at(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        optional_datetime(py, self.0.issued_at)
-    }
+        /// What it may do.
+        #[getter]
+        fn abilities(&self) -> Vec<String> {
+            self.0.abilities.clone()
+        }
 
-    /// Whether it has expired.
-    fn is_expired(&self) -> bool {
-        self.0.is_expired()
-    }
+        /// When it was issued, if known.
+        #[getter]
+        fn issued_at(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+            optional_datetime(py, self.0.issued_at)
+        }
 
-    /// Seconds left before it expires (`0.0` once expired).
-    fn expires_in(&self) -> f64 {
-        self.0.expires_in().as_secs_f64()
-    }
+        /// Whether it has expired.
+        fn is_expired(&self) -> bool {
+            self.0.is_expired()
+        }
 
-    /// Whether it expires within `window_seconds` (or has expired).
-    #[pyo3(signature = (window_seconds=604800.0))]
-    fn needs_renewal(&self, py: Python<'_>, window_seconds: f64) -> PyResult<bool> {
-        Ok(self
-            .0
-            .needs_renewal(window(py, "window_seconds", window_seconds)?))
-    }
+        /// Seconds left before it expires (`0.0` once expired).
+        fn expires_in(&self) -> f64 {
+            self.0.expires_in().as_secs_f64()
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "MachineToken(gateway_id={}, expires_at={}, abilities={}, machine_token=<redacted>)",
-            self.0.gateway_id.as_str().into_pyobject(py)?.repr()?,
-            datetime(py, self.0.expires_at)?.bind(py).repr()?,
-            self.abilities().into_pyobject(py)?.repr()?,
-        ))
+        /// Whether it expires within `window_seconds` (or has expired).
+        #[pyo3(signature = (window_seconds=604800.0))]
+        fn needs_renewal(&self, py: Python<'_>, window_seconds: f64) -> PyResult<bool> {
+            Ok(self
+                .0
+                .needs_renewal(window(py, "window_seconds", window_seconds)?))
+        }
+
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "MachineToken(gateway_id={}, expires_at={}, abilities={}, machine_token=<redacted>)",
+                self.0.gateway_id.as_str().into_pyobject(py)?.repr()?,
+                datetime(py, self.0.expires_at)?.bind(py).repr()?,
+                self.0.abilities.as_slice().into_pyobject(py)?.repr()?,
+            ))
+        }
     }
 }
 
@@ -196,60 +205,68 @@ fn optional_machine_token(py: Python<'_>, token: Option<MachineToken>) -> PyResu
 
 /// A user's token (user JWT or Sanctum token), optionally with its expiry and user. The token
 /// is never shown by `repr` or `str`.
-#[pyclass(frozen, eq, module = "runbeam", name = "UserToken")]
+#[pyclass(frozen, module = "runbeam", name = "UserToken")]
 #[derive(PartialEq)]
 pub struct PyUserToken(UserToken);
 
-#[pymethods]
-impl PyUserToken {
-    #[new]
-    #[pyo3(signature = (token, expires_at=None, user=None))]
-    fn new(
-        py: Python<'_>,
-        token: String,
-        expires_at: Option<&Bound<'_, PyAny>>,
-        user: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let expires_at = expires_at
-            .filter(|v| !v.is_none())
-            .map(|v| timestamp_text("expires_at", v))
-            .transpose()?;
-        let user = user.filter(|v| !v.is_none()).map(py_to_json).transpose()?;
-        let value = json!({"token": token, "expires_at": expires_at, "user": user});
-        Ok(PyUserToken(from_json(py, "UserToken", value)?))
-    }
+guarded! {
+    "UserToken";
+    #[pymethods]
+    impl PyUserToken {
+        /// Equality of the values; `NotImplemented` for other types.
+        fn __eq__(&self, other: &Self) -> bool {
+            self == other
+        }
 
-    /// The token.
-    #[getter]
-    fn token(&self) -> &str {
-        self.0.token.expose()
-    }
+        #[new]
+        #[pyo3(signature = (token, expires_at=None, user=None))]
+        fn new(
+            py: Python<'_>,
+            token: String,
+            expires_at: Option<&Bound<'_, PyAny>>,
+            user: Option<&Bound<'_, PyAny>>,
+        ) -> PyResult<Self> {
+            let expires_at = expires_at
+                .filter(|v| !v.is_none())
+                .map(|v| timestamp_text("expires_at", v))
+                .transpose()?;
+            let user = user.filter(|v| !v.is_none()).map(py_to_json).transpose()?;
+            let value = json!({"token": token, "expires_at": expires_at, "user": user});
+            Ok(PyUserToken(from_json(py, "UserToken", value)?))
+        }
 
-    /// When it expires, if known (aware, UTC).
-    #[getter]
-    fn expires_at(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        optional_datetime(py, self.0.expires_at)
-    }
+        /// The token.
+        #[getter]
+        fn token(&self) -> &str {
+            self.0.token.expose()
+        }
 
-    /// Who it belongs to (`{"id", "email", "name"}` as the Cloud gives it), if known.
-    #[getter]
-    fn user(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.0.user.as_ref().map(|u| json_to_py(py, u)).transpose()
-    }
+        /// When it expires, if known (aware, UTC).
+        #[getter]
+        fn expires_at(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+            optional_datetime(py, self.0.expires_at)
+        }
 
-    /// Whether it has a known expiry that has passed.
-    fn is_expired(&self) -> bool {
-        self.0.is_expired()
-    }
+        /// Who it belongs to (`{"id", "email", "name"}` as the Cloud gives it), if known.
+        #[getter]
+        fn user(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+            self.0.user.as_ref().map(|u| json_to_py(py, u)).transpose()
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let expires_at = match self.0.expires_at {
-            Some(at) => datetime(py, at)?.bind(py).repr()?.to_string(),
-            None => "None".to_string(),
-        };
-        Ok(format!(
-            "UserToken(expires_at={expires_at}, token=<redacted>)"
-        ))
+        /// Whether it has a known expiry that has passed.
+        fn is_expired(&self) -> bool {
+            self.0.is_expired()
+        }
+
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            let expires_at = match self.0.expires_at {
+                Some(at) => datetime(py, at)?.bind(py).repr()?.to_string(),
+                None => "None".to_string(),
+            };
+            Ok(format!(
+                "UserToken(expires_at={expires_at}, token=<redacted>)"
+            ))
+        }
     }
 }
 
@@ -271,73 +288,76 @@ fn check_slot(py: Python<'_>, instance_id: &str, token_type: Option<&str>) -> Py
     }
 }
 
-#[pymethods]
-impl PyTokenStore {
-    /// `"keyring"`, `"file"` or `"memory"`.
-    #[getter]
-    fn backend(&self) -> &'static str {
-        self.store.backend().name()
-    }
+guarded! {
+    "TokenStore";
+    #[pymethods]
+    impl PyTokenStore {
+        /// `"keyring"`, `"file"` or `"memory"`.
+        #[getter]
+        fn backend(&self) -> &'static str {
+            self.store.backend().name()
+        }
 
-    /// Where a slot lives: a file path or a keyring entry name.
-    fn location(&self, py: Python<'_>, instance_id: &str, token_type: &str) -> PyResult<String> {
-        check_slot(py, instance_id, Some(token_type))?;
-        Ok(self.store.location(instance_id, token_type))
-    }
+        /// Where a slot lives: a file path or a keyring entry name.
+        fn location(&self, py: Python<'_>, instance_id: &str, token_type: &str) -> PyResult<String> {
+            check_slot(py, instance_id, Some(token_type))?;
+            Ok(self.store.location(instance_id, token_type))
+        }
 
-    /// The machine token of `instance_id` (`RUNBEAM_MACHINE_TOKEN` first), or `None`.
-    fn load_machine_token(&self, py: Python<'_>, instance_id: &str) -> PyResult<Py<PyAny>> {
-        let store = &*self.store;
-        let token = py
-            .detach(|| core::load_machine_token(store, instance_id))
-            .or_raise(py)?;
-        optional_machine_token(py, token)
-    }
+        /// The machine token of `instance_id` (`RUNBEAM_MACHINE_TOKEN` first), or `None`.
+        fn load_machine_token(&self, py: Python<'_>, instance_id: &str) -> PyResult<Py<PyAny>> {
+            let store = &*self.store;
+            let token = py
+                .detach(|| core::load_machine_token(store, instance_id))
+                .or_raise(py)?;
+            optional_machine_token(py, token)
+        }
 
-    /// Saves the machine token of `instance_id` (atomically replaces the slot).
-    fn save_machine_token(
-        &self,
-        py: Python<'_>,
-        instance_id: &str,
-        token: PyRef<'_, PyMachineToken>,
-    ) -> PyResult<()> {
-        let store = &*self.store;
-        let token = &token.0;
-        py.detach(|| core::save_machine_token(store, instance_id, token))
-            .or_raise(py)
-    }
+        /// Saves the machine token of `instance_id` (atomically replaces the slot).
+        fn save_machine_token(
+            &self,
+            py: Python<'_>,
+            instance_id: &str,
+            token: PyRef<'_, PyMachineToken>,
+        ) -> PyResult<()> {
+            let store = &*self.store;
+            let token = &token.0;
+            py.detach(|| core::save_machine_token(store, instance_id, token))
+                .or_raise(py)
+        }
 
-    /// The user token kept for `instance_id`, or `None`.
-    fn load_user_token(&self, py: Python<'_>, instance_id: &str) -> PyResult<Option<PyUserToken>> {
-        let store = &*self.store;
-        let token = py
-            .detach(|| core::load_token::<UserToken>(store, instance_id, core::USER_TOKEN))
-            .or_raise(py)?;
-        Ok(token.map(PyUserToken))
-    }
+        /// The user token kept for `instance_id`, or `None`.
+        fn load_user_token(&self, py: Python<'_>, instance_id: &str) -> PyResult<Option<PyUserToken>> {
+            let store = &*self.store;
+            let token = py
+                .detach(|| core::load_token::<UserToken>(store, instance_id, core::USER_TOKEN))
+                .or_raise(py)?;
+            Ok(token.map(PyUserToken))
+        }
 
-    /// Saves a user token for `instance_id`.
-    fn save_user_token(
-        &self,
-        py: Python<'_>,
-        instance_id: &str,
-        token: PyRef<'_, PyUserToken>,
-    ) -> PyResult<()> {
-        let store = &*self.store;
-        let token = &token.0;
-        py.detach(|| core::save_token(store, instance_id, core::USER_TOKEN, token))
-            .or_raise(py)
-    }
+        /// Saves a user token for `instance_id`.
+        fn save_user_token(
+            &self,
+            py: Python<'_>,
+            instance_id: &str,
+            token: PyRef<'_, PyUserToken>,
+        ) -> PyResult<()> {
+            let store = &*self.store;
+            let token = &token.0;
+            py.detach(|| core::save_token(store, instance_id, core::USER_TOKEN, token))
+                .or_raise(py)
+        }
 
-    /// Empties a slot; whether it held something.
-    fn delete(&self, py: Python<'_>, instance_id: &str, token_type: &str) -> PyResult<bool> {
-        let store = &*self.store;
-        py.detach(|| store.delete(instance_id, token_type))
-            .or_raise(py)
-    }
+        /// Empties a slot; whether it held something.
+        fn delete(&self, py: Python<'_>, instance_id: &str, token_type: &str) -> PyResult<bool> {
+            let store = &*self.store;
+            py.detach(|| store.delete(instance_id, token_type))
+                .or_raise(py)
+        }
 
-    fn __repr__(&self) -> String {
-        format!("TokenStore(backend={:?})", self.store.backend().name())
+        fn __repr__(&self) -> String {
+            format!("TokenStore(backend={:?})", self.store.backend().name())
+        }
     }
 }
 
@@ -347,40 +367,43 @@ pub struct PyFileTokenStore {
     root: PathBuf,
 }
 
-#[pymethods]
-impl PyFileTokenStore {
-    #[new]
-    #[pyo3(signature = (root=None, key=None))]
-    fn new(
-        py: Python<'_>,
-        root: Option<PathBuf>,
-        key: Option<String>,
-    ) -> PyResult<PyClassInitializer<Self>> {
-        let mut store = match root {
-            Some(root) => FileStore::new(root),
-            None => FileStore::from_env().or_raise(py)?,
-        };
-        if let Some(key) = key {
-            store = store.with_key(Secret::new(key)).or_raise(py)?;
+guarded! {
+    "FileTokenStore";
+    #[pymethods]
+    impl PyFileTokenStore {
+        #[new]
+        #[pyo3(signature = (root=None, key=None))]
+        fn new(
+            py: Python<'_>,
+            root: Option<PathBuf>,
+            key: Option<String>,
+        ) -> PyResult<PyClassInitializer<Self>> {
+            let mut store = match root {
+                Some(root) => FileStore::new(root),
+                None => FileStore::from_env().or_raise(py)?,
+            };
+            if let Some(key) = key {
+                store = store.with_key(Secret::new(key)).or_raise(py)?;
+            }
+            let root = store.root().to_path_buf();
+            Ok(PyClassInitializer::from(PyTokenStore {
+                store: Arc::new(store),
+            })
+            .add_subclass(PyFileTokenStore { root }))
         }
-        let root = store.root().to_path_buf();
-        Ok(PyClassInitializer::from(PyTokenStore {
-            store: Arc::new(store),
-        })
-        .add_subclass(PyFileTokenStore { root }))
-    }
 
-    /// The storage root.
-    #[getter]
-    fn root(&self) -> PathBuf {
-        self.root.clone()
-    }
+        /// The storage root.
+        #[getter]
+        fn root(&self) -> PathBuf {
+            self.root.clone()
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "FileTokenStore(root={})",
-            self.root.to_string_lossy().into_pyobject(py)?.repr()?
-        ))
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "FileTokenStore(root={})",
+                self.root.to_string_lossy().into_pyobject(py)?.repr()?
+            ))
+        }
     }
 }
 
@@ -389,19 +412,22 @@ impl PyFileTokenStore {
 #[pyclass(frozen, extends = PyTokenStore, module = "runbeam", name = "KeyringTokenStore")]
 pub struct PyKeyringTokenStore;
 
-#[pymethods]
-impl PyKeyringTokenStore {
-    #[new]
-    fn new(py: Python<'_>) -> PyResult<PyClassInitializer<Self>> {
-        let store = py.detach(KeyringStore::platform).or_raise(py)?;
-        Ok(PyClassInitializer::from(PyTokenStore {
-            store: Arc::new(store),
-        })
-        .add_subclass(PyKeyringTokenStore))
-    }
+guarded! {
+    "KeyringTokenStore";
+    #[pymethods]
+    impl PyKeyringTokenStore {
+        #[new]
+        fn new(py: Python<'_>) -> PyResult<PyClassInitializer<Self>> {
+            let store = py.detach(KeyringStore::platform).or_raise(py)?;
+            Ok(PyClassInitializer::from(PyTokenStore {
+                store: Arc::new(store),
+            })
+            .add_subclass(PyKeyringTokenStore))
+        }
 
-    fn __repr__(&self) -> &'static str {
-        "KeyringTokenStore()"
+        fn __repr__(&self) -> &'static str {
+            "KeyringTokenStore()"
+        }
     }
 }
 
@@ -409,37 +435,42 @@ impl PyKeyringTokenStore {
 #[pyclass(frozen, extends = PyTokenStore, module = "runbeam", name = "MemoryTokenStore")]
 pub struct PyMemoryTokenStore;
 
-#[pymethods]
-impl PyMemoryTokenStore {
-    #[new]
-    fn new() -> PyClassInitializer<Self> {
-        PyClassInitializer::from(PyTokenStore {
-            store: Arc::new(MemoryStore::new()),
-        })
-        .add_subclass(PyMemoryTokenStore)
-    }
+guarded! {
+    "MemoryTokenStore";
+    #[pymethods]
+    impl PyMemoryTokenStore {
+        #[new]
+        fn new() -> PyClassInitializer<Self> {
+            PyClassInitializer::from(PyTokenStore {
+                store: Arc::new(MemoryStore::new()),
+            })
+            .add_subclass(PyMemoryTokenStore)
+        }
 
-    fn __repr__(&self) -> &'static str {
-        "MemoryTokenStore()"
+        fn __repr__(&self) -> &'static str {
+            "MemoryTokenStore()"
+        }
     }
 }
 
-/// The store `choice` asks for: `"auto"` (probe the OS keyring, fall back to the encrypted
-/// files), `"keyring"` or `"file"`; `None` takes `RUNBEAM_TOKEN_STORE` (unset: auto).
-#[pyfunction]
-#[pyo3(signature = (choice=None))]
-pub fn open_token_store(py: Python<'_>, choice: Option<&str>) -> PyResult<PyTokenStore> {
-    let choice = choice
-        .map(StoreChoice::parse)
-        .transpose()
-        .map_err(|e| to_py_err(py, &e))?;
-    let store = py
-        .detach(|| match choice {
-            Some(choice) => core::open_store(choice),
-            None => core::open_default_store(),
-        })
-        .or_raise(py)?;
-    Ok(PyTokenStore { store })
+guarded! {
+    /// The store `choice` asks for: `"auto"` (probe the OS keyring, fall back to the encrypted
+    /// files), `"keyring"` or `"file"`; `None` takes `RUNBEAM_TOKEN_STORE` (unset: auto).
+    #[pyfunction]
+    #[pyo3(signature = (choice=None))]
+    pub fn open_token_store(py: Python<'_>, choice: Option<&str>) -> PyResult<PyTokenStore> {
+        let choice = choice
+            .map(StoreChoice::parse)
+            .transpose()
+            .map_err(|e| to_py_err(py, &e))?;
+        let store = py
+            .detach(|| match choice {
+                Some(choice) => core::open_store(choice),
+                None => core::open_default_store(),
+            })
+            .or_raise(py)?;
+        Ok(PyTokenStore { store })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -676,13 +707,18 @@ pub(crate) fn core_manager(arg: &Bound<'_, PyAny>) -> PyResult<Arc<TokenManager>
 }
 
 /// Runs `fut` with the GIL released and converts its result (the `Client` way).
-fn finish_sync<T, F, C>(py: Python<'_>, fut: F, conv: C) -> PyResult<Py<PyAny>>
+fn finish_sync<T, F, C>(
+    py: Python<'_>,
+    function: &'static str,
+    fut: F,
+    conv: C,
+) -> PyResult<Py<PyAny>>
 where
     T: Send,
     F: Future<Output = runbeam_core::Result<T>> + Send,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>>,
 {
-    let value = run_sync(py, fut)?;
+    let value = run_sync(py, function, fut)?;
     conv(py, value)
 }
 
@@ -712,58 +748,61 @@ macro_rules! manager_class {
             fn $name:ident($m:ident) -> $convert:path $body:block
         )*
     ) => {
-        #[pymethods]
-        impl $class {
-            #[new]
-            #[pyo3(signature = (instance_id, store, client, *, gateway_code=None, credential=None, renewal_window=604800.0, on_renewal_window=None))]
-            #[allow(clippy::too_many_arguments)]
-            fn new(
-                py: Python<'_>,
-                instance_id: String,
-                store: &Bound<'_, PyAny>,
-                client: &Bound<'_, PyAny>,
-                gateway_code: Option<String>,
-                credential: Option<&Bound<'_, PyAny>>,
-                renewal_window: f64,
-                on_renewal_window: Option<&Bound<'_, PyAny>>,
-            ) -> PyResult<Self> {
-                Ok($class {
-                    handle: Handle::new(
-                        py,
-                        instance_id,
-                        store,
-                        client,
-                        gateway_code,
-                        credential,
-                        renewal_window,
-                        on_renewal_window,
-                    )?,
-                })
-            }
-
-            /// The gateway instance.
-            #[getter]
-            fn instance_id(&self) -> &str {
-                &self.handle.setup.instance_id
-            }
-
-            /// The store tokens are kept in.
-            #[getter]
-            fn store(&self, py: Python<'_>) -> Py<PyTokenStore> {
-                self.handle.setup.store.clone_ref(py)
-            }
-
-            fn __repr__(&self) -> String {
-                self.handle.repr($repr)
-            }
-
-            $(
-                $(#[$attr])*
-                fn $name<'py>(&self, py: Python<'py>) -> PyResult<$out> {
-                    let $m = self.handle.get(py)?;
-                    $finish(py, $body, $convert)
+        guarded! {
+            $repr;
+            #[pymethods]
+            impl $class {
+                #[new]
+                #[pyo3(signature = (instance_id, store, client, *, gateway_code=None, credential=None, renewal_window=604800.0, on_renewal_window=None))]
+                #[allow(clippy::too_many_arguments)]
+                fn new(
+                    py: Python<'_>,
+                    instance_id: String,
+                    store: &Bound<'_, PyAny>,
+                    client: &Bound<'_, PyAny>,
+                    gateway_code: Option<String>,
+                    credential: Option<&Bound<'_, PyAny>>,
+                    renewal_window: f64,
+                    on_renewal_window: Option<&Bound<'_, PyAny>>,
+                ) -> PyResult<Self> {
+                    Ok($class {
+                        handle: Handle::new(
+                            py,
+                            instance_id,
+                            store,
+                            client,
+                            gateway_code,
+                            credential,
+                            renewal_window,
+                            on_renewal_window,
+                        )?,
+                    })
                 }
-            )*
+
+                /// The gateway instance.
+                #[getter]
+                fn instance_id(&self) -> &str {
+                    &self.handle.setup.instance_id
+                }
+
+                /// The store tokens are kept in.
+                #[getter]
+                fn store(&self, py: Python<'_>) -> Py<PyTokenStore> {
+                    self.handle.setup.store.clone_ref(py)
+                }
+
+                fn __repr__(&self) -> String {
+                    self.handle.repr($repr)
+                }
+
+                $(
+                    $(#[$attr])*
+                    fn $name<'py>(&self, py: Python<'py>) -> PyResult<$out> {
+                        let $m = self.handle.get(py)?;
+                        $finish(py, concat!($repr, ".", stringify!($name)), $body, $convert)
+                    }
+                )*
+            }
         }
     };
 }
