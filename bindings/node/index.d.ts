@@ -268,6 +268,34 @@ export interface Resolver {
 }
 
 /**
+ * The answer of `authorize`. The machine token is not an own property: read it with
+ * `granted.machineToken` or `granted.expose()`; `util.inspect`, `console.log`,
+ * `JSON.stringify`, `Object.keys` and spreading never show it (`'***'` in the redacted views).
+ *
+ * ```js
+ * const granted = await user.authorize('radiology-gw-1')
+ * const gateway = user.withToken(granted.expose())
+ * console.log(granted) // AuthorizeResult { machineToken: '***', expiresIn: 2592000, … }
+ * ```
+ */
+export declare class AuthorizeResult {
+  /** The gateway's machine token (a prototype getter: never shown). */
+  get machineToken(): string
+  /** The machine token itself, same as `machineToken`. */
+  expose(): string
+  /** Lifetime of the machine token in seconds. */
+  get expiresIn(): number
+  /** Expiry of the machine token, RFC 3339. */
+  get expiresAt(): string
+  /** The gateway. */
+  get gateway(): AuthorizedGateway
+  /** What the machine token may do. */
+  get abilities(): Array<string>
+  /** The fields with the token redacted (what `JSON.stringify` writes). */
+  toJSON(): Record<string, unknown>
+}
+
+/**
  * A Runbeam Cloud API client (SPEC §3). Cheap to copy with `withToken`.
  *
  * ```js
@@ -627,6 +655,29 @@ export declare class MeshConfig {
 }
 
 /**
+ * The answer of `meshToken`. The token is not an own property: read it with `answer.token`
+ * or `answer.expose()`; `util.inspect`, `console.log`, `JSON.stringify`, `Object.keys` and
+ * spreading never show it (`'***'` in the redacted views).
+ *
+ * ```js
+ * const answer = await gateway.meshToken('mesh-1', 'https://dicom.example.com/studies')
+ * await fetch(url, { headers: { authorization: `Bearer ${answer.expose()}` } })
+ * ```
+ */
+export declare class MeshToken {
+  /** The mesh token, a JWT (a prototype getter: never shown). */
+  get token(): string
+  /** The token itself, same as `token`. */
+  expose(): string
+  /** Expiry, RFC 3339. */
+  get expiresAt(): string
+  /** The mesh id. */
+  get meshId(): string
+  /** The fields with the token redacted (what `JSON.stringify` writes). */
+  toJSON(): Record<string, unknown>
+}
+
+/**
  * Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in front
  * of the Cloud.
  *
@@ -863,20 +914,6 @@ export interface AuthorizedGateway {
   name: string
 }
 
-/** The answer of `authorize`. */
-export interface AuthorizeResult {
-  /** The gateway's machine token (a plain string: keep it secret). */
-  machineToken: string
-  /** Lifetime of the machine token in seconds. */
-  expiresIn: number
-  /** Expiry of the machine token, RFC 3339. */
-  expiresAt: string
-  /** The gateway. */
-  gateway: AuthorizedGateway
-  /** What the machine token may do. */
-  abilities: Array<string>
-}
-
 /** The answer of `baseUrl`. */
 export interface BaseUrl {
   /** The gateway's base URL. */
@@ -947,16 +984,6 @@ export interface Mesh {
   ingress: Array<string>
   /** The `egress` references that parse, in canonical form. */
   egress: Array<string>
-}
-
-/** The answer of `meshToken`. */
-export interface MeshToken {
-  /** The mesh token, a JWT (a plain string: keep it secret). */
-  token: string
-  /** Expiry, RFC 3339. */
-  expiresAt: string
-  /** The mesh id. */
-  meshId: string
 }
 
 /**

@@ -233,7 +233,7 @@ Object.defineProperty(Validator.prototype.refreshKeys, 'name', { value: 'refresh
 // Token storage (src/storage.rs). The store and manager methods that return Promises check their
 // arguments first and throw; here that becomes a rejection, as for Client. Tokens keep their
 // secret in the native object (read with `.machineToken` / `.token` / `.expose()`); inspect
-// shows a redacted form.
+// shows a redacted form. The same holds for the `authorize` and `meshToken` results of Client.
 const INSPECT = Symbol.for('nodejs.util.inspect.custom')
 function rejectInsteadOfThrow(Class, names) {
   for (const name of names) {
@@ -268,7 +268,7 @@ Object.defineProperty(native.TokenManager.prototype, INSPECT, {
   configurable: true,
   value: () => 'TokenManager {}',
 })
-for (const Token of [native.MachineToken, native.UserToken]) {
+for (const Token of [native.MachineToken, native.UserToken, native.AuthorizeResult, native.MeshToken]) {
   Object.defineProperty(Token.prototype, INSPECT, {
     configurable: true,
     value: function inspect(depth, options, inspect) {
@@ -372,4 +372,6 @@ module.exports = {
   TokenManager: native.TokenManager,
   Resolver,
   IssuedMeshToken,
+  AuthorizeResult: native.AuthorizeResult,
+  MeshToken: native.MeshToken,
 }

@@ -18,5 +18,7 @@ export const {
   TokenManager,
   Resolver,
   IssuedMeshToken,
+  AuthorizeResult,
+  MeshToken,
 } = sdk
 export default sdk

@@ -15,9 +15,9 @@ async function main([apiUrl, userToken, gatewayCode]) {
   const user = new Client(apiUrl, { token: userToken })
   try {
     const granted = await user.authorize(gatewayCode)
-    console.log(`  authorized: machine token received (${granted.machineToken.length} chars, not shown), ` +
+    console.log(`  authorized: machine token received (${granted.expose().length} chars, not shown), ` +
       `expires ${granted.expiresAt}`)
-    const gateway = user.withToken(granted.machineToken)
+    const gateway = user.withToken(granted.expose())
 
     const dicom = Reference.parse('runbeam.radiology-dept.ingress.name.dicomweb')
     const resolved = await gateway.resolve(dicom)

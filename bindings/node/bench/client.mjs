@@ -30,9 +30,9 @@ try {
   const [url] = await once(createInterface({ input: server.stdout }), 'line')
   const user = new Client(url, { token: BOB })
   const granted = await user.authorize('analytics-gw-1')
-  const gateway = user.withToken(granted.machineToken)
+  const gateway = user.withToken(granted.expose())
   const target = `${url}/api/harmony/resources/resolve?ref=${encodeURIComponent(REF)}`
-  const headers = { authorization: `Bearer ${granted.machineToken}`, accept: 'application/json' }
+  const headers = { authorization: `Bearer ${granted.expose()}`, accept: 'application/json' }
 
   const cases = {
     'bare fetch + json()': async () => (await fetch(target, { headers })).json(),

@@ -6,9 +6,10 @@
 //! checked before anything is sent: one of the wrong type makes the native method throw
 //! `RUNBEAM_INVALID_ARGUMENT`, which `index.js` turns into a rejection of the Promise.
 //!
-//! Results are plain objects, converted from runbeam-core's types by the `From` impls below.
-//! Tokens in results (`machineToken`, `token`) are plain strings: handle those objects as
-//! secrets. Errors never carry a token.
+//! Results are plain objects, converted from runbeam-core's types by the `From` impls below,
+//! except the two that carry a secret: `AuthorizeResult` and `MeshToken` are classes whose
+//! token is read through a prototype getter or `expose()` and is never shown by
+//! `util.inspect`, `JSON.stringify` or spreading. Errors never carry a token.
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,8 +25,8 @@ use runbeam_core::client::{
 };
 use runbeam_core::{Secret, client};
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 
+use crate::storage::{REDACTED, rfc3339};
 use crate::{args, error};
 
 /// Options of `new Client(apiUrl, options)`.
@@ -70,19 +71,87 @@ pub struct AuthorizedGateway {
     pub name: String,
 }
 
-/// The answer of `authorize`.
-#[napi(object, object_from_js = false)]
+/// The answer of `authorize`. The machine token is not an own property: read it with
+/// `granted.machineToken` or `granted.expose()`; `util.inspect`, `console.log`,
+/// `JSON.stringify`, `Object.keys` and spreading never show it (`'***'` in the redacted views).
+///
+/// ```js
+/// const granted = await user.authorize('radiology-gw-1')
+/// const gateway = user.withToken(granted.expose())
+/// console.log(granted) // AuthorizeResult { machineToken: '***', expiresIn: 2592000, … }
+/// ```
+#[napi]
 pub struct AuthorizeResult {
-    /// The gateway's machine token (a plain string: keep it secret).
-    pub machine_token: String,
+    inner: client::AuthorizeResponse,
+}
+
+#[napi]
+impl AuthorizeResult {
+    /// The gateway's machine token (a prototype getter: never shown).
+    #[napi(getter)]
+    pub fn machine_token(&self, env: &Env) -> Result<String> {
+        error::entry(env, "AuthorizeResult.machineToken", || {
+            Ok(self.inner.machine_token.expose().to_string())
+        })
+    }
+
+    /// The machine token itself, same as `machineToken`.
+    #[napi]
+    pub fn expose(&self, env: &Env) -> Result<String> {
+        error::entry(env, "AuthorizeResult.expose", || self.machine_token(env))
+    }
+
     /// Lifetime of the machine token in seconds.
-    pub expires_in: f64,
+    #[napi(getter)]
+    pub fn expires_in(&self, env: &Env) -> Result<f64> {
+        error::entry(env, "AuthorizeResult.expiresIn", || {
+            Ok(self.inner.expires_in as f64)
+        })
+    }
+
     /// Expiry of the machine token, RFC 3339.
-    pub expires_at: String,
+    #[napi(getter)]
+    pub fn expires_at(&self, env: &Env) -> Result<String> {
+        error::entry(env, "AuthorizeResult.expiresAt", || {
+            Ok(rfc3339(self.inner.expires_at))
+        })
+    }
+
     /// The gateway.
-    pub gateway: AuthorizedGateway,
+    #[napi(getter)]
+    pub fn gateway(&self, env: &Env) -> Result<AuthorizedGateway> {
+        error::entry(env, "AuthorizeResult.gateway", || {
+            let gateway = &self.inner.gateway;
+            Ok(AuthorizedGateway {
+                id: gateway.id.clone(),
+                code: gateway.code.clone(),
+                name: gateway.name.clone(),
+            })
+        })
+    }
+
     /// What the machine token may do.
-    pub abilities: Vec<String>,
+    #[napi(getter)]
+    pub fn abilities(&self, env: &Env) -> Result<Vec<String>> {
+        error::entry(env, "AuthorizeResult.abilities", || {
+            Ok(self.inner.abilities.clone())
+        })
+    }
+
+    /// The fields with the token redacted (what `JSON.stringify` writes).
+    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
+    pub fn to_json(&self, env: &Env) -> Result<Value> {
+        error::entry(env, "AuthorizeResult.toJSON", || {
+            let gateway = &self.inner.gateway;
+            Ok(serde_json::json!({
+                "machineToken": REDACTED,
+                "expiresIn": self.inner.expires_in,
+                "expiresAt": rfc3339(self.inner.expires_at),
+                "gateway": { "id": gateway.id, "code": gateway.code, "name": gateway.name },
+                "abilities": self.inner.abilities,
+            }))
+        })
+    }
 }
 
 /// The answer of `revoke`, `acknowledgeChanges`, `changeApplied` and `changeFailed`.
@@ -150,15 +219,60 @@ pub struct Resolved {
     pub resolved_at: String,
 }
 
-/// The answer of `meshToken`.
-#[napi(object, object_from_js = false)]
+/// The answer of `meshToken`. The token is not an own property: read it with `answer.token`
+/// or `answer.expose()`; `util.inspect`, `console.log`, `JSON.stringify`, `Object.keys` and
+/// spreading never show it (`'***'` in the redacted views).
+///
+/// ```js
+/// const answer = await gateway.meshToken('mesh-1', 'https://dicom.example.com/studies')
+/// await fetch(url, { headers: { authorization: `Bearer ${answer.expose()}` } })
+/// ```
+#[napi]
 pub struct MeshToken {
-    /// The mesh token, a JWT (a plain string: keep it secret).
-    pub token: String,
+    inner: client::MeshToken,
+}
+
+#[napi]
+impl MeshToken {
+    /// The mesh token, a JWT (a prototype getter: never shown).
+    #[napi(getter)]
+    pub fn token(&self, env: &Env) -> Result<String> {
+        error::entry(env, "MeshToken.token", || {
+            Ok(self.inner.token.expose().to_string())
+        })
+    }
+
+    /// The token itself, same as `token`.
+    #[napi]
+    pub fn expose(&self, env: &Env) -> Result<String> {
+        error::entry(env, "MeshToken.expose", || self.token(env))
+    }
+
     /// Expiry, RFC 3339.
-    pub expires_at: String,
+    #[napi(getter)]
+    pub fn expires_at(&self, env: &Env) -> Result<String> {
+        error::entry(env, "MeshToken.expiresAt", || {
+            Ok(rfc3339(self.inner.expires_at))
+        })
+    }
+
     /// The mesh id.
-    pub mesh_id: String,
+    #[napi(getter)]
+    pub fn mesh_id(&self, env: &Env) -> Result<String> {
+        error::entry(env, "MeshToken.meshId", || Ok(self.inner.mesh_id.clone()))
+    }
+
+    /// The fields with the token redacted (what `JSON.stringify` writes).
+    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
+    pub fn to_json(&self, env: &Env) -> Result<Value> {
+        error::entry(env, "MeshToken.toJSON", || {
+            Ok(serde_json::json!({
+                "token": REDACTED,
+                "expiresAt": rfc3339(self.inner.expires_at),
+                "meshId": self.inner.mesh_id,
+            }))
+        })
+    }
 }
 
 /// One page of a collection.
@@ -209,26 +323,6 @@ pub struct UpdateResult {
     pub data: UpdatedConfig,
 }
 
-fn timestamp(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
-}
-
-impl From<client::AuthorizeResponse> for AuthorizeResult {
-    fn from(granted: client::AuthorizeResponse) -> Self {
-        AuthorizeResult {
-            machine_token: granted.machine_token.expose().to_string(),
-            expires_in: granted.expires_in as f64,
-            expires_at: timestamp(granted.expires_at),
-            gateway: AuthorizedGateway {
-                id: granted.gateway.id,
-                code: granted.gateway.code,
-                name: granted.gateway.name,
-            },
-            abilities: granted.abilities,
-        }
-    }
-}
-
 impl From<client::Acknowledgement> for Acknowledgement {
     fn from(ack: client::Acknowledgement) -> Self {
         Acknowledgement {
@@ -274,17 +368,7 @@ impl From<client::Resolved> for Resolved {
         Resolved {
             resource: r.resource.into(),
             provider: r.provider,
-            resolved_at: timestamp(r.resolved_at),
-        }
-    }
-}
-
-impl From<client::MeshToken> for MeshToken {
-    fn from(t: client::MeshToken) -> Self {
-        MeshToken {
-            token: t.token.expose().to_string(),
-            expires_at: timestamp(t.expires_at),
-            mesh_id: t.mesh_id,
+            resolved_at: rfc3339(r.resolved_at),
         }
     }
 }
@@ -410,10 +494,11 @@ fn required<'a>(env: &Env, value: Option<Unknown<'a>>, what: &str) -> Result<Unk
     present(value).ok_or_else(|| error::invalid_argument(env, format!("{what} is missing")))
 }
 
-/// Runs `call` on the module's runtime; resolves with `convert(value)` or rejects with the
-/// coded error.
+/// Runs `call` on the module's runtime (behind the panic boundary of
+/// [`error::spawn_with`]); resolves with `convert(value)` or rejects with the coded error.
 pub(crate) fn spawn<'env, T, V, F, C>(
     env: &'env Env,
+    function: &'static str,
     call: F,
     convert: C,
 ) -> Result<PromiseRaw<'env, V>>
@@ -423,9 +508,7 @@ where
     F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
     C: FnOnce(T) -> V + 'static,
 {
-    env.spawn_future_with_callback(async move { Ok(call.await) }, move |env, outcome| {
-        outcome.map(convert).map_err(|e| error::from_core(env, &e))
-    })
+    error::spawn_with(env, function, call, move |_, value| Ok(convert(value)))
 }
 
 fn collection(env: &Env, value: &Unknown<'_>) -> Result<Collection> {
@@ -447,49 +530,55 @@ impl Client {
     /// an invalid CA bundle.
     #[napi(constructor, ts_args_type = "apiUrl: string, options?: ClientOptions")]
     pub fn new(env: &Env, api_url: Unknown<'_>, options: Option<Unknown<'_>>) -> Result<Self> {
-        let api_url = args::string(env, &api_url, "apiUrl")?;
-        let options: ClientOptions = self::options(env, options)?;
-        let mut builder = client::Client::builder(api_url).language("node");
-        if let Some(token) = options.token {
-            builder = builder.token(Secret::new(token));
-        }
-        if let Some(v) = options.connect_timeout_ms {
-            builder = builder.connect_timeout(ms(env, v, "connectTimeoutMs")?);
-        }
-        if let Some(v) = options.request_timeout_ms {
-            builder = builder.request_timeout(ms(env, v, "requestTimeoutMs")?);
-        }
-        if let Some(v) = options.deadline_ms {
-            builder = builder.deadline(ms(env, v, "deadlineMs")?);
-        }
-        if let Some(v) = options.max_attempts {
-            builder = builder.retry(RetryPolicy {
-                max_attempts: count(env, v, "maxAttempts")?,
-                ..RetryPolicy::default()
-            });
-        }
-        if let Some(pem) = options.ca_bundle {
-            builder = builder.ca_bundle_pem(pem);
-        }
-        if let Some(allow) = options.allow_insecure_http {
-            builder = builder.allow_insecure_http(allow);
-        }
-        let inner = error::core(env, || builder.build())?;
-        Ok(Client { inner })
+        error::entry(env, "new Client", || {
+            let api_url = args::string(env, &api_url, "apiUrl")?;
+            let options: ClientOptions = self::options(env, options)?;
+            let mut builder = client::Client::builder(api_url).language("node");
+            if let Some(token) = options.token {
+                builder = builder.token(Secret::new(token));
+            }
+            if let Some(v) = options.connect_timeout_ms {
+                builder = builder.connect_timeout(ms(env, v, "connectTimeoutMs")?);
+            }
+            if let Some(v) = options.request_timeout_ms {
+                builder = builder.request_timeout(ms(env, v, "requestTimeoutMs")?);
+            }
+            if let Some(v) = options.deadline_ms {
+                builder = builder.deadline(ms(env, v, "deadlineMs")?);
+            }
+            if let Some(v) = options.max_attempts {
+                builder = builder.retry(RetryPolicy {
+                    max_attempts: count(env, v, "maxAttempts")?,
+                    ..RetryPolicy::default()
+                });
+            }
+            if let Some(pem) = options.ca_bundle {
+                builder = builder.ca_bundle_pem(pem);
+            }
+            if let Some(allow) = options.allow_insecure_http {
+                builder = builder.allow_insecure_http(allow);
+            }
+            let inner = error::core(env, || builder.build())?;
+            Ok(Client { inner })
+        })
     }
 
     /// The API root every path is relative to, e.g. `https://api.runbeam.io/api`.
     #[napi(getter)]
-    pub fn api_root(&self) -> String {
-        self.inner.api_root().to_string()
+    pub fn api_root(&self, env: &Env) -> Result<String> {
+        error::entry(env, "Client.apiRoot", || {
+            Ok(self.inner.api_root().to_string())
+        })
     }
 
     /// The same client (settings, connection pool) with another token.
     #[napi(ts_args_type = "token: string")]
     pub fn with_token(&self, env: &Env, token: Unknown<'_>) -> Result<Client> {
-        let token = args::string(env, &token, "token")?;
-        Ok(Client {
-            inner: self.inner.with_token(Secret::new(token)),
+        error::entry(env, "Client.withToken", || {
+            let token = args::string(env, &token, "token")?;
+            Ok(Client {
+                inner: self.inner.with_token(Secret::new(token)),
+            })
         })
     }
 
@@ -503,15 +592,19 @@ impl Client {
         gateway_code: Unknown<'_>,
         metadata: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, AuthorizeResult>> {
-        let mut request = AuthorizeRequest::new(args::string(env, &gateway_code, "gatewayCode")?);
-        if let Some(metadata) = present(metadata) {
-            request = request.metadata(args::strings(env, &metadata, "metadata")?);
-        }
-        self.call(
-            env,
-            |c| async move { c.authorize(request).await },
-            AuthorizeResult::from,
-        )
+        error::entry(env, "Client.authorize", || {
+            let mut request =
+                AuthorizeRequest::new(args::string(env, &gateway_code, "gatewayCode")?);
+            if let Some(metadata) = present(metadata) {
+                request = request.metadata(args::strings(env, &metadata, "metadata")?);
+            }
+            self.call(
+                env,
+                "Client.authorize",
+                |c| async move { c.authorize(request).await },
+                |inner| AuthorizeResult { inner },
+            )
+        })
     }
 
     /// `POST /harmony/revoke`: every machine token of the gateway stops working.
@@ -521,12 +614,15 @@ impl Client {
         env: &'env Env,
         gateway_code: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
-        let code = args::string(env, &gateway_code, "gatewayCode")?;
-        self.call(
-            env,
-            |c| async move { c.revoke(&code).await },
-            Acknowledgement::from,
-        )
+        error::entry(env, "Client.revoke", || {
+            let code = args::string(env, &gateway_code, "gatewayCode")?;
+            self.call(
+                env,
+                "Client.revoke",
+                |c| async move { c.revoke(&code).await },
+                Acknowledgement::from,
+            )
+        })
     }
 
     /// `GET /harmony/resources/resolve` (machine token). An unknown reference rejects with
@@ -538,12 +634,15 @@ impl Client {
         env: &'env Env,
         reference: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Resolved>> {
-        let reference = args::reference(env, &reference, "reference")?;
-        self.call(
-            env,
-            |c| async move { c.resolve(&reference).await },
-            Resolved::from,
-        )
+        error::entry(env, "Client.resolve", || {
+            let reference = args::reference(env, &reference, "reference")?;
+            self.call(
+                env,
+                "Client.resolve",
+                |c| async move { c.resolve(&reference).await },
+                Resolved::from,
+            )
+        })
     }
 
     /// `POST /harmony/mesh/token` (machine token): a short-lived token to call
@@ -555,29 +654,42 @@ impl Client {
         mesh_id: Unknown<'_>,
         destination_url: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, MeshToken>> {
-        let mesh_id = args::string(env, &mesh_id, "meshId")?;
-        let destination = args::string(env, &destination_url, "destinationUrl")?;
-        self.call(
-            env,
-            |c| async move { c.mesh_token(&mesh_id, &destination).await },
-            MeshToken::from,
-        )
+        error::entry(env, "Client.meshToken", || {
+            let mesh_id = args::string(env, &mesh_id, "meshId")?;
+            let destination = args::string(env, &destination_url, "destinationUrl")?;
+            self.call(
+                env,
+                "Client.meshToken",
+                |c| async move { c.mesh_token(&mesh_id, &destination).await },
+                |inner| MeshToken { inner },
+            )
+        })
     }
 
     /// `GET /.well-known/jwks.json` (public): the Cloud's signing keys.
     #[napi(ts_return_type = "Promise<{ keys: Array<Record<string, unknown>> }>")]
     pub fn jwks<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Value>> {
-        self.call(
-            env,
-            |c| async move { c.jwks().await },
-            |jwks| serde_json::to_value(jwks).unwrap_or(Value::Null),
-        )
+        error::entry(env, "Client.jwks", || {
+            self.call(
+                env,
+                "Client.jwks",
+                |c| async move { c.jwks().await },
+                |jwks| serde_json::to_value(jwks).unwrap_or(Value::Null),
+            )
+        })
     }
 
     /// `GET /harmony/base-url` (machine token).
     #[napi]
     pub fn base_url<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, BaseUrl>> {
-        self.call(env, |c| async move { c.base_url().await }, BaseUrl::from)
+        error::entry(env, "Client.baseUrl", || {
+            self.call(
+                env,
+                "Client.baseUrl",
+                |c| async move { c.base_url().await },
+                BaseUrl::from,
+            )
+        })
     }
 
     /// `GET /harmony/changes` (machine token): the gateway's pending and acknowledged
@@ -597,22 +709,32 @@ impl Client {
         env: &'env Env,
         gateway_id: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Vec<Value>>> {
-        let gateway_id = present(gateway_id)
-            .map(|id| args::string(env, &id, "gatewayId"))
-            .transpose()?;
-        self.call(
-            env,
-            |c| async move { c.changes(gateway_id.as_deref()).await },
-            |changes| changes.into_iter().map(change).collect(),
-        )
+        error::entry(env, "Client.changes", || {
+            let gateway_id = present(gateway_id)
+                .map(|id| args::string(env, &id, "gatewayId"))
+                .transpose()?;
+            self.call(
+                env,
+                "Client.changes",
+                |c| async move { c.changes(gateway_id.as_deref()).await },
+                |changes| changes.into_iter().map(change).collect(),
+            )
+        })
     }
 
     /// `GET /harmony/change/<id>` (machine token): one change of the gateway; an unknown id
     /// rejects with `RUNBEAM_NOT_FOUND`.
     #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Change>")]
     pub fn change<'env>(&self, env: &'env Env, id: Unknown<'_>) -> Result<PromiseRaw<'env, Value>> {
-        let id = args::string(env, &id, "id")?;
-        self.call(env, |c| async move { c.change(&id).await }, change)
+        error::entry(env, "Client.change", || {
+            let id = args::string(env, &id, "id")?;
+            self.call(
+                env,
+                "Client.change",
+                |c| async move { c.change(&id).await },
+                change,
+            )
+        })
     }
 
     /// `POST /harmony/changes/acknowledge` (machine token): marks changes as received. An id
@@ -624,12 +746,15 @@ impl Client {
         env: &'env Env,
         ids: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
-        let ids = args::strings(env, &ids, "ids")?;
-        self.call(
-            env,
-            |c| async move { c.acknowledge_changes(&ids).await },
-            Acknowledgement::from,
-        )
+        error::entry(env, "Client.acknowledgeChanges", || {
+            let ids = args::strings(env, &ids, "ids")?;
+            self.call(
+                env,
+                "Client.acknowledgeChanges",
+                |c| async move { c.acknowledge_changes(&ids).await },
+                Acknowledgement::from,
+            )
+        })
     }
 
     /// `POST /harmony/change/<id>/applied` (machine token): the gateway applied the change. A
@@ -640,12 +765,15 @@ impl Client {
         env: &'env Env,
         id: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
-        let id = args::string(env, &id, "id")?;
-        self.call(
-            env,
-            |c| async move { c.change_applied(&id).await },
-            Acknowledgement::from,
-        )
+        error::entry(env, "Client.changeApplied", || {
+            let id = args::string(env, &id, "id")?;
+            self.call(
+                env,
+                "Client.changeApplied",
+                |c| async move { c.change_applied(&id).await },
+                Acknowledgement::from,
+            )
+        })
     }
 
     /// `POST /harmony/change/<id>/failed` (machine token): the gateway could not apply the
@@ -659,16 +787,19 @@ impl Client {
         error: Unknown<'_>,
         details: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
-        let id = args::string(env, &id, "id")?;
-        let error = args::string(env, &error, "error")?;
-        let details: Option<Value> = present(details)
-            .map(|d| json_like(env, &d, "details"))
-            .transpose()?;
-        self.call(
-            env,
-            |c| async move { c.change_failed(&id, &error, details.as_ref()).await },
-            Acknowledgement::from,
-        )
+        error::entry(env, "Client.changeFailed", || {
+            let id = args::string(env, &id, "id")?;
+            let error = args::string(env, &error, "error")?;
+            let details: Option<Value> = present(details)
+                .map(|d| json_like(env, &d, "details"))
+                .transpose()?;
+            self.call(
+                env,
+                "Client.changeFailed",
+                |c| async move { c.change_failed(&id, &error, details.as_ref()).await },
+                Acknowledgement::from,
+            )
+        })
     }
 
     /// Updates the given fields of a resource of a collection (user token), resolving with the
@@ -685,10 +816,17 @@ impl Client {
         id: Option<Unknown<'_>>,
         body: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let items = self.collection(env, &collection)?;
-        let id = args::string(env, &required(env, id, "id")?, "id")?;
-        let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
-        spawn(env, async move { items.update(&id, &body).await }, resource)
+        error::entry(env, "Client.update", || {
+            let items = self.collection(env, &collection)?;
+            let id = args::string(env, &required(env, id, "id")?, "id")?;
+            let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
+            spawn(
+                env,
+                "Client.update",
+                async move { items.update(&id, &body).await },
+                resource,
+            )
+        })
     }
 
     /// `POST /harmony/update` (machine token): pushes a gateway, pipeline, transform or mesh
@@ -709,20 +847,23 @@ impl Client {
         config: Option<Unknown<'_>>,
         options: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, UpdateResult>> {
-        let kind = args::string(env, &kind, "type")?;
-        let kind: UpdateKind = serde_json::from_value(Value::String(kind))
-            .map_err(|e| error::invalid_argument(env, format!("type: {e}")))?;
-        let config = args::string(env, &required(env, config, "config")?, "config")?;
-        let options: UpdateConfigOptions = self::options(env, options)?;
-        let mut request = client::UpdateRequest::new(kind, config);
-        if let Some(id) = options.id {
-            request = request.id(id);
-        }
-        self.call(
-            env,
-            |c| async move { c.update(request).await },
-            UpdateResult::from,
-        )
+        error::entry(env, "Client.updateConfig", || {
+            let kind = args::string(env, &kind, "type")?;
+            let kind: UpdateKind = serde_json::from_value(Value::String(kind))
+                .map_err(|e| error::invalid_argument(env, format!("type: {e}")))?;
+            let config = args::string(env, &required(env, config, "config")?, "config")?;
+            let options: UpdateConfigOptions = self::options(env, options)?;
+            let mut request = client::UpdateRequest::new(kind, config);
+            if let Some(id) = options.id {
+                request = request.id(id);
+            }
+            self.call(
+                env,
+                "Client.updateConfig",
+                |c| async move { c.update(request).await },
+                UpdateResult::from,
+            )
+        })
     }
 
     /// One page of a collection (`'gateways'`, `'services'`, …), user token.
@@ -733,17 +874,24 @@ impl Client {
         collection: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Page>> {
-        let items = self.collection(env, &collection)?;
-        let options: PageOptions = self::options(env, options)?;
-        let mut request = PageRequest::default();
-        if let Some(page) = options.page {
-            request.page = count(env, page, "page")?;
-        }
-        if let Some(per_page) = options.per_page {
-            // The 1-1000 bound is runbeam-core's.
-            request.per_page = count(env, per_page, "perPage")?;
-        }
-        spawn(env, async move { items.list(request).await }, Page::from)
+        error::entry(env, "Client.list", || {
+            let items = self.collection(env, &collection)?;
+            let options: PageOptions = self::options(env, options)?;
+            let mut request = PageRequest::default();
+            if let Some(page) = options.page {
+                request.page = count(env, page, "page")?;
+            }
+            if let Some(per_page) = options.per_page {
+                // The 1-1000 bound is runbeam-core's.
+                request.per_page = count(env, per_page, "perPage")?;
+            }
+            spawn(
+                env,
+                "Client.list",
+                async move { items.list(request).await },
+                Page::from,
+            )
+        })
     }
 
     /// One resource of a collection by id.
@@ -757,9 +905,16 @@ impl Client {
         collection: Unknown<'_>,
         id: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let items = self.collection(env, &collection)?;
-        let id = args::string(env, &id, "id")?;
-        spawn(env, async move { items.get(&id).await }, resource)
+        error::entry(env, "Client.get", || {
+            let items = self.collection(env, &collection)?;
+            let id = args::string(env, &id, "id")?;
+            spawn(
+                env,
+                "Client.get",
+                async move { items.get(&id).await },
+                resource,
+            )
+        })
     }
 
     /// Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
@@ -774,9 +929,16 @@ impl Client {
         collection: Unknown<'_>,
         body: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let items = self.collection(env, &collection)?;
-        let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
-        spawn(env, async move { items.create(&body).await }, resource)
+        error::entry(env, "Client.create", || {
+            let items = self.collection(env, &collection)?;
+            let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
+            spawn(
+                env,
+                "Client.create",
+                async move { items.create(&body).await },
+                resource,
+            )
+        })
     }
 
     /// Deletes a resource.
@@ -790,9 +952,16 @@ impl Client {
         collection: Unknown<'_>,
         id: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let items = self.collection(env, &collection)?;
-        let id = args::string(env, &id, "id")?;
-        spawn(env, async move { items.delete(&id).await }, |()| ())
+        error::entry(env, "Client.delete", || {
+            let items = self.collection(env, &collection)?;
+            let id = args::string(env, &id, "id")?;
+            spawn(
+                env,
+                "Client.delete",
+                async move { items.delete(&id).await },
+                |()| (),
+            )
+        })
     }
 }
 
@@ -811,6 +980,7 @@ impl Client {
     fn call<'env, T, V, F, Fut, C>(
         &self,
         env: &'env Env,
+        function: &'static str,
         call: F,
         convert: C,
     ) -> Result<PromiseRaw<'env, V>>
@@ -821,7 +991,7 @@ impl Client {
         Fut: Future<Output = runbeam_core::Result<T>> + Send + 'static,
         C: FnOnce(T) -> V + 'static,
     {
-        spawn(env, call(self.inner.clone()), convert)
+        spawn(env, function, call(self.inner.clone()), convert)
     }
 }
 

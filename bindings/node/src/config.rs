@@ -84,9 +84,11 @@ impl MeshConfig {
     /// @throws `RUNBEAM_CONFIG` listing every syntax and shape problem in `problems`.
     #[napi(factory, ts_args_type = "text: string")]
     pub fn from_toml(env: &Env, text: Unknown<'_>) -> Result<Self> {
-        let text = args::string(env, &text, "text")?;
-        let inner = error::core(env, || config::MeshConfig::from_toml(&text))?;
-        Ok(MeshConfig { inner })
+        error::entry(env, "MeshConfig.fromToml", || {
+            let text = args::string(env, &text, "text")?;
+            let inner = error::core(env, || config::MeshConfig::from_toml(&text))?;
+            Ok(MeshConfig { inner })
+        })
     }
 
     /// Reads and loads one file.
@@ -94,9 +96,11 @@ impl MeshConfig {
     /// @throws `RUNBEAM_CONFIG` if the file cannot be read or loaded; the message names it.
     #[napi(factory, ts_args_type = "path: string")]
     pub fn from_file(env: &Env, path: Unknown<'_>) -> Result<Self> {
-        let path = args::string(env, &path, "path")?;
-        let inner = error::core(env, || config::MeshConfig::from_file(&path))?;
-        Ok(MeshConfig { inner })
+        error::entry(env, "MeshConfig.fromFile", || {
+            let path = args::string(env, &path, "path")?;
+            let inner = error::core(env, || config::MeshConfig::from_file(&path))?;
+            Ok(MeshConfig { inner })
+        })
     }
 
     /// Reads, merges and loads several files, in order. A key defined twice is a problem.
@@ -104,17 +108,21 @@ impl MeshConfig {
     /// @throws `RUNBEAM_CONFIG` listing every problem of every file.
     #[napi(factory, ts_args_type = "paths: Array<string>")]
     pub fn from_files(env: &Env, paths: Unknown<'_>) -> Result<Self> {
-        let paths = args::strings(env, &paths, "paths")?;
-        let inner = error::core(env, || config::MeshConfig::from_files(&paths))?;
-        Ok(MeshConfig { inner })
+        error::entry(env, "MeshConfig.fromFiles", || {
+            let paths = args::strings(env, &paths, "paths")?;
+            let inner = error::core(env, || config::MeshConfig::from_files(&paths))?;
+            Ok(MeshConfig { inner })
+        })
     }
 
     /// Checks the meaning of the configuration and returns every problem, in document order;
     /// empty means valid.
     #[napi]
     pub fn validate(&self, env: &Env) -> Result<Vec<Problem>> {
-        let problems = error::core(env, || Ok(self.inner.validate()))?;
-        Ok(problems.iter().map(Problem::from).collect())
+        error::entry(env, "MeshConfig.validate", || {
+            let problems = error::core(env, || Ok(self.inner.validate()))?;
+            Ok(problems.iter().map(Problem::from).collect())
+        })
     }
 
     /// Whether `reference` is listed in an enabled mesh whose provider is configured and
@@ -123,8 +131,10 @@ impl MeshConfig {
     /// @throws `RUNBEAM_INVALID_REFERENCE` if a string is not a valid reference.
     #[napi(ts_args_type = "reference: Reference | string")]
     pub fn in_mesh_context(&self, env: &Env, reference: Unknown<'_>) -> Result<bool> {
-        let reference = args::reference(env, &reference, "reference")?;
-        error::core(env, || Ok(self.inner.in_mesh_context(&reference)))
+        error::entry(env, "MeshConfig.inMeshContext", || {
+            let reference = args::reference(env, &reference, "reference")?;
+            error::core(env, || Ok(self.inner.in_mesh_context(&reference)))
+        })
     }
 
     /// Like `inMeshContext`, but returns the name of the first mesh that lists `reference`.
@@ -134,27 +144,31 @@ impl MeshConfig {
     /// string is not a valid reference.
     #[napi(ts_args_type = "reference: Reference | string")]
     pub fn check_mesh_context(&self, env: &Env, reference: Unknown<'_>) -> Result<String> {
-        let reference = args::reference(env, &reference, "reference")?;
-        error::core(env, || {
-            self.inner
-                .check_mesh_context(&reference)
-                .map(|mesh| mesh.name.clone())
+        error::entry(env, "MeshConfig.checkMeshContext", || {
+            let reference = args::reference(env, &reference, "reference")?;
+            error::core(env, || {
+                self.inner
+                    .check_mesh_context(&reference)
+                    .map(|mesh| mesh.name.clone())
+            })
         })
     }
 
     /// Every remote reference listed in a mesh (enabled or not), in document order.
     #[napi]
     pub fn remote_references(&self, env: &Env) -> Result<Vec<RemoteReference>> {
-        error::core(env, || {
-            Ok(self
-                .inner
-                .remote_references()
-                .map(|member| RemoteReference {
-                    mesh: member.mesh.name.clone(),
-                    direction: member.direction.as_str(),
-                    reference: JsReference(member.reference.to_string()),
-                })
-                .collect())
+        error::entry(env, "MeshConfig.remoteReferences", || {
+            error::core(env, || {
+                Ok(self
+                    .inner
+                    .remote_references()
+                    .map(|member| RemoteReference {
+                        mesh: member.mesh.name.clone(),
+                        direction: member.direction.as_str(),
+                        reference: JsReference(member.reference.to_string()),
+                    })
+                    .collect())
+            })
         })
     }
 
@@ -176,22 +190,26 @@ impl MeshConfig {
         name: Unknown<'_>,
         url: Unknown<'_>,
     ) -> Result<MeshConfig> {
-        let name = args::string(env, &name, "name")?;
-        let url = args::string(env, &url, "url")?;
-        let inner = error::core(env, || self.inner.with_provider_api(&name, &url))?;
-        Ok(MeshConfig { inner })
+        error::entry(env, "MeshConfig.withProviderApi", || {
+            let name = args::string(env, &name, "name")?;
+            let url = args::string(env, &url, "url")?;
+            let inner = error::core(env, || self.inner.with_provider_api(&name, &url))?;
+            Ok(MeshConfig { inner })
+        })
     }
 
     /// The meshes, in document order.
     #[napi]
     pub fn meshes(&self, env: &Env) -> Result<Vec<Mesh>> {
-        error::core(env, || {
-            let config = &self.inner;
-            Ok(config
-                .meshes()
-                .iter()
-                .map(|mesh| Mesh::new(config, mesh))
-                .collect())
+        error::entry(env, "MeshConfig.meshes", || {
+            error::core(env, || {
+                let config = &self.inner;
+                Ok(config
+                    .meshes()
+                    .iter()
+                    .map(|mesh| Mesh::new(config, mesh))
+                    .collect())
+            })
         })
     }
 }

@@ -12,14 +12,17 @@
 //! napi's own `Error` can only carry a `code` (its status string), so the object is created
 //! here and handed to napi as a raw value to throw.
 
+use std::any::Any;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use napi::bindgen_prelude::{
-    Env, Error, JsObjectValue, JsValue, Null, Object, Result, Status, Unknown,
+    Env, Error, JsObjectValue, JsValue, Null, Object, PromiseRaw, Result, Status, ToNapiValue,
+    Unknown,
 };
 use napi::{JsError, JsString, ValueType};
 use napi_derive::napi;
-use runbeam_core::ErrorKind;
+use runbeam_core::{ErrorKind, panic};
 
 /// One finding of a configuration check, as returned by `MeshConfig.validate()` and listed in
 /// the `problems` of a `RUNBEAM_CONFIG` error.
@@ -100,18 +103,55 @@ pub(crate) fn internal(env: &Env, message: impl Into<String>) -> Error {
     build(env, ErrorKind::Internal, &message.into(), &[])
 }
 
-/// Runs a call into `runbeam-core`, mapping its error and turning a panic into
-/// `RUNBEAM_INTERNAL` instead of aborting the Node process.
+/// Maps the error of a call into `runbeam-core` (the caller is inside an [`entry`], which
+/// catches panics).
 #[inline]
 pub(crate) fn core<T>(env: &Env, call: impl FnOnce() -> runbeam_core::Result<T>) -> Result<T> {
-    match catch_unwind(AssertUnwindSafe(call)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(from_core(env, &error)),
-        Err(_) => Err(internal(
-            env,
-            "librunbeam panicked; this is a bug, please report it",
-        )),
-    }
+    call().map_err(|error| from_core(env, &error))
+}
+
+/// The panic boundary of every synchronous entry point (function, constructor, factory,
+/// method, getter): runs `body` and turns a panic into the `RUNBEAM_INTERNAL` error of
+/// [`runbeam_core::panic::internal_error`]`(function, …)`, so a bug costs one failed call,
+/// never the Node process (an unwinding panic reaching napi's `extern "C"` callback aborts).
+///
+/// `function` is the JavaScript name (`"Validator.validateSync"`). Nothing is printed: the
+/// module installs the core's quiet panic hook when it is loaded.
+#[inline]
+pub(crate) fn entry<T>(env: &Env, function: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(body))
+        .unwrap_or_else(|payload| Err(panicked(env, function, payload.as_ref())))
+}
+
+/// The JavaScript error for a panic caught in `function`.
+#[cold]
+fn panicked(env: &Env, function: &str, payload: &(dyn Any + Send)) -> Error {
+    from_core(env, &panic::internal_error(function, payload))
+}
+
+/// The boundary of every Promise-returning entry point: runs `work` on the module's tokio
+/// runtime inside [`runbeam_core::panic::catch_future`], then `settle(env, value)` on the
+/// JavaScript thread inside [`entry`]; the Promise resolves with what `settle` returns or
+/// rejects with the coded error (`RUNBEAM_INTERNAL` for a panic in either half).
+pub(crate) fn spawn_with<'env, T, V, F, S>(
+    env: &'env Env,
+    function: &'static str,
+    work: F,
+    settle: S,
+) -> Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
+    S: FnOnce(&Env, T) -> Result<V> + 'static,
+{
+    env.spawn_future_with_callback(
+        async move { Ok(panic::catch_future(function, work).await) },
+        move |env, outcome| match outcome {
+            Ok(value) => entry(env, function, || settle(env, value)),
+            Err(error) => Err(from_core(env, &error)),
+        },
+    )
 }
 
 /// `"a number"`, `"undefined"`, … for argument errors.

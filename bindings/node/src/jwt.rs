@@ -99,10 +99,12 @@ thread_local! {
 /// Internal: called by `index.js` when it is loaded.
 #[napi(js_name = "__jwtInit", skip_typescript)]
 pub fn jwt_init(env: &Env, class: Function<'_>) -> Result<()> {
-    let class = Object::from_raw(env.raw(), class.raw());
-    let class = class.create_ref::<false>()?;
-    REGISTRY.with(|r| r.borrow_mut().classes.push(class));
-    Ok(())
+    error::entry(env, "jwtInit", || {
+        let class = Object::from_raw(env.raw(), class.raw());
+        let class = class.create_ref::<false>()?;
+        REGISTRY.with(|r| r.borrow_mut().classes.push(class));
+        Ok(())
+    })
 }
 
 /// A napi call's status as a `Result`.
@@ -224,7 +226,9 @@ pub struct JsClaims(pub(crate) Arc<Claims>);
 
 impl ToNapiValue for JsClaims {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        new_claims(&Env::from_raw(env), &val.0)
+        // Converted by napi after the entry returned: its own panic boundary.
+        let env = Env::from_raw(env);
+        error::entry(&env, "Claims", || new_claims(&env, &val.0))
     }
 }
 
@@ -321,7 +325,9 @@ pub struct Validator {
 
 impl ObjectFinalize for Validator {
     fn finalize(self, env: Env) -> Result<()> {
-        self.objects.into_inner().clear(&env)
+        error::entry(&env, "Validator finalizer", || {
+            self.objects.into_inner().clear(&env)
+        })
     }
 }
 
@@ -332,81 +338,85 @@ impl Validator {
     /// malformed URL, an unknown algorithm or inconsistent timings.
     #[napi(constructor, ts_args_type = "options: ValidatorOptions")]
     pub fn new(env: &Env, options: Option<Unknown<'_>>) -> Result<Self> {
-        let options: ValidatorOptions = match options {
-            Some(value) if value.get_type()? == napi::ValueType::Object => {
-                crate::client::json_like(env, &value, "options")?
+        error::entry(env, "new Validator", || {
+            let options: ValidatorOptions = match options {
+                Some(value) if value.get_type()? == napi::ValueType::Object => {
+                    crate::client::json_like(env, &value, "options")?
+                }
+                _ => {
+                    return Err(error::invalid_argument(
+                        env,
+                        "new Validator() needs an options object with trustedIssuers or jwksUrl",
+                    ));
+                }
+            };
+            let mut b = jwt::Validator::builder().language("node");
+            for issuer in options.trusted_issuers.unwrap_or_default() {
+                b = b.trusted_issuer(issuer);
             }
-            _ => {
-                return Err(error::invalid_argument(
-                    env,
-                    "new Validator() needs an options object with trustedIssuers or jwksUrl",
-                ));
+            if let Some(url) = options.jwks_url {
+                b = b.jwks_url(url);
             }
-        };
-        let mut b = jwt::Validator::builder().language("node");
-        for issuer in options.trusted_issuers.unwrap_or_default() {
-            b = b.trusted_issuer(issuer);
-        }
-        if let Some(url) = options.jwks_url {
-            b = b.jwks_url(url);
-        }
-        if let Some(names) = options.algorithms {
-            let algorithms = names
-                .iter()
-                .map(|name| error::core(env, || name.parse::<Algorithm>()))
-                .collect::<Result<Vec<_>>>()?;
-            b = b.algorithms(algorithms);
-        }
-        for audience in options.audiences.unwrap_or_default() {
-            b = b.audience(audience);
-        }
-        for claim in options.required_claims.unwrap_or_default() {
-            b = b.require_claim(claim);
-        }
-        if let Some(v) = options.leeway_secs {
-            b = b.leeway(secs(env, v, "leewaySecs")?);
-        }
-        if let Some(v) = options.jwks_ttl_secs {
-            b = b.jwks_ttl(secs(env, v, "jwksTtlSecs")?);
-        }
-        if let Some(v) = options.min_refresh_interval_secs {
-            b = b.min_refresh_interval(secs(env, v, "minRefreshIntervalSecs")?);
-        }
-        if let Some(v) = options.max_stale_secs {
-            b = b.max_stale(secs(env, v, "maxStaleSecs")?);
-        }
-        let mut capacity = DEFAULT_CACHE_CAPACITY;
-        if let Some(v) = options.cache_capacity {
-            capacity = usize::try_from(whole(env, v, "cacheCapacity")?).unwrap_or(usize::MAX);
-            b = b.cache_capacity(capacity);
-        }
-        if let Some(allow) = options.allow_insecure_http {
-            b = b.allow_insecure_http(allow);
-        }
-        if let Some(v) = options.deadline_ms {
-            b = b.deadline(Duration::from_millis(whole(env, v, "deadlineMs")?));
-        }
-        if let Some(pem) = options.ca_bundle {
-            b = b.ca_bundle_pem(pem);
-        }
-        let inner = error::core(env, || b.build())?;
-        Ok(Validator {
-            inner,
-            capacity,
-            objects: RefCell::new(Objects::default()),
+            if let Some(names) = options.algorithms {
+                let algorithms = names
+                    .iter()
+                    .map(|name| error::core(env, || name.parse::<Algorithm>()))
+                    .collect::<Result<Vec<_>>>()?;
+                b = b.algorithms(algorithms);
+            }
+            for audience in options.audiences.unwrap_or_default() {
+                b = b.audience(audience);
+            }
+            for claim in options.required_claims.unwrap_or_default() {
+                b = b.require_claim(claim);
+            }
+            if let Some(v) = options.leeway_secs {
+                b = b.leeway(secs(env, v, "leewaySecs")?);
+            }
+            if let Some(v) = options.jwks_ttl_secs {
+                b = b.jwks_ttl(secs(env, v, "jwksTtlSecs")?);
+            }
+            if let Some(v) = options.min_refresh_interval_secs {
+                b = b.min_refresh_interval(secs(env, v, "minRefreshIntervalSecs")?);
+            }
+            if let Some(v) = options.max_stale_secs {
+                b = b.max_stale(secs(env, v, "maxStaleSecs")?);
+            }
+            let mut capacity = DEFAULT_CACHE_CAPACITY;
+            if let Some(v) = options.cache_capacity {
+                capacity = usize::try_from(whole(env, v, "cacheCapacity")?).unwrap_or(usize::MAX);
+                b = b.cache_capacity(capacity);
+            }
+            if let Some(allow) = options.allow_insecure_http {
+                b = b.allow_insecure_http(allow);
+            }
+            if let Some(v) = options.deadline_ms {
+                b = b.deadline(Duration::from_millis(whole(env, v, "deadlineMs")?));
+            }
+            if let Some(pem) = options.ca_bundle {
+                b = b.ca_bundle_pem(pem);
+            }
+            let inner = error::core(env, || b.build())?;
+            Ok(Validator {
+                inner,
+                capacity,
+                objects: RefCell::new(Objects::default()),
+            })
         })
     }
 
     /// The JWKS URLs keys are fetched from, in configuration order.
     #[napi(getter)]
-    pub fn jwks_urls(&self) -> Vec<String> {
-        self.inner.jwks_urls()
+    pub fn jwks_urls(&self, env: &Env) -> Result<Vec<String>> {
+        error::entry(env, "Validator.jwksUrls", || Ok(self.inner.jwks_urls()))
     }
 
     /// The trusted issuers, normalised.
     #[napi(getter)]
-    pub fn trusted_issuers(&self) -> Vec<String> {
-        self.inner.trusted_issuers().to_vec()
+    pub fn trusted_issuers(&self, env: &Env) -> Result<Vec<String>> {
+        error::entry(env, "Validator.trustedIssuers", || {
+            Ok(self.inner.trusted_issuers().to_vec())
+        })
     }
 
     /// Verifies `token` with the keys already fetched, without any I/O: the claims, or `null`
@@ -419,8 +429,10 @@ impl Validator {
     /// ```
     #[napi(ts_args_type = "token: string", ts_return_type = "Claims | null")]
     pub fn validate_sync<'env>(&self, env: &'env Env, token: Unknown<'_>) -> Result<Unknown<'env>> {
-        let outcome = with_token(env, &token, |token| self.inner.validate_cached(token))?;
-        self.sync_result(env, outcome)
+        error::entry(env, "Validator.validateSync", || {
+            let outcome = with_token(env, &token, |token| self.inner.validate_cached(token))?;
+            self.sync_result(env, outcome)
+        })
     }
 
     /// `validateSync` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
@@ -437,11 +449,13 @@ impl Validator {
         mesh_id: Unknown<'_>,
         destination_url: Option<Unknown<'_>>,
     ) -> Result<Unknown<'env>> {
-        let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
-        let outcome = self
-            .inner
-            .verify_mesh_token_cached(&token, &mesh_id, destination.as_deref());
-        self.sync_result(env, outcome)
+        error::entry(env, "Validator.verifyMeshTokenSync", || {
+            let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
+            let outcome =
+                self.inner
+                    .verify_mesh_token_cached(&token, &mesh_id, destination.as_deref());
+            self.sync_result(env, outcome)
+        })
     }
 
     /// The fetching half of `validate` (index.js tries `validateSync` first).
@@ -451,9 +465,16 @@ impl Validator {
         env: &'env Env,
         token: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, JsClaims>> {
-        let token = args::string(env, &token, "token")?;
-        let inner = self.inner.clone();
-        crate::client::spawn(env, async move { inner.validate(&token).await }, JsClaims)
+        error::entry(env, "Validator.validate", || {
+            let token = args::string(env, &token, "token")?;
+            let inner = self.inner.clone();
+            crate::client::spawn(
+                env,
+                "Validator.validate",
+                async move { inner.validate(&token).await },
+                JsClaims,
+            )
+        })
     }
 
     /// The fetching half of `verifyMeshToken` (index.js tries `verifyMeshTokenSync` first).
@@ -465,39 +486,53 @@ impl Validator {
         mesh_id: Unknown<'_>,
         destination_url: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, JsClaims>> {
-        let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
-        let inner = self.inner.clone();
-        crate::client::spawn(
-            env,
-            async move {
-                inner
-                    .verify_mesh_token(&token, &mesh_id, destination.as_deref())
-                    .await
-            },
-            JsClaims,
-        )
+        error::entry(env, "Validator.verifyMeshToken", || {
+            let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
+            let inner = self.inner.clone();
+            crate::client::spawn(
+                env,
+                "Validator.verifyMeshToken",
+                async move {
+                    inner
+                        .verify_mesh_token(&token, &mesh_id, destination.as_deref())
+                        .await
+                },
+                JsClaims,
+            )
+        })
     }
 
     /// Fetches every JWKS now (at start-up, so the first request does not wait); respects the
     /// minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
     #[napi(ts_return_type = "Promise<void>")]
     pub fn refresh_keys<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        let inner = self.inner.clone();
-        crate::client::spawn(env, async move { inner.refresh_keys().await }, |()| ())
+        error::entry(env, "Validator.refreshKeys", || {
+            let inner = self.inner.clone();
+            crate::client::spawn(
+                env,
+                "Validator.refreshKeys",
+                async move { inner.refresh_keys().await },
+                |()| (),
+            )
+        })
     }
 
     /// Forgets every verified token (keys stay cached): the next validation of any token
     /// checks its signature again.
     #[napi]
     pub fn flush_token_cache(&self, env: &Env) -> Result<()> {
-        self.inner.flush_token_cache();
-        self.objects.borrow_mut().clear(env)
+        error::entry(env, "Validator.flushTokenCache", || {
+            self.inner.flush_token_cache();
+            self.objects.borrow_mut().clear(env)
+        })
     }
 
     /// Verified tokens currently remembered.
     #[napi(getter)]
-    pub fn cached_tokens(&self) -> u32 {
-        u32::try_from(self.inner.cached_tokens()).unwrap_or(u32::MAX)
+    pub fn cached_tokens(&self, env: &Env) -> Result<u32> {
+        error::entry(env, "Validator.cachedTokens", || {
+            Ok(u32::try_from(self.inner.cached_tokens()).unwrap_or(u32::MAX))
+        })
     }
 }
 
@@ -595,6 +630,8 @@ fn mesh_args(
 /// ```
 #[napi(ts_args_type = "header: string")]
 pub fn parse_bearer(env: &Env, header: Unknown<'_>) -> Result<String> {
-    let header = args::string(env, &header, "header")?;
-    error::core(env, || jwt::parse_bearer(&header).map(str::to_owned))
+    error::entry(env, "parseBearer", || {
+        let header = args::string(env, &header, "header")?;
+        error::core(env, || jwt::parse_bearer(&header).map(str::to_owned))
+    })
 }

@@ -27,18 +27,41 @@ pub mod reference;
 pub mod resolver;
 pub mod storage;
 
+use napi::bindgen_prelude::{Env, Result};
 use napi_derive::napi;
 use runbeam_core::ErrorKind;
 
+/// Runs when the addon is loaded: installs the core's quiet panic hook, so that a panic (caught
+/// at every entry point and thrown as `RUNBEAM_INTERNAL`) prints nothing on the host's stderr.
+#[napi(module_exports)]
+pub fn init() {
+    runbeam_core::panic::install_quiet_hook();
+}
+
 /// The version of librunbeam; equal to the version of this package.
 #[napi]
-pub fn version() -> &'static str {
-    runbeam_core::VERSION
+pub fn version(env: &Env) -> Result<&'static str> {
+    error::entry(env, "version", || Ok(runbeam_core::VERSION))
 }
 
 /// Every error `code` the SDK can throw (`"RUNBEAM_INVALID_REFERENCE"`, …). Codes are stable:
 /// new ones may be added, none is renamed or removed.
 #[napi]
-pub fn error_codes() -> Vec<&'static str> {
-    ErrorKind::ALL.iter().map(|kind| kind.code()).collect()
+pub fn error_codes(env: &Env) -> Result<Vec<&'static str>> {
+    error::entry(env, "errorCodes", || {
+        Ok(ErrorKind::ALL.iter().map(|kind| kind.code()).collect())
+    })
+}
+
+/// Test-only (debug builds, cargo feature `fault-injection`): the next `count` calls that pass
+/// `site` (`"jwt"`, `"reference"`, `"jwks"`, `"resolve"`, `"storage"`) panic, to prove the
+/// panic boundary. Not part of the API (not exported by `index.js`, not declared in
+/// `index.d.ts`: tests reach it through `native.js`); absent from release builds.
+#[cfg(feature = "fault-injection")]
+#[napi(js_name = "_faultArm", skip_typescript)]
+pub fn fault_arm(env: &Env, site: String, count: u32) -> Result<()> {
+    error::entry(env, "_faultArm", || {
+        runbeam_core::panic::fault::arm(&site, count);
+        Ok(())
+    })
 }

@@ -141,28 +141,30 @@ pub fn reference_init<'env>(
     class: Function<'env>,
     canonical_of: Function<'env>,
 ) -> Result<Object<'env>> {
-    let class = Object::from_raw(env.raw(), class.raw());
-    let canonical_of = Object::from_raw(env.raw(), canonical_of.raw());
-    let scratch = REGISTRY.with(|registry| -> Result<sys::napi_value> {
-        let mut registry = registry.borrow_mut();
-        registry.classes.push((
-            class.create_ref::<false>()?,
-            canonical_of.create_ref::<false>()?,
-        ));
-        if let Some(existing) = &registry.scratch {
-            return Ok(existing.get_value(env)?.raw());
-        }
-        let buffer = create_scratch(env)?;
-        registry.scratch = Some(buffer.create_ref::<false>()?);
-        Ok(buffer.raw())
-    })?;
-    let mut support = Object::new(env)?;
-    // SAFETY: `scratch` is a live value of `env` (just created or taken from its reference).
-    support.set("scratch", unsafe {
-        Unknown::from_raw_unchecked(env.raw(), scratch)
-    })?;
-    support.set("constants", CONSTANTS.to_vec())?;
-    Ok(support)
+    error::entry(env, "referenceInit", || {
+        let class = Object::from_raw(env.raw(), class.raw());
+        let canonical_of = Object::from_raw(env.raw(), canonical_of.raw());
+        let scratch = REGISTRY.with(|registry| -> Result<sys::napi_value> {
+            let mut registry = registry.borrow_mut();
+            registry.classes.push((
+                class.create_ref::<false>()?,
+                canonical_of.create_ref::<false>()?,
+            ));
+            if let Some(existing) = &registry.scratch {
+                return Ok(existing.get_value(env)?.raw());
+            }
+            let buffer = create_scratch(env)?;
+            registry.scratch = Some(buffer.create_ref::<false>()?);
+            Ok(buffer.raw())
+        })?;
+        let mut support = Object::new(env)?;
+        // SAFETY: `scratch` is a live value of `env` (just created or taken from its reference).
+        support.set("scratch", unsafe {
+            Unknown::from_raw_unchecked(env.raw(), scratch)
+        })?;
+        support.set("constants", CONSTANTS.to_vec())?;
+        Ok(support)
+    })
 }
 
 fn create_scratch<'env>(env: &'env Env) -> Result<Object<'env>> {
@@ -222,24 +224,32 @@ pub struct JsReference(pub(crate) String);
 
 impl ToNapiValue for JsReference {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        // Converted by napi after the entry returned: its own panic boundary.
         let env = Env::from_raw(env);
+        error::entry(&env, "Reference", || val.build(&env))
+    }
+}
+
+impl JsReference {
+    /// The `Reference` object, made by the registered class's `parse`.
+    fn build(self, env: &Env) -> Result<sys::napi_value> {
         let class = REGISTRY.with(|registry| {
             registry
                 .borrow()
                 .classes
                 .last()
-                .map(|(class, _)| class.get_value(&env).map(|class| class.raw()))
+                .map(|(class, _)| class.get_value(env).map(|class| class.raw()))
                 .transpose()
         })?;
         let Some(class) = class else {
             return Err(error::internal(
-                &env,
+                env,
                 "the Reference class is not registered",
             ));
         };
         let class = Object::from_raw(env.raw(), class);
         let parse: Function<'_, JsString<'_>, Unknown<'_>> = class.get_named_property("parse")?;
-        let reference = parse.apply(class, env.create_string(&val.0)?)?;
+        let reference = parse.apply(class, env.create_string(&self.0)?)?;
         Ok(reference.raw())
     }
 }
@@ -251,67 +261,69 @@ pub fn parse_reference<'env>(
     env: &'env Env,
     text: Unknown<'env>,
 ) -> Result<Option<JsString<'env>>> {
-    // Not zeroed: napi writes the first `len` bytes, and only those are read.
-    let mut buffer = [MaybeUninit::<u8>::uninit(); STACK_BYTES];
-    let mut len = 0;
-    // SAFETY: the buffer holds `STACK_BYTES` bytes; napi writes at most that many, NUL included.
-    let status = unsafe {
-        sys::napi_get_value_string_utf8(
-            env.raw(),
-            text.raw(),
-            buffer.as_mut_ptr().cast(),
-            STACK_BYTES,
-            &mut len,
-        )
-    };
-    if status != sys::Status::napi_ok {
-        return Err(not_a_string(env, &text));
-    }
-    // SAFETY: napi initialised `len` bytes (fewer than `STACK_BYTES`).
-    let bytes: &[u8] =
-        unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast(), len.min(STACK_BYTES)) };
-    // napi stops before a character that does not fit, so a short result is the whole string.
-    let whole = len + 4 < STACK_BYTES;
-    let input = if !whole {
-        None
-    } else if bytes.is_ascii() {
-        // SAFETY: ASCII is UTF-8 (checked word by word: cheaper than `from_utf8`).
-        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
-    } else {
-        std::str::from_utf8(bytes).ok()
-    };
-    let (reference, same) = match input {
-        Some(input) => {
-            // The common case: read in full without allocating.
-            let reference = error::core(env, || Reference::parse(input))?;
-            let same = reference.as_str() == input;
-            (reference, same)
+    error::entry(env, "parseReference", || {
+        // Not zeroed: napi writes the first `len` bytes, and only those are read.
+        let mut buffer = [MaybeUninit::<u8>::uninit(); STACK_BYTES];
+        let mut len = 0;
+        // SAFETY: the buffer holds `STACK_BYTES` bytes; napi writes at most that many, NUL included.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(
+                env.raw(),
+                text.raw(),
+                buffer.as_mut_ptr().cast(),
+                STACK_BYTES,
+                &mut len,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            return Err(not_a_string(env, &text));
         }
-        None => {
-            // Longer than any reference: read it all for the core's message.
-            let input = args::string(env, &text, "the reference")?;
-            let reference = error::core(env, || Reference::parse(&input))?;
-            let same = reference.as_str() == input;
-            (reference, same)
+        // SAFETY: napi initialised `len` bytes (fewer than `STACK_BYTES`).
+        let bytes: &[u8] =
+            unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast(), len.min(STACK_BYTES)) };
+        // napi stops before a character that does not fit, so a short result is the whole string.
+        let whole = len + 4 < STACK_BYTES;
+        let input = if !whole {
+            None
+        } else if bytes.is_ascii() {
+            // SAFETY: ASCII is UTF-8 (checked word by word: cheaper than `from_utf8`).
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            std::str::from_utf8(bytes).ok()
+        };
+        let (reference, same) = match input {
+            Some(input) => {
+                // The common case: read in full without allocating.
+                let reference = error::core(env, || Reference::parse(input))?;
+                let same = reference.as_str() == input;
+                (reference, same)
+            }
+            None => {
+                // Longer than any reference: read it all for the core's message.
+                let input = args::string(env, &text, "the reference")?;
+                let reference = error::core(env, || Reference::parse(&input))?;
+                let same = reference.as_str() == input;
+                (reference, same)
+            }
+        };
+        let slots = encode(&reference)
+            .ok_or_else(|| error::internal(env, "a reference part is not in its canonical text"))?;
+        let scratch = SCRATCH.with(Cell::get);
+        if scratch.is_null() {
+            return Err(error::internal(env, "Reference support is not initialised"));
         }
-    };
-    let slots = encode(&reference)
-        .ok_or_else(|| error::internal(env, "a reference part is not in its canonical text"))?;
-    let scratch = SCRATCH.with(Cell::get);
-    if scratch.is_null() {
-        return Err(error::internal(env, "Reference support is not initialised"));
-    }
-    // SAFETY: `scratch` points to `SLOTS` i32s leaked by `create_scratch`, valid forever; this
-    // thread is the only writer and JavaScript reads it only after this call returns.
-    unsafe { ptr::copy_nonoverlapping(slots.as_ptr(), scratch, SLOTS) };
-    if same {
-        Ok(None)
-    } else {
-        // The canonical form is ASCII, which Latin-1 encodes as is (the cheapest conversion).
-        Ok(Some(
-            env.create_string_latin1(reference.as_str().as_bytes())?,
-        ))
-    }
+        // SAFETY: `scratch` points to `SLOTS` i32s leaked by `create_scratch`, valid forever; this
+        // thread is the only writer and JavaScript reads it only after this call returns.
+        unsafe { ptr::copy_nonoverlapping(slots.as_ptr(), scratch, SLOTS) };
+        if same {
+            Ok(None)
+        } else {
+            // The canonical form is ASCII, which Latin-1 encodes as is (the cheapest conversion).
+            Ok(Some(
+                env.create_string_latin1(reference.as_str().as_bytes())?,
+            ))
+        }
+    })
 }
 
 #[cold]
@@ -329,7 +341,9 @@ fn not_a_string(env: &Env, text: &Unknown<'_>) -> napi::Error {
 /// Internal: backs `Reference.prototype.equals`.
 #[napi(js_name = "__referencesEqual", skip_typescript)]
 pub fn references_equal(env: &Env, a: Unknown<'_>, b: Unknown<'_>) -> Result<bool> {
-    let a = args::reference(env, &a, "a")?;
-    let b = args::reference(env, &b, "b")?;
-    Ok(a == b)
+    error::entry(env, "referencesEqual", || {
+        let a = args::reference(env, &a, "a")?;
+        let b = args::reference(env, &b, "b")?;
+        Ok(a == b)
+    })
 }

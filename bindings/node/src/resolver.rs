@@ -244,59 +244,71 @@ pub struct IssuedMeshToken {
 impl IssuedMeshToken {
     /// The mesh token, a JWT (a prototype getter: never shown).
     #[napi(getter)]
-    pub fn token(&self) -> String {
-        self.inner.token.token.expose().to_string()
+    pub fn token(&self, env: &Env) -> Result<String> {
+        error::entry(env, "IssuedMeshToken.token", || {
+            Ok(self.inner.token.token.expose().to_string())
+        })
     }
 
     /// The token itself, same as `token`.
     #[napi]
-    pub fn expose(&self) -> String {
-        self.token()
+    pub fn expose(&self, env: &Env) -> Result<String> {
+        error::entry(env, "IssuedMeshToken.expose", || self.token(env))
     }
 
     /// When it expires.
     #[napi(getter, ts_return_type = "Date")]
     pub fn expires_at<'env>(&self, env: &'env Env) -> Result<JsDate<'env>> {
-        date(env, self.inner.token.expires_at)
+        error::entry(env, "IssuedMeshToken.expiresAt", || {
+            date(env, self.inner.token.expires_at)
+        })
     }
 
     /// The Cloud's id of the mesh.
     #[napi(getter)]
-    pub fn mesh_id(&self) -> String {
-        self.inner.token.mesh_id.clone()
+    pub fn mesh_id(&self, env: &Env) -> Result<String> {
+        error::entry(env, "IssuedMeshToken.meshId", || {
+            Ok(self.inner.token.mesh_id.clone())
+        })
     }
 
     /// The mesh's name in the configuration.
     #[napi(getter)]
-    pub fn mesh(&self) -> String {
-        self.inner.mesh.clone()
+    pub fn mesh(&self, env: &Env) -> Result<String> {
+        error::entry(env, "IssuedMeshToken.mesh", || Ok(self.inner.mesh.clone()))
     }
 
     /// Its verified claims (`sub`, `aud`, `exp`, `jti`; `claims.claims` has `dest_url`,
     /// `source_team`, `mesh_id`, …).
     #[napi(getter, ts_return_type = "Claims")]
     pub fn claims<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-        let raw = jwt::new_claims(env, &self.inner.claims)?;
-        // SAFETY: `raw` is a live value of `env`.
-        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+        error::entry(env, "IssuedMeshToken.claims", || {
+            let raw = jwt::new_claims(env, &self.inner.claims)?;
+            // SAFETY: `raw` is a live value of `env`.
+            Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+        })
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("token".into(), REDACTED.into());
-        map.insert(
-            "expiresAt".into(),
-            rfc3339(self.inner.token.expires_at).into(),
-        );
-        map.insert("meshId".into(), self.inner.token.mesh_id.clone().into());
-        map.insert("mesh".into(), self.inner.mesh.clone().into());
-        map.insert(
-            "claims".into(),
-            Value::Object(self.inner.claims.all().clone()),
-        );
-        Value::Object(map)
+    pub fn to_json(&self, env: &Env) -> Result<Value> {
+        error::entry(env, "IssuedMeshToken.toJSON", || {
+            Ok({
+                let mut map = Map::new();
+                map.insert("token".into(), REDACTED.into());
+                map.insert(
+                    "expiresAt".into(),
+                    rfc3339(self.inner.token.expires_at).into(),
+                );
+                map.insert("meshId".into(), self.inner.token.mesh_id.clone().into());
+                map.insert("mesh".into(), self.inner.mesh.clone().into());
+                map.insert(
+                    "claims".into(),
+                    Value::Object(self.inner.claims.all().clone()),
+                );
+                Value::Object(map)
+            })
+        })
     }
 }
 
@@ -333,13 +345,15 @@ pub struct Resolver {
 
 impl ObjectFinalize for Resolver {
     fn finalize(self, env: Env) -> Result<()> {
-        // In use only if a GC during a Promise callback of this resolver finalizes it: that
-        // callback's map then keeps its few objects (it holds the last `Rc`).
-        let Ok(mut objects) = self.objects.try_borrow_mut() else {
-            return Ok(());
-        };
-        objects.closed = true;
-        objects.clear(&env)
+        error::entry(&env, "Resolver finalizer", || {
+            // In use only if a GC during a Promise callback of this resolver finalizes it: that
+            // callback's map then keeps its few objects (it holds the last `Rc`).
+            let Ok(mut objects) = self.objects.try_borrow_mut() else {
+                return Ok(());
+            };
+            objects.closed = true;
+            objects.clear(&env)
+        })
     }
 }
 
@@ -425,58 +439,60 @@ impl Resolver {
     /// `RUNBEAM_CONFIG` when a provider's API URL or a mesh's `jwks_url` cannot be used.
     #[napi(constructor, ts_args_type = "options: ResolverOptions")]
     pub fn new(env: &Env, options: Option<Unknown<'_>>) -> Result<Self> {
-        let options = match options {
-            Some(value) if value.get_type()? == ValueType::Object => {
-                Object::from_raw(env.raw(), value.raw())
+        error::entry(env, "new Resolver", || {
+            let options = match options {
+                Some(value) if value.get_type()? == ValueType::Object => {
+                    Object::from_raw(env.raw(), value.raw())
+                }
+                other => {
+                    let got = other.as_ref().map_or("undefined", error::describe);
+                    return Err(error::invalid_argument(
+                        env,
+                        format!(
+                            "new Resolver() needs an options object with config, client and tokenManager, not {got}"
+                        ),
+                    ));
+                }
+            };
+            let config: &MeshConfig = instance(
+                env,
+                property(&options, "config")?,
+                "options.config",
+                "MeshConfig",
+            )?;
+            let client: &Client = instance(
+                env,
+                property(&options, "client")?,
+                "options.client",
+                "Client",
+            )?;
+            let manager: &TokenManager = instance(
+                env,
+                property(&options, "tokenManager")?,
+                "options.tokenManager",
+                "TokenManager",
+            )?;
+            let mut builder = resolve::Resolver::builder(
+                config.core().clone(),
+                client.core().clone(),
+                manager.core(),
+            );
+            if let Some(v) = property(&options, "maxStaleSecs")? {
+                builder = builder.max_stale(secs(env, &v, "options.maxStaleSecs")?);
             }
-            other => {
-                let got = other.as_ref().map_or("undefined", error::describe);
-                return Err(error::invalid_argument(
-                    env,
-                    format!(
-                        "new Resolver() needs an options object with config, client and tokenManager, not {got}"
-                    ),
-                ));
+            if let Some(v) = property(&options, "meshTokenMarginSecs")? {
+                builder = builder.mesh_token_margin(secs(env, &v, "options.meshTokenMarginSecs")?);
             }
-        };
-        let config: &MeshConfig = instance(
-            env,
-            property(&options, "config")?,
-            "options.config",
-            "MeshConfig",
-        )?;
-        let client: &Client = instance(
-            env,
-            property(&options, "client")?,
-            "options.client",
-            "Client",
-        )?;
-        let manager: &TokenManager = instance(
-            env,
-            property(&options, "tokenManager")?,
-            "options.tokenManager",
-            "TokenManager",
-        )?;
-        let mut builder = resolve::Resolver::builder(
-            config.core().clone(),
-            client.core().clone(),
-            manager.core(),
-        );
-        if let Some(v) = property(&options, "maxStaleSecs")? {
-            builder = builder.max_stale(secs(env, &v, "options.maxStaleSecs")?);
-        }
-        if let Some(v) = property(&options, "meshTokenMarginSecs")? {
-            builder = builder.mesh_token_margin(secs(env, &v, "options.meshTokenMarginSecs")?);
-        }
-        if let Some(v) = property(&options, "meshTokenCapacity")? {
-            let n: f64 = crate::client::json_like(env, &v, "options.meshTokenCapacity")?;
-            let n = crate::client::count(env, n, "options.meshTokenCapacity")?;
-            builder = builder.mesh_token_capacity(usize::try_from(n).unwrap_or(usize::MAX));
-        }
-        let inner = error::core(env, || builder.build())?;
-        Ok(Resolver {
-            inner,
-            objects: Rc::new(RefCell::new(Objects::default())),
+            if let Some(v) = property(&options, "meshTokenCapacity")? {
+                let n: f64 = crate::client::json_like(env, &v, "options.meshTokenCapacity")?;
+                let n = crate::client::count(env, n, "options.meshTokenCapacity")?;
+                builder = builder.mesh_token_capacity(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            let inner = error::core(env, || builder.build())?;
+            Ok(Resolver {
+                inner,
+                objects: Rc::new(RefCell::new(Objects::default())),
+            })
         })
     }
 
@@ -485,7 +501,9 @@ impl Resolver {
     /// @throws `RUNBEAM_CONFIG` whose `problems` list every problem with its TOML path.
     #[napi]
     pub fn validate_startup(&self, env: &Env) -> Result<()> {
-        error::core(env, || self.inner.validate_startup())
+        error::entry(env, "Resolver.validateStartup", || {
+            error::core(env, || self.inner.validate_startup())
+        })
     }
 
     /// The answer for `reference` without I/O: the `Resolution` when it is known now (a fresh
@@ -509,29 +527,31 @@ impl Resolver {
         env: &'env Env,
         reference: Option<Unknown<'_>>,
     ) -> Result<Unknown<'env>> {
-        let Some(reference) = reference else {
-            return Err(error::invalid_argument(
-                env,
-                "reference must be a Reference or a string, not undefined",
-            ));
-        };
-        let outcome = with_reference(env, &reference, |text| self.inner.resolve_cached(text))?;
-        let raw = match outcome {
-            None => {
-                let mut null = ptr::null_mut();
-                // SAFETY: `null` is written on success.
-                check(
+        error::entry(env, "Resolver.resolveCached", || {
+            let Some(reference) = reference else {
+                return Err(error::invalid_argument(
                     env,
-                    unsafe { sys::napi_get_null(env.raw(), &mut null) },
-                    "napi_get_null",
-                )?;
-                null
-            }
-            Some(Err(e)) => return Err(error::from_core(env, &e)),
-            Some(Ok(answer)) => object_for(env, &self.objects, answer, &self.inner)?,
-        };
-        // SAFETY: `raw` is a live value of `env`.
-        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+                    "reference must be a Reference or a string, not undefined",
+                ));
+            };
+            let outcome = with_reference(env, &reference, |text| self.inner.resolve_cached(text))?;
+            let raw = match outcome {
+                None => {
+                    let mut null = ptr::null_mut();
+                    // SAFETY: `null` is written on success.
+                    check(
+                        env,
+                        unsafe { sys::napi_get_null(env.raw(), &mut null) },
+                        "napi_get_null",
+                    )?;
+                    null
+                }
+                Some(Err(e)) => return Err(error::from_core(env, &e)),
+                Some(Ok(answer)) => object_for(env, &self.objects, answer, &self.inner)?,
+            };
+            // SAFETY: `raw` is a live value of `env`.
+            Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+        })
     }
 
     /// The fetching half of `resolve` (index.js tries `resolveCached` first).
@@ -541,23 +561,24 @@ impl Resolver {
         env: &'env Env,
         reference: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Raw>> {
-        let Some(reference) = reference else {
-            return Err(error::invalid_argument(
+        error::entry(env, "Resolver.resolve", || {
+            let Some(reference) = reference else {
+                return Err(error::invalid_argument(
+                    env,
+                    "reference must be a Reference or a string, not undefined",
+                ));
+            };
+            let text = with_reference(env, &reference, str::to_owned)?;
+            let inner = self.inner.clone();
+            let objects = Rc::clone(&self.objects);
+            let resolver = self.inner.clone();
+            error::spawn_with(
                 env,
-                "reference must be a Reference or a string, not undefined",
-            ));
-        };
-        let text = with_reference(env, &reference, str::to_owned)?;
-        let inner = self.inner.clone();
-        let objects = Rc::clone(&self.objects);
-        let resolver = self.inner.clone();
-        env.spawn_future_with_callback(
-            async move { Ok(inner.resolve(&text).await) },
-            move |env, outcome| match outcome {
-                Ok(answer) => object_for(env, &objects, answer, &resolver).map(Raw),
-                Err(e) => Err(error::from_core(env, &e)),
-            },
-        )
+                "Resolver.resolve",
+                async move { inner.resolve(&text).await },
+                move |env, answer| object_for(env, &objects, answer, &resolver).map(Raw),
+            )
+        })
     }
 
     /// A mesh token to call `destinationUrl` through `mesh` (its configuration name or Cloud
@@ -577,14 +598,17 @@ impl Resolver {
         mesh: Option<Unknown<'_>>,
         destination_url: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, IssuedMeshToken>> {
-        let mesh = string_arg(env, mesh, "mesh")?;
-        let destination = string_arg(env, destination_url, "destinationUrl")?;
-        let inner = self.inner.clone();
-        crate::client::spawn(
-            env,
-            async move { inner.mesh_token(&mesh, &destination).await },
-            |inner| IssuedMeshToken { inner },
-        )
+        error::entry(env, "Resolver.meshToken", || {
+            let mesh = string_arg(env, mesh, "mesh")?;
+            let destination = string_arg(env, destination_url, "destinationUrl")?;
+            let inner = self.inner.clone();
+            crate::client::spawn(
+                env,
+                "Resolver.meshToken",
+                async move { inner.mesh_token(&mesh, &destination).await },
+                |inner| IssuedMeshToken { inner },
+            )
+        })
     }
 
     /// The receiving side, without I/O: verifies a mesh token presented for `mesh` (its
@@ -606,26 +630,29 @@ impl Resolver {
         mesh: Option<Unknown<'_>>,
         destination_url: Option<Unknown<'_>>,
     ) -> Result<Unknown<'env>> {
-        let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
-        let raw = match self
-            .inner
-            .verify_mesh_token_cached(&token, &mesh, destination.as_deref())
-        {
-            None => {
-                let mut null = ptr::null_mut();
-                // SAFETY: `null` is written on success.
-                check(
-                    env,
-                    unsafe { sys::napi_get_null(env.raw(), &mut null) },
-                    "napi_get_null",
-                )?;
-                null
-            }
-            Some(Err(e)) => return Err(error::from_core(env, &e)),
-            Some(Ok(claims)) => jwt::new_claims(env, &claims)?,
-        };
-        // SAFETY: `raw` is a live value of `env`.
-        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+        error::entry(env, "Resolver.verifyMeshTokenSync", || {
+            let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
+            let raw =
+                match self
+                    .inner
+                    .verify_mesh_token_cached(&token, &mesh, destination.as_deref())
+                {
+                    None => {
+                        let mut null = ptr::null_mut();
+                        // SAFETY: `null` is written on success.
+                        check(
+                            env,
+                            unsafe { sys::napi_get_null(env.raw(), &mut null) },
+                            "napi_get_null",
+                        )?;
+                        null
+                    }
+                    Some(Err(e)) => return Err(error::from_core(env, &e)),
+                    Some(Ok(claims)) => jwt::new_claims(env, &claims)?,
+                };
+            // SAFETY: `raw` is a live value of `env`.
+            Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+        })
     }
 
     /// The fetching half of `verifyMeshToken` (index.js tries `verifyMeshTokenSync` first).
@@ -637,17 +664,20 @@ impl Resolver {
         mesh: Option<Unknown<'_>>,
         destination_url: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, jwt::JsClaims>> {
-        let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
-        let inner = self.inner.clone();
-        crate::client::spawn(
-            env,
-            async move {
-                inner
-                    .verify_mesh_token(&token, &mesh, destination.as_deref())
-                    .await
-            },
-            jwt::JsClaims,
-        )
+        error::entry(env, "Resolver.verifyMeshToken", || {
+            let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
+            let inner = self.inner.clone();
+            crate::client::spawn(
+                env,
+                "Resolver.verifyMeshToken",
+                async move {
+                    inner
+                        .verify_mesh_token(&token, &mesh, destination.as_deref())
+                        .await
+                },
+                jwt::JsClaims,
+            )
+        })
     }
 
     /// Forgets the cached answer for `reference` (any spelling); the next `resolve` asks the
@@ -656,24 +686,28 @@ impl Resolver {
     /// @throws `RUNBEAM_INVALID_REFERENCE`, `RUNBEAM_INVALID_ARGUMENT`.
     #[napi(ts_args_type = "reference: Reference | string")]
     pub fn invalidate(&self, env: &Env, reference: Option<Unknown<'_>>) -> Result<bool> {
-        let Some(reference) = reference else {
-            return Err(error::invalid_argument(
-                env,
-                "reference must be a Reference or a string, not undefined",
-            ));
-        };
-        let outcome = with_reference(env, &reference, |text| self.inner.invalidate(text))?;
-        outcome.map_err(|e| error::from_core(env, &e))
+        error::entry(env, "Resolver.invalidate", || {
+            let Some(reference) = reference else {
+                return Err(error::invalid_argument(
+                    env,
+                    "reference must be a Reference or a string, not undefined",
+                ));
+            };
+            let outcome = with_reference(env, &reference, |text| self.inner.invalidate(text))?;
+            outcome.map_err(|e| error::from_core(env, &e))
+        })
     }
 
     /// Forgets every cached answer and mesh token.
     #[napi]
     pub fn invalidate_all(&self, env: &Env) -> Result<()> {
-        self.inner.invalidate_all();
-        match self.objects.try_borrow_mut() {
-            Ok(mut objects) => objects.clear(env),
-            Err(_) => Ok(()),
-        }
+        error::entry(env, "Resolver.invalidateAll", || {
+            self.inner.invalidate_all();
+            match self.objects.try_borrow_mut() {
+                Ok(mut objects) => objects.clear(env),
+                Err(_) => Ok(()),
+            }
+        })
     }
 
     /// Switches to `config` (the cache is invalidated when the configuration changes): the new
@@ -686,25 +720,31 @@ impl Resolver {
     /// `RUNBEAM_INVALID_ARGUMENT` when `config` is not a `MeshConfig`.
     #[napi(ts_args_type = "config: MeshConfig")]
     pub fn reload(&self, env: &Env, config: Option<Unknown<'_>>) -> Result<()> {
-        let config: &MeshConfig = instance(env, config, "config", "MeshConfig")?;
-        error::core(env, || self.inner.reload(config.core().clone()))
+        error::entry(env, "Resolver.reload", || {
+            let config: &MeshConfig = instance(env, config, "config", "MeshConfig")?;
+            error::core(env, || self.inner.reload(config.core().clone()))
+        })
     }
 
     /// The configuration in use (the last one `reload` accepted).
     #[napi(getter)]
-    pub fn config(&self) -> MeshConfig {
-        MeshConfig::from_core(self.inner.config())
+    pub fn config(&self, env: &Env) -> Result<MeshConfig> {
+        error::entry(env, "Resolver.config", || {
+            Ok(MeshConfig::from_core(self.inner.config()))
+        })
     }
 
     /// References with a cached answer (fresh or stale).
     #[napi(getter)]
-    pub fn cached_references(&self) -> u32 {
-        u32::try_from(self.inner.cached_references()).unwrap_or(u32::MAX)
+    pub fn cached_references(&self, env: &Env) -> Result<u32> {
+        error::entry(env, "Resolver.cachedReferences", || {
+            Ok(u32::try_from(self.inner.cached_references()).unwrap_or(u32::MAX))
+        })
     }
 
     /// Counters since the resolver was built.
     #[napi]
-    pub fn stats(&self) -> ResolverStats {
-        self.inner.stats().into()
+    pub fn stats(&self, env: &Env) -> Result<ResolverStats> {
+        error::entry(env, "Resolver.stats", || Ok(self.inner.stats().into()))
     }
 }

@@ -133,83 +133,105 @@ impl MachineToken {
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or empty token, a bad date, …
     #[napi(constructor, ts_args_type = "fields: MachineTokenFields")]
     pub fn new(env: &Env, fields: Unknown<'_>) -> Result<Self> {
-        let json = self::fields(env, &fields, "fields", MACHINE_FIELDS)?;
-        token_from!(env, json, "MachineToken", core::MachineToken).map(MachineToken::from)
+        error::entry(env, "new MachineToken", || {
+            let json = self::fields(env, &fields, "fields", MACHINE_FIELDS)?;
+            token_from!(env, json, "MachineToken", core::MachineToken).map(MachineToken::from)
+        })
     }
 
     /// The token sent as `Authorization: Bearer` (a prototype getter: never shown).
     #[napi(getter)]
-    pub fn machine_token(&self) -> String {
-        self.inner.machine_token.expose().to_string()
+    pub fn machine_token(&self, env: &Env) -> Result<String> {
+        error::entry(env, "MachineToken.machineToken", || {
+            Ok(self.inner.machine_token.expose().to_string())
+        })
     }
 
     /// The token itself, same as `machineToken`.
     #[napi]
-    pub fn expose(&self) -> String {
-        self.machine_token()
+    pub fn expose(&self, env: &Env) -> Result<String> {
+        error::entry(env, "MachineToken.expose", || self.machine_token(env))
     }
 
     /// When it stops working.
     #[napi(getter, ts_return_type = "Date")]
     pub fn expires_at<'env>(&self, env: &'env Env) -> Result<JsDate<'env>> {
-        date(env, self.inner.expires_at)
+        error::entry(env, "MachineToken.expiresAt", || {
+            date(env, self.inner.expires_at)
+        })
     }
 
     /// The gateway it identifies.
     #[napi(getter)]
-    pub fn gateway_id(&self) -> String {
-        self.inner.gateway_id.clone()
+    pub fn gateway_id(&self, env: &Env) -> Result<String> {
+        error::entry(env, "MachineToken.gatewayId", || {
+            Ok(self.inner.gateway_id.clone())
+        })
     }
 
     /// What it may do.
     #[napi(getter)]
-    pub fn abilities(&self) -> Vec<String> {
-        self.inner.abilities.clone()
+    pub fn abilities(&self, env: &Env) -> Result<Vec<String>> {
+        error::entry(env, "MachineToken.abilities", || {
+            Ok(self.inner.abilities.clone())
+        })
     }
 
     /// When it was issued, if known.
     #[napi(getter, ts_return_type = "Date | null")]
     pub fn issued_at<'env>(&self, env: &'env Env) -> Result<Option<JsDate<'env>>> {
-        self.inner.issued_at.map(|t| date(env, t)).transpose()
+        error::entry(env, "MachineToken.issuedAt", || {
+            self.inner.issued_at.map(|t| date(env, t)).transpose()
+        })
     }
 
     /// Whether it has expired.
     #[napi]
-    pub fn is_expired(&self) -> bool {
-        self.inner.is_expired()
+    pub fn is_expired(&self, env: &Env) -> Result<bool> {
+        error::entry(env, "MachineToken.isExpired", || {
+            Ok(self.inner.is_expired())
+        })
     }
 
     /// Seconds left before expiry (0 once expired).
     #[napi(getter)]
-    pub fn expires_in_secs(&self) -> f64 {
-        self.inner.expires_in().as_secs_f64()
+    pub fn expires_in_secs(&self, env: &Env) -> Result<f64> {
+        error::entry(env, "MachineToken.expiresInSecs", || {
+            Ok(self.inner.expires_in().as_secs_f64())
+        })
     }
 
     /// Whether it expires within `windowSecs` (default 7 days) or has expired.
     #[napi(ts_args_type = "windowSecs?: number")]
     pub fn needs_renewal(&self, env: &Env, window_secs: Option<Unknown<'_>>) -> Result<bool> {
-        let window = match present(window_secs) {
-            None => DEFAULT_RENEWAL_WINDOW,
-            Some(v) => secs(env, &v, "windowSecs")?,
-        };
-        Ok(self.inner.needs_renewal(window))
+        error::entry(env, "MachineToken.needsRenewal", || {
+            let window = match present(window_secs) {
+                None => DEFAULT_RENEWAL_WINDOW,
+                Some(v) => secs(env, &v, "windowSecs")?,
+            };
+            Ok(self.inner.needs_renewal(window))
+        })
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("machineToken".into(), REDACTED.into());
-        map.insert("expiresAt".into(), rfc3339(self.inner.expires_at).into());
-        map.insert("gatewayId".into(), self.inner.gateway_id.clone().into());
-        map.insert("abilities".into(), self.inner.abilities.clone().into());
-        map.insert(
-            "issuedAt".into(),
-            self.inner
-                .issued_at
-                .map_or(Value::Null, |t| rfc3339(t).into()),
-        );
-        Value::Object(map)
+    pub fn to_json(&self, env: &Env) -> Result<Value> {
+        error::entry(env, "MachineToken.toJSON", || {
+            Ok({
+                let mut map = Map::new();
+                map.insert("machineToken".into(), REDACTED.into());
+                map.insert("expiresAt".into(), rfc3339(self.inner.expires_at).into());
+                map.insert("gatewayId".into(), self.inner.gateway_id.clone().into());
+                map.insert("abilities".into(), self.inner.abilities.clone().into());
+                map.insert(
+                    "issuedAt".into(),
+                    self.inner
+                        .issued_at
+                        .map_or(Value::Null, |t| rfc3339(t).into()),
+                );
+                Value::Object(map)
+            })
+        })
     }
 }
 
@@ -233,56 +255,66 @@ impl UserToken {
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or empty token or a bad date.
     #[napi(constructor, ts_args_type = "fields: UserTokenFields")]
     pub fn new(env: &Env, fields: Unknown<'_>) -> Result<Self> {
-        let json = self::fields(env, &fields, "fields", USER_FIELDS)?;
-        token_from!(env, json, "UserToken", core::UserToken).map(UserToken::from)
+        error::entry(env, "new UserToken", || {
+            let json = self::fields(env, &fields, "fields", USER_FIELDS)?;
+            token_from!(env, json, "UserToken", core::UserToken).map(UserToken::from)
+        })
     }
 
     /// The token (a prototype getter: never shown).
     #[napi(getter)]
-    pub fn token(&self) -> String {
-        self.inner.token.expose().to_string()
+    pub fn token(&self, env: &Env) -> Result<String> {
+        error::entry(env, "UserToken.token", || {
+            Ok(self.inner.token.expose().to_string())
+        })
     }
 
     /// The token itself, same as `token`.
     #[napi]
-    pub fn expose(&self) -> String {
-        self.token()
+    pub fn expose(&self, env: &Env) -> Result<String> {
+        error::entry(env, "UserToken.expose", || self.token(env))
     }
 
     /// When it expires, if known.
     #[napi(getter, ts_return_type = "Date | null")]
     pub fn expires_at<'env>(&self, env: &'env Env) -> Result<Option<JsDate<'env>>> {
-        self.inner.expires_at.map(|t| date(env, t)).transpose()
+        error::entry(env, "UserToken.expiresAt", || {
+            self.inner.expires_at.map(|t| date(env, t)).transpose()
+        })
     }
 
     /// Who it belongs to (`{id, email, name}` as the Cloud gives it), if known.
     #[napi(getter, ts_return_type = "Record<string, unknown> | null")]
-    pub fn user(&self) -> Option<Value> {
-        self.inner.user.clone()
+    pub fn user(&self, env: &Env) -> Result<Option<Value>> {
+        error::entry(env, "UserToken.user", || Ok(self.inner.user.clone()))
     }
 
     /// Whether it has a known expiry that has passed.
     #[napi]
-    pub fn is_expired(&self) -> bool {
-        self.inner.is_expired()
+    pub fn is_expired(&self, env: &Env) -> Result<bool> {
+        error::entry(env, "UserToken.isExpired", || Ok(self.inner.is_expired()))
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("token".into(), REDACTED.into());
-        map.insert(
-            "expiresAt".into(),
-            self.inner
-                .expires_at
-                .map_or(Value::Null, |t| rfc3339(t).into()),
-        );
-        map.insert(
-            "user".into(),
-            self.inner.user.clone().unwrap_or(Value::Null),
-        );
-        Value::Object(map)
+    pub fn to_json(&self, env: &Env) -> Result<Value> {
+        error::entry(env, "UserToken.toJSON", || {
+            Ok({
+                let mut map = Map::new();
+                map.insert("token".into(), REDACTED.into());
+                map.insert(
+                    "expiresAt".into(),
+                    self.inner
+                        .expires_at
+                        .map_or(Value::Null, |t| rfc3339(t).into()),
+                );
+                map.insert(
+                    "user".into(),
+                    self.inner.user.clone().unwrap_or(Value::Null),
+                );
+                Value::Object(map)
+            })
+        })
     }
 }
 
@@ -306,7 +338,12 @@ pub(crate) fn secs(env: &Env, value: &Unknown<'_>, what: &str) -> Result<Duratio
 }
 
 /// Runs a blocking store call on the runtime's blocking pool; resolves with `convert(value)`.
-fn blocking<'env, T, V, F, C>(env: &'env Env, call: F, convert: C) -> Result<PromiseRaw<'env, V>>
+fn blocking<'env, T, V, F, C>(
+    env: &'env Env,
+    function: &'static str,
+    call: F,
+    convert: C,
+) -> Result<PromiseRaw<'env, V>>
 where
     T: Send + 'static,
     V: ToNapiValue,
@@ -315,15 +352,18 @@ where
 {
     spawn(
         env,
+        function,
         async move {
-            napi::bindgen_prelude::spawn_blocking(call)
-                .await
-                .unwrap_or_else(|e| {
-                    Err(runbeam_core::Error::new(
-                        ErrorKind::Internal,
-                        format!("storage task failed: {e}"),
-                    ))
-                })
+            napi::bindgen_prelude::spawn_blocking(move || {
+                runbeam_core::panic::catch(function, call)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(runbeam_core::Error::new(
+                    ErrorKind::Internal,
+                    format!("storage task failed: {e}"),
+                ))
+            })
         },
         convert,
     )
@@ -343,8 +383,10 @@ macro_rules! token_store {
         impl $name {
             /// Which backend this is.
             #[napi(getter, ts_return_type = "TokenStoreBackend")]
-            pub fn backend(&self) -> &'static str {
-                self.inner.backend().name()
+            pub fn backend(&self, env: &Env) -> Result<&'static str> {
+                error::entry(env, concat!(stringify!($name), ".backend"), || {
+                    Ok(self.inner.backend().name())
+                })
             }
 
             /// Where a slot lives (a path or a keyring entry), for messages.
@@ -357,9 +399,11 @@ macro_rules! token_store {
                 instance_id: Unknown<'_>,
                 token_type: Unknown<'_>,
             ) -> Result<String> {
-                let instance = id(env, &instance_id, "instance id")?;
-                let kind = id(env, &token_type, "token type")?;
-                Ok(self.inner.location(&instance, &kind))
+                error::entry(env, concat!(stringify!($name), ".location"), || {
+                    let instance = id(env, &instance_id, "instance id")?;
+                    let kind = id(env, &token_type, "token type")?;
+                    Ok(self.inner.location(&instance, &kind))
+                })
             }
 
             /// The gateway's machine token (`RUNBEAM_MACHINE_TOKEN` first), or null. A file
@@ -374,13 +418,16 @@ macro_rules! token_store {
                 env: &'env Env,
                 instance_id: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, Option<MachineToken>>> {
-                let instance = id(env, &instance_id, "instance id")?;
-                let store = Arc::clone(&self.inner);
-                blocking(
-                    env,
-                    move || core::load_machine_token(&*store, &instance),
-                    |t| t.map(MachineToken::from),
-                )
+                error::entry(env, concat!(stringify!($name), ".loadMachineToken"), || {
+                    let instance = id(env, &instance_id, "instance id")?;
+                    let store = Arc::clone(&self.inner);
+                    blocking(
+                        env,
+                        concat!(stringify!($name), ".loadMachineToken"),
+                        move || core::load_machine_token(&*store, &instance),
+                        |t| t.map(MachineToken::from),
+                    )
+                })
             }
 
             /// Saves the gateway's machine token (a `MachineToken` or its fields), atomically.
@@ -394,14 +441,17 @@ macro_rules! token_store {
                 instance_id: Unknown<'_>,
                 token: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, ()>> {
-                let instance = id(env, &instance_id, "instance id")?;
-                let token = machine_token_arg(env, &token)?;
-                let store = Arc::clone(&self.inner);
-                blocking(
-                    env,
-                    move || core::save_machine_token(&*store, &instance, &token),
-                    |()| (),
-                )
+                error::entry(env, concat!(stringify!($name), ".saveMachineToken"), || {
+                    let instance = id(env, &instance_id, "instance id")?;
+                    let token = machine_token_arg(env, &token)?;
+                    let store = Arc::clone(&self.inner);
+                    blocking(
+                        env,
+                        concat!(stringify!($name), ".saveMachineToken"),
+                        move || core::save_machine_token(&*store, &instance, &token),
+                        |()| (),
+                    )
+                })
             }
 
             /// The instance's user token, or null.
@@ -414,13 +464,16 @@ macro_rules! token_store {
                 env: &'env Env,
                 instance_id: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, Option<UserToken>>> {
-                let instance = id(env, &instance_id, "instance id")?;
-                let store = Arc::clone(&self.inner);
-                blocking(
-                    env,
-                    move || core::load_token::<core::UserToken>(&*store, &instance, USER_TOKEN),
-                    |t| t.map(UserToken::from),
-                )
+                error::entry(env, concat!(stringify!($name), ".loadUserToken"), || {
+                    let instance = id(env, &instance_id, "instance id")?;
+                    let store = Arc::clone(&self.inner);
+                    blocking(
+                        env,
+                        concat!(stringify!($name), ".loadUserToken"),
+                        move || core::load_token::<core::UserToken>(&*store, &instance, USER_TOKEN),
+                        |t| t.map(UserToken::from),
+                    )
+                })
             }
 
             /// Saves the instance's user token (a `UserToken` or its fields), atomically.
@@ -434,14 +487,17 @@ macro_rules! token_store {
                 instance_id: Unknown<'_>,
                 token: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, ()>> {
-                let instance = id(env, &instance_id, "instance id")?;
-                let token = user_token_arg(env, &token)?;
-                let store = Arc::clone(&self.inner);
-                blocking(
-                    env,
-                    move || core::save_token(&*store, &instance, USER_TOKEN, &token),
-                    |()| (),
-                )
+                error::entry(env, concat!(stringify!($name), ".saveUserToken"), || {
+                    let instance = id(env, &instance_id, "instance id")?;
+                    let token = user_token_arg(env, &token)?;
+                    let store = Arc::clone(&self.inner);
+                    blocking(
+                        env,
+                        concat!(stringify!($name), ".saveUserToken"),
+                        move || core::save_token(&*store, &instance, USER_TOKEN, &token),
+                        |()| (),
+                    )
+                })
             }
 
             /// Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
@@ -456,10 +512,17 @@ macro_rules! token_store {
                 instance_id: Unknown<'_>,
                 token_type: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, bool>> {
-                let instance = id(env, &instance_id, "instance id")?;
-                let kind = id(env, &token_type, "token type")?;
-                let store = Arc::clone(&self.inner);
-                blocking(env, move || store.delete(&instance, &kind), |held| held)
+                error::entry(env, concat!(stringify!($name), ".delete"), || {
+                    let instance = id(env, &instance_id, "instance id")?;
+                    let kind = id(env, &token_type, "token type")?;
+                    let store = Arc::clone(&self.inner);
+                    blocking(
+                        env,
+                        concat!(stringify!($name), ".delete"),
+                        move || store.delete(&instance, &kind),
+                        |held| held,
+                    )
+                })
             }
         }
     };
@@ -516,28 +579,30 @@ impl FileTokenStore {
     /// `RUNBEAM_STORAGE` without a root and without a home directory.
     #[napi(constructor, ts_args_type = "options?: FileTokenStoreOptions")]
     pub fn new(env: &Env, options: Option<Unknown<'_>>) -> Result<Self> {
-        let options: FileTokenStoreOptions = match present(options) {
-            None => FileTokenStoreOptions::default(),
-            Some(v) if v.get_type()? == ValueType::Object => json_like(env, &v, "options")?,
-            Some(v) => {
-                return Err(error::invalid_argument(
-                    env,
-                    format!("options must be an object, not {}", error::describe(&v)),
-                ));
-            }
-        };
-        let store = error::core(env, || {
-            let store = match options.root {
-                Some(root) => core::FileStore::new(root),
-                None => core::FileStore::from_env()?,
+        error::entry(env, "new FileTokenStore", || {
+            let options: FileTokenStoreOptions = match present(options) {
+                None => FileTokenStoreOptions::default(),
+                Some(v) if v.get_type()? == ValueType::Object => json_like(env, &v, "options")?,
+                Some(v) => {
+                    return Err(error::invalid_argument(
+                        env,
+                        format!("options must be an object, not {}", error::describe(&v)),
+                    ));
+                }
             };
-            match options.key {
-                Some(key) => store.with_key(Secret::new(key)),
-                None => Ok(store),
-            }
-        })?;
-        Ok(FileTokenStore {
-            inner: Arc::new(store),
+            let store = error::core(env, || {
+                let store = match options.root {
+                    Some(root) => core::FileStore::new(root),
+                    None => core::FileStore::from_env()?,
+                };
+                match options.key {
+                    Some(key) => store.with_key(Secret::new(key)),
+                    None => Ok(store),
+                }
+            })?;
+            Ok(FileTokenStore {
+                inner: Arc::new(store),
+            })
         })
     }
 }
@@ -546,16 +611,18 @@ impl FileTokenStore {
 impl MemoryTokenStore {
     /// An empty store.
     #[napi(constructor)]
-    pub fn new() -> Self {
-        MemoryTokenStore {
-            inner: Arc::new(core::MemoryStore::new()),
-        }
+    pub fn new(env: &Env) -> Result<Self> {
+        error::entry(env, "new MemoryTokenStore", || {
+            Ok(MemoryTokenStore::default())
+        })
     }
 }
 
 impl Default for MemoryTokenStore {
     fn default() -> Self {
-        MemoryTokenStore::new()
+        MemoryTokenStore {
+            inner: Arc::new(core::MemoryStore::new()),
+        }
     }
 }
 
@@ -583,28 +650,31 @@ pub fn open_token_store<'env>(
     env: &'env Env,
     options: Option<Unknown<'_>>,
 ) -> Result<PromiseRaw<'env, Either3<FileTokenStore, KeyringTokenStore, MemoryTokenStore>>> {
-    let options: OpenTokenStoreOptions = match present(options) {
-        None => OpenTokenStoreOptions::default(),
-        Some(v) => json_like(env, &v, "options")?,
-    };
-    let choice = options
-        .choice
-        .as_deref()
-        .map(StoreChoice::parse)
-        .transpose()
-        .map_err(|e| error::from_core(env, &e))?;
-    blocking(
-        env,
-        move || match choice {
-            Some(choice) => core::open_store(choice),
-            None => core::open_default_store(),
-        },
-        |inner| match inner.backend() {
-            core::Backend::File => Either3::A(FileTokenStore { inner }),
-            core::Backend::Keyring => Either3::B(KeyringTokenStore { inner }),
-            core::Backend::Memory => Either3::C(MemoryTokenStore { inner }),
-        },
-    )
+    error::entry(env, "openTokenStore", || {
+        let options: OpenTokenStoreOptions = match present(options) {
+            None => OpenTokenStoreOptions::default(),
+            Some(v) => json_like(env, &v, "options")?,
+        };
+        let choice = options
+            .choice
+            .as_deref()
+            .map(StoreChoice::parse)
+            .transpose()
+            .map_err(|e| error::from_core(env, &e))?;
+        blocking(
+            env,
+            "openTokenStore",
+            move || match choice {
+                Some(choice) => core::open_store(choice),
+                None => core::open_default_store(),
+            },
+            |inner| match inner.backend() {
+                core::Backend::File => Either3::A(FileTokenStore { inner }),
+                core::Backend::Keyring => Either3::B(KeyringTokenStore { inner }),
+                core::Backend::Memory => Either3::C(MemoryTokenStore { inner }),
+            },
+        )
+    })
 }
 
 /// The core store of a `FileTokenStore`, `KeyringTokenStore` or `MemoryTokenStore`.
@@ -805,101 +875,104 @@ impl TokenManager {
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or wrongly typed option.
     #[napi(constructor, ts_args_type = "options: TokenManagerOptions")]
     pub fn new(env: &Env, options: Unknown<'_>) -> Result<Self> {
-        if options.get_type()? != ValueType::Object {
-            return Err(error::invalid_argument(
-                env,
-                format!(
-                    "options must be an object, not {}",
-                    error::describe(&options)
-                ),
-            ));
-        }
-        let options = Object::from_raw(env.raw(), options.raw());
-        let missing =
-            |what: &str| error::invalid_argument(env, format!("options.{what} is missing"));
-        let instance = property(&options, "instanceId")?.ok_or_else(|| missing("instanceId"))?;
-        let instance = id(env, &instance, "instance id")?;
-        let store = property(&options, "store")?.ok_or_else(|| missing("store"))?;
-        let store = store_arg(env, &store)?;
-        let client = match (property(&options, "client")?, property(&options, "apiUrl")?) {
-            (Some(client), _) => {
-                if !Client::instance_of(env, &client)? {
-                    return Err(error::invalid_argument(
-                        env,
-                        format!(
-                            "options.client must be a Client, not {}",
-                            error::describe(&client)
-                        ),
-                    ));
-                }
-                // SAFETY: `client` belongs to `env` and is a Client (checked above).
-                let c = unsafe {
-                    <Client as napi::bindgen_prelude::FromNapiRef>::from_napi_ref(
-                        env.raw(),
-                        client.raw(),
-                    )
-                }?;
-                c.core().clone()
-            }
-            (None, Some(url)) => {
-                let url = args::string(env, &url, "options.apiUrl")?;
-                error::core(env, || {
-                    runbeam_core::Client::builder(url).language("node").build()
-                })?
-            }
-            (None, None) => return Err(missing("client (or apiUrl)")),
-        };
-        let mut manager = core::TokenManager::new(instance, store, client);
-        if let Some(code) = property(&options, "gatewayCode")? {
-            manager = manager.gateway_code(args::string(env, &code, "options.gatewayCode")?);
-        }
-        if let Some(credential) = property(&options, "credential")? {
-            manager =
-                manager.credential(if function_arg(env, &credential, "options.credential")? {
-                    // SAFETY: `credential` belongs to `env` and is a function (checked above).
-                    let f = unsafe {
-                        Function::<(), CredentialReturn>::from_napi_value(
-                            env.raw(),
-                            credential.raw(),
-                        )
-                    }?;
-                    let tsfn = f
-                        .build_threadsafe_function::<()>()
-                        .callee_handled::<false>()
-                        .weak::<true>()
-                        .build()?;
-                    Credential::Callback(credential_fn(tsfn))
-                } else {
-                    let token = args::string(env, &credential, "options.credential")?;
-                    Credential::Token(Secret::new(token))
-                });
-        }
-        if let Some(window) = property(&options, "renewalWindowSecs")? {
-            manager = manager.renewal_window(secs(env, &window, "options.renewalWindowSecs")?);
-        }
-        if let Some(callback) = property(&options, "onRenewalWindow")? {
-            if callback.get_type()? != ValueType::Function {
+        error::entry(env, "new TokenManager", || {
+            if options.get_type()? != ValueType::Object {
                 return Err(error::invalid_argument(
                     env,
                     format!(
-                        "options.onRenewalWindow must be a function, not {}",
-                        error::describe(&callback)
+                        "options must be an object, not {}",
+                        error::describe(&options)
                     ),
                 ));
             }
-            // SAFETY: `callback` belongs to `env` and is a function (checked above).
-            let f = unsafe {
-                Function::<MachineToken, ()>::from_napi_value(env.raw(), callback.raw())
-            }?;
-            let tsfn = f
-                .build_threadsafe_function::<MachineToken>()
-                .callee_handled::<false>()
-                .weak::<true>()
-                .build()?;
-            manager = manager.on_renewal_window(window_fn(tsfn));
-        }
-        Ok(TokenManager {
-            inner: Arc::new(manager),
+            let options = Object::from_raw(env.raw(), options.raw());
+            let missing =
+                |what: &str| error::invalid_argument(env, format!("options.{what} is missing"));
+            let instance =
+                property(&options, "instanceId")?.ok_or_else(|| missing("instanceId"))?;
+            let instance = id(env, &instance, "instance id")?;
+            let store = property(&options, "store")?.ok_or_else(|| missing("store"))?;
+            let store = store_arg(env, &store)?;
+            let client = match (property(&options, "client")?, property(&options, "apiUrl")?) {
+                (Some(client), _) => {
+                    if !Client::instance_of(env, &client)? {
+                        return Err(error::invalid_argument(
+                            env,
+                            format!(
+                                "options.client must be a Client, not {}",
+                                error::describe(&client)
+                            ),
+                        ));
+                    }
+                    // SAFETY: `client` belongs to `env` and is a Client (checked above).
+                    let c = unsafe {
+                        <Client as napi::bindgen_prelude::FromNapiRef>::from_napi_ref(
+                            env.raw(),
+                            client.raw(),
+                        )
+                    }?;
+                    c.core().clone()
+                }
+                (None, Some(url)) => {
+                    let url = args::string(env, &url, "options.apiUrl")?;
+                    error::core(env, || {
+                        runbeam_core::Client::builder(url).language("node").build()
+                    })?
+                }
+                (None, None) => return Err(missing("client (or apiUrl)")),
+            };
+            let mut manager = core::TokenManager::new(instance, store, client);
+            if let Some(code) = property(&options, "gatewayCode")? {
+                manager = manager.gateway_code(args::string(env, &code, "options.gatewayCode")?);
+            }
+            if let Some(credential) = property(&options, "credential")? {
+                manager =
+                    manager.credential(if function_arg(env, &credential, "options.credential")? {
+                        // SAFETY: `credential` belongs to `env` and is a function (checked above).
+                        let f = unsafe {
+                            Function::<(), CredentialReturn>::from_napi_value(
+                                env.raw(),
+                                credential.raw(),
+                            )
+                        }?;
+                        let tsfn = f
+                            .build_threadsafe_function::<()>()
+                            .callee_handled::<false>()
+                            .weak::<true>()
+                            .build()?;
+                        Credential::Callback(credential_fn(tsfn))
+                    } else {
+                        let token = args::string(env, &credential, "options.credential")?;
+                        Credential::Token(Secret::new(token))
+                    });
+            }
+            if let Some(window) = property(&options, "renewalWindowSecs")? {
+                manager = manager.renewal_window(secs(env, &window, "options.renewalWindowSecs")?);
+            }
+            if let Some(callback) = property(&options, "onRenewalWindow")? {
+                if callback.get_type()? != ValueType::Function {
+                    return Err(error::invalid_argument(
+                        env,
+                        format!(
+                            "options.onRenewalWindow must be a function, not {}",
+                            error::describe(&callback)
+                        ),
+                    ));
+                }
+                // SAFETY: `callback` belongs to `env` and is a function (checked above).
+                let f = unsafe {
+                    Function::<MachineToken, ()>::from_napi_value(env.raw(), callback.raw())
+                }?;
+                let tsfn = f
+                    .build_threadsafe_function::<MachineToken>()
+                    .callee_handled::<false>()
+                    .weak::<true>()
+                    .build()?;
+                manager = manager.on_renewal_window(window_fn(tsfn));
+            }
+            Ok(TokenManager {
+                inner: Arc::new(manager),
+            })
         })
     }
 
@@ -908,20 +981,28 @@ impl TokenManager {
     /// `RUNBEAM_TOKEN_EXPIRED` (saying what to do) without a credential.
     #[napi(ts_return_type = "Promise<MachineToken>")]
     pub fn ensure_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, MachineToken>> {
-        let manager = Arc::clone(&self.inner);
-        spawn(
-            env,
-            async move { manager.ensure_token().await },
-            MachineToken::from,
-        )
+        error::entry(env, "TokenManager.ensureToken", || {
+            let manager = Arc::clone(&self.inner);
+            spawn(
+                env,
+                "TokenManager.ensureToken",
+                async move { manager.ensure_token().await },
+                MachineToken::from,
+            )
+        })
     }
 
     /// The stored token, without renewal (null when there is none).
     #[napi(ts_return_type = "Promise<MachineToken | null>")]
     pub fn current<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<MachineToken>>> {
-        let manager = Arc::clone(&self.inner);
-        spawn(env, async move { manager.current().await }, |t| {
-            t.map(MachineToken::from)
+        error::entry(env, "TokenManager.current", || {
+            let manager = Arc::clone(&self.inner);
+            spawn(
+                env,
+                "TokenManager.current",
+                async move { manager.current().await },
+                |t| t.map(MachineToken::from),
+            )
         })
     }
 
@@ -929,8 +1010,15 @@ impl TokenManager {
     /// the store. Rejects with `RUNBEAM_NO_TOKEN` without a credential.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn revoke<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        let manager = Arc::clone(&self.inner);
-        spawn(env, async move { manager.revoke().await }, |()| ())
+        error::entry(env, "TokenManager.revoke", || {
+            let manager = Arc::clone(&self.inner);
+            spawn(
+                env,
+                "TokenManager.revoke",
+                async move { manager.revoke().await },
+                |()| (),
+            )
+        })
     }
 }
 

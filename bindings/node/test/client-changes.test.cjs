@@ -30,7 +30,7 @@ describe('Client change feed and update against runbeam-devcloud', () => {
   before(async () => {
     cloud = await startDevcloud()
     alice = new Client(cloud.url, { token: ALICE_SANCTUM })
-    gateway = alice.withToken((await alice.authorize(RADIOLOGY_GW)).machineToken)
+    gateway = alice.withToken((await alice.authorize(RADIOLOGY_GW)).expose())
     for await (const p of alice.listAll('pipelines')) if (p.name === 'dicom-api') pipeline = p
     assert.ok(pipeline, 'the seeded pipeline dicom-api')
   })

@@ -98,7 +98,7 @@ describe('Client faults against runbeam-devcloud', () => {
   before(async () => {
     cloud = await startDevcloud()
     const bob = new Client(cloud.url, { token: BOB_SANCTUM })
-    machineToken = (await bob.authorize(ANALYTICS_GW)).machineToken
+    machineToken = (await bob.authorize(ANALYTICS_GW)).expose()
     assert.ok(machineToken.length >= 16, 'a machine token long enough to be searched for')
     gateway = bob.withToken(machineToken)
   })
@@ -228,7 +228,7 @@ describe('Client faults against runbeam-devcloud', () => {
     assert.equal(await cloud.count(`POST ${served(MESH_TOKEN)}`), 1)
     // The fault is used up: the same call now succeeds.
     const token = await gateway.meshToken(MESH, `${DICOM_URL}/studies`)
-    assert.equal(token.token.split('.').length, 3)
+    assert.equal(token.expose().split('.').length, 3)
     assert.equal(await cloud.count(`POST ${served(MESH_TOKEN)}`), 2)
 
     await cloud.resetCounts()

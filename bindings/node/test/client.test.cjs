@@ -5,7 +5,7 @@ const { describe, it, before, after, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
 const { inspect } = require('node:util')
 
-const { Client, Reference } = require('..')
+const { AuthorizeResult, Client, MeshToken, Reference } = require('..')
 const {
   startDevcloud,
   ALICE_SANCTUM,
@@ -28,7 +28,7 @@ describe('Client against runbeam-devcloud', () => {
     alice = new Client(cloud.url, { token: ALICE_SANCTUM })
     bob = new Client(cloud.url, { token: BOB_SANCTUM })
     const granted = await bob.authorize(ANALYTICS_GW)
-    analytics = bob.withToken(granted.machineToken)
+    analytics = bob.withToken(granted.expose())
   })
 
   after(async () => {
@@ -45,8 +45,10 @@ describe('Client against runbeam-devcloud', () => {
 
   it('authorizes a gateway with a Sanctum token', async () => {
     const granted = await alice.authorize(RADIOLOGY_GW, ['node-test'])
-    assert.equal(typeof granted.machineToken, 'string')
-    assert.ok(granted.machineToken.length > 0)
+    assert.equal(typeof granted.expose(), 'string')
+    assert.ok(granted.expose().length > 0)
+    assert.equal(granted.machineToken, granted.expose(), 'the prototype getter reads the same secret')
+    assert.ok(granted instanceof AuthorizeResult)
     assert.ok(granted.expiresIn > 0)
     assert.ok(!Number.isNaN(Date.parse(granted.expiresAt)))
     assert.equal(granted.gateway.code, RADIOLOGY_GW)
@@ -111,11 +113,13 @@ describe('Client against runbeam-devcloud', () => {
 
   it('issues a mesh token and refuses one', async () => {
     const t = await analytics.meshToken(MESH, `${DICOM_URL}/studies/1.2.3`)
-    assert.equal(t.token.split('.').length, 3)
+    assert.equal(t.expose().split('.').length, 3)
+    assert.ok(t instanceof MeshToken)
+    assert.equal(t.token, t.expose(), 'the prototype getter reads the same secret')
     assert.ok(!Number.isNaN(Date.parse(t.expiresAt)))
     assert.equal(typeof t.meshId, 'string')
 
-    const radiology = alice.withToken((await alice.authorize(RADIOLOGY_GW)).machineToken)
+    const radiology = alice.withToken((await alice.authorize(RADIOLOGY_GW)).expose())
     await assert.rejects(radiology.meshToken(MESH, `${DICOM_URL}/studies/1.2.3`), (e) => {
       assert.equal(e.code, 'RUNBEAM_PERMISSION_DENIED')
       assert.equal(e.status, 403)
@@ -214,7 +218,7 @@ describe('Client against runbeam-devcloud', () => {
 
   it('revokes a gateway: its machine token stops working', async () => {
     const code = 'node-revoke-gw'
-    const gw = alice.withToken((await alice.authorize(code)).machineToken)
+    const gw = alice.withToken((await alice.authorize(code)).expose())
     await gw.baseUrl()
     const ack = await alice.revoke(code)
     assert.equal(ack.success, true)

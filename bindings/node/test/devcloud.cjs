@@ -3,6 +3,7 @@
 // `make node-test`) and drives its /_dev endpoints.
 
 const { spawn } = require('node:child_process')
+const { readFileSync } = require('node:fs')
 const { join } = require('node:path')
 const readline = require('node:readline')
 
@@ -19,6 +20,18 @@ const ANALYTICS_GW = 'analytics-gw-1'
 const MESH = 'imaging-integration'
 const DICOM_URL = 'https://dicom.radiology.example.com'
 const DICOMWEB = 'runbeam.radiology-dept.ingress.name.dicomweb'
+
+const RETIRED = 'runbeam.radiology-dept.ingress.name.retired-api'
+const ANALYTICS_TOML = readFileSync(join(REPO, 'examples', 'config', 'ai-analytics.toml'), 'utf8')
+
+/** ai-analytics.toml (a `MeshConfig`) pointed at the devcloud at `url` with a cache TTL, also
+ * listing `RETIRED`, a reference the Cloud does not know. */
+function analyticsConfig(url, ttlSecs) {
+  const { MeshConfig } = require('..')
+  const text = ANALYTICS_TOML.replace('api = "https://api.runbeam.io"', `api = "${url}"\ncache_ttl_secs = ${ttlSecs}`)
+    .replace(`"${DICOMWEB}",`, `"${DICOMWEB}",\n  "${RETIRED}",`)
+  return MeshConfig.fromToml(text)
+}
 
 /** Starts the devcloud; resolves with `{url, fault, faults, clearFaults, count, resetCounts,
  * machineTokenLifetime, stop}`. */
@@ -66,6 +79,9 @@ function startDevcloud() {
 
 module.exports = {
   startDevcloud,
+  analyticsConfig,
+  ANALYTICS_TOML,
+  RETIRED,
   ALICE_SANCTUM,
   BOB_SANCTUM,
   RADIOLOGY_GW,

@@ -21,6 +21,7 @@ test('import and require give the same objects', () => {
   assert.equal(parseBearer, cjs.parseBearer)
   assert.equal(sdk, cjs)
   assert.deepEqual(Object.keys(namespace).sort(), [
+    'AuthorizeResult',
     'Client',
     'FileTokenStore',
     'IssuedMeshToken',
@@ -28,6 +29,7 @@ test('import and require give the same objects', () => {
     'MachineToken',
     'MemoryTokenStore',
     'MeshConfig',
+    'MeshToken',
     'Reference',
     'Resolver',
     'TokenManager',

@@ -4,6 +4,7 @@
 const assert = require('node:assert/strict')
 const { readFileSync } = require('node:fs')
 const { join } = require('node:path')
+const { inspect } = require('node:util')
 
 const REPO = join(__dirname, '..', '..', '..')
 const FIXTURES = join(REPO, 'tests', 'fixtures')
@@ -65,4 +66,15 @@ function throwsCode(fn, code, kind) {
   return thrown
 }
 
-module.exports = { CONFIGS, EXAMPLES, FIXTURES, REPO, quoted, referenceRows, throwsCode }
+/** Awaits `promise`, asserts it rejects with an SDK error with `code`, and returns the error. */
+async function rejectsCode(promise, code) {
+  const error = await promise.then(
+    (value) => assert.fail(`resolved with ${inspect(value)} instead of rejecting with ${code}`),
+    (e) => e,
+  )
+  assert.ok(error instanceof Error, `not an Error: ${error}`)
+  assert.equal(error.code, code, error.message)
+  return error
+}
+
+module.exports = { CONFIGS, EXAMPLES, FIXTURES, REPO, quoted, referenceRows, rejectsCode, throwsCode }

@@ -304,7 +304,7 @@ describe('Validator against runbeam-devcloud', () => {
 
   it('verifies mesh tokens for their mesh and destination', async () => {
     const bob = new Client(cloud.url, { token: BOB_SANCTUM })
-    const gateway = bob.withToken((await bob.authorize(ANALYTICS_GW)).machineToken)
+    const gateway = bob.withToken((await bob.authorize(ANALYTICS_GW)).expose())
     const dest = `${DICOM_URL}/studies`
     const { token } = await gateway.meshToken(MESH, dest)
     const v = validator()

@@ -13,6 +13,9 @@ const { inspect } = require('node:util')
 const { Client, IssuedMeshToken, MemoryTokenStore, MeshConfig, Reference, Resolver, TokenManager } = require('..')
 const {
   startDevcloud,
+  analyticsConfig,
+  ANALYTICS_TOML,
+  RETIRED,
   BOB_SANCTUM,
   RADIOLOGY_GW,
   ANALYTICS_GW,
@@ -20,37 +23,17 @@ const {
   DICOM_URL,
   DICOMWEB,
 } = require('./devcloud.cjs')
-const { EXAMPLES, throwsCode } = require('./helpers.cjs')
+const { EXAMPLES, rejectsCode, throwsCode } = require('./helpers.cjs')
 
 const RESOLVE = 'GET /api/harmony/resources/resolve'
 const RESOLVE_PATH = '/api/harmony/resources/resolve'
 const MESH_TOKEN = 'POST /api/harmony/mesh/token'
 const AUTHORIZE = 'POST /api/harmony/authorize'
-const RETIRED = 'runbeam.radiology-dept.ingress.name.retired-api'
 const DESTINATION = `${DICOM_URL}/studies`
 
-const ANALYTICS_TOML = readFileSync(join(EXAMPLES, 'ai-analytics.toml'), 'utf8')
 const RADIOLOGY_TOML = readFileSync(join(EXAMPLES, 'radiology-dept.toml'), 'utf8')
 
-/** ai-analytics.toml pointed at `url` with a TTL, also listing a reference the Cloud does not know. */
-function analyticsConfig(url, ttlSecs) {
-  const text = ANALYTICS_TOML.replace('api = "https://api.runbeam.io"', `api = "${url}"\ncache_ttl_secs = ${ttlSecs}`)
-    .replace(`"${DICOMWEB}",`, `"${DICOMWEB}",\n  "${RETIRED}",`)
-  return MeshConfig.fromToml(text)
-}
-
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms))
-
-/** Runs `promise`, asserts it rejects with an SDK error with `code`, and returns the error. */
-async function rejectsCode(promise, code) {
-  const error = await promise.then(
-    (value) => assert.fail(`resolved with ${inspect(value)} instead of rejecting with ${code}`),
-    (e) => e,
-  )
-  assert.ok(error instanceof Error, `not an Error: ${error}`)
-  assert.equal(error.code, code, error.message)
-  return error
-}
 
 describe('Resolver against runbeam-devcloud', () => {
   let cloud
