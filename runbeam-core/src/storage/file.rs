@@ -4,11 +4,15 @@
 //!
 //! Directories are created 0700 and files 0600 at creation (no chmod window); a save is a
 //! temp file + fsync + rename + directory fsync under an exclusive advisory lock, so a crash
-//! leaves the previous or the new token, never a mix; a key file readable by others is refused.
+//! leaves the previous or the new token, never a mix.
+//!
+//! Everything from the root down goes through [`secure_fs`](super::secure_fs): no symbolic
+//! link is followed, owner and mode are checked on the opened descriptors (a key readable by
+//! others, a directory writable by others or a file of another user is refused), and every
+//! read, write and rename uses those checked descriptors, never the path again.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind as IoKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::fs::File;
+use std::io::{ErrorKind as IoKind, Read};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -18,6 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
+use super::secure_fs::{Dir, io_error};
 use super::{Backend, TokenStore, check_slot};
 use crate::Secret;
 use crate::error::{Error, ErrorKind, Result};
@@ -57,25 +62,6 @@ impl std::fmt::Debug for FileStore {
     }
 }
 
-fn io_error(action: &str, path: &Path, e: &std::io::Error) -> Error {
-    let hint = match e.kind() {
-        IoKind::PermissionDenied => "; check the owner and permissions of the directory",
-        IoKind::ReadOnlyFilesystem => {
-            "; the file system is read-only: set RUNBEAM_HOME to a writable directory"
-        }
-        IoKind::StorageFull => "; the disk is full: free space (the previous token file is intact)",
-        IoKind::NotADirectory => {
-            "; part of the path is a regular file, not a directory: set RUNBEAM_HOME to a \
-             directory"
-        }
-        _ => "",
-    };
-    Error::new(
-        ErrorKind::Storage,
-        format!("cannot {action} {}: {e}{hint}", path.display()),
-    )
-}
-
 fn corrupt(path: &Path, what: &str) -> Error {
     Error::new(
         ErrorKind::StorageCorrupt,
@@ -87,34 +73,22 @@ fn corrupt(path: &Path, what: &str) -> Error {
     )
 }
 
-/// An advisory `flock` on `<dir>/.lock`, released when dropped. A shared lock on a
-/// directory where the lock file cannot be created (read-only media) is skipped: nobody
+/// The lock file of an instance's token directory.
+const LOCK_FILE: &str = ".lock";
+/// The key file of an instance, in its directory.
+const KEY_FILE: &str = "encryption.key";
+/// The token directory of an instance.
+const TOKEN_DIR: &str = "runbeam";
+
+/// An advisory `flock` on `<instance>/runbeam/.lock`, released when dropped. A shared lock on
+/// a directory where the lock file cannot be created (read-only media) is skipped: nobody
 /// can be writing there.
 struct Lock(#[allow(dead_code)] Option<File>);
 
 impl Lock {
-    fn take(dir: &Path, exclusive: bool) -> Result<Lock> {
-        let path = dir.join(".lock");
-        let opened = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .or_else(|e| if exclusive { Err(e) } else { File::open(&path) });
-        let file = match opened {
-            Ok(file) => file,
-            Err(e)
-                if !exclusive
-                    && matches!(
-                        e.kind(),
-                        IoKind::NotFound | IoKind::ReadOnlyFilesystem | IoKind::PermissionDenied
-                    ) =>
-            {
-                return Ok(Lock(None));
-            }
-            Err(e) => return Err(io_error("open the lock file", &path, &e)),
+    fn take(dir: &Dir, exclusive: bool) -> Result<Lock> {
+        let Some(file) = dir.open_lock(LOCK_FILE, exclusive)? else {
+            return Ok(Lock(None));
         };
         let op = if exclusive {
             libc::LOCK_EX
@@ -128,44 +102,22 @@ impl Lock {
             }
             let e = std::io::Error::last_os_error();
             if e.kind() != IoKind::Interrupted {
-                return Err(io_error("lock", &path, &e));
+                return Err(io_error("lock", &dir.child(LOCK_FILE), &e));
             }
         }
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_error("sync the directory", dir, &e))
+/// The two directories of an instance, opened and checked from the root down.
+struct Place {
+    /// `<root>/<instance>`: the key file.
+    instance: Dir,
+    /// `<root>/<instance>/runbeam`: the token files and the lock.
+    tokens: Dir,
 }
 
-/// Writes `bytes` to a new 0600 temp file next to `target` and fsyncs it; returns its path.
-fn write_temp(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = target.with_file_name(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        });
-    if let Err(e) = written {
-        fs::remove_file(&temp).ok();
-        // The temp file's random name says little: name the file being replaced.
-        return Err(io_error("write", target, &e));
-    }
-    Ok(temp)
+fn token_file(token_type: &str) -> String {
+    format!("{token_type}.json")
 }
 
 /// Parses a key given raw (`AGE-SECRET-KEY-1…`) or as base64 of it.
@@ -233,28 +185,41 @@ impl FileStore {
     pub fn token_path(&self, instance_id: &str, token_type: &str) -> PathBuf {
         self.root
             .join(instance_id)
-            .join("runbeam")
-            .join(format!("{token_type}.json"))
+            .join(TOKEN_DIR)
+            .join(token_file(token_type))
     }
 
     /// `<root>/<instance>/encryption.key`.
     pub fn key_path(&self, instance_id: &str) -> PathBuf {
-        self.root.join(instance_id).join("encryption.key")
+        self.root.join(instance_id).join(KEY_FILE)
     }
 
-    fn token_dir(&self, instance_id: &str) -> Result<PathBuf> {
-        let dir = self.root.join(instance_id).join("runbeam");
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| io_error("create the directory", &dir, &e))?;
-        Ok(dir)
+    /// The instance's directories; `None` when they do not exist (nothing stored yet).
+    fn open_place(&self, instance_id: &str) -> Result<Option<Place>> {
+        let Some(root) = Dir::open_root(&self.root)? else {
+            return Ok(None);
+        };
+        let Some(instance) = root.open_dir(instance_id)? else {
+            return Ok(None);
+        };
+        Ok(instance
+            .open_dir(TOKEN_DIR)?
+            .map(|tokens| Place { instance, tokens }))
     }
 
-    /// The instance's key: `RUNBEAM_ENCRYPTION_KEY`, else the key file (created when
-    /// `create` and missing).
-    fn identity(&self, instance_id: &str, create: bool) -> Result<Identity> {
+    /// The instance's directories, created (0700) where missing.
+    fn create_place(&self, instance_id: &str) -> Result<Place> {
+        let instance = Dir::create_root(&self.root)?.create_dir(instance_id)?;
+        let tokens = instance.create_dir(TOKEN_DIR)?;
+        Ok(Place { instance, tokens })
+    }
+
+    /// The instance's key: `RUNBEAM_ENCRYPTION_KEY`, else the key file in `instance` (created
+    /// when `create` and missing).
+    ///
+    /// The key is read from the very descriptor whose owner and mode were checked, so a key
+    /// file swapped (for a link or another file) after the check cannot be the one read.
+    fn identity(&self, instance: &Dir, create: bool) -> Result<Identity> {
         if let Some(key) = &self.key {
             return parse_key(key.expose()).ok_or_else(|| {
                 Error::new(
@@ -263,105 +228,95 @@ impl FileStore {
                 )
             });
         }
-        let path = self.key_path(instance_id);
-        match fs::metadata(&path) {
-            Ok(meta) => {
-                if meta.mode() & 0o077 != 0 {
-                    return Err(Error::new(
-                        ErrorKind::Storage,
-                        format!(
-                            "{} is readable by others (mode {:o}); refusing to use it: run \
-                             chmod 600 {} (and consider the key compromised)",
-                            path.display(),
-                            meta.mode() & 0o777,
-                            path.display()
-                        ),
-                    ));
-                }
-                let mut bytes = Zeroizing::new(Vec::new());
-                File::open(&path)
-                    .and_then(|mut f| f.read_to_end(&mut bytes))
-                    .map_err(|e| io_error("read", &path, &e))?;
-                // Binary garbage is a key of the wrong format too, not an I/O error.
-                let text = std::str::from_utf8(&bytes).ok();
-                text.and_then(parse_key).ok_or_else(|| {
-                    let what = match text.map(str::trim) {
-                        Some("") => "the key file is empty",
-                        Some(t) if t.starts_with("age1") => {
-                            "it holds an age public key (age1…), not the secret key"
-                        }
-                        _ => "not an age X25519 secret key",
-                    };
-                    Error::new(
-                        ErrorKind::StorageCorrupt,
-                        format!(
-                            "{}: {what} (expected base64 of AGE-SECRET-KEY-1…); restore it \
-                             from a backup, or move it away and authorize the gateway again",
-                            path.display()
-                        ),
-                    )
-                })
+        let path = instance.child(KEY_FILE);
+        let Some(mut file) = instance.open_file(KEY_FILE, true)? else {
+            if create {
+                return self.create_key(instance);
             }
-            Err(e) if e.kind() == IoKind::NotFound && create => self.create_key(instance_id, &path),
-            Err(e) if e.kind() == IoKind::NotFound => Err(Error::new(
+            return Err(Error::new(
                 ErrorKind::StorageCorrupt,
                 format!(
-                    "{} is missing, so the tokens of '{instance_id}' cannot be decrypted; \
-                     restore it or set {ENV_KEY}",
+                    "{} is missing, so the tokens of '{}' cannot be decrypted; restore it or \
+                     set {ENV_KEY}",
+                    path.display(),
+                    instance
+                        .path()
+                        .file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                ),
+            ));
+        };
+        let mut bytes = Zeroizing::new(Vec::new());
+        file.read_to_end(&mut bytes)
+            .map_err(|e| io_error("read", &path, &e))?;
+        // Binary garbage is a key of the wrong format too, not an I/O error.
+        let text = std::str::from_utf8(&bytes).ok();
+        text.and_then(parse_key).ok_or_else(|| {
+            let what = match text.map(str::trim) {
+                Some("") => "the key file is empty",
+                Some(t) if t.starts_with("age1") => {
+                    "it holds an age public key (age1…), not the secret key"
+                }
+                _ => "not an age X25519 secret key",
+            };
+            Error::new(
+                ErrorKind::StorageCorrupt,
+                format!(
+                    "{}: {what} (expected base64 of AGE-SECRET-KEY-1…); restore it from a \
+                     backup, or move it away and authorize the gateway again",
                     path.display()
                 ),
-            )),
-            Err(e) => Err(io_error("read", &path, &e)),
-        }
+            )
+        })
     }
 
-    /// Creates the key file atomically; if another process wins the race, uses its key.
-    fn create_key(&self, instance_id: &str, path: &Path) -> Result<Identity> {
-        self.token_dir(instance_id)?;
+    /// Creates the key file atomically (a temp file linked into place); if another process
+    /// wins the race, uses its key.
+    fn create_key(&self, instance: &Dir) -> Result<Identity> {
         let identity = Identity::generate();
         let encoded = {
             use age::secrecy::ExposeSecret;
             Zeroizing::new(STANDARD.encode(identity.to_string().expose_secret()))
         };
-        let temp = write_temp(path, encoded.as_bytes())?;
-        let linked = fs::hard_link(&temp, path);
-        fs::remove_file(&temp).ok();
+        let temp = instance.write_temp(KEY_FILE, encoded.as_bytes())?;
+        let linked = instance.link(&temp, KEY_FILE);
+        instance.remove(&temp).ok();
+        let path = instance.child(KEY_FILE);
         match linked {
             Ok(()) => {
-                if let Some(dir) = path.parent() {
-                    sync_dir(dir)?;
-                }
+                instance.sync()?;
                 tracing::info!(path = %path.display(), "runbeam created an encryption key");
                 Ok(identity)
             }
-            Err(e) if e.kind() == IoKind::AlreadyExists => self.identity(instance_id, false),
-            Err(e) => Err(io_error("create", path, &e)),
+            Err(e) if e.kind() == IoKind::AlreadyExists => self.identity(instance, false),
+            Err(e) => Err(io_error("create", &path, &e)),
         }
     }
-}
 
-impl FileStore {
     /// Reads and decrypts a slot; the caller holds a lock.
-    fn read_locked(&self, instance_id: &str, path: &Path) -> Result<Option<Secret>> {
+    fn read_locked(&self, place: &Place, token_type: &str) -> Result<Option<Secret>> {
+        let name = token_file(token_type);
+        let path = place.tokens.child(&name);
+        let Some(mut file) = place.tokens.open_file(&name, false)? else {
+            return Ok(None);
+        };
         let mut bytes = Vec::new();
-        match File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)) {
-            Ok(_) => {}
-            Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("read", path, &e)),
-        }
-        let identity = self.identity(instance_id, false)?;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| io_error("read", &path, &e))?;
+        let identity = self.identity(&place.instance, false)?;
         let plain = if bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") {
             let mut dearmored = Vec::new();
             age::armor::ArmoredReader::new(&bytes[..])
                 .read_to_end(&mut dearmored)
-                .map_err(|_| corrupt(path, "the ASCII-armored age file is damaged"))?;
+                .map_err(|_| corrupt(&path, "the ASCII-armored age file is damaged"))?;
             age::decrypt(&identity, &dearmored)
         } else {
             age::decrypt(&identity, &bytes)
         }
         .map_err(|e| {
             corrupt(
-                path,
+                &path,
                 &format!(
                     "cannot decrypt it ({e}): the file is damaged or was written with another key"
                 ),
@@ -369,39 +324,33 @@ impl FileStore {
         })?;
         let plain = Zeroizing::new(plain);
         let text = std::str::from_utf8(&plain)
-            .map_err(|_| corrupt(path, "the decrypted token is not UTF-8 JSON"))?;
+            .map_err(|_| corrupt(&path, "the decrypted token is not UTF-8 JSON"))?;
         Ok(Some(Secret::new(text.to_string())))
     }
 
     /// Encrypts and atomically replaces the slot; the caller holds the exclusive lock, so
     /// temp files of this slot left by a killed writer can be removed.
-    fn write_locked(
-        &self,
-        instance_id: &str,
-        token_type: &str,
-        dir: &Path,
-        json: &Secret,
-    ) -> Result<()> {
-        let prefix = format!(".{token_type}.json.");
-        if let Ok(entries) = fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if name.starts_with(&prefix) && name.ends_with(".tmp") {
-                    fs::remove_file(entry.path()).ok();
+    fn write_locked(&self, place: &Place, token_type: &str, json: &Secret) -> Result<()> {
+        let name = token_file(token_type);
+        let prefix = format!(".{name}.");
+        if let Ok(names) = place.tokens.names() {
+            for temp in names {
+                let temp = temp.to_string_lossy();
+                if temp.starts_with(&prefix) && temp.ends_with(".tmp") {
+                    place.tokens.remove(&temp).ok();
                 }
             }
         }
-        let identity = self.identity(instance_id, true)?;
+        let identity = self.identity(&place.instance, true)?;
         let ciphertext = age::encrypt(&identity.to_public(), json.expose().as_bytes())
             .map_err(|e| Error::new(ErrorKind::Storage, format!("age encryption failed: {e}")))?;
-        let path = self.token_path(instance_id, token_type);
-        let temp = write_temp(&path, &ciphertext)?;
-        if let Err(e) = fs::rename(&temp, &path) {
-            fs::remove_file(&temp).ok();
-            return Err(io_error("replace", &path, &e));
+        place.tokens.refuse_link(&name)?;
+        let temp = place.tokens.write_temp(&name, &ciphertext)?;
+        if let Err(e) = place.tokens.rename(&temp, &name) {
+            place.tokens.remove(&temp).ok();
+            return Err(io_error("replace", &place.tokens.child(&name), &e));
         }
-        sync_dir(dir)
+        place.tokens.sync()
     }
 }
 
@@ -418,19 +367,18 @@ impl TokenStore for FileStore {
 
     fn load(&self, instance_id: &str, token_type: &str) -> Result<Option<Secret>> {
         check_slot(instance_id, token_type)?;
-        let path = self.token_path(instance_id, token_type);
-        let Some(dir) = path.parent().filter(|d| d.is_dir()) else {
+        let Some(place) = self.open_place(instance_id)? else {
             return Ok(None);
         };
-        let _lock = Lock::take(dir, false)?;
-        self.read_locked(instance_id, &path)
+        let _lock = Lock::take(&place.tokens, false)?;
+        self.read_locked(&place, token_type)
     }
 
     fn save(&self, instance_id: &str, token_type: &str, json: &Secret) -> Result<()> {
         check_slot(instance_id, token_type)?;
-        let dir = self.token_dir(instance_id)?;
-        let _lock = Lock::take(&dir, true)?;
-        self.write_locked(instance_id, token_type, &dir, json)
+        let place = self.create_place(instance_id)?;
+        let _lock = Lock::take(&place.tokens, true)?;
+        self.write_locked(&place, token_type, json)
     }
 
     fn update(
@@ -440,30 +388,30 @@ impl TokenStore for FileStore {
         f: &mut dyn FnMut(Option<Secret>) -> Result<Option<Secret>>,
     ) -> Result<()> {
         check_slot(instance_id, token_type)?;
-        let dir = self.token_dir(instance_id)?;
-        let _lock = Lock::take(&dir, true)?;
-        let path = self.token_path(instance_id, token_type);
-        let current = self.read_locked(instance_id, &path)?;
+        let place = self.create_place(instance_id)?;
+        let _lock = Lock::take(&place.tokens, true)?;
+        let current = self.read_locked(&place, token_type)?;
         match f(current)? {
-            Some(next) => self.write_locked(instance_id, token_type, &dir, &next),
+            Some(next) => self.write_locked(&place, token_type, &next),
             None => Ok(()),
         }
     }
 
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {
         check_slot(instance_id, token_type)?;
-        let path = self.token_path(instance_id, token_type);
-        let Some(dir) = path.parent().filter(|d| d.is_dir()) else {
+        let Some(place) = self.open_place(instance_id)? else {
             return Ok(false);
         };
-        let _lock = Lock::take(dir, true)?;
-        match fs::remove_file(&path) {
+        let _lock = Lock::take(&place.tokens, true)?;
+        let name = token_file(token_type);
+        place.tokens.refuse_link(&name)?;
+        match place.tokens.remove(&name) {
             Ok(()) => {
-                sync_dir(dir)?;
+                place.tokens.sync()?;
                 Ok(true)
             }
             Err(e) if e.kind() == IoKind::NotFound => Ok(false),
-            Err(e) => Err(io_error("delete", &path, &e)),
+            Err(e) => Err(io_error("delete", &place.tokens.child(&name), &e)),
         }
     }
 }

@@ -16,6 +16,7 @@ mod ids;
 mod keyring;
 mod manager;
 mod memory;
+mod secure_fs;
 mod token;
 
 use std::fmt;

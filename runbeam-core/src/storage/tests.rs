@@ -44,6 +44,8 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/storage/compat-gw")
 }
 
+/// Copies a fixture tree as an install holds it: files 0600 (a checkout leaves them 0644,
+/// which the store refuses), directories as created.
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
@@ -53,6 +55,7 @@ fn copy_dir(from: &Path, to: &Path) {
             copy_dir(&entry.path(), &target);
         } else {
             fs::copy(entry.path(), &target).unwrap();
+            fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
         }
     }
 }
@@ -222,8 +225,6 @@ fn a_key_of_the_wrong_format_is_a_clear_error() {
 fn files_written_by_the_reference_age_tools_load() {
     let tmp = TempDir::new("compat");
     copy_dir(&fixture(), &tmp.0.join("compat-gw"));
-    let key = tmp.0.join("compat-gw/encryption.key");
-    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
     let store = FileStore::new(&tmp.0);
     let machine = load_machine_token(&store, "compat-gw").unwrap().unwrap();
     assert_eq!(

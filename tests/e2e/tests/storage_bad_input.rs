@@ -386,8 +386,8 @@ fn a_key_file_of_the_wrong_format_is_a_clear_error_and_the_token_file_is_kept() 
     }
 }
 
-/// Encrypts `plain` with the instance's key file and writes it as the token file, as a
-/// program of another version (or a bug) could have.
+/// Encrypts `plain` with the instance's key file and writes it as the token file (0600), as
+/// a program of another version (or a bug) could have.
 fn write_encrypted(store: &FileStore, instance: &str, token_type: &str, plain: &[u8]) {
     use age::secrecy::ExposeSecret as _;
     use base64::Engine as _;
@@ -404,7 +404,10 @@ fn write_encrypted(store: &FileStore, instance: &str, token_type: &str, plain: &
             .starts_with("AGE-SECRET-KEY-1")
     );
     let ciphertext = age::encrypt(&identity.to_public(), plain).unwrap();
-    fs::write(store.token_path(instance, token_type), ciphertext).unwrap();
+    let path = store.token_path(instance, token_type);
+    fs::write(&path, ciphertext).unwrap();
+    // 0600 as any writer of this layout creates it (the store refuses files others can read).
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// What the core tests do not cover already (there: a missing field; in keyring.rs: `{}`):
