@@ -43,6 +43,50 @@
 #define RUNBEAM_VERSION_PATCH 0
 
 /**
+ * The most files `runbeam_config_from_files()` merges.
+ */
+#define RUNBEAM_MAX_CONFIG_FILES 64
+
+/**
+ * The longest configuration document, in bytes (`runbeam_config_from_toml_len()`, and each
+ * file read by `runbeam_config_from_file(s)()`): 4 MiB.
+ */
+#define RUNBEAM_MAX_CONFIG_BYTES (4 << 20)
+
+/**
+ * The longest text given as pointer + length to `runbeam_reference_parse_len()` and
+ * `runbeam_parse_bearer()`, in bytes (64 KiB). Shorter texts are checked by the grammar
+ * (a reference is at most 512 bytes: longer is `RUNBEAM_STATUS_INVALID_REFERENCE`).
+ */
+#define RUNBEAM_MAX_TEXT_BYTES (64 << 10)
+
+/**
+ * The most change ids `runbeam_client_acknowledge_changes()` sends in one call.
+ */
+#define RUNBEAM_MAX_CHANGE_IDS 100000
+
+/**
+ * The most names `runbeam_validator_config_set_algorithms()` accepts.
+ */
+#define RUNBEAM_MAX_ALGORITHMS 32
+
+/**
+ * The largest cache capacity (`runbeam_validator_config_set_cache_capacity()`,
+ * `runbeam_resolver_options_set_mesh_token_capacity()`): one million entries.
+ */
+#define RUNBEAM_MAX_CACHE_ENTRIES 1000000
+
+/**
+ * The largest PEM bundle `runbeam_validator_config_set_ca_bundle_pem()` copies: 4 MiB.
+ */
+#define RUNBEAM_MAX_PEM_BYTES (4 << 20)
+
+/**
+ * The largest response-body cap `runbeam_client_config_set_max_body_bytes()` accepts: 256 MiB.
+ */
+#define RUNBEAM_MAX_BODY_BYTES (256 << 20)
+
+/**
  * The largest token librunbeam validates, in bytes (SPEC §4); longer tokens are
  * `RUNBEAM_STATUS_JWT_INVALID` before any other work.
  */
@@ -212,9 +256,9 @@ typedef int32_t runbeam_status;
 /**
  * The callback of the `_async` functions, called **exactly once** per accepted call (never
  * for a call refused with an error status), on a librunbeam runtime thread
- * (`runbeam-worker`). When the last handle of the client is freed while the call is in
- * flight, it is called with `RUNBEAM_STATUS_CANCELLED` during `runbeam_client_free()` (on a
- * runtime thread or the freeing thread).
+ * (`runbeam-worker`). When the client handle that started the call is freed while the call
+ * is in flight, it is called with `RUNBEAM_STATUS_CANCELLED` before `runbeam_client_free()`
+ * returns (see there; freeing from inside a callback is the exception).
  *
  * On success `status` is `RUNBEAM_OK`, `json` the result (same schema as the blocking form)
  * and `error_message` NULL. On failure `json` is NULL, `status` the error's code and
@@ -889,8 +933,9 @@ runbeam_status runbeam_client_config_set_allow_insecure_http(runbeam_client_conf
                                                              bool allow);
 
 /**
- * Cap of a response body, enforced while reading (default 10 MiB; 0 is invalid). A larger
- * body is `RUNBEAM_STATUS_PROTOCOL`.
+ * Cap of a response body, enforced while reading (default 10 MiB; 0 and values over
+ * `RUNBEAM_MAX_BODY_BYTES` are `RUNBEAM_STATUS_INVALID_ARGUMENT`). A larger body is
+ * `RUNBEAM_STATUS_PROTOCOL`.
  *
  * # Safety
  * `config` is NULL or a live configuration.
@@ -945,10 +990,17 @@ char *runbeam_client_api_root(const runbeam_client *client);
 
 /**
  * Releases a client handle (its token is zeroized). When it is the last handle sharing its
- * runtime, the runtime shuts down: calls in flight complete with `RUNBEAM_STATUS_CANCELLED`
- * and the worker threads are joined (waiting at most 5 s for a callback that does not
- * return). Called from a librunbeam callback, the threads are stopped in the background
- * instead (they exit once the callback returns). NULL is a no-op.
+ * runtime (other client handles from `runbeam_client_with_token()`, resolvers), the runtime
+ * shuts down and its worker threads are joined (from a librunbeam callback they stop in the
+ * background, once the callback returned). NULL is a no-op.
+ *
+ * When `runbeam_client_free` returns, no callback of this handle's async calls can run any more: calls not
+ * finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+ * returns (on a runtime thread), and a callback that is running is waited for, however long
+ * it takes. So the `user_data` of those calls may be released right after. Called
+ * from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+ * cancels the handle's other calls, whose callbacks then run after it returned, once the
+ * current callback has returned; keep their `user_data` valid until they were called.
  *
  * # Safety
  * `client` is NULL or a client not freed before, and no other thread uses it any more.
@@ -1118,9 +1170,14 @@ runbeam_status runbeam_client_jwks(const runbeam_client *client,
                                    char **out_json);
 
 /**
- * `GET /harmony/changes[/<gateway_id>]` (machine token), every page of the feed.
+ * `GET /harmony/changes[/<gateway_id>]` (machine token), page after page of the feed.
  * `gateway_id` may be NULL. `*out_json`: a JSON array of changes
  * `[{"id": "...", "status": "..."|null, ...every other field of the change}]`.
+ *
+ * Bounded: at most 10000 changes per call, and no further page once 64 MiB of responses
+ * were read. A longer feed is truncated there (a warning is logged): the array holds the
+ * first changes of the feed, in order; apply and acknowledge them, then call again for the
+ * next ones.
  *
  * # Safety
  * `client` is NULL or a live client; `gateway_id` is NULL or NUL-terminated; `out_json` is
@@ -1143,7 +1200,7 @@ runbeam_status runbeam_client_change(const runbeam_client *client,
 
 /**
  * `POST /harmony/changes/acknowledge {change_ids}` (machine token) for the `count` ids of
- * `ids`. `*out_json`: `{"success": true, "message": "..."}`.
+ * `ids` (at most `RUNBEAM_MAX_CHANGE_IDS`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`). `*out_json`: `{"success": true, "message": "..."}`.
  *
  * # Safety
  * `client` is NULL or a live client; `ids` is NULL (then `count` is 0) or points to `count`
@@ -1321,7 +1378,8 @@ runbeam_status runbeam_config_from_toml(const char *toml,
                                         runbeam_config **out);
 
 /**
- * Like `runbeam_config_from_toml()` for `len` bytes that need not be NUL-terminated.
+ * Like `runbeam_config_from_toml()` for `len` bytes that need not be NUL-terminated. `len`
+ * over `RUNBEAM_MAX_CONFIG_BYTES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
  *
  * # Safety
  * `toml` points to `len` readable bytes (or is NULL with `len == 0`); `out` is NULL or writable.
@@ -1341,7 +1399,8 @@ runbeam_status runbeam_config_from_file(const char *path,
 
 /**
  * Loads and merges `count` files in order; a key defined by two files is a problem naming
- * both (a later file never silently overrides security settings).
+ * both (a later file never silently overrides security settings). `count` over
+ * `RUNBEAM_MAX_CONFIG_FILES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
  *
  * # Safety
  * `paths` is NULL (then `count` must be 0) or points to `count` NUL-terminated strings;
@@ -1610,7 +1669,8 @@ runbeam_status runbeam_reference_parse(const char *text,
 
 /**
  * Like `runbeam_reference_parse()`, for `len` bytes at `text` that need not be NUL-terminated
- * (a slice of a request buffer).
+ * (a slice of a request buffer). `len` over `RUNBEAM_MAX_TEXT_BYTES` is
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
  *
  * # Safety
  * `text` points to `len` readable bytes (or is NULL with `len == 0`); `out` is NULL or writable.
@@ -1752,7 +1812,7 @@ runbeam_status runbeam_resolver_options_set_mesh_token_margin_ms(runbeam_resolve
 
 /**
  * At most this many mesh tokens (one per mesh and destination URL) are kept (default 1024;
- * 0 is `RUNBEAM_STATUS_INVALID_ARGUMENT`).
+ * 0 and values over `RUNBEAM_MAX_CACHE_ENTRIES` are `RUNBEAM_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `options` is NULL or live options.
@@ -1811,11 +1871,18 @@ runbeam_status runbeam_resolver_new(const runbeam_config *config,
                                     runbeam_resolver **out);
 
 /**
- * Releases a resolver and its cache. Async calls in flight still complete (they keep what
- * they need), unless this was the last handle using the client's runtime: then the runtime
- * shuts down and they complete with `RUNBEAM_STATUS_CANCELLED` (threads joined, at most 5 s;
- * from a librunbeam callback they stop in the background). Handles obtained from it
- * (resolutions, mesh tokens, claims) stay valid. NULL is a no-op.
+ * Releases a resolver and its cache. When it is the last handle using the client's runtime,
+ * the runtime shuts down (threads joined; from a librunbeam callback they stop in the
+ * background). Handles obtained from it (resolutions, mesh tokens, claims) stay valid. NULL
+ * is a no-op.
+ *
+ * When `runbeam_resolver_free` returns, no callback of this handle's async calls can run any more: calls not
+ * finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+ * returns (on a runtime thread), and a callback that is running is waited for, however long
+ * it takes. So the `user_data` of those calls may be released right after. Called
+ * from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+ * cancels the handle's other calls, whose callbacks then run after it returned, once the
+ * current callback has returned; keep their `user_data` valid until they were called.
  *
  * # Safety
  * `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.
@@ -2716,8 +2783,18 @@ runbeam_status runbeam_token_manager_current(const runbeam_token_manager *manage
 runbeam_status runbeam_token_manager_revoke(const runbeam_token_manager *manager);
 
 /**
- * Releases a manager: its runtime shuts down (calls in flight complete with
- * `RUNBEAM_STATUS_CANCELLED`; threads joined, at most 5 s). NULL is a no-op.
+ * Releases a manager: its runtime shuts down and its threads are joined (from a librunbeam
+ * callback they stop in the background instead). NULL is a no-op.
+ *
+ * When `runbeam_token_manager_free` returns, no callback of this handle's async calls can run any more: calls not
+ * finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+ * returns (on a runtime thread), and a callback that is running is waited for, however long
+ * it takes (so is a
+ * renewal-window or credential callback running on its runtime; one not started yet is
+ * never called). So the `user_data` of those calls may be released right after. Called
+ * from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+ * cancels the handle's other calls, whose callbacks then run after it returned, once the
+ * current callback has returned; keep their `user_data` valid until they were called.
  *
  * # Safety
  * `manager` is NULL or a manager not freed before, and no other thread uses it any more.
@@ -2725,9 +2802,9 @@ runbeam_status runbeam_token_manager_revoke(const runbeam_token_manager *manager
 void runbeam_token_manager_free(runbeam_token_manager *manager);
 
 /**
- * Releases a string returned by librunbeam (`runbeam_reference_to_string()`, …). Its bytes are
- * overwritten with zeros first, so strings that held tokens leave nothing behind. NULL is a
- * no-op.
+ * Releases a string returned by librunbeam (`runbeam_reference_to_string()`, the JSON
+ * results of the client, …). Its bytes are overwritten with zeros first, so strings that
+ * held tokens (the authorize and mesh-token results) leave nothing behind. NULL is a no-op.
  *
  * # Safety
  * `text` is NULL or a string returned by librunbeam that was not freed before.
@@ -2862,7 +2939,8 @@ runbeam_status runbeam_validator_config_set_max_stale_ms(runbeam_validator_confi
 
 /**
  * How many verified tokens are remembered (by SHA-256; time claims are re-checked on every
- * hit) so that a repeated token skips the signature check (default 10000; 0 disables it).
+ * hit) so that a repeated token skips the signature check (default 10000; 0 disables it; over
+ * `RUNBEAM_MAX_CACHE_ENTRIES` is `RUNBEAM_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `config` is NULL or a live configuration.
@@ -2895,6 +2973,7 @@ runbeam_status runbeam_validator_config_set_deadline_ms(runbeam_validator_config
  * Extra CA certificates (PEM text, `len` bytes, no NUL needed) trusted for JWKS fetches in
  * addition to the system roots; replaces an earlier bundle. Checked by
  * `runbeam_validator_new()` (`RUNBEAM_STATUS_INVALID_ARGUMENT` when it holds no certificate).
+ * `len` over `RUNBEAM_MAX_PEM_BYTES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
  *
  * # Safety
  * `config` is NULL or a live configuration; `pem` is NULL or points to `len` readable bytes.
@@ -2929,10 +3008,17 @@ runbeam_status runbeam_validator_new(const runbeam_validator_config *config,
                                      runbeam_validator **out);
 
 /**
- * Releases a validator and its caches. Its runtime shuts down: async calls in flight
- * complete with `RUNBEAM_STATUS_CANCELLED` and the worker threads are joined (waiting at most
- * 5 s for a callback that does not return; from a librunbeam callback they stop in the
- * background instead). Claims handles obtained from it stay valid. NULL is a no-op.
+ * Releases a validator and its caches. Its runtime shuts down and its worker threads are
+ * joined (from a librunbeam callback they stop in the background instead). Claims handles
+ * obtained from it stay valid. NULL is a no-op.
+ *
+ * When `runbeam_validator_free` returns, no callback of this handle's async calls can run any more: calls not
+ * finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+ * returns (on a runtime thread), and a callback that is running is waited for, however long
+ * it takes. So the `user_data` of those calls may be released right after. Called
+ * from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+ * cancels the handle's other calls, whose callbacks then run after it returned, once the
+ * current callback has returned; keep their `user_data` valid until they were called.
  *
  * # Safety
  * `validator` is NULL or a validator not freed before, and no other thread uses it any more.
@@ -3092,8 +3178,9 @@ runbeam_status runbeam_validator_verify_mesh_token_async(const runbeam_validator
  * `*out_token` points **into the caller's buffer** (nothing is allocated or freed) and
  * `*out_token_len` is its length — ready for `runbeam_validator_validate()`. A malformed
  * header (empty, another scheme, no token, several tokens, control characters) is
- * `RUNBEAM_STATUS_JWT_INVALID` with a message that does not quote it; NULL arguments or
- * invalid UTF-8 are `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ * `RUNBEAM_STATUS_JWT_INVALID` with a message that does not quote it; NULL arguments,
+ * invalid UTF-8 or `header_len` over `RUNBEAM_MAX_TEXT_BYTES` (nothing is read) are
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT`.
  *
  * ```c
  * const char *token; size_t len;

@@ -9,7 +9,6 @@
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::ptr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -19,15 +18,16 @@ use runbeam_core::client::{
 use runbeam_core::{Error, ErrorKind, Reference, Secret};
 use serde_json::Value;
 use tokio::sync::watch;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg,
 };
+use crate::limits::{RUNBEAM_MAX_BODY_BYTES, RUNBEAM_MAX_CHANGE_IDS, at_most};
 use crate::reference::runbeam_reference;
 use crate::runtime::{Completion, Runtime, cancel_channel};
 use crate::status::runbeam_status;
-use crate::strings::into_c_string;
+use crate::strings::{into_c_string, into_secret_c_string, secret_json, wipe_json};
 
 // ---------------------------------------------------------------------------------------------
 // Collections
@@ -376,8 +376,9 @@ pub unsafe extern "C" fn runbeam_client_config_set_allow_insecure_http(
     }
 }
 
-/// Cap of a response body, enforced while reading (default 10 MiB; 0 is invalid). A larger
-/// body is `RUNBEAM_STATUS_PROTOCOL`.
+/// Cap of a response body, enforced while reading (default 10 MiB; 0 and values over
+/// `RUNBEAM_MAX_BODY_BYTES` are `RUNBEAM_STATUS_INVALID_ARGUMENT`). A larger body is
+/// `RUNBEAM_STATUS_PROTOCOL`.
 ///
 /// # Safety
 /// `config` is NULL or a live configuration.
@@ -394,6 +395,12 @@ pub unsafe extern "C" fn runbeam_client_config_set_max_body_bytes(
                     "max_body_bytes must be greater than zero".to_string(),
                 ));
             }
+            at_most(
+                "max_body_bytes",
+                max_body_bytes,
+                RUNBEAM_MAX_BODY_BYTES,
+                "RUNBEAM_MAX_BODY_BYTES",
+            )?;
             c.max_body_bytes = Some(max_body_bytes);
             Ok(())
         })
@@ -425,7 +432,7 @@ pub unsafe extern "C" fn runbeam_client_config_free(config: *mut runbeam_client_
 #[allow(non_camel_case_types)]
 pub struct runbeam_client {
     pub(crate) client: Client,
-    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) runtime: Runtime,
 }
 
 /// A handle to cancel one async call. Returned by the `_async` functions when asked for;
@@ -448,9 +455,9 @@ impl runbeam_cancel {
 
 /// The callback of the `_async` functions, called **exactly once** per accepted call (never
 /// for a call refused with an error status), on a librunbeam runtime thread
-/// (`runbeam-worker`). When the last handle of the client is freed while the call is in
-/// flight, it is called with `RUNBEAM_STATUS_CANCELLED` during `runbeam_client_free()` (on a
-/// runtime thread or the freeing thread).
+/// (`runbeam-worker`). When the client handle that started the call is freed while the call
+/// is in flight, it is called with `RUNBEAM_STATUS_CANCELLED` before `runbeam_client_free()`
+/// returns (see there; freeing from inside a callback is the exception).
 ///
 /// On success `status` is `RUNBEAM_OK`, `json` the result (same schema as the blocking form)
 /// and `error_message` NULL. On failure `json` is NULL, `status` the error's code and
@@ -491,7 +498,7 @@ pub unsafe extern "C" fn runbeam_client_new(
         // SAFETY: live handle per the contract.
         let config = unsafe { handle_arg(config, "config") }?;
         let client = config.builder().build()?;
-        let runtime = Arc::new(Runtime::new()?);
+        let runtime = Runtime::new()?;
         let handle = Box::new(runbeam_client { client, runtime });
         // SAFETY: `out` is non-NULL and writable per the contract.
         unsafe { *out = Box::into_raw(handle) };
@@ -523,7 +530,7 @@ pub unsafe extern "C" fn runbeam_client_with_token(
         }
         let handle = Box::new(runbeam_client {
             client: client.client.with_token(Secret::new(token.to_string())),
-            runtime: Arc::clone(&client.runtime),
+            runtime: client.runtime.share(),
         });
         // SAFETY: `out` is non-NULL and writable per the contract.
         unsafe { *out = Box::into_raw(handle) };
@@ -548,10 +555,17 @@ pub unsafe extern "C" fn runbeam_client_api_root(client: *const runbeam_client) 
 }
 
 /// Releases a client handle (its token is zeroized). When it is the last handle sharing its
-/// runtime, the runtime shuts down: calls in flight complete with `RUNBEAM_STATUS_CANCELLED`
-/// and the worker threads are joined (waiting at most 5 s for a callback that does not
-/// return). Called from a librunbeam callback, the threads are stopped in the background
-/// instead (they exit once the callback returns). NULL is a no-op.
+/// runtime (other client handles from `runbeam_client_with_token()`, resolvers), the runtime
+/// shuts down and its worker threads are joined (from a librunbeam callback they stop in the
+/// background, once the callback returned). NULL is a no-op.
+///
+/// When `runbeam_client_free` returns, no callback of this handle's async calls can run any more: calls not
+/// finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+/// returns (on a runtime thread), and a callback that is running is waited for, however long
+/// it takes. So the `user_data` of those calls may be released right after. Called
+/// from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+/// cancels the handle's other calls, whose callbacks then run after it returned, once the
+/// current callback has returned; keep their `user_data` valid until they were called.
 ///
 /// # Safety
 /// `client` is NULL or a client not freed before, and no other thread uses it any more.
@@ -597,16 +611,12 @@ fn json_value(result: Result<Value, serde_json::Error>) -> Result<Value, Error> 
     result.map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}")))
 }
 
-/// Serialises `value`, zeroizing the intermediate text (results may hold tokens).
-fn json_text(value: &Value) -> Result<String, Error> {
-    serde_json::to_string(value)
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}")))
-}
-
-fn write_json(out: *mut *mut c_char, value: &Value) -> Result<(), Error> {
-    let mut text = json_text(value)?;
-    let c = into_c_string(&text);
-    text.zeroize();
+/// Writes the JSON of `value` to `*out` (a `char *` for `runbeam_string_free()`, which
+/// zeroizes it), then wipes `value`: results may hold tokens.
+fn write_json(out: *mut *mut c_char, mut value: Value) -> Result<(), Error> {
+    let text = secret_json(&value);
+    wipe_json(&mut value);
+    let c = into_secret_c_string(text?);
     // SAFETY: callers checked `out` is non-NULL; writable per their contract.
     unsafe { *out = c };
     Ok(())
@@ -621,11 +631,12 @@ fn blocking(
     future: impl Future<Output = Result<Value, Error>>,
 ) -> Result<(), Error> {
     let value = client.runtime.block_on(function, future)?;
-    write_json(out_json, &value)
+    write_json(out_json, value)
 }
 
 /// Starts an async call: `future`'s JSON (or error) goes to `callback` exactly once.
 fn spawn(
+    function: &'static str,
     client: &runbeam_client,
     future: impl Future<Output = Result<Value, Error>> + Send + 'static,
     callback: runbeam_json_callback,
@@ -637,7 +648,13 @@ fn spawn(
     let (sender, receiver) = cancel_channel();
     let completion = Completion::json(callback, user_data);
     client.runtime.spawn(
-        async move { json_text(&future.await?) },
+        function,
+        async move {
+            let mut value = future.await?;
+            let text = secret_json(&value);
+            wipe_json(&mut value);
+            text
+        },
         completion,
         receiver,
     )?;
@@ -821,6 +838,7 @@ pub unsafe extern "C" fn runbeam_client_authorize_async(
         // SAFETY: forwarded contract.
         let args = unsafe { authorize_args(client, gateway_code, metadata_json) }?;
         spawn(
+            "runbeam_client_authorize_async",
             client,
             authorize_call(args),
             callback,
@@ -931,6 +949,7 @@ pub unsafe extern "C" fn runbeam_client_resolve_async(
         // SAFETY: forwarded contract.
         let reference = unsafe { handle_arg(reference, "reference") }?;
         spawn(
+            "runbeam_client_resolve_async",
             client,
             resolve_call(client.client.clone(), reference.inner.clone()),
             callback,
@@ -994,6 +1013,7 @@ pub unsafe extern "C" fn runbeam_client_mesh_token_async(
         // SAFETY: forwarded contract.
         let url = unsafe { str_arg(destination_url, "destination_url") }?;
         spawn(
+            "runbeam_client_mesh_token_async",
             client,
             mesh_token_call(client.client.clone(), mesh.to_string(), url.to_string()),
             callback,
@@ -1022,9 +1042,14 @@ pub unsafe extern "C" fn runbeam_client_jwks(
     })
 }
 
-/// `GET /harmony/changes[/<gateway_id>]` (machine token), every page of the feed.
+/// `GET /harmony/changes[/<gateway_id>]` (machine token), page after page of the feed.
 /// `gateway_id` may be NULL. `*out_json`: a JSON array of changes
 /// `[{"id": "...", "status": "..."|null, ...every other field of the change}]`.
+///
+/// Bounded: at most 10000 changes per call, and no further page once 64 MiB of responses
+/// were read. A longer feed is truncated there (a warning is logged): the array holds the
+/// first changes of the feed, in order; apply and acknowledge them, then call again for the
+/// next ones.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `gateway_id` is NULL or NUL-terminated; `out_json` is
@@ -1073,7 +1098,7 @@ pub unsafe extern "C" fn runbeam_client_change(
 }
 
 /// `POST /harmony/changes/acknowledge {change_ids}` (machine token) for the `count` ids of
-/// `ids`. `*out_json`: `{"success": true, "message": "..."}`.
+/// `ids` (at most `RUNBEAM_MAX_CHANGE_IDS`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`). `*out_json`: `{"success": true, "message": "..."}`.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `ids` is NULL (then `count` is 0) or points to `count`
@@ -1094,11 +1119,12 @@ pub unsafe extern "C" fn runbeam_client_acknowledge_changes(
                 "argument 'ids' is NULL with count {count}"
             )));
         }
-        if count > 100_000 {
-            return Err(invalid_argument(format!(
-                "count {count} is too large (at most 100000 ids)"
-            )));
-        }
+        at_most(
+            "count",
+            count,
+            RUNBEAM_MAX_CHANGE_IDS,
+            "RUNBEAM_MAX_CHANGE_IDS",
+        )?;
         let mut owned = Vec::with_capacity(count);
         for i in 0..count {
             // SAFETY: `ids` points to `count` pointers per the contract.
@@ -1296,6 +1322,7 @@ pub unsafe extern "C" fn runbeam_client_list_async(
         let client = unsafe { handle_arg(client, "client") }?;
         let collection = collection_arg(collection)?;
         spawn(
+            "runbeam_client_list_async",
             client,
             list_call(
                 client.client.clone(),
@@ -1387,6 +1414,7 @@ pub unsafe extern "C" fn runbeam_client_get_async(
         // SAFETY: forwarded contract.
         let id = unsafe { str_arg(id, "id") }?;
         spawn(
+            "runbeam_client_get_async",
             client,
             get_call(client.client.clone(), collection, id.to_string()),
             callback,

@@ -9,6 +9,7 @@ use crate::error::to_cstring;
 use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg, str_arg_len,
 };
+use crate::limits::{RUNBEAM_MAX_CONFIG_BYTES, RUNBEAM_MAX_CONFIG_FILES, at_most};
 use crate::problems::runbeam_problem_list;
 use crate::reference::runbeam_reference;
 use crate::status::runbeam_status;
@@ -101,7 +102,8 @@ pub unsafe extern "C" fn runbeam_config_from_toml(
     })
 }
 
-/// Like `runbeam_config_from_toml()` for `len` bytes that need not be NUL-terminated.
+/// Like `runbeam_config_from_toml()` for `len` bytes that need not be NUL-terminated. `len`
+/// over `RUNBEAM_MAX_CONFIG_BYTES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
 ///
 /// # Safety
 /// `toml` points to `len` readable bytes (or is NULL with `len == 0`); `out` is NULL or writable.
@@ -113,6 +115,12 @@ pub unsafe extern "C" fn runbeam_config_from_toml_len(
 ) -> runbeam_status {
     guard("runbeam_config_from_toml_len", || {
         let out = out_arg(out, "out")?;
+        at_most(
+            "len",
+            len,
+            RUNBEAM_MAX_CONFIG_BYTES,
+            "RUNBEAM_MAX_CONFIG_BYTES",
+        )?;
         // SAFETY: forwarded caller contract.
         let text = unsafe { str_arg_len(toml, len, "toml") }?;
         store(MeshConfig::from_toml(text)?, out);
@@ -139,7 +147,8 @@ pub unsafe extern "C" fn runbeam_config_from_file(
 }
 
 /// Loads and merges `count` files in order; a key defined by two files is a problem naming
-/// both (a later file never silently overrides security settings).
+/// both (a later file never silently overrides security settings). `count` over
+/// `RUNBEAM_MAX_CONFIG_FILES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
 ///
 /// # Safety
 /// `paths` is NULL (then `count` must be 0) or points to `count` NUL-terminated strings;
@@ -157,6 +166,12 @@ pub unsafe extern "C" fn runbeam_config_from_files(
                 "argument 'paths' is NULL with count {count}"
             )));
         }
+        at_most(
+            "count",
+            count,
+            RUNBEAM_MAX_CONFIG_FILES,
+            "RUNBEAM_MAX_CONFIG_FILES",
+        )?;
         let mut list = Vec::with_capacity(count);
         for i in 0..count {
             // SAFETY: `paths` points to `count` pointers (contract).

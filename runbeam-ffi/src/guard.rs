@@ -1,31 +1,36 @@
 //! The panic boundary and argument checks every export goes through.
 
-use std::any::Any;
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use runbeam_core::panic::{install_quiet_hook, internal_error};
 use runbeam_core::{Error, ErrorKind};
 
 use crate::error;
 use crate::status::{RUNBEAM_OK, runbeam_status};
 
 /// Runs `body` behind a panic boundary: clears the last error, maps `Err` to its status (and
-/// records it), and turns a panic into `RUNBEAM_STATUS_INTERNAL`. Nothing unwinds into C.
+/// records it), and turns a panic into `RUNBEAM_STATUS_INTERNAL` whose message (for
+/// `runbeam_last_error_message()`) is the panic's. Nothing unwinds into C, and nothing is
+/// printed: the quiet panic hook is installed before `body` runs.
 pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<(), Error>) -> runbeam_status {
+    install_quiet_hook();
     error::clear();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => RUNBEAM_OK,
         Ok(Err(e)) => error::set(e),
-        Err(panic) => error::set(panic_error(function, panic.as_ref())),
+        Err(panic) => error::set(internal_error(function, panic.as_ref())),
     }
 }
 
-/// For functions that return a value rather than a status (getters): `fallback` on panic.
+/// For functions that return a value rather than a status (getters): `fallback` on panic (the
+/// panic is recorded as the last error, and not printed).
 pub(crate) fn guard_value<T>(function: &str, fallback: T, body: impl FnOnce() -> T) -> T {
+    install_quiet_hook();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
         Err(panic) => {
-            error::set(panic_error(function, panic.as_ref()));
+            error::set(internal_error(function, panic.as_ref()));
             fallback
         }
     }
@@ -62,20 +67,6 @@ pub(crate) unsafe fn read_handle<H, T>(
         unsafe { handle.as_ref() }.map(body)
     })
     .unwrap_or(fallback)
-}
-
-fn panic_error(function: &str, panic: &(dyn Any + Send)) -> Error {
-    let what = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("unknown panic");
-    Error::new(
-        ErrorKind::Internal,
-        format!(
-            "internal error in {function}: {what} (this is a librunbeam bug; please report it)"
-        ),
-    )
 }
 
 pub(crate) fn invalid_argument(message: String) -> Error {

@@ -39,7 +39,10 @@ mod claims;
 mod client;
 mod config;
 mod error;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod guard;
+mod limits;
 mod problems;
 mod reference;
 mod resolver;
@@ -58,6 +61,13 @@ pub use error::{
     runbeam_last_error_field_errors_json, runbeam_last_error_http_status, runbeam_last_error_kind,
     runbeam_last_error_message, runbeam_last_error_problems, runbeam_last_error_retry_after_ms,
     runbeam_last_error_status,
+};
+#[cfg(feature = "fault-injection")]
+pub use fault::runbeam_fault_arm;
+pub use limits::{
+    RUNBEAM_MAX_ALGORITHMS, RUNBEAM_MAX_BODY_BYTES, RUNBEAM_MAX_CACHE_ENTRIES,
+    RUNBEAM_MAX_CHANGE_IDS, RUNBEAM_MAX_CONFIG_BYTES, RUNBEAM_MAX_CONFIG_FILES,
+    RUNBEAM_MAX_PEM_BYTES, RUNBEAM_MAX_TEXT_BYTES,
 };
 pub use problems::*;
 pub use reference::*;

@@ -6,6 +6,7 @@ use std::ptr;
 use runbeam_core::{Lookup, Reference, ResourceType};
 
 use crate::guard::{free_handle, guard, guard_value, handle_arg, out_arg, str_arg, str_arg_len};
+use crate::limits::{RUNBEAM_MAX_TEXT_BYTES, at_most};
 use crate::status::runbeam_status;
 use crate::strings::into_c_string;
 
@@ -125,7 +126,8 @@ pub unsafe extern "C" fn runbeam_reference_parse(
 }
 
 /// Like `runbeam_reference_parse()`, for `len` bytes at `text` that need not be NUL-terminated
-/// (a slice of a request buffer).
+/// (a slice of a request buffer). `len` over `RUNBEAM_MAX_TEXT_BYTES` is
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
 ///
 /// # Safety
 /// `text` points to `len` readable bytes (or is NULL with `len == 0`); `out` is NULL or writable.
@@ -137,6 +139,7 @@ pub unsafe extern "C" fn runbeam_reference_parse_len(
 ) -> runbeam_status {
     guard("runbeam_reference_parse_len", || {
         let out = out_arg(out, "out")?;
+        at_most("len", len, RUNBEAM_MAX_TEXT_BYTES, "RUNBEAM_MAX_TEXT_BYTES")?;
         // SAFETY: forwarded caller contract.
         let text = unsafe { str_arg_len(text, len, "text") }?;
         parse_to(text, out)

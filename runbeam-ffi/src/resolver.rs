@@ -31,9 +31,11 @@ use crate::error::{self, to_cstring};
 use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
 };
+use crate::limits::{RUNBEAM_MAX_CACHE_ENTRIES, at_most};
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, runbeam_status};
 use crate::storage::runbeam_token_manager;
+use crate::strings::secret_c_bytes;
 use crate::validator::{mesh_args, runbeam_claims_callback, runbeam_validator_config, token_arg};
 
 // ---------------------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ pub unsafe extern "C" fn runbeam_resolver_options_set_mesh_token_margin_ms(
 }
 
 /// At most this many mesh tokens (one per mesh and destination URL) are kept (default 1024;
-/// 0 is `RUNBEAM_STATUS_INVALID_ARGUMENT`).
+/// 0 and values over `RUNBEAM_MAX_CACHE_ENTRIES` are `RUNBEAM_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -164,6 +166,12 @@ pub unsafe extern "C" fn runbeam_resolver_options_set_mesh_token_capacity(
                         "the mesh token capacity must be at least 1".to_string(),
                     ));
                 }
+                at_most(
+                    "capacity",
+                    capacity,
+                    RUNBEAM_MAX_CACHE_ENTRIES,
+                    "RUNBEAM_MAX_CACHE_ENTRIES",
+                )?;
                 o.mesh_token_capacity = Some(capacity);
                 Ok(())
             },
@@ -230,7 +238,7 @@ pub unsafe extern "C" fn runbeam_resolver_options_free(options: *mut runbeam_res
 #[allow(non_camel_case_types)]
 pub struct runbeam_resolver {
     resolver: Resolver,
-    runtime: Arc<Runtime>,
+    runtime: Runtime,
 }
 
 /// Counters of a resolver since it was built (`runbeam_resolver_stats()`), for metrics.
@@ -314,7 +322,7 @@ pub unsafe extern "C" fn runbeam_resolver_new(
         }
         let handle = Box::new(runbeam_resolver {
             resolver: builder.build()?,
-            runtime: Arc::clone(&client.runtime),
+            runtime: client.runtime.share(),
         });
         // SAFETY: non-NULL and writable per the contract.
         unsafe { *out = Box::into_raw(handle) };
@@ -322,11 +330,18 @@ pub unsafe extern "C" fn runbeam_resolver_new(
     })
 }
 
-/// Releases a resolver and its cache. Async calls in flight still complete (they keep what
-/// they need), unless this was the last handle using the client's runtime: then the runtime
-/// shuts down and they complete with `RUNBEAM_STATUS_CANCELLED` (threads joined, at most 5 s;
-/// from a librunbeam callback they stop in the background). Handles obtained from it
-/// (resolutions, mesh tokens, claims) stay valid. NULL is a no-op.
+/// Releases a resolver and its cache. When it is the last handle using the client's runtime,
+/// the runtime shuts down (threads joined; from a librunbeam callback they stop in the
+/// background). Handles obtained from it (resolutions, mesh tokens, claims) stay valid. NULL
+/// is a no-op.
+///
+/// When `runbeam_resolver_free` returns, no callback of this handle's async calls can run any more: calls not
+/// finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+/// returns (on a runtime thread), and a callback that is running is waited for, however long
+/// it takes. So the `user_data` of those calls may be released right after. Called
+/// from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+/// cancels the handle's other calls, whose callbacks then run after it returned, once the
+/// current callback has returned; keep their `user_data` valid until they were called.
 ///
 /// # Safety
 /// `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.
@@ -498,6 +513,7 @@ type HandleCallback<H> = unsafe extern "C" fn(*mut c_void, runbeam_status, *mut 
 /// Starts `future` on the resolver's runtime; its result, turned into a handle by `into_raw`,
 /// goes to `callback` exactly once.
 fn spawn<T: Send + 'static, H: 'static>(
+    function: &'static str,
     r: &runbeam_resolver,
     future: impl Future<Output = Result<T, Error>> + Send + 'static,
     callback: Option<HandleCallback<H>>,
@@ -521,7 +537,7 @@ fn spawn<T: Send + 'static, H: 'static>(
         }),
     });
     let (sender, receiver) = cancel_channel();
-    r.runtime.spawn(future, completion, receiver)?;
+    r.runtime.spawn(function, future, completion, receiver)?;
     runbeam_cancel::hand_out(sender, cancel_out);
     Ok(())
 }
@@ -551,6 +567,7 @@ pub unsafe extern "C" fn runbeam_resolver_resolve_async(
         let reference = unsafe { str_arg(reference, "reference") }?.to_string();
         let resolver = r.resolver.clone();
         spawn(
+            "runbeam_resolver_resolve_async",
             r,
             async move { resolver.resolve(&reference).await },
             callback,
@@ -632,6 +649,7 @@ pub unsafe extern "C" fn runbeam_resolver_mesh_token_async(
         let destination = unsafe { str_arg(destination_url, "destination_url") }?.to_string();
         let resolver = r.resolver.clone();
         spawn(
+            "runbeam_resolver_mesh_token_async",
             r,
             async move { resolver.mesh_token(&mesh, &destination).await },
             callback,
@@ -760,6 +778,7 @@ pub unsafe extern "C" fn runbeam_resolver_verify_mesh_token_async(
         let (mesh, dest) = (mesh.to_string(), dest.map(str::to_string));
         let resolver = r.resolver.clone();
         spawn(
+            "runbeam_resolver_verify_mesh_token_async",
             r,
             async move {
                 resolver
@@ -1220,7 +1239,7 @@ pub struct runbeam_mesh_token {
 
 impl runbeam_mesh_token {
     fn into_raw(issued: Arc<IssuedMeshToken>) -> *mut runbeam_mesh_token {
-        let secret = Zeroizing::new(to_cstring(issued.token.token.expose()).into_bytes_with_nul());
+        let secret = secret_c_bytes(issued.token.token.expose().as_bytes());
         let expires = issued.token.expires_at;
         let expires_at = expires
             .format(&Rfc3339)

@@ -1,21 +1,26 @@
-//! The tokio runtime of a client or validator handle, and the callback machinery of the
-//! async forms.
+//! The tokio runtime of a client, resolver, validator or token manager handle, and the callback
+//! machinery of the async forms.
 //!
 //! One multi-thread runtime (2 workers named `runbeam-worker`) per `runbeam_client_new` (shared
-//! by every handle derived from it with `runbeam_client_with_token`) and per
-//! `runbeam_validator_new`, shut down when the last handle using it is freed. Calls never
-//! create a runtime of their own.
+//! by every handle derived from it: `runbeam_client_with_token`, `runbeam_resolver_new`) and per
+//! `runbeam_validator_new` / `runbeam_token_manager_new`, shut down when the last handle using
+//! it is freed. Calls never create a runtime of their own.
+//!
+//! Each handle counts its own async calls, so that freeing it returns only when none of its
+//! callbacks can run any more: the calls not finished yet are cancelled (their callbacks get
+//! `RUNBEAM_STATUS_CANCELLED` before the free returns) and a callback that is running is waited
+//! for, however long it takes. Freed from a librunbeam callback (a runtime thread, which cannot
+//! wait for itself), the free cancels without waiting.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use futures_util::FutureExt;
+use runbeam_core::panic::{catch_future, install_quiet_hook};
 use runbeam_core::{Error, ErrorKind};
 use tokio::sync::watch;
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 use crate::error;
 use crate::guard::invalid_argument;
@@ -27,21 +32,32 @@ thread_local! {
     static ON_RUNTIME_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// How long freeing the last client handle waits for the runtime's threads to stop (a
-/// callback that never returns cannot hang the caller forever).
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Owns the runtime; dropping the last `Arc<Runtime>` shuts it down.
+/// The runtime of one handle: the threads (shared with the handles derived from the same
+/// client) and the handle's own async calls. Dropping it is what a handle's `_free` does: it
+/// cancels the handle's calls and waits for their callbacks (see the module documentation),
+/// then the threads stop if no other handle uses them.
 pub(crate) struct Runtime {
+    // Field order matters: the calls are settled before the threads may shut down.
+    calls: Arc<Calls>,
+    threads: Arc<Threads>,
+}
+
+/// The tokio runtime; dropping the last `Arc<Threads>` shuts it down.
+struct Threads {
     inner: Option<tokio::runtime::Runtime>,
 }
 
 impl Runtime {
+    /// Starts new runtime threads.
     pub(crate) fn new() -> Result<Runtime, Error> {
+        install_quiet_hook();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("runbeam-worker")
-            .on_thread_start(|| ON_RUNTIME_THREAD.with(|f| f.set(true)))
+            .on_thread_start(|| {
+                install_quiet_hook();
+                ON_RUNTIME_THREAD.with(|f| f.set(true));
+            })
             .enable_all()
             .build()
             .map_err(|e| {
@@ -51,12 +67,24 @@ impl Runtime {
                 )
             })?;
         Ok(Runtime {
-            inner: Some(runtime),
+            calls: Arc::new(Calls::new()),
+            threads: Arc::new(Threads {
+                inner: Some(runtime),
+            }),
         })
     }
 
+    /// The runtime of a derived handle: the same threads, its own async calls.
+    pub(crate) fn share(&self) -> Runtime {
+        Runtime {
+            calls: Arc::new(Calls::new()),
+            threads: Arc::clone(&self.threads),
+        }
+    }
+
     fn handle(&self) -> Result<&tokio::runtime::Runtime, Error> {
-        self.inner
+        self.threads
+            .inner
             .as_ref()
             .ok_or_else(|| Error::new(ErrorKind::Internal, "the runtime is shut down"))
     }
@@ -80,29 +108,32 @@ impl Runtime {
         self.handle()?.block_on(future)
     }
 
-    /// Spawns `future` on this runtime; `completion` receives its result exactly once.
+    /// Spawns `future` (the work of the export `function`) on this runtime; `completion`
+    /// receives its result exactly once: the result, `Internal` when it panicked, `Cancelled`
+    /// when `cancelled` fires or when this handle is freed first.
     pub(crate) fn spawn<T: Send + 'static>(
         &self,
+        function: &'static str,
         future: impl Future<Output = Result<T, Error>> + Send + 'static,
-        completion: Completion<T>,
-        mut cancelled: watch::Receiver<bool>,
+        mut completion: Completion<T>,
+        cancelled: watch::Receiver<bool>,
     ) -> Result<(), Error> {
         let runtime = self.handle()?;
-        // A panic in the call is caught here so that it is reported as INTERNAL (the callback
-        // is still called exactly once).
-        let future = AssertUnwindSafe(future).catch_unwind();
+        // Counted from now on: a task dropped unpolled still settles its completion (Drop) and
+        // only then releases the ticket.
+        completion.ticket = Some(Ticket::new(&self.calls));
+        let closing = self.calls.closing.subscribe();
         runtime.spawn(async move {
+            install_quiet_hook();
+            // Biased: a call that finished is delivered, even if a cancellation came too.
             let result = tokio::select! {
-                result = future => result.unwrap_or_else(|_| Err(Error::new(
-                    ErrorKind::Internal,
-                    "internal error: the call panicked (this is a librunbeam bug; please report it)",
-                ))),
-                () = async {
-                    // A dropped cancel handle (sender gone) never cancels.
-                    if cancelled.wait_for(|c| *c).await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                } => Err(Error::new(ErrorKind::Cancelled, "the call was cancelled by runbeam_cancel_request()")),
+                biased;
+                result = catch_future(function, future) => result,
+                () = fired(cancelled) => Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "the call was cancelled by runbeam_cancel_request()",
+                )),
+                () = fired(closing) => Err(freed_error()),
             };
             completion.complete(result);
         });
@@ -112,11 +143,20 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        self.calls.close_and_wait();
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
         if let Some(runtime) = self.inner.take() {
             if blocking_allowed() {
-                // Joins the worker threads (pending calls are dropped: their callbacks get
-                // RUNBEAM_STATUS_CANCELLED).
-                runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
+                // Joins every thread of the runtime without a deadline: a callback still
+                // running (a renewal-window or credential callback on the blocking pool) is
+                // waited for, tasks not finished are dropped (an async call's callback then
+                // gets RUNBEAM_STATUS_CANCELLED) and blocking work not started never runs. No
+                // librunbeam callback can run once this returns.
+                drop(runtime);
             } else {
                 // Freed from a callback (a runtime thread) or inside another runtime: waiting
                 // here would deadlock; the threads stop once the callback returns.
@@ -124,6 +164,85 @@ impl Drop for Runtime {
             }
         }
     }
+}
+
+/// The async calls of one handle that have not settled yet.
+struct Calls {
+    /// How many are pending or running their callback.
+    pending: Mutex<usize>,
+    /// Notified when `pending` drops to 0.
+    idle: Condvar,
+    /// Set to `true` when the handle is freed: every pending call completes with `Cancelled`.
+    closing: watch::Sender<bool>,
+}
+
+impl Calls {
+    fn new() -> Calls {
+        Calls {
+            pending: Mutex::new(0),
+            idle: Condvar::new(),
+            closing: watch::Sender::new(false),
+        }
+    }
+
+    /// Cancels the pending calls and, unless on a runtime thread (a callback cannot wait for
+    /// itself, nor for tasks queued behind it), waits until every callback has returned.
+    fn close_and_wait(&self) {
+        self.closing.send_replace(true);
+        if !blocking_allowed() {
+            return;
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        while *pending > 0 {
+            pending = self
+                .idle
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// One pending async call of a handle, released once its callback returned.
+struct Ticket {
+    calls: Arc<Calls>,
+}
+
+impl Ticket {
+    fn new(calls: &Arc<Calls>) -> Ticket {
+        *calls.pending.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        Ticket {
+            calls: Arc::clone(calls),
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut pending = self
+            .calls
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *pending = pending.saturating_sub(1);
+        if *pending == 0 {
+            self.calls.idle.notify_all();
+        }
+    }
+}
+
+/// Resolves once `signal` is `true`; never when its sender is gone without setting it.
+async fn fired(mut signal: watch::Receiver<bool>) {
+    if signal.wait_for(|set| *set).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn freed_error() -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        "the call was cancelled because its handle (client, validator, token manager or \
+         resolver) was freed before it completed",
+    )
 }
 
 fn blocking_allowed() -> bool {
@@ -156,6 +275,8 @@ impl UserData {
 /// `Cancelled`. `deliver` turns the result into the C callback's arguments.
 pub(crate) struct Completion<T> {
     deliver: Option<Deliver<T>>,
+    /// Set by [`Runtime::spawn`]; dropped after `deliver` ran (fields drop after `Drop::drop`).
+    ticket: Option<Ticket>,
 }
 
 /// Hands a result to the C callback.
@@ -165,6 +286,7 @@ impl<T> Completion<T> {
     pub(crate) fn new(deliver: impl FnOnce(Result<T, Error>) + Send + 'static) -> Completion<T> {
         Completion {
             deliver: Some(Box::new(deliver)),
+            ticket: None,
         }
     }
 
@@ -175,34 +297,36 @@ impl<T> Completion<T> {
     }
 }
 
-impl Completion<String> {
-    /// The completion of the JSON forms: the callback gets the JSON text (zeroized after the
-    /// call: results may hold tokens) or the error's status and message.
-    pub(crate) fn json(callback: JsonCallback, user_data: *mut c_void) -> Completion<String> {
+impl Completion<Zeroizing<Vec<u8>>> {
+    /// The completion of the JSON forms: the callback gets the JSON text (NUL-terminated, from
+    /// `strings::secret_json`; zeroized after the call: results may hold tokens) or the error's
+    /// status and message.
+    pub(crate) fn json(
+        callback: JsonCallback,
+        user_data: *mut c_void,
+    ) -> Completion<Zeroizing<Vec<u8>>> {
         let user_data = UserData::new(user_data);
-        Completion::new(move |result: Result<String, Error>| match result {
-            Ok(json) => {
-                let mut text = error::to_cstring(&json).into_bytes_with_nul();
-                let mut json = json;
-                json.zeroize();
-                error::clear();
-                // SAFETY: the caller's callback, called once with a NUL-terminated string valid
-                // for the duration of the call.
-                unsafe {
-                    callback(
-                        user_data.get(),
-                        RUNBEAM_OK,
-                        text.as_ptr().cast(),
-                        std::ptr::null(),
-                    )
-                };
-                text.zeroize();
-            }
-            Err(e) => failed(e, |status, message| {
-                // SAFETY: as above.
-                unsafe { callback(user_data.get(), status, std::ptr::null(), message) }
-            }),
-        })
+        Completion::new(
+            move |result: Result<Zeroizing<Vec<u8>>, Error>| match result {
+                Ok(text) => {
+                    error::clear();
+                    // SAFETY: the caller's callback, called once with a NUL-terminated string valid
+                    // for the duration of the call.
+                    unsafe {
+                        callback(
+                            user_data.get(),
+                            RUNBEAM_OK,
+                            text.as_ptr().cast(),
+                            std::ptr::null(),
+                        )
+                    };
+                }
+                Err(e) => failed(e, |status, message| {
+                    // SAFETY: as above.
+                    unsafe { callback(user_data.get(), status, std::ptr::null(), message) }
+                }),
+            },
+        )
     }
 }
 
@@ -219,11 +343,7 @@ pub(crate) fn failed(e: Error, call: impl FnOnce(runbeam_status, *const c_char))
 impl<T> Drop for Completion<T> {
     fn drop(&mut self) {
         if let Some(deliver) = self.deliver.take() {
-            deliver(Err(Error::new(
-                ErrorKind::Cancelled,
-                "the call was cancelled because its handle (client, validator, token manager or resolver) was freed \
-                 before it completed",
-            )));
+            deliver(Err(freed_error()));
         }
     }
 }
@@ -284,6 +404,7 @@ mod tests {
         let (_keep, rx) = cancel_channel();
         runtime
             .spawn(
+                "test_panics",
                 async { panic!("boom") },
                 Completion::json(record, std::ptr::without_provenance_mut(1)),
                 rx,
@@ -292,24 +413,134 @@ mod tests {
         let (cancel, rx) = cancel_channel();
         runtime
             .spawn(
+                "test",
                 std::future::pending(),
                 Completion::json(record, std::ptr::without_provenance_mut(2)),
                 rx,
             )
             .unwrap();
         cancel.send_replace(true);
+        while results_of(1).is_empty() || results_of(2).is_empty() {
+            std::thread::yield_now();
+        }
         let (_keep3, rx) = cancel_channel();
         runtime
             .spawn(
+                "test",
                 std::future::pending(),
                 Completion::json(record, std::ptr::without_provenance_mut(3)),
                 rx,
             )
             .unwrap();
-        std::thread::sleep(Duration::from_millis(200));
         drop(runtime);
         assert_eq!(results_of(1), vec![crate::status::RUNBEAM_STATUS_INTERNAL]);
         assert_eq!(results_of(2), vec![crate::status::RUNBEAM_STATUS_CANCELLED]);
         assert_eq!(results_of(3), vec![crate::status::RUNBEAM_STATUS_CANCELLED]);
+    }
+
+    /// A completion that reports into `log`: "start:<tag>" when its callback begins (then
+    /// waits for `release`, if any) and "end:<tag>" when it returns.
+    fn logging(
+        tag: &'static str,
+        log: &Arc<Mutex<Vec<String>>>,
+        release: Option<mpsc::Receiver<()>>,
+    ) -> Completion<()> {
+        let log = Arc::clone(log);
+        Completion::new(move |result: Result<(), Error>| {
+            let ok = if result.is_ok() { "ok" } else { "err" };
+            log.lock().unwrap().push(format!("start:{tag}:{ok}"));
+            if let Some(release) = release {
+                let _ = release.recv();
+            }
+            log.lock().unwrap().push(format!("end:{tag}"));
+        })
+    }
+
+    #[test]
+    fn freeing_waits_for_a_running_callback_and_cancels_the_rest() {
+        let runtime = Runtime::new().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (release, released) = mpsc::channel();
+        let (_keep, rx) = cancel_channel();
+        runtime
+            .spawn(
+                "test",
+                async { Ok(()) },
+                logging("running", &log, Some(released)),
+                rx,
+            )
+            .unwrap();
+        let (_keep2, rx) = cancel_channel();
+        runtime
+            .spawn(
+                "test",
+                std::future::pending(),
+                logging("pending", &log, None),
+                rx,
+            )
+            .unwrap();
+        while !log.lock().unwrap().iter().any(|e| e == "start:running:ok") {
+            std::thread::yield_now();
+        }
+        let freer_log = Arc::clone(&log);
+        let freeing = std::thread::spawn(move || {
+            drop(runtime);
+            freer_log.lock().unwrap().push("freed".to_string());
+        });
+        // Gives a free that does not wait the chance to return before the callback does.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        release.send(()).unwrap();
+        freeing.join().unwrap();
+        let log = log.lock().unwrap().clone();
+        let at = |e: &str| log.iter().position(|x| x == e);
+        let freed = at("freed").unwrap();
+        assert!(at("end:running").is_some_and(|i| i < freed), "{log:?}");
+        assert!(
+            at("start:pending:err").is_some_and(|i| i < freed),
+            "{log:?}"
+        );
+        assert!(at("end:pending").is_some_and(|i| i < freed), "{log:?}");
+    }
+
+    #[test]
+    fn a_shared_runtime_settles_only_the_freed_handles_calls() {
+        let first = Runtime::new().unwrap();
+        let second = first.share();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let (_keep, rx) = cancel_channel();
+        second
+            .spawn(
+                "test",
+                async move {
+                    let _ = wait.await;
+                    Ok(())
+                },
+                logging("second", &log, None),
+                rx,
+            )
+            .unwrap();
+        let (_keep2, rx) = cancel_channel();
+        first
+            .spawn(
+                "test",
+                std::future::pending(),
+                logging("first", &log, None),
+                rx,
+            )
+            .unwrap();
+        drop(first);
+        assert_eq!(
+            log.lock().unwrap().clone(),
+            vec!["start:first:err".to_string(), "end:first".to_string()]
+        );
+        // The other handle's call was left alone: it still completes normally.
+        go.send(()).unwrap();
+        while !log.lock().unwrap().iter().any(|e| e == "end:second") {
+            std::thread::yield_now();
+        }
+        drop(second);
+        let log = log.lock().unwrap().clone();
+        assert!(log.contains(&"start:second:ok".to_string()), "{log:?}");
     }
 }

@@ -25,6 +25,7 @@ use crate::guard::{
 };
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, kind_of, runbeam_status};
+use crate::strings::secret_c_bytes;
 
 // ---------------------------------------------------------------------------------------------
 // Token stores
@@ -269,7 +270,7 @@ pub struct runbeam_machine_token {
 
 impl runbeam_machine_token {
     fn new(token: MachineToken) -> runbeam_machine_token {
-        let secret = Zeroizing::new(to_cstring(token.machine_token.expose()).into_bytes_with_nul());
+        let secret = secret_c_bytes(token.machine_token.expose().as_bytes());
         let expires_at = token
             .expires_at
             .format(&Rfc3339)
@@ -1073,6 +1074,7 @@ pub unsafe extern "C" fn runbeam_token_manager_ensure_token_async(
         let (sender, receiver) = cancel_channel();
         let inner = Arc::clone(&m.manager);
         m.runtime.spawn(
+            "runbeam_token_manager_ensure_token_async",
             async move { inner.ensure_token().await },
             completion,
             receiver,
@@ -1130,8 +1132,18 @@ pub unsafe extern "C" fn runbeam_token_manager_revoke(
     })
 }
 
-/// Releases a manager: its runtime shuts down (calls in flight complete with
-/// `RUNBEAM_STATUS_CANCELLED`; threads joined, at most 5 s). NULL is a no-op.
+/// Releases a manager: its runtime shuts down and its threads are joined (from a librunbeam
+/// callback they stop in the background instead). NULL is a no-op.
+///
+/// When `runbeam_token_manager_free` returns, no callback of this handle's async calls can run any more: calls not
+/// finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+/// returns (on a runtime thread), and a callback that is running is waited for, however long
+/// it takes (so is a
+/// renewal-window or credential callback running on its runtime; one not started yet is
+/// never called). So the `user_data` of those calls may be released right after. Called
+/// from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+/// cancels the handle's other calls, whose callbacks then run after it returned, once the
+/// current callback has returned; keep their `user_data` valid until they were called.
 ///
 /// # Safety
 /// `manager` is NULL or a manager not freed before, and no other thread uses it any more.

@@ -22,6 +22,10 @@ use crate::claims::runbeam_claims;
 use crate::client::runbeam_cancel;
 use crate::error;
 use crate::guard::{free_handle, guard, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::limits::{
+    RUNBEAM_MAX_ALGORITHMS, RUNBEAM_MAX_CACHE_ENTRIES, RUNBEAM_MAX_PEM_BYTES,
+    RUNBEAM_MAX_TEXT_BYTES, at_most,
+};
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, runbeam_status};
 
@@ -179,11 +183,12 @@ pub unsafe extern "C" fn runbeam_validator_config_set_algorithms(
                     "the algorithm allow-list is empty; keep the default (RS256)".to_string(),
                 ));
             }
-            if count > Algorithm::ALL.len() * 4 {
-                return Err(invalid_argument(format!(
-                    "count {count} is too large for an algorithm list"
-                )));
-            }
+            at_most(
+                "count",
+                count,
+                RUNBEAM_MAX_ALGORITHMS,
+                "RUNBEAM_MAX_ALGORITHMS",
+            )?;
             let mut list = Vec::with_capacity(count);
             for i in 0..count {
                 // SAFETY: `names` points to `count` pointers (contract).
@@ -306,7 +311,8 @@ pub unsafe extern "C" fn runbeam_validator_config_set_max_stale_ms(
 }
 
 /// How many verified tokens are remembered (by SHA-256; time claims are re-checked on every
-/// hit) so that a repeated token skips the signature check (default 10000; 0 disables it).
+/// hit) so that a repeated token skips the signature check (default 10000; 0 disables it; over
+/// `RUNBEAM_MAX_CACHE_ENTRIES` is `RUNBEAM_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `config` is NULL or a live configuration.
@@ -318,6 +324,12 @@ pub unsafe extern "C" fn runbeam_validator_config_set_cache_capacity(
     // SAFETY: forwarded contract.
     unsafe {
         with_config("runbeam_validator_config_set_cache_capacity", config, |b| {
+            at_most(
+                "capacity",
+                capacity,
+                RUNBEAM_MAX_CACHE_ENTRIES,
+                "RUNBEAM_MAX_CACHE_ENTRIES",
+            )?;
             Ok(b.cache_capacity(capacity))
         })
     }
@@ -370,6 +382,7 @@ pub unsafe extern "C" fn runbeam_validator_config_set_deadline_ms(
 /// Extra CA certificates (PEM text, `len` bytes, no NUL needed) trusted for JWKS fetches in
 /// addition to the system roots; replaces an earlier bundle. Checked by
 /// `runbeam_validator_new()` (`RUNBEAM_STATUS_INVALID_ARGUMENT` when it holds no certificate).
+/// `len` over `RUNBEAM_MAX_PEM_BYTES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
 ///
 /// # Safety
 /// `config` is NULL or a live configuration; `pem` is NULL or points to `len` readable bytes.
@@ -387,9 +400,7 @@ pub unsafe extern "C" fn runbeam_validator_config_set_ca_bundle_pem(
                     "argument 'pem' is NULL or empty".to_string(),
                 ));
             }
-            if len > isize::MAX as usize {
-                return Err(invalid_argument("argument 'pem' is too long".to_string()));
-            }
+            at_most("len", len, RUNBEAM_MAX_PEM_BYTES, "RUNBEAM_MAX_PEM_BYTES")?;
             // SAFETY: `pem` points to `len` readable bytes (contract).
             let bytes = std::slice::from_raw_parts(pem.cast::<u8>(), len);
             Ok(b.ca_bundle_pem(bytes.to_vec()))
@@ -477,10 +488,17 @@ pub unsafe extern "C" fn runbeam_validator_new(
     })
 }
 
-/// Releases a validator and its caches. Its runtime shuts down: async calls in flight
-/// complete with `RUNBEAM_STATUS_CANCELLED` and the worker threads are joined (waiting at most
-/// 5 s for a callback that does not return; from a librunbeam callback they stop in the
-/// background instead). Claims handles obtained from it stay valid. NULL is a no-op.
+/// Releases a validator and its caches. Its runtime shuts down and its worker threads are
+/// joined (from a librunbeam callback they stop in the background instead). Claims handles
+/// obtained from it stay valid. NULL is a no-op.
+///
+/// When `runbeam_validator_free` returns, no callback of this handle's async calls can run any more: calls not
+/// finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+/// returns (on a runtime thread), and a callback that is running is waited for, however long
+/// it takes. So the `user_data` of those calls may be released right after. Called
+/// from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+/// cancels the handle's other calls, whose callbacks then run after it returned, once the
+/// current callback has returned; keep their `user_data` valid until they were called.
 ///
 /// # Safety
 /// `validator` is NULL or a validator not freed before, and no other thread uses it any more.
@@ -589,6 +607,7 @@ fn blocking(
 
 /// Starts an async validation whose result goes to `callback` exactly once.
 fn spawn(
+    function: &'static str,
     v: &runbeam_validator,
     token: &str,
     mesh: Option<(String, Option<String>)>,
@@ -615,6 +634,7 @@ fn spawn(
     });
     let (sender, receiver) = cancel_channel();
     v.runtime.spawn(
+        function,
         async move {
             let check = match &mesh {
                 None => Check::Token,
@@ -736,7 +756,15 @@ pub unsafe extern "C" fn runbeam_validator_validate_async(
         let v = unsafe { handle_arg(validator, "validator") }?;
         // SAFETY: forwarded contract.
         let token = unsafe { token_arg(token, token_len) }?;
-        spawn(v, token, None, callback, user_data, cancel_out)
+        spawn(
+            "runbeam_validator_validate_async",
+            v,
+            token,
+            None,
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -841,7 +869,15 @@ pub unsafe extern "C" fn runbeam_validator_verify_mesh_token_async(
         // SAFETY: forwarded contract.
         let (mesh, dest) = unsafe { mesh_args(mesh_id, destination_url) }?;
         let mesh = Some((mesh.to_string(), dest.map(str::to_string)));
-        spawn(v, token, mesh, callback, user_data, cancel_out)
+        spawn(
+            "runbeam_validator_verify_mesh_token_async",
+            v,
+            token,
+            mesh,
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -850,8 +886,9 @@ pub unsafe extern "C" fn runbeam_validator_verify_mesh_token_async(
 /// `*out_token` points **into the caller's buffer** (nothing is allocated or freed) and
 /// `*out_token_len` is its length — ready for `runbeam_validator_validate()`. A malformed
 /// header (empty, another scheme, no token, several tokens, control characters) is
-/// `RUNBEAM_STATUS_JWT_INVALID` with a message that does not quote it; NULL arguments or
-/// invalid UTF-8 are `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+/// `RUNBEAM_STATUS_JWT_INVALID` with a message that does not quote it; NULL arguments,
+/// invalid UTF-8 or `header_len` over `RUNBEAM_MAX_TEXT_BYTES` (nothing is read) are
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT`.
 ///
 /// ```c
 /// const char *token; size_t len;
@@ -875,6 +912,12 @@ pub unsafe extern "C" fn runbeam_parse_bearer(
         if header.is_null() {
             return Err(invalid_argument("argument 'header' is NULL".to_string()));
         }
+        at_most(
+            "header_len",
+            header_len,
+            RUNBEAM_MAX_TEXT_BYTES,
+            "RUNBEAM_MAX_TEXT_BYTES",
+        )?;
         // SAFETY: forwarded contract.
         let text = unsafe { crate::guard::str_arg_len(header, header_len, "header") }?;
         let token = runbeam_core::jwt::parse_bearer(text)?;

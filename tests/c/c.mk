@@ -44,6 +44,10 @@ c-build: build
 	gcc $(C_STRICT) -O0 tests/c/test_keyring.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_keyring
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_resolver.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_resolver_asan
 	gcc $(C_STRICT) -O0 tests/c/test_resolver.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_resolver
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_panic.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_panic_asan
+	gcc $(C_STRICT) -O0 tests/c/test_panic.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_panic
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_lifetime.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_lifetime_asan
+	gcc $(C_STRICT) -O0 tests/c/test_lifetime.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_lifetime
 	@# The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
 	gcc $(C_STRICT) -O1 benches/c/bench_reference.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_reference
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
@@ -72,6 +76,12 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_resolver_asan $(LIBDIR)/runbeam-devcloud
 	$(VALGRIND) $(C_OUT)/test_resolver $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_panic_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_panic $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_lifetime_asan
+	$(VALGRIND) $(C_OUT)/test_lifetime
 
 .PHONY: c-examples
 ## The C example gateways (examples/c: mesh_check, authorize, gateway), built like a user would, against the shared library.

@@ -118,10 +118,19 @@ impl Call {
 }
 
 impl Client {
-    /// Sends `call` and decodes a 2xx JSON body as `T`.
+    /// Sends `call` and decodes a 2xx JSON body as `T`. The body (which may hold a token) is
+    /// zeroized once decoded.
     pub(crate) async fn send_json<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        self.send_json_sized(call).await.map(|(value, _)| value)
+    }
+
+    /// [`Client::send_json`], also returning the size of the body in bytes.
+    pub(crate) async fn send_json_sized<T: DeserializeOwned>(
+        &self,
+        call: Call,
+    ) -> Result<(T, usize)> {
         let (body, attempts) = self.execute(&call).await?;
-        decode(&call, &body, attempts)
+        decode(&call, &body, attempts).map(|value| (value, body.len()))
     }
 
     /// Sends `call`; any 2xx answer is success and its body is ignored.
@@ -163,7 +172,7 @@ impl Client {
 
     /// The retry loop: idempotent requests are retried on Transport, Timeout, 5xx and 429
     /// within the total deadline; others get one attempt. Returns the body and the attempts.
-    async fn execute(&self, call: &Call) -> Result<(Vec<u8>, u32)> {
+    async fn execute(&self, call: &Call) -> Result<(Zeroizing<Vec<u8>>, u32)> {
         let shared = &self.shared;
         let url = match &call.absolute {
             Some(url) => url.clone(),
@@ -245,7 +254,7 @@ impl Client {
         call: &Call,
         url: url::Url,
         auth: Option<HeaderValue>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let shared = &self.shared;
         let mut request = shared
             .http
@@ -299,25 +308,53 @@ impl Client {
     }
 }
 
-/// Reads the body chunk by chunk; `None` as soon as it grows past `cap`.
+/// Reads the body chunk by chunk; `None` as soon as it grows past `cap`. Response bodies may
+/// carry tokens (authorize, mesh tokens, user tokens, error echoes), so the buffer is zeroized
+/// when dropped, and so is every smaller buffer it outgrew (it never reallocates in place,
+/// which would leave a copy behind).
 async fn read_capped(
     response: &mut reqwest::Response,
     cap: usize,
-) -> std::result::Result<Option<Vec<u8>>, reqwest::Error> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > cap as u64)
-    {
+) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, reqwest::Error> {
+    let announced = response.content_length();
+    if announced.is_some_and(|len| len > cap as u64) {
         return Ok(None);
     }
-    let mut body = Vec::new();
+    let initial = announced.map_or(INITIAL_BODY_CAPACITY, |len| {
+        usize::try_from(len).map_or(MAX_INITIAL_BODY_CAPACITY, |len| {
+            len.min(MAX_INITIAL_BODY_CAPACITY)
+        })
+    });
+    let mut body = Zeroizing::new(Vec::with_capacity(initial));
     while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > cap {
+        if !append_capped(&mut body, &chunk, cap) {
             return Ok(None);
         }
-        body.extend_from_slice(&chunk);
     }
     Ok(Some(body))
+}
+
+/// The first capacity of a body buffer whose length was not announced.
+const INITIAL_BODY_CAPACITY: usize = 8 * 1024;
+
+/// The largest first capacity of a body buffer, whatever length the server announces.
+const MAX_INITIAL_BODY_CAPACITY: usize = 1 << 20;
+
+/// Appends `chunk` to `body` unless that would exceed `cap` (then `false`). Grows by moving to
+/// a new buffer (at least twice as large, at most `cap`) and dropping, hence zeroizing, the old.
+fn append_capped(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8], cap: usize) -> bool {
+    let needed = body.len() + chunk.len();
+    if needed > cap {
+        return false;
+    }
+    if needed > body.capacity() {
+        let capacity = needed.max(body.capacity().saturating_mul(2)).min(cap);
+        let mut larger = Zeroizing::new(Vec::with_capacity(capacity));
+        larger.extend_from_slice(body);
+        *body = larger;
+    }
+    body.extend_from_slice(chunk);
+    true
 }
 
 fn decode<T: DeserializeOwned>(call: &Call, body: &[u8], attempts: u32) -> Result<T> {
@@ -576,6 +613,20 @@ pub(crate) fn status_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capped_body_grows_into_new_buffers_and_stops_at_the_cap() {
+        let mut body = Zeroizing::new(Vec::with_capacity(4));
+        assert!(append_capped(&mut body, b"abcd", 10));
+        let first = body.as_ptr();
+        assert!(append_capped(&mut body, b"efg", 10));
+        // Outgrown: moved to a new buffer (the old one was zeroized on drop), never realloc'd.
+        assert_ne!(body.as_ptr(), first);
+        assert_eq!(&body[..], b"abcdefg");
+        assert!(body.capacity() <= 10);
+        assert!(!append_capped(&mut body, b"hijk", 10));
+        assert_eq!(&body[..], b"abcdefg");
+    }
 
     fn map(status: u16, body: &str) -> Error {
         let call = Call::get("/gateways/gw-1");

@@ -29,6 +29,8 @@
 
 mod builder;
 mod collections;
+#[cfg(test)]
+mod feed_tests;
 pub(crate) mod http;
 mod retry;
 mod token_kind;
@@ -107,8 +109,13 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Pages of the change feed fetched at most by [`Client::changes`].
-const MAX_FEED_PAGES: u32 = 1000;
+/// The most changes [`Client::changes`] returns in one call (100 pages of 100).
+pub const MAX_FEED_CHANGES: usize = 10_000;
+
+/// The most response bytes [`Client::changes`] reads in one call (64 MiB): it stops before the
+/// next page once the pages read so far reach it (one page is itself capped by
+/// [`ClientBuilder::max_body_bytes`]).
+pub const MAX_FEED_BYTES: usize = 64 << 20;
 
 #[derive(serde::Deserialize)]
 #[serde(untagged)]
@@ -379,8 +386,14 @@ impl Client {
     }
 
     /// `GET /harmony/changes` or `GET /harmony/changes/<gateway_id>` (machine token): the
-    /// pending and acknowledged configuration changes, every page of the feed fetched
-    /// (100 per page). A bare JSON array is accepted too.
+    /// pending and acknowledged configuration changes, page after page of the feed (100 per
+    /// page). A bare JSON array is accepted too.
+    ///
+    /// Bounded: at most [`MAX_FEED_CHANGES`] changes, and no further page once
+    /// [`MAX_FEED_BYTES`] of response bodies were read. A longer feed is truncated at that
+    /// point (a warning is logged on `runbeam::client`): the first changes of the feed are
+    /// returned, in feed order; apply and acknowledge them, then call again for the next ones.
+    /// A server that always announces another page cannot make it loop or grow without end.
     ///
     /// ```no_run
     /// # async fn run(client: runbeam_core::client::Client) -> runbeam_core::Result<()> {
@@ -396,24 +409,44 @@ impl Client {
             None => "/harmony/changes".to_string(),
         };
         let mut all = Vec::new();
-        // Bounded so that a server always announcing a next page cannot loop forever.
-        for page in 1..=MAX_FEED_PAGES {
+        let mut bytes = 0usize;
+        let mut page = 1u32;
+        loop {
             let call = Call::get(path.clone())
                 .query("page", page.to_string())
                 .query("per_page", "100");
-            let feed: ChangeFeed = self.send_json(call).await?;
-            match feed {
-                ChangeFeed::Bare(changes) => return Ok(changes),
+            let (feed, size): (ChangeFeed, usize) = self.send_json_sized(call).await?;
+            bytes = bytes.saturating_add(size);
+            let more = match feed {
+                ChangeFeed::Bare(changes) => {
+                    all = changes;
+                    false
+                }
                 ChangeFeed::Page(got) => {
                     let more = !got.data.is_empty() && got.has_next();
                     all.extend(got.data);
-                    if !more {
-                        break;
-                    }
+                    more
                 }
+            };
+            let truncated = all.len() > MAX_FEED_CHANGES
+                || (more && (all.len() == MAX_FEED_CHANGES || bytes >= MAX_FEED_BYTES));
+            if truncated {
+                all.truncate(MAX_FEED_CHANGES);
+                tracing::warn!(
+                    target: "runbeam::client",
+                    changes = all.len(),
+                    bytes,
+                    "the change feed is longer than one call returns (at most {MAX_FEED_CHANGES} \
+                     changes, {MAX_FEED_BYTES} bytes); returning its first changes: apply and \
+                     acknowledge them, then fetch the feed again"
+                );
+                return Ok(all);
             }
+            if !more {
+                return Ok(all);
+            }
+            page = page.saturating_add(1);
         }
-        Ok(all)
     }
 
     /// `GET /harmony/change/<id>` (machine token).

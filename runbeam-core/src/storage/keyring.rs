@@ -2,9 +2,16 @@
 //! On Linux: the Secret Service over D-Bus (GNOME Keyring, KWallet) or kernel keyutils; on
 //! macOS the login Keychain; on Windows the Credential Manager (these two are wired but not
 //! compiled or tested in the Linux development environment).
+//!
+//! Every keyring call runs on a helper thread under [`KEYRING_TIMEOUT`]; a call that times out
+//! keeps running. Writes (save, delete) of one slot (instance, token type) are therefore
+//! ordered: each gets the next generation of its slot and runs holding the slot's lock, and a
+//! write that gets the lock after a newer write of its slot was issued is skipped. So a save
+//! that timed out can never land later over a newer token.
 
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry};
@@ -37,6 +44,58 @@ pub enum KeyringKind {
 pub struct KeyringStore {
     store: Arc<CredentialStore>,
     kind: KeyringKind,
+    order: WriteOrder,
+}
+
+/// The generations and locks of the slots this store wrote to (see the module documentation).
+#[derive(Default)]
+struct WriteOrder {
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+/// One slot: the generation of its newest write, and the lock its writes run under.
+#[derive(Default)]
+struct Slot {
+    newest: AtomicU64,
+    writing: Mutex<()>,
+}
+
+/// The right of one write to run, unless a newer write of its slot was issued first.
+struct WriteTicket {
+    slot: Arc<Slot>,
+    generation: u64,
+}
+
+impl WriteOrder {
+    /// The next write of `account`: newer than every write issued before.
+    fn ticket(&self, account: &str) -> WriteTicket {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(slots.entry(account.to_string()).or_default())
+        };
+        let generation = slot.newest.fetch_add(1, Ordering::SeqCst) + 1;
+        WriteTicket { slot, generation }
+    }
+}
+
+impl WriteTicket {
+    /// Runs `write` holding the slot's lock, or returns `Ok(skipped)` without running it when
+    /// a newer write of the slot was issued in the meantime (that one's value must win).
+    fn run<T>(self, skipped: T, write: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _writing = self
+            .slot
+            .writing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.slot.newest.load(Ordering::SeqCst) != self.generation {
+            tracing::debug!(
+                target: "runbeam::storage",
+                "keyring write skipped: a newer write of the same slot was issued"
+            );
+            return Ok(skipped);
+        }
+        write()
+    }
 }
 
 impl std::fmt::Debug for KeyringStore {
@@ -106,6 +165,7 @@ impl KeyringStore {
         Ok(KeyringStore {
             store,
             kind: KeyringKind::SecretService,
+            order: WriteOrder::default(),
         })
     }
 
@@ -120,6 +180,7 @@ impl KeyringStore {
         Ok(KeyringStore {
             store,
             kind: KeyringKind::KeyUtils,
+            order: WriteOrder::default(),
         })
     }
 
@@ -134,6 +195,7 @@ impl KeyringStore {
         Ok(KeyringStore {
             store,
             kind: KeyringKind::MacosKeychain,
+            order: WriteOrder::default(),
         })
     }
 
@@ -148,6 +210,7 @@ impl KeyringStore {
         Ok(KeyringStore {
             store,
             kind: KeyringKind::WindowsCredentialManager,
+            order: WriteOrder::default(),
         })
     }
 
@@ -240,26 +303,100 @@ impl TokenStore for KeyringStore {
         })
     }
 
+    /// Ordered per slot (see the module documentation): a save superseded by a newer save or
+    /// delete of the same slot before it could start is skipped (`Ok`).
     fn save(&self, instance_id: &str, token_type: &str, json: &Secret) -> Result<()> {
         check_slot(instance_id, token_type)?;
         let account = format!("{instance_id}/{token_type}");
         let entry = self.entry(&account)?;
         let json = json.clone();
+        let ticket = self.order.ticket(&account);
         with_deadline("writing", move || {
-            entry
-                .set_password(json.expose())
-                .map_err(|e| map_err("write", &account, e))
+            ticket.run((), || {
+                entry
+                    .set_password(json.expose())
+                    .map_err(|e| map_err("write", &account, e))
+            })
         })
     }
 
+    /// Ordered per slot like [`KeyringStore::save`]; a superseded delete is skipped and
+    /// reports `false` (it deleted nothing).
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {
         check_slot(instance_id, token_type)?;
         let account = format!("{instance_id}/{token_type}");
         let entry = self.entry(&account)?;
-        with_deadline("deleting", move || match entry.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring_core::Error::NoEntry) => Ok(false),
-            Err(e) => Err(map_err("delete", &account, e)),
+        let ticket = self.order.ticket(&account);
+        with_deadline("deleting", move || {
+            ticket.run(false, || match entry.delete_credential() {
+                Ok(()) => Ok(true),
+                Err(keyring_core::Error::NoEntry) => Ok(false),
+                Err(e) => Err(map_err("delete", &account, e)),
+            })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::thread;
+
+    use super::*;
+
+    /// What a slot holds: the value of the last write that ran.
+    type Stored = Arc<Mutex<Option<&'static str>>>;
+
+    fn write(stored: &Stored, value: &'static str) -> impl FnOnce() -> Result<bool> + use<> {
+        let stored = Arc::clone(stored);
+        move || {
+            *stored.lock().unwrap() = Some(value);
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn a_write_overtaken_before_it_ran_is_skipped() {
+        let order = WriteOrder::default();
+        let stored = Stored::default();
+        let late = order.ticket("gw-1/machine");
+        let newer = order.ticket("gw-1/machine");
+        let other_slot = order.ticket("gw-2/machine");
+        assert!(newer.run(false, write(&stored, "new")).unwrap());
+        assert!(!late.run(false, write(&stored, "old")).unwrap());
+        assert_eq!(*stored.lock().unwrap(), Some("new"));
+        // Slots are independent.
+        assert!(other_slot.run(false, || Ok(true)).unwrap());
+    }
+
+    #[test]
+    fn a_timed_out_write_waiting_behind_a_blocked_one_never_lands_over_a_newer_one() {
+        let order = WriteOrder::default();
+        let stored = Stored::default();
+        let (started, has_started) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        // A: runs and blocks inside the keyring (a locked keyring) until released.
+        let a = order.ticket("gw-1/machine");
+        let in_keyring = write(&stored, "A");
+        let first = thread::spawn(move || {
+            a.run(false, move || {
+                started.send(()).unwrap();
+                released.recv().unwrap();
+                in_keyring()
+            })
+        });
+        has_started.recv().unwrap();
+        // B is issued (its caller will time out waiting), then C, the newest token; both
+        // helper threads wait for the slot, in either order.
+        let b = order.ticket("gw-1/machine");
+        let c = order.ticket("gw-1/machine");
+        let b_write = write(&stored, "B");
+        let second = thread::spawn(move || b.run(false, b_write));
+        let c_write = write(&stored, "C");
+        let third = thread::spawn(move || c.run(false, c_write));
+        release.send(()).unwrap();
+        assert!(first.join().unwrap().unwrap());
+        assert!(!second.join().unwrap().unwrap(), "B was overtaken: skipped");
+        assert!(third.join().unwrap().unwrap());
+        assert_eq!(*stored.lock().unwrap(), Some("C"));
     }
 }
