@@ -53,6 +53,7 @@ c-build: build
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_jwt.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_jwt
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_resolver.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_resolver
+	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/soak.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/soak_debug
 	g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I$(ROOT)/include tests/c/header_cxx.cpp \
 		-L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/header_cxx
 
@@ -82,6 +83,17 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_lifetime_asan
 	$(VALGRIND) $(C_OUT)/test_lifetime
+
+.PHONY: c-soak
+## The C soak benchmark (benches/c/soak.c): 1,000,000 mixed hot-path calls against the RELEASE
+## librunbeam.a (its devcloud, used only to set up, is the debug one): RSS after warm-up, after
+## 100k and at the end, growth, unexpected results (exit 1 unless 0), total time.
+C_RELEASE := $(ROOT)/target/$(CARGO_BUILD_TARGET)/release
+c-soak: build
+	cargo build --release -p runbeam-ffi
+	@mkdir -p $(C_OUT)
+	gcc $(C_STRICT) -O2 -I$(ROOT)/tests/c benches/c/soak.c $(C_RELEASE)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/soak
+	$(C_OUT)/soak $(LIBDIR)/runbeam-devcloud
 
 .PHONY: c-examples
 ## The C example gateways (examples/c: mesh_check, authorize, gateway), built like a user would, against the shared library.
