@@ -9,7 +9,8 @@
 #   make node-bench   release addon (replaces the debug one until the next node-build), then the
 #                     benchmarks of bench/ (client.mjs and jwt.mjs against a devcloud subprocess;
 #                     jwt.mjs compares with jose and fast-jwt, devDependencies of package.json;
-#                     storage.mjs compares the token stores with the same durable replace in fs)
+#                     storage.mjs compares the token stores with the same durable replace in fs;
+#                     soak.mjs makes 1,000,000 mixed calls and fails on unexpected results)
 #
 # Needs `npm install --no-audit --no-fund` in bindings/node (done by `make setup`).
 
@@ -57,4 +58,5 @@ node-bench: node-release
 	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node bench/client.mjs
 	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --expose-gc bench/jwt.mjs
 	cd $(NODE_DIR) && node bench/storage.mjs
+	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --expose-gc bench/soak.mjs
 	@echo "node-bench: the release addon now replaces the debug one until the next 'make node-build'"

@@ -11,6 +11,12 @@
 //!
 //! napi's own `Error` can only carry a `code` (its status string), so the object is created
 //! here and handed to napi as a raw value to throw.
+//!
+//! This module is also the panic boundary: every `#[napi]` function, constructor, factory,
+//! method and getter runs its body in [`entry`], and every Promise its work in [`spawn_with`],
+//! so a panic in librunbeam becomes a `RUNBEAM_INTERNAL` error built by [`from_core`] from
+//! [`runbeam_core::panic::internal_error`] (napi-rs's own `catch_unwind` option would throw a
+//! generic error without our `code`).
 
 use std::any::Any;
 use std::future::Future;

@@ -11,7 +11,9 @@
 //!   (SPEC §5);
 //! - [`resolver`] holds `Resolver` (reference resolution with a cache, mesh tokens, SPEC §6),
 //!   `Resolution` and `IssuedMeshToken`;
-//! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`;
+//! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`, and holds the
+//!   panic boundary every entry point goes through (`entry` for synchronous calls, `spawn_with`
+//!   for Promises): a panic becomes a `RUNBEAM_INTERNAL` error, never an aborted process;
 //! - `args` reads JavaScript arguments, with `RUNBEAM_INVALID_ARGUMENT` for a wrong type.
 //!
 //! `index.d.ts` is generated from this crate by `napi build` (plus `dts-header.d.ts`, the
@@ -34,8 +36,11 @@ use runbeam_core::ErrorKind;
 /// Runs when the addon is loaded: installs the core's quiet panic hook, so that a panic (caught
 /// at every entry point and thrown as `RUNBEAM_INTERNAL`) prints nothing on the host's stderr.
 #[napi(module_exports)]
-pub fn init() {
-    runbeam_core::panic::install_quiet_hook();
+pub fn init(env: Env) -> Result<()> {
+    error::entry(&env, "module init", || {
+        runbeam_core::panic::install_quiet_hook();
+        Ok(())
+    })
 }
 
 /// The version of librunbeam; equal to the version of this package.

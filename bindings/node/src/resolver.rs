@@ -293,21 +293,19 @@ impl IssuedMeshToken {
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
     pub fn to_json(&self, env: &Env) -> Result<Value> {
         error::entry(env, "IssuedMeshToken.toJSON", || {
-            Ok({
-                let mut map = Map::new();
-                map.insert("token".into(), REDACTED.into());
-                map.insert(
-                    "expiresAt".into(),
-                    rfc3339(self.inner.token.expires_at).into(),
-                );
-                map.insert("meshId".into(), self.inner.token.mesh_id.clone().into());
-                map.insert("mesh".into(), self.inner.mesh.clone().into());
-                map.insert(
-                    "claims".into(),
-                    Value::Object(self.inner.claims.all().clone()),
-                );
-                Value::Object(map)
-            })
+            let mut map = Map::new();
+            map.insert("token".into(), REDACTED.into());
+            map.insert(
+                "expiresAt".into(),
+                rfc3339(self.inner.token.expires_at).into(),
+            );
+            map.insert("meshId".into(), self.inner.token.mesh_id.clone().into());
+            map.insert("mesh".into(), self.inner.mesh.clone().into());
+            map.insert(
+                "claims".into(),
+                Value::Object(self.inner.claims.all().clone()),
+            );
+            Ok(Value::Object(map))
         })
     }
 }

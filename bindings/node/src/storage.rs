@@ -217,20 +217,18 @@ impl MachineToken {
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
     pub fn to_json(&self, env: &Env) -> Result<Value> {
         error::entry(env, "MachineToken.toJSON", || {
-            Ok({
-                let mut map = Map::new();
-                map.insert("machineToken".into(), REDACTED.into());
-                map.insert("expiresAt".into(), rfc3339(self.inner.expires_at).into());
-                map.insert("gatewayId".into(), self.inner.gateway_id.clone().into());
-                map.insert("abilities".into(), self.inner.abilities.clone().into());
-                map.insert(
-                    "issuedAt".into(),
-                    self.inner
-                        .issued_at
-                        .map_or(Value::Null, |t| rfc3339(t).into()),
-                );
-                Value::Object(map)
-            })
+            let mut map = Map::new();
+            map.insert("machineToken".into(), REDACTED.into());
+            map.insert("expiresAt".into(), rfc3339(self.inner.expires_at).into());
+            map.insert("gatewayId".into(), self.inner.gateway_id.clone().into());
+            map.insert("abilities".into(), self.inner.abilities.clone().into());
+            map.insert(
+                "issuedAt".into(),
+                self.inner
+                    .issued_at
+                    .map_or(Value::Null, |t| rfc3339(t).into()),
+            );
+            Ok(Value::Object(map))
         })
     }
 }
@@ -299,21 +297,19 @@ impl UserToken {
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
     pub fn to_json(&self, env: &Env) -> Result<Value> {
         error::entry(env, "UserToken.toJSON", || {
-            Ok({
-                let mut map = Map::new();
-                map.insert("token".into(), REDACTED.into());
-                map.insert(
-                    "expiresAt".into(),
-                    self.inner
-                        .expires_at
-                        .map_or(Value::Null, |t| rfc3339(t).into()),
-                );
-                map.insert(
-                    "user".into(),
-                    self.inner.user.clone().unwrap_or(Value::Null),
-                );
-                Value::Object(map)
-            })
+            let mut map = Map::new();
+            map.insert("token".into(), REDACTED.into());
+            map.insert(
+                "expiresAt".into(),
+                self.inner
+                    .expires_at
+                    .map_or(Value::Null, |t| rfc3339(t).into()),
+            );
+            map.insert(
+                "user".into(),
+                self.inner.user.clone().unwrap_or(Value::Null),
+            );
+            Ok(Value::Object(map))
         })
     }
 }
