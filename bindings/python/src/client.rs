@@ -144,11 +144,13 @@ guarded! {
 static DELIVERIES: AtomicUsize = AtomicUsize::new(0);
 static EXITING: AtomicBool = AtomicBool::new(false);
 
-/// One runtime thread handing an answer to Python; `None` once the interpreter is exiting.
-struct Delivery;
+/// One runtime thread entering Python (an answer handed to an event loop, a user callback);
+/// `None` once the interpreter is exiting.
+pub(crate) struct Delivery;
 
 impl Delivery {
-    fn start() -> Option<Delivery> {
+    /// Counts this thread in, unless the interpreter is exiting.
+    pub(crate) fn start() -> Option<Delivery> {
         // Counted before the flag is read, so that `at_exit` either sees this delivery or
         // this delivery sees the flag.
         DELIVERIES.fetch_add(1, Ordering::SeqCst);

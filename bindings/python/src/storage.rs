@@ -34,7 +34,7 @@ use runbeam_core::storage::{
 use runbeam_core::{Error, ErrorKind, Secret};
 use serde_json::{Value, json};
 
-use crate::client::{core_client, datetime, json_to_py, py_to_json, run_async, run_sync};
+use crate::client::{Delivery, core_client, datetime, json_to_py, py_to_json, run_async, run_sync};
 use crate::errors::{OrRaise, invalid_argument, to_py_err};
 use crate::guard::guarded;
 use crate::jwt::non_negative;
@@ -515,6 +515,12 @@ fn callback_error(py: Python<'_>, err: &PyErr) -> Error {
 
 fn credential_callback(callback: Py<PyAny>) -> Arc<CredentialFn> {
     Arc::new(move || {
+        let Some(_entry) = Delivery::start() else {
+            return Err(Error::new(
+                ErrorKind::NoToken,
+                "the interpreter is exiting: the credential callback was not called",
+            ));
+        };
         Python::attach(|py| {
             let out = callback
                 .bind(py)
@@ -544,6 +550,9 @@ fn credential_callback(callback: Py<PyAny>) -> Arc<CredentialFn> {
 
 fn window_callback(callback: Py<PyAny>) -> Arc<RenewalWindowFn> {
     Arc::new(move |token: &MachineToken| {
+        let Some(_entry) = Delivery::start() else {
+            return;
+        };
         Python::attach(|py| {
             let called = Py::new(py, PyMachineToken(token.clone()))
                 .and_then(|t| callback.bind(py).call1((t,)));
