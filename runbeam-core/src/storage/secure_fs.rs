@@ -187,12 +187,6 @@ pub(super) struct Dir {
     path: PathBuf,
 }
 
-impl std::fmt::Debug for Dir {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Dir").field(&self.path).finish()
-    }
-}
-
 /// The outcome of opening a name that should be a directory.
 enum Opened {
     Dir(OwnedFd),
@@ -258,30 +252,26 @@ impl Dir {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let parent_fd = match open_at(
-            libc::AT_FDCWD,
-            parent.as_os_str().as_bytes(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            0,
-        ) {
+        // Links above the root are followed: they are the system's, not the store's.
+        let open_parent = || {
+            open_at(
+                libc::AT_FDCWD,
+                parent.as_os_str().as_bytes(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                0,
+            )
+        };
+        let parent_fd = match open_parent() {
             Ok(fd) => fd,
             Err(e) if !create && matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
                 return Ok(None);
             }
-            Err(e) if create && e.kind() == IoKind::NotFound => {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(parent)
-                    .map_err(|e| io_error("create the directory", path, &e))?;
-                open_at(
-                    libc::AT_FDCWD,
-                    parent.as_os_str().as_bytes(),
-                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                    0,
-                )
-                .map_err(|e| io_error("open the directory", path, &e))?
-            }
+            Err(e) if create && e.kind() == IoKind::NotFound => std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .and_then(|()| open_parent())
+                .map_err(|e| io_error("create the directory", path, &e))?,
             Err(e) if create => return Err(io_error("create the directory", path, &e)),
             Err(e) => return Err(io_error("open the directory", path, &e)),
         };
