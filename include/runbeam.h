@@ -11,7 +11,12 @@
  *   failure on the calling thread (thread-local; valid until the next librunbeam call on that
  *   thread).
  * - NULL pointers and invalid UTF-8 give RUNBEAM_STATUS_INVALID_ARGUMENT; a bug gives
- *   RUNBEAM_STATUS_INTERNAL, never an abort.
+ *   RUNBEAM_STATUS_INTERNAL (the message says what panicked), never an abort, and nothing is
+ *   printed on stderr.
+ * - Counts, lengths and capacities have documented maximums (RUNBEAM_MAX_*); above them a call
+ *   is RUNBEAM_STATUS_INVALID_ARGUMENT and nothing is read or allocated from the number.
+ * - A handle's _free returns only when none of its callbacks can run any more (see the _free
+ *   functions; freeing from inside a callback is the one exception).
  * - `char *` results belong to the caller: release them with runbeam_string_free().
  *   `const char *` results are borrowed from their handle (or static): never free them.
  * - Handles are immutable once created and may be read from several threads at once.

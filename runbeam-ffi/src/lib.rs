@@ -10,7 +10,14 @@
 //!   only on success. The message and kind of the last failure on the calling thread are
 //!   available from `runbeam_last_error_message()` / `runbeam_last_error_kind()`.
 //! - NULL pointers and invalid UTF-8 give `RUNBEAM_STATUS_INVALID_ARGUMENT`; every export runs
-//!   behind a panic boundary (a bug gives `RUNBEAM_STATUS_INTERNAL`, never an abort or UB).
+//!   behind a panic boundary (a bug gives `RUNBEAM_STATUS_INTERNAL` whose message is the
+//!   panic's, never an abort or UB, and nothing is printed on stderr).
+//! - Every count, length and capacity taken from C has a documented maximum (`RUNBEAM_MAX_*`,
+//!   `limits.rs`); above it the call is `RUNBEAM_STATUS_INVALID_ARGUMENT` and nothing is read
+//!   or allocated from the number.
+//! - Freeing a handle that has async calls returns only when none of its callbacks can run
+//!   any more (pending calls are called back with `RUNBEAM_STATUS_CANCELLED` first, a running
+//!   callback is waited for); see `runtime.rs` for the one exception, freeing from a callback.
 //! - Strings returned as `char *` are owned by the caller and released with
 //!   `runbeam_string_free()`; `const char *` results are borrowed from their handle (or static)
 //!   and must not be freed.
