@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|client|jwt|storage|resolver|c|python|node
+#   bash scripts/bench.sh rust|client|jwt|storage|resolver|soak|c|python|node
+# `soak` is the Rust and C soak (1,000,000 mixed hot-path calls: RSS and unexpected answers);
+# the Python and Node soaks run with their language's benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
@@ -28,6 +30,12 @@ fi
 if [[ $what == all || $what == resolver ]]; then
   echo "== Rust resolver: cache hit vs a HashMap, cold resolve vs bare reqwest, Cloud requests per 10k: cargo bench -p runbeam-e2e --bench resolver"
   cargo bench -p runbeam-e2e --bench resolver -- --noplot 2>&1 | grep -E "^resolver/|time:"
+fi
+if [[ $what == all || $what == soak ]]; then
+  echo "== Soak, Rust: cargo bench -p runbeam-e2e --bench soak"
+  cargo bench -p runbeam-e2e --bench soak 2>&1 | grep '^soak/'
+  echo "== Soak, C: make c-soak (benches/c/soak.c against the release librunbeam.a)"
+  make --no-print-directory c-soak
 fi
 if [[ $what == all || $what == c ]]; then
   echo "== C: benches/c/bench_reference.c, bench_client.c, bench_jwt.c and bench_resolver.c against the release librunbeam.a"

@@ -47,6 +47,11 @@ for target in $TARGETS; do
   [ "$target" = config_load ] && extra=(-max_len=4096 -dict=config.dict)
   log=fuzz/logs/$target.log
   echo "fuzz: $target for ${SECONDS_EACH}s (log: $log)"
+  if ! (cd fuzz && cargo +nightly fuzz build "$target") >"$log" 2>&1; then
+    printf 'fuzz: %-16s build failed (see %s)\n' "$target" "$log" | tee -a fuzz/logs/summary.txt
+    failed=1
+    continue
+  fi
   if (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- \
       -max_total_time="$SECONDS_EACH" -print_final_stats=1 "${extra[@]}") >"$log" 2>&1; then
     result="0 crashes"

@@ -144,7 +144,9 @@ impl TokenManager {
         f: impl FnOnce(Arc<dyn TokenStore>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || f(store))
+        // A panic in the store is caught on the blocking thread and reported like every other
+        // caught panic (`Internal`, its message, nothing printed).
+        tokio::task::spawn_blocking(move || crate::panic::catch("the token store", || f(store)))
             .await
             .map_err(|e| Error::new(ErrorKind::Internal, format!("storage task failed: {e}")))?
     }
