@@ -110,34 +110,46 @@ fn assert_refused(
 
 /// Every operation on instance `gw` of `store`, each expected to be refused.
 fn assert_all_refused(label: &str, store: &FileStore, path: &Path, why: &str, fix: &str) {
-    assert_refused(
-        &format!("{label}: load"),
-        store.load("gw", MACHINE_TOKEN),
-        path,
-        why,
-        fix,
-    );
-    assert_refused(
-        &format!("{label}: save"),
+    assert_refused_ops(label, store, path, why, fix, true);
+}
+
+/// As [`assert_all_refused`] without delete, which never reads the key (deleting a token of a
+/// store whose key file is unsafe is allowed; only the key is refused).
+fn assert_all_refused_but_delete(
+    label: &str,
+    store: &FileStore,
+    path: &Path,
+    why: &str,
+    fix: &str,
+) {
+    assert_refused_ops(label, store, path, why, fix, false);
+}
+
+fn assert_refused_ops(
+    label: &str,
+    store: &FileStore,
+    path: &Path,
+    why: &str,
+    fix: &str,
+    with_delete: bool,
+) {
+    let check = |op: &str, result: Result<()>| {
+        assert_refused(&format!("{label}: {op}"), result, path, why, fix)
+    };
+    check("load", store.load("gw", MACHINE_TOKEN).map(drop));
+    check(
+        "save",
         storage::save_machine_token(store, "gw", &token("mt-new")),
-        path,
-        why,
-        fix,
     );
-    assert_refused(
-        &format!("{label}: update"),
-        store.update("gw", MACHINE_TOKEN, &mut |current| Ok(current)),
-        path,
-        why,
-        fix,
+    check(
+        "update",
+        store
+            .update("gw", MACHINE_TOKEN, &mut |current| Ok(current))
+            .map(drop),
     );
-    assert_refused(
-        &format!("{label}: delete"),
-        store.delete("gw", MACHINE_TOKEN),
-        path,
-        why,
-        fix,
-    );
+    if with_delete {
+        check("delete", store.delete("gw", MACHINE_TOKEN).map(drop));
+    }
 }
 
 const LINK: &str = "is a symbolic link";
@@ -236,38 +248,6 @@ fn a_symlinked_key_file_is_refused_even_when_it_points_at_a_valid_key() {
         LINK_FIX,
     );
     assert!(!dangling.exists(), "no key was written through the link");
-}
-
-/// As [`assert_all_refused`] without delete, which never reads the key (deleting a token of a
-/// store whose key file is unsafe is allowed; only the key is refused).
-fn assert_all_refused_but_delete(
-    label: &str,
-    store: &FileStore,
-    path: &Path,
-    why: &str,
-    fix: &str,
-) {
-    assert_refused(
-        &format!("{label}: load"),
-        store.load("gw", MACHINE_TOKEN),
-        path,
-        why,
-        fix,
-    );
-    assert_refused(
-        &format!("{label}: save"),
-        storage::save_machine_token(store, "gw", &token("mt-new")),
-        path,
-        why,
-        fix,
-    );
-    assert_refused(
-        &format!("{label}: update"),
-        store.update("gw", MACHINE_TOKEN, &mut |current| Ok(current)),
-        path,
-        why,
-        fix,
-    );
 }
 
 #[test]
