@@ -270,7 +270,8 @@ export interface Resolver {
 /**
  * The answer of `authorize`. The machine token is not an own property: read it with
  * `granted.machineToken` or `granted.expose()`; `util.inspect`, `console.log`,
- * `JSON.stringify`, `Object.keys` and spreading never show it (`'***'` in the redacted views).
+ * `JSON.stringify`, `Object.keys`, spreading and `for…in` never show it (`'***'` in the redacted
+ * views).
  *
  * ```js
  * const granted = await user.authorize('radiology-gw-1')
@@ -279,7 +280,10 @@ export interface Resolver {
  * ```
  */
 export declare class AuthorizeResult {
-  /** The gateway's machine token (a prototype getter: never shown). */
+  /**
+   * The gateway's machine token (a non-enumerable prototype getter: never shown, nor copied
+   * by `for…in`).
+   */
   get machineToken(): string
   /** The machine token itself, same as `machineToken`. */
   expose(): string
@@ -453,7 +457,7 @@ export declare class FileTokenStore {
  * A mesh token from `resolver.meshToken()`, verified before it was handed out: send `token`
  * as `Authorization: Bearer` to the destination. The token is not an own property: read it
  * with `issued.token` or `issued.expose()`; `util.inspect`, `console.log` and `JSON.stringify`
- * show `'***'` instead.
+ * show `'***'` instead, and `for…in` skips it.
  *
  * ```js
  * const issued = await resolver.meshToken('imaging-integration', `${url}/studies`)
@@ -462,7 +466,10 @@ export declare class FileTokenStore {
  * ```
  */
 export declare class IssuedMeshToken {
-  /** The mesh token, a JWT (a prototype getter: never shown). */
+  /**
+   * The mesh token, a JWT (a non-enumerable prototype getter: never shown, nor copied by
+   * `for…in`).
+   */
   get token(): string
   /** The token itself, same as `token`. */
   expose(): string
@@ -517,7 +524,7 @@ export declare class KeyringTokenStore {
 /**
  * A gateway's machine token (SPEC §5.1). The token string is not an own property: read it
  * with `token.machineToken` or `token.expose()`; `util.inspect`, `console.log` and
- * `JSON.stringify` show `'***'` instead.
+ * `JSON.stringify` show `'***'` instead, and `for…in` skips it.
  *
  * ```js
  * const token = new MachineToken({ machineToken: 'mt_…', expiresAt: new Date('2030-01-01'),
@@ -533,7 +540,10 @@ export declare class MachineToken {
    * @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or empty token, a bad date, …
    */
   constructor(fields: MachineTokenFields)
-  /** The token sent as `Authorization: Bearer` (a prototype getter: never shown). */
+  /**
+   * The token sent as `Authorization: Bearer` (a non-enumerable prototype getter: never
+   * shown, nor copied by `for…in`).
+   */
   get machineToken(): string
   /** The token itself, same as `machineToken`. */
   expose(): string
@@ -656,8 +666,8 @@ export declare class MeshConfig {
 
 /**
  * The answer of `meshToken`. The token is not an own property: read it with `answer.token`
- * or `answer.expose()`; `util.inspect`, `console.log`, `JSON.stringify`, `Object.keys` and
- * spreading never show it (`'***'` in the redacted views).
+ * or `answer.expose()`; `util.inspect`, `console.log`, `JSON.stringify`, `Object.keys`,
+ * spreading and `for…in` never show it (`'***'` in the redacted views).
  *
  * ```js
  * const answer = await gateway.meshToken('mesh-1', 'https://dicom.example.com/studies')
@@ -665,7 +675,10 @@ export declare class MeshConfig {
  * ```
  */
 export declare class MeshToken {
-  /** The mesh token, a JWT (a prototype getter: never shown). */
+  /**
+   * The mesh token, a JWT (a non-enumerable prototype getter: never shown, nor copied by
+   * `for…in`).
+   */
   get token(): string
   /** The token itself, same as `token`. */
   expose(): string
@@ -819,7 +832,7 @@ export declare class TokenManager {
 
 /**
  * A user's token (user JWT or Sanctum token). The token is not an own property: read it with
- * `token.token` or `token.expose()`; inspect and JSON show `'***'`.
+ * `token.token` or `token.expose()`; inspect and JSON show `'***'`, and `for…in` skips it.
  */
 export declare class UserToken {
   /**
@@ -828,7 +841,7 @@ export declare class UserToken {
    * @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or empty token or a bad date.
    */
   constructor(fields: UserTokenFields)
-  /** The token (a prototype getter: never shown). */
+  /** The token (a non-enumerable prototype getter: never shown, nor copied by `for…in`). */
   get token(): string
   /** The token itself, same as `token`. */
   expose(): string

@@ -232,8 +232,8 @@ Object.defineProperty(Validator.prototype.refreshKeys, 'name', { value: 'refresh
 
 // Token storage (src/storage.rs). The store and manager methods that return Promises check their
 // arguments first and throw; here that becomes a rejection, as for Client. Tokens keep their
-// secret in the native object (read with `.machineToken` / `.token` / `.expose()`); inspect
-// shows a redacted form. The same holds for the `authorize` and `meshToken` results of Client.
+// secret in the native object (read with `.machineToken` / `.token` / `.expose()`; the getters
+// are not enumerable, so `for…in` skips them); inspect shows a redacted form. The same holds for the `authorize` and `meshToken` results of Client.
 const INSPECT = Symbol.for('nodejs.util.inspect.custom')
 function rejectInsteadOfThrow(Class, names) {
   for (const name of names) {

@@ -8,8 +8,8 @@
 //!
 //! Results are plain objects, converted from runbeam-core's types by the `From` impls below,
 //! except the two that carry a secret: `AuthorizeResult` and `MeshToken` are classes whose
-//! token is read through a prototype getter or `expose()` and is never shown by
-//! `util.inspect`, `JSON.stringify` or spreading. Errors never carry a token.
+//! token is read through a non-enumerable prototype getter or `expose()` and is never shown by
+//! `util.inspect`, `JSON.stringify`, spreading or a `for…in` copy. Errors never carry a token.
 
 use std::future::Future;
 use std::time::Duration;
@@ -73,7 +73,8 @@ pub struct AuthorizedGateway {
 
 /// The answer of `authorize`. The machine token is not an own property: read it with
 /// `granted.machineToken` or `granted.expose()`; `util.inspect`, `console.log`,
-/// `JSON.stringify`, `Object.keys` and spreading never show it (`'***'` in the redacted views).
+/// `JSON.stringify`, `Object.keys`, spreading and `for…in` never show it (`'***'` in the redacted
+/// views).
 ///
 /// ```js
 /// const granted = await user.authorize('radiology-gw-1')
@@ -87,8 +88,9 @@ pub struct AuthorizeResult {
 
 #[napi]
 impl AuthorizeResult {
-    /// The gateway's machine token (a prototype getter: never shown).
-    #[napi(getter)]
+    /// The gateway's machine token (a non-enumerable prototype getter: never shown, nor copied
+    /// by `for…in`).
+    #[napi(getter, enumerable = false)]
     pub fn machine_token(&self, env: &Env) -> Result<String> {
         error::entry(env, "AuthorizeResult.machineToken", || {
             Ok(self.inner.machine_token.expose().to_string())
@@ -220,8 +222,8 @@ pub struct Resolved {
 }
 
 /// The answer of `meshToken`. The token is not an own property: read it with `answer.token`
-/// or `answer.expose()`; `util.inspect`, `console.log`, `JSON.stringify`, `Object.keys` and
-/// spreading never show it (`'***'` in the redacted views).
+/// or `answer.expose()`; `util.inspect`, `console.log`, `JSON.stringify`, `Object.keys`,
+/// spreading and `for…in` never show it (`'***'` in the redacted views).
 ///
 /// ```js
 /// const answer = await gateway.meshToken('mesh-1', 'https://dicom.example.com/studies')
@@ -234,8 +236,9 @@ pub struct MeshToken {
 
 #[napi]
 impl MeshToken {
-    /// The mesh token, a JWT (a prototype getter: never shown).
-    #[napi(getter)]
+    /// The mesh token, a JWT (a non-enumerable prototype getter: never shown, nor copied by
+    /// `for…in`).
+    #[napi(getter, enumerable = false)]
     pub fn token(&self, env: &Env) -> Result<String> {
         error::entry(env, "MeshToken.token", || {
             Ok(self.inner.token.expose().to_string())

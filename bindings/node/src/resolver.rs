@@ -18,8 +18,8 @@
 //! callers of one fetch get the same object too.
 //!
 //! **Secrets.** An `IssuedMeshToken` keeps its token in Rust: it is read with the `token`
-//! prototype getter or `expose()`; `toJSON()` redacts it and `index.js` gives it a redacted
-//! `util.inspect` form. Errors never carry a token.
+//! prototype getter (non-enumerable, so `for…in` skips it) or `expose()`; `toJSON()` redacts it
+//! and `index.js` gives it a redacted `util.inspect` form. Errors never carry a token.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -228,7 +228,7 @@ impl ToNapiValue for Raw {
 /// A mesh token from `resolver.meshToken()`, verified before it was handed out: send `token`
 /// as `Authorization: Bearer` to the destination. The token is not an own property: read it
 /// with `issued.token` or `issued.expose()`; `util.inspect`, `console.log` and `JSON.stringify`
-/// show `'***'` instead.
+/// show `'***'` instead, and `for…in` skips it.
 ///
 /// ```js
 /// const issued = await resolver.meshToken('imaging-integration', `${url}/studies`)
@@ -242,8 +242,9 @@ pub struct IssuedMeshToken {
 
 #[napi]
 impl IssuedMeshToken {
-    /// The mesh token, a JWT (a prototype getter: never shown).
-    #[napi(getter)]
+    /// The mesh token, a JWT (a non-enumerable prototype getter: never shown, nor copied by
+    /// `for…in`).
+    #[napi(getter, enumerable = false)]
     pub fn token(&self, env: &Env) -> Result<String> {
         error::entry(env, "IssuedMeshToken.token", || {
             Ok(self.inner.token.token.expose().to_string())

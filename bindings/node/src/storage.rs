@@ -5,9 +5,10 @@
 //!   `openTokenStore()` runs the core's selection (`RUNBEAM_TOKEN_STORE`, keyring probe, file
 //!   fallback) and resolves with the class of the backend it chose.
 //! - `MachineToken`, `UserToken`: the core's tokens. The secret stays in Rust: it is read with
-//!   a prototype getter (`machineToken` / `token`) or `expose()`, never an own property, so
-//!   `util.inspect`, `console.log` and `JSON.stringify` cannot show it (`index.js` adds the
-//!   redacted inspect form; `toJSON()` is redacted here).
+//!   a non-enumerable prototype getter (`machineToken` / `token`) or `expose()`, never an own
+//!   property, so `util.inspect`, `console.log`, `JSON.stringify` and a `for…in` copy (lodash's
+//!   `assignIn`, `toPlainObject`) cannot show it (`index.js` adds the redacted inspect form;
+//!   `toJSON()` is redacted here).
 //! - `TokenManager`: the core's manager. A function `credential` and `onRenewalWindow` are
 //!   called through threadsafe functions (see [`credential_fn`], [`window_fn`]).
 //!
@@ -107,7 +108,7 @@ const USER_FIELDS: &[(&str, &str)] = &[
 
 /// A gateway's machine token (SPEC §5.1). The token string is not an own property: read it
 /// with `token.machineToken` or `token.expose()`; `util.inspect`, `console.log` and
-/// `JSON.stringify` show `'***'` instead.
+/// `JSON.stringify` show `'***'` instead, and `for…in` skips it.
 ///
 /// ```js
 /// const token = new MachineToken({ machineToken: 'mt_…', expiresAt: new Date('2030-01-01'),
@@ -139,8 +140,9 @@ impl MachineToken {
         })
     }
 
-    /// The token sent as `Authorization: Bearer` (a prototype getter: never shown).
-    #[napi(getter)]
+    /// The token sent as `Authorization: Bearer` (a non-enumerable prototype getter: never
+    /// shown, nor copied by `for…in`).
+    #[napi(getter, enumerable = false)]
     pub fn machine_token(&self, env: &Env) -> Result<String> {
         error::entry(env, "MachineToken.machineToken", || {
             Ok(self.inner.machine_token.expose().to_string())
@@ -234,7 +236,7 @@ impl MachineToken {
 }
 
 /// A user's token (user JWT or Sanctum token). The token is not an own property: read it with
-/// `token.token` or `token.expose()`; inspect and JSON show `'***'`.
+/// `token.token` or `token.expose()`; inspect and JSON show `'***'`, and `for…in` skips it.
 #[napi]
 pub struct UserToken {
     inner: core::UserToken,
@@ -259,8 +261,8 @@ impl UserToken {
         })
     }
 
-    /// The token (a prototype getter: never shown).
-    #[napi(getter)]
+    /// The token (a non-enumerable prototype getter: never shown, nor copied by `for…in`).
+    #[napi(getter, enumerable = false)]
     pub fn token(&self, env: &Env) -> Result<String> {
         error::entry(env, "UserToken.token", || {
             Ok(self.inner.token.expose().to_string())

@@ -2,8 +2,9 @@
 // No secret is ever shown: every result type and error of the Node surface, built with real
 // values from runbeam-devcloud, is rendered every way a program may print or serialise it
 // (`util.inspect` to any depth with hidden members and getters, `JSON.stringify`, `String()`,
-// `Object.entries` and spreading), and none of the texts holds a machine token, a mesh token,
-// a user JWT or a Sanctum token (nor a long piece of one).
+// `Object.entries`, spreading, and a `for…in` copy as lodash's `assignIn`/`toPlainObject` make),
+// and none of the texts holds a machine token, a mesh token, a user JWT or a Sanctum token (nor a
+// long piece of one).
 
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -16,6 +17,7 @@ const {
   AuthorizeResult,
   Client,
   FileTokenStore,
+  IssuedMeshToken,
   MachineToken,
   MemoryTokenStore,
   MeshToken,
@@ -38,20 +40,38 @@ const {
 
 const DESTINATION = `${DICOM_URL}/studies`
 
-/** Every way a value may end up in a log or a response. */
+/**
+ * A copy of every enumerable property, own and inherited, read by name: what
+ * `for (const k in x) o[k] = x[k]`, lodash's `_.assignIn` and `_.toPlainObject` make. With
+ * `functions: false` the methods are left out, so the copy can go through `JSON.stringify` (a
+ * copied native `toJSON` would be called on the plain copy).
+ */
+function forInCopy(value, { functions = true } = {}) {
+  const copy = {}
+  for (const key in value) {
+    const field = value[key]
+    if (functions || typeof field !== 'function') copy[key] = field
+  }
+  return copy
+}
+
+/** Every way a value may end up in a log or a response: `[how, text]` pairs. */
 function renderings(value) {
+  const deep = { depth: Infinity, showHidden: true }
   const views = [
-    inspect(value),
-    inspect(value, { depth: Infinity, showHidden: true }),
-    inspect(value, { depth: Infinity, showHidden: true, getters: true }),
-    JSON.stringify(value) ?? '',
-    String(value),
+    ['inspect', inspect(value)],
+    ['inspect, hidden', inspect(value, deep)],
+    ['inspect, hidden and getters', inspect(value, { ...deep, getters: true })],
+    ['JSON.stringify', JSON.stringify(value) ?? ''],
+    ['String', String(value)],
   ]
   if (typeof value === 'object' && value !== null) {
-    views.push(inspect(Object.entries(value), { depth: Infinity, showHidden: true }))
-    views.push(JSON.stringify(Object.entries(value)))
-    views.push(inspect({ ...value }, { depth: Infinity, showHidden: true }))
-    views.push(JSON.stringify({ ...value }))
+    views.push(['inspect of Object.entries', inspect(Object.entries(value), deep)])
+    views.push(['JSON.stringify of Object.entries', JSON.stringify(Object.entries(value))])
+    views.push(['inspect of a spread copy', inspect({ ...value }, deep)])
+    views.push(['JSON.stringify of a spread copy', JSON.stringify({ ...value })])
+    views.push(['inspect of a for…in copy', inspect(forInCopy(value), { ...deep, getters: true })])
+    views.push(['JSON.stringify of a for…in copy', JSON.stringify(forInCopy(value, { functions: false }))])
   }
   return views
 }
@@ -161,11 +181,16 @@ describe('secrets never shown (against runbeam-devcloud)', () => {
     assert.ok(values.authorizeResult instanceof AuthorizeResult)
     assert.ok(values.meshToken instanceof MeshToken)
     assert.ok(values.userToken instanceof UserToken)
+    assert.ok(values.machineToken instanceof MachineToken)
+    assert.ok(values.managedToken instanceof MachineToken)
+    assert.ok(values.issuedMeshToken instanceof IssuedMeshToken)
     assert.equal(values.loadedMachineToken.expose(), values.radiologyAuthorizeResult.expose())
     assert.equal(values.userToken.expose(), secrets[2])
     for (const secret of secrets) assert.ok(secret.length >= 16, 'a secret long enough to be searched for')
     // The search works: an exposed secret is found.
-    const leak = renderings({ token: values.meshToken.expose() }).join('\n')
+    const leak = renderings({ token: values.meshToken.expose() })
+      .map(([, text]) => text)
+      .join('\n')
     assert.ok(pieces(values.meshToken.expose()).every((p) => leak.includes(p)))
   })
 
@@ -174,11 +199,35 @@ describe('secrets never shown (against runbeam-devcloud)', () => {
       (Array.isArray(value) ? value : [value]).map((v, i) => [`${name}${Array.isArray(value) ? `[${i}]` : ''}`, v]),
     )
     for (const [name, value] of all) {
-      for (const text of renderings(value)) {
-        for (const secret of secrets) {
-          for (const piece of pieces(secret)) assert.ok(!text.includes(piece), `${name} shows a secret in: ${text}`)
-        }
+      for (const [how, text] of renderings(value)) {
+        // The message names the value, the rendering and the secret, never the text (the secret).
+        secrets.forEach((secret, index) => {
+          const shown = pieces(secret).some((piece) => text.includes(piece))
+          assert.ok(!shown, `${how}(${name}) shows secret #${index}`)
+        })
       }
+    }
+  })
+
+  it('every secret getter is left out of for…in and still reads the secret by name', () => {
+    const getters = [
+      ['authorizeResult', 'machineToken'],
+      ['radiologyAuthorizeResult', 'machineToken'],
+      ['meshToken', 'token'],
+      ['machineToken', 'machineToken'],
+      ['loadedMachineToken', 'machineToken'],
+      ['fileMachineToken', 'machineToken'],
+      ['managedToken', 'machineToken'],
+      ['userToken', 'token'],
+      ['issuedMeshToken', 'token'],
+    ]
+    for (const [name, getter] of getters) {
+      const token = values[name]
+      assert.ok(getter in token, `${name}.${getter} exists`)
+      assert.ok(!Object.hasOwn(token, getter), `${name}.${getter} is not an own property`)
+      assert.ok(!(getter in forInCopy(token)), `${name}.${getter} is enumerable`)
+      assert.equal(token[getter], token.expose())
+      assert.ok(secrets.includes(token.expose()), `${name}.expose() is one of the secrets`)
     }
   })
 
