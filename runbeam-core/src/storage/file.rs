@@ -4,7 +4,8 @@
 //!
 //! Directories are created 0700 and files 0600 at creation (no chmod window); a save is a
 //! temp file + fsync + rename + directory fsync under an exclusive advisory lock, so a crash
-//! leaves the previous or the new token, never a mix.
+//! leaves the previous or the new token, never a mix; the temp files (of a token or of the
+//! key) a killed writer leaves are removed by the next write, under the same lock.
 //!
 //! Everything from the root down goes through [`secure_fs`](super::secure_fs): no symbolic
 //! link is followed, owner and mode are checked on the opened descriptors (a key readable by
@@ -118,6 +119,26 @@ struct Place {
 
 fn token_file(token_type: &str) -> String {
     format!("{token_type}.json")
+}
+
+/// Removes the temp files of `target` in `dir` (`.<target>.<pid>.<rand>.tmp`, as
+/// [`Dir::write_temp`] names them), ignoring failures.
+///
+/// Call it only under the instance's exclusive lock: token and key temp files are created,
+/// renamed or linked, and removed while their writer holds that lock, so one present then
+/// was left by a process killed in between. A live temp file of another writer cannot be
+/// seen, as that writer holds the lock.
+fn sweep_temps(dir: &Dir, target: &str) {
+    let prefix = format!(".{target}.");
+    let Ok(names) = dir.names() else {
+        return;
+    };
+    for temp in names {
+        let temp = temp.to_string_lossy();
+        if temp.starts_with(&prefix) && temp.ends_with(".tmp") {
+            dir.remove(&temp).ok();
+        }
+    }
 }
 
 /// Parses a key given raw (`AGE-SECRET-KEY-1…`) or as base64 of it.
@@ -272,7 +293,9 @@ impl FileStore {
     }
 
     /// Creates the key file atomically (a temp file linked into place); if another process
-    /// wins the race, uses its key.
+    /// wins the race, uses its key. Runs only from [`write_locked`](Self::write_locked), under
+    /// the exclusive lock, which is what lets that function sweep key temp files a killed
+    /// process left.
     fn create_key(&self, instance: &Dir) -> Result<Identity> {
         let identity = Identity::generate();
         let encoded = {
@@ -329,18 +352,11 @@ impl FileStore {
     }
 
     /// Encrypts and atomically replaces the slot; the caller holds the exclusive lock, so
-    /// temp files of this slot left by a killed writer can be removed.
+    /// temp files of this slot and of the key left by a killed writer can be removed.
     fn write_locked(&self, place: &Place, token_type: &str, json: &Secret) -> Result<()> {
         let name = token_file(token_type);
-        let prefix = format!(".{name}.");
-        if let Ok(names) = place.tokens.names() {
-            for temp in names {
-                let temp = temp.to_string_lossy();
-                if temp.starts_with(&prefix) && temp.ends_with(".tmp") {
-                    place.tokens.remove(&temp).ok();
-                }
-            }
-        }
+        sweep_temps(&place.tokens, &name);
+        sweep_temps(&place.instance, KEY_FILE);
         let identity = self.identity(&place.instance, true)?;
         let ciphertext = age::encrypt(&identity.to_public(), json.expose().as_bytes())
             .map_err(|e| Error::new(ErrorKind::Storage, format!("age encryption failed: {e}")))?;

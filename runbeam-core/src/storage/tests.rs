@@ -1,7 +1,7 @@
 //! File and memory backends: layout, modes, atomicity, corruption, ids, compatibility.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -270,6 +270,144 @@ fn concurrent_saves_and_loads_never_see_a_torn_token() {
     for t in threads {
         t.join().unwrap();
     }
+}
+
+/// Plants a 0600 file `name` in `dir` holding `bytes`, as a writer killed before it could
+/// rename or link its temp file into place would leave it.
+fn plant(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(name);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap();
+    file.write_all(bytes).unwrap();
+    path
+}
+
+#[test]
+fn temp_files_of_a_killed_writer_are_swept_by_the_next_write() {
+    let tmp = TempDir::new("sweep");
+    let store = FileStore::new(&tmp.0);
+    // A writer killed between writing the key's temp file and linking it: the instance
+    // directories exist, the key file does not, the secret key sits in a temp file.
+    let instance = tmp.0.join("gw");
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(instance.join("runbeam"))
+        .unwrap();
+    let leftovers = [
+        plant(
+            &instance,
+            ".encryption.key.4242.17.tmp",
+            b"QUdFLVNFQ1JFVC1LRVktMQ==",
+        ),
+        plant(&instance, ".encryption.key.4243.18.tmp", b""),
+        plant(
+            &instance.join("runbeam"),
+            ".machine_token.json.4242.19.tmp",
+            b"age",
+        ),
+    ];
+    // Names that are not temp files of the key or of this slot stay.
+    let kept = [
+        plant(&instance, "notes.tmp", b"mine"),
+        plant(&instance, ".encryption.key.bak", b"mine"),
+    ];
+
+    save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
+    for path in &leftovers {
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    for path in &kept {
+        assert_eq!(fs::read(path).unwrap(), b"mine", "{}", path.display());
+    }
+    assert_eq!(mode(&store.key_path("gw")), 0o600);
+    assert_eq!(
+        load_machine_token(&store, "gw")
+            .unwrap()
+            .unwrap()
+            .machine_token
+            .expose(),
+        "mt"
+    );
+
+    // A writer killed after linking the key but before removing its temp file: the key
+    // exists, so no key is created, and the temp file still goes (the key is unchanged).
+    let key = fs::read(store.key_path("gw")).unwrap();
+    let late = plant(&instance, ".encryption.key.4244.20.tmp", &key);
+    save_machine_token(&store, "gw", &token("mt2", "gw")).unwrap();
+    assert!(!late.exists());
+    assert_eq!(fs::read(store.key_path("gw")).unwrap(), key);
+}
+
+/// Whether this process has a writer blocked in `flock` on the file with inode `ino`
+/// (a `->` line of `/proc/locks`).
+fn flock_waiter(ino: u64) -> bool {
+    let pid = std::process::id().to_string();
+    let device_inode = format!(":{ino}");
+    fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .any(|fields| {
+            fields.get(1) == Some(&"->")
+                && fields.get(2) == Some(&"FLOCK")
+                && fields.get(5) == Some(&pid.as_str())
+                && fields.get(6).is_some_and(|f| f.ends_with(&device_inode))
+        })
+}
+
+#[test]
+fn the_live_key_temp_file_of_a_writer_holding_the_lock_is_not_swept() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::io::AsRawFd;
+    let tmp = TempDir::new("live");
+    let store = Arc::new(FileStore::new(&tmp.0));
+    save_machine_token(&*store, "gw", &token("mt", "gw")).unwrap();
+    let instance = tmp.0.join("gw");
+    let lock_path = instance.join("runbeam/.lock");
+
+    // Another writer in the middle of creating a key: it holds the exclusive lock and its
+    // temp file exists.
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    // SAFETY: flock on a descriptor owned by `lock`, which outlives the call.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let live = plant(&instance, ".encryption.key.4242.21.tmp", b"in progress");
+
+    let saver = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || save_machine_token(&*store, "gw", &token("mt2", "gw")))
+    };
+    // Wait until the save is blocked on the lock (or has wrongly finished without it).
+    let ino = fs::metadata(&lock_path).unwrap().ino();
+    while !flock_waiter(ino) && !saver.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(!saver.is_finished(), "the save did not wait for the lock");
+    assert_eq!(fs::read(&live).unwrap(), b"in progress");
+
+    // The writer dies without cleaning up: the lock goes with it, and the next write may
+    // sweep.
+    drop(lock);
+    saver.join().unwrap().unwrap();
+    assert!(!live.exists());
+    assert_eq!(
+        load_machine_token(&*store, "gw")
+            .unwrap()
+            .unwrap()
+            .machine_token
+            .expose(),
+        "mt2"
+    );
 }
 
 #[test]
