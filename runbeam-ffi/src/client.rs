@@ -1046,10 +1046,10 @@ pub unsafe extern "C" fn runbeam_client_jwks(
 /// `gateway_id` may be NULL. `*out_json`: a JSON array of changes
 /// `[{"id": "...", "status": "..."|null, ...every other field of the change}]`.
 ///
-/// Bounded: at most 10000 changes per call, and no further page once 64 MiB of responses
-/// were read. A longer feed is truncated there (a warning is logged): the array holds the
-/// first changes of the feed, in order; apply and acknowledge them, then call again for the
-/// next ones.
+/// Bounded: at most 10000 changes and 1000 page requests per call, and no further page
+/// once 64 MiB of responses were read. Whichever bound is reached first truncates a longer
+/// feed there (a warning is logged): the array holds the first changes of the feed, in
+/// order; apply and acknowledge them, then call again for the next ones.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `gateway_id` is NULL or NUL-terminated; `out_json` is

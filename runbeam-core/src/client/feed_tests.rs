@@ -1,5 +1,6 @@
 //! [`Client::changes`] against a local endless change feed: the call is bounded by
-//! [`MAX_FEED_CHANGES`] and [`MAX_FEED_BYTES`] and returns the first changes in feed order.
+//! [`MAX_FEED_CHANGES`], [`MAX_FEED_PAGES`] and [`MAX_FEED_BYTES`] and returns the first
+//! changes in feed order.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,12 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::{Client, MAX_FEED_BYTES, MAX_FEED_CHANGES};
+use super::{Client, MAX_FEED_BYTES, MAX_FEED_CHANGES, MAX_FEED_PAGES};
 use crate::Secret;
 
-/// A feed of `last_page` pages (0: endless) of 100 changes, ids numbered in feed order, each
-/// change padded with `padding` bytes. Returns the URL and the count of pages served.
-async fn feed(last_page: u64, padding: usize) -> (String, Arc<AtomicUsize>) {
+/// A feed of `last_page` pages (0: endless) of `per_page` changes, ids numbered in feed
+/// order, each change padded with `padding` bytes. Returns the URL and the count of pages
+/// served.
+async fn feed(last_page: u64, per_page: u64, padding: usize) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let served = Arc::new(AtomicUsize::new(0));
@@ -37,8 +39,8 @@ async fn feed(last_page: u64, padding: usize) -> (String, Arc<AtomicUsize>) {
                     .unwrap_or(1);
                 count.fetch_add(1, Ordering::SeqCst);
                 let pad = "x".repeat(padding);
-                let data: Vec<String> = (0..100)
-                    .map(|i| format!(r#"{{"id":"{}","pad":"{pad}"}}"#, (page - 1) * 100 + i))
+                let data: Vec<String> = (0..per_page)
+                    .map(|i| format!(r#"{{"id":"{}","pad":"{pad}"}}"#, (page - 1) * per_page + i))
                     .collect();
                 let last = if last_page == 0 { 1_000_000 } else { last_page };
                 let body = format!(
@@ -67,7 +69,7 @@ fn client(url: &str) -> Client {
 
 #[tokio::test]
 async fn a_finite_feed_is_returned_whole() {
-    let (url, served) = feed(3, 0).await;
+    let (url, served) = feed(3, 100, 0).await;
     let changes = client(&url).changes(None).await.unwrap();
     assert_eq!(changes.len(), 300);
     assert_eq!(served.load(Ordering::SeqCst), 3);
@@ -76,7 +78,7 @@ async fn a_finite_feed_is_returned_whole() {
 
 #[tokio::test]
 async fn an_endless_feed_stops_at_the_change_limit() {
-    let (url, served) = feed(0, 0).await;
+    let (url, served) = feed(0, 100, 0).await;
     let changes = client(&url).changes(None).await.unwrap();
     assert_eq!(changes.len(), MAX_FEED_CHANGES);
     assert_eq!(served.load(Ordering::SeqCst), MAX_FEED_CHANGES / 100);
@@ -91,7 +93,7 @@ async fn an_endless_feed_stops_at_the_change_limit() {
 #[tokio::test]
 async fn an_endless_feed_of_large_changes_stops_at_the_byte_budget() {
     // About 1 MiB per page: the byte budget is reached long before the change limit.
-    let (url, served) = feed(0, 10 * 1024).await;
+    let (url, served) = feed(0, 100, 10 * 1024).await;
     let changes = client(&url).changes(None).await.unwrap();
     let pages = served.load(Ordering::SeqCst);
     assert_eq!(changes.len(), pages * 100);
@@ -99,4 +101,17 @@ async fn an_endless_feed_of_large_changes_stops_at_the_byte_budget() {
     let page_bytes = 100 * 10 * 1024;
     assert!(pages * page_bytes >= MAX_FEED_BYTES, "{pages} pages");
     assert!((pages - 1) * page_bytes < MAX_FEED_BYTES, "{pages} pages");
+}
+
+#[tokio::test]
+async fn an_endless_feed_of_tiny_pages_stops_at_the_page_limit() {
+    // One change per page, always another page: neither the change limit nor the byte
+    // budget is near when the page limit cuts the feed.
+    let (url, served) = feed(0, 1, 0).await;
+    let changes = client(&url).changes(None).await.unwrap();
+    let pages = MAX_FEED_PAGES as usize;
+    assert_eq!(served.load(Ordering::SeqCst), pages);
+    assert_eq!(changes.len(), pages);
+    assert_eq!(changes[0].id, "0");
+    assert_eq!(changes[pages - 1].id, (pages - 1).to_string());
 }

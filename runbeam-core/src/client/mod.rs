@@ -117,6 +117,12 @@ pub const MAX_FEED_CHANGES: usize = 10_000;
 /// [`ClientBuilder::max_body_bytes`]).
 pub const MAX_FEED_BYTES: usize = 64 << 20;
 
+/// The most pages [`Client::changes`] requests in one call (1000). Full pages of 100 reach
+/// [`MAX_FEED_CHANGES`] after 100 pages; this bound stops a server that serves tiny pages
+/// and always announces another one from causing thousands of sequential requests, while a
+/// server that caps its page size as low as 10 still delivers a whole [`MAX_FEED_CHANGES`].
+pub const MAX_FEED_PAGES: u32 = 1000;
+
 #[derive(serde::Deserialize)]
 #[serde(untagged)]
 enum ChangeFeed {
@@ -389,11 +395,12 @@ impl Client {
     /// pending and acknowledged configuration changes, page after page of the feed (100 per
     /// page). A bare JSON array is accepted too.
     ///
-    /// Bounded: at most [`MAX_FEED_CHANGES`] changes, and no further page once
-    /// [`MAX_FEED_BYTES`] of response bodies were read. A longer feed is truncated at that
-    /// point (a warning is logged on `runbeam::client`): the first changes of the feed are
-    /// returned, in feed order; apply and acknowledge them, then call again for the next ones.
-    /// A server that always announces another page cannot make it loop or grow without end.
+    /// Bounded: at most [`MAX_FEED_CHANGES`] changes, at most [`MAX_FEED_PAGES`] requests,
+    /// and no further page once [`MAX_FEED_BYTES`] of response bodies were read. Whichever
+    /// bound is reached first truncates a longer feed at that point (a warning is logged on
+    /// `runbeam::client`): the first changes of the feed are returned, in feed order; apply
+    /// and acknowledge them, then call again for the next ones. A server that always
+    /// announces another page cannot make it loop, send requests or grow without end.
     ///
     /// ```no_run
     /// # async fn run(client: runbeam_core::client::Client) -> runbeam_core::Result<()> {
@@ -428,17 +435,19 @@ impl Client {
                     more
                 }
             };
-            let truncated = all.len() > MAX_FEED_CHANGES
-                || (more && (all.len() == MAX_FEED_CHANGES || bytes >= MAX_FEED_BYTES));
+            let bound_reached =
+                all.len() >= MAX_FEED_CHANGES || bytes >= MAX_FEED_BYTES || page >= MAX_FEED_PAGES;
+            let truncated = all.len() > MAX_FEED_CHANGES || (more && bound_reached);
             if truncated {
                 all.truncate(MAX_FEED_CHANGES);
                 tracing::warn!(
                     target: "runbeam::client",
                     changes = all.len(),
                     bytes,
+                    pages = page,
                     "the change feed is longer than one call returns (at most {MAX_FEED_CHANGES} \
-                     changes, {MAX_FEED_BYTES} bytes); returning its first changes: apply and \
-                     acknowledge them, then fetch the feed again"
+                     changes, {MAX_FEED_PAGES} pages, {MAX_FEED_BYTES} bytes); returning its \
+                     first changes: apply and acknowledge them, then fetch the feed again"
                 );
                 return Ok(all);
             }
