@@ -4,7 +4,8 @@ against a devcloud subprocess (its real signing keys and JWKS over HTTP).
 The attack cases follow the Rust suite (``tests/e2e/tests/jwt_attacks.rs``): each is refused
 with its specific exception, and no error's ``str``/``repr`` quotes the token. Tokens come
 from the devcloud's ``POST /_dev/jwt`` (claims and header members overridable, ``null``
-removes one); forged tokens are built here from a genuine one.
+removes one); forged tokens are built here from a genuine one, and tokens whose header or
+payload is a JSON array are signed with a key of the test's own, served as a JWKS.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple, Type, Union
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Type, Union
 
 import pytest
 
@@ -87,15 +89,24 @@ AnyValidator = Union[runbeam.Validator, AwaitedValidator]
 MakeValidator = Callable[..., AnyValidator]
 
 
-@pytest.fixture(params=["Validator", "AsyncValidator"])
+VALIDATORS = ["Validator", "AsyncValidator"]
+
+
+def validator_of(kind: str, **options: Any) -> AnyValidator:
+    """A ``runbeam.Validator`` or (``kind`` ``"AsyncValidator"``) an awaited
+    ``runbeam.AsyncValidator`` built with ``options``."""
+    if kind == "Validator":
+        return runbeam.Validator(**options)
+    return AwaitedValidator(runbeam.AsyncValidator(**options))
+
+
+@pytest.fixture(params=VALIDATORS)
 def make(request: pytest.FixtureRequest, cloud: Cloud) -> MakeValidator:
     """``make(**options)``: a validator of the parametrized class trusting the devcloud."""
 
     def build(**options: Any) -> AnyValidator:
         options.setdefault("trusted_issuers", [issuer(cloud)])
-        if request.param == "Validator":
-            return runbeam.Validator(**options)
-        return AwaitedValidator(runbeam.AsyncValidator(**options))
+        return validator_of(request.param, **options)
 
     return build
 
@@ -300,6 +311,91 @@ def test_a_token_over_16_kib_is_refused_before_parsing(cloud: Cloud, make: MakeV
 def test_malformed_tokens_are_refused(cloud: Cloud, make: MakeValidator):
     validator = make()
     for bad in ("", "abc", "a.b.c", "a.b.c.d", "....", "Bearer x.y.z", "\u00e9.\u00e9.\u00e9"):
+        refused(validator, bad, runbeam.JwtInvalidError)
+
+
+# --- JWTs that used to panic in the core, or that are not JSON objects -------------------------
+
+
+@pytest.mark.parametrize("alg", ["a€b", "€", "RS€", "RS256€"])
+def test_a_multibyte_alg_is_jwt_invalid(cloud: Cloud, make: MakeValidator, alg: str):
+    validator = make()
+    validator.refresh_keys()
+    # Signed by devcloud with that header member, as JSON text (UTF-8) ...
+    token = mint(cloud, header={"alg": alg})
+    refused(validator, token, runbeam.JwtInvalidError)
+    # ... and with the character as a JSON escape.
+    _, payload, signature = parts(token)
+    escaped = json.dumps({"alg": alg, "typ": "JWT"}, ensure_ascii=True).encode()
+    assert b"\\u20ac" in escaped
+    refused(validator, f"{b64(escaped)}.{payload}.{signature}", runbeam.JwtInvalidError)
+
+
+class OwnKeys:
+    """An RSA key of our own and a JWKS server for it, so that a JSON-array header or payload
+    can be properly signed (devcloud only signs JSON objects)."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._sign = lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        numbers = key.public_key().public_numbers()
+
+        def b64int(n: int) -> str:
+            return b64(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+        jwks = json.dumps(
+            {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": "own",
+                       "n": b64int(numbers.n), "e": b64int(numbers.e)}]}
+        ).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(jwks)))
+                self.end_headers()
+                self.wfile.write(jwks)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+
+    def token(self, header: Any, payload: Any) -> str:
+        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
+        return f"{signing_input}.{b64(self._sign(signing_input.encode()))}"
+
+
+@pytest.fixture
+def own_keys() -> Iterator[OwnKeys]:
+    keys = OwnKeys()
+    yield keys
+    keys.server.shutdown()
+    keys.server.server_close()
+
+
+@pytest.mark.parametrize("kind", VALIDATORS)
+def test_a_json_array_header_or_payload_is_jwt_invalid(own_keys: OwnKeys, kind: str):
+    trusted = "https://issuer.example.com/api"
+    validator = validator_of(
+        kind, trusted_issuers=[trusted], jwks_url=own_keys.url, allow_insecure_http=True
+    )
+    header = {"alg": "RS256", "typ": "JWT", "kid": "own"}
+    now = int(time.time())
+    claims = {"iss": trusted, "sub": "1", "iat": now, "exp": now + 600}
+    # The control: the same key and claims as an object are accepted.
+    assert validator.validate(own_keys.token(header, claims)).sub == "1"
+    for bad in (
+        own_keys.token(header, [claims]),
+        own_keys.token(header, []),
+        own_keys.token([header], claims),
+        own_keys.token([], claims),
+    ):
         refused(validator, bad, runbeam.JwtInvalidError)
 
 
