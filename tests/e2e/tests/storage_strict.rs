@@ -250,6 +250,72 @@ fn a_symlinked_key_file_is_refused_even_when_it_points_at_a_valid_key() {
     assert!(!dangling.exists(), "no key was written through the link");
 }
 
+/// A Kubernetes Secret volume at `<tmp>/secret` holding `key` as the kubelet lays it out:
+/// `encryption.key -> ..data/encryption.key`, `..data -> ..<timestamp>` (files 0644, the
+/// default `defaultMode`); returns the path of `encryption.key` in it.
+fn secret_volume(tmp: &TempDir, key: &[u8]) -> PathBuf {
+    let volume = tmp.0.join("secret");
+    let version = volume.join("..2024_01_01_00_00_00.000000000");
+    fs::create_dir_all(&version).unwrap();
+    fs::write(version.join("encryption.key"), key).unwrap();
+    set_mode(&version.join("encryption.key"), 0o644);
+    symlink("..2024_01_01_00_00_00.000000000", volume.join("..data")).unwrap();
+    symlink("..data/encryption.key", volume.join("encryption.key")).unwrap();
+    volume.join("encryption.key")
+}
+
+/// The migration of docs/design.md for a key file linked to a Kubernetes Secret: refused; the
+/// key passed directly (what `RUNBEAM_ENCRYPTION_KEY` sets) or copied at start-up works.
+#[test]
+fn a_key_linked_to_a_kubernetes_secret_is_refused_and_both_documented_fixes_work() {
+    let tmp = TempDir::new("k8s");
+    let (home, _elsewhere) = two_stores(&tmp);
+    let key = home.key_path("gw");
+    let secret = secret_volume(&tmp, &fs::read(&key).unwrap());
+    fs::remove_file(&key).unwrap();
+    symlink(&secret, &key).unwrap();
+    let before = snapshot(&tmp.0.join("secret"));
+    assert_all_refused_but_delete("key linked to a Secret", &home, &key, LINK, LINK_FIX);
+
+    // Fix 1: the key from the Secret as a value (with the newline a Secret file often has);
+    // the link in the instance directory is then never opened.
+    let value = fs::read_to_string(&secret).unwrap() + "\n";
+    let with_key = FileStore::new(home.root())
+        .with_key(runbeam_core::Secret::new(value))
+        .unwrap();
+    assert_eq!(loaded(&with_key), "mt-home");
+    storage::save_machine_token(&with_key, "gw", &token("mt-with-key")).unwrap();
+    assert_eq!(loaded(&with_key), "mt-with-key");
+    assert_eq!(
+        snapshot(&tmp.0.join("secret")),
+        before,
+        "the Secret is untouched"
+    );
+
+    // Fix 2: the documented start-up copy replaces the link with a private regular file.
+    let copied = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "umask 077 && mkdir -p \"$2\" && cp --remove-destination \"$1\" \"$2/\"",
+            "sh",
+        ])
+        .arg(&secret)
+        .arg(key.parent().unwrap())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    assert_eq!(
+        fs::symlink_metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(loaded(&home), "mt-with-key");
+    assert_eq!(
+        snapshot(&tmp.0.join("secret")),
+        before,
+        "the Secret is untouched"
+    );
+}
+
 #[test]
 fn a_symlinked_lock_file_is_refused_and_never_created_through() {
     let tmp = TempDir::new("lock");
