@@ -16,7 +16,9 @@
  * - Counts, lengths and capacities have documented maximums (RUNBEAM_MAX_*); above them a call
  *   is RUNBEAM_STATUS_INVALID_ARGUMENT and nothing is read or allocated from the number.
  * - A handle's _free returns only when none of its callbacks can run any more (see the _free
- *   functions; freeing from inside a callback is the one exception).
+ *   functions; freeing from inside a callback is the one exception). A token manager's
+ *   credential and renewal-window callbacks are shared with the resolvers built from it: they
+ *   stop when the last of those handles is freed.
  * - `char *` results belong to the caller: release them with runbeam_string_free().
  *   `const char *` results are borrowed from their handle (or static): never free them.
  * - Handles are immutable once created and may be read from several threads at once.
@@ -400,7 +402,11 @@ typedef struct {
  * Supplies the credential (user JWT or Sanctum token) a renewal or revoke needs, e.g. read
  * from a vault. Called only when one is needed, on a librunbeam runtime thread (never
  * concurrently for one manager's renewals, but a revoke may run alongside), so `user_data`
- * must be usable from any thread.
+ * must be usable from any thread. It is called by the token manager and by every resolver
+ * built from it (`runbeam_resolver_new()`), until the last of those handles is freed.
+ * A call that takes longer than 60 s is abandoned (the renewal fails with
+ * `RUNBEAM_STATUS_NO_TOKEN`), but the callback itself keeps running on a blocking thread (it
+ * cannot be interrupted) and is still waited for by that last free.
  *
  * **Ownership**: the callback keeps ownership of its string. It hands it over by calling
  * `runbeam_credential_set_token(out, token)`, which copies it (the copy is zeroized after use),
@@ -417,7 +423,10 @@ typedef runbeam_status (*runbeam_credential_callback)(void *user_data,
  * Called when the stored token is inside the renewal window, before the renewal is tried (to
  * log or alert). `token` is borrowed for the duration of the call only (copy what you keep;
  * do not free it). Runs on a librunbeam runtime thread or the thread calling
- * `runbeam_token_manager_ensure_token()`; `user_data` must be usable from any thread.
+ * `runbeam_token_manager_ensure_token()`; `user_data` must be usable from any thread. It is
+ * called by the token manager and by every resolver built from it (`runbeam_resolver_new()`),
+ * until the last of those handles is freed. The renewal waits at most 60 s for it; a call
+ * still running then keeps running on a blocking thread and is waited for by that last free.
  */
 typedef void (*runbeam_renewal_window_callback)(void *user_data,
                                                 const runbeam_machine_token *token);
@@ -1851,8 +1860,14 @@ void runbeam_resolver_options_free(runbeam_resolver_options *options);
  * (timeouts, retries, CA bundles, `allow_insecure_http`) used for every provider, each at its
  * own `api` URL, and its runtime (shared: the runtime stops when the last client or resolver
  * handle using it is freed); its token is not used. `manager` supplies the gateway's machine
- * token, renewed when needed. `options` may be NULL (defaults). All four may be freed right
- * after: the resolver keeps what it needs.
+ * token, renewed when needed. `options` may be NULL (defaults). All four handles may be freed
+ * right after: the resolver keeps what it needs.
+ *
+ * That includes the token manager's credential and renewal-window callbacks: the resolver
+ * renews the machine token through them (on the client's runtime), also after
+ * `runbeam_token_manager_free()` returned. Their `user_data` must therefore stay valid until
+ * the token manager **and** every resolver built from it are freed; the last of those frees
+ * returns only once no such callback runs any more (see `runbeam_token_manager_free()`).
  *
  * Nothing is fetched and the configuration is not validated here: call
  * `runbeam_resolver_validate_startup()`. Errors: `RUNBEAM_STATUS_CONFIG` when a provider's
@@ -1888,6 +1903,12 @@ runbeam_status runbeam_resolver_new(const runbeam_config *config,
  * from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
  * cancels the handle's other calls, whose callbacks then run after it returned, once the
  * current callback has returned; keep their `user_data` valid until they were called.
+ *
+ * When it is the last handle holding its token manager's callbacks (the manager and every
+ * other resolver built from it were freed), it also closes them, as
+ * `runbeam_token_manager_free()` does: none is called any more, and one still running is
+ * waited for without a deadline — including a credential callback the SDK already gave up on
+ * after its 60 s timeout (it keeps running on a blocking thread).
  *
  * # Safety
  * `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.
@@ -2682,7 +2703,9 @@ runbeam_status runbeam_token_manager_config_set_credential_token(runbeam_token_m
 /**
  * A renewal credential supplied on demand by `callback` (see `runbeam_credential_callback`
  * for the ownership rule); replaces a fixed credential token. `user_data` is handed back
- * untouched and must stay valid until every manager built from this configuration is freed.
+ * untouched and must stay valid until every manager built from this configuration **and**
+ * every resolver built from those managers are freed (resolvers renew through the callback
+ * after the manager's free returned); the last of those frees waits for a call still running.
  * A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
  *
  * # Safety
@@ -2705,7 +2728,9 @@ runbeam_status runbeam_token_manager_config_set_renewal_window_secs(runbeam_toke
 /**
  * `callback` is told when the stored token is inside the renewal window (see
  * `runbeam_renewal_window_callback`); `user_data` must stay valid until every manager built
- * from this configuration is freed. A NULL callback removes it.
+ * from this configuration **and** every resolver built from those managers are freed
+ * (resolvers renew through the manager after its free returned); the last of those frees
+ * waits for a call still running. A NULL callback removes it.
  *
  * # Safety
  * `config` is NULL or a live configuration; `user_data` as documented.
@@ -2791,15 +2816,25 @@ runbeam_status runbeam_token_manager_revoke(const runbeam_token_manager *manager
  * Releases a manager: its runtime shuts down and its threads are joined (from a librunbeam
  * callback they stop in the background instead). NULL is a no-op.
  *
- * When `runbeam_token_manager_free` returns, no callback of this handle's async calls can run any more: calls not
- * finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
- * returns (on a runtime thread), and a callback that is running is waited for, however long
- * it takes (so is a
- * renewal-window or credential callback running on its runtime; one not started yet is
- * never called). So the `user_data` of those calls may be released right after. Called
- * from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
- * cancels the handle's other calls, whose callbacks then run after it returned, once the
- * current callback has returned; keep their `user_data` valid until they were called.
+ * When `runbeam_token_manager_free` returns, no callback of this handle's async calls can run
+ * any more: calls not finished yet are cancelled and their callbacks get
+ * `RUNBEAM_STATUS_CANCELLED` before it returns (on a runtime thread), and a callback that is
+ * running is waited for, however long it takes. So the `user_data` of those calls may be
+ * released right after.
+ *
+ * The credential and renewal-window callbacks are different: a resolver built from this
+ * manager (`runbeam_resolver_new()`) keeps them and calls them to renew the machine token,
+ * also after this free returned. They stop only when the last of the manager and its
+ * resolvers is freed: that free closes them (none is called any more) and waits for one still
+ * running — without a deadline, including a credential or renewal-window callback the SDK
+ * already gave up on after its 60 s timeout, which keeps running on a blocking thread. Only
+ * then may their `user_data` be released. (Freeing the last handle of a runtime also joins
+ * its threads, which waits for such a callback as well.)
+ *
+ * Called from inside a librunbeam callback, it cannot wait (a callback cannot wait for
+ * itself): it cancels the handle's other calls, whose callbacks then run after it returned,
+ * once the current callback has returned; keep their `user_data` valid until they were
+ * called.
  *
  * # Safety
  * `manager` is NULL or a manager not freed before, and no other thread uses it any more.

@@ -18,6 +18,8 @@
 //! - Freeing a handle that has async calls returns only when none of its callbacks can run
 //!   any more (pending calls are called back with `RUNBEAM_STATUS_CANCELLED` first, a running
 //!   callback is waited for); see `runtime.rs` for the one exception, freeing from a callback.
+//!   A token manager's credential and renewal-window callbacks are shared with the resolvers
+//!   built from it and stop when the last of those handles is freed (`CallbackGate`).
 //! - Strings returned as `char *` are owned by the caller and released with
 //!   `runbeam_string_free()`; `const char *` results are borrowed from their handle (or static)
 //!   and must not be freed.

@@ -32,7 +32,7 @@ use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
 };
 use crate::limits::{RUNBEAM_MAX_CACHE_ENTRIES, at_most};
-use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
+use crate::runtime::{CallbackOwner, Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, runbeam_status};
 use crate::storage::runbeam_token_manager;
 use crate::strings::secret_c_bytes;
@@ -239,6 +239,9 @@ pub unsafe extern "C" fn runbeam_resolver_options_free(options: *mut runbeam_res
 pub struct runbeam_resolver {
     resolver: Resolver,
     runtime: Runtime,
+    /// Keeps the token manager's user callbacks callable (see `runbeam_resolver_new`);
+    /// dropped after the runtime: the resolver's calls are settled first.
+    _manager_callbacks: Arc<CallbackOwner>,
 }
 
 /// Counters of a resolver since it was built (`runbeam_resolver_stats()`), for metrics.
@@ -266,8 +269,14 @@ pub struct runbeam_resolver_stats {
 /// (timeouts, retries, CA bundles, `allow_insecure_http`) used for every provider, each at its
 /// own `api` URL, and its runtime (shared: the runtime stops when the last client or resolver
 /// handle using it is freed); its token is not used. `manager` supplies the gateway's machine
-/// token, renewed when needed. `options` may be NULL (defaults). All four may be freed right
-/// after: the resolver keeps what it needs.
+/// token, renewed when needed. `options` may be NULL (defaults). All four handles may be freed
+/// right after: the resolver keeps what it needs.
+///
+/// That includes the token manager's credential and renewal-window callbacks: the resolver
+/// renews the machine token through them (on the client's runtime), also after
+/// `runbeam_token_manager_free()` returned. Their `user_data` must therefore stay valid until
+/// the token manager **and** every resolver built from it are freed; the last of those frees
+/// returns only once no such callback runs any more (see `runbeam_token_manager_free()`).
 ///
 /// Nothing is fetched and the configuration is not validated here: call
 /// `runbeam_resolver_validate_startup()`. Errors: `RUNBEAM_STATUS_CONFIG` when a provider's
@@ -323,6 +332,7 @@ pub unsafe extern "C" fn runbeam_resolver_new(
         let handle = Box::new(runbeam_resolver {
             resolver: builder.build()?,
             runtime: client.runtime.share(),
+            _manager_callbacks: Arc::clone(&manager.callbacks),
         });
         // SAFETY: non-NULL and writable per the contract.
         unsafe { *out = Box::into_raw(handle) };
@@ -342,6 +352,12 @@ pub unsafe extern "C" fn runbeam_resolver_new(
 /// from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
 /// cancels the handle's other calls, whose callbacks then run after it returned, once the
 /// current callback has returned; keep their `user_data` valid until they were called.
+///
+/// When it is the last handle holding its token manager's callbacks (the manager and every
+/// other resolver built from it were freed), it also closes them, as
+/// `runbeam_token_manager_free()` does: none is called any more, and one still running is
+/// waited for without a deadline — including a credential callback the SDK already gave up on
+/// after its 60 s timeout (it keeps running on a blocking thread).
 ///
 /// # Safety
 /// `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.

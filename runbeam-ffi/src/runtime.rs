@@ -230,6 +230,79 @@ impl Drop for Ticket {
     }
 }
 
+/// The gate of the user callbacks a token manager keeps (credential and renewal window). They
+/// can be called by the manager and by every resolver built from it (on the client's runtime),
+/// so their `user_data` must outlive all of those handles: each holds an `Arc` of the
+/// [`CallbackOwner`] sharing this gate, and when the last one is freed the gate closes (no call
+/// starts any more) and waits for the calls still running, however long they take — including
+/// a credential callback the SDK gave up on after its timeout, which keeps running on a
+/// blocking thread.
+#[derive(Default)]
+pub(crate) struct CallbackGate {
+    state: Mutex<GateState>,
+    /// Notified when `running` drops to 0.
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    running: usize,
+}
+
+impl CallbackGate {
+    /// Runs `call` (a user callback) unless the gate is closed (`None` then), counted as
+    /// running until it returns.
+    pub(crate) fn enter<T>(&self, call: impl FnOnce() -> T) -> Option<T> {
+        {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.closed {
+                return None;
+            }
+            state.running += 1;
+        }
+        /// Counts the call out when it returns (or unwinds).
+        struct Running<'a>(&'a CallbackGate);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+                state.running = state.running.saturating_sub(1);
+                if state.running == 0 {
+                    self.0.idle.notify_all();
+                }
+            }
+        }
+        let _running = Running(self);
+        Some(call())
+    }
+
+    /// Closes the gate and, unless on a runtime thread (a callback cannot wait for itself),
+    /// waits until no callback runs.
+    fn close_and_wait(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.closed = true;
+        if !blocking_allowed() {
+            return;
+        }
+        while state.running > 0 {
+            state = self
+                .idle
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Shared by a token manager handle and the resolvers built from it; dropping the last one
+/// closes the gate (see [`CallbackGate`]).
+pub(crate) struct CallbackOwner(pub(crate) Arc<CallbackGate>);
+
+impl Drop for CallbackOwner {
+    fn drop(&mut self) {
+        self.0.close_and_wait();
+    }
+}
+
 /// Resolves once `signal` is `true`; never when its sender is gone without setting it.
 async fn fired(mut signal: watch::Receiver<bool>) {
     if signal.wait_for(|set| *set).await.is_err() {
@@ -542,5 +615,48 @@ mod tests {
         drop(second);
         let log = log.lock().unwrap().clone();
         assert!(log.contains(&"start:second:ok".to_string()), "{log:?}");
+    }
+
+    #[test]
+    fn manager_callbacks_stop_with_the_last_owner_after_the_running_call() {
+        let gate = Arc::new(CallbackGate::default());
+        let manager = Arc::new(CallbackOwner(Arc::clone(&gate)));
+        let resolver = Arc::clone(&manager);
+        // The manager is freed first: the resolver still calls the callbacks.
+        drop(manager);
+        assert_eq!(gate.enter(|| 1), Some(1));
+        // A callback still running when the last owner is freed is waited for.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (started, has_started) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let running = {
+            let (gate, log) = (Arc::clone(&gate), Arc::clone(&log));
+            std::thread::spawn(move || {
+                gate.enter(|| {
+                    started.send(()).unwrap();
+                    let _ = released.recv();
+                    log.lock().unwrap().push("callback returned");
+                })
+            })
+        };
+        has_started.recv().unwrap();
+        let freeing = {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                drop(resolver);
+                log.lock().unwrap().push("freed");
+            })
+        };
+        // Gives a free that does not wait the chance to return before the callback does.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        release.send(()).unwrap();
+        freeing.join().unwrap();
+        assert_eq!(running.join().unwrap(), Some(()));
+        assert_eq!(
+            log.lock().unwrap().clone(),
+            vec!["callback returned", "freed"]
+        );
+        // Nothing is called any more.
+        assert_eq!(gate.enter(|| 2), None);
     }
 }

@@ -23,7 +23,9 @@ use crate::error::{self, to_cstring};
 use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
 };
-use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
+use crate::runtime::{
+    CallbackGate, CallbackOwner, Completion, Runtime, UserData, cancel_channel, failed,
+};
 use crate::status::{RUNBEAM_OK, kind_of, runbeam_status};
 use crate::strings::secret_c_bytes;
 
@@ -556,7 +558,11 @@ pub struct runbeam_credential {
 /// Supplies the credential (user JWT or Sanctum token) a renewal or revoke needs, e.g. read
 /// from a vault. Called only when one is needed, on a librunbeam runtime thread (never
 /// concurrently for one manager's renewals, but a revoke may run alongside), so `user_data`
-/// must be usable from any thread.
+/// must be usable from any thread. It is called by the token manager and by every resolver
+/// built from it (`runbeam_resolver_new()`), until the last of those handles is freed.
+/// A call that takes longer than 60 s is abandoned (the renewal fails with
+/// `RUNBEAM_STATUS_NO_TOKEN`), but the callback itself keeps running on a blocking thread (it
+/// cannot be interrupted) and is still waited for by that last free.
 ///
 /// **Ownership**: the callback keeps ownership of its string. It hands it over by calling
 /// `runbeam_credential_set_token(out, token)`, which copies it (the copy is zeroized after use),
@@ -573,7 +579,10 @@ pub type runbeam_credential_callback = Option<
 /// Called when the stored token is inside the renewal window, before the renewal is tried (to
 /// log or alert). `token` is borrowed for the duration of the call only (copy what you keep;
 /// do not free it). Runs on a librunbeam runtime thread or the thread calling
-/// `runbeam_token_manager_ensure_token()`; `user_data` must be usable from any thread.
+/// `runbeam_token_manager_ensure_token()`; `user_data` must be usable from any thread. It is
+/// called by the token manager and by every resolver built from it (`runbeam_resolver_new()`),
+/// until the last of those handles is freed. The renewal waits at most 60 s for it; a call
+/// still running then keeps running on a blocking thread and is waited for by that last free.
 #[allow(non_camel_case_types)]
 pub type runbeam_renewal_window_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, token: *const runbeam_machine_token)>;
@@ -798,7 +807,9 @@ pub unsafe extern "C" fn runbeam_token_manager_config_set_credential_token(
 
 /// A renewal credential supplied on demand by `callback` (see `runbeam_credential_callback`
 /// for the ownership rule); replaces a fixed credential token. `user_data` is handed back
-/// untouched and must stay valid until every manager built from this configuration is freed.
+/// untouched and must stay valid until every manager built from this configuration **and**
+/// every resolver built from those managers are freed (resolvers renew through the callback
+/// after the manager's free returned); the last of those frees waits for a call still running.
 /// A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT`.
 ///
 /// # Safety
@@ -876,7 +887,9 @@ pub unsafe extern "C" fn runbeam_token_manager_config_set_renewal_window_secs(
 
 /// `callback` is told when the stored token is inside the renewal window (see
 /// `runbeam_renewal_window_callback`); `user_data` must stay valid until every manager built
-/// from this configuration is freed. A NULL callback removes it.
+/// from this configuration **and** every resolver built from those managers are freed
+/// (resolvers renew through the manager after its free returned); the last of those frees
+/// waits for a call still running. A NULL callback removes it.
 ///
 /// # Safety
 /// `config` is NULL or a live configuration; `user_data` as documented.
@@ -910,6 +923,37 @@ fn window_fn(callback: WindowCallback, user_data: SharedUserData) -> Arc<storage
     })
 }
 
+/// `credential` behind `gate` (a fixed token as is): once the gate is closed, a renewal fails
+/// with `Cancelled` instead of calling the user's callback.
+fn gated_credential(credential: &Credential, gate: &Arc<CallbackGate>) -> Credential {
+    match credential {
+        Credential::Token(_) => credential.clone(),
+        Credential::Callback(callback) => {
+            let (callback, gate) = (Arc::clone(callback), Arc::clone(gate));
+            Credential::Callback(Arc::new(move || {
+                gate.enter(|| callback()).unwrap_or_else(|| {
+                    Err(Error::new(
+                        ErrorKind::Cancelled,
+                        "the token manager and every resolver built from it were freed: its \
+                         credential callback is not called any more",
+                    ))
+                })
+            }))
+        }
+    }
+}
+
+/// `on_window` behind `gate`: not called once the gate is closed.
+fn gated_window(
+    on_window: &Arc<storage::RenewalWindowFn>,
+    gate: &Arc<CallbackGate>,
+) -> Arc<storage::RenewalWindowFn> {
+    let (on_window, gate) = (Arc::clone(on_window), Arc::clone(gate));
+    Arc::new(move |token: &MachineToken| {
+        let _ = gate.enter(|| on_window(token));
+    })
+}
+
 /// Releases a configuration (its credential is zeroized). NULL is a no-op.
 ///
 /// # Safety
@@ -934,6 +978,9 @@ pub unsafe extern "C" fn runbeam_token_manager_config_free(
 pub struct runbeam_token_manager {
     pub(crate) manager: Arc<TokenManager>,
     runtime: Runtime,
+    /// The gate of `manager`'s user callbacks, shared with every resolver built from it
+    /// (dropped after the runtime: the calls are settled first).
+    pub(crate) callbacks: Arc<CallbackOwner>,
 }
 
 /// Creates a manager from `config` (which may be freed right after) keeping tokens in `store`
@@ -966,19 +1013,21 @@ pub unsafe extern "C" fn runbeam_token_manager_new(
         if let Some(code) = &config.gateway_code {
             manager = manager.gateway_code(code.clone());
         }
+        let gate = Arc::new(CallbackGate::default());
         if let Some(credential) = &config.credential {
-            manager = manager.credential(credential.clone());
+            manager = manager.credential(gated_credential(credential, &gate));
         }
         if let Some(window) = config.window {
             manager = manager.renewal_window(window);
         }
         if let Some(on_window) = &config.on_window {
-            manager = manager.on_renewal_window(Arc::clone(on_window));
+            manager = manager.on_renewal_window(gated_window(on_window, &gate));
         }
         let runtime = Runtime::new()?;
         let handle = Box::new(runbeam_token_manager {
             manager: Arc::new(manager),
             runtime,
+            callbacks: Arc::new(CallbackOwner(gate)),
         });
         // SAFETY: non-NULL and writable per the contract.
         unsafe { *out = Box::into_raw(handle) };
@@ -1135,15 +1184,25 @@ pub unsafe extern "C" fn runbeam_token_manager_revoke(
 /// Releases a manager: its runtime shuts down and its threads are joined (from a librunbeam
 /// callback they stop in the background instead). NULL is a no-op.
 ///
-/// When `runbeam_token_manager_free` returns, no callback of this handle's async calls can run any more: calls not
-/// finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
-/// returns (on a runtime thread), and a callback that is running is waited for, however long
-/// it takes (so is a
-/// renewal-window or credential callback running on its runtime; one not started yet is
-/// never called). So the `user_data` of those calls may be released right after. Called
-/// from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
-/// cancels the handle's other calls, whose callbacks then run after it returned, once the
-/// current callback has returned; keep their `user_data` valid until they were called.
+/// When `runbeam_token_manager_free` returns, no callback of this handle's async calls can run
+/// any more: calls not finished yet are cancelled and their callbacks get
+/// `RUNBEAM_STATUS_CANCELLED` before it returns (on a runtime thread), and a callback that is
+/// running is waited for, however long it takes. So the `user_data` of those calls may be
+/// released right after.
+///
+/// The credential and renewal-window callbacks are different: a resolver built from this
+/// manager (`runbeam_resolver_new()`) keeps them and calls them to renew the machine token,
+/// also after this free returned. They stop only when the last of the manager and its
+/// resolvers is freed: that free closes them (none is called any more) and waits for one still
+/// running — without a deadline, including a credential or renewal-window callback the SDK
+/// already gave up on after its 60 s timeout, which keeps running on a blocking thread. Only
+/// then may their `user_data` be released. (Freeing the last handle of a runtime also joins
+/// its threads, which waits for such a callback as well.)
+///
+/// Called from inside a librunbeam callback, it cannot wait (a callback cannot wait for
+/// itself): it cancels the handle's other calls, whose callbacks then run after it returned,
+/// once the current callback has returned; keep their `user_data` valid until they were
+/// called.
 ///
 /// # Safety
 /// `manager` is NULL or a manager not freed before, and no other thread uses it any more.

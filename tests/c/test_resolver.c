@@ -4,6 +4,7 @@
  * blocking form) proven by the devcloud's request counters, refetch after the TTL, stale
  * answers while the Cloud fails, 404 not cached, reload and invalidate, refusals without a
  * request, mesh tokens reused and verified by the receiving gateway's resolver, cancellation,
+ * a token manager's credential callback called by its resolver after the manager was freed,
  * and argument errors (NULL, invalid UTF-8) that never crash. The C counterpart of
  * tests/e2e/tests/resolver.rs.
  *
@@ -596,6 +597,60 @@ static void test_callbacks_and_cancel(void) {
     runbeam_resolver_free(r);
 }
 
+/* The user_data of a credential callback: heap-allocated so that ASan and valgrind catch a
+ * call after it was freed. */
+struct credential_source {
+    pthread_mutex_t lock;
+    int calls;
+};
+
+static runbeam_status supply_bob(void *user_data, runbeam_credential *out) {
+    struct credential_source *src = user_data;
+    pthread_mutex_lock(&src->lock);
+    src->calls++;
+    pthread_mutex_unlock(&src->lock);
+    return runbeam_credential_set_token(out, BOB);
+}
+
+static void test_manager_callbacks_outlive_the_manager(void) {
+    /* The resolver renews through the manager's credential callback after
+     * runbeam_token_manager_free() returned; its user_data is released only once the resolver
+     * (the last handle holding the callback) is freed too. */
+    struct credential_source *src = malloc(sizeof *src);
+    CHECK(src != NULL, "malloc");
+    if (src == NULL) return;
+    pthread_mutex_init(&src->lock, NULL);
+    src->calls = 0;
+    runbeam_token_store *store = NULL;
+    runbeam_token_manager_config *mc = NULL;
+    runbeam_token_manager *m = NULL;
+    runbeam_token_store_memory_new(&store);
+    runbeam_token_manager_config_new(BOB_GW, &mc);
+    runbeam_token_manager_config_set_api_url(mc, api_url);
+    CHECK(runbeam_token_manager_config_set_credential_callback(mc, supply_bob, src) == RUNBEAM_OK,
+          "%s", last());
+    CHECK(runbeam_token_manager_new(mc, store, &m) == RUNBEAM_OK && m, "%s", last());
+    runbeam_token_manager_config_free(mc);
+    runbeam_token_store_free(store);
+    runbeam_resolver *r = NULL;
+    runbeam_config *config = analytics_config(300);
+    CHECK(runbeam_resolver_new(config, client, m, NULL, &r) == RUNBEAM_OK && r, "%s", last());
+    runbeam_config_free(config);
+    runbeam_token_manager_free(m);
+
+    /* Nothing stored: the first resolve authorizes with the callback's credential. */
+    CHECK(resolve_dicom(r, NULL), "resolve after the manager was freed");
+    pthread_mutex_lock(&src->lock);
+    int calls = src->calls;
+    pthread_mutex_unlock(&src->lock);
+    CHECK(calls == 1, "credential callback calls: %d", calls);
+
+    runbeam_resolver_free(r);
+    /* No callback can run any more: its user_data may go. */
+    pthread_mutex_destroy(&src->lock);
+    free(src);
+}
+
 static void test_arguments(void) {
     const char bad_utf8[] = {'r', 'u', 'n', (char)0xff, (char)0xfe, '\0'};
     runbeam_resolver *r = sender(300);
@@ -761,6 +816,7 @@ int main(int argc, char **argv) {
     test_refusals_and_local();
     test_mesh_tokens();
     test_callbacks_and_cancel();
+    test_manager_callbacks_outlive_the_manager();
     test_arguments();
 
     runbeam_client_free(client); /* the last handle of the runtime: joins its threads */
