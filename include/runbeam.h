@@ -2843,8 +2843,11 @@ void runbeam_token_manager_free(runbeam_token_manager *manager);
 
 /**
  * Releases a string returned by librunbeam (`runbeam_reference_to_string()`, the JSON
- * results of the client, …). Its bytes are overwritten with zeros first, so strings that
- * held tokens (the authorize and mesh-token results) leave nothing behind. NULL is a no-op.
+ * results of the client, …). Its bytes are overwritten with zeros first, so this string,
+ * when it held tokens (the authorize and mesh-token results), leaves no copy behind. That
+ * is librunbeam's own copy only: the HTTP/TLS stacks' buffers (hyper, rustls) and
+ * serde_json's scratch buffers the response passed through are outside its control and are
+ * not zeroized. NULL is a no-op.
  *
  * # Safety
  * `text` is NULL or a string returned by librunbeam that was not freed before.

@@ -1,7 +1,9 @@
 //! `runbeam_client`: the Runbeam Cloud API client (SPEC §3) for C.
 //!
 //! Results cross the ABI as JSON text in the shapes of SPEC §3.3 (`char **out_json`, released
-//! with `runbeam_string_free()`, which zeroizes: some of them hold tokens). Every endpoint has a
+//! with `runbeam_string_free()`, which zeroizes that string: some of them hold tokens; only
+//! librunbeam's own copies are zeroized, not the HTTP/TLS stacks' or serde_json's buffers the
+//! response passed through). Every endpoint has a
 //! blocking form; authorize, resolve, mesh token, get and list also have a callback form
 //! (`_async`) that returns at once and calls a `runbeam_json_callback` exactly once on a
 //! librunbeam runtime thread.

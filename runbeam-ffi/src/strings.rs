@@ -3,7 +3,10 @@
 //! Text that may hold a secret (tokens, the JSON results of the client that carry them) is
 //! built in buffers of exactly the right size, so that no reallocation leaves a copy behind,
 //! and is zeroized when released: by `runbeam_string_free()` for `char *` results, by the
-//! handle's `_free` for borrowed ones, right after the callback for callback arguments.
+//! handle's `_free` for borrowed ones, right after the callback for callback arguments. This
+//! covers librunbeam's own copies only: the buffers of the HTTP and TLS stacks (hyper,
+//! rustls) and serde_json's scratch buffers that a response passed through are outside its
+//! control and are not zeroized.
 
 use std::ffi::{CString, c_char};
 use std::io::Write;
@@ -21,17 +24,17 @@ pub(crate) fn into_c_string(text: &str) -> *mut c_char {
 }
 
 /// `text` NUL-terminated, in one allocation of exactly its size (no reallocation copies),
-/// zeroized on drop. Interior NUL bytes (never in tokens or JSON) are written as `\0`.
+/// zeroized on drop. Interior NUL bytes (never in tokens or JSON) are written as the two
+/// characters `\0`, directly into that buffer: no other copy of `text` is made.
 pub(crate) fn secret_c_bytes(text: &[u8]) -> Zeroizing<Vec<u8>> {
-    let escaped;
-    let text = if text.contains(&0) {
-        escaped = Zeroizing::new(to_cstring(&String::from_utf8_lossy(text)).into_bytes());
-        &escaped[..]
-    } else {
-        text
-    };
-    let mut bytes = Zeroizing::new(Vec::with_capacity(text.len() + 1));
-    bytes.extend_from_slice(text);
+    let nuls = text.iter().filter(|&&b| b == 0).count();
+    let mut bytes = Zeroizing::new(Vec::with_capacity(text.len() + nuls + 1));
+    for (i, part) in text.split(|&b| b == 0).enumerate() {
+        if i > 0 {
+            bytes.extend_from_slice(b"\\0");
+        }
+        bytes.extend_from_slice(part);
+    }
     bytes.push(0);
     bytes
 }
@@ -99,8 +102,11 @@ pub(crate) fn wipe_json(value: &mut Value) {
 }
 
 /// Releases a string returned by librunbeam (`runbeam_reference_to_string()`, the JSON
-/// results of the client, …). Its bytes are overwritten with zeros first, so strings that
-/// held tokens (the authorize and mesh-token results) leave nothing behind. NULL is a no-op.
+/// results of the client, …). Its bytes are overwritten with zeros first, so this string,
+/// when it held tokens (the authorize and mesh-token results), leaves no copy behind. That
+/// is librunbeam's own copy only: the HTTP/TLS stacks' buffers (hyper, rustls) and
+/// serde_json's scratch buffers the response passed through are outside its control and are
+/// not zeroized. NULL is a no-op.
 ///
 /// # Safety
 /// `text` is NULL or a string returned by librunbeam that was not freed before.
@@ -124,11 +130,25 @@ mod tests {
         let bytes = secret_c_bytes(b"mt_secret");
         assert_eq!(&bytes[..], b"mt_secret\0");
         assert_eq!(bytes.capacity(), bytes.len());
-        assert_eq!(&secret_c_bytes(b"a\0b")[..], b"a\\0b\0");
         let value = serde_json::json!({"machine_token": "mt_1", "n": [1, "x"]});
         let json = secret_json(&value).unwrap();
         assert_eq!(json.capacity(), json.len());
         assert_eq!(&json[..json.len() - 1], value.to_string().as_bytes());
+    }
+
+    #[test]
+    fn a_secret_with_interior_nuls_is_escaped_in_one_exact_buffer() {
+        let bytes = secret_c_bytes(b"\0mt\0\0secret\0");
+        assert_eq!(&bytes[..], b"\\0mt\\0\\0secret\\0\0");
+        assert_eq!(bytes.capacity(), bytes.len());
+        // A valid C string: its only NUL is the terminator.
+        let text = into_secret_c_string(bytes);
+        assert!(!text.is_null());
+        // SAFETY: just created, NUL-terminated.
+        let c = unsafe { std::ffi::CStr::from_ptr(text) };
+        assert_eq!(c.to_bytes(), b"\\0mt\\0\\0secret\\0");
+        // SAFETY: created by this crate, freed once.
+        unsafe { runbeam_string_free(text) };
     }
 
     #[test]

@@ -118,8 +118,10 @@ impl Call {
 }
 
 impl Client {
-    /// Sends `call` and decodes a 2xx JSON body as `T`. The body (which may hold a token) is
-    /// zeroized once decoded.
+    /// Sends `call` and decodes a 2xx JSON body as `T`. librunbeam's own copy of the body
+    /// (which may hold a token) is zeroized once decoded; the buffers of hyper and rustls the
+    /// response passed through, and serde_json's scratch buffers while decoding, are outside
+    /// its control and are not.
     pub(crate) async fn send_json<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
         self.send_json_sized(call).await.map(|(value, _)| value)
     }
@@ -311,7 +313,8 @@ impl Client {
 /// Reads the body chunk by chunk; `None` as soon as it grows past `cap`. Response bodies may
 /// carry tokens (authorize, mesh tokens, user tokens, error echoes), so the buffer is zeroized
 /// when dropped, and so is every smaller buffer it outgrew (it never reallocates in place,
-/// which would leave a copy behind).
+/// which would leave a copy behind). These are librunbeam's own copies only: the chunks hyper
+/// and rustls hand over live in their buffers, which it does not control.
 async fn read_capped(
     response: &mut reqwest::Response,
     cap: usize,
