@@ -8,6 +8,15 @@
 //! ordered: each gets the next generation of its slot and runs holding the slot's lock, and a
 //! write that gets the lock after a newer write of its slot was issued is skipped. So a save
 //! that timed out can never land later over a newer token.
+//!
+//! The semantics are last-writer-wins per slot, by the order in which writes were issued (not
+//! the order they reach the keyring). A skipped write reports success (`Ok`: `()` for a save,
+//! `false` for a delete) without touching the keyring: its value was superseded by a newer
+//! write of the same slot issued after it, and that newer write reports its own result —
+//! possibly an error — to its own caller. So `Ok` from a superseded save does not mean its
+//! token is stored, nor that the slot holds any token: when the newer write fails, the slot
+//! keeps whatever it held before (neither value may be in it). A caller that needs to know
+//! what is stored reads the slot back.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,7 +89,8 @@ impl WriteOrder {
 
 impl WriteTicket {
     /// Runs `write` holding the slot's lock, or returns `Ok(skipped)` without running it when
-    /// a newer write of the slot was issued in the meantime (that one's value must win).
+    /// a newer write of the slot was issued in the meantime (that one's value must win, and
+    /// it reports its own result, success or failure, to its own caller).
     fn run<T>(self, skipped: T, write: impl FnOnce() -> Result<T>) -> Result<T> {
         let _writing = self
             .slot
@@ -303,8 +313,10 @@ impl TokenStore for KeyringStore {
         })
     }
 
-    /// Ordered per slot (see the module documentation): a save superseded by a newer save or
-    /// delete of the same slot before it could start is skipped (`Ok`).
+    /// Ordered per slot, last writer wins (see the module documentation): a save superseded
+    /// by a newer save or delete of the same slot before it could start is skipped and
+    /// returns `Ok(())` without writing, even when that newer write then fails (the newer
+    /// write reports its own result to its caller).
     fn save(&self, instance_id: &str, token_type: &str, json: &Secret) -> Result<()> {
         check_slot(instance_id, token_type)?;
         let account = format!("{instance_id}/{token_type}");
@@ -321,7 +333,7 @@ impl TokenStore for KeyringStore {
     }
 
     /// Ordered per slot like [`KeyringStore::save`]; a superseded delete is skipped and
-    /// reports `false` (it deleted nothing).
+    /// reports `Ok(false)` (it deleted nothing), even when the newer write then fails.
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {
         check_slot(instance_id, token_type)?;
         let account = format!("{instance_id}/{token_type}");
