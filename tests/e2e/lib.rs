@@ -1,7 +1,9 @@
 //! Shared helpers of the end-to-end tests (see tests/): start a devcloud, drive its `/_dev`
 //! endpoints, and build clients for the seeded users and gateways.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use runbeam_core::Secret;
@@ -184,5 +186,33 @@ impl Cloud {
     /// Resets the request counters.
     pub async fn reset_counts(&self) {
         self.dev_delete("counters").await;
+    }
+}
+
+/// A fresh directory under the system temp dir, removed (with its content) when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// `<tmp>/runbeam-<name>-<pid>-<n>`, created (mode as the umask gives).
+    pub fn new(name: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "runbeam-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
     }
 }

@@ -9,7 +9,9 @@ use runbeam_core::client::AuthorizeRequest;
 use runbeam_core::jwt::Validator;
 use runbeam_core::storage::{self, Credential, FileStore, MemoryStore, TokenManager};
 use runbeam_core::{Reference, Secret};
-use runbeam_e2e::{ALICE_EMAIL, ANALYTICS_GW, BOB_SANCTUM, Cloud, DICOM_URL, DICOMWEB, MESH};
+use runbeam_e2e::{
+    ALICE_EMAIL, ANALYTICS_GW, BOB_SANCTUM, Cloud, DICOM_URL, DICOMWEB, MESH, TempDir,
+};
 
 /// Every secret and every 12-character piece of it (a partial leak is a leak too).
 fn assert_no_secret(what: &str, text: &str, secrets: &[String]) {
@@ -39,7 +41,8 @@ async fn no_debug_or_error_text_shows_a_secret() {
     let jwt = cloud.user_jwt(ALICE_EMAIL).await;
     let signature = jwt.rsplit('.').next().unwrap_or_default().to_string();
 
-    let home = std::env::temp_dir().join(format!("runbeam-secrets-{}", std::process::id()));
+    let tmp = TempDir::new("secrets");
+    let home = tmp.path().join("home");
     let files = FileStore::new(&home);
     let manager = TokenManager::new(
         ANALYTICS_GW,
@@ -116,5 +119,4 @@ async fn no_debug_or_error_text_shows_a_secret() {
         assert_no_secret("control", &format!("token={machine}"), &secrets)
     });
     assert!(leaked.is_err(), "the check finds an exposed token");
-    let _ = std::fs::remove_dir_all(&home);
 }

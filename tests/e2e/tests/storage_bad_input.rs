@@ -24,27 +24,6 @@ use runbeam_e2e::*;
 const WRITER: &str = env!("CARGO_BIN_EXE_token-writer");
 const AUTHORIZE: &str = "POST /api/harmony/authorize";
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "runbeam-bad-{name}-{}-{:x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        fs::remove_dir_all(&self.0).ok();
-    }
-}
-
 /// A tmpfs mounted on a fresh directory; unmounted (and the directory removed) when dropped.
 struct Tmpfs {
     dir: PathBuf,
@@ -282,9 +261,9 @@ fn env_save(home: &Path) -> (bool, String) {
 
 #[test]
 fn a_missing_home_is_created_private_and_a_home_under_a_file_is_a_clear_error() {
-    let tmp = TempDir::new("home");
+    let tmp = TempDir::new("bad-home");
     // RUNBEAM_HOME names a directory that does not exist yet (its parent does).
-    let home = tmp.0.join("new-home");
+    let home = tmp.path().join("new-home");
     let (ok, out) = env_save(&home);
     assert!(ok, "{out}");
     assert_eq!(out, format!("ok {}", home.display()));
@@ -297,7 +276,7 @@ fn a_missing_home_is_created_private_and_a_home_under_a_file_is_a_clear_error() 
     assert_eq!(loaded(&store, "gw"), "mt-7");
 
     // RUNBEAM_HOME under a regular file, or the file itself: a clear error naming the path.
-    let file = tmp.0.join("plain-file");
+    let file = tmp.path().join("plain-file");
     fs::write(&file, "not a directory").unwrap();
     for home in [file.join("home"), file.clone()] {
         let (ok, out) = env_save(&home);
@@ -348,8 +327,8 @@ fn a_key_file_of_the_wrong_format_is_a_clear_error_and_the_token_file_is_kept() 
         ("empty", Vec::new(), "empty"),
     ];
     for (label, content, says) in cases {
-        let tmp = TempDir::new("keyfmt");
-        let store = FileStore::new(&tmp.0);
+        let tmp = TempDir::new("bad-keyfmt");
+        let store = FileStore::new(tmp.path());
         storage::save_machine_token(&store, "gw", &token("mt-secret-keyfmt")).unwrap();
         let token_file = store.token_path("gw", MACHINE_TOKEN);
         let before = fs::read(&token_file).unwrap();
@@ -415,8 +394,8 @@ fn write_encrypted(store: &FileStore, instance: &str, token_type: &str, plain: &
 /// that are not UTF-8, a user token of the wrong shape.
 #[test]
 fn a_token_of_the_wrong_shape_is_storage_corrupt_naming_the_file_and_kept() {
-    let tmp = TempDir::new("shape");
-    let store = FileStore::new(&tmp.0);
+    let tmp = TempDir::new("bad-shape");
+    let store = FileStore::new(tmp.path());
     storage::save_machine_token(&store, "gw", &token("mt-valid")).unwrap();
     let file = store.token_path("gw", MACHINE_TOKEN);
     let shapes: [&[u8]; 9] = [
@@ -514,8 +493,8 @@ async fn the_token_manager_on_a_read_only_home() {
 #[tokio::test]
 async fn the_token_manager_never_replaces_a_corrupt_token_silently() {
     let cloud = Cloud::start().await;
-    let tmp = TempDir::new("tm-corrupt");
-    let store = FileStore::new(&tmp.0);
+    let tmp = TempDir::new("bad-tm-corrupt");
+    let store = FileStore::new(tmp.path());
     storage::save_machine_token(&store, RADIOLOGY_GW, &token("mt-old")).unwrap();
     let file = store.token_path(RADIOLOGY_GW, MACHINE_TOKEN);
     fs::write(&file, b"garbage").unwrap();

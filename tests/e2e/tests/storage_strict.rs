@@ -17,27 +17,7 @@ use std::path::{Path, PathBuf};
 
 use runbeam_core::storage::{self, FileStore, MACHINE_TOKEN, MachineToken, TokenStore};
 use runbeam_core::{Error, ErrorKind, Result};
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "runbeam-strict-{name}-{}-{:x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        fs::remove_dir_all(&self.0).ok();
-    }
-}
+use runbeam_e2e::TempDir;
 
 fn token(secret: &str) -> MachineToken {
     serde_json::from_value(serde_json::json!({
@@ -158,16 +138,16 @@ const LINK_FIX: &str = "replace it with";
 /// A store under `<tmp>/home` with a token in `gw`, and a second, valid store under
 /// `<tmp>/elsewhere` with a token in `gw` (the targets of the links).
 fn two_stores(tmp: &TempDir) -> (FileStore, FileStore) {
-    let home = FileStore::new(tmp.0.join("home"));
+    let home = FileStore::new(tmp.path().join("home"));
     storage::save_machine_token(&home, "gw", &token("mt-home")).unwrap();
-    let elsewhere = FileStore::new(tmp.0.join("elsewhere"));
+    let elsewhere = FileStore::new(tmp.path().join("elsewhere"));
     storage::save_machine_token(&elsewhere, "gw", &token("mt-elsewhere")).unwrap();
     (home, elsewhere)
 }
 
 #[test]
 fn a_symlinked_instance_directory_is_refused() {
-    let tmp = TempDir::new("instance");
+    let tmp = TempDir::new("strict-instance");
     let (home, elsewhere) = two_stores(&tmp);
     let instance = home.root().join("gw");
     fs::remove_dir_all(&instance).unwrap();
@@ -191,7 +171,7 @@ fn a_symlinked_instance_directory_is_refused() {
 
 #[test]
 fn a_symlinked_token_directory_is_refused() {
-    let tmp = TempDir::new("tokendir");
+    let tmp = TempDir::new("strict-tokendir");
     let (home, elsewhere) = two_stores(&tmp);
     // The key of `home` decrypts `elsewhere`'s tokens once copied there: following the link
     // would load them successfully.
@@ -218,11 +198,11 @@ fn a_symlinked_token_directory_is_refused() {
 
 #[test]
 fn a_symlinked_key_file_is_refused_even_when_it_points_at_a_valid_key() {
-    let tmp = TempDir::new("key");
+    let tmp = TempDir::new("strict-key");
     let (home, _elsewhere) = two_stores(&tmp);
     let key = home.key_path("gw");
     // The real key, moved away and linked back: following the link would decrypt the token.
-    let target = tmp.0.join("the-real-key");
+    let target = tmp.path().join("the-real-key");
     fs::rename(&key, &target).unwrap();
     symlink(&target, &key).unwrap();
     let before = fs::read(&target).unwrap();
@@ -235,7 +215,7 @@ fn a_symlinked_key_file_is_refused_even_when_it_points_at_a_valid_key() {
     );
 
     // A dangling link where no key exists yet: a first save does not create the target.
-    let dangling = tmp.0.join("planted-key");
+    let dangling = tmp.path().join("planted-key");
     let key2 = home.key_path("gw2");
     fs::create_dir_all(key2.parent().unwrap().join("runbeam")).unwrap();
     set_mode(key2.parent().unwrap(), 0o700);
@@ -254,7 +234,7 @@ fn a_symlinked_key_file_is_refused_even_when_it_points_at_a_valid_key() {
 /// `encryption.key -> ..data/encryption.key`, `..data -> ..<timestamp>` (files 0644, the
 /// default `defaultMode`); returns the path of `encryption.key` in it.
 fn secret_volume(tmp: &TempDir, key: &[u8]) -> PathBuf {
-    let volume = tmp.0.join("secret");
+    let volume = tmp.path().join("secret");
     let version = volume.join("..2024_01_01_00_00_00.000000000");
     fs::create_dir_all(&version).unwrap();
     fs::write(version.join("encryption.key"), key).unwrap();
@@ -268,13 +248,13 @@ fn secret_volume(tmp: &TempDir, key: &[u8]) -> PathBuf {
 /// key passed directly (what `RUNBEAM_ENCRYPTION_KEY` sets) or copied at start-up works.
 #[test]
 fn a_key_linked_to_a_kubernetes_secret_is_refused_and_both_documented_fixes_work() {
-    let tmp = TempDir::new("k8s");
+    let tmp = TempDir::new("strict-k8s");
     let (home, _elsewhere) = two_stores(&tmp);
     let key = home.key_path("gw");
     let secret = secret_volume(&tmp, &fs::read(&key).unwrap());
     fs::remove_file(&key).unwrap();
     symlink(&secret, &key).unwrap();
-    let before = snapshot(&tmp.0.join("secret"));
+    let before = snapshot(&tmp.path().join("secret"));
     assert_all_refused_but_delete("key linked to a Secret", &home, &key, LINK, LINK_FIX);
 
     // Fix 1: the key from the Secret as a value (with the newline a Secret file often has);
@@ -287,7 +267,7 @@ fn a_key_linked_to_a_kubernetes_secret_is_refused_and_both_documented_fixes_work
     storage::save_machine_token(&with_key, "gw", &token("mt-with-key")).unwrap();
     assert_eq!(loaded(&with_key), "mt-with-key");
     assert_eq!(
-        snapshot(&tmp.0.join("secret")),
+        snapshot(&tmp.path().join("secret")),
         before,
         "the Secret is untouched"
     );
@@ -310,7 +290,7 @@ fn a_key_linked_to_a_kubernetes_secret_is_refused_and_both_documented_fixes_work
     );
     assert_eq!(loaded(&home), "mt-with-key");
     assert_eq!(
-        snapshot(&tmp.0.join("secret")),
+        snapshot(&tmp.path().join("secret")),
         before,
         "the Secret is untouched"
     );
@@ -318,10 +298,10 @@ fn a_key_linked_to_a_kubernetes_secret_is_refused_and_both_documented_fixes_work
 
 #[test]
 fn a_symlinked_lock_file_is_refused_and_never_created_through() {
-    let tmp = TempDir::new("lock");
+    let tmp = TempDir::new("strict-lock");
     let (home, _elsewhere) = two_stores(&tmp);
     let lock = home.root().join("gw/runbeam/.lock");
-    let target = tmp.0.join("some-file-of-root");
+    let target = tmp.path().join("some-file-of-root");
     fs::write(&target, b"precious").unwrap();
     fs::remove_file(&lock).unwrap();
     symlink(&target, &lock).unwrap();
@@ -334,7 +314,7 @@ fn a_symlinked_lock_file_is_refused_and_never_created_through() {
     );
 
     // Dangling: the lock is created with O_CREAT, which must not create the target.
-    let dangling = tmp.0.join("created-through-the-link");
+    let dangling = tmp.path().join("created-through-the-link");
     fs::remove_file(&lock).unwrap();
     symlink(&dangling, &lock).unwrap();
     assert_all_refused("dangling lock link", &home, &lock, LINK, LINK_FIX);
@@ -343,11 +323,11 @@ fn a_symlinked_lock_file_is_refused_and_never_created_through() {
 
 #[test]
 fn a_symlinked_token_file_is_refused_and_never_replaced_or_read() {
-    let tmp = TempDir::new("token");
+    let tmp = TempDir::new("strict-token");
     let (home, _elsewhere) = two_stores(&tmp);
     let file = home.token_path("gw", MACHINE_TOKEN);
     // A token encrypted with the right key, moved away and linked back.
-    let target = tmp.0.join("the-real-token");
+    let target = tmp.path().join("the-real-token");
     fs::rename(&file, &target).unwrap();
     symlink(&target, &file).unwrap();
     let before = fs::read(&target).unwrap();
@@ -371,9 +351,9 @@ fn a_symlinked_token_file_is_refused_and_never_replaced_or_read() {
 
 #[test]
 fn runbeam_home_itself_a_symlink_is_refused_but_a_symlinked_parent_is_fine() {
-    let tmp = TempDir::new("home");
+    let tmp = TempDir::new("strict-home");
     let (home, _elsewhere) = two_stores(&tmp);
-    let link = tmp.0.join("home-link");
+    let link = tmp.path().join("home-link");
     symlink(home.root(), &link).unwrap();
     let before = snapshot(home.root());
     for root in [link.clone(), link.join("")] {
@@ -390,8 +370,8 @@ fn runbeam_home_itself_a_symlink_is_refused_but_a_symlinked_parent_is_fine() {
     assert_eq!(snapshot(home.root()), before, "the target is untouched");
 
     // Links above RUNBEAM_HOME are resolved as usual (/home -> /data/home is common).
-    let parent_link = tmp.0.join("parent-link");
-    symlink(&tmp.0, &parent_link).unwrap();
+    let parent_link = tmp.path().join("parent-link");
+    symlink(tmp.path(), &parent_link).unwrap();
     let via_parent = FileStore::new(parent_link.join("home"));
     assert_eq!(loaded(&via_parent), "mt-home");
     storage::save_machine_token(&via_parent, "gw", &token("mt-via-parent")).unwrap();
@@ -400,7 +380,7 @@ fn runbeam_home_itself_a_symlink_is_refused_but_a_symlinked_parent_is_fine() {
 
 #[test]
 fn directories_writable_by_group_or_others_are_refused_and_0755_is_accepted() {
-    let tmp = TempDir::new("dirmode");
+    let tmp = TempDir::new("strict-dirmode");
     let (home, _elsewhere) = two_stores(&tmp);
     let cases = [
         (home.root().to_path_buf(), 0o777),
@@ -433,7 +413,7 @@ fn directories_writable_by_group_or_others_are_refused_and_0755_is_accepted() {
 
 #[test]
 fn files_with_group_or_other_bits_are_refused() {
-    let tmp = TempDir::new("filemode");
+    let tmp = TempDir::new("strict-filemode");
     let (home, _elsewhere) = two_stores(&tmp);
     let key = home.key_path("gw");
     set_mode(&key, 0o644);
@@ -482,7 +462,7 @@ fn files_with_group_or_other_bits_are_refused() {
 
 #[test]
 fn a_fifo_in_place_of_a_token_file_is_refused_without_blocking() {
-    let tmp = TempDir::new("fifo");
+    let tmp = TempDir::new("strict-fifo");
     let (home, _elsewhere) = two_stores(&tmp);
     let file = home.token_path("gw", MACHINE_TOKEN);
     fs::remove_file(&file).unwrap();
@@ -525,7 +505,7 @@ fn anything_owned_by_another_user_is_refused() {
         eprintln!("skipped: making files owned by another user (chown) needs root");
         return;
     }
-    let tmp = TempDir::new("owner");
+    let tmp = TempDir::new("strict-owner");
     let (home, _elsewhere) = two_stores(&tmp);
     let key = home.key_path("gw");
     let file = home.token_path("gw", MACHINE_TOKEN);
@@ -574,12 +554,12 @@ fn anything_owned_by_another_user_is_refused() {
 /// is refused on the next call, like any other link.
 #[test]
 fn a_key_replaced_by_a_link_after_the_store_was_used_is_not_followed() {
-    let tmp = TempDir::new("swap");
+    let tmp = TempDir::new("strict-swap");
     let (home, elsewhere) = two_stores(&tmp);
     assert_eq!(loaded(&home), "mt-home");
     // The attacker's key: `elsewhere`'s, with our token re-encrypted for it, so that a load
     // following the link would succeed with the attacker's token.
-    let planted = tmp.0.join("planted.key");
+    let planted = tmp.path().join("planted.key");
     fs::copy(elsewhere.key_path("gw"), &planted).unwrap();
     set_mode(&planted, 0o600);
     fs::copy(
@@ -603,14 +583,14 @@ fn a_key_replaced_by_a_link_after_the_store_was_used_is_not_followed() {
 
 #[test]
 fn a_fresh_home_and_existing_private_installs_still_work() {
-    let tmp = TempDir::new("fresh");
+    let tmp = TempDir::new("strict-fresh");
     // Fresh: nothing exists below the temp dir; everything is created private.
-    let root = tmp.0.join("a/b/home");
+    let root = tmp.path().join("a/b/home");
     let store = FileStore::new(&root);
     storage::save_machine_token(&store, "gw", &token("mt-fresh")).unwrap();
     assert_eq!(loaded(&store), "mt-fresh");
     for dir in [
-        tmp.0.join("a"),
+        tmp.path().join("a"),
         root.clone(),
         root.join("gw"),
         root.join("gw/runbeam"),
