@@ -1,7 +1,8 @@
 # librunbeam — the two commands a newcomer needs: `make demo` and `make test`.
 #
 # Every cargo, maturin and napi invocation shares one target directory and one target triple
-# (see ../shared/TOOLCHAIN.md): artefacts live in target/$(CARGO_BUILD_TARGET)/debug/.
+# (the napi CLI always passes --target, so everything else does too, and nothing builds twice):
+# artefacts live in target/$(CARGO_BUILD_TARGET)/debug/.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
