@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The two-team scenario of docs/spec.md §1-§2, run by the example gateway of each language: team radiology-dept offers its DICOMweb ingress through the mesh
+# The two-team scenario of docs/spec.md §1-§2, run by the example gateway of each language:
+# team radiology-dept offers its DICOMweb ingress through the mesh
 # `imaging-integration`; team ai-analytics reaches it through the same mesh. Then a deliberately
 # broken configuration (no [provider.runbeam], a mistyped reference) shows what a gateway
 # engineer sees at start-up. Part two starts runbeam-devcloud (a local Runbeam Cloud seeded with
