@@ -50,7 +50,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
-/* Loads `path`, points its provider `runbeam` at `api_url`, and checks it (SPEC §2.2). */
+/* Loads `path`, points its provider `runbeam` at `api_url`, and checks it (docs/spec.md §2.2). */
 static runbeam_config *load_config(const char *path, const char *api_url) {
     runbeam_config *file = NULL, *config = NULL;
     if (runbeam_config_from_file(path, &file) != RUNBEAM_OK) {

@@ -6,10 +6,10 @@
 //! - [`Reference`]: mesh resource references (`runbeam.acme.ingress.name.fhir-api`);
 //! - [`config::MeshConfig`]: the mesh part of a gateway configuration, with startup
 //!   validation and mesh-context checks;
-//! - [`client::Client`]: the Runbeam Cloud API client (SPEC §3), async, with retries;
-//! - [`jwt::Validator`]: Runbeam JWT validation (SPEC §4), user JWTs and mesh tokens;
-//! - [`resolve::Resolver`]: reference resolution with a cache, and mesh tokens (SPEC §6);
-//! - [`storage`]: token storage (OS keyring, age-encrypted files) and typed tokens (SPEC §5);
+//! - [`client::Client`]: the Runbeam Cloud API client (docs/spec.md §3), async, with retries;
+//! - [`jwt::Validator`]: Runbeam JWT validation (docs/spec.md §4), user JWTs and mesh tokens;
+//! - [`resolve::Resolver`]: reference resolution with a cache, and mesh tokens (docs/spec.md §6);
+//! - [`storage`]: token storage (OS keyring, age-encrypted files) and typed tokens (docs/spec.md §5);
 //! - [`Error`] / [`ErrorKind`]: the one error taxonomy of every surface.
 //!
 //! ```

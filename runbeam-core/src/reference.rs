@@ -1,4 +1,4 @@
-//! Resource references (SPEC §1): `runbeam.acme-healthcare.ingress.name.fhir-api` and friends.
+//! Resource references (docs/spec.md §1): `runbeam.acme-healthcare.ingress.name.fhir-api` and friends.
 //!
 //! A [`Reference`] is parsed once, strictly, and stored in its canonical text form (the shortest
 //! equivalent spelling, types in lowercase) with the positions of its parts, so that accessors,
@@ -153,7 +153,7 @@ impl Span {
 
 /// A parsed, validated resource reference.
 ///
-/// Six forms are accepted (SPEC §1.1):
+/// Six forms are accepted (docs/spec.md §1.1):
 ///
 /// | form | example |
 /// |---|---|

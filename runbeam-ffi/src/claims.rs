@@ -1,4 +1,4 @@
-//! `runbeam_claims`: the verified claims of a JWT (SPEC §4) for C.
+//! `runbeam_claims`: the verified claims of a JWT (docs/spec.md §4) for C.
 //!
 //! A handle wraps the core's shared `Arc<Claims>` (a cache hit costs no copy); the C strings the
 //! getters return are made on first use and kept in the handle, so the hot path of a gateway

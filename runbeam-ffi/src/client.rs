@@ -1,6 +1,6 @@
-//! `runbeam_client`: the Runbeam Cloud API client (SPEC §3) for C.
+//! `runbeam_client`: the Runbeam Cloud API client (docs/spec.md §3) for C.
 //!
-//! Results cross the ABI as JSON text in the shapes of SPEC §3.3 (`char **out_json`, released
+//! Results cross the ABI as JSON text in the shapes of docs/spec.md §3.3 (`char **out_json`, released
 //! with `runbeam_string_free()`, which zeroizes that string: some of them hold tokens; only
 //! librunbeam's own copies are zeroized, not the HTTP/TLS stacks' or serde_json's buffers the
 //! response passed through). Every endpoint has a
@@ -35,7 +35,7 @@ use crate::strings::{into_c_string, into_secret_c_string, secret_json, wipe_json
 // Collections
 // ---------------------------------------------------------------------------------------------
 
-/// A collection of the Cloud API (SPEC §3.3), for `runbeam_client_list()` and friends.
+/// A collection of the Cloud API (docs/spec.md §3.3), for `runbeam_client_list()` and friends.
 /// Integer values are stable.
 #[allow(non_camel_case_types)]
 pub type runbeam_collection = i32;
@@ -130,7 +130,7 @@ impl runbeam_client_config {
 }
 
 /// Starts a client configuration for the API at `api_url` (e.g. `"https://api.runbeam.io"`;
-/// the base-URL rule of SPEC §3.1 is applied by `runbeam_client_new()`, which also refuses
+/// the base-URL rule of docs/spec.md §3.1 is applied by `runbeam_client_new()`, which also refuses
 /// `http://` to a non-loopback host unless `runbeam_client_config_set_allow_insecure_http()`).
 /// Defaults: no token, connect 5 s, 30 s per attempt, 3 attempts, user agent language `c`.
 ///
@@ -481,7 +481,7 @@ pub type runbeam_json_callback = Option<
 >;
 
 /// Creates a client from `config` (which may be freed right after). Applies the base-URL rule
-/// (SPEC §3.1) and starts the client's runtime.
+/// (docs/spec.md §3.1) and starts the client's runtime.
 ///
 /// Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` for a malformed URL, `http://` to a non-loopback
 /// host without `runbeam_client_config_set_allow_insecure_http()`, a bad language or an
@@ -607,7 +607,7 @@ pub unsafe extern "C" fn runbeam_cancel_free(cancel: *mut runbeam_cancel) {
 // Shared plumbing
 // ---------------------------------------------------------------------------------------------
 
-/// The JSON of a core result (SPEC §3.3 shapes: the core's response types serialise to the
+/// The JSON of a core result (docs/spec.md §3.3 shapes: the core's response types serialise to the
 /// wire shape, tokens included, because the JSON is the caller's result).
 fn json_value(result: Result<Value, serde_json::Error>) -> Result<Value, Error> {
     result.map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}")))
@@ -768,7 +768,7 @@ async fn list_call(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Gateway endpoints (SPEC §3.3)
+// Gateway endpoints (docs/spec.md §3.3)
 // ---------------------------------------------------------------------------------------------
 
 /// `POST /harmony/authorize` with the client's user JWT or Sanctum token: authorizes the gateway

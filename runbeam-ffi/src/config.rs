@@ -1,4 +1,4 @@
-//! `runbeam_config`: the mesh part of a gateway configuration (SPEC §2).
+//! `runbeam_config`: the mesh part of a gateway configuration (docs/spec.md §2).
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn runbeam_config_with_provider_api(
     })
 }
 
-/// Checks the meaning of the configuration (SPEC §2.2) and writes **every** problem to a new
+/// Checks the meaning of the configuration (docs/spec.md §2.2) and writes **every** problem to a new
 /// list at `*out` (empty when valid; release it with `runbeam_problem_list_free()`). Finding
 /// problems is not a failure: the status is `RUNBEAM_OK` unless an argument is invalid.
 ///
@@ -264,7 +264,7 @@ pub unsafe extern "C" fn runbeam_config_validate(
 }
 
 /// Writes to `*out` whether `reference` may be resolved: it is listed in an enabled mesh whose
-/// provider is configured and enabled (SPEC §2.3).
+/// provider is configured and enabled (docs/spec.md §2.3).
 ///
 /// # Safety
 /// `config` and `reference` are NULL or live handles; `out` is NULL or writable.

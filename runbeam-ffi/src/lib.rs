@@ -25,18 +25,18 @@
 //!   and must not be freed.
 //! - Handles are immutable once created and may be shared between threads (builder handles
 //!   such as `runbeam_client_config` excepted while their setters run).
-//! - The Cloud API client (`runbeam_client`) returns rich results as JSON text (SPEC §3.3
+//! - The Cloud API client (`runbeam_client`) returns rich results as JSON text (docs/spec.md §3.3
 //!   shapes) and has blocking calls plus callback (`_async`) forms; each client owns one tokio
 //!   runtime, shared by the handles derived from it. See `client.rs` and docs/design.md.
-//! - The JWT validator (`runbeam_validator`, SPEC §4) returns a `runbeam_claims` handle with
+//! - The JWT validator (`runbeam_validator`, docs/spec.md §4) returns a `runbeam_claims` handle with
 //!   typed getters; tokens are passed as pointer + length. Blocking forms answer on the calling
 //!   thread when keys are cached, `_cached` forms never do I/O, `_async` forms call a
 //!   `runbeam_claims_callback` exactly once. See `validator.rs` and `claims.rs`.
-//! - Token storage (SPEC §5): `runbeam_token_store` (keyring, encrypted files, memory),
+//! - Token storage (docs/spec.md §5): `runbeam_token_store` (keyring, encrypted files, memory),
 //!   `runbeam_machine_token` (getters; the secret is borrowed and zeroized on free) and
 //!   `runbeam_token_manager` (renewal, one runtime per manager, blocking and `_async` forms).
 //!   See `storage.rs`.
-//! - Reference resolution (SPEC §6): `runbeam_resolver` (built from a `runbeam_config`, a
+//! - Reference resolution (docs/spec.md §6): `runbeam_resolver` (built from a `runbeam_config`, a
 //!   `runbeam_client` whose runtime it shares and a `runbeam_token_manager`) returns
 //!   `runbeam_resolution` handles (typed getters + JSON) and `runbeam_mesh_token` handles (the
 //!   token through one accessor, zeroized on free; claims as a `runbeam_claims` handle).

@@ -1,4 +1,4 @@
-//! `runbeam_reference`: a parsed resource reference (SPEC §1).
+//! `runbeam_reference`: a parsed resource reference (docs/spec.md §1).
 
 use std::ffi::{CStr, c_char};
 use std::ptr;

@@ -1,4 +1,4 @@
-//! `runbeam_resolver`: mesh resource resolution and mesh tokens (SPEC §6) for C.
+//! `runbeam_resolver`: mesh resource resolution and mesh tokens (docs/spec.md §6) for C.
 //!
 //! A resolver handle wraps the core `Resolver` (cache by canonical reference with the
 //! provider's TTL, single-flight, stale answers while a provider fails, mesh tokens reused
@@ -57,7 +57,7 @@ pub struct runbeam_resolver_options {
 
 /// Starts resolver options with the defaults: stale answers served for at most 1 h while a
 /// provider fails, mesh tokens renewed 30 s before expiry, at most 1024 mesh tokens kept, and
-/// the validator defaults of SPEC §4 for mesh tokens.
+/// the validator defaults of docs/spec.md §4 for mesh tokens.
 ///
 /// ```c
 /// runbeam_resolver_options *opts = NULL;
@@ -220,7 +220,7 @@ pub unsafe extern "C" fn runbeam_resolver_options_free(options: *mut runbeam_res
 // Resolver handles
 // ---------------------------------------------------------------------------------------------
 
-/// Resolves mesh resource references and obtains mesh tokens (SPEC §6), with a cache in front
+/// Resolves mesh resource references and obtains mesh tokens (docs/spec.md §6), with a cache in front
 /// of the Cloud:
 /// - local references are answered from the configuration;
 /// - remote references only when an enabled mesh lists them (`RUNBEAM_STATUS_NOT_IN_MESH`
@@ -367,7 +367,7 @@ pub unsafe extern "C" fn runbeam_resolver_free(resolver: *mut runbeam_resolver) 
     unsafe { free_handle("runbeam_resolver_free", resolver) }
 }
 
-/// Checks the configuration in use (SPEC §2.2) without fetching anything: `RUNBEAM_OK`, or
+/// Checks the configuration in use (docs/spec.md §2.2) without fetching anything: `RUNBEAM_OK`, or
 /// `RUNBEAM_STATUS_CONFIG` whose message lists every problem, each with its TOML path (one by
 /// one from `runbeam_last_error_problems()`).
 ///
@@ -409,7 +409,7 @@ fn write_handle<H>(out: *mut *mut H, handle: *mut H) {
     unsafe { *out = handle };
 }
 
-/// Resolves `reference` (any spelling of SPEC §1, NUL-terminated) and writes a new
+/// Resolves `reference` (any spelling of docs/spec.md §1, NUL-terminated) and writes a new
 /// `runbeam_resolution` to `*out` (free it with `runbeam_resolution_free()`). A fresh cached
 /// answer, a local reference and a refusal (`NOT_IN_MESH`, …) are answered on the calling
 /// thread without I/O; otherwise it blocks for the provider's answer (one request however many

@@ -1,4 +1,4 @@
-//! Token storage and the machine-token lifecycle (SPEC §5) for C: `runbeam_token_store`,
+//! Token storage and the machine-token lifecycle (docs/spec.md §5) for C: `runbeam_token_store`,
 //! `runbeam_machine_token` and `runbeam_token_manager`.
 //!
 //! The store functions do file or keyring I/O on the calling thread (no runtime needed); the
@@ -33,7 +33,7 @@ use crate::strings::secret_c_bytes;
 // Token stores
 // ---------------------------------------------------------------------------------------------
 
-/// Where tokens are kept (SPEC §5.2): the OS keyring, the age-encrypted files or memory.
+/// Where tokens are kept (docs/spec.md §5.2): the OS keyring, the age-encrypted files or memory.
 /// Create with `runbeam_token_store_open()`, `runbeam_token_store_file_new()` or
 /// `runbeam_token_store_memory_new()`; release with `runbeam_token_store_free()`. Thread-safe;
 /// a token manager keeps its own reference, so the store handle may be freed after
@@ -257,7 +257,7 @@ pub unsafe extern "C" fn runbeam_token_store_delete(
 // Machine tokens
 // ---------------------------------------------------------------------------------------------
 
-/// A gateway's machine token (SPEC §5.1): the secret plus its expiry, gateway id, abilities and
+/// A gateway's machine token (docs/spec.md §5.1): the secret plus its expiry, gateway id, abilities and
 /// issue time. Immutable; read it from any thread. Release with `runbeam_machine_token_free()`,
 /// which zeroizes the secret.
 #[allow(non_camel_case_types)]
@@ -517,7 +517,7 @@ pub unsafe extern "C" fn runbeam_machine_token_expires_in_secs(
 }
 
 /// Whether the token expires within `window_secs` seconds (or has expired): the renewal rule
-/// of SPEC §5.3 (default window 7 days = 604800 s). True if `token` is NULL.
+/// of docs/spec.md §5.3 (default window 7 days = 604800 s). True if `token` is NULL.
 ///
 /// # Safety
 /// `token` is NULL or a live handle.
@@ -970,7 +970,7 @@ pub unsafe extern "C" fn runbeam_token_manager_config_free(
 // Token managers
 // ---------------------------------------------------------------------------------------------
 
-/// Keeps one gateway instance's machine token valid (SPEC §5.3): load, and when missing,
+/// Keeps one gateway instance's machine token valid (docs/spec.md §5.3): load, and when missing,
 /// expired or inside the renewal window, re-authorize with the credential (one renewal however
 /// many threads ask), save, return. Owns one tokio runtime (two `runbeam-worker` threads).
 /// Thread-safe. Release with `runbeam_token_manager_free()`.

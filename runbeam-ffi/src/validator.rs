@@ -1,4 +1,4 @@
-//! `runbeam_validator`: JWT validation (SPEC §4) for C — user JWTs and mesh tokens.
+//! `runbeam_validator`: JWT validation (docs/spec.md §4) for C — user JWTs and mesh tokens.
 //!
 //! A validator handle owns the core `Validator` (JWKS cache, verified-token cache) and one
 //! tokio runtime for key fetches, like a client handle. The blocking forms try the cached path
@@ -29,7 +29,7 @@ use crate::limits::{
 use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
 use crate::status::{RUNBEAM_OK, runbeam_status};
 
-/// The largest token librunbeam validates, in bytes (SPEC §4); longer tokens are
+/// The largest token librunbeam validates, in bytes (docs/spec.md §4); longer tokens are
 /// `RUNBEAM_STATUS_JWT_INVALID` before any other work.
 pub const RUNBEAM_JWT_MAX_TOKEN_BYTES: usize = 16384;
 
@@ -46,7 +46,7 @@ pub struct runbeam_validator_config {
     pub(crate) builder: ValidatorBuilder,
 }
 
-/// Starts a validator configuration with the secure defaults of SPEC §4: RS256 only, leeway
+/// Starts a validator configuration with the secure defaults of docs/spec.md §4: RS256 only, leeway
 /// 60 s, keys kept 1 h, at most one key fetch per 30 s, last good keys usable for 24 h while
 /// refreshes fail, 10 000 verified tokens remembered, 10 s per key fetch. Trust is explicit:
 /// add a trusted issuer or pin a JWKS URL, or `runbeam_validator_new()` fails.
@@ -768,7 +768,7 @@ pub unsafe extern "C" fn runbeam_validator_validate_async(
     })
 }
 
-/// Verifies a mesh token (SPEC §4): everything `runbeam_validator_validate()` checks, plus
+/// Verifies a mesh token (docs/spec.md §4): everything `runbeam_validator_validate()` checks, plus
 /// `aud == "mesh:<mesh_id>"`, the `mesh_id` claim, and — when `destination_url` is not NULL —
 /// that the URL being served lies under the token's `dest_url` (same scheme, host, port, and
 /// a whole-segment path prefix). A token for another mesh or destination is

@@ -1,5 +1,5 @@
 /*
- * Reliability of the C client ABI over real HTTP: every error kind of SPEC §3.4 produced by
+ * Reliability of the C client ABI over real HTTP: every error kind of docs/spec.md §3.4 produced by
  * runbeam-devcloud's fault injection (/_dev/faults), retries proven with its request counters
  * (/_dev/counters), Retry-After, the total deadline, the body cap, the callback form, and no
  * token in any error. The C counterpart of tests/e2e/tests/client_faults.rs.

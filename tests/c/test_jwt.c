@@ -1,7 +1,7 @@
 /*
  * C test suite of the JWT validator ABI (runbeam_validator_*, runbeam_claims_*,
  * runbeam_parse_bearer), against a runbeam-devcloud subprocess over real HTTP: genuine tokens
- * minted by POST /_dev/jwt and signed with the devcloud's real keys, the attacks of SPEC §4,
+ * minted by POST /_dev/jwt and signed with the devcloud's real keys, the attacks of docs/spec.md §4,
  * the cached / blocking / callback forms, mesh tokens issued through the C client, and argument
  * misuse. Compiled with -Wall -Wextra -Werror -pedantic against include/runbeam.h, run under
  * AddressSanitizer + UBSan and under valgrind (see tests/c/c.mk).

@@ -1,5 +1,5 @@
 /*
- * C test of the OS keyring token store (SPEC §5.2) against a real Secret Service
+ * C test of the OS keyring token store (docs/spec.md §5.2) against a real Secret Service
  * (gnome-keyring-daemon): runbeam_token_store_open("keyring") reports the keyring backend and
  * saves, loads, replaces and deletes a machine token there.
  *

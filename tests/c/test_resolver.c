@@ -1,5 +1,5 @@
 /*
- * The resolver through the C ABI (SPEC §6) against a runbeam-devcloud subprocess over real
+ * The resolver through the C ABI (docs/spec.md §6) against a runbeam-devcloud subprocess over real
  * HTTP: single-flight of 1000 concurrent cold resolves (callback form and 8 threads of the
  * blocking form) proven by the devcloud's request counters, refetch after the TTL, stale
  * answers while the Cloud fails, 404 not cached, reload and invalidate, refusals without a

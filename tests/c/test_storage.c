@@ -1,5 +1,5 @@
 /*
- * C test suite of token storage and the machine-token lifecycle (SPEC §5): runbeam_token_store,
+ * C test suite of token storage and the machine-token lifecycle (docs/spec.md §5): runbeam_token_store,
  * runbeam_machine_token and runbeam_token_manager. The file store runs in a mkdtemp directory;
  * the manager talks to a runbeam-devcloud subprocess over real HTTP (authorize counts read from
  * /_dev/counters). Compiled with -Wall -Wextra -Werror -pedantic against include/runbeam.h, run
@@ -164,7 +164,7 @@ static void test_file_store(const char *root) {
           "round trip expiry");
     runbeam_machine_token_free(loaded);
 
-    /* Layout and modes (SPEC §5.2). */
+    /* Layout and modes (docs/spec.md §5.2). */
     snprintf(dir, sizeof dir, "%s/gw-a", root);
     snprintf(sub, sizeof sub, "%s/gw-a/runbeam", root);
     snprintf(path, sizeof path, "%s/gw-a/runbeam/machine_token.json", root);

@@ -1,4 +1,4 @@
-//! `Client`: the Runbeam Cloud API client of runbeam-core (SPEC §3) for JavaScript.
+//! `Client`: the Runbeam Cloud API client of runbeam-core (docs/spec.md §3) for JavaScript.
 //!
 //! Every network call returns a `Promise` and runs on the module's tokio runtime (napi's
 //! `tokio_rt`), so the event loop is never blocked. A failed call rejects with the coded
@@ -430,7 +430,7 @@ fn change(change: Change) -> Value {
     Value::Object(object)
 }
 
-/// A Runbeam Cloud API client (SPEC §3). Cheap to copy with `withToken`.
+/// A Runbeam Cloud API client (docs/spec.md §3). Cheap to copy with `withToken`.
 ///
 /// ```js
 /// const user = new Client('http://127.0.0.1:8080', { token: '1|secret' })

@@ -1,4 +1,4 @@
-//! `MeshConfig`: the mesh part of a gateway configuration (SPEC §2), loaded and checked by
+//! `MeshConfig`: the mesh part of a gateway configuration (docs/spec.md §2), loaded and checked by
 //! runbeam-core.
 
 use napi::bindgen_prelude::{Env, Result, Unknown};

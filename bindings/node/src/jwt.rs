@@ -1,4 +1,4 @@
-//! `Validator`: runbeam-core's JWT validator (SPEC §4) for JavaScript, and `parseBearer`.
+//! `Validator`: runbeam-core's JWT validator (docs/spec.md §4) for JavaScript, and `parseBearer`.
 //!
 //! Every check is runbeam-core's; this module converts arguments, results and errors.
 //!
@@ -306,7 +306,7 @@ impl Objects {
     }
 }
 
-/// A JWT validator (SPEC §4): signature with keys from the trusted issuers' JWKS (cached,
+/// A JWT validator (docs/spec.md §4): signature with keys from the trusted issuers' JWKS (cached,
 /// refreshed, bounded), `exp`/`nbf`/`iat` with leeway, audiences, required claims, token size.
 /// A token of an untrusted issuer is refused before any network request.
 ///

@@ -6,10 +6,10 @@
 //! - [`client`] holds `Client`, the Runbeam Cloud API client (Promises on the module's tokio
 //!   runtime);
 //! - [`config`] holds `MeshConfig`;
-//! - [`jwt`] holds `Validator` (JWT validation, SPEC §4) and `parseBearer`;
+//! - [`jwt`] holds `Validator` (JWT validation, docs/spec.md §4) and `parseBearer`;
 //! - [`storage`] holds the token stores, `MachineToken` / `UserToken` and `TokenManager`
-//!   (SPEC §5);
-//! - [`resolver`] holds `Resolver` (reference resolution with a cache, mesh tokens, SPEC §6),
+//!   (docs/spec.md §5);
+//! - [`resolver`] holds `Resolver` (reference resolution with a cache, mesh tokens, docs/spec.md §6),
 //!   `Resolution` and `IssuedMeshToken`;
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`, and holds the
 //!   panic boundary every entry point goes through (`entry` for synchronous calls, `spawn_with`

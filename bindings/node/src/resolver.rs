@@ -1,4 +1,4 @@
-//! `Resolver`: runbeam-core's reference resolver and mesh-token source (SPEC §6) for
+//! `Resolver`: runbeam-core's reference resolver and mesh-token source (docs/spec.md §6) for
 //! JavaScript, with `Resolution` and `IssuedMeshToken`.
 //!
 //! Every rule (mesh context, cache and TTL, single-flight, stale answers, mesh-token reuse and
@@ -311,7 +311,7 @@ impl IssuedMeshToken {
     }
 }
 
-/// Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in front
+/// Resolves mesh resource references (docs/spec.md §6) and obtains mesh tokens, with a cache in front
 /// of the Cloud.
 ///
 /// - Local references are answered from the configuration.
@@ -495,7 +495,7 @@ impl Resolver {
         })
     }
 
-    /// Checks the configuration in use (SPEC §2.2), nothing fetched.
+    /// Checks the configuration in use (docs/spec.md §2.2), nothing fetched.
     ///
     /// @throws `RUNBEAM_CONFIG` whose `problems` list every problem with its TOML path.
     #[napi]

@@ -1,6 +1,6 @@
 'use strict'
 // Reliability over real HTTP (the Node side of tests/e2e/tests/client_faults.rs): every error
-// kind of SPEC §3.4 produced by runbeam-devcloud's fault injection (/_dev/faults), retries of
+// kind of docs/spec.md §3.4 produced by runbeam-devcloud's fault injection (/_dev/faults), retries of
 // idempotent calls and none of POSTs (counted by /_dev/counters), Retry-After, the deadline —
 // and no error ever shows a token.
 //
@@ -24,7 +24,7 @@ const ACKNOWLEDGE = '/harmony/changes/acknowledge'
 /** Paths as devcloud serves (and counts) them: under the API root `/api`. */
 const served = (path) => `/api${path}`
 
-/** Every error kind of SPEC §3.4 an HTTP status maps to. */
+/** Every error kind of docs/spec.md §3.4 an HTTP status maps to. */
 const STATUS_KINDS = [
   [401, 'RUNBEAM_UNAUTHORIZED', 'Unauthorized'],
   [403, 'RUNBEAM_PERMISSION_DENIED', 'PermissionDenied'],
@@ -37,7 +37,7 @@ const STATUS_KINDS = [
   [503, 'RUNBEAM_SERVER_ERROR', 'ServerError'],
   [504, 'RUNBEAM_SERVER_ERROR', 'ServerError'],
 ]
-/** Kinds an idempotent call retries (runbeam-core's policy, SPEC §3.4). */
+/** Kinds an idempotent call retries (runbeam-core's policy, docs/spec.md §3.4). */
 const RETRIED = new Set(['RUNBEAM_RATE_LIMITED', 'RUNBEAM_SERVER_ERROR', 'RUNBEAM_TRANSPORT', 'RUNBEAM_TIMEOUT'])
 
 describe('Client faults against runbeam-devcloud', () => {
@@ -63,7 +63,7 @@ describe('Client faults against runbeam-devcloud', () => {
   }
 
   /**
-   * Asserts what every Cloud error carries (SPEC §3.4), and that no token shows. `status`: the
+   * Asserts what every Cloud error carries (docs/spec.md §3.4), and that no token shows. `status`: the
    * HTTP status, null when there was no answer, or a list of the acceptable ones.
    */
   function assertCloudError(err, { code, kind, status, method, path }) {

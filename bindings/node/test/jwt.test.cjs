@@ -1,5 +1,5 @@
 'use strict'
-// Validator (JWT validation, SPEC §4) and parseBearer against a runbeam-devcloud subprocess: the
+// Validator (JWT validation, docs/spec.md §4) and parseBearer against a runbeam-devcloud subprocess: the
 // Node side of tests/e2e/tests/jwt_attacks.rs. Tokens are minted by devcloud's POST /_dev/jwt
 // (claims and header members overridden, null removes one) or forged here with node:crypto.
 

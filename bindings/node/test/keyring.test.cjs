@@ -1,5 +1,5 @@
 'use strict'
-// The OS keyring token store from Node (SPEC §5.2) against a real Secret Service
+// The OS keyring token store from Node (docs/spec.md §5.2) against a real Secret Service
 // (gnome-keyring-daemon). Skipped unless RUNBEAM_TEST_SECRET_SERVICE=1, which
 // scripts/with-keyring.sh sets: `make keyring-test` runs this file as
 //   dbus-run-session -- bash scripts/with-keyring.sh node --test test/keyring.test.cjs

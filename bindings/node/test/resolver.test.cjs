@@ -1,5 +1,5 @@
 'use strict'
-// Resolver (reference resolution with a cache, mesh tokens, SPEC §6) against runbeam-devcloud
+// Resolver (reference resolution with a cache, mesh tokens, docs/spec.md §6) against runbeam-devcloud
 // subprocesses over real HTTP: single-flight, TTL, stale answers while the Cloud fails, errors
 // that are not cached, reload, mesh context, mesh-token reuse and renewal, the receiving side,
 // redaction and argument errors. Mirrors tests/e2e/tests/resolver.rs.

@@ -1,5 +1,5 @@
 'use strict'
-// Token storage (SPEC §5): the file store on disk, redaction of tokens, and the token manager
+// Token storage (docs/spec.md §5): the file store on disk, redaction of tokens, and the token manager
 // against a runbeam-devcloud subprocess.
 
 const { describe, it, before, after } = require('node:test')

@@ -414,7 +414,7 @@ guarded! {
     }
 }
 
-/// The mesh part of a gateway configuration (SPEC §2), loaded from one or more TOML documents.
+/// The mesh part of a gateway configuration (docs/spec.md §2), loaded from one or more TOML documents.
 ///
 /// ```python
 /// config = runbeam.MeshConfig.from_files(["gateway.toml", "mesh.toml"])
@@ -485,7 +485,7 @@ guarded! {
                 .or_raise(py)
         }
 
-        /// Every problem of the configuration (SPEC §2.2), in document order; empty means valid.
+        /// Every problem of the configuration (docs/spec.md §2.2), in document order; empty means valid.
         fn validate(&self, py: Python<'_>) -> Vec<PyProblem> {
             py.detach(|| self.0.validate())
                 .into_iter()

@@ -1,5 +1,5 @@
 //! `runbeam.Validator`, `runbeam.AsyncValidator`, `runbeam.Claims` and `runbeam.parse_bearer`:
-//! the JWT validator of the core (SPEC §4).
+//! the JWT validator of the core (docs/spec.md §4).
 //!
 //! Both classes wrap one [`runbeam_core::jwt::Validator`]; every check is the core's. A call
 //! first takes the core's cached path ([`Validator::validate_cached`]: token cache, cached

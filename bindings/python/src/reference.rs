@@ -18,7 +18,7 @@ use runbeam_core::Reference;
 use crate::errors::{OrRaise, invalid_argument};
 use crate::guard::guarded;
 
-/// A parsed, validated resource reference (SPEC §1), compared and hashed by canonical form.
+/// A parsed, validated resource reference (docs/spec.md §1), compared and hashed by canonical form.
 ///
 /// ```python
 /// ref = runbeam.Reference.parse("local.name.my-ingress")

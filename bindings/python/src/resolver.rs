@@ -1,4 +1,4 @@
-//! `runbeam.Resolver` and `runbeam.AsyncResolver`: the core's mesh resource resolver (SPEC §6),
+//! `runbeam.Resolver` and `runbeam.AsyncResolver`: the core's mesh resource resolver (docs/spec.md §6),
 //! with `runbeam.Resolution`, `runbeam.IssuedMeshToken` and `runbeam.ResolverStats`.
 //!
 //! Both classes wrap one [`runbeam_core::resolve::Resolver`]; every rule (mesh context, cache
@@ -587,7 +587,7 @@ macro_rules! resolver_class {
                     })
                 }
 
-                /// Checks the configuration in use (SPEC §2.2); raises `ConfigError` listing every
+                /// Checks the configuration in use (docs/spec.md §2.2); raises `ConfigError` listing every
                 /// problem. Nothing is fetched.
                 fn validate_startup(&self, py: Python<'_>) -> PyResult<()> {
                     self.handle.get(py)?.validate_startup().or_raise(py)

@@ -1,4 +1,4 @@
-//! Token storage and the machine-token lifecycle of the core (SPEC §5): `runbeam.TokenStore`
+//! Token storage and the machine-token lifecycle of the core (docs/spec.md §5): `runbeam.TokenStore`
 //! (and its `FileTokenStore`, `KeyringTokenStore`, `MemoryTokenStore` constructors),
 //! `runbeam.open_token_store`, `runbeam.MachineToken`, `runbeam.UserToken`,
 //! `runbeam.TokenManager` and `runbeam.AsyncTokenManager`.

@@ -1,5 +1,5 @@
 """Reliability over real HTTP, for ``Client`` and ``AsyncClient`` alike: every error kind of
-SPEC §3.4 produced by the devcloud's fault injection (``/_dev/faults``), retries proven by the
+docs/spec.md §3.4 produced by the devcloud's fault injection (``/_dev/faults``), retries proven by the
 devcloud's request counters (``/_dev/counters``), ``Retry-After``, the total deadline and the
 body cap.
 

@@ -1,4 +1,4 @@
-"""runbeam.Resolver and runbeam.AsyncResolver (SPEC §6) against runbeam-devcloud over real HTTP:
+"""runbeam.Resolver and runbeam.AsyncResolver (docs/spec.md §6) against runbeam-devcloud over real HTTP:
 single-flight from threads and from asyncio, TTL, stale answers while the Cloud fails and the
 error after ``max_stale_secs``, errors that are not cached, mesh context, reload, mesh-token
 reuse and renewal, the receiving side, secrets in ``repr``, and careless input.

@@ -1,4 +1,4 @@
-"""Token storage and the machine-token lifecycle (SPEC §5) through the Python binding.
+"""Token storage and the machine-token lifecycle (docs/spec.md §5) through the Python binding.
 
 The stores and tokens are the core's; these tests prove what a Python user meets: files with the
 right modes, ids that cannot escape the root, a corrupted file reported (and kept), secrets never

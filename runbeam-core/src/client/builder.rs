@@ -11,9 +11,9 @@ use super::{Client, Shared};
 use crate::error::{Error, ErrorKind, Result, quote_input};
 use crate::{Secret, VERSION};
 
-/// Default time to establish a connection (SPEC §3.4).
+/// Default time to establish a connection (docs/spec.md §3.4).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default time for one attempt, from sending to the end of the body (SPEC §3.4).
+/// Default time for one attempt, from sending to the end of the body (docs/spec.md §3.4).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap of a response body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;

@@ -1,4 +1,4 @@
-//! The resource collections of SPEC §3.3 (`gateways`, `services`, …): pages and CRUD.
+//! The resource collections of docs/spec.md §3.3 (`gateways`, `services`, …): pages and CRUD.
 
 use std::fmt;
 use std::marker::PhantomData;

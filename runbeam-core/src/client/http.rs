@@ -1,5 +1,5 @@
 //! Sending a request: authorization, the retry loop, the capped body read, and the mapping of
-//! every failure to the error taxonomy of SPEC §3.4.
+//! every failure to the error taxonomy of docs/spec.md §3.4.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -503,7 +503,7 @@ fn clean(text: &str, token: Option<&str>) -> String {
     quote_input(&text, SERVER_MESSAGE_MAX)
 }
 
-/// Maps a non-2xx answer to an error (SPEC §3.4).
+/// Maps a non-2xx answer to an error (docs/spec.md §3.4).
 pub(crate) fn status_error(
     call: &Call,
     status: StatusCode,

@@ -1,9 +1,9 @@
-//! The Runbeam Cloud API client (SPEC §3).
+//! The Runbeam Cloud API client (docs/spec.md §3).
 //!
-//! [`Client`] speaks the HTTP API of SPEC §3.3: one async method per endpoint, typed requests
+//! [`Client`] speaks the HTTP API of docs/spec.md §3.3: one async method per endpoint, typed requests
 //! and responses, list methods with pages and an auto-paginating stream
 //! ([`CollectionClient::list_all`]). Every failure is a [`crate::Error`] of the taxonomy of
-//! SPEC §3.4 carrying the HTTP status, the request method and path and the server's message
+//! docs/spec.md §3.4 carrying the HTTP status, the request method and path and the server's message
 //! ([`crate::Error::status`], [`crate::Error::request`], …). Idempotent calls are retried on
 //! transport failures, 5xx and 429 with exponential backoff and full jitter, honouring
 //! `Retry-After`, within a total deadline; POSTs are never retried.

@@ -1,4 +1,4 @@
-//! Token-kind classification (SPEC §3.2).
+//! Token-kind classification (docs/spec.md §3.2).
 
 use std::fmt;
 
@@ -37,7 +37,7 @@ impl fmt::Display for TokenKind {
     }
 }
 
-/// Classifies a token string (SPEC §3.2). Looks at the shape only; nothing is verified.
+/// Classifies a token string (docs/spec.md §3.2). Looks at the shape only; nothing is verified.
 ///
 /// ```
 /// use runbeam_core::client::{classify_token, TokenKind};

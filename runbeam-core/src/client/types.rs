@@ -1,9 +1,9 @@
-//! Typed requests and responses of the endpoints of SPEC §3.3.
+//! Typed requests and responses of the endpoints of docs/spec.md §3.3.
 //!
 //! Responses keep fields the SDK does not know in an `extra` map, so a newer server does not
 //! break an older gateway. Tokens are [`Secret`]s: redacted in `Debug`, zeroized on drop.
 //!
-//! Responses also serialise back to the wire shape of SPEC §3.3 (RFC 3339 timestamps, `type`
+//! Responses also serialise back to the wire shape of docs/spec.md §3.3 (RFC 3339 timestamps, `type`
 //! keys, the `extra` fields in place), so a binding can hand a caller the JSON it would have
 //! got from the server. That JSON holds the token fields in clear: it *is* the caller's result
 //! (the token fields opt in with `ser::exposed_secret`); `Secret` itself stays

@@ -1,4 +1,4 @@
-//! The base-URL rule of SPEC §3.1 and the building of request URLs.
+//! The base-URL rule of docs/spec.md §3.1 and the building of request URLs.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::{Host, Url};
@@ -12,7 +12,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// Applies the base-URL rule of SPEC §3.1 to a configured `api` URL and returns the API root.
+/// Applies the base-URL rule of docs/spec.md §3.1 to a configured `api` URL and returns the API root.
 ///
 /// - a URL with no path (or `/`) gets `/api` appended; trailing slashes are trimmed;
 /// - only `https://` is accepted, and `http://` for loopback hosts (`127.0.0.0/8`, `::1`,

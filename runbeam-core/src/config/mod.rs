@@ -1,4 +1,4 @@
-//! Mesh configuration (SPEC §2): the mesh part of a Harmony-style gateway configuration.
+//! Mesh configuration (docs/spec.md §2): the mesh part of a Harmony-style gateway configuration.
 //!
 //! Two steps, so that a gateway can refuse to start with every problem listed at once:
 //!

@@ -30,7 +30,7 @@ impl Protocol {
 /// How a mesh authenticates its members. Only JWT exists today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthType {
-    /// Mesh JWTs signed by the provider (SPEC §3.3).
+    /// Mesh JWTs signed by the provider (docs/spec.md §3.3).
     Jwt,
 }
 
@@ -339,7 +339,7 @@ impl MeshConfig {
     }
 
     /// Checks the meaning of the configuration and returns **every** problem, in document
-    /// order; empty means valid. See SPEC §2.2.
+    /// order; empty means valid. See docs/spec.md §2.2.
     pub fn validate(&self) -> Vec<Problem> {
         super::validate::validate(self)
     }
@@ -457,7 +457,7 @@ impl MeshConfig {
             .filter(move |m| self.is_mesh_active(m) && m.lists(reference))
     }
 
-    /// SPEC §2.3: whether `reference` is listed in an active mesh, so that it may be resolved.
+    /// docs/spec.md §2.3: whether `reference` is listed in an active mesh, so that it may be resolved.
     /// "Without the mesh context, resources cannot be accessed, even if the reference is valid."
     pub fn in_mesh_context(&self, reference: &Reference) -> bool {
         self.meshes_for(reference).next().is_some()

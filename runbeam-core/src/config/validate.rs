@@ -1,4 +1,4 @@
-//! Startup validation (SPEC §2.2): every problem at once, each with its TOML path.
+//! Startup validation (docs/spec.md §2.2): every problem at once, each with its TOML path.
 
 use std::collections::HashSet;
 

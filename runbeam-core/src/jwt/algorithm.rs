@@ -1,4 +1,4 @@
-//! The signature algorithms a validator may accept (SPEC §4) and their aws-lc-rs verifiers.
+//! The signature algorithms a validator may accept (docs/spec.md §4) and their aws-lc-rs verifiers.
 
 use std::fmt;
 use std::str::FromStr;
@@ -49,7 +49,7 @@ pub(crate) enum Family {
 }
 
 impl Algorithm {
-    /// Every algorithm, in the order of SPEC §4.
+    /// Every algorithm, in the order of docs/spec.md §4.
     pub const ALL: [Algorithm; 9] = [
         Algorithm::Rs256,
         Algorithm::Rs384,

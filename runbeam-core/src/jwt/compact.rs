@@ -10,7 +10,7 @@ use super::claims::Claims;
 use super::algorithm::{Algorithm, never_accepted};
 use crate::error::{Error, ErrorKind, quote_input};
 
-/// Tokens longer than this are refused before any decoding (SPEC §4).
+/// Tokens longer than this are refused before any decoding (docs/spec.md §4).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// A token split and decoded, its signature not yet checked.

@@ -57,7 +57,7 @@ pub(crate) fn configured_url(
     Ok(url)
 }
 
-/// `<issuer>/.well-known/jwks.json` (SPEC §4).
+/// `<issuer>/.well-known/jwks.json` (docs/spec.md §4).
 pub(crate) fn jwks_url_of(issuer: &Url) -> Result<Url, Error> {
     let text = format!(
         "{}/.well-known/jwks.json",

@@ -15,7 +15,7 @@ use crate::client::Client;
 use crate::client::http::Call;
 use crate::error::{Error, ErrorKind};
 
-/// The cache timings of SPEC §4.
+/// The cache timings of docs/spec.md §4.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timings {
     pub(crate) ttl: Duration,

@@ -1,4 +1,4 @@
-//! The mesh-token checks of SPEC §4 on top of an ordinary validation.
+//! The mesh-token checks of docs/spec.md §4 on top of an ordinary validation.
 
 use url::Url;
 
@@ -8,7 +8,7 @@ use crate::error::{Error, quote_input};
 
 /// Whether `url` lies under `base`: same scheme, host (any case) and port (default ports
 /// made explicit), and `base`'s path is a whole-segment prefix of `url`'s path. This is the
-/// rule by which Runbeam Cloud issues mesh tokens for a destination URL (SPEC §3.3).
+/// rule by which Runbeam Cloud issues mesh tokens for a destination URL (docs/spec.md §3.3).
 ///
 /// ```
 /// use runbeam_core::jwt::url_within;

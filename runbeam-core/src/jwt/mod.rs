@@ -1,4 +1,4 @@
-//! Runbeam JWT validation (SPEC §4): user JWTs and mesh tokens, secure by default and fast on
+//! Runbeam JWT validation (docs/spec.md §4): user JWTs and mesh tokens, secure by default and fast on
 //! a gateway's hot path.
 //!
 //! - Trust is explicit: [`ValidatorBuilder::trusted_issuer`] (exact match after

@@ -1,4 +1,4 @@
-//! [`Validator`]: the checks of SPEC §4 in order — size and shape, algorithm, trusted issuer
+//! [`Validator`]: the checks of docs/spec.md §4 in order — size and shape, algorithm, trusted issuer
 //! (before any network request), key, signature, time claims, audience, required claims.
 
 use std::collections::HashMap;
@@ -170,7 +170,7 @@ impl Validator {
         }
     }
 
-    /// [`Validator::validate`] plus the mesh-token checks of SPEC §4: `aud` is
+    /// [`Validator::validate`] plus the mesh-token checks of docs/spec.md §4: `aud` is
     /// `mesh:<mesh_id>`, the `mesh_id` claim matches, and `destination_url` (the URL being
     /// served, when given) lies under the token's `dest_url`.
     pub async fn verify_mesh_token(

@@ -1,4 +1,4 @@
-//! Mesh resource resolution (SPEC §6): [`Resolver`] turns a reference such as
+//! Mesh resource resolution (docs/spec.md §6): [`Resolver`] turns a reference such as
 //! `runbeam.radiology-dept.ingress.name.dicomweb` into where and how to connect, with a cache
 //! in front of the Cloud, and obtains the mesh tokens that authenticate the request.
 //!

@@ -89,7 +89,7 @@ pub(crate) struct Inner {
     counters: Counters,
 }
 
-/// Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in
+/// Resolves mesh resource references (docs/spec.md §6) and obtains mesh tokens, with a cache in
 /// front of the Cloud.
 ///
 /// - Local references are answered from the configuration.
@@ -263,7 +263,7 @@ impl Resolver {
         self.state().config.clone()
     }
 
-    /// SPEC §2.2 for the configuration in use: every problem at once, each with its TOML path.
+    /// docs/spec.md §2.2 for the configuration in use: every problem at once, each with its TOML path.
     /// Nothing is fetched.
     ///
     /// # Errors
@@ -280,7 +280,7 @@ impl Resolver {
         ))
     }
 
-    /// Resolves `reference` (SPEC §6); see the type documentation for the rules.
+    /// Resolves `reference` (docs/spec.md §6); see the type documentation for the rules.
     ///
     /// # Errors
     /// `InvalidReference`, `UnknownProvider`, `NotInMesh`, `NotFound` (also for a local name

@@ -202,7 +202,7 @@ impl State {
     /// The answer for a local reference, from the configuration.
     pub(crate) fn local(&self, reference: &Reference) -> Result<Arc<Resolved>> {
         let name = reference.value();
-        // Local references have no type (SPEC §1.1): an ingress wins over an egress.
+        // Local references have no type (docs/spec.md §1.1): an ingress wins over an egress.
         let found = self
             .local_ingress
             .get(name)

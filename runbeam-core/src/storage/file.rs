@@ -1,4 +1,4 @@
-//! The encrypted-file backend (SPEC §5.2): age X25519, in the layout of existing Runbeam
+//! The encrypted-file backend (docs/spec.md §5.2): age X25519, in the layout of existing Runbeam
 //! installs — `<root>/<instance>/runbeam/<type>.json` (age ciphertext of the token JSON) and
 //! `<root>/<instance>/encryption.key` (base64 of `AGE-SECRET-KEY-1…`).
 //!

@@ -1,4 +1,4 @@
-//! Instance ids and token types: `^[A-Za-z0-9_.-]{1,128}$`, not `.` or `..` (SPEC §5.2), so
+//! Instance ids and token types: `^[A-Za-z0-9_.-]{1,128}$`, not `.` or `..` (docs/spec.md §5.2), so
 //! they can never escape the storage root or collide across instances.
 
 use crate::error::{Error, ErrorKind, quote_input};

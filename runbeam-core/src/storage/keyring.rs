@@ -1,4 +1,4 @@
-//! The OS keyring backend (SPEC §5.2): service `runbeam`, account `<instance_id>/<token_type>`.
+//! The OS keyring backend (docs/spec.md §5.2): service `runbeam`, account `<instance_id>/<token_type>`.
 //! On Linux: the Secret Service over D-Bus (GNOME Keyring, KWallet) or kernel keyutils; on
 //! macOS the login Keychain; on Windows the Credential Manager (these two are wired but not
 //! compiled or tested in the Linux development environment).

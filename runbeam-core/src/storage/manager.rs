@@ -1,4 +1,4 @@
-//! The machine-token lifecycle (SPEC §5.3): load, renew when missing, expired or inside the
+//! The machine-token lifecycle (docs/spec.md §5.3): load, renew when missing, expired or inside the
 //! renewal window (once, however many callers), save; revoke.
 
 use std::fmt;

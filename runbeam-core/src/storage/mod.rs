@@ -1,4 +1,4 @@
-//! Secure token storage (SPEC §5): an OS keyring first, an age-encrypted file as the fallback,
+//! Secure token storage (docs/spec.md §5): an OS keyring first, an age-encrypted file as the fallback,
 //! chosen automatically by a real probe; typed machine and user tokens on top.
 //!
 //! ```

@@ -1,4 +1,4 @@
-//! The stored tokens of SPEC §5.1: a gateway's machine token and a user token.
+//! The stored tokens of docs/spec.md §5.1: a gateway's machine token and a user token.
 
 use std::fmt;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Reference resolution against runbeam-devcloud (SPEC §6).
+//! Reference resolution against runbeam-devcloud (docs/spec.md §6).
 //!
 //! Run: `cargo bench -p runbeam-e2e --bench resolver`
 //!

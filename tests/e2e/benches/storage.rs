@@ -1,4 +1,4 @@
-//! Save + load round trip of a machine token per storage backend (SPEC §5; target ≤ 2 ms for
+//! Save + load round trip of a machine token per storage backend (docs/spec.md §5; target ≤ 2 ms for
 //! the file backend). The keyring row needs a Secret Service:
 //!
 //! `dbus-run-session -- bash scripts/with-keyring.sh cargo bench -p runbeam-e2e --bench storage`

@@ -1,4 +1,4 @@
-//! The client against runbeam-devcloud over real HTTP: every endpoint of SPEC §3.3.
+//! The client against runbeam-devcloud over real HTTP: every endpoint of docs/spec.md §3.3.
 
 use futures_util::TryStreamExt;
 use runbeam_core::client::{AuthorizeRequest, Collection, PageRequest, TokenKind};

@@ -1,4 +1,4 @@
-//! Reliability over real HTTP: every error kind of SPEC §3.4 produced by the devcloud's fault
+//! Reliability over real HTTP: every error kind of docs/spec.md §3.4 produced by the devcloud's fault
 //! injection, retries, `Retry-After`, the total deadline and the body cap.
 
 use std::time::{Duration, Instant};

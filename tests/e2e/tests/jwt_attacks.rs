@@ -1,4 +1,4 @@
-//! The JWT attack suite (SPEC §4) against runbeam-devcloud's real keys over HTTP:
+//! The JWT attack suite (docs/spec.md §4) against runbeam-devcloud's real keys over HTTP:
 //! every forgery, confusion and look-alike is refused with a specific error, untrusted
 //! issuers cost no network request, and JWKS fetches stay bounded.
 

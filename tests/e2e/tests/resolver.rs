@@ -1,4 +1,4 @@
-//! Reference resolution and mesh tokens (SPEC §6) against runbeam-devcloud over real HTTP:
+//! Reference resolution and mesh tokens (docs/spec.md §6) against runbeam-devcloud over real HTTP:
 //! single-flight, TTL, stale answers while the Cloud is down, errors that are not cached,
 //! reload, mesh context, mesh-token reuse and renewal, and the receiving side.
 

@@ -1,4 +1,4 @@
-//! The file store and the token manager on bad ground (SPEC §5.2, §5.3): a read-only file
+//! The file store and the token manager on bad ground (docs/spec.md §5.2, §5.3): a read-only file
 //! system, a full disk, a missing home or one under a regular file, a key file of the wrong
 //! format, a token of the wrong shape. Every failure is a specific error that names the path
 //! and says what is wrong; the previous token stays loadable; nothing is left behind.

@@ -1,4 +1,4 @@
-//! Backend selection and environment overrides (SPEC §5.2), in a process of its own: the
+//! Backend selection and environment overrides (docs/spec.md §5.2), in a process of its own: the
 //! environment is process-global, so everything runs in one test, in order.
 
 use runbeam_core::ErrorKind;

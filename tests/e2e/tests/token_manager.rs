@@ -1,4 +1,4 @@
-//! The machine-token lifecycle (SPEC §5.3) against runbeam-devcloud: first authorization,
+//! The machine-token lifecycle (docs/spec.md §5.3) against runbeam-devcloud: first authorization,
 //! renewal inside the window with exactly one authorize however many callers, errors that say
 //! what to do, revoke.
 
