@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
+use crate::contract;
 use crate::http::{
     ApiError, AppState, FieldErrors, JsonBody, MachineAuth, UserAuth, paginate, pagination,
     query_pairs, query_param,
@@ -293,16 +294,17 @@ async fn resolve(
         Some(t) if !t.is_empty() => t.to_owned(),
         _ => return Err(ApiError::field("ref", "The ref field is required.")),
     };
-    let reference = runbeam_core::Reference::parse(&text).map_err(|e| {
+    // The grammar of docs/spec.md §1.1; a malformed reference is a validation error (§3.4).
+    let reference = contract::parse_reference(&text).map_err(|message| {
         let mut errors = FieldErrors::default();
-        errors.add("ref", e.message());
+        errors.add("ref", message);
         errors.into_error()
     })?;
-    if reference.provider() != "runbeam" {
+    if reference.provider != "runbeam" {
         return Err(ApiError::not_found(&text));
     }
     let store = state.store();
-    let team = match reference.team() {
+    let team = match reference.team {
         Some(slug) => Some(
             store
                 .team_by_slug(slug)
@@ -312,20 +314,17 @@ async fn resolve(
         ),
         None => None,
     };
-    let collections: Vec<Collection> = match reference.resource_type() {
-        Some(t) => vec![Collection::of_type(t)],
+    let collections: Vec<Collection> = match reference.collection {
+        Some(c) => vec![c],
         None => Collection::REFERENCEABLE.to_vec(),
     };
-    let key = match reference.lookup() {
-        runbeam_core::Lookup::Id => "id",
-        runbeam_core::Lookup::Name => "name",
-    };
+    let key = reference.lookup.field();
     let found = collections.iter().find_map(|c| {
         store
             .list(*c)
             .iter()
             .find(|r| {
-                str_field(r, key) == Some(reference.value())
+                str_field(r, key) == Some(reference.value)
                     && team
                         .as_deref()
                         .is_none_or(|t| str_field(r, "team_id") == Some(t))
@@ -442,7 +441,7 @@ async fn mesh_token(
                     .unwrap_or_default()
             })
             .filter_map(|u| u.as_str().and_then(|u| url::Url::parse(u).ok()))
-            .any(|base| model::url_prefix_matches(&base, &dest_url));
+            .any(|base| contract::url_under(&base, &dest_url));
         if !matches_ingress {
             return Err(ApiError::forbidden(
                 "destination_not_in_mesh",
@@ -661,8 +660,9 @@ async fn update_config(
         );
     }
     let id = opt_string(&body, "id", &mut errors);
+    // An id a reference can name (docs/spec.md §1.1).
     if let Some(id) = &id
-        && !runbeam_core::reference::is_valid_id(id)
+        && !contract::is_id(id)
     {
         errors.add(
             "id",
@@ -828,8 +828,9 @@ fn apply_fields(
                     false
                 }
             },
+            // A name a reference can name (docs/spec.md §1.1).
             "name" => match value.as_str() {
-                Some(s) if runbeam_core::reference::is_valid_name(s) => true,
+                Some(s) if contract::is_name(s) => true,
                 _ => {
                     errors.add(
                         "name",

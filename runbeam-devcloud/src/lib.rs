@@ -20,6 +20,7 @@
 //! ```
 
 mod api;
+mod contract;
 mod dev;
 mod http;
 mod keys;

@@ -64,17 +64,12 @@ impl Collection {
         }
     }
 
-    /// The collection holding a reference type (SPEC §1.1).
-    pub(crate) fn of_type(t: runbeam_core::ResourceType) -> Collection {
-        use runbeam_core::ResourceType as T;
-        match t {
-            T::Ingress => Collection::Ingresses,
-            T::Egress => Collection::Egresses,
-            T::Pipeline => Collection::Pipelines,
-            T::Endpoint => Collection::Endpoints,
-            T::Backend => Collection::Backends,
-            T::Mesh => Collection::Meshes,
-        }
+    /// The collection holding the resources of a reference's `<type>`, matched
+    /// case-insensitively (`docs/spec.md §1.1`); `None` if `name` is not one of the six types.
+    pub(crate) fn of_type_name(name: &str) -> Option<Collection> {
+        Collection::REFERENCEABLE
+            .into_iter()
+            .find(|c| c.singular().eq_ignore_ascii_case(name))
     }
 
     /// Collections whose resources references can name.
@@ -263,10 +258,6 @@ pub(crate) fn check_http_url(text: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
-/// Whether `dest` falls under `base`: same scheme, host and port, and the path of `base`
-/// is a prefix of the path of `dest` on a segment boundary.
-pub(crate) use runbeam_core::jwt::url_within as url_prefix_matches;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,24 +269,6 @@ mod tests {
         assert_eq!(a.len(), 26);
         assert_ne!(a, b);
         assert!(a.bytes().all(|c| CROCKFORD.contains(&c)));
-    }
-
-    #[test]
-    fn prefix_match_is_on_segments() {
-        let base = check_http_url("https://dicom.example.com/wado").unwrap();
-        let ok = |d: &str| url_prefix_matches(&base, &check_http_url(d).unwrap());
-        assert!(ok("https://dicom.example.com/wado"));
-        assert!(ok("https://dicom.example.com/wado/studies"));
-        assert!(ok("https://DICOM.example.com:443/wado/"));
-        assert!(!ok("https://dicom.example.com/wadox"));
-        assert!(!ok("http://dicom.example.com/wado"));
-        assert!(!ok("https://dicom.example.com:8443/wado"));
-        assert!(!ok("https://dicom.example.com.evil.test/wado"));
-        let root = check_http_url("https://dicom.example.com").unwrap();
-        assert!(url_prefix_matches(
-            &root,
-            &check_http_url("https://dicom.example.com/studies/1").unwrap()
-        ));
     }
 
     #[test]

@@ -356,7 +356,8 @@ impl Loader {
 
     fn new_id(&mut self, entry: &Entry<'_>) -> Result<String, SeedError> {
         let id = entry.str("id")?;
-        if !runbeam_core::reference::is_valid_id(id) {
+        // Seeded ids are ids references can name (docs/spec.md §1.1).
+        if !crate::contract::is_id(id) {
             return Err(SeedError::new(
                 entry.at("id"),
                 "ids are 1-128 characters of A-Z, a-z, 0-9, _ and -",
@@ -384,7 +385,8 @@ impl Loader {
         entry.check_keys(&["id", "slug", "name"])?;
         let id = self.new_id(entry)?;
         let slug = entry.str("slug")?;
-        if !runbeam_core::reference::is_valid_name(slug) {
+        // A team slug is the `<team>` of a reference (docs/spec.md §1.1).
+        if !crate::contract::is_name(slug) {
             return Err(SeedError::new(
                 entry.at("slug"),
                 "a team slug is 1-128 characters of a-z, 0-9, _ and -, starting with a letter or digit",
@@ -496,7 +498,8 @@ impl Loader {
             "name"
         };
         let name = entry.str(name_key)?;
-        if !runbeam_core::reference::is_valid_name(name) {
+        // The `<name>` of a reference (docs/spec.md §1.1).
+        if !crate::contract::is_name(name) {
             return Err(SeedError::new(
                 entry.at(name_key),
                 "names are 1-128 characters of a-z, 0-9, _ and -, starting with a letter or digit",
