@@ -94,7 +94,7 @@
 #define RUNBEAM_MAX_BODY_BYTES (256 << 20)
 
 /**
- * The largest token librunbeam validates, in bytes (SPEC §4); longer tokens are
+ * The largest token librunbeam validates, in bytes (docs/spec.md §4); longer tokens are
  * `RUNBEAM_STATUS_JWT_INVALID` before any other work.
  */
 #define RUNBEAM_JWT_MAX_TOKEN_BYTES 16384
@@ -147,7 +147,7 @@ typedef struct runbeam_config runbeam_config;
 typedef struct runbeam_credential runbeam_credential;
 
 /**
- * A gateway's machine token (SPEC §5.1): the secret plus its expiry, gateway id, abilities and
+ * A gateway's machine token (docs/spec.md §5.1): the secret plus its expiry, gateway id, abilities and
  * issue time. Immutable; read it from any thread. Release with `runbeam_machine_token_free()`,
  * which zeroizes the secret.
  */
@@ -187,7 +187,7 @@ typedef struct runbeam_reference runbeam_reference;
 typedef struct runbeam_resolution runbeam_resolution;
 
 /**
- * Resolves mesh resource references and obtains mesh tokens (SPEC §6), with a cache in front
+ * Resolves mesh resource references and obtains mesh tokens (docs/spec.md §6), with a cache in front
  * of the Cloud:
  * - local references are answered from the configuration;
  * - remote references only when an enabled mesh lists them (`RUNBEAM_STATUS_NOT_IN_MESH`
@@ -215,7 +215,7 @@ typedef struct runbeam_resolver runbeam_resolver;
 typedef struct runbeam_resolver_options runbeam_resolver_options;
 
 /**
- * Keeps one gateway instance's machine token valid (SPEC §5.3): load, and when missing,
+ * Keeps one gateway instance's machine token valid (docs/spec.md §5.3): load, and when missing,
  * expired or inside the renewal window, re-authorize with the credential (one renewal however
  * many threads ask), save, return. Owns one tokio runtime (two `runbeam-worker` threads).
  * Thread-safe. Release with `runbeam_token_manager_free()`.
@@ -230,7 +230,7 @@ typedef struct runbeam_token_manager runbeam_token_manager;
 typedef struct runbeam_token_manager_config runbeam_token_manager_config;
 
 /**
- * Where tokens are kept (SPEC §5.2): the OS keyring, the age-encrypted files or memory.
+ * Where tokens are kept (docs/spec.md §5.2): the OS keyring, the age-encrypted files or memory.
  * Create with `runbeam_token_store_open()`, `runbeam_token_store_file_new()` or
  * `runbeam_token_store_memory_new()`; release with `runbeam_token_store_free()`. Thread-safe;
  * a token manager keeps its own reference, so the store handle may be freed after
@@ -283,7 +283,7 @@ typedef void (*runbeam_json_callback)(void *user_data,
                                       const char *error_message);
 
 /**
- * A collection of the Cloud API (SPEC §3.3), for `runbeam_client_list()` and friends.
+ * A collection of the Cloud API (docs/spec.md §3.3), for `runbeam_client_list()` and friends.
  * Integer values are stable.
  */
 typedef int32_t runbeam_collection;
@@ -844,7 +844,7 @@ void runbeam_claims_free(runbeam_claims *claims);
 
 /**
  * Starts a client configuration for the API at `api_url` (e.g. `"https://api.runbeam.io"`;
- * the base-URL rule of SPEC §3.1 is applied by `runbeam_client_new()`, which also refuses
+ * the base-URL rule of docs/spec.md §3.1 is applied by `runbeam_client_new()`, which also refuses
  * `http://` to a non-loopback host unless `runbeam_client_config_set_allow_insecure_http()`).
  * Defaults: no token, connect 5 s, 30 s per attempt, 3 attempts, user agent language `c`.
  *
@@ -967,7 +967,7 @@ void runbeam_client_config_free(runbeam_client_config *config);
 
 /**
  * Creates a client from `config` (which may be freed right after). Applies the base-URL rule
- * (SPEC §3.1) and starts the client's runtime.
+ * (docs/spec.md §3.1) and starts the client's runtime.
  *
  * Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` for a malformed URL, `http://` to a non-loopback
  * host without `runbeam_client_config_set_allow_insecure_http()`, a bad language or an
@@ -1454,7 +1454,7 @@ runbeam_status runbeam_config_with_provider_api(const runbeam_config *config,
                                                 runbeam_config **out);
 
 /**
- * Checks the meaning of the configuration (SPEC §2.2) and writes **every** problem to a new
+ * Checks the meaning of the configuration (docs/spec.md §2.2) and writes **every** problem to a new
  * list at `*out` (empty when valid; release it with `runbeam_problem_list_free()`). Finding
  * problems is not a failure: the status is `RUNBEAM_OK` unless an argument is invalid.
  *
@@ -1475,7 +1475,7 @@ runbeam_status runbeam_config_validate(const runbeam_config *config,
 
 /**
  * Writes to `*out` whether `reference` may be resolved: it is listed in an enabled mesh whose
- * provider is configured and enabled (SPEC §2.3).
+ * provider is configured and enabled (docs/spec.md §2.3).
  *
  * # Safety
  * `config` and `reference` are NULL or live handles; `out` is NULL or writable.
@@ -1788,7 +1788,7 @@ void runbeam_reference_free(runbeam_reference *reference);
 /**
  * Starts resolver options with the defaults: stale answers served for at most 1 h while a
  * provider fails, mesh tokens renewed 30 s before expiry, at most 1024 mesh tokens kept, and
- * the validator defaults of SPEC §4 for mesh tokens.
+ * the validator defaults of docs/spec.md §4 for mesh tokens.
  *
  * ```c
  * runbeam_resolver_options *opts = NULL;
@@ -1916,7 +1916,7 @@ runbeam_status runbeam_resolver_new(const runbeam_config *config,
 void runbeam_resolver_free(runbeam_resolver *resolver);
 
 /**
- * Checks the configuration in use (SPEC §2.2) without fetching anything: `RUNBEAM_OK`, or
+ * Checks the configuration in use (docs/spec.md §2.2) without fetching anything: `RUNBEAM_OK`, or
  * `RUNBEAM_STATUS_CONFIG` whose message lists every problem, each with its TOML path (one by
  * one from `runbeam_last_error_problems()`).
  *
@@ -1933,7 +1933,7 @@ void runbeam_resolver_free(runbeam_resolver *resolver);
 runbeam_status runbeam_resolver_validate_startup(const runbeam_resolver *resolver);
 
 /**
- * Resolves `reference` (any spelling of SPEC §1, NUL-terminated) and writes a new
+ * Resolves `reference` (any spelling of docs/spec.md §1, NUL-terminated) and writes a new
  * `runbeam_resolution` to `*out` (free it with `runbeam_resolution_free()`). A fresh cached
  * answer, a local reference and a refusal (`NOT_IN_MESH`, …) are answered on the calling
  * thread without I/O; otherwise it blocks for the provider's answer (one request however many
@@ -2602,7 +2602,7 @@ uint64_t runbeam_machine_token_expires_in_secs(const runbeam_machine_token *toke
 
 /**
  * Whether the token expires within `window_secs` seconds (or has expired): the renewal rule
- * of SPEC §5.3 (default window 7 days = 604800 s). True if `token` is NULL.
+ * of docs/spec.md §5.3 (default window 7 days = 604800 s). True if `token` is NULL.
  *
  * # Safety
  * `token` is NULL or a live handle.
@@ -2855,7 +2855,7 @@ void runbeam_token_manager_free(runbeam_token_manager *manager);
 void runbeam_string_free(char *text);
 
 /**
- * Starts a validator configuration with the secure defaults of SPEC §4: RS256 only, leeway
+ * Starts a validator configuration with the secure defaults of docs/spec.md §4: RS256 only, leeway
  * 60 s, keys kept 1 h, at most one key fetch per 30 s, last good keys usable for 24 h while
  * refreshes fail, 10 000 verified tokens remembered, 10 s per key fetch. Trust is explicit:
  * add a trusted issuer or pin a JWKS URL, or `runbeam_validator_new()` fails.
@@ -3158,7 +3158,7 @@ runbeam_status runbeam_validator_validate_async(const runbeam_validator *validat
                                                 runbeam_cancel **cancel_out);
 
 /**
- * Verifies a mesh token (SPEC §4): everything `runbeam_validator_validate()` checks, plus
+ * Verifies a mesh token (docs/spec.md §4): everything `runbeam_validator_validate()` checks, plus
  * `aud == "mesh:<mesh_id>"`, the `mesh_id` claim, and — when `destination_url` is not NULL —
  * that the URL being served lies under the token's `dest_url` (same scheme, host, port, and
  * a whole-segment path prefix). A token for another mesh or destination is

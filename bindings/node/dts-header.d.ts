@@ -9,6 +9,38 @@ export type ResourceType = 'ingress' | 'egress' | 'pipeline' | 'endpoint' | 'bac
 export type Lookup = 'id' | 'name'
 
 /**
+ * The `code` of a {@link RunbeamError}: one per error kind of librunbeam, the list `errorCodes()`
+ * returns (test/errors-table.test.cjs checks it). Codes are stable: new ones may be added, none
+ * is renamed or removed.
+ */
+export type ErrorCode =
+  | 'RUNBEAM_INVALID_ARGUMENT'
+  | 'RUNBEAM_INVALID_REFERENCE'
+  | 'RUNBEAM_CONFIG'
+  | 'RUNBEAM_UNKNOWN_PROVIDER'
+  | 'RUNBEAM_NOT_IN_MESH'
+  | 'RUNBEAM_UNAUTHORIZED'
+  | 'RUNBEAM_PERMISSION_DENIED'
+  | 'RUNBEAM_NOT_FOUND'
+  | 'RUNBEAM_CONFLICT'
+  | 'RUNBEAM_VALIDATION'
+  | 'RUNBEAM_RATE_LIMITED'
+  | 'RUNBEAM_SERVER_ERROR'
+  | 'RUNBEAM_TRANSPORT'
+  | 'RUNBEAM_TIMEOUT'
+  | 'RUNBEAM_PROTOCOL'
+  | 'RUNBEAM_JWT_INVALID'
+  | 'RUNBEAM_JWT_EXPIRED'
+  | 'RUNBEAM_UNTRUSTED_ISSUER'
+  | 'RUNBEAM_NO_TOKEN'
+  | 'RUNBEAM_TOKEN_EXPIRED'
+  | 'RUNBEAM_STORAGE'
+  | 'RUNBEAM_STORAGE_CORRUPT'
+  | 'RUNBEAM_KEYRING_UNAVAILABLE'
+  | 'RUNBEAM_CANCELLED'
+  | 'RUNBEAM_INTERNAL'
+
+/**
  * The `Error` thrown by every function of the SDK.
  *
  * ```js
@@ -18,7 +50,7 @@ export type Lookup = 'id' | 'name'
  */
 export interface RunbeamError extends Error {
   /** Stable code, one of `errorCodes()`, e.g. `'RUNBEAM_INVALID_REFERENCE'`. */
-  code: string
+  code: ErrorCode
   /** The kind of error, e.g. `'InvalidReference'`. */
   kind: string
   /** For `RUNBEAM_CONFIG` errors: every problem found, each with its TOML path. */

@@ -9,6 +9,38 @@ export type ResourceType = 'ingress' | 'egress' | 'pipeline' | 'endpoint' | 'bac
 export type Lookup = 'id' | 'name'
 
 /**
+ * The `code` of a {@link RunbeamError}: one per error kind of librunbeam, the list `errorCodes()`
+ * returns (test/errors-table.test.cjs checks it). Codes are stable: new ones may be added, none
+ * is renamed or removed.
+ */
+export type ErrorCode =
+  | 'RUNBEAM_INVALID_ARGUMENT'
+  | 'RUNBEAM_INVALID_REFERENCE'
+  | 'RUNBEAM_CONFIG'
+  | 'RUNBEAM_UNKNOWN_PROVIDER'
+  | 'RUNBEAM_NOT_IN_MESH'
+  | 'RUNBEAM_UNAUTHORIZED'
+  | 'RUNBEAM_PERMISSION_DENIED'
+  | 'RUNBEAM_NOT_FOUND'
+  | 'RUNBEAM_CONFLICT'
+  | 'RUNBEAM_VALIDATION'
+  | 'RUNBEAM_RATE_LIMITED'
+  | 'RUNBEAM_SERVER_ERROR'
+  | 'RUNBEAM_TRANSPORT'
+  | 'RUNBEAM_TIMEOUT'
+  | 'RUNBEAM_PROTOCOL'
+  | 'RUNBEAM_JWT_INVALID'
+  | 'RUNBEAM_JWT_EXPIRED'
+  | 'RUNBEAM_UNTRUSTED_ISSUER'
+  | 'RUNBEAM_NO_TOKEN'
+  | 'RUNBEAM_TOKEN_EXPIRED'
+  | 'RUNBEAM_STORAGE'
+  | 'RUNBEAM_STORAGE_CORRUPT'
+  | 'RUNBEAM_KEYRING_UNAVAILABLE'
+  | 'RUNBEAM_CANCELLED'
+  | 'RUNBEAM_INTERNAL'
+
+/**
  * The `Error` thrown by every function of the SDK.
  *
  * ```js
@@ -18,7 +50,7 @@ export type Lookup = 'id' | 'name'
  */
 export interface RunbeamError extends Error {
   /** Stable code, one of `errorCodes()`, e.g. `'RUNBEAM_INVALID_REFERENCE'`. */
-  code: string
+  code: ErrorCode
   /** The kind of error, e.g. `'InvalidReference'`. */
   kind: string
   /** For `RUNBEAM_CONFIG` errors: every problem found, each with its TOML path. */
@@ -300,7 +332,7 @@ export declare class AuthorizeResult {
 }
 
 /**
- * A Runbeam Cloud API client (SPEC §3). Cheap to copy with `withToken`.
+ * A Runbeam Cloud API client (docs/spec.md §3). Cheap to copy with `withToken`.
  *
  * ```js
  * const user = new Client('http://127.0.0.1:8080', { token: '1|secret' })
@@ -522,7 +554,7 @@ export declare class KeyringTokenStore {
 }
 
 /**
- * A gateway's machine token (SPEC §5.1). The token string is not an own property: read it
+ * A gateway's machine token (docs/spec.md §5.1). The token string is not an own property: read it
  * with `token.machineToken` or `token.expose()`; `util.inspect`, `console.log` and
  * `JSON.stringify` show `'***'` instead, and `for…in` skips it.
  *
@@ -691,7 +723,7 @@ export declare class MeshToken {
 }
 
 /**
- * Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in front
+ * Resolves mesh resource references (docs/spec.md §6) and obtains mesh tokens, with a cache in front
  * of the Cloud.
  *
  * - Local references are answered from the configuration.
@@ -727,7 +759,7 @@ export declare class Resolver {
    */
   constructor(options: ResolverOptions)
   /**
-   * Checks the configuration in use (SPEC §2.2), nothing fetched.
+   * Checks the configuration in use (docs/spec.md §2.2), nothing fetched.
    *
    * @throws `RUNBEAM_CONFIG` whose `problems` list every problem with its TOML path.
    */
@@ -797,7 +829,7 @@ export declare class Resolver {
 }
 
 /**
- * Keeps one gateway instance's machine token valid (SPEC §5.3): `ensureToken()` loads it and,
+ * Keeps one gateway instance's machine token valid (docs/spec.md §5.3): `ensureToken()` loads it and,
  * when it is missing, expired or inside the renewal window and a credential is configured,
  * authorizes the gateway again (once, however many callers) and saves the new token.
  *
@@ -856,7 +888,7 @@ export declare class UserToken {
 }
 
 /**
- * A JWT validator (SPEC §4): signature with keys from the trusted issuers' JWKS (cached,
+ * A JWT validator (docs/spec.md §4): signature with keys from the trusted issuers' JWKS (cached,
  * refreshed, bounded), `exp`/`nbf`/`iat` with leeway, audiences, required claims, token size.
  * A token of an untrusted issuer is refused before any network request.
  *

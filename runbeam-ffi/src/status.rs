@@ -4,6 +4,11 @@
 //! 0 OK · 100–199 caller input and configuration · 200–299 Runbeam Cloud answered with an error ·
 //! 300–399 network, deadlines and protocol · 400–499 JWT validation · 500–599 tokens and storage ·
 //! 900–999 librunbeam itself.
+//!
+//! The numbers are defined once, in the core's error table (`runbeam_core::error`, see
+//! [`ErrorKind::c_status`]); everything here is derived from it, except the constants
+//! themselves: cbindgen writes `include/runbeam.h` from literal values, so they are spelled out
+//! below and a test compares them, in both directions, with the table.
 
 use std::ffi::{CStr, c_char};
 
@@ -71,36 +76,7 @@ pub const RUNBEAM_STATUS_INTERNAL: runbeam_status = 900;
 
 /// The status code of a core error kind.
 pub(crate) fn status_of(kind: ErrorKind) -> runbeam_status {
-    match kind {
-        ErrorKind::InvalidArgument => RUNBEAM_STATUS_INVALID_ARGUMENT,
-        ErrorKind::InvalidReference => RUNBEAM_STATUS_INVALID_REFERENCE,
-        ErrorKind::Config => RUNBEAM_STATUS_CONFIG,
-        ErrorKind::UnknownProvider => RUNBEAM_STATUS_UNKNOWN_PROVIDER,
-        ErrorKind::NotInMesh => RUNBEAM_STATUS_NOT_IN_MESH,
-        ErrorKind::Unauthorized => RUNBEAM_STATUS_UNAUTHORIZED,
-        ErrorKind::PermissionDenied => RUNBEAM_STATUS_PERMISSION_DENIED,
-        ErrorKind::NotFound => RUNBEAM_STATUS_NOT_FOUND,
-        ErrorKind::Conflict => RUNBEAM_STATUS_CONFLICT,
-        ErrorKind::Validation => RUNBEAM_STATUS_VALIDATION,
-        ErrorKind::RateLimited => RUNBEAM_STATUS_RATE_LIMITED,
-        ErrorKind::ServerError => RUNBEAM_STATUS_SERVER_ERROR,
-        ErrorKind::Transport => RUNBEAM_STATUS_TRANSPORT,
-        ErrorKind::Timeout => RUNBEAM_STATUS_TIMEOUT,
-        ErrorKind::Protocol => RUNBEAM_STATUS_PROTOCOL,
-        ErrorKind::Cancelled => RUNBEAM_STATUS_CANCELLED,
-        ErrorKind::JwtInvalid => RUNBEAM_STATUS_JWT_INVALID,
-        ErrorKind::JwtExpired => RUNBEAM_STATUS_JWT_EXPIRED,
-        ErrorKind::UntrustedIssuer => RUNBEAM_STATUS_UNTRUSTED_ISSUER,
-        ErrorKind::NoToken => RUNBEAM_STATUS_NO_TOKEN,
-        ErrorKind::TokenExpired => RUNBEAM_STATUS_TOKEN_EXPIRED,
-        ErrorKind::Storage => RUNBEAM_STATUS_STORAGE,
-        ErrorKind::StorageCorrupt => RUNBEAM_STATUS_STORAGE_CORRUPT,
-        ErrorKind::KeyringUnavailable => RUNBEAM_STATUS_KEYRING_UNAVAILABLE,
-        ErrorKind::Internal => RUNBEAM_STATUS_INTERNAL,
-        // `ErrorKind` is non-exhaustive for other crates; a kind added to the core without a
-        // code here is reported as internal until it gets one.
-        _ => RUNBEAM_STATUS_INTERNAL,
-    }
+    kind.c_status()
 }
 
 /// The core error kind of a status code (`None` for OK and unknown codes).
@@ -120,39 +96,54 @@ pub(crate) fn kind_of(status: runbeam_status) -> Option<ErrorKind> {
 pub extern "C" fn runbeam_status_str(status: runbeam_status) -> *const c_char {
     let name: &'static CStr = match status {
         RUNBEAM_OK => c"RUNBEAM_OK",
-        RUNBEAM_STATUS_INVALID_ARGUMENT => c"RUNBEAM_STATUS_INVALID_ARGUMENT",
-        RUNBEAM_STATUS_INVALID_REFERENCE => c"RUNBEAM_STATUS_INVALID_REFERENCE",
-        RUNBEAM_STATUS_CONFIG => c"RUNBEAM_STATUS_CONFIG",
-        RUNBEAM_STATUS_UNKNOWN_PROVIDER => c"RUNBEAM_STATUS_UNKNOWN_PROVIDER",
-        RUNBEAM_STATUS_NOT_IN_MESH => c"RUNBEAM_STATUS_NOT_IN_MESH",
-        RUNBEAM_STATUS_UNAUTHORIZED => c"RUNBEAM_STATUS_UNAUTHORIZED",
-        RUNBEAM_STATUS_PERMISSION_DENIED => c"RUNBEAM_STATUS_PERMISSION_DENIED",
-        RUNBEAM_STATUS_NOT_FOUND => c"RUNBEAM_STATUS_NOT_FOUND",
-        RUNBEAM_STATUS_CONFLICT => c"RUNBEAM_STATUS_CONFLICT",
-        RUNBEAM_STATUS_VALIDATION => c"RUNBEAM_STATUS_VALIDATION",
-        RUNBEAM_STATUS_RATE_LIMITED => c"RUNBEAM_STATUS_RATE_LIMITED",
-        RUNBEAM_STATUS_SERVER_ERROR => c"RUNBEAM_STATUS_SERVER_ERROR",
-        RUNBEAM_STATUS_TRANSPORT => c"RUNBEAM_STATUS_TRANSPORT",
-        RUNBEAM_STATUS_TIMEOUT => c"RUNBEAM_STATUS_TIMEOUT",
-        RUNBEAM_STATUS_PROTOCOL => c"RUNBEAM_STATUS_PROTOCOL",
-        RUNBEAM_STATUS_CANCELLED => c"RUNBEAM_STATUS_CANCELLED",
-        RUNBEAM_STATUS_JWT_INVALID => c"RUNBEAM_STATUS_JWT_INVALID",
-        RUNBEAM_STATUS_JWT_EXPIRED => c"RUNBEAM_STATUS_JWT_EXPIRED",
-        RUNBEAM_STATUS_UNTRUSTED_ISSUER => c"RUNBEAM_STATUS_UNTRUSTED_ISSUER",
-        RUNBEAM_STATUS_NO_TOKEN => c"RUNBEAM_STATUS_NO_TOKEN",
-        RUNBEAM_STATUS_TOKEN_EXPIRED => c"RUNBEAM_STATUS_TOKEN_EXPIRED",
-        RUNBEAM_STATUS_STORAGE => c"RUNBEAM_STATUS_STORAGE",
-        RUNBEAM_STATUS_STORAGE_CORRUPT => c"RUNBEAM_STATUS_STORAGE_CORRUPT",
-        RUNBEAM_STATUS_KEYRING_UNAVAILABLE => c"RUNBEAM_STATUS_KEYRING_UNAVAILABLE",
-        RUNBEAM_STATUS_INTERNAL => c"RUNBEAM_STATUS_INTERNAL",
-        _ => c"RUNBEAM_STATUS_UNKNOWN",
+        _ => kind_of(status).map_or(c"RUNBEAM_STATUS_UNKNOWN", ErrorKind::c_status_name),
     };
     name.as_ptr()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    /// The `RUNBEAM_STATUS_*` constants as written in this file (what cbindgen reads):
+    /// name → value.
+    fn declared_constants() -> BTreeMap<String, runbeam_status> {
+        const PREFIX: &str = "pub const RUNBEAM_STATUS_";
+        include_str!("status.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix(PREFIX))
+            .map(|rest| {
+                let (name, value) = rest
+                    .split_once(": runbeam_status = ")
+                    .unwrap_or_else(|| panic!("cannot read the constant {PREFIX}{rest}"));
+                let value = value
+                    .strip_suffix(';')
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{PREFIX}{rest} is not a literal number"));
+                (format!("RUNBEAM_STATUS_{name}"), value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn constants_are_exactly_the_core_table() {
+        let declared = declared_constants();
+        let mut expected: BTreeMap<String, runbeam_status> = ErrorKind::ALL
+            .iter()
+            .map(|k| (k.c_status_name().to_str().unwrap().to_owned(), k.c_status()))
+            .collect();
+        expected.insert("RUNBEAM_STATUS_OK".to_owned(), RUNBEAM_OK);
+        assert_eq!(declared, expected);
+        // The parsed text is the compiled constants: spot-check both ends of the table.
+        assert_eq!(
+            declared["RUNBEAM_STATUS_INVALID_ARGUMENT"],
+            RUNBEAM_STATUS_INVALID_ARGUMENT
+        );
+        assert_eq!(declared["RUNBEAM_STATUS_INTERNAL"], RUNBEAM_STATUS_INTERNAL);
+        assert_eq!(RUNBEAM_OK, 0);
+    }
 
     #[test]
     fn every_kind_has_a_distinct_named_code() {
@@ -163,11 +154,26 @@ mod tests {
             assert_eq!(kind_of(code), Some(kind));
             // SAFETY: runbeam_status_str returns a static NUL-terminated string.
             let name = unsafe { CStr::from_ptr(runbeam_status_str(code)) };
-            assert_ne!(name.to_bytes(), b"RUNBEAM_STATUS_UNKNOWN", "{kind:?}");
+            assert_eq!(name, kind.c_status_name(), "{kind:?}");
             codes.push(code);
         }
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), ErrorKind::ALL.len());
+    }
+
+    #[test]
+    fn status_str_of_ok_and_unknown_numbers() {
+        for (status, expected) in [
+            (RUNBEAM_OK, c"RUNBEAM_OK"),
+            (-1, c"RUNBEAM_STATUS_UNKNOWN"),
+            (199, c"RUNBEAM_STATUS_UNKNOWN"),
+            (i32::MAX, c"RUNBEAM_STATUS_UNKNOWN"),
+        ] {
+            // SAFETY: runbeam_status_str returns a static NUL-terminated string.
+            let name = unsafe { CStr::from_ptr(runbeam_status_str(status)) };
+            assert_eq!(name, expected);
+            assert_eq!(kind_of(status), None);
+        }
     }
 }

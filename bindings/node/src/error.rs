@@ -160,6 +160,30 @@ where
     )
 }
 
+/// `_errorKinds()`: the core's error table, one `{name, code, cStatus, category, retryable,
+/// argumentError}` object per kind in table order, so that the test suite can check the
+/// hand-written `ErrorCode` union of `index.d.ts` (and `errorCodes()`) against it. Not part of
+/// the API: not exported by `index.js`, not declared in `index.d.ts` (tests reach it through
+/// `native.js`).
+#[napi(js_name = "_errorKinds", skip_typescript)]
+pub fn error_kinds(env: &Env) -> Result<Vec<Object<'_>>> {
+    entry(env, "_errorKinds", || {
+        ErrorKind::ALL
+            .iter()
+            .map(|kind| {
+                let mut row = Object::new(env)?;
+                row.set("name", kind.name())?;
+                row.set("code", kind.code())?;
+                row.set("cStatus", kind.c_status())?;
+                row.set("category", kind.category().name())?;
+                row.set("retryable", kind.is_retryable())?;
+                row.set("argumentError", kind.is_argument_error())?;
+                Ok(row)
+            })
+            .collect()
+    })
+}
+
 /// `"a number"`, `"undefined"`, … for argument errors.
 pub(crate) fn describe(value: &Unknown<'_>) -> &'static str {
     match value.get_type() {

@@ -110,14 +110,28 @@ impl<T> OrRaise<T> for runbeam_core::Result<T> {
     }
 }
 
+/// One row of the core's error table, as `_native.error_kinds()` returns it:
+/// `(name, code, c_status, category, retryable, is_argument_error)`.
+type KindRow = (&'static str, &'static str, i32, &'static str, bool, bool);
+
 guarded! {
-    /// `_native.error_kinds()`: `(name, code, is_argument_error)` for every core error kind, so
-    /// that the Python test suite can prove `runbeam.errors` has a class for each.
+    /// `_native.error_kinds()`: the core's error table, one
+    /// `(name, code, c_status, category, retryable, is_argument_error)` tuple per kind in table
+    /// order, so that `runbeam.errors` and the test suite can prove there is a class for each.
     #[pyfunction]
-    pub fn error_kinds() -> Vec<(&'static str, &'static str, bool)> {
+    pub fn error_kinds() -> Vec<KindRow> {
         ErrorKind::ALL
             .iter()
-            .map(|k| (k.name(), k.code(), k.is_argument_error()))
+            .map(|k| {
+                (
+                    k.name(),
+                    k.code(),
+                    k.c_status(),
+                    k.category().name(),
+                    k.is_retryable(),
+                    k.is_argument_error(),
+                )
+            })
             .collect()
     }
 }

@@ -11,26 +11,39 @@ import runbeam.errors
 from runbeam import _native
 
 KINDS = _native.error_kinds()
+CATEGORIES = {"input", "cloud", "network", "jwt", "storage", "internal"}
 
 
 def test_core_lists_every_kind():
     assert len(KINDS) >= 25
-    names = [name for name, _, _ in KINDS]
+    names = [name for name, *_ in KINDS]
     assert len(set(names)) == len(names)
-    assert ("NotFound", "RUNBEAM_NOT_FOUND", False) in KINDS
-    assert ("InvalidReference", "RUNBEAM_INVALID_REFERENCE", True) in KINDS
+    assert len({c_status for _, _, c_status, *_ in KINDS}) == len(KINDS)
+    assert ("NotFound", "RUNBEAM_NOT_FOUND", 202, "cloud", False, False) in KINDS
+    assert ("InvalidReference", "RUNBEAM_INVALID_REFERENCE", 101, "input", False, True) in KINDS
+    assert ("Transport", "RUNBEAM_TRANSPORT", 300, "network", True, False) in KINDS
+    for name, code, c_status, category, retryable, is_argument_error in KINDS:
+        assert code.startswith("RUNBEAM_") and isinstance(c_status, int), name
+        assert category in CATEGORIES, name
+        assert isinstance(retryable, bool) and isinstance(is_argument_error, bool), name
 
 
-@pytest.mark.parametrize(("name", "code", "is_argument_error"), KINDS, ids=[k[0] for k in KINDS])
-def test_every_kind_has_its_class(name: str, code: str, is_argument_error: bool):
+@pytest.mark.parametrize(
+    ("name", "code", "c_status", "category", "retryable", "is_argument_error"),
+    KINDS,
+    ids=[k[0] for k in KINDS],
+)
+def test_every_kind_has_its_class(
+    name: str, code: str, c_status: int, category: str, retryable: bool, is_argument_error: bool
+):
     cls = getattr(runbeam.errors, f"{name}Error", None)
     assert isinstance(cls, type), f"runbeam.errors lacks {name}Error"
+    assert cls.__module__ == "runbeam.errors" and cls.__name__ == f"{name}Error"
     assert getattr(runbeam, f"{name}Error") is cls
-    assert f"{name}Error" in runbeam.__all__
-    assert f"{name}Error" in runbeam.errors.__all__
     assert issubclass(cls, runbeam.RunbeamError)
     assert issubclass(cls, ValueError) is is_argument_error
     assert cls.kind == name and cls.code == code
+    assert cls.__doc__, f"{name}Error has no docstring"
     err = cls("something happened")
     assert (err.kind, err.code, str(err), err.message) == (
         name,
@@ -45,7 +58,7 @@ def test_every_kind_has_its_class(name: str, code: str, is_argument_error: bool)
 
 
 def test_no_class_without_a_kind():
-    kinds = {f"{name}Error" for name, _, _ in KINDS}
+    kinds = {f"{name}Error" for name, *_ in KINDS}
     classes = {
         n
         for n, v in vars(runbeam.errors).items()
@@ -54,7 +67,16 @@ def test_no_class_without_a_kind():
         and v is not runbeam.RunbeamError
     }
     assert classes == kinds
-    assert set(runbeam.errors.__all__) == kinds | {"RunbeamError"}
+
+
+def test_all_lists_exactly_the_error_classes_once():
+    expected = ["RunbeamError"] + [f"{name}Error" for name, *_ in KINDS]
+    assert runbeam.errors.__all__ == expected, "errors.__all__ must follow the core's table order"
+    exported = [n for n in runbeam.__all__ if n in set(expected)]
+    assert exported == expected
+    assert len(set(runbeam.__all__)) == len(runbeam.__all__)
+    for name in expected:
+        assert getattr(runbeam, name) is getattr(runbeam.errors, name)
 
 
 def test_base_class():

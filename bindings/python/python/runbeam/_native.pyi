@@ -9,8 +9,10 @@ import datetime
 
 __version__: str
 
-def error_kinds() -> List[Tuple[str, str, bool]]:
-    """``(name, code, is_argument_error)`` for every error kind of the core, in order."""
+def error_kinds() -> List[Tuple[str, str, int, str, bool, bool]]:
+    """The core's error table: ``(name, code, c_status, category, retryable, is_argument_error)``
+    for every error kind, in order (e.g. ``("NotFound", "RUNBEAM_NOT_FOUND", 202, "cloud", False,
+    False)``)."""
 
 _Path = Union[str, "os.PathLike[str]"]
 

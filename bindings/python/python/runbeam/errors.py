@@ -6,7 +6,9 @@ wrong (``except runbeam.NotInMeshError:``); kinds that describe bad input from t
 :class:`ValueError`, so ``except ValueError`` keeps working for code that expects it.
 
 The native module raises these classes by name (``<kind>Error``); ``kind`` and ``code`` of each
-class come from the core's own list (``runbeam._native.error_kinds()``), so they cannot drift.
+class come from the core's error table (``runbeam._native.error_kinds()``), so they cannot drift.
+The classes and ``__all__`` are written out for readers and type checkers; ``tests/test_errors.py``
+fails unless they list exactly the table's kinds, in its order.
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ class InternalError(RunbeamError):
 
 
 def _set_kinds() -> None:
-    for name, code, _is_argument_error in _native.error_kinds():
+    for name, code, *_ in _native.error_kinds():
         cls = globals().get(name + "Error")
         if isinstance(cls, type) and issubclass(cls, RunbeamError):
             cls.kind = name
