@@ -48,7 +48,7 @@ pub mod secret;
 pub mod storage;
 
 pub use client::{Client, ClientBuilder, TokenKind, classify_token};
-pub use error::{Error, ErrorKind, Problem, Result};
+pub use error::{Error, ErrorCategory, ErrorKind, Problem, Result};
 pub use reference::{Lookup, Reference, ResourceType};
 pub use secret::Secret;
 

@@ -102,7 +102,7 @@ pub use fault::point as fault_point;
 
 /// Test-only fault injection (cargo feature `fault-injection`): arm a site and the next calls
 /// that pass it panic, so that each surface can prove its panic boundary. Without the feature
-/// [`fault_point`] is an empty inline function and [`fault::arm`] does not exist.
+/// [`fault_point`] is an empty inline function and `fault::arm` does not exist.
 ///
 /// Sites: `"jwt"` (every token a validator or decoder sees, before any parsing),
 /// `"reference"` (every reference parse), `"jwks"` (inside a JWKS fetch), `"resolve"` (every

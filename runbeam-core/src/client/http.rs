@@ -11,7 +11,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::Client;
-use super::retry::{is_retryable, parse_retry_after};
+use super::retry::parse_retry_after;
 use super::url::request_url;
 use crate::error::{Error, ErrorKind, HttpDetails, Result, quote_input};
 
@@ -221,7 +221,7 @@ impl Client {
                 method = %call.method, path = %call.path, attempt,
                 kind = %err.kind(), status = ?err.status(), "runbeam api attempt failed"
             );
-            if attempt >= max_attempts || !is_retryable(err.kind()) {
+            if attempt >= max_attempts || !err.kind().is_retryable() {
                 if attempt > 1 {
                     err = err.with_message_suffix(&format!(" (after {attempt} attempts)"));
                 }

@@ -320,7 +320,7 @@ impl Client {
     }
 
     /// `GET /harmony/resources/resolve?ref=<reference>` (machine token). A reference that
-    /// does not exist is `NotFound` ("Resource not found: <reference>").
+    /// does not exist is `NotFound` (`"Resource not found: <reference>"`).
     ///
     /// # Errors
     /// Besides the HTTP errors, `InvalidArgument` for a local reference: those are answered

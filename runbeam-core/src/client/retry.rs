@@ -8,8 +8,6 @@ use time::{
     OffsetDateTime, PrimitiveDateTime, format_description::FormatItem, macros::format_description,
 };
 
-use crate::error::ErrorKind;
-
 /// How idempotent requests (GET, PUT, DELETE) are retried after a transport failure, a 5xx
 /// or a 429. POSTs are never retried.
 ///
@@ -89,14 +87,6 @@ impl RetryPolicy {
     }
 }
 
-/// Whether an error of `kind` may be retried on an idempotent request.
-pub(crate) fn is_retryable(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::Transport | ErrorKind::ServerError | ErrorKind::RateLimited | ErrorKind::Timeout
-    )
-}
-
 const IMF_FIXDATE: &[FormatItem<'static>] = format_description!(
     "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
 );
@@ -151,10 +141,11 @@ mod tests {
 
     #[test]
     fn retryable_kinds() {
-        assert!(is_retryable(ErrorKind::ServerError));
-        assert!(is_retryable(ErrorKind::RateLimited));
-        assert!(is_retryable(ErrorKind::Transport));
-        assert!(!is_retryable(ErrorKind::NotFound));
-        assert!(!is_retryable(ErrorKind::Protocol));
+        use crate::error::ErrorKind;
+        assert!(ErrorKind::ServerError.is_retryable());
+        assert!(ErrorKind::RateLimited.is_retryable());
+        assert!(ErrorKind::Transport.is_retryable());
+        assert!(!ErrorKind::NotFound.is_retryable());
+        assert!(!ErrorKind::Protocol.is_retryable());
     }
 }
