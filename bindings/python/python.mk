@@ -1,6 +1,6 @@
 # Python binding (bindings/python): included by the top-level Makefile, which exports
-# CARGO_BUILD_TARGET and defines ROOT, VENV and PYTHON. `make setup` creates $(VENV) with
-# maturin==1.16.0 and pytest.
+# CARGO_BUILD_TARGET and defines ROOT, VENV and PYTHON. `make setup` creates $(VENV) with the
+# pinned requirements-dev.txt (maturin, pytest, mypy for `python-stubtest`).
 #
 # `maturin develop` builds into the shared workspace target dir (target/$(CARGO_BUILD_TARGET)/)
 # and installs the package editable into $(VENV): runbeam/_native.abi3.so is written next to the
@@ -15,11 +15,19 @@ PY_FEATURES := --features fault-injection
 PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
 	$(VENV)/bin/maturin develop -m $(PY_DIR)/Cargo.toml
 
-.PHONY: python-build python-test python-wheel python-bench python-devcloud
+.PHONY: python-build python-stubtest python-test python-wheel python-bench python-devcloud
 
 ## Debug build of runbeam._native into the venv (seconds after `make build`).
 python-build:
 	$(PY_MATURIN) $(PY_FEATURES)
+
+## The type stubs (runbeam/_native.pyi) against the built module, with mypy.stubtest: names,
+## parameter names, kinds and defaults, properties, static methods, @final. Exits non-zero on
+## any mismatch, or on an allowlist entry that no longer matches anything. The allowlist holds
+## only what stubtest cannot check for this module, each entry with its reason;
+## tests/test_stubs.py checks what stubtest skips.
+python-stubtest: python-build
+	VIRTUAL_ENV=$(VENV) $(PYTHON) -m mypy.stubtest runbeam._native --allowlist $(PY_DIR)/stubtest-allowlist.txt
 
 # The client tests (tests/test_client*.py) start the local Runbeam Cloud server as a subprocess.
 PY_DEVCLOUD := $(ROOT)/target/$(CARGO_BUILD_TARGET)/debug/runbeam-devcloud
@@ -32,7 +40,7 @@ python-devcloud: build
 # unless RUNBEAM_NO_FAULT_INJECTION=1 declares a release build (they are then skipped, and the
 # suite checks that the module really has no hook). That variable is removed from the
 # environment here, so that `make python-test` never passes with those tests skipped.
-python-test: python-build python-wheel python-devcloud
+python-test: python-build python-stubtest python-wheel python-devcloud
 	env -u RUNBEAM_NO_FAULT_INJECTION RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) \
 		$(PYTHON) -m pytest -q $(PY_DIR)/tests
 

@@ -1,16 +1,23 @@
-"""The type stubs (`runbeam/_native.pyi`) describe exactly what `runbeam._native` exposes.
+"""What ``mypy.stubtest`` does not check in the type stubs (``runbeam/_native.pyi``).
 
-The stub is parsed with `ast` and compared with the runtime module: the same public names; per
-class the same public members of the same sort (property, static method, method) with the same
-parameter names; the declared dunders exist; hashability matches.
+``make python-stubtest`` (run by ``make python-test``) compares the stub with the built module:
+names, parameter names, kinds and defaults, properties against methods, static methods, ``@final``.
+It deliberately skips some things that matter for a pyo3 module, checked here instead:
+
+- protocol dunders implemented as slots (``__len__``, ``__bool__``, ``__iter__``, ``__next__``,
+  ``__aiter__``, ``__anext__``) and ``__reduce__``: stubtest ignores those missing from a stub;
+- hashability: stubtest ignores ``__hash__``, so a class made unhashable by defining ``__eq__``
+  must be declared with ``__hash__: ClassVar[None]``;
+- constructors: stubtest accepts a ``__new__`` in the stub for a class that has none at runtime;
+- docstrings: every public class and function of the stub has one.
 """
 
 from __future__ import annotations
 
 import ast
-import inspect
+import types
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict
 
 import pytest
 
@@ -20,114 +27,69 @@ from runbeam import _native
 STUB = Path(runbeam.__file__).with_name("_native.pyi")
 TREE = ast.parse(STUB.read_text(encoding="utf-8"), filename=str(STUB))
 
-# Stub members: name -> (sort, parameter names or None).
-Members = Dict[str, Tuple[str, Optional[List[str]]]]
-
-
-def _params(fn: ast.FunctionDef, drop_self: bool) -> List[str]:
-    args = [a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
-    return args[1:] if drop_self else args
-
-
-def _stub_module() -> Tuple[Dict[str, Members], Members]:
-    classes: Dict[str, Members] = {}
-    top: Members = {}
-    for node in TREE.body:
-        if isinstance(node, ast.ClassDef):
-            members: Members = {}
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef):
-                    decorators = {d.id for d in item.decorator_list if isinstance(d, ast.Name)}
-                    if "property" in decorators:
-                        members[item.name] = ("property", None)
-                    elif "staticmethod" in decorators:
-                        members[item.name] = ("staticmethod", _params(item, drop_self=False))
-                    else:
-                        members[item.name] = ("method", _params(item, drop_self=True))
-                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                    members[item.target.id] = ("attribute", None)
-            classes[node.name] = members
-        elif isinstance(node, ast.FunctionDef):
-            top[node.name] = ("function", _params(node, drop_self=False))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            top[node.target.id] = ("attribute", None)
-    return classes, top
-
-
-STUB_CLASSES, STUB_TOP = _stub_module()
-
-
-def _runtime_params(obj, drop_self: bool) -> List[str]:
-    names = list(inspect.signature(obj).parameters)
-    return names[1:] if drop_self else names
-
-
-def test_stub_parses_and_declares_classes():
-    assert {"Reference", "MeshConfig", "Problem"} <= set(STUB_CLASSES)
-
-
-def test_module_level_names_match():
-    runtime = {n for n in dir(_native) if not n.startswith("_")} | {"__version__"}
-    stub = {n for n in list(STUB_CLASSES) + list(STUB_TOP) if not n.startswith("_")} | {
-        n for n in STUB_TOP if n == "__version__"
+# Class name -> member name -> its stub node (a function or an annotated attribute).
+STUB_CLASSES: Dict[str, Dict[str, ast.stmt]] = {
+    node.name: {
+        (item.name if isinstance(item, ast.FunctionDef) else item.target.id): item
+        for item in node.body
+        if isinstance(item, ast.FunctionDef)
+        or (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name))
     }
-    assert stub == runtime
+    for node in TREE.body
+    if isinstance(node, ast.ClassDef)
+}
+
+# Slot dunders that every object has with the same meaning, or that pyo3 defines as a group:
+# a `__richcmp__` gives all six comparison slots, of which the stub declares the supported ones.
+INHERITED_MEANING = {
+    "__repr__", "__str__", "__hash__", "__new__", "__init__",
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+}  # fmt: skip
 
 
-def test_module_functions_match():
-    for name, (sort, params) in STUB_TOP.items():
-        if sort == "function":
-            assert _runtime_params(getattr(_native, name), drop_self=False) == params, name
+def _runtime_class(name: str) -> type:
+    cls = getattr(_native, name)
+    assert isinstance(cls, type), name
+    return cls
 
 
 @pytest.mark.parametrize("name", sorted(STUB_CLASSES))
-def test_class_members_match(name: str):
-    cls = getattr(_native, name)
-    stub = STUB_CLASSES[name]
-    runtime = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
-    public_stub = {k: v for k, v in stub.items() if not k.startswith("_")}
-    assert set(public_stub) == set(runtime), name
-
-    for member, (sort, params) in public_stub.items():
-        obj = runtime[member]
-        if sort == "property":
-            assert inspect.isdatadescriptor(obj), f"{name}.{member} is not a property"
-        elif sort == "staticmethod":
-            assert isinstance(obj, staticmethod), f"{name}.{member} is not a staticmethod"
-            assert _runtime_params(getattr(cls, member), drop_self=False) == params
-        else:
-            assert callable(obj) and not isinstance(obj, (staticmethod, classmethod))
-            assert _runtime_params(getattr(cls, member), drop_self=True) == params
+def test_protocol_dunders_are_declared(name: str):
+    own = vars(_runtime_class(name))
+    skipped_by_stubtest = {
+        member
+        for member, value in own.items()
+        if member.startswith("__")
+        and member not in INHERITED_MEANING
+        and (isinstance(value, types.WrapperDescriptorType) or member == "__reduce__")
+    }
+    assert skipped_by_stubtest <= set(STUB_CLASSES[name]), name
 
 
 @pytest.mark.parametrize("name", sorted(STUB_CLASSES))
-def test_class_dunders_match(name: str):
-    cls = getattr(_native, name)
-    stub = STUB_CLASSES[name]
-    own = vars(cls)
-    for member, (sort, _params) in stub.items():
-        if not member.startswith("__") or member == "__init__":
-            continue
-        if member == "__hash__" and sort == "attribute":
-            assert own.get("__hash__", object()) is None, f"{name} should be unhashable"
-            continue
-        assert callable(own.get(member)), f"{name}.{member} is declared but not defined"
-    if own.get("__hash__", object()) is None:
-        assert stub.get("__hash__") == ("attribute", None), f"declare {name}.__hash__ as None"
-    for member in ("__reduce__", "__copy__", "__deepcopy__", "__hash__"):
-        if callable(own.get(member)):
-            assert member in stub, f"{name}.{member} exists but is not in the stub"
+def test_hashability_matches(name: str):
+    unhashable = vars(_runtime_class(name)).get("__hash__", object()) is None
+    declared = STUB_CLASSES[name].get("__hash__")
+    declared_none = isinstance(declared, ast.AnnAssign) and "None" in ast.unparse(declared.annotation)
+    assert unhashable == declared_none, f"{name}: declare __hash__: ClassVar[None] iff unhashable"
 
 
 @pytest.mark.parametrize("name", sorted(STUB_CLASSES))
-def test_constructor_matches(name: str):
-    cls = getattr(_native, name)
-    stub = STUB_CLASSES[name]
-    if "__init__" in stub:
-        assert list(inspect.signature(cls).parameters) == stub["__init__"][1]
-    else:
-        # No constructor in the stub: instances come only from the module's functions.
+def test_constructor_declared_iff_constructible(name: str):
+    cls = _runtime_class(name)
+    assert ("__new__" in STUB_CLASSES[name]) == ("__new__" in vars(cls)), name
+    if "__new__" not in STUB_CLASSES[name]:
+        # Instances come only from the module's functions and methods.
         with pytest.raises(TypeError):
             cls()
-        with pytest.raises(TypeError):
-            cls()
+
+
+def test_public_classes_and_functions_have_docstrings():
+    undocumented = [
+        node.name
+        for node in TREE.body
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef))
+        and not node.name.startswith("_")
+        and not ast.get_docstring(node)
+    ]
+    assert undocumented == []

@@ -1,11 +1,13 @@
 """Type stubs of ``runbeam._native``, the Rust extension behind :mod:`runbeam`.
 
-Checked against the runtime module by ``tests/test_stubs.py``.
+Checked against the built module by ``mypy.stubtest`` (``make python-stubtest``).
 """
 
-import os
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
 import datetime
+import os
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union, final
+
+from typing_extensions import disjoint_base
 
 __version__: str
 
@@ -16,6 +18,7 @@ def error_kinds() -> List[Tuple[str, str, int, str, bool, bool]]:
 
 _Path = Union[str, "os.PathLike[str]"]
 
+@final
 class Reference:
     """A parsed, validated resource reference (SPEC §1).
 
@@ -23,7 +26,7 @@ class Reference:
     ``Reference("local.name.x") == Reference("x")``.
     """
 
-    def __init__(self, text: str) -> None:
+    def __new__(cls, text: str) -> Reference:
         """The same as :meth:`Reference.parse`."""
     @staticmethod
     def parse(text: str) -> Reference:
@@ -54,21 +57,22 @@ class Reference:
     @property
     def is_local(self) -> bool:
         """Whether this names a resource of the gateway's own configuration."""
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
-    def __lt__(self, other: Reference) -> bool: ...
-    def __le__(self, other: Reference) -> bool: ...
-    def __gt__(self, other: Reference) -> bool: ...
-    def __ge__(self, other: Reference) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __lt__(self, other: Reference, /) -> bool: ...
+    def __le__(self, other: Reference, /) -> bool: ...
+    def __gt__(self, other: Reference, /) -> bool: ...
+    def __ge__(self, other: Reference, /) -> bool: ...
     def __hash__(self) -> int: ...
     def __reduce__(self) -> Tuple[Type[Reference], Tuple[str]]: ...
     def __copy__(self) -> Reference: ...
-    def __deepcopy__(self, memo: Any) -> Reference: ...
+    def __deepcopy__(self, memo: Any, /) -> Reference: ...
 
+@final
 class Problem:
     """One finding of a configuration check. ``str(problem)`` is ``"path: message"``."""
 
-    def __init__(self, kind: str, path: str, message: str) -> None: ...
+    def __new__(cls, kind: str, path: str, message: str) -> Problem: ...
     @property
     def kind(self) -> str:
         """The error kind name: ``"Config"``, ``"InvalidReference"`` or ``"UnknownProvider"``."""
@@ -78,11 +82,12 @@ class Problem:
     @property
     def message(self) -> str:
         """What is wrong, without the path."""
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
     def __reduce__(self) -> Tuple[Type[Problem], Tuple[str, str, str]]: ...
 
+@final
 class Mesh:
     """A ``[mesh.<name>]`` table (a snapshot; never shows ``jwt_secret``)."""
 
@@ -113,6 +118,7 @@ class Mesh:
     def egress(self) -> List[Reference]:
         """The references of the ``egress`` list that parse, in order."""
 
+@final
 class MeshMember:
     """A remote reference listed in a mesh."""
 
@@ -124,10 +130,11 @@ class MeshMember:
         """``"ingress"`` or ``"egress"``: the mesh list it appears in."""
     @property
     def reference(self) -> Reference: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
+@final
 class Provider:
     """A ``[provider.<name>]`` table, or the implicit ``local`` provider (a snapshot)."""
 
@@ -143,6 +150,7 @@ class Provider:
     @property
     def enabled(self) -> bool: ...
 
+@final
 class Ingress:
     """A local mesh ingress, ``[pipelines.<pipeline>.mesh.ingress.<name>]`` (a snapshot)."""
 
@@ -166,6 +174,7 @@ class Ingress:
     @property
     def description(self) -> Optional[str]: ...
 
+@final
 class Egress:
     """A local mesh egress, ``[pipelines.<pipeline>.mesh.egress.<name>]`` (a snapshot)."""
 
@@ -187,6 +196,7 @@ class Egress:
     @property
     def description(self) -> Optional[str]: ...
 
+@final
 class MeshConfig:
     """The mesh part of a gateway configuration (SPEC §2), merged from TOML documents.
 
@@ -239,6 +249,7 @@ class MeshConfig:
 
 _Json = Dict[str, Any]
 
+@final
 class AuthorizeResult:
     """The answer of :meth:`Client.authorize`: a machine token for a gateway.
 
@@ -262,6 +273,7 @@ class AuthorizeResult:
         """What the token allows."""
     def __repr__(self) -> str: ...
 
+@final
 class ResolvedResource:
     """A resource found by :meth:`Client.resolve`."""
 
@@ -296,6 +308,7 @@ class ResolvedResource:
     def description(self) -> Optional[str]: ...
     def __repr__(self) -> str: ...
 
+@final
 class Resolved:
     """The answer of :meth:`Client.resolve`: the resource and where it came from."""
 
@@ -309,6 +322,7 @@ class Resolved:
         """When the server resolved it (aware, UTC)."""
     def __repr__(self) -> str: ...
 
+@final
 class MeshToken:
     """A short-lived mesh token (RS256 JWT); ``repr()`` never shows the token."""
 
@@ -320,6 +334,7 @@ class MeshToken:
     def mesh_id(self) -> str: ...
     def __repr__(self) -> str: ...
 
+@final
 class Page:
     """One page of a collection; ``len(page)`` is the number of items on it."""
 
@@ -340,6 +355,7 @@ class Page:
     def __len__(self) -> int: ...
     def __repr__(self) -> str: ...
 
+@final
 class ResourceIterator:
     """Every item of every page of a collection (:meth:`Client.iter_all`); pages are fetched
     as needed. After an error, iterating again retries the failed page."""
@@ -347,12 +363,14 @@ class ResourceIterator:
     def __iter__(self) -> Iterator[_Json]: ...
     def __next__(self) -> _Json: ...
 
+@final
 class AsyncResourceIterator:
     """The asyncio form of :class:`ResourceIterator` (:meth:`AsyncClient.iter_all`)."""
 
     def __aiter__(self) -> AsyncIterator[_Json]: ...
     def __anext__(self) -> Awaitable[_Json]: ...
 
+@final
 class Change:
     """One configuration change of the change feed (:meth:`Client.changes`).
 
@@ -370,6 +388,7 @@ class Change:
         ``action``, ``created_at``)."""
     def __repr__(self) -> str: ...
 
+@final
 class Acknowledgement:
     """The ``{success, message}`` answer of the change feed calls; true when ``success``."""
 
@@ -385,6 +404,7 @@ class Acknowledgement:
     def __bool__(self) -> bool: ...
     def __repr__(self) -> str: ...
 
+@final
 class UpdateResult:
     """The answer of :meth:`Client.update_config`."""
 
@@ -403,6 +423,7 @@ class UpdateResult:
         """``"created"`` or ``"updated"``."""
     def __repr__(self) -> str: ...
 
+@final
 class Client:
     """The Runbeam Cloud API client (SPEC §3), blocking.
 
@@ -414,8 +435,8 @@ class Client:
     ``retry_after`` and ``field_errors`` filled in from the server's answer.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         api_url: str,
         *,
         token: Optional[str] = None,
@@ -426,7 +447,7 @@ class Client:
         ca_bundle: Optional[_Path] = None,
         allow_insecure_http: bool = False,
         max_body_bytes: int = 10485760,
-    ) -> None:
+    ) -> Client:
         """``api_url`` without a path gets ``/api`` appended; ``http://`` only for loopback
         hosts unless ``allow_insecure_http``. Times are in seconds; ``deadline`` bounds a whole
         call, retries included; ``max_attempts`` counts the first attempt; a response body
@@ -464,12 +485,13 @@ class Client:
     def delete(self, collection: str, id: str) -> None: ...
     def __repr__(self) -> str: ...
 
+@final
 class AsyncClient:
     """The asyncio form of :class:`Client`: the same methods, each returning an awaitable
     (an ``asyncio.Future`` of the running loop; cancelling it aborts the request)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         api_url: str,
         *,
         token: Optional[str] = None,
@@ -480,7 +502,7 @@ class AsyncClient:
         ca_bundle: Optional[_Path] = None,
         allow_insecure_http: bool = False,
         max_body_bytes: int = 10485760,
-    ) -> None: ...
+    ) -> AsyncClient: ...
     def with_token(self, token: str) -> AsyncClient: ...
     @property
     def api_url(self) -> str: ...
@@ -516,6 +538,7 @@ def parse_bearer(header: str) -> str:
     """The token of an ``Authorization`` header value: scheme ``Bearer`` (any case), one
     token. Raises :class:`JwtInvalidError` saying what is wrong (never quoting the header)."""
 
+@final
 class TokenUser:
     """The ``user`` claim of a Runbeam user JWT."""
 
@@ -526,11 +549,12 @@ class TokenUser:
     def email(self) -> Optional[str]: ...
     @property
     def name(self) -> Optional[str]: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
     def __repr__(self) -> str: ...
 
+@final
 class TokenTeam:
     """The ``team`` claim of a Runbeam user JWT."""
 
@@ -538,11 +562,12 @@ class TokenTeam:
     def id(self) -> str: ...
     @property
     def name(self) -> Optional[str]: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
     def __repr__(self) -> str: ...
 
+@final
 class Claims:
     """The claims of a verified token. Claims are not secret (the token is): ``repr()`` shows
     them."""
@@ -576,6 +601,7 @@ class Claims:
         """Every claim, as a new ``dict``."""
     def __repr__(self) -> str: ...
 
+@final
 class Validator:
     """Validates Runbeam user JWTs and mesh tokens (SPEC §4), blocking.
 
@@ -594,8 +620,8 @@ class Validator:
     :class:`InvalidArgumentError` for bad settings. Messages never quote the token.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         trusted_issuers: Optional[List[str]] = None,
         jwks_url: Optional[str] = None,
@@ -610,7 +636,7 @@ class Validator:
         allow_insecure_http: bool = False,
         deadline: float = 10.0,
         ca_bundle_pem: Union[bytes, str, None] = None,
-    ) -> None: ...
+    ) -> Validator: ...
     @property
     def trusted_issuers(self) -> List[str]:
         """The trusted issuers, normalised."""
@@ -633,12 +659,13 @@ class Validator:
         """Forget every verified token (keys stay cached)."""
     def __repr__(self) -> str: ...
 
+@final
 class AsyncValidator:
     """The asyncio form of :class:`Validator`: ``validate``, ``verify_mesh_token`` and
     ``refresh_keys`` return awaitables (already completed when the keys are cached)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         trusted_issuers: Optional[List[str]] = None,
         jwks_url: Optional[str] = None,
@@ -653,7 +680,7 @@ class AsyncValidator:
         allow_insecure_http: bool = False,
         deadline: float = 10.0,
         ca_bundle_pem: Union[bytes, str, None] = None,
-    ) -> None: ...
+    ) -> AsyncValidator: ...
     @property
     def trusted_issuers(self) -> List[str]: ...
     @property
@@ -673,6 +700,7 @@ class AsyncValidator:
 
 _Timestamp = Union[datetime.datetime, str]
 
+@final
 class MachineToken:
     """A gateway's machine token. ``repr()`` and ``str()`` never show the token.
 
@@ -681,14 +709,14 @@ class MachineToken:
     every field is equal.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         machine_token: str,
         expires_at: _Timestamp,
         gateway_id: str,
         abilities: Optional[List[str]] = None,
         issued_at: Optional[_Timestamp] = None,
-    ) -> None:
+    ) -> MachineToken:
         """Raises :class:`InvalidArgumentError` for an empty token or gateway id or a bad date."""
     @property
     def machine_token(self) -> str:
@@ -707,21 +735,22 @@ class MachineToken:
         """Seconds left before expiry, as a float (``0.0`` once expired)."""
     def needs_renewal(self, window_seconds: float = 604800.0) -> bool:
         """Whether it expires within ``window_seconds`` (default 7 days) or has expired."""
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
     def __repr__(self) -> str: ...
 
+@final
 class UserToken:
     """A user JWT or Sanctum token, optionally with its expiry and user. ``repr()`` and
     ``str()`` never show the token."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         token: str,
         expires_at: Optional[_Timestamp] = None,
         user: Optional[Dict[str, Any]] = None,
-    ) -> None: ...
+    ) -> UserToken: ...
     @property
     def token(self) -> str: ...
     @property
@@ -731,11 +760,12 @@ class UserToken:
         """``{"id", "email", "name"}`` as the Cloud gives it."""
     def is_expired(self) -> bool:
         """Whether it has a known expiry that has passed."""
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
     def __repr__(self) -> str: ...
 
+@disjoint_base
 class TokenStore:
     """Where tokens are kept: one slot per ``(instance_id, token_type)`` (token types
     ``"machine_token"``, ``"user_token"``). Ids match ``[A-Za-z0-9_.-]{1,128}`` and are not
@@ -761,11 +791,12 @@ class TokenStore:
         """Empties the slot; whether it held something."""
     def __repr__(self) -> str: ...
 
+@final
 class FileTokenStore(TokenStore):
     """The age-encrypted files: ``<root>/<instance_id>/runbeam/<token_type>.json`` and
     ``<root>/<instance_id>/encryption.key`` (directories 0700, files 0600)."""
 
-    def __init__(self, root: Optional[_Path] = None, key: Optional[str] = None) -> None:
+    def __new__(cls, root: Optional[_Path] = None, key: Optional[str] = None) -> FileTokenStore:
         """``root`` ``None``: ``RUNBEAM_HOME``, else ``~/.runbeam``. ``key`` (``AGE-SECRET-KEY-1…``
         or its base64) replaces the key files; without it ``RUNBEAM_ENCRYPTION_KEY`` does."""
     @property
@@ -773,18 +804,20 @@ class FileTokenStore(TokenStore):
         """The storage root (a ``pathlib.Path``)."""
     def __repr__(self) -> str: ...
 
+@final
 class KeyringTokenStore(TokenStore):
     """The OS keyring (Linux: the Secret Service): service ``runbeam``, account
     ``<instance_id>/<token_type>``."""
 
-    def __init__(self) -> None:
+    def __new__(cls) -> KeyringTokenStore:
         """Raises :class:`KeyringUnavailableError` when the keyring cannot be reached."""
     def __repr__(self) -> str: ...
 
+@final
 class MemoryTokenStore(TokenStore):
     """In memory; nothing survives the process."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> MemoryTokenStore: ...
     def __repr__(self) -> str: ...
 
 def open_token_store(choice: Optional[str] = None) -> TokenStore:
@@ -796,6 +829,7 @@ def open_token_store(choice: Optional[str] = None) -> TokenStore:
 
 _Credential = Union[str, Callable[[], str], None]
 
+@final
 class TokenManager:
     """Keeps one gateway instance's machine token valid (SPEC §5.3), blocking; every wait
     releases the GIL.
@@ -810,8 +844,8 @@ class TokenManager:
     inside the window; its exceptions go to ``sys.unraisablehook``.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         instance_id: str,
         store: TokenStore,
         client: Union[Client, AsyncClient, str],
@@ -820,7 +854,7 @@ class TokenManager:
         credential: _Credential = None,
         renewal_window: float = 604800.0,
         on_renewal_window: Optional[Callable[[MachineToken], None]] = None,
-    ) -> None: ...
+    ) -> TokenManager: ...
     @property
     def instance_id(self) -> str: ...
     @property
@@ -841,12 +875,13 @@ class TokenManager:
         """The stored token, without renewal."""
     def __repr__(self) -> str: ...
 
+@final
 class AsyncTokenManager:
     """The asyncio form of :class:`TokenManager`: the same arguments; ``ensure_token``,
     ``revoke`` and ``current`` return awaitables."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         instance_id: str,
         store: TokenStore,
         client: Union[Client, AsyncClient, str],
@@ -855,7 +890,7 @@ class AsyncTokenManager:
         credential: _Credential = None,
         renewal_window: float = 604800.0,
         on_renewal_window: Optional[Callable[[MachineToken], None]] = None,
-    ) -> None: ...
+    ) -> AsyncTokenManager: ...
     @property
     def instance_id(self) -> str: ...
     @property
@@ -867,6 +902,7 @@ class AsyncTokenManager:
 
 # --- Reference resolution and mesh tokens (SPEC §6) -------------------------------------------
 
+@final
 class Resolution:
     """The answer of :meth:`Resolver.resolve`: the resource, where it came from, and whether it
     is a stale answer served while the provider failed."""
@@ -893,6 +929,7 @@ class Resolution:
         """The wire form: ``{"data": {...}, "meta": {"provider", "resolved_at", "stale"}}``."""
     def __repr__(self) -> str: ...
 
+@final
 class IssuedMeshToken:
     """A mesh token from :meth:`Resolver.mesh_token`, verified before it was handed out: send
     ``token`` as ``Authorization: Bearer`` to the destination. ``repr()`` and ``str()`` never
@@ -915,6 +952,7 @@ class IssuedMeshToken:
         """Its verified claims (``sub``, ``aud``, ``dest_url``, ``source_team``, …)."""
     def __repr__(self) -> str: ...
 
+@final
 class ResolverStats:
     """Counters of a resolver's work since it was built."""
 
@@ -937,13 +975,14 @@ class ResolverStats:
     def mesh_token_requests(self) -> int:
         """Mesh tokens requested from a provider."""
     def to_dict(self) -> Dict[str, int]: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
     def __repr__(self) -> str: ...
 
 _Ref = Union[str, Reference]
 
+@final
 class Resolver:
     """Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in
     front of the Cloud; blocking, every wait releases the GIL and a cache hit does no I/O.
@@ -971,8 +1010,8 @@ class Resolver:
     ['https://dicom.radiology.example.com']
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         config: MeshConfig,
         client: Union[Client, AsyncClient, str],
         manager: Union[TokenManager, AsyncTokenManager],
@@ -980,7 +1019,7 @@ class Resolver:
         max_stale_secs: float = 3600.0,
         mesh_token_margin_secs: float = 30.0,
         mesh_token_capacity: int = 1024,
-    ) -> None: ...
+    ) -> Resolver: ...
     def validate_startup(self) -> None:
         """Check the configuration in use; raises :class:`ConfigError` whose ``problems`` list
         every problem. Nothing is fetched."""
@@ -1040,13 +1079,14 @@ class Resolver:
         """The configuration in use."""
     def __repr__(self) -> str: ...
 
+@final
 class AsyncResolver:
     """The asyncio form of :class:`Resolver` (the same arguments): :meth:`resolve`,
     :meth:`mesh_token` and :meth:`verify_mesh_token` return awaitables, already completed when
     answered from the cache; the other methods are immediate."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         config: MeshConfig,
         client: Union[Client, AsyncClient, str],
         manager: Union[TokenManager, AsyncTokenManager],
@@ -1054,7 +1094,7 @@ class AsyncResolver:
         max_stale_secs: float = 3600.0,
         mesh_token_margin_secs: float = 30.0,
         mesh_token_capacity: int = 1024,
-    ) -> None: ...
+    ) -> AsyncResolver: ...
     def validate_startup(self) -> None: ...
     def resolve(self, reference: _Ref) -> Awaitable[Resolution]: ...
     def resolve_cached(self, reference: _Ref) -> Optional[Resolution]:
@@ -1072,3 +1112,18 @@ class AsyncResolver:
     @property
     def config(self) -> MeshConfig: ...
     def __repr__(self) -> str: ...
+
+# --- Internal hooks: not part of the public API -----------------------------------------------
+# (`_fault_arm(site, count)` exists only in builds with the test-only `fault-injection` feature,
+# so it is not declared here; see stubtest-allowlist.txt.)
+
+def _at_exit() -> None:
+    """Registered with ``atexit`` at import: stops runtime threads from entering Python and
+    waits for those already inside."""
+
+def _after_fork_in_child() -> None:
+    """Registered with ``os.register_at_fork`` at import: core state is rebuilt after a fork."""
+
+def _set_verify_releases_gil(enabled: bool) -> bool:
+    """Whether the validators' cached path releases the GIL (for ``bench/jwt.py``); returns the
+    previous setting."""
