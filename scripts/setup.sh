@@ -5,7 +5,7 @@
 #   - cbindgen 0.29.4 (generates include/runbeam.h; the drift check needs this exact version)
 #   - valgrind, gcc/g++ (C suite; usually present)
 #   - gnome-keyring + dbus (a real Secret Service for the keyring tests, see with-keyring.sh)
-#   - .venv with the pinned Python dev requirements (maturin, pytest)
+#   - .venv with the pinned Python dev requirements (maturin, pytest, mypy for stubtest)
 #   - the Node binding's npm packages (@napi-rs/cli, pinned)
 set -euo pipefail
 cd "$(dirname "$0")/.."
