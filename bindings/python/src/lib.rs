@@ -83,7 +83,8 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<resolver::PyResolverStats>()?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     // Test-only (debug builds): `_fault_arm(site, count)` makes the next `count` calls that
-    // pass `site` panic, for tests/test_panic_boundary.py. Declared in the stubs' internal hooks, allowlisted for stubtest (release builds lack it).
+    // pass `site` panic, for tests/test_panic_boundary.py. Declared in the stubs' internal
+    // hooks and allowlisted for stubtest (release builds lack it).
     #[cfg(feature = "fault-injection")]
     m.add_function(wrap_pyfunction!(guard::fault_arm, m)?)?;
     Ok(())
