@@ -907,7 +907,9 @@ runbeam_status runbeam_client_config_set_deadline_ms(runbeam_client_config *conf
 
 /**
  * Attempts of an idempotent call (GET, PUT, DELETE) on transport failures, 5xx and 429
- * (default 3; 1 disables retries; 0 or more than 100 is invalid). POSTs are never retried.
+ * (default 3; 1 disables retries). POSTs are never retried. The range is runbeam-core's
+ * (1 to `RetryPolicy::MAX_ATTEMPTS`, 100): outside it, `RUNBEAM_STATUS_INVALID_ARGUMENT`
+ * with the core's message.
  *
  * # Safety
  * `config` is NULL or a live configuration.
@@ -1300,8 +1302,10 @@ runbeam_status runbeam_client_list_async(const runbeam_client *client,
                                          runbeam_cancel **cancel_out);
 
 /**
- * Every item of a collection, fetched page after page of `per_page` (1-1000) items.
- * `*out_json`: a JSON array `[resource, ...]`.
+ * Every item of a collection, fetched page after page of `per_page` (1-1000) items by
+ * runbeam-core's page walk: a next page is requested while the last one says there is one
+ * (`meta.last_page`, else `links.next`), at most 10 000 pages (more is
+ * `RUNBEAM_STATUS_PROTOCOL`). `*out_json`: a JSON array `[resource, ...]`.
  *
  * # Safety
  * `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use runbeam_core::client::{Client, Collection, RetryPolicy};
 use runbeam_core::{ErrorKind, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -348,5 +348,139 @@ async fn list_all_follows_pages() {
         heads[2].starts_with("GET /api/gateways?page=3&per_page=2 "),
         "{}",
         heads[2]
+    );
+}
+
+/// A page of two gateways whose `meta` has no `last_page`: only `links.next` tells whether
+/// another page follows (it points at another host, which the walk must never call).
+fn next_link_page(n: u32, next: bool) -> Reply {
+    let next = if next {
+        format!(r#""https://elsewhere.example/api/gateways?page={}""#, n + 1)
+    } else {
+        "null".to_string()
+    };
+    json(
+        "200 OK",
+        &format!(
+            r#"{{"data":[{{"id":{a}}},{{"id":{b}}}],"links":{{"next":{next}}},
+                "meta":{{"current_page":{n},"per_page":2}}}}"#,
+            a = n * 2 - 1,
+            b = n * 2
+        ),
+    )
+}
+
+fn request_lines(server: &Server) -> Vec<String> {
+    let heads = server.requests.lock().unwrap().clone();
+    heads
+        .iter()
+        .map(|h| h.lines().next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn list_all_follows_links_next_without_last_page() {
+    let server = serve(vec![
+        next_link_page(1, true),
+        next_link_page(2, true),
+        next_link_page(3, false),
+    ])
+    .await;
+    let all: Vec<_> = client(&server.url)
+        .collection(Collection::Gateways)
+        .list_all(2)
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<_> = all.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(
+        request_lines(&server),
+        [1, 2, 3].map(|n| format!("GET /api/gateways?page={n}&per_page=2 HTTP/1.1"))
+    );
+}
+
+#[tokio::test]
+async fn the_page_cursor_retries_a_failed_page_and_ends_with_none() {
+    let server = serve(vec![
+        next_link_page(1, true),
+        json("500 Internal Server Error", r#"{"message":"boom"}"#),
+        next_link_page(2, false),
+    ])
+    .await;
+    let once = Client::builder(&server.url)
+        .token(Secret::new(TOKEN.into()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let mut pages = once.collection(Collection::Gateways).pages(2).unwrap();
+    assert_eq!(pages.next().await.unwrap().map(|p| p.len()), Some(2));
+    let err = pages.next().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServerError);
+    let second = pages.next().await.unwrap().unwrap();
+    assert_eq!(second[0].id, "3");
+    assert!(pages.next().await.unwrap().is_none());
+    assert!(pages.next().await.unwrap().is_none());
+    let lines = request_lines(&server);
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[1..].iter().all(|l| l.contains("page=2&")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_page_walk_is_bounded() {
+    // Every page announces another one.
+    let server = serve(vec![next_link_page(1, true)]).await;
+    let mut pages = client(&server.url)
+        .collection(Collection::Gateways)
+        .pages(2)
+        .unwrap()
+        .max_pages(3);
+    for _ in 0..3 {
+        assert!(pages.next().await.unwrap().is_some());
+    }
+    let err = pages.next().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol);
+    assert!(err.message().contains("after 3 pages"), "{}", err.message());
+    assert_eq!(server.count(), 3);
+}
+
+#[tokio::test]
+async fn out_of_range_pages_are_refused_before_sending() {
+    let server = serve(vec![next_link_page(1, false)]).await;
+    let gateways = client(&server.url).collection(Collection::Gateways);
+    for per_page in [0, 1001] {
+        let err = gateways.pages(per_page).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        let first: Vec<_> = gateways.list_all(per_page).collect().await;
+        assert_eq!(first.len(), 1);
+        assert!(matches!(&first[0], Err(e) if e.kind() == ErrorKind::InvalidArgument));
+    }
+    assert_eq!(server.count(), 0);
+}
+
+#[test]
+fn max_attempts_out_of_range_is_refused_by_the_builder() {
+    for attempts in [0, RetryPolicy::MAX_ATTEMPTS + 1] {
+        let err = Client::builder("http://127.0.0.1:1")
+            .retry(RetryPolicy {
+                max_attempts: attempts,
+                ..RetryPolicy::default()
+            })
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(err.message().contains("max_attempts"), "{}", err.message());
+    }
+    let most = RetryPolicy::default()
+        .with_max_attempts(RetryPolicy::MAX_ATTEMPTS)
+        .unwrap();
+    assert!(
+        Client::builder("http://127.0.0.1:1")
+            .retry(most)
+            .build()
+            .is_ok()
     );
 }

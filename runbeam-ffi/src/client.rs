@@ -89,7 +89,7 @@ pub struct runbeam_client_config {
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     deadline: Option<Duration>,
-    max_attempts: Option<u32>,
+    retry: Option<RetryPolicy>,
     ca_bundle_files: Vec<String>,
     language: String,
     allow_insecure_http: bool,
@@ -113,11 +113,8 @@ impl runbeam_client_config {
         if let Some(t) = self.deadline {
             b = b.deadline(t);
         }
-        if let Some(n) = self.max_attempts {
-            b = b.retry(RetryPolicy {
-                max_attempts: n,
-                ..RetryPolicy::default()
-            });
+        if let Some(policy) = self.retry {
+            b = b.retry(policy);
         }
         for file in &self.ca_bundle_files {
             b = b.ca_bundle_file(file);
@@ -161,7 +158,7 @@ pub unsafe extern "C" fn runbeam_client_config_new(
             connect_timeout: None,
             request_timeout: None,
             deadline: None,
-            max_attempts: None,
+            retry: None,
             ca_bundle_files: Vec::new(),
             language: "c".to_string(),
             allow_insecure_http: false,
@@ -289,7 +286,9 @@ pub unsafe extern "C" fn runbeam_client_config_set_deadline_ms(
 }
 
 /// Attempts of an idempotent call (GET, PUT, DELETE) on transport failures, 5xx and 429
-/// (default 3; 1 disables retries; 0 or more than 100 is invalid). POSTs are never retried.
+/// (default 3; 1 disables retries). POSTs are never retried. The range is runbeam-core's
+/// (1 to `RetryPolicy::MAX_ATTEMPTS`, 100): outside it, `RUNBEAM_STATUS_INVALID_ARGUMENT`
+/// with the core's message.
 ///
 /// # Safety
 /// `config` is NULL or a live configuration.
@@ -301,12 +300,7 @@ pub unsafe extern "C" fn runbeam_client_config_set_max_attempts(
     // SAFETY: forwarded contract.
     unsafe {
         with_config("runbeam_client_config_set_max_attempts", config, |c| {
-            if !(1..=100).contains(&max_attempts) {
-                return Err(invalid_argument(format!(
-                    "max_attempts must be in 1-100 (got {max_attempts})"
-                )));
-            }
-            c.max_attempts = Some(max_attempts);
+            c.retry = Some(RetryPolicy::default().with_max_attempts(max_attempts)?);
             Ok(())
         })
     }
@@ -1338,8 +1332,10 @@ pub unsafe extern "C" fn runbeam_client_list_async(
     })
 }
 
-/// Every item of a collection, fetched page after page of `per_page` (1-1000) items.
-/// `*out_json`: a JSON array `[resource, ...]`.
+/// Every item of a collection, fetched page after page of `per_page` (1-1000) items by
+/// runbeam-core's page walk: a next page is requested while the last one says there is one
+/// (`meta.last_page`, else `links.next`), at most 10 000 pages (more is
+/// `RUNBEAM_STATUS_PROTOCOL`). `*out_json`: a JSON array `[resource, ...]`.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.

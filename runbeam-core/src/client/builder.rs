@@ -155,8 +155,9 @@ impl ClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// `InvalidArgument` for a malformed or insecure API URL, a zero timeout, an odd language
-    /// name, or a CA bundle that cannot be read or holds no certificate; `Transport` when the
+    /// `InvalidArgument` for a malformed or insecure API URL, a zero timeout, a retry policy's
+    /// `max_attempts` of 0 or above [`RetryPolicy::MAX_ATTEMPTS`], an odd language name, or a CA
+    /// bundle that cannot be read or holds no certificate; `Transport` when the
     /// TLS stack cannot be set up.
     pub fn build(self) -> Result<Client> {
         let root = api_root(&self.api_url, self.allow_insecure_http)?;
@@ -186,8 +187,8 @@ impl ClientBuilder {
                 quote_input(&self.language, 40)
             )));
         }
-        let mut retry = self.retry;
-        retry.max_attempts = retry.max_attempts.max(1);
+        let retry = self.retry;
+        retry.check()?;
 
         let mut certificates = Vec::new();
         let mut bundles = self.ca_bundles;

@@ -87,20 +87,51 @@ impl fmt::Display for Collection {
 /// ```
 /// use runbeam_core::client::PageRequest;
 /// assert_eq!(PageRequest::default(), PageRequest { page: 1, per_page: 15 });
+/// assert!(PageRequest { page: 1, per_page: 1001 }.check().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     /// 1-based page number.
     pub page: u32,
-    /// Items per page (1-1000).
+    /// Items per page (1 to [`PageRequest::MAX_PER_PAGE`]).
     pub per_page: u32,
+}
+
+impl PageRequest {
+    /// Items per page of [`PageRequest::default`] (15, the API's own default).
+    pub const DEFAULT_PER_PAGE: u32 = 15;
+
+    /// The most items a page may be asked for (1000).
+    pub const MAX_PER_PAGE: u32 = 1000;
+
+    /// Checks the request: what [`CollectionClient::list`] and [`CollectionClient::pages`]
+    /// refuse before sending anything.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `page` is 0 or `per_page` is not in 1 to
+    /// [`PageRequest::MAX_PER_PAGE`].
+    pub fn check(&self) -> Result<()> {
+        if self.page == 0 || !(1..=PageRequest::MAX_PER_PAGE).contains(&self.per_page) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "page must be at least 1 and per_page between 1 and {} (got page {}, \
+                     per_page {})",
+                    PageRequest::MAX_PER_PAGE,
+                    self.page,
+                    self.per_page
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for PageRequest {
     fn default() -> Self {
         PageRequest {
             page: 1,
-            per_page: 15,
+            per_page: PageRequest::DEFAULT_PER_PAGE,
         }
     }
 }
@@ -121,9 +152,23 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Whether a later page exists (by `meta.last_page`, else by `links.next`).
+    /// Whether a later page exists: by `meta.last_page` when the server sent it, else by
+    /// `links.next`. An empty page has no next one (a server that announces more but sends
+    /// nothing would otherwise be asked forever). The one rule every page walk of this SDK
+    /// follows ([`PageCursor`], [`CollectionClient::list_all`], [`Client::changes`]).
+    ///
+    /// ```
+    /// use runbeam_core::client::{Page, Resource};
+    /// let only_next: Page<Resource> = serde_json::from_str(
+    ///     r#"{"data": [{"id": 1}], "links": {"next": "https://api.runbeam.io/api/gateways?page=2"}}"#,
+    /// )?;
+    /// assert!(only_next.has_next());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn has_next(&self) -> bool {
-        if self.meta.last_page > 0 {
+        if self.data.is_empty() {
+            false
+        } else if self.meta.last_page > 0 {
             self.meta.current_page < self.meta.last_page
         } else {
             self.links.next.is_some()
@@ -263,27 +308,46 @@ impl<T: DeserializeOwned + Send + 'static> CollectionClient<T> {
     /// `GET /<collection>?page=&per_page=`: one page.
     ///
     /// # Errors
-    /// `InvalidArgument` when `page` is 0 or `per_page` is not in 1-1000, else the HTTP errors.
+    /// `InvalidArgument` when the request fails [`PageRequest::check`], else the HTTP errors.
     pub async fn list(&self, request: PageRequest) -> Result<Page<T>> {
-        if request.page == 0 || !(1..=1000).contains(&request.per_page) {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "page must be ≥ 1 and per_page in 1-1000 (got page {}, per_page {})",
-                    request.page, request.per_page
-                ),
-            ));
-        }
+        request.check()?;
         let call = Call::get(format!("/{}", self.collection))
             .query("page", request.page.to_string())
             .query("per_page", request.per_page.to_string());
         self.client.send_json(call).await
     }
 
+    /// A cursor over the pages of the collection, `per_page` items each, from page 1: see
+    /// [`PageCursor`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: runbeam_core::client::Client) -> runbeam_core::Result<()> {
+    /// use runbeam_core::client::Collection;
+    /// let mut pages = client.collection(Collection::Gateways).pages(100)?;
+    /// while let Some(items) = pages.next().await? {
+    ///     println!("{} gateways", items.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `per_page` is not in 1 to [`PageRequest::MAX_PER_PAGE`]
+    /// (before anything is sent).
+    pub fn pages(&self, per_page: u32) -> Result<PageCursor<T>> {
+        let first = PageRequest { page: 1, per_page };
+        first.check()?;
+        Ok(PageCursor {
+            items: self.clone(),
+            next: Some(first),
+            pages_read: 0,
+            max_pages: MAX_LIST_PAGES,
+        })
+    }
+
     /// Every item of the collection, fetching page after page of `per_page` items as the
-    /// stream is consumed; stops after `meta.last_page` (or when `links.next` is null, or at
-    /// an empty page). Next pages are requested by number from the API root, never by
-    /// following `links.next`, so the token never goes to a host other than the API's.
+    /// stream is consumed: the items of a [`PageCursor`] (same rule, same bound), one by one.
+    /// An invalid `per_page` is the stream's first and only item.
     ///
     /// ```no_run
     /// # async fn run(client: runbeam_core::client::Client) -> runbeam_core::Result<()> {
@@ -294,25 +358,17 @@ impl<T: DeserializeOwned + Send + 'static> CollectionClient<T> {
     /// # }
     /// ```
     pub fn list_all(&self, per_page: u32) -> impl Stream<Item = Result<T>> + Send + 'static {
-        let this = self.clone();
-        stream::try_unfold(Some(1u32), move |page| {
-            let this = this.clone();
-            async move {
-                let Some(page) = page else {
-                    return Ok(None);
-                };
-                let got = this.list(PageRequest { page, per_page }).await?;
-                let next = if got.data.is_empty() || !got.has_next() {
-                    None
-                } else {
-                    page.checked_add(1)
-                };
-                Ok(Some((got.data, next)))
-            }
-        })
-        .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
-        .try_flatten()
-        .boxed()
+        let cursor = self.pages(per_page);
+        stream::once(async move { cursor })
+            .map_ok(|cursor| {
+                stream::try_unfold(cursor, |mut cursor| async move {
+                    Ok(cursor.next().await?.map(|items| (items, cursor)))
+                })
+            })
+            .try_flatten()
+            .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
     }
 
     /// `GET /<collection>/<id>`.
@@ -340,5 +396,90 @@ impl<T: DeserializeOwned + Send + 'static> CollectionClient<T> {
     pub async fn delete(&self, id: &str) -> Result<()> {
         let call = Call::new(Method::DELETE, self.item_path(id)?);
         self.client.send_unit(call).await
+    }
+}
+
+/// The most pages a [`PageCursor`] requests (10 000): a walk of
+/// [`CollectionClient::list_all`] reads at most this many pages, i.e. at most 10 million items
+/// with pages of 1000. A server that always announces another page cannot make it send
+/// requests forever.
+pub const MAX_LIST_PAGES: u32 = 10_000;
+
+/// Items per page of a whole-collection walk when the caller names none (100), used by the
+/// bindings' `listAll` / `iter_all`.
+pub const DEFAULT_LIST_ALL_PER_PAGE: u32 = 100;
+
+/// Walks the pages of a collection, from [`CollectionClient::pages`]: each
+/// [`next`](Self::next) fetches one page and returns its items, until [`Page::has_next`] says
+/// there is none. Next pages are requested by number from the API root (page 1, 2, …), never
+/// by following `links.next`, so the token never goes to a host other than the API's.
+///
+/// A failed fetch leaves the cursor where it was: calling `next` again retries the same page.
+/// At most [`MAX_LIST_PAGES`] pages are requested; when the last of them still announces a
+/// next page, `next` fails with `Protocol` rather than silently returning a partial
+/// collection.
+pub struct PageCursor<T> {
+    items: CollectionClient<T>,
+    next: Option<PageRequest>,
+    pages_read: u32,
+    max_pages: u32,
+}
+
+impl<T> fmt::Debug for PageCursor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageCursor")
+            .field("collection", &self.items.collection)
+            .field("next", &self.next)
+            .field("pages_read", &self.pages_read)
+            .field("max_pages", &self.max_pages)
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> PageCursor<T> {
+    /// Lowers the page bound of this walk (at most [`MAX_LIST_PAGES`]; 0 is taken as 1).
+    pub fn max_pages(mut self, max_pages: u32) -> Self {
+        self.max_pages = max_pages.clamp(1, MAX_LIST_PAGES);
+        self
+    }
+
+    /// The page the next call of [`next`](Self::next) requests, or `None` when the walk is
+    /// over.
+    pub fn upcoming(&self) -> Option<PageRequest> {
+        self.next
+    }
+
+    /// The items of the next page, or `None` when every page was read.
+    ///
+    /// # Errors
+    /// The errors of [`CollectionClient::list`] (the cursor does not move: call again to retry
+    /// the page), or `Protocol` when the server still announces a next page after
+    /// [`MAX_LIST_PAGES`] pages.
+    pub async fn next(&mut self) -> Result<Option<Vec<T>>> {
+        let Some(request) = self.next else {
+            return Ok(None);
+        };
+        if self.pages_read >= self.max_pages {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "GET /{}: the server still announces a next page after {} pages of {}; \
+                     the SDK stops there: list the pages you need with list(page, per_page) \
+                     or use a larger per_page",
+                    self.items.collection, self.pages_read, request.per_page
+                ),
+            ));
+        }
+        let page = self.items.list(request).await?;
+        self.pages_read = self.pages_read.saturating_add(1);
+        self.next = if page.has_next() {
+            request.page.checked_add(1).map(|page| PageRequest {
+                page,
+                per_page: request.per_page,
+            })
+        } else {
+            None
+        };
+        Ok(Some(page.data))
     }
 }

@@ -182,7 +182,7 @@ impl Client {
         };
         let auth = self.authorization(call)?;
         let max_attempts = if call.is_idempotent() {
-            shared.retry.max_attempts.max(1)
+            shared.retry.max_attempts
         } else {
             1
         };

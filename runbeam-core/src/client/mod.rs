@@ -1,8 +1,8 @@
 //! The Runbeam Cloud API client (docs/spec.md §3).
 //!
 //! [`Client`] speaks the HTTP API of docs/spec.md §3.3: one async method per endpoint, typed requests
-//! and responses, list methods with pages and an auto-paginating stream
-//! ([`CollectionClient::list_all`]). Every failure is a [`crate::Error`] of the taxonomy of
+//! and responses, list methods with pages, a page cursor ([`PageCursor`]) and an
+//! auto-paginating stream built on it ([`CollectionClient::list_all`]). Every failure is a [`crate::Error`] of the taxonomy of
 //! docs/spec.md §3.4 carrying the HTTP status, the request method and path and the server's message
 //! ([`crate::Error::status`], [`crate::Error::request`], …). Idempotent calls are retried on
 //! transport failures, 5xx and 429 with exponential backoff and full jitter, honouring
@@ -48,7 +48,10 @@ use serde_json::Value;
 pub use builder::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
-pub use collections::{Collection, CollectionClient, Links, Page, PageMeta, PageRequest, Resource};
+pub use collections::{
+    Collection, CollectionClient, DEFAULT_LIST_ALL_PER_PAGE, Links, MAX_LIST_PAGES, Page,
+    PageCursor, PageMeta, PageRequest, Resource,
+};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use token_kind::{TokenKind, classify_token};
 pub use types::{
@@ -430,7 +433,7 @@ impl Client {
                     false
                 }
                 ChangeFeed::Page(got) => {
-                    let more = !got.data.is_empty() && got.has_next();
+                    let more = got.has_next();
                     all.extend(got.data);
                     more
                 }

@@ -4,6 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use rand::Rng;
+
+use crate::error::{Error, ErrorKind, Result};
 use time::{
     OffsetDateTime, PrimitiveDateTime, format_description::FormatItem, macros::format_description,
 };
@@ -22,10 +24,13 @@ use time::{
 /// assert_eq!(policy.max_backoff(1), Duration::from_millis(200));
 /// assert_eq!(policy.max_backoff(2), Duration::from_millis(400));
 /// assert_eq!(RetryPolicy::none().max_attempts, 1);
+/// assert!(RetryPolicy::default().with_max_attempts(0).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first included (default 3; at least 1).
+    /// Attempts in total, the first included (default [`RetryPolicy::DEFAULT_MAX_ATTEMPTS`];
+    /// 1 to [`RetryPolicy::MAX_ATTEMPTS`], checked by [`RetryPolicy::with_max_attempts`] and by
+    /// [`ClientBuilder::build`](super::ClientBuilder::build)).
     pub max_attempts: u32,
     /// Upper bound of the first backoff (default 200 ms).
     pub base_delay: Duration,
@@ -40,7 +45,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 3,
+            max_attempts: RetryPolicy::DEFAULT_MAX_ATTEMPTS,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
             honour_retry_after: true,
@@ -49,6 +54,50 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Attempts of the default policy (3).
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+    /// The most attempts a policy may make (100): beyond that a failing call would keep a
+    /// caller waiting for minutes of backoff against a server that is down.
+    pub const MAX_ATTEMPTS: u32 = 100;
+
+    /// The same policy with `max_attempts` attempts in total.
+    ///
+    /// ```
+    /// use runbeam_core::{client::RetryPolicy, ErrorKind};
+    /// assert_eq!(RetryPolicy::default().with_max_attempts(5)?.max_attempts, 5);
+    /// let refused = RetryPolicy::default().with_max_attempts(101).unwrap_err();
+    /// assert_eq!(refused.kind(), ErrorKind::InvalidArgument);
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `max_attempts` is 0 or more than [`RetryPolicy::MAX_ATTEMPTS`].
+    pub fn with_max_attempts(self, max_attempts: u32) -> Result<Self> {
+        let policy = RetryPolicy {
+            max_attempts,
+            ..self
+        };
+        policy.check()?;
+        Ok(policy)
+    }
+
+    /// `InvalidArgument` unless `max_attempts` is in 1..=[`RetryPolicy::MAX_ATTEMPTS`].
+    pub(crate) fn check(&self) -> Result<()> {
+        if (1..=RetryPolicy::MAX_ATTEMPTS).contains(&self.max_attempts) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "max_attempts must be between 1 (no retry) and {} (got {}): it counts every \
+                 attempt of a call, the first included",
+                RetryPolicy::MAX_ATTEMPTS,
+                self.max_attempts
+            ),
+        ))
+    }
+
     /// A policy that never retries.
     pub fn none() -> Self {
         RetryPolicy {
@@ -81,7 +130,7 @@ impl RetryPolicy {
 
     /// The sum of the longest backoffs between `max_attempts` attempts.
     pub(crate) fn total_max_backoff(&self) -> Duration {
-        (1..self.max_attempts.max(1))
+        (1..self.max_attempts)
             .map(|retry| self.max_backoff(retry))
             .fold(Duration::ZERO, Duration::saturating_add)
     }
@@ -137,6 +186,23 @@ mod tests {
         let p = RetryPolicy::default();
         assert_eq!(p.max_backoff(40), p.max_delay);
         assert_eq!(p.max_backoff(0), p.base_delay);
+    }
+
+    #[test]
+    fn max_attempts_is_checked_once_here() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.with_max_attempts(1).unwrap().max_attempts, 1);
+        assert_eq!(
+            p.with_max_attempts(RetryPolicy::MAX_ATTEMPTS)
+                .unwrap()
+                .max_attempts,
+            RetryPolicy::MAX_ATTEMPTS
+        );
+        for bad in [0, RetryPolicy::MAX_ATTEMPTS + 1, u32::MAX] {
+            let err = p.with_max_attempts(bad).unwrap_err();
+            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidArgument);
+            assert!(err.message().contains("max_attempts"), "{}", err.message());
+        }
     }
 
     #[test]
