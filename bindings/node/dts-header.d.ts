@@ -106,14 +106,16 @@ export interface Change {
 
 export interface Client {
   /**
-   * Every resource of `collection`, fetched page by page (`perPage` each, default 100) as the
-   * iteration goes.
+   * Every resource of `collection`, fetched page by page (`perPage` each, 1-1000, default 100)
+   * as the iteration goes. The walk is runbeam-core's: a next page is fetched while the last one
+   * says there is one (`meta.last_page`, or `links.next` when the server sends no `last_page`),
+   * at most 10 000 pages (beyond, the iteration rejects with `RUNBEAM_PROTOCOL`).
    *
    * ```js
    * for await (const service of client.listAll('services')) console.log(service.name)
    * ```
    */
-  listAll(collection: CollectionName, options?: { perPage?: number }): AsyncIterable<Resource>
+  listAll(collection: CollectionName, options?: ListAllOptions): AsyncIterable<Resource>
 }
 
 /** A JWT signature algorithm a `Validator` may accept (`none` and HMAC never are). */

@@ -106,14 +106,16 @@ export interface Change {
 
 export interface Client {
   /**
-   * Every resource of `collection`, fetched page by page (`perPage` each, default 100) as the
-   * iteration goes.
+   * Every resource of `collection`, fetched page by page (`perPage` each, 1-1000, default 100)
+   * as the iteration goes. The walk is runbeam-core's: a next page is fetched while the last one
+   * says there is one (`meta.last_page`, or `links.next` when the server sends no `last_page`),
+   * at most 10 000 pages (beyond, the iteration rejects with `RUNBEAM_PROTOCOL`).
    *
    * ```js
    * for await (const service of client.listAll('services')) console.log(service.name)
    * ```
    */
-  listAll(collection: CollectionName, options?: { perPage?: number }): AsyncIterable<Resource>
+  listAll(collection: CollectionName, options?: ListAllOptions): AsyncIterable<Resource>
 }
 
 /** A JWT signature algorithm a `Validator` may accept (`none` and HMAC never are). */
@@ -982,7 +984,10 @@ export interface ClientOptions {
   requestTimeoutMs?: number
   /** Total time of one call, retries included (default: derived from the two above). */
   deadlineMs?: number
-  /** Attempts of idempotent calls, the first included (default 3). */
+  /**
+   * Attempts of idempotent calls, the first included (default 3; 1 to 100, checked by
+   * runbeam-core).
+   */
   maxAttempts?: number
   /** PEM text of CA certificates trusted in addition to the system roots. */
   caBundle?: string
@@ -1005,6 +1010,12 @@ export interface FileTokenStoreOptions {
    * (default `RUNBEAM_ENCRYPTION_KEY` when set).
    */
   key?: string
+}
+
+/** Options of `listAll(collection, options)`. */
+export interface ListAllOptions {
+  /** Items per page, 1-1000 (default 100). */
+  perPage?: number
 }
 
 /** A mesh of the configuration, as a plain object. */

@@ -98,9 +98,14 @@ const support = native.__referenceInit(Reference, canonicalOf)
 const parts = new Int32Array(support.scratch)
 const constants = support.constants
 
-// `Client.listAll`: every resource of a collection, page after page, as an async iterable
-// (conversion over the native `list`; declared in index.d.ts from dts-header.d.ts).
+// `Client.listAll`: every resource of a collection, page after page, as an async iterable. The
+// walk is runbeam-core's (`__listPages`: which page comes next, when to stop, its page bound);
+// this only yields the items of each page (declared in index.d.ts from dts-header.d.ts).
 const Client = native.Client
+const listPages = Client.prototype.__listPages
+const nextPage = Client.prototype.__nextPage
+delete Client.prototype.__listPages
+delete Client.prototype.__nextPage
 // The native methods check their arguments before starting the call and throw; a method that
 // returns a Promise should reject instead, so the throw becomes a rejection here.
 // Every method but `withToken` (and the `apiRoot` getter) returns a Promise.
@@ -124,12 +129,10 @@ for (const name of Object.getOwnPropertyNames(Client.prototype)) {
 Object.defineProperty(Client.prototype, 'listAll', {
   configurable: true,
   writable: true,
-  value: async function* listAll(collection, options = {}) {
-    const perPage = options?.perPage ?? 100
-    for (let page = 1; ; page++) {
-      const got = await this.list(collection, { page, perPage })
-      yield* got.data
-      if (got.data.length === 0 || got.currentPage >= got.lastPage) return
+  value: async function* listAll(collection, options) {
+    const walk = listPages.call(this, collection, options)
+    for (let items = await nextPage.call(this, walk); items !== null; items = await nextPage.call(this, walk)) {
+      yield* items
     }
   },
 })

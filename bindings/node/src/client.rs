@@ -12,16 +12,17 @@
 //! `util.inspect`, `JSON.stringify`, spreading or a `for…in` copy. Errors never carry a token.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use napi::ValueType;
 use napi::bindgen_prelude::{
-    Env, FromNapiValue, JsValue, PromiseRaw, Result, ToNapiValue, Unknown,
+    Env, External, FromNapiValue, JsValue, PromiseRaw, Result, ToNapiValue, Unknown,
 };
 use napi_derive::napi;
 use runbeam_core::client::{
-    AuthorizeRequest, Change, Collection, CollectionClient, PageRequest, Resource, RetryPolicy,
-    UpdateAction, UpdateKind,
+    AuthorizeRequest, Change, Collection, CollectionClient, DEFAULT_LIST_ALL_PER_PAGE, PageCursor,
+    PageRequest, Resource, RetryPolicy, UpdateAction, UpdateKind,
 };
 use runbeam_core::{Secret, client};
 use serde_json::Value;
@@ -42,12 +43,21 @@ pub struct ClientOptions {
     pub request_timeout_ms: Option<f64>,
     /// Total time of one call, retries included (default: derived from the two above).
     pub deadline_ms: Option<f64>,
-    /// Attempts of idempotent calls, the first included (default 3).
+    /// Attempts of idempotent calls, the first included (default 3; 1 to 100, checked by
+    /// runbeam-core).
     pub max_attempts: Option<f64>,
     /// PEM text of CA certificates trusted in addition to the system roots.
     pub ca_bundle: Option<String>,
     /// Accept `http://` for hosts that are not loopback (default false).
     pub allow_insecure_http: Option<bool>,
+}
+
+/// Options of `listAll(collection, options)`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct ListAllOptions {
+    /// Items per page, 1-1000 (default 100).
+    pub per_page: Option<f64>,
 }
 
 /// Which page of a collection to list.
@@ -455,6 +465,20 @@ pub(crate) fn count(env: &Env, value: f64, what: &str) -> Result<u32> {
     }
 }
 
+/// A number for runbeam-core to range-check: whole and not negative, else
+/// `RUNBEAM_INVALID_ARGUMENT` naming `what`. Numbers above `u32::MAX` become `u32::MAX`, above
+/// every bound of the core, which then refuses them with its own message.
+fn whole(env: &Env, value: f64, what: &str) -> Result<u32> {
+    if value.fract() == 0.0 && value >= 0.0 {
+        Ok(value.min(f64::from(u32::MAX)) as u32)
+    } else {
+        Err(error::invalid_argument(
+            env,
+            format!("{what} must be a whole number, not {value}"),
+        ))
+    }
+}
+
 fn ms(env: &Env, value: f64, what: &str) -> Result<Duration> {
     count(env, value, what).map(|v| Duration::from_millis(u64::from(v)))
 }
@@ -550,10 +574,10 @@ impl Client {
                 builder = builder.deadline(ms(env, v, "deadlineMs")?);
             }
             if let Some(v) = options.max_attempts {
-                builder = builder.retry(RetryPolicy {
-                    max_attempts: count(env, v, "maxAttempts")?,
-                    ..RetryPolicy::default()
-                });
+                let attempts = whole(env, v, "maxAttempts")?;
+                let policy =
+                    error::core(env, || RetryPolicy::default().with_max_attempts(attempts))?;
+                builder = builder.retry(policy);
             }
             if let Some(pem) = options.ca_bundle {
                 builder = builder.ca_bundle_pem(pem);
@@ -881,18 +905,70 @@ impl Client {
             let items = self.collection(env, &collection)?;
             let options: PageOptions = self::options(env, options)?;
             let mut request = PageRequest::default();
+            // The bounds of both are runbeam-core's (`PageRequest::check`).
             if let Some(page) = options.page {
-                request.page = count(env, page, "page")?;
+                request.page = whole(env, page, "page")?;
             }
             if let Some(per_page) = options.per_page {
-                // The 1-1000 bound is runbeam-core's.
-                request.per_page = count(env, per_page, "perPage")?;
+                request.per_page = whole(env, per_page, "perPage")?;
             }
             spawn(
                 env,
                 "Client.list",
                 async move { items.list(request).await },
                 Page::from,
+            )
+        })
+    }
+
+    /// runbeam-core's page walk of a collection, for `listAll` (index.js), which passes it to
+    /// `__nextPage` until that resolves with `null`. Throws `RUNBEAM_INVALID_ARGUMENT` for an
+    /// unknown collection or a `perPage` the core refuses.
+    #[napi(js_name = "__listPages", skip_typescript)]
+    pub fn list_pages(
+        &self,
+        env: &Env,
+        collection: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> Result<External<PageWalk>> {
+        error::entry(env, "Client.listAll", || {
+            let items = self.collection(env, &collection)?;
+            let options: ListAllOptions = self::options(env, options)?;
+            let per_page = match options.per_page {
+                Some(v) => whole(env, v, "perPage")?,
+                None => DEFAULT_LIST_ALL_PER_PAGE,
+            };
+            let cursor = error::core(env, || items.pages(per_page))?;
+            Ok(External::new(Arc::new(Mutex::new(Some(cursor)))))
+        })
+    }
+
+    /// The items of the next page of a walk of `__listPages`, or `null` once every page was
+    /// read (the core's cursor decides). A rejected call leaves the walk on that page.
+    #[napi(js_name = "__nextPage", skip_typescript)]
+    pub fn next_page<'env>(
+        &self,
+        env: &'env Env,
+        walk: &External<PageWalk>,
+    ) -> Result<PromiseRaw<'env, Option<Vec<Value>>>> {
+        error::entry(env, "Client.listAll", || {
+            let slot = Arc::clone(walk);
+            let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let Some(mut cursor) = taken else {
+                return Err(error::invalid_argument(
+                    env,
+                    "listAll: the previous page is still being fetched; await it first",
+                ));
+            };
+            spawn(
+                env,
+                "Client.listAll",
+                async move {
+                    let page = cursor.next().await;
+                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(cursor);
+                    page
+                },
+                |page| page.map(|items| items.into_iter().map(resource).collect()),
             )
         })
     }
@@ -967,6 +1043,11 @@ impl Client {
         })
     }
 }
+
+/// A [`PageCursor`] of runbeam-core held by `listAll` (index.js) between its `__nextPage`
+/// calls; out of its slot while a page is being fetched (`listAll` awaits each page before
+/// asking for the next).
+type PageWalk = Arc<Mutex<Option<PageCursor<Resource>>>>;
 
 impl Client {
     /// The core client (for the token manager).

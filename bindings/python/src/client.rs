@@ -31,8 +31,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use runbeam_core::client::{
     Acknowledgement, AuthorizeRequest, AuthorizeResponse, BaseUrl, Change, Collection, Jwks,
-    MeshToken, Page, PageRequest, Resolved, ResolvedResource, Resource, RetryPolicy, UpdateKind,
-    UpdateRequest, UpdateResponse,
+    MeshToken, Page, PageCursor, PageRequest, Resolved, ResolvedResource, Resource, RetryPolicy,
+    UpdateKind, UpdateRequest, UpdateResponse,
 };
 use runbeam_core::{Client, Reference, Secret};
 use serde_json::Value;
@@ -342,16 +342,6 @@ fn reference(arg: &Bound<'_, PyAny>) -> PyResult<Reference> {
     Reference::parse(&text).or_raise(arg.py())
 }
 
-fn page_request(py: Python<'_>, page: u32, per_page: u32) -> PyResult<PageRequest> {
-    if page == 0 {
-        return Err(invalid_argument(py, "page must be at least 1"));
-    }
-    if !(1..=1000).contains(&per_page) {
-        return Err(invalid_argument(py, "per_page must be between 1 and 1000"));
-    }
-    Ok(PageRequest { page, per_page })
-}
-
 pub(crate) fn seconds(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
     if !(value.is_finite() && value > 0.0) {
         return Err(invalid_argument(
@@ -382,10 +372,7 @@ impl Settings {
         let mut builder = Client::builder(self.api_url.as_str())
             .connect_timeout(self.connect_timeout)
             .request_timeout(self.request_timeout)
-            .retry(RetryPolicy {
-                max_attempts: self.max_attempts,
-                ..RetryPolicy::default()
-            })
+            .retry(RetryPolicy::default().with_max_attempts(self.max_attempts)?)
             .allow_insecure_http(self.allow_insecure_http)
             .max_body_bytes(self.max_body_bytes)
             .language("python");
@@ -465,12 +452,7 @@ fn build_client(
     allow_insecure_http: bool,
     max_body_bytes: usize,
 ) -> PyResult<Handle> {
-    if max_attempts == 0 {
-        return Err(invalid_argument(py, "max_attempts must be at least 1"));
-    }
-    if max_body_bytes == 0 {
-        return Err(invalid_argument(py, "max_body_bytes must be at least 1"));
-    }
+    // max_attempts and max_body_bytes are checked by runbeam-core when the client is built.
     let settings = Settings {
         api_url: api_url.to_string(),
         token: token.map(Secret::new),
@@ -946,47 +928,42 @@ fn update_result(py: Python<'_>, r: UpdateResponse) -> PyResult<Py<PyAny>> {
 // ---------------------------------------------------------------------------------------------
 // Iteration over every item of every page.
 
+/// runbeam-core's page walk, and the items of the page it read last that were not handed out
+/// yet (Python iterates item by item).
 struct Pages {
-    client: Client,
-    collection: Collection,
-    per_page: u32,
-    next_page: Option<u32>,
+    cursor: PageCursor<Resource>,
     buffer: VecDeque<Resource>,
 }
 
 type SharedPages = Arc<tokio::sync::Mutex<Pages>>;
 
-fn pages(client: &Client, collection: Collection, per_page: u32) -> SharedPages {
-    Arc::new(tokio::sync::Mutex::new(Pages {
-        client: client.clone(),
-        collection,
-        per_page,
-        next_page: Some(1),
+/// The walk of `iter_all`: refused by the core (`InvalidArgumentError`) before any I/O when
+/// `per_page` is out of range.
+fn pages(
+    py: Python<'_>,
+    client: &Client,
+    collection: Collection,
+    per_page: u32,
+) -> PyResult<SharedPages> {
+    let cursor = client.collection(collection).pages(per_page).or_raise(py)?;
+    Ok(Arc::new(tokio::sync::Mutex::new(Pages {
+        cursor,
         buffer: VecDeque::new(),
-    }))
+    })))
 }
 
-/// The next item, fetching the next page when the current one is used up. A failed fetch can
-/// be retried by calling again.
+/// The next item, asking the core's cursor for the next page when the current one is used up.
+/// A failed fetch can be retried by calling again (the cursor stays on that page).
 async fn next_item(pages: SharedPages) -> runbeam_core::Result<Option<Resource>> {
     let mut p = pages.lock().await;
     loop {
         if let Some(item) = p.buffer.pop_front() {
             return Ok(Some(item));
         }
-        let Some(number) = p.next_page else {
-            return Ok(None);
-        };
-        let page = p
-            .client
-            .collection(p.collection)
-            .list(PageRequest {
-                page: number,
-                per_page: p.per_page,
-            })
-            .await?;
-        p.next_page = (page.has_next() && !page.data.is_empty()).then_some(number + 1);
-        p.buffer.extend(page.data);
+        match p.cursor.next().await? {
+            Some(items) => p.buffer.extend(items),
+            None => return Ok(None),
+        }
     }
 }
 
@@ -1088,8 +1065,22 @@ pub struct PyAsyncClient {
     handle: Handle,
 }
 
-// The constructors' `max_body_bytes` default is written as a literal so that Python shows it.
-const _: () = assert!(runbeam_core::client::DEFAULT_MAX_BODY_BYTES == 10485760);
+// The defaults of the signatures below are runbeam-core's, written as literals because a pyo3
+// signature shows a literal default in `help()` and `inspect.signature` (a constant would show
+// as `...`). These compile-time checks fail the build when a literal and the core constant
+// part ways.
+const _: () = {
+    use runbeam_core::client::{
+        DEFAULT_CONNECT_TIMEOUT, DEFAULT_LIST_ALL_PER_PAGE, DEFAULT_MAX_BODY_BYTES,
+        DEFAULT_REQUEST_TIMEOUT,
+    };
+    assert!(DEFAULT_CONNECT_TIMEOUT.as_millis() == 5_000); // connect_timeout=5.0
+    assert!(DEFAULT_REQUEST_TIMEOUT.as_millis() == 30_000); // request_timeout=30.0
+    assert!(RetryPolicy::DEFAULT_MAX_ATTEMPTS == 3); // max_attempts=3
+    assert!(DEFAULT_MAX_BODY_BYTES == 10485760); // max_body_bytes=10485760
+    assert!(PageRequest::DEFAULT_PER_PAGE == 15); // list(..., per_page=15)
+    assert!(DEFAULT_LIST_ALL_PER_PAGE == 100); // iter_all(..., per_page=100)
+};
 
 /// The `#[pymethods]` of one client class: its constructor and class-specific members, then one
 /// shell per API call of the shared list (see `client_classes!`).
@@ -1161,9 +1152,8 @@ macro_rules! client_class {
                 #[pyo3(signature = (collection, per_page=100))]
                 fn iter_all(&self, py: Python<'_>, collection: &str, per_page: u32) -> PyResult<$iter> {
                     let c = self::collection(py, collection)?;
-                    page_request(py, 1, per_page)?;
                     Ok($iter {
-                        pages: pages(&self.handle.get(py)?, c, per_page),
+                        pages: pages(py, &self.handle.get(py)?, c, per_page)?,
                     })
                 }
 
@@ -1279,8 +1269,7 @@ client_classes! {
     #[pyo3(signature = (collection, page=1, per_page=15))]
     fn list(py, client, collection: &str, page: u32, per_page: u32) -> self::page {
         let c = client.collection(self::collection(py, collection)?);
-        let request = page_request(py, page, per_page)?;
-        async move { c.list(request).await }
+        async move { c.list(PageRequest { page, per_page }).await }
     }
 
     /// One resource of a collection (user token).

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import http.server
+import json
 import os
 import signal
 import threading
@@ -155,6 +157,12 @@ def test_collections_crud_and_validation(cloud: Cloud):
         alice.list("widgets")
     with pytest.raises(runbeam.InvalidArgumentError):
         alice.list("services", per_page=0)
+    with pytest.raises(runbeam.InvalidArgumentError, match="per_page"):
+        alice.list("services", per_page=1001)
+    with pytest.raises(runbeam.InvalidArgumentError, match="per_page"):
+        alice.iter_all("services", per_page=0)
+    with pytest.raises(runbeam.InvalidArgumentError, match="per_page"):
+        alice.iter_all("services", per_page=1001)
 
 
 def test_list_and_iter_all_across_pages(cloud: Cloud):
@@ -248,6 +256,48 @@ def test_ctrl_c_interrupts_a_blocking_call(cloud: Cloud):
     assert time.monotonic() - start < 8.0
 
 
+class _NextLinkOnly(http.server.BaseHTTPRequestHandler):
+    """Serves /api/gateways in 3 pages of 2 whose `meta` has no `last_page`: only
+    `links.next` says whether another page follows."""
+
+    def do_GET(self):  # noqa: N802 - the handler API
+        page = int(self.path.split("page=")[1].split("&")[0])
+        body = json.dumps(
+            {
+                "data": [{"id": page * 2 - 1}, {"id": page * 2}],
+                "links": {"next": f"http://elsewhere.example/api/gateways?page={page + 1}" if page < 3 else None},
+                "meta": {"current_page": page, "per_page": 2},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_iter_all_follows_links_next_without_last_page():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NextLinkOnly)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        ids = [item["id"] for item in runbeam.Client(url, token="1|x").iter_all("gateways", per_page=2)]
+        assert ids == ["1", "2", "3", "4", "5", "6"]
+
+        async def all_ids():
+            client = runbeam.AsyncClient(url, token="1|x")
+            return [item["id"] async for item in client.iter_all("gateways", per_page=2)]
+
+        assert asyncio.run(all_ids()) == ids
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_iter_all_retries_a_failed_page(cloud: Cloud):
     alice = cloud.client(ALICE, max_attempts=1)
     for i in range(3):
@@ -272,8 +322,12 @@ def test_transport_errors_have_no_status():
 
 
 def test_bad_arguments(cloud: Cloud):
-    with pytest.raises(runbeam.InvalidArgumentError):
-        runbeam.Client(cloud.url, max_attempts=0)
+    for attempts in (0, 101):
+        with pytest.raises(runbeam.InvalidArgumentError, match="max_attempts"):
+            runbeam.Client(cloud.url, max_attempts=attempts)
+        with pytest.raises(runbeam.InvalidArgumentError, match="max_attempts"):
+            runbeam.AsyncClient(cloud.url, max_attempts=attempts)
+    assert isinstance(runbeam.Client(cloud.url, max_attempts=100), runbeam.Client)
     with pytest.raises(runbeam.InvalidArgumentError):
         runbeam.Client(cloud.url, deadline=-1.0)
     with pytest.raises(runbeam.RunbeamError):
