@@ -31,6 +31,25 @@
 static const char *or_null(const char *s) { return s ? s : "(null)"; }
 static const char *last(void) { return runbeam_last_error_message(); }
 
+/* The number of elements of the top-level JSON array `json` (strings may hold brackets). */
+static long json_array_length(const char *json) {
+    long count = 0;
+    int depth = 0, in_string = 0, empty = 1;
+    for (const char *p = json; *p != '\0'; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1] != '\0') p++;
+            else if (*p == '"') in_string = 0;
+            continue;
+        }
+        if (depth == 1 && *p != ']' && *p != ' ' && *p != '\n') empty = 0;
+        if (*p == '"') in_string = 1;
+        else if (*p == '[' || *p == '{') depth++;
+        else if (*p == ']' || *p == '}') depth--;
+        else if (*p == ',' && depth == 1) count++;
+    }
+    return empty ? 0 : count + 1;
+}
+
 /* ---------------------------------------------------------------------- callback waiter */
 
 struct waiter {
@@ -138,6 +157,9 @@ static void test_config_and_new(void) {
     CHECK(runbeam_client_config_set_request_timeout_ms(cfg, 0) == RUNBEAM_STATUS_INVALID_ARGUMENT, "0 ms");
     CHECK(runbeam_client_config_set_deadline_ms(cfg, 0) == RUNBEAM_STATUS_INVALID_ARGUMENT, "0 ms");
     CHECK(runbeam_client_config_set_max_attempts(cfg, 0) == RUNBEAM_STATUS_INVALID_ARGUMENT, "0 attempts");
+    CHECK(strstr(last(), "max_attempts") != NULL, "%s", last());
+    CHECK(runbeam_client_config_set_max_attempts(cfg, 101) == RUNBEAM_STATUS_INVALID_ARGUMENT, "101 attempts");
+    CHECK(runbeam_client_config_set_max_attempts(cfg, 100) == RUNBEAM_OK, "%s", last());
     CHECK(runbeam_client_config_set_max_body_bytes(cfg, 0) == RUNBEAM_STATUS_INVALID_ARGUMENT, "0 bytes");
     CHECK(runbeam_client_config_set_token(cfg, "") == RUNBEAM_STATUS_INVALID_ARGUMENT, "empty token");
     CHECK(runbeam_client_config_set_token(cfg, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL token");
@@ -289,10 +311,32 @@ static void test_collections(void) {
           "page 0");
     CHECK(runbeam_client_list(user, 99, 1, 10, &json) == RUNBEAM_STATUS_INVALID_ARGUMENT, "collection 99");
 
-    CHECK(runbeam_client_list_all(user, RUNBEAM_COLLECTION_INGRESSES, 1, &json) == RUNBEAM_OK, "%s", last());
-    CHECK(json != NULL && json[0] == '[', "%s", or_null(json));
+    /* list_all walks every page (core's rule): one item per page, as many items as the total. */
+    for (int i = 0; i < 2; i++) {
+        const char *body = i == 0 ? "{\"name\":\"c-test-page-a\",\"url\":\"https://a.example.com\"}"
+                                  : "{\"name\":\"c-test-page-b\",\"url\":\"https://b.example.com\"}";
+        CHECK(runbeam_client_create(user, RUNBEAM_COLLECTION_SERVICES, body, &json) == RUNBEAM_OK, "%s", last());
+        runbeam_string_free(json);
+        json = NULL;
+    }
+    long total = -1;
+    CHECK(runbeam_client_list(user, RUNBEAM_COLLECTION_SERVICES, 1, 1, &json) == RUNBEAM_OK, "%s", last());
+    const char *at = json != NULL ? strstr(json, "\"total\":") : NULL;
+    CHECK(at != NULL && sscanf(at, "\"total\":%ld", &total) == 1 && total >= 2, "%s", or_null(json));
     runbeam_string_free(json);
     json = NULL;
+    CHECK(runbeam_client_list_all(user, RUNBEAM_COLLECTION_SERVICES, 1, &json) == RUNBEAM_OK, "%s", last());
+    CHECK(json != NULL && json[0] == '[', "%s", or_null(json));
+    CHECK(json != NULL && json_array_length(json) == total, "%ld items, total %ld: %s",
+          json != NULL ? json_array_length(json) : -1L, total, or_null(json));
+    CHECK(json != NULL && strstr(json, "c-test-page-b") != NULL, "%s", or_null(json));
+    runbeam_string_free(json);
+    json = NULL;
+    CHECK(runbeam_client_list_all(user, RUNBEAM_COLLECTION_INGRESSES, 0, &json) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+          "per_page 0");
+    CHECK(runbeam_client_list_all(user, RUNBEAM_COLLECTION_INGRESSES, 1001, &json) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "per_page 1001");
+    CHECK(json == NULL, "out untouched");
 
     /* Create, read, update, delete. */
     CHECK(runbeam_client_create(user, RUNBEAM_COLLECTION_SERVICES,
