@@ -147,6 +147,15 @@ macro_rules! error_table {
                 }
             }
 
+            /// [`name`](Self::name) as a static C string (what the C ABI hands out).
+            pub const fn c_name(self) -> &'static CStr {
+                match self {
+                    $(ErrorKind::$name => const {
+                        static_cstr(concat!(stringify!($name), "\0"))
+                    },)+
+                }
+            }
+
             /// The stable string code shared by the Node and Python bindings
             /// (`"RUNBEAM_NOT_FOUND"`).
             pub const fn code(self) -> &'static str {
@@ -554,6 +563,7 @@ mod tests {
     fn codes_follow_the_names() {
         for kind in ErrorKind::ALL {
             let suffix = screaming(kind.name());
+            assert_eq!(kind.c_name().to_str(), Ok(kind.name()), "{kind:?}");
             assert_eq!(kind.code(), format!("RUNBEAM_{suffix}"), "{kind:?}");
             assert_eq!(
                 kind.c_status_name().to_str(),

@@ -5,7 +5,7 @@
 //! other's errors.
 
 use std::cell::RefCell;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CString, c_char};
 
 use runbeam_core::{Error, ErrorKind, Problem};
 
@@ -104,7 +104,7 @@ pub extern "C" fn runbeam_last_error_kind() -> *const c_char {
     LAST_ERROR.with(|e| match e.try_borrow() {
         Ok(slot) => slot
             .as_ref()
-            .map_or(c"".as_ptr(), |l| kind_name(l.kind).as_ptr()),
+            .map_or(c"".as_ptr(), |l| l.kind.c_name().as_ptr()),
         Err(_) => c"".as_ptr(),
     })
 }
@@ -190,47 +190,9 @@ pub extern "C" fn runbeam_last_error_field_errors_json() -> *const c_char {
     })
 }
 
-/// Static C names of the kinds (the core names are `&'static str` without NUL).
-pub(crate) fn kind_name(kind: ErrorKind) -> &'static CStr {
-    match kind {
-        ErrorKind::InvalidArgument => c"InvalidArgument",
-        ErrorKind::InvalidReference => c"InvalidReference",
-        ErrorKind::Config => c"Config",
-        ErrorKind::UnknownProvider => c"UnknownProvider",
-        ErrorKind::NotInMesh => c"NotInMesh",
-        ErrorKind::Unauthorized => c"Unauthorized",
-        ErrorKind::PermissionDenied => c"PermissionDenied",
-        ErrorKind::NotFound => c"NotFound",
-        ErrorKind::Conflict => c"Conflict",
-        ErrorKind::Validation => c"Validation",
-        ErrorKind::RateLimited => c"RateLimited",
-        ErrorKind::ServerError => c"ServerError",
-        ErrorKind::Transport => c"Transport",
-        ErrorKind::Timeout => c"Timeout",
-        ErrorKind::Protocol => c"Protocol",
-        ErrorKind::JwtInvalid => c"JwtInvalid",
-        ErrorKind::JwtExpired => c"JwtExpired",
-        ErrorKind::UntrustedIssuer => c"UntrustedIssuer",
-        ErrorKind::NoToken => c"NoToken",
-        ErrorKind::TokenExpired => c"TokenExpired",
-        ErrorKind::Storage => c"Storage",
-        ErrorKind::StorageCorrupt => c"StorageCorrupt",
-        ErrorKind::KeyringUnavailable => c"KeyringUnavailable",
-        ErrorKind::Cancelled => c"Cancelled",
-        _ => c"Internal",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kind_names_match_the_core() {
-        for kind in ErrorKind::ALL {
-            assert_eq!(kind_name(kind).to_str().ok(), Some(kind.name()));
-        }
-    }
 
     #[test]
     fn interior_nul_is_escaped() {

@@ -79,12 +79,9 @@ impl JwtHarness {
 
     /// `validate_cached`: never needs I/O here (an unknown `kid` is an error, not a fetch).
     pub fn validate(&self, token: &str) -> Result<Arc<Claims>> {
-        self.validator.validate_cached(token).unwrap_or_else(|| {
-            Err(Error::new(
-                ErrorKind::Internal,
-                "the harness's validator asked for a fetch",
-            ))
-        })
+        self.validator
+            .validate_cached(token)
+            .unwrap_or_else(asked_for_a_fetch)
     }
 
     /// `verify_mesh_token_cached` for mesh `mesh_id` and an optional destination.
@@ -96,12 +93,7 @@ impl JwtHarness {
     ) -> Result<Arc<Claims>> {
         self.validator
             .verify_mesh_token_cached(token, mesh_id, destination)
-            .unwrap_or_else(|| {
-                Err(Error::new(
-                    ErrorKind::Internal,
-                    "the harness's validator asked for a fetch",
-                ))
-            })
+            .unwrap_or_else(asked_for_a_fetch)
     }
 
     /// A compact JWS of these exact header and payload bytes, signed (EdDSA) with the
@@ -118,6 +110,14 @@ impl JwtHarness {
             URL_SAFE_NO_PAD.encode(signature.as_ref())
         )
     }
+}
+
+/// The harness's keys never need a fetch: asking for one is a bug of the harness.
+fn asked_for_a_fetch() -> Result<Arc<Claims>> {
+    Err(Error::new(
+        ErrorKind::Internal,
+        "the harness's validator asked for a fetch",
+    ))
 }
 
 /// Parses a JWKS document as a fetch does (shape, then every key) for `allowed`; the number
