@@ -149,23 +149,7 @@ fn two_stores(tmp: &TempDir) -> (FileStore, FileStore) {
 fn a_symlinked_instance_directory_is_refused() {
     let tmp = TempDir::new("strict-instance");
     let (home, elsewhere) = two_stores(&tmp);
-    let instance = home.root().join("gw");
-    fs::remove_dir_all(&instance).unwrap();
-    symlink(elsewhere.root().join("gw"), &instance).unwrap();
-    let before = snapshot(elsewhere.root());
-
-    assert_all_refused(
-        "instance link",
-        &home,
-        &instance,
-        LINK,
-        "replace it with a directory",
-    );
-    assert_eq!(
-        snapshot(elsewhere.root()),
-        before,
-        "the target is untouched"
-    );
+    assert_directory_link_refused("instance link", &home, &elsewhere, "gw");
     assert_eq!(loaded(&elsewhere), "mt-elsewhere");
 }
 
@@ -177,22 +161,26 @@ fn a_symlinked_token_directory_is_refused() {
     // would load them successfully.
     fs::copy(home.key_path("gw"), elsewhere.key_path("gw")).unwrap();
     storage::save_machine_token(&elsewhere, "gw", &token("mt-elsewhere")).unwrap();
-    let dir = home.root().join("gw/runbeam");
-    fs::remove_dir_all(&dir).unwrap();
-    symlink(elsewhere.root().join("gw/runbeam"), &dir).unwrap();
-    let before = snapshot(elsewhere.root());
+    assert_directory_link_refused("token dir link", &home, &elsewhere, "gw/runbeam");
+}
 
-    assert_all_refused(
-        "token dir link",
-        &home,
-        &dir,
-        LINK,
-        "replace it with a directory",
-    );
+/// Replaces the directory `relative` of `home` with a link to the same directory of
+/// `elsewhere`: every operation is refused naming it, and nothing under `elsewhere` changes.
+fn assert_directory_link_refused(
+    label: &str,
+    home: &FileStore,
+    elsewhere: &FileStore,
+    relative: &str,
+) {
+    let dir = home.root().join(relative);
+    fs::remove_dir_all(&dir).unwrap();
+    symlink(elsewhere.root().join(relative), &dir).unwrap();
+    let before = snapshot(elsewhere.root());
+    assert_all_refused(label, home, &dir, LINK, "replace it with a directory");
     assert_eq!(
         snapshot(elsewhere.root()),
         before,
-        "the target is untouched"
+        "{label}: the target is untouched"
     );
 }
 
