@@ -443,12 +443,6 @@ impl<T: DeserializeOwned + Send + 'static> PageCursor<T> {
         self
     }
 
-    /// The page the next call of [`next`](Self::next) requests, or `None` when the walk is
-    /// over.
-    pub fn upcoming(&self) -> Option<PageRequest> {
-        self.next
-    }
-
     /// The items of the next page, or `None` when every page was read.
     ///
     /// # Errors

@@ -112,6 +112,9 @@ impl fmt::Debug for Client {
     }
 }
 
+/// The page size [`Client::changes`] asks for.
+const FEED_PER_PAGE: u32 = 100;
+
 /// The most changes [`Client::changes`] returns in one call (100 pages of 100).
 pub const MAX_FEED_CHANGES: usize = 10_000;
 
@@ -424,7 +427,7 @@ impl Client {
         loop {
             let call = Call::get(path.clone())
                 .query("page", page.to_string())
-                .query("per_page", "100");
+                .query("per_page", FEED_PER_PAGE.to_string());
             let (feed, size): (ChangeFeed, usize) = self.send_json_sized(call).await?;
             bytes = bytes.saturating_add(size);
             let more = match feed {

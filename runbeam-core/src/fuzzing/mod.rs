@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::client::http::{Call, status_error};
 use crate::client::{
-    Acknowledgement, AuthorizeResponse, BaseUrl, Change, Jwks, MeshToken, Page, Resolved,
+    Acknowledgement, AuthorizeResponse, BaseUrl, Change, Jwks, MeshToken, Page, Resolved, Resource,
     UpdateResponse,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -129,7 +129,7 @@ pub fn jwks_document(json: &[u8], allowed: &[Algorithm]) -> Result<usize> {
 }
 
 /// The Cloud API response body types, in the order [`response`] numbers them.
-pub const RESPONSE_KINDS: [&str; 12] = [
+pub const RESPONSE_KINDS: [&str; 13] = [
     "AuthorizeResponse",
     "Acknowledgement",
     "BaseUrl",
@@ -141,6 +141,7 @@ pub const RESPONSE_KINDS: [&str; 12] = [
     "Vec<Change>",
     "UpdateResponse",
     "Page<Value>",
+    "Page<Resource>",
     "error body",
 ];
 
@@ -164,6 +165,7 @@ pub fn response(kind: u8, body: &[u8]) -> bool {
         8 => decode::<Vec<Change>>(body),
         9 => decode::<UpdateResponse>(body),
         10 => decode::<Page<serde_json::Value>>(body),
+        11 => decode::<Page<Resource>>(body),
         _ => {
             let status = StatusCode::from_u16(400 + u16::from(kind % 200))
                 .unwrap_or(StatusCode::BAD_REQUEST);

@@ -222,6 +222,22 @@ proptest! {
     }
 
     #[test]
+    fn retry_after_headers_parse_or_refuse_within_a_day(
+        value in prop_oneof![
+            "\\PC{0,40}",
+            "[0-9]{1,30}",
+            "(Mon|Tue|Sun|Xyz), [0-9]{1,2} (Jan|Feb|Dec|Foo) [0-9]{1,5} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT",
+        ],
+        now_secs in 0_u64..8_000_000_000,
+    ) {
+        // A server header: any text, any clock; never a panic, never more than a day.
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now_secs);
+        if let Some(wait) = crate::client::parse_retry_after(&value, now) {
+            prop_assert!(wait <= std::time::Duration::from_secs(86_400));
+        }
+    }
+
+    #[test]
     fn stored_token_json_loads_or_is_corrupt(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let store = MemoryStore::new();
         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -311,7 +327,7 @@ fn sample_jwks() -> &'static str {
 }
 
 /// A valid body of each kind of [`RESPONSE_KINDS`], in order.
-const SAMPLE_RESPONSES: [&str; 12] = [
+const SAMPLE_RESPONSES: [&str; 13] = [
     r#"{"machine_token":"mt_abc","expires_at":"2030-01-01T00:00:00Z","gateway":{"id":"gw-1","code":"radiology-gw-1","name":"GW"},"expires_in":2592000,"abilities":["harmony:send"]}"#,
     r#"{"success":true,"message":"ok"}"#,
     r#"{"base_url":"https://api.runbeam.io"}"#,
@@ -323,5 +339,6 @@ const SAMPLE_RESPONSES: [&str; 12] = [
     r#"[{"id":"c1","type":"gateway","created_at":"2030-01-01T00:00:00Z","status":"pending"}]"#,
     r#"{"success":true,"data":{"id":"g1","type":"gateway","action":"updated"}}"#,
     r#"{"data":[{"id":"s1"}],"links":{},"meta":{}}"#,
+    r#"{"data":[{"id":7,"name":"svc","team_id":3,"created_at":"2030-01-01T00:00:00Z","updated_at":null,"port":8080}],"links":{"next":null},"meta":{"current_page":1,"last_page":1}}"#,
     r#"{"message":"Unauthenticated.","errors":{"code":["is wrong"]}}"#,
 ];

@@ -356,7 +356,10 @@ impl FileStore {
     fn write_locked(&self, place: &Place, token_type: &str, json: &Secret) -> Result<()> {
         let name = token_file(token_type);
         sweep_temps(&place.tokens, &name);
-        sweep_temps(&place.instance, KEY_FILE);
+        if self.key.is_none() {
+            // Only a store that keeps its key in a file ever writes a key temp file.
+            sweep_temps(&place.instance, KEY_FILE);
+        }
         let identity = self.identity(&place.instance, true)?;
         let ciphertext = age::encrypt(&identity.to_public(), json.expose().as_bytes())
             .map_err(|e| Error::new(ErrorKind::Storage, format!("age encryption failed: {e}")))?;
