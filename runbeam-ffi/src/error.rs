@@ -10,7 +10,7 @@ use std::ffi::{CString, c_char};
 use runbeam_core::{Error, ErrorKind, Problem};
 
 use crate::problems::runbeam_problem_list;
-use crate::status::{RUNBEAM_OK, RUNBEAM_STATUS_INTERNAL, runbeam_status, status_of};
+use crate::status::{RUNBEAM_OK, RUNBEAM_STATUS_INTERNAL, runbeam_status};
 
 struct LastError {
     status: runbeam_status,
@@ -43,7 +43,7 @@ pub(crate) fn clear() {
 
 /// Records `error` as this thread's last error and returns its status code.
 pub(crate) fn set(error: Error) -> runbeam_status {
-    let status = status_of(error.kind());
+    let status = error.kind().c_status();
     let last = LastError {
         status,
         kind: error.kind(),
@@ -127,7 +127,7 @@ pub unsafe extern "C" fn runbeam_last_error_problems(
         RUNBEAM_STATUS_INTERNAL,
         || {
             if out.is_null() {
-                return status_of(ErrorKind::InvalidArgument);
+                return ErrorKind::InvalidArgument.c_status();
             }
             let problems = LAST_ERROR.with(|e| match e.try_borrow() {
                 Ok(slot) => slot

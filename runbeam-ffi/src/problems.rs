@@ -7,7 +7,7 @@ use runbeam_core::Problem;
 
 use crate::error::to_cstring;
 use crate::guard::{free_handle, guard_value};
-use crate::status::{RUNBEAM_OK, runbeam_status, status_of};
+use crate::status::{RUNBEAM_OK, runbeam_status};
 
 struct Item {
     status: runbeam_status,
@@ -28,7 +28,7 @@ impl runbeam_problem_list {
         let items = problems
             .iter()
             .map(|p| Item {
-                status: status_of(p.kind()),
+                status: p.kind().c_status(),
                 path: to_cstring(p.path()),
                 message: to_cstring(p.message()),
             })

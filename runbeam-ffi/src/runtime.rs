@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 
 use crate::error;
 use crate::guard::invalid_argument;
-use crate::status::{RUNBEAM_OK, runbeam_status, status_of};
+use crate::status::{RUNBEAM_OK, runbeam_status};
 
 thread_local! {
     /// Set on every thread of a librunbeam runtime (workers and blocking pool): blocking calls
@@ -50,14 +50,12 @@ struct Threads {
 impl Runtime {
     /// Starts new runtime threads.
     pub(crate) fn new() -> Result<Runtime, Error> {
+        // The hook is process-wide: installed here, it covers the runtime threads and tasks.
         install_quiet_hook();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("runbeam-worker")
-            .on_thread_start(|| {
-                install_quiet_hook();
-                ON_RUNTIME_THREAD.with(|f| f.set(true));
-            })
+            .on_thread_start(|| ON_RUNTIME_THREAD.with(|f| f.set(true)))
             .enable_all()
             .build()
             .map_err(|e| {
@@ -124,7 +122,6 @@ impl Runtime {
         completion.ticket = Some(Ticket::new(&self.calls));
         let closing = self.calls.closing.subscribe();
         runtime.spawn(async move {
-            install_quiet_hook();
             // Biased: a call that finished is delivered, even if a cancellation came too.
             let result = tokio::select! {
                 biased;
@@ -406,7 +403,7 @@ impl Completion<Zeroizing<Vec<u8>>> {
 /// Reports `e` to a callback: the last-error accessors describe it during the call, and
 /// `call` gets its status and message (valid during the call).
 pub(crate) fn failed(e: Error, call: impl FnOnce(runbeam_status, *const c_char)) {
-    let status = status_of(e.kind());
+    let status = e.kind().c_status();
     let message = error::to_cstring(e.message());
     error::set(e);
     call(status, message.as_ptr());

@@ -74,14 +74,9 @@ pub const RUNBEAM_STATUS_KEYRING_UNAVAILABLE: runbeam_status = 504;
 /// A bug in librunbeam (including a caught panic). Please report it.
 pub const RUNBEAM_STATUS_INTERNAL: runbeam_status = 900;
 
-/// The status code of a core error kind.
-pub(crate) fn status_of(kind: ErrorKind) -> runbeam_status {
-    kind.c_status()
-}
-
 /// The core error kind of a status code (`None` for OK and unknown codes).
 pub(crate) fn kind_of(status: runbeam_status) -> Option<ErrorKind> {
-    ErrorKind::ALL.into_iter().find(|&k| status_of(k) == status)
+    ErrorKind::ALL.into_iter().find(|&k| k.c_status() == status)
 }
 
 /// The symbolic name of a status code: `"RUNBEAM_OK"`, `"RUNBEAM_STATUS_NOT_FOUND"`, … or
@@ -149,7 +144,7 @@ mod tests {
     fn every_kind_has_a_distinct_named_code() {
         let mut codes = Vec::new();
         for kind in ErrorKind::ALL {
-            let code = status_of(kind);
+            let code = kind.c_status();
             assert_ne!(code, RUNBEAM_OK);
             assert_eq!(kind_of(code), Some(kind));
             // SAFETY: runbeam_status_str returns a static NUL-terminated string.
