@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use runbeam_core::client::{
-    AuthorizeRequest, AuthorizeResponse, Client, MeshToken, RetryPolicy, TokenKind, api_root,
+    AuthorizeRequest, AuthorizeResult, Client, MeshTokenResult, RetryPolicy, TokenKind, api_root,
     classify_token, parse_retry_after,
 };
 use runbeam_core::{ErrorKind, Secret};
@@ -221,7 +221,7 @@ fn secrets_stay_out_of_debug() {
     let request = AuthorizeRequest::new("gw").machine_public_key("pk");
     assert!(!format!("{request:?}").contains("rad-dev"));
 
-    let authorized: AuthorizeResponse = serde_json::from_str(
+    let authorized: AuthorizeResult = serde_json::from_str(
         r#"{"machine_token":"mt-topsecret","expires_in":2592000,
             "expires_at":"2030-01-01T00:00:00Z",
             "gateway":{"id":1,"code":"gw","name":"Gw","authorized_by":{"id":"u1","name":"A","email":"a@x"}},
@@ -233,7 +233,7 @@ fn secrets_stay_out_of_debug() {
     assert_eq!(authorized.extra["future_field"], true);
     assert!(!format!("{authorized:?}").contains("topsecret"));
 
-    let mesh: MeshToken = serde_json::from_str(
+    let mesh: MeshTokenResult = serde_json::from_str(
         r#"{"token":"eyJ.mesh.secret","expires_at":"2030-01-01 00:00:00","mesh_id":"m"}"#,
     )
     .unwrap();

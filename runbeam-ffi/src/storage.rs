@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use runbeam_core::client::Client;
 use runbeam_core::storage::{
-    self, Credential, FileStore, MachineToken, MemoryStore, StoreChoice, TokenManager, TokenStore,
+    self, Credential, FileTokenStore, MachineToken, MemoryTokenStore, StoreChoice, TokenManager,
+    TokenStore,
 };
 use runbeam_core::{Error, ErrorKind, Secret};
 use time::format_description::well_known::Rfc3339;
@@ -90,7 +91,7 @@ pub unsafe extern "C" fn runbeam_token_store_open(
             None => StoreChoice::from_env()?,
             Some(text) => StoreChoice::parse(text)?,
         };
-        hand_out_store(storage::open_store(choice)?, out);
+        hand_out_store(storage::open_token_store(choice)?, out);
         Ok(())
     })
 }
@@ -113,9 +114,9 @@ pub unsafe extern "C" fn runbeam_token_store_file_new(
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded contract.
         let store = match unsafe { opt_str(root, "root") }? {
-            None => FileStore::from_env()?,
+            None => FileTokenStore::from_env()?,
             Some("") => return Err(invalid_argument("argument 'root' is empty".to_string())),
-            Some(root) => FileStore::new(root),
+            Some(root) => FileTokenStore::new(root),
         };
         hand_out_store(Arc::new(store), out);
         Ok(())
@@ -133,7 +134,7 @@ pub unsafe extern "C" fn runbeam_token_store_memory_new(
 ) -> runbeam_status {
     guard("runbeam_token_store_memory_new", || {
         let out = out_arg(out, "out")?;
-        hand_out_store(Arc::new(MemoryStore::new()), out);
+        hand_out_store(Arc::new(MemoryTokenStore::new()), out);
         Ok(())
     })
 }
@@ -150,9 +151,9 @@ pub unsafe extern "C" fn runbeam_token_store_backend(
     guard_value("runbeam_token_store_backend", c"".as_ptr(), || {
         // SAFETY: NULL or live (contract).
         match unsafe { store.as_ref() }.map(|s| s.store.backend()) {
-            Some(storage::Backend::Keyring) => c"keyring".as_ptr(),
-            Some(storage::Backend::File) => c"file".as_ptr(),
-            Some(storage::Backend::Memory) => c"memory".as_ptr(),
+            Some(storage::TokenStoreBackend::Keyring) => c"keyring".as_ptr(),
+            Some(storage::TokenStoreBackend::File) => c"file".as_ptr(),
+            Some(storage::TokenStoreBackend::Memory) => c"memory".as_ptr(),
             None => c"".as_ptr(),
         }
     })

@@ -231,7 +231,7 @@ pub unsafe extern "C" fn runbeam_validator_config_add_required_claim(
     // SAFETY: forwarded contract.
     unsafe {
         with_config("runbeam_validator_config_add_required_claim", config, |b| {
-            Ok(b.require_claim(text_arg(name, "name")?))
+            Ok(b.required_claim(text_arg(name, "name")?))
         })
     }
 }

@@ -10,7 +10,7 @@ use runbeam_core::Secret;
 use runbeam_core::client::{AuthorizeRequest, Client, RetryPolicy};
 use runbeam_core::config::MeshConfig;
 use runbeam_core::resolve::{Resolver, ResolverBuilder};
-use runbeam_core::storage::{Credential, MemoryStore, TokenManager};
+use runbeam_core::storage::{Credential, MemoryTokenStore, TokenManager};
 pub use runbeam_devcloud::{DevCloud, Seed};
 use serde_json::{Value, json};
 
@@ -167,7 +167,7 @@ impl Cloud {
         Arc::new(
             TokenManager::new(
                 gateway,
-                Arc::new(MemoryStore::new()),
+                Arc::new(MemoryTokenStore::new()),
                 self.builder().build().expect("client builds"),
             )
             .credential(Credential::Token(Secret::new(sanctum.to_string()))),

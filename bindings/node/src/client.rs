@@ -93,7 +93,7 @@ pub struct AuthorizedGateway {
 /// ```
 #[napi]
 pub struct AuthorizeResult {
-    inner: client::AuthorizeResponse,
+    inner: client::AuthorizeResult,
 }
 
 #[napi]
@@ -117,7 +117,7 @@ impl AuthorizeResult {
     #[napi(getter)]
     pub fn expires_in(&self, env: &Env) -> Result<f64> {
         error::entry(env, "AuthorizeResult.expiresIn", || {
-            Ok(self.inner.expires_in as f64)
+            Ok(self.inner.expires_in.as_secs_f64())
         })
     }
 
@@ -157,7 +157,7 @@ impl AuthorizeResult {
             let gateway = &self.inner.gateway;
             Ok(serde_json::json!({
                 "machineToken": REDACTED,
-                "expiresIn": self.inner.expires_in,
+                "expiresIn": self.inner.expires_in.as_secs(),
                 "expiresAt": rfc3339(self.inner.expires_at),
                 "gateway": { "id": gateway.id, "code": gateway.code, "name": gateway.name },
                 "abilities": self.inner.abilities,
@@ -241,7 +241,7 @@ pub struct Resolved {
 /// ```
 #[napi]
 pub struct MeshToken {
-    inner: client::MeshToken,
+    inner: client::MeshTokenResult,
 }
 
 #[napi]
@@ -376,8 +376,8 @@ impl From<client::ResolvedResource> for ResolvedResource {
     }
 }
 
-impl From<client::Resolved> for Resolved {
-    fn from(r: client::Resolved) -> Self {
+impl From<client::ResolveResult> for Resolved {
+    fn from(r: client::ResolveResult) -> Self {
         Resolved {
             resource: r.resource.into(),
             provider: r.provider,
@@ -398,8 +398,8 @@ impl From<client::Page<Resource>> for Page {
     }
 }
 
-impl From<client::UpdateResponse> for UpdateResult {
-    fn from(done: client::UpdateResponse) -> Self {
+impl From<client::UpdateResult> for UpdateResult {
+    fn from(done: client::UpdateResult) -> Self {
         UpdateResult {
             success: done.success,
             message: done.message,

@@ -368,7 +368,7 @@ impl Validator {
                 b = b.audience(audience);
             }
             for claim in options.required_claims.unwrap_or_default() {
-                b = b.require_claim(claim);
+                b = b.required_claim(claim);
             }
             if let Some(v) = options.leeway_secs {
                 b = b.leeway(secs(env, v, "leewaySecs")?);

@@ -177,7 +177,10 @@ impl Objects {
         answer: resolve::Resolution,
         cached: impl FnOnce() -> usize,
     ) -> Result<sys::napi_value> {
-        let key = (ptr::from_ref(answer.resolved()) as usize, answer.is_stale());
+        let key = (
+            ptr::from_ref(answer.resolve_result()) as usize,
+            answer.is_stale(),
+        );
         if let Some((_, object)) = self.map.get(&key) {
             return Ok(object.get_value(env)?.raw());
         }

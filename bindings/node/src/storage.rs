@@ -590,8 +590,8 @@ impl FileTokenStore {
             };
             let store = error::core(env, || {
                 let store = match options.root {
-                    Some(root) => core::FileStore::new(root),
-                    None => core::FileStore::from_env()?,
+                    Some(root) => core::FileTokenStore::new(root),
+                    None => core::FileTokenStore::from_env()?,
                 };
                 match options.key {
                     Some(key) => store.with_key(Secret::new(key)),
@@ -619,7 +619,7 @@ impl MemoryTokenStore {
 impl Default for MemoryTokenStore {
     fn default() -> Self {
         MemoryTokenStore {
-            inner: Arc::new(core::MemoryStore::new()),
+            inner: Arc::new(core::MemoryTokenStore::new()),
         }
     }
 }
@@ -663,13 +663,13 @@ pub fn open_token_store<'env>(
             env,
             "openTokenStore",
             move || match choice {
-                Some(choice) => core::open_store(choice),
-                None => core::open_default_store(),
+                Some(choice) => core::open_token_store(choice),
+                None => core::open_default_token_store(),
             },
             |inner| match inner.backend() {
-                core::Backend::File => Either3::A(FileTokenStore { inner }),
-                core::Backend::Keyring => Either3::B(KeyringTokenStore { inner }),
-                core::Backend::Memory => Either3::C(MemoryTokenStore { inner }),
+                core::TokenStoreBackend::File => Either3::A(FileTokenStore { inner }),
+                core::TokenStoreBackend::Keyring => Either3::B(KeyringTokenStore { inner }),
+                core::TokenStoreBackend::Memory => Either3::C(MemoryTokenStore { inner }),
             },
         )
     })

@@ -30,9 +30,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use runbeam_core::client::{
-    Acknowledgement, AuthorizeRequest, AuthorizeResponse, BaseUrl, Change, Collection, Jwks,
-    MeshToken, Page, PageCursor, PageRequest, Resolved, ResolvedResource, Resource, RetryPolicy,
-    UpdateKind, UpdateRequest, UpdateResponse,
+    Acknowledgement, AuthorizeRequest, AuthorizeResult, BaseUrl, Change, Collection, Jwks,
+    MeshTokenResult, Page, PageCursor, PageRequest, ResolveResult, ResolvedResource, Resource,
+    RetryPolicy, UpdateKind, UpdateRequest, UpdateResult,
 };
 use runbeam_core::{Client, Reference, Secret};
 use serde_json::Value;
@@ -535,14 +535,14 @@ guarded! {
     }
 }
 
-fn authorize_result(py: Python<'_>, r: AuthorizeResponse) -> PyResult<Py<PyAny>> {
+fn authorize_result(py: Python<'_>, r: AuthorizeResult) -> PyResult<Py<PyAny>> {
     let gateway = PyDict::new(py);
     gateway.set_item("id", &r.gateway.id)?;
     gateway.set_item("code", &r.gateway.code)?;
     gateway.set_item("name", &r.gateway.name)?;
     let value = PyAuthorizeResult {
         token: r.machine_token,
-        expires_in: r.expires_in,
+        expires_in: r.expires_in.as_secs(),
         expires_at: datetime(py, r.expires_at)?,
         gateway: gateway.into_any().unbind(),
         abilities: r.abilities,
@@ -648,7 +648,7 @@ pub(crate) fn resolved_resource(
     )
 }
 
-fn resolved(py: Python<'_>, r: Resolved) -> PyResult<Py<PyAny>> {
+fn resolved(py: Python<'_>, r: ResolveResult) -> PyResult<Py<PyAny>> {
     let resource = resolved_resource(py, r.resource)?;
     PyResolved {
         resource,
@@ -688,7 +688,7 @@ guarded! {
     }
 }
 
-fn mesh_token(py: Python<'_>, t: MeshToken) -> PyResult<Py<PyAny>> {
+fn mesh_token(py: Python<'_>, t: MeshTokenResult) -> PyResult<Py<PyAny>> {
     PyMeshToken {
         secret: t.token,
         expires_at: datetime(py, t.expires_at)?,
@@ -914,7 +914,7 @@ guarded! {
     }
 }
 
-fn update_result(py: Python<'_>, r: UpdateResponse) -> PyResult<Py<PyAny>> {
+fn update_result(py: Python<'_>, r: UpdateResult) -> PyResult<Py<PyAny>> {
     PyUpdateResult {
         success: r.success,
         message: r.message,

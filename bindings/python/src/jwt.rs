@@ -321,7 +321,7 @@ fn builder(
         b = b.audience(audience);
     }
     for name in required_claims.unwrap_or_default() {
-        b = b.require_claim(name);
+        b = b.required_claim(name);
     }
     match ca_bundle_pem {
         Some(Pem::Bytes(pem)) => b = b.ca_bundle_pem(pem),

@@ -28,8 +28,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use runbeam_core::storage::{
-    self as core, Credential, CredentialFn, FileStore, KeyringStore, MachineToken, MemoryStore,
-    RenewalWindowFn, StoreChoice, TokenManager, TokenStore, UserToken,
+    self as core, Credential, CredentialFn, FileTokenStore, KeyringTokenStore, MachineToken,
+    MemoryTokenStore, RenewalWindowFn, StoreChoice, TokenManager, TokenStore, UserToken,
 };
 use runbeam_core::{Error, ErrorKind, Secret};
 use serde_json::{Value, json};
@@ -379,8 +379,8 @@ guarded! {
             key: Option<String>,
         ) -> PyResult<PyClassInitializer<Self>> {
             let mut store = match root {
-                Some(root) => FileStore::new(root),
-                None => FileStore::from_env().or_raise(py)?,
+                Some(root) => FileTokenStore::new(root),
+                None => FileTokenStore::from_env().or_raise(py)?,
             };
             if let Some(key) = key {
                 store = store.with_key(Secret::new(key)).or_raise(py)?;
@@ -418,7 +418,7 @@ guarded! {
     impl PyKeyringTokenStore {
         #[new]
         fn new(py: Python<'_>) -> PyResult<PyClassInitializer<Self>> {
-            let store = py.detach(KeyringStore::platform).or_raise(py)?;
+            let store = py.detach(KeyringTokenStore::platform).or_raise(py)?;
             Ok(PyClassInitializer::from(PyTokenStore {
                 store: Arc::new(store),
             })
@@ -442,7 +442,7 @@ guarded! {
         #[new]
         fn new() -> PyClassInitializer<Self> {
             PyClassInitializer::from(PyTokenStore {
-                store: Arc::new(MemoryStore::new()),
+                store: Arc::new(MemoryTokenStore::new()),
             })
             .add_subclass(PyMemoryTokenStore)
         }
@@ -465,8 +465,8 @@ guarded! {
             .map_err(|e| to_py_err(py, &e))?;
         let store = py
             .detach(|| match choice {
-                Some(choice) => core::open_store(choice),
-                None => core::open_default_store(),
+                Some(choice) => core::open_token_store(choice),
+                None => core::open_default_token_store(),
             })
             .or_raise(py)?;
         Ok(PyTokenStore { store })

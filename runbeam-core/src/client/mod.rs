@@ -55,9 +55,9 @@ pub use collections::{
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use token_kind::{TokenKind, classify_token};
 pub use types::{
-    Acknowledgement, AuthorizeRequest, AuthorizeResponse, AuthorizedBy, AuthorizedGateway, BaseUrl,
-    Change, Jwk, Jwks, MeshToken, Resolved, ResolvedResource, UpdateAction, UpdateKind,
-    UpdateRequest, UpdateResponse, UpdateResult,
+    Acknowledgement, AuthorizeRequest, AuthorizeResult, AuthorizedBy, AuthorizedGateway, BaseUrl,
+    Change, Jwk, Jwks, MeshTokenResult, ResolveResult, ResolvedResource, UpdateAction, UpdateKind,
+    UpdateRequest, UpdateResult, UpdatedConfig,
 };
 pub use url::api_root;
 
@@ -283,7 +283,7 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizeResponse> {
+    pub async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizeResult> {
         let call = Call::new(Method::POST, "/harmony/authorize");
         let token = self.bearer(&call)?;
         let call = call.json(&AuthorizeWire {
@@ -341,7 +341,7 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn resolve(&self, reference: &Reference) -> Result<Resolved> {
+    pub async fn resolve(&self, reference: &Reference) -> Result<ResolveResult> {
         if reference.is_local() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -355,7 +355,7 @@ impl Client {
             .query("ref", reference.as_str())
             .subject(reference.as_str());
         let wire: ResolveWire = self.send_json(call).await?;
-        Ok(Resolved {
+        Ok(ResolveResult {
             resource: wire.data,
             provider: wire.meta.provider,
             resolved_at: wire.meta.resolved_at,
@@ -375,7 +375,11 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn mesh_token(&self, mesh_id: &str, destination_url: &str) -> Result<MeshToken> {
+    pub async fn mesh_token(
+        &self,
+        mesh_id: &str,
+        destination_url: &str,
+    ) -> Result<MeshTokenResult> {
         let call = Call::new(Method::POST, "/harmony/mesh/token").json(&MeshTokenWire {
             mesh_id,
             destination_url,
@@ -541,7 +545,7 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn update(&self, request: UpdateRequest) -> Result<UpdateResponse> {
+    pub async fn update(&self, request: UpdateRequest) -> Result<UpdateResult> {
         let call = Call::new(Method::POST, "/harmony/update").json(&request)?;
         self.send_json(call).await
     }

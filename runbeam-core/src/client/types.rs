@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::time::Duration;
+
 use time::OffsetDateTime;
 
 use super::collections::{Links, Page, PageMeta};
@@ -64,27 +66,28 @@ impl AuthorizeRequest {
 /// Serialises back to the wire shape, **machine token included in clear**.
 ///
 /// ```
-/// use runbeam_core::client::AuthorizeResponse;
+/// use runbeam_core::client::AuthorizeResult;
 /// let wire = serde_json::json!({
 ///     "machine_token": "mt-1", "expires_in": 60, "expires_at": "2026-12-01T00:00:00Z",
 ///     "gateway": {"id": "gw-1", "code": "radiology-gw-1", "name": "Radiology"},
 ///     "abilities": ["harmony:read"],
 /// });
-/// let r: AuthorizeResponse = serde_json::from_value(wire.clone()).unwrap();
+/// let r: AuthorizeResult = serde_json::from_value(wire.clone()).unwrap();
 /// assert_eq!(format!("{:?}", r.machine_token), "Secret(***)");
 /// assert_eq!(serde_json::to_value(&r).unwrap(), wire);
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
-pub struct AuthorizeResponse {
+pub struct AuthorizeResult {
     /// The gateway machine token (opaque, about 30 days).
     #[serde(
         deserialize_with = "de::secret",
         serialize_with = "ser::exposed_secret"
     )]
     pub machine_token: Secret,
-    /// Seconds until the token expires, counted when it was issued.
-    pub expires_in: u64,
+    /// How long the token was valid for when it was issued (whole seconds on the wire).
+    #[serde(deserialize_with = "de::seconds", serialize_with = "ser::seconds")]
+    pub expires_in: Duration,
     /// When the token expires.
     #[serde(deserialize_with = "de::timestamp", serialize_with = "ser::timestamp")]
     pub expires_at: OffsetDateTime,
@@ -98,7 +101,7 @@ pub struct AuthorizeResponse {
     pub extra: Map<String, Value>,
 }
 
-/// The gateway of an [`AuthorizeResponse`].
+/// The gateway of an [`AuthorizeResult`].
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct AuthorizedGateway {
@@ -203,7 +206,7 @@ pub struct ResolvedResource {
     /// Mesh id.
     #[serde(default, deserialize_with = "de::opt_id")]
     pub mesh_id: Option<String>,
-    /// Backend id.
+    /// TokenStoreBackend id.
     #[serde(default, deserialize_with = "de::opt_id")]
     pub backend_id: Option<String>,
     /// Endpoint id.
@@ -223,7 +226,7 @@ pub struct ResolvedResource {
 /// "resolved_at"}}`, both ways.
 ///
 /// ```
-/// use runbeam_core::client::Resolved;
+/// use runbeam_core::client::ResolveResult;
 /// let wire = serde_json::json!({
 ///     "data": {"type": "ingress", "id": "01J", "name": "dicomweb", "team_id": "t1",
 ///              "enabled": true, "urls": ["https://dicom.example.com"], "protocol": "http",
@@ -231,13 +234,13 @@ pub struct ResolvedResource {
 ///              "backend_id": null, "endpoint_id": null, "description": null},
 ///     "meta": {"provider": "runbeam", "resolved_at": "2026-11-25T10:00:00Z"},
 /// });
-/// let r: Resolved = serde_json::from_value(wire.clone()).unwrap();
+/// let r: ResolveResult = serde_json::from_value(wire.clone()).unwrap();
 /// assert_eq!(r.resource.name, "dicomweb");
 /// assert_eq!(serde_json::to_value(&r).unwrap(), wire);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Resolved {
+pub struct ResolveResult {
     /// The resource.
     pub resource: ResolvedResource,
     /// The provider that answered (`meta.provider`).
@@ -260,7 +263,7 @@ pub(crate) struct ResolveMeta {
     pub(crate) resolved_at: OffsetDateTime,
 }
 
-/// The wire envelope of a [`Resolved`], borrowed for serialisation.
+/// The wire envelope of a [`ResolveResult`], borrowed for serialisation.
 #[derive(Serialize)]
 struct ResolveWireRef<'a> {
     data: &'a ResolvedResource,
@@ -274,7 +277,7 @@ struct ResolveMetaRef<'a> {
     resolved_at: OffsetDateTime,
 }
 
-impl Serialize for Resolved {
+impl Serialize for ResolveResult {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         ResolveWireRef {
             data: &self.resource,
@@ -287,10 +290,10 @@ impl Serialize for Resolved {
     }
 }
 
-impl<'de> Deserialize<'de> for Resolved {
+impl<'de> Deserialize<'de> for ResolveResult {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let wire = ResolveWire::deserialize(d)?;
-        Ok(Resolved {
+        Ok(ResolveResult {
             resource: wire.data,
             provider: wire.meta.provider,
             resolved_at: wire.meta.resolved_at,
@@ -302,7 +305,7 @@ impl<'de> Deserialize<'de> for Resolved {
 /// the wire shape, **token included in clear**.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
-pub struct MeshToken {
+pub struct MeshTokenResult {
     /// The token.
     #[serde(
         deserialize_with = "de::secret",
@@ -423,7 +426,7 @@ pub enum UpdateAction {
 /// The answer of `POST /harmony/update`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
-pub struct UpdateResponse {
+pub struct UpdateResult {
     /// Whether it worked (absent counts as true).
     #[serde(default = "yes")]
     pub success: bool,
@@ -431,13 +434,13 @@ pub struct UpdateResponse {
     #[serde(default)]
     pub message: Option<String>,
     /// What was done.
-    pub data: UpdateResult,
+    pub data: UpdatedConfig,
 }
 
-/// The `data` of an [`UpdateResponse`].
+/// The `data` of an [`UpdateResult`].
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
-pub struct UpdateResult {
+pub struct UpdatedConfig {
     /// Resource id.
     #[serde(deserialize_with = "de::id")]
     pub id: String,
@@ -569,6 +572,13 @@ pub(crate) mod de {
         }
     }
 
+    /// A duration sent as whole seconds (a non-negative integer).
+    pub(crate) fn seconds<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<std::time::Duration, D::Error> {
+        u64::deserialize(d).map(std::time::Duration::from_secs)
+    }
+
     pub(crate) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
         String::deserialize(d).map(Secret::new)
     }
@@ -622,10 +632,18 @@ pub(crate) mod ser {
         s.serialize_str(&text)
     }
 
+    /// A duration as whole seconds, its wire form.
+    pub(crate) fn seconds<S: Serializer>(
+        value: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(value.as_secs())
+    }
+
     /// **Deliberately exposes** the secret: writes it in clear.
     ///
-    /// Used only on the token fields of response types ([`super::AuthorizeResponse`],
-    /// [`super::MeshToken`]), whose JSON is the result the caller asked for (a C gateway
+    /// Used only on the token fields of response types ([`super::AuthorizeResult`],
+    /// [`super::MeshTokenResult`]), whose JSON is the result the caller asked for (a C gateway
     /// reads its machine token from it). `Secret` does not implement `Serialize` so that no
     /// other structure can leak one by being serialised; a field opts in here, visibly.
     pub(crate) fn exposed_secret<S: Serializer>(value: &Secret, s: S) -> Result<S::Ok, S::Error> {
@@ -664,7 +682,7 @@ mod tests {
 
     #[test]
     fn authorize_round_trips_with_the_token_in_clear_only_in_json() {
-        let r: AuthorizeResponse = round_trip(json!({
+        let r: AuthorizeResult = round_trip(json!({
             "machine_token": "mt_9f8e7d6c",
             "expires_in": 2_592_000,
             "expires_at": "2026-12-25T10:00:00Z",
@@ -682,7 +700,7 @@ mod tests {
         assert_eq!(r.extra["token_type"], "Bearer");
         assert!(!format!("{r:?}").contains("mt_9f8e7d6c"));
         // Without `authorized_by` the key stays absent (not null).
-        round_trip::<AuthorizeResponse>(json!({
+        round_trip::<AuthorizeResult>(json!({
             "machine_token": "mt", "expires_in": 1, "expires_at": "2026-12-25T10:00:00Z",
             "gateway": {"id": "g", "code": "c", "name": "n"}, "abilities": [],
         }));
@@ -698,7 +716,7 @@ mod tests {
             "full_url": "http://127.0.0.1:8080/api/harmony/changes",
         }));
         round_trip::<BaseUrl>(json!({"base_url": "u", "changes_path": null, "full_url": null}));
-        let t: MeshToken = round_trip(json!({
+        let t: MeshTokenResult = round_trip(json!({
             "token": "eyJ.eyJ.sig",
             "expires_at": "2026-11-25T10:05:00Z",
             "mesh_id": "imaging-integration",
@@ -708,7 +726,7 @@ mod tests {
             "id": "42", "status": "pending", "type": "pipeline", "payload": {"x": [1, 2]},
         }));
         round_trip::<Change>(json!({"id": "43", "status": null}));
-        round_trip::<UpdateResponse>(json!({
+        round_trip::<UpdateResult>(json!({
             "success": true,
             "message": "Pipeline created",
             "data": {"id": "01JDW0PIPE", "type": "pipeline", "action": "created"},
@@ -720,7 +738,7 @@ mod tests {
 
     #[test]
     fn resolve_round_trips_as_its_envelope() {
-        let r: Resolved = round_trip(json!({
+        let r: ResolveResult = round_trip(json!({
             "data": {
                 "type": "ingress",
                 "id": "01JDW0DICOM",
@@ -761,7 +779,7 @@ mod tests {
     #[test]
     fn input_variants_normalise_to_the_canonical_wire_shape() {
         // Integer ids become strings, SQL datetimes RFC 3339, absent optionals null.
-        let r: Resolved = serde_json::from_value(json!({
+        let r: ResolveResult = serde_json::from_value(json!({
             "data": {"type": "egress", "id": 12, "name": "out", "team_id": 3},
             "meta": {"provider": "runbeam", "resolved_at": "2026-11-25 10:00:00"},
         }))

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 
 use crate::client::http::{Call, status_error};
 use crate::client::{
-    Acknowledgement, AuthorizeResponse, BaseUrl, Change, Jwks, MeshToken, Page, Resolved, Resource,
-    UpdateResponse,
+    Acknowledgement, AuthorizeResult, BaseUrl, Change, Jwks, MeshTokenResult, Page, ResolveResult,
+    Resource, UpdateResult,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::jwt::keys::{JwksDoc, KeySet};
@@ -130,16 +130,16 @@ pub fn jwks_document(json: &[u8], allowed: &[Algorithm]) -> Result<usize> {
 
 /// The Cloud API response body types, in the order [`response`] numbers them.
 pub const RESPONSE_KINDS: [&str; 13] = [
-    "AuthorizeResponse",
+    "AuthorizeResult",
     "Acknowledgement",
     "BaseUrl",
-    "Resolved",
-    "MeshToken",
+    "ResolveResult",
+    "MeshTokenResult",
     "Jwks",
     "Change",
     "Page<Change>",
     "Vec<Change>",
-    "UpdateResponse",
+    "UpdateResult",
     "Page<Value>",
     "Page<Resource>",
     "error body",
@@ -154,16 +154,16 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> bool {
 /// it decoded.
 pub fn response(kind: u8, body: &[u8]) -> bool {
     match usize::from(kind) % RESPONSE_KINDS.len() {
-        0 => decode::<AuthorizeResponse>(body),
+        0 => decode::<AuthorizeResult>(body),
         1 => decode::<Acknowledgement>(body),
         2 => decode::<BaseUrl>(body),
-        3 => decode::<Resolved>(body),
-        4 => decode::<MeshToken>(body),
+        3 => decode::<ResolveResult>(body),
+        4 => decode::<MeshTokenResult>(body),
         5 => decode::<Jwks>(body),
         6 => decode::<Change>(body),
         7 => decode::<Page<Change>>(body),
         8 => decode::<Vec<Change>>(body),
-        9 => decode::<UpdateResponse>(body),
+        9 => decode::<UpdateResult>(body),
         10 => decode::<Page<serde_json::Value>>(body),
         11 => decode::<Page<Resource>>(body),
         _ => {

@@ -14,7 +14,9 @@ use super::{AUDIENCE, ISSUER, JwtHarness, KID, RESPONSE_KINDS, jwks_document, re
 use crate::ErrorKind;
 use crate::jwt::{Algorithm, parse_bearer};
 use crate::secret::Secret;
-use crate::storage::{FileStore, MemoryStore, TokenStore, load_machine_token, save_machine_token};
+use crate::storage::{
+    FileTokenStore, MemoryTokenStore, TokenStore, load_machine_token, save_machine_token,
+};
 
 fn harness() -> &'static JwtHarness {
     static HARNESS: OnceLock<JwtHarness> = OnceLock::new();
@@ -239,7 +241,7 @@ proptest! {
 
     #[test]
     fn stored_token_json_loads_or_is_corrupt(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let store = MemoryStore::new();
+        let store = MemoryTokenStore::new();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         store.save("gw-1", "machine_token", &Secret::new(text)).unwrap();
         if let Err(e) = load_machine_token(&store, "gw-1") {
@@ -274,14 +276,20 @@ proptest! {
 
 /// A file store in a fresh 0700 directory holding one machine token for `gw-1`; the token
 /// file's path and the token. Made once per test thread (every case restores the file).
-fn file_store_with_token() -> (FileStore, PathBuf, String) {
+fn file_store_with_token() -> (FileTokenStore, PathBuf, String) {
     thread_local! {
-        static STORE: (FileStore, PathBuf, String) = make_file_store();
+        static STORE: (FileTokenStore, PathBuf, String) = make_file_store();
     }
-    STORE.with(|(store, path, token)| (FileStore::new(store.root()), path.clone(), token.clone()))
+    STORE.with(|(store, path, token)| {
+        (
+            FileTokenStore::new(store.root()),
+            path.clone(),
+            token.clone(),
+        )
+    })
 }
 
-fn make_file_store() -> (FileStore, PathBuf, String) {
+fn make_file_store() -> (FileTokenStore, PathBuf, String) {
     use std::os::unix::fs::PermissionsExt as _;
     static N: AtomicUsize = AtomicUsize::new(0);
     let root = std::env::temp_dir().join(format!(
@@ -291,7 +299,7 @@ fn make_file_store() -> (FileStore, PathBuf, String) {
     ));
     std::fs::create_dir_all(&root).unwrap();
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let store = FileStore::new(&root);
+    let store = FileTokenStore::new(&root);
     let secret = "mt_property_test_token_0123456789".to_string();
     let token = crate::storage::MachineToken::new(
         Secret::new(secret.clone()),

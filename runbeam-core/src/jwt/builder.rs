@@ -37,7 +37,7 @@ pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
 ///     .trusted_issuer("https://api.runbeam.io/api")
 ///     .algorithms([Algorithm::Rs256, Algorithm::Es256])
 ///     .audience("my-gateway")
-///     .require_claim("team")
+///     .required_claim("team")
 ///     .leeway(Duration::from_secs(30))
 ///     .build()?;
 /// assert_eq!(validator.jwks_urls(), ["https://api.runbeam.io/api/.well-known/jwks.json"]);
@@ -112,7 +112,7 @@ impl ValidatorBuilder {
     }
 
     /// Requires the claim `name` (any claim, custom ones too) to be present and not null.
-    pub fn require_claim(mut self, name: impl Into<String>) -> Self {
+    pub fn required_claim(mut self, name: impl Into<String>) -> Self {
         self.required_claims.push(name.into());
         self
     }

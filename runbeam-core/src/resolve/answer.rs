@@ -6,7 +6,7 @@ use serde::ser::{Error as _, Serialize, Serializer};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::client::{MeshToken, Resolved, ResolvedResource};
+use crate::client::{MeshTokenResult, ResolveResult, ResolvedResource};
 use crate::jwt::Claims;
 use crate::reference::LOCAL_PROVIDER;
 
@@ -18,12 +18,12 @@ use crate::reference::LOCAL_PROVIDER;
 /// `{"data": {…}, "meta": {"provider", "resolved_at", "stale"}}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolution {
-    resolved: Arc<Resolved>,
+    resolved: Arc<ResolveResult>,
     stale: bool,
 }
 
 impl Resolution {
-    pub(crate) fn new(resolved: Arc<Resolved>, stale: bool) -> Resolution {
+    pub(crate) fn new(resolved: Arc<ResolveResult>, stale: bool) -> Resolution {
         Resolution { resolved, stale }
     }
 
@@ -55,7 +55,7 @@ impl Resolution {
     }
 
     /// The whole answer as the client returns it.
-    pub fn resolved(&self) -> &Resolved {
+    pub fn resolve_result(&self) -> &ResolveResult {
         &self.resolved
     }
 }
@@ -78,7 +78,7 @@ impl Serialize for Resolution {
 #[non_exhaustive]
 pub struct IssuedMeshToken {
     /// The token, its expiry and the Cloud mesh id.
-    pub token: MeshToken,
+    pub token: MeshTokenResult,
     /// Its verified claims (`sub`, `aud`, `dest_url`, `source_team`, …).
     pub claims: Arc<Claims>,
     /// The mesh's name in the configuration.

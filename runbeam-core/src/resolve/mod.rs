@@ -5,7 +5,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use runbeam_core::{client::Client, config::MeshConfig, resolve::Resolver};
-//! use runbeam_core::storage::{MemoryStore, TokenManager};
+//! use runbeam_core::storage::{MemoryTokenStore, TokenManager};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> runbeam_core::Result<()> {
 //! let config = MeshConfig::from_toml(r#"
@@ -22,7 +22,7 @@
 //!     egress = ["runbeam.radiology-dept.ingress.name.dicomweb"]
 //! "#)?;
 //! let cloud = Client::new("https://api.runbeam.io")?;
-//! let manager = TokenManager::new("analytics-gw-1", Arc::new(MemoryStore::new()), cloud.clone());
+//! let manager = TokenManager::new("analytics-gw-1", Arc::new(MemoryTokenStore::new()), cloud.clone());
 //! let resolver = Resolver::builder(config, cloud, Arc::new(manager)).build()?;
 //! resolver.validate_startup()?;
 //!

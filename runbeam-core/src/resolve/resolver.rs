@@ -12,7 +12,7 @@ use super::answer::{IssuedMeshToken, Resolution};
 use super::flight::{Entry, Keep, Slot};
 use super::state::State;
 use crate::Secret;
-use crate::client::{Client, Resolved};
+use crate::client::{Client, ResolveResult};
 use crate::config::MeshConfig;
 use crate::config::problems_error;
 use crate::error::{Error, ErrorKind, Result};
@@ -31,7 +31,7 @@ pub const DEFAULT_MESH_TOKEN_CAPACITY: usize = 1024;
 /// before the token manager is asked again.
 const MACHINE_TOKEN_RECHECK: Duration = Duration::from_secs(60);
 
-type ResourceSlot = Slot<Arc<Resolved>>;
+type ResourceSlot = Slot<Arc<ResolveResult>>;
 type MeshTokenSlot = Slot<Arc<IssuedMeshToken>>;
 
 /// Counters of a resolver's work since it was built, for metrics and capacity planning.
@@ -114,7 +114,7 @@ pub(crate) struct Inner {
 /// # async fn run() -> runbeam_core::Result<()> {
 /// let config = MeshConfig::from_file("gateway.toml")?;
 /// let cloud = Client::new("https://api.runbeam.io")?;
-/// let manager = TokenManager::new("analytics-gw-1", storage::open_default_store()?, cloud.clone());
+/// let manager = TokenManager::new("analytics-gw-1", storage::open_default_token_store()?, cloud.clone());
 /// let resolver = Resolver::builder(config, cloud, Arc::new(manager)).build()?;
 /// resolver.validate_startup()?;
 ///

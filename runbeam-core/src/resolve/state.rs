@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::client::{Client, Resolved, ResolvedResource};
+use crate::client::{Client, ResolveResult, ResolvedResource};
 use crate::config::{Egress, Ingress, Mesh, MeshConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jwt::{Validator, ValidatorBuilder};
@@ -39,8 +39,8 @@ pub(crate) struct State {
     pub(crate) config: MeshConfig,
     providers: HashMap<String, ProviderState>,
     validators: HashMap<TrustKey, Validator>,
-    local_ingress: HashMap<String, Arc<Resolved>>,
-    local_egress: HashMap<String, Arc<Resolved>>,
+    local_ingress: HashMap<String, Arc<ResolveResult>>,
+    local_egress: HashMap<String, Arc<ResolveResult>>,
 }
 
 impl State {
@@ -200,7 +200,7 @@ impl State {
     }
 
     /// The answer for a local reference, from the configuration.
-    pub(crate) fn local(&self, reference: &Reference) -> Result<Arc<Resolved>> {
+    pub(crate) fn local(&self, reference: &Reference) -> Result<Arc<ResolveResult>> {
         let name = reference.value();
         // Local references have no type (docs/spec.md §1.1): an ingress wins over an egress.
         let found = self
@@ -247,7 +247,7 @@ fn local_resource(resource_type: &str, name: &str) -> ResolvedResource {
     }
 }
 
-fn local_ingress(ingress: &Ingress, now: OffsetDateTime) -> Resolved {
+fn local_ingress(ingress: &Ingress, now: OffsetDateTime) -> ResolveResult {
     let mut r = local_resource("ingress", &ingress.name);
     r.enabled = ingress.enabled;
     r.urls = ingress.urls.clone();
@@ -259,7 +259,7 @@ fn local_ingress(ingress: &Ingress, now: OffsetDateTime) -> Resolved {
     local_resolved(r, now)
 }
 
-fn local_egress(egress: &Egress, now: OffsetDateTime) -> Resolved {
+fn local_egress(egress: &Egress, now: OffsetDateTime) -> ResolveResult {
     let mut r = local_resource("egress", &egress.name);
     r.enabled = egress.enabled;
     r.protocol = Some(egress.protocol.as_str().to_string());
@@ -270,8 +270,8 @@ fn local_egress(egress: &Egress, now: OffsetDateTime) -> Resolved {
     local_resolved(r, now)
 }
 
-fn local_resolved(resource: ResolvedResource, now: OffsetDateTime) -> Resolved {
-    Resolved {
+fn local_resolved(resource: ResolvedResource, now: OffsetDateTime) -> ResolveResult {
+    ResolveResult {
         resource,
         provider: crate::reference::LOCAL_PROVIDER.to_string(),
         resolved_at: now,

@@ -24,7 +24,7 @@ use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 use super::secure_fs::{Dir, io_error};
-use super::{Backend, TokenStore, check_slot};
+use super::{TokenStore, TokenStoreBackend, check_slot};
 use crate::Secret;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -37,23 +37,23 @@ pub const ENV_KEY: &str = "RUNBEAM_ENCRYPTION_KEY";
 /// The encrypted-file token store.
 ///
 /// ```
-/// use runbeam_core::storage::{FileStore, TokenStore};
+/// use runbeam_core::storage::{FileTokenStore, TokenStore};
 /// use runbeam_core::Secret;
 /// let dir = std::env::temp_dir().join(format!("runbeam-doc-{}", std::process::id()));
-/// let store = FileStore::new(&dir);
+/// let store = FileTokenStore::new(&dir);
 /// store.save("gw-1", "machine_token", &Secret::new(r#"{"x":1}"#.into()))?;
 /// assert_eq!(store.load("gw-1", "machine_token")?.unwrap().expose(), r#"{"x":1}"#);
 /// # std::fs::remove_dir_all(&dir).ok();
 /// # Ok::<(), runbeam_core::Error>(())
 /// ```
-pub struct FileStore {
+pub struct FileTokenStore {
     root: PathBuf,
     key: Option<Secret>,
 }
 
-impl std::fmt::Debug for FileStore {
+impl std::fmt::Debug for FileTokenStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileStore")
+        f.debug_struct("FileTokenStore")
             .field("root", &self.root)
             .field(
                 "key",
@@ -152,11 +152,11 @@ fn parse_key(text: &str) -> Option<Identity> {
     Identity::from_str(raw.trim()).ok()
 }
 
-impl FileStore {
+impl FileTokenStore {
     /// A store under `root` (keys in each instance's `encryption.key`, or
     /// `RUNBEAM_ENCRYPTION_KEY` if set — read now).
-    pub fn new(root: impl Into<PathBuf>) -> FileStore {
-        FileStore {
+    pub fn new(root: impl Into<PathBuf>) -> FileTokenStore {
+        FileTokenStore {
             root: root.into(),
             key: std::env::var(ENV_KEY)
                 .ok()
@@ -169,12 +169,12 @@ impl FileStore {
     ///
     /// # Errors
     /// `Storage` when neither `RUNBEAM_HOME` nor a home directory is set.
-    pub fn from_env() -> Result<FileStore> {
+    pub fn from_env() -> Result<FileTokenStore> {
         if let Some(home) = std::env::var_os(ENV_HOME).filter(|h| !h.is_empty()) {
-            return Ok(FileStore::new(home));
+            return Ok(FileTokenStore::new(home));
         }
         match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-            Some(home) => Ok(FileStore::new(Path::new(&home).join(".runbeam"))),
+            Some(home) => Ok(FileTokenStore::new(Path::new(&home).join(".runbeam"))),
             None => Err(Error::new(
                 ErrorKind::Storage,
                 "no home directory to keep tokens in: set RUNBEAM_HOME to a writable directory",
@@ -186,7 +186,7 @@ impl FileStore {
     ///
     /// # Errors
     /// `InvalidArgument` when it is not an age X25519 secret key.
-    pub fn with_key(mut self, key: Secret) -> Result<FileStore> {
+    pub fn with_key(mut self, key: Secret) -> Result<FileTokenStore> {
         if parse_key(key.expose()).is_none() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -373,9 +373,9 @@ impl FileStore {
     }
 }
 
-impl TokenStore for FileStore {
-    fn backend(&self) -> Backend {
-        Backend::File
+impl TokenStore for FileTokenStore {
+    fn backend(&self) -> TokenStoreBackend {
+        TokenStoreBackend::File
     }
 
     fn location(&self, instance_id: &str, token_type: &str) -> String {

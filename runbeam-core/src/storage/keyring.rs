@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry};
 
-use super::{Backend, TokenStore, check_slot};
+use super::{TokenStore, TokenStoreBackend, check_slot};
 use crate::Secret;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -50,7 +50,7 @@ pub enum KeyringKind {
 
 /// A token store in an OS keyring. Entries are built from this store object, never from a
 /// process-global default, so several stores can coexist.
-pub struct KeyringStore {
+pub struct KeyringTokenStore {
     store: Arc<CredentialStore>,
     kind: KeyringKind,
     order: WriteOrder,
@@ -108,9 +108,9 @@ impl WriteTicket {
     }
 }
 
-impl std::fmt::Debug for KeyringStore {
+impl std::fmt::Debug for KeyringTokenStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyringStore")
+        f.debug_struct("KeyringTokenStore")
             .field("kind", &self.kind)
             .finish()
     }
@@ -160,19 +160,19 @@ fn with_deadline<T: Send + 'static>(
     })
 }
 
-impl KeyringStore {
+impl KeyringTokenStore {
     /// The Secret Service store (needs a D-Bus session bus with a Secret Service daemon).
     ///
     /// # Errors
     /// `KeyringUnavailable` when there is no session bus or no daemon.
     #[cfg(target_os = "linux")]
-    pub fn secret_service() -> Result<KeyringStore> {
+    pub fn secret_service() -> Result<KeyringTokenStore> {
         let store: Arc<CredentialStore> =
             with_deadline("connecting to the Secret Service", || {
                 zbus_secret_service_keyring_store::Store::new()
                     .map_err(|e| unavailable("connecting to the Secret Service", &e))
             })?;
-        Ok(KeyringStore {
+        Ok(KeyringTokenStore {
             store,
             kind: KeyringKind::SecretService,
             order: WriteOrder::default(),
@@ -184,10 +184,10 @@ impl KeyringStore {
     /// # Errors
     /// `KeyringUnavailable` when keyutils cannot be used.
     #[cfg(target_os = "linux")]
-    pub fn keyutils() -> Result<KeyringStore> {
+    pub fn keyutils() -> Result<KeyringTokenStore> {
         let store: Arc<CredentialStore> = linux_keyutils_keyring_store::Store::new()
             .map_err(|e| unavailable("opening kernel keyutils", &e))?;
-        Ok(KeyringStore {
+        Ok(KeyringTokenStore {
             store,
             kind: KeyringKind::KeyUtils,
             order: WriteOrder::default(),
@@ -199,10 +199,10 @@ impl KeyringStore {
     /// # Errors
     /// `KeyringUnavailable` when it cannot be opened.
     #[cfg(target_os = "macos")]
-    pub fn macos_keychain() -> Result<KeyringStore> {
+    pub fn macos_keychain() -> Result<KeyringTokenStore> {
         let store: Arc<CredentialStore> = apple_native_keyring_store::keychain::Store::new()
             .map_err(|e| unavailable("opening the macOS Keychain", &e))?;
-        Ok(KeyringStore {
+        Ok(KeyringTokenStore {
             store,
             kind: KeyringKind::MacosKeychain,
             order: WriteOrder::default(),
@@ -214,10 +214,10 @@ impl KeyringStore {
     /// # Errors
     /// `KeyringUnavailable` when it cannot be opened.
     #[cfg(windows)]
-    pub fn windows_credential_manager() -> Result<KeyringStore> {
+    pub fn windows_credential_manager() -> Result<KeyringTokenStore> {
         let store: Arc<CredentialStore> = windows_native_keyring_store::Store::new()
             .map_err(|e| unavailable("opening the Windows Credential Manager", &e))?;
-        Ok(KeyringStore {
+        Ok(KeyringTokenStore {
             store,
             kind: KeyringKind::WindowsCredentialManager,
             order: WriteOrder::default(),
@@ -229,18 +229,18 @@ impl KeyringStore {
     ///
     /// # Errors
     /// `KeyringUnavailable` when it cannot be reached or none is built for this platform.
-    pub fn platform() -> Result<KeyringStore> {
+    pub fn platform() -> Result<KeyringTokenStore> {
         #[cfg(target_os = "linux")]
         {
-            KeyringStore::secret_service()
+            KeyringTokenStore::secret_service()
         }
         #[cfg(target_os = "macos")]
         {
-            KeyringStore::macos_keychain()
+            KeyringTokenStore::macos_keychain()
         }
         #[cfg(windows)]
         {
-            KeyringStore::windows_credential_manager()
+            KeyringTokenStore::windows_credential_manager()
         }
         #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
         {
@@ -293,9 +293,9 @@ impl KeyringStore {
     }
 }
 
-impl TokenStore for KeyringStore {
-    fn backend(&self) -> Backend {
-        Backend::Keyring
+impl TokenStore for KeyringTokenStore {
+    fn backend(&self) -> TokenStoreBackend {
+        TokenStoreBackend::Keyring
     }
 
     fn location(&self, instance_id: &str, token_type: &str) -> String {
@@ -332,7 +332,7 @@ impl TokenStore for KeyringStore {
         })
     }
 
-    /// Ordered per slot like [`KeyringStore::save`]; a superseded delete is skipped and
+    /// Ordered per slot like [`KeyringTokenStore::save`]; a superseded delete is skipped and
     /// reports `Ok(false)` (it deleted nothing), even when the newer write then fails.
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {
         check_slot(instance_id, token_type)?;

@@ -49,7 +49,7 @@ impl fmt::Debug for Credential {
 /// use std::sync::Arc;
 /// use runbeam_core::{client::Client, storage::{self, Credential, TokenManager}, Secret};
 /// # async fn run() -> runbeam_core::Result<()> {
-/// let store = storage::open_default_store()?;
+/// let store = storage::open_default_token_store()?;
 /// let manager = TokenManager::new("radiology-gw-1", store, Client::new("https://api.runbeam.io")?)
 ///     .credential(Credential::Token(Secret::new("1|sanctum-token".into())));
 /// let token = manager.ensure_token().await?;   // loads, or authorizes and saves

@@ -3,26 +3,26 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{Backend, TokenStore, check_slot};
+use super::{TokenStore, TokenStoreBackend, check_slot};
 use crate::Secret;
 use crate::error::Result;
 
 /// Keeps tokens in memory (zeroized when replaced or dropped); nothing survives the process.
 #[derive(Debug, Default)]
-pub struct MemoryStore {
+pub struct MemoryTokenStore {
     slots: Mutex<HashMap<(String, String), Secret>>,
 }
 
-impl MemoryStore {
+impl MemoryTokenStore {
     /// An empty store.
-    pub fn new() -> MemoryStore {
-        MemoryStore::default()
+    pub fn new() -> MemoryTokenStore {
+        MemoryTokenStore::default()
     }
 }
 
-impl TokenStore for MemoryStore {
-    fn backend(&self) -> Backend {
-        Backend::Memory
+impl TokenStore for MemoryTokenStore {
+    fn backend(&self) -> TokenStoreBackend {
+        TokenStoreBackend::Memory
     }
 
     fn location(&self, instance_id: &str, token_type: &str) -> String {

@@ -2,8 +2,8 @@
 //! chosen automatically by a real probe; typed machine and user tokens on top.
 //!
 //! ```
-//! use runbeam_core::storage::{self, MemoryStore, MachineToken};
-//! let store = MemoryStore::new();
+//! use runbeam_core::storage::{self, MemoryTokenStore, MachineToken};
+//! let store = MemoryTokenStore::new();
 //! let token: MachineToken = serde_json::from_str(r#"{"machine_token": "mt",
 //!     "expires_at": "2099-01-01T00:00:00Z", "gateway_id": "gw-1"}"#)?;
 //! storage::save_machine_token(&store, "gw-1", &token)?;
@@ -25,11 +25,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use file::{ENV_HOME, ENV_KEY, FileStore};
+pub use file::{ENV_HOME, ENV_KEY, FileTokenStore};
 pub use ids::check_id;
-pub use keyring::{KEYRING_TIMEOUT, KeyringKind, KeyringStore, SERVICE};
+pub use keyring::{KEYRING_TIMEOUT, KeyringKind, KeyringTokenStore, SERVICE};
 pub use manager::{CREDENTIAL_TIMEOUT, Credential, CredentialFn, RenewalWindowFn, TokenManager};
-pub use memory::MemoryStore;
+pub use memory::MemoryTokenStore;
 pub use token::{DEFAULT_RENEWAL_WINDOW, MachineToken, UserToken};
 
 use crate::Secret;
@@ -46,7 +46,7 @@ pub const ENV_MACHINE_TOKEN: &str = "RUNBEAM_MACHINE_TOKEN";
 
 /// Which backend a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub enum TokenStoreBackend {
     /// An OS keyring.
     Keyring,
     /// The age-encrypted files.
@@ -55,18 +55,18 @@ pub enum Backend {
     Memory,
 }
 
-impl Backend {
+impl TokenStoreBackend {
     /// `keyring`, `file` or `memory`.
     pub const fn name(self) -> &'static str {
         match self {
-            Backend::Keyring => "keyring",
-            Backend::File => "file",
-            Backend::Memory => "memory",
+            TokenStoreBackend::Keyring => "keyring",
+            TokenStoreBackend::File => "file",
+            TokenStoreBackend::Memory => "memory",
         }
     }
 }
 
-impl fmt::Display for Backend {
+impl fmt::Display for TokenStoreBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -76,7 +76,7 @@ impl fmt::Display for Backend {
 /// Implementations are blocking (file I/O, D-Bus) and thread-safe.
 pub trait TokenStore: Send + Sync + fmt::Debug {
     /// Which backend this is.
-    fn backend(&self) -> Backend;
+    fn backend(&self) -> TokenStoreBackend;
     /// Where a slot lives, for messages (a path or a keyring entry name).
     fn location(&self, instance_id: &str, token_type: &str) -> String;
     /// The slot's JSON, `None` when empty.
@@ -272,37 +272,39 @@ impl StoreChoice {
 }
 
 /// Opens the store `choice` asks for; `Auto` writes, reads and deletes a probe entry in the
-/// OS keyring and falls back to [`FileStore::from_env`] when that fails. The choice is logged.
+/// OS keyring and falls back to [`FileTokenStore::from_env`] when that fails. The choice is logged.
 ///
 /// # Errors
 /// `KeyringUnavailable` when the keyring is forced but unusable; `Storage` when the file
 /// store has no root.
-pub fn open_store(choice: StoreChoice) -> Result<Arc<dyn TokenStore>> {
+pub fn open_token_store(choice: StoreChoice) -> Result<Arc<dyn TokenStore>> {
     let store: Arc<dyn TokenStore> = match choice {
-        StoreChoice::File => Arc::new(FileStore::from_env()?),
+        StoreChoice::File => Arc::new(FileTokenStore::from_env()?),
         StoreChoice::Keyring => {
-            let keyring = KeyringStore::platform()?;
+            let keyring = KeyringTokenStore::platform()?;
             keyring.probe()?;
             Arc::new(keyring)
         }
-        StoreChoice::Auto => match KeyringStore::platform().and_then(|k| k.probe().map(|()| k)) {
-            Ok(keyring) => Arc::new(keyring),
-            Err(e) => {
-                tracing::info!(reason = %e.message(), "runbeam: OS keyring unusable, using the encrypted file store");
-                Arc::new(FileStore::from_env()?)
+        StoreChoice::Auto => {
+            match KeyringTokenStore::platform().and_then(|k| k.probe().map(|()| k)) {
+                Ok(keyring) => Arc::new(keyring),
+                Err(e) => {
+                    tracing::info!(reason = %e.message(), "runbeam: OS keyring unusable, using the encrypted file store");
+                    Arc::new(FileTokenStore::from_env()?)
+                }
             }
-        },
+        }
     };
     tracing::info!(backend = %store.backend(), "runbeam token store selected");
     Ok(store)
 }
 
-/// [`open_store`] with the choice from `RUNBEAM_TOKEN_STORE`.
+/// [`open_token_store`] with the choice from `RUNBEAM_TOKEN_STORE`.
 ///
 /// # Errors
-/// As [`open_store`] and [`StoreChoice::from_env`].
-pub fn open_default_store() -> Result<Arc<dyn TokenStore>> {
-    open_store(StoreChoice::from_env()?)
+/// As [`open_token_store`] and [`StoreChoice::from_env`].
+pub fn open_default_token_store() -> Result<Arc<dyn TokenStore>> {
+    open_token_store(StoreChoice::from_env()?)
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn file_store_round_trip_with_private_modes() {
     let tmp = TempDir::new("modes");
     let root = tmp.0.join("home");
-    let store = FileStore::new(&root);
+    let store = FileTokenStore::new(&root);
     assert_eq!(store.load("gw-1", MACHINE_TOKEN).unwrap(), None);
     let t = token("mt_secret_value", "gw-1");
     save_machine_token(&store, "gw-1", &t).unwrap();
@@ -101,7 +101,7 @@ fn file_store_round_trip_with_private_modes() {
 #[test]
 fn ids_that_could_escape_the_root_are_refused() {
     let tmp = TempDir::new("ids");
-    let store = FileStore::new(&tmp.0);
+    let store = FileTokenStore::new(&tmp.0);
     let json = Secret::new("{}".into());
     let long = "a".repeat(129);
     for bad in [
@@ -130,7 +130,7 @@ fn ids_that_could_escape_the_root_are_refused() {
 #[test]
 fn a_corrupted_file_or_a_wrong_key_is_storage_corrupt_and_the_file_is_kept() {
     let tmp = TempDir::new("corrupt");
-    let store = FileStore::new(&tmp.0);
+    let store = FileTokenStore::new(&tmp.0);
     save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
     let file = store.token_path("gw", MACHINE_TOKEN);
 
@@ -149,7 +149,7 @@ fn a_corrupted_file_or_a_wrong_key_is_storage_corrupt_and_the_file_is_kept() {
         use age::secrecy::ExposeSecret;
         Secret::new(other.to_string().expose_secret().to_string())
     };
-    let wrong = FileStore::new(&tmp.0).with_key(key).unwrap();
+    let wrong = FileTokenStore::new(&tmp.0).with_key(key).unwrap();
     let err = load_machine_token(&wrong, "gw").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
     assert!(err.message().contains("another key"), "{err}");
@@ -168,7 +168,7 @@ fn a_corrupted_file_or_a_wrong_key_is_storage_corrupt_and_the_file_is_kept() {
 #[test]
 fn a_token_of_the_wrong_shape_is_storage_corrupt_naming_the_file() {
     let tmp = TempDir::new("shape");
-    let store = FileStore::new(&tmp.0);
+    let store = FileTokenStore::new(&tmp.0);
     store
         .save(
             "gw",
@@ -185,7 +185,7 @@ fn a_token_of_the_wrong_shape_is_storage_corrupt_naming_the_file() {
 #[test]
 fn a_key_file_readable_by_others_is_refused() {
     let tmp = TempDir::new("keymode");
-    let store = FileStore::new(&tmp.0);
+    let store = FileTokenStore::new(&tmp.0);
     save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
     let key = store.key_path("gw");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
@@ -208,14 +208,14 @@ fn a_key_file_readable_by_others_is_refused() {
 #[test]
 fn a_key_of_the_wrong_format_is_a_clear_error() {
     let tmp = TempDir::new("keyfmt");
-    let store = FileStore::new(&tmp.0);
+    let store = FileTokenStore::new(&tmp.0);
     save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
     fs::write(store.key_path("gw"), "bm90IGEga2V5").unwrap();
     let err = load_machine_token(&store, "gw").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
     assert!(err.message().contains("AGE-SECRET-KEY-1"), "{err}");
     assert!(
-        FileStore::new(&tmp.0)
+        FileTokenStore::new(&tmp.0)
             .with_key(Secret::new("nope".into()))
             .is_err()
     );
@@ -225,7 +225,7 @@ fn a_key_of_the_wrong_format_is_a_clear_error() {
 fn files_written_by_the_reference_age_tools_load() {
     let tmp = TempDir::new("compat");
     copy_dir(&fixture(), &tmp.0.join("compat-gw"));
-    let store = FileStore::new(&tmp.0);
+    let store = FileTokenStore::new(&tmp.0);
     let machine = load_machine_token(&store, "compat-gw").unwrap().unwrap();
     assert_eq!(
         machine.machine_token.expose(),
@@ -252,7 +252,7 @@ fn files_written_by_the_reference_age_tools_load() {
 #[test]
 fn concurrent_saves_and_loads_never_see_a_torn_token() {
     let tmp = TempDir::new("threads");
-    let store = Arc::new(FileStore::new(&tmp.0));
+    let store = Arc::new(FileTokenStore::new(&tmp.0));
     save_machine_token(&*store, "gw", &token("mt-0-0", "gw")).unwrap();
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -291,7 +291,7 @@ fn plant(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 #[test]
 fn temp_files_of_a_killed_writer_are_swept_by_the_next_write() {
     let tmp = TempDir::new("sweep");
-    let store = FileStore::new(&tmp.0);
+    let store = FileTokenStore::new(&tmp.0);
     // A writer killed between writing the key's temp file and linking it: the instance
     // directories exist, the key file does not, the secret key sits in a temp file.
     let instance = tmp.0.join("gw");
@@ -367,7 +367,7 @@ fn the_live_key_temp_file_of_a_writer_holding_the_lock_is_not_swept() {
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::io::AsRawFd;
     let tmp = TempDir::new("live");
-    let store = Arc::new(FileStore::new(&tmp.0));
+    let store = Arc::new(FileTokenStore::new(&tmp.0));
     save_machine_token(&*store, "gw", &token("mt", "gw")).unwrap();
     let instance = tmp.0.join("gw");
     let lock_path = instance.join("runbeam/.lock");
@@ -412,8 +412,8 @@ fn the_live_key_temp_file_of_a_writer_holding_the_lock_is_not_swept() {
 
 #[test]
 fn memory_store_behaves_like_a_store() {
-    let store = MemoryStore::new();
-    assert_eq!(store.backend(), Backend::Memory);
+    let store = MemoryTokenStore::new();
+    assert_eq!(store.backend(), TokenStoreBackend::Memory);
     save_machine_token(&store, "gw", &token("mt", "gw")).unwrap();
     assert!(store.delete("gw", MACHINE_TOKEN).unwrap());
     assert!(load_machine_token(&store, "gw").unwrap().is_none());

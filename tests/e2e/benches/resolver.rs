@@ -40,7 +40,10 @@ fn bench(c: &mut Criterion) {
     let warm = warm.unwrap_or_else(|e| panic!("{e}"));
 
     let mut peer: HashMap<String, Arc<_>> = HashMap::new();
-    peer.insert(DICOMWEB.to_string(), Arc::new(warm.resolved().clone()));
+    peer.insert(
+        DICOMWEB.to_string(),
+        Arc::new(warm.resolve_result().clone()),
+    );
     for i in 0..16 {
         peer.insert(
             format!("runbeam.team-{i}.ingress.name.api"),

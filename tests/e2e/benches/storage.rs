@@ -13,7 +13,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use runbeam_core::storage::{self, FileStore, KeyringStore, MachineToken, MemoryStore, TokenStore};
+use runbeam_core::storage::{
+    self, FileTokenStore, KeyringTokenStore, MachineToken, MemoryTokenStore, TokenStore,
+};
 
 const ROUNDS: usize = 9;
 const OPS: usize = 200;
@@ -82,13 +84,13 @@ fn main() {
     println!(
         "storage/rust: save + load of one machine token, median of {ROUNDS} rounds x {OPS}, µs"
     );
-    let memory = MemoryStore::new();
+    let memory = MemoryTokenStore::new();
     println!(
         "  memory                                   {:9.1}",
         round_trip(&memory, "bench")
     );
     println!("  in {}", base.display());
-    let file = FileStore::new(&root);
+    let file = FileTokenStore::new(&root);
     let ours = round_trip(&file, "bench");
     let size = fs::metadata(file.token_path("bench", storage::MACHINE_TOKEN))
         .unwrap()
@@ -100,7 +102,7 @@ fn main() {
         ours / peer
     );
     if std::env::var("RUNBEAM_TEST_SECRET_SERVICE").as_deref() == Ok("1") {
-        let keyring = KeyringStore::secret_service().unwrap();
+        let keyring = KeyringTokenStore::secret_service().unwrap();
         println!(
             "  keyring (Secret Service, gnome-keyring)  {:9.1}",
             round_trip(&keyring, "bench")

@@ -4,12 +4,12 @@
 //!   (the test kills it with SIGKILL at random moments).
 //! - `token-writer increment <root> <instance> <n>`: `n` read-modify-write increments of a
 //!   counter slot under the store's lock, each followed by a load of the machine token.
-//! - `token-writer env-save <instance>`: one save through `FileStore::from_env()` (so
+//! - `token-writer env-save <instance>`: one save through `FileTokenStore::from_env()` (so
 //!   `RUNBEAM_HOME` is read in a process of its own, tests/storage_bad_input.rs); prints
 //!   `ok <root>` or `err <ErrorKind name> <message>` and exits 0 or 1.
 
 use runbeam_core::Secret;
-use runbeam_core::storage::{self, FileStore, MachineToken, TokenStore};
+use runbeam_core::storage::{self, FileTokenStore, MachineToken, TokenStore};
 
 fn token(n: u64) -> MachineToken {
     serde_json::from_value(serde_json::json!({
@@ -25,7 +25,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (mode, root) = (&args[1], &args[2]);
     let instance = args.get(3).map_or("", String::as_str);
-    let store = FileStore::new(root);
+    let store = FileTokenStore::new(root);
     match mode.as_str() {
         "crash-loop" => {
             for n in 0u64.. {
@@ -51,7 +51,7 @@ fn main() {
             }
         }
         "env-save" => {
-            let saved = storage::FileStore::from_env().and_then(|store| {
+            let saved = storage::FileTokenStore::from_env().and_then(|store| {
                 // In this mode the second argument is the instance id.
                 storage::save_machine_token(&store, &args[2], &token(7)).map(|()| store)
             });

@@ -284,8 +284,8 @@ async fn audiences_and_required_claims() {
     let validator = lab
         .builder()
         .audience("gateway:radiology-gw-1")
-        .require_claim("team")
-        .require_claim("scope")
+        .required_claim("team")
+        .required_claim("scope")
         .build()
         .unwrap();
     let good = lab

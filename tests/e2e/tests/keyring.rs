@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runbeam_core::storage::{
-    self, Backend, KEYRING_TIMEOUT, KeyringKind, KeyringStore, MACHINE_TOKEN, MachineToken,
-    StoreChoice, TokenStore,
+    self, KEYRING_TIMEOUT, KeyringKind, KeyringTokenStore, MACHINE_TOKEN, MachineToken,
+    StoreChoice, TokenStore, TokenStoreBackend,
 };
 use runbeam_core::{ErrorKind, Secret};
 
@@ -38,9 +38,9 @@ fn token(secret: &str) -> MachineToken {
 #[ignore = "needs a Secret Service: make test runs it under scripts/with-keyring.sh"]
 fn secret_service_round_trip_with_separate_instance_slots() {
     require_secret_service();
-    let store = KeyringStore::secret_service().expect("the Secret Service answers");
+    let store = KeyringTokenStore::secret_service().expect("the Secret Service answers");
     store.probe().unwrap();
-    assert_eq!(store.backend(), Backend::Keyring);
+    assert_eq!(store.backend(), TokenStoreBackend::Keyring);
     let a = format!("kr-a-{}", std::process::id());
     let b = format!("kr-b-{}", std::process::id());
     storage::save_machine_token(&store, &a, &token("mt-keyring-a")).unwrap();
@@ -89,10 +89,10 @@ fn secret_service_round_trip_with_separate_instance_slots() {
 #[ignore = "needs a Secret Service: make test runs it under scripts/with-keyring.sh"]
 fn auto_selection_prefers_a_working_keyring() {
     require_secret_service();
-    let store: Arc<dyn TokenStore> = storage::open_store(StoreChoice::Auto).unwrap();
-    assert_eq!(store.backend(), Backend::Keyring);
-    let forced = storage::open_store(StoreChoice::Keyring).unwrap();
-    assert_eq!(forced.backend(), Backend::Keyring);
+    let store: Arc<dyn TokenStore> = storage::open_token_store(StoreChoice::Auto).unwrap();
+    assert_eq!(store.backend(), TokenStoreBackend::Keyring);
+    let forced = storage::open_token_store(StoreChoice::Keyring).unwrap();
+    assert_eq!(forced.backend(), TokenStoreBackend::Keyring);
 }
 
 fn loaded(store: &dyn TokenStore, instance: &str) -> String {
@@ -126,9 +126,9 @@ fn keyutils_round_trip_in_a_fresh_session_keyring() {
         "keyctl(KEYCTL_JOIN_SESSION_KEYRING): {}",
         std::io::Error::last_os_error()
     );
-    let store = KeyringStore::keyutils().expect("kernel keyutils opens");
+    let store = KeyringTokenStore::keyutils().expect("kernel keyutils opens");
     assert_eq!(store.kind(), KeyringKind::KeyUtils);
-    assert_eq!(store.backend(), Backend::Keyring);
+    assert_eq!(store.backend(), TokenStoreBackend::Keyring);
     store.probe().expect("probe in the session keyring");
     let instance = format!("ku-{}", std::process::id());
     assert!(
@@ -141,7 +141,7 @@ fn keyutils_round_trip_in_a_fresh_session_keyring() {
     storage::save_machine_token(&store, &instance, &token("mt-keyutils-2")).unwrap();
     assert_eq!(loaded(&store, &instance), "mt-keyutils-2", "replaced");
     // Another store object on the same session keyring sees it.
-    let again = KeyringStore::keyutils().unwrap();
+    let again = KeyringTokenStore::keyutils().unwrap();
     assert_eq!(loaded(&again, &instance), "mt-keyutils-2");
     assert_eq!(
         store.location(&instance, MACHINE_TOKEN),
@@ -270,7 +270,7 @@ fn a_locked_keyring_is_unavailable_within_the_deadline_and_loses_nothing() {
         );
         return;
     };
-    let store = KeyringStore::secret_service().unwrap();
+    let store = KeyringTokenStore::secret_service().unwrap();
     let instance = format!("kr-lock-{}", std::process::id());
     storage::save_machine_token(&store, &instance, &token("mt-before-lock")).unwrap();
     let bus = SecretServiceBus::connect();
@@ -301,9 +301,9 @@ fn a_locked_keyring_is_unavailable_within_the_deadline_and_loses_nothing() {
 
     // Selection: auto falls back to the file store, a forced keyring is a clear error.
     let started = Instant::now();
-    let auto = storage::open_store(StoreChoice::Auto).unwrap();
-    assert_eq!(auto.backend(), Backend::File, "auto falls back");
-    let err = storage::open_store(StoreChoice::Keyring).unwrap_err();
+    let auto = storage::open_token_store(StoreChoice::Auto).unwrap();
+    assert_eq!(auto.backend(), TokenStoreBackend::File, "auto falls back");
+    let err = storage::open_token_store(StoreChoice::Keyring).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KeyringUnavailable, "{err}");
     assert!(started.elapsed() < deadline * 2, "{:?}", started.elapsed());
     assert!(
@@ -314,7 +314,7 @@ fn a_locked_keyring_is_unavailable_within_the_deadline_and_loses_nothing() {
     // Unlocked again: the token saved before the lock is intact. A new store object (a new
     // connection): the old one may still have a call waiting for a prompt that never comes.
     bus.unlock(&collection, &password);
-    let fresh = KeyringStore::secret_service().unwrap();
+    let fresh = KeyringTokenStore::secret_service().unwrap();
     assert_eq!(loaded(&fresh, &instance), "mt-before-lock", "nothing lost");
     assert!(fresh.delete(&instance, MACHINE_TOKEN).unwrap());
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use runbeam_core::client::AuthorizeRequest;
 use runbeam_core::jwt::Validator;
-use runbeam_core::storage::{self, Credential, FileStore, MemoryStore, TokenManager};
+use runbeam_core::storage::{self, Credential, FileTokenStore, MemoryTokenStore, TokenManager};
 use runbeam_core::{Reference, Secret};
 use runbeam_e2e::{
     ALICE_EMAIL, ANALYTICS_GW, BOB_SANCTUM, Cloud, DICOM_URL, DICOMWEB, MESH, TempDir,
@@ -43,7 +43,7 @@ async fn no_debug_or_error_text_shows_a_secret() {
 
     let tmp = TempDir::new("secrets");
     let home = tmp.path().join("home");
-    let files = FileStore::new(&home);
+    let files = FileTokenStore::new(&home);
     let manager = TokenManager::new(
         ANALYTICS_GW,
         Arc::new(files),
@@ -51,8 +51,8 @@ async fn no_debug_or_error_text_shows_a_secret() {
     )
     .credential(Credential::Token(Secret::new(BOB_SANCTUM.to_string())));
     let stored = manager.ensure_token().await.unwrap();
-    let key = std::fs::read_to_string(FileStore::new(&home).key_path(ANALYTICS_GW)).unwrap();
-    let keyed = FileStore::new(&home)
+    let key = std::fs::read_to_string(FileTokenStore::new(&home).key_path(ANALYTICS_GW)).unwrap();
+    let keyed = FileTokenStore::new(&home)
         .with_key(Secret::new(key.trim().to_string()))
         .unwrap();
 
@@ -75,7 +75,7 @@ async fn no_debug_or_error_text_shows_a_secret() {
         .unwrap_err();
     let bad_jwt = validator.validate(&format!("{jwt}x")).await.unwrap_err();
     let bad_bearer = runbeam_core::jwt::parse_bearer(&format!("Basic {machine}")).unwrap_err();
-    let memory = MemoryStore::new();
+    let memory = MemoryTokenStore::new();
     storage::save_machine_token(&memory, "gw", &stored).unwrap();
 
     let secrets = [
@@ -90,14 +90,14 @@ async fn no_debug_or_error_text_shows_a_secret() {
         key.trim().to_string(),
     ];
     let rendered = [
-        ("AuthorizeResponse", format!("{granted:?}")),
+        ("AuthorizeResult", format!("{granted:?}")),
         ("user Client", format!("{user:?}")),
         ("gateway Client", format!("{gateway:?}")),
-        ("MeshToken", format!("{mesh:?}")),
+        ("MeshTokenResult", format!("{mesh:?}")),
         ("MachineToken", format!("{stored:?}")),
         ("TokenManager", format!("{manager:?}")),
-        ("FileStore with key", format!("{keyed:?}")),
-        ("MemoryStore", format!("{memory:?}")),
+        ("FileTokenStore with key", format!("{keyed:?}")),
+        ("MemoryTokenStore", format!("{memory:?}")),
         ("Validator", format!("{validator:?}")),
         ("Claims", format!("{claims:?}")),
         ("Resolver", format!("{resolver:?}")),

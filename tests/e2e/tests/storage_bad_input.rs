@@ -15,8 +15,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use runbeam_core::storage::{
-    self, Credential, FileStore, MACHINE_TOKEN, MachineToken, TokenManager, TokenStore, USER_TOKEN,
-    UserToken,
+    self, Credential, FileTokenStore, MACHINE_TOKEN, MachineToken, TokenManager, TokenStore,
+    USER_TOKEN, UserToken,
 };
 use runbeam_core::{ErrorKind, Secret};
 use runbeam_e2e::*;
@@ -126,7 +126,7 @@ fn a_read_only_home_fails_saves_clearly_and_still_loads() {
         return;
     };
     let root = tmpfs.dir.join("home");
-    let store = FileStore::new(&root);
+    let store = FileTokenStore::new(&root);
     storage::save_machine_token(&store, "gw", &token("mt-before")).unwrap();
     tmpfs.remount("ro");
 
@@ -196,7 +196,7 @@ fn a_full_disk_fails_the_save_clearly_keeps_the_token_and_leaves_no_temp_file() 
         return;
     };
     let root = tmpfs.dir.join("home");
-    let store = FileStore::new(&root);
+    let store = FileTokenStore::new(&root);
     storage::save_machine_token(&store, "gw", &token("mt-before")).unwrap();
     let filler = tmpfs.dir.join("filler");
     fill(&filler);
@@ -270,7 +270,7 @@ fn a_missing_home_is_created_private_and_a_home_under_a_file_is_a_clear_error() 
     for dir in [home.clone(), home.join("gw"), home.join("gw/runbeam")] {
         assert_eq!(mode(&dir), 0o700, "{}", dir.display());
     }
-    let store = FileStore::new(&home);
+    let store = FileTokenStore::new(&home);
     assert_eq!(mode(&store.token_path("gw", MACHINE_TOKEN)), 0o600);
     assert_eq!(mode(&store.key_path("gw")), 0o600);
     assert_eq!(loaded(&store, "gw"), "mt-7");
@@ -289,7 +289,7 @@ fn a_missing_home_is_created_private_and_a_home_under_a_file_is_a_clear_error() 
         assert!(!out.contains("mt-7"), "{out}");
         // Loading from there finds nothing rather than failing.
         assert!(
-            storage::load_machine_token(&FileStore::new(&home), "gw")
+            storage::load_machine_token(&FileTokenStore::new(&home), "gw")
                 .unwrap()
                 .is_none()
         );
@@ -328,7 +328,7 @@ fn a_key_file_of_the_wrong_format_is_a_clear_error_and_the_token_file_is_kept() 
     ];
     for (label, content, says) in cases {
         let tmp = TempDir::new("bad-keyfmt");
-        let store = FileStore::new(tmp.path());
+        let store = FileTokenStore::new(tmp.path());
         storage::save_machine_token(&store, "gw", &token("mt-secret-keyfmt")).unwrap();
         let token_file = store.token_path("gw", MACHINE_TOKEN);
         let before = fs::read(&token_file).unwrap();
@@ -367,7 +367,7 @@ fn a_key_file_of_the_wrong_format_is_a_clear_error_and_the_token_file_is_kept() 
 
 /// Encrypts `plain` with the instance's key file and writes it as the token file (0600), as
 /// a program of another version (or a bug) could have.
-fn write_encrypted(store: &FileStore, instance: &str, token_type: &str, plain: &[u8]) {
+fn write_encrypted(store: &FileTokenStore, instance: &str, token_type: &str, plain: &[u8]) {
     use age::secrecy::ExposeSecret as _;
     use base64::Engine as _;
     use std::str::FromStr as _;
@@ -395,7 +395,7 @@ fn write_encrypted(store: &FileStore, instance: &str, token_type: &str, plain: &
 #[test]
 fn a_token_of_the_wrong_shape_is_storage_corrupt_naming_the_file_and_kept() {
     let tmp = TempDir::new("bad-shape");
-    let store = FileStore::new(tmp.path());
+    let store = FileTokenStore::new(tmp.path());
     storage::save_machine_token(&store, "gw", &token("mt-valid")).unwrap();
     let file = store.token_path("gw", MACHINE_TOKEN);
     let shapes: [&[u8]; 9] = [
@@ -458,7 +458,7 @@ async fn the_token_manager_on_a_read_only_home() {
     };
     let cloud = Cloud::start().await;
     let root = tmpfs.dir.join("home");
-    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(&root));
+    let store: Arc<dyn TokenStore> = Arc::new(FileTokenStore::new(&root));
     let m = manager(&cloud, Arc::clone(&store));
 
     // Inside the renewal window, still valid: the renewal cannot be saved, the stored token
@@ -494,7 +494,7 @@ async fn the_token_manager_on_a_read_only_home() {
 async fn the_token_manager_never_replaces_a_corrupt_token_silently() {
     let cloud = Cloud::start().await;
     let tmp = TempDir::new("bad-tm-corrupt");
-    let store = FileStore::new(tmp.path());
+    let store = FileTokenStore::new(tmp.path());
     storage::save_machine_token(&store, RADIOLOGY_GW, &token("mt-old")).unwrap();
     let file = store.token_path(RADIOLOGY_GW, MACHINE_TOKEN);
     fs::write(&file, b"garbage").unwrap();

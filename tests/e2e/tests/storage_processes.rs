@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use runbeam_core::storage::{self, FileStore, MachineToken, TokenStore};
+use runbeam_core::storage::{self, FileTokenStore, MachineToken, TokenStore};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_token-writer");
 
@@ -26,14 +26,14 @@ fn seed(root: &PathBuf, instance: &str) {
         "machine_token": "mt-seed", "expires_at": "2099-01-01T00:00:00Z", "gateway_id": "gw-crash",
     }))
     .unwrap();
-    storage::save_machine_token(&FileStore::new(root), instance, &token).unwrap();
+    storage::save_machine_token(&FileTokenStore::new(root), instance, &token).unwrap();
 }
 
 #[test]
 fn a_writer_killed_at_random_moments_leaves_the_previous_or_the_new_token() {
     let root = temp_root("crash");
     seed(&root, "gw");
-    let store = FileStore::new(&root);
+    let store = FileTokenStore::new(&root);
     let mut last_seen = -1i64;
     for round in 0..200 {
         let mut child = Command::new(WRITER)
@@ -97,7 +97,7 @@ fn eight_processes_updating_under_the_lock_lose_nothing() {
     for mut child in children {
         assert!(child.wait().unwrap().success());
     }
-    let counter = FileStore::new(&root)
+    let counter = FileTokenStore::new(&root)
         .load("gw", "counter")
         .unwrap()
         .unwrap();

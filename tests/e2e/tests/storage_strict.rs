@@ -15,7 +15,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
-use runbeam_core::storage::{self, FileStore, MACHINE_TOKEN, MachineToken, TokenStore};
+use runbeam_core::storage::{self, FileTokenStore, MACHINE_TOKEN, MachineToken, TokenStore};
 use runbeam_core::{Error, ErrorKind, Result};
 use runbeam_e2e::TempDir;
 
@@ -30,7 +30,7 @@ fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn loaded(store: &FileStore) -> String {
+fn loaded(store: &FileTokenStore) -> String {
     storage::load_machine_token(store, "gw")
         .unwrap()
         .expect("a token is stored")
@@ -89,7 +89,7 @@ fn assert_refused(
 }
 
 /// Every operation on instance `gw` of `store`, each expected to be refused.
-fn assert_all_refused(label: &str, store: &FileStore, path: &Path, why: &str, fix: &str) {
+fn assert_all_refused(label: &str, store: &FileTokenStore, path: &Path, why: &str, fix: &str) {
     assert_refused_ops(label, store, path, why, fix, true);
 }
 
@@ -97,7 +97,7 @@ fn assert_all_refused(label: &str, store: &FileStore, path: &Path, why: &str, fi
 /// store whose key file is unsafe is allowed; only the key is refused).
 fn assert_all_refused_but_delete(
     label: &str,
-    store: &FileStore,
+    store: &FileTokenStore,
     path: &Path,
     why: &str,
     fix: &str,
@@ -107,7 +107,7 @@ fn assert_all_refused_but_delete(
 
 fn assert_refused_ops(
     label: &str,
-    store: &FileStore,
+    store: &FileTokenStore,
     path: &Path,
     why: &str,
     fix: &str,
@@ -137,10 +137,10 @@ const LINK_FIX: &str = "replace it with";
 
 /// A store under `<tmp>/home` with a token in `gw`, and a second, valid store under
 /// `<tmp>/elsewhere` with a token in `gw` (the targets of the links).
-fn two_stores(tmp: &TempDir) -> (FileStore, FileStore) {
-    let home = FileStore::new(tmp.path().join("home"));
+fn two_stores(tmp: &TempDir) -> (FileTokenStore, FileTokenStore) {
+    let home = FileTokenStore::new(tmp.path().join("home"));
     storage::save_machine_token(&home, "gw", &token("mt-home")).unwrap();
-    let elsewhere = FileStore::new(tmp.path().join("elsewhere"));
+    let elsewhere = FileTokenStore::new(tmp.path().join("elsewhere"));
     storage::save_machine_token(&elsewhere, "gw", &token("mt-elsewhere")).unwrap();
     (home, elsewhere)
 }
@@ -168,8 +168,8 @@ fn a_symlinked_token_directory_is_refused() {
 /// `elsewhere`: every operation is refused naming it, and nothing under `elsewhere` changes.
 fn assert_directory_link_refused(
     label: &str,
-    home: &FileStore,
-    elsewhere: &FileStore,
+    home: &FileTokenStore,
+    elsewhere: &FileTokenStore,
     relative: &str,
 ) {
     let dir = home.root().join(relative);
@@ -248,7 +248,7 @@ fn a_key_linked_to_a_kubernetes_secret_is_refused_and_both_documented_fixes_work
     // Fix 1: the key from the Secret as a value (with the newline a Secret file often has);
     // the link in the instance directory is then never opened.
     let value = fs::read_to_string(&secret).unwrap() + "\n";
-    let with_key = FileStore::new(home.root())
+    let with_key = FileTokenStore::new(home.root())
         .with_key(runbeam_core::Secret::new(value))
         .unwrap();
     assert_eq!(loaded(&with_key), "mt-home");
@@ -346,7 +346,7 @@ fn runbeam_home_itself_a_symlink_is_refused_but_a_symlinked_parent_is_fine() {
     let before = snapshot(home.root());
     for root in [link.clone(), link.join("")] {
         // `link/` (trailing slash) would make the system follow the link: still refused.
-        let store = FileStore::new(&root);
+        let store = FileTokenStore::new(&root);
         assert_all_refused(
             &format!("RUNBEAM_HOME={}", root.display()),
             &store,
@@ -360,7 +360,7 @@ fn runbeam_home_itself_a_symlink_is_refused_but_a_symlinked_parent_is_fine() {
     // Links above RUNBEAM_HOME are resolved as usual (/home -> /data/home is common).
     let parent_link = tmp.path().join("parent-link");
     symlink(tmp.path(), &parent_link).unwrap();
-    let via_parent = FileStore::new(parent_link.join("home"));
+    let via_parent = FileTokenStore::new(parent_link.join("home"));
     assert_eq!(loaded(&via_parent), "mt-home");
     storage::save_machine_token(&via_parent, "gw", &token("mt-via-parent")).unwrap();
     assert_eq!(loaded(&home), "mt-via-parent");
@@ -574,7 +574,7 @@ fn a_fresh_home_and_existing_private_installs_still_work() {
     let tmp = TempDir::new("strict-fresh");
     // Fresh: nothing exists below the temp dir; everything is created private.
     let root = tmp.path().join("a/b/home");
-    let store = FileStore::new(&root);
+    let store = FileTokenStore::new(&root);
     storage::save_machine_token(&store, "gw", &token("mt-fresh")).unwrap();
     assert_eq!(loaded(&store), "mt-fresh");
     for dir in [
@@ -587,7 +587,7 @@ fn a_fresh_home_and_existing_private_installs_still_work() {
         assert_eq!(mode, 0o700, "{}", dir.display());
     }
     // An existing install made by hand with 0700/0600 (another store wrote it): loads, saves.
-    let again = FileStore::new(&root);
+    let again = FileTokenStore::new(&root);
     assert_eq!(loaded(&again), "mt-fresh");
     storage::save_machine_token(&again, "gw", &token("mt-again")).unwrap();
     assert!(again.delete("gw", MACHINE_TOKEN).unwrap());

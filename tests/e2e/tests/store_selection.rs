@@ -2,7 +2,7 @@
 //! environment is process-global, so everything runs in one test, in order.
 
 use runbeam_core::ErrorKind;
-use runbeam_core::storage::{self, Backend, FileStore, StoreChoice};
+use runbeam_core::storage::{self, FileTokenStore, StoreChoice, TokenStoreBackend};
 
 #[test]
 fn selection_fallback_and_environment_overrides() {
@@ -19,26 +19,26 @@ fn selection_fallback_and_environment_overrides() {
         std::env::remove_var(storage::ENV_STORE);
         std::env::remove_var(storage::ENV_MACHINE_TOKEN);
     }
-    let auto = storage::open_default_store().unwrap();
+    let auto = storage::open_default_token_store().unwrap();
     assert_eq!(
         auto.backend(),
-        Backend::File,
+        TokenStoreBackend::File,
         "auto falls back to the file store"
     );
 
     unsafe { std::env::set_var(storage::ENV_STORE, "keyring") };
-    let err = storage::open_default_store().unwrap_err();
+    let err = storage::open_default_token_store().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KeyringUnavailable, "{err}");
     assert!(err.message().contains("RUNBEAM_TOKEN_STORE=file"), "{err}");
 
     unsafe { std::env::set_var(storage::ENV_STORE, "FILE") };
     assert_eq!(
-        storage::open_default_store().unwrap().backend(),
-        Backend::File
+        storage::open_default_token_store().unwrap().backend(),
+        TokenStoreBackend::File
     );
     unsafe { std::env::set_var(storage::ENV_STORE, "vault") };
     assert_eq!(
-        storage::open_default_store().unwrap_err().kind(),
+        storage::open_default_token_store().unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
     assert_eq!(
@@ -48,7 +48,7 @@ fn selection_fallback_and_environment_overrides() {
     unsafe { std::env::remove_var(storage::ENV_STORE) };
 
     // RUNBEAM_MACHINE_TOKEN wins over the store; issued_at is optional.
-    let store = FileStore::from_env().unwrap();
+    let store = FileTokenStore::from_env().unwrap();
     assert_eq!(store.root(), root.as_path());
     unsafe {
         std::env::set_var(
@@ -77,7 +77,7 @@ fn selection_fallback_and_environment_overrides() {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&identity);
     unsafe { std::env::set_var(storage::ENV_KEY, &b64) };
-    let keyed = FileStore::from_env().unwrap();
+    let keyed = FileTokenStore::from_env().unwrap();
     let token: storage::MachineToken = serde_json::from_str(
         r#"{"machine_token":"mt-k","expires_at":"2099-01-01T00:00:00Z","gateway_id":"g"}"#,
     )
@@ -88,7 +88,7 @@ fn selection_fallback_and_environment_overrides() {
         "no key file when the key comes from the env"
     );
     unsafe { std::env::set_var(storage::ENV_KEY, &identity) };
-    let raw = FileStore::from_env().unwrap();
+    let raw = FileTokenStore::from_env().unwrap();
     assert_eq!(
         storage::load_machine_token(&raw, "gw-env")
             .unwrap()
@@ -102,7 +102,7 @@ fn selection_fallback_and_environment_overrides() {
         std::env::remove_var(storage::ENV_HOME);
         std::env::remove_var("HOME");
     }
-    let err = FileStore::from_env().unwrap_err();
+    let err = FileTokenStore::from_env().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage);
     assert!(err.message().contains("RUNBEAM_HOME"), "{err}");
     std::fs::remove_dir_all(&root).ok();

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use runbeam_core::storage::{Credential, FileStore, MemoryStore, TokenManager, TokenStore};
+use runbeam_core::storage::{
+    Credential, FileTokenStore, MemoryTokenStore, TokenManager, TokenStore,
+};
 use runbeam_core::{ErrorKind, Secret};
 use runbeam_e2e::*;
 use serde_json::json;
@@ -22,7 +24,7 @@ fn manager(cloud: &Cloud, store: Arc<dyn TokenStore>) -> TokenManager {
 async fn first_use_authorizes_saves_and_then_loads() {
     let cloud = Cloud::start().await;
     let root = std::env::temp_dir().join(format!("runbeam-tm-{}", std::process::id()));
-    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(&root));
+    let store: Arc<dyn TokenStore> = Arc::new(FileTokenStore::new(&root));
     let m = manager(&cloud, Arc::clone(&store));
     cloud.reset_counts().await;
     let token = m.ensure_token().await.unwrap();
@@ -54,7 +56,7 @@ async fn fifty_concurrent_callers_inside_the_window_cause_one_renewal() {
     cloud
         .dev_post("machine-token-lifetime", json!({"secs": 4}))
         .await;
-    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
     let announced = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&announced);
     let m = Arc::new(
@@ -89,7 +91,7 @@ async fn fifty_concurrent_callers_inside_the_window_cause_one_renewal() {
 #[tokio::test]
 async fn without_a_credential_the_errors_say_what_to_do() {
     let cloud = Cloud::start().await;
-    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
     let bare = TokenManager::new(
         RADIOLOGY_GW,
         Arc::clone(&store),
@@ -121,7 +123,7 @@ async fn a_failed_renewal_keeps_a_still_valid_token_and_a_callback_credential_wo
         .await;
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
-    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
     let m = TokenManager::new(RADIOLOGY_GW, store, cloud.builder().build().unwrap())
         .credential(Credential::Callback(Arc::new(move || {
             counted.fetch_add(1, Ordering::SeqCst);
@@ -144,7 +146,7 @@ async fn a_failed_renewal_keeps_a_still_valid_token_and_a_callback_credential_wo
 #[tokio::test]
 async fn revoke_revokes_at_the_api_and_clears_the_store() {
     let cloud = Cloud::start().await;
-    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
     let m = manager(&cloud, Arc::clone(&store));
     let token = m.ensure_token().await.unwrap();
     m.revoke().await.unwrap();
