@@ -34,6 +34,7 @@
 // `str::get`, `split_once`, `strip_prefix` or compare bytes.
 #![warn(clippy::string_slice)]
 
+pub mod attempt;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -398,10 +398,8 @@ fn resolve_blocking(
     r: &runbeam_resolver,
     reference: &str,
 ) -> Result<Resolution, Error> {
-    match r.resolver.resolve_cached(reference) {
-        Some(answer) => answer,
-        None => r.runtime.block_on(function, r.resolver.resolve(reference)),
-    }
+    r.runtime
+        .wait(function, r.resolver.resolve_attempt(reference))
 }
 
 fn write_handle<H>(out: *mut *mut H, handle: *mut H) {
@@ -580,12 +578,11 @@ pub unsafe extern "C" fn runbeam_resolver_resolve_async(
         // SAFETY: forwarded contract.
         let r = unsafe { handle_arg(resolver, "resolver") }?;
         // SAFETY: forwarded contract.
-        let reference = unsafe { str_arg(reference, "reference") }?.to_string();
-        let resolver = r.resolver.clone();
+        let reference = unsafe { str_arg(reference, "reference") }?;
         spawn(
             "runbeam_resolver_resolve_async",
             r,
-            async move { resolver.resolve(&reference).await },
+            r.resolver.resolve_attempt(reference).finish(),
             callback,
             runbeam_resolution::into_raw,
             user_data,
@@ -721,13 +718,10 @@ pub unsafe extern "C" fn runbeam_resolver_verify_mesh_token(
         let token = unsafe { token_arg(token, token_len) }?;
         // SAFETY: forwarded contract.
         let (mesh, dest) = unsafe { mesh_args(mesh, destination_url) }?;
-        let claims = match r.resolver.verify_mesh_token_cached(token, mesh, dest) {
-            Some(answer) => answer?,
-            None => r.runtime.block_on(
-                "runbeam_resolver_verify_mesh_token",
-                r.resolver.verify_mesh_token(token, mesh, dest),
-            )?,
-        };
+        let claims = r.runtime.wait(
+            "runbeam_resolver_verify_mesh_token",
+            r.resolver.verify_mesh_token_attempt(token, mesh, dest),
+        )?;
         write_handle(out, runbeam_claims::into_raw(claims));
         Ok(())
     })
@@ -788,19 +782,15 @@ pub unsafe extern "C" fn runbeam_resolver_verify_mesh_token_async(
         // SAFETY: forwarded contract.
         let r = unsafe { handle_arg(resolver, "resolver") }?;
         // SAFETY: forwarded contract.
-        let token = Zeroizing::new(unsafe { token_arg(token, token_len) }?.to_string());
+        let token = unsafe { token_arg(token, token_len) }?;
         // SAFETY: forwarded contract.
         let (mesh, dest) = unsafe { mesh_args(mesh, destination_url) }?;
-        let (mesh, dest) = (mesh.to_string(), dest.map(str::to_string));
-        let resolver = r.resolver.clone();
         spawn(
             "runbeam_resolver_verify_mesh_token_async",
             r,
-            async move {
-                resolver
-                    .verify_mesh_token(&token, &mesh, dest.as_deref())
-                    .await
-            },
+            r.resolver
+                .verify_mesh_token_attempt(token, mesh, dest)
+                .finish(),
             callback,
             runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
             user_data,

@@ -17,6 +17,7 @@ use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
+use runbeam_core::attempt::Attempt;
 use runbeam_core::panic::{catch_future, install_quiet_hook};
 use runbeam_core::{Error, ErrorKind};
 use tokio::sync::watch;
@@ -104,6 +105,18 @@ impl Runtime {
             )));
         }
         self.handle()?.block_on(future)
+    }
+
+    /// The answer of the core's cached-then-fetch step: a ready answer at once, on the calling
+    /// thread; a pending one through [`Runtime::block_on`].
+    ///
+    /// # Errors
+    /// The attempt's error, or as [`Runtime::block_on`].
+    pub(crate) fn wait<T>(&self, function: &str, attempt: Attempt<T>) -> Result<T, Error> {
+        match attempt {
+            Attempt::Ready(result) => result,
+            Attempt::Pending(fetch) => self.block_on(function, fetch),
+        }
     }
 
     /// Spawns `future` (the work of the export `function`) on this runtime; `completion`

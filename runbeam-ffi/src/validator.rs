@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runbeam_core::Error;
+use runbeam_core::attempt::Attempt;
 use runbeam_core::jwt::{Algorithm, Claims, Validator, ValidatorBuilder, check_token_size};
-use zeroize::Zeroizing;
 
 use crate::claims::runbeam_claims;
 use crate::client::runbeam_cancel;
@@ -582,10 +582,11 @@ impl Check<'_> {
         }
     }
 
-    async fn fetching(self, v: &Validator, token: &str) -> Result<Arc<Claims>, Error> {
+    /// The core's cached-then-fetch step for this check.
+    fn attempt(self, v: &Validator, token: &str) -> Attempt<Arc<Claims>> {
         match self {
-            Check::Token => v.validate(token).await,
-            Check::Mesh(mesh, dest) => v.verify_mesh_token(token, mesh, dest).await,
+            Check::Token => v.validate_attempt(token),
+            Check::Mesh(mesh, dest) => v.verify_mesh_token_attempt(token, mesh, dest),
         }
     }
 }
@@ -597,12 +598,7 @@ fn blocking(
     token: &str,
     check: Check<'_>,
 ) -> Result<Arc<Claims>, Error> {
-    match check.cached(&v.validator, token) {
-        Some(result) => result,
-        None => v
-            .runtime
-            .block_on(function, check.fetching(&v.validator, token)),
-    }
+    v.runtime.wait(function, check.attempt(&v.validator, token))
 }
 
 /// Starts an async validation whose result goes to `callback` exactly once.
@@ -610,15 +606,13 @@ fn spawn(
     function: &'static str,
     v: &runbeam_validator,
     token: &str,
-    mesh: Option<(String, Option<String>)>,
+    check: Check<'_>,
     callback: runbeam_claims_callback,
     user_data: *mut c_void,
     cancel_out: *mut *mut runbeam_cancel,
 ) -> Result<(), Error> {
     let callback =
         callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
-    let token = Zeroizing::new(token.to_string());
-    let validator = v.validator.clone();
     let user_data = UserData::new(user_data);
     let completion = Completion::new(move |result: Result<Arc<Claims>, Error>| match result {
         Ok(claims) => {
@@ -635,13 +629,7 @@ fn spawn(
     let (sender, receiver) = cancel_channel();
     v.runtime.spawn(
         function,
-        async move {
-            let check = match &mesh {
-                None => Check::Token,
-                Some((id, dest)) => Check::Mesh(id, dest.as_deref()),
-            };
-            check.fetching(&validator, &token).await
-        },
+        check.attempt(&v.validator, token).finish(),
         completion,
         receiver,
     )?;
@@ -760,7 +748,7 @@ pub unsafe extern "C" fn runbeam_validator_validate_async(
             "runbeam_validator_validate_async",
             v,
             token,
-            None,
+            Check::Token,
             callback,
             user_data,
             cancel_out,
@@ -868,12 +856,11 @@ pub unsafe extern "C" fn runbeam_validator_verify_mesh_token_async(
         let token = unsafe { token_arg(token, token_len) }?;
         // SAFETY: forwarded contract.
         let (mesh, dest) = unsafe { mesh_args(mesh_id, destination_url) }?;
-        let mesh = Some((mesh.to_string(), dest.map(str::to_string)));
         spawn(
             "runbeam_validator_verify_mesh_token_async",
             v,
             token,
-            mesh,
+            Check::Mesh(mesh, dest),
             callback,
             user_data,
             cancel_out,

@@ -14,6 +14,7 @@ use super::compact::{self, check_token_size, invalid};
 use super::issuer::normalize_issuer;
 use super::jwks::{JwksSource, Lookup, Timings};
 use super::mesh::check_mesh;
+use crate::attempt::{Attempt, cached_or};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, quote_input};
 
@@ -157,17 +158,28 @@ impl Validator {
         }
     }
 
+    /// [`Validator::validate`] as one step: [`Attempt::Ready`] when the cached keys answer (no
+    /// I/O, nothing allocated for a request), [`Attempt::Pending`] with the fetching
+    /// validation when keys must be fetched first. Every binding's `validate` is this step.
+    pub fn validate_attempt(&self, token: &str) -> Attempt<Arc<Claims>> {
+        cached_or(self.validate_cached(token), || {
+            let validator = self.clone();
+            let token = zeroize::Zeroizing::new(token.to_owned());
+            Box::pin(async move { validator.validate(&token).await })
+        })
+    }
+
     /// [`Validator::validate`] for a thread outside the runtime: the cached path first, then
     /// `runtime.block_on` when keys must be fetched. Must not be called on a runtime thread.
+    ///
+    /// # Errors
+    /// As [`Validator::validate`].
     pub fn validate_blocking(
         &self,
         token: &str,
         runtime: &tokio::runtime::Handle,
     ) -> Result<Arc<Claims>> {
-        match self.validate_cached(token) {
-            Some(result) => result,
-            None => runtime.block_on(self.validate(token)),
-        }
+        self.validate_attempt(token).wait(runtime)
     }
 
     /// [`Validator::validate`] plus the mesh-token checks of docs/spec.md §4: `aud` is
@@ -195,6 +207,31 @@ impl Validator {
         Some(
             self.validate_cached(token)?
                 .and_then(|c| check_mesh(&c, mesh_id, destination_url).map(|()| c)),
+        )
+    }
+
+    /// [`Validator::verify_mesh_token`] as one step (see [`Validator::validate_attempt`]).
+    pub fn verify_mesh_token_attempt(
+        &self,
+        token: &str,
+        mesh_id: &str,
+        destination_url: Option<&str>,
+    ) -> Attempt<Arc<Claims>> {
+        cached_or(
+            self.verify_mesh_token_cached(token, mesh_id, destination_url),
+            || {
+                let validator = self.clone();
+                let (token, mesh_id) = (
+                    zeroize::Zeroizing::new(token.to_owned()),
+                    mesh_id.to_owned(),
+                );
+                let destination_url = destination_url.map(str::to_owned);
+                Box::pin(async move {
+                    validator
+                        .verify_mesh_token(&token, &mesh_id, destination_url.as_deref())
+                        .await
+                })
+            },
         )
     }
 

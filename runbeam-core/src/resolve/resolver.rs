@@ -12,6 +12,7 @@ use super::answer::{IssuedMeshToken, Resolution};
 use super::flight::{Entry, Keep, Slot};
 use super::state::State;
 use crate::Secret;
+use crate::attempt::{Attempt, cached_or};
 use crate::client::{Client, ResolveResult};
 use crate::config::MeshConfig;
 use crate::config::problems_error;
@@ -314,6 +315,17 @@ impl Resolver {
         }
     }
 
+    /// [`Resolver::resolve`] as one step: [`Attempt::Ready`] when the answer is known without
+    /// I/O (as [`Resolver::resolve_cached`]), [`Attempt::Pending`] with the request otherwise.
+    /// Every binding's `resolve` is this step.
+    pub fn resolve_attempt(&self, reference: &str) -> Attempt<Resolution> {
+        cached_or(self.resolve_cached(reference), || {
+            let resolver = self.clone();
+            let reference = reference.to_owned();
+            Box::pin(async move { resolver.resolve(&reference).await })
+        })
+    }
+
     fn hit(&self, key: &str, now: Instant) -> Option<Resolution> {
         let resources = self
             .inner
@@ -549,6 +561,28 @@ impl Resolver {
             Ok((validator, id)) => validator.verify_mesh_token_cached(token, &id, destination_url),
             Err(e) => Some(Err(e)),
         }
+    }
+
+    /// [`Resolver::verify_mesh_token`] as one step (see [`Resolver::resolve_attempt`]).
+    pub fn verify_mesh_token_attempt(
+        &self,
+        token: &str,
+        mesh: &str,
+        destination_url: Option<&str>,
+    ) -> Attempt<Arc<Claims>> {
+        cached_or(
+            self.verify_mesh_token_cached(token, mesh, destination_url),
+            || {
+                let resolver = self.clone();
+                let (token, mesh) = (zeroize::Zeroizing::new(token.to_owned()), mesh.to_owned());
+                let destination_url = destination_url.map(str::to_owned);
+                Box::pin(async move {
+                    resolver
+                        .verify_mesh_token(&token, &mesh, destination_url.as_deref())
+                        .await
+                })
+            },
+        )
     }
 
     fn mesh_validator(&self, mesh: &str) -> Result<(Validator, String)> {
