@@ -50,19 +50,19 @@
 #define RUNBEAM_VERSION_PATCH 0
 
 /**
- * The most files `runbeam_config_from_files()` merges.
+ * The most files `runbeam_mesh_config_from_files()` merges.
  */
 #define RUNBEAM_MAX_CONFIG_FILES 64
 
 /**
- * The longest configuration document, in bytes (`runbeam_config_from_toml_len()`, and each
- * file read by `runbeam_config_from_file(s)()`): 4 MiB.
+ * The longest configuration document, in bytes (`runbeam_mesh_config_from_toml_len()`, and each
+ * file read by `runbeam_mesh_config_from_file(s)()`): 4 MiB.
  */
-#define RUNBEAM_MAX_CONFIG_BYTES (4 << 20)
+#define RUNBEAM_MAX_DOCUMENT_BYTES (4 << 20)
 
 /**
  * The longest text given as pointer + length to `runbeam_reference_parse_len()` and
- * `runbeam_parse_bearer()`, in bytes (64 KiB). Shorter texts are checked by the grammar
+ * `runbeam_bearer_parse()`, in bytes (64 KiB). Shorter texts are checked by the grammar
  * (a reference is at most 512 bytes: longer is `RUNBEAM_STATUS_INVALID_REFERENCE`).
  */
 #define RUNBEAM_MAX_TEXT_BYTES (64 << 10)
@@ -79,7 +79,7 @@
 
 /**
  * The largest cache capacity (`runbeam_validator_config_set_cache_capacity()`,
- * `runbeam_resolver_options_set_mesh_token_capacity()`): one million entries.
+ * `runbeam_resolver_config_set_mesh_token_capacity()`): one million entries.
  */
 #define RUNBEAM_MAX_CACHE_ENTRIES 1000000
 
@@ -134,17 +134,18 @@ typedef struct runbeam_client runbeam_client;
 typedef struct runbeam_client_config runbeam_client_config;
 
 /**
- * A loaded mesh configuration. Create with `runbeam_config_from_toml()`,
- * `runbeam_config_from_file()` or `runbeam_config_from_files()`; release with
- * `runbeam_config_free()`. Immutable: it may be read from several threads at once.
- */
-typedef struct runbeam_config runbeam_config;
-
-/**
  * Where a credential callback puts the user JWT or Sanctum token it supplies (see
  * `runbeam_credential_callback`). Only valid during the callback.
  */
 typedef struct runbeam_credential runbeam_credential;
+
+/**
+ * A mesh token from `runbeam_resolver_mesh_token()`, verified before it was handed out: the
+ * token (`runbeam_issued_mesh_token_secret()`, to send as `Authorization: Bearer`), its expiry, the
+ * Cloud mesh id, the mesh's configuration name and the verified claims. Immutable; read it
+ * from any thread. Release with `runbeam_issued_mesh_token_free()`, which zeroizes the token copy.
+ */
+typedef struct runbeam_issued_mesh_token runbeam_issued_mesh_token;
 
 /**
  * A gateway's machine token (docs/spec.md §5.1): the secret plus its expiry, gateway id, abilities and
@@ -154,15 +155,14 @@ typedef struct runbeam_credential runbeam_credential;
 typedef struct runbeam_machine_token runbeam_machine_token;
 
 /**
- * A mesh token from `runbeam_resolver_mesh_token()`, verified before it was handed out: the
- * token (`runbeam_mesh_token_secret()`, to send as `Authorization: Bearer`), its expiry, the
- * Cloud mesh id, the mesh's configuration name and the verified claims. Immutable; read it
- * from any thread. Release with `runbeam_mesh_token_free()`, which zeroizes the token copy.
+ * A loaded mesh configuration. Create with `runbeam_mesh_config_from_toml()`,
+ * `runbeam_mesh_config_from_file()` or `runbeam_mesh_config_from_files()`; release with
+ * `runbeam_mesh_config_free()`. Immutable: it may be read from several threads at once.
  */
-typedef struct runbeam_mesh_token runbeam_mesh_token;
+typedef struct runbeam_mesh_config runbeam_mesh_config;
 
 /**
- * A list of configuration problems (from `runbeam_config_validate()` or
+ * A list of configuration problems (from `runbeam_mesh_config_validate()` or
  * `runbeam_last_error_problems()`), in document order. Release with
  * `runbeam_problem_list_free()`. Strings it returns are valid until it is freed.
  */
@@ -207,12 +207,12 @@ typedef struct runbeam_resolver runbeam_resolver;
 
 /**
  * Settings of a resolver beyond its configuration, filled by the
- * `runbeam_resolver_options_set_*` setters and read by `runbeam_resolver_new()` (which also
- * accepts NULL for all defaults). Create with `runbeam_resolver_options_new()`, release with
- * `runbeam_resolver_options_free()`. Not thread-safe while being set; may build several
+ * `runbeam_resolver_config_set_*` setters and read by `runbeam_resolver_new()` (which also
+ * accepts NULL for all defaults). Create with `runbeam_resolver_config_new()`, release with
+ * `runbeam_resolver_config_free()`. Not thread-safe while being set; may build several
  * resolvers.
  */
-typedef struct runbeam_resolver_options runbeam_resolver_options;
+typedef struct runbeam_resolver_config runbeam_resolver_config;
 
 /**
  * Keeps one gateway instance's machine token valid (docs/spec.md §5.3): load, and when missing,
@@ -289,8 +289,8 @@ typedef void (*runbeam_json_callback)(void *user_data,
 typedef int32_t runbeam_collection;
 
 /**
- * One reference listed by a mesh, as returned by `runbeam_config_member()`. Every pointer is
- * borrowed from the configuration and valid until `runbeam_config_free()`.
+ * One reference listed by a mesh, as returned by `runbeam_mesh_config_remote_reference()`. Every pointer is
+ * borrowed from the configuration and valid until `runbeam_mesh_config_free()`.
  */
 typedef struct {
   /**
@@ -333,13 +333,13 @@ typedef void (*runbeam_resolution_callback)(void *user_data,
 
 /**
  * The callback of `runbeam_resolver_mesh_token_async()`: as `runbeam_resolution_callback`,
- * with a new `runbeam_mesh_token` handle owned by the callback (free it with
- * `runbeam_mesh_token_free()`, which zeroizes the token).
+ * with a new `runbeam_issued_mesh_token` handle owned by the callback (free it with
+ * `runbeam_issued_mesh_token_free()`, which zeroizes the token).
  */
-typedef void (*runbeam_mesh_token_callback)(void *user_data,
-                                            runbeam_status status,
-                                            runbeam_mesh_token *token,
-                                            const char *error_message);
+typedef void (*runbeam_issued_mesh_token_callback)(void *user_data,
+                                                   runbeam_status status,
+                                                   runbeam_issued_mesh_token *token,
+                                                   const char *error_message);
 
 /**
  * The callback of `runbeam_validator_validate_async()` and
@@ -1261,9 +1261,9 @@ runbeam_status runbeam_client_change_failed(const runbeam_client *client,
  * `client` is NULL or a live client; `request_json` is NULL or NUL-terminated; `out_json` is
  * NULL or writable. Not from a callback.
  */
-runbeam_status runbeam_client_update(const runbeam_client *client,
-                                     const char *request_json,
-                                     char **out_json);
+runbeam_status runbeam_client_update_config(const runbeam_client *client,
+                                            const char *request_json,
+                                            char **out_json);
 
 /**
  * `GET /<collection>?page=&per_page=`: one page (`page` ≥ 1, `per_page` 1-1000, else
@@ -1387,24 +1387,24 @@ runbeam_status runbeam_client_delete(const runbeam_client *client,
  * On failure returns `RUNBEAM_STATUS_CONFIG` and the last error lists every syntax error,
  * unknown key, wrong type and missing key with its TOML path (also available one by one from
  * `runbeam_last_error_problems()`). Loading does not check meaning: call
- * `runbeam_config_validate()` at startup.
+ * `runbeam_mesh_config_validate()` at startup.
  *
  * # Safety
  * `toml` is NULL or NUL-terminated; `out` is NULL or writable.
  */
-runbeam_status runbeam_config_from_toml(const char *toml,
-                                        runbeam_config **out);
+runbeam_status runbeam_mesh_config_from_toml(const char *toml,
+                                             runbeam_mesh_config **out);
 
 /**
- * Like `runbeam_config_from_toml()` for `len` bytes that need not be NUL-terminated. `len`
- * over `RUNBEAM_MAX_CONFIG_BYTES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
+ * Like `runbeam_mesh_config_from_toml()` for `len` bytes that need not be NUL-terminated. `len`
+ * over `RUNBEAM_MAX_DOCUMENT_BYTES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
  *
  * # Safety
  * `toml` points to `len` readable bytes (or is NULL with `len == 0`); `out` is NULL or writable.
  */
-runbeam_status runbeam_config_from_toml_len(const char *toml,
-                                            size_t len,
-                                            runbeam_config **out);
+runbeam_status runbeam_mesh_config_from_toml_len(const char *toml,
+                                                 size_t len,
+                                                 runbeam_mesh_config **out);
 
 /**
  * Loads a configuration file (UTF-8, at most 4 MiB). Errors name the file.
@@ -1412,8 +1412,8 @@ runbeam_status runbeam_config_from_toml_len(const char *toml,
  * # Safety
  * `path` is NULL or NUL-terminated; `out` is NULL or writable.
  */
-runbeam_status runbeam_config_from_file(const char *path,
-                                        runbeam_config **out);
+runbeam_status runbeam_mesh_config_from_file(const char *path,
+                                             runbeam_mesh_config **out);
 
 /**
  * Loads and merges `count` files in order; a key defined by two files is a problem naming
@@ -1424,38 +1424,38 @@ runbeam_status runbeam_config_from_file(const char *path,
  * `paths` is NULL (then `count` must be 0) or points to `count` NUL-terminated strings;
  * `out` is NULL or writable.
  */
-runbeam_status runbeam_config_from_files(const char *const *paths,
-                                         size_t count,
-                                         runbeam_config **out);
+runbeam_status runbeam_mesh_config_from_files(const char *const *paths,
+                                              size_t count,
+                                              runbeam_mesh_config **out);
 
 /**
  * A copy of `config` whose `[provider.<provider>]` uses `api_url` as its API root: the same
  * gateway configuration pointed at another Runbeam Cloud (a local `runbeam-devcloud`, a
  * staging API) without editing the file. `config` is unchanged; `*out` is a new configuration
- * (release it with `runbeam_config_free()`). The URL is checked when a resolver is built.
+ * (release it with `runbeam_mesh_config_free()`). The URL is checked when a resolver is built.
  *
  * Errors: `RUNBEAM_STATUS_UNKNOWN_PROVIDER` when the configuration has no
  * `[provider.<provider>]` (the implicit `local` provider has no API);
  * `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL, empty or non-UTF-8 arguments.
  *
  * ```c
- * runbeam_config *file = NULL, *dev = NULL;
- * if (runbeam_config_from_file("gateway.toml", &file) == RUNBEAM_OK &&
- *     runbeam_config_with_provider_api(file, "runbeam", "http://127.0.0.1:8080", &dev) == RUNBEAM_OK) {
+ * runbeam_mesh_config *file = NULL, *dev = NULL;
+ * if (runbeam_mesh_config_from_file("gateway.toml", &file) == RUNBEAM_OK &&
+ *     runbeam_mesh_config_with_provider_api(file, "runbeam", "http://127.0.0.1:8080", &dev) == RUNBEAM_OK) {
  *     // build the resolver from `dev`
  * }
- * runbeam_config_free(dev);
- * runbeam_config_free(file);
+ * runbeam_mesh_config_free(dev);
+ * runbeam_mesh_config_free(file);
  * ```
  *
  * # Safety
  * `config` is NULL or a live configuration; `provider` and `api_url` are NULL or
  * NUL-terminated; `out` is NULL or writable.
  */
-runbeam_status runbeam_config_with_provider_api(const runbeam_config *config,
-                                                const char *provider,
-                                                const char *api_url,
-                                                runbeam_config **out);
+runbeam_status runbeam_mesh_config_with_provider_api(const runbeam_mesh_config *config,
+                                                     const char *provider,
+                                                     const char *api_url,
+                                                     runbeam_mesh_config **out);
 
 /**
  * Checks the meaning of the configuration (docs/spec.md §2.2) and writes **every** problem to a new
@@ -1464,8 +1464,8 @@ runbeam_status runbeam_config_with_provider_api(const runbeam_config *config,
  *
  * ```c
  * runbeam_problem_list *problems = NULL;
- * runbeam_config_validate(cfg, &problems);
- * for (size_t i = 0; i < runbeam_problem_list_len(problems); i++)
+ * runbeam_mesh_config_validate(cfg, &problems);
+ * for (size_t i = 0; i < runbeam_problem_list_count(problems); i++)
  *     fprintf(stderr, "%s: %s\n", runbeam_problem_list_path(problems, i),
  *             runbeam_problem_list_message(problems, i));
  * runbeam_problem_list_free(problems);
@@ -1474,8 +1474,8 @@ runbeam_status runbeam_config_with_provider_api(const runbeam_config *config,
  * # Safety
  * `config` is NULL or a live configuration; `out` is NULL or writable.
  */
-runbeam_status runbeam_config_validate(const runbeam_config *config,
-                                       runbeam_problem_list **out);
+runbeam_status runbeam_mesh_config_validate(const runbeam_mesh_config *config,
+                                            runbeam_problem_list **out);
 
 /**
  * Writes to `*out` whether `reference` may be resolved: it is listed in an enabled mesh whose
@@ -1484,12 +1484,12 @@ runbeam_status runbeam_config_validate(const runbeam_config *config,
  * # Safety
  * `config` and `reference` are NULL or live handles; `out` is NULL or writable.
  */
-runbeam_status runbeam_config_in_mesh_context(const runbeam_config *config,
-                                              const runbeam_reference *reference,
-                                              bool *out);
+runbeam_status runbeam_mesh_config_in_mesh_context(const runbeam_mesh_config *config,
+                                                   const runbeam_reference *reference,
+                                                   bool *out);
 
 /**
- * Like `runbeam_config_in_mesh_context()`, but fails with a message saying what to do:
+ * Like `runbeam_mesh_config_in_mesh_context()`, but fails with a message saying what to do:
  * `RUNBEAM_STATUS_UNKNOWN_PROVIDER` or `RUNBEAM_STATUS_NOT_IN_MESH`. On success writes the
  * name of the first mesh listing the reference to `*mesh_name` (borrowed from `config`), if
  * `mesh_name` is not NULL.
@@ -1497,9 +1497,9 @@ runbeam_status runbeam_config_in_mesh_context(const runbeam_config *config,
  * # Safety
  * `config` and `reference` are NULL or live handles; `mesh_name` is NULL or writable.
  */
-runbeam_status runbeam_config_check_mesh_context(const runbeam_config *config,
-                                                 const runbeam_reference *reference,
-                                                 const char **mesh_name);
+runbeam_status runbeam_mesh_config_check_mesh_context(const runbeam_mesh_config *config,
+                                                      const runbeam_reference *reference,
+                                                      const char **mesh_name);
 
 /**
  * Number of `[mesh.*]` tables; 0 for NULL.
@@ -1507,7 +1507,7 @@ runbeam_status runbeam_config_check_mesh_context(const runbeam_config *config,
  * # Safety
  * `config` is NULL or a live configuration.
  */
-size_t runbeam_config_mesh_count(const runbeam_config *config);
+size_t runbeam_mesh_config_mesh_count(const runbeam_mesh_config *config);
 
 /**
  * Name of mesh `index` (document order), borrowed from `config`; NULL when out of range.
@@ -1515,8 +1515,8 @@ size_t runbeam_config_mesh_count(const runbeam_config *config);
  * # Safety
  * `config` is NULL or a live configuration.
  */
-const char *runbeam_config_mesh_name(const runbeam_config *config,
-                                     size_t index);
+const char *runbeam_mesh_config_mesh_name(const runbeam_mesh_config *config,
+                                          size_t index);
 
 /**
  * Number of references listed by all meshes (their `ingress` then `egress` lists, mesh by
@@ -1525,18 +1525,18 @@ const char *runbeam_config_mesh_name(const runbeam_config *config,
  * # Safety
  * `config` is NULL or a live configuration.
  */
-size_t runbeam_config_member_count(const runbeam_config *config);
+size_t runbeam_mesh_config_remote_reference_count(const runbeam_mesh_config *config);
 
 /**
- * Writes member `index` (see `runbeam_config_member_count()`) to `*out`.
+ * Writes member `index` (see `runbeam_mesh_config_remote_reference_count()`) to `*out`.
  * `RUNBEAM_STATUS_INVALID_ARGUMENT` when out of range.
  *
  * # Safety
  * `config` is NULL or a live configuration; `out` is NULL or writable.
  */
-runbeam_status runbeam_config_member(const runbeam_config *config,
-                                     size_t index,
-                                     runbeam_mesh_member *out);
+runbeam_status runbeam_mesh_config_remote_reference(const runbeam_mesh_config *config,
+                                                    size_t index,
+                                                    runbeam_mesh_member *out);
 
 /**
  * Releases a configuration. NULL is a no-op.
@@ -1545,7 +1545,7 @@ runbeam_status runbeam_config_member(const runbeam_config *config,
  * `config` is NULL or a configuration from librunbeam not freed before; it, and every string
  * and reference borrowed from it, is invalid afterwards.
  */
-void runbeam_config_free(runbeam_config *config);
+void runbeam_mesh_config_free(runbeam_mesh_config *config);
 
 /**
  * The message of the last failing call on this thread, or `""` when the last call succeeded.
@@ -1554,8 +1554,8 @@ void runbeam_config_free(runbeam_config *config);
  * on the same thread; copy it to keep it. Messages never contain secrets.
  *
  * ```c
- * runbeam_config *cfg = NULL;
- * if (runbeam_config_from_file("gateway.toml", &cfg) != RUNBEAM_OK)
+ * runbeam_mesh_config *cfg = NULL;
+ * if (runbeam_mesh_config_from_file("gateway.toml", &cfg) != RUNBEAM_OK)
  *     fprintf(stderr, "runbeam: %s\n", runbeam_last_error_message());
  * ```
  */
@@ -1623,7 +1623,7 @@ const char *runbeam_last_error_field_errors_json(void);
  * # Safety
  * `list` is NULL or a live problem list.
  */
-size_t runbeam_problem_list_len(const runbeam_problem_list *list);
+size_t runbeam_problem_list_count(const runbeam_problem_list *list);
 
 /**
  * The message of problem `index` (without its path), or NULL when out of range.
@@ -1795,17 +1795,17 @@ void runbeam_reference_free(runbeam_reference *reference);
  * the validator defaults of docs/spec.md §4 for mesh tokens.
  *
  * ```c
- * runbeam_resolver_options *opts = NULL;
- * runbeam_resolver_options_new(&opts);
- * runbeam_resolver_options_set_max_stale_ms(opts, 10 * 60 * 1000);
+ * runbeam_resolver_config *opts = NULL;
+ * runbeam_resolver_config_new(&opts);
+ * runbeam_resolver_config_set_max_stale_ms(opts, 10 * 60 * 1000);
  * runbeam_resolver_new(cfg, client, manager, opts, &resolver);
- * runbeam_resolver_options_free(opts);
+ * runbeam_resolver_config_free(opts);
  * ```
  *
  * # Safety
  * `out` is NULL or writable.
  */
-runbeam_status runbeam_resolver_options_new(runbeam_resolver_options **out);
+runbeam_status runbeam_resolver_config_new(runbeam_resolver_config **out);
 
 /**
  * How old a cached answer may be and still be served (flagged stale) when its provider fails
@@ -1815,8 +1815,8 @@ runbeam_status runbeam_resolver_options_new(runbeam_resolver_options **out);
  * # Safety
  * `options` is NULL or live options.
  */
-runbeam_status runbeam_resolver_options_set_max_stale_ms(runbeam_resolver_options *options,
-                                                         uint64_t max_stale_ms);
+runbeam_status runbeam_resolver_config_set_max_stale_ms(runbeam_resolver_config *options,
+                                                        uint64_t max_stale_ms);
 
 /**
  * How long before its expiry a cached mesh token is replaced by a new one (default
@@ -1825,8 +1825,8 @@ runbeam_status runbeam_resolver_options_set_max_stale_ms(runbeam_resolver_option
  * # Safety
  * `options` is NULL or live options.
  */
-runbeam_status runbeam_resolver_options_set_mesh_token_margin_ms(runbeam_resolver_options *options,
-                                                                 uint64_t margin_ms);
+runbeam_status runbeam_resolver_config_set_mesh_token_margin_ms(runbeam_resolver_config *options,
+                                                                uint64_t margin_ms);
 
 /**
  * At most this many mesh tokens (one per mesh and destination URL) are kept (default 1024;
@@ -1835,8 +1835,8 @@ runbeam_status runbeam_resolver_options_set_mesh_token_margin_ms(runbeam_resolve
  * # Safety
  * `options` is NULL or live options.
  */
-runbeam_status runbeam_resolver_options_set_mesh_token_capacity(runbeam_resolver_options *options,
-                                                                size_t capacity);
+runbeam_status runbeam_resolver_config_set_mesh_token_capacity(runbeam_resolver_config *options,
+                                                               size_t capacity);
 
 /**
  * The settings of the JWT validators that verify mesh tokens (leeway, algorithms, JWKS
@@ -1848,8 +1848,8 @@ runbeam_status runbeam_resolver_options_set_mesh_token_capacity(runbeam_resolver
  * `options` is NULL or live options; `validator_config` is NULL or a live validator
  * configuration.
  */
-runbeam_status runbeam_resolver_options_set_validator_config(runbeam_resolver_options *options,
-                                                             const runbeam_validator_config *validator_config);
+runbeam_status runbeam_resolver_config_set_validator_config(runbeam_resolver_config *options,
+                                                            const runbeam_validator_config *validator_config);
 
 /**
  * Releases resolver options. NULL is a no-op.
@@ -1857,7 +1857,7 @@ runbeam_status runbeam_resolver_options_set_validator_config(runbeam_resolver_op
  * # Safety
  * `options` is NULL or options not freed before.
  */
-void runbeam_resolver_options_free(runbeam_resolver_options *options);
+void runbeam_resolver_config_free(runbeam_resolver_config *options);
 
 /**
  * Creates a resolver for the references of `config`. `client` supplies the HTTP settings
@@ -1888,10 +1888,10 @@ void runbeam_resolver_options_free(runbeam_resolver_options *options);
  * `config`, `client`, `manager` are NULL or live handles; `options` is NULL or live options;
  * `out` is NULL or writable.
  */
-runbeam_status runbeam_resolver_new(const runbeam_config *config,
+runbeam_status runbeam_resolver_new(const runbeam_mesh_config *config,
                                     const runbeam_client *client,
                                     const runbeam_token_manager *manager,
-                                    const runbeam_resolver_options *options,
+                                    const runbeam_resolver_config *options,
                                     runbeam_resolver **out);
 
 /**
@@ -2008,7 +2008,7 @@ runbeam_status runbeam_resolver_resolve_async(const runbeam_resolver *resolver,
 
 /**
  * A mesh token to call `destination_url` through `mesh` (its configuration name or Cloud id),
- * written to `*out` as a new handle (free it with `runbeam_mesh_token_free()`): the cached
+ * written to `*out` as a new handle (free it with `runbeam_issued_mesh_token_free()`): the cached
  * one until 30 s (the margin) before it expires, else a new one from the mesh's provider —
  * one request however many threads ask — verified (signature, issuer, `aud`, `mesh_id`,
  * `dest_url`) before it is handed out. Blocking when a token must be requested.
@@ -2020,11 +2020,11 @@ runbeam_status runbeam_resolver_resolve_async(const runbeam_resolver *resolver,
  * verify. Messages never contain the token.
  *
  * ```c
- * runbeam_mesh_token *mt = NULL;
+ * runbeam_issued_mesh_token *mt = NULL;
  * if (runbeam_resolver_mesh_token(resolver, "imaging-integration",
  *                                 "https://dicom.radiology.example.com/studies", &mt) == RUNBEAM_OK) {
- *     set_header("Authorization", "Bearer", runbeam_mesh_token_secret(mt));
- *     runbeam_mesh_token_free(mt);
+ *     set_header("Authorization", "Bearer", runbeam_issued_mesh_token_secret(mt));
+ *     runbeam_issued_mesh_token_free(mt);
  * }
  * ```
  *
@@ -2035,11 +2035,11 @@ runbeam_status runbeam_resolver_resolve_async(const runbeam_resolver *resolver,
 runbeam_status runbeam_resolver_mesh_token(const runbeam_resolver *resolver,
                                            const char *mesh,
                                            const char *destination_url,
-                                           runbeam_mesh_token **out);
+                                           runbeam_issued_mesh_token **out);
 
 /**
  * Callback form of `runbeam_resolver_mesh_token()` (rules: `runbeam_resolver_resolve_async()`;
- * the callback type is `runbeam_mesh_token_callback`). The mesh and URL are copied.
+ * the callback type is `runbeam_issued_mesh_token_callback`). The mesh and URL are copied.
  *
  * # Safety
  * As `runbeam_resolver_mesh_token()`; `cancel_out` is NULL or writable.
@@ -2047,7 +2047,7 @@ runbeam_status runbeam_resolver_mesh_token(const runbeam_resolver *resolver,
 runbeam_status runbeam_resolver_mesh_token_async(const runbeam_resolver *resolver,
                                                  const char *mesh,
                                                  const char *destination_url,
-                                                 runbeam_mesh_token_callback callback,
+                                                 runbeam_issued_mesh_token_callback callback,
                                                  void *user_data,
                                                  runbeam_cancel **cancel_out);
 
@@ -2149,18 +2149,18 @@ runbeam_status runbeam_resolver_invalidate_all(const runbeam_resolver *resolver)
  * Requests in flight finish against the configuration they started with.
  *
  * ```c
- * runbeam_config *next = NULL;
- * if (runbeam_config_from_file("gateway.toml", &next) == RUNBEAM_OK &&
+ * runbeam_mesh_config *next = NULL;
+ * if (runbeam_mesh_config_from_file("gateway.toml", &next) == RUNBEAM_OK &&
  *     runbeam_resolver_reload(resolver, next) != RUNBEAM_OK)
  *     fprintf(stderr, "kept the old configuration: %s\n", runbeam_last_error_message());
- * runbeam_config_free(next);
+ * runbeam_mesh_config_free(next);
  * ```
  *
  * # Safety
  * `resolver` and `config` are NULL or live handles.
  */
 runbeam_status runbeam_resolver_reload(const runbeam_resolver *resolver,
-                                       const runbeam_config *config);
+                                       const runbeam_mesh_config *config);
 
 /**
  * Writes the resolver's counters (see `runbeam_resolver_stats`) to `*out`.
@@ -2315,17 +2315,17 @@ void runbeam_resolution_free(runbeam_resolution *resolution);
 
 /**
  * **The secret**: the mesh token to send as `Authorization: Bearer` to the destination.
- * Borrowed from `token` (valid until `runbeam_mesh_token_free()`, which zeroizes it); do not
+ * Borrowed from `token` (valid until `runbeam_issued_mesh_token_free()`, which zeroizes it); do not
  * free, log or print it. NULL if `token` is NULL.
  *
  * ```c
- * snprintf(header, sizeof header, "Authorization: Bearer %s", runbeam_mesh_token_secret(mt));
+ * snprintf(header, sizeof header, "Authorization: Bearer %s", runbeam_issued_mesh_token_secret(mt));
  * ```
  *
  * # Safety
  * `token` is NULL or a live handle (the same holds for every getter).
  */
-const char *runbeam_mesh_token_secret(const runbeam_mesh_token *token);
+const char *runbeam_issued_mesh_token_secret(const runbeam_issued_mesh_token *token);
 
 /**
  * When the token expires, in Unix seconds; 0 if `token` is NULL. The resolver hands out a
@@ -2334,7 +2334,7 @@ const char *runbeam_mesh_token_secret(const runbeam_mesh_token *token);
  * # Safety
  * `token` is NULL or a live handle.
  */
-int64_t runbeam_mesh_token_expires_at(const runbeam_mesh_token *token);
+int64_t runbeam_issued_mesh_token_expires_at(const runbeam_issued_mesh_token *token);
 
 /**
  * When the token expires, as RFC 3339 text. Borrowed from `token`; NULL if `token` is NULL.
@@ -2342,7 +2342,7 @@ int64_t runbeam_mesh_token_expires_at(const runbeam_mesh_token *token);
  * # Safety
  * `token` is NULL or a live handle.
  */
-const char *runbeam_mesh_token_expires_at_rfc3339(const runbeam_mesh_token *token);
+const char *runbeam_issued_mesh_token_expires_at_rfc3339(const runbeam_issued_mesh_token *token);
 
 /**
  * The Cloud id of the mesh the token is for. Borrowed from `token`; NULL if `token` is NULL.
@@ -2350,7 +2350,7 @@ const char *runbeam_mesh_token_expires_at_rfc3339(const runbeam_mesh_token *toke
  * # Safety
  * `token` is NULL or a live handle.
  */
-const char *runbeam_mesh_token_mesh_id(const runbeam_mesh_token *token);
+const char *runbeam_issued_mesh_token_mesh_id(const runbeam_issued_mesh_token *token);
 
 /**
  * The mesh's name in the configuration. Borrowed from `token`; NULL if `token` is NULL.
@@ -2358,7 +2358,7 @@ const char *runbeam_mesh_token_mesh_id(const runbeam_mesh_token *token);
  * # Safety
  * `token` is NULL or a live handle.
  */
-const char *runbeam_mesh_token_mesh(const runbeam_mesh_token *token);
+const char *runbeam_issued_mesh_token_mesh(const runbeam_issued_mesh_token *token);
 
 /**
  * The token's verified claims (`sub`, `aud`, `jti`, `dest_url`, `mesh_id`, custom claims such
@@ -2369,7 +2369,7 @@ const char *runbeam_mesh_token_mesh(const runbeam_mesh_token *token);
  *
  * ```c
  * runbeam_claims *claims = NULL;
- * if (runbeam_mesh_token_claims(mt, &claims) == RUNBEAM_OK) {
+ * if (runbeam_issued_mesh_token_claims(mt, &claims) == RUNBEAM_OK) {
  *     printf("sub %s, aud %s\n", runbeam_claims_sub(claims), runbeam_claims_aud(claims, 0));
  *     runbeam_claims_free(claims);
  * }
@@ -2378,8 +2378,8 @@ const char *runbeam_mesh_token_mesh(const runbeam_mesh_token *token);
  * # Safety
  * `token` is NULL or a live handle; `out_claims` is NULL or writable.
  */
-runbeam_status runbeam_mesh_token_claims(const runbeam_mesh_token *token,
-                                         runbeam_claims **out_claims);
+runbeam_status runbeam_issued_mesh_token_claims(const runbeam_issued_mesh_token *token,
+                                                runbeam_claims **out_claims);
 
 /**
  * Releases a mesh token handle, zeroizing its copy of the token. NULL is a no-op.
@@ -2387,7 +2387,7 @@ runbeam_status runbeam_mesh_token_claims(const runbeam_mesh_token *token,
  * # Safety
  * `token` is NULL or a handle not freed before; strings borrowed from it become invalid.
  */
-void runbeam_mesh_token_free(runbeam_mesh_token *token);
+void runbeam_issued_mesh_token_free(runbeam_issued_mesh_token *token);
 
 /**
  * The symbolic name of a status code: `"RUNBEAM_OK"`, `"RUNBEAM_STATUS_NOT_FOUND"`, … or
@@ -2576,7 +2576,7 @@ bool runbeam_machine_token_issued_at(const runbeam_machine_token *token,
  * # Safety
  * `token` is NULL or a live handle.
  */
-size_t runbeam_machine_token_abilities_count(const runbeam_machine_token *token);
+size_t runbeam_machine_token_ability_count(const runbeam_machine_token *token);
 
 /**
  * Ability number `index` (from 0), borrowed from `token`; NULL when out of range or `token`
@@ -2585,8 +2585,8 @@ size_t runbeam_machine_token_abilities_count(const runbeam_machine_token *token)
  * # Safety
  * `token` is NULL or a live handle.
  */
-const char *runbeam_machine_token_ability_at(const runbeam_machine_token *token,
-                                             size_t index);
+const char *runbeam_machine_token_ability(const runbeam_machine_token *token,
+                                          size_t index);
 
 /**
  * Whether the token has expired (true if `token` is NULL: nothing usable).
@@ -2597,22 +2597,22 @@ const char *runbeam_machine_token_ability_at(const runbeam_machine_token *token,
 bool runbeam_machine_token_is_expired(const runbeam_machine_token *token);
 
 /**
- * Whole seconds left before expiry (0 once expired or if `token` is NULL).
+ * Milliseconds left before expiry (0 once expired or if `token` is NULL).
  *
  * # Safety
  * `token` is NULL or a live handle.
  */
-uint64_t runbeam_machine_token_expires_in_secs(const runbeam_machine_token *token);
+uint64_t runbeam_machine_token_expires_in_ms(const runbeam_machine_token *token);
 
 /**
- * Whether the token expires within `window_secs` seconds (or has expired): the renewal rule
- * of docs/spec.md §5.3 (default window 7 days = 604800 s). True if `token` is NULL.
+ * Whether the token expires within `window_ms` milliseconds (or has expired): the renewal
+ * rule of docs/spec.md §5.3 (default window 7 days = 604800000 ms). True if `token` is NULL.
  *
  * # Safety
  * `token` is NULL or a live handle.
  */
 bool runbeam_machine_token_needs_renewal(const runbeam_machine_token *token,
-                                         uint64_t window_secs);
+                                         uint64_t window_ms);
 
 /**
  * Releases a machine token (the secret is zeroized). NULL is a no-op.
@@ -2720,14 +2720,14 @@ runbeam_status runbeam_token_manager_config_set_credential_callback(runbeam_toke
                                                                     void *user_data);
 
 /**
- * Renew this many seconds before expiry (default 604800 = 7 days; 0 renews only once
+ * Renew this many milliseconds before expiry (default 604800000 = 7 days; 0 renews only once
  * expired).
  *
  * # Safety
  * `config` is NULL or a live configuration.
  */
-runbeam_status runbeam_token_manager_config_set_renewal_window_secs(runbeam_token_manager_config *config,
-                                                                    uint64_t window_secs);
+runbeam_status runbeam_token_manager_config_set_renewal_window_ms(runbeam_token_manager_config *config,
+                                                                  uint64_t window_ms);
 
 /**
  * `callback` is told when the stored token is inside the renewal window (see
@@ -3101,7 +3101,7 @@ runbeam_status runbeam_validator_refresh_keys(const runbeam_validator *validator
  * ```c
  * const char *token; size_t len;
  * runbeam_claims *claims = NULL;
- * if (runbeam_parse_bearer(auth_header, auth_len, &token, &len) == RUNBEAM_OK &&
+ * if (runbeam_bearer_parse(auth_header, auth_len, &token, &len) == RUNBEAM_OK &&
  *     runbeam_validator_validate(v, token, len, &claims) == RUNBEAM_OK) {
  *     printf("hello %s\n", runbeam_claims_user_email(claims));
  *     runbeam_claims_free(claims);
@@ -3231,7 +3231,7 @@ runbeam_status runbeam_validator_verify_mesh_token_async(const runbeam_validator
  *
  * ```c
  * const char *token; size_t len;
- * if (runbeam_parse_bearer(value, value_len, &token, &len) != RUNBEAM_OK)
+ * if (runbeam_bearer_parse(value, value_len, &token, &len) != RUNBEAM_OK)
  *     respond_401(runbeam_last_error_message());
  * ```
  *
@@ -3239,7 +3239,7 @@ runbeam_status runbeam_validator_verify_mesh_token_async(const runbeam_validator
  * `header` is NULL or points to `header_len` readable bytes; `out_token` and `out_token_len`
  * are NULL or writable. `*out_token` is valid as long as the caller's buffer is.
  */
-runbeam_status runbeam_parse_bearer(const char *header,
+runbeam_status runbeam_bearer_parse(const char *header,
                                     size_t header_len,
                                     const char **out_token,
                                     size_t *out_token_len);

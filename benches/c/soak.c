@@ -111,14 +111,14 @@ static runbeam_resolver *resolver(runbeam_client **client_out) {
         "type = \"http3\"\nbackend = \"dicom-archive\"\nmode = \"mesh\"\n\n"
         "[mesh.imaging-integration]\ntype = \"http3\"\nprovider = \"runbeam\"\n"
         "egress = [\"imaging-out\", \"" DICOMWEB "\"]\n";
-    runbeam_config *file = NULL, *cfg = NULL;
-    if (runbeam_config_from_toml(toml, &file) != RUNBEAM_OK ||
-        runbeam_config_with_provider_api(file, "runbeam", api_url, &cfg) != RUNBEAM_OK)
+    runbeam_mesh_config *file = NULL, *cfg = NULL;
+    if (runbeam_mesh_config_from_toml(toml, &file) != RUNBEAM_OK ||
+        runbeam_mesh_config_with_provider_api(file, "runbeam", api_url, &cfg) != RUNBEAM_OK)
         die("config");
     runbeam_resolver *r = NULL;
     if (runbeam_resolver_new(cfg, *client_out, m, NULL, &r) != RUNBEAM_OK) die("resolver");
-    runbeam_config_free(file);
-    runbeam_config_free(cfg);
+    runbeam_mesh_config_free(file);
+    runbeam_mesh_config_free(cfg);
     runbeam_token_manager_free(m);
     runbeam_resolution *res = NULL;
     if (runbeam_resolver_resolve(r, DICOMWEB, &res) != RUNBEAM_OK) die("resolve");

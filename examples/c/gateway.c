@@ -51,36 +51,36 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 }
 
 /* Loads `path`, points its provider `runbeam` at `api_url`, and checks it (docs/spec.md §2.2). */
-static runbeam_config *load_config(const char *path, const char *api_url) {
-    runbeam_config *file = NULL, *config = NULL;
-    if (runbeam_config_from_file(path, &file) != RUNBEAM_OK) {
+static runbeam_mesh_config *load_config(const char *path, const char *api_url) {
+    runbeam_mesh_config *file = NULL, *config = NULL;
+    if (runbeam_mesh_config_from_file(path, &file) != RUNBEAM_OK) {
         fail(path);
         return NULL;
     }
-    if (runbeam_config_with_provider_api(file, "runbeam", api_url, &config) != RUNBEAM_OK)
+    if (runbeam_mesh_config_with_provider_api(file, "runbeam", api_url, &config) != RUNBEAM_OK)
         fail("pointing the configuration at the Cloud");
-    runbeam_config_free(file);
+    runbeam_mesh_config_free(file);
     if (config == NULL) return NULL;
     runbeam_problem_list *problems = NULL;
     size_t n = 0;
-    if (runbeam_config_validate(config, &problems) == RUNBEAM_OK)
-        n = runbeam_problem_list_len(problems);
+    if (runbeam_mesh_config_validate(config, &problems) == RUNBEAM_OK)
+        n = runbeam_problem_list_count(problems);
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "[C] %s: %s: %s\n", path, runbeam_problem_list_path(problems, i),
                 runbeam_problem_list_message(problems, i));
     runbeam_problem_list_free(problems);
     if (n > 0) {
-        runbeam_config_free(config);
+        runbeam_mesh_config_free(config);
         return NULL;
     }
     return config;
 }
 
-static size_t remote_references(const runbeam_config *config) {
+static size_t remote_references(const runbeam_mesh_config *config) {
     size_t remote = 0;
-    for (size_t i = 0; i < runbeam_config_member_count(config); i++) {
+    for (size_t i = 0; i < runbeam_mesh_config_remote_reference_count(config); i++) {
         runbeam_mesh_member m;
-        if (runbeam_config_member(config, i, &m) == RUNBEAM_OK &&
+        if (runbeam_mesh_config_remote_reference(config, i, &m) == RUNBEAM_OK &&
             !runbeam_reference_is_local(m.reference))
             remote++;
     }
@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
     }
 
     int rc = 1;
-    runbeam_config *ours = NULL, *partner = NULL;
+    runbeam_mesh_config *ours = NULL, *partner = NULL;
     runbeam_token_store *files = NULL, *memory = NULL;
     runbeam_token_manager *manager = NULL, *partner_manager = NULL;
     runbeam_machine_token *machine = NULL;
@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
     runbeam_client *client = NULL;
     runbeam_resolver *resolver = NULL, *receiver = NULL;
     runbeam_resolution *dicom = NULL, *again = NULL, *refused = NULL;
-    runbeam_mesh_token *mesh_token = NULL;
+    runbeam_issued_mesh_token *mesh_token = NULL;
     runbeam_claims *issued = NULL, *verified = NULL;
     char *source_team = NULL;
 
@@ -139,8 +139,8 @@ int main(int argc, char **argv) {
     if (ours == NULL || partner == NULL) goto out;
     printf("[C] 1. configurations valid: ai-analytics has %zu mesh(es), %zu remote reference(s); "
            "radiology-dept has %zu mesh(es)\n",
-           runbeam_config_mesh_count(ours), remote_references(ours),
-           runbeam_config_mesh_count(partner));
+           runbeam_mesh_config_mesh_count(ours), remote_references(ours),
+           runbeam_mesh_config_mesh_count(partner));
 
     /* 2. The encrypted file token store and this gateway's machine token. */
     if (runbeam_token_store_file_new(home, &files) != RUNBEAM_OK) {
@@ -197,12 +197,12 @@ int main(int argc, char **argv) {
     char destination[2048];
     snprintf(destination, sizeof destination, "%s/studies", url);
     if (runbeam_resolver_mesh_token(resolver, MESH, destination, &mesh_token) != RUNBEAM_OK ||
-        runbeam_mesh_token_claims(mesh_token, &issued) != RUNBEAM_OK) {
+        runbeam_issued_mesh_token_claims(mesh_token, &issued) != RUNBEAM_OK) {
         rc = fail("getting a mesh token");
         goto out;
     }
     printf("[C] 4. mesh token for %s (not shown): expires %s, sub %s, aud %s\n", destination,
-           or_dash(runbeam_mesh_token_expires_at_rfc3339(mesh_token)),
+           or_dash(runbeam_issued_mesh_token_expires_at_rfc3339(mesh_token)),
            or_dash(runbeam_claims_sub(issued)), or_dash(runbeam_claims_aud(issued, 0)));
 
     /* 5. The receiving gateway verifies it: its own resolver, no machine token needed. */
@@ -213,7 +213,7 @@ int main(int argc, char **argv) {
         rc = fail("starting the receiving resolver");
         goto out;
     }
-    const char *token = runbeam_mesh_token_secret(mesh_token);
+    const char *token = runbeam_issued_mesh_token_secret(mesh_token);
     if (runbeam_resolver_verify_mesh_token(receiver, token, strlen(token), MESH, destination,
                                            &verified) != RUNBEAM_OK ||
         runbeam_claims_get_json(verified, "source_team", &source_team) != RUNBEAM_OK) {
@@ -246,7 +246,7 @@ out:
     runbeam_string_free(source_team);
     runbeam_claims_free(verified);
     runbeam_claims_free(issued);
-    runbeam_mesh_token_free(mesh_token);
+    runbeam_issued_mesh_token_free(mesh_token);
     runbeam_resolution_free(refused);
     runbeam_resolution_free(again);
     runbeam_resolution_free(dicom);
@@ -259,8 +259,8 @@ out:
     runbeam_token_manager_free(manager);
     runbeam_token_store_free(memory);
     runbeam_token_store_free(files);
-    runbeam_config_free(partner);
-    runbeam_config_free(ours);
+    runbeam_mesh_config_free(partner);
+    runbeam_mesh_config_free(ours);
     if (own_home) nftw(temp_home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }

@@ -22,13 +22,13 @@ static void print_reference(const runbeam_reference *ref) {
            runbeam_reference_is_local(ref) ? " (local)" : "");
 }
 
-static int report_problems(const runbeam_config *cfg) {
+static int report_problems(const runbeam_mesh_config *cfg) {
     runbeam_problem_list *problems = NULL;
-    if (runbeam_config_validate(cfg, &problems) != RUNBEAM_OK) {
+    if (runbeam_mesh_config_validate(cfg, &problems) != RUNBEAM_OK) {
         fprintf(stderr, "validate: %s\n", runbeam_last_error_message());
         return -1;
     }
-    size_t n = runbeam_problem_list_len(problems);
+    size_t n = runbeam_problem_list_count(problems);
     if (n == 0) {
         printf("  configuration is valid\n");
     } else {
@@ -42,7 +42,7 @@ static int report_problems(const runbeam_config *cfg) {
     return (int)n;
 }
 
-static void check_context(const runbeam_config *cfg, const char *text) {
+static void check_context(const runbeam_mesh_config *cfg, const char *text) {
     runbeam_reference *ref = NULL;
     printf("  resolve? %s\n    ", text);
     if (runbeam_reference_parse(text, &ref) != RUNBEAM_OK) {
@@ -51,7 +51,7 @@ static void check_context(const runbeam_config *cfg, const char *text) {
         return;
     }
     const char *mesh = NULL;
-    if (runbeam_config_check_mesh_context(cfg, ref, &mesh) == RUNBEAM_OK)
+    if (runbeam_mesh_config_check_mesh_context(cfg, ref, &mesh) == RUNBEAM_OK)
         printf("yes, through mesh '%s'\n", mesh);
     else
         printf("no: %s: %s\n", runbeam_status_str(runbeam_last_error_status()),
@@ -65,20 +65,20 @@ int main(int argc, char **argv) {
         return 2;
     }
     printf("[C] librunbeam %s: %s\n", runbeam_version(), argv[1]);
-    runbeam_config *cfg = NULL;
-    if (runbeam_config_from_file(argv[1], &cfg) != RUNBEAM_OK) {
+    runbeam_mesh_config *cfg = NULL;
+    if (runbeam_mesh_config_from_file(argv[1], &cfg) != RUNBEAM_OK) {
         printf("  cannot load: %s\n", runbeam_last_error_message());
         return 2;
     }
     int problems = report_problems(cfg);
-    for (size_t i = 0; i < runbeam_config_member_count(cfg); i++) {
+    for (size_t i = 0; i < runbeam_mesh_config_remote_reference_count(cfg); i++) {
         runbeam_mesh_member m;
-        if (runbeam_config_member(cfg, i, &m) != RUNBEAM_OK) continue;
+        if (runbeam_mesh_config_remote_reference(cfg, i, &m) != RUNBEAM_OK) continue;
         printf("  mesh %s %s %s\n      ", m.mesh, m.direction, runbeam_reference_as_str(m.reference));
         print_reference(m.reference);
         printf("\n");
     }
     for (int i = 2; i < argc; i++) check_context(cfg, argv[i]);
-    runbeam_config_free(cfg);
+    runbeam_mesh_config_free(cfg);
     return problems == 0 ? 0 : 1;
 }

@@ -43,6 +43,19 @@ impl<T> Attempt<T> {
         Attempt::Pending(Box::pin(future))
     }
 
+    /// The attempt `make` returns; a panic inside it (on the calling thread) becomes a ready
+    /// `Internal` error of `function` (see [`crate::panic::internal_error`]). An asynchronous
+    /// entry of a binding makes its attempt this way, so that it reports a panic of the
+    /// cached step the same way as every other answer: through its callback or Promise.
+    pub fn guarded(function: &str, make: impl FnOnce() -> Attempt<T>) -> Attempt<T> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(make)).unwrap_or_else(|payload| {
+            Attempt::Ready(Err(crate::panic::internal_error(
+                function,
+                payload.as_ref(),
+            )))
+        })
+    }
+
     /// `true` when a request is needed.
     pub fn is_pending(&self) -> bool {
         matches!(self, Attempt::Pending(_))

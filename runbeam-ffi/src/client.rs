@@ -1208,19 +1208,19 @@ pub unsafe extern "C" fn runbeam_client_change_failed(
 /// `client` is NULL or a live client; `request_json` is NULL or NUL-terminated; `out_json` is
 /// NULL or writable. Not from a callback.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_client_update(
+pub unsafe extern "C" fn runbeam_client_update_config(
     client: *const runbeam_client,
     request_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> runbeam_status {
-    guard("runbeam_client_update", || {
+    guard("runbeam_client_update_config", || {
         let out = out_arg(out_json, "out_json")?;
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
         // SAFETY: forwarded contract.
         let request = unsafe { json_arg(request_json, "request_json") }?;
         let request = update_request(request)?;
-        blocking("runbeam_client_update", client, out, async {
+        blocking("runbeam_client_update_config", client, out, async {
             json_value(serde_json::to_value(client.client.update(request).await?))
         })
     })

@@ -1,4 +1,4 @@
-//! `runbeam_config`: the mesh part of a gateway configuration (docs/spec.md §2).
+//! `runbeam_mesh_config`: the mesh part of a gateway configuration (docs/spec.md §2).
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
@@ -9,16 +9,16 @@ use crate::error::to_cstring;
 use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg, str_arg_len,
 };
-use crate::limits::{RUNBEAM_MAX_CONFIG_BYTES, RUNBEAM_MAX_CONFIG_FILES, at_most};
+use crate::limits::{RUNBEAM_MAX_CONFIG_FILES, RUNBEAM_MAX_DOCUMENT_BYTES, at_most};
 use crate::problems::runbeam_problem_list;
 use crate::reference::runbeam_reference;
 use crate::status::runbeam_status;
 
-/// A loaded mesh configuration. Create with `runbeam_config_from_toml()`,
-/// `runbeam_config_from_file()` or `runbeam_config_from_files()`; release with
-/// `runbeam_config_free()`. Immutable: it may be read from several threads at once.
+/// A loaded mesh configuration. Create with `runbeam_mesh_config_from_toml()`,
+/// `runbeam_mesh_config_from_file()` or `runbeam_mesh_config_from_files()`; release with
+/// `runbeam_mesh_config_free()`. Immutable: it may be read from several threads at once.
 #[allow(non_camel_case_types)]
-pub struct runbeam_config {
+pub struct runbeam_mesh_config {
     pub(crate) inner: MeshConfig,
     mesh_names: Vec<CString>,
     members: Vec<Member>,
@@ -30,8 +30,8 @@ struct Member {
     reference: runbeam_reference,
 }
 
-/// One reference listed by a mesh, as returned by `runbeam_config_member()`. Every pointer is
-/// borrowed from the configuration and valid until `runbeam_config_free()`.
+/// One reference listed by a mesh, as returned by `runbeam_mesh_config_remote_reference()`. Every pointer is
+/// borrowed from the configuration and valid until `runbeam_mesh_config_free()`.
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct runbeam_mesh_member {
@@ -43,7 +43,7 @@ pub struct runbeam_mesh_member {
     pub reference: *const runbeam_reference,
 }
 
-impl runbeam_config {
+impl runbeam_mesh_config {
     fn new(inner: MeshConfig) -> Self {
         let mesh_names = inner.meshes().iter().map(|m| to_cstring(&m.name)).collect();
         let mut members = Vec::new();
@@ -64,7 +64,7 @@ impl runbeam_config {
                 }));
             }
         }
-        runbeam_config {
+        runbeam_mesh_config {
             inner,
             mesh_names,
             members,
@@ -72,8 +72,8 @@ impl runbeam_config {
     }
 }
 
-fn store(config: MeshConfig, out: *mut *mut runbeam_config) {
-    let handle = Box::new(runbeam_config::new(config));
+fn store(config: MeshConfig, out: *mut *mut runbeam_mesh_config) {
+    let handle = Box::new(runbeam_mesh_config::new(config));
     // SAFETY: callers checked `out` is non-NULL; writable per their contract.
     unsafe { *out = Box::into_raw(handle) };
 }
@@ -84,16 +84,16 @@ fn store(config: MeshConfig, out: *mut *mut runbeam_config) {
 /// On failure returns `RUNBEAM_STATUS_CONFIG` and the last error lists every syntax error,
 /// unknown key, wrong type and missing key with its TOML path (also available one by one from
 /// `runbeam_last_error_problems()`). Loading does not check meaning: call
-/// `runbeam_config_validate()` at startup.
+/// `runbeam_mesh_config_validate()` at startup.
 ///
 /// # Safety
 /// `toml` is NULL or NUL-terminated; `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_from_toml(
+pub unsafe extern "C" fn runbeam_mesh_config_from_toml(
     toml: *const c_char,
-    out: *mut *mut runbeam_config,
+    out: *mut *mut runbeam_mesh_config,
 ) -> runbeam_status {
-    guard("runbeam_config_from_toml", || {
+    guard("runbeam_mesh_config_from_toml", || {
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded caller contract.
         let text = unsafe { str_arg(toml, "toml") }?;
@@ -102,24 +102,24 @@ pub unsafe extern "C" fn runbeam_config_from_toml(
     })
 }
 
-/// Like `runbeam_config_from_toml()` for `len` bytes that need not be NUL-terminated. `len`
-/// over `RUNBEAM_MAX_CONFIG_BYTES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
+/// Like `runbeam_mesh_config_from_toml()` for `len` bytes that need not be NUL-terminated. `len`
+/// over `RUNBEAM_MAX_DOCUMENT_BYTES` is `RUNBEAM_STATUS_INVALID_ARGUMENT` (nothing is read).
 ///
 /// # Safety
 /// `toml` points to `len` readable bytes (or is NULL with `len == 0`); `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_from_toml_len(
+pub unsafe extern "C" fn runbeam_mesh_config_from_toml_len(
     toml: *const c_char,
     len: usize,
-    out: *mut *mut runbeam_config,
+    out: *mut *mut runbeam_mesh_config,
 ) -> runbeam_status {
-    guard("runbeam_config_from_toml_len", || {
+    guard("runbeam_mesh_config_from_toml_len", || {
         let out = out_arg(out, "out")?;
         at_most(
             "len",
             len,
-            RUNBEAM_MAX_CONFIG_BYTES,
-            "RUNBEAM_MAX_CONFIG_BYTES",
+            RUNBEAM_MAX_DOCUMENT_BYTES,
+            "RUNBEAM_MAX_DOCUMENT_BYTES",
         )?;
         // SAFETY: forwarded caller contract.
         let text = unsafe { str_arg_len(toml, len, "toml") }?;
@@ -133,11 +133,11 @@ pub unsafe extern "C" fn runbeam_config_from_toml_len(
 /// # Safety
 /// `path` is NULL or NUL-terminated; `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_from_file(
+pub unsafe extern "C" fn runbeam_mesh_config_from_file(
     path: *const c_char,
-    out: *mut *mut runbeam_config,
+    out: *mut *mut runbeam_mesh_config,
 ) -> runbeam_status {
-    guard("runbeam_config_from_file", || {
+    guard("runbeam_mesh_config_from_file", || {
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded caller contract.
         let path = unsafe { str_arg(path, "path") }?;
@@ -154,12 +154,12 @@ pub unsafe extern "C" fn runbeam_config_from_file(
 /// `paths` is NULL (then `count` must be 0) or points to `count` NUL-terminated strings;
 /// `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_from_files(
+pub unsafe extern "C" fn runbeam_mesh_config_from_files(
     paths: *const *const c_char,
     count: usize,
-    out: *mut *mut runbeam_config,
+    out: *mut *mut runbeam_mesh_config,
 ) -> runbeam_status {
-    guard("runbeam_config_from_files", || {
+    guard("runbeam_mesh_config_from_files", || {
         let out = out_arg(out, "out")?;
         if paths.is_null() && count != 0 {
             return Err(invalid_argument(format!(
@@ -187,33 +187,33 @@ pub unsafe extern "C" fn runbeam_config_from_files(
 /// A copy of `config` whose `[provider.<provider>]` uses `api_url` as its API root: the same
 /// gateway configuration pointed at another Runbeam Cloud (a local `runbeam-devcloud`, a
 /// staging API) without editing the file. `config` is unchanged; `*out` is a new configuration
-/// (release it with `runbeam_config_free()`). The URL is checked when a resolver is built.
+/// (release it with `runbeam_mesh_config_free()`). The URL is checked when a resolver is built.
 ///
 /// Errors: `RUNBEAM_STATUS_UNKNOWN_PROVIDER` when the configuration has no
 /// `[provider.<provider>]` (the implicit `local` provider has no API);
 /// `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL, empty or non-UTF-8 arguments.
 ///
 /// ```c
-/// runbeam_config *file = NULL, *dev = NULL;
-/// if (runbeam_config_from_file("gateway.toml", &file) == RUNBEAM_OK &&
-///     runbeam_config_with_provider_api(file, "runbeam", "http://127.0.0.1:8080", &dev) == RUNBEAM_OK) {
+/// runbeam_mesh_config *file = NULL, *dev = NULL;
+/// if (runbeam_mesh_config_from_file("gateway.toml", &file) == RUNBEAM_OK &&
+///     runbeam_mesh_config_with_provider_api(file, "runbeam", "http://127.0.0.1:8080", &dev) == RUNBEAM_OK) {
 ///     // build the resolver from `dev`
 /// }
-/// runbeam_config_free(dev);
-/// runbeam_config_free(file);
+/// runbeam_mesh_config_free(dev);
+/// runbeam_mesh_config_free(file);
 /// ```
 ///
 /// # Safety
 /// `config` is NULL or a live configuration; `provider` and `api_url` are NULL or
 /// NUL-terminated; `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_with_provider_api(
-    config: *const runbeam_config,
+pub unsafe extern "C" fn runbeam_mesh_config_with_provider_api(
+    config: *const runbeam_mesh_config,
     provider: *const c_char,
     api_url: *const c_char,
-    out: *mut *mut runbeam_config,
+    out: *mut *mut runbeam_mesh_config,
 ) -> runbeam_status {
-    guard("runbeam_config_with_provider_api", || {
+    guard("runbeam_mesh_config_with_provider_api", || {
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded caller contract.
         let config = unsafe { handle_arg(config, "config") }?;
@@ -238,8 +238,8 @@ pub unsafe extern "C" fn runbeam_config_with_provider_api(
 ///
 /// ```c
 /// runbeam_problem_list *problems = NULL;
-/// runbeam_config_validate(cfg, &problems);
-/// for (size_t i = 0; i < runbeam_problem_list_len(problems); i++)
+/// runbeam_mesh_config_validate(cfg, &problems);
+/// for (size_t i = 0; i < runbeam_problem_list_count(problems); i++)
 ///     fprintf(stderr, "%s: %s\n", runbeam_problem_list_path(problems, i),
 ///             runbeam_problem_list_message(problems, i));
 /// runbeam_problem_list_free(problems);
@@ -248,11 +248,11 @@ pub unsafe extern "C" fn runbeam_config_with_provider_api(
 /// # Safety
 /// `config` is NULL or a live configuration; `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_validate(
-    config: *const runbeam_config,
+pub unsafe extern "C" fn runbeam_mesh_config_validate(
+    config: *const runbeam_mesh_config,
     out: *mut *mut runbeam_problem_list,
 ) -> runbeam_status {
-    guard("runbeam_config_validate", || {
+    guard("runbeam_mesh_config_validate", || {
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded caller contract.
         let config = unsafe { handle_arg(config, "config") }?;
@@ -269,12 +269,12 @@ pub unsafe extern "C" fn runbeam_config_validate(
 /// # Safety
 /// `config` and `reference` are NULL or live handles; `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_in_mesh_context(
-    config: *const runbeam_config,
+pub unsafe extern "C" fn runbeam_mesh_config_in_mesh_context(
+    config: *const runbeam_mesh_config,
     reference: *const runbeam_reference,
     out: *mut bool,
 ) -> runbeam_status {
-    guard("runbeam_config_in_mesh_context", || {
+    guard("runbeam_mesh_config_in_mesh_context", || {
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded caller contract.
         let config = unsafe { handle_arg(config, "config") }?;
@@ -287,7 +287,7 @@ pub unsafe extern "C" fn runbeam_config_in_mesh_context(
     })
 }
 
-/// Like `runbeam_config_in_mesh_context()`, but fails with a message saying what to do:
+/// Like `runbeam_mesh_config_in_mesh_context()`, but fails with a message saying what to do:
 /// `RUNBEAM_STATUS_UNKNOWN_PROVIDER` or `RUNBEAM_STATUS_NOT_IN_MESH`. On success writes the
 /// name of the first mesh listing the reference to `*mesh_name` (borrowed from `config`), if
 /// `mesh_name` is not NULL.
@@ -295,12 +295,12 @@ pub unsafe extern "C" fn runbeam_config_in_mesh_context(
 /// # Safety
 /// `config` and `reference` are NULL or live handles; `mesh_name` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_check_mesh_context(
-    config: *const runbeam_config,
+pub unsafe extern "C" fn runbeam_mesh_config_check_mesh_context(
+    config: *const runbeam_mesh_config,
     reference: *const runbeam_reference,
     mesh_name: *mut *const c_char,
 ) -> runbeam_status {
-    guard("runbeam_config_check_mesh_context", || {
+    guard("runbeam_mesh_config_check_mesh_context", || {
         // SAFETY: forwarded caller contract.
         let config = unsafe { handle_arg(config, "config") }?;
         // SAFETY: forwarded caller contract.
@@ -325,8 +325,10 @@ pub unsafe extern "C" fn runbeam_config_check_mesh_context(
 /// # Safety
 /// `config` is NULL or a live configuration.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_mesh_count(config: *const runbeam_config) -> usize {
-    guard_value("runbeam_config_mesh_count", 0, || {
+pub unsafe extern "C" fn runbeam_mesh_config_mesh_count(
+    config: *const runbeam_mesh_config,
+) -> usize {
+    guard_value("runbeam_mesh_config_mesh_count", 0, || {
         // SAFETY: NULL or live (contract).
         unsafe { config.as_ref() }.map_or(0, |c| c.mesh_names.len())
     })
@@ -337,11 +339,11 @@ pub unsafe extern "C" fn runbeam_config_mesh_count(config: *const runbeam_config
 /// # Safety
 /// `config` is NULL or a live configuration.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_mesh_name(
-    config: *const runbeam_config,
+pub unsafe extern "C" fn runbeam_mesh_config_mesh_name(
+    config: *const runbeam_mesh_config,
     index: usize,
 ) -> *const c_char {
-    guard_value("runbeam_config_mesh_name", ptr::null(), || {
+    guard_value("runbeam_mesh_config_mesh_name", ptr::null(), || {
         // SAFETY: NULL or live (contract).
         unsafe { config.as_ref() }
             .and_then(|c| c.mesh_names.get(index))
@@ -355,25 +357,27 @@ pub unsafe extern "C" fn runbeam_config_mesh_name(
 /// # Safety
 /// `config` is NULL or a live configuration.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_member_count(config: *const runbeam_config) -> usize {
-    guard_value("runbeam_config_member_count", 0, || {
+pub unsafe extern "C" fn runbeam_mesh_config_remote_reference_count(
+    config: *const runbeam_mesh_config,
+) -> usize {
+    guard_value("runbeam_mesh_config_remote_reference_count", 0, || {
         // SAFETY: NULL or live (contract).
         unsafe { config.as_ref() }.map_or(0, |c| c.members.len())
     })
 }
 
-/// Writes member `index` (see `runbeam_config_member_count()`) to `*out`.
+/// Writes member `index` (see `runbeam_mesh_config_remote_reference_count()`) to `*out`.
 /// `RUNBEAM_STATUS_INVALID_ARGUMENT` when out of range.
 ///
 /// # Safety
 /// `config` is NULL or a live configuration; `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_member(
-    config: *const runbeam_config,
+pub unsafe extern "C" fn runbeam_mesh_config_remote_reference(
+    config: *const runbeam_mesh_config,
     index: usize,
     out: *mut runbeam_mesh_member,
 ) -> runbeam_status {
-    guard("runbeam_config_member", || {
+    guard("runbeam_mesh_config_remote_reference", || {
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded caller contract.
         let config = unsafe { handle_arg(config, "config") }?;
@@ -400,7 +404,7 @@ pub unsafe extern "C" fn runbeam_config_member(
 /// `config` is NULL or a configuration from librunbeam not freed before; it, and every string
 /// and reference borrowed from it, is invalid afterwards.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_config_free(config: *mut runbeam_config) {
+pub unsafe extern "C" fn runbeam_mesh_config_free(config: *mut runbeam_mesh_config) {
     // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
-    unsafe { free_handle("runbeam_config_free", config) }
+    unsafe { free_handle("runbeam_mesh_config_free", config) }
 }

@@ -75,8 +75,8 @@ pub(crate) fn set(error: Error) -> runbeam_status {
 /// on the same thread; copy it to keep it. Messages never contain secrets.
 ///
 /// ```c
-/// runbeam_config *cfg = NULL;
-/// if (runbeam_config_from_file("gateway.toml", &cfg) != RUNBEAM_OK)
+/// runbeam_mesh_config *cfg = NULL;
+/// if (runbeam_mesh_config_from_file("gateway.toml", &cfg) != RUNBEAM_OK)
 ///     fprintf(stderr, "runbeam: %s\n", runbeam_last_error_message());
 /// ```
 #[unsafe(no_mangle)]

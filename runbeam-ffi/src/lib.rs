@@ -4,7 +4,7 @@
 //! this crate by cbindgen (`make header`) and checked for drift by `make test`.
 //!
 //! Conventions (after rustls-ffi):
-//! - Opaque handles (`runbeam_reference`, `runbeam_config`, `runbeam_problem_list`) are created
+//! - Opaque handles (`runbeam_reference`, `runbeam_mesh_config`, `runbeam_problem_list`) are created
 //!   by librunbeam and released by their one `_free` function; `_free(NULL)` is a no-op.
 //! - Fallible functions return a `runbeam_status` (`RUNBEAM_OK` = 0) and write out-parameters
 //!   only on success. The message and kind of the last failure on the calling thread are
@@ -36,9 +36,9 @@
 //!   `runbeam_machine_token` (getters; the secret is borrowed and zeroized on free) and
 //!   `runbeam_token_manager` (renewal, one runtime per manager, blocking and `_async` forms).
 //!   See `storage.rs`.
-//! - Reference resolution (docs/spec.md §6): `runbeam_resolver` (built from a `runbeam_config`, a
+//! - Reference resolution (docs/spec.md §6): `runbeam_resolver` (built from a `runbeam_mesh_config`, a
 //!   `runbeam_client` whose runtime it shares and a `runbeam_token_manager`) returns
-//!   `runbeam_resolution` handles (typed getters + JSON) and `runbeam_mesh_token` handles (the
+//!   `runbeam_resolution` handles (typed getters + JSON) and `runbeam_issued_mesh_token` handles (the
 //!   token through one accessor, zeroized on free; claims as a `runbeam_claims` handle).
 //!   Blocking forms answer cache hits on the calling thread, `_cached` forms never do I/O,
 //!   `_async` forms call back exactly once. See `resolver.rs`.
@@ -75,7 +75,7 @@ pub use error::{
 pub use fault::runbeam_fault_arm;
 pub use limits::{
     RUNBEAM_MAX_ALGORITHMS, RUNBEAM_MAX_BODY_BYTES, RUNBEAM_MAX_CACHE_ENTRIES,
-    RUNBEAM_MAX_CHANGE_IDS, RUNBEAM_MAX_CONFIG_BYTES, RUNBEAM_MAX_CONFIG_FILES,
+    RUNBEAM_MAX_CHANGE_IDS, RUNBEAM_MAX_CONFIG_FILES, RUNBEAM_MAX_DOCUMENT_BYTES,
     RUNBEAM_MAX_PEM_BYTES, RUNBEAM_MAX_TEXT_BYTES,
 };
 pub use problems::*;

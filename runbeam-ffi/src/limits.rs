@@ -13,15 +13,15 @@ use crate::guard::invalid_argument;
 // A reference the grammar refuses as too long must get that answer, not the argument limit.
 const _: () = assert!(RUNBEAM_MAX_TEXT_BYTES > runbeam_core::reference::MAX_REFERENCE_LEN);
 
-/// The most files `runbeam_config_from_files()` merges.
+/// The most files `runbeam_mesh_config_from_files()` merges.
 pub const RUNBEAM_MAX_CONFIG_FILES: usize = 64;
 
-/// The longest configuration document, in bytes (`runbeam_config_from_toml_len()`, and each
-/// file read by `runbeam_config_from_file(s)()`): 4 MiB.
-pub const RUNBEAM_MAX_CONFIG_BYTES: usize = 4 << 20;
+/// The longest configuration document, in bytes (`runbeam_mesh_config_from_toml_len()`, and each
+/// file read by `runbeam_mesh_config_from_file(s)()`): 4 MiB.
+pub const RUNBEAM_MAX_DOCUMENT_BYTES: usize = 4 << 20;
 
 /// The longest text given as pointer + length to `runbeam_reference_parse_len()` and
-/// `runbeam_parse_bearer()`, in bytes (64 KiB). Shorter texts are checked by the grammar
+/// `runbeam_bearer_parse()`, in bytes (64 KiB). Shorter texts are checked by the grammar
 /// (a reference is at most 512 bytes: longer is `RUNBEAM_STATUS_INVALID_REFERENCE`).
 pub const RUNBEAM_MAX_TEXT_BYTES: usize = 64 << 10;
 
@@ -32,7 +32,7 @@ pub const RUNBEAM_MAX_CHANGE_IDS: usize = 100_000;
 pub const RUNBEAM_MAX_ALGORITHMS: usize = 32;
 
 /// The largest cache capacity (`runbeam_validator_config_set_cache_capacity()`,
-/// `runbeam_resolver_options_set_mesh_token_capacity()`): one million entries.
+/// `runbeam_resolver_config_set_mesh_token_capacity()`): one million entries.
 pub const RUNBEAM_MAX_CACHE_ENTRIES: usize = 1_000_000;
 
 /// The largest PEM bundle `runbeam_validator_config_set_ca_bundle_pem()` copies: 4 MiB.
@@ -58,7 +58,7 @@ mod tests {
     #[test]
     fn the_limits_match_the_core() {
         assert_eq!(
-            RUNBEAM_MAX_CONFIG_BYTES,
+            RUNBEAM_MAX_DOCUMENT_BYTES,
             runbeam_core::config::MAX_DOCUMENT_BYTES
         );
         assert!(RUNBEAM_MAX_ALGORITHMS >= runbeam_core::jwt::Algorithm::ALL.len());

@@ -15,7 +15,7 @@ struct Item {
     message: CString,
 }
 
-/// A list of configuration problems (from `runbeam_config_validate()` or
+/// A list of configuration problems (from `runbeam_mesh_config_validate()` or
 /// `runbeam_last_error_problems()`), in document order. Release with
 /// `runbeam_problem_list_free()`. Strings it returns are valid until it is freed.
 #[allow(non_camel_case_types)]
@@ -47,8 +47,8 @@ fn item<'a>(list: *const runbeam_problem_list, index: usize) -> Option<&'a Item>
 /// # Safety
 /// `list` is NULL or a live problem list.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_problem_list_len(list: *const runbeam_problem_list) -> usize {
-    guard_value("runbeam_problem_list_len", 0, || {
+pub unsafe extern "C" fn runbeam_problem_list_count(list: *const runbeam_problem_list) -> usize {
+    guard_value("runbeam_problem_list_count", 0, || {
         // SAFETY: NULL or a live list (contract).
         unsafe { list.as_ref() }.map_or(0, |l| l.items.len())
     })

@@ -9,7 +9,7 @@
 //! runtime thread.
 //!
 //! Answers are handles: `runbeam_resolution` (typed getters plus the JSON envelope) and
-//! `runbeam_mesh_token` (the token through one explicit accessor, zeroized on free; its
+//! `runbeam_issued_mesh_token` (the token through one explicit accessor, zeroized on free; its
 //! verified claims as a `runbeam_claims` handle).
 
 use std::ffi::{CString, c_char, c_void};
@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use runbeam_core::Error;
+use runbeam_core::attempt::Attempt;
 use runbeam_core::jwt::{Claims, ValidatorBuilder};
 use runbeam_core::resolve::{IssuedMeshToken, Resolution, Resolver};
 use time::format_description::well_known::Rfc3339;
@@ -26,7 +27,7 @@ use zeroize::Zeroizing;
 
 use crate::claims::runbeam_claims;
 use crate::client::{runbeam_cancel, runbeam_client};
-use crate::config::runbeam_config;
+use crate::config::runbeam_mesh_config;
 use crate::error::{self, to_cstring};
 use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
@@ -43,12 +44,12 @@ use crate::validator::{mesh_args, runbeam_claims_callback, runbeam_validator_con
 // ---------------------------------------------------------------------------------------------
 
 /// Settings of a resolver beyond its configuration, filled by the
-/// `runbeam_resolver_options_set_*` setters and read by `runbeam_resolver_new()` (which also
-/// accepts NULL for all defaults). Create with `runbeam_resolver_options_new()`, release with
-/// `runbeam_resolver_options_free()`. Not thread-safe while being set; may build several
+/// `runbeam_resolver_config_set_*` setters and read by `runbeam_resolver_new()` (which also
+/// accepts NULL for all defaults). Create with `runbeam_resolver_config_new()`, release with
+/// `runbeam_resolver_config_free()`. Not thread-safe while being set; may build several
 /// resolvers.
 #[allow(non_camel_case_types)]
-pub struct runbeam_resolver_options {
+pub struct runbeam_resolver_config {
     max_stale: Option<Duration>,
     mesh_token_margin: Option<Duration>,
     mesh_token_capacity: Option<usize>,
@@ -60,22 +61,22 @@ pub struct runbeam_resolver_options {
 /// the validator defaults of docs/spec.md §4 for mesh tokens.
 ///
 /// ```c
-/// runbeam_resolver_options *opts = NULL;
-/// runbeam_resolver_options_new(&opts);
-/// runbeam_resolver_options_set_max_stale_ms(opts, 10 * 60 * 1000);
+/// runbeam_resolver_config *opts = NULL;
+/// runbeam_resolver_config_new(&opts);
+/// runbeam_resolver_config_set_max_stale_ms(opts, 10 * 60 * 1000);
 /// runbeam_resolver_new(cfg, client, manager, opts, &resolver);
-/// runbeam_resolver_options_free(opts);
+/// runbeam_resolver_config_free(opts);
 /// ```
 ///
 /// # Safety
 /// `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_options_new(
-    out: *mut *mut runbeam_resolver_options,
+pub unsafe extern "C" fn runbeam_resolver_config_new(
+    out: *mut *mut runbeam_resolver_config,
 ) -> runbeam_status {
-    guard("runbeam_resolver_options_new", || {
+    guard("runbeam_resolver_config_new", || {
         let out = out_arg(out, "out")?;
-        let options = Box::new(runbeam_resolver_options {
+        let options = Box::new(runbeam_resolver_config {
             max_stale: None,
             mesh_token_margin: None,
             mesh_token_capacity: None,
@@ -91,8 +92,8 @@ pub unsafe extern "C" fn runbeam_resolver_options_new(
 /// `options` is NULL or live options not used by another thread during the call.
 unsafe fn with_options(
     function: &str,
-    options: *mut runbeam_resolver_options,
-    body: impl FnOnce(&mut runbeam_resolver_options) -> Result<(), Error>,
+    options: *mut runbeam_resolver_config,
+    body: impl FnOnce(&mut runbeam_resolver_config) -> Result<(), Error>,
 ) -> runbeam_status {
     guard(function, || {
         // SAFETY: per the contract, non-NULL means live and exclusively used.
@@ -109,13 +110,13 @@ unsafe fn with_options(
 /// # Safety
 /// `options` is NULL or live options.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_options_set_max_stale_ms(
-    options: *mut runbeam_resolver_options,
+pub unsafe extern "C" fn runbeam_resolver_config_set_max_stale_ms(
+    options: *mut runbeam_resolver_config,
     max_stale_ms: u64,
 ) -> runbeam_status {
     // SAFETY: forwarded contract.
     unsafe {
-        with_options("runbeam_resolver_options_set_max_stale_ms", options, |o| {
+        with_options("runbeam_resolver_config_set_max_stale_ms", options, |o| {
             o.max_stale = Some(Duration::from_millis(max_stale_ms));
             Ok(())
         })
@@ -128,14 +129,14 @@ pub unsafe extern "C" fn runbeam_resolver_options_set_max_stale_ms(
 /// # Safety
 /// `options` is NULL or live options.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_options_set_mesh_token_margin_ms(
-    options: *mut runbeam_resolver_options,
+pub unsafe extern "C" fn runbeam_resolver_config_set_mesh_token_margin_ms(
+    options: *mut runbeam_resolver_config,
     margin_ms: u64,
 ) -> runbeam_status {
     // SAFETY: forwarded contract.
     unsafe {
         with_options(
-            "runbeam_resolver_options_set_mesh_token_margin_ms",
+            "runbeam_resolver_config_set_mesh_token_margin_ms",
             options,
             |o| {
                 o.mesh_token_margin = Some(Duration::from_millis(margin_ms));
@@ -151,14 +152,14 @@ pub unsafe extern "C" fn runbeam_resolver_options_set_mesh_token_margin_ms(
 /// # Safety
 /// `options` is NULL or live options.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_options_set_mesh_token_capacity(
-    options: *mut runbeam_resolver_options,
+pub unsafe extern "C" fn runbeam_resolver_config_set_mesh_token_capacity(
+    options: *mut runbeam_resolver_config,
     capacity: usize,
 ) -> runbeam_status {
     // SAFETY: forwarded contract.
     unsafe {
         with_options(
-            "runbeam_resolver_options_set_mesh_token_capacity",
+            "runbeam_resolver_config_set_mesh_token_capacity",
             options,
             |o| {
                 if capacity == 0 {
@@ -188,14 +189,14 @@ pub unsafe extern "C" fn runbeam_resolver_options_set_mesh_token_capacity(
 /// `options` is NULL or live options; `validator_config` is NULL or a live validator
 /// configuration.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_options_set_validator_config(
-    options: *mut runbeam_resolver_options,
+pub unsafe extern "C" fn runbeam_resolver_config_set_validator_config(
+    options: *mut runbeam_resolver_config,
     validator_config: *const runbeam_validator_config,
 ) -> runbeam_status {
     // SAFETY: forwarded contract.
     unsafe {
         with_options(
-            "runbeam_resolver_options_set_validator_config",
+            "runbeam_resolver_config_set_validator_config",
             options,
             |o| {
                 let config = handle_arg(validator_config, "validator_config")?;
@@ -211,9 +212,9 @@ pub unsafe extern "C" fn runbeam_resolver_options_set_validator_config(
 /// # Safety
 /// `options` is NULL or options not freed before.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_options_free(options: *mut runbeam_resolver_options) {
+pub unsafe extern "C" fn runbeam_resolver_config_free(options: *mut runbeam_resolver_config) {
     // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
-    unsafe { free_handle("runbeam_resolver_options_free", options) }
+    unsafe { free_handle("runbeam_resolver_config_free", options) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,10 +295,10 @@ pub struct runbeam_resolver_stats {
 /// `out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_resolver_new(
-    config: *const runbeam_config,
+    config: *const runbeam_mesh_config,
     client: *const runbeam_client,
     manager: *const runbeam_token_manager,
-    options: *const runbeam_resolver_options,
+    options: *const runbeam_resolver_config,
     out: *mut *mut runbeam_resolver,
 ) -> runbeam_status {
     guard("runbeam_resolver_new", || {
@@ -509,14 +510,14 @@ pub type runbeam_resolution_callback = Option<
 >;
 
 /// The callback of `runbeam_resolver_mesh_token_async()`: as `runbeam_resolution_callback`,
-/// with a new `runbeam_mesh_token` handle owned by the callback (free it with
-/// `runbeam_mesh_token_free()`, which zeroizes the token).
+/// with a new `runbeam_issued_mesh_token` handle owned by the callback (free it with
+/// `runbeam_issued_mesh_token_free()`, which zeroizes the token).
 #[allow(non_camel_case_types)]
-pub type runbeam_mesh_token_callback = Option<
+pub type runbeam_issued_mesh_token_callback = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
         status: runbeam_status,
-        token: *mut runbeam_mesh_token,
+        token: *mut runbeam_issued_mesh_token,
         error_message: *const c_char,
     ),
 >;
@@ -582,7 +583,10 @@ pub unsafe extern "C" fn runbeam_resolver_resolve_async(
         spawn(
             "runbeam_resolver_resolve_async",
             r,
-            r.resolver.resolve_attempt(reference).finish(),
+            Attempt::guarded("runbeam_resolver_resolve_async", || {
+                r.resolver.resolve_attempt(reference)
+            })
+            .finish(),
             callback,
             runbeam_resolution::into_raw,
             user_data,
@@ -592,7 +596,7 @@ pub unsafe extern "C" fn runbeam_resolver_resolve_async(
 }
 
 /// A mesh token to call `destination_url` through `mesh` (its configuration name or Cloud id),
-/// written to `*out` as a new handle (free it with `runbeam_mesh_token_free()`): the cached
+/// written to `*out` as a new handle (free it with `runbeam_issued_mesh_token_free()`): the cached
 /// one until 30 s (the margin) before it expires, else a new one from the mesh's provider —
 /// one request however many threads ask — verified (signature, issuer, `aud`, `mesh_id`,
 /// `dest_url`) before it is handed out. Blocking when a token must be requested.
@@ -604,11 +608,11 @@ pub unsafe extern "C" fn runbeam_resolver_resolve_async(
 /// verify. Messages never contain the token.
 ///
 /// ```c
-/// runbeam_mesh_token *mt = NULL;
+/// runbeam_issued_mesh_token *mt = NULL;
 /// if (runbeam_resolver_mesh_token(resolver, "imaging-integration",
 ///                                 "https://dicom.radiology.example.com/studies", &mt) == RUNBEAM_OK) {
-///     set_header("Authorization", "Bearer", runbeam_mesh_token_secret(mt));
-///     runbeam_mesh_token_free(mt);
+///     set_header("Authorization", "Bearer", runbeam_issued_mesh_token_secret(mt));
+///     runbeam_issued_mesh_token_free(mt);
 /// }
 /// ```
 ///
@@ -620,7 +624,7 @@ pub unsafe extern "C" fn runbeam_resolver_mesh_token(
     resolver: *const runbeam_resolver,
     mesh: *const c_char,
     destination_url: *const c_char,
-    out: *mut *mut runbeam_mesh_token,
+    out: *mut *mut runbeam_issued_mesh_token,
 ) -> runbeam_status {
     guard("runbeam_resolver_mesh_token", || {
         let out = out_arg(out, "out")?;
@@ -634,13 +638,13 @@ pub unsafe extern "C" fn runbeam_resolver_mesh_token(
             "runbeam_resolver_mesh_token",
             r.resolver.mesh_token(mesh, destination),
         )?;
-        write_handle(out, runbeam_mesh_token::into_raw(issued));
+        write_handle(out, runbeam_issued_mesh_token::into_raw(issued));
         Ok(())
     })
 }
 
 /// Callback form of `runbeam_resolver_mesh_token()` (rules: `runbeam_resolver_resolve_async()`;
-/// the callback type is `runbeam_mesh_token_callback`). The mesh and URL are copied.
+/// the callback type is `runbeam_issued_mesh_token_callback`). The mesh and URL are copied.
 ///
 /// # Safety
 /// As `runbeam_resolver_mesh_token()`; `cancel_out` is NULL or writable.
@@ -649,7 +653,7 @@ pub unsafe extern "C" fn runbeam_resolver_mesh_token_async(
     resolver: *const runbeam_resolver,
     mesh: *const c_char,
     destination_url: *const c_char,
-    callback: runbeam_mesh_token_callback,
+    callback: runbeam_issued_mesh_token_callback,
     user_data: *mut c_void,
     cancel_out: *mut *mut runbeam_cancel,
 ) -> runbeam_status {
@@ -666,7 +670,7 @@ pub unsafe extern "C" fn runbeam_resolver_mesh_token_async(
             r,
             async move { resolver.mesh_token(&mesh, &destination).await },
             callback,
-            runbeam_mesh_token::into_raw,
+            runbeam_issued_mesh_token::into_raw,
             user_data,
             cancel_out,
         )
@@ -788,9 +792,10 @@ pub unsafe extern "C" fn runbeam_resolver_verify_mesh_token_async(
         spawn(
             "runbeam_resolver_verify_mesh_token_async",
             r,
-            r.resolver
-                .verify_mesh_token_attempt(token, mesh, dest)
-                .finish(),
+            Attempt::guarded("runbeam_resolver_verify_mesh_token_async", || {
+                r.resolver.verify_mesh_token_attempt(token, mesh, dest)
+            })
+            .finish(),
             callback,
             runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
             user_data,
@@ -850,11 +855,11 @@ pub unsafe extern "C" fn runbeam_resolver_invalidate_all(
 /// Requests in flight finish against the configuration they started with.
 ///
 /// ```c
-/// runbeam_config *next = NULL;
-/// if (runbeam_config_from_file("gateway.toml", &next) == RUNBEAM_OK &&
+/// runbeam_mesh_config *next = NULL;
+/// if (runbeam_mesh_config_from_file("gateway.toml", &next) == RUNBEAM_OK &&
 ///     runbeam_resolver_reload(resolver, next) != RUNBEAM_OK)
 ///     fprintf(stderr, "kept the old configuration: %s\n", runbeam_last_error_message());
-/// runbeam_config_free(next);
+/// runbeam_mesh_config_free(next);
 /// ```
 ///
 /// # Safety
@@ -862,7 +867,7 @@ pub unsafe extern "C" fn runbeam_resolver_invalidate_all(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_resolver_reload(
     resolver: *const runbeam_resolver,
-    config: *const runbeam_config,
+    config: *const runbeam_mesh_config,
 ) -> runbeam_status {
     guard("runbeam_resolver_reload", || {
         // SAFETY: forwarded contract.
@@ -1230,11 +1235,11 @@ pub unsafe extern "C" fn runbeam_resolution_free(resolution: *mut runbeam_resolu
 // ---------------------------------------------------------------------------------------------
 
 /// A mesh token from `runbeam_resolver_mesh_token()`, verified before it was handed out: the
-/// token (`runbeam_mesh_token_secret()`, to send as `Authorization: Bearer`), its expiry, the
+/// token (`runbeam_issued_mesh_token_secret()`, to send as `Authorization: Bearer`), its expiry, the
 /// Cloud mesh id, the mesh's configuration name and the verified claims. Immutable; read it
-/// from any thread. Release with `runbeam_mesh_token_free()`, which zeroizes the token copy.
+/// from any thread. Release with `runbeam_issued_mesh_token_free()`, which zeroizes the token copy.
 #[allow(non_camel_case_types)]
-pub struct runbeam_mesh_token {
+pub struct runbeam_issued_mesh_token {
     issued: Arc<IssuedMeshToken>,
     /// The token, NUL-terminated, zeroized on drop.
     secret: Zeroizing<Vec<u8>>,
@@ -1243,14 +1248,14 @@ pub struct runbeam_mesh_token {
     expires_at: CString,
 }
 
-impl runbeam_mesh_token {
-    fn into_raw(issued: Arc<IssuedMeshToken>) -> *mut runbeam_mesh_token {
+impl runbeam_issued_mesh_token {
+    fn into_raw(issued: Arc<IssuedMeshToken>) -> *mut runbeam_issued_mesh_token {
         let secret = secret_c_bytes(issued.token.token.expose().as_bytes());
         let expires = issued.token.expires_at;
         let expires_at = expires
             .format(&Rfc3339)
             .unwrap_or_else(|_| expires.unix_timestamp().to_string());
-        Box::into_raw(Box::new(runbeam_mesh_token {
+        Box::into_raw(Box::new(runbeam_issued_mesh_token {
             secret,
             mesh_id: to_cstring(&issued.token.mesh_id),
             mesh: to_cstring(&issued.mesh),
@@ -1261,24 +1266,27 @@ impl runbeam_mesh_token {
 }
 
 /// **The secret**: the mesh token to send as `Authorization: Bearer` to the destination.
-/// Borrowed from `token` (valid until `runbeam_mesh_token_free()`, which zeroizes it); do not
+/// Borrowed from `token` (valid until `runbeam_issued_mesh_token_free()`, which zeroizes it); do not
 /// free, log or print it. NULL if `token` is NULL.
 ///
 /// ```c
-/// snprintf(header, sizeof header, "Authorization: Bearer %s", runbeam_mesh_token_secret(mt));
+/// snprintf(header, sizeof header, "Authorization: Bearer %s", runbeam_issued_mesh_token_secret(mt));
 /// ```
 ///
 /// # Safety
 /// `token` is NULL or a live handle (the same holds for every getter).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_mesh_token_secret(
-    token: *const runbeam_mesh_token,
+pub unsafe extern "C" fn runbeam_issued_mesh_token_secret(
+    token: *const runbeam_issued_mesh_token,
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        read_handle("runbeam_mesh_token_secret", token, ptr::null(), |t| {
-            t.secret.as_ptr().cast()
-        })
+        read_handle(
+            "runbeam_issued_mesh_token_secret",
+            token,
+            ptr::null(),
+            |t| t.secret.as_ptr().cast(),
+        )
     }
 }
 
@@ -1288,10 +1296,12 @@ pub unsafe extern "C" fn runbeam_mesh_token_secret(
 /// # Safety
 /// `token` is NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_mesh_token_expires_at(token: *const runbeam_mesh_token) -> i64 {
+pub unsafe extern "C" fn runbeam_issued_mesh_token_expires_at(
+    token: *const runbeam_issued_mesh_token,
+) -> i64 {
     // SAFETY: forwarded contract.
     unsafe {
-        read_handle("runbeam_mesh_token_expires_at", token, 0, |t| {
+        read_handle("runbeam_issued_mesh_token_expires_at", token, 0, |t| {
             t.issued.token.expires_at.unix_timestamp()
         })
     }
@@ -1302,13 +1312,13 @@ pub unsafe extern "C" fn runbeam_mesh_token_expires_at(token: *const runbeam_mes
 /// # Safety
 /// `token` is NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_mesh_token_expires_at_rfc3339(
-    token: *const runbeam_mesh_token,
+pub unsafe extern "C" fn runbeam_issued_mesh_token_expires_at_rfc3339(
+    token: *const runbeam_issued_mesh_token,
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
         read_handle(
-            "runbeam_mesh_token_expires_at_rfc3339",
+            "runbeam_issued_mesh_token_expires_at_rfc3339",
             token,
             ptr::null(),
             |t| t.expires_at.as_ptr(),
@@ -1321,14 +1331,17 @@ pub unsafe extern "C" fn runbeam_mesh_token_expires_at_rfc3339(
 /// # Safety
 /// `token` is NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_mesh_token_mesh_id(
-    token: *const runbeam_mesh_token,
+pub unsafe extern "C" fn runbeam_issued_mesh_token_mesh_id(
+    token: *const runbeam_issued_mesh_token,
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        read_handle("runbeam_mesh_token_mesh_id", token, ptr::null(), |t| {
-            t.mesh_id.as_ptr()
-        })
+        read_handle(
+            "runbeam_issued_mesh_token_mesh_id",
+            token,
+            ptr::null(),
+            |t| t.mesh_id.as_ptr(),
+        )
     }
 }
 
@@ -1337,12 +1350,12 @@ pub unsafe extern "C" fn runbeam_mesh_token_mesh_id(
 /// # Safety
 /// `token` is NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_mesh_token_mesh(
-    token: *const runbeam_mesh_token,
+pub unsafe extern "C" fn runbeam_issued_mesh_token_mesh(
+    token: *const runbeam_issued_mesh_token,
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        read_handle("runbeam_mesh_token_mesh", token, ptr::null(), |t| {
+        read_handle("runbeam_issued_mesh_token_mesh", token, ptr::null(), |t| {
             t.mesh.as_ptr()
         })
     }
@@ -1356,7 +1369,7 @@ pub unsafe extern "C" fn runbeam_mesh_token_mesh(
 ///
 /// ```c
 /// runbeam_claims *claims = NULL;
-/// if (runbeam_mesh_token_claims(mt, &claims) == RUNBEAM_OK) {
+/// if (runbeam_issued_mesh_token_claims(mt, &claims) == RUNBEAM_OK) {
 ///     printf("sub %s, aud %s\n", runbeam_claims_sub(claims), runbeam_claims_aud(claims, 0));
 ///     runbeam_claims_free(claims);
 /// }
@@ -1365,11 +1378,11 @@ pub unsafe extern "C" fn runbeam_mesh_token_mesh(
 /// # Safety
 /// `token` is NULL or a live handle; `out_claims` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_mesh_token_claims(
-    token: *const runbeam_mesh_token,
+pub unsafe extern "C" fn runbeam_issued_mesh_token_claims(
+    token: *const runbeam_issued_mesh_token,
     out_claims: *mut *mut runbeam_claims,
 ) -> runbeam_status {
-    guard("runbeam_mesh_token_claims", || {
+    guard("runbeam_issued_mesh_token_claims", || {
         let out = out_arg(out_claims, "out_claims")?;
         // SAFETY: forwarded contract.
         let t = unsafe { handle_arg(token, "token") }?;
@@ -1383,7 +1396,7 @@ pub unsafe extern "C" fn runbeam_mesh_token_claims(
 /// # Safety
 /// `token` is NULL or a handle not freed before; strings borrowed from it become invalid.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_mesh_token_free(token: *mut runbeam_mesh_token) {
+pub unsafe extern "C" fn runbeam_issued_mesh_token_free(token: *mut runbeam_issued_mesh_token) {
     // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
-    unsafe { free_handle("runbeam_mesh_token_free", token) }
+    unsafe { free_handle("runbeam_issued_mesh_token_free", token) }
 }

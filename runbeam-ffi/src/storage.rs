@@ -453,12 +453,12 @@ pub unsafe extern "C" fn runbeam_machine_token_issued_at(
 /// # Safety
 /// `token` is NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_machine_token_abilities_count(
+pub unsafe extern "C" fn runbeam_machine_token_ability_count(
     token: *const runbeam_machine_token,
 ) -> usize {
     // SAFETY: forwarded contract.
     unsafe {
-        read_handle("runbeam_machine_token_abilities_count", token, 0, |t| {
+        read_handle("runbeam_machine_token_ability_count", token, 0, |t| {
             t.abilities.len()
         })
     }
@@ -470,18 +470,15 @@ pub unsafe extern "C" fn runbeam_machine_token_abilities_count(
 /// # Safety
 /// `token` is NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_machine_token_ability_at(
+pub unsafe extern "C" fn runbeam_machine_token_ability(
     token: *const runbeam_machine_token,
     index: usize,
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe {
-        read_handle(
-            "runbeam_machine_token_ability_at",
-            token,
-            ptr::null(),
-            |t| t.abilities.get(index).map_or(ptr::null(), |a| a.as_ptr()),
-        )
+        read_handle("runbeam_machine_token_ability", token, ptr::null(), |t| {
+            t.abilities.get(index).map_or(ptr::null(), |a| a.as_ptr())
+        })
     }
 }
 
@@ -501,36 +498,36 @@ pub unsafe extern "C" fn runbeam_machine_token_is_expired(
     }
 }
 
-/// Whole seconds left before expiry (0 once expired or if `token` is NULL).
+/// Milliseconds left before expiry (0 once expired or if `token` is NULL).
 ///
 /// # Safety
 /// `token` is NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_machine_token_expires_in_secs(
+pub unsafe extern "C" fn runbeam_machine_token_expires_in_ms(
     token: *const runbeam_machine_token,
 ) -> u64 {
     // SAFETY: forwarded contract.
     unsafe {
-        read_handle("runbeam_machine_token_expires_in_secs", token, 0, |t| {
-            t.token.expires_in().as_secs()
+        read_handle("runbeam_machine_token_expires_in_ms", token, 0, |t| {
+            u64::try_from(t.token.expires_in().as_millis()).unwrap_or(u64::MAX)
         })
     }
 }
 
-/// Whether the token expires within `window_secs` seconds (or has expired): the renewal rule
-/// of docs/spec.md §5.3 (default window 7 days = 604800 s). True if `token` is NULL.
+/// Whether the token expires within `window_ms` milliseconds (or has expired): the renewal
+/// rule of docs/spec.md §5.3 (default window 7 days = 604800000 ms). True if `token` is NULL.
 ///
 /// # Safety
 /// `token` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn runbeam_machine_token_needs_renewal(
     token: *const runbeam_machine_token,
-    window_secs: u64,
+    window_ms: u64,
 ) -> bool {
     // SAFETY: forwarded contract.
     unsafe {
         read_handle("runbeam_machine_token_needs_renewal", token, true, |t| {
-            t.token.needs_renewal(Duration::from_secs(window_secs))
+            t.token.needs_renewal(Duration::from_millis(window_ms))
         })
     }
 }
@@ -863,23 +860,23 @@ fn credential_fn(
     })
 }
 
-/// Renew this many seconds before expiry (default 604800 = 7 days; 0 renews only once
+/// Renew this many milliseconds before expiry (default 604800000 = 7 days; 0 renews only once
 /// expired).
 ///
 /// # Safety
 /// `config` is NULL or a live configuration.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_token_manager_config_set_renewal_window_secs(
+pub unsafe extern "C" fn runbeam_token_manager_config_set_renewal_window_ms(
     config: *mut runbeam_token_manager_config,
-    window_secs: u64,
+    window_ms: u64,
 ) -> runbeam_status {
     // SAFETY: forwarded contract.
     unsafe {
         with_manager_config(
-            "runbeam_token_manager_config_set_renewal_window_secs",
+            "runbeam_token_manager_config_set_renewal_window_ms",
             config,
             |c| {
-                c.window = Some(Duration::from_secs(window_secs));
+                c.window = Some(Duration::from_millis(window_ms));
                 Ok(())
             },
         )

@@ -7,7 +7,7 @@
 //! `runbeam_claims_callback` exactly once on a runtime thread.
 //!
 //! Tokens are passed as pointer + length (no NUL needed, e.g. straight from a request buffer
-//! or `runbeam_parse_bearer()`), are checked to be UTF-8, and never appear in an error message.
+//! or `runbeam_bearer_parse()`), are checked to be UTF-8, and never appear in an error message.
 
 use std::ffi::{c_char, c_void};
 use std::ptr;
@@ -629,7 +629,7 @@ fn spawn(
     let (sender, receiver) = cancel_channel();
     v.runtime.spawn(
         function,
-        check.attempt(&v.validator, token).finish(),
+        Attempt::guarded(function, || check.attempt(&v.validator, token)).finish(),
         completion,
         receiver,
     )?;
@@ -654,7 +654,7 @@ fn spawn(
 /// ```c
 /// const char *token; size_t len;
 /// runbeam_claims *claims = NULL;
-/// if (runbeam_parse_bearer(auth_header, auth_len, &token, &len) == RUNBEAM_OK &&
+/// if (runbeam_bearer_parse(auth_header, auth_len, &token, &len) == RUNBEAM_OK &&
 ///     runbeam_validator_validate(v, token, len, &claims) == RUNBEAM_OK) {
 ///     printf("hello %s\n", runbeam_claims_user_email(claims));
 ///     runbeam_claims_free(claims);
@@ -879,7 +879,7 @@ pub unsafe extern "C" fn runbeam_validator_verify_mesh_token_async(
 ///
 /// ```c
 /// const char *token; size_t len;
-/// if (runbeam_parse_bearer(value, value_len, &token, &len) != RUNBEAM_OK)
+/// if (runbeam_bearer_parse(value, value_len, &token, &len) != RUNBEAM_OK)
 ///     respond_401(runbeam_last_error_message());
 /// ```
 ///
@@ -887,13 +887,13 @@ pub unsafe extern "C" fn runbeam_validator_verify_mesh_token_async(
 /// `header` is NULL or points to `header_len` readable bytes; `out_token` and `out_token_len`
 /// are NULL or writable. `*out_token` is valid as long as the caller's buffer is.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_parse_bearer(
+pub unsafe extern "C" fn runbeam_bearer_parse(
     header: *const c_char,
     header_len: usize,
     out_token: *mut *const c_char,
     out_token_len: *mut usize,
 ) -> runbeam_status {
-    guard("runbeam_parse_bearer", || {
+    guard("runbeam_bearer_parse", || {
         let out_token = out_arg(out_token, "out_token")?;
         let out_len = out_arg(out_token_len, "out_token_len")?;
         if header.is_null() {
@@ -937,7 +937,7 @@ mod tests {
         let mut len = 0usize;
         // SAFETY: valid buffer and out-params.
         let status = unsafe {
-            runbeam_parse_bearer(header.as_ptr().cast(), header.len(), &mut token, &mut len)
+            runbeam_bearer_parse(header.as_ptr().cast(), header.len(), &mut token, &mut len)
         };
         assert_eq!(status, RUNBEAM_OK);
         assert_eq!(token, header[9..].as_ptr().cast());

@@ -292,7 +292,7 @@ static void test_gateway_calls(void) {
     CHECK(strstr(last(), "ids[1]") != NULL, "%s", last());
     CHECK(runbeam_client_change_failed(gateway, "x", "boom", "{bad", &json) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "bad details");
-    CHECK(runbeam_client_update(gateway, "{\"type\":\"nope\",\"config\":\"\"}", &json) ==
+    CHECK(runbeam_client_update_config(gateway, "{\"type\":\"nope\",\"config\":\"\"}", &json) ==
               RUNBEAM_STATUS_INVALID_ARGUMENT, "bad type");
     CHECK(json == NULL, "out untouched");
 }
@@ -414,7 +414,7 @@ static void test_change_feed(void) {
     CHECK(runbeam_last_error_http_status() == 409, "%u", runbeam_last_error_http_status());
 
     /* POST /harmony/update creates a pipeline from TOML. */
-    CHECK(runbeam_client_update(gateway, "{\"type\":\"pipeline\",\"config\":\"[pipeline]\\nname = \\\"c-p\\\"\\n\"}",
+    CHECK(runbeam_client_update_config(gateway, "{\"type\":\"pipeline\",\"config\":\"[pipeline]\\nname = \\\"c-p\\\"\\n\"}",
                                 &json) == RUNBEAM_OK, "%s", last());
     CHECK(json != NULL && strstr(json, "\"action\":\"created\"") != NULL, "%s", or_null(json));
     runbeam_string_free(json);

@@ -172,7 +172,7 @@ static void test_null_and_utf8(void) {
     CHECK(text == NULL, "to_string out untouched");
     runbeam_reference_free(NULL);
     runbeam_string_free(NULL);
-    runbeam_config_free(NULL);
+    runbeam_mesh_config_free(NULL);
     runbeam_problem_list_free(NULL);
     CHECK(streq(runbeam_lookup_str(42), ""), "unknown lookup");
 }
@@ -189,8 +189,8 @@ static void test_huge_input(void) {
     CHECK(strstr(msg, "1048576 bytes long") != NULL, "%s", msg);
     CHECK(strlen(msg) < 300, "message of %zu bytes echoes the input", strlen(msg));
 
-    runbeam_config *cfg = NULL;
-    CHECK(runbeam_config_from_toml(big, &cfg) == RUNBEAM_STATUS_CONFIG, "1 MB of 'a' is not TOML");
+    runbeam_mesh_config *cfg = NULL;
+    CHECK(runbeam_mesh_config_from_toml(big, &cfg) == RUNBEAM_STATUS_CONFIG, "1 MB of 'a' is not TOML");
     CHECK(strlen(runbeam_last_error_message()) < 2000, "short message");
 
     /* 100k nested arrays: refused, not a stack overflow. */
@@ -201,7 +201,7 @@ static void test_huge_input(void) {
     memset(deep + 4, '[', depth);
     memset(deep + 4 + depth, ']', depth);
     deep[4 + 2 * depth] = '\0';
-    CHECK(runbeam_config_from_toml(deep, &cfg) == RUNBEAM_STATUS_CONFIG, "deep nesting");
+    CHECK(runbeam_mesh_config_from_toml(deep, &cfg) == RUNBEAM_STATUS_CONFIG, "deep nesting");
     CHECK(strstr(runbeam_last_error_message(), "nested more than") != NULL, "%s",
           runbeam_last_error_message());
     CHECK(cfg == NULL, "out untouched");
@@ -248,38 +248,38 @@ static void test_last_error(void) {
 
 /* ---------------------------------------------------------------- configuration */
 
-static runbeam_config *load_files(const char **rel, size_t n) {
+static runbeam_mesh_config *load_files(const char **rel, size_t n) {
     char *paths[8];
     for (size_t i = 0; i < n; i++) paths[i] = path_of(rel[i]);
-    runbeam_config *cfg = NULL;
-    runbeam_status s = runbeam_config_from_files((const char *const *)paths, n, &cfg);
+    runbeam_mesh_config *cfg = NULL;
+    runbeam_status s = runbeam_mesh_config_from_files((const char *const *)paths, n, &cfg);
     CHECK(s == RUNBEAM_OK, "load: %s", runbeam_last_error_message());
     for (size_t i = 0; i < n; i++) free(paths[i]);
     return cfg;
 }
 
-static size_t count_problems(const runbeam_config *cfg, runbeam_status kind, const char *needle) {
+static size_t count_problems(const runbeam_mesh_config *cfg, runbeam_status kind, const char *needle) {
     runbeam_problem_list *list = NULL;
-    CHECK(runbeam_config_validate(cfg, &list) == RUNBEAM_OK, "validate");
+    CHECK(runbeam_mesh_config_validate(cfg, &list) == RUNBEAM_OK, "validate");
     size_t hits = 0;
-    for (size_t i = 0; i < runbeam_problem_list_len(list); i++) {
+    for (size_t i = 0; i < runbeam_problem_list_count(list); i++) {
         if (runbeam_problem_list_status(list, i) == kind &&
             strstr(runbeam_problem_list_message(list, i), needle) != NULL)
             hits++;
     }
-    CHECK(runbeam_problem_list_message(list, runbeam_problem_list_len(list)) == NULL, "range");
+    CHECK(runbeam_problem_list_message(list, runbeam_problem_list_count(list)) == NULL, "range");
     runbeam_problem_list_free(list);
     return hits;
 }
 
 static void test_config_seed_snippets(void) {
     const char *alone[] = {"tests/fixtures/configs/seed-partner-integration.toml"};
-    runbeam_config *cfg = load_files(alone, 1);
+    runbeam_mesh_config *cfg = load_files(alone, 1);
     CHECK(count_problems(cfg, RUNBEAM_STATUS_UNKNOWN_PROVIDER,
                          "Unknown provider 'runbeam' in reference "
                          "'runbeam.partner-team.ingress.name.their-api' (mesh 'partner-integration')") == 1,
           "seed snippet alone must report Unknown provider");
-    runbeam_config_free(cfg);
+    runbeam_mesh_config_free(cfg);
 
     const char *completed[] = {"tests/fixtures/configs/seed-partner-integration.toml",
                                "tests/fixtures/configs/seed-team-a.toml",
@@ -287,9 +287,9 @@ static void test_config_seed_snippets(void) {
                                "tests/fixtures/configs/completion.toml"};
     cfg = load_files(completed, 4);
     runbeam_problem_list *list = NULL;
-    CHECK(runbeam_config_validate(cfg, &list) == RUNBEAM_OK, "validate");
-    CHECK(runbeam_problem_list_len(list) == 0, "completed seed has %zu problems: %s",
-          runbeam_problem_list_len(list), or_null(runbeam_problem_list_message(list, 0)));
+    CHECK(runbeam_mesh_config_validate(cfg, &list) == RUNBEAM_OK, "validate");
+    CHECK(runbeam_problem_list_count(list) == 0, "completed seed has %zu problems: %s",
+          runbeam_problem_list_count(list), or_null(runbeam_problem_list_message(list, 0)));
     runbeam_problem_list_free(list);
 
     runbeam_reference *theirs = NULL, *other = NULL, *unknown = NULL;
@@ -297,50 +297,50 @@ static void test_config_seed_snippets(void) {
     runbeam_reference_parse("runbeam.partner-team.ingress.name.other", &other);
     runbeam_reference_parse("unknown.team.ingress.name.api", &unknown);
     bool listed = false;
-    CHECK(runbeam_config_in_mesh_context(cfg, theirs, &listed) == RUNBEAM_OK && listed, "listed");
-    CHECK(runbeam_config_in_mesh_context(cfg, other, &listed) == RUNBEAM_OK && !listed, "not listed");
+    CHECK(runbeam_mesh_config_in_mesh_context(cfg, theirs, &listed) == RUNBEAM_OK && listed, "listed");
+    CHECK(runbeam_mesh_config_in_mesh_context(cfg, other, &listed) == RUNBEAM_OK && !listed, "not listed");
     const char *mesh = NULL;
-    CHECK(runbeam_config_check_mesh_context(cfg, theirs, &mesh) == RUNBEAM_OK, "check");
+    CHECK(runbeam_mesh_config_check_mesh_context(cfg, theirs, &mesh) == RUNBEAM_OK, "check");
     CHECK(streq(mesh, "partner-integration"), "mesh %s", or_null(mesh));
-    CHECK(runbeam_config_check_mesh_context(cfg, other, &mesh) == RUNBEAM_STATUS_NOT_IN_MESH,
+    CHECK(runbeam_mesh_config_check_mesh_context(cfg, other, &mesh) == RUNBEAM_STATUS_NOT_IN_MESH,
           "not in mesh");
     CHECK(strstr(runbeam_last_error_message(), "not listed in any enabled mesh") != NULL, "%s",
           runbeam_last_error_message());
-    CHECK(runbeam_config_check_mesh_context(cfg, unknown, NULL) == RUNBEAM_STATUS_UNKNOWN_PROVIDER,
+    CHECK(runbeam_mesh_config_check_mesh_context(cfg, unknown, NULL) == RUNBEAM_STATUS_UNKNOWN_PROVIDER,
           "unknown provider");
-    CHECK(runbeam_config_in_mesh_context(NULL, theirs, &listed) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+    CHECK(runbeam_mesh_config_in_mesh_context(NULL, theirs, &listed) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL config");
-    CHECK(runbeam_config_in_mesh_context(cfg, NULL, &listed) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+    CHECK(runbeam_mesh_config_in_mesh_context(cfg, NULL, &listed) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL reference");
-    CHECK(runbeam_config_in_mesh_context(cfg, theirs, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+    CHECK(runbeam_mesh_config_in_mesh_context(cfg, theirs, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL out");
 
-    CHECK(runbeam_config_mesh_count(cfg) == 2, "meshes %zu", runbeam_config_mesh_count(cfg));
-    CHECK(streq(runbeam_config_mesh_name(cfg, 1), "imaging-integration"), "mesh name");
-    CHECK(runbeam_config_mesh_name(cfg, 2) == NULL, "mesh out of range");
-    CHECK(runbeam_config_member_count(cfg) == 3, "members %zu", runbeam_config_member_count(cfg));
+    CHECK(runbeam_mesh_config_mesh_count(cfg) == 2, "meshes %zu", runbeam_mesh_config_mesh_count(cfg));
+    CHECK(streq(runbeam_mesh_config_mesh_name(cfg, 1), "imaging-integration"), "mesh name");
+    CHECK(runbeam_mesh_config_mesh_name(cfg, 2) == NULL, "mesh out of range");
+    CHECK(runbeam_mesh_config_remote_reference_count(cfg) == 3, "members %zu", runbeam_mesh_config_remote_reference_count(cfg));
     runbeam_mesh_member m;
-    CHECK(runbeam_config_member(cfg, 1, &m) == RUNBEAM_OK, "member");
+    CHECK(runbeam_mesh_config_remote_reference(cfg, 1, &m) == RUNBEAM_OK, "member");
     CHECK(streq(m.mesh, "partner-integration") && streq(m.direction, "ingress"), "member 1");
     CHECK(runbeam_reference_equal(m.reference, theirs), "member reference");
-    CHECK(runbeam_config_member(cfg, 0, &m) == RUNBEAM_OK && runbeam_reference_is_local(m.reference),
+    CHECK(runbeam_mesh_config_remote_reference(cfg, 0, &m) == RUNBEAM_OK && runbeam_reference_is_local(m.reference),
           "local member");
-    CHECK(runbeam_config_member(cfg, 3, &m) == RUNBEAM_STATUS_INVALID_ARGUMENT, "member range");
+    CHECK(runbeam_mesh_config_remote_reference(cfg, 3, &m) == RUNBEAM_STATUS_INVALID_ARGUMENT, "member range");
     runbeam_reference_free(theirs);
     runbeam_reference_free(other);
     runbeam_reference_free(unknown);
-    runbeam_config_free(cfg);
+    runbeam_mesh_config_free(cfg);
 }
 
 static void test_config_errors(void) {
-    runbeam_config *cfg = NULL;
+    runbeam_mesh_config *cfg = NULL;
     char *path = path_of("tests/fixtures/configs/invalid-shape.toml");
-    CHECK(runbeam_config_from_file(path, &cfg) == RUNBEAM_STATUS_CONFIG, "invalid shape");
+    CHECK(runbeam_mesh_config_from_file(path, &cfg) == RUNBEAM_STATUS_CONFIG, "invalid shape");
     CHECK(cfg == NULL, "out untouched");
     CHECK(strstr(runbeam_last_error_message(), "invalid-shape.toml") != NULL, "names the file");
     runbeam_problem_list *list = NULL;
     CHECK(runbeam_last_error_problems(&list) == RUNBEAM_OK, "problems");
-    CHECK(runbeam_problem_list_len(list) == 3, "%zu problems", runbeam_problem_list_len(list));
+    CHECK(runbeam_problem_list_count(list) == 3, "%zu problems", runbeam_problem_list_count(list));
     CHECK(streq(runbeam_problem_list_path(list, 0), "provider.runbeam.poll_interval_secs"), "p0");
     CHECK(streq(runbeam_problem_list_path(list, 1), "mesh.imaging.enabeld"), "p1");
     CHECK(streq(runbeam_problem_list_path(list, 2), "mesh.imaging.egress"), "p2");
@@ -348,34 +348,34 @@ static void test_config_errors(void) {
     runbeam_problem_list_free(list);
     free(path);
 
-    CHECK(runbeam_config_from_file("/nonexistent/gw.toml", &cfg) == RUNBEAM_STATUS_CONFIG, "missing");
+    CHECK(runbeam_mesh_config_from_file("/nonexistent/gw.toml", &cfg) == RUNBEAM_STATUS_CONFIG, "missing");
     CHECK(strstr(runbeam_last_error_message(), "/nonexistent/gw.toml") != NULL, "names path");
-    CHECK(runbeam_config_from_file(NULL, &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL path");
-    CHECK(runbeam_config_from_toml("[mesh.m]\ntype = 1\n", NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+    CHECK(runbeam_mesh_config_from_file(NULL, &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL path");
+    CHECK(runbeam_mesh_config_from_toml("[mesh.m]\ntype = 1\n", NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL out");
-    CHECK(runbeam_config_from_toml("a = \"\xc3\x28\"", &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+    CHECK(runbeam_mesh_config_from_toml("a = \"\xc3\x28\"", &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "invalid UTF-8 TOML");
-    CHECK(runbeam_config_from_toml("[mesh.m\n", &cfg) == RUNBEAM_STATUS_CONFIG, "syntax");
+    CHECK(runbeam_mesh_config_from_toml("[mesh.m\n", &cfg) == RUNBEAM_STATUS_CONFIG, "syntax");
     CHECK(strstr(runbeam_last_error_message(), "line 1") != NULL, "%s", runbeam_last_error_message());
-    CHECK(runbeam_config_from_files(NULL, 2, &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL paths");
+    CHECK(runbeam_mesh_config_from_files(NULL, 2, &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL paths");
     const char *with_null[] = {"x.toml", NULL};
-    CHECK(runbeam_config_from_files(with_null, 2, &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+    CHECK(runbeam_mesh_config_from_files(with_null, 2, &cfg) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL element");
     CHECK(strstr(runbeam_last_error_message(), "paths[1]") != NULL, "%s", runbeam_last_error_message());
-    CHECK(runbeam_config_validate(NULL, &list) == RUNBEAM_STATUS_INVALID_ARGUMENT, "validate NULL");
+    CHECK(runbeam_mesh_config_validate(NULL, &list) == RUNBEAM_STATUS_INVALID_ARGUMENT, "validate NULL");
 
     /* A valid but broken configuration: every problem, each with its path and kind. */
     path = path_of("examples/config/broken-unknown-provider.toml");
-    CHECK(runbeam_config_from_file(path, &cfg) == RUNBEAM_OK, "broken loads");
+    CHECK(runbeam_mesh_config_from_file(path, &cfg) == RUNBEAM_OK, "broken loads");
     free(path);
-    CHECK(runbeam_config_validate(cfg, &list) == RUNBEAM_OK, "validate");
-    CHECK(runbeam_problem_list_len(list) == 3, "%zu problems", runbeam_problem_list_len(list));
+    CHECK(runbeam_mesh_config_validate(cfg, &list) == RUNBEAM_OK, "validate");
+    CHECK(runbeam_problem_list_count(list) == 3, "%zu problems", runbeam_problem_list_count(list));
     CHECK(runbeam_problem_list_status(list, 0) == RUNBEAM_STATUS_UNKNOWN_PROVIDER, "kind 0");
     CHECK(streq(runbeam_problem_list_path(list, 1), "mesh.imaging-integration.egress[1]"), "path 1");
     CHECK(runbeam_problem_list_status(list, 2) == RUNBEAM_STATUS_INVALID_REFERENCE, "kind 2");
     CHECK(runbeam_problem_list_status(list, 3) == RUNBEAM_OK, "status out of range");
     runbeam_problem_list_free(list);
-    runbeam_config_free(cfg);
+    runbeam_mesh_config_free(cfg);
 }
 
 int main(int argc, char **argv) {

@@ -1,6 +1,6 @@
 /*
  * C test suite of the JWT validator ABI (runbeam_validator_*, runbeam_claims_*,
- * runbeam_parse_bearer), against a runbeam-devcloud subprocess over real HTTP: genuine tokens
+ * runbeam_bearer_parse), against a runbeam-devcloud subprocess over real HTTP: genuine tokens
  * minted by POST /_dev/jwt and signed with the devcloud's real keys, the attacks of docs/spec.md §4,
  * the cached / blocking / callback forms, mesh tokens issued through the C client, and argument
  * misuse. Compiled with -Wall -Wextra -Werror -pedantic against include/runbeam.h, run under
@@ -864,30 +864,30 @@ static void test_parse_bearer(void) {
     const char *token = NULL;
     size_t len = 0;
     const char h1[] = "Bearer abc.def.ghi";
-    CHECK(runbeam_parse_bearer(h1, strlen(h1), &token, &len) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_bearer_parse(h1, strlen(h1), &token, &len) == RUNBEAM_OK, "%s", last());
     CHECK(token == h1 + 7 && len == 11, "points into the buffer: +%td, %zu", token - h1, len);
     /* Any case, extra blanks, and no NUL needed (the buffer goes on past the length). */
     const char h2[] = "  bEaReR \t x.y.z  NOT-PART-OF-THE-HEADER";
-    CHECK(runbeam_parse_bearer(h2, 18, &token, &len) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_bearer_parse(h2, 18, &token, &len) == RUNBEAM_OK, "%s", last());
     CHECK(token == h2 + 11 && len == 5 && strncmp(token, "x.y.z", 5) == 0, "%zu", len);
 
     const char *bad[] = {"", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNzd29yZA==", "Bearer a b", "Bearer a,b",
                          "Token abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         token = NULL;
-        CHECK(runbeam_parse_bearer(bad[i], strlen(bad[i]), &token, &len) == RUNBEAM_STATUS_JWT_INVALID,
+        CHECK(runbeam_bearer_parse(bad[i], strlen(bad[i]), &token, &len) == RUNBEAM_STATUS_JWT_INVALID,
               "'%s': %s", bad[i], last());
         CHECK(token == NULL, "out untouched");
         CHECK(strstr(last(), "Authorization") != NULL, "%s", last());
     }
     CHECK(strstr(last(), "abc") == NULL, "the header is not quoted: %s", last());
-    runbeam_parse_bearer(bad[3], strlen(bad[3]), &token, &len);
+    runbeam_bearer_parse(bad[3], strlen(bad[3]), &token, &len);
     CHECK(strstr(last(), "dXNlcjpwYXNzd29yZA") == NULL, "credential quoted: %s", last());
 
-    CHECK(runbeam_parse_bearer(NULL, 0, &token, &len) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL header");
-    CHECK(runbeam_parse_bearer(h1, strlen(h1), NULL, &len) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL out");
-    CHECK(runbeam_parse_bearer(h1, strlen(h1), &token, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL len");
-    CHECK(runbeam_parse_bearer("Bearer \xff\xfe", 9, &token, &len) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+    CHECK(runbeam_bearer_parse(NULL, 0, &token, &len) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL header");
+    CHECK(runbeam_bearer_parse(h1, strlen(h1), NULL, &len) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL out");
+    CHECK(runbeam_bearer_parse(h1, strlen(h1), &token, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL len");
+    CHECK(runbeam_bearer_parse("Bearer \xff\xfe", 9, &token, &len) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "bad UTF-8");
 
     /* Header to claims without copying the token. */
@@ -895,7 +895,7 @@ static void test_parse_bearer(void) {
     snprintf(header, sizeof header, "Bearer %s", genuine);
     runbeam_validator *v = new_validator();
     runbeam_claims *c = NULL;
-    CHECK(runbeam_parse_bearer(header, strlen(header), &token, &len) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_bearer_parse(header, strlen(header), &token, &len) == RUNBEAM_OK, "%s", last());
     CHECK(runbeam_validator_validate(v, token, len, &c) == RUNBEAM_OK, "%s", last());
     CHECK(eq(runbeam_claims_sub(c), ALICE_ID), "claims");
     runbeam_claims_free(c);

@@ -264,15 +264,15 @@ static void test_shared_client_free_waits(void) {
 
 static void test_limits(void) {
     const char *paths[1] = {"/nonexistent.toml"};
-    runbeam_config *config = NULL;
-    CHECK_LIMIT(runbeam_config_from_files(paths, RUNBEAM_MAX_CONFIG_FILES + 1, &config),
+    runbeam_mesh_config *config = NULL;
+    CHECK_LIMIT(runbeam_mesh_config_from_files(paths, RUNBEAM_MAX_CONFIG_FILES + 1, &config),
                 "RUNBEAM_MAX_CONFIG_FILES");
-    CHECK_LIMIT(runbeam_config_from_files(paths, SIZE_MAX, &config), "RUNBEAM_MAX_CONFIG_FILES");
-    CHECK(runbeam_config_from_files(paths, 1, &config) == RUNBEAM_STATUS_CONFIG, "at the limit the files are read: %s",
+    CHECK_LIMIT(runbeam_mesh_config_from_files(paths, SIZE_MAX, &config), "RUNBEAM_MAX_CONFIG_FILES");
+    CHECK(runbeam_mesh_config_from_files(paths, 1, &config) == RUNBEAM_STATUS_CONFIG, "at the limit the files are read: %s",
           last());
-    CHECK_LIMIT(runbeam_config_from_toml_len("a = 1", SIZE_MAX, &config), "RUNBEAM_MAX_CONFIG_BYTES");
-    CHECK_LIMIT(runbeam_config_from_toml_len("a = 1", RUNBEAM_MAX_CONFIG_BYTES + 1, &config),
-                "RUNBEAM_MAX_CONFIG_BYTES");
+    CHECK_LIMIT(runbeam_mesh_config_from_toml_len("a = 1", SIZE_MAX, &config), "RUNBEAM_MAX_DOCUMENT_BYTES");
+    CHECK_LIMIT(runbeam_mesh_config_from_toml_len("a = 1", RUNBEAM_MAX_DOCUMENT_BYTES + 1, &config),
+                "RUNBEAM_MAX_DOCUMENT_BYTES");
     CHECK(config == NULL, "out untouched");
 
     runbeam_reference *ref = NULL;
@@ -283,7 +283,7 @@ static void test_limits(void) {
 
     const char *token = NULL;
     size_t token_len = 0;
-    CHECK_LIMIT(runbeam_parse_bearer("Bearer x", SIZE_MAX, &token, &token_len), "RUNBEAM_MAX_TEXT_BYTES");
+    CHECK_LIMIT(runbeam_bearer_parse("Bearer x", SIZE_MAX, &token, &token_len), "RUNBEAM_MAX_TEXT_BYTES");
 
     runbeam_validator_config *vc = NULL;
     CHECK(runbeam_validator_config_new(&vc) == RUNBEAM_OK, "%s", last());
@@ -300,12 +300,12 @@ static void test_limits(void) {
                 "RUNBEAM_MAX_PEM_BYTES");
     runbeam_validator_config_free(vc);
 
-    runbeam_resolver_options *ro = NULL;
-    CHECK(runbeam_resolver_options_new(&ro) == RUNBEAM_OK, "%s", last());
-    CHECK_LIMIT(runbeam_resolver_options_set_mesh_token_capacity(ro, SIZE_MAX), "RUNBEAM_MAX_CACHE_ENTRIES");
-    CHECK(runbeam_resolver_options_set_mesh_token_capacity(ro, RUNBEAM_MAX_CACHE_ENTRIES) == RUNBEAM_OK,
+    runbeam_resolver_config *ro = NULL;
+    CHECK(runbeam_resolver_config_new(&ro) == RUNBEAM_OK, "%s", last());
+    CHECK_LIMIT(runbeam_resolver_config_set_mesh_token_capacity(ro, SIZE_MAX), "RUNBEAM_MAX_CACHE_ENTRIES");
+    CHECK(runbeam_resolver_config_set_mesh_token_capacity(ro, RUNBEAM_MAX_CACHE_ENTRIES) == RUNBEAM_OK,
           "%s", last());
-    runbeam_resolver_options_free(ro);
+    runbeam_resolver_config_free(ro);
 
     runbeam_client_config *cc = NULL;
     runbeam_client *client = NULL;

@@ -272,13 +272,13 @@ static void test_resolve(runbeam_client *client) {
         "type = \"http3\"\nbackend = \"dicom-archive\"\nmode = \"mesh\"\n\n"
         "[mesh.imaging-integration]\ntype = \"http3\"\nprovider = \"runbeam\"\n"
         "egress = [\"imaging-out\", \"" DICOMWEB "\"]\n";
-    runbeam_config *file = NULL, *cfg = NULL;
-    CHECK(runbeam_config_from_toml(toml, &file) == RUNBEAM_OK, "%s", last());
-    runbeam_config_with_provider_api(file, "runbeam", api_url, &cfg);
+    runbeam_mesh_config *file = NULL, *cfg = NULL;
+    CHECK(runbeam_mesh_config_from_toml(toml, &file) == RUNBEAM_OK, "%s", last());
+    runbeam_mesh_config_with_provider_api(file, "runbeam", api_url, &cfg);
     runbeam_resolver *r = NULL;
     CHECK(runbeam_resolver_new(cfg, client, m, NULL, &r) == RUNBEAM_OK, "%s", last());
-    runbeam_config_free(file);
-    runbeam_config_free(cfg);
+    runbeam_mesh_config_free(file);
+    runbeam_mesh_config_free(cfg);
     runbeam_token_manager_free(m);
     if (r == NULL) return;
 

@@ -45,8 +45,8 @@ static runbeam_client *client;
 
 /* ai-analytics.toml's mesh part (the sender) with `cache_ttl_secs = ttl`, also listing a
  * reference the Cloud does not know, pointed at the devcloud with
- * runbeam_config_with_provider_api(). */
-static runbeam_config *analytics_config(unsigned ttl) {
+ * runbeam_mesh_config_with_provider_api(). */
+static runbeam_mesh_config *analytics_config(unsigned ttl) {
     char toml[1024];
     snprintf(toml, sizeof toml,
              "[proxy]\nid = \"" BOB_GW "\"\n\n"
@@ -56,25 +56,25 @@ static runbeam_config *analytics_config(unsigned ttl) {
              "[mesh.imaging-integration]\ntype = \"http3\"\nprovider = \"runbeam\"\n"
              "egress = [\"imaging-out\", \"" DICOMWEB "\", \"" RETIRED "\"]\n",
              ttl);
-    runbeam_config *file = NULL, *dev = NULL;
-    if (runbeam_config_from_toml(toml, &file) != RUNBEAM_OK) return NULL;
-    runbeam_config_with_provider_api(file, "runbeam", api_url, &dev);
-    runbeam_config_free(file);
+    runbeam_mesh_config *file = NULL, *dev = NULL;
+    if (runbeam_mesh_config_from_toml(toml, &file) != RUNBEAM_OK) return NULL;
+    runbeam_mesh_config_with_provider_api(file, "runbeam", api_url, &dev);
+    runbeam_mesh_config_free(file);
     return dev;
 }
 
 /* radiology-dept.toml's mesh part (the receiver), pointed at the devcloud. */
-static runbeam_config *radiology_config(void) {
+static runbeam_mesh_config *radiology_config(void) {
     const char *toml =
         "[provider.runbeam]\napi = \"https://api.runbeam.io\"\n\n"
         "[pipelines.dicom-api.mesh.ingress.dicomweb]\n"
         "type = \"http3\"\nurls = [\"" DICOM_URL "\"]\nmode = \"mesh\"\n\n"
         "[mesh.imaging-integration]\ntype = \"http3\"\nprovider = \"runbeam\"\n"
         "ingress = [\"dicomweb\"]\n";
-    runbeam_config *file = NULL, *dev = NULL;
-    if (runbeam_config_from_toml(toml, &file) != RUNBEAM_OK) return NULL;
-    runbeam_config_with_provider_api(file, "runbeam", api_url, &dev);
-    runbeam_config_free(file);
+    runbeam_mesh_config *file = NULL, *dev = NULL;
+    if (runbeam_mesh_config_from_toml(toml, &file) != RUNBEAM_OK) return NULL;
+    runbeam_mesh_config_with_provider_api(file, "runbeam", api_url, &dev);
+    runbeam_mesh_config_free(file);
     return dev;
 }
 
@@ -95,14 +95,14 @@ static runbeam_token_manager *new_manager(const char *instance, const char *cred
 
 /* A resolver for `config` (consumed) as gateway `instance`; the config, manager and options
  * are freed right after: the resolver keeps what it needs. */
-static runbeam_resolver *new_resolver(runbeam_config *config, const char *instance,
-                                      const char *credential, runbeam_resolver_options *opts) {
+static runbeam_resolver *new_resolver(runbeam_mesh_config *config, const char *instance,
+                                      const char *credential, runbeam_resolver_config *opts) {
     runbeam_token_manager *m = new_manager(instance, credential);
     runbeam_resolver *r = NULL;
     runbeam_status s = runbeam_resolver_new(config, client, m, opts, &r);
     CHECK(s == RUNBEAM_OK && r != NULL, "resolver_new: %s", last());
     runbeam_token_manager_free(m);
-    runbeam_config_free(config);
+    runbeam_mesh_config_free(config);
     return r;
 }
 
@@ -191,15 +191,15 @@ static void on_resolution_then_block(void *user_data, runbeam_status status,
     waiter_done(w, status, ok, false);
 }
 
-static void on_mesh_token(void *user_data, runbeam_status status, runbeam_mesh_token *token,
+static void on_mesh_token(void *user_data, runbeam_status status, runbeam_issued_mesh_token *token,
                           const char *message) {
     (void)message;
     struct waiter *w = user_data;
     runbeam_claims *claims = NULL;
-    if (token != NULL && runbeam_mesh_token_claims(token, &claims) == RUNBEAM_OK)
+    if (token != NULL && runbeam_issued_mesh_token_claims(token, &claims) == RUNBEAM_OK)
         snprintf(w->jti, sizeof w->jti, "%s", or_null(runbeam_claims_jti(claims)));
     runbeam_claims_free(claims);
-    runbeam_mesh_token_free(token);
+    runbeam_issued_mesh_token_free(token);
     waiter_done(w, status, status == RUNBEAM_OK, false);
 }
 
@@ -372,18 +372,18 @@ static void test_reload_and_invalidate(void) {
     CHECK(dev_count(RESOLVE) == 2, "invalidate forgets: %ld", dev_count(RESOLVE));
 
     /* The same configuration again keeps the answer. */
-    runbeam_config *same = analytics_config(300);
+    runbeam_mesh_config *same = analytics_config(300);
     CHECK(runbeam_resolver_reload(r, same) == RUNBEAM_OK, "%s", last());
-    runbeam_config_free(same);
+    runbeam_mesh_config_free(same);
     runbeam_resolution *res = NULL;
     CHECK(runbeam_resolver_resolve_cached(r, DICOMWEB, &res) == RUNBEAM_OK && res != NULL,
           "kept");
     runbeam_resolution_free(res);
 
     /* A changed TTL invalidates. */
-    runbeam_config *changed = analytics_config(120);
+    runbeam_mesh_config *changed = analytics_config(120);
     CHECK(runbeam_resolver_reload(r, changed) == RUNBEAM_OK, "%s", last());
-    runbeam_config_free(changed);
+    runbeam_mesh_config_free(changed);
     res = (runbeam_resolution *)&res;
     CHECK(runbeam_resolver_resolve_cached(r, DICOMWEB, &res) == RUNBEAM_OK && res == NULL,
           "dropped by the reload");
@@ -391,8 +391,8 @@ static void test_reload_and_invalidate(void) {
     CHECK(dev_count(RESOLVE) == 3, "reload refetches: %ld", dev_count(RESOLVE));
 
     /* A configuration with problems is refused; the old one stays. */
-    runbeam_config *broken = NULL;
-    CHECK(runbeam_config_from_toml("[mesh.m]\ntype = \"http\"\nprovider = \"runbeam\"\n"
+    runbeam_mesh_config *broken = NULL;
+    CHECK(runbeam_mesh_config_from_toml("[mesh.m]\ntype = \"http\"\nprovider = \"runbeam\"\n"
                                    "egress = [\"runbeam.a.ingress.name.b\"]\n",
                                    &broken) == RUNBEAM_OK,
           "%s", last());
@@ -401,10 +401,10 @@ static void test_reload_and_invalidate(void) {
     CHECK(strstr(last(), "Unknown provider") != NULL, "message: %s", last());
     runbeam_problem_list *problems = NULL;
     CHECK(runbeam_last_error_problems(&problems) == RUNBEAM_OK &&
-              runbeam_problem_list_len(problems) >= 1,
+              runbeam_problem_list_count(problems) >= 1,
           "problems listed");
     runbeam_problem_list_free(problems);
-    runbeam_config_free(broken);
+    runbeam_mesh_config_free(broken);
     res = NULL;
     CHECK(runbeam_resolver_resolve_cached(r, DICOMWEB, &res) == RUNBEAM_OK && res != NULL,
           "old configuration still in use");
@@ -459,22 +459,22 @@ static void test_mesh_tokens(void) {
     runbeam_resolver *r = sender(300);
     dev_delete("/_dev/counters");
     const char *destination = DICOM_URL "/studies";
-    runbeam_mesh_token *first = NULL, *again = NULL;
+    runbeam_issued_mesh_token *first = NULL, *again = NULL;
     CHECK(runbeam_resolver_mesh_token(r, MESH, destination, &first) == RUNBEAM_OK && first,
           "mesh token: %s", last());
     CHECK(runbeam_resolver_mesh_token(r, MESH, destination, &again) == RUNBEAM_OK && again,
           "again: %s", last());
     CHECK(dev_count(MESH_TOKEN) == 1, "reused: %ld requests", dev_count(MESH_TOKEN));
     CHECK(stats_of(r).mesh_token_requests == 1, "stats");
-    const char *secret = or_null(runbeam_mesh_token_secret(first));
+    const char *secret = or_null(runbeam_issued_mesh_token_secret(first));
     CHECK(strlen(secret) > 40 && strchr(secret, '.') != NULL, "a JWT");
-    CHECK(strcmp(secret, or_null(runbeam_mesh_token_secret(again))) == 0, "the same token");
-    CHECK(runbeam_mesh_token_expires_at(first) > (int64_t)time(NULL), "expires later");
-    CHECK(runbeam_mesh_token_expires_at_rfc3339(first) != NULL, "rfc3339");
-    CHECK(strcmp(or_null(runbeam_mesh_token_mesh(first)), MESH) == 0, "mesh name");
-    CHECK(runbeam_mesh_token_mesh_id(first) != NULL, "mesh id");
+    CHECK(strcmp(secret, or_null(runbeam_issued_mesh_token_secret(again))) == 0, "the same token");
+    CHECK(runbeam_issued_mesh_token_expires_at(first) > (int64_t)time(NULL), "expires later");
+    CHECK(runbeam_issued_mesh_token_expires_at_rfc3339(first) != NULL, "rfc3339");
+    CHECK(strcmp(or_null(runbeam_issued_mesh_token_mesh(first)), MESH) == 0, "mesh name");
+    CHECK(runbeam_issued_mesh_token_mesh_id(first) != NULL, "mesh id");
     runbeam_claims *claims = NULL;
-    CHECK(runbeam_mesh_token_claims(first, &claims) == RUNBEAM_OK && claims, "%s", last());
+    CHECK(runbeam_issued_mesh_token_claims(first, &claims) == RUNBEAM_OK && claims, "%s", last());
     CHECK(strncmp(or_null(runbeam_claims_sub(claims)), "gateway:", 8) == 0, "sub %s",
           or_null(runbeam_claims_sub(claims)));
     CHECK(strcmp(or_null(runbeam_claims_aud(claims, 0)), "mesh:" MESH) == 0, "aud %s",
@@ -496,7 +496,7 @@ static void test_mesh_tokens(void) {
     waiter_destroy(&w);
 
     /* Errors are clear and not cached. */
-    runbeam_mesh_token *none = NULL;
+    runbeam_issued_mesh_token *none = NULL;
     CHECK(runbeam_resolver_mesh_token(r, MESH, "https://elsewhere.example.com/", &none) ==
               RUNBEAM_STATUS_PERMISSION_DENIED,
           "%s", runbeam_status_str(runbeam_last_error_status()));
@@ -556,8 +556,8 @@ static void test_mesh_tokens(void) {
     waiter_destroy(&w);
     runbeam_resolver_free(receiver);
 
-    runbeam_mesh_token_free(again);
-    runbeam_mesh_token_free(first);
+    runbeam_issued_mesh_token_free(again);
+    runbeam_issued_mesh_token_free(first);
     runbeam_resolver_free(r);
 }
 
@@ -633,9 +633,9 @@ static void test_manager_callbacks_outlive_the_manager(void) {
     runbeam_token_manager_config_free(mc);
     runbeam_token_store_free(store);
     runbeam_resolver *r = NULL;
-    runbeam_config *config = analytics_config(300);
+    runbeam_mesh_config *config = analytics_config(300);
     CHECK(runbeam_resolver_new(config, client, m, NULL, &r) == RUNBEAM_OK && r, "%s", last());
-    runbeam_config_free(config);
+    runbeam_mesh_config_free(config);
     runbeam_token_manager_free(m);
 
     /* Nothing stored: the first resolve authorizes with the callback's credential. */
@@ -655,7 +655,7 @@ static void test_arguments(void) {
     const char bad_utf8[] = {'r', 'u', 'n', (char)0xff, (char)0xfe, '\0'};
     runbeam_resolver *r = sender(300);
     runbeam_resolution *res = NULL;
-    runbeam_mesh_token *mt = NULL;
+    runbeam_issued_mesh_token *mt = NULL;
     runbeam_claims *claims = NULL;
 
     CHECK(runbeam_resolver_resolve(NULL, DICOMWEB, &res) == RUNBEAM_STATUS_INVALID_ARGUMENT,
@@ -717,18 +717,18 @@ static void test_arguments(void) {
               runbeam_resolution_url_count(NULL) == 0 && !runbeam_resolution_is_stale(NULL) &&
               runbeam_resolution_json(NULL) == NULL && runbeam_resolution_resolved_at(NULL) == 0,
           "resolution getters");
-    CHECK(runbeam_mesh_token_secret(NULL) == NULL && runbeam_mesh_token_expires_at(NULL) == 0 &&
-              runbeam_mesh_token_mesh_id(NULL) == NULL,
+    CHECK(runbeam_issued_mesh_token_secret(NULL) == NULL && runbeam_issued_mesh_token_expires_at(NULL) == 0 &&
+              runbeam_issued_mesh_token_mesh_id(NULL) == NULL,
           "mesh token getters");
-    CHECK(runbeam_mesh_token_claims(NULL, &claims) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL");
+    CHECK(runbeam_issued_mesh_token_claims(NULL, &claims) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL");
     runbeam_resolution_free(NULL);
-    runbeam_mesh_token_free(NULL);
+    runbeam_issued_mesh_token_free(NULL);
     runbeam_resolver_free(NULL);
-    runbeam_resolver_options_free(NULL);
+    runbeam_resolver_config_free(NULL);
 
     /* Construction. */
     runbeam_resolver *other = NULL;
-    runbeam_config *cfg = analytics_config(300);
+    runbeam_mesh_config *cfg = analytics_config(300);
     runbeam_token_manager *m = new_manager(BOB_GW, BOB);
     CHECK(runbeam_resolver_new(NULL, client, m, NULL, &other) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL config");
@@ -739,53 +739,53 @@ static void test_arguments(void) {
     CHECK(runbeam_resolver_new(cfg, client, m, NULL, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL out");
     CHECK(other == NULL, "nothing written");
-    runbeam_resolver_options *opts = NULL;
-    CHECK(runbeam_resolver_options_new(&opts) == RUNBEAM_OK, "%s", last());
-    CHECK(runbeam_resolver_options_set_mesh_token_capacity(opts, 0) ==
+    runbeam_resolver_config *opts = NULL;
+    CHECK(runbeam_resolver_config_new(&opts) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_resolver_config_set_mesh_token_capacity(opts, 0) ==
               RUNBEAM_STATUS_INVALID_ARGUMENT,
           "capacity 0");
-    CHECK(runbeam_resolver_options_set_max_stale_ms(NULL, 1) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+    CHECK(runbeam_resolver_config_set_max_stale_ms(NULL, 1) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL options");
-    CHECK(runbeam_resolver_options_set_validator_config(opts, NULL) ==
+    CHECK(runbeam_resolver_config_set_validator_config(opts, NULL) ==
               RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL validator config");
     runbeam_validator_config *vc = NULL;
     runbeam_validator_config_new(&vc);
     runbeam_validator_config_set_leeway_ms(vc, 5000);
-    CHECK(runbeam_resolver_options_set_validator_config(opts, vc) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_resolver_config_set_validator_config(opts, vc) == RUNBEAM_OK, "%s", last());
     runbeam_validator_config_free(vc);
-    CHECK(runbeam_resolver_options_set_max_stale_ms(opts, 60000) == RUNBEAM_OK &&
-              runbeam_resolver_options_set_mesh_token_margin_ms(opts, 60000) == RUNBEAM_OK &&
-              runbeam_resolver_options_set_mesh_token_capacity(opts, 16) == RUNBEAM_OK,
+    CHECK(runbeam_resolver_config_set_max_stale_ms(opts, 60000) == RUNBEAM_OK &&
+              runbeam_resolver_config_set_mesh_token_margin_ms(opts, 60000) == RUNBEAM_OK &&
+              runbeam_resolver_config_set_mesh_token_capacity(opts, 16) == RUNBEAM_OK,
           "%s", last());
     CHECK(runbeam_resolver_new(cfg, client, m, opts, &other) == RUNBEAM_OK && other, "%s",
           last());
-    runbeam_resolver_options_free(opts);
+    runbeam_resolver_config_free(opts);
     runbeam_resolver_free(other);
     runbeam_token_manager_free(m);
 
-    /* runbeam_config_with_provider_api. */
-    runbeam_config *dev = NULL;
-    CHECK(runbeam_config_with_provider_api(cfg, "partner", api_url, &dev) ==
+    /* runbeam_mesh_config_with_provider_api. */
+    runbeam_mesh_config *dev = NULL;
+    CHECK(runbeam_mesh_config_with_provider_api(cfg, "partner", api_url, &dev) ==
               RUNBEAM_STATUS_UNKNOWN_PROVIDER,
           "unknown provider: %s", last());
-    CHECK(runbeam_config_with_provider_api(cfg, "local", api_url, &dev) ==
+    CHECK(runbeam_mesh_config_with_provider_api(cfg, "local", api_url, &dev) ==
               RUNBEAM_STATUS_UNKNOWN_PROVIDER,
           "local has no API");
-    CHECK(runbeam_config_with_provider_api(cfg, "runbeam", bad_utf8, &dev) ==
+    CHECK(runbeam_mesh_config_with_provider_api(cfg, "runbeam", bad_utf8, &dev) ==
               RUNBEAM_STATUS_INVALID_ARGUMENT,
           "invalid UTF-8");
-    CHECK(runbeam_config_with_provider_api(cfg, NULL, api_url, &dev) ==
+    CHECK(runbeam_mesh_config_with_provider_api(cfg, NULL, api_url, &dev) ==
               RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL provider");
-    CHECK(runbeam_config_with_provider_api(NULL, "runbeam", api_url, &dev) ==
+    CHECK(runbeam_mesh_config_with_provider_api(NULL, "runbeam", api_url, &dev) ==
               RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL config");
-    CHECK(runbeam_config_with_provider_api(cfg, "runbeam", "", &dev) ==
+    CHECK(runbeam_mesh_config_with_provider_api(cfg, "runbeam", "", &dev) ==
               RUNBEAM_STATUS_INVALID_ARGUMENT,
           "empty URL");
     CHECK(dev == NULL, "nothing written");
-    runbeam_config_free(cfg);
+    runbeam_mesh_config_free(cfg);
     runbeam_resolver_free(r);
 }
 

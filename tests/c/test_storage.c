@@ -89,20 +89,20 @@ static void test_machine_token(void) {
           (long long)runbeam_machine_token_expires_at(t));
     CHECK(strcmp(or_null(runbeam_machine_token_expires_at_rfc3339(t)), "2099-01-01T00:00:00Z") == 0,
           "rfc3339 %s", or_null(runbeam_machine_token_expires_at_rfc3339(t)));
-    CHECK(runbeam_machine_token_abilities_count(t) == 0, "abilities");
-    CHECK(runbeam_machine_token_ability_at(t, 0) == NULL, "ability out of range");
+    CHECK(runbeam_machine_token_ability_count(t) == 0, "abilities");
+    CHECK(runbeam_machine_token_ability(t, 0) == NULL, "ability out of range");
     int64_t issued = -7;
     CHECK(!runbeam_machine_token_issued_at(t, &issued) && issued == -7, "issued_at unknown");
     CHECK(!runbeam_machine_token_is_expired(t), "not expired");
-    CHECK(runbeam_machine_token_expires_in_secs(t) > 60ull * 365 * 24 * 3600, "expires_in");
-    CHECK(!runbeam_machine_token_needs_renewal(t, 604800), "no renewal");
+    CHECK(runbeam_machine_token_expires_in_ms(t) > 60ull * 365 * 24 * 3600 * 1000, "expires_in");
+    CHECK(!runbeam_machine_token_needs_renewal(t, 604800000), "no renewal");
     runbeam_machine_token_free(t);
 
     t = NULL;
     CHECK(runbeam_machine_token_new(SECRET, "2001-02-03T04:05:06Z", "gw-old", &t) == RUNBEAM_OK,
           "%s", last());
     CHECK(runbeam_machine_token_is_expired(t), "expired");
-    CHECK(runbeam_machine_token_expires_in_secs(t) == 0, "expires_in of an expired token");
+    CHECK(runbeam_machine_token_expires_in_ms(t) == 0, "expires_in of an expired token");
     CHECK(runbeam_machine_token_needs_renewal(t, 0), "expired needs renewal");
     runbeam_machine_token_free(t);
 
@@ -255,8 +255,8 @@ static void test_file_store(const char *root) {
           last());
     CHECK(loaded != NULL && strcmp(or_null(runbeam_machine_token_gateway_id(loaded)), "gw-env") == 0,
           "env token preferred");
-    CHECK(runbeam_machine_token_abilities_count(loaded) == 2, "abilities count");
-    CHECK(strcmp(or_null(runbeam_machine_token_ability_at(loaded, 1)), "mesh") == 0, "ability 1");
+    CHECK(runbeam_machine_token_ability_count(loaded) == 2, "abilities count");
+    CHECK(strcmp(or_null(runbeam_machine_token_ability(loaded, 1)), "mesh") == 0, "ability 1");
     int64_t issued = 0;
     CHECK(runbeam_machine_token_issued_at(loaded, &issued) && issued == 1767225600LL,
           "issued_at %lld", (long long)issued);
@@ -384,7 +384,7 @@ static runbeam_token_manager *new_manager(const char *instance, runbeam_token_st
                                                                    &credential_calls) == RUNBEAM_OK,
               "%s", last());
     if (window > 0) {
-        CHECK(runbeam_token_manager_config_set_renewal_window_secs(cfg, window) == RUNBEAM_OK, "%s",
+        CHECK(runbeam_token_manager_config_set_renewal_window_ms(cfg, window * 1000) == RUNBEAM_OK, "%s",
               last());
         CHECK(runbeam_token_manager_config_set_renewal_window_callback(cfg, on_window,
                                                                        &window_calls) == RUNBEAM_OK,
@@ -507,7 +507,7 @@ static void test_manager(void) {
     char first[256];
     snprintf(first, sizeof first, "%s", or_null(runbeam_machine_token_secret(t)));
     CHECK(strlen(first) > 0 && strcmp(first, "(null)") != 0, "a secret");
-    CHECK(runbeam_machine_token_abilities_count(t) > 0, "abilities from the API");
+    CHECK(runbeam_machine_token_ability_count(t) > 0, "abilities from the API");
     CHECK(runbeam_machine_token_issued_at(t, NULL), "issued_at set on renewal");
     runbeam_machine_token_free(t);
     t = NULL;
@@ -527,8 +527,8 @@ static void test_manager(void) {
     CHECK(runbeam_token_manager_ensure_token(m, &t) == RUNBEAM_OK, "%s", last());
     char old_secret[256];
     snprintf(old_secret, sizeof old_secret, "%s", or_null(runbeam_machine_token_secret(t)));
-    for (int i = 0; i < 200 && !runbeam_machine_token_needs_renewal(t, 2); i++) sleep_ms(50);
-    CHECK(runbeam_machine_token_needs_renewal(t, 2), "the 4 s token never entered its window");
+    for (int i = 0; i < 200 && !runbeam_machine_token_needs_renewal(t, 2000); i++) sleep_ms(50);
+    CHECK(runbeam_machine_token_needs_renewal(t, 2000), "the 4 s token never entered its window");
     runbeam_machine_token_free(t);
     /* The renewed token lives long, so no thread can see it inside the window again. */
     CHECK(dev_post("/_dev/machine-token-lifetime", "{\"secs\":3600}") == 200, "lifetime 1 h");
