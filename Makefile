@@ -16,7 +16,7 @@ VENV := $(ROOT)/.venv
 PYTHON := $(VENV)/bin/python
 CBINDGEN ?= cbindgen
 
-.PHONY: help test demo setup build rust-test keyring-test header header-check lint bench fuzz
+.PHONY: help test demo setup prerequisites build rust-test keyring-test header header-check lint bench fuzz
 
 help:
 	@echo "make demo    - run the example gateways (C, Python, Node) through the scenario"
@@ -25,9 +25,20 @@ help:
 	@echo "make bench   - run the benchmarks behind BENCHMARKS.md"
 	@echo "make fuzz    - run every fuzz target for FUZZ_SECONDS (default 600) each (docs/fuzzing.md)"
 
-## Everything a fresh machine lacks. Idempotent and quick when already done.
+## Everything a fresh machine lacks. Idempotent and quick when already done. The only target
+## that installs anything.
 setup:
 	bash scripts/setup.sh
+
+## What `make test` and `make demo` need first. Installs nothing itself: `setup.sh --check`
+## reports what is missing. With RUNBEAM_SETUP=check (a packaging machine, an offline run) the
+## report is the end: the run fails there. Otherwise (the default, so that the README's two
+## commands work on a fresh machine) `make setup` then installs exactly what was reported.
+prerequisites:
+	@if ! bash scripts/setup.sh --check; then \
+	  if [ "$${RUNBEAM_SETUP:-install}" = check ]; then exit 1; fi; \
+	  $(MAKE) --no-print-directory setup; \
+	fi
 
 ## Rust workspace (core, C ABI, both bindings' Rust code): one build for everything.
 build:
@@ -75,13 +86,13 @@ include tests/c/c.mk
 include bindings/python/python.mk
 include bindings/node/node.mk
 
-test: setup lint rust-test header-check c-test python-test node-test keyring-test
+test: prerequisites lint rust-test header-check c-test python-test node-test keyring-test
 	@echo "make test: all suites passed"
 
-demo: setup build c-examples python-build node-build
+demo: prerequisites build c-examples python-build node-build
 	bash examples/demo.sh
 
-bench: setup
+bench: prerequisites
 	bash scripts/bench.sh
 
 ## Not part of `make test` (its value grows with time; the property tests run there instead).
