@@ -187,18 +187,11 @@ typedef struct runbeam_reference runbeam_reference;
 typedef struct runbeam_resolution runbeam_resolution;
 
 /**
- * Resolves mesh resource references and obtains mesh tokens (docs/spec.md §6), with a cache in front
- * of the Cloud:
- * - local references are answered from the configuration;
- * - remote references only when an enabled mesh lists them (`RUNBEAM_STATUS_NOT_IN_MESH`
- *   otherwise, without any request) and for configured providers
- *   (`RUNBEAM_STATUS_UNKNOWN_PROVIDER`);
- * - answers are cached by canonical reference for the provider's `cache_ttl_secs`; however
- *   many callers miss at once, one request goes upstream;
- * - `NOT_FOUND`, `PERMISSION_DENIED` and `UNAUTHORIZED` are returned and never cached; when a
- *   provider fails (`TRANSPORT`, `TIMEOUT`, `SERVER_ERROR`, `RATE_LIMITED`, `PROTOCOL`) the
- *   last answer is served flagged stale (`runbeam_resolution_is_stale()`) while younger than
- *   the max-stale time, else the error is returned.
+ * Resolves mesh resource references and obtains mesh tokens, with a cache in front of the
+ * Cloud. The caching rules are those of docs/spec.md §6 (one request per key however many
+ * callers miss, `NOT_FOUND`/`PERMISSION_DENIED`/`UNAUTHORIZED` never cached and the first two
+ * forgetting the previous answer, stale answers flagged by `runbeam_resolution_is_stale()`
+ * while a provider is unwell and for at most the max-stale time).
  *
  * Create with `runbeam_resolver_new()`, release with `runbeam_resolver_free()`. Thread-safe:
  * one resolver should serve every thread of a gateway (the cache is shared).
