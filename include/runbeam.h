@@ -2203,6 +2203,47 @@ const char *runbeam_resolution_id(const runbeam_resolution *resolution);
 const char *runbeam_resolution_name(const runbeam_resolution *resolution);
 
 /**
+ * The id of the gateway that serves the resource; NULL when the answer has none.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_gateway_id(const runbeam_resolution *resolution);
+
+/**
+ * The id of the resource's pipeline; NULL when the answer has none (for a local
+ * reference: the pipeline named in the configuration).
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_pipeline_id(const runbeam_resolution *resolution);
+
+/**
+ * The id of the mesh the resource was resolved through; NULL when the answer has none.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_mesh_id(const runbeam_resolution *resolution);
+
+/**
+ * The id of the resource's backend (egresses); NULL when the answer has none.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_backend_id(const runbeam_resolution *resolution);
+
+/**
+ * The id of the resource's endpoint (ingresses); NULL when the answer has none.
+ *
+ * # Safety
+ * `resolution` is NULL or a live handle.
+ */
+const char *runbeam_resolution_endpoint_id(const runbeam_resolution *resolution);
+
+/**
  * The owning team's id; NULL when unknown (local references).
  *
  * # Safety

@@ -934,9 +934,14 @@ enum Text {
     Mode,
     Provider,
     Description,
+    GatewayId,
+    PipelineId,
+    MeshId,
+    BackendId,
+    EndpointId,
 }
 
-const TEXT_FIELDS: usize = 8;
+const TEXT_FIELDS: usize = 13;
 
 impl Text {
     fn of(self, r: &Resolution) -> Option<&str> {
@@ -950,6 +955,11 @@ impl Text {
             Text::Mode => res.mode.as_deref(),
             Text::Provider => Some(r.provider()),
             Text::Description => res.description.as_deref(),
+            Text::GatewayId => res.gateway_id.as_deref(),
+            Text::PipelineId => res.pipeline_id.as_deref(),
+            Text::MeshId => res.mesh_id.as_deref(),
+            Text::BackendId => res.backend_id.as_deref(),
+            Text::EndpointId => res.endpoint_id.as_deref(),
         }
     }
 }
@@ -1037,6 +1047,79 @@ pub unsafe extern "C" fn runbeam_resolution_name(
 ) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe { text_of("runbeam_resolution_name", resolution, Text::Name) }
+}
+
+/// The id of the gateway that serves the resource; NULL when the answer has none.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_gateway_id(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_gateway_id", resolution, Text::GatewayId) }
+}
+
+/// The id of the resource's pipeline; NULL when the answer has none (for a local
+/// reference: the pipeline named in the configuration).
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_pipeline_id(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        text_of(
+            "runbeam_resolution_pipeline_id",
+            resolution,
+            Text::PipelineId,
+        )
+    }
+}
+
+/// The id of the mesh the resource was resolved through; NULL when the answer has none.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_mesh_id(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_mesh_id", resolution, Text::MeshId) }
+}
+
+/// The id of the resource's backend (egresses); NULL when the answer has none.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_backend_id(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_resolution_backend_id", resolution, Text::BackendId) }
+}
+
+/// The id of the resource's endpoint (ingresses); NULL when the answer has none.
+///
+/// # Safety
+/// `resolution` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolution_endpoint_id(
+    resolution: *const runbeam_resolution,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        text_of(
+            "runbeam_resolution_endpoint_id",
+            resolution,
+            Text::EndpointId,
+        )
+    }
 }
 
 /// The owning team's id; NULL when unknown (local references).

@@ -230,6 +230,29 @@ static void *resolve_in_thread(void *arg) {
     return NULL;
 }
 
+/* Every id getter says what the JSON form says: the value, or NULL where the JSON has null. */
+static void check_ids_match_json(const runbeam_resolution *res, const char *what) {
+    const char *json = or_null(runbeam_resolution_json(res));
+    const struct {
+        const char *field;
+        const char *value;
+    } ids[] = {
+        {"gateway_id", runbeam_resolution_gateway_id(res)},
+        {"pipeline_id", runbeam_resolution_pipeline_id(res)},
+        {"mesh_id", runbeam_resolution_mesh_id(res)},
+        {"backend_id", runbeam_resolution_backend_id(res)},
+        {"endpoint_id", runbeam_resolution_endpoint_id(res)},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char expected[256];
+        if (ids[i].value != NULL)
+            snprintf(expected, sizeof expected, "\"%s\":\"%s\"", ids[i].field, ids[i].value);
+        else
+            snprintf(expected, sizeof expected, "\"%s\":null", ids[i].field);
+        CHECK(strstr(json, expected) != NULL, "%s: %s is not in %s", what, expected, json);
+    }
+}
+
 static void test_single_flight(void) {
     /* 1000 callback-form resolves of one cold reference: one upstream request. */
     runbeam_resolver *r = sender(300);
@@ -259,6 +282,10 @@ static void test_single_flight(void) {
     CHECK(strcmp(or_null(runbeam_resolution_type(hit)), "ingress") == 0, "type");
     CHECK(strcmp(or_null(runbeam_resolution_name(hit)), "dicomweb") == 0, "name");
     CHECK(runbeam_resolution_id(hit) != NULL && runbeam_resolution_team_id(hit) != NULL, "ids");
+    CHECK(runbeam_resolution_gateway_id(hit) != NULL && runbeam_resolution_pipeline_id(hit) != NULL &&
+              runbeam_resolution_mesh_id(hit) != NULL && runbeam_resolution_endpoint_id(hit) != NULL,
+          "the ingress's gateway, pipeline, mesh and endpoint ids");
+    check_ids_match_json(hit, "remote ingress");
     CHECK(strcmp(or_null(runbeam_resolution_provider(hit)), "runbeam") == 0, "provider");
     CHECK(runbeam_resolution_url_count(hit) == 1, "urls %zu", runbeam_resolution_url_count(hit));
     CHECK(runbeam_resolution_url(hit, 1) == NULL, "url out of range");
@@ -442,6 +469,8 @@ static void test_refusals_and_local(void) {
     CHECK(runbeam_resolution_is_local(res), "local");
     CHECK(strcmp(or_null(runbeam_resolution_type(res)), "egress") == 0, "egress");
     CHECK(strcmp(or_null(runbeam_resolution_provider(res)), "local") == 0, "provider local");
+    CHECK(runbeam_resolution_pipeline_id(res) != NULL, "a local egress names its pipeline");
+    check_ids_match_json(res, "local egress");
     runbeam_resolution_free(res);
     res = NULL;
     CHECK(runbeam_resolver_resolve(r, "no-such-ingress", &res) == RUNBEAM_STATUS_NOT_FOUND,
@@ -715,7 +744,8 @@ static void test_arguments(void) {
     /* Getters and frees accept NULL. */
     CHECK(runbeam_resolution_name(NULL) == NULL && runbeam_resolution_url(NULL, 0) == NULL &&
               runbeam_resolution_url_count(NULL) == 0 && !runbeam_resolution_is_stale(NULL) &&
-              runbeam_resolution_json(NULL) == NULL && runbeam_resolution_resolved_at(NULL) == 0,
+              runbeam_resolution_json(NULL) == NULL && runbeam_resolution_resolved_at(NULL) == 0 &&
+              runbeam_resolution_gateway_id(NULL) == NULL && runbeam_resolution_endpoint_id(NULL) == NULL,
           "resolution getters");
     CHECK(runbeam_issued_mesh_token_secret(NULL) == NULL && runbeam_issued_mesh_token_expires_at(NULL) == 0 &&
               runbeam_issued_mesh_token_mesh_id(NULL) == NULL,
