@@ -148,8 +148,8 @@ export interface Claims {
 
 export interface Validator {
   /**
-   * Verifies `token` and resolves with its claims. With keys already fetched this is
-   * `validateSync` wrapped in a resolved Promise; otherwise the keys are fetched first (at most
+   * Verifies `token` and resolves with its claims. With keys already fetched the answer is
+   * known at once (a resolved Promise, no I/O); otherwise the keys are fetched first (at most
    * one fetch per `minRefreshIntervalSecs`, shared by concurrent calls). Rejects with
    * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
    * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
@@ -272,14 +272,14 @@ export interface ResolverOptions {
 
 export interface Resolver {
   /**
-   * Resolves `reference` (SPEC §6). A fresh cached answer or a local reference resolves at once
-   * (`resolveCached` wrapped in a resolved Promise); otherwise the provider is asked — one
-   * request however many callers wait. Rejects with `RUNBEAM_INVALID_REFERENCE`,
-   * `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER` (all before any request),
-   * `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED`, `RUNBEAM_UNAUTHORIZED` (never cached), the
-   * token manager's `RUNBEAM_NO_TOKEN` / `RUNBEAM_TOKEN_EXPIRED`, and — when no stale answer can
-   * be served — `RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, `RUNBEAM_SERVER_ERROR`,
-   * `RUNBEAM_RATE_LIMITED`, `RUNBEAM_PROTOCOL`.
+   * Resolves `reference` (SPEC §6). A fresh cached answer or a local reference is known at once
+   * (a resolved Promise, no I/O); otherwise the provider is asked — one request however many
+   * callers wait. Rejects with `RUNBEAM_INVALID_REFERENCE`, `RUNBEAM_NOT_IN_MESH`,
+   * `RUNBEAM_UNKNOWN_PROVIDER` (all before any request), `RUNBEAM_NOT_FOUND`,
+   * `RUNBEAM_PERMISSION_DENIED`, `RUNBEAM_UNAUTHORIZED` (never cached), the token manager's
+   * `RUNBEAM_NO_TOKEN` / `RUNBEAM_TOKEN_EXPIRED`, and — when no stale answer can be served —
+   * `RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, `RUNBEAM_SERVER_ERROR`, `RUNBEAM_RATE_LIMITED`,
+   * `RUNBEAM_PROTOCOL`.
    *
    * ```js
    * const { resource, stale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')

@@ -27,6 +27,7 @@ use runbeam_core::client::{
 use runbeam_core::{Secret, client};
 use serde_json::Value;
 
+use crate::promise::spawn;
 use crate::storage::{REDACTED, rfc3339};
 use crate::{args, error};
 
@@ -521,23 +522,6 @@ fn required<'a>(env: &Env, value: Option<Unknown<'a>>, what: &str) -> Result<Unk
     present(value).ok_or_else(|| error::invalid_argument(env, format!("{what} is missing")))
 }
 
-/// Runs `call` on the module's runtime (behind the panic boundary of
-/// [`error::spawn_with`]); resolves with `convert(value)` or rejects with the coded error.
-pub(crate) fn spawn<'env, T, V, F, C>(
-    env: &'env Env,
-    function: &'static str,
-    call: F,
-    convert: C,
-) -> Result<PromiseRaw<'env, V>>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
-    C: FnOnce(T) -> V + 'static,
-{
-    error::spawn_with(env, function, call, move |_, value| Ok(convert(value)))
-}
-
 fn collection(env: &Env, value: &Unknown<'_>) -> Result<Collection> {
     let name = args::string(env, value, "collection")?;
     Collection::from_name(&name).ok_or_else(|| {
@@ -619,7 +603,7 @@ impl Client {
         gateway_code: Unknown<'_>,
         metadata: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, AuthorizeResult>> {
-        error::entry(env, "Client.authorize", || {
+        error::promise(env, "Client.authorize", || {
             let mut request =
                 AuthorizeRequest::new(args::string(env, &gateway_code, "gatewayCode")?);
             if let Some(metadata) = present(metadata) {
@@ -641,7 +625,7 @@ impl Client {
         env: &'env Env,
         gateway_code: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
-        error::entry(env, "Client.revoke", || {
+        error::promise(env, "Client.revoke", || {
             let code = args::string(env, &gateway_code, "gatewayCode")?;
             self.call(
                 env,
@@ -661,7 +645,7 @@ impl Client {
         env: &'env Env,
         reference: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Resolved>> {
-        error::entry(env, "Client.resolve", || {
+        error::promise(env, "Client.resolve", || {
             let reference = args::reference(env, &reference, "reference")?;
             self.call(
                 env,
@@ -681,7 +665,7 @@ impl Client {
         mesh_id: Unknown<'_>,
         destination_url: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, MeshToken>> {
-        error::entry(env, "Client.meshToken", || {
+        error::promise(env, "Client.meshToken", || {
             let mesh_id = args::string(env, &mesh_id, "meshId")?;
             let destination = args::string(env, &destination_url, "destinationUrl")?;
             self.call(
@@ -696,7 +680,7 @@ impl Client {
     /// `GET /.well-known/jwks.json` (public): the Cloud's signing keys.
     #[napi(ts_return_type = "Promise<{ keys: Array<Record<string, unknown>> }>")]
     pub fn jwks<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Value>> {
-        error::entry(env, "Client.jwks", || {
+        error::promise(env, "Client.jwks", || {
             self.call(
                 env,
                 "Client.jwks",
@@ -709,7 +693,7 @@ impl Client {
     /// `GET /harmony/base-url` (machine token).
     #[napi]
     pub fn base_url<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, BaseUrl>> {
-        error::entry(env, "Client.baseUrl", || {
+        error::promise(env, "Client.baseUrl", || {
             self.call(
                 env,
                 "Client.baseUrl",
@@ -736,7 +720,7 @@ impl Client {
         env: &'env Env,
         gateway_id: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Vec<Value>>> {
-        error::entry(env, "Client.changes", || {
+        error::promise(env, "Client.changes", || {
             let gateway_id = present(gateway_id)
                 .map(|id| args::string(env, &id, "gatewayId"))
                 .transpose()?;
@@ -753,7 +737,7 @@ impl Client {
     /// rejects with `RUNBEAM_NOT_FOUND`.
     #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Change>")]
     pub fn change<'env>(&self, env: &'env Env, id: Unknown<'_>) -> Result<PromiseRaw<'env, Value>> {
-        error::entry(env, "Client.change", || {
+        error::promise(env, "Client.change", || {
             let id = args::string(env, &id, "id")?;
             self.call(
                 env,
@@ -773,7 +757,7 @@ impl Client {
         env: &'env Env,
         ids: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
-        error::entry(env, "Client.acknowledgeChanges", || {
+        error::promise(env, "Client.acknowledgeChanges", || {
             let ids = args::strings(env, &ids, "ids")?;
             self.call(
                 env,
@@ -792,7 +776,7 @@ impl Client {
         env: &'env Env,
         id: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
-        error::entry(env, "Client.changeApplied", || {
+        error::promise(env, "Client.changeApplied", || {
             let id = args::string(env, &id, "id")?;
             self.call(
                 env,
@@ -814,7 +798,7 @@ impl Client {
         error: Unknown<'_>,
         details: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
-        error::entry(env, "Client.changeFailed", || {
+        error::promise(env, "Client.changeFailed", || {
             let id = args::string(env, &id, "id")?;
             let error = args::string(env, &error, "error")?;
             let details: Option<Value> = present(details)
@@ -843,7 +827,7 @@ impl Client {
         id: Option<Unknown<'_>>,
         body: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        error::entry(env, "Client.update", || {
+        error::promise(env, "Client.update", || {
             let items = self.collection(env, &collection)?;
             let id = args::string(env, &required(env, id, "id")?, "id")?;
             let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
@@ -874,7 +858,7 @@ impl Client {
         config: Option<Unknown<'_>>,
         options: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, UpdateResult>> {
-        error::entry(env, "Client.updateConfig", || {
+        error::promise(env, "Client.updateConfig", || {
             let kind = args::string(env, &kind, "type")?;
             let kind: UpdateKind = serde_json::from_value(Value::String(kind))
                 .map_err(|e| error::invalid_argument(env, format!("type: {e}")))?;
@@ -901,7 +885,7 @@ impl Client {
         collection: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Page>> {
-        error::entry(env, "Client.list", || {
+        error::promise(env, "Client.list", || {
             let items = self.collection(env, &collection)?;
             let options: PageOptions = self::options(env, options)?;
             let mut request = PageRequest::default();
@@ -951,7 +935,7 @@ impl Client {
         env: &'env Env,
         walk: &External<PageWalk>,
     ) -> Result<PromiseRaw<'env, Option<Vec<Value>>>> {
-        error::entry(env, "Client.listAll", || {
+        error::promise(env, "Client.listAll", || {
             let slot = Arc::clone(walk);
             let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             let Some(mut cursor) = taken else {
@@ -984,7 +968,7 @@ impl Client {
         collection: Unknown<'_>,
         id: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        error::entry(env, "Client.get", || {
+        error::promise(env, "Client.get", || {
             let items = self.collection(env, &collection)?;
             let id = args::string(env, &id, "id")?;
             spawn(
@@ -1008,7 +992,7 @@ impl Client {
         collection: Unknown<'_>,
         body: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        error::entry(env, "Client.create", || {
+        error::promise(env, "Client.create", || {
             let items = self.collection(env, &collection)?;
             let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
             spawn(
@@ -1031,7 +1015,7 @@ impl Client {
         collection: Unknown<'_>,
         id: Unknown<'_>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        error::entry(env, "Client.delete", || {
+        error::promise(env, "Client.delete", || {
             let items = self.collection(env, &collection)?;
             let id = args::string(env, &id, "id")?;
             spawn(

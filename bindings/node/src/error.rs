@@ -30,6 +30,8 @@ use napi::{JsError, JsString, ValueType};
 use napi_derive::napi;
 use runbeam_core::{ErrorKind, panic};
 
+use crate::promise::Settle;
+
 /// One finding of a configuration check, as returned by `MeshConfig.validate()` and listed in
 /// the `problems` of a `RUNBEAM_CONFIG` error.
 #[napi(object, object_from_js = false)]
@@ -127,6 +129,21 @@ pub(crate) fn core<T>(env: &Env, call: impl FnOnce() -> runbeam_core::Result<T>)
 pub(crate) fn entry<T>(env: &Env, function: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(body))
         .unwrap_or_else(|payload| Err(panicked(env, function, payload.as_ref())))
+}
+
+/// The panic boundary of every Promise-returning entry point: like [`entry`], but an error
+/// raised before the work starts (a wrong argument, an error known without I/O, a panic) becomes
+/// a rejected Promise instead of an exception, so a caller never needs both `try` and `catch`.
+pub(crate) fn promise<'env, P: Settle<'env>>(
+    env: &'env Env,
+    function: &str,
+    body: impl FnOnce() -> Result<P>,
+) -> Result<P> {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(promise)) => Ok(promise),
+        Ok(Err(error)) => P::rejected(env, error),
+        Err(payload) => P::rejected(env, panicked(env, function, payload.as_ref())),
+    }
 }
 
 /// The JavaScript error for a panic caught in `function`.

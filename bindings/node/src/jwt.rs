@@ -28,8 +28,10 @@ use napi::bindgen_prelude::{
 };
 use napi::sys;
 use napi_derive::napi;
-use runbeam_core::jwt::{self, Algorithm, Audience, Claims, DEFAULT_CACHE_CAPACITY};
+use runbeam_core::attempt::Attempt;
+use runbeam_core::jwt::{self, Algorithm, Audience, Claims as CoreClaims, DEFAULT_CACHE_CAPACITY};
 
+use crate::promise::{self, Answer};
 use crate::{args, error};
 
 /// Options of `new Validator(options)`. Trust is explicit: give `trustedIssuers`, `jwksUrl`
@@ -184,7 +186,7 @@ impl Values<'_> {
 }
 
 /// A new JavaScript `Claims` object for `claims`.
-pub(crate) fn new_claims(env: &Env, claims: &Claims) -> Result<sys::napi_value> {
+pub(crate) fn new_claims(env: &Env, claims: &CoreClaims) -> Result<sys::napi_value> {
     let class = REGISTRY.with(|r| {
         r.borrow()
             .classes
@@ -221,14 +223,12 @@ pub(crate) fn new_claims(env: &Env, claims: &Claims) -> Result<sys::napi_value> 
     Ok(object)
 }
 
-/// Claims converted when a Promise resolves (off the validator's object map: the slow path).
-pub struct JsClaims(pub(crate) Arc<Claims>);
+/// A JavaScript `Claims` object (the class of `index.js`), built or remembered.
+pub struct Claims(pub(crate) sys::napi_value);
 
-impl ToNapiValue for JsClaims {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        // Converted by napi after the entry returned: its own panic boundary.
-        let env = Env::from_raw(env);
-        error::entry(&env, "Claims", || new_claims(&env, &val.0))
+impl ToNapiValue for Claims {
+    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        Ok(val.0)
     }
 }
 
@@ -242,13 +242,18 @@ impl ToNapiValue for JsClaims {
 #[derive(Default)]
 struct Objects {
     seen: HashSet<usize>,
-    map: HashMap<usize, (Arc<Claims>, ObjectRef<false>)>,
+    map: HashMap<usize, (Arc<CoreClaims>, ObjectRef<false>)>,
 }
 
 impl Objects {
     /// The object for `claims`: the one built before for this `Arc`, or a new one (remembered
     /// on the second sighting when the core caches verified tokens, `capacity` > 0).
-    fn get(&mut self, env: &Env, claims: Arc<Claims>, capacity: usize) -> Result<sys::napi_value> {
+    fn get(
+        &mut self,
+        env: &Env,
+        claims: Arc<CoreClaims>,
+        capacity: usize,
+    ) -> Result<sys::napi_value> {
         let key = Arc::as_ptr(&claims) as usize;
         if let Some((_, object)) = self.map.get(&key) {
             return Ok(object.get_value(env)?.raw());
@@ -427,78 +432,63 @@ impl Validator {
     /// ```js
     /// const claims = validator.validateSync(token) ?? (await validator.validate(token))
     /// ```
-    #[napi(ts_args_type = "token: string", ts_return_type = "Claims | null")]
-    pub fn validate_sync<'env>(&self, env: &'env Env, token: Unknown<'_>) -> Result<Unknown<'env>> {
+    #[napi(ts_args_type = "token: string")]
+    pub fn validate_sync(&self, env: &Env, token: Unknown<'_>) -> Result<Option<Claims>> {
         error::entry(env, "Validator.validateSync", || {
             let outcome = with_token(env, &token, |token| self.inner.validate_cached(token))?;
-            self.sync_result(env, outcome)
+            self.cached(env, outcome)
         })
     }
 
     /// `validateSync` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
     /// claim matches, and `destinationUrl` (the URL being served, when given) lies under the
     /// token's `dest_url`. `null` when keys must be fetched first.
-    #[napi(
-        ts_args_type = "token: string, meshId: string, destinationUrl?: string | null",
-        ts_return_type = "Claims | null"
-    )]
-    pub fn verify_mesh_token_sync<'env>(
+    #[napi(ts_args_type = "token: string, meshId: string, destinationUrl?: string | null")]
+    pub fn verify_mesh_token_sync(
         &self,
-        env: &'env Env,
+        env: &Env,
         token: Unknown<'_>,
         mesh_id: Unknown<'_>,
         destination_url: Option<Unknown<'_>>,
-    ) -> Result<Unknown<'env>> {
+    ) -> Result<Option<Claims>> {
         error::entry(env, "Validator.verifyMeshTokenSync", || {
             let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
             let outcome =
                 self.inner
                     .verify_mesh_token_cached(&token, &mesh_id, destination.as_deref());
-            self.sync_result(env, outcome)
+            self.cached(env, outcome)
         })
     }
 
-    /// The fetching half of `validate` (index.js tries `validateSync` first).
+    /// `validate` (index.js): the claims when the keys are cached, else a Promise (the key
+    /// fetch, or the rejection of an error known at once).
     #[napi(js_name = "__validate", skip_typescript)]
-    pub fn validate_async<'env>(
+    pub fn validate<'env>(
         &self,
         env: &'env Env,
         token: Unknown<'_>,
-    ) -> Result<PromiseRaw<'env, JsClaims>> {
-        error::entry(env, "Validator.validate", || {
-            let token = args::string(env, &token, "token")?;
-            let inner = self.inner.clone();
-            crate::client::spawn(
-                env,
-                "Validator.validate",
-                async move { inner.validate(&token).await },
-                JsClaims,
-            )
+    ) -> Result<Answer<'env, Claims>> {
+        error::promise(env, "Validator.validate", || {
+            let attempt = with_token(env, &token, |token| self.inner.validate_attempt(token))?;
+            self.settle(env, "Validator.validate", attempt)
         })
     }
 
-    /// The fetching half of `verifyMeshToken` (index.js tries `verifyMeshTokenSync` first).
+    /// `verifyMeshToken` (index.js): as `__validate`, with the mesh-token checks.
     #[napi(js_name = "__verifyMeshToken", skip_typescript)]
-    pub fn verify_mesh_token_async<'env>(
+    pub fn verify_mesh_token<'env>(
         &self,
         env: &'env Env,
         token: Unknown<'_>,
         mesh_id: Unknown<'_>,
         destination_url: Option<Unknown<'_>>,
-    ) -> Result<PromiseRaw<'env, JsClaims>> {
-        error::entry(env, "Validator.verifyMeshToken", || {
+    ) -> Result<Answer<'env, Claims>> {
+        error::promise(env, "Validator.verifyMeshToken", || {
             let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
-            let inner = self.inner.clone();
-            crate::client::spawn(
-                env,
-                "Validator.verifyMeshToken",
-                async move {
-                    inner
-                        .verify_mesh_token(&token, &mesh_id, destination.as_deref())
-                        .await
-                },
-                JsClaims,
-            )
+            let attempt =
+                self.inner
+                    .verify_mesh_token_attempt(&token, &mesh_id, destination.as_deref());
+            self.settle(env, "Validator.verifyMeshToken", attempt)
         })
     }
 
@@ -506,9 +496,9 @@ impl Validator {
     /// minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
     #[napi(ts_return_type = "Promise<void>")]
     pub fn refresh_keys<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        error::entry(env, "Validator.refreshKeys", || {
+        error::promise(env, "Validator.refreshKeys", || {
             let inner = self.inner.clone();
-            crate::client::spawn(
+            crate::promise::spawn(
                 env,
                 "Validator.refreshKeys",
                 async move { inner.refresh_keys().await },
@@ -537,19 +527,46 @@ impl Validator {
 }
 
 impl Validator {
-    /// `null` for `None`, the claims object, or the coded error thrown.
-    fn sync_result<'env>(
+    /// The JavaScript object for verified claims: the one built before for this `Arc`, or a
+    /// new one.
+    fn object(&self, env: &Env, claims: Arc<CoreClaims>) -> Result<Claims> {
+        self.objects
+            .borrow_mut()
+            .get(env, claims, self.capacity)
+            .map(Claims)
+    }
+
+    /// The answer of a cache-only call: `null` (keys must be fetched), the claims, or the
+    /// coded error thrown.
+    fn cached(
+        &self,
+        env: &Env,
+        outcome: Option<runbeam_core::Result<Arc<CoreClaims>>>,
+    ) -> Result<Option<Claims>> {
+        outcome
+            .map(|result| {
+                result
+                    .map_err(|e| error::from_core(env, &e))
+                    .and_then(|claims| self.object(env, claims))
+            })
+            .transpose()
+    }
+
+    /// The answer of a cached-then-fetch validation: the claims on a cache hit, else the key
+    /// fetch on the runtime.
+    fn settle<'env>(
         &self,
         env: &'env Env,
-        outcome: Option<runbeam_core::Result<Arc<Claims>>>,
-    ) -> Result<Unknown<'env>> {
-        let raw = match outcome {
-            None => Values { env }.null()?,
-            Some(Err(e)) => return Err(error::from_core(env, &e)),
-            Some(Ok(claims)) => self.objects.borrow_mut().get(env, claims, self.capacity)?,
-        };
-        // SAFETY: `raw` is a live value of `env`.
-        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+        function: &'static str,
+        attempt: Attempt<Arc<CoreClaims>>,
+    ) -> Result<Answer<'env, Claims>> {
+        promise::attempt(
+            env,
+            function,
+            attempt,
+            |claims| self.object(env, claims),
+            |env, claims| new_claims(env, &claims).map(Claims),
+        )
     }
 }
 

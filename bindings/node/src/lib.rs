@@ -25,6 +25,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod jwt;
+mod promise;
 pub mod reference;
 pub mod resolver;
 pub mod storage;

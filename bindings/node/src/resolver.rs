@@ -33,19 +33,22 @@ use napi::bindgen_prelude::{
 };
 use napi::{JsDate, ValueType, sys};
 use napi_derive::napi;
+use runbeam_core::jwt::Claims as CoreClaims;
 use runbeam_core::resolve;
 use serde_json::{Map, Value};
 
 use crate::client::{Client, ResolvedResource, present};
 use crate::config::MeshConfig;
+use crate::jwt::Claims;
+use crate::promise::{self, Answer};
 use crate::storage::{REDACTED, TokenManager, date, rfc3339, secs};
 use crate::{error, jwt, reference};
 
 /// The answer of `resolve` / `resolveCached`: the resource, who answered and when, and whether
 /// it is a stale answer. Frozen: a resolver returns the same object again while the answer is
 /// cached.
-#[napi(object, object_from_js = false)]
-pub struct Resolution {
+#[napi(object, object_from_js = false, js_name = "Resolution")]
+pub struct ResolutionFields {
     /// The resource, as the Client's `resolve` gives it (`urls`, `protocol`, `mode`, ids, …).
     pub resource: ResolvedResource,
     /// The provider that answered (`'runbeam'`; `'local'` for a local reference).
@@ -131,7 +134,7 @@ fn freeze(env: &Env, value: sys::napi_value) -> Result<()> {
 
 /// A new frozen JavaScript `Resolution` (its `resource` and `resource.urls` frozen too).
 fn new_resolution(env: &Env, answer: &resolve::Resolution) -> Result<sys::napi_value> {
-    let value = Resolution {
+    let value = ResolutionFields {
         resource: ResolvedResource::from(answer.resource().clone()),
         provider: answer.provider().to_string(),
         resolved_at: rfc3339(answer.resolved_at()),
@@ -139,7 +142,7 @@ fn new_resolution(env: &Env, answer: &resolve::Resolution) -> Result<sys::napi_v
         local: answer.is_local(),
     };
     // SAFETY: `env` is the live environment of this call.
-    let raw = unsafe { Resolution::to_napi_value(env.raw(), value) }?;
+    let raw = unsafe { ResolutionFields::to_napi_value(env.raw(), value) }?;
     let object = Object::from_raw(env.raw(), raw);
     let resource: Object<'_> = object.get_named_property("resource")?;
     let urls: Object<'_> = resource.get_named_property("urls")?;
@@ -219,10 +222,11 @@ fn object_for(
     }
 }
 
-/// A raw value of the environment a Promise callback runs in (a `Resolution` object).
-pub struct Raw(sys::napi_value);
+/// A JavaScript `Resolution` object (frozen; a resolver returns the same one again while the
+/// answer is cached).
+pub struct Resolution(sys::napi_value);
 
-impl ToNapiValue for Raw {
+impl ToNapiValue for Resolution {
     unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         Ok(val.0)
     }
@@ -284,12 +288,10 @@ impl IssuedMeshToken {
 
     /// Its verified claims (`sub`, `aud`, `exp`, `jti`; `claims.claims` has `dest_url`,
     /// `source_team`, `mesh_id`, …).
-    #[napi(getter, ts_return_type = "Claims")]
-    pub fn claims<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+    #[napi(getter)]
+    pub fn claims(&self, env: &Env) -> Result<Claims> {
         error::entry(env, "IssuedMeshToken.claims", || {
-            let raw = jwt::new_claims(env, &self.inner.claims)?;
-            // SAFETY: `raw` is a live value of `env`.
-            Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+            jwt::new_claims(env, &self.inner.claims).map(Claims)
         })
     }
 
@@ -345,6 +347,13 @@ pub struct Resolver {
     objects: Rc<RefCell<Objects>>,
 }
 
+impl Resolver {
+    /// The JavaScript object for `answer` (see [`object_for`]).
+    fn object(&self, env: &Env, answer: resolve::Resolution) -> Result<Resolution> {
+        object_for(env, &self.objects, answer, &self.inner).map(Resolution)
+    }
+}
+
 impl ObjectFinalize for Resolver {
     fn finalize(self, env: Env) -> Result<()> {
         error::entry(&env, "Resolver finalizer", || {
@@ -395,6 +404,16 @@ fn with_reference<T>(env: &Env, value: &Unknown<'_>, f: impl FnOnce(&str) -> T) 
         },
         _ => Err(not_a_reference(env, value)),
     }
+}
+
+/// A required reference argument (`undefined` is refused like any other non-reference).
+fn reference_arg<'a>(env: &Env, value: Option<Unknown<'a>>) -> Result<Unknown<'a>> {
+    value.ok_or_else(|| {
+        error::invalid_argument(
+            env,
+            "reference must be a Reference or a string, not undefined",
+        )
+    })
 }
 
 fn not_a_reference(env: &Env, value: &Unknown<'_>) -> napi::Error {
@@ -520,65 +539,44 @@ impl Resolver {
     /// `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER`, `RUNBEAM_NOT_FOUND` (a local name the
     /// configuration does not define); `RUNBEAM_INVALID_ARGUMENT` for a value that is neither a
     /// string nor a `Reference`.
-    #[napi(
-        ts_args_type = "reference: Reference | string",
-        ts_return_type = "Resolution | null"
-    )]
-    pub fn resolve_cached<'env>(
+    #[napi(ts_args_type = "reference: Reference | string")]
+    pub fn resolve_cached(
         &self,
-        env: &'env Env,
+        env: &Env,
         reference: Option<Unknown<'_>>,
-    ) -> Result<Unknown<'env>> {
+    ) -> Result<Option<Resolution>> {
         error::entry(env, "Resolver.resolveCached", || {
-            let Some(reference) = reference else {
-                return Err(error::invalid_argument(
-                    env,
-                    "reference must be a Reference or a string, not undefined",
-                ));
-            };
+            let reference = reference_arg(env, reference)?;
             let outcome = with_reference(env, &reference, |text| self.inner.resolve_cached(text))?;
-            let raw = match outcome {
-                None => {
-                    let mut null = ptr::null_mut();
-                    // SAFETY: `null` is written on success.
-                    check(
-                        env,
-                        unsafe { sys::napi_get_null(env.raw(), &mut null) },
-                        "napi_get_null",
-                    )?;
-                    null
-                }
-                Some(Err(e)) => return Err(error::from_core(env, &e)),
-                Some(Ok(answer)) => object_for(env, &self.objects, answer, &self.inner)?,
-            };
-            // SAFETY: `raw` is a live value of `env`.
-            Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+            outcome
+                .map(|answer| {
+                    answer
+                        .map_err(|e| error::from_core(env, &e))
+                        .and_then(|answer| self.object(env, answer))
+                })
+                .transpose()
         })
     }
 
-    /// The fetching half of `resolve` (index.js tries `resolveCached` first).
+    /// `resolve` (index.js): the `Resolution` when it is known now, else a Promise (the
+    /// request, or the rejection of an error known at once).
     #[napi(js_name = "__resolve", skip_typescript)]
-    pub fn resolve_async<'env>(
+    pub fn resolve<'env>(
         &self,
         env: &'env Env,
         reference: Option<Unknown<'_>>,
-    ) -> Result<PromiseRaw<'env, Raw>> {
-        error::entry(env, "Resolver.resolve", || {
-            let Some(reference) = reference else {
-                return Err(error::invalid_argument(
-                    env,
-                    "reference must be a Reference or a string, not undefined",
-                ));
-            };
-            let text = with_reference(env, &reference, str::to_owned)?;
-            let inner = self.inner.clone();
+    ) -> Result<Answer<'env, Resolution>> {
+        error::promise(env, "Resolver.resolve", || {
+            let reference = reference_arg(env, reference)?;
+            let attempt = with_reference(env, &reference, |text| self.inner.resolve_attempt(text))?;
             let objects = Rc::clone(&self.objects);
             let resolver = self.inner.clone();
-            error::spawn_with(
+            promise::attempt(
                 env,
                 "Resolver.resolve",
-                async move { inner.resolve(&text).await },
-                move |env, answer| object_for(env, &objects, answer, &resolver).map(Raw),
+                attempt,
+                |answer| self.object(env, answer),
+                move |env, answer| object_for(env, &objects, answer, &resolver).map(Resolution),
             )
         })
     }
@@ -600,11 +598,11 @@ impl Resolver {
         mesh: Option<Unknown<'_>>,
         destination_url: Option<Unknown<'_>>,
     ) -> Result<PromiseRaw<'env, IssuedMeshToken>> {
-        error::entry(env, "Resolver.meshToken", || {
+        error::promise(env, "Resolver.meshToken", || {
             let mesh = string_arg(env, mesh, "mesh")?;
             let destination = string_arg(env, destination_url, "destinationUrl")?;
             let inner = self.inner.clone();
-            crate::client::spawn(
+            crate::promise::spawn(
                 env,
                 "Resolver.meshToken",
                 async move { inner.mesh_token(&mesh, &destination).await },
@@ -621,63 +619,49 @@ impl Resolver {
     ///
     /// @throws `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`,
     /// `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`.
-    #[napi(
-        ts_args_type = "token: string, mesh: string, destinationUrl?: string | null",
-        ts_return_type = "Claims | null"
-    )]
-    pub fn verify_mesh_token_sync<'env>(
+    #[napi(ts_args_type = "token: string, mesh: string, destinationUrl?: string | null")]
+    pub fn verify_mesh_token_sync(
         &self,
-        env: &'env Env,
+        env: &Env,
         token: Option<Unknown<'_>>,
         mesh: Option<Unknown<'_>>,
         destination_url: Option<Unknown<'_>>,
-    ) -> Result<Unknown<'env>> {
+    ) -> Result<Option<Claims>> {
         error::entry(env, "Resolver.verifyMeshTokenSync", || {
             let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
-            let raw =
-                match self
-                    .inner
-                    .verify_mesh_token_cached(&token, &mesh, destination.as_deref())
-                {
-                    None => {
-                        let mut null = ptr::null_mut();
-                        // SAFETY: `null` is written on success.
-                        check(
-                            env,
-                            unsafe { sys::napi_get_null(env.raw(), &mut null) },
-                            "napi_get_null",
-                        )?;
-                        null
-                    }
-                    Some(Err(e)) => return Err(error::from_core(env, &e)),
-                    Some(Ok(claims)) => jwt::new_claims(env, &claims)?,
-                };
-            // SAFETY: `raw` is a live value of `env`.
-            Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+            self.inner
+                .verify_mesh_token_cached(&token, &mesh, destination.as_deref())
+                .map(|claims| {
+                    claims
+                        .map_err(|e| error::from_core(env, &e))
+                        .and_then(|claims| jwt::new_claims(env, &claims).map(Claims))
+                })
+                .transpose()
         })
     }
 
-    /// The fetching half of `verifyMeshToken` (index.js tries `verifyMeshTokenSync` first).
+    /// `verifyMeshToken` (index.js): the claims when the keys are cached, else a Promise.
     #[napi(js_name = "__verifyMeshToken", skip_typescript)]
-    pub fn verify_mesh_token_async<'env>(
+    pub fn verify_mesh_token<'env>(
         &self,
         env: &'env Env,
         token: Option<Unknown<'_>>,
         mesh: Option<Unknown<'_>>,
         destination_url: Option<Unknown<'_>>,
-    ) -> Result<PromiseRaw<'env, jwt::JsClaims>> {
-        error::entry(env, "Resolver.verifyMeshToken", || {
+    ) -> Result<Answer<'env, Claims>> {
+        error::promise(env, "Resolver.verifyMeshToken", || {
             let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
-            let inner = self.inner.clone();
-            crate::client::spawn(
+            let attempt =
+                self.inner
+                    .verify_mesh_token_attempt(&token, &mesh, destination.as_deref());
+            let build =
+                |env: &Env, claims: Arc<CoreClaims>| jwt::new_claims(env, &claims).map(Claims);
+            promise::attempt(
                 env,
                 "Resolver.verifyMeshToken",
-                async move {
-                    inner
-                        .verify_mesh_token(&token, &mesh, destination.as_deref())
-                        .await
-                },
-                jwt::JsClaims,
+                attempt,
+                |claims| build(env, claims),
+                build,
             )
         })
     }

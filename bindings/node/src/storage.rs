@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::{
     Either, Either3, Env, FromNapiValue, Function, JavaScriptClassExt, JsObjectValue, JsValue,
-    Object, Promise, PromiseRaw, Result, ToNapiValue, Unknown,
+    Object, Promise, PromiseRaw, Result, Unknown,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{JsDate, ValueType};
@@ -37,7 +37,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::client::{Client, json_like, present, spawn};
+use crate::client::{Client, json_like, present};
+use crate::promise::{blocking, spawn};
 use crate::{args, error};
 
 type Store = Arc<dyn core::TokenStore>;
@@ -335,38 +336,6 @@ pub(crate) fn secs(env: &Env, value: &Unknown<'_>, what: &str) -> Result<Duratio
         })
 }
 
-/// Runs a blocking store call on the runtime's blocking pool; resolves with `convert(value)`.
-fn blocking<'env, T, V, F, C>(
-    env: &'env Env,
-    function: &'static str,
-    call: F,
-    convert: C,
-) -> Result<PromiseRaw<'env, V>>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: FnOnce() -> runbeam_core::Result<T> + Send + 'static,
-    C: FnOnce(T) -> V + 'static,
-{
-    spawn(
-        env,
-        function,
-        async move {
-            napi::bindgen_prelude::spawn_blocking(move || {
-                runbeam_core::panic::catch(function, call)
-            })
-            .await
-            .unwrap_or_else(|e| {
-                Err(runbeam_core::Error::new(
-                    ErrorKind::Internal,
-                    format!("storage task failed: {e}"),
-                ))
-            })
-        },
-        convert,
-    )
-}
-
 /// An instance id or token type argument, checked by the core (no path escape).
 fn id(env: &Env, value: &Unknown<'_>, what: &str) -> Result<String> {
     let text = args::string(env, value, what)?;
@@ -416,7 +385,7 @@ macro_rules! token_store {
                 env: &'env Env,
                 instance_id: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, Option<MachineToken>>> {
-                error::entry(env, concat!(stringify!($name), ".loadMachineToken"), || {
+                error::promise(env, concat!(stringify!($name), ".loadMachineToken"), || {
                     let instance = id(env, &instance_id, "instance id")?;
                     let store = Arc::clone(&self.inner);
                     blocking(
@@ -439,7 +408,7 @@ macro_rules! token_store {
                 instance_id: Unknown<'_>,
                 token: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, ()>> {
-                error::entry(env, concat!(stringify!($name), ".saveMachineToken"), || {
+                error::promise(env, concat!(stringify!($name), ".saveMachineToken"), || {
                     let instance = id(env, &instance_id, "instance id")?;
                     let token = machine_token_arg(env, &token)?;
                     let store = Arc::clone(&self.inner);
@@ -462,7 +431,7 @@ macro_rules! token_store {
                 env: &'env Env,
                 instance_id: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, Option<UserToken>>> {
-                error::entry(env, concat!(stringify!($name), ".loadUserToken"), || {
+                error::promise(env, concat!(stringify!($name), ".loadUserToken"), || {
                     let instance = id(env, &instance_id, "instance id")?;
                     let store = Arc::clone(&self.inner);
                     blocking(
@@ -485,7 +454,7 @@ macro_rules! token_store {
                 instance_id: Unknown<'_>,
                 token: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, ()>> {
-                error::entry(env, concat!(stringify!($name), ".saveUserToken"), || {
+                error::promise(env, concat!(stringify!($name), ".saveUserToken"), || {
                     let instance = id(env, &instance_id, "instance id")?;
                     let token = user_token_arg(env, &token)?;
                     let store = Arc::clone(&self.inner);
@@ -510,7 +479,7 @@ macro_rules! token_store {
                 instance_id: Unknown<'_>,
                 token_type: Unknown<'_>,
             ) -> Result<PromiseRaw<'env, bool>> {
-                error::entry(env, concat!(stringify!($name), ".delete"), || {
+                error::promise(env, concat!(stringify!($name), ".delete"), || {
                     let instance = id(env, &instance_id, "instance id")?;
                     let kind = id(env, &token_type, "token type")?;
                     let store = Arc::clone(&self.inner);
@@ -648,7 +617,7 @@ pub fn open_token_store<'env>(
     env: &'env Env,
     options: Option<Unknown<'_>>,
 ) -> Result<PromiseRaw<'env, Either3<FileTokenStore, KeyringTokenStore, MemoryTokenStore>>> {
-    error::entry(env, "openTokenStore", || {
+    error::promise(env, "openTokenStore", || {
         let options: OpenTokenStoreOptions = match present(options) {
             None => OpenTokenStoreOptions::default(),
             Some(v) => json_like(env, &v, "options")?,
@@ -979,7 +948,7 @@ impl TokenManager {
     /// `RUNBEAM_TOKEN_EXPIRED` (saying what to do) without a credential.
     #[napi(ts_return_type = "Promise<MachineToken>")]
     pub fn ensure_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, MachineToken>> {
-        error::entry(env, "TokenManager.ensureToken", || {
+        error::promise(env, "TokenManager.ensureToken", || {
             let manager = Arc::clone(&self.inner);
             spawn(
                 env,
@@ -993,7 +962,7 @@ impl TokenManager {
     /// The stored token, without renewal (null when there is none).
     #[napi(ts_return_type = "Promise<MachineToken | null>")]
     pub fn current<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<MachineToken>>> {
-        error::entry(env, "TokenManager.current", || {
+        error::promise(env, "TokenManager.current", || {
             let manager = Arc::clone(&self.inner);
             spawn(
                 env,
@@ -1008,7 +977,7 @@ impl TokenManager {
     /// the store. Rejects with `RUNBEAM_NO_TOKEN` without a credential.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn revoke<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        error::entry(env, "TokenManager.revoke", || {
+        error::promise(env, "TokenManager.revoke", || {
             let manager = Arc::clone(&self.inner);
             spawn(
                 env,
