@@ -16,7 +16,7 @@ import runbeam
 
 async def team_ingresses(api_url: str, user_token: str) -> list[str]:
     client = runbeam.AsyncClient(api_url, token=user_token)
-    return [item["name"] async for item in client.iter_all("ingresses", per_page=2)]
+    return [item["name"] async for item in client.list_all("ingresses", per_page=2)]
 
 
 def main(api_url: str, user_token: str, gateway_code: str) -> int:

@@ -78,7 +78,7 @@ def run(url: str) -> None:
     resource = dicom.resource
     say(
         f"3. {DICOMWEB} -> urls={resource.urls} protocol={resource.protocol} "
-        f"mode={resource.mode} stale={dicom.stale}"
+        f"mode={resource.mode} stale={dicom.is_stale}"
     )
     resolver.resolve(DICOMWEB)
     stats = resolver.stats()

@@ -134,7 +134,7 @@ pub struct PyMesh {
     enabled: bool,
     /// Enabled and its provider configured and enabled: the mesh gives context.
     #[pyo3(get)]
-    active: bool,
+    is_active: bool,
     /// Free text.
     #[pyo3(get)]
     description: Option<String>,
@@ -151,7 +151,7 @@ impl PyMesh {
             id: mesh.id.clone(),
             cloud_id: mesh.cloud_id().to_string(),
             enabled: mesh.enabled,
-            active: config.is_mesh_active(mesh),
+            is_active: config.is_mesh_active(mesh),
             description: mesh.description.clone(),
             ingress: references(mesh.ingress()),
             egress: references(mesh.egress()),
@@ -164,7 +164,7 @@ guarded! {
     #[pymethods]
     impl PyMesh {
         /// `"http"` or `"http3"`.
-        #[getter(r#type)]
+        #[getter]
         fn protocol(&self) -> &'static str {
             self.protocol
         }
@@ -183,7 +183,7 @@ guarded! {
 
         fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
             Ok(format!(
-                "Mesh(name={}, type={}, provider={}, enabled={})",
+                "Mesh(name={}, protocol={}, provider={}, enabled={})",
                 repr_str(py, &self.name)?,
                 repr_str(py, self.protocol)?,
                 repr_str(py, &self.provider)?,
@@ -327,7 +327,7 @@ guarded! {
     #[pymethods]
     impl PyIngress {
         /// `"http"` or `"http3"`.
-        #[getter(r#type)]
+        #[getter]
         fn protocol(&self) -> &'static str {
             self.protocol
         }
@@ -340,7 +340,7 @@ guarded! {
 
         fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
             Ok(format!(
-                "Ingress(name={}, pipeline={}, type={}, urls={})",
+                "Ingress(name={}, pipeline={}, protocol={}, urls={})",
                 repr_str(py, &self.name)?,
                 repr_str(py, &self.pipeline)?,
                 repr_str(py, self.protocol)?,
@@ -391,7 +391,7 @@ guarded! {
     #[pymethods]
     impl PyEgress {
         /// `"http"` or `"http3"`.
-        #[getter(r#type)]
+        #[getter]
         fn protocol(&self) -> &'static str {
             self.protocol
         }
@@ -404,7 +404,7 @@ guarded! {
 
         fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
             Ok(format!(
-                "Egress(name={}, pipeline={}, type={}, backend={})",
+                "Egress(name={}, pipeline={}, protocol={}, backend={})",
                 repr_str(py, &self.name)?,
                 repr_str(py, &self.pipeline)?,
                 repr_str(py, self.protocol)?,

@@ -1,7 +1,8 @@
 //! `runbeam_core::Error` → the exception classes of `runbeam/errors.py`.
 //!
 //! The hierarchy is written in Python (so that it is importable, documented and typed like any
-//! other Python code); this module only looks a class up by [`ErrorKind::name`] + `"Error"` and
+//! other Python code); this module only looks a class up by [`ErrorKind::name`] in
+//! `runbeam.errors._BY_KIND` and
 //! instantiates it with the core error's message, kind, code and problems, and for errors of the
 //! Cloud API client with the HTTP details (status, request, server message, attempts). The lookup is done
 //! once per interpreter and cached.
@@ -24,13 +25,14 @@ fn load_classes(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
         .getattr(intern!(py, "RunbeamError"))?
         .cast_into::<PyType>()?
         .unbind();
+    let by_kind = module.getattr(intern!(py, "_BY_KIND"))?;
     let mut classes = Vec::with_capacity(ErrorKind::ALL.len() + 1);
     for kind in ErrorKind::ALL {
         // A kind without its class (a core kind added before errors.py caught up) still
         // raises a RunbeamError with the right `kind` and `code`; tests/test_errors.py fails
         // on the gap.
-        let class = module
-            .getattr(format!("{}Error", kind.name()))
+        let class = by_kind
+            .get_item(kind.name())
             .ok()
             .and_then(|c| c.cast_into::<PyType>().ok())
             .map_or_else(|| base.clone_ref(py), Bound::unbind);
@@ -72,8 +74,7 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         kwargs.set_item(intern!(py, "field_errors"), fields)?;
     }
     if let Some((method, path)) = err.request() {
-        kwargs.set_item(intern!(py, "method"), method)?;
-        kwargs.set_item(intern!(py, "path"), path)?;
+        kwargs.set_item(intern!(py, "request"), (method, path))?;
     }
     if let Some(message) = err.server_message() {
         kwargs.set_item(intern!(py, "server_message"), message)?;

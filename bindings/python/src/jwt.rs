@@ -1,33 +1,21 @@
 //! `runbeam.Validator`, `runbeam.AsyncValidator`, `runbeam.Claims` and `runbeam.parse_bearer`:
 //! the JWT validator of the core (docs/spec.md §4).
 //!
-//! Both classes wrap one [`runbeam_core::jwt::Validator`]; every check is the core's. A call
-//! first takes the core's cached path ([`Validator::validate_cached`]: token cache, cached
-//! keys, signature verification — no I/O, no runtime hop) and only when the core answers
-//! "keys must be fetched" runs the core's async path on the module's runtime, like
-//! [`Validator::validate_blocking`] does:
-//!
-//! - `Validator` (sync) waits for that fetch with the GIL released (the `run_sync` of the
-//!   client module: Ctrl-C still works).
-//! - `AsyncValidator` answers from the cached path with an already completed asyncio future,
-//!   and otherwise spawns the fetch on the runtime (the client module's `run_async`).
+//! Both classes wrap one [`runbeam_core::jwt::Validator`]; every check is the core's. A call is
+//! the core's cached-then-fetch step ([`Validator::validate_attempt`]): token cache, cached keys
+//! and signature verification answer on the calling thread with no runtime hop; only when keys
+//! must be fetched does the request run on the module's runtime (see [`crate::runtime`]).
 //!
 //! The cached path runs with the GIL held by default: `bench/jwt.py` measures both ways
 //! (`_native._set_verify_releases_gil`), and on the project machine releasing the GIL around
 //! it cost every call a little (5–20 % of a cache hit) and gave threaded callers nothing
 //! measurable (see BENCHMARKS.md). The core answers a cache hit and a verification from one
 //! call, so a binding cannot release the GIL for the verification alone.
-//!
-//! Like the Cloud client, a validator used in a forked child rebuilds its core validator (and
-//! so its HTTP connection pool and key cache) from the settings it was built with.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::IntoPyObjectExt;
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use runbeam_core::jwt::{
@@ -36,9 +24,13 @@ use runbeam_core::jwt::{
     Validator, ValidatorBuilder,
 };
 
-use crate::client::{json_to_py, run_async, run_sync, seconds};
-use crate::errors::{OrRaise, invalid_argument};
+use runbeam_core::attempt::Attempt;
+
+use crate::convert::{json_to_py, non_negative, nothing, seconds};
+use crate::errors::OrRaise;
+use crate::fork::ForkSafe;
 use crate::guard::guarded;
+use crate::pair::class_pair;
 
 // ---------------------------------------------------------------------------------------------
 // The GIL on the cached path.
@@ -251,10 +243,6 @@ pub(crate) fn claims(py: Python<'_>, claims: Arc<Claims>) -> PyResult<Py<PyAny>>
     PyClaims { claims }.into_py_any(py)
 }
 
-fn nothing(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
-    Ok(py.None())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Settings and the fork-aware handle.
 
@@ -263,14 +251,6 @@ fn nothing(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
 enum Pem {
     Bytes(Vec<u8>),
     Text(String),
-}
-
-pub(crate) fn non_negative(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
-    if value == 0.0 {
-        return Ok(Duration::ZERO);
-    }
-    seconds(py, name, value)
-        .map_err(|_| invalid_argument(py, format!("{name} must be zero or more seconds")))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -331,45 +311,11 @@ fn builder(
     Ok(b)
 }
 
-/// How many times this process is a forked child of the one that loaded the module: bumped
-/// by an `os.register_at_fork(after_in_child=...)` hook. Validators compare it instead of the
-/// pid because `getpid` is a system call (~0.5 µs in sandboxed VMs), a third of a cache hit.
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
-
-/// How many forks separate this process from the one that loaded the module (see
-/// [`FORK_GENERATION`]): objects holding core state compare it to rebuild after a fork.
-pub(crate) fn fork_generation() -> u64 {
-    FORK_GENERATION.load(Ordering::Relaxed)
-}
-
-guarded! {
-    /// `_native._after_fork_in_child()`: registered with `os.register_at_fork` at import.
-    #[pyfunction(name = "_after_fork_in_child")]
-    pub fn after_fork_in_child() {
-        FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Registers [`after_fork_in_child`] with `os.register_at_fork` (where `os.fork` exists).
-pub fn register_fork_hook(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    let os = py.import(intern!(py, "os"))?;
-    if !os.hasattr(intern!(py, "register_at_fork"))? {
-        return Ok(());
-    }
-    let kwargs = PyDict::new(py);
-    kwargs.set_item(
-        intern!(py, "after_in_child"),
-        m.getattr(intern!(py, "_after_fork_in_child"))?,
-    )?;
-    os.call_method(intern!(py, "register_at_fork"), (), Some(&kwargs))?;
-    Ok(())
-}
-
-/// A core validator, the fork generation it was built in, and how to build it again.
+/// A core validator and how to build it again in a forked child (the parent's HTTP pool
+/// belongs to the parent's runtime).
 struct Handle {
     builder: ValidatorBuilder,
-    validator: Mutex<(u64, Validator)>,
+    validator: ForkSafe<Validator>,
 }
 
 impl Handle {
@@ -377,269 +323,136 @@ impl Handle {
         let validator = builder.clone().build().or_raise(py)?;
         Ok(Handle {
             builder,
-            validator: Mutex::new((FORK_GENERATION.load(Ordering::Relaxed), validator)),
+            validator: ForkSafe::new(validator),
         })
     }
 
-    /// The validator of this process, rebuilt after a fork: the parent's HTTP pool belongs to
-    /// the parent's runtime, and a lock a parent's thread held at the fork stays held here.
+    /// The validator of this process.
     fn get(&self, py: Python<'_>) -> PyResult<Validator> {
-        let generation = FORK_GENERATION.load(Ordering::Relaxed);
-        let mut slot = self.validator.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.0 != generation {
-            let fresh = self.builder.clone().build().or_raise(py)?;
-            let stale = std::mem::replace(&mut *slot, (generation, fresh));
-            // Its pool holds tasks of the parent's runtime: never drop it here.
-            std::mem::forget(stale);
-        }
-        Ok(slot.1.clone())
-    }
-
-    fn current(&self) -> Validator {
         self.validator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .1
-            .clone()
+            .get(|| self.builder.clone().build().or_raise(py))
     }
-
-    fn repr(&self, class: &str) -> String {
-        let v = self.current();
-        format!(
-            "{class}(trusted_issuers={:?}, jwks_urls={:?})",
-            v.trusted_issuers(),
-            v.jwks_urls()
-        )
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// How a call ends: the cached answer, or the core's async path.
-
-/// `Validator`: the cached answer, else `fetch()` run to completion with the GIL released.
-fn finish_sync<T, F, C>(
-    py: Python<'_>,
-    function: &'static str,
-    ready: Option<runbeam_core::Result<T>>,
-    fetch: impl FnOnce() -> F,
-    conv: C,
-) -> PyResult<Py<PyAny>>
-where
-    T: Send,
-    F: Future<Output = runbeam_core::Result<T>> + Send,
-    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>>,
-{
-    let value = match ready {
-        Some(result) => result.or_raise(py)?,
-        None => run_sync(py, function, fetch())?,
-    };
-    conv(py, value)
-}
-
-/// `AsyncValidator`: an asyncio future of the running loop, completed now with the cached
-/// answer, else completed by `fetch()` spawned on the module's runtime.
-fn finish_async<'py, T, F, C>(
-    py: Python<'py>,
-    function: &'static str,
-    ready: Option<runbeam_core::Result<T>>,
-    fetch: impl FnOnce() -> F,
-    conv: C,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    T: Send + 'static,
-    F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
-    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
-{
-    let Some(result) = ready else {
-        return run_async(py, function, fetch(), conv);
-    };
-    completed_future(py, result.or_raise(py).and_then(|value| conv(py, value)))
-}
-
-/// An asyncio future of the running loop, already completed with `outcome` (its value or its
-/// exception): the answer of an async call that needed no I/O.
-pub(crate) fn completed_future<'py>(
-    py: Python<'py>,
-    outcome: PyResult<Py<PyAny>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let future = py
-        .import(intern!(py, "asyncio"))?
-        .call_method0(intern!(py, "get_running_loop"))?
-        .call_method0(intern!(py, "create_future"))?;
-    match outcome {
-        Ok(value) => future.call_method1(intern!(py, "set_result"), (value,))?,
-        Err(err) => future.call_method1(intern!(py, "set_exception"), (err.into_value(py),))?,
-    };
-    Ok(future)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The classes.
 
-/// Validates Runbeam JWTs and mesh tokens (blocking; a key fetch waits with the GIL released).
-#[pyclass(frozen, module = "runbeam", name = "Validator")]
-pub struct PyValidator {
-    handle: Handle,
-}
-
-/// The asyncio form of `Validator`: every call returns an awaitable.
-#[pyclass(frozen, module = "runbeam", name = "AsyncValidator")]
-pub struct PyAsyncValidator {
-    handle: Handle,
-}
-
-// The constructors' defaults are written as literals so that Python shows them.
-const _: () = {
-    assert!(DEFAULT_LEEWAY.as_secs() == 60);
-    assert!(DEFAULT_JWKS_TTL.as_secs() == 3600);
-    assert!(DEFAULT_MIN_REFRESH_INTERVAL.as_secs() == 30);
-    assert!(DEFAULT_MAX_STALE.as_secs() == 86400);
-    assert!(DEFAULT_CACHE_CAPACITY == 10000);
-    assert!(DEFAULT_JWKS_DEADLINE.as_secs() == 10);
-};
-
-/// The `#[pymethods]` of one validator class: its constructor and shared members, then one
-/// shell per call of the shared list (see `validator_classes!`).
-///
-/// `$out` is what a call returns to Python and `$finish` how it ends: `Py<PyAny>` with
-/// [`finish_sync`] or `Bound<'py, PyAny>` with [`finish_async`].
-macro_rules! validator_class {
-    (
-        $class:ident, $repr:literal, $out:ty, $finish:path;
-        $(
-            $(#[$attr:meta])*
-            fn $name:ident($py:ident, $v:ident $(, $arg:ident: $ty:ty)*) -> $convert:path {
-                cached $cached:block
-                fetch $fetch:block
-            }
-        )*
-    ) => {
-        guarded! {
-            $repr;
-            #[pymethods]
-            impl $class {
-                #[new]
-                #[pyo3(signature = (*, trusted_issuers=None, jwks_url=None, algorithms=None, audiences=None, required_claims=None, leeway=60.0, jwks_ttl=3600.0, min_refresh_interval=30.0, max_stale=86400.0, cache_capacity=10000, allow_insecure_http=false, deadline=10.0, ca_bundle_pem=None))]
-                #[allow(clippy::too_many_arguments)]
-                fn new(
-                    py: Python<'_>,
-                    trusted_issuers: Option<Vec<String>>,
-                    jwks_url: Option<String>,
-                    algorithms: Option<Vec<String>>,
-                    audiences: Option<Vec<String>>,
-                    required_claims: Option<Vec<String>>,
-                    leeway: f64,
-                    jwks_ttl: f64,
-                    min_refresh_interval: f64,
-                    max_stale: f64,
-                    cache_capacity: usize,
-                    allow_insecure_http: bool,
-                    deadline: f64,
-                    ca_bundle_pem: Option<Pem>,
-                ) -> PyResult<Self> {
-                    let builder = builder(
-                        py,
-                        trusted_issuers,
-                        jwks_url,
-                        algorithms,
-                        audiences,
-                        required_claims,
-                        leeway,
-                        jwks_ttl,
-                        min_refresh_interval,
-                        max_stale,
-                        cache_capacity,
-                        allow_insecure_http,
-                        deadline,
-                        ca_bundle_pem,
-                    )?;
-                    Ok($class { handle: Handle::new(py, builder)? })
-                }
-
-                /// The trusted issuers, normalised.
-                #[getter]
-                fn trusted_issuers(&self) -> Vec<String> {
-                    self.handle.current().trusted_issuers().to_vec()
-                }
-
-                /// The JWKS URLs keys are fetched from.
-                #[getter]
-                fn jwks_urls(&self) -> Vec<String> {
-                    self.handle.current().jwks_urls()
-                }
-
-                /// Verified tokens currently remembered.
-                #[getter]
-                fn cached_tokens(&self) -> usize {
-                    self.handle.current().cached_tokens()
-                }
-
-                /// Forgets every verified token (keys stay cached). Immediate, also on
-                /// `AsyncValidator`.
-                fn flush_token_cache(&self) {
-                    self.handle.current().flush_token_cache();
-                }
-
-                fn __repr__(&self) -> String {
-                    self.handle.repr($repr)
-                }
-
-                $(
-                    $(#[$attr])*
-                    fn $name<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
-                        let $v = self.handle.get($py)?;
-                        let ready = $cached;
-                        $finish($py, concat!($repr, ".", stringify!($name)), ready, move || $fetch, $convert)
-                    }
-                )*
-            }
+class_pair! {
+    /// Validates Runbeam JWTs and mesh tokens (blocking; a key fetch waits with the GIL released).
+    sync PyValidator = "Validator";
+    /// The asyncio form of `Validator`: every call returns an awaitable.
+    async PyAsyncValidator = "AsyncValidator";
+    holds Handle;
+    members {
+        #[new]
+        #[pyo3(signature = (
+            *,
+            trusted_issuers=None,
+            jwks_url=None,
+            algorithms=None,
+            audiences=None,
+            required_claims=None,
+            leeway=DEFAULT_LEEWAY.as_secs_f64(),
+            jwks_ttl=DEFAULT_JWKS_TTL.as_secs_f64(),
+            min_refresh_interval=DEFAULT_MIN_REFRESH_INTERVAL.as_secs_f64(),
+            max_stale=DEFAULT_MAX_STALE.as_secs_f64(),
+            cache_capacity=DEFAULT_CACHE_CAPACITY,
+            allow_insecure_http=false,
+            deadline=DEFAULT_JWKS_DEADLINE.as_secs_f64(),
+            ca_bundle_pem=None,
+        ))]
+        #[allow(clippy::too_many_arguments)]
+        fn new(
+            py: Python<'_>,
+            trusted_issuers: Option<Vec<String>>,
+            jwks_url: Option<String>,
+            algorithms: Option<Vec<String>>,
+            audiences: Option<Vec<String>>,
+            required_claims: Option<Vec<String>>,
+            leeway: f64,
+            jwks_ttl: f64,
+            min_refresh_interval: f64,
+            max_stale: f64,
+            cache_capacity: usize,
+            allow_insecure_http: bool,
+            deadline: f64,
+            ca_bundle_pem: Option<Pem>,
+        ) -> PyResult<Self> {
+            let builder = builder(
+                py,
+                trusted_issuers,
+                jwks_url,
+                algorithms,
+                audiences,
+                required_claims,
+                leeway,
+                jwks_ttl,
+                min_refresh_interval,
+                max_stale,
+                cache_capacity,
+                allow_insecure_http,
+                deadline,
+                ca_bundle_pem,
+            )?;
+            Ok(Self { inner: Handle::new(py, builder)? })
         }
-    };
-}
 
-/// Both validator classes from one list of calls. Each call is written once, as
-/// `fn name(py, v, args...) -> convert { cached {..} fetch {..} }`: `cached` evaluates the
-/// core's no-I/O path on the validator `v` (`None`: keys must be fetched), `fetch` a `'static`
-/// future of the core's async path, run only when `cached` gave `None`.
-macro_rules! validator_classes {
-    ($($calls:tt)*) => {
-        validator_class!(PyValidator, "Validator", Py<PyAny>, finish_sync; $($calls)*);
-        validator_class!(PyAsyncValidator, "AsyncValidator", Bound<'py, PyAny>, finish_async; $($calls)*);
-    };
-}
+        /// The trusted issuers, normalised.
+        #[getter]
+        fn trusted_issuers(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+            Ok(self.inner.get(py)?.trusted_issuers().to_vec())
+        }
 
-validator_classes! {
-    /// Verifies `token` and returns its claims; keys are fetched first when none are cached,
-    /// their TTL has passed, or the token names an unknown `kid`.
-    fn validate(py, v, token: &str) -> claims {
-        cached { cached_path(py, || v.validate_cached(token)) }
-        fetch {
-            let token = token.to_owned();
-            async move { v.validate(&token).await }
+        /// The JWKS URLs keys are fetched from.
+        #[getter]
+        fn jwks_urls(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+            Ok(self.inner.get(py)?.jwks_urls())
+        }
+
+        /// Verified tokens currently remembered.
+        #[getter]
+        fn cached_tokens(&self, py: Python<'_>) -> PyResult<usize> {
+            Ok(self.inner.get(py)?.cached_tokens())
+        }
+
+        /// Forgets every verified token (keys stay cached). Immediate, also on
+        /// `AsyncValidator`.
+        fn flush_token_cache(&self, py: Python<'_>) -> PyResult<()> {
+            self.inner.get(py)?.flush_token_cache();
+            Ok(())
+        }
+
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            let v = self.inner.get(py)?;
+            Ok(format!(
+                "{}(trusted_issuers={:?}, jwks_urls={:?})",
+                Self::NAME,
+                v.trusted_issuers(),
+                v.jwks_urls()
+            ))
         }
     }
-
-    /// `validate` plus the mesh-token checks: `aud` is `mesh:<mesh_id>`, the `mesh_id` claim
-    /// matches, and `destination_url` (when given) lies under the token's `dest_url`.
-    #[pyo3(signature = (token, mesh_id, destination_url=None))]
-    fn verify_mesh_token(py, v, token: &str, mesh_id: &str, destination_url: Option<&str>)
-        -> claims
-    {
-        cached {
-            cached_path(py, || v.verify_mesh_token_cached(token, mesh_id, destination_url))
+    calls {
+        /// Verifies `token` and returns its claims; keys are fetched first when none are cached,
+        /// their TTL has passed, or the token names an unknown `kid`.
+        fn validate(py, v, token: &str) -> claims {
+            cached_path(py, || v.validate_attempt(token))
         }
-        fetch {
-            let (token, mesh_id) = (token.to_owned(), mesh_id.to_owned());
-            let destination_url = destination_url.map(str::to_owned);
-            async move { v.verify_mesh_token(&token, &mesh_id, destination_url.as_deref()).await }
-        }
-    }
 
-    /// Fetches every JWKS now (at start-up, so the first request does not wait); respects
-    /// the minimum refresh interval.
-    fn refresh_keys(py, v) -> nothing {
-        cached { None }
-        fetch { async move { v.refresh_keys().await } }
+        /// `validate` plus the mesh-token checks: `aud` is `mesh:<mesh_id>`, the `mesh_id` claim
+        /// matches, and `destination_url` (when given) lies under the token's `dest_url`.
+        #[pyo3(signature = (token, mesh_id, destination_url=None))]
+        fn verify_mesh_token(py, v, token: &str, mesh_id: &str, destination_url: Option<&str>)
+            -> claims
+        {
+            cached_path(py, || v.verify_mesh_token_attempt(token, mesh_id, destination_url))
+        }
+
+        /// Fetches every JWKS now (at start-up, so the first request does not wait); respects
+        /// the minimum refresh interval.
+        fn refresh_keys(py, v) -> nothing {
+            Attempt::pending(async move { v.refresh_keys().await })
+        }
     }
 }
 

@@ -19,11 +19,15 @@ use pyo3::prelude::*;
 
 pub mod client;
 pub mod config;
+mod convert;
 pub mod errors;
+mod fork;
 mod guard;
 pub mod jwt;
+mod pair;
 pub mod reference;
 pub mod resolver;
+mod runtime;
 pub mod storage;
 
 /// The module `runbeam._native`; the package `runbeam` re-exports its classes.
@@ -45,15 +49,16 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::PyClient>()?;
     m.add_class::<client::PyAsyncClient>()?;
     m.add_class::<client::PyAuthorizeResult>()?;
-    m.add_class::<client::PyResolved>()?;
+    m.add_class::<client::PyResolveResult>()?;
     m.add_class::<client::PyResolvedResource>()?;
-    m.add_class::<client::PyMeshToken>()?;
+    m.add_class::<client::PyMeshTokenResult>()?;
     m.add_class::<client::PyPage>()?;
     m.add_class::<client::PyResourceIterator>()?;
     m.add_class::<client::PyAsyncResourceIterator>()?;
     m.add_class::<client::PyChange>()?;
     m.add_class::<client::PyAcknowledgement>()?;
     m.add_class::<client::PyUpdateResult>()?;
+    m.add_class::<client::PyUpdatedConfig>()?;
     m.add_class::<jwt::PyValidator>()?;
     m.add_class::<jwt::PyAsyncValidator>()?;
     m.add_class::<jwt::PyClaims>()?;
@@ -61,12 +66,8 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<jwt::PyTokenTeam>()?;
     m.add_function(wrap_pyfunction!(jwt::parse_bearer, m)?)?;
     m.add_function(wrap_pyfunction!(jwt::set_verify_releases_gil, m)?)?;
-    m.add_function(wrap_pyfunction!(jwt::after_fork_in_child, m)?)?;
-    jwt::register_fork_hook(m)?;
-    m.add_function(wrap_pyfunction!(client::at_exit, m)?)?;
-    m.py()
-        .import("atexit")?
-        .call_method1("register", (m.getattr("_at_exit")?,))?;
+    fork::register(m)?;
+    runtime::register(m)?;
     m.add_class::<storage::PyTokenStore>()?;
     m.add_class::<storage::PyFileTokenStore>()?;
     m.add_class::<storage::PyKeyringTokenStore>()?;

@@ -7,19 +7,18 @@
 //! is the core's; this module converts types and runs the calls:
 //!
 //! - store calls are blocking (file I/O, D-Bus): they run with the GIL released;
-//! - `TokenManager` waits like `Client` (the client module's `run_sync`), `AsyncTokenManager`
-//!   returns asyncio futures like `AsyncClient` (`run_async`);
+//! - `TokenManager` and `AsyncTokenManager` are one [`class_pair!`]: the first waits like
+//!   `Client`, the second returns asyncio futures like `AsyncClient` ([`crate::runtime`]);
 //! - the Python credential and renewal-window callbacks are called by the core from its own
 //!   threads: they take the GIL there ([`Python::attach`]); an exception raised by the
 //!   credential callback becomes a core error (its message kept), one raised by the
 //!   renewal-window callback goes to `sys.unraisablehook`.
 //!
 //! A manager used in a forked child rebuilds its core manager (and so its HTTP client) from the
-//! arguments it was created with, as the clients do.
+//! arguments it was created with ([`ForkSafe`]), as the clients do.
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
@@ -27,6 +26,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
+use runbeam_core::attempt::Attempt;
 use runbeam_core::storage::{
     self as core, Credential, CredentialFn, FileTokenStore, KeyringTokenStore, MachineToken,
     MemoryTokenStore, RenewalWindowFn, StoreChoice, TokenManager, TokenStore, UserToken,
@@ -34,13 +34,13 @@ use runbeam_core::storage::{
 use runbeam_core::{Error, ErrorKind, Secret};
 use serde_json::{Value, json};
 
-use crate::client::{Delivery, core_client, datetime, json_to_py, py_to_json, run_async, run_sync};
+use crate::client::core_client;
+use crate::convert::{datetime, json_to_py, non_negative, nothing, optional_datetime, py_to_json};
 use crate::errors::{OrRaise, invalid_argument, to_py_err};
+use crate::fork::ForkSafe;
 use crate::guard::guarded;
-use crate::jwt::non_negative;
-
-// The default renewal window is written as a literal in the signatures so that Python shows it.
-const _: () = assert!(core::DEFAULT_RENEWAL_WINDOW.as_secs() == 604800);
+use crate::pair::class_pair;
+use crate::runtime::Delivery;
 
 // ---------------------------------------------------------------------------------------------
 // Conversions.
@@ -76,17 +76,6 @@ fn from_json<T: serde::de::DeserializeOwned>(
 ) -> PyResult<T> {
     // The messages of the core's deserializers never quote a token.
     serde_json::from_value(value).map_err(|e| invalid_argument(py, format!("invalid {what}: {e}")))
-}
-
-fn optional_datetime(
-    py: Python<'_>,
-    at: Option<time::OffsetDateTime>,
-) -> PyResult<Option<Py<PyAny>>> {
-    at.map(|at| datetime(py, at)).transpose()
-}
-
-fn window(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
-    non_negative(py, name, value)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,12 +162,10 @@ guarded! {
             self.0.expires_in().as_secs_f64()
         }
 
-        /// Whether it expires within `window_seconds` (or has expired).
-        #[pyo3(signature = (window_seconds=604800.0))]
-        fn needs_renewal(&self, py: Python<'_>, window_seconds: f64) -> PyResult<bool> {
-            Ok(self
-                .0
-                .needs_renewal(window(py, "window_seconds", window_seconds)?))
+        /// Whether it expires within `window` seconds (or has expired).
+        #[pyo3(signature = (window=core::DEFAULT_RENEWAL_WINDOW.as_secs_f64()))]
+        fn needs_renewal(&self, py: Python<'_>, window: f64) -> PyResult<bool> {
+            Ok(self.0.needs_renewal(non_negative(py, "window", window)?))
         }
 
         fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -624,10 +611,10 @@ impl Setup {
     }
 }
 
-/// A core manager and the pid of the process that built it.
+/// A core manager and how to build it again in a forked child.
 struct Handle {
     setup: Setup,
-    manager: Mutex<(u32, Arc<TokenManager>)>,
+    manager: ForkSafe<Arc<TokenManager>>,
 }
 
 impl Handle {
@@ -662,27 +649,19 @@ impl Handle {
             client: client.clone().unbind(),
             gateway_code,
             credential: parse_credential(py, credential)?,
-            window: window(py, "renewal_window", renewal_window)?,
+            window: non_negative(py, "renewal_window", renewal_window)?,
             on_window,
         };
         let manager = Arc::new(setup.build(py)?);
         Ok(Handle {
             setup,
-            manager: Mutex::new((std::process::id(), manager)),
+            manager: ForkSafe::new(manager),
         })
     }
 
-    /// The manager of this process (rebuilt after a fork).
+    /// The manager of this process.
     fn get(&self, py: Python<'_>) -> PyResult<Arc<TokenManager>> {
-        let pid = std::process::id();
-        let mut slot = self.manager.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.0 != pid {
-            let fresh = Arc::new(self.setup.build(py)?);
-            let stale = std::mem::replace(&mut *slot, (pid, fresh));
-            // Its client's pool holds tasks of the parent's runtime: never drop it here.
-            std::mem::forget(stale);
-        }
-        Ok(Arc::clone(&slot.1))
+        self.manager.get(|| self.setup.build(py).map(Arc::new))
     }
 
     fn repr(&self, class: &str) -> String {
@@ -704,141 +683,92 @@ impl Handle {
 pub(crate) fn core_manager(arg: &Bound<'_, PyAny>) -> PyResult<Arc<TokenManager>> {
     let py = arg.py();
     if let Ok(m) = arg.cast::<PyTokenManager>() {
-        return m.get().handle.get(py);
+        return m.get().inner.get(py);
     }
     if let Ok(m) = arg.cast::<PyAsyncTokenManager>() {
-        return m.get().handle.get(py);
+        return m.get().inner.get(py);
     }
     Err(PyTypeError::new_err(format!(
-        "manager must be a runbeam.TokenManager or a runbeam.AsyncTokenManager, not {}",
+        "token_manager must be a runbeam.TokenManager or a runbeam.AsyncTokenManager, not {}",
         arg.get_type().name()?
     )))
 }
 
-/// Runs `fut` with the GIL released and converts its result (the `Client` way).
-fn finish_sync<T, F, C>(
-    py: Python<'_>,
-    function: &'static str,
-    fut: F,
-    conv: C,
-) -> PyResult<Py<PyAny>>
-where
-    T: Send,
-    F: Future<Output = runbeam_core::Result<T>> + Send,
-    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>>,
-{
-    let value = run_sync(py, function, fut)?;
-    conv(py, value)
-}
-
-fn nothing(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
-    Ok(py.None())
-}
-
-/// Keeps a gateway instance's machine token valid (blocking; every wait releases the GIL).
-#[pyclass(frozen, module = "runbeam", name = "TokenManager")]
-pub struct PyTokenManager {
-    handle: Handle,
-}
-
-/// The asyncio form of `TokenManager`: `ensure_token`, `revoke` and `current` return
-/// awaitables.
-#[pyclass(frozen, module = "runbeam", name = "AsyncTokenManager")]
-pub struct PyAsyncTokenManager {
-    handle: Handle,
-}
-
-/// The `#[pymethods]` of one manager class; `$out`/`$finish` as in the client module.
-macro_rules! manager_class {
-    (
-        $class:ident, $repr:literal, $out:ty, $finish:path;
-        $(
-            $(#[$attr:meta])*
-            fn $name:ident($m:ident) -> $convert:path $body:block
-        )*
-    ) => {
-        guarded! {
-            $repr;
-            #[pymethods]
-            impl $class {
-                #[new]
-                #[pyo3(signature = (instance_id, store, client, *, gateway_code=None, credential=None, renewal_window=604800.0, on_renewal_window=None))]
-                #[allow(clippy::too_many_arguments)]
-                fn new(
-                    py: Python<'_>,
-                    instance_id: String,
-                    store: &Bound<'_, PyAny>,
-                    client: &Bound<'_, PyAny>,
-                    gateway_code: Option<String>,
-                    credential: Option<&Bound<'_, PyAny>>,
-                    renewal_window: f64,
-                    on_renewal_window: Option<&Bound<'_, PyAny>>,
-                ) -> PyResult<Self> {
-                    Ok($class {
-                        handle: Handle::new(
-                            py,
-                            instance_id,
-                            store,
-                            client,
-                            gateway_code,
-                            credential,
-                            renewal_window,
-                            on_renewal_window,
-                        )?,
-                    })
-                }
-
-                /// The gateway instance.
-                #[getter]
-                fn instance_id(&self) -> &str {
-                    &self.handle.setup.instance_id
-                }
-
-                /// The store tokens are kept in.
-                #[getter]
-                fn store(&self, py: Python<'_>) -> Py<PyTokenStore> {
-                    self.handle.setup.store.clone_ref(py)
-                }
-
-                fn __repr__(&self) -> String {
-                    self.handle.repr($repr)
-                }
-
-                $(
-                    $(#[$attr])*
-                    fn $name<'py>(&self, py: Python<'py>) -> PyResult<$out> {
-                        let $m = self.handle.get(py)?;
-                        $finish(py, concat!($repr, ".", stringify!($name)), $body, $convert)
-                    }
-                )*
-            }
+class_pair! {
+    /// Keeps a gateway instance's machine token valid (blocking; every wait releases the GIL).
+    sync PyTokenManager = "TokenManager";
+    /// The asyncio form of `TokenManager`: `ensure_token`, `revoke` and `current` return
+    /// awaitables.
+    async PyAsyncTokenManager = "AsyncTokenManager";
+    holds Handle;
+    members {
+        #[new]
+        #[pyo3(signature = (
+            instance_id,
+            store,
+            client,
+            *,
+            gateway_code=None,
+            credential=None,
+            renewal_window=core::DEFAULT_RENEWAL_WINDOW.as_secs_f64(),
+            on_renewal_window=None,
+        ))]
+        #[allow(clippy::too_many_arguments)]
+        fn new(
+            py: Python<'_>,
+            instance_id: String,
+            store: &Bound<'_, PyAny>,
+            client: &Bound<'_, PyAny>,
+            gateway_code: Option<String>,
+            credential: Option<&Bound<'_, PyAny>>,
+            renewal_window: f64,
+            on_renewal_window: Option<&Bound<'_, PyAny>>,
+        ) -> PyResult<Self> {
+            Ok(Self {
+                inner: Handle::new(
+                    py,
+                    instance_id,
+                    store,
+                    client,
+                    gateway_code,
+                    credential,
+                    renewal_window,
+                    on_renewal_window,
+                )?,
+            })
         }
-    };
-}
 
-macro_rules! manager_classes {
-    ($($calls:tt)*) => {
-        manager_class!(PyTokenManager, "TokenManager", Py<PyAny>, finish_sync; $($calls)*);
-        manager_class!(
-            PyAsyncTokenManager, "AsyncTokenManager", Bound<'py, PyAny>, run_async; $($calls)*
-        );
-    };
-}
+        /// The gateway instance.
+        #[getter]
+        fn instance_id(&self) -> &str {
+            &self.inner.setup.instance_id
+        }
 
-manager_classes! {
-    /// A valid machine token: the stored one, or a new one from `/harmony/authorize` when it
-    /// is missing, expired or inside the renewal window and a credential is configured.
-    fn ensure_token(m) -> machine_token {
-        async move { m.ensure_token().await }
+        /// The store tokens are kept in.
+        #[getter]
+        fn store(&self, py: Python<'_>) -> Py<PyTokenStore> {
+            self.inner.setup.store.clone_ref(py)
+        }
+
+        fn __repr__(&self) -> String {
+            self.inner.repr(Self::NAME)
+        }
     }
+    calls {
+        /// A valid machine token: the stored one, or a new one from `/harmony/authorize` when it
+        /// is missing, expired or inside the renewal window and a credential is configured.
+        fn ensure_token(py, m) -> machine_token {
+            Attempt::pending(async move { m.ensure_token().await })
+        }
 
-    /// Revokes every machine token of the gateway (with the credential) and clears the store.
-    fn revoke(m) -> nothing {
-        async move { m.revoke().await }
-    }
+        /// Revokes every machine token of the gateway (with the credential) and clears the store.
+        fn revoke(py, m) -> nothing {
+            Attempt::pending(async move { m.revoke().await })
+        }
 
-    /// The stored token, without renewal, or `None`.
-    fn current(m) -> optional_machine_token {
-        async move { m.current().await }
+        /// The stored token, without renewal, or `None`.
+        fn current(py, m) -> optional_machine_token {
+            Attempt::pending(async move { m.current().await })
+        }
     }
 }

@@ -69,7 +69,7 @@ def test_revoked_machine_token_is_unauthorized(cloud: Cloud):
     gateway = cloud.gateway(ALICE, RADIOLOGY_GW, max_attempts=1)
     assert gateway.resolve(DICOMWEB).resource.name == "dicomweb"
     answer = cloud.client(ALICE).revoke(RADIOLOGY_GW)
-    assert answer["success"] is True
+    assert answer.success is True
     with pytest.raises(runbeam.UnauthorizedError) as info:
         gateway.resolve(DICOMWEB)
     assert info.value.status == 401
@@ -80,8 +80,8 @@ def test_jwks_and_client_repr(cloud: Cloud):
     keys = client.jwks()["keys"]
     assert keys and all("kty" in k for k in keys)
     assert ALICE not in repr(client)
-    assert client.api_url == cloud.url + "/api"
-    assert client.with_token(BOB).api_url == client.api_url
+    assert client.api_root == cloud.url + "/api"
+    assert client.with_token(BOB).api_root == client.api_root
 
 
 # --- resolve / mesh tokens --------------------------------------------------------------------
@@ -90,7 +90,7 @@ def test_jwks_and_client_repr(cloud: Cloud):
 def test_resolve_found_and_not_found(cloud: Cloud):
     gateway = cloud.gateway(BOB, ANALYTICS_GW)
     resolved = gateway.resolve(runbeam.Reference(DICOMWEB))
-    assert isinstance(resolved, runbeam.Resolved)
+    assert isinstance(resolved, runbeam.ResolveResult)
     assert resolved.provider == "runbeam"
     assert isinstance(resolved.resolved_at, datetime.datetime)
     resource = resolved.resource
@@ -112,7 +112,7 @@ def test_resolve_found_and_not_found(cloud: Cloud):
 def test_mesh_token_issued_and_refused(cloud: Cloud):
     analytics = cloud.gateway(BOB, ANALYTICS_GW)
     token = analytics.mesh_token(MESH, f"{DICOM_URL}/studies/1.2.3")
-    assert isinstance(token, runbeam.MeshToken)
+    assert isinstance(token, runbeam.MeshTokenResult)
     assert token.token.count(".") == 2
     assert token.token not in repr(token)
     assert token.mesh_id
@@ -160,12 +160,12 @@ def test_collections_crud_and_validation(cloud: Cloud):
     with pytest.raises(runbeam.InvalidArgumentError, match="per_page"):
         alice.list("services", per_page=1001)
     with pytest.raises(runbeam.InvalidArgumentError, match="per_page"):
-        alice.iter_all("services", per_page=0)
+        alice.list_all("services", per_page=0)
     with pytest.raises(runbeam.InvalidArgumentError, match="per_page"):
-        alice.iter_all("services", per_page=1001)
+        alice.list_all("services", per_page=1001)
 
 
-def test_list_and_iter_all_across_pages(cloud: Cloud):
+def test_list_and_list_all_across_pages(cloud: Cloud):
     alice = cloud.client(ALICE)
     for i in range(7):
         alice.create("services", {"name": f"page-svc-{i}"})
@@ -177,7 +177,7 @@ def test_list_and_iter_all_across_pages(cloud: Cloud):
     assert first.has_next
     assert all(isinstance(item, dict) for item in first.data)
 
-    everything = list(alice.iter_all("services", per_page=3))
+    everything = list(alice.list_all("services", per_page=3))
     assert len(everything) == first.total
     ids = [item["id"] for item in everything]
     assert len(set(ids)) == len(ids)
@@ -207,7 +207,7 @@ def test_timeout_with_a_slow_server(cloud: Cloud):
     gateway = cloud.gateway(BOB, ANALYTICS_GW, deadline=0.5)
     cloud.fault(path=RESOLVE_PATH, latency_ms=3000, count=5)
     start = time.monotonic()
-    with pytest.raises(runbeam.TimeoutError) as info:
+    with pytest.raises(runbeam.RunbeamTimeoutError) as info:
         gateway.resolve(DICOMWEB)
     elapsed = time.monotonic() - start
     # The deadline bounds the call, not the 3 s server: a lower bound plus a generous upper
@@ -279,18 +279,18 @@ class _NextLinkOnly(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_iter_all_follows_links_next_without_last_page():
+def test_list_all_follows_links_next_without_last_page():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NextLinkOnly)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        ids = [item["id"] for item in runbeam.Client(url, token="1|x").iter_all("gateways", per_page=2)]
+        ids = [item["id"] for item in runbeam.Client(url, token="1|x").list_all("gateways", per_page=2)]
         assert ids == ["1", "2", "3", "4", "5", "6"]
 
         async def all_ids():
             client = runbeam.AsyncClient(url, token="1|x")
-            return [item["id"] async for item in client.iter_all("gateways", per_page=2)]
+            return [item["id"] async for item in client.list_all("gateways", per_page=2)]
 
         assert asyncio.run(all_ids()) == ids
     finally:
@@ -298,15 +298,15 @@ def test_iter_all_follows_links_next_without_last_page():
         server.server_close()
 
 
-def test_iter_all_retries_a_failed_page(cloud: Cloud):
+def test_list_all_retries_a_failed_page(cloud: Cloud):
     alice = cloud.client(ALICE, max_attempts=1)
     for i in range(3):
         alice.create("services", {"name": f"retry-svc-{i}"})
     total = alice.list("services").total
-    items = alice.iter_all("services", per_page=2)
+    items = alice.list_all("services", per_page=2)
     first = [next(items), next(items)]
     cloud.fault(path="/api/services", status=500, count=1)
-    with pytest.raises(runbeam.ServerErrorError) as info:
+    with pytest.raises(runbeam.ServerError) as info:
         next(items)
     assert info.value.status == 500
     rest = list(items)
@@ -377,7 +377,7 @@ def test_async_client_basics(cloud: Cloud):
         for i in range(4):
             await alice.create("services", {"name": f"async-svc-{i}"})
         page = await alice.list("services", per_page=2)
-        items = [item async for item in alice.iter_all("services", per_page=2)]
+        items = [item async for item in alice.list_all("services", per_page=2)]
         assert len(items) == page.total
         created = await alice.create("services", {"name": "async-crud"})
         assert (await alice.get("services", created["id"]))["name"] == "async-crud"

@@ -50,16 +50,16 @@ def test_a_change_is_listed_acknowledged_and_applied(cloud: Cloud, connect: Conn
     change = changes[0]
     assert isinstance(change, runbeam.Change)
     assert change.status == "pending"
-    assert change.fields["resource_id"] == pipeline["id"]
-    assert change.fields["type"] == "pipeline"
-    assert change.fields["action"] == "updated"
-    assert "id" not in change.fields and "status" not in change.fields
+    assert change.extra["resource_id"] == pipeline["id"]
+    assert change.extra["type"] == "pipeline"
+    assert change.extra["action"] == "updated"
+    assert "id" not in change.extra and "status" not in change.extra
     assert repr(change) == f'Change(id="{change.id}", status="pending")'
 
     one = gateway.change(change.id)
     assert (one.id, one.status) == (change.id, "pending")
-    assert one.fields["gateway_id"] == change.fields["gateway_id"]
-    assert [c.id for c in gateway.changes(change.fields["gateway_id"])] == [change.id]
+    assert one.extra["gateway_id"] == change.extra["gateway_id"]
+    assert [c.id for c in gateway.changes(change.extra["gateway_id"])] == [change.id]
 
     acked = gateway.acknowledge_changes([change.id])
     assert isinstance(acked, runbeam.Acknowledgement)
@@ -79,7 +79,7 @@ def test_a_change_is_listed_acknowledged_and_applied(cloud: Cloud, connect: Conn
     with pytest.raises(runbeam.ConflictError) as info:
         gateway.change_applied(change.id)
     assert info.value.status == 409
-    assert (info.value.method, info.value.path) == ("POST", f"/harmony/change/{change.id}/applied")
+    assert info.value.request == ("POST", f"/harmony/change/{change.id}/applied")
 
 
 def test_a_change_fails_with_details(cloud: Cloud, connect: Connect):
@@ -91,14 +91,14 @@ def test_a_change_fails_with_details(cloud: Cloud, connect: Connect):
     assert failed.success
     again = gateway.change(change.id)
     assert again.status == "failed"
-    assert again.fields["error"] == "invalid TOML"
-    assert again.fields["details"] == {"line": 3, "hint": ["a", "b"]}
+    assert again.extra["error"] == "invalid TOML"
+    assert again.extra["details"] == {"line": 3, "hint": ["a", "b"]}
     assert gateway.changes() == []
 
     edit(alice, dicom_pipeline(alice), "fails without details")
     (second,) = gateway.changes()
     assert gateway.change_failed(second.id, "no details").success
-    assert gateway.change(second.id).fields["details"] is None
+    assert gateway.change(second.id).extra["details"] is None
 
     # Details must be JSON-serializable (as request bodies everywhere: json.dumps' TypeError).
     with pytest.raises(TypeError):
@@ -123,7 +123,7 @@ def test_change_feed_errors(cloud: Cloud, connect: Connect):
     with pytest.raises(runbeam.NotFoundError) as info:
         gateway.change("no-such-change")
     assert info.value.status == 404
-    assert (info.value.method, info.value.path) == ("GET", "/harmony/change/no-such-change")
+    assert info.value.request == ("GET", "/harmony/change/no-such-change")
 
     with pytest.raises(runbeam.NotFoundError):
         gateway.change_applied("no-such-change")
@@ -146,16 +146,24 @@ def test_update_config_creates_then_updates(cloud: Cloud, connect: Connect):
     gateway = radiology(cloud, connect)
     created = gateway.update_config("pipeline", '[pipeline]\nname = "p"\n')
     assert isinstance(created, runbeam.UpdateResult)
-    assert (created.type, created.action, created.success) == ("pipeline", "created", True)
-    assert created.id
+    assert isinstance(created.data, runbeam.UpdatedConfig)
+    assert (created.data.type, created.data.action, created.success) == (
+        "pipeline",
+        "created",
+        True,
+    )
+    assert created.data.id
     assert created.message
-    assert repr(created) == f'UpdateResult(type="pipeline", id="{created.id}", action="created")'
+    assert repr(created.data) == (
+        f'UpdatedConfig(type="pipeline", id="{created.data.id}", action="created")'
+    )
+    assert repr(created) == f"UpdateResult(success=True, data={created.data!r})"
 
-    updated = gateway.update_config("pipeline", '[pipeline]\nname = "q"\n', id=created.id)
-    assert (updated.id, updated.action) == (created.id, "updated")
+    updated = gateway.update_config("pipeline", '[pipeline]\nname = "q"\n', id=created.data.id)
+    assert (updated.data.id, updated.data.action) == (created.data.id, "updated")
 
     named = gateway.update_config("mesh", "[mesh]\n", id="py-mesh-1")
-    assert (named.id, named.type, named.action) == ("py-mesh-1", "mesh", "created")
+    assert (named.data.id, named.data.type, named.data.action) == ("py-mesh-1", "mesh", "created")
 
 
 def test_update_config_errors(cloud: Cloud, connect: Connect):
@@ -163,7 +171,7 @@ def test_update_config_errors(cloud: Cloud, connect: Connect):
     with pytest.raises(runbeam.ValidationError) as info:
         gateway.update_config("mesh", "not = = toml")
     assert "config" in (info.value.field_errors or {})
-    assert (info.value.method, info.value.path, info.value.status) == (
+    assert (*info.value.request, info.value.status) == (
         "POST",
         "/harmony/update",
         422,

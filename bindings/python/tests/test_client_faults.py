@@ -41,10 +41,10 @@ STATUS_TABLE = [
     (409, runbeam.ConflictError, "Conflict", False),
     (422, runbeam.ValidationError, "Validation", False),
     (429, runbeam.RateLimitedError, "RateLimited", True),
-    (500, runbeam.ServerErrorError, "ServerError", True),
-    (502, runbeam.ServerErrorError, "ServerError", True),
-    (503, runbeam.ServerErrorError, "ServerError", True),
-    (504, runbeam.ServerErrorError, "ServerError", True),
+    (500, runbeam.ServerError, "ServerError", True),
+    (502, runbeam.ServerError, "ServerError", True),
+    (503, runbeam.ServerError, "ServerError", True),
+    (504, runbeam.ServerError, "ServerError", True),
 ]
 
 
@@ -70,7 +70,7 @@ def assert_no_secret(err: BaseException, *secrets: str) -> None:
 def assert_request(
     err: runbeam.RunbeamError, method: str, path: str, status: Optional[int]
 ) -> None:
-    assert (err.method, err.path) == (method, path)
+    assert err.request == (method, path)
     assert err.status == status
     assert f"{method} {path}" in str(err)
 
@@ -138,7 +138,7 @@ def test_real_not_found_and_conflict(cloud: Cloud, connect: Connect):
     assert alice.delete("services", created["id"]) is None
     err = raised(alice.get, "services", created["id"])
     assert isinstance(err, runbeam.NotFoundError)
-    assert (err.method, err.path, err.status) == ("GET", f"/services/{created['id']}", 404)
+    assert (*err.request, err.status) == ("GET", f"/services/{created['id']}", 404)
     assert_no_secret(err, ALICE)
 
 
@@ -200,7 +200,7 @@ def test_a_persistent_5xx_is_given_up_after_max_attempts(cloud: Cloud, connect: 
     cloud.reset_counts()
     cloud.fault(path=RESOLVE_PATH, status=500, count=50)
     err = raised(gateway.resolve, DICOMWEB)
-    assert isinstance(err, runbeam.ServerErrorError)
+    assert isinstance(err, runbeam.ServerError)
     assert err.attempts == 2
     assert cloud.count("GET", RESOLVE_PATH) == 2
 
@@ -226,7 +226,7 @@ def test_post_is_not_retried(cloud: Cloud, connect: Connect):
     cloud.reset_counts()
     cloud.fault(path=MESH_TOKEN_PATH, method="POST", status=503, count=1)
     err = raised(gateway.mesh_token, MESH, destination)
-    assert isinstance(err, runbeam.ServerErrorError)
+    assert isinstance(err, runbeam.ServerError)
     assert_request(err, "POST", "/harmony/mesh/token", 503)
     assert err.attempts == 1
     assert cloud.count("POST", MESH_TOKEN_PATH) == 1
@@ -237,7 +237,7 @@ def test_post_is_not_retried(cloud: Cloud, connect: Connect):
     cloud.reset_counts()
     cloud.fault(path=UPDATE_PATH, method="POST", status=500, count=1)
     err = raised(gateway.update_config, "pipeline", "[pipeline]\nname = 'p'\n")
-    assert isinstance(err, runbeam.ServerErrorError)
+    assert isinstance(err, runbeam.ServerError)
     assert_request(err, "POST", "/harmony/update", 500)
     assert cloud.count("POST", UPDATE_PATH) == 1
 
@@ -278,7 +278,7 @@ def test_connection_refused_is_a_transport_error(connect: Connect):
     err = raised(client.jwks)
     assert isinstance(err, runbeam.TransportError)
     assert err.status is None
-    assert (err.method, err.path) == ("GET", "/.well-known/jwks.json")
+    assert err.request == ("GET", "/.well-known/jwks.json")
     assert_no_secret(err, ALICE)
 
 
@@ -296,7 +296,7 @@ def test_a_2xx_body_that_does_not_match_is_a_protocol_error(
     cloud.fault(path=RESOLVE_PATH, count=1, **fault)
     err = raised(gateway.resolve, DICOMWEB)
     assert isinstance(err, runbeam.ProtocolError), repr(err)
-    assert (err.method, err.path) == ("GET", "/harmony/resources/resolve")
+    assert err.request == ("GET", "/harmony/resources/resolve")
     # A 2xx answer is not retried, whatever its body.
     assert err.attempts == 1
     assert cloud.count("GET", RESOLVE_PATH) == 1
@@ -320,9 +320,9 @@ def test_the_deadline_is_respected_with_a_slow_server(cloud: Cloud, connect: Con
     start = time.monotonic()
     err = raised(gateway.resolve, DICOMWEB)
     elapsed = time.monotonic() - start
-    assert isinstance(err, runbeam.TimeoutError), repr(err)
+    assert isinstance(err, runbeam.RunbeamTimeoutError), repr(err)
     assert "deadline" in str(err)
-    assert (err.method, err.path) == ("GET", "/harmony/resources/resolve")
+    assert err.request == ("GET", "/harmony/resources/resolve")
     assert_no_secret(err, token)
     # Generous: the server answers after 10 s, so anything well below proves the deadline.
     assert 0.4 <= elapsed < 8.0, elapsed

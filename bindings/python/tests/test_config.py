@@ -104,7 +104,7 @@ def test_broken_example_reports_unknown_provider_and_bad_reference():
         "imaging-out",
         "runbeam.radiology-dept.ingress.name.dicomweb",
     ]
-    assert not mesh.active  # its provider is not configured
+    assert not mesh.is_active  # its provider is not configured
 
 
 def test_example_gateways_are_valid_and_in_mesh_context():
@@ -115,7 +115,7 @@ def test_example_gateways_are_valid_and_in_mesh_context():
         b.check_mesh_context("runbeam.radiology-dept.ingress.name.other")
     assert info.value.kind == "NotInMesh" and not isinstance(info.value, ValueError)
     (egress,) = b.egresses()
-    assert (egress.name, egress.pipeline, egress.type, egress.backend, egress.mode) == (
+    assert (egress.name, egress.pipeline, egress.protocol, egress.backend, egress.mode) == (
         "imaging-out",
         "research",
         "http3",
@@ -132,14 +132,14 @@ def test_example_gateways_are_valid_and_in_mesh_context():
     assert ingress.mode == "mesh" and ingress.enabled and ingress.endpoint is None
     assert ingress.description == "QIDO-RS / WADO-RS for mesh partners"
     (mesh,) = a.meshes()
-    assert (mesh.name, mesh.type, mesh.provider, mesh.cloud_id, mesh.id) == (
+    assert (mesh.name, mesh.protocol, mesh.provider, mesh.cloud_id, mesh.id) == (
         "imaging-integration",
         "http3",
         "runbeam",
         "imaging-integration",
         None,
     )
-    assert mesh.enabled and mesh.active
+    assert mesh.enabled and mesh.is_active
     assert mesh.description == "Radiology images for partner analytics"
     assert mesh.ingress == [runbeam.Reference("dicomweb")] and mesh.egress == []
     providers = {p.name: p for p in a.providers()}
@@ -177,7 +177,7 @@ def test_disabled_mesh_or_provider_gives_no_context(mesh_enabled, provider_enabl
     )
     config = runbeam.MeshConfig.from_toml(text)
     assert config.in_mesh_context("runbeam.t.ingress.name.x") is expected
-    assert config.meshes()[0].active is expected
+    assert config.meshes()[0].is_active is expected
     if not expected:
         with pytest.raises(runbeam.NotInMeshError):
             config.check_mesh_context("runbeam.t.ingress.name.x")

@@ -11,6 +11,17 @@ import runbeam.errors
 from runbeam import _native
 
 KINDS = _native.error_kinds()
+# The kinds whose class is not `<kind>Error` (docs/naming.md: no name shadows a builtin, and
+# exceptions end in `Error` once).
+RENAMED = {
+    "ServerError": "ServerError",
+    "Timeout": "RunbeamTimeoutError",
+    "Cancelled": "RunbeamCancelledError",
+}
+
+
+def class_name(kind: str) -> str:
+    return RENAMED.get(kind, f"{kind}Error")
 CATEGORIES = {"input", "cloud", "network", "jwt", "storage", "internal"}
 
 
@@ -36,10 +47,10 @@ def test_core_lists_every_kind():
 def test_every_kind_has_its_class(
     name: str, code: str, c_status: int, category: str, retryable: bool, is_argument_error: bool
 ):
-    cls = getattr(runbeam.errors, f"{name}Error", None)
-    assert isinstance(cls, type), f"runbeam.errors lacks {name}Error"
-    assert cls.__module__ == "runbeam.errors" and cls.__name__ == f"{name}Error"
-    assert getattr(runbeam, f"{name}Error") is cls
+    cls = getattr(runbeam.errors, class_name(name), None)
+    assert isinstance(cls, type), f"runbeam.errors lacks {class_name(name)}"
+    assert cls.__module__ == "runbeam.errors" and cls.__name__ == class_name(name)
+    assert getattr(runbeam, class_name(name)) is cls
     assert issubclass(cls, runbeam.RunbeamError)
     assert issubclass(cls, ValueError) is is_argument_error
     assert cls.kind == name and cls.code == code
@@ -52,13 +63,13 @@ def test_every_kind_has_its_class(
         "something happened",
     )
     assert err.status is None and err.retry_after is None and err.field_errors is None
-    assert err.method is None and err.path is None
+    assert err.request is None
     assert err.server_message is None and err.attempts is None
     assert err.problems == []
 
 
 def test_no_class_without_a_kind():
-    kinds = {f"{name}Error" for name, *_ in KINDS}
+    kinds = {class_name(name) for name, *_ in KINDS}
     classes = {
         n
         for n, v in vars(runbeam.errors).items()
@@ -70,7 +81,7 @@ def test_no_class_without_a_kind():
 
 
 def test_all_lists_exactly_the_error_classes_once():
-    expected = ["RunbeamError"] + [f"{name}Error" for name, *_ in KINDS]
+    expected = ["RunbeamError"] + [class_name(name) for name, *_ in KINDS]
     assert runbeam.errors.__all__ == expected, "errors.__all__ must follow the core's table order"
     exported = [n for n in runbeam.__all__ if n in set(expected)]
     assert exported == expected
@@ -111,16 +122,17 @@ def test_errors_pickle_with_their_attributes():
 
 
 def test_request_details_are_kept_and_pickled():
-    err = runbeam.ServerErrorError(
+    err = runbeam.ServerError(
         "GET /harmony/base-url: server error",
         status=503,
-        method="GET",
-        path="/harmony/base-url",
+        request=("GET", "/harmony/base-url"),
         server_message="down",
         attempts=3,
     )
     again = pickle.loads(pickle.dumps(err))
-    assert (again.method, again.path, again.server_message, again.attempts, again.status) == (
+    assert isinstance(again.request, runbeam.FailedRequest)
+    assert again.request.method == "GET" and again.request.path == "/harmony/base-url"
+    assert (*again.request, again.server_message, again.attempts, again.status) == (
         "GET",
         "/harmony/base-url",
         "down",
@@ -145,6 +157,45 @@ def test_except_value_error_catches_argument_errors():
         pytest.fail("no error raised")
 
 
-def test_timeout_error_is_not_the_builtin():
-    assert runbeam.TimeoutError is not TimeoutError
-    assert not issubclass(runbeam.TimeoutError, OSError)
+def test_timeout_error_does_not_shadow_the_builtin_but_is_one():
+    assert runbeam.RunbeamTimeoutError is not TimeoutError
+    assert issubclass(runbeam.RunbeamTimeoutError, TimeoutError)
+    assert issubclass(runbeam.RunbeamTimeoutError, runbeam.RunbeamError)
+    try:
+        raise runbeam.RunbeamTimeoutError("deadline passed")
+    except TimeoutError as e:
+        assert e.code == "RUNBEAM_TIMEOUT"
+
+
+def test_cancelled_error_is_not_asyncio_cancelled():
+    import asyncio
+
+    assert not issubclass(runbeam.RunbeamCancelledError, asyncio.CancelledError)
+    assert issubclass(runbeam.RunbeamCancelledError, Exception)
+
+
+def test_star_import_shadows_no_builtin():
+    namespace: dict = {}
+    exec("from runbeam import *", namespace)
+    exec("from runbeam.errors import *", namespace)
+    for name in ("TimeoutError", "CancelledError", "ServerErrorError"):
+        assert name not in namespace, name
+        assert name not in runbeam.__all__ and name not in runbeam.errors.__all__
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("TimeoutError", "RunbeamTimeoutError"),
+        ("CancelledError", "RunbeamCancelledError"),
+        ("ServerErrorError", "ServerError"),
+    ],
+)
+def test_former_names_are_deprecated_aliases(old: str, new: str):
+    with pytest.warns(DeprecationWarning, match=f"runbeam.errors.{new}"):
+        cls = getattr(runbeam.errors, old)
+    assert cls is getattr(runbeam.errors, new)
+    with pytest.warns(DeprecationWarning):
+        exec(f"from runbeam.errors import {old}", {})
+    with pytest.raises(AttributeError):
+        runbeam.errors.NoSuchError  # noqa: B018

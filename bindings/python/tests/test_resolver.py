@@ -1,6 +1,6 @@
 """runbeam.Resolver and runbeam.AsyncResolver (docs/spec.md §6) against runbeam-devcloud over real HTTP:
 single-flight from threads and from asyncio, TTL, stale answers while the Cloud fails and the
-error after ``max_stale_secs``, errors that are not cached, mesh context, reload, mesh-token
+error after ``max_stale``, errors that are not cached, mesh context, reload, mesh-token
 reuse and renewal, the receiving side, secrets in ``repr``, and careless input.
 
 The devcloud counts requests per endpoint (``/_dev/counters``): "one upstream request" is what
@@ -137,7 +137,7 @@ def test_a_thousand_threads_resolving_cold_send_one_request(cloud: Cloud):
         t.join()
     assert errors == []
     assert len(answers) == 1000
-    assert all(a.resource.urls == [DICOM_URL] and not a.stale for a in answers)
+    assert all(a.resource.urls == [DICOM_URL] and not a.is_stale for a in answers)
     assert resolves(cloud) == 1, "one upstream request"
     assert cloud.count("POST", AUTHORIZE_PATH) == 1, "one machine token"
     stats = resolver.stats()
@@ -159,7 +159,7 @@ def test_a_thousand_asyncio_tasks_resolving_cold_send_one_request(cloud: Cloud):
 
     answers = asyncio.run(main())
     assert len(answers) == 1000
-    assert all(a.resource.urls == [DICOM_URL] and not a.stale for a in answers)
+    assert all(a.resource.urls == [DICOM_URL] and not a.is_stale for a in answers)
     assert resolves(cloud) == 1, "one upstream request"
     assert cloud.count("POST", AUTHORIZE_PATH) == 1
     assert resolver.stats().upstream_requests == 1
@@ -179,35 +179,35 @@ def test_a_thousand_asyncio_tasks_resolving_cold_send_one_request(cloud: Cloud):
 def test_the_answer_is_refetched_after_the_ttl(make: Make, cloud: Cloud):
     resolver = make(ttl_secs=1)
     first = resolver.resolve(DICOMWEB)
-    assert not first.stale and not first.local
+    assert not first.is_stale and not first.is_local
     assert first.resolved_at.tzinfo is not None
     resolver.resolve(DICOMWEB)
     assert resolves(cloud) == 1
     time.sleep(1.1)
     assert resolver.resolve_cached(DICOMWEB) is None, "expired"
     again = resolver.resolve(DICOMWEB)
-    assert not again.stale
+    assert not again.is_stale
     assert resolves(cloud) == 2
 
 
 def test_a_failing_cloud_serves_the_stale_answer_flagged_then_the_error(make: Make, cloud: Cloud):
-    resolver = make(ttl_secs=1, max_stale_secs=3)
+    resolver = make(ttl_secs=1, max_stale=3)
     fresh = resolver.resolve(DICOMWEB)
     cloud.fault(path=RESOLVE_PATH, status=503, count=1000)
     time.sleep(1.1)
     stale = resolver.resolve(DICOMWEB)
-    assert stale.stale, "past the TTL with the Cloud failing"
+    assert stale.is_stale, "past the TTL with the Cloud failing"
     assert stale.resource.urls == fresh.resource.urls
     assert stale.resource.id == fresh.resource.id
     assert stale.to_dict()["meta"]["stale"] is True
-    assert "stale=True" in repr(stale)
+    assert "is_stale=True" in repr(stale)
     assert resolver.stats().stale_served == 1
     time.sleep(2.0)
-    with pytest.raises(runbeam.ServerErrorError) as info:
+    with pytest.raises(runbeam.ServerError) as info:
         resolver.resolve(DICOMWEB)
     assert info.value.status == 503
     cloud.clear_faults()
-    assert not resolver.resolve(DICOMWEB).stale, "the Cloud is back"
+    assert not resolver.resolve(DICOMWEB).is_stale, "the Cloud is back"
 
 
 def test_a_malformed_answer_also_serves_the_stale_one(make: Make, cloud: Cloud):
@@ -215,7 +215,7 @@ def test_a_malformed_answer_also_serves_the_stale_one(make: Make, cloud: Cloud):
     resolver.resolve(DICOMWEB)
     time.sleep(1.1)
     cloud.fault(path=RESOLVE_PATH, malformed_body=True, count=1)
-    assert resolver.resolve(DICOMWEB).stale
+    assert resolver.resolve(DICOMWEB).is_stale
 
 
 def test_not_found_is_raised_and_not_cached(make: Make, cloud: Cloud):
@@ -249,11 +249,11 @@ def test_local_references_are_answered_from_the_configuration(make: Make, cloud:
     resolver = make()
     cloud.reset_counts()
     local = resolver.resolve("imaging-out")
-    assert local.local and local.provider == "local"
+    assert local.is_local and local.provider == "local"
     assert local.resource.type == "egress" and local.resource.name == "imaging-out"
     assert local.resource.backend_id == "dicom-archive"
     assert local.resource.pipeline_id == "research"
-    assert resolver.resolve(runbeam.Reference("local.name.imaging-out")).local
+    assert resolver.resolve(runbeam.Reference("local.name.imaging-out")).is_local
     with pytest.raises(runbeam.NotFoundError, match="no-such-egress"):
         resolver.resolve("no-such-egress")
     assert resolver.stats().local == 3
@@ -305,7 +305,7 @@ def test_invalidate_and_reload(make: Make, cloud: Cloud):
 
 def test_a_mesh_token_is_reused_then_renewed(make: Make, cloud: Cloud):
     # devcloud's tokens live 300 s; with a 299 s margin one is reusable for about a second.
-    resolver = make(mesh_token_margin_secs=299)
+    resolver = make(mesh_token_margin=299)
     cloud.reset_counts()
     first = resolver.mesh_token(MESH, DESTINATION)
     reused = resolver.mesh_token(MESH, DESTINATION)
@@ -383,7 +383,7 @@ def test_the_receiving_gateway_verifies_the_mesh_token(cloud: Cloud, cls: Any):
 def test_reprs_stats_and_results(cloud: Cloud):
     resolver = analytics(cloud)
     answer = resolver.resolve(DICOMWEB)
-    assert repr(answer).startswith("Resolution(provider=\"runbeam\", stale=False, resource=")
+    assert repr(answer).startswith("Resolution(provider=\"runbeam\", is_stale=False, resource=")
     wire = answer.to_dict()
     assert wire["data"]["urls"] == [DICOM_URL]
     assert wire["meta"]["provider"] == "runbeam" and wire["meta"]["stale"] is False
@@ -487,7 +487,7 @@ def test_bad_constructor_arguments():
         runbeam.Resolver(config, OFFLINE, store)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="client must be"):
         runbeam.AsyncResolver(config, 5, manager_)  # type: ignore[arg-type]
-    for name in ("max_stale_secs", "mesh_token_margin_secs"):
+    for name in ("max_stale", "mesh_token_margin"):
         for value in (-1.0, float("nan"), float("inf")):
             with pytest.raises(runbeam.InvalidArgumentError, match=name):
                 runbeam.Resolver(config, OFFLINE, manager_, **{name: value})
@@ -496,7 +496,7 @@ def test_bad_constructor_arguments():
     with pytest.raises(OverflowError):
         runbeam.Resolver(config, OFFLINE, manager_, mesh_token_capacity=-1)
     # Zero is allowed: never serve a stale answer, renew mesh tokens only at expiry.
-    assert runbeam.Resolver(config, OFFLINE, manager_, max_stale_secs=0, mesh_token_margin_secs=0)
+    assert runbeam.Resolver(config, OFFLINE, manager_, max_stale=0, mesh_token_margin=0)
 
 
 def test_validate_startup_lists_every_problem():

@@ -133,7 +133,7 @@ def test_no_repr_or_str_shows_a_secret(cloud: Cloud, tmp_path: Path, monkeypatch
     secrets = [s for s in secrets if s]
     kinds = {type(o).__name__ for o in objects}
     assert kinds >= {
-        "Client", "AsyncClient", "AuthorizeResult", "MeshToken", "Resolved", "ResolvedResource",
+        "Client", "AsyncClient", "AuthorizeResult", "MeshTokenResult", "ResolveResult", "ResolvedResource",
         "Validator", "AsyncValidator", "Claims", "TokenUser", "TokenTeam", "FileTokenStore",
         "MemoryTokenStore", "TokenManager", "AsyncTokenManager", "MachineToken", "UserToken",
         "Resolver", "AsyncResolver", "Resolution", "IssuedMeshToken", "ResolverStats",

@@ -66,7 +66,7 @@ def test_machine_token_lifetime_methods():
     assert far.expires_in() > 365 * 24 * 3600
     soon = machine_token(expires_at=datetime.now(timezone.utc) + timedelta(days=3))
     assert soon.needs_renewal()  # default window: 7 days
-    assert not soon.needs_renewal(24 * 3600)
+    assert not soon.needs_renewal(window=24 * 3600)
     assert 2 * 24 * 3600 < soon.expires_in() <= 3 * 24 * 3600
     past = machine_token(expires_at="2001-01-01 00:00:00")
     assert past.is_expired()

@@ -32,10 +32,10 @@ from ._native import (
     KeyringTokenStore,
     MachineToken,
     MemoryTokenStore,
-    MeshToken,
+    MeshTokenResult,
     Page,
     Resolution,
-    Resolved,
+    ResolveResult,
     ResolvedResource,
     Resolver,
     ResolverStats,
@@ -45,6 +45,7 @@ from ._native import (
     TokenTeam,
     TokenUser,
     UpdateResult,
+    UpdatedConfig,
     UserToken,
     Validator,
     open_token_store,
@@ -63,6 +64,7 @@ from . import errors
 # One exception class per error kind of the core, exactly the names of `errors.__all__`
 # (tests/test_errors.py checks both against the core's table).
 from .errors import *  # noqa: F403
+from .errors import FailedRequest
 
 __all__ = [
     "__version__",
@@ -77,15 +79,16 @@ __all__ = [
     "Client",
     "AsyncClient",
     "AuthorizeResult",
-    "Resolved",
+    "ResolveResult",
     "ResolvedResource",
-    "MeshToken",
+    "MeshTokenResult",
     "Page",
     "ResourceIterator",
     "AsyncResourceIterator",
     "Change",
     "Acknowledgement",
     "UpdateResult",
+    "UpdatedConfig",
     "Validator",
     "AsyncValidator",
     "Claims",
@@ -106,5 +109,6 @@ __all__ = [
     "Resolution",
     "IssuedMeshToken",
     "ResolverStats",
+    "FailedRequest",
 ]
 __all__ += errors.__all__

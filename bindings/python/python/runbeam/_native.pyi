@@ -94,7 +94,7 @@ class Mesh:
     @property
     def name(self) -> str: ...
     @property
-    def type(self) -> str:
+    def protocol(self) -> str:
         """``"http"`` or ``"http3"``."""
     @property
     def provider(self) -> str: ...
@@ -107,7 +107,7 @@ class Mesh:
     @property
     def enabled(self) -> bool: ...
     @property
-    def active(self) -> bool:
+    def is_active(self) -> bool:
         """Enabled, and its provider configured and enabled: only active meshes give context."""
     @property
     def description(self) -> Optional[str]: ...
@@ -160,7 +160,7 @@ class Ingress:
     @property
     def pipeline(self) -> str: ...
     @property
-    def type(self) -> str:
+    def protocol(self) -> str:
         """``"http"`` or ``"http3"``."""
     @property
     def urls(self) -> List[str]: ...
@@ -184,7 +184,7 @@ class Egress:
     @property
     def pipeline(self) -> str: ...
     @property
-    def type(self) -> str:
+    def protocol(self) -> str:
         """``"http"`` or ``"http3"``."""
     @property
     def backend(self) -> Optional[str]: ...
@@ -309,7 +309,7 @@ class ResolvedResource:
     def __repr__(self) -> str: ...
 
 @final
-class Resolved:
+class ResolveResult:
     """The answer of :meth:`Client.resolve`: the resource and where it came from."""
 
     @property
@@ -323,7 +323,7 @@ class Resolved:
     def __repr__(self) -> str: ...
 
 @final
-class MeshToken:
+class MeshTokenResult:
     """A short-lived mesh token (RS256 JWT); ``repr()`` never shows the token."""
 
     @property
@@ -357,7 +357,7 @@ class Page:
 
 @final
 class ResourceIterator:
-    """Every item of every page of a collection (:meth:`Client.iter_all`); pages are fetched
+    """Every item of every page of a collection (:meth:`Client.list_all`); pages are fetched
     as needed. After an error, iterating again retries the failed page."""
 
     def __iter__(self) -> Iterator[_Json]: ...
@@ -365,7 +365,7 @@ class ResourceIterator:
 
 @final
 class AsyncResourceIterator:
-    """The asyncio form of :class:`ResourceIterator` (:meth:`AsyncClient.iter_all`)."""
+    """The asyncio form of :class:`ResourceIterator` (:meth:`AsyncClient.list_all`)."""
 
     def __aiter__(self) -> AsyncIterator[_Json]: ...
     def __anext__(self) -> Awaitable[_Json]: ...
@@ -383,7 +383,7 @@ class Change:
     def status(self) -> Optional[str]:
         """``"pending"``, ``"acknowledged"``, ``"applied"``, ``"failed"``, … when sent."""
     @property
-    def fields(self) -> _Json:
+    def extra(self) -> _Json:
         """Every other field of the change as sent (e.g. ``type``, ``resource_id``,
         ``action``, ``created_at``)."""
     def __repr__(self) -> str: ...
@@ -413,6 +413,14 @@ class UpdateResult:
     @property
     def message(self) -> Optional[str]: ...
     @property
+    def data(self) -> UpdatedConfig: ...
+    def __repr__(self) -> str: ...
+
+@final
+class UpdatedConfig:
+    """What :meth:`Client.update_config` created or updated."""
+
+    @property
     def id(self) -> str:
         """The id of the configuration created or updated."""
     @property
@@ -440,13 +448,13 @@ class Client:
         api_url: str,
         *,
         token: Optional[str] = None,
-        connect_timeout: float = 5.0,
-        request_timeout: float = 30.0,
+        connect_timeout: float = ...,
+        request_timeout: float = ...,
         deadline: Optional[float] = None,
-        max_attempts: int = 3,
-        ca_bundle: Optional[_Path] = None,
+        max_attempts: int = ...,
+        ca_bundle_file: Optional[_Path] = None,
         allow_insecure_http: bool = False,
-        max_body_bytes: int = 10485760,
+        max_body_bytes: int = ...,
     ) -> Client:
         """``api_url`` without a path gets ``/api`` appended; ``http://`` only for loopback
         hosts unless ``allow_insecure_http``. Times are in seconds; ``deadline`` bounds a whole
@@ -455,13 +463,12 @@ class Client:
     def with_token(self, token: str) -> Client:
         """A client with the same settings and another bearer token."""
     @property
-    def api_url(self) -> str:
+    def api_root(self) -> str:
         """The API root URL."""
     def authorize(self, gateway_code: str, metadata: Optional[List[str]] = None) -> AuthorizeResult: ...
-    def revoke(self, gateway_code: str) -> _Json:
-        """``{"success": bool, "message": str | None}``."""
-    def resolve(self, reference: Union[Reference, str]) -> Resolved: ...
-    def mesh_token(self, mesh_id: str, destination_url: str) -> MeshToken: ...
+    def revoke(self, gateway_code: str) -> Acknowledgement: ...
+    def resolve(self, reference: Union[Reference, str]) -> ResolveResult: ...
+    def mesh_token(self, mesh_id: str, destination_url: str) -> MeshTokenResult: ...
     def jwks(self) -> _Json: ...
     def base_url(self) -> _Json:
         """``{"base_url", "changes_path", "full_url"}``."""
@@ -477,8 +484,8 @@ class Client:
         """``POST /harmony/update``: ``type`` is ``"gateway"``, ``"pipeline"``,
         ``"transform"`` or ``"mesh"``; ``config`` is TOML; no ``id`` (or an unknown one)
         creates. Never retried."""
-    def list(self, collection: str, page: int = 1, per_page: int = 15) -> Page: ...
-    def iter_all(self, collection: str, per_page: int = 100) -> ResourceIterator: ...
+    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Page: ...
+    def list_all(self, collection: str, per_page: int = ...) -> ResourceIterator: ...
     def get(self, collection: str, id: str) -> _Json: ...
     def create(self, collection: str, body: _Json) -> _Json: ...
     def update(self, collection: str, id: str, body: _Json) -> _Json: ...
@@ -495,23 +502,23 @@ class AsyncClient:
         api_url: str,
         *,
         token: Optional[str] = None,
-        connect_timeout: float = 5.0,
-        request_timeout: float = 30.0,
+        connect_timeout: float = ...,
+        request_timeout: float = ...,
         deadline: Optional[float] = None,
-        max_attempts: int = 3,
-        ca_bundle: Optional[_Path] = None,
+        max_attempts: int = ...,
+        ca_bundle_file: Optional[_Path] = None,
         allow_insecure_http: bool = False,
-        max_body_bytes: int = 10485760,
+        max_body_bytes: int = ...,
     ) -> AsyncClient: ...
     def with_token(self, token: str) -> AsyncClient: ...
     @property
-    def api_url(self) -> str: ...
+    def api_root(self) -> str: ...
     def authorize(
         self, gateway_code: str, metadata: Optional[List[str]] = None
     ) -> Awaitable[AuthorizeResult]: ...
-    def revoke(self, gateway_code: str) -> Awaitable[_Json]: ...
-    def resolve(self, reference: Union[Reference, str]) -> Awaitable[Resolved]: ...
-    def mesh_token(self, mesh_id: str, destination_url: str) -> Awaitable[MeshToken]: ...
+    def revoke(self, gateway_code: str) -> Awaitable[Acknowledgement]: ...
+    def resolve(self, reference: Union[Reference, str]) -> Awaitable[ResolveResult]: ...
+    def mesh_token(self, mesh_id: str, destination_url: str) -> Awaitable[MeshTokenResult]: ...
     def jwks(self) -> Awaitable[_Json]: ...
     def base_url(self) -> Awaitable[_Json]: ...
     def changes(self, gateway_id: Optional[str] = None) -> Awaitable[List[Change]]: ...
@@ -524,8 +531,8 @@ class AsyncClient:
     def update_config(
         self, type: str, config: str, *, id: Optional[str] = None
     ) -> Awaitable[UpdateResult]: ...
-    def list(self, collection: str, page: int = 1, per_page: int = 15) -> Awaitable[Page]: ...
-    def iter_all(self, collection: str, per_page: int = 100) -> AsyncResourceIterator: ...
+    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Awaitable[Page]: ...
+    def list_all(self, collection: str, per_page: int = ...) -> AsyncResourceIterator: ...
     def get(self, collection: str, id: str) -> Awaitable[_Json]: ...
     def create(self, collection: str, body: _Json) -> Awaitable[_Json]: ...
     def update(self, collection: str, id: str, body: _Json) -> Awaitable[_Json]: ...
@@ -628,13 +635,13 @@ class Validator:
         algorithms: Optional[List[str]] = None,
         audiences: Optional[List[str]] = None,
         required_claims: Optional[List[str]] = None,
-        leeway: float = 60.0,
-        jwks_ttl: float = 3600.0,
-        min_refresh_interval: float = 30.0,
-        max_stale: float = 86400.0,
-        cache_capacity: int = 10000,
+        leeway: float = ...,
+        jwks_ttl: float = ...,
+        min_refresh_interval: float = ...,
+        max_stale: float = ...,
+        cache_capacity: int = ...,
         allow_insecure_http: bool = False,
-        deadline: float = 10.0,
+        deadline: float = ...,
         ca_bundle_pem: Union[bytes, str, None] = None,
     ) -> Validator: ...
     @property
@@ -672,13 +679,13 @@ class AsyncValidator:
         algorithms: Optional[List[str]] = None,
         audiences: Optional[List[str]] = None,
         required_claims: Optional[List[str]] = None,
-        leeway: float = 60.0,
-        jwks_ttl: float = 3600.0,
-        min_refresh_interval: float = 30.0,
-        max_stale: float = 86400.0,
-        cache_capacity: int = 10000,
+        leeway: float = ...,
+        jwks_ttl: float = ...,
+        min_refresh_interval: float = ...,
+        max_stale: float = ...,
+        cache_capacity: int = ...,
         allow_insecure_http: bool = False,
-        deadline: float = 10.0,
+        deadline: float = ...,
         ca_bundle_pem: Union[bytes, str, None] = None,
     ) -> AsyncValidator: ...
     @property
@@ -733,8 +740,8 @@ class MachineToken:
     def is_expired(self) -> bool: ...
     def expires_in(self) -> float:
         """Seconds left before expiry, as a float (``0.0`` once expired)."""
-    def needs_renewal(self, window_seconds: float = 604800.0) -> bool:
-        """Whether it expires within ``window_seconds`` (default 7 days) or has expired."""
+    def needs_renewal(self, window: float = ...) -> bool:
+        """Whether it expires within ``window`` seconds (default 7 days) or has expired."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
@@ -852,7 +859,7 @@ class TokenManager:
         *,
         gateway_code: Optional[str] = None,
         credential: _Credential = None,
-        renewal_window: float = 604800.0,
+        renewal_window: float = ...,
         on_renewal_window: Optional[Callable[[MachineToken], None]] = None,
     ) -> TokenManager: ...
     @property
@@ -888,7 +895,7 @@ class AsyncTokenManager:
         *,
         gateway_code: Optional[str] = None,
         credential: _Credential = None,
-        renewal_window: float = 604800.0,
+        renewal_window: float = ...,
         on_renewal_window: Optional[Callable[[MachineToken], None]] = None,
     ) -> AsyncTokenManager: ...
     @property
@@ -919,11 +926,11 @@ class Resolution:
         """When the provider answered (local references: when the configuration was loaded);
         aware, UTC."""
     @property
-    def stale(self) -> bool:
+    def is_stale(self) -> bool:
         """A cached answer past its TTL, served because the provider failed (transport error,
-        timeout, 5xx, 429, malformed answer) and younger than ``max_stale_secs``."""
+        timeout, 5xx, 429, malformed answer) and younger than ``max_stale``."""
     @property
-    def local(self) -> bool:
+    def is_local(self) -> bool:
         """The reference was local, answered from the configuration."""
     def to_dict(self) -> _Json:
         """The wire form: ``{"data": {...}, "meta": {"provider", "resolved_at", "stale"}}``."""
@@ -995,13 +1002,13 @@ class Resolver:
       once, one request goes upstream.
     - :class:`NotFoundError`, :class:`PermissionDeniedError` and :class:`UnauthorizedError`
       are raised and never cached. When the provider fails, the last answer is served with
-      :attr:`Resolution.stale` set while younger than ``max_stale_secs``; after that the
+      :attr:`Resolution.is_stale` set while younger than ``max_stale``; after that the
       error is raised.
 
     ``client`` (a :class:`Client`/:class:`AsyncClient`, its token unused, or an API URL)
     carries the HTTP settings used for every provider, each at its own ``api`` URL;
-    ``manager`` (a :class:`TokenManager` or :class:`AsyncTokenManager`) supplies the gateway's
-    machine token. Mesh tokens are reused until ``mesh_token_margin_secs`` before they expire;
+    ``token_manager`` (a :class:`TokenManager` or :class:`AsyncTokenManager`) supplies the gateway's
+    machine token. Mesh tokens are reused until ``mesh_token_margin`` before they expire;
     at most ``mesh_token_capacity`` are kept.
 
     >>> resolver = runbeam.Resolver(config, runbeam.Client(api), manager)  # doctest: +SKIP
@@ -1014,11 +1021,11 @@ class Resolver:
         cls,
         config: MeshConfig,
         client: Union[Client, AsyncClient, str],
-        manager: Union[TokenManager, AsyncTokenManager],
+        token_manager: Union[TokenManager, AsyncTokenManager],
         *,
-        max_stale_secs: float = 3600.0,
-        mesh_token_margin_secs: float = 30.0,
-        mesh_token_capacity: int = 1024,
+        max_stale: float = ...,
+        mesh_token_margin: float = ...,
+        mesh_token_capacity: int = ...,
     ) -> Resolver: ...
     def validate_startup(self) -> None:
         """Check the configuration in use; raises :class:`ConfigError` whose ``problems`` list
@@ -1041,7 +1048,7 @@ class Resolver:
         request would be needed. Raises like :meth:`resolve` for answers known now."""
     def mesh_token(self, mesh: str, destination_url: str) -> IssuedMeshToken:
         """A verified mesh token to call ``destination_url`` through ``mesh`` (its
-        configuration name or Cloud id): a cached one until ``mesh_token_margin_secs`` before
+        configuration name or Cloud id): a cached one until ``mesh_token_margin`` before
         it expires, else a new one (one request however many callers wait).
 
         Raises:
@@ -1089,11 +1096,11 @@ class AsyncResolver:
         cls,
         config: MeshConfig,
         client: Union[Client, AsyncClient, str],
-        manager: Union[TokenManager, AsyncTokenManager],
+        token_manager: Union[TokenManager, AsyncTokenManager],
         *,
-        max_stale_secs: float = 3600.0,
-        mesh_token_margin_secs: float = 30.0,
-        mesh_token_capacity: int = 1024,
+        max_stale: float = ...,
+        mesh_token_margin: float = ...,
+        mesh_token_capacity: int = ...,
     ) -> AsyncResolver: ...
     def validate_startup(self) -> None: ...
     def resolve(self, reference: _Ref) -> Awaitable[Resolution]: ...

@@ -5,15 +5,24 @@ wrong (``except runbeam.NotInMeshError:``); kinds that describe bad input from t
 (:class:`InvalidArgumentError`, :class:`InvalidReferenceError`, :class:`ConfigError`) are also
 :class:`ValueError`, so ``except ValueError`` keeps working for code that expects it.
 
-The native module raises these classes by name (``<kind>Error``); ``kind`` and ``code`` of each
+A class is named after its kind (``<kind>Error``), except where that name would shadow a builtin
+or repeat ``Error``: :class:`ServerError`, :class:`RunbeamTimeoutError` (also a builtin
+``TimeoutError``, so ``except TimeoutError`` keeps working) and :class:`RunbeamCancelledError`
+(deliberately not an ``asyncio.CancelledError``, which would interfere with task cancellation).
+The native module raises the class of a kind through :data:`_BY_KIND`; ``kind`` and ``code`` of each
 class come from the core's error table (``runbeam._native.error_kinds()``), so they cannot drift.
 The classes and ``__all__`` are written out for readers and type checkers; ``tests/test_errors.py``
 fails unless they list exactly the table's kinds, in its order.
+
+The former names ``TimeoutError``, ``CancelledError`` and ``ServerErrorError`` can still be imported
+from this module, with a ``DeprecationWarning``; they are not in ``__all__``, so a star import does
+not shadow the builtins.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional
+import warnings
+from typing import TYPE_CHECKING, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from . import _native
 
@@ -33,9 +42,9 @@ __all__ = [
     "ConflictError",
     "ValidationError",
     "RateLimitedError",
-    "ServerErrorError",
+    "ServerError",
     "TransportError",
-    "TimeoutError",
+    "RunbeamTimeoutError",
     "ProtocolError",
     "JwtInvalidError",
     "JwtExpiredError",
@@ -45,9 +54,18 @@ __all__ = [
     "StorageError",
     "StorageCorruptError",
     "KeyringUnavailableError",
-    "CancelledError",
+    "RunbeamCancelledError",
     "InternalError",
 ]
+
+
+class FailedRequest(NamedTuple):
+    """The Runbeam Cloud request an error is about: ``(method, path)``."""
+
+    #: The HTTP method, e.g. ``"GET"``.
+    method: str
+    #: The path relative to the API root, e.g. ``"/harmony/base-url"``.
+    path: str
 
 
 class RunbeamError(Exception):
@@ -60,8 +78,8 @@ class RunbeamError(Exception):
         status: the HTTP status of a Runbeam Cloud answer, else ``None``.
         retry_after: seconds the server asked to wait (``RateLimited``), else ``None``.
         field_errors: ``{field: [message, ...]}`` of a ``Validation`` error, else ``None``.
-        method: the HTTP method of the failed Runbeam Cloud request (``"GET"``), else ``None``.
-        path: its path relative to the API root (``"/harmony/base-url"``), else ``None``.
+        request: the failed Runbeam Cloud request as a :class:`FailedRequest`
+            ``(method, path)``, e.g. ``("GET", "/harmony/base-url")``, else ``None``.
         server_message: the server's own ``message`` (shortened), else ``None``.
         attempts: how many attempts the client made before giving up, else ``None``.
         problems: for configuration errors, every problem found (each with its TOML path);
@@ -76,8 +94,7 @@ class RunbeamError(Exception):
     status: Optional[int]
     retry_after: Optional[float]
     field_errors: Optional[Dict[str, List[str]]]
-    method: Optional[str]
-    path: Optional[str]
+    request: Optional[FailedRequest]
     server_message: Optional[str]
     attempts: Optional[int]
     problems: List[Problem]
@@ -91,8 +108,7 @@ class RunbeamError(Exception):
         status: Optional[int] = None,
         retry_after: Optional[float] = None,
         field_errors: Optional[Dict[str, List[str]]] = None,
-        method: Optional[str] = None,
-        path: Optional[str] = None,
+        request: Optional[Tuple[str, str]] = None,
         server_message: Optional[str] = None,
         attempts: Optional[int] = None,
         problems: Iterable[Problem] = (),
@@ -104,8 +120,7 @@ class RunbeamError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.field_errors = field_errors
-        self.method = method
-        self.path = path
+        self.request = FailedRequest(*request) if request is not None else None
         self.server_message = server_message
         self.attempts = attempts
         self.problems = list(problems)
@@ -158,7 +173,7 @@ class RateLimitedError(RunbeamError):
     """Too many requests (HTTP 429); see ``retry_after``."""
 
 
-class ServerErrorError(RunbeamError):
+class ServerError(RunbeamError):
     """Runbeam Cloud failed (HTTP 5xx)."""
 
 
@@ -166,8 +181,8 @@ class TransportError(RunbeamError):
     """Connecting, TLS, DNS or the connection itself failed."""
 
 
-class TimeoutError(RunbeamError):  # noqa: A001 - the name follows the core kind `Timeout`
-    """A deadline passed. (Not the built-in ``TimeoutError``.)"""
+class RunbeamTimeoutError(RunbeamError, TimeoutError):
+    """A deadline passed. Also a built-in ``TimeoutError``."""
 
 
 class ProtocolError(RunbeamError):
@@ -206,20 +221,57 @@ class KeyringUnavailableError(RunbeamError):
     """The OS keyring cannot be used."""
 
 
-class CancelledError(RunbeamError):
-    """The operation was cancelled by the caller."""
+class RunbeamCancelledError(RunbeamError):
+    """The operation was cancelled by the caller. (Not an ``asyncio.CancelledError``.)"""
 
 
 class InternalError(RunbeamError):
     """A bug in librunbeam (including a caught panic); please report it."""
 
 
-def _set_kinds() -> None:
+# The kinds whose class is not ``<kind>Error``.
+_RENAMED = {
+    "ServerError": "ServerError",
+    "Timeout": "RunbeamTimeoutError",
+    "Cancelled": "RunbeamCancelledError",
+}
+
+
+def _class_name(kind: str) -> str:
+    return _RENAMED.get(kind, kind + "Error")
+
+
+def _by_kind() -> Dict[str, type]:
+    classes: Dict[str, type] = {}
     for name, code, *_ in _native.error_kinds():
-        cls = globals().get(name + "Error")
+        cls = globals().get(_class_name(name))
         if isinstance(cls, type) and issubclass(cls, RunbeamError):
             cls.kind = name
             cls.code = code
+            classes[name] = cls
+    return classes
 
 
-_set_kinds()
+#: The class of each error kind, by kind name (the native module raises through it).
+_BY_KIND = _by_kind()
+
+# Former names, importable with a DeprecationWarning (not in __all__: a star import of
+# runbeam.errors no longer shadows the builtin TimeoutError or asyncio's CancelledError).
+_DEPRECATED = {
+    "TimeoutError": "RunbeamTimeoutError",
+    "CancelledError": "RunbeamCancelledError",
+    "ServerErrorError": "ServerError",
+}
+
+
+def __getattr__(name: str) -> type:
+    new = _DEPRECATED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"runbeam.errors.{name} is deprecated: use runbeam.errors.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    cls: type = globals()[new]
+    return cls
