@@ -15,7 +15,8 @@ PY_FEATURES := --features fault-injection
 PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
 	$(VENV)/bin/maturin develop -m $(PY_DIR)/Cargo.toml
 
-.PHONY: python-build python-stubtest python-test python-wheel python-bench python-devcloud
+.PHONY: python-build python-stubs python-stub-docs-check python-stubtest python-test python-wheel \
+	python-bench python-devcloud
 
 ## Debug build of runbeam._native into the venv (seconds after `make build`).
 python-build:
@@ -29,6 +30,15 @@ python-build:
 python-stubtest: python-build
 	VIRTUAL_ENV=$(VENV) $(PYTHON) -m mypy.stubtest runbeam._native --allowlist $(PY_DIR)/stubtest-allowlist.txt
 
+## The docstrings of runbeam/_native.pyi, rewritten from the built module's __doc__: the Rust doc
+## comments of the pyo3 items are their one source. Commit the stub after running it.
+python-stubs: python-build
+	$(PYTHON) $(PY_DIR)/gen_stub_docs.py
+
+## Fails (with the diff) when the checked-in stub's docstrings differ from the Rust doc comments.
+python-stub-docs-check: python-build
+	$(PYTHON) $(PY_DIR)/gen_stub_docs.py --check
+
 # The client tests (tests/test_client*.py) start the local Runbeam Cloud server as a subprocess.
 PY_DEVCLOUD := $(ROOT)/target/$(CARGO_BUILD_TARGET)/debug/runbeam-devcloud
 
@@ -40,7 +50,7 @@ python-devcloud: build
 # unless RUNBEAM_NO_FAULT_INJECTION=1 declares a release build (they are then skipped, and the
 # suite checks that the module really has no hook). That variable is removed from the
 # environment here, so that `make python-test` never passes with those tests skipped.
-python-test: python-build python-stubtest python-wheel python-devcloud
+python-test: python-build python-stub-docs-check python-stubtest python-wheel python-devcloud
 	env -u RUNBEAM_NO_FAULT_INJECTION RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) \
 		$(PYTHON) -m pytest -q $(PY_DIR)/tests
 

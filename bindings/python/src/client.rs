@@ -166,16 +166,21 @@ pub(crate) fn core_client(arg: &Bound<'_, PyAny>) -> PyResult<Client> {
 // ---------------------------------------------------------------------------------------------
 // Result classes.
 
-/// The answer of `authorize`: a machine token for a gateway.
+/// The answer of `Client.authorize`: a machine token for a gateway. `repr()` never shows the
+/// token.
 #[pyclass(frozen, module = "runbeam", name = "AuthorizeResult")]
 pub struct PyAuthorizeResult {
     token: Secret,
+    /// Seconds until the token expires, counted when it was issued.
     #[pyo3(get)]
     expires_in: u64,
+    /// When the token expires (aware, UTC).
     #[pyo3(get)]
     expires_at: Py<PyAny>,
+    /// `{"id", "code", "name"}` of the gateway.
     #[pyo3(get)]
     gateway: Py<PyAny>,
+    /// What the token allows.
     #[pyo3(get)]
     abilities: Vec<String>,
     code: String,
@@ -220,6 +225,7 @@ fn authorize_result(py: Python<'_>, r: AuthorizeResult) -> PyResult<Py<PyAny>> {
 /// A resource found by `resolve`.
 #[pyclass(frozen, module = "runbeam", name = "ResolvedResource")]
 pub struct PyResolvedResource {
+    /// `"ingress"`, `"egress"`, …
     #[pyo3(get)]
     r#type: String,
     #[pyo3(get)]
@@ -268,8 +274,10 @@ guarded! {
 pub struct PyResolveResult {
     #[pyo3(get)]
     resource: Py<PyResolvedResource>,
+    /// The provider that answered.
     #[pyo3(get)]
     provider: String,
+    /// When the server resolved it (aware, UTC).
     #[pyo3(get)]
     resolved_at: Py<PyAny>,
 }
@@ -363,9 +371,10 @@ fn mesh_token_result(py: Python<'_>, t: MeshTokenResult) -> PyResult<Py<PyAny>> 
     .into_py_any(py)
 }
 
-/// One page of a collection.
+/// One page of a collection; `len(page)` is the number of items on it.
 #[pyclass(frozen, module = "runbeam", name = "Page")]
 pub struct PyPage {
+    /// The resources, as dicts.
     #[pyo3(get)]
     data: Py<PyList>,
     #[pyo3(get)]
@@ -374,6 +383,7 @@ pub struct PyPage {
     last_page: u64,
     #[pyo3(get)]
     per_page: u64,
+    /// Items in the whole collection.
     #[pyo3(get)]
     total: u64,
     #[pyo3(get)]
@@ -461,10 +471,13 @@ fn update_kind(py: Python<'_>, name: &str) -> PyResult<UpdateKind> {
 /// A `{success, message}` answer of the change feed calls.
 #[pyclass(frozen, module = "runbeam", name = "Acknowledgement")]
 pub struct PyAcknowledgement {
+    /// Whether the server did it (an absent field counts as true: the status was 2xx).
     #[pyo3(get)]
     success: bool,
+    /// The server's message.
     #[pyo3(get)]
     message: Option<String>,
+    /// Every other field of the answer as sent.
     #[pyo3(get)]
     extra: Py<PyAny>,
 }
@@ -496,11 +509,13 @@ fn acknowledgement(py: Python<'_>, r: Acknowledgement) -> PyResult<Py<PyAny>> {
     .into_py_any(py)
 }
 
-/// One configuration change of the change feed.
+/// One configuration change of the change feed (`Client.changes`). `repr()` shows only `id`
+/// and `status`: the payload may hold configuration.
 #[pyclass(frozen, module = "runbeam", name = "Change")]
 pub struct PyChange {
     #[pyo3(get)]
     id: String,
+    /// `"pending"`, `"acknowledged"`, `"applied"`, `"failed"`, … when sent.
     #[pyo3(get)]
     status: Option<String>,
     /// The change's other fields (its configuration payload, …) as a `dict`.
@@ -654,7 +669,8 @@ async fn next_item(pages: SharedPages) -> runbeam_core::Result<Option<Resource>>
     }
 }
 
-/// An iterator over every item of a collection (`Client.list_all`); pages are fetched as needed.
+/// Every item of every page of a collection (`Client.list_all`); pages are fetched as needed.
+/// After an error, iterating again retries the failed page.
 #[pyclass(frozen, module = "runbeam", name = "ResourceIterator")]
 pub struct PyResourceIterator {
     pages: SharedPages,
@@ -731,9 +747,23 @@ impl Walk for PyAsyncClient {
 }
 
 class_pair! {
-    /// The Runbeam Cloud API client (blocking; every wait releases the GIL).
+    /// The Runbeam Cloud API client (docs/spec.md §3), blocking: every wait releases the GIL,
+    /// and Ctrl-C cancels a call.
+    ///
+    /// `Client(api_url, *, token=None, connect_timeout, request_timeout, deadline=None,
+    /// max_attempts, ca_bundle_file=None, allow_insecure_http=False, max_body_bytes)`:
+    /// `api_url` without a path gets `/api` appended; `http://` only for loopback hosts unless
+    /// `allow_insecure_http`. Times are in seconds; `deadline` bounds a whole call, retries
+    /// included; `max_attempts` counts the first attempt; a response body larger than
+    /// `max_body_bytes` is a `ProtocolError`. The defaults are the core's.
+    ///
+    /// Collections are named by string: `"gateways"`, `"services"`, `"endpoints"`,
+    /// `"backends"`, `"pipelines"`, `"meshes"`, `"ingresses"`, `"egresses"`. Every method
+    /// raises the `RunbeamError` subclass of the failure, with `status`, `retry_after`,
+    /// `field_errors` and `request` filled in from the server's answer.
     sync PyClient = "Client";
-    /// The Runbeam Cloud API client for asyncio: every method returns an awaitable.
+    /// The Runbeam Cloud API client for asyncio: the arguments of `Client`, and every API call
+    /// returns an awaitable (cancelling it aborts the request).
     async PyAsyncClient = "AsyncClient";
     holds Handle;
     members {

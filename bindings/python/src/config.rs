@@ -493,13 +493,18 @@ guarded! {
                 .collect()
         }
 
-        /// Whether `reference` (a `Reference` or a `str`) is listed in an active mesh.
+        /// Whether `reference` is listed in an active mesh (a `str` is parsed first and raises
+        /// `InvalidReferenceError` if it is not a reference).
         fn in_mesh_context(&self, reference: &Bound<'_, PyAny>) -> PyResult<bool> {
             with_reference(reference, |r| self.0.in_mesh_context(r))
         }
 
-        /// The name of the first active mesh that lists `reference`; raises `NotInMeshError` or
-        /// `UnknownProviderError`.
+        /// The name of the first active mesh listing `reference`.
+        ///
+        /// Raises:
+        ///     UnknownProviderError: the reference's provider is not configured.
+        ///     NotInMeshError: no active mesh lists the reference.
+        ///     InvalidReferenceError: `reference` is a `str` that is not a reference.
         fn check_mesh_context(&self, reference: &Bound<'_, PyAny>) -> PyResult<String> {
             let py = reference.py();
             with_reference(reference, |r| {

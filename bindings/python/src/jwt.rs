@@ -68,6 +68,7 @@ where
 #[pyclass(frozen, module = "runbeam", name = "TokenUser")]
 #[derive(PartialEq)]
 pub struct PyTokenUser {
+    /// The user's id (a number is given as its decimal text).
     #[pyo3(get)]
     id: String,
     #[pyo3(get)]
@@ -338,9 +339,25 @@ impl Handle {
 // The classes.
 
 class_pair! {
-    /// Validates Runbeam JWTs and mesh tokens (blocking; a key fetch waits with the GIL released).
+    /// Validates Runbeam user JWTs and mesh tokens (docs/spec.md §4), blocking; a key fetch
+    /// waits with the GIL released.
+    ///
+    /// Trust is explicit: give `trusted_issuers` (exact match after normalisation, never a
+    /// prefix; keys from `<issuer>/.well-known/jwks.json`) and/or a pinned `jwks_url`. A token
+    /// of an untrusted issuer is refused before any network request. Keys are fetched on first
+    /// use (or by `refresh_keys` at start-up) and cached; a repeated token is answered from a
+    /// bounded cache of verified tokens, its time claims re-checked on every hit.
+    ///
+    /// Times are in seconds; the defaults are the core's. `algorithms` defaults to
+    /// `["RS256"]`; `none` and HMAC are never accepted.
+    ///
+    /// Raises: `JwtInvalidError` (malformed, bad signature, unknown key, wrong audience,
+    /// missing claim, not yet valid), `JwtExpiredError`, `UntrustedIssuerError`, or the key
+    /// fetch's error (`TransportError`, `RunbeamTimeoutError`, …); `InvalidArgumentError` for
+    /// bad settings. Messages never quote the token.
     sync PyValidator = "Validator";
-    /// The asyncio form of `Validator`: every call returns an awaitable.
+    /// The asyncio form of `Validator` (the same arguments): `validate`, `verify_mesh_token`
+    /// and `refresh_keys` return awaitables (already completed when the keys are cached).
     async PyAsyncValidator = "AsyncValidator";
     holds Handle;
     members {

@@ -19,6 +19,7 @@ use crate::errors::{OrRaise, invalid_argument};
 use crate::guard::guarded;
 
 /// A parsed, validated resource reference (docs/spec.md §1), compared and hashed by canonical form.
+/// `Reference(text)` is the same as `Reference.parse(text)`.
 ///
 /// ```python
 /// ref = runbeam.Reference.parse("local.name.my-ingress")
@@ -95,7 +96,13 @@ guarded! {
             parse_arg(text).map(PyReference)
         }
 
-        /// Parses `text` strictly; raises `InvalidReferenceError` naming the segment at fault.
+        /// Parses `text` strictly.
+        ///
+        /// Raises:
+        ///     InvalidReferenceError: the text is not a reference; the message names the
+        ///         reference, the 0-based segment and what was expected there.
+        ///     InvalidArgumentError: the text contains lone surrogates.
+        ///     TypeError: `text` is not a `str`.
         #[staticmethod]
         fn parse(text: &Bound<'_, PyAny>) -> PyResult<Self> {
             parse_arg(text).map(PyReference)
@@ -113,7 +120,8 @@ guarded! {
             self.0.team()
         }
 
-        /// The resource type in lowercase, for full references.
+        /// The resource type (lowercase) of a full reference: `"ingress"`, `"egress"`,
+        /// `"pipeline"`, `"endpoint"`, `"backend"` or `"mesh"`.
         #[getter(r#type)]
         fn resource_type(&self) -> Option<&'static str> {
             self.0.resource_type().map(|t| t.as_str())

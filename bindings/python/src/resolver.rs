@@ -128,7 +128,8 @@ guarded! {
             datetime(py, self.resolution.resolved_at())
         }
 
-        /// Whether this is a cached answer past its TTL, served because the provider failed.
+        /// Whether this is a cached answer past its TTL, served because the provider failed
+        /// (transport error, timeout, 5xx, 429, malformed answer) and younger than `max_stale`.
         #[getter]
         fn is_stale(&self) -> bool {
             self.resolution.is_stale()
@@ -395,8 +396,27 @@ impl Handle {
 // The classes.
 
 class_pair! {
-    /// Resolves mesh resource references and obtains mesh tokens, with a cache in front of the
-    /// Cloud (blocking; a request waits with the GIL released, a cache hit does no I/O).
+    /// Resolves mesh resource references (docs/spec.md §6) and obtains mesh tokens, with a
+    /// cache in front of the Cloud; blocking, every wait releases the GIL and a cache hit does
+    /// no I/O.
+    ///
+    /// - Local references are answered from the configuration.
+    /// - Remote references are resolved only when an enabled mesh lists them (`NotInMeshError`
+    ///   otherwise, before any request) and only for configured providers
+    ///   (`UnknownProviderError`).
+    /// - Answers are cached for the provider's `cache_ttl_secs`; however many callers miss at
+    ///   once, one request goes upstream.
+    /// - `NotFoundError`, `PermissionDeniedError` and `UnauthorizedError` are raised and never
+    ///   cached. When the provider fails, the last answer is served with
+    ///   `Resolution.is_stale` set while younger than `max_stale`; after that the error is
+    ///   raised.
+    ///
+    /// `Resolver(config, client, token_manager, *, max_stale, mesh_token_margin,
+    /// mesh_token_capacity)` (the defaults are the core's): `client` (a
+    /// `Client`/`AsyncClient`, its token unused, or an API URL) carries the HTTP settings used
+    /// for every provider, each at its own `api` URL; `token_manager` (a `TokenManager` or
+    /// `AsyncTokenManager`) supplies the gateway's machine token. Mesh tokens are reused until
+    /// `mesh_token_margin` seconds before they expire; at most `mesh_token_capacity` are kept.
     ///
     /// ```python
     /// config = runbeam.MeshConfig.from_file("gateway.toml")
@@ -408,7 +428,8 @@ class_pair! {
     /// token = resolver.mesh_token("imaging-integration", dicom.resource.urls[0] + "/studies")
     /// ```
     sync PyResolver = "Resolver";
-    /// The asyncio form of `Resolver`: `resolve`, `mesh_token` and `verify_mesh_token` return
+    /// The asyncio form of `Resolver` (the same arguments): `resolve`, `mesh_token` and
+    /// `verify_mesh_token` return
     /// awaitables (already completed when answered from the cache); the other methods are
     /// immediate.
     async PyAsyncResolver = "AsyncResolver";
@@ -479,9 +500,10 @@ class_pair! {
             Ok(())
         }
 
-        /// Switches to `config`: it is validated first and refused with `ConfigError`
-        /// (the old one stays in use) if it has problems; cached answers it affects are
-        /// dropped.
+        /// Switches to `config`. It is validated first and refused with `ConfigError` (the old
+        /// one stays in use) if it has problems; cached answers of providers that changed and
+        /// of references no longer in an enabled mesh are dropped, as are mesh tokens of meshes
+        /// that changed.
         fn reload(&self, py: Python<'_>, config: PyRef<'_, PyMeshConfig>) -> PyResult<()> {
             self.inner.reload(py, config.0.clone())
         }
@@ -517,21 +539,40 @@ class_pair! {
     calls {
         /// Resolves `reference` (a `str` or a `Reference`): from the cache while fresh, from the
         /// configuration when local, else from the provider (one request however many callers
-        /// wait). Raises `NotInMeshError`, `UnknownProviderError`, `InvalidReferenceError`,
-        /// `NotFoundError`, … and, when no stale answer can be served, the provider's error.
+        /// wait).
+        ///
+        /// Raises:
+        ///     InvalidReferenceError, UnknownProviderError, NotInMeshError: before any request.
+        ///     NotFoundError: unknown to the provider (not cached), or a local name the
+        ///         configuration does not define.
+        ///     NoTokenError, TokenExpiredError: the token manager has no usable machine token.
+        ///     TransportError, RunbeamTimeoutError, ServerError, RateLimitedError,
+        ///         ProtocolError: the provider failed and no stale answer can be served.
+        ///     TypeError: `reference` is neither a `str` nor a `Reference`.
         fn resolve(py, r, reference: &Bound<'_, PyAny>) -> resolution {
             r.resolve_attempt(&reference_text(reference)?)
         }
 
         /// A verified mesh token to call `destination_url` through `mesh` (its configuration
-        /// name or Cloud id): a cached one until shortly before it expires, else a new one.
+        /// name or Cloud id): a cached one until `mesh_token_margin` before it expires, else a
+        /// new one (one request however many callers wait).
+        ///
+        /// Raises:
+        ///     NotInMeshError: the mesh is not configured or not enabled.
+        ///     InvalidArgumentError: `destination_url` is not an http(s) URL.
+        ///     PermissionDeniedError: the Cloud refused (the message names the rule).
         fn mesh_token(py, r, mesh: String, destination_url: String) -> issued_mesh_token {
             attempt_now(py, Box::pin(async move { r.mesh_token(&mesh, &destination_url).await }))?
         }
 
         /// The receiving side: verifies a mesh token presented for `mesh` (signature, issuer,
         /// audience, mesh id, expiry) and, when `destination_url` is given, that it lies under
-        /// the token's `dest_url`. Returns its claims.
+        /// the token's `dest_url`, and returns its claims. Keys are fetched only when none are
+        /// cached.
+        ///
+        /// Raises:
+        ///     NotInMeshError: unknown mesh.
+        ///     JwtInvalidError, JwtExpiredError, UntrustedIssuerError: the token is refused.
         #[pyo3(signature = (token, mesh, destination_url=None))]
         fn verify_mesh_token(py, r, token: &str, mesh: &str, destination_url: Option<&str>)
             -> claims

@@ -82,6 +82,9 @@ fn from_json<T: serde::de::DeserializeOwned>(
 // Tokens.
 
 /// A gateway's machine token. The token itself is never shown by `repr` or `str`.
+///
+/// `MachineToken(machine_token, expires_at, gateway_id, abilities=None, issued_at=None)` raises
+/// `InvalidArgumentError` for an empty token or gateway id or a bad date.
 #[pyclass(frozen, module = "runbeam", name = "MachineToken")]
 #[derive(PartialEq)]
 pub struct PyMachineToken(pub(crate) MachineToken);
@@ -260,8 +263,14 @@ guarded! {
 // ---------------------------------------------------------------------------------------------
 // Stores.
 
-/// A token store: one slot per `(instance_id, token_type)`. Made by `open_token_store`,
-/// `FileTokenStore`, `KeyringTokenStore` or `MemoryTokenStore`.
+/// Where tokens are kept: one slot per `(instance_id, token_type)` (token types
+/// `"machine_token"`, `"user_token"`). Ids match `[A-Za-z0-9_.-]{1,128}` and are not `.` or
+/// `..`; anything else raises `InvalidArgumentError`.
+///
+/// Made by `open_token_store`, `FileTokenStore`, `KeyringTokenStore` or `MemoryTokenStore`.
+/// Every call releases the GIL while it waits for the disk or the keyring. Raises
+/// `StorageError`, `StorageCorruptError` (names the file; the file is kept) or
+/// `KeyringUnavailableError`.
 #[pyclass(frozen, subclass, module = "runbeam", name = "TokenStore")]
 pub struct PyTokenStore {
     store: Arc<dyn TokenStore>,
@@ -349,6 +358,9 @@ guarded! {
 }
 
 /// The age-encrypted file store under `root` (`None`: `RUNBEAM_HOME`, else `~/.runbeam`).
+///
+/// `FileTokenStore(root=None, key=None)`: `key` (`AGE-SECRET-KEY-1…` or its base64) replaces
+/// the key files; without it `RUNBEAM_ENCRYPTION_KEY` does.
 #[pyclass(frozen, extends = PyTokenStore, module = "runbeam", name = "FileTokenStore")]
 pub struct PyFileTokenStore {
     root: PathBuf,
@@ -441,8 +453,11 @@ guarded! {
 }
 
 guarded! {
-    /// The store `choice` asks for: `"auto"` (probe the OS keyring, fall back to the encrypted
-    /// files), `"keyring"` or `"file"`; `None` takes `RUNBEAM_TOKEN_STORE` (unset: auto).
+    /// The store `choice` asks for: `"auto"` probes the OS keyring with a real write, read and
+    /// delete and falls back to the encrypted files; `"keyring"` (probed, or
+    /// `KeyringUnavailableError`); `"file"` (`FileTokenStore` at `RUNBEAM_HOME`/`~/.runbeam`).
+    /// `None`: `RUNBEAM_TOKEN_STORE`, unset meaning auto. The chosen backend is
+    /// `TokenStore.backend`.
     #[pyfunction]
     #[pyo3(signature = (choice=None))]
     pub fn open_token_store(py: Python<'_>, choice: Option<&str>) -> PyResult<PyTokenStore> {
@@ -695,7 +710,18 @@ pub(crate) fn core_manager(arg: &Bound<'_, PyAny>) -> PyResult<Arc<TokenManager>
 }
 
 class_pair! {
-    /// Keeps a gateway instance's machine token valid (blocking; every wait releases the GIL).
+    /// Keeps one gateway instance's machine token valid (docs/spec.md §5.3), blocking; every
+    /// wait releases the GIL.
+    ///
+    /// `TokenManager(instance_id, store, client, *, gateway_code=None, credential=None,
+    /// renewal_window, on_renewal_window=None)`. `client`: a `Client`/`AsyncClient` (its own
+    /// token is not used) or an API URL. `gateway_code` defaults to `instance_id`.
+    /// `credential`: the user JWT or Sanctum token renewals use, or a callable returning one
+    /// (called only when a renewal is due, from a background thread, with the GIL taken there;
+    /// an exception it raises becomes a `NoTokenError` keeping its message — a `RunbeamError`
+    /// keeps its class). `renewal_window`: seconds before expiry to renew (the core's default,
+    /// 7 days). `on_renewal_window(token)` is called (from a background thread) when the stored
+    /// token is inside the window; its exceptions go to `sys.unraisablehook`.
     sync PyTokenManager = "TokenManager";
     /// The asyncio form of `TokenManager`: `ensure_token`, `revoke` and `current` return
     /// awaitables.
@@ -755,8 +781,13 @@ class_pair! {
         }
     }
     calls {
-        /// A valid machine token: the stored one, or a new one from `/harmony/authorize` when it
-        /// is missing, expired or inside the renewal window and a credential is configured.
+        /// The stored token, or — when missing, expired or inside the renewal window and a
+        /// credential is configured — a new one from `/harmony/authorize`, saved first.
+        /// Concurrent callers share one renewal.
+        ///
+        /// Raises:
+        ///     NoTokenError: nothing stored and no credential (the message says what to do).
+        ///     TokenExpiredError: the stored token expired and there is no credential.
         fn ensure_token(py, m) -> machine_token {
             Attempt::pending(async move { m.ensure_token().await })
         }

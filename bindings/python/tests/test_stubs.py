@@ -9,7 +9,8 @@ It deliberately skips some things that matter for a pyo3 module, checked here in
 - hashability: stubtest ignores ``__hash__``, so a class made unhashable by defining ``__eq__``
   must be declared with ``__hash__: ClassVar[None]``;
 - constructors: stubtest accepts a ``__new__`` in the stub for a class that has none at runtime;
-- docstrings: every public class and function of the stub has one.
+- docstrings: every public class and function of the stub has one, and every docstring is the
+  Rust doc comment of its item (written by `make python-stubs`, see `gen_stub_docs.py`).
 """
 
 from __future__ import annotations
@@ -93,3 +94,19 @@ def test_public_classes_and_functions_have_docstrings():
         and not ast.get_docstring(node)
     ]
     assert undocumented == []
+
+
+def test_stub_docstrings_are_the_rust_doc_comments():
+    """The stub's docstrings are written from the module (`make python-stubs`); any drift fails."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "gen_stub_docs.py"
+    spec = importlib.util.spec_from_file_location("gen_stub_docs", script)
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    text = STUB.read_text(encoding="utf-8")
+    assert gen.generate(text, _native) == text, "run 'make python-stubs' and commit the stub"
+    # The check can fail: a changed docstring is noticed.
+    changed = text.replace('"""The table name."""', '"""Another text."""', 1)
+    assert changed != text and gen.generate(changed, _native) == text

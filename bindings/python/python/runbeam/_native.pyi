@@ -12,45 +12,50 @@ from typing_extensions import disjoint_base
 __version__: str
 
 def error_kinds() -> List[Tuple[str, str, int, str, bool, bool]]:
-    """The core's error table: ``(name, code, c_status, category, retryable, is_argument_error)``
-    for every error kind, in order (e.g. ``("NotFound", "RUNBEAM_NOT_FOUND", 202, "cloud", False,
-    False)``)."""
+    """`_native.error_kinds()`: the core's error table, one
+    `(name, code, c_status, category, retryable, is_argument_error)` tuple per kind in table
+    order, so that `runbeam.errors` and the test suite can prove there is a class for each.
+    """
 
 _Path = Union[str, "os.PathLike[str]"]
 
 @final
 class Reference:
-    """A parsed, validated resource reference (SPEC §1).
+    """A parsed, validated resource reference (docs/spec.md §1), compared and hashed by canonical form.
+    `Reference(text)` is the same as `Reference.parse(text)`.
 
-    Immutable; equality, ordering and hashing use the canonical form (``str(ref)``), so
-    ``Reference("local.name.x") == Reference("x")``.
+    ```python
+    ref = runbeam.Reference.parse("local.name.my-ingress")
+    assert ref.is_local and str(ref) == "my-ingress"
+    ```
     """
 
     def __new__(cls, text: str) -> Reference:
-        """The same as :meth:`Reference.parse`."""
+        ...
     @staticmethod
     def parse(text: str) -> Reference:
-        """Parse ``text`` strictly.
+        """Parses `text` strictly.
 
         Raises:
-            InvalidReferenceError: the text is not a reference; the message names the reference,
-                the 0-based segment and what was expected there.
+            InvalidReferenceError: the text is not a reference; the message names the
+                reference, the 0-based segment and what was expected there.
             InvalidArgumentError: the text contains lone surrogates.
-            TypeError: ``text`` is not a ``str``.
+            TypeError: `text` is not a `str`.
         """
     @property
     def provider(self) -> str:
-        """The provider; ``"local"`` for local references."""
+        """The provider (`"local"` for local references)."""
     @property
     def team(self) -> Optional[str]:
         """The team, for team-scoped and full references."""
     @property
     def type(self) -> Optional[str]:
-        """The resource type (lowercase) of a full reference: ``"ingress"``, ``"egress"``,
-        ``"pipeline"``, ``"endpoint"``, ``"backend"`` or ``"mesh"``."""
+        """The resource type (lowercase) of a full reference: `"ingress"`, `"egress"`,
+        `"pipeline"`, `"endpoint"`, `"backend"` or `"mesh"`.
+        """
     @property
     def lookup(self) -> str:
-        """``"id"`` or ``"name"``."""
+        """`"id"` or `"name"`."""
     @property
     def value(self) -> str:
         """The id or name."""
@@ -70,15 +75,15 @@ class Reference:
 
 @final
 class Problem:
-    """One finding of a configuration check. ``str(problem)`` is ``"path: message"``."""
+    """One finding of a configuration check: `kind`, TOML `path` and `message`."""
 
     def __new__(cls, kind: str, path: str, message: str) -> Problem: ...
     @property
     def kind(self) -> str:
-        """The error kind name: ``"Config"``, ``"InvalidReference"`` or ``"UnknownProvider"``."""
+        """The error kind name: `"Config"`, `"InvalidReference"` or `"UnknownProvider"`."""
     @property
     def path(self) -> str:
-        """Dotted TOML path of the value concerned, e.g. ``"mesh.imaging.egress[0]"``."""
+        """Dotted TOML path of the value concerned, e.g. `"mesh.imaging.egress[0]"`."""
     @property
     def message(self) -> str:
         """What is wrong, without the path."""
@@ -89,157 +94,186 @@ class Problem:
 
 @final
 class Mesh:
-    """A ``[mesh.<name>]`` table (a snapshot; never shows ``jwt_secret``)."""
+    """A `[mesh.<name>]` table (snapshot)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The table name."""
     @property
     def protocol(self) -> str:
-        """``"http"`` or ``"http3"``."""
+        """`"http"` or `"http3"`."""
     @property
-    def provider(self) -> str: ...
+    def provider(self) -> str:
+        """The provider that runs the mesh."""
     @property
     def id(self) -> Optional[str]:
-        """``id`` as written in the configuration, if any."""
+        """`id` as written, if any."""
     @property
     def cloud_id(self) -> str:
-        """The id used with Runbeam Cloud: ``id``, else the mesh name."""
+        """The id used with the Cloud API (`id`, else the name)."""
     @property
-    def enabled(self) -> bool: ...
+    def enabled(self) -> bool:
+        """`enabled` as written (default true)."""
     @property
     def is_active(self) -> bool:
-        """Enabled, and its provider configured and enabled: only active meshes give context."""
+        """Enabled and its provider configured and enabled: the mesh gives context."""
     @property
-    def description(self) -> Optional[str]: ...
+    def description(self) -> Optional[str]:
+        """Free text."""
     @property
     def ingress(self) -> List[Reference]:
-        """The references of the ``ingress`` list that parse, in order."""
+        """The references of the `ingress` list that parse, in order."""
     @property
     def egress(self) -> List[Reference]:
-        """The references of the ``egress`` list that parse, in order."""
+        """The references of the `egress` list that parse, in order."""
 
 @final
 class MeshMember:
-    """A remote reference listed in a mesh."""
+    """A remote reference listed in a mesh: `mesh` (name), `direction` and `reference`."""
 
     @property
     def mesh(self) -> str:
         """The name of the mesh that lists it."""
     @property
     def direction(self) -> str:
-        """``"ingress"`` or ``"egress"``: the mesh list it appears in."""
+        """`"ingress"` or `"egress"`: the mesh list it appears in."""
     @property
-    def reference(self) -> Reference: ...
+    def reference(self) -> Reference:
+        """The reference."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
 class Provider:
-    """A ``[provider.<name>]`` table, or the implicit ``local`` provider (a snapshot)."""
+    """A `[provider.<name>]` table, or the implicit `local` provider (snapshot)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The table name."""
     @property
     def api(self) -> Optional[str]:
-        """The API root URL (``None`` for ``local``)."""
+        """The API root URL (`None` for `local`)."""
     @property
-    def poll_interval_secs(self) -> int: ...
+    def poll_interval_secs(self) -> int:
+        """Seconds between polls for configuration changes."""
     @property
-    def cache_ttl_secs(self) -> int: ...
+    def cache_ttl_secs(self) -> int:
+        """Resolution cache TTL in seconds."""
     @property
-    def enabled(self) -> bool: ...
+    def enabled(self) -> bool:
+        """Whether the provider is used."""
 
 @final
 class Ingress:
-    """A local mesh ingress, ``[pipelines.<pipeline>.mesh.ingress.<name>]`` (a snapshot)."""
+    """A `[pipelines.<p>.mesh.ingress.<name>]` table: a local mesh ingress (snapshot)."""
 
     @property
     def name(self) -> str:
-        """The table name; local references name it."""
+        """The table name (local references name it)."""
     @property
-    def pipeline(self) -> str: ...
+    def pipeline(self) -> str:
+        """The pipeline that defines it."""
     @property
     def protocol(self) -> str:
-        """``"http"`` or ``"http3"``."""
+        """`"http"` or `"http3"`."""
     @property
-    def urls(self) -> List[str]: ...
+    def urls(self) -> List[str]:
+        """URLs clients use to reach it."""
     @property
-    def endpoint(self) -> Optional[str]: ...
+    def endpoint(self) -> Optional[str]:
+        """The pipeline endpoint it feeds."""
     @property
     def mode(self) -> str:
-        """``"default"`` or ``"mesh"``."""
+        """`"default"` or `"mesh"`."""
     @property
-    def enabled(self) -> bool: ...
+    def enabled(self) -> bool:
+        """Whether it is active."""
     @property
-    def description(self) -> Optional[str]: ...
+    def description(self) -> Optional[str]:
+        """Free text."""
 
 @final
 class Egress:
-    """A local mesh egress, ``[pipelines.<pipeline>.mesh.egress.<name>]`` (a snapshot)."""
+    """A `[pipelines.<p>.mesh.egress.<name>]` table: a local mesh egress (snapshot)."""
 
     @property
     def name(self) -> str:
-        """The table name; local references name it."""
+        """The table name (local references name it)."""
     @property
-    def pipeline(self) -> str: ...
+    def pipeline(self) -> str:
+        """The pipeline that defines it."""
     @property
     def protocol(self) -> str:
-        """``"http"`` or ``"http3"``."""
+        """`"http"` or `"http3"`."""
     @property
-    def backend(self) -> Optional[str]: ...
+    def backend(self) -> Optional[str]:
+        """The pipeline backend it uses."""
     @property
     def mode(self) -> str:
-        """``"default"`` or ``"mesh"``."""
+        """`"default"` or `"mesh"`."""
     @property
-    def enabled(self) -> bool: ...
+    def enabled(self) -> bool:
+        """Whether it is active."""
     @property
-    def description(self) -> Optional[str]: ...
+    def description(self) -> Optional[str]:
+        """Free text."""
 
 @final
 class MeshConfig:
-    """The mesh part of a gateway configuration (SPEC §2), merged from TOML documents.
+    """The mesh part of a gateway configuration (docs/spec.md §2), loaded from one or more TOML documents.
 
-    Loading checks syntax and shape (raising :class:`ConfigError` with every problem);
-    :meth:`validate` checks meaning and returns every problem.
+    ```python
+    config = runbeam.MeshConfig.from_files(["gateway.toml", "mesh.toml"])
+    for problem in config.validate():
+        print(problem)          # "mesh.m.egress[1]: Unknown provider ..."
+    ```
     """
 
     @staticmethod
     def from_toml(text: str) -> MeshConfig:
-        """Load one TOML document. Raises ``ConfigError`` (``problems`` lists every problem)."""
+        """Loads one TOML document; raises `ConfigError` listing every problem."""
     @staticmethod
     def from_file(path: _Path) -> MeshConfig:
-        """Read and load one file. Raises ``ConfigError`` naming the file."""
+        """Reads and loads one file (`str` or `os.PathLike`); raises `ConfigError`."""
     @staticmethod
     def from_files(paths: Iterable[_Path]) -> MeshConfig:
-        """Read, merge and load several files, in order. Raises ``ConfigError``."""
+        """Reads, merges and loads several files (an iterable of `str` / `os.PathLike`), in order;
+        raises `ConfigError`.
+        """
     def with_provider_api(self, name: str, url: str) -> MeshConfig:
-        """A copy with provider ``name``'s ``api`` URL replaced by ``url``: points the
-        configuration at another Cloud (staging, a local ``runbeam-devcloud``) without editing
-        the file; :meth:`validate` checks the URL like one read from TOML.
+        """A copy of this configuration with provider `name`'s `api` URL replaced by `url`: points
+        a gateway's configuration at another Cloud (staging, a local `runbeam-devcloud`)
+        without editing the file. `validate()` checks the URL like one read from TOML.
 
-        Raises:
-            UnknownProviderError: there is no ``[provider.<name>]`` table.
+        ```python
+        config = runbeam.MeshConfig.from_file("gateway.toml")
+        dev = config.with_provider_api("runbeam", "http://127.0.0.1:8080")
+        ```
+
+        Raises `UnknownProviderError` when there is no `[provider.<name>]` table.
         """
     def validate(self) -> List[Problem]:
-        """Every problem of the configuration, in document order; empty means valid."""
+        """Every problem of the configuration (docs/spec.md §2.2), in document order; empty means valid.
+        """
     def in_mesh_context(self, reference: Union[Reference, str]) -> bool:
-        """Whether ``reference`` is listed in an active mesh (a ``str`` is parsed first and
-        raises ``InvalidReferenceError`` if it is not a reference)."""
+        """Whether `reference` is listed in an active mesh (a `str` is parsed first and raises
+        `InvalidReferenceError` if it is not a reference).
+        """
     def check_mesh_context(self, reference: Union[Reference, str]) -> str:
-        """The name of the first active mesh listing ``reference``.
+        """The name of the first active mesh listing `reference`.
 
         Raises:
             UnknownProviderError: the reference's provider is not configured.
             NotInMeshError: no active mesh lists the reference.
-            InvalidReferenceError: ``reference`` is a ``str`` that is not a reference.
+            InvalidReferenceError: `reference` is a `str` that is not a reference.
         """
     def remote_references(self) -> List[MeshMember]:
         """Every remote reference listed in a mesh (enabled or not), in document order."""
     def meshes(self) -> List[Mesh]:
         """The meshes, in document order."""
     def providers(self) -> List[Provider]:
-        """Configured providers, then the implicit ``local`` one."""
+        """Configured providers, then the implicit `local` one."""
     def ingresses(self) -> List[Ingress]:
         """Local mesh ingresses of all pipelines, in document order."""
     def egresses(self) -> List[Egress]:
@@ -251,14 +285,13 @@ _Json = Dict[str, Any]
 
 @final
 class AuthorizeResult:
-    """The answer of :meth:`Client.authorize`: a machine token for a gateway.
-
-    ``repr()`` never shows the token.
+    """The answer of `Client.authorize`: a machine token for a gateway. `repr()` never shows the
+    token.
     """
 
     @property
     def machine_token(self) -> str:
-        """The gateway machine token (opaque)."""
+        """The gateway machine token."""
     @property
     def expires_in(self) -> int:
         """Seconds until the token expires, counted when it was issued."""
@@ -267,7 +300,7 @@ class AuthorizeResult:
         """When the token expires (aware, UTC)."""
     @property
     def gateway(self) -> Dict[str, str]:
-        """``{"id", "code", "name"}`` of the gateway."""
+        """`{"id", "code", "name"}` of the gateway."""
     @property
     def abilities(self) -> List[str]:
         """What the token allows."""
@@ -275,11 +308,11 @@ class AuthorizeResult:
 
 @final
 class ResolvedResource:
-    """A resource found by :meth:`Client.resolve`."""
+    """A resource found by `resolve`."""
 
     @property
     def type(self) -> str:
-        """``"ingress"``, ``"egress"``, …"""
+        """`"ingress"`, `"egress"`, …"""
     @property
     def id(self) -> str: ...
     @property
@@ -310,7 +343,7 @@ class ResolvedResource:
 
 @final
 class ResolveResult:
-    """The answer of :meth:`Client.resolve`: the resource and where it came from."""
+    """The answer of `Client.resolve`: the resource and where it came from."""
 
     @property
     def resource(self) -> ResolvedResource: ...
@@ -324,10 +357,11 @@ class ResolveResult:
 
 @final
 class MeshTokenResult:
-    """A short-lived mesh token (RS256 JWT); ``repr()`` never shows the token."""
+    """A short-lived mesh token (an RS256 JWT) for one destination."""
 
     @property
-    def token(self) -> str: ...
+    def token(self) -> str:
+        """The token."""
     @property
     def expires_at(self) -> datetime.datetime: ...
     @property
@@ -336,7 +370,7 @@ class MeshTokenResult:
 
 @final
 class Page:
-    """One page of a collection; ``len(page)`` is the number of items on it."""
+    """One page of a collection; `len(page)` is the number of items on it."""
 
     @property
     def data(self) -> List[_Json]:
@@ -357,40 +391,39 @@ class Page:
 
 @final
 class ResourceIterator:
-    """Every item of every page of a collection (:meth:`Client.list_all`); pages are fetched
-    as needed. After an error, iterating again retries the failed page."""
+    """Every item of every page of a collection (`Client.list_all`); pages are fetched as needed.
+    After an error, iterating again retries the failed page.
+    """
 
     def __iter__(self) -> Iterator[_Json]: ...
     def __next__(self) -> _Json: ...
 
 @final
 class AsyncResourceIterator:
-    """The asyncio form of :class:`ResourceIterator` (:meth:`AsyncClient.list_all`)."""
+    """An async iterator over every item of a collection (`AsyncClient.list_all`)."""
 
     def __aiter__(self) -> AsyncIterator[_Json]: ...
     def __anext__(self) -> Awaitable[_Json]: ...
 
 @final
 class Change:
-    """One configuration change of the change feed (:meth:`Client.changes`).
-
-    ``repr()`` shows only ``id`` and ``status``: the payload may hold configuration.
+    """One configuration change of the change feed (`Client.changes`). `repr()` shows only `id`
+    and `status`: the payload may hold configuration.
     """
 
     @property
     def id(self) -> str: ...
     @property
     def status(self) -> Optional[str]:
-        """``"pending"``, ``"acknowledged"``, ``"applied"``, ``"failed"``, … when sent."""
+        """`"pending"`, `"acknowledged"`, `"applied"`, `"failed"`, … when sent."""
     @property
     def extra(self) -> _Json:
-        """Every other field of the change as sent (e.g. ``type``, ``resource_id``,
-        ``action``, ``created_at``)."""
+        """The change's other fields (its configuration payload, …) as a `dict`."""
     def __repr__(self) -> str: ...
 
 @final
 class Acknowledgement:
-    """The ``{success, message}`` answer of the change feed calls; true when ``success``."""
+    """A `{success, message}` answer of the change feed calls."""
 
     @property
     def success(self) -> bool:
@@ -406,41 +439,50 @@ class Acknowledgement:
 
 @final
 class UpdateResult:
-    """The answer of :meth:`Client.update_config`."""
+    """The answer of `update_config`: whether it succeeded, and what was created or updated."""
 
     @property
-    def success(self) -> bool: ...
+    def success(self) -> bool:
+        """Whether the Cloud accepted the configuration."""
     @property
-    def message(self) -> Optional[str]: ...
+    def message(self) -> Optional[str]:
+        """The Cloud's message, if any."""
     @property
-    def data(self) -> UpdatedConfig: ...
+    def data(self) -> UpdatedConfig:
+        """What was created or updated."""
     def __repr__(self) -> str: ...
 
 @final
 class UpdatedConfig:
-    """What :meth:`Client.update_config` created or updated."""
+    """What `update_config` created or updated."""
 
     @property
     def id(self) -> str:
-        """The id of the configuration created or updated."""
+        """The configuration's id."""
     @property
     def type(self) -> str:
-        """``"gateway"``, ``"pipeline"``, ``"transform"`` or ``"mesh"``."""
+        """`"gateway"`, `"pipeline"`, `"transform"` or `"mesh"`."""
     @property
     def action(self) -> str:
-        """``"created"`` or ``"updated"``."""
+        """`"created"` or `"updated"`."""
     def __repr__(self) -> str: ...
 
 @final
 class Client:
-    """The Runbeam Cloud API client (SPEC §3), blocking.
+    """The Runbeam Cloud API client (docs/spec.md §3), blocking: every wait releases the GIL,
+    and Ctrl-C cancels a call.
 
-    Every wait releases the GIL; Ctrl-C cancels a call. Collections are named by string:
-    ``"gateways"``, ``"services"``, ``"endpoints"``, ``"backends"``, ``"pipelines"``,
-    ``"meshes"``, ``"ingresses"``, ``"egresses"``.
+    `Client(api_url, *, token=None, connect_timeout, request_timeout, deadline=None,
+    max_attempts, ca_bundle_file=None, allow_insecure_http=False, max_body_bytes)`:
+    `api_url` without a path gets `/api` appended; `http://` only for loopback hosts unless
+    `allow_insecure_http`. Times are in seconds; `deadline` bounds a whole call, retries
+    included; `max_attempts` counts the first attempt; a response body larger than
+    `max_body_bytes` is a `ProtocolError`. The defaults are the core's.
 
-    Raises (every method): the :class:`RunbeamError` subclass of the failure, with ``status``,
-    ``retry_after`` and ``field_errors`` filled in from the server's answer.
+    Collections are named by string: `"gateways"`, `"services"`, `"endpoints"`,
+    `"backends"`, `"pipelines"`, `"meshes"`, `"ingresses"`, `"egresses"`. Every method
+    raises the `RunbeamError` subclass of the failure, with `status`, `retry_after`,
+    `field_errors` and `request` filled in from the server's answer.
     """
 
     def __new__(
@@ -456,46 +498,65 @@ class Client:
         allow_insecure_http: bool = False,
         max_body_bytes: int = ...,
     ) -> Client:
-        """``api_url`` without a path gets ``/api`` appended; ``http://`` only for loopback
-        hosts unless ``allow_insecure_http``. Times are in seconds; ``deadline`` bounds a whole
-        call, retries included; ``max_attempts`` counts the first attempt; a response body
-        larger than ``max_body_bytes`` is a :class:`ProtocolError`."""
+        ...
     def with_token(self, token: str) -> Client:
         """A client with the same settings and another bearer token."""
     @property
     def api_root(self) -> str:
-        """The API root URL."""
-    def authorize(self, gateway_code: str, metadata: Optional[List[str]] = None) -> AuthorizeResult: ...
-    def revoke(self, gateway_code: str) -> Acknowledgement: ...
-    def resolve(self, reference: Union[Reference, str]) -> ResolveResult: ...
-    def mesh_token(self, mesh_id: str, destination_url: str) -> MeshTokenResult: ...
-    def jwks(self) -> _Json: ...
+        """The normalized API root URL."""
+    def authorize(self, gateway_code: str, metadata: Optional[List[str]] = None) -> AuthorizeResult:
+        """Authorizes a gateway (user token): creates it if the code is new and returns a machine
+        token for it.
+        """
+    def revoke(self, gateway_code: str) -> Acknowledgement:
+        """Revokes every machine token of a gateway (user token); returns the Cloud's
+        acknowledgement.
+        """
+    def resolve(self, reference: Union[Reference, str]) -> ResolveResult:
+        """Resolves a reference (machine token); a `str` is parsed first."""
+    def mesh_token(self, mesh_id: str, destination_url: str) -> MeshTokenResult:
+        """A mesh token for a destination URL of a mesh (machine token)."""
+    def jwks(self) -> _Json:
+        """The Cloud's JSON Web Key Set (public)."""
     def base_url(self) -> _Json:
-        """``{"base_url", "changes_path", "full_url"}``."""
+        """The gateway's base URL and change feed location (machine token)."""
     def changes(self, gateway_id: Optional[str] = None) -> List[Change]:
-        """The pending and acknowledged changes of the calling gateway (or ``gateway_id``),
-        every page of the feed fetched."""
-    def change(self, id: str) -> Change: ...
-    def acknowledge_changes(self, ids: List[str]) -> Acknowledgement: ...
-    def change_applied(self, id: str) -> Acknowledgement: ...
+        """The pending and acknowledged changes of the calling gateway, or of `gateway_id`
+        (machine token); every page of the feed is fetched.
+        """
+    def change(self, id: str) -> Change:
+        """One change of the feed (machine token)."""
+    def acknowledge_changes(self, ids: List[str]) -> Acknowledgement:
+        """Acknowledges changes: the gateway has seen them (machine token)."""
+    def change_applied(self, id: str) -> Acknowledgement:
+        """Reports a change as applied (machine token)."""
     def change_failed(self, id: str, error: str, details: Any = None) -> Acknowledgement:
-        """``details``: any JSON-serializable value, sent as is."""
+        """Reports a change as failed with an error message and optional JSON-serializable
+        details (machine token).
+        """
     def update_config(self, type: str, config: str, *, id: Optional[str] = None) -> UpdateResult:
-        """``POST /harmony/update``: ``type`` is ``"gateway"``, ``"pipeline"``,
-        ``"transform"`` or ``"mesh"``; ``config`` is TOML; no ``id`` (or an unknown one)
-        creates. Never retried."""
-    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Page: ...
-    def list_all(self, collection: str, per_page: int = ...) -> ResourceIterator: ...
-    def get(self, collection: str, id: str) -> _Json: ...
-    def create(self, collection: str, body: _Json) -> _Json: ...
-    def update(self, collection: str, id: str, body: _Json) -> _Json: ...
-    def delete(self, collection: str, id: str) -> None: ...
+        """Creates (no `id`, or an unknown one) or updates a gateway, pipeline, transform or mesh
+        configuration from TOML (machine token; `POST /harmony/update`, never retried).
+        """
+    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Page:
+        """One page of a collection (user token)."""
+    def list_all(self, collection: str, per_page: int = ...) -> ResourceIterator:
+        """Every item of every page of a collection; pages are fetched as needed."""
+    def get(self, collection: str, id: str) -> _Json:
+        """One resource of a collection (user token)."""
+    def create(self, collection: str, body: _Json) -> _Json:
+        """Creates a resource from a JSON-serializable body (user token); never retried."""
+    def update(self, collection: str, id: str, body: _Json) -> _Json:
+        """Updates a resource with the fields of a JSON-serializable body (user token)."""
+    def delete(self, collection: str, id: str) -> None:
+        """Deletes a resource (user token); returns `None`."""
     def __repr__(self) -> str: ...
 
 @final
 class AsyncClient:
-    """The asyncio form of :class:`Client`: the same methods, each returning an awaitable
-    (an ``asyncio.Future`` of the running loop; cancelling it aborts the request)."""
+    """The Runbeam Cloud API client for asyncio: the arguments of `Client`, and every API call
+    returns an awaitable (cancelling it aborts the request).
+    """
 
     def __new__(
         cls,
@@ -510,44 +571,75 @@ class AsyncClient:
         allow_insecure_http: bool = False,
         max_body_bytes: int = ...,
     ) -> AsyncClient: ...
-    def with_token(self, token: str) -> AsyncClient: ...
+    def with_token(self, token: str) -> AsyncClient:
+        """A client with the same settings and another bearer token."""
     @property
-    def api_root(self) -> str: ...
+    def api_root(self) -> str:
+        """The normalized API root URL."""
     def authorize(
         self, gateway_code: str, metadata: Optional[List[str]] = None
-    ) -> Awaitable[AuthorizeResult]: ...
-    def revoke(self, gateway_code: str) -> Awaitable[Acknowledgement]: ...
-    def resolve(self, reference: Union[Reference, str]) -> Awaitable[ResolveResult]: ...
-    def mesh_token(self, mesh_id: str, destination_url: str) -> Awaitable[MeshTokenResult]: ...
-    def jwks(self) -> Awaitable[_Json]: ...
-    def base_url(self) -> Awaitable[_Json]: ...
-    def changes(self, gateway_id: Optional[str] = None) -> Awaitable[List[Change]]: ...
-    def change(self, id: str) -> Awaitable[Change]: ...
-    def acknowledge_changes(self, ids: List[str]) -> Awaitable[Acknowledgement]: ...
-    def change_applied(self, id: str) -> Awaitable[Acknowledgement]: ...
+    ) -> Awaitable[AuthorizeResult]:
+        """Authorizes a gateway (user token): creates it if the code is new and returns a machine
+        token for it.
+        """
+    def revoke(self, gateway_code: str) -> Awaitable[Acknowledgement]:
+        """Revokes every machine token of a gateway (user token); returns the Cloud's
+        acknowledgement.
+        """
+    def resolve(self, reference: Union[Reference, str]) -> Awaitable[ResolveResult]:
+        """Resolves a reference (machine token); a `str` is parsed first."""
+    def mesh_token(self, mesh_id: str, destination_url: str) -> Awaitable[MeshTokenResult]:
+        """A mesh token for a destination URL of a mesh (machine token)."""
+    def jwks(self) -> Awaitable[_Json]:
+        """The Cloud's JSON Web Key Set (public)."""
+    def base_url(self) -> Awaitable[_Json]:
+        """The gateway's base URL and change feed location (machine token)."""
+    def changes(self, gateway_id: Optional[str] = None) -> Awaitable[List[Change]]:
+        """The pending and acknowledged changes of the calling gateway, or of `gateway_id`
+        (machine token); every page of the feed is fetched.
+        """
+    def change(self, id: str) -> Awaitable[Change]:
+        """One change of the feed (machine token)."""
+    def acknowledge_changes(self, ids: List[str]) -> Awaitable[Acknowledgement]:
+        """Acknowledges changes: the gateway has seen them (machine token)."""
+    def change_applied(self, id: str) -> Awaitable[Acknowledgement]:
+        """Reports a change as applied (machine token)."""
     def change_failed(
         self, id: str, error: str, details: Any = None
-    ) -> Awaitable[Acknowledgement]: ...
+    ) -> Awaitable[Acknowledgement]:
+        """Reports a change as failed with an error message and optional JSON-serializable
+        details (machine token).
+        """
     def update_config(
         self, type: str, config: str, *, id: Optional[str] = None
-    ) -> Awaitable[UpdateResult]: ...
-    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Awaitable[Page]: ...
-    def list_all(self, collection: str, per_page: int = ...) -> AsyncResourceIterator: ...
-    def get(self, collection: str, id: str) -> Awaitable[_Json]: ...
-    def create(self, collection: str, body: _Json) -> Awaitable[_Json]: ...
-    def update(self, collection: str, id: str, body: _Json) -> Awaitable[_Json]: ...
-    def delete(self, collection: str, id: str) -> Awaitable[None]: ...
+    ) -> Awaitable[UpdateResult]:
+        """Creates (no `id`, or an unknown one) or updates a gateway, pipeline, transform or mesh
+        configuration from TOML (machine token; `POST /harmony/update`, never retried).
+        """
+    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Awaitable[Page]:
+        """One page of a collection (user token)."""
+    def list_all(self, collection: str, per_page: int = ...) -> AsyncResourceIterator:
+        """Every item of every page of a collection; pages are fetched as needed."""
+    def get(self, collection: str, id: str) -> Awaitable[_Json]:
+        """One resource of a collection (user token)."""
+    def create(self, collection: str, body: _Json) -> Awaitable[_Json]:
+        """Creates a resource from a JSON-serializable body (user token); never retried."""
+    def update(self, collection: str, id: str, body: _Json) -> Awaitable[_Json]:
+        """Updates a resource with the fields of a JSON-serializable body (user token)."""
+    def delete(self, collection: str, id: str) -> Awaitable[None]:
+        """Deletes a resource (user token); returns `None`."""
     def __repr__(self) -> str: ...
 
 # --- JWT validation (SPEC §4) -----------------------------------------------------------------
 
 def parse_bearer(header: str) -> str:
-    """The token of an ``Authorization`` header value: scheme ``Bearer`` (any case), one
-    token. Raises :class:`JwtInvalidError` saying what is wrong (never quoting the header)."""
+    """The token of an `Authorization` header value (`Bearer <token>`, scheme in any case).
+    Raises `JwtInvalidError` saying what is wrong; the message never quotes the header.
+    """
 
 @final
 class TokenUser:
-    """The ``user`` claim of a Runbeam user JWT."""
+    """The `user` claim of a Runbeam user JWT."""
 
     @property
     def id(self) -> str:
@@ -563,7 +655,7 @@ class TokenUser:
 
 @final
 class TokenTeam:
-    """The ``team`` claim of a Runbeam user JWT."""
+    """The `team` claim of a Runbeam user JWT."""
 
     @property
     def id(self) -> str: ...
@@ -576,55 +668,65 @@ class TokenTeam:
 
 @final
 class Claims:
-    """The claims of a verified token. Claims are not secret (the token is): ``repr()`` shows
-    them."""
+    """The claims of a verified token: the standard and Runbeam claims as attributes, every claim
+    through `get`, `to_dict` and `json`. Python objects are made when an attribute is read, so
+    a cache hit costs one small allocation.
+    """
 
     @property
-    def iss(self) -> Optional[str]: ...
+    def iss(self) -> Optional[str]:
+        """`iss`."""
     @property
-    def sub(self) -> Optional[str]: ...
+    def sub(self) -> Optional[str]:
+        """`sub`."""
     @property
     def aud(self) -> Union[str, List[str], None]:
-        """As the token carried it: one string, a list, or absent."""
+        """`aud`: a `str`, a `list[str]`, or `None`, as the token carried it."""
     @property
     def exp(self) -> int:
-        """Seconds since the epoch (always present: tokens without ``exp`` are refused)."""
+        """`exp`, seconds since the epoch (always present)."""
     @property
-    def iat(self) -> Optional[int]: ...
+    def iat(self) -> Optional[int]:
+        """`iat`."""
     @property
-    def nbf(self) -> Optional[int]: ...
+    def nbf(self) -> Optional[int]:
+        """`nbf`."""
     @property
-    def jti(self) -> Optional[str]: ...
+    def jti(self) -> Optional[str]:
+        """`jti`."""
     @property
-    def user(self) -> Optional[TokenUser]: ...
+    def user(self) -> Optional[TokenUser]:
+        """`user {id, email, name}`."""
     @property
-    def team(self) -> Optional[TokenTeam]: ...
+    def team(self) -> Optional[TokenTeam]:
+        """`team {id, name}`."""
     @property
     def json(self) -> str:
         """The payload exactly as the token carried it (a JSON object)."""
     def get(self, name: str, default: Any = None) -> Any:
-        """The claim ``name`` (custom claims too) as a Python value, else ``default``."""
+        """The claim `name` (any claim, custom ones too) as a Python value; `default` if absent."""
     def to_dict(self) -> Dict[str, Any]:
-        """Every claim, as a new ``dict``."""
+        """Every claim, as a new `dict`."""
     def __repr__(self) -> str: ...
 
 @final
 class Validator:
-    """Validates Runbeam user JWTs and mesh tokens (SPEC §4), blocking.
+    """Validates Runbeam user JWTs and mesh tokens (docs/spec.md §4), blocking; a key fetch
+    waits with the GIL released.
 
-    Trust is explicit: give ``trusted_issuers`` (exact match after normalisation, never a
-    prefix; keys from ``<issuer>/.well-known/jwks.json``) and/or a pinned ``jwks_url``. A token
+    Trust is explicit: give `trusted_issuers` (exact match after normalisation, never a
+    prefix; keys from `<issuer>/.well-known/jwks.json`) and/or a pinned `jwks_url`. A token
     of an untrusted issuer is refused before any network request. Keys are fetched on first
-    use (or by :meth:`refresh_keys` at start-up) and cached; a repeated token is answered from
-    a bounded cache of verified tokens, its time claims re-checked on every hit.
+    use (or by `refresh_keys` at start-up) and cached; a repeated token is answered from a
+    bounded cache of verified tokens, its time claims re-checked on every hit.
 
-    Times are in seconds. ``algorithms`` defaults to ``["RS256"]``; ``none`` and HMAC are
-    never accepted.
+    Times are in seconds; the defaults are the core's. `algorithms` defaults to
+    `["RS256"]`; `none` and HMAC are never accepted.
 
-    Raises: :class:`JwtInvalidError` (malformed, bad signature, unknown key, wrong audience,
-    missing claim, not yet valid), :class:`JwtExpiredError`, :class:`UntrustedIssuerError`,
-    or the key fetch's error (:class:`TransportError`, :class:`TimeoutError`, …);
-    :class:`InvalidArgumentError` for bad settings. Messages never quote the token.
+    Raises: `JwtInvalidError` (malformed, bad signature, unknown key, wrong audience,
+    missing claim, not yet valid), `JwtExpiredError`, `UntrustedIssuerError`, or the key
+    fetch's error (`TransportError`, `RunbeamTimeoutError`, …); `InvalidArgumentError` for
+    bad settings. Messages never quote the token.
     """
 
     def __new__(
@@ -654,22 +756,30 @@ class Validator:
     def cached_tokens(self) -> int:
         """Verified tokens currently remembered."""
     def validate(self, token: str) -> Claims:
-        """Verify ``token`` and return its claims; no I/O when its keys are cached."""
+        """Verifies `token` and returns its claims; keys are fetched first when none are cached,
+        their TTL has passed, or the token names an unknown `kid`.
+        """
     def verify_mesh_token(
         self, token: str, mesh_id: str, destination_url: Optional[str] = None
     ) -> Claims:
-        """:meth:`validate` plus: ``aud`` is ``mesh:<mesh_id>``, the ``mesh_id`` claim
-        matches, and ``destination_url`` (when given) lies under the token's ``dest_url``."""
+        """`validate` plus the mesh-token checks: `aud` is `mesh:<mesh_id>`, the `mesh_id` claim
+        matches, and `destination_url` (when given) lies under the token's `dest_url`.
+        """
     def refresh_keys(self) -> None:
-        """Fetch every JWKS now (at start-up); respects ``min_refresh_interval``."""
+        """Fetches every JWKS now (at start-up, so the first request does not wait); respects
+        the minimum refresh interval.
+        """
     def flush_token_cache(self) -> None:
-        """Forget every verified token (keys stay cached)."""
+        """Forgets every verified token (keys stay cached). Immediate, also on
+        `AsyncValidator`.
+        """
     def __repr__(self) -> str: ...
 
 @final
 class AsyncValidator:
-    """The asyncio form of :class:`Validator`: ``validate``, ``verify_mesh_token`` and
-    ``refresh_keys`` return awaitables (already completed when the keys are cached)."""
+    """The asyncio form of `Validator` (the same arguments): `validate`, `verify_mesh_token`
+    and `refresh_keys` return awaitables (already completed when the keys are cached).
+    """
 
     def __new__(
         cls,
@@ -689,18 +799,32 @@ class AsyncValidator:
         ca_bundle_pem: Union[bytes, str, None] = None,
     ) -> AsyncValidator: ...
     @property
-    def trusted_issuers(self) -> List[str]: ...
+    def trusted_issuers(self) -> List[str]:
+        """The trusted issuers, normalised."""
     @property
-    def jwks_urls(self) -> List[str]: ...
+    def jwks_urls(self) -> List[str]:
+        """The JWKS URLs keys are fetched from."""
     @property
-    def cached_tokens(self) -> int: ...
-    def validate(self, token: str) -> Awaitable[Claims]: ...
+    def cached_tokens(self) -> int:
+        """Verified tokens currently remembered."""
+    def validate(self, token: str) -> Awaitable[Claims]:
+        """Verifies `token` and returns its claims; keys are fetched first when none are cached,
+        their TTL has passed, or the token names an unknown `kid`.
+        """
     def verify_mesh_token(
         self, token: str, mesh_id: str, destination_url: Optional[str] = None
-    ) -> Awaitable[Claims]: ...
-    def refresh_keys(self) -> Awaitable[None]: ...
+    ) -> Awaitable[Claims]:
+        """`validate` plus the mesh-token checks: `aud` is `mesh:<mesh_id>`, the `mesh_id` claim
+        matches, and `destination_url` (when given) lies under the token's `dest_url`.
+        """
+    def refresh_keys(self) -> Awaitable[None]:
+        """Fetches every JWKS now (at start-up, so the first request does not wait); respects
+        the minimum refresh interval.
+        """
     def flush_token_cache(self) -> None:
-        """Immediate (not awaitable)."""
+        """Forgets every verified token (keys stay cached). Immediate, also on
+        `AsyncValidator`.
+        """
     def __repr__(self) -> str: ...
 
 # --- Token storage and the machine-token lifecycle (SPEC §5) ---------------------------------
@@ -709,11 +833,10 @@ _Timestamp = Union[datetime.datetime, str]
 
 @final
 class MachineToken:
-    """A gateway's machine token. ``repr()`` and ``str()`` never show the token.
+    """A gateway's machine token. The token itself is never shown by `repr` or `str`.
 
-    ``expires_at``/``issued_at`` take an aware ``datetime`` or a ``str`` in RFC 3339 or
-    ``YYYY-MM-DD HH:MM:SS`` (UTC); a naive ``datetime`` is refused. Tokens compare equal when
-    every field is equal.
+    `MachineToken(machine_token, expires_at, gateway_id, abilities=None, issued_at=None)` raises
+    `InvalidArgumentError` for an empty token or gateway id or a bad date.
     """
 
     def __new__(
@@ -724,24 +847,28 @@ class MachineToken:
         abilities: Optional[List[str]] = None,
         issued_at: Optional[_Timestamp] = None,
     ) -> MachineToken:
-        """Raises :class:`InvalidArgumentError` for an empty token or gateway id or a bad date."""
+        ...
     @property
     def machine_token(self) -> str:
-        """The opaque token, sent as ``Authorization: Bearer``."""
+        """The opaque machine token (send it as `Authorization: Bearer`)."""
     @property
     def expires_at(self) -> datetime.datetime:
         """When it expires (aware, UTC)."""
     @property
-    def gateway_id(self) -> str: ...
+    def gateway_id(self) -> str:
+        """The gateway it identifies."""
     @property
-    def abilities(self) -> List[str]: ...
+    def abilities(self) -> List[str]:
+        """What it may do."""
     @property
-    def issued_at(self) -> Optional[datetime.datetime]: ...
-    def is_expired(self) -> bool: ...
+    def issued_at(self) -> Optional[datetime.datetime]:
+        """When it was issued, if known."""
+    def is_expired(self) -> bool:
+        """Whether it has expired."""
     def expires_in(self) -> float:
-        """Seconds left before expiry, as a float (``0.0`` once expired)."""
+        """Seconds left before it expires (`0.0` once expired)."""
     def needs_renewal(self, window: float = ...) -> bool:
-        """Whether it expires within ``window`` seconds (default 7 days) or has expired."""
+        """Whether it expires within `window` seconds (or has expired)."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
@@ -749,8 +876,9 @@ class MachineToken:
 
 @final
 class UserToken:
-    """A user JWT or Sanctum token, optionally with its expiry and user. ``repr()`` and
-    ``str()`` never show the token."""
+    """A user's token (user JWT or Sanctum token), optionally with its expiry and user. The token
+    is never shown by `repr` or `str`.
+    """
 
     def __new__(
         cls,
@@ -759,12 +887,14 @@ class UserToken:
         user: Optional[Dict[str, Any]] = None,
     ) -> UserToken: ...
     @property
-    def token(self) -> str: ...
+    def token(self) -> str:
+        """The token."""
     @property
-    def expires_at(self) -> Optional[datetime.datetime]: ...
+    def expires_at(self) -> Optional[datetime.datetime]:
+        """When it expires, if known (aware, UTC)."""
     @property
     def user(self) -> Optional[Dict[str, Any]]:
-        """``{"id", "email", "name"}`` as the Cloud gives it."""
+        """Who it belongs to (`{"id", "email", "name"}` as the Cloud gives it), if known."""
     def is_expired(self) -> bool:
         """Whether it has a known expiry that has passed."""
     def __eq__(self, other: object, /) -> bool: ...
@@ -774,81 +904,89 @@ class UserToken:
 
 @disjoint_base
 class TokenStore:
-    """Where tokens are kept: one slot per ``(instance_id, token_type)`` (token types
-    ``"machine_token"``, ``"user_token"``). Ids match ``[A-Za-z0-9_.-]{1,128}`` and are not
-    ``.`` or ``..``; anything else raises :class:`InvalidArgumentError`.
+    """Where tokens are kept: one slot per `(instance_id, token_type)` (token types
+    `"machine_token"`, `"user_token"`). Ids match `[A-Za-z0-9_.-]{1,128}` and are not `.` or
+    `..`; anything else raises `InvalidArgumentError`.
 
-    Made by :func:`open_token_store`, :class:`FileTokenStore`, :class:`KeyringTokenStore` or
-    :class:`MemoryTokenStore`. Every call releases the GIL while it waits for the disk or the
-    keyring. Raises :class:`StorageError`, :class:`StorageCorruptError` (names the file; the
-    file is kept) or :class:`KeyringUnavailableError`.
+    Made by `open_token_store`, `FileTokenStore`, `KeyringTokenStore` or `MemoryTokenStore`.
+    Every call releases the GIL while it waits for the disk or the keyring. Raises
+    `StorageError`, `StorageCorruptError` (names the file; the file is kept) or
+    `KeyringUnavailableError`.
     """
 
     @property
     def backend(self) -> str:
-        """``"keyring"``, ``"file"`` or ``"memory"``."""
+        """`"keyring"`, `"file"` or `"memory"`."""
     def location(self, instance_id: str, token_type: str) -> str:
-        """Where the slot lives: a file path or a keyring entry name."""
+        """Where a slot lives: a file path or a keyring entry name."""
     def load_machine_token(self, instance_id: str) -> Optional[MachineToken]:
-        """The stored machine token; ``RUNBEAM_MACHINE_TOKEN`` (JSON) takes precedence."""
-    def save_machine_token(self, instance_id: str, token: MachineToken) -> None: ...
-    def load_user_token(self, instance_id: str) -> Optional[UserToken]: ...
-    def save_user_token(self, instance_id: str, token: UserToken) -> None: ...
+        """The machine token of `instance_id` (`RUNBEAM_MACHINE_TOKEN` first), or `None`."""
+    def save_machine_token(self, instance_id: str, token: MachineToken) -> None:
+        """Saves the machine token of `instance_id` (atomically replaces the slot)."""
+    def load_user_token(self, instance_id: str) -> Optional[UserToken]:
+        """The user token kept for `instance_id`, or `None`."""
+    def save_user_token(self, instance_id: str, token: UserToken) -> None:
+        """Saves a user token for `instance_id`."""
     def delete(self, instance_id: str, token_type: str) -> bool:
-        """Empties the slot; whether it held something."""
+        """Empties a slot; whether it held something."""
     def __repr__(self) -> str: ...
 
 @final
 class FileTokenStore(TokenStore):
-    """The age-encrypted files: ``<root>/<instance_id>/runbeam/<token_type>.json`` and
-    ``<root>/<instance_id>/encryption.key`` (directories 0700, files 0600)."""
+    """The age-encrypted file store under `root` (`None`: `RUNBEAM_HOME`, else `~/.runbeam`).
+
+    `FileTokenStore(root=None, key=None)`: `key` (`AGE-SECRET-KEY-1…` or its base64) replaces
+    the key files; without it `RUNBEAM_ENCRYPTION_KEY` does.
+    """
 
     def __new__(cls, root: Optional[_Path] = None, key: Optional[str] = None) -> FileTokenStore:
-        """``root`` ``None``: ``RUNBEAM_HOME``, else ``~/.runbeam``. ``key`` (``AGE-SECRET-KEY-1…``
-        or its base64) replaces the key files; without it ``RUNBEAM_ENCRYPTION_KEY`` does."""
+        ...
     @property
     def root(self) -> "os.PathLike[str]":
-        """The storage root (a ``pathlib.Path``)."""
+        """The storage root."""
     def __repr__(self) -> str: ...
 
 @final
 class KeyringTokenStore(TokenStore):
-    """The OS keyring (Linux: the Secret Service): service ``runbeam``, account
-    ``<instance_id>/<token_type>``."""
+    """The OS keyring store (Linux: the Secret Service). Raises `KeyringUnavailableError` when
+    the keyring cannot be reached.
+    """
 
     def __new__(cls) -> KeyringTokenStore:
-        """Raises :class:`KeyringUnavailableError` when the keyring cannot be reached."""
+        ...
     def __repr__(self) -> str: ...
 
 @final
 class MemoryTokenStore(TokenStore):
-    """In memory; nothing survives the process."""
+    """An in-memory store: nothing survives the process."""
 
     def __new__(cls) -> MemoryTokenStore: ...
     def __repr__(self) -> str: ...
 
 def open_token_store(choice: Optional[str] = None) -> TokenStore:
-    """The store ``choice`` asks for: ``"auto"`` probes the OS keyring with a real write, read
-    and delete and falls back to the encrypted files; ``"keyring"`` (probed, or
-    :class:`KeyringUnavailableError`); ``"file"`` (:class:`FileTokenStore` at
-    ``RUNBEAM_HOME``/``~/.runbeam``). ``None``: ``RUNBEAM_TOKEN_STORE``, unset meaning auto.
-    The chosen backend is :attr:`TokenStore.backend`."""
+    """The store `choice` asks for: `"auto"` probes the OS keyring with a real write, read and
+    delete and falls back to the encrypted files; `"keyring"` (probed, or
+    `KeyringUnavailableError`); `"file"` (`FileTokenStore` at `RUNBEAM_HOME`/`~/.runbeam`).
+    `None`: `RUNBEAM_TOKEN_STORE`, unset meaning auto. The chosen backend is
+    `TokenStore.backend`.
+    """
 
 _Credential = Union[str, Callable[[], str], None]
 
 @final
 class TokenManager:
-    """Keeps one gateway instance's machine token valid (SPEC §5.3), blocking; every wait
-    releases the GIL.
+    """Keeps one gateway instance's machine token valid (docs/spec.md §5.3), blocking; every
+    wait releases the GIL.
 
-    ``client``: a :class:`Client`/:class:`AsyncClient` (its own token is not used) or an API
-    URL. ``gateway_code`` defaults to ``instance_id``. ``credential``: the user JWT or Sanctum
-    token renewals use, or a callable returning one (called only when a renewal is due, from
-    a background thread, with the GIL taken there; an exception it raises becomes a
-    :class:`NoTokenError` keeping its message — a :class:`RunbeamError` keeps its class).
-    ``renewal_window``: seconds before expiry to renew (default 7 days).
-    ``on_renewal_window(token)`` is called (from a background thread) when the stored token is
-    inside the window; its exceptions go to ``sys.unraisablehook``.
+    `TokenManager(instance_id, store, client, *, gateway_code=None, credential=None,
+    renewal_window, on_renewal_window=None)`. `client`: a `Client`/`AsyncClient` (its own
+    token is not used) or an API URL. `gateway_code` defaults to `instance_id`.
+    `credential`: the user JWT or Sanctum token renewals use, or a callable returning one
+    (called only when a renewal is due, from a background thread, with the GIL taken there;
+    an exception it raises becomes a `NoTokenError` keeping its message — a `RunbeamError`
+    keeps its class). `renewal_window`: seconds before expiry to renew (the core's default,
+    7 days). `on_renewal_window(token)` is called (from a background thread) when the stored
+    token is inside the window; its exceptions go to `sys.unraisablehook`.
     """
 
     def __new__(
@@ -863,12 +1001,14 @@ class TokenManager:
         on_renewal_window: Optional[Callable[[MachineToken], None]] = None,
     ) -> TokenManager: ...
     @property
-    def instance_id(self) -> str: ...
+    def instance_id(self) -> str:
+        """The gateway instance."""
     @property
-    def store(self) -> TokenStore: ...
+    def store(self) -> TokenStore:
+        """The store tokens are kept in."""
     def ensure_token(self) -> MachineToken:
         """The stored token, or — when missing, expired or inside the renewal window and a
-        credential is configured — a new one from ``/harmony/authorize``, saved first.
+        credential is configured — a new one from `/harmony/authorize`, saved first.
         Concurrent callers share one renewal.
 
         Raises:
@@ -876,16 +1016,16 @@ class TokenManager:
             TokenExpiredError: the stored token expired and there is no credential.
         """
     def revoke(self) -> None:
-        """Revokes every machine token of the gateway (needs the credential) and clears the
-        store."""
+        """Revokes every machine token of the gateway (with the credential) and clears the store."""
     def current(self) -> Optional[MachineToken]:
-        """The stored token, without renewal."""
+        """The stored token, without renewal, or `None`."""
     def __repr__(self) -> str: ...
 
 @final
 class AsyncTokenManager:
-    """The asyncio form of :class:`TokenManager`: the same arguments; ``ensure_token``,
-    ``revoke`` and ``current`` return awaitables."""
+    """The asyncio form of `TokenManager`: `ensure_token`, `revoke` and `current` return
+    awaitables.
+    """
 
     def __new__(
         cls,
@@ -899,48 +1039,62 @@ class AsyncTokenManager:
         on_renewal_window: Optional[Callable[[MachineToken], None]] = None,
     ) -> AsyncTokenManager: ...
     @property
-    def instance_id(self) -> str: ...
+    def instance_id(self) -> str:
+        """The gateway instance."""
     @property
-    def store(self) -> TokenStore: ...
-    def ensure_token(self) -> Awaitable[MachineToken]: ...
-    def revoke(self) -> Awaitable[None]: ...
-    def current(self) -> Awaitable[Optional[MachineToken]]: ...
+    def store(self) -> TokenStore:
+        """The store tokens are kept in."""
+    def ensure_token(self) -> Awaitable[MachineToken]:
+        """The stored token, or — when missing, expired or inside the renewal window and a
+        credential is configured — a new one from `/harmony/authorize`, saved first.
+        Concurrent callers share one renewal.
+
+        Raises:
+            NoTokenError: nothing stored and no credential (the message says what to do).
+            TokenExpiredError: the stored token expired and there is no credential.
+        """
+    def revoke(self) -> Awaitable[None]:
+        """Revokes every machine token of the gateway (with the credential) and clears the store."""
+    def current(self) -> Awaitable[Optional[MachineToken]]:
+        """The stored token, without renewal, or `None`."""
     def __repr__(self) -> str: ...
 
 # --- Reference resolution and mesh tokens (SPEC §6) -------------------------------------------
 
 @final
 class Resolution:
-    """The answer of :meth:`Resolver.resolve`: the resource, where it came from, and whether it
-    is a stale answer served while the provider failed."""
+    """The answer of `Resolver.resolve`: the resource, where it came from, and whether it is a
+    stale answer served while the provider failed. Python objects are made when read.
+    """
 
     @property
     def resource(self) -> ResolvedResource:
-        """The resource (``urls``, ``protocol``, ``mode``, ids, …), as :meth:`Client.resolve`
-        gives it."""
+        """The resource (`urls`, `protocol`, `mode`, ids, …): the same class `Client.resolve`
+        returns.
+        """
     @property
     def provider(self) -> str:
-        """The provider that answered (``"local"`` for local references)."""
+        """The provider that answered (`"local"` for local references)."""
     @property
     def resolved_at(self) -> datetime.datetime:
-        """When the provider answered (local references: when the configuration was loaded);
-        aware, UTC."""
+        """When the provider answered (for local references: when the configuration was loaded)."""
     @property
     def is_stale(self) -> bool:
-        """A cached answer past its TTL, served because the provider failed (transport error,
-        timeout, 5xx, 429, malformed answer) and younger than ``max_stale``."""
+        """Whether this is a cached answer past its TTL, served because the provider failed
+        (transport error, timeout, 5xx, 429, malformed answer) and younger than `max_stale`.
+        """
     @property
     def is_local(self) -> bool:
-        """The reference was local, answered from the configuration."""
+        """Whether the reference was local, answered from the configuration."""
     def to_dict(self) -> _Json:
-        """The wire form: ``{"data": {...}, "meta": {"provider", "resolved_at", "stale"}}``."""
+        """The wire form: `{"data": {...}, "meta": {"provider", "resolved_at", "stale"}}`."""
     def __repr__(self) -> str: ...
 
 @final
 class IssuedMeshToken:
-    """A mesh token from :meth:`Resolver.mesh_token`, verified before it was handed out: send
-    ``token`` as ``Authorization: Bearer`` to the destination. ``repr()`` and ``str()`` never
-    show the token."""
+    """A verified mesh token from `Resolver.mesh_token`: send `token` as `Authorization: Bearer`
+    to the destination. `repr()` and `str()` never show the token.
+    """
 
     @property
     def token(self) -> str:
@@ -956,12 +1110,12 @@ class IssuedMeshToken:
         """The mesh's name in the configuration."""
     @property
     def claims(self) -> Claims:
-        """Its verified claims (``sub``, ``aud``, ``dest_url``, ``source_team``, …)."""
+        """Its verified claims (`sub`, `aud`, `dest_url`, `source_team`, …)."""
     def __repr__(self) -> str: ...
 
 @final
 class ResolverStats:
-    """Counters of a resolver's work since it was built."""
+    """Counters of a resolver's work since it was built (`Resolver.stats()`)."""
 
     @property
     def hits(self) -> int:
@@ -981,7 +1135,8 @@ class ResolverStats:
     @property
     def mesh_token_requests(self) -> int:
         """Mesh tokens requested from a provider."""
-    def to_dict(self) -> Dict[str, int]: ...
+    def to_dict(self) -> Dict[str, int]:
+        """The counters as a new `dict`."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
@@ -991,30 +1146,37 @@ _Ref = Union[str, Reference]
 
 @final
 class Resolver:
-    """Resolves mesh resource references (SPEC §6) and obtains mesh tokens, with a cache in
-    front of the Cloud; blocking, every wait releases the GIL and a cache hit does no I/O.
+    """Resolves mesh resource references (docs/spec.md §6) and obtains mesh tokens, with a
+    cache in front of the Cloud; blocking, every wait releases the GIL and a cache hit does
+    no I/O.
 
     - Local references are answered from the configuration.
-    - Remote references are resolved only when an enabled mesh lists them
-      (:class:`NotInMeshError` otherwise, before any request) and only for configured providers
-      (:class:`UnknownProviderError`).
-    - Answers are cached for the provider's ``cache_ttl_secs``; however many callers miss at
+    - Remote references are resolved only when an enabled mesh lists them (`NotInMeshError`
+      otherwise, before any request) and only for configured providers
+      (`UnknownProviderError`).
+    - Answers are cached for the provider's `cache_ttl_secs`; however many callers miss at
       once, one request goes upstream.
-    - :class:`NotFoundError`, :class:`PermissionDeniedError` and :class:`UnauthorizedError`
-      are raised and never cached. When the provider fails, the last answer is served with
-      :attr:`Resolution.is_stale` set while younger than ``max_stale``; after that the
-      error is raised.
+    - `NotFoundError`, `PermissionDeniedError` and `UnauthorizedError` are raised and never
+      cached. When the provider fails, the last answer is served with
+      `Resolution.is_stale` set while younger than `max_stale`; after that the error is
+      raised.
 
-    ``client`` (a :class:`Client`/:class:`AsyncClient`, its token unused, or an API URL)
-    carries the HTTP settings used for every provider, each at its own ``api`` URL;
-    ``token_manager`` (a :class:`TokenManager` or :class:`AsyncTokenManager`) supplies the gateway's
-    machine token. Mesh tokens are reused until ``mesh_token_margin`` before they expire;
-    at most ``mesh_token_capacity`` are kept.
+    `Resolver(config, client, token_manager, *, max_stale, mesh_token_margin,
+    mesh_token_capacity)` (the defaults are the core's): `client` (a
+    `Client`/`AsyncClient`, its token unused, or an API URL) carries the HTTP settings used
+    for every provider, each at its own `api` URL; `token_manager` (a `TokenManager` or
+    `AsyncTokenManager`) supplies the gateway's machine token. Mesh tokens are reused until
+    `mesh_token_margin` seconds before they expire; at most `mesh_token_capacity` are kept.
 
-    >>> resolver = runbeam.Resolver(config, runbeam.Client(api), manager)  # doctest: +SKIP
-    >>> resolver.validate_startup()  # doctest: +SKIP
-    >>> resolver.resolve("runbeam.radiology-dept.ingress.name.dicomweb").resource.urls  # doctest: +SKIP
-    ['https://dicom.radiology.example.com']
+    ```python
+    config = runbeam.MeshConfig.from_file("gateway.toml")
+    cloud = runbeam.Client("https://api.runbeam.io")
+    manager = runbeam.TokenManager("analytics-gw-1", runbeam.open_token_store(), cloud)
+    resolver = runbeam.Resolver(config, cloud, manager)
+    resolver.validate_startup()
+    dicom = resolver.resolve("runbeam.radiology-dept.ingress.name.dicomweb")
+    token = resolver.mesh_token("imaging-integration", dicom.resource.urls[0] + "/studies")
+    ```
     """
 
     def __new__(
@@ -1028,54 +1190,61 @@ class Resolver:
         mesh_token_capacity: int = ...,
     ) -> Resolver: ...
     def validate_startup(self) -> None:
-        """Check the configuration in use; raises :class:`ConfigError` whose ``problems`` list
-        every problem. Nothing is fetched."""
+        """Checks the configuration in use (docs/spec.md §2.2); raises `ConfigError` listing every
+        problem. Nothing is fetched.
+        """
     def resolve(self, reference: _Ref) -> Resolution:
-        """Resolve ``reference``: from the cache while fresh, from the configuration when
-        local, else from the provider.
+        """Resolves `reference` (a `str` or a `Reference`): from the cache while fresh, from the
+        configuration when local, else from the provider (one request however many callers
+        wait).
 
         Raises:
             InvalidReferenceError, UnknownProviderError, NotInMeshError: before any request.
             NotFoundError: unknown to the provider (not cached), or a local name the
                 configuration does not define.
             NoTokenError, TokenExpiredError: the token manager has no usable machine token.
-            TransportError, TimeoutError, ServerErrorError, RateLimitedError, ProtocolError:
-                the provider failed and no stale answer can be served.
-            TypeError: ``reference`` is neither a ``str`` nor a :class:`Reference`.
+            TransportError, RunbeamTimeoutError, ServerError, RateLimitedError,
+                ProtocolError: the provider failed and no stale answer can be served.
+            TypeError: `reference` is neither a `str` nor a `Reference`.
         """
     def resolve_cached(self, reference: _Ref) -> Optional[Resolution]:
-        """:meth:`resolve` without I/O: the answer when it is known now, ``None`` when a
-        request would be needed. Raises like :meth:`resolve` for answers known now."""
+        """`resolve` without I/O: the answer when it is known now, `None` when a request
+        would be needed. Raises like `resolve` (e.g. `NotInMeshError`).
+        """
     def mesh_token(self, mesh: str, destination_url: str) -> IssuedMeshToken:
-        """A verified mesh token to call ``destination_url`` through ``mesh`` (its
-        configuration name or Cloud id): a cached one until ``mesh_token_margin`` before
-        it expires, else a new one (one request however many callers wait).
+        """A verified mesh token to call `destination_url` through `mesh` (its configuration
+        name or Cloud id): a cached one until `mesh_token_margin` before it expires, else a
+        new one (one request however many callers wait).
 
         Raises:
             NotInMeshError: the mesh is not configured or not enabled.
-            InvalidArgumentError: ``destination_url`` is not an http(s) URL.
+            InvalidArgumentError: `destination_url` is not an http(s) URL.
             PermissionDeniedError: the Cloud refused (the message names the rule).
         """
     def verify_mesh_token(
         self, token: str, mesh: str, destination_url: Optional[str] = None
     ) -> Claims:
-        """The receiving side: verify a mesh token presented for ``mesh`` (signature, trusted
-        issuer, ``aud``, ``mesh_id``, expiry) and, when ``destination_url`` is given, that it
-        lies under the token's ``dest_url``. Keys are fetched only when none are cached.
+        """The receiving side: verifies a mesh token presented for `mesh` (signature, issuer,
+        audience, mesh id, expiry) and, when `destination_url` is given, that it lies under
+        the token's `dest_url`, and returns its claims. Keys are fetched only when none are
+        cached.
 
         Raises:
             NotInMeshError: unknown mesh.
             JwtInvalidError, JwtExpiredError, UntrustedIssuerError: the token is refused.
         """
     def invalidate(self, reference: _Ref) -> bool:
-        """Forget the cached answer for ``reference`` (any spelling); whether one was dropped."""
+        """Forgets the cached answer for `reference` (any spelling); whether one was
+        dropped. Raises `InvalidReferenceError`.
+        """
     def invalidate_all(self) -> None:
-        """Forget every cached answer and mesh token."""
+        """Forgets every cached answer and mesh token."""
     def reload(self, config: MeshConfig) -> None:
-        """Switch to ``config``. It is validated first and refused with :class:`ConfigError`
-        (the old one stays in use) if it has problems; cached answers of providers that
-        changed and of references no longer in an enabled mesh are dropped, as are mesh
-        tokens of meshes that changed."""
+        """Switches to `config`. It is validated first and refused with `ConfigError` (the old
+        one stays in use) if it has problems; cached answers of providers that changed and
+        of references no longer in an enabled mesh are dropped, as are mesh tokens of meshes
+        that changed.
+        """
     def stats(self) -> ResolverStats:
         """Counters since the resolver was built."""
     @property
@@ -1088,9 +1257,11 @@ class Resolver:
 
 @final
 class AsyncResolver:
-    """The asyncio form of :class:`Resolver` (the same arguments): :meth:`resolve`,
-    :meth:`mesh_token` and :meth:`verify_mesh_token` return awaitables, already completed when
-    answered from the cache; the other methods are immediate."""
+    """The asyncio form of `Resolver` (the same arguments): `resolve`, `mesh_token` and
+    `verify_mesh_token` return
+    awaitables (already completed when answered from the cache); the other methods are
+    immediate.
+    """
 
     def __new__(
         cls,
@@ -1102,22 +1273,70 @@ class AsyncResolver:
         mesh_token_margin: float = ...,
         mesh_token_capacity: int = ...,
     ) -> AsyncResolver: ...
-    def validate_startup(self) -> None: ...
-    def resolve(self, reference: _Ref) -> Awaitable[Resolution]: ...
+    def validate_startup(self) -> None:
+        """Checks the configuration in use (docs/spec.md §2.2); raises `ConfigError` listing every
+        problem. Nothing is fetched.
+        """
+    def resolve(self, reference: _Ref) -> Awaitable[Resolution]:
+        """Resolves `reference` (a `str` or a `Reference`): from the cache while fresh, from the
+        configuration when local, else from the provider (one request however many callers
+        wait).
+
+        Raises:
+            InvalidReferenceError, UnknownProviderError, NotInMeshError: before any request.
+            NotFoundError: unknown to the provider (not cached), or a local name the
+                configuration does not define.
+            NoTokenError, TokenExpiredError: the token manager has no usable machine token.
+            TransportError, RunbeamTimeoutError, ServerError, RateLimitedError,
+                ProtocolError: the provider failed and no stale answer can be served.
+            TypeError: `reference` is neither a `str` nor a `Reference`.
+        """
     def resolve_cached(self, reference: _Ref) -> Optional[Resolution]:
-        """Immediate (not awaitable)."""
-    def mesh_token(self, mesh: str, destination_url: str) -> Awaitable[IssuedMeshToken]: ...
+        """`resolve` without I/O: the answer when it is known now, `None` when a request
+        would be needed. Raises like `resolve` (e.g. `NotInMeshError`).
+        """
+    def mesh_token(self, mesh: str, destination_url: str) -> Awaitable[IssuedMeshToken]:
+        """A verified mesh token to call `destination_url` through `mesh` (its configuration
+        name or Cloud id): a cached one until `mesh_token_margin` before it expires, else a
+        new one (one request however many callers wait).
+
+        Raises:
+            NotInMeshError: the mesh is not configured or not enabled.
+            InvalidArgumentError: `destination_url` is not an http(s) URL.
+            PermissionDeniedError: the Cloud refused (the message names the rule).
+        """
     def verify_mesh_token(
         self, token: str, mesh: str, destination_url: Optional[str] = None
-    ) -> Awaitable[Claims]: ...
-    def invalidate(self, reference: _Ref) -> bool: ...
-    def invalidate_all(self) -> None: ...
-    def reload(self, config: MeshConfig) -> None: ...
-    def stats(self) -> ResolverStats: ...
+    ) -> Awaitable[Claims]:
+        """The receiving side: verifies a mesh token presented for `mesh` (signature, issuer,
+        audience, mesh id, expiry) and, when `destination_url` is given, that it lies under
+        the token's `dest_url`, and returns its claims. Keys are fetched only when none are
+        cached.
+
+        Raises:
+            NotInMeshError: unknown mesh.
+            JwtInvalidError, JwtExpiredError, UntrustedIssuerError: the token is refused.
+        """
+    def invalidate(self, reference: _Ref) -> bool:
+        """Forgets the cached answer for `reference` (any spelling); whether one was
+        dropped. Raises `InvalidReferenceError`.
+        """
+    def invalidate_all(self) -> None:
+        """Forgets every cached answer and mesh token."""
+    def reload(self, config: MeshConfig) -> None:
+        """Switches to `config`. It is validated first and refused with `ConfigError` (the old
+        one stays in use) if it has problems; cached answers of providers that changed and
+        of references no longer in an enabled mesh are dropped, as are mesh tokens of meshes
+        that changed.
+        """
+    def stats(self) -> ResolverStats:
+        """Counters since the resolver was built."""
     @property
-    def cached_references(self) -> int: ...
+    def cached_references(self) -> int:
+        """References with a cached answer (fresh or stale)."""
     @property
-    def config(self) -> MeshConfig: ...
+    def config(self) -> MeshConfig:
+        """The configuration in use."""
     def __repr__(self) -> str: ...
 
 # --- Internal hooks: not part of the public API -----------------------------------------------
@@ -1125,12 +1344,17 @@ class AsyncResolver:
 # so it is not declared here; see stubtest-allowlist.txt.)
 
 def _at_exit() -> None:
-    """Registered with ``atexit`` at import: stops runtime threads from entering Python and
-    waits for those already inside."""
+    """`_native._at_exit()`, registered with `atexit` at import: stops runtime threads from
+    entering Python and waits for those already inside. A thread that wakes an event loop
+    (`call_soon_threadsafe` writes to a socket with the GIL released) while the
+    interpreter finalizes is ended by CPython with `pthread_exit`, which aborts the
+    process as it unwinds through Rust frames; atexit handlers run before that point.
+    """
 
 def _after_fork_in_child() -> None:
-    """Registered with ``os.register_at_fork`` at import: core state is rebuilt after a fork."""
+    """`_native._after_fork_in_child()`: registered with `os.register_at_fork` at import."""
 
 def _set_verify_releases_gil(enabled: bool) -> bool:
-    """Whether the validators' cached path releases the GIL (for ``bench/jwt.py``); returns the
-    previous setting."""
+    """`_native._set_verify_releases_gil(enabled)`: for `bench/jwt.py`, which measures the cached
+    path both ways in one run. Returns the previous setting. Not part of the public API.
+    """
