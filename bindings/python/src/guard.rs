@@ -7,7 +7,7 @@
 //! runs its body under [`result`]: a panic becomes `runbeam.InternalError` (kind `Internal`,
 //! code `RUNBEAM_INTERNAL`), built from [`runbeam_core::panic::internal_error`] through the one
 //! conversion of [`crate::errors`]. Work that runs on the module's runtime is wrapped in
-//! [`runbeam_core::panic::catch_future`] by `client::run_sync` and `client::run_async`, so an
+//! [`runbeam_core::panic::catch_future`] by the two runners of [`crate::runtime`], so an
 //! asyncio future is completed with the same error instead of being left pending.
 //!
 //! The module installs [`runbeam_core::panic::install_quiet_hook`] when it is loaded, so a

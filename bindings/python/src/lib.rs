@@ -5,7 +5,7 @@
 //! validation rule lives in `runbeam-core`.
 //!
 //! Errors are raised as the classes defined in Python in `runbeam/errors.py`, looked up by
-//! [`runbeam_core::ErrorKind::name`] (see [`errors`]).
+//! [`runbeam_core::ErrorKind::name`] (see `errors.rs`).
 //!
 //! ```python
 //! import runbeam
@@ -17,18 +17,18 @@
 
 use pyo3::prelude::*;
 
-pub mod client;
-pub mod config;
+mod client;
+mod config;
 mod convert;
-pub mod errors;
+mod errors;
 mod fork;
 mod guard;
-pub mod jwt;
+mod jwt;
 mod pair;
-pub mod reference;
-pub mod resolver;
+mod reference;
+mod resolver;
 mod runtime;
-pub mod storage;
+mod storage;
 
 /// The module `runbeam._native`; the package `runbeam` re-exports its classes.
 #[pymodule]
