@@ -57,8 +57,8 @@ export interface RunbeamError extends Error {
   problems?: Array<Problem>
   /** The HTTP status of the Cloud's answer, or null. */
   status: number | null
-  /** Seconds the Cloud asked to wait (`Retry-After` of a 429 or 503), or null. */
-  retryAfter: number | null
+  /** Milliseconds the Cloud asked to wait (`Retry-After` of a 429 or 503), or null. */
+  retryAfterMs: number | null
   /** For `RUNBEAM_VALIDATION` (HTTP 422): the server's messages per request field, or null. */
   fieldErrors: Record<string, Array<string>> | null
   /** For Cloud API errors: the request that failed, path relative to the API root. */
@@ -68,7 +68,7 @@ export interface RunbeamError extends Error {
 }
 
 /** A collection of the Cloud API. */
-export type CollectionName =
+export type Collection =
   | 'gateways'
   | 'services'
   | 'endpoints'
@@ -115,7 +115,7 @@ export interface Client {
    * for await (const service of client.listAll('services')) console.log(service.name)
    * ```
    */
-  listAll(collection: CollectionName, options?: ListAllOptions): AsyncIterable<Resource>
+  listAll(collection: Collection, options?: ListAllOptions): AsyncIterable<Resource>
 }
 
 /** A JWT signature algorithm a `Validator` may accept (`none` and HMAC never are). */
@@ -123,7 +123,7 @@ export type JwtAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS
 
 /**
  * The claims of a verified token (frozen: a validator may return the same object again for a
- * repeated token). The typed fields are the standard and Runbeam claims; `claims` has every
+ * repeated token). The typed fields are the standard and Runbeam claims; `all` has every
  * claim, custom ones too.
  */
 export interface Claims {
@@ -141,7 +141,7 @@ export interface Claims {
   /** The `team` of a Runbeam user JWT. */
   readonly team: { readonly id: string; readonly name: string | null } | null
   /** Every claim of the payload, parsed on first access (then frozen). */
-  readonly claims: Readonly<Record<string, unknown>>
+  readonly all: Readonly<Record<string, unknown>>
   /** Every claim (`JSON.stringify(claims)` gives the payload). */
   toJSON(): Record<string, unknown>
 }
@@ -150,7 +150,7 @@ export interface Validator {
   /**
    * Verifies `token` and resolves with its claims. With keys already fetched the answer is
    * known at once (a resolved Promise, no I/O); otherwise the keys are fetched first (at most
-   * one fetch per `minRefreshIntervalSecs`, shared by concurrent calls). Rejects with
+   * one fetch per `minRefreshIntervalMs`, shared by concurrent calls). Rejects with
    * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
    * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
    */
@@ -242,8 +242,8 @@ export interface TokenManagerOptions {
    * becomes the call's error, message kept (`RUNBEAM_NO_TOKEN`).
    */
   credential?: string | (() => string | Promise<string>)
-  /** Renew this many seconds before expiry (default 7 days). */
-  renewalWindowSecs?: number
+  /** Renew this many milliseconds before expiry (default 7 days). */
+  renewalWindowMs?: number
   /**
    * Called (not awaited) when the stored token is inside the renewal window; what it throws is
    * an uncaught exception, as for any event callback.
@@ -262,10 +262,10 @@ export interface ResolverOptions {
   client: Client
   /** Supplies the gateway's machine token (resolving, mesh tokens; verification needs none). */
   tokenManager: TokenManager
-  /** Serve a stale answer at most this many seconds old when the provider fails (default 3600). */
-  maxStaleSecs?: number
-  /** Renew a cached mesh token this many seconds before it expires (default 30). */
-  meshTokenMarginSecs?: number
+  /** Serve a stale answer at most this many milliseconds old when the provider fails (default 3600000). */
+  maxStaleMs?: number
+  /** Renew a cached mesh token this many milliseconds before it expires (default 30000). */
+  meshTokenMarginMs?: number
   /** Mesh tokens remembered at most, one per mesh and destination URL (default 1024). */
   meshTokenCapacity?: number
 }
@@ -282,12 +282,12 @@ export interface Resolver {
    * `RUNBEAM_PROTOCOL`.
    *
    * ```js
-   * const { resource, stale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
+   * const { resource, isStale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
    * ```
    */
   resolve(reference: Reference | string): Promise<Resolution>
   /**
-   * The receiving side: `verifyMeshTokenSync`, fetching the mesh provider's keys first when
+   * The receiving side: `verifyMeshTokenCached`, fetching the mesh provider's keys first when
    * needed. Rejects with `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`
    * (e.g. a `destinationUrl` outside the token's `dest_url`), `RUNBEAM_JWT_EXPIRED`,
    * `RUNBEAM_UNTRUSTED_ISSUER` or the key fetch's error.
@@ -295,7 +295,7 @@ export interface Resolver {
    * ```js
    * const claims = await resolver.verifyMeshToken(parseBearer(req.headers.authorization),
    *   'imaging-integration', `https://dicom.radiology.example.com${req.url}`)
-   * claims.claims.source_team // 'ai-analytics'
+   * claims.all.source_team // 'ai-analytics'
    * ```
    */
   verifyMeshToken(token: string, mesh: string, destinationUrl?: string | null): Promise<Claims>

@@ -57,8 +57,8 @@ export interface RunbeamError extends Error {
   problems?: Array<Problem>
   /** The HTTP status of the Cloud's answer, or null. */
   status: number | null
-  /** Seconds the Cloud asked to wait (`Retry-After` of a 429 or 503), or null. */
-  retryAfter: number | null
+  /** Milliseconds the Cloud asked to wait (`Retry-After` of a 429 or 503), or null. */
+  retryAfterMs: number | null
   /** For `RUNBEAM_VALIDATION` (HTTP 422): the server's messages per request field, or null. */
   fieldErrors: Record<string, Array<string>> | null
   /** For Cloud API errors: the request that failed, path relative to the API root. */
@@ -68,7 +68,7 @@ export interface RunbeamError extends Error {
 }
 
 /** A collection of the Cloud API. */
-export type CollectionName =
+export type Collection =
   | 'gateways'
   | 'services'
   | 'endpoints'
@@ -115,7 +115,7 @@ export interface Client {
    * for await (const service of client.listAll('services')) console.log(service.name)
    * ```
    */
-  listAll(collection: CollectionName, options?: ListAllOptions): AsyncIterable<Resource>
+  listAll(collection: Collection, options?: ListAllOptions): AsyncIterable<Resource>
 }
 
 /** A JWT signature algorithm a `Validator` may accept (`none` and HMAC never are). */
@@ -123,7 +123,7 @@ export type JwtAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS
 
 /**
  * The claims of a verified token (frozen: a validator may return the same object again for a
- * repeated token). The typed fields are the standard and Runbeam claims; `claims` has every
+ * repeated token). The typed fields are the standard and Runbeam claims; `all` has every
  * claim, custom ones too.
  */
 export interface Claims {
@@ -141,7 +141,7 @@ export interface Claims {
   /** The `team` of a Runbeam user JWT. */
   readonly team: { readonly id: string; readonly name: string | null } | null
   /** Every claim of the payload, parsed on first access (then frozen). */
-  readonly claims: Readonly<Record<string, unknown>>
+  readonly all: Readonly<Record<string, unknown>>
   /** Every claim (`JSON.stringify(claims)` gives the payload). */
   toJSON(): Record<string, unknown>
 }
@@ -150,7 +150,7 @@ export interface Validator {
   /**
    * Verifies `token` and resolves with its claims. With keys already fetched the answer is
    * known at once (a resolved Promise, no I/O); otherwise the keys are fetched first (at most
-   * one fetch per `minRefreshIntervalSecs`, shared by concurrent calls). Rejects with
+   * one fetch per `minRefreshIntervalMs`, shared by concurrent calls). Rejects with
    * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
    * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
    */
@@ -242,8 +242,8 @@ export interface TokenManagerOptions {
    * becomes the call's error, message kept (`RUNBEAM_NO_TOKEN`).
    */
   credential?: string | (() => string | Promise<string>)
-  /** Renew this many seconds before expiry (default 7 days). */
-  renewalWindowSecs?: number
+  /** Renew this many milliseconds before expiry (default 7 days). */
+  renewalWindowMs?: number
   /**
    * Called (not awaited) when the stored token is inside the renewal window; what it throws is
    * an uncaught exception, as for any event callback.
@@ -262,10 +262,10 @@ export interface ResolverOptions {
   client: Client
   /** Supplies the gateway's machine token (resolving, mesh tokens; verification needs none). */
   tokenManager: TokenManager
-  /** Serve a stale answer at most this many seconds old when the provider fails (default 3600). */
-  maxStaleSecs?: number
-  /** Renew a cached mesh token this many seconds before it expires (default 30). */
-  meshTokenMarginSecs?: number
+  /** Serve a stale answer at most this many milliseconds old when the provider fails (default 3600000). */
+  maxStaleMs?: number
+  /** Renew a cached mesh token this many milliseconds before it expires (default 30000). */
+  meshTokenMarginMs?: number
   /** Mesh tokens remembered at most, one per mesh and destination URL (default 1024). */
   meshTokenCapacity?: number
 }
@@ -282,12 +282,12 @@ export interface Resolver {
    * `RUNBEAM_PROTOCOL`.
    *
    * ```js
-   * const { resource, stale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
+   * const { resource, isStale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
    * ```
    */
   resolve(reference: Reference | string): Promise<Resolution>
   /**
-   * The receiving side: `verifyMeshTokenSync`, fetching the mesh provider's keys first when
+   * The receiving side: `verifyMeshTokenCached`, fetching the mesh provider's keys first when
    * needed. Rejects with `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`
    * (e.g. a `destinationUrl` outside the token's `dest_url`), `RUNBEAM_JWT_EXPIRED`,
    * `RUNBEAM_UNTRUSTED_ISSUER` or the key fetch's error.
@@ -295,7 +295,7 @@ export interface Resolver {
    * ```js
    * const claims = await resolver.verifyMeshToken(parseBearer(req.headers.authorization),
    *   'imaging-integration', `https://dicom.radiology.example.com${req.url}`)
-   * claims.claims.source_team // 'ai-analytics'
+   * claims.all.source_team // 'ai-analytics'
    * ```
    */
   verifyMeshToken(token: string, mesh: string, destinationUrl?: string | null): Promise<Claims>
@@ -310,7 +310,7 @@ export interface Resolver {
  * ```js
  * const granted = await user.authorize('radiology-gw-1')
  * const gateway = user.withToken(granted.expose())
- * console.log(granted) // AuthorizeResult { machineToken: '***', expiresIn: 2592000, … }
+ * console.log(granted) // AuthorizeResult { machineToken: '***', expiresInMs: 2592000000, … }
  * ```
  */
 export declare class AuthorizeResult {
@@ -321,10 +321,10 @@ export declare class AuthorizeResult {
   get machineToken(): string
   /** The machine token itself, same as `machineToken`. */
   expose(): string
-  /** Lifetime of the machine token in seconds. */
-  get expiresIn(): number
-  /** Expiry of the machine token, RFC 3339. */
-  get expiresAt(): string
+  /** Lifetime of the machine token, milliseconds. */
+  get expiresInMs(): number
+  /** Expiry of the machine token. */
+  get expiresAt(): Date
   /** The gateway. */
   get gateway(): AuthorizedGateway
   /** What the machine token may do. */
@@ -368,12 +368,12 @@ export declare class Client {
    * `RUNBEAM_NOT_FOUND`; a string that is not a reference throws
    * `RUNBEAM_INVALID_REFERENCE`.
    */
-  resolve(reference: Reference | string): Promise<Resolved>
+  resolve(reference: Reference | string): Promise<ResolveResult>
   /**
    * `POST /harmony/mesh/token` (machine token): a short-lived token to call
    * `destinationUrl` through the mesh. Refused with `RUNBEAM_PERMISSION_DENIED`.
    */
-  meshToken(meshId: string, destinationUrl: string): Promise<MeshToken>
+  meshToken(meshId: string, destinationUrl: string): Promise<MeshTokenResult>
   /** `GET /.well-known/jwks.json` (public): the Cloud's signing keys. */
   jwks(): Promise<{ keys: Array<Record<string, unknown>> }>
   /** `GET /harmony/base-url` (machine token). */
@@ -416,7 +416,7 @@ export declare class Client {
    * resource. To push a gateway, pipeline, transform or mesh configuration, see
    * `updateConfig`.
    */
-  update(collection: CollectionName, id: string, resource: Record<string, unknown>): Promise<Resource>
+  update(collection: Collection, id: string, resource: Record<string, unknown>): Promise<Resource>
   /**
    * `POST /harmony/update` (machine token): pushes a gateway, pipeline, transform or mesh
    * configuration as TOML (Python: `update_config(type, config, id=None)`). Without
@@ -431,16 +431,16 @@ export declare class Client {
    */
   updateConfig(type: UpdateKind, config: string, options?: UpdateConfigOptions): Promise<UpdateResult>
   /** One page of a collection (`'gateways'`, `'services'`, …), user token. */
-  list(collection: CollectionName, options?: PageOptions): Promise<Page>
+  list(collection: Collection, options?: PageOptions): Promise<Page>
   /** One resource of a collection by id. */
-  get(collection: CollectionName, id: string): Promise<Resource>
+  get(collection: Collection, id: string): Promise<Resource>
   /**
    * Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
    * (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
    */
-  create(collection: CollectionName, resource: Record<string, unknown>): Promise<Resource>
+  create(collection: Collection, resource: Record<string, unknown>): Promise<Resource>
   /** Deletes a resource. */
-  delete(collection: CollectionName, id: string): Promise<void>
+  delete(collection: Collection, id: string): Promise<void>
 }
 
 /**
@@ -496,7 +496,7 @@ export declare class FileTokenStore {
  * ```js
  * const issued = await resolver.meshToken('imaging-integration', `${url}/studies`)
  * await fetch(`${url}/studies`, { headers: { authorization: `Bearer ${issued.token}` } })
- * issued.claims.claims.dest_url // 'https://dicom.radiology.example.com/studies'
+ * issued.claims.all.dest_url // 'https://dicom.radiology.example.com/studies'
  * ```
  */
 export declare class IssuedMeshToken {
@@ -514,7 +514,7 @@ export declare class IssuedMeshToken {
   /** The mesh's name in the configuration. */
   get mesh(): string
   /**
-   * Its verified claims (`sub`, `aud`, `exp`, `jti`; `claims.claims` has `dest_url`,
+   * Its verified claims (`sub`, `aud`, `exp`, `jti`; `claims.all` has `dest_url`,
    * `source_team`, `mesh_id`, …).
    */
   get claims(): Claims
@@ -563,7 +563,7 @@ export declare class KeyringTokenStore {
  * ```js
  * const token = new MachineToken({ machineToken: 'mt_…', expiresAt: new Date('2030-01-01'),
  *   gatewayId: 'gw-1', abilities: ['resolve'] })
- * token.needsRenewal(7 * 24 * 3600)  // false
+ * token.needsRenewal(7 * 24 * 3600 * 1000)  // false
  * ```
  */
 export declare class MachineToken {
@@ -591,10 +591,10 @@ export declare class MachineToken {
   get issuedAt(): Date | null
   /** Whether it has expired. */
   isExpired(): boolean
-  /** Seconds left before expiry (0 once expired). */
-  get expiresInSecs(): number
-  /** Whether it expires within `windowSecs` (default 7 days) or has expired. */
-  needsRenewal(windowSecs?: number): boolean
+  /** Milliseconds left before expiry (0 once expired). */
+  get expiresInMs(): number
+  /** Whether it expires within `windowMs` (default 7 days) or has expired. */
+  needsRenewal(windowMs?: number): boolean
   /** The fields with the token redacted (what `JSON.stringify` writes). */
   toJSON(): Record<string, unknown>
 }
@@ -679,7 +679,7 @@ export declare class MeshConfig {
    */
   checkMeshContext(reference: Reference | string): string
   /** Every remote reference listed in a mesh (enabled or not), in document order. */
-  remoteReferences(): Array<RemoteReference>
+  remoteReferences(): Array<MeshMember>
   /**
    * A copy of this configuration whose `[provider.<name>]` uses the API at `url` (the
    * configuration object itself is unchanged), e.g. to point a gateway file at a local
@@ -708,7 +708,7 @@ export declare class MeshConfig {
  * await fetch(url, { headers: { authorization: `Bearer ${answer.expose()}` } })
  * ```
  */
-export declare class MeshToken {
+export declare class MeshTokenResult {
   /**
    * The mesh token, a JWT (a non-enumerable prototype getter: never shown, nor copied by
    * `for…in`).
@@ -716,8 +716,8 @@ export declare class MeshToken {
   get token(): string
   /** The token itself, same as `token`. */
   expose(): string
-  /** Expiry, RFC 3339. */
-  get expiresAt(): string
+  /** Expiry. */
+  get expiresAt(): Date
   /** The mesh id. */
   get meshId(): string
   /** The fields with the token redacted (what `JSON.stringify` writes). */
@@ -736,7 +736,7 @@ export declare class MeshToken {
  *   callers miss at once, one request goes upstream.
  * - `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED` and `RUNBEAM_UNAUTHORIZED` are returned
  *   and never cached. When the provider fails (transport, timeout, 5xx, 429, malformed
- *   answer), the last answer is served with `stale: true` while younger than `maxStaleSecs`
+ *   answer), the last answer is served with `isStale: true` while younger than `maxStaleMs`
  *   (default 3600); after that the error is returned.
  *
  * ```js
@@ -783,7 +783,7 @@ export declare class Resolver {
   resolveCached(reference: Reference | string): Resolution | null
   /**
    * A mesh token to call `destinationUrl` through `mesh` (its configuration name or Cloud
-   * id): a cached one until `meshTokenMarginSecs` before it expires, else a new one from the
+   * id): a cached one until `meshTokenMarginMs` before it expires, else a new one from the
    * provider (one request however many callers wait), verified before it is handed out.
    *
    * Rejects with `RUNBEAM_NOT_IN_MESH` for a mesh that is not configured or not enabled,
@@ -801,7 +801,7 @@ export declare class Resolver {
    * @throws `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`,
    * `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`.
    */
-  verifyMeshTokenSync(token: string, mesh: string, destinationUrl?: string | null): Claims | null
+  verifyMeshTokenCached(token: string, mesh: string, destinationUrl?: string | null): Claims | null
   /**
    * Forgets the cached answer for `reference` (any spelling); the next `resolve` asks the
    * provider. Returns whether an answer was dropped.
@@ -897,8 +897,8 @@ export declare class UserToken {
  * ```js
  * const validator = new Validator({ trustedIssuers: ['https://api.runbeam.io/api'] })
  * await validator.refreshKeys() // at start-up, so the first request does not wait
- * const claims = validator.validateSync(token) ?? (await validator.validate(token))
- * console.log(claims.sub, claims.user?.email, claims.team?.name, claims.claims.scope)
+ * const claims = validator.validateCached(token) ?? (await validator.validate(token))
+ * console.log(claims.sub, claims.user?.email, claims.team?.name, claims.all.scope)
  * ```
  */
 export declare class Validator {
@@ -919,16 +919,16 @@ export declare class Validator {
    * `RUNBEAM_UNTRUSTED_ISSUER`.
    *
    * ```js
-   * const claims = validator.validateSync(token) ?? (await validator.validate(token))
+   * const claims = validator.validateCached(token) ?? (await validator.validate(token))
    * ```
    */
-  validateSync(token: string): Claims | null
+  validateCached(token: string): Claims | null
   /**
-   * `validateSync` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
+   * `validateCached` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
    * claim matches, and `destinationUrl` (the URL being served, when given) lies under the
    * token's `dest_url`. `null` when keys must be fetched first.
    */
-  verifyMeshTokenSync(token: string, meshId: string, destinationUrl?: string | null): Claims | null
+  verifyMeshTokenCached(token: string, meshId: string, destinationUrl?: string | null): Claims | null
   /**
    * Fetches every JWKS now (at start-up, so the first request does not wait); respects the
    * minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
@@ -990,7 +990,7 @@ export interface ClientOptions {
    */
   maxAttempts?: number
   /** PEM text of CA certificates trusted in addition to the system roots. */
-  caBundle?: string
+  caBundlePem?: string
   /** Accept `http://` for hosts that are not loopback (default false). */
   allowInsecureHttp?: boolean
 }
@@ -1023,7 +1023,7 @@ export interface Mesh {
   /** The table name (`[mesh.<name>]`). */
   name: string
   /** The transport. */
-  type: 'http' | 'http3'
+  protocol: 'http' | 'http3'
   /** The provider that runs the mesh. */
   provider: string
   /** `id` as written in the configuration, or null. */
@@ -1033,13 +1033,23 @@ export interface Mesh {
   /** Whether the mesh is enabled. */
   enabled: boolean
   /** Enabled, and its provider configured and enabled: only active meshes give mesh context. */
-  active: boolean
+  isActive: boolean
   /** Free text, or null. */
   description: string | null
   /** The `ingress` references that parse, in canonical form. */
   ingress: Array<string>
   /** The `egress` references that parse, in canonical form. */
   egress: Array<string>
+}
+
+/** A remote reference listed in a mesh. */
+export interface MeshMember {
+  /** The name of the mesh that lists it. */
+  mesh: string
+  /** Which list of the mesh. */
+  direction: 'ingress' | 'egress'
+  /** The reference. */
+  reference: Reference
 }
 
 /**
@@ -1108,16 +1118,6 @@ export interface Problem {
   message: string
 }
 
-/** A remote reference listed in a mesh. */
-export interface RemoteReference {
-  /** The name of the mesh that lists it. */
-  mesh: string
-  /** Which list of the mesh. */
-  direction: 'ingress' | 'egress'
-  /** The reference. */
-  reference: Reference
-}
-
 /**
  * The answer of `resolve` / `resolveCached`: the resource, who answered and when, and whether
  * it is a stale answer. Frozen: a resolver returns the same object again while the answer is
@@ -1128,28 +1128,15 @@ export interface Resolution {
   resource: ResolvedResource
   /** The provider that answered (`'runbeam'`; `'local'` for a local reference). */
   provider: string
-  /**
-   * When the provider answered, RFC 3339 (for a local reference: when the configuration was
-   * loaded).
-   */
-  resolvedAt: string
+  /** When the provider answered (for a local reference: when the configuration was loaded). */
+  resolvedAt: Date
   /**
    * Whether this is a cached answer past its TTL, served because the provider failed
-   * (transport error, timeout, 5xx, 429, malformed answer) and younger than `maxStaleSecs`.
+   * (transport error, timeout, 5xx, 429, malformed answer) and younger than `maxStaleMs`.
    */
-  stale: boolean
+  isStale: boolean
   /** Whether the reference is local, answered from the configuration. */
-  local: boolean
-}
-
-/** The answer of `resolve`. */
-export interface Resolved {
-  /** The resource. */
-  resource: ResolvedResource
-  /** The provider that answered (`runbeam`). */
-  provider: string
-  /** When it was resolved, RFC 3339. */
-  resolvedAt: string
+  isLocal: boolean
 }
 
 /** A resource resolved by the Cloud. */
@@ -1182,6 +1169,16 @@ export interface ResolvedResource {
   endpointId?: string
   /** Description. */
   description?: string
+}
+
+/** The answer of `resolve`. */
+export interface ResolveResult {
+  /** The resource. */
+  resource: ResolvedResource
+  /** The provider that answered (`runbeam`). */
+  provider: string
+  /** When it was resolved. */
+  resolvedAt: Date
 }
 
 /** Counters of a resolver's work since it was built (`resolver.stats()`). */
@@ -1245,14 +1242,14 @@ export interface ValidatorOptions {
   audiences?: Array<string>
   /** Claims that must be present and not null (any claim, custom ones too). */
   requiredClaims?: Array<string>
-  /** Clock-skew leeway on `exp`, `nbf` and `iat`, seconds (default 60). */
-  leewaySecs?: number
-  /** How long fetched keys are used before a refresh, seconds (default 3600). */
-  jwksTtlSecs?: number
-  /** Minimum interval between two fetches of one JWKS, seconds (default 30). */
-  minRefreshIntervalSecs?: number
-  /** How long keys stay usable while refreshes fail, seconds (default 86400). */
-  maxStaleSecs?: number
+  /** Clock-skew leeway on `exp`, `nbf` and `iat`, milliseconds (default 60000). */
+  leewayMs?: number
+  /** How long fetched keys are used before a refresh, milliseconds (default 3600000). */
+  jwksTtlMs?: number
+  /** Minimum interval between two fetches of one JWKS, milliseconds (default 30000). */
+  minRefreshIntervalMs?: number
+  /** How long keys stay usable while refreshes fail, milliseconds (default 86400000). */
+  maxStaleMs?: number
   /** Verified tokens remembered (default 10000; 0 disables the cache). */
   cacheCapacity?: number
   /** Accept `http://` issuers and JWKS URLs on hosts that are not loopback (default false). */
@@ -1260,7 +1257,7 @@ export interface ValidatorOptions {
   /** Total time of one JWKS fetch, retries included, milliseconds (default 10000). */
   deadlineMs?: number
   /** PEM text of CA certificates trusted for JWKS fetches in addition to the system roots. */
-  caBundle?: string
+  caBundlePem?: string
 }
 
 /** The version of librunbeam; equal to the version of this package. */

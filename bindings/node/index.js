@@ -140,13 +140,13 @@ class Claims {
   }
 
   /** Every claim of the payload, custom ones too (parsed on first use, then deeply frozen). */
-  get claims() {
+  get all() {
     if (this.#all === undefined) this.#all = deepFreeze(JSON.parse(this.#json))
     return this.#all
   }
 
   toJSON() {
-    return this.claims
+    return this.all
   }
 }
 
@@ -213,7 +213,7 @@ Object.defineProperty(native.TokenManager.prototype, INSPECT, {
   configurable: true,
   value: () => 'TokenManager {}',
 })
-for (const Token of [native.MachineToken, native.UserToken, native.AuthorizeResult, native.MeshToken]) {
+for (const Token of [native.MachineToken, native.UserToken, native.AuthorizeResult, native.MeshTokenResult]) {
   Object.defineProperty(Token.prototype, INSPECT, {
     configurable: true,
     value: function inspect(depth, options, inspect) {
@@ -271,5 +271,5 @@ module.exports = {
   Resolver,
   IssuedMeshToken,
   AuthorizeResult: native.AuthorizeResult,
-  MeshToken: native.MeshToken,
+  MeshTokenResult: native.MeshTokenResult,
 }

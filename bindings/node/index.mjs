@@ -19,6 +19,6 @@ export const {
   Resolver,
   IssuedMeshToken,
   AuthorizeResult,
-  MeshToken,
+  MeshTokenResult,
 } = sdk
 export default sdk

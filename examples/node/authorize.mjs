@@ -16,7 +16,7 @@ async function main([apiUrl, userToken, gatewayCode]) {
   try {
     const granted = await user.authorize(gatewayCode)
     console.log(`  authorized: machine token received (${granted.expose().length} chars, not shown), ` +
-      `expires ${granted.expiresAt}`)
+      `expires ${granted.expiresAt.toISOString()}`)
     const gateway = user.withToken(granted.expose())
 
     const dicom = Reference.parse('runbeam.radiology-dept.ingress.name.dicomweb')
@@ -24,7 +24,7 @@ async function main([apiUrl, userToken, gatewayCode]) {
     console.log(`  resolve ${dicom}:\n    ${JSON.stringify(resolved)}`)
 
     const mesh = await gateway.meshToken('imaging-integration', 'https://dicom.radiology.example.com/studies')
-    console.log(`  mesh token for ${mesh.meshId ?? 'imaging-integration'}: issued (not shown), expires ${mesh.expiresAt}`)
+    console.log(`  mesh token for ${mesh.meshId ?? 'imaging-integration'}: issued (not shown), expires ${mesh.expiresAt.toISOString()}`)
 
     const names = []
     for await (const ingress of user.listAll('ingresses', { perPage: 2 })) names.push(ingress.name)

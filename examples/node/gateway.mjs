@@ -72,7 +72,7 @@ async function run(cloud, home) {
   resolver.validateStartup()
   const dicom = await resolver.resolve(DICOMWEB)
   const { urls, protocol, mode } = dicom.resource
-  say(`3. ${DICOMWEB} -> ${urls.join(', ')} (protocol ${protocol}, mode ${mode}, stale ${dicom.stale})`)
+  say(`3. ${DICOMWEB} -> ${urls.join(', ')} (protocol ${protocol}, mode ${mode}, stale ${dicom.isStale})`)
   const again = resolver.resolveCached(DICOMWEB) ?? (await resolver.resolve(DICOMWEB))
   const stats = resolver.stats()
   say(`   again from the cache: ${again === dicom ? 'same answer' : 'new answer'}, hits ${stats.hits}, ` +
@@ -92,7 +92,7 @@ async function run(cloud, home) {
   })
   receiver.validateStartup()
   const claims = await receiver.verifyMeshToken(issued.token, MESH, destination)
-  say(`5. ${RECEIVER} accepts the token: source_team ${claims.claims.source_team}, dest_url ${claims.claims.dest_url}`)
+  say(`5. ${RECEIVER} accepts the token: source_team ${claims.all.source_team}, dest_url ${claims.all.dest_url}`)
 
   // 6. A reference that no mesh lists is refused before any request.
   try {

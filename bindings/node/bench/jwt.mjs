@@ -1,4 +1,4 @@
-// JWT validation, µs per token: Validator (validateSync, and the validate Promise against the
+// JWT validation, µs per token: Validator (validateCached, and the validate Promise against the
 // same cached-then-fetch step composed in JavaScript, as index.js did before) against what a
 // Node gateway would use instead, in the same run: jose `jwtVerify` with `createLocalJWKSet`, and
 // fast-jwt `createVerifier` with the public key (PEM), without and with its cache.
@@ -90,7 +90,7 @@ try {
     return v
   }
   // Sanity: every verifier accepts the tokens and agrees on `sub`.
-  const sub = (await ours()).validateSync(one).sub
+  const sub = (await ours()).validateCached(one).sub
   if ((await jwtVerify(one, createLocalJWKSet(jwks), joseOptions)).payload.sub !== sub) throw new Error('jose disagrees')
   if (createVerifier(fastOptions)(one).sub !== sub) throw new Error('fast-jwt disagrees')
 
@@ -98,7 +98,7 @@ try {
   // from runbeam-core in Rust): the cache-only call, then a resolved Promise, or the fetch.
   const composed = (v, t) => {
     try {
-      const claims = v.validateSync(t)
+      const claims = v.validateCached(t)
       return claims === null ? v.validate(t) : Promise.resolve(claims)
     } catch (error) {
       return Promise.reject(error)
@@ -106,10 +106,10 @@ try {
   }
 
   const distinct = {
-    'runbeam validateSync': async () => {
+    'runbeam validateCached': async () => {
       const v = await ours()
       const { start, cpu } = clocks()
-      for (const t of tokens) sink += v.validateSync(t).sub.length
+      for (const t of tokens) sink += v.validateCached(t).sub.length
       return { n: tokens.length, start, cpu }
     },
     'runbeam validate (Promise)': async () => {
@@ -145,23 +145,23 @@ try {
   }
 
   const repeated = {
-    'runbeam validateSync': async () => {
+    'runbeam validateCached': async () => {
       const v = await ours()
-      v.validateSync(one)
+      v.validateCached(one)
       const { start, cpu } = clocks()
-      for (let i = 0; i < REPEATS; i++) sink += v.validateSync(one).sub.length
+      for (let i = 0; i < REPEATS; i++) sink += v.validateCached(one).sub.length
       return { n: REPEATS, start, cpu }
     },
     'runbeam validate (Promise)': async () => {
       const v = await ours()
-      v.validateSync(one)
+      v.validateCached(one)
       const { start, cpu } = clocks()
       for (let i = 0; i < REPEATS; i++) sink += (await v.validate(one)).sub.length
       return { n: REPEATS, start, cpu }
     },
     'validate composed in JS': async () => {
       const v = await ours()
-      v.validateSync(one)
+      v.validateCached(one)
       const { start, cpu } = clocks()
       for (let i = 0; i < REPEATS; i++) sink += (await composed(v, one)).sub.length
       return { n: REPEATS, start, cpu }
@@ -194,7 +194,7 @@ try {
   const fmt = (x) => (x >= 10 ? x.toFixed(1) : x.toFixed(2))
   const d = results.distinct
   const r = results.repeated
-  const sync = 'runbeam validateSync'
+  const sync = 'runbeam validateCached'
   const promise = 'runbeam validate (Promise)'
   console.log(`JWT validation, RS256, µs/token, median of ${ROUNDS} rounds (${DISTINCT} distinct tokens, ${REPEATS} repeats)`)
   console.log(`${'verifier'.padEnd(28)} ${'distinct wall'.padStart(13)} ${'cpu'.padStart(7)} ${'repeated wall'.padStart(13)} ${'cpu'.padStart(7)}`)
@@ -207,15 +207,15 @@ try {
   for (const clock of ['wall', 'cpu']) {
     const x = (a, b) => a[clock] / b[clock]
     const line = (text, v, target) => `${clock}: ${text} = ${v.toFixed(1)}x${target === undefined ? '' : ` (target ${target[0]}: ${target[1](v) ? 'met' : 'MISSED'})`}`
-    console.log(line('distinct, fast-jwt (no cache) / validateSync', x(d['fast-jwt (no cache)'], d[sync]), ['>= 1.5x', (v) => v >= 1.5]))
-    console.log(line('distinct, jose / validateSync', x(d['jose jwtVerify'], d[sync]), ['>= 6x', (v) => v >= 6]))
+    console.log(line('distinct, fast-jwt (no cache) / validateCached', x(d['fast-jwt (no cache)'], d[sync]), ['>= 1.5x', (v) => v >= 1.5]))
+    console.log(line('distinct, jose / validateCached', x(d['jose jwtVerify'], d[sync]), ['>= 6x', (v) => v >= 6]))
     console.log(line('distinct, fast-jwt (no cache) / validate Promise', x(d['fast-jwt (no cache)'], d[promise])))
     console.log(line('distinct, jose / validate Promise', x(d['jose jwtVerify'], d[promise])))
-    console.log(line('repeated, fast-jwt (cache) / validateSync', x(r['fast-jwt (cache)'], r[sync]), ['> 1x', (v) => v > 1]))
+    console.log(line('repeated, fast-jwt (cache) / validateCached', x(r['fast-jwt (cache)'], r[sync]), ['> 1x', (v) => v > 1]))
     console.log(line('repeated, fast-jwt (cache) / validate Promise', x(r['fast-jwt (cache)'], r[promise])))
     console.log(line('repeated, validate composed in JS / validate Promise (Rust)', x(r['validate composed in JS'], r[promise])))
     console.log(line('distinct, validate composed in JS / validate Promise (Rust)', x(d['validate composed in JS'], d[promise])))
-    console.log(line('validateSync, distinct / repeated', x(d[sync], r[sync]), ['>= 20x', (v) => v >= 20]))
+    console.log(line('validateCached, distinct / repeated', x(d[sync], r[sync]), ['>= 20x', (v) => v >= 20]))
   }
 } finally {
   await cloud.stop()

@@ -1,6 +1,6 @@
 // Soak: 1,000,000 mixed calls in one process, to show that neither errors nor the hot paths
 // leak. Roughly equal shares, interleaved call by call:
-//   - cached validations of a valid token (`validateSync` of a token already validated);
+//   - cached validations of a valid token (`validateCached` of a token already validated);
 //   - invalid tokens, in turn: malformed, an `alg` with a multi-byte character ("a€b"), a
 //     wrong signature (each must throw RUNBEAM_JWT_INVALID);
 //   - resolver cache hits (`resolveCached` after one `resolve` against runbeam-devcloud);
@@ -86,10 +86,10 @@ try {
     const k = i >> 2
     switch (i & 3) {
       case 0:
-        if (validator.validateSync(valid)?.jti !== validated.jti) fail('validateSync: not the claims of the token')
+        if (validator.validateCached(valid)?.jti !== validated.jti) fail('validateCached: not the claims of the token')
         break
       case 1:
-        throws(() => validator.validateSync(invalidTokens[k % 3]), 'RUNBEAM_JWT_INVALID', `invalid token ${k % 3}`)
+        throws(() => validator.validateCached(invalidTokens[k % 3]), 'RUNBEAM_JWT_INVALID', `invalid token ${k % 3}`)
         break
       case 2:
         if (resolver.resolveCached(DICOMWEB) !== answer) fail('resolveCached: not the cached answer')

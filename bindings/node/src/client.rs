@@ -2,18 +2,17 @@
 //!
 //! Every network call returns a `Promise` and runs on the module's tokio runtime (napi's
 //! `tokio_rt`), so the event loop is never blocked. A failed call rejects with the coded
-//! `Error` of [`crate::error`] (with `status`, `retryAfter`, `fieldErrors`). Arguments are
+//! `Error` of [`crate::error`] (with `status`, `retryAfterMs`, `fieldErrors`). Arguments are
 //! checked before anything is sent: one of the wrong type makes the native method throw
 //! `RUNBEAM_INVALID_ARGUMENT`, which `index.js` turns into a rejection of the Promise.
 //!
 //! Results are plain objects, converted from runbeam-core's types by the `From` impls below,
-//! except the two that carry a secret: `AuthorizeResult` and `MeshToken` are classes whose
+//! except the two that carry a secret: `AuthorizeResult` and `MeshTokenResult` are classes whose
 //! token is read through a non-enumerable prototype getter or `expose()` and is never shown by
 //! `util.inspect`, `JSON.stringify`, spreading or a `for…in` copy. Errors never carry a token.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use napi::ValueType;
 use napi::bindgen_prelude::{
@@ -27,8 +26,8 @@ use runbeam_core::client::{
 use runbeam_core::{Secret, client};
 use serde_json::Value;
 
+use crate::convert::{Date, REDACTED, count, duration_ms, millis, rfc3339};
 use crate::promise::spawn;
-use crate::storage::{REDACTED, rfc3339};
 use crate::{args, error};
 
 /// Options of `new Client(apiUrl, options)`.
@@ -48,7 +47,7 @@ pub struct ClientOptions {
     /// runbeam-core).
     pub max_attempts: Option<f64>,
     /// PEM text of CA certificates trusted in addition to the system roots.
-    pub ca_bundle: Option<String>,
+    pub ca_bundle_pem: Option<String>,
     /// Accept `http://` for hosts that are not loopback (default false).
     pub allow_insecure_http: Option<bool>,
 }
@@ -90,7 +89,7 @@ pub struct AuthorizedGateway {
 /// ```js
 /// const granted = await user.authorize('radiology-gw-1')
 /// const gateway = user.withToken(granted.expose())
-/// console.log(granted) // AuthorizeResult { machineToken: '***', expiresIn: 2592000, … }
+/// console.log(granted) // AuthorizeResult { machineToken: '***', expiresInMs: 2592000000, … }
 /// ```
 #[napi]
 pub struct AuthorizeResult {
@@ -114,19 +113,19 @@ impl AuthorizeResult {
         error::entry(env, "AuthorizeResult.expose", || self.machine_token(env))
     }
 
-    /// Lifetime of the machine token in seconds.
+    /// Lifetime of the machine token, milliseconds.
     #[napi(getter)]
-    pub fn expires_in(&self, env: &Env) -> Result<f64> {
-        error::entry(env, "AuthorizeResult.expiresIn", || {
-            Ok(self.inner.expires_in.as_secs_f64())
+    pub fn expires_in_ms(&self, env: &Env) -> Result<f64> {
+        error::entry(env, "AuthorizeResult.expiresInMs", || {
+            Ok(millis(self.inner.expires_in))
         })
     }
 
-    /// Expiry of the machine token, RFC 3339.
+    /// Expiry of the machine token.
     #[napi(getter)]
-    pub fn expires_at(&self, env: &Env) -> Result<String> {
+    pub fn expires_at(&self, env: &Env) -> Result<Date> {
         error::entry(env, "AuthorizeResult.expiresAt", || {
-            Ok(rfc3339(self.inner.expires_at))
+            Ok(Date(self.inner.expires_at))
         })
     }
 
@@ -158,7 +157,7 @@ impl AuthorizeResult {
             let gateway = &self.inner.gateway;
             Ok(serde_json::json!({
                 "machineToken": REDACTED,
-                "expiresIn": self.inner.expires_in.as_secs(),
+                "expiresInMs": millis(self.inner.expires_in),
                 "expiresAt": rfc3339(self.inner.expires_at),
                 "gateway": { "id": gateway.id, "code": gateway.code, "name": gateway.name },
                 "abilities": self.inner.abilities,
@@ -223,13 +222,13 @@ pub struct ResolvedResource {
 
 /// The answer of `resolve`.
 #[napi(object, object_from_js = false)]
-pub struct Resolved {
+pub struct ResolveResult {
     /// The resource.
     pub resource: ResolvedResource,
     /// The provider that answered (`runbeam`).
     pub provider: String,
-    /// When it was resolved, RFC 3339.
-    pub resolved_at: String,
+    /// When it was resolved.
+    pub resolved_at: Date,
 }
 
 /// The answer of `meshToken`. The token is not an own property: read it with `answer.token`
@@ -241,17 +240,17 @@ pub struct Resolved {
 /// await fetch(url, { headers: { authorization: `Bearer ${answer.expose()}` } })
 /// ```
 #[napi]
-pub struct MeshToken {
+pub struct MeshTokenResult {
     inner: client::MeshTokenResult,
 }
 
 #[napi]
-impl MeshToken {
+impl MeshTokenResult {
     /// The mesh token, a JWT (a non-enumerable prototype getter: never shown, nor copied by
     /// `for…in`).
     #[napi(getter, enumerable = false)]
     pub fn token(&self, env: &Env) -> Result<String> {
-        error::entry(env, "MeshToken.token", || {
+        error::entry(env, "MeshTokenResult.token", || {
             Ok(self.inner.token.expose().to_string())
         })
     }
@@ -259,27 +258,29 @@ impl MeshToken {
     /// The token itself, same as `token`.
     #[napi]
     pub fn expose(&self, env: &Env) -> Result<String> {
-        error::entry(env, "MeshToken.expose", || self.token(env))
+        error::entry(env, "MeshTokenResult.expose", || self.token(env))
     }
 
-    /// Expiry, RFC 3339.
+    /// Expiry.
     #[napi(getter)]
-    pub fn expires_at(&self, env: &Env) -> Result<String> {
-        error::entry(env, "MeshToken.expiresAt", || {
-            Ok(rfc3339(self.inner.expires_at))
+    pub fn expires_at(&self, env: &Env) -> Result<Date> {
+        error::entry(env, "MeshTokenResult.expiresAt", || {
+            Ok(Date(self.inner.expires_at))
         })
     }
 
     /// The mesh id.
     #[napi(getter)]
     pub fn mesh_id(&self, env: &Env) -> Result<String> {
-        error::entry(env, "MeshToken.meshId", || Ok(self.inner.mesh_id.clone()))
+        error::entry(env, "MeshTokenResult.meshId", || {
+            Ok(self.inner.mesh_id.clone())
+        })
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
     pub fn to_json(&self, env: &Env) -> Result<Value> {
-        error::entry(env, "MeshToken.toJSON", || {
+        error::entry(env, "MeshTokenResult.toJSON", || {
             Ok(serde_json::json!({
                 "token": REDACTED,
                 "expiresAt": rfc3339(self.inner.expires_at),
@@ -377,12 +378,12 @@ impl From<client::ResolvedResource> for ResolvedResource {
     }
 }
 
-impl From<client::ResolveResult> for Resolved {
+impl From<client::ResolveResult> for ResolveResult {
     fn from(r: client::ResolveResult) -> Self {
-        Resolved {
+        ResolveResult {
             resource: r.resource.into(),
             provider: r.provider,
-            resolved_at: rfc3339(r.resolved_at),
+            resolved_at: Date(r.resolved_at),
         }
     }
 }
@@ -454,36 +455,6 @@ pub struct Client {
     inner: client::Client,
 }
 
-/// A whole number of 1..=u32::MAX, or `RUNBEAM_INVALID_ARGUMENT` naming `what`.
-pub(crate) fn count(env: &Env, value: f64, what: &str) -> Result<u32> {
-    if value.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&value) {
-        Ok(value as u32)
-    } else {
-        Err(error::invalid_argument(
-            env,
-            format!("{what} must be a whole number of at least 1, not {value}"),
-        ))
-    }
-}
-
-/// A number for runbeam-core to range-check: whole and not negative, else
-/// `RUNBEAM_INVALID_ARGUMENT` naming `what`. Numbers above `u32::MAX` become `u32::MAX`, above
-/// every bound of the core, which then refuses them with its own message.
-fn whole(env: &Env, value: f64, what: &str) -> Result<u32> {
-    if value.fract() == 0.0 && value >= 0.0 {
-        Ok(value.min(f64::from(u32::MAX)) as u32)
-    } else {
-        Err(error::invalid_argument(
-            env,
-            format!("{what} must be a whole number, not {value}"),
-        ))
-    }
-}
-
-fn ms(env: &Env, value: f64, what: &str) -> Result<Duration> {
-    count(env, value, what).map(|v| Duration::from_millis(u64::from(v)))
-}
-
 /// An object argument converted by napi (`#[napi(object)]` structs, JSON), with napi's
 /// conversion errors (a string where a number belongs, …) as `RUNBEAM_INVALID_ARGUMENT`.
 fn object<T: FromNapiValue>(env: &Env, value: &Unknown<'_>, what: &str) -> Result<T> {
@@ -549,21 +520,21 @@ impl Client {
                 builder = builder.token(Secret::new(token));
             }
             if let Some(v) = options.connect_timeout_ms {
-                builder = builder.connect_timeout(ms(env, v, "connectTimeoutMs")?);
+                builder = builder.connect_timeout(duration_ms(env, v, "connectTimeoutMs")?);
             }
             if let Some(v) = options.request_timeout_ms {
-                builder = builder.request_timeout(ms(env, v, "requestTimeoutMs")?);
+                builder = builder.request_timeout(duration_ms(env, v, "requestTimeoutMs")?);
             }
             if let Some(v) = options.deadline_ms {
-                builder = builder.deadline(ms(env, v, "deadlineMs")?);
+                builder = builder.deadline(duration_ms(env, v, "deadlineMs")?);
             }
             if let Some(v) = options.max_attempts {
-                let attempts = whole(env, v, "maxAttempts")?;
+                let attempts = count(env, v, "maxAttempts")?;
                 let policy =
                     error::core(env, || RetryPolicy::default().with_max_attempts(attempts))?;
                 builder = builder.retry(policy);
             }
-            if let Some(pem) = options.ca_bundle {
+            if let Some(pem) = options.ca_bundle_pem {
                 builder = builder.ca_bundle_pem(pem);
             }
             if let Some(allow) = options.allow_insecure_http {
@@ -644,14 +615,14 @@ impl Client {
         &self,
         env: &'env Env,
         reference: Unknown<'_>,
-    ) -> Result<PromiseRaw<'env, Resolved>> {
+    ) -> Result<PromiseRaw<'env, ResolveResult>> {
         error::promise(env, "Client.resolve", || {
             let reference = args::reference(env, &reference, "reference")?;
             self.call(
                 env,
                 "Client.resolve",
                 |c| async move { c.resolve(&reference).await },
-                Resolved::from,
+                ResolveResult::from,
             )
         })
     }
@@ -664,7 +635,7 @@ impl Client {
         env: &'env Env,
         mesh_id: Unknown<'_>,
         destination_url: Unknown<'_>,
-    ) -> Result<PromiseRaw<'env, MeshToken>> {
+    ) -> Result<PromiseRaw<'env, MeshTokenResult>> {
         error::promise(env, "Client.meshToken", || {
             let mesh_id = args::string(env, &mesh_id, "meshId")?;
             let destination = args::string(env, &destination_url, "destinationUrl")?;
@@ -672,7 +643,7 @@ impl Client {
                 env,
                 "Client.meshToken",
                 |c| async move { c.mesh_token(&mesh_id, &destination).await },
-                |inner| MeshToken { inner },
+                |inner| MeshTokenResult { inner },
             )
         })
     }
@@ -817,7 +788,7 @@ impl Client {
     /// resource. To push a gateway, pipeline, transform or mesh configuration, see
     /// `updateConfig`.
     #[napi(
-        ts_args_type = "collection: CollectionName, id: string, resource: Record<string, unknown>",
+        ts_args_type = "collection: Collection, id: string, resource: Record<string, unknown>",
         ts_return_type = "Promise<Resource>"
     )]
     pub fn update<'env>(
@@ -878,7 +849,7 @@ impl Client {
     }
 
     /// One page of a collection (`'gateways'`, `'services'`, …), user token.
-    #[napi(ts_args_type = "collection: CollectionName, options?: PageOptions")]
+    #[napi(ts_args_type = "collection: Collection, options?: PageOptions")]
     pub fn list<'env>(
         &self,
         env: &'env Env,
@@ -891,10 +862,10 @@ impl Client {
             let mut request = PageRequest::default();
             // The bounds of both are runbeam-core's (`PageRequest::check`).
             if let Some(page) = options.page {
-                request.page = whole(env, page, "page")?;
+                request.page = count(env, page, "page")?;
             }
             if let Some(per_page) = options.per_page {
-                request.per_page = whole(env, per_page, "perPage")?;
+                request.per_page = count(env, per_page, "perPage")?;
             }
             spawn(
                 env,
@@ -919,7 +890,7 @@ impl Client {
             let items = self.collection(env, &collection)?;
             let options: ListAllOptions = self::options(env, options)?;
             let per_page = match options.per_page {
-                Some(v) => whole(env, v, "perPage")?,
+                Some(v) => count(env, v, "perPage")?,
                 None => DEFAULT_LIST_ALL_PER_PAGE,
             };
             let cursor = error::core(env, || items.pages(per_page))?;
@@ -959,7 +930,7 @@ impl Client {
 
     /// One resource of a collection by id.
     #[napi(
-        ts_args_type = "collection: CollectionName, id: string",
+        ts_args_type = "collection: Collection, id: string",
         ts_return_type = "Promise<Resource>"
     )]
     pub fn get<'env>(
@@ -983,7 +954,7 @@ impl Client {
     /// Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
     /// (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
     #[napi(
-        ts_args_type = "collection: CollectionName, resource: Record<string, unknown>",
+        ts_args_type = "collection: Collection, resource: Record<string, unknown>",
         ts_return_type = "Promise<Resource>"
     )]
     pub fn create<'env>(
@@ -1006,7 +977,7 @@ impl Client {
 
     /// Deletes a resource.
     #[napi(
-        ts_args_type = "collection: CollectionName, id: string",
+        ts_args_type = "collection: Collection, id: string",
         ts_return_type = "Promise<void>"
     )]
     pub fn delete<'env>(

@@ -15,7 +15,7 @@ pub struct Mesh {
     /// The table name (`[mesh.<name>]`).
     pub name: String,
     /// The transport.
-    #[napi(js_name = "type", ts_type = "'http' | 'http3'")]
+    #[napi(ts_type = "'http' | 'http3'")]
     pub protocol: &'static str,
     /// The provider that runs the mesh.
     pub provider: String,
@@ -26,7 +26,7 @@ pub struct Mesh {
     /// Whether the mesh is enabled.
     pub enabled: bool,
     /// Enabled, and its provider configured and enabled: only active meshes give mesh context.
-    pub active: bool,
+    pub is_active: bool,
     /// Free text, or null.
     pub description: Option<String>,
     /// The `ingress` references that parse, in canonical form.
@@ -44,7 +44,7 @@ impl Mesh {
             id: mesh.id.clone(),
             cloud_id: mesh.cloud_id().to_string(),
             enabled: mesh.enabled,
-            active: config.is_mesh_active(mesh),
+            is_active: config.is_mesh_active(mesh),
             description: mesh.description.clone(),
             ingress: mesh.ingress().map(ToString::to_string).collect(),
             egress: mesh.egress().map(ToString::to_string).collect(),
@@ -54,7 +54,7 @@ impl Mesh {
 
 /// A remote reference listed in a mesh.
 #[napi(object, object_from_js = false)]
-pub struct RemoteReference {
+pub struct MeshMember {
     /// The name of the mesh that lists it.
     pub mesh: String,
     /// Which list of the mesh.
@@ -156,13 +156,13 @@ impl MeshConfig {
 
     /// Every remote reference listed in a mesh (enabled or not), in document order.
     #[napi]
-    pub fn remote_references(&self, env: &Env) -> Result<Vec<RemoteReference>> {
+    pub fn remote_references(&self, env: &Env) -> Result<Vec<MeshMember>> {
         error::entry(env, "MeshConfig.remoteReferences", || {
             error::core(env, || {
                 Ok(self
                     .inner
                     .remote_references()
-                    .map(|member| RemoteReference {
+                    .map(|member| MeshMember {
                         mesh: member.mesh.name.clone(),
                         direction: member.direction.as_str(),
                         reference: JsReference(member.reference.to_string()),

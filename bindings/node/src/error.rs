@@ -5,7 +5,7 @@
 //! - `kind`: the [`ErrorKind::name`] (`"InvalidReference"`),
 //! - `problems` (configuration errors only): every core `Problem` as a [`Problem`] object
 //!   `{kind, code, path, message}`;
-//! - `status` (HTTP status or `null`), `retryAfter` (seconds or `null`) and `fieldErrors`
+//! - `status` (HTTP status or `null`), `retryAfterMs` (milliseconds or `null`) and `fieldErrors`
 //!   (`{field: [message]}` or `null`) on every error; `request` (`{method, path}`) and
 //!   `serverMessage` on errors of the Cloud API client.
 //!
@@ -80,7 +80,7 @@ fn add_http<'env>(
         object.set("status", u32::from(status))?;
     }
     if let Some(retry_after) = error.retry_after() {
-        object.set("retryAfter", retry_after.as_secs_f64())?;
+        object.set("retryAfterMs", crate::convert::millis(retry_after))?;
     }
     if !error.field_errors().is_empty() {
         let mut fields = Object::new(env)?;
@@ -123,7 +123,7 @@ pub(crate) fn core<T>(env: &Env, call: impl FnOnce() -> runbeam_core::Result<T>)
 /// [`runbeam_core::panic::internal_error`]`(function, …)`, so a bug costs one failed call,
 /// never the Node process (an unwinding panic reaching napi's `extern "C"` callback aborts).
 ///
-/// `function` is the JavaScript name (`"Validator.validateSync"`). Nothing is printed: the
+/// `function` is the JavaScript name (`"Validator.validateCached"`). Nothing is printed: the
 /// module installs the core's quiet panic hook when it is loaded.
 #[inline]
 pub(crate) fn entry<T>(env: &Env, function: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -240,7 +240,7 @@ fn create<'env>(
     let name: JsString<'_> = env.create_string(kind.name())?;
     error.set_named_property("kind", name)?;
     error.set("status", Null)?;
-    error.set("retryAfter", Null)?;
+    error.set("retryAfterMs", Null)?;
     error.set("fieldErrors", Null)?;
     if !problems.is_empty() {
         let infos: Vec<Problem> = problems.iter().map(Problem::from).collect();

@@ -3,10 +3,11 @@
 //! Every check is runbeam-core's; this module converts arguments, results and errors.
 //!
 //! **Hot path.** A gateway validates a token per request, so the synchronous methods
-//! (`validateSync`, `verifyMeshTokenSync`) call the core's cached path directly on the JS
-//! thread (no I/O: `null` when keys must be fetched first), and `index.js` makes `validate` /
-//! `verifyMeshToken` try that path before going to the runtime (a Promise resolved at once costs
-//! far less than a hop to a runtime thread and back).
+//! (`validateCached`, `verifyMeshTokenCached`) call the core's cached path directly on the JS
+//! thread (no I/O: `null` when keys must be fetched first), and `validate` / `verifyMeshToken`
+//! take the core's cached-then-fetch step (`validate_attempt`) in one call: the claims when the
+//! keys are cached (`index.js` wraps them in a resolved Promise), else the fetch spawned on the
+//! runtime (see [`crate::promise::attempt`]).
 //!
 //! **Claims objects.** A `Claims` is an instance of the JavaScript class of `index.js`, frozen,
 //! built by one `new Claims(...)` call with the core's typed fields as arguments (cheaper than
@@ -20,7 +21,6 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ptr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use napi::bindgen_prelude::{
     Env, Function, JsValue, Object, ObjectFinalize, ObjectRef, PromiseRaw, Result, ToNapiValue,
@@ -31,6 +31,7 @@ use napi_derive::napi;
 use runbeam_core::attempt::Attempt;
 use runbeam_core::jwt::{self, Algorithm, Audience, Claims as CoreClaims, DEFAULT_CACHE_CAPACITY};
 
+use crate::convert::{count, duration_ms};
 use crate::promise::{self, Answer};
 use crate::{args, error};
 
@@ -52,14 +53,14 @@ pub struct ValidatorOptions {
     pub audiences: Option<Vec<String>>,
     /// Claims that must be present and not null (any claim, custom ones too).
     pub required_claims: Option<Vec<String>>,
-    /// Clock-skew leeway on `exp`, `nbf` and `iat`, seconds (default 60).
-    pub leeway_secs: Option<f64>,
-    /// How long fetched keys are used before a refresh, seconds (default 3600).
-    pub jwks_ttl_secs: Option<f64>,
-    /// Minimum interval between two fetches of one JWKS, seconds (default 30).
-    pub min_refresh_interval_secs: Option<f64>,
-    /// How long keys stay usable while refreshes fail, seconds (default 86400).
-    pub max_stale_secs: Option<f64>,
+    /// Clock-skew leeway on `exp`, `nbf` and `iat`, milliseconds (default 60000).
+    pub leeway_ms: Option<f64>,
+    /// How long fetched keys are used before a refresh, milliseconds (default 3600000).
+    pub jwks_ttl_ms: Option<f64>,
+    /// Minimum interval between two fetches of one JWKS, milliseconds (default 30000).
+    pub min_refresh_interval_ms: Option<f64>,
+    /// How long keys stay usable while refreshes fail, milliseconds (default 86400000).
+    pub max_stale_ms: Option<f64>,
     /// Verified tokens remembered (default 10000; 0 disables the cache).
     pub cache_capacity: Option<f64>,
     /// Accept `http://` issuers and JWKS URLs on hosts that are not loopback (default false).
@@ -67,24 +68,7 @@ pub struct ValidatorOptions {
     /// Total time of one JWKS fetch, retries included, milliseconds (default 10000).
     pub deadline_ms: Option<f64>,
     /// PEM text of CA certificates trusted for JWKS fetches in addition to the system roots.
-    pub ca_bundle: Option<String>,
-}
-
-/// A whole number ≥ 0 that fits `u64`, or `RUNBEAM_INVALID_ARGUMENT` naming `what`.
-fn whole(env: &Env, value: f64, what: &str) -> Result<u64> {
-    // 2^53: every whole f64 below it is exact.
-    if value.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&value) {
-        Ok(value as u64)
-    } else {
-        Err(error::invalid_argument(
-            env,
-            format!("{what} must be a whole number of at least 0, not {value}"),
-        ))
-    }
-}
-
-fn secs(env: &Env, value: f64, what: &str) -> Result<Duration> {
-    whole(env, value, what).map(Duration::from_secs)
+    pub ca_bundle_pem: Option<String>,
 }
 
 /// The JavaScript `Claims` classes registered by `index.js` (the last one builds objects).
@@ -318,8 +302,8 @@ impl Objects {
 /// ```js
 /// const validator = new Validator({ trustedIssuers: ['https://api.runbeam.io/api'] })
 /// await validator.refreshKeys() // at start-up, so the first request does not wait
-/// const claims = validator.validateSync(token) ?? (await validator.validate(token))
-/// console.log(claims.sub, claims.user?.email, claims.team?.name, claims.claims.scope)
+/// const claims = validator.validateCached(token) ?? (await validator.validate(token))
+/// console.log(claims.sub, claims.user?.email, claims.team?.name, claims.all.scope)
 /// ```
 #[napi(custom_finalize)]
 pub struct Validator {
@@ -375,30 +359,30 @@ impl Validator {
             for claim in options.required_claims.unwrap_or_default() {
                 b = b.required_claim(claim);
             }
-            if let Some(v) = options.leeway_secs {
-                b = b.leeway(secs(env, v, "leewaySecs")?);
+            if let Some(v) = options.leeway_ms {
+                b = b.leeway(duration_ms(env, v, "leewayMs")?);
             }
-            if let Some(v) = options.jwks_ttl_secs {
-                b = b.jwks_ttl(secs(env, v, "jwksTtlSecs")?);
+            if let Some(v) = options.jwks_ttl_ms {
+                b = b.jwks_ttl(duration_ms(env, v, "jwksTtlMs")?);
             }
-            if let Some(v) = options.min_refresh_interval_secs {
-                b = b.min_refresh_interval(secs(env, v, "minRefreshIntervalSecs")?);
+            if let Some(v) = options.min_refresh_interval_ms {
+                b = b.min_refresh_interval(duration_ms(env, v, "minRefreshIntervalMs")?);
             }
-            if let Some(v) = options.max_stale_secs {
-                b = b.max_stale(secs(env, v, "maxStaleSecs")?);
+            if let Some(v) = options.max_stale_ms {
+                b = b.max_stale(duration_ms(env, v, "maxStaleMs")?);
             }
             let mut capacity = DEFAULT_CACHE_CAPACITY;
             if let Some(v) = options.cache_capacity {
-                capacity = usize::try_from(whole(env, v, "cacheCapacity")?).unwrap_or(usize::MAX);
+                capacity = usize::try_from(count(env, v, "cacheCapacity")?).unwrap_or(usize::MAX);
                 b = b.cache_capacity(capacity);
             }
             if let Some(allow) = options.allow_insecure_http {
                 b = b.allow_insecure_http(allow);
             }
             if let Some(v) = options.deadline_ms {
-                b = b.deadline(Duration::from_millis(whole(env, v, "deadlineMs")?));
+                b = b.deadline(duration_ms(env, v, "deadlineMs")?);
             }
-            if let Some(pem) = options.ca_bundle {
+            if let Some(pem) = options.ca_bundle_pem {
                 b = b.ca_bundle_pem(pem);
             }
             let inner = error::core(env, || b.build())?;
@@ -430,28 +414,28 @@ impl Validator {
     /// `RUNBEAM_UNTRUSTED_ISSUER`.
     ///
     /// ```js
-    /// const claims = validator.validateSync(token) ?? (await validator.validate(token))
+    /// const claims = validator.validateCached(token) ?? (await validator.validate(token))
     /// ```
     #[napi(ts_args_type = "token: string")]
-    pub fn validate_sync(&self, env: &Env, token: Unknown<'_>) -> Result<Option<Claims>> {
-        error::entry(env, "Validator.validateSync", || {
+    pub fn validate_cached(&self, env: &Env, token: Unknown<'_>) -> Result<Option<Claims>> {
+        error::entry(env, "Validator.validateCached", || {
             let outcome = with_token(env, &token, |token| self.inner.validate_cached(token))?;
             self.cached(env, outcome)
         })
     }
 
-    /// `validateSync` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
+    /// `validateCached` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
     /// claim matches, and `destinationUrl` (the URL being served, when given) lies under the
     /// token's `dest_url`. `null` when keys must be fetched first.
     #[napi(ts_args_type = "token: string, meshId: string, destinationUrl?: string | null")]
-    pub fn verify_mesh_token_sync(
+    pub fn verify_mesh_token_cached(
         &self,
         env: &Env,
         token: Unknown<'_>,
         mesh_id: Unknown<'_>,
         destination_url: Option<Unknown<'_>>,
     ) -> Result<Option<Claims>> {
-        error::entry(env, "Validator.verifyMeshTokenSync", || {
+        error::entry(env, "Validator.verifyMeshTokenCached", || {
             let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
             let outcome =
                 self.inner
@@ -580,7 +564,7 @@ thread_local! {
 }
 
 /// Calls `f` with the string `token`, read into a per-thread buffer rather than a new `String`
-/// (the hot path of `validateSync`).
+/// (the hot path of `validateCached`).
 fn with_token<T>(env: &Env, token: &Unknown<'_>, f: impl FnOnce(&str) -> T) -> Result<T> {
     with_string(env, token, "token", f)
 }

@@ -23,6 +23,7 @@
 mod args;
 pub mod client;
 pub mod config;
+mod convert;
 pub mod error;
 pub mod jwt;
 mod promise;

@@ -7,12 +7,13 @@
 //! **Hot path.** A gateway resolves a reference per request, so `resolveCached` calls the core's
 //! cached path ([`runbeam_core::resolve::Resolver::resolve_cached`]) directly on the JS thread:
 //! no I/O, `null` when a request is needed, a thrown coded error when the answer is an error
-//! known without I/O (`NotInMesh`, …). `index.js` makes `resolve` try that path before going to
-//! the runtime, so a cache hit is a Promise resolved at once. The string is read into a
-//! per-thread buffer (no allocation), as `Validator.validateSync` does.
+//! known without I/O (`NotInMesh`, …). `resolve` takes the core's cached-then-fetch step
+//! (`resolve_attempt`) in one call: a cache hit is the answer itself (`index.js` wraps it in a
+//! resolved Promise), a miss the request spawned on the runtime. The string is read into a
+//! per-thread buffer (no allocation), as `Validator.validateCached` does.
 //!
 //! **Resolution objects.** The core hands out the cached answer as a shared `Arc<Resolved>`;
-//! the binding builds one frozen JavaScript object per such `Arc` (and per `stale` flag) and
+//! the binding builds one frozen JavaScript object per such `Arc` (and per `isStale` flag) and
 //! returns it again on the next hit, so a hit creates no object. See [`Objects`]. Answers that
 //! arrive through the runtime (`resolve` after a miss) go through the same map, so concurrent
 //! callers of one fetch get the same object too.
@@ -31,7 +32,7 @@ use napi::bindgen_prelude::{
     Env, FromNapiRef, JavaScriptClassExt, JsObjectValue, JsValue, Object, ObjectFinalize,
     ObjectRef, PromiseRaw, Result, ToNapiValue, Unknown,
 };
-use napi::{JsDate, ValueType, sys};
+use napi::{ValueType, sys};
 use napi_derive::napi;
 use runbeam_core::jwt::Claims as CoreClaims;
 use runbeam_core::resolve;
@@ -39,9 +40,10 @@ use serde_json::{Map, Value};
 
 use crate::client::{Client, ResolvedResource, present};
 use crate::config::MeshConfig;
+use crate::convert::{Date, REDACTED, count, duration_ms, rfc3339};
 use crate::jwt::Claims;
 use crate::promise::{self, Answer};
-use crate::storage::{REDACTED, TokenManager, date, rfc3339, secs};
+use crate::storage::TokenManager;
 use crate::{error, jwt, reference};
 
 /// The answer of `resolve` / `resolveCached`: the resource, who answered and when, and whether
@@ -53,14 +55,13 @@ pub struct ResolutionFields {
     pub resource: ResolvedResource,
     /// The provider that answered (`'runbeam'`; `'local'` for a local reference).
     pub provider: String,
-    /// When the provider answered, RFC 3339 (for a local reference: when the configuration was
-    /// loaded).
-    pub resolved_at: String,
+    /// When the provider answered (for a local reference: when the configuration was loaded).
+    pub resolved_at: Date,
     /// Whether this is a cached answer past its TTL, served because the provider failed
-    /// (transport error, timeout, 5xx, 429, malformed answer) and younger than `maxStaleSecs`.
-    pub stale: bool,
+    /// (transport error, timeout, 5xx, 429, malformed answer) and younger than `maxStaleMs`.
+    pub is_stale: bool,
     /// Whether the reference is local, answered from the configuration.
-    pub local: bool,
+    pub is_local: bool,
 }
 
 /// Counters of a resolver's work since it was built (`resolver.stats()`).
@@ -137,9 +138,9 @@ fn new_resolution(env: &Env, answer: &resolve::Resolution) -> Result<sys::napi_v
     let value = ResolutionFields {
         resource: ResolvedResource::from(answer.resource().clone()),
         provider: answer.provider().to_string(),
-        resolved_at: rfc3339(answer.resolved_at()),
-        stale: answer.is_stale(),
-        local: answer.is_local(),
+        resolved_at: Date(answer.resolved_at()),
+        is_stale: answer.is_stale(),
+        is_local: answer.is_local(),
     };
     // SAFETY: `env` is the live environment of this call.
     let raw = unsafe { ResolutionFields::to_napi_value(env.raw(), value) }?;
@@ -240,7 +241,7 @@ impl ToNapiValue for Resolution {
 /// ```js
 /// const issued = await resolver.meshToken('imaging-integration', `${url}/studies`)
 /// await fetch(`${url}/studies`, { headers: { authorization: `Bearer ${issued.token}` } })
-/// issued.claims.claims.dest_url // 'https://dicom.radiology.example.com/studies'
+/// issued.claims.all.dest_url // 'https://dicom.radiology.example.com/studies'
 /// ```
 #[napi]
 pub struct IssuedMeshToken {
@@ -265,10 +266,10 @@ impl IssuedMeshToken {
     }
 
     /// When it expires.
-    #[napi(getter, ts_return_type = "Date")]
-    pub fn expires_at<'env>(&self, env: &'env Env) -> Result<JsDate<'env>> {
+    #[napi(getter)]
+    pub fn expires_at(&self, env: &Env) -> Result<Date> {
         error::entry(env, "IssuedMeshToken.expiresAt", || {
-            date(env, self.inner.token.expires_at)
+            Ok(Date(self.inner.token.expires_at))
         })
     }
 
@@ -286,7 +287,7 @@ impl IssuedMeshToken {
         error::entry(env, "IssuedMeshToken.mesh", || Ok(self.inner.mesh.clone()))
     }
 
-    /// Its verified claims (`sub`, `aud`, `exp`, `jti`; `claims.claims` has `dest_url`,
+    /// Its verified claims (`sub`, `aud`, `exp`, `jti`; `claims.all` has `dest_url`,
     /// `source_team`, `mesh_id`, …).
     #[napi(getter)]
     pub fn claims(&self, env: &Env) -> Result<Claims> {
@@ -327,7 +328,7 @@ impl IssuedMeshToken {
 ///   callers miss at once, one request goes upstream.
 /// - `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED` and `RUNBEAM_UNAUTHORIZED` are returned
 ///   and never cached. When the provider fails (transport, timeout, 5xx, 429, malformed
-///   answer), the last answer is served with `stale: true` while younger than `maxStaleSecs`
+///   answer), the last answer is served with `isStale: true` while younger than `maxStaleMs`
 ///   (default 3600); after that the error is returned.
 ///
 /// ```js
@@ -498,15 +499,18 @@ impl Resolver {
                 client.core().clone(),
                 manager.core(),
             );
-            if let Some(v) = property(&options, "maxStaleSecs")? {
-                builder = builder.max_stale(secs(env, &v, "options.maxStaleSecs")?);
+            if let Some(v) = property(&options, "maxStaleMs")? {
+                let v: f64 = crate::client::json_like(env, &v, "options.maxStaleMs")?;
+                builder = builder.max_stale(duration_ms(env, v, "options.maxStaleMs")?);
             }
-            if let Some(v) = property(&options, "meshTokenMarginSecs")? {
-                builder = builder.mesh_token_margin(secs(env, &v, "options.meshTokenMarginSecs")?);
+            if let Some(v) = property(&options, "meshTokenMarginMs")? {
+                let v: f64 = crate::client::json_like(env, &v, "options.meshTokenMarginMs")?;
+                builder =
+                    builder.mesh_token_margin(duration_ms(env, v, "options.meshTokenMarginMs")?);
             }
             if let Some(v) = property(&options, "meshTokenCapacity")? {
                 let n: f64 = crate::client::json_like(env, &v, "options.meshTokenCapacity")?;
-                let n = crate::client::count(env, n, "options.meshTokenCapacity")?;
+                let n = count(env, n, "options.meshTokenCapacity")?;
                 builder = builder.mesh_token_capacity(usize::try_from(n).unwrap_or(usize::MAX));
             }
             let inner = error::core(env, || builder.build())?;
@@ -582,7 +586,7 @@ impl Resolver {
     }
 
     /// A mesh token to call `destinationUrl` through `mesh` (its configuration name or Cloud
-    /// id): a cached one until `meshTokenMarginSecs` before it expires, else a new one from the
+    /// id): a cached one until `meshTokenMarginMs` before it expires, else a new one from the
     /// provider (one request however many callers wait), verified before it is handed out.
     ///
     /// Rejects with `RUNBEAM_NOT_IN_MESH` for a mesh that is not configured or not enabled,
@@ -620,14 +624,14 @@ impl Resolver {
     /// @throws `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`,
     /// `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`.
     #[napi(ts_args_type = "token: string, mesh: string, destinationUrl?: string | null")]
-    pub fn verify_mesh_token_sync(
+    pub fn verify_mesh_token_cached(
         &self,
         env: &Env,
         token: Option<Unknown<'_>>,
         mesh: Option<Unknown<'_>>,
         destination_url: Option<Unknown<'_>>,
     ) -> Result<Option<Claims>> {
-        error::entry(env, "Resolver.verifyMeshTokenSync", || {
+        error::entry(env, "Resolver.verifyMeshTokenCached", || {
             let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
             self.inner
                 .verify_mesh_token_cached(&token, &mesh, destination.as_deref())

@@ -20,7 +20,6 @@
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use napi::bindgen_prelude::{
     Either, Either3, Env, FromNapiValue, Function, JavaScriptClassExt, JsObjectValue, JsValue,
@@ -35,24 +34,13 @@ use runbeam_core::storage::{
 use runbeam_core::{ErrorKind, Secret};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::client::{Client, json_like, present};
+use crate::convert::{Date, REDACTED, duration_ms, millis, rfc3339};
 use crate::promise::{blocking, spawn};
 use crate::{args, error};
 
 type Store = Arc<dyn core::TokenStore>;
-
-pub(crate) fn date<'env>(env: &'env Env, t: OffsetDateTime) -> Result<JsDate<'env>> {
-    env.create_date((t.unix_timestamp_nanos() / 1_000_000) as f64)
-}
-
-/// `{machineToken: '***', …}` in the redacted views.
-pub(crate) const REDACTED: &str = "***";
-
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
-}
 
 /// A JSON object for the core's serde types from a JavaScript object: `(jsName, coreName)`
 /// pairs; `Date` values become RFC 3339 text, absent/null fields are left out.
@@ -114,7 +102,7 @@ const USER_FIELDS: &[(&str, &str)] = &[
 /// ```js
 /// const token = new MachineToken({ machineToken: 'mt_…', expiresAt: new Date('2030-01-01'),
 ///   gatewayId: 'gw-1', abilities: ['resolve'] })
-/// token.needsRenewal(7 * 24 * 3600)  // false
+/// token.needsRenewal(7 * 24 * 3600 * 1000)  // false
 /// ```
 #[napi]
 pub struct MachineToken {
@@ -157,10 +145,10 @@ impl MachineToken {
     }
 
     /// When it stops working.
-    #[napi(getter, ts_return_type = "Date")]
-    pub fn expires_at<'env>(&self, env: &'env Env) -> Result<JsDate<'env>> {
+    #[napi(getter)]
+    pub fn expires_at(&self, env: &Env) -> Result<Date> {
         error::entry(env, "MachineToken.expiresAt", || {
-            date(env, self.inner.expires_at)
+            Ok(Date(self.inner.expires_at))
         })
     }
 
@@ -181,10 +169,10 @@ impl MachineToken {
     }
 
     /// When it was issued, if known.
-    #[napi(getter, ts_return_type = "Date | null")]
-    pub fn issued_at<'env>(&self, env: &'env Env) -> Result<Option<JsDate<'env>>> {
+    #[napi(getter)]
+    pub fn issued_at(&self, env: &Env) -> Result<Option<Date>> {
         error::entry(env, "MachineToken.issuedAt", || {
-            self.inner.issued_at.map(|t| date(env, t)).transpose()
+            Ok(self.inner.issued_at.map(Date))
         })
     }
 
@@ -196,21 +184,24 @@ impl MachineToken {
         })
     }
 
-    /// Seconds left before expiry (0 once expired).
+    /// Milliseconds left before expiry (0 once expired).
     #[napi(getter)]
-    pub fn expires_in_secs(&self, env: &Env) -> Result<f64> {
-        error::entry(env, "MachineToken.expiresInSecs", || {
-            Ok(self.inner.expires_in().as_secs_f64())
+    pub fn expires_in_ms(&self, env: &Env) -> Result<f64> {
+        error::entry(env, "MachineToken.expiresInMs", || {
+            Ok(millis(self.inner.expires_in()))
         })
     }
 
-    /// Whether it expires within `windowSecs` (default 7 days) or has expired.
-    #[napi(ts_args_type = "windowSecs?: number")]
-    pub fn needs_renewal(&self, env: &Env, window_secs: Option<Unknown<'_>>) -> Result<bool> {
+    /// Whether it expires within `windowMs` (default 7 days) or has expired.
+    #[napi(ts_args_type = "windowMs?: number")]
+    pub fn needs_renewal(&self, env: &Env, window_ms: Option<Unknown<'_>>) -> Result<bool> {
         error::entry(env, "MachineToken.needsRenewal", || {
-            let window = match present(window_secs) {
+            let window = match present(window_ms) {
                 None => DEFAULT_RENEWAL_WINDOW,
-                Some(v) => secs(env, &v, "windowSecs")?,
+                Some(v) => {
+                    let v: f64 = json_like(env, &v, "windowMs")?;
+                    duration_ms(env, v, "windowMs")?
+                }
             };
             Ok(self.inner.needs_renewal(window))
         })
@@ -277,10 +268,10 @@ impl UserToken {
     }
 
     /// When it expires, if known.
-    #[napi(getter, ts_return_type = "Date | null")]
-    pub fn expires_at<'env>(&self, env: &'env Env) -> Result<Option<JsDate<'env>>> {
+    #[napi(getter)]
+    pub fn expires_at(&self, env: &Env) -> Result<Option<Date>> {
         error::entry(env, "UserToken.expiresAt", || {
-            self.inner.expires_at.map(|t| date(env, t)).transpose()
+            Ok(self.inner.expires_at.map(Date))
         })
     }
 
@@ -315,25 +306,6 @@ impl UserToken {
             Ok(Value::Object(map))
         })
     }
-}
-
-/// A number of seconds ≥ 0 (fractions allowed).
-pub(crate) fn secs(env: &Env, value: &Unknown<'_>, what: &str) -> Result<Duration> {
-    let number = if value.get_type()? == ValueType::Number {
-        // SAFETY: `value` belongs to `env` and is a number (checked above).
-        Some(unsafe { f64::from_napi_value(env.raw(), value.raw()) }?)
-    } else {
-        None
-    };
-    number
-        .and_then(|n| Duration::try_from_secs_f64(n).ok())
-        .ok_or_else(|| {
-            let got = number.map_or_else(|| error::describe(value).to_string(), |n| n.to_string());
-            error::invalid_argument(
-                env,
-                format!("{what} must be a number of seconds of at least 0, not {got}"),
-            )
-        })
 }
 
 /// An instance id or token type argument, checked by the core (no path escape).
@@ -913,8 +885,10 @@ impl TokenManager {
                         Credential::Token(Secret::new(token))
                     });
             }
-            if let Some(window) = property(&options, "renewalWindowSecs")? {
-                manager = manager.renewal_window(secs(env, &window, "options.renewalWindowSecs")?);
+            if let Some(window) = property(&options, "renewalWindowMs")? {
+                let window: f64 = json_like(env, &window, "options.renewalWindowMs")?;
+                manager =
+                    manager.renewal_window(duration_ms(env, window, "options.renewalWindowMs")?);
             }
             if let Some(callback) = property(&options, "onRenewalWindow")? {
                 if callback.get_type()? != ValueType::Function {

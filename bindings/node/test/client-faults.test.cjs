@@ -74,7 +74,7 @@ describe('Client faults against runbeam-devcloud', () => {
     else assert.equal(err.status, status, inspect(err))
     assert.deepEqual(err.request, { method, path }, inspect(err))
     assert.ok(err.message.includes(`${method} ${path}`), err.message)
-    if (status !== 429) assert.equal(err.retryAfter, null, inspect(err))
+    if (status !== 429) assert.equal(err.retryAfterMs, null, inspect(err))
     if (status !== 422) assert.equal(err.fieldErrors, null, inspect(err))
     assertNoToken(err)
   }
@@ -235,7 +235,7 @@ describe('Client faults against runbeam-devcloud', () => {
     await cloud.fault({ path: served(UPDATE), method: 'POST', status: 429, retry_after: 1, count: 1 })
     const limited = await rejection(gateway.updateConfig('pipeline', 'name = "p"'))
     assertCloudError(limited, { code: 'RUNBEAM_RATE_LIMITED', kind: 'RateLimited', status: 429, method: 'POST', path: UPDATE })
-    assert.equal(limited.retryAfter, 1)
+    assert.equal(limited.retryAfterMs, 1000)
     assert.equal(await cloud.count(`POST ${served(UPDATE)}`), 1)
 
     await cloud.resetCounts()
@@ -256,18 +256,18 @@ describe('Client faults against runbeam-devcloud', () => {
     assert.ok(waited >= 950, `retried after ${waited.toFixed(0)} ms, before the 1 s asked`)
   })
 
-  it('keeps retryAfter of a 429: without retries, and when the wait would pass the deadline', async () => {
+  it('keeps retryAfterMs of a 429: without retries, and when the wait would pass the deadline', async () => {
     await cloud.fault({ path: served(RESOLVE), status: 429, retry_after: 7, count: 5 })
     const once = await rejection(gatewayWith({ maxAttempts: 1 }).resolve(DICOMWEB))
     assertCloudError(once, { code: 'RUNBEAM_RATE_LIMITED', kind: 'RateLimited', status: 429, method: 'GET', path: RESOLVE })
-    assert.equal(once.retryAfter, 7)
+    assert.equal(once.retryAfterMs, 7000)
     assert.equal(await cloud.count(`GET ${served(RESOLVE)}`), 1)
 
     await cloud.resetCounts()
     // 7 s asked, 2 s of deadline: given up at once instead of waiting past the deadline.
     const hurried = await rejection(gatewayWith({ deadlineMs: 2000 }).resolve(DICOMWEB))
     assertCloudError(hurried, { code: 'RUNBEAM_RATE_LIMITED', kind: 'RateLimited', status: 429, method: 'GET', path: RESOLVE })
-    assert.equal(hurried.retryAfter, 7)
+    assert.equal(hurried.retryAfterMs, 7000)
     assert.match(hurried.message, /beyond the remaining deadline/)
     assert.equal(await cloud.count(`GET ${served(RESOLVE)}`), 1)
   })

@@ -5,7 +5,7 @@ const { describe, it, before, after, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
 const { inspect } = require('node:util')
 
-const { AuthorizeResult, Client, MeshToken, Reference } = require('..')
+const { AuthorizeResult, Client, MeshTokenResult, Reference } = require('..')
 const {
   startDevcloud,
   ALICE_SANCTUM,
@@ -49,7 +49,7 @@ describe('Client against runbeam-devcloud', () => {
     assert.ok(granted.expose().length > 0)
     assert.equal(granted.machineToken, granted.expose(), 'the prototype getter reads the same secret')
     assert.ok(granted instanceof AuthorizeResult)
-    assert.ok(granted.expiresIn > 0)
+    assert.ok(granted.expiresInMs > 0)
     assert.ok(!Number.isNaN(Date.parse(granted.expiresAt)))
     assert.equal(granted.gateway.code, RADIOLOGY_GW)
     assert.equal(typeof granted.gateway.id, 'string')
@@ -63,7 +63,7 @@ describe('Client against runbeam-devcloud', () => {
     assert.equal(err.code, 'RUNBEAM_PERMISSION_DENIED')
     assert.equal(err.kind, 'PermissionDenied')
     assert.equal(err.status, 403)
-    assert.equal(err.retryAfter, null)
+    assert.equal(err.retryAfterMs, null)
     assert.equal(err.fieldErrors, null)
     assert.deepEqual(err.request, { method: 'POST', path: '/harmony/authorize' })
     // No token in what an error shows.
@@ -101,7 +101,7 @@ describe('Client against runbeam-devcloud', () => {
     assert.throws(() => new Client('ftp://x'), { code: 'RUNBEAM_INVALID_ARGUMENT' })
     assert.throws(() => new Client(cloud.url, { deadlineMs: -5 }), { code: 'RUNBEAM_INVALID_ARGUMENT', message: /deadlineMs/ })
     assert.throws(() => new Client(cloud.url, { deadlineMs: 'x' }), { code: 'RUNBEAM_INVALID_ARGUMENT', message: /deadlineMs/ })
-    assert.throws(() => new Client(cloud.url, { caBundle: 'not a PEM' }), { code: 'RUNBEAM_INVALID_ARGUMENT' })
+    assert.throws(() => new Client(cloud.url, { caBundlePem: 'not a PEM' }), { code: 'RUNBEAM_INVALID_ARGUMENT' })
     assert.throws(() => new Client(cloud.url, 5), { code: 'RUNBEAM_INVALID_ARGUMENT' })
   })
 
@@ -114,7 +114,7 @@ describe('Client against runbeam-devcloud', () => {
   it('issues a mesh token and refuses one', async () => {
     const t = await analytics.meshToken(MESH, `${DICOM_URL}/studies/1.2.3`)
     assert.equal(t.expose().split('.').length, 3)
-    assert.ok(t instanceof MeshToken)
+    assert.ok(t instanceof MeshTokenResult)
     assert.equal(t.token, t.expose(), 'the prototype getter reads the same secret')
     assert.ok(!Number.isNaN(Date.parse(t.expiresAt)))
     assert.equal(typeof t.meshId, 'string')
@@ -177,7 +177,7 @@ describe('Client against runbeam-devcloud', () => {
     })
   })
 
-  it('keeps retryAfter of an injected 429', async () => {
+  it('keeps retryAfterMs of an injected 429', async () => {
     await cloud.fault({ path: '/api/harmony/base-url', status: 429, retry_after: 7, count: 5 })
     // No retry; and retries whose Retry-After would pass the deadline: rejected at once.
     const noRetry = new Client(cloud.url, { token: 'x', maxAttempts: 1 })
@@ -186,7 +186,7 @@ describe('Client against runbeam-devcloud', () => {
       const err = await client.baseUrl().catch((e) => e)
       assert.equal(err.code, 'RUNBEAM_RATE_LIMITED', inspect(err))
       assert.equal(err.status, 429)
-      assert.equal(err.retryAfter, 7)
+      assert.equal(err.retryAfterMs, 7000)
     }
   })
 

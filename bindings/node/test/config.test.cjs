@@ -102,12 +102,12 @@ test('example gateways are valid and in mesh context', () => {
   assert.deepEqual(analytics.meshes(), [
     {
       name: 'imaging-integration',
-      type: 'http3',
+      protocol: 'http3',
       provider: 'runbeam',
       id: null,
       cloudId: 'imaging-integration',
       enabled: true,
-      active: true,
+      isActive: true,
       description: null,
       ingress: [],
       egress: ['imaging-out', 'runbeam.radiology-dept.ingress.name.dicomweb'],
@@ -145,9 +145,9 @@ test('a disabled mesh or provider gives no mesh context', () => {
     assert.equal(config.inMeshContext('runbeam.t.ingress.name.x'), expected, `mesh ${mesh} provider ${provider}`)
   }
   const [m] = MeshConfig.fromToml(toml(false, true)).meshes()
-  assert.deepEqual([m.type, m.id, m.cloudId, m.enabled, m.active], ['http', '01J9MESH', '01J9MESH', false, false])
+  assert.deepEqual([m.protocol, m.id, m.cloudId, m.enabled, m.isActive], ['http', '01J9MESH', '01J9MESH', false, false])
   const [p] = MeshConfig.fromToml(toml(true, false)).meshes()
-  assert.deepEqual([p.enabled, p.active], [true, false])
+  assert.deepEqual([p.enabled, p.isActive], [true, false])
   throwsCode(
     () => MeshConfig.fromToml(toml(false, true)).checkMeshContext('runbeam.t.ingress.name.x'),
     'RUNBEAM_NOT_IN_MESH',

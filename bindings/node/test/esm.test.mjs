@@ -29,7 +29,7 @@ test('import and require give the same objects', () => {
     'MachineToken',
     'MemoryTokenStore',
     'MeshConfig',
-    'MeshToken',
+    'MeshTokenResult',
     'Reference',
     'Resolver',
     'TokenManager',

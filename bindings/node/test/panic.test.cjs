@@ -123,18 +123,18 @@ describe('panic boundary', () => {
     return new Resolver({ config: analyticsConfig(cloud.url, 300), client, tokenManager })
   }
 
-  it('site "jwt": validateSync, validate, verifyMeshTokenSync, verifyMeshToken', async () => {
+  it('site "jwt": validateCached, validate, verifyMeshTokenCached, verifyMeshToken', async () => {
     const validator = await cloudValidator()
     const token = await userJwt()
-    panicsSync('jwt', () => validator.validateSync(token))
-    assert.equal(validator.validateSync(token).iss, `${cloud.url}/api`, 'usable after the panic')
+    panicsSync('jwt', () => validator.validateCached(token))
+    assert.equal(validator.validateCached(token).iss, `${cloud.url}/api`, 'usable after the panic')
     await panicsAsync('jwt', () => validator.validate(token))
     assert.equal((await validator.validate(token)).iss, `${cloud.url}/api`)
-    panicsSync('jwt', () => validator.verifyMeshTokenSync(token, MESH))
-    throwsCode(() => validator.verifyMeshTokenSync(token, MESH), 'RUNBEAM_JWT_INVALID')
+    panicsSync('jwt', () => validator.verifyMeshTokenCached(token, MESH))
+    throwsCode(() => validator.verifyMeshTokenCached(token, MESH), 'RUNBEAM_JWT_INVALID')
     await panicsAsync('jwt', () => validator.verifyMeshToken(token, MESH))
     await rejectsCode(validator.verifyMeshToken(token, MESH), 'RUNBEAM_JWT_INVALID')
-    assert.equal(validator.validateSync(token).iss, `${cloud.url}/api`)
+    assert.equal(validator.validateCached(token).iss, `${cloud.url}/api`)
   })
 
   it('site "reference": Reference.parse, MeshConfig.inMeshContext, Client.resolve', async () => {
@@ -178,7 +178,7 @@ describe('panic boundary', () => {
     // over the same JWKS shows the fetch itself works again.
     const again = new Validator({ trustedIssuers: [`${cloud.url}/api`] })
     await again.refreshKeys()
-    assert.ok(again.validateSync(await userJwt()))
+    assert.ok(again.validateCached(await userJwt()))
   })
 
   it('prints nothing and keeps the process alive, sync and async (RUST_BACKTRACE=1)', () => {
@@ -221,18 +221,18 @@ describe('JWTs that used to abort the process', () => {
 
   it('a genuine token of this issuer passes (the fixture works)', () => {
     const token = own.sign(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'own-1' }), PAYLOAD)
-    assert.equal(validator.validateSync(token).sub, 'u')
+    assert.equal(validator.validateCached(token).sub, 'u')
   })
 
   for (const [name, header] of [
     ['a multi-byte alg "a€b"', '{"alg":"a€b","typ":"JWT","kid":"own-1"}'],
     ['the JSON-escaped form "a\\u20acb"', '{"alg":"a\\u20acb","typ":"JWT","kid":"own-1"}'],
   ]) {
-    it(`${name} is RUNBEAM_JWT_INVALID in validateSync, validate and verifyMeshTokenSync`, async () => {
+    it(`${name} is RUNBEAM_JWT_INVALID in validateCached, validate and verifyMeshTokenCached`, async () => {
       const token = own.sign(header, PAYLOAD)
-      throwsCode(() => validator.validateSync(token), 'RUNBEAM_JWT_INVALID')
+      throwsCode(() => validator.validateCached(token), 'RUNBEAM_JWT_INVALID')
       await rejectsCode(validator.validate(token), 'RUNBEAM_JWT_INVALID')
-      throwsCode(() => validator.verifyMeshTokenSync(token, MESH), 'RUNBEAM_JWT_INVALID')
+      throwsCode(() => validator.verifyMeshTokenCached(token, MESH), 'RUNBEAM_JWT_INVALID')
       await rejectsCode(validator.verifyMeshToken(token, MESH), 'RUNBEAM_JWT_INVALID')
     })
   }
@@ -240,9 +240,9 @@ describe('JWTs that used to abort the process', () => {
   it('a validly signed token whose header or claims set is a JSON array is refused', async () => {
     const header = JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'own-1' })
     for (const token of [own.sign(`[${header}]`, PAYLOAD), own.sign(header, `[${PAYLOAD}]`), own.sign(header, '[]')]) {
-      throwsCode(() => validator.validateSync(token), 'RUNBEAM_JWT_INVALID')
+      throwsCode(() => validator.validateCached(token), 'RUNBEAM_JWT_INVALID')
       await rejectsCode(validator.validate(token), 'RUNBEAM_JWT_INVALID')
-      throwsCode(() => validator.verifyMeshTokenSync(token, MESH), 'RUNBEAM_JWT_INVALID')
+      throwsCode(() => validator.verifyMeshTokenCached(token, MESH), 'RUNBEAM_JWT_INVALID')
     }
   })
 })

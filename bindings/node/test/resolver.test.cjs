@@ -83,7 +83,7 @@ describe('Resolver against runbeam-devcloud', () => {
     const answers = await Promise.all(Array.from({ length: 1000 }, () => resolver.resolve(DICOMWEB)))
     for (const answer of answers) {
       assert.deepEqual(answer.resource.urls, [DICOM_URL])
-      assert.equal(answer.stale, false)
+      assert.equal(answer.isStale, false)
     }
     assert.equal(await cloud.count(RESOLVE), 1, 'one upstream request')
     assert.equal(await cloud.count(AUTHORIZE), 1, 'one machine token')
@@ -99,7 +99,7 @@ describe('Resolver against runbeam-devcloud', () => {
     assert.equal(hit.resource.type, 'ingress')
     assert.equal(hit.resource.name, 'dicomweb')
     assert.equal(hit.provider, 'runbeam')
-    assert.equal(hit.local, false)
+    assert.equal(hit.isLocal, false)
     assert.ok(!Number.isNaN(Date.parse(hit.resolvedAt)))
     // Any spelling, and a Reference object, hit the same entry.
     assert.equal(resolver.resolveCached('runbeam.radiology-dept.INGRESS.name.dicomweb'), hit)
@@ -116,24 +116,24 @@ describe('Resolver against runbeam-devcloud', () => {
     await sleep(1100)
     assert.equal(resolver.resolveCached(DICOMWEB), null, 'expired')
     const again = await resolver.resolve(DICOMWEB)
-    assert.equal(again.stale, false)
+    assert.equal(again.isStale, false)
     assert.equal(await cloud.count(RESOLVE), 2)
   })
 
-  it('serves the stale answer flagged while the Cloud fails, then the error after maxStaleSecs', async () => {
+  it('serves the stale answer flagged while the Cloud fails, then the error after maxStaleMs', async () => {
     // A devcloud of its own, stopped halfway.
     const own = await startDevcloud()
     let resolver
     try {
       const client = new Client(own.url)
       const tokenManager = new TokenManager({ instanceId: ANALYTICS_GW, store: new MemoryTokenStore(), client, credential: BOB_SANCTUM })
-      resolver = new Resolver({ config: analyticsConfig(own.url, 1), client, tokenManager, maxStaleSecs: 2 })
+      resolver = new Resolver({ config: analyticsConfig(own.url, 1), client, tokenManager, maxStaleMs: 2000 })
       const fresh = await resolver.resolve(DICOMWEB)
-      assert.equal(fresh.stale, false)
+      assert.equal(fresh.isStale, false)
       await own.stop()
       await sleep(1100)
       const stale = await resolver.resolve(DICOMWEB)
-      assert.equal(stale.stale, true, 'past the TTL with the Cloud down')
+      assert.equal(stale.isStale, true, 'past the TTL with the Cloud down')
       assert.deepEqual(stale.resource, fresh.resource)
       assert.equal(resolver.stats().staleServed, 1)
       assert.equal(resolver.resolveCached(DICOMWEB), null, 'a stale answer is never a cache hit')
@@ -150,13 +150,13 @@ describe('Resolver against runbeam-devcloud', () => {
     await resolver.resolve(DICOMWEB)
     await sleep(1100)
     await cloud.fault({ path: RESOLVE_PATH, status: 503, count: 10 })
-    assert.equal((await resolver.resolve(DICOMWEB)).stale, true)
+    assert.equal((await resolver.resolve(DICOMWEB)).isStale, true)
     await cloud.clearFaults()
     await cloud.fault({ path: RESOLVE_PATH, malformed_body: true, count: 1 })
-    assert.equal((await resolver.resolve(DICOMWEB)).stale, true)
+    assert.equal((await resolver.resolve(DICOMWEB)).isStale, true)
     await cloud.clearFaults()
     const fresh = await resolver.resolve(DICOMWEB)
-    assert.equal(fresh.stale, false, 'the Cloud is back')
+    assert.equal(fresh.isStale, false, 'the Cloud is back')
   })
 
   it('returns NotFound without caching it', async () => {
@@ -187,7 +187,7 @@ describe('Resolver against runbeam-devcloud', () => {
     const resolver = analytics()
     await cloud.resetCounts()
     const local = resolver.resolveCached('imaging-out')
-    assert.equal(local.local, true)
+    assert.equal(local.isLocal, true)
     assert.equal(local.provider, 'local')
     assert.equal(local.resource.type, 'egress')
     assert.equal(local.resource.backendId, 'dicom-archive')
@@ -256,13 +256,13 @@ describe('Resolver against runbeam-devcloud', () => {
     assert.equal(first.meshId, MESH)
     assert.ok(first.expiresAt instanceof Date && first.expiresAt > new Date())
     assert.equal(first.claims.aud, `mesh:${MESH}`)
-    assert.equal(first.claims.claims.dest_url, DESTINATION)
+    assert.equal(first.claims.all.dest_url, DESTINATION)
     assert.equal(first.claims, first.claims, 'the claims object is built once')
     assert.equal(first.token.split('.').length, 3, 'a JWT')
     assert.equal(first.expose(), first.token)
 
     // Tokens live 300 s; with a 299 s margin one is reusable for about a second.
-    const short = analytics(undefined, { meshTokenMarginSecs: 299 })
+    const short = analytics(undefined, { meshTokenMarginMs: 299000 })
     await cloud.resetCounts()
     const one = await short.meshToken(MESH, DESTINATION)
     const reused = await short.meshToken(MESH, DESTINATION)
@@ -320,17 +320,17 @@ describe('Resolver against runbeam-devcloud', () => {
       tokenManager: new TokenManager({ instanceId: RADIOLOGY_GW, store: new MemoryTokenStore(), client }),
     })
     receiver.validateStartup()
-    assert.equal(receiver.verifyMeshTokenSync(token, MESH, DESTINATION), null, 'keys not fetched yet')
+    assert.equal(receiver.verifyMeshTokenCached(token, MESH, DESTINATION), null, 'keys not fetched yet')
     const claims = await receiver.verifyMeshToken(token, MESH, `${DESTINATION}/123`)
-    assert.equal(claims.claims.source_team, 'ai-analytics')
-    assert.equal(claims.claims.dest_url, DESTINATION)
+    assert.equal(claims.all.source_team, 'ai-analytics')
+    assert.equal(claims.all.dest_url, DESTINATION)
     assert.equal(claims.aud, `mesh:${MESH}`)
     // Keys are cached now: the synchronous path answers.
-    assert.equal(receiver.verifyMeshTokenSync(token, MESH, DESTINATION).jti, issued.claims.jti)
+    assert.equal(receiver.verifyMeshTokenCached(token, MESH, DESTINATION).jti, issued.claims.jti)
     assert.equal((await receiver.verifyMeshToken(token, MESH)).sub, issued.claims.sub)
 
     await rejectsCode(receiver.verifyMeshToken(token, MESH, 'https://pacs.radiology.example.com/'), 'RUNBEAM_JWT_INVALID')
-    throwsCode(() => receiver.verifyMeshTokenSync(token, MESH, 'https://pacs.radiology.example.com/'), 'RUNBEAM_JWT_INVALID')
+    throwsCode(() => receiver.verifyMeshTokenCached(token, MESH, 'https://pacs.radiology.example.com/'), 'RUNBEAM_JWT_INVALID')
     await rejectsCode(receiver.verifyMeshToken(token, 'other-mesh'), 'RUNBEAM_NOT_IN_MESH')
     const e = await receiver.verifyMeshToken(`${token.slice(0, -2)}xx`, MESH).catch((error) => error)
     assert.ok(e instanceof Error && e.code.startsWith('RUNBEAM_JWT'), String(e))
@@ -350,11 +350,11 @@ describe('Resolver against runbeam-devcloud', () => {
     throwsCode(() => new Resolver({ config, client: cloud.url, tokenManager }), bad)
     throwsCode(() => new Resolver({ config, client, tokenManager: {} }), bad)
     throwsCode(() => new Resolver({ config: client, client: config, tokenManager }), bad)
-    for (const maxStaleSecs of [-1, 'soon', Number.NaN, Number.POSITIVE_INFINITY]) {
-      throwsCode(() => new Resolver({ config, client, tokenManager, maxStaleSecs }), bad)
+    for (const maxStaleMs of [-1, 'soon', Number.NaN, Number.POSITIVE_INFINITY]) {
+      throwsCode(() => new Resolver({ config, client, tokenManager, maxStaleMs }), bad)
     }
-    throwsCode(() => new Resolver({ config, client, tokenManager, meshTokenMarginSecs: -5 }), bad)
-    for (const meshTokenCapacity of [0, 1.5, '10']) {
+    throwsCode(() => new Resolver({ config, client, tokenManager, meshTokenMarginMs: -5 }), bad)
+    for (const meshTokenCapacity of [-1, 1.5, '10']) {
       throwsCode(() => new Resolver({ config, client, tokenManager, meshTokenCapacity }), bad)
     }
     // A provider URL the client cannot use is a configuration error.

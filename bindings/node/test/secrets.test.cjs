@@ -20,7 +20,7 @@ const {
   IssuedMeshToken,
   MachineToken,
   MemoryTokenStore,
-  MeshToken,
+  MeshTokenResult,
   Resolver,
   TokenManager,
   UserToken,
@@ -179,7 +179,7 @@ describe('secrets never shown (against runbeam-devcloud)', () => {
 
   it('the values are real (the search below would find the secrets)', () => {
     assert.ok(values.authorizeResult instanceof AuthorizeResult)
-    assert.ok(values.meshToken instanceof MeshToken)
+    assert.ok(values.meshToken instanceof MeshTokenResult)
     assert.ok(values.userToken instanceof UserToken)
     assert.ok(values.machineToken instanceof MachineToken)
     assert.ok(values.managedToken instanceof MachineToken)
@@ -241,7 +241,7 @@ describe('secrets never shown (against runbeam-devcloud)', () => {
     assert.equal(JSON.parse(JSON.stringify(meshToken)).token, '***')
     assert.equal(JSON.parse(JSON.stringify(meshToken)).meshId, meshToken.meshId)
     assert.match(inspect(granted), /^AuthorizeResult \{.*machineToken: '\*\*\*'/s)
-    assert.match(inspect(meshToken), /^MeshToken \{.*token: '\*\*\*'/s)
+    assert.match(inspect(meshToken), /^MeshTokenResult \{.*token: '\*\*\*'/s)
     assert.equal(granted.expose(), granted.machineToken)
     assert.equal(meshToken.expose(), meshToken.token)
     assert.equal(meshToken.expose().split('.').length, 3)

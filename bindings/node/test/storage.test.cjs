@@ -71,12 +71,12 @@ describe('MachineToken and UserToken', () => {
     assert.equal(t.gatewayId, 'gw-42')
     assert.deepEqual(t.abilities, ['resolve', 'mesh'])
     assert.equal(t.isExpired(), false)
-    assert.ok(t.expiresInSecs > 0)
+    assert.ok(t.expiresInMs > 0)
     assert.equal(t.needsRenewal(), false)
-    assert.equal(t.needsRenewal(t.expiresInSecs + 3600), true)
+    assert.equal(t.needsRenewal(t.expiresInMs + 3600000), true)
     const expired = new MachineToken(fields({ expiresAt: '2001-01-01T00:00:00Z', gatewayId: 7 }))
     assert.equal(expired.isExpired(), true)
-    assert.equal(expired.expiresInSecs, 0)
+    assert.equal(expired.expiresInMs, 0)
     assert.equal(expired.gatewayId, '7')
     assert.equal(expired.issuedAt.getUTCFullYear(), 2026)
     assert.equal(new MachineToken(fields({ issuedAt: undefined })).issuedAt, null)
@@ -266,7 +266,7 @@ describe('TokenManager against runbeam-devcloud', () => {
     throwsCode(() => new TokenManager({ instanceId: 'gw', store, client: {} }), 'RUNBEAM_INVALID_ARGUMENT')
     throwsCode(() => new TokenManager({ instanceId: 'gw', store, apiUrl: cloud.url, credential: 5 }), 'RUNBEAM_INVALID_ARGUMENT')
     throwsCode(
-      () => new TokenManager({ instanceId: 'gw', store, apiUrl: cloud.url, renewalWindowSecs: -1 }),
+      () => new TokenManager({ instanceId: 'gw', store, apiUrl: cloud.url, renewalWindowMs: -1 }),
       'RUNBEAM_INVALID_ARGUMENT',
     )
     const m = new TokenManager({ instanceId: 'gw', store, apiUrl: cloud.url, credential: ALICE_SANCTUM })
@@ -379,7 +379,7 @@ describe('TokenManager renewal against runbeam-devcloud', () => {
       store: new MemoryTokenStore(),
       client: new Client(cloud.url),
       credential: ALICE_SANCTUM,
-      renewalWindowSecs: 2,
+      renewalWindowMs: 2000,
       onRenewalWindow: (token) => {
         announced.push(token)
         announce()
@@ -387,7 +387,7 @@ describe('TokenManager renewal against runbeam-devcloud', () => {
     })
     const first = await manager.ensureToken()
     // Wait (no timing assertion) until the token is inside the window.
-    while (!first.needsRenewal(2)) await new Promise((r) => setTimeout(r, 100))
+    while (!first.needsRenewal(2000)) await new Promise((r) => setTimeout(r, 100))
     await cloud.resetCounts()
     const tokens = await Promise.all(Array.from({ length: 20 }, () => manager.ensureToken()))
     assert.equal(await cloud.count(AUTHORIZE), 1, 'exactly one renewal')

@@ -10,7 +10,7 @@ void new Client('http://127.0.0.1').updateConfig('widget', '')
 void new Client('http://127.0.0.1').acknowledgeChanges('change-1')
 void new Client('http://127.0.0.1').update('services', { description: 'no id' })
 void new Validator({ trustedIssuers: ['https://x.example/api'], algorithms: ['HS256'] })
-const sync: string = new Validator({ jwksUrl: 'https://x.example/jwks.json' }).validateSync('t').sub
+const sync: string = new Validator({ jwksUrl: 'https://x.example/jwks.json' }).validateCached('t').sub
 void new Validator({ jwksUrl: 'https://x.example/jwks.json' }).verifyMeshToken('t')
 parseBearer(undefined)
 void new Client('http://127.0.0.1').update({ type: 'pipeline', config: '' })

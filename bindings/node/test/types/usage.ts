@@ -1,6 +1,6 @@
 // Compiled by package.test.cjs against index.d.ts (strict): how TypeScript users call the SDK.
 import { Client, MeshConfig, Reference, Validator, errorCodes, parseBearer, version } from '@runbeam/sdk'
-import type { Claims, JwtAlgorithm, ValidatorOptions, Acknowledgement, AuthorizeResult, Change, Lookup, Mesh, Page, Problem, RemoteReference, Resolved, Resource, ResourceType, RunbeamError, UpdateKind, UpdateResult } from '@runbeam/sdk'
+import type { Claims, JwtAlgorithm, ValidatorOptions, Acknowledgement, AuthorizeResult, Change, Lookup, Mesh, Page, Problem, MeshMember, ResolveResult, Resource, ResourceType, RunbeamError, UpdateKind, UpdateResult } from '@runbeam/sdk'
 
 const r: Reference = Reference.parse('runbeam.acme.ingress.name.api')
 const same: Reference = new Reference('runbeam.acme.ingress.name.api')
@@ -18,12 +18,12 @@ const other: MeshConfig = MeshConfig.fromToml('') ?? MeshConfig.fromFile('a.toml
 const problems: Problem[] = config.validate()
 const inContext: boolean = config.inMeshContext(r) && config.inMeshContext('x')
 const mesh: string = config.checkMeshContext(r) + config.checkMeshContext('x')
-const remote: RemoteReference[] = config.remoteReferences()
+const remote: MeshMember[] = config.remoteReferences()
 const remoteReference: Reference = remote[0].reference
 const direction: 'ingress' | 'egress' = remote[0].direction
 const meshes: Mesh[] = other.meshes()
 const description: string | null = meshes[0].description
-const protocol: 'http' | 'http3' = meshes[0].type
+const protocol: 'http' | 'http3' = meshes[0].protocol
 const codes: string[] = errorCodes()
 const v: string = version()
 
@@ -44,8 +44,8 @@ async function cloud(): Promise<void> {
   const user = new Client('http://127.0.0.1:8080', { token: '1|secret', deadlineMs: 5000, maxAttempts: 2 })
   const granted: AuthorizeResult = await user.authorize('gw-1', ['meta'])
   const gateway: Client = user.withToken(granted.machineToken)
-  const expiresAt: string = granted.expiresAt
-  const resolved: Resolved = await gateway.resolve(r)
+  const expiresAt: Date = granted.expiresAt
+  const resolved: ResolveResult = await gateway.resolve(r)
   const urls: string[] = (await gateway.resolve('runbeam.acme.ingress.name.api')).resource.urls
   const meshToken: string = (await gateway.meshToken('mesh', 'https://x.example')).token
   const page: Page = await user.list('services', { page: 1, perPage: 10 })
@@ -72,9 +72,9 @@ async function cloud(): Promise<void> {
   } catch (e) {
     const error = e as RunbeamError
     const status: number | null = error.status
-    const retryAfter: number | null = error.retryAfter
+    const retryAfterMs: number | null = error.retryAfterMs
     const fields: Record<string, string[]> | null = error.fieldErrors
-    console.log(status, retryAfter, fields)
+    console.log(status, retryAfterMs, fields)
   }
   console.log(expiresAt, resolved, urls, meshToken)
 }
@@ -82,17 +82,17 @@ void cloud
 
 async function jwt(header: string): Promise<void> {
   const algorithms: JwtAlgorithm[] = ['RS256', 'ES256']
-  const options: ValidatorOptions = { trustedIssuers: ['https://api.runbeam.io/api'], algorithms, leewaySecs: 30, audiences: ['gw'] }
+  const options: ValidatorOptions = { trustedIssuers: ['https://api.runbeam.io/api'], algorithms, leewayMs: 30000, audiences: ['gw'] }
   const validator = new Validator(options)
   await validator.refreshKeys()
   const token: string = parseBearer(header)
-  const claims: Claims = validator.validateSync(token) ?? (await validator.validate(token))
+  const claims: Claims = validator.validateCached(token) ?? (await validator.validate(token))
   const email: string | null | undefined = claims.user?.email
   const team: string | undefined = claims.team?.id
   const aud: string | readonly string[] | null = claims.aud
   const exp: number = claims.exp
-  const scope: unknown = claims.claims.scope
-  const mesh: Claims = validator.verifyMeshTokenSync(token, 'mesh', 'https://x.example') ?? (await validator.verifyMeshToken(token, 'mesh'))
+  const scope: unknown = claims.all.scope
+  const mesh: Claims = validator.verifyMeshTokenCached(token, 'mesh', 'https://x.example') ?? (await validator.verifyMeshToken(token, 'mesh'))
   validator.flushTokenCache()
   const urls: string[] = validator.jwksUrls
   const cached: number = validator.cachedTokens
@@ -117,8 +117,8 @@ async function storage(): Promise<void> {
   const secret: string = token.expose() + token.machineToken
   const expires: Date = token.expiresAt
   const issued: Date | null = token.issuedAt
-  const due: boolean = token.isExpired() || token.needsRenewal(60) || token.needsRenewal()
-  const left: number = token.expiresInSecs
+  const due: boolean = token.isExpired() || token.needsRenewal(60000) || token.needsRenewal()
+  const left: number = token.expiresInMs
   await file.saveUserToken('gw', new UserToken({ token: 'u' }))
   const user: UserToken | null = await file.loadUserToken('gw')
   const held: boolean = await file.delete('gw', 'user_token')
@@ -127,7 +127,7 @@ async function storage(): Promise<void> {
     store: new MemoryTokenStore(),
     client: new Client('http://127.0.0.1:8080'),
     credential: async () => 'token',
-    renewalWindowSecs: 60,
+    renewalWindowMs: 60000,
     onRenewalWindow: (t: MachineToken) => void t.expiresAt,
   }
   const manager = new TokenManager(options)
@@ -147,20 +147,20 @@ async function resolution(): Promise<void> {
   const client = new Client('http://127.0.0.1:8080')
   const tokenManager = new TokenManager({ instanceId: 'gw', store: new MemoryTokenStore(), client })
   const config: MeshConfig = MeshConfig.fromFile('gateway.toml').withProviderApi('runbeam', 'http://127.0.0.1:8080')
-  const options: ResolverOptions = { config, client, tokenManager, maxStaleSecs: 60, meshTokenMarginSecs: 30, meshTokenCapacity: 16 }
+  const options: ResolverOptions = { config, client, tokenManager, maxStaleMs: 60000, meshTokenMarginMs: 30000, meshTokenCapacity: 16 }
   const resolver = new Resolver(options)
   resolver.validateStartup()
   const hit: Resolution | null = resolver.resolveCached('runbeam.acme.ingress.name.api')
   const answer: Resolution = hit ?? (await resolver.resolve(Reference.parse('runbeam.acme.ingress.name.api')))
   const urls: string[] = answer.resource.urls
-  const flags: boolean = answer.stale || answer.local
-  const at: string = answer.resolvedAt + answer.provider
+  const flags: boolean = answer.isStale || answer.isLocal
+  const at: string = answer.resolvedAt.toISOString() + answer.provider
   const issued: IssuedMeshToken = await resolver.meshToken('mesh', urls[0])
   const bearer: string = issued.token + issued.expose()
   const expires: Date = issued.expiresAt
   const meshNames: string = issued.mesh + issued.meshId
   const claims: Claims = issued.claims
-  const verified: Claims = resolver.verifyMeshTokenSync(bearer, 'mesh', urls[0]) ?? (await resolver.verifyMeshToken(bearer, 'mesh'))
+  const verified: Claims = resolver.verifyMeshTokenCached(bearer, 'mesh', urls[0]) ?? (await resolver.verifyMeshToken(bearer, 'mesh'))
   const dropped: boolean = resolver.invalidate('runbeam.acme.ingress.name.api')
   resolver.invalidateAll()
   resolver.reload(config)

@@ -1,0 +1,65 @@
+//! Conversions every class shares: durations (JavaScript numbers of milliseconds), counts, times
+//! (JavaScript `Date`s, RFC 3339 text in the redacted JSON views) and the redaction mark.
+//!
+//! Ranges are runbeam-core's: these only refuse what cannot be converted at all (a negative or
+//! fractional count, a negative duration), naming the option; the core refuses the rest (a zero
+//! timeout, a page size over its bound, …) with its own message.
+
+use std::time::Duration;
+
+use napi::JsValue;
+use napi::bindgen_prelude::{Env, Result, ToNapiValue};
+use napi::sys;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error;
+
+/// `{machineToken: '***', …}` in the redacted views.
+pub(crate) const REDACTED: &str = "***";
+
+/// A time for JavaScript: a `Date`.
+pub struct Date(pub(crate) OffsetDateTime);
+
+impl ToNapiValue for Date {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let env = Env::from_raw(env);
+        let ms = (val.0.unix_timestamp_nanos() / 1_000_000) as f64;
+        Ok(env.create_date(ms)?.raw())
+    }
+}
+
+/// RFC 3339 text of `t` (the redacted JSON views, which `JSON.stringify` writes).
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// A duration option given in milliseconds: any finite number ≥ 0 (fractions allowed), or
+/// `RUNBEAM_INVALID_ARGUMENT` naming `what`.
+pub(crate) fn duration_ms(env: &Env, value: f64, what: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(value / 1000.0).map_err(|_| {
+        error::invalid_argument(
+            env,
+            format!("{what} must be a number of milliseconds of at least 0, not {value}"),
+        )
+    })
+}
+
+/// A duration for JavaScript: milliseconds.
+pub(crate) fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// A count option (attempts, capacities, page numbers and sizes): a whole number ≥ 0, or
+/// `RUNBEAM_INVALID_ARGUMENT` naming `what`. Numbers above `u32::MAX` become `u32::MAX`, above
+/// every bound of the core, which then refuses them with its own message.
+pub(crate) fn count(env: &Env, value: f64, what: &str) -> Result<u32> {
+    if value.fract() == 0.0 && value >= 0.0 {
+        Ok(value.min(f64::from(u32::MAX)) as u32)
+    } else {
+        Err(error::invalid_argument(
+            env,
+            format!("{what} must be a whole number of at least 0, not {value}"),
+        ))
+    }
+}
