@@ -842,7 +842,7 @@ impl Client {
             self.call(
                 env,
                 "Client.updateConfig",
-                |c| async move { c.update(request).await },
+                |c| async move { c.update_config(request).await },
                 UpdateResult::from,
             )
         })

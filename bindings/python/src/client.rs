@@ -917,7 +917,7 @@ class_pair! {
         if let Some(id) = id {
             request = request.id(id);
         }
-        Attempt::pending(async move { client.update(request).await })
+        Attempt::pending(async move { client.update_config(request).await })
     }
 
     /// One page of a collection (user token).

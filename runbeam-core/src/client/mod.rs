@@ -539,13 +539,13 @@ impl Client {
     /// # async fn run(client: runbeam_core::client::Client) -> runbeam_core::Result<()> {
     /// use runbeam_core::client::{UpdateKind, UpdateRequest};
     /// let done = client
-    ///     .update(UpdateRequest::new(UpdateKind::Pipeline, "[pipeline]\nname = \"p\"\n"))
+    ///     .update_config(UpdateRequest::new(UpdateKind::Pipeline, "[pipeline]\nname = \"p\"\n"))
     ///     .await?;
     /// println!("{:?} {}", done.data.action, done.data.id);
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn update(&self, request: UpdateRequest) -> Result<UpdateResult> {
+    pub async fn update_config(&self, request: UpdateRequest) -> Result<UpdateResult> {
         let call = Call::new(Method::POST, "/harmony/update").json(&request)?;
         self.send_json(call).await
     }

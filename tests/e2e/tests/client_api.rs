@@ -281,7 +281,7 @@ async fn update_pushes_configuration() {
     let cloud = Cloud::start().await;
     let gateway = cloud.gateway(ALICE_SANCTUM, RADIOLOGY_GW).await;
     let created = gateway
-        .update(UpdateRequest::new(
+        .update_config(UpdateRequest::new(
             UpdateKind::Pipeline,
             "[pipeline]\nname = \"p\"\n",
         ))
@@ -290,7 +290,7 @@ async fn update_pushes_configuration() {
     assert_eq!(created.data.action, UpdateAction::Created);
     assert_eq!(created.data.kind, UpdateKind::Pipeline);
     let updated = gateway
-        .update(
+        .update_config(
             UpdateRequest::new(UpdateKind::Pipeline, "[pipeline]\nname = \"q\"\n")
                 .id(created.data.id.clone()),
         )
@@ -298,7 +298,7 @@ async fn update_pushes_configuration() {
         .unwrap();
     assert_eq!(updated.data.action, UpdateAction::Updated);
     let err = gateway
-        .update(UpdateRequest::new(UpdateKind::Mesh, "not = = toml"))
+        .update_config(UpdateRequest::new(UpdateKind::Mesh, "not = = toml"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
