@@ -162,11 +162,7 @@ pub unsafe extern "C" fn runbeam_resolver_config_set_mesh_token_capacity(
             "runbeam_resolver_config_set_mesh_token_capacity",
             options,
             |o| {
-                if capacity == 0 {
-                    return Err(invalid_argument(
-                        "the mesh token capacity must be at least 1".to_string(),
-                    ));
-                }
+                runbeam_core::resolve::check_mesh_token_capacity(capacity)?;
                 at_most(
                     "capacity",
                     capacity,

@@ -30,7 +30,7 @@ use pyo3::types::{PyDict, PyString};
 use runbeam_core::config::MeshConfig;
 use runbeam_core::resolve::{
     DEFAULT_MAX_STALE, DEFAULT_MESH_TOKEN_CAPACITY, DEFAULT_MESH_TOKEN_MARGIN, IssuedMeshToken,
-    Resolution, Resolver, ResolverStats,
+    Resolution, Resolver, ResolverStats, check_mesh_token_capacity,
 };
 
 use crate::client::{PyResolvedResource, core_client, resolved_resource};
@@ -346,12 +346,8 @@ impl Handle {
         mesh_token_margin: f64,
         mesh_token_capacity: usize,
     ) -> PyResult<Handle> {
-        if mesh_token_capacity == 0 {
-            return Err(invalid_argument(
-                py,
-                "mesh_token_capacity must be at least 1",
-            ));
-        }
+        // The core's rule, checked now so that the error comes from the constructor.
+        check_mesh_token_capacity(mesh_token_capacity).or_raise(py)?;
         // Checked here so that a wrong type is reported before anything is built.
         core_manager(token_manager)?;
         let setup = Setup {

@@ -491,7 +491,7 @@ def test_bad_constructor_arguments():
         for value in (-1.0, float("nan"), float("inf")):
             with pytest.raises(runbeam.InvalidArgumentError, match=name):
                 runbeam.Resolver(config, OFFLINE, manager_, **{name: value})
-    with pytest.raises(runbeam.InvalidArgumentError):
+    with pytest.raises(runbeam.InvalidArgumentError, match="mesh_token_capacity must be at least 1"):
         runbeam.Resolver(config, OFFLINE, manager_, mesh_token_capacity=0)
     with pytest.raises(OverflowError):
         runbeam.Resolver(config, OFFLINE, manager_, mesh_token_capacity=-1)

@@ -44,5 +44,5 @@ mod state;
 pub use answer::{IssuedMeshToken, Resolution};
 pub use resolver::{
     DEFAULT_MAX_STALE, DEFAULT_MESH_TOKEN_CAPACITY, DEFAULT_MESH_TOKEN_MARGIN, Resolver,
-    ResolverBuilder, ResolverStats,
+    ResolverBuilder, ResolverStats, check_mesh_token_capacity,
 };

@@ -175,9 +175,10 @@ impl ResolverBuilder {
         self
     }
 
-    /// Remember at most this many mesh tokens (default 1024; at least 1).
+    /// Remember at most this many mesh tokens (default 1024). 0 is refused by
+    /// [`ResolverBuilder::build`] (see [`check_mesh_token_capacity`]).
     pub fn mesh_token_capacity(mut self, capacity: usize) -> Self {
-        self.mesh_token_capacity = capacity.max(1);
+        self.mesh_token_capacity = capacity;
         self
     }
 
@@ -193,8 +194,10 @@ impl ResolverBuilder {
     /// [`Resolver::validate_startup`] to refuse a configuration with problems.
     ///
     /// # Errors
-    /// `Config` when a provider's API URL or a mesh's `jwks_url` cannot be used.
+    /// `InvalidArgument` for a mesh-token capacity of 0; `Config` when a provider's API URL
+    /// or a mesh's `jwks_url` cannot be used.
     pub fn build(self) -> Result<Resolver> {
+        check_mesh_token_capacity(self.mesh_token_capacity)?;
         let state = State::build(self.config, &self.client, &self.validator, None)?;
         Ok(Resolver {
             inner: Arc::new(Inner {
@@ -213,6 +216,27 @@ impl ResolverBuilder {
             }),
         })
     }
+}
+
+/// The rule for [`ResolverBuilder::mesh_token_capacity`], for bindings that check a setting
+/// when it is given rather than when the resolver is built: at least 1.
+///
+/// ```
+/// use runbeam_core::{resolve::check_mesh_token_capacity, ErrorKind};
+/// assert!(check_mesh_token_capacity(1).is_ok());
+/// assert_eq!(check_mesh_token_capacity(0).unwrap_err().kind(), ErrorKind::InvalidArgument);
+/// ```
+///
+/// # Errors
+/// `InvalidArgument` for 0.
+pub fn check_mesh_token_capacity(capacity: usize) -> Result<()> {
+    if capacity == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "mesh_token_capacity must be at least 1",
+        ));
+    }
+    Ok(())
 }
 
 /// Errors after which a stale answer may be served: the provider is unwell, the answer

@@ -410,6 +410,19 @@ async fn a_slow_cloud_is_a_timeout_within_the_deadline_or_a_stale_answer() {
 }
 
 #[tokio::test]
+async fn a_mesh_token_capacity_of_zero_is_refused_when_building() {
+    let cloud = Cloud::start().await;
+    let refused = cloud
+        .analytics_resolver(300)
+        .mesh_token_capacity(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(refused.message(), "mesh_token_capacity must be at least 1");
+    assert!(cloud.analytics_resolver(300).mesh_token_capacity(1).build().is_ok());
+}
+
+#[tokio::test]
 async fn mesh_tokens_for_many_destinations_stay_within_the_capacity() {
     let cloud = Cloud::start().await;
     let resolver = cloud
