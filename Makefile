@@ -44,8 +44,10 @@ prerequisites:
 build:
 	cargo build --workspace --all-targets
 
+## The storage compatibility tests (tests/e2e/tests/sdk_compat.rs) run the published
+## runbeam-sdk 0.11 through tests/compat/sdk-0.11, built by tests/compat/build.sh.
 rust-test: build
-	cargo test --workspace
+	RUNBEAM_SDK_0_11_CLI=$$(bash tests/compat/build.sh) cargo test --workspace
 
 ## The keyring tests need a real Secret Service: a throw-away gnome-keyring on a private D-Bus
 ## session (scripts/with-keyring.sh; gnome-keyring and dbus are installed by `make setup`).

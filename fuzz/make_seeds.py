@@ -73,9 +73,12 @@ for kind, (raw, plain) in enumerate(samples):
     write("api_response", f"kind-{kind}", bytes([kind]) + body.encode())
 
 # token_file: 0 = the encrypted file, 1/2 = the JSON inside, 3 = the key file.
-compat = ROOT / "tests/fixtures/storage/compat-gw"
+compat = ROOT / "tests/fixtures/storage/librunbeam-0.1/compat-gw"
+sdk = ROOT / "tests/fixtures/storage/sdk-0.11/sdk-gw"
 write("token_file", "file-machine", b"\x00" + (compat / "runbeam/machine_token.json").read_bytes())
 write("token_file", "file-user", b"\x00" + (compat / "runbeam/user_token.json").read_bytes())
+write("token_file", "sdk-machine", b"\x00" + (sdk / "runbeam/auth.json").read_bytes())
+write("token_file", "sdk-user", b"\x00" + (sdk / "runbeam/user_auth.json").read_bytes())
 token_json = json.dumps({"machine_token": "mt_fuzz", "expires_at": "2030-01-01T00:00:00Z", "gateway_id": "gw-1", "abilities": ["harmony:send"], "issued_at": "2026-01-01 00:00:00"}).encode()
 write("token_file", "json-file", b"\x01" + token_json)
 write("token_file", "json-memory", b"\x02" + token_json)

@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     char token_file[4096];
-    snprintf(token_file, sizeof token_file, "%s/" GATEWAY "/runbeam/machine_token.json", home);
+    snprintf(token_file, sizeof token_file, "%s/" GATEWAY "/runbeam/auth.json", home);
     struct stat st;
     printf("[C] 2. machine token of %s kept in the %s store at %s%s\n", GATEWAY,
            runbeam_token_store_backend(files), token_file,

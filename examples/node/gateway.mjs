@@ -64,7 +64,7 @@ async function run(cloud, home) {
     credential: process.env.RUNBEAM_SANCTUM_TOKEN || BOB_SANCTUM,
   })
   const machine = await manager.ensureToken()
-  say(`2. machine token for ${GATEWAY} in the ${store.backend} store (${store.location(GATEWAY, 'machine_token')}), ` +
+  say(`2. machine token for ${GATEWAY} in the ${store.backend} store (${store.location(GATEWAY, 'auth')}), ` +
     `expires ${machine.expiresAt.toISOString()}`)
 
   // 3. Resolve the partner's ingress through the mesh; the second time from the cache.

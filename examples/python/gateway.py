@@ -70,7 +70,7 @@ def run(url: str) -> None:
 
     # 2. The machine token: authorized once with the Sanctum token, saved encrypted.
     machine = manager.ensure_token()
-    say(f"2. token store: {store.backend} backend, file {store.location(GATEWAY, 'machine_token')}")
+    say(f"2. token store: {store.backend} backend, file {store.location(GATEWAY, 'auth')}")
     say(f"   machine token of {GATEWAY} expires {machine.expires_at:%Y-%m-%d %H:%M} UTC")
 
     # 3. Resolution, then the cache.

@@ -12,14 +12,15 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use runbeam_core::storage::{
-    FileStore, MachineToken, MemoryStore, TokenStore, load_machine_token, save_machine_token,
+    FileTokenStore, MACHINE_TOKEN, MachineToken, MemoryTokenStore, TokenStore, load_machine_token,
+    save_machine_token,
 };
 use runbeam_core::{ErrorKind, Secret};
 
 const INSTANCE: &str = "fuzz-gw";
 
 struct Files {
-    store: FileStore,
+    store: FileTokenStore,
     token: PathBuf,
     key: PathBuf,
     key_bytes: Vec<u8>,
@@ -31,13 +32,13 @@ fn files() -> &'static Files {
         let root = std::env::temp_dir().join(format!("runbeam-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&root).unwrap();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let store = FileStore::new(&root);
+        let store = FileTokenStore::new(&root);
         let expires = time::OffsetDateTime::now_utc() + time::Duration::days(30);
         let token = MachineToken::new(Secret::new("mt_fuzz".into()), expires, "gw-1", vec![]);
         save_machine_token(&store, INSTANCE, &token).unwrap();
         let key = store.key_path(INSTANCE);
         Files {
-            token: store.token_path(INSTANCE, "machine_token"),
+            token: store.token_path(INSTANCE, MACHINE_TOKEN),
             key_bytes: std::fs::read(&key).unwrap(),
             key,
             store,
@@ -69,14 +70,14 @@ fuzz_target!(|data: &[u8]| {
         }
         1 => {
             let json = String::from_utf8_lossy(rest).into_owned();
-            if f.store.save(INSTANCE, "machine_token", &Secret::new(json)).is_ok() {
+            if f.store.save(INSTANCE, MACHINE_TOKEN, &Secret::new(json)).is_ok() {
                 check(load_machine_token(&f.store, INSTANCE));
             }
         }
         2 => {
-            let store = MemoryStore::new();
+            let store = MemoryTokenStore::new();
             let json = String::from_utf8_lossy(rest).into_owned();
-            store.save(INSTANCE, "machine_token", &Secret::new(json)).unwrap();
+            store.save(INSTANCE, MACHINE_TOKEN, &Secret::new(json)).unwrap();
             check(load_machine_token(&store, INSTANCE));
         }
         _ => {

@@ -1221,7 +1221,9 @@ pub unsafe extern "C" fn runbeam_client_update_config(
         let request = unsafe { json_arg(request_json, "request_json") }?;
         let request = update_request(request)?;
         blocking("runbeam_client_update_config", client, out, async {
-            json_value(serde_json::to_value(client.client.update_config(request).await?))
+            json_value(serde_json::to_value(
+                client.client.update_config(request).await?,
+            ))
         })
     })
 }

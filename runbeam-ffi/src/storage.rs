@@ -224,7 +224,8 @@ pub unsafe extern "C" fn runbeam_token_store_save_machine_token(
     })
 }
 
-/// Empties the slot `(instance_id, token_type)` (`"machine_token"`, `"user_token"`, …). When
+/// Empties the slot `(instance_id, token_type)` (`"auth"`: the machine token, `"user_auth"`: a
+/// user token, the names runbeam-sdk 0.11 uses). When
 /// `out_existed` is not NULL it receives whether the slot held something. Errors as
 /// `runbeam_token_store_load_machine_token()`.
 ///

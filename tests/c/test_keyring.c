@@ -96,10 +96,10 @@ int main(void) {
 
     /* Delete: true once, then false; nothing left. */
     bool existed = false;
-    CHECK(runbeam_token_store_delete(store, instance, "machine_token", &existed) == RUNBEAM_OK,
+    CHECK(runbeam_token_store_delete(store, instance, "auth", &existed) == RUNBEAM_OK,
           "delete: %s", last());
     CHECK(existed, "the slot held the token");
-    CHECK(runbeam_token_store_delete(store, instance, "machine_token", &existed) == RUNBEAM_OK,
+    CHECK(runbeam_token_store_delete(store, instance, "auth", &existed) == RUNBEAM_OK,
           "%s", last());
     CHECK(!existed, "deleted already");
     CHECK(runbeam_token_store_load_machine_token(store, instance, &loaded) == RUNBEAM_OK, "%s",

@@ -167,7 +167,7 @@ static void test_file_store(const char *root) {
     /* Layout and modes (docs/spec.md §5.2). */
     snprintf(dir, sizeof dir, "%s/gw-a", root);
     snprintf(sub, sizeof sub, "%s/gw-a/runbeam", root);
-    snprintf(path, sizeof path, "%s/gw-a/runbeam/machine_token.json", root);
+    snprintf(path, sizeof path, "%s/gw-a/runbeam/auth.json", root);
     snprintf(key_path, sizeof key_path, "%s/gw-a/encryption.key", root);
     CHECK(mode_of(dir) == 0700, "%s mode %o", dir, (unsigned)mode_of(dir));
     CHECK(mode_of(sub) == 0700, "%s mode %o", sub, (unsigned)mode_of(sub));
@@ -233,15 +233,15 @@ static void test_file_store(const char *root) {
 
     /* Delete reports whether something was there. */
     existed = false;
-    CHECK(runbeam_token_store_delete(store, "gw-a", "machine_token", &existed) == RUNBEAM_OK, "%s",
+    CHECK(runbeam_token_store_delete(store, "gw-a", "auth", &existed) == RUNBEAM_OK, "%s",
           last());
     CHECK(existed, "delete: existed");
     CHECK(!exists(path), "the file is gone after delete");
     existed = true;
-    CHECK(runbeam_token_store_delete(store, "gw-a", "machine_token", &existed) == RUNBEAM_OK, "%s",
+    CHECK(runbeam_token_store_delete(store, "gw-a", "auth", &existed) == RUNBEAM_OK, "%s",
           last());
     CHECK(!existed, "delete of an empty slot");
-    CHECK(runbeam_token_store_delete(store, "gw-a", "machine_token", NULL) == RUNBEAM_OK,
+    CHECK(runbeam_token_store_delete(store, "gw-a", "auth", NULL) == RUNBEAM_OK,
           "NULL out_existed allowed");
 
     /* RUNBEAM_MACHINE_TOKEN takes precedence; a malformed one never echoes the token. */
@@ -321,7 +321,7 @@ static void test_memory_store(void) {
     CHECK(runbeam_token_store_save_machine_token(a, "gw-m", NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL token");
     bool existed = false;
-    CHECK(runbeam_token_store_delete(a, "gw-m", "machine_token", &existed) == RUNBEAM_OK && existed,
+    CHECK(runbeam_token_store_delete(a, "gw-m", "auth", &existed) == RUNBEAM_OK && existed,
           "delete");
     runbeam_machine_token_free(t);
     runbeam_token_store_free(a);

@@ -28,9 +28,7 @@ use napi::bindgen_prelude::{
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{JsDate, ValueType};
 use napi_derive::napi;
-use runbeam_core::storage::{
-    self as core, Credential, DEFAULT_RENEWAL_WINDOW, StoreChoice, USER_TOKEN,
-};
+use runbeam_core::storage::{self as core, Credential, DEFAULT_RENEWAL_WINDOW, StoreChoice};
 use runbeam_core::{ErrorKind, Secret};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -409,7 +407,7 @@ macro_rules! token_store {
                     blocking(
                         env,
                         concat!(stringify!($name), ".loadUserToken"),
-                        move || core::load_token::<core::UserToken>(&*store, &instance, USER_TOKEN),
+                        move || core::load_user_token(&*store, &instance),
                         |t| t.map(UserToken::from),
                     )
                 })
@@ -433,7 +431,7 @@ macro_rules! token_store {
                     blocking(
                         env,
                         concat!(stringify!($name), ".saveUserToken"),
-                        move || core::save_token(&*store, &instance, USER_TOKEN, &token),
+                        move || core::save_user_token(&*store, &instance, &token),
                         |()| (),
                     )
                 })

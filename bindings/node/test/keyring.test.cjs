@@ -26,7 +26,7 @@ describe('KeyringTokenStore against a Secret Service', { skip: SKIP }, () => {
     assert.ok(store instanceof KeyringTokenStore, inspect(store))
     assert.equal(store.backend, 'keyring')
     const instance = `node-kr-${process.pid}`
-    assert.equal(store.location(instance, 'machine_token'), `keyring runbeam/${instance}/machine_token`)
+    assert.equal(store.location(instance, 'auth'), `keyring runbeam/${instance}/auth`)
     assert.equal(await store.loadMachineToken(instance), null)
 
     const token = new MachineToken({
@@ -56,11 +56,11 @@ describe('KeyringTokenStore against a Secret Service', { skip: SKIP }, () => {
       assert.equal(auto.backend, 'keyring')
       assert.equal((await auto.loadMachineToken(instance)).machineToken, `${SECRET}-2`)
     } finally {
-      await store.delete(instance, 'user_token')
-      deleted = await store.delete(instance, 'machine_token')
+      await store.delete(instance, 'user_auth')
+      deleted = await store.delete(instance, 'auth')
     }
     assert.equal(deleted, true)
-    assert.equal(await store.delete(instance, 'machine_token'), false)
+    assert.equal(await store.delete(instance, 'auth'), false)
     assert.equal(await store.loadMachineToken(instance), null)
     assert.equal(await store.loadUserToken(instance), null)
   })

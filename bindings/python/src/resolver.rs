@@ -36,7 +36,7 @@ use runbeam_core::resolve::{
 use crate::client::{PyResolvedResource, core_client, resolved_resource};
 use crate::config::PyMeshConfig;
 use crate::convert::{datetime, non_negative, to_json};
-use crate::errors::{OrRaise, invalid_argument};
+use crate::errors::OrRaise;
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
 use crate::jwt::claims;

@@ -84,7 +84,8 @@ fn from_json<T: serde::de::DeserializeOwned>(
 /// A gateway's machine token. The token itself is never shown by `repr` or `str`.
 ///
 /// `MachineToken(machine_token, expires_at, gateway_id, abilities=None, issued_at=None)` raises
-/// `InvalidArgumentError` for an empty token or gateway id or a bad date.
+/// `InvalidArgumentError` for an empty token or gateway id or a bad date; `issued_at` defaults
+/// to now.
 #[pyclass(frozen, module = "runbeam", name = "MachineToken")]
 #[derive(PartialEq)]
 pub struct PyMachineToken(pub(crate) MachineToken);
@@ -119,10 +120,12 @@ guarded! {
                 "abilities": abilities.unwrap_or_default(),
                 "issued_at": issued_at,
             });
-            let token = from_json(py, "MachineToken", value);
+            let token: PyResult<MachineToken> = from_json(py, "MachineToken", value);
             // `value` held a copy of the token in a plain String: it is dropped here, the token
             // itself lives on in a zeroizing `Secret`.
-            Ok(PyMachineToken(token?))
+            let mut token = token?;
+            token.issued_at.get_or_insert_with(time::OffsetDateTime::now_utc);
+            Ok(PyMachineToken(token))
         }
 
         /// The opaque machine token (send it as `Authorization: Bearer`).
@@ -264,7 +267,8 @@ guarded! {
 // Stores.
 
 /// Where tokens are kept: one slot per `(instance_id, token_type)` (token types
-/// `"machine_token"`, `"user_token"`). Ids match `[A-Za-z0-9_.-]{1,128}` and are not `.` or
+/// `"auth"` for the machine token, `"user_auth"` for a user token, as runbeam-sdk 0.11 names
+/// them). Ids match `[A-Za-z0-9_.-]{1,128}` and are not `.` or
 /// `..`; anything else raises `InvalidArgumentError`.
 ///
 /// Made by `open_token_store`, `FileTokenStore`, `KeyringTokenStore` or `MemoryTokenStore`.
@@ -326,7 +330,7 @@ guarded! {
         fn load_user_token(&self, py: Python<'_>, instance_id: &str) -> PyResult<Option<PyUserToken>> {
             let store = &*self.store;
             let token = py
-                .detach(|| core::load_token::<UserToken>(store, instance_id, core::USER_TOKEN))
+                .detach(|| core::load_user_token(store, instance_id))
                 .or_raise(py)?;
             Ok(token.map(PyUserToken))
         }
@@ -340,7 +344,7 @@ guarded! {
         ) -> PyResult<()> {
             let store = &*self.store;
             let token = &token.0;
-            py.detach(|| core::save_token(store, instance_id, core::USER_TOKEN, token))
+            py.detach(|| core::save_user_token(store, instance_id, token))
                 .or_raise(py)
         }
 

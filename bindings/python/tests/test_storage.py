@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from conftest import ALICE, RADIOLOGY_GW, Cloud
+from conftest import ALICE, FIXTURES, RADIOLOGY_GW, Cloud
 
 import runbeam
 
@@ -33,6 +33,7 @@ def machine_token(**overrides) -> runbeam.MachineToken:
         expires_at="2099-01-01T00:00:00Z",
         gateway_id="gw-1",
         abilities=["resolve"],
+        issued_at="2026-01-01T00:00:00Z",
     )
     fields.update(overrides)
     return runbeam.MachineToken(**fields)
@@ -54,9 +55,13 @@ def test_machine_token_accepts_both_date_formats_and_datetimes():
     assert a.machine_token == SECRET
     assert a.gateway_id == "gw-1"
     assert a.abilities == ["resolve"]
-    assert a.issued_at is None
+    assert a.issued_at == datetime(2026, 1, 1, tzinfo=timezone.utc)
     issued = machine_token(issued_at="2026-01-01 00:00:00").issued_at
     assert issued == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    # Without one, a new token is issued now (runbeam-sdk 0.11 needs `issued_at` on disk).
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    fresh = runbeam.MachineToken(SECRET, "2030-05-01T12:00:00Z", "gw-1")
+    assert fresh.issued_at is not None and fresh.issued_at >= before
 
 
 def test_machine_token_lifetime_methods():
@@ -168,17 +173,17 @@ def test_file_store_round_trip_with_private_modes(tmp_path, monkeypatch):
     # A second store object on the same root (a restarted gateway) finds them.
     assert runbeam.FileTokenStore(root).load_machine_token("gw-1") == token
 
-    path = Path(store.location("gw-1", "machine_token"))
-    assert path == root / "gw-1" / "runbeam" / "machine_token.json"
+    path = Path(store.location("gw-1", "auth"))
+    assert path == root / "gw-1" / "runbeam" / "auth.json"
     assert SECRET.encode() not in path.read_bytes()  # encrypted
     for d in (root / "gw-1", root / "gw-1" / "runbeam"):
         assert mode(d) == 0o700, d
-    user_path = root / "gw-1" / "runbeam" / "user_token.json"
+    user_path = root / "gw-1" / "runbeam" / "user_auth.json"
     for f in (path, user_path, root / "gw-1" / "encryption.key"):
         assert mode(f) == 0o600, f
 
-    assert store.delete("gw-1", "machine_token") is True
-    assert store.delete("gw-1", "machine_token") is False
+    assert store.delete("gw-1", "auth") is True
+    assert store.delete("gw-1", "auth") is False
     assert store.load_machine_token("gw-1") is None
     assert store.load_user_token("gw-1") == user
 
@@ -187,8 +192,8 @@ def test_file_store_root_from_runbeam_home(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNBEAM_HOME", str(tmp_path))
     store = runbeam.FileTokenStore()
     assert store.root == tmp_path
-    assert runbeam.open_token_store("file").location("gw-1", "machine_token") == str(
-        tmp_path / "gw-1" / "runbeam" / "machine_token.json"
+    assert runbeam.open_token_store("file").location("gw-1", "auth") == str(
+        tmp_path / "gw-1" / "runbeam" / "auth.json"
     )
 
 
@@ -202,7 +207,7 @@ def test_path_escaping_ids_are_rejected(tmp_path, bad):
     with pytest.raises(runbeam.InvalidArgumentError):
         store.delete("gw-1", bad)
     with pytest.raises(runbeam.InvalidArgumentError):
-        store.location(bad, "machine_token")
+        store.location(bad, "auth")
     with pytest.raises(runbeam.InvalidArgumentError):
         runbeam.TokenManager(bad, store, "http://127.0.0.1:1")
     assert not (tmp_path / "etc").exists()
@@ -213,7 +218,7 @@ def test_corrupted_file_is_reported_and_kept(tmp_path, monkeypatch):
     monkeypatch.delenv("RUNBEAM_MACHINE_TOKEN", raising=False)
     store = runbeam.FileTokenStore(tmp_path)
     store.save_machine_token("gw-1", machine_token())
-    path = Path(store.location("gw-1", "machine_token"))
+    path = Path(store.location("gw-1", "auth"))
     garbage = b"this is not an age file\x00\xff"
     path.write_bytes(garbage)
     with pytest.raises(runbeam.StorageCorruptError) as err:
@@ -237,7 +242,7 @@ def test_wrong_key_is_storage_corrupt(tmp_path):
     key.write_bytes((other / "gw-2" / "encryption.key").read_bytes())
     with pytest.raises(runbeam.StorageCorruptError) as err:
         store.load_machine_token("gw-1")
-    assert "machine_token.json" in str(err.value)
+    assert "auth.json" in str(err.value)
 
 
 def test_memory_store():
@@ -249,8 +254,8 @@ def test_memory_store():
     store.save_machine_token("gw-1", token)
     assert store.load_machine_token("gw-1") == token
     assert store.load_machine_token("gw-2") is None, "instances never share a slot"
-    assert store.location("gw-1", "machine_token") == "memory:gw-1/machine_token"
-    assert store.delete("gw-1", "machine_token") is True
+    assert store.location("gw-1", "auth") == "memory:gw-1/auth"
+    assert store.delete("gw-1", "auth") is True
     assert store.load_machine_token("gw-1") is None
     # Stores are independent objects.
     store.save_machine_token("gw-1", token)
@@ -511,7 +516,7 @@ def test_keyring_store_round_trip():
     store = runbeam.KeyringTokenStore()
     assert store.backend == "keyring"
     instance = f"py-test-{os.getpid()}"
-    assert store.location(instance, "machine_token") == f"keyring runbeam/{instance}/machine_token"
+    assert store.location(instance, "auth") == f"keyring runbeam/{instance}/auth"
     token = machine_token()
     user = runbeam.UserToken("1|" + SECRET)
     try:
@@ -524,7 +529,57 @@ def test_keyring_store_round_trip():
         assert runbeam.open_token_store("keyring").load_machine_token(instance) == token
         assert runbeam.open_token_store("auto").backend == "keyring"
     finally:
-        store.delete(instance, "user_token")
-        deleted = store.delete(instance, "machine_token")
+        store.delete(instance, "user_auth")
+        deleted = store.delete(instance, "auth")
     assert deleted is True
     assert store.load_machine_token(instance) is None
+
+
+def install_fixture(name: str, root: Path) -> None:
+    """Copies tests/fixtures/storage/<name> into `root` with the modes runbeam-sdk 0.11 leaves
+    (directories 0755, the key 0600, token files 0644; git keeps none)."""
+    source = FIXTURES / "storage" / name
+    for path in sorted(source.rglob("*")):
+        target = root / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            target.chmod(0o755)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+            target.chmod(0o600 if path.name == "encryption.key" else 0o644)
+    root.chmod(0o755)
+
+
+def test_tokens_written_by_runbeam_sdk_0_11_load(tmp_path, monkeypatch):
+    monkeypatch.delenv("RUNBEAM_MACHINE_TOKEN", raising=False)
+    install_fixture("sdk-0.11", tmp_path)
+    store = runbeam.FileTokenStore(tmp_path)
+    token = store.load_machine_token("sdk-gw")
+    assert token is not None
+    assert token.machine_token == "mt_sdk011_fixture_token_0123456789"
+    assert token.gateway_id == "gw-sdk011"
+    assert token.abilities == ["harmony:send", "harmony:receive"]
+    assert token.expires_at == datetime(2099, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert token.issued_at is not None
+    user = store.load_user_token("sdk-gw")
+    assert user is not None and user.token == "sdk011.user.jwt"
+    assert user.expires_at == datetime(2099, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    # A token manager of that instance uses the existing identity: no authorization needed.
+    manager = runbeam.TokenManager("sdk-gw", store, "http://127.0.0.1:1")
+    assert manager.ensure_token() == token
+
+
+def test_tokens_in_librunbeam_0_1_slots_are_moved(tmp_path, monkeypatch):
+    monkeypatch.delenv("RUNBEAM_MACHINE_TOKEN", raising=False)
+    install_fixture("librunbeam-0.1", tmp_path)
+    old = tmp_path / "compat-gw" / "runbeam" / "machine_token.json"
+    assert old.exists()
+    store = runbeam.FileTokenStore(tmp_path)
+    token = store.load_machine_token("compat-gw")
+    assert token is not None and token.gateway_id == "gw-compat"
+    assert not old.exists()
+    assert Path(store.location("compat-gw", "auth")).exists()
+    user = store.load_user_token("compat-gw")
+    assert user is not None and user.token == "1|compat-user-token"
+    assert (tmp_path / "compat-gw" / "runbeam" / "user_auth.json").exists()

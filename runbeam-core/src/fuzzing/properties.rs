@@ -243,7 +243,7 @@ proptest! {
     fn stored_token_json_loads_or_is_corrupt(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let store = MemoryTokenStore::new();
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        store.save("gw-1", "machine_token", &Secret::new(text)).unwrap();
+        store.save("gw-1", crate::storage::MACHINE_TOKEN, &Secret::new(text)).unwrap();
         if let Err(e) = load_machine_token(&store, "gw-1") {
             prop_assert_eq!(e.kind(), ErrorKind::StorageCorrupt);
         }
@@ -308,7 +308,7 @@ fn make_file_store() -> (FileTokenStore, PathBuf, String) {
         vec!["harmony:send".into()],
     );
     save_machine_token(&store, "gw-1", &token).unwrap();
-    let path = store.token_path("gw-1", "machine_token");
+    let path = store.token_path("gw-1", crate::storage::MACHINE_TOKEN);
     assert!(path.exists(), "{}", path.display());
     (store, path, secret)
 }

@@ -25,12 +25,16 @@ use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry};
 
-use super::{TokenStore, TokenStoreBackend, check_slot};
+use super::{MACHINE_TOKEN, MachineToken, TokenStore, TokenStoreBackend, check_slot, save_token};
 use crate::Secret;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The keyring service name of every entry.
 pub const SERVICE: &str = "runbeam";
+/// The account of runbeam-sdk 0.4's machine token under [`SERVICE`]: one entry per host,
+/// whose JSON names its instance in `gateway_code`. [`KeyringTokenStore`] moves it into the
+/// instance's own slot the first time that instance loads its machine token.
+pub const SDK_0_4_ACCOUNT: &str = "runbeam/auth.json";
 /// How long a keyring call may take before the store is considered unavailable (a locked
 /// keyring can wait for a prompt forever).
 pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -332,6 +336,45 @@ impl TokenStore for KeyringTokenStore {
         })
     }
 
+    /// runbeam-sdk 0.4 kept one machine token per host at [`SDK_0_4_ACCOUNT`]; when its
+    /// `gateway_code` is `instance_id`, it is written to the instance's slot and the old entry
+    /// deleted (so the identity is moved, not copied), and the move is logged.
+    fn adopt_legacy_machine_token(&self, instance_id: &str) -> Result<bool> {
+        check_slot(instance_id, MACHINE_TOKEN)?;
+        let Some(json) = self.read_account(SDK_0_4_ACCOUNT)? else {
+            return Ok(false);
+        };
+        let old = match serde_json::from_str::<Sdk04MachineToken>(json.expose()) {
+            Ok(old) => old,
+            Err(e) => {
+                tracing::warn!(
+                    target: "runbeam::storage",
+                    entry = %format!("keyring {SERVICE}/{SDK_0_4_ACCOUNT}"),
+                    error = %super::describe(&e),
+                    "runbeam left runbeam-sdk 0.4's keyring entry alone: it is not a machine token"
+                );
+                return Ok(false);
+            }
+        };
+        if old.gateway_code != instance_id {
+            tracing::debug!(
+                target: "runbeam::storage",
+                "runbeam-sdk 0.4's keyring entry belongs to another instance"
+            );
+            return Ok(false);
+        }
+        save_token(self, instance_id, MACHINE_TOKEN, &old.token)?;
+        let deleted = self.delete_account(SDK_0_4_ACCOUNT);
+        tracing::info!(
+            target: "runbeam::storage",
+            from = %format!("keyring {SERVICE}/{SDK_0_4_ACCOUNT}"),
+            to = %self.location(instance_id, MACHINE_TOKEN),
+            old_entry_deleted = deleted.is_ok(),
+            "runbeam moved the machine token runbeam-sdk 0.4 stored in the keyring"
+        );
+        Ok(true)
+    }
+
     /// Ordered per slot like [`KeyringTokenStore::save`]; a superseded delete is skipped and
     /// reports `Ok(false)` (it deleted nothing), even when the newer write then fails.
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {
@@ -344,6 +387,37 @@ impl TokenStore for KeyringTokenStore {
                 Ok(()) => Ok(true),
                 Err(keyring_core::Error::NoEntry) => Ok(false),
                 Err(e) => Err(map_err("delete", &account, e)),
+            })
+        })
+    }
+}
+
+/// runbeam-sdk 0.4's machine token: librunbeam's fields plus the instance it belongs to.
+#[derive(serde::Deserialize)]
+struct Sdk04MachineToken {
+    #[serde(flatten)]
+    token: MachineToken,
+    gateway_code: String,
+}
+
+impl KeyringTokenStore {
+    fn read_account(&self, account: &'static str) -> Result<Option<Secret>> {
+        let entry = self.entry(account)?;
+        with_deadline("reading", move || match entry.get_password() {
+            Ok(text) => Ok(Some(Secret::new(text))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_err("read", account, e)),
+        })
+    }
+
+    fn delete_account(&self, account: &'static str) -> Result<bool> {
+        let entry = self.entry(account)?;
+        let ticket = self.order.ticket(account);
+        with_deadline("deleting", move || {
+            ticket.run(false, || match entry.delete_credential() {
+                Ok(()) => Ok(true),
+                Err(keyring_core::Error::NoEntry) => Ok(false),
+                Err(e) => Err(map_err("delete", account, e)),
             })
         })
     }

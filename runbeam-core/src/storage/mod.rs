@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 
 pub use file::{ENV_HOME, ENV_KEY, FileTokenStore};
 pub use ids::check_id;
-pub use keyring::{KEYRING_TIMEOUT, KeyringKind, KeyringTokenStore, SERVICE};
+pub use keyring::{KEYRING_TIMEOUT, KeyringKind, KeyringTokenStore, SDK_0_4_ACCOUNT, SERVICE};
 pub use manager::{CREDENTIAL_TIMEOUT, Credential, CredentialFn, RenewalWindowFn, TokenManager};
 pub use memory::MemoryTokenStore;
 pub use token::{DEFAULT_RENEWAL_WINDOW, MachineToken, UserToken};
@@ -35,10 +35,17 @@ pub use token::{DEFAULT_RENEWAL_WINDOW, MachineToken, UserToken};
 use crate::Secret;
 use crate::error::{Error, ErrorKind, Result};
 
-/// The token type of a gateway's machine token.
-pub const MACHINE_TOKEN: &str = "machine_token";
-/// The token type of a user token.
-pub const USER_TOKEN: &str = "user_token";
+/// The token type of a gateway's machine token: the slot runbeam-sdk 0.11 (the SDK of today's
+/// Runbeam gateways and CLI) uses too, so both read each other's tokens (`runbeam/auth.json`
+/// in the file store).
+pub const MACHINE_TOKEN: &str = "auth";
+/// The token type of a user token, as runbeam-sdk 0.11 names it.
+pub const USER_TOKEN: &str = "user_auth";
+/// The machine token's slot in librunbeam 0.1. A token found there is moved to
+/// [`MACHINE_TOKEN`] by [`load_machine_token`].
+pub const LEGACY_MACHINE_TOKEN: &str = "machine_token";
+/// The user token's slot in librunbeam 0.1, moved to [`USER_TOKEN`] by [`load_user_token`].
+pub const LEGACY_USER_TOKEN: &str = "user_token";
 /// Environment variable forcing the backend: `auto`, `keyring` or `file`.
 pub const ENV_STORE: &str = "RUNBEAM_TOKEN_STORE";
 /// Environment variable with a pre-provisioned machine token (JSON), preferred on load.
@@ -94,6 +101,20 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// As [`TokenStore::load`].
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool>;
+    /// Moves a machine token that an earlier SDK kept outside this store's slots into
+    /// `instance_id`'s [`MACHINE_TOKEN`] slot, and whether it did. Called by
+    /// [`load_machine_token`] when that slot is empty. The keyring store adopts runbeam-sdk
+    /// 0.4's entry (account `runbeam/auth.json`, one per host) when its `gateway_code` is
+    /// `instance_id`; the default does nothing.
+    ///
+    /// # Errors
+    /// The store's errors. An old entry that is not a machine token, or that names another
+    /// instance, is left alone (and logged): it is not adopted and not an error.
+    fn adopt_legacy_machine_token(&self, instance_id: &str) -> Result<bool> {
+        let _ = instance_id;
+        Ok(false)
+    }
+
     /// Read-modify-write of a slot: `f` gets the current JSON and returns the new one
     /// (`None` leaves the slot as it is). The file store holds its exclusive lock across the
     /// whole update (no lost update between processes); the memory store its mutex; the
@@ -200,7 +221,67 @@ pub fn load_machine_token(
             )
         });
     }
-    load_token(store, instance_id, MACHINE_TOKEN)
+    if let Some(token) = load_moving(store, instance_id, MACHINE_TOKEN, LEGACY_MACHINE_TOKEN)? {
+        return Ok(Some(token));
+    }
+    if store.adopt_legacy_machine_token(instance_id)? {
+        return load_token(store, instance_id, MACHINE_TOKEN);
+    }
+    Ok(None)
+}
+
+/// A user token (the Cloud user's JWT or Sanctum token) of `instance_id`.
+///
+/// # Errors
+/// The store's errors, or `StorageCorrupt`.
+pub fn load_user_token(store: &dyn TokenStore, instance_id: &str) -> Result<Option<UserToken>> {
+    load_moving(store, instance_id, USER_TOKEN, LEGACY_USER_TOKEN)
+}
+
+/// Saves a user token.
+///
+/// # Errors
+/// The store's errors.
+pub fn save_user_token(store: &dyn TokenStore, instance_id: &str, token: &UserToken) -> Result<()> {
+    save_token(store, instance_id, USER_TOKEN, token)
+}
+
+/// Loads `token_type`; when it is empty and librunbeam 0.1's `legacy` slot holds a token,
+/// moves that token to `token_type` (written in today's format, then the old slot deleted;
+/// logged) and returns it. A token that cannot be moved (a read-only store) is still returned,
+/// and the move is tried again at the next load.
+fn load_moving<T: Serialize + DeserializeOwned>(
+    store: &dyn TokenStore,
+    instance_id: &str,
+    token_type: &str,
+    legacy: &str,
+) -> Result<Option<T>> {
+    if let Some(token) = load_token(store, instance_id, token_type)? {
+        return Ok(Some(token));
+    }
+    let Some(token) = load_token::<T>(store, instance_id, legacy)? else {
+        return Ok(None);
+    };
+    let from = store.location(instance_id, legacy);
+    let to = store.location(instance_id, token_type);
+    match save_token(store, instance_id, token_type, &token)
+        .and_then(|()| store.delete(instance_id, legacy))
+    {
+        Ok(_) => tracing::info!(
+            target: "runbeam::storage",
+            from = %from,
+            to = %to,
+            "runbeam moved a token stored by librunbeam 0.1 to where runbeam-sdk 0.11 keeps it"
+        ),
+        Err(e) => tracing::warn!(
+            target: "runbeam::storage",
+            from = %from,
+            to = %to,
+            error = %e.message(),
+            "runbeam could not move a token stored by librunbeam 0.1; using it where it is"
+        ),
+    }
+    Ok(Some(token))
 }
 
 /// Saves the gateway's machine token.

@@ -14,7 +14,9 @@
 //! - every directory and file is owned by the effective uid (or by root, who can read
 //!   everything anyway, so that an administrator may pre-create the root);
 //! - directories are not writable by group or others (0700 as created, 0755 accepted);
-//! - files are regular files with no group or other permission bits (0600 as created).
+//! - files are regular files, created 0600; the key may have no group or other permission
+//!   bits, a token file (ciphertext) or the lock no group or other write bit (runbeam-sdk 0.11
+//!   writes its token files 0644, and they must keep loading).
 //!
 //! Every refusal is a `Storage` error naming the path and the command that fixes it.
 
@@ -120,7 +122,9 @@ fn link_error(path: &Path, fix: &str) -> Error {
 #[derive(Clone, Copy)]
 enum Expect {
     Dir,
-    /// A regular file; `secret` adds the advice to treat an exposed key as compromised.
+    /// A regular file. A `secret` (the key) has no group or other bits at all; another file
+    /// (an age-encrypted token, the lock) only no group or other write bit: ciphertext is
+    /// no secret without the key, and runbeam-sdk 0.11 writes its token files 0644.
     File {
         secret: bool,
     },
@@ -162,18 +166,27 @@ fn check(fd: RawFd, path: &Path, expect: Expect) -> Result<()> {
                 path.display()
             ),
         )),
-        Expect::File { secret } if mode & 0o077 != 0 => Err(Error::new(
+        Expect::File { secret: true } if mode & 0o077 != 0 => Err(Error::new(
             ErrorKind::Storage,
             format!(
                 "{} is accessible by group/other (mode {mode:04o}); refusing to use it: run \
                  'chmod 600 {}'{}",
                 path.display(),
                 path.display(),
-                if secret && mode & 0o044 != 0 {
+                if mode & 0o044 != 0 {
                     " (and consider the key compromised: others could read it)"
                 } else {
                     ""
                 }
+            ),
+        )),
+        Expect::File { secret: false } if mode & 0o022 != 0 => Err(Error::new(
+            ErrorKind::Storage,
+            format!(
+                "{} is writable by group/other (mode {mode:04o}); refusing to use it: run \
+                 'chmod 600 {}'",
+                path.display(),
+                path.display()
             ),
         )),
         Expect::File { .. } => Ok(()),

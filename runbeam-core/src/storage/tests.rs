@@ -36,18 +36,24 @@ fn token(secret: &str, gateway: &str) -> MachineToken {
         "expires_at": "2099-01-01T00:00:00Z",
         "gateway_id": gateway,
         "abilities": ["harmony:read"],
+        "issued_at": "2026-01-01T00:00:00Z",
     }))
     .unwrap()
 }
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/storage/compat-gw")
+/// `tests/fixtures/storage/<name>`: `librunbeam-0.1` (the 0.1 slot names, written with the
+/// reference age tools) or `sdk-0.11` (written by the published runbeam-sdk 0.11).
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/storage")
+        .join(name)
 }
 
-/// Copies a fixture tree as an install holds it: files 0600 (a checkout leaves them 0644,
-/// which the store refuses), directories as created.
+/// Copies a fixture tree with the modes runbeam-sdk 0.11 gives an install (git keeps none):
+/// directories 0755, the key 0600, token files 0644.
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
+    fs::set_permissions(to, fs::Permissions::from_mode(0o755)).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
@@ -55,7 +61,12 @@ fn copy_dir(from: &Path, to: &Path) {
             copy_dir(&entry.path(), &target);
         } else {
             fs::copy(entry.path(), &target).unwrap();
-            fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+            let mode = if entry.file_name() == "encryption.key" {
+                0o600
+            } else {
+                0o644
+            };
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode)).unwrap();
         }
     }
 }
@@ -178,7 +189,7 @@ fn a_token_of_the_wrong_shape_is_storage_corrupt_naming_the_file() {
         .unwrap();
     let err = load_machine_token(&store, "gw").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
-    assert!(err.message().contains("machine_token.json"), "{err}");
+    assert!(err.message().contains("runbeam/auth.json"), "{err}");
     assert!(!err.message().contains("leak-me"), "{err}");
 }
 
@@ -222,10 +233,14 @@ fn a_key_of_the_wrong_format_is_a_clear_error() {
 }
 
 #[test]
-fn files_written_by_the_reference_age_tools_load() {
+fn tokens_in_librunbeam_0_1_slots_load_and_move_to_the_sdk_0_11_slots() {
     let tmp = TempDir::new("compat");
-    copy_dir(&fixture(), &tmp.0.join("compat-gw"));
+    copy_dir(&fixture("librunbeam-0.1"), &tmp.0);
     let store = FileTokenStore::new(&tmp.0);
+    let old_machine = store.token_path("compat-gw", LEGACY_MACHINE_TOKEN);
+    let old_user = store.token_path("compat-gw", LEGACY_USER_TOKEN);
+    assert!(old_machine.exists() && old_user.exists());
+
     let machine = load_machine_token(&store, "compat-gw").unwrap().unwrap();
     assert_eq!(
         machine.machine_token.expose(),
@@ -233,14 +248,86 @@ fn files_written_by_the_reference_age_tools_load() {
     );
     assert_eq!(machine.gateway_id, "gw-compat");
     assert_eq!(machine.abilities, ["harmony:read", "harmony:write"]);
-    let user: UserToken = load_token(&store, "compat-gw", USER_TOKEN)
-        .unwrap()
-        .unwrap();
+    assert!(!old_machine.exists(), "moved, not copied");
+    assert!(store.token_path("compat-gw", MACHINE_TOKEN).exists());
+    assert_eq!(mode(&store.token_path("compat-gw", MACHINE_TOKEN)), 0o600);
+
+    let user = load_user_token(&store, "compat-gw").unwrap().unwrap();
     assert_eq!(user.token.expose(), "1|compat-user-token");
-    // And ours load there: a save with the existing key is readable by the same key.
-    save_machine_token(&store, "compat-gw", &token("mt_new", "gw-compat")).unwrap();
+    assert!(!old_user.exists());
+    assert!(store.token_path("compat-gw", USER_TOKEN).exists());
+
+    // Loaded again from the new slots: the same tokens (issued_at now known).
+    let again = load_machine_token(&store, "compat-gw").unwrap().unwrap();
     assert_eq!(
-        load_machine_token(&store, "compat-gw")
+        MachineToken {
+            issued_at: None,
+            ..again.clone()
+        },
+        machine
+    );
+    assert!(again.issued_at.is_some());
+    assert_eq!(load_user_token(&store, "compat-gw").unwrap().unwrap(), user);
+}
+
+#[test]
+fn a_token_in_the_new_slot_wins_over_a_librunbeam_0_1_one() {
+    let tmp = TempDir::new("compat-both");
+    let store = FileTokenStore::new(&tmp.0);
+    save_token(&store, "gw", LEGACY_MACHINE_TOKEN, &token("old", "gw")).unwrap();
+    save_machine_token(&store, "gw", &token("new", "gw")).unwrap();
+    let loaded = load_machine_token(&store, "gw").unwrap().unwrap();
+    assert_eq!(loaded.machine_token.expose(), "new");
+    // The old one is left where it is: nothing decided to replace it.
+    assert!(store.load("gw", LEGACY_MACHINE_TOKEN).unwrap().is_some());
+}
+
+#[test]
+fn a_corrupt_librunbeam_0_1_token_is_storage_corrupt_and_kept() {
+    let tmp = TempDir::new("compat-corrupt");
+    let store = FileTokenStore::new(&tmp.0);
+    store
+        .save(
+            "gw",
+            LEGACY_MACHINE_TOKEN,
+            &Secret::new("{\"no\": 1}".into()),
+        )
+        .unwrap();
+    let err = load_machine_token(&store, "gw").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
+    assert!(err.message().contains("machine_token.json"), "{err}");
+    assert!(store.load("gw", LEGACY_MACHINE_TOKEN).unwrap().is_some());
+    assert_eq!(store.load("gw", MACHINE_TOKEN).unwrap(), None);
+}
+
+#[test]
+fn files_written_by_runbeam_sdk_0_11_load() {
+    let tmp = TempDir::new("sdk011");
+    copy_dir(&fixture("sdk-0.11"), &tmp.0);
+    let store = FileTokenStore::new(&tmp.0);
+    let machine = load_machine_token(&store, "sdk-gw").unwrap().unwrap();
+    assert_eq!(
+        machine.machine_token.expose(),
+        "mt_sdk011_fixture_token_0123456789"
+    );
+    assert_eq!(machine.gateway_id, "gw-sdk011");
+    assert_eq!(machine.abilities, ["harmony:send", "harmony:receive"]);
+    assert_eq!(
+        machine.expires_at,
+        MachineToken::parse_time("2099-12-31T23:59:59Z").unwrap()
+    );
+    assert!(machine.issued_at.is_some());
+    let user = load_user_token(&store, "sdk-gw").unwrap().unwrap();
+    assert_eq!(user.token.expose(), "sdk011.user.jwt");
+    assert_eq!(user.expires_at.unwrap().unix_timestamp(), 4_102_444_799);
+    assert_eq!(
+        user.user.as_ref().unwrap()["email"],
+        "ada@radiology.example"
+    );
+    // And ours load there: a save with the existing key is readable by the same key.
+    save_machine_token(&store, "sdk-gw", &token("mt_new", "gw-sdk011")).unwrap();
+    assert_eq!(
+        load_machine_token(&store, "sdk-gw")
             .unwrap()
             .unwrap()
             .machine_token
@@ -307,11 +394,7 @@ fn temp_files_of_a_killed_writer_are_swept_by_the_next_write() {
             b"QUdFLVNFQ1JFVC1LRVktMQ==",
         ),
         plant(&instance, ".encryption.key.4243.18.tmp", b""),
-        plant(
-            &instance.join("runbeam"),
-            ".machine_token.json.4242.19.tmp",
-            b"age",
-        ),
+        plant(&instance.join("runbeam"), ".auth.json.4242.19.tmp", b"age"),
     ];
     // Names that are not temp files of the key or of this slot stay.
     let kept = [

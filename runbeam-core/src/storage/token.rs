@@ -40,12 +40,12 @@ pub struct MachineToken {
     /// What it may do.
     #[serde(default)]
     pub abilities: Vec<String>,
-    /// When it was issued, if known.
+    /// When it was issued or stored, if known. Always written (runbeam-sdk 0.11 requires it):
+    /// a token without it is written with the time it is stored.
     #[serde(
         default,
-        serialize_with = "opt_rfc3339",
-        deserialize_with = "opt_timestamp",
-        skip_serializing_if = "Option::is_none"
+        serialize_with = "issued_or_now",
+        deserialize_with = "opt_timestamp"
     )]
     pub issued_at: Option<OffsetDateTime>,
 }
@@ -63,7 +63,7 @@ impl fmt::Debug for MachineToken {
 }
 
 impl MachineToken {
-    /// A token from its parts (what `/harmony/authorize` answers).
+    /// A token from its parts (what `/harmony/authorize` answers), issued now.
     ///
     /// ```
     /// use runbeam_core::{storage::MachineToken, Secret};
@@ -82,7 +82,7 @@ impl MachineToken {
             expires_at,
             gateway_id: gateway_id.into(),
             abilities,
-            issued_at: None,
+            issued_at: Some(OffsetDateTime::now_utc()),
         }
     }
 
@@ -122,15 +122,17 @@ pub struct UserToken {
     /// The token.
     #[serde(serialize_with = "expose", deserialize_with = "secret")]
     pub token: Secret,
-    /// When it expires, if known.
+    /// When it expires, if known. Written as Unix seconds, as runbeam-sdk 0.11 does; read as
+    /// seconds or as a date (what librunbeam 0.1 wrote).
     #[serde(
         default,
-        serialize_with = "opt_rfc3339",
-        deserialize_with = "opt_timestamp",
+        serialize_with = "opt_unix_seconds",
+        deserialize_with = "opt_seconds_or_timestamp",
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_at: Option<OffsetDateTime>,
-    /// Who it belongs to (`{id, email, name}` as the Cloud gives it).
+    /// Who it belongs to (`{id, email, name}` as the Cloud gives it; runbeam-sdk 0.11 reads a
+    /// user only when it has those three strings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<Value>,
 }
@@ -171,9 +173,13 @@ fn rfc3339<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.format(&Rfc3339).map_err(serde::ser::Error::custom)?)
 }
 
-fn opt_rfc3339<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+fn issued_or_now<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    rfc3339(&t.unwrap_or_else(OffsetDateTime::now_utc), s)
+}
+
+fn opt_unix_seconds<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
-        Some(t) => rfc3339(t, s),
+        Some(t) => s.serialize_i64(t.unix_timestamp()),
         None => s.serialize_none(),
     }
 }
@@ -211,6 +217,32 @@ fn opt_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTim
     }
 }
 
+fn opt_seconds_or_timestamp<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                serde::de::Error::custom(
+                    "expires_at is not a whole number of Unix seconds in range",
+                )
+            }),
+        Some(Value::String(text)) => parse_timestamp(&text).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "'{}' is not a date (expected Unix seconds, RFC 3339 or YYYY-MM-DD HH:MM:SS UTC)",
+                crate::error::quote_input(&text, 40)
+            ))
+        }),
+        Some(_) => Err(serde::de::Error::custom(
+            "expires_at must be Unix seconds or a date",
+        )),
+    }
+}
+
 fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     match Value::deserialize(d)? {
         Value::String(s) if !s.is_empty() => Ok(s),
@@ -237,10 +269,61 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a, b);
+        assert_eq!(a.issued_at, None);
+        // Written with the time it is stored (runbeam-sdk 0.11 requires `issued_at`).
+        let before = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
         let json = serde_json::to_string(&a).unwrap();
         let c: MachineToken = serde_json::from_str(&json).unwrap();
-        assert_eq!(a, c);
+        assert!(c.issued_at.is_some_and(|at| at >= before), "{json}");
+        assert_eq!(
+            MachineToken {
+                issued_at: None,
+                ..c.clone()
+            },
+            a
+        );
+        // Once known, it round-trips.
+        assert_eq!(
+            serde_json::from_str::<MachineToken>(&serde_json::to_string(&c).unwrap()).unwrap(),
+            c
+        );
         assert!(!format!("{a:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn reads_what_runbeam_sdk_0_11_writes() {
+        // chrono's to_rfc3339: nanoseconds and a `+00:00` offset.
+        let t: MachineToken = serde_json::from_str(
+            r#"{"machine_token":"mt","expires_at":"2030-05-01T12:00:00+00:00","gateway_id":"gw",
+                "abilities":["harmony:send"],"issued_at":"2026-12-05T08:01:02.123456789+00:00"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.issued_at.unwrap().nanosecond(), 123_456_789);
+        let u: UserToken = serde_json::from_str(
+            r#"{"token":"jwt","expires_at":1900000000,"user":{"id":"1","email":"a@b.c","name":"A"}}"#,
+        )
+        .unwrap();
+        assert_eq!(u.expires_at.unwrap().unix_timestamp(), 1_900_000_000);
+        // Written back as Unix seconds, as the SDK reads it.
+        let json: Value = serde_json::to_value(&u).unwrap();
+        assert_eq!(json["expires_at"], 1_900_000_000);
+    }
+
+    #[test]
+    fn user_token_expiry_as_written_by_librunbeam_0_1() {
+        let u: UserToken =
+            serde_json::from_str(r#"{"token":"jwt","expires_at":"2030-05-01T12:00:00Z"}"#).unwrap();
+        assert_eq!(u.expires_at.unwrap().year(), 2030);
+        for bad in [
+            r#"{"token":"jwt","expires_at":"soon"}"#,
+            r#"{"token":"jwt","expires_at":1.5}"#,
+            r#"{"token":"jwt","expires_at":true}"#,
+            r#"{"token":"jwt","expires_at":99999999999999999}"#,
+        ] {
+            assert!(serde_json::from_str::<UserToken>(bad).is_err(), "{bad}");
+        }
+        let none: UserToken = serde_json::from_str(r#"{"token":"jwt","expires_at":null}"#).unwrap();
+        assert_eq!(none.expires_at, None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use runbeam_core::storage::{
     self, KEYRING_TIMEOUT, KeyringKind, KeyringTokenStore, MACHINE_TOKEN, MachineToken,
-    StoreChoice, TokenStore, TokenStoreBackend,
+    SDK_0_4_ACCOUNT, SERVICE, StoreChoice, TokenStore, TokenStoreBackend,
 };
 use runbeam_core::{ErrorKind, Secret};
 
@@ -93,6 +93,81 @@ fn auto_selection_prefers_a_working_keyring() {
     assert_eq!(store.backend(), TokenStoreBackend::Keyring);
     let forced = storage::open_token_store(StoreChoice::Keyring).unwrap();
     assert_eq!(forced.backend(), TokenStoreBackend::Keyring);
+}
+
+/// runbeam-sdk 0.4's machine token entry as its keyring 3 crate writes it to the Secret
+/// Service: service `runbeam`, account (attribute `username`) `runbeam/auth.json`, attribute
+/// `target` = `default`; the JSON names the instance in `gateway_code`.
+fn sdk_0_4_entry() -> keyring_core::Entry {
+    use std::collections::HashMap;
+    let store: Arc<keyring_core::CredentialStore> =
+        zbus_secret_service_keyring_store::Store::new().expect("the Secret Service");
+    store
+        .build(
+            SERVICE,
+            SDK_0_4_ACCOUNT,
+            Some(&HashMap::from([("target", "default")])),
+        )
+        .expect("an entry")
+}
+
+#[test]
+#[ignore = "needs a Secret Service: make test runs it under scripts/with-keyring.sh"]
+fn runbeam_sdk_0_4_keyring_token_moves_to_its_instance_slot() {
+    require_secret_service();
+    let store = KeyringTokenStore::secret_service().expect("the Secret Service answers");
+    let instance = format!("kr-sdk04-{}", std::process::id());
+    let other = format!("{instance}-other");
+    let entry = sdk_0_4_entry();
+    entry
+        .set_password(
+            &serde_json::json!({
+                "machine_token": "mt-from-sdk-0.4",
+                "expires_at": "2099-03-01T00:00:00+00:00",
+                "gateway_id": "gw-sdk04",
+                "gateway_code": instance,
+                "abilities": ["harmony:send"],
+                "issued_at": "2026-01-01T00:00:00+00:00",
+            })
+            .to_string(),
+        )
+        .unwrap();
+
+    // Another instance does not take it.
+    assert!(
+        storage::load_machine_token(&store, &other)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        entry.get_password().is_ok(),
+        "left alone for its own instance"
+    );
+
+    let moved = storage::load_machine_token(&store, &instance)
+        .unwrap()
+        .expect("the 0.4 token");
+    assert_eq!(moved.machine_token.expose(), "mt-from-sdk-0.4");
+    assert_eq!(moved.gateway_id, "gw-sdk04");
+    assert_eq!(moved.abilities, ["harmony:send"]);
+    // Now in the instance's own slot, and gone from the shared 0.4 entry.
+    assert!(store.load(&instance, MACHINE_TOKEN).unwrap().is_some());
+    assert!(matches!(
+        entry.get_password(),
+        Err(keyring_core::Error::NoEntry)
+    ));
+    assert_eq!(loaded(&store, &instance), "mt-from-sdk-0.4");
+    assert!(store.delete(&instance, MACHINE_TOKEN).unwrap());
+
+    // An entry that is not a machine token is left alone, and is no error.
+    entry.set_password("not json").unwrap();
+    assert!(
+        storage::load_machine_token(&store, &instance)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(entry.get_password().unwrap(), "not json");
+    entry.delete_credential().unwrap();
 }
 
 fn loaded(store: &dyn TokenStore, instance: &str) -> String {

@@ -419,7 +419,13 @@ async fn a_mesh_token_capacity_of_zero_is_refused_when_building() {
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::InvalidArgument);
     assert_eq!(refused.message(), "mesh_token_capacity must be at least 1");
-    assert!(cloud.analytics_resolver(300).mesh_token_capacity(1).build().is_ok());
+    assert!(
+        cloud
+            .analytics_resolver(300)
+            .mesh_token_capacity(1)
+            .build()
+            .is_ok()
+    );
 }
 
 #[tokio::test]

@@ -30,6 +30,10 @@ fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 fn loaded(store: &FileTokenStore) -> String {
     storage::load_machine_token(store, "gw")
         .unwrap()
@@ -419,16 +423,22 @@ fn files_with_group_or_other_bits_are_refused() {
     assert_eq!(snapshot(home.root()), before, "nothing was written");
     set_mode(&key, 0o600);
 
+    // A token file is ciphertext: readable by others is accepted (runbeam-sdk 0.11 writes
+    // 0644), writable is not; the next save writes it 0600.
     let file = home.token_path("gw", MACHINE_TOKEN);
-    set_mode(&file, 0o640);
+    set_mode(&file, 0o644);
+    assert_eq!(loaded(&home), "mt-home");
+    set_mode(&file, 0o664);
     assert_refused(
-        "token 0640: load",
+        "token 0664: load",
         home.load("gw", MACHINE_TOKEN),
         &file,
-        "is accessible by group/other (mode 0640)",
+        "is writable by group/other (mode 0664)",
         &format!("run 'chmod 600 {}'", file.display()),
     );
-    set_mode(&file, 0o600);
+    set_mode(&file, 0o644);
+    storage::save_machine_token(&home, "gw", &token("mt-home")).unwrap();
+    assert_eq!(mode_of(&file), 0o600);
 
     let lock = home.root().join("gw/runbeam/.lock");
     set_mode(&lock, 0o666);
@@ -436,7 +446,7 @@ fn files_with_group_or_other_bits_are_refused() {
         "lock 0666: save",
         storage::save_machine_token(&home, "gw", &token("mt-new")),
         &lock,
-        "is accessible by group/other (mode 0666)",
+        "is writable by group/other (mode 0666)",
         &format!("run 'chmod 600 {}'", lock.display()),
     );
     set_mode(&lock, 0o600);

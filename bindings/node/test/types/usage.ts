@@ -108,7 +108,7 @@ async function storage(): Promise<void> {
   const opened: FileTokenStore | KeyringTokenStore | MemoryTokenStore = await openTokenStore({ choice: 'auto' })
   const backend: TokenStoreBackend = opened.backend
   const file = new FileTokenStore({ root: '/tmp/x', key: 'AGE-SECRET-KEY-1' })
-  const where: string = file.location('gw', 'machine_token')
+  const where: string = file.location('gw', 'auth')
   const fields: MachineTokenFields = { machineToken: 'mt', expiresAt: new Date(), gatewayId: 7 }
   const token = new MachineToken(fields)
   await file.saveMachineToken('gw', token)
@@ -121,7 +121,7 @@ async function storage(): Promise<void> {
   const left: number = token.expiresInMs
   await file.saveUserToken('gw', new UserToken({ token: 'u' }))
   const user: UserToken | null = await file.loadUserToken('gw')
-  const held: boolean = await file.delete('gw', 'user_token')
+  const held: boolean = await file.delete('gw', 'user_auth')
   const options: TokenManagerOptions = {
     instanceId: 'gw',
     store: new MemoryTokenStore(),

@@ -836,7 +836,8 @@ class MachineToken:
     """A gateway's machine token. The token itself is never shown by `repr` or `str`.
 
     `MachineToken(machine_token, expires_at, gateway_id, abilities=None, issued_at=None)` raises
-    `InvalidArgumentError` for an empty token or gateway id or a bad date.
+    `InvalidArgumentError` for an empty token or gateway id or a bad date; `issued_at` defaults
+    to now.
     """
 
     def __new__(
@@ -905,7 +906,8 @@ class UserToken:
 @disjoint_base
 class TokenStore:
     """Where tokens are kept: one slot per `(instance_id, token_type)` (token types
-    `"machine_token"`, `"user_token"`). Ids match `[A-Za-z0-9_.-]{1,128}` and are not `.` or
+    `"auth"` for the machine token, `"user_auth"` for a user token, as runbeam-sdk 0.11 names
+    them). Ids match `[A-Za-z0-9_.-]{1,128}` and are not `.` or
     `..`; anything else raises `InvalidArgumentError`.
 
     Made by `open_token_store`, `FileTokenStore`, `KeyringTokenStore` or `MemoryTokenStore`.
