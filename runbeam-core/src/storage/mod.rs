@@ -158,9 +158,10 @@ pub fn load_token<T: DeserializeOwned>(
         Error::new(
             ErrorKind::StorageCorrupt,
             format!(
-                "{}: the stored {token_type} is not valid ({}); it was kept — move it away \
+                "{}: the stored {} is not valid ({}); it was kept — move it away \
                  and authorize the gateway again",
                 store.location(instance_id, token_type),
+                describe_slot(token_type),
                 describe(&e)
             ),
         )
@@ -180,6 +181,15 @@ pub fn save_token<T: Serialize>(
     let json = serde_json::to_string(token)
         .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode the token: {e}")))?;
     store.save(instance_id, token_type, &Secret::new(json))
+}
+
+/// What a slot holds, for messages.
+fn describe_slot(token_type: &str) -> &str {
+    match token_type {
+        MACHINE_TOKEN | LEGACY_MACHINE_TOKEN => "machine token",
+        USER_TOKEN | LEGACY_USER_TOKEN => "user token",
+        other => other,
+    }
 }
 
 /// A serde error without the values it may quote (they can be tokens).

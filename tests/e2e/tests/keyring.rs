@@ -220,7 +220,7 @@ fn keyutils_round_trip_in_a_fresh_session_keyring() {
     assert_eq!(loaded(&again, &instance), "mt-keyutils-2");
     assert_eq!(
         store.location(&instance, MACHINE_TOKEN),
-        format!("keyring runbeam/{instance}/machine_token")
+        format!("keyring runbeam/{instance}/auth")
     );
     assert!(store.delete(&instance, MACHINE_TOKEN).unwrap());
     assert!(!store.delete(&instance, MACHINE_TOKEN).unwrap());

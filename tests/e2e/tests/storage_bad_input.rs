@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use runbeam_core::storage::{
     self, Credential, FileTokenStore, MACHINE_TOKEN, MachineToken, TokenManager, TokenStore,
-    USER_TOKEN, UserToken,
+    USER_TOKEN,
 };
 use runbeam_core::{ErrorKind, Secret};
 use runbeam_e2e::*;
@@ -428,9 +428,10 @@ fn a_token_of_the_wrong_shape_is_storage_corrupt_naming_the_file_and_kept() {
     }
     // A user token of the wrong shape.
     write_encrypted(&store, "gw", USER_TOKEN, br#"{"token": ["ut-leak"]}"#);
-    let err = storage::load_token::<UserToken>(&store, "gw", USER_TOKEN).unwrap_err();
+    let err = storage::load_user_token(&store, "gw").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StorageCorrupt, "{err}");
-    assert!(err.message().contains("user_token.json"), "{err}");
+    assert!(err.message().contains("user_auth.json"), "{err}");
+    assert!(err.message().contains("the stored user token"), "{err}");
     assert!(!err.message().contains("ut-leak"), "{err}");
     // A good save replaces a bad file.
     storage::save_machine_token(&store, "gw", &token("mt-valid")).unwrap();

@@ -79,7 +79,8 @@ fn selection_fallback_and_environment_overrides() {
     unsafe { std::env::set_var(storage::ENV_KEY, &b64) };
     let keyed = FileTokenStore::from_env().unwrap();
     let token: storage::MachineToken = serde_json::from_str(
-        r#"{"machine_token":"mt-k","expires_at":"2099-01-01T00:00:00Z","gateway_id":"g"}"#,
+        r#"{"machine_token":"mt-k","expires_at":"2099-01-01T00:00:00Z","gateway_id":"g",
+            "issued_at":"2026-01-01T00:00:00Z"}"#,
     )
     .unwrap();
     storage::save_machine_token(&keyed, "gw-env", &token).unwrap();
