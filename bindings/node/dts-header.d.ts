@@ -2,6 +2,24 @@
  * for the JavaScript `Reference` class of index.js, from dts-header.d.ts. Do not edit: change
  * those and run `make node-dts`. */
 
+/**
+ * A duration in milliseconds: a finite number of at least 0 (fractions allowed). Anything else
+ * is refused with `RUNBEAM_INVALID_ARGUMENT`.
+ */
+export type Milliseconds = number
+
+/**
+ * A count (attempts, capacities, page numbers and sizes): a whole number of at least 0. Anything
+ * else is refused with `RUNBEAM_INVALID_ARGUMENT`; the upper bounds are runbeam-core's.
+ */
+export type Count = number
+
+/**
+ * A resource reference: a {@link Reference}, or a string that runbeam-core parses
+ * (`RUNBEAM_INVALID_REFERENCE` when it is not one).
+ */
+export type ReferenceLike = Reference | string
+
 /** A resource type, always lowercase. */
 export type ResourceType = 'ingress' | 'egress' | 'pipeline' | 'endpoint' | 'backend' | 'mesh'
 
@@ -207,69 +225,6 @@ export declare class Reference {
 /** Which backend a token store is. */
 export type TokenStoreBackend = 'keyring' | 'file' | 'memory'
 
-/** The fields of a machine token (`new MachineToken(fields)`, `saveMachineToken`). */
-export interface MachineTokenFields {
-  /** The opaque token sent as `Authorization: Bearer`. */
-  machineToken: string
-  /** A `Date`, or RFC 3339 / `YYYY-MM-DD HH:MM:SS` (UTC) text. */
-  expiresAt: Date | string
-  gatewayId: string | number
-  abilities?: Array<string>
-  issuedAt?: Date | string | null
-}
-
-/** The fields of a user token (`new UserToken(fields)`, `saveUserToken`). */
-export interface UserTokenFields {
-  token: string
-  expiresAt?: Date | string | null
-  user?: Record<string, unknown> | null
-}
-
-/** Options of `new TokenManager(options)`: give `client` or `apiUrl`. */
-export interface TokenManagerOptions {
-  /** The gateway instance: `[A-Za-z0-9_.-]{1,128}`; also the gateway code unless `gatewayCode` is set. */
-  instanceId: string
-  store: FileTokenStore | KeyringTokenStore | MemoryTokenStore
-  /** The client renewals go through (its own token is not used). */
-  client?: Client
-  /** Or the API URL to build one from. */
-  apiUrl?: string
-  /** The gateway code sent to `/harmony/authorize` (default `instanceId`). */
-  gatewayCode?: string
-  /**
-   * The user JWT or Sanctum token renewals and `revoke` use, or a function supplying one
-   * (called only when needed; it may return a Promise). An error it throws or rejects with
-   * becomes the call's error, message kept (`RUNBEAM_NO_TOKEN`).
-   */
-  credential?: string | (() => string | Promise<string>)
-  /** Renew this many milliseconds before expiry (default 7 days). */
-  renewalWindowMs?: number
-  /**
-   * Called (not awaited) when the stored token is inside the renewal window; what it throws is
-   * an uncaught exception, as for any event callback.
-   */
-  onRenewalWindow?: (token: MachineToken) => void
-}
-
-/** Options of `new Resolver(options)`. */
-export interface ResolverOptions {
-  /** The gateway's mesh configuration (check it with `validateStartup()`). */
-  config: MeshConfig
-  /**
-   * The HTTP settings (timeouts, retries, CA bundle, `allowInsecureHttp`) used for every
-   * provider, each at its own `api` URL; the client's own URL and token are not used.
-   */
-  client: Client
-  /** Supplies the gateway's machine token (resolving, mesh tokens; verification needs none). */
-  tokenManager: TokenManager
-  /** Serve a stale answer at most this many milliseconds old when the provider fails (default 3600000). */
-  maxStaleMs?: number
-  /** Renew a cached mesh token this many milliseconds before it expires (default 30000). */
-  meshTokenMarginMs?: number
-  /** Mesh tokens remembered at most, one per mesh and destination URL (default 1024). */
-  meshTokenCapacity?: number
-}
-
 export interface Resolver {
   /**
    * Resolves `reference` (SPEC §6). A fresh cached answer or a local reference is known at once
@@ -285,7 +240,7 @@ export interface Resolver {
    * const { resource, isStale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
    * ```
    */
-  resolve(reference: Reference | string): Promise<Resolution>
+  resolve(reference: ReferenceLike): Promise<Resolution>
   /**
    * The receiving side: `verifyMeshTokenCached`, fetching the mesh provider's keys first when
    * needed. Rejects with `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`

@@ -2,6 +2,24 @@
  * for the JavaScript `Reference` class of index.js, from dts-header.d.ts. Do not edit: change
  * those and run `make node-dts`. */
 
+/**
+ * A duration in milliseconds: a finite number of at least 0 (fractions allowed). Anything else
+ * is refused with `RUNBEAM_INVALID_ARGUMENT`.
+ */
+export type Milliseconds = number
+
+/**
+ * A count (attempts, capacities, page numbers and sizes): a whole number of at least 0. Anything
+ * else is refused with `RUNBEAM_INVALID_ARGUMENT`; the upper bounds are runbeam-core's.
+ */
+export type Count = number
+
+/**
+ * A resource reference: a {@link Reference}, or a string that runbeam-core parses
+ * (`RUNBEAM_INVALID_REFERENCE` when it is not one).
+ */
+export type ReferenceLike = Reference | string
+
 /** A resource type, always lowercase. */
 export type ResourceType = 'ingress' | 'egress' | 'pipeline' | 'endpoint' | 'backend' | 'mesh'
 
@@ -207,69 +225,6 @@ export declare class Reference {
 /** Which backend a token store is. */
 export type TokenStoreBackend = 'keyring' | 'file' | 'memory'
 
-/** The fields of a machine token (`new MachineToken(fields)`, `saveMachineToken`). */
-export interface MachineTokenFields {
-  /** The opaque token sent as `Authorization: Bearer`. */
-  machineToken: string
-  /** A `Date`, or RFC 3339 / `YYYY-MM-DD HH:MM:SS` (UTC) text. */
-  expiresAt: Date | string
-  gatewayId: string | number
-  abilities?: Array<string>
-  issuedAt?: Date | string | null
-}
-
-/** The fields of a user token (`new UserToken(fields)`, `saveUserToken`). */
-export interface UserTokenFields {
-  token: string
-  expiresAt?: Date | string | null
-  user?: Record<string, unknown> | null
-}
-
-/** Options of `new TokenManager(options)`: give `client` or `apiUrl`. */
-export interface TokenManagerOptions {
-  /** The gateway instance: `[A-Za-z0-9_.-]{1,128}`; also the gateway code unless `gatewayCode` is set. */
-  instanceId: string
-  store: FileTokenStore | KeyringTokenStore | MemoryTokenStore
-  /** The client renewals go through (its own token is not used). */
-  client?: Client
-  /** Or the API URL to build one from. */
-  apiUrl?: string
-  /** The gateway code sent to `/harmony/authorize` (default `instanceId`). */
-  gatewayCode?: string
-  /**
-   * The user JWT or Sanctum token renewals and `revoke` use, or a function supplying one
-   * (called only when needed; it may return a Promise). An error it throws or rejects with
-   * becomes the call's error, message kept (`RUNBEAM_NO_TOKEN`).
-   */
-  credential?: string | (() => string | Promise<string>)
-  /** Renew this many milliseconds before expiry (default 7 days). */
-  renewalWindowMs?: number
-  /**
-   * Called (not awaited) when the stored token is inside the renewal window; what it throws is
-   * an uncaught exception, as for any event callback.
-   */
-  onRenewalWindow?: (token: MachineToken) => void
-}
-
-/** Options of `new Resolver(options)`. */
-export interface ResolverOptions {
-  /** The gateway's mesh configuration (check it with `validateStartup()`). */
-  config: MeshConfig
-  /**
-   * The HTTP settings (timeouts, retries, CA bundle, `allowInsecureHttp`) used for every
-   * provider, each at its own `api` URL; the client's own URL and token are not used.
-   */
-  client: Client
-  /** Supplies the gateway's machine token (resolving, mesh tokens; verification needs none). */
-  tokenManager: TokenManager
-  /** Serve a stale answer at most this many milliseconds old when the provider fails (default 3600000). */
-  maxStaleMs?: number
-  /** Renew a cached mesh token this many milliseconds before it expires (default 30000). */
-  meshTokenMarginMs?: number
-  /** Mesh tokens remembered at most, one per mesh and destination URL (default 1024). */
-  meshTokenCapacity?: number
-}
-
 export interface Resolver {
   /**
    * Resolves `reference` (SPEC §6). A fresh cached answer or a local reference is known at once
@@ -285,7 +240,7 @@ export interface Resolver {
    * const { resource, isStale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
    * ```
    */
-  resolve(reference: Reference | string): Promise<Resolution>
+  resolve(reference: ReferenceLike): Promise<Resolution>
   /**
    * The receiving side: `verifyMeshTokenCached`, fetching the mesh provider's keys first when
    * needed. Rejects with `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`
@@ -330,7 +285,7 @@ export declare class AuthorizeResult {
   /** What the machine token may do. */
   get abilities(): Array<string>
   /** The fields with the token redacted (what `JSON.stringify` writes). */
-  toJSON(): Record<string, unknown>
+  toJSON(): Record<string, any>
 }
 
 /**
@@ -350,7 +305,7 @@ export declare class Client {
    * @throws `RUNBEAM_INVALID_ARGUMENT` for a malformed or insecure URL, a zero timeout or
    * an invalid CA bundle.
    */
-  constructor(apiUrl: string, options?: ClientOptions)
+  constructor(apiUrl: string, options?: ClientOptions | undefined | null)
   /** The API root every path is relative to, e.g. `https://api.runbeam.io/api`. */
   get apiRoot(): string
   /** The same client (settings, connection pool) with another token. */
@@ -360,22 +315,21 @@ export declare class Client {
    * machine token. A new code creates the gateway; another team's code rejects with
    * `RUNBEAM_PERMISSION_DENIED` (status 403).
    */
-  authorize(gatewayCode: string, metadata?: Array<string>): Promise<AuthorizeResult>
+  authorize(gatewayCode: string, metadata?: Array<string> | undefined | null): Promise<AuthorizeResult>
   /** `POST /harmony/revoke`: every machine token of the gateway stops working. */
   revoke(gatewayCode: string): Promise<Acknowledgement>
   /**
    * `GET /harmony/resources/resolve` (machine token). An unknown reference rejects with
-   * `RUNBEAM_NOT_FOUND`; a string that is not a reference throws
-   * `RUNBEAM_INVALID_REFERENCE`.
+   * `RUNBEAM_NOT_FOUND`; a string that is not a reference with `RUNBEAM_INVALID_REFERENCE`.
    */
-  resolve(reference: Reference | string): Promise<ResolveResult>
+  resolve(reference: ReferenceLike): Promise<ResolveResult>
   /**
    * `POST /harmony/mesh/token` (machine token): a short-lived token to call
    * `destinationUrl` through the mesh. Refused with `RUNBEAM_PERMISSION_DENIED`.
    */
   meshToken(meshId: string, destinationUrl: string): Promise<MeshTokenResult>
   /** `GET /.well-known/jwks.json` (public): the Cloud's signing keys. */
-  jwks(): Promise<{ keys: Array<Record<string, unknown>> }>
+  jwks(): Promise<Jwks>
   /** `GET /harmony/base-url` (machine token). */
   baseUrl(): Promise<BaseUrl>
   /**
@@ -388,7 +342,7 @@ export declare class Client {
    * for (const change of await gateway.changes()) await gateway.changeApplied(change.id)
    * ```
    */
-  changes(gatewayId?: string): Promise<Array<Change>>
+  changes(gatewayId?: string | undefined | null): Promise<Array<Change>>
   /**
    * `GET /harmony/change/<id>` (machine token): one change of the gateway; an unknown id
    * rejects with `RUNBEAM_NOT_FOUND`.
@@ -410,13 +364,13 @@ export declare class Client {
    * change; `error` says why, `details` (any JSON value) is stored with it. A change
    * already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
    */
-  changeFailed(id: string, error: string, details?: unknown): Promise<Acknowledgement>
+  changeFailed(id: string, error: string, details?: any | undefined | null): Promise<Acknowledgement>
   /**
    * Updates the given fields of a resource of a collection (user token), resolving with the
    * resource. To push a gateway, pipeline, transform or mesh configuration, see
    * `updateConfig`.
    */
-  update(collection: Collection, id: string, resource: Record<string, unknown>): Promise<Resource>
+  update(collection: Collection, id: string, resource: Record<string, any>): Promise<Resource>
   /**
    * `POST /harmony/update` (machine token): pushes a gateway, pipeline, transform or mesh
    * configuration as TOML (Python: `update_config(type, config, id=None)`). Without
@@ -429,18 +383,18 @@ export declare class Client {
    * await gateway.updateConfig('pipeline', config, { id: data.id }) // data.action: 'updated'
    * ```
    */
-  updateConfig(type: UpdateKind, config: string, options?: UpdateConfigOptions): Promise<UpdateResult>
+  updateConfig(kind: UpdateKind, config: string, options?: UpdateConfigOptions | undefined | null): Promise<UpdateResult>
   /** One page of a collection (`'gateways'`, `'services'`, …), user token. */
-  list(collection: Collection, options?: PageOptions): Promise<Page>
+  list(collection: Collection, options?: PageOptions | undefined | null): Promise<Page>
   /** One resource of a collection by id. */
   get(collection: Collection, id: string): Promise<Resource>
   /**
    * Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
    * (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
    */
-  create(collection: Collection, resource: Record<string, unknown>): Promise<Resource>
+  create(collection: Collection, resource: Record<string, any>): Promise<Resource>
   /** Deletes a resource. */
-  delete(collection: Collection, id: string): Promise<void>
+  delete(collection: Collection, id: string): Promise<undefined>
 }
 
 /**
@@ -468,11 +422,11 @@ export declare class FileTokenStore {
    */
   loadMachineToken(instanceId: string): Promise<MachineToken | null>
   /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
-  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<void>
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<undefined>
   /** The instance's user token, or null. */
   loadUserToken(instanceId: string): Promise<UserToken | null>
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
-  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<void>
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
   /**
    * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
    * held something.
@@ -484,7 +438,7 @@ export declare class FileTokenStore {
    * @throws `RUNBEAM_INVALID_ARGUMENT` for a key that is not an age X25519 secret key;
    * `RUNBEAM_STORAGE` without a root and without a home directory.
    */
-  constructor(options?: FileTokenStoreOptions)
+  constructor(options?: FileTokenStoreOptions | undefined | null)
 }
 
 /**
@@ -519,7 +473,7 @@ export declare class IssuedMeshToken {
    */
   get claims(): Claims
   /** The fields with the token redacted (what `JSON.stringify` writes). */
-  toJSON(): Record<string, unknown>
+  toJSON(): Record<string, any>
 }
 
 /**
@@ -543,11 +497,11 @@ export declare class KeyringTokenStore {
    */
   loadMachineToken(instanceId: string): Promise<MachineToken | null>
   /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
-  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<void>
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<undefined>
   /** The instance's user token, or null. */
   loadUserToken(instanceId: string): Promise<UserToken | null>
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
-  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<void>
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
   /**
    * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
    * held something.
@@ -594,9 +548,9 @@ export declare class MachineToken {
   /** Milliseconds left before expiry (0 once expired). */
   get expiresInMs(): number
   /** Whether it expires within `windowMs` (default 7 days) or has expired. */
-  needsRenewal(windowMs?: number): boolean
+  needsRenewal(windowMs?: Milliseconds | undefined | null): boolean
   /** The fields with the token redacted (what `JSON.stringify` writes). */
-  toJSON(): Record<string, unknown>
+  toJSON(): Record<string, any>
 }
 
 /** An in-process store (tests, ephemeral gateways): nothing survives the process. */
@@ -616,11 +570,11 @@ export declare class MemoryTokenStore {
    */
   loadMachineToken(instanceId: string): Promise<MachineToken | null>
   /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
-  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<void>
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<undefined>
   /** The instance's user token, or null. */
   loadUserToken(instanceId: string): Promise<UserToken | null>
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
-  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<void>
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
   /**
    * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
    * held something.
@@ -669,7 +623,7 @@ export declare class MeshConfig {
    *
    * @throws `RUNBEAM_INVALID_REFERENCE` if a string is not a valid reference.
    */
-  inMeshContext(reference: Reference | string): boolean
+  inMeshContext(reference: ReferenceLike): boolean
   /**
    * Like `inMeshContext`, but returns the name of the first mesh that lists `reference`.
    *
@@ -677,7 +631,7 @@ export declare class MeshConfig {
    * `RUNBEAM_NOT_IN_MESH` if no enabled mesh lists it, `RUNBEAM_INVALID_REFERENCE` if a
    * string is not a valid reference.
    */
-  checkMeshContext(reference: Reference | string): string
+  checkMeshContext(reference: ReferenceLike): string
   /** Every remote reference listed in a mesh (enabled or not), in document order. */
   remoteReferences(): Array<MeshMember>
   /**
@@ -721,7 +675,7 @@ export declare class MeshTokenResult {
   /** The mesh id. */
   get meshId(): string
   /** The fields with the token redacted (what `JSON.stringify` writes). */
-  toJSON(): Record<string, unknown>
+  toJSON(): Record<string, any>
 }
 
 /**
@@ -780,7 +734,7 @@ export declare class Resolver {
    * configuration does not define); `RUNBEAM_INVALID_ARGUMENT` for a value that is neither a
    * string nor a `Reference`.
    */
-  resolveCached(reference: Reference | string): Resolution | null
+  resolveCached(reference: ReferenceLike): Resolution | null
   /**
    * A mesh token to call `destinationUrl` through `mesh` (its configuration name or Cloud
    * id): a cached one until `meshTokenMarginMs` before it expires, else a new one from the
@@ -801,14 +755,14 @@ export declare class Resolver {
    * @throws `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`,
    * `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`.
    */
-  verifyMeshTokenCached(token: string, mesh: string, destinationUrl?: string | null): Claims | null
+  verifyMeshTokenCached(token: string, mesh: string, destinationUrl?: string | undefined | null): Claims | null
   /**
    * Forgets the cached answer for `reference` (any spelling); the next `resolve` asks the
    * provider. Returns whether an answer was dropped.
    *
    * @throws `RUNBEAM_INVALID_REFERENCE`, `RUNBEAM_INVALID_ARGUMENT`.
    */
-  invalidate(reference: Reference | string): boolean
+  invalidate(reference: ReferenceLike): boolean
   /** Forgets every cached answer and mesh token. */
   invalidateAll(): void
   /**
@@ -861,7 +815,7 @@ export declare class TokenManager {
    * Revokes every machine token of the gateway at the API (with the credential) and clears
    * the store. Rejects with `RUNBEAM_NO_TOKEN` without a credential.
    */
-  revoke(): Promise<void>
+  revoke(): Promise<undefined>
 }
 
 /**
@@ -882,11 +836,11 @@ export declare class UserToken {
   /** When it expires, if known. */
   get expiresAt(): Date | null
   /** Who it belongs to (`{id, email, name}` as the Cloud gives it), if known. */
-  get user(): Record<string, unknown> | null
+  get user(): Record<string, any> | null
   /** Whether it has a known expiry that has passed. */
   isExpired(): boolean
   /** The fields with the token redacted (what `JSON.stringify` writes). */
-  toJSON(): Record<string, unknown>
+  toJSON(): Record<string, any>
 }
 
 /**
@@ -928,12 +882,12 @@ export declare class Validator {
    * claim matches, and `destinationUrl` (the URL being served, when given) lies under the
    * token's `dest_url`. `null` when keys must be fetched first.
    */
-  verifyMeshTokenCached(token: string, meshId: string, destinationUrl?: string | null): Claims | null
+  verifyMeshTokenCached(token: string, meshId: string, destinationUrl?: string | undefined | null): Claims | null
   /**
    * Fetches every JWKS now (at start-up, so the first request does not wait); respects the
    * minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
    */
-  refreshKeys(): Promise<void>
+  refreshKeys(): Promise<undefined>
   /**
    * Forgets every verified token (keys stay cached): the next validation of any token
    * checks its signature again.
@@ -974,21 +928,21 @@ export interface BaseUrl {
 /** Options of `new Client(apiUrl, options)`. */
 export interface ClientOptions {
   /**
-   * The bearer token: a user JWT or Sanctum token (`authorize`, `revoke`, collections) or a
-   * gateway machine token (`resolve`, `meshToken`, `baseUrl`).
+   * The bearer token: a user JWT or Sanctum token (`authorize`, `revoke`, collections)
+   * or a gateway machine token (`resolve`, `meshToken`, `baseUrl`).
    */
   token?: string
   /** Time to establish a connection, TLS included (default 5000). */
-  connectTimeoutMs?: number
+  connectTimeoutMs?: Milliseconds
   /** Time for one attempt (default 30000). */
-  requestTimeoutMs?: number
+  requestTimeoutMs?: Milliseconds
   /** Total time of one call, retries included (default: derived from the two above). */
-  deadlineMs?: number
+  deadlineMs?: Milliseconds
   /**
    * Attempts of idempotent calls, the first included (default 3; 1 to 100, checked by
    * runbeam-core).
    */
-  maxAttempts?: number
+  maxAttempts?: Count
   /** PEM text of CA certificates trusted in addition to the system roots. */
   caBundlePem?: string
   /** Accept `http://` for hosts that are not loopback (default false). */
@@ -1012,10 +966,30 @@ export interface FileTokenStoreOptions {
   key?: string
 }
 
+/** The Cloud's signing keys (`jwks()`). */
+export interface Jwks {
+  /** The JSON Web Keys, as the server sent them. */
+  keys: Array<Record<string, any>>
+}
+
 /** Options of `listAll(collection, options)`. */
 export interface ListAllOptions {
   /** Items per page, 1-1000 (default 100). */
-  perPage?: number
+  perPage?: Count
+}
+
+/** The fields of a machine token (`new MachineToken(fields)`, `saveMachineToken`). */
+export interface MachineTokenFields {
+  /** The opaque token sent as `Authorization: Bearer`. */
+  machineToken: string
+  /** When it stops working: a `Date`, or RFC 3339 / `YYYY-MM-DD HH:MM:SS` (UTC) text. */
+  expiresAt: Date | string
+  /** The gateway it identifies (a number stands for its decimal text). */
+  gatewayId: string | number
+  /** What it may do. */
+  abilities?: Array<string>
+  /** When it was issued, if known: a `Date` or text, as `expiresAt`. */
+  issuedAt?: Date | string
 }
 
 /** A mesh of the configuration, as a plain object. */
@@ -1060,7 +1034,7 @@ export interface MeshMember {
  * Rejects with `RUNBEAM_KEYRING_UNAVAILABLE` when the keyring is forced but unusable,
  * `RUNBEAM_INVALID_ARGUMENT` for another choice.
  */
-export declare function openTokenStore(options?: OpenTokenStoreOptions): Promise<FileTokenStore | KeyringTokenStore | MemoryTokenStore>
+export declare function openTokenStore(options?: OpenTokenStoreOptions | undefined | null): Promise<FileTokenStore | KeyringTokenStore | MemoryTokenStore>
 
 /** Options of `openTokenStore(options)`. */
 export interface OpenTokenStoreOptions {
@@ -1088,9 +1062,9 @@ export interface Page {
 /** Which page of a collection to list. */
 export interface PageOptions {
   /** 1-based page number (default 1). */
-  page?: number
+  page?: Count
   /** Items per page, 1-1000 (default 15). */
-  perPage?: number
+  perPage?: Count
 }
 
 /**
@@ -1181,6 +1155,28 @@ export interface ResolveResult {
   resolvedAt: Date
 }
 
+/** Options of `new Resolver(options)`. */
+export interface ResolverOptions {
+  /** The gateway's mesh configuration (check it with `validateStartup()`). */
+  config: MeshConfig
+  /**
+   * The HTTP settings (timeouts, retries, CA bundle, `allowInsecureHttp`) used for every
+   * provider, each at its own `api` URL; the client's own URL and token are not used.
+   */
+  client: Client
+  /**
+   * Supplies the gateway's machine token (resolving, mesh tokens; verification needs
+   * none).
+   */
+  tokenManager: TokenManager
+  /** Serve a stale answer at most this old when the provider fails (default 3600000). */
+  maxStaleMs?: Milliseconds
+  /** Renew a cached mesh token this long before it expires (default 30000). */
+  meshTokenMarginMs?: Milliseconds
+  /** Mesh tokens remembered at most, one per mesh and destination URL (default 1024). */
+  meshTokenCapacity?: Count
+}
+
 /** Counters of a resolver's work since it was built (`resolver.stats()`). */
 export interface ResolverStats {
   /** Resolutions answered from the cache while fresh. */
@@ -1195,6 +1191,36 @@ export interface ResolverStats {
   local: number
   /** Mesh tokens requested from a provider. */
   meshTokenRequests: number
+}
+
+/** Options of `new TokenManager(options)`: give `client` or `apiUrl`. */
+export interface TokenManagerOptions {
+  /**
+   * The gateway instance: `[A-Za-z0-9_.-]{1,128}`; also the gateway code unless
+   * `gatewayCode` is set.
+   */
+  instanceId: string
+  /** Where the machine token is kept. */
+  store: FileTokenStore | KeyringTokenStore | MemoryTokenStore
+  /** The client renewals go through (its own token is not used). */
+  client?: Client
+  /** Or the API URL to build one from. */
+  apiUrl?: string
+  /** The gateway code sent to `/harmony/authorize` (default `instanceId`). */
+  gatewayCode?: string
+  /**
+   * The user JWT or Sanctum token renewals and `revoke` use, or a function supplying one
+   * (called only when needed; it may return a Promise). An error it throws or rejects
+   * with becomes the call's error, message kept (`RUNBEAM_NO_TOKEN`).
+   */
+  credential?: string | (() => string | Promise<string>)
+  /** Renew this many milliseconds before expiry (default 7 days). */
+  renewalWindowMs?: Milliseconds
+  /**
+   * Called (not awaited) when the stored token is inside the renewal window; what it
+   * throws is an uncaught exception, as for any event callback.
+   */
+  onRenewalWindow?: (arg: MachineToken) => void
 }
 
 /** Options of `updateConfig(type, config, options)`. */
@@ -1223,15 +1249,25 @@ export interface UpdateResult {
   data: UpdatedConfig
 }
 
+/** The fields of a user token (`new UserToken(fields)`, `saveUserToken`). */
+export interface UserTokenFields {
+  /** The user JWT or Sanctum token. */
+  token: string
+  /** When it expires, if known: a `Date`, or RFC 3339 / `YYYY-MM-DD HH:MM:SS` (UTC) text. */
+  expiresAt?: Date | string
+  /** Who it belongs to (`{id, email, name}` as the Cloud gives it). */
+  user?: Record<string, any>
+}
+
 /**
  * Options of `new Validator(options)`. Trust is explicit: give `trustedIssuers`, `jwksUrl`
  * or both.
  */
 export interface ValidatorOptions {
   /**
-   * Issuers whose tokens are accepted: exact match after URL normalisation, never a prefix.
-   * For Runbeam Cloud, the API root, e.g. `https://api.runbeam.io/api`. Keys come from
-   * `<issuer>/.well-known/jwks.json` unless `jwksUrl` is given.
+   * Issuers whose tokens are accepted: exact match after URL normalisation, never a
+   * prefix. For Runbeam Cloud, the API root, e.g. `https://api.runbeam.io/api`. Keys
+   * come from `<issuer>/.well-known/jwks.json` unless `jwksUrl` is given.
    */
   trustedIssuers?: Array<string>
   /** A pinned JWKS URL every key comes from. Alone, any `iss` signed by these keys passes. */
@@ -1242,21 +1278,27 @@ export interface ValidatorOptions {
   audiences?: Array<string>
   /** Claims that must be present and not null (any claim, custom ones too). */
   requiredClaims?: Array<string>
-  /** Clock-skew leeway on `exp`, `nbf` and `iat`, milliseconds (default 60000). */
-  leewayMs?: number
-  /** How long fetched keys are used before a refresh, milliseconds (default 3600000). */
-  jwksTtlMs?: number
-  /** Minimum interval between two fetches of one JWKS, milliseconds (default 30000). */
-  minRefreshIntervalMs?: number
-  /** How long keys stay usable while refreshes fail, milliseconds (default 86400000). */
-  maxStaleMs?: number
+  /** Clock-skew leeway on `exp`, `nbf` and `iat` (default 60000). */
+  leewayMs?: Milliseconds
+  /** How long fetched keys are used before a refresh (default 3600000). */
+  jwksTtlMs?: Milliseconds
+  /** Minimum interval between two fetches of one JWKS (default 30000). */
+  minRefreshIntervalMs?: Milliseconds
+  /** How long keys stay usable while refreshes fail (default 86400000). */
+  maxStaleMs?: Milliseconds
   /** Verified tokens remembered (default 10000; 0 disables the cache). */
-  cacheCapacity?: number
-  /** Accept `http://` issuers and JWKS URLs on hosts that are not loopback (default false). */
+  cacheCapacity?: Count
+  /**
+   * Accept `http://` issuers and JWKS URLs on hosts that are not loopback (default
+   * false).
+   */
   allowInsecureHttp?: boolean
-  /** Total time of one JWKS fetch, retries included, milliseconds (default 10000). */
-  deadlineMs?: number
-  /** PEM text of CA certificates trusted for JWKS fetches in addition to the system roots. */
+  /** Total time of one JWKS fetch, retries included (default 10000). */
+  deadlineMs?: Milliseconds
+  /**
+   * PEM text of CA certificates trusted for JWKS fetches in addition to the system
+   * roots.
+   */
   caBundlePem?: string
 }
 

@@ -3,8 +3,9 @@
 //! Every network call returns a `Promise` and runs on the module's tokio runtime (napi's
 //! `tokio_rt`), so the event loop is never blocked. A failed call rejects with the coded
 //! `Error` of [`crate::error`] (with `status`, `retryAfterMs`, `fieldErrors`). Arguments are
-//! checked before anything is sent: one of the wrong type makes the native method throw
-//! `RUNBEAM_INVALID_ARGUMENT`, which `index.js` turns into a rejection of the Promise.
+//! converted before anything is sent (`crate::arg`): every Promise-returning method is
+//! `#[napi(strict)]`, so one of the wrong type rejects the Promise with
+//! `RUNBEAM_INVALID_ARGUMENT`.
 //!
 //! Results are plain objects, converted from runbeam-core's types by the `From` impls below,
 //! except the two that carry a secret: `AuthorizeResult` and `MeshTokenResult` are classes whose
@@ -14,61 +15,73 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use napi::ValueType;
-use napi::bindgen_prelude::{
-    Env, External, FromNapiValue, JsValue, PromiseRaw, Result, ToNapiValue, Unknown,
-};
+use napi::bindgen_prelude::{Env, External, PromiseRaw, Result, ToNapiValue, sys};
 use napi_derive::napi;
 use runbeam_core::client::{
-    AuthorizeRequest, Change, Collection, CollectionClient, DEFAULT_LIST_ALL_PER_PAGE, PageCursor,
-    PageRequest, Resource, RetryPolicy, UpdateAction, UpdateKind,
+    AuthorizeRequest, Change as CoreChange, CollectionClient, DEFAULT_LIST_ALL_PER_PAGE,
+    PageCursor, PageRequest, Resource as CoreResource, RetryPolicy, UpdateAction, UpdateKind,
 };
 use runbeam_core::{Secret, client};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::convert::{Date, REDACTED, count, duration_ms, millis, rfc3339};
+use crate::arg::{self, Count, Milliseconds};
+use crate::convert::{Date, REDACTED, millis, rfc3339};
+use crate::error;
 use crate::promise::spawn;
-use crate::{args, error};
 
 /// Options of `new Client(apiUrl, options)`.
-#[napi(object)]
+#[napi(object, object_from_js = false, object_to_js = false)]
 #[derive(Default)]
 pub struct ClientOptions {
-    /// The bearer token: a user JWT or Sanctum token (`authorize`, `revoke`, collections) or a
-    /// gateway machine token (`resolve`, `meshToken`, `baseUrl`).
+    /// The bearer token: a user JWT or Sanctum token (`authorize`, `revoke`, collections)
+    /// or a gateway machine token (`resolve`, `meshToken`, `baseUrl`).
     pub token: Option<String>,
     /// Time to establish a connection, TLS included (default 5000).
-    pub connect_timeout_ms: Option<f64>,
+    pub connect_timeout_ms: Option<Milliseconds>,
     /// Time for one attempt (default 30000).
-    pub request_timeout_ms: Option<f64>,
+    pub request_timeout_ms: Option<Milliseconds>,
     /// Total time of one call, retries included (default: derived from the two above).
-    pub deadline_ms: Option<f64>,
+    pub deadline_ms: Option<Milliseconds>,
     /// Attempts of idempotent calls, the first included (default 3; 1 to 100, checked by
     /// runbeam-core).
-    pub max_attempts: Option<f64>,
+    pub max_attempts: Option<Count>,
     /// PEM text of CA certificates trusted in addition to the system roots.
     pub ca_bundle_pem: Option<String>,
     /// Accept `http://` for hosts that are not loopback (default false).
     pub allow_insecure_http: Option<bool>,
 }
 
+arg::object!(ClientOptions {
+    token,
+    connect_timeout_ms,
+    request_timeout_ms,
+    deadline_ms,
+    max_attempts,
+    ca_bundle_pem,
+    allow_insecure_http,
+});
+
 /// Options of `listAll(collection, options)`.
-#[napi(object, object_to_js = false)]
+#[napi(object, object_from_js = false, object_to_js = false)]
 #[derive(Default)]
 pub struct ListAllOptions {
     /// Items per page, 1-1000 (default 100).
-    pub per_page: Option<f64>,
+    pub per_page: Option<Count>,
 }
 
+arg::object!(ListAllOptions { per_page });
+
 /// Which page of a collection to list.
-#[napi(object)]
+#[napi(object, object_from_js = false, object_to_js = false)]
 #[derive(Default)]
 pub struct PageOptions {
     /// 1-based page number (default 1).
-    pub page: Option<f64>,
+    pub page: Option<Count>,
     /// Items per page, 1-1000 (default 15).
-    pub per_page: Option<f64>,
+    pub per_page: Option<Count>,
 }
+
+arg::object!(PageOptions { page, per_page });
 
 /// The gateway an `authorize` call granted.
 #[napi(object, object_from_js = false)]
@@ -151,17 +164,17 @@ impl AuthorizeResult {
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
-    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self, env: &Env) -> Result<Value> {
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self, env: &Env) -> Result<Map<String, Value>> {
         error::entry(env, "AuthorizeResult.toJSON", || {
             let gateway = &self.inner.gateway;
-            Ok(serde_json::json!({
+            Ok(object(serde_json::json!({
                 "machineToken": REDACTED,
                 "expiresInMs": millis(self.inner.expires_in),
                 "expiresAt": rfc3339(self.inner.expires_at),
                 "gateway": { "id": gateway.id, "code": gateway.code, "name": gateway.name },
                 "abilities": self.inner.abilities,
-            }))
+            })))
         })
     }
 }
@@ -278,14 +291,14 @@ impl MeshTokenResult {
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
-    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self, env: &Env) -> Result<Value> {
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self, env: &Env) -> Result<Map<String, Value>> {
         error::entry(env, "MeshTokenResult.toJSON", || {
-            Ok(serde_json::json!({
+            Ok(object(serde_json::json!({
                 "token": REDACTED,
                 "expiresAt": rfc3339(self.inner.expires_at),
                 "meshId": self.inner.mesh_id,
-            }))
+            })))
         })
     }
 }
@@ -294,8 +307,7 @@ impl MeshTokenResult {
 #[napi(object, object_from_js = false)]
 pub struct Page {
     /// The resources of this page, as the server sent them.
-    #[napi(ts_type = "Array<Resource>")]
-    pub data: Vec<Value>,
+    pub data: Vec<Resource>,
     /// This page's number.
     pub current_page: f64,
     /// The last page's number.
@@ -307,12 +319,14 @@ pub struct Page {
 }
 
 /// Options of `updateConfig(type, config, options)`.
-#[napi(object, object_to_js = false)]
+#[napi(object, object_from_js = false, object_to_js = false)]
 #[derive(Default)]
 pub struct UpdateConfigOptions {
     /// The id of an earlier pushed configuration to replace; without it one is created.
     pub id: Option<String>,
 }
+
+arg::object!(UpdateConfigOptions { id });
 
 /// What `updateConfig` did.
 #[napi(object, object_from_js = false)]
@@ -388,14 +402,14 @@ impl From<client::ResolveResult> for ResolveResult {
     }
 }
 
-impl From<client::Page<Resource>> for Page {
-    fn from(page: client::Page<Resource>) -> Self {
+impl From<client::Page<CoreResource>> for Page {
+    fn from(page: client::Page<CoreResource>) -> Self {
         Page {
             current_page: page.meta.current_page as f64,
             last_page: page.meta.last_page as f64,
             per_page: page.meta.per_page as f64,
             total: page.meta.total as f64,
-            data: page.data.into_iter().map(resource).collect(),
+            data: page.data.into_iter().map(Resource::from).collect(),
         }
     }
 }
@@ -426,20 +440,71 @@ fn update_kind_name(kind: UpdateKind) -> String {
     }
 }
 
-/// A resource of a collection as the server sent it (known and unknown fields alike).
-fn resource(resource: Resource) -> Value {
-    serde_json::to_value(resource).unwrap_or(Value::Null)
+/// The fields of a JSON object built with `json!` (an empty map for anything else).
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
-/// A change of the feed as the server sent it: `id`, `status` and every other field.
-fn change(change: Change) -> Value {
-    let mut object = change.extra;
-    object.insert("id".into(), Value::String(change.id));
-    object.insert(
-        "status".into(),
-        change.status.map_or(Value::Null, Value::String),
-    );
-    Value::Object(object)
+/// A resource of a collection as the server sent it, known and unknown fields alike
+/// (TypeScript `Resource`, declared in `dts-header.d.ts`).
+pub struct Resource(Value);
+
+impl From<CoreResource> for Resource {
+    fn from(resource: CoreResource) -> Self {
+        Resource(serde_json::to_value(resource).unwrap_or(Value::Null))
+    }
+}
+
+impl ToNapiValue for Resource {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        // SAFETY: the caller's (napi's).
+        unsafe { Value::to_napi_value(env, val.0) }
+    }
+}
+
+/// A change of the feed as the server sent it: `id`, `status` and every other field
+/// (TypeScript `Change`, declared in `dts-header.d.ts`).
+pub struct Change(Map<String, Value>);
+
+impl From<CoreChange> for Change {
+    fn from(change: CoreChange) -> Self {
+        let mut object = change.extra;
+        object.insert("id".into(), Value::String(change.id));
+        object.insert(
+            "status".into(),
+            change.status.map_or(Value::Null, Value::String),
+        );
+        Change(object)
+    }
+}
+
+impl ToNapiValue for Change {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        // SAFETY: the caller's (napi's).
+        unsafe { Map::to_napi_value(env, val.0) }
+    }
+}
+
+/// The Cloud's signing keys (`jwks()`).
+#[napi(object, object_from_js = false)]
+pub struct Jwks {
+    /// The JSON Web Keys, as the server sent them.
+    pub keys: Vec<Map<String, Value>>,
+}
+
+impl From<client::Jwks> for Jwks {
+    fn from(jwks: client::Jwks) -> Self {
+        Jwks {
+            keys: jwks
+                .keys
+                .iter()
+                .map(|key| object(serde_json::to_value(key).unwrap_or(Value::Null)))
+                .collect(),
+        }
+    }
 }
 
 /// A Runbeam Cloud API client (docs/spec.md §3). Cheap to copy with `withToken`.
@@ -455,81 +520,30 @@ pub struct Client {
     inner: client::Client,
 }
 
-/// An object argument converted by napi (`#[napi(object)]` structs, JSON), with napi's
-/// conversion errors (a string where a number belongs, …) as `RUNBEAM_INVALID_ARGUMENT`.
-fn object<T: FromNapiValue>(env: &Env, value: &Unknown<'_>, what: &str) -> Result<T> {
-    if value.get_type()? != ValueType::Object {
-        return Err(error::invalid_argument(
-            env,
-            format!("{what} must be an object, not {}", error::describe(value)),
-        ));
-    }
-    json_like(env, value, what)
-}
-
-/// Any value napi converts to `T` (JSON values included), with its conversion errors as
-/// `RUNBEAM_INVALID_ARGUMENT`.
-pub(crate) fn json_like<T: FromNapiValue>(env: &Env, value: &Unknown<'_>, what: &str) -> Result<T> {
-    // SAFETY: `value` belongs to `env`.
-    unsafe { T::from_napi_value(env.raw(), value.raw()) }
-        .map_err(|e| error::invalid_argument(env, format!("{what}: {}", e.reason)))
-}
-
-/// An options object (or undefined/null for the defaults).
-fn options<T: FromNapiValue + Default>(env: &Env, value: Option<Unknown<'_>>) -> Result<T> {
-    match present(value) {
-        None => Ok(T::default()),
-        Some(v) => object(env, &v, "options"),
-    }
-}
-
-/// An optional argument: `None` when it is missing, `undefined` or `null`.
-pub(crate) fn present(value: Option<Unknown<'_>>) -> Option<Unknown<'_>> {
-    value.filter(|v| !is_nullish(v))
-}
-
-/// A required argument that napi may have passed as missing.
-fn required<'a>(env: &Env, value: Option<Unknown<'a>>, what: &str) -> Result<Unknown<'a>> {
-    present(value).ok_or_else(|| error::invalid_argument(env, format!("{what} is missing")))
-}
-
-fn collection(env: &Env, value: &Unknown<'_>) -> Result<Collection> {
-    let name = args::string(env, value, "collection")?;
-    Collection::from_name(&name).ok_or_else(|| {
-        let names: Vec<&str> = Collection::ALL.iter().map(|c| c.name()).collect();
-        error::invalid_argument(
-            env,
-            format!("collection '{name}' is not one of {}", names.join(", ")),
-        )
-    })
-}
-
 #[napi]
 impl Client {
     /// A client of the API at `apiUrl` (`/api` is appended when the URL has no path).
     ///
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a malformed or insecure URL, a zero timeout or
     /// an invalid CA bundle.
-    #[napi(constructor, ts_args_type = "apiUrl: string, options?: ClientOptions")]
-    pub fn new(env: &Env, api_url: Unknown<'_>, options: Option<Unknown<'_>>) -> Result<Self> {
+    #[napi(constructor)]
+    pub fn new(env: &Env, api_url: arg::String, options: Option<ClientOptions>) -> Result<Self> {
         error::entry(env, "new Client", || {
-            let api_url = args::string(env, &api_url, "apiUrl")?;
-            let options: ClientOptions = self::options(env, options)?;
-            let mut builder = client::Client::builder(api_url).language("node");
+            let options = options.unwrap_or_default();
+            let mut builder = client::Client::builder(String::from(api_url)).language("node");
             if let Some(token) = options.token {
                 builder = builder.token(Secret::new(token));
             }
-            if let Some(v) = options.connect_timeout_ms {
-                builder = builder.connect_timeout(duration_ms(env, v, "connectTimeoutMs")?);
+            if let Some(Milliseconds(timeout)) = options.connect_timeout_ms {
+                builder = builder.connect_timeout(timeout);
             }
-            if let Some(v) = options.request_timeout_ms {
-                builder = builder.request_timeout(duration_ms(env, v, "requestTimeoutMs")?);
+            if let Some(Milliseconds(timeout)) = options.request_timeout_ms {
+                builder = builder.request_timeout(timeout);
             }
-            if let Some(v) = options.deadline_ms {
-                builder = builder.deadline(duration_ms(env, v, "deadlineMs")?);
+            if let Some(Milliseconds(deadline)) = options.deadline_ms {
+                builder = builder.deadline(deadline);
             }
-            if let Some(v) = options.max_attempts {
-                let attempts = count(env, v, "maxAttempts")?;
+            if let Some(Count(attempts)) = options.max_attempts {
                 let policy =
                     error::core(env, || RetryPolicy::default().with_max_attempts(attempts))?;
                 builder = builder.retry(policy);
@@ -554,12 +568,11 @@ impl Client {
     }
 
     /// The same client (settings, connection pool) with another token.
-    #[napi(ts_args_type = "token: string")]
-    pub fn with_token(&self, env: &Env, token: Unknown<'_>) -> Result<Client> {
+    #[napi]
+    pub fn with_token(&self, env: &Env, token: arg::String) -> Result<Client> {
         error::entry(env, "Client.withToken", || {
-            let token = args::string(env, &token, "token")?;
             Ok(Client {
-                inner: self.inner.with_token(Secret::new(token)),
+                inner: self.inner.with_token(Secret::new(token.0)),
             })
         })
     }
@@ -567,18 +580,17 @@ impl Client {
     /// `POST /harmony/authorize` with the client's user JWT or Sanctum token: the gateway's
     /// machine token. A new code creates the gateway; another team's code rejects with
     /// `RUNBEAM_PERMISSION_DENIED` (status 403).
-    #[napi(ts_args_type = "gatewayCode: string, metadata?: Array<string>")]
+    #[napi(strict)]
     pub fn authorize<'env>(
         &self,
         env: &'env Env,
-        gateway_code: Unknown<'_>,
-        metadata: Option<Unknown<'_>>,
+        gateway_code: arg::String,
+        metadata: Option<arg::Vec<String>>,
     ) -> Result<PromiseRaw<'env, AuthorizeResult>> {
         error::promise(env, "Client.authorize", || {
-            let mut request =
-                AuthorizeRequest::new(args::string(env, &gateway_code, "gatewayCode")?);
-            if let Some(metadata) = present(metadata) {
-                request = request.metadata(args::strings(env, &metadata, "metadata")?);
+            let mut request = AuthorizeRequest::new(gateway_code.0);
+            if let Some(metadata) = metadata {
+                request = request.metadata(metadata.0);
             }
             self.call(
                 env,
@@ -590,34 +602,32 @@ impl Client {
     }
 
     /// `POST /harmony/revoke`: every machine token of the gateway stops working.
-    #[napi(ts_args_type = "gatewayCode: string")]
+    #[napi(strict)]
     pub fn revoke<'env>(
         &self,
         env: &'env Env,
-        gateway_code: Unknown<'_>,
+        gateway_code: arg::String,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         error::promise(env, "Client.revoke", || {
-            let code = args::string(env, &gateway_code, "gatewayCode")?;
             self.call(
                 env,
                 "Client.revoke",
-                |c| async move { c.revoke(&code).await },
+                |c| async move { c.revoke(&gateway_code).await },
                 Acknowledgement::from,
             )
         })
     }
 
     /// `GET /harmony/resources/resolve` (machine token). An unknown reference rejects with
-    /// `RUNBEAM_NOT_FOUND`; a string that is not a reference throws
-    /// `RUNBEAM_INVALID_REFERENCE`.
-    #[napi(ts_args_type = "reference: Reference | string")]
+    /// `RUNBEAM_NOT_FOUND`; a string that is not a reference with `RUNBEAM_INVALID_REFERENCE`.
+    #[napi(strict)]
     pub fn resolve<'env>(
         &self,
         env: &'env Env,
-        reference: Unknown<'_>,
+        reference: arg::ReferenceLike<'_>,
     ) -> Result<PromiseRaw<'env, ResolveResult>> {
         error::promise(env, "Client.resolve", || {
-            let reference = args::reference(env, &reference, "reference")?;
+            let reference = reference.parse(env)?;
             self.call(
                 env,
                 "Client.resolve",
@@ -629,34 +639,32 @@ impl Client {
 
     /// `POST /harmony/mesh/token` (machine token): a short-lived token to call
     /// `destinationUrl` through the mesh. Refused with `RUNBEAM_PERMISSION_DENIED`.
-    #[napi(ts_args_type = "meshId: string, destinationUrl: string")]
+    #[napi(strict)]
     pub fn mesh_token<'env>(
         &self,
         env: &'env Env,
-        mesh_id: Unknown<'_>,
-        destination_url: Unknown<'_>,
+        mesh_id: arg::String,
+        destination_url: arg::String,
     ) -> Result<PromiseRaw<'env, MeshTokenResult>> {
         error::promise(env, "Client.meshToken", || {
-            let mesh_id = args::string(env, &mesh_id, "meshId")?;
-            let destination = args::string(env, &destination_url, "destinationUrl")?;
             self.call(
                 env,
                 "Client.meshToken",
-                |c| async move { c.mesh_token(&mesh_id, &destination).await },
+                |c| async move { c.mesh_token(&mesh_id, &destination_url).await },
                 |inner| MeshTokenResult { inner },
             )
         })
     }
 
     /// `GET /.well-known/jwks.json` (public): the Cloud's signing keys.
-    #[napi(ts_return_type = "Promise<{ keys: Array<Record<string, unknown>> }>")]
-    pub fn jwks<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Value>> {
+    #[napi]
+    pub fn jwks<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Jwks>> {
         error::promise(env, "Client.jwks", || {
             self.call(
                 env,
                 "Client.jwks",
                 |c| async move { c.jwks().await },
-                |jwks| serde_json::to_value(jwks).unwrap_or(Value::Null),
+                Jwks::from,
             )
         })
     }
@@ -682,39 +690,36 @@ impl Client {
     /// ```js
     /// for (const change of await gateway.changes()) await gateway.changeApplied(change.id)
     /// ```
-    #[napi(
-        ts_args_type = "gatewayId?: string",
-        ts_return_type = "Promise<Array<Change>>"
-    )]
+    #[napi(strict)]
     pub fn changes<'env>(
         &self,
         env: &'env Env,
-        gateway_id: Option<Unknown<'_>>,
-    ) -> Result<PromiseRaw<'env, Vec<Value>>> {
+        gateway_id: Option<arg::String>,
+    ) -> Result<PromiseRaw<'env, Vec<Change>>> {
         error::promise(env, "Client.changes", || {
-            let gateway_id = present(gateway_id)
-                .map(|id| args::string(env, &id, "gatewayId"))
-                .transpose()?;
             self.call(
                 env,
                 "Client.changes",
                 |c| async move { c.changes(gateway_id.as_deref()).await },
-                |changes| changes.into_iter().map(change).collect(),
+                |changes| changes.into_iter().map(Change::from).collect(),
             )
         })
     }
 
     /// `GET /harmony/change/<id>` (machine token): one change of the gateway; an unknown id
     /// rejects with `RUNBEAM_NOT_FOUND`.
-    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Change>")]
-    pub fn change<'env>(&self, env: &'env Env, id: Unknown<'_>) -> Result<PromiseRaw<'env, Value>> {
+    #[napi(strict)]
+    pub fn change<'env>(
+        &self,
+        env: &'env Env,
+        id: arg::String,
+    ) -> Result<PromiseRaw<'env, Change>> {
         error::promise(env, "Client.change", || {
-            let id = args::string(env, &id, "id")?;
             self.call(
                 env,
                 "Client.change",
                 |c| async move { c.change(&id).await },
-                change,
+                Change::from,
             )
         })
     }
@@ -722,18 +727,17 @@ impl Client {
     /// `POST /harmony/changes/acknowledge` (machine token): marks changes as received. An id
     /// that is not one of the gateway's changes rejects with `RUNBEAM_VALIDATION`
     /// (`fieldErrors` names it). Not retried.
-    #[napi(ts_args_type = "ids: Array<string>")]
+    #[napi(strict)]
     pub fn acknowledge_changes<'env>(
         &self,
         env: &'env Env,
-        ids: Unknown<'_>,
+        ids: arg::Vec<String>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         error::promise(env, "Client.acknowledgeChanges", || {
-            let ids = args::strings(env, &ids, "ids")?;
             self.call(
                 env,
                 "Client.acknowledgeChanges",
-                |c| async move { c.acknowledge_changes(&ids).await },
+                |c| async move { c.acknowledge_changes(&ids.0).await },
                 Acknowledgement::from,
             )
         })
@@ -741,14 +745,13 @@ impl Client {
 
     /// `POST /harmony/change/<id>/applied` (machine token): the gateway applied the change. A
     /// change already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
-    #[napi(ts_args_type = "id: string")]
+    #[napi(strict)]
     pub fn change_applied<'env>(
         &self,
         env: &'env Env,
-        id: Unknown<'_>,
+        id: arg::String,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         error::promise(env, "Client.changeApplied", || {
-            let id = args::string(env, &id, "id")?;
             self.call(
                 env,
                 "Client.changeApplied",
@@ -761,20 +764,16 @@ impl Client {
     /// `POST /harmony/change/<id>/failed` (machine token): the gateway could not apply the
     /// change; `error` says why, `details` (any JSON value) is stored with it. A change
     /// already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
-    #[napi(ts_args_type = "id: string, error: string, details?: unknown")]
+    #[napi(strict)]
     pub fn change_failed<'env>(
         &self,
         env: &'env Env,
-        id: Unknown<'_>,
-        error: Unknown<'_>,
-        details: Option<Unknown<'_>>,
+        id: arg::String,
+        error: arg::String,
+        details: Option<arg::Value>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         error::promise(env, "Client.changeFailed", || {
-            let id = args::string(env, &id, "id")?;
-            let error = args::string(env, &error, "error")?;
-            let details: Option<Value> = present(details)
-                .map(|d| json_like(env, &d, "details"))
-                .transpose()?;
+            let details = details.map(|d| d.0);
             self.call(
                 env,
                 "Client.changeFailed",
@@ -787,26 +786,22 @@ impl Client {
     /// Updates the given fields of a resource of a collection (user token), resolving with the
     /// resource. To push a gateway, pipeline, transform or mesh configuration, see
     /// `updateConfig`.
-    #[napi(
-        ts_args_type = "collection: Collection, id: string, resource: Record<string, unknown>",
-        ts_return_type = "Promise<Resource>"
-    )]
+    #[napi(strict)]
     pub fn update<'env>(
         &self,
         env: &'env Env,
-        collection: Unknown<'_>,
-        id: Option<Unknown<'_>>,
-        body: Option<Unknown<'_>>,
-    ) -> Result<PromiseRaw<'env, Value>> {
+        collection: arg::Collection,
+        id: arg::String,
+        resource: arg::Map,
+    ) -> Result<PromiseRaw<'env, Resource>> {
         error::promise(env, "Client.update", || {
-            let items = self.collection(env, &collection)?;
-            let id = args::string(env, &required(env, id, "id")?, "id")?;
-            let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
+            let items = self.collection(collection);
+            let body = Value::Object(resource.0);
             spawn(
                 env,
                 "Client.update",
                 async move { items.update(&id, &body).await },
-                resource,
+                Resource::from,
             )
         })
     }
@@ -821,22 +816,17 @@ impl Client {
     /// const { data } = await gateway.updateConfig('pipeline', config) // data.action: 'created'
     /// await gateway.updateConfig('pipeline', config, { id: data.id }) // data.action: 'updated'
     /// ```
-    #[napi(ts_args_type = "type: UpdateKind, config: string, options?: UpdateConfigOptions")]
+    #[napi(strict)]
     pub fn update_config<'env>(
         &self,
         env: &'env Env,
-        kind: Unknown<'_>,
-        config: Option<Unknown<'_>>,
-        options: Option<Unknown<'_>>,
+        kind: arg::UpdateKind,
+        config: arg::String,
+        options: Option<UpdateConfigOptions>,
     ) -> Result<PromiseRaw<'env, UpdateResult>> {
         error::promise(env, "Client.updateConfig", || {
-            let kind = args::string(env, &kind, "type")?;
-            let kind: UpdateKind = serde_json::from_value(Value::String(kind))
-                .map_err(|e| error::invalid_argument(env, format!("type: {e}")))?;
-            let config = args::string(env, &required(env, config, "config")?, "config")?;
-            let options: UpdateConfigOptions = self::options(env, options)?;
-            let mut request = client::UpdateRequest::new(kind, config);
-            if let Some(id) = options.id {
+            let mut request = client::UpdateRequest::new(kind.0, config.0);
+            if let Some(id) = options.and_then(|o| o.id) {
                 request = request.id(id);
             }
             self.call(
@@ -849,23 +839,23 @@ impl Client {
     }
 
     /// One page of a collection (`'gateways'`, `'services'`, …), user token.
-    #[napi(ts_args_type = "collection: Collection, options?: PageOptions")]
+    #[napi(strict)]
     pub fn list<'env>(
         &self,
         env: &'env Env,
-        collection: Unknown<'_>,
-        options: Option<Unknown<'_>>,
+        collection: arg::Collection,
+        options: Option<PageOptions>,
     ) -> Result<PromiseRaw<'env, Page>> {
         error::promise(env, "Client.list", || {
-            let items = self.collection(env, &collection)?;
-            let options: PageOptions = self::options(env, options)?;
+            let items = self.collection(collection);
+            let options = options.unwrap_or_default();
             let mut request = PageRequest::default();
             // The bounds of both are runbeam-core's (`PageRequest::check`).
-            if let Some(page) = options.page {
-                request.page = count(env, page, "page")?;
+            if let Some(Count(page)) = options.page {
+                request.page = page;
             }
-            if let Some(per_page) = options.per_page {
-                request.per_page = count(env, per_page, "perPage")?;
+            if let Some(Count(per_page)) = options.per_page {
+                request.per_page = per_page;
             }
             spawn(
                 env,
@@ -883,16 +873,14 @@ impl Client {
     pub fn list_pages(
         &self,
         env: &Env,
-        collection: Unknown<'_>,
-        options: Option<Unknown<'_>>,
+        collection: arg::Collection,
+        options: Option<ListAllOptions>,
     ) -> Result<External<PageWalk>> {
         error::entry(env, "Client.listAll", || {
-            let items = self.collection(env, &collection)?;
-            let options: ListAllOptions = self::options(env, options)?;
-            let per_page = match options.per_page {
-                Some(v) => count(env, v, "perPage")?,
-                None => DEFAULT_LIST_ALL_PER_PAGE,
-            };
+            let items = self.collection(collection);
+            let per_page = options
+                .and_then(|o| o.per_page)
+                .map_or(DEFAULT_LIST_ALL_PER_PAGE, |Count(n)| n);
             let cursor = error::core(env, || items.pages(per_page))?;
             Ok(External::new(Arc::new(Mutex::new(Some(cursor)))))
         })
@@ -905,7 +893,7 @@ impl Client {
         &self,
         env: &'env Env,
         walk: &External<PageWalk>,
-    ) -> Result<PromiseRaw<'env, Option<Vec<Value>>>> {
+    ) -> Result<PromiseRaw<'env, Option<Vec<Resource>>>> {
         error::promise(env, "Client.listAll", || {
             let slot = Arc::clone(walk);
             let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -923,72 +911,61 @@ impl Client {
                     *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(cursor);
                     page
                 },
-                |page| page.map(|items| items.into_iter().map(resource).collect()),
+                |page| page.map(|items| items.into_iter().map(Resource::from).collect()),
             )
         })
     }
 
     /// One resource of a collection by id.
-    #[napi(
-        ts_args_type = "collection: Collection, id: string",
-        ts_return_type = "Promise<Resource>"
-    )]
+    #[napi(strict)]
     pub fn get<'env>(
         &self,
         env: &'env Env,
-        collection: Unknown<'_>,
-        id: Unknown<'_>,
-    ) -> Result<PromiseRaw<'env, Value>> {
+        collection: arg::Collection,
+        id: arg::String,
+    ) -> Result<PromiseRaw<'env, Resource>> {
         error::promise(env, "Client.get", || {
-            let items = self.collection(env, &collection)?;
-            let id = args::string(env, &id, "id")?;
+            let items = self.collection(collection);
             spawn(
                 env,
                 "Client.get",
                 async move { items.get(&id).await },
-                resource,
+                Resource::from,
             )
         })
     }
 
     /// Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
     /// (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
-    #[napi(
-        ts_args_type = "collection: Collection, resource: Record<string, unknown>",
-        ts_return_type = "Promise<Resource>"
-    )]
+    #[napi(strict)]
     pub fn create<'env>(
         &self,
         env: &'env Env,
-        collection: Unknown<'_>,
-        body: Option<Unknown<'_>>,
-    ) -> Result<PromiseRaw<'env, Value>> {
+        collection: arg::Collection,
+        resource: arg::Map,
+    ) -> Result<PromiseRaw<'env, Resource>> {
         error::promise(env, "Client.create", || {
-            let items = self.collection(env, &collection)?;
-            let body: Value = json_like(env, &required(env, body, "resource")?, "resource")?;
+            let items = self.collection(collection);
+            let body = Value::Object(resource.0);
             spawn(
                 env,
                 "Client.create",
                 async move { items.create(&body).await },
-                resource,
+                Resource::from,
             )
         })
     }
 
     /// Deletes a resource.
-    #[napi(
-        ts_args_type = "collection: Collection, id: string",
-        ts_return_type = "Promise<void>"
-    )]
+    #[napi(strict)]
     pub fn delete<'env>(
         &self,
         env: &'env Env,
-        collection: Unknown<'_>,
-        id: Unknown<'_>,
+        collection: arg::Collection,
+        id: arg::String,
     ) -> Result<PromiseRaw<'env, ()>> {
         error::promise(env, "Client.delete", || {
-            let items = self.collection(env, &collection)?;
-            let id = args::string(env, &id, "id")?;
+            let items = self.collection(collection);
             spawn(
                 env,
                 "Client.delete",
@@ -1002,7 +979,7 @@ impl Client {
 /// A [`PageCursor`] of runbeam-core held by `listAll` (index.js) between its `__nextPage`
 /// calls; out of its slot while a page is being fetched (`listAll` awaits each page before
 /// asking for the next).
-type PageWalk = Arc<Mutex<Option<PageCursor<Resource>>>>;
+type PageWalk = Arc<Mutex<Option<PageCursor<CoreResource>>>>;
 
 impl Client {
     /// The core client (for the token manager).
@@ -1010,8 +987,8 @@ impl Client {
         &self.inner
     }
 
-    fn collection(&self, env: &Env, name: &Unknown<'_>) -> Result<CollectionClient<Resource>> {
-        Ok(self.inner.collection(collection(env, name)?))
+    fn collection(&self, collection: arg::Collection) -> CollectionClient<CoreResource> {
+        self.inner.collection(collection.0)
     }
 
     /// Runs `call` on the module's runtime with a copy of the core client (same settings and
@@ -1032,8 +1009,4 @@ impl Client {
     {
         spawn(env, function, call(self.inner.clone()), convert)
     }
-}
-
-fn is_nullish(value: &Unknown<'_>) -> bool {
-    matches!(value.get_type(), Ok(ValueType::Undefined | ValueType::Null))
 }

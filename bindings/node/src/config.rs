@@ -1,11 +1,11 @@
 //! `MeshConfig`: the mesh part of a gateway configuration (docs/spec.md §2), loaded and checked by
 //! runbeam-core.
 
-use napi::bindgen_prelude::{Env, Result, Unknown};
+use napi::bindgen_prelude::{Env, Result};
 use napi_derive::napi;
 use runbeam_core::config;
 
-use crate::args;
+use crate::arg;
 use crate::error::{self, Problem};
 use crate::reference::JsReference;
 
@@ -82,10 +82,9 @@ impl MeshConfig {
     /// Loads one TOML document. Tables outside the mesh part are ignored.
     ///
     /// @throws `RUNBEAM_CONFIG` listing every syntax and shape problem in `problems`.
-    #[napi(factory, ts_args_type = "text: string")]
-    pub fn from_toml(env: &Env, text: Unknown<'_>) -> Result<Self> {
+    #[napi(factory)]
+    pub fn from_toml(env: &Env, text: arg::String) -> Result<Self> {
         error::entry(env, "MeshConfig.fromToml", || {
-            let text = args::string(env, &text, "text")?;
             let inner = error::core(env, || config::MeshConfig::from_toml(&text))?;
             Ok(MeshConfig { inner })
         })
@@ -94,11 +93,10 @@ impl MeshConfig {
     /// Reads and loads one file.
     ///
     /// @throws `RUNBEAM_CONFIG` if the file cannot be read or loaded; the message names it.
-    #[napi(factory, ts_args_type = "path: string")]
-    pub fn from_file(env: &Env, path: Unknown<'_>) -> Result<Self> {
+    #[napi(factory)]
+    pub fn from_file(env: &Env, path: arg::String) -> Result<Self> {
         error::entry(env, "MeshConfig.fromFile", || {
-            let path = args::string(env, &path, "path")?;
-            let inner = error::core(env, || config::MeshConfig::from_file(&path))?;
+            let inner = error::core(env, || config::MeshConfig::from_file(&*path))?;
             Ok(MeshConfig { inner })
         })
     }
@@ -106,11 +104,10 @@ impl MeshConfig {
     /// Reads, merges and loads several files, in order. A key defined twice is a problem.
     ///
     /// @throws `RUNBEAM_CONFIG` listing every problem of every file.
-    #[napi(factory, ts_args_type = "paths: Array<string>")]
-    pub fn from_files(env: &Env, paths: Unknown<'_>) -> Result<Self> {
+    #[napi(factory)]
+    pub fn from_files(env: &Env, paths: arg::Vec<String>) -> Result<Self> {
         error::entry(env, "MeshConfig.fromFiles", || {
-            let paths = args::strings(env, &paths, "paths")?;
-            let inner = error::core(env, || config::MeshConfig::from_files(&paths))?;
+            let inner = error::core(env, || config::MeshConfig::from_files(&paths.0))?;
             Ok(MeshConfig { inner })
         })
     }
@@ -129,10 +126,10 @@ impl MeshConfig {
     /// enabled, so that it may be resolved. A string is parsed first.
     ///
     /// @throws `RUNBEAM_INVALID_REFERENCE` if a string is not a valid reference.
-    #[napi(ts_args_type = "reference: Reference | string")]
-    pub fn in_mesh_context(&self, env: &Env, reference: Unknown<'_>) -> Result<bool> {
+    #[napi]
+    pub fn in_mesh_context(&self, env: &Env, reference: arg::ReferenceLike<'_>) -> Result<bool> {
         error::entry(env, "MeshConfig.inMeshContext", || {
-            let reference = args::reference(env, &reference, "reference")?;
+            let reference = reference.parse(env)?;
             error::core(env, || Ok(self.inner.in_mesh_context(&reference)))
         })
     }
@@ -142,10 +139,14 @@ impl MeshConfig {
     /// @throws `RUNBEAM_UNKNOWN_PROVIDER` if its provider is not configured,
     /// `RUNBEAM_NOT_IN_MESH` if no enabled mesh lists it, `RUNBEAM_INVALID_REFERENCE` if a
     /// string is not a valid reference.
-    #[napi(ts_args_type = "reference: Reference | string")]
-    pub fn check_mesh_context(&self, env: &Env, reference: Unknown<'_>) -> Result<String> {
+    #[napi]
+    pub fn check_mesh_context(
+        &self,
+        env: &Env,
+        reference: arg::ReferenceLike<'_>,
+    ) -> Result<String> {
         error::entry(env, "MeshConfig.checkMeshContext", || {
-            let reference = args::reference(env, &reference, "reference")?;
+            let reference = reference.parse(env)?;
             error::core(env, || {
                 self.inner
                     .check_mesh_context(&reference)
@@ -183,16 +184,14 @@ impl MeshConfig {
     /// @throws `RUNBEAM_UNKNOWN_PROVIDER` when the configuration has no `[provider.<name>]`;
     /// `RUNBEAM_INVALID_ARGUMENT` when an argument is not a string. The URL itself is checked
     /// by `validate()` and when a `Resolver` is built.
-    #[napi(ts_args_type = "name: string, url: string")]
+    #[napi]
     pub fn with_provider_api(
         &self,
         env: &Env,
-        name: Unknown<'_>,
-        url: Unknown<'_>,
+        name: arg::String,
+        url: arg::String,
     ) -> Result<MeshConfig> {
         error::entry(env, "MeshConfig.withProviderApi", || {
-            let name = args::string(env, &name, "name")?;
-            let url = args::string(env, &url, "url")?;
             let inner = error::core(env, || self.inner.with_provider_api(&name, &url))?;
             Ok(MeshConfig { inner })
         })

@@ -1,24 +1,24 @@
 //! Conversions every class shares: durations (JavaScript numbers of milliseconds), counts, times
-//! (JavaScript `Date`s, RFC 3339 text in the redacted JSON views) and the redaction mark.
+//! (JavaScript `Date`s, RFC 3339 text in the redacted JSON views), optional Promise results and
+//! the redaction mark.
 //!
-//! Ranges are runbeam-core's: these only refuse what cannot be converted at all (a negative or
-//! fractional count, a negative duration), naming the option; the core refuses the rest (a zero
-//! timeout, a page size over its bound, …) with its own message.
+//! Ranges are runbeam-core's: [`duration_ms`] and [`count`] only refuse what cannot be converted
+//! at all (a negative or fractional count, a negative duration; `crate::arg` says so, naming the
+//! option); the core refuses the rest (a zero timeout, a page size over its bound, …) with its
+//! own message.
 
 use std::time::Duration;
 
 use napi::JsValue;
-use napi::bindgen_prelude::{Env, Result, ToNapiValue};
+use napi::bindgen_prelude::{Either, Env, Null, Result, ToNapiValue};
 use napi::sys;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error;
-
 /// `{machineToken: '***', …}` in the redacted views.
 pub(crate) const REDACTED: &str = "***";
 
-/// A time for JavaScript: a `Date`.
+/// A time for JavaScript: a `Date` (and, as an argument, from one: `crate::arg`).
 pub struct Date(pub(crate) OffsetDateTime);
 
 impl ToNapiValue for Date {
@@ -34,15 +34,10 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
-/// A duration option given in milliseconds: any finite number ≥ 0 (fractions allowed), or
-/// `RUNBEAM_INVALID_ARGUMENT` naming `what`.
-pub(crate) fn duration_ms(env: &Env, value: f64, what: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(value / 1000.0).map_err(|_| {
-        error::invalid_argument(
-            env,
-            format!("{what} must be a number of milliseconds of at least 0, not {value}"),
-        )
-    })
+/// A duration given in milliseconds: any finite number ≥ 0 (fractions allowed); `None` for
+/// anything else.
+pub(crate) fn duration_ms(value: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(value / 1000.0).ok()
 }
 
 /// A duration for JavaScript: milliseconds.
@@ -50,16 +45,18 @@ pub(crate) fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// A count option (attempts, capacities, page numbers and sizes): a whole number ≥ 0, or
-/// `RUNBEAM_INVALID_ARGUMENT` naming `what`. Numbers above `u32::MAX` become `u32::MAX`, above
-/// every bound of the core, which then refuses them with its own message.
-pub(crate) fn count(env: &Env, value: f64, what: &str) -> Result<u32> {
-    if value.fract() == 0.0 && value >= 0.0 {
-        Ok(value.min(f64::from(u32::MAX)) as u32)
-    } else {
-        Err(error::invalid_argument(
-            env,
-            format!("{what} must be a whole number of at least 0, not {value}"),
-        ))
+/// A count (attempts, capacities, page numbers and sizes): a whole number ≥ 0; `None` for
+/// anything else. Numbers above `u32::MAX` become `u32::MAX`, above every bound of the core,
+/// which then refuses them with its own message.
+pub(crate) fn count(value: f64) -> Option<u32> {
+    (value.fract() == 0.0 && value >= 0.0).then(|| value.min(f64::from(u32::MAX)) as u32)
+}
+
+/// An optional Promise result: napi's `Either<T, Null>`, which TypeScript reads as `T | null`
+/// (an `Option<T>` inside a Promise would read `T | undefined | null`).
+pub(crate) fn nullable<T>(value: Option<T>) -> Either<T, Null> {
+    match value {
+        Some(value) => Either::A(value),
+        None => Either::B(Null),
     }
 }

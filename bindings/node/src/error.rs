@@ -24,9 +24,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use napi::bindgen_prelude::{
     Env, Error, JsObjectValue, JsValue, Null, Object, PromiseRaw, Result, Status, ToNapiValue,
-    Unknown,
 };
-use napi::{JsError, JsString, ValueType};
+use napi::{JsError, JsString};
 use napi_derive::napi;
 use runbeam_core::{ErrorKind, panic};
 
@@ -199,22 +198,6 @@ pub fn error_kinds(env: &Env) -> Result<Vec<Object<'_>>> {
             })
             .collect()
     })
-}
-
-/// `"a number"`, `"undefined"`, … for argument errors.
-pub(crate) fn describe(value: &Unknown<'_>) -> &'static str {
-    match value.get_type() {
-        Ok(ValueType::Undefined) => "undefined",
-        Ok(ValueType::Null) => "null",
-        Ok(ValueType::Boolean) => "a boolean",
-        Ok(ValueType::Number) => "a number",
-        Ok(ValueType::String) => "a string",
-        Ok(ValueType::Symbol) => "a symbol",
-        Ok(ValueType::Object) => "an object",
-        Ok(ValueType::Function) => "a function",
-        Ok(ValueType::BigInt) => "a bigint",
-        _ => "an unsupported value",
-    }
 }
 
 fn build(env: &Env, kind: ErrorKind, message: &str, problems: &[runbeam_core::Problem]) -> Error {

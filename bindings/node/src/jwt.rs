@@ -24,52 +24,70 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::{
     Env, Function, JsValue, Object, ObjectFinalize, ObjectRef, PromiseRaw, Result, ToNapiValue,
-    Unknown,
 };
 use napi::sys;
 use napi_derive::napi;
 use runbeam_core::attempt::Attempt;
 use runbeam_core::jwt::{self, Algorithm, Audience, Claims as CoreClaims, DEFAULT_CACHE_CAPACITY};
 
-use crate::convert::{count, duration_ms};
+use crate::arg::{self, Count, Milliseconds};
+use crate::error;
 use crate::promise::{self, Answer};
-use crate::{args, error};
 
 /// Options of `new Validator(options)`. Trust is explicit: give `trustedIssuers`, `jwksUrl`
 /// or both.
-#[napi(object, object_to_js = false)]
-#[derive(Default)]
+#[napi(object, object_from_js = false, object_to_js = false)]
 pub struct ValidatorOptions {
-    /// Issuers whose tokens are accepted: exact match after URL normalisation, never a prefix.
-    /// For Runbeam Cloud, the API root, e.g. `https://api.runbeam.io/api`. Keys come from
-    /// `<issuer>/.well-known/jwks.json` unless `jwksUrl` is given.
+    /// Issuers whose tokens are accepted: exact match after URL normalisation, never a
+    /// prefix. For Runbeam Cloud, the API root, e.g. `https://api.runbeam.io/api`. Keys
+    /// come from `<issuer>/.well-known/jwks.json` unless `jwksUrl` is given.
     pub trusted_issuers: Option<Vec<String>>,
     /// A pinned JWKS URL every key comes from. Alone, any `iss` signed by these keys passes.
     pub jwks_url: Option<String>,
     /// Accepted algorithms (default `['RS256']`). `none` and HMAC are never accepted.
+    // A string union napi cannot derive from a Rust type: the names are runbeam-core's
+    // (`JwtAlgorithm` in dts-header.d.ts, checked against the core by package.test.cjs).
     #[napi(ts_type = "Array<JwtAlgorithm>")]
     pub algorithms: Option<Vec<String>>,
     /// When given, `aud` must name one of these.
     pub audiences: Option<Vec<String>>,
     /// Claims that must be present and not null (any claim, custom ones too).
     pub required_claims: Option<Vec<String>>,
-    /// Clock-skew leeway on `exp`, `nbf` and `iat`, milliseconds (default 60000).
-    pub leeway_ms: Option<f64>,
-    /// How long fetched keys are used before a refresh, milliseconds (default 3600000).
-    pub jwks_ttl_ms: Option<f64>,
-    /// Minimum interval between two fetches of one JWKS, milliseconds (default 30000).
-    pub min_refresh_interval_ms: Option<f64>,
-    /// How long keys stay usable while refreshes fail, milliseconds (default 86400000).
-    pub max_stale_ms: Option<f64>,
+    /// Clock-skew leeway on `exp`, `nbf` and `iat` (default 60000).
+    pub leeway_ms: Option<Milliseconds>,
+    /// How long fetched keys are used before a refresh (default 3600000).
+    pub jwks_ttl_ms: Option<Milliseconds>,
+    /// Minimum interval between two fetches of one JWKS (default 30000).
+    pub min_refresh_interval_ms: Option<Milliseconds>,
+    /// How long keys stay usable while refreshes fail (default 86400000).
+    pub max_stale_ms: Option<Milliseconds>,
     /// Verified tokens remembered (default 10000; 0 disables the cache).
-    pub cache_capacity: Option<f64>,
-    /// Accept `http://` issuers and JWKS URLs on hosts that are not loopback (default false).
+    pub cache_capacity: Option<Count>,
+    /// Accept `http://` issuers and JWKS URLs on hosts that are not loopback (default
+    /// false).
     pub allow_insecure_http: Option<bool>,
-    /// Total time of one JWKS fetch, retries included, milliseconds (default 10000).
-    pub deadline_ms: Option<f64>,
-    /// PEM text of CA certificates trusted for JWKS fetches in addition to the system roots.
+    /// Total time of one JWKS fetch, retries included (default 10000).
+    pub deadline_ms: Option<Milliseconds>,
+    /// PEM text of CA certificates trusted for JWKS fetches in addition to the system
+    /// roots.
     pub ca_bundle_pem: Option<String>,
 }
+
+arg::object!(ValidatorOptions {
+    trusted_issuers,
+    jwks_url,
+    algorithms,
+    audiences,
+    required_claims,
+    leeway_ms,
+    jwks_ttl_ms,
+    min_refresh_interval_ms,
+    max_stale_ms,
+    cache_capacity,
+    allow_insecure_http,
+    deadline_ms,
+    ca_bundle_pem,
+});
 
 /// The JavaScript `Claims` classes registered by `index.js` (the last one builds objects).
 struct Registry {
@@ -325,20 +343,9 @@ impl Validator {
     /// Checks the options and builds the validator; no network request is made. Throws
     /// `RUNBEAM_INVALID_ARGUMENT` without trusted issuers or JWKS URL, for an insecure or
     /// malformed URL, an unknown algorithm or inconsistent timings.
-    #[napi(constructor, ts_args_type = "options: ValidatorOptions")]
-    pub fn new(env: &Env, options: Option<Unknown<'_>>) -> Result<Self> {
+    #[napi(constructor)]
+    pub fn new(env: &Env, options: ValidatorOptions) -> Result<Self> {
         error::entry(env, "new Validator", || {
-            let options: ValidatorOptions = match options {
-                Some(value) if value.get_type()? == napi::ValueType::Object => {
-                    crate::client::json_like(env, &value, "options")?
-                }
-                _ => {
-                    return Err(error::invalid_argument(
-                        env,
-                        "new Validator() needs an options object with trustedIssuers or jwksUrl",
-                    ));
-                }
-            };
             let mut b = jwt::Validator::builder().language("node");
             for issuer in options.trusted_issuers.unwrap_or_default() {
                 b = b.trusted_issuer(issuer);
@@ -359,28 +366,28 @@ impl Validator {
             for claim in options.required_claims.unwrap_or_default() {
                 b = b.required_claim(claim);
             }
-            if let Some(v) = options.leeway_ms {
-                b = b.leeway(duration_ms(env, v, "leewayMs")?);
+            if let Some(Milliseconds(leeway)) = options.leeway_ms {
+                b = b.leeway(leeway);
             }
-            if let Some(v) = options.jwks_ttl_ms {
-                b = b.jwks_ttl(duration_ms(env, v, "jwksTtlMs")?);
+            if let Some(Milliseconds(ttl)) = options.jwks_ttl_ms {
+                b = b.jwks_ttl(ttl);
             }
-            if let Some(v) = options.min_refresh_interval_ms {
-                b = b.min_refresh_interval(duration_ms(env, v, "minRefreshIntervalMs")?);
+            if let Some(Milliseconds(interval)) = options.min_refresh_interval_ms {
+                b = b.min_refresh_interval(interval);
             }
-            if let Some(v) = options.max_stale_ms {
-                b = b.max_stale(duration_ms(env, v, "maxStaleMs")?);
+            if let Some(Milliseconds(max_stale)) = options.max_stale_ms {
+                b = b.max_stale(max_stale);
             }
             let mut capacity = DEFAULT_CACHE_CAPACITY;
-            if let Some(v) = options.cache_capacity {
-                capacity = usize::try_from(count(env, v, "cacheCapacity")?).unwrap_or(usize::MAX);
+            if let Some(Count(n)) = options.cache_capacity {
+                capacity = usize::try_from(n).unwrap_or(usize::MAX);
                 b = b.cache_capacity(capacity);
             }
             if let Some(allow) = options.allow_insecure_http {
                 b = b.allow_insecure_http(allow);
             }
-            if let Some(v) = options.deadline_ms {
-                b = b.deadline(duration_ms(env, v, "deadlineMs")?);
+            if let Some(Milliseconds(deadline)) = options.deadline_ms {
+                b = b.deadline(deadline);
             }
             if let Some(pem) = options.ca_bundle_pem {
                 b = b.ca_bundle_pem(pem);
@@ -416,10 +423,10 @@ impl Validator {
     /// ```js
     /// const claims = validator.validateCached(token) ?? (await validator.validate(token))
     /// ```
-    #[napi(ts_args_type = "token: string")]
-    pub fn validate_cached(&self, env: &Env, token: Unknown<'_>) -> Result<Option<Claims>> {
+    #[napi]
+    pub fn validate_cached(&self, env: &Env, token: arg::JsString<'_>) -> Result<Option<Claims>> {
         error::entry(env, "Validator.validateCached", || {
-            let outcome = with_token(env, &token, |token| self.inner.validate_cached(token))?;
+            let outcome = token.with_str(|token| self.inner.validate_cached(token))?;
             self.cached(env, outcome)
         })
     }
@@ -427,58 +434,58 @@ impl Validator {
     /// `validateCached` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id`
     /// claim matches, and `destinationUrl` (the URL being served, when given) lies under the
     /// token's `dest_url`. `null` when keys must be fetched first.
-    #[napi(ts_args_type = "token: string, meshId: string, destinationUrl?: string | null")]
+    #[napi]
     pub fn verify_mesh_token_cached(
         &self,
         env: &Env,
-        token: Unknown<'_>,
-        mesh_id: Unknown<'_>,
-        destination_url: Option<Unknown<'_>>,
+        token: arg::JsString<'_>,
+        mesh_id: arg::String,
+        destination_url: Option<arg::String>,
     ) -> Result<Option<Claims>> {
         error::entry(env, "Validator.verifyMeshTokenCached", || {
-            let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
-            let outcome =
+            let outcome = token.with_str(|token| {
                 self.inner
-                    .verify_mesh_token_cached(&token, &mesh_id, destination.as_deref());
+                    .verify_mesh_token_cached(token, &mesh_id, destination_url.as_deref())
+            })?;
             self.cached(env, outcome)
         })
     }
 
     /// `validate` (index.js): the claims when the keys are cached, else a Promise (the key
     /// fetch, or the rejection of an error known at once).
-    #[napi(js_name = "__validate", skip_typescript)]
+    #[napi(js_name = "__validate", skip_typescript, strict)]
     pub fn validate<'env>(
         &self,
         env: &'env Env,
-        token: Unknown<'_>,
+        token: arg::JsString<'_>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Validator.validate", || {
-            let attempt = with_token(env, &token, |token| self.inner.validate_attempt(token))?;
+            let attempt = token.with_str(|token| self.inner.validate_attempt(token))?;
             self.settle(env, "Validator.validate", attempt)
         })
     }
 
     /// `verifyMeshToken` (index.js): as `__validate`, with the mesh-token checks.
-    #[napi(js_name = "__verifyMeshToken", skip_typescript)]
+    #[napi(js_name = "__verifyMeshToken", skip_typescript, strict)]
     pub fn verify_mesh_token<'env>(
         &self,
         env: &'env Env,
-        token: Unknown<'_>,
-        mesh_id: Unknown<'_>,
-        destination_url: Option<Unknown<'_>>,
+        token: arg::JsString<'_>,
+        mesh_id: arg::String,
+        destination_url: Option<arg::String>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Validator.verifyMeshToken", || {
-            let (token, mesh_id, destination) = mesh_args(env, token, mesh_id, destination_url)?;
-            let attempt =
+            let attempt = token.with_str(|token| {
                 self.inner
-                    .verify_mesh_token_attempt(&token, &mesh_id, destination.as_deref());
+                    .verify_mesh_token_attempt(token, &mesh_id, destination_url.as_deref())
+            })?;
             self.settle(env, "Validator.verifyMeshToken", attempt)
         })
     }
 
     /// Fetches every JWKS now (at start-up, so the first request does not wait); respects the
     /// minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi]
     pub fn refresh_keys<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         error::promise(env, "Validator.refreshKeys", || {
             let inner = self.inner.clone();
@@ -554,85 +561,15 @@ impl Validator {
     }
 }
 
-/// Bytes of a token read without allocating: over the core's limit, so a token that does not
-/// fit is refused anyway (it is then read in full, for the core's message).
-const TOKEN_BUFFER: usize = jwt::MAX_TOKEN_BYTES + 8;
-
-thread_local! {
-    /// Where `with_token` reads tokens (one per JS thread; reads never nest).
-    static TOKEN: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Calls `f` with the string `token`, read into a per-thread buffer rather than a new `String`
-/// (the hot path of `validateCached`).
-fn with_token<T>(env: &Env, token: &Unknown<'_>, f: impl FnOnce(&str) -> T) -> Result<T> {
-    with_string(env, token, "token", f)
-}
-
-/// Calls `f` with the string `value` (named `what` in the error when it is not a string), read
-/// into a per-thread buffer rather than a new `String` when it is shorter than a JWT may be.
-pub(crate) fn with_string<T>(
-    env: &Env,
-    value: &Unknown<'_>,
-    what: &str,
-    f: impl FnOnce(&str) -> T,
-) -> Result<T> {
-    let mut f = Some(f);
-    let fast = TOKEN.with(|buffer| -> Option<Result<T>> {
-        let mut buffer = buffer.try_borrow_mut().ok()?;
-        if buffer.len() < TOKEN_BUFFER {
-            buffer.resize(TOKEN_BUFFER, 0);
-        }
-        let mut len = 0;
-        // SAFETY: the buffer holds `TOKEN_BUFFER` bytes; napi writes at most that many, NUL
-        // included, and sets `len` to the bytes written before the NUL.
-        let status = unsafe {
-            sys::napi_get_value_string_utf8(
-                env.raw(),
-                value.raw(),
-                buffer.as_mut_ptr().cast(),
-                TOKEN_BUFFER,
-                &mut len,
-            )
-        };
-        // Not a string, or maybe cut short: the slow path says which.
-        if status != sys::Status::napi_ok || len + 4 >= TOKEN_BUFFER {
-            return None;
-        }
-        let text = std::str::from_utf8(&buffer[..len]).ok()?;
-        f.take().map(|f| Ok(f(text)))
-    });
-    match (fast, f) {
-        (Some(result), _) => result,
-        (None, Some(f)) => Ok(f(&args::string(env, value, what)?)),
-        (None, None) => Err(error::internal(env, "string read twice")),
-    }
-}
-
-fn mesh_args(
-    env: &Env,
-    token: Unknown<'_>,
-    mesh_id: Unknown<'_>,
-    destination_url: Option<Unknown<'_>>,
-) -> Result<(String, String, Option<String>)> {
-    let token = args::string(env, &token, "token")?;
-    let mesh_id = args::string(env, &mesh_id, "meshId")?;
-    let destination = crate::client::present(destination_url)
-        .map(|d| args::string(env, &d, "destinationUrl"))
-        .transpose()?;
-    Ok((token, mesh_id, destination))
-}
-
 /// The token of an `Authorization` header value: scheme `Bearer` (any case), one token.
 /// Throws `RUNBEAM_JWT_INVALID` otherwise (the message never quotes the header).
 ///
 /// ```js
 /// const token = parseBearer(req.headers.authorization)
 /// ```
-#[napi(ts_args_type = "header: string")]
-pub fn parse_bearer(env: &Env, header: Unknown<'_>) -> Result<String> {
+#[napi]
+pub fn parse_bearer(env: &Env, header: arg::String) -> Result<String> {
     error::entry(env, "parseBearer", || {
-        let header = args::string(env, &header, "header")?;
         error::core(env, || jwt::parse_bearer(&header).map(str::to_owned))
     })
 }

@@ -14,13 +14,15 @@
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`, and holds the
 //!   panic boundary every entry point goes through (`entry` for synchronous calls, `spawn_with`
 //!   for Promises): a panic becomes a `RUNBEAM_INTERNAL` error, never an aborted process;
-//! - `args` reads JavaScript arguments, with `RUNBEAM_INVALID_ARGUMENT` for a wrong type.
+//! - [`arg`] holds the argument types (and declares the option objects): napi converts every
+//!   argument before the body runs, a value of the wrong type becomes `RUNBEAM_INVALID_ARGUMENT`.
 //!
-//! `index.d.ts` is generated from this crate by `napi build` (plus `dts-header.d.ts`, the
-//! declarations of the JavaScript `Reference` class) and checked in.
+//! `index.d.ts` is generated from this crate's signatures by `napi build` (plus
+//! `dts-header.d.ts`: the declarations of what `index.js` defines and of the argument type
+//! aliases) and checked in.
 #![deny(missing_docs)]
 
-mod args;
+pub mod arg;
 pub mod client;
 pub mod config;
 mod convert;

@@ -2,8 +2,9 @@
 //!
 //! Why the class is written in JavaScript: a napi class instance costs a wrap, a finalizer and
 //! one native call per getter — about 2–3 µs per parsed reference on the development machine,
-//! ten to twenty times a naive `split('.')` parser in JS — while the issue asks `Reference.parse`
-//! to be about as cheap as that naive parser. So a parse is **one** native call,
+//! ten to twenty times a naive `split('.')` parser in JS — while a gateway parses references on
+//! its hot path and `Reference.parse` should cost about what that naive parser costs. So a
+//! parse is **one** native call,
 //! [`parse_reference`], which
 //! 1. reads the string into a stack buffer (one napi call, no allocation for valid input),
 //! 2. parses it with [`Reference::parse`] (all rules live there),
@@ -14,7 +15,8 @@
 //! part is a span of the canonical text, an entry of [`CONSTANTS`] (defined here), or null.
 //!
 //! Errors are thrown from here as `RUNBEAM_INVALID_REFERENCE` (core) or
-//! `RUNBEAM_INVALID_ARGUMENT` (not a string) with the core's message.
+//! `RUNBEAM_INVALID_ARGUMENT` (not a string) with the core's message. [`parse_reference`] reads
+//! its argument itself (not through `crate::arg`): into a stack buffer, without allocating.
 
 use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
@@ -29,8 +31,7 @@ use napi_derive::napi;
 use runbeam_core::reference::LOCAL_PROVIDER;
 use runbeam_core::{Lookup, Reference, ResourceType};
 
-use crate::args;
-use crate::error;
+use crate::{arg, error};
 
 /// Length of the shared buffer, in `i32`s. Layout: five parts (provider, team, type, lookup,
 /// value), two slots each, then `isLocal` (0 or 1). A part is `(start, end)`: a span of the
@@ -193,7 +194,7 @@ fn create_scratch<'env>(env: &'env Env) -> Result<Object<'env>> {
 }
 
 /// The canonical form of `value` if it is a `Reference` of a registered class, else `None`.
-pub(crate) fn canonical_of(env: &Env, value: &Unknown<'_>) -> Result<Option<String>> {
+pub(crate) fn canonical_of(env: &Env, value: Unknown<'_>) -> Result<Option<String>> {
     let functions = REGISTRY.with(|registry| {
         registry
             .borrow()
@@ -203,17 +204,12 @@ pub(crate) fn canonical_of(env: &Env, value: &Unknown<'_>) -> Result<Option<Stri
             .collect::<Result<Vec<_>>>()
     })?;
     for function in functions {
-        // SAFETY: `function` is a live function of `env` (registered by `index.js`).
-        let function: Function<'_, Unknown<'_>, Unknown<'_>> =
+        // SAFETY: `function` is a live function of `env` (registered by `index.js`); it
+        // returns a string or `undefined`.
+        let function: Function<'_, Unknown<'_>, Option<String>> =
             unsafe { Function::from_napi_value(env.raw(), function) }?;
-        // SAFETY: `value` belongs to `env`.
-        let arg = unsafe { Unknown::from_raw_unchecked(env.raw(), value.raw()) };
-        let canonical = function.call(arg)?;
-        if canonical.get_type()? == napi::ValueType::String {
-            // SAFETY: checked to be a string.
-            return Ok(Some(unsafe {
-                String::from_napi_value(env.raw(), canonical.raw())
-            }?));
+        if let Some(canonical) = function.call(value)? {
+            return Ok(Some(canonical));
         }
     }
     Ok(None)
@@ -299,8 +295,9 @@ pub fn parse_reference<'env>(
                 (reference, same)
             }
             None => {
-                // Longer than any reference: read it all for the core's message.
-                let input = args::string(env, &text, "the reference")?;
+                // Longer than any reference: read it all for the core's message (a string:
+                // napi read it above).
+                let input = text.coerce_to_string()?.into_utf8()?.into_owned()?;
                 let reference = error::core(env, || Reference::parse(&input))?;
                 let same = reference.as_str() == input;
                 (reference, same)
@@ -332,7 +329,7 @@ fn not_a_string(env: &Env, text: &Unknown<'_>) -> napi::Error {
         env,
         format!(
             "Reference.parse() expects a string, not {}",
-            error::describe(text)
+            arg::describe(text)
         ),
     )
 }
@@ -340,10 +337,14 @@ fn not_a_string(env: &Env, text: &Unknown<'_>) -> napi::Error {
 /// Whether two canonical forms name the same resource (runbeam-core's equality).
 /// Internal: backs `Reference.prototype.equals`.
 #[napi(js_name = "__referencesEqual", skip_typescript)]
-pub fn references_equal(env: &Env, a: Unknown<'_>, b: Unknown<'_>) -> Result<bool> {
-    error::entry(env, "referencesEqual", || {
-        let a = args::reference(env, &a, "a")?;
-        let b = args::reference(env, &b, "b")?;
-        Ok(a == b)
-    })
+pub fn references_equal(
+    env: &Env,
+    a: arg::ReferenceLike<'_>,
+    b: arg::ReferenceLike<'_>,
+) -> Result<bool> {
+    error::entry(
+        env,
+        "referencesEqual",
+        || Ok(a.parse(env)? == b.parse(env)?),
+    )
 }

@@ -29,22 +29,22 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{
-    Env, FromNapiRef, JavaScriptClassExt, JsObjectValue, JsValue, Object, ObjectFinalize,
-    ObjectRef, PromiseRaw, Result, ToNapiValue, Unknown,
+    Env, JsObjectValue, JsValue, Object, ObjectFinalize, ObjectRef, PromiseRaw, Result, ToNapiValue,
 };
-use napi::{ValueType, sys};
+use napi::sys;
 use napi_derive::napi;
 use runbeam_core::jwt::Claims as CoreClaims;
 use runbeam_core::resolve;
 use serde_json::{Map, Value};
 
-use crate::client::{Client, ResolvedResource, present};
+use crate::arg::{self, ClassInstance, Count, Milliseconds};
+use crate::client::{Client, ResolvedResource};
 use crate::config::MeshConfig;
-use crate::convert::{Date, REDACTED, count, duration_ms, rfc3339};
+use crate::convert::{Date, REDACTED, rfc3339};
 use crate::jwt::Claims;
 use crate::promise::{self, Answer};
 use crate::storage::TokenManager;
-use crate::{error, jwt, reference};
+use crate::{error, jwt};
 
 /// The answer of `resolve` / `resolveCached`: the resource, who answered and when, and whether
 /// it is a stale answer. Frozen: a resolver returns the same object again while the answer is
@@ -297,8 +297,8 @@ impl IssuedMeshToken {
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
-    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self, env: &Env) -> Result<Value> {
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self, env: &Env) -> Result<Map<String, Value>> {
         error::entry(env, "IssuedMeshToken.toJSON", || {
             let mut map = Map::new();
             map.insert("token".into(), REDACTED.into());
@@ -312,7 +312,7 @@ impl IssuedMeshToken {
                 "claims".into(),
                 Value::Object(self.inner.claims.all().clone()),
             );
-            Ok(Value::Object(map))
+            Ok(map)
         })
     }
 }
@@ -369,88 +369,33 @@ impl ObjectFinalize for Resolver {
     }
 }
 
-fn property<'env>(object: &Object<'env>, name: &str) -> Result<Option<Unknown<'env>>> {
-    let value: Unknown<'env> = object.get_named_property(name)?;
-    Ok(present(Some(value)))
+/// Options of `new Resolver(options)`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+pub struct ResolverOptions {
+    /// The gateway's mesh configuration (check it with `validateStartup()`).
+    pub config: ClassInstance<MeshConfig>,
+    /// The HTTP settings (timeouts, retries, CA bundle, `allowInsecureHttp`) used for every
+    /// provider, each at its own `api` URL; the client's own URL and token are not used.
+    pub client: ClassInstance<Client>,
+    /// Supplies the gateway's machine token (resolving, mesh tokens; verification needs
+    /// none).
+    pub token_manager: ClassInstance<TokenManager>,
+    /// Serve a stale answer at most this old when the provider fails (default 3600000).
+    pub max_stale_ms: Option<Milliseconds>,
+    /// Renew a cached mesh token this long before it expires (default 30000).
+    pub mesh_token_margin_ms: Option<Milliseconds>,
+    /// Mesh tokens remembered at most, one per mesh and destination URL (default 1024).
+    pub mesh_token_capacity: Option<Count>,
 }
 
-/// The native object of class `T` behind `value`, or `RUNBEAM_INVALID_ARGUMENT` naming `what`.
-fn instance<T: JavaScriptClassExt + FromNapiRef + 'static>(
-    env: &Env,
-    value: Option<Unknown<'_>>,
-    what: &str,
-    class: &str,
-) -> Result<&'static T> {
-    let Some(value) = present(value) else {
-        return Err(error::invalid_argument(env, format!("{what} is missing")));
-    };
-    if !T::instance_of(env, &value)? {
-        return Err(error::invalid_argument(
-            env,
-            format!("{what} must be a {class}, not {}", error::describe(&value)),
-        ));
-    }
-    // SAFETY: `value` belongs to `env` and is an instance of `T` (checked above).
-    unsafe { T::from_napi_ref(env.raw(), value.raw()) }
-}
-
-/// Calls `f` with the text of a reference argument: a string (read without allocating) or a
-/// `Reference` (its canonical form). The core parses it.
-fn with_reference<T>(env: &Env, value: &Unknown<'_>, f: impl FnOnce(&str) -> T) -> Result<T> {
-    match value.get_type()? {
-        ValueType::String => jwt::with_string(env, value, "reference", f),
-        ValueType::Object => match reference::canonical_of(env, value)? {
-            Some(text) => Ok(f(&text)),
-            None => Err(not_a_reference(env, value)),
-        },
-        _ => Err(not_a_reference(env, value)),
-    }
-}
-
-/// A required reference argument (`undefined` is refused like any other non-reference).
-fn reference_arg<'a>(env: &Env, value: Option<Unknown<'a>>) -> Result<Unknown<'a>> {
-    value.ok_or_else(|| {
-        error::invalid_argument(
-            env,
-            "reference must be a Reference or a string, not undefined",
-        )
-    })
-}
-
-fn not_a_reference(env: &Env, value: &Unknown<'_>) -> napi::Error {
-    error::invalid_argument(
-        env,
-        format!(
-            "reference must be a Reference or a string, not {}",
-            error::describe(value)
-        ),
-    )
-}
-
-fn string_arg(env: &Env, value: Option<Unknown<'_>>, what: &str) -> Result<String> {
-    match value {
-        Some(value) => crate::args::string(env, &value, what),
-        None => Err(error::invalid_argument(
-            env,
-            format!("{what} must be a string, not undefined"),
-        )),
-    }
-}
-
-/// `(token, mesh, destinationUrl?)` of the verify methods.
-fn verify_args(
-    env: &Env,
-    token: Option<Unknown<'_>>,
-    mesh: Option<Unknown<'_>>,
-    destination_url: Option<Unknown<'_>>,
-) -> Result<(String, String, Option<String>)> {
-    let token = string_arg(env, token, "token")?;
-    let mesh = string_arg(env, mesh, "mesh")?;
-    let destination = present(destination_url)
-        .map(|d| crate::args::string(env, &d, "destinationUrl"))
-        .transpose()?;
-    Ok((token, mesh, destination))
-}
+arg::object!(ResolverOptions {
+    config,
+    client,
+    token_manager,
+    max_stale_ms,
+    mesh_token_margin_ms,
+    mesh_token_capacity,
+});
 
 #[napi]
 impl Resolver {
@@ -459,59 +404,23 @@ impl Resolver {
     ///
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or wrongly typed option;
     /// `RUNBEAM_CONFIG` when a provider's API URL or a mesh's `jwks_url` cannot be used.
-    #[napi(constructor, ts_args_type = "options: ResolverOptions")]
-    pub fn new(env: &Env, options: Option<Unknown<'_>>) -> Result<Self> {
+    #[napi(constructor)]
+    pub fn new(env: &Env, options: ResolverOptions) -> Result<Self> {
         error::entry(env, "new Resolver", || {
-            let options = match options {
-                Some(value) if value.get_type()? == ValueType::Object => {
-                    Object::from_raw(env.raw(), value.raw())
-                }
-                other => {
-                    let got = other.as_ref().map_or("undefined", error::describe);
-                    return Err(error::invalid_argument(
-                        env,
-                        format!(
-                            "new Resolver() needs an options object with config, client and tokenManager, not {got}"
-                        ),
-                    ));
-                }
-            };
-            let config: &MeshConfig = instance(
-                env,
-                property(&options, "config")?,
-                "options.config",
-                "MeshConfig",
-            )?;
-            let client: &Client = instance(
-                env,
-                property(&options, "client")?,
-                "options.client",
-                "Client",
-            )?;
-            let manager: &TokenManager = instance(
-                env,
-                property(&options, "tokenManager")?,
-                "options.tokenManager",
-                "TokenManager",
-            )?;
             let mut builder = resolve::Resolver::builder(
-                config.core().clone(),
-                client.core().clone(),
-                manager.core(),
+                options.config.core().clone(),
+                options.client.core().clone(),
+                options.token_manager.core(),
             );
-            if let Some(v) = property(&options, "maxStaleMs")? {
-                let v: f64 = crate::client::json_like(env, &v, "options.maxStaleMs")?;
-                builder = builder.max_stale(duration_ms(env, v, "options.maxStaleMs")?);
+            if let Some(Milliseconds(max_stale)) = options.max_stale_ms {
+                builder = builder.max_stale(max_stale);
             }
-            if let Some(v) = property(&options, "meshTokenMarginMs")? {
-                let v: f64 = crate::client::json_like(env, &v, "options.meshTokenMarginMs")?;
+            if let Some(Milliseconds(margin)) = options.mesh_token_margin_ms {
+                builder = builder.mesh_token_margin(margin);
+            }
+            if let Some(Count(capacity)) = options.mesh_token_capacity {
                 builder =
-                    builder.mesh_token_margin(duration_ms(env, v, "options.meshTokenMarginMs")?);
-            }
-            if let Some(v) = property(&options, "meshTokenCapacity")? {
-                let n: f64 = crate::client::json_like(env, &v, "options.meshTokenCapacity")?;
-                let n = count(env, n, "options.meshTokenCapacity")?;
-                builder = builder.mesh_token_capacity(usize::try_from(n).unwrap_or(usize::MAX));
+                    builder.mesh_token_capacity(usize::try_from(capacity).unwrap_or(usize::MAX));
             }
             let inner = error::core(env, || builder.build())?;
             Ok(Resolver {
@@ -543,15 +452,14 @@ impl Resolver {
     /// `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER`, `RUNBEAM_NOT_FOUND` (a local name the
     /// configuration does not define); `RUNBEAM_INVALID_ARGUMENT` for a value that is neither a
     /// string nor a `Reference`.
-    #[napi(ts_args_type = "reference: Reference | string")]
+    #[napi]
     pub fn resolve_cached(
         &self,
         env: &Env,
-        reference: Option<Unknown<'_>>,
+        reference: arg::ReferenceLike<'_>,
     ) -> Result<Option<Resolution>> {
         error::entry(env, "Resolver.resolveCached", || {
-            let reference = reference_arg(env, reference)?;
-            let outcome = with_reference(env, &reference, |text| self.inner.resolve_cached(text))?;
+            let outcome = reference.with_text(|text| self.inner.resolve_cached(text))?;
             outcome
                 .map(|answer| {
                     answer
@@ -564,15 +472,14 @@ impl Resolver {
 
     /// `resolve` (index.js): the `Resolution` when it is known now, else a Promise (the
     /// request, or the rejection of an error known at once).
-    #[napi(js_name = "__resolve", skip_typescript)]
+    #[napi(js_name = "__resolve", skip_typescript, strict)]
     pub fn resolve<'env>(
         &self,
         env: &'env Env,
-        reference: Option<Unknown<'_>>,
+        reference: arg::ReferenceLike<'_>,
     ) -> Result<Answer<'env, Resolution>> {
         error::promise(env, "Resolver.resolve", || {
-            let reference = reference_arg(env, reference)?;
-            let attempt = with_reference(env, &reference, |text| self.inner.resolve_attempt(text))?;
+            let attempt = reference.with_text(|text| self.inner.resolve_attempt(text))?;
             let objects = Rc::clone(&self.objects);
             let resolver = self.inner.clone();
             promise::attempt(
@@ -592,24 +499,19 @@ impl Resolver {
     /// Rejects with `RUNBEAM_NOT_IN_MESH` for a mesh that is not configured or not enabled,
     /// `RUNBEAM_INVALID_ARGUMENT` for a destination that is not an http(s) URL, the provider's
     /// errors (`RUNBEAM_PERMISSION_DENIED` says which rule failed) and the validator's errors.
-    #[napi(
-        ts_args_type = "mesh: string, destinationUrl: string",
-        ts_return_type = "Promise<IssuedMeshToken>"
-    )]
+    #[napi(strict)]
     pub fn mesh_token<'env>(
         &self,
         env: &'env Env,
-        mesh: Option<Unknown<'_>>,
-        destination_url: Option<Unknown<'_>>,
+        mesh: arg::String,
+        destination_url: arg::String,
     ) -> Result<PromiseRaw<'env, IssuedMeshToken>> {
         error::promise(env, "Resolver.meshToken", || {
-            let mesh = string_arg(env, mesh, "mesh")?;
-            let destination = string_arg(env, destination_url, "destinationUrl")?;
             let inner = self.inner.clone();
             crate::promise::spawn(
                 env,
                 "Resolver.meshToken",
-                async move { inner.mesh_token(&mesh, &destination).await },
+                async move { inner.mesh_token(&mesh, &destination_url).await },
                 |inner| IssuedMeshToken { inner },
             )
         })
@@ -623,18 +525,20 @@ impl Resolver {
     ///
     /// @throws `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`,
     /// `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`.
-    #[napi(ts_args_type = "token: string, mesh: string, destinationUrl?: string | null")]
+    #[napi]
     pub fn verify_mesh_token_cached(
         &self,
         env: &Env,
-        token: Option<Unknown<'_>>,
-        mesh: Option<Unknown<'_>>,
-        destination_url: Option<Unknown<'_>>,
+        token: arg::JsString<'_>,
+        mesh: arg::String,
+        destination_url: Option<arg::String>,
     ) -> Result<Option<Claims>> {
         error::entry(env, "Resolver.verifyMeshTokenCached", || {
-            let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
-            self.inner
-                .verify_mesh_token_cached(&token, &mesh, destination.as_deref())
+            token
+                .with_str(|token| {
+                    self.inner
+                        .verify_mesh_token_cached(token, &mesh, destination_url.as_deref())
+                })?
                 .map(|claims| {
                     claims
                         .map_err(|e| error::from_core(env, &e))
@@ -645,19 +549,19 @@ impl Resolver {
     }
 
     /// `verifyMeshToken` (index.js): the claims when the keys are cached, else a Promise.
-    #[napi(js_name = "__verifyMeshToken", skip_typescript)]
+    #[napi(js_name = "__verifyMeshToken", skip_typescript, strict)]
     pub fn verify_mesh_token<'env>(
         &self,
         env: &'env Env,
-        token: Option<Unknown<'_>>,
-        mesh: Option<Unknown<'_>>,
-        destination_url: Option<Unknown<'_>>,
+        token: arg::JsString<'_>,
+        mesh: arg::String,
+        destination_url: Option<arg::String>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Resolver.verifyMeshToken", || {
-            let (token, mesh, destination) = verify_args(env, token, mesh, destination_url)?;
-            let attempt =
+            let attempt = token.with_str(|token| {
                 self.inner
-                    .verify_mesh_token_attempt(&token, &mesh, destination.as_deref());
+                    .verify_mesh_token_attempt(token, &mesh, destination_url.as_deref())
+            })?;
             let build =
                 |env: &Env, claims: Arc<CoreClaims>| jwt::new_claims(env, &claims).map(Claims);
             promise::attempt(
@@ -674,16 +578,10 @@ impl Resolver {
     /// provider. Returns whether an answer was dropped.
     ///
     /// @throws `RUNBEAM_INVALID_REFERENCE`, `RUNBEAM_INVALID_ARGUMENT`.
-    #[napi(ts_args_type = "reference: Reference | string")]
-    pub fn invalidate(&self, env: &Env, reference: Option<Unknown<'_>>) -> Result<bool> {
+    #[napi]
+    pub fn invalidate(&self, env: &Env, reference: arg::ReferenceLike<'_>) -> Result<bool> {
         error::entry(env, "Resolver.invalidate", || {
-            let Some(reference) = reference else {
-                return Err(error::invalid_argument(
-                    env,
-                    "reference must be a Reference or a string, not undefined",
-                ));
-            };
-            let outcome = with_reference(env, &reference, |text| self.inner.invalidate(text))?;
+            let outcome = reference.with_text(|text| self.inner.invalidate(text))?;
             outcome.map_err(|e| error::from_core(env, &e))
         })
     }
@@ -708,10 +606,9 @@ impl Resolver {
     ///
     /// @throws `RUNBEAM_CONFIG` with every problem of the new configuration in `problems`;
     /// `RUNBEAM_INVALID_ARGUMENT` when `config` is not a `MeshConfig`.
-    #[napi(ts_args_type = "config: MeshConfig")]
-    pub fn reload(&self, env: &Env, config: Option<Unknown<'_>>) -> Result<()> {
+    #[napi]
+    pub fn reload(&self, env: &Env, config: ClassInstance<MeshConfig>) -> Result<()> {
         error::entry(env, "Resolver.reload", || {
-            let config: &MeshConfig = instance(env, config, "config", "MeshConfig")?;
             error::core(env, || self.inner.reload(config.core().clone()))
         })
     }

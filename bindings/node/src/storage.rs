@@ -22,76 +22,121 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use napi::bindgen_prelude::{
-    Either, Either3, Env, FromNapiValue, Function, JavaScriptClassExt, JsObjectValue, JsValue,
-    Object, Promise, PromiseRaw, Result, Unknown,
+    Either, Either3, Env, Null, Promise, PromiseRaw, Result, ToNapiValue, sys,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{JsDate, ValueType};
 use napi_derive::napi;
 use runbeam_core::storage::{self as core, Credential, DEFAULT_RENEWAL_WINDOW, StoreChoice};
 use runbeam_core::{ErrorKind, Secret};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use crate::client::{Client, json_like, present};
-use crate::convert::{Date, REDACTED, duration_ms, millis, rfc3339};
+use crate::arg::{self, ClassInstance, Milliseconds};
+use crate::client::Client;
+use crate::convert::{Date, REDACTED, millis, nullable, rfc3339};
+use crate::error;
 use crate::promise::{blocking, spawn};
-use crate::{args, error};
 
 type Store = Arc<dyn core::TokenStore>;
 
-/// A JSON object for the core's serde types from a JavaScript object: `(jsName, coreName)`
-/// pairs; `Date` values become RFC 3339 text, absent/null fields are left out.
-fn fields(env: &Env, value: &Unknown<'_>, what: &str, names: &[(&str, &str)]) -> Result<Value> {
-    if value.get_type()? != ValueType::Object {
-        return Err(error::invalid_argument(
-            env,
-            format!("{what} must be an object, not {}", error::describe(value)),
-        ));
+/// The fields of a machine token (`new MachineToken(fields)`, `saveMachineToken`).
+#[napi(object, object_from_js = false, object_to_js = false)]
+pub struct MachineTokenFields {
+    /// The opaque token sent as `Authorization: Bearer`.
+    pub machine_token: String,
+    /// When it stops working: a `Date`, or RFC 3339 / `YYYY-MM-DD HH:MM:SS` (UTC) text.
+    pub expires_at: arg::Either<Date, String>,
+    /// The gateway it identifies (a number stands for its decimal text).
+    pub gateway_id: arg::Either<String, f64>,
+    /// What it may do.
+    pub abilities: Option<Vec<String>>,
+    /// When it was issued, if known: a `Date` or text, as `expiresAt`.
+    pub issued_at: Option<arg::Either<Date, String>>,
+}
+
+arg::object!(MachineTokenFields {
+    machine_token,
+    expires_at,
+    gateway_id,
+    abilities,
+    issued_at
+});
+
+/// The fields of a user token (`new UserToken(fields)`, `saveUserToken`).
+#[napi(object, object_from_js = false, object_to_js = false)]
+pub struct UserTokenFields {
+    /// The user JWT or Sanctum token.
+    pub token: String,
+    /// When it expires, if known: a `Date`, or RFC 3339 / `YYYY-MM-DD HH:MM:SS` (UTC) text.
+    pub expires_at: Option<arg::Either<Date, String>>,
+    /// Who it belongs to (`{id, email, name}` as the Cloud gives it).
+    pub user: Option<Map<String, Value>>,
+}
+
+arg::object!(UserTokenFields {
+    token,
+    expires_at,
+    user
+});
+
+/// A time field for the core's serde types: RFC 3339 text of a `Date`, or the text as given
+/// (the core reads both of its formats).
+fn time_json(time: arg::Either<Date, String>) -> Value {
+    match time {
+        arg::Either::A(Date(t)) => Value::String(rfc3339(t)),
+        arg::Either::B(text) => Value::String(text),
     }
-    let object = Object::from_raw(env.raw(), value.raw());
-    let mut map = Map::new();
-    for (js, name) in names {
-        let field: Unknown<'_> = object.get_named_property(js)?;
-        if matches!(field.get_type()?, ValueType::Undefined | ValueType::Null) {
-            continue;
-        }
-        let json = if field.is_date()? {
-            // SAFETY: `field` belongs to `env` and is a Date (checked above).
-            let ms = unsafe { JsDate::from_napi_value(env.raw(), field.raw()) }?.value_of()?;
-            let t = OffsetDateTime::from_unix_timestamp_nanos((ms as i128) * 1_000_000)
-                .map_err(|e| error::invalid_argument(env, format!("{what}.{js}: {e}")))?;
-            Value::String(rfc3339(t))
-        } else {
-            json_like(env, &field, &format!("{what}.{js}"))?
+}
+
+/// What the core refuses when it reads a token from its fields (an empty token, a date it
+/// cannot read): `RUNBEAM_INVALID_ARGUMENT` naming `what`.
+fn refused(env: &Env, what: &str) -> impl FnOnce(serde_json::Error) -> napi::Error {
+    move |e| error::invalid_argument(env, format!("{what}: {e}"))
+}
+
+impl MachineTokenFields {
+    /// The core's token (its rules: a non-empty token, a readable date, …).
+    fn into_core(self, env: &Env) -> Result<core::MachineToken> {
+        let gateway_id = match self.gateway_id {
+            arg::Either::A(text) => Value::String(text),
+            // A whole number as an integer (`7`, not `7.0`), as JSON from JavaScript would be.
+            arg::Either::B(n) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
+                Value::from(n as i64)
+            }
+            arg::Either::B(n) => Value::from(n),
         };
-        map.insert((*name).to_string(), json);
+        let json = serde_json::json!({
+            "machine_token": self.machine_token,
+            "expires_at": time_json(self.expires_at),
+            "gateway_id": gateway_id,
+            "abilities": self.abilities.unwrap_or_default(),
+            "issued_at": self.issued_at.map(time_json),
+        });
+        serde_json::from_value(json).map_err(refused(env, "MachineTokenFields"))
     }
-    Ok(Value::Object(map))
 }
 
-/// The core's token type `$ty` from such an object; its shape errors are
-/// `RUNBEAM_INVALID_ARGUMENT`.
-macro_rules! token_from {
-    ($env:expr, $json:expr, $what:expr, $ty:ty) => {
-        serde_json::from_value::<$ty>($json)
-            .map_err(|e| error::invalid_argument($env, format!("{}: {e}", $what)))
-    };
+impl UserTokenFields {
+    /// The core's token.
+    fn into_core(self, env: &Env) -> Result<core::UserToken> {
+        let json = serde_json::json!({
+            "token": self.token,
+            "expires_at": self.expires_at.map(time_json),
+            "user": self.user,
+        });
+        serde_json::from_value(json).map_err(refused(env, "UserTokenFields"))
+    }
 }
 
-const MACHINE_FIELDS: &[(&str, &str)] = &[
-    ("machineToken", "machine_token"),
-    ("expiresAt", "expires_at"),
-    ("gatewayId", "gateway_id"),
-    ("abilities", "abilities"),
-    ("issuedAt", "issued_at"),
-];
+/// Which backend a token store is (TypeScript `TokenStoreBackend`, declared in
+/// `dts-header.d.ts`: `'keyring' | 'file' | 'memory'`).
+pub struct TokenStoreBackend(&'static str);
 
-const USER_FIELDS: &[(&str, &str)] = &[
-    ("token", "token"),
-    ("expiresAt", "expires_at"),
-    ("user", "user"),
-];
+impl ToNapiValue for TokenStoreBackend {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        // SAFETY: the caller's (napi's).
+        unsafe { <&str>::to_napi_value(env, val.0) }
+    }
+}
 
 /// A gateway's machine token (docs/spec.md §5.1). The token string is not an own property: read it
 /// with `token.machineToken` or `token.expose()`; `util.inspect`, `console.log` and
@@ -119,11 +164,10 @@ impl MachineToken {
     /// `YYYY-MM-DD HH:MM:SS` UTC), `gatewayId` a string or number.
     ///
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or empty token, a bad date, …
-    #[napi(constructor, ts_args_type = "fields: MachineTokenFields")]
-    pub fn new(env: &Env, fields: Unknown<'_>) -> Result<Self> {
+    #[napi(constructor)]
+    pub fn new(env: &Env, fields: MachineTokenFields) -> Result<Self> {
         error::entry(env, "new MachineToken", || {
-            let json = self::fields(env, &fields, "fields", MACHINE_FIELDS)?;
-            token_from!(env, json, "MachineToken", core::MachineToken).map(MachineToken::from)
+            fields.into_core(env).map(MachineToken::from)
         })
     }
 
@@ -191,23 +235,17 @@ impl MachineToken {
     }
 
     /// Whether it expires within `windowMs` (default 7 days) or has expired.
-    #[napi(ts_args_type = "windowMs?: number")]
-    pub fn needs_renewal(&self, env: &Env, window_ms: Option<Unknown<'_>>) -> Result<bool> {
+    #[napi]
+    pub fn needs_renewal(&self, env: &Env, window_ms: Option<Milliseconds>) -> Result<bool> {
         error::entry(env, "MachineToken.needsRenewal", || {
-            let window = match present(window_ms) {
-                None => DEFAULT_RENEWAL_WINDOW,
-                Some(v) => {
-                    let v: f64 = json_like(env, &v, "windowMs")?;
-                    duration_ms(env, v, "windowMs")?
-                }
-            };
+            let window = window_ms.map_or(DEFAULT_RENEWAL_WINDOW, |Milliseconds(w)| w);
             Ok(self.inner.needs_renewal(window))
         })
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
-    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self, env: &Env) -> Result<Value> {
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self, env: &Env) -> Result<Map<String, Value>> {
         error::entry(env, "MachineToken.toJSON", || {
             let mut map = Map::new();
             map.insert("machineToken".into(), REDACTED.into());
@@ -220,7 +258,7 @@ impl MachineToken {
                     .issued_at
                     .map_or(Value::Null, |t| rfc3339(t).into()),
             );
-            Ok(Value::Object(map))
+            Ok(map)
         })
     }
 }
@@ -243,11 +281,10 @@ impl UserToken {
     /// A token from its fields (`expiresAt` a `Date` or text, optional; `user` any JSON).
     ///
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or empty token or a bad date.
-    #[napi(constructor, ts_args_type = "fields: UserTokenFields")]
-    pub fn new(env: &Env, fields: Unknown<'_>) -> Result<Self> {
+    #[napi(constructor)]
+    pub fn new(env: &Env, fields: UserTokenFields) -> Result<Self> {
         error::entry(env, "new UserToken", || {
-            let json = self::fields(env, &fields, "fields", USER_FIELDS)?;
-            token_from!(env, json, "UserToken", core::UserToken).map(UserToken::from)
+            fields.into_core(env).map(UserToken::from)
         })
     }
 
@@ -274,9 +311,14 @@ impl UserToken {
     }
 
     /// Who it belongs to (`{id, email, name}` as the Cloud gives it), if known.
-    #[napi(getter, ts_return_type = "Record<string, unknown> | null")]
-    pub fn user(&self, env: &Env) -> Result<Option<Value>> {
-        error::entry(env, "UserToken.user", || Ok(self.inner.user.clone()))
+    #[napi(getter)]
+    pub fn user(&self, env: &Env) -> Result<Option<Map<String, Value>>> {
+        error::entry(env, "UserToken.user", || {
+            Ok(match &self.inner.user {
+                Some(Value::Object(user)) => Some(user.clone()),
+                _ => None,
+            })
+        })
     }
 
     /// Whether it has a known expiry that has passed.
@@ -286,8 +328,8 @@ impl UserToken {
     }
 
     /// The fields with the token redacted (what `JSON.stringify` writes).
-    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self, env: &Env) -> Result<Value> {
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self, env: &Env) -> Result<Map<String, Value>> {
         error::entry(env, "UserToken.toJSON", || {
             let mut map = Map::new();
             map.insert("token".into(), REDACTED.into());
@@ -301,14 +343,13 @@ impl UserToken {
                 "user".into(),
                 self.inner.user.clone().unwrap_or(Value::Null),
             );
-            Ok(Value::Object(map))
+            Ok(map)
         })
     }
 }
 
 /// An instance id or token type argument, checked by the core (no path escape).
-fn id(env: &Env, value: &Unknown<'_>, what: &str) -> Result<String> {
-    let text = args::string(env, value, what)?;
+fn id(env: &Env, text: String, what: &str) -> Result<String> {
     error::core(env, || core::check_id(what, &text))?;
     Ok(text)
 }
@@ -319,26 +360,26 @@ macro_rules! token_store {
         #[napi]
         impl $name {
             /// Which backend this is.
-            #[napi(getter, ts_return_type = "TokenStoreBackend")]
-            pub fn backend(&self, env: &Env) -> Result<&'static str> {
+            #[napi(getter)]
+            pub fn backend(&self, env: &Env) -> Result<TokenStoreBackend> {
                 error::entry(env, concat!(stringify!($name), ".backend"), || {
-                    Ok(self.inner.backend().name())
+                    Ok(TokenStoreBackend(self.inner.backend().name()))
                 })
             }
 
             /// Where a slot lives (a path or a keyring entry), for messages.
             ///
             /// @throws `RUNBEAM_INVALID_ARGUMENT` for an id that is not `[A-Za-z0-9_.-]{1,128}`.
-            #[napi(ts_args_type = "instanceId: string, tokenType: string")]
+            #[napi]
             pub fn location(
                 &self,
                 env: &Env,
-                instance_id: Unknown<'_>,
-                token_type: Unknown<'_>,
+                instance_id: arg::String,
+                token_type: arg::String,
             ) -> Result<String> {
                 error::entry(env, concat!(stringify!($name), ".location"), || {
-                    let instance = id(env, &instance_id, "instance id")?;
-                    let kind = id(env, &token_type, "token type")?;
+                    let instance = id(env, instance_id.0, "instance id")?;
+                    let kind = id(env, token_type.0, "token type")?;
                     Ok(self.inner.location(&instance, &kind))
                 })
             }
@@ -346,41 +387,38 @@ macro_rules! token_store {
             /// The gateway's machine token (`RUNBEAM_MACHINE_TOKEN` first), or null. A file
             /// that cannot be read as a token rejects with `RUNBEAM_STORAGE_CORRUPT` naming it
             /// (the file is kept).
-            #[napi(
-                ts_args_type = "instanceId: string",
-                ts_return_type = "Promise<MachineToken | null>"
-            )]
+            #[napi(strict)]
             pub fn load_machine_token<'env>(
                 &self,
                 env: &'env Env,
-                instance_id: Unknown<'_>,
-            ) -> Result<PromiseRaw<'env, Option<MachineToken>>> {
+                instance_id: arg::String,
+            ) -> Result<PromiseRaw<'env, Either<MachineToken, Null>>> {
                 error::promise(env, concat!(stringify!($name), ".loadMachineToken"), || {
-                    let instance = id(env, &instance_id, "instance id")?;
+                    let instance = id(env, instance_id.0, "instance id")?;
                     let store = Arc::clone(&self.inner);
                     blocking(
                         env,
                         concat!(stringify!($name), ".loadMachineToken"),
                         move || core::load_machine_token(&*store, &instance),
-                        |t| t.map(MachineToken::from),
+                        |t| nullable(t.map(MachineToken::from)),
                     )
                 })
             }
 
             /// Saves the gateway's machine token (a `MachineToken` or its fields), atomically.
-            #[napi(
-                ts_args_type = "instanceId: string, token: MachineToken | MachineTokenFields",
-                ts_return_type = "Promise<void>"
-            )]
+            #[napi(strict)]
             pub fn save_machine_token<'env>(
                 &self,
                 env: &'env Env,
-                instance_id: Unknown<'_>,
-                token: Unknown<'_>,
+                instance_id: arg::String,
+                token: arg::Either<ClassInstance<MachineToken>, MachineTokenFields>,
             ) -> Result<PromiseRaw<'env, ()>> {
                 error::promise(env, concat!(stringify!($name), ".saveMachineToken"), || {
-                    let instance = id(env, &instance_id, "instance id")?;
-                    let token = machine_token_arg(env, &token)?;
+                    let instance = id(env, instance_id.0, "instance id")?;
+                    let token = match token {
+                        arg::Either::A(token) => token.inner.clone(),
+                        arg::Either::B(fields) => fields.into_core(env)?,
+                    };
                     let store = Arc::clone(&self.inner);
                     blocking(
                         env,
@@ -392,41 +430,38 @@ macro_rules! token_store {
             }
 
             /// The instance's user token, or null.
-            #[napi(
-                ts_args_type = "instanceId: string",
-                ts_return_type = "Promise<UserToken | null>"
-            )]
+            #[napi(strict)]
             pub fn load_user_token<'env>(
                 &self,
                 env: &'env Env,
-                instance_id: Unknown<'_>,
-            ) -> Result<PromiseRaw<'env, Option<UserToken>>> {
+                instance_id: arg::String,
+            ) -> Result<PromiseRaw<'env, Either<UserToken, Null>>> {
                 error::promise(env, concat!(stringify!($name), ".loadUserToken"), || {
-                    let instance = id(env, &instance_id, "instance id")?;
+                    let instance = id(env, instance_id.0, "instance id")?;
                     let store = Arc::clone(&self.inner);
                     blocking(
                         env,
                         concat!(stringify!($name), ".loadUserToken"),
                         move || core::load_user_token(&*store, &instance),
-                        |t| t.map(UserToken::from),
+                        |t| nullable(t.map(UserToken::from)),
                     )
                 })
             }
 
             /// Saves the instance's user token (a `UserToken` or its fields), atomically.
-            #[napi(
-                ts_args_type = "instanceId: string, token: UserToken | UserTokenFields",
-                ts_return_type = "Promise<void>"
-            )]
+            #[napi(strict)]
             pub fn save_user_token<'env>(
                 &self,
                 env: &'env Env,
-                instance_id: Unknown<'_>,
-                token: Unknown<'_>,
+                instance_id: arg::String,
+                token: arg::Either<ClassInstance<UserToken>, UserTokenFields>,
             ) -> Result<PromiseRaw<'env, ()>> {
                 error::promise(env, concat!(stringify!($name), ".saveUserToken"), || {
-                    let instance = id(env, &instance_id, "instance id")?;
-                    let token = user_token_arg(env, &token)?;
+                    let instance = id(env, instance_id.0, "instance id")?;
+                    let token = match token {
+                        arg::Either::A(token) => token.inner.clone(),
+                        arg::Either::B(fields) => fields.into_core(env)?,
+                    };
                     let store = Arc::clone(&self.inner);
                     blocking(
                         env,
@@ -439,19 +474,16 @@ macro_rules! token_store {
 
             /// Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
             /// held something.
-            #[napi(
-                ts_args_type = "instanceId: string, tokenType: string",
-                ts_return_type = "Promise<boolean>"
-            )]
+            #[napi(strict)]
             pub fn delete<'env>(
                 &self,
                 env: &'env Env,
-                instance_id: Unknown<'_>,
-                token_type: Unknown<'_>,
+                instance_id: arg::String,
+                token_type: arg::String,
             ) -> Result<PromiseRaw<'env, bool>> {
                 error::promise(env, concat!(stringify!($name), ".delete"), || {
-                    let instance = id(env, &instance_id, "instance id")?;
-                    let kind = id(env, &token_type, "token type")?;
+                    let instance = id(env, instance_id.0, "instance id")?;
+                    let kind = id(env, token_type.0, "token type")?;
                     let store = Arc::clone(&self.inner);
                     blocking(
                         env,
@@ -498,7 +530,7 @@ pub struct MemoryTokenStore {
 token_store!(MemoryTokenStore);
 
 /// Options of `new FileTokenStore(options)`.
-#[napi(object, object_to_js = false)]
+#[napi(object, object_from_js = false, object_to_js = false)]
 #[derive(Default)]
 pub struct FileTokenStoreOptions {
     /// The storage root (default `RUNBEAM_HOME`, else `~/.runbeam`).
@@ -508,25 +540,18 @@ pub struct FileTokenStoreOptions {
     pub key: Option<String>,
 }
 
+arg::object!(FileTokenStoreOptions { root, key });
+
 #[napi]
 impl FileTokenStore {
     /// The store under `options.root` (default `RUNBEAM_HOME`, else `~/.runbeam`). No I/O.
     ///
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a key that is not an age X25519 secret key;
     /// `RUNBEAM_STORAGE` without a root and without a home directory.
-    #[napi(constructor, ts_args_type = "options?: FileTokenStoreOptions")]
-    pub fn new(env: &Env, options: Option<Unknown<'_>>) -> Result<Self> {
+    #[napi(constructor)]
+    pub fn new(env: &Env, options: Option<FileTokenStoreOptions>) -> Result<Self> {
         error::entry(env, "new FileTokenStore", || {
-            let options: FileTokenStoreOptions = match present(options) {
-                None => FileTokenStoreOptions::default(),
-                Some(v) if v.get_type()? == ValueType::Object => json_like(env, &v, "options")?,
-                Some(v) => {
-                    return Err(error::invalid_argument(
-                        env,
-                        format!("options must be an object, not {}", error::describe(&v)),
-                    ));
-                }
-            };
+            let options = options.unwrap_or_default();
             let store = error::core(env, || {
                 let store = match options.root {
                     Some(root) => core::FileTokenStore::new(root),
@@ -564,14 +589,17 @@ impl Default for MemoryTokenStore {
 }
 
 /// Options of `openTokenStore(options)`.
-#[napi(object, object_to_js = false)]
+#[napi(object, object_from_js = false, object_to_js = false)]
 #[derive(Default)]
 pub struct OpenTokenStoreOptions {
     /// `'auto'` (probe the keyring, fall back to the file store), `'keyring'` or `'file'`;
     /// default: `RUNBEAM_TOKEN_STORE`, else `'auto'`.
+    // A string union napi cannot derive from a Rust type; runbeam-core reads the choice.
     #[napi(ts_type = "'auto' | 'keyring' | 'file'")]
     pub choice: Option<String>,
 }
+
+arg::object!(OpenTokenStoreOptions { choice });
 
 /// The token store the core selects: `options.choice`, else `RUNBEAM_TOKEN_STORE`, else
 /// `'auto'` — which writes, reads and deletes a probe entry in the OS keyring and falls back to
@@ -579,20 +607,14 @@ pub struct OpenTokenStoreOptions {
 ///
 /// Rejects with `RUNBEAM_KEYRING_UNAVAILABLE` when the keyring is forced but unusable,
 /// `RUNBEAM_INVALID_ARGUMENT` for another choice.
-#[napi(
-    ts_args_type = "options?: OpenTokenStoreOptions",
-    ts_return_type = "Promise<FileTokenStore | KeyringTokenStore | MemoryTokenStore>"
-)]
+#[napi(strict)]
 pub fn open_token_store<'env>(
     env: &'env Env,
-    options: Option<Unknown<'_>>,
+    options: Option<OpenTokenStoreOptions>,
 ) -> Result<PromiseRaw<'env, Either3<FileTokenStore, KeyringTokenStore, MemoryTokenStore>>> {
     error::promise(env, "openTokenStore", || {
-        let options: OpenTokenStoreOptions = match present(options) {
-            None => OpenTokenStoreOptions::default(),
-            Some(v) => json_like(env, &v, "options")?,
-        };
         let choice = options
+            .unwrap_or_default()
             .choice
             .as_deref()
             .map(StoreChoice::parse)
@@ -612,73 +634,6 @@ pub fn open_token_store<'env>(
             },
         )
     })
-}
-
-/// The core store of a `FileTokenStore`, `KeyringTokenStore` or `MemoryTokenStore`.
-fn store_arg(env: &Env, value: &Unknown<'_>) -> Result<Store> {
-    // SAFETY (each `from_napi_ref`): `value` belongs to `env` and is an instance of that class
-    // (checked just before).
-    if FileTokenStore::instance_of(env, value)? {
-        let s = unsafe {
-            <FileTokenStore as napi::bindgen_prelude::FromNapiRef>::from_napi_ref(
-                env.raw(),
-                value.raw(),
-            )
-        }?;
-        return Ok(Arc::clone(&s.inner));
-    }
-    if KeyringTokenStore::instance_of(env, value)? {
-        let s = unsafe {
-            <KeyringTokenStore as napi::bindgen_prelude::FromNapiRef>::from_napi_ref(
-                env.raw(),
-                value.raw(),
-            )
-        }?;
-        return Ok(Arc::clone(&s.inner));
-    }
-    if MemoryTokenStore::instance_of(env, value)? {
-        let s = unsafe {
-            <MemoryTokenStore as napi::bindgen_prelude::FromNapiRef>::from_napi_ref(
-                env.raw(),
-                value.raw(),
-            )
-        }?;
-        return Ok(Arc::clone(&s.inner));
-    }
-    Err(error::invalid_argument(
-        env,
-        format!(
-            "store must be a FileTokenStore, KeyringTokenStore or MemoryTokenStore, not {}",
-            error::describe(value)
-        ),
-    ))
-}
-
-fn machine_token_arg(env: &Env, value: &Unknown<'_>) -> Result<core::MachineToken> {
-    if MachineToken::instance_of(env, value)? {
-        // SAFETY: `value` belongs to `env` and is a MachineToken (checked above).
-        let t = unsafe {
-            <MachineToken as napi::bindgen_prelude::FromNapiRef>::from_napi_ref(
-                env.raw(),
-                value.raw(),
-            )
-        }?;
-        return Ok(t.inner.clone());
-    }
-    let json = fields(env, value, "token", MACHINE_FIELDS)?;
-    token_from!(env, json, "token", core::MachineToken)
-}
-
-fn user_token_arg(env: &Env, value: &Unknown<'_>) -> Result<core::UserToken> {
-    if UserToken::instance_of(env, value)? {
-        // SAFETY: `value` belongs to `env` and is a UserToken (checked above).
-        let t = unsafe {
-            <UserToken as napi::bindgen_prelude::FromNapiRef>::from_napi_ref(env.raw(), value.raw())
-        }?;
-        return Ok(t.inner.clone());
-    }
-    let json = fields(env, value, "token", USER_FIELDS)?;
-    token_from!(env, json, "token", core::UserToken)
 }
 
 /// What a credential function returns: the token, or a Promise of it.
@@ -785,24 +740,47 @@ pub struct TokenManager {
     inner: Arc<core::TokenManager>,
 }
 
-fn property<'env>(object: &Object<'env>, name: &str) -> Result<Option<Unknown<'env>>> {
-    let value: Unknown<'env> = object.get_named_property(name)?;
-    Ok(present(Some(value)))
+/// Options of `new TokenManager(options)`: give `client` or `apiUrl`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+// The field types are written out: napi's type generator prints a type alias by its name.
+#[allow(clippy::type_complexity)]
+pub struct TokenManagerOptions {
+    /// The gateway instance: `[A-Za-z0-9_.-]{1,128}`; also the gateway code unless
+    /// `gatewayCode` is set.
+    pub instance_id: String,
+    /// Where the machine token is kept.
+    pub store: arg::Either3<
+        ClassInstance<FileTokenStore>,
+        ClassInstance<KeyringTokenStore>,
+        ClassInstance<MemoryTokenStore>,
+    >,
+    /// The client renewals go through (its own token is not used).
+    pub client: Option<ClassInstance<Client>>,
+    /// Or the API URL to build one from.
+    pub api_url: Option<String>,
+    /// The gateway code sent to `/harmony/authorize` (default `instanceId`).
+    pub gateway_code: Option<String>,
+    /// The user JWT or Sanctum token renewals and `revoke` use, or a function supplying one
+    /// (called only when needed; it may return a Promise). An error it throws or rejects
+    /// with becomes the call's error, message kept (`RUNBEAM_NO_TOKEN`).
+    pub credential: Option<arg::Either<String, arg::Function<(), Either<String, Promise<String>>>>>,
+    /// Renew this many milliseconds before expiry (default 7 days).
+    pub renewal_window_ms: Option<Milliseconds>,
+    /// Called (not awaited) when the stored token is inside the renewal window; what it
+    /// throws is an uncaught exception, as for any event callback.
+    pub on_renewal_window: Option<arg::Function<MachineToken, ()>>,
 }
 
-fn function_arg<'env>(env: &Env, value: &Unknown<'env>, what: &str) -> Result<bool> {
-    match value.get_type()? {
-        ValueType::Function => Ok(true),
-        ValueType::String => Ok(false),
-        _ => Err(error::invalid_argument(
-            env,
-            format!(
-                "{what} must be a string or a function, not {}",
-                error::describe(value)
-            ),
-        )),
-    }
-}
+arg::object!(TokenManagerOptions {
+    instance_id,
+    store,
+    client,
+    api_url,
+    gateway_code,
+    credential,
+    renewal_window_ms,
+    on_renewal_window,
+});
 
 #[napi]
 impl TokenManager {
@@ -810,104 +788,42 @@ impl TokenManager {
     /// through `options.client` (a `Client`; its own token is not used) or `options.apiUrl`.
     ///
     /// @throws `RUNBEAM_INVALID_ARGUMENT` for a missing or wrongly typed option.
-    #[napi(constructor, ts_args_type = "options: TokenManagerOptions")]
-    pub fn new(env: &Env, options: Unknown<'_>) -> Result<Self> {
+    #[napi(constructor)]
+    pub fn new(env: &Env, options: TokenManagerOptions) -> Result<Self> {
         error::entry(env, "new TokenManager", || {
-            if options.get_type()? != ValueType::Object {
-                return Err(error::invalid_argument(
-                    env,
-                    format!(
-                        "options must be an object, not {}",
-                        error::describe(&options)
-                    ),
-                ));
-            }
-            let options = Object::from_raw(env.raw(), options.raw());
-            let missing =
-                |what: &str| error::invalid_argument(env, format!("options.{what} is missing"));
-            let instance =
-                property(&options, "instanceId")?.ok_or_else(|| missing("instanceId"))?;
-            let instance = id(env, &instance, "instance id")?;
-            let store = property(&options, "store")?.ok_or_else(|| missing("store"))?;
-            let store = store_arg(env, &store)?;
-            let client = match (property(&options, "client")?, property(&options, "apiUrl")?) {
-                (Some(client), _) => {
-                    if !Client::instance_of(env, &client)? {
-                        return Err(error::invalid_argument(
-                            env,
-                            format!(
-                                "options.client must be a Client, not {}",
-                                error::describe(&client)
-                            ),
-                        ));
-                    }
-                    // SAFETY: `client` belongs to `env` and is a Client (checked above).
-                    let c = unsafe {
-                        <Client as napi::bindgen_prelude::FromNapiRef>::from_napi_ref(
-                            env.raw(),
-                            client.raw(),
-                        )
-                    }?;
-                    c.core().clone()
-                }
-                (None, Some(url)) => {
-                    let url = args::string(env, &url, "options.apiUrl")?;
-                    error::core(env, || {
-                        runbeam_core::Client::builder(url).language("node").build()
-                    })?
-                }
-                (None, None) => return Err(missing("client (or apiUrl)")),
+            let instance = id(env, options.instance_id, "instance id")?;
+            let store: Store = match options.store {
+                arg::Either3::A(store) => Arc::clone(&store.inner),
+                arg::Either3::B(store) => Arc::clone(&store.inner),
+                arg::Either3::C(store) => Arc::clone(&store.inner),
             };
-            let mut manager = core::TokenManager::new(instance, store, client);
-            if let Some(code) = property(&options, "gatewayCode")? {
-                manager = manager.gateway_code(args::string(env, &code, "options.gatewayCode")?);
-            }
-            if let Some(credential) = property(&options, "credential")? {
-                manager =
-                    manager.credential(if function_arg(env, &credential, "options.credential")? {
-                        // SAFETY: `credential` belongs to `env` and is a function (checked above).
-                        let f = unsafe {
-                            Function::<(), CredentialReturn>::from_napi_value(
-                                env.raw(),
-                                credential.raw(),
-                            )
-                        }?;
-                        let tsfn = f
-                            .build_threadsafe_function::<()>()
-                            .callee_handled::<false>()
-                            .weak::<true>()
-                            .build()?;
-                        Credential::Callback(credential_fn(tsfn))
-                    } else {
-                        let token = args::string(env, &credential, "options.credential")?;
-                        Credential::Token(Secret::new(token))
-                    });
-            }
-            if let Some(window) = property(&options, "renewalWindowMs")? {
-                let window: f64 = json_like(env, &window, "options.renewalWindowMs")?;
-                manager =
-                    manager.renewal_window(duration_ms(env, window, "options.renewalWindowMs")?);
-            }
-            if let Some(callback) = property(&options, "onRenewalWindow")? {
-                if callback.get_type()? != ValueType::Function {
+            let client = match (options.client, options.api_url) {
+                (Some(client), _) => client.core().clone(),
+                (None, Some(url)) => error::core(env, || {
+                    runbeam_core::Client::builder(url).language("node").build()
+                })?,
+                (None, None) => {
                     return Err(error::invalid_argument(
                         env,
-                        format!(
-                            "options.onRenewalWindow must be a function, not {}",
-                            error::describe(&callback)
-                        ),
+                        "TokenManagerOptions needs client or apiUrl, not neither",
                     ));
                 }
-                // SAFETY: `callback` belongs to `env` and is a function (checked above).
-                let f = unsafe {
-                    Function::<MachineToken, ()>::from_napi_value(env.raw(), callback.raw())
-                }?;
-                let tsfn = f
-                    .build_threadsafe_function::<MachineToken>()
-                    .callee_handled::<false>()
-                    .weak::<true>()
-                    .build()?;
-                manager = manager.on_renewal_window(window_fn(tsfn));
+            };
+            let mut manager = core::TokenManager::new(instance, store, client);
+            if let Some(code) = options.gateway_code {
+                manager = manager.gateway_code(code);
+            }
+            if let Some(credential) = options.credential {
+                manager = manager.credential(match credential {
+                    arg::Either::A(token) => Credential::Token(Secret::new(token)),
+                    arg::Either::B(function) => Credential::Callback(credential_fn(function.0)),
+                });
+            }
+            if let Some(Milliseconds(window)) = options.renewal_window_ms {
+                manager = manager.renewal_window(window);
+            }
+            if let Some(callback) = options.on_renewal_window {
+                manager = manager.on_renewal_window(window_fn(callback.0));
             }
             Ok(TokenManager {
                 inner: Arc::new(manager),
@@ -918,7 +834,7 @@ impl TokenManager {
     /// A valid machine token: the stored one, or a new one from `/harmony/authorize` (saved
     /// first). Concurrent callers share one renewal. Rejects with `RUNBEAM_NO_TOKEN` /
     /// `RUNBEAM_TOKEN_EXPIRED` (saying what to do) without a credential.
-    #[napi(ts_return_type = "Promise<MachineToken>")]
+    #[napi]
     pub fn ensure_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, MachineToken>> {
         error::promise(env, "TokenManager.ensureToken", || {
             let manager = Arc::clone(&self.inner);
@@ -932,22 +848,25 @@ impl TokenManager {
     }
 
     /// The stored token, without renewal (null when there is none).
-    #[napi(ts_return_type = "Promise<MachineToken | null>")]
-    pub fn current<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<MachineToken>>> {
+    #[napi]
+    pub fn current<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<PromiseRaw<'env, Either<MachineToken, Null>>> {
         error::promise(env, "TokenManager.current", || {
             let manager = Arc::clone(&self.inner);
             spawn(
                 env,
                 "TokenManager.current",
                 async move { manager.current().await },
-                |t| t.map(MachineToken::from),
+                |t| nullable(t.map(MachineToken::from)),
             )
         })
     }
 
     /// Revokes every machine token of the gateway at the API (with the credential) and clears
     /// the store. Rejects with `RUNBEAM_NO_TOKEN` without a credential.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi]
     pub fn revoke<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         error::promise(env, "TokenManager.revoke", || {
             let manager = Arc::clone(&self.inner);

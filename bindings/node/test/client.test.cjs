@@ -97,7 +97,7 @@ describe('Client against runbeam-devcloud', () => {
     await assert.rejects(alice.list('widgets'), { code: 'RUNBEAM_INVALID_ARGUMENT', message: /widgets/ })
     await assert.rejects(alice.list('services', { perPage: 0 }), { code: 'RUNBEAM_INVALID_ARGUMENT' })
     await assert.rejects(alice.list('services', { perPage: 5000 }), { code: 'RUNBEAM_INVALID_ARGUMENT' })
-    await assert.rejects(alice.authorize(7), { code: 'RUNBEAM_INVALID_ARGUMENT', message: /gatewayCode/ })
+    await assert.rejects(alice.authorize(7), { code: 'RUNBEAM_INVALID_ARGUMENT', message: /expected a string, not a number/ })
     assert.throws(() => new Client('ftp://x'), { code: 'RUNBEAM_INVALID_ARGUMENT' })
     assert.throws(() => new Client(cloud.url, { deadlineMs: -5 }), { code: 'RUNBEAM_INVALID_ARGUMENT', message: /deadlineMs/ })
     assert.throws(() => new Client(cloud.url, { deadlineMs: 'x' }), { code: 'RUNBEAM_INVALID_ARGUMENT', message: /deadlineMs/ })
