@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
-use runbeam_core::client::{Client, Collection, RetryPolicy};
+use runbeam_core::client::{Client, Collection, PageRequest, RetryPolicy};
 use runbeam_core::{ErrorKind, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -451,7 +451,7 @@ async fn the_page_walk_is_bounded() {
 async fn out_of_range_pages_are_refused_before_sending() {
     let server = serve(vec![next_link_page(1, false)]).await;
     let gateways = client(&server.url).collection(Collection::Gateways);
-    for per_page in [0, 1001] {
+    for per_page in [0, PageRequest::MAX_PER_PAGE + 1] {
         let err = gateways.pages(per_page).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         let first: Vec<_> = gateways.list_all(per_page).collect().await;

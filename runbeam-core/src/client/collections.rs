@@ -87,7 +87,8 @@ impl fmt::Display for Collection {
 /// ```
 /// use runbeam_core::client::PageRequest;
 /// assert_eq!(PageRequest::default(), PageRequest { page: 1, per_page: 15 });
-/// assert!(PageRequest { page: 1, per_page: 1001 }.check().is_err());
+/// assert!(PageRequest { page: 1, per_page: 100 }.check().is_ok());
+/// assert!(PageRequest { page: 1, per_page: 101 }.check().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
@@ -101,8 +102,9 @@ impl PageRequest {
     /// Items per page of [`PageRequest::default`] (15, the API's own default).
     pub const DEFAULT_PER_PAGE: u32 = 15;
 
-    /// The most items a page may be asked for (1000).
-    pub const MAX_PER_PAGE: u32 = 1000;
+    /// The most items a page may be asked for (100): the Cloud API answers a larger
+    /// `per_page` with 422 (docs/spec.md §3), so it is refused before sending.
+    pub const MAX_PER_PAGE: u32 = 100;
 
     /// Checks the request: what [`CollectionClient::list`] and [`CollectionClient::pages`]
     /// refuse before sending anything.

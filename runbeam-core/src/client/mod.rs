@@ -328,6 +328,11 @@ impl Client {
     /// `GET /harmony/resources/resolve?ref=<reference>` (machine token). A reference that
     /// does not exist is `NotFound` (`"Resource not found: <reference>"`).
     ///
+    /// This is the raw API call: it does not check the gateway's mesh configuration (the
+    /// mesh-context rule, docs/spec.md §2.3) and caches nothing. A gateway resolves through
+    /// [`Resolver::resolve`](crate::resolve::Resolver::resolve), which enforces that rule
+    /// (`NotInMesh`), caches and serves stale answers; call this only to bypass them.
+    ///
     /// # Errors
     /// Besides the HTTP errors, `InvalidArgument` for a local reference: those are answered
     /// from the gateway's configuration, not by the Cloud.

@@ -92,6 +92,16 @@ impl ValidatorBuilder {
         self
     }
 
+    /// The settings without the trust decisions (trusted issuers, pinned JWKS URL,
+    /// audiences): what the resolver starts from for each mesh, which it then trusts on its
+    /// own terms (the mesh's provider, its `jwks_url`, `aud = mesh:<id>`).
+    pub(crate) fn without_trust(mut self) -> Self {
+        self.issuers.clear();
+        self.jwks_url = None;
+        self.audiences.clear();
+        self
+    }
+
     /// Pins the JWKS URL every key comes from. Without trusted issuers, any `iss` signed by
     /// these keys is accepted.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {

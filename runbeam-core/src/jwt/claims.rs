@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::compact::invalid;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The `aud` claim: absent, one string, or a list.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -107,6 +107,46 @@ impl Claims {
     pub fn all(&self) -> &Map<String, Value> {
         self.all
             .get_or_init(|| serde_json::from_str(&self.json).unwrap_or_default())
+    }
+
+    /// The Runbeam Cloud API URL this token was issued by: the origin (`scheme://host[:port]`)
+    /// of `iss`, which a Runbeam user JWT sets to a URL of its Cloud (e.g.
+    /// `https://app.runbeam.io/api/cli/check-login/…` gives `https://app.runbeam.io`). Give it
+    /// to [`Client::new`](crate::client::Client::new), which adds `/api`. Only meaningful on
+    /// claims whose issuer was checked (a [`Validator`](super::Validator) with trusted issuers).
+    ///
+    /// ```no_run
+    /// # async fn run(validator: runbeam_core::jwt::Validator, user_jwt: &str)
+    /// #     -> runbeam_core::Result<()> {
+    /// let claims = validator.validate(user_jwt).await?;
+    /// let client = runbeam_core::client::Client::new(&claims.api_base_url()?)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidArgument` when there is no `iss`, or it is not an `http(s)://` URL with a host.
+    pub fn api_base_url(&self) -> Result<String, Error> {
+        let no_url = |why: &str| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("the token's issuer {why}, so it names no Runbeam API URL"),
+            )
+        };
+        let iss = self.iss.as_deref().ok_or_else(|| no_url("is missing"))?;
+        let url = url::Url::parse(iss).map_err(|_| {
+            no_url(&format!(
+                "'{}' is not a URL",
+                crate::error::quote_input(iss, 80)
+            ))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(no_url(&format!(
+                "'{}' is not an http(s) URL with a host",
+                crate::error::quote_input(iss, 80)
+            )));
+        }
+        Ok(url.origin().ascii_serialization())
     }
 
     /// Whether the claim `name` is present and not null (typed claims answer without
@@ -355,6 +395,40 @@ mod tests {
         // Both readings agree on what they accept.
         assert_eq!(generic.is_ok(), typed.is_ok(), "{generic:?} vs {typed:?}");
         typed.or(generic)
+    }
+
+    #[test]
+    fn api_base_url_is_the_origin_of_the_issuer() {
+        for (iss, origin) in [
+            (
+                "https://app.runbeam.io/api/cli/check-login/abc",
+                "https://app.runbeam.io",
+            ),
+            ("http://127.0.0.1:8080/api", "http://127.0.0.1:8080"),
+            ("https://cloud.example:8443", "https://cloud.example:8443"),
+            ("https://cloud.example:443/x", "https://cloud.example"),
+        ] {
+            let c = claims(json!({"iss": iss, "exp": 4_102_444_800_i64})).unwrap();
+            assert_eq!(c.api_base_url().unwrap(), origin, "{iss}");
+        }
+        for iss in [
+            json!("runbeam"),
+            json!("urn:runbeam:cloud"),
+            json!("file:///etc/passwd"),
+            json!("ftp://x.example"),
+        ] {
+            let c = claims(json!({"iss": iss, "exp": 4_102_444_800_i64})).unwrap();
+            let err = c.api_base_url().unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{iss}");
+            assert!(err.message().contains("names no Runbeam API URL"), "{err}");
+        }
+        let none = claims(json!({"exp": 4_102_444_800_i64})).unwrap();
+        assert!(
+            none.api_base_url()
+                .unwrap_err()
+                .message()
+                .contains("missing")
+        );
     }
 
     #[test]

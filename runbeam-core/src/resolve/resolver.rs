@@ -183,10 +183,11 @@ impl ResolverBuilder {
     }
 
     /// The settings of the JWT validators that verify mesh tokens (leeway, CA bundle,
-    /// JWKS timings, …). The resolver adds each mesh's trusted issuer (its provider's API
-    /// root) and `jwks_url`.
+    /// JWKS timings, algorithms, …). Its trust decisions are not used: the trusted issuers,
+    /// pinned JWKS URL and audiences are dropped, and the resolver trusts, for each mesh,
+    /// its provider's API root and `jwks_url` with `aud = mesh:<id>`.
     pub fn validator(mut self, validator: ValidatorBuilder) -> Self {
-        self.validator = validator;
+        self.validator = validator.without_trust();
         self
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use runbeam_core::ErrorKind;
 use runbeam_core::config::MeshConfig;
+use runbeam_core::jwt::{Algorithm, Validator, ValidatorBuilder};
 use runbeam_core::resolve::Resolver;
 use runbeam_e2e::*;
 use serde_json::json;
@@ -329,6 +330,42 @@ async fn the_receiving_gateway_verifies_the_mesh_token() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn the_mesh_token_validator_settings_apply_but_not_their_trust() {
+    let cloud = Cloud::start().await;
+    let sender = resolver(&cloud, 300).await;
+    let destination = format!("{DICOM_URL}/studies");
+    let issued = sender.mesh_token(MESH, &destination).await.unwrap();
+    let token = issued.token.token.expose();
+    let receiver = |template: ValidatorBuilder| {
+        Resolver::builder(
+            cloud.radiology_config(),
+            cloud.builder().build().unwrap(),
+            cloud.token_manager(RADIOLOGY_GW, ALICE_SANCTUM),
+        )
+        .validator(template)
+        .build()
+        .unwrap()
+    };
+    // A template that trusts another issuer, pins a dead JWKS URL and wants an audience of its
+    // own: none of that is used, the mesh's provider is what is trusted.
+    let trusting = receiver(
+        Validator::builder()
+            .trusted_issuer("https://other.example/api")
+            .jwks_url("http://127.0.0.1:9/jwks.json")
+            .audience("someone-else")
+            .leeway(Duration::from_secs(5)),
+    );
+    assert!(trusting.verify_mesh_token(token, MESH, None).await.is_ok());
+    // Its other settings are: RS256 mesh tokens refused when only ES256 is allowed.
+    let strict = receiver(Validator::builder().algorithms([Algorithm::Es256]));
+    let err = strict
+        .verify_mesh_token(token, MESH, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JwtInvalid, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
