@@ -82,7 +82,7 @@ fn runbeam_sdk_0_11_reads_the_tokens_librunbeam_writes() {
     .unwrap();
     storage::save_user_token(&store, "lib-gw", &user).unwrap();
 
-    let read = sdk_json(&cli, &home.path(), &["read-machine", "lib-gw"]);
+    let read = sdk_json(&cli, home.path(), &["read-machine", "lib-gw"]);
     assert_eq!(read["machine_token"], "mt_written_by_librunbeam");
     assert_eq!(read["gateway_id"], "gw-lib");
     assert_eq!(
@@ -92,7 +92,7 @@ fn runbeam_sdk_0_11_reads_the_tokens_librunbeam_writes() {
     assert_eq!(time_of(&read["expires_at"]), expires);
     assert_eq!(Some(time_of(&read["issued_at"])), machine.issued_at);
 
-    let read = sdk_json(&cli, &home.path(), &["read-user", "lib-gw"]);
+    let read = sdk_json(&cli, home.path(), &["read-user", "lib-gw"]);
     assert_eq!(read["token"], "user.jwt.librunbeam");
     assert_eq!(read["expires_at"], 4_102_444_799_i64);
     assert_eq!(read["user"]["email"], "grace@analytics.example");
@@ -104,7 +104,7 @@ fn librunbeam_reads_and_replaces_the_tokens_runbeam_sdk_0_11_writes() {
     let home = TempDir::new("sdk011-write");
     sdk(
         &cli,
-        &home.path(),
+        home.path(),
         &[
             "write-machine",
             "sdk-gw",
@@ -116,7 +116,7 @@ fn librunbeam_reads_and_replaces_the_tokens_runbeam_sdk_0_11_writes() {
     );
     sdk(
         &cli,
-        &home.path(),
+        home.path(),
         &[
             "write-user",
             "sdk-gw",
@@ -152,7 +152,7 @@ fn librunbeam_reads_and_replaces_the_tokens_runbeam_sdk_0_11_writes() {
         machine.abilities.clone(),
     );
     save_machine_token(&store, "sdk-gw", &renewed).unwrap();
-    let read = sdk_json(&cli, &home.path(), &["read-machine", "sdk-gw"]);
+    let read = sdk_json(&cli, home.path(), &["read-machine", "sdk-gw"]);
     assert_eq!(read["machine_token"], "mt_renewed_by_librunbeam");
     assert_eq!(read["gateway_id"], "gw-sdk");
 }
