@@ -428,8 +428,8 @@ export declare class FileTokenStore {
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
   saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
   /**
-   * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
-   * held something.
+   * Empties a slot (`'auth'`: the machine token, `'user_auth'`: the user token, …);
+   * resolves with whether it held something.
    */
   delete(instanceId: string, tokenType: string): Promise<boolean>
   /**
@@ -503,8 +503,8 @@ export declare class KeyringTokenStore {
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
   saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
   /**
-   * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
-   * held something.
+   * Empties a slot (`'auth'`: the machine token, `'user_auth'`: the user token, …);
+   * resolves with whether it held something.
    */
   delete(instanceId: string, tokenType: string): Promise<boolean>
 }
@@ -576,8 +576,8 @@ export declare class MemoryTokenStore {
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
   saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
   /**
-   * Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
-   * held something.
+   * Empties a slot (`'auth'`: the machine token, `'user_auth'`: the user token, …);
+   * resolves with whether it held something.
    */
   delete(instanceId: string, tokenType: string): Promise<boolean>
   /** An empty store. */
@@ -691,7 +691,7 @@ export declare class MeshTokenResult {
  * - `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED` and `RUNBEAM_UNAUTHORIZED` are returned
  *   and never cached. When the provider fails (transport, timeout, 5xx, 429, malformed
  *   answer), the last answer is served with `isStale: true` while younger than `maxStaleMs`
- *   (default 3600); after that the error is returned.
+ *   (default 3600000); after that the error is returned.
  *
  * ```js
  * const config = MeshConfig.fromFile('gateway.toml')
@@ -974,7 +974,7 @@ export interface Jwks {
 
 /** Options of `listAll(collection, options)`. */
 export interface ListAllOptions {
-  /** Items per page, 1-1000 (default 100). */
+  /** Items per page (default 100); more than the Cloud API allows is refused before sending. */
   perPage?: Count
 }
 
@@ -1063,7 +1063,7 @@ export interface Page {
 export interface PageOptions {
   /** 1-based page number (default 1). */
   page?: Count
-  /** Items per page, 1-1000 (default 15). */
+  /** Items per page (default 15); more than the Cloud API allows is refused before sending. */
   perPage?: Count
 }
 

@@ -41,7 +41,7 @@ use std::vec::Vec as StdVec;
 
 use napi::bindgen_prelude::{
     Env, FromNapiRef, FromNapiValue, JavaScriptClassExt, JsObjectValue, JsValue,
-    JsValuesTupleIntoVec, Object, Result, TypeName, Unknown, ValidateNapiValue,
+    JsValuesTupleIntoVec, Object, Result, TypeName, Unknown,
 };
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{ValueType, check_status, sys};
@@ -53,26 +53,20 @@ use time::OffsetDateTime;
 use crate::convert::{self, Date};
 use crate::{error, promise, reference};
 
-/// Why a JavaScript value was refused, with where it was (empty for the argument itself,
-/// `ClientOptions.deadlineMs`, `[1]`, …). Becomes the `RUNBEAM_INVALID_ARGUMENT` error.
+/// Why a JavaScript value was refused, with where it was (`path`: empty for the argument
+/// itself, `ClientOptions.deadlineMs`, `[1]`, …). Becomes the `RUNBEAM_INVALID_ARGUMENT` error.
 pub enum Refusal {
-    /// Not a value of the expected kind: `{path} must be {expected}, not {given}`.
-    Type {
+    /// `{path} must be {expected}, not {given}`; `given` says what kind of value it is (never
+    /// a string's text: it may be a secret), or shows a number.
+    Expected {
         /// Where.
         path: StdString,
-        /// What it must be (`a string`).
+        /// What it must be (`a string`, `a number of milliseconds of at least 0`).
         expected: Cow<'static, str>,
-        /// What it is (`a number`).
-        given: &'static str,
-    },
-    /// The right kind, but a value that cannot be used: `{path} must be {expected}, not {given}`.
-    Value {
-        /// Where.
-        path: StdString,
-        /// What it must be (`a number of milliseconds of at least 0`).
-        expected: Cow<'static, str>,
-        /// The value (`-5`).
-        given: StdString,
+        /// What it is (`a number`, `-5`).
+        given: Cow<'static, str>,
+        /// Not even of the expected kind (a number for a string): [`Either`] tries the next.
+        other_kind: bool,
     },
     /// The core's (or serde's) own words about the value: `{path}: {message}`.
     Message {
@@ -92,21 +86,37 @@ impl From<napi::Error> for Refusal {
 }
 
 impl Refusal {
-    /// `value` is not of type `T`.
+    /// `value` is not of the kind `T` converts.
     fn type_of<T: Arg>(value: Unknown<'_>) -> Self {
-        Refusal::Type {
+        Refusal::Expected {
             path: StdString::new(),
             expected: T::expected(),
-            given: describe(&value),
+            given: Cow::Borrowed(describe(&value)),
+            other_kind: true,
+        }
+    }
+
+    /// A value of the right kind that cannot be used.
+    fn value(expected: impl Into<Cow<'static, str>>, given: impl Into<Cow<'static, str>>) -> Self {
+        Refusal::Expected {
+            path: StdString::new(),
+            expected: expected.into(),
+            given: given.into(),
+            other_kind: false,
+        }
+    }
+
+    /// The core's (or serde's) words about the value.
+    fn message(message: impl Into<StdString>) -> Self {
+        Refusal::Message {
+            path: StdString::new(),
+            message: message.into(),
         }
     }
 
     /// The same refusal, at `place` (a field or an item) of the value being converted.
     fn at(mut self, place: &str) -> Self {
-        if let Refusal::Type { path, .. }
-        | Refusal::Value { path, .. }
-        | Refusal::Message { path, .. } = &mut self
-        {
+        if let Refusal::Expected { path, .. } | Refusal::Message { path, .. } = &mut self {
             // A path of a nested option object names its own type: it is kept as it is.
             if path.is_empty() || path.starts_with('[') {
                 path.insert_str(0, place);
@@ -117,59 +127,36 @@ impl Refusal {
 
     /// Whether the value is of another kind altogether (what makes [`Either`] try the next).
     fn is_other_kind(&self) -> bool {
-        matches!(self, Refusal::Type { path, .. } if path.is_empty())
-    }
-
-    /// The message of the `RUNBEAM_INVALID_ARGUMENT` error.
-    fn message(&self) -> StdString {
-        let subject = |path: &str| -> StdString {
-            if path.starts_with('[') {
-                format!("item {path}")
-            } else {
-                path.to_string()
-            }
-        };
-        match self {
-            Refusal::Type {
-                path,
-                expected,
-                given,
-            } if path.is_empty() => {
-                format!("expected {expected}, not {given}")
-            }
-            Refusal::Value {
-                path,
-                expected,
-                given,
-            } if path.is_empty() => {
-                format!("expected {expected}, not {given}")
-            }
-            Refusal::Type {
-                path,
-                expected,
-                given,
-            } => {
-                format!("{} must be {expected}, not {given}", subject(path))
-            }
-            Refusal::Value {
-                path,
-                expected,
-                given,
-            } => {
-                format!("{} must be {expected}, not {given}", subject(path))
-            }
-            Refusal::Message { path, message } if path.is_empty() => message.clone(),
-            Refusal::Message { path, message } => format!("{}: {message}", subject(path)),
-            Refusal::Napi(error) => error.reason.clone(),
-        }
+        matches!(self, Refusal::Expected { path, other_kind: true, .. } if path.is_empty())
     }
 
     /// The JavaScript error: `RUNBEAM_INVALID_ARGUMENT` (napi's own error when napi failed).
     fn into_error(self, env: &Env) -> napi::Error {
-        match self {
-            Refusal::Napi(error) => error,
-            refusal => error::invalid_argument(env, refusal.message()),
-        }
+        let subject = |path: StdString| {
+            if path.starts_with('[') {
+                format!("item {path}")
+            } else {
+                path
+            }
+        };
+        let message = match self {
+            Refusal::Napi(error) => return error,
+            Refusal::Expected {
+                path,
+                expected,
+                given,
+                ..
+            } if path.is_empty() => format!("expected {expected}, not {given}"),
+            Refusal::Expected {
+                path,
+                expected,
+                given,
+                ..
+            } => format!("{} must be {expected}, not {given}", subject(path)),
+            Refusal::Message { path, message } if path.is_empty() => message,
+            Refusal::Message { path, message } => format!("{}: {message}", subject(path)),
+        };
+        error::invalid_argument(env, message)
     }
 }
 
@@ -217,10 +204,31 @@ pub unsafe fn validate<T: Arg>(
 }
 
 /// `TypeName`, `FromNapiValue` and `ValidateNapiValue` of an [`Arg`] type, so that it can be a
-/// `#[napi]` argument. `@object`: without `TypeName` (napi's `#[napi(object)]` makes it).
+/// `#[napi]` argument: `napi_arg!(Type)`, `napi_arg!(@generic [T: Arg] Type<T>)`, and
+/// `napi_arg!(@object Type)` for an option object (napi's `#[napi(object)]` makes its
+/// `TypeName`).
 macro_rules! napi_arg {
+    ($ty:ty) => {
+        $crate::arg::napi_arg!(@generic [] $ty);
+    };
+    (@generic [$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> ::napi::bindgen_prelude::TypeName for $ty {
+            fn type_name() -> &'static str {
+                stringify!($ty)
+            }
+
+            fn value_type() -> ::napi::ValueType {
+                ::napi::ValueType::Unknown
+            }
+        }
+
+        $crate::arg::napi_arg!(@convert [$($generics)*] $ty);
+    };
     (@object $ty:ty) => {
-        impl ::napi::bindgen_prelude::FromNapiValue for $ty {
+        $crate::arg::napi_arg!(@convert [] $ty);
+    };
+    (@convert [$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> ::napi::bindgen_prelude::FromNapiValue for $ty {
             unsafe fn from_napi_value(
                 env: ::napi::sys::napi_env,
                 value: ::napi::sys::napi_value,
@@ -230,41 +238,13 @@ macro_rules! napi_arg {
             }
         }
 
-        impl ::napi::bindgen_prelude::ValidateNapiValue for $ty {
+        impl<$($generics)*> ::napi::bindgen_prelude::ValidateNapiValue for $ty {
             unsafe fn validate(
                 env: ::napi::sys::napi_env,
                 value: ::napi::sys::napi_value,
             ) -> ::napi::Result<::napi::sys::napi_value> {
                 // SAFETY: the caller's (napi's).
                 unsafe { $crate::arg::validate::<Self>(env, value) }
-            }
-        }
-    };
-    ($ty:ty) => {
-        $crate::arg::napi_arg!(@generic [] $ty);
-    };
-    (@generic [$($generics:tt)*] $ty:ty) => {
-        impl<$($generics)*> TypeName for $ty {
-            fn type_name() -> &'static str {
-                stringify!($ty)
-            }
-
-            fn value_type() -> ValueType {
-                ValueType::Unknown
-            }
-        }
-
-        impl<$($generics)*> FromNapiValue for $ty {
-            unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
-                // SAFETY: the caller's (napi's).
-                unsafe { from_js(env, value) }
-            }
-        }
-
-        impl<$($generics)*> ValidateNapiValue for $ty {
-            unsafe fn validate(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_value> {
-                // SAFETY: the caller's (napi's).
-                unsafe { validate::<Self>(env, value) }
             }
         }
     };
@@ -493,11 +473,10 @@ impl Arg for serde_json::Map<StdString, JsonValue> {
 /// napi's JSON conversion of `value`; what it refuses is inside (a function, a symbol).
 fn json<V: FromNapiValue>(env: &Env, value: Unknown<'_>) -> std::result::Result<V, Refusal> {
     // SAFETY: `value` is a live value of `env`.
-    unsafe { V::from_napi_value(env.raw(), value.raw()) }.map_err(|_| Refusal::Message {
-        path: StdString::new(),
-        message: "holds a value JSON cannot represent (a function, a symbol or undefined in an \
-                  array)"
-            .into(),
+    unsafe { V::from_napi_value(env.raw(), value.raw()) }.map_err(|_| {
+        Refusal::message(
+            "holds a value JSON cannot represent (a function, a symbol or undefined in an array)",
+        )
     })
 }
 
@@ -516,35 +495,48 @@ impl Arg for Date {
         check_status!(unsafe { sys::napi_get_date_value(env.raw(), value.raw(), &mut ms) })?;
         let nanos = ms * 1_000_000.0;
         if !nanos.is_finite() {
-            return Err(Refusal::Value {
-                path: StdString::new(),
-                expected: Cow::Borrowed("a valid Date"),
-                given: "an invalid Date".into(),
-            });
+            return Err(Refusal::value("a valid Date", "an invalid Date"));
         }
         OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
             .map(Date)
-            .map_err(|e| Refusal::Message {
-                path: StdString::new(),
-                message: e.to_string(),
-            })
+            .map_err(|e| Refusal::message(e.to_string()))
     }
 }
 
-/// A JavaScript string argument (TypeScript `string`).
-pub struct String(pub StdString);
+/// Newtypes of Rust's own types for positional arguments (napi's own conversion of those
+/// would throw napi's errors): the same conversion as the type they wrap.
+macro_rules! positional {
+    ($($(#[$doc:meta])* $name:ident $(<$g:ident>)? ($inner:ty);)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name $(<$g>)? (pub $inner);
 
-impl Arg for String {
-    fn expected() -> Cow<'static, str> {
-        StdString::expected()
-    }
+            impl $(<$g: Arg>)? Arg for $name $(<$g>)? {
+                fn expected() -> Cow<'static, str> {
+                    <$inner>::expected()
+                }
 
-    fn convert(env: &Env, value: Unknown<'_>) -> std::result::Result<Self, Refusal> {
-        StdString::convert(env, value).map(String)
-    }
+                fn convert(env: &Env, value: Unknown<'_>) -> std::result::Result<Self, Refusal> {
+                    <$inner>::convert(env, value).map($name)
+                }
+            }
+
+            napi_arg!(@generic [$($g: Arg)?] $name $(<$g>)?);
+        )*
+    };
 }
 
-napi_arg!(String);
+positional! {
+    /// A string argument (TypeScript `string`).
+    String(StdString);
+    /// An array argument (TypeScript `Array<T>`), converted item by item (an item of the
+    /// wrong type is refused as `[i]`).
+    Vec<T>(StdVec<T>);
+    /// Any JSON value as an argument (TypeScript `any`).
+    Value(JsonValue);
+    /// A JSON object argument (TypeScript `Record<string, any>`).
+    Map(serde_json::Map<StdString, JsonValue>);
+}
 
 impl std::ops::Deref for String {
     type Target = str;
@@ -560,52 +552,6 @@ impl From<String> for StdString {
     }
 }
 
-/// An array argument (TypeScript `Array<T>`); its items are converted one by one (an item of
-/// the wrong type is refused as `[i]`).
-pub struct Vec<T>(pub StdVec<T>);
-
-impl<T: Arg> Arg for Vec<T> {
-    fn expected() -> Cow<'static, str> {
-        StdVec::<T>::expected()
-    }
-
-    fn convert(env: &Env, value: Unknown<'_>) -> std::result::Result<Self, Refusal> {
-        StdVec::convert(env, value).map(Vec)
-    }
-}
-
-napi_arg!(@generic [T: Arg] Vec<T>);
-
-/// Any JSON value as an argument (TypeScript `any`).
-pub struct Value(pub JsonValue);
-
-impl Arg for Value {
-    fn expected() -> Cow<'static, str> {
-        JsonValue::expected()
-    }
-
-    fn convert(env: &Env, value: Unknown<'_>) -> std::result::Result<Self, Refusal> {
-        JsonValue::convert(env, value).map(Value)
-    }
-}
-
-napi_arg!(Value);
-
-/// A JSON object argument (TypeScript `Record<string, any>`).
-pub struct Map(pub serde_json::Map<StdString, JsonValue>);
-
-impl Arg for Map {
-    fn expected() -> Cow<'static, str> {
-        serde_json::Map::<StdString, JsonValue>::expected()
-    }
-
-    fn convert(env: &Env, value: Unknown<'_>) -> std::result::Result<Self, Refusal> {
-        serde_json::Map::convert(env, value).map(Map)
-    }
-}
-
-napi_arg!(Map);
-
 /// A duration in milliseconds (TypeScript `Milliseconds`, a `number`): any finite number ≥ 0,
 /// fractions allowed, through [`convert::duration_ms`]. The core refuses what it cannot use
 /// (a zero timeout, …) with its own message.
@@ -620,11 +566,7 @@ impl Arg for Milliseconds {
         let ms: f64 = typed::<Self, f64>(env, value, ValueType::Number)?;
         convert::duration_ms(ms)
             .map(Milliseconds)
-            .ok_or_else(|| Refusal::Value {
-                path: StdString::new(),
-                expected: Self::expected(),
-                given: ms.to_string(),
-            })
+            .ok_or_else(|| Refusal::value(Self::expected(), ms.to_string()))
     }
 }
 
@@ -641,11 +583,9 @@ impl Arg for Count {
 
     fn convert(env: &Env, value: Unknown<'_>) -> std::result::Result<Self, Refusal> {
         let n: f64 = typed::<Self, f64>(env, value, ValueType::Number)?;
-        convert::count(n).map(Count).ok_or_else(|| Refusal::Value {
-            path: StdString::new(),
-            expected: Self::expected(),
-            given: n.to_string(),
-        })
+        convert::count(n)
+            .map(Count)
+            .ok_or_else(|| Refusal::value(Self::expected(), n.to_string()))
     }
 }
 
@@ -664,13 +604,10 @@ impl Arg for Collection {
         let name: StdString = typed::<Self, StdString>(env, value, ValueType::String)?;
         CoreCollection::from_name(&name)
             .map(Collection)
-            .ok_or_else(|| Refusal::Value {
-                path: StdString::new(),
-                expected: Self::expected(),
-                given: format!(
-                    "'{}'",
-                    name.chars().take(64).collect::<StdString>().escape_debug()
-                ),
+            // A name that is none of a fixed list is shown (cut short), to be recognised.
+            .ok_or_else(|| {
+                let shown: StdString = name.chars().take(64).collect();
+                Refusal::value(Self::expected(), format!("'{}'", shown.escape_debug()))
             })
     }
 }
@@ -690,10 +627,7 @@ impl Arg for UpdateKind {
         let name: StdString = typed::<Self, StdString>(env, value, ValueType::String)?;
         serde_json::from_value(JsonValue::String(name))
             .map(UpdateKind)
-            .map_err(|e| Refusal::Message {
-                path: StdString::new(),
-                message: e.to_string(),
-            })
+            .map_err(|e| Refusal::message(e.to_string()))
     }
 }
 

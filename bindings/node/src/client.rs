@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Env, External, PromiseRaw, Result, ToNapiValue, sys};
+use napi::bindgen_prelude::{Env, External, PromiseRaw, Result, ToNapiValue};
 use napi_derive::napi;
 use runbeam_core::client::{
     AuthorizeRequest, Change as CoreChange, CollectionClient, DEFAULT_LIST_ALL_PER_PAGE,
@@ -25,7 +25,7 @@ use runbeam_core::{Secret, client};
 use serde_json::{Map, Value};
 
 use crate::arg::{self, Count, Milliseconds};
-use crate::convert::{Date, REDACTED, millis, rfc3339};
+use crate::convert::{self, Date, REDACTED, millis, rfc3339};
 use crate::error;
 use crate::promise::spawn;
 
@@ -65,7 +65,7 @@ arg::object!(ClientOptions {
 #[napi(object, object_from_js = false, object_to_js = false)]
 #[derive(Default)]
 pub struct ListAllOptions {
-    /// Items per page, 1-1000 (default 100).
+    /// Items per page (default 100); more than the Cloud API allows is refused before sending.
     pub per_page: Option<Count>,
 }
 
@@ -77,7 +77,7 @@ arg::object!(ListAllOptions { per_page });
 pub struct PageOptions {
     /// 1-based page number (default 1).
     pub page: Option<Count>,
-    /// Items per page, 1-1000 (default 15).
+    /// Items per page (default 15); more than the Cloud API allows is refused before sending.
     pub per_page: Option<Count>,
 }
 
@@ -458,13 +458,6 @@ impl From<CoreResource> for Resource {
     }
 }
 
-impl ToNapiValue for Resource {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        // SAFETY: the caller's (napi's).
-        unsafe { Value::to_napi_value(env, val.0) }
-    }
-}
-
 /// A change of the feed as the server sent it: `id`, `status` and every other field
 /// (TypeScript `Change`, declared in `dts-header.d.ts`).
 pub struct Change(Map<String, Value>);
@@ -481,12 +474,7 @@ impl From<CoreChange> for Change {
     }
 }
 
-impl ToNapiValue for Change {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        // SAFETY: the caller's (napi's).
-        unsafe { Map::to_napi_value(env, val.0) }
-    }
-}
+convert::to_js_as_inner!(Resource, Change);
 
 /// The Cloud's signing keys (`jwks()`).
 #[napi(object, object_from_js = false)]

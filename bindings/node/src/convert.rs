@@ -52,6 +52,25 @@ pub(crate) fn count(value: f64) -> Option<u32> {
     (value.fract() == 0.0 && value >= 0.0).then(|| value.min(f64::from(u32::MAX)) as u32)
 }
 
+/// `ToNapiValue` of result newtypes that TypeScript knows by their name (a type
+/// `dts-header.d.ts` declares: `Resource`, `Change`, `TokenStoreBackend`): the value they wrap.
+macro_rules! to_js_as_inner {
+    ($($name:ty),* $(,)?) => {
+        $(
+            impl ::napi::bindgen_prelude::ToNapiValue for $name {
+                unsafe fn to_napi_value(
+                    env: ::napi::sys::napi_env,
+                    val: Self,
+                ) -> ::napi::Result<::napi::sys::napi_value> {
+                    // SAFETY: the caller's (napi's).
+                    unsafe { ::napi::bindgen_prelude::ToNapiValue::to_napi_value(env, val.0) }
+                }
+            }
+        )*
+    };
+}
+pub(crate) use to_js_as_inner;
+
 /// An optional Promise result: napi's `Either<T, Null>`, which TypeScript reads as `T | null`
 /// (an `Option<T>` inside a Promise would read `T | undefined | null`).
 pub(crate) fn nullable<T>(value: Option<T>) -> Either<T, Null> {

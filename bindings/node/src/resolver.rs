@@ -329,7 +329,7 @@ impl IssuedMeshToken {
 /// - `RUNBEAM_NOT_FOUND`, `RUNBEAM_PERMISSION_DENIED` and `RUNBEAM_UNAUTHORIZED` are returned
 ///   and never cached. When the provider fails (transport, timeout, 5xx, 429, malformed
 ///   answer), the last answer is served with `isStale: true` while younger than `maxStaleMs`
-///   (default 3600); after that the error is returned.
+///   (default 3600000); after that the error is returned.
 ///
 /// ```js
 /// const config = MeshConfig.fromFile('gateway.toml')

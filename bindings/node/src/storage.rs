@@ -21,9 +21,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use napi::bindgen_prelude::{
-    Either, Either3, Env, Null, Promise, PromiseRaw, Result, ToNapiValue, sys,
-};
+use napi::bindgen_prelude::{Either, Either3, Env, Null, Promise, PromiseRaw, Result};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use runbeam_core::storage::{self as core, Credential, DEFAULT_RENEWAL_WINDOW, StoreChoice};
@@ -32,7 +30,7 @@ use serde_json::{Map, Value};
 
 use crate::arg::{self, ClassInstance, Milliseconds};
 use crate::client::Client;
-use crate::convert::{Date, REDACTED, millis, nullable, rfc3339};
+use crate::convert::{self, Date, REDACTED, millis, nullable, rfc3339};
 use crate::error;
 use crate::promise::{blocking, spawn};
 
@@ -131,12 +129,7 @@ impl UserTokenFields {
 /// `dts-header.d.ts`: `'keyring' | 'file' | 'memory'`).
 pub struct TokenStoreBackend(&'static str);
 
-impl ToNapiValue for TokenStoreBackend {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        // SAFETY: the caller's (napi's).
-        unsafe { <&str>::to_napi_value(env, val.0) }
-    }
-}
+convert::to_js_as_inner!(TokenStoreBackend);
 
 /// A gateway's machine token (docs/spec.md §5.1). The token string is not an own property: read it
 /// with `token.machineToken` or `token.expose()`; `util.inspect`, `console.log` and
@@ -472,8 +465,8 @@ macro_rules! token_store {
                 })
             }
 
-            /// Empties a slot (`'machine_token'`, `'user_token'`, …); resolves with whether it
-            /// held something.
+            /// Empties a slot (`'auth'`: the machine token, `'user_auth'`: the user token, …);
+            /// resolves with whether it held something.
             #[napi(strict)]
             pub fn delete<'env>(
                 &self,
@@ -805,7 +798,7 @@ impl TokenManager {
                 (None, None) => {
                     return Err(error::invalid_argument(
                         env,
-                        "TokenManagerOptions needs client or apiUrl, not neither",
+                        "TokenManagerOptions needs client or apiUrl",
                     ));
                 }
             };
