@@ -124,8 +124,8 @@ export interface Change {
 
 export interface Client {
   /**
-   * Every resource of `collection`, fetched page by page (`perPage` each, 1-1000, default 100)
-   * as the iteration goes. The walk is runbeam-core's: a next page is fetched while the last one
+   * Every resource of `collection`, fetched page by page as the iteration goes (`perPage`
+   * each, default 100; more than the Cloud API allows is refused before sending). The walk is runbeam-core's: a next page is fetched while the last one
    * says there is one (`meta.last_page`, or `links.next` when the server sends no `last_page`),
    * at most 10 000 pages (beyond, the iteration rejects with `RUNBEAM_PROTOCOL`).
    *
