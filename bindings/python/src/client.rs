@@ -177,7 +177,9 @@ pub struct PyAuthorizeResult {
     /// When the token expires (aware, UTC).
     #[pyo3(get)]
     expires_at: Py<PyAny>,
-    /// `{"id", "code", "name"}` of the gateway.
+    /// `{"id", "code", "name", "authorized_by"}` of the gateway; `authorized_by` is
+    /// `{"id", "name", "email"}` of the user who authorized it, or `None` when the Cloud did
+    /// not say.
     #[pyo3(get)]
     gateway: Py<PyAny>,
     /// What the token allows.
@@ -211,6 +213,17 @@ fn authorize_result(py: Python<'_>, r: AuthorizeResult) -> PyResult<Py<PyAny>> {
     gateway.set_item("id", &r.gateway.id)?;
     gateway.set_item("code", &r.gateway.code)?;
     gateway.set_item("name", &r.gateway.name)?;
+    let authorized_by = match &r.gateway.authorized_by {
+        Some(by) => {
+            let user = PyDict::new(py);
+            user.set_item("id", &by.id)?;
+            user.set_item("name", &by.name)?;
+            user.set_item("email", &by.email)?;
+            user.into_any().unbind()
+        }
+        None => py.None(),
+    };
+    gateway.set_item("authorized_by", authorized_by)?;
     let value = PyAuthorizeResult {
         token: r.machine_token,
         expires_in: r.expires_in.as_secs(),
@@ -720,12 +733,19 @@ guarded! {
 // ---------------------------------------------------------------------------------------------
 // The clients.
 
-fn authorize_request(gateway_code: String, metadata: Option<Vec<String>>) -> AuthorizeRequest {
-    let request = AuthorizeRequest::new(gateway_code);
-    match metadata {
-        Some(m) => request.metadata(m),
-        None => request,
+fn authorize_request(
+    gateway_code: String,
+    metadata: Option<Vec<String>>,
+    machine_public_key: Option<String>,
+) -> AuthorizeRequest {
+    let mut request = AuthorizeRequest::new(gateway_code);
+    if let Some(m) = metadata {
+        request = request.metadata(m);
     }
+    if let Some(key) = machine_public_key {
+        request = request.machine_public_key(key);
+    }
+    request
 }
 
 /// The iterator class `list_all` returns for a client class.
@@ -839,12 +859,17 @@ class_pair! {
     }
     calls {
     /// Authorizes a gateway (user token): creates it if the code is new and returns a machine
-    /// token for it.
-    #[pyo3(signature = (gateway_code, metadata=None))]
-    fn authorize(py, client, gateway_code: String, metadata: Option<Vec<String>>)
-        -> authorize_result
+    /// token for it. `machine_public_key` is the gateway's public key, when it has one.
+    #[pyo3(signature = (gateway_code, metadata=None, machine_public_key=None))]
+    fn authorize(
+        py,
+        client,
+        gateway_code: String,
+        metadata: Option<Vec<String>>,
+        machine_public_key: Option<String>
+    ) -> authorize_result
     {
-        let request = authorize_request(gateway_code, metadata);
+        let request = authorize_request(gateway_code, metadata, machine_public_key);
         Attempt::pending(async move { client.authorize(request).await })
     }
 
@@ -854,7 +879,9 @@ class_pair! {
         Attempt::pending(async move { client.revoke(&gateway_code).await })
     }
 
-    /// Resolves a reference (machine token); a `str` is parsed first.
+    /// Resolves a reference (machine token); a `str` is parsed first. The raw API call: it
+    /// does not check the gateway's mesh configuration and caches nothing — gateways resolve
+    /// through `Resolver.resolve`, which does both.
     fn resolve(py, client, reference: &Bound<'_, PyAny>) -> resolve_result {
         let reference = self::reference(reference)?;
         Attempt::pending(async move { client.resolve(&reference).await })

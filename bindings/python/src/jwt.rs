@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use runbeam_core::jwt::{
@@ -224,6 +225,13 @@ guarded! {
             }
         }
 
+        /// The Runbeam Cloud API URL this user JWT was issued by: the origin
+        /// (`scheme://host[:port]`) of `iss`, for `Client(...)`. Raises
+        /// `InvalidArgumentError` when `iss` is missing or not an http(s) URL.
+        fn api_base_url(&self, py: Python<'_>) -> PyResult<String> {
+            self.claims.api_base_url().or_raise(py)
+        }
+
         /// Every claim, as a new `dict`.
         fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
             let dict = PyDict::new(py);
@@ -238,6 +246,21 @@ guarded! {
             format!("Claims({})", self.claims.json())
         }
     }
+}
+
+/// The settings a `Validator` or `AsyncValidator` was made with (for the resolver's
+/// mesh-token validators); a `TypeError` for anything else.
+pub(crate) fn validator_settings(arg: &Bound<'_, PyAny>) -> PyResult<ValidatorBuilder> {
+    if let Ok(v) = arg.cast::<PyValidator>() {
+        return Ok(v.get().inner.builder.clone());
+    }
+    if let Ok(v) = arg.cast::<PyAsyncValidator>() {
+        return Ok(v.get().inner.builder.clone());
+    }
+    Err(PyTypeError::new_err(format!(
+        "validator must be a runbeam.Validator or runbeam.AsyncValidator, not {}",
+        arg.get_type().name()?
+    )))
 }
 
 pub(crate) fn claims(py: Python<'_>, claims: Arc<Claims>) -> PyResult<Py<PyAny>> {

@@ -28,6 +28,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 use runbeam_core::config::MeshConfig;
+use runbeam_core::jwt::ValidatorBuilder;
 use runbeam_core::resolve::{
     DEFAULT_MAX_STALE, DEFAULT_MESH_TOKEN_CAPACITY, DEFAULT_MESH_TOKEN_MARGIN, IssuedMeshToken,
     Resolution, Resolver, ResolverStats, check_mesh_token_capacity,
@@ -39,7 +40,7 @@ use crate::convert::{datetime, non_negative, to_json};
 use crate::errors::OrRaise;
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
-use crate::jwt::claims;
+use crate::jwt::{claims, validator_settings};
 use crate::pair::class_pair;
 use crate::reference::{PyReference, text_arg};
 use crate::runtime::attempt_now;
@@ -312,18 +313,21 @@ struct Setup {
     max_stale: Duration,
     mesh_token_margin: Duration,
     mesh_token_capacity: usize,
+    validator: Option<ValidatorBuilder>,
 }
 
 impl Setup {
     fn build(&self, py: Python<'_>, config: MeshConfig) -> PyResult<Resolver> {
         let client = core_client(self.client.bind(py))?;
         let manager = core_manager(self.token_manager.bind(py))?;
-        Resolver::builder(config, client, manager)
+        let mut builder = Resolver::builder(config, client, manager)
             .max_stale(self.max_stale)
             .mesh_token_margin(self.mesh_token_margin)
-            .mesh_token_capacity(self.mesh_token_capacity)
-            .build()
-            .or_raise(py)
+            .mesh_token_capacity(self.mesh_token_capacity);
+        if let Some(validator) = &self.validator {
+            builder = builder.validator(validator.clone().language("python"));
+        }
+        builder.build().or_raise(py)
     }
 }
 
@@ -345,6 +349,7 @@ impl Handle {
         max_stale: f64,
         mesh_token_margin: f64,
         mesh_token_capacity: usize,
+        validator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Handle> {
         // The core's rule, checked now so that the error comes from the constructor.
         check_mesh_token_capacity(mesh_token_capacity).or_raise(py)?;
@@ -356,6 +361,7 @@ impl Handle {
             max_stale: non_negative(py, "max_stale", max_stale)?,
             mesh_token_margin: non_negative(py, "mesh_token_margin", mesh_token_margin)?,
             mesh_token_capacity,
+            validator: validator.map(validator_settings).transpose()?,
         };
         let config = config.0.clone();
         let resolver = setup.build(py, config.clone())?;
@@ -408,11 +414,14 @@ class_pair! {
     ///   raised.
     ///
     /// `Resolver(config, client, token_manager, *, max_stale, mesh_token_margin,
-    /// mesh_token_capacity)` (the defaults are the core's): `client` (a
+    /// mesh_token_capacity, validator=None)` (the defaults are the core's): `client` (a
     /// `Client`/`AsyncClient`, its token unused, or an API URL) carries the HTTP settings used
     /// for every provider, each at its own `api` URL; `token_manager` (a `TokenManager` or
     /// `AsyncTokenManager`) supplies the gateway's machine token. Mesh tokens are reused until
     /// `mesh_token_margin` seconds before they expire; at most `mesh_token_capacity` are kept.
+    /// `validator` (a `Validator`/`AsyncValidator`) gives the settings of the validators that
+    /// verify mesh tokens (leeway, algorithms, JWKS timings, `ca_bundle_pem`, …); its trusted
+    /// issuers, `jwks_url` and audiences are not used: each mesh's provider is trusted.
     ///
     /// ```python
     /// config = runbeam.MeshConfig.from_file("gateway.toml")
@@ -440,7 +449,9 @@ class_pair! {
             max_stale=DEFAULT_MAX_STALE.as_secs_f64(),
             mesh_token_margin=DEFAULT_MESH_TOKEN_MARGIN.as_secs_f64(),
             mesh_token_capacity=DEFAULT_MESH_TOKEN_CAPACITY,
+            validator=None,
         ))]
+        #[allow(clippy::too_many_arguments)]
         fn new(
             py: Python<'_>,
             config: PyRef<'_, PyMeshConfig>,
@@ -449,6 +460,7 @@ class_pair! {
             max_stale: f64,
             mesh_token_margin: f64,
             mesh_token_capacity: usize,
+            validator: Option<&Bound<'_, PyAny>>,
         ) -> PyResult<Self> {
             Ok(Self {
                 inner: Handle::new(
@@ -459,6 +471,7 @@ class_pair! {
                     max_stale,
                     mesh_token_margin,
                     mesh_token_capacity,
+                    validator,
                 )?,
             })
         }

@@ -50,6 +50,15 @@ def test_authorize_with_sanctum(cloud: Cloud):
     assert "redacted" in repr(result)
 
 
+def test_authorize_sends_the_public_key_and_says_who_authorized(cloud: Cloud):
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPublicKeyOfTheGateway"
+    alice = cloud.client(ALICE)
+    result = alice.authorize(RADIOLOGY_GW, machine_public_key=key)
+    assert result.gateway["authorized_by"]["email"] == ALICE_EMAIL
+    assert set(result.gateway["authorized_by"]) == {"id", "name", "email"}
+    assert alice.get("gateways", result.gateway["id"])["machine_public_key"] == key
+
+
 def test_authorize_with_a_user_jwt(cloud: Cloud):
     jwt = cloud.dev_post("jwt", {"email": ALICE_EMAIL, "ttl_secs": 600})["token"]
     result = cloud.client(jwt).authorize(RADIOLOGY_GW)

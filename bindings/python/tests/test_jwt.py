@@ -155,6 +155,9 @@ def test_a_genuine_user_jwt_gives_typed_claims(cloud: Cloud, make: MakeValidator
     assert isinstance(claims.team, runbeam.TokenTeam)
     assert claims.team.name == "Radiology Department"
     assert claims.team.id
+    # The Cloud it came from, for a Client.
+    assert claims.api_base_url() == cloud.url.rstrip("/")
+    assert runbeam.Client(claims.api_base_url()).api_root == runbeam.Client(cloud.url).api_root
     # Custom claims, any JSON type.
     assert claims.get("scope") == "gateways"
     assert claims.get("roles") == ["admin", "viewer"]

@@ -377,6 +377,33 @@ def test_the_receiving_gateway_verifies_the_mesh_token(cloud: Cloud, cls: Any):
     assert cloud.count("POST", AUTHORIZE_PATH) == 1, "only the sender authorized"
 
 
+def test_the_mesh_token_validator_settings_apply_but_not_their_trust(cloud: Cloud):
+    token = analytics(cloud).mesh_token(MESH, DESTINATION).token
+
+    def receiver(validator: Any) -> runbeam.Resolver:
+        return runbeam.Resolver(
+            radiology_config(cloud),
+            runbeam.Client(cloud.url),
+            manager(cloud, gateway=RADIOLOGY_GW, credential=None),
+            validator=validator,
+        )
+
+    # Its trust (another issuer, a dead JWKS URL, an audience) is not used ...
+    trusting = runbeam.Validator(
+        trusted_issuers=["https://other.example/api"],
+        jwks_url="http://127.0.0.1:9/jwks.json",
+        audiences=["someone-else"],
+        leeway=5,
+    )
+    assert receiver(trusting).verify_mesh_token(token, MESH).get("mesh_id") == MESH
+    # ... its other settings are.
+    only_es256 = runbeam.AsyncValidator(jwks_url="http://127.0.0.1:9/jwks.json", algorithms=["ES256"])
+    with pytest.raises(runbeam.JwtInvalidError):
+        receiver(only_es256).verify_mesh_token(token, MESH)
+    with pytest.raises(TypeError, match="validator must be"):
+        receiver("leeway=5")
+
+
 # --- The objects -------------------------------------------------------------------------------
 
 

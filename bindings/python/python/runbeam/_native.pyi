@@ -299,8 +299,11 @@ class AuthorizeResult:
     def expires_at(self) -> datetime.datetime:
         """When the token expires (aware, UTC)."""
     @property
-    def gateway(self) -> Dict[str, str]:
-        """`{"id", "code", "name"}` of the gateway."""
+    def gateway(self) -> Dict[str, Any]:
+        """`{"id", "code", "name", "authorized_by"}` of the gateway; `authorized_by` is
+        `{"id", "name", "email"}` of the user who authorized it, or `None` when the Cloud did
+        not say.
+        """
     @property
     def abilities(self) -> List[str]:
         """What the token allows."""
@@ -504,16 +507,24 @@ class Client:
     @property
     def api_root(self) -> str:
         """The normalized API root URL."""
-    def authorize(self, gateway_code: str, metadata: Optional[List[str]] = None) -> AuthorizeResult:
+    def authorize(
+        self,
+        gateway_code: str,
+        metadata: Optional[List[str]] = None,
+        machine_public_key: Optional[str] = None,
+    ) -> AuthorizeResult:
         """Authorizes a gateway (user token): creates it if the code is new and returns a machine
-        token for it.
+        token for it. `machine_public_key` is the gateway's public key, when it has one.
         """
     def revoke(self, gateway_code: str) -> Acknowledgement:
         """Revokes every machine token of a gateway (user token); returns the Cloud's
         acknowledgement.
         """
     def resolve(self, reference: Union[Reference, str]) -> ResolveResult:
-        """Resolves a reference (machine token); a `str` is parsed first."""
+        """Resolves a reference (machine token); a `str` is parsed first. The raw API call: it
+        does not check the gateway's mesh configuration and caches nothing — gateways resolve
+        through `Resolver.resolve`, which does both.
+        """
     def mesh_token(self, mesh_id: str, destination_url: str) -> MeshTokenResult:
         """A mesh token for a destination URL of a mesh (machine token)."""
     def jwks(self) -> _Json:
@@ -577,17 +588,23 @@ class AsyncClient:
     def api_root(self) -> str:
         """The normalized API root URL."""
     def authorize(
-        self, gateway_code: str, metadata: Optional[List[str]] = None
+        self,
+        gateway_code: str,
+        metadata: Optional[List[str]] = None,
+        machine_public_key: Optional[str] = None,
     ) -> Awaitable[AuthorizeResult]:
         """Authorizes a gateway (user token): creates it if the code is new and returns a machine
-        token for it.
+        token for it. `machine_public_key` is the gateway's public key, when it has one.
         """
     def revoke(self, gateway_code: str) -> Awaitable[Acknowledgement]:
         """Revokes every machine token of a gateway (user token); returns the Cloud's
         acknowledgement.
         """
     def resolve(self, reference: Union[Reference, str]) -> Awaitable[ResolveResult]:
-        """Resolves a reference (machine token); a `str` is parsed first."""
+        """Resolves a reference (machine token); a `str` is parsed first. The raw API call: it
+        does not check the gateway's mesh configuration and caches nothing — gateways resolve
+        through `Resolver.resolve`, which does both.
+        """
     def mesh_token(self, mesh_id: str, destination_url: str) -> Awaitable[MeshTokenResult]:
         """A mesh token for a destination URL of a mesh (machine token)."""
     def jwks(self) -> Awaitable[_Json]:
@@ -705,6 +722,11 @@ class Claims:
         """The payload exactly as the token carried it (a JSON object)."""
     def get(self, name: str, default: Any = None) -> Any:
         """The claim `name` (any claim, custom ones too) as a Python value; `default` if absent."""
+    def api_base_url(self) -> str:
+        """The Runbeam Cloud API URL this user JWT was issued by: the origin
+        (`scheme://host[:port]`) of `iss`, for `Client(...)`. Raises
+        `InvalidArgumentError` when `iss` is missing or not an http(s) URL.
+        """
     def to_dict(self) -> Dict[str, Any]:
         """Every claim, as a new `dict`."""
     def __repr__(self) -> str: ...
@@ -1164,11 +1186,14 @@ class Resolver:
       raised.
 
     `Resolver(config, client, token_manager, *, max_stale, mesh_token_margin,
-    mesh_token_capacity)` (the defaults are the core's): `client` (a
+    mesh_token_capacity, validator=None)` (the defaults are the core's): `client` (a
     `Client`/`AsyncClient`, its token unused, or an API URL) carries the HTTP settings used
     for every provider, each at its own `api` URL; `token_manager` (a `TokenManager` or
     `AsyncTokenManager`) supplies the gateway's machine token. Mesh tokens are reused until
     `mesh_token_margin` seconds before they expire; at most `mesh_token_capacity` are kept.
+    `validator` (a `Validator`/`AsyncValidator`) gives the settings of the validators that
+    verify mesh tokens (leeway, algorithms, JWKS timings, `ca_bundle_pem`, …); its trusted
+    issuers, `jwks_url` and audiences are not used: each mesh's provider is trusted.
 
     ```python
     config = runbeam.MeshConfig.from_file("gateway.toml")
@@ -1190,6 +1215,7 @@ class Resolver:
         max_stale: float = ...,
         mesh_token_margin: float = ...,
         mesh_token_capacity: int = ...,
+        validator: Union[Validator, AsyncValidator, None] = None,
     ) -> Resolver: ...
     def validate_startup(self) -> None:
         """Checks the configuration in use (docs/spec.md §2.2); raises `ConfigError` listing every
@@ -1274,6 +1300,7 @@ class AsyncResolver:
         max_stale: float = ...,
         mesh_token_margin: float = ...,
         mesh_token_capacity: int = ...,
+        validator: Union[Validator, AsyncValidator, None] = None,
     ) -> AsyncResolver: ...
     def validate_startup(self) -> None:
         """Checks the configuration in use (docs/spec.md §2.2); raises `ConfigError` listing every
