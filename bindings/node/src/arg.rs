@@ -6,7 +6,7 @@
 //! `#[napi(object)]` struct, …) throw napi's errors (`code: 'StringExpected'`, …) from the
 //! generated wrapper, before the body and its error boundary run, and napi-derive 3.3 has no hook
 //! for that. The types here implement `FromNapiValue` themselves: a value they cannot convert
-//! becomes the SDK's `RUNBEAM_INVALID_ARGUMENT` error (built by [`error::invalid_argument`]),
+//! becomes the SDK's `RUNBEAM_INVALID_ARGUMENT` error (built by `error::invalid_argument`),
 //! which napi then throws as it is. Its message says what was expected and what was given, and
 //! for a field of an option object which field (`ClientOptions.deadlineMs must be a number of
 //! milliseconds of at least 0, not -5`; `paths[1]` style paths for array items). napi does not
@@ -14,7 +14,7 @@
 //! `expected a string, not a number`.
 //!
 //! **Promises reject, never throw.** A method that returns a Promise is marked
-//! `#[napi(strict)]`: napi then calls [`ValidateNapiValue::validate`] on each argument first and
+//! `#[napi(strict)]`: napi then calls `ValidateNapiValue::validate` on each argument first and
 //! returns what it gives instead of calling the body. Here `validate` makes the whole conversion
 //! and gives a Promise rejected with the same error, so a wrong argument rejects the Promise.
 //! A synchronous method is not `strict`: the conversion error is thrown.
@@ -30,7 +30,7 @@
 //!
 //! **Inside option objects** fields use Rust's own `String`, `bool`, `Vec<T>`, `Option<T>`,
 //! `serde_json` types and the types below alike: [`Arg`] is implemented for all of them, and
-//! [`object!`] (the conversion of every option and fields object) converts each field with it.
+//! `object!` (the conversion of every option and fields object) converts each field with it.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -283,7 +283,7 @@ macro_rules! object {
 }
 pub(crate) use object;
 
-/// The fields of an object being converted by [`object!`].
+/// The fields of an object being converted by `object!`.
 pub struct Fields<'a> {
     env: &'a Env,
     object: Object<'a>,
@@ -553,7 +553,7 @@ impl From<String> for StdString {
 }
 
 /// A duration in milliseconds (TypeScript `Milliseconds`, a `number`): any finite number ≥ 0,
-/// fractions allowed, through [`convert::duration_ms`]. The core refuses what it cannot use
+/// fractions allowed, through `convert::duration_ms`. The core refuses what it cannot use
 /// (a zero timeout, …) with its own message.
 pub struct Milliseconds(pub Duration);
 
@@ -573,7 +573,7 @@ impl Arg for Milliseconds {
 napi_arg!(Milliseconds);
 
 /// A count (attempts, capacities, page numbers and sizes; TypeScript `Count`, a `number`): a
-/// whole number ≥ 0, through [`convert::count`]; the core's bounds apply after.
+/// whole number ≥ 0, through `convert::count`; the core's bounds apply after.
 pub struct Count(pub u32);
 
 impl Arg for Count {

@@ -131,8 +131,10 @@ pub(crate) fn entry<T>(env: &Env, function: &str, body: impl FnOnce() -> Result<
 }
 
 /// The panic boundary of every Promise-returning entry point: like [`entry`], but an error
-/// raised before the work starts (a wrong argument, an error known without I/O, a panic) becomes
-/// a rejected Promise instead of an exception, so a caller never needs both `try` and `catch`.
+/// raised before the work starts (an error known without I/O, such as a reference that does not
+/// parse, or a panic) becomes a rejected Promise instead of an exception, so a caller never
+/// needs both `try` and `catch`. (An argument of the wrong type never gets here: those methods
+/// are `#[napi(strict)]`, and `crate::arg` gives napi the rejected Promise.)
 pub(crate) fn promise<'env, P: Settle<'env>>(
     env: &'env Env,
     function: &str,

@@ -11,7 +11,9 @@
 //!   panic boundary of [`error::spawn_with`].
 //!
 //! Every Promise-returning entry point runs in [`error::promise`], which turns an error raised
-//! before the work starts (a wrong argument, a panic) into a rejected Promise ([`Settle`]).
+//! before the work starts (an error known at once, a panic) into a rejected Promise
+//! ([`Settle`]); a wrong argument type is rejected the same way, by napi's `strict` validation
+//! of the argument types (`crate::arg`).
 
 use std::future::Future;
 use std::ptr;
