@@ -334,6 +334,8 @@ pub struct UpdatedConfig {
     /// Id of the configuration (pass it as `id` to update it again).
     pub id: String,
     /// What the configuration is.
+    // String unions napi cannot derive from a `String` (`UpdateKind` is declared in
+    // dts-header.d.ts, checked against the core by package.test.cjs).
     #[napi(js_name = "type", ts_type = "UpdateKind")]
     pub kind: String,
     /// Whether it was created or replaced.

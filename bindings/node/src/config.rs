@@ -15,6 +15,7 @@ pub struct Mesh {
     /// The table name (`[mesh.<name>]`).
     pub name: String,
     /// The transport.
+    // A string union napi cannot derive from a `&'static str` (the names are the core's).
     #[napi(ts_type = "'http' | 'http3'")]
     pub protocol: &'static str,
     /// The provider that runs the mesh.
@@ -58,9 +59,11 @@ pub struct MeshMember {
     /// The name of the mesh that lists it.
     pub mesh: String,
     /// Which list of the mesh.
+    // A string union napi cannot derive from a `&'static str` (the names are the core's).
     #[napi(ts_type = "'ingress' | 'egress'")]
     pub direction: &'static str,
     /// The reference.
+    // The JavaScript class of index.js (declared in dts-header.d.ts), which `JsReference` builds.
     #[napi(ts_type = "Reference")]
     pub reference: JsReference,
 }
