@@ -255,6 +255,53 @@ impl KeyringTokenStore {
         }
     }
 
+    /// The first keyring of this platform that passes a real write, read and delete
+    /// ([`KeyringTokenStore::probe`]): what `RUNBEAM_TOKEN_STORE=keyring` opens. On Linux: the
+    /// Secret Service, or — when there is none (no session bus, no daemon; a locked one is an
+    /// error) — kernel keyutils, only when the user's persistent keyring is available, so
+    /// tokens outlive the session and the service's restarts (they never outlive a reboot:
+    /// that is logged as a warning when keyutils is chosen). Elsewhere:
+    /// [`KeyringTokenStore::platform`].
+    ///
+    /// # Errors
+    /// `KeyringUnavailable` saying why each keyring was not usable.
+    pub fn first_usable() -> Result<KeyringTokenStore> {
+        #[cfg(target_os = "linux")]
+        {
+            // A Secret Service that answers but refuses (locked, denied) is an error to report,
+            // not a reason to move tokens somewhere else: keyutils stands in only where there
+            // is no Secret Service at all (no session bus, no daemon).
+            let secret_service = match KeyringTokenStore::secret_service() {
+                Ok(keyring) => return keyring.probe().map(|()| keyring),
+                Err(e) => e,
+            };
+            let keyutils = persistent_keyring()
+                .and_then(|()| KeyringTokenStore::keyutils())
+                .and_then(|k| k.probe().map(|()| k));
+            match keyutils {
+                Ok(keyring) => {
+                    tracing::warn!(
+                        target: "runbeam::storage",
+                        "runbeam keeps tokens in kernel keyutils (no Secret Service): they are \
+                         lost when the machine restarts; set RUNBEAM_TOKEN_STORE=file to keep \
+                         them on disk"
+                    );
+                    Ok(keyring)
+                }
+                Err(e) => Err(Error::new(
+                    ErrorKind::KeyringUnavailable,
+                    format!("{}; and {}", secret_service.message(), e.message()),
+                )),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let keyring = KeyringTokenStore::platform()?;
+            keyring.probe()?;
+            Ok(keyring)
+        }
+    }
+
     /// Which keyring this is.
     pub fn kind(&self) -> KeyringKind {
         self.kind
@@ -390,6 +437,36 @@ impl TokenStore for KeyringTokenStore {
             })
         })
     }
+}
+
+/// Whether the calling user's persistent kernel keyring can be linked into this thread's
+/// session keyring (`keyctl(KEYCTL_GET_PERSISTENT)`): what keeps keyutils entries across
+/// sessions and service restarts.
+#[cfg(target_os = "linux")]
+fn persistent_keyring() -> Result<()> {
+    const KEYCTL_GET_PERSISTENT: libc::c_long = 22;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    const CURRENT_UID: libc::c_long = -1;
+    // SAFETY: keyctl with integer arguments only; it links (or creates) a keyring, nothing
+    // in this process's memory is touched.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_PERSISTENT,
+            CURRENT_UID,
+            KEY_SPEC_SESSION_KEYRING,
+        )
+    };
+    if id < 0 {
+        return Err(unavailable(
+            "kernel keyutils",
+            &format!(
+                "no persistent keyring for this user ({})",
+                std::io::Error::last_os_error()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// runbeam-sdk 0.4's machine token: librunbeam's fields plus the instance it belongs to.

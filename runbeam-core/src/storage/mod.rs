@@ -362,8 +362,13 @@ impl StoreChoice {
     }
 }
 
-/// Opens the store `choice` asks for; `Auto` writes, reads and deletes a probe entry in the
-/// OS keyring and falls back to [`FileTokenStore::from_env`] when that fails. The choice is logged.
+/// Opens the store `choice` asks for. `Auto` takes the platform's keyring
+/// ([`KeyringTokenStore::platform`]: on Linux the Secret Service) when a real write, read and
+/// delete of a probe entry works, else [`FileTokenStore::from_env`]. `Keyring` takes the first
+/// usable keyring ([`KeyringTokenStore::first_usable`]: on Linux kernel keyutils after the
+/// Secret Service) or fails. Kernel keyutils is not an automatic choice: its entries do not
+/// survive a reboot, and a gateway that loses its machine token needs a person to authorize it
+/// again, where the encrypted file keeps it (docs/spec.md §5.2). The choice is logged.
 ///
 /// # Errors
 /// `KeyringUnavailable` when the keyring is forced but unusable; `Storage` when the file
@@ -371,11 +376,7 @@ impl StoreChoice {
 pub fn open_token_store(choice: StoreChoice) -> Result<Arc<dyn TokenStore>> {
     let store: Arc<dyn TokenStore> = match choice {
         StoreChoice::File => Arc::new(FileTokenStore::from_env()?),
-        StoreChoice::Keyring => {
-            let keyring = KeyringTokenStore::platform()?;
-            keyring.probe()?;
-            Arc::new(keyring)
-        }
+        StoreChoice::Keyring => Arc::new(KeyringTokenStore::first_usable()?),
         StoreChoice::Auto => {
             match KeyringTokenStore::platform().and_then(|k| k.probe().map(|()| k)) {
                 Ok(keyring) => Arc::new(keyring),

@@ -182,12 +182,9 @@ fn loaded(store: &dyn TokenStore, instance: &str) -> String {
 /// `keyctl(2)` operation: join (here: create) an anonymous session keyring.
 const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
 
-#[test]
-#[ignore = "needs kernel keyutils: make keyring-test runs it"]
-fn keyutils_round_trip_in_a_fresh_session_keyring() {
-    // Processes here have no session keyring of their own (reads fail with "access denied").
-    // Join a new anonymous one on this thread; the keyring store's helper threads are
-    // spawned from it afterwards and inherit it (credentials are copied at thread creation).
+/// Joins a new anonymous session keyring on this thread (processes here have none of their
+/// own); threads spawned afterwards inherit it.
+fn join_session_keyring() {
     // SAFETY: keyctl with a NULL name only replaces this thread's session keyring.
     let id = unsafe {
         libc::syscall(
@@ -201,6 +198,54 @@ fn keyutils_round_trip_in_a_fresh_session_keyring() {
         "keyctl(KEYCTL_JOIN_SESSION_KEYRING): {}",
         std::io::Error::last_os_error()
     );
+}
+
+const NO_DBUS_TEST: &str = "without_a_session_bus_a_forced_keyring_is_kernel_keyutils";
+
+#[test]
+#[ignore = "needs kernel keyutils: make keyring-test runs it"]
+fn without_a_session_bus_a_forced_keyring_is_kernel_keyutils() {
+    // A host without D-Bus: re-run in a child process with no session bus address.
+    if std::env::var_os("RUNBEAM_TEST_NO_DBUS_CHILD").is_none() {
+        let home = runbeam_e2e::TempDir::new("no-dbus");
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([NO_DBUS_TEST, "--exact", "--ignored", "--nocapture"])
+            .env("RUNBEAM_TEST_NO_DBUS_CHILD", "1")
+            .env("RUNBEAM_HOME", home.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("RUNBEAM_TOKEN_STORE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    join_session_keyring();
+    // `auto` keeps tokens where a reboot cannot take them: the encrypted files.
+    let auto = storage::open_token_store(StoreChoice::Auto).unwrap();
+    assert_eq!(auto.backend(), TokenStoreBackend::File);
+    // `keyring` takes the first usable one: kernel keyutils, after the Secret Service failed.
+    let forced = storage::open_token_store(StoreChoice::Keyring).unwrap();
+    assert_eq!(forced.backend(), TokenStoreBackend::Keyring);
+    let keyutils = KeyringTokenStore::first_usable().unwrap();
+    assert_eq!(keyutils.kind(), KeyringKind::KeyUtils);
+    let instance = format!("ku-forced-{}", std::process::id());
+    storage::save_machine_token(&*forced, &instance, &token("mt-forced-keyutils")).unwrap();
+    assert_eq!(loaded(&keyutils, &instance), "mt-forced-keyutils");
+    assert!(forced.delete(&instance, MACHINE_TOKEN).unwrap());
+}
+
+#[test]
+#[ignore = "needs kernel keyutils: make keyring-test runs it"]
+fn keyutils_round_trip_in_a_fresh_session_keyring() {
+    // Processes here have no session keyring of their own (reads fail with "access denied").
+    // Join a new anonymous one on this thread; the keyring store's helper threads are
+    // spawned from it afterwards and inherit it (credentials are copied at thread creation).
+    join_session_keyring();
     let store = KeyringTokenStore::keyutils().expect("kernel keyutils opens");
     assert_eq!(store.kind(), KeyringKind::KeyUtils);
     assert_eq!(store.backend(), TokenStoreBackend::Keyring);

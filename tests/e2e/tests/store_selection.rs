@@ -26,10 +26,21 @@ fn selection_fallback_and_environment_overrides() {
         "auto falls back to the file store"
     );
 
+    // Forced, the keyring is kernel keyutils where the user has a persistent keyring (tested
+    // in keyring.rs), else an error naming both keyrings and the way out.
     unsafe { std::env::set_var(storage::ENV_STORE, "keyring") };
-    let err = storage::open_default_token_store().unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::KeyringUnavailable, "{err}");
-    assert!(err.message().contains("RUNBEAM_TOKEN_STORE=file"), "{err}");
+    match storage::open_default_token_store() {
+        Ok(store) => {
+            assert_eq!(store.backend(), TokenStoreBackend::Keyring);
+            let keyring = storage::KeyringTokenStore::first_usable().unwrap();
+            assert_eq!(keyring.kind(), storage::KeyringKind::KeyUtils);
+        }
+        Err(err) => {
+            assert_eq!(err.kind(), ErrorKind::KeyringUnavailable, "{err}");
+            assert!(err.message().contains("RUNBEAM_TOKEN_STORE=file"), "{err}");
+            assert!(err.message().contains("kernel keyutils"), "{err}");
+        }
+    }
 
     unsafe { std::env::set_var(storage::ENV_STORE, "FILE") };
     assert_eq!(
