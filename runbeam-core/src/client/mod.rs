@@ -32,6 +32,7 @@ mod collections;
 #[cfg(test)]
 mod feed_tests;
 pub(crate) mod http;
+pub mod resources;
 mod retry;
 mod token_kind;
 mod types;
@@ -568,6 +569,23 @@ impl Client {
     /// ```
     pub fn collection(&self, collection: Collection) -> CollectionClient<Resource> {
         CollectionClient::new(self.clone(), collection)
+    }
+
+    /// The CRUD calls of the collection of resource model `T` ([`resources`]: `Gateway`,
+    /// `Service`, `Endpoint`, `Backend`, `Pipeline`, `Mesh`, `Ingress`, `Egress`), typed.
+    ///
+    /// ```no_run
+    /// # async fn run(client: runbeam_core::client::Client) -> runbeam_core::Result<()> {
+    /// use runbeam_core::client::resources::Mesh;
+    /// let first = client.resources::<Mesh>().list(Default::default()).await?;
+    /// for mesh in first.data {
+    ///     println!("{} {:?} {:?}", mesh.id, mesh.name, mesh.protocol);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn resources<T: resources::CollectionResource>(&self) -> CollectionClient<T> {
+        CollectionClient::new(self.clone(), T::COLLECTION)
     }
 
     /// The CRUD calls of a collection, with resources decoded as `T`.
