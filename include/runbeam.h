@@ -162,6 +162,32 @@ typedef struct runbeam_machine_token runbeam_machine_token;
 typedef struct runbeam_mesh_config runbeam_mesh_config;
 
 /**
+ * A walk over the pages of a collection (runbeam-core's `PageCursor`): each
+ * `runbeam_page_cursor_next()` (blocking) or `runbeam_page_cursor_next_async()` (callback)
+ * fetches the next page and hands over its items, until the last page was read. Create with
+ * `runbeam_client_pages()`, release with `runbeam_page_cursor_free()` — which is also how a
+ * walk stops early: no further page is requested.
+ *
+ * **Why a cursor rather than a per-page callback.** The caller asks for each page when it is
+ * ready for it, so a slow consumer is never flooded, stopping early is just not asking (then
+ * freeing), and the same handle serves blocking code (a loop of `_next`) and event loops
+ * (`_next_async` from the previous page's callback) with the one-callback-per-call rule of
+ * every other `_async` function. A per-page callback would push pages at the library's pace,
+ * need a second callback (or a sentinel call) for the end and the errors, and a return value
+ * to stop. The bound is the core's: at most 10 000 pages per walk, each of `per_page` items;
+ * a server that still announces a next page after that fails `_next` with
+ * `RUNBEAM_STATUS_PROTOCOL` rather than looping forever. Next pages are requested by number
+ * from the API root, never by following `links.next` (the token never leaves the API host).
+ *
+ * A failed `_next` (a network error, a cancelled call) leaves the cursor where it was: the
+ * next `_next` asks for the same page again. Calls on one cursor are served one after the
+ * other, in the order they were made; the cursor may be used from any thread. It shares the
+ * runtime of the client it was made from (that runtime stops when the last handle using it is
+ * freed).
+ */
+typedef struct runbeam_page_cursor runbeam_page_cursor;
+
+/**
  * A list of configuration problems (from `runbeam_mesh_config_validate()` or
  * `runbeam_last_error_problems()`), in document order. Release with
  * `runbeam_problem_list_free()`. Strings it returns are valid until it is freed.
@@ -224,12 +250,24 @@ typedef struct runbeam_token_manager_config runbeam_token_manager_config;
 
 /**
  * Where tokens are kept (docs/spec.md §5.2): the OS keyring, the age-encrypted files or memory.
- * Create with `runbeam_token_store_open()`, `runbeam_token_store_file_new()` or
- * `runbeam_token_store_memory_new()`; release with `runbeam_token_store_free()`. Thread-safe;
- * a token manager keeps its own reference, so the store handle may be freed after
- * `runbeam_token_manager_new()`.
+ * Create with `runbeam_token_store_open()`, `runbeam_token_store_file_new()`,
+ * `runbeam_token_store_file_new_with_key()` or `runbeam_token_store_memory_new()`; release
+ * with `runbeam_token_store_free()`. Thread-safe; a token manager keeps its own reference, so
+ * the store handle may be freed after `runbeam_token_manager_new()`.
+ *
+ * The blocking functions do their file or keyring I/O on the calling thread. The `_async`
+ * forms do it on a runtime of the store handle (two `runbeam-worker` threads and a blocking
+ * pool, started by the first `_async` call) and never block the caller.
  */
 typedef struct runbeam_token_store runbeam_token_store;
+
+/**
+ * A user's token (a user JWT or Sanctum token, the credential of authorize and revoke), with
+ * its expiry and user when known. Immutable; read it from any thread. Create with
+ * `runbeam_user_token_new()` or load it with `runbeam_token_store_load_user_token()`; release
+ * with `runbeam_user_token_free()`, which zeroizes the token.
+ */
+typedef struct runbeam_user_token runbeam_user_token;
 
 /**
  * A JWT validator: trusted issuers, key cache (per JWKS URL), verified-token cache and one
@@ -280,6 +318,21 @@ typedef void (*runbeam_json_callback)(void *user_data,
  * Integer values are stable.
  */
 typedef int32_t runbeam_collection;
+
+/**
+ * The callback of the `_async` calls without a result (`runbeam_client_delete_async()`,
+ * `runbeam_validator_refresh_keys_async()`, `runbeam_token_manager_revoke_async()`,
+ * `runbeam_token_store_save_machine_token_async()`,
+ * `runbeam_token_store_save_user_token_async()`): called **exactly once** per accepted call (never for
+ * a call refused with an error status), on a librunbeam runtime thread, with `RUNBEAM_OK` and
+ * a NULL `error_message`, or the error's status and message (valid during the call only;
+ * `runbeam_last_error_*()` describe the failure during the call). When the handle that
+ * started the call is freed first, it is called with `RUNBEAM_STATUS_CANCELLED` before that
+ * `_free` returns. It must not call blocking librunbeam functions that need the network.
+ */
+typedef void (*runbeam_status_callback)(void *user_data,
+                                        runbeam_status status,
+                                        const char *error_message);
 
 /**
  * One reference listed by a mesh, as returned by `runbeam_mesh_config_remote_reference()`. Every pointer is
@@ -392,6 +445,47 @@ typedef struct {
 } runbeam_resolver_stats;
 
 /**
+ * The callback of `runbeam_token_manager_ensure_token_async()`,
+ * `runbeam_token_manager_current_async()` and `runbeam_token_store_load_machine_token_async()`,
+ * called **exactly once** per accepted call, on a librunbeam runtime thread (or, when the
+ * manager or store is freed while the call is in flight, with `RUNBEAM_STATUS_CANCELLED`
+ * during its `_free`). On success `token` is a **new handle owned by the callback** (free it
+ * with `runbeam_machine_token_free()`, now or later, on any thread) — NULL for `_current` and
+ * `_load_machine_token` when nothing is stored — and `error_message` NULL; on failure `token`
+ * is NULL and `error_message` the message (valid during the call only;
+ * `runbeam_last_error_*()` describe the failure during the call). The callback must not call
+ * blocking librunbeam network functions.
+ */
+typedef void (*runbeam_machine_token_callback)(void *user_data,
+                                               runbeam_status status,
+                                               runbeam_machine_token *token,
+                                               const char *error_message);
+
+/**
+ * The callback of `runbeam_token_store_load_user_token_async()`, called **exactly once** per
+ * accepted call, on a librunbeam runtime thread (or, when the store is freed while the call
+ * is in flight, with `RUNBEAM_STATUS_CANCELLED` during `runbeam_token_store_free()`). On
+ * success `token` is a **new handle owned by the callback** (free it with
+ * `runbeam_user_token_free()`, now or later, on any thread), or NULL when nothing is stored,
+ * and `error_message` NULL; on failure `token` is NULL and `error_message` the message (valid
+ * during the call only; `runbeam_last_error_*()` describe the failure during the call).
+ */
+typedef void (*runbeam_user_token_callback)(void *user_data,
+                                            runbeam_status status,
+                                            runbeam_user_token *token,
+                                            const char *error_message);
+
+/**
+ * The callback of the calls whose answer is a yes or no (`runbeam_token_store_delete_async()`:
+ * whether the slot held something): as `runbeam_status_callback`, with `value` the answer
+ * (`false` on failure).
+ */
+typedef void (*runbeam_bool_callback)(void *user_data,
+                                      runbeam_status status,
+                                      bool value,
+                                      const char *error_message);
+
+/**
  * Supplies the credential (user JWT or Sanctum token) a renewal or revoke needs, e.g. read
  * from a vault. Called only when one is needed, on a librunbeam runtime thread (never
  * concurrently for one manager's renewals, but a revoke may run alongside), so `user_data`
@@ -423,21 +517,6 @@ typedef runbeam_status (*runbeam_credential_callback)(void *user_data,
  */
 typedef void (*runbeam_renewal_window_callback)(void *user_data,
                                                 const runbeam_machine_token *token);
-
-/**
- * The callback of `runbeam_token_manager_ensure_token_async()`, called **exactly once** per
- * accepted call, on a librunbeam runtime thread (or, when the manager is freed while the call
- * is in flight, with `RUNBEAM_STATUS_CANCELLED` during `runbeam_token_manager_free()`).
- * On success `token` is a **new handle owned by the callback** (free it with
- * `runbeam_machine_token_free()`, now or later, on any thread) and `error_message` NULL; on
- * failure `token` is NULL and `error_message` the message (valid during the call only;
- * `runbeam_last_error_*()` describe the failure during the call). The callback must not call
- * blocking librunbeam network functions.
- */
-typedef void (*runbeam_machine_token_callback)(void *user_data,
-                                               runbeam_status status,
-                                               runbeam_machine_token *token,
-                                               const char *error_message);
 
 /**
  * `gateways`
@@ -1094,6 +1173,19 @@ runbeam_status runbeam_client_revoke(const runbeam_client *client,
                                      char **out_json);
 
 /**
+ * Callback form of `runbeam_client_revoke()` (rules: `runbeam_client_authorize_async()`). A
+ * cancelled revoke may already have reached the API.
+ *
+ * # Safety
+ * As `runbeam_client_revoke()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_revoke_async(const runbeam_client *client,
+                                           const char *gateway_code,
+                                           runbeam_json_callback callback,
+                                           void *user_data,
+                                           runbeam_cancel **cancel_out);
+
+/**
  * `GET /harmony/base-url` (machine token). `*out_json`:
  * `{"base_url": "...", "changes_path": "..."|null, "full_url": "..."|null}`.
  *
@@ -1102,6 +1194,17 @@ runbeam_status runbeam_client_revoke(const runbeam_client *client,
  */
 runbeam_status runbeam_client_base_url(const runbeam_client *client,
                                        char **out_json);
+
+/**
+ * Callback form of `runbeam_client_base_url()` (rules: `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * `client` is NULL or a live client; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_base_url_async(const runbeam_client *client,
+                                             runbeam_json_callback callback,
+                                             void *user_data,
+                                             runbeam_cancel **cancel_out);
 
 /**
  * `GET /harmony/resources/resolve?ref=<reference>` (machine token). `*out_json`:
@@ -1179,6 +1282,17 @@ runbeam_status runbeam_client_jwks(const runbeam_client *client,
                                    char **out_json);
 
 /**
+ * Callback form of `runbeam_client_jwks()` (rules: `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * `client` is NULL or a live client; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_jwks_async(const runbeam_client *client,
+                                         runbeam_json_callback callback,
+                                         void *user_data,
+                                         runbeam_cancel **cancel_out);
+
+/**
  * `GET /harmony/changes[/<gateway_id>]` (machine token), page after page of the feed.
  * `gateway_id` may be NULL. `*out_json`: a JSON array of changes
  * `[{"id": "...", "status": "..."|null, ...every other field of the change}]`.
@@ -1197,6 +1311,18 @@ runbeam_status runbeam_client_changes(const runbeam_client *client,
                                       char **out_json);
 
 /**
+ * Callback form of `runbeam_client_changes()` (rules: `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * As `runbeam_client_changes()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_changes_async(const runbeam_client *client,
+                                            const char *gateway_id,
+                                            runbeam_json_callback callback,
+                                            void *user_data,
+                                            runbeam_cancel **cancel_out);
+
+/**
  * `GET /harmony/change/<id>` (machine token). `*out_json`: one change as in
  * `runbeam_client_changes()`.
  *
@@ -1206,6 +1332,18 @@ runbeam_status runbeam_client_changes(const runbeam_client *client,
 runbeam_status runbeam_client_change(const runbeam_client *client,
                                      const char *id,
                                      char **out_json);
+
+/**
+ * Callback form of `runbeam_client_change()` (rules: `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * As `runbeam_client_change()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_change_async(const runbeam_client *client,
+                                           const char *id,
+                                           runbeam_json_callback callback,
+                                           void *user_data,
+                                           runbeam_cancel **cancel_out);
 
 /**
  * `POST /harmony/changes/acknowledge {change_ids}` (machine token) for the `count` ids of
@@ -1221,6 +1359,20 @@ runbeam_status runbeam_client_acknowledge_changes(const runbeam_client *client,
                                                   char **out_json);
 
 /**
+ * Callback form of `runbeam_client_acknowledge_changes()` (rules:
+ * `runbeam_client_authorize_async()`); the ids are copied before it returns.
+ *
+ * # Safety
+ * As `runbeam_client_acknowledge_changes()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_acknowledge_changes_async(const runbeam_client *client,
+                                                        const char *const *ids,
+                                                        size_t count,
+                                                        runbeam_json_callback callback,
+                                                        void *user_data,
+                                                        runbeam_cancel **cancel_out);
+
+/**
  * `POST /harmony/change/<id>/applied` (machine token). `*out_json`:
  * `{"success": true, "message": "..."}`.
  *
@@ -1230,6 +1382,19 @@ runbeam_status runbeam_client_acknowledge_changes(const runbeam_client *client,
 runbeam_status runbeam_client_change_applied(const runbeam_client *client,
                                              const char *id,
                                              char **out_json);
+
+/**
+ * Callback form of `runbeam_client_change_applied()` (rules:
+ * `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * As `runbeam_client_change_applied()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_change_applied_async(const runbeam_client *client,
+                                                   const char *id,
+                                                   runbeam_json_callback callback,
+                                                   void *user_data,
+                                                   runbeam_cancel **cancel_out);
 
 /**
  * `POST /harmony/change/<id>/failed {error, details?}` (machine token); `details_json` is
@@ -1245,6 +1410,21 @@ runbeam_status runbeam_client_change_failed(const runbeam_client *client,
                                             char **out_json);
 
 /**
+ * Callback form of `runbeam_client_change_failed()` (rules:
+ * `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * As `runbeam_client_change_failed()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_change_failed_async(const runbeam_client *client,
+                                                  const char *id,
+                                                  const char *error,
+                                                  const char *details_json,
+                                                  runbeam_json_callback callback,
+                                                  void *user_data,
+                                                  runbeam_cancel **cancel_out);
+
+/**
  * `POST /harmony/update` (machine token). `request_json`:
  * `{"type": "gateway"|"pipeline"|"transform"|"mesh", "id"?: "...", "config": "<toml>"}`.
  * `*out_json`: `{"success": true, "message": "...", "data": {"id", "type", "action":
@@ -1257,6 +1437,19 @@ runbeam_status runbeam_client_change_failed(const runbeam_client *client,
 runbeam_status runbeam_client_update_config(const runbeam_client *client,
                                             const char *request_json,
                                             char **out_json);
+
+/**
+ * Callback form of `runbeam_client_update_config()` (rules:
+ * `runbeam_client_authorize_async()`). A cancelled update may already have reached the API.
+ *
+ * # Safety
+ * As `runbeam_client_update_config()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_update_config_async(const runbeam_client *client,
+                                                  const char *request_json,
+                                                  runbeam_json_callback callback,
+                                                  void *user_data,
+                                                  runbeam_cancel **cancel_out);
 
 /**
  * `GET /<collection>?page=&per_page=`: one page (`page` ≥ 1, `per_page` 1-1000, else
@@ -1295,10 +1488,12 @@ runbeam_status runbeam_client_list_async(const runbeam_client *client,
                                          runbeam_cancel **cancel_out);
 
 /**
- * Every item of a collection, fetched page after page of `per_page` (1-1000) items by
- * runbeam-core's page walk: a next page is requested while the last one says there is one
- * (`meta.last_page`, else `links.next`), at most 10 000 pages (more is
- * `RUNBEAM_STATUS_PROTOCOL`). `*out_json`: a JSON array `[resource, ...]`.
+ * Every item of a collection, fetched page after page of `per_page` items (1 to the core's
+ * `PageRequest::MAX_PER_PAGE`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`) by runbeam-core's page
+ * walk: a next page is requested while the last one says there is one (`meta.last_page`,
+ * else `links.next`), at most 10 000 pages (more is `RUNBEAM_STATUS_PROTOCOL`). `*out_json`:
+ * a JSON array `[resource, ...]`. To handle each page as it arrives, or to stop early, use a
+ * page cursor (`runbeam_client_pages()`).
  *
  * # Safety
  * `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
@@ -1307,6 +1502,91 @@ runbeam_status runbeam_client_list_all(const runbeam_client *client,
                                        runbeam_collection collection,
                                        uint32_t per_page,
                                        char **out_json);
+
+/**
+ * Callback form of `runbeam_client_list_all()` (rules: `runbeam_client_authorize_async()`):
+ * `callback` gets the whole array once every page was read. Cancelling stops the walk.
+ *
+ * # Safety
+ * As `runbeam_client_list_all()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_list_all_async(const runbeam_client *client,
+                                             runbeam_collection collection,
+                                             uint32_t per_page,
+                                             runbeam_json_callback callback,
+                                             void *user_data,
+                                             runbeam_cancel **cancel_out);
+
+/**
+ * A page cursor over `collection`, `per_page` items a page (1 to the core's
+ * `PageRequest::MAX_PER_PAGE`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`), starting at page 1.
+ * Nothing is requested yet. `client` may be freed before the cursor. Release the cursor with
+ * `runbeam_page_cursor_free()`.
+ *
+ * ```c
+ * runbeam_page_cursor *pages = NULL;
+ * char *items = NULL;
+ * if (runbeam_client_pages(user, RUNBEAM_COLLECTION_SERVICES, 50, &pages) == RUNBEAM_OK) {
+ *     while (runbeam_page_cursor_next(pages, &items) == RUNBEAM_OK && items != NULL) {
+ *         bool found = handle_page(items);      // a JSON array of this page's resources
+ *         runbeam_string_free(items);
+ *         if (found) break;                     // stop early: no further page is requested
+ *     }
+ *     runbeam_page_cursor_free(pages);
+ * }
+ * ```
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_cursor` is NULL or writable.
+ */
+runbeam_status runbeam_client_pages(const runbeam_client *client,
+                                    runbeam_collection collection,
+                                    uint32_t per_page,
+                                    runbeam_page_cursor **out_cursor);
+
+/**
+ * Fetches the next page of `cursor` (blocking). On success `*out_json` is a JSON array of
+ * that page's resources, `[resource, ...]` (release it with `runbeam_string_free()`), or
+ * **NULL when every page was read** (then every later call answers NULL too, without a
+ * request). Errors: those of `runbeam_client_list()` (the cursor does not move: call again to
+ * retry the same page), `RUNBEAM_STATUS_PROTOCOL` past the 10 000-page bound,
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` from a librunbeam callback (use
+ * `runbeam_page_cursor_next_async()` there).
+ *
+ * # Safety
+ * `cursor` is NULL or a live cursor; `out_json` is NULL or writable.
+ */
+runbeam_status runbeam_page_cursor_next(const runbeam_page_cursor *cursor,
+                                        char **out_json);
+
+/**
+ * Callback form of `runbeam_page_cursor_next()` (rules: `runbeam_client_authorize_async()`):
+ * `callback` gets the page's JSON array, or — with `RUNBEAM_OK` — **a NULL `json` when every
+ * page was read**. Calls made while one is pending are served after it, in order. Cancelling
+ * (or freeing the cursor) leaves the cursor where it was. To walk a collection without
+ * blocking, call it again from the callback while `json` is not NULL.
+ *
+ * # Safety
+ * `cursor` is NULL or a live cursor; `user_data` is handed back untouched on a runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_page_cursor_next_async(const runbeam_page_cursor *cursor,
+                                              runbeam_json_callback callback,
+                                              void *user_data,
+                                              runbeam_cancel **cancel_out);
+
+/**
+ * Releases a page cursor; no further page is requested. NULL is a no-op. When
+ * `runbeam_page_cursor_free` returns, no callback of this cursor's async calls can run any
+ * more (pending calls get `RUNBEAM_STATUS_CANCELLED` first; a running callback is waited
+ * for), with the exception of a free from inside one of its own callbacks, as
+ * `runbeam_client_free()` describes. When it is the last handle using its client's runtime,
+ * the runtime shuts down.
+ *
+ * # Safety
+ * `cursor` is NULL or a cursor not freed before, and no other thread uses it any more.
+ */
+void runbeam_page_cursor_free(runbeam_page_cursor *cursor);
 
 /**
  * `GET /<collection>/<id>`. `*out_json`: `{"data": resource}`. Another team's or a missing
@@ -1350,6 +1630,20 @@ runbeam_status runbeam_client_create(const runbeam_client *client,
                                      char **out_json);
 
 /**
+ * Callback form of `runbeam_client_create()` (rules: `runbeam_client_authorize_async()`). A
+ * cancelled create may already have reached the API.
+ *
+ * # Safety
+ * As `runbeam_client_create()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_create_async(const runbeam_client *client,
+                                           runbeam_collection collection,
+                                           const char *body_json,
+                                           runbeam_json_callback callback,
+                                           void *user_data,
+                                           runbeam_cancel **cancel_out);
+
+/**
  * `PUT /<collection>/<id>` with `body_json` (a partial update). `*out_json`:
  * `{"data": resource}`.
  *
@@ -1363,6 +1657,21 @@ runbeam_status runbeam_client_update_resource(const runbeam_client *client,
                                               char **out_json);
 
 /**
+ * Callback form of `runbeam_client_update_resource()` (rules:
+ * `runbeam_client_authorize_async()`).
+ *
+ * # Safety
+ * As `runbeam_client_update_resource()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_update_resource_async(const runbeam_client *client,
+                                                    runbeam_collection collection,
+                                                    const char *id,
+                                                    const char *body_json,
+                                                    runbeam_json_callback callback,
+                                                    void *user_data,
+                                                    runbeam_cancel **cancel_out);
+
+/**
  * `DELETE /<collection>/<id>`. No result; a resource still referenced is
  * `RUNBEAM_STATUS_CONFLICT`.
  *
@@ -1372,6 +1681,20 @@ runbeam_status runbeam_client_update_resource(const runbeam_client *client,
 runbeam_status runbeam_client_delete(const runbeam_client *client,
                                      runbeam_collection collection,
                                      const char *id);
+
+/**
+ * Callback form of `runbeam_client_delete()` (rules: `runbeam_client_authorize_async()`):
+ * `callback` gets the status only (see `runbeam_status_callback`).
+ *
+ * # Safety
+ * As `runbeam_client_delete()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_client_delete_async(const runbeam_client *client,
+                                           runbeam_collection collection,
+                                           const char *id,
+                                           runbeam_status_callback callback,
+                                           void *user_data,
+                                           runbeam_cancel **cancel_out);
 
 /**
  * Loads a configuration from NUL-terminated TOML text (a whole gateway file is fine: tables
@@ -1609,6 +1932,47 @@ int64_t runbeam_last_error_retry_after_ms(void);
  * ```
  */
 const char *runbeam_last_error_field_errors_json(void);
+
+/**
+ * The HTTP method (`"GET"`, `"POST"`, …) of the Runbeam Cloud request whose failure is the
+ * last error on this thread; NULL when the last call succeeded or failed without making a
+ * request (argument errors, storage, JWT checks, …).
+ *
+ * Borrowed: valid until the next librunbeam call on the same thread; do not free. Inside a
+ * callback reporting a failure, it describes that failure.
+ *
+ * ```c
+ * if (runbeam_client_get(c, RUNBEAM_COLLECTION_SERVICES, id, &json) != RUNBEAM_OK &&
+ *     runbeam_last_error_request_method() != NULL)
+ *     fprintf(stderr, "%s %s failed after %u attempt(s): %s\n",
+ *             runbeam_last_error_request_method(), runbeam_last_error_request_path(),
+ *             runbeam_last_error_attempts(), runbeam_last_error_message());
+ * ```
+ */
+const char *runbeam_last_error_request_method(void);
+
+/**
+ * The path of the failed request of the last error on this thread, relative to the API root
+ * (`"/services/42"`, `"/harmony/resources/resolve"`: no host, no query); NULL when there was
+ * no request (see `runbeam_last_error_request_method()`). Borrowed, as there.
+ */
+const char *runbeam_last_error_request_path(void);
+
+/**
+ * Runbeam Cloud's own message (the `message` field of its error answer, cut to a few hundred
+ * characters; the client's token masked if the server echoed it) for the last error on this
+ * thread; NULL when the server gave none or there was no answer. Borrowed: valid until the
+ * next librunbeam call on the same thread. Inside a callback reporting a failure, it
+ * describes that failure.
+ */
+const char *runbeam_last_error_server_message(void);
+
+/**
+ * How many attempts (the first request and its retries) the client made before the last
+ * error on this thread; `0` when it was not a failure of a Runbeam Cloud request. Inside a
+ * callback reporting a failure, it describes that failure.
+ */
+uint32_t runbeam_last_error_attempts(void);
 
 /**
  * Number of problems; 0 for NULL.
@@ -2473,6 +2837,31 @@ runbeam_status runbeam_token_store_file_new(const char *root,
                                             runbeam_token_store **out);
 
 /**
+ * The encrypted file store under `root`, as `runbeam_token_store_file_new()`, with `key` as
+ * the encryption key of every instance instead of the `encryption.key` files (and of
+ * `RUNBEAM_ENCRYPTION_KEY`): an age X25519 secret key, raw (`AGE-SECRET-KEY-1…`) or the
+ * base64 of it (what a key file holds), e.g. from a secrets manager. Copied; the copy is
+ * zeroized when the store is freed. NULL `root` means `RUNBEAM_HOME`, else `~/.runbeam`.
+ * Nothing is touched on disk by this call.
+ *
+ * Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL or empty argument or a key that is not
+ * an age X25519 secret key (the message never quotes the key); `RUNBEAM_STATUS_STORAGE` when
+ * `root` is NULL and there is no home directory.
+ *
+ * ```c
+ * runbeam_token_store *store = NULL;
+ * if (runbeam_token_store_file_new_with_key("/var/lib/gateway", key_from_vault, &store) != RUNBEAM_OK)
+ *     fprintf(stderr, "%s\n", runbeam_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `root` and `key` are NULL or NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_file_new_with_key(const char *root,
+                                                     const char *key,
+                                                     runbeam_token_store **out);
+
+/**
  * A store in memory, empty, private to this handle (and the managers built on it): for tests
  * and for gateways that must not persist tokens.
  *
@@ -2493,6 +2882,17 @@ const char *runbeam_token_store_backend(const runbeam_token_store *store);
 /**
  * Releases a store handle (managers built on it keep the store alive). NULL is a no-op.
  *
+ * When an `_async` call of this handle ever started its runtime, the runtime shuts down and
+ * its threads are joined; when `runbeam_token_store_free` returns, no callback of this
+ * handle's async calls can run any more: calls not finished yet are cancelled and their
+ * callbacks get `RUNBEAM_STATUS_CANCELLED` before it returns, a callback that is running is
+ * waited for, and so is a store operation already running on a blocking thread (file and
+ * keyring I/O cannot be interrupted; a cancelled save may therefore still have been written).
+ * So the `user_data` of those calls may be released right after. Called from inside one of
+ * its own callbacks, it cannot wait (a callback cannot wait for itself): it cancels the
+ * handle's other calls, whose callbacks then run after it returned; keep their `user_data`
+ * valid until they were called.
+ *
  * # Safety
  * `store` is NULL or a store not freed before, and no other thread uses it any more.
  */
@@ -2501,7 +2901,8 @@ void runbeam_token_store_free(runbeam_token_store *store);
 /**
  * Loads the machine token of gateway instance `instance_id`: `RUNBEAM_MACHINE_TOKEN` (JSON)
  * when set, else the store's. On success `*out_token` is a new handle (free it with
- * `runbeam_machine_token_free()`) or NULL when nothing is stored.
+ * `runbeam_machine_token_free()`) or NULL when nothing is stored. Blocking (file or keyring
+ * I/O on the calling thread); `runbeam_token_store_load_machine_token_async()` is not.
  *
  * Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for an id outside `[A-Za-z0-9_.-]{1,128}` (or
  * `.`/`..`: no path escape) or a malformed `RUNBEAM_MACHINE_TOKEN`;
@@ -2518,8 +2919,29 @@ runbeam_status runbeam_token_store_load_machine_token(const runbeam_token_store 
                                                       runbeam_machine_token **out_token);
 
 /**
+ * Callback form of `runbeam_token_store_load_machine_token()`: returns at once; the store is
+ * read on a blocking thread of the store's runtime and `callback` gets a new token handle it
+ * owns — NULL (with `RUNBEAM_OK`) when nothing is stored — or the error, exactly once (see
+ * `runbeam_machine_token_callback`). The arguments are copied before it returns. If
+ * `cancel_out` is not NULL it receives a handle for `runbeam_cancel_request()` (free it with
+ * `runbeam_cancel_free()`). A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and nothing
+ * is started). `runbeam_token_store_free()` waits for the pending calls of the handle as
+ * `runbeam_client_free()` does (they are cancelled; a store operation already running is
+ * finished first).
+ *
+ * # Safety
+ * As `runbeam_token_store_load_machine_token()`; `user_data` is handed back untouched on a
+ * runtime thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_load_machine_token_async(const runbeam_token_store *store,
+                                                            const char *instance_id,
+                                                            runbeam_machine_token_callback callback,
+                                                            void *user_data,
+                                                            runbeam_cancel **cancel_out);
+
+/**
  * Saves `token` as the machine token of `instance_id` (atomic replace; on error the previous
- * token is intact). Errors as `runbeam_token_store_load_machine_token()`.
+ * token is intact). Blocking. Errors as `runbeam_token_store_load_machine_token()`.
  *
  * # Safety
  * `store` and `token` are NULL or live handles; `instance_id` is NULL or NUL-terminated.
@@ -2529,8 +2951,80 @@ runbeam_status runbeam_token_store_save_machine_token(const runbeam_token_store 
                                                       const runbeam_machine_token *token);
 
 /**
- * Empties the slot `(instance_id, token_type)` (`"machine_token"`, `"user_token"`, …). When
- * `out_existed` is not NULL it receives whether the slot held something. Errors as
+ * Callback form of `runbeam_token_store_save_machine_token()` (rules:
+ * `runbeam_token_store_load_machine_token_async()`); the token is copied, so it may be freed
+ * as soon as this returns. `callback` gets the status (see `runbeam_status_callback`).
+ * Cancelling stops the wait, not a save already running: the token may still be saved.
+ *
+ * # Safety
+ * As `runbeam_token_store_save_machine_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_save_machine_token_async(const runbeam_token_store *store,
+                                                            const char *instance_id,
+                                                            const runbeam_machine_token *token,
+                                                            runbeam_status_callback callback,
+                                                            void *user_data,
+                                                            runbeam_cancel **cancel_out);
+
+/**
+ * Loads the user token (user JWT or Sanctum token) kept for `instance_id` (slot `user_auth`,
+ * where runbeam-sdk 0.11 keeps it; librunbeam 0.1's slot is moved there on first load). On
+ * success `*out_token` is a new handle (free it with `runbeam_user_token_free()`, which
+ * zeroizes the token) or NULL when nothing is stored. Blocking. Errors as
+ * `runbeam_token_store_load_machine_token()`; messages never contain the token.
+ *
+ * # Safety
+ * `store` is NULL or a live store; `instance_id` is NULL or NUL-terminated; `out_token` is
+ * NULL or writable.
+ */
+runbeam_status runbeam_token_store_load_user_token(const runbeam_token_store *store,
+                                                   const char *instance_id,
+                                                   runbeam_user_token **out_token);
+
+/**
+ * Callback form of `runbeam_token_store_load_user_token()` (rules:
+ * `runbeam_token_store_load_machine_token_async()`): `callback` gets a new user token handle
+ * it owns, NULL (with `RUNBEAM_OK`) when nothing is stored (see
+ * `runbeam_user_token_callback`).
+ *
+ * # Safety
+ * As `runbeam_token_store_load_user_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_load_user_token_async(const runbeam_token_store *store,
+                                                         const char *instance_id,
+                                                         runbeam_user_token_callback callback,
+                                                         void *user_data,
+                                                         runbeam_cancel **cancel_out);
+
+/**
+ * Saves `token` as the user token of `instance_id` (slot `user_auth`, in runbeam-sdk 0.11's
+ * JSON; atomic replace). Blocking. Errors as `runbeam_token_store_load_machine_token()`.
+ *
+ * # Safety
+ * `store` and `token` are NULL or live handles; `instance_id` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_token_store_save_user_token(const runbeam_token_store *store,
+                                                   const char *instance_id,
+                                                   const runbeam_user_token *token);
+
+/**
+ * Callback form of `runbeam_token_store_save_user_token()` (rules:
+ * `runbeam_token_store_save_machine_token_async()`).
+ *
+ * # Safety
+ * As `runbeam_token_store_save_user_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_save_user_token_async(const runbeam_token_store *store,
+                                                         const char *instance_id,
+                                                         const runbeam_user_token *token,
+                                                         runbeam_status_callback callback,
+                                                         void *user_data,
+                                                         runbeam_cancel **cancel_out);
+
+/**
+ * Empties the slot `(instance_id, token_type)` (`"auth"`: the machine token, `"user_auth"`: a
+ * user token, the names runbeam-sdk 0.11 uses). When
+ * `out_existed` is not NULL it receives whether the slot held something. Blocking. Errors as
  * `runbeam_token_store_load_machine_token()`.
  *
  * # Safety
@@ -2541,6 +3035,22 @@ runbeam_status runbeam_token_store_delete(const runbeam_token_store *store,
                                           const char *instance_id,
                                           const char *token_type,
                                           bool *out_existed);
+
+/**
+ * Callback form of `runbeam_token_store_delete()` (rules:
+ * `runbeam_token_store_load_machine_token_async()`): `callback` gets whether the slot held
+ * something (see `runbeam_bool_callback`). Cancelling stops the wait, not a delete already
+ * running.
+ *
+ * # Safety
+ * As `runbeam_token_store_delete()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_token_store_delete_async(const runbeam_token_store *store,
+                                                const char *instance_id,
+                                                const char *token_type,
+                                                runbeam_bool_callback callback,
+                                                void *user_data,
+                                                runbeam_cancel **cancel_out);
 
 /**
  * Builds a machine token (e.g. one provisioned out of band) to save with
@@ -2841,6 +3351,21 @@ runbeam_status runbeam_token_manager_current(const runbeam_token_manager *manage
                                              runbeam_machine_token **out_token);
 
 /**
+ * Callback form of `runbeam_token_manager_current()` (rules:
+ * `runbeam_token_manager_ensure_token_async()`): the store is read on a blocking thread of the
+ * manager's runtime; `callback` gets a new token handle it owns, or NULL (with `RUNBEAM_OK`)
+ * when none is stored.
+ *
+ * # Safety
+ * As `runbeam_token_manager_current()`; `user_data` is handed back untouched on a runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_token_manager_current_async(const runbeam_token_manager *manager,
+                                                   runbeam_machine_token_callback callback,
+                                                   void *user_data,
+                                                   runbeam_cancel **cancel_out);
+
+/**
  * Revokes every machine token of the gateway at the API (`/harmony/revoke`, with the
  * credential) and clears the stored one; blocking. Errors: `RUNBEAM_STATUS_NO_TOKEN` without a
  * credential; the API's and the store's.
@@ -2849,6 +3374,20 @@ runbeam_status runbeam_token_manager_current(const runbeam_token_manager *manage
  * `manager` is NULL or a live manager.
  */
 runbeam_status runbeam_token_manager_revoke(const runbeam_token_manager *manager);
+
+/**
+ * Callback form of `runbeam_token_manager_revoke()` (rules:
+ * `runbeam_token_manager_ensure_token_async()`): `callback` gets the status (see
+ * `runbeam_status_callback`). A cancelled revoke may already have reached the API.
+ *
+ * # Safety
+ * `manager` is NULL or a live manager; `user_data` is handed back untouched on a runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_token_manager_revoke_async(const runbeam_token_manager *manager,
+                                                  runbeam_status_callback callback,
+                                                  void *user_data,
+                                                  runbeam_cancel **cancel_out);
 
 /**
  * Releases a manager: its runtime shuts down and its threads are joined (from a librunbeam
@@ -2891,6 +3430,89 @@ void runbeam_token_manager_free(runbeam_token_manager *manager);
  * `text` is NULL or a string returned by librunbeam that was not freed before.
  */
 void runbeam_string_free(char *text);
+
+/**
+ * Builds a user token (e.g. after a login) to save with
+ * `runbeam_token_store_save_user_token()`. `secret` is the user JWT or Sanctum token
+ * (non-empty; copied and zeroized on free); `expires_at` is NULL (unknown) or RFC 3339 or
+ * `YYYY-MM-DD HH:MM:SS` (UTC); `user_json` is NULL (unknown) or the user as JSON, as the Cloud
+ * gives it: `{"id": "...", "email": "...", "name": "..."}` (runbeam-sdk 0.11 reads a stored
+ * user only when it has those three strings). A bad argument is
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT`; the message never quotes the secret.
+ *
+ * ```c
+ * runbeam_user_token *t = NULL;
+ * if (runbeam_user_token_new(jwt, "2026-12-25T18:00:00Z",
+ *                            "{\"id\":\"7\",\"email\":\"a@example.com\",\"name\":\"A\"}", &t) == RUNBEAM_OK) {
+ *     runbeam_token_store_save_user_token(store, "radiology-gw-1", t);
+ *     runbeam_user_token_free(t);
+ * }
+ * ```
+ *
+ * # Safety
+ * Strings are NULL or NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_user_token_new(const char *secret,
+                                      const char *expires_at,
+                                      const char *user_json,
+                                      runbeam_user_token **out);
+
+/**
+ * **The secret**: the user JWT or Sanctum token (e.g. for `runbeam_client_config_set_token()`
+ * or `runbeam_token_manager_config_set_credential_token()`). Borrowed from `token` (valid
+ * until `runbeam_user_token_free()`, which zeroizes it); do not free, log or print it. NULL if
+ * `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live handle (the same holds for every getter).
+ */
+const char *runbeam_user_token_secret(const runbeam_user_token *token);
+
+/**
+ * When the token stops working (Unix seconds) into `*out_unix_secs` when known: returns true
+ * then; false (and `*out_unix_secs` untouched) when unknown or `token` is NULL.
+ * `out_unix_secs` may be NULL to ask only whether it is known.
+ *
+ * # Safety
+ * `token` is NULL or a live handle; `out_unix_secs` is NULL or writable.
+ */
+bool runbeam_user_token_expires_at(const runbeam_user_token *token,
+                                   int64_t *out_unix_secs);
+
+/**
+ * When the token stops working, as RFC 3339 text (e.g. `"2026-12-25T18:00:00Z"`); NULL when
+ * unknown or `token` is NULL. Borrowed from `token`.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+const char *runbeam_user_token_expires_at_rfc3339(const runbeam_user_token *token);
+
+/**
+ * The user the token belongs to, as compact JSON (`{"id":"…","email":"…","name":"…"}` as the
+ * Cloud gives it); NULL when unknown or `token` is NULL. Borrowed from `token`.
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+const char *runbeam_user_token_user_json(const runbeam_user_token *token);
+
+/**
+ * Whether the token has a known expiry that has passed (false when the expiry is unknown;
+ * true if `token` is NULL: nothing usable).
+ *
+ * # Safety
+ * `token` is NULL or a live handle.
+ */
+bool runbeam_user_token_is_expired(const runbeam_user_token *token);
+
+/**
+ * Releases a user token (the secret is zeroized). NULL is a no-op.
+ *
+ * # Safety
+ * `token` is NULL or a handle not freed before, and no other thread uses it any more.
+ */
+void runbeam_user_token_free(runbeam_user_token *token);
 
 /**
  * Starts a validator configuration with the secure defaults of docs/spec.md §4: RS256 only, leeway
@@ -3116,6 +3738,43 @@ void runbeam_validator_free(runbeam_validator *validator);
  * `validator` is NULL or a live validator. Not from a librunbeam callback.
  */
 runbeam_status runbeam_validator_refresh_keys(const runbeam_validator *validator);
+
+/**
+ * Callback form of `runbeam_validator_refresh_keys()`: returns at once; `callback` gets the
+ * status exactly once on a runtime thread (see `runbeam_status_callback`). If `cancel_out` is
+ * not NULL it receives a handle for `runbeam_cancel_request()` (free it with
+ * `runbeam_cancel_free()`). A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and nothing
+ * is started).
+ *
+ * # Safety
+ * `validator` is NULL or a live validator; `user_data` is handed back untouched on a runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_validator_refresh_keys_async(const runbeam_validator *validator,
+                                                    runbeam_status_callback callback,
+                                                    void *user_data,
+                                                    runbeam_cancel **cancel_out);
+
+/**
+ * Forgets every verified token of the validator's cache (the keys stay cached): the next
+ * validation of each token checks its signature again. For a gateway that learns that tokens
+ * were revoked, or in tests. Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` if `validator` is
+ * NULL. No I/O.
+ *
+ * # Safety
+ * `validator` is NULL or a live validator.
+ */
+runbeam_status runbeam_validator_flush_token_cache(const runbeam_validator *validator);
+
+/**
+ * How many verified tokens the validator remembers now (at most twice the capacity of
+ * `runbeam_validator_config_set_cache_capacity()`: see docs/design.md); 0 if `validator` is
+ * NULL. For metrics.
+ *
+ * # Safety
+ * `validator` is NULL or a live validator.
+ */
+size_t runbeam_validator_cached_tokens(const runbeam_validator *validator);
 
 /**
  * Verifies the JWT of `token_len` bytes at `token` (no NUL needed) and writes its claims to

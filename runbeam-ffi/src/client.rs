@@ -11,11 +11,13 @@
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::ptr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use runbeam_core::client::{
-    AuthorizeRequest, Client, ClientBuilder, Collection, PageRequest, RetryPolicy, UpdateRequest,
+    AuthorizeRequest, Client, ClientBuilder, Collection, PageCursor, PageRequest, RetryPolicy,
+    UpdateRequest,
 };
 use runbeam_core::{Error, ErrorKind, Reference, Secret};
 use serde_json::Value;
@@ -23,11 +25,12 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use crate::guard::{
-    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, str_arg,
+    free_handle, guard, guard_value, handle_arg, invalid_argument, json_arg, opt_str_arg, out_arg,
+    str_arg,
 };
 use crate::limits::{RUNBEAM_MAX_BODY_BYTES, RUNBEAM_MAX_CHANGE_IDS, at_most};
 use crate::reference::runbeam_reference;
-use crate::runtime::{Completion, Runtime, cancel_channel};
+use crate::runtime::{Completion, Runtime, callback_arg};
 use crate::status::runbeam_status;
 use crate::strings::{into_c_string, into_secret_c_string, secret_json, wipe_json};
 
@@ -474,6 +477,37 @@ pub type runbeam_json_callback = Option<
     ),
 >;
 
+/// The callback of the `_async` calls without a result (`runbeam_client_delete_async()`,
+/// `runbeam_validator_refresh_keys_async()`, `runbeam_token_manager_revoke_async()`,
+/// `runbeam_token_store_save_machine_token_async()`,
+/// `runbeam_token_store_save_user_token_async()`): called **exactly once** per accepted call (never for
+/// a call refused with an error status), on a librunbeam runtime thread, with `RUNBEAM_OK` and
+/// a NULL `error_message`, or the error's status and message (valid during the call only;
+/// `runbeam_last_error_*()` describe the failure during the call). When the handle that
+/// started the call is freed first, it is called with `RUNBEAM_STATUS_CANCELLED` before that
+/// `_free` returns. It must not call blocking librunbeam functions that need the network.
+#[allow(non_camel_case_types)]
+pub type runbeam_status_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        status: runbeam_status,
+        error_message: *const c_char,
+    ),
+>;
+
+/// The callback of the calls whose answer is a yes or no (`runbeam_token_store_delete_async()`:
+/// whether the slot held something): as `runbeam_status_callback`, with `value` the answer
+/// (`false` on failure).
+#[allow(non_camel_case_types)]
+pub type runbeam_bool_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        status: runbeam_status,
+        value: bool,
+        error_message: *const c_char,
+    ),
+>;
+
 /// Creates a client from `config` (which may be freed right after). Applies the base-URL rule
 /// (docs/spec.md §3.1) and starts the client's runtime.
 ///
@@ -609,10 +643,8 @@ fn json_value(result: Result<Value, serde_json::Error>) -> Result<Value, Error> 
 
 /// Writes the JSON of `value` to `*out` (a `char *` for `runbeam_string_free()`, which
 /// zeroizes it), then wipes `value`: results may hold tokens.
-fn write_json(out: *mut *mut c_char, mut value: Value) -> Result<(), Error> {
-    let text = secret_json(&value);
-    wipe_json(&mut value);
-    let c = into_secret_c_string(text?);
+fn write_json(out: *mut *mut c_char, value: Value) -> Result<(), Error> {
+    let c = into_secret_c_string(json_text(value)?);
     // SAFETY: callers checked `out` is non-NULL; writable per their contract.
     unsafe { *out = c };
     Ok(())
@@ -630,7 +662,8 @@ fn blocking(
     write_json(out_json, value)
 }
 
-/// Starts an async call: `future`'s JSON (or error) goes to `callback` exactly once.
+/// Starts an async call of `client`: `future`'s JSON (or error) goes to `callback` exactly
+/// once.
 fn spawn(
     function: &'static str,
     client: &runbeam_client,
@@ -639,50 +672,40 @@ fn spawn(
     user_data: *mut c_void,
     cancel_out: *mut *mut runbeam_cancel,
 ) -> Result<(), Error> {
-    let callback =
-        callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
-    let (sender, receiver) = cancel_channel();
-    let completion = Completion::json(callback, user_data);
-    client.runtime.spawn(
+    spawn_on(
         function,
-        async move {
-            let mut value = future.await?;
-            let text = secret_json(&value);
-            wipe_json(&mut value);
-            text
-        },
+        &client.runtime,
+        async move { future.await.map(Some) },
+        callback,
+        user_data,
+        cancel_out,
+    )
+}
+
+/// Starts an async call on `runtime` whose JSON answer may be nothing (`None`: the callback
+/// gets NULL, e.g. a page cursor past its last page); the text is zeroized after the callback.
+fn spawn_on(
+    function: &'static str,
+    runtime: &Runtime,
+    future: impl Future<Output = Result<Option<Value>, Error>> + Send + 'static,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> Result<(), Error> {
+    let completion = Completion::json(callback_arg(callback)?, user_data);
+    runtime.start(
+        function,
+        async move { future.await?.map(json_text).transpose() },
         completion,
-        receiver,
-    )?;
-    runbeam_cancel::hand_out(sender, cancel_out);
-    Ok(())
+        cancel_out,
+    )
 }
 
-/// # Safety
-/// `ptr` is NULL or NUL-terminated.
-unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Error> {
-    if ptr.is_null() {
-        Ok(None)
-    } else {
-        // SAFETY: forwarded contract.
-        unsafe { str_arg(ptr, name) }.map(Some)
-    }
-}
-
-/// Parses a JSON argument (the text is never echoed: it may hold secrets).
-///
-/// # Safety
-/// `ptr` is NULL or NUL-terminated.
-unsafe fn json_arg(ptr: *const c_char, name: &str) -> Result<Value, Error> {
-    // SAFETY: forwarded contract.
-    let text = unsafe { str_arg(ptr, name) }?;
-    serde_json::from_str(text).map_err(|e| {
-        invalid_argument(format!(
-            "argument '{name}' is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })
+/// The JSON text of `value` (see `strings::secret_json`), then `value` wiped.
+fn json_text(mut value: Value) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let text = secret_json(&value);
+    wipe_json(&mut value);
+    text
 }
 
 fn metadata_arg(value: Option<Value>) -> Result<Option<Vec<String>>, Error> {
@@ -759,6 +782,90 @@ async fn list_call(
 ) -> Result<Value, Error> {
     let got = client.collection_as::<Value>(collection).list(page).await?;
     json_value(serde_json::to_value(got))
+}
+
+async fn revoke_call(client: Client, code: String) -> Result<Value, Error> {
+    json_value(serde_json::to_value(client.revoke(&code).await?))
+}
+
+async fn base_url_call(client: Client) -> Result<Value, Error> {
+    json_value(serde_json::to_value(client.base_url().await?))
+}
+
+async fn jwks_call(client: Client) -> Result<Value, Error> {
+    json_value(serde_json::to_value(client.jwks().await?))
+}
+
+async fn changes_call(client: Client, gateway_id: Option<String>) -> Result<Value, Error> {
+    json_value(serde_json::to_value(
+        client.changes(gateway_id.as_deref()).await?,
+    ))
+}
+
+async fn change_call(client: Client, id: String) -> Result<Value, Error> {
+    json_value(serde_json::to_value(client.change(&id).await?))
+}
+
+async fn acknowledge_call(client: Client, ids: Vec<String>) -> Result<Value, Error> {
+    json_value(serde_json::to_value(
+        client.acknowledge_changes(&ids).await?,
+    ))
+}
+
+async fn applied_call(client: Client, id: String) -> Result<Value, Error> {
+    json_value(serde_json::to_value(client.change_applied(&id).await?))
+}
+
+async fn failed_call(client: Client, report: FailureReport) -> Result<Value, Error> {
+    json_value(serde_json::to_value(
+        client
+            .change_failed(&report.id, &report.error, report.details.as_ref())
+            .await?,
+    ))
+}
+
+async fn update_config_call(client: Client, request: UpdateRequest) -> Result<Value, Error> {
+    json_value(serde_json::to_value(client.update_config(request).await?))
+}
+
+async fn list_all_call(
+    client: Client,
+    collection: Collection,
+    per_page: u32,
+) -> Result<Value, Error> {
+    let items: Vec<Value> = client
+        .collection_as::<Value>(collection)
+        .list_all(per_page)
+        .try_collect()
+        .await?;
+    Ok(Value::Array(items))
+}
+
+async fn create_call(client: Client, collection: Collection, body: Value) -> Result<Value, Error> {
+    let item: Value = client
+        .collection_as::<Value>(collection)
+        .create(&body)
+        .await?;
+    Ok(serde_json::json!({ "data": item }))
+}
+
+async fn update_resource_call(
+    client: Client,
+    target: ItemArg,
+    body: Value,
+) -> Result<Value, Error> {
+    let item: Value = client
+        .collection_as::<Value>(target.collection)
+        .update(&target.id, &body)
+        .await?;
+    Ok(serde_json::json!({ "data": item }))
+}
+
+async fn delete_call(client: Client, target: ItemArg) -> Result<(), Error> {
+    client
+        .collection_as::<Value>(target.collection)
+        .delete(&target.id)
+        .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -861,9 +968,41 @@ pub unsafe extern "C" fn runbeam_client_revoke(
         let client = unsafe { handle_arg(client, "client") }?;
         // SAFETY: forwarded contract.
         let code = unsafe { str_arg(gateway_code, "gateway_code") }?;
-        blocking("runbeam_client_revoke", client, out, async {
-            json_value(serde_json::to_value(client.client.revoke(code).await?))
-        })
+        blocking(
+            "runbeam_client_revoke",
+            client,
+            out,
+            revoke_call(client.client.clone(), code.to_string()),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_revoke()` (rules: `runbeam_client_authorize_async()`). A
+/// cancelled revoke may already have reached the API.
+///
+/// # Safety
+/// As `runbeam_client_revoke()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_revoke_async(
+    client: *const runbeam_client,
+    gateway_code: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_revoke_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let code = unsafe { str_arg(gateway_code, "gateway_code") }?;
+        spawn(
+            "runbeam_client_revoke_async",
+            client,
+            revoke_call(client.client.clone(), code.to_string()),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -881,9 +1020,37 @@ pub unsafe extern "C" fn runbeam_client_base_url(
         let out = out_arg(out_json, "out_json")?;
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
-        blocking("runbeam_client_base_url", client, out, async {
-            json_value(serde_json::to_value(client.client.base_url().await?))
-        })
+        blocking(
+            "runbeam_client_base_url",
+            client,
+            out,
+            base_url_call(client.client.clone()),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_base_url()` (rules: `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// `client` is NULL or a live client; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_base_url_async(
+    client: *const runbeam_client,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_base_url_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        spawn(
+            "runbeam_client_base_url_async",
+            client,
+            base_url_call(client.client.clone()),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -1032,9 +1199,37 @@ pub unsafe extern "C" fn runbeam_client_jwks(
         let out = out_arg(out_json, "out_json")?;
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
-        blocking("runbeam_client_jwks", client, out, async {
-            json_value(serde_json::to_value(client.client.jwks().await?))
-        })
+        blocking(
+            "runbeam_client_jwks",
+            client,
+            out,
+            jwks_call(client.client.clone()),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_jwks()` (rules: `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// `client` is NULL or a live client; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_jwks_async(
+    client: *const runbeam_client,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_jwks_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        spawn(
+            "runbeam_client_jwks_async",
+            client,
+            jwks_call(client.client.clone()),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -1062,11 +1257,40 @@ pub unsafe extern "C" fn runbeam_client_changes(
         let client = unsafe { handle_arg(client, "client") }?;
         // SAFETY: forwarded contract.
         let gateway_id = unsafe { opt_str_arg(gateway_id, "gateway_id") }?;
-        blocking("runbeam_client_changes", client, out, async {
-            json_value(serde_json::to_value(
-                client.client.changes(gateway_id).await?,
-            ))
-        })
+        blocking(
+            "runbeam_client_changes",
+            client,
+            out,
+            changes_call(client.client.clone(), gateway_id.map(str::to_string)),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_changes()` (rules: `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// As `runbeam_client_changes()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_changes_async(
+    client: *const runbeam_client,
+    gateway_id: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_changes_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let gateway_id = unsafe { opt_str_arg(gateway_id, "gateway_id") }?;
+        spawn(
+            "runbeam_client_changes_async",
+            client,
+            changes_call(client.client.clone(), gateway_id.map(str::to_string)),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -1087,9 +1311,40 @@ pub unsafe extern "C" fn runbeam_client_change(
         let client = unsafe { handle_arg(client, "client") }?;
         // SAFETY: forwarded contract.
         let id = unsafe { str_arg(id, "id") }?;
-        blocking("runbeam_client_change", client, out, async {
-            json_value(serde_json::to_value(client.client.change(id).await?))
-        })
+        blocking(
+            "runbeam_client_change",
+            client,
+            out,
+            change_call(client.client.clone(), id.to_string()),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_change()` (rules: `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// As `runbeam_client_change()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_change_async(
+    client: *const runbeam_client,
+    id: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_change_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        spawn(
+            "runbeam_client_change_async",
+            client,
+            change_call(client.client.clone(), id.to_string()),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -1110,30 +1365,71 @@ pub unsafe extern "C" fn runbeam_client_acknowledge_changes(
         let out = out_arg(out_json, "out_json")?;
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
-        if ids.is_null() && count > 0 {
-            return Err(invalid_argument(format!(
-                "argument 'ids' is NULL with count {count}"
-            )));
-        }
-        at_most(
-            "count",
-            count,
-            RUNBEAM_MAX_CHANGE_IDS,
-            "RUNBEAM_MAX_CHANGE_IDS",
-        )?;
-        let mut owned = Vec::with_capacity(count);
-        for i in 0..count {
-            // SAFETY: `ids` points to `count` pointers per the contract.
-            let p = unsafe { *ids.add(i) };
-            // SAFETY: each is NULL or NUL-terminated per the contract.
-            owned.push(unsafe { str_arg(p, &format!("ids[{i}]")) }?);
-        }
-        blocking("runbeam_client_acknowledge_changes", client, out, async {
-            json_value(serde_json::to_value(
-                client.client.acknowledge_changes(&owned).await?,
-            ))
-        })
+        // SAFETY: forwarded contract.
+        let ids = unsafe { ids_arg(ids, count) }?;
+        blocking(
+            "runbeam_client_acknowledge_changes",
+            client,
+            out,
+            acknowledge_call(client.client.clone(), ids),
+        )
     })
+}
+
+/// Callback form of `runbeam_client_acknowledge_changes()` (rules:
+/// `runbeam_client_authorize_async()`); the ids are copied before it returns.
+///
+/// # Safety
+/// As `runbeam_client_acknowledge_changes()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_acknowledge_changes_async(
+    client: *const runbeam_client,
+    ids: *const *const c_char,
+    count: usize,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_acknowledge_changes_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let ids = unsafe { ids_arg(ids, count) }?;
+        spawn(
+            "runbeam_client_acknowledge_changes_async",
+            client,
+            acknowledge_call(client.client.clone(), ids),
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// The change ids of `runbeam_client_acknowledge_changes()`, copied.
+///
+/// # Safety
+/// `ids` is NULL (then `count` is 0) or points to `count` NUL-terminated strings.
+unsafe fn ids_arg(ids: *const *const c_char, count: usize) -> Result<Vec<String>, Error> {
+    if ids.is_null() && count > 0 {
+        return Err(invalid_argument(format!(
+            "argument 'ids' is NULL with count {count}"
+        )));
+    }
+    at_most(
+        "count",
+        count,
+        RUNBEAM_MAX_CHANGE_IDS,
+        "RUNBEAM_MAX_CHANGE_IDS",
+    )?;
+    let mut owned = Vec::with_capacity(count);
+    for i in 0..count {
+        // SAFETY: `ids` points to `count` pointers per the contract.
+        let p = unsafe { *ids.add(i) };
+        // SAFETY: each is NULL or NUL-terminated per the contract.
+        owned.push(unsafe { str_arg(p, &format!("ids[{i}]")) }?.to_string());
+    }
+    Ok(owned)
 }
 
 /// `POST /harmony/change/<id>/applied` (machine token). `*out_json`:
@@ -1153,11 +1449,41 @@ pub unsafe extern "C" fn runbeam_client_change_applied(
         let client = unsafe { handle_arg(client, "client") }?;
         // SAFETY: forwarded contract.
         let id = unsafe { str_arg(id, "id") }?;
-        blocking("runbeam_client_change_applied", client, out, async {
-            json_value(serde_json::to_value(
-                client.client.change_applied(id).await?,
-            ))
-        })
+        blocking(
+            "runbeam_client_change_applied",
+            client,
+            out,
+            applied_call(client.client.clone(), id.to_string()),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_change_applied()` (rules:
+/// `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// As `runbeam_client_change_applied()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_change_applied_async(
+    client: *const runbeam_client,
+    id: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_change_applied_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        spawn(
+            "runbeam_client_change_applied_async",
+            client,
+            applied_call(client.client.clone(), id.to_string()),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -1179,24 +1505,74 @@ pub unsafe extern "C" fn runbeam_client_change_failed(
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
         // SAFETY: forwarded contract.
-        let id = unsafe { str_arg(id, "id") }?;
+        let report = unsafe { FailureReport::arg(id, error, details_json) }?;
+        blocking(
+            "runbeam_client_change_failed",
+            client,
+            out,
+            failed_call(client.client.clone(), report),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_change_failed()` (rules:
+/// `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// As `runbeam_client_change_failed()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_change_failed_async(
+    client: *const runbeam_client,
+    id: *const c_char,
+    error: *const c_char,
+    details_json: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_change_failed_async", || {
         // SAFETY: forwarded contract.
-        let error = unsafe { str_arg(error, "error") }?;
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let report = unsafe { FailureReport::arg(id, error, details_json) }?;
+        spawn(
+            "runbeam_client_change_failed_async",
+            client,
+            failed_call(client.client.clone(), report),
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// The arguments of `runbeam_client_change_failed()`, copied.
+struct FailureReport {
+    id: String,
+    error: String,
+    details: Option<Value>,
+}
+
+impl FailureReport {
+    /// # Safety
+    /// Each pointer is NULL or NUL-terminated.
+    unsafe fn arg(
+        id: *const c_char,
+        error: *const c_char,
+        details_json: *const c_char,
+    ) -> Result<FailureReport, Error> {
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?.to_string();
+        // SAFETY: forwarded contract.
+        let error = unsafe { str_arg(error, "error") }?.to_string();
         let details = if details_json.is_null() {
             None
         } else {
             // SAFETY: forwarded contract.
             Some(unsafe { json_arg(details_json, "details_json") }?)
         };
-        blocking("runbeam_client_change_failed", client, out, async {
-            json_value(serde_json::to_value(
-                client
-                    .client
-                    .change_failed(id, error, details.as_ref())
-                    .await?,
-            ))
-        })
-    })
+        Ok(FailureReport { id, error, details })
+    }
 }
 
 /// `POST /harmony/update` (machine token). `request_json`:
@@ -1218,13 +1594,42 @@ pub unsafe extern "C" fn runbeam_client_update_config(
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
         // SAFETY: forwarded contract.
-        let request = unsafe { json_arg(request_json, "request_json") }?;
-        let request = update_request(request)?;
-        blocking("runbeam_client_update_config", client, out, async {
-            json_value(serde_json::to_value(
-                client.client.update_config(request).await?,
-            ))
-        })
+        let request = update_request(unsafe { json_arg(request_json, "request_json") }?)?;
+        blocking(
+            "runbeam_client_update_config",
+            client,
+            out,
+            update_config_call(client.client.clone(), request),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_update_config()` (rules:
+/// `runbeam_client_authorize_async()`). A cancelled update may already have reached the API.
+///
+/// # Safety
+/// As `runbeam_client_update_config()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_update_config_async(
+    client: *const runbeam_client,
+    request_json: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_update_config_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let request = update_request(unsafe { json_arg(request_json, "request_json") }?)?;
+        spawn(
+            "runbeam_client_update_config_async",
+            client,
+            update_config_call(client.client.clone(), request),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -1334,10 +1739,12 @@ pub unsafe extern "C" fn runbeam_client_list_async(
     })
 }
 
-/// Every item of a collection, fetched page after page of `per_page` (1-1000) items by
-/// runbeam-core's page walk: a next page is requested while the last one says there is one
-/// (`meta.last_page`, else `links.next`), at most 10 000 pages (more is
-/// `RUNBEAM_STATUS_PROTOCOL`). `*out_json`: a JSON array `[resource, ...]`.
+/// Every item of a collection, fetched page after page of `per_page` items (1 to the core's
+/// `PageRequest::MAX_PER_PAGE`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`) by runbeam-core's page
+/// walk: a next page is requested while the last one says there is one (`meta.last_page`,
+/// else `links.next`), at most 10 000 pages (more is `RUNBEAM_STATUS_PROTOCOL`). `*out_json`:
+/// a JSON array `[resource, ...]`. To handle each page as it arrives, or to stop early, use a
+/// page cursor (`runbeam_client_pages()`).
 ///
 /// # Safety
 /// `client` is NULL or a live client; `out_json` is NULL or writable. Not from a callback.
@@ -1353,16 +1760,205 @@ pub unsafe extern "C" fn runbeam_client_list_all(
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
         let collection = collection_arg(collection)?;
-        blocking("runbeam_client_list_all", client, out, async {
-            let items: Vec<Value> = client
-                .client
-                .collection_as::<Value>(collection)
-                .list_all(per_page)
-                .try_collect()
-                .await?;
-            Ok(Value::Array(items))
-        })
+        blocking(
+            "runbeam_client_list_all",
+            client,
+            out,
+            list_all_call(client.client.clone(), collection, per_page),
+        )
     })
+}
+
+/// Callback form of `runbeam_client_list_all()` (rules: `runbeam_client_authorize_async()`):
+/// `callback` gets the whole array once every page was read. Cancelling stops the walk.
+///
+/// # Safety
+/// As `runbeam_client_list_all()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_list_all_async(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    per_page: u32,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_list_all_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        spawn(
+            "runbeam_client_list_all_async",
+            client,
+            list_all_call(client.client.clone(), collection, per_page),
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page cursors
+// ---------------------------------------------------------------------------------------------
+
+/// A walk over the pages of a collection (runbeam-core's `PageCursor`): each
+/// `runbeam_page_cursor_next()` (blocking) or `runbeam_page_cursor_next_async()` (callback)
+/// fetches the next page and hands over its items, until the last page was read. Create with
+/// `runbeam_client_pages()`, release with `runbeam_page_cursor_free()` — which is also how a
+/// walk stops early: no further page is requested.
+///
+/// **Why a cursor rather than a per-page callback.** The caller asks for each page when it is
+/// ready for it, so a slow consumer is never flooded, stopping early is just not asking (then
+/// freeing), and the same handle serves blocking code (a loop of `_next`) and event loops
+/// (`_next_async` from the previous page's callback) with the one-callback-per-call rule of
+/// every other `_async` function. A per-page callback would push pages at the library's pace,
+/// need a second callback (or a sentinel call) for the end and the errors, and a return value
+/// to stop. The bound is the core's: at most 10 000 pages per walk, each of `per_page` items;
+/// a server that still announces a next page after that fails `_next` with
+/// `RUNBEAM_STATUS_PROTOCOL` rather than looping forever. Next pages are requested by number
+/// from the API root, never by following `links.next` (the token never leaves the API host).
+///
+/// A failed `_next` (a network error, a cancelled call) leaves the cursor where it was: the
+/// next `_next` asks for the same page again. Calls on one cursor are served one after the
+/// other, in the order they were made; the cursor may be used from any thread. It shares the
+/// runtime of the client it was made from (that runtime stops when the last handle using it is
+/// freed).
+#[allow(non_camel_case_types)]
+pub struct runbeam_page_cursor {
+    cursor: Arc<tokio::sync::Mutex<PageCursor<Value>>>,
+    runtime: Runtime,
+}
+
+/// A page cursor over `collection`, `per_page` items a page (1 to the core's
+/// `PageRequest::MAX_PER_PAGE`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`), starting at page 1.
+/// Nothing is requested yet. `client` may be freed before the cursor. Release the cursor with
+/// `runbeam_page_cursor_free()`.
+///
+/// ```c
+/// runbeam_page_cursor *pages = NULL;
+/// char *items = NULL;
+/// if (runbeam_client_pages(user, RUNBEAM_COLLECTION_SERVICES, 50, &pages) == RUNBEAM_OK) {
+///     while (runbeam_page_cursor_next(pages, &items) == RUNBEAM_OK && items != NULL) {
+///         bool found = handle_page(items);      // a JSON array of this page's resources
+///         runbeam_string_free(items);
+///         if (found) break;                     // stop early: no further page is requested
+///     }
+///     runbeam_page_cursor_free(pages);
+/// }
+/// ```
+///
+/// # Safety
+/// `client` is NULL or a live client; `out_cursor` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_pages(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    per_page: u32,
+    out_cursor: *mut *mut runbeam_page_cursor,
+) -> runbeam_status {
+    guard("runbeam_client_pages", || {
+        let out = out_arg(out_cursor, "out_cursor")?;
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        let cursor = client
+            .client
+            .collection_as::<Value>(collection)
+            .pages(per_page)?;
+        let handle = Box::new(runbeam_page_cursor {
+            cursor: Arc::new(tokio::sync::Mutex::new(cursor)),
+            runtime: client.runtime.share(),
+        });
+        // SAFETY: `out` is non-NULL and writable per the contract.
+        unsafe { *out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// Fetches the next page of `cursor` (blocking). On success `*out_json` is a JSON array of
+/// that page's resources, `[resource, ...]` (release it with `runbeam_string_free()`), or
+/// **NULL when every page was read** (then every later call answers NULL too, without a
+/// request). Errors: those of `runbeam_client_list()` (the cursor does not move: call again to
+/// retry the same page), `RUNBEAM_STATUS_PROTOCOL` past the 10 000-page bound,
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` from a librunbeam callback (use
+/// `runbeam_page_cursor_next_async()` there).
+///
+/// # Safety
+/// `cursor` is NULL or a live cursor; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_page_cursor_next(
+    cursor: *const runbeam_page_cursor,
+    out_json: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_page_cursor_next", || {
+        let out = out_arg(out_json, "out_json")?;
+        // SAFETY: forwarded contract.
+        let cursor = unsafe { handle_arg(cursor, "cursor") }?;
+        let page = cursor
+            .runtime
+            .block_on("runbeam_page_cursor_next", next_page(&cursor.cursor))?;
+        match page {
+            Some(items) => write_json(out, items),
+            None => {
+                // SAFETY: `out` is non-NULL and writable per the contract.
+                unsafe { *out = ptr::null_mut() };
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Callback form of `runbeam_page_cursor_next()` (rules: `runbeam_client_authorize_async()`):
+/// `callback` gets the page's JSON array, or — with `RUNBEAM_OK` — **a NULL `json` when every
+/// page was read**. Calls made while one is pending are served after it, in order. Cancelling
+/// (or freeing the cursor) leaves the cursor where it was. To walk a collection without
+/// blocking, call it again from the callback while `json` is not NULL.
+///
+/// # Safety
+/// `cursor` is NULL or a live cursor; `user_data` is handed back untouched on a runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_page_cursor_next_async(
+    cursor: *const runbeam_page_cursor,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_page_cursor_next_async", || {
+        // SAFETY: forwarded contract.
+        let cursor = unsafe { handle_arg(cursor, "cursor") }?;
+        let walk = Arc::clone(&cursor.cursor);
+        spawn_on(
+            "runbeam_page_cursor_next_async",
+            &cursor.runtime,
+            async move { next_page(&walk).await },
+            callback,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// Releases a page cursor; no further page is requested. NULL is a no-op. When
+/// `runbeam_page_cursor_free` returns, no callback of this cursor's async calls can run any
+/// more (pending calls get `RUNBEAM_STATUS_CANCELLED` first; a running callback is waited
+/// for), with the exception of a free from inside one of its own callbacks, as
+/// `runbeam_client_free()` describes. When it is the last handle using its client's runtime,
+/// the runtime shuts down.
+///
+/// # Safety
+/// `cursor` is NULL or a cursor not freed before, and no other thread uses it any more.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_page_cursor_free(cursor: *mut runbeam_page_cursor) {
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_page_cursor_free", cursor) }
+}
+
+/// The next page of a cursor as a JSON array, `None` past the last page.
+async fn next_page(cursor: &tokio::sync::Mutex<PageCursor<Value>>) -> Result<Option<Value>, Error> {
+    let mut cursor = cursor.lock().await;
+    Ok(cursor.next().await?.map(Value::Array))
 }
 
 /// `GET /<collection>/<id>`. `*out_json`: `{"data": resource}`. Another team's or a missing
@@ -1446,14 +2042,43 @@ pub unsafe extern "C" fn runbeam_client_create(
         let collection = collection_arg(collection)?;
         // SAFETY: forwarded contract.
         let body = unsafe { json_arg(body_json, "body_json") }?;
-        blocking("runbeam_client_create", client, out, async {
-            let item: Value = client
-                .client
-                .collection_as::<Value>(collection)
-                .create(&body)
-                .await?;
-            Ok(serde_json::json!({ "data": item }))
-        })
+        blocking(
+            "runbeam_client_create",
+            client,
+            out,
+            create_call(client.client.clone(), collection, body),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_create()` (rules: `runbeam_client_authorize_async()`). A
+/// cancelled create may already have reached the API.
+///
+/// # Safety
+/// As `runbeam_client_create()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_create_async(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    body_json: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_create_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        let collection = collection_arg(collection)?;
+        // SAFETY: forwarded contract.
+        let body = unsafe { json_arg(body_json, "body_json") }?;
+        spawn(
+            "runbeam_client_create_async",
+            client,
+            create_call(client.client.clone(), collection, body),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -1474,19 +2099,49 @@ pub unsafe extern "C" fn runbeam_client_update_resource(
         let out = out_arg(out_json, "out_json")?;
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
-        let collection = collection_arg(collection)?;
         // SAFETY: forwarded contract.
-        let id = unsafe { str_arg(id, "id") }?;
+        let target = unsafe { ItemArg::new(collection, id) }?;
         // SAFETY: forwarded contract.
         let body = unsafe { json_arg(body_json, "body_json") }?;
-        blocking("runbeam_client_update_resource", client, out, async {
-            let item: Value = client
-                .client
-                .collection_as::<Value>(collection)
-                .update(id, &body)
-                .await?;
-            Ok(serde_json::json!({ "data": item }))
-        })
+        blocking(
+            "runbeam_client_update_resource",
+            client,
+            out,
+            update_resource_call(client.client.clone(), target, body),
+        )
+    })
+}
+
+/// Callback form of `runbeam_client_update_resource()` (rules:
+/// `runbeam_client_authorize_async()`).
+///
+/// # Safety
+/// As `runbeam_client_update_resource()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_update_resource_async(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    id: *const c_char,
+    body_json: *const c_char,
+    callback: runbeam_json_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_update_resource_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let target = unsafe { ItemArg::new(collection, id) }?;
+        // SAFETY: forwarded contract.
+        let body = unsafe { json_arg(body_json, "body_json") }?;
+        spawn(
+            "runbeam_client_update_resource_async",
+            client,
+            update_resource_call(client.client.clone(), target, body),
+            callback,
+            user_data,
+            cancel_out,
+        )
     })
 }
 
@@ -1504,14 +2159,59 @@ pub unsafe extern "C" fn runbeam_client_delete(
     guard("runbeam_client_delete", || {
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
-        let collection = collection_arg(collection)?;
         // SAFETY: forwarded contract.
-        let id = unsafe { str_arg(id, "id") }?;
+        let target = unsafe { ItemArg::new(collection, id) }?;
         client.runtime.block_on(
             "runbeam_client_delete",
-            client.client.collection_as::<Value>(collection).delete(id),
+            delete_call(client.client.clone(), target),
         )
     })
+}
+
+/// Callback form of `runbeam_client_delete()` (rules: `runbeam_client_authorize_async()`):
+/// `callback` gets the status only (see `runbeam_status_callback`).
+///
+/// # Safety
+/// As `runbeam_client_delete()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_client_delete_async(
+    client: *const runbeam_client,
+    collection: runbeam_collection,
+    id: *const c_char,
+    callback: runbeam_status_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    guard("runbeam_client_delete_async", || {
+        // SAFETY: forwarded contract.
+        let client = unsafe { handle_arg(client, "client") }?;
+        // SAFETY: forwarded contract.
+        let target = unsafe { ItemArg::new(collection, id) }?;
+        let completion = Completion::status(callback_arg(callback)?, user_data);
+        client.runtime.start(
+            "runbeam_client_delete_async",
+            delete_call(client.client.clone(), target),
+            completion,
+            cancel_out,
+        )
+    })
+}
+
+/// One resource of a collection (the `collection`, `id` arguments), copied.
+struct ItemArg {
+    collection: Collection,
+    id: String,
+}
+
+impl ItemArg {
+    /// # Safety
+    /// `id` is NULL or NUL-terminated.
+    unsafe fn new(collection: runbeam_collection, id: *const c_char) -> Result<ItemArg, Error> {
+        let collection = collection_arg(collection)?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { str_arg(id, "id") }?.to_string();
+        Ok(ItemArg { collection, id })
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,10 @@ struct LastError {
     http_status: u16,
     retry_after_ms: i64,
     field_errors: Option<CString>,
+    /// The failed request's method and path (`Error::request()`).
+    request: Option<(CString, CString)>,
+    server_message: Option<CString>,
+    attempts: u32,
 }
 
 thread_local! {
@@ -60,6 +64,11 @@ pub(crate) fn set(error: Error) -> runbeam_status {
                 .ok()
                 .map(|json| to_cstring(&json))
         },
+        request: error
+            .request()
+            .map(|(method, path)| (to_cstring(method), to_cstring(path))),
+        server_message: error.server_message().map(to_cstring),
+        attempts: error.attempts().unwrap_or(0),
     };
     LAST_ERROR.with(|e| {
         if let Ok(mut slot) = e.try_borrow_mut() {
@@ -188,6 +197,71 @@ pub extern "C" fn runbeam_last_error_field_errors_json() -> *const c_char {
             .map_or(c"{}".as_ptr(), |f| f.as_ptr()),
         Err(_) => c"{}".as_ptr(),
     })
+}
+
+/// Reads a field of the last error; `absent` when the last call succeeded.
+fn read_last<T>(absent: T, field: impl FnOnce(&LastError) -> T) -> T {
+    LAST_ERROR.with(|e| match e.try_borrow() {
+        Ok(slot) => slot.as_ref().map_or(absent, field),
+        Err(_) => absent,
+    })
+}
+
+/// The HTTP method (`"GET"`, `"POST"`, …) of the Runbeam Cloud request whose failure is the
+/// last error on this thread; NULL when the last call succeeded or failed without making a
+/// request (argument errors, storage, JWT checks, …).
+///
+/// Borrowed: valid until the next librunbeam call on the same thread; do not free. Inside a
+/// callback reporting a failure, it describes that failure.
+///
+/// ```c
+/// if (runbeam_client_get(c, RUNBEAM_COLLECTION_SERVICES, id, &json) != RUNBEAM_OK &&
+///     runbeam_last_error_request_method() != NULL)
+///     fprintf(stderr, "%s %s failed after %u attempt(s): %s\n",
+///             runbeam_last_error_request_method(), runbeam_last_error_request_path(),
+///             runbeam_last_error_attempts(), runbeam_last_error_message());
+/// ```
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_request_method() -> *const c_char {
+    read_last(std::ptr::null(), |l| {
+        l.request
+            .as_ref()
+            .map_or(std::ptr::null(), |(method, _)| method.as_ptr())
+    })
+}
+
+/// The path of the failed request of the last error on this thread, relative to the API root
+/// (`"/services/42"`, `"/harmony/resources/resolve"`: no host, no query); NULL when there was
+/// no request (see `runbeam_last_error_request_method()`). Borrowed, as there.
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_request_path() -> *const c_char {
+    read_last(std::ptr::null(), |l| {
+        l.request
+            .as_ref()
+            .map_or(std::ptr::null(), |(_, path)| path.as_ptr())
+    })
+}
+
+/// Runbeam Cloud's own message (the `message` field of its error answer, cut to a few hundred
+/// characters; the client's token masked if the server echoed it) for the last error on this
+/// thread; NULL when the server gave none or there was no answer. Borrowed: valid until the
+/// next librunbeam call on the same thread. Inside a callback reporting a failure, it
+/// describes that failure.
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_server_message() -> *const c_char {
+    read_last(std::ptr::null(), |l| {
+        l.server_message
+            .as_ref()
+            .map_or(std::ptr::null(), |m| m.as_ptr())
+    })
+}
+
+/// How many attempts (the first request and its retries) the client made before the last
+/// error on this thread; `0` when it was not a failure of a Runbeam Cloud request. Inside a
+/// callback reporting a failure, it describes that failure.
+#[unsafe(no_mangle)]
+pub extern "C" fn runbeam_last_error_attempts() -> u32 {
+    read_last(0, |l| l.attempts)
 }
 
 #[cfg(test)]

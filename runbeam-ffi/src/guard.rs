@@ -86,6 +86,39 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
     utf8_arg(bytes, name)
 }
 
+/// Borrows an optional NUL-terminated UTF-8 argument: NULL is `None`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives the returned borrow.
+pub(crate) unsafe fn opt_str_arg<'a>(
+    ptr: *const c_char,
+    name: &str,
+) -> Result<Option<&'a str>, Error> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { str_arg(ptr, name) }.map(Some)
+    }
+}
+
+/// Parses a NUL-terminated JSON argument. The text is never echoed (it may hold secrets):
+/// the message gives the line and column only.
+///
+/// # Safety
+/// `ptr` is NULL or NUL-terminated.
+pub(crate) unsafe fn json_arg(ptr: *const c_char, name: &str) -> Result<serde_json::Value, Error> {
+    // SAFETY: forwarded contract.
+    let text = unsafe { str_arg(ptr, name) }?;
+    serde_json::from_str(text).map_err(|e| {
+        invalid_argument(format!(
+            "argument '{name}' is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
 /// Borrows a UTF-8 argument given as pointer and length (no NUL needed).
 ///
 /// # Safety

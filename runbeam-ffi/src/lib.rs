@@ -59,6 +59,7 @@ mod runtime;
 mod status;
 mod storage;
 mod strings;
+mod user_token;
 mod validator;
 
 use std::ffi::c_char;
@@ -67,9 +68,11 @@ pub use claims::*;
 pub use client::*;
 pub use config::*;
 pub use error::{
-    runbeam_last_error_field_errors_json, runbeam_last_error_http_status, runbeam_last_error_kind,
-    runbeam_last_error_message, runbeam_last_error_problems, runbeam_last_error_retry_after_ms,
-    runbeam_last_error_status,
+    runbeam_last_error_attempts, runbeam_last_error_field_errors_json,
+    runbeam_last_error_http_status, runbeam_last_error_kind, runbeam_last_error_message,
+    runbeam_last_error_problems, runbeam_last_error_request_method,
+    runbeam_last_error_request_path, runbeam_last_error_retry_after_ms,
+    runbeam_last_error_server_message, runbeam_last_error_status,
 };
 #[cfg(feature = "fault-injection")]
 pub use fault::runbeam_fault_arm;
@@ -84,6 +87,7 @@ pub use resolver::*;
 pub use status::*;
 pub use storage::*;
 pub use strings::runbeam_string_free;
+pub use user_token::*;
 pub use validator::*;
 
 /// Major version of the header (compare with `runbeam_version()` at run time).

@@ -28,13 +28,13 @@ use zeroize::Zeroizing;
 use crate::claims::runbeam_claims;
 use crate::client::{runbeam_cancel, runbeam_client};
 use crate::config::runbeam_mesh_config;
-use crate::error::{self, to_cstring};
+use crate::error::to_cstring;
 use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
 };
 use crate::limits::{RUNBEAM_MAX_CACHE_ENTRIES, at_most};
-use crate::runtime::{CallbackOwner, Completion, Runtime, UserData, cancel_channel, failed};
-use crate::status::{RUNBEAM_OK, runbeam_status};
+use crate::runtime::{CallbackOwner, Completion, HandleCallback, Runtime, callback_arg};
+use crate::status::runbeam_status;
 use crate::storage::runbeam_token_manager;
 use crate::strings::secret_c_bytes;
 use crate::validator::{mesh_args, runbeam_claims_callback, runbeam_validator_config, token_arg};
@@ -511,9 +511,6 @@ pub type runbeam_issued_mesh_token_callback = Option<
     ),
 >;
 
-/// A C callback that receives a new handle of type `H`.
-type HandleCallback<H> = unsafe extern "C" fn(*mut c_void, runbeam_status, *mut H, *const c_char);
-
 /// Starts `future` on the resolver's runtime; its result, turned into a handle by `into_raw`,
 /// goes to `callback` exactly once.
 fn spawn<T: Send + 'static, H: 'static>(
@@ -525,25 +522,8 @@ fn spawn<T: Send + 'static, H: 'static>(
     user_data: *mut c_void,
     cancel_out: *mut *mut runbeam_cancel,
 ) -> Result<(), Error> {
-    let callback =
-        callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
-    let user_data = UserData::new(user_data);
-    let completion = Completion::new(move |result: Result<T, Error>| match result {
-        Ok(value) => {
-            error::clear();
-            let handle = into_raw(value);
-            // SAFETY: the caller's callback, called once; it owns `handle` from now on.
-            unsafe { callback(user_data.get(), RUNBEAM_OK, handle, ptr::null()) };
-        }
-        Err(e) => failed(e, |status, message| {
-            // SAFETY: as above; `message` is valid during the call.
-            unsafe { callback(user_data.get(), status, ptr::null_mut(), message) }
-        }),
-    });
-    let (sender, receiver) = cancel_channel();
-    r.runtime.spawn(function, future, completion, receiver)?;
-    runbeam_cancel::hand_out(sender, cancel_out);
-    Ok(())
+    let completion = Completion::handle(callback_arg(callback)?, user_data, into_raw);
+    r.runtime.start(function, future, completion, cancel_out)
 }
 
 /// Callback form of `runbeam_resolver_resolve()`: returns at once (the reference is copied);

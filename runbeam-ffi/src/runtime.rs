@@ -23,6 +23,7 @@ use runbeam_core::{Error, ErrorKind};
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
+use crate::client::runbeam_cancel;
 use crate::error;
 use crate::guard::invalid_argument;
 use crate::status::{RUNBEAM_OK, runbeam_status};
@@ -129,7 +130,14 @@ impl Runtime {
         mut completion: Completion<T>,
         cancelled: watch::Receiver<bool>,
     ) -> Result<(), Error> {
-        let runtime = self.handle()?;
+        let runtime = match self.handle() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                // Refused: the callback must not be called (the caller gets the status).
+                completion.deliver = None;
+                return Err(e);
+            }
+        };
         // Counted from now on: a task dropped unpolled still settles its completion (Drop) and
         // only then releases the ticket.
         completion.ticket = Some(Ticket::new(&self.calls));
@@ -147,6 +155,23 @@ impl Runtime {
             };
             completion.complete(result);
         });
+        Ok(())
+    }
+
+    /// Starts the `_async` call `function`: `future` runs on this runtime, its result goes to
+    /// `completion` exactly once (see [`Runtime::spawn`]) and, when `cancel_out` is not NULL,
+    /// a new `runbeam_cancel` handle for it is written there. What every `_async` export
+    /// does once it has checked and copied its arguments.
+    pub(crate) fn start<T: Send + 'static>(
+        &self,
+        function: &'static str,
+        future: impl Future<Output = Result<T, Error>> + Send + 'static,
+        completion: Completion<T>,
+        cancel_out: *mut *mut runbeam_cancel,
+    ) -> Result<(), Error> {
+        let (sender, receiver) = cancel_channel();
+        self.spawn(function, future, completion, receiver)?;
+        runbeam_cancel::hand_out(sender, cancel_out);
         Ok(())
     }
 }
@@ -323,8 +348,8 @@ async fn fired(mut signal: watch::Receiver<bool>) {
 fn freed_error() -> Error {
     Error::new(
         ErrorKind::Cancelled,
-        "the call was cancelled because its handle (client, validator, token manager or \
-         resolver) was freed before it completed",
+        "the call was cancelled because its handle (client, validator, token store, token \
+         manager, resolver or page cursor) was freed before it completed",
     )
 }
 
@@ -335,6 +360,43 @@ fn blocking_allowed() -> bool {
 /// The callback of the JSON async forms (`runbeam_json_callback`), as C sees it.
 pub(crate) type JsonCallback =
     unsafe extern "C" fn(*mut c_void, runbeam_status, *const c_char, *const c_char);
+
+/// A callback that receives a new handle of type `H` on success and NULL on failure
+/// (`runbeam_claims_callback`, `runbeam_machine_token_callback`, `runbeam_user_token_callback`,
+/// `runbeam_resolution_callback`, `runbeam_issued_mesh_token_callback`), as C sees it.
+pub(crate) type HandleCallback<H> =
+    unsafe extern "C" fn(*mut c_void, runbeam_status, *mut H, *const c_char);
+
+/// The callback of the calls without a result (`runbeam_status_callback`), as C sees it.
+pub(crate) type StatusCallback = unsafe extern "C" fn(*mut c_void, runbeam_status, *const c_char);
+
+/// The callback of the calls whose result is a boolean (`runbeam_bool_callback`), as C sees it.
+pub(crate) type BoolCallback =
+    unsafe extern "C" fn(*mut c_void, runbeam_status, bool, *const c_char);
+
+/// The callback argument of an `_async` export: NULL is `InvalidArgument`, checked before
+/// anything is started.
+pub(crate) fn callback_arg<F>(callback: Option<F>) -> Result<F, Error> {
+    callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))
+}
+
+/// Runs `work` — blocking file or keyring I/O — on the runtime's blocking threads, so that the
+/// `_async` forms of the token store never block a worker. A panic in `work` is `Internal`.
+/// Cancelling the call stops the wait, not `work`: a save already started may still complete
+/// (the handle's `_free` waits for it, as it joins the runtime's threads).
+pub(crate) async fn off_thread<T: Send + 'static>(
+    function: &'static str,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(move || runbeam_core::panic::catch(function, work))
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("{function}: the blocking task failed: {e}"),
+            )
+        })?
+}
 
 /// The caller's `user_data`: an opaque pointer librunbeam only hands back.
 pub(crate) struct UserData(*mut c_void);
@@ -380,34 +442,120 @@ impl<T> Completion<T> {
     }
 }
 
-impl Completion<Zeroizing<Vec<u8>>> {
+impl<T: 'static> Completion<T> {
+    /// The completion of a C callback: `ok` hands it a result (the thread's last error is
+    /// cleared first), `err` a failure's status and message (valid during the call; the last
+    /// error describes the failure during the call). Both get the caller's `user_data`.
+    fn calling(
+        user_data: *mut c_void,
+        ok: impl FnOnce(*mut c_void, T) + Send + 'static,
+        err: impl FnOnce(*mut c_void, runbeam_status, *const c_char) + Send + 'static,
+    ) -> Completion<T> {
+        let user_data = UserData::new(user_data);
+        Completion::new(move |result: Result<T, Error>| match result {
+            Ok(value) => {
+                error::clear();
+                ok(user_data.get(), value);
+            }
+            Err(e) => failed(e, |status, message| err(user_data.get(), status, message)),
+        })
+    }
+
+    /// The completion of the handle forms: on success the callback gets a new handle made by
+    /// `into_raw` (it owns it from then on), on failure NULL.
+    pub(crate) fn handle<H: 'static>(
+        callback: HandleCallback<H>,
+        user_data: *mut c_void,
+        into_raw: fn(T) -> *mut H,
+    ) -> Completion<T> {
+        Completion::calling(
+            user_data,
+            // SAFETY: the caller's callback, called once; it owns the new handle from now on.
+            move |user_data, value| unsafe {
+                callback(user_data, RUNBEAM_OK, into_raw(value), std::ptr::null())
+            },
+            // SAFETY: as above; `message` is valid during the call.
+            move |user_data, status, message| unsafe {
+                callback(user_data, status, std::ptr::null_mut(), message)
+            },
+        )
+    }
+
+    /// The completion of the handle forms whose answer may be "nothing" (a load of an empty
+    /// slot): NULL then, with `RUNBEAM_OK`.
+    pub(crate) fn optional_handle<H: 'static>(
+        callback: HandleCallback<H>,
+        user_data: *mut c_void,
+        into_raw: fn(T) -> *mut H,
+    ) -> Completion<Option<T>> {
+        Completion::calling(
+            user_data,
+            // SAFETY: the caller's callback, called once; it owns the new handle from now on.
+            move |user_data, value: Option<T>| unsafe {
+                let handle = value.map_or(std::ptr::null_mut(), into_raw);
+                callback(user_data, RUNBEAM_OK, handle, std::ptr::null())
+            },
+            // SAFETY: as above; `message` is valid during the call.
+            move |user_data, status, message| unsafe {
+                callback(user_data, status, std::ptr::null_mut(), message)
+            },
+        )
+    }
+}
+
+impl Completion<()> {
+    /// The completion of the calls without a result (`runbeam_status_callback`).
+    pub(crate) fn status(callback: StatusCallback, user_data: *mut c_void) -> Completion<()> {
+        Completion::calling(
+            user_data,
+            // SAFETY: the caller's callback, called once.
+            move |user_data, ()| unsafe { callback(user_data, RUNBEAM_OK, std::ptr::null()) },
+            // SAFETY: as above; `message` is valid during the call.
+            move |user_data, status, message| unsafe { callback(user_data, status, message) },
+        )
+    }
+}
+
+impl Completion<bool> {
+    /// The completion of the calls whose result is a boolean (`runbeam_bool_callback`);
+    /// `false` with a failure.
+    pub(crate) fn flag(callback: BoolCallback, user_data: *mut c_void) -> Completion<bool> {
+        Completion::calling(
+            user_data,
+            // SAFETY: the caller's callback, called once.
+            move |user_data, value| unsafe {
+                callback(user_data, RUNBEAM_OK, value, std::ptr::null())
+            },
+            // SAFETY: as above; `message` is valid during the call.
+            move |user_data, status, message| unsafe {
+                callback(user_data, status, false, message)
+            },
+        )
+    }
+}
+
+impl Completion<Option<Zeroizing<Vec<u8>>>> {
     /// The completion of the JSON forms: the callback gets the JSON text (NUL-terminated, from
-    /// `strings::secret_json`; zeroized after the call: results may hold tokens) or the error's
-    /// status and message.
+    /// `strings::secret_json`; zeroized after the call: results may hold tokens) — NULL for
+    /// `None`, the answer of a page cursor that has read every page — or the error's status
+    /// and message.
     pub(crate) fn json(
         callback: JsonCallback,
         user_data: *mut c_void,
-    ) -> Completion<Zeroizing<Vec<u8>>> {
-        let user_data = UserData::new(user_data);
-        Completion::new(
-            move |result: Result<Zeroizing<Vec<u8>>, Error>| match result {
-                Ok(text) => {
-                    error::clear();
-                    // SAFETY: the caller's callback, called once with a NUL-terminated string valid
-                    // for the duration of the call.
-                    unsafe {
-                        callback(
-                            user_data.get(),
-                            RUNBEAM_OK,
-                            text.as_ptr().cast(),
-                            std::ptr::null(),
-                        )
-                    };
-                }
-                Err(e) => failed(e, |status, message| {
-                    // SAFETY: as above.
-                    unsafe { callback(user_data.get(), status, std::ptr::null(), message) }
-                }),
+    ) -> Completion<Option<Zeroizing<Vec<u8>>>> {
+        Completion::calling(
+            user_data,
+            // SAFETY: the caller's callback, called once with a NUL-terminated string (or
+            // NULL) valid for the duration of the call.
+            move |user_data, text: Option<Zeroizing<Vec<u8>>>| unsafe {
+                let json = text
+                    .as_ref()
+                    .map_or(std::ptr::null(), |t| t.as_ptr().cast());
+                callback(user_data, RUNBEAM_OK, json, std::ptr::null());
+            },
+            // SAFETY: as above; `message` is valid during the call.
+            move |user_data, status, message| unsafe {
+                callback(user_data, status, std::ptr::null(), message)
             },
         )
     }

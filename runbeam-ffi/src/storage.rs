@@ -7,7 +7,7 @@
 
 use std::ffi::{CString, c_char, c_void};
 use std::ptr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use runbeam_core::client::Client;
@@ -16,48 +16,81 @@ use runbeam_core::storage::{
     TokenStore,
 };
 use runbeam_core::{Error, ErrorKind, Secret};
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
-use crate::client::{runbeam_cancel, runbeam_client_config};
-use crate::error::{self, to_cstring};
+use crate::client::{
+    runbeam_bool_callback, runbeam_cancel, runbeam_client_config, runbeam_status_callback,
+};
+use crate::error::to_cstring;
 use crate::guard::{
-    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
+    free_handle, guard, guard_value, handle_arg, invalid_argument, opt_str_arg, out_arg,
+    read_handle, str_arg,
 };
-use crate::runtime::{
-    CallbackGate, CallbackOwner, Completion, Runtime, UserData, cancel_channel, failed,
-};
+use crate::runtime::{CallbackGate, CallbackOwner, Completion, Runtime, callback_arg, off_thread};
 use crate::status::{RUNBEAM_OK, kind_of, runbeam_status};
 use crate::strings::secret_c_bytes;
+use crate::user_token::{runbeam_user_token, runbeam_user_token_callback};
 
 // ---------------------------------------------------------------------------------------------
 // Token stores
 // ---------------------------------------------------------------------------------------------
 
 /// Where tokens are kept (docs/spec.md §5.2): the OS keyring, the age-encrypted files or memory.
-/// Create with `runbeam_token_store_open()`, `runbeam_token_store_file_new()` or
-/// `runbeam_token_store_memory_new()`; release with `runbeam_token_store_free()`. Thread-safe;
-/// a token manager keeps its own reference, so the store handle may be freed after
-/// `runbeam_token_manager_new()`.
+/// Create with `runbeam_token_store_open()`, `runbeam_token_store_file_new()`,
+/// `runbeam_token_store_file_new_with_key()` or `runbeam_token_store_memory_new()`; release
+/// with `runbeam_token_store_free()`. Thread-safe; a token manager keeps its own reference, so
+/// the store handle may be freed after `runbeam_token_manager_new()`.
+///
+/// The blocking functions do their file or keyring I/O on the calling thread. The `_async`
+/// forms do it on a runtime of the store handle (two `runbeam-worker` threads and a blocking
+/// pool, started by the first `_async` call) and never block the caller.
 #[allow(non_camel_case_types)]
 pub struct runbeam_token_store {
     store: Arc<dyn TokenStore>,
+    /// The runtime of the `_async` forms, started by the first of them.
+    runtime: OnceLock<Runtime>,
 }
 
 fn hand_out_store(store: Arc<dyn TokenStore>, out: *mut *mut runbeam_token_store) {
-    let handle = Box::new(runbeam_token_store { store });
+    let handle = Box::new(runbeam_token_store {
+        store,
+        runtime: OnceLock::new(),
+    });
     // SAFETY: callers checked `out` is non-NULL; writable per their contract.
     unsafe { *out = Box::into_raw(handle) };
 }
 
-/// # Safety
-/// `ptr` is NULL or NUL-terminated.
-unsafe fn opt_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Error> {
-    if ptr.is_null() {
-        Ok(None)
-    } else {
-        // SAFETY: forwarded contract.
-        unsafe { str_arg(ptr, name) }.map(Some)
+impl runbeam_token_store {
+    /// The runtime of the `_async` forms, started on first use.
+    fn runtime(&self) -> Result<&Runtime, Error> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        // Two threads racing here both start one; the loser's stops when it is dropped.
+        let _ = self.runtime.set(Runtime::new()?);
+        self.runtime
+            .get()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "the store's runtime did not start"))
+    }
+
+    /// Starts the `_async` store call `function`: `work` (the store's blocking I/O) runs on a
+    /// blocking thread of the store's runtime; its result goes to `completion` exactly once.
+    fn start<T: Send + 'static>(
+        &self,
+        function: &'static str,
+        work: impl FnOnce(&dyn TokenStore) -> Result<T, Error> + Send + 'static,
+        completion: Completion<T>,
+        cancel_out: *mut *mut runbeam_cancel,
+    ) -> Result<(), Error> {
+        let store = Arc::clone(&self.store);
+        self.runtime()?.start(
+            function,
+            off_thread(function, move || work(&*store)),
+            completion,
+            cancel_out,
+        )
     }
 }
 
@@ -87,7 +120,7 @@ pub unsafe extern "C" fn runbeam_token_store_open(
     guard("runbeam_token_store_open", || {
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded contract.
-        let choice = match unsafe { opt_str(choice, "choice") }? {
+        let choice = match unsafe { opt_str_arg(choice, "choice") }? {
             None => StoreChoice::from_env()?,
             Some(text) => StoreChoice::parse(text)?,
         };
@@ -113,11 +146,59 @@ pub unsafe extern "C" fn runbeam_token_store_file_new(
     guard("runbeam_token_store_file_new", || {
         let out = out_arg(out, "out")?;
         // SAFETY: forwarded contract.
-        let store = match unsafe { opt_str(root, "root") }? {
-            None => FileTokenStore::from_env()?,
-            Some("") => return Err(invalid_argument("argument 'root' is empty".to_string())),
-            Some(root) => FileTokenStore::new(root),
-        };
+        let store = unsafe { file_store(root) }?;
+        hand_out_store(Arc::new(store), out);
+        Ok(())
+    })
+}
+
+/// The file store at `root`, or from the environment when `root` is NULL.
+///
+/// # Safety
+/// `root` is NULL or NUL-terminated.
+unsafe fn file_store(root: *const c_char) -> Result<FileTokenStore, Error> {
+    // SAFETY: forwarded contract.
+    match unsafe { opt_str_arg(root, "root") }? {
+        None => FileTokenStore::from_env(),
+        Some("") => Err(invalid_argument("argument 'root' is empty".to_string())),
+        Some(root) => Ok(FileTokenStore::new(root)),
+    }
+}
+
+/// The encrypted file store under `root`, as `runbeam_token_store_file_new()`, with `key` as
+/// the encryption key of every instance instead of the `encryption.key` files (and of
+/// `RUNBEAM_ENCRYPTION_KEY`): an age X25519 secret key, raw (`AGE-SECRET-KEY-1…`) or the
+/// base64 of it (what a key file holds), e.g. from a secrets manager. Copied; the copy is
+/// zeroized when the store is freed. NULL `root` means `RUNBEAM_HOME`, else `~/.runbeam`.
+/// Nothing is touched on disk by this call.
+///
+/// Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL or empty argument or a key that is not
+/// an age X25519 secret key (the message never quotes the key); `RUNBEAM_STATUS_STORAGE` when
+/// `root` is NULL and there is no home directory.
+///
+/// ```c
+/// runbeam_token_store *store = NULL;
+/// if (runbeam_token_store_file_new_with_key("/var/lib/gateway", key_from_vault, &store) != RUNBEAM_OK)
+///     fprintf(stderr, "%s\n", runbeam_last_error_message());
+/// ```
+///
+/// # Safety
+/// `root` and `key` are NULL or NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_file_new_with_key(
+    root: *const c_char,
+    key: *const c_char,
+    out: *mut *mut runbeam_token_store,
+) -> runbeam_status {
+    guard("runbeam_token_store_file_new_with_key", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let key = unsafe { str_arg(key, "key") }?;
+        if key.is_empty() {
+            return Err(invalid_argument("argument 'key' is empty".to_string()));
+        }
+        // SAFETY: forwarded contract.
+        let store = unsafe { file_store(root) }?.with_key(Secret::new(key.to_string()))?;
         hand_out_store(Arc::new(store), out);
         Ok(())
     })
@@ -161,6 +242,17 @@ pub unsafe extern "C" fn runbeam_token_store_backend(
 
 /// Releases a store handle (managers built on it keep the store alive). NULL is a no-op.
 ///
+/// When an `_async` call of this handle ever started its runtime, the runtime shuts down and
+/// its threads are joined; when `runbeam_token_store_free` returns, no callback of this
+/// handle's async calls can run any more: calls not finished yet are cancelled and their
+/// callbacks get `RUNBEAM_STATUS_CANCELLED` before it returns, a callback that is running is
+/// waited for, and so is a store operation already running on a blocking thread (file and
+/// keyring I/O cannot be interrupted; a cancelled save may therefore still have been written).
+/// So the `user_data` of those calls may be released right after. Called from inside one of
+/// its own callbacks, it cannot wait (a callback cannot wait for itself): it cancels the
+/// handle's other calls, whose callbacks then run after it returned; keep their `user_data`
+/// valid until they were called.
+///
 /// # Safety
 /// `store` is NULL or a store not freed before, and no other thread uses it any more.
 #[unsafe(no_mangle)]
@@ -171,7 +263,8 @@ pub unsafe extern "C" fn runbeam_token_store_free(store: *mut runbeam_token_stor
 
 /// Loads the machine token of gateway instance `instance_id`: `RUNBEAM_MACHINE_TOKEN` (JSON)
 /// when set, else the store's. On success `*out_token` is a new handle (free it with
-/// `runbeam_machine_token_free()`) or NULL when nothing is stored.
+/// `runbeam_machine_token_free()`) or NULL when nothing is stored. Blocking (file or keyring
+/// I/O on the calling thread); `runbeam_token_store_load_machine_token_async()` is not.
 ///
 /// Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for an id outside `[A-Za-z0-9_.-]{1,128}` (or
 /// `.`/`..`: no path escape) or a malformed `RUNBEAM_MACHINE_TOKEN`;
@@ -191,19 +284,55 @@ pub unsafe extern "C" fn runbeam_token_store_load_machine_token(
     guard("runbeam_token_store_load_machine_token", || {
         let out = out_arg(out_token, "out_token")?;
         // SAFETY: forwarded contract.
-        let store = unsafe { handle_arg(store, "store") }?;
-        // SAFETY: forwarded contract.
-        let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
         let token = storage::load_machine_token(&*store.store, instance)?;
-        let handle = token.map_or(ptr::null_mut(), runbeam_machine_token::into_raw);
-        // SAFETY: non-NULL and writable per the contract.
-        unsafe { *out = handle };
+        write_optional(out, token, runbeam_machine_token::into_raw);
         Ok(())
     })
 }
 
+/// Callback form of `runbeam_token_store_load_machine_token()`: returns at once; the store is
+/// read on a blocking thread of the store's runtime and `callback` gets a new token handle it
+/// owns — NULL (with `RUNBEAM_OK`) when nothing is stored — or the error, exactly once (see
+/// `runbeam_machine_token_callback`). The arguments are copied before it returns. If
+/// `cancel_out` is not NULL it receives a handle for `runbeam_cancel_request()` (free it with
+/// `runbeam_cancel_free()`). A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and nothing
+/// is started). `runbeam_token_store_free()` waits for the pending calls of the handle as
+/// `runbeam_client_free()` does (they are cancelled; a store operation already running is
+/// finished first).
+///
+/// # Safety
+/// As `runbeam_token_store_load_machine_token()`; `user_data` is handed back untouched on a
+/// runtime thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_load_machine_token_async(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    callback: runbeam_machine_token_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_token_store_load_machine_token_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
+        let instance = instance.to_string();
+        let completion = Completion::optional_handle(
+            callback_arg(callback)?,
+            user_data,
+            runbeam_machine_token::into_raw,
+        );
+        store.start(
+            NAME,
+            move |s| storage::load_machine_token(s, &instance),
+            completion,
+            cancel_out,
+        )
+    })
+}
+
 /// Saves `token` as the machine token of `instance_id` (atomic replace; on error the previous
-/// token is intact). Errors as `runbeam_token_store_load_machine_token()`.
+/// token is intact). Blocking. Errors as `runbeam_token_store_load_machine_token()`.
 ///
 /// # Safety
 /// `store` and `token` are NULL or live handles; `instance_id` is NULL or NUL-terminated.
@@ -215,18 +344,159 @@ pub unsafe extern "C" fn runbeam_token_store_save_machine_token(
 ) -> runbeam_status {
     guard("runbeam_token_store_save_machine_token", || {
         // SAFETY: forwarded contract.
-        let store = unsafe { handle_arg(store, "store") }?;
-        // SAFETY: forwarded contract.
-        let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
         // SAFETY: forwarded contract.
         let token = unsafe { handle_arg(token, "token") }?;
         storage::save_machine_token(&*store.store, instance, &token.token)
     })
 }
 
+/// Callback form of `runbeam_token_store_save_machine_token()` (rules:
+/// `runbeam_token_store_load_machine_token_async()`); the token is copied, so it may be freed
+/// as soon as this returns. `callback` gets the status (see `runbeam_status_callback`).
+/// Cancelling stops the wait, not a save already running: the token may still be saved.
+///
+/// # Safety
+/// As `runbeam_token_store_save_machine_token()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_save_machine_token_async(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    token: *const runbeam_machine_token,
+    callback: runbeam_status_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_token_store_save_machine_token_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
+        let instance = instance.to_string();
+        // SAFETY: forwarded contract.
+        let token = unsafe { handle_arg(token, "token") }?.token.clone();
+        let completion = Completion::status(callback_arg(callback)?, user_data);
+        store.start(
+            NAME,
+            move |s| storage::save_machine_token(s, &instance, &token),
+            completion,
+            cancel_out,
+        )
+    })
+}
+
+/// Loads the user token (user JWT or Sanctum token) kept for `instance_id` (slot `user_auth`,
+/// where runbeam-sdk 0.11 keeps it; librunbeam 0.1's slot is moved there on first load). On
+/// success `*out_token` is a new handle (free it with `runbeam_user_token_free()`, which
+/// zeroizes the token) or NULL when nothing is stored. Blocking. Errors as
+/// `runbeam_token_store_load_machine_token()`; messages never contain the token.
+///
+/// # Safety
+/// `store` is NULL or a live store; `instance_id` is NULL or NUL-terminated; `out_token` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_load_user_token(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    out_token: *mut *mut runbeam_user_token,
+) -> runbeam_status {
+    guard("runbeam_token_store_load_user_token", || {
+        let out = out_arg(out_token, "out_token")?;
+        // SAFETY: forwarded contract.
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
+        let token = storage::load_user_token(&*store.store, instance)?;
+        write_optional(out, token, runbeam_user_token::into_raw);
+        Ok(())
+    })
+}
+
+/// Callback form of `runbeam_token_store_load_user_token()` (rules:
+/// `runbeam_token_store_load_machine_token_async()`): `callback` gets a new user token handle
+/// it owns, NULL (with `RUNBEAM_OK`) when nothing is stored (see
+/// `runbeam_user_token_callback`).
+///
+/// # Safety
+/// As `runbeam_token_store_load_user_token()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_load_user_token_async(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    callback: runbeam_user_token_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_token_store_load_user_token_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
+        let instance = instance.to_string();
+        let completion = Completion::optional_handle(
+            callback_arg(callback)?,
+            user_data,
+            runbeam_user_token::into_raw,
+        );
+        store.start(
+            NAME,
+            move |s| storage::load_user_token(s, &instance),
+            completion,
+            cancel_out,
+        )
+    })
+}
+
+/// Saves `token` as the user token of `instance_id` (slot `user_auth`, in runbeam-sdk 0.11's
+/// JSON; atomic replace). Blocking. Errors as `runbeam_token_store_load_machine_token()`.
+///
+/// # Safety
+/// `store` and `token` are NULL or live handles; `instance_id` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_save_user_token(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    token: *const runbeam_user_token,
+) -> runbeam_status {
+    guard("runbeam_token_store_save_user_token", || {
+        // SAFETY: forwarded contract.
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
+        // SAFETY: forwarded contract.
+        let token = unsafe { handle_arg(token, "token") }?;
+        storage::save_user_token(&*store.store, instance, &token.token)
+    })
+}
+
+/// Callback form of `runbeam_token_store_save_user_token()` (rules:
+/// `runbeam_token_store_save_machine_token_async()`).
+///
+/// # Safety
+/// As `runbeam_token_store_save_user_token()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_save_user_token_async(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    token: *const runbeam_user_token,
+    callback: runbeam_status_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_token_store_save_user_token_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
+        let instance = instance.to_string();
+        // SAFETY: forwarded contract.
+        let token = unsafe { handle_arg(token, "token") }?.token.clone();
+        let completion = Completion::status(callback_arg(callback)?, user_data);
+        store.start(
+            NAME,
+            move |s| storage::save_user_token(s, &instance, &token),
+            completion,
+            cancel_out,
+        )
+    })
+}
+
 /// Empties the slot `(instance_id, token_type)` (`"auth"`: the machine token, `"user_auth"`: a
 /// user token, the names runbeam-sdk 0.11 uses). When
-/// `out_existed` is not NULL it receives whether the slot held something. Errors as
+/// `out_existed` is not NULL it receives whether the slot held something. Blocking. Errors as
 /// `runbeam_token_store_load_machine_token()`.
 ///
 /// # Safety
@@ -241,9 +511,7 @@ pub unsafe extern "C" fn runbeam_token_store_delete(
 ) -> runbeam_status {
     guard("runbeam_token_store_delete", || {
         // SAFETY: forwarded contract.
-        let store = unsafe { handle_arg(store, "store") }?;
-        // SAFETY: forwarded contract.
-        let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
         // SAFETY: forwarded contract.
         let token_type = unsafe { str_arg(token_type, "token_type") }?;
         let existed = store.store.delete(instance, token_type)?;
@@ -253,6 +521,61 @@ pub unsafe extern "C" fn runbeam_token_store_delete(
         }
         Ok(())
     })
+}
+
+/// Callback form of `runbeam_token_store_delete()` (rules:
+/// `runbeam_token_store_load_machine_token_async()`): `callback` gets whether the slot held
+/// something (see `runbeam_bool_callback`). Cancelling stops the wait, not a delete already
+/// running.
+///
+/// # Safety
+/// As `runbeam_token_store_delete()`; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_store_delete_async(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+    token_type: *const c_char,
+    callback: runbeam_bool_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_token_store_delete_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let (store, instance) = unsafe { store_args(store, instance_id) }?;
+        let instance = instance.to_string();
+        // SAFETY: forwarded contract.
+        let token_type = unsafe { str_arg(token_type, "token_type") }?.to_string();
+        let completion = Completion::flag(callback_arg(callback)?, user_data);
+        store.start(
+            NAME,
+            move |s| s.delete(&instance, &token_type),
+            completion,
+            cancel_out,
+        )
+    })
+}
+
+/// The store and instance id arguments of the store calls.
+///
+/// # Safety
+/// `store` is NULL or a live store; `instance_id` is NULL or NUL-terminated.
+unsafe fn store_args<'a>(
+    store: *const runbeam_token_store,
+    instance_id: *const c_char,
+) -> Result<(&'a runbeam_token_store, &'a str), Error> {
+    // SAFETY: forwarded contract.
+    let store = unsafe { handle_arg(store, "store") }?;
+    // SAFETY: forwarded contract.
+    let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+    Ok((store, instance))
+}
+
+/// Writes a new handle for `value` to `*out`, or NULL for `None`.
+pub(crate) fn write_optional<T, H>(out: *mut *mut H, value: Option<T>, into_raw: fn(T) -> *mut H) {
+    let handle = value.map_or(ptr::null_mut(), into_raw);
+    // SAFETY: callers checked `out` is non-NULL; writable per their contract.
+    unsafe { *out = handle };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -275,14 +598,10 @@ pub struct runbeam_machine_token {
 impl runbeam_machine_token {
     fn new(token: MachineToken) -> runbeam_machine_token {
         let secret = secret_c_bytes(token.machine_token.expose().as_bytes());
-        let expires_at = token
-            .expires_at
-            .format(&Rfc3339)
-            .unwrap_or_else(|_| token.expires_at.unix_timestamp().to_string());
         runbeam_machine_token {
             secret,
             gateway_id: to_cstring(&token.gateway_id),
-            expires_at: to_cstring(&expires_at),
+            expires_at: rfc3339_text(token.expires_at),
             abilities: token.abilities.iter().map(|a| to_cstring(a)).collect(),
             token,
         }
@@ -290,6 +609,36 @@ impl runbeam_machine_token {
 
     pub(crate) fn into_raw(token: MachineToken) -> *mut runbeam_machine_token {
         Box::into_raw(Box::new(runbeam_machine_token::new(token)))
+    }
+}
+
+/// The RFC 3339 text of a token time for a `_rfc3339` getter (Unix seconds in the
+/// unreachable case of a time RFC 3339 cannot write).
+pub(crate) fn rfc3339_text(at: OffsetDateTime) -> CString {
+    to_cstring(
+        &at.format(&Rfc3339)
+            .unwrap_or_else(|_| at.unix_timestamp().to_string()),
+    )
+}
+
+/// What the getters of an optional time do: writes its Unix seconds to `*out_unix_secs`
+/// (unless NULL) and returns true when known; false, `*out_unix_secs` untouched, when not.
+///
+/// # Safety
+/// `out_unix_secs` is NULL or writable.
+pub(crate) unsafe fn optional_unix_secs(
+    at: Option<OffsetDateTime>,
+    out_unix_secs: *mut i64,
+) -> bool {
+    match at {
+        Some(at) => {
+            if !out_unix_secs.is_null() {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { *out_unix_secs = at.unix_timestamp() };
+            }
+            true
+        }
+        None => false,
     }
 }
 
@@ -435,16 +784,7 @@ pub unsafe extern "C" fn runbeam_machine_token_issued_at(
     // SAFETY: forwarded contract.
     unsafe {
         read_handle("runbeam_machine_token_issued_at", token, false, |t| {
-            match t.token.issued_at {
-                Some(at) => {
-                    if !out_unix_secs.is_null() {
-                        // SAFETY: non-NULL and writable per the contract.
-                        *out_unix_secs = at.unix_timestamp();
-                    }
-                    true
-                }
-                None => false,
-            }
+            optional_unix_secs(t.token.issued_at, out_unix_secs)
         })
     }
 }
@@ -1068,12 +1408,14 @@ pub unsafe extern "C" fn runbeam_token_manager_ensure_token(
     })
 }
 
-/// The callback of `runbeam_token_manager_ensure_token_async()`, called **exactly once** per
-/// accepted call, on a librunbeam runtime thread (or, when the manager is freed while the call
-/// is in flight, with `RUNBEAM_STATUS_CANCELLED` during `runbeam_token_manager_free()`).
-/// On success `token` is a **new handle owned by the callback** (free it with
-/// `runbeam_machine_token_free()`, now or later, on any thread) and `error_message` NULL; on
-/// failure `token` is NULL and `error_message` the message (valid during the call only;
+/// The callback of `runbeam_token_manager_ensure_token_async()`,
+/// `runbeam_token_manager_current_async()` and `runbeam_token_store_load_machine_token_async()`,
+/// called **exactly once** per accepted call, on a librunbeam runtime thread (or, when the
+/// manager or store is freed while the call is in flight, with `RUNBEAM_STATUS_CANCELLED`
+/// during its `_free`). On success `token` is a **new handle owned by the callback** (free it
+/// with `runbeam_machine_token_free()`, now or later, on any thread) — NULL for `_current` and
+/// `_load_machine_token` when nothing is stored — and `error_message` NULL; on failure `token`
+/// is NULL and `error_message` the message (valid during the call only;
 /// `runbeam_last_error_*()` describe the failure during the call). The callback must not call
 /// blocking librunbeam network functions.
 #[allow(non_camel_case_types)]
@@ -1104,31 +1446,18 @@ pub unsafe extern "C" fn runbeam_token_manager_ensure_token_async(
     guard("runbeam_token_manager_ensure_token_async", || {
         // SAFETY: forwarded contract.
         let m = unsafe { handle_arg(manager, "manager") }?;
-        let callback =
-            callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
-        let user_data = UserData::new(user_data);
-        let completion = Completion::new(move |result: Result<MachineToken, Error>| match result {
-            Ok(token) => {
-                error::clear();
-                let handle = runbeam_machine_token::into_raw(token);
-                // SAFETY: the caller's callback, called once; it owns `handle` from now on.
-                unsafe { callback(user_data.get(), RUNBEAM_OK, handle, ptr::null()) };
-            }
-            Err(e) => failed(e, |status, message| {
-                // SAFETY: as above; `message` is valid during the call.
-                unsafe { callback(user_data.get(), status, ptr::null_mut(), message) }
-            }),
-        });
-        let (sender, receiver) = cancel_channel();
+        let completion = Completion::handle(
+            callback_arg(callback)?,
+            user_data,
+            runbeam_machine_token::into_raw,
+        );
         let inner = Arc::clone(&m.manager);
-        m.runtime.spawn(
+        m.runtime.start(
             "runbeam_token_manager_ensure_token_async",
             async move { inner.ensure_token().await },
             completion,
-            receiver,
-        )?;
-        runbeam_cancel::hand_out(sender, cancel_out);
-        Ok(())
+            cancel_out,
+        )
     })
 }
 
@@ -1152,10 +1481,42 @@ pub unsafe extern "C" fn runbeam_token_manager_current(
             .block_on("runbeam_token_manager_current", async move {
                 inner.current().await
             })?;
-        let handle = token.map_or(ptr::null_mut(), runbeam_machine_token::into_raw);
-        // SAFETY: non-NULL and writable per the contract.
-        unsafe { *out = handle };
+        write_optional(out, token, runbeam_machine_token::into_raw);
         Ok(())
+    })
+}
+
+/// Callback form of `runbeam_token_manager_current()` (rules:
+/// `runbeam_token_manager_ensure_token_async()`): the store is read on a blocking thread of the
+/// manager's runtime; `callback` gets a new token handle it owns, or NULL (with `RUNBEAM_OK`)
+/// when none is stored.
+///
+/// # Safety
+/// As `runbeam_token_manager_current()`; `user_data` is handed back untouched on a runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_current_async(
+    manager: *const runbeam_token_manager,
+    callback: runbeam_machine_token_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_token_manager_current_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let m = unsafe { handle_arg(manager, "manager") }?;
+        let completion = Completion::optional_handle(
+            callback_arg(callback)?,
+            user_data,
+            runbeam_machine_token::into_raw,
+        );
+        let inner = Arc::clone(&m.manager);
+        m.runtime.start(
+            NAME,
+            async move { inner.current().await },
+            completion,
+            cancel_out,
+        )
     })
 }
 
@@ -1177,6 +1538,35 @@ pub unsafe extern "C" fn runbeam_token_manager_revoke(
             .block_on("runbeam_token_manager_revoke", async move {
                 inner.revoke().await
             })
+    })
+}
+
+/// Callback form of `runbeam_token_manager_revoke()` (rules:
+/// `runbeam_token_manager_ensure_token_async()`): `callback` gets the status (see
+/// `runbeam_status_callback`). A cancelled revoke may already have reached the API.
+///
+/// # Safety
+/// `manager` is NULL or a live manager; `user_data` is handed back untouched on a runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_token_manager_revoke_async(
+    manager: *const runbeam_token_manager,
+    callback: runbeam_status_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_token_manager_revoke_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let m = unsafe { handle_arg(manager, "manager") }?;
+        let completion = Completion::status(callback_arg(callback)?, user_data);
+        let inner = Arc::clone(&m.manager);
+        m.runtime.start(
+            NAME,
+            async move { inner.revoke().await },
+            completion,
+            cancel_out,
+        )
     })
 }
 

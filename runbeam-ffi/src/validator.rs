@@ -19,15 +19,16 @@ use runbeam_core::attempt::Attempt;
 use runbeam_core::jwt::{Algorithm, Claims, Validator, ValidatorBuilder, check_token_size};
 
 use crate::claims::runbeam_claims;
-use crate::client::runbeam_cancel;
-use crate::error;
-use crate::guard::{free_handle, guard, handle_arg, invalid_argument, out_arg, str_arg};
+use crate::client::{runbeam_cancel, runbeam_status_callback};
+use crate::guard::{
+    free_handle, guard, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
+};
 use crate::limits::{
     RUNBEAM_MAX_ALGORITHMS, RUNBEAM_MAX_CACHE_ENTRIES, RUNBEAM_MAX_PEM_BYTES,
     RUNBEAM_MAX_TEXT_BYTES, at_most,
 };
-use crate::runtime::{Completion, Runtime, UserData, cancel_channel, failed};
-use crate::status::{RUNBEAM_OK, runbeam_status};
+use crate::runtime::{Completion, Runtime, callback_arg};
+use crate::status::runbeam_status;
 
 /// The largest token librunbeam validates, in bytes (docs/spec.md §4); longer tokens are
 /// `RUNBEAM_STATUS_JWT_INVALID` before any other work.
@@ -527,6 +528,74 @@ pub unsafe extern "C" fn runbeam_validator_refresh_keys(
     })
 }
 
+/// Callback form of `runbeam_validator_refresh_keys()`: returns at once; `callback` gets the
+/// status exactly once on a runtime thread (see `runbeam_status_callback`). If `cancel_out` is
+/// not NULL it receives a handle for `runbeam_cancel_request()` (free it with
+/// `runbeam_cancel_free()`). A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and nothing
+/// is started).
+///
+/// # Safety
+/// `validator` is NULL or a live validator; `user_data` is handed back untouched on a runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_validator_refresh_keys_async(
+    validator: *const runbeam_validator,
+    callback: runbeam_status_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_validator_refresh_keys_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let v = unsafe { handle_arg(validator, "validator") }?;
+        let completion = Completion::status(callback_arg(callback)?, user_data);
+        let validator = v.validator.clone();
+        v.runtime.start(
+            NAME,
+            async move { validator.refresh_keys().await },
+            completion,
+            cancel_out,
+        )
+    })
+}
+
+/// Forgets every verified token of the validator's cache (the keys stay cached): the next
+/// validation of each token checks its signature again. For a gateway that learns that tokens
+/// were revoked, or in tests. Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` if `validator` is
+/// NULL. No I/O.
+///
+/// # Safety
+/// `validator` is NULL or a live validator.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_validator_flush_token_cache(
+    validator: *const runbeam_validator,
+) -> runbeam_status {
+    guard("runbeam_validator_flush_token_cache", || {
+        // SAFETY: forwarded contract.
+        let v = unsafe { handle_arg(validator, "validator") }?;
+        v.validator.flush_token_cache();
+        Ok(())
+    })
+}
+
+/// How many verified tokens the validator remembers now (at most twice the capacity of
+/// `runbeam_validator_config_set_cache_capacity()`: see docs/design.md); 0 if `validator` is
+/// NULL. For metrics.
+///
+/// # Safety
+/// `validator` is NULL or a live validator.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_validator_cached_tokens(
+    validator: *const runbeam_validator,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read_handle("runbeam_validator_cached_tokens", validator, 0, |v| {
+            v.validator.cached_tokens()
+        })
+    }
+}
+
 /// Borrows a token given as pointer and length: NULL is `InvalidArgument` (whatever the
 /// length), a token over the size limit `JwtInvalid` (before looking at its bytes), invalid
 /// UTF-8 `InvalidArgument`. An empty token is handed on (the core calls it malformed).
@@ -611,30 +680,14 @@ fn spawn(
     user_data: *mut c_void,
     cancel_out: *mut *mut runbeam_cancel,
 ) -> Result<(), Error> {
-    let callback =
-        callback.ok_or_else(|| invalid_argument("argument 'callback' is NULL".to_string()))?;
-    let user_data = UserData::new(user_data);
-    let completion = Completion::new(move |result: Result<Arc<Claims>, Error>| match result {
-        Ok(claims) => {
-            error::clear();
-            let handle = runbeam_claims::into_raw(claims);
-            // SAFETY: the caller's callback, called once; it owns `handle` from now on.
-            unsafe { callback(user_data.get(), RUNBEAM_OK, handle, ptr::null()) };
-        }
-        Err(e) => failed(e, |status, message| {
-            // SAFETY: as above; `message` is valid during the call.
-            unsafe { callback(user_data.get(), status, ptr::null_mut(), message) }
-        }),
-    });
-    let (sender, receiver) = cancel_channel();
-    v.runtime.spawn(
+    let completion =
+        Completion::handle(callback_arg(callback)?, user_data, runbeam_claims::into_raw);
+    v.runtime.start(
         function,
         Attempt::guarded(function, || check.attempt(&v.validator, token)).finish(),
         completion,
-        receiver,
-    )?;
-    runbeam_cancel::hand_out(sender, cancel_out);
-    Ok(())
+        cancel_out,
+    )
 }
 
 /// Verifies the JWT of `token_len` bytes at `token` (no NUL needed) and writes its claims to
@@ -922,6 +975,7 @@ pub unsafe extern "C" fn runbeam_bearer_parse(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::RUNBEAM_OK;
     use runbeam_core::ErrorKind;
     use runbeam_core::jwt::MAX_TOKEN_BYTES;
 
