@@ -241,6 +241,44 @@ async fn pagination_across_several_pages() {
 }
 
 #[tokio::test]
+async fn the_page_size_limit_is_the_clouds() {
+    let cloud = Cloud::start().await;
+    let services = cloud.client(ALICE_SANCTUM).collection(Collection::Services);
+    // The largest page the SDK asks for is one the Cloud (devcloud) serves ...
+    let page = services
+        .list(PageRequest {
+            page: 1,
+            per_page: PageRequest::MAX_PER_PAGE,
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.meta.per_page, u64::from(PageRequest::MAX_PER_PAGE));
+    // ... and one more is refused by both: before sending by the SDK, with 422 by the Cloud.
+    let sent = cloud.count("GET /api/services").await;
+    assert!(sent >= 1);
+    let err = services
+        .list(PageRequest {
+            page: 1,
+            per_page: PageRequest::MAX_PER_PAGE + 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert_eq!(
+        cloud.count("GET /api/services").await,
+        0,
+        "nothing was sent"
+    );
+    let raw = reqwest::Client::new()
+        .get(format!("{}/api/services?per_page=101", cloud.url()))
+        .bearer_auth(ALICE_SANCTUM)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 422);
+}
+
+#[tokio::test]
 async fn change_feed() {
     let cloud = Cloud::start().await;
     let gateway = cloud.gateway(ALICE_SANCTUM, RADIOLOGY_GW).await;
