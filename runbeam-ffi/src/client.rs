@@ -1760,6 +1760,7 @@ pub unsafe extern "C" fn runbeam_client_list_all(
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
         let collection = collection_arg(collection)?;
+        per_page_arg(per_page)?;
         blocking(
             "runbeam_client_list_all",
             client,
@@ -1787,6 +1788,7 @@ pub unsafe extern "C" fn runbeam_client_list_all_async(
         // SAFETY: forwarded contract.
         let client = unsafe { handle_arg(client, "client") }?;
         let collection = collection_arg(collection)?;
+        per_page_arg(per_page)?;
         spawn(
             "runbeam_client_list_all_async",
             client,
@@ -1796,6 +1798,11 @@ pub unsafe extern "C" fn runbeam_client_list_all_async(
             cancel_out,
         )
     })
+}
+
+/// A page size of `list_all`, checked by the core's rule before anything is started.
+fn per_page_arg(per_page: u32) -> Result<(), Error> {
+    PageRequest { page: 1, per_page }.check()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -513,7 +513,7 @@ pub unsafe extern "C" fn runbeam_token_store_delete(
         // SAFETY: forwarded contract.
         let (store, instance) = unsafe { store_args(store, instance_id) }?;
         // SAFETY: forwarded contract.
-        let token_type = unsafe { str_arg(token_type, "token_type") }?;
+        let token_type = unsafe { token_type_arg(token_type) }?;
         let existed = store.store.delete(instance, token_type)?;
         if !out_existed.is_null() {
             // SAFETY: non-NULL and writable per the contract.
@@ -545,7 +545,7 @@ pub unsafe extern "C" fn runbeam_token_store_delete_async(
         let (store, instance) = unsafe { store_args(store, instance_id) }?;
         let instance = instance.to_string();
         // SAFETY: forwarded contract.
-        let token_type = unsafe { str_arg(token_type, "token_type") }?.to_string();
+        let token_type = unsafe { token_type_arg(token_type) }?.to_string();
         let completion = Completion::flag(callback_arg(callback)?, user_data);
         store.start(
             NAME,
@@ -556,7 +556,8 @@ pub unsafe extern "C" fn runbeam_token_store_delete_async(
     })
 }
 
-/// The store and instance id arguments of the store calls.
+/// The store and instance id arguments of the store calls; the id is checked by the core's
+/// rule now, so that the `_async` forms refuse a bad one before starting anything.
 ///
 /// # Safety
 /// `store` is NULL or a live store; `instance_id` is NULL or NUL-terminated.
@@ -568,7 +569,19 @@ unsafe fn store_args<'a>(
     let store = unsafe { handle_arg(store, "store") }?;
     // SAFETY: forwarded contract.
     let instance = unsafe { str_arg(instance_id, "instance_id") }?;
+    storage::check_id("instance id", instance)?;
     Ok((store, instance))
+}
+
+/// The token type argument of the delete calls, checked by the core's rule.
+///
+/// # Safety
+/// `token_type` is NULL or NUL-terminated.
+unsafe fn token_type_arg<'a>(token_type: *const c_char) -> Result<&'a str, Error> {
+    // SAFETY: forwarded contract.
+    let token_type = unsafe { str_arg(token_type, "token_type") }?;
+    storage::check_id("token type", token_type)?;
+    Ok(token_type)
 }
 
 /// Writes a new handle for `value` to `*out`, or NULL for `None`.

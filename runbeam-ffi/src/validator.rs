@@ -578,9 +578,10 @@ pub unsafe extern "C" fn runbeam_validator_flush_token_cache(
     })
 }
 
-/// How many verified tokens the validator remembers now (at most twice the capacity of
-/// `runbeam_validator_config_set_cache_capacity()`: see docs/design.md); 0 if `validator` is
-/// NULL. For metrics.
+/// How many verified tokens the validator remembers now, for metrics; 0 if `validator` is
+/// NULL. A token is remembered from its second successful verification on (a stream of
+/// one-off tokens is not kept), a refused one never; at most twice the capacity of
+/// `runbeam_validator_config_set_cache_capacity()` are held (see docs/design.md).
 ///
 /// # Safety
 /// `validator` is NULL or a live validator.

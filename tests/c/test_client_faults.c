@@ -54,7 +54,14 @@ struct failure {
     char kind[64];
     char message[1024];
     char field_errors[1024];
+    /* The failed request and the server's message: "(null)" when the accessor gave NULL. */
+    char method[16];
+    char path[256];
+    char server_message[512];
+    uint32_t attempts;
 };
+
+static const char *or_null(const char *s) { return s ? s : "(null)"; }
 
 static void capture(struct failure *f, runbeam_status status, const char *message) {
     f->status = status;
@@ -64,6 +71,11 @@ static void capture(struct failure *f, runbeam_status status, const char *messag
     snprintf(f->kind, sizeof f->kind, "%s", runbeam_last_error_kind());
     snprintf(f->message, sizeof f->message, "%s", message ? message : "(null)");
     snprintf(f->field_errors, sizeof f->field_errors, "%s", runbeam_last_error_field_errors_json());
+    snprintf(f->method, sizeof f->method, "%s", or_null(runbeam_last_error_request_method()));
+    snprintf(f->path, sizeof f->path, "%s", or_null(runbeam_last_error_request_path()));
+    snprintf(f->server_message, sizeof f->server_message, "%s",
+             or_null(runbeam_last_error_server_message()));
+    f->attempts = runbeam_last_error_attempts();
 }
 
 /* No token (machine or user) and no Authorization header in what an error exposes. */
@@ -75,6 +87,9 @@ static int secret_free(const char *text) {
 static void check_secret_free(const struct failure *f, int line) {
     CHECK(secret_free(f->message), "line %d: token in the message: %s", line, f->message);
     CHECK(secret_free(f->field_errors), "line %d: token in the field errors: %s", line, f->field_errors);
+    CHECK(secret_free(f->server_message), "line %d: token in the server message: %s", line,
+          f->server_message);
+    CHECK(secret_free(f->path), "line %d: token in the request path: %s", line, f->path);
 }
 
 /* Injects a fault (POST /_dev/faults); `fault` is its JSON. */
@@ -489,6 +504,92 @@ static void test_callbacks_deliver_errors(void) {
     reset();
 }
 
+/* The failed request (method, path), the server's own message and the number of attempts,
+ * read through the runbeam_last_error_* accessors: after a blocking call and inside a
+ * callback; NULL / 0 when there was no request or the last call succeeded. */
+static void test_error_details(void) {
+    struct failure f;
+    char *json = NULL;
+
+    /* 404 from the API itself: one attempt, the server's message. */
+    reset();
+    runbeam_reference *ref = NULL;
+    runbeam_reference_parse("runbeam.radiology-dept.ingress.name.no-such-ingress", &ref);
+    runbeam_status s = runbeam_client_resolve(gateway, ref, &json);
+    capture(&f, s, last());
+    runbeam_reference_free(ref);
+    CHECK(s == RUNBEAM_STATUS_NOT_FOUND, "%d %s", s, f.message);
+    CHECK(strcmp(f.method, "GET") == 0, "method %s", f.method);
+    CHECK(strcmp(f.path, "/harmony/resources/resolve") == 0, "path (no query) %s", f.path);
+    CHECK(strstr(f.server_message, "no-such-ingress") != NULL, "server message %s", f.server_message);
+    CHECK(f.attempts == 1, "a 404 is not retried: %u attempts", f.attempts);
+    check_secret_free(&f, __LINE__);
+
+    /* 422 of a create (POST): the server's message next to the field errors. */
+    runbeam_client *user = client_with(BOB, 0, 0, 0);
+    s = runbeam_client_create(user, RUNBEAM_COLLECTION_SERVICES, "{\"url\":\"https://x.example\"}", &json);
+    capture(&f, s, last());
+    CHECK(s == RUNBEAM_STATUS_VALIDATION, "%d %s", s, f.message);
+    CHECK(f.http == 422, "%u", f.http);
+    CHECK(strcmp(f.method, "POST") == 0 && strcmp(f.path, "/services") == 0, "%s %s", f.method, f.path);
+    CHECK(strcmp(f.server_message, "(null)") != 0 && f.server_message[0] != '\0', "server message %s",
+          f.server_message);
+    CHECK(strstr(f.field_errors, "\"name\":[") != NULL, "%s", f.field_errors);
+    CHECK(f.attempts == 1, "%u attempts", f.attempts);
+    check_secret_free(&f, __LINE__);
+
+    /* A 503 that lasts: every attempt made (3, then 2 when configured), the injected message. */
+    reset();
+    inject("{\"path\":\"" RESOLVE_PATH "\",\"status\":503,\"count\":50}");
+    CHECK(resolve(gateway, &f) == RUNBEAM_STATUS_SERVER_ERROR, "%s", f.message);
+    CHECK(f.http == 503, "%u", f.http);
+    CHECK(f.attempts == 3, "default attempts: %u", f.attempts);
+    CHECK(dev_count("GET " RESOLVE_PATH) == 3, "served %ld", dev_count("GET " RESOLVE_PATH));
+    CHECK(strcmp(f.method, "GET") == 0 && strcmp(f.path, "/harmony/resources/resolve") == 0, "%s %s",
+          f.method, f.path);
+    CHECK(strstr(f.server_message, "injected 503") != NULL, "server message %s", f.server_message);
+    runbeam_client *twice = client_with(machine_token, 2, 0, 0);
+    CHECK(resolve(twice, &f) == RUNBEAM_STATUS_SERVER_ERROR, "%s", f.message);
+    CHECK(f.attempts == 2, "max_attempts 2: %u", f.attempts);
+
+    /* The same details inside a callback. */
+    struct waiter w;
+    waiter_init(&w);
+    runbeam_reference_parse(DICOMWEB, &ref);
+    CHECK(runbeam_client_resolve_async(twice, ref, on_result, &w, NULL) == RUNBEAM_OK, "%s", last());
+    runbeam_reference_free(ref);
+    CHECK(waiter_wait(&w, 1) == 1, "called");
+    CHECK(w.failure.status == RUNBEAM_STATUS_SERVER_ERROR, "%d", w.failure.status);
+    CHECK(w.failure.attempts == 2, "in the callback: %u attempts", w.failure.attempts);
+    CHECK(strcmp(w.failure.method, "GET") == 0, "in the callback: %s", w.failure.method);
+    CHECK(strcmp(w.failure.path, "/harmony/resources/resolve") == 0, "in the callback: %s", w.failure.path);
+    CHECK(strstr(w.failure.server_message, "injected 503") != NULL, "in the callback: %s",
+          w.failure.server_message);
+    waiter_destroy(&w);
+    runbeam_client_free(twice);
+
+    /* No request, no details: a transport failure has the request but no answer; an argument
+     * error has neither; a success clears them. */
+    reset();
+    inject("{\"path\":\"" RESOLVE_PATH "\",\"drop_connection\":true,\"count\":10}");
+    runbeam_client *once = client_with(machine_token, 1, 0, 0);
+    CHECK(resolve(once, &f) == RUNBEAM_STATUS_TRANSPORT, "%s", f.message);
+    CHECK(strcmp(f.method, "GET") == 0 && f.attempts == 1, "%s %u", f.method, f.attempts);
+    CHECK(strcmp(f.server_message, "(null)") == 0, "no answer, no server message: %s", f.server_message);
+    runbeam_client_free(once);
+    reset();
+    s = runbeam_client_create(user, RUNBEAM_COLLECTION_SERVICES, "{not json", &json);
+    CHECK(s == RUNBEAM_STATUS_INVALID_ARGUMENT, "%d", s);
+    CHECK(runbeam_last_error_request_method() == NULL && runbeam_last_error_request_path() == NULL &&
+              runbeam_last_error_server_message() == NULL && runbeam_last_error_attempts() == 0,
+          "an argument error has no request");
+    CHECK(resolve(gateway, NULL) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_last_error_request_method() == NULL && runbeam_last_error_request_path() == NULL &&
+              runbeam_last_error_server_message() == NULL && runbeam_last_error_attempts() == 0,
+          "cleared by a success");
+    runbeam_client_free(user);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s <path-to-runbeam-devcloud>\n", argv[0]);
@@ -515,6 +616,7 @@ int main(int argc, char **argv) {
         test_protocol_errors();
         test_timeouts();
         test_callbacks_deliver_errors();
+        test_error_details();
         runbeam_client_free(gateway);
     }
     runbeam_client_free(user);

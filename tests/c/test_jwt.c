@@ -815,6 +815,159 @@ static void test_async(void) {
     runbeam_validator_free(v);
 }
 
+/* ------------------------------------------- refresh_keys_async and the verified-token cache */
+
+struct refresh_waiter {
+    struct waiter_sync sync;
+    runbeam_status status;
+    int message_null;
+    char message[512];
+};
+
+static void on_refreshed(void *user_data, runbeam_status status, const char *error_message) {
+    struct refresh_waiter *w = user_data;
+    waiter_sync_lock(&w->sync);
+    w->status = status;
+    w->message_null = error_message == NULL;
+    snprintf(w->message, sizeof w->message, "%s", or_null(error_message));
+    waiter_sync_signal(&w->sync);
+}
+
+static void refresh_waiter_init(struct refresh_waiter *w) {
+    memset(w, 0, sizeof *w);
+    waiter_sync_init(&w->sync);
+    w->status = -1;
+}
+
+/* Waits for the one callback of `w` and checks that no second one comes. */
+static void expect_refreshed(struct refresh_waiter *w, runbeam_status status, int line) {
+    CHECK(waiter_sync_wait(&w->sync, 1, 30) == 1, "line %d: no callback", line);
+    sleep_ms(50);
+    CHECK(waiter_sync_count(&w->sync) == 1, "line %d: called %d times", line, waiter_sync_count(&w->sync));
+    CHECK(w->status == status, "line %d: %s, expected %s: %s", line, runbeam_status_str(w->status),
+          runbeam_status_str(status), w->message);
+    CHECK(w->message_null == (status == RUNBEAM_OK), "line %d: message %s", line, w->message);
+}
+
+static void test_refresh_async(void) {
+    struct refresh_waiter w;
+
+    /* The keys are fetched once, off the calling thread; the cached path can answer then. */
+    CHECK(dev_delete("/_dev/counters") == 204, "reset counters");
+    runbeam_validator *v = new_validator();
+    refresh_waiter_init(&w);
+    CHECK(runbeam_validator_refresh_keys_async(v, on_refreshed, &w, NULL) == RUNBEAM_OK, "%s", last());
+    expect_refreshed(&w, RUNBEAM_OK, __LINE__);
+    waiter_sync_destroy(&w.sync);
+    CHECK(jwks_fetches() == 1, "%ld fetches", jwks_fetches());
+    runbeam_claims *c = NULL;
+    CHECK(runbeam_validator_validate_cached(v, genuine, strlen(genuine), &c) == RUNBEAM_OK && c != NULL,
+          "keys cached by the async refresh: %s", last());
+    runbeam_claims_free(c);
+    runbeam_validator_free(v);
+
+    /* A failing JWKS: the fetch's error reaches the callback (kind and message; the core does
+     * keeps only the message of a JWKS fetch's HTTP error, not its status or request). */
+    CHECK(dev_post("/_dev/faults", "{\"path\":\"/api/.well-known/jwks.json\",\"status\":500,\"count\":10}") ==
+              201, "fault");
+    v = new_validator();
+    refresh_waiter_init(&w);
+    CHECK(runbeam_validator_refresh_keys_async(v, on_refreshed, &w, NULL) == RUNBEAM_OK, "%s", last());
+    expect_refreshed(&w, RUNBEAM_STATUS_SERVER_ERROR, __LINE__);
+    CHECK(strstr(w.message, "jwks") != NULL && strstr(w.message, "HTTP 500") != NULL,
+          "the message names the JWKS and the answer: %s", w.message);
+    waiter_sync_destroy(&w.sync);
+    runbeam_validator_free(v);
+    CHECK(dev_delete("/_dev/faults") == 204, "clear faults");
+
+    /* Cancelled while the JWKS is slow; freed with a refresh pending. */
+    CHECK(dev_post("/_dev/faults", "{\"path\":\"/api/.well-known/jwks.json\",\"latency_ms\":5000,\"count\":10}") ==
+              201, "fault");
+    v = new_validator();
+    refresh_waiter_init(&w);
+    runbeam_cancel *cancel = NULL;
+    CHECK(runbeam_validator_refresh_keys_async(v, on_refreshed, &w, &cancel) == RUNBEAM_OK, "%s", last());
+    CHECK(cancel != NULL, "cancel handle");
+    CHECK(runbeam_cancel_request(cancel) == RUNBEAM_OK, "%s", last());
+    expect_refreshed(&w, RUNBEAM_STATUS_CANCELLED, __LINE__);
+    runbeam_cancel_free(cancel);
+    waiter_sync_destroy(&w.sync);
+    runbeam_validator_free(v);
+    v = new_validator();
+    refresh_waiter_init(&w);
+    CHECK(runbeam_validator_refresh_keys_async(v, on_refreshed, &w, NULL) == RUNBEAM_OK, "%s", last());
+    sleep_ms(50);
+    runbeam_validator_free(v);
+    CHECK(waiter_sync_count(&w.sync) == 1, "called by the free: %d", waiter_sync_count(&w.sync));
+    CHECK(w.status == RUNBEAM_STATUS_CANCELLED, "%s", runbeam_status_str(w.status));
+    waiter_sync_destroy(&w.sync);
+    CHECK(dev_delete("/_dev/faults") == 204, "clear faults");
+
+    /* Refused calls never call back. */
+    v = new_validator();
+    refresh_waiter_init(&w);
+    cancel = NULL;
+    CHECK(runbeam_validator_refresh_keys_async(v, NULL, &w, &cancel) == RUNBEAM_STATUS_INVALID_ARGUMENT,
+          "NULL callback");
+    CHECK(runbeam_validator_refresh_keys_async(NULL, on_refreshed, &w, &cancel) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL validator");
+    CHECK(cancel == NULL, "out untouched");
+    sleep_ms(50);
+    CHECK(waiter_sync_count(&w.sync) == 0, "never called");
+    waiter_sync_destroy(&w.sync);
+    runbeam_validator_free(v);
+}
+
+/* Validates `token` with `v` (blocking) and expects success. */
+static void validate_ok(runbeam_validator *v, const char *token, int line) {
+    runbeam_claims *c = NULL;
+    CHECK(runbeam_validator_validate(v, token, strlen(token), &c) == RUNBEAM_OK, "line %d: %s", line, last());
+    runbeam_claims_free(c);
+}
+
+static void test_token_cache(void) {
+    runbeam_validator *v = new_validator();
+    CHECK(runbeam_validator_cached_tokens(v) == 0, "empty: %zu", runbeam_validator_cached_tokens(v));
+    /* A token is remembered from its second verification on (a one-off token is not kept). */
+    validate_ok(v, genuine, __LINE__);
+    CHECK(runbeam_validator_cached_tokens(v) == 0, "one-off: %zu", runbeam_validator_cached_tokens(v));
+    validate_ok(v, genuine, __LINE__);
+    CHECK(runbeam_validator_cached_tokens(v) == 1, "%zu", runbeam_validator_cached_tokens(v));
+    validate_ok(v, genuine, __LINE__);
+    CHECK(runbeam_validator_cached_tokens(v) == 1, "a repeated token is one entry: %zu",
+          runbeam_validator_cached_tokens(v));
+    char other[TOKEN_CAP];
+    CHECK(mint("\"claims\":{\"scope\":\"other\"}", other, sizeof other), "mint");
+    validate_ok(v, other, __LINE__);
+    validate_ok(v, other, __LINE__);
+    CHECK(runbeam_validator_cached_tokens(v) == 2, "%zu", runbeam_validator_cached_tokens(v));
+    /* A refused token is never cached. */
+    char expired[TOKEN_CAP];
+    runbeam_claims *c = NULL;
+    CHECK(mint("\"ttl_secs\":-3600", expired, sizeof expired), "mint");
+    for (int i = 0; i < 2; i++)
+        CHECK(runbeam_validator_validate(v, expired, strlen(expired), &c) == RUNBEAM_STATUS_JWT_EXPIRED, "%s",
+              last());
+    CHECK(runbeam_validator_cached_tokens(v) == 2, "%zu", runbeam_validator_cached_tokens(v));
+
+    /* Flushed: no token remembered; the keys still are (validating again fetches nothing). */
+    CHECK(runbeam_validator_flush_token_cache(v) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_validator_cached_tokens(v) == 0, "flushed: %zu", runbeam_validator_cached_tokens(v));
+    CHECK(dev_delete("/_dev/counters") == 204, "reset counters");
+    for (int i = 0; i < 2; i++) {
+        c = NULL;
+        CHECK(runbeam_validator_validate_cached(v, genuine, strlen(genuine), &c) == RUNBEAM_OK && c != NULL,
+              "keys kept: %s", last());
+        runbeam_claims_free(c);
+    }
+    CHECK(jwks_fetches() == 0, "%ld fetches", jwks_fetches());
+    CHECK(runbeam_validator_cached_tokens(v) == 1, "verified again: %zu", runbeam_validator_cached_tokens(v));
+
+    CHECK(runbeam_validator_flush_token_cache(NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL");
+    CHECK(runbeam_validator_cached_tokens(NULL) == 0, "NULL");
+    runbeam_validator_free(v);
+}
+
 static void test_arguments(void) {
     runbeam_validator *v = new_validator();
     runbeam_claims *c = NULL;
@@ -922,6 +1075,8 @@ int main(int argc, char **argv) {
     test_cached();
     test_mesh();
     test_async();
+    test_refresh_async();
+    test_token_cache();
     test_arguments();
     test_parse_bearer();
 

@@ -1,7 +1,8 @@
 /*
  * C test of the OS keyring token store (docs/spec.md §5.2) against a real Secret Service
  * (gnome-keyring-daemon): runbeam_token_store_open("keyring") reports the keyring backend and
- * saves, loads, replaces and deletes a machine token there.
+ * saves, loads, replaces and deletes a machine token there, and a user token through the
+ * _async forms of the store.
  *
  * Not part of `make c-test`: `make keyring-test` runs it (under AddressSanitizer + UBSan and
  * under valgrind) inside `dbus-run-session -- bash scripts/with-keyring.sh`, which sets
@@ -12,20 +13,105 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "runbeam.h"
+#include "waiter.h"
 
 #define SECRET "mt-KEYRING-c-2d8e41b7-do-not-leak"
 #define SECRET2 "mt-KEYRING-c-2d8e41b7-second"
+#define USER_SECRET "ut-KEYRING-c-93a1f0d2-do-not-leak"
 
 static const char *or_null(const char *s) { return s ? s : "(null)"; }
 static const char *last(void) { return runbeam_last_error_message(); }
+
+/* ------------------------------------------------- the _async forms on the real keyring */
+
+struct waiter {
+    struct waiter_sync sync;
+    runbeam_status status;
+    bool value;
+    char secret[256];
+    char message[512];
+};
+
+static void on_user_token(void *user_data, runbeam_status status, runbeam_user_token *token,
+                          const char *error_message) {
+    struct waiter *w = user_data;
+    waiter_sync_lock(&w->sync);
+    w->status = status;
+    snprintf(w->secret, sizeof w->secret, "%s", or_null(runbeam_user_token_secret(token)));
+    snprintf(w->message, sizeof w->message, "%s", or_null(error_message));
+    waiter_sync_signal(&w->sync);
+    runbeam_user_token_free(token);
+}
+
+static void on_status(void *user_data, runbeam_status status, const char *error_message) {
+    struct waiter *w = user_data;
+    waiter_sync_lock(&w->sync);
+    w->status = status;
+    snprintf(w->message, sizeof w->message, "%s", or_null(error_message));
+    waiter_sync_signal(&w->sync);
+}
+
+static void on_bool(void *user_data, runbeam_status status, bool value, const char *error_message) {
+    struct waiter *w = user_data;
+    waiter_sync_lock(&w->sync);
+    w->status = status;
+    w->value = value;
+    snprintf(w->message, sizeof w->message, "%s", or_null(error_message));
+    waiter_sync_signal(&w->sync);
+}
+
+/* Starts one call with `w` (reset first); waits for its callback and checks its status. */
+#define AWAIT(w, call, want)                                                                  \
+    do {                                                                                      \
+        memset(&(w), 0, sizeof(w));                                                           \
+        waiter_sync_init(&(w).sync);                                                          \
+        CHECK((call) == RUNBEAM_OK, "%s: %s", #call, last());                                 \
+        CHECK(waiter_sync_wait(&(w).sync, 1, 30) == 1, "%s: no callback", #call);            \
+        CHECK((w).status == (want), "%s: %s %s", #call, runbeam_status_str((w).status),      \
+              (w).message);                                                                   \
+        CHECK(strstr((w).message, USER_SECRET) == NULL, "leak: %s", (w).message);             \
+        waiter_sync_destroy(&(w).sync);                                                       \
+    } while (0)
+
+/* A user token saved, loaded and deleted through the _async forms (D-Bus calls on the
+ * store's blocking threads, never on the caller's). */
+static void test_async_user_token(runbeam_token_store *store, const char *instance) {
+    struct waiter w;
+    runbeam_user_token *t = NULL;
+    CHECK(runbeam_user_token_new(USER_SECRET, "2099-01-01T00:00:00Z",
+                                 "{\"id\":\"1\",\"email\":\"kr@example.com\",\"name\":\"K\"}",
+                                 &t) == RUNBEAM_OK,
+          "%s", last());
+    AWAIT(w, runbeam_token_store_save_user_token_async(store, instance, t, on_status, &w, NULL), RUNBEAM_OK);
+    runbeam_user_token_free(t);
+    AWAIT(w, runbeam_token_store_load_user_token_async(store, instance, on_user_token, &w, NULL), RUNBEAM_OK);
+    CHECK(strcmp(w.secret, USER_SECRET) == 0, "loaded %s", w.secret);
+
+    /* The blocking form sees the same entry. */
+    runbeam_user_token *loaded = NULL;
+    CHECK(runbeam_token_store_load_user_token(store, instance, &loaded) == RUNBEAM_OK && loaded != NULL,
+          "%s", last());
+    CHECK(strstr(or_null(runbeam_user_token_user_json(loaded)), "kr@example.com") != NULL, "user %s",
+          or_null(runbeam_user_token_user_json(loaded)));
+    runbeam_user_token_free(loaded);
+
+    AWAIT(w, runbeam_token_store_delete_async(store, instance, "user_auth", on_bool, &w, NULL), RUNBEAM_OK);
+    CHECK(w.value, "the slot held the user token");
+    AWAIT(w, runbeam_token_store_delete_async(store, instance, "user_auth", on_bool, &w, NULL), RUNBEAM_OK);
+    CHECK(!w.value, "deleted already");
+    AWAIT(w, runbeam_token_store_load_user_token_async(store, instance, on_user_token, &w, NULL), RUNBEAM_OK);
+    CHECK(strcmp(w.secret, "(null)") == 0, "gone: %s", w.secret);
+}
 
 int main(void) {
     const char *env = getenv("RUNBEAM_TEST_SECRET_SERVICE");
@@ -105,6 +191,8 @@ int main(void) {
     CHECK(runbeam_token_store_load_machine_token(store, instance, &loaded) == RUNBEAM_OK, "%s",
           last());
     CHECK(loaded == NULL, "gone");
+
+    test_async_user_token(store, instance);
 
     /* A bad id is refused before the keyring is touched; the message never leaks a token. */
     CHECK(runbeam_token_store_load_machine_token(store, "../x", &loaded) ==
