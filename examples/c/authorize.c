@@ -31,9 +31,14 @@ static char *json_string(const char *json, const char *key) {
 }
 
 static int fail(const char *what) {
-    fprintf(stderr, "  %s failed: %s: %s (HTTP %u)\n", what,
-            runbeam_status_str(runbeam_last_error_status()), runbeam_last_error_message(),
-            (unsigned)runbeam_last_error_http_status());
+    fprintf(stderr, "  %s failed: %s: %s", what, runbeam_status_str(runbeam_last_error_status()),
+            runbeam_last_error_message());
+    /* The failed request, when one was made: HTTP status, method, path and attempts. */
+    if (runbeam_last_error_request_method() != NULL)
+        fprintf(stderr, " (HTTP %u, %s %s, %u attempt(s))", (unsigned)runbeam_last_error_http_status(),
+                runbeam_last_error_request_method(), runbeam_last_error_request_path(),
+                (unsigned)runbeam_last_error_attempts());
+    fputc('\n', stderr);
     return 1;
 }
 

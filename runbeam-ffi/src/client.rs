@@ -458,8 +458,9 @@ impl runbeam_cancel {
 /// is in flight, it is called with `RUNBEAM_STATUS_CANCELLED` before `runbeam_client_free()`
 /// returns (see there; freeing from inside a callback is the exception).
 ///
-/// On success `status` is `RUNBEAM_OK`, `json` the result (same schema as the blocking form)
-/// and `error_message` NULL. On failure `json` is NULL, `status` the error's code and
+/// On success `status` is `RUNBEAM_OK`, `json` the result (same schema as the blocking form;
+/// NULL only from `runbeam_page_cursor_next_async()` past the last page) and `error_message`
+/// NULL. On failure `json` is NULL, `status` the error's code and
 /// `error_message` its message; during the call, `runbeam_last_error_*()` on that thread
 /// (`_http_status`, `_retry_after_ms`, `_field_errors_json`, `_kind`) describe the failure.
 /// Both strings are valid only during the call: copy what you keep.
@@ -1666,8 +1667,8 @@ fn update_request(value: Value) -> Result<UpdateRequest, Error> {
 // Collections (user token)
 // ---------------------------------------------------------------------------------------------
 
-/// `GET /<collection>?page=&per_page=`: one page (`page` ≥ 1, `per_page` 1-1000, else
-/// `RUNBEAM_STATUS_INVALID_ARGUMENT`). `*out_json`:
+/// `GET /<collection>?page=&per_page=`: one page (`page` ≥ 1, `per_page` 1 to
+/// `RUNBEAM_MAX_PER_PAGE`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`). `*out_json`:
 /// `{"data": [resource, ...], "links": {"first", "last", "prev", "next"},
 ///   "meta": {"current_page", "last_page", "per_page", "total", ...}}`; resources are the
 /// server's JSON objects as sent.
@@ -1739,10 +1740,11 @@ pub unsafe extern "C" fn runbeam_client_list_async(
     })
 }
 
-/// Every item of a collection, fetched page after page of `per_page` items (1 to the core's
-/// `PageRequest::MAX_PER_PAGE`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`) by runbeam-core's page
-/// walk: a next page is requested while the last one says there is one (`meta.last_page`,
-/// else `links.next`), at most 10 000 pages (more is `RUNBEAM_STATUS_PROTOCOL`). `*out_json`:
+/// Every item of a collection, fetched page after page of `per_page` items (1 to
+/// `RUNBEAM_MAX_PER_PAGE`, else `RUNBEAM_STATUS_INVALID_ARGUMENT` before anything is sent) by
+/// runbeam-core's page walk: a next page is requested while the last one says there is one
+/// (`meta.last_page`, else `links.next`), at most `RUNBEAM_MAX_LIST_PAGES` pages (more is
+/// `RUNBEAM_STATUS_PROTOCOL`). `*out_json`:
 /// a JSON array `[resource, ...]`. To handle each page as it arrives, or to stop early, use a
 /// page cursor (`runbeam_client_pages()`).
 ///
@@ -1821,7 +1823,8 @@ fn per_page_arg(per_page: u32) -> Result<(), Error> {
 /// (`_next_async` from the previous page's callback) with the one-callback-per-call rule of
 /// every other `_async` function. A per-page callback would push pages at the library's pace,
 /// need a second callback (or a sentinel call) for the end and the errors, and a return value
-/// to stop. The bound is the core's: at most 10 000 pages per walk, each of `per_page` items;
+/// to stop. The bound is the core's: at most `RUNBEAM_MAX_LIST_PAGES` pages per walk, each of
+/// `per_page` items;
 /// a server that still announces a next page after that fails `_next` with
 /// `RUNBEAM_STATUS_PROTOCOL` rather than looping forever. Next pages are requested by number
 /// from the API root, never by following `links.next` (the token never leaves the API host).
@@ -1837,8 +1840,8 @@ pub struct runbeam_page_cursor {
     runtime: Runtime,
 }
 
-/// A page cursor over `collection`, `per_page` items a page (1 to the core's
-/// `PageRequest::MAX_PER_PAGE`, else `RUNBEAM_STATUS_INVALID_ARGUMENT`), starting at page 1.
+/// A page cursor over `collection`, `per_page` items a page (1 to `RUNBEAM_MAX_PER_PAGE`, else
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT`), starting at page 1.
 /// Nothing is requested yet. `client` may be freed before the cursor. Release the cursor with
 /// `runbeam_page_cursor_free()`.
 ///
@@ -1887,7 +1890,7 @@ pub unsafe extern "C" fn runbeam_client_pages(
 /// that page's resources, `[resource, ...]` (release it with `runbeam_string_free()`), or
 /// **NULL when every page was read** (then every later call answers NULL too, without a
 /// request). Errors: those of `runbeam_client_list()` (the cursor does not move: call again to
-/// retry the same page), `RUNBEAM_STATUS_PROTOCOL` past the 10 000-page bound,
+/// retry the same page), `RUNBEAM_STATUS_PROTOCOL` past `RUNBEAM_MAX_LIST_PAGES` pages,
 /// `RUNBEAM_STATUS_INVALID_ARGUMENT` from a librunbeam callback (use
 /// `runbeam_page_cursor_next_async()` there).
 ///

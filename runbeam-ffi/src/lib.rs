@@ -27,15 +27,22 @@
 //!   such as `runbeam_client_config` excepted while their setters run).
 //! - The Cloud API client (`runbeam_client`) returns rich results as JSON text (docs/spec.md §3.3
 //!   shapes) and has blocking calls plus callback (`_async`) forms; each client owns one tokio
-//!   runtime, shared by the handles derived from it. See `client.rs` and docs/design.md.
+//!   runtime, shared by the handles derived from it (page cursors, `runbeam_page_cursor`,
+//!   included). See `client.rs` and docs/design.md.
+//! - Every call that can do network, keyring or disk I/O has an `_async` form (calls that only
+//!   build a handle excepted): it checks and copies its arguments, returns at once and calls
+//!   its callback exactly once, with the same `user_data`, `runbeam_cancel` and
+//!   `_free`-waits rules everywhere (`runtime.rs`: `Runtime::start` and `Completion`). Calls
+//!   without a result use `runbeam_status_callback`, a yes/no answer `runbeam_bool_callback`.
 //! - The JWT validator (`runbeam_validator`, docs/spec.md §4) returns a `runbeam_claims` handle with
 //!   typed getters; tokens are passed as pointer + length. Blocking forms answer on the calling
 //!   thread when keys are cached, `_cached` forms never do I/O, `_async` forms call a
 //!   `runbeam_claims_callback` exactly once. See `validator.rs` and `claims.rs`.
-//! - Token storage (docs/spec.md §5): `runbeam_token_store` (keyring, encrypted files, memory),
-//!   `runbeam_machine_token` (getters; the secret is borrowed and zeroized on free) and
+//! - Token storage (docs/spec.md §5): `runbeam_token_store` (keyring, encrypted files, memory;
+//!   a runtime started by its first `_async` call), `runbeam_machine_token` and
+//!   `runbeam_user_token` (getters; the secret is borrowed and zeroized on free) and
 //!   `runbeam_token_manager` (renewal, one runtime per manager, blocking and `_async` forms).
-//!   See `storage.rs`.
+//!   See `storage.rs` and `user_token.rs`.
 //! - Reference resolution (docs/spec.md §6): `runbeam_resolver` (built from a `runbeam_mesh_config`, a
 //!   `runbeam_client` whose runtime it shares and a `runbeam_token_manager`) returns
 //!   `runbeam_resolution` handles (typed getters + JSON) and `runbeam_issued_mesh_token` handles (the
@@ -79,7 +86,7 @@ pub use fault::runbeam_fault_arm;
 pub use limits::{
     RUNBEAM_MAX_ALGORITHMS, RUNBEAM_MAX_BODY_BYTES, RUNBEAM_MAX_CACHE_ENTRIES,
     RUNBEAM_MAX_CHANGE_IDS, RUNBEAM_MAX_CONFIG_FILES, RUNBEAM_MAX_DOCUMENT_BYTES,
-    RUNBEAM_MAX_PEM_BYTES, RUNBEAM_MAX_TEXT_BYTES,
+    RUNBEAM_MAX_LIST_PAGES, RUNBEAM_MAX_PEM_BYTES, RUNBEAM_MAX_PER_PAGE, RUNBEAM_MAX_TEXT_BYTES,
 };
 pub use problems::*;
 pub use reference::*;

@@ -41,6 +41,17 @@ pub const RUNBEAM_MAX_PEM_BYTES: usize = 4 << 20;
 /// The largest response-body cap `runbeam_client_config_set_max_body_bytes()` accepts: 256 MiB.
 pub const RUNBEAM_MAX_BODY_BYTES: usize = 256 << 20;
 
+/// The most items a page of a collection may be asked for (`per_page` of
+/// `runbeam_client_list()`, `runbeam_client_list_all()`, `runbeam_client_pages()`): 100, the
+/// Cloud API's own maximum. A larger (or zero) `per_page` is `RUNBEAM_STATUS_INVALID_ARGUMENT`
+/// before anything is sent.
+pub const RUNBEAM_MAX_PER_PAGE: u32 = 100;
+
+/// The most pages one walk of a collection requests (`runbeam_client_list_all()`, a
+/// `runbeam_page_cursor`): 10 000. A server that still announces a next page after that is
+/// `RUNBEAM_STATUS_PROTOCOL`, never an endless walk.
+pub const RUNBEAM_MAX_LIST_PAGES: u32 = 10_000;
+
 /// `Ok` when `value` (the caller's argument `name`) is at most `max` (the constant `limit`).
 pub(crate) fn at_most(name: &str, value: usize, max: usize, limit: &str) -> Result<(), Error> {
     if value > max {
@@ -62,6 +73,11 @@ mod tests {
             runbeam_core::config::MAX_DOCUMENT_BYTES
         );
         assert!(RUNBEAM_MAX_ALGORITHMS >= runbeam_core::jwt::Algorithm::ALL.len());
+        assert_eq!(
+            RUNBEAM_MAX_PER_PAGE,
+            runbeam_core::client::PageRequest::MAX_PER_PAGE
+        );
+        assert_eq!(RUNBEAM_MAX_LIST_PAGES, runbeam_core::client::MAX_LIST_PAGES);
     }
 
     #[test]

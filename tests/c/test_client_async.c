@@ -448,7 +448,8 @@ static void test_cursor_blocking(void) {
     /* A cursor outlives its client (they share the runtime). */
     runbeam_client *own = new_client(BOB);
     cursor = NULL;
-    CHECK(runbeam_client_pages(own, RUNBEAM_COLLECTION_SERVICES, 100, &cursor) == RUNBEAM_OK, "%s", last());
+    CHECK(runbeam_client_pages(own, RUNBEAM_COLLECTION_SERVICES, RUNBEAM_MAX_PER_PAGE, &cursor) == RUNBEAM_OK,
+          "%s", last());
     runbeam_client_free(own);
     json = NULL;
     CHECK(runbeam_page_cursor_next(cursor, &json) == RUNBEAM_OK && json != NULL, "%s", last());
@@ -461,8 +462,10 @@ static void test_cursor_blocking(void) {
     CHECK(runbeam_client_pages(user, RUNBEAM_COLLECTION_SERVICES, 0, &cursor) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "per_page 0");
     CHECK(strstr(last(), "per_page") != NULL, "%s", last());
-    CHECK(runbeam_client_pages(user, RUNBEAM_COLLECTION_SERVICES, 100000, &cursor) ==
-              RUNBEAM_STATUS_INVALID_ARGUMENT, "per_page 100000");
+    CHECK(runbeam_client_pages(user, RUNBEAM_COLLECTION_SERVICES, RUNBEAM_MAX_PER_PAGE + 1, &cursor) ==
+              RUNBEAM_STATUS_INVALID_ARGUMENT, "per_page over RUNBEAM_MAX_PER_PAGE");
+    CHECK(runbeam_client_list_all_async(user, RUNBEAM_COLLECTION_SERVICES, RUNBEAM_MAX_PER_PAGE + 1, on_json,
+                                        NULL, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT, "list_all too");
     CHECK(runbeam_client_pages(user, 0, 2, &cursor) == RUNBEAM_STATUS_INVALID_ARGUMENT, "collection 0");
     CHECK(runbeam_client_pages(NULL, RUNBEAM_COLLECTION_SERVICES, 2, &cursor) == RUNBEAM_STATUS_INVALID_ARGUMENT,
           "NULL client");

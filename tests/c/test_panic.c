@@ -346,6 +346,15 @@ static void test_storage(void) {
     CHECK_PANIC(w.status, w.message, "storage");
     waiter_sync_destroy(&w.sync);
 
+    /* The store's own _async form: the panic on its blocking thread reaches the callback. */
+    waiter_init(&w);
+    runbeam_fault_arm("storage", 1);
+    CHECK(runbeam_token_store_load_machine_token_async(store, BOB_GW, on_token, &w, NULL) == RUNBEAM_OK, "%s",
+          last());
+    CHECK(waiter_sync_wait(&w.sync, 1, 30) == 1, "called back");
+    CHECK_PANIC(w.status, w.message, "storage");
+    waiter_sync_destroy(&w.sync);
+
     CHECK(runbeam_token_manager_ensure_token(m, &token) == RUNBEAM_OK && token != NULL, "after: %s", last());
     runbeam_machine_token_free(token);
     quiet_end("storage");
