@@ -64,6 +64,45 @@ describe('KeyringTokenStore against a Secret Service', { skip: SKIP }, () => {
     assert.equal(await store.loadMachineToken(instance), null)
     assert.equal(await store.loadUserToken(instance), null)
   })
+
+  it("keeps two instances' slots apart: each loads its own token, deleting one leaves the other", async () => {
+    delete process.env.RUNBEAM_TOKEN_STORE
+    delete process.env.RUNBEAM_MACHINE_TOKEN
+    const store = await openTokenStore({ choice: 'keyring' })
+    const [first, second] = [`node-kr-a-${process.pid}`, `node-kr-b-${process.pid}`]
+    assert.notEqual(store.location(first, 'auth'), store.location(second, 'auth'))
+    const token = (instance) =>
+      new MachineToken({
+        machineToken: `${SECRET}-${instance}`,
+        expiresAt: new Date('2031-02-03T04:05:06Z'),
+        gatewayId: `gw-${instance}`,
+      })
+    try {
+      await store.saveMachineToken(first, token(first))
+      await store.saveMachineToken(second, token(second))
+      await store.saveUserToken(first, new UserToken({ token: `${USER_SECRET}-${first}` }))
+      for (const instance of [first, second]) {
+        const loaded = await store.loadMachineToken(instance)
+        assert.equal(loaded.machineToken, `${SECRET}-${instance}`)
+        assert.equal(loaded.gatewayId, `gw-${instance}`)
+      }
+      assert.equal((await store.loadUserToken(first)).token, `${USER_SECRET}-${first}`)
+      assert.equal(await store.loadUserToken(second), null, "the other instance's user token is not shared")
+
+      // Deleting one instance's slots leaves the other's.
+      assert.equal(await store.delete(first, 'auth'), true)
+      assert.equal(await store.delete(first, 'user_auth'), true)
+      assert.equal(await store.loadMachineToken(first), null)
+      assert.equal(await store.loadUserToken(first), null)
+      assert.equal((await store.loadMachineToken(second)).machineToken, `${SECRET}-${second}`)
+    } finally {
+      for (const instance of [first, second]) {
+        await store.delete(instance, 'auth')
+        await store.delete(instance, 'user_auth')
+      }
+    }
+    assert.equal(await store.loadMachineToken(second), null)
+  })
 })
 
 function fieldsOf(token) {
