@@ -67,6 +67,11 @@ export type ErrorCode =
  * ```
  */
 export interface RunbeamError extends Error {
+  /**
+   * `'AbortError'` for `RUNBEAM_CANCELLED` (a call aborted by the `signal` of its options, as
+   * `fetch` names it; `cause` is then the signal's `reason`), else `'Error'`.
+   */
+  name: string
   /** Stable code, one of `errorCodes()`, e.g. `'RUNBEAM_INVALID_REFERENCE'`. */
   code: ErrorCode
   /** The kind of error, e.g. `'InvalidReference'`. */
@@ -83,6 +88,8 @@ export interface RunbeamError extends Error {
   request?: { method: string; path: string }
   /** For Cloud API errors: the server's own message. */
   serverMessage?: string
+  /** For Cloud API errors: how many attempts were made (retries included), else null. */
+  attempts: number | null
 }
 
 /** A collection of the Cloud API. */
@@ -128,6 +135,7 @@ export interface Client {
    * each, default 100; more than the Cloud API allows is refused before sending). The walk is runbeam-core's: a next page is fetched while the last one
    * says there is one (`meta.last_page`, or `links.next` when the server sends no `last_page`),
    * at most 10 000 pages (beyond, the iteration rejects with `RUNBEAM_PROTOCOL`).
+   * `options.signal` aborts the page being fetched: the loop throws `RUNBEAM_CANCELLED`.
    *
    * ```js
    * for await (const service of client.listAll('services')) console.log(service.name)
@@ -160,6 +168,19 @@ export interface Claims {
   readonly team: { readonly id: string; readonly name: string | null } | null
   /** Every claim of the payload, parsed on first access (then frozen). */
   readonly all: Readonly<Record<string, unknown>>
+  /**
+   * The Runbeam Cloud API URL a user JWT was issued by: the origin (`scheme://host[:port]`) of
+   * `iss`, for `new Client(...)` (which adds `/api`). Meaningful on claims whose issuer was
+   * checked (a `Validator` with `trustedIssuers`).
+   *
+   * ```js
+   * const claims = await validator.validate(userJwt)
+   * const user = new Client(claims.apiBaseUrl(), { token: userJwt })
+   * ```
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` when `iss` is missing or not an http(s) URL with a host.
+   */
+  apiBaseUrl(): string
   /** Every claim (`JSON.stringify(claims)` gives the payload). */
   toJSON(): Record<string, unknown>
 }
@@ -171,14 +192,20 @@ export interface Validator {
    * one fetch per `minRefreshIntervalMs`, shared by concurrent calls). Rejects with
    * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
    * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
+   * `options.signal` aborts the key fetch (`RUNBEAM_CANCELLED`).
    */
-  validate(token: string): Promise<Claims>
+  validate(token: string, options?: CallOptions | undefined | null): Promise<Claims>
   /**
    * `validate` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id` claim
    * matches, and `destinationUrl` (the URL being served, when given) lies under the token's
    * `dest_url`.
    */
-  verifyMeshToken(token: string, meshId: string, destinationUrl?: string | null): Promise<Claims>
+  verifyMeshToken(
+    token: string,
+    meshId: string,
+    destinationUrl?: string | undefined | null,
+    options?: CallOptions | undefined | null,
+  ): Promise<Claims>
 }
 
 /**
@@ -236,11 +263,14 @@ export interface Resolver {
    * `RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, `RUNBEAM_SERVER_ERROR`, `RUNBEAM_RATE_LIMITED`,
    * `RUNBEAM_PROTOCOL`.
    *
+   * `options.signal` rejects the Promise at once with `RUNBEAM_CANCELLED`; the request, shared
+   * by every caller waiting for that reference, goes on and its answer is cached.
+   *
    * ```js
    * const { resource, isStale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
    * ```
    */
-  resolve(reference: ReferenceLike): Promise<Resolution>
+  resolve(reference: ReferenceLike, options?: CallOptions | undefined | null): Promise<Resolution>
   /**
    * The receiving side: `verifyMeshTokenCached`, fetching the mesh provider's keys first when
    * needed. Rejects with `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`
@@ -253,5 +283,10 @@ export interface Resolver {
    * claims.all.source_team // 'ai-analytics'
    * ```
    */
-  verifyMeshToken(token: string, mesh: string, destinationUrl?: string | null): Promise<Claims>
+  verifyMeshToken(
+    token: string,
+    mesh: string,
+    destinationUrl?: string | undefined | null,
+    options?: CallOptions | undefined | null,
+  ): Promise<Claims>
 }

@@ -67,6 +67,11 @@ export type ErrorCode =
  * ```
  */
 export interface RunbeamError extends Error {
+  /**
+   * `'AbortError'` for `RUNBEAM_CANCELLED` (a call aborted by the `signal` of its options, as
+   * `fetch` names it; `cause` is then the signal's `reason`), else `'Error'`.
+   */
+  name: string
   /** Stable code, one of `errorCodes()`, e.g. `'RUNBEAM_INVALID_REFERENCE'`. */
   code: ErrorCode
   /** The kind of error, e.g. `'InvalidReference'`. */
@@ -83,6 +88,8 @@ export interface RunbeamError extends Error {
   request?: { method: string; path: string }
   /** For Cloud API errors: the server's own message. */
   serverMessage?: string
+  /** For Cloud API errors: how many attempts were made (retries included), else null. */
+  attempts: number | null
 }
 
 /** A collection of the Cloud API. */
@@ -128,6 +135,7 @@ export interface Client {
    * each, default 100; more than the Cloud API allows is refused before sending). The walk is runbeam-core's: a next page is fetched while the last one
    * says there is one (`meta.last_page`, or `links.next` when the server sends no `last_page`),
    * at most 10 000 pages (beyond, the iteration rejects with `RUNBEAM_PROTOCOL`).
+   * `options.signal` aborts the page being fetched: the loop throws `RUNBEAM_CANCELLED`.
    *
    * ```js
    * for await (const service of client.listAll('services')) console.log(service.name)
@@ -160,6 +168,19 @@ export interface Claims {
   readonly team: { readonly id: string; readonly name: string | null } | null
   /** Every claim of the payload, parsed on first access (then frozen). */
   readonly all: Readonly<Record<string, unknown>>
+  /**
+   * The Runbeam Cloud API URL a user JWT was issued by: the origin (`scheme://host[:port]`) of
+   * `iss`, for `new Client(...)` (which adds `/api`). Meaningful on claims whose issuer was
+   * checked (a `Validator` with `trustedIssuers`).
+   *
+   * ```js
+   * const claims = await validator.validate(userJwt)
+   * const user = new Client(claims.apiBaseUrl(), { token: userJwt })
+   * ```
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` when `iss` is missing or not an http(s) URL with a host.
+   */
+  apiBaseUrl(): string
   /** Every claim (`JSON.stringify(claims)` gives the payload). */
   toJSON(): Record<string, unknown>
 }
@@ -171,14 +192,20 @@ export interface Validator {
    * one fetch per `minRefreshIntervalMs`, shared by concurrent calls). Rejects with
    * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
    * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
+   * `options.signal` aborts the key fetch (`RUNBEAM_CANCELLED`).
    */
-  validate(token: string): Promise<Claims>
+  validate(token: string, options?: CallOptions | undefined | null): Promise<Claims>
   /**
    * `validate` plus the mesh-token checks: `aud` is `mesh:<meshId>`, the `mesh_id` claim
    * matches, and `destinationUrl` (the URL being served, when given) lies under the token's
    * `dest_url`.
    */
-  verifyMeshToken(token: string, meshId: string, destinationUrl?: string | null): Promise<Claims>
+  verifyMeshToken(
+    token: string,
+    meshId: string,
+    destinationUrl?: string | undefined | null,
+    options?: CallOptions | undefined | null,
+  ): Promise<Claims>
 }
 
 /**
@@ -236,11 +263,14 @@ export interface Resolver {
    * `RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, `RUNBEAM_SERVER_ERROR`, `RUNBEAM_RATE_LIMITED`,
    * `RUNBEAM_PROTOCOL`.
    *
+   * `options.signal` rejects the Promise at once with `RUNBEAM_CANCELLED`; the request, shared
+   * by every caller waiting for that reference, goes on and its answer is cached.
+   *
    * ```js
    * const { resource, isStale } = await resolver.resolve('runbeam.radiology-dept.ingress.name.dicomweb')
    * ```
    */
-  resolve(reference: ReferenceLike): Promise<Resolution>
+  resolve(reference: ReferenceLike, options?: CallOptions | undefined | null): Promise<Resolution>
   /**
    * The receiving side: `verifyMeshTokenCached`, fetching the mesh provider's keys first when
    * needed. Rejects with `RUNBEAM_NOT_IN_MESH` for an unknown mesh, `RUNBEAM_JWT_INVALID`
@@ -253,7 +283,12 @@ export interface Resolver {
    * claims.all.source_team // 'ai-analytics'
    * ```
    */
-  verifyMeshToken(token: string, mesh: string, destinationUrl?: string | null): Promise<Claims>
+  verifyMeshToken(
+    token: string,
+    mesh: string,
+    destinationUrl?: string | undefined | null,
+    options?: CallOptions | undefined | null,
+  ): Promise<Claims>
 }
 
 /**
@@ -280,7 +315,7 @@ export declare class AuthorizeResult {
   get expiresInMs(): number
   /** Expiry of the machine token. */
   get expiresAt(): Date
-  /** The gateway. */
+  /** The gateway, and who authorized it. */
   get gateway(): AuthorizedGateway
   /** What the machine token may do. */
   get abilities(): Array<string>
@@ -313,25 +348,31 @@ export declare class Client {
   /**
    * `POST /harmony/authorize` with the client's user JWT or Sanctum token: the gateway's
    * machine token. A new code creates the gateway; another team's code rejects with
-   * `RUNBEAM_PERMISSION_DENIED` (status 403).
+   * `RUNBEAM_PERMISSION_DENIED` (status 403). `options.metadata` is recorded with the
+   * authorization, `options.machinePublicKey` stored with the gateway.
+   *
+   * ```js
+   * const granted = await user.authorize('radiology-gw-1', { metadata: ['node 20'], machinePublicKey })
+   * granted.gateway.authorizedBy?.email // who authorized it
+   * ```
    */
-  authorize(gatewayCode: string, metadata?: Array<string> | undefined | null): Promise<AuthorizeResult>
+  authorize(gatewayCode: string, options?: AuthorizeOptions | undefined | null): Promise<AuthorizeResult>
   /** `POST /harmony/revoke`: every machine token of the gateway stops working. */
-  revoke(gatewayCode: string): Promise<Acknowledgement>
+  revoke(gatewayCode: string, options?: CallOptions | undefined | null): Promise<Acknowledgement>
   /**
    * `GET /harmony/resources/resolve` (machine token). An unknown reference rejects with
    * `RUNBEAM_NOT_FOUND`; a string that is not a reference with `RUNBEAM_INVALID_REFERENCE`.
    */
-  resolve(reference: ReferenceLike): Promise<ResolveResult>
+  resolve(reference: ReferenceLike, options?: CallOptions | undefined | null): Promise<ResolveResult>
   /**
    * `POST /harmony/mesh/token` (machine token): a short-lived token to call
    * `destinationUrl` through the mesh. Refused with `RUNBEAM_PERMISSION_DENIED`.
    */
-  meshToken(meshId: string, destinationUrl: string): Promise<MeshTokenResult>
+  meshToken(meshId: string, destinationUrl: string, options?: CallOptions | undefined | null): Promise<MeshTokenResult>
   /** `GET /.well-known/jwks.json` (public): the Cloud's signing keys. */
-  jwks(): Promise<Jwks>
+  jwks(options?: CallOptions | undefined | null): Promise<Jwks>
   /** `GET /harmony/base-url` (machine token). */
-  baseUrl(): Promise<BaseUrl>
+  baseUrl(options?: CallOptions | undefined | null): Promise<BaseUrl>
   /**
    * `GET /harmony/changes` (machine token): the gateway's pending and acknowledged
    * configuration changes, every page of the feed. With `gatewayId`,
@@ -342,35 +383,35 @@ export declare class Client {
    * for (const change of await gateway.changes()) await gateway.changeApplied(change.id)
    * ```
    */
-  changes(gatewayId?: string | undefined | null): Promise<Array<Change>>
+  changes(gatewayId?: string | undefined | null, options?: CallOptions | undefined | null): Promise<Array<Change>>
   /**
    * `GET /harmony/change/<id>` (machine token): one change of the gateway; an unknown id
    * rejects with `RUNBEAM_NOT_FOUND`.
    */
-  change(id: string): Promise<Change>
+  change(id: string, options?: CallOptions | undefined | null): Promise<Change>
   /**
    * `POST /harmony/changes/acknowledge` (machine token): marks changes as received. An id
    * that is not one of the gateway's changes rejects with `RUNBEAM_VALIDATION`
    * (`fieldErrors` names it). Not retried.
    */
-  acknowledgeChanges(ids: Array<string>): Promise<Acknowledgement>
+  acknowledgeChanges(ids: Array<string>, options?: CallOptions | undefined | null): Promise<Acknowledgement>
   /**
    * `POST /harmony/change/<id>/applied` (machine token): the gateway applied the change. A
    * change already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
    */
-  changeApplied(id: string): Promise<Acknowledgement>
+  changeApplied(id: string, options?: CallOptions | undefined | null): Promise<Acknowledgement>
   /**
    * `POST /harmony/change/<id>/failed` (machine token): the gateway could not apply the
    * change; `error` says why, `details` (any JSON value) is stored with it. A change
    * already applied or failed rejects with `RUNBEAM_CONFLICT`. Not retried.
    */
-  changeFailed(id: string, error: string, details?: any | undefined | null): Promise<Acknowledgement>
+  changeFailed(id: string, error: string, details?: any | undefined | null, options?: CallOptions | undefined | null): Promise<Acknowledgement>
   /**
    * Updates the given fields of a resource of a collection (user token), resolving with the
    * resource. To push a gateway, pipeline, transform or mesh configuration, see
    * `updateConfig`.
    */
-  update(collection: Collection, id: string, resource: Record<string, any>): Promise<Resource>
+  update(collection: Collection, id: string, resource: Record<string, any>, options?: CallOptions | undefined | null): Promise<Resource>
   /**
    * `POST /harmony/update` (machine token): pushes a gateway, pipeline, transform or mesh
    * configuration as TOML (Python: `update_config(type, config, id=None)`). Without
@@ -387,14 +428,14 @@ export declare class Client {
   /** One page of a collection (`'gateways'`, `'services'`, …), user token. */
   list(collection: Collection, options?: PageOptions | undefined | null): Promise<Page>
   /** One resource of a collection by id. */
-  get(collection: Collection, id: string): Promise<Resource>
+  get(collection: Collection, id: string, options?: CallOptions | undefined | null): Promise<Resource>
   /**
    * Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
    * (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
    */
-  create(collection: Collection, resource: Record<string, any>): Promise<Resource>
+  create(collection: Collection, resource: Record<string, any>, options?: CallOptions | undefined | null): Promise<Resource>
   /** Deletes a resource. */
-  delete(collection: Collection, id: string): Promise<undefined>
+  delete(collection: Collection, id: string, options?: CallOptions | undefined | null): Promise<undefined>
 }
 
 /**
@@ -420,18 +461,18 @@ export declare class FileTokenStore {
    * that cannot be read as a token rejects with `RUNBEAM_STORAGE_CORRUPT` naming it
    * (the file is kept).
    */
-  loadMachineToken(instanceId: string): Promise<MachineToken | null>
+  loadMachineToken(instanceId: string, options?: CallOptions | undefined | null): Promise<MachineToken | null>
   /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
-  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<undefined>
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields, options?: CallOptions | undefined | null): Promise<undefined>
   /** The instance's user token, or null. */
-  loadUserToken(instanceId: string): Promise<UserToken | null>
+  loadUserToken(instanceId: string, options?: CallOptions | undefined | null): Promise<UserToken | null>
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
-  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields, options?: CallOptions | undefined | null): Promise<undefined>
   /**
    * Empties a slot (`'auth'`: the machine token, `'user_auth'`: the user token, …);
    * resolves with whether it held something.
    */
-  delete(instanceId: string, tokenType: string): Promise<boolean>
+  delete(instanceId: string, tokenType: string, options?: CallOptions | undefined | null): Promise<boolean>
   /**
    * The store under `options.root` (default `RUNBEAM_HOME`, else `~/.runbeam`). No I/O.
    *
@@ -495,18 +536,18 @@ export declare class KeyringTokenStore {
    * that cannot be read as a token rejects with `RUNBEAM_STORAGE_CORRUPT` naming it
    * (the file is kept).
    */
-  loadMachineToken(instanceId: string): Promise<MachineToken | null>
+  loadMachineToken(instanceId: string, options?: CallOptions | undefined | null): Promise<MachineToken | null>
   /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
-  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<undefined>
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields, options?: CallOptions | undefined | null): Promise<undefined>
   /** The instance's user token, or null. */
-  loadUserToken(instanceId: string): Promise<UserToken | null>
+  loadUserToken(instanceId: string, options?: CallOptions | undefined | null): Promise<UserToken | null>
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
-  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields, options?: CallOptions | undefined | null): Promise<undefined>
   /**
    * Empties a slot (`'auth'`: the machine token, `'user_auth'`: the user token, …);
    * resolves with whether it held something.
    */
-  delete(instanceId: string, tokenType: string): Promise<boolean>
+  delete(instanceId: string, tokenType: string, options?: CallOptions | undefined | null): Promise<boolean>
 }
 
 /**
@@ -568,18 +609,18 @@ export declare class MemoryTokenStore {
    * that cannot be read as a token rejects with `RUNBEAM_STORAGE_CORRUPT` naming it
    * (the file is kept).
    */
-  loadMachineToken(instanceId: string): Promise<MachineToken | null>
+  loadMachineToken(instanceId: string, options?: CallOptions | undefined | null): Promise<MachineToken | null>
   /** Saves the gateway's machine token (a `MachineToken` or its fields), atomically. */
-  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields): Promise<undefined>
+  saveMachineToken(instanceId: string, token: MachineToken | MachineTokenFields, options?: CallOptions | undefined | null): Promise<undefined>
   /** The instance's user token, or null. */
-  loadUserToken(instanceId: string): Promise<UserToken | null>
+  loadUserToken(instanceId: string, options?: CallOptions | undefined | null): Promise<UserToken | null>
   /** Saves the instance's user token (a `UserToken` or its fields), atomically. */
-  saveUserToken(instanceId: string, token: UserToken | UserTokenFields): Promise<undefined>
+  saveUserToken(instanceId: string, token: UserToken | UserTokenFields, options?: CallOptions | undefined | null): Promise<undefined>
   /**
    * Empties a slot (`'auth'`: the machine token, `'user_auth'`: the user token, …);
    * resolves with whether it held something.
    */
-  delete(instanceId: string, tokenType: string): Promise<boolean>
+  delete(instanceId: string, tokenType: string, options?: CallOptions | undefined | null): Promise<boolean>
   /** An empty store. */
   constructor()
 }
@@ -743,8 +784,10 @@ export declare class Resolver {
    * Rejects with `RUNBEAM_NOT_IN_MESH` for a mesh that is not configured or not enabled,
    * `RUNBEAM_INVALID_ARGUMENT` for a destination that is not an http(s) URL, the provider's
    * errors (`RUNBEAM_PERMISSION_DENIED` says which rule failed) and the validator's errors.
+   * `options.signal` rejects the Promise at once; the request for the token, shared by
+   * every caller waiting for it, goes on and its token is cached.
    */
-  meshToken(mesh: string, destinationUrl: string): Promise<IssuedMeshToken>
+  meshToken(mesh: string, destinationUrl: string, options?: CallOptions | undefined | null): Promise<IssuedMeshToken>
   /**
    * The receiving side, without I/O: verifies a mesh token presented for `mesh` (its
    * configuration name or Cloud id) with the keys already fetched — signature, trusted
@@ -808,14 +851,14 @@ export declare class TokenManager {
    * first). Concurrent callers share one renewal. Rejects with `RUNBEAM_NO_TOKEN` /
    * `RUNBEAM_TOKEN_EXPIRED` (saying what to do) without a credential.
    */
-  ensureToken(): Promise<MachineToken>
+  ensureToken(options?: CallOptions | undefined | null): Promise<MachineToken>
   /** The stored token, without renewal (null when there is none). */
-  current(): Promise<MachineToken | null>
+  current(options?: CallOptions | undefined | null): Promise<MachineToken | null>
   /**
    * Revokes every machine token of the gateway at the API (with the credential) and clears
    * the store. Rejects with `RUNBEAM_NO_TOKEN` without a credential.
    */
-  revoke(): Promise<undefined>
+  revoke(options?: CallOptions | undefined | null): Promise<undefined>
 }
 
 /**
@@ -885,9 +928,10 @@ export declare class Validator {
   verifyMeshTokenCached(token: string, meshId: string, destinationUrl?: string | undefined | null): Claims | null
   /**
    * Fetches every JWKS now (at start-up, so the first request does not wait); respects the
-   * minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
+   * minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …);
+   * `options.signal` aborts the fetch.
    */
-  refreshKeys(): Promise<undefined>
+  refreshKeys(options?: CallOptions | undefined | null): Promise<undefined>
   /**
    * Forgets every verified token (keys stay cached): the next validation of any token
    * checks its signature again.
@@ -905,6 +949,16 @@ export interface Acknowledgement {
   message?: string
 }
 
+/** The user who authorized a gateway (`AuthorizeResult.gateway.authorizedBy`). */
+export interface AuthorizedBy {
+  /** User id. */
+  id: string
+  /** User name. */
+  name: string
+  /** User e-mail. */
+  email: string
+}
+
 /** The gateway an `authorize` call granted. */
 export interface AuthorizedGateway {
   /** Gateway id. */
@@ -913,6 +967,24 @@ export interface AuthorizedGateway {
   code: string
   /** Gateway name. */
   name: string
+  /** The user who authorized it, or `null` when the Cloud did not say. */
+  authorizedBy: AuthorizedBy | null
+}
+
+/** Options of `authorize(gatewayCode, options)`. */
+export interface AuthorizeOptions {
+  /** Free-form strings recorded with the authorization (e.g. `['node 20', 'site=lab']`). */
+  metadata?: Array<string>
+  /**
+   * The gateway's public key, when it has one; the Cloud stores it with the gateway
+   * (`machine_public_key`).
+   */
+  machinePublicKey?: string
+  /**
+   * Aborts the call, as `CallOptions` (the server may still have taken a request already
+   * sent).
+   */
+  signal?: AbortSignal
 }
 
 /** The answer of `baseUrl`. */
@@ -923,6 +995,20 @@ export interface BaseUrl {
   changesPath?: string
   /** Full URL of the change feed. */
   fullUrl?: string
+}
+
+/**
+ * Options of a Promise-returning method that has no options of its own (those that have
+ * some take `signal` there too).
+ */
+export interface CallOptions {
+  /**
+   * Aborts the call: the Promise rejects at once with `RUNBEAM_CANCELLED`
+   * (`name: 'AbortError'`, `cause`: the signal's `reason`) and the work is dropped, a
+   * request in flight with its connection. A signal already aborted rejects without
+   * starting anything.
+   */
+  signal?: AbortSignal
 }
 
 /** Options of `new Client(apiUrl, options)`. */
@@ -947,6 +1033,11 @@ export interface ClientOptions {
   caBundlePem?: string
   /** Accept `http://` for hosts that are not loopback (default false). */
   allowInsecureHttp?: boolean
+  /**
+   * Largest response body read, in bytes (default 10485760, 10 MiB); a larger one rejects
+   * the call with `RUNBEAM_PROTOCOL`. At least 1 (checked by runbeam-core).
+   */
+  maxBodyBytes?: Count
 }
 
 /**
@@ -976,6 +1067,8 @@ export interface Jwks {
 export interface ListAllOptions {
   /** Items per page (default 100); more than the Cloud API allows is refused before sending. */
   perPage?: Count
+  /** Aborts the page being fetched (the loop throws `RUNBEAM_CANCELLED`), as `CallOptions`. */
+  signal?: AbortSignal
 }
 
 /** The fields of a machine token (`new MachineToken(fields)`, `saveMachineToken`). */
@@ -1043,6 +1136,8 @@ export interface OpenTokenStoreOptions {
    * default: `RUNBEAM_TOKEN_STORE`, else `'auto'`.
    */
   choice?: 'auto' | 'keyring' | 'file'
+  /** Aborts the call, as `CallOptions` (a probe already started finishes). */
+  signal?: AbortSignal
 }
 
 /** One page of a collection. */
@@ -1065,6 +1160,8 @@ export interface PageOptions {
   page?: Count
   /** Items per page (default 15); more than the Cloud API allows is refused before sending. */
   perPage?: Count
+  /** Aborts the call, as `CallOptions`. */
+  signal?: AbortSignal
 }
 
 /**
@@ -1175,6 +1272,14 @@ export interface ResolverOptions {
   meshTokenMarginMs?: Milliseconds
   /** Mesh tokens remembered at most, one per mesh and destination URL (default 1024). */
   meshTokenCapacity?: Count
+  /**
+   * The settings of the validators that verify mesh tokens: a `Validator` whose leeway,
+   * algorithms, required claims, JWKS timings, cache capacity, deadline, `caBundlePem` and
+   * `allowInsecureHttp` are used. Its trust is not: its trusted issuers, `jwksUrl` and
+   * audiences are dropped, each mesh's provider (and `jwks_url`) is trusted with
+   * `aud = mesh:<id>`. Default: a `Validator`'s defaults.
+   */
+  validator?: Validator
 }
 
 /** Counters of a resolver's work since it was built (`resolver.stats()`). */
@@ -1227,6 +1332,11 @@ export interface TokenManagerOptions {
 export interface UpdateConfigOptions {
   /** The id of an earlier pushed configuration to replace; without it one is created. */
   id?: string
+  /**
+   * Aborts the call, as `CallOptions` (the server may still have taken a request already
+   * sent).
+   */
+  signal?: AbortSignal
 }
 
 /** What `updateConfig` did. */

@@ -111,7 +111,9 @@ Object.defineProperty(Client.prototype, 'listAll', {
   writable: true,
   value: async function* listAll(collection, options) {
     const walk = listPages.call(this, collection, options)
-    for (let items = await nextPage.call(this, walk); items !== null; items = await nextPage.call(this, walk)) {
+    // `options.signal` aborts the page being fetched (nextPage reads only `signal`).
+    const page = () => nextPage.call(this, walk, options)
+    for (let items = await page(); items !== null; items = await page()) {
       yield* items
     }
   },
@@ -121,6 +123,7 @@ Object.defineProperty(Client.prototype, 'listAll', {
 // with a single constructor call (cheaper than setting each property through napi); it holds no
 // rule: every value comes from runbeam-core. Objects are frozen because a validator hands the
 // same object out again for a repeated token.
+const apiBaseUrlOf = native.__apiBaseUrl
 class Claims {
   #json
   #all
@@ -137,6 +140,14 @@ class Claims {
     this.user = userId === null ? null : Object.freeze({ id: userId, email: userEmail, name: userName })
     this.team = teamId === null ? null : Object.freeze({ id: teamId, name: teamName })
     Object.freeze(this)
+  }
+
+  /**
+   * The Runbeam Cloud API URL this user JWT was issued by: the origin of `iss`, runbeam-core's
+   * rule (`Claims::api_base_url`), for `new Client(...)`.
+   */
+  apiBaseUrl() {
+    return apiBaseUrlOf(this.iss)
   }
 
   /** Every claim of the payload, custom ones too (parsed on first use, then deeply frozen). */
@@ -180,19 +191,19 @@ const verifyAnswer = take(Validator, '__verifyMeshToken')
 const resolveAnswer = take(Resolver, '__resolve')
 const verifyMeshAnswer = take(Resolver, '__verifyMeshToken')
 Object.defineProperties(Validator.prototype, {
-  validate: method(function validate(token) {
-    return settle(validateAnswer.call(this, token))
+  validate: method(function validate(token, options) {
+    return settle(validateAnswer.call(this, token, options))
   }),
-  verifyMeshToken: method(function verifyMeshToken(token, meshId, destinationUrl) {
-    return settle(verifyAnswer.call(this, token, meshId, destinationUrl))
+  verifyMeshToken: method(function verifyMeshToken(token, meshId, destinationUrl, options) {
+    return settle(verifyAnswer.call(this, token, meshId, destinationUrl, options))
   }),
 })
 Object.defineProperties(Resolver.prototype, {
-  resolve: method(function resolve(reference) {
-    return settle(resolveAnswer.call(this, reference))
+  resolve: method(function resolve(reference, options) {
+    return settle(resolveAnswer.call(this, reference, options))
   }),
-  verifyMeshToken: method(function verifyMeshToken(token, mesh, destinationUrl) {
-    return settle(verifyMeshAnswer.call(this, token, mesh, destinationUrl))
+  verifyMeshToken: method(function verifyMeshToken(token, mesh, destinationUrl, options) {
+    return settle(verifyMeshAnswer.call(this, token, mesh, destinationUrl, options))
   }),
 })
 

@@ -45,6 +45,7 @@ use napi::bindgen_prelude::{
 };
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{ValueType, check_status, sys};
+use napi_derive::napi;
 use runbeam_core::Reference;
 use runbeam_core::client::{Collection as CoreCollection, UpdateKind as CoreUpdateKind};
 use serde_json::Value as JsonValue;
@@ -876,3 +877,92 @@ impl ReferenceLike<'_> {
             .map_err(|e| error::from_core(env, &e))
     }
 }
+
+/// An `AbortSignal` (TypeScript `AbortSignal`: `controller.signal`, `AbortSignal.timeout(ms)`,
+/// `AbortSignal.any([...])`): any object with a boolean `aborted` and an `addEventListener`
+/// method. The value of one call, valid while the call runs: `crate::abort` reads it and
+/// registers on it then.
+#[derive(Clone, Copy)]
+pub struct AbortSignal {
+    env: sys::napi_env,
+    value: sys::napi_value,
+}
+
+impl Arg for AbortSignal {
+    fn expected() -> Cow<'static, str> {
+        Cow::Borrowed("an AbortSignal")
+    }
+
+    fn convert(env: &Env, value: Unknown<'_>) -> std::result::Result<Self, Refusal> {
+        if value.get_type()? != ValueType::Object {
+            return Err(Refusal::type_of::<Self>(value));
+        }
+        let object = Object::from_raw(env.raw(), value.raw());
+        let aborted: Unknown<'_> = object.get_named_property("aborted")?;
+        let listen: Unknown<'_> = object.get_named_property("addEventListener")?;
+        if aborted.get_type()? != ValueType::Boolean || listen.get_type()? != ValueType::Function {
+            return Err(Refusal::type_of::<Self>(value));
+        }
+        Ok(AbortSignal {
+            env: env.raw(),
+            value: value.raw(),
+        })
+    }
+}
+
+napi_arg!(AbortSignal);
+
+impl AbortSignal {
+    /// The signal object (the call is still running: see the type's docs).
+    pub(crate) fn object<'env>(&self, env: &'env Env) -> Object<'env> {
+        debug_assert_eq!(self.env, env.raw());
+        Object::from_raw(env.raw(), self.value)
+    }
+
+    /// Whether it has fired (`signal.aborted`, read now).
+    pub(crate) fn aborted(&self, object: &Object<'_>) -> Result<bool> {
+        object.get_named_property::<bool>("aborted")
+    }
+}
+
+/// Options of a Promise-returning method that has no options of its own (those that have
+/// some take `signal` there too).
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[derive(Default)]
+pub struct CallOptions {
+    /// Aborts the call: the Promise rejects at once with `RUNBEAM_CANCELLED`
+    /// (`name: 'AbortError'`, `cause`: the signal's `reason`) and the work is dropped, a
+    /// request in flight with its connection. A signal already aborted rejects without
+    /// starting anything.
+    pub signal: Option<AbortSignal>,
+}
+
+object!(CallOptions { signal });
+
+/// The signal of a call's options, if any.
+pub(crate) trait Signal {
+    /// `options.signal`.
+    fn signal(&self) -> Option<AbortSignal>;
+}
+
+impl<T: Signal> Signal for Option<T> {
+    fn signal(&self) -> Option<AbortSignal> {
+        self.as_ref().and_then(T::signal)
+    }
+}
+
+/// [`Signal`] of option objects with a `signal` field.
+macro_rules! with_signal {
+    ($($name:ty),* $(,)?) => {
+        $(
+            impl $crate::arg::Signal for $name {
+                fn signal(&self) -> Option<$crate::arg::AbortSignal> {
+                    self.signal
+                }
+            }
+        )*
+    };
+}
+pub(crate) use with_signal;
+
+with_signal!(CallOptions);

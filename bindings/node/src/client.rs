@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Env, External, PromiseRaw, Result, ToNapiValue};
+use napi::bindgen_prelude::{Either, Env, External, Null, PromiseRaw, Result, ToNapiValue};
 use napi_derive::napi;
 use runbeam_core::client::{
     AuthorizeRequest, Change as CoreChange, CollectionClient, DEFAULT_LIST_ALL_PER_PAGE,
@@ -24,7 +24,7 @@ use runbeam_core::client::{
 use runbeam_core::{Secret, client};
 use serde_json::{Map, Value};
 
-use crate::arg::{self, Count, Milliseconds};
+use crate::arg::{self, AbortSignal, Count, Milliseconds, Signal};
 use crate::convert::{self, Date, REDACTED, millis, rfc3339};
 use crate::error;
 use crate::promise::spawn;
@@ -49,6 +49,9 @@ pub struct ClientOptions {
     pub ca_bundle_pem: Option<String>,
     /// Accept `http://` for hosts that are not loopback (default false).
     pub allow_insecure_http: Option<bool>,
+    /// Largest response body read, in bytes (default 10485760, 10 MiB); a larger one rejects
+    /// the call with `RUNBEAM_PROTOCOL`. At least 1 (checked by runbeam-core).
+    pub max_body_bytes: Option<Count>,
 }
 
 arg::object!(ClientOptions {
@@ -59,6 +62,7 @@ arg::object!(ClientOptions {
     max_attempts,
     ca_bundle_pem,
     allow_insecure_http,
+    max_body_bytes,
 });
 
 /// Options of `listAll(collection, options)`.
@@ -67,9 +71,11 @@ arg::object!(ClientOptions {
 pub struct ListAllOptions {
     /// Items per page (default 100); more than the Cloud API allows is refused before sending.
     pub per_page: Option<Count>,
+    /// Aborts the page being fetched (the loop throws `RUNBEAM_CANCELLED`), as `CallOptions`.
+    pub signal: Option<AbortSignal>,
 }
 
-arg::object!(ListAllOptions { per_page });
+arg::object!(ListAllOptions { per_page, signal });
 
 /// Which page of a collection to list.
 #[napi(object, object_from_js = false, object_to_js = false)]
@@ -79,9 +85,15 @@ pub struct PageOptions {
     pub page: Option<Count>,
     /// Items per page (default 15); more than the Cloud API allows is refused before sending.
     pub per_page: Option<Count>,
+    /// Aborts the call, as `CallOptions`.
+    pub signal: Option<AbortSignal>,
 }
 
-arg::object!(PageOptions { page, per_page });
+arg::object!(PageOptions {
+    page,
+    per_page,
+    signal
+});
 
 /// The gateway an `authorize` call granted.
 #[napi(object, object_from_js = false)]
@@ -92,6 +104,36 @@ pub struct AuthorizedGateway {
     pub code: String,
     /// Gateway name.
     pub name: String,
+    /// The user who authorized it, or `null` when the Cloud did not say.
+    pub authorized_by: Either<AuthorizedBy, Null>,
+}
+
+/// The user who authorized a gateway (`AuthorizeResult.gateway.authorizedBy`).
+#[napi(object, object_from_js = false)]
+pub struct AuthorizedBy {
+    /// User id.
+    pub id: String,
+    /// User name.
+    pub name: String,
+    /// User e-mail.
+    pub email: String,
+}
+
+impl From<&client::AuthorizedGateway> for AuthorizedGateway {
+    fn from(gateway: &client::AuthorizedGateway) -> Self {
+        AuthorizedGateway {
+            id: gateway.id.clone(),
+            code: gateway.code.clone(),
+            name: gateway.name.clone(),
+            authorized_by: convert::nullable(gateway.authorized_by.as_ref().map(|by| {
+                AuthorizedBy {
+                    id: by.id.clone(),
+                    name: by.name.clone(),
+                    email: by.email.clone(),
+                }
+            })),
+        }
+    }
 }
 
 /// The answer of `authorize`. The machine token is not an own property: read it with
@@ -142,16 +184,11 @@ impl AuthorizeResult {
         })
     }
 
-    /// The gateway.
+    /// The gateway, and who authorized it.
     #[napi(getter)]
     pub fn gateway(&self, env: &Env) -> Result<AuthorizedGateway> {
         error::entry(env, "AuthorizeResult.gateway", || {
-            let gateway = &self.inner.gateway;
-            Ok(AuthorizedGateway {
-                id: gateway.id.clone(),
-                code: gateway.code.clone(),
-                name: gateway.name.clone(),
-            })
+            Ok(AuthorizedGateway::from(&self.inner.gateway))
         })
     }
 
@@ -172,7 +209,13 @@ impl AuthorizeResult {
                 "machineToken": REDACTED,
                 "expiresInMs": millis(self.inner.expires_in),
                 "expiresAt": rfc3339(self.inner.expires_at),
-                "gateway": { "id": gateway.id, "code": gateway.code, "name": gateway.name },
+                "gateway": {
+                    "id": gateway.id,
+                    "code": gateway.code,
+                    "name": gateway.name,
+                    // `{id, name, email}` (its wire form) or null.
+                    "authorizedBy": gateway.authorized_by,
+                },
                 "abilities": self.inner.abilities,
             })))
         })
@@ -324,9 +367,39 @@ pub struct Page {
 pub struct UpdateConfigOptions {
     /// The id of an earlier pushed configuration to replace; without it one is created.
     pub id: Option<String>,
+    /// Aborts the call, as `CallOptions` (the server may still have taken a request already
+    /// sent).
+    pub signal: Option<AbortSignal>,
 }
 
-arg::object!(UpdateConfigOptions { id });
+arg::object!(UpdateConfigOptions { id, signal });
+
+/// Options of `authorize(gatewayCode, options)`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[derive(Default)]
+pub struct AuthorizeOptions {
+    /// Free-form strings recorded with the authorization (e.g. `['node 20', 'site=lab']`).
+    pub metadata: Option<Vec<String>>,
+    /// The gateway's public key, when it has one; the Cloud stores it with the gateway
+    /// (`machine_public_key`).
+    pub machine_public_key: Option<String>,
+    /// Aborts the call, as `CallOptions` (the server may still have taken a request already
+    /// sent).
+    pub signal: Option<AbortSignal>,
+}
+
+arg::object!(AuthorizeOptions {
+    metadata,
+    machine_public_key,
+    signal
+});
+
+arg::with_signal!(
+    ListAllOptions,
+    PageOptions,
+    UpdateConfigOptions,
+    AuthorizeOptions
+);
 
 /// What `updateConfig` did.
 #[napi(object, object_from_js = false)]
@@ -544,6 +617,9 @@ impl Client {
             if let Some(allow) = options.allow_insecure_http {
                 builder = builder.allow_insecure_http(allow);
             }
+            if let Some(Count(max)) = options.max_body_bytes {
+                builder = builder.max_body_bytes(usize::try_from(max).unwrap_or(usize::MAX));
+            }
             let inner = error::core(env, || builder.build())?;
             Ok(Client { inner })
         })
@@ -569,22 +645,34 @@ impl Client {
 
     /// `POST /harmony/authorize` with the client's user JWT or Sanctum token: the gateway's
     /// machine token. A new code creates the gateway; another team's code rejects with
-    /// `RUNBEAM_PERMISSION_DENIED` (status 403).
+    /// `RUNBEAM_PERMISSION_DENIED` (status 403). `options.metadata` is recorded with the
+    /// authorization, `options.machinePublicKey` stored with the gateway.
+    ///
+    /// ```js
+    /// const granted = await user.authorize('radiology-gw-1', { metadata: ['node 20'], machinePublicKey })
+    /// granted.gateway.authorizedBy?.email // who authorized it
+    /// ```
     #[napi(strict)]
     pub fn authorize<'env>(
         &self,
         env: &'env Env,
         gateway_code: arg::String,
-        metadata: Option<arg::Vec<String>>,
+        options: Option<AuthorizeOptions>,
     ) -> Result<PromiseRaw<'env, AuthorizeResult>> {
         error::promise(env, "Client.authorize", || {
+            let signal = options.signal();
+            let options = options.unwrap_or_default();
             let mut request = AuthorizeRequest::new(gateway_code.0);
-            if let Some(metadata) = metadata {
-                request = request.metadata(metadata.0);
+            if let Some(metadata) = options.metadata {
+                request = request.metadata(metadata);
+            }
+            if let Some(key) = options.machine_public_key {
+                request = request.machine_public_key(key);
             }
             self.call(
                 env,
                 "Client.authorize",
+                signal,
                 |c| async move { c.authorize(request).await },
                 |inner| AuthorizeResult { inner },
             )
@@ -597,11 +685,13 @@ impl Client {
         &self,
         env: &'env Env,
         gateway_code: arg::String,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         error::promise(env, "Client.revoke", || {
             self.call(
                 env,
                 "Client.revoke",
+                options.signal(),
                 |c| async move { c.revoke(&gateway_code).await },
                 Acknowledgement::from,
             )
@@ -615,12 +705,14 @@ impl Client {
         &self,
         env: &'env Env,
         reference: arg::ReferenceLike<'_>,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, ResolveResult>> {
         error::promise(env, "Client.resolve", || {
             let reference = reference.parse(env)?;
             self.call(
                 env,
                 "Client.resolve",
+                options.signal(),
                 |c| async move { c.resolve(&reference).await },
                 ResolveResult::from,
             )
@@ -635,11 +727,13 @@ impl Client {
         env: &'env Env,
         mesh_id: arg::String,
         destination_url: arg::String,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, MeshTokenResult>> {
         error::promise(env, "Client.meshToken", || {
             self.call(
                 env,
                 "Client.meshToken",
+                options.signal(),
                 |c| async move { c.mesh_token(&mesh_id, &destination_url).await },
                 |inner| MeshTokenResult { inner },
             )
@@ -647,12 +741,17 @@ impl Client {
     }
 
     /// `GET /.well-known/jwks.json` (public): the Cloud's signing keys.
-    #[napi]
-    pub fn jwks<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Jwks>> {
+    #[napi(strict)]
+    pub fn jwks<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<arg::CallOptions>,
+    ) -> Result<PromiseRaw<'env, Jwks>> {
         error::promise(env, "Client.jwks", || {
             self.call(
                 env,
                 "Client.jwks",
+                options.signal(),
                 |c| async move { c.jwks().await },
                 Jwks::from,
             )
@@ -660,12 +759,17 @@ impl Client {
     }
 
     /// `GET /harmony/base-url` (machine token).
-    #[napi]
-    pub fn base_url<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, BaseUrl>> {
+    #[napi(strict)]
+    pub fn base_url<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<arg::CallOptions>,
+    ) -> Result<PromiseRaw<'env, BaseUrl>> {
         error::promise(env, "Client.baseUrl", || {
             self.call(
                 env,
                 "Client.baseUrl",
+                options.signal(),
                 |c| async move { c.base_url().await },
                 BaseUrl::from,
             )
@@ -685,11 +789,13 @@ impl Client {
         &self,
         env: &'env Env,
         gateway_id: Option<arg::String>,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Vec<Change>>> {
         error::promise(env, "Client.changes", || {
             self.call(
                 env,
                 "Client.changes",
+                options.signal(),
                 |c| async move { c.changes(gateway_id.as_deref()).await },
                 |changes| changes.into_iter().map(Change::from).collect(),
             )
@@ -703,11 +809,13 @@ impl Client {
         &self,
         env: &'env Env,
         id: arg::String,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Change>> {
         error::promise(env, "Client.change", || {
             self.call(
                 env,
                 "Client.change",
+                options.signal(),
                 |c| async move { c.change(&id).await },
                 Change::from,
             )
@@ -722,11 +830,13 @@ impl Client {
         &self,
         env: &'env Env,
         ids: arg::Vec<String>,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         error::promise(env, "Client.acknowledgeChanges", || {
             self.call(
                 env,
                 "Client.acknowledgeChanges",
+                options.signal(),
                 |c| async move { c.acknowledge_changes(&ids.0).await },
                 Acknowledgement::from,
             )
@@ -740,11 +850,13 @@ impl Client {
         &self,
         env: &'env Env,
         id: arg::String,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         error::promise(env, "Client.changeApplied", || {
             self.call(
                 env,
                 "Client.changeApplied",
+                options.signal(),
                 |c| async move { c.change_applied(&id).await },
                 Acknowledgement::from,
             )
@@ -761,12 +873,14 @@ impl Client {
         id: arg::String,
         error: arg::String,
         details: Option<arg::Value>,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Acknowledgement>> {
         error::promise(env, "Client.changeFailed", || {
             let details = details.map(|d| d.0);
             self.call(
                 env,
                 "Client.changeFailed",
+                options.signal(),
                 |c| async move { c.change_failed(&id, &error, details.as_ref()).await },
                 Acknowledgement::from,
             )
@@ -783,6 +897,7 @@ impl Client {
         collection: arg::Collection,
         id: arg::String,
         resource: arg::Map,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Resource>> {
         error::promise(env, "Client.update", || {
             let items = self.collection(collection);
@@ -790,6 +905,7 @@ impl Client {
             spawn(
                 env,
                 "Client.update",
+                options.signal(),
                 async move { items.update(&id, &body).await },
                 Resource::from,
             )
@@ -815,6 +931,7 @@ impl Client {
         options: Option<UpdateConfigOptions>,
     ) -> Result<PromiseRaw<'env, UpdateResult>> {
         error::promise(env, "Client.updateConfig", || {
+            let signal = options.signal();
             let mut request = client::UpdateRequest::new(kind.0, config.0);
             if let Some(id) = options.and_then(|o| o.id) {
                 request = request.id(id);
@@ -822,6 +939,7 @@ impl Client {
             self.call(
                 env,
                 "Client.updateConfig",
+                signal,
                 |c| async move { c.update_config(request).await },
                 UpdateResult::from,
             )
@@ -838,6 +956,7 @@ impl Client {
     ) -> Result<PromiseRaw<'env, Page>> {
         error::promise(env, "Client.list", || {
             let items = self.collection(collection);
+            let signal = options.signal();
             let options = options.unwrap_or_default();
             let mut request = PageRequest::default();
             // The bounds of both are runbeam-core's (`PageRequest::check`).
@@ -850,6 +969,7 @@ impl Client {
             spawn(
                 env,
                 "Client.list",
+                signal,
                 async move { items.list(request).await },
                 Page::from,
             )
@@ -883,6 +1003,7 @@ impl Client {
         &self,
         env: &'env Env,
         walk: &External<PageWalk>,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Option<Vec<Resource>>>> {
         error::promise(env, "Client.listAll", || {
             let slot = Arc::clone(walk);
@@ -896,6 +1017,7 @@ impl Client {
             spawn(
                 env,
                 "Client.listAll",
+                options.signal(),
                 async move {
                     let page = cursor.next().await;
                     *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(cursor);
@@ -913,12 +1035,14 @@ impl Client {
         env: &'env Env,
         collection: arg::Collection,
         id: arg::String,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Resource>> {
         error::promise(env, "Client.get", || {
             let items = self.collection(collection);
             spawn(
                 env,
                 "Client.get",
+                options.signal(),
                 async move { items.get(&id).await },
                 Resource::from,
             )
@@ -933,6 +1057,7 @@ impl Client {
         env: &'env Env,
         collection: arg::Collection,
         resource: arg::Map,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Resource>> {
         error::promise(env, "Client.create", || {
             let items = self.collection(collection);
@@ -940,6 +1065,7 @@ impl Client {
             spawn(
                 env,
                 "Client.create",
+                options.signal(),
                 async move { items.create(&body).await },
                 Resource::from,
             )
@@ -953,12 +1079,14 @@ impl Client {
         env: &'env Env,
         collection: arg::Collection,
         id: arg::String,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, ()>> {
         error::promise(env, "Client.delete", || {
             let items = self.collection(collection);
             spawn(
                 env,
                 "Client.delete",
+                options.signal(),
                 async move { items.delete(&id).await },
                 |()| (),
             )
@@ -982,11 +1110,13 @@ impl Client {
     }
 
     /// Runs `call` on the module's runtime with a copy of the core client (same settings and
-    /// connection pool); resolves with `convert(value)` or rejects with the coded error.
+    /// connection pool), aborted by `signal`; resolves with `convert(value)` or rejects with
+    /// the coded error.
     fn call<'env, T, V, F, Fut, C>(
         &self,
         env: &'env Env,
         function: &'static str,
+        signal: Option<AbortSignal>,
         call: F,
         convert: C,
     ) -> Result<PromiseRaw<'env, V>>
@@ -997,6 +1127,6 @@ impl Client {
         Fut: Future<Output = runbeam_core::Result<T>> + Send + 'static,
         C: FnOnce(T) -> V + 'static,
     {
-        spawn(env, function, call(self.inner.clone()), convert)
+        spawn(env, function, signal, call(self.inner.clone()), convert)
     }
 }

@@ -5,9 +5,11 @@
 //! - `kind`: the [`ErrorKind::name`] (`"InvalidReference"`),
 //! - `problems` (configuration errors only): every core `Problem` as a [`Problem`] object
 //!   `{kind, code, path, message}`;
-//! - `status` (HTTP status or `null`), `retryAfterMs` (milliseconds or `null`) and `fieldErrors`
-//!   (`{field: [message]}` or `null`) on every error; `request` (`{method, path}`) and
-//!   `serverMessage` on errors of the Cloud API client.
+//! - `status` (HTTP status or `null`), `retryAfterMs` (milliseconds or `null`), `fieldErrors`
+//!   (`{field: [message]}` or `null`) and `attempts` (a number or `null`) on every error;
+//!   `request` (`{method, path}`) and `serverMessage` on errors of the Cloud API client;
+//! - `name: 'AbortError'` on `RUNBEAM_CANCELLED` errors, with `cause` (the signal's `reason`)
+//!   when an `AbortSignal` cancelled the call.
 //!
 //! napi's own `Error` can only carry a `code` (its status string), so the object is created
 //! here and handed to napi as a raw value to throw.
@@ -24,11 +26,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use napi::bindgen_prelude::{
     Env, Error, JsObjectValue, JsValue, Null, Object, PromiseRaw, Result, Status, ToNapiValue,
+    Unknown,
 };
 use napi::{JsError, JsString};
 use napi_derive::napi;
 use runbeam_core::{ErrorKind, panic};
 
+use crate::abort::{self, Abort};
+use crate::arg::AbortSignal;
 use crate::promise::Settle;
 
 /// One finding of a configuration check, as returned by `MeshConfig.validate()` and listed in
@@ -58,9 +63,25 @@ impl From<&runbeam_core::Problem> for Problem {
 
 /// The JavaScript error for a core error.
 pub(crate) fn from_core(env: &Env, error: &runbeam_core::Error) -> Error {
-    match create(env, error.kind(), error.message(), error.problems())
+    with_cause(env, error, None)
+}
+
+/// The JavaScript error for a core error, with `cause` set when given (the `reason` of the
+/// `AbortSignal` that cancelled a call).
+pub(crate) fn with_cause(
+    env: &Env,
+    error: &runbeam_core::Error,
+    cause: Option<Unknown<'_>>,
+) -> Error {
+    let built = create(env, error.kind(), error.message(), error.problems())
         .and_then(|object| add_http(env, object, error))
-    {
+        .and_then(|mut object| {
+            if let Some(cause) = cause {
+                object.set("cause", cause)?;
+            }
+            Ok(object)
+        });
+    match built {
         Ok(object) => Error::from(object.to_unknown()),
         Err(_) => Error::new(
             Status::GenericFailure,
@@ -96,6 +117,9 @@ fn add_http<'env>(
     }
     if let Some(message) = error.server_message() {
         object.set("serverMessage", message)?;
+    }
+    if let Some(attempts) = error.attempts() {
+        object.set("attempts", attempts)?;
     }
     Ok(object)
 }
@@ -157,9 +181,14 @@ fn panicked(env: &Env, function: &str, payload: &(dyn Any + Send)) -> Error {
 /// runtime inside [`runbeam_core::panic::catch_future`], then `settle(env, value)` on the
 /// JavaScript thread inside [`entry`]; the Promise resolves with what `settle` returns or
 /// rejects with the coded error (`RUNBEAM_INTERNAL` for a panic in either half).
+///
+/// With a `signal` (the call's options), the work is aborted and dropped when it fires
+/// (`crate::abort`): the Promise rejects with `RUNBEAM_CANCELLED`; a signal already aborted
+/// is an error here, before anything is spawned.
 pub(crate) fn spawn_with<'env, T, V, F, S>(
     env: &'env Env,
     function: &'static str,
+    signal: Option<AbortSignal>,
     work: F,
     settle: S,
 ) -> Result<PromiseRaw<'env, V>>
@@ -169,11 +198,25 @@ where
     F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
     S: FnOnce(&Env, T) -> Result<V> + 'static,
 {
+    let (abort, stop) = match signal {
+        Some(signal) => {
+            let (abort, stop) = Abort::register(env, function, signal)?;
+            (Some(abort), Some(stop))
+        }
+        None => (None, None),
+    };
+    let work = abort::abortable(function, work, stop);
     env.spawn_future_with_callback(
         async move { Ok(panic::catch_future(function, work).await) },
-        move |env, outcome| match outcome {
-            Ok(value) => entry(env, function, || settle(env, value)),
-            Err(error) => Err(from_core(env, &error)),
+        move |env, outcome| {
+            // Releasing the listener cannot fail the call (only napi itself could fail here).
+            let reason = abort
+                .and_then(|abort| entry(env, function, || abort.finish(env)).ok())
+                .flatten();
+            match outcome {
+                Ok(value) => entry(env, function, || settle(env, value)),
+                Err(error) => Err(with_cause(env, &error, reason)),
+            }
         },
     )
 }
@@ -224,9 +267,14 @@ fn create<'env>(
     let mut error = Object::from_raw(env.raw(), error.raw());
     let name: JsString<'_> = env.create_string(kind.name())?;
     error.set_named_property("kind", name)?;
+    // As `fetch` and Node's own APIs name the error of an aborted operation.
+    if kind == ErrorKind::Cancelled {
+        error.set("name", "AbortError")?;
+    }
     error.set("status", Null)?;
     error.set("retryAfterMs", Null)?;
     error.set("fieldErrors", Null)?;
+    error.set("attempts", Null)?;
     if !problems.is_empty() {
         let infos: Vec<Problem> = problems.iter().map(Problem::from).collect();
         error.set("problems", infos)?;

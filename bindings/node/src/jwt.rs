@@ -30,7 +30,7 @@ use napi_derive::napi;
 use runbeam_core::attempt::Attempt;
 use runbeam_core::jwt::{self, Algorithm, Audience, Claims as CoreClaims, DEFAULT_CACHE_CAPACITY};
 
-use crate::arg::{self, Count, Milliseconds};
+use crate::arg::{self, AbortSignal, Count, Milliseconds, Signal};
 use crate::error;
 use crate::promise::{self, Answer};
 
@@ -96,6 +96,12 @@ struct Registry {
 
 thread_local! {
     static REGISTRY: RefCell<Registry> = const { RefCell::new(Registry { classes: Vec::new() }) };
+
+    /// A copy of the first claims built on this thread: what [`api_base_url`] asks
+    /// runbeam-core's `Claims::api_base_url` with, the `iss` replaced by the one asked about
+    /// (the core has no public way to build claims, nor to take the rule for an issuer alone;
+    /// a `Claims` object exists only once this is set).
+    static CARRIER: RefCell<Option<CoreClaims>> = const { RefCell::new(None) };
 }
 
 /// Registers the JavaScript `Claims` class, whose constructor takes
@@ -189,6 +195,13 @@ impl Values<'_> {
 
 /// A new JavaScript `Claims` object for `claims`.
 pub(crate) fn new_claims(env: &Env, claims: &CoreClaims) -> Result<sys::napi_value> {
+    CARRIER.with(|carrier| {
+        if let Ok(mut carrier) = carrier.try_borrow_mut()
+            && carrier.is_none()
+        {
+            *carrier = Some(claims.clone());
+        }
+    });
     let class = REGISTRY.with(|r| {
         r.borrow()
             .classes
@@ -326,6 +339,9 @@ impl Objects {
 #[napi(custom_finalize)]
 pub struct Validator {
     inner: jwt::Validator,
+    /// The settings it was built with, for a `Resolver`'s mesh-token validators
+    /// (`ResolverOptions.validator`).
+    settings: jwt::ValidatorBuilder,
     capacity: usize,
     objects: RefCell<Objects>,
 }
@@ -392,9 +408,11 @@ impl Validator {
             if let Some(pem) = options.ca_bundle_pem {
                 b = b.ca_bundle_pem(pem);
             }
+            let settings = b.clone();
             let inner = error::core(env, || b.build())?;
             Ok(Validator {
                 inner,
+                settings,
                 capacity,
                 objects: RefCell::new(Objects::default()),
             })
@@ -458,10 +476,12 @@ impl Validator {
         &self,
         env: &'env Env,
         token: arg::JsString<'_>,
+        options: Option<arg::CallOptions>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Validator.validate", || {
-            let attempt = token.with_str(|token| self.inner.validate_attempt(token))?;
-            self.settle(env, "Validator.validate", attempt)
+            self.settle(env, "Validator.validate", options.signal(), || {
+                token.with_str(|token| self.inner.validate_attempt(token))
+            })
         })
     }
 
@@ -473,25 +493,36 @@ impl Validator {
         token: arg::JsString<'_>,
         mesh_id: arg::String,
         destination_url: Option<arg::String>,
+        options: Option<arg::CallOptions>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Validator.verifyMeshToken", || {
-            let attempt = token.with_str(|token| {
-                self.inner
-                    .verify_mesh_token_attempt(token, &mesh_id, destination_url.as_deref())
-            })?;
-            self.settle(env, "Validator.verifyMeshToken", attempt)
+            self.settle(env, "Validator.verifyMeshToken", options.signal(), || {
+                token.with_str(|token| {
+                    self.inner.verify_mesh_token_attempt(
+                        token,
+                        &mesh_id,
+                        destination_url.as_deref(),
+                    )
+                })
+            })
         })
     }
 
     /// Fetches every JWKS now (at start-up, so the first request does not wait); respects the
-    /// minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …).
-    #[napi]
-    pub fn refresh_keys<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+    /// minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …);
+    /// `options.signal` aborts the fetch.
+    #[napi(strict)]
+    pub fn refresh_keys<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<arg::CallOptions>,
+    ) -> Result<PromiseRaw<'env, ()>> {
         error::promise(env, "Validator.refreshKeys", || {
             let inner = self.inner.clone();
             crate::promise::spawn(
                 env,
                 "Validator.refreshKeys",
+                options.signal(),
                 async move { inner.refresh_keys().await },
                 |()| (),
             )
@@ -544,21 +575,50 @@ impl Validator {
     }
 
     /// The answer of a cached-then-fetch validation: the claims on a cache hit, else the key
-    /// fetch on the runtime.
+    /// fetch on the runtime (aborted by `signal`).
     fn settle<'env>(
         &self,
         env: &'env Env,
         function: &'static str,
-        attempt: Attempt<Arc<CoreClaims>>,
+        signal: Option<AbortSignal>,
+        attempt: impl FnOnce() -> Result<Attempt<Arc<CoreClaims>>>,
     ) -> Result<Answer<'env, Claims>> {
         promise::attempt(
             env,
             function,
+            signal,
             attempt,
             |claims| self.object(env, claims),
             |env, claims| new_claims(env, &claims).map(Claims),
         )
     }
+
+    /// The settings it was built with (`ResolverOptions.validator`).
+    pub(crate) fn settings(&self) -> &jwt::ValidatorBuilder {
+        &self.settings
+    }
+}
+
+/// `Claims.apiBaseUrl()` (index.js) of the claims whose `iss` is `iss`: runbeam-core's
+/// `Claims::api_base_url`, the origin of the issuer. Throws `RUNBEAM_INVALID_ARGUMENT` when it
+/// is missing or not an http(s) URL with a host.
+#[napi(js_name = "__apiBaseUrl", skip_typescript)]
+pub fn api_base_url(env: &Env, iss: Option<arg::String>) -> Result<String> {
+    error::entry(env, "Claims.apiBaseUrl", || {
+        let claims = CARRIER.with(|carrier| {
+            carrier.borrow().clone().map(|mut claims| {
+                claims.iss = iss.map(String::from);
+                claims
+            })
+        });
+        match claims {
+            Some(claims) => error::core(env, || claims.api_base_url()),
+            None => Err(error::internal(
+                env,
+                "Claims.apiBaseUrl before any claims were built",
+            )),
+        }
+    })
 }
 
 /// The token of an `Authorization` header value: scheme `Bearer` (any case), one token.

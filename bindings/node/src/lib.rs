@@ -15,13 +15,15 @@
 //!   panic boundary every entry point goes through (`entry` for synchronous calls, `spawn_with`
 //!   for Promises): a panic becomes a `RUNBEAM_INTERNAL` error, never an aborted process;
 //! - [`arg`] holds the argument types (and declares the option objects): napi converts every
-//!   argument before the body runs, a value of the wrong type becomes `RUNBEAM_INVALID_ARGUMENT`.
+//!   argument before the body runs, a value of the wrong type becomes `RUNBEAM_INVALID_ARGUMENT`;
+//! - `abort` cancels a Promise-returning call when the `AbortSignal` of its options fires.
 //!
 //! `index.d.ts` is generated from this crate's signatures by `napi build` (plus
 //! `dts-header.d.ts`: the declarations of what `index.js` defines and of the argument type
 //! aliases) and checked in.
 #![deny(missing_docs)]
 
+mod abort;
 pub mod arg;
 pub mod client;
 pub mod config;

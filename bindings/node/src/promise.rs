@@ -10,6 +10,10 @@
 //! - [`spawn`] and [`blocking`]: work on the runtime (async, or on its blocking pool), behind the
 //!   panic boundary of [`error::spawn_with`].
 //!
+//! Each takes the `signal` of the call's options (`crate::arg::Signal`), handled by
+//! `crate::abort`: a signal already aborted rejects before anything starts, one that fires
+//! later drops the work and rejects with `RUNBEAM_CANCELLED`.
+//!
 //! Every Promise-returning entry point runs in [`error::promise`], which turns an error raised
 //! before the work starts (an error known at once, a panic) into a rejected Promise
 //! ([`Settle`]); a wrong argument type is rejected the same way, by napi's `strict` validation
@@ -25,7 +29,8 @@ use napi::{check_status, sys};
 use runbeam_core::attempt::Attempt;
 use runbeam_core::{Error as CoreError, ErrorKind};
 
-use crate::error;
+use crate::arg::AbortSignal;
+use crate::{abort, error};
 
 /// A Promise already settled with `outcome`: resolved with the converted value, or rejected with
 /// the error (a coded `Error` of [`crate::error`]).
@@ -82,11 +87,13 @@ impl<'env, V: ToNapiValue> Settle<'env> for Answer<'env, V> {
 
 /// runbeam-core's cached-then-fetch step as an [`Answer`]: `ready(value)` when the core
 /// answered without I/O, a rejected Promise for an error it knew at once, else the request
-/// spawned on the runtime, its value settled by `fetched(env, value)` on the JavaScript thread.
+/// spawned on the runtime (aborted by `signal`), its value settled by `fetched(env, value)` on
+/// the JavaScript thread. A `signal` already aborted rejects before the step is taken.
 pub(crate) fn attempt<'env, T, V>(
     env: &'env Env,
     function: &'static str,
-    attempt: Attempt<T>,
+    signal: Option<AbortSignal>,
+    attempt: impl FnOnce() -> Result<Attempt<T>>,
     ready: impl FnOnce(T) -> Result<V>,
     fetched: impl FnOnce(&Env, T) -> Result<V> + 'static,
 ) -> Result<Answer<'env, V>>
@@ -94,20 +101,22 @@ where
     T: Send + 'static,
     V: ToNapiValue,
 {
-    match attempt {
+    abort::check(env, function, signal)?;
+    match attempt()? {
         Attempt::Ready(Ok(value)) => ready(value).map(Either::A),
         Attempt::Ready(Err(e)) => Settle::rejected(env, error::from_core(env, &e)),
         Attempt::Pending(future) => {
-            error::spawn_with(env, function, future, fetched).map(Either::B)
+            error::spawn_with(env, function, signal, future, fetched).map(Either::B)
         }
     }
 }
 
-/// Runs `call` on the module's runtime (behind the panic boundary of [`error::spawn_with`]);
-/// resolves with `convert(value)` or rejects with the coded error.
+/// Runs `call` on the module's runtime (behind the panic boundary of [`error::spawn_with`],
+/// aborted by `signal`); resolves with `convert(value)` or rejects with the coded error.
 pub(crate) fn spawn<'env, T, V, F, C>(
     env: &'env Env,
     function: &'static str,
+    signal: Option<AbortSignal>,
     call: F,
     convert: C,
 ) -> Result<PromiseRaw<'env, V>>
@@ -117,14 +126,18 @@ where
     F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
     C: FnOnce(T) -> V + 'static,
 {
-    error::spawn_with(env, function, call, move |_, value| Ok(convert(value)))
+    error::spawn_with(env, function, signal, call, move |_, value| {
+        Ok(convert(value))
+    })
 }
 
 /// Runs a blocking call (a keyring round trip, an fsync) on the runtime's blocking pool;
-/// resolves with `convert(value)`.
+/// resolves with `convert(value)`. `signal` rejects the Promise at once, but the call cannot
+/// be interrupted on the pool: it finishes in the background (a save stays atomic).
 pub(crate) fn blocking<'env, T, V, F, C>(
     env: &'env Env,
     function: &'static str,
+    signal: Option<AbortSignal>,
     call: F,
     convert: C,
 ) -> Result<PromiseRaw<'env, V>>
@@ -137,6 +150,7 @@ where
     spawn(
         env,
         function,
+        signal,
         async move {
             spawn_blocking(move || runbeam_core::panic::catch(function, call))
                 .await

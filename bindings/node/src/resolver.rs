@@ -37,11 +37,11 @@ use runbeam_core::jwt::Claims as CoreClaims;
 use runbeam_core::resolve;
 use serde_json::{Map, Value};
 
-use crate::arg::{self, ClassInstance, Count, Milliseconds};
+use crate::arg::{self, ClassInstance, Count, Milliseconds, Signal};
 use crate::client::{Client, ResolvedResource};
 use crate::config::MeshConfig;
 use crate::convert::{Date, REDACTED, rfc3339};
-use crate::jwt::Claims;
+use crate::jwt::{Claims, Validator};
 use crate::promise::{self, Answer};
 use crate::storage::TokenManager;
 use crate::{error, jwt};
@@ -386,6 +386,12 @@ pub struct ResolverOptions {
     pub mesh_token_margin_ms: Option<Milliseconds>,
     /// Mesh tokens remembered at most, one per mesh and destination URL (default 1024).
     pub mesh_token_capacity: Option<Count>,
+    /// The settings of the validators that verify mesh tokens: a `Validator` whose leeway,
+    /// algorithms, required claims, JWKS timings, cache capacity, deadline, `caBundlePem` and
+    /// `allowInsecureHttp` are used. Its trust is not: its trusted issuers, `jwksUrl` and
+    /// audiences are dropped, each mesh's provider (and `jwks_url`) is trusted with
+    /// `aud = mesh:<id>`. Default: a `Validator`'s defaults.
+    pub validator: Option<ClassInstance<Validator>>,
 }
 
 arg::object!(ResolverOptions {
@@ -395,6 +401,7 @@ arg::object!(ResolverOptions {
     max_stale_ms,
     mesh_token_margin_ms,
     mesh_token_capacity,
+    validator,
 });
 
 #[napi]
@@ -421,6 +428,9 @@ impl Resolver {
             if let Some(Count(capacity)) = options.mesh_token_capacity {
                 builder =
                     builder.mesh_token_capacity(usize::try_from(capacity).unwrap_or(usize::MAX));
+            }
+            if let Some(validator) = options.validator {
+                builder = builder.validator(validator.settings().clone());
             }
             let inner = error::core(env, || builder.build())?;
             Ok(Resolver {
@@ -477,15 +487,16 @@ impl Resolver {
         &self,
         env: &'env Env,
         reference: arg::ReferenceLike<'_>,
+        options: Option<arg::CallOptions>,
     ) -> Result<Answer<'env, Resolution>> {
         error::promise(env, "Resolver.resolve", || {
-            let attempt = reference.with_text(|text| self.inner.resolve_attempt(text))?;
             let objects = Rc::clone(&self.objects);
             let resolver = self.inner.clone();
             promise::attempt(
                 env,
                 "Resolver.resolve",
-                attempt,
+                options.signal(),
+                || reference.with_text(|text| self.inner.resolve_attempt(text)),
                 |answer| self.object(env, answer),
                 move |env, answer| object_for(env, &objects, answer, &resolver).map(Resolution),
             )
@@ -499,18 +510,22 @@ impl Resolver {
     /// Rejects with `RUNBEAM_NOT_IN_MESH` for a mesh that is not configured or not enabled,
     /// `RUNBEAM_INVALID_ARGUMENT` for a destination that is not an http(s) URL, the provider's
     /// errors (`RUNBEAM_PERMISSION_DENIED` says which rule failed) and the validator's errors.
+    /// `options.signal` rejects the Promise at once; the request for the token, shared by
+    /// every caller waiting for it, goes on and its token is cached.
     #[napi(strict)]
     pub fn mesh_token<'env>(
         &self,
         env: &'env Env,
         mesh: arg::String,
         destination_url: arg::String,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, IssuedMeshToken>> {
         error::promise(env, "Resolver.meshToken", || {
             let inner = self.inner.clone();
             crate::promise::spawn(
                 env,
                 "Resolver.meshToken",
+                options.signal(),
                 async move { inner.mesh_token(&mesh, &destination_url).await },
                 |inner| IssuedMeshToken { inner },
             )
@@ -556,18 +571,24 @@ impl Resolver {
         token: arg::JsString<'_>,
         mesh: arg::String,
         destination_url: Option<arg::String>,
+        options: Option<arg::CallOptions>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Resolver.verifyMeshToken", || {
-            let attempt = token.with_str(|token| {
-                self.inner
-                    .verify_mesh_token_attempt(token, &mesh, destination_url.as_deref())
-            })?;
             let build =
                 |env: &Env, claims: Arc<CoreClaims>| jwt::new_claims(env, &claims).map(Claims);
             promise::attempt(
                 env,
                 "Resolver.verifyMeshToken",
-                attempt,
+                options.signal(),
+                || {
+                    token.with_str(|token| {
+                        self.inner.verify_mesh_token_attempt(
+                            token,
+                            &mesh,
+                            destination_url.as_deref(),
+                        )
+                    })
+                },
                 |claims| build(env, claims),
                 build,
             )

@@ -28,7 +28,7 @@ use runbeam_core::storage::{self as core, Credential, DEFAULT_RENEWAL_WINDOW, St
 use runbeam_core::{ErrorKind, Secret};
 use serde_json::{Map, Value};
 
-use crate::arg::{self, ClassInstance, Milliseconds};
+use crate::arg::{self, AbortSignal, ClassInstance, Milliseconds, Signal};
 use crate::client::Client;
 use crate::convert::{self, Date, REDACTED, millis, nullable, rfc3339};
 use crate::error;
@@ -385,6 +385,7 @@ macro_rules! token_store {
                 &self,
                 env: &'env Env,
                 instance_id: arg::String,
+                options: Option<arg::CallOptions>,
             ) -> Result<PromiseRaw<'env, Either<MachineToken, Null>>> {
                 error::promise(env, concat!(stringify!($name), ".loadMachineToken"), || {
                     let instance = id(env, instance_id.0, "instance id")?;
@@ -392,6 +393,7 @@ macro_rules! token_store {
                     blocking(
                         env,
                         concat!(stringify!($name), ".loadMachineToken"),
+                        options.signal(),
                         move || core::load_machine_token(&*store, &instance),
                         |t| nullable(t.map(MachineToken::from)),
                     )
@@ -405,6 +407,7 @@ macro_rules! token_store {
                 env: &'env Env,
                 instance_id: arg::String,
                 token: arg::Either<ClassInstance<MachineToken>, MachineTokenFields>,
+                options: Option<arg::CallOptions>,
             ) -> Result<PromiseRaw<'env, ()>> {
                 error::promise(env, concat!(stringify!($name), ".saveMachineToken"), || {
                     let instance = id(env, instance_id.0, "instance id")?;
@@ -416,6 +419,7 @@ macro_rules! token_store {
                     blocking(
                         env,
                         concat!(stringify!($name), ".saveMachineToken"),
+                        options.signal(),
                         move || core::save_machine_token(&*store, &instance, &token),
                         |()| (),
                     )
@@ -428,6 +432,7 @@ macro_rules! token_store {
                 &self,
                 env: &'env Env,
                 instance_id: arg::String,
+                options: Option<arg::CallOptions>,
             ) -> Result<PromiseRaw<'env, Either<UserToken, Null>>> {
                 error::promise(env, concat!(stringify!($name), ".loadUserToken"), || {
                     let instance = id(env, instance_id.0, "instance id")?;
@@ -435,6 +440,7 @@ macro_rules! token_store {
                     blocking(
                         env,
                         concat!(stringify!($name), ".loadUserToken"),
+                        options.signal(),
                         move || core::load_user_token(&*store, &instance),
                         |t| nullable(t.map(UserToken::from)),
                     )
@@ -448,6 +454,7 @@ macro_rules! token_store {
                 env: &'env Env,
                 instance_id: arg::String,
                 token: arg::Either<ClassInstance<UserToken>, UserTokenFields>,
+                options: Option<arg::CallOptions>,
             ) -> Result<PromiseRaw<'env, ()>> {
                 error::promise(env, concat!(stringify!($name), ".saveUserToken"), || {
                     let instance = id(env, instance_id.0, "instance id")?;
@@ -459,6 +466,7 @@ macro_rules! token_store {
                     blocking(
                         env,
                         concat!(stringify!($name), ".saveUserToken"),
+                        options.signal(),
                         move || core::save_user_token(&*store, &instance, &token),
                         |()| (),
                     )
@@ -473,6 +481,7 @@ macro_rules! token_store {
                 env: &'env Env,
                 instance_id: arg::String,
                 token_type: arg::String,
+                options: Option<arg::CallOptions>,
             ) -> Result<PromiseRaw<'env, bool>> {
                 error::promise(env, concat!(stringify!($name), ".delete"), || {
                     let instance = id(env, instance_id.0, "instance id")?;
@@ -481,6 +490,7 @@ macro_rules! token_store {
                     blocking(
                         env,
                         concat!(stringify!($name), ".delete"),
+                        options.signal(),
                         move || store.delete(&instance, &kind),
                         |held| held,
                     )
@@ -590,9 +600,13 @@ pub struct OpenTokenStoreOptions {
     // A string union napi cannot derive from a Rust type; runbeam-core reads the choice.
     #[napi(ts_type = "'auto' | 'keyring' | 'file'")]
     pub choice: Option<String>,
+    /// Aborts the call, as `CallOptions` (a probe already started finishes).
+    pub signal: Option<AbortSignal>,
 }
 
-arg::object!(OpenTokenStoreOptions { choice });
+arg::object!(OpenTokenStoreOptions { choice, signal });
+
+arg::with_signal!(OpenTokenStoreOptions);
 
 /// The token store the core selects: `options.choice`, else `RUNBEAM_TOKEN_STORE`, else
 /// `'auto'` — which writes, reads and deletes a probe entry in the OS keyring and falls back to
@@ -606,6 +620,7 @@ pub fn open_token_store<'env>(
     options: Option<OpenTokenStoreOptions>,
 ) -> Result<PromiseRaw<'env, Either3<FileTokenStore, KeyringTokenStore, MemoryTokenStore>>> {
     error::promise(env, "openTokenStore", || {
+        let signal = options.signal();
         let choice = options
             .unwrap_or_default()
             .choice
@@ -616,6 +631,7 @@ pub fn open_token_store<'env>(
         blocking(
             env,
             "openTokenStore",
+            signal,
             move || match choice {
                 Some(choice) => core::open_token_store(choice),
                 None => core::open_default_token_store(),
@@ -827,13 +843,18 @@ impl TokenManager {
     /// A valid machine token: the stored one, or a new one from `/harmony/authorize` (saved
     /// first). Concurrent callers share one renewal. Rejects with `RUNBEAM_NO_TOKEN` /
     /// `RUNBEAM_TOKEN_EXPIRED` (saying what to do) without a credential.
-    #[napi]
-    pub fn ensure_token<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, MachineToken>> {
+    #[napi(strict)]
+    pub fn ensure_token<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<arg::CallOptions>,
+    ) -> Result<PromiseRaw<'env, MachineToken>> {
         error::promise(env, "TokenManager.ensureToken", || {
             let manager = Arc::clone(&self.inner);
             spawn(
                 env,
                 "TokenManager.ensureToken",
+                options.signal(),
                 async move { manager.ensure_token().await },
                 MachineToken::from,
             )
@@ -841,16 +862,18 @@ impl TokenManager {
     }
 
     /// The stored token, without renewal (null when there is none).
-    #[napi]
+    #[napi(strict)]
     pub fn current<'env>(
         &self,
         env: &'env Env,
+        options: Option<arg::CallOptions>,
     ) -> Result<PromiseRaw<'env, Either<MachineToken, Null>>> {
         error::promise(env, "TokenManager.current", || {
             let manager = Arc::clone(&self.inner);
             spawn(
                 env,
                 "TokenManager.current",
+                options.signal(),
                 async move { manager.current().await },
                 |t| nullable(t.map(MachineToken::from)),
             )
@@ -859,13 +882,18 @@ impl TokenManager {
 
     /// Revokes every machine token of the gateway at the API (with the credential) and clears
     /// the store. Rejects with `RUNBEAM_NO_TOKEN` without a credential.
-    #[napi]
-    pub fn revoke<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+    #[napi(strict)]
+    pub fn revoke<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<arg::CallOptions>,
+    ) -> Result<PromiseRaw<'env, ()>> {
         error::promise(env, "TokenManager.revoke", || {
             let manager = Arc::clone(&self.inner);
             spawn(
                 env,
                 "TokenManager.revoke",
+                options.signal(),
                 async move { manager.revoke().await },
                 |()| (),
             )

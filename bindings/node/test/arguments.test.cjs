@@ -74,7 +74,8 @@ describe('positional arguments', () => {
     refused(() => new Client(URL, 'fast'), /^expected an object \(ClientOptions\), not a string$/)
     const client = new Client(URL, { token: 'x' })
     refused(() => client.withToken({}), /^expected a string, not an object$/)
-    await rejected(() => client.authorize('gw', 'meta'), /^expected an array of strings, not a string$/)
+    await rejected(() => client.authorize('gw', 'meta'), /^expected an object \(AuthorizeOptions\), not a string$/)
+    await rejected(() => client.authorize('gw', ['meta']), /^expected an object \(AuthorizeOptions\), not an array$/)
     await rejected(() => client.resolve(undefined), /^expected a Reference or a string, not undefined$/)
     await rejected(() => client.meshToken('mesh', null), /^expected a string, not null$/)
     await rejected(() => client.get(42, 'id'), /^expected one of gateways, services, .*, not a number$/)
@@ -137,6 +138,41 @@ describe('fields of option objects', () => {
       code: 'RUNBEAM_INVALID_ARGUMENT',
       message: /^ListAllOptions\.perPage must be a whole number of at least 0, not -1$/,
     })
+    await rejected(() => client.authorize('gw', { metadata: 'm' }), /^AuthorizeOptions\.metadata must be an array of strings, not a string$/)
+    refused(() => new Client(URL, { maxBodyBytes: -1 }), /^ClientOptions\.maxBodyBytes must be a whole number of at least 0, not -1$/)
+  })
+
+  it('signal: an AbortSignal in every Promise-returning method, named in its options', async () => {
+    const client = new Client(URL, { token: 'x' })
+    const validator = new Validator({ trustedIssuers: ['https://api.example.com/api'] })
+    const manager = new TokenManager({ instanceId: 'gw', store: store(), client })
+    const notSignals = [
+      [{}, 'an object'],
+      ['abort', 'a string'],
+      [new AbortController(), 'an object'],
+      [{ aborted: false }, 'an object'],
+    ]
+    for (const [signal, given] of notSignals) {
+      const calls = [
+        [() => client.baseUrl({ signal }), 'CallOptions'],
+        [() => client.changeFailed('id', 'e', null, { signal }), 'CallOptions'],
+        [() => client.authorize('gw', { signal }), 'AuthorizeOptions'],
+        [() => client.list('services', { signal }), 'PageOptions'],
+        [() => client.updateConfig('pipeline', '', { signal }), 'UpdateConfigOptions'],
+        [() => validator.validate('t', { signal }), 'CallOptions'],
+        [() => validator.refreshKeys({ signal }), 'CallOptions'],
+        [() => manager.current({ signal }), 'CallOptions'],
+        [() => store().loadMachineToken('gw', { signal }), 'CallOptions'],
+        [() => openTokenStore({ signal }), 'OpenTokenStoreOptions'],
+      ]
+      for (const [call, options] of calls) {
+        await rejected(call, new RegExp(`^${options}\\.signal must be an AbortSignal, not ${given}$`))
+      }
+    }
+    await assert.rejects(client.listAll('services', { signal: 'x' }).next(), {
+      code: 'RUNBEAM_INVALID_ARGUMENT',
+      message: /^ListAllOptions\.signal must be an AbortSignal, not a string$/,
+    })
   })
 
   it('ValidatorOptions: arrays name the item', () => {
@@ -182,6 +218,7 @@ describe('fields of option objects', () => {
     refused(() => new Resolver({ config, client: URL, tokenManager }), /^ResolverOptions\.client must be a Client, not a string$/)
     refused(() => new Resolver({ config, client, tokenManager: {} }), /^ResolverOptions\.tokenManager must be a TokenManager, not an object$/)
     refused(() => new Resolver({ config, client, tokenManager, meshTokenCapacity: 1.5 }), /^ResolverOptions\.meshTokenCapacity must be a whole number of at least 0, not 1\.5$/)
+    refused(() => new Resolver({ config, client, tokenManager, validator: {} }), /^ResolverOptions\.validator must be a Validator, not an object$/)
   })
 })
 

@@ -121,6 +121,7 @@ describe('Client faults against runbeam-devcloud', () => {
       assertCloudError(err, { code, kind, status, method: 'GET', path: BASE_URL })
       const attempts = RETRIED.has(code) ? 3 : 1
       assert.equal(await cloud.count(`GET ${served(BASE_URL)}`), attempts, `${status}: attempts`)
+      assert.equal(err.attempts, attempts, `${status}: RunbeamError.attempts`)
       if (attempts > 1) assert.match(err.message, /after 3 attempts/)
       if (status === 404) assert.match(err.message, /^Resource not found: /)
       if (status === 403) assert.match(err.serverMessage, /injected_fault/)
@@ -143,6 +144,7 @@ describe('Client faults against runbeam-devcloud', () => {
       const err = await rejection(gateway.meshToken(MESH, `${DICOM_URL}/studies`))
       assertCloudError(err, { code, kind, status, method: 'POST', path: MESH_TOKEN })
       assert.equal(await cloud.count(`POST ${served(MESH_TOKEN)}`), 1, `${status}: a POST is never retried`)
+      assert.equal(err.attempts, 1, `${status}: RunbeamError.attempts`)
       assert.doesNotMatch(err.message, /attempts/)
     }
   })
@@ -204,6 +206,22 @@ describe('Client faults against runbeam-devcloud', () => {
       assert.equal(e.code, 'RUNBEAM_SERVER_ERROR', inspect(e))
       assert.equal(await cloud.count(`GET ${served(RESOLVE)}`), maxAttempts)
     }
+  })
+
+  it('says in RunbeamError.attempts how many attempts a retried 503 took', async () => {
+    for (const maxAttempts of [1, 2, 3]) {
+      await cloud.clearFaults()
+      await cloud.resetCounts()
+      await cloud.fault({ path: served(RESOLVE), status: 503, count: 10 })
+      const err = await rejection(gatewayWith({ maxAttempts }).resolve(DICOMWEB))
+      assertCloudError(err, { code: 'RUNBEAM_SERVER_ERROR', kind: 'ServerError', status: 503, method: 'GET', path: RESOLVE })
+      assert.equal(err.attempts, maxAttempts, inspect(err))
+      assert.equal(await cloud.count(`GET ${served(RESOLVE)}`), maxAttempts, 'devcloud saw as many')
+    }
+    // An error that is not the Cloud's has no attempts.
+    const invalid = await rejection(gateway.resolve('runbeam.acme.widget.name.x'))
+    assert.equal(invalid.code, 'RUNBEAM_INVALID_REFERENCE')
+    assert.equal(invalid.attempts, null)
   })
 
   it('retries PUT and DELETE (idempotent) too', async () => {

@@ -44,7 +44,7 @@ describe('Client against runbeam-devcloud', () => {
   })
 
   it('authorizes a gateway with a Sanctum token', async () => {
-    const granted = await alice.authorize(RADIOLOGY_GW, ['node-test'])
+    const granted = await alice.authorize(RADIOLOGY_GW, { metadata: ['node-test'] })
     assert.equal(typeof granted.expose(), 'string')
     assert.ok(granted.expose().length > 0)
     assert.equal(granted.machineToken, granted.expose(), 'the prototype getter reads the same secret')
@@ -55,6 +55,24 @@ describe('Client against runbeam-devcloud', () => {
     assert.equal(typeof granted.gateway.id, 'string')
     assert.equal(typeof granted.gateway.name, 'string')
     assert.ok(Array.isArray(granted.abilities))
+  })
+
+  it('sends the machine public key, which the gateway then carries, and says who authorized it', async () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINodePublicKeyOfTheGateway'
+    const granted = await alice.authorize(RADIOLOGY_GW, { metadata: ['node-test'], machinePublicKey: key })
+    assert.deepEqual(granted.gateway.authorizedBy, {
+      id: granted.gateway.authorizedBy.id,
+      name: 'Alice Reyes',
+      email: 'alice@radiology.example.com',
+    })
+    assert.equal(typeof granted.gateway.authorizedBy.id, 'string')
+    assert.deepEqual(JSON.parse(JSON.stringify(granted)).gateway.authorizedBy, granted.gateway.authorizedBy)
+    const gateway = await alice.get('gateways', granted.gateway.id)
+    assert.equal(gateway.machine_public_key, key)
+    await assert.rejects(alice.authorize(RADIOLOGY_GW, { machinePublicKey: 7 }), {
+      code: 'RUNBEAM_INVALID_ARGUMENT',
+      message: 'AuthorizeOptions.machinePublicKey must be a string, not a number',
+    })
   })
 
   it("rejects another team's gateway code with 403", async () => {
@@ -188,6 +206,23 @@ describe('Client against runbeam-devcloud', () => {
       assert.equal(err.status, 429)
       assert.equal(err.retryAfterMs, 7000)
     }
+  })
+
+  it('reads a response body up to maxBodyBytes', async () => {
+    const jwks = JSON.stringify(await alice.jwks())
+    const capped = new Client(cloud.url, { maxBodyBytes: 64 })
+    assert.ok(jwks.length > 64, 'the JWKS document is larger than the limit')
+    await assert.rejects(capped.jwks(), (e) => {
+      assert.equal(e.code, 'RUNBEAM_PROTOCOL', inspect(e))
+      assert.match(e.message, /64/)
+      return true
+    })
+    assert.deepEqual(await new Client(cloud.url, { maxBodyBytes: jwks.length + 1024 }).jwks(), JSON.parse(jwks))
+    assert.throws(() => new Client(cloud.url, { maxBodyBytes: 0 }), { code: 'RUNBEAM_INVALID_ARGUMENT' })
+    assert.throws(() => new Client(cloud.url, { maxBodyBytes: 1.5 }), {
+      code: 'RUNBEAM_INVALID_ARGUMENT',
+      message: /ClientOptions\.maxBodyBytes/,
+    })
   })
 
   it('maps a 500, a malformed body and a refused connection', async () => {

@@ -95,6 +95,20 @@ describe('Validator against runbeam-devcloud', () => {
     }
   })
 
+  it('names the Cloud a user JWT came from: claims.apiBaseUrl()', async () => {
+    const claims = await validator().validate(await mint())
+    assert.equal(claims.apiBaseUrl(), cloud.url)
+    assert.equal(new Client(claims.apiBaseUrl()).apiRoot, new Client(cloud.url).apiRoot)
+    // An issuer that is no http(s) URL, or none (a pinned JWKS URL accepts any issuer).
+    const pinned = new Validator({ jwksUrl: `${issuer}/.well-known/jwks.json` })
+    for (const iss of ['urn:runbeam:cloud', null]) {
+      const odd = await pinned.validate(await mint({ claims: { iss } }))
+      assert.equal(odd.iss, iss)
+      const e = throwsCode(() => odd.apiBaseUrl(), 'RUNBEAM_INVALID_ARGUMENT', 'InvalidArgument')
+      assert.match(e.message, /issuer/)
+    }
+  })
+
   it('gives null for absent optional claims and a string aud as a string', async () => {
     const token = await mint({ claims: { user: null, team: null, jti: null, nbf: null, aud: 'gw' } })
     const claims = await validator({ audiences: ['gw'] }).validate(token)

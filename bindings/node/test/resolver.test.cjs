@@ -10,7 +10,7 @@ const { readFileSync } = require('node:fs')
 const { join } = require('node:path')
 const { inspect } = require('node:util')
 
-const { Client, IssuedMeshToken, MemoryTokenStore, MeshConfig, Reference, Resolver, TokenManager } = require('..')
+const { Client, IssuedMeshToken, MemoryTokenStore, MeshConfig, Reference, Resolver, TokenManager, Validator } = require('..')
 const {
   startDevcloud,
   analyticsConfig,
@@ -335,6 +335,33 @@ describe('Resolver against runbeam-devcloud', () => {
     const e = await receiver.verifyMeshToken(`${token.slice(0, -2)}xx`, MESH).catch((error) => error)
     assert.ok(e instanceof Error && e.code.startsWith('RUNBEAM_JWT'), String(e))
     assert.equal(await cloud.count(AUTHORIZE), 1, 'only the sender authorized')
+  })
+
+  it("the mesh-token validator's settings apply, but not its trust", async () => {
+    const token = (await analytics().meshToken(MESH, DESTINATION)).token
+    const receiver = (validator) => {
+      const client = new Client(cloud.url)
+      return new Resolver({
+        config: MeshConfig.fromToml(RADIOLOGY_TOML).withProviderApi('runbeam', cloud.url),
+        client,
+        tokenManager: new TokenManager({ instanceId: RADIOLOGY_GW, store: new MemoryTokenStore(), client }),
+        validator,
+      })
+    }
+    // A template trusting another issuer, pinning a dead JWKS URL and wanting an audience of
+    // its own: none of that is used, the mesh's provider is what is trusted.
+    const trusting = new Validator({
+      trustedIssuers: ['https://other.example/api'],
+      jwksUrl: 'http://127.0.0.1:9/jwks.json',
+      audiences: ['someone-else'],
+      leewayMs: 5000,
+    })
+    assert.equal((await receiver(trusting).verifyMeshToken(token, MESH)).all.mesh_id, MESH)
+    // Its other settings are: an RS256 mesh token is refused when only ES256 is allowed.
+    const onlyEs256 = new Validator({ jwksUrl: 'http://127.0.0.1:9/jwks.json', algorithms: ['ES256'] })
+    await rejectsCode(receiver(onlyEs256).verifyMeshToken(token, MESH), 'RUNBEAM_JWT_INVALID')
+    // The template itself is unchanged and still usable on its own.
+    assert.deepEqual(trusting.trustedIssuers, ['https://other.example/api'])
   })
 
   it('rejects bad arguments with coded errors, never crashing', async () => {

@@ -18,4 +18,6 @@ new Resolver({ config: 'gateway.toml', client: new Client('http://127.0.0.1'), t
 const res: Resolution = ({} as Resolver).resolveCached('x')
 void ({} as Resolver).meshToken('mesh')
 ;({} as IssuedMeshToken).token = 'x'
+void new Client('http://127.0.0.1').authorize('gw', ['metadata'])
+void new Client('http://127.0.0.1').jwks({ signal: 'abort' })
 console.log(n, sync, res)

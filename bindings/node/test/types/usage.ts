@@ -1,6 +1,6 @@
 // Compiled by package.test.cjs against index.d.ts (strict): how TypeScript users call the SDK.
 import { Client, MeshConfig, Reference, Validator, errorCodes, parseBearer, version } from '@runbeam/sdk'
-import type { Claims, JwtAlgorithm, ValidatorOptions, Acknowledgement, AuthorizeResult, Change, Lookup, Mesh, Page, Problem, MeshMember, ResolveResult, Resource, ResourceType, RunbeamError, UpdateKind, UpdateResult } from '@runbeam/sdk'
+import type { AuthorizedBy, CallOptions, Claims, JwtAlgorithm, ValidatorOptions, Acknowledgement, AuthorizeResult, Change, Lookup, Mesh, Page, Problem, MeshMember, ResolveResult, Resource, ResourceType, RunbeamError, UpdateKind, UpdateResult } from '@runbeam/sdk'
 
 const r: Reference = Reference.parse('runbeam.acme.ingress.name.api')
 const same: Reference = new Reference('runbeam.acme.ingress.name.api')
@@ -41,8 +41,19 @@ console.log(provider, team, type, lookup, value, local, equal, text, problems, i
 console.log(remoteReference, direction, description, protocol, codes, v)
 
 async function cloud(): Promise<void> {
-  const user = new Client('http://127.0.0.1:8080', { token: '1|secret', deadlineMs: 5000, maxAttempts: 2 })
-  const granted: AuthorizeResult = await user.authorize('gw-1', ['meta'])
+  const user = new Client('http://127.0.0.1:8080', { token: '1|secret', deadlineMs: 5000, maxAttempts: 2, maxBodyBytes: 1 << 20 })
+  const granted: AuthorizeResult = await user.authorize('gw-1', { metadata: ['meta'], machinePublicKey: 'ssh-ed25519 AAAA' })
+  const authorizedBy: AuthorizedBy | null = granted.gateway.authorizedBy
+  const byEmail: string | undefined = authorizedBy?.email
+  const controller = new AbortController()
+  const signal: AbortSignal = controller.signal
+  const options: CallOptions = { signal }
+  await user.jwks(options)
+  await user.jwks({ signal: AbortSignal.timeout(1000) })
+  await user.authorize('gw-1', { signal })
+  await user.list('services', { page: 2, signal })
+  await user.changeFailed('id', 'error', { line: 3 }, { signal })
+  for await (const item of user.listAll('services', { signal })) console.log(item.id, byEmail)
   const gateway: Client = user.withToken(granted.machineToken)
   const expiresAt: Date = granted.expiresAt
   const resolved: ResolveResult = await gateway.resolve(r)
@@ -74,7 +85,9 @@ async function cloud(): Promise<void> {
     const status: number | null = error.status
     const retryAfterMs: number | null = error.retryAfterMs
     const fields: Record<string, string[]> | null = error.fieldErrors
-    console.log(status, retryAfterMs, fields)
+    const attempts: number | null = error.attempts
+    const aborted: boolean = error.name === 'AbortError' && error.code === 'RUNBEAM_CANCELLED'
+    console.log(status, retryAfterMs, fields, attempts, aborted)
   }
   console.log(expiresAt, resolved, urls, meshToken)
 }
@@ -92,6 +105,11 @@ async function jwt(header: string): Promise<void> {
   const aud: string | readonly string[] | null = claims.aud
   const exp: number = claims.exp
   const scope: unknown = claims.all.scope
+  const apiBaseUrl: string = claims.apiBaseUrl()
+  await validator.validate(token, { signal: AbortSignal.timeout(100) })
+  await validator.verifyMeshToken(token, 'mesh', null, { signal: AbortSignal.timeout(100) })
+  await validator.refreshKeys({ signal: AbortSignal.timeout(100) })
+  console.log(apiBaseUrl)
   const mesh: Claims = validator.verifyMeshTokenCached(token, 'mesh', 'https://x.example') ?? (await validator.verifyMeshToken(token, 'mesh'))
   validator.flushTokenCache()
   const urls: string[] = validator.jwksUrls
@@ -121,7 +139,9 @@ async function storage(): Promise<void> {
   const left: number = token.expiresInMs
   await file.saveUserToken('gw', new UserToken({ token: 'u' }))
   const user: UserToken | null = await file.loadUserToken('gw')
-  const held: boolean = await file.delete('gw', 'user_auth')
+  const held: boolean = await file.delete('gw', 'user_auth', { signal: AbortSignal.timeout(1000) })
+  await file.saveMachineToken('gw', token, { signal: AbortSignal.timeout(1000) })
+  await openTokenStore({ choice: 'file', signal: AbortSignal.timeout(1000) })
   const options: TokenManagerOptions = {
     instanceId: 'gw',
     store: new MemoryTokenStore(),
@@ -131,7 +151,7 @@ async function storage(): Promise<void> {
     onRenewalWindow: (t: MachineToken) => void t.expiresAt,
   }
   const manager = new TokenManager(options)
-  const ensured: MachineToken = await manager.ensureToken()
+  const ensured: MachineToken = await manager.ensureToken({ signal: AbortSignal.timeout(1000) })
   const current: MachineToken | null = await manager.current()
   await manager.revoke()
   new TokenManager({ instanceId: 'gw', store: file, apiUrl: 'http://127.0.0.1:8080', credential: 'x', gatewayCode: 'g' })
@@ -147,7 +167,8 @@ async function resolution(): Promise<void> {
   const client = new Client('http://127.0.0.1:8080')
   const tokenManager = new TokenManager({ instanceId: 'gw', store: new MemoryTokenStore(), client })
   const config: MeshConfig = MeshConfig.fromFile('gateway.toml').withProviderApi('runbeam', 'http://127.0.0.1:8080')
-  const options: ResolverOptions = { config, client, tokenManager, maxStaleMs: 60000, meshTokenMarginMs: 30000, meshTokenCapacity: 16 }
+  const validator = new Validator({ jwksUrl: 'https://api.runbeam.io/api/.well-known/jwks.json', leewayMs: 5000 })
+  const options: ResolverOptions = { config, client, tokenManager, maxStaleMs: 60000, meshTokenMarginMs: 30000, meshTokenCapacity: 16, validator }
   const resolver = new Resolver(options)
   resolver.validateStartup()
   const hit: Resolution | null = resolver.resolveCached('runbeam.acme.ingress.name.api')
@@ -155,7 +176,9 @@ async function resolution(): Promise<void> {
   const urls: string[] = answer.resource.urls
   const flags: boolean = answer.isStale || answer.isLocal
   const at: string = answer.resolvedAt.toISOString() + answer.provider
-  const issued: IssuedMeshToken = await resolver.meshToken('mesh', urls[0])
+  const issued: IssuedMeshToken = await resolver.meshToken('mesh', urls[0], { signal: AbortSignal.timeout(1000) })
+  await resolver.resolve('runbeam.acme.ingress.name.api', { signal: AbortSignal.timeout(1000) })
+  await resolver.verifyMeshToken('t', 'mesh', undefined, { signal: AbortSignal.timeout(1000) })
   const bearer: string = issued.token + issued.expose()
   const expires: Date = issued.expiresAt
   const meshNames: string = issued.mesh + issued.meshId
