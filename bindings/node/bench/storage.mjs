@@ -100,7 +100,7 @@ for (const [label, base] of [['disk', values.disk], ['tmpfs', values.tmpfs]]) {
   const store = new FileTokenStore({ root: path.join(root, 'home') })
   const op = storeRoundTrip(store)
   await op() // creates the key; sizes the peer
-  const size = fs.statSync(store.location(INSTANCE, 'machine_token')).size
+  const size = fs.statSync(store.location(INSTANCE, 'auth')).size
   rows.set(`file, ${label}`, { op, ops: OPS })
   rows.set(`peer, ${label}`, { op: peerRoundTrip(path.join(root, 'peer'), size), ops: OPS })
 }
