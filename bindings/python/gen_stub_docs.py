@@ -1,8 +1,9 @@
-"""Writes the docstrings of ``runbeam/_native.pyi`` from the built module, so that the Rust doc
-comments of the pyo3 items are their one source.
+"""Writes the docstrings of the native module's stubs (``runbeam/_native.pyi``, and
+``runbeam/resources.pyi`` for the model classes that ``runbeam.resources`` re-exports) from the
+built module, so that the Rust doc comments of the pyo3 items are their one source.
 
-Every class, function, method and property the stub declares gets the ``__doc__`` of the same
-item of ``runbeam._native`` (a Rust ``///`` comment, which pyo3 makes the ``__doc__``); an item
+Every class, function, method and property a stub declares gets the ``__doc__`` of the same
+item of its runtime module (a Rust ``///`` comment, which pyo3 makes the ``__doc__``); an item
 whose Rust side has no doc comment gets none in the stub either. Special methods (``__new__``,
 ``__repr__``, …) carry no docstring: the runtime gives them CPython's generic text, and a
 constructor is documented on its class. The stub's own module docstring and its signatures are
@@ -22,7 +23,12 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-STUB = Path(__file__).resolve().parent / "python" / "runbeam" / "_native.pyi"
+PACKAGE = Path(__file__).resolve().parent / "python" / "runbeam"
+# Each stub and the module whose items it describes.
+STUBS = (
+    (PACKAGE / "_native.pyi", "runbeam._native"),
+    (PACKAGE / "resources.pyi", "runbeam.resources"),
+)
 MAX_LINE = 100
 
 Edit = Tuple[int, int, List[str]]  # replace lines [start, end) (0-based) with these
@@ -76,7 +82,7 @@ def edit_for(node: ast.stmt, doc: Optional[str], lines: List[str]) -> Optional[E
     if is_docstring(first):
         start, end = first.lineno - 1, first.end_lineno or first.lineno
         if lines[start][: first.col_offset].strip():
-            raise SystemExit(f"{STUB}:{first.lineno}: put the docstring on its own line")
+            raise SystemExit(f"stub line {first.lineno}: put the docstring on its own line")
         if doc is not None:
             return start, end, docstring_lines(doc, indent)
         if len(node.body) > 1:
@@ -86,12 +92,14 @@ def edit_for(node: ast.stmt, doc: Optional[str], lines: List[str]) -> Optional[E
         return start, end, [f"{indent}..."]
     if doc is None:
         return None
-    header_end = first.lineno - 1
+    # A decorated first statement starts at its first decorator.
+    decorators = getattr(first, "decorator_list", [])
+    header_end = min([first.lineno] + [d.lineno for d in decorators]) - 1
     line = lines[header_end]
     if line[: first.col_offset].strip():
         # `def f(...) -> T: ...` or `class C: ...` on one line.
         if not (isinstance(first, ast.Expr) and line.rstrip().endswith("...")):
-            raise SystemExit(f"{STUB}:{first.lineno}: unexpected one-line body")
+            raise SystemExit(f"stub line {first.lineno}: unexpected one-line body")
         return header_end, header_end + 1, [line[: first.col_offset].rstrip()] + docstring_lines(
             doc, indent
         )
@@ -131,32 +139,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail when the stub differs")
     args = parser.parse_args()
-    from runbeam import _native
+    import importlib
 
-    current = STUB.read_text(encoding="utf-8")
-    wanted = generate(current, _native)
-    if not args.check:
-        if wanted != current:
-            STUB.write_text(wanted, encoding="utf-8")
-        print(f"{STUB.name}: docstrings written from the built module")
-        return 0
-    if wanted == current:
-        print(f"{STUB.name}: docstrings match the built module")
-        return 0
-    sys.stdout.writelines(
-        difflib.unified_diff(
-            current.splitlines(keepends=True),
-            wanted.splitlines(keepends=True),
-            fromfile=f"{STUB.name} (checked in)",
-            tofile=f"{STUB.name} (from the Rust doc comments)",
-        )
-    )
-    print(
-        f"\n{STUB} docstrings differ from the Rust doc comments of the built module: "
-        "run 'make python-stubs' and commit the stub",
-        file=sys.stderr,
-    )
-    return 1
+    status = 0
+    for stub, module_name in STUBS:
+        current = stub.read_text(encoding="utf-8")
+        wanted = generate(current, importlib.import_module(module_name))
+        if not args.check:
+            if wanted != current:
+                stub.write_text(wanted, encoding="utf-8")
+            print(f"{stub.name}: docstrings written from the built module")
+        elif wanted == current:
+            print(f"{stub.name}: docstrings match the built module")
+        else:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    current.splitlines(keepends=True),
+                    wanted.splitlines(keepends=True),
+                    fromfile=f"{stub.name} (checked in)",
+                    tofile=f"{stub.name} (from the Rust doc comments)",
+                )
+            )
+            print(
+                f"\n{stub} docstrings differ from the Rust doc comments of the built module: "
+                "run 'make python-stubs' and commit the stub",
+                file=sys.stderr,
+            )
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -22,13 +22,15 @@ PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
 python-build:
 	$(PY_MATURIN) $(PY_FEATURES)
 
-## The type stubs (runbeam/_native.pyi) against the built module, with mypy.stubtest: names,
+## The type stubs (runbeam/_native.pyi, and runbeam/resources.pyi for the model classes the
+## native module defines) against the built module, with mypy.stubtest: names,
 ## parameter names, kinds and defaults, properties, static methods, @final. Exits non-zero on
 ## any mismatch, or on an allowlist entry that no longer matches anything. The allowlist holds
 ## only what stubtest cannot check for this module, each entry with its reason;
 ## tests/test_stubs.py checks what stubtest skips.
 python-stubtest: python-build
-	VIRTUAL_ENV=$(VENV) $(PYTHON) -m mypy.stubtest runbeam._native --allowlist $(PY_DIR)/stubtest-allowlist.txt
+	VIRTUAL_ENV=$(VENV) $(PYTHON) -m mypy.stubtest runbeam._native runbeam.resources \
+		--allowlist $(PY_DIR)/stubtest-allowlist.txt
 
 ## The docstrings of runbeam/_native.pyi, rewritten from the built module's __doc__: the Rust doc
 ## comments of the pyo3 items are their one source. Commit the stub after running it.

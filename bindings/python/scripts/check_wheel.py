@@ -13,10 +13,19 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-REQUIRED = ("runbeam/__init__.py", "runbeam/errors.py", "runbeam/_native.pyi", "runbeam/py.typed")
+REQUIRED = (
+    "runbeam/__init__.py",
+    "runbeam/errors.py",
+    "runbeam/resources.py",
+    "runbeam/_native.pyi",
+    "runbeam/resources.pyi",
+    "runbeam/py.typed",
+)
 SMOKE = (
     "import runbeam; r = runbeam.Reference.parse('runbeam.acme.Ingress.name.api'); "
     "assert str(r) == 'runbeam.acme.ingress.name.api', r; "
+    "from runbeam.resources import Service; "
+    "assert Service(name='s').to_dict() == {'name': 's'}; "
     "assert runbeam.__file__.find('site-packages') > 0, runbeam.__file__; "
     "print('wheel ok:', runbeam.__version__, runbeam.__file__)"
 )

@@ -9,46 +9,30 @@
 //! Every error is raised as the class of its kind (see [`crate::errors`]) with `status`,
 //! `retry_after`, `field_errors` and `request` filled in.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
-use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use runbeam_core::attempt::Attempt;
 use runbeam_core::client::{
-    Acknowledgement, AuthorizeRequest, AuthorizeResult, BaseUrl, Change, Collection,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_LIST_ALL_PER_PAGE, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, Jwks, MeshTokenResult, Page, PageCursor, PageRequest, ResolveResult,
-    ResolvedResource, Resource, RetryPolicy, UpdateKind, UpdateRequest, UpdateResult,
-    UpdatedConfig,
+    Acknowledgement, AuthorizeRequest, AuthorizeResult, BaseUrl, Change, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LIST_ALL_PER_PAGE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, Jwks,
+    MeshTokenResult, PageRequest, ResolveResult, ResolvedResource, RetryPolicy, UpdateKind,
+    UpdateRequest, UpdateResult, UpdatedConfig,
 };
 use runbeam_core::{Client, Reference, Secret};
 use serde_json::Value;
 
-use crate::convert::{datetime, json_to_py, nothing, py_to_json, seconds, to_json};
+use crate::collections::{self, Iterate, Walk, answer};
+use crate::convert::{datetime, json_to_py, py_to_json, seconds, to_json};
 use crate::errors::{OrRaise, invalid_argument};
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
 use crate::pair::class_pair;
 use crate::reference::PyReference;
-use crate::runtime::{Asyncio, Blocking, Flavor};
-
-fn collection(py: Python<'_>, name: &str) -> PyResult<Collection> {
-    Collection::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Collection::ALL.iter().map(|c| c.name()).collect();
-        invalid_argument(
-            py,
-            format!(
-                "unknown collection {name:?}; expected one of {}",
-                names.join(", ")
-            ),
-        )
-    })
-}
 
 fn reference(arg: &Bound<'_, PyAny>) -> PyResult<Reference> {
     if let Ok(r) = arg.cast::<PyReference>() {
@@ -384,68 +368,6 @@ fn mesh_token_result(py: Python<'_>, t: MeshTokenResult) -> PyResult<Py<PyAny>> 
     .into_py_any(py)
 }
 
-/// One page of a collection; `len(page)` is the number of items on it.
-#[pyclass(frozen, module = "runbeam", name = "Page")]
-pub struct PyPage {
-    /// The resources, as dicts.
-    #[pyo3(get)]
-    data: Py<PyList>,
-    #[pyo3(get)]
-    current_page: u64,
-    #[pyo3(get)]
-    last_page: u64,
-    #[pyo3(get)]
-    per_page: u64,
-    /// Items in the whole collection.
-    #[pyo3(get)]
-    total: u64,
-    #[pyo3(get)]
-    has_next: bool,
-}
-
-guarded! {
-    "Page";
-    #[pymethods]
-    impl PyPage {
-        fn __repr__(&self, py: Python<'_>) -> String {
-            format!(
-                "Page(current_page={}, last_page={}, per_page={}, total={}, items={})",
-                self.current_page,
-                self.last_page,
-                self.per_page,
-                self.total,
-                self.data.bind(py).len()
-            )
-        }
-
-        fn __len__(&self, py: Python<'_>) -> usize {
-            self.data.bind(py).len()
-        }
-    }
-}
-
-fn page(py: Python<'_>, p: Page<Resource>) -> PyResult<Py<PyAny>> {
-    let has_next = p.has_next();
-    let items = p
-        .data
-        .iter()
-        .map(|r| to_json(py, r))
-        .collect::<PyResult<Vec<_>>>()?;
-    PyPage {
-        data: PyList::new(py, items)?.unbind(),
-        current_page: p.meta.current_page,
-        last_page: p.meta.last_page,
-        per_page: p.meta.per_page,
-        total: p.meta.total,
-        has_next,
-    }
-    .into_py_any(py)
-}
-
-fn resource(py: Python<'_>, r: Resource) -> PyResult<Py<PyAny>> {
-    to_json(py, &r)
-}
-
 fn jwks(py: Python<'_>, r: Jwks) -> PyResult<Py<PyAny>> {
     to_json(py, &r)
 }
@@ -641,96 +563,6 @@ fn update_result(py: Python<'_>, r: UpdateResult) -> PyResult<Py<PyAny>> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Iteration over every item of every page.
-
-/// runbeam-core's page walk, and the items of the page it read last that were not handed out
-/// yet (Python iterates item by item).
-struct Pages {
-    cursor: PageCursor<Resource>,
-    buffer: VecDeque<Resource>,
-}
-
-type SharedPages = Arc<tokio::sync::Mutex<Pages>>;
-
-/// The walk of `list_all`: refused by the core (`InvalidArgumentError`) before any I/O when
-/// `per_page` is out of range.
-fn pages(
-    py: Python<'_>,
-    client: &Client,
-    collection: Collection,
-    per_page: u32,
-) -> PyResult<SharedPages> {
-    let cursor = client.collection(collection).pages(per_page).or_raise(py)?;
-    Ok(Arc::new(tokio::sync::Mutex::new(Pages {
-        cursor,
-        buffer: VecDeque::new(),
-    })))
-}
-
-/// The next item, asking the core's cursor for the next page when the current one is used up.
-/// A failed fetch can be retried by calling again (the cursor stays on that page).
-async fn next_item(pages: SharedPages) -> runbeam_core::Result<Option<Resource>> {
-    let mut p = pages.lock().await;
-    loop {
-        if let Some(item) = p.buffer.pop_front() {
-            return Ok(Some(item));
-        }
-        match p.cursor.next().await? {
-            Some(items) => p.buffer.extend(items),
-            None => return Ok(None),
-        }
-    }
-}
-
-/// Every item of every page of a collection (`Client.list_all`); pages are fetched as needed.
-/// After an error, iterating again retries the failed page.
-#[pyclass(frozen, module = "runbeam", name = "ResourceIterator")]
-pub struct PyResourceIterator {
-    pages: SharedPages,
-}
-
-guarded! {
-    "ResourceIterator";
-    #[pymethods]
-    impl PyResourceIterator {
-        fn __iter__(slf: Py<Self>) -> Py<Self> {
-            slf
-        }
-
-        fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-            let next = Attempt::pending(next_item(self.pages.clone()));
-            Blocking::finish(py, "ResourceIterator.__next__", next, |py, item| match item {
-                Some(item) => resource(py, item),
-                None => Err(PyStopIteration::new_err(())),
-            })
-        }
-    }
-}
-
-/// An async iterator over every item of a collection (`AsyncClient.list_all`).
-#[pyclass(frozen, module = "runbeam", name = "AsyncResourceIterator")]
-pub struct PyAsyncResourceIterator {
-    pages: SharedPages,
-}
-
-guarded! {
-    "AsyncResourceIterator";
-    #[pymethods]
-    impl PyAsyncResourceIterator {
-        fn __aiter__(slf: Py<Self>) -> Py<Self> {
-            slf
-        }
-
-        fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-            let next = Attempt::pending(next_item(self.pages.clone()));
-            Asyncio::finish(py, "AsyncResourceIterator.__anext__", next, |py, item| match item {
-                Some(item) => resource(py, item),
-                None => Err(PyStopAsyncIteration::new_err(())),
-            })
-        }
-    }
-}
-// ---------------------------------------------------------------------------------------------
 // The clients.
 
 fn authorize_request(
@@ -748,21 +580,15 @@ fn authorize_request(
     request
 }
 
-/// The iterator class `list_all` returns for a client class.
-trait Walk {
-    /// An iterator over `pages`.
-    fn iterator(py: Python<'_>, pages: SharedPages) -> PyResult<Py<PyAny>>;
-}
-
-impl Walk for PyClient {
-    fn iterator(py: Python<'_>, pages: SharedPages) -> PyResult<Py<PyAny>> {
-        PyResourceIterator { pages }.into_py_any(py)
+impl Iterate for PyClient {
+    fn iterator(py: Python<'_>, walk: Arc<dyn Walk>) -> PyResult<Py<PyAny>> {
+        collections::iterator(py, walk)
     }
 }
 
-impl Walk for PyAsyncClient {
-    fn iterator(py: Python<'_>, pages: SharedPages) -> PyResult<Py<PyAny>> {
-        PyAsyncResourceIterator { pages }.into_py_any(py)
+impl Iterate for PyAsyncClient {
+    fn iterator(py: Python<'_>, walk: Arc<dyn Walk>) -> PyResult<Py<PyAny>> {
+        collections::async_iterator(py, walk)
     }
 }
 
@@ -849,12 +675,18 @@ class_pair! {
             Ok(format!("{}({:?}{token})", Self::NAME, client.api_root()))
         }
 
-        /// Every item of every page of a collection; pages are fetched as needed.
+        /// Every item of every page of a collection, as `list` gives them (`dict`s, or model
+        /// objects for a model class); pages are fetched as needed.
         #[pyo3(signature = (collection, per_page=DEFAULT_LIST_ALL_PER_PAGE))]
-        fn list_all(&self, py: Python<'_>, collection: &str, per_page: u32) -> PyResult<Py<PyAny>> {
-            let c = self::collection(py, collection)?;
-            let pages = pages(py, &self.inner.get(py)?, c, per_page)?;
-            <Self as Walk>::iterator(py, pages)
+        fn list_all(
+            &self,
+            py: Python<'_>,
+            collection: &Bound<'_, PyAny>,
+            per_page: u32,
+        ) -> PyResult<Py<PyAny>> {
+            let target = collections::target(collection)?;
+            let walk = target.walk(&self.inner.get(py)?, per_page).or_raise(py)?;
+            <Self as Iterate>::iterator(py, walk)
         }
     }
     calls {
@@ -947,37 +779,42 @@ class_pair! {
         Attempt::pending(async move { client.update_config(request).await })
     }
 
-    /// One page of a collection (user token).
+    /// One page of a collection (user token). `collection` is a collection name (the items
+    /// are `dict`s) or a model class of `runbeam.resources` (the items are its objects).
     #[pyo3(signature = (collection, page=1, per_page=PageRequest::DEFAULT_PER_PAGE))]
-    fn list(py, client, collection: &str, page: u32, per_page: u32) -> self::page {
-        let c = client.collection(self::collection(py, collection)?);
-        Attempt::pending(async move { c.list(PageRequest { page, per_page }).await })
+    fn list(py, client, collection: &Bound<'_, PyAny>, page: u32, per_page: u32) -> answer {
+        collections::target(collection)?.list(&client, PageRequest { page, per_page })
     }
 
-    /// One resource of a collection (user token).
-    fn get(py, client, collection: &str, id: String) -> resource {
-        let c = client.collection(self::collection(py, collection)?);
-        Attempt::pending(async move { c.get(&id).await })
+    /// One resource of a collection (user token): a `dict`, or an object of the model class
+    /// given as `collection`.
+    fn get(py, client, collection: &Bound<'_, PyAny>, id: String) -> answer {
+        collections::target(collection)?.get(&client, id)
     }
 
-    /// Creates a resource from a JSON-serializable body (user token); never retried.
-    fn create(py, client, collection: &str, body: &Bound<'_, PyAny>) -> resource {
-        let c = client.collection(self::collection(py, collection)?);
-        let body = py_to_json(body)?;
-        Attempt::pending(async move { c.create(&body).await })
+    /// Deletes a resource (user token); returns `None`. `collection` is a collection name or
+    /// a model class.
+    fn delete(py, client, collection: &Bound<'_, PyAny>, id: String) -> answer {
+        collections::target(collection)?.delete(&client, id)
+    }
+    }
+    varargs {
+    /// Creates a resource (user token; never retried): `create(collection, body)` with a
+    /// collection name and a JSON-serializable body returns a `dict`; `create(model)` with a
+    /// model object of `runbeam.resources` (its class names the collection) returns the
+    /// created model.
+    fn create(py, client, *args, **kwargs) -> answer {
+        let (target, body) = collections::create_args(args, kwargs)?;
+        target.create(&client, &body)?
     }
 
-    /// Updates a resource with the fields of a JSON-serializable body (user token).
-    fn update(py, client, collection: &str, id: String, body: &Bound<'_, PyAny>) -> resource {
-        let c = client.collection(self::collection(py, collection)?);
-        let body = py_to_json(body)?;
-        Attempt::pending(async move { c.update(&id, &body).await })
-    }
-
-    /// Deletes a resource (user token); returns `None`.
-    fn delete(py, client, collection: &str, id: String) -> nothing {
-        let c = client.collection(self::collection(py, collection)?);
-        Attempt::pending(async move { c.delete(&id).await })
+    /// Updates a resource with the fields of a body (user token): `update(collection, id,
+    /// body)` with a collection name and a JSON-serializable body returns a `dict`;
+    /// `update(id, model)` with a model object of `runbeam.resources` (its fields that are
+    /// set, and its `extra`) returns the updated model.
+    fn update(py, client, *args, **kwargs) -> answer {
+        let (target, id, body) = collections::update_args(args, kwargs)?;
+        target.update(&client, id, &body)?
     }
     }
 }

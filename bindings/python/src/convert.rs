@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use runbeam_core::{Error, ErrorKind};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::errors::{invalid_argument, to_py_err};
 
@@ -37,14 +37,17 @@ pub(crate) fn json_to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
                 .collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, items)?.into_any().unbind()
         }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (k, v) in map {
-                dict.set_item(k, json_to_py(py, v)?)?;
-            }
-            dict.into_any().unbind()
-        }
+        Value::Object(map) => map_to_py(py, map)?,
     })
+}
+
+/// A JSON object as a `dict`.
+pub(crate) fn map_to_py(py: Python<'_>, map: &Map<String, Value>) -> PyResult<Py<PyAny>> {
+    let dict = PyDict::new(py);
+    for (k, v) in map {
+        dict.set_item(k, json_to_py(py, v)?)?;
+    }
+    Ok(dict.into_any().unbind())
 }
 
 /// A serializable core value as plain Python values (`dict`, `list`, …).

@@ -18,6 +18,7 @@
 use pyo3::prelude::*;
 
 mod client;
+mod collections;
 mod config;
 mod convert;
 mod errors;
@@ -27,6 +28,7 @@ mod jwt;
 mod pair;
 mod reference;
 mod resolver;
+mod resources;
 mod runtime;
 mod storage;
 
@@ -52,9 +54,9 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::PyResolveResult>()?;
     m.add_class::<client::PyResolvedResource>()?;
     m.add_class::<client::PyMeshTokenResult>()?;
-    m.add_class::<client::PyPage>()?;
-    m.add_class::<client::PyResourceIterator>()?;
-    m.add_class::<client::PyAsyncResourceIterator>()?;
+    m.add_class::<collections::PyPage>()?;
+    m.add_class::<collections::PyResourceIterator>()?;
+    m.add_class::<collections::PyAsyncResourceIterator>()?;
     m.add_class::<client::PyChange>()?;
     m.add_class::<client::PyAcknowledgement>()?;
     m.add_class::<client::PyUpdateResult>()?;
@@ -83,6 +85,7 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<resolver::PyIssuedMeshToken>()?;
     m.add_class::<resolver::PyResolverStats>()?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
+    resources::register(m)?;
     // Test-only (debug builds): `_fault_arm(site, count)` makes the next `count` calls that
     // pass `site` panic, for tests/test_panic_boundary.py. Declared in the stubs' internal
     // hooks and allowlisted for stubtest (release builds lack it).

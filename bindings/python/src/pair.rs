@@ -21,6 +21,11 @@
 ///         /// docs
 ///         fn validate(py, v, token: &str) -> claims { v.validate_attempt(token) }
 ///     }
+///     varargs {   // optional: calls taking `*args, **kwargs` (`args`: a tuple, `kwargs`: an
+///                 // optional dict), for a call whose parameters depend on its arguments' types
+///         /// docs
+///         fn create(py, client, *args, **kwargs) -> answer { ... }
+///     }
 /// }
 /// ```
 ///
@@ -35,19 +40,25 @@ macro_rules! class_pair {
         holds $inner:ty;
         members { $($members:tt)* }
         calls { $($calls:tt)* }
+        $(varargs { $($varargs:tt)* })?
     ) => {
         $crate::pair::class_pair!(
             @class [$(#[$sync_attr])*] $sync, $sync_name, $crate::runtime::Blocking, Py<PyAny>,
-            $inner; { $($members)* } $($calls)*
+            $inner; { $($members)* } [$($($varargs)*)?] $($calls)*
         );
         $crate::pair::class_pair!(
             @class [$(#[$async_attr])*] $async_, $async_name, $crate::runtime::Asyncio,
-            Bound<'py, PyAny>, $inner; { $($members)* } $($calls)*
+            Bound<'py, PyAny>, $inner; { $($members)* } [$($($varargs)*)?] $($calls)*
         );
     };
     (
         @class [$($attr:tt)*] $class:ident, $name:literal, $flavor:ty, $out:ty, $inner:ty;
         { $($members:tt)* }
+        [$(
+            $(#[$vattr:meta])*
+            fn $vcall:ident($vpy:ident, $vthis:ident, *$args:ident, **$kwargs:ident)
+                -> $vconvert:path $vbody:block
+        )*]
         $(
             $(#[$cattr:meta])*
             fn $call:ident($py:ident, $this:ident $(, $arg:ident: $ty:ty)*) -> $convert:path
@@ -82,6 +93,26 @@ macro_rules! class_pair {
                             concat!($name, ".", stringify!($call)),
                             attempt,
                             $convert,
+                        )
+                    }
+                )*
+
+                $(
+                    $(#[$vattr])*
+                    #[pyo3(signature = (*$args, **$kwargs))]
+                    fn $vcall<'py>(
+                        &self,
+                        $vpy: Python<'py>,
+                        $args: &Bound<'py, pyo3::types::PyTuple>,
+                        $kwargs: Option<&Bound<'py, pyo3::types::PyDict>>,
+                    ) -> PyResult<$out> {
+                        let $vthis = self.inner.get($vpy)?;
+                        let attempt = $vbody;
+                        <$flavor as $crate::runtime::Flavor>::finish(
+                            $vpy,
+                            concat!($name, ".", stringify!($vcall)),
+                            attempt,
+                            $vconvert,
                         )
                     }
                 )*

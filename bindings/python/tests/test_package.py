@@ -25,6 +25,7 @@ def test_package_is_typed():
     package = Path(runbeam.__file__).parent
     assert (package / "py.typed").is_file()
     assert (package / "_native.pyi").is_file()
+    assert (package / "resources.pyi").is_file()
 
 
 def test_native_module_is_abi3():
@@ -35,6 +36,6 @@ def test_all_names_exist():
     for name in runbeam.__all__:
         assert hasattr(runbeam, name), name
     public = {
-        n for n in vars(runbeam) if not n.startswith("_") and n not in {"errors", "annotations"}
+        n for n in vars(runbeam) if not n.startswith("_") and n not in {"errors", "resources", "annotations"}
     }
     assert public <= set(runbeam.__all__), public - set(runbeam.__all__)

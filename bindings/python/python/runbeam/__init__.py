@@ -3,6 +3,7 @@ Cloud API client (:class:`Client`, :class:`AsyncClient`), the JWT validator
 (:class:`Validator`, :class:`AsyncValidator`) and token storage with the machine-token lifecycle
 (:func:`open_token_store`, :class:`TokenManager`, :class:`AsyncTokenManager`), and mesh
 resource resolution with a cache and mesh tokens (:class:`Resolver`, :class:`AsyncResolver`).
+The typed resource models of the collections are in :mod:`runbeam.resources`.
 
 All logic lives in the Rust core (``runbeam-core``); this package is a thin, typed binding.
 
@@ -60,7 +61,7 @@ from ._native import (
     Reference,
     __version__,
 )
-from . import errors
+from . import errors, resources
 # One exception class per error kind of the core, exactly the names of `errors.__all__`
 # (tests/test_errors.py checks both against the core's table).
 from .errors import *  # noqa: F403

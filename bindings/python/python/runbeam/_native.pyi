@@ -5,9 +5,12 @@ Checked against the built module by ``mypy.stubtest`` (``make python-stubtest``)
 
 import datetime
 import os
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union, final
+from types import GenericAlias
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Generic, Iterable, Iterator, List, Optional, Tuple, Type, TypeVar, Union, final, overload
 
 from typing_extensions import disjoint_base
+
+from . import resources as _resources
 
 __version__: str
 
@@ -371,13 +374,29 @@ class MeshTokenResult:
     def mesh_id(self) -> str: ...
     def __repr__(self) -> str: ...
 
+# The typed resource models (runbeam.resources), and what a page or an iteration yields.
+_AnyModel = Union[
+    _resources.Gateway,
+    _resources.Service,
+    _resources.Endpoint,
+    _resources.Backend,
+    _resources.Pipeline,
+    _resources.Mesh,
+    _resources.Ingress,
+    _resources.Egress,
+]
+_Model = TypeVar("_Model", bound=_AnyModel)
+_Item = TypeVar("_Item", covariant=True)
+
 @final
-class Page:
+class Page(Generic[_Item]):
     """One page of a collection; `len(page)` is the number of items on it."""
 
     @property
-    def data(self) -> List[_Json]:
-        """The resources, as dicts."""
+    def data(self) -> List[_Item]:
+        """The resources: `dict`s for a collection named by a string, model objects for a model
+        class.
+        """
     @property
     def current_page(self) -> int: ...
     @property
@@ -391,22 +410,29 @@ class Page:
     def has_next(self) -> bool: ...
     def __len__(self) -> int: ...
     def __repr__(self) -> str: ...
+    @classmethod
+    def __class_getitem__(cls, key: Any) -> GenericAlias: ...
 
 @final
-class ResourceIterator:
-    """Every item of every page of a collection (`Client.list_all`); pages are fetched as needed.
-    After an error, iterating again retries the failed page.
+class ResourceIterator(Generic[_Item]):
+    """Every item of every page of a collection (`Client.list_all`): `dict`s or model objects, as
+    `list` gives them; pages are fetched as needed. After an error, iterating again retries the
+    failed page.
     """
 
-    def __iter__(self) -> Iterator[_Json]: ...
-    def __next__(self) -> _Json: ...
+    def __iter__(self) -> Iterator[_Item]: ...
+    def __next__(self) -> _Item: ...
+    @classmethod
+    def __class_getitem__(cls, key: Any) -> GenericAlias: ...
 
 @final
-class AsyncResourceIterator:
+class AsyncResourceIterator(Generic[_Item]):
     """An async iterator over every item of a collection (`AsyncClient.list_all`)."""
 
-    def __aiter__(self) -> AsyncIterator[_Json]: ...
-    def __anext__(self) -> Awaitable[_Json]: ...
+    def __aiter__(self) -> AsyncIterator[_Item]: ...
+    def __anext__(self) -> Awaitable[_Item]: ...
+    @classmethod
+    def __class_getitem__(cls, key: Any) -> GenericAlias: ...
 
 @final
 class Change:
@@ -549,18 +575,72 @@ class Client:
         """Creates (no `id`, or an unknown one) or updates a gateway, pipeline, transform or mesh
         configuration from TOML (machine token; `POST /harmony/update`, never retried).
         """
-    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Page:
-        """One page of a collection (user token)."""
-    def list_all(self, collection: str, per_page: int = ...) -> ResourceIterator:
-        """Every item of every page of a collection; pages are fetched as needed."""
+    @overload
+    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Page[_Json]:
+        """One page of a collection (user token). `collection` is a collection name (the items
+        are `dict`s) or a model class of `runbeam.resources` (the items are its objects).
+        """
+    @overload
+    def list(
+        self, collection: Type[_Model], page: int = 1, per_page: int = ...
+    ) -> Page[_Model]:
+        """One page of a collection (user token). `collection` is a collection name (the items
+        are `dict`s) or a model class of `runbeam.resources` (the items are its objects).
+        """
+    @overload
+    def list_all(self, collection: str, per_page: int = ...) -> ResourceIterator[_Json]:
+        """Every item of every page of a collection, as `list` gives them (`dict`s, or model
+        objects for a model class); pages are fetched as needed.
+        """
+    @overload
+    def list_all(
+        self, collection: Type[_Model], per_page: int = ...
+    ) -> ResourceIterator[_Model]:
+        """Every item of every page of a collection, as `list` gives them (`dict`s, or model
+        objects for a model class); pages are fetched as needed.
+        """
+    @overload
     def get(self, collection: str, id: str) -> _Json:
-        """One resource of a collection (user token)."""
-    def create(self, collection: str, body: _Json) -> _Json:
-        """Creates a resource from a JSON-serializable body (user token); never retried."""
-    def update(self, collection: str, id: str, body: _Json) -> _Json:
-        """Updates a resource with the fields of a JSON-serializable body (user token)."""
-    def delete(self, collection: str, id: str) -> None:
-        """Deletes a resource (user token); returns `None`."""
+        """One resource of a collection (user token): a `dict`, or an object of the model class
+        given as `collection`.
+        """
+    @overload
+    def get(self, collection: Type[_Model], id: str) -> _Model:
+        """One resource of a collection (user token): a `dict`, or an object of the model class
+        given as `collection`.
+        """
+    @overload
+    def create(self, collection: str, body: Any) -> _Json:
+        """Creates a resource (user token; never retried): `create(collection, body)` with a
+        collection name and a JSON-serializable body returns a `dict`; `create(model)` with a
+        model object of `runbeam.resources` (its class names the collection) returns the
+        created model.
+        """
+    @overload
+    def create(self, model: _Model) -> _Model:
+        """Creates a resource (user token; never retried): `create(collection, body)` with a
+        collection name and a JSON-serializable body returns a `dict`; `create(model)` with a
+        model object of `runbeam.resources` (its class names the collection) returns the
+        created model.
+        """
+    @overload
+    def update(self, collection: str, id: str, body: Any) -> _Json:
+        """Updates a resource with the fields of a body (user token): `update(collection, id,
+        body)` with a collection name and a JSON-serializable body returns a `dict`;
+        `update(id, model)` with a model object of `runbeam.resources` (its fields that are
+        set, and its `extra`) returns the updated model.
+        """
+    @overload
+    def update(self, id: str, model: _Model) -> _Model:
+        """Updates a resource with the fields of a body (user token): `update(collection, id,
+        body)` with a collection name and a JSON-serializable body returns a `dict`;
+        `update(id, model)` with a model object of `runbeam.resources` (its fields that are
+        set, and its `extra`) returns the updated model.
+        """
+    def delete(self, collection: Union[str, Type[_AnyModel]], id: str) -> None:
+        """Deletes a resource (user token); returns `None`. `collection` is a collection name or
+        a model class.
+        """
     def __repr__(self) -> str: ...
 
 @final
@@ -633,18 +713,74 @@ class AsyncClient:
         """Creates (no `id`, or an unknown one) or updates a gateway, pipeline, transform or mesh
         configuration from TOML (machine token; `POST /harmony/update`, never retried).
         """
-    def list(self, collection: str, page: int = 1, per_page: int = ...) -> Awaitable[Page]:
-        """One page of a collection (user token)."""
-    def list_all(self, collection: str, per_page: int = ...) -> AsyncResourceIterator:
-        """Every item of every page of a collection; pages are fetched as needed."""
+    @overload
+    def list(
+        self, collection: str, page: int = 1, per_page: int = ...
+    ) -> Awaitable[Page[_Json]]:
+        """One page of a collection (user token). `collection` is a collection name (the items
+        are `dict`s) or a model class of `runbeam.resources` (the items are its objects).
+        """
+    @overload
+    def list(
+        self, collection: Type[_Model], page: int = 1, per_page: int = ...
+    ) -> Awaitable[Page[_Model]]:
+        """One page of a collection (user token). `collection` is a collection name (the items
+        are `dict`s) or a model class of `runbeam.resources` (the items are its objects).
+        """
+    @overload
+    def list_all(self, collection: str, per_page: int = ...) -> AsyncResourceIterator[_Json]:
+        """Every item of every page of a collection, as `list` gives them (`dict`s, or model
+        objects for a model class); pages are fetched as needed.
+        """
+    @overload
+    def list_all(
+        self, collection: Type[_Model], per_page: int = ...
+    ) -> AsyncResourceIterator[_Model]:
+        """Every item of every page of a collection, as `list` gives them (`dict`s, or model
+        objects for a model class); pages are fetched as needed.
+        """
+    @overload
     def get(self, collection: str, id: str) -> Awaitable[_Json]:
-        """One resource of a collection (user token)."""
-    def create(self, collection: str, body: _Json) -> Awaitable[_Json]:
-        """Creates a resource from a JSON-serializable body (user token); never retried."""
-    def update(self, collection: str, id: str, body: _Json) -> Awaitable[_Json]:
-        """Updates a resource with the fields of a JSON-serializable body (user token)."""
-    def delete(self, collection: str, id: str) -> Awaitable[None]:
-        """Deletes a resource (user token); returns `None`."""
+        """One resource of a collection (user token): a `dict`, or an object of the model class
+        given as `collection`.
+        """
+    @overload
+    def get(self, collection: Type[_Model], id: str) -> Awaitable[_Model]:
+        """One resource of a collection (user token): a `dict`, or an object of the model class
+        given as `collection`.
+        """
+    @overload
+    def create(self, collection: str, body: Any) -> Awaitable[_Json]:
+        """Creates a resource (user token; never retried): `create(collection, body)` with a
+        collection name and a JSON-serializable body returns a `dict`; `create(model)` with a
+        model object of `runbeam.resources` (its class names the collection) returns the
+        created model.
+        """
+    @overload
+    def create(self, model: _Model) -> Awaitable[_Model]:
+        """Creates a resource (user token; never retried): `create(collection, body)` with a
+        collection name and a JSON-serializable body returns a `dict`; `create(model)` with a
+        model object of `runbeam.resources` (its class names the collection) returns the
+        created model.
+        """
+    @overload
+    def update(self, collection: str, id: str, body: Any) -> Awaitable[_Json]:
+        """Updates a resource with the fields of a body (user token): `update(collection, id,
+        body)` with a collection name and a JSON-serializable body returns a `dict`;
+        `update(id, model)` with a model object of `runbeam.resources` (its fields that are
+        set, and its `extra`) returns the updated model.
+        """
+    @overload
+    def update(self, id: str, model: _Model) -> Awaitable[_Model]:
+        """Updates a resource with the fields of a body (user token): `update(collection, id,
+        body)` with a collection name and a JSON-serializable body returns a `dict`;
+        `update(id, model)` with a model object of `runbeam.resources` (its fields that are
+        set, and its `extra`) returns the updated model.
+        """
+    def delete(self, collection: Union[str, Type[_AnyModel]], id: str) -> Awaitable[None]:
+        """Deletes a resource (user token); returns `None`. `collection` is a collection name or
+        a model class.
+        """
     def __repr__(self) -> str: ...
 
 # --- JWT validation (SPEC §4) -----------------------------------------------------------------
