@@ -28,7 +28,9 @@ use napi::bindgen_prelude::{
 use napi::sys;
 use napi_derive::napi;
 use runbeam_core::attempt::Attempt;
-use runbeam_core::jwt::{self, Algorithm, Audience, Claims as CoreClaims, DEFAULT_CACHE_CAPACITY};
+use runbeam_core::jwt::{
+    self, Algorithm, Audience, Claims as CoreClaims, DEFAULT_CACHE_CAPACITY, api_base_url_of,
+};
 
 use crate::arg::{self, AbortSignal, Count, Milliseconds, Signal};
 use crate::error;
@@ -97,11 +99,6 @@ struct Registry {
 thread_local! {
     static REGISTRY: RefCell<Registry> = const { RefCell::new(Registry { classes: Vec::new() }) };
 
-    /// A copy of the first claims built on this thread: what [`api_base_url`] asks
-    /// runbeam-core's `Claims::api_base_url` with, the `iss` replaced by the one asked about
-    /// (the core has no public way to build claims, nor to take the rule for an issuer alone;
-    /// a `Claims` object exists only once this is set).
-    static CARRIER: RefCell<Option<CoreClaims>> = const { RefCell::new(None) };
 }
 
 /// Registers the JavaScript `Claims` class, whose constructor takes
@@ -195,13 +192,6 @@ impl Values<'_> {
 
 /// A new JavaScript `Claims` object for `claims`.
 pub(crate) fn new_claims(env: &Env, claims: &CoreClaims) -> Result<sys::napi_value> {
-    CARRIER.with(|carrier| {
-        if let Ok(mut carrier) = carrier.try_borrow_mut()
-            && carrier.is_none()
-        {
-            *carrier = Some(claims.clone());
-        }
-    });
     let class = REGISTRY.with(|r| {
         r.borrow()
             .classes
@@ -605,19 +595,8 @@ impl Validator {
 #[napi(js_name = "__apiBaseUrl", skip_typescript)]
 pub fn api_base_url(env: &Env, iss: Option<arg::String>) -> Result<String> {
     error::entry(env, "Claims.apiBaseUrl", || {
-        let claims = CARRIER.with(|carrier| {
-            carrier.borrow().clone().map(|mut claims| {
-                claims.iss = iss.map(String::from);
-                claims
-            })
-        });
-        match claims {
-            Some(claims) => error::core(env, || claims.api_base_url()),
-            None => Err(error::internal(
-                env,
-                "Claims.apiBaseUrl before any claims were built",
-            )),
-        }
+        let iss = iss.map(String::from);
+        error::core(env, || api_base_url_of(iss.as_deref()))
     })
 }
 

@@ -97,6 +97,42 @@ pub struct Claims {
     json: String,
 }
 
+/// The rule of [`Claims::api_base_url`] for an issuer alone: the origin
+/// (`scheme://host[:port]`) of `iss`, for bindings that hold the issuer but not the claims.
+///
+/// ```
+/// use runbeam_core::jwt::api_base_url_of;
+/// assert_eq!(api_base_url_of(Some("https://app.runbeam.io/api/x"))?, "https://app.runbeam.io");
+/// assert!(api_base_url_of(Some("runbeam")).is_err());
+/// assert!(api_base_url_of(None).is_err());
+/// # Ok::<(), runbeam_core::Error>(())
+/// ```
+///
+/// # Errors
+/// `InvalidArgument` when there is no `iss`, or it is not an `http(s)://` URL with a host.
+pub fn api_base_url_of(iss: Option<&str>) -> Result<String, Error> {
+    let no_url = |why: &str| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("the token's issuer {why}, so it names no Runbeam API URL"),
+        )
+    };
+    let iss = iss.ok_or_else(|| no_url("is missing"))?;
+    let url = url::Url::parse(iss).map_err(|_| {
+        no_url(&format!(
+            "'{}' is not a URL",
+            crate::error::quote_input(iss, 80)
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(no_url(&format!(
+            "'{}' is not an http(s) URL with a host",
+            crate::error::quote_input(iss, 80)
+        )));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 impl Claims {
     /// The claim `name`, any type; `None` when absent.
     pub fn get(&self, name: &str) -> Option<&Value> {
@@ -127,26 +163,7 @@ impl Claims {
     /// # Errors
     /// `InvalidArgument` when there is no `iss`, or it is not an `http(s)://` URL with a host.
     pub fn api_base_url(&self) -> Result<String, Error> {
-        let no_url = |why: &str| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!("the token's issuer {why}, so it names no Runbeam API URL"),
-            )
-        };
-        let iss = self.iss.as_deref().ok_or_else(|| no_url("is missing"))?;
-        let url = url::Url::parse(iss).map_err(|_| {
-            no_url(&format!(
-                "'{}' is not a URL",
-                crate::error::quote_input(iss, 80)
-            ))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(no_url(&format!(
-                "'{}' is not an http(s) URL with a host",
-                crate::error::quote_input(iss, 80)
-            )));
-        }
-        Ok(url.origin().ascii_serialization())
+        api_base_url_of(self.iss.as_deref())
     }
 
     /// Whether the claim `name` is present and not null (typed claims answer without

@@ -49,7 +49,7 @@ pub use builder::{
     DEFAULT_CACHE_CAPACITY, DEFAULT_JWKS_DEADLINE, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY,
     DEFAULT_MAX_STALE, DEFAULT_MIN_REFRESH_INTERVAL, MAX_JWKS_BYTES, ValidatorBuilder,
 };
-pub use claims::{Audience, Claims, TokenTeam, TokenUser};
+pub use claims::{Audience, Claims, TokenTeam, TokenUser, api_base_url_of};
 pub use compact::{MAX_TOKEN_BYTES, check_token_size};
 pub use issuer::normalize_issuer;
 pub use keys::MAX_KEYS_PER_SET;
