@@ -333,6 +333,13 @@ typedef void (*runbeam_json_callback)(void *user_data,
 /**
  * A collection of the Cloud API (docs/spec.md §3.3), for `runbeam_client_list()` and friends.
  * Integer values are stable.
+ *
+ * Resources cross the C ABI as JSON objects, the typed models of the Rust core
+ * (`runbeam_core::client::resources`). In each, every resource has `"id"` (string), `"team_id"` (string), `"created_at"` and `"updated_at"` (RFC 3339 or null),
+ * plus the fields listed with its collection below; any other field the server sends is passed
+ * through as it came, and is sent back as given by `runbeam_client_create()` /
+ * `runbeam_client_update_resource()`. Optional fields may be absent or null; `<x>_id` fields
+ * hold the id of a resource of that collection.
  */
 typedef int32_t runbeam_collection;
 
@@ -536,42 +543,53 @@ typedef void (*runbeam_renewal_window_callback)(void *user_data,
                                                 const runbeam_machine_token *token);
 
 /**
- * `gateways`
+ * `gateways`: `{"code": string (required to create), "name": string, "description": string,
+ * "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_GATEWAYS 1
 
 /**
- * `services`
+ * `services`: `{"name": string (required), "url": string, "description": string,
+ * "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_SERVICES 2
 
 /**
- * `endpoints`
+ * `endpoints`: `{"name": string (required), "pipeline_id": string, "path": string (starting
+ * with "/"), "description": string, "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_ENDPOINTS 3
 
 /**
- * `backends`
+ * `backends`: `{"name": string (required), "pipeline_id": string, "url": string,
+ * "description": string, "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_BACKENDS 4
 
 /**
- * `pipelines`
+ * `pipelines`: `{"name": string (required), "gateway_id": string, "description": string,
+ * "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_PIPELINES 5
 
 /**
- * `meshes`
+ * `meshes`: `{"name": string (required), "protocol": "http" | "http3", "description": string,
+ * "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_MESHES 6
 
 /**
- * `ingresses`
+ * `ingresses`: `{"name": string (required), "urls": [string, ...] (at least one, required),
+ * "protocol": "http" | "http3", "mode": "default" | "mesh", "mesh_id": string,
+ * "pipeline_id": string, "gateway_id": string, "endpoint_id": string, "description": string,
+ * "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_INGRESSES 7
 
 /**
- * `egresses`
+ * `egresses`: `{"name": string (required), "protocol": "http" | "http3", "mode": "default" |
+ * "mesh", "mesh_id": string, "pipeline_id": string, "gateway_id": string, "backend_id": string,
+ * "description": string, "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_EGRESSES 8
 

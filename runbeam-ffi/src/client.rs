@@ -40,23 +40,41 @@ use crate::strings::{into_c_string, into_secret_c_string, secret_json, wipe_json
 
 /// A collection of the Cloud API (docs/spec.md §3.3), for `runbeam_client_list()` and friends.
 /// Integer values are stable.
+///
+/// Resources cross the C ABI as JSON objects, the typed models of the Rust core
+/// (`runbeam_core::client::resources`). In each, every resource has `"id"` (string), `"team_id"` (string), `"created_at"` and `"updated_at"` (RFC 3339 or null),
+/// plus the fields listed with its collection below; any other field the server sends is passed
+/// through as it came, and is sent back as given by `runbeam_client_create()` /
+/// `runbeam_client_update_resource()`. Optional fields may be absent or null; `<x>_id` fields
+/// hold the id of a resource of that collection.
 #[allow(non_camel_case_types)]
 pub type runbeam_collection = i32;
-/// `gateways`
+/// `gateways`: `{"code": string (required to create), "name": string, "description": string,
+/// "enabled": bool}`.
 pub const RUNBEAM_COLLECTION_GATEWAYS: runbeam_collection = 1;
-/// `services`
+/// `services`: `{"name": string (required), "url": string, "description": string,
+/// "enabled": bool}`.
 pub const RUNBEAM_COLLECTION_SERVICES: runbeam_collection = 2;
-/// `endpoints`
+/// `endpoints`: `{"name": string (required), "pipeline_id": string, "path": string (starting
+/// with "/"), "description": string, "enabled": bool}`.
 pub const RUNBEAM_COLLECTION_ENDPOINTS: runbeam_collection = 3;
-/// `backends`
+/// `backends`: `{"name": string (required), "pipeline_id": string, "url": string,
+/// "description": string, "enabled": bool}`.
 pub const RUNBEAM_COLLECTION_BACKENDS: runbeam_collection = 4;
-/// `pipelines`
+/// `pipelines`: `{"name": string (required), "gateway_id": string, "description": string,
+/// "enabled": bool}`.
 pub const RUNBEAM_COLLECTION_PIPELINES: runbeam_collection = 5;
-/// `meshes`
+/// `meshes`: `{"name": string (required), "protocol": "http" | "http3", "description": string,
+/// "enabled": bool}`.
 pub const RUNBEAM_COLLECTION_MESHES: runbeam_collection = 6;
-/// `ingresses`
+/// `ingresses`: `{"name": string (required), "urls": [string, ...] (at least one, required),
+/// "protocol": "http" | "http3", "mode": "default" | "mesh", "mesh_id": string,
+/// "pipeline_id": string, "gateway_id": string, "endpoint_id": string, "description": string,
+/// "enabled": bool}`.
 pub const RUNBEAM_COLLECTION_INGRESSES: runbeam_collection = 7;
-/// `egresses`
+/// `egresses`: `{"name": string (required), "protocol": "http" | "http3", "mode": "default" |
+/// "mesh", "mesh_id": string, "pipeline_id": string, "gateway_id": string, "backend_id": string,
+/// "description": string, "enabled": bool}`.
 pub const RUNBEAM_COLLECTION_EGRESSES: runbeam_collection = 8;
 
 fn collection_arg(collection: runbeam_collection) -> Result<Collection, Error> {
