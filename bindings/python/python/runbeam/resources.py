@@ -1,4 +1,5 @@
-"""Typed resource models of the eight Runbeam Cloud collections (``runbeam_core::client::resources``).
+"""Typed resource models of the eight Runbeam Cloud collections
+(``runbeam_core::client::resources``).
 
 Each class wraps the core's model of the same name: the fields of its collection as read-only
 typed attributes, ``extra`` (the fields the server sent that this SDK does not know, kept and
