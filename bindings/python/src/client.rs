@@ -603,10 +603,12 @@ class_pair! {
     /// included; `max_attempts` counts the first attempt; a response body larger than
     /// `max_body_bytes` is a `ProtocolError`. The defaults are the core's.
     ///
-    /// Collections are named by string: `"gateways"`, `"services"`, `"endpoints"`,
-    /// `"backends"`, `"pipelines"`, `"meshes"`, `"ingresses"`, `"egresses"`. Every method
-    /// raises the `RunbeamError` subclass of the failure, with `status`, `retry_after`,
-    /// `field_errors` and `request` filled in from the server's answer.
+    /// A collection is named by string (`"gateways"`, `"services"`, `"endpoints"`,
+    /// `"backends"`, `"pipelines"`, `"meshes"`, `"ingresses"`, `"egresses"`; resources are
+    /// `dict`s) or by a model class of `runbeam.resources` (`Service`, …; resources are its
+    /// objects). Every method raises the `RunbeamError` subclass of the failure, with
+    /// `status`, `retry_after`, `field_errors` and `request` filled in from the server's
+    /// answer.
     sync PyClient = "Client";
     /// The Runbeam Cloud API client for asyncio: the arguments of `Client`, and every API call
     /// returns an awaitable (cancelling it aborts the request).

@@ -202,6 +202,8 @@ impl<M: ModelClass> Form for Models<M> {
     type Body = M::Core;
 
     fn items(&self, client: &Client) -> CollectionClient<Sent<M::Core>> {
+        // `Client::resources::<M::Core>()` with items decoded as `Sent`: the core model by its
+        // own serde rules, and the JSON it came in for `to_dict()`.
         client.collection_as(<M::Core as CollectionResource>::COLLECTION)
     }
 

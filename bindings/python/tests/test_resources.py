@@ -51,6 +51,10 @@ def test_the_models_are_their_own_classes_not_the_configurations():
     assert runbeam.Mesh is not Mesh and runbeam.Ingress is not Ingress
     assert runbeam.Egress is not Egress
     assert sorted(runbeam.resources.__all__) == sorted(m.__name__ for m in MODELS)
+    # The generic result classes can be parametrized at run time, as the stubs do.
+    assert runbeam.Page[Service].__args__ == (Service,)
+    assert runbeam.ResourceIterator[Mesh].__origin__ is runbeam.ResourceIterator
+    assert runbeam.AsyncResourceIterator[Ingress].__args__ == (Ingress,)
 
 
 def test_a_model_made_to_be_created_holds_what_was_given():
