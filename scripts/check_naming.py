@@ -30,6 +30,7 @@ SURFACES = {
     "C": [ROOT / "include" / "runbeam.h"],
     "Python": [
         ROOT / "bindings/python/python/runbeam/_native.pyi",
+        ROOT / "bindings/python/python/runbeam/resources.pyi",
         ROOT / "bindings/python/python/runbeam/__init__.py",
         ROOT / "bindings/python/python/runbeam/errors.py",
     ],
