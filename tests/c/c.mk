@@ -7,6 +7,9 @@
 # `make keyring-test`, inside dbus-run-session + scripts/with-keyring.sh.
 # test_resolver drives the resolver (single-flight, TTL, stale answers under /_dev/faults,
 # reload, mesh tokens and their verification by a receiving resolver) against the devcloud.
+# test_resources creates, reads, lists (list_all and a page cursor), updates and deletes a
+# resource of each of the eight collections (every field of the header's schemas, the server's
+# unlisted fields passed through), and authorizes with a user JWT minted by /_dev/jwt.
 # test_client_async covers the callback forms test_client does not (change feed, resources,
 # revoke, list_all) and the page cursor (multi-page walks, stopping early, cancellation).
 # test_client, test_client_faults and test_jwt drive a runbeam-devcloud subprocess (built by
@@ -35,6 +38,8 @@ c-build: build
 	gcc $(C_STRICT) -O0 tests/c/test_ffi.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_ffi
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_asan
 	gcc $(C_STRICT) -O0 tests/c/test_client.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_resources.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_resources_asan
+	gcc $(C_STRICT) -O0 tests/c/test_resources.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_resources
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client_async.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_async_asan
 	gcc $(C_STRICT) -O0 tests/c/test_client_async.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client_async
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client_faults.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_faults_asan
@@ -69,6 +74,9 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_client_asan $(LIBDIR)/runbeam-devcloud
 	$(VALGRIND) $(C_OUT)/test_client $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_resources_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_resources $(LIBDIR)/runbeam-devcloud
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_client_async_asan $(LIBDIR)/runbeam-devcloud
 	$(VALGRIND) $(C_OUT)/test_client_async $(LIBDIR)/runbeam-devcloud
