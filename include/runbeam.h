@@ -941,6 +941,27 @@ runbeam_status runbeam_claims_get_json(const runbeam_claims *claims,
                                        char **out_json);
 
 /**
+ * The Runbeam Cloud API URL a validated user JWT was issued by: the origin
+ * (`scheme://host[:port]`) of `iss`, what `runbeam_client_config_new()` takes. On success
+ * writes a new string to `*out_url` (free it with `runbeam_string_free()`).
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` when `iss` is missing or not an http(s) URL with a host,
+ * or for a NULL argument.
+ *
+ * ```c
+ * char *api = NULL;
+ * if (runbeam_claims_api_base_url(c, &api) == RUNBEAM_OK) {
+ *     runbeam_client_config_new(api, &config);
+ *     runbeam_string_free(api);
+ * }
+ * ```
+ *
+ * # Safety
+ * `claims` is NULL or a live claims handle; `out_url` is NULL or writable.
+ */
+runbeam_status runbeam_claims_api_base_url(const runbeam_claims *claims,
+                                           char **out_url);
+
+/**
  * Releases a claims handle (from a validation or a `runbeam_claims_callback`); every string
  * borrowed from it becomes invalid. NULL is a no-op.
  *

@@ -381,6 +381,38 @@ pub unsafe extern "C" fn runbeam_claims_get_json(
     })
 }
 
+/// The Runbeam Cloud API URL a validated user JWT was issued by: the origin
+/// (`scheme://host[:port]`) of `iss`, what `runbeam_client_config_new()` takes. On success
+/// writes a new string to `*out_url` (free it with `runbeam_string_free()`).
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` when `iss` is missing or not an http(s) URL with a host,
+/// or for a NULL argument.
+///
+/// ```c
+/// char *api = NULL;
+/// if (runbeam_claims_api_base_url(c, &api) == RUNBEAM_OK) {
+///     runbeam_client_config_new(api, &config);
+///     runbeam_string_free(api);
+/// }
+/// ```
+///
+/// # Safety
+/// `claims` is NULL or a live claims handle; `out_url` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_claims_api_base_url(
+    claims: *const runbeam_claims,
+    out_url: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_claims_api_base_url", || {
+        let out = out_arg(out_url, "out_url")?;
+        // SAFETY: forwarded contract.
+        let c = unsafe { handle_arg(claims, "claims") }?;
+        let url = c.claims.api_base_url()?;
+        // SAFETY: `out` is non-NULL and writable (contract).
+        unsafe { *out = into_c_string(&url) };
+        Ok(())
+    })
+}
+
 /// Releases a claims handle (from a validation or a `runbeam_claims_callback`); every string
 /// borrowed from it becomes invalid. NULL is a no-op.
 ///

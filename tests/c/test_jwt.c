@@ -281,6 +281,16 @@ static void test_genuine_claims(void) {
     }
     long long now = unix_now();
     CHECK(eq(runbeam_claims_iss(c), issuer), "%s", or_null(runbeam_claims_iss(c)));
+    /* The Cloud API URL the user JWT came from: the issuer's origin, what a client takes. */
+    char *api = NULL;
+    CHECK(runbeam_claims_api_base_url(c, &api) == RUNBEAM_OK, "%s", last());
+    CHECK(api != NULL && strncmp(issuer, api, strlen(api)) == 0 && strcmp(issuer + strlen(api), "/api") == 0,
+          "api base url %s of %s", or_null(api), issuer);
+    runbeam_string_free(api);
+    CHECK(runbeam_claims_api_base_url(c, NULL) == RUNBEAM_STATUS_INVALID_ARGUMENT, "NULL out");
+    api = NULL;
+    CHECK(runbeam_claims_api_base_url(NULL, &api) == RUNBEAM_STATUS_INVALID_ARGUMENT && api == NULL,
+          "NULL claims");
     CHECK(eq(runbeam_claims_sub(c), ALICE_ID), "%s", or_null(runbeam_claims_sub(c)));
     CHECK(runbeam_claims_jti(c) != NULL && strlen(runbeam_claims_jti(c)) > 0, "jti");
     CHECK(runbeam_claims_exp(c) > now && runbeam_claims_exp(c) <= now + 3700, "exp %lld",
