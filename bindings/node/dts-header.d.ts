@@ -103,7 +103,10 @@ export type Collection =
   | 'ingresses'
   | 'egresses'
 
-/** A resource of a collection, with the server's field names. */
+/**
+ * A resource of any collection, with the server's field names (each of the typed models,
+ * `Service`, …, is one).
+ */
 export interface Resource {
   id: string
   name?: string
@@ -113,6 +116,41 @@ export interface Resource {
   /** RFC 3339. */
   updated_at?: string
   [field: string]: unknown
+}
+
+/*
+ * The typed resource models (generated from src/resources.rs, runbeam-core's models) also keep
+ * every field the server sent that the SDK does not know, as own properties of the object (e.g. a
+ * gateway's `machine_public_key`): these declarations merge that index signature into each.
+ */
+export interface Gateway { [field: string]: unknown }
+export interface Service { [field: string]: unknown }
+export interface Endpoint { [field: string]: unknown }
+export interface Backend { [field: string]: unknown }
+export interface Pipeline { [field: string]: unknown }
+export interface MeshResource { [field: string]: unknown }
+export interface Ingress { [field: string]: unknown }
+export interface Egress { [field: string]: unknown }
+
+/**
+ * The model of each collection: what `get`, `create`, `update`, `list` and `listAll` of that
+ * collection resolve with (`client.get('services', id)`: `Promise<Service>`). With a
+ * `collection` of type `Collection` (not a literal), the union of the eight.
+ */
+export interface CollectionResources {
+  gateways: Gateway
+  services: Service
+  endpoints: Endpoint
+  backends: Backend
+  pipelines: Pipeline
+  meshes: MeshResource
+  ingresses: Ingress
+  egresses: Egress
+}
+
+/** A page of `list(collection)`: a `Page` whose `data` is the collection's model. */
+export interface TypedPage<T extends Resource = Resource> extends Page {
+  data: Array<T>
 }
 
 /** What `updateConfig(type, config)` pushes: a gateway, pipeline, transform or mesh configuration. */
@@ -141,7 +179,10 @@ export interface Client {
    * for await (const service of client.listAll('services')) console.log(service.name)
    * ```
    */
-  listAll(collection: Collection, options?: ListAllOptions): AsyncIterable<Resource>
+  listAll<C extends Collection = Collection>(
+    collection: C,
+    options?: ListAllOptions,
+  ): AsyncIterable<CollectionResources[C]>
 }
 
 /** A JWT signature algorithm a `Validator` may accept (`none` and HMAC never are). */

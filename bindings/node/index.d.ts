@@ -103,7 +103,10 @@ export type Collection =
   | 'ingresses'
   | 'egresses'
 
-/** A resource of a collection, with the server's field names. */
+/**
+ * A resource of any collection, with the server's field names (each of the typed models,
+ * `Service`, …, is one).
+ */
 export interface Resource {
   id: string
   name?: string
@@ -113,6 +116,41 @@ export interface Resource {
   /** RFC 3339. */
   updated_at?: string
   [field: string]: unknown
+}
+
+/*
+ * The typed resource models (generated from src/resources.rs, runbeam-core's models) also keep
+ * every field the server sent that the SDK does not know, as own properties of the object (e.g. a
+ * gateway's `machine_public_key`): these declarations merge that index signature into each.
+ */
+export interface Gateway { [field: string]: unknown }
+export interface Service { [field: string]: unknown }
+export interface Endpoint { [field: string]: unknown }
+export interface Backend { [field: string]: unknown }
+export interface Pipeline { [field: string]: unknown }
+export interface MeshResource { [field: string]: unknown }
+export interface Ingress { [field: string]: unknown }
+export interface Egress { [field: string]: unknown }
+
+/**
+ * The model of each collection: what `get`, `create`, `update`, `list` and `listAll` of that
+ * collection resolve with (`client.get('services', id)`: `Promise<Service>`). With a
+ * `collection` of type `Collection` (not a literal), the union of the eight.
+ */
+export interface CollectionResources {
+  gateways: Gateway
+  services: Service
+  endpoints: Endpoint
+  backends: Backend
+  pipelines: Pipeline
+  meshes: MeshResource
+  ingresses: Ingress
+  egresses: Egress
+}
+
+/** A page of `list(collection)`: a `Page` whose `data` is the collection's model. */
+export interface TypedPage<T extends Resource = Resource> extends Page {
+  data: Array<T>
 }
 
 /** What `updateConfig(type, config)` pushes: a gateway, pipeline, transform or mesh configuration. */
@@ -141,7 +179,10 @@ export interface Client {
    * for await (const service of client.listAll('services')) console.log(service.name)
    * ```
    */
-  listAll(collection: Collection, options?: ListAllOptions): AsyncIterable<Resource>
+  listAll<C extends Collection = Collection>(
+    collection: C,
+    options?: ListAllOptions,
+  ): AsyncIterable<CollectionResources[C]>
 }
 
 /** A JWT signature algorithm a `Validator` may accept (`none` and HMAC never are). */
@@ -411,7 +452,7 @@ export declare class Client {
    * resource. To push a gateway, pipeline, transform or mesh configuration, see
    * `updateConfig`.
    */
-  update(collection: Collection, id: string, resource: Record<string, any>, options?: CallOptions | undefined | null): Promise<Resource>
+  update<C extends Collection = Collection>(collection: C, id: string, resource: Partial<CollectionResources[C]>, options?: CallOptions | undefined | null): Promise<CollectionResources[C]>
   /**
    * `POST /harmony/update` (machine token): pushes a gateway, pipeline, transform or mesh
    * configuration as TOML (Python: `update_config(type, config, id=None)`). Without
@@ -425,15 +466,22 @@ export declare class Client {
    * ```
    */
   updateConfig(kind: UpdateKind, config: string, options?: UpdateConfigOptions | undefined | null): Promise<UpdateResult>
-  /** One page of a collection (`'gateways'`, `'services'`, …), user token. */
-  list(collection: Collection, options?: PageOptions | undefined | null): Promise<Page>
-  /** One resource of a collection by id. */
-  get(collection: Collection, id: string, options?: CallOptions | undefined | null): Promise<Resource>
+  /**
+   * One page of a collection (`'gateways'`, `'services'`, …), user token; `data` holds the
+   * collection's typed model (`TypedPage<Service>` for `'services'`).
+   */
+  list<C extends Collection = Collection>(collection: C, options?: PageOptions | undefined | null): Promise<TypedPage<CollectionResources[C]>>
+  /**
+   * One resource of a collection by id, as the collection's typed model
+   * (`get('services', id)` resolves with a `Service`).
+   */
+  get<C extends Collection = Collection>(collection: C, id: string, options?: CallOptions | undefined | null): Promise<CollectionResources[C]>
   /**
    * Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
-   * (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
+   * (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`. The object is sent as given; the
+   * answer is the collection's typed model.
    */
-  create(collection: Collection, resource: Record<string, any>, options?: CallOptions | undefined | null): Promise<Resource>
+  create<C extends Collection = Collection>(collection: C, resource: Partial<CollectionResources[C]>, options?: CallOptions | undefined | null): Promise<CollectionResources[C]>
   /** Deletes a resource. */
   delete(collection: Collection, id: string, options?: CallOptions | undefined | null): Promise<undefined>
 }
@@ -987,6 +1035,28 @@ export interface AuthorizeOptions {
   signal?: AbortSignal
 }
 
+/** A backend (`backends`): where a pipeline sends requests. */
+export interface Backend {
+  /** Server-side id. */
+  id: string
+  /** Owning team (read-only). */
+  team_id?: string
+  /** Name (required to create). */
+  name?: string
+  /** The pipeline it belongs to. */
+  pipeline_id?: string
+  /** Its URL. */
+  url?: string
+  /** Free text. */
+  description?: string
+  /** Whether it is enabled. */
+  enabled?: boolean
+  /** When it was created (RFC 3339, read-only). */
+  created_at?: string
+  /** When it was last changed (RFC 3339, read-only). */
+  updated_at?: string
+}
+
 /** The answer of `baseUrl`. */
 export interface BaseUrl {
   /** The gateway's base URL. */
@@ -1040,6 +1110,58 @@ export interface ClientOptions {
   maxBodyBytes?: Count
 }
 
+/** An egress (`egresses`): how this team reaches a mesh. */
+export interface Egress {
+  /** Server-side id. */
+  id: string
+  /** Owning team (read-only). */
+  team_id?: string
+  /** Name (required to create). */
+  name?: string
+  /** `http` or `http3` (the Cloud may add others). */
+  protocol?: string
+  /** `default` or `mesh` (the Cloud may add others). */
+  mode?: string
+  /** The mesh it calls into. */
+  mesh_id?: string
+  /** The pipeline it belongs to. */
+  pipeline_id?: string
+  /** The gateway it runs on. */
+  gateway_id?: string
+  /** The backend it sends to. */
+  backend_id?: string
+  /** Free text. */
+  description?: string
+  /** Whether it is enabled. */
+  enabled?: boolean
+  /** When it was created (RFC 3339, read-only). */
+  created_at?: string
+  /** When it was last changed (RFC 3339, read-only). */
+  updated_at?: string
+}
+
+/** An endpoint (`endpoints`): where a pipeline accepts requests. */
+export interface Endpoint {
+  /** Server-side id. */
+  id: string
+  /** Owning team (read-only). */
+  team_id?: string
+  /** Name (required to create). */
+  name?: string
+  /** The pipeline it belongs to. */
+  pipeline_id?: string
+  /** The path it serves (starting with `/`). */
+  path?: string
+  /** Free text. */
+  description?: string
+  /** Whether it is enabled. */
+  enabled?: boolean
+  /** When it was created (RFC 3339, read-only). */
+  created_at?: string
+  /** When it was last changed (RFC 3339, read-only). */
+  updated_at?: string
+}
+
 /**
  * Every error `code` the SDK can throw (`"RUNBEAM_INVALID_REFERENCE"`, …). Codes are stable:
  * new ones may be added, none is renamed or removed.
@@ -1055,6 +1177,61 @@ export interface FileTokenStoreOptions {
    * (default `RUNBEAM_ENCRYPTION_KEY` when set).
    */
   key?: string
+}
+
+/**
+ * A gateway (`gateways`): a Runbeam gateway instance, found by its `code`. Fields the SDK does
+ * not know (e.g. `machine_public_key`) are kept as own properties.
+ */
+export interface Gateway {
+  /** Server-side id. */
+  id: string
+  /** Owning team (read-only). */
+  team_id?: string
+  /** The gateway code (its instance id; required to create). */
+  code?: string
+  /** Display name. */
+  name?: string
+  /** Free text. */
+  description?: string
+  /** Whether it is enabled. */
+  enabled?: boolean
+  /** When it was created (RFC 3339, read-only). */
+  created_at?: string
+  /** When it was last changed (RFC 3339, read-only). */
+  updated_at?: string
+}
+
+/** An ingress (`ingresses`): how members of a mesh reach this team. */
+export interface Ingress {
+  /** Server-side id. */
+  id: string
+  /** Owning team (read-only). */
+  team_id?: string
+  /** Name (required to create). */
+  name?: string
+  /** The URLs it is reached at (at least one to create; empty when the server sent none). */
+  urls: Array<string>
+  /** `http` or `http3` (the Cloud may add others). */
+  protocol?: string
+  /** `default` or `mesh` (the Cloud may add others). */
+  mode?: string
+  /** The mesh it is offered in. */
+  mesh_id?: string
+  /** The pipeline that serves it. */
+  pipeline_id?: string
+  /** The gateway that serves it. */
+  gateway_id?: string
+  /** The endpoint that serves it. */
+  endpoint_id?: string
+  /** Free text. */
+  description?: string
+  /** Whether it is enabled. */
+  enabled?: boolean
+  /** When it was created (RFC 3339, read-only). */
+  created_at?: string
+  /** When it was last changed (RFC 3339, read-only). */
+  updated_at?: string
 }
 
 /** The Cloud's signing keys (`jwks()`). */
@@ -1120,6 +1297,29 @@ export interface MeshMember {
 }
 
 /**
+ * A mesh of the Cloud (`meshes`): teams that may call each other's ingresses. (`Mesh` is the
+ * mesh of a gateway configuration, `MeshConfig.meshes()`.)
+ */
+export interface MeshResource {
+  /** Server-side id. */
+  id: string
+  /** Owning team (read-only). */
+  team_id?: string
+  /** Name (required to create). */
+  name?: string
+  /** `http` or `http3` (the Cloud may add others). */
+  protocol?: string
+  /** Free text. */
+  description?: string
+  /** Whether it is enabled. */
+  enabled?: boolean
+  /** When it was created (RFC 3339, read-only). */
+  created_at?: string
+  /** When it was last changed (RFC 3339, read-only). */
+  updated_at?: string
+}
+
+/**
  * The token store the core selects: `options.choice`, else `RUNBEAM_TOKEN_STORE`, else
  * `'auto'` — which writes, reads and deletes a probe entry in the OS keyring and falls back to
  * the encrypted file store. Resolves with a store whose `backend` says which it is.
@@ -1140,9 +1340,12 @@ export interface OpenTokenStoreOptions {
   signal?: AbortSignal
 }
 
-/** One page of a collection. */
+/** One page of a collection (`list` resolves with a `TypedPage` of the collection's model). */
 export interface Page {
-  /** The resources of this page, as the server sent them. */
+  /**
+   * The resources of this page: the collection's typed model (`list('services')` gives
+   * `TypedPage<Service>`), with the server's field names and every field it sent.
+   */
   data: Array<Resource>
   /** This page's number. */
   currentPage: number
@@ -1173,6 +1376,26 @@ export interface PageOptions {
  * ```
  */
 export declare function parseBearer(header: string): string
+
+/** A pipeline (`pipelines`): a route through a gateway. */
+export interface Pipeline {
+  /** Server-side id. */
+  id: string
+  /** Owning team (read-only). */
+  team_id?: string
+  /** Name (required to create). */
+  name?: string
+  /** The gateway it runs on. */
+  gateway_id?: string
+  /** Free text. */
+  description?: string
+  /** Whether it is enabled. */
+  enabled?: boolean
+  /** When it was created (RFC 3339, read-only). */
+  created_at?: string
+  /** When it was last changed (RFC 3339, read-only). */
+  updated_at?: string
+}
 
 /**
  * One finding of a configuration check, as returned by `MeshConfig.validate()` and listed in
@@ -1296,6 +1519,26 @@ export interface ResolverStats {
   local: number
   /** Mesh tokens requested from a provider. */
   meshTokenRequests: number
+}
+
+/** A service (`services`): an upstream system the team's gateways route to. */
+export interface Service {
+  /** Server-side id. */
+  id: string
+  /** Owning team (read-only). */
+  team_id?: string
+  /** Name (a reference name: `a-z`, `0-9`, `_`, `-`; required to create). */
+  name?: string
+  /** Its base URL. */
+  url?: string
+  /** Free text. */
+  description?: string
+  /** Whether it is enabled. */
+  enabled?: boolean
+  /** When it was created (RFC 3339, read-only). */
+  created_at?: string
+  /** When it was last changed (RFC 3339, read-only). */
+  updated_at?: string
 }
 
 /** Options of `new TokenManager(options)`: give `client` or `apiUrl`. */

@@ -19,7 +19,7 @@ use napi::bindgen_prelude::{Either, Env, External, Null, PromiseRaw, Result, ToN
 use napi_derive::napi;
 use runbeam_core::client::{
     AuthorizeRequest, Change as CoreChange, CollectionClient, DEFAULT_LIST_ALL_PER_PAGE,
-    PageCursor, PageRequest, Resource as CoreResource, RetryPolicy, UpdateAction, UpdateKind,
+    PageRequest, Resource as CoreResource, RetryPolicy, UpdateAction, UpdateKind,
 };
 use runbeam_core::{Secret, client};
 use serde_json::{Map, Value};
@@ -28,6 +28,7 @@ use crate::arg::{self, AbortSignal, Count, Milliseconds, Signal};
 use crate::convert::{self, Date, REDACTED, millis, rfc3339};
 use crate::error;
 use crate::promise::spawn;
+use crate::resources::{Model, Typed, Walk, with_model};
 
 /// Options of `new Client(apiUrl, options)`.
 #[napi(object, object_from_js = false, object_to_js = false)]
@@ -346,11 +347,13 @@ impl MeshTokenResult {
     }
 }
 
-/// One page of a collection.
+/// One page of a collection (`list` resolves with a `TypedPage` of the collection's model).
 #[napi(object, object_from_js = false)]
 pub struct Page {
-    /// The resources of this page, as the server sent them.
-    pub data: Vec<Resource>,
+    /// The resources of this page: the collection's typed model (`list('services')` gives
+    /// `TypedPage<Service>`), with the server's field names and every field it sent.
+    #[napi(ts_type = "Array<Resource>")]
+    pub data: Vec<Typed>,
     /// This page's number.
     pub current_page: f64,
     /// The last page's number.
@@ -477,14 +480,14 @@ impl From<client::ResolveResult> for ResolveResult {
     }
 }
 
-impl From<client::Page<CoreResource>> for Page {
-    fn from(page: client::Page<CoreResource>) -> Self {
+impl<M: Model> From<client::Page<M>> for Page {
+    fn from(page: client::Page<M>) -> Self {
         Page {
             current_page: page.meta.current_page as f64,
             last_page: page.meta.last_page as f64,
             per_page: page.meta.per_page as f64,
             total: page.meta.total as f64,
-            data: page.data.into_iter().map(Resource::from).collect(),
+            data: page.data.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -523,16 +526,6 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-/// A resource of a collection as the server sent it, known and unknown fields alike
-/// (TypeScript `Resource`, declared in `dts-header.d.ts`).
-pub struct Resource(Value);
-
-impl From<CoreResource> for Resource {
-    fn from(resource: CoreResource) -> Self {
-        Resource(serde_json::to_value(resource).unwrap_or(Value::Null))
-    }
-}
-
 /// A change of the feed as the server sent it: `id`, `status` and every other field
 /// (TypeScript `Change`, declared in `dts-header.d.ts`).
 pub struct Change(Map<String, Value>);
@@ -549,7 +542,7 @@ impl From<CoreChange> for Change {
     }
 }
 
-convert::to_js_as_inner!(Resource, Change);
+convert::to_js_as_inner!(Change);
 
 /// The Cloud's signing keys (`jwks()`).
 #[napi(object, object_from_js = false)]
@@ -890,7 +883,12 @@ impl Client {
     /// Updates the given fields of a resource of a collection (user token), resolving with the
     /// resource. To push a gateway, pipeline, transform or mesh configuration, see
     /// `updateConfig`.
-    #[napi(strict)]
+    #[napi(
+        strict,
+        ts_generic_types = "C extends Collection = Collection",
+        ts_args_type = "collection: C, id: string, resource: Partial<CollectionResources[C]>, options?: CallOptions | undefined | null",
+        ts_return_type = "Promise<CollectionResources[C]>"
+    )]
     pub fn update<'env>(
         &self,
         env: &'env Env,
@@ -898,17 +896,19 @@ impl Client {
         id: arg::String,
         resource: arg::Map,
         options: Option<arg::CallOptions>,
-    ) -> Result<PromiseRaw<'env, Resource>> {
+    ) -> Result<PromiseRaw<'env, Typed>> {
         error::promise(env, "Client.update", || {
-            let items = self.collection(collection);
             let body = Value::Object(resource.0);
-            spawn(
-                env,
-                "Client.update",
-                options.signal(),
-                async move { items.update(&id, &body).await },
-                Resource::from,
-            )
+            with_model!(collection.0, M => {
+                let items = self.inner.resources::<M>();
+                spawn(
+                    env,
+                    "Client.update",
+                    options.signal(),
+                    async move { items.update(&id, &body).await },
+                    Typed::from,
+                )
+            })
         })
     }
 
@@ -946,8 +946,14 @@ impl Client {
         })
     }
 
-    /// One page of a collection (`'gateways'`, `'services'`, …), user token.
-    #[napi(strict)]
+    /// One page of a collection (`'gateways'`, `'services'`, …), user token; `data` holds the
+    /// collection's typed model (`TypedPage<Service>` for `'services'`).
+    #[napi(
+        strict,
+        ts_generic_types = "C extends Collection = Collection",
+        ts_args_type = "collection: C, options?: PageOptions | undefined | null",
+        ts_return_type = "Promise<TypedPage<CollectionResources[C]>>"
+    )]
     pub fn list<'env>(
         &self,
         env: &'env Env,
@@ -955,7 +961,6 @@ impl Client {
         options: Option<PageOptions>,
     ) -> Result<PromiseRaw<'env, Page>> {
         error::promise(env, "Client.list", || {
-            let items = self.collection(collection);
             let signal = options.signal();
             let options = options.unwrap_or_default();
             let mut request = PageRequest::default();
@@ -966,13 +971,16 @@ impl Client {
             if let Some(Count(per_page)) = options.per_page {
                 request.per_page = per_page;
             }
-            spawn(
-                env,
-                "Client.list",
-                signal,
-                async move { items.list(request).await },
-                Page::from,
-            )
+            with_model!(collection.0, M => {
+                let items = self.inner.resources::<M>();
+                spawn(
+                    env,
+                    "Client.list",
+                    signal,
+                    async move { items.list(request).await },
+                    Page::from,
+                )
+            })
         })
     }
 
@@ -987,11 +995,13 @@ impl Client {
         options: Option<ListAllOptions>,
     ) -> Result<External<PageWalk>> {
         error::entry(env, "Client.listAll", || {
-            let items = self.collection(collection);
             let per_page = options
                 .and_then(|o| o.per_page)
                 .map_or(DEFAULT_LIST_ALL_PER_PAGE, |Count(n)| n);
-            let cursor = error::core(env, || items.pages(per_page))?;
+            let cursor: Box<dyn Walk> = with_model!(collection.0, M => {
+                let items = self.inner.resources::<M>();
+                Box::new(error::core(env, || items.pages(per_page))?)
+            });
             Ok(External::new(Arc::new(Mutex::new(Some(cursor)))))
         })
     }
@@ -1004,7 +1014,7 @@ impl Client {
         env: &'env Env,
         walk: &External<PageWalk>,
         options: Option<arg::CallOptions>,
-    ) -> Result<PromiseRaw<'env, Option<Vec<Resource>>>> {
+    ) -> Result<PromiseRaw<'env, Option<Vec<Typed>>>> {
         error::promise(env, "Client.listAll", || {
             let slot = Arc::clone(walk);
             let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -1019,56 +1029,72 @@ impl Client {
                 "Client.listAll",
                 options.signal(),
                 async move {
-                    let page = cursor.next().await;
+                    let page = cursor.next_page().await;
                     *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(cursor);
                     page
                 },
-                |page| page.map(|items| items.into_iter().map(Resource::from).collect()),
+                |page| page,
             )
         })
     }
 
-    /// One resource of a collection by id.
-    #[napi(strict)]
+    /// One resource of a collection by id, as the collection's typed model
+    /// (`get('services', id)` resolves with a `Service`).
+    #[napi(
+        strict,
+        ts_generic_types = "C extends Collection = Collection",
+        ts_args_type = "collection: C, id: string, options?: CallOptions | undefined | null",
+        ts_return_type = "Promise<CollectionResources[C]>"
+    )]
     pub fn get<'env>(
         &self,
         env: &'env Env,
         collection: arg::Collection,
         id: arg::String,
         options: Option<arg::CallOptions>,
-    ) -> Result<PromiseRaw<'env, Resource>> {
+    ) -> Result<PromiseRaw<'env, Typed>> {
         error::promise(env, "Client.get", || {
-            let items = self.collection(collection);
-            spawn(
-                env,
-                "Client.get",
-                options.signal(),
-                async move { items.get(&id).await },
-                Resource::from,
-            )
+            with_model!(collection.0, M => {
+                let items = self.inner.resources::<M>();
+                spawn(
+                    env,
+                    "Client.get",
+                    options.signal(),
+                    async move { items.get(&id).await },
+                    Typed::from,
+                )
+            })
         })
     }
 
     /// Creates a resource; a missing required field rejects with `RUNBEAM_VALIDATION`
-    /// (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`.
-    #[napi(strict)]
+    /// (`fieldErrors`), a taken name with `RUNBEAM_CONFLICT`. The object is sent as given; the
+    /// answer is the collection's typed model.
+    #[napi(
+        strict,
+        ts_generic_types = "C extends Collection = Collection",
+        ts_args_type = "collection: C, resource: Partial<CollectionResources[C]>, options?: CallOptions | undefined | null",
+        ts_return_type = "Promise<CollectionResources[C]>"
+    )]
     pub fn create<'env>(
         &self,
         env: &'env Env,
         collection: arg::Collection,
         resource: arg::Map,
         options: Option<arg::CallOptions>,
-    ) -> Result<PromiseRaw<'env, Resource>> {
+    ) -> Result<PromiseRaw<'env, Typed>> {
         error::promise(env, "Client.create", || {
-            let items = self.collection(collection);
             let body = Value::Object(resource.0);
-            spawn(
-                env,
-                "Client.create",
-                options.signal(),
-                async move { items.create(&body).await },
-                Resource::from,
-            )
+            with_model!(collection.0, M => {
+                let items = self.inner.resources::<M>();
+                spawn(
+                    env,
+                    "Client.create",
+                    options.signal(),
+                    async move { items.create(&body).await },
+                    Typed::from,
+                )
+            })
         })
     }
 
@@ -1097,7 +1123,7 @@ impl Client {
 /// A [`PageCursor`] of runbeam-core held by `listAll` (index.js) between its `__nextPage`
 /// calls; out of its slot while a page is being fetched (`listAll` awaits each page before
 /// asking for the next).
-type PageWalk = Arc<Mutex<Option<PageCursor<CoreResource>>>>;
+type PageWalk = Arc<Mutex<Option<Box<dyn Walk>>>>;
 
 impl Client {
     /// The core client (for the token manager).

@@ -33,6 +33,7 @@ pub mod jwt;
 mod promise;
 pub mod reference;
 pub mod resolver;
+pub mod resources;
 pub mod storage;
 
 use napi::bindgen_prelude::{Env, Result};

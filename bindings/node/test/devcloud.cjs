@@ -13,6 +13,7 @@ const BINARY = process.env.RUNBEAM_DEVCLOUD || join(REPO, 'target', TARGET, 'deb
 
 // Seed facts of examples/devcloud/seed.toml.
 const ALICE_SANCTUM = '1|rad-dev-7f3c9a2e5b14d6a8c0e1f2a3b4c5d6e7'
+const ALICE_EMAIL = 'alice@radiology.example.com'
 const BOB_SANCTUM = '2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f'
 const RADIOLOGY_GW = 'radiology-gw-1'
 const RADIOLOGY_GW_ID = '01JDWA7Z3DJ8FSSZ5AWSH8VHTP'
@@ -34,7 +35,7 @@ function analyticsConfig(url, ttlSecs) {
 }
 
 /** Starts the devcloud; resolves with `{url, fault, faults, clearFaults, count, resetCounts,
- * machineTokenLifetime, stop}`. */
+ * userJwt, machineTokenLifetime, stop}`. */
 function startDevcloud() {
   return new Promise((resolve, reject) => {
     const child = spawn(BINARY, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -64,6 +65,9 @@ function startDevcloud() {
         /** Requests served since the last reset, by `"<METHOD> <path>"` (0 when none). */
         count: async (key) => (await dev('GET', 'counters')).counts[key] ?? 0,
         resetCounts: () => dev('DELETE', 'counters'),
+        /** A user JWT devcloud signs for the seeded user `email` (`POST /_dev/jwt`; `extra`:
+         * `{ttl_secs?, claims?, header?}`). */
+        userJwt: async (email, extra = {}) => (await dev('POST', 'jwt', { email, ...extra })).token,
         /** Lifetime of the machine tokens authorized from now on, seconds. */
         machineTokenLifetime: (secs) => dev('POST', 'machine-token-lifetime', { secs }),
         stop: () =>
@@ -83,6 +87,7 @@ module.exports = {
   ANALYTICS_TOML,
   RETIRED,
   ALICE_SANCTUM,
+  ALICE_EMAIL,
   BOB_SANCTUM,
   RADIOLOGY_GW,
   RADIOLOGY_GW_ID,

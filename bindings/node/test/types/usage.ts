@@ -1,5 +1,6 @@
 // Compiled by package.test.cjs against index.d.ts (strict): how TypeScript users call the SDK.
 import { Client, MeshConfig, Reference, Validator, errorCodes, parseBearer, version } from '@runbeam/sdk'
+import type { Backend, Collection, CollectionResources, Egress, Endpoint, Gateway, Ingress, MeshResource, Pipeline, Service, TypedPage } from '@runbeam/sdk'
 import type { AuthorizedBy, CallOptions, Claims, JwtAlgorithm, ValidatorOptions, Acknowledgement, AuthorizeResult, Change, Lookup, Mesh, Page, Problem, MeshMember, ResolveResult, Resource, ResourceType, RunbeamError, UpdateKind, UpdateResult } from '@runbeam/sdk'
 
 const r: Reference = Reference.parse('runbeam.acme.ingress.name.api')
@@ -39,6 +40,48 @@ try {
 
 console.log(provider, team, type, lookup, value, local, equal, text, problems, inContext, mesh)
 console.log(remoteReference, direction, description, protocol, codes, v)
+
+// The typed resource models: each collection's calls resolve with its model, the string form
+// (a `Collection` variable) with the union of the eight, and unknown fields read as `unknown`.
+async function typedResources(user: Client): Promise<void> {
+  const service: Service = await user.get('services', 'id')
+  const url: string | undefined = service.url
+  const enabled: boolean | undefined = service.enabled
+  const created: Service = await user.create('services', { name: 'svc', url: 'https://svc.example' })
+  const updated: Service = await user.update('services', created.id, { description: 'd', custom: 1 })
+  const gateway: Gateway = await user.get('gateways', 'id')
+  const key: unknown = gateway.machine_public_key
+  const code: string | undefined = gateway.code
+  const teamId: string | undefined = gateway.team_id
+  const createdAt: string | undefined = gateway.created_at
+  const endpoint: Endpoint = await user.create('endpoints', { name: 'e', pipeline_id: 'p', path: '/x' })
+  const backend: Backend = await user.update('backends', 'id', { url: 'https://b.example' })
+  const pipeline: Pipeline = await user.get('pipelines', 'id')
+  const gatewayId: string | undefined = pipeline.gateway_id
+  const mesh: MeshResource = await user.get('meshes', 'id')
+  const ingress: Ingress = await user.create('ingresses', { name: 'i', urls: ['https://i.example'] })
+  const urls: string[] = ingress.urls
+  const egress: Egress = await user.get('egresses', 'id')
+  const backendId: string | undefined = egress.backend_id
+  const page: TypedPage<Ingress> = await user.list('ingresses', { perPage: 10 })
+  const firstUrls: string[] = page.data[0].urls
+  const plain: Page = page
+  for await (const m of user.listAll('meshes')) {
+    const protocol: string | undefined = m.protocol
+    console.log(protocol)
+  }
+  const collection: Collection = 'services' as Collection
+  const any: CollectionResources[Collection] = await user.get(collection, 'id')
+  const resource: Resource = any
+  const asResource: Resource = await user.get('egresses', 'id')
+  const kinds: Resource[] = (await user.list(collection)).data
+  await user.create(collection, { name: 'x', anything: [1] } as Record<string, unknown>)
+  for await (const r of user.listAll(collection)) console.log(r.id, r.name)
+  console.log(url, enabled, updated, key, code, teamId, createdAt, endpoint, backend, gatewayId, mesh)
+  console.log(urls, backendId, firstUrls, plain, resource, asResource, kinds)
+}
+
+void typedResources
 
 async function cloud(): Promise<void> {
   const user = new Client('http://127.0.0.1:8080', { token: '1|secret', deadlineMs: 5000, maxAttempts: 2, maxBodyBytes: 1 << 20 })
