@@ -179,6 +179,9 @@ describe('typed resource models against runbeam-devcloud', () => {
     assert.equal(updated.description, 'kept')
     assert.equal(updated.machine_public_key, key)
     assert.equal((await alice.get('gateways', read.id)).machine_public_key, key)
+    // The whole object sent back (its unknown field too), as the Rust test does with the model.
+    const again = await user.update('gateways', read.id, { ...updated, name: 'Keyed gateway' })
+    assert.deepEqual(again, { ...updated, name: 'Keyed gateway', updated_at: again.updated_at })
     const page = await alice.list('gateways', { perPage: 100 })
     assert.equal(page.data.find((g) => g.id === read.id)?.machine_public_key, key)
     let walked
