@@ -54,20 +54,26 @@ macro_rules! resource {
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-        #[serde(default)]
         pub struct $name {
-            /// Server-side id (empty in a model made to be created).
+            /// Server-side id (empty in a model made to be created). Required in an answer:
+            /// an object without one is not this resource (e.g. an envelope that did not decode).
             #[serde(deserialize_with = "de::id", skip_serializing_if = "String::is_empty")]
             pub id: String,
             /// Owning team (read-only).
-            #[serde(deserialize_with = "de::opt_id", skip_serializing_if = "Option::is_none")]
+            #[serde(
+                default,
+                deserialize_with = "de::opt_id",
+                skip_serializing_if = "Option::is_none"
+            )]
             pub team_id: Option<String>,
             $(
+                #[serde(default)]
                 $(#[$field_attr])*
                 pub $field: $ty,
             )*
             /// When it was created (read-only).
             #[serde(
+                default,
                 deserialize_with = "de::opt_timestamp",
                 serialize_with = "ser::opt_timestamp",
                 skip_serializing_if = "Option::is_none"
@@ -75,6 +81,7 @@ macro_rules! resource {
             pub created_at: Option<OffsetDateTime>,
             /// When it was last changed (read-only).
             #[serde(
+                default,
                 deserialize_with = "de::opt_timestamp",
                 serialize_with = "ser::opt_timestamp",
                 skip_serializing_if = "Option::is_none"
@@ -320,6 +327,13 @@ mod tests {
         assert!(serde_json::from_value::<Egress>(json!({"id": "e", "mesh_id": [1]})).is_err());
         assert!(serde_json::from_value::<Service>(json!({"id": "s", "enabled": "yes"})).is_err());
         assert!(serde_json::from_value::<Ingress>(json!({"id": "i", "urls": "x"})).is_err());
+        // An answer without an id is not a resource: an envelope whose content is wrong does
+        // not decode as a bare resource with the envelope in `extra`.
+        assert!(serde_json::from_value::<Service>(json!({"name": "s"})).is_err());
+        assert!(
+            serde_json::from_value::<Service>(json!({"data": {"id": "s", "enabled": "x"}}))
+                .is_err()
+        );
     }
 
     #[test]
