@@ -65,7 +65,8 @@ pub use url::api_root;
 use crate::error::{Error, ErrorKind, Result};
 use crate::{Reference, Secret};
 use http::Call;
-use types::{Enveloped, ResolveWire};
+pub(crate) use types::Enveloped;
+use types::ResolveWire;
 use url::segment;
 
 /// What every clone of a client shares: the connection pool and the settings.

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 
 use crate::client::http::{Call, status_error};
 use crate::client::{
-    Acknowledgement, AuthorizeResult, BaseUrl, Change, Jwks, MeshTokenResult, Page, ResolveResult,
-    Resource, UpdateResult,
+    Acknowledgement, AuthorizeResult, BaseUrl, Change, Enveloped, Jwks, MeshTokenResult, Page,
+    ResolveResult, Resource, UpdateResult, resources,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::jwt::keys::{JwksDoc, KeySet};
@@ -129,7 +129,7 @@ pub fn jwks_document(json: &[u8], allowed: &[Algorithm]) -> Result<usize> {
 }
 
 /// The Cloud API response body types, in the order [`response`] numbers them.
-pub const RESPONSE_KINDS: [&str; 13] = [
+pub const RESPONSE_KINDS: [&str; 15] = [
     "AuthorizeResult",
     "Acknowledgement",
     "BaseUrl",
@@ -142,6 +142,8 @@ pub const RESPONSE_KINDS: [&str; 13] = [
     "UpdateResult",
     "Page<Value>",
     "Page<Resource>",
+    "Page<model>",
+    "model",
     "error body",
 ];
 
@@ -166,6 +168,30 @@ pub fn response(kind: u8, body: &[u8]) -> bool {
         9 => decode::<UpdateResult>(body),
         10 => decode::<Page<serde_json::Value>>(body),
         11 => decode::<Page<Resource>>(body),
+        // Every typed model (one body reaches each model's decoder).
+        12 => [
+            decode::<Page<resources::Gateway>>(body),
+            decode::<Page<resources::Service>>(body),
+            decode::<Page<resources::Endpoint>>(body),
+            decode::<Page<resources::Backend>>(body),
+            decode::<Page<resources::Pipeline>>(body),
+            decode::<Page<resources::Mesh>>(body),
+            decode::<Page<resources::Ingress>>(body),
+            decode::<Page<resources::Egress>>(body),
+        ]
+        .contains(&true),
+        // Every typed model (one body reaches each model's decoder).
+        13 => [
+            decode::<Enveloped<resources::Gateway>>(body),
+            decode::<Enveloped<resources::Service>>(body),
+            decode::<Enveloped<resources::Endpoint>>(body),
+            decode::<Enveloped<resources::Backend>>(body),
+            decode::<Enveloped<resources::Pipeline>>(body),
+            decode::<Enveloped<resources::Mesh>>(body),
+            decode::<Enveloped<resources::Ingress>>(body),
+            decode::<Enveloped<resources::Egress>>(body),
+        ]
+        .contains(&true),
         _ => {
             let status = StatusCode::from_u16(400 + u16::from(kind % 200))
                 .unwrap_or(StatusCode::BAD_REQUEST);

@@ -335,7 +335,7 @@ fn sample_jwks() -> &'static str {
 }
 
 /// A valid body of each kind of [`RESPONSE_KINDS`], in order.
-const SAMPLE_RESPONSES: [&str; 13] = [
+const SAMPLE_RESPONSES: [&str; 15] = [
     r#"{"machine_token":"mt_abc","expires_at":"2030-01-01T00:00:00Z","gateway":{"id":"gw-1","code":"radiology-gw-1","name":"GW"},"expires_in":2592000,"abilities":["harmony:send"]}"#,
     r#"{"success":true,"message":"ok"}"#,
     r#"{"base_url":"https://api.runbeam.io"}"#,
@@ -348,5 +348,7 @@ const SAMPLE_RESPONSES: [&str; 13] = [
     r#"{"success":true,"data":{"id":"g1","type":"gateway","action":"updated"}}"#,
     r#"{"data":[{"id":"s1"}],"links":{},"meta":{}}"#,
     r#"{"data":[{"id":7,"name":"svc","team_id":3,"created_at":"2030-01-01T00:00:00Z","updated_at":null,"port":8080}],"links":{"next":null},"meta":{"current_page":1,"last_page":1}}"#,
+    r#"{"data":[{"id":7,"name":"dicomweb","team_id":3,"urls":["https://dicom.example.com"],"mode":"mesh","mesh_id":9,"created_at":"2030-01-01T00:00:00Z","port":8080}],"links":{"next":null},"meta":{"current_page":1,"last_page":1}}"#,
+    r#"{"data":{"id":"e1","name":"out","backend_id":4,"mesh_id":null,"enabled":true,"updated_at":"2030-01-01 00:00:00"}}"#,
     r#"{"message":"Unauthenticated.","errors":{"code":["is wrong"]}}"#,
 ];
