@@ -355,13 +355,7 @@ impl TokenStore for KeyringTokenStore {
 
     fn load(&self, instance_id: &str, token_type: &str) -> Result<Option<Secret>> {
         check_slot(instance_id, token_type)?;
-        let account = format!("{instance_id}/{token_type}");
-        let entry = self.entry(&account)?;
-        with_deadline("reading", move || match entry.get_password() {
-            Ok(text) => Ok(Some(Secret::new(text))),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(map_err("read", &account, e)),
-        })
+        self.read_account(format!("{instance_id}/{token_type}"))
     }
 
     /// Ordered per slot, last writer wins (see the module documentation): a save superseded
@@ -388,7 +382,7 @@ impl TokenStore for KeyringTokenStore {
     /// deleted (so the identity is moved, not copied), and the move is logged.
     fn adopt_legacy_machine_token(&self, instance_id: &str) -> Result<bool> {
         check_slot(instance_id, MACHINE_TOKEN)?;
-        let Some(json) = self.read_account(SDK_0_4_ACCOUNT)? else {
+        let Some(json) = self.read_account(SDK_0_4_ACCOUNT.to_string())? else {
             return Ok(false);
         };
         let old = match serde_json::from_str::<Sdk04MachineToken>(json.expose()) {
@@ -411,7 +405,7 @@ impl TokenStore for KeyringTokenStore {
             return Ok(false);
         }
         save_token(self, instance_id, MACHINE_TOKEN, &old.token)?;
-        let deleted = self.delete_account(SDK_0_4_ACCOUNT);
+        let deleted = self.delete_account(SDK_0_4_ACCOUNT.to_string());
         tracing::info!(
             target: "runbeam::storage",
             from = %format!("keyring {SERVICE}/{SDK_0_4_ACCOUNT}"),
@@ -426,16 +420,7 @@ impl TokenStore for KeyringTokenStore {
     /// reports `Ok(false)` (it deleted nothing), even when the newer write then fails.
     fn delete(&self, instance_id: &str, token_type: &str) -> Result<bool> {
         check_slot(instance_id, token_type)?;
-        let account = format!("{instance_id}/{token_type}");
-        let entry = self.entry(&account)?;
-        let ticket = self.order.ticket(&account);
-        with_deadline("deleting", move || {
-            ticket.run(false, || match entry.delete_credential() {
-                Ok(()) => Ok(true),
-                Err(keyring_core::Error::NoEntry) => Ok(false),
-                Err(e) => Err(map_err("delete", &account, e)),
-            })
-        })
+        self.delete_account(format!("{instance_id}/{token_type}"))
     }
 }
 
@@ -478,23 +463,26 @@ struct Sdk04MachineToken {
 }
 
 impl KeyringTokenStore {
-    fn read_account(&self, account: &'static str) -> Result<Option<Secret>> {
-        let entry = self.entry(account)?;
+    /// The entry of `account`, `None` when there is none.
+    fn read_account(&self, account: String) -> Result<Option<Secret>> {
+        let entry = self.entry(&account)?;
         with_deadline("reading", move || match entry.get_password() {
             Ok(text) => Ok(Some(Secret::new(text))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(map_err("read", account, e)),
+            Err(e) => Err(map_err("read", &account, e)),
         })
     }
 
-    fn delete_account(&self, account: &'static str) -> Result<bool> {
-        let entry = self.entry(account)?;
-        let ticket = self.order.ticket(account);
+    /// Deletes the entry of `account`, ordered with the other writes of that slot (see the
+    /// module documentation); whether it existed.
+    fn delete_account(&self, account: String) -> Result<bool> {
+        let entry = self.entry(&account)?;
+        let ticket = self.order.ticket(&account);
         with_deadline("deleting", move || {
             ticket.run(false, || match entry.delete_credential() {
                 Ok(()) => Ok(true),
                 Err(keyring_core::Error::NoEntry) => Ok(false),
-                Err(e) => Err(map_err("delete", account, e)),
+                Err(e) => Err(map_err("delete", &account, e)),
             })
         })
     }
