@@ -92,6 +92,10 @@ header-check:
 include tests/c/c.mk
 include bindings/python/python.mk
 include bindings/node/node.mk
+# Release artefacts and the tests that install them (docs/distribution.md), and the runner of
+# every README code block.
+-include runbeam-ffi/c-dist.mk
+-include tests/docs/docs.mk
 
 test: prerequisites lint rust-test header-check c-test python-test node-test keyring-test
 	@echo "make test: all suites passed"

@@ -21,7 +21,7 @@ REQ=bindings/python/requirements-dev.txt
 STAMP=.venv/.requirements.stamp
 NODE_DIR=bindings/node
 NODE_STAMP=$NODE_DIR/node_modules/.setup.stamp
-TOOLS=(valgrind gcc g++ make gnome-keyring-daemon dbus-run-session dbus-send dbus-daemon)
+TOOLS=(valgrind gcc g++ make pkg-config cmake gnome-keyring-daemon dbus-run-session dbus-send dbus-daemon)
 
 if [ "${1:-}" = --check ]; then
   lacking=()
