@@ -263,7 +263,10 @@ impl Resolver {
     /// A builder for a resolver of `config`'s references. `client` carries the HTTP settings
     /// (timeouts, retries, CA bundle, `allow_insecure_http`) used for every provider, each at
     /// its own `api` URL; `manager` supplies the gateway's machine token (one token for every
-    /// provider).
+    /// provider). When the token must be renewed for a provider's request, the resolver renews
+    /// it at that provider's `api` (not at the URL of the manager's own client), so a
+    /// configuration pointed at another Cloud with [`crate::config::MeshConfig::with_provider_api`] takes
+    /// authorization along.
     pub fn builder(
         config: MeshConfig,
         client: Client,
@@ -748,7 +751,8 @@ impl Inner {
                 return Ok(client.with_token(c.token.clone()));
             }
         }
-        let token = self.manager.ensure_token().await?;
+        // Renewals go where this provider's requests go (its `api`, perhaps overridden).
+        let token = self.manager.ensure_token_via(client).await?;
         let window = self.manager.window();
         let recheck = if token.needs_renewal(window) {
             MACHINE_TOKEN_RECHECK

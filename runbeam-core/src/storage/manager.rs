@@ -175,6 +175,14 @@ impl TokenManager {
     /// `NoToken` / `TokenExpired` (saying what to do) without a credential; the store's or
     /// the API's errors otherwise.
     pub async fn ensure_token(&self) -> Result<MachineToken> {
+        self.ensure_token_via(&self.client).await
+    }
+
+    /// [`TokenManager::ensure_token`], renewing at `cloud`'s API (with its HTTP settings)
+    /// instead of this manager's client: a [`crate::resolve::Resolver`] renews at the API of
+    /// the provider it is calling, so that a configuration pointed elsewhere
+    /// ([`crate::config::MeshConfig::with_provider_api`]) takes the renewals along.
+    pub(crate) async fn ensure_token_via(&self, cloud: &Client) -> Result<MachineToken> {
         check_id("instance id", &self.instance_id)?;
         let first = self.load().await?;
         if let Some(token) = &first {
@@ -201,7 +209,7 @@ impl TokenManager {
         let Some(credential) = self.credential.clone() else {
             return self.without_credential(now);
         };
-        match self.renew(credential).await {
+        match self.renew(credential, cloud).await {
             Ok(token) => Ok(token),
             Err(e) => match now {
                 Some(token) if !token.is_expired() => {
@@ -306,10 +314,9 @@ impl TokenManager {
         }
     }
 
-    async fn renew(&self, credential: Credential) -> Result<MachineToken> {
+    async fn renew(&self, credential: Credential, cloud: &Client) -> Result<MachineToken> {
         let user = self.user_token(credential).await?;
-        let granted = self
-            .client
+        let granted = cloud
             .with_token(user)
             .authorize(AuthorizeRequest::new(self.gateway_code.clone()))
             .await?;

@@ -4,10 +4,14 @@
 
 use std::time::Duration;
 
-use runbeam_core::ErrorKind;
+use std::sync::Arc;
+
+use runbeam_core::client::Client;
 use runbeam_core::config::MeshConfig;
 use runbeam_core::jwt::{Algorithm, Validator, ValidatorBuilder};
 use runbeam_core::resolve::Resolver;
+use runbeam_core::storage::{Credential, MemoryTokenStore, TokenManager};
+use runbeam_core::{ErrorKind, Secret};
 use runbeam_e2e::*;
 use serde_json::json;
 
@@ -502,4 +506,54 @@ async fn an_answer_the_cloud_says_is_gone_is_not_served_stale_afterwards() {
     let err = resolver.resolve(DICOMWEB).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ServerError, "no stale answer: {err}");
     assert_eq!(resolver.stats().stale_served, 0);
+}
+
+/// A user builds the token manager with a `Client` at the production URL and points the
+/// configuration at another Cloud with `with_provider_api`: the resolver's renewals follow the
+/// provider's `api`, so the machine token is authorized where the resolve is sent.
+#[tokio::test]
+async fn a_provider_api_override_takes_the_machine_token_renewal_along() {
+    let cloud = Cloud::start().await;
+    // Port 9 (discard) on loopback: nothing listens, so a request sent there fails at once.
+    let elsewhere = Client::builder("http://127.0.0.1:9")
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
+    let manager = Arc::new(
+        TokenManager::new(
+            ANALYTICS_GW,
+            Arc::new(MemoryTokenStore::new()),
+            elsewhere.clone(),
+        )
+        .credential(Credential::Token(Secret::new(BOB_SANCTUM.to_string()))),
+    );
+    let config = MeshConfig::from_toml(include_str!("../../../examples/config/ai-analytics.toml"))
+        .and_then(|c| c.with_provider_api("runbeam", cloud.url()))
+        .unwrap();
+    let resolver = Resolver::builder(config, elsewhere, Arc::clone(&manager))
+        .build()
+        .unwrap();
+    cloud.reset_counts().await;
+    let answer = resolver.resolve(DICOMWEB).await.unwrap();
+    assert_eq!(answer.resource().urls, [DICOM_URL]);
+    assert_eq!(
+        cloud.count(AUTHORIZE).await,
+        1,
+        "authorized at the provider's api"
+    );
+    let mesh = resolver
+        .mesh_token("imaging-integration", DICOM_URL)
+        .await
+        .unwrap();
+    assert!(!mesh.token.token.expose().is_empty());
+    // The manager on its own still uses its own client (nothing listens there), and the
+    // token the resolver obtained is in its store.
+    assert_eq!(
+        manager
+            .current()
+            .await
+            .unwrap()
+            .map(|t| t.gateway_id.is_empty()),
+        Some(false)
+    );
 }
