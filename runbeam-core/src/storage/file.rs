@@ -14,7 +14,6 @@
 
 use std::fs::File;
 use std::io::{ErrorKind as IoKind, Read};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -78,12 +77,18 @@ fn corrupt(path: &Path, what: &str) -> Error {
 const LOCK_FILE: &str = ".lock";
 /// The key file of an instance, in its directory.
 const KEY_FILE: &str = "encryption.key";
+/// The variable naming the user's home directory.
+#[cfg(not(windows))]
+const HOME_VAR: &str = "HOME";
+#[cfg(windows)]
+const HOME_VAR: &str = "USERPROFILE";
 /// The token directory of an instance.
 const TOKEN_DIR: &str = "runbeam";
 
-/// An advisory `flock` on `<instance>/runbeam/.lock`, released when dropped. A shared lock on
-/// a directory where the lock file cannot be created (read-only media) is skipped: nobody
-/// can be writing there.
+/// An advisory lock on `<instance>/runbeam/.lock` (`flock` on Unix, `LockFileEx` on Windows:
+/// the standard library's `File::lock`), released when dropped. A shared lock on a directory
+/// where the lock file cannot be created (read-only media) is skipped: nobody can be writing
+/// there.
 struct Lock(#[allow(dead_code)] Option<File>);
 
 impl Lock {
@@ -91,19 +96,16 @@ impl Lock {
         let Some(file) = dir.open_lock(LOCK_FILE, exclusive)? else {
             return Ok(Lock(None));
         };
-        let op = if exclusive {
-            libc::LOCK_EX
-        } else {
-            libc::LOCK_SH
-        };
         loop {
-            // SAFETY: flock on a file descriptor we own for the lifetime of `file`.
-            if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-                return Ok(Lock(Some(file)));
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != IoKind::Interrupted {
-                return Err(io_error("lock", &dir.child(LOCK_FILE), &e));
+            let locked = if exclusive {
+                file.lock()
+            } else {
+                file.lock_shared()
+            };
+            match locked {
+                Ok(()) => return Ok(Lock(Some(file))),
+                Err(e) if e.kind() == IoKind::Interrupted => {}
+                Err(e) => return Err(io_error("lock", &dir.child(LOCK_FILE), &e)),
             }
         }
     }
@@ -165,7 +167,7 @@ impl FileTokenStore {
         }
     }
 
-    /// The store at `RUNBEAM_HOME`, else `~/.runbeam`.
+    /// The store at `RUNBEAM_HOME`, else `~/.runbeam` (`%USERPROFILE%\\.runbeam` on Windows).
     ///
     /// # Errors
     /// `Storage` when neither `RUNBEAM_HOME` nor a home directory is set.
@@ -173,7 +175,7 @@ impl FileTokenStore {
         if let Some(home) = std::env::var_os(ENV_HOME).filter(|h| !h.is_empty()) {
             return Ok(FileTokenStore::new(home));
         }
-        match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        match std::env::var_os(HOME_VAR).filter(|h| !h.is_empty()) {
             Some(home) => Ok(FileTokenStore::new(Path::new(&home).join(".runbeam"))),
             None => Err(Error::new(
                 ErrorKind::Storage,

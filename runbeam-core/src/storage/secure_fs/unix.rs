@@ -1,5 +1,5 @@
-//! Strict, descriptor-relative file access under the storage root, in the manner of OpenSSH's
-//! `StrictModes` for `~/.ssh`.
+//! Unix: strict, descriptor-relative file access under the storage root, in the manner of
+//! OpenSSH's `StrictModes` for `~/.ssh`.
 //!
 //! Every directory from the root down is opened with `O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC`
 //! relative to the descriptor of its parent (`openat`), every file with `O_NOFOLLOW`, and
@@ -28,6 +28,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use super::{io_error, link_error};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Flags of every directory open: never through a link, never inherited by a child process.
@@ -36,26 +37,6 @@ const DIR_FLAGS: libc::c_int =
 /// Flags added to every file open. `O_NONBLOCK` keeps a FIFO planted under a file's name from
 /// blocking the open; it changes nothing for the regular files that pass the check.
 const FILE_FLAGS: libc::c_int = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
-
-/// Maps an I/O error to `Storage`, naming `path` and saying what to do where we can tell.
-pub(super) fn io_error(action: &str, path: &Path, e: &io::Error) -> Error {
-    let hint = match e.kind() {
-        IoKind::PermissionDenied => "; check the owner and permissions of the directory",
-        IoKind::ReadOnlyFilesystem => {
-            "; the file system is read-only: set RUNBEAM_HOME to a writable directory"
-        }
-        IoKind::StorageFull => "; the disk is full: free space (the previous token file is intact)",
-        IoKind::NotADirectory => {
-            "; part of the path is a regular file, not a directory: set RUNBEAM_HOME to a \
-             directory"
-        }
-        _ => "",
-    };
-    Error::new(
-        ErrorKind::Storage,
-        format!("cannot {action} {}: {e}{hint}", path.display()),
-    )
-}
 
 fn c_name(name: &[u8]) -> io::Result<CString> {
     CString::new(name).map_err(|_| io::Error::new(IoKind::InvalidInput, "a NUL byte in the path"))
@@ -105,17 +86,6 @@ fn is_link(dir: RawFd, name: &[u8]) -> bool {
 fn euid() -> libc::uid_t {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
-}
-
-/// The refusal of a link at `path`; `what` is what should be there instead.
-fn link_error(path: &Path, fix: &str) -> Error {
-    Error::new(
-        ErrorKind::Storage,
-        format!(
-            "{} is a symbolic link: librunbeam does not follow links under RUNBEAM_HOME; {fix}",
-            path.display()
-        ),
-    )
 }
 
 /// What an opened descriptor must be.
@@ -195,7 +165,7 @@ fn check(fd: RawFd, path: &Path, expect: Expect) -> Result<()> {
 
 /// A directory of the store, opened without following links and checked; everything below it
 /// is reached through its descriptor.
-pub(super) struct Dir {
+pub(in crate::storage) struct Dir {
     file: File,
     path: PathBuf,
 }
@@ -237,13 +207,13 @@ impl Dir {
     /// the system does, links included; the root itself must not be a link, even when written
     /// with a trailing `/`. `Ok(None)` when it is missing or not a directory (a load finds
     /// nothing there).
-    pub(super) fn open_root(path: &Path) -> Result<Option<Dir>> {
+    pub(in crate::storage) fn open_root(path: &Path) -> Result<Option<Dir>> {
         Dir::root(path, false)
     }
 
     /// [`Dir::open_root`], creating the root 0700 when it is missing (its missing parents
     /// too, 0700, as `mkdir -p` would).
-    pub(super) fn create_root(path: &Path) -> Result<Dir> {
+    pub(in crate::storage) fn create_root(path: &Path) -> Result<Dir> {
         Dir::root(path, true).and_then(|dir| created(dir, path))
     }
 
@@ -300,12 +270,12 @@ impl Dir {
 
     /// Opens and checks the subdirectory `name`; `Ok(None)` when it is missing or not a
     /// directory.
-    pub(super) fn open_dir(&self, name: &str) -> Result<Option<Dir>> {
+    pub(in crate::storage) fn open_dir(&self, name: &str) -> Result<Option<Dir>> {
         self.subdir(name, false)
     }
 
     /// [`Dir::open_dir`], creating it 0700 when it is missing.
-    pub(super) fn create_dir(&self, name: &str) -> Result<Dir> {
+    pub(in crate::storage) fn create_dir(&self, name: &str) -> Result<Dir> {
         self.subdir(name, true)
             .and_then(|dir| created(dir, &self.child(name)))
     }
@@ -370,12 +340,12 @@ impl Dir {
     }
 
     /// The path this directory was opened from (for messages).
-    pub(super) fn path(&self) -> &Path {
+    pub(in crate::storage) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The path of `name` in this directory (for messages).
-    pub(super) fn child(&self, name: &str) -> PathBuf {
+    pub(in crate::storage) fn child(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
 
@@ -398,7 +368,7 @@ impl Dir {
     /// Opens the existing file `name` for reading and checks it; `Ok(None)` when there is
     /// none. Read from the returned `File`: it is the checked one, whatever the name points to
     /// by the time of the read.
-    pub(super) fn open_file(&self, name: &str, secret: bool) -> Result<Option<File>> {
+    pub(in crate::storage) fn open_file(&self, name: &str, secret: bool) -> Result<Option<File>> {
         let fd = match open_at(self.fd(), name.as_bytes(), libc::O_RDONLY | FILE_FLAGS, 0) {
             Ok(fd) => fd,
             Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
@@ -411,7 +381,7 @@ impl Dir {
     /// Opens the lock file `name`, creating it 0600 (read-write) when possible; with
     /// `must_write` false a read-only open is the fallback and a file that cannot be opened
     /// at all (missing on read-only media, not permitted) is `Ok(None)`.
-    pub(super) fn open_lock(&self, name: &str, must_write: bool) -> Result<Option<File>> {
+    pub(in crate::storage) fn open_lock(&self, name: &str, must_write: bool) -> Result<Option<File>> {
         let opened = open_at(
             self.fd(),
             name.as_bytes(),
@@ -449,7 +419,7 @@ impl Dir {
     /// Writes `bytes` to a new 0600 temp file in this directory (`O_CREAT | O_EXCL |
     /// O_NOFOLLOW`) and fsyncs it; returns its name. On failure nothing is left behind and the
     /// error names `target`, the file the temp file stands for.
-    pub(super) fn write_temp(&self, target: &str, bytes: &[u8]) -> Result<String> {
+    pub(in crate::storage) fn write_temp(&self, target: &str, bytes: &[u8]) -> Result<String> {
         let temp = format!(
             ".{target}.{}.{}.tmp",
             std::process::id(),
@@ -479,7 +449,7 @@ impl Dir {
     /// Refuses when `name` is a symbolic link (so that replacing or deleting a slot reports
     /// the link instead of silently dropping it; the link's target is never touched either
     /// way, as `renameat` and `unlinkat` act on the name itself).
-    pub(super) fn refuse_link(&self, name: &str) -> Result<()> {
+    pub(in crate::storage) fn refuse_link(&self, name: &str) -> Result<()> {
         if is_link(self.fd(), name.as_bytes()) {
             return Err(link_error(
                 &self.child(name),
@@ -491,7 +461,7 @@ impl Dir {
 
     /// `renameat` within this directory (atomic replace; a link at `to` is replaced, never
     /// followed).
-    pub(super) fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+    pub(in crate::storage) fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         let (from, to) = (c_name(from.as_bytes())?, c_name(to.as_bytes())?);
         // SAFETY: both names are NUL-terminated and outlive the call; the descriptor is open.
         cvt(unsafe { libc::renameat(self.fd(), from.as_ptr(), self.fd(), to.as_ptr()) }).map(drop)
@@ -499,21 +469,21 @@ impl Dir {
 
     /// `linkat` within this directory, without following `from`; `AlreadyExists` when `to`
     /// exists (whatever it is).
-    pub(super) fn link(&self, from: &str, to: &str) -> io::Result<()> {
+    pub(in crate::storage) fn link(&self, from: &str, to: &str) -> io::Result<()> {
         let (from, to) = (c_name(from.as_bytes())?, c_name(to.as_bytes())?);
         // SAFETY: as in `rename`; flags 0 = do not follow a link at `from`.
         cvt(unsafe { libc::linkat(self.fd(), from.as_ptr(), self.fd(), to.as_ptr(), 0) }).map(drop)
     }
 
     /// `unlinkat` of a file in this directory (a link is removed, not its target).
-    pub(super) fn remove(&self, name: &str) -> io::Result<()> {
+    pub(in crate::storage) fn remove(&self, name: &str) -> io::Result<()> {
         let name = c_name(name.as_bytes())?;
         // SAFETY: `name` is NUL-terminated and outlives the call; the descriptor is open.
         cvt(unsafe { libc::unlinkat(self.fd(), name.as_ptr(), 0) }).map(drop)
     }
 
     /// The names in this directory (without `.` and `..`), read through its descriptor.
-    pub(super) fn names(&self) -> io::Result<Vec<OsString>> {
+    pub(in crate::storage) fn names(&self) -> io::Result<Vec<OsString>> {
         // SAFETY: dup of an open descriptor; the copy is owned by the DIR stream below.
         let copy = cvt(unsafe { libc::fcntl(self.fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
         // SAFETY: `copy` is a directory descriptor we own; on success the stream owns it.
@@ -547,7 +517,7 @@ impl Dir {
     }
 
     /// fsyncs the directory (after a rename, link or unlink in it).
-    pub(super) fn sync(&self) -> Result<()> {
+    pub(in crate::storage) fn sync(&self) -> Result<()> {
         self.file
             .sync_all()
             .map_err(|e| io_error("sync the directory", &self.path, &e))
