@@ -6,7 +6,9 @@
 //   node examples/node/authorize.mjs API_URL USER_TOKEN GATEWAY_CODE
 import { Client, Reference } from '../../bindings/node/index.mjs'
 
-async function main([apiUrl, userToken, gatewayCode]) {
+/** @param {string[]} argv */
+async function main(argv) {
+  const [apiUrl, userToken, gatewayCode] = argv
   if (!gatewayCode) {
     console.error('usage: node examples/node/authorize.mjs API_URL USER_TOKEN GATEWAY_CODE')
     return 2

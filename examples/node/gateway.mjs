@@ -40,9 +40,8 @@ function load(file, cloud) {
   const config = MeshConfig.fromFile(join('examples', 'config', file)).withProviderApi('runbeam', cloud)
   const problems = config.validate()
   if (problems.length > 0) {
-    const error = new Error(`${file}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`)
-    error.kind = 'Config'
-    throw error
+    const message = `${file}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`
+    throw Object.assign(new Error(message), { kind: 'Config' })
   }
   return config
 }
