@@ -16,7 +16,8 @@ VENV := $(ROOT)/.venv
 PYTHON := $(VENV)/bin/python
 CBINDGEN ?= cbindgen
 
-.PHONY: help test demo setup prerequisites build rust-test keyring-test header header-check lint bench fuzz
+.PHONY: help test demo setup prerequisites build rust-test keyring-test header header-check lint bench fuzz \
+	cross-check dist install-test
 
 help:
 	@echo "make demo    - run the example gateways (C, Python, Node) through the scenario"
@@ -109,3 +110,8 @@ bench: prerequisites
 ## Not part of `make test` (its value grows with time; the property tests run there instead).
 fuzz:
 	bash scripts/fuzz.sh
+
+## The core and the C ABI compiled (clippy -D warnings) for Windows and macOS; not part of
+## `make test` (~10 min the first time). Needs `bash scripts/setup.sh --cross`.
+cross-check:
+	bash scripts/cross-check.sh

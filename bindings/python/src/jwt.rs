@@ -87,11 +87,14 @@ guarded! {
             self == other
         }
 
-        fn __repr__(&self) -> String {
-            format!(
-                "TokenUser(id={:?}, email={:?}, name={:?})",
-                self.id, self.email, self.name
-            )
+        // Python's own repr of each field: `TokenUser(id='7', email='bob@…', name=None)`.
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "TokenUser(id={}, email={}, name={})",
+                self.id.as_str().into_pyobject(py)?.repr()?,
+                self.email.as_deref().into_pyobject(py)?.repr()?,
+                self.name.as_deref().into_pyobject(py)?.repr()?
+            ))
         }
     }
 }
@@ -125,8 +128,13 @@ guarded! {
             self == other
         }
 
-        fn __repr__(&self) -> String {
-            format!("TokenTeam(id={:?}, name={:?})", self.id, self.name)
+        // Python's own repr of each field: `TokenTeam(id='3', name='Radiology Department')`.
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "TokenTeam(id={}, name={})",
+                self.id.as_str().into_pyobject(py)?.repr()?,
+                self.name.as_deref().into_pyobject(py)?.repr()?
+            ))
         }
     }
 }

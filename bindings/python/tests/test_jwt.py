@@ -155,6 +155,12 @@ def test_a_genuine_user_jwt_gives_typed_claims(cloud: Cloud, make: MakeValidator
     assert isinstance(claims.team, runbeam.TokenTeam)
     assert claims.team.name == "Radiology Department"
     assert claims.team.id
+    # Printed as Python values, as a user reading a log expects (not Rust's Some("...")).
+    assert repr(claims.user) == (
+        f"TokenUser(id={claims.user.id!r}, email={ALICE_EMAIL!r}, name={claims.user.name!r})"
+    )
+    assert repr(claims.team) == f"TokenTeam(id={claims.team.id!r}, name='Radiology Department')"
+    assert "Some(" not in repr(claims.user) + repr(claims.team)
     # The Cloud it came from, for a Client.
     assert claims.api_base_url() == cloud.url.rstrip("/")
     assert runbeam.Client(claims.api_base_url()).api_root == runbeam.Client(cloud.url).api_root

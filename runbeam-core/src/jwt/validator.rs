@@ -393,8 +393,16 @@ impl Validator {
         let i = &self.inner;
         if !i.audiences.is_empty() && !i.audiences.iter().any(|a| claims.aud.contains(a)) {
             let seen: Vec<&str> = claims.aud.iter().collect();
+            // A mesh token (aud `mesh:<id>`) checked by a validator meant for the gateway's
+            // own user JWTs: say which validator to use instead.
+            let hint = if seen.iter().any(|a| a.starts_with("mesh:")) {
+                "; a mesh token is verified by a validator without audiences (verify_mesh_token \
+                 checks `mesh:<id>` itself), such as the Resolver's"
+            } else {
+                ""
+            };
             return Err(invalid(format!(
-                "the token's audience [{}] is not one of [{}]",
+                "the token's audience [{}] is not one of [{}]{hint}",
                 quote_input(&seen.join(", "), 200),
                 i.audiences.join(", ")
             )));

@@ -334,6 +334,28 @@ async fn the_receiving_gateway_verifies_the_mesh_token() {
             .await
             .is_err()
     );
+
+    // A validator made for the gateway's own user JWTs (with its audience) refuses the mesh
+    // token on the audience, and says which validator verifies mesh tokens.
+    let for_users = Validator::builder()
+        .trusted_issuer(cloud.dev.api_root())
+        .audience("my-gw")
+        .build()
+        .unwrap();
+    let err = for_users
+        .verify_mesh_token(token, MESH, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JwtInvalid, "{err}");
+    assert!(
+        err.message().contains("validator without audiences"),
+        "{err}"
+    );
+    let plain = Validator::builder()
+        .trusted_issuer(cloud.dev.api_root())
+        .build()
+        .unwrap();
+    plain.verify_mesh_token(token, MESH, None).await.unwrap();
 }
 
 #[tokio::test]

@@ -381,7 +381,11 @@ impl Dir {
     /// Opens the lock file `name`, creating it 0600 (read-write) when possible; with
     /// `must_write` false a read-only open is the fallback and a file that cannot be opened
     /// at all (missing on read-only media, not permitted) is `Ok(None)`.
-    pub(in crate::storage) fn open_lock(&self, name: &str, must_write: bool) -> Result<Option<File>> {
+    pub(in crate::storage) fn open_lock(
+        &self,
+        name: &str,
+        must_write: bool,
+    ) -> Result<Option<File>> {
         let opened = open_at(
             self.fd(),
             name.as_bytes(),
