@@ -111,8 +111,9 @@ function load() {
     throw new Error(
       `${NAME}: the native addon for this platform, ${platform}, is in the package ${pkg}, which is ` +
         `not installed. npm installs it with ${NAME} (an optionalDependency) unless optional ` +
-        `dependencies were omitted (--omit=optional, --no-optional) or node_modules was copied from ` +
-        `another platform: reinstall, or add ${pkg}@${VERSION} explicitly.${hint}`,
+        `dependencies were omitted (--omit=optional, --no-optional), it could not be fetched (npm ` +
+        `skips a failed optional package silently), or node_modules was copied from another ` +
+        `platform: reinstall, or add ${pkg}@${VERSION} explicitly.${hint}`,
       { cause },
     )
   }

@@ -84,7 +84,6 @@ node-bench: node-release
 # $(CARGO_BUILD_TARGET)); its package directory is npm/$(NODE_PLATFORM)/.
 NODE_PLATFORM = $(shell cd $(NODE_DIR) && node -p "require('@napi-rs/cli').parseTriple('$(CARGO_BUILD_TARGET)').platformArchABI")
 NODE_DIST := $(ROOT)/dist
-NODE_VERSION = $(shell node -p "require('$(NODE_DIR)/package.json').version")
 NODE_RELEASE_ADDON = $(NODE_GEN)/release/runbeam.$(NODE_PLATFORM).node
 
 # Prints each tarball's sizes (npm pack --json) and fails unless the addon is in the platform
