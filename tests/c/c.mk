@@ -30,9 +30,16 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 VALGRIND_KEYRING := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect
 
-.PHONY: c-build c-test
+.PHONY: c-build c-test c-dev-soname
 
-c-build: build
+## librunbeam.so has a SONAME (librunbeam.so.<major>, runbeam-ffi/build.rs): programs linked with
+## -lrunbeam record that name and the loader looks for it, so the debug directory gets the
+## symlink `make install` makes too (librunbeam.so.<major> -> librunbeam.so).
+c-dev-soname: build
+	@soname=$$(readelf -d $(LIBDIR)/librunbeam.so | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'); \
+	if [ -n "$$soname" ]; then ln -sfn librunbeam.so $(LIBDIR)/$$soname; fi
+
+c-build: build c-dev-soname
 	@mkdir -p $(C_OUT)
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_ffi.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_ffi_asan
 	gcc $(C_STRICT) -O0 tests/c/test_ffi.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_ffi
@@ -112,7 +119,7 @@ c-soak: build
 
 .PHONY: c-examples
 ## The C example gateways (examples/c: mesh_check, authorize, gateway), built like a user would, against the shared library.
-c-examples: build
+c-examples: build c-dev-soname
 	@mkdir -p $(C_OUT)
 	gcc $(C_STRICT) -O1 examples/c/mesh_check.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/mesh_check
 	gcc $(C_STRICT) -O1 examples/c/authorize.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/authorize
