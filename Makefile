@@ -23,6 +23,8 @@ help:
 	@echo "make demo    - run the example gateways (C, Python, Node) through the scenario"
 	@echo "make test    - run every test suite (Rust, C + sanitizers + valgrind, Python, Node, header drift)"
 	@echo "make setup   - install what a fresh machine lacks (venv, npm packages, cbindgen, valgrind)"
+	@echo "make dist    - every release artefact into dist/ (C tarball, wheel + sdist, npm tarballs, SHA256SUMS)"
+	@echo "make install - the C library, header, runbeam.pc and CMake package under PREFIX (default /usr/local)"
 	@echo "make bench   - run the benchmarks behind BENCHMARKS.md"
 	@echo "make fuzz    - run every fuzz target for FUZZ_SECONDS (default 600) each (docs/fuzzing.md)"
 
@@ -98,7 +100,21 @@ include bindings/node/node.mk
 -include runbeam-ffi/c-dist.mk
 -include tests/docs/docs.mk
 
-test: prerequisites lint rust-test header-check c-test python-test node-test keyring-test
+## Every release artefact into dist/ (docs/distribution.md): the C tarballs (library, header,
+## runbeam.pc, CMake package; debug info apart), the abi3 wheel and the sdist, the npm tarballs;
+## then SHA256SUMS over all of them.
+dist: c-dist python-dist node-dist
+	cd dist && rm -f SHA256SUMS && sha256sum -- * > SHA256SUMS
+	@echo "dist: $$(ls dist | wc -l) files in dist/ (SHA256SUMS)"; ls -l dist
+
+## The artefacts of `make dist`, installed as a user would (a prefix + pkg-config + CMake, a
+## fresh venv from the wheel and another from the sdist, a fresh npm project offline) and used:
+## tests/install/{c,python,node}.sh.
+install-test: dist c-install-test python-install-test node-install-test
+	cd dist && sha256sum --quiet -c SHA256SUMS
+
+test: prerequisites lint rust-test header-check c-test python-test node-test keyring-test \
+		docs-test install-test
 	@echo "make test: all suites passed"
 
 demo: prerequisites build c-examples python-build node-build
