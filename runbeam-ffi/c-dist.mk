@@ -140,7 +140,7 @@ install: c-stage
 uninstall:
 	@set -e; \
 	lib="$(DESTDIR)$$(realpath -m "$(C_INSTALL_LIBDIR)")"; inc="$(DESTDIR)$$(realpath -m "$(INCLUDEDIR)")"; \
-	rm -f "$$inc/runbeam.h" "$$lib"/librunbeam.so "$$lib"/librunbeam.so.[0-9]* "$$lib/librunbeam.a" \
+	rm -f "$$inc/runbeam.h" "$$lib/librunbeam.so" "$$lib/$(C_SONAME)" "$$lib/$(C_SO_REAL)" "$$lib/librunbeam.a" \
 	      "$$lib/pkgconfig/runbeam.pc" "$$lib/cmake/runbeam/runbeam-config.cmake" \
 	      "$$lib/cmake/runbeam/runbeam-config-version.cmake"; \
 	if [ -d "$$lib/cmake/runbeam" ]; then rmdir "$$lib/cmake/runbeam"; fi; \
