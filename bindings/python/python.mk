@@ -16,7 +16,7 @@ PY_MATURIN := VIRTUAL_ENV=$(VENV) CARGO_BUILD_TARGET=$(CARGO_BUILD_TARGET) \
 	$(VENV)/bin/maturin develop -m $(PY_DIR)/Cargo.toml
 
 .PHONY: python-build python-stubs python-stub-docs-check python-stubtest python-test python-wheel \
-	python-bench python-devcloud
+	python-bench python-devcloud python-dist python-install-test
 
 ## Debug build of runbeam._native into the venv (seconds after `make build`).
 python-build:
@@ -78,3 +78,41 @@ python-bench: python-devcloud
 	$(PYTHON) $(PY_DIR)/bench/storage.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/bench_resolver.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/soak.py
+
+## The release artefacts, into $(ROOT)/dist/: the abi3 wheel (CPython >= 3.10) for
+## $(PY_DIST_PLATFORM) x86_64 and the sdist runbeam-<version>.tar.gz (the binding plus the core
+## crate, so that it builds with no repository around it). The wheel is the release profile
+## (fat LTO), without the fault-injection feature, stripped, and linked by zig (`--zig`, the
+## pinned `ziglang` package of requirements-dev.txt: zig cc also compiles aws-lc's C code)
+## against glibc 2.17's symbol versions, so that it installs on RHEL/Rocky 8, Amazon Linux 2,
+## Ubuntu 20.04, Debian 11 and later. maturin's audit runs in `check` mode: a violation fails the
+## build (nothing is vendored or skipped). scripts/check_dist.py checks both files again
+## (symbol versions, libraries, stripped, no fault hook, typing files, the sdist's contents) and
+## installs the wheel into a fresh venv.
+##
+## Its own cargo target dir: zig's linker is part of every crate's cargo fingerprint, so building
+## it in the shared target/ would rebuild the whole release tree there, and the next gcc-linked
+## release build (C library, Node addon) would rebuild it all back.
+PY_DIST_PLATFORM := manylinux_2_17
+PY_DIST_TARGET_DIR := $(ROOT)/target/zig
+python-dist:
+	@$(PYTHON) -m ziglang version >/dev/null 2>&1 || { echo "python-dist: zig (package" \
+		"ziglang of $(PY_DIR)/requirements-dev.txt) is not in $(VENV): run make setup" >&2; exit 1; }
+	mkdir -p $(ROOT)/dist
+	rm -f $(ROOT)/dist/runbeam-[0-9]*.whl $(ROOT)/dist/runbeam-[0-9]*.tar.gz
+	@start=$$(date +%s); \
+	PATH=$(VENV)/bin:$$PATH VIRTUAL_ENV=$(VENV) CARGO_TARGET_DIR=$(PY_DIST_TARGET_DIR) \
+		$(VENV)/bin/maturin build -m $(PY_DIR)/Cargo.toml --release --strip --zig \
+		--compatibility $(PY_DIST_PLATFORM) --auditwheel check --out $(ROOT)/dist; \
+	echo "python-dist: wheel built in $$(( $$(date +%s) - start )) s"
+	$(VENV)/bin/maturin sdist -m $(PY_DIR)/Cargo.toml --out $(ROOT)/dist
+	$(PYTHON) $(PY_DIR)/scripts/check_dist.py $(ROOT)/dist --platform $(PY_DIST_PLATFORM)
+
+## The artefacts of python-dist as a user gets them (tests/install/python.sh): the wheel with
+## `pip install --no-index` into a fresh venv, the sdist with `pip install` (a release build from
+## scratch, crates from crates.io) of a copy outside the repository into another; in each, the
+## examples (examples/python) against runbeam-devcloud, the typing files, no fault hook, and
+## JWT verification (RS256 and ES256 through aws-lc). PY_SDIST_CACHE=0 builds the sdist with an
+## empty cargo target dir instead of the shared one (see the script).
+python-install-test: python-dist python-devcloud
+	bash tests/install/python.sh
