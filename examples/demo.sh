@@ -51,23 +51,14 @@ scenario Node "${NODE_GATEWAY[@]}"
 # ---------------------------------------------------------------- part two: Runbeam Cloud
 DEVCLOUD=${DEVCLOUD:-target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}/debug/runbeam-devcloud}
 BOB='2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f'   # seeded Sanctum token of bob, team ai-analytics
+. scripts/lib/devcloud.sh
 out=$(mktemp)
-"$DEVCLOUD" --listen 127.0.0.1:0 --seed examples/devcloud/seed.toml >"$out" 2>/dev/null &
-devcloud_pid=$!
-trap 'kill "$devcloud_pid" 2>/dev/null; wait "$devcloud_pid" 2>/dev/null; rm -f "$out"' EXIT
-url=
-for _ in $(seq 1 100); do
-  url=$(head -n 1 "$out")
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-if [ -z "$url" ]; then
-  echo "demo: runbeam-devcloud did not start" >&2
-  exit 1
-fi
+trap 'devcloud_stop; rm -f "$out" "$out.err"' EXIT
+devcloud_start "$out" "$out.err" || { echo "demo: runbeam-devcloud did not start" >&2; exit 1; }
+url=$DEVCLOUD_URL
 echo "=================================================================== Runbeam Cloud: $url"
 homes=$(mktemp -d)
-trap 'kill "$devcloud_pid" 2>/dev/null; wait "$devcloud_pid" 2>/dev/null; rm -rf "$out" "$homes"' EXIT
+trap 'devcloud_stop; rm -rf "$out" "$out.err" "$homes"' EXIT
 # gateway LANG COMMAND...: the whole flow, with the machine token in the file backend under a
 # fresh RUNBEAM_HOME (0700 directories, 0600 age-encrypted files).
 gateway() {

@@ -59,28 +59,16 @@ if [ ! -x "$DEVCLOUD" ]; then
 fi
 
 TMP=$(mktemp -d /tmp/runbeam-install-test.XXXXXX)
-devcloud_pid=
+. "$ROOT/scripts/lib/devcloud.sh"
 cleanup() {
-  if [ -n "$devcloud_pid" ]; then kill "$devcloud_pid" 2>/dev/null; wait "$devcloud_pid" 2>/dev/null; fi
+  devcloud_stop
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 
 # --------------------------------------------------------------------------- the devcloud
-out=$TMP/devcloud.out
-"$DEVCLOUD" --listen 127.0.0.1:0 --seed examples/devcloud/seed.toml >"$out" 2>"$TMP/devcloud.err" &
-devcloud_pid=$!
-URL=
-for _ in $(seq 1 100); do
-  URL=$(head -n 1 "$out")
-  [ -n "$URL" ] && break
-  sleep 0.1
-done
-if [ -z "$URL" ]; then
-  echo "c.sh: runbeam-devcloud did not start:" >&2
-  cat "$TMP/devcloud.err" >&2
-  exit 1
-fi
+devcloud_start "$TMP/devcloud.out" "$TMP/devcloud.err" || { echo "c.sh: no devcloud" >&2; exit 1; }
+URL=$DEVCLOUD_URL
 echo "== runbeam-devcloud at $URL"
 
 # run_examples LABEL DIR: the programs in DIR, as examples/demo.sh runs them (from the repository

@@ -73,19 +73,12 @@ node -e '
 step "installed @runbeam/sdk $version and @runbeam/sdk-$platform $version ($(du -sh node_modules | cut -f1) in node_modules)"
 
 # ----------------------------------------------------------------------------- runbeam-devcloud
+. "$ROOT/scripts/lib/devcloud.sh"
 out=$(mktemp)
 homes=$(mktemp -d)
-"$DEVCLOUD" --listen 127.0.0.1:0 --seed "$ROOT/examples/devcloud/seed.toml" >"$out" 2>"$PROJECT/devcloud.log" &
-devcloud_pid=$!
-trap 'kill "$devcloud_pid" 2>/dev/null; wait "$devcloud_pid" 2>/dev/null; rm -rf "$out" "$homes"' EXIT
-url=
-for _ in $(seq 1 100); do
-  url=$(head -n 1 "$out")
-  [ -n "$url" ] && break
-  kill -0 "$devcloud_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$PROJECT/devcloud.log" >&2; fail "runbeam-devcloud did not start"; }
+trap 'devcloud_stop; rm -rf "$out" "$homes"' EXIT
+devcloud_start "$out" "$PROJECT/devcloud.log" || fail "runbeam-devcloud did not start"
+url=$DEVCLOUD_URL
 step "runbeam-devcloud at $url"
 
 # ------------------------------------------------------------------------------------ 2. CommonJS

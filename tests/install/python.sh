@@ -85,28 +85,16 @@ fi
 echo "== runbeam $VERSION: $(basename "$WHEEL") and $(basename "$SDIST"), with $("$INSTALL_PYTHON" -V)"
 
 TMP=$(mktemp -d /tmp/runbeam-py-install-test.XXXXXX)
-devcloud_pid=
+. "$ROOT/scripts/lib/devcloud.sh"
 cleanup() {
-  if [ -n "$devcloud_pid" ]; then kill "$devcloud_pid" 2>/dev/null; wait "$devcloud_pid" 2>/dev/null; fi
+  devcloud_stop
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 
 # --------------------------------------------------------------------------- the devcloud
-out=$TMP/devcloud.out
-"$DEVCLOUD" --listen 127.0.0.1:0 --seed examples/devcloud/seed.toml >"$out" 2>"$TMP/devcloud.err" &
-devcloud_pid=$!
-URL=
-for _ in $(seq 1 100); do
-  URL=$(head -n 1 "$out")
-  [ -n "$URL" ] && break
-  sleep 0.1
-done
-if [ -z "$URL" ]; then
-  echo "python.sh: runbeam-devcloud did not start:" >&2
-  cat "$TMP/devcloud.err" >&2
-  exit 1
-fi
+devcloud_start "$TMP/devcloud.out" "$TMP/devcloud.err" || { echo "python.sh: no devcloud" >&2; exit 1; }
+URL=$DEVCLOUD_URL
 echo "== runbeam-devcloud at $URL"
 
 # The sdist build's log stays for inspection.

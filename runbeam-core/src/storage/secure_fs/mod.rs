@@ -16,6 +16,17 @@ mod portable;
 #[cfg(unix)]
 mod unix;
 
+/// The name of a new temp file standing for `target` in its directory:
+/// `.<target>.<pid>.<random>.tmp`, the pattern the file store's sweep of temp files left by a
+/// killed writer matches.
+fn temp_name(target: &str) -> String {
+    format!(
+        ".{target}.{}.{}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    )
+}
+
 #[cfg(not(unix))]
 pub(super) use portable::Dir;
 #[cfg(unix)]

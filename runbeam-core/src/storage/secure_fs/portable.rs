@@ -17,7 +17,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind as IoKind, Write};
 use std::path::{Path, PathBuf};
 
-use super::{io_error, link_error};
+use super::{io_error, link_error, temp_name};
 use crate::error::{Error, ErrorKind, Result};
 
 /// A directory of the store, checked when opened; names below it are checked at each use.
@@ -192,11 +192,7 @@ impl Dir {
     /// Writes `bytes` to a new temp file in this directory and flushes it; returns its name.
     /// On failure nothing is left behind and the error names `target`.
     pub(in crate::storage) fn write_temp(&self, target: &str, bytes: &[u8]) -> Result<String> {
-        let temp = format!(
-            ".{target}.{}.{}.tmp",
-            std::process::id(),
-            rand::random::<u64>()
-        );
+        let temp = temp_name(target);
         let written = OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -28,7 +28,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use super::{io_error, link_error};
+use super::{io_error, link_error, temp_name};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Flags of every directory open: never through a link, never inherited by a child process.
@@ -424,11 +424,7 @@ impl Dir {
     /// O_NOFOLLOW`) and fsyncs it; returns its name. On failure nothing is left behind and the
     /// error names `target`, the file the temp file stands for.
     pub(in crate::storage) fn write_temp(&self, target: &str, bytes: &[u8]) -> Result<String> {
-        let temp = format!(
-            ".{target}.{}.{}.tmp",
-            std::process::id(),
-            rand::random::<u64>()
-        );
+        let temp = temp_name(target);
         let written = open_at(
             self.fd(),
             temp.as_bytes(),
