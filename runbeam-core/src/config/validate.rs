@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use super::load::join;
 use super::model::{ListedReference, Mesh, MeshConfig, quoted};
 use crate::error::{ErrorKind, Problem};
+use crate::jwt::MIN_HS256_SECRET_BYTES;
 use crate::reference::{LOCAL_PROVIDER, Reference, is_valid_id, is_valid_name};
 
 pub(crate) fn validate(config: &MeshConfig) -> Vec<Problem> {
@@ -107,7 +108,9 @@ impl Validator<'_> {
         if let Some(url) = &mesh.jwks_url {
             self.url(&join(&mesh.path, "jwks_url"), url);
         }
-        if mesh.provider != LOCAL_PROVIDER {
+        if mesh.provider == LOCAL_PROVIDER {
+            self.problems.extend(mesh.local_key_problems());
+        } else {
             let local_only = [
                 ("jwt_secret", mesh.jwt_secret.is_some()),
                 ("jwt_private_key_path", mesh.jwt_private_key_path.is_some()),
@@ -243,6 +246,53 @@ impl Validator<'_> {
     }
 }
 
+impl Mesh {
+    /// The problems of a `local`-provider mesh's key settings (docs/spec.md §2.1): `jwt_secret`
+    /// (HS256) and a key pair (`jwt_private_key_path`/`jwt_public_key_path`, RS256) are
+    /// exclusive, a secret has at least [`MIN_HS256_SECRET_BYTES`] bytes, a path is not empty.
+    /// The files themselves are read when a resolver is built (`crate::jwt::local`).
+    pub(crate) fn local_key_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let pair = self.jwt_private_key_path.is_some() || self.jwt_public_key_path.is_some();
+        if let Some(secret) = &self.jwt_secret {
+            if pair {
+                problems.push(Problem::new(
+                    ErrorKind::Config,
+                    join(&self.path, "jwt_secret"),
+                    "a mesh signs its tokens either with jwt_secret (HS256) or with a key pair \
+                     (jwt_private_key_path and/or jwt_public_key_path, RS256), not both: the \
+                     configuration fixes the algorithm, so remove one",
+                ));
+            }
+            let len = secret.expose().len();
+            if len < MIN_HS256_SECRET_BYTES {
+                problems.push(Problem::new(
+                    ErrorKind::Config,
+                    join(&self.path, "jwt_secret"),
+                    format!(
+                        "the secret is {len} bytes long; HS256 needs at least \
+                         {MIN_HS256_SECRET_BYTES} bytes (256 bits) of random secret, e.g. the \
+                         output of `openssl rand -base64 48`"
+                    ),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("jwt_private_key_path", &self.jwt_private_key_path),
+            ("jwt_public_key_path", &self.jwt_public_key_path),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                problems.push(Problem::new(
+                    ErrorKind::Config,
+                    join(&self.path, key),
+                    "is empty: name a PEM key file",
+                ));
+            }
+        }
+        problems
+    }
+}
+
 /// An absolute `http`/`https` URL with a host and no embedded credentials.
 fn check_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| e.to_string())?;
@@ -360,9 +410,45 @@ mod tests {
     }
 
     #[test]
+    fn local_mesh_keys_are_one_kind_and_a_secret_is_long_enough() {
+        let mesh = |keys: &str| {
+            problems(&format!(
+                "[mesh.m]\ntype = \"http\"\nprovider = \"local\"\n{keys}\n"
+            ))
+        };
+        let long = "a-secret-of-more-than-thirty-two-bytes";
+        assert!(mesh(&format!("jwt_secret = \"{long}\"")).is_empty());
+        assert!(mesh("jwt_private_key_path = \"m.key\"").is_empty());
+        assert!(mesh("jwt_public_key_path = \"m.pub\"").is_empty());
+        assert!(mesh("jwt_private_key_path = \"m.key\"\njwt_public_key_path = \"p\"").is_empty());
+        assert!(
+            mesh("").is_empty(),
+            "a local mesh without keys only lists references"
+        );
+
+        let both = mesh(&format!(
+            "jwt_secret = \"{long}\"\njwt_public_key_path = \"m.pub\""
+        ));
+        assert_eq!(both.len(), 1, "{both:?}");
+        assert!(both[0].starts_with("mesh.m.jwt_secret: a mesh signs its tokens either with jwt_secret (HS256) or with a key pair"));
+        let short = mesh("jwt_secret = \"too-short-31-bytes-0123456789ab\"");
+        assert_eq!(short.len(), 1, "{short:?}");
+        assert!(short[0].starts_with(
+            "mesh.m.jwt_secret: the secret is 31 bytes long; HS256 needs at least 32 bytes"
+        ));
+        assert!(!short[0].contains("too-short"), "the secret is never shown");
+        let empty = mesh("jwt_private_key_path = \" \"");
+        assert_eq!(
+            empty,
+            ["mesh.m.jwt_private_key_path: is empty: name a PEM key file"]
+        );
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug() {
         let config = MeshConfig::from_toml(
-            "[mesh.m]\ntype = \"http\"\nprovider = \"local\"\njwt_secret = \"s3cret-value\"\n",
+            "[mesh.m]\ntype = \"http\"\nprovider = \"local\"\n\
+             jwt_secret = \"s3cret-value-of-at-least-32-bytes\"\n",
         )
         .unwrap();
         assert!(config.validate().is_empty());

@@ -102,6 +102,17 @@ impl ValidatorBuilder {
         self
     }
 
+    /// The clock-skew leeway in seconds, the required claims and the verified-token cache
+    /// capacity: the settings a local mesh's verifier (`super::local`) shares with validators.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a leeway too large to add to a timestamp, as [`Self::build`].
+    pub(crate) fn local_settings(&self) -> Result<(i64, Vec<String>, usize)> {
+        let leeway = i64::try_from(self.leeway.as_secs())
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "the leeway is too large"))?;
+        Ok((leeway, self.required_claims.clone(), self.cache_capacity))
+    }
+
     /// Pins the JWKS URL every key comes from. Without trusted issuers, any `iss` signed by
     /// these keys is accepted.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {

@@ -13,9 +13,10 @@ use crate::error::{Error, ErrorKind, quote_input};
 /// Tokens longer than this are refused before any decoding (docs/spec.md §4).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// A token split and decoded, its signature not yet checked.
-pub(crate) struct Compact<'t> {
-    pub(crate) alg: Algorithm,
+/// A token split and decoded, its signature not yet checked. `A` is what the header's `alg`
+/// was mapped to: an [`Algorithm`] for JWKS keys, whatever a local mesh's key expects.
+pub(crate) struct Compact<'t, A = Algorithm> {
+    pub(crate) alg: A,
     pub(crate) kid: String,
     /// `header.payload`, the bytes the signature covers.
     pub(crate) signing_input: &'t [u8],
@@ -77,6 +78,31 @@ fn decode_segment(name: &str, segment: &str) -> Result<Vec<u8>, Error> {
 /// Splits and decodes `token`; checks the size, the three segments, the header (`alg` in
 /// `allowed`, `kid` present, no `crit`) and that the payload is a JSON object.
 pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compact<'t>, Error> {
+    decode_with(token, |alg_name| {
+        alg_name
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|a| allowed.contains(a))
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
+                let why = match never_accepted(alg_name) {
+                    Some(why) => why.to_string(),
+                    None => format!("this validator accepts {}", allowed.join(", ")),
+                };
+                invalid(format!(
+                    "the token's algorithm '{}' is not accepted: {why}",
+                    quote_input(alg_name, 20)
+                ))
+            })
+    })
+}
+
+/// [`decode`] with the header's `alg` (untrusted text) mapped by `accept`, which refuses every
+/// algorithm but the ones its caller verifies: the one shape check for every kind of key.
+pub(crate) fn decode_with<'t, A>(
+    token: &'t str,
+    accept: impl FnOnce(&str) -> Result<A, Error>,
+) -> Result<Compact<'t, A>, Error> {
     check_token_size(token.len())?;
     if token.is_empty() {
         return Err(invalid("the token is empty"));
@@ -98,21 +124,7 @@ pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compac
     let alg_name = header
         .alg
         .ok_or_else(|| invalid("the token's header has no 'alg'"))?;
-    let alg = alg_name
-        .parse::<Algorithm>()
-        .ok()
-        .filter(|a| allowed.contains(a))
-        .ok_or_else(|| {
-            let allowed: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
-            let why = match never_accepted(&alg_name) {
-                Some(why) => why.to_string(),
-                None => format!("this validator accepts {}", allowed.join(", ")),
-            };
-            invalid(format!(
-                "the token's algorithm '{}' is not accepted: {why}",
-                quote_input(&alg_name, 20)
-            ))
-        })?;
+    let alg = accept(&alg_name)?;
     if header.crit.is_some() {
         return Err(invalid(
             "the token's header has 'crit' extensions, which this validator does not support",

@@ -40,6 +40,7 @@ mod compact;
 mod issuer;
 mod jwks;
 pub(crate) mod keys;
+pub(crate) mod local;
 mod mesh;
 mod validator;
 
@@ -53,5 +54,6 @@ pub use claims::{Audience, Claims, TokenTeam, TokenUser, api_base_url_of};
 pub use compact::{MAX_TOKEN_BYTES, check_token_size};
 pub use issuer::normalize_issuer;
 pub use keys::MAX_KEYS_PER_SET;
+pub use local::{LOCAL_MESH_TOKEN_LIFETIME_SECS, MIN_HS256_SECRET_BYTES, local_mesh_issuer};
 pub use mesh::url_within;
 pub use validator::Validator;

@@ -73,7 +73,7 @@ enum Step {
     Fetch { source: usize, seen: u64 },
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -360,60 +360,73 @@ impl Validator {
     }
 
     fn check_times(&self, claims: &Claims, now: i64) -> Result<()> {
-        let leeway = self.inner.leeway;
-        if claims.exp.saturating_add(leeway) < now {
-            return Err(Error::new(
-                ErrorKind::JwtExpired,
-                format!(
-                    "the token expired at {} ({}s ago; leeway {leeway}s); get a new one",
-                    datetime(claims.exp),
-                    now.saturating_sub(claims.exp)
-                ),
-            ));
-        }
-        if let Some(nbf) = claims.nbf.filter(|nbf| nbf.saturating_sub(leeway) > now) {
-            return Err(invalid(format!(
-                "the token is not valid before {} ('nbf' is {}s in the future; leeway {leeway}s)",
-                datetime(nbf),
-                nbf - now
-            )));
-        }
-        if let Some(iat) = claims.iat.filter(|iat| iat.saturating_sub(leeway) > now) {
-            return Err(invalid(format!(
-                "the token claims to be issued at {}, {}s in the future (leeway {leeway}s); \
-                 check the clocks",
-                datetime(iat),
-                iat - now
-            )));
-        }
-        Ok(())
+        check_times(claims, now, self.inner.leeway)
     }
 
     fn check_rules(&self, claims: &Claims) -> Result<()> {
-        let i = &self.inner;
-        if !i.audiences.is_empty() && !i.audiences.iter().any(|a| claims.aud.contains(a)) {
-            let seen: Vec<&str> = claims.aud.iter().collect();
-            // A mesh token (aud `mesh:<id>`) checked by a validator meant for the gateway's
-            // own user JWTs: say which validator to use instead.
-            let hint = if seen.iter().any(|a| a.starts_with("mesh:")) {
-                "; a mesh token is verified by a validator without audiences (verify_mesh_token \
-                 checks `mesh:<id>` itself), such as the Resolver's"
-            } else {
-                ""
-            };
+        check_rules(claims, &self.inner.audiences, &self.inner.required_claims)
+    }
+}
+
+/// The time checks of docs/spec.md §4 (`exp`, `nbf`, `iat` not in the future, each with
+/// `leeway` seconds), shared by every validator and by local meshes (`super::local`).
+pub(crate) fn check_times(claims: &Claims, now: i64, leeway: i64) -> Result<()> {
+    if claims.exp.saturating_add(leeway) < now {
+        return Err(Error::new(
+            ErrorKind::JwtExpired,
+            format!(
+                "the token expired at {} ({}s ago; leeway {leeway}s); get a new one",
+                datetime(claims.exp),
+                now.saturating_sub(claims.exp)
+            ),
+        ));
+    }
+    if let Some(nbf) = claims.nbf.filter(|nbf| nbf.saturating_sub(leeway) > now) {
+        return Err(invalid(format!(
+            "the token is not valid before {} ('nbf' is {}s in the future; leeway {leeway}s)",
+            datetime(nbf),
+            nbf - now
+        )));
+    }
+    if let Some(iat) = claims.iat.filter(|iat| iat.saturating_sub(leeway) > now) {
+        return Err(invalid(format!(
+            "the token claims to be issued at {}, {}s in the future (leeway {leeway}s); \
+             check the clocks",
+            datetime(iat),
+            iat - now
+        )));
+    }
+    Ok(())
+}
+
+/// The audience and required-claim checks of docs/spec.md §4, shared like [`check_times`].
+pub(crate) fn check_rules(
+    claims: &Claims,
+    audiences: &[String],
+    required_claims: &[String],
+) -> Result<()> {
+    if !audiences.is_empty() && !audiences.iter().any(|a| claims.aud.contains(a)) {
+        let seen: Vec<&str> = claims.aud.iter().collect();
+        // A mesh token (aud `mesh:<id>`) checked by a validator meant for the gateway's
+        // own user JWTs: say which validator to use instead.
+        let hint = if seen.iter().any(|a| a.starts_with("mesh:")) {
+            "; a mesh token is verified by a validator without audiences (verify_mesh_token \
+             checks `mesh:<id>` itself), such as the Resolver's"
+        } else {
+            ""
+        };
+        return Err(invalid(format!(
+            "the token's audience [{}] is not one of [{}]{hint}",
+            quote_input(&seen.join(", "), 200),
+            audiences.join(", ")
+        )));
+    }
+    for name in required_claims {
+        if !claims.has(name) {
             return Err(invalid(format!(
-                "the token's audience [{}] is not one of [{}]{hint}",
-                quote_input(&seen.join(", "), 200),
-                i.audiences.join(", ")
+                "the token lacks the required claim '{name}'"
             )));
         }
-        for name in &i.required_claims {
-            if !claims.has(name) {
-                return Err(invalid(format!(
-                    "the token lacks the required claim '{name}'"
-                )));
-            }
-        }
-        Ok(())
     }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::answer::{IssuedMeshToken, Resolution};
 use super::flight::{Entry, Keep, Slot};
-use super::state::State;
+use super::state::{MeshKeys, State};
 use crate::Secret;
 use crate::attempt::{Attempt, cached_or};
 use crate::client::{Client, ResolveResult};
@@ -489,12 +489,15 @@ impl Resolver {
     /// A mesh token to call `destination_url` through `mesh` (its configuration name or Cloud
     /// id): a cached one until `expires_at − 30 s`, else a new one from the provider —
     /// one request however many callers wait — verified (signature, issuer, `aud`,
-    /// `mesh_id`, `dest_url`) before it is returned.
+    /// `mesh_id`, `dest_url`) before it is returned. A mesh whose provider is `local` signs
+    /// the token itself with its configured key (no Cloud, no machine token; `sub` is
+    /// `gateway:<the token manager's instance id>`), cached the same way.
     ///
     /// # Errors
     /// `NotInMesh` for a mesh that is not configured or not enabled, `InvalidArgument` for a
     /// destination that is not an http(s) URL, the provider's errors (`PermissionDenied` says
-    /// which rule failed), and the validator's errors if the token does not verify.
+    /// which rule failed), and the validator's errors if the token does not verify; `Config`
+    /// for a `local`-provider mesh without a private key or secret.
     pub async fn mesh_token(
         &self,
         mesh: &str,
@@ -512,22 +515,20 @@ impl Resolver {
             if let Some(token) = slot.fresh(Instant::now()) {
                 return Ok(token);
             }
-            let provider = state.provider(&mesh.provider)?.clone();
-            let validator = state.validator(mesh)?.clone();
+            // The provider's API and keys, or the keys of a `local`-provider mesh: either way
+            // the token is issued once per key however many callers wait, and cached alike.
+            let keys = state.mesh_keys(mesh)?;
             let (name, cloud_id) = (mesh.name.clone(), mesh.cloud_id().to_string());
             let destination = destination_url.to_string();
             let inner = Arc::clone(&self.inner);
-            let deadline = fetch_deadline(&provider.client);
+            let deadline = fetch_deadline(match &keys {
+                MeshKeys::Cloud { client, .. } => client,
+                MeshKeys::Local(_) => &self.inner.template,
+            });
             return slot
                 .fetch(deadline, async move {
                     let answer = inner
-                        .issue_mesh_token(
-                            &provider.client,
-                            &validator,
-                            name,
-                            &cloud_id,
-                            &destination,
-                        )
+                        .issue_mesh_token(&keys, name, &cloud_id, &destination)
                         .await;
                     match answer {
                         Ok((token, entry)) => (Ok(token), Keep::Store(entry)),
@@ -560,21 +561,28 @@ impl Resolver {
     /// The receiving side: verifies a mesh token presented to this gateway for `mesh` (its
     /// configuration name or Cloud id) — signature, trusted issuer (the mesh's provider),
     /// `aud = mesh:<id>`, `mesh_id`, expiry — and, when `destination_url` (the URL being
-    /// served) is given, that it lies under the token's `dest_url`.
+    /// served) is given, that it lies under the token's `dest_url`. A `local`-provider mesh
+    /// verifies with its configured key and algorithm only (issuer `local:<mesh id>`), without
+    /// I/O.
     ///
     /// # Errors
     /// `NotInMesh` for an unknown mesh; the validator's `JwtInvalid`, `JwtExpired`,
-    /// `UntrustedIssuer`, or the key-fetch errors.
+    /// `UntrustedIssuer`, or the key-fetch errors; `Config` for a `local`-provider mesh
+    /// without a key.
     pub async fn verify_mesh_token(
         &self,
         token: &str,
         mesh: &str,
         destination_url: Option<&str>,
     ) -> Result<Arc<Claims>> {
-        let (validator, id) = self.mesh_validator(mesh)?;
-        validator
-            .verify_mesh_token(token, &id, destination_url)
-            .await
+        match self.mesh_validator(mesh)? {
+            (MeshKeys::Local(local), _) => local.verify(token, destination_url),
+            (MeshKeys::Cloud { validator, .. }, id) => {
+                validator
+                    .verify_mesh_token(token, &id, destination_url)
+                    .await
+            }
+        }
     }
 
     /// [`Resolver::verify_mesh_token`] with cached keys only: `None` when keys must be
@@ -586,7 +594,11 @@ impl Resolver {
         destination_url: Option<&str>,
     ) -> Option<Result<Arc<Claims>>> {
         match self.mesh_validator(mesh) {
-            Ok((validator, id)) => validator.verify_mesh_token_cached(token, &id, destination_url),
+            // A local mesh's key is in memory: never a fetch.
+            Ok((MeshKeys::Local(local), _)) => Some(local.verify(token, destination_url)),
+            Ok((MeshKeys::Cloud { validator, .. }, id)) => {
+                validator.verify_mesh_token_cached(token, &id, destination_url)
+            }
             Err(e) => Some(Err(e)),
         }
     }
@@ -613,10 +625,10 @@ impl Resolver {
         )
     }
 
-    fn mesh_validator(&self, mesh: &str) -> Result<(Validator, String)> {
+    fn mesh_validator(&self, mesh: &str) -> Result<(MeshKeys, String)> {
         let state = self.state();
         let mesh = state.mesh(mesh)?;
-        Ok((state.validator(mesh)?.clone(), mesh.cloud_id().to_string()))
+        Ok((state.mesh_keys(mesh)?, mesh.cloud_id().to_string()))
     }
 
     /// Forgets the cached answer for `reference` (any spelling); the next resolve asks the
@@ -787,29 +799,41 @@ impl Inner {
 
     async fn issue_mesh_token(
         &self,
-        client: &Client,
-        validator: &Validator,
+        keys: &MeshKeys,
         mesh: String,
         cloud_id: &str,
         destination: &str,
     ) -> Result<(Arc<IssuedMeshToken>, Entry<Arc<IssuedMeshToken>>)> {
-        let client = self.machine_client(client).await?;
-        bump(&self.counters.mesh_token_requests);
-        let answer = client.mesh_token(cloud_id, destination).await;
-        self.after_call(&answer);
-        let token = answer?;
-        let claims = validator
-            .verify_mesh_token(token.token.expose(), cloud_id, Some(destination))
-            .await
-            .map_err(|e| {
-                Error::new(
-                    e.kind(),
-                    format!(
-                        "the mesh token issued for mesh '{mesh}' does not verify: {}",
-                        e.message()
-                    ),
-                )
-            })?;
+        let (token, claims) = match keys {
+            // Signed here: no Cloud, no machine token; `sub` names this gateway.
+            MeshKeys::Local(local) => {
+                bump(&self.counters.mesh_token_requests);
+                local.issue(
+                    &format!("gateway:{}", self.manager.instance_id()),
+                    destination,
+                )?
+            }
+            MeshKeys::Cloud { client, validator } => {
+                let client = self.machine_client(client).await?;
+                bump(&self.counters.mesh_token_requests);
+                let answer = client.mesh_token(cloud_id, destination).await;
+                self.after_call(&answer);
+                let token = answer?;
+                let claims = validator
+                    .verify_mesh_token(token.token.expose(), cloud_id, Some(destination))
+                    .await
+                    .map_err(|e| {
+                        Error::new(
+                            e.kind(),
+                            format!(
+                                "the mesh token issued for mesh '{mesh}' does not verify: {}",
+                                e.message()
+                            ),
+                        )
+                    })?;
+                (token, claims)
+            }
+        };
         let left = token.expires_at - OffsetDateTime::now_utc();
         let usable = Duration::try_from(left)
             .unwrap_or(Duration::ZERO)

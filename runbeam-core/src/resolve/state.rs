@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use crate::client::{Client, ResolveResult, ResolvedResource};
 use crate::config::{Egress, Ingress, Mesh, MeshConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::jwt::local::LocalMesh;
 use crate::jwt::{Validator, ValidatorBuilder};
-use crate::reference::Reference;
+use crate::reference::{LOCAL_PROVIDER, Reference};
 
 /// A remote provider as the resolver uses it.
 #[derive(Clone)]
@@ -34,11 +35,28 @@ impl ProviderState {
 /// pinned JWKS URL.
 type TrustKey = (String, Option<String>);
 
+/// How a mesh's tokens are issued and verified: by its provider (the Cloud's API and the
+/// validator of its keys), or by this gateway with the keys of a `local`-provider mesh.
+#[derive(Clone)]
+pub(crate) enum MeshKeys {
+    /// A provider with an API issues; its published keys verify.
+    Cloud {
+        /// The provider's API client, without a token.
+        client: Client,
+        /// The validator of the mesh's trust source.
+        validator: Validator,
+    },
+    /// The configured key issues and verifies (`crate::jwt::local`).
+    Local(Arc<LocalMesh>),
+}
+
 /// The resolver's view of one configuration.
 pub(crate) struct State {
     pub(crate) config: MeshConfig,
     providers: HashMap<String, ProviderState>,
     validators: HashMap<TrustKey, Validator>,
+    /// The keys of the active `local`-provider meshes that configure one, by mesh name.
+    locals: HashMap<String, Arc<LocalMesh>>,
     local_ingress: HashMap<String, Arc<ResolveResult>>,
     local_egress: HashMap<String, Arc<ResolveResult>>,
 }
@@ -71,6 +89,9 @@ impl State {
         }
         let mut validators = HashMap::new();
         for mesh in config.meshes() {
+            if mesh.provider == LOCAL_PROVIDER {
+                continue;
+            }
             let Some(key) = trust_key(&providers, mesh) else {
                 continue;
             };
@@ -95,6 +116,7 @@ impl State {
             };
             validators.insert(key, built);
         }
+        let locals = local_meshes(&config, validator, previous)?;
         let now = OffsetDateTime::now_utc();
         let local_ingress = config
             .ingresses()
@@ -110,6 +132,7 @@ impl State {
             config,
             providers,
             validators,
+            locals,
             local_ingress,
             local_egress,
         })
@@ -187,16 +210,53 @@ impl State {
     }
 
     /// Whether mesh `name`'s tokens stay valid when moving to `next`: same Cloud id, same
-    /// provider, same trust.
+    /// provider, same trust (for a `local`-provider mesh: the same keys).
     pub(crate) fn mesh_unchanged(&self, name: &str, next: &State) -> bool {
         let (Some(a), Some(b)) = (self.config.mesh(name), next.config.mesh(name)) else {
             return false;
+        };
+        let same_trust = if a.provider == LOCAL_PROVIDER {
+            match (self.locals.get(name), next.locals.get(name)) {
+                (Some(x), Some(y)) => x.same_as(y),
+                (None, None) => true,
+                _ => false,
+            }
+        } else {
+            self.provider_unchanged(&a.provider, next)
         };
         next.config.is_mesh_active(b)
             && a.cloud_id() == b.cloud_id()
             && a.provider == b.provider
             && a.jwks_url == b.jwks_url
-            && self.provider_unchanged(&a.provider, next)
+            && same_trust
+    }
+
+    /// How `mesh`'s tokens are issued and verified.
+    ///
+    /// # Errors
+    /// `UnknownProvider` for a provider without an API URL; `Config` for a `local`-provider
+    /// mesh that configures no key.
+    pub(crate) fn mesh_keys(&self, mesh: &Mesh) -> Result<MeshKeys> {
+        if mesh.provider == LOCAL_PROVIDER {
+            return self
+                .locals
+                .get(&mesh.name)
+                .map(|local| MeshKeys::Local(Arc::clone(local)))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "mesh '{0}' (provider local) has no key to issue or verify mesh \
+                             tokens with: set jwt_private_key_path (RS256; jwt_public_key_path \
+                             on gateways that only verify) or jwt_secret (HS256) in [mesh.{0}]",
+                            mesh.name
+                        ),
+                    )
+                });
+        }
+        let client = self.provider(&mesh.provider)?.client.clone();
+        let validator = self.validator(mesh)?.clone();
+        Ok(MeshKeys::Cloud { client, validator })
     }
 
     /// The answer for a local reference, from the configuration.
@@ -217,6 +277,48 @@ impl State {
             )
         })
     }
+}
+
+/// Reads the keys of every active `local`-provider mesh of `config`. A mesh whose keys and
+/// settings did not change keeps its `previous` state (and the tokens it verified).
+///
+/// # Errors
+/// `Config`: a problem of the key settings, or a key file that cannot be used (naming the TOML
+/// path and the file).
+fn local_meshes(
+    config: &MeshConfig,
+    validator: &ValidatorBuilder,
+    previous: Option<&State>,
+) -> Result<HashMap<String, Arc<LocalMesh>>> {
+    let mut locals = HashMap::new();
+    for mesh in config.meshes() {
+        if mesh.provider != LOCAL_PROVIDER || !config.is_mesh_active(mesh) {
+            continue;
+        }
+        let problems = mesh.local_key_problems();
+        if !problems.is_empty() {
+            return Err(crate::config::problems_error(
+                ErrorKind::Config,
+                &format!("mesh '{}' cannot issue or verify mesh tokens", mesh.name),
+                problems,
+            ));
+        }
+        let settings = validator.local_settings().map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("mesh.{}: {}", mesh.name, e.message()),
+            )
+        })?;
+        let Some(loaded) = LocalMesh::load(mesh, settings)? else {
+            continue;
+        };
+        let kept = previous
+            .and_then(|p| p.locals.get(&mesh.name))
+            .filter(|old| old.same_as(&loaded))
+            .cloned();
+        locals.insert(mesh.name.clone(), kept.unwrap_or_else(|| Arc::new(loaded)));
+    }
+    Ok(locals)
 }
 
 fn trust_key(providers: &HashMap<String, ProviderState>, mesh: &Mesh) -> Option<TrustKey> {
