@@ -83,4 +83,17 @@ token_json = json.dumps({"machine_token": "mt_fuzz", "expires_at": "2030-01-01T0
 write("token_file", "json-file", b"\x01" + token_json)
 write("token_file", "json-memory", b"\x02" + token_json)
 write("token_file", "key", b"\x03" + (compat / "encryption.key").read_bytes())
+# change_apply: changes of the feed as devcloud records them (runbeam-devcloud/src/model.rs).
+mesh_toml = '[mesh.imaging-integration]\ntype = "http3"\nprovider = "runbeam"\negress = ["imaging-out"]\n'
+changes = {
+    "mesh-updated": {"id": "01JCHANGE1", "status": "pending", "type": "mesh", "action": "updated", "config": mesh_toml},
+    "mesh-created": {"id": 2, "type": "mesh", "action": "created", "config": mesh_toml.replace("imaging-integration", "new")},
+    "mesh-deleted": {"id": "3", "type": "mesh", "action": "deleted", "name": "imaging-integration"},
+    "mesh-foreign": {"id": "4", "type": "mesh", "action": "updated", "config": mesh_toml.replace("runbeam", "partner")},
+    "ingress-updated": {"id": "5", "type": "ingress", "action": "updated", "resource_id": "01JDW14DR9GPQY77ZXYYK596NG"},
+    "pipeline": {"id": "6", "type": "pipeline", "action": "created", "resource_id": "p"},
+    "config-number": {"id": "7", "type": "mesh", "action": "updated", "config": 42},
+}
+for name, change in changes.items():
+    write("change_apply", name, json.dumps(change).encode())
 print(f"seeds written under {SEEDS.relative_to(ROOT)}")

@@ -119,6 +119,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/counters",
             axum::routing::get(counters).delete(reset_counters),
         )
+        .route("/changes", post(publish_change))
 }
 
 fn opt_u64(body: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<u64> {
@@ -358,6 +359,73 @@ async fn add_fault(
         malformed_body,
     });
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+/// `POST /_dev/changes {gateway_code | gateway_id, type, action, config?, resource_id?,
+/// name?}`: records a pending change in the gateway's change feed, as the Cloud does when a
+/// mesh is edited, and answers 201 `{data: change}`. `type` and `action` are any non-empty
+/// strings and `config` any JSON value, passed on as given, so that tests can also publish
+/// changes a gateway must refuse.
+async fn publish_change(
+    _: DevPeer,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::default();
+    let text = |key: &str, errors: &mut FieldErrors, required: bool| -> Option<String> {
+        match body.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            None | Some(Value::Null) if !required => None,
+            _ => {
+                errors.add(key, format!("The {key} field must be a non-empty string."));
+                None
+            }
+        }
+    };
+    let code = text("gateway_code", &mut errors, false);
+    let id = text("gateway_id", &mut errors, false);
+    let kind = text("type", &mut errors, true);
+    let action = text("action", &mut errors, true);
+    let resource_id = text("resource_id", &mut errors, false);
+    let name = text("name", &mut errors, false);
+    let mut store = state.store();
+    let gateway = match (&code, &id) {
+        (Some(code), None) => store
+            .gateway_by_code(code)
+            .and_then(|g| model::str_field(g, "id"))
+            .map(str::to_owned),
+        (None, Some(id)) => store
+            .find(model::Collection::Gateways, id)
+            .map(|_| id.clone()),
+        _ => {
+            errors.add(
+                "gateway_code",
+                "Exactly one of gateway_code and gateway_id is required.",
+            );
+            None
+        }
+    };
+    if gateway.is_none() && (code.is_some() != id.is_some()) {
+        errors.add("gateway_code", "No such gateway.");
+    }
+    errors.check()?;
+    let mut payload = Map::new();
+    if let Some(config) = body.get("config") {
+        payload.insert("config".into(), config.clone());
+    }
+    if let Some(resource_id) = resource_id {
+        payload.insert("resource_id".into(), Value::String(resource_id));
+    }
+    if let Some(name) = name {
+        payload.insert("name".into(), Value::String(name));
+    }
+    let change = store.publish_change(
+        &gateway.unwrap_or_default(),
+        &kind.unwrap_or_default(),
+        &action.unwrap_or_default(),
+        payload,
+    );
+    Ok((StatusCode::CREATED, Json(json!({"data": change}))).into_response())
 }
 
 async fn list_faults(_: DevPeer, State(state): State<AppState>) -> Json<Value> {

@@ -203,6 +203,40 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records a pending change for `gateway_id` with `kind` and `action` and the members of
+    /// `payload` (`config`, `resource_id`, `name`, as given), for `POST /_dev/changes`.
+    /// Returns the change.
+    pub(crate) fn publish_change(
+        &mut self,
+        gateway_id: &str,
+        kind: &str,
+        action: &str,
+        payload: Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut change = json!({
+            "id": new_id(),
+            "gateway_id": gateway_id,
+            "type": kind,
+            "resource_id": null,
+            "action": action,
+            "status": "pending",
+            "created_at": timestamp(now()),
+            "acknowledged_at": null,
+            "applied_at": null,
+            "failed_at": null,
+            "error": null,
+            "details": null,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        change.extend(payload);
+        self.changes.push(change.clone());
+        change
+    }
+}
+
 pub(crate) fn str_field<'a>(r: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     r.get(key).and_then(Value::as_str)
 }

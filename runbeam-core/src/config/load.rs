@@ -7,7 +7,7 @@ use toml::{Table, Value};
 
 use super::model::{
     AuthType, Egress, Ingress, ListedReference, Mesh, MeshConfig, Mode, Protocol, Provider,
-    RemoteIngress, problems_error, quoted,
+    problems_error, quoted,
 };
 use crate::error::{Error, ErrorKind, Problem, Result};
 use crate::reference::{LOCAL_PROVIDER, Reference};
@@ -450,21 +450,33 @@ fn walk(root: &Table, problems: &mut Vec<Problem>) -> MeshConfig {
             }
         }
     }
-    let remote_ingresses = tables(root, "", "remote_ingress", problems)
-        .into_iter()
-        .map(|(name, t)| {
-            let path = join("remote_ingress", &name);
-            let mut f = Fields::new(t, path.clone(), &["urls"], problems);
-            let urls = required_urls(&mut f);
-            RemoteIngress { name, urls, path }
-        })
-        .collect();
+    remote_ingress(root, problems);
     MeshConfig {
         providers,
         meshes,
         ingresses,
         egresses,
-        remote_ingresses,
+    }
+}
+
+/// `[remote_ingress.<name>]` is refused (docs/spec.md §2.1, docs/design.md): a remote ingress
+/// is reached through its provider, which answers for it (enabled, mesh membership, current
+/// URLs), and a name alone does not say which team's ingress is meant. One problem per table,
+/// saying what to write instead.
+fn remote_ingress(root: &Table, problems: &mut Vec<Problem>) {
+    for (name, _) in tables(root, "", "remote_ingress", problems) {
+        problems.push(Problem::new(
+            ErrorKind::Config,
+            join("remote_ingress", &name),
+            format!(
+                "[remote_ingress.<name>] is not supported: list the remote ingress as a \
+                 reference in a mesh instead, e.g. egress = [\"<provider>.<team>.ingress.name.{}\"] \
+                 in a [mesh.<name>] of that provider, and the resolver asks the provider for its \
+                 URLs; for a service outside every provider, define a pipeline egress whose \
+                 backend points at its URLs",
+                quoted(&name)
+            ),
+        ));
     }
 }
 
@@ -702,6 +714,27 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert!(messages[0].starts_with("mesh.m.type: missing required key"));
         assert!(messages[1].starts_with("mesh.m.provider: missing required key"));
+    }
+
+    #[test]
+    fn remote_ingress_tables_are_refused_with_what_to_write_instead() {
+        let err = load_err(
+            r#"
+            [provider.runbeam]
+            api = "https://api.runbeam.io"
+            [remote_ingress.their-api]
+            urls = ["https://api.partner.example.com"]
+            [remote_ingress.other]
+            "#,
+        );
+        let paths: Vec<_> = err.problems().iter().map(|p| p.path()).collect();
+        assert_eq!(paths, ["remote_ingress.their-api", "remote_ingress.other"]);
+        let text = err.to_string();
+        assert!(
+            text.contains("egress = [\"<provider>.<team>.ingress.name.their-api\"]"),
+            "{text}"
+        );
+        assert!(text.contains("pipeline egress whose backend"), "{text}");
     }
 
     #[test]

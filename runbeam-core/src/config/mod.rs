@@ -29,14 +29,15 @@
 
 mod load;
 mod model;
+mod patch;
 mod validate;
 
 pub use load::{ConfigDocument, MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH};
 pub(crate) use model::problems_error;
 pub use model::{
     AuthType, Direction, Egress, Ingress, Mesh, MeshConfig, MeshMember, Mode, Protocol, Provider,
-    RemoteIngress,
 };
+pub(crate) use patch::parse_mesh_toml;
 
 #[cfg(doc)]
 use crate::{Error, ErrorKind};

@@ -239,17 +239,6 @@ pub struct Egress {
     pub(crate) path: String,
 }
 
-/// `[remote_ingress.<name>]`: a statically configured remote ingress.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct RemoteIngress {
-    /// The table name.
-    pub name: String,
-    /// Its URLs.
-    pub urls: Vec<String>,
-    pub(crate) path: String,
-}
-
 /// A reference listed in a mesh, as returned by [`MeshConfig::remote_references`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MeshMember<'a> {
@@ -292,7 +281,6 @@ pub struct MeshConfig {
     pub(crate) meshes: Vec<Mesh>,
     pub(crate) ingresses: Vec<Ingress>,
     pub(crate) egresses: Vec<Egress>,
-    pub(crate) remote_ingresses: Vec<RemoteIngress>,
 }
 
 impl MeshConfig {
@@ -435,11 +423,6 @@ impl MeshConfig {
             })?;
         provider.api = Some(api.to_string());
         Ok(config)
-    }
-
-    /// `[remote_ingress.*]` tables, in document order.
-    pub fn remote_ingresses(&self) -> &[RemoteIngress] {
-        &self.remote_ingresses
     }
 
     /// Whether `mesh` is usable: enabled, and its provider configured and enabled.

@@ -18,9 +18,6 @@ pub(crate) fn validate(config: &MeshConfig) -> Vec<Problem> {
         v.mesh(mesh);
     }
     v.pipelines();
-    for remote in &config.remote_ingresses {
-        v.urls(&join(&remote.path, "urls"), &remote.urls);
-    }
     v.problems
 }
 
@@ -361,8 +358,6 @@ mod tests {
             urls = ["not a url"]
             [pipelines.b.mesh.ingress.only-ingress]
             urls = ["https://user:pw@host"]
-            [remote_ingress.r]
-            urls = ["https://"]
             "#
         );
         let found = problems(&text);
@@ -378,7 +373,6 @@ mod tests {
             "pipelines.b.mesh.ingress.only-ingress: ingress 'only-ingress' is also defined in pipeline 'a'",
             "pipelines.a.mesh.ingress.only-ingress.urls[0]: 'not a url' is not a valid URL",
             "pipelines.b.mesh.ingress.only-ingress.urls[0]: 'https://user:pw@host' is not a valid URL: credentials",
-            "remote_ingress.r.urls[0]: 'https://' is not a valid URL",
         ];
         assert_eq!(found.len(), expect.len(), "{found:#?}");
         for (got, want) in found.iter().zip(expect) {

@@ -40,9 +40,11 @@ mod answer;
 mod flight;
 mod resolver;
 mod state;
+mod watch;
 
 pub use answer::{IssuedMeshToken, Resolution};
 pub use resolver::{
     DEFAULT_MAX_STALE, DEFAULT_MESH_TOKEN_CAPACITY, DEFAULT_MESH_TOKEN_MARGIN, Resolver,
     ResolverBuilder, ResolverStats, check_mesh_token_capacity,
 };
+pub use watch::{MAX_POLL_BACKOFF, WatchEvent, WatchEventKind, Watcher};

@@ -669,6 +669,24 @@ impl Resolver {
     /// # Errors
     /// `Config` with every problem of the new configuration.
     pub fn reload(&self, config: MeshConfig) -> Result<()> {
+        self.reload_with(|_| Ok((config, ()))).map(|_| ())
+    }
+
+    /// Lets `patch` derive the next configuration from the one in use and installs it as
+    /// [`Resolver::reload`] does, with no other reload in between (a change of the feed must
+    /// not undo a reload made while it was computed). Returns what `patch` returned and what
+    /// was dropped.
+    pub(crate) fn reload_with<T>(
+        &self,
+        patch: impl FnOnce(&MeshConfig) -> Result<(MeshConfig, T)>,
+    ) -> Result<(T, Dropped)> {
+        let _reloading = self
+            .inner
+            .reloading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let old = self.state();
+        let (config, value) = patch(&old.config)?;
         let problems = config.validate();
         if !problems.is_empty() {
             return Err(problems_error(
@@ -677,12 +695,6 @@ impl Resolver {
                 problems,
             ));
         }
-        let _reloading = self
-            .inner
-            .reloading
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let old = self.state();
         let next = Arc::new(State::build(
             config,
             &self.inner.template,
@@ -701,6 +713,7 @@ impl Resolver {
             .mesh_tokens
             .write()
             .unwrap_or_else(|e| e.into_inner());
+        let before = (resources.len(), tokens.len());
         resources.retain(|key, _| {
             Reference::parse(key).is_ok_and(|r| {
                 old.provider_unchanged(r.provider(), &next) && next.config.in_mesh_context(&r)
@@ -710,11 +723,15 @@ impl Resolver {
             let mesh = key.split('\n').next().unwrap_or_default();
             old.mesh_unchanged(mesh, &next)
         });
+        let dropped = Dropped {
+            references: before.0.saturating_sub(resources.len()),
+            mesh_tokens: before.1.saturating_sub(tokens.len()),
+        };
         *self.inner.state.write().unwrap_or_else(|e| e.into_inner()) = next;
         drop(tokens);
         drop(resources);
         tracing::info!("runbeam resolver configuration reloaded");
-        Ok(())
+        Ok((value, dropped))
     }
 
     /// References with a cached answer (fresh or stale).
@@ -908,4 +925,72 @@ fn check_destination(url: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// What a reload or an invalidation dropped from a resolver's caches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Dropped {
+    /// Cached resolutions.
+    pub(crate) references: usize,
+    /// Cached mesh tokens.
+    pub(crate) mesh_tokens: usize,
+}
+
+// Used by the change feed (`super::watch`).
+impl Resolver {
+    /// Forgets every cached resolution whose resolved resource has the id `resource_id` (a
+    /// change of the feed said that resource changed), whatever reference resolved it.
+    /// Returns how many were dropped.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use runbeam_core::{client::Client, config::MeshConfig, resolve::Resolver};
+    /// # use runbeam_core::storage::{MemoryTokenStore, TokenManager};
+    /// # let cloud = Client::new("https://api.runbeam.io")?;
+    /// # let manager = TokenManager::new("gw", Arc::new(MemoryTokenStore::new()), cloud.clone());
+    /// let resolver = Resolver::builder(MeshConfig::from_toml("")?, cloud, Arc::new(manager)).build()?;
+    /// assert_eq!(resolver.invalidate_resource("01JDW0INGRESS"), 0);
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn invalidate_resource(&self, resource_id: &str) -> usize {
+        let now = Instant::now();
+        let mut resources = self
+            .inner
+            .resources
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let before = resources.len();
+        resources.retain(|_, slot| {
+            slot.usable(now)
+                .is_none_or(|answer| answer.resource.id != resource_id)
+        });
+        before - resources.len()
+    }
+
+    /// Forgets the cached mesh tokens of mesh `mesh` (its configuration name): a change of
+    /// the feed said the mesh changed, so the Cloud may no longer issue them. Returns how
+    /// many were dropped.
+    pub(crate) fn invalidate_mesh_tokens(&self, mesh: &str) -> usize {
+        let mut tokens = self
+            .inner
+            .mesh_tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let before = tokens.len();
+        tokens.retain(|key, _| key.split('\n').next() != Some(mesh));
+        before - tokens.len()
+    }
+
+    /// Provider `provider`'s client with the gateway's machine token (renewed at that
+    /// provider's `api` when due).
+    pub(crate) async fn provider_machine_client(&self, provider: &str) -> Result<Client> {
+        let client = self.state().provider(provider)?.client.clone();
+        self.inner.machine_client(&client).await
+    }
+
+    /// After a call made with [`Resolver::provider_machine_client`]'s client: a rejected
+    /// machine token is forgotten, so that the next call loads it again.
+    pub(crate) fn after_machine_call<T>(&self, answer: &Result<T>) {
+        self.inner.after_call(answer);
+    }
 }
