@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|client|jwt|storage|resolver|soak|c|python|node
+#   bash scripts/bench.sh rust|client|jwt|storage|resolver|logging|soak|c|python|node
 # `soak` is the Rust and C soak (1,000,000 mixed hot-path calls: RSS and unexpected answers);
 # the Python and Node soaks run with their language's benchmarks.
 set -euo pipefail
@@ -30,6 +30,10 @@ fi
 if [[ $what == all || $what == resolver ]]; then
   echo "== Rust resolver: cache hit vs a HashMap, cold resolve vs bare reqwest, Cloud requests per 10k: cargo bench -p runbeam-e2e --bench resolver"
   cargo bench -p runbeam-e2e --bench resolver -- --noplot 2>&1 | grep -E "^resolver/|time:"
+fi
+if [[ $what == all || $what == logging ]]; then
+  echo "== Host logging on the hot path (off / sink at warn / sink at debug): cargo bench -p runbeam-e2e --bench logging"
+  cargo bench -p runbeam-e2e --bench logging -- --noplot 2>&1 | grep -E "^logging/|time:"
 fi
 if [[ $what == all || $what == soak ]]; then
   echo "== Soak, Rust: cargo bench -p runbeam-e2e --bench soak"

@@ -10,6 +10,8 @@
 //! - [`jwt::Validator`]: Runbeam JWT validation (docs/spec.md §4), user JWTs and mesh tokens;
 //! - [`resolve::Resolver`]: reference resolution with a cache, and mesh tokens (docs/spec.md §6);
 //! - [`storage`]: token storage (OS keyring, age-encrypted files) and typed tokens (docs/spec.md §5);
+//! - [`log`]: the records a binding hands to its host's logging; [`metrics`]: the counters
+//!   of resolvers, validators and token managers, and their Prometheus text;
 //! - [`Error`] / [`ErrorKind`]: the one error taxonomy of every surface.
 //!
 //! ```
@@ -42,6 +44,8 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jwt;
+pub mod log;
+pub mod metrics;
 pub mod panic;
 pub mod reference;
 pub mod resolve;

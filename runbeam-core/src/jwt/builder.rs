@@ -275,6 +275,7 @@ impl ValidatorBuilder {
                 },
                 cache: VerifiedCache::new(self.cache_capacity),
                 http: http.build()?,
+                counters: Default::default(),
             }),
         })
     }

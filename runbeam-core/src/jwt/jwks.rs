@@ -53,6 +53,8 @@ pub(crate) struct JwksSource {
     refresh: tokio::sync::Mutex<()>,
     log: std::sync::Mutex<RefreshLog>,
     generation: AtomicU64,
+    fetches: AtomicU64,
+    fetch_failures: AtomicU64,
 }
 
 impl JwksSource {
@@ -63,7 +65,17 @@ impl JwksSource {
             refresh: tokio::sync::Mutex::new(()),
             log: std::sync::Mutex::new(RefreshLog::default()),
             generation: AtomicU64::new(0),
+            fetches: AtomicU64::new(0),
+            fetch_failures: AtomicU64::new(0),
         }
+    }
+
+    /// JWKS fetches attempted and failed.
+    pub(crate) fn fetch_counts(&self) -> (u64, u64) {
+        (
+            crate::metrics::read(&self.fetches),
+            crate::metrics::read(&self.fetch_failures),
+        )
     }
 
     /// Stores `keys` as if fetched now (the fuzz targets and property tests load a key set
@@ -194,6 +206,7 @@ impl JwksSource {
             return false;
         }
         let started = Instant::now();
+        crate::metrics::bump(&self.fetches);
         // A panic while fetching or parsing is recorded as this attempt's error like any
         // failure, so the minimum refresh interval still holds (no refetch per token).
         let fetched =
@@ -224,6 +237,7 @@ impl JwksSource {
                 changed
             }
             Err(e) => {
+                crate::metrics::bump(&self.fetch_failures);
                 tracing::warn!(url = %self.url, error = %e.message(), "runbeam jwks refresh failed");
                 let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
                 log.last_attempt = Some(started);

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::algorithm::Algorithm;
@@ -17,6 +18,7 @@ use super::mesh::check_mesh;
 use crate::attempt::{Attempt, cached_or};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, quote_input};
+use crate::metrics::{KindCounters, ValidatorStats, bump, read};
 
 /// Validates Runbeam JWTs (user JWTs and mesh tokens) against trusted issuers' keys.
 /// Cheap to clone (clones share the key and token caches), `Send + Sync`.
@@ -50,6 +52,15 @@ pub(crate) struct Inner {
     pub(crate) timings: Timings,
     pub(crate) cache: VerifiedCache,
     pub(crate) http: Client,
+    pub(crate) counters: Counters,
+}
+
+/// The live counters behind [`Validator::stats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    cache_hits: AtomicU64,
+    verifications: AtomicU64,
+    failures: KindCounters,
 }
 
 impl fmt::Debug for Validator {
@@ -118,6 +129,11 @@ impl Validator {
     /// not yet valid), `JwtExpired`, `UntrustedIssuer`, or the fetch's error (`Transport`,
     /// `Timeout`, `ServerError`, `Protocol`, …) when no usable keys can be had.
     pub async fn validate(&self, token: &str) -> Result<Arc<Claims>> {
+        let result = self.validate_counted(token).await;
+        self.counted(result)
+    }
+
+    async fn validate_counted(&self, token: &str) -> Result<Arc<Claims>> {
         check_token_size(token.len())?;
         let hash = self.inner.cache.enabled().then(|| token_hash(token));
         if let Some(hit) = hash.as_ref().and_then(|h| self.cached_claims(h)) {
@@ -145,6 +161,49 @@ impl Validator {
     /// (call [`Validator::validate`] or [`Validator::refresh_keys`]). Never blocks on I/O:
     /// this is the hot path of a gateway.
     pub fn validate_cached(&self, token: &str) -> Option<Result<Arc<Claims>>> {
+        let result = self.validate_cached_counted(token)?;
+        Some(self.counted(result))
+    }
+
+    /// Counts a failure by kind.
+    fn counted<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            self.inner.counters.failures.record(e.kind());
+        }
+        result
+    }
+
+    /// Counters since the validator was built (clones share them), with the number of
+    /// verified tokens remembered now.
+    ///
+    /// ```
+    /// let validator = runbeam_core::jwt::Validator::builder()
+    ///     .trusted_issuer("https://api.runbeam.io")
+    ///     .build()?;
+    /// assert!(validator.validate_cached("not a token").unwrap().is_err());
+    /// assert_eq!(validator.stats().failures.get(runbeam_core::ErrorKind::JwtInvalid), 1);
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn stats(&self) -> ValidatorStats {
+        let i = &self.inner;
+        let (jwks_fetches, jwks_fetch_failures) = i
+            .sources
+            .iter()
+            .map(|s| s.fetch_counts())
+            .fold((0u64, 0u64), |(a, b), (c, d)| {
+                (a.saturating_add(c), b.saturating_add(d))
+            });
+        ValidatorStats {
+            cache_hits: read(&i.counters.cache_hits),
+            verifications: read(&i.counters.verifications),
+            jwks_fetches,
+            jwks_fetch_failures,
+            failures: i.counters.failures.snapshot(),
+            cached_tokens: u64::try_from(i.cache.len()).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn validate_cached_counted(&self, token: &str) -> Option<Result<Arc<Claims>>> {
         if let Err(e) = check_token_size(token.len()) {
             return Some(Err(e));
         }
@@ -192,7 +251,7 @@ impl Validator {
         destination_url: Option<&str>,
     ) -> Result<Arc<Claims>> {
         let claims = self.validate(token).await?;
-        check_mesh(&claims, mesh_id, destination_url)?;
+        self.counted(check_mesh(&claims, mesh_id, destination_url))?;
         Ok(claims)
     }
 
@@ -204,10 +263,10 @@ impl Validator {
         mesh_id: &str,
         destination_url: Option<&str>,
     ) -> Option<Result<Arc<Claims>>> {
-        Some(
-            self.validate_cached(token)?
-                .and_then(|c| check_mesh(&c, mesh_id, destination_url).map(|()| c)),
-        )
+        Some(self.validate_cached(token)?.and_then(|c| {
+            self.counted(check_mesh(&c, mesh_id, destination_url))
+                .map(|()| c)
+        }))
     }
 
     /// [`Validator::verify_mesh_token`] as one step (see [`Validator::validate_attempt`]).
@@ -276,6 +335,7 @@ impl Validator {
         if !source.is_fresh_now(Instant::now(), &i.timings) {
             return None;
         }
+        bump(&i.counters.cache_hits);
         Some(
             self.check_times(&entry.claims, unix_now())
                 .map(|()| entry.claims),
@@ -306,6 +366,7 @@ impl Validator {
                     decoded.alg
                 ))
             })?;
+            bump(&i.counters.verifications);
             key.verify_sig(decoded.signing_input, &decoded.signature)
                 .map_err(|_| {
                     invalid(

@@ -18,6 +18,7 @@ use crate::config::MeshConfig;
 use crate::config::problems_error;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jwt::{Claims, Validator, ValidatorBuilder};
+use crate::metrics::{ErrorCounts, KindCounters, ValidatorStats, bump};
 use crate::reference::Reference;
 use crate::storage::{CREDENTIAL_TIMEOUT, TokenManager};
 
@@ -49,8 +50,18 @@ pub struct ResolverStats {
     pub stale_served: u64,
     /// Local references answered from the configuration.
     pub local: u64,
-    /// Mesh tokens requested from a provider.
+    /// Mesh tokens requested from a provider or signed locally.
     pub mesh_token_requests: u64,
+    /// Resolutions and mesh-token calls that failed, by kind (`NotInMesh`, `NotFound`,
+    /// `Transport` with no stale answer, …).
+    pub errors: ErrorCounts,
+    /// References with a cached answer now (fresh or stale).
+    pub cached_references: u64,
+    /// Mesh tokens remembered now.
+    pub cached_mesh_tokens: u64,
+    /// The validators that verify mesh tokens (one per trust source of the configuration in
+    /// use), summed.
+    pub mesh_validation: ValidatorStats,
 }
 
 #[derive(Default)]
@@ -61,10 +72,7 @@ struct Counters {
     stale_served: AtomicU64,
     local: AtomicU64,
     mesh_token_requests: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+    errors: KindCounters,
 }
 
 /// The machine token in use, so that a fetch does not read the token store every time.
@@ -320,12 +328,13 @@ impl Resolver {
         crate::panic::fault_point("resolve");
         loop {
             match self.lookup(reference) {
-                Step::Done(answer) => return answer,
+                Step::Done(answer) => return self.counted(answer),
                 Step::Fetch(reference, state) => {
                     // `None`: a reload happened since the lookup; look up again under the new
                     // configuration (its mesh context may no longer allow the reference).
                     if let Some(slot) = self.resource_slot(reference.as_str(), &state) {
-                        return self.fetch(reference, &state, slot).await;
+                        let answer = self.fetch(reference, &state, slot).await;
+                        return self.counted(answer);
                     }
                 }
             }
@@ -338,7 +347,7 @@ impl Resolver {
     pub fn resolve_cached(&self, reference: &str) -> Option<Result<Resolution>> {
         crate::panic::fault_point("resolve");
         match self.lookup(reference) {
-            Step::Done(answer) => Some(answer),
+            Step::Done(answer) => Some(self.counted(answer)),
             Step::Fetch(..) => None,
         }
     }
@@ -499,6 +508,15 @@ impl Resolver {
     /// which rule failed), and the validator's errors if the token does not verify; `Config`
     /// for a `local`-provider mesh without a private key or secret.
     pub async fn mesh_token(
+        &self,
+        mesh: &str,
+        destination_url: &str,
+    ) -> Result<Arc<IssuedMeshToken>> {
+        let issued = self.issue_or_reuse(mesh, destination_url).await;
+        self.counted(issued)
+    }
+
+    async fn issue_or_reuse(
         &self,
         mesh: &str,
         destination_url: &str,
@@ -756,6 +774,7 @@ impl Resolver {
     pub fn stats(&self) -> ResolverStats {
         let c = &self.inner.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         ResolverStats {
             hits: get(&c.hits),
             misses: get(&c.misses),
@@ -763,7 +782,19 @@ impl Resolver {
             stale_served: get(&c.stale_served),
             local: get(&c.local),
             mesh_token_requests: get(&c.mesh_token_requests),
+            errors: c.errors.snapshot(),
+            cached_references: count(self.cached_references()),
+            cached_mesh_tokens: count(self.cached_mesh_tokens()),
+            mesh_validation: self.state().validator_stats(),
         }
+    }
+
+    /// Counts a failed answer by kind.
+    fn counted<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            self.inner.counters.errors.record(e.kind());
+        }
+        result
     }
 }
 

@@ -379,3 +379,14 @@ fn local_resolved(resource: ResolvedResource, now: OffsetDateTime) -> ResolveRes
         resolved_at: now,
     }
 }
+
+impl State {
+    /// The stats of every mesh-token validator of this configuration, summed.
+    pub(crate) fn validator_stats(&self) -> crate::metrics::ValidatorStats {
+        self.validators
+            .values()
+            .fold(crate::metrics::ValidatorStats::default(), |sum, v| {
+                sum.merged(&v.stats())
+            })
+    }
+}

@@ -14,6 +14,7 @@ use super::{
 use crate::Secret;
 use crate::client::{AuthorizeRequest, Client};
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{TokenManagerCounters, TokenManagerStats};
 
 /// Supplies the user JWT or Sanctum token used to (re-)authorize the gateway; called only
 /// when a renewal is due, on a blocking thread.
@@ -66,6 +67,7 @@ pub struct TokenManager {
     window: Duration,
     on_window: Option<Arc<RenewalWindowFn>>,
     renewal: tokio::sync::Mutex<()>,
+    counters: TokenManagerCounters,
 }
 
 impl fmt::Debug for TokenManager {
@@ -95,7 +97,22 @@ impl TokenManager {
             window: DEFAULT_RENEWAL_WINDOW,
             on_window: None,
             renewal: tokio::sync::Mutex::new(()),
+            counters: TokenManagerCounters::default(),
         }
+    }
+
+    /// Renewals and renewal failures since the manager was built.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runbeam_core::{client::Client, storage::{MemoryTokenStore, TokenManager}};
+    /// let cloud = Client::new("https://api.runbeam.io")?;
+    /// let manager = TokenManager::new("gw-1", Arc::new(MemoryTokenStore::new()), cloud);
+    /// assert_eq!(manager.stats().renewals, 0);
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn stats(&self) -> TokenManagerStats {
+        self.counters.snapshot()
     }
 
     /// The gateway code sent to `/harmony/authorize`.
@@ -209,7 +226,13 @@ impl TokenManager {
         let Some(credential) = self.credential.clone() else {
             return self.without_credential(now);
         };
-        match self.renew(credential, cloud).await {
+        let renewed = self.renew(credential, cloud).await;
+        crate::metrics::bump(if renewed.is_ok() {
+            &self.counters.renewals
+        } else {
+            &self.counters.renewal_failures
+        });
+        match renewed {
             Ok(token) => Ok(token),
             Err(e) => match now {
                 Some(token) if !token.is_expired() => {
