@@ -331,3 +331,41 @@ export interface Resolver {
     options?: CallOptions | undefined | null,
   ): Promise<Claims>
 }
+
+/** The severity of a log record, most severe first. */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
+/**
+ * Delivers librunbeam's log records at `level` and more severe (default `'info'`) to
+ * `callback`, replacing the logger set before; `setLogger(null)` removes it (the default: no
+ * logger, and a record then costs one atomic load). One logger per process (worker threads
+ * included): the last call wins.
+ *
+ * - Records arrive on the JavaScript thread, on a later turn of the event loop (never inside
+ *   the call that logged them), in the order each thread logged them.
+ * - The level filter is librunbeam's: a record below `level` is skipped before it is
+ *   formatted. Only librunbeam's own records are delivered (targets starting with `runbeam`),
+ *   never a token: JWT-shaped text is redacted.
+ * - The logger does not keep the process alive; records still queued when it exits are lost.
+ *   Up to 8192 records wait for the JavaScript thread; while it is that far behind, newer
+ *   records are dropped.
+ * - After `setLogger(null)` (or another `setLogger`), the callback is not called again, not
+ *   even for records already queued.
+ * - What `callback` throws is caught: that record is lost, later ones are delivered, and the
+ *   first error of each logger is reported once with `process.emitWarning` (code
+ *   `RUNBEAM_LOGGER_ERROR`).
+ *
+ * ```js
+ * setLogger(({ level, target, message, fields }) => console.log(level, target, message, fields), 'warn')
+ * ```
+ *
+ * @throws `RUNBEAM_INVALID_ARGUMENT` when `callback` is neither a function nor null, or
+ * `level` is not a `LogLevel`.
+ */
+export declare function setLogger(callback: ((record: LogRecord) => void) | null, level?: LogLevel): void
+
+/**
+ * The sources of `prometheusText`: a plain object mapping each name (its `name` label) to a
+ * `Resolver`, `Validator` or `TokenManager`.
+ */
+export type MetricSources = Record<string, Resolver | Validator | TokenManager>

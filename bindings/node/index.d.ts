@@ -332,6 +332,44 @@ export interface Resolver {
   ): Promise<Claims>
 }
 
+/** The severity of a log record, most severe first. */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
+/**
+ * Delivers librunbeam's log records at `level` and more severe (default `'info'`) to
+ * `callback`, replacing the logger set before; `setLogger(null)` removes it (the default: no
+ * logger, and a record then costs one atomic load). One logger per process (worker threads
+ * included): the last call wins.
+ *
+ * - Records arrive on the JavaScript thread, on a later turn of the event loop (never inside
+ *   the call that logged them), in the order each thread logged them.
+ * - The level filter is librunbeam's: a record below `level` is skipped before it is
+ *   formatted. Only librunbeam's own records are delivered (targets starting with `runbeam`),
+ *   never a token: JWT-shaped text is redacted.
+ * - The logger does not keep the process alive; records still queued when it exits are lost.
+ *   Up to 8192 records wait for the JavaScript thread; while it is that far behind, newer
+ *   records are dropped.
+ * - After `setLogger(null)` (or another `setLogger`), the callback is not called again, not
+ *   even for records already queued.
+ * - What `callback` throws is caught: that record is lost, later ones are delivered, and the
+ *   first error of each logger is reported once with `process.emitWarning` (code
+ *   `RUNBEAM_LOGGER_ERROR`).
+ *
+ * ```js
+ * setLogger(({ level, target, message, fields }) => console.log(level, target, message, fields), 'warn')
+ * ```
+ *
+ * @throws `RUNBEAM_INVALID_ARGUMENT` when `callback` is neither a function nor null, or
+ * `level` is not a `LogLevel`.
+ */
+export declare function setLogger(callback: ((record: LogRecord) => void) | null, level?: LogLevel): void
+
+/**
+ * The sources of `prometheusText`: a plain object mapping each name (its `name` label) to a
+ * `Resolver`, `Validator` or `TokenManager`.
+ */
+export type MetricSources = Record<string, Resolver | Validator | TokenManager>
+
 /**
  * The answer of `authorize`. The machine token is not an own property: read it with
  * `granted.machineToken` or `granted.expose()`; `util.inspect`, `console.log`,
@@ -871,7 +909,15 @@ export declare class Resolver {
   get config(): MeshConfig
   /** References with a cached answer (fresh or stale). */
   get cachedReferences(): number
-  /** Counters since the resolver was built. */
+  /**
+   * Counters since the resolver was built, with the cache sizes now and the stats of its
+   * mesh-token validators (`prometheusText` renders them).
+   *
+   * ```js
+   * const { hits, misses, errors, meshValidation } = resolver.stats()
+   * errors.NotInMesh // 1 after a reference outside the mesh context was refused
+   * ```
+   */
   stats(): ResolverStats
 }
 
@@ -907,6 +953,11 @@ export declare class TokenManager {
    * the store. Rejects with `RUNBEAM_NO_TOKEN` without a credential.
    */
   revoke(options?: CallOptions | undefined | null): Promise<undefined>
+  /**
+   * Counters since the manager was built: machine tokens renewed, and renewals that failed
+   * (`prometheusText` renders them).
+   */
+  stats(): TokenManagerStats
 }
 
 /**
@@ -987,6 +1038,17 @@ export declare class Validator {
   flushTokenCache(): void
   /** Verified tokens currently remembered. */
   get cachedTokens(): number
+  /**
+   * Counters since the validator was built: cache hits, signatures checked, JWKS fetches
+   * (and failed ones), refusals by error kind, and the verified tokens remembered now
+   * (`prometheusText` renders them).
+   *
+   * ```js
+   * const { cacheHits, verifications, failures } = validator.stats()
+   * failures.JwtExpired // expired tokens refused so far (absent when none)
+   * ```
+   */
+  stats(): ValidatorStats
 }
 
 /** The answer of `revoke`, `acknowledgeChanges`, `changeApplied` and `changeFailed`. */
@@ -1248,6 +1310,35 @@ export interface ListAllOptions {
   signal?: AbortSignal
 }
 
+/** The level records are delivered at, or null when no logger is set. */
+export declare function logLevel(): LogLevel | null
+
+/**
+ * One librunbeam log record, as the callback of `setLogger` receives it.
+ *
+ * ```js
+ * setLogger((record) => console.log(record.time.toISOString(), record.level, record.message, record.fields))
+ * ```
+ */
+export interface LogRecord {
+  /** Its severity. */
+  level: LogLevel
+  /**
+   * Where it comes from: `runbeam_core::storage`, `runbeam::watch`, … (always starts with
+   * `runbeam`).
+   */
+  target: string
+  /** The message, for a person (JWT-shaped text is redacted by the core). */
+  message: string
+  /**
+   * The structured fields (`backend`, `reference`, `url`, `error`, …), values as text, in
+   * the order they were logged.
+   */
+  fields: Record<string, string>
+  /** When it was logged (it is delivered a little later). */
+  time: Date
+}
+
 /** The fields of a machine token (`new MachineToken(fields)`, `saveMachineToken`). */
 export interface MachineTokenFields {
   /** The opaque token sent as `Authorization: Bearer`. */
@@ -1412,6 +1503,27 @@ export interface Problem {
   message: string
 }
 
+/** The content type of `prometheusText`'s text (`text/plain; version=0.0.4; charset=utf-8`). */
+export declare const PROMETHEUS_CONTENT_TYPE: string
+
+/**
+ * The Prometheus text exposition (format 0.0.4) of `sources`, each sample labelled
+ * `name="<its key>"`; failures by error kind carry `kind="<kind>"` too, and a resolver's
+ * mesh-token validators appear as the validator `<name>:mesh`. Serve it with
+ * `PROMETHEUS_CONTENT_TYPE`.
+ *
+ * ```js
+ * http.createServer((req, res) => {
+ *   res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE })
+ *   res.end(prometheusText({ gateway: resolver, users: validator, token: tokenManager }))
+ * }).listen(9464)
+ * ```
+ *
+ * @throws `RUNBEAM_INVALID_ARGUMENT` when `sources` is not a plain object or one of its values
+ * is not a `Resolver`, `Validator` or `TokenManager`.
+ */
+export declare function prometheusText(sources: MetricSources): string
+
 /**
  * The answer of `resolve` / `resolveCached`: the resource, who answered and when, and whether
  * it is a stale answer. Frozen: a resolver returns the same object again while the answer is
@@ -1517,8 +1629,23 @@ export interface ResolverStats {
   staleServed: number
   /** Local references answered from the configuration. */
   local: number
-  /** Mesh tokens requested from a provider. */
+  /** Mesh tokens requested from a provider or signed locally (a `local`-provider mesh). */
   meshTokenRequests: number
+  /**
+   * Resolutions and mesh-token calls that failed, by error kind (`{NotInMesh: 1,
+   * Transport: 2}`: `Transport` when no stale answer could be served; kinds never counted
+   * are absent).
+   */
+  errors: Record<string, number>
+  /** References with a cached answer now (fresh or stale). */
+  cachedReferences: number
+  /** Mesh tokens remembered now. */
+  cachedMeshTokens: number
+  /**
+   * The validators that verify mesh tokens (one per trust source of the configuration in
+   * use), summed.
+   */
+  meshValidation: ValidatorStats
 }
 
 /** A service (`services`): an upstream system the team's gateways route to. */
@@ -1540,6 +1667,16 @@ export interface Service {
   /** When it was last changed (RFC 3339, read-only). */
   updated_at?: string
 }
+
+/**
+ * Changes the level of the logger set with `setLogger` (records less severe than `level` are
+ * skipped before they are even formatted). Without a logger it has no effect: `setLogger`
+ * sets the level it is given.
+ *
+ * @throws `RUNBEAM_INVALID_ARGUMENT` for a level that is not `'error'`, `'warn'`, `'info'`,
+ * `'debug'` or `'trace'`.
+ */
+export declare function setLogLevel(level: LogLevel): void
 
 /** Options of `new TokenManager(options)`: give `client` or `apiUrl`. */
 export interface TokenManagerOptions {
@@ -1569,6 +1706,14 @@ export interface TokenManagerOptions {
    * throws is an uncaught exception, as for any event callback.
    */
   onRenewalWindow?: (arg: MachineToken) => void
+}
+
+/** Counters of a token manager since it was built (`tokenManager.stats()`). */
+export interface TokenManagerStats {
+  /** Machine tokens renewed (authorized again and saved). */
+  renewals: number
+  /** Renewals that failed (the current token stays in use while valid). */
+  renewalFailures: number
 }
 
 /** Options of `updateConfig(type, config, options)`. */
@@ -1653,6 +1798,28 @@ export interface ValidatorOptions {
    * roots.
    */
   caBundlePem?: string
+}
+
+/**
+ * Counters of a validator since it was built (`validator.stats()`; a resolver's mesh-token
+ * validators in `resolver.stats().meshValidation`).
+ */
+export interface ValidatorStats {
+  /** Tokens answered from the verified-token cache (time claims re-checked, no signature). */
+  cacheHits: number
+  /** Signatures checked. */
+  verifications: number
+  /** JWKS fetches attempted. */
+  jwksFetches: number
+  /** JWKS fetches that failed (the keys fetched before stay in use up to `maxStaleMs`). */
+  jwksFetchFailures: number
+  /**
+   * Tokens refused or not validated, by error kind (`JwtExpired`, `JwtInvalid`,
+   * `UntrustedIssuer`, a key fetch's `Transport`, …).
+   */
+  failures: Record<string, number>
+  /** Verified tokens remembered now. */
+  cachedTokens: number
 }
 
 /** The version of librunbeam; equal to the version of this package. */

@@ -264,6 +264,43 @@ Object.defineProperties(IssuedMeshToken.prototype, {
   },
 })
 
+// Host logging (src/logging.rs). The native side queues each record of librunbeam (its level
+// filter, its redaction) on a threadsafe function calling `deliver` below, a wrapper of the
+// user's callback: napi-rs would turn an exception thrown by the callback into an uncaught
+// exception, so it is caught here. Each logger has its own wrapper and state, so that records
+// queued before `setLogger(null)` or a replacement are not delivered to it afterwards.
+const nativeSetLogger = native.__setLogger
+let activeLogger = null
+function setLogger(callback, level) {
+  if (typeof callback !== 'function') {
+    // null / undefined: off. Anything else: the native side throws RUNBEAM_INVALID_ARGUMENT.
+    nativeSetLogger(callback, level)
+    if (activeLogger !== null) activeLogger.on = false
+    activeLogger = null
+    return
+  }
+  const logger = { on: true, warned: false }
+  nativeSetLogger(callback, level, function deliver(record) {
+    if (!logger.on) return
+    try {
+      callback(record)
+    } catch (error) {
+      if (logger.warned) return
+      logger.warned = true
+      try {
+        process.emitWarning(
+          `the logger given to setLogger threw (this record is lost, later ones are delivered; reported once): ${error}`,
+          { type: 'RunbeamWarning', code: 'RUNBEAM_LOGGER_ERROR' },
+        )
+      } catch {
+        // A throwing 'warning' listener or a broken error's toString: nothing more to do.
+      }
+    }
+  })
+  if (activeLogger !== null) activeLogger.on = false
+  activeLogger = logger
+}
+
 module.exports = {
   Reference,
   Client,
@@ -283,4 +320,9 @@ module.exports = {
   IssuedMeshToken,
   AuthorizeResult: native.AuthorizeResult,
   MeshTokenResult: native.MeshTokenResult,
+  setLogger,
+  setLogLevel: native.setLogLevel,
+  logLevel: native.logLevel,
+  prometheusText: native.prometheusText,
+  PROMETHEUS_CONTENT_TYPE: native.PROMETHEUS_CONTENT_TYPE,
 }

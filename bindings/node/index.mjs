@@ -20,5 +20,10 @@ export const {
   IssuedMeshToken,
   AuthorizeResult,
   MeshTokenResult,
+  setLogger,
+  setLogLevel,
+  logLevel,
+  prometheusText,
+  PROMETHEUS_CONTENT_TYPE,
 } = sdk
 export default sdk

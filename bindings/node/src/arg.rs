@@ -116,7 +116,7 @@ impl Refusal {
     }
 
     /// The same refusal, at `place` (a field or an item) of the value being converted.
-    fn at(mut self, place: &str) -> Self {
+    pub(crate) fn at(mut self, place: &str) -> Self {
         if let Refusal::Expected { path, .. } | Refusal::Message { path, .. } = &mut self {
             // A path of a nested option object names its own type: it is kept as it is.
             if path.is_empty() || path.starts_with('[') {

@@ -34,6 +34,7 @@ use runbeam_core::jwt::{
 
 use crate::arg::{self, AbortSignal, Count, Milliseconds, Signal};
 use crate::error;
+use crate::metrics::ValidatorStats;
 use crate::promise::{self, Answer};
 
 /// Options of `new Validator(options)`. Trust is explicit: give `trustedIssuers`, `jwksUrl`
@@ -536,6 +537,19 @@ impl Validator {
             Ok(u32::try_from(self.inner.cached_tokens()).unwrap_or(u32::MAX))
         })
     }
+
+    /// Counters since the validator was built: cache hits, signatures checked, JWKS fetches
+    /// (and failed ones), refusals by error kind, and the verified tokens remembered now
+    /// (`prometheusText` renders them).
+    ///
+    /// ```js
+    /// const { cacheHits, verifications, failures } = validator.stats()
+    /// failures.JwtExpired // expired tokens refused so far (absent when none)
+    /// ```
+    #[napi]
+    pub fn stats(&self, env: &Env) -> Result<ValidatorStats> {
+        error::entry(env, "Validator.stats", || Ok(self.inner.stats().into()))
+    }
 }
 
 impl Validator {
@@ -586,6 +600,11 @@ impl Validator {
     /// The settings it was built with (`ResolverOptions.validator`).
     pub(crate) fn settings(&self) -> &jwt::ValidatorBuilder {
         &self.settings
+    }
+
+    /// The core validator (`prometheusText`).
+    pub(crate) fn core(&self) -> &jwt::Validator {
+        &self.inner
     }
 }
 

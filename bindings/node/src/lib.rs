@@ -11,6 +11,9 @@
 //!   (docs/spec.md §5);
 //! - [`resolver`] holds `Resolver` (reference resolution with a cache, mesh tokens, docs/spec.md §6),
 //!   `Resolution` and `IssuedMeshToken`;
+//! - [`logging`] holds `setLogger` / `setLogLevel`: the core's log records delivered to a
+//!   JavaScript callback;
+//! - [`metrics`] holds the stats objects and `prometheusText` (the core's exposition);
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`, and holds the
 //!   panic boundary every entry point goes through (`entry` for synchronous calls, `spawn_with`
 //!   for Promises): a panic becomes a `RUNBEAM_INTERNAL` error, never an aborted process;
@@ -30,6 +33,8 @@ pub mod config;
 mod convert;
 pub mod error;
 pub mod jwt;
+pub mod logging;
+pub mod metrics;
 mod promise;
 pub mod reference;
 pub mod resolver;

@@ -42,6 +42,7 @@ use crate::client::{Client, ResolvedResource};
 use crate::config::MeshConfig;
 use crate::convert::{Date, REDACTED, rfc3339};
 use crate::jwt::{Claims, Validator};
+use crate::metrics::{ErrorCounts, ValidatorStats};
 use crate::promise::{self, Answer};
 use crate::storage::TokenManager;
 use crate::{error, jwt};
@@ -77,8 +78,20 @@ pub struct ResolverStats {
     pub stale_served: f64,
     /// Local references answered from the configuration.
     pub local: f64,
-    /// Mesh tokens requested from a provider.
+    /// Mesh tokens requested from a provider or signed locally (a `local`-provider mesh).
     pub mesh_token_requests: f64,
+    /// Resolutions and mesh-token calls that failed, by error kind (`{NotInMesh: 1,
+    /// Transport: 2}`: `Transport` when no stale answer could be served; kinds never counted
+    /// are absent).
+    #[napi(ts_type = "Record<string, number>")]
+    pub errors: ErrorCounts,
+    /// References with a cached answer now (fresh or stale).
+    pub cached_references: f64,
+    /// Mesh tokens remembered now.
+    pub cached_mesh_tokens: f64,
+    /// The validators that verify mesh tokens (one per trust source of the configuration in
+    /// use), summed.
+    pub mesh_validation: ValidatorStats,
 }
 
 impl From<resolve::ResolverStats> for ResolverStats {
@@ -90,6 +103,10 @@ impl From<resolve::ResolverStats> for ResolverStats {
             stale_served: s.stale_served as f64,
             local: s.local as f64,
             mesh_token_requests: s.mesh_token_requests as f64,
+            errors: ErrorCounts::from(s.errors),
+            cached_references: s.cached_references as f64,
+            cached_mesh_tokens: s.cached_mesh_tokens as f64,
+            mesh_validation: s.mesh_validation.into(),
         }
     }
 }
@@ -349,6 +366,11 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    /// The core resolver (stats for `prometheusText`, the watcher).
+    pub(crate) fn core(&self) -> &resolve::Resolver {
+        &self.inner
+    }
+
     /// The JavaScript object for `answer` (see [`object_for`]).
     fn object(&self, env: &Env, answer: resolve::Resolution) -> Result<Resolution> {
         object_for(env, &self.objects, answer, &self.inner).map(Resolution)
@@ -650,7 +672,13 @@ impl Resolver {
         })
     }
 
-    /// Counters since the resolver was built.
+    /// Counters since the resolver was built, with the cache sizes now and the stats of its
+    /// mesh-token validators (`prometheusText` renders them).
+    ///
+    /// ```js
+    /// const { hits, misses, errors, meshValidation } = resolver.stats()
+    /// errors.NotInMesh // 1 after a reference outside the mesh context was refused
+    /// ```
     #[napi]
     pub fn stats(&self, env: &Env) -> Result<ResolverStats> {
         error::entry(env, "Resolver.stats", || Ok(self.inner.stats().into()))

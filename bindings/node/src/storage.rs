@@ -32,6 +32,7 @@ use crate::arg::{self, AbortSignal, ClassInstance, Milliseconds, Signal};
 use crate::client::Client;
 use crate::convert::{self, Date, REDACTED, millis, nullable, rfc3339};
 use crate::error;
+use crate::metrics::TokenManagerStats;
 use crate::promise::{blocking, spawn};
 
 type Store = Arc<dyn core::TokenStore>;
@@ -898,6 +899,13 @@ impl TokenManager {
                 |()| (),
             )
         })
+    }
+
+    /// Counters since the manager was built: machine tokens renewed, and renewals that failed
+    /// (`prometheusText` renders them).
+    #[napi]
+    pub fn stats(&self, env: &Env) -> Result<TokenManagerStats> {
+        error::entry(env, "TokenManager.stats", || Ok(self.inner.stats().into()))
     }
 }
 

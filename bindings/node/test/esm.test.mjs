@@ -30,6 +30,7 @@ test('import and require give the same objects', () => {
     'MemoryTokenStore',
     'MeshConfig',
     'MeshTokenResult',
+    'PROMETHEUS_CONTENT_TYPE',
     'Reference',
     'Resolver',
     'TokenManager',
@@ -37,8 +38,12 @@ test('import and require give the same objects', () => {
     'Validator',
     'default',
     'errorCodes',
+    'logLevel',
     'openTokenStore',
     'parseBearer',
+    'prometheusText',
+    'setLogLevel',
+    'setLogger',
     'version',
   ])
 })

@@ -1,5 +1,5 @@
 // Must NOT compile (package.test.cjs checks that the declarations reject it).
-import { Client, IssuedMeshToken, MeshConfig, Reference, Resolver, Validator, parseBearer, type Resolution } from '@runbeam/sdk'
+import { Client, IssuedMeshToken, MeshConfig, Reference, Resolver, Validator, parseBearer, prometheusText, setLogger, type Resolution } from '@runbeam/sdk'
 
 const n: number = Reference.parse('x').type
 Reference.parse(42)
@@ -25,4 +25,7 @@ void new Client('http://127.0.0.1').create('services', { url: 42 })
 void (async () => { const url: number | undefined = (await new Client('http://127.0.0.1').get('services', 'id')).url; console.log(url) })()
 void (async () => { const code: string | undefined = (await new Client('http://127.0.0.1').get('services', 'id')).code; console.log(code) })()
 void (async () => { for await (const s of new Client('http://127.0.0.1').listAll('ingresses')) { const urls: number[] = s.urls; console.log(urls) } })()
+setLogger((record) => console.log(record.level === 'verbose'))
+setLogger(() => {}, 'loud')
+prometheusText([new Validator({ jwksUrl: 'https://x.example/jwks.json' })])
 console.log(n, sync, res)

@@ -236,3 +236,33 @@ async function resolution(): Promise<void> {
   void [flags, at, expires, meshNames, claims, verified, dropped, inUse, count]
 }
 void resolution
+
+// Operating it: logging, stats, Prometheus text.
+import { PROMETHEUS_CONTENT_TYPE, logLevel, prometheusText, setLogLevel, setLogger } from '@runbeam/sdk'
+import type { LogLevel, LogRecord, MetricSources, TokenManagerStats, ValidatorStats } from '@runbeam/sdk'
+
+function operations(resolver: Resolver, validator: Validator, manager: TokenManager): void {
+  setLogger((record: LogRecord) => {
+    const level: LogLevel = record.level
+    const line: string = `${record.time.toISOString()} ${level} ${record.target} ${record.message}`
+    const backend: string | undefined = record.fields.backend
+    console.log(line, backend)
+  }, 'warn')
+  setLogger((record) => void record.message)
+  setLogLevel('debug')
+  const current: LogLevel | null = logLevel()
+  setLogger(null)
+  const s: ResolverStats = resolver.stats()
+  const notInMesh: number | undefined = s.errors.NotInMesh
+  const mesh: ValidatorStats = s.meshValidation
+  const cached: number = s.cachedReferences + s.cachedMeshTokens + mesh.verifications
+  const v: ValidatorStats = validator.stats()
+  const expired: number = (v.failures.JwtExpired ?? 0) + v.cacheHits + v.jwksFetches + v.jwksFetchFailures + v.cachedTokens
+  const m: TokenManagerStats = manager.stats()
+  const renewals: number = m.renewals + m.renewalFailures
+  const sources: MetricSources = { gateway: resolver, users: validator, token: manager }
+  const text: string = prometheusText(sources) + prometheusText({ users: validator })
+  const type: string = PROMETHEUS_CONTENT_TYPE
+  void [current, notInMesh, cached, expired, renewals, text, type]
+}
+void operations
