@@ -393,6 +393,37 @@ pub fn redact_jwts(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// For the tests of other modules: records of the current thread, handed to a closure while
+/// the returned guard lives (a thread-local subscriber: no interference with the process-wide
+/// sink of this module's tests).
+#[cfg(test)]
+pub(crate) fn on_records(
+    f: impl Fn(&str) + Send + Sync + 'static,
+) -> tracing::subscriber::DefaultGuard {
+    struct OnRecords<F>(F);
+    impl<F: Fn(&str) + Send + Sync + 'static> Subscriber for OnRecords<F> {
+        fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+            Interest::sometimes()
+        }
+        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+            is_ours(metadata.target())
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &SpanRecord<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            (self.0)(&fields.message);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+    tracing::subscriber::set_default(OnRecords(f))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

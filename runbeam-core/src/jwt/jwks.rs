@@ -233,6 +233,9 @@ impl JwksSource {
                 let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
                 log.last_attempt = Some(started);
                 log.last_error = None;
+                // Logged without the lock: a host's log handler may wait for a lock (Python's
+                // GIL) that a thread validating a token holds while it waits for this one.
+                drop(log);
                 tracing::debug!(url = %self.url, changed, "runbeam jwks refreshed");
                 changed
             }
@@ -293,5 +296,95 @@ impl JwksSource {
             }
             Some(_) => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
+    use aws_lc_rs::signature::KeyPair as _;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server answering every request with a JWKS of one RS256 key; returns its URL.
+    async fn jwks_server() -> String {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+        let body = serde_json::json!({"keys": [{
+            "kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
+            "n": URL_SAFE_NO_PAD.encode(&components.n),
+            "e": URL_SAFE_NO_PAD.encode(&components.e),
+        }]})
+        .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \
+                         {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        url
+    }
+
+    /// The refresh's record is logged with no lock of the source held: a host's log handler
+    /// (Python's, which takes the GIL) must not wait while a validating thread waits for it.
+    #[tokio::test]
+    async fn the_refresh_record_is_logged_without_the_source_lock() {
+        let url = jwks_server().await;
+        let source = Arc::new(JwksSource::new(Url::parse(&url).unwrap()));
+        let (seen, free) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(true)),
+        );
+        let _records = {
+            let (source, seen, free) = (Arc::clone(&source), Arc::clone(&seen), Arc::clone(&free));
+            crate::log::on_records(move |message| {
+                if message == "runbeam jwks refreshed" {
+                    seen.store(true, Ordering::SeqCst);
+                    if source.log.try_lock().is_err() {
+                        free.store(false, Ordering::SeqCst);
+                    }
+                }
+            })
+        };
+        let client = Client::new(&url).unwrap();
+        let timings = Timings {
+            ttl: Duration::from_secs(300),
+            min_refresh_interval: Duration::from_secs(30),
+            max_stale: Duration::from_secs(3600),
+        };
+        assert!(
+            source
+                .refresh(0, &client, &[Algorithm::Rs256], &timings)
+                .await
+        );
+        assert!(seen.load(Ordering::SeqCst), "the refresh was logged");
+        assert!(
+            free.load(Ordering::SeqCst),
+            "logged while holding the refresh log's lock"
+        );
     }
 }

@@ -698,7 +698,7 @@ impl Resolver {
         &self,
         patch: impl FnOnce(&MeshConfig) -> Result<(MeshConfig, T)>,
     ) -> Result<(T, Dropped)> {
-        let _reloading = self
+        let reloading = self
             .inner
             .reloading
             .lock()
@@ -748,6 +748,9 @@ impl Resolver {
         *self.inner.state.write().unwrap_or_else(|e| e.into_inner()) = next;
         drop(tokens);
         drop(resources);
+        // Logged with no lock held: a host's log handler may wait for a lock (Python's GIL)
+        // whose holder is calling `reload` (the watcher reloads on a runtime thread).
+        drop(reloading);
         tracing::info!("runbeam resolver configuration reloaded");
         Ok((value, dropped))
     }
@@ -1023,5 +1026,52 @@ impl Resolver {
     /// machine token is forgotten, so that the next call loads it again.
     pub(crate) fn after_machine_call<T>(&self, answer: &Result<T>) {
         self.inner.after_call(answer);
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::storage::MemoryTokenStore;
+
+    /// The reload record is logged with no lock of the resolver held: a host's log handler
+    /// that waits for a lock (Python's GIL) whose holder is calling `reload` must not deadlock.
+    #[test]
+    fn the_reload_record_is_logged_without_the_reload_lock() {
+        let cloud = Client::new("https://api.runbeam.io").unwrap();
+        let manager = TokenManager::new("gw", Arc::new(MemoryTokenStore::new()), cloud.clone());
+        let config =
+            MeshConfig::from_toml("[mesh.m]\ntype = \"http\"\nprovider = \"local\"\n").unwrap();
+        let resolver = Resolver::builder(config.clone(), cloud, Arc::new(manager))
+            .build()
+            .unwrap();
+        let (seen, free) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(true)),
+        );
+        let _records = {
+            let (resolver, seen, free) = (resolver.clone(), Arc::clone(&seen), Arc::clone(&free));
+            crate::log::on_records(move |message| {
+                if message == "runbeam resolver configuration reloaded" {
+                    seen.store(true, Ordering::SeqCst);
+                    let inner = &resolver.inner;
+                    if inner.reloading.try_lock().is_err()
+                        || inner.resources.try_write().is_err()
+                        || inner.mesh_tokens.try_write().is_err()
+                        || inner.state.try_write().is_err()
+                    {
+                        free.store(false, Ordering::SeqCst);
+                    }
+                }
+            })
+        };
+        resolver.reload(config).unwrap();
+        assert!(seen.load(Ordering::SeqCst), "the reload was logged");
+        assert!(
+            free.load(Ordering::SeqCst),
+            "logged while holding a resolver lock"
+        );
     }
 }

@@ -36,8 +36,10 @@ pub const MAX_POLL_BACKOFF: Duration = Duration::from_secs(300);
 const PAUSED_RECHECK: Duration = Duration::from_secs(5);
 
 /// Change ids a task remembers so as not to apply or report them again (skipped changes stay
-/// in the feed, acknowledged, until the host marks them).
-const SEEN_CAPACITY: usize = 4096;
+/// in the feed, acknowledged, until the host marks them). As many as one fetch of the feed
+/// returns: with fewer, a feed full of unmarked skipped changes would evict ids still in it
+/// and report them again on every poll.
+const SEEN_CAPACITY: usize = crate::client::MAX_FEED_CHANGES;
 
 /// Change types the SDK knows but does not apply: the gateway applies them.
 const HOST_TYPES: [&str; 6] = [
@@ -350,7 +352,13 @@ impl Resolver {
                 self.reload_with(|current| {
                     for mesh in &tables {
                         owned(provider, &mesh.name, &mesh.provider)?;
-                        if let Some(old) = current.mesh(&mesh.name) {
+                        // Every configured mesh this table would replace or answer for: a
+                        // lookup by name or Cloud id must not find a new mesh of this provider
+                        // where it found another provider's.
+                        let names = [mesh.name.as_str(), mesh.cloud_id()];
+                        for old in current.meshes().iter().filter(|old| {
+                            names.contains(&old.name.as_str()) || names.contains(&old.cloud_id())
+                        }) {
                             owned(provider, &old.name, &old.provider)?;
                         }
                     }
@@ -516,6 +524,13 @@ fn deliver(shared: &Shared, event: WatchEvent) {
     IN_CALLBACK.with(|c| c.set(shared.id()));
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| callback(event)));
     IN_CALLBACK.with(|c| c.set(0));
+    if shared.stopped() {
+        // `stop` was called from inside the callback: it is dropped now that it returned.
+        slot.take();
+    }
+    // Logged after the callback's lock is released: a host's log handler may wait for a lock
+    // whose holder is waiting in `stop` for this one.
+    drop(slot);
     if let Err(panic) = outcome {
         let what = panic
             .downcast_ref::<&str>()
@@ -527,10 +542,6 @@ fn deliver(shared: &Shared, event: WatchEvent) {
             panic = %quote_input(&what, 300),
             "the change-feed callback panicked; the watcher goes on"
         );
-    }
-    if shared.stopped() {
-        // `stop` was called from inside the callback: it is dropped now that it returned.
-        slot.take();
     }
 }
 
@@ -1041,6 +1052,96 @@ mod tests {
             );
         }
         assert_eq!(r.config(), before);
+    }
+
+    #[test]
+    fn a_provider_cannot_take_over_another_meshs_name_or_id() {
+        let r = resolver();
+        r.reload(
+            MeshConfig::from_toml(&format!(
+                "{BASE}\n[mesh.partnered]\ntype = \"http\"\nprovider = \"partner\"\nid = \"p-1\"\n"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let before = r.config();
+        for config in [
+            // Named as the other mesh's Cloud id: a lookup by that id would find it first.
+            "[mesh.p-1]\ntype = \"http\"\nprovider = \"runbeam\"\n",
+            // The same Cloud id as the other provider's mesh, or as the local mesh's name.
+            "[mesh.mine]\ntype = \"http\"\nprovider = \"runbeam\"\nid = \"p-1\"\n",
+            "[mesh.mine]\ntype = \"http\"\nprovider = \"runbeam\"\nid = \"home\"\n",
+        ] {
+            let event = apply(
+                &r,
+                json!({"id": "1", "type": "mesh", "action": "created", "config": config}),
+            );
+            assert_eq!(
+                event.kind,
+                WatchEventKind::Failed,
+                "{config}: {}",
+                event.message
+            );
+            assert_eq!(
+                event.error.as_ref().unwrap().kind(),
+                ErrorKind::PermissionDenied
+            );
+        }
+        assert_eq!(r.config(), before);
+        // Its own mesh's id stays its own to reuse.
+        let own = apply(
+            &r,
+            json!({"id": "2", "type": "mesh", "action": "updated",
+                   "config": "[mesh.imaging]\ntype = \"http\"\nprovider = \"runbeam\"\nid = \"imaging\"\n"}),
+        );
+        assert_eq!(own.kind, WatchEventKind::Applied, "{}", own.message);
+    }
+
+    #[test]
+    fn seen_changes_cover_a_whole_fetch_of_the_feed() {
+        let mut seen = Seen::default();
+        for id in 0..crate::client::MAX_FEED_CHANGES {
+            seen.insert(&id.to_string());
+        }
+        assert!(
+            seen.contains("0"),
+            "a skipped change of the same fetch was forgotten"
+        );
+    }
+
+    /// The panic record is logged after the callback's lock is released: a host's log handler
+    /// may wait for a lock whose holder waits in `stop`.
+    #[test]
+    fn a_panicking_callback_is_logged_without_the_callback_lock() {
+        let shared = Arc::new(Shared {
+            stopped: AtomicBool::new(false),
+            callback: Mutex::new(Some(Box::new(|_| panic!("callback failed")))),
+        });
+        let (seen, free) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(true)),
+        );
+        let _records = {
+            let (shared, seen, free) = (Arc::clone(&shared), Arc::clone(&seen), Arc::clone(&free));
+            crate::log::on_records(move |message| {
+                if message.starts_with("the change-feed callback panicked") {
+                    seen.store(true, Ordering::SeqCst);
+                    if shared.callback.try_lock().is_err() {
+                        free.store(false, Ordering::SeqCst);
+                    }
+                }
+            })
+        };
+        deliver(&shared, WatchEvent::new(WatchEventKind::Applied, "runbeam"));
+        assert!(seen.load(Ordering::SeqCst), "the panic was logged");
+        assert!(
+            free.load(Ordering::SeqCst),
+            "logged while holding the callback lock"
+        );
+        assert!(
+            shared.callback.lock().unwrap().is_some(),
+            "the watcher goes on"
+        );
     }
 
     #[test]

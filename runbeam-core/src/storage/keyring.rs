@@ -96,12 +96,15 @@ impl WriteTicket {
     /// a newer write of the slot was issued in the meantime (that one's value must win, and
     /// it reports its own result, success or failure, to its own caller).
     fn run<T>(self, skipped: T, write: impl FnOnce() -> Result<T>) -> Result<T> {
-        let _writing = self
+        let writing = self
             .slot
             .writing
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if self.slot.newest.load(Ordering::SeqCst) != self.generation {
+            // Logged without the lock: a host's log handler may wait for a lock (Python's
+            // GIL) whose holder waits for this slot.
+            drop(writing);
             tracing::debug!(
                 target: "runbeam::storage",
                 "keyring write skipped: a newer write of the same slot was issued"
@@ -503,6 +506,38 @@ mod tests {
             *stored.lock().unwrap() = Some(value);
             Ok(true)
         }
+    }
+
+    /// The skip is logged without the slot's lock: a host's log handler may wait for a lock
+    /// (Python's GIL) whose holder waits for this slot.
+    #[test]
+    fn a_skipped_write_is_logged_without_the_slot_lock() {
+        use std::sync::atomic::AtomicBool;
+        let order = WriteOrder::default();
+        let late = order.ticket("gw-1/machine");
+        let _newer = order.ticket("gw-1/machine");
+        let slot = Arc::clone(&late.slot);
+        let (seen, free) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(true)),
+        );
+        let _records = {
+            let (seen, free) = (Arc::clone(&seen), Arc::clone(&free));
+            crate::log::on_records(move |message| {
+                if message.starts_with("keyring write skipped") {
+                    seen.store(true, Ordering::SeqCst);
+                    if slot.writing.try_lock().is_err() {
+                        free.store(false, Ordering::SeqCst);
+                    }
+                }
+            })
+        };
+        assert!(!late.run(false, || Ok(true)).unwrap());
+        assert!(seen.load(Ordering::SeqCst), "the skip was logged");
+        assert!(
+            free.load(Ordering::SeqCst),
+            "logged while holding the slot's lock"
+        );
     }
 
     #[test]
