@@ -23,7 +23,8 @@ use crate::guard::guarded;
 /// How many forks separate this process from the one that loaded the module.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-fn generation() -> u64 {
+/// The fork generation of this process (0 in the process that loaded the module).
+pub(crate) fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
 }
 

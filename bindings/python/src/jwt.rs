@@ -32,6 +32,7 @@ use crate::errors::OrRaise;
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
 use crate::pair::class_pair;
+use crate::stats::PyValidatorStats;
 
 // ---------------------------------------------------------------------------------------------
 // The GIL on the cached path.
@@ -271,6 +272,21 @@ pub(crate) fn validator_settings(arg: &Bound<'_, PyAny>) -> PyResult<ValidatorBu
     )))
 }
 
+/// The stats of a `Validator` or `AsyncValidator` (for `prometheus_text`); `None` for anything
+/// else.
+pub(crate) fn validator_stats(
+    obj: &Bound<'_, PyAny>,
+) -> Option<PyResult<runbeam_core::metrics::ValidatorStats>> {
+    let py = obj.py();
+    if let Ok(v) = obj.cast::<PyValidator>() {
+        return Some(v.get().inner.get(py).map(|v| v.stats()));
+    }
+    if let Ok(v) = obj.cast::<PyAsyncValidator>() {
+        return Some(v.get().inner.get(py).map(|v| v.stats()));
+    }
+    None
+}
+
 pub(crate) fn claims(py: Python<'_>, claims: Arc<Claims>) -> PyResult<Py<PyAny>> {
     PyClaims { claims }.into_py_any(py)
 }
@@ -461,6 +477,13 @@ class_pair! {
         #[getter]
         fn cached_tokens(&self, py: Python<'_>) -> PyResult<usize> {
             Ok(self.inner.get(py)?.cached_tokens())
+        }
+
+        /// Counters since the validator was built (`ValidatorStats`: cache hits,
+        /// verifications, JWKS fetches and their failures, refusals by kind), a snapshot.
+        /// Immediate, also on `AsyncValidator`.
+        fn stats(&self, py: Python<'_>) -> PyResult<PyValidatorStats> {
+            Ok(PyValidatorStats(self.inner.get(py)?.stats()))
         }
 
         /// Forgets every verified token (keys stay cached). Immediate, also on

@@ -25,12 +25,15 @@ mod errors;
 mod fork;
 mod guard;
 mod jwt;
+mod log;
 mod pair;
 mod reference;
 mod resolver;
 mod resources;
 mod runtime;
+mod stats;
 mod storage;
+mod watch;
 
 /// The module `runbeam._native`; the package `runbeam` re-exports its classes.
 #[pymodule]
@@ -70,6 +73,8 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jwt::set_verify_releases_gil, m)?)?;
     fork::register(m)?;
     runtime::register(m)?;
+    // The core's log sink; runbeam/_logging.py connects it to `logging`.
+    log::register(m)?;
     m.add_class::<storage::PyTokenStore>()?;
     m.add_class::<storage::PyFileTokenStore>()?;
     m.add_class::<storage::PyKeyringTokenStore>()?;
@@ -83,7 +88,8 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<resolver::PyAsyncResolver>()?;
     m.add_class::<resolver::PyResolution>()?;
     m.add_class::<resolver::PyIssuedMeshToken>()?;
-    m.add_class::<resolver::PyResolverStats>()?;
+    stats::register(m)?;
+    watch::register(m)?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     resources::register(m)?;
     // Test-only (debug builds): `_fault_arm(site, count)` makes the next `count` calls that

@@ -26,7 +26,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::PyString;
 use runbeam_core::config::MeshConfig;
 use runbeam_core::jwt::ValidatorBuilder;
 use runbeam_core::resolve::{
@@ -44,7 +44,9 @@ use crate::jwt::{claims, validator_settings};
 use crate::pair::class_pair;
 use crate::reference::{PyReference, text_arg};
 use crate::runtime::attempt_now;
+use crate::stats::PyResolverStats;
 use crate::storage::core_manager;
+use crate::watch::PyWatcher;
 
 // ---------------------------------------------------------------------------------------------
 // Arguments.
@@ -224,83 +226,17 @@ fn issued_mesh_token(py: Python<'_>, issued: Arc<IssuedMeshToken>) -> PyResult<P
     PyIssuedMeshToken { issued }.into_py_any(py)
 }
 
-/// Counters of a resolver's work since it was built (`Resolver.stats()`).
-#[pyclass(frozen, module = "runbeam", name = "ResolverStats")]
-#[derive(PartialEq)]
-pub struct PyResolverStats {
-    /// Resolutions answered from the cache while fresh.
-    #[pyo3(get)]
-    hits: u64,
-    /// Resolutions that waited for an upstream answer (joined or started a fetch).
-    #[pyo3(get)]
-    misses: u64,
-    /// Requests sent to a provider's resolve endpoint.
-    #[pyo3(get)]
-    upstream_requests: u64,
-    /// Stale answers served because a provider failed.
-    #[pyo3(get)]
-    stale_served: u64,
-    /// Local references answered from the configuration.
-    #[pyo3(get)]
-    local: u64,
-    /// Mesh tokens requested from a provider.
-    #[pyo3(get)]
-    mesh_token_requests: u64,
-}
-
-impl From<ResolverStats> for PyResolverStats {
-    fn from(s: ResolverStats) -> Self {
-        PyResolverStats {
-            hits: s.hits,
-            misses: s.misses,
-            upstream_requests: s.upstream_requests,
-            stale_served: s.stale_served,
-            local: s.local,
-            mesh_token_requests: s.mesh_token_requests,
-        }
+/// The stats of a `Resolver` or `AsyncResolver` (for `prometheus_text`); `None` for anything
+/// else.
+pub(crate) fn resolver_stats(obj: &Bound<'_, PyAny>) -> Option<PyResult<ResolverStats>> {
+    let py = obj.py();
+    if let Ok(r) = obj.cast::<PyResolver>() {
+        return Some(r.get().inner.get(py).map(|r| r.stats()));
     }
-}
-
-impl PyResolverStats {
-    fn fields(&self) -> [(&'static str, u64); 6] {
-        [
-            ("hits", self.hits),
-            ("misses", self.misses),
-            ("upstream_requests", self.upstream_requests),
-            ("stale_served", self.stale_served),
-            ("local", self.local),
-            ("mesh_token_requests", self.mesh_token_requests),
-        ]
+    if let Ok(r) = obj.cast::<PyAsyncResolver>() {
+        return Some(r.get().inner.get(py).map(|r| r.stats()));
     }
-}
-
-guarded! {
-    "ResolverStats";
-    #[pymethods]
-    impl PyResolverStats {
-        /// Equality of the values; `NotImplemented` for other types.
-        fn __eq__(&self, other: &Self) -> bool {
-            self == other
-        }
-
-        /// The counters as a new `dict`.
-        fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-            let dict = PyDict::new(py);
-            for (name, value) in self.fields() {
-                dict.set_item(name, value)?;
-            }
-            Ok(dict)
-        }
-
-        fn __repr__(&self) -> String {
-            let fields: Vec<String> = self
-                .fields()
-                .iter()
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect();
-            format!("ResolverStats({})", fields.join(", "))
-        }
-    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +271,9 @@ impl Setup {
 /// (with an empty cache: the parent's belongs to the parent's runtime).
 struct Handle {
     setup: Setup,
-    config: Mutex<MeshConfig>,
+    /// A copy of the configuration in use, to rebuild the resolver in a forked child; kept up
+    /// to date by `reload` and by watchers (after each applied change).
+    config: Arc<Mutex<MeshConfig>>,
     resolver: ForkSafe<Resolver>,
 }
 
@@ -367,12 +305,12 @@ impl Handle {
         let resolver = setup.build(py, config.clone())?;
         Ok(Handle {
             setup,
-            config: Mutex::new(config),
+            config: Arc::new(Mutex::new(config)),
             resolver: ForkSafe::new(resolver),
         })
     }
 
-    /// The configuration in use.
+    /// The copy of the configuration in use (see `config`).
     fn config(&self) -> MeshConfig {
         self.config
             .lock()
@@ -517,9 +455,10 @@ class_pair! {
             self.inner.reload(py, config.0.clone())
         }
 
-        /// Counters since the resolver was built.
+        /// Counters since the resolver was built (`ResolverStats`: hits, misses, errors by
+        /// kind, cache sizes, mesh-token verification), a snapshot.
         fn stats(&self, py: Python<'_>) -> PyResult<PyResolverStats> {
-            Ok(self.inner.get(py)?.stats().into())
+            Ok(PyResolverStats(self.inner.get(py)?.stats()))
         }
 
         /// References with a cached answer (fresh or stale).
@@ -528,14 +467,49 @@ class_pair! {
             Ok(self.inner.get(py)?.cached_references())
         }
 
-        /// The configuration in use.
+        /// The configuration in use (after `reload` and the changes a watcher applied).
         #[getter]
-        fn config(&self) -> PyMeshConfig {
-            PyMeshConfig(self.inner.config())
+        fn config(&self, py: Python<'_>) -> PyResult<PyMeshConfig> {
+            Ok(PyMeshConfig(self.inner.get(py)?.config()))
+        }
+
+        /// Follows the change feed of every enabled provider whose `poll_interval_secs` is
+        /// above 0 and applies its changes to this resolver (mesh changes: the configuration
+        /// is validated first and a change with problems is reported failed, the old
+        /// configuration staying in use; each change is reported applied or failed to the
+        /// provider). `on_event(WatchEvent)` is told what happened to each change and each
+        /// failed poll: on `Resolver` it is called on a runbeam thread (with the GIL taken
+        /// there, never twice at once; its exceptions go to `sys.unraisablehook`); on
+        /// `AsyncResolver` it is scheduled on the event loop running when `watch` was called
+        /// (`call_soon_threadsafe`; its exceptions go to the loop's exception handler).
+        /// Returns the `Watcher`: `stop()` it, or use it as a context manager. Providers added
+        /// by a later `reload` are not polled: start another watcher.
+        fn watch(&self, py: Python<'_>, on_event: &Bound<'_, PyAny>) -> PyResult<PyWatcher> {
+            if !on_event.is_callable() {
+                return Err(PyTypeError::new_err(
+                    "on_event must be a callable taking a runbeam.WatchEvent",
+                ));
+            }
+            let event_loop = if Self::NAME == "AsyncResolver" {
+                Some(
+                    py.import(pyo3::intern!(py, "asyncio"))?
+                        .call_method0(pyo3::intern!(py, "get_running_loop"))?
+                        .unbind(),
+                )
+            } else {
+                None
+            };
+            PyWatcher::start(
+                py,
+                &self.inner.get(py)?,
+                Arc::clone(&self.inner.config),
+                on_event.clone().unbind(),
+                event_loop,
+            )
         }
 
         fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-            let config = self.inner.config();
+            let config = self.inner.get(py)?.config();
             let meshes: Vec<&str> = config.meshes().iter().map(|m| m.name.as_str()).collect();
             Ok(format!(
                 "{}(meshes={meshes:?}, cached_references={}, max_stale={})",

@@ -41,6 +41,7 @@ use crate::fork::ForkSafe;
 use crate::guard::guarded;
 use crate::pair::class_pair;
 use crate::runtime::Delivery;
+use crate::stats::PyTokenManagerStats;
 
 // ---------------------------------------------------------------------------------------------
 // Conversions.
@@ -713,6 +714,21 @@ pub(crate) fn core_manager(arg: &Bound<'_, PyAny>) -> PyResult<Arc<TokenManager>
     )))
 }
 
+/// The stats of a `TokenManager` or `AsyncTokenManager` (for `prometheus_text`); `None` for
+/// anything else.
+pub(crate) fn manager_stats(
+    arg: &Bound<'_, PyAny>,
+) -> Option<PyResult<runbeam_core::metrics::TokenManagerStats>> {
+    let py = arg.py();
+    if let Ok(m) = arg.cast::<PyTokenManager>() {
+        return Some(m.get().inner.get(py).map(|m| m.stats()));
+    }
+    if let Ok(m) = arg.cast::<PyAsyncTokenManager>() {
+        return Some(m.get().inner.get(py).map(|m| m.stats()));
+    }
+    None
+}
+
 class_pair! {
     /// Keeps one gateway instance's machine token valid (docs/spec.md §5.3), blocking; every
     /// wait releases the GIL.
@@ -778,6 +794,12 @@ class_pair! {
         #[getter]
         fn store(&self, py: Python<'_>) -> Py<PyTokenStore> {
             self.inner.setup.store.clone_ref(py)
+        }
+
+        /// Counters since the manager was built (`TokenManagerStats`: renewals and renewal
+        /// failures), a snapshot. Immediate, also on `AsyncTokenManager`.
+        fn stats(&self, py: Python<'_>) -> PyResult<PyTokenManagerStats> {
+            Ok(PyTokenManagerStats(self.inner.get(py)?.stats()))
         }
 
         fn __repr__(&self) -> String {

@@ -418,7 +418,12 @@ def test_reprs_stats_and_results(cloud: Cloud):
     stats = resolver.stats()
     assert stats.to_dict() == {
         "hits": 0, "misses": 1, "upstream_requests": 1, "stale_served": 0, "local": 0,
-        "mesh_token_requests": 0,
+        "mesh_token_requests": 0, "errors": {}, "cached_references": 1,
+        "cached_mesh_tokens": 0,
+        "mesh_validation": {
+            "cache_hits": 0, "verifications": 0, "jwks_fetches": 0, "jwks_fetch_failures": 0,
+            "failures": {}, "cached_tokens": 0,
+        },
     }
     assert stats == resolver.stats()
     assert repr(stats).startswith("ResolverStats(hits=0, misses=1")

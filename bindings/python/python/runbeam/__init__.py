@@ -42,6 +42,7 @@ from ._native import (
     ResolverStats,
     ResourceIterator,
     TokenManager,
+    TokenManagerStats,
     TokenStore,
     TokenTeam,
     TokenUser,
@@ -49,7 +50,12 @@ from ._native import (
     UpdatedConfig,
     UserToken,
     Validator,
+    ValidatorStats,
+    WatchEvent,
+    Watcher,
+    PROMETHEUS_CONTENT_TYPE,
     open_token_store,
+    prometheus_text,
     parse_bearer,
     Egress,
     Ingress,
@@ -62,6 +68,7 @@ from ._native import (
     __version__,
 )
 from . import errors, resources
+from ._logging import TRACE, flush_logs, sync_log_level
 # One exception class per error kind of the core, exactly the names of `errors.__all__`
 # (tests/test_errors.py checks both against the core's table).
 from .errors import *  # noqa: F403
@@ -110,6 +117,15 @@ __all__ = [
     "Resolution",
     "IssuedMeshToken",
     "ResolverStats",
+    "ValidatorStats",
+    "TokenManagerStats",
+    "Watcher",
+    "WatchEvent",
+    "prometheus_text",
+    "PROMETHEUS_CONTENT_TYPE",
+    "TRACE",
+    "sync_log_level",
+    "flush_logs",
     "FailedRequest",
 ]
 __all__ += errors.__all__

@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Gene
 
 from typing_extensions import disjoint_base
 
+from . import errors as _errors
 from . import resources as _resources
 
 __version__: str
@@ -929,6 +930,11 @@ class Validator:
         """Fetches every JWKS now (at start-up, so the first request does not wait); respects
         the minimum refresh interval.
         """
+    def stats(self) -> ValidatorStats:
+        """Counters since the validator was built (`ValidatorStats`: cache hits,
+        verifications, JWKS fetches and their failures, refusals by kind), a snapshot.
+        Immediate, also on `AsyncValidator`.
+        """
     def flush_token_cache(self) -> None:
         """Forgets every verified token (keys stay cached). Immediate, also on
         `AsyncValidator`.
@@ -980,6 +986,11 @@ class AsyncValidator:
     def refresh_keys(self) -> Awaitable[None]:
         """Fetches every JWKS now (at start-up, so the first request does not wait); respects
         the minimum refresh interval.
+        """
+    def stats(self) -> ValidatorStats:
+        """Counters since the validator was built (`ValidatorStats`: cache hits,
+        verifications, JWKS fetches and their failures, refusals by kind), a snapshot.
+        Immediate, also on `AsyncValidator`.
         """
     def flush_token_cache(self) -> None:
         """Forgets every verified token (keys stay cached). Immediate, also on
@@ -1181,6 +1192,10 @@ class TokenManager:
         """Revokes every machine token of the gateway (with the credential) and clears the store."""
     def current(self) -> Optional[MachineToken]:
         """The stored token, without renewal, or `None`."""
+    def stats(self) -> TokenManagerStats:
+        """Counters since the manager was built (`TokenManagerStats`: renewals and renewal
+        failures), a snapshot. Immediate, also on `AsyncTokenManager`.
+        """
     def __repr__(self) -> str: ...
 
 @final
@@ -1219,6 +1234,10 @@ class AsyncTokenManager:
         """Revokes every machine token of the gateway (with the credential) and clears the store."""
     def current(self) -> Awaitable[Optional[MachineToken]]:
         """The stored token, without renewal, or `None`."""
+    def stats(self) -> TokenManagerStats:
+        """Counters since the manager was built (`TokenManagerStats`: renewals and renewal
+        failures), a snapshot. Immediate, also on `AsyncTokenManager`.
+        """
     def __repr__(self) -> str: ...
 
 # --- Reference resolution and mesh tokens (SPEC §6) -------------------------------------------
@@ -1276,6 +1295,42 @@ class IssuedMeshToken:
     def __repr__(self) -> str: ...
 
 @final
+class ValidatorStats:
+    """Counters of a validator since it was built (`Validator.stats()`), or of the validators
+    that verify a resolver's mesh tokens (`ResolverStats.mesh_validation`).
+    """
+
+    @property
+    def cache_hits(self) -> int:
+        """Tokens answered from the verified-token cache (time claims re-checked, no
+        signature check).
+        """
+    @property
+    def verifications(self) -> int:
+        """Signatures checked."""
+    @property
+    def jwks_fetches(self) -> int:
+        """JWKS fetches attempted."""
+    @property
+    def jwks_fetch_failures(self) -> int:
+        """JWKS fetches that failed (the keys fetched before stay in use up to `max_stale`)."""
+    @property
+    def failures(self) -> Dict[str, int]:
+        """Tokens refused or not validated, as a new `dict` of error kind (`"JwtExpired"`,
+        `"JwtInvalid"`, `"UntrustedIssuer"`, a fetch's `"Transport"`, … the `kind` of the
+        exception raised) to count; kinds never counted are absent.
+        """
+    @property
+    def cached_tokens(self) -> int:
+        """Verified tokens remembered when the snapshot was taken."""
+    def to_dict(self) -> Dict[str, Any]:
+        """The counters as a new `dict` (`failures` as a `dict` of kind to count)."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+@final
 class ResolverStats:
     """Counters of a resolver's work since it was built (`Resolver.stats()`)."""
 
@@ -1296,12 +1351,151 @@ class ResolverStats:
         """Local references answered from the configuration."""
     @property
     def mesh_token_requests(self) -> int:
-        """Mesh tokens requested from a provider."""
+        """Mesh tokens requested from a provider or signed locally."""
+    @property
+    def errors(self) -> Dict[str, int]:
+        """Resolutions and mesh-token calls that failed, as a new `dict` of error kind
+        (`"NotInMesh"`, `"NotFound"`, `"Transport"` with no stale answer, …) to count.
+        """
+    @property
+    def cached_references(self) -> int:
+        """References with a cached answer (fresh or stale) when the snapshot was taken."""
+    @property
+    def cached_mesh_tokens(self) -> int:
+        """Mesh tokens remembered when the snapshot was taken."""
+    @property
+    def mesh_validation(self) -> ValidatorStats:
+        """The validators that verify mesh tokens (one per trust source of the configuration
+        in use), summed.
+        """
+    def to_dict(self) -> Dict[str, Any]:
+        """The counters as a new `dict` (`errors` a `dict` of kind to count,
+        `mesh_validation` the `dict` of its `ValidatorStats`).
+        """
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+@final
+class TokenManagerStats:
+    """Counters of a token manager since it was built (`TokenManager.stats()`)."""
+
+    @property
+    def renewals(self) -> int:
+        """Machine tokens renewed (authorized again and saved)."""
+    @property
+    def renewal_failures(self) -> int:
+        """Renewals that failed (the current token stays in use while it is valid)."""
     def to_dict(self) -> Dict[str, int]:
         """The counters as a new `dict`."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+_StatsSource = Union[
+    Resolver, AsyncResolver, ResolverStats,
+    Validator, AsyncValidator, ValidatorStats,
+    TokenManager, AsyncTokenManager, TokenManagerStats,
+]
+
+def prometheus_text(*sources: _StatsSource, **named: _StatsSource) -> str:
+    """The Prometheus text exposition (format 0.0.4; serve it with `PROMETHEUS_CONTENT_TYPE`)
+    of the stats of the sources given, each read now: `Resolver`/`AsyncResolver`,
+    `Validator`/`AsyncValidator`, `TokenManager`/`AsyncTokenManager`, or their `stats()`.
+    Every sample is labelled `name="<name>"` (failures also `kind="<error kind>"`); a
+    resolver's mesh-token validators appear as the validator `<name>:mesh`. A positional
+    source is named by its type (`resolver`, `validator`, `token_manager`), a keyword
+    source by the keyword. Raises `ValueError` when two sources have the same name, and
+    `TypeError` for anything else.
+
+    ```python
+    text = runbeam.prometheus_text(resolver, manager, users=validator)
+    ```
+    """
+
+PROMETHEUS_CONTENT_TYPE: str
+
+# --- Live configuration -----------------------------------------------------------------------
+
+@final
+class WatchEvent:
+    """What happened to one change of a provider's feed, or to one poll (`Watcher` callbacks)."""
+
+    @property
+    def kind(self) -> str:
+        """`"applied"`, `"failed"` (the configuration in use is unchanged), `"skipped"` (a
+        change for the gateway itself: `gateway`, `pipeline`, …; acknowledged, for the host
+        to apply and mark) or `"poll_failed"` (fetching or reporting changes failed;
+        `retry_in` says when the next poll is).
+        """
+    @property
+    def provider(self) -> str:
+        """The provider whose feed it came from."""
+    @property
+    def change_id(self) -> str:
+        """The change id (`""` for `"poll_failed"`)."""
+    @property
+    def change_type(self) -> str:
+        """The change's `type` (`"mesh"`, `"ingress"`, `"pipeline"`, …) as sent; `""` when
+        absent.
+        """
+    @property
+    def action(self) -> str:
+        """The change's `action` (`"created"`, `"updated"`, `"deleted"`) as sent; `""` when
+        absent.
+        """
+    @property
+    def message(self) -> str:
+        """What happened, for a person (for a failure: why, with every configuration
+        problem).
+        """
+    @property
+    def meshes(self) -> List[str]:
+        """The meshes a mesh change put in, replaced or removed (a new `list`)."""
+    @property
+    def references_dropped(self) -> int:
+        """Cached resolutions dropped by the change."""
+    @property
+    def mesh_tokens_dropped(self) -> int:
+        """Cached mesh tokens dropped by the change."""
+    @property
+    def error(self) -> Optional[_errors.RunbeamError]:
+        """For `"failed"` and `"poll_failed"`: the error, as the `RunbeamError` subclass a call
+        would raise (`ConfigError` with `problems`, `TransportError`, …); else `None`.
+        """
+    @property
+    def retry_in(self) -> Optional[float]:
+        """For `"poll_failed"`: seconds until the next poll; else `None`."""
+    def to_dict(self) -> Dict[str, Any]:
+        """The event as a new `dict` (`error` as its kind name, or `None`)."""
+    def __repr__(self) -> str: ...
+
+@final
+class Watcher:
+    """Follows the change feeds of a resolver's providers and applies their changes to it: made
+    by `Resolver.watch(on_event)` / `AsyncResolver.watch(on_event)`. `stop()` (also at the end
+    of a `with` block, and when the watcher is garbage-collected) ends it.
+    """
+
+    @property
+    def providers(self) -> List[str]:
+        """The providers being polled (each with `poll_interval_secs` above 0 when the watcher
+        started); empty when nothing is polled.
+        """
+    @property
+    def is_stopped(self) -> bool:
+        """Whether `stop()` was called (or the watcher belongs to the parent of this forked
+        process).
+        """
+    def stop(self) -> None:
+        """Stops polling. When it returns the callback is not called again (a callback that
+        was running has returned; it waits for that with the GIL released) and no new poll
+        starts. Idempotent; from inside the callback it returns at once.
+        """
+    def __enter__(self) -> Watcher: ...
+    def __exit__(self, *_args: object) -> bool: ...
     def __repr__(self) -> str: ...
 
 _Ref = Union[str, Reference]
@@ -1412,13 +1606,28 @@ class Resolver:
         that changed.
         """
     def stats(self) -> ResolverStats:
-        """Counters since the resolver was built."""
+        """Counters since the resolver was built (`ResolverStats`: hits, misses, errors by
+        kind, cache sizes, mesh-token verification), a snapshot.
+        """
     @property
     def cached_references(self) -> int:
         """References with a cached answer (fresh or stale)."""
     @property
     def config(self) -> MeshConfig:
-        """The configuration in use."""
+        """The configuration in use (after `reload` and the changes a watcher applied)."""
+    def watch(self, on_event: Callable[[WatchEvent], object]) -> Watcher:
+        """Follows the change feed of every enabled provider whose `poll_interval_secs` is
+        above 0 and applies its changes to this resolver (mesh changes: the configuration
+        is validated first and a change with problems is reported failed, the old
+        configuration staying in use; each change is reported applied or failed to the
+        provider). `on_event(WatchEvent)` is told what happened to each change and each
+        failed poll: on `Resolver` it is called on a runbeam thread (with the GIL taken
+        there, never twice at once; its exceptions go to `sys.unraisablehook`); on
+        `AsyncResolver` it is scheduled on the event loop running when `watch` was called
+        (`call_soon_threadsafe`; its exceptions go to the loop's exception handler).
+        Returns the `Watcher`: `stop()` it, or use it as a context manager. Providers added
+        by a later `reload` are not polled: start another watcher.
+        """
     def __repr__(self) -> str: ...
 
 @final
@@ -1497,13 +1706,28 @@ class AsyncResolver:
         that changed.
         """
     def stats(self) -> ResolverStats:
-        """Counters since the resolver was built."""
+        """Counters since the resolver was built (`ResolverStats`: hits, misses, errors by
+        kind, cache sizes, mesh-token verification), a snapshot.
+        """
     @property
     def cached_references(self) -> int:
         """References with a cached answer (fresh or stale)."""
     @property
     def config(self) -> MeshConfig:
-        """The configuration in use."""
+        """The configuration in use (after `reload` and the changes a watcher applied)."""
+    def watch(self, on_event: Callable[[WatchEvent], object]) -> Watcher:
+        """Follows the change feed of every enabled provider whose `poll_interval_secs` is
+        above 0 and applies its changes to this resolver (mesh changes: the configuration
+        is validated first and a change with problems is reported failed, the old
+        configuration staying in use; each change is reported applied or failed to the
+        provider). `on_event(WatchEvent)` is told what happened to each change and each
+        failed poll: on `Resolver` it is called on a runbeam thread (with the GIL taken
+        there, never twice at once; its exceptions go to `sys.unraisablehook`); on
+        `AsyncResolver` it is scheduled on the event loop running when `watch` was called
+        (`call_soon_threadsafe`; its exceptions go to the loop's exception handler).
+        Returns the `Watcher`: `stop()` it, or use it as a context manager. Providers added
+        by a later `reload` are not polled: start another watcher.
+        """
     def __repr__(self) -> str: ...
 
 # --- Internal hooks: not part of the public API -----------------------------------------------
@@ -1524,4 +1748,29 @@ def _after_fork_in_child() -> None:
 def _set_verify_releases_gil(enabled: bool) -> bool:
     """`_native._set_verify_releases_gil(enabled)`: for `bench/jwt.py`, which measures the cached
     path both ways in one run. Returns the previous setting. Not part of the public API.
+    """
+
+_LOG_INSTALLED: bool
+
+def _set_log_deliver(function: Callable[[int, str, str, Dict[str, str], float, str], object]) -> None:
+    """`_native._set_log_deliver(function)`: the function that turns a record into a
+    `logging.LogRecord` (`runbeam._logging._deliver`). Not part of the public API.
+    """
+
+def _set_log_level(ticket: int, level: int) -> bool:
+    """`_native._set_log_level(ticket, level)`: sets the core's level (0 off, 1 error … 5
+    trace) unless a higher ticket was applied already (two threads changing Python's
+    levels at once: the last computed level wins). Returns whether it was applied. Not
+    part of the public API; `runbeam.sync_log_level()` calls it.
+    """
+
+def _log_level() -> Optional[str]:
+    """`_native._log_level()`: the core's level now, `"error"` … `"trace"`, or `None` when off.
+    Not part of the public API.
+    """
+
+def _flush_logs(timeout: float) -> bool:
+    """`_native._flush_logs(timeout)`: waits (with the GIL released) until the records queued
+    before the call have been handed to `logging`, at most `timeout` seconds. Returns
+    whether they were. `runbeam.flush_logs` calls it.
     """
