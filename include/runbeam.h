@@ -109,6 +109,48 @@
 #define RUNBEAM_MAX_LIST_PAGES 10000
 
 /**
+ * Logging off (`runbeam_set_log_callback(RUNBEAM_LOG_OFF, NULL, NULL)`).
+ */
+#define RUNBEAM_LOG_OFF 0
+
+/**
+ * Something failed and was not recovered (a panic caught at the boundary).
+ */
+#define RUNBEAM_LOG_ERROR 1
+
+/**
+ * Something failed and was worked around: a stale answer served, a machine-token renewal or a
+ * JWKS refresh that failed while the current token or keys stay in use.
+ */
+#define RUNBEAM_LOG_WARN 2
+
+/**
+ * A notable event: the token store chosen, a token renewed, a configuration reloaded.
+ */
+#define RUNBEAM_LOG_INFO 3
+
+/**
+ * Detail for diagnosis (each API call, JWKS refreshes).
+ */
+#define RUNBEAM_LOG_DEBUG 4
+
+/**
+ * Everything.
+ */
+#define RUNBEAM_LOG_TRACE 5
+
+/**
+ * How many error kinds a `runbeam_error_counts` can hold (more than librunbeam has: new
+ * kinds fit without changing the struct).
+ */
+#define RUNBEAM_ERROR_COUNT_SLOTS 64
+
+/**
+ * Unused counters at the end of each stats struct, for counters later versions add.
+ */
+#define RUNBEAM_STATS_RESERVED 8
+
+/**
  * The largest token librunbeam validates, in bytes (docs/spec.md §4); longer tokens are
  * `RUNBEAM_STATUS_JWT_INVALID` before any other work.
  */
@@ -175,6 +217,18 @@ typedef struct runbeam_machine_token runbeam_machine_token;
  * `runbeam_mesh_config_free()`. Immutable: it may be read from several threads at once.
  */
 typedef struct runbeam_mesh_config runbeam_mesh_config;
+
+/**
+ * The Prometheus text of named resolvers, validators and token managers, for a gateway's
+ * `/metrics` endpoint. Build it once at start-up (`runbeam_metrics_new()`, then
+ * `runbeam_metrics_add_resolver()`, `_add_validator()`, `_add_token_manager()`), and call
+ * `runbeam_metrics_render()` on every scrape: it reads the counters at that moment.
+ *
+ * It keeps the counters of what was added alive, not the handles: the handles may be freed
+ * while it lives (their counters then stop moving and keep being rendered until
+ * `runbeam_metrics_free()`). Thread-safe: adding and rendering may happen on any threads.
+ */
+typedef struct runbeam_metrics runbeam_metrics;
 
 /**
  * A walk over the pages of a collection (runbeam-core's `PageCursor`): each
@@ -378,6 +432,56 @@ typedef struct {
 } runbeam_mesh_member;
 
 /**
+ * One record, as `runbeam_log_callback` receives it. Every pointer is non-NULL,
+ * NUL-terminated UTF-8 and **valid only during the callback**: copy what you keep.
+ *
+ * Records never contain a token, a key or a credential: librunbeam does not log them, and
+ * anything shaped like a JWT in a message or field is replaced by `[redacted JWT]`.
+ *
+ * librunbeam allocates this struct: later versions may add members at its end (never remove
+ * or reorder them), so never allocate or copy one by value yourself.
+ */
+typedef struct {
+  /**
+   * `RUNBEAM_LOG_ERROR` (1) … `RUNBEAM_LOG_TRACE` (5).
+   */
+  int level;
+  /**
+   * The level's name: `"error"`, `"warn"`, `"info"`, `"debug"` or `"trace"` (static).
+   */
+  const char *level_name;
+  /**
+   * Where it comes from: `"runbeam_core::storage"`, `"runbeam::client"`, …
+   */
+  const char *target;
+  /**
+   * The message, for a person.
+   */
+  const char *message;
+  /**
+   * The structured fields as one JSON object of strings, e.g.
+   * `{"reference":"dicomweb","error":"HTTP 503 …"}`; `"{}"` when there are none.
+   */
+  const char *fields_json;
+} runbeam_log_record;
+
+/**
+ * The host's receiver of librunbeam's records (see `runbeam_set_log_callback()`).
+ *
+ * Called with the `user_data` given to `runbeam_set_log_callback()` and a record valid only
+ * during the call. It is **never called twice at once** (records are delivered one at a
+ * time, in the order each thread logged them), but it runs **on whatever thread logged** —
+ * one of your threads inside a librunbeam call, or a librunbeam runtime thread
+ * (`runbeam-worker`) — or on the thread delivering an earlier record when several threads
+ * log at once. Keep it short; it may call librunbeam (records logged by the call it makes
+ * are not delivered: no re-entrance), including `runbeam_set_log_callback()`. Blocking
+ * librunbeam calls that need the network are refused on runtime threads, as in every
+ * librunbeam callback.
+ */
+typedef void (*runbeam_log_callback)(void *user_data,
+                                     const runbeam_log_record *record);
+
+/**
  * How a reference finds its resource. Integer values are stable.
  */
 typedef int32_t runbeam_lookup;
@@ -435,7 +539,59 @@ typedef void (*runbeam_claims_callback)(void *user_data,
                                         const char *error_message);
 
 /**
- * Counters of a resolver since it was built (`runbeam_resolver_stats()`), for metrics.
+ * Failures counted by kind. Read a kind's count with `runbeam_error_counts_get(&counts,
+ * RUNBEAM_STATUS_JWT_EXPIRED)`; walk the kinds with `runbeam_error_counts_status_at()`. The
+ * order of `by_kind` is the library's: do not index it yourself.
+ */
+typedef struct {
+  /**
+   * All failures (the sum of every kind).
+   */
+  uint64_t total;
+  /**
+   * The count of each kind, in the library's order (see `runbeam_error_counts_get()`).
+   */
+  uint64_t by_kind[RUNBEAM_ERROR_COUNT_SLOTS];
+} runbeam_error_counts;
+
+/**
+ * Counters of a JWT validator since it was built (`runbeam_validator_stats_get()`), and of
+ * a resolver's mesh-token validators (`runbeam_resolver_stats.mesh_validation`).
+ */
+typedef struct {
+  /**
+   * Tokens answered from the verified-token cache (times re-checked, no signature).
+   */
+  uint64_t cache_hits;
+  /**
+   * Signatures checked.
+   */
+  uint64_t verifications;
+  /**
+   * JWKS fetches attempted.
+   */
+  uint64_t jwks_fetches;
+  /**
+   * JWKS fetches that failed (the keys fetched before stay in use up to the max-stale time).
+   */
+  uint64_t jwks_fetch_failures;
+  /**
+   * Verified tokens remembered now.
+   */
+  uint64_t cached_tokens;
+  /**
+   * Tokens refused or not validated, by kind (`RUNBEAM_STATUS_JWT_EXPIRED`,
+   * `_JWT_INVALID`, `_UNTRUSTED_ISSUER`, a key fetch's `_TRANSPORT`, …).
+   */
+  runbeam_error_counts failures;
+  /**
+   * 0; later versions put new counters here (see the stats conventions).
+   */
+  uint64_t reserved[RUNBEAM_STATS_RESERVED];
+} runbeam_validator_stats;
+
+/**
+ * Counters of a resolver since it was built (`runbeam_resolver_stats_get()`), for metrics.
  */
 typedef struct {
   /**
@@ -459,14 +615,51 @@ typedef struct {
    */
   uint64_t local;
   /**
-   * Mesh tokens requested from a provider.
+   * Mesh tokens requested from a provider (or signed, for a `local` mesh).
    */
   uint64_t mesh_token_requests;
   /**
    * References with a cached answer now (fresh or stale).
    */
   uint64_t cached_references;
+  /**
+   * Mesh tokens remembered now.
+   */
+  uint64_t cached_mesh_tokens;
+  /**
+   * Resolutions and mesh-token calls that failed, by kind (`RUNBEAM_STATUS_NOT_IN_MESH`,
+   * `_NOT_FOUND`, `_TRANSPORT` when no stale answer could be served, …).
+   */
+  runbeam_error_counts errors;
+  /**
+   * The validators that verify mesh tokens (issued ones, and those presented to
+   * `runbeam_resolver_verify_mesh_token()`), summed.
+   */
+  runbeam_validator_stats mesh_validation;
+  /**
+   * 0; later versions put new counters here (see the stats conventions).
+   */
+  uint64_t reserved[RUNBEAM_STATS_RESERVED];
 } runbeam_resolver_stats;
+
+/**
+ * Counters of a token manager since it was built (`runbeam_token_manager_stats_get()`).
+ * Renewals made for a resolver built from the manager count here too.
+ */
+typedef struct {
+  /**
+   * Machine tokens obtained or renewed (authorized and saved).
+   */
+  uint64_t renewals;
+  /**
+   * Renewals that failed (the current token stays in use while it is valid).
+   */
+  uint64_t renewal_failures;
+  /**
+   * 0; later versions put new counters here (see the stats conventions).
+   */
+  uint64_t reserved[RUNBEAM_STATS_RESERVED];
+} runbeam_token_manager_stats;
 
 /**
  * The callback of `runbeam_token_manager_ensure_token_async()`,
@@ -2032,6 +2225,44 @@ const char *runbeam_last_error_server_message(void);
 uint32_t runbeam_last_error_attempts(void);
 
 /**
+ * Sends librunbeam's log records at `level` and more severe (`RUNBEAM_LOG_ERROR` 1 …
+ * `RUNBEAM_LOG_TRACE` 5) to `callback`, with `user_data`, replacing any callback set before.
+ * `RUNBEAM_LOG_OFF` (0) or a NULL `callback` turns logging off (then `user_data` is ignored).
+ * Off is the default, and costs one atomic load per record site: records below the level are
+ * skipped before anything is formatted. Only librunbeam's own records are delivered (not
+ * those of the HTTP and TLS libraries it uses), and none contains a token or key.
+ *
+ * Thread-safe: call it from any thread, at any time. The callback is called from whatever
+ * thread logged, never twice at once (see `runbeam_log_callback`). **When this function
+ * returns, the previous callback is never called again**: a call of it running on another
+ * thread is waited for (so its `user_data` may be released right after). Called from inside
+ * the callback, it cannot wait for itself: it returns at once, and the callback that called
+ * it is the last call of the previous callback.
+ *
+ * Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for a level outside 0…5 (nothing changes).
+ *
+ * ```c
+ * static void to_syslog(void *user_data, const runbeam_log_record *r) {
+ *     (void)user_data;
+ *     int priority = r->level == RUNBEAM_LOG_ERROR ? LOG_ERR
+ *                  : r->level == RUNBEAM_LOG_WARN  ? LOG_WARNING : LOG_INFO;
+ *     syslog(priority, "%s: %s %s", r->target, r->message, r->fields_json);
+ * }
+ *
+ * runbeam_set_log_callback(RUNBEAM_LOG_INFO, to_syslog, NULL);
+ * ...
+ * runbeam_set_log_callback(RUNBEAM_LOG_OFF, NULL, NULL);   // before closing syslog
+ * ```
+ *
+ * # Safety
+ * `callback` is NULL or a function that may be called with `user_data` from any thread until
+ * this function is called again and returns.
+ */
+runbeam_status runbeam_set_log_callback(int level,
+                                        runbeam_log_callback callback,
+                                        void *user_data);
+
+/**
  * Number of problems; 0 for NULL.
  *
  * # Safety
@@ -2577,22 +2808,6 @@ runbeam_status runbeam_resolver_reload(const runbeam_resolver *resolver,
                                        const runbeam_mesh_config *config);
 
 /**
- * Writes the resolver's counters (see `runbeam_resolver_stats`) to `*out`.
- *
- * ```c
- * runbeam_resolver_stats st;
- * if (runbeam_resolver_stats_get(resolver, &st) == RUNBEAM_OK)
- *     printf("hits %llu, upstream %llu\n", (unsigned long long)st.hits,
- *            (unsigned long long)st.upstream_requests);
- * ```
- *
- * # Safety
- * `resolver` is NULL or a live resolver; `out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_stats_get(const runbeam_resolver *resolver,
-                                          runbeam_resolver_stats *out);
-
-/**
  * The resource type: `"ingress"`, `"egress"`, `"pipeline"`, `"endpoint"`, `"backend"` or
  * `"mesh"`. Borrowed from `resolution` (valid until `runbeam_resolution_free()`; do not
  * free); NULL if `resolution` is NULL. The same holds for every string getter.
@@ -2843,6 +3058,165 @@ runbeam_status runbeam_issued_mesh_token_claims(const runbeam_issued_mesh_token 
  * `token` is NULL or a handle not freed before; strings borrowed from it become invalid.
  */
 void runbeam_issued_mesh_token_free(runbeam_issued_mesh_token *token);
+
+/**
+ * Writes the resolver's counters (see `runbeam_resolver_stats`) to `*out`.
+ *
+ * ```c
+ * runbeam_resolver_stats st;
+ * if (runbeam_resolver_stats_get(resolver, &st) == RUNBEAM_OK)
+ *     printf("hits %llu, upstream %llu, not in mesh %llu\n", (unsigned long long)st.hits,
+ *            (unsigned long long)st.upstream_requests,
+ *            (unsigned long long)runbeam_error_counts_get(&st.errors, RUNBEAM_STATUS_NOT_IN_MESH));
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_stats_get(const runbeam_resolver *resolver,
+                                          runbeam_resolver_stats *out);
+
+/**
+ * Writes the validator's counters (see `runbeam_validator_stats`) to `*out`.
+ *
+ * ```c
+ * runbeam_validator_stats st;
+ * if (runbeam_validator_stats_get(users, &st) == RUNBEAM_OK)
+ *     printf("verified %llu, expired %llu\n", (unsigned long long)st.verifications,
+ *            (unsigned long long)runbeam_error_counts_get(&st.failures, RUNBEAM_STATUS_JWT_EXPIRED));
+ * ```
+ *
+ * # Safety
+ * `validator` is NULL or a live validator; `out` is NULL or writable.
+ */
+runbeam_status runbeam_validator_stats_get(const runbeam_validator *validator,
+                                           runbeam_validator_stats *out);
+
+/**
+ * Writes the token manager's counters (see `runbeam_token_manager_stats`) to `*out`.
+ *
+ * ```c
+ * runbeam_token_manager_stats st;
+ * if (runbeam_token_manager_stats_get(manager, &st) == RUNBEAM_OK && st.renewal_failures > 0)
+ *     alert("machine-token renewals are failing");
+ * ```
+ *
+ * # Safety
+ * `manager` is NULL or a live token manager; `out` is NULL or writable.
+ */
+runbeam_status runbeam_token_manager_stats_get(const runbeam_token_manager *manager,
+                                               runbeam_token_manager_stats *out);
+
+/**
+ * The count of the kind whose status code is `status` (`RUNBEAM_STATUS_JWT_EXPIRED`, …);
+ * 0 for `RUNBEAM_OK`, a number that is not a status, or a NULL `counts`.
+ *
+ * # Safety
+ * `counts` is NULL or points to a `runbeam_error_counts` filled by librunbeam.
+ */
+uint64_t runbeam_error_counts_get(const runbeam_error_counts *counts,
+                                  runbeam_status status);
+
+/**
+ * The status code counted in slot `index` of a `runbeam_error_counts` (`by_kind[index]`),
+ * or `RUNBEAM_OK` past the last kind: walk them with `index` from 0 until it returns
+ * `RUNBEAM_OK`.
+ *
+ * ```c
+ * for (size_t i = 0; runbeam_error_counts_status_at(i) != RUNBEAM_OK; i++)
+ *     if (st.errors.by_kind[i] > 0)
+ *         printf("%s: %llu\n", runbeam_status_str(runbeam_error_counts_status_at(i)),
+ *                (unsigned long long)st.errors.by_kind[i]);
+ * ```
+ */
+runbeam_status runbeam_error_counts_status_at(size_t index);
+
+/**
+ * Creates an empty exposition at `*out` (release with `runbeam_metrics_free()`).
+ *
+ * ```c
+ * runbeam_metrics *metrics = NULL;
+ * runbeam_metrics_new(&metrics);
+ * runbeam_metrics_add_resolver(metrics, "mesh", resolver);
+ * runbeam_metrics_add_validator(metrics, "users", users);
+ * runbeam_metrics_add_token_manager(metrics, "gateway", manager);
+ * ...   // on GET /metrics:
+ * char *text = NULL;
+ * if (runbeam_metrics_render(metrics, &text) == RUNBEAM_OK) {
+ *     respond(200, runbeam_metrics_content_type(), text);
+ *     runbeam_string_free(text);
+ * }
+ * ```
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_metrics_new(runbeam_metrics **out);
+
+/**
+ * Adds `resolver` under `name`: its `runbeam_resolver_*` samples, and its mesh-token
+ * validators' `runbeam_validator_*` samples under `<name>:mesh`.
+ *
+ * Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL handle or name, a name that is empty,
+ * not UTF-8 or already used by another resolver (or whose `<name>:mesh` is a validator's
+ * name).
+ *
+ * # Safety
+ * `metrics` and `resolver` are NULL or live handles; `name` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_metrics_add_resolver(const runbeam_metrics *metrics,
+                                            const char *name,
+                                            const runbeam_resolver *resolver);
+
+/**
+ * Adds `validator` under `name` (`runbeam_validator_*` samples). Errors as
+ * `runbeam_metrics_add_resolver()`.
+ *
+ * # Safety
+ * `metrics` and `validator` are NULL or live handles; `name` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_metrics_add_validator(const runbeam_metrics *metrics,
+                                             const char *name,
+                                             const runbeam_validator *validator);
+
+/**
+ * Adds `manager` under `name` (`runbeam_token_manager_*` samples). Errors as
+ * `runbeam_metrics_add_resolver()`.
+ *
+ * # Safety
+ * `metrics` and `manager` are NULL or live handles; `name` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_metrics_add_token_manager(const runbeam_metrics *metrics,
+                                                 const char *name,
+                                                 const runbeam_token_manager *manager);
+
+/**
+ * The Prometheus text exposition (format 0.0.4) of everything added, with the counters as
+ * they are now, in `*out` (release with `runbeam_string_free()`). Each family's `# HELP` and
+ * `# TYPE` lines come once, then one `name{labels} value` line per sample; failures by kind
+ * carry `kind="<ErrorKind>"` (`JwtExpired`, `NotInMesh`, …). Families without samples are
+ * left out (an empty exposition is `""`). Serve it with `runbeam_metrics_content_type()`.
+ *
+ * # Safety
+ * `metrics` is NULL or a live handle; `out` is NULL or writable.
+ */
+runbeam_status runbeam_metrics_render(const runbeam_metrics *metrics,
+                                      char **out);
+
+/**
+ * The HTTP content type of `runbeam_metrics_render()`'s text:
+ * `"text/plain; version=0.0.4; charset=utf-8"` (static; do not free).
+ */
+const char *runbeam_metrics_content_type(void);
+
+/**
+ * Releases the exposition (and with it the counters of the objects it kept). NULL is a
+ * no-op.
+ *
+ * # Safety
+ * `metrics` is NULL or a handle not freed before, no longer used by another thread.
+ */
+void runbeam_metrics_free(runbeam_metrics *metrics);
 
 /**
  * The symbolic name of a status code: `"RUNBEAM_OK"`, `"RUNBEAM_STATUS_NOT_FOUND"`, … or

@@ -59,10 +59,12 @@ mod error;
 mod fault;
 mod guard;
 mod limits;
+mod logging;
 mod problems;
 mod reference;
 mod resolver;
 mod runtime;
+mod stats;
 mod status;
 mod storage;
 mod strings;
@@ -88,9 +90,11 @@ pub use limits::{
     RUNBEAM_MAX_CHANGE_IDS, RUNBEAM_MAX_CONFIG_FILES, RUNBEAM_MAX_DOCUMENT_BYTES,
     RUNBEAM_MAX_LIST_PAGES, RUNBEAM_MAX_PEM_BYTES, RUNBEAM_MAX_PER_PAGE, RUNBEAM_MAX_TEXT_BYTES,
 };
+pub use logging::*;
 pub use problems::*;
 pub use reference::*;
 pub use resolver::*;
+pub use stats::*;
 pub use status::*;
 pub use storage::*;
 pub use strings::runbeam_string_free;

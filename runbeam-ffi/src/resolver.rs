@@ -227,32 +227,11 @@ pub unsafe extern "C" fn runbeam_resolver_config_free(options: *mut runbeam_reso
 /// one resolver should serve every thread of a gateway (the cache is shared).
 #[allow(non_camel_case_types)]
 pub struct runbeam_resolver {
-    resolver: Resolver,
-    runtime: Runtime,
+    pub(crate) resolver: Resolver,
+    pub(crate) runtime: Runtime,
     /// Keeps the token manager's user callbacks callable (see `runbeam_resolver_new`);
     /// dropped after the runtime: the resolver's calls are settled first.
-    _manager_callbacks: Arc<CallbackOwner>,
-}
-
-/// Counters of a resolver since it was built (`runbeam_resolver_stats()`), for metrics.
-#[repr(C)]
-#[allow(non_camel_case_types)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct runbeam_resolver_stats {
-    /// Resolutions answered from the cache while fresh.
-    pub hits: u64,
-    /// Resolutions that waited for an upstream answer (joined or started a request).
-    pub misses: u64,
-    /// Requests sent to a provider's resolve endpoint.
-    pub upstream_requests: u64,
-    /// Stale answers served because a provider failed.
-    pub stale_served: u64,
-    /// Local references answered from the configuration.
-    pub local: u64,
-    /// Mesh tokens requested from a provider.
-    pub mesh_token_requests: u64,
-    /// References with a cached answer now (fresh or stale).
-    pub cached_references: u64,
+    pub(crate) _manager_callbacks: Arc<CallbackOwner>,
 }
 
 /// Creates a resolver for the references of `config`. `client` supplies the HTTP settings
@@ -844,42 +823,6 @@ pub unsafe extern "C" fn runbeam_resolver_reload(
         // SAFETY: forwarded contract.
         let config = unsafe { handle_arg(config, "config") }?;
         r.resolver.reload(config.inner.clone())
-    })
-}
-
-/// Writes the resolver's counters (see `runbeam_resolver_stats`) to `*out`.
-///
-/// ```c
-/// runbeam_resolver_stats st;
-/// if (runbeam_resolver_stats_get(resolver, &st) == RUNBEAM_OK)
-///     printf("hits %llu, upstream %llu\n", (unsigned long long)st.hits,
-///            (unsigned long long)st.upstream_requests);
-/// ```
-///
-/// # Safety
-/// `resolver` is NULL or a live resolver; `out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_stats_get(
-    resolver: *const runbeam_resolver,
-    out: *mut runbeam_resolver_stats,
-) -> runbeam_status {
-    guard("runbeam_resolver_stats_get", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { handle_arg(resolver, "resolver") }?;
-        let s = r.resolver.stats();
-        let stats = runbeam_resolver_stats {
-            hits: s.hits,
-            misses: s.misses,
-            upstream_requests: s.upstream_requests,
-            stale_served: s.stale_served,
-            local: s.local,
-            mesh_token_requests: s.mesh_token_requests,
-            cached_references: u64::try_from(r.resolver.cached_references()).unwrap_or(u64::MAX),
-        };
-        // SAFETY: non-NULL and writable (contract).
-        unsafe { *out = stats };
-        Ok(())
     })
 }
 

@@ -429,7 +429,7 @@ pub unsafe extern "C" fn runbeam_validator_config_free(config: *mut runbeam_vali
 /// validator should serve every thread of a gateway (the caches are shared).
 #[allow(non_camel_case_types)]
 pub struct runbeam_validator {
-    validator: Validator,
+    pub(crate) validator: Validator,
     runtime: Runtime,
 }
 

@@ -12,6 +12,10 @@
 # unlisted fields passed through), and authorizes with a user JWT minted by /_dev/jwt.
 # test_client_async covers the callback forms test_client does not (change feed, resources,
 # revoke, list_all) and the page cursor (multi-page walks, stopping early, cancellation).
+# test_logging: runbeam_set_log_callback (the records a host relies on, none carrying a token,
+# one delivery at a time, a callback that calls librunbeam, off waiting for a running delivery).
+# test_metrics: the stats of resolvers, validators and token managers and runbeam_metrics'
+# Prometheus text, counts moved by real requests, faults and refusals.
 # test_client, test_client_faults and test_jwt drive a runbeam-devcloud subprocess (built by
 # `build`) over real HTTP (the fault suite through its /_dev/faults and /_dev/counters
 # endpoints, the JWT suite with tokens minted by /_dev/jwt);
@@ -64,6 +68,10 @@ c-build: build c-dev-soname
 	gcc $(C_STRICT) -O0 tests/c/test_panic.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_panic
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_lifetime.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_lifetime_asan
 	gcc $(C_STRICT) -O0 tests/c/test_lifetime.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_lifetime
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_logging.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_logging_asan
+	gcc $(C_STRICT) -O0 tests/c/test_logging.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_logging
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_metrics.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_metrics_asan
+	gcc $(C_STRICT) -O0 tests/c/test_metrics.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_metrics
 	@# The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
 	gcc $(C_STRICT) -O1 benches/c/bench_reference.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_reference
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
@@ -105,6 +113,12 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_lifetime_asan
 	$(VALGRIND) $(C_OUT)/test_lifetime
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_logging_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_logging $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_metrics_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_metrics $(LIBDIR)/runbeam-devcloud
 
 .PHONY: c-soak
 ## The C soak benchmark (benches/c/soak.c): 1,000,000 mixed hot-path calls against the RELEASE
