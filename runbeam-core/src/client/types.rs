@@ -355,8 +355,10 @@ pub struct Change {
     /// Change id.
     #[serde(deserialize_with = "de::id")]
     pub id: String,
-    /// Status (`pending`, `acknowledged`, `applied`, `failed`, …) when the server sends one.
-    #[serde(default)]
+    /// Status (`pending`, `acknowledged`, `applied`, `failed`, …) when the server sends one
+    /// as text; any other value counts as absent (one odd change must not make the whole feed
+    /// unreadable).
+    #[serde(default, deserialize_with = "de::lenient_text")]
     pub status: Option<String>,
     /// Every other field, the change payload included.
     #[serde(flatten)]
@@ -579,6 +581,16 @@ pub(crate) mod de {
         u64::deserialize(d).map(std::time::Duration::from_secs)
     }
 
+    /// A string, or `None` for any other JSON value (null, a number, an object, …).
+    pub(crate) fn lenient_text<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<String>, D::Error> {
+        Ok(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(text) => Some(text),
+            _ => None,
+        })
+    }
+
     pub(crate) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
         String::deserialize(d).map(Secret::new)
     }
@@ -678,6 +690,20 @@ mod tests {
         let back = serde_json::to_value(&typed).expect("serialises");
         assert_eq!(back, wire, "round trip changed the JSON");
         typed
+    }
+
+    #[test]
+    fn a_change_with_an_odd_status_is_still_read() {
+        let feed: Vec<Change> = serde_json::from_value(json!([
+            {"id": 1, "status": {"nested": true}, "type": "mesh"},
+            {"id": "2", "status": 7},
+            {"id": "3", "status": "pending"},
+            {"id": "4"},
+        ]))
+        .expect("one odd status does not make the feed unreadable");
+        let statuses: Vec<Option<&str>> = feed.iter().map(|c| c.status.as_deref()).collect();
+        assert_eq!(statuses, [None, None, Some("pending"), None]);
+        assert_eq!(feed[0].id, "1");
     }
 
     #[test]
