@@ -9,13 +9,13 @@
 //! **Records never wait for the GIL where they are logged.** The sink copies the record into a
 //! bounded queue and returns; one thread of this module (`runbeam-log`) takes the GIL and hands
 //! the queued records to Python, in the order they were queued. A sink that took the GIL itself
-//! could deadlock: the core logs on Tokio threads while it holds its own locks (a JWKS refresh
-//! logs while holding the key set's fetch log, which a `Validator.validate` on a Python thread
-//! reads with the GIL held), and even on a thread that already holds the GIL a handler that
-//! writes to a file releases it in the middle of the core's call. The queue costs a record
-//! nothing but a copy and a channel send, and the sink stays unserialised (any thread may
-//! queue at any time). Records carry the time they were logged, not the time they were
-//! delivered.
+//! would stall a Tokio worker (and every request on it) behind whatever Python code holds the
+//! GIL, and would deadlock if the core logged while holding a lock that a Python thread waits
+//! for with the GIL held (the core avoids that, but each new record would have to keep it so);
+//! even on a thread that already holds the GIL, a handler that writes to a file releases it in
+//! the middle of the core's call. The queue costs a record a copy and a channel send, and the
+//! sink stays unserialised (any thread may queue at any time). Records carry the time they were
+//! logged, not the time they were delivered.
 //!
 //! When the queue is full (8192 records: the handlers are slower than the records) new records
 //! are dropped and counted; the next delivery reports the count as a WARNING of `runbeam`.
