@@ -330,6 +330,30 @@ export interface Resolver {
     destinationUrl?: string | undefined | null,
     options?: CallOptions | undefined | null,
   ): Promise<Claims>
+  /**
+   * Follows the change feed of every enabled remote provider whose `poll_interval_secs` is
+   * above 0: each change is applied (a mesh change replaces the configuration in use, validated
+   * first; an ingress or egress change drops that resource's cached answers), marked applied or
+   * failed at the provider, and reported to `callback`. The first poll is immediate; after an
+   * error, polls back off (`'poll_failed'` events say when the next one is). Providers added
+   * by a later `reload` are not polled: start another watcher.
+   *
+   * - `callback` runs on the JavaScript thread, one event at a time, in feed order per
+   *   provider. What it throws is caught and reported as a process warning (code
+   *   `RUNBEAM_WATCH_CALLBACK_ERROR`); the watcher goes on.
+   * - The watcher runs until `stop()`, even when the returned object is not kept (the
+   *   resolver keeps it), and does **not** keep the process alive by itself: a gateway's
+   *   server does.
+   *
+   * ```js
+   * const watcher = resolver.watch(({ kind, changeId, message }) => console.log(kind, changeId, message))
+   * // … on shutdown:
+   * watcher.stop()
+   * ```
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` when `callback` is not a function.
+   */
+  watch(callback: (event: WatchEvent) => void): Watcher
 }
 
 /** The severity of a log record, most severe first. */

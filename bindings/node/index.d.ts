@@ -330,6 +330,30 @@ export interface Resolver {
     destinationUrl?: string | undefined | null,
     options?: CallOptions | undefined | null,
   ): Promise<Claims>
+  /**
+   * Follows the change feed of every enabled remote provider whose `poll_interval_secs` is
+   * above 0: each change is applied (a mesh change replaces the configuration in use, validated
+   * first; an ingress or egress change drops that resource's cached answers), marked applied or
+   * failed at the provider, and reported to `callback`. The first poll is immediate; after an
+   * error, polls back off (`'poll_failed'` events say when the next one is). Providers added
+   * by a later `reload` are not polled: start another watcher.
+   *
+   * - `callback` runs on the JavaScript thread, one event at a time, in feed order per
+   *   provider. What it throws is caught and reported as a process warning (code
+   *   `RUNBEAM_WATCH_CALLBACK_ERROR`); the watcher goes on.
+   * - The watcher runs until `stop()`, even when the returned object is not kept (the
+   *   resolver keeps it), and does **not** keep the process alive by itself: a gateway's
+   *   server does.
+   *
+   * ```js
+   * const watcher = resolver.watch(({ kind, changeId, message }) => console.log(kind, changeId, message))
+   * // … on shutdown:
+   * watcher.stop()
+   * ```
+   *
+   * @throws `RUNBEAM_INVALID_ARGUMENT` when `callback` is not a function.
+   */
+  watch(callback: (event: WatchEvent) => void): Watcher
 }
 
 /** The severity of a log record, most severe first. */
@@ -1049,6 +1073,31 @@ export declare class Validator {
    * ```
    */
   stats(): ValidatorStats
+}
+
+/**
+ * A running watch of the change feeds, from `resolver.watch(callback)`: it runs until
+ * `stop()` (or until the resolver is garbage-collected).
+ *
+ * ```js
+ * const watcher = resolver.watch((event) => console.log(event.kind, event.changeId, event.message))
+ * // … serve traffic: published mesh changes are applied and marked applied or failed …
+ * watcher.stop()
+ * ```
+ */
+export declare class Watcher {
+  /**
+   * Stops watching: when it returns no poll starts, every polling task is cancelled and the
+   * callback is not called again (not even for events already queued). Idempotent.
+   */
+  stop(): void
+  /**
+   * The providers being polled, in configuration order: each enabled remote provider whose
+   * `poll_interval_secs` was above 0 when the watcher started (empty: nothing is polled).
+   */
+  get providers(): Array<string>
+  /** Whether `stop()` was called. */
+  get isStopped(): boolean
 }
 
 /** The answer of `revoke`, `acknowledgeChanges`, `changeApplied` and `changeFailed`. */
@@ -1824,3 +1873,41 @@ export interface ValidatorStats {
 
 /** The version of librunbeam; equal to the version of this package. */
 export declare function version(): string
+
+/**
+ * What happened to one change of a provider's change feed (or to a poll of it), as the
+ * callback of `resolver.watch` receives it.
+ */
+export interface WatchEvent {
+  /**
+   * `'applied'`: the change is in use and marked applied; `'failed'`: it was refused (the
+   * configuration in use is unchanged) and marked failed, `message` and `error` say why;
+   * `'skipped'`: a change the resolver does not apply (gateway, pipeline, transform,
+   * endpoint, backend, service), acknowledged and left for the host to mark;
+   * `'poll_failed'`: the feed could not be read, the next poll is in `retryInMs`.
+   */
+  kind: 'applied' | 'failed' | 'skipped' | 'poll_failed'
+  /** The provider whose feed it came from (`'runbeam'`). */
+  provider: string
+  /** The change's id (`''` for `'poll_failed'`). */
+  changeId: string
+  /** Its type as sent: `'mesh'`, `'ingress'`, `'pipeline'`, … (`''` if absent). */
+  changeType: string
+  /** Its action as sent: `'created'`, `'updated'`, `'deleted'` (`''` if absent). */
+  action: string
+  /** What happened, for a person; for `'failed'`, every problem found. */
+  message: string
+  /** The meshes put in, replaced or removed by a mesh change. */
+  meshes: Array<string>
+  /** Cached resolutions dropped. */
+  referencesDropped: number
+  /** Cached mesh tokens dropped. */
+  meshTokensDropped: number
+  /**
+   * For `'failed'` and `'poll_failed'`: the error, as the SDK throws it (`code`, `kind`,
+   * `problems` for a configuration refused, …).
+   */
+  error: RunbeamError | null
+  /** For `'poll_failed'`: milliseconds before the next poll. */
+  retryInMs: number | null
+}

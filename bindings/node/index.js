@@ -301,6 +301,59 @@ function setLogger(callback, level) {
   activeLogger = logger
 }
 
+// Live configuration (src/watch.rs). The native watcher queues each event on a threadsafe
+// function calling `deliver` below, a wrapper of the user's callback: events queued before
+// `stop()` are dropped, and an exception the callback throws is caught (napi-rs would turn it
+// into an uncaught exception) and reported as a process warning; the watcher goes on. A watcher
+// is kept reachable from its resolver until `stop()`, so that dropping the returned object does
+// not stop it at the next garbage collection.
+const Watcher = native.Watcher
+const nativeWatch = take(Resolver, '__watch')
+const nativeStop = Watcher.prototype.stop
+const watcherState = new WeakMap()
+const watchersOf = new WeakMap()
+Object.defineProperties(Resolver.prototype, {
+  watch: method(function watch(callback) {
+    const state = { on: true, resolver: this }
+    const watcher = nativeWatch.call(this, callback, function deliver(event) {
+      if (!state.on) return
+      try {
+        callback(event)
+      } catch (error) {
+        try {
+          process.emitWarning(`the callback given to resolver.watch threw (the watcher goes on): ${error}`, {
+            type: 'RunbeamWarning',
+            code: 'RUNBEAM_WATCH_CALLBACK_ERROR',
+          })
+        } catch {
+          // A throwing 'warning' listener or a broken error's toString: nothing more to do.
+        }
+      }
+    })
+    watcherState.set(watcher, state)
+    let live = watchersOf.get(this)
+    if (live === undefined) watchersOf.set(this, (live = new Set()))
+    live.add(watcher)
+    return watcher
+  }),
+})
+Object.defineProperties(Watcher.prototype, {
+  stop: method(function stop() {
+    const state = watcherState.get(this)
+    if (state !== undefined) {
+      state.on = false
+      watchersOf.get(state.resolver)?.delete(this)
+    }
+    return nativeStop.call(this)
+  }),
+  [INSPECT]: {
+    configurable: true,
+    value: function inspect(depth, options, inspect) {
+      return `Watcher ${inspect({ providers: this.providers, isStopped: this.isStopped }, options)}`
+    },
+  },
+})
+
 module.exports = {
   Reference,
   Client,
@@ -320,6 +373,7 @@ module.exports = {
   IssuedMeshToken,
   AuthorizeResult: native.AuthorizeResult,
   MeshTokenResult: native.MeshTokenResult,
+  Watcher,
   setLogger,
   setLogLevel: native.setLogLevel,
   logLevel: native.logLevel,

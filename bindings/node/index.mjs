@@ -20,6 +20,7 @@ export const {
   IssuedMeshToken,
   AuthorizeResult,
   MeshTokenResult,
+  Watcher,
   setLogger,
   setLogLevel,
   logLevel,

@@ -13,6 +13,8 @@
 //!   `Resolution` and `IssuedMeshToken`;
 //! - [`logging`] holds `setLogger` / `setLogLevel`: the core's log records delivered to a
 //!   JavaScript callback;
+//! - [`watch`] holds `Watcher` (`resolver.watch`): the core's change-feed watcher, events
+//!   delivered to a JavaScript callback;
 //! - [`metrics`] holds the stats objects and `prometheusText` (the core's exposition);
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`, and holds the
 //!   panic boundary every entry point goes through (`entry` for synchronous calls, `spawn_with`
@@ -40,6 +42,7 @@ pub mod reference;
 pub mod resolver;
 pub mod resources;
 pub mod storage;
+pub mod watch;
 
 use napi::bindgen_prelude::{Env, Result};
 use napi_derive::napi;

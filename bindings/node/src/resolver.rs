@@ -29,7 +29,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{
-    Env, JsObjectValue, JsValue, Object, ObjectFinalize, ObjectRef, PromiseRaw, Result, ToNapiValue,
+    Env, Function, JsObjectValue, JsValue, Object, ObjectFinalize, ObjectRef, PromiseRaw, Result,
+    ToNapiValue, Unknown,
 };
 use napi::sys;
 use napi_derive::napi;
@@ -669,6 +670,20 @@ impl Resolver {
     pub fn cached_references(&self, env: &Env) -> Result<u32> {
         error::entry(env, "Resolver.cachedReferences", || {
             Ok(u32::try_from(self.inner.cached_references()).unwrap_or(u32::MAX))
+        })
+    }
+
+    /// `watch` (index.js): starts a `Watcher` delivering events to `deliver`, index.js's
+    /// wrapper of `callback`.
+    #[napi(js_name = "__watch", skip_typescript)]
+    pub fn watch(
+        &self,
+        env: &Env,
+        callback: Unknown<'_>,
+        deliver: Option<Function<'_, crate::watch::WatchEvent, ()>>,
+    ) -> Result<crate::watch::Watcher> {
+        error::entry(env, "Resolver.watch", || {
+            crate::watch::start(env, &self.inner, callback, deliver)
         })
     }
 

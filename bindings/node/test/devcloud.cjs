@@ -35,7 +35,7 @@ function analyticsConfig(url, ttlSecs) {
 }
 
 /** Starts the devcloud; resolves with `{url, fault, faults, clearFaults, count, resetCounts,
- * userJwt, machineTokenLifetime, stop}`. */
+ * userJwt, machineTokenLifetime, publishChange, stop}`. */
 function startDevcloud() {
   return new Promise((resolve, reject) => {
     const child = spawn(BINARY, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -70,6 +70,9 @@ function startDevcloud() {
         userJwt: async (email, extra = {}) => (await dev('POST', 'jwt', { email, ...extra })).token,
         /** Lifetime of the machine tokens authorized from now on, seconds. */
         machineTokenLifetime: (secs) => dev('POST', 'machine-token-lifetime', { secs }),
+        /** Publishes a change in a gateway's change feed (`POST /_dev/changes`: `{gateway_code
+         * | gateway_id, type, action, config?, resource_id?, name?}`); resolves with its id. */
+        publishChange: async (change) => (await dev('POST', 'changes', change)).data.id,
         stop: () =>
           new Promise((done) => {
             if (child.exitCode !== null) return done()

@@ -36,6 +36,7 @@ test('import and require give the same objects', () => {
     'TokenManager',
     'UserToken',
     'Validator',
+    'Watcher',
     'default',
     'errorCodes',
     'logLevel',

@@ -97,7 +97,7 @@ test('TypeScript code using the SDK type-checks against index.d.ts', () => {
 
 test('TypeScript rejects misuse of the SDK', () => {
   const diagnostics = typecheck('misuse.ts')
-  for (const line of [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]) {
+  for (const line of [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]) {
     assert.ok(
       diagnostics.some((d) => d.includes(`misuse.ts:${line}: `)),
       `no error on line ${line}: ${diagnostics.join('\n')}`,

@@ -28,4 +28,5 @@ void (async () => { for await (const s of new Client('http://127.0.0.1').listAll
 setLogger((record) => console.log(record.level === 'verbose'))
 setLogger(() => {}, 'loud')
 prometheusText([new Validator({ jwksUrl: 'https://x.example/jwks.json' })])
+;({} as Resolver).watch((event) => { const n: number = event.kind; console.log(n) })
 console.log(n, sync, res)

@@ -266,3 +266,25 @@ function operations(resolver: Resolver, validator: Validator, manager: TokenMana
   void [current, notInMesh, cached, expired, renewals, text, type]
 }
 void operations
+
+// Live configuration.
+import { Watcher } from '@runbeam/sdk'
+import type { WatchEvent } from '@runbeam/sdk'
+
+function live(resolver: Resolver): void {
+  const watcher: Watcher = resolver.watch((event: WatchEvent) => {
+    const kind: 'applied' | 'failed' | 'skipped' | 'poll_failed' = event.kind
+    const what: string = `${event.provider} ${event.changeId} ${event.changeType} ${event.action} ${event.message}`
+    const meshes: string[] = event.meshes
+    const dropped: number = event.referencesDropped + event.meshTokensDropped
+    const code: string | undefined = event.error?.code
+    const paths: string[] | undefined = event.error?.problems?.map((p) => p.path)
+    const retry: number | null = event.retryInMs
+    console.log(kind, what, meshes, dropped, code, paths, retry)
+  })
+  const providers: string[] = watcher.providers
+  const stopped: boolean = watcher.isStopped
+  watcher.stop()
+  void [providers, stopped]
+}
+void live
