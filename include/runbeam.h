@@ -157,6 +157,30 @@
 #define RUNBEAM_JWT_MAX_TOKEN_BYTES 16384
 
 /**
+ * A mesh change was applied (the configuration in use changed; `meshes` says which).
+ */
+#define RUNBEAM_WATCH_APPLIED 0
+
+/**
+ * A change could not be applied and was reported failed to the Cloud; the configuration in
+ * use did not change. `message` says why, with every configuration problem (also in
+ * `runbeam_last_error_problems()` during the callback).
+ */
+#define RUNBEAM_WATCH_FAILED 1
+
+/**
+ * A change for the gateway itself (gateway, pipeline, transform, endpoint, backend,
+ * service): acknowledged but left for the host to apply and mark (`runbeam_client_change_applied()`,
+ * `_failed()`). Reported once per watcher.
+ */
+#define RUNBEAM_WATCH_SKIPPED 2
+
+/**
+ * Polling a provider's change feed failed; the next poll is in `retry_in_ms`.
+ */
+#define RUNBEAM_WATCH_POLL_FAILED 3
+
+/**
  * A handle to cancel one async call. Returned by the `_async` functions when asked for;
  * release it with `runbeam_cancel_free()` (before or after the call completes).
  */
@@ -354,6 +378,12 @@ typedef struct runbeam_validator runbeam_validator;
  * create several validators.
  */
 typedef struct runbeam_validator_config runbeam_validator_config;
+
+/**
+ * A running watcher (`runbeam_resolver_watch()`); stop it with `runbeam_watcher_stop()`,
+ * release it with `runbeam_watcher_free()` (which stops it).
+ */
+typedef struct runbeam_watcher runbeam_watcher;
 
 /**
  * Result of every fallible librunbeam call: `RUNBEAM_OK` (0) or one of `RUNBEAM_STATUS_*`.
@@ -734,6 +764,88 @@ typedef runbeam_status (*runbeam_credential_callback)(void *user_data,
  */
 typedef void (*runbeam_renewal_window_callback)(void *user_data,
                                                 const runbeam_machine_token *token);
+
+/**
+ * What a watcher saw, as its callback receives it. Every pointer is valid **only during
+ * the callback** (copy what you keep); strings are NUL-terminated UTF-8, never NULL.
+ *
+ * librunbeam allocates this struct: later versions may add members at its end (never remove
+ * or reorder them), so never allocate or copy one by value yourself.
+ */
+typedef struct {
+  /**
+   * `RUNBEAM_WATCH_APPLIED`, `_FAILED`, `_SKIPPED` or `_POLL_FAILED`; -1 for a kind this
+   * header does not know (`kind_name` names it).
+   */
+  int kind;
+  /**
+   * `"applied"`, `"failed"`, `"skipped"` or `"poll_failed"`.
+   */
+  const char *kind_name;
+  /**
+   * The provider whose feed the change came from (`"runbeam"`, …).
+   */
+  const char *provider;
+  /**
+   * The change id; `""` for `RUNBEAM_WATCH_POLL_FAILED`.
+   */
+  const char *change_id;
+  /**
+   * The change's type (`"mesh"`, `"ingress"`, `"pipeline"`, …) as sent (escaped, at most
+   * 64 bytes); `""` when absent and for `RUNBEAM_WATCH_POLL_FAILED`.
+   */
+  const char *change_type;
+  /**
+   * The change's action (`"created"`, `"updated"`, `"deleted"`) as sent; `""` when absent.
+   */
+  const char *action;
+  /**
+   * What happened, for a person (for a failure: why, with every configuration problem).
+   */
+  const char *message;
+  /**
+   * The meshes a mesh change put in, replaced or removed: `mesh_count` strings.
+   */
+  const char *const *meshes;
+  /**
+   * How many strings `meshes` has.
+   */
+  size_t mesh_count;
+  /**
+   * Cached resolutions dropped.
+   */
+  uint64_t references_dropped;
+  /**
+   * Cached mesh tokens dropped.
+   */
+  uint64_t mesh_tokens_dropped;
+  /**
+   * The status of the error of a failed change or poll (`RUNBEAM_STATUS_CONFIG`,
+   * `_TRANSPORT`, …); `RUNBEAM_OK` for other events. During the callback the thread's last
+   * error is that error (`runbeam_last_error_problems()`, `_http_status()`, …).
+   */
+  runbeam_status error_status;
+  /**
+   * That error's kind name (`"Config"`, `"Transport"`, …); `""` when none.
+   */
+  const char *error_kind;
+  /**
+   * For `RUNBEAM_WATCH_POLL_FAILED`: milliseconds until the next poll; -1 otherwise.
+   */
+  int64_t retry_in_ms;
+} runbeam_watch_event;
+
+/**
+ * The callback of `runbeam_resolver_watch()`: one call per event, with the `user_data` given
+ * there and an event valid only during the call.
+ *
+ * It runs on a librunbeam runtime thread (its blocking pool), **never twice at once** for one
+ * watcher, events of one provider in feed order. Like every librunbeam callback it must not
+ * make blocking librunbeam calls that need the network (they are refused): `_cached` forms,
+ * `_async` calls, stats and `runbeam_watcher_stop()` are fine.
+ */
+typedef void (*runbeam_watch_callback)(void *user_data,
+                                       const runbeam_watch_event *event);
 
 /**
  * `gateways`: `{"code": string (required to create), "name": string, "description": string,
@@ -4368,6 +4480,102 @@ runbeam_status runbeam_bearer_parse(const char *header,
                                     size_t header_len,
                                     const char **out_token,
                                     size_t *out_token_len);
+
+/**
+ * Follows the change feed of every enabled provider of the resolver's configuration whose
+ * `poll_interval_secs` is above 0, and calls `callback` (with `user_data`) for each change
+ * and failed poll (see `runbeam_watch_event`). Mesh changes are validated and applied as
+ * `runbeam_resolver_reload()` would (a change with problems is refused and the configuration
+ * in use stays), ingress/egress changes drop the cached answers of that resource, and each
+ * change is reported applied or failed to the Cloud; other changes are left for the host
+ * (`RUNBEAM_WATCH_SKIPPED`). The first poll is at once; after errors the polls back off
+ * exponentially, up to 5 minutes. Providers added by a later reload are not polled: start
+ * another watcher.
+ *
+ * Writes the new watcher to `*out`. It runs on the resolver's runtime (shared with its
+ * client) and keeps what it needs: the resolver handle may be freed while it runs. The
+ * token manager's callbacks stay callable while it lives (its renewals use them).
+ *
+ * **After `runbeam_watcher_stop()` or `runbeam_watcher_free()` returns, `callback` is never
+ * called again** (a call running on another thread is waited for), so `user_data` may be
+ * released right after.
+ *
+ * Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL resolver, callback or `out`.
+ *
+ * ```c
+ * static void on_change(void *user_data, const runbeam_watch_event *e) {
+ *     (void)user_data;
+ *     if (e->kind == RUNBEAM_WATCH_FAILED)
+ *         fprintf(stderr, "change %s refused: %s\n", e->change_id, e->message);
+ *     else
+ *         printf("%s %s %s: %s\n", e->kind_name, e->change_type, e->change_id, e->message);
+ * }
+ *
+ * runbeam_watcher *watcher = NULL;
+ * if (runbeam_resolver_watch(resolver, on_change, NULL, &watcher) != RUNBEAM_OK)
+ *     fprintf(stderr, "watch: %s\n", runbeam_last_error_message());
+ * ...
+ * runbeam_watcher_free(watcher);   // stops it: on_change is not called any more
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `callback` may be called with `user_data` on a
+ * librunbeam thread until the watcher is stopped; `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_watch(const runbeam_resolver *resolver,
+                                      runbeam_watch_callback callback,
+                                      void *user_data,
+                                      runbeam_watcher **out);
+
+/**
+ * How many providers the watcher polls (0 when none has a `poll_interval_secs` above 0: then
+ * the callback is never called); 0 if `watcher` is NULL.
+ *
+ * # Safety
+ * `watcher` is NULL or a live watcher.
+ */
+size_t runbeam_watcher_provider_count(const runbeam_watcher *watcher);
+
+/**
+ * The name of polled provider `index` (0-based, in configuration order), borrowed from the
+ * watcher; NULL when out of range or `watcher` is NULL.
+ *
+ * # Safety
+ * `watcher` is NULL or a live watcher.
+ */
+const char *runbeam_watcher_provider(const runbeam_watcher *watcher,
+                                     size_t index);
+
+/**
+ * Stops the watcher: no poll starts any more, polls in flight are abandoned, and when this
+ * returns the callback is never called again — a call running on another thread is waited
+ * for (don't call this from a thread that call waits on). Called from inside the callback it
+ * cannot wait for itself: it returns at once, and that call is the last. Idempotent; the
+ * handle stays valid until `runbeam_watcher_free()`.
+ *
+ * Returns `RUNBEAM_STATUS_INVALID_ARGUMENT` if `watcher` is NULL.
+ *
+ * # Safety
+ * `watcher` is NULL or a live watcher.
+ */
+runbeam_status runbeam_watcher_stop(const runbeam_watcher *watcher);
+
+/**
+ * Whether `runbeam_watcher_stop()` was called; false if `watcher` is NULL.
+ *
+ * # Safety
+ * `watcher` is NULL or a live watcher.
+ */
+bool runbeam_watcher_is_stopped(const runbeam_watcher *watcher);
+
+/**
+ * Stops the watcher (as `runbeam_watcher_stop()`) and releases it. When it is the last handle
+ * using the client's runtime, the runtime shuts down. NULL is a no-op.
+ *
+ * # Safety
+ * `watcher` is NULL or a watcher not freed before, no longer used by another thread.
+ */
+void runbeam_watcher_free(runbeam_watcher *watcher);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -49,6 +49,11 @@
 //!   token through one accessor, zeroized on free; claims as a `runbeam_claims` handle).
 //!   Blocking forms answer cache hits on the calling thread, `_cached` forms never do I/O,
 //!   `_async` forms call back exactly once. See `resolver.rs`.
+//! - Operating it: `runbeam_set_log_callback` hands librunbeam's log records to one C callback,
+//!   one at a time (`logging.rs`); `runbeam_*_stats_get` fill caller-allocated snapshot structs
+//!   that end in reserved slots (so they grow without changing layout) and count failures by
+//!   status in `runbeam_error_counts`; `runbeam_metrics` renders them as Prometheus text
+//!   (`stats.rs`); `runbeam_resolver_watch` follows the change feeds (`watch.rs`).
 #![allow(clippy::missing_safety_doc)] // every export documents its contract under `# Safety`
 
 mod claims;
@@ -70,6 +75,7 @@ mod storage;
 mod strings;
 mod user_token;
 mod validator;
+mod watch;
 
 use std::ffi::c_char;
 
@@ -100,6 +106,7 @@ pub use storage::*;
 pub use strings::runbeam_string_free;
 pub use user_token::*;
 pub use validator::*;
+pub use watch::*;
 
 /// Major version of the header (compare with `runbeam_version()` at run time).
 pub const RUNBEAM_VERSION_MAJOR: u32 = 0;

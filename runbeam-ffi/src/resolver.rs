@@ -231,7 +231,7 @@ pub struct runbeam_resolver {
     pub(crate) runtime: Runtime,
     /// Keeps the token manager's user callbacks callable (see `runbeam_resolver_new`);
     /// dropped after the runtime: the resolver's calls are settled first.
-    pub(crate) _manager_callbacks: Arc<CallbackOwner>,
+    pub(crate) manager_callbacks: Arc<CallbackOwner>,
 }
 
 /// Creates a resolver for the references of `config`. `client` supplies the HTTP settings
@@ -301,7 +301,7 @@ pub unsafe extern "C" fn runbeam_resolver_new(
         let handle = Box::new(runbeam_resolver {
             resolver: builder.build()?,
             runtime: client.runtime.share(),
-            _manager_callbacks: Arc::clone(&manager.callbacks),
+            manager_callbacks: Arc::clone(&manager.callbacks),
         });
         // SAFETY: non-NULL and writable per the contract.
         unsafe { *out = Box::into_raw(handle) };

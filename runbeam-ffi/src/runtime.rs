@@ -82,6 +82,12 @@ impl Runtime {
         }
     }
 
+    /// A handle to the runtime's threads, for core APIs that spawn on a given runtime
+    /// (`Resolver::watch_on`).
+    pub(crate) fn tokio_handle(&self) -> Result<tokio::runtime::Handle, Error> {
+        self.handle().map(|r| r.handle().clone())
+    }
+
     fn handle(&self) -> Result<&tokio::runtime::Runtime, Error> {
         self.threads
             .inner

@@ -16,6 +16,10 @@
 # one delivery at a time, a callback that calls librunbeam, off waiting for a running delivery).
 # test_metrics: the stats of resolvers, validators and token managers and runbeam_metrics'
 # Prometheus text, counts moved by real requests, faults and refusals.
+# test_watch: runbeam_resolver_watch against changes published with /_dev/changes (applied,
+# failed with its problems, skipped), stop from outside and from inside the callback.
+# test_local_mesh: two offline resolvers on a `local`-provider mesh, RS256 (keys made by the
+# openssl tool) and HS256, one issuing, the other verifying, and the refusals.
 # test_client, test_client_faults and test_jwt drive a runbeam-devcloud subprocess (built by
 # `build`) over real HTTP (the fault suite through its /_dev/faults and /_dev/counters
 # endpoints, the JWT suite with tokens minted by /_dev/jwt);
@@ -72,6 +76,10 @@ c-build: build c-dev-soname
 	gcc $(C_STRICT) -O0 tests/c/test_logging.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_logging
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_metrics.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_metrics_asan
 	gcc $(C_STRICT) -O0 tests/c/test_metrics.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_metrics
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_watch.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_watch_asan
+	gcc $(C_STRICT) -O0 tests/c/test_watch.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_watch
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_local_mesh.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_local_mesh_asan
+	gcc $(C_STRICT) -O0 tests/c/test_local_mesh.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_local_mesh
 	@# The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
 	gcc $(C_STRICT) -O1 benches/c/bench_reference.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_reference
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
@@ -119,6 +127,12 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_metrics_asan $(LIBDIR)/runbeam-devcloud
 	$(VALGRIND) $(C_OUT)/test_metrics $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_watch_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_watch $(LIBDIR)/runbeam-devcloud
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_local_mesh_asan
+	$(VALGRIND) $(C_OUT)/test_local_mesh
 
 .PHONY: c-soak
 ## The C soak benchmark (benches/c/soak.c): 1,000,000 mixed hot-path calls against the RELEASE
