@@ -2347,7 +2347,8 @@ uint32_t runbeam_last_error_attempts(void);
  * Thread-safe: call it from any thread, at any time. The callback is called from whatever
  * thread logged, never twice at once (see `runbeam_log_callback`). **When this function
  * returns, the previous callback is never called again**: a call of it running on another
- * thread is waited for (so its `user_data` may be released right after). Called from inside
+ * thread is waited for (so its `user_data` may be released right after; don't hold a lock
+ * that callback takes while calling this). Called from inside
  * the callback, it cannot wait for itself: it returns at once, and the callback that called
  * it is the last call of the previous callback.
  *
