@@ -149,9 +149,10 @@ impl ValidatorStats {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenManagerStats {
-    /// Machine tokens renewed (authorized again and saved).
+    /// Machine tokens obtained from the Cloud and saved: the first authorization of an
+    /// instance with no token, and every renewal.
     pub renewals: u64,
-    /// Renewals that failed (the current token stays in use while valid).
+    /// Authorizations that failed (a current token stays in use while valid).
     pub renewal_failures: u64,
 }
 
@@ -226,9 +227,9 @@ families! {
     ValidatorCached: "runbeam_validator_cached_tokens", Gauge,
         "Verified tokens remembered.";
     ManagerRenewals: "runbeam_token_manager_renewals_total", Counter,
-        "Machine tokens renewed and saved.";
+        "Machine tokens obtained from the Cloud and saved (first authorization and renewals).";
     ManagerRenewalFailures: "runbeam_token_manager_renewal_failures_total", Counter,
-        "Machine-token renewals that failed.";
+        "Machine-token authorizations and renewals that failed.";
 }
 
 /// The Prometheus text exposition (format 0.0.4) of any number of resolvers, validators and

@@ -699,7 +699,11 @@ impl Resolver {
                 ))
             })
             .collect();
-        tracing::info!(target: "runbeam::watch", ?providers, "watching the change feeds");
+        tracing::info!(
+            target: "runbeam::watch",
+            providers = %providers.join(", "),
+            "watching the change feeds"
+        );
         Watcher {
             shared,
             tasks: Mutex::new(tasks),
