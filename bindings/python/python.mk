@@ -70,6 +70,8 @@ python-wheel:
 ## bench/bench_resolver.py times Resolver cache hits against
 ## a dict lookup and Reference.parse; the devcloud answers the one resolve that fills the cache.
 ## bench/soak.py makes 1,000,000 mixed hot-path calls and reports RSS and unexpected answers.
+## bench/logging_overhead.py times the hot path (cached validation, resolver hit) with
+## librunbeam's logging off and with a `runbeam` handler at WARNING and at DEBUG.
 python-bench: python-devcloud
 	$(PY_MATURIN) --release
 	$(PYTHON) $(PY_DIR)/bench/bench_reference.py
@@ -78,6 +80,7 @@ python-bench: python-devcloud
 	$(PYTHON) $(PY_DIR)/bench/storage.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/bench_resolver.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/soak.py
+	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/logging_overhead.py
 
 ## The release artefacts, into $(ROOT)/dist/: the abi3 wheel (CPython >= 3.10) for
 ## $(PY_DIST_PLATFORM) x86_64 and the sdist runbeam-<version>.tar.gz (the binding plus the core

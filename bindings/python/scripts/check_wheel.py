@@ -16,6 +16,7 @@ from pathlib import Path
 REQUIRED = (
     "runbeam/__init__.py",
     "runbeam/errors.py",
+    "runbeam/_logging.py",
     "runbeam/resources.py",
     "runbeam/_native.pyi",
     "runbeam/resources.pyi",
