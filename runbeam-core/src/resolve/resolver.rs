@@ -755,13 +755,18 @@ impl Resolver {
         Ok((value, dropped))
     }
 
-    /// References with a cached answer (fresh or stale).
+    /// References with a cached answer that may still be served (fresh, or stale within
+    /// `max_stale`); references being fetched for the first time or whose last answer was an
+    /// error do not count.
     pub fn cached_references(&self) -> usize {
+        let now = Instant::now();
         self.inner
             .resources
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .len()
+            .values()
+            .filter(|slot| slot.usable(now).is_some())
+            .count()
     }
 
     /// Mesh tokens remembered (at most the mesh-token capacity).

@@ -234,7 +234,11 @@ async fn stats_count_what_happened_and_the_prometheus_text_shows_it() {
         (1, 1, 1)
     );
     assert_eq!(stats.errors.get(ErrorKind::NotInMesh), 1);
-    assert_eq!(stats.errors.total(), 1);
+    // A reference the Cloud does not know leaves nothing that could be served.
+    let gone = resolver.resolve(RETIRED).await.unwrap_err();
+    assert_eq!(gone.kind(), ErrorKind::NotFound);
+    let stats = resolver.stats();
+    assert_eq!(stats.errors.get(ErrorKind::NotFound), 1);
     assert_eq!(stats.cached_references, 1);
     assert_eq!(stats.cached_mesh_tokens, 1);
     assert_eq!(stats.mesh_token_requests, 1);
@@ -276,6 +280,7 @@ async fn stats_count_what_happened_and_the_prometheus_text_shows_it() {
     for expected in [
         "runbeam_resolver_hits_total{name=\"analytics\"} 1\n",
         "runbeam_resolver_errors_total{name=\"analytics\",kind=\"NotInMesh\"} 1\n",
+        "runbeam_resolver_errors_total{name=\"analytics\",kind=\"NotFound\"} 1\n",
         "runbeam_validator_verifications_total{name=\"analytics:mesh\"} 1\n",
         "runbeam_validator_failures_total{name=\"users\",kind=\"JwtInvalid\"} 2\n",
         "runbeam_token_manager_renewals_total{name=\"radiology\"} 1\n",
