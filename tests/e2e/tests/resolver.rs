@@ -128,7 +128,11 @@ async fn not_found_is_returned_and_not_cached_but_shared_by_concurrent_callers()
         assert_eq!(task.await.unwrap().unwrap_err().kind(), ErrorKind::NotFound);
     }
     assert!(cloud.count(RESOLVE).await <= 2, "callers share a request");
-    assert_eq!(resolver.cached_references(), 0, "nothing that could be served");
+    assert_eq!(
+        resolver.cached_references(),
+        0,
+        "nothing that could be served"
+    );
     assert!(resolver.resolve_cached(RETIRED).is_none());
 }
 
