@@ -25,7 +25,8 @@
 # endpoints, the JWT suite with tokens minted by /_dev/jwt);
 # valgrind does not trace it (no --trace-children), and the suites need no suppressions:
 # freeing the last client handle joins the runtime's threads. Shared code: check.h (CHECK),
-# devcloud.h (the subprocess and a plain-socket HTTP client for /_dev), waiter.h (the
+# devcloud.h (the subprocess and a plain-socket HTTP client for /_dev), gateway_main.h (the
+# usage check, devcloud and client that start a suite), waiter.h (the
 # mutex/condvar/count of the callback waiters); benches/c/bench.h (median, devcloud start-up).
 
 C_OUT := $(ROOT)/build/c

@@ -23,6 +23,7 @@
 #include "check.h"
 #include "devcloud.h"
 #include "runbeam.h"
+#include "gateway_main.h"
 #include "waiter.h"
 
 #define BOB "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
@@ -820,24 +821,8 @@ static void test_arguments(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <runbeam-devcloud>\n", argv[0]);
-        return 2;
-    }
-    unsetenv("RUNBEAM_MACHINE_TOKEN");
-    if (devcloud_start(argv[1]) != 0) {
-        fprintf(stderr, "cannot start %s\n", argv[1]);
-        devcloud_stop();
-        return 2;
-    }
-    runbeam_client_config *cc = NULL;
-    if (runbeam_client_config_new(api_url, &cc) != RUNBEAM_OK ||
-        runbeam_client_new(cc, &client) != RUNBEAM_OK) {
-        fprintf(stderr, "client: %s\n", last());
-        devcloud_stop();
-        return 2;
-    }
-    runbeam_client_config_free(cc);
+    int status = gateway_main_setup(argc, argv, &client);
+    if (status != 0) return status;
 
     test_single_flight();
     test_ttl_and_stale();
