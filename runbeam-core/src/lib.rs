@@ -39,6 +39,7 @@
 pub mod attempt;
 pub mod client;
 pub mod config;
+pub mod edge;
 pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]

@@ -38,11 +38,13 @@
 
 mod answer;
 mod flight;
+mod outbound;
 mod resolver;
 mod state;
 mod watch;
 
 pub use answer::{IssuedMeshToken, Resolution};
+pub use outbound::Outbound;
 pub use resolver::{
     DEFAULT_MAX_STALE, DEFAULT_MESH_TOKEN_CAPACITY, DEFAULT_MESH_TOKEN_MARGIN, Resolver,
     ResolverBuilder, ResolverStats, check_mesh_token_capacity,

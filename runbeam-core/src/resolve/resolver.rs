@@ -291,7 +291,7 @@ impl Resolver {
         }
     }
 
-    fn state(&self) -> Arc<State> {
+    pub(crate) fn state(&self) -> Arc<State> {
         Arc::clone(&self.inner.state.read().unwrap_or_else(|e| e.into_inner()))
     }
 
@@ -557,6 +557,30 @@ impl Resolver {
         }
     }
 
+    /// [`Resolver::mesh_token`] without I/O: `Some` with a fresh cached token or an error
+    /// known now (an unknown mesh), `None` when the token must be issued first.
+    pub(crate) fn mesh_token_cached(
+        &self,
+        mesh: &str,
+        destination_url: &str,
+    ) -> Option<Result<Arc<IssuedMeshToken>>> {
+        let state = self.state();
+        let mesh = match state.mesh(mesh) {
+            Ok(mesh) => mesh,
+            Err(e) => return Some(self.counted(Err(e))),
+        };
+        let key = format!("{}\n{destination_url}", mesh.name);
+        let slot = {
+            let tokens = self
+                .inner
+                .mesh_tokens
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            Arc::clone(tokens.get(&key)?)
+        };
+        slot.fresh(Instant::now()).map(Ok)
+    }
+
     fn mesh_token_slot(&self, key: &str, state: &Arc<State>) -> Option<Arc<MeshTokenSlot>> {
         let mut tokens = self
             .inner
@@ -798,7 +822,7 @@ impl Resolver {
     }
 
     /// Counts a failed answer by kind.
-    fn counted<T>(&self, result: Result<T>) -> Result<T> {
+    pub(crate) fn counted<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
             self.inner.counters.errors.record(e.kind());
         }
