@@ -7,9 +7,9 @@
 //!
 //! | where | error kinds | answer |
 //! |---|---|---|
-//! | inbound token ([`Stage::UserToken`], [`Stage::MeshToken`]) | missing/malformed header, `JwtInvalid`, `JwtExpired`, `UntrustedIssuer`, `InvalidArgument` | 401, `WWW-Authenticate: Bearer error="invalid_token"` |
+//! | inbound token ([`Stage::UserToken`], [`Stage::MeshToken`]) | missing/malformed header, `JwtInvalid`, `JwtExpired`, `UntrustedIssuer` | 401, `WWW-Authenticate: Bearer error="invalid_token"` |
 //! | any | `NotInMesh`, `UnknownProvider`, `PermissionDenied` | 403 |
-//! | outbound ([`Stage::Outbound`]) | `InvalidReference`, `InvalidArgument` (a path that would leave the resource) | 400 |
+//! | any | `InvalidReference`, `InvalidArgument` (a request path that would leave the resource or the served URL) | 400 |
 //! | outbound | `NotFound` | 404 |
 //! | any | everything else: the Cloud, the network, storage, the machine token, configuration, a caught panic | 503 with `Retry-After` |
 //!
@@ -104,12 +104,6 @@ impl Refusal {
                     r#"{"error":"invalid_token"}"#,
                 )
             }
-            ErrorKind::InvalidArgument if inbound => refusal(
-                401,
-                Some(WWW_AUTHENTICATE_INVALID_TOKEN),
-                None,
-                r#"{"error":"invalid_token"}"#,
-            ),
             ErrorKind::NotInMesh | ErrorKind::UnknownProvider => {
                 refusal(403, None, None, r#"{"error":"not_in_mesh"}"#)
             }
