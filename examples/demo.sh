@@ -52,13 +52,14 @@ scenario Node "${NODE_GATEWAY[@]}"
 DEVCLOUD=${DEVCLOUD:-target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}/debug/runbeam-devcloud}
 BOB='2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f'   # seeded Sanctum token of bob, team ai-analytics
 . scripts/lib/devcloud.sh
+. examples/traffic.sh
 out=$(mktemp)
 trap 'devcloud_stop; rm -f "$out" "$out.err"' EXIT
 devcloud_start "$out" "$out.err" || { echo "demo: runbeam-devcloud did not start" >&2; exit 1; }
 url=$DEVCLOUD_URL
 echo "=================================================================== Runbeam Cloud: $url"
 homes=$(mktemp -d)
-trap 'devcloud_stop; rm -rf "$out" "$out.err" "$homes"' EXIT
+trap 'traffic_stop; devcloud_stop; rm -rf "$out" "$out.err" "$homes"' EXIT
 # gateway LANG COMMAND...: the whole flow, with the machine token in the file backend under a
 # fresh RUNBEAM_HOME (0700 directories, 0600 age-encrypted files).
 gateway() {
@@ -73,8 +74,15 @@ gateway Node node examples/node/gateway.mjs
 echo "--- bob (ai-analytics) may not authorize radiology-dept's gateway"
 run 1 build/c/authorize "$url" "$BOB" radiology-gw-1
 
+# ------------------------------------------------------- part three: real traffic over the mesh
+# radiology-dept's C gateway (libmicrohttpd) serves /studies behind mesh-token verification;
+# its address becomes the ingress URL in Runbeam Cloud. ai-analytics runs three gateways —
+# Python (Starlette + uvicorn), Node (Express), C (libmicrohttpd + libcurl) — that check the
+# user's JWT, resolve the reference, attach a mesh token and forward. curl plays the client.
+traffic "$url" "$homes"
+
 if [ "$failures" -ne 0 ]; then
   echo "demo: $failures unexpected result(s)" >&2
   exit 1
 fi
-echo "demo: C, Python and Node gateways agree on the scenario and ran the whole flow with Runbeam Cloud"
+echo "demo: C, Python and Node gateways agree on the scenario, ran the whole flow with Runbeam Cloud and carried real requests across the mesh, refusals and a live configuration change included"
