@@ -8,7 +8,8 @@
 //! | where | error kinds | answer |
 //! |---|---|---|
 //! | inbound token ([`Stage::UserToken`], [`Stage::MeshToken`]) | missing/malformed header, `JwtInvalid`, `JwtExpired`, `UntrustedIssuer` | 401, `WWW-Authenticate: Bearer error="invalid_token"` |
-//! | any | `NotInMesh`, `UnknownProvider`, `PermissionDenied` | 403 |
+//! | any | `NotInMesh`, `UnknownProvider` | 403 |
+//! | outbound | `PermissionDenied` (the Cloud refused to resolve or to issue the mesh token) | 403 |
 //! | any | `InvalidReference`, `InvalidArgument` (a request path that would leave the resource or the served URL) | 400 |
 //! | outbound | `NotFound` | 404 |
 //! | any | everything else: the Cloud, the network, storage, the machine token, configuration, a caught panic | 503 with `Retry-After` |
@@ -107,7 +108,11 @@ impl Refusal {
             ErrorKind::NotInMesh | ErrorKind::UnknownProvider => {
                 refusal(403, None, None, r#"{"error":"not_in_mesh"}"#)
             }
-            ErrorKind::PermissionDenied => refusal(403, None, None, r#"{"error":"forbidden"}"#),
+            // Inbound, a `PermissionDenied` can only be the Cloud refusing the key fetch: the
+            // client's token may be fine, as for any other failure to get the keys.
+            ErrorKind::PermissionDenied if !inbound => {
+                refusal(403, None, None, r#"{"error":"forbidden"}"#)
+            }
             ErrorKind::InvalidReference | ErrorKind::InvalidArgument => {
                 refusal(400, None, None, r#"{"error":"invalid_request"}"#)
             }
@@ -171,7 +176,10 @@ impl Refusal {
 
 fn retry_after_secs(kind: ErrorKind, retry_after: Option<Duration>) -> u64 {
     if let Some(after) = retry_after {
-        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        // Saturating: a binding may hand over any duration (`Duration::MAX` included).
+        let secs = after
+            .as_secs()
+            .saturating_add(u64::from(after.subsec_nanos() > 0));
         return secs.clamp(1, 3600);
     }
     let transient = kind.is_retryable()
@@ -211,8 +219,17 @@ pub const MAX_PATH_BYTES: usize = 8192;
 /// `base` (an http(s) URL: a resource's URL, or the public URL a gateway serves) followed by
 /// the request path `path` (with its query, if any), refusing any path that would leave
 /// `base`: it must start with `/` (not `//`), hold no backslash, control character, space or
-/// fragment, stay under [`MAX_PATH_BYTES`], and after `.`/`..` segments are resolved the URL
-/// must still lie under `base` ([`url_within`]).
+/// fragment, stay under [`MAX_PATH_BYTES`], and after `.`/`..` segments (percent-encoded ones
+/// too) are resolved the URL must still lie under `base` ([`url_within`]).
+///
+/// `path` is the request target as received, not percent-decoded. So that the server behind
+/// cannot read it as another path than the one checked here, its path part (not the query)
+/// must also be unambiguous: no encoded `/`, `\` or NUL (`%2f`, `%5c`, `%00`), no
+/// percent-encoding of a percent-encoding (`%252e`), no malformed escape (`%zz`), and no dot
+/// segment carrying parameters (`..;x`, which some servers read as `..`).
+///
+/// `base` must be an http(s) URL with a host and without user name, password, query or
+/// fragment; the result is built on its normalized form (`HTTP://Host:80/a` → `http://host/a`).
 ///
 /// # Errors
 /// `InvalidArgument` saying why (the path is not quoted: it is request data).
@@ -224,57 +241,148 @@ pub const MAX_PATH_BYTES: usize = 8192;
 ///     "https://dicom.example.com/wado/studies?patient=7"
 /// );
 /// assert!(join_path("https://dicom.example.com/wado", "/../admin").is_err());
+/// assert!(join_path("https://dicom.example.com/wado", "/a%2f..%2f..%2fadmin").is_err());
 /// assert!(join_path("https://dicom.example.com", "//evil.test/x").is_err());
 /// # Ok::<(), runbeam_core::Error>(())
 /// ```
 pub fn join_path(base: &str, path: &str) -> Result<String> {
-    let bad = |why: &str| Error::new(ErrorKind::InvalidArgument, format!("request path {why}"));
+    let (path_part, query) = check_path(path)?;
+    let base_url = parse_base(base)?;
+    let mut text = String::with_capacity(base.len() + path.len());
+    text.push_str(base_url.as_str().trim_end_matches('/'));
+    text.push_str(path_part);
+    let mut joined =
+        Url::parse(&text).map_err(|_| bad_path("does not make a valid URL with the base"))?;
+    if !url_within(&base_url, &joined) {
+        return Err(bad_path("leaves the base URL"));
+    }
+    joined.set_query(query);
+    Ok(joined.into())
+}
+
+fn bad_path(why: &str) -> Error {
+    Error::new(ErrorKind::InvalidArgument, format!("request path {why}"))
+}
+
+/// The checks of [`join_path`] that need no base: the path part and the query of `path`.
+pub(crate) fn check_path(path: &str) -> Result<(&str, Option<&str>)> {
     if path.len() > MAX_PATH_BYTES {
-        return Err(bad(&format!("is longer than {MAX_PATH_BYTES} bytes")));
+        return Err(bad_path(&format!("is longer than {MAX_PATH_BYTES} bytes")));
     }
     if !path.starts_with('/') || path.starts_with("//") {
-        return Err(bad("must start with a single '/'"));
+        return Err(bad_path("must start with a single '/'"));
     }
     if path
         .bytes()
         .any(|b| b.is_ascii_control() || b == b' ' || b == b'\\' || b == b'#')
     {
-        return Err(bad(
+        return Err(bad_path(
             "holds a control character, a space, a backslash or a fragment",
-        ));
-    }
-    let base_url = Url::parse(base)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "base URL '{}' is not an http(s) URL with a host",
-                    crate::error::quote_input(base, 200)
-                ),
-            )
-        })?;
-    if base_url.query().is_some() || base_url.fragment().is_some() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "base URL must not have a query or a fragment",
         ));
     }
     let (path_part, query) = match path.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path, None),
     };
-    let mut text = String::with_capacity(base.len() + path.len());
-    text.push_str(base.trim_end_matches('/'));
-    text.push_str(path_part);
-    let mut joined =
-        Url::parse(&text).map_err(|_| bad("does not make a valid URL with the base"))?;
-    if !url_within(&base_url, &joined) {
-        return Err(bad("leaves the base URL"));
+    check_escapes(path_part)?;
+    if path_part.split('/').any(|segment| {
+        segment
+            .split_once(';')
+            .is_some_and(|(head, _)| is_dot_segment(head))
+    }) {
+        return Err(bad_path("holds a '.' or '..' segment with parameters"));
     }
-    joined.set_query(query);
-    Ok(joined.into())
+    Ok((path_part, query))
+}
+
+/// Every `%` of `path` starts an escape of two hex digits that is not `/`, `\\` or NUL, and
+/// `path` decoded once holds no escape (`%252e`, `%25%32%65`: an escape escaped).
+fn check_escapes(path: &str) -> Result<()> {
+    let mut escaped_percent = false;
+    for byte in decoded(path) {
+        match byte {
+            None => return Err(bad_path("holds a malformed percent escape")),
+            Some((b'/' | b'\\' | 0, true)) => {
+                return Err(bad_path("holds an encoded '/', '\\' or NUL"));
+            }
+            Some((b'%', true)) => escaped_percent = true,
+            Some(_) => {}
+        }
+    }
+    if escaped_percent {
+        let once: Vec<u8> = decoded(path).flatten().map(|(b, _)| b).collect();
+        let twice = once
+            .windows(3)
+            .any(|w| matches!(w, [b'%', h, l] if hex(*h).is_some() && hex(*l).is_some()));
+        if twice {
+            return Err(bad_path("is percent-encoded twice"));
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of `text` with its percent escapes decoded, each with whether it was escaped;
+/// `None` for a malformed escape (then the end).
+fn decoded(text: &str) -> impl Iterator<Item = Option<(u8, bool)>> + '_ {
+    let mut bytes = text.bytes();
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let b = bytes.next()?;
+        if b != b'%' {
+            return Some(Some((b, false)));
+        }
+        match (bytes.next().and_then(hex), bytes.next().and_then(hex)) {
+            (Some(high), Some(low)) => Some(Some(((high << 4) | low, true))),
+            _ => {
+                failed = true;
+                Some(None)
+            }
+        }
+    })
+}
+
+fn hex(b: u8) -> Option<u8> {
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+/// `.` or `..`, any of whose dots may be percent-encoded (the WHATWG URL rule).
+fn is_dot_segment(segment: &str) -> bool {
+    let single = |s: &str| s == "." || s.eq_ignore_ascii_case("%2e");
+    single(segment)
+        || ["..", ".%2e", "%2e.", "%2e%2e"]
+            .iter()
+            .any(|dots| segment.eq_ignore_ascii_case(dots))
+}
+
+fn parse_base(base: &str) -> Result<Url> {
+    let bad_base = |why: &str| {
+        // A base with a user name or password may hold a credential: not quoted.
+        let shown = if base.contains('@') {
+            "(not shown: it holds '@')".to_string()
+        } else {
+            format!("'{}'", crate::error::quote_input(base, 200))
+        };
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("base URL {shown} {why}"),
+        )
+    };
+    let base_url = Url::parse(base)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| bad_base("is not an http(s) URL with a host"))?;
+    if !base_url.username().is_empty() || base_url.password().is_some() {
+        return Err(bad_base("must not hold a user name or password"));
+    }
+    if base_url.query().is_some() || base_url.fragment().is_some() {
+        return Err(bad_base("must not have a query or a fragment"));
+    }
+    Ok(base_url)
 }
 
 #[cfg(test)]
@@ -405,5 +513,141 @@ mod tests {
         for base in ["ftp://x/", "not a url", "http://x/?q=1", "file:///etc"] {
             assert!(join_path(base, "/a").is_err(), "{base}");
         }
+    }
+
+    #[test]
+    fn a_cloud_refusing_the_key_fetch_is_503_inbound_but_403_outbound() {
+        // A JWKS endpoint answering 403 at the user-token or mesh-token stage says nothing
+        // about the client's token.
+        for stage in [Stage::UserToken, Stage::MeshToken] {
+            let r = refusal(ErrorKind::PermissionDenied, stage);
+            assert_eq!((r.status(), r.body()), (503, r#"{"error":"unavailable"}"#));
+        }
+        let r = refusal(ErrorKind::PermissionDenied, Stage::Outbound);
+        assert_eq!((r.status(), r.body()), (403, r#"{"error":"forbidden"}"#));
+    }
+
+    #[test]
+    fn any_retry_after_a_binding_hands_over_is_bounded() {
+        for (after, secs) in [
+            (Duration::MAX, 3600),
+            (Duration::new(u64::MAX, 1), 3600),
+            (Duration::ZERO, 1),
+            (Duration::from_nanos(1), 1),
+            (Duration::from_secs(120), 120),
+        ] {
+            let r = Refusal::for_kind(ErrorKind::ServerError, Stage::Outbound, Some(after));
+            assert_eq!(r.retry_after_secs(), Some(secs), "{after:?}");
+        }
+    }
+
+    #[test]
+    fn join_path_refuses_paths_the_server_behind_could_read_otherwise() {
+        let base = "http://127.0.0.1:8080/dicom";
+        for bad in [
+            // An encoded '/' or '\': a server that decodes before normalizing walks out.
+            "/a%2f..%2f..%2fadmin",
+            "/a%2F..%2F..%2Fadmin",
+            "/..%5c..%5cadmin",
+            "/a/%00.json",
+            // Double encoding, including with the second escape split up.
+            "/%252e%252e/admin",
+            "/%25%32%65%25%32%65/admin",
+            "/%252f",
+            // Malformed escapes.
+            "/a%zz",
+            "/a%2",
+            "/a%",
+            "/%%32%65%%32%65/admin",
+            // Dot segments with parameters (Tomcat-style `..;/`).
+            "/..;/admin",
+            "/a/..;x=1/admin",
+            "/%2e%2e;/admin",
+            "/.%2E;/admin",
+            "/.;/x",
+        ] {
+            let e = join_path(base, bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+            assert!(!e.message().contains("admin"), "{e}");
+        }
+        // What stays allowed: escapes of other bytes, a literal '%' not followed by hex
+        // digits once decoded, parameters on ordinary segments, anything in the query, '@'
+        // and ':' in the path, and non-ASCII text (percent-encoded).
+        for (path, joined) in [
+            (
+                "/studies/1.2.3%2B4",
+                "http://127.0.0.1:8080/dicom/studies/1.2.3%2B4",
+            ),
+            ("/100%25.txt", "http://127.0.0.1:8080/dicom/100%25.txt"),
+            ("/a;v=1/b", "http://127.0.0.1:8080/dicom/a;v=1/b"),
+            (
+                "/a?next=%2f..%2fx&p=%252e",
+                "http://127.0.0.1:8080/dicom/a?next=%2f..%2fx&p=%252e",
+            ),
+            ("/@evil.test/x", "http://127.0.0.1:8080/dicom/@evil.test/x"),
+            ("/:9090/x", "http://127.0.0.1:8080/dicom/:9090/x"),
+            ("/caf\u{e9}", "http://127.0.0.1:8080/dicom/caf%C3%A9"),
+            ("/a/%2e%2e/b", "http://127.0.0.1:8080/dicom/b"),
+            ("/a/..", "http://127.0.0.1:8080/dicom/"),
+            ("/a?", "http://127.0.0.1:8080/dicom/a?"),
+        ] {
+            assert_eq!(join_path(base, path).unwrap(), joined, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn join_path_builds_on_the_normalized_base() {
+        for (base, joined) in [
+            (
+                "HTTP://Dicom.Example.COM:80/wado/",
+                "http://dicom.example.com/wado/x",
+            ),
+            ("https://h:443", "https://h/x"),
+            ("http://h:8443", "http://h:8443/x"),
+            // A backslash is a '/' in an http URL: the base is `http://h/`, not `http://h\`.
+            ("http://h\\", "http://h/x"),
+            ("http://[::1]:8080/a", "http://[::1]:8080/a/x"),
+            ("http://[0:0::1]", "http://[::1]/x"),
+            ("http://127.1/", "http://127.0.0.1/x"),
+            ("http://h/a//", "http://h/a/x"),
+        ] {
+            assert_eq!(join_path(base, "/x").unwrap(), joined, "{base:?}");
+        }
+        // The prefix rule holds on whole segments, whatever the host or port spelling.
+        assert!(join_path("http://[::1]:8080/a", "/../ab").is_err());
+        assert!(join_path("http://h:8443/a", "/../../a").is_ok_and(|u| u == "http://h:8443/a"));
+    }
+
+    #[test]
+    fn a_base_with_a_user_name_or_password_is_refused_and_not_quoted() {
+        for base in [
+            "http://user:s3cret@h/dicom",
+            "http://s3cret@h/",
+            "http://:s3cret@h/",
+            "http://user:s3cret@",
+        ] {
+            let e = join_path(base, "/a").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{base}");
+            assert!(!e.message().contains("s3cret"), "{e}");
+        }
+        let e = join_path("gopher://h/", "/a").unwrap_err();
+        assert!(e.message().contains("gopher://h/"), "{e}");
+    }
+
+    #[test]
+    fn join_path_refuses_long_paths_whatever_the_base() {
+        let long = format!("/{}", "a/".repeat(MAX_PATH_BYTES));
+        let e = join_path("http://h/", &long).unwrap_err();
+        assert!(e.message().contains("longer than"), "{e}");
+        // Exactly at the limit is fine.
+        let at = format!("/{}", "a".repeat(MAX_PATH_BYTES - 1));
+        assert_eq!(
+            join_path("http://h", &at).unwrap().len(),
+            "http://h".len() + MAX_PATH_BYTES
+        );
+        // A long path and a long base: no panic, an answer.
+        let base = format!("http://h/{}", "b".repeat(100_000));
+        assert!(join_path(&base, &at).is_ok());
+        assert!(join_path(&base, "/%").is_err());
     }
 }

@@ -10,7 +10,7 @@ use super::answer::{IssuedMeshToken, Resolution};
 use super::resolver::Resolver;
 use crate::Secret;
 use crate::attempt::Attempt;
-use crate::edge::{bearer_token, join_path};
+use crate::edge::{bearer_token, check_path, join_path};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jwt::{Claims, Validator};
 use crate::reference::Reference;
@@ -138,6 +138,10 @@ impl Resolver {
     /// # Ok(()) }
     /// ```
     pub async fn outbound(&self, reference: &str, path: &str) -> Result<Outbound> {
+        // A path that is bad whatever the resource's URL is refused before any request: a
+        // client's bad path is its 400 even while the Cloud is down, and costs the Cloud
+        // nothing.
+        self.counted(check_path(path))?;
         let resolution = self.resolve(reference).await?;
         let target = self.target(&resolution, reference, path)?;
         let token = self.mesh_token(&target.mesh, &target.base_url).await?;
