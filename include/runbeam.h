@@ -50,6 +50,17 @@
 #define RUNBEAM_VERSION_PATCH 0
 
 /**
+ * Unused slots at the end of `runbeam_refusal`, for members later versions add.
+ */
+#define RUNBEAM_REFUSAL_RESERVED 4
+
+/**
+ * The most bytes of a request path (with its query) `runbeam_join_path()` and
+ * `runbeam_resolver_outbound()` accept.
+ */
+#define RUNBEAM_EDGE_MAX_PATH_BYTES 8192
+
+/**
  * The most files `runbeam_mesh_config_from_files()` merges.
  */
 #define RUNBEAM_MAX_CONFIG_FILES 64
@@ -253,6 +264,19 @@ typedef struct runbeam_mesh_config runbeam_mesh_config;
  * `runbeam_metrics_free()`). Thread-safe: adding and rendering may happen on any threads.
  */
 typedef struct runbeam_metrics runbeam_metrics;
+
+/**
+ * What to send to reach a partner's resource through the mesh, from
+ * `runbeam_resolver_outbound()`: the URL and the `Authorization` header value carrying the
+ * mesh token (`runbeam_outbound_authorization_secret()`), with the resource's URL, the mesh,
+ * the reference, whether the resolution was stale and when the token expires. The host sends
+ * the request with its own HTTP client (libcurl, …), with its own deadline.
+ *
+ * Immutable: read it from any thread. Release it with `runbeam_outbound_free()`, which
+ * zeroizes its copies of the header; strings borrowed from it are valid until then (the
+ * strings are made on first use).
+ */
+typedef struct runbeam_outbound runbeam_outbound;
 
 /**
  * A walk over the pages of a collection (runbeam-core's `PageCursor`): each
@@ -462,6 +486,96 @@ typedef struct {
 } runbeam_mesh_member;
 
 /**
+ * Where a failed check happened; it decides what a JWT error means (docs/edge.md). Integer
+ * values are stable.
+ */
+typedef int32_t runbeam_stage;
+
+/**
+ * The HTTP answer to a request that failed a librunbeam check, filled by
+ * `runbeam_refusal_from_last_error()` or `runbeam_refusal_for_status()` (docs/edge.md has
+ * the table): send `status` with `Content-Type: <content_type>`, the `WWW-Authenticate` and
+ * `Retry-After` headers when given, and `body`. Never a 500.
+ *
+ * Every string is static (never free it; the struct may be copied and kept). The caller
+ * allocates the struct (on the stack): later versions put new members in `reserved`, so its
+ * size and layout never change.
+ */
+typedef struct {
+  /**
+   * The HTTP status: 400, 401, 403, 404 or 503.
+   */
+  uint16_t status;
+  /**
+   * The kind of the error it answers, as `runbeam_last_error_kind()` names it
+   * (`"JwtExpired"`, `"NotInMesh"`, …): for the host's log, not for the client.
+   */
+  const char *kind;
+  /**
+   * The `WWW-Authenticate` value of every 401 (`Bearer error="invalid_token"`); NULL for
+   * the other statuses.
+   */
+  const char *www_authenticate;
+  /**
+   * The `Retry-After` value in seconds of every 503 (the Cloud's own when it sent one,
+   * else 5 for a transient failure and 30 for one that needs an operator); 0 (send no
+   * `Retry-After`) for the other statuses.
+   */
+  uint64_t retry_after_secs;
+  /**
+   * The JSON body: `{"error":"<code>"}` with a fixed code per answer (`invalid_token`,
+   * `not_in_mesh`, `forbidden`, `invalid_request`, `not_found`, `unavailable`). It never
+   * quotes the request, the token or the error message.
+   */
+  const char *body;
+  /**
+   * The body's media type: `"application/json"`.
+   */
+  const char *content_type;
+  /**
+   * 0; later versions put new members here.
+   */
+  uint64_t reserved[RUNBEAM_REFUSAL_RESERVED];
+} runbeam_refusal;
+
+/**
+ * The callback of `runbeam_validator_validate_async()` and
+ * `runbeam_validator_verify_mesh_token_async()`, called **exactly once** per accepted call
+ * (never for a call refused with an error status), on a librunbeam runtime thread
+ * (`runbeam-worker`), never on the calling thread. When the validator is freed while the
+ * call is in flight it is called with `RUNBEAM_STATUS_CANCELLED` during
+ * `runbeam_validator_free()`.
+ *
+ * On success `status` is `RUNBEAM_OK`, `claims` a **new handle owned by the callback** (free
+ * it with `runbeam_claims_free()`, now or later, on any thread) and `error_message` NULL. On
+ * failure `claims` is NULL, `status` the error's code and `error_message` its message (valid
+ * during the call only); `runbeam_last_error_*()` on that thread describe the failure during
+ * the call.
+ *
+ * The callback must not call blocking librunbeam functions that need the network (they
+ * return `RUNBEAM_STATUS_INVALID_ARGUMENT`); the `_cached` forms, `_async` calls, cancel and
+ * free functions are fine. Keep it short: it runs on one of the two worker threads.
+ */
+typedef void (*runbeam_claims_callback)(void *user_data,
+                                        runbeam_status status,
+                                        runbeam_claims *claims,
+                                        const char *error_message);
+
+/**
+ * The callback of `runbeam_resolver_outbound_async()`, called **exactly once** per accepted
+ * call on a librunbeam runtime thread (rules: `runbeam_resolution_callback`). On success
+ * `outbound` is a **new handle owned by the callback** (free it with
+ * `runbeam_outbound_free()`, now or later, on any thread) and `error_message` NULL; on
+ * failure `outbound` is NULL, `status` the error's code and `error_message` its message
+ * (valid during the call only) — answer it with
+ * `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)` during the call.
+ */
+typedef void (*runbeam_outbound_callback)(void *user_data,
+                                          runbeam_status status,
+                                          runbeam_outbound *outbound,
+                                          const char *error_message);
+
+/**
  * One record, as `runbeam_log_callback` receives it. Every pointer is non-NULL,
  * NUL-terminated UTF-8 and **valid only during the callback**: copy what you keep.
  *
@@ -544,29 +658,6 @@ typedef void (*runbeam_issued_mesh_token_callback)(void *user_data,
                                                    runbeam_status status,
                                                    runbeam_issued_mesh_token *token,
                                                    const char *error_message);
-
-/**
- * The callback of `runbeam_validator_validate_async()` and
- * `runbeam_validator_verify_mesh_token_async()`, called **exactly once** per accepted call
- * (never for a call refused with an error status), on a librunbeam runtime thread
- * (`runbeam-worker`), never on the calling thread. When the validator is freed while the
- * call is in flight it is called with `RUNBEAM_STATUS_CANCELLED` during
- * `runbeam_validator_free()`.
- *
- * On success `status` is `RUNBEAM_OK`, `claims` a **new handle owned by the callback** (free
- * it with `runbeam_claims_free()`, now or later, on any thread) and `error_message` NULL. On
- * failure `claims` is NULL, `status` the error's code and `error_message` its message (valid
- * during the call only); `runbeam_last_error_*()` on that thread describe the failure during
- * the call.
- *
- * The callback must not call blocking librunbeam functions that need the network (they
- * return `RUNBEAM_STATUS_INVALID_ARGUMENT`); the `_cached` forms, `_async` calls, cancel and
- * free functions are fine. Keep it short: it runs on one of the two worker threads.
- */
-typedef void (*runbeam_claims_callback)(void *user_data,
-                                        runbeam_status status,
-                                        runbeam_claims *claims,
-                                        const char *error_message);
 
 /**
  * Failures counted by kind. Read a kind's count with `runbeam_error_counts_get(&counts,
@@ -897,6 +988,25 @@ typedef void (*runbeam_watch_callback)(void *user_data,
  * "description": string, "enabled": bool}`.
  */
 #define RUNBEAM_COLLECTION_EGRESSES 8
+
+/**
+ * The user's JWT on an inbound request (`runbeam_validator_authenticate()`): a bad token is
+ * the client's, 401.
+ */
+#define RUNBEAM_STAGE_USER_TOKEN 0
+
+/**
+ * A partner gateway's mesh token on an inbound request
+ * (`runbeam_resolver_verify_mesh_request()`): a bad token is the caller's, 401.
+ */
+#define RUNBEAM_STAGE_MESH_TOKEN 1
+
+/**
+ * Resolving a reference and obtaining its mesh token for an outbound request
+ * (`runbeam_resolver_outbound()`): a JWT error there is the Cloud's (503), a reference outside
+ * the mesh 403.
+ */
+#define RUNBEAM_STAGE_OUTBOUND 2
 
 /**
  * Returned for a NULL reference.
@@ -2224,6 +2334,430 @@ runbeam_status runbeam_mesh_config_remote_reference(const runbeam_mesh_config *c
  * and reference borrowed from it, is invalid afterwards.
  */
 void runbeam_mesh_config_free(runbeam_mesh_config *config);
+
+/**
+ * The HTTP answer to the librunbeam call that just failed on this thread, made at `stage`:
+ * fills `*out` from the thread's last error (its status and the Cloud's `Retry-After`). Call
+ * it right after the failed call — or inside the callback of a failed `_async` call, where
+ * the last error describes that failure. It does not change the last error, so the host can
+ * still log `runbeam_last_error_message()` afterwards (the message is for the host's log,
+ * never for the client).
+ *
+ * Errors (the last error then describes them): `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL
+ * `out`, a `stage` that is not a `RUNBEAM_STAGE_*` value, or when no call failed (the last
+ * call on this thread succeeded). `*out` is written only on success.
+ *
+ * ```c
+ * runbeam_claims *claims = NULL;
+ * if (runbeam_validator_authenticate(validator, authorization, &claims) != RUNBEAM_OK) {
+ *     runbeam_refusal r;
+ *     runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, &r);
+ *     fprintf(stderr, "refused (%s): %s\n", r.kind, runbeam_last_error_message());
+ *     struct MHD_Response *res = MHD_create_response_from_buffer(
+ *         strlen(r.body), (void *)r.body, MHD_RESPMEM_PERSISTENT);
+ *     MHD_add_response_header(res, "Content-Type", r.content_type);
+ *     if (r.www_authenticate != NULL)
+ *         MHD_add_response_header(res, "WWW-Authenticate", r.www_authenticate);
+ *     if (r.retry_after_secs > 0) {
+ *         char secs[24];
+ *         snprintf(secs, sizeof secs, "%llu", (unsigned long long)r.retry_after_secs);
+ *         MHD_add_response_header(res, "Retry-After", secs);
+ *     }
+ *     MHD_queue_response(connection, r.status, res);
+ *     MHD_destroy_response(res);
+ * }
+ * ```
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_refusal_from_last_error(runbeam_stage stage,
+                                               runbeam_refusal *out);
+
+/**
+ * The HTTP answer to a failure of status `status` at `stage`, the Cloud having asked to wait
+ * `retry_after_ms` milliseconds (`runbeam_last_error_retry_after_ms()` of that failure; -1
+ * or any negative value: it did not say). For a host that kept the status of a failure to
+ * answer it later, on another thread (from an `_async` callback, say);
+ * `runbeam_refusal_from_last_error()` is this with the thread's last error. It does not
+ * change the last error either.
+ *
+ * Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL `out`, `RUNBEAM_OK` or an unknown
+ * `status`, or an unknown `stage`.
+ *
+ * ```c
+ * // in a runbeam_outbound_callback: keep what the answer needs, answer on the HTTP thread
+ * request->status = status;
+ * request->retry_after_ms = runbeam_last_error_retry_after_ms();
+ * // later
+ * runbeam_refusal r;
+ * runbeam_refusal_for_status(request->status, RUNBEAM_STAGE_OUTBOUND, request->retry_after_ms, &r);
+ * ```
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_refusal_for_status(runbeam_status status,
+                                          runbeam_stage stage,
+                                          int64_t retry_after_ms,
+                                          runbeam_refusal *out);
+
+/**
+ * The URL `base` followed by the request path `path` (with its query, if any), as a new
+ * string at `*out` (release it with `runbeam_string_free()`): what a mesh guard verifies as
+ * the URL being served (`base` = the gateway's public base URL, the one registered for its
+ * ingress in Runbeam Cloud — never the `Host` header, which the client controls) and what
+ * `runbeam_resolver_outbound()` sends to.
+ *
+ * `path` is the request target as received, **not percent-decoded** (with libmicrohttpd:
+ * the URI given to `MHD_OPTION_URI_LOG_CALLBACK`). A path that could leave `base` is refused
+ * with `RUNBEAM_STATUS_INVALID_ARGUMENT` (a 400 at any stage): not starting with a single
+ * `/`, a backslash, control character, space or fragment, more than
+ * `RUNBEAM_EDGE_MAX_PATH_BYTES`, `..` segments (encoded ones too) climbing above `base`, an
+ * encoded `/`, `\` or NUL, a double encoding, a malformed escape, a `..;` segment. `base`
+ * must be an http(s) URL with a host, without user name, password, query or fragment. The
+ * message does not quote the path. NULL or non-UTF-8 arguments are
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` too. No I/O.
+ *
+ * ```c
+ * char *served = NULL;
+ * if (runbeam_join_path("https://dicom.radiology.example.com", "/studies?modality=CT",
+ *                       &served) == RUNBEAM_OK) {
+ *     // "https://dicom.radiology.example.com/studies?modality=CT"
+ *     runbeam_string_free(served);
+ * }
+ * ```
+ *
+ * # Safety
+ * `base` and `path` are NULL or NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_join_path(const char *base,
+                                 const char *path,
+                                 char **out);
+
+/**
+ * The inbound user-JWT check of a gateway, as one call: the bearer token of the
+ * `Authorization` header value `authorization` (NULL: the request had no such header)
+ * validated (docs/spec.md §4) and its claims written to `*out_claims` (a new handle: free it
+ * with `runbeam_claims_free()`). Blocking, but only when keys must be fetched (first use, TTL
+ * passed, an unknown `kid`): otherwise it answers on the calling thread without I/O, a
+ * repeated token from the verified-token cache.
+ *
+ * Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, …)`:
+ * `RUNBEAM_STATUS_JWT_INVALID` for no header, a header that is not `Bearer <token>` (any
+ * bytes, UTF-8 or not: it is request data) and every token that does not verify,
+ * `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER` (all 401), or the key fetch's error (`_TRANSPORT`,
+ * `_TIMEOUT`, `_SERVER_ERROR`, …: 503). `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL
+ * `validator` or `out_claims`, or when keys must be fetched and the call comes from a
+ * librunbeam callback (use the `_async` form there). Messages never quote the token.
+ *
+ * ```c
+ * const char *authorization = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+ *                                                         "Authorization");
+ * runbeam_claims *user = NULL;
+ * if (runbeam_validator_authenticate(validator, authorization, &user) != RUNBEAM_OK)
+ *     return refuse(connection, RUNBEAM_STAGE_USER_TOKEN); // 401 + WWW-Authenticate, or 503
+ * printf("request of %s\n", runbeam_claims_user_email(user));
+ * runbeam_claims_free(user);
+ * ```
+ *
+ * # Safety
+ * `validator` is NULL or a live validator; `authorization` is NULL or NUL-terminated;
+ * `out_claims` is NULL or writable.
+ */
+runbeam_status runbeam_validator_authenticate(const runbeam_validator *validator,
+                                              const char *authorization,
+                                              runbeam_claims **out_claims);
+
+/**
+ * `runbeam_validator_authenticate()` with cached keys only: never does I/O and never blocks,
+ * on any thread (callbacks included). When keys must be fetched first it returns
+ * `RUNBEAM_OK` with `*out_claims` set to **NULL**: then call the blocking or `_async` form.
+ * Otherwise the same answers and errors (a missing or malformed header is known at once).
+ *
+ * ```c
+ * runbeam_claims *user = NULL;
+ * runbeam_status s = runbeam_validator_authenticate_cached(validator, authorization, &user);
+ * if (s == RUNBEAM_OK && user == NULL)   // keys not cached: go async
+ *     s = runbeam_validator_authenticate_async(validator, authorization, on_user, request, NULL);
+ * ```
+ *
+ * # Safety
+ * As `runbeam_validator_authenticate()`.
+ */
+runbeam_status runbeam_validator_authenticate_cached(const runbeam_validator *validator,
+                                                     const char *authorization,
+                                                     runbeam_claims **out_claims);
+
+/**
+ * Callback form of `runbeam_validator_authenticate()`: returns at once (the header is
+ * copied); `callback` (a `runbeam_claims_callback`) gets the claims or the error exactly once
+ * on a runtime thread, a cached answer included — there, answer a failure with
+ * `runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, …)`. If `cancel_out` is not NULL
+ * it receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`).
+ * A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * As `runbeam_validator_authenticate()`; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_validator_authenticate_async(const runbeam_validator *validator,
+                                                    const char *authorization,
+                                                    runbeam_claims_callback callback,
+                                                    void *user_data,
+                                                    runbeam_cancel **cancel_out);
+
+/**
+ * The inbound mesh guard of an ingress, as one call: the mesh token of the `Authorization`
+ * header value `authorization` (NULL: the request had none) verified for `mesh` (its
+ * configuration name or Cloud id) — signature, trusted issuer (the mesh's provider),
+ * `aud == "mesh:<id>"`, `mesh_id`, expiry — and, when `served_url` is not NULL, that the URL
+ * being served lies under the token's `dest_url`; its claims written to `*out_claims` (a new
+ * handle: `runbeam_claims_free()`; `sub` is `gateway:<id>` of the caller, the custom claim
+ * `source_team` through `runbeam_claims_get_json()`). Blocking only when keys must be
+ * fetched; no machine token is needed.
+ *
+ * `served_url` is the gateway's public base URL (the one registered for its ingress in
+ * Runbeam Cloud — never the `Host` header) followed by the request path:
+ * `runbeam_join_path(public_url, path, …)`. With NULL, only the mesh, audience, signature and
+ * expiry are checked: a token issued for another resource of the mesh is accepted — pass it
+ * whenever the gateway serves more than one resource.
+ *
+ * Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_MESH_TOKEN, …)`:
+ * `RUNBEAM_STATUS_JWT_INVALID` (no header, not `Bearer <token>`, malformed, bad signature,
+ * another mesh or destination, a user JWT), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER` (all 401);
+ * `_NOT_IN_MESH` for a mesh this gateway is not in (403); the key fetch's errors (503).
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL `resolver`, `mesh` or `out_claims`, an empty
+ * `mesh`, a non-UTF-8 `mesh` or `served_url`, a `served_url` that is not a URL, or a call
+ * from a librunbeam callback when keys must be fetched. Messages never quote the token.
+ *
+ * ```c
+ * char *served = NULL;
+ * runbeam_claims *caller = NULL;
+ * if (runbeam_join_path(public_url, raw_target, &served) != RUNBEAM_OK ||
+ *     runbeam_resolver_verify_mesh_request(resolver, authorization, "imaging-integration",
+ *                                          served, &caller) != RUNBEAM_OK) {
+ *     runbeam_string_free(served);
+ *     return refuse(connection, RUNBEAM_STAGE_MESH_TOKEN); // 400, 401, 403 or 503
+ * }
+ * printf("call from %s\n", runbeam_claims_sub(caller));
+ * runbeam_claims_free(caller);
+ * runbeam_string_free(served);
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `authorization`, `mesh` and `served_url` are NULL or
+ * NUL-terminated; `out_claims` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_verify_mesh_request(const runbeam_resolver *resolver,
+                                                    const char *authorization,
+                                                    const char *mesh,
+                                                    const char *served_url,
+                                                    runbeam_claims **out_claims);
+
+/**
+ * `runbeam_resolver_verify_mesh_request()` with cached keys only: never does I/O, on any
+ * thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
+ *
+ * # Safety
+ * As `runbeam_resolver_verify_mesh_request()`.
+ */
+runbeam_status runbeam_resolver_verify_mesh_request_cached(const runbeam_resolver *resolver,
+                                                           const char *authorization,
+                                                           const char *mesh,
+                                                           const char *served_url,
+                                                           runbeam_claims **out_claims);
+
+/**
+ * Callback form of `runbeam_resolver_verify_mesh_request()`: `callback` (a
+ * `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
+ * the header, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
+ *
+ * # Safety
+ * As `runbeam_resolver_verify_mesh_request()`; `user_data` is handed back untouched on the
+ * runtime thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_verify_mesh_request_async(const runbeam_resolver *resolver,
+                                                          const char *authorization,
+                                                          const char *mesh,
+                                                          const char *served_url,
+                                                          runbeam_claims_callback callback,
+                                                          void *user_data,
+                                                          runbeam_cancel **cancel_out);
+
+/**
+ * Everything to send a request for `path` to the resource `reference` through the mesh, as a
+ * new handle at `*out` (free it with `runbeam_outbound_free()`): resolves the reference
+ * (cached, as `runbeam_resolver_resolve()`), takes its first URL, appends `path` — the
+ * request target as received, with its query, not percent-decoded; refused if it could leave
+ * that URL (see `runbeam_join_path()`) — and obtains the mesh token of the mesh listing the
+ * reference, issued for the resource's URL (cached until 30 s before it expires, as
+ * `runbeam_resolver_mesh_token()`; one token serves every path under that URL). With the
+ * resolution and the token cached it answers on the calling thread without I/O; otherwise it
+ * blocks for the Cloud, within the client's deadline (a stale resolution is served while the
+ * Cloud fails, flagged by `runbeam_outbound_is_stale()`).
+ *
+ * Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)`:
+ * `RUNBEAM_STATUS_NOT_IN_MESH` / `_UNKNOWN_PROVIDER` for a reference no enabled mesh lists
+ * (403, no request made); `_PERMISSION_DENIED` (the Cloud refused: 403); `_NOT_FOUND` (404);
+ * `_INVALID_REFERENCE`, and `_INVALID_ARGUMENT` for a path that would leave the resource or a
+ * resource without a URL (400); the Cloud, network and machine-token errors when no stale
+ * answer can be served (503). `RUNBEAM_STATUS_INVALID_ARGUMENT` also for NULL or non-UTF-8
+ * arguments, or a call from a librunbeam callback when a request is needed (use the `_async`
+ * form).
+ *
+ * ```c
+ * runbeam_outbound *out = NULL;
+ * if (runbeam_resolver_outbound(resolver, "runbeam.radiology-dept.ingress.name.dicomweb",
+ *                               "/studies?modality=CT", &out) != RUNBEAM_OK)
+ *     return refuse(connection, RUNBEAM_STAGE_OUTBOUND); // 400, 403, 404 or 503
+ * char header[8192];
+ * snprintf(header, sizeof header, "Authorization: %s", runbeam_outbound_authorization_secret(out));
+ * struct curl_slist *headers = curl_slist_append(NULL, header);
+ * explicit_bzero(header, sizeof header);
+ * curl_easy_setopt(curl, CURLOPT_URL, runbeam_outbound_url(out));
+ * curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+ * curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+ * CURLcode sent = curl_easy_perform(curl);
+ * curl_slist_free_all(headers);
+ * runbeam_outbound_free(out); // zeroizes the header
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `reference` and `path` are NULL or NUL-terminated;
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_outbound(const runbeam_resolver *resolver,
+                                         const char *reference,
+                                         const char *path,
+                                         runbeam_outbound **out);
+
+/**
+ * `runbeam_resolver_outbound()` without I/O, on any thread (callbacks included): when a
+ * request would be needed (the resolution or the mesh token is not cached) it returns
+ * `RUNBEAM_OK` with `*out` set to **NULL** — then call the blocking or `_async` form.
+ * Otherwise the same answers and errors (a reference outside the mesh is known at once).
+ *
+ * ```c
+ * runbeam_outbound *out = NULL;
+ * runbeam_status s = runbeam_resolver_outbound_cached(resolver, ref, path, &out);
+ * if (s == RUNBEAM_OK && out == NULL)   // not cached: go async
+ *     s = runbeam_resolver_outbound_async(resolver, ref, path, on_outbound, request, NULL);
+ * ```
+ *
+ * # Safety
+ * As `runbeam_resolver_outbound()`.
+ */
+runbeam_status runbeam_resolver_outbound_cached(const runbeam_resolver *resolver,
+                                                const char *reference,
+                                                const char *path,
+                                                runbeam_outbound **out);
+
+/**
+ * Callback form of `runbeam_resolver_outbound()`: returns at once (the reference and path are
+ * copied); `callback` gets the handle or the error exactly once on a runtime thread (see
+ * `runbeam_outbound_callback`), a cached answer included. If `cancel_out` is not NULL it
+ * receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
+ * cancelling one caller never cancels the request other callers share. A NULL callback is
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * As `runbeam_resolver_outbound()`; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_outbound_async(const runbeam_resolver *resolver,
+                                               const char *reference,
+                                               const char *path,
+                                               runbeam_outbound_callback callback,
+                                               void *user_data,
+                                               runbeam_cancel **cancel_out);
+
+/**
+ * The URL to send the request to: the resource's URL followed by the path. Borrowed from
+ * `outbound` (valid until `runbeam_outbound_free()`; do not free); NULL if `outbound` is
+ * NULL. The same holds for every string getter.
+ *
+ * # Safety
+ * `outbound` is NULL or a live handle (the same holds for every getter).
+ */
+const char *runbeam_outbound_url(const runbeam_outbound *outbound);
+
+/**
+ * **The secret**: the value of the `Authorization` header to send, `Bearer <mesh token>` —
+ * the only header librunbeam adds. A credential: valid for the destination's URL until
+ * `runbeam_outbound_token_expires_at()` (mesh tokens live 5 minutes; the resolver hands out
+ * a new one from 30 s before expiry, so a handle obtained now is good for at least that
+ * long). Borrowed from `outbound` and **zeroized by `runbeam_outbound_free()`**: copy it only
+ * into the request (and wipe that copy), never log or print it. NULL if `outbound` is NULL.
+ *
+ * ```c
+ * char header[8192];
+ * snprintf(header, sizeof header, "Authorization: %s", runbeam_outbound_authorization_secret(out));
+ * ```
+ *
+ * # Safety
+ * `outbound` is NULL or a live handle.
+ */
+const char *runbeam_outbound_authorization_secret(const runbeam_outbound *outbound);
+
+/**
+ * The resource's URL the path was appended to (the first URL of its resolution; the mesh
+ * token's `dest_url`).
+ *
+ * # Safety
+ * `outbound` is NULL or a live handle.
+ */
+const char *runbeam_outbound_base_url(const runbeam_outbound *outbound);
+
+/**
+ * The mesh (its configuration name) the token was issued for.
+ *
+ * # Safety
+ * `outbound` is NULL or a live handle.
+ */
+const char *runbeam_outbound_mesh(const runbeam_outbound *outbound);
+
+/**
+ * The reference, in its canonical spelling.
+ *
+ * # Safety
+ * `outbound` is NULL or a live handle.
+ */
+const char *runbeam_outbound_reference(const runbeam_outbound *outbound);
+
+/**
+ * Whether the resolution was a stale answer, served because the provider failed (see
+ * `runbeam_resolution_is_stale()`); false if `outbound` is NULL.
+ *
+ * # Safety
+ * `outbound` is NULL or a live handle.
+ */
+bool runbeam_outbound_is_stale(const runbeam_outbound *outbound);
+
+/**
+ * When the mesh token expires, in Unix seconds; 0 if `outbound` is NULL.
+ *
+ * # Safety
+ * `outbound` is NULL or a live handle.
+ */
+int64_t runbeam_outbound_token_expires_at(const runbeam_outbound *outbound);
+
+/**
+ * When the mesh token expires, as RFC 3339 text.
+ *
+ * # Safety
+ * `outbound` is NULL or a live handle.
+ */
+const char *runbeam_outbound_token_expires_at_rfc3339(const runbeam_outbound *outbound);
+
+/**
+ * Releases an outbound handle, zeroizing its copies of the `Authorization` header; every
+ * string borrowed from it becomes invalid. NULL is a no-op.
+ *
+ * # Safety
+ * `outbound` is NULL or a handle not freed before.
+ */
+void runbeam_outbound_free(runbeam_outbound *outbound);
 
 /**
  * The message of the last failing call on this thread, or `""` when the last call succeeded.

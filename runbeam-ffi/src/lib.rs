@@ -59,6 +59,7 @@
 mod claims;
 mod client;
 mod config;
+mod edge;
 mod error;
 #[cfg(feature = "fault-injection")]
 mod fault;
@@ -82,6 +83,7 @@ use std::ffi::c_char;
 pub use claims::*;
 pub use client::*;
 pub use config::*;
+pub use edge::*;
 pub use error::{
     runbeam_last_error_attempts, runbeam_last_error_field_errors_json,
     runbeam_last_error_http_status, runbeam_last_error_kind, runbeam_last_error_message,

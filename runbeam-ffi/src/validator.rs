@@ -430,7 +430,7 @@ pub unsafe extern "C" fn runbeam_validator_config_free(config: *mut runbeam_vali
 #[allow(non_camel_case_types)]
 pub struct runbeam_validator {
     pub(crate) validator: Validator,
-    runtime: Runtime,
+    pub(crate) runtime: Runtime,
 }
 
 /// The callback of `runbeam_validator_validate_async()` and

@@ -1,0 +1,1097 @@
+//! The HTTP edge of a C gateway (docs/edge.md) over `runbeam_core::edge` and the core's
+//! one-step calls: the inbound user-JWT check (`runbeam_validator_authenticate`), the inbound
+//! mesh guard (`runbeam_resolver_verify_mesh_request`), the outbound helper
+//! (`runbeam_resolver_outbound`, a `runbeam_outbound` handle), `runbeam_join_path`, and the
+//! HTTP answer to a failed call (`runbeam_refusal_from_last_error`, `runbeam_refusal_for_status`).
+//!
+//! Nothing is decided here: the status table, the bearer parsing, the URL joining and the
+//! retry-after rules are the core's (`Refusal`, `bearer_token`, `join_path`,
+//! `Resolver::outbound_attempt`, …). Like the rest of the ABI the blocking forms answer a
+//! cached result on the calling thread, the `_cached` forms never do I/O and the `_async`
+//! forms call their callback exactly once on a runtime thread.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::ptr;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use runbeam_core::Error;
+use runbeam_core::attempt::Attempt;
+use runbeam_core::edge::{CONTENT_TYPE, MAX_PATH_BYTES, Refusal, Stage, join_path};
+use runbeam_core::jwt::Claims;
+use runbeam_core::resolve::Outbound;
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use crate::claims::runbeam_claims;
+use crate::client::runbeam_cancel;
+use crate::error::{
+    self, runbeam_last_error_retry_after_ms, runbeam_last_error_status, to_cstring,
+};
+use crate::guard::{
+    free_handle, guard, guard_value, handle_arg, invalid_argument, opt_str_arg, out_arg,
+    read_handle, str_arg,
+};
+use crate::resolver::runbeam_resolver;
+use crate::runtime::{Completion, HandleCallback, Runtime, callback_arg};
+use crate::status::{RUNBEAM_OK, RUNBEAM_STATUS_INTERNAL, kind_of, runbeam_status};
+use crate::strings::{into_c_string, secret_c_bytes};
+use crate::validator::{runbeam_claims_callback, runbeam_validator};
+
+// ---------------------------------------------------------------------------------------------
+// Refusals
+// ---------------------------------------------------------------------------------------------
+
+/// Where a failed check happened; it decides what a JWT error means (docs/edge.md). Integer
+/// values are stable.
+#[allow(non_camel_case_types)]
+pub type runbeam_stage = i32;
+/// The user's JWT on an inbound request (`runbeam_validator_authenticate()`): a bad token is
+/// the client's, 401.
+pub const RUNBEAM_STAGE_USER_TOKEN: runbeam_stage = 0;
+/// A partner gateway's mesh token on an inbound request
+/// (`runbeam_resolver_verify_mesh_request()`): a bad token is the caller's, 401.
+pub const RUNBEAM_STAGE_MESH_TOKEN: runbeam_stage = 1;
+/// Resolving a reference and obtaining its mesh token for an outbound request
+/// (`runbeam_resolver_outbound()`): a JWT error there is the Cloud's (503), a reference outside
+/// the mesh 403.
+pub const RUNBEAM_STAGE_OUTBOUND: runbeam_stage = 2;
+
+/// Unused slots at the end of `runbeam_refusal`, for members later versions add.
+pub const RUNBEAM_REFUSAL_RESERVED: usize = 4;
+
+/// The most bytes of a request path (with its query) `runbeam_join_path()` and
+/// `runbeam_resolver_outbound()` accept.
+pub const RUNBEAM_EDGE_MAX_PATH_BYTES: usize = 8192;
+
+const _: () = assert!(RUNBEAM_EDGE_MAX_PATH_BYTES == MAX_PATH_BYTES);
+
+/// The HTTP answer to a request that failed a librunbeam check, filled by
+/// `runbeam_refusal_from_last_error()` or `runbeam_refusal_for_status()` (docs/edge.md has
+/// the table): send `status` with `Content-Type: <content_type>`, the `WWW-Authenticate` and
+/// `Retry-After` headers when given, and `body`. Never a 500.
+///
+/// Every string is static (never free it; the struct may be copied and kept). The caller
+/// allocates the struct (on the stack): later versions put new members in `reserved`, so its
+/// size and layout never change.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy)]
+pub struct runbeam_refusal {
+    /// The HTTP status: 400, 401, 403, 404 or 503.
+    pub status: u16,
+    /// The kind of the error it answers, as `runbeam_last_error_kind()` names it
+    /// (`"JwtExpired"`, `"NotInMesh"`, …): for the host's log, not for the client.
+    pub kind: *const c_char,
+    /// The `WWW-Authenticate` value of every 401 (`Bearer error="invalid_token"`); NULL for
+    /// the other statuses.
+    pub www_authenticate: *const c_char,
+    /// The `Retry-After` value in seconds of every 503 (the Cloud's own when it sent one,
+    /// else 5 for a transient failure and 30 for one that needs an operator); 0 (send no
+    /// `Retry-After`) for the other statuses.
+    pub retry_after_secs: u64,
+    /// The JSON body: `{"error":"<code>"}` with a fixed code per answer (`invalid_token`,
+    /// `not_in_mesh`, `forbidden`, `invalid_request`, `not_found`, `unavailable`). It never
+    /// quotes the request, the token or the error message.
+    pub body: *const c_char,
+    /// The body's media type: `"application/json"`.
+    pub content_type: *const c_char,
+    /// 0; later versions put new members here.
+    pub reserved: [u64; RUNBEAM_REFUSAL_RESERVED],
+}
+
+/// A static C string with the text of `text` (the core's answers are static strings without
+/// a NUL): each distinct text is copied once and kept for the life of the process. The core
+/// has a handful of them, so the table stays that small.
+fn static_c(text: &'static str) -> *const c_char {
+    static TABLE: OnceLock<Mutex<HashMap<&'static str, &'static CStr>>> = OnceLock::new();
+    let mut table = TABLE
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    table
+        .entry(text)
+        .or_insert_with(|| Box::leak(to_cstring(text).into_boxed_c_str()))
+        .as_ptr()
+}
+
+fn stage_of(stage: runbeam_stage) -> Result<Stage, Error> {
+    match stage {
+        RUNBEAM_STAGE_USER_TOKEN => Ok(Stage::UserToken),
+        RUNBEAM_STAGE_MESH_TOKEN => Ok(Stage::MeshToken),
+        RUNBEAM_STAGE_OUTBOUND => Ok(Stage::Outbound),
+        other => Err(invalid_argument(format!(
+            "argument 'stage' is {other}: not a RUNBEAM_STAGE_* value"
+        ))),
+    }
+}
+
+fn to_c(refusal: &Refusal) -> runbeam_refusal {
+    runbeam_refusal {
+        status: refusal.status(),
+        kind: refusal.kind().c_name().as_ptr(),
+        www_authenticate: refusal.www_authenticate().map_or(ptr::null(), static_c),
+        retry_after_secs: refusal.retry_after_secs().unwrap_or(0),
+        body: static_c(refusal.body()),
+        content_type: static_c(CONTENT_TYPE),
+        reserved: [0; RUNBEAM_REFUSAL_RESERVED],
+    }
+}
+
+/// The refusal of an error of status `status` at `stage`, the Cloud having asked to wait
+/// `retry_after_ms` (negative: it did not say).
+fn refusal_for(
+    status: runbeam_status,
+    stage: runbeam_stage,
+    retry_after_ms: i64,
+) -> Result<Refusal, Error> {
+    let stage = stage_of(stage)?;
+    let kind = kind_of(status).ok_or_else(|| {
+        invalid_argument(if status == RUNBEAM_OK {
+            "there is no failure to answer: the status is RUNBEAM_OK (no librunbeam call \
+             failed on this thread since the last successful one)"
+                .to_string()
+        } else {
+            format!("argument 'status' is {status}: not a RUNBEAM_STATUS_* value")
+        })
+    })?;
+    let retry_after = u64::try_from(retry_after_ms)
+        .ok()
+        .map(Duration::from_millis);
+    Ok(Refusal::for_kind(kind, stage, retry_after))
+}
+
+/// Runs a refusal export: on success the thread's last error is left as it was (the host
+/// still logs it after answering); on failure it becomes the failure.
+fn fill_refusal(
+    function: &str,
+    out: *mut runbeam_refusal,
+    make: impl FnOnce() -> Result<Refusal, Error>,
+) -> runbeam_status {
+    guard_value(function, RUNBEAM_STATUS_INTERNAL, || {
+        let filled = out_arg(out, "out").and_then(|out| {
+            let refusal = make()?;
+            // SAFETY: non-NULL, and writable per the caller's contract.
+            unsafe { out.write(to_c(&refusal)) };
+            Ok(())
+        });
+        match filled {
+            Ok(()) => RUNBEAM_OK,
+            Err(e) => error::set(e),
+        }
+    })
+}
+
+/// The HTTP answer to the librunbeam call that just failed on this thread, made at `stage`:
+/// fills `*out` from the thread's last error (its status and the Cloud's `Retry-After`). Call
+/// it right after the failed call — or inside the callback of a failed `_async` call, where
+/// the last error describes that failure. It does not change the last error, so the host can
+/// still log `runbeam_last_error_message()` afterwards (the message is for the host's log,
+/// never for the client).
+///
+/// Errors (the last error then describes them): `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL
+/// `out`, a `stage` that is not a `RUNBEAM_STAGE_*` value, or when no call failed (the last
+/// call on this thread succeeded). `*out` is written only on success.
+///
+/// ```c
+/// runbeam_claims *claims = NULL;
+/// if (runbeam_validator_authenticate(validator, authorization, &claims) != RUNBEAM_OK) {
+///     runbeam_refusal r;
+///     runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, &r);
+///     fprintf(stderr, "refused (%s): %s\n", r.kind, runbeam_last_error_message());
+///     struct MHD_Response *res = MHD_create_response_from_buffer(
+///         strlen(r.body), (void *)r.body, MHD_RESPMEM_PERSISTENT);
+///     MHD_add_response_header(res, "Content-Type", r.content_type);
+///     if (r.www_authenticate != NULL)
+///         MHD_add_response_header(res, "WWW-Authenticate", r.www_authenticate);
+///     if (r.retry_after_secs > 0) {
+///         char secs[24];
+///         snprintf(secs, sizeof secs, "%llu", (unsigned long long)r.retry_after_secs);
+///         MHD_add_response_header(res, "Retry-After", secs);
+///     }
+///     MHD_queue_response(connection, r.status, res);
+///     MHD_destroy_response(res);
+/// }
+/// ```
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_refusal_from_last_error(
+    stage: runbeam_stage,
+    out: *mut runbeam_refusal,
+) -> runbeam_status {
+    fill_refusal("runbeam_refusal_from_last_error", out, || {
+        refusal_for(
+            runbeam_last_error_status(),
+            stage,
+            runbeam_last_error_retry_after_ms(),
+        )
+    })
+}
+
+/// The HTTP answer to a failure of status `status` at `stage`, the Cloud having asked to wait
+/// `retry_after_ms` milliseconds (`runbeam_last_error_retry_after_ms()` of that failure; -1
+/// or any negative value: it did not say). For a host that kept the status of a failure to
+/// answer it later, on another thread (from an `_async` callback, say);
+/// `runbeam_refusal_from_last_error()` is this with the thread's last error. It does not
+/// change the last error either.
+///
+/// Errors: `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL `out`, `RUNBEAM_OK` or an unknown
+/// `status`, or an unknown `stage`.
+///
+/// ```c
+/// // in a runbeam_outbound_callback: keep what the answer needs, answer on the HTTP thread
+/// request->status = status;
+/// request->retry_after_ms = runbeam_last_error_retry_after_ms();
+/// // later
+/// runbeam_refusal r;
+/// runbeam_refusal_for_status(request->status, RUNBEAM_STAGE_OUTBOUND, request->retry_after_ms, &r);
+/// ```
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_refusal_for_status(
+    status: runbeam_status,
+    stage: runbeam_stage,
+    retry_after_ms: i64,
+    out: *mut runbeam_refusal,
+) -> runbeam_status {
+    fill_refusal("runbeam_refusal_for_status", out, || {
+        refusal_for(status, stage, retry_after_ms)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+
+/// The URL `base` followed by the request path `path` (with its query, if any), as a new
+/// string at `*out` (release it with `runbeam_string_free()`): what a mesh guard verifies as
+/// the URL being served (`base` = the gateway's public base URL, the one registered for its
+/// ingress in Runbeam Cloud — never the `Host` header, which the client controls) and what
+/// `runbeam_resolver_outbound()` sends to.
+///
+/// `path` is the request target as received, **not percent-decoded** (with libmicrohttpd:
+/// the URI given to `MHD_OPTION_URI_LOG_CALLBACK`). A path that could leave `base` is refused
+/// with `RUNBEAM_STATUS_INVALID_ARGUMENT` (a 400 at any stage): not starting with a single
+/// `/`, a backslash, control character, space or fragment, more than
+/// `RUNBEAM_EDGE_MAX_PATH_BYTES`, `..` segments (encoded ones too) climbing above `base`, an
+/// encoded `/`, `\` or NUL, a double encoding, a malformed escape, a `..;` segment. `base`
+/// must be an http(s) URL with a host, without user name, password, query or fragment. The
+/// message does not quote the path. NULL or non-UTF-8 arguments are
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` too. No I/O.
+///
+/// ```c
+/// char *served = NULL;
+/// if (runbeam_join_path("https://dicom.radiology.example.com", "/studies?modality=CT",
+///                       &served) == RUNBEAM_OK) {
+///     // "https://dicom.radiology.example.com/studies?modality=CT"
+///     runbeam_string_free(served);
+/// }
+/// ```
+///
+/// # Safety
+/// `base` and `path` are NULL or NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_join_path(
+    base: *const c_char,
+    path: *const c_char,
+    out: *mut *mut c_char,
+) -> runbeam_status {
+    guard("runbeam_join_path", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let base = unsafe { str_arg(base, "base") }?;
+        // SAFETY: forwarded contract.
+        let path = unsafe { str_arg(path, "path") }?;
+        let joined = join_path(base, path)?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = into_c_string(&joined) };
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbound checks
+// ---------------------------------------------------------------------------------------------
+
+/// The value of an `Authorization` header as the core takes it: NULL is a request without
+/// one. The header is request data, not the host's: bytes that are not UTF-8 are handed on
+/// with U+FFFD in their place, for the core to refuse as a malformed header (`JwtInvalid`,
+/// a 401) as it refuses any other — never the `InvalidArgument` (400) of a host's mistake.
+///
+/// # Safety
+/// `authorization` is NULL or NUL-terminated, and outlives the borrow.
+unsafe fn authorization_arg<'a>(authorization: *const c_char) -> Option<Cow<'a, str>> {
+    if authorization.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(authorization) }.to_bytes();
+    Some(String::from_utf8_lossy(bytes))
+}
+
+fn write_claims(out: *mut *mut runbeam_claims, claims: Option<Arc<Claims>>) {
+    let handle = claims.map_or(ptr::null_mut(), runbeam_claims::into_raw);
+    // SAFETY: callers checked `out` is non-NULL; writable per their contract.
+    unsafe { *out = handle };
+}
+
+/// The answer of an attempt if it needs no I/O; `None` (the pending work dropped unstarted)
+/// when it does.
+fn ready<T>(attempt: Attempt<T>) -> Option<Result<T, Error>> {
+    match attempt {
+        Attempt::Ready(result) => Some(result),
+        Attempt::Pending(_) => None,
+    }
+}
+
+/// Starts `attempt` on `runtime`; its result, turned into a handle by `into_raw`, goes to
+/// `callback` exactly once.
+fn spawn<T: Send + 'static, H: 'static>(
+    function: &'static str,
+    runtime: &Runtime,
+    attempt: Attempt<T>,
+    callback: Option<HandleCallback<H>>,
+    into_raw: fn(T) -> *mut H,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> Result<(), Error> {
+    let completion = Completion::handle(callback_arg(callback)?, user_data, into_raw);
+    runtime.start(function, attempt.finish(), completion, cancel_out)
+}
+
+/// The inbound user-JWT check of a gateway, as one call: the bearer token of the
+/// `Authorization` header value `authorization` (NULL: the request had no such header)
+/// validated (docs/spec.md §4) and its claims written to `*out_claims` (a new handle: free it
+/// with `runbeam_claims_free()`). Blocking, but only when keys must be fetched (first use, TTL
+/// passed, an unknown `kid`): otherwise it answers on the calling thread without I/O, a
+/// repeated token from the verified-token cache.
+///
+/// Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, …)`:
+/// `RUNBEAM_STATUS_JWT_INVALID` for no header, a header that is not `Bearer <token>` (any
+/// bytes, UTF-8 or not: it is request data) and every token that does not verify,
+/// `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER` (all 401), or the key fetch's error (`_TRANSPORT`,
+/// `_TIMEOUT`, `_SERVER_ERROR`, …: 503). `RUNBEAM_STATUS_INVALID_ARGUMENT` for a NULL
+/// `validator` or `out_claims`, or when keys must be fetched and the call comes from a
+/// librunbeam callback (use the `_async` form there). Messages never quote the token.
+///
+/// ```c
+/// const char *authorization = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+///                                                         "Authorization");
+/// runbeam_claims *user = NULL;
+/// if (runbeam_validator_authenticate(validator, authorization, &user) != RUNBEAM_OK)
+///     return refuse(connection, RUNBEAM_STAGE_USER_TOKEN); // 401 + WWW-Authenticate, or 503
+/// printf("request of %s\n", runbeam_claims_user_email(user));
+/// runbeam_claims_free(user);
+/// ```
+///
+/// # Safety
+/// `validator` is NULL or a live validator; `authorization` is NULL or NUL-terminated;
+/// `out_claims` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_validator_authenticate(
+    validator: *const runbeam_validator,
+    authorization: *const c_char,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_validator_authenticate";
+    guard(NAME, || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let v = unsafe { handle_arg(validator, "validator") }?;
+        // SAFETY: forwarded contract.
+        let header = unsafe { authorization_arg(authorization) };
+        let claims = v
+            .runtime
+            .wait(NAME, v.validator.authenticate_attempt(header.as_deref()))?;
+        write_claims(out, Some(claims));
+        Ok(())
+    })
+}
+
+/// `runbeam_validator_authenticate()` with cached keys only: never does I/O and never blocks,
+/// on any thread (callbacks included). When keys must be fetched first it returns
+/// `RUNBEAM_OK` with `*out_claims` set to **NULL**: then call the blocking or `_async` form.
+/// Otherwise the same answers and errors (a missing or malformed header is known at once).
+///
+/// ```c
+/// runbeam_claims *user = NULL;
+/// runbeam_status s = runbeam_validator_authenticate_cached(validator, authorization, &user);
+/// if (s == RUNBEAM_OK && user == NULL)   // keys not cached: go async
+///     s = runbeam_validator_authenticate_async(validator, authorization, on_user, request, NULL);
+/// ```
+///
+/// # Safety
+/// As `runbeam_validator_authenticate()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_validator_authenticate_cached(
+    validator: *const runbeam_validator,
+    authorization: *const c_char,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    guard("runbeam_validator_authenticate_cached", || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let v = unsafe { handle_arg(validator, "validator") }?;
+        // SAFETY: forwarded contract.
+        let header = unsafe { authorization_arg(authorization) };
+        let claims = ready(v.validator.authenticate_attempt(header.as_deref())).transpose()?;
+        write_claims(out, claims);
+        Ok(())
+    })
+}
+
+/// Callback form of `runbeam_validator_authenticate()`: returns at once (the header is
+/// copied); `callback` (a `runbeam_claims_callback`) gets the claims or the error exactly once
+/// on a runtime thread, a cached answer included — there, answer a failure with
+/// `runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, …)`. If `cancel_out` is not NULL
+/// it receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`).
+/// A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+///
+/// # Safety
+/// As `runbeam_validator_authenticate()`; `user_data` is handed back untouched on the runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_validator_authenticate_async(
+    validator: *const runbeam_validator,
+    authorization: *const c_char,
+    callback: runbeam_claims_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_validator_authenticate_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let v = unsafe { handle_arg(validator, "validator") }?;
+        callback_arg(callback)?;
+        // SAFETY: forwarded contract.
+        let header = unsafe { authorization_arg(authorization) };
+        let attempt =
+            Attempt::guarded(NAME, || v.validator.authenticate_attempt(header.as_deref()));
+        spawn(
+            NAME,
+            &v.runtime,
+            attempt,
+            callback,
+            runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// The mesh guard's arguments: `mesh` required and not empty, `served_url` optional.
+///
+/// # Safety
+/// Both are NULL or NUL-terminated.
+unsafe fn mesh_request_args<'a>(
+    mesh: *const c_char,
+    served_url: *const c_char,
+) -> Result<(&'a str, Option<&'a str>), Error> {
+    // SAFETY: forwarded contract.
+    let mesh = unsafe { str_arg(mesh, "mesh") }?;
+    if mesh.is_empty() {
+        return Err(invalid_argument("argument 'mesh' is empty".to_string()));
+    }
+    // SAFETY: forwarded contract.
+    let served = unsafe { opt_str_arg(served_url, "served_url") }?;
+    Ok((mesh, served))
+}
+
+/// The inbound mesh guard of an ingress, as one call: the mesh token of the `Authorization`
+/// header value `authorization` (NULL: the request had none) verified for `mesh` (its
+/// configuration name or Cloud id) — signature, trusted issuer (the mesh's provider),
+/// `aud == "mesh:<id>"`, `mesh_id`, expiry — and, when `served_url` is not NULL, that the URL
+/// being served lies under the token's `dest_url`; its claims written to `*out_claims` (a new
+/// handle: `runbeam_claims_free()`; `sub` is `gateway:<id>` of the caller, the custom claim
+/// `source_team` through `runbeam_claims_get_json()`). Blocking only when keys must be
+/// fetched; no machine token is needed.
+///
+/// `served_url` is the gateway's public base URL (the one registered for its ingress in
+/// Runbeam Cloud — never the `Host` header) followed by the request path:
+/// `runbeam_join_path(public_url, path, …)`. With NULL, only the mesh, audience, signature and
+/// expiry are checked: a token issued for another resource of the mesh is accepted — pass it
+/// whenever the gateway serves more than one resource.
+///
+/// Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_MESH_TOKEN, …)`:
+/// `RUNBEAM_STATUS_JWT_INVALID` (no header, not `Bearer <token>`, malformed, bad signature,
+/// another mesh or destination, a user JWT), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER` (all 401);
+/// `_NOT_IN_MESH` for a mesh this gateway is not in (403); the key fetch's errors (503).
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL `resolver`, `mesh` or `out_claims`, an empty
+/// `mesh`, a non-UTF-8 `mesh` or `served_url`, a `served_url` that is not a URL, or a call
+/// from a librunbeam callback when keys must be fetched. Messages never quote the token.
+///
+/// ```c
+/// char *served = NULL;
+/// runbeam_claims *caller = NULL;
+/// if (runbeam_join_path(public_url, raw_target, &served) != RUNBEAM_OK ||
+///     runbeam_resolver_verify_mesh_request(resolver, authorization, "imaging-integration",
+///                                          served, &caller) != RUNBEAM_OK) {
+///     runbeam_string_free(served);
+///     return refuse(connection, RUNBEAM_STAGE_MESH_TOKEN); // 400, 401, 403 or 503
+/// }
+/// printf("call from %s\n", runbeam_claims_sub(caller));
+/// runbeam_claims_free(caller);
+/// runbeam_string_free(served);
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `authorization`, `mesh` and `served_url` are NULL or
+/// NUL-terminated; `out_claims` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request(
+    resolver: *const runbeam_resolver,
+    authorization: *const c_char,
+    mesh: *const c_char,
+    served_url: *const c_char,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_resolver_verify_mesh_request";
+    guard(NAME, || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
+        // SAFETY: forwarded contract.
+        let header = unsafe { authorization_arg(authorization) };
+        let claims = r.runtime.wait(
+            NAME,
+            r.resolver
+                .verify_mesh_request_attempt(header.as_deref(), mesh, served),
+        )?;
+        write_claims(out, Some(claims));
+        Ok(())
+    })
+}
+
+/// `runbeam_resolver_verify_mesh_request()` with cached keys only: never does I/O, on any
+/// thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
+///
+/// # Safety
+/// As `runbeam_resolver_verify_mesh_request()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request_cached(
+    resolver: *const runbeam_resolver,
+    authorization: *const c_char,
+    mesh: *const c_char,
+    served_url: *const c_char,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    guard("runbeam_resolver_verify_mesh_request_cached", || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
+        // SAFETY: forwarded contract.
+        let header = unsafe { authorization_arg(authorization) };
+        let claims = ready(
+            r.resolver
+                .verify_mesh_request_attempt(header.as_deref(), mesh, served),
+        )
+        .transpose()?;
+        write_claims(out, claims);
+        Ok(())
+    })
+}
+
+/// Callback form of `runbeam_resolver_verify_mesh_request()`: `callback` (a
+/// `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
+/// the header, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
+///
+/// # Safety
+/// As `runbeam_resolver_verify_mesh_request()`; `user_data` is handed back untouched on the
+/// runtime thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request_async(
+    resolver: *const runbeam_resolver,
+    authorization: *const c_char,
+    mesh: *const c_char,
+    served_url: *const c_char,
+    callback: runbeam_claims_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_resolver_verify_mesh_request_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        callback_arg(callback)?;
+        // SAFETY: forwarded contract.
+        let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
+        // SAFETY: forwarded contract.
+        let header = unsafe { authorization_arg(authorization) };
+        let attempt = Attempt::guarded(NAME, || {
+            r.resolver
+                .verify_mesh_request_attempt(header.as_deref(), mesh, served)
+        });
+        spawn(
+            NAME,
+            &r.runtime,
+            attempt,
+            callback,
+            runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound
+// ---------------------------------------------------------------------------------------------
+
+/// What to send to reach a partner's resource through the mesh, from
+/// `runbeam_resolver_outbound()`: the URL and the `Authorization` header value carrying the
+/// mesh token (`runbeam_outbound_authorization_secret()`), with the resource's URL, the mesh,
+/// the reference, whether the resolution was stale and when the token expires. The host sends
+/// the request with its own HTTP client (libcurl, …), with its own deadline.
+///
+/// Immutable: read it from any thread. Release it with `runbeam_outbound_free()`, which
+/// zeroizes its copies of the header; strings borrowed from it are valid until then (the
+/// strings are made on first use).
+#[allow(non_camel_case_types)]
+pub struct runbeam_outbound {
+    outbound: Outbound,
+    url: OnceLock<CString>,
+    /// `Bearer <mesh token>`, NUL-terminated, zeroized on drop.
+    authorization: OnceLock<Zeroizing<Vec<u8>>>,
+    text: [OnceLock<CString>; TEXT_FIELDS],
+}
+
+#[derive(Clone, Copy)]
+enum Text {
+    BaseUrl,
+    Mesh,
+    Reference,
+    ExpiresAt,
+}
+
+const TEXT_FIELDS: usize = 4;
+
+impl runbeam_outbound {
+    fn into_raw(outbound: Outbound) -> *mut runbeam_outbound {
+        Box::into_raw(Box::new(runbeam_outbound {
+            outbound,
+            url: OnceLock::new(),
+            authorization: OnceLock::new(),
+            text: [const { OnceLock::new() }; TEXT_FIELDS],
+        }))
+    }
+
+    fn text(&self, field: Text) -> *const c_char {
+        self.text[field as usize]
+            .get_or_init(|| {
+                let o = &self.outbound;
+                match field {
+                    Text::BaseUrl => to_cstring(o.base_url()),
+                    Text::Mesh => to_cstring(o.mesh()),
+                    Text::Reference => to_cstring(o.reference()),
+                    Text::ExpiresAt => {
+                        let at = o.token_expires_at();
+                        to_cstring(
+                            &at.format(&Rfc3339)
+                                .unwrap_or_else(|_| at.unix_timestamp().to_string()),
+                        )
+                    }
+                }
+            })
+            .as_ptr()
+    }
+}
+
+/// # Safety
+/// `outbound` is NULL or a live handle.
+unsafe fn text_of(function: &str, outbound: *const runbeam_outbound, field: Text) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { read_handle(function, outbound, ptr::null(), |o| o.text(field)) }
+}
+
+/// The callback of `runbeam_resolver_outbound_async()`, called **exactly once** per accepted
+/// call on a librunbeam runtime thread (rules: `runbeam_resolution_callback`). On success
+/// `outbound` is a **new handle owned by the callback** (free it with
+/// `runbeam_outbound_free()`, now or later, on any thread) and `error_message` NULL; on
+/// failure `outbound` is NULL, `status` the error's code and `error_message` its message
+/// (valid during the call only) — answer it with
+/// `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)` during the call.
+#[allow(non_camel_case_types)]
+pub type runbeam_outbound_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        status: runbeam_status,
+        outbound: *mut runbeam_outbound,
+        error_message: *const c_char,
+    ),
+>;
+
+/// Everything to send a request for `path` to the resource `reference` through the mesh, as a
+/// new handle at `*out` (free it with `runbeam_outbound_free()`): resolves the reference
+/// (cached, as `runbeam_resolver_resolve()`), takes its first URL, appends `path` — the
+/// request target as received, with its query, not percent-decoded; refused if it could leave
+/// that URL (see `runbeam_join_path()`) — and obtains the mesh token of the mesh listing the
+/// reference, issued for the resource's URL (cached until 30 s before it expires, as
+/// `runbeam_resolver_mesh_token()`; one token serves every path under that URL). With the
+/// resolution and the token cached it answers on the calling thread without I/O; otherwise it
+/// blocks for the Cloud, within the client's deadline (a stale resolution is served while the
+/// Cloud fails, flagged by `runbeam_outbound_is_stale()`).
+///
+/// Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)`:
+/// `RUNBEAM_STATUS_NOT_IN_MESH` / `_UNKNOWN_PROVIDER` for a reference no enabled mesh lists
+/// (403, no request made); `_PERMISSION_DENIED` (the Cloud refused: 403); `_NOT_FOUND` (404);
+/// `_INVALID_REFERENCE`, and `_INVALID_ARGUMENT` for a path that would leave the resource or a
+/// resource without a URL (400); the Cloud, network and machine-token errors when no stale
+/// answer can be served (503). `RUNBEAM_STATUS_INVALID_ARGUMENT` also for NULL or non-UTF-8
+/// arguments, or a call from a librunbeam callback when a request is needed (use the `_async`
+/// form).
+///
+/// ```c
+/// runbeam_outbound *out = NULL;
+/// if (runbeam_resolver_outbound(resolver, "runbeam.radiology-dept.ingress.name.dicomweb",
+///                               "/studies?modality=CT", &out) != RUNBEAM_OK)
+///     return refuse(connection, RUNBEAM_STAGE_OUTBOUND); // 400, 403, 404 or 503
+/// char header[8192];
+/// snprintf(header, sizeof header, "Authorization: %s", runbeam_outbound_authorization_secret(out));
+/// struct curl_slist *headers = curl_slist_append(NULL, header);
+/// explicit_bzero(header, sizeof header);
+/// curl_easy_setopt(curl, CURLOPT_URL, runbeam_outbound_url(out));
+/// curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+/// curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+/// CURLcode sent = curl_easy_perform(curl);
+/// curl_slist_free_all(headers);
+/// runbeam_outbound_free(out); // zeroizes the header
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `reference` and `path` are NULL or NUL-terminated;
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_outbound(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    path: *const c_char,
+    out: *mut *mut runbeam_outbound,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_resolver_outbound";
+    guard(NAME, || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let (reference, path) = unsafe { outbound_args(reference, path) }?;
+        let outbound = r
+            .runtime
+            .wait(NAME, r.resolver.outbound_attempt(reference, path))?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = runbeam_outbound::into_raw(outbound) };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// Both are NULL or NUL-terminated.
+unsafe fn outbound_args<'a>(
+    reference: *const c_char,
+    path: *const c_char,
+) -> Result<(&'a str, &'a str), Error> {
+    // SAFETY: forwarded contract.
+    let reference = unsafe { str_arg(reference, "reference") }?;
+    // SAFETY: forwarded contract.
+    let path = unsafe { str_arg(path, "path") }?;
+    Ok((reference, path))
+}
+
+/// `runbeam_resolver_outbound()` without I/O, on any thread (callbacks included): when a
+/// request would be needed (the resolution or the mesh token is not cached) it returns
+/// `RUNBEAM_OK` with `*out` set to **NULL** — then call the blocking or `_async` form.
+/// Otherwise the same answers and errors (a reference outside the mesh is known at once).
+///
+/// ```c
+/// runbeam_outbound *out = NULL;
+/// runbeam_status s = runbeam_resolver_outbound_cached(resolver, ref, path, &out);
+/// if (s == RUNBEAM_OK && out == NULL)   // not cached: go async
+///     s = runbeam_resolver_outbound_async(resolver, ref, path, on_outbound, request, NULL);
+/// ```
+///
+/// # Safety
+/// As `runbeam_resolver_outbound()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_outbound_cached(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    path: *const c_char,
+    out: *mut *mut runbeam_outbound,
+) -> runbeam_status {
+    guard("runbeam_resolver_outbound_cached", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let (reference, path) = unsafe { outbound_args(reference, path) }?;
+        let outbound = r.resolver.outbound_cached(reference, path).transpose()?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = outbound.map_or(ptr::null_mut(), runbeam_outbound::into_raw) };
+        Ok(())
+    })
+}
+
+/// Callback form of `runbeam_resolver_outbound()`: returns at once (the reference and path are
+/// copied); `callback` gets the handle or the error exactly once on a runtime thread (see
+/// `runbeam_outbound_callback`), a cached answer included. If `cancel_out` is not NULL it
+/// receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
+/// cancelling one caller never cancels the request other callers share. A NULL callback is
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+///
+/// # Safety
+/// As `runbeam_resolver_outbound()`; `user_data` is handed back untouched on the runtime
+/// thread; `cancel_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_outbound_async(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    path: *const c_char,
+    callback: runbeam_outbound_callback,
+    user_data: *mut c_void,
+    cancel_out: *mut *mut runbeam_cancel,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_resolver_outbound_async";
+    guard(NAME, || {
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        callback_arg(callback)?;
+        // SAFETY: forwarded contract.
+        let (reference, path) = unsafe { outbound_args(reference, path) }?;
+        let attempt = Attempt::guarded(NAME, || r.resolver.outbound_attempt(reference, path));
+        spawn(
+            NAME,
+            &r.runtime,
+            attempt,
+            callback,
+            runbeam_outbound::into_raw,
+            user_data,
+            cancel_out,
+        )
+    })
+}
+
+/// The URL to send the request to: the resource's URL followed by the path. Borrowed from
+/// `outbound` (valid until `runbeam_outbound_free()`; do not free); NULL if `outbound` is
+/// NULL. The same holds for every string getter.
+///
+/// # Safety
+/// `outbound` is NULL or a live handle (the same holds for every getter).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_url(outbound: *const runbeam_outbound) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read_handle("runbeam_outbound_url", outbound, ptr::null(), |o| {
+            o.url.get_or_init(|| to_cstring(o.outbound.url())).as_ptr()
+        })
+    }
+}
+
+/// **The secret**: the value of the `Authorization` header to send, `Bearer <mesh token>` —
+/// the only header librunbeam adds. A credential: valid for the destination's URL until
+/// `runbeam_outbound_token_expires_at()` (mesh tokens live 5 minutes; the resolver hands out
+/// a new one from 30 s before expiry, so a handle obtained now is good for at least that
+/// long). Borrowed from `outbound` and **zeroized by `runbeam_outbound_free()`**: copy it only
+/// into the request (and wipe that copy), never log or print it. NULL if `outbound` is NULL.
+///
+/// ```c
+/// char header[8192];
+/// snprintf(header, sizeof header, "Authorization: %s", runbeam_outbound_authorization_secret(out));
+/// ```
+///
+/// # Safety
+/// `outbound` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_authorization_secret(
+    outbound: *const runbeam_outbound,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read_handle(
+            "runbeam_outbound_authorization_secret",
+            outbound,
+            ptr::null(),
+            |o| {
+                o.authorization
+                    .get_or_init(|| secret_c_bytes(o.outbound.authorization().as_bytes()))
+                    .as_ptr()
+                    .cast()
+            },
+        )
+    }
+}
+
+/// The resource's URL the path was appended to (the first URL of its resolution; the mesh
+/// token's `dest_url`).
+///
+/// # Safety
+/// `outbound` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_base_url(
+    outbound: *const runbeam_outbound,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_outbound_base_url", outbound, Text::BaseUrl) }
+}
+
+/// The mesh (its configuration name) the token was issued for.
+///
+/// # Safety
+/// `outbound` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_mesh(outbound: *const runbeam_outbound) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_outbound_mesh", outbound, Text::Mesh) }
+}
+
+/// The reference, in its canonical spelling.
+///
+/// # Safety
+/// `outbound` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_reference(
+    outbound: *const runbeam_outbound,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { text_of("runbeam_outbound_reference", outbound, Text::Reference) }
+}
+
+/// Whether the resolution was a stale answer, served because the provider failed (see
+/// `runbeam_resolution_is_stale()`); false if `outbound` is NULL.
+///
+/// # Safety
+/// `outbound` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_is_stale(outbound: *const runbeam_outbound) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read_handle("runbeam_outbound_is_stale", outbound, false, |o| {
+            o.outbound.is_stale()
+        })
+    }
+}
+
+/// When the mesh token expires, in Unix seconds; 0 if `outbound` is NULL.
+///
+/// # Safety
+/// `outbound` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_token_expires_at(
+    outbound: *const runbeam_outbound,
+) -> i64 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        read_handle("runbeam_outbound_token_expires_at", outbound, 0, |o| {
+            o.outbound.token_expires_at().unix_timestamp()
+        })
+    }
+}
+
+/// When the mesh token expires, as RFC 3339 text.
+///
+/// # Safety
+/// `outbound` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_token_expires_at_rfc3339(
+    outbound: *const runbeam_outbound,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        text_of(
+            "runbeam_outbound_token_expires_at_rfc3339",
+            outbound,
+            Text::ExpiresAt,
+        )
+    }
+}
+
+/// Releases an outbound handle, zeroizing its copies of the `Authorization` header; every
+/// string borrowed from it becomes invalid. NULL is a no-op.
+///
+/// # Safety
+/// `outbound` is NULL or a handle not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_outbound_free(outbound: *mut runbeam_outbound) {
+    // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
+    unsafe { free_handle("runbeam_outbound_free", outbound) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::RUNBEAM_STATUS_INVALID_ARGUMENT;
+    use runbeam_core::ErrorKind;
+    use runbeam_core::edge::WWW_AUTHENTICATE_INVALID_TOKEN;
+
+    fn text(p: *const c_char) -> Option<String> {
+        // SAFETY: NULL or a static NUL-terminated string of this module.
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn a_refusal_is_the_cores_answer_in_static_c_strings() {
+        let mut r = std::mem::MaybeUninit::<runbeam_refusal>::uninit();
+        let status = unsafe {
+            runbeam_refusal_for_status(
+                ErrorKind::JwtExpired.c_status(),
+                RUNBEAM_STAGE_USER_TOKEN,
+                -1,
+                r.as_mut_ptr(),
+            )
+        };
+        assert_eq!(status, RUNBEAM_OK);
+        // SAFETY: written on success.
+        let r = unsafe { r.assume_init() };
+        let core = Refusal::for_kind(ErrorKind::JwtExpired, Stage::UserToken, None);
+        assert_eq!(r.status, core.status());
+        assert_eq!(
+            text(r.www_authenticate).as_deref(),
+            Some(WWW_AUTHENTICATE_INVALID_TOKEN)
+        );
+        assert_eq!(text(r.body).as_deref(), Some(core.body()));
+        assert_eq!(text(r.content_type).as_deref(), Some(CONTENT_TYPE));
+        assert_eq!(text(r.kind).as_deref(), Some("JwtExpired"));
+        assert_eq!(r.retry_after_secs, 0);
+        // The same text is the same pointer: nothing is allocated per refusal.
+        assert_eq!(static_c(core.body()), r.body);
+    }
+
+    #[test]
+    fn every_kind_at_every_stage_matches_the_core() {
+        for kind in ErrorKind::ALL {
+            for (stage, core_stage) in [
+                (RUNBEAM_STAGE_USER_TOKEN, Stage::UserToken),
+                (RUNBEAM_STAGE_MESH_TOKEN, Stage::MeshToken),
+                (RUNBEAM_STAGE_OUTBOUND, Stage::Outbound),
+            ] {
+                for after in [-1i64, 0, 1500, i64::MAX] {
+                    let r = refusal_for(kind.c_status(), stage, after).unwrap();
+                    let retry = u64::try_from(after).ok().map(Duration::from_millis);
+                    assert_eq!(r, Refusal::for_kind(kind, core_stage, retry));
+                    let c = to_c(&r);
+                    assert_ne!(c.status, 500);
+                    assert_eq!(c.retry_after_secs, r.retry_after_secs().unwrap_or(0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusal_arguments_are_checked() {
+        let mut r = std::mem::MaybeUninit::<runbeam_refusal>::uninit();
+        for (status, stage) in [(RUNBEAM_OK, 0), (12345, 0), (400, 3), (400, -1)] {
+            let s = unsafe { runbeam_refusal_for_status(status, stage, -1, r.as_mut_ptr()) };
+            assert_eq!(s, RUNBEAM_STATUS_INVALID_ARGUMENT, "{status} {stage}");
+        }
+        let s = unsafe { runbeam_refusal_for_status(400, 0, -1, ptr::null_mut()) };
+        assert_eq!(s, RUNBEAM_STATUS_INVALID_ARGUMENT);
+    }
+}
