@@ -55,6 +55,27 @@ token = jwt(HEADERS[0], CLAIMS)
 for i, value in enumerate([f"Bearer {token}", f"bearer\t{token}", "Basic dXNlcjpwdw==", f"Bearer {token}, x", "Bearer", f"  BEARER  {token}  "]):
     write("bearer", f"header-{i}", value.encode())
 
+# edge_request: byte 0 picks the base (0-5: runbeam_core::fuzzing::EDGE_BASES, 6-7: the base is
+# the input up to its first 0xFF byte), then the request path (also read as an Authorization
+# header, and its first bytes as a Retry-After).
+EDGE = [
+    (0, b"/studies?modality=CT&limit=10"),
+    (1, b"/studies/1.2.840.113619.2.55.3/series"),
+    (0, b"/a%2f..%2f..%2fadmin"),
+    (1, b"/..;/admin"),
+    (2, b"/%252e%252e/%25%32%65"),
+    (3, b"/.//evil.test/x"),
+    (4, b"/a/./b/../../../c?x=/../y"),
+    (5, b"/%2e%2e/%2E./x"),
+    (3, b"/caf\xc3\xa9/\xef\xbc\x8e\xef\xbc\x8e/@evil.test:8080/x"),
+    (0, b"Bearer " + token.encode()),
+    (6, b"http://user:s3cret@h.example/x\xff/a"),
+    (7, b"HTTP://[::1]:80/wado//\xff/../studies?q"),
+    (6, b"https://h\\evil.test/\xff/x%zz"),
+]
+for i, (mode, body) in enumerate(EDGE):
+    write("edge_request", f"request-{i}", bytes([mode]) + body)
+
 # jwks and api_response: the sample bodies of runbeam-core/src/fuzzing/properties.rs.
 props = (ROOT / "runbeam-core/src/fuzzing/properties.rs").read_text()
 rsa = re.search(r'"kty": "RSA", "kid": "([^"]+)", "use": "sig", "alg": "RS256", "e": "AQAB", "n": "([^"]+)"', props)

@@ -256,6 +256,11 @@ pub fn join_path(base: &str, path: &str) -> Result<String> {
     if !url_within(&base_url, &joined) {
         return Err(bad_path("leaves the base URL"));
     }
+    // `/.//x` under a root base resolves to `//x`, which some servers and frameworks read as
+    // a host.
+    if joined.path().starts_with("//") {
+        return Err(bad_path("must start with a single '/'"));
+    }
     joined.set_query(query);
     Ok(joined.into())
 }
@@ -569,6 +574,11 @@ mod tests {
             let e = join_path(base, bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad:?}");
             assert!(!e.message().contains("admin"), "{e}");
+        }
+        // A path that resolves to one starting with '//' under a root base.
+        for bad in ["/.//evil.test/x", "/a/..//evil.test", "/%2e//evil.test"] {
+            let e = join_path("http://127.0.0.1:8080", bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad:?}");
         }
         // What stays allowed: escapes of other bytes, a literal '%' not followed by hex
         // digits once decoded, parameters on ordinary segments, anything in the query, '@'

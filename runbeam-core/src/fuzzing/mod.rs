@@ -207,5 +207,10 @@ pub fn response(kind: u8, body: &[u8]) -> bool {
     }
 }
 
+mod edge;
+pub use edge::{
+    EDGE_BASES, STAGES, check_bearer_token, check_join_path, check_refusal, edge_request,
+};
+
 #[cfg(test)]
 mod properties;

@@ -352,3 +352,107 @@ const SAMPLE_RESPONSES: [&str; 15] = [
     r#"{"data":{"id":"e1","name":"out","backend_id":4,"mesh_id":null,"enabled":true,"updated_at":"2030-01-01 00:00:00"}}"#,
     r#"{"message":"Unauthenticated.","errors":{"code":["is wrong"]}}"#,
 ];
+
+/// The HTTP edge (`edge_request` fuzz target): `join_path`, `bearer_token`, `Refusal`.
+mod edge {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use crate::ErrorKind;
+    use crate::fuzzing::{
+        EDGE_BASES, STAGES, check_bearer_token, check_join_path, check_refusal, edge_request,
+    };
+
+    /// Path segments an attacker tries: dot segments plain, encoded, double-encoded and with
+    /// parameters, encoded separators, '@', ':', empty segments, stray '%', non-ASCII.
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(".".to_string()),
+            Just("..".to_string()),
+            Just("%2e".to_string()),
+            Just("%2E%2e".to_string()),
+            Just(".%2e".to_string()),
+            Just("%252e%252e".to_string()),
+            Just("%25%32%65".to_string()),
+            Just("..;".to_string()),
+            Just("..;x=1".to_string()),
+            Just("%2f".to_string()),
+            Just("%5C".to_string()),
+            Just("%00".to_string()),
+            Just("%".to_string()),
+            Just("%2".to_string()),
+            Just("%25".to_string()),
+            Just("@evil.test".to_string()),
+            Just(":8080".to_string()),
+            Just(String::new()),
+            Just("\u{ff0e}\u{ff0e}".to_string()),
+            "[a-z0-9.;=%@:]{1,6}",
+        ]
+    }
+
+    fn attack_path() -> impl Strategy<Value = String> {
+        (
+            proptest::collection::vec(segment(), 0..10),
+            proptest::option::of("[a-z0-9=&%./?]{0,12}"),
+        )
+            .prop_map(|(segments, query)| {
+                let mut path = format!("/{}", segments.join("/"));
+                if let Some(query) = query {
+                    path.push('?');
+                    path.push_str(&query);
+                }
+                path
+            })
+    }
+
+    fn base() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0..EDGE_BASES.len()).prop_map(|i| EDGE_BASES[i].to_string()),
+            "(http|https|HTTP|ftp)://(u:p@)?(h|[a-z]{1,8}\\.example|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]{1,5})?(/[a-z%2f.]{0,6}){0,3}/?",
+            "\\PC{0,40}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn edge_requests_of_arbitrary_bytes_keep_every_invariant(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            edge_request(&bytes);
+        }
+
+        #[test]
+        fn attack_paths_never_leave_the_base(base in base(), path in attack_path()) {
+            check_join_path(&base, &path);
+        }
+
+        #[test]
+        fn arbitrary_text_paths_never_leave_the_base(base in base(), path in "/?\\PC{0,60}") {
+            check_join_path(&base, &path);
+        }
+
+        #[test]
+        fn any_authorization_header_is_a_token_or_a_401(header in prop_oneof![
+            "\\PC{0,80}",
+            "(Bearer|bearer|BEARER|Basic|Bear) {0,3}[ -~]{0,40}",
+        ]) {
+            check_bearer_token(Some(&header));
+        }
+
+        #[test]
+        fn every_refusal_is_well_formed(
+            kind in 0..ErrorKind::ALL.len(),
+            stage in 0..STAGES.len(),
+            secs in prop_oneof![any::<u64>(), 0_u64..7200],
+            nanos in 0_u32..1_000_000_000,
+        ) {
+            let (kind, stage) = (ErrorKind::ALL[kind], STAGES[stage]);
+            check_refusal(kind, stage, None);
+            check_refusal(kind, stage, Some(Duration::new(secs, nanos)));
+            check_refusal(kind, stage, Some(Duration::MAX));
+        }
+    }
+}
