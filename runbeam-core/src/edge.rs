@@ -246,22 +246,29 @@ pub const MAX_PATH_BYTES: usize = 8192;
 /// # Ok::<(), runbeam_core::Error>(())
 /// ```
 pub fn join_path(base: &str, path: &str) -> Result<String> {
-    let (path_part, query) = check_path(path)?;
+    check_path(path)?;
     let base_url = parse_base(base)?;
-    let mut text = String::with_capacity(base.len() + path.len());
-    text.push_str(base_url.as_str().trim_end_matches('/'));
-    text.push_str(path_part);
-    let mut joined =
-        Url::parse(&text).map_err(|_| bad_path("does not make a valid URL with the base"))?;
+    // The base's own path (normalized, so parsing it again keeps it) followed by `path`, as a
+    // path-absolute reference resolved against the base: scheme, host and port stay the
+    // base's, dot segments are resolved, the query is kept as it is.
+    let prefix = base_url.path().trim_end_matches('/');
+    let mut relative = String::with_capacity(prefix.len() + path.len());
+    relative.push_str(prefix);
+    relative.push_str(path);
+    // `/.//x` under a root base resolves to `//x`, which some servers and frameworks read as
+    // a host; a base path starting with `//` would be read as one here.
+    if relative.starts_with("//") {
+        return Err(bad_path("must start with a single '/'"));
+    }
+    let joined = base_url
+        .join(&relative)
+        .map_err(|_| bad_path("does not make a valid URL with the base"))?;
     if !url_within(&base_url, &joined) {
         return Err(bad_path("leaves the base URL"));
     }
-    // `/.//x` under a root base resolves to `//x`, which some servers and frameworks read as
-    // a host.
     if joined.path().starts_with("//") {
         return Err(bad_path("must start with a single '/'"));
     }
-    joined.set_query(query);
     Ok(joined.into())
 }
 
