@@ -72,6 +72,8 @@ EDGE = [
     (6, b"http://user:s3cret@h.example/x\xff/a"),
     (7, b"HTTP://[::1]:80/wado//\xff/../studies?q"),
     (6, b"https://h\\evil.test/\xff/x%zz"),
+    # A path that is the text of a refusal's message (the message must not be taken for a quote).
+    (0, b"path must start with a single '/"),
 ]
 for i, (mode, body) in enumerate(EDGE):
     write("edge_request", f"request-{i}", bytes([mode]) + body)
