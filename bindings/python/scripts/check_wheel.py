@@ -17,6 +17,7 @@ REQUIRED = (
     "runbeam/__init__.py",
     "runbeam/errors.py",
     "runbeam/_logging.py",
+    "runbeam/asgi.py",
     "runbeam/resources.py",
     "runbeam/_native.pyi",
     "runbeam/resources.pyi",
@@ -28,6 +29,10 @@ SMOKE = (
     "from runbeam.resources import Service; "
     "assert Service(name='s').to_dict() == {'name': 's'}; "
     "assert runbeam.__file__.find('site-packages') > 0, runbeam.__file__; "
+    # The middleware imports without any web framework installed (the fresh venv has none).
+    "import runbeam.asgi, importlib.util; "
+    "assert importlib.util.find_spec('starlette') is None; "
+    "assert runbeam.join_path('http://h/a', '/b') == 'http://h/a/b'; "
     "print('wheel ok:', runbeam.__version__, runbeam.__file__)"
 )
 

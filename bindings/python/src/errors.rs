@@ -51,6 +51,12 @@ fn class_for(py: Python<'_>, kind: ErrorKind) -> PyResult<&Bound<'_, PyType>> {
     Ok(classes[index].bind(py))
 }
 
+/// `runbeam.errors.RunbeamError`, the base class of every error of the package.
+pub fn runbeam_error_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    let classes = CLASSES.get_or_try_init(py, || load_classes(py))?;
+    Ok(classes[ErrorKind::ALL.len()].bind(py))
+}
+
 fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
     let class = class_for(py, err.kind())?;
     let kwargs = PyDict::new(py);

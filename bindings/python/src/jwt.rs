@@ -403,8 +403,9 @@ class_pair! {
     /// fetch's error (`TransportError`, `RunbeamTimeoutError`, …); `InvalidArgumentError` for
     /// bad settings. Messages never quote the token.
     sync PyValidator = "Validator";
-    /// The asyncio form of `Validator` (the same arguments): `validate`, `verify_mesh_token`
-    /// and `refresh_keys` return awaitables (already completed when the keys are cached).
+    /// The asyncio form of `Validator` (the same arguments): `validate`, `authenticate`,
+    /// `verify_mesh_token` and `refresh_keys` return awaitables (already completed when the
+    /// keys are cached).
     async PyAsyncValidator = "AsyncValidator";
     holds Handle;
     members {
@@ -508,6 +509,20 @@ class_pair! {
         /// their TTL has passed, or the token names an unknown `kid`.
         fn validate(py, v, token: &str) -> claims {
             cached_path(py, || v.validate_attempt(token))
+        }
+
+        /// An inbound request's user JWT, as a middleware sees it: the token of the
+        /// `Authorization` header value `authorization` (`None`: the request had no such
+        /// header) validated, and its claims returned. A missing or malformed header raises
+        /// `JwtInvalidError`, like a bad token; give the error to `refusal_for(error,
+        /// "user_token")` for the HTTP answer (401 with `WWW-Authenticate`, …).
+        ///
+        /// ```python
+        /// claims = validator.authenticate(request.headers.get("authorization"))
+        /// ```
+        #[pyo3(signature = (authorization))]
+        fn authenticate(py, v, authorization: Option<&str>) -> claims {
+            cached_path(py, || v.authenticate_attempt(authorization))
         }
 
         /// `validate` plus the mesh-token checks: `aud` is `mesh:<mesh_id>`, the `mesh_id` claim

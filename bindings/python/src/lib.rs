@@ -21,6 +21,7 @@ mod client;
 mod collections;
 mod config;
 mod convert;
+mod edge;
 mod errors;
 mod fork;
 mod guard;
@@ -90,6 +91,7 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<resolver::PyIssuedMeshToken>()?;
     stats::register(m)?;
     watch::register(m)?;
+    edge::register(m)?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     resources::register(m)?;
     // Test-only (debug builds): `_fault_arm(site, count)` makes the next `count` calls that

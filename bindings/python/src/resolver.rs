@@ -37,6 +37,7 @@ use runbeam_core::resolve::{
 use crate::client::{PyResolvedResource, core_client, resolved_resource};
 use crate::config::PyMeshConfig;
 use crate::convert::{datetime, non_negative, to_json};
+use crate::edge::outbound;
 use crate::errors::OrRaise;
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
@@ -371,10 +372,9 @@ class_pair! {
     /// token = resolver.mesh_token("imaging-integration", dicom.resource.urls[0] + "/studies")
     /// ```
     sync PyResolver = "Resolver";
-    /// The asyncio form of `Resolver` (the same arguments): `resolve`, `mesh_token` and
-    /// `verify_mesh_token` return
-    /// awaitables (already completed when answered from the cache); the other methods are
-    /// immediate.
+    /// The asyncio form of `Resolver` (the same arguments): `resolve`, `mesh_token`,
+    /// `verify_mesh_token`, `verify_mesh_request` and `outbound` return awaitables (already
+    /// completed when answered from the cache); the other methods are immediate.
     async PyAsyncResolver = "AsyncResolver";
     holds Handle;
     members {
@@ -430,6 +430,22 @@ class_pair! {
             let text = reference_text(reference)?;
             match self.inner.get(py)?.resolve_cached(&text) {
                 Some(answer) => Ok(Some(PyResolution::new(answer.or_raise(py)?))),
+                None => Ok(None),
+            }
+        }
+
+        /// `outbound` without I/O: the `Outbound` when the resolution and the mesh token are
+        /// cached, `None` when a request would be needed. Raises like `outbound` (e.g.
+        /// `NotInMeshError`).
+        fn outbound_cached(
+            &self,
+            py: Python<'_>,
+            reference: &Bound<'_, PyAny>,
+            path: &str,
+        ) -> PyResult<Option<Py<PyAny>>> {
+            let text = reference_text(reference)?;
+            match self.inner.get(py)?.outbound_cached(&text, path) {
+                Some(answer) => Ok(Some(outbound(py, answer.or_raise(py)?)?)),
                 None => Ok(None),
             }
         }
@@ -561,6 +577,54 @@ class_pair! {
             -> claims
         {
             r.verify_mesh_token_attempt(token, mesh, destination_url)
+        }
+
+        /// The receiving side of a request, as a middleware sees it: the mesh token of the
+        /// `Authorization` header value `authorization` (`None`: the request had no such
+        /// header) verified for `mesh` and, when given, for `served_url` (the URL being served:
+        /// the gateway's public URL registered in Runbeam Cloud followed by the request path,
+        /// see `join_path`; never taken from the `Host` header), and its claims returned.
+        /// Without `served_url` only the signature, issuer, audience, mesh id and expiry are
+        /// checked. Give an error to `refusal_for(error, "mesh_token")` for the HTTP answer.
+        ///
+        /// Raises:
+        ///     JwtInvalidError: no header, a malformed one, or a refused token (another mesh,
+        ///         another destination, a user JWT, a bad signature).
+        ///     JwtExpiredError, UntrustedIssuerError: the token is refused.
+        ///     NotInMeshError: unknown mesh.
+        #[pyo3(signature = (authorization, mesh, served_url=None))]
+        fn verify_mesh_request(
+            py,
+            r,
+            authorization: Option<&str>,
+            mesh: &str,
+            served_url: Option<&str>
+        ) -> claims {
+            r.verify_mesh_request_attempt(authorization, mesh, served_url)
+        }
+
+        /// Everything to send a request for `path` (the request target: a path starting with
+        /// `/`, not percent-decoded, with its query if any) to the resource `reference` (a
+        /// `str` or a `Reference`) through the mesh, as an `Outbound` (`url`, `headers`):
+        /// resolves the reference (cached, as `resolve`), appends `path` to its first URL
+        /// (refused if it would leave that URL, see `join_path`) and obtains the mesh token of
+        /// the mesh listing the reference, issued for the resource's URL (cached, as
+        /// `mesh_token`). Answered on the spot when both are cached. Give an error to
+        /// `refusal_for(error, "outbound")` for the HTTP answer.
+        ///
+        /// ```python
+        /// out = resolver.outbound("runbeam.radiology-dept.ingress.name.dicomweb", "/studies")
+        /// answer = http.get(out.url, headers=out.headers)
+        /// ```
+        ///
+        /// Raises:
+        ///     InvalidReferenceError; NotInMeshError, UnknownProviderError: no enabled mesh
+        ///         lists the reference (before any request).
+        ///     InvalidArgumentError: a path that leaves the resource, or a resource without a
+        ///         URL (not an ingress).
+        ///     The errors of `resolve` and `mesh_token`.
+        fn outbound(py, r, reference: &Bound<'_, PyAny>, path: &str) -> outbound {
+            r.outbound_attempt(&reference_text(reference)?, path)
         }
     }
 }

@@ -1,8 +1,10 @@
 """librunbeam for Python: Runbeam mesh resource references, mesh configuration and the Runbeam
 Cloud API client (:class:`Client`, :class:`AsyncClient`), the JWT validator
 (:class:`Validator`, :class:`AsyncValidator`) and token storage with the machine-token lifecycle
-(:func:`open_token_store`, :class:`TokenManager`, :class:`AsyncTokenManager`), and mesh
-resource resolution with a cache and mesh tokens (:class:`Resolver`, :class:`AsyncResolver`).
+(:func:`open_token_store`, :class:`TokenManager`, :class:`AsyncTokenManager`), mesh resource
+resolution with a cache and mesh tokens (:class:`Resolver`, :class:`AsyncResolver`), and the
+HTTP edge of a gateway: requests across the mesh (:meth:`Resolver.outbound`), the answer to a
+refused request (:func:`refusal_for`) and the ASGI middleware of :mod:`runbeam.asgi`.
 The typed resource models of the collections are in :mod:`runbeam.resources`.
 
 All logic lives in the Rust core (``runbeam-core``); this package is a thin, typed binding.
@@ -34,6 +36,7 @@ from ._native import (
     MachineToken,
     MemoryTokenStore,
     MeshTokenResult,
+    Outbound,
     Page,
     Resolution,
     ResolveResult,
@@ -65,6 +68,9 @@ from ._native import (
     Problem,
     Provider,
     Reference,
+    Refusal,
+    join_path,
+    refusal_for,
     __version__,
 )
 from . import errors, resources
@@ -116,6 +122,10 @@ __all__ = [
     "AsyncResolver",
     "Resolution",
     "IssuedMeshToken",
+    "Outbound",
+    "Refusal",
+    "refusal_for",
+    "join_path",
     "ResolverStats",
     "ValidatorStats",
     "TokenManagerStats",

@@ -6,7 +6,7 @@ Checked against the built module by ``mypy.stubtest`` (``make python-stubtest``)
 import datetime
 import os
 from types import GenericAlias
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Generic, Iterable, Iterator, List, Optional, Tuple, Type, TypeVar, Union, final, overload
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Generic, Iterable, Iterator, List, Literal, Optional, Tuple, Type, TypeVar, Union, final, overload
 
 from typing_extensions import disjoint_base
 
@@ -920,6 +920,17 @@ class Validator:
         """Verifies `token` and returns its claims; keys are fetched first when none are cached,
         their TTL has passed, or the token names an unknown `kid`.
         """
+    def authenticate(self, authorization: Optional[str]) -> Claims:
+        """An inbound request's user JWT, as a middleware sees it: the token of the
+        `Authorization` header value `authorization` (`None`: the request had no such
+        header) validated, and its claims returned. A missing or malformed header raises
+        `JwtInvalidError`, like a bad token; give the error to `refusal_for(error,
+        "user_token")` for the HTTP answer (401 with `WWW-Authenticate`, …).
+
+        ```python
+        claims = validator.authenticate(request.headers.get("authorization"))
+        ```
+        """
     def verify_mesh_token(
         self, token: str, mesh_id: str, destination_url: Optional[str] = None
     ) -> Claims:
@@ -943,8 +954,9 @@ class Validator:
 
 @final
 class AsyncValidator:
-    """The asyncio form of `Validator` (the same arguments): `validate`, `verify_mesh_token`
-    and `refresh_keys` return awaitables (already completed when the keys are cached).
+    """The asyncio form of `Validator` (the same arguments): `validate`, `authenticate`,
+    `verify_mesh_token` and `refresh_keys` return awaitables (already completed when the
+    keys are cached).
     """
 
     def __new__(
@@ -976,6 +988,17 @@ class AsyncValidator:
     def validate(self, token: str) -> Awaitable[Claims]:
         """Verifies `token` and returns its claims; keys are fetched first when none are cached,
         their TTL has passed, or the token names an unknown `kid`.
+        """
+    def authenticate(self, authorization: Optional[str]) -> Awaitable[Claims]:
+        """An inbound request's user JWT, as a middleware sees it: the token of the
+        `Authorization` header value `authorization` (`None`: the request had no such
+        header) validated, and its claims returned. A missing or malformed header raises
+        `JwtInvalidError`, like a bad token; give the error to `refusal_for(error,
+        "user_token")` for the HTTP answer (401 with `WWW-Authenticate`, …).
+
+        ```python
+        claims = validator.authenticate(request.headers.get("authorization"))
+        ```
         """
     def verify_mesh_token(
         self, token: str, mesh_id: str, destination_url: Optional[str] = None
@@ -1294,6 +1317,133 @@ class IssuedMeshToken:
         """Its verified claims (`sub`, `aud`, `dest_url`, `source_team`, …)."""
     def __repr__(self) -> str: ...
 
+# --- The HTTP edge: requests across the mesh and refusals (docs/edge.md) -----------------------
+
+@final
+class Outbound:
+    """What to send to reach a partner's resource through the mesh (from `Resolver.outbound`): the
+    `url` (the resource's URL followed by the request path) and the `headers` to add (the
+    `Authorization` header carrying the mesh token). Send it with your own HTTP client:
+
+    ```python
+    out = await resolver.outbound("runbeam.radiology-dept.ingress.name.dicomweb", "/studies")
+    answer = await http.get(out.url, headers=out.headers)
+    ```
+
+    `authorization` and `headers` are a credential: never log them. `repr()` and `str()` never
+    show the token.
+    """
+
+    @property
+    def url(self) -> str:
+        """The URL to send the request to."""
+    @property
+    def headers(self) -> Dict[str, str]:
+        """Every header to add to the request, as a new `dict` (today only
+        `{"authorization": "Bearer <mesh token>"}`), names in lower case.
+        """
+    @property
+    def authorization(self) -> str:
+        """The value of the `Authorization` header (`Bearer <mesh token>`): a credential."""
+    @property
+    def base_url(self) -> str:
+        """The resource's URL the path was appended to (the mesh token's `dest_url`)."""
+    @property
+    def mesh(self) -> str:
+        """The mesh (its configuration name) the token was issued for."""
+    @property
+    def reference(self) -> str:
+        """The reference, in its canonical spelling."""
+    @property
+    def is_stale(self) -> bool:
+        """Whether the resolution was a stale answer, served because the provider failed
+        (see `Resolution.is_stale`).
+        """
+    @property
+    def token_expires_at(self) -> datetime.datetime:
+        """When the mesh token expires (aware, UTC)."""
+    def __repr__(self) -> str: ...
+
+_Stage = Literal["user_token", "mesh_token", "outbound"]
+
+@final
+class Refusal:
+    """The HTTP answer to a request that failed a librunbeam check (from `refusal_for`): `status`
+    (400, 401, 403, 404 or 503, never 500), the `headers` to send besides `Content-Type`
+    (`www-authenticate` on every 401, `retry-after` on every 503), a fixed JSON `body` that
+    never quotes the request, the token or the error, and its `content_type`. The same answer
+    in every language librunbeam serves (docs/edge.md).
+    """
+
+    @property
+    def status(self) -> int:
+        """The HTTP status: 400, 401, 403, 404 or 503."""
+    @property
+    def kind(self) -> str:
+        """The kind of the error it answers (`RunbeamError.kind`, e.g. `"JwtExpired"`)."""
+    @property
+    def headers(self) -> List[Tuple[str, str]]:
+        """Every header to send besides `Content-Type`, as `(name, value)` pairs with names in
+        lower case: `www-authenticate` (every 401: `Bearer error="invalid_token"`) and/or
+        `retry-after` (every 503, in seconds), in that order.
+        """
+    @property
+    def www_authenticate(self) -> Optional[str]:
+        """The `WWW-Authenticate` value (every 401), else `None`."""
+    @property
+    def retry_after(self) -> Optional[int]:
+        """The `Retry-After` value in seconds (every 503), else `None`: the Cloud's own when it
+        sent one, else 5 for a transient failure and 30 for one that needs an operator.
+        """
+    @property
+    def body(self) -> bytes:
+        """The JSON body, e.g. `b'{"error":"invalid_token"}'`: a fixed code per answer
+        (`invalid_token`, `not_in_mesh`, `forbidden`, `invalid_request`, `not_found`,
+        `unavailable`).
+        """
+    @property
+    def content_type(self) -> str:
+        """The media type of the body: `"application/json"`."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __repr__(self) -> str: ...
+
+def refusal_for(error: BaseException, stage: _Stage) -> Refusal:
+    """The HTTP answer (`Refusal`) to `error`, raised at `stage`: `"user_token"` (checking the
+    user's JWT of an inbound request), `"mesh_token"` (checking a partner's mesh token on an
+    inbound request) or `"outbound"` (resolving a reference and obtaining a mesh token for a
+    request across the mesh). The rule is runbeam-core's (docs/edge.md): a bad token inbound
+    is 401, a reference outside the mesh 403, a bad request path 400, an unknown resource
+    404 (outbound), anything else 503 with `Retry-After`; never 500.
+
+    `error` is any exception: a `RunbeamError` is answered by its `kind` (and the Cloud's
+    `retry_after`), anything else as `Internal` (503). Raises `InvalidArgumentError` for an
+    unknown stage.
+
+    ```python
+    try:
+        claims = validator.authenticate(headers.get("authorization"))
+    except runbeam.RunbeamError as e:
+        refusal = runbeam.refusal_for(e, "user_token")  # refusal.status == 401, ...
+    ```
+    """
+
+def join_path(base: str, path: str) -> str:
+    """`base` (an http(s) URL: a resource's URL, or the public URL a gateway serves) followed
+    by the request target `path` (as received, not percent-decoded, with its query if any):
+    runbeam-core's rule, which refuses any path that would leave `base` or that the server
+    behind could read as another path (`..` segments, encoded `/`, `\\` or NUL, double
+    percent-encoding, a path not starting with a single `/`, …).
+
+    Raises `InvalidArgumentError` saying why (the path is not quoted).
+
+    ```python
+    assert runbeam.join_path("https://dicom.example.com/wado", "/studies?modality=CT") == \\
+        "https://dicom.example.com/wado/studies?modality=CT"
+    ```
+    """
+
 @final
 class ValidatorStats:
     """Counters of a validator since it was built (`Validator.stats()`), or of the validators
@@ -1593,6 +1743,50 @@ class Resolver:
             NotInMeshError: unknown mesh.
             JwtInvalidError, JwtExpiredError, UntrustedIssuerError: the token is refused.
         """
+    def verify_mesh_request(
+        self, authorization: Optional[str], mesh: str, served_url: Optional[str] = None
+    ) -> Claims:
+        """The receiving side of a request, as a middleware sees it: the mesh token of the
+        `Authorization` header value `authorization` (`None`: the request had no such
+        header) verified for `mesh` and, when given, for `served_url` (the URL being served:
+        the gateway's public URL registered in Runbeam Cloud followed by the request path,
+        see `join_path`; never taken from the `Host` header), and its claims returned.
+        Without `served_url` only the signature, issuer, audience, mesh id and expiry are
+        checked. Give an error to `refusal_for(error, "mesh_token")` for the HTTP answer.
+
+        Raises:
+            JwtInvalidError: no header, a malformed one, or a refused token (another mesh,
+                another destination, a user JWT, a bad signature).
+            JwtExpiredError, UntrustedIssuerError: the token is refused.
+            NotInMeshError: unknown mesh.
+        """
+    def outbound(self, reference: _Ref, path: str) -> Outbound:
+        """Everything to send a request for `path` (the request target: a path starting with
+        `/`, not percent-decoded, with its query if any) to the resource `reference` (a
+        `str` or a `Reference`) through the mesh, as an `Outbound` (`url`, `headers`):
+        resolves the reference (cached, as `resolve`), appends `path` to its first URL
+        (refused if it would leave that URL, see `join_path`) and obtains the mesh token of
+        the mesh listing the reference, issued for the resource's URL (cached, as
+        `mesh_token`). Answered on the spot when both are cached. Give an error to
+        `refusal_for(error, "outbound")` for the HTTP answer.
+
+        ```python
+        out = resolver.outbound("runbeam.radiology-dept.ingress.name.dicomweb", "/studies")
+        answer = http.get(out.url, headers=out.headers)
+        ```
+
+        Raises:
+            InvalidReferenceError; NotInMeshError, UnknownProviderError: no enabled mesh
+                lists the reference (before any request).
+            InvalidArgumentError: a path that leaves the resource, or a resource without a
+                URL (not an ingress).
+            The errors of `resolve` and `mesh_token`.
+        """
+    def outbound_cached(self, reference: _Ref, path: str) -> Optional[Outbound]:
+        """`outbound` without I/O: the `Outbound` when the resolution and the mesh token are
+        cached, `None` when a request would be needed. Raises like `outbound` (e.g.
+        `NotInMeshError`).
+        """
     def invalidate(self, reference: _Ref) -> bool:
         """Forgets the cached answer for `reference` (any spelling); whether one was
         dropped. Raises `InvalidReferenceError`.
@@ -1632,10 +1826,9 @@ class Resolver:
 
 @final
 class AsyncResolver:
-    """The asyncio form of `Resolver` (the same arguments): `resolve`, `mesh_token` and
-    `verify_mesh_token` return
-    awaitables (already completed when answered from the cache); the other methods are
-    immediate.
+    """The asyncio form of `Resolver` (the same arguments): `resolve`, `mesh_token`,
+    `verify_mesh_token`, `verify_mesh_request` and `outbound` return awaitables (already
+    completed when answered from the cache); the other methods are immediate.
     """
 
     def __new__(
@@ -1692,6 +1885,50 @@ class AsyncResolver:
         Raises:
             NotInMeshError: unknown mesh.
             JwtInvalidError, JwtExpiredError, UntrustedIssuerError: the token is refused.
+        """
+    def verify_mesh_request(
+        self, authorization: Optional[str], mesh: str, served_url: Optional[str] = None
+    ) -> Awaitable[Claims]:
+        """The receiving side of a request, as a middleware sees it: the mesh token of the
+        `Authorization` header value `authorization` (`None`: the request had no such
+        header) verified for `mesh` and, when given, for `served_url` (the URL being served:
+        the gateway's public URL registered in Runbeam Cloud followed by the request path,
+        see `join_path`; never taken from the `Host` header), and its claims returned.
+        Without `served_url` only the signature, issuer, audience, mesh id and expiry are
+        checked. Give an error to `refusal_for(error, "mesh_token")` for the HTTP answer.
+
+        Raises:
+            JwtInvalidError: no header, a malformed one, or a refused token (another mesh,
+                another destination, a user JWT, a bad signature).
+            JwtExpiredError, UntrustedIssuerError: the token is refused.
+            NotInMeshError: unknown mesh.
+        """
+    def outbound(self, reference: _Ref, path: str) -> Awaitable[Outbound]:
+        """Everything to send a request for `path` (the request target: a path starting with
+        `/`, not percent-decoded, with its query if any) to the resource `reference` (a
+        `str` or a `Reference`) through the mesh, as an `Outbound` (`url`, `headers`):
+        resolves the reference (cached, as `resolve`), appends `path` to its first URL
+        (refused if it would leave that URL, see `join_path`) and obtains the mesh token of
+        the mesh listing the reference, issued for the resource's URL (cached, as
+        `mesh_token`). Answered on the spot when both are cached. Give an error to
+        `refusal_for(error, "outbound")` for the HTTP answer.
+
+        ```python
+        out = resolver.outbound("runbeam.radiology-dept.ingress.name.dicomweb", "/studies")
+        answer = http.get(out.url, headers=out.headers)
+        ```
+
+        Raises:
+            InvalidReferenceError; NotInMeshError, UnknownProviderError: no enabled mesh
+                lists the reference (before any request).
+            InvalidArgumentError: a path that leaves the resource, or a resource without a
+                URL (not an ingress).
+            The errors of `resolve` and `mesh_token`.
+        """
+    def outbound_cached(self, reference: _Ref, path: str) -> Optional[Outbound]:
+        """`outbound` without I/O: the `Outbound` when the resolution and the mesh token are
+        cached, `None` when a request would be needed. Raises like `outbound` (e.g.
+        `NotInMeshError`).
         """
     def invalidate(self, reference: _Ref) -> bool:
         """Forgets the cached answer for `reference` (any spelling); whether one was
