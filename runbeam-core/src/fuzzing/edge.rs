@@ -121,7 +121,8 @@ pub fn check_join_path(base: &str, path: &str) {
                 base_url.as_str().len(),
                 path.len()
             );
-            if below.starts_with('/') && !below.starts_with("//") {
+            // (Percent-encoding non-ASCII text may take it past the limit of a path.)
+            if below.starts_with('/') && !below.starts_with("//") && below.len() <= MAX_PATH_BYTES {
                 assert_eq!(
                     join_path(base, below).ok().as_deref(),
                     Some(joined.as_str()),

@@ -456,3 +456,13 @@ mod edge {
         }
     }
 }
+
+/// Found by the `edge_request` fuzz target: a path of non-ASCII text under the length limit
+/// whose percent-encoded form is past it.
+#[test]
+fn a_long_non_ascii_path_keeps_every_invariant() {
+    for base in crate::fuzzing::EDGE_BASES {
+        crate::fuzzing::check_join_path(base, &format!("/{}", "\u{fffd}".repeat(2000)));
+        crate::fuzzing::check_join_path(base, &format!("/a?{}", "\u{e9}".repeat(4000)));
+    }
+}
