@@ -72,6 +72,9 @@ python-wheel:
 ## bench/soak.py makes 1,000,000 mixed hot-path calls and reports RSS and unexpected answers.
 ## bench/logging_overhead.py times the hot path (cached validation, resolver hit) with
 ## librunbeam's logging off and with a `runbeam` handler at WARNING and at DEBUG.
+## bench/middleware.py times runbeam.asgi's middleware over the bare framework (Starlette,
+## FastAPI; in-process ASGI calls, cached token path, interleaved, median and interquartile
+## range) and an outbound request's preparation from the caches.
 python-bench: python-devcloud
 	$(PY_MATURIN) --release
 	$(PYTHON) $(PY_DIR)/bench/bench_reference.py
@@ -81,6 +84,7 @@ python-bench: python-devcloud
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/bench_resolver.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/soak.py
 	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/logging_overhead.py
+	RUNBEAM_DEVCLOUD=$(PY_DEVCLOUD) $(PYTHON) $(PY_DIR)/bench/middleware.py
 
 ## The release artefacts, into $(ROOT)/dist/: the abi3 wheel (CPython >= 3.10) for
 ## $(PY_DIST_PLATFORM) x86_64 and the sdist runbeam-<version>.tar.gz (the binding plus the core

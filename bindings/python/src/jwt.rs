@@ -494,6 +494,23 @@ class_pair! {
             Ok(())
         }
 
+        /// `authenticate` without I/O: the claims when the answer is known now (the keys are
+        /// cached), `None` when keys must be fetched first. Raises like `authenticate`.
+        /// Immediate, also on `AsyncValidator` (what the ASGI middleware calls first).
+        #[pyo3(signature = (authorization))]
+        fn authenticate_cached(
+            &self,
+            py: Python<'_>,
+            authorization: Option<&str>,
+        ) -> PyResult<Option<Py<PyAny>>> {
+            let v = self.inner.get(py)?;
+            match cached_path(py, || v.authenticate_attempt(authorization)) {
+                Attempt::Ready(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
+                // Not started (a future runs only when polled): dropping it does nothing.
+                Attempt::Pending(_) => Ok(None),
+            }
+        }
+
         fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
             let v = self.inner.get(py)?;
             Ok(format!(

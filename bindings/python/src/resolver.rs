@@ -27,6 +27,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
+use runbeam_core::attempt::Attempt;
 use runbeam_core::config::MeshConfig;
 use runbeam_core::jwt::ValidatorBuilder;
 use runbeam_core::resolve::{
@@ -447,6 +448,25 @@ class_pair! {
             match self.inner.get(py)?.outbound_cached(&text, path) {
                 Some(answer) => Ok(Some(outbound(py, answer.or_raise(py)?)?)),
                 None => Ok(None),
+            }
+        }
+
+        /// `verify_mesh_request` without I/O: the claims when the answer is known now (the
+        /// mesh's keys are cached), `None` when keys must be fetched first. Raises like
+        /// `verify_mesh_request`.
+        #[pyo3(signature = (authorization, mesh, served_url=None))]
+        fn verify_mesh_request_cached(
+            &self,
+            py: Python<'_>,
+            authorization: Option<&str>,
+            mesh: &str,
+            served_url: Option<&str>,
+        ) -> PyResult<Option<Py<PyAny>>> {
+            let r = self.inner.get(py)?;
+            match r.verify_mesh_request_attempt(authorization, mesh, served_url) {
+                Attempt::Ready(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
+                // Not started (a future runs only when polled): dropping it does nothing.
+                Attempt::Pending(_) => Ok(None),
             }
         }
 

@@ -450,7 +450,7 @@ STUDIES = [{"0020000D": {"vr": "UI", "Value": ["1.2.840.1"]}}]
 
 def ingress_app(resolver: runbeam.AsyncResolver, public_url: Optional[str], **options: Any) -> Any:
     async def studies(request: Request) -> Response:
-        partner = mesh_claims(request)
+        partner = await mesh_claims(request)
         assert partner is request.scope[MESH_CLAIMS_KEY]
         return JSONResponse(
             {

@@ -221,3 +221,40 @@ def test_async_outbound_is_completed_at_once_when_cached(cloud: Cloud):
             await resolver.outbound(PACS, "/studies")
 
     asyncio.run(main())
+
+
+def test_the_cached_forms_answer_without_io_or_say_none(cloud: Cloud):
+    token = cloud.dev_post("jwt", {"email": BOB_EMAIL})["token"]
+    for cls in (runbeam.Validator, runbeam.AsyncValidator):
+        validator = cls(trusted_issuers=[f"{cloud.url}/api"])
+        # No keys yet: a fetch is needed. A malformed header needs none: refused now.
+        assert validator.authenticate_cached(f"Bearer {token}") is None
+        with pytest.raises(runbeam.JwtInvalidError):
+            validator.authenticate_cached(None)
+        validator.flush_token_cache()
+    validator = runbeam.Validator(trusted_issuers=[f"{cloud.url}/api"])
+    validator.refresh_keys()
+    claims = validator.authenticate_cached(f"Bearer {token}")
+    assert claims is not None and claims.user.email == BOB_EMAIL
+
+    out = sender(cloud).outbound(DICOMWEB, "/studies")
+    config = runbeam.MeshConfig.from_file(EXAMPLES / "radiology-dept.toml")
+    receiver = runbeam.AsyncResolver(
+        config.with_provider_api("runbeam", cloud.url),
+        cloud.url,
+        runbeam.TokenManager(RADIOLOGY_GW, runbeam.MemoryTokenStore(), cloud.url),
+    )
+    assert receiver.verify_mesh_request_cached(out.authorization, MESH, out.url) is None
+    with pytest.raises(runbeam.JwtInvalidError):
+        receiver.verify_mesh_request_cached("Basic x", MESH)
+    with pytest.raises(runbeam.NotInMeshError):
+        receiver.verify_mesh_request_cached(out.authorization, "no-such-mesh")
+
+    async def fetch_keys() -> None:
+        await receiver.verify_mesh_request(out.authorization, MESH, out.url)
+
+    asyncio.run(fetch_keys())
+    claims = receiver.verify_mesh_request_cached(out.authorization, MESH, out.url)
+    assert claims is not None and claims.get("source_team") == "ai-analytics"
+    with pytest.raises(runbeam.JwtInvalidError):
+        receiver.verify_mesh_request_cached(out.authorization, MESH, "https://elsewhere.test/")

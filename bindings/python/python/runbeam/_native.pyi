@@ -946,6 +946,11 @@ class Validator:
         verifications, JWKS fetches and their failures, refusals by kind), a snapshot.
         Immediate, also on `AsyncValidator`.
         """
+    def authenticate_cached(self, authorization: Optional[str]) -> Optional[Claims]:
+        """`authenticate` without I/O: the claims when the answer is known now (the keys are
+        cached), `None` when keys must be fetched first. Raises like `authenticate`.
+        Immediate, also on `AsyncValidator` (what the ASGI middleware calls first).
+        """
     def flush_token_cache(self) -> None:
         """Forgets every verified token (keys stay cached). Immediate, also on
         `AsyncValidator`.
@@ -1014,6 +1019,11 @@ class AsyncValidator:
         """Counters since the validator was built (`ValidatorStats`: cache hits,
         verifications, JWKS fetches and their failures, refusals by kind), a snapshot.
         Immediate, also on `AsyncValidator`.
+        """
+    def authenticate_cached(self, authorization: Optional[str]) -> Optional[Claims]:
+        """`authenticate` without I/O: the claims when the answer is known now (the keys are
+        cached), `None` when keys must be fetched first. Raises like `authenticate`.
+        Immediate, also on `AsyncValidator` (what the ASGI middleware calls first).
         """
     def flush_token_cache(self) -> None:
         """Forgets every verified token (keys stay cached). Immediate, also on
@@ -1787,6 +1797,13 @@ class Resolver:
         cached, `None` when a request would be needed. Raises like `outbound` (e.g.
         `NotInMeshError`).
         """
+    def verify_mesh_request_cached(
+        self, authorization: Optional[str], mesh: str, served_url: Optional[str] = None
+    ) -> Optional[Claims]:
+        """`verify_mesh_request` without I/O: the claims when the answer is known now (the
+        mesh's keys are cached), `None` when keys must be fetched first. Raises like
+        `verify_mesh_request`.
+        """
     def invalidate(self, reference: _Ref) -> bool:
         """Forgets the cached answer for `reference` (any spelling); whether one was
         dropped. Raises `InvalidReferenceError`.
@@ -1929,6 +1946,13 @@ class AsyncResolver:
         """`outbound` without I/O: the `Outbound` when the resolution and the mesh token are
         cached, `None` when a request would be needed. Raises like `outbound` (e.g.
         `NotInMeshError`).
+        """
+    def verify_mesh_request_cached(
+        self, authorization: Optional[str], mesh: str, served_url: Optional[str] = None
+    ) -> Optional[Claims]:
+        """`verify_mesh_request` without I/O: the claims when the answer is known now (the
+        mesh's keys are cached), `None` when keys must be fetched first. Raises like
+        `verify_mesh_request`.
         """
     def invalidate(self, reference: _Ref) -> bool:
         """Forgets the cached answer for `reference` (any spelling); whether one was

@@ -43,7 +43,7 @@ imported by :func:`refusal_response` and :func:`refusal_handler` only, and gives
     )
 
     @app.get("/me")
-    async def me(claims: runbeam.Claims = Depends(runbeam.asgi.user_claims)):
+    async def me(claims: Annotated[runbeam.Claims, Depends(runbeam.asgi.user_claims)]):
         return {"sub": claims.sub}
 """
 
@@ -62,6 +62,7 @@ from typing import (
     MutableMapping,
     Optional,
     Tuple,
+    Union,
 )
 from urllib.parse import quote
 
@@ -291,7 +292,8 @@ class _Check:
         self.skip = skip
         self.on_error: OnError = on_error if on_error is not None else _log_refusal
 
-    async def _claims(self, scope: Scope) -> Claims:
+    def _step(self, scope: Scope) -> Union[Claims, Awaitable[Claims]]:
+        """The claims when the cached keys answer (no I/O, no future), else an awaitable."""
         raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -304,7 +306,8 @@ class _Check:
             await self.app(scope, receive, send)
             return
         try:
-            claims = await self._claims(scope)
+            step = self._step(scope)
+            claims = step if isinstance(step, Claims) else await step
         except Exception as error:  # every failure of the SDK's check is a refusal, never a 500
             await self._refuse(scope, receive, send, error)
             return
@@ -366,8 +369,10 @@ class AuthenticateMiddleware(_Check):
         super().__init__(app, public_paths, skip, on_error)
         self.validator = validator
 
-    async def _claims(self, scope: Scope) -> Claims:
-        return await self.validator.authenticate(_authorization(scope))
+    def _step(self, scope: Scope) -> Union[Claims, Awaitable[Claims]]:
+        authorization = _authorization(scope)
+        claims = self.validator.authenticate_cached(authorization)
+        return claims if claims is not None else self.validator.authenticate(authorization)
 
 
 class MeshGuardMiddleware(_Check):
@@ -434,21 +439,27 @@ class MeshGuardMiddleware(_Check):
         self.mesh = mesh
         self.public_url = public_url
 
-    async def _claims(self, scope: Scope) -> Claims:
+    def _step(self, scope: Scope) -> Union[Claims, Awaitable[Claims]]:
         served = None
         if self.public_url is not None:
             served = join_path(self.public_url, request_target(scope))
-        return await self.resolver.verify_mesh_request(_authorization(scope), self.mesh, served)
+        authorization = _authorization(scope)
+        claims = self.resolver.verify_mesh_request_cached(authorization, self.mesh, served)
+        if claims is not None:
+            return claims
+        return self.resolver.verify_mesh_request(authorization, self.mesh, served)
 
 
 # --- FastAPI dependencies ----------------------------------------------------------------------
 
 
-def user_claims(connection: HTTPConnection) -> Claims:
+async def user_claims(connection: HTTPConnection) -> Claims:
     """The claims :class:`AuthenticateMiddleware` verified for this request (``Request`` or
-    ``WebSocket``): a FastAPI dependency, ``claims: runbeam.Claims =
-    Depends(runbeam.asgi.user_claims)``. Raises ``LookupError`` on a request the middleware did
-    not check (a public path, or no middleware): a bug of the application."""
+    ``WebSocket``): a FastAPI dependency, ``claims: Annotated[runbeam.Claims,
+    Depends(runbeam.asgi.user_claims)]``. A coroutine function, so that FastAPI calls it on the
+    event loop rather than in its thread pool (elsewhere read ``scope[CLAIMS_KEY]``). Raises
+    ``LookupError`` on a request the middleware did not check (a public path, or no
+    middleware): a bug of the application."""
     claims: Optional[Claims] = connection.scope.get(CLAIMS_KEY)
     if claims is None:
         raise LookupError(
@@ -458,10 +469,11 @@ def user_claims(connection: HTTPConnection) -> Claims:
     return claims
 
 
-def mesh_claims(connection: HTTPConnection) -> Claims:
+async def mesh_claims(connection: HTTPConnection) -> Claims:
     """The mesh-token claims :class:`MeshGuardMiddleware` verified for this request (the
     partner: ``source_team``, ``sub``, ``dest_url``, …): a FastAPI dependency, like
-    :func:`user_claims`. Raises ``LookupError`` on a request the guard did not check."""
+    :func:`user_claims` (elsewhere read ``scope[MESH_CLAIMS_KEY]``). Raises ``LookupError`` on a
+    request the guard did not check."""
     claims: Optional[Claims] = connection.scope.get(MESH_CLAIMS_KEY)
     if claims is None:
         raise LookupError(
