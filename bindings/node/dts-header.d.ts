@@ -247,6 +247,40 @@ export interface Validator {
     destinationUrl?: string | undefined | null,
     options?: CallOptions | undefined | null,
   ): Promise<Claims>
+  /**
+   * The inbound check of a user's request (runbeam-core's `Validator::authenticate_attempt`):
+   * the JWT of the `Authorization` header value `authorization` (`null`/`undefined`: the
+   * request had none) validated, as `validate` does. Rejects with `RUNBEAM_JWT_INVALID` for a
+   * missing header or one that is not `Bearer <token>`, and with `validate`'s errors;
+   * `refusalFor(error, 'userToken')` is the HTTP answer (401 with `WWW-Authenticate` for a bad
+   * token, 503 when the keys cannot be fetched). The middleware of `@runbeam/sdk/express` and
+   * `@runbeam/sdk/fastify` is built on it.
+   *
+   * ```js
+   * const claims = await validator.authenticate(req.headers.authorization)
+   * ```
+   */
+  authenticate(authorization: string | undefined | null, options?: CallOptions | undefined | null): Promise<Claims>
+}
+
+/**
+ * Where a check of the HTTP edge failed, which decides what an error means (`refusalFor`):
+ * `'userToken'` — the user's JWT on an inbound request (a bad token is 401);
+ * `'meshToken'` — a partner gateway's mesh token on an inbound request (a bad token is 401);
+ * `'outbound'` — resolving a reference and obtaining a mesh token for a request across the
+ * mesh (a JWT error there is the Cloud's: 503; a reference outside the mesh is 403).
+ */
+export type EdgeStage = 'userToken' | 'meshToken' | 'outbound'
+
+/**
+ * What the middleware of `@runbeam/sdk/express` and `@runbeam/sdk/fastify` puts on a request it
+ * lets through, as `req.runbeam` / `request.runbeam`.
+ */
+export interface EdgeRequestState {
+  /** The verified claims of the user's JWT (`authenticate`), or null. */
+  claims: Claims | null
+  /** The verified claims of the partner gateway's mesh token (`meshGuard`), or null. */
+  meshClaims: Claims | null
 }
 
 /**
@@ -330,6 +364,47 @@ export interface Resolver {
     destinationUrl?: string | undefined | null,
     options?: CallOptions | undefined | null,
   ): Promise<Claims>
+  /**
+   * The receiving side of a request, as a middleware sees it (runbeam-core's
+   * `Resolver::verify_mesh_request_attempt`): the mesh token of the `Authorization` header
+   * value `authorization` (`null`/`undefined`: the request had none) verified for `mesh` and,
+   * when given, `servedUrl` — the URL being served, built from the gateway's public URL (the
+   * one registered for its ingress), never from the `Host` header: `joinPath(publicUrl,
+   * req.url)`. Without `servedUrl` only the signature, issuer, audience, `mesh_id` and expiry
+   * are checked. Rejects as `verifyMeshToken` does, and with `RUNBEAM_JWT_INVALID` for a
+   * missing or malformed header; `refusalFor(error, 'meshToken')` is the HTTP answer.
+   *
+   * ```js
+   * const claims = await resolver.verifyMeshRequest(req.headers.authorization,
+   *   'imaging-integration', joinPath('https://dicom.radiology.example.com', req.url))
+   * claims.all.source_team // 'ai-analytics'
+   * ```
+   */
+  verifyMeshRequest(
+    authorization: string | undefined | null,
+    mesh: string,
+    servedUrl?: string | undefined | null,
+    options?: CallOptions | undefined | null,
+  ): Promise<Claims>
+  /**
+   * Everything to send a request for `path` (with its query, if any) to the resource
+   * `reference` through the mesh (runbeam-core's `Resolver::outbound`): resolves the reference
+   * (cached, as `resolve`), takes its first URL, appends `path` (refused with
+   * `RUNBEAM_INVALID_ARGUMENT` if it would leave that URL: see `joinPath`) and obtains the mesh
+   * token of the mesh listing the reference, issued for the resource's URL (cached, as
+   * `meshToken`). Known at once (a resolved Promise, no I/O) when both are cached.
+   *
+   * Rejects with `resolve`'s and `meshToken`'s errors, `RUNBEAM_INVALID_ARGUMENT` for a
+   * resource without a URL; `refusalFor(error, 'outbound')` is the HTTP answer (403
+   * `not_in_mesh`, 503 with `Retry-After` when the Cloud is down and no stale answer can be
+   * served, …). `options.signal` rejects the Promise at once.
+   *
+   * ```js
+   * const out = await resolver.outbound('runbeam.radiology-dept.ingress.name.dicomweb', '/studies?modality=CT')
+   * const answer = await fetch(out.url, { headers: out.headers })
+   * ```
+   */
+  outbound(reference: ReferenceLike, path: string, options?: CallOptions | undefined | null): Promise<Outbound>
   /**
    * Follows the change feed of every enabled remote provider whose `poll_interval_secs` is
    * above 0: each change is applied (a mesh change replaces the configuration in use, validated

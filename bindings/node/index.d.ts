@@ -247,6 +247,40 @@ export interface Validator {
     destinationUrl?: string | undefined | null,
     options?: CallOptions | undefined | null,
   ): Promise<Claims>
+  /**
+   * The inbound check of a user's request (runbeam-core's `Validator::authenticate_attempt`):
+   * the JWT of the `Authorization` header value `authorization` (`null`/`undefined`: the
+   * request had none) validated, as `validate` does. Rejects with `RUNBEAM_JWT_INVALID` for a
+   * missing header or one that is not `Bearer <token>`, and with `validate`'s errors;
+   * `refusalFor(error, 'userToken')` is the HTTP answer (401 with `WWW-Authenticate` for a bad
+   * token, 503 when the keys cannot be fetched). The middleware of `@runbeam/sdk/express` and
+   * `@runbeam/sdk/fastify` is built on it.
+   *
+   * ```js
+   * const claims = await validator.authenticate(req.headers.authorization)
+   * ```
+   */
+  authenticate(authorization: string | undefined | null, options?: CallOptions | undefined | null): Promise<Claims>
+}
+
+/**
+ * Where a check of the HTTP edge failed, which decides what an error means (`refusalFor`):
+ * `'userToken'` — the user's JWT on an inbound request (a bad token is 401);
+ * `'meshToken'` — a partner gateway's mesh token on an inbound request (a bad token is 401);
+ * `'outbound'` — resolving a reference and obtaining a mesh token for a request across the
+ * mesh (a JWT error there is the Cloud's: 503; a reference outside the mesh is 403).
+ */
+export type EdgeStage = 'userToken' | 'meshToken' | 'outbound'
+
+/**
+ * What the middleware of `@runbeam/sdk/express` and `@runbeam/sdk/fastify` puts on a request it
+ * lets through, as `req.runbeam` / `request.runbeam`.
+ */
+export interface EdgeRequestState {
+  /** The verified claims of the user's JWT (`authenticate`), or null. */
+  claims: Claims | null
+  /** The verified claims of the partner gateway's mesh token (`meshGuard`), or null. */
+  meshClaims: Claims | null
 }
 
 /**
@@ -330,6 +364,47 @@ export interface Resolver {
     destinationUrl?: string | undefined | null,
     options?: CallOptions | undefined | null,
   ): Promise<Claims>
+  /**
+   * The receiving side of a request, as a middleware sees it (runbeam-core's
+   * `Resolver::verify_mesh_request_attempt`): the mesh token of the `Authorization` header
+   * value `authorization` (`null`/`undefined`: the request had none) verified for `mesh` and,
+   * when given, `servedUrl` — the URL being served, built from the gateway's public URL (the
+   * one registered for its ingress), never from the `Host` header: `joinPath(publicUrl,
+   * req.url)`. Without `servedUrl` only the signature, issuer, audience, `mesh_id` and expiry
+   * are checked. Rejects as `verifyMeshToken` does, and with `RUNBEAM_JWT_INVALID` for a
+   * missing or malformed header; `refusalFor(error, 'meshToken')` is the HTTP answer.
+   *
+   * ```js
+   * const claims = await resolver.verifyMeshRequest(req.headers.authorization,
+   *   'imaging-integration', joinPath('https://dicom.radiology.example.com', req.url))
+   * claims.all.source_team // 'ai-analytics'
+   * ```
+   */
+  verifyMeshRequest(
+    authorization: string | undefined | null,
+    mesh: string,
+    servedUrl?: string | undefined | null,
+    options?: CallOptions | undefined | null,
+  ): Promise<Claims>
+  /**
+   * Everything to send a request for `path` (with its query, if any) to the resource
+   * `reference` through the mesh (runbeam-core's `Resolver::outbound`): resolves the reference
+   * (cached, as `resolve`), takes its first URL, appends `path` (refused with
+   * `RUNBEAM_INVALID_ARGUMENT` if it would leave that URL: see `joinPath`) and obtains the mesh
+   * token of the mesh listing the reference, issued for the resource's URL (cached, as
+   * `meshToken`). Known at once (a resolved Promise, no I/O) when both are cached.
+   *
+   * Rejects with `resolve`'s and `meshToken`'s errors, `RUNBEAM_INVALID_ARGUMENT` for a
+   * resource without a URL; `refusalFor(error, 'outbound')` is the HTTP answer (403
+   * `not_in_mesh`, 503 with `Retry-After` when the Cloud is down and no stale answer can be
+   * served, …). `options.signal` rejects the Promise at once.
+   *
+   * ```js
+   * const out = await resolver.outbound('runbeam.radiology-dept.ingress.name.dicomweb', '/studies?modality=CT')
+   * const answer = await fetch(out.url, { headers: out.headers })
+   * ```
+   */
+  outbound(reference: ReferenceLike, path: string, options?: CallOptions | undefined | null): Promise<Outbound>
   /**
    * Follows the change feed of every enabled remote provider whose `poll_interval_secs` is
    * above 0: each change is applied (a mesh change replaces the configuration in use, validated
@@ -830,6 +905,49 @@ export declare class MeshTokenResult {
 }
 
 /**
+ * What to send to reach a partner's resource through the mesh (`resolver.outbound()`): the
+ * URL (the resource's URL followed by the request path) and the headers carrying the mesh
+ * token. The host sends the request with its own HTTP client.
+ *
+ * `authorization` and `headers` hold the mesh token: they are non-enumerable prototype
+ * getters; `util.inspect`, `console.log` and `JSON.stringify` show `'***'` instead.
+ *
+ * ```js
+ * const out = resolver.outboundCached(ref, req.url) ?? (await resolver.outbound(ref, req.url))
+ * const answer = await fetch(out.url, { headers: out.headers })
+ * ```
+ */
+export declare class Outbound {
+  /** The URL to send the request to. */
+  get url(): string
+  /**
+   * The value of the `Authorization` header, `Bearer <mesh token>`: a credential, never
+   * log it (a non-enumerable prototype getter).
+   */
+  get authorization(): string
+  /**
+   * Every header to add to the request, names in lower case (today only `authorization`),
+   * a new object each time: `fetch(out.url, { headers: out.headers })`.
+   */
+  get headers(): Record<string, string>
+  /** The resource's URL the path was appended to (the mesh token's `dest_url`). */
+  get baseUrl(): string
+  /** The mesh (its configuration name) the token was issued for. */
+  get mesh(): string
+  /** The reference, in its canonical spelling. */
+  get reference(): string
+  /**
+   * Whether the resolution was a stale answer (the provider failed and the last answer,
+   * younger than `maxStaleMs`, was served).
+   */
+  get isStale(): boolean
+  /** When the mesh token expires. */
+  get tokenExpiresAt(): Date
+  /** The fields with the header redacted (what `JSON.stringify` writes). */
+  toJSON(): Record<string, any>
+}
+
+/**
  * Resolves mesh resource references (docs/spec.md §6) and obtains mesh tokens, with a cache in front
  * of the Cloud.
  *
@@ -909,6 +1027,35 @@ export declare class Resolver {
    * `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`.
    */
   verifyMeshTokenCached(token: string, mesh: string, destinationUrl?: string | undefined | null): Claims | null
+  /**
+   * The receiving side of a request, as a middleware sees it, without I/O: the mesh token
+   * of the `Authorization` header value `authorization` (`null`/`undefined`: the request had
+   * none) verified for `mesh` and, when given, `servedUrl` (see `verifyMeshTokenCached`).
+   * The claims, or `null` when keys must be fetched first (then use `verifyMeshRequest`).
+   * runbeam-core's `Resolver::verify_mesh_request_attempt`, answered only when it needs no
+   * I/O.
+   *
+   * @throws `RUNBEAM_JWT_INVALID` (no header, not `Bearer <token>`, a bad token, a
+   * `servedUrl` outside the token's `dest_url`), `RUNBEAM_JWT_EXPIRED`,
+   * `RUNBEAM_UNTRUSTED_ISSUER`, `RUNBEAM_NOT_IN_MESH` for an unknown mesh;
+   * `refusalFor(error, 'meshToken')` is the HTTP answer.
+   */
+  verifyMeshRequestCached(authorization: string | undefined | null, mesh: string, servedUrl?: string | undefined | null): Claims | null
+  /**
+   * Everything to send a request for `path` (with its query) to the resource `reference`
+   * through the mesh, without I/O: the `Outbound` when the resolution and the mesh token are
+   * cached, `null` when a request is needed (then use `outbound`).
+   *
+   * ```js
+   * const out = resolver.outboundCached(ref, '/studies') ?? (await resolver.outbound(ref, '/studies'))
+   * ```
+   *
+   * @throws the errors known without I/O: `RUNBEAM_INVALID_REFERENCE`,
+   * `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER`, `RUNBEAM_INVALID_ARGUMENT` (a path
+   * that would leave the resource's URL, a resource without a URL);
+   * `refusalFor(error, 'outbound')` is the HTTP answer.
+   */
+  outboundCached(reference: ReferenceLike, path: string): Outbound | null
   /**
    * Forgets the cached answer for `reference` (any spelling); the next `resolve` asks the
    * provider. Returns whether an answer was dropped.
@@ -1049,6 +1196,23 @@ export declare class Validator {
    * token's `dest_url`. `null` when keys must be fetched first.
    */
   verifyMeshTokenCached(token: string, meshId: string, destinationUrl?: string | undefined | null): Claims | null
+  /**
+   * The inbound check of a user's request, without I/O: the JWT of the `Authorization`
+   * header value `authorization` (`null`/`undefined`: the request had none) verified with
+   * the keys already fetched. The claims, or `null` when keys must be fetched first (then
+   * use `authenticate`). runbeam-core's `Validator::authenticate_attempt`, answered only
+   * when it needs no I/O.
+   *
+   * ```js
+   * const claims = validator.authenticateCached(req.headers.authorization)
+   *   ?? (await validator.authenticate(req.headers.authorization))
+   * ```
+   *
+   * @throws `RUNBEAM_JWT_INVALID` (no header, not `Bearer <token>`, a bad token),
+   * `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`; `refusalFor(error, 'userToken')` is
+   * the HTTP answer (401 with `WWW-Authenticate`).
+   */
+  authenticateCached(authorization?: string | undefined | null): Claims | null
   /**
    * Fetches every JWKS now (at start-up, so the first request does not wait); respects the
    * minimum refresh interval. Rejects with the fetch's error (`RUNBEAM_TRANSPORT`, …);
@@ -1345,6 +1509,23 @@ export interface Ingress {
   updated_at?: string
 }
 
+/**
+ * `base` (an http(s) URL) followed by the request path `path` (with its query), refusing a
+ * path that would leave `base` (runbeam-core's `edge::join_path`): what a mesh guard verifies
+ * as the URL being served, from the gateway's public URL and the request's path.
+ *
+ * ```js
+ * joinPath('https://dicom.example.com/wado', '/studies?patient=7')
+ * // 'https://dicom.example.com/wado/studies?patient=7'
+ * ```
+ *
+ * @throws `RUNBEAM_INVALID_ARGUMENT` saying why (the path is not quoted): a path that does not
+ * start with a single `/`, holds a backslash, a control character, a space or a fragment, is
+ * longer than 8192 bytes or leaves `base` after `.`/`..` segments; a `base` that is not an
+ * http(s) URL with a host, or has a query or fragment.
+ */
+export declare function joinPath(base: string, path: string): string
+
 /** The Cloud's signing keys (`jwks()`). */
 export interface Jwks {
   /** The JSON Web Keys, as the server sent them. */
@@ -1572,6 +1753,52 @@ export declare const PROMETHEUS_CONTENT_TYPE: string
  * is not a `Resolver`, `Validator` or `TokenManager`.
  */
 export declare function prometheusText(sources: MetricSources): string
+
+/**
+ * The HTTP answer to a request that failed a librunbeam check (runbeam-core's
+ * `edge::Refusal`; docs/edge.md has the table): send `status`, `headers` and `body` with
+ * `Content-Type: contentType`. Never a 500: 400, 401, 403, 404 or 503.
+ */
+export interface Refusal {
+  /** 400, 401, 403, 404 or 503. */
+  status: number
+  /**
+   * The kind of the error it answers (`'JwtExpired'`, …; `'Internal'` for a value that is
+   * not an error of the SDK).
+   */
+  kind: string
+  /**
+   * Every header besides `Content-Type`, names in lower case: `www-authenticate` on every
+   * 401 (`Bearer error="invalid_token"`), `retry-after` (seconds) on every 503.
+   */
+  headers: Record<string, string>
+  /**
+   * The fixed JSON body, e.g. `{"error":"invalid_token"}`: it never quotes the request, the
+   * token or the error's message.
+   */
+  body: string
+  /** `'application/json'`. */
+  contentType: string
+}
+
+/**
+ * The HTTP answer to `error` raised at `stage`: runbeam-core's refusal (docs/edge.md) for the
+ * error's `kind` and `retryAfterMs`. A value that is not an error of the SDK is answered as
+ * `Internal` (503): the SDK never makes a 500.
+ *
+ * ```js
+ * try {
+ *   req.claims = await validator.authenticate(req.headers.authorization)
+ * } catch (error) {
+ *   const { status, headers, body, contentType } = refusalFor(error, 'userToken')
+ *   res.writeHead(status, { ...headers, 'content-type': contentType }).end(body)
+ * }
+ * ```
+ *
+ * @throws `RUNBEAM_INVALID_ARGUMENT` when `stage` is not `'userToken'`, `'meshToken'` or
+ * `'outbound'`.
+ */
+export declare function refusalFor(error: unknown, stage: EdgeStage): Refusal
 
 /**
  * The answer of `resolve` / `resolveCached`: the resource, who answered and when, and whether

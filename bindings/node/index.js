@@ -188,14 +188,20 @@ function take(Class, name) {
 }
 const validateAnswer = take(Validator, '__validate')
 const verifyAnswer = take(Validator, '__verifyMeshToken')
+const authenticateAnswer = take(Validator, '__authenticate')
 const resolveAnswer = take(Resolver, '__resolve')
 const verifyMeshAnswer = take(Resolver, '__verifyMeshToken')
+const verifyMeshRequestAnswer = take(Resolver, '__verifyMeshRequest')
+const outboundAnswer = take(Resolver, '__outbound')
 Object.defineProperties(Validator.prototype, {
   validate: method(function validate(token, options) {
     return settle(validateAnswer.call(this, token, options))
   }),
   verifyMeshToken: method(function verifyMeshToken(token, meshId, destinationUrl, options) {
     return settle(verifyAnswer.call(this, token, meshId, destinationUrl, options))
+  }),
+  authenticate: method(function authenticate(authorization, options) {
+    return settle(authenticateAnswer.call(this, authorization, options))
   }),
 })
 Object.defineProperties(Resolver.prototype, {
@@ -204,6 +210,12 @@ Object.defineProperties(Resolver.prototype, {
   }),
   verifyMeshToken: method(function verifyMeshToken(token, mesh, destinationUrl, options) {
     return settle(verifyMeshAnswer.call(this, token, mesh, destinationUrl, options))
+  }),
+  verifyMeshRequest: method(function verifyMeshRequest(authorization, mesh, servedUrl, options) {
+    return settle(verifyMeshRequestAnswer.call(this, authorization, mesh, servedUrl, options))
+  }),
+  outbound: method(function outbound(reference, path, options) {
+    return settle(outboundAnswer.call(this, reference, path, options))
   }),
 })
 
@@ -261,6 +273,16 @@ Object.defineProperties(IssuedMeshToken.prototype, {
     value: function inspect(depth, options, inspect) {
       return `IssuedMeshToken ${inspect(this.toJSON(), options)}`
     },
+  },
+})
+
+// Requests across the mesh (src/edge.rs): an Outbound holds the mesh token in its
+// `authorization` and `headers` getters (native, non-enumerable); inspect is redacted.
+const Outbound = native.Outbound
+Object.defineProperty(Outbound.prototype, INSPECT, {
+  configurable: true,
+  value: function inspect(depth, options, inspect) {
+    return `Outbound ${inspect(this.toJSON(), options)}`
   },
 })
 
@@ -374,6 +396,9 @@ module.exports = {
   AuthorizeResult: native.AuthorizeResult,
   MeshTokenResult: native.MeshTokenResult,
   Watcher,
+  Outbound,
+  refusalFor: native.refusalFor,
+  joinPath: native.joinPath,
   setLogger,
   setLogLevel: native.setLogLevel,
   logLevel: native.logLevel,

@@ -460,6 +460,54 @@ impl Validator {
         })
     }
 
+    /// The inbound check of a user's request, without I/O: the JWT of the `Authorization`
+    /// header value `authorization` (`null`/`undefined`: the request had none) verified with
+    /// the keys already fetched. The claims, or `null` when keys must be fetched first (then
+    /// use `authenticate`). runbeam-core's `Validator::authenticate_attempt`, answered only
+    /// when it needs no I/O.
+    ///
+    /// ```js
+    /// const claims = validator.authenticateCached(req.headers.authorization)
+    ///   ?? (await validator.authenticate(req.headers.authorization))
+    /// ```
+    ///
+    /// @throws `RUNBEAM_JWT_INVALID` (no header, not `Bearer <token>`, a bad token),
+    /// `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER`; `refusalFor(error, 'userToken')` is
+    /// the HTTP answer (401 with `WWW-Authenticate`).
+    #[napi]
+    pub fn authenticate_cached(
+        &self,
+        env: &Env,
+        authorization: Option<arg::JsString<'_>>,
+    ) -> Result<Option<Claims>> {
+        error::entry(env, "Validator.authenticateCached", || {
+            let outcome = crate::edge::with_header(&authorization, |header| {
+                match self.inner.authenticate_attempt(header) {
+                    Attempt::Ready(result) => Some(result),
+                    Attempt::Pending(_) => None,
+                }
+            })?;
+            self.cached(env, outcome)
+        })
+    }
+
+    /// `authenticate` (index.js): as `__validate`, for an `Authorization` header value.
+    #[napi(js_name = "__authenticate", skip_typescript, strict)]
+    pub fn authenticate<'env>(
+        &self,
+        env: &'env Env,
+        authorization: Option<arg::JsString<'_>>,
+        options: Option<arg::CallOptions>,
+    ) -> Result<Answer<'env, Claims>> {
+        error::promise(env, "Validator.authenticate", || {
+            self.settle(env, "Validator.authenticate", options.signal(), || {
+                crate::edge::with_header(&authorization, |header| {
+                    self.inner.authenticate_attempt(header)
+                })
+            })
+        })
+    }
+
     /// `validate` (index.js): the claims when the keys are cached, else a Promise (the key
     /// fetch, or the rejection of an error known at once).
     #[napi(js_name = "__validate", skip_typescript, strict)]

@@ -15,6 +15,8 @@
 //!   JavaScript callback;
 //! - [`watch`] holds `Watcher` (`resolver.watch`): the core's change-feed watcher, events
 //!   delivered to a JavaScript callback;
+//! - [`edge`] holds `refusalFor`, `joinPath` and `Outbound` (the HTTP edge, docs/edge.md:
+//!   what the middleware of `express.js` / `fastify.js` is built on);
 //! - [`metrics`] holds the stats objects and `prometheusText` (the core's exposition);
 //! - [`error`] turns core errors into JavaScript `Error`s with a stable `code`, and holds the
 //!   panic boundary every entry point goes through (`entry` for synchronous calls, `spawn_with`
@@ -33,6 +35,7 @@ pub mod arg;
 pub mod client;
 pub mod config;
 mod convert;
+pub mod edge;
 pub mod error;
 pub mod jwt;
 pub mod logging;

@@ -34,6 +34,7 @@ use napi::bindgen_prelude::{
 };
 use napi::sys;
 use napi_derive::napi;
+use runbeam_core::attempt::Attempt;
 use runbeam_core::jwt::Claims as CoreClaims;
 use runbeam_core::resolve;
 use serde_json::{Map, Value};
@@ -42,6 +43,7 @@ use crate::arg::{self, ClassInstance, Count, Milliseconds, Signal};
 use crate::client::{Client, ResolvedResource};
 use crate::config::MeshConfig;
 use crate::convert::{Date, REDACTED, rfc3339};
+use crate::edge::Outbound;
 use crate::jwt::{Claims, Validator};
 use crate::metrics::{ErrorCounts, ValidatorStats};
 use crate::promise::{self, Answer};
@@ -614,6 +616,127 @@ impl Resolver {
                 },
                 |claims| build(env, claims),
                 build,
+            )
+        })
+    }
+
+    /// The receiving side of a request, as a middleware sees it, without I/O: the mesh token
+    /// of the `Authorization` header value `authorization` (`null`/`undefined`: the request had
+    /// none) verified for `mesh` and, when given, `servedUrl` (see `verifyMeshTokenCached`).
+    /// The claims, or `null` when keys must be fetched first (then use `verifyMeshRequest`).
+    /// runbeam-core's `Resolver::verify_mesh_request_attempt`, answered only when it needs no
+    /// I/O.
+    ///
+    /// @throws `RUNBEAM_JWT_INVALID` (no header, not `Bearer <token>`, a bad token, a
+    /// `servedUrl` outside the token's `dest_url`), `RUNBEAM_JWT_EXPIRED`,
+    /// `RUNBEAM_UNTRUSTED_ISSUER`, `RUNBEAM_NOT_IN_MESH` for an unknown mesh;
+    /// `refusalFor(error, 'meshToken')` is the HTTP answer.
+    #[napi]
+    pub fn verify_mesh_request_cached(
+        &self,
+        env: &Env,
+        authorization: Option<arg::JsString<'_>>,
+        mesh: arg::String,
+        served_url: Option<arg::String>,
+    ) -> Result<Option<Claims>> {
+        error::entry(env, "Resolver.verifyMeshRequestCached", || {
+            crate::edge::with_header(&authorization, |header| {
+                match self
+                    .inner
+                    .verify_mesh_request_attempt(header, &mesh, served_url.as_deref())
+                {
+                    Attempt::Ready(result) => Some(result),
+                    Attempt::Pending(_) => None,
+                }
+            })?
+            .map(|claims| {
+                claims
+                    .map_err(|e| error::from_core(env, &e))
+                    .and_then(|claims| jwt::new_claims(env, &claims).map(Claims))
+            })
+            .transpose()
+        })
+    }
+
+    /// `verifyMeshRequest` (index.js): the claims when the keys are cached, else a Promise.
+    #[napi(js_name = "__verifyMeshRequest", skip_typescript, strict)]
+    pub fn verify_mesh_request<'env>(
+        &self,
+        env: &'env Env,
+        authorization: Option<arg::JsString<'_>>,
+        mesh: arg::String,
+        served_url: Option<arg::String>,
+        options: Option<arg::CallOptions>,
+    ) -> Result<Answer<'env, Claims>> {
+        error::promise(env, "Resolver.verifyMeshRequest", || {
+            let build =
+                |env: &Env, claims: Arc<CoreClaims>| jwt::new_claims(env, &claims).map(Claims);
+            promise::attempt(
+                env,
+                "Resolver.verifyMeshRequest",
+                options.signal(),
+                || {
+                    crate::edge::with_header(&authorization, |header| {
+                        self.inner
+                            .verify_mesh_request_attempt(header, &mesh, served_url.as_deref())
+                    })
+                },
+                |claims| build(env, claims),
+                build,
+            )
+        })
+    }
+
+    /// Everything to send a request for `path` (with its query) to the resource `reference`
+    /// through the mesh, without I/O: the `Outbound` when the resolution and the mesh token are
+    /// cached, `null` when a request is needed (then use `outbound`).
+    ///
+    /// ```js
+    /// const out = resolver.outboundCached(ref, '/studies') ?? (await resolver.outbound(ref, '/studies'))
+    /// ```
+    ///
+    /// @throws the errors known without I/O: `RUNBEAM_INVALID_REFERENCE`,
+    /// `RUNBEAM_NOT_IN_MESH`, `RUNBEAM_UNKNOWN_PROVIDER`, `RUNBEAM_INVALID_ARGUMENT` (a path
+    /// that would leave the resource's URL, a resource without a URL);
+    /// `refusalFor(error, 'outbound')` is the HTTP answer.
+    #[napi]
+    pub fn outbound_cached(
+        &self,
+        env: &Env,
+        reference: arg::ReferenceLike<'_>,
+        path: arg::JsString<'_>,
+    ) -> Result<Option<Outbound>> {
+        error::entry(env, "Resolver.outboundCached", || {
+            let outcome = reference.with_text(|reference| {
+                path.with_str(|path| self.inner.outbound_cached(reference, path))
+            })??;
+            outcome
+                .map(|answer| {
+                    answer
+                        .map(Outbound::from)
+                        .map_err(|e| error::from_core(env, &e))
+                })
+                .transpose()
+        })
+    }
+
+    /// `outbound` (index.js): the `Outbound` when it is known now, else a Promise.
+    #[napi(js_name = "__outbound", skip_typescript, strict)]
+    pub fn outbound<'env>(
+        &self,
+        env: &'env Env,
+        reference: arg::ReferenceLike<'_>,
+        path: arg::String,
+        options: Option<arg::CallOptions>,
+    ) -> Result<Answer<'env, Outbound>> {
+        error::promise(env, "Resolver.outbound", || {
+            promise::attempt(
+                env,
+                "Resolver.outbound",
+                options.signal(),
+                || reference.with_text(|reference| self.inner.outbound_attempt(reference, &path)),
+                |answer| Ok(Outbound::from(answer)),
+                |_, answer| Ok(Outbound::from(answer)),
             )
         })
     }

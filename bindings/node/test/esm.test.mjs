@@ -30,6 +30,7 @@ test('import and require give the same objects', () => {
     'MemoryTokenStore',
     'MeshConfig',
     'MeshTokenResult',
+    'Outbound',
     'PROMETHEUS_CONTENT_TYPE',
     'Reference',
     'Resolver',
@@ -39,10 +40,12 @@ test('import and require give the same objects', () => {
     'Watcher',
     'default',
     'errorCodes',
+    'joinPath',
     'logLevel',
     'openTokenStore',
     'parseBearer',
     'prometheusText',
+    'refusalFor',
     'setLogLevel',
     'setLogger',
     'version',
@@ -69,4 +72,16 @@ test('the ESM entry point works', () => {
   })
   assert.ok(errorCodes().includes('RUNBEAM_INVALID_REFERENCE'))
   assert.equal(typeof version(), 'string')
+})
+
+test('the middleware subpaths load with import and require, the same objects', async () => {
+  for (const name of ['express', 'fastify']) {
+    assert.ok(import.meta.resolve(`@runbeam/sdk/${name}`).endsWith(`/bindings/node/${name}.mjs`))
+    assert.ok(require.resolve(`@runbeam/sdk/${name}`).endsWith(`/bindings/node/${name}.js`))
+    const esm = await import(`@runbeam/sdk/${name}`)
+    const cjs = require(`@runbeam/sdk/${name}`)
+    assert.deepEqual(Object.keys(esm).sort(), ['authenticate', 'default', 'meshGuard', 'refuse'])
+    for (const key of ['authenticate', 'meshGuard', 'refuse']) assert.equal(esm[key], cjs[key])
+    assert.equal(esm.default, cjs)
+  }
 })

@@ -1,5 +1,7 @@
 // Must NOT compile (package.test.cjs checks that the declarations reject it).
-import { Client, IssuedMeshToken, MeshConfig, Reference, Resolver, Validator, parseBearer, prometheusText, setLogger, type Resolution } from '@runbeam/sdk'
+import { Client, IssuedMeshToken, MeshConfig, Outbound, Reference, Resolver, Validator, parseBearer, prometheusText, refusalFor, setLogger, type Resolution } from '@runbeam/sdk'
+import * as expressEdge from '@runbeam/sdk/express'
+import * as fastifyEdge from '@runbeam/sdk/fastify'
 
 const n: number = Reference.parse('x').type
 Reference.parse(42)
@@ -29,4 +31,11 @@ setLogger((record) => console.log(record.level === 'verbose'))
 setLogger(() => {}, 'loud')
 prometheusText([new Validator({ jwksUrl: 'https://x.example/jwks.json' })])
 ;({} as Resolver).watch((event) => { const n: number = event.kind; console.log(n) })
-console.log(n, sync, res)
+void ({} as Validator).authenticate(42)
+const out: string = ({} as Resolver).outboundCached('x', '/a')
+refusalFor(new Error('x'), 'inbound')
+;({} as Outbound).authorization = 'Bearer x'
+expressEdge.authenticate({ resolver: {} as Resolver })
+expressEdge.meshGuard({ resolver: {} as Resolver })
+void fastifyEdge.refuse({}, new Error('x'))
+console.log(n, sync, res, out)

@@ -288,3 +288,57 @@ function live(resolver: Resolver): void {
   void [providers, stopped]
 }
 void live
+
+// The HTTP edge: the native calls, and the middleware of the subpaths.
+import { Outbound, joinPath, refusalFor } from '@runbeam/sdk'
+import type { EdgeRequestState, EdgeStage, Refusal } from '@runbeam/sdk'
+import * as expressEdge from '@runbeam/sdk/express'
+import type { Middleware, RequestLike, ResponseLike } from '@runbeam/sdk/express'
+import * as fastifyEdge from '@runbeam/sdk/fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+
+async function edge(validator: Validator, resolver: Resolver, header: string | undefined): Promise<void> {
+  const claims: Claims = (validator.authenticateCached(header) ?? (await validator.authenticate(header, { signal: AbortSignal.timeout(1000) })))
+  const mesh: Claims | null = resolver.verifyMeshRequestCached(header, 'imaging-integration', joinPath('https://x.example', '/a?b=1'))
+  await resolver.verifyMeshRequest(null, 'imaging-integration')
+  await resolver.verifyMeshRequest(header, 'imaging-integration', 'https://x.example/a', { signal: AbortSignal.timeout(1000) })
+  const out: Outbound = resolver.outboundCached('runbeam.t.ingress.name.x', '/a') ?? (await resolver.outbound('runbeam.t.ingress.name.x', '/a'))
+  const headers: Record<string, string> = out.headers
+  const fields: string = out.url + out.authorization + out.baseUrl + out.mesh + out.reference
+  const stale: boolean = out.isStale
+  const expires: Date = out.tokenExpiresAt
+  const stage: EdgeStage = 'outbound'
+  const refusal: Refusal = refusalFor(new Error('x'), stage)
+  const answer: string = `${refusal.status} ${refusal.kind} ${refusal.headers['retry-after']} ${refusal.body} ${refusal.contentType}`
+  const state: EdgeRequestState = { claims, meshClaims: mesh }
+  void [headers, fields, stale, expires, answer, state]
+}
+void edge
+
+function middleware(validator: Validator, resolver: Resolver): void {
+  const user: Middleware = expressEdge.authenticate({
+    validator,
+    publicPaths: ['/healthz'],
+    skip: (req) => req.url === '/metrics',
+    onError: (error, req, refusal) => console.log(error.code, req.originalUrl, refusal.status),
+  })
+  const guard: Middleware = expressEdge.meshGuard({ resolver, mesh: 'imaging-integration', publicUrl: 'https://x.example' })
+  const req: RequestLike = { headers: { authorization: 'Bearer x' }, url: '/' }
+  const res = {} as ResponseLike
+  user(req, res, (error?: unknown) => void error)
+  const sent: Refusal = expressEdge.refuse(res, new Error('x'), 'userToken')
+  const claims: string | null | undefined = req.runbeam?.claims?.sub
+  void [guard, sent, claims]
+}
+void middleware
+
+async function plugins(app: FastifyInstance, validator: Validator, resolver: Resolver): Promise<void> {
+  await app.register(fastifyEdge.authenticate, { validator, onError: (error, request) => request.log.info({ err: error }) })
+  await app.register(fastifyEdge.meshGuard, { resolver, mesh: 'imaging-integration', publicUrl: null })
+  app.get('/me', async (request, reply: FastifyReply) => {
+    const sub: string | null | undefined = request.runbeam?.claims?.sub
+    if (sub === undefined) return fastifyEdge.refuse(reply, new Error('x'))
+    return { sub }
+  })
+}
+void plugins
