@@ -13,8 +13,10 @@ The info string of a block (the text after the opening ```) says what happens to
     ```python            run with the interpreter running this script (the .venv one, which
                          has the debug module of `make python-build`)
     ```js                run with node, '@runbeam/sdk' resolving to bindings/node (the in-tree
-                         addon of `make node-build`); CommonJS (.cjs) unless a line starts
-                         with `import`/`export`, then an ES module (.mjs)
+                         addon of `make node-build`), 'express' and 'fastify' to bindings/node's
+                         devDependencies (what a user installs next to the SDK's middleware);
+                         CommonJS (.cjs) unless a line starts with `import`/`export`, then an
+                         ES module (.mjs)
     ```ts                type-checked with tsc (strict, bindings/node's TypeScript), then run
     ```c                 compiled with `cc $(pkg-config --cflags --libs runbeam)` plus the run
                          path, then run (a complete program: it has a main)
@@ -327,10 +329,19 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> str:
     return done.stdout
 
 
+# The web frameworks of the SDK's middleware (@runbeam/sdk/express, @runbeam/sdk/fastify): a user
+# installs them next to the SDK; here, bindings/node's devDependencies (`make setup`).
+NODE_FRAMEWORKS = ("express", "fastify")
+
+
 def node_project(work: Path) -> None:
     modules = work / "node_modules" / "@runbeam"
     modules.mkdir(parents=True)
     (modules / "sdk").symlink_to(NODE_PACKAGE, target_is_directory=True)
+    for name in NODE_FRAMEWORKS:
+        framework = NODE_PACKAGE / "node_modules" / name
+        if framework.is_dir():
+            (work / "node_modules" / name).symlink_to(framework, target_is_directory=True)
 
 
 def run_js(b: Block, work: Path, env: dict[str, str]) -> str:
