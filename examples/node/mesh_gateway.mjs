@@ -173,7 +173,7 @@ async function main(argv) {
     watcher?.stop()
     if (server !== null) {
       server.closeAllConnections()
-      await new Promise((resolve) => server.close(() => resolve()))
+      await new Promise((resolve) => server.close(resolve))
     }
     if (temporary) rmSync(temporary, { recursive: true, force: true })
   }

@@ -143,13 +143,24 @@ node check.cjs "$url" "$platform" "$version" || fail "CommonJS check"
 mkdir -p examples
 cp -r "$ROOT/examples/config" examples/config
 for example in "$ROOT"/examples/node/*.mjs; do
-  sed "s#'\.\./\.\./bindings/node/index\.mjs'#'@runbeam/sdk'#" "$example" >"$(basename "$example")"
+  sed -e "s#'\.\./\.\./bindings/node/index\.mjs'#'@runbeam/sdk'#" \
+    -e "s#'\.\./\.\./bindings/node/\(express\|fastify\)\.mjs'#'@runbeam/sdk/\1'#" "$example" >"$(basename "$example")"
 done
 if grep -n "bindings/node" ./*.mjs | grep -v '^[^:]*:[0-9]*:\s*//'; then
   fail "an example still imports from the repository (the replacement above no longer matches)"
 fi
 resolved=$(node --input-type=module -e "console.log(import.meta.resolve('@runbeam/sdk'))")
 [ "$resolved" = "file://$PROJECT/node_modules/@runbeam/sdk/index.mjs" ] || fail "'@runbeam/sdk' resolves to $resolved"
+# The middleware subpaths (@runbeam/sdk/express, @runbeam/sdk/fastify): shipped, and the same
+# objects from require and import (no framework installed: they depend on none).
+for sub in express fastify; do
+  node --input-type=module -e "
+    import { createRequire } from 'node:module'
+    const esm = await import('@runbeam/sdk/$sub')
+    const cjs = createRequire(process.cwd() + '/')('@runbeam/sdk/$sub')
+    if (esm.authenticate !== cjs.authenticate || typeof cjs.meshGuard !== 'function' || typeof cjs.refuse !== 'function') process.exit(1)
+  " || fail "@runbeam/sdk/$sub does not load"
+done
 
 # run EXPECTED_EXIT EXPECTED_TEXT COMMAND...: the exit status and a line of the output.
 run() {
@@ -194,7 +205,7 @@ cat >tsconfig.json <<EOF
     "typeRoots": ["$TYPES"],
     "types": ["node"]
   },
-  "files": ["authorize.mjs", "gateway.mjs", "mesh_check.mjs", "check.cjs"]
+  "files": ["authorize.mjs", "gateway.mjs", "mesh_check.mjs", "mesh_gateway.mjs", "check.cjs"]
 }
 EOF
 step "TypeScript $(node "$TSC" --version | sed 's/^Version //'): tsc -p tsconfig.json (examples/node and check.cjs)"
