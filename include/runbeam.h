@@ -2510,8 +2510,9 @@ runbeam_status runbeam_validator_authenticate_async(const runbeam_validator *val
 /**
  * The inbound mesh guard of an ingress, as one call: the mesh token of the `Authorization`
  * header value `authorization` (NULL: the request had none) verified for `mesh` (its
- * configuration name or Cloud id) — signature, trusted issuer (the mesh's provider),
- * `aud == "mesh:<id>"`, `mesh_id`, expiry — and, when `served_url` is not NULL, that the URL
+ * configuration name, or its `id` when the configuration sets one) — signature, trusted
+ * issuer (the mesh's provider), `aud == "mesh:<id>"` and `mesh_id` (`<id>`: the mesh's `id`,
+ * else its name, as the Cloud issues it), expiry — and, when `served_url` is not NULL, that the URL
  * being served lies under the token's `dest_url`; its claims written to `*out_claims` (a new
  * handle: `runbeam_claims_free()`; `sub` is `gateway:<id>` of the caller, the custom claim
  * `source_team` through `runbeam_claims_get_json()`). Blocking only when keys must be

@@ -6,7 +6,10 @@
 #     `cargo install --locked` into ~/.cargo/bin
 #   - with apt-get, only those missing: valgrind, gcc, g++, make (the C suite), pkg-config and
 #     cmake (the C install tests), gnome-keyring and dbus (dbus-run-session, dbus-send,
-#     dbus-daemon: a real Secret Service for the keyring tests, see with-keyring.sh).
+#     dbus-daemon: a real Secret Service for the keyring tests, see with-keyring.sh), curl (the
+#     demo and the C gateway test drive requests with it), and the development packages of
+#     libmicrohttpd and libcurl (libmicrohttpd-dev, libcurl4-openssl-dev: the C example gateway
+#     examples/c/mesh_gateway.c; checked with pkg-config).
 #     This is the one step that needs root: apt-get is run as is, without sudo.
 #   - .venv with bindings/python/requirements-dev.txt (pinned: maturin, pytest, mypy for
 #     stubtest, PyJWT + cryptography for the JWT benchmark)
@@ -26,7 +29,17 @@ REQ=bindings/python/requirements-dev.txt
 STAMP=.venv/.requirements.stamp
 NODE_DIR=bindings/node
 NODE_STAMP=$NODE_DIR/node_modules/.setup.stamp
-TOOLS=(valgrind gcc g++ make pkg-config cmake gnome-keyring-daemon dbus-run-session dbus-send dbus-daemon)
+TOOLS=(valgrind gcc g++ make pkg-config cmake gnome-keyring-daemon dbus-run-session dbus-send dbus-daemon curl)
+# C libraries found with pkg-config, as `<pkg-config name>:<Debian package>`.
+C_LIBS=(libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev)
+
+# The Debian packages of C_LIBS that pkg-config does not find (all of them without pkg-config).
+missing_c_libs() {
+  local entry
+  for entry in "${C_LIBS[@]}"; do
+    pkg-config --exists "${entry%%:*}" 2>/dev/null || echo "${entry#*:}"
+  done
+}
 
 # `setup.sh --cross`: what `make cross-check` needs besides the rest (not needed by `make test`):
 # the Windows and macOS Rust targets (rustup), the mingw-w64 C compiler (apt, root) and zig
@@ -52,6 +65,7 @@ if [ "${1:-}" = --check ]; then
   for tool in "${TOOLS[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || lacking+=("$tool")
   done
+  for pkg in $(missing_c_libs); do lacking+=("$pkg"); done
   { [ -x .venv/bin/python ] && [ -f "$STAMP" ] && cmp -s "$REQ" "$STAMP"; } ||
     lacking+=(".venv with $REQ")
   { [ -f "$NODE_STAMP" ] && cmp -s "$NODE_DIR/package.json" "$NODE_STAMP"; } ||
@@ -73,6 +87,7 @@ missing=()
 for tool in "${TOOLS[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+for pkg in $(missing_c_libs); do missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} with apt-get (needs root)"
   pkgs=()

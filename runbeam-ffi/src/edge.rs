@@ -11,10 +11,9 @@
 //! forms call their callback exactly once on a runtime thread.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::ptr;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use runbeam_core::Error;
@@ -102,19 +101,42 @@ pub struct runbeam_refusal {
     pub reserved: [u64; RUNBEAM_REFUSAL_RESERVED],
 }
 
-/// A static C string with the text of `text` (the core's answers are static strings without
-/// a NUL): each distinct text is copied once and kept for the life of the process. The core
-/// has a handful of them, so the table stays that small.
-fn static_c(text: &'static str) -> *const c_char {
-    static TABLE: OnceLock<Mutex<HashMap<&'static str, &'static CStr>>> = OnceLock::new();
-    let mut table = TABLE
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    table
-        .entry(text)
-        .or_insert_with(|| Box::leak(to_cstring(text).into_boxed_c_str()))
-        .as_ptr()
+/// The NUL-terminated copies of the core's static answer texts (bodies, `WWW-Authenticate`,
+/// the content type), made on first use in static slots: no heap allocation, nothing freed,
+/// pointers valid for the life of the process. The core has fewer than ten such texts, each
+/// far shorter than a slot (a unit test checks that every refusal's texts fit).
+const SLOT_BYTES: usize = 64;
+const SLOTS: usize = 32;
+
+struct Slot {
+    len: usize,
+    bytes: [u8; SLOT_BYTES],
+}
+
+static SLOT_TABLE: [OnceLock<Slot>; SLOTS] = [const { OnceLock::new() }; SLOTS];
+
+/// `text` as a static C string, or `fallback` when it cannot be kept (longer than a slot, a
+/// NUL inside, the table full: never with the core's texts).
+fn static_c(text: &'static str, fallback: &'static CStr) -> *const c_char {
+    let bytes = text.as_bytes();
+    if bytes.len() >= SLOT_BYTES || bytes.contains(&0) {
+        return fallback.as_ptr();
+    }
+    for slot in &SLOT_TABLE {
+        let kept = slot.get_or_init(|| {
+            let mut copy = [0u8; SLOT_BYTES];
+            copy[..bytes.len()].copy_from_slice(bytes);
+            Slot {
+                len: bytes.len(),
+                bytes: copy,
+            }
+        });
+        // Another text won this slot: try the next one.
+        if kept.bytes.get(..kept.len) == Some(bytes) {
+            return kept.bytes.as_ptr().cast();
+        }
+    }
+    fallback.as_ptr()
 }
 
 fn stage_of(stage: runbeam_stage) -> Result<Stage, Error> {
@@ -132,10 +154,12 @@ fn to_c(refusal: &Refusal) -> runbeam_refusal {
     runbeam_refusal {
         status: refusal.status(),
         kind: refusal.kind().c_name().as_ptr(),
-        www_authenticate: refusal.www_authenticate().map_or(ptr::null(), static_c),
+        www_authenticate: refusal
+            .www_authenticate()
+            .map_or(ptr::null(), |v| static_c(v, c"Bearer")),
         retry_after_secs: refusal.retry_after_secs().unwrap_or(0),
-        body: static_c(refusal.body()),
-        content_type: static_c(CONTENT_TYPE),
+        body: static_c(refusal.body(), c"{}"),
+        content_type: static_c(CONTENT_TYPE, c"application/json"),
         reserved: [0; RUNBEAM_REFUSAL_RESERVED],
     }
 }
@@ -505,8 +529,9 @@ unsafe fn mesh_request_args<'a>(
 
 /// The inbound mesh guard of an ingress, as one call: the mesh token of the `Authorization`
 /// header value `authorization` (NULL: the request had none) verified for `mesh` (its
-/// configuration name or Cloud id) — signature, trusted issuer (the mesh's provider),
-/// `aud == "mesh:<id>"`, `mesh_id`, expiry — and, when `served_url` is not NULL, that the URL
+/// configuration name, or its `id` when the configuration sets one) — signature, trusted
+/// issuer (the mesh's provider), `aud == "mesh:<id>"` and `mesh_id` (`<id>`: the mesh's `id`,
+/// else its name, as the Cloud issues it), expiry — and, when `served_url` is not NULL, that the URL
 /// being served lies under the token's `dest_url`; its claims written to `*out_claims` (a new
 /// handle: `runbeam_claims_free()`; `sub` is `gateway:<id>` of the caller, the custom claim
 /// `source_team` through `runbeam_claims_get_json()`). Blocking only when keys must be
@@ -1061,7 +1086,7 @@ mod tests {
         assert_eq!(text(r.kind).as_deref(), Some("JwtExpired"));
         assert_eq!(r.retry_after_secs, 0);
         // The same text is the same pointer: nothing is allocated per refusal.
-        assert_eq!(static_c(core.body()), r.body);
+        assert_eq!(static_c(core.body(), c""), r.body);
     }
 
     #[test]
@@ -1078,6 +1103,10 @@ mod tests {
                     assert_eq!(r, Refusal::for_kind(kind, core_stage, retry));
                     let c = to_c(&r);
                     assert_ne!(c.status, 500);
+                    // Every text is the core's (no fallback was needed).
+                    assert_eq!(text(c.body).as_deref(), Some(r.body()));
+                    assert_eq!(text(c.www_authenticate).as_deref(), r.www_authenticate());
+                    assert_eq!(text(c.content_type).as_deref(), Some(CONTENT_TYPE));
                     assert_eq!(c.retry_after_secs, r.retry_after_secs().unwrap_or(0));
                 }
             }

@@ -20,6 +20,11 @@
 # failed with its problems, skipped), stop from outside and from inside the callback.
 # test_local_mesh: two offline resolvers on a `local`-provider mesh, RS256 (keys made by the
 # openssl tool) and HS256, one issuing, the other verifying, and the refusals.
+# test_edge: the HTTP edge (runbeam_validator_authenticate, runbeam_resolver_verify_mesh_request,
+# runbeam_resolver_outbound, runbeam_join_path) and the refusal of every failure
+# (runbeam_refusal_from_last_error: 401/403/400/503 with their headers) against the devcloud.
+# test_mesh_gateway.sh: the example gateway examples/c/mesh_gateway.c (libmicrohttpd + libcurl,
+# built with ASan/UBSan) over real HTTP, ingress and egress, driven by curl.
 # test_client, test_client_faults and test_jwt drive a runbeam-devcloud subprocess (built by
 # `build`) over real HTTP (the fault suite through its /_dev/faults and /_dev/counters
 # endpoints, the JWT suite with tokens minted by /_dev/jwt);
@@ -36,6 +41,11 @@ C_SYSLIBS := -lpthread -ldl -lm
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible
 # test_keyring (make keyring-test): "possibly lost" is shown but does not fail, see the Makefile.
+# The example gateway's HTTP server and client (Debian libmicrohttpd-dev, libcurl4-openssl-dev;
+# installed by `make setup`).
+HTTP_PKGS := libmicrohttpd libcurl
+HTTP_PKGS_CHECK = @pkg-config --exists $(HTTP_PKGS) || { \
+	echo "pkg-config does not find $(HTTP_PKGS): run 'make setup'" >&2; exit 1; }
 VALGRIND_KEYRING := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect
 
@@ -81,6 +91,11 @@ c-build: build c-dev-soname
 	gcc $(C_STRICT) -O0 tests/c/test_watch.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_watch
 	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_local_mesh.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_local_mesh_asan
 	gcc $(C_STRICT) -O0 tests/c/test_local_mesh.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_local_mesh
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_edge.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_edge_asan
+	gcc $(C_STRICT) -O0 tests/c/test_edge.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_edge
+	$(HTTP_PKGS_CHECK)
+	gcc $(C_STRICT) -O1 $(C_SAN) $$(pkg-config --cflags $(HTTP_PKGS)) examples/c/mesh_gateway.c \
+		$(LIBDIR)/librunbeam.a $$(pkg-config --libs $(HTTP_PKGS)) $(C_SYSLIBS) -o $(C_OUT)/mesh_gateway_asan
 	@# The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
 	gcc $(C_STRICT) -O1 benches/c/bench_reference.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_reference
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
@@ -134,6 +149,10 @@ c-test: c-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_local_mesh_asan
 	$(VALGRIND) $(C_OUT)/test_local_mesh
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(C_OUT)/test_edge_asan $(LIBDIR)/runbeam-devcloud
+	$(VALGRIND) $(C_OUT)/test_edge $(LIBDIR)/runbeam-devcloud
+	bash tests/c/test_mesh_gateway.sh $(LIBDIR)/runbeam-devcloud $(C_OUT)/mesh_gateway_asan
 
 .PHONY: c-soak
 ## The C soak benchmark (benches/c/soak.c): 1,000,000 mixed hot-path calls against the RELEASE
@@ -147,9 +166,14 @@ c-soak: build
 	$(C_OUT)/soak $(LIBDIR)/runbeam-devcloud
 
 .PHONY: c-examples
-## The C example gateways (examples/c: mesh_check, authorize, gateway), built like a user would, against the shared library.
+## The C example gateways (examples/c: mesh_check, authorize, gateway, and mesh_gateway on
+## libmicrohttpd + libcurl found with pkg-config), built like a user would, against the shared library.
 c-examples: build c-dev-soname
 	@mkdir -p $(C_OUT)
 	gcc $(C_STRICT) -O1 examples/c/mesh_check.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/mesh_check
 	gcc $(C_STRICT) -O1 examples/c/authorize.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/authorize
 	gcc $(C_STRICT) -O1 examples/c/gateway.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/gateway
+	$(HTTP_PKGS_CHECK)
+	gcc $(C_STRICT) -O1 $$(pkg-config --cflags $(HTTP_PKGS)) examples/c/mesh_gateway.c \
+		-L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $$(pkg-config --libs $(HTTP_PKGS)) -lpthread \
+		-o $(C_OUT)/mesh_gateway
