@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from importlib import metadata
 from pathlib import Path
@@ -35,7 +36,11 @@ def test_native_module_is_abi3():
 def test_all_names_exist():
     for name in runbeam.__all__:
         assert hasattr(runbeam, name), name
-    public = {
-        n for n in vars(runbeam) if not n.startswith("_") and n not in {"errors", "resources", "annotations"}
-    }
+    # Submodules are attributes of the package once imported (runbeam.asgi only on demand: it
+    # is not imported by `import runbeam`), not names of `__all__`.
+    submodules = {"errors", "resources", "asgi", "annotations"}
+    public = {n for n in vars(runbeam) if not n.startswith("_") and n not in submodules}
     assert public <= set(runbeam.__all__), public - set(runbeam.__all__)
+    asgi = importlib.import_module("runbeam.asgi")
+    for name in asgi.__all__:
+        assert hasattr(asgi, name), name
