@@ -166,7 +166,7 @@ guarded! {
         /// The `Retry-After` value in seconds (every 503), else `None`: the Cloud's own when it
         /// sent one, else 5 for a transient failure and 30 for one that needs an operator.
         #[getter]
-        fn retry_after(&self) -> Option<u64> {
+        fn retry_after_secs(&self) -> Option<u64> {
             self.0.retry_after_secs()
         }
 

@@ -35,7 +35,7 @@ def test_a_bad_token_inbound_is_401_with_the_challenge(cls: type, stage: str):
     assert refusal.kind == cls.kind
     assert refusal.www_authenticate == CHALLENGE
     assert refusal.headers == [("www-authenticate", CHALLENGE)]
-    assert refusal.retry_after is None
+    assert refusal.retry_after_secs is None
     assert refusal.body == b'{"error":"invalid_token"}'
     assert refusal.content_type == "application/json"
 
@@ -61,29 +61,31 @@ def test_the_answer_of_each_kind(cls: type, stage: str, status: int, body: bytes
     refusal = runbeam.refusal_for(error(cls), stage)
     assert (refusal.status, refusal.body, refusal.kind) == (status, body, cls.kind)
     assert refusal.www_authenticate is None
-    assert (refusal.retry_after is not None) == (status == 503)
+    assert (refusal.retry_after_secs is not None) == (status == 503)
 
 
 def test_retry_after_is_the_clouds_own_else_the_cores_default():
     transient = runbeam.refusal_for(error(runbeam.TransportError), "outbound")
-    assert transient.retry_after == 5 and transient.headers == [("retry-after", "5")]
+    assert transient.retry_after_secs == 5 and transient.headers == [("retry-after", "5")]
     operator = runbeam.refusal_for(error(runbeam.NoTokenError), "outbound")
-    assert operator.retry_after == 30
+    assert operator.retry_after_secs == 30
     assert (
-        runbeam.refusal_for(error(runbeam.ServerError, retry_after=7.2), "outbound").retry_after
+        runbeam.refusal_for(
+            error(runbeam.ServerError, retry_after=7.2), "outbound"
+        ).retry_after_secs
         == 8
     )
     # Whatever a caller put in retry_after, the answer stays a bounded number of seconds.
     for odd, expected in [(math.inf, 3600), (1e300, 3600), (0.0, 1), (math.nan, 5), (-3.0, 5)]:
         refusal = runbeam.refusal_for(error(runbeam.ServerError, retry_after=odd), "outbound")
-        assert refusal.retry_after == expected, odd
+        assert refusal.retry_after_secs == expected, odd
 
 
 def test_anything_but_an_sdk_error_is_internal_and_503():
     for other in (ValueError("x"), RuntimeError(), KeyboardInterrupt(), object()):
         refusal = runbeam.refusal_for(other, "user_token")  # type: ignore[arg-type]
         assert (refusal.status, refusal.kind) == (503, "Internal")
-        assert refusal.retry_after == 30
+        assert refusal.retry_after_secs == 30
 
 
 def test_the_body_never_carries_the_error():

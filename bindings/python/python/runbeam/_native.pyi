@@ -1401,7 +1401,7 @@ class Refusal:
     def www_authenticate(self) -> Optional[str]:
         """The `WWW-Authenticate` value (every 401), else `None`."""
     @property
-    def retry_after(self) -> Optional[int]:
+    def retry_after_secs(self) -> Optional[int]:
         """The `Retry-After` value in seconds (every 503), else `None`: the Cloud's own when it
         sent one, else 5 for a transient failure and 30 for one that needs an operator.
         """
