@@ -16,7 +16,8 @@ ALICE_SANCTUM='1|rad-dev-7f3c9a2e5b14d6a8c0e1f2a3b4c5d6e7'   # team radiology-de
 BOB_SANCTUM='2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f'     # team ai-analytics
 BOB_EMAIL=bob@analytics.example.com
 DICOMWEB_INGRESS_ID=01JDW14DR9GPQY77ZXYYK596NG
-MESH_ID=01JDWSSSS6YS3C4DWA7N36096Q                          # imaging-integration
+# The mesh is named imaging-integration in both example configurations (no `id` key), so its
+# tokens carry aud "mesh:imaging-integration" and mesh_id "imaging-integration".
 OTHER_MESH_ID=01JDWZZZZZZZZZZZZZZZZZZZZZ                    # a mesh this gateway is not in
 TRAFFIC_PIDS=()
 TRAFFIC_LOGS=()
@@ -159,7 +160,7 @@ egress = ["imaging-out", "runbeam.radiology-dept.ingress.name.dicomweb"]'
   c=$GATEWAY_URL
 
   jwt=$(mint "{\"email\": \"$BOB_EMAIL\"}")
-  expired=$(mint "{\"email\": \"$BOB_EMAIL\", \"ttl_secs\": -60}")
+  expired=$(mint "{\"email\": \"$BOB_EMAIL\", \"ttl_secs\": -120}")
   uid=$(curl -s -m 20 -H "Authorization: Bearer $jwt" "$py/imaging/studies" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["0020000D"]["Value"][0])' 2>/dev/null)
   for gw in "Python=$py" "Node=$node" "C=$c"; do
@@ -176,9 +177,9 @@ egress = ["imaging-out", "runbeam.radiology-dept.ingress.name.dicomweb"]'
   done
 
   echo "--- straight at radiology-dept's gateway, without going through a partner gateway"
-  genuine=$(mint "{\"email\": \"$BOB_EMAIL\", \"claims\": {\"aud\": \"mesh:$MESH_ID\", \"mesh_id\": \"$MESH_ID\", \"dest_url\": \"$rad\"}}")
+  genuine=$(mint "{\"email\": \"$BOB_EMAIL\", \"claims\": {\"aud\": \"mesh:imaging-integration\", \"mesh_id\": \"imaging-integration\", \"dest_url\": \"$rad\"}}")
   other_mesh=$(mint "{\"email\": \"$BOB_EMAIL\", \"claims\": {\"aud\": \"mesh:$OTHER_MESH_ID\", \"mesh_id\": \"$OTHER_MESH_ID\", \"dest_url\": \"$rad\"}}")
-  other_dest=$(mint "{\"email\": \"$BOB_EMAIL\", \"claims\": {\"aud\": \"mesh:$MESH_ID\", \"mesh_id\": \"$MESH_ID\", \"dest_url\": \"https://elsewhere.example.com\"}}")
+  other_dest=$(mint "{\"email\": \"$BOB_EMAIL\", \"claims\": {\"aud\": \"mesh:imaging-integration\", \"mesh_id\": \"imaging-integration\", \"dest_url\": \"https://elsewhere.example.com\"}}")
   expect 200 "a Cloud-signed mesh token for this mesh and address" -H "Authorization: Bearer $genuine" "$rad/studies"
   expect 401 "no mesh token" "$rad/studies"
   expect 401 "Bob's user JWT instead of a mesh token" -H "Authorization: Bearer $jwt" "$rad/studies"
