@@ -1,11 +1,14 @@
 // The cost of the middleware per request over the bare framework, on the cached path (the user
 // JWT, the JWKS and the mesh provider's keys cached: no I/O in the SDK), µs per request:
 //
-// - Fastify, `app.inject` (in process, no socket): a bare app, the same app with the
-//   `authenticate` plugin, and with the `meshGuard` plugin (a public URL, so the URL served is
-//   built with joinPath and checked against the token's dest_url);
+// - Fastify, `app.inject` (in process, no socket): a bare app, the same app with an empty
+//   `onRequest` hook (what any hook costs in Fastify), with the `authenticate` plugin, and with
+//   the `meshGuard` plugin (a public URL, so the URL served is built with joinPath and checked
+//   against the token's dest_url);
 // - Express over loopback HTTP (client in the same process, keep-alive, `--concurrency`
-//   requests in flight): a bare app, with `authenticate`, with `meshGuard`.
+//   requests in flight): bare, an empty middleware, `authenticate`, `meshGuard`. (Express has
+//   no inject of its own, and Fastify's, light-my-request, breaks Express's response objects
+//   for the rest of the process.)
 //
 //   make node-release && RUNBEAM_DEVCLOUD=target/<triple>/debug/runbeam-devcloud \
 //     node bindings/node/bench/middleware.mjs      (`make node-bench` runs it; then `make node-build`)
@@ -14,7 +17,8 @@
 // Every app answers the same route with the same small JSON body and gets the same
 // `Authorization` header (the bare app ignores it). A runbeam-devcloud subprocess mints the
 // tokens and serves the keys; everything is warmed before the clock starts. Each repeat runs the
-// apps of a framework in turn (interleaved), so load from other processes hits them alike; the
+// apps of a framework in turn (interleaved, starting with another app each time), so load from
+// other processes hits them alike; the
 // table gives the median, the interquartile range and the best of the repeats, and the
 // overhead as the median of the per-repeat differences to the bare app (with its IQR).
 
@@ -35,10 +39,10 @@ const { startDevcloud, analyticsConfig, BOB_SANCTUM, ANALYTICS_GW, RADIOLOGY_GW,
 
 const { values } = parseArgs({
   options: {
-    inject: { type: 'string', default: '20000' },
-    http: { type: 'string', default: '5000' },
+    inject: { type: 'string', default: '5000' },
+    http: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '8' },
-    repeats: { type: 'string', default: '15' },
+    repeats: { type: 'string', default: '41' },
   },
 })
 const INJECT = Number(values.inject)
@@ -65,14 +69,29 @@ async function fastifyApp(plugin, options) {
   return app
 }
 
-/** An Express app answering GET /studies, with `middleware`, listening on loopback. */
-async function expressApp(middleware) {
+/** A Fastify `onRequest` hook doing nothing, registered as the SDK's plugins are. */
+function noopPlugin(fastify, options, done) {
+  fastify.addHook('onRequest', (request, reply, next) => next())
+  done()
+}
+noopPlugin[Symbol.for('skip-override')] = true
+
+/** An Express app answering GET /studies, with `middleware`. */
+function expressHandler(middleware) {
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
   if (middleware) app.use(middleware)
   app.get('/studies', (req, res) => res.json(BODY))
-  const server = http.createServer(app)
+  return app
+}
+
+/** An Express app answering GET /studies, with `middleware`, listening on loopback. */
+async function expressApp(middleware) {
+  const app = expressHandler(middleware)
+  // Idle between its runs while the other apps are timed: keep its connections (the client's
+  // agent would otherwise reuse a socket the server is closing).
+  const server = http.createServer({ keepAliveTimeout: 600_000 }, app)
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   return server
 }
@@ -83,6 +102,9 @@ async function injectRun(app, authorization, n) {
   for (let i = 0; i < n; i++) {
     const res = await app.inject({ method: 'GET', url: '/studies', headers: { authorization } })
     if (res.statusCode !== 200) throw new Error(`inject: ${res.statusCode} ${res.body}`)
+    // Let the event loop turn, as a server's does: what inject leaves to setImmediate would
+    // otherwise pile up (~10 KB a request) and the GC would time that instead.
+    if (i % 100 === 99) await new Promise(setImmediate)
   }
   return Number(process.hrtime.bigint() - start) / 1000 / n
 }
@@ -141,6 +163,7 @@ try {
       requests: INJECT,
       apps: [
         ['bare', await fastifyApp(null), userHeader],
+        ['empty hook', await fastifyApp(noopPlugin, {}), userHeader],
         ['authenticate', await fastifyApp(fastifyEdge.authenticate, { validator }), userHeader],
         ['meshGuard', await fastifyApp(fastifyEdge.meshGuard, guard), meshHeader],
       ],
@@ -151,6 +174,7 @@ try {
       requests: HTTP,
       apps: [
         ['bare', await expressApp(null), userHeader],
+        ['empty middleware', await expressApp((req, res, next) => next()), userHeader],
         ['authenticate', await expressApp(expressEdge.authenticate({ validator })), userHeader],
         ['meshGuard', await expressApp(expressEdge.meshGuard(guard)), meshHeader],
       ],
@@ -161,7 +185,10 @@ try {
     },
   ]
   for (const f of frameworks) {
-    for (const [, app] of f.apps) closers.push(() => (typeof app.inject === 'function' ? app.close() : new Promise((r) => { app.closeAllConnections(); app.close(r) })))
+    for (const [, app] of f.apps) {
+      if (typeof app.inject === 'function') closers.push(() => app.close())
+      else if (app instanceof http.Server) closers.push(() => new Promise((r) => { app.closeAllConnections(); app.close(r) }))
+    }
   }
 
   for (const f of frameworks) {
@@ -171,7 +198,12 @@ try {
   const samples = frameworks.map((f) => f.apps.map(() => []))
   for (let r = 0; r < REPEATS; r++) {
     for (const [i, f] of frameworks.entries()) {
-      for (const [j, [, app, header]] of f.apps.entries()) samples[i][j].push(await f.run(app, header, f.requests))
+      // Each repeat starts with another app, so that none always runs first.
+      for (let k = 0; k < f.apps.length; k++) {
+        const j = (r + k) % f.apps.length
+        const [, app, header] = f.apps[j]
+        samples[i][j].push(await f.run(app, header, f.requests))
+      }
     }
   }
   const after = { validator: validator.stats(), receiver: receiver.stats().meshValidation }
@@ -183,7 +215,7 @@ try {
     `${after.validator.verifications - before.validator.verifications} user, ` +
     `${after.receiver.verifications - before.receiver.verifications} mesh`)
   console.log('')
-  console.log(`${'framework'.padEnd(18)} ${'app'.padEnd(13)} ${'median'.padStart(7)} ${'p25–p75'.padStart(13)} ` +
+  console.log(`${'framework'.padEnd(18)} ${'app'.padEnd(17)} ${'median'.padStart(7)} ${'p25–p75'.padStart(13)} ` +
     `${'best'.padStart(7)} ${'overhead'.padStart(9)} ${'p25–p75'.padStart(13)}`)
   frameworks.forEach((f, i) => {
     f.apps.forEach(([name], j) => {
@@ -194,7 +226,7 @@ try {
         const diffs = xs.map((x, r) => x - samples[i][0][r])
         overhead = `${quantile(diffs, 0.5).toFixed(2).padStart(9)} ${iqr(diffs).padStart(13)}`
       }
-      console.log(`${f.name.padEnd(18)} ${name.padEnd(13)} ${quantile(xs, 0.5).toFixed(2).padStart(7)} ` +
+      console.log(`${f.name.padEnd(18)} ${name.padEnd(17)} ${quantile(xs, 0.5).toFixed(2).padStart(7)} ` +
         `${iqr(xs).padStart(13)} ${Math.min(...xs).toFixed(2).padStart(7)} ${overhead}`)
     })
   })
