@@ -32,6 +32,7 @@
 //! assert_eq!((refusal.status(), refusal.retry_after_secs()), (503, Some(5)));
 //! ```
 
+use std::ffi::CStr;
 use std::time::Duration;
 
 use url::Url;
@@ -39,12 +40,33 @@ use url::Url;
 use crate::error::{Error, ErrorCategory, ErrorKind, Result};
 use crate::jwt::{parse_bearer, url_within};
 
+/// A fixed answer text, also as a C string (what the C ABI hands out, valid for the life of
+/// the process): both made from one literal at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Text {
+    text: &'static str,
+    c: &'static CStr,
+}
+
+const fn text(c: &'static CStr) -> Text {
+    match std::str::from_utf8(c.to_bytes()) {
+        Ok(text) => Text { text, c },
+        Err(_) => panic!("an answer text is not UTF-8"),
+    }
+}
+
+const INVALID_TOKEN: Text = text(c"Bearer error=\"invalid_token\"");
+const JSON: Text = text(c"application/json");
+
 /// The `WWW-Authenticate` value of every 401 (RFC 6750 §3.1). Sent for a missing token too, so
 /// that a client has one rule: no detail beyond the error code.
-pub const WWW_AUTHENTICATE_INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
+pub const WWW_AUTHENTICATE_INVALID_TOKEN: &str = INVALID_TOKEN.text;
 
 /// The media type of every refusal body.
-pub const CONTENT_TYPE: &str = "application/json";
+pub const CONTENT_TYPE: &str = JSON.text;
+
+/// [`CONTENT_TYPE`] as a C string.
+pub const CONTENT_TYPE_C: &CStr = JSON.c;
 
 /// `Retry-After` of a 503 caused by a transient failure (the network, a deadline, a 5xx or
 /// 429 of the Cloud) when the Cloud gave none.
@@ -72,9 +94,9 @@ pub enum Stage {
 pub struct Refusal {
     status: u16,
     kind: ErrorKind,
-    www_authenticate: Option<&'static str>,
+    www_authenticate: Option<Text>,
     retry_after_secs: Option<u64>,
-    body: &'static str,
+    body: Text,
 }
 
 impl Refusal {
@@ -100,28 +122,30 @@ impl Refusal {
             {
                 refusal(
                     401,
-                    Some(WWW_AUTHENTICATE_INVALID_TOKEN),
+                    Some(INVALID_TOKEN),
                     None,
-                    r#"{"error":"invalid_token"}"#,
+                    text(c"{\"error\":\"invalid_token\"}"),
                 )
             }
             ErrorKind::NotInMesh | ErrorKind::UnknownProvider => {
-                refusal(403, None, None, r#"{"error":"not_in_mesh"}"#)
+                refusal(403, None, None, text(c"{\"error\":\"not_in_mesh\"}"))
             }
             // Inbound, a `PermissionDenied` can only be the Cloud refusing the key fetch: the
             // client's token may be fine, as for any other failure to get the keys.
             ErrorKind::PermissionDenied if !inbound => {
-                refusal(403, None, None, r#"{"error":"forbidden"}"#)
+                refusal(403, None, None, text(c"{\"error\":\"forbidden\"}"))
             }
             ErrorKind::InvalidReference | ErrorKind::InvalidArgument => {
-                refusal(400, None, None, r#"{"error":"invalid_request"}"#)
+                refusal(400, None, None, text(c"{\"error\":\"invalid_request\"}"))
             }
-            ErrorKind::NotFound if !inbound => refusal(404, None, None, r#"{"error":"not_found"}"#),
+            ErrorKind::NotFound if !inbound => {
+                refusal(404, None, None, text(c"{\"error\":\"not_found\"}"))
+            }
             _ => refusal(
                 503,
                 None,
                 Some(retry_after_secs(kind, retry_after)),
-                r#"{"error":"unavailable"}"#,
+                text(c"{\"error\":\"unavailable\"}"),
             ),
         }
     }
@@ -138,7 +162,12 @@ impl Refusal {
 
     /// The `WWW-Authenticate` value (every 401).
     pub fn www_authenticate(&self) -> Option<&'static str> {
-        self.www_authenticate
+        self.www_authenticate.map(|t| t.text)
+    }
+
+    /// [`Refusal::www_authenticate`] as a C string.
+    pub fn www_authenticate_c(&self) -> Option<&'static CStr> {
+        self.www_authenticate.map(|t| t.c)
     }
 
     /// The `Retry-After` value in seconds (every 503): the Cloud's own `Retry-After` when it
@@ -151,7 +180,12 @@ impl Refusal {
     /// The JSON body: `{"error":"<code>"}` with a fixed code per answer (`invalid_token`,
     /// `not_in_mesh`, `forbidden`, `invalid_request`, `not_found`, `unavailable`).
     pub fn body(&self) -> &'static str {
-        self.body
+        self.body.text
+    }
+
+    /// [`Refusal::body`] as a C string.
+    pub fn body_c(&self) -> &'static CStr {
+        self.body.c
     }
 
     /// Every header to send besides `Content-Type` ([`CONTENT_TYPE`]): `WWW-Authenticate`
@@ -165,7 +199,7 @@ impl Refusal {
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = Vec::with_capacity(2);
         if let Some(value) = self.www_authenticate {
-            headers.push(("www-authenticate", value.to_string()));
+            headers.push(("www-authenticate", value.text.to_string()));
         }
         if let Some(secs) = self.retry_after_secs {
             headers.push(("retry-after", secs.to_string()));

@@ -18,10 +18,9 @@ use std::time::Duration;
 
 use runbeam_core::Error;
 use runbeam_core::attempt::Attempt;
-use runbeam_core::edge::{CONTENT_TYPE, MAX_PATH_BYTES, Refusal, Stage, join_path};
+use runbeam_core::edge::{CONTENT_TYPE_C, MAX_PATH_BYTES, Refusal, Stage, join_path};
 use runbeam_core::jwt::Claims;
 use runbeam_core::resolve::Outbound;
-use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use crate::claims::runbeam_claims;
@@ -34,8 +33,9 @@ use crate::guard::{
     read_handle, str_arg,
 };
 use crate::resolver::runbeam_resolver;
-use crate::runtime::{Completion, HandleCallback, Runtime, callback_arg};
+use crate::runtime::callback_arg;
 use crate::status::{RUNBEAM_OK, RUNBEAM_STATUS_INTERNAL, kind_of, runbeam_status};
+use crate::storage::rfc3339_text;
 use crate::strings::{into_c_string, secret_c_bytes};
 use crate::validator::{runbeam_claims_callback, runbeam_validator};
 
@@ -101,44 +101,6 @@ pub struct runbeam_refusal {
     pub reserved: [u64; RUNBEAM_REFUSAL_RESERVED],
 }
 
-/// The NUL-terminated copies of the core's static answer texts (bodies, `WWW-Authenticate`,
-/// the content type), made on first use in static slots: no heap allocation, nothing freed,
-/// pointers valid for the life of the process. The core has fewer than ten such texts, each
-/// far shorter than a slot (a unit test checks that every refusal's texts fit).
-const SLOT_BYTES: usize = 64;
-const SLOTS: usize = 32;
-
-struct Slot {
-    len: usize,
-    bytes: [u8; SLOT_BYTES],
-}
-
-static SLOT_TABLE: [OnceLock<Slot>; SLOTS] = [const { OnceLock::new() }; SLOTS];
-
-/// `text` as a static C string, or `fallback` when it cannot be kept (longer than a slot, a
-/// NUL inside, the table full: never with the core's texts).
-fn static_c(text: &'static str, fallback: &'static CStr) -> *const c_char {
-    let bytes = text.as_bytes();
-    if bytes.len() >= SLOT_BYTES || bytes.contains(&0) {
-        return fallback.as_ptr();
-    }
-    for slot in &SLOT_TABLE {
-        let kept = slot.get_or_init(|| {
-            let mut copy = [0u8; SLOT_BYTES];
-            copy[..bytes.len()].copy_from_slice(bytes);
-            Slot {
-                len: bytes.len(),
-                bytes: copy,
-            }
-        });
-        // Another text won this slot: try the next one.
-        if kept.bytes.get(..kept.len) == Some(bytes) {
-            return kept.bytes.as_ptr().cast();
-        }
-    }
-    fallback.as_ptr()
-}
-
 fn stage_of(stage: runbeam_stage) -> Result<Stage, Error> {
     match stage {
         RUNBEAM_STAGE_USER_TOKEN => Ok(Stage::UserToken),
@@ -155,11 +117,11 @@ fn to_c(refusal: &Refusal) -> runbeam_refusal {
         status: refusal.status(),
         kind: refusal.kind().c_name().as_ptr(),
         www_authenticate: refusal
-            .www_authenticate()
-            .map_or(ptr::null(), |v| static_c(v, c"Bearer")),
+            .www_authenticate_c()
+            .map_or(ptr::null(), CStr::as_ptr),
         retry_after_secs: refusal.retry_after_secs().unwrap_or(0),
-        body: static_c(refusal.body(), c"{}"),
-        content_type: static_c(CONTENT_TYPE, c"application/json"),
+        body: refusal.body_c().as_ptr(),
+        content_type: CONTENT_TYPE_C.as_ptr(),
         reserved: [0; RUNBEAM_REFUSAL_RESERVED],
     }
 }
@@ -365,30 +327,6 @@ fn write_claims(out: *mut *mut runbeam_claims, claims: Option<Arc<Claims>>) {
     unsafe { *out = handle };
 }
 
-/// The answer of an attempt if it needs no I/O; `None` (the pending work dropped unstarted)
-/// when it does.
-fn ready<T>(attempt: Attempt<T>) -> Option<Result<T, Error>> {
-    match attempt {
-        Attempt::Ready(result) => Some(result),
-        Attempt::Pending(_) => None,
-    }
-}
-
-/// Starts `attempt` on `runtime`; its result, turned into a handle by `into_raw`, goes to
-/// `callback` exactly once.
-fn spawn<T: Send + 'static, H: 'static>(
-    function: &'static str,
-    runtime: &Runtime,
-    attempt: Attempt<T>,
-    callback: Option<HandleCallback<H>>,
-    into_raw: fn(T) -> *mut H,
-    user_data: *mut c_void,
-    cancel_out: *mut *mut runbeam_cancel,
-) -> Result<(), Error> {
-    let completion = Completion::handle(callback_arg(callback)?, user_data, into_raw);
-    runtime.start(function, attempt.finish(), completion, cancel_out)
-}
-
 /// The inbound user-JWT check of a gateway, as one call: the bearer token of the
 /// `Authorization` header value `authorization` (NULL: the request had no such header)
 /// validated (docs/spec.md §4) and its claims written to `*out_claims` (a new handle: free it
@@ -464,7 +402,10 @@ pub unsafe extern "C" fn runbeam_validator_authenticate_cached(
         let v = unsafe { handle_arg(validator, "validator") }?;
         // SAFETY: forwarded contract.
         let header = unsafe { authorization_arg(authorization) };
-        let claims = ready(v.validator.authenticate_attempt(header.as_deref())).transpose()?;
+        let claims = v
+            .validator
+            .authenticate_cached(header.as_deref())
+            .transpose()?;
         write_claims(out, claims);
         Ok(())
     })
@@ -497,10 +438,9 @@ pub unsafe extern "C" fn runbeam_validator_authenticate_async(
         let header = unsafe { authorization_arg(authorization) };
         let attempt =
             Attempt::guarded(NAME, || v.validator.authenticate_attempt(header.as_deref()));
-        spawn(
+        v.runtime.start_handle(
             NAME,
-            &v.runtime,
-            attempt,
+            attempt.finish(),
             callback,
             runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
             user_data,
@@ -616,11 +556,10 @@ pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request_cached(
         let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
         // SAFETY: forwarded contract.
         let header = unsafe { authorization_arg(authorization) };
-        let claims = ready(
-            r.resolver
-                .verify_mesh_request_attempt(header.as_deref(), mesh, served),
-        )
-        .transpose()?;
+        let claims = r
+            .resolver
+            .verify_mesh_request_cached(header.as_deref(), mesh, served)
+            .transpose()?;
         write_claims(out, claims);
         Ok(())
     })
@@ -656,10 +595,9 @@ pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request_async(
             r.resolver
                 .verify_mesh_request_attempt(header.as_deref(), mesh, served)
         });
-        spawn(
+        r.runtime.start_handle(
             NAME,
-            &r.runtime,
-            attempt,
+            attempt.finish(),
             callback,
             runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
             user_data,
@@ -718,13 +656,7 @@ impl runbeam_outbound {
                     Text::BaseUrl => to_cstring(o.base_url()),
                     Text::Mesh => to_cstring(o.mesh()),
                     Text::Reference => to_cstring(o.reference()),
-                    Text::ExpiresAt => {
-                        let at = o.token_expires_at();
-                        to_cstring(
-                            &at.format(&Rfc3339)
-                                .unwrap_or_else(|_| at.unix_timestamp().to_string()),
-                        )
-                    }
+                    Text::ExpiresAt => rfc3339_text(o.token_expires_at()),
                 }
             })
             .as_ptr()
@@ -892,10 +824,9 @@ pub unsafe extern "C" fn runbeam_resolver_outbound_async(
         // SAFETY: forwarded contract.
         let (reference, path) = unsafe { outbound_args(reference, path) }?;
         let attempt = Attempt::guarded(NAME, || r.resolver.outbound_attempt(reference, path));
-        spawn(
+        r.runtime.start_handle(
             NAME,
-            &r.runtime,
-            attempt,
+            attempt.finish(),
             callback,
             runbeam_outbound::into_raw,
             user_data,
@@ -1054,7 +985,7 @@ mod tests {
     use super::*;
     use crate::status::RUNBEAM_STATUS_INVALID_ARGUMENT;
     use runbeam_core::ErrorKind;
-    use runbeam_core::edge::WWW_AUTHENTICATE_INVALID_TOKEN;
+    use runbeam_core::edge::{CONTENT_TYPE, WWW_AUTHENTICATE_INVALID_TOKEN};
 
     fn text(p: *const c_char) -> Option<String> {
         // SAFETY: NULL or a static NUL-terminated string of this module.
@@ -1086,7 +1017,7 @@ mod tests {
         assert_eq!(text(r.kind).as_deref(), Some("JwtExpired"));
         assert_eq!(r.retry_after_secs, 0);
         // The same text is the same pointer: nothing is allocated per refusal.
-        assert_eq!(static_c(core.body(), c""), r.body);
+        assert_eq!(core.body_c().as_ptr(), r.body);
     }
 
     #[test]

@@ -13,7 +13,6 @@
 //! verified claims as a `runbeam_claims` handle).
 
 use std::ffi::{CString, c_char, c_void};
-use std::future::Future;
 use std::ptr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -33,7 +32,7 @@ use crate::guard::{
     free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
 };
 use crate::limits::{RUNBEAM_MAX_CACHE_ENTRIES, at_most};
-use crate::runtime::{CallbackOwner, Completion, HandleCallback, Runtime, callback_arg};
+use crate::runtime::{CallbackOwner, Runtime};
 use crate::status::runbeam_status;
 use crate::storage::runbeam_token_manager;
 use crate::strings::secret_c_bytes;
@@ -490,21 +489,6 @@ pub type runbeam_issued_mesh_token_callback = Option<
     ),
 >;
 
-/// Starts `future` on the resolver's runtime; its result, turned into a handle by `into_raw`,
-/// goes to `callback` exactly once.
-fn spawn<T: Send + 'static, H: 'static>(
-    function: &'static str,
-    r: &runbeam_resolver,
-    future: impl Future<Output = Result<T, Error>> + Send + 'static,
-    callback: Option<HandleCallback<H>>,
-    into_raw: fn(T) -> *mut H,
-    user_data: *mut c_void,
-    cancel_out: *mut *mut runbeam_cancel,
-) -> Result<(), Error> {
-    let completion = Completion::handle(callback_arg(callback)?, user_data, into_raw);
-    r.runtime.start(function, future, completion, cancel_out)
-}
-
 /// Callback form of `runbeam_resolver_resolve()`: returns at once (the reference is copied);
 /// `callback` gets the resolution or the error exactly once on a runtime thread (see
 /// `runbeam_resolution_callback`), a cache hit included. If `cancel_out` is not NULL it
@@ -528,9 +512,8 @@ pub unsafe extern "C" fn runbeam_resolver_resolve_async(
         let r = unsafe { handle_arg(resolver, "resolver") }?;
         // SAFETY: forwarded contract.
         let reference = unsafe { str_arg(reference, "reference") }?;
-        spawn(
+        r.runtime.start_handle(
             "runbeam_resolver_resolve_async",
-            r,
             Attempt::guarded("runbeam_resolver_resolve_async", || {
                 r.resolver.resolve_attempt(reference)
             })
@@ -613,9 +596,8 @@ pub unsafe extern "C" fn runbeam_resolver_mesh_token_async(
         // SAFETY: forwarded contract.
         let destination = unsafe { str_arg(destination_url, "destination_url") }?.to_string();
         let resolver = r.resolver.clone();
-        spawn(
+        r.runtime.start_handle(
             "runbeam_resolver_mesh_token_async",
-            r,
             async move { resolver.mesh_token(&mesh, &destination).await },
             callback,
             runbeam_issued_mesh_token::into_raw,
@@ -737,9 +719,8 @@ pub unsafe extern "C" fn runbeam_resolver_verify_mesh_token_async(
         let token = unsafe { token_arg(token, token_len) }?;
         // SAFETY: forwarded contract.
         let (mesh, dest) = unsafe { mesh_args(mesh, destination_url) }?;
-        spawn(
+        r.runtime.start_handle(
             "runbeam_resolver_verify_mesh_token_async",
-            r,
             Attempt::guarded("runbeam_resolver_verify_mesh_token_async", || {
                 r.resolver.verify_mesh_token_attempt(token, mesh, dest)
             })

@@ -180,6 +180,22 @@ impl Runtime {
         runbeam_cancel::hand_out(sender, cancel_out);
         Ok(())
     }
+
+    /// [`Runtime::start`] for an export whose callback receives a handle: the result, turned
+    /// into a handle by `into_raw`, goes to `callback` exactly once. A NULL callback is
+    /// `InvalidArgument` (and nothing starts).
+    pub(crate) fn start_handle<T: Send + 'static, H: 'static>(
+        &self,
+        function: &'static str,
+        future: impl Future<Output = Result<T, Error>> + Send + 'static,
+        callback: Option<HandleCallback<H>>,
+        into_raw: fn(T) -> *mut H,
+        user_data: *mut c_void,
+        cancel_out: *mut *mut runbeam_cancel,
+    ) -> Result<(), Error> {
+        let completion = Completion::handle(callback_arg(callback)?, user_data, into_raw);
+        self.start(function, future, completion, cancel_out)
+    }
 }
 
 impl Drop for Runtime {

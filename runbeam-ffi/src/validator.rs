@@ -681,12 +681,12 @@ fn spawn(
     user_data: *mut c_void,
     cancel_out: *mut *mut runbeam_cancel,
 ) -> Result<(), Error> {
-    let completion =
-        Completion::handle(callback_arg(callback)?, user_data, runbeam_claims::into_raw);
-    v.runtime.start(
+    v.runtime.start_handle(
         function,
         Attempt::guarded(function, || check.attempt(&v.validator, token)).finish(),
-        completion,
+        callback,
+        runbeam_claims::into_raw,
+        user_data,
         cancel_out,
     )
 }

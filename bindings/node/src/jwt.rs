@@ -482,10 +482,7 @@ impl Validator {
     ) -> Result<Option<Claims>> {
         error::entry(env, "Validator.authenticateCached", || {
             let outcome = crate::edge::with_header(&authorization, |header| {
-                match self.inner.authenticate_attempt(header) {
-                    Attempt::Ready(result) => Some(result),
-                    Attempt::Pending(_) => None,
-                }
+                self.inner.authenticate_cached(header)
             })?;
             self.cached(env, outcome)
         })

@@ -34,7 +34,6 @@ use napi::bindgen_prelude::{
 };
 use napi::sys;
 use napi_derive::napi;
-use runbeam_core::attempt::Attempt;
 use runbeam_core::jwt::Claims as CoreClaims;
 use runbeam_core::resolve;
 use serde_json::{Map, Value};
@@ -641,13 +640,8 @@ impl Resolver {
     ) -> Result<Option<Claims>> {
         error::entry(env, "Resolver.verifyMeshRequestCached", || {
             crate::edge::with_header(&authorization, |header| {
-                match self
-                    .inner
-                    .verify_mesh_request_attempt(header, &mesh, served_url.as_deref())
-                {
-                    Attempt::Ready(result) => Some(result),
-                    Attempt::Pending(_) => None,
-                }
+                self.inner
+                    .verify_mesh_request_cached(header, &mesh, served_url.as_deref())
             })?
             .map(|claims| {
                 claims

@@ -504,10 +504,9 @@ class_pair! {
             authorization: Option<&str>,
         ) -> PyResult<Option<Py<PyAny>>> {
             let v = self.inner.get(py)?;
-            match cached_path(py, || v.authenticate_attempt(authorization)) {
-                Attempt::Ready(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
-                // Not started (a future runs only when polled): dropping it does nothing.
-                Attempt::Pending(_) => Ok(None),
+            match cached_path(py, || v.authenticate_cached(authorization)) {
+                Some(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
+                None => Ok(None),
             }
         }
 

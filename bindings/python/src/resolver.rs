@@ -27,7 +27,6 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
-use runbeam_core::attempt::Attempt;
 use runbeam_core::config::MeshConfig;
 use runbeam_core::jwt::ValidatorBuilder;
 use runbeam_core::resolve::{
@@ -463,10 +462,9 @@ class_pair! {
             served_url: Option<&str>,
         ) -> PyResult<Option<Py<PyAny>>> {
             let r = self.inner.get(py)?;
-            match r.verify_mesh_request_attempt(authorization, mesh, served_url) {
-                Attempt::Ready(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
-                // Not started (a future runs only when polled): dropping it does nothing.
-                Attempt::Pending(_) => Ok(None),
+            match r.verify_mesh_request_cached(authorization, mesh, served_url) {
+                Some(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
+                None => Ok(None),
             }
         }
 

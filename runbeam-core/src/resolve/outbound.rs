@@ -216,6 +216,20 @@ impl Resolver {
             Err(e) => Attempt::Ready(Err(e)),
         }
     }
+
+    /// [`Resolver::verify_mesh_request_attempt`] without I/O: `Some` when cached keys answer
+    /// (or the header is missing or malformed), `None` when keys must be fetched first.
+    pub fn verify_mesh_request_cached(
+        &self,
+        authorization: Option<&str>,
+        mesh: &str,
+        served_url: Option<&str>,
+    ) -> Option<Result<Arc<Claims>>> {
+        match bearer_token(authorization) {
+            Ok(token) => self.verify_mesh_token_cached(token, mesh, served_url),
+            Err(e) => Some(Err(e)),
+        }
+    }
 }
 
 impl Validator {
@@ -226,6 +240,15 @@ impl Validator {
         match bearer_token(authorization) {
             Ok(token) => self.validate_attempt(token),
             Err(e) => Attempt::Ready(Err(e)),
+        }
+    }
+
+    /// [`Validator::authenticate_attempt`] without I/O: `Some` when cached keys answer (or the
+    /// header is missing or malformed), `None` when keys must be fetched first.
+    pub fn authenticate_cached(&self, authorization: Option<&str>) -> Option<Result<Arc<Claims>>> {
+        match bearer_token(authorization) {
+            Ok(token) => self.validate_cached(token),
+            Err(e) => Some(Err(e)),
         }
     }
 }
