@@ -4,8 +4,8 @@
 Every identifier a row names in a surface's column must exist on that surface:
 
 - C: `runbeam_*` / `RUNBEAM_*` names in include/runbeam.h;
-- Python: names in the stubs (`_native.pyi`) or the package's `__init__.py` / `errors.py`;
-- Node: names in index.d.ts;
+- Python: names in the stubs (`_native.pyi`) or the package's `__init__.py` / `errors.py` / `asgi.py`;
+- Node: names in index.d.ts and the middleware subpaths' express.d.ts / fastify.d.ts;
 - Rust: names in runbeam-core/src.
 
 A cell whose surface lacks the concept is `—` and its row's status says `missing <surface>`;
@@ -33,8 +33,13 @@ SURFACES = {
         ROOT / "bindings/python/python/runbeam/resources.pyi",
         ROOT / "bindings/python/python/runbeam/__init__.py",
         ROOT / "bindings/python/python/runbeam/errors.py",
+        ROOT / "bindings/python/python/runbeam/asgi.py",
     ],
-    "Node": [ROOT / "bindings/node/index.d.ts"],
+    "Node": [
+        ROOT / "bindings/node/index.d.ts",
+        ROOT / "bindings/node/express.d.ts",
+        ROOT / "bindings/node/fastify.d.ts",
+    ],
 }
 
 # What counts as an identifier of each surface inside a backticked span.
