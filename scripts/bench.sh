@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|client|jwt|storage|resolver|logging|soak|c|python|node
+#   bash scripts/bench.sh rust|client|jwt|storage|resolver|logging|edge|soak|c|python|node
 # `soak` is the Rust and C soak (1,000,000 mixed hot-path calls: RSS and unexpected answers);
 # the Python and Node soaks run with their language's benchmarks.
 set -euo pipefail
@@ -35,6 +35,10 @@ if [[ $what == all || $what == logging ]]; then
   echo "== Host logging on the hot path (off / sink at warn / sink at debug): cargo bench -p runbeam-e2e --bench logging"
   cargo bench -p runbeam-e2e --bench logging -- --noplot 2>&1 | grep -E "^logging/|time:"
 fi
+if [[ $what == all || $what == edge ]]; then
+  echo "== The HTTP edge per request on the cached path: cargo bench -p runbeam-e2e --bench edge"
+  cargo bench -p runbeam-e2e --bench edge -- --noplot 2>&1 | grep -E "^edge/|time:"
+fi
 if [[ $what == all || $what == soak ]]; then
   echo "== Soak, Rust: cargo bench -p runbeam-e2e --bench soak"
   cargo bench -p runbeam-e2e --bench soak 2>&1 | grep '^soak/'
@@ -42,7 +46,7 @@ if [[ $what == all || $what == soak ]]; then
   make --no-print-directory c-soak
 fi
 if [[ $what == all || $what == c ]]; then
-  echo "== C: benches/c/bench_reference.c, bench_client.c, bench_jwt.c and bench_resolver.c against the release librunbeam.a"
+  echo "== C: benches/c/bench_reference.c, bench_client.c, bench_jwt.c, bench_resolver.c and bench_edge.c against the release librunbeam.a"
   cargo build --release -p runbeam-ffi -p runbeam-devcloud --quiet
   mkdir -p build/bench
   gcc -std=c11 -O2 -Iinclude benches/c/bench_reference.c "$REL/librunbeam.a" -lpthread -ldl -lm \
@@ -60,6 +64,11 @@ if [[ $what == all || $what == c ]]; then
   gcc -std=c11 -O2 -Iinclude -Itests/c benches/c/bench_resolver.c "$REL/librunbeam.a" \
     -lpthread -ldl -lm -o build/bench/bench_resolver
   build/bench/bench_resolver "$REL/runbeam-devcloud"
+  # The HTTP edge: authenticate + outbound per request, in process and in a libmicrohttpd
+  # handler over loopback HTTP vs the bare handler.
+  gcc -std=c11 -O2 -Iinclude -Itests/c $(pkg-config --cflags libmicrohttpd libcurl) benches/c/bench_edge.c \
+    "$REL/librunbeam.a" $(pkg-config --libs libmicrohttpd libcurl) -lpthread -ldl -lm -o build/bench/bench_edge
+  build/bench/bench_edge "$REL/runbeam-devcloud"
 fi
 if [[ $what == all || $what == python ]]; then
   echo "== Python: bench_reference.py, bench_client.py, jwt.py (Validator vs PyJWT), bench_resolver.py (Resolver cache hits vs dict.get)"
