@@ -17,7 +17,7 @@
 // `onError(error, req, refusal)` hook. Errors of the application (a throwing `skip` or
 // `onError`, what later middleware does) go to Express as usual, through `next(error)`.
 
-const { meshCheck, refusalFor, stateOf, userCheck } = require('./middleware.js')
+const { handler, meshCheck, refusalFor, userCheck } = require('./middleware.js')
 
 /** Writes `refusal` on `res` (when nothing was written yet; else the connection is closed). */
 function send(res, refusal) {
@@ -43,51 +43,6 @@ function refuse(res, error, stage = 'outbound') {
   return refusal
 }
 
-/** The middleware running `check` (userCheck or meshCheck) and putting its claims on `key`. */
-function middleware(check, stage, key, name) {
-  const { step, isPublic, onError } = check
-  const refused = (req, res, next, error) => {
-    const refusal = refusalFor(error, stage)
-    if (onError !== null) {
-      try {
-        onError(error, req, refusal)
-      } catch (hookError) {
-        next(hookError)
-        return
-      }
-    }
-    send(res, refusal)
-  }
-  const accepted = (req, next, claims) => {
-    stateOf(req)[key] = claims
-    next()
-  }
-  const handle = {
-    [name](req, res, next) {
-      if (isPublic !== null && isPublic(req, req.originalUrl ?? req.url)) {
-        next()
-        return
-      }
-      let answer
-      try {
-        answer = step(req.headers.authorization, req.originalUrl ?? req.url)
-      } catch (error) {
-        refused(req, res, next, error)
-        return
-      }
-      if (answer instanceof Promise) {
-        answer.then(
-          (claims) => accepted(req, next, claims),
-          (error) => refused(req, res, next, error),
-        )
-      } else {
-        accepted(req, next, answer)
-      }
-    },
-  }
-  return handle[name]
-}
-
 /**
  * Middleware validating the user's JWT of each request (`Authorization: Bearer`): the claims on
  * `req.runbeam.claims`, else the refusal (401 for a missing, malformed, expired or untrusted
@@ -97,7 +52,7 @@ function middleware(check, stage, key, name) {
  * exact, query ignored), `skip(req)` (true: let through), `onError(error, req, refusal)`.
  */
 function authenticate(options) {
-  return middleware(userCheck(options, 'authenticate'), 'userToken', 'claims', 'runbeamAuthenticate')
+  return handler(userCheck(options, 'authenticate'), 'userToken', 'claims', 'runbeamAuthenticate', send)
 }
 
 /**
@@ -112,7 +67,7 @@ function authenticate(options) {
  * `onError(error, req, refusal)`.
  */
 function meshGuard(options) {
-  return middleware(meshCheck(options, 'meshGuard'), 'meshToken', 'meshClaims', 'runbeamMeshGuard')
+  return handler(meshCheck(options, 'meshGuard'), 'meshToken', 'meshClaims', 'runbeamMeshGuard', send)
 }
 
 module.exports = { authenticate, meshGuard, refuse }

@@ -16,7 +16,7 @@
 // the `onError(error, request, refusal)` hook. Errors of the application (a throwing `skip` or
 // `onError`) go to Fastify's error handling as usual.
 
-const { meshCheck, refusalFor, stateOf, userCheck } = require('./middleware.js')
+const { handler, meshCheck, refusalFor, userCheck } = require('./middleware.js')
 
 /**
  * Sends `refusal` with `reply`; returns the reply. The body goes as bytes: Fastify would add
@@ -38,52 +38,6 @@ function send(reply, refusal) {
  */
 function refuse(reply, error, stage = 'outbound') {
   return send(reply, refusalFor(error, stage))
-}
-
-/** The `onRequest` hook running `check` (userCheck or meshCheck), claims put on `key`. */
-function hook(check, stage, key, name) {
-  const { step, isPublic, onError } = check
-  const refused = (request, reply, done, error) => {
-    const refusal = refusalFor(error, stage)
-    if (onError !== null) {
-      try {
-        onError(error, request, refusal)
-      } catch (hookError) {
-        done(hookError)
-        return
-      }
-    }
-    send(reply, refusal)
-  }
-  const accepted = (request, done, claims) => {
-    stateOf(request)[key] = claims
-    done()
-  }
-  const handle = {
-    [name](request, reply, done) {
-      const url = request.originalUrl ?? request.url
-      if (isPublic !== null && isPublic(request, url)) {
-        done()
-        return
-      }
-      let answer
-      try {
-        answer = step(request.headers.authorization, url)
-      } catch (error) {
-        refused(request, reply, done, error)
-        return
-      }
-      if (answer instanceof Promise) {
-        answer.then(
-          (claims) => accepted(request, done, claims),
-          (error) => refused(request, reply, done, error),
-        )
-      } else {
-        accepted(request, done, answer)
-      }
-    },
-  }
-  return handle[name]
 }
 
 /** A plugin adding `onRequest` hook `makeHook(options)`, marked as fastify-plugin marks one. */
@@ -114,7 +68,7 @@ function plugin(name, makeHook) {
  * token). Applies to the routes of the scope it is registered in.
  */
 const authenticate = plugin('authenticate', (options) =>
-  hook(userCheck(options, 'authenticate'), 'userToken', 'claims', 'runbeamAuthenticate'),
+  handler(userCheck(options, 'authenticate'), 'userToken', 'claims', 'runbeamAuthenticate', send),
 )
 
 /**
@@ -124,7 +78,7 @@ const authenticate = plugin('authenticate', (options) =>
  * `publicUrl` only the signature, issuer, audience, `mesh_id` and expiry are checked.
  */
 const meshGuard = plugin('meshGuard', (options) =>
-  hook(meshCheck(options, 'meshGuard'), 'meshToken', 'meshClaims', 'runbeamMeshGuard'),
+  handler(meshCheck(options, 'meshGuard'), 'meshToken', 'meshClaims', 'runbeamMeshGuard', send),
 )
 
 module.exports = { authenticate, meshGuard, refuse }

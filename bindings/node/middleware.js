@@ -144,4 +144,55 @@ function stateOf(request) {
   return state
 }
 
-module.exports = { invalidArgument, meshCheck, refusalFor, stateOf, userCheck }
+/**
+ * The handler running `check` (userCheck or meshCheck) on each request — an Express middleware
+ * `(req, res, next)` or a Fastify `onRequest` hook `(request, reply, done)`, the same shape —
+ * putting its claims on `request.runbeam[key]`, or answering with `send(response, refusal)`.
+ * Named `name` (what stack traces and framework listings show).
+ */
+function handler(check, stage, key, name, send) {
+  const { step, isPublic, onError } = check
+  const refused = (request, response, next, error) => {
+    const refusal = refusalFor(error, stage)
+    if (onError !== null) {
+      try {
+        onError(error, request, refusal)
+      } catch (hookError) {
+        next(hookError)
+        return
+      }
+    }
+    send(response, refusal)
+  }
+  const accepted = (request, next, claims) => {
+    stateOf(request)[key] = claims
+    next()
+  }
+  const handle = {
+    [name](request, response, next) {
+      const url = request.originalUrl ?? request.url
+      if (isPublic !== null && isPublic(request, url)) {
+        next()
+        return
+      }
+      let answer
+      try {
+        answer = step(request.headers.authorization, url)
+      } catch (error) {
+        refused(request, response, next, error)
+        return
+      }
+      if (answer instanceof Promise) {
+        answer.then(
+          (claims) => accepted(request, next, claims),
+          (error) => refused(request, response, next, error),
+        )
+      } else {
+        accepted(request, next, answer)
+      }
+    },
+  }
+  return handle[name]
+}
+
+module.exports = { handler, invalidArgument, meshCheck, refusalFor, stateOf, userCheck }
