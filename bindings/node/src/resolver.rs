@@ -577,13 +577,8 @@ impl Resolver {
                 .with_str(|token| {
                     self.inner
                         .verify_mesh_token_cached(token, &mesh, destination_url.as_deref())
-                })?
-                .map(|claims| {
-                    claims
-                        .map_err(|e| error::from_core(env, &e))
-                        .and_then(|claims| jwt::new_claims(env, &claims).map(Claims))
                 })
-                .transpose()
+                .and_then(|outcome| cached_claims(env, outcome))
         })
     }
 
@@ -642,13 +637,8 @@ impl Resolver {
             crate::edge::with_header(&authorization, |header| {
                 self.inner
                     .verify_mesh_request_cached(header, &mesh, served_url.as_deref())
-            })?
-            .map(|claims| {
-                claims
-                    .map_err(|e| error::from_core(env, &e))
-                    .and_then(|claims| jwt::new_claims(env, &claims).map(Claims))
             })
-            .transpose()
+            .and_then(|outcome| cached_claims(env, outcome))
         })
     }
 
@@ -815,4 +805,19 @@ impl Resolver {
     pub fn stats(&self, env: &Env) -> Result<ResolverStats> {
         error::entry(env, "Resolver.stats", || Ok(self.inner.stats().into()))
     }
+}
+
+/// The answer of a cache-only mesh-token check as JavaScript sees it: `null` when keys must be
+/// fetched first, the claims, or the error thrown.
+fn cached_claims(
+    env: &Env,
+    outcome: Option<runbeam_core::Result<Arc<CoreClaims>>>,
+) -> Result<Option<Claims>> {
+    outcome
+        .map(|claims| {
+            claims
+                .map_err(|e| error::from_core(env, &e))
+                .and_then(|claims| jwt::new_claims(env, &claims).map(Claims))
+        })
+        .transpose()
 }
