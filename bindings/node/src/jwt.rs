@@ -20,6 +20,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ptr;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{
@@ -27,15 +28,16 @@ use napi::bindgen_prelude::{
 };
 use napi::sys;
 use napi_derive::napi;
-use runbeam_core::attempt::Attempt;
-use runbeam_core::jwt::{
-    self, Algorithm, Audience, Claims as CoreClaims, DEFAULT_CACHE_CAPACITY, api_base_url_of,
-};
+use runbeam_core::attempt::{Attempt, PendingFuture};
+pub(crate) use runbeam_core::jwt::DEFAULT_CACHE_CAPACITY;
+use runbeam_core::jwt::{self, Algorithm, Audience, Claims as CoreClaims, api_base_url_of};
+use zeroize::Zeroizing;
 
 use crate::arg::{self, AbortSignal, Count, Milliseconds, Signal};
 use crate::error;
 use crate::metrics::ValidatorStats;
-use crate::promise::{self, Answer};
+use crate::offload::{self, Hints};
+use crate::promise::Answer;
 
 /// Options of `new Validator(options)`. Trust is explicit: give `trustedIssuers`, `jwksUrl`
 /// or both.
@@ -249,6 +251,8 @@ impl ToNapiValue for Claims {
 struct Objects {
     seen: HashSet<usize>,
     map: HashMap<usize, (Arc<CoreClaims>, ObjectRef<false>)>,
+    /// The validator was finalized while a Promise of it was in flight: build, never remember.
+    closed: bool,
 }
 
 impl Objects {
@@ -265,7 +269,7 @@ impl Objects {
             return Ok(object.get_value(env)?.raw());
         }
         let raw = new_claims(env, &claims)?;
-        if capacity == 0 {
+        if capacity == 0 || self.closed {
             return Ok(raw);
         }
         if self.seen.len() >= capacity {
@@ -334,13 +338,22 @@ pub struct Validator {
     /// (`ResolverOptions.validator`).
     settings: jwt::ValidatorBuilder,
     capacity: usize,
-    objects: RefCell<Objects>,
+    /// Shared with the settle callbacks of offloaded checks (`crate::offload`).
+    objects: Rc<RefCell<Objects>>,
+    /// Tokens this validator verified: validated inline next time (`crate::offload`).
+    hints: Rc<RefCell<Hints>>,
 }
 
 impl ObjectFinalize for Validator {
     fn finalize(self, env: Env) -> Result<()> {
         error::entry(&env, "Validator finalizer", || {
-            self.objects.into_inner().clear(&env)
+            // In use only if a GC during a Promise callback of this validator finalizes it:
+            // that callback keeps the map (it holds the last `Rc`), which remembers no more.
+            let Ok(mut objects) = self.objects.try_borrow_mut() else {
+                return Ok(());
+            };
+            objects.closed = true;
+            objects.clear(&env)
         })
     }
 }
@@ -405,7 +418,8 @@ impl Validator {
                 inner,
                 settings,
                 capacity,
-                objects: RefCell::new(Objects::default()),
+                objects: Rc::new(RefCell::new(Objects::default())),
+                hints: Hints::new(capacity),
             })
         })
     }
@@ -497,16 +511,31 @@ impl Validator {
         options: Option<arg::CallOptions>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Validator.authenticate", || {
-            self.settle(env, "Validator.authenticate", options.signal(), || {
-                crate::edge::with_header(&authorization, |header| {
-                    self.inner.authenticate_attempt(header)
-                })
-            })
+            crate::edge::with_header(&authorization, |header| {
+                self.verify(
+                    env,
+                    "Validator.authenticate",
+                    options.signal(),
+                    header,
+                    || self.inner.authenticate_attempt(header),
+                    || {
+                        let inner = self.inner.clone();
+                        let header = header.map(|h| Zeroizing::new(h.to_owned()));
+                        Box::pin(async move {
+                            inner
+                                .authenticate_attempt(header.as_deref().map(String::as_str))
+                                .finish()
+                                .await
+                        })
+                    },
+                )
+            })?
         })
     }
 
-    /// `validate` (index.js): the claims when the keys are cached, else a Promise (the key
-    /// fetch, or the rejection of an error known at once).
+    /// `validate` (index.js): the claims of a token this validator verified before (its
+    /// cache answers), else a Promise: the signature checked on the runtime, the key fetch, or
+    /// the rejection of an error known at once (see `crate::offload`).
     #[napi(js_name = "__validate", skip_typescript, strict)]
     pub fn validate<'env>(
         &self,
@@ -515,9 +544,20 @@ impl Validator {
         options: Option<arg::CallOptions>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Validator.validate", || {
-            self.settle(env, "Validator.validate", options.signal(), || {
-                token.with_str(|token| self.inner.validate_attempt(token))
-            })
+            token.with_str(|token| {
+                self.verify(
+                    env,
+                    "Validator.validate",
+                    options.signal(),
+                    Some(token),
+                    || self.inner.validate_attempt(token),
+                    || {
+                        let inner = self.inner.clone();
+                        let token = Zeroizing::new(token.to_owned());
+                        Box::pin(async move { inner.validate_attempt(&token).finish().await })
+                    },
+                )
+            })?
         })
     }
 
@@ -532,15 +572,37 @@ impl Validator {
         options: Option<arg::CallOptions>,
     ) -> Result<Answer<'env, Claims>> {
         error::promise(env, "Validator.verifyMeshToken", || {
-            self.settle(env, "Validator.verifyMeshToken", options.signal(), || {
-                token.with_str(|token| {
-                    self.inner.verify_mesh_token_attempt(
-                        token,
-                        &mesh_id,
-                        destination_url.as_deref(),
-                    )
-                })
-            })
+            token.with_str(|token| {
+                self.verify(
+                    env,
+                    "Validator.verifyMeshToken",
+                    options.signal(),
+                    Some(token),
+                    || {
+                        self.inner.verify_mesh_token_attempt(
+                            token,
+                            &mesh_id,
+                            destination_url.as_deref(),
+                        )
+                    },
+                    || {
+                        let inner = self.inner.clone();
+                        let token = Zeroizing::new(token.to_owned());
+                        let mesh_id = str::to_owned(&mesh_id);
+                        let destination_url = destination_url.as_deref().map(str::to_owned);
+                        Box::pin(async move {
+                            inner
+                                .verify_mesh_token_attempt(
+                                    &token,
+                                    &mesh_id,
+                                    destination_url.as_deref(),
+                                )
+                                .finish()
+                                .await
+                        })
+                    },
+                )
+            })?
         })
     }
 
@@ -571,6 +633,7 @@ impl Validator {
     pub fn flush_token_cache(&self, env: &Env) -> Result<()> {
         error::entry(env, "Validator.flushTokenCache", || {
             self.inner.flush_token_cache();
+            self.hints.borrow_mut().clear();
             self.objects.borrow_mut().clear(env)
         })
     }
@@ -623,23 +686,35 @@ impl Validator {
             .transpose()
     }
 
-    /// The answer of a cached-then-fetch validation: the claims on a cache hit, else the key
-    /// fetch on the runtime (aborted by `signal`).
-    fn settle<'env>(
+    /// The answer of a cached-then-fetch validation of `key` (the token or header value):
+    /// the claims of a token verified before, else a Promise: the core's step `offload` on the
+    /// runtime (aborted by `signal`), see `crate::offload`.
+    fn verify<'env>(
         &self,
         env: &'env Env,
         function: &'static str,
         signal: Option<AbortSignal>,
-        attempt: impl FnOnce() -> Result<Attempt<Arc<CoreClaims>>>,
+        key: Option<&str>,
+        inline: impl FnOnce() -> Attempt<Arc<CoreClaims>>,
+        offload: impl FnOnce() -> PendingFuture<Arc<CoreClaims>>,
     ) -> Result<Answer<'env, Claims>> {
-        promise::attempt(
+        let (objects, capacity) = (Rc::clone(&self.objects), self.capacity);
+        offload::verify(
             env,
             function,
             signal,
-            attempt,
+            &self.hints,
+            key,
+            inline,
+            offload,
             |claims| self.object(env, claims),
-            |env, claims| new_claims(env, &claims).map(Claims),
+            move |env, claims| objects.borrow_mut().get(env, claims, capacity).map(Claims),
         )
+    }
+
+    /// The verified tokens its core remembers at most (`ResolverOptions.validator`).
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// The settings it was built with (`ResolverOptions.validator`).

@@ -24,6 +24,8 @@
 //! - [`arg`] holds the argument types (and declares the option objects): napi converts every
 //!   argument before the body runs, a value of the wrong type becomes `RUNBEAM_INVALID_ARGUMENT`;
 //! - `abort` cancels a Promise-returning call when the `AbortSignal` of its options fires.
+//! - [`offload`] decides where a `validate` Promise's signature check runs: inline for a token
+//!   verified before, on the runtime otherwise (the event loop stays free).
 //!
 //! `index.d.ts` is generated from this crate's signatures by `napi build` (plus
 //! `dts-header.d.ts`: the declarations of what `index.js` defines and of the argument type
@@ -40,6 +42,7 @@ pub mod error;
 pub mod jwt;
 pub mod logging;
 pub mod metrics;
+pub mod offload;
 mod promise;
 pub mod reference;
 pub mod resolver;

@@ -37,6 +37,7 @@ use napi_derive::napi;
 use runbeam_core::jwt::Claims as CoreClaims;
 use runbeam_core::resolve;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::arg::{self, ClassInstance, Count, Milliseconds, Signal};
 use crate::client::{Client, ResolvedResource};
@@ -45,6 +46,7 @@ use crate::convert::{Date, REDACTED, rfc3339};
 use crate::edge::Outbound;
 use crate::jwt::{Claims, Validator};
 use crate::metrics::{ErrorCounts, ValidatorStats};
+use crate::offload::{self, Hints};
 use crate::promise::{self, Answer};
 use crate::storage::TokenManager;
 use crate::{error, jwt};
@@ -365,6 +367,9 @@ impl IssuedMeshToken {
 pub struct Resolver {
     inner: resolve::Resolver,
     objects: Rc<RefCell<Objects>>,
+    /// Mesh tokens (and headers) verified before: verified inline next time
+    /// (`crate::offload`).
+    hints: Rc<RefCell<Hints>>,
 }
 
 impl Resolver {
@@ -453,13 +458,16 @@ impl Resolver {
                 builder =
                     builder.mesh_token_capacity(usize::try_from(capacity).unwrap_or(usize::MAX));
             }
+            let mut capacity = jwt::DEFAULT_CACHE_CAPACITY;
             if let Some(validator) = options.validator {
                 builder = builder.validator(validator.settings().clone());
+                capacity = validator.capacity();
             }
             let inner = error::core(env, || builder.build())?;
             Ok(Resolver {
                 inner,
                 objects: Rc::new(RefCell::new(Objects::default())),
+                hints: Hints::new(capacity),
             })
         })
     }
@@ -595,22 +603,40 @@ impl Resolver {
         error::promise(env, "Resolver.verifyMeshToken", || {
             let build =
                 |env: &Env, claims: Arc<CoreClaims>| jwt::new_claims(env, &claims).map(Claims);
-            promise::attempt(
-                env,
-                "Resolver.verifyMeshToken",
-                options.signal(),
-                || {
-                    token.with_str(|token| {
+            token.with_str(|token| {
+                offload::verify(
+                    env,
+                    "Resolver.verifyMeshToken",
+                    options.signal(),
+                    &self.hints,
+                    Some(token),
+                    || {
                         self.inner.verify_mesh_token_attempt(
                             token,
                             &mesh,
                             destination_url.as_deref(),
                         )
-                    })
-                },
-                |claims| build(env, claims),
-                build,
-            )
+                    },
+                    || {
+                        let inner = self.inner.clone();
+                        let token = Zeroizing::new(token.to_owned());
+                        let mesh = str::to_owned(&mesh);
+                        let destination_url = destination_url.as_deref().map(str::to_owned);
+                        Box::pin(async move {
+                            inner
+                                .verify_mesh_token_attempt(
+                                    &token,
+                                    &mesh,
+                                    destination_url.as_deref(),
+                                )
+                                .finish()
+                                .await
+                        })
+                    },
+                    |claims| build(env, claims),
+                    build,
+                )
+            })?
         })
     }
 
@@ -655,19 +681,37 @@ impl Resolver {
         error::promise(env, "Resolver.verifyMeshRequest", || {
             let build =
                 |env: &Env, claims: Arc<CoreClaims>| jwt::new_claims(env, &claims).map(Claims);
-            promise::attempt(
-                env,
-                "Resolver.verifyMeshRequest",
-                options.signal(),
-                || {
-                    crate::edge::with_header(&authorization, |header| {
+            crate::edge::with_header(&authorization, |header| {
+                offload::verify(
+                    env,
+                    "Resolver.verifyMeshRequest",
+                    options.signal(),
+                    &self.hints,
+                    header,
+                    || {
                         self.inner
                             .verify_mesh_request_attempt(header, &mesh, served_url.as_deref())
-                    })
-                },
-                |claims| build(env, claims),
-                build,
-            )
+                    },
+                    || {
+                        let inner = self.inner.clone();
+                        let header = header.map(|h| Zeroizing::new(h.to_owned()));
+                        let mesh = str::to_owned(&mesh);
+                        let served_url = served_url.as_deref().map(str::to_owned);
+                        Box::pin(async move {
+                            inner
+                                .verify_mesh_request_attempt(
+                                    header.as_deref().map(String::as_str),
+                                    &mesh,
+                                    served_url.as_deref(),
+                                )
+                                .finish()
+                                .await
+                        })
+                    },
+                    |claims| build(env, claims),
+                    build,
+                )
+            })?
         })
     }
 
@@ -742,6 +786,7 @@ impl Resolver {
     pub fn invalidate_all(&self, env: &Env) -> Result<()> {
         error::entry(env, "Resolver.invalidateAll", || {
             self.inner.invalidate_all();
+            self.hints.borrow_mut().clear();
             match self.objects.try_borrow_mut() {
                 Ok(mut objects) => objects.clear(env),
                 Err(_) => Ok(()),

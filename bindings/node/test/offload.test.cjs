@@ -1,0 +1,293 @@
+'use strict'
+// Where a `validate` Promise's signature check runs (src/offload.rs): a token in the
+// validator's verified-token cache (which keeps a token from its second verification on) is
+// answered on the JavaScript thread (its Promise is already resolved); any other signature check
+// runs on a worker thread and settles from the event loop. Against a
+// runbeam-devcloud subprocess: the answers are the synchronous path's (claims, errors, cache),
+// thousands in flight all settle, the event loop runs while they are in flight, abort works.
+//
+// No timing: "off the JavaScript thread" is observed as ordering — an offloaded Promise cannot
+// settle before the event loop turns, while an inline answer settles in the microtasks of the
+// calling turn. The 'inline' mode (the behaviour before, kept for comparisons) shows that the
+// observation tells the two apart.
+
+const { describe, it, before, after, afterEach } = require('node:test')
+const assert = require('node:assert/strict')
+const { getEventListeners, setMaxListeners } = require('node:events')
+const { inspect } = require('node:util')
+
+const { Validator } = require('..')
+const native = require('../native.js')
+const { startDevcloud, ALICE_EMAIL } = require('./devcloud.cjs')
+
+const IN_FLIGHT = 2000
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms))
+
+/** `{value}` or `{error}` of each promise, and how many had settled after the microtasks of this turn. */
+async function observe(promises) {
+  let settled = 0
+  const outcomes = promises.map((p) =>
+    p.then(
+      (value) => (settled++, { value }),
+      (error) => (settled++, { error }),
+    ),
+  )
+  // Drain the microtask queue a few times: inline answers settle here, offloaded ones cannot.
+  for (let i = 0; i < 8; i++) await null
+  const early = settled
+  return { early, outcomes: await Promise.all(outcomes) }
+}
+
+/** The claims as plain data: the typed fields and every claim. */
+const plain = (claims) => (claims === null ? null : { ...claims, all: claims.all })
+
+/**
+ * An outcome (value or error) as comparable data; errors by code, kind, name and message (its
+ * numbers masked: an expiry message counts the seconds since `exp`, which may tick between the
+ * two calls).
+ */
+function comparable(outcome) {
+  if ('error' in outcome) {
+    const { code, kind, name, message } = outcome.error
+    return { error: { code, kind, name, message: message.replace(/\d+/g, 'N') } }
+  }
+  return { value: plain(outcome.value) }
+}
+
+/** What `validateCached` answers for `token`, as an outcome. */
+function cachedOutcome(validator, token) {
+  try {
+    return { value: validator.validateCached(token) }
+  } catch (error) {
+    return { error }
+  }
+}
+
+describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
+  let cloud
+  let issuer
+  let tokens
+  let mint
+
+  before(async () => {
+    cloud = await startDevcloud()
+    issuer = `${cloud.url}/api`
+    mint = async (extra = {}) => {
+      const res = await fetch(`${cloud.url}/_dev/jwt`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: ALICE_EMAIL, ttl_secs: 3600, ...extra }),
+      })
+      assert.equal(res.status, 200, await res.clone().text())
+      return res.json()
+    }
+    tokens = (await mint({ count: IN_FLIGHT })).tokens
+    assert.equal(new Set(tokens).size, IN_FLIGHT)
+  })
+
+  after(async () => {
+    native._verifyOffload('auto')
+    await cloud?.stop()
+  })
+
+  afterEach(() => native._verifyOffload('auto'))
+
+  const ready = async (options = {}) => {
+    const v = new Validator({ trustedIssuers: [issuer], ...options })
+    await v.refreshKeys()
+    return v
+  }
+
+  it('answers as validateCached does: valid, expired, tampered, garbage, untrusted issuer, wrong audience', async () => {
+    const valid = tokens[0]
+    const [, payload, signature] = valid.split('.')
+    const cases = [
+      valid,
+      (await mint({ ttl_secs: -120 })).token,
+      (await mint({ claims: { iss: 'https://evil.example.com/api' } })).token,
+      `${valid.slice(0, -4)}AAAA`,
+      `eyJhbGciOiJub25lIn0.${payload}.`,
+      'not a token',
+      '',
+      `a.${payload}.${signature}`,
+      (await mint({ claims: { aud: 'someone-else' } })).token,
+    ]
+    for (const options of [{}, { cacheCapacity: 0 }, { audiences: ['gateway'] }]) {
+      const offloaded = await ready(options)
+      const inline = await ready(options)
+      const { early, outcomes } = await observe(cases.map((t) => offloaded.validate(t)))
+      assert.equal(early, 0, 'a signature check settled before the event loop turned')
+      for (const [i, token] of cases.entries()) {
+        const want = comparable(cachedOutcome(inline, token))
+        assert.deepEqual(comparable(outcomes[i]), want, `case ${i} with ${inspect(options)}`)
+        if ('error' in outcomes[i]) assert.ok(outcomes[i].error instanceof Error)
+      }
+      // The same counters as the synchronous path: one signature check per token that got as
+      // far, refusals by kind.
+      assert.deepEqual(offloaded.stats().failures, inline.stats().failures)
+      assert.equal(offloaded.stats().verifications, inline.stats().verifications)
+    }
+  })
+
+  it(`${IN_FLIGHT} distinct tokens in flight all settle with their own claims, and the event loop runs meanwhile`, async () => {
+    const v = await ready()
+    const jtis = tokens.map((t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url')).jti)
+    let immediates = 0
+    const tick = () => {
+      immediates++
+    }
+    const calls = tokens.map((t) => v.validate(t))
+    setImmediate(tick)
+    const timer = new Promise((done) => setTimeout(() => done('timer'), 0))
+    const { early, outcomes } = await observe(calls)
+    assert.equal(early, 0, 'verified on the JavaScript thread')
+    assert.equal(immediates, 1, 'the setImmediate scheduled during the batch ran')
+    assert.equal(await timer, 'timer')
+    for (const [i, outcome] of outcomes.entries()) {
+      assert.ok('value' in outcome, inspect(outcome.error))
+      assert.equal(outcome.value.jti, jtis[i], 'a Promise settled with another token\'s claims')
+    }
+    assert.equal(v.stats().verifications, IN_FLIGHT)
+    // As inline: the core keeps a token's claims from its second verification on.
+    assert.equal(v.cachedTokens, 0)
+    const second = await observe(tokens.map((t) => v.validate(t)))
+    assert.equal(second.early, 0)
+    assert.ok(second.outcomes.every((o, i) => o.value.jti === jtis[i]))
+    assert.equal(v.stats().verifications, 2 * IN_FLIGHT)
+    assert.equal(v.cachedTokens, IN_FLIGHT, 'a token verified on a worker is cached')
+
+    // Now each is a cache hit, answered on this thread.
+    const again = await observe(tokens.map((t) => v.validate(t)))
+    assert.equal(again.early, IN_FLIGHT, 'a cached token was not answered inline')
+    assert.equal(v.stats().verifications, 2 * IN_FLIGHT, 'no signature checked again')
+    assert.equal(v.stats().cacheHits, IN_FLIGHT)
+    assert.ok(again.outcomes.every((o, i) => o.value.jti === jtis[i]))
+    // A repeated token gets the same object from its second cached sighting on, as inline.
+    const third = await v.validate(tokens[0])
+    assert.equal(third, again.outcomes[0].value)
+    assert.equal(v.validateCached(tokens[0]), third)
+  })
+
+  it("the 'inline' mode answers in the calling turn (the observation tells the two apart)", async () => {
+    native._verifyOffload('inline')
+    const v = await ready()
+    const { early, outcomes } = await observe(tokens.slice(0, 50).map((t) => v.validate(t)))
+    assert.equal(early, 50)
+    assert.ok(outcomes.every((o) => 'value' in o))
+    assert.throws(() => native._verifyOffload('sometimes'), { code: 'RUNBEAM_INVALID_ARGUMENT' })
+  })
+
+  it('flushTokenCache and a validator without a cache send every signature check to a worker again', async () => {
+    const v = await ready()
+    await v.validate(tokens[1])
+    await v.validate(tokens[1])
+    assert.equal((await observe([v.validate(tokens[1])])).early, 1)
+    v.flushTokenCache()
+    const flushed = await observe([v.validate(tokens[1])])
+    assert.equal(flushed.early, 0)
+    assert.equal(flushed.outcomes[0].value.sub, v.validateCached(tokens[1]).sub)
+    assert.equal(v.stats().verifications, 4)
+
+    const uncached = await ready({ cacheCapacity: 0 })
+    for (let i = 0; i < 3; i++) {
+      const { early, outcomes } = await observe([uncached.validate(tokens[2])])
+      assert.equal(early, 0)
+      assert.ok('value' in outcomes[0])
+    }
+    assert.equal(uncached.cachedTokens, 0)
+    assert.equal(uncached.stats().verifications, 3)
+  })
+
+  it('authenticate and verifyMeshToken take the same path, with the same answers as their cached forms', async () => {
+    const v = await ready()
+    const inline = await ready()
+    const headers = [`Bearer ${tokens[3]}`, `bearer ${tokens[4]}`, 'Basic abc', `Bearer ${tokens[5]} x`, undefined, null]
+    const auth = await observe(headers.map((h) => v.authenticate(h)))
+    for (const [i, header] of headers.entries()) {
+      let want
+      try {
+        want = { value: inline.authenticateCached(header) }
+      } catch (error) {
+        want = { error }
+      }
+      assert.deepEqual(comparable(auth.outcomes[i]), comparable(want), `header ${i}`)
+    }
+    // Only the header without any token is answered at once (no signature to check).
+    assert.equal(auth.early, 2)
+    await v.authenticate(`Bearer ${tokens[3]}`)
+    assert.equal((await observe([v.authenticate(`Bearer ${tokens[3]}`)])).early, 1, 'the cached header')
+
+    const meshId = 'imaging-integration'
+    const { token: meshToken } = await mint({
+      claims: { aud: `mesh:${meshId}`, mesh_id: meshId, dest_url: 'https://pacs.example.com/dicom' },
+    })
+    const args = [
+      [meshToken, meshId, 'https://pacs.example.com/dicom/studies'],
+      [meshToken, 'other-mesh', undefined],
+      [meshToken, meshId, 'https://elsewhere.example.com/'],
+      [tokens[6], meshId, undefined],
+    ]
+    const fresh = await ready()
+    const mesh = await observe(args.map((a) => fresh.verifyMeshToken(...a)))
+    assert.equal(mesh.early, 0)
+    for (const [i, a] of args.entries()) {
+      let want
+      try {
+        want = { value: inline.verifyMeshTokenCached(...a) }
+      } catch (error) {
+        want = { error }
+      }
+      assert.deepEqual(comparable(mesh.outcomes[i]), comparable(want), `mesh case ${i}`)
+    }
+  })
+
+  it('keys not cached yet: the worker fetches them, once for the whole batch', async () => {
+    const v = new Validator({ trustedIssuers: [issuer] })
+    await cloud.resetCounts()
+    const { outcomes } = await observe(tokens.slice(0, 200).map((t) => v.validate(t)))
+    assert.ok(outcomes.every((o) => 'value' in o))
+    assert.equal(await cloud.count('GET /api/.well-known/jwks.json'), 1)
+  })
+
+  it('an AbortSignal still cancels: already aborted, during the key fetch, and mid-batch', async () => {
+    const reason = new Error('shutting down')
+    const v = await ready()
+    const at = await observe([v.validate(tokens[7], { signal: AbortSignal.abort(reason) })])
+    assert.equal(at.outcomes[0].error.code, 'RUNBEAM_CANCELLED')
+    assert.equal(at.outcomes[0].error.name, 'AbortError')
+    assert.equal(at.outcomes[0].error.cause, reason)
+    assert.equal(v.stats().verifications, 0, 'nothing started')
+
+    // An offloaded check that must first fetch keys (held by the server): aborted while it waits.
+    const cold = new Validator({ trustedIssuers: [issuer] })
+    await cloud.resetCounts()
+    await cloud.fault({ path: '/api/.well-known/jwks.json', latency_ms: 2000, count: 1 })
+    const controller = new AbortController()
+    const waiting = cold.validate(tokens[8], { signal: controller.signal })
+    while ((await cloud.count('GET /api/.well-known/jwks.json')) < 1) await sleep(10)
+    controller.abort(reason)
+    const outcome = await waiting.then(
+      (value) => ({ value }),
+      (error) => ({ error }),
+    )
+    assert.equal(outcome.error?.code, 'RUNBEAM_CANCELLED', inspect(outcome))
+    assert.equal(outcome.error.cause, reason)
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
+    await cloud.clearFaults()
+
+    // Mid-batch: each Promise settles, with its claims or the cancellation, and no listener stays.
+    const batch = new AbortController()
+    setMaxListeners(1000, batch.signal)
+    const calls = tokens.slice(0, 500).map((t) => v.validate(t, { signal: batch.signal }))
+    batch.abort(reason)
+    const { outcomes } = await observe(calls)
+    for (const o of outcomes) {
+      if ('error' in o) assert.equal(o.error.code, 'RUNBEAM_CANCELLED', inspect(o.error))
+      else assert.equal(typeof o.value.sub, 'string')
+    }
+    assert.equal(getEventListeners(batch.signal, 'abort').length, 0)
+    // A cancelled check may have finished on its worker: either way the next answer is right.
+    const after = await observe(tokens.slice(0, 500).map((t) => v.validate(t)))
+    assert.ok(after.outcomes.every((o) => 'value' in o))
+  })
+})
