@@ -103,6 +103,7 @@ c-build: build c-dev-soname
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_resolver.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_resolver
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c $$(pkg-config --cflags $(HTTP_PKGS)) benches/c/bench_edge.c \
 		$(LIBDIR)/librunbeam.a $$(pkg-config --libs $(HTTP_PKGS)) $(C_SYSLIBS) -o $(C_OUT)/bench_edge
+	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_threads.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_threads
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/soak.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/soak_debug
 	g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I$(ROOT)/include tests/c/header_cxx.cpp \
 		-L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/header_cxx

@@ -1,0 +1,156 @@
+/*
+ * Throughput of runbeam_validator_validate() through the C ABI on both cores: 10,000 distinct
+ * genuine RS256 tokens of a runbeam-devcloud subprocess (minted at once by POST /_dev/jwt with
+ * "count"), validated by one shared validator
+ *   - on 1 thread (every token in turn), and
+ *   - on 2 pthreads (each half of the tokens), started together behind a barrier;
+ * a fresh validator per round, its keys fetched beforehand (runbeam_validator_refresh_keys) and
+ * its verified-token cache on (capacity 20,000: no eviction), so every call pays the full check
+ * (SHA-256, decode, issuer, key lookup, RSA signature, claims, cache insert) and the two threads
+ * share the validator's key set and token cache as a gateway's workers would. Each call reads
+ * `sub` and frees the claims handle. Rounds are interleaved; the figures are the medians over the
+ * rounds (min-max beside them) in tokens per second of wall time, and the ratio 2 threads /
+ * 1 thread (the goal on 2 cores: >= 1.8x). No network I/O happens inside the timed part.
+ *
+ *   bash scripts/bench.sh c      (builds the release librunbeam.a and runbeam-devcloud)
+ *   bench_threads <path-to-runbeam-devcloud>
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devcloud.h"
+#include "runbeam.h"
+#include "bench.h"
+
+#define ROUNDS 11
+#define TOKENS 10000
+#define THREADS 2
+#define CACHE_CAPACITY 20000
+#define RESPONSE_CAP (32u << 20)
+
+static char issuer[300];
+static const char *tokens[TOKENS];
+static size_t lengths[TOKENS];
+
+static void die(const char *what) {
+    fprintf(stderr, "bench_threads: %s: %s\n", what, runbeam_last_error_message());
+    devcloud_stop();
+    exit(1);
+}
+
+static runbeam_validator *new_validator(void) {
+    runbeam_validator_config *cfg = NULL;
+    runbeam_validator *v = NULL;
+    if (runbeam_validator_config_new(&cfg) != RUNBEAM_OK) die("config");
+    if (runbeam_validator_config_add_trusted_issuer(cfg, issuer) != RUNBEAM_OK) die("issuer");
+    if (runbeam_validator_config_set_cache_capacity(cfg, CACHE_CAPACITY) != RUNBEAM_OK)
+        die("cache capacity");
+    if (runbeam_validator_new(cfg, &v) != RUNBEAM_OK) die("validator");
+    runbeam_validator_config_free(cfg);
+    if (runbeam_validator_refresh_keys(v) != RUNBEAM_OK) die("refresh_keys");
+    return v;
+}
+
+/* Mints TOKENS distinct tokens into `buffer`; `tokens[i]` point into it (NUL-terminated). */
+static void mint_tokens(char *buffer) {
+    char body[128];
+    snprintf(body, sizeof body, "{\"email\":\"alice@radiology.example.com\",\"count\":%d}", TOKENS);
+    if (dev_request("POST", "/_dev/jwt", body, buffer, RESPONSE_CAP) != 200) die("mint");
+    char *p = strstr(buffer, "\"tokens\":[");
+    if (p == NULL) die("no tokens in the answer");
+    p += strlen("\"tokens\":[");
+    for (int i = 0; i < TOKENS; i++) {
+        char *start = strchr(p, '"');
+        char *end = start ? strchr(start + 1, '"') : NULL;
+        if (end == NULL) die("truncated token list");
+        *end = '\0';
+        tokens[i] = start + 1;
+        lengths[i] = (size_t)(end - start - 1);
+        p = end + 1;
+    }
+}
+
+/* One worker's share: tokens [from, to) on `validator`, after every worker reached `barrier`. */
+struct share {
+    runbeam_validator *validator;
+    pthread_barrier_t *barrier;
+    int from, to;
+    size_t sink;
+    int failed;
+};
+
+static void *work(void *arg) {
+    struct share *s = arg;
+    pthread_barrier_wait(s->barrier);
+    for (int i = s->from; i < s->to; i++) {
+        runbeam_claims *claims = NULL;
+        if (runbeam_validator_validate(s->validator, tokens[i], lengths[i], &claims) !=
+            RUNBEAM_OK) {
+            s->failed = 1;
+            return NULL;
+        }
+        s->sink += strlen(runbeam_claims_sub(claims));
+        runbeam_claims_free(claims);
+    }
+    return NULL;
+}
+
+/* Every token once on a fresh validator, split over `threads` threads; tokens per second. */
+static double round_threads(int threads) {
+    runbeam_validator *v = new_validator();
+    pthread_barrier_t barrier;
+    /* The main thread joins the barrier too, so the clock starts when every worker is ready. */
+    pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
+    struct share shares[THREADS];
+    pthread_t ids[THREADS];
+    for (int t = 0; t < threads; t++) {
+        shares[t] = (struct share){v, &barrier, TOKENS * t / threads, TOKENS * (t + 1) / threads,
+                                   0, 0};
+        if (pthread_create(&ids[t], NULL, work, &shares[t]) != 0) die("pthread_create");
+    }
+    pthread_barrier_wait(&barrier);
+    double start = now_s();
+    for (int t = 0; t < threads; t++) pthread_join(ids[t], NULL);
+    double elapsed = now_s() - start;
+    pthread_barrier_destroy(&barrier);
+    for (int t = 0; t < threads; t++)
+        if (shares[t].failed) die("validate");
+    runbeam_validator_free(v);
+    return TOKENS / elapsed;
+}
+
+int main(int argc, char **argv) {
+    int started = bench_devcloud_start(argc, argv);
+    if (started != 0) return started;
+    snprintf(issuer, sizeof issuer, "%s/api", api_url);
+    char *buffer = malloc(RESPONSE_CAP);
+    if (buffer == NULL) die("malloc");
+    mint_tokens(buffer);
+
+    round_threads(1); /* warm-up: page faults, the allocator's arenas, the CPU's caches */
+    round_threads(THREADS);
+    double one[ROUNDS], two[ROUNDS], ratio[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) { /* interleaved so machine noise hits both alike */
+        one[r] = round_threads(1);
+        two[r] = round_threads(THREADS);
+        ratio[r] = two[r] / one[r];
+    }
+    double m1 = median(one, ROUNDS), m2 = median(two, ROUNDS), mr = median(ratio, ROUNDS);
+    printf("C runbeam_validator_validate on one shared validator, %d distinct RS256 tokens of "
+           "runbeam-devcloud per round (median of %d rounds, min-max)\n", TOKENS, ROUNDS);
+    printf("  1 thread             %9.0f tokens/s  (%.0f-%.0f)\n", m1, one[0], one[ROUNDS - 1]);
+    printf("  %d threads            %9.0f tokens/s  (%.0f-%.0f)\n", THREADS, m2, two[0],
+           two[ROUNDS - 1]);
+    printf("  ratio 2 / 1          %9.2fx          (%.2f-%.2fx, per round)\n", mr, ratio[0],
+           ratio[ROUNDS - 1]);
+    printf("  per token, 1 thread  %9.2f us; 2 threads %.2f us of wall time\n", 1e6 / m1,
+           1e6 / m2);
+
+    free(buffer);
+    devcloud_stop();
+    return 0;
+}
