@@ -28,7 +28,7 @@ use napi::bindgen_prelude::{
 };
 use napi::sys;
 use napi_derive::napi;
-use runbeam_core::attempt::{Attempt, PendingFuture};
+use runbeam_core::attempt::Attempt;
 pub(crate) use runbeam_core::jwt::DEFAULT_CACHE_CAPACITY;
 use runbeam_core::jwt::{self, Algorithm, Audience, Claims as CoreClaims, api_base_url_of};
 use zeroize::Zeroizing;
@@ -521,11 +521,8 @@ impl Validator {
                     || {
                         let inner = self.inner.clone();
                         let header = header.map(|h| Zeroizing::new(h.to_owned()));
-                        Box::pin(async move {
-                            inner
-                                .authenticate_attempt(header.as_deref().map(String::as_str))
-                                .finish()
-                                .await
+                        Box::new(move || {
+                            inner.authenticate_attempt(header.as_deref().map(String::as_str))
                         })
                     },
                 )
@@ -554,7 +551,7 @@ impl Validator {
                     || {
                         let inner = self.inner.clone();
                         let token = Zeroizing::new(token.to_owned());
-                        Box::pin(async move { inner.validate_attempt(&token).finish().await })
+                        Box::new(move || inner.validate_attempt(&token))
                     },
                 )
             })?
@@ -590,15 +587,12 @@ impl Validator {
                         let token = Zeroizing::new(token.to_owned());
                         let mesh_id = str::to_owned(&mesh_id);
                         let destination_url = destination_url.as_deref().map(str::to_owned);
-                        Box::pin(async move {
-                            inner
-                                .verify_mesh_token_attempt(
-                                    &token,
-                                    &mesh_id,
-                                    destination_url.as_deref(),
-                                )
-                                .finish()
-                                .await
+                        Box::new(move || {
+                            inner.verify_mesh_token_attempt(
+                                &token,
+                                &mesh_id,
+                                destination_url.as_deref(),
+                            )
                         })
                     },
                 )
@@ -696,7 +690,7 @@ impl Validator {
         signal: Option<AbortSignal>,
         key: Option<&str>,
         inline: impl FnOnce() -> Attempt<Arc<CoreClaims>>,
-        offload: impl FnOnce() -> PendingFuture<Arc<CoreClaims>>,
+        offload: impl FnOnce() -> offload::Step<Arc<CoreClaims>>,
     ) -> Result<Answer<'env, Claims>> {
         let (objects, capacity) = (Rc::clone(&self.objects), self.capacity);
         offload::verify(

@@ -27,8 +27,10 @@
 //! check, never a different answer; a missing one costs one hop.
 //!
 //! `_verifyOffload(mode)` (not exported by `index.js`; benchmarks and tests reach it through
-//! `native.js`) switches the process between `'auto'` (the rule above, the default) and
-//! `'inline'` (every check on the JavaScript thread: the behaviour before, for comparison).
+//! `native.js`) switches the process between `'auto'` (the rule above, the default),
+//! `'inline'` (every check on the JavaScript thread: the behaviour before) and `'uv'` (the
+//! offloaded checks on libuv's thread pool as napi async work instead of the tokio runtime),
+//! both kept for the comparisons of `bench/throughput.mjs`.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -38,7 +40,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use napi::Either;
 use napi::bindgen_prelude::{Env, Result, ToNapiValue};
 use napi_derive::napi;
-use runbeam_core::attempt::{Attempt, PendingFuture};
+use runbeam_core::attempt::Attempt;
 use runbeam_core::{Error as CoreError, ErrorKind};
 
 use crate::arg::AbortSignal;
@@ -47,10 +49,11 @@ use crate::promise::{self, Answer};
 
 const AUTO: u8 = 0;
 const INLINE: u8 = 1;
+const UV: u8 = 2;
 
 static MODE: AtomicU8 = AtomicU8::new(AUTO);
 
-/// Sets where signature checks run: `'auto'` (default) or `'inline'` (see the module
+/// Sets where signature checks run: `'auto'` (default), `'inline'` or `'uv'` (see the module
 /// documentation). Internal: for benchmarks and tests, through `native.js`.
 #[napi(js_name = "_verifyOffload", skip_typescript)]
 pub fn verify_offload(env: &Env, mode: String) -> Result<()> {
@@ -58,12 +61,13 @@ pub fn verify_offload(env: &Env, mode: String) -> Result<()> {
         let mode = match mode.as_str() {
             "auto" => AUTO,
             "inline" => INLINE,
+            "uv" => UV,
             _ => {
                 return Err(error::from_core(
                     env,
                     &CoreError::new(
                         ErrorKind::InvalidArgument,
-                        "the offload mode must be 'auto' or 'inline'",
+                        "the offload mode must be 'auto', 'inline' or 'uv'",
                     ),
                 ));
             }
@@ -146,16 +150,21 @@ fn fingerprint(text: &str) -> u64 {
     h ^ (h >> 32)
 }
 
+/// The core's step made owned, for a worker thread: it returns the answer, or the key fetch
+/// to run on the runtime.
+pub(crate) type Step<T> = Box<dyn FnOnce() -> Attempt<T> + Send + 'static>;
+
 /// A verification step (runbeam-core's cached-then-fetch `…_attempt`) routed by the rule of
 /// the module documentation.
 ///
 /// - `key`: the token or header value the validation is for (its hint); `None` (no header)
 ///   is answered inline.
-/// - `inline`: the core's step on the JavaScript thread (today's path: a cache hit, or a
-///   signature checked here, or the key fetch spawned);
-/// - `offload`: the same step as an owned future, run on the runtime;
+/// - `inline`: the core's step on the JavaScript thread (a cache hit, or a signature checked
+///   here, or the key fetch spawned);
+/// - `offload`: the same step, owned, for a worker (a key fetch it turns out to need is awaited
+///   on the runtime);
 /// - `ready`: the value of a step answered inline; `later`: the value on the JavaScript thread
-///   when the runtime answers.
+///   when a worker answers.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn verify<'env, T, V>(
     env: &'env Env,
@@ -164,41 +173,172 @@ pub(crate) fn verify<'env, T, V>(
     hints: &Rc<RefCell<Hints>>,
     key: Option<&str>,
     inline: impl FnOnce() -> Attempt<T>,
-    offload: impl FnOnce() -> PendingFuture<T>,
+    offload: impl FnOnce() -> Step<T>,
     ready: impl FnOnce(T) -> Result<V>,
     later: impl FnOnce(&Env, T) -> Result<V> + 'static,
 ) -> Result<Answer<'env, V>>
 where
     T: Send + 'static,
-    V: ToNapiValue,
+    V: ToNapiValue + 'static,
 {
     let key = key.map(fingerprint);
+    let mode = MODE.load(Ordering::Relaxed);
     let offloaded = match key {
-        Some(k) => MODE.load(Ordering::Relaxed) == AUTO && !hints.borrow().contains(k),
+        Some(k) => mode != INLINE && !hints.borrow().contains(k),
         None => false,
     };
+    let hints = Rc::clone(hints);
+    let remember = move |_: &T| {
+        if let Some(k) = key {
+            hints.borrow_mut().verified(k);
+        }
+    };
     if !offloaded {
-        let hints = Rc::clone(hints);
+        let remember = remember.clone();
         return promise::attempt(
             env,
             function,
             signal,
             || Ok(inline()),
             |value| {
-                if let Some(k) = key {
-                    hints.borrow_mut().verified(k);
-                }
+                remember(&value);
                 ready(value)
             },
             later,
         );
     }
-    let hints = Rc::clone(hints);
-    error::spawn_with(env, function, signal, offload(), move |env, value| {
-        if let Some(k) = key {
-            hints.borrow_mut().verified(k);
-        }
+    let later = move |env: &Env, value: T| {
+        remember(&value);
         later(env, value)
-    })
+    };
+    if mode == UV && signal.is_none() {
+        return uv::spawn(env, function, offload(), later).map(Either::B);
+    }
+    let step = offload();
+    error::spawn_with(
+        env,
+        function,
+        signal,
+        async move { step().finish().await },
+        later,
+    )
     .map(Either::B)
+}
+
+/// The `'uv'` mode (for comparison): the step on libuv's thread pool (a napi async work); a
+/// key fetch it turns out to need is spawned on the runtime from the JavaScript thread. Used
+/// only for calls without an `AbortSignal` (a signal takes the runtime path).
+mod uv {
+    use std::marker::PhantomData;
+
+    use napi::JsValue;
+    use napi::bindgen_prelude::{
+        Env, FromNapiValue, PromiseRaw, Result, Task, ToNapiValue, TypeName, ValueType,
+    };
+    use napi::sys;
+    use runbeam_core::attempt::Attempt;
+
+    use super::Step;
+    use crate::error;
+
+    /// A value made on the JavaScript thread, handed to napi as is.
+    pub(super) struct Raw(sys::napi_value);
+
+    impl TypeName for Raw {
+        fn type_name() -> &'static str {
+            "unknown"
+        }
+
+        fn value_type() -> ValueType {
+            ValueType::Unknown
+        }
+    }
+
+    impl ToNapiValue for Raw {
+        unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+            Ok(val.0)
+        }
+    }
+
+    /// What only the JavaScript thread touches (in `resolve`, which napi runs there).
+    struct JsThread<L>(Option<L>);
+
+    // SAFETY: the value is created on the JavaScript thread and used and dropped there only:
+    // `compute` (the pool thread) never touches it, napi calls `resolve` and drops the task
+    // on the JavaScript thread.
+    unsafe impl<L> Send for JsThread<L> {}
+
+    struct Check<T, V, L> {
+        function: &'static str,
+        step: Option<Step<T>>,
+        later: JsThread<L>,
+        value: PhantomData<fn() -> V>,
+    }
+
+    impl<T, V, L> Task for Check<T, V, L>
+    where
+        T: Send + 'static,
+        V: ToNapiValue + 'static,
+        L: FnOnce(&Env, T) -> Result<V> + 'static,
+    {
+        type Output = Attempt<T>;
+        type JsValue = Raw;
+
+        fn compute(&mut self) -> Result<Attempt<T>> {
+            let step = self.step.take();
+            Ok(Attempt::guarded(self.function, move || match step {
+                Some(step) => step(),
+                None => Attempt::Ready(Err(runbeam_core::Error::new(
+                    runbeam_core::ErrorKind::Internal,
+                    "the check ran twice",
+                ))),
+            }))
+        }
+
+        fn resolve(&mut self, env: Env, output: Attempt<T>) -> Result<Raw> {
+            let function = self.function;
+            let later = self.later.0.take();
+            error::entry(&env, function, || {
+                let Some(later) = later else {
+                    return Err(error::internal(&env, "the check settled twice"));
+                };
+                match output {
+                    Attempt::Ready(Ok(value)) => {
+                        let value = later(&env, value)?;
+                        // SAFETY: `env` is the live environment of this callback.
+                        unsafe { V::to_napi_value(env.raw(), value) }.map(Raw)
+                    }
+                    Attempt::Ready(Err(e)) => Err(error::from_core(&env, &e)),
+                    Attempt::Pending(future) => {
+                        let promise: PromiseRaw<'_, V> =
+                            error::spawn_with(&env, function, None, future, later)?;
+                        Ok(Raw(promise.raw()))
+                    }
+                }
+            })
+        }
+    }
+
+    /// The Promise of `step` run on libuv's pool, settled by `later` on the JavaScript thread.
+    pub(super) fn spawn<'env, T, V, L>(
+        env: &'env Env,
+        function: &'static str,
+        step: Step<T>,
+        later: L,
+    ) -> Result<PromiseRaw<'env, V>>
+    where
+        T: Send + 'static,
+        V: ToNapiValue + 'static,
+        L: FnOnce(&Env, T) -> Result<V> + 'static,
+    {
+        let work = env.spawn(Check {
+            function,
+            step: Some(step),
+            later: JsThread(Some(later)),
+            value: PhantomData,
+        })?;
+        let promise = work.promise_object().raw();
+        // SAFETY: `promise` is the live Promise napi just created for the work.
+        unsafe { PromiseRaw::from_napi_value(env.raw(), promise) }
+    }
 }

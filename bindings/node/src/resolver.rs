@@ -622,15 +622,12 @@ impl Resolver {
                         let token = Zeroizing::new(token.to_owned());
                         let mesh = str::to_owned(&mesh);
                         let destination_url = destination_url.as_deref().map(str::to_owned);
-                        Box::pin(async move {
-                            inner
-                                .verify_mesh_token_attempt(
-                                    &token,
-                                    &mesh,
-                                    destination_url.as_deref(),
-                                )
-                                .finish()
-                                .await
+                        Box::new(move || {
+                            inner.verify_mesh_token_attempt(
+                                &token,
+                                &mesh,
+                                destination_url.as_deref(),
+                            )
                         })
                     },
                     |claims| build(env, claims),
@@ -697,15 +694,12 @@ impl Resolver {
                         let header = header.map(|h| Zeroizing::new(h.to_owned()));
                         let mesh = str::to_owned(&mesh);
                         let served_url = served_url.as_deref().map(str::to_owned);
-                        Box::pin(async move {
-                            inner
-                                .verify_mesh_request_attempt(
-                                    header.as_deref().map(String::as_str),
-                                    &mesh,
-                                    served_url.as_deref(),
-                                )
-                                .finish()
-                                .await
+                        Box::new(move || {
+                            inner.verify_mesh_request_attempt(
+                                header.as_deref().map(String::as_str),
+                                &mesh,
+                                served_url.as_deref(),
+                            )
                         })
                     },
                     |claims| build(env, claims),

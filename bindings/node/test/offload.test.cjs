@@ -177,6 +177,18 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
     assert.throws(() => native._verifyOffload('sometimes'), { code: 'RUNBEAM_INVALID_ARGUMENT' })
   })
 
+  it("the 'uv' mode (libuv's pool, for comparison) gives the same answers, a key fetch included", async () => {
+    native._verifyOffload('uv')
+    const cold = new Validator({ trustedIssuers: [issuer] })
+    const inline = await ready()
+    const batch = [...tokens.slice(0, 200), 'not a token', (await mint({ ttl_secs: -120 })).token]
+    const { early, outcomes } = await observe(batch.map((t) => cold.validate(t)))
+    assert.equal(early, 0)
+    for (const [i, token] of batch.entries()) {
+      assert.deepEqual(comparable(outcomes[i]), comparable(cachedOutcome(inline, token)), `token ${i}`)
+    }
+  })
+
   it('flushTokenCache and a validator without a cache send every signature check to a worker again', async () => {
     const v = await ready()
     await v.validate(tokens[1])
