@@ -2,18 +2,13 @@
 //! the JWT validator of the core (docs/spec.md §4).
 //!
 //! Both classes wrap one [`runbeam_core::jwt::Validator`]; every check is the core's. A call is
-//! the core's cached-then-fetch step ([`Validator::validate_attempt`]): token cache, cached keys
-//! and signature verification answer on the calling thread with no runtime hop; only when keys
-//! must be fetched does the request run on the module's runtime (see [`crate::runtime`]).
-//!
-//! The cached path runs with the GIL held by default: `bench/jwt.py` measures both ways
-//! (`_native._set_verify_releases_gil`), and on the project machine releasing the GIL around
-//! it cost every call a little (5–20 % of a cache hit) and gave threaded callers nothing
-//! measurable (see BENCHMARKS.md). The core answers a cache hit and a verification from one
-//! call, so a binding cannot release the GIL for the verification alone.
+//! the core's cached-then-fetch step ([`Validator::validate_attempt`]), routed by
+//! [`crate::offload`]: a token this validator verified before (a cache hit) is answered on the
+//! calling thread with the GIL held; anything else (a signature to check) runs with the GIL
+//! released (`Validator`) or on the module's runtime (`AsyncValidator`, the awaitable completed
+//! on its event loop); a key fetch runs on the runtime either way (see [`crate::runtime`]).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
@@ -25,43 +20,16 @@ use runbeam_core::jwt::{
     Validator, ValidatorBuilder,
 };
 
+use runbeam_core::Secret;
 use runbeam_core::attempt::Attempt;
 
 use crate::convert::{json_to_py, non_negative, nothing, seconds};
 use crate::errors::OrRaise;
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
+use crate::offload::{Hinted, immediate, key, route};
 use crate::pair::class_pair;
 use crate::stats::PyValidatorStats;
-
-// ---------------------------------------------------------------------------------------------
-// The GIL on the cached path.
-
-/// Whether the cached path (token cache lookup or one signature verification) runs with the
-/// GIL released. Off by default; see the module documentation.
-static VERIFY_RELEASES_GIL: AtomicBool = AtomicBool::new(false);
-
-guarded! {
-    /// `_native._set_verify_releases_gil(enabled)`: for `bench/jwt.py`, which measures the cached
-    /// path both ways in one run. Returns the previous setting. Not part of the public API.
-    #[pyfunction(name = "_set_verify_releases_gil")]
-    pub fn set_verify_releases_gil(enabled: bool) -> bool {
-        VERIFY_RELEASES_GIL.swap(enabled, Ordering::Relaxed)
-    }
-}
-
-/// Runs the core's cached path `f`, with the GIL released if so configured.
-fn cached_path<T, F>(py: Python<'_>, f: F) -> T
-where
-    T: Send,
-    F: FnOnce() -> T + Send,
-{
-    if VERIFY_RELEASES_GIL.load(Ordering::Relaxed) {
-        py.detach(f)
-    } else {
-        f()
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Claims.
@@ -363,22 +331,27 @@ fn builder(
 /// belongs to the parent's runtime).
 struct Handle {
     builder: ValidatorBuilder,
-    validator: ForkSafe<Validator>,
+    /// The core's verified-token cache capacity (how many hints to keep).
+    capacity: usize,
+    validator: ForkSafe<Hinted<Validator>>,
 }
 
 impl Handle {
-    fn new(py: Python<'_>, builder: ValidatorBuilder) -> PyResult<Handle> {
+    fn new(py: Python<'_>, builder: ValidatorBuilder, capacity: usize) -> PyResult<Handle> {
         let validator = builder.clone().build().or_raise(py)?;
         Ok(Handle {
             builder,
-            validator: ForkSafe::new(validator),
+            capacity,
+            validator: ForkSafe::new(Hinted::new(validator, capacity)),
         })
     }
 
-    /// The validator of this process.
-    fn get(&self, py: Python<'_>) -> PyResult<Validator> {
-        self.validator
-            .get(|| self.builder.clone().build().or_raise(py))
+    /// The validator of this process, with its hints ([`crate::offload`]).
+    fn get(&self, py: Python<'_>) -> PyResult<Hinted<Validator>> {
+        self.validator.get(|| {
+            let validator = self.builder.clone().build().or_raise(py)?;
+            Ok(Hinted::new(validator, self.capacity))
+        })
     }
 }
 
@@ -386,8 +359,9 @@ impl Handle {
 // The classes.
 
 class_pair! {
-    /// Validates Runbeam user JWTs and mesh tokens (docs/spec.md §4), blocking; a key fetch
-    /// waits with the GIL released.
+    /// Validates Runbeam user JWTs and mesh tokens (docs/spec.md §4), blocking; a signature
+    /// check and a key fetch run with the GIL released, a repeated token (a cache hit) is
+    /// answered with it held.
     ///
     /// Trust is explicit: give `trusted_issuers` (exact match after normalisation, never a
     /// prefix; keys from `<issuer>/.well-known/jwks.json`) and/or a pinned `jwks_url`. A token
@@ -404,8 +378,9 @@ class_pair! {
     /// bad settings. Messages never quote the token.
     sync PyValidator = "Validator";
     /// The asyncio form of `Validator` (the same arguments): `validate`, `authenticate`,
-    /// `verify_mesh_token` and `refresh_keys` return awaitables (already completed when the
-    /// keys are cached).
+    /// `verify_mesh_token` and `refresh_keys` return awaitables: already completed for a
+    /// repeated token (a cache hit); a signature check runs on a runbeam thread, so the event
+    /// loop stays free and many checks use every core.
     async PyAsyncValidator = "AsyncValidator";
     holds Handle;
     members {
@@ -459,7 +434,7 @@ class_pair! {
                 deadline,
                 ca_bundle_pem,
             )?;
-            Ok(Self { inner: Handle::new(py, builder)? })
+            Ok(Self { inner: Handle::new(py, builder, cache_capacity)? })
         }
 
         /// The trusted issuers, normalised.
@@ -490,7 +465,9 @@ class_pair! {
         /// Forgets every verified token (keys stay cached). Immediate, also on
         /// `AsyncValidator`.
         fn flush_token_cache(&self, py: Python<'_>) -> PyResult<()> {
-            self.inner.get(py)?.flush_token_cache();
+            let v = self.inner.get(py)?;
+            v.flush_token_cache();
+            v.hints().clear();
             Ok(())
         }
 
@@ -504,7 +481,8 @@ class_pair! {
             authorization: Option<&str>,
         ) -> PyResult<Option<Py<PyAny>>> {
             let v = self.inner.get(py)?;
-            match cached_path(py, || v.authenticate_cached(authorization)) {
+            let hint = authorization.map(|h| key(&[h]));
+            match immediate(py, &v, hint, |v| v.authenticate_cached(authorization)) {
                 Some(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
                 None => Ok(None),
             }
@@ -524,7 +502,9 @@ class_pair! {
         /// Verifies `token` and returns its claims; keys are fetched first when none are cached,
         /// their TTL has passed, or the token names an unknown `kid`.
         fn validate(py, v, token: &str) -> claims {
-            cached_path(py, || v.validate_attempt(token))
+            route(&v, Some(key(&[token])), Secret::new(token.to_owned()), |v, t| {
+                v.validate_attempt(t.expose())
+            })
         }
 
         /// An inbound request's user JWT, as a middleware sees it: the token of the
@@ -538,7 +518,10 @@ class_pair! {
         /// ```
         #[pyo3(signature = (authorization))]
         fn authenticate(py, v, authorization: Option<&str>) -> claims {
-            cached_path(py, || v.authenticate_attempt(authorization))
+            let header = authorization.map(|h| Secret::new(h.to_owned()));
+            route(&v, authorization.map(|h| key(&[h])), header, |v, h| {
+                v.authenticate_attempt(h.as_ref().map(Secret::expose))
+            })
         }
 
         /// `validate` plus the mesh-token checks: `aud` is `mesh:<mesh_id>`, the `mesh_id` claim
@@ -547,7 +530,14 @@ class_pair! {
         fn verify_mesh_token(py, v, token: &str, mesh_id: &str, destination_url: Option<&str>)
             -> claims
         {
-            cached_path(py, || v.verify_mesh_token_attempt(token, mesh_id, destination_url))
+            let args = (
+                Secret::new(token.to_owned()),
+                mesh_id.to_owned(),
+                destination_url.map(str::to_owned),
+            );
+            route(&v, Some(key(&[token])), args, |v, (t, m, d)| {
+                v.verify_mesh_token_attempt(t.expose(), m, d.as_deref())
+            })
         }
 
         /// Fetches every JWKS now (at start-up, so the first request does not wait); respects

@@ -27,6 +27,7 @@ mod fork;
 mod guard;
 mod jwt;
 mod log;
+mod offload;
 mod pair;
 mod reference;
 mod resolver;
@@ -71,7 +72,8 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<jwt::PyTokenUser>()?;
     m.add_class::<jwt::PyTokenTeam>()?;
     m.add_function(wrap_pyfunction!(jwt::parse_bearer, m)?)?;
-    m.add_function(wrap_pyfunction!(jwt::set_verify_releases_gil, m)?)?;
+    m.add_function(wrap_pyfunction!(offload::set_verify_releases_gil, m)?)?;
+    m.add_function(wrap_pyfunction!(offload::set_verify_offload, m)?)?;
     fork::register(m)?;
     runtime::register(m)?;
     // The core's log sink; runbeam/_logging.py connects it to `logging`.

@@ -30,7 +30,8 @@
 /// ```
 ///
 /// A call's body checks and converts the arguments (raising before any I/O), then evaluates
-/// to a [`runbeam_core::attempt::Attempt`] of the core object `v`; the path after `->` converts
+/// to a [`runbeam_core::attempt::Attempt`] of the core object `v` (or, for a verification, to
+/// the [`crate::offload::Step`] of [`crate::offload::route`]); the path after `->` converts
 /// its value into a Python object with the GIL held. The blocking class returns that object
 /// (waiting for a request with the GIL released), the asyncio class an awaitable.
 macro_rules! class_pair {
@@ -87,11 +88,11 @@ macro_rules! class_pair {
                     $(#[$cattr])*
                     fn $call<'py>(&self, $py: Python<'py>, $($arg: $ty),*) -> PyResult<$out> {
                         let $this = self.inner.get($py)?;
-                        let attempt = $body;
-                        <$flavor as $crate::runtime::Flavor>::finish(
+                        let step = $crate::offload::Step::from($body);
+                        <$flavor as $crate::runtime::Flavor>::finish_step(
                             $py,
                             concat!($name, ".", stringify!($call)),
-                            attempt,
+                            step,
                             $convert,
                         )
                     }
@@ -107,11 +108,11 @@ macro_rules! class_pair {
                         $kwargs: Option<&Bound<'py, pyo3::types::PyDict>>,
                     ) -> PyResult<$out> {
                         let $vthis = self.inner.get($vpy)?;
-                        let attempt = $vbody;
-                        <$flavor as $crate::runtime::Flavor>::finish(
+                        let step = $crate::offload::Step::from($vbody);
+                        <$flavor as $crate::runtime::Flavor>::finish_step(
                             $vpy,
                             concat!($name, ".", stringify!($vcall)),
-                            attempt,
+                            step,
                             $vconvert,
                         )
                     }

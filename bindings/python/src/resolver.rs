@@ -6,7 +6,10 @@
 //! `resolve` and `verify_mesh_token` are the core's cached-then-fetch steps
 //! ([`Resolver::resolve_attempt`], [`Resolver::verify_mesh_token_attempt`]): a fresh cached
 //! answer, a local reference or an error such as `NotInMesh` is answered on the calling thread
-//! with the GIL held; only a request runs on the module's runtime ([`crate::runtime`]).
+//! with the GIL held; only a request runs on the module's runtime ([`crate::runtime`]). A
+//! mesh-token check (`verify_mesh_token`, `verify_mesh_request`) is routed like a
+//! `Validator`'s ([`crate::offload`]): a token verified before is answered with the GIL held, a
+//! signature check runs with it released (`Resolver`) or on the runtime (`AsyncResolver`).
 //! `mesh_token` has no cached path in the core, so its future is polled once on the spot
 //! ([`attempt_now`]): a cached token completes there.
 //!
@@ -27,8 +30,9 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
+use runbeam_core::Secret;
 use runbeam_core::config::MeshConfig;
-use runbeam_core::jwt::ValidatorBuilder;
+use runbeam_core::jwt::{DEFAULT_CACHE_CAPACITY, ValidatorBuilder};
 use runbeam_core::resolve::{
     DEFAULT_MAX_STALE, DEFAULT_MESH_TOKEN_CAPACITY, DEFAULT_MESH_TOKEN_MARGIN, IssuedMeshToken,
     Resolution, Resolver, ResolverStats, check_mesh_token_capacity,
@@ -42,6 +46,7 @@ use crate::errors::OrRaise;
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
 use crate::jwt::{claims, validator_settings};
+use crate::offload::{Hinted, immediate, key, route};
 use crate::pair::class_pair;
 use crate::reference::{PyReference, text_arg};
 use crate::runtime::attempt_now;
@@ -275,7 +280,7 @@ struct Handle {
     /// A copy of the configuration in use, to rebuild the resolver in a forked child; kept up
     /// to date by `reload` and by watchers (after each applied change).
     config: Arc<Mutex<MeshConfig>>,
-    resolver: ForkSafe<Resolver>,
+    resolver: ForkSafe<Hinted<Resolver>>,
 }
 
 impl Handle {
@@ -307,7 +312,7 @@ impl Handle {
         Ok(Handle {
             setup,
             config: Arc::new(Mutex::new(config)),
-            resolver: ForkSafe::new(resolver),
+            resolver: ForkSafe::new(Hinted::new(resolver, DEFAULT_CACHE_CAPACITY)),
         })
     }
 
@@ -319,9 +324,13 @@ impl Handle {
             .clone()
     }
 
-    /// The resolver of this process.
-    fn get(&self, py: Python<'_>) -> PyResult<Resolver> {
-        self.resolver.get(|| self.setup.build(py, self.config()))
+    /// The resolver of this process, with the hints of its mesh-token checks
+    /// ([`crate::offload`]; its mesh validators cache as many tokens as a default `Validator`).
+    fn get(&self, py: Python<'_>) -> PyResult<Hinted<Resolver>> {
+        self.resolver.get(|| {
+            let resolver = self.setup.build(py, self.config())?;
+            Ok(Hinted::new(resolver, DEFAULT_CACHE_CAPACITY))
+        })
     }
 
     fn reload(&self, py: Python<'_>, config: MeshConfig) -> PyResult<()> {
@@ -462,7 +471,10 @@ class_pair! {
             served_url: Option<&str>,
         ) -> PyResult<Option<Py<PyAny>>> {
             let r = self.inner.get(py)?;
-            match r.verify_mesh_request_cached(authorization, mesh, served_url) {
+            let hint = authorization.map(|h| key(&[h, mesh]));
+            match immediate(py, &r, hint, |r| {
+                r.verify_mesh_request_cached(authorization, mesh, served_url)
+            }) {
                 Some(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
                 None => Ok(None),
             }
@@ -533,9 +545,10 @@ class_pair! {
             } else {
                 None
             };
+            let resolver = self.inner.get(py)?;
             PyWatcher::start(
                 py,
-                &self.inner.get(py)?,
+                &resolver,
                 Arc::clone(&self.inner.config),
                 on_event.clone().unbind(),
                 event_loop,
@@ -594,7 +607,14 @@ class_pair! {
         fn verify_mesh_token(py, r, token: &str, mesh: &str, destination_url: Option<&str>)
             -> claims
         {
-            r.verify_mesh_token_attempt(token, mesh, destination_url)
+            let args = (
+                Secret::new(token.to_owned()),
+                mesh.to_owned(),
+                destination_url.map(str::to_owned),
+            );
+            route(&r, Some(key(&[token, mesh])), args, |r, (t, m, d)| {
+                r.verify_mesh_token_attempt(t.expose(), m, d.as_deref())
+            })
         }
 
         /// The receiving side of a request, as a middleware sees it: the mesh token of the
@@ -618,7 +638,14 @@ class_pair! {
             mesh: &str,
             served_url: Option<&str>
         ) -> claims {
-            r.verify_mesh_request_attempt(authorization, mesh, served_url)
+            let args = (
+                authorization.map(|h| Secret::new(h.to_owned())),
+                mesh.to_owned(),
+                served_url.map(str::to_owned),
+            );
+            route(&r, authorization.map(|h| key(&[h, mesh])), args, |r, (h, m, u)| {
+                r.verify_mesh_request_attempt(h.as_ref().map(Secret::expose), m, u.as_deref())
+            })
         }
 
         /// Everything to send a request for `path` (the request target: a path starting with

@@ -33,6 +33,7 @@ use tokio::runtime::Runtime;
 use crate::errors::{OrRaise, to_py_err};
 use crate::fork::ForkSafe;
 use crate::guard::{self, guarded};
+use crate::offload::{Job, Step};
 
 /// The module's runtime.
 static RUNTIME: ForkSafe<Arc<Runtime>> = ForkSafe::empty();
@@ -156,8 +157,15 @@ guarded! {
 
 /// `add_done_callback` of an asyncio future: aborts the request when the future is cancelled.
 #[pyclass(frozen)]
-struct Canceller {
+pub(crate) struct Canceller {
     handle: tokio::task::AbortHandle,
+}
+
+impl Canceller {
+    /// The callback that aborts `handle`'s task.
+    pub(crate) fn new(handle: tokio::task::AbortHandle) -> Canceller {
+        Canceller { handle }
+    }
 }
 
 guarded! {
@@ -177,7 +185,7 @@ guarded! {
 }
 
 /// A new asyncio future of the running loop, and that loop.
-fn new_future(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Bound<'_, PyAny>)> {
+pub(crate) fn new_future(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Bound<'_, PyAny>)> {
     let event_loop = py
         .import(intern!(py, "asyncio"))?
         .call_method0(intern!(py, "get_running_loop"))?;
@@ -280,6 +288,36 @@ pub(crate) trait Flavor {
     where
         T: Send + 'static,
         C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static;
+
+    /// Ends the call `function` for a verification routed off the calling thread
+    /// ([`crate::offload`]).
+    fn offload<'py, T, C>(
+        py: Python<'py>,
+        function: &'static str,
+        job: Job<T>,
+        conv: C,
+    ) -> PyResult<Self::Output<'py>>
+    where
+        T: Send + 'static,
+        C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static;
+
+    /// Ends the call `function` whichever way it was routed: what a call of
+    /// [`crate::pair::class_pair!`] returns.
+    fn finish_step<'py, T, C>(
+        py: Python<'py>,
+        function: &'static str,
+        step: Step<T>,
+        conv: C,
+    ) -> PyResult<Self::Output<'py>>
+    where
+        T: Send + 'static,
+        C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+    {
+        match step {
+            Step::Now(attempt) => Self::finish(py, function, attempt, conv),
+            Step::Off(job) => Self::offload(py, function, job, conv),
+        }
+    }
 }
 
 /// The blocking classes: the value itself.
@@ -302,6 +340,26 @@ impl Flavor for Blocking {
             Attempt::Ready(answer) => answer.or_raise(py)?,
             Attempt::Pending(fut) => block(py, function, fut)?,
         };
+        conv(py, value)
+    }
+
+    /// The core's step with the GIL released (a key fetch it needs waits as every request).
+    fn offload<'py, T, C>(
+        py: Python<'py>,
+        function: &'static str,
+        job: Job<T>,
+        conv: C,
+    ) -> PyResult<Py<PyAny>>
+    where
+        T: Send + 'static,
+        C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+    {
+        let Job { work, remember } = job;
+        let value = match py.detach(work) {
+            Attempt::Ready(answer) => answer.or_raise(py)?,
+            Attempt::Pending(fut) => block(py, function, fut)?,
+        };
+        remember.done();
         conv(py, value)
     }
 }
@@ -328,5 +386,19 @@ impl Flavor for Asyncio {
             }
             Attempt::Pending(fut) => spawn(py, function, fut, conv),
         }
+    }
+
+    /// The core's step on the runtime, the answer batched back to the loop.
+    fn offload<'py, T, C>(
+        py: Python<'py>,
+        function: &'static str,
+        job: Job<T>,
+        conv: C,
+    ) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: Send + 'static,
+        C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+    {
+        crate::offload::spawn(py, function, job, conv)
     }
 }
