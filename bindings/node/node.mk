@@ -13,6 +13,9 @@
 #                     logging.mjs times the hot path with no logger, a logger at warn and at debug;
 #                     middleware.mjs the cost per request of the Express and Fastify middleware
 #                     over the bare framework (express and fastify: devDependencies);
+#                     throughput.mjs distinct-token validation one at a time against 64 in flight
+#                     (the Promise form's checks on worker threads, src/offload.rs) with the
+#                     event loop's delay, jose, fast-jwt and jsonwebtoken in the same run;
 #                     soak.mjs makes 1,000,000 mixed calls and fails on unexpected results)
 #   make node-dist    release addon (no fault injection), stripped (its line tables kept in
 #                     $(ROOT)/dist/runbeam.<platform>.node.debug), put into its platform package
@@ -81,6 +84,7 @@ node-bench: node-release
 	cd $(NODE_DIR) && node bench/storage.mjs
 	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node bench/logging.mjs
 	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node bench/middleware.mjs
+	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --expose-gc bench/throughput.mjs
 	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --expose-gc bench/soak.mjs
 	@echo "node-bench: the release addon now replaces the debug one until the next 'make node-build'"
 
