@@ -9,8 +9,9 @@
 //! is a chance for another thread to take the GIL for its switch interval). So each call is
 //! routed ([`Step`]):
 //!
-//! - **a token this object verified before** ([`Hints`]: the core's verified-token cache
-//!   should answer) → the core's step on the calling thread with the GIL held, as before;
+//! - **a token this object verified twice before** ([`Hints`]: the core's verified-token cache,
+//!   which keeps a token from its second verification on, should answer) → the core's step on
+//!   the calling thread with the GIL held, as before;
 //! - **anything else** (a signature to check, a token to refuse, keys to fetch) → the same
 //!   core step ([`Job`]) with the GIL released (`Validator`: `py.detach`), or on the module's
 //!   tokio runtime (`AsyncValidator`: the awaitable completes on its event loop, see
@@ -106,14 +107,19 @@ const WAYS: usize = 8;
 const MAX_SLOTS: usize = 1 << 16;
 
 /// The tokens (or `Authorization` values) an object verified, by a 64-bit fingerprint: where
-/// its next validation should be answered from the core's cache, with the GIL held. A
-/// set-associative table of atomics (buckets of eight slots, a full bucket overwrites one), so
-/// it needs no lock and never grows: about as many slots as the core's cache holds tokens. Not
-/// a security decision: a fingerprint that collides, or one overwritten, only changes where a
-/// check runs.
+/// its next validation should be answered from the core's cache, with the GIL held. The core
+/// keeps a token's claims from its second verification on (a one-off token is never cached),
+/// so a fingerprint is first recorded as "verified once" and becomes a hint on the second
+/// success. A set-associative table of atomics (buckets of eight slots, a full bucket
+/// overwrites one), so it needs no lock and never grows: about as many slots as the core's
+/// cache holds tokens. Not a security decision: a fingerprint that collides, or one
+/// overwritten, only changes where a check runs.
 pub(crate) struct Hints {
     slots: Box<[AtomicU64]>,
 }
+
+/// The low bit of a slot: the fingerprint (whose low bit is 0) was verified once.
+const ONCE: u64 = 1;
 
 impl Hints {
     /// Hints for an object whose core caches `capacity` verified tokens (0: none, so no hint
@@ -134,8 +140,8 @@ impl Hints {
 
     fn bucket(&self, key: u64) -> &[AtomicU64] {
         let buckets = self.slots.len() / WAYS;
-        // `buckets` is a power of two; the low bits pick the bucket.
-        let start = (key as usize & (buckets - 1)) * WAYS;
+        // `buckets` is a power of two; bits above the flag bit pick the bucket.
+        let start = ((key >> 1) as usize & (buckets - 1)) * WAYS;
         self.slots.get(start..start + WAYS).unwrap_or(&[])
     }
 
@@ -147,6 +153,7 @@ impl Hints {
                 .any(|s| s.load(Ordering::Relaxed) == key)
     }
 
+    /// Records a success for `key`: "verified once" the first time, a hint the second.
     fn insert(&self, key: u64) {
         if self.slots.is_empty() {
             return;
@@ -156,6 +163,10 @@ impl Hints {
         for slot in bucket {
             match slot.load(Ordering::Relaxed) {
                 k if k == key => return,
+                k if k == key | ONCE => {
+                    slot.store(key, Ordering::Relaxed);
+                    return;
+                }
                 0 if free.is_none() => free = Some(slot),
                 _ => {}
             }
@@ -163,7 +174,7 @@ impl Hints {
         // A full bucket: overwrite the slot the key's high bits pick.
         let slot = free.or_else(|| bucket.get((key >> 61) as usize));
         if let Some(slot) = slot {
-            slot.store(key, Ordering::Relaxed);
+            slot.store(key | ONCE, Ordering::Relaxed);
         }
     }
 
@@ -176,7 +187,7 @@ impl Hints {
 }
 
 /// A fast 64-bit fingerprint of `parts` (eight bytes at a time, multiply and rotate; tens of
-/// nanoseconds for a JWT, against a SHA-256's few hundred); never 0 (an empty slot).
+/// nanoseconds for a JWT, against a SHA-256's few hundred), its low bit 0 and never 0.
 pub(crate) fn key(parts: &[&str]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h: u64 = 0;
@@ -198,7 +209,8 @@ pub(crate) fn key(parts: &[&str]) -> u64 {
         }
         h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
     }
-    (h ^ (h >> 32)).max(1)
+    // The low bit is the "verified once" flag of a slot; 0 is an empty slot.
+    ((h ^ (h >> 32)) & !ONCE).max(2)
 }
 
 /// A core object and the hints of the Python object holding it; dereferences to the core

@@ -1,0 +1,404 @@
+"""Distinct-token validation on both cores: one at a time vs 2 threads vs asyncio with 64 tasks.
+
+    make python-bench      (release module; or: python bindings/python/bench/throughput.py
+                            [--tokens N] [--rounds R] [--quick])
+
+Tokens: N distinct RS256 user JWTs (default 10 000) minted by a runbeam-devcloud subprocess
+(``POST /_dev/jwt``); keys are fetched before timing (``refresh_keys()``), so every validation
+is a signature check. Rows, each a whole pass over the N tokens, interleaved within a round:
+
+- runbeam ``Validator.validate`` one at a time; 2 threads (each half the tokens);
+  ``AsyncValidator.validate`` from 64 asyncio tasks (each awaiting its share one by one). Token
+  cache off (``cache_capacity=0``) and on (default; flushed before each pass, so every token
+  is verified and inserted). Routing ``auto`` (the default: a signature check leaves the GIL
+  holder, see runbeam/src/offload.rs) and ``inline`` (``_native._set_verify_offload``: every
+  check on the calling thread with the GIL held, the behaviour before).
+- PyJWT ``jwt.decode`` and joserfc ``jwt.decode`` + ``JWTClaimsRegistry.validate`` (the same
+  checks: RS256 only, signature, exp, iss; key object loaded once) in the same setups: one at
+  a time, 2 threads, and 64 asyncio tasks calling the blocking decode in the task (``inline``)
+  or through ``loop.run_in_executor`` with a 2-thread pool (``executor``).
+- Loop lag: during each asyncio pass a callback scheduled every 1 ms records how late it ran;
+  the median over rounds of each pass's p99 and max lateness.
+- GIL: a pure-Python thread counting in a loop, its iterations per second alone and while
+  another thread validates the tokens one at a time (``% of alone``: how much of the GIL it
+  still gets), with the validator's own rate beside it.
+- Cache hit: one repeated token, ``auto`` (answered with the GIL held) vs ``always``
+  (``_set_verify_offload("always")``: the GIL released for the hit too).
+
+Medians over the rounds with min..max; ops/s and the ratio to the same library's one at a time;
+the load average is printed before and after. The machine is shared (2 cores, other jobs):
+read ratios within one run, not absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import concurrent.futures
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+# bench/jwt.py sits next to this file: keep this folder off the path so that `import jwt` is PyJWT.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import jwt as pyjwt  # noqa: E402
+from joserfc import jwt as josejwt  # noqa: E402
+from joserfc.jwk import RSAKey  # noqa: E402
+
+import runbeam  # noqa: E402
+from runbeam import _native  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[3]
+EMAIL = "alice@radiology.example.com"
+TASKS = 64
+
+
+def devcloud_binary() -> str:
+    default = ROOT / "target" / os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
+    return os.environ.get("RUNBEAM_DEVCLOUD", str(default / "debug" / "runbeam-devcloud"))
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.loads(response.read())
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+# ------------------------------------------------------------------------------------------------
+# The three setups, for any blocking `decode(token)` or awaitable `adecode(token)`.
+
+
+def one_at_a_time(decode: Callable[[str], Any], tokens: List[str]) -> float:
+    start = time.perf_counter()
+    for t in tokens:
+        decode(t)
+    return time.perf_counter() - start
+
+
+def two_threads(decode: Callable[[str], Any], tokens: List[str]) -> float:
+    halves = [tokens[0::2], tokens[1::2]]
+    barrier = threading.Barrier(3)
+
+    def work(part: List[str]) -> None:
+        barrier.wait()
+        for t in part:
+            decode(t)
+
+    threads = [threading.Thread(target=work, args=(h,)) for h in halves]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+class Lag:
+    """A callback every `period` seconds on the running loop, recording how late it ran."""
+
+    def __init__(self, period: float = 0.001) -> None:
+        self.period = period
+        self.late: List[float] = []
+        self.handle: Optional[asyncio.TimerHandle] = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.period
+
+        def tick(due: float) -> None:
+            now = loop.time()
+            self.late.append(max(0.0, now - due))
+            self.handle = loop.call_at(now + self.period, tick, now + self.period)
+
+        self.handle = loop.call_at(due, tick, due)
+
+    def stop(self) -> Tuple[float, float]:
+        if self.handle is not None:
+            self.handle.cancel()
+        if not self.late:
+            return 0.0, 0.0
+        ordered = sorted(self.late)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return p99 * 1e3, ordered[-1] * 1e3
+
+
+def tasks64(adecode: Callable[[str], Any], tokens: List[str]) -> Tuple[float, float, float]:
+    """Wall seconds for 64 tasks sharing the tokens; the loop lag's p99 and max (ms)."""
+
+    async def main() -> Tuple[float, float, float]:
+        shares = [tokens[i::TASKS] for i in range(TASKS)]
+
+        async def task(share: List[str]) -> None:
+            for t in share:
+                await adecode(t)
+
+        lag = Lag()
+        lag.start()
+        start = time.perf_counter()
+        await asyncio.gather(*(task(s) for s in shares))
+        wall = time.perf_counter() - start
+        p99, worst = lag.stop()
+        return wall, p99, worst
+
+    return asyncio.run(main())
+
+
+def counter_share(
+    validate_all: Callable[[], None], alone_rate: float
+) -> Tuple[float, float]:
+    """A pure-Python counter's rate while `validate_all` runs in another thread, as % of
+    `alone_rate`; and the validation's wall seconds."""
+    stop = threading.Event()
+    count = [0]
+
+    def spin() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+        count[0] = n
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    time.sleep(0.05)
+    before = time.perf_counter()
+    worker = threading.Thread(target=validate_all)
+    worker.start()
+    worker.join()
+    wall = time.perf_counter() - before
+    stop.set()
+    spinner.join()
+    # The counter ran 0.05 s alone before: subtract its alone share.
+    during = max(0.0, count[0] - alone_rate * 0.05)
+    return during / wall / alone_rate * 100.0, wall
+
+
+def counter_alone(seconds: float = 0.3) -> float:
+    stop = threading.Event()
+    count = [0]
+
+    def spin() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+        count[0] = n
+
+    spinner = threading.Thread(target=spin)
+    start = time.perf_counter()
+    spinner.start()
+    time.sleep(seconds)
+    stop.set()
+    spinner.join()
+    return count[0] / (time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="runbeam rows only")
+    args = parser.parse_args()
+    n = args.tokens
+    load_before = load()
+
+    server = subprocess.Popen(
+        [devcloud_binary(), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    rows: Dict[str, List[float]] = {}
+    lags: Dict[str, List[Tuple[float, float]]] = {}
+    gil: Dict[str, List[Tuple[float, float]]] = {}
+
+    def record(name: str, seconds: float) -> None:
+        rows.setdefault(name, []).append(n / seconds)
+
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        issuer = f"{url}/api"
+        tokens: List[str] = post(f"{url}/_dev/jwt", {"email": EMAIL, "count": n})["tokens"]
+        assert len(set(tokens)) == n, "tokens must be distinct"
+
+        kid = json.loads(unb64(tokens[0].split(".")[0]))["kid"]
+        with urllib.request.urlopen(f"{issuer}/.well-known/jwks.json", timeout=10) as r:
+            jwk = next(k for k in json.loads(r.read())["keys"] if k["kid"] == kid)
+        public_key = pyjwt.PyJWK(jwk, algorithm="RS256").key
+        options = {"require": ["exp", "iss"]}
+        jose_key = RSAKey.import_key(jwk)
+        registry = josejwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": issuer}, exp={"essential": True}
+        )
+
+        def pyjwt_decode(t: str) -> Any:
+            return pyjwt.decode(t, public_key, algorithms=["RS256"], issuer=issuer, options=options)
+
+        def jose_decode(t: str) -> Any:
+            token = josejwt.decode(t, jose_key, algorithms=["RS256"])
+            registry.validate(token.claims)
+            return token.claims
+
+        validators: Dict[str, runbeam.Validator] = {}
+        async_validators: Dict[str, runbeam.AsyncValidator] = {}
+        for cache, capacity in (("cache off", 0), ("cache on", 10_000)):
+            v = runbeam.Validator(trusted_issuers=[issuer], cache_capacity=capacity)
+            v.refresh_keys()
+            validators[cache] = v
+            av = runbeam.AsyncValidator(trusted_issuers=[issuer], cache_capacity=capacity)
+
+            async def warm(av: runbeam.AsyncValidator = av) -> None:
+                await av.refresh_keys()
+
+            asyncio.run(warm())
+            async_validators[cache] = av
+
+        # Sanity: every library accepts the tokens with the same claims, every setup answers.
+        for t in tokens[:20]:
+            jti = validators["cache off"].validate(t).jti
+            assert jti == pyjwt_decode(t)["jti"] == jose_decode(t)["jti"]
+
+        executor = concurrent.futures.ThreadPoolExecutor(2)
+
+        def in_executor(decode: Callable[[str], Any]) -> Callable[[str], Any]:
+            def adecode(t: str) -> Any:
+                return asyncio.get_running_loop().run_in_executor(executor, decode, t)
+
+            return adecode
+
+        def inline_async(decode: Callable[[str], Any]) -> Callable[[str], Any]:
+            async def adecode(t: str) -> Any:
+                return decode(t)
+
+            return adecode
+
+        repeated = tokens[0]
+        hit_validator = runbeam.Validator(trusted_issuers=[issuer])
+        hit_validator.refresh_keys()
+        hit_validator.validate(repeated)
+
+        def hits(k: int) -> float:
+            validate = hit_validator.validate
+            start = time.perf_counter()
+            for _ in range(k):
+                validate(repeated)
+            return time.perf_counter() - start
+
+        for _ in range(args.rounds):
+            for mode in ("auto", "inline"):
+                _native._set_verify_offload(mode)
+                for cache in ("cache off", "cache on"):
+                    v, av = validators[cache], async_validators[cache]
+                    name = f"runbeam {cache}, {mode}"
+                    v.flush_token_cache()
+                    record(f"{name} | 1 at a time", one_at_a_time(v.validate, tokens))
+                    v.flush_token_cache()
+                    record(f"{name} | 2 threads", two_threads(v.validate, tokens))
+                    av.flush_token_cache()
+                    wall, p99, worst = tasks64(av.validate, tokens)
+                    record(f"{name} | asyncio 64 tasks", wall)
+                    lags.setdefault(f"{name} | asyncio 64 tasks", []).append((p99, worst))
+            _native._set_verify_offload("auto")
+
+            if not args.quick:
+                for lib, decode in (("PyJWT", pyjwt_decode), ("joserfc", jose_decode)):
+                    record(f"{lib} | 1 at a time", one_at_a_time(decode, tokens))
+                    record(f"{lib} | 2 threads", two_threads(decode, tokens))
+                    for how, adecode in (
+                        ("inline", inline_async(decode)),
+                        ("executor", in_executor(decode)),
+                    ):
+                        wall, p99, worst = tasks64(adecode, tokens)
+                        record(f"{lib} | asyncio 64 tasks, {how}", wall)
+                        lags.setdefault(f"{lib} | asyncio 64 tasks, {how}", []).append((p99, worst))
+
+            # The GIL: a counting thread's share while one thread validates.
+            alone = counter_alone()
+            cases: List[Tuple[str, Callable[[str], Any], Optional[str]]] = [
+                ("runbeam auto", validators["cache off"].validate, "auto"),
+                ("runbeam inline", validators["cache off"].validate, "inline"),
+            ]
+            if not args.quick:
+                cases += [("PyJWT", pyjwt_decode, None), ("joserfc", jose_decode, None)]
+            for name, decode, mode in cases:
+                if mode:
+                    _native._set_verify_offload(mode)
+                share, wall = counter_share(
+                    lambda decode=decode: one_at_a_time(decode, tokens), alone
+                )
+                gil.setdefault(name, []).append((share, n / wall))
+            _native._set_verify_offload("auto")
+
+            # A cache hit: answered with the GIL held (auto) or released (always).
+            for mode in ("auto", "always"):
+                _native._set_verify_offload(mode)
+                record(f"cache hit, repeated token, {mode} | 1 at a time", hits(n * 10) / 10)
+            _native._set_verify_offload("auto")
+        executor.shutdown()
+    finally:
+        server.terminate()
+        server.wait()
+
+    def spread(values: List[float], scale: float = 1.0, fmt: str = "{:.0f}") -> str:
+        return f"[{fmt.format(min(values) * scale)}..{fmt.format(max(values) * scale)}]"
+
+    print(
+        f"Distinct-token validation, RS256, {n} tokens, {args.rounds} interleaved rounds, "
+        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}, PyJWT {pyjwt.__version__}, "
+        f"joserfc {getattr(sys.modules.get('joserfc'), '__version__', '?')}; "
+        f"load average before {load_before}, after {load()}"
+    )
+    print(f"  {'':44s} {'setup':28s} {'ops/s':>8s} {'[min..max]':>17s} {'x 1-at-a-time':>14s}"
+          f" {'us/op':>7s}  loop lag p99 / max ms")
+    base: Dict[str, float] = {}
+    for name, values in rows.items():
+        who, setup = name.split(" | ")
+        median = statistics.median(values)
+        if setup == "1 at a time":
+            base[who] = median
+        ratio = median / base[who] if who in base else float("nan")
+        lag = ""
+        if name in lags:
+            p99 = statistics.median(p for p, _ in lags[name])
+            worst = statistics.median(w for _, w in lags[name])
+            lag = f"{p99:6.2f} / {worst:6.2f}"
+        print(
+            f"  {who:44s} {setup:28s} {median:8.0f} {spread(values):>17s} {ratio:13.2f}x"
+            f" {1e6 / median:7.2f}  {lag}"
+        )
+    print("  GIL: a pure-Python counting thread's rate while one thread validates the tokens"
+          " one at a time (% of its rate alone), and the validation's rate meanwhile")
+    for name, values in gil.items():
+        shares = [s for s, _ in values]
+        rates = [r for _, r in values]
+        print(
+            f"    {name:20s} counter {statistics.median(shares):5.1f} % {spread(shares):>12s}"
+            f"   validation {statistics.median(rates):8.0f} ops/s {spread(rates):>17s}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

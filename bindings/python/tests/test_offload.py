@@ -1,0 +1,290 @@
+"""Where a signature check runs (runbeam/src/offload.rs): off the GIL holder, same answers.
+
+A token a validator verified before is answered on the calling thread with the GIL held; any
+other check runs with the GIL released (``Validator``) or on a runbeam thread
+(``AsyncValidator``, the awaitable completed on its loop). These tests prove that the routing
+changes nothing a caller sees (answers, errors, cache, cancellation) and that other Python
+code runs while checks are in flight. ``_native._set_verify_offload`` switches the routing
+("auto", the default; "inline": every check with the GIL held; "always": cache hits routed off
+too) so that every path is compared with the others. Tokens come from the devcloud.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import sys
+import threading
+import time
+from typing import Any, Iterator, List, Tuple
+
+import pytest
+
+import runbeam
+from runbeam import _native
+
+from conftest import ALICE_EMAIL, Cloud
+
+MODES = ("auto", "inline", "always")
+
+
+@pytest.fixture(autouse=True)
+def auto_mode() -> Iterator[None]:
+    yield
+    _native._set_verify_offload("auto")
+
+
+def issuer(cloud: Cloud) -> str:
+    return f"{cloud.url}/api"
+
+
+def mint_many(cloud: Cloud, count: int, **extra: Any) -> List[str]:
+    tokens = cloud.dev_post("jwt", {"email": ALICE_EMAIL, "count": count, **extra})["tokens"]
+    assert len(set(tokens)) == count
+    return tokens
+
+
+def jti(token: str) -> str:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
+
+
+def outcome(call: Any) -> Tuple[str, str]:
+    """``("ok", claims json)`` or the exception's class and message (digits masked: an expiry
+    message says how many seconds ago)."""
+    try:
+        claims = call()
+    except runbeam.RunbeamError as e:
+        return type(e).__name__, re.sub(r"\d+", "N", str(e))
+    return "ok", claims.json
+
+
+def tampered(token: str) -> str:
+    head, payload, signature = token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return f"{head}.{payload}.{flipped}"
+
+
+def test_every_form_and_route_gives_the_same_answer(cloud: Cloud):
+    valid = cloud.dev_post("jwt", {"email": ALICE_EMAIL})["token"]
+    cases = {
+        "valid": valid,
+        "expired": cloud.dev_post("jwt", {"email": ALICE_EMAIL, "ttl_secs": -3600})["token"],
+        "garbage": "not.a.token",
+        "tampered": tampered(valid),
+    }
+    expected = {}
+    for capacity in (0, 100):
+        for mode in MODES:
+            _native._set_verify_offload(mode)
+            sync = runbeam.Validator(trusted_issuers=[issuer(cloud)], cache_capacity=capacity)
+            sync.refresh_keys()
+            aio = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)], cache_capacity=capacity)
+
+            async def answers(token: str) -> List[Tuple[str, str]]:
+                await aio.refresh_keys()
+                got = []
+                for _ in range(2):  # the second time from the cache (when it is on)
+                    got.append(outcome(lambda: sync.validate(token)))
+                    got.append(outcome(lambda: sync.authenticate(f"Bearer {token}")))
+                    got.append(outcome(lambda: sync.authenticate_cached(f"Bearer {token}")))
+                    got.append(outcome(lambda: aio.authenticate_cached(f"Bearer {token}")))
+                    for call in (
+                        lambda: aio.validate(token),
+                        lambda: aio.authenticate(f"Bearer {token}"),
+                    ):
+                        try:
+                            claims = await call()
+                            got.append(("ok", claims.json))
+                        except runbeam.RunbeamError as e:
+                            got.append((type(e).__name__, re.sub(r"\d+", "N", str(e))))
+                return got
+
+            for name, token in cases.items():
+                got = asyncio.run(answers(token))
+                assert len(set(got)) == 1, (capacity, mode, name, got)
+                assert expected.setdefault(name, got[0]) == got[0], (capacity, mode, name)
+    assert expected["valid"][0] == "ok"
+    assert expected["expired"][0] == "JwtExpiredError"
+    assert expected["garbage"][0] == "JwtInvalidError"
+    assert expected["tampered"][0] == "JwtInvalidError"
+
+
+def test_two_threads_validate_distinct_tokens_and_fill_the_cache(cloud: Cloud):
+    tokens = mint_many(cloud, 400)
+    validator = runbeam.Validator(trusted_issuers=[issuer(cloud)])
+    validator.refresh_keys()
+    results: List[List[Tuple[str, str]]] = [[], []]
+
+    def work(i: int) -> None:
+        for t in tokens[i::2]:
+            results[i].append((t, validator.validate(t).jti))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    answered = results[0] + results[1]
+    assert len(answered) == len(tokens)
+    assert all(j == jti(t) for t, j in answered)
+    stats = validator.stats()
+    assert stats.verifications == len(tokens) and stats.cache_hits == 0
+    # Verified with the GIL released, cached like any other (the core keeps a token from its
+    # second verification on): the third pass only hits.
+    assert all(validator.validate(t).jti == jti(t) for t in tokens)
+    assert validator.cached_tokens == len(tokens)
+    assert all(validator.validate(t).jti == jti(t) for t in tokens)
+    stats = validator.stats()
+    assert stats.verifications == 2 * len(tokens) and stats.cache_hits == len(tokens)
+
+
+def test_many_asyncio_tasks_validate_distinct_tokens(cloud: Cloud):
+    tokens = mint_many(cloud, 320)
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)])
+
+    async def main() -> None:
+        await validator.refresh_keys()
+
+        async def task(share: List[str]) -> List[Tuple[str, str]]:
+            return [(t, (await validator.validate(t)).jti) for t in share]
+
+        shares = await asyncio.gather(*(task(tokens[i::64]) for i in range(64)))
+        answered = [pair for share in shares for pair in share]
+        assert len(answered) == len(tokens)
+        assert all(j == jti(t) for t, j in answered)
+        stats = validator.stats()
+        assert stats.verifications == len(tokens) and stats.cache_hits == 0
+        # Verified on runbeam threads and cached from the second verification on (the core's
+        # rule): the third time every answer is already complete.
+        second = [validator.validate(t) for t in tokens]
+        assert not any(f.done() for f in second), "verified once: not a cache hit yet"
+        await asyncio.gather(*second)
+        assert validator.cached_tokens == len(tokens)
+        again = [validator.validate(t) for t in tokens]
+        assert all(f.done() for f in again)
+        assert [f.result().jti for f in again] == [jti(t) for t in tokens]
+        assert validator.stats().cache_hits == len(tokens)
+
+    asyncio.run(main())
+
+
+def test_flushing_the_cache_routes_checks_off_again(cloud: Cloud):
+    tokens = mint_many(cloud, 8)
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)])
+
+    async def main() -> None:
+        await validator.refresh_keys()
+        for _ in range(2):  # cached from the second verification on
+            for t in tokens:
+                await validator.validate(t)
+        assert validator.validate(tokens[0]).done()
+        validator.flush_token_cache()
+        pending = validator.validate(tokens[0])
+        assert not pending.done(), "a flushed token is checked again, off the loop"
+        assert (await pending).jti == jti(tokens[0])
+
+    asyncio.run(main())
+
+
+def test_other_python_threads_run_during_signature_checks(cloud: Cloud):
+    """With a switch interval far longer than the batch, a thread holding the GIL through the
+    batch would keep the counting thread out of it entirely; the checks release it."""
+    tokens = mint_many(cloud, 200)
+    sync = runbeam.Validator(trusted_issuers=[issuer(cloud)], cache_capacity=0)
+    sync.refresh_keys()
+    aio = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)], cache_capacity=0)
+    count = [0]
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            count[0] += 1
+            time.sleep(0)  # gives the GIL back at once, never holds it for a switch interval
+
+    async def batch() -> int:
+        await aio.refresh_keys()
+        ticks = 0
+        finished = False
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not finished:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticking = asyncio.ensure_future(ticker())
+        before = count[0]
+        await asyncio.gather(*(aio.validate(t) for t in tokens))
+        progressed = count[0] - before
+        finished = True
+        await ticking
+        assert ticks > 1, "the event loop ran other callbacks while checks were in flight"
+        return progressed
+
+    spinner = threading.Thread(target=spin)
+    interval = sys.getswitchinterval()
+    spinner.start()
+    try:
+        sys.setswitchinterval(30.0)
+        before = count[0]
+        for t in tokens:
+            sync.validate(t)
+        assert count[0] > before, "a Python thread ran during Validator.validate's checks"
+        assert asyncio.run(batch()) > 0, "a Python thread ran during AsyncValidator's checks"
+    finally:
+        sys.setswitchinterval(interval)
+        stop.set()
+        spinner.join()
+
+
+def test_cancelled_validations_leave_the_validator_clean(cloud: Cloud):
+    tokens = mint_many(cloud, 64)
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)])
+
+    async def main() -> None:
+        await validator.refresh_keys()
+        futures = [validator.validate(t) for t in tokens]
+        for f in futures[::2]:
+            f.cancel()
+        done = await asyncio.gather(*futures, return_exceptions=True)
+        for i, answer in enumerate(done):
+            if i % 2 == 0:
+                assert isinstance(answer, asyncio.CancelledError)
+            else:
+                assert answer.jti == jti(tokens[i])
+        # Every token answers afterwards (a cancelled check may have been cached or not).
+        for t in tokens:
+            assert (await validator.validate(t)).jti == jti(t)
+
+    asyncio.run(main())
+
+
+def test_cancelling_while_keys_are_fetched_aborts_the_fetch(cloud: Cloud):
+    token = cloud.dev_post("jwt", {"email": ALICE_EMAIL})["token"]
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)])
+    cloud.fault(path="/api/.well-known/jwks.json", latency_ms=3000, count=1)
+
+    async def main() -> None:
+        pending = validator.validate(token)
+        await asyncio.sleep(0.2)  # the check found no keys and started the fetch
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        cloud.clear_faults()
+        assert (await validator.validate(token)).jti == jti(token)
+
+    asyncio.run(main())
+
+
+def test_verify_mesh_token_refuses_alike_in_every_route(cloud: Cloud):
+    """`verify_mesh_token` shares the routing: a refusal is the same whichever way it went."""
+    answers = set()
+    for mode in MODES:
+        _native._set_verify_offload(mode)
+        validator = runbeam.Validator(trusted_issuers=[issuer(cloud)])
+        validator.refresh_keys()
+        answers.add(outcome(lambda: validator.verify_mesh_token("not.a.token", "mesh-1")))
+    assert len(answers) == 1 and next(iter(answers))[0] == "JwtInvalidError"
