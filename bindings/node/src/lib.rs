@@ -40,6 +40,7 @@ mod convert;
 pub mod edge;
 pub mod error;
 pub mod jwt;
+mod lane;
 pub mod logging;
 pub mod metrics;
 pub mod offload;

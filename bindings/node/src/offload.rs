@@ -13,8 +13,10 @@
 //! - **anything else** (a signature to check, or keys to fetch) → the core's whole
 //!   cached-then-fetch step runs on the module's tokio runtime (napi's `tokio_rt`), a key fetch
 //!   included when one turns out to be needed, and the Promise settles on the JavaScript thread
-//!   with the same `Claims` object shape, the same coded errors, the `AbortSignal` handled as
-//!   every spawned call's (`crate::abort`).
+//!   with the same `Claims` object shape and the same coded errors. Without an `AbortSignal`
+//!   the answer comes back through [`crate::lane`] (one threadsafe function for all checks,
+//!   one wake-up of the event loop for every check finished meanwhile); with one, through the
+//!   abortable path of every spawned call ([`crate::error::spawn_with`], `crate::abort`).
 //!
 //! No crossover for a lone request: the JavaScript thread cannot tell a lone call from the
 //! first of a burst made in one turn (or of many requests arriving in separate turns), and a
@@ -28,9 +30,10 @@
 //!
 //! `_verifyOffload(mode)` (not exported by `index.js`; benchmarks and tests reach it through
 //! `native.js`) switches the process between `'auto'` (the rule above, the default),
-//! `'inline'` (every check on the JavaScript thread: the behaviour before) and `'uv'` (the
-//! offloaded checks on libuv's thread pool as napi async work instead of the tokio runtime),
-//! both kept for the comparisons of `bench/throughput.mjs`.
+//! `'inline'` (every check on the JavaScript thread: the behaviour before), `'tokio'` (every
+//! offloaded check through `spawn_with`, a threadsafe function per call) and `'uv'` (the
+//! offloaded checks on libuv's thread pool as napi async work), the last three kept for the
+//! comparisons of `bench/throughput.mjs`.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -50,10 +53,11 @@ use crate::promise::{self, Answer};
 const AUTO: u8 = 0;
 const INLINE: u8 = 1;
 const UV: u8 = 2;
+const TOKIO: u8 = 3;
 
 static MODE: AtomicU8 = AtomicU8::new(AUTO);
 
-/// Sets where signature checks run: `'auto'` (default), `'inline'` or `'uv'` (see the module
+/// Sets where signature checks run: `'auto'` (default), `'inline'`, `'uv'` or `'tokio'` (see the module
 /// documentation). Internal: for benchmarks and tests, through `native.js`.
 #[napi(js_name = "_verifyOffload", skip_typescript)]
 pub fn verify_offload(env: &Env, mode: String) -> Result<()> {
@@ -62,12 +66,13 @@ pub fn verify_offload(env: &Env, mode: String) -> Result<()> {
             "auto" => AUTO,
             "inline" => INLINE,
             "uv" => UV,
+            "tokio" => TOKIO,
             _ => {
                 return Err(error::from_core(
                     env,
                     &CoreError::new(
                         ErrorKind::InvalidArgument,
-                        "the offload mode must be 'auto', 'inline' or 'uv'",
+                        "the offload mode must be 'auto', 'inline', 'uv' or 'tokio'",
                     ),
                 ));
             }
@@ -211,8 +216,12 @@ where
         remember(&value);
         later(env, value)
     };
-    if mode == UV && signal.is_none() {
-        return uv::spawn(env, function, offload(), later).map(Either::B);
+    match (mode, signal) {
+        (AUTO, None) => {
+            return crate::lane::spawn_check(env, function, offload(), later).map(Either::B);
+        }
+        (UV, None) => return uv::spawn(env, function, offload(), later).map(Either::B),
+        _ => {}
     }
     let step = offload();
     error::spawn_with(

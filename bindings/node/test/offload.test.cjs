@@ -177,8 +177,8 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
     assert.throws(() => native._verifyOffload('sometimes'), { code: 'RUNBEAM_INVALID_ARGUMENT' })
   })
 
-  it("the 'uv' mode (libuv's pool, for comparison) gives the same answers, a key fetch included", async () => {
-    native._verifyOffload('uv')
+  for (const mode of ['uv', 'tokio']) it(`the '${mode}' mode (for comparison) gives the same answers, a key fetch included`, async () => {
+    native._verifyOffload(mode)
     const cold = new Validator({ trustedIssuers: [issuer] })
     const inline = await ready()
     const batch = [...tokens.slice(0, 200), 'not a token', (await mint({ ttl_secs: -120 })).token]
