@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|client|jwt|storage|resolver|logging|edge|soak|c|python|node
+#   bash scripts/bench.sh rust|client|jwt|storage|resolver|logging|edge|soak|c|python|node|startup
 # `soak` is the Rust and C soak (1,000,000 mixed hot-path calls: RSS and unexpected answers);
 # the Python and Node soaks run with their language's benchmarks.
+# `startup` (cold start and memory of the four surfaces, benches/startup/) is run only when named:
+# it installs the release wheel with PyJWT and joserfc into a private venv ($STARTUP_VENV,
+# default build/startup/venv, created when missing) and never touches .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
@@ -69,6 +72,10 @@ if [[ $what == all || $what == c ]]; then
   gcc -std=c11 -O2 -Iinclude -Itests/c $(pkg-config --cflags libmicrohttpd libcurl) benches/c/bench_edge.c \
     "$REL/librunbeam.a" $(pkg-config --libs libmicrohttpd libcurl) -lpthread -ldl -lm -o build/bench/bench_edge
   build/bench/bench_edge "$REL/runbeam-devcloud"
+  # Throughput on both cores: distinct tokens on one shared validator, 1 vs 2 pthreads.
+  gcc -std=c11 -O2 -Iinclude -Itests/c benches/c/bench_threads.c "$REL/librunbeam.a" \
+    -lpthread -ldl -lm -o build/bench/bench_threads
+  build/bench/bench_threads "$REL/runbeam-devcloud"
 fi
 if [[ $what == all || $what == python ]]; then
   echo "== Python: bench_reference.py, bench_client.py, jwt.py (Validator vs PyJWT), bench_resolver.py (Resolver cache hits vs dict.get)"
@@ -78,4 +85,42 @@ if [[ $what == all || $what == node ]]; then
   echo "== Node: reference.mjs, client.mjs, jwt.mjs (Validator vs jose and fast-jwt), resolver.mjs (cache hits vs Map.get)"
   make --no-print-directory node-bench
   RUNBEAM_DEVCLOUD=$PWD/target/$CARGO_BUILD_TARGET/debug/runbeam-devcloud node bindings/node/bench/resolver.mjs
+fi
+if [[ $what == startup ]]; then
+  echo "== Cold start (exec -> first validated token / first resolved reference) and RSS per 10,000 cached"
+  echo "   tokens / resolutions, Rust, C, Python, Node, against runbeam-devcloud: benches/startup/run.py"
+  # Release builds, one at a time: librunbeam.so (make c-release), the devcloud, the Rust program
+  # (bench profile), the abi3 wheel (maturin build --release), the Node addon (make node-release
+  # only when target/.../napi/release has none: it also replaces the in-tree addon).
+  make --no-print-directory c-release >/dev/null
+  cargo build --release -p runbeam-devcloud --quiet
+  # The C program finds the release librunbeam.so by its SONAME in build/startup/lib (rpath).
+  mkdir -p build/startup/lib
+  soname=$(readelf -d "$REL/librunbeam.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+  ln -sfn "$PWD/$REL/librunbeam.so" "build/startup/lib/$soname"
+  gcc -std=c11 -O2 -Iinclude benches/startup/startup.c -L"$REL" -lrunbeam \
+    -Wl,-rpath,"$PWD/build/startup/lib" -o build/startup/startup_c
+  rust_bin=$(cargo bench -p runbeam-e2e --bench startup --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "startup" and m.get("executable"):
+        print(m["executable"])')
+  rm -rf build/startup/wheels
+  .venv/bin/maturin build --release -m bindings/python/Cargo.toml --out build/startup/wheels --quiet
+  venv=${STARTUP_VENV:-build/startup/venv}
+  [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "pyjwt[crypto]==2.15.1" "cryptography==50.0.2" "joserfc==1.8.0"
+  "$venv/bin/pip" install --quiet --force-reinstall --no-deps build/startup/wheels/runbeam-*.whl
+  addon=target/$CARGO_BUILD_TARGET/napi/release/runbeam.linux-x64-gnu.node
+  [[ -f $addon ]] || make --no-print-directory node-release
+  # @runbeam/sdk as npm installs it (package.json "files") with the release addon; jose beside it.
+  sdk=build/startup/node/node_modules/@runbeam/sdk
+  rm -rf "$sdk" && mkdir -p "$sdk"
+  (cd bindings/node && cp package.json $(node -p "require('./package.json').files.filter(f => !f.includes('*')).join(' ')") "$OLDPWD/$sdk/")
+  cp "$addon" "$sdk/"
+  ln -sfn "$PWD/bindings/node/node_modules/jose" build/startup/node/node_modules/jose
+  python3 benches/startup/run.py --devcloud "$REL/runbeam-devcloud" --python "$venv/bin/python" \
+    --node-path "$PWD/build/startup/node/node_modules" --c build/startup/startup_c --rust "$rust_bin" \
+    ${STARTUP_ARGS:-}
 fi
