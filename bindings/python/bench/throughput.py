@@ -26,7 +26,9 @@ is a signature check. Rows, each a whole pass over the N tokens, interleaved wit
   (``_set_verify_offload("always")``: the GIL released for the hit too).
 
 Medians over the rounds with min..max; ops/s and the ratio to the same library's one at a time;
-the load average is printed before and after. The machine is shared (2 cores, other jobs):
+the process CPU time per op (the whole process: on a machine other jobs load, CPU per op is
+steadier than ops/s, and 2 x (CPU per op at one at a time) / (CPU per op of a setup) bounds the
+setup's ratio on 2 free cores); the load average is printed before and after. The machine is shared (2 cores, other jobs):
 read ratios within one run, not absolutes.
 """
 
@@ -230,11 +232,22 @@ def main() -> int:
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     rows: Dict[str, List[float]] = {}
+    cpu_rows: Dict[str, List[float]] = {}
     lags: Dict[str, List[Tuple[float, float]]] = {}
     gil: Dict[str, List[Tuple[float, float]]] = {}
 
-    def record(name: str, seconds: float) -> None:
-        rows.setdefault(name, []).append(n / seconds)
+    def record(name: str, seconds: float, cpu: float, ops: int = n) -> None:
+        rows.setdefault(name, []).append(ops / seconds)
+        cpu_rows.setdefault(name, []).append(cpu / ops * 1e6)
+
+    def timed(name: str, run: Callable[[], Any], ops: int = n) -> Any:
+        """Runs one pass; records its ops/s and the process CPU time per op."""
+        cpu = time.process_time()
+        out = run()
+        cpu = time.process_time() - cpu
+        wall = out[0] if isinstance(out, tuple) else out
+        record(name, wall, cpu, ops)
+        return out
 
     try:
         assert server.stdout is not None
@@ -313,25 +326,27 @@ def main() -> int:
                     v, av = validators[cache], async_validators[cache]
                     name = f"runbeam {cache}, {mode}"
                     v.flush_token_cache()
-                    record(f"{name} | 1 at a time", one_at_a_time(v.validate, tokens))
+                    timed(f"{name} | 1 at a time", lambda: one_at_a_time(v.validate, tokens))
                     v.flush_token_cache()
-                    record(f"{name} | 2 threads", two_threads(v.validate, tokens))
+                    timed(f"{name} | 2 threads", lambda: two_threads(v.validate, tokens))
                     av.flush_token_cache()
-                    wall, p99, worst = tasks64(av.validate, tokens)
-                    record(f"{name} | asyncio 64 tasks", wall)
+                    _, p99, worst = timed(
+                        f"{name} | asyncio 64 tasks", lambda: tasks64(av.validate, tokens)
+                    )
                     lags.setdefault(f"{name} | asyncio 64 tasks", []).append((p99, worst))
             _native._set_verify_offload("auto")
 
             if not args.quick:
                 for lib, decode in (("PyJWT", pyjwt_decode), ("joserfc", jose_decode)):
-                    record(f"{lib} | 1 at a time", one_at_a_time(decode, tokens))
-                    record(f"{lib} | 2 threads", two_threads(decode, tokens))
+                    timed(f"{lib} | 1 at a time", lambda: one_at_a_time(decode, tokens))
+                    timed(f"{lib} | 2 threads", lambda: two_threads(decode, tokens))
                     for how, adecode in (
                         ("inline", inline_async(decode)),
                         ("executor", in_executor(decode)),
                     ):
-                        wall, p99, worst = tasks64(adecode, tokens)
-                        record(f"{lib} | asyncio 64 tasks, {how}", wall)
+                        _, p99, worst = timed(
+                            f"{lib} | asyncio 64 tasks, {how}", lambda: tasks64(adecode, tokens)
+                        )
                         lags.setdefault(f"{lib} | asyncio 64 tasks, {how}", []).append((p99, worst))
 
             # The GIL: a counting thread's share while one thread validates.
@@ -351,10 +366,18 @@ def main() -> int:
                 gil.setdefault(name, []).append((share, n / wall))
             _native._set_verify_offload("auto")
 
-            # A cache hit: answered with the GIL held (auto) or released (always).
+            # A cache hit: answered with the GIL held (auto) or released (always); and through
+            # the runtime from 64 tasks (always): what the hop and asyncio cost the loop.
             for mode in ("auto", "always"):
                 _native._set_verify_offload(mode)
-                record(f"cache hit, repeated token, {mode} | 1 at a time", hits(n * 10) / 10)
+                timed(f"cache hit, repeated token, {mode} | 1 at a time", lambda: hits(n * 10),
+                      ops=n * 10)
+            hit_async = async_validators["cache on"]
+            for _ in range(2):
+                tasks64(hit_async.validate, [repeated] * TASKS)  # verified twice: cached
+            _native._set_verify_offload("always")
+            timed("cache hit via the runtime (always) | asyncio 64 tasks",
+                  lambda: tasks64(hit_async.validate, [repeated] * n))
             _native._set_verify_offload("auto")
         executor.shutdown()
     finally:
@@ -371,7 +394,7 @@ def main() -> int:
         f"load average before {load_before}, after {load()}"
     )
     print(f"  {'':44s} {'setup':28s} {'ops/s':>8s} {'[min..max]':>17s} {'x 1-at-a-time':>14s}"
-          f" {'us/op':>7s}  loop lag p99 / max ms")
+          f" {'us/op':>7s} {'cpu us/op':>9s}  loop lag p99 / max ms")
     base: Dict[str, float] = {}
     for name, values in rows.items():
         who, setup = name.split(" | ")
@@ -386,7 +409,7 @@ def main() -> int:
             lag = f"{p99:6.2f} / {worst:6.2f}"
         print(
             f"  {who:44s} {setup:28s} {median:8.0f} {spread(values):>17s} {ratio:13.2f}x"
-            f" {1e6 / median:7.2f}  {lag}"
+            f" {1e6 / median:7.2f} {statistics.median(cpu_rows[name]):9.2f}  {lag}"
         )
     print("  GIL: a pure-Python counting thread's rate while one thread validates the tokens"
           " one at a time (% of its rate alone), and the validation's rate meanwhile")

@@ -68,9 +68,11 @@ fn mode_name(mode: u8) -> &'static str {
 }
 
 guarded! {
-    /// `_native._set_verify_offload(mode)`: `"auto"` (default), `"inline"` or `"always"` (see
-    /// the module documentation); returns the previous mode. For the benchmarks and tests,
-    /// not part of the public API.
+    /// `_native._set_verify_offload(mode)`: where signature checks run. `"auto"` (default): a
+    /// token verified twice before with the GIL held, any other check with the GIL released
+    /// (`Validator`) or on a runbeam thread (`AsyncValidator`); `"inline"`: every check on
+    /// the calling thread with the GIL held; `"always"`: every call off it, cache hits too.
+    /// Returns the previous mode. For the benchmarks and tests, not part of the public API.
     #[pyfunction(name = "_set_verify_offload")]
     pub fn set_verify_offload(mode: &str) -> PyResult<&'static str> {
         let value = match mode {

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use runbeam_core::attempt::{Attempt, PendingFuture};
 use runbeam_core::{Error, ErrorKind};
 use tokio::runtime::Runtime;
@@ -186,12 +187,19 @@ guarded! {
 
 /// A new asyncio future of the running loop, and that loop.
 pub(crate) fn new_future(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Bound<'_, PyAny>)> {
-    let event_loop = py
-        .import(intern!(py, "asyncio"))?
-        .call_method0(intern!(py, "get_running_loop"))?;
+    let get_running_loop = GET_RUNNING_LOOP.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py
+            .import(intern!(py, "asyncio"))?
+            .getattr(intern!(py, "get_running_loop"))?
+            .unbind())
+    })?;
+    let event_loop = get_running_loop.bind(py).call0()?;
     let future = event_loop.call_method0(intern!(py, "create_future"))?;
     Ok((event_loop, future))
 }
+
+/// `asyncio.get_running_loop`, looked up once (not an import per call).
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// An asyncio future of the running loop, already completed with `outcome` (its value or its
 /// exception): the answer of an async call that needed no I/O.

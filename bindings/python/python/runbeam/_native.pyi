@@ -872,8 +872,9 @@ class Claims:
 
 @final
 class Validator:
-    """Validates Runbeam user JWTs and mesh tokens (docs/spec.md §4), blocking; a key fetch
-    waits with the GIL released.
+    """Validates Runbeam user JWTs and mesh tokens (docs/spec.md §4), blocking; a signature
+    check and a key fetch run with the GIL released, a repeated token (a cache hit) is
+    answered with it held.
 
     Trust is explicit: give `trusted_issuers` (exact match after normalisation, never a
     prefix; keys from `<issuer>/.well-known/jwks.json`) and/or a pinned `jwks_url`. A token
@@ -960,8 +961,9 @@ class Validator:
 @final
 class AsyncValidator:
     """The asyncio form of `Validator` (the same arguments): `validate`, `authenticate`,
-    `verify_mesh_token` and `refresh_keys` return awaitables (already completed when the
-    keys are cached).
+    `verify_mesh_token` and `refresh_keys` return awaitables: already completed for a
+    repeated token (a cache hit); a signature check runs on a runbeam thread, so the event
+    loop stays free and many checks use every core.
     """
 
     def __new__(
@@ -2007,8 +2009,17 @@ def _after_fork_in_child() -> None:
     """`_native._after_fork_in_child()`: registered with `os.register_at_fork` at import."""
 
 def _set_verify_releases_gil(enabled: bool) -> bool:
-    """`_native._set_verify_releases_gil(enabled)`: for `bench/jwt.py`, which measures the cached
-    path both ways in one run. Returns the previous setting. Not part of the public API.
+    """`_native._set_verify_releases_gil(enabled)`: `True` is `_set_verify_offload("always")`,
+    `False` is `"inline"` (`bench/jwt.py` measures both); returns whether the previous mode
+    released the GIL. Not part of the public API.
+    """
+
+def _set_verify_offload(mode: str) -> str:
+    """`_native._set_verify_offload(mode)`: where signature checks run. `"auto"` (default): a
+    token verified twice before with the GIL held, any other check with the GIL released
+    (`Validator`) or on a runbeam thread (`AsyncValidator`); `"inline"`: every check on
+    the calling thread with the GIL held; `"always"`: every call off it, cache hits too.
+    Returns the previous mode. For the benchmarks and tests, not part of the public API.
     """
 
 _LOG_INSTALLED: bool

@@ -49,6 +49,7 @@ imported by :func:`refusal_response` and :func:`refusal_handler` only, and gives
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from typing import (
@@ -293,7 +294,9 @@ class _Check:
         self.on_error: OnError = on_error if on_error is not None else _log_refusal
 
     def _step(self, scope: Scope) -> Union[Claims, Awaitable[Claims]]:
-        """The claims when the cached keys answer (no I/O, no future), else an awaitable."""
+        """The claims when the answer is known now (a cache hit), else an awaitable (a
+        signature check on a runbeam thread, which leaves the event loop free, or a key
+        fetch)."""
         raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -370,9 +373,14 @@ class AuthenticateMiddleware(_Check):
         self.validator = validator
 
     def _step(self, scope: Scope) -> Union[Claims, Awaitable[Claims]]:
-        authorization = _authorization(scope)
-        claims = self.validator.authenticate_cached(authorization)
-        return claims if claims is not None else self.validator.authenticate(authorization)
+        return _now_or_later(self.validator.authenticate(_authorization(scope)))
+
+
+def _now_or_later(answer: "asyncio.Future[Claims]") -> Union[Claims, Awaitable[Claims]]:
+    """The claims of an already completed answer (a cache hit: raises its error, if any), else
+    the answer to await. The `…_cached` calls would verify a new token's signature on the event
+    loop's thread; the awaitable form checks it on a runbeam thread."""
+    return answer.result() if answer.done() else answer
 
 
 class MeshGuardMiddleware(_Check):
@@ -444,10 +452,7 @@ class MeshGuardMiddleware(_Check):
         if self.public_url is not None:
             served = join_path(self.public_url, request_target(scope))
         authorization = _authorization(scope)
-        claims = self.resolver.verify_mesh_request_cached(authorization, self.mesh, served)
-        if claims is not None:
-            return claims
-        return self.resolver.verify_mesh_request(authorization, self.mesh, served)
+        return _now_or_later(self.resolver.verify_mesh_request(authorization, self.mesh, served))
 
 
 # --- FastAPI dependencies ----------------------------------------------------------------------
