@@ -106,6 +106,12 @@ impl Algorithm {
     }
 
     /// The RSA parameters, for RSA algorithms.
+    /// Whether the signature covers the SHA-256 of the signing input with an RSA key, so that
+    /// aws-lc-rs can verify a digest computed once for the token cache (RS256, PS256).
+    pub(crate) fn hashes_with_sha256(self) -> bool {
+        matches!(self, Algorithm::Rs256 | Algorithm::Ps256)
+    }
+
     pub(crate) fn rsa_parameters(self) -> Option<&'static signature::RsaParameters> {
         Some(match self {
             Algorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,

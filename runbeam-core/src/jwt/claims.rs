@@ -1,7 +1,9 @@
 //! The verified claims of a token: typed standard and Runbeam claims plus every claim as JSON.
 
+use std::fmt;
 use std::sync::OnceLock;
 
+use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
@@ -316,11 +318,37 @@ struct Wire {
     dest_url: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `aud`: one string or a list of strings, read in place (an untagged enum would buffer the
+/// value first).
 enum AudWire {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for AudWire {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Read;
+        impl<'de> Visitor<'de> for Read {
+            type Value = AudWire;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<AudWire, E> {
+                Ok(AudWire::One(s.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<AudWire, E> {
+                Ok(AudWire::One(s))
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<AudWire, S::Error> {
+                let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+                while let Some(a) = seq.next_element::<String>()? {
+                    list.push(a);
+                }
+                Ok(AudWire::Many(list))
+            }
+        }
+        d.deserialize_any(Read)
+    }
 }
 
 #[derive(Deserialize)]
@@ -349,16 +377,37 @@ impl<'de> Deserialize<'de> for NumericDate {
     }
 }
 
-/// An id given as a string or a number.
+/// An id given as a string or a number (a number as the text `serde_json` writes for it, as
+/// the generic reading gives), read in place rather than through a buffered `Value`.
 struct Id(String);
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Value::deserialize(d)? {
-            Value::String(s) => Ok(Id(s)),
-            Value::Number(n) => Ok(Id(n.to_string())),
-            _ => Err(serde::de::Error::custom("not a string or number")),
+        struct Read;
+        impl Visitor<'_> for Read {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Id, E> {
+                Ok(Id(s.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Id, E> {
+                Ok(Id(s))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Id, E> {
+                Ok(Id(serde_json::Number::from(n).to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Id, E> {
+                Ok(Id(serde_json::Number::from(n).to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Id, E> {
+                serde_json::Number::from_f64(n)
+                    .map(|n| Id(n.to_string()))
+                    .ok_or_else(|| E::custom("not a finite number"))
+            }
         }
+        d.deserialize_any(Read)
     }
 }
 
@@ -464,6 +513,45 @@ mod tests {
         assert_eq!(c.team.as_ref().unwrap().name.as_deref(), Some("Radiology"));
         assert_eq!(c.get_str("mesh_id"), Some("m1"));
         assert!(c.json().contains("\"mesh_id\""));
+    }
+
+    #[test]
+    fn typed_and_generic_readings_give_the_same_ids_and_audiences() {
+        for id in [
+            json!(7),
+            json!(-3),
+            json!(7.5),
+            json!(1e20),
+            json!(18446744073709551615_u64),
+            json!("t-1"),
+        ] {
+            let payload =
+                json!({"exp": 1, "user": {"id": id}, "team": {"id": id}, "aud": ["a", "b"]});
+            let text = payload.to_string();
+            let Value::Object(map) = payload else {
+                panic!()
+            };
+            let generic = Claims::from_payload(map, text.clone()).unwrap();
+            let typed = Claims::parse(text).unwrap();
+            // Compare with every claim parsed on both sides (`all` is filled on first use).
+            assert_eq!(typed.all(), generic.all());
+            assert_eq!(typed, generic, "{id}");
+        }
+        let one = Claims::parse(r#"{"exp":1,"aud":"x"}"#.into()).unwrap();
+        assert_eq!(one.aud, Audience::One("x".into()));
+        let none = Claims::parse(r#"{"exp":1,"aud":null}"#.into()).unwrap();
+        assert_eq!(none.aud, Audience::None);
+        let empty = Claims::parse(r#"{"exp":1,"aud":[]}"#.into()).unwrap();
+        assert_eq!(empty.aud, Audience::Many(vec![]));
+        for bad in [
+            r#"{"exp":1,"aud":{"a":1}}"#,
+            r#"{"exp":1,"aud":[null]}"#,
+            r#"{"exp":1,"user":{"id":true}}"#,
+            r#"{"exp":1,"user":{"id":[1]}}"#,
+            r#"{"exp":1,"team":{"id":null}}"#,
+        ] {
+            assert!(Claims::parse(bad.into()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,8 +2,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
-use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::claims::Claims;
 
@@ -28,12 +31,67 @@ pub(crate) struct Compact<'t, A = Algorithm> {
 #[derive(Deserialize)]
 struct Header<'a> {
     #[serde(borrow)]
-    alg: Option<std::borrow::Cow<'a, str>>,
+    alg: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    kid: Option<Kid<'a>>,
     #[serde(default)]
-    kid: Option<Value>,
-    #[serde(default)]
-    crit: Option<Value>,
+    crit: Option<IgnoredAny>,
 }
+
+/// The header's `kid`: a string (borrowed when unescaped), or any other JSON value, skipped
+/// without building it.
+enum Kid<'a> {
+    Text(Cow<'a, str>),
+    NotText,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Kid<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Read;
+        impl<'de> Visitor<'de> for Read {
+            type Value = Kid<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Kid<'de>, E> {
+                Ok(Kid::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Kid<'de>, E> {
+                Ok(Kid::Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Kid<'de>, E> {
+                Ok(Kid::Text(Cow::Owned(s)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Kid<'de>, E> {
+                Ok(Kid::NotText)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Kid<'de>, E> {
+                Ok(Kid::NotText)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Kid<'de>, E> {
+                Ok(Kid::NotText)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Kid<'de>, E> {
+                Ok(Kid::NotText)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Kid<'de>, E> {
+                Ok(Kid::NotText)
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Kid<'de>, S::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Kid::NotText)
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Kid<'de>, M::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Kid::NotText)
+            }
+        }
+        d.deserialize_any(Read)
+    }
+}
+
+/// Headers up to this many bytes are decoded on the stack (a Runbeam header is ~60 bytes).
+const STACK_HEADER_BYTES: usize = 256;
 
 /// Refuses a token of `len` bytes over [`MAX_TOKEN_BYTES`] (`JwtInvalid`), before any work on
 /// it; the C ABI calls it before reading the caller's buffer.
@@ -115,12 +173,21 @@ pub(crate) fn decode_with<'t, A>(
             "the token is not a JWT: expected three base64url segments separated by '.'",
         ));
     };
-    let header_bytes = decode_segment("header", h)?;
+    // A short header is decoded into a buffer on the stack; a longer one into a Vec.
+    let mut stack = [0u8; STACK_HEADER_BYTES];
+    let heap;
+    let header_bytes: &[u8] = match URL_SAFE_NO_PAD.decode_slice(h, &mut stack) {
+        Ok(len) => stack.get(..len).unwrap_or_default(),
+        Err(_) => {
+            heap = decode_segment("header", h)?;
+            &heap
+        }
+    };
     let not_object = || invalid("the token's header is not a JSON object");
-    if !is_json_object(&header_bytes) {
+    if !is_json_object(header_bytes) {
         return Err(not_object());
     }
-    let header: Header<'_> = serde_json::from_slice(&header_bytes).map_err(|_| not_object())?;
+    let header: Header<'_> = serde_json::from_slice(header_bytes).map_err(|_| not_object())?;
     let alg_name = header
         .alg
         .ok_or_else(|| invalid("the token's header has no 'alg'"))?;
@@ -131,7 +198,7 @@ pub(crate) fn decode_with<'t, A>(
         ));
     }
     let kid = match header.kid {
-        Some(Value::String(kid)) if !kid.is_empty() => kid,
+        Some(Kid::Text(kid)) if !kid.is_empty() => kid.into_owned(),
         Some(_) => {
             return Err(invalid(
                 "the token's header 'kid' is not a non-empty string",

@@ -146,9 +146,11 @@ impl JwksSource {
             return Err(self.unavailable(None));
         };
         let age = now.duration_since(loaded.fetched_at);
-        let can_fetch = allow_fetch && self.may_fetch(now, timings);
+        // Asked only when a fetch is wanted: the common answer (fresh keys, known kid) takes
+        // no lock but the read lock of the keys.
+        let can_fetch = || allow_fetch && self.may_fetch(now, timings);
         if age >= timings.ttl {
-            if can_fetch {
+            if can_fetch() {
                 return Ok(Lookup::Fetch { seen });
             }
             if age >= timings.max_stale {
@@ -156,7 +158,7 @@ impl JwksSource {
             }
         }
         if !loaded.keys.has_kid(kid) {
-            if can_fetch {
+            if can_fetch() {
                 return Ok(Lookup::Fetch { seen });
             }
             return Err(invalid(format!(

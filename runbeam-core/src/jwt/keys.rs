@@ -60,8 +60,7 @@ pub(crate) struct KeySet {
 impl KeySet {
     /// The key for `kid` usable with `alg`.
     pub(crate) fn find(&self, kid: &str, alg: Algorithm) -> Option<&ParsedPublicKey> {
-        self.by_kid
-            .get(kid)?
+        self.keys_of(kid)?
             .iter()
             .find(|k| k.alg == alg)
             .map(|k| &k.key)
@@ -69,7 +68,17 @@ impl KeySet {
 
     /// Whether any key has this `kid` (for any algorithm).
     pub(crate) fn has_kid(&self, kid: &str) -> bool {
-        self.by_kid.contains_key(kid)
+        self.keys_of(kid).is_some()
+    }
+
+    /// The keys of `kid`: a JWKS holds a few keys, compared in place (cheaper than hashing
+    /// the `kid` on every token); a larger set is hashed.
+    fn keys_of(&self, kid: &str) -> Option<&Vec<VerifyKey>> {
+        if self.by_kid.len() <= 8 {
+            self.by_kid.iter().find(|(k, _)| *k == kid).map(|(_, v)| v)
+        } else {
+            self.by_kid.get(kid)
+        }
     }
 
     /// What identifies the set: every (kid, algorithm, key bytes), sorted.

@@ -42,7 +42,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::cache::{Entry, VerifiedCache, token_hash};
+use super::cache::{TokenKey, VerifiedCache};
 use super::claims::Claims;
 use super::compact::{check_token_size, decode_with, invalid};
 use super::mesh::check_mesh;
@@ -310,19 +310,19 @@ impl LocalMesh {
     /// destination that is not a URL).
     pub(crate) fn verify(&self, token: &str, destination: Option<&str>) -> Result<Arc<Claims>> {
         check_token_size(token.len())?;
-        let hash = self.cache.enabled().then(|| token_hash(token));
-        let claims = match hash.as_ref().and_then(|h| self.cache.get(h)) {
+        let key = self.cache.enabled().then(|| TokenKey::of(token));
+        let claims = match key.as_ref().and_then(|k| self.cache.get(k)) {
             Some(entry) => {
                 check_times(&entry.claims, unix_now(), self.leeway)?;
                 entry.claims
             }
-            None => self.verify_signed(token, hash)?,
+            None => self.verify_signed(token, key.as_ref())?,
         };
         check_mesh(&claims, &self.mesh_id, destination)?;
         Ok(claims)
     }
 
-    fn verify_signed(&self, token: &str, hash: Option<[u8; 32]>) -> Result<Arc<Claims>> {
+    fn verify_signed(&self, token: &str, key: Option<&TokenKey<'_>>) -> Result<Arc<Claims>> {
         let expected = self.alg.name();
         let decoded = decode_with(token, |alg| {
             if alg == expected {
@@ -375,15 +375,8 @@ impl LocalMesh {
         check_times(&claims, unix_now(), self.leeway)?;
         check_rules(&claims, &[], &self.required_claims)?;
         let claims = Arc::new(claims);
-        if let Some(hash) = hash {
-            self.cache.insert(
-                hash,
-                Entry {
-                    claims: Arc::clone(&claims),
-                    source: 0,
-                    generation: 0,
-                },
-            );
+        if let Some(key) = key {
+            self.cache.insert(key, &claims, 0, 0);
         }
         Ok(claims)
     }

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::algorithm::Algorithm;
 use super::builder::ValidatorBuilder;
-use super::cache::{Entry, TokenHash, VerifiedCache, token_hash};
+use super::cache::{TokenKey, VerifiedCache};
 use super::claims::Claims;
 use super::compact::{self, check_token_size, invalid};
 use super::issuer::normalize_issuer;
@@ -84,6 +84,9 @@ enum Step {
     Fetch { source: usize, seen: u64 },
 }
 
+/// Up to this many trusted issuers are matched by comparing strings rather than hashing.
+const SCAN_UP_TO: usize = 8;
+
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -135,13 +138,13 @@ impl Validator {
 
     async fn validate_counted(&self, token: &str) -> Result<Arc<Claims>> {
         check_token_size(token.len())?;
-        let hash = self.inner.cache.enabled().then(|| token_hash(token));
-        if let Some(hit) = hash.as_ref().and_then(|h| self.cached_claims(h)) {
+        let key = self.inner.cache.enabled().then(|| TokenKey::of(token));
+        if let Some(hit) = key.as_ref().and_then(|k| self.cached_claims(k)) {
             return hit;
         }
         let mut allow_fetch = true;
         loop {
-            match self.step(token, hash, allow_fetch) {
+            match self.step(token, key.as_ref(), allow_fetch) {
                 Step::Done(result) => return result,
                 Step::Fetch { source, seen } => {
                     let i = &self.inner;
@@ -207,11 +210,11 @@ impl Validator {
         if let Err(e) = check_token_size(token.len()) {
             return Some(Err(e));
         }
-        let hash = self.inner.cache.enabled().then(|| token_hash(token));
-        if let Some(hit) = hash.as_ref().and_then(|h| self.cached_claims(h)) {
+        let key = self.inner.cache.enabled().then(|| TokenKey::of(token));
+        if let Some(hit) = key.as_ref().and_then(|k| self.cached_claims(k)) {
             return Some(hit);
         }
-        match self.step(token, hash, true) {
+        match self.step(token, key.as_ref(), true) {
             Step::Done(result) => Some(result),
             Step::Fetch { .. } => None,
         }
@@ -324,12 +327,12 @@ impl Validator {
         self.inner.cache.len()
     }
 
-    fn cached_claims(&self, hash: &TokenHash) -> Option<Result<Arc<Claims>>> {
+    fn cached_claims(&self, key: &TokenKey<'_>) -> Option<Result<Arc<Claims>>> {
         let i = &self.inner;
-        let entry = i.cache.get(hash)?;
+        let entry = i.cache.get(key)?;
         let source = &i.sources[entry.source];
         if source.generation() != entry.generation {
-            i.cache.remove(hash);
+            i.cache.remove(key);
             return None;
         }
         if !source.is_fresh_now(Instant::now(), &i.timings) {
@@ -342,8 +345,9 @@ impl Validator {
         )
     }
 
-    fn step(&self, token: &str, hash: Option<TokenHash>, allow_fetch: bool) -> Step {
+    fn step(&self, token: &str, key: Option<&TokenKey<'_>>, allow_fetch: bool) -> Step {
         let i = &self.inner;
+        let token_key = key;
         let decoded = match compact::decode(token, &i.algorithms) {
             Ok(d) => d,
             Err(e) => return Step::Done(Err(e)),
@@ -367,25 +371,28 @@ impl Validator {
                 ))
             })?;
             bump(&i.counters.verifications);
-            key.verify_sig(decoded.signing_input, &decoded.signature)
-                .map_err(|_| {
-                    invalid(
-                        "the token's signature does not verify (tampered, or signed by another key)",
-                    )
-                })?;
+            // The SHA-256 of the signing input was computed for the cache key: an algorithm
+            // hashing with SHA-256 verifies that digest instead of hashing the input again.
+            let verified = match token_key {
+                Some(k)
+                    if decoded.alg.hashes_with_sha256()
+                        && k.input_len == decoded.signing_input.len() =>
+                {
+                    key.verify_digest_sig(&k.digest, &decoded.signature)
+                }
+                _ => key.verify_sig(decoded.signing_input, &decoded.signature),
+            };
+            verified.map_err(|_| {
+                invalid(
+                    "the token's signature does not verify (tampered, or signed by another key)",
+                )
+            })?;
             let claims = decoded.claims;
             self.check_times(&claims, unix_now())?;
             self.check_rules(&claims)?;
             let claims = Arc::new(claims);
-            if let Some(hash) = hash {
-                i.cache.insert(
-                    hash,
-                    Entry {
-                        claims: Arc::clone(&claims),
-                        source,
-                        generation: loaded.generation,
-                    },
-                );
+            if let Some(k) = token_key {
+                i.cache.insert(k, &claims, source, loaded.generation);
             }
             Ok(claims)
         })();
@@ -407,7 +414,13 @@ impl Validator {
         let Some(iss) = iss else {
             return Err(untrusted("the token has no 'iss' claim".into()));
         };
-        if let Some(&index) = i.issuers.get(iss) {
+        // A few trusted issuers (the usual case) are compared in place: cheaper than hashing.
+        let exact = if i.issuers.len() <= SCAN_UP_TO {
+            i.issuers.iter().find(|(k, _)| *k == iss).map(|(_, &v)| v)
+        } else {
+            i.issuers.get(iss).copied()
+        };
+        if let Some(index) = exact {
             return Ok(index);
         }
         normalize_issuer(iss)
