@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|client|jwt|storage|resolver|logging|edge|soak|c|python|node|startup
+#   bash scripts/bench.sh rust|client|jwt|throughput|storage|resolver|logging|edge|soak|c|python|node|startup
 # `soak` is the Rust and C soak (1,000,000 mixed hot-path calls: RSS and unexpected answers);
 # the Python and Node soaks run with their language's benchmarks.
 # `startup` (cold start and memory of the four surfaces, benches/startup/) is run only when named:
@@ -24,6 +24,10 @@ fi
 if [[ $what == all || $what == jwt ]]; then
   echo "== Rust JWT validation vs the RSA-2048 floor and jsonwebtoken: cargo bench -p runbeam-e2e --bench jwt"
   cargo bench -p runbeam-e2e --bench jwt 2>&1 | sed -n '/^jwt\/rust/,$p'
+fi
+if [[ $what == all || $what == throughput ]]; then
+  echo "== Rust distinct-token validation on both cores (tokio 2 workers, 2 std threads) vs one at a time, with the RSA floor at 1 vs 2 threads: cargo bench -p runbeam-e2e --bench throughput"
+  cargo bench -p runbeam-e2e --bench throughput 2>&1 | sed -n '/^throughput\/rust/,$p'
 fi
 if [[ $what == all || $what == storage ]]; then
   echo "== Token storage round trips: dbus-run-session -- bash scripts/with-keyring.sh cargo bench -p runbeam-e2e --bench storage"

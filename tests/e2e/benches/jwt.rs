@@ -2,25 +2,23 @@
 //! `jsonwebtoken` crate, on the same machine in the same run. Tokens are minted by an
 //! in-process runbeam-devcloud; keys are fetched before timing.
 //!
-//! `cargo bench -p runbeam-e2e --bench jwt` (prints medians of 7 rounds, µs per token).
+//! `cargo bench -p runbeam-e2e --bench jwt` (prints medians of 15 rounds with their min–max,
+//! µs per token, and each contender's ratio to the floor of the same round). Each contender is
+//! timed by the thread's CPU time (what the work costs, without the time the thread waits for a
+//! core on a shared machine) and by the wall clock.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use runbeam_core::jwt::Validator;
-use runbeam_e2e::{ALICE_EMAIL, Cloud};
-use serde_json::{Value, json};
+use runbeam_core::jwt::DEFAULT_CACHE_CAPACITY;
+use serde_json::Value;
+
+#[path = "support/jwt_fixture.rs"]
+mod jwt_fixture;
+use jwt_fixture::{Fixture, load_average, median, spread, thread_cpu_time};
 
 const TOKENS: usize = 10_000;
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 15;
 const REPEATS: usize = 200_000;
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
 
 /// Median over rounds of the per-item time of `round` (which processes `items` items).
 fn measure(items: usize, mut round: impl FnMut()) -> f64 {
@@ -37,111 +35,76 @@ fn measure(items: usize, mut round: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let cloud = rt.block_on(Cloud::start());
-    let issuer = cloud.dev.api_root();
-    let minted = rt.block_on(cloud.dev_post(
-        "jwt",
-        json!({"email": ALICE_EMAIL, "count": TOKENS, "ttl_secs": 3600}),
-    ));
-    let tokens: Vec<String> = minted["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
-    let jwks: Value = rt.block_on(async {
-        reqwest::get(format!("{issuer}/.well-known/jwks.json"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    let key = &jwks["keys"][0];
-    let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
-    let e = URL_SAFE_NO_PAD.decode(key["e"].as_str().unwrap()).unwrap();
-
+    let fx = Fixture::start(TOKENS);
+    let load_before = load_average();
+    let tokens = &fx.tokens;
     // The floor: RSA-2048 PKCS#1 v1.5 SHA-256 verification, key parsed once, inputs decoded.
-    let parsed = RsaPublicKeyComponents {
-        n: &n[..],
-        e: &e[..],
-    }
-    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-    .unwrap();
-    let decoded: Vec<(Vec<u8>, Vec<u8>)> = tokens
-        .iter()
-        .map(|t| {
-            let (input, sig) = t.rsplit_once('.').unwrap();
-            (
-                input.as_bytes().to_vec(),
-                URL_SAFE_NO_PAD.decode(sig).unwrap(),
-            )
-        })
-        .collect();
+    let parsed = fx.floor_key();
+    let decoded = fx.floor_inputs();
     // jsonwebtoken 11 (aws-lc-rs backend), same checks.
-    let decoding = jsonwebtoken::DecodingKey::from_rsa_raw_components(&n, &e);
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_raw_components(&fx.n, &fx.e);
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.set_issuer(&[issuer.as_str()]);
-    let fresh = |capacity: usize| {
-        let v = Validator::builder()
-            .trusted_issuer(issuer.as_str())
-            .cache_capacity(capacity)
-            .build()
-            .unwrap();
-        rt.block_on(v.refresh_keys()).unwrap();
-        v
+    validation.set_issuer(&[fx.issuer.as_str()]);
+    // µs per token of `run`: (thread CPU time, wall clock).
+    let per_token = |run: &mut dyn FnMut()| {
+        let (cpu, wall) = (thread_cpu_time(), Instant::now());
+        run();
+        let us = |d: std::time::Duration| d.as_secs_f64() * 1e6 / TOKENS as f64;
+        (
+            us(thread_cpu_time().saturating_sub(cpu)),
+            us(wall.elapsed()),
+        )
     };
-    let per_token = |start: Instant| start.elapsed().as_secs_f64() * 1e6 / TOKENS as f64;
 
     // Rounds interleave the contenders so that noise on a shared machine hits all of them.
     let mut samples: [Vec<f64>; 4] = Default::default();
+    let mut wall: [Vec<f64>; 4] = Default::default();
     for round in 0..=ROUNDS {
-        let start = Instant::now();
-        for (input, sig) in &decoded {
-            parsed.verify_sig(input, sig).unwrap();
-        }
-        let floor = per_token(start);
-        let start = Instant::now();
-        for t in &tokens {
-            jsonwebtoken::decode::<Value>(t, &decoding, &validation).unwrap();
-        }
-        let peer = per_token(start);
-        let v = fresh(runbeam_core::jwt::DEFAULT_CACHE_CAPACITY);
-        let start = Instant::now();
-        for t in &tokens {
-            v.validate_cached(t).unwrap().unwrap();
-        }
-        let ours = per_token(start);
-        let v = fresh(0);
-        let start = Instant::now();
-        for t in &tokens {
-            v.validate_cached(t).unwrap().unwrap();
-        }
-        let ours_no_cache = per_token(start);
+        let floor = per_token(&mut || {
+            for (input, sig) in &decoded {
+                parsed.verify_sig(input, sig).unwrap();
+            }
+        });
+        let peer = per_token(&mut || {
+            for t in tokens {
+                jsonwebtoken::decode::<Value>(t, &decoding, &validation).unwrap();
+            }
+        });
+        let v = fx.validator(DEFAULT_CACHE_CAPACITY);
+        let ours = per_token(&mut || {
+            for t in tokens {
+                v.validate_cached(t).unwrap().unwrap();
+            }
+        });
+        let v = fx.validator(0);
+        let ours_no_cache = per_token(&mut || {
+            for t in tokens {
+                v.validate_cached(t).unwrap().unwrap();
+            }
+        });
         if round > 0 {
-            for (s, x) in samples.iter_mut().zip([floor, peer, ours, ours_no_cache]) {
-                s.push(x);
+            for ((s, w), (cpu, clock)) in
+                samples
+                    .iter_mut()
+                    .zip(wall.iter_mut())
+                    .zip([floor, peer, ours, ours_no_cache])
+            {
+                s.push(cpu);
+                w.push(clock);
             }
         }
     }
     // Ratios are taken per round (against the floor of the same round), then their median.
-    let ratio = |i: usize| {
-        median(
-            samples[i]
-                .iter()
-                .zip(&samples[0])
-                .map(|(x, f)| x / f)
-                .collect(),
-        )
+    let ratios = |samples: &[Vec<f64>; 4], i: usize| -> Vec<f64> {
+        samples[i]
+            .iter()
+            .zip(&samples[0])
+            .map(|(x, f)| x / f)
+            .collect()
     };
-    let (ours_ratio, no_cache_ratio) = (ratio(2), ratio(3));
-    let [floor, jsonwebtoken_us, ours, ours_no_cache] = samples.map(median);
-    let v = fresh(runbeam_core::jwt::DEFAULT_CACHE_CAPACITY);
+    let v = fx.validator(DEFAULT_CACHE_CAPACITY);
     let one = &tokens[0];
+    v.validate_cached(one).unwrap().unwrap();
     v.validate_cached(one).unwrap().unwrap();
     let repeated = measure(REPEATS, || {
         for _ in 0..REPEATS {
@@ -149,22 +112,40 @@ fn main() {
         }
     });
 
-    println!("jwt/rust: {TOKENS} distinct RS256 tokens, medians of {ROUNDS} rounds, µs per token");
-    println!("  floor: aws-lc-rs RSA-2048 verify (key parsed once)   {floor:8.2}");
-    println!("  jsonwebtoken 11 decode                              {jsonwebtoken_us:8.2}");
     println!(
-        "  runbeam Validator, distinct tokens                  {ours:8.2}   ({ours_ratio:.2}x the floor)"
+        "jwt/rust: {TOKENS} distinct RS256 tokens, medians of {ROUNDS} rounds (min-max), µs per token"
+    );
+    let names = [
+        "floor: aws-lc-rs RSA-2048 verify (key parsed once)",
+        "jsonwebtoken 11 decode",
+        "runbeam Validator, distinct tokens (cache on)",
+        "runbeam Validator, distinct, token cache off",
+    ];
+    for (what, samples) in [("thread CPU time", &samples), ("wall clock", &wall)] {
+        println!(" {what}:");
+        for (i, name) in names.iter().enumerate() {
+            let (lo, hi) = spread(&samples[i]);
+            let line = format!(
+                "  {name:<52}{:8.2}  ({lo:.2}-{hi:.2})",
+                median(samples[i].clone())
+            );
+            if i == 0 {
+                println!("{line}");
+            } else {
+                let r = ratios(samples, i);
+                let (rlo, rhi) = spread(&r);
+                println!("{line}  {:.2}x the floor ({rlo:.2}-{rhi:.2})", median(r));
+            }
+        }
+    }
+    println!(
+        "  {:<52}{repeated:8.3}  ({:.0}x faster than distinct)",
+        "runbeam Validator, one repeated token (cache hit)",
+        median(samples[2].clone()) / repeated
     );
     println!(
-        "  runbeam Validator, distinct, token cache off        {ours_no_cache:8.2}   ({no_cache_ratio:.2}x the floor)"
+        "  load average before / after: {load_before} / {}",
+        load_average()
     );
-    println!(
-        "  runbeam Validator, one repeated token (cache hit)   {repeated:8.3}   ({:.0}x faster than distinct)",
-        ours / repeated
-    );
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(5), cloud.dev.shutdown())
-            .await
-            .ok();
-    });
+    fx.shutdown();
 }
