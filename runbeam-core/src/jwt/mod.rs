@@ -11,7 +11,8 @@
 //!   while refreshes fail, up to `max_stale`.
 //! - Claims: `exp` required, `nbf`, `iat`, leeway, audiences, required claims; typed
 //!   [`Claims`] plus every claim as JSON.
-//! - A repeated token is answered from a bounded cache keyed by its SHA-256, time claims
+//! - A repeated token is answered from a bounded cache keyed by its SHA-256 (of the signed
+//!   part, the one the signature check uses, plus the exact signature), time claims
 //!   re-checked on every hit, flushed when the key set changes.
 //!
 //! ```no_run

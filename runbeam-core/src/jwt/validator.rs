@@ -504,3 +504,100 @@ pub(crate) fn check_rules(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::{self, KeyPair as _, RsaEncoding};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+
+    use super::super::keys::{JwksDoc, KeySet};
+    use super::*;
+
+    const ISSUER: &str = "https://issuer.example/api";
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn validator(pair: &KeyPair, capacity: usize) -> Validator {
+        let public = pair.public_key();
+        let jwks = json!({"keys": [{
+            "kty": "RSA", "kid": "k1", "use": "sig",
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        }]});
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let v = Validator::builder()
+            .trusted_issuer(ISSUER)
+            .algorithms(Algorithm::ALL)
+            .cache_capacity(capacity)
+            .jwks_ttl(year)
+            .max_stale(year)
+            .min_refresh_interval(year)
+            .build()
+            .unwrap();
+        let doc: JwksDoc = serde_json::from_value(jwks).unwrap();
+        let keys = KeySet::from_document(doc, &v.inner.algorithms).0;
+        v.inner.sources[0].preload(keys);
+        v
+    }
+
+    fn sign(pair: &KeyPair, alg: &str, encoding: &'static dyn RsaEncoding, sub: &str) -> String {
+        let header = b64(json!({"alg": alg, "kid": "k1"}).to_string().as_bytes());
+        let claims = json!({"iss": ISSUER, "sub": sub, "exp": unix_now() + 600});
+        let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+        let mut sig = vec![0; pair.public_modulus_len()];
+        pair.sign(encoding, &SystemRandom::new(), input.as_bytes(), &mut sig)
+            .unwrap();
+        format!("{input}.{}", b64(&sig))
+    }
+
+    /// The digest shared with the cache key (RS256, PS256) and the plain path (the others)
+    /// accept the same tokens and refuse the same tampering, cache on or off, first sight or
+    /// hit.
+    #[test]
+    fn every_rsa_algorithm_verifies_with_the_cache_on_and_off() {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let algorithms: [(&str, &'static dyn RsaEncoding); 6] = [
+            ("RS256", &signature::RSA_PKCS1_SHA256),
+            ("PS256", &signature::RSA_PSS_SHA256),
+            ("RS384", &signature::RSA_PKCS1_SHA384),
+            ("PS384", &signature::RSA_PSS_SHA384),
+            ("RS512", &signature::RSA_PKCS1_SHA512),
+            ("PS512", &signature::RSA_PSS_SHA512),
+        ];
+        for capacity in [0, 10] {
+            let v = validator(&pair, capacity);
+            for (alg, encoding) in algorithms {
+                let token = sign(&pair, alg, encoding, alg);
+                for _ in 0..3 {
+                    let claims = v.validate_cached(&token).unwrap().unwrap();
+                    assert_eq!(claims.sub.as_deref(), Some(alg), "{alg}");
+                }
+                let (input, sig) = token.rsplit_once('.').unwrap();
+                // Another valid-looking signature of the same input, and a flipped byte.
+                let other = sign(&pair, alg, encoding, "someone else");
+                let other_sig = other.rsplit_once('.').unwrap().1;
+                let mut flipped = URL_SAFE_NO_PAD.decode(sig).unwrap();
+                flipped[10] ^= 1;
+                for forged in [
+                    format!("{input}.{other_sig}"),
+                    format!("{input}.{}", b64(&flipped)),
+                ] {
+                    let err = v.validate_cached(&forged).unwrap().unwrap_err();
+                    assert!(err.message().contains("signature"), "{alg}: {err}");
+                }
+                // The genuine token still hits (or verifies) afterwards.
+                assert!(v.validate_cached(&token).unwrap().is_ok(), "{alg}");
+            }
+            let expected = if capacity == 0 { 0 } else { algorithms.len() };
+            assert_eq!(v.cached_tokens(), expected);
+        }
+    }
+}
