@@ -14,8 +14,10 @@
 // - one at a time: `validateCached` (synchronous), `await validate(t)` in a loop;
 // - 64 in flight: `await Promise.all(64 validate Promises)` batch after batch;
 // - runbeam's offload modes (src/offload.rs, switched by the internal `_verifyOffload`):
-//   `auto` (the default: signature checks on the tokio runtime), `uv` (on libuv's pool as napi
-//   async work), `inline` (every check on the JavaScript thread: the behaviour before);
+//   `auto` (the default: signature checks on the tokio runtime, answers back through one
+//   completion lane, src/lane.rs), `tokio` (the same runtime, napi's threadsafe function per
+//   Promise), `uv` (on libuv's pool as napi async work), `inline` (every check on the
+//   JavaScript thread: the behaviour before);
 // - jose `jwtVerify` (WebCrypto on libuv's pool) one at a time and 64 in flight; fast-jwt
 //   (cache off and on) and jsonwebtoken, synchronous, one at a time.
 // While the 64-in-flight cases run, perf_hooks.monitorEventLoopDelay (1 ms resolution) records
@@ -27,6 +29,7 @@
 // Set RUNBEAM_DEVCLOUD to the devcloud binary (default: the debug build in target/).
 
 import { createPublicKey } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism, loadavg } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -52,34 +55,46 @@ const median = (xs) => {
 
 let sink = 0
 
+/**
+ * CPU time of the JavaScript thread alone, ns (Linux: the first field of its schedstat), or
+ * null elsewhere. What an offloaded check leaves on the event loop.
+ */
+function jsThreadNs() {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0])
+  } catch {
+    return null
+  }
+}
+
 /** The clocks a round starts just before its loop, after a full GC when node runs with --expose-gc. */
 const clocks = () => {
   globalThis.gc?.()
-  return { cpu: process.cpuUsage(), start: process.hrtime.bigint() }
+  return { cpu: process.cpuUsage(), js: jsThreadNs(), start: process.hrtime.bigint() }
 }
 
 /** `verify(t)` (a Promise or a value) for each token, one at a time. */
 async function oneAtATime(tokens, verify) {
-  const { start, cpu } = clocks()
+  const clock = clocks()
   for (const t of tokens) sink += (await verify(t)).sub.length
-  return { start, cpu }
+  return clock
 }
 
 /** `verify(t)` for each token, `IN_FLIGHT` Promises at a time (batches through Promise.all). */
 async function inFlight(tokens, verify) {
-  const { start, cpu } = clocks()
+  const clock = clocks()
   for (let i = 0; i < tokens.length; i += IN_FLIGHT) {
     const batch = await Promise.all(tokens.slice(i, i + IN_FLIGHT).map(verify))
     for (const claims of batch) sink += claims.sub.length
   }
-  return { start, cpu }
+  return clock
 }
 
 /** `verify(t)` synchronously for each token. */
 function sync(tokens, verify) {
-  const { start, cpu } = clocks()
+  const clock = clocks()
   for (const t of tokens) sink += verify(t).sub.length
-  return { start, cpu }
+  return clock
 }
 
 const cloud = await startDevcloud()
@@ -135,6 +150,7 @@ try {
     cases[`${g}: await validate, 1 at a time`] = { group: g, run: runbeam(capacity, 'auto', oneAtATime, validate) }
     cases[`${g}: validate x${IN_FLIGHT} in flight`] = { group: g, loop: true, run: runbeam(capacity, 'auto', inFlight, validate) }
     cases[`${g}: validate x${IN_FLIGHT}, 'uv' mode`] = { group: g, loop: true, run: runbeam(capacity, 'uv', inFlight, validate) }
+    cases[`${g}: validate x${IN_FLIGHT}, 'tokio' mode`] = { group: g, loop: true, run: runbeam(capacity, 'tokio', inFlight, validate) }
     cases[`${g}: await validate, 1 at a time, 'inline' (before)`] = { group: g, run: runbeam(capacity, 'inline', oneAtATime, validate) }
     cases[`${g}: validate x${IN_FLIGHT}, 'inline' (before)`] = { group: g, loop: true, run: runbeam(capacity, 'inline', inFlight, validate) }
   }
@@ -150,19 +166,21 @@ try {
     run: async () => sync(tokens, (t) => jsonwebtoken.verify(t, publicKey, jwtOptions)),
   }
 
-  const times = Object.fromEntries(Object.keys(cases).map((name) => [name, { wall: [], cpu: [] }]))
+  const times = Object.fromEntries(Object.keys(cases).map((name) => [name, { wall: [], cpu: [], js: [] }]))
   const delays = {}
   const measureOnce = async (name) => {
     const { run, loop } = cases[name]
     const histogram = loop ? monitorEventLoopDelay({ resolution: 1 }) : null
     histogram?.enable()
-    const { start, cpu } = await run()
+    const { start, cpu, js } = await run()
     const wall = Number(process.hrtime.bigint() - start) / 1e3 / tokens.length
     const used = process.cpuUsage(cpu)
+    const jsNow = jsThreadNs()
+    const jsCpu = js === null || jsNow === null ? NaN : (jsNow - js) / 1e3 / tokens.length
     // A loop blocked for the whole run has its one late sample taken when it turns again.
     if (histogram) await new Promise((done) => setTimeout(done, 3))
     histogram?.disable()
-    return { wall, cpu: (used.user + used.system) / tokens.length, histogram }
+    return { wall, cpu: (used.user + used.system) / tokens.length, js: jsCpu, histogram }
   }
   const load = () => loadavg().map((x) => x.toFixed(2)).join(' ')
   console.log(`load average before: ${load()} (${availableParallelism()} cores)`)
@@ -172,6 +190,7 @@ try {
       const t = await measureOnce(name)
       times[name].wall.push(t.wall)
       times[name].cpu.push(t.cpu)
+      times[name].js.push(t.js)
       if (t.histogram) {
         const d = (delays[name] ??= { p50: [], p99: [], max: [] })
         d.p50.push(t.histogram.percentile(50) / 1e6)
@@ -186,7 +205,13 @@ try {
   const stats = Object.fromEntries(
     Object.entries(times).map(([name, t]) => [
       name,
-      { wall: median(t.wall), min: Math.min(...t.wall), max: Math.max(...t.wall), cpu: median(t.cpu) },
+      {
+        wall: median(t.wall),
+        min: Math.min(...t.wall),
+        max: Math.max(...t.wall),
+        cpu: median(t.cpu),
+        js: median(t.js),
+      },
     ]),
   )
   // Speed-up: the one-at-a-time rate of the same library (and cache setting) over this rate.
@@ -199,18 +224,25 @@ try {
   console.log(
     `\nDistinct RS256 tokens (${tokens.length}), µs/token: median of ${ROUNDS} rounds [min–max], ` +
       `CPU of this process per token, ops/s, speed-up over the same verifier one at a time ` +
-      `(runbeam: validateCached); event-loop delay while ${IN_FLIGHT} are in flight (ms, p50 / p99 / max, medians over rounds)\n`,
+      `(runbeam: validateCached); CPU of the JavaScript thread alone per token; the bound on 2 idle ` +
+      `cores, max(JS-thread CPU, process CPU / 2), and its speed-up over the same verifier's one at a time CPU; ` +
+      `event-loop delay while ${IN_FLIGHT} are in flight (ms, p50 / p99 / max, medians over rounds)\n`,
   )
-  console.log(`| case | µs/token [min–max] | CPU µs/token | ops/s | speed-up | loop delay p50 / p99 / max (ms) |`)
-  console.log('| --- | --- | --- | --- | --- | --- |')
+  console.log(
+    `| case | µs/token [min–max] | CPU µs/token | JS-thread CPU µs/token | ops/s | speed-up | ` +
+      `2 idle cores: µs/token (speed-up) | loop delay p50 / p99 / max (ms) |`,
+  )
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
   for (const [name, s] of Object.entries(stats)) {
     const base = baselineOf(name)
     const speedup = base ? `${(stats[base].wall / s.wall).toFixed(2)}×` : ''
     const d = delays[name]
     const loop = d ? `${fmt(median(d.p50))} / ${fmt(median(d.p99))} / ${fmt(median(d.max))}` : ''
+    const bound = Math.max(s.js, s.cpu / 2)
+    const boundUp = base ? ` (${(stats[base].cpu / bound).toFixed(2)}×)` : ''
     console.log(
-      `| ${name} | ${fmt(s.wall)} [${fmt(s.min)}–${fmt(s.max)}] | ${fmt(s.cpu)} | ` +
-        `${Math.round(1e6 / s.wall).toLocaleString('en-US')} | ${speedup} | ${loop} |`,
+      `| ${name} | ${fmt(s.wall)} [${fmt(s.min)}–${fmt(s.max)}] | ${fmt(s.cpu)} | ${fmt(s.js)} | ` +
+        `${Math.round(1e6 / s.wall).toLocaleString('en-US')} | ${speedup} | ${fmt(bound)}${boundUp} | ${loop} |`,
     )
   }
   const j1 = stats['jose: await jwtVerify, 1 at a time'].wall
