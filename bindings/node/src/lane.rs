@@ -5,10 +5,9 @@
 //! [`crate::error::spawn_with`] uses) creates a threadsafe function (a libuv handle, opened and
 //! closed) and two runtime tasks per call: several microseconds of the JavaScript thread per
 //! Promise, about half a signature check. Here a call costs the JavaScript thread a Promise, a
-//! map entry and a queue push: at most one runner per core (on the runtime's blocking pool)
-//! takes the queued checks one after the other, and is started only when fewer are at work;
-//! runners push their answers on a shared queue and wake the event loop only when that queue
-//! was empty, so one wake-up settles every check finished meanwhile.
+//! map entry and one runtime task; workers push their answers on a shared queue and wake the
+//! event loop only when the queue was empty, so one wake-up settles every check finished
+//! meanwhile.
 //!
 //! The lane keeps the process alive only while checks are in flight (the threadsafe function
 //! is referenced then, unreferenced when the last one settles). A call with an `AbortSignal`
@@ -16,13 +15,13 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use napi::bindgen_prelude::{
-    Env, FromNapiValue, JsError, JsValue, PromiseRaw, Result, ToNapiValue, spawn_blocking,
+    Env, FromNapiValue, JsError, JsValue, PromiseRaw, Result, ToNapiValue, spawn,
 };
 use napi::{check_status, sys};
 use runbeam_core::attempt::Attempt;
@@ -36,27 +35,10 @@ type Finished = (u64, Box<dyn Any + Send>);
 /// Settles one Promise on the JavaScript thread from a finished check.
 type Finish = Box<dyn FnOnce(&Env, Box<dyn Any + Send>) -> Result<sys::napi_value>>;
 
-/// A check to run: its step, answering with its id.
-type Job = Box<dyn FnOnce() -> Finished + Send>;
-
-/// Checks waiting for a runner, and how many runners are at work.
-#[derive(Default)]
-struct Jobs {
-    waiting: VecDeque<Job>,
-    runners: usize,
-}
-
 /// What the workers share with the JavaScript thread.
 struct Queue {
-    jobs: Mutex<Jobs>,
     done: Mutex<Vec<Finished>>,
     tsfn: Tsfn,
-}
-
-/// Runners at most: one per core (`available_parallelism`).
-fn max_runners() -> usize {
-    static MAX: OnceLock<usize> = OnceLock::new();
-    *MAX.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 /// The lane's threadsafe function.
@@ -70,42 +52,6 @@ unsafe impl Send for Tsfn {}
 unsafe impl Sync for Tsfn {}
 
 impl Queue {
-    /// Queues `job`; starts a runner (on the runtime's blocking pool) when fewer than one per
-    /// core are at work. A runner takes checks until none is waiting, so a busy lane costs one
-    /// queue push per check, not a runtime task and a thread wake-up.
-    fn submit(self: &Arc<Self>, job: Job) {
-        let start = {
-            let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-            jobs.waiting.push_back(job);
-            let start = jobs.runners < max_runners();
-            if start {
-                jobs.runners += 1;
-            }
-            start
-        };
-        if start {
-            let queue = Arc::clone(self);
-            spawn_blocking(move || queue.run());
-        }
-    }
-
-    /// A runner: the waiting checks, one after the other, until none is left.
-    fn run(&self) {
-        loop {
-            let job = {
-                let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-                match jobs.waiting.pop_front() {
-                    Some(job) => job,
-                    None => {
-                        jobs.runners -= 1;
-                        return;
-                    }
-                }
-            };
-            self.push(job());
-        }
-    }
-
     /// Adds a finished check; wakes the JavaScript thread when the queue was empty (else a
     /// wake-up is already on its way and will take this one too).
     fn push(&self, finished: Finished) {
@@ -171,7 +117,6 @@ fn open(env: &Env) -> Result<()> {
     LANE.with(|lane| {
         *lane.borrow_mut() = Some(Lane {
             queue: Arc::new(Queue {
-                jobs: Mutex::new(Jobs::default()),
                 done: Mutex::new(Vec::new()),
                 tsfn: Tsfn(tsfn),
             }),
@@ -239,10 +184,10 @@ where
         }
         Ok((id, Arc::clone(&lane.queue)))
     })?;
-    queue.submit(Box::new(move || {
+    spawn(async move {
         let out = Attempt::guarded(function, step);
-        (id, Box::new(out) as Box<dyn Any + Send>)
-    }));
+        queue.push((id, Box::new(out)));
+    });
     // SAFETY: `promise` is the live Promise created above.
     unsafe { PromiseRaw::from_napi_value(env.raw(), promise) }
 }
