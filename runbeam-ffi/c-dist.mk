@@ -8,15 +8,21 @@
 #   make install PREFIX=/opt/runbeam      another prefix; LIBDIR=..., INCLUDEDIR=... likewise
 #   make install DESTDIR=/tmp/pkgroot     staged (packaging): paths inside the files stay PREFIX's
 #   make uninstall                        the same variables, removes exactly what install wrote
-#   make c-dist                           dist/librunbeam-<version>-<triple>.tar.gz (+ -debug)
+#   make c-dist                           dist/librunbeam-<version>-<triple>.tar.xz (+ -debug)
 #
 # What is installed is the release build (Cargo.toml's [profile.release]), stripped: the .so with
 # --strip-unneeded and a .gnu_debuglink to librunbeam.so.<version>.debug (its line tables, split
 # off with objcopy; shipped in the -debug tarball, never installed by `make install`), the .a with
-# --strip-debug and without the LLVM bitcode rustc embeds in each object for its own LTO
-# (.llvmbc/.llvmcmd: two thirds of the archive, unused by a C link: the programs linked against
-# the archive are byte-identical with or without it). The version comes from Cargo (the workspace version, through `cargo pkgid`); the
-# SONAME (librunbeam.so.<major>) is set by runbeam-ffi/build.rs and checked here.
+# one object prelinked from the staticlib's: `ld -r --gc-sections` rooted at the shared library's
+# exported symbols (so only the aws-lc and compiler-builtins code the library reaches, as in the
+# .so), sections merged (runbeam-ffi/dist/merge-sections.ld: the per-function sections' names and
+# headers were a third of the archive), every symbol but runbeam_* made local (no clash with a
+# program's own aws-lc or Rust code), stripped. Both come from one fat-LTO build (`cargo rustc
+# --crate-type cdylib,staticlib`): cargo runs no LTO at all for a library that is also an rlib
+# (Cargo.toml's crate-type keeps rlib for the fuzz targets and tests/e2e), whose archive would
+# hold every crate's object and the LLVM bitcode rustc embeds for LTO. The version comes
+# from Cargo (the workspace version, through `cargo pkgid`); the SONAME (librunbeam.so.<major>)
+# is set by runbeam-ffi/build.rs and checked here.
 #
 # Note: the top-level Makefile's LIBDIR is the cargo debug directory the C tests link against, so
 # only a LIBDIR given on the command line (`make install LIBDIR=/usr/lib64`) is an install
@@ -53,14 +59,18 @@ C_DIST_NAME = librunbeam-$(C_VERSION)-$(CARGO_BUILD_TARGET)
 C_DESCRIPTION = $(shell sed -n 's/^description = "\(.*\)"/\1/p' $(ROOT)/runbeam-ffi/Cargo.toml)
 C_URL = $(shell sed -n 's/^repository = "\(.*\)"/\1/p' $(ROOT)/Cargo.toml)
 
-## The release build of the C library only. The static library's system dependencies are what
+## The release build of the C library only, fat LTO: `--crate-type cdylib,staticlib` leaves out
+## the rlib of Cargo.toml's crate-type, for which cargo would not run LTO (the shared library
+## would be the crates' objects linked as they are, and the archive all of them plus their
+## bitcode: 11.9 MB stripped and 144 MB). The static library's system dependencies are what
 ## rustc itself reports (--print=native-static-libs): `cargo rustc` with that one extra argument,
 ## whose note cargo replays when the build is fresh, so it is always there to read. (`cargo build
-## --release -p runbeam-ffi`, as `make c-soak` and scripts/bench.sh run, builds the same objects
-## but the extra argument is part of cargo's fingerprint: alternating the two relinks the library.)
+## --release -p runbeam-ffi`, as `make c-soak` and scripts/bench.sh run, builds the library
+## without LTO into the same files: alternating the two relinks it, and the first c-release after
+## such a build compiles the dependencies once more, as bitcode for LTO.)
 c-release:
 	@mkdir -p $(C_DIST_WORK)
-	cargo rustc --release -p runbeam-ffi --lib -- --print=native-static-libs 2>&1 \
+	cargo rustc --release -p runbeam-ffi --lib --crate-type cdylib,staticlib -- --print=native-static-libs 2>&1 \
 		| tee $(C_DIST_WORK)/release-build.log
 	@libs=$$(sed -n 's/^note: native-static-libs: //p' $(C_DIST_WORK)/release-build.log | tail -n 1); \
 	if [ -z "$$libs" ]; then \
@@ -88,9 +98,21 @@ c-stage: c-release
 	chmod 644 $$so.debug; \
 	strip --strip-unneeded $$so; \
 	(cd $(C_STAGE) && objcopy --add-gnu-debuglink=$(C_SO_REAL).debug $(C_SO_REAL)); \
-	cp $(C_RELEASE_DIR)/librunbeam.a $(C_STAGE)/librunbeam.a; \
-	strip --strip-debug $(C_STAGE)/librunbeam.a; \
-	objcopy --remove-section=.llvmbc --remove-section=.llvmcmd $(C_STAGE)/librunbeam.a; \
+	work=$(C_STAGE)/prelink; mkdir -p $$work; \
+	nm -D --defined-only $$so | awk '{print $$3}' > $$work/exports; \
+	cp $(C_RELEASE_DIR)/librunbeam.a $$work/all.a; \
+	strip --strip-unneeded $$work/all.a; \
+	objcopy --remove-section=.llvmbc --remove-section=.llvmcmd $$work/all.a; \
+	ld -r --gc-sections $$(sed 's/^/-u /' $$work/exports) -T $(C_TEMPLATES)/merge-sections.ld \
+	  -o $$work/prelinked.o --whole-archive $$work/all.a; \
+	objcopy --keep-global-symbols=$$work/exports $$work/prelinked.o $$work/librunbeam.o; \
+	strip --strip-unneeded $$work/librunbeam.o; \
+	rm -f $(C_STAGE)/librunbeam.a; ar rcs $(C_STAGE)/librunbeam.a $$work/librunbeam.o; \
+	defined=$$(nm $(C_STAGE)/librunbeam.a | awk '$$2 ~ /^[A-TV-Z]$$/ {print $$3}' | sort); \
+	if [ "$$defined" != "$$(sort $$work/exports)" ]; then \
+	  echo "c-stage: librunbeam.a does not define exactly the shared library's runbeam_* symbols" >&2; exit 1; \
+	fi; \
+	rm -rf $$work; \
 	cp $(C_DIST_WORK)/native-static-libs $(C_STAGE)/native-static-libs; \
 	echo "c-stage: $$(nm -D --defined-only $$so | wc -l) exported symbols, all runbeam_*; SONAME $$soname"; \
 	printf 'c-stage: %-28s %11s -> %11s bytes\n' \
@@ -146,11 +168,13 @@ uninstall:
 	if [ -d "$$lib/cmake/runbeam" ]; then rmdir "$$lib/cmake/runbeam"; fi; \
 	echo "uninstall: librunbeam removed from $$lib and $$inc"
 
-## dist/librunbeam-<version>-<triple>.tar.gz: the `make install` image (DESTDIR staging of the
+## dist/librunbeam-<version>-<triple>.tar.xz: the `make install` image (DESTDIR staging of the
 ## same rule) under one top directory, with a relocatable runbeam.pc (prefix from ${pcfiledir})
-## and CMake package; dist/...-debug.tar.gz: lib/librunbeam.so.<version>.debug at the same
+## and CMake package; dist/...-debug.tar.xz: lib/librunbeam.so.<version>.debug at the same
 ## place, so that unpacking both in one directory lets gdb find it through the .gnu_debuglink.
-## Reproducible: sorted, owner 0, mtime of the last commit, gzip without a time stamp.
+## Reproducible: sorted, owner 0, mtime of the last commit, xz single-threaded. xz, not gzip:
+## the .so and the .a hold the same code, which xz's 64 MiB window finds twice and gzip's 32 kB
+## window cannot (gzip -9: 8.6 MB, xz -9: 3.9 MB; BENCHMARKS.md "Footprint").
 c-dist:
 	@rm -rf $(C_DIST_WORK)/image && mkdir -p $(C_DIST_WORK)/image $(ROOT)/dist
 	$(MAKE) --no-print-directory install DESTDIR=$(C_DIST_WORK)/image \
@@ -165,14 +189,15 @@ c-dist:
 	install -m 644 $(C_STAGE)/$(C_SO_REAL).debug $$image/debug/$(C_DIST_NAME)/lib/; \
 	mtime=$$(git -C $(ROOT) log -1 --format=%ct 2>/dev/null || date +%s); \
 	tarball() { tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$$mtime \
-	  -C "$$1" -cf - $(C_DIST_NAME) | gzip -9n > "$$2"; }; \
-	tarball $$image $(ROOT)/dist/$(C_DIST_NAME).tar.gz; \
-	tarball $$image/debug $(ROOT)/dist/$(C_DIST_NAME)-debug.tar.gz; \
-	cd $(ROOT)/dist && sha256sum $(C_DIST_NAME).tar.gz $(C_DIST_NAME)-debug.tar.gz > $(C_DIST_NAME).sha256; \
-	for t in $(C_DIST_NAME).tar.gz $(C_DIST_NAME)-debug.tar.gz; do \
+	  -C "$$1" -cf - $(C_DIST_NAME) | xz -9 -T1 > "$$2"; }; \
+	rm -f $(ROOT)/dist/$(C_DIST_NAME).tar.gz $(ROOT)/dist/$(C_DIST_NAME)-debug.tar.gz; \
+	tarball $$image $(ROOT)/dist/$(C_DIST_NAME).tar.xz; \
+	tarball $$image/debug $(ROOT)/dist/$(C_DIST_NAME)-debug.tar.xz; \
+	cd $(ROOT)/dist && sha256sum $(C_DIST_NAME).tar.xz $(C_DIST_NAME)-debug.tar.xz > $(C_DIST_NAME).sha256; \
+	for t in $(C_DIST_NAME).tar.xz $(C_DIST_NAME)-debug.tar.xz; do \
 	  printf 'c-dist: dist/%s (%s bytes)\n' $$t "$$(stat -c %s $$t)"; done
 
 ## Installs (a temporary prefix, DESTDIR staging, the tarball) and builds and runs the C
 ## examples against each with pkg-config and CMake only (tests/install/c.sh).
 c-install-test: build c-dist
-	bash tests/install/c.sh $(ROOT)/dist/$(C_DIST_NAME).tar.gz
+	bash tests/install/c.sh $(ROOT)/dist/$(C_DIST_NAME).tar.xz

@@ -36,6 +36,17 @@ for f in "$main_tgz" "$platform_tgz"; do
   [ -f "$f" ] || fail "$f is missing: run 'make node-dist'"
 done
 [ -x "$DEVCLOUD" ] || fail "$DEVCLOUD is missing: run 'make build'"
+# The footprint bound of every package: 8 MB (1,000,000 bytes each; BENCHMARKS.md "Footprint",
+# bash scripts/footprint.sh prints every size). A size is not a timing: this fails only when a
+# change grows what users download.
+for f in "$main_tgz" "$platform_tgz"; do
+  bytes=$(stat -c %s "$f")
+  [ "$bytes" -le 8000000 ] || fail "$(basename "$f") is $bytes bytes, over the bound of 8000000. Find what" \
+    "grew with 'bash scripts/footprint.sh --crates' (top crates), then drop the feature or dependency, or" \
+    "give the cold crate opt-level \"s\" in Cargo.toml [profile.release.package] (see BENCHMARKS.md" \
+    "\"Footprint\"); raise the bound only with the reason in docs/distribution.md"
+  step "$(basename "$f"): $bytes bytes <= 8000000"
+done
 TSC=$NODE_DIR/node_modules/typescript/bin/tsc
 TYPES=$NODE_DIR/node_modules/@types
 [ -f "$TSC" ] && [ -d "$TYPES/node" ] || fail "typescript or @types/node missing in bindings/node: run 'make setup'"

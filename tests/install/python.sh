@@ -138,6 +138,24 @@ new_venv() {
   fail "python -m venv $1"; sed 's/^/    /' "$TMP/venv.log" >&2; return 1
 }
 
+# check_size WHAT FILE: FILE is at most 8 MB (1,000,000 bytes each), the footprint bound of every
+# package (BENCHMARKS.md "Footprint"; bash scripts/footprint.sh prints every size). A size is
+# not a timing: this fails only when a change grows what users download.
+check_size() {
+  local what=$1 file=$2 bound=8000000 bytes
+  bytes=$(stat -c %s "$file")
+  if [ "$bytes" -le "$bound" ]; then
+    ok "$what: $bytes bytes <= $bound"
+  else
+    fail "$what: $bytes bytes, over the bound of $bound. Find what grew with" \
+      "'bash scripts/footprint.sh --crates' (top crates), then drop the feature or dependency," \
+      "or give the cold crate opt-level \"s\" in Cargo.toml [profile.release.package] (see" \
+      "BENCHMARKS.md \"Footprint\"); raise the bound only with the reason in docs/distribution.md"
+  fi
+}
+check_size "wheel: $(basename "$WHEEL")" "$WHEEL"
+check_size "sdist: $(basename "$SDIST")" "$SDIST"
+
 # --------------------------------------------------------------------------- (a) the wheel
 echo "== (a) the wheel: $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) kB)"
 if new_venv "$TMP/venv-wheel"; then
