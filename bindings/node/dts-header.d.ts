@@ -228,12 +228,14 @@ export interface Claims {
 
 export interface Validator {
   /**
-   * Verifies `token` and resolves with its claims. With keys already fetched the answer is
-   * known at once (a resolved Promise, no I/O); otherwise the keys are fetched first (at most
-   * one fetch per `minRefreshIntervalMs`, shared by concurrent calls). Rejects with
+   * Verifies `token` and resolves with its claims. A token in the verified-token cache is
+   * answered at once (a resolved Promise, no I/O); any other signature is checked on a worker
+   * thread, so the event loop stays free (README: "Where the signature check runs"); keys not
+   * fetched yet are fetched first (at most one fetch per `minRefreshIntervalMs`, shared by
+   * concurrent calls). `validateCached` checks on the calling thread instead. Rejects with
    * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
    * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
-   * `options.signal` aborts the key fetch (`RUNBEAM_CANCELLED`).
+   * `options.signal` aborts the wait (`RUNBEAM_CANCELLED`).
    */
   validate(token: string, options?: CallOptions | undefined | null): Promise<Claims>
   /**
