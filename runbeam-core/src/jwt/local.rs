@@ -322,6 +322,13 @@ impl LocalMesh {
         Ok(claims)
     }
 
+    /// `false` when `verify` answers without a signature check (a remembered token, or one
+    /// refused for its size); see `Validator::needs_signature_check`.
+    pub(crate) fn needs_signature_check(&self, token: &str) -> bool {
+        check_token_size(token.len()).is_ok()
+            && !(self.cache.enabled() && self.cache.get(&TokenKey::of(token)).is_some())
+    }
+
     fn verify_signed(&self, token: &str, key: Option<&TokenKey<'_>>) -> Result<Arc<Claims>> {
         let expected = self.alg.name();
         let decoded = decode_with(token, |alg| {

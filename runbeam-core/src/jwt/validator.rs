@@ -168,6 +168,38 @@ impl Validator {
         Some(self.counted(result))
     }
 
+    /// Whether answering `token` takes a signature check (or keys to fetch): `false` when its
+    /// verified claims are remembered with their key set still current, or when it is refused
+    /// before any decoding (too large). Nothing is verified or counted. A binding asks it to
+    /// decide where a check runs (a remembered token on the caller's thread, a signature check
+    /// on a worker); the answer itself comes from [`Validator::validate_cached`] or
+    /// [`Validator::validate_attempt`] either way, so a token evicted in between costs one
+    /// check on the caller's thread, never another answer.
+    ///
+    /// ```
+    /// let validator = runbeam_core::jwt::Validator::builder()
+    ///     .trusted_issuer("https://api.runbeam.io")
+    ///     .build()?;
+    /// assert!(validator.needs_signature_check("never.seen.before"));
+    /// assert!(!validator.needs_signature_check(&"x".repeat(64 * 1024)));
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn needs_signature_check(&self, token: &str) -> bool {
+        if check_token_size(token.len()).is_err() {
+            return false;
+        }
+        let i = &self.inner;
+        if !i.cache.enabled() {
+            return true;
+        }
+        i.cache.get(&TokenKey::of(token)).is_none_or(|hit| {
+            i.sources.get(hit.source).is_none_or(|source| {
+                source.generation() != hit.generation
+                    || !source.is_fresh_now(Instant::now(), &i.timings)
+            })
+        })
+    }
+
     /// Counts a failure by kind.
     fn counted<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
@@ -556,6 +588,46 @@ mod tests {
         pair.sign(encoding, &SystemRandom::new(), input.as_bytes(), &mut sig)
             .unwrap();
         format!("{input}.{}", b64(&sig))
+    }
+
+    /// `needs_signature_check` follows the cache: a token is remembered from its second
+    /// verification on, forgotten by a flush, never remembered with the cache off; a forged
+    /// signature of a remembered token's input is not remembered.
+    #[test]
+    fn needs_signature_check_follows_the_verified_token_cache() {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let v = validator(&pair, 10);
+        let token = sign(&pair, "RS256", &signature::RSA_PKCS1_SHA256, "alice");
+        assert!(v.needs_signature_check(&token));
+        v.validate_cached(&token).unwrap().unwrap();
+        assert!(
+            v.needs_signature_check(&token),
+            "kept from the second verification"
+        );
+        v.validate_cached(&token).unwrap().unwrap();
+        assert!(!v.needs_signature_check(&token));
+        let verifications = v.stats().verifications;
+        v.validate_cached(&token).unwrap().unwrap();
+        assert_eq!(
+            v.stats().verifications,
+            verifications,
+            "answered from the cache"
+        );
+        let other = sign(&pair, "RS256", &signature::RSA_PKCS1_SHA256, "mallory");
+        let forged = format!(
+            "{}.{}",
+            token.rsplit_once('.').unwrap().0,
+            other.rsplit_once('.').unwrap().1
+        );
+        assert!(v.needs_signature_check(&forged));
+        v.flush_token_cache();
+        assert!(v.needs_signature_check(&token));
+        let off = validator(&pair, 0);
+        for _ in 0..3 {
+            off.validate_cached(&token).unwrap().unwrap();
+        }
+        assert!(off.needs_signature_check(&token));
+        assert!(!off.needs_signature_check(&"x".repeat(64 * 1024)));
     }
 
     /// The digest shared with the cache key (RS256, PS256) and the plain path (the others)

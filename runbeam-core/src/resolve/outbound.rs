@@ -217,6 +217,18 @@ impl Resolver {
         }
     }
 
+    /// Whether [`Resolver::verify_mesh_request_cached`] would take a signature check (or keys
+    /// to fetch): `false` for a missing or malformed header (refused at once) and for a
+    /// remembered token; see [`Resolver::mesh_token_needs_signature_check`].
+    pub fn mesh_request_needs_signature_check(
+        &self,
+        authorization: Option<&str>,
+        mesh: &str,
+    ) -> bool {
+        bearer_token(authorization)
+            .is_ok_and(|token| self.mesh_token_needs_signature_check(token, mesh))
+    }
+
     /// [`Resolver::verify_mesh_request_attempt`] without I/O: `Some` when cached keys answer
     /// (or the header is missing or malformed), `None` when keys must be fetched first.
     pub fn verify_mesh_request_cached(
@@ -241,6 +253,22 @@ impl Validator {
             Ok(token) => self.validate_attempt(token),
             Err(e) => Attempt::Ready(Err(e)),
         }
+    }
+
+    /// Whether [`Validator::authenticate_cached`] would take a signature check (or keys to
+    /// fetch): `false` for a missing or malformed header (refused at once) and for a
+    /// remembered token; see [`Validator::needs_signature_check`].
+    ///
+    /// ```
+    /// let validator = runbeam_core::jwt::Validator::builder()
+    ///     .trusted_issuer("https://api.runbeam.io")
+    ///     .build()?;
+    /// assert!(!validator.authorization_needs_signature_check(None));
+    /// assert!(validator.authorization_needs_signature_check(Some("Bearer a.b.c")));
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn authorization_needs_signature_check(&self, authorization: Option<&str>) -> bool {
+        bearer_token(authorization).is_ok_and(|token| self.needs_signature_check(token))
     }
 
     /// [`Validator::authenticate_attempt`] without I/O: `Some` when cached keys answer (or the

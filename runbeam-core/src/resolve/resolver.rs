@@ -667,6 +667,26 @@ impl Resolver {
         )
     }
 
+    /// Whether [`Resolver::verify_mesh_token_cached`] would take a signature check (or keys
+    /// to fetch) for `token` on `mesh`: `false` for a token the mesh's verifier remembers, or
+    /// one refused before any check (an unknown mesh, a token too large). Nothing is verified;
+    /// see [`Validator::needs_signature_check`].
+    ///
+    /// ```no_run
+    /// # fn run(resolver: &runbeam_core::resolve::Resolver, token: &str) {
+    /// if resolver.mesh_token_needs_signature_check(token, "acme-healthcare") {
+    ///     // hand the check to a worker thread
+    /// }
+    /// # }
+    /// ```
+    pub fn mesh_token_needs_signature_check(&self, token: &str, mesh: &str) -> bool {
+        match self.mesh_validator(mesh) {
+            Ok((MeshKeys::Local(local), _)) => local.needs_signature_check(token),
+            Ok((MeshKeys::Cloud { validator, .. }, _)) => validator.needs_signature_check(token),
+            Err(_) => false,
+        }
+    }
+
     fn mesh_validator(&self, mesh: &str) -> Result<(MeshKeys, String)> {
         let state = self.state();
         let mesh = state.mesh(mesh)?;
