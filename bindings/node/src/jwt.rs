@@ -36,7 +36,7 @@ use zeroize::Zeroizing;
 use crate::arg::{self, AbortSignal, Count, Milliseconds, Signal};
 use crate::error;
 use crate::metrics::ValidatorStats;
-use crate::offload::{self, Hints};
+use crate::offload;
 use crate::promise::Answer;
 
 /// Options of `new Validator(options)`. Trust is explicit: give `trustedIssuers`, `jwksUrl`
@@ -340,8 +340,6 @@ pub struct Validator {
     capacity: usize,
     /// Shared with the settle callbacks of offloaded checks (`crate::offload`).
     objects: Rc<RefCell<Objects>>,
-    /// Tokens this validator verified: validated inline next time (`crate::offload`).
-    hints: Rc<RefCell<Hints>>,
 }
 
 impl ObjectFinalize for Validator {
@@ -419,7 +417,6 @@ impl Validator {
                 settings,
                 capacity,
                 objects: Rc::new(RefCell::new(Objects::default())),
-                hints: Hints::new(capacity),
             })
         })
     }
@@ -516,7 +513,7 @@ impl Validator {
                     env,
                     "Validator.authenticate",
                     options.signal(),
-                    header,
+                    self.inner.authorization_needs_signature_check(header),
                     || self.inner.authenticate_attempt(header),
                     || {
                         let inner = self.inner.clone();
@@ -546,7 +543,7 @@ impl Validator {
                     env,
                     "Validator.validate",
                     options.signal(),
-                    Some(token),
+                    self.inner.needs_signature_check(token),
                     || self.inner.validate_attempt(token),
                     || {
                         let inner = self.inner.clone();
@@ -574,7 +571,7 @@ impl Validator {
                     env,
                     "Validator.verifyMeshToken",
                     options.signal(),
-                    Some(token),
+                    self.inner.needs_signature_check(token),
                     || {
                         self.inner.verify_mesh_token_attempt(
                             token,
@@ -627,7 +624,6 @@ impl Validator {
     pub fn flush_token_cache(&self, env: &Env) -> Result<()> {
         error::entry(env, "Validator.flushTokenCache", || {
             self.inner.flush_token_cache();
-            self.hints.borrow_mut().clear();
             self.objects.borrow_mut().clear(env)
         })
     }
@@ -680,15 +676,16 @@ impl Validator {
             .transpose()
     }
 
-    /// The answer of a cached-then-fetch validation of `key` (the token or header value):
-    /// the claims of a token verified before, else a Promise: the core's step `offload` on the
-    /// runtime (aborted by `signal`), see `crate::offload`.
+    /// The answer of a cached-then-fetch validation: the claims of a token the core's cache
+    /// answers (`needs_check`: the core's `needs_signature_check` for the call), else a
+    /// Promise: the core's step `offload` on the runtime (aborted by `signal`), see
+    /// `crate::offload`.
     fn verify<'env>(
         &self,
         env: &'env Env,
         function: &'static str,
         signal: Option<AbortSignal>,
-        key: Option<&str>,
+        needs_check: bool,
         inline: impl FnOnce() -> Attempt<Arc<CoreClaims>>,
         offload: impl FnOnce() -> offload::Step<Arc<CoreClaims>>,
     ) -> Result<Answer<'env, Claims>> {
@@ -697,18 +694,12 @@ impl Validator {
             env,
             function,
             signal,
-            &self.hints,
-            key,
+            needs_check,
             inline,
             offload,
             |claims| self.object(env, claims),
             move |env, claims| objects.borrow_mut().get(env, claims, capacity).map(Claims),
         )
-    }
-
-    /// The verified tokens its core remembers at most (`ResolverOptions.validator`).
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
     }
 
     /// The settings it was built with (`ResolverOptions.validator`).

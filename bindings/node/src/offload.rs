@@ -6,10 +6,11 @@
 //! flight the event loop was busy with signatures and the second core idle. [`verify`] decides
 //! per call:
 //!
-//! - **a token the core's verified-token cache should hold** ([`Hints`]: this validator
-//!   verified it twice, the core keeping claims from a token's second verification on) →
+//! - **no signature to check** (runbeam-core's `needs_signature_check` answers `false`: a token
+//!   whose verified claims the core's cache holds with its keys still current, a token refused
+//!   for its size, a missing or malformed `Authorization` header, an unknown mesh) →
 //!   answered on the JavaScript thread, as before (a SHA-256 and a cache look-up, under a
-//!   microsecond);
+//!   microsecond, or an error known at once);
 //! - **anything else** (a signature to check, or keys to fetch) → the core's whole
 //!   cached-then-fetch step runs on the module's tokio runtime (napi's `tokio_rt`), a key fetch
 //!   included when one turns out to be needed, and the Promise settles on the JavaScript thread
@@ -24,9 +25,10 @@
 //! (`validateCached`, …) stay the inline path for whoever wants it.
 //!
 //! Either way the core does the work (decode, issuer, keys, signature, claims, the cache
-//! insert), so a token verified on a worker is cached like one verified inline. A hint is only
-//! a routing decision: a stale one (the cache was flushed, keys rotated) costs one inline
-//! check, never a different answer; a missing one costs one hop.
+//! insert), so a token verified on a worker is cached like one verified inline. The core's
+//! `needs_signature_check` decides exactly (nothing verified, nothing counted); it is only a
+//! routing decision: a token evicted between the question and the answer costs one check on
+//! the JavaScript thread, never a different answer.
 //!
 //! `_verifyOffload(mode)` (not exported by `index.js`; benchmarks and tests reach it through
 //! `native.js`) switches the process between `'auto'` (the rule above, the default),
@@ -35,9 +37,6 @@
 //! offloaded checks on libuv's thread pool as napi async work), the last three kept for the
 //! comparisons of `bench/throughput.mjs`.
 
-use std::cell::RefCell;
-use std::collections::HashSet;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use napi::Either;
@@ -82,79 +81,6 @@ pub fn verify_offload(env: &Env, mode: String) -> Result<()> {
     })
 }
 
-/// The tokens (or `Authorization` header values) a validator verified, by a 64-bit
-/// fingerprint, mirroring the core's cache (which keeps a token's claims from its second
-/// verification on): `once` holds those verified once, `cached` those verified twice, whose
-/// next validation the core's cache should answer. Each set is bounded by the validator's
-/// cache capacity (emptied when full, as the core's entries age out too). Not a security
-/// decision: a fingerprint that collides only makes a check run inline.
-pub(crate) struct Hints {
-    once: HashSet<u64>,
-    cached: HashSet<u64>,
-    capacity: usize,
-}
-
-impl Hints {
-    /// Hints for a validator whose core caches `capacity` verified tokens (0: none, so no
-    /// hint is kept).
-    pub(crate) fn new(capacity: usize) -> Rc<RefCell<Hints>> {
-        Rc::new(RefCell::new(Hints {
-            once: HashSet::new(),
-            cached: HashSet::new(),
-            capacity,
-        }))
-    }
-
-    fn contains(&self, key: u64) -> bool {
-        self.cached.contains(&key)
-    }
-
-    /// Records a successful verification of `key`.
-    fn verified(&mut self, key: u64) {
-        if self.capacity == 0 || self.cached.contains(&key) {
-            return;
-        }
-        if self.once.remove(&key) {
-            if self.cached.len() >= self.capacity {
-                self.cached.clear();
-            }
-            self.cached.insert(key);
-        } else {
-            if self.once.len() >= self.capacity {
-                self.once.clear();
-            }
-            self.once.insert(key);
-        }
-    }
-
-    /// Forgets every hint (`flushTokenCache`).
-    pub(crate) fn clear(&mut self) {
-        self.once.clear();
-        self.cached.clear();
-    }
-}
-
-/// A fast 64-bit fingerprint of `text` (eight bytes at a time, multiply and rotate): tens of
-/// nanoseconds for a JWT, against a SHA-256's few hundred.
-fn fingerprint(text: &str) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let bytes = text.as_bytes();
-    let mut h = (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h ^ u64::from_le_bytes(word))
-            .wrapping_mul(K)
-            .rotate_left(29);
-    }
-    let mut tail = [0u8; 8];
-    let rest = chunks.remainder();
-    tail[..rest.len()].copy_from_slice(rest);
-    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
-    h ^ (h >> 32)
-}
-
 /// The core's step made owned, for a worker thread: it returns the answer, or the key fetch
 /// to run on the runtime.
 pub(crate) type Step<T> = Box<dyn FnOnce() -> Attempt<T> + Send + 'static>;
@@ -162,8 +88,9 @@ pub(crate) type Step<T> = Box<dyn FnOnce() -> Attempt<T> + Send + 'static>;
 /// A verification step (runbeam-core's cached-then-fetch `…_attempt`) routed by the rule of
 /// the module documentation.
 ///
-/// - `key`: the token or header value the validation is for (its hint); `None` (no header)
-///   is answered inline.
+/// - `needs_check`: runbeam-core's `needs_signature_check` (or its `Authorization` header /
+///   mesh form) for the call, asked by the caller: `false` is answered inline, as is every
+///   call in the `'inline'` mode.
 /// - `inline`: the core's step on the JavaScript thread (a cache hit, or a signature checked
 ///   here, or the key fetch spawned);
 /// - `offload`: the same step, owned, for a worker (a key fetch it turns out to need is awaited
@@ -175,8 +102,7 @@ pub(crate) fn verify<'env, T, V>(
     env: &'env Env,
     function: &'static str,
     signal: Option<AbortSignal>,
-    hints: &Rc<RefCell<Hints>>,
-    key: Option<&str>,
+    needs_check: bool,
     inline: impl FnOnce() -> Attempt<T>,
     offload: impl FnOnce() -> Step<T>,
     ready: impl FnOnce(T) -> Result<V>,
@@ -186,36 +112,10 @@ where
     T: Send + 'static,
     V: ToNapiValue + 'static,
 {
-    let key = key.map(fingerprint);
     let mode = MODE.load(Ordering::Relaxed);
-    let offloaded = match key {
-        Some(k) => mode != INLINE && !hints.borrow().contains(k),
-        None => false,
-    };
-    let hints = Rc::clone(hints);
-    let remember = move |_: &T| {
-        if let Some(k) = key {
-            hints.borrow_mut().verified(k);
-        }
-    };
-    if !offloaded {
-        let remember = remember.clone();
-        return promise::attempt(
-            env,
-            function,
-            signal,
-            || Ok(inline()),
-            |value| {
-                remember(&value);
-                ready(value)
-            },
-            later,
-        );
+    if !needs_check || mode == INLINE {
+        return promise::attempt(env, function, signal, || Ok(inline()), ready, later);
     }
-    let later = move |env: &Env, value: T| {
-        remember(&value);
-        later(env, value)
-    };
     match (mode, signal) {
         (AUTO, None) => {
             return crate::lane::spawn_check(env, function, offload(), later).map(Either::B);

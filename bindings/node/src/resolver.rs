@@ -46,7 +46,7 @@ use crate::convert::{Date, REDACTED, rfc3339};
 use crate::edge::Outbound;
 use crate::jwt::{Claims, Validator};
 use crate::metrics::{ErrorCounts, ValidatorStats};
-use crate::offload::{self, Hints};
+use crate::offload;
 use crate::promise::{self, Answer};
 use crate::storage::TokenManager;
 use crate::{error, jwt};
@@ -367,9 +367,6 @@ impl IssuedMeshToken {
 pub struct Resolver {
     inner: resolve::Resolver,
     objects: Rc<RefCell<Objects>>,
-    /// Mesh tokens (and headers) verified before: verified inline next time
-    /// (`crate::offload`).
-    hints: Rc<RefCell<Hints>>,
 }
 
 impl Resolver {
@@ -458,16 +455,13 @@ impl Resolver {
                 builder =
                     builder.mesh_token_capacity(usize::try_from(capacity).unwrap_or(usize::MAX));
             }
-            let mut capacity = jwt::DEFAULT_CACHE_CAPACITY;
             if let Some(validator) = options.validator {
                 builder = builder.validator(validator.settings().clone());
-                capacity = validator.capacity();
             }
             let inner = error::core(env, || builder.build())?;
             Ok(Resolver {
                 inner,
                 objects: Rc::new(RefCell::new(Objects::default())),
-                hints: Hints::new(capacity),
             })
         })
     }
@@ -608,8 +602,7 @@ impl Resolver {
                     env,
                     "Resolver.verifyMeshToken",
                     options.signal(),
-                    &self.hints,
-                    Some(token),
+                    self.inner.mesh_token_needs_signature_check(token, &mesh),
                     || {
                         self.inner.verify_mesh_token_attempt(
                             token,
@@ -683,8 +676,7 @@ impl Resolver {
                     env,
                     "Resolver.verifyMeshRequest",
                     options.signal(),
-                    &self.hints,
-                    header,
+                    self.inner.mesh_request_needs_signature_check(header, &mesh),
                     || {
                         self.inner
                             .verify_mesh_request_attempt(header, &mesh, served_url.as_deref())
@@ -780,7 +772,6 @@ impl Resolver {
     pub fn invalidate_all(&self, env: &Env) -> Result<()> {
         error::entry(env, "Resolver.invalidateAll", || {
             self.inner.invalidate_all();
-            self.hints.borrow_mut().clear();
             match self.objects.try_borrow_mut() {
                 Ok(mut objects) => objects.clear(env),
                 Err(_) => Ok(()),

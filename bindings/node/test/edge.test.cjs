@@ -283,6 +283,25 @@ describe('the edge against runbeam-devcloud', () => {
     assert.equal(claims.all.source_team, 'ai-analytics')
     assert.equal(receiver.verifyMeshRequestCached(out.authorization, MESH, out.url).sub, claims.sub)
     assert.equal(receiver.verifyMeshRequestCached(out.authorization, MESH).sub, claims.sub, 'no served URL: no destination check')
+
+    // Where the check runs (src/offload.rs), as the core's mesh_request_needs_signature_check
+    // says: a signature to check settles from the event loop (a worker), a token the mesh's
+    // verifier remembers (from its second verification on) or an unknown mesh in this turn.
+    const settledThisTurn = async (promise) => {
+      let settled = false
+      const done = promise.then(() => { settled = true }, () => { settled = true })
+      for (let i = 0; i < 8; i++) await null
+      const early = settled
+      await done
+      return early
+    }
+    const other = radiology()
+    assert.equal((await other.verifyMeshRequest(out.authorization, MESH, out.url)).sub, claims.sub)
+    assert.equal(await settledThisTurn(other.verifyMeshRequest(out.authorization, MESH, out.url)), false, 'checked on a worker')
+    assert.equal(await settledThisTurn(other.verifyMeshRequest(out.authorization, MESH, out.url)), true, 'remembered')
+    assert.equal(await settledThisTurn(other.verifyMeshRequest(out.authorization, 'no-such-mesh', out.url)), true, 'unknown mesh')
+    assert.equal(await settledThisTurn(other.verifyMeshRequest('Basic x', MESH, out.url)), true, 'not Bearer')
+
     const user = await cloud.userJwt(BOB_EMAIL)
     for (const [header, mesh, served, code] of [
       [undefined, MESH, out.url, 'RUNBEAM_JWT_INVALID'],

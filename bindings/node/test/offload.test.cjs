@@ -1,10 +1,12 @@
 'use strict'
-// Where a `validate` Promise's signature check runs (src/offload.rs): a token in the
-// validator's verified-token cache (which keeps a token from its second verification on) is
-// answered on the JavaScript thread (its Promise is already resolved); any other signature check
-// runs on a worker thread and settles from the event loop. Against a
-// runbeam-devcloud subprocess: the answers are the synchronous path's (claims, errors, cache),
-// thousands in flight all settle, the event loop runs while they are in flight, abort works.
+// Where a `validate` Promise's signature check runs (src/offload.rs): a call runbeam-core's
+// `needs_signature_check` says needs no signature check (a token in the validator's
+// verified-token cache, which keeps a token from its second verification on; a token too large;
+// a missing or malformed header) is answered on the JavaScript thread (its Promise is already
+// settled); any other signature check runs on a worker thread and settles from the event loop.
+// Against a runbeam-devcloud subprocess: the answers are the synchronous path's (claims, errors,
+// cache), thousands in flight all settle, the event loop runs while they are in flight, abort
+// works.
 //
 // No timing: "off the JavaScript thread" is observed as ordering — an offloaded Promise cannot
 // settle before the event loop turns, while an inline answer settles in the microtasks of the
@@ -168,6 +170,16 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
     assert.equal(v.validateCached(tokens[0]), third)
   })
 
+  it('a token refused for its size is refused in the calling turn, with the same error', async () => {
+    const v = await ready()
+    const huge = `${tokens[0]}.${'A'.repeat(64 * 1024)}`
+    const { early, outcomes } = await observe([v.validate(huge)])
+    assert.equal(early, 1)
+    assert.deepEqual(comparable(outcomes[0]), comparable(cachedOutcome(v, huge)))
+    assert.equal(outcomes[0].error.code, 'RUNBEAM_JWT_INVALID')
+    assert.equal(v.stats().verifications, 0)
+  })
+
   it("the 'inline' mode answers in the calling turn (the observation tells the two apart)", async () => {
     native._verifyOffload('inline')
     const v = await ready()
@@ -224,8 +236,10 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
       }
       assert.deepEqual(comparable(auth.outcomes[i]), comparable(want), `header ${i}`)
     }
-    // Only the header without any token is answered at once (no signature to check).
-    assert.equal(auth.early, 2)
+    // A header without a token, or not `Bearer <token>`, is refused at once (no signature to
+    // check: the core's authorization_needs_signature_check answers false).
+    assert.equal(auth.early, 4)
+    assert.deepEqual(auth.outcomes.slice(0, 2).map((o) => 'value' in o), [true, true])
     await v.authenticate(`Bearer ${tokens[3]}`)
     assert.equal((await observe([v.authenticate(`Bearer ${tokens[3]}`)])).early, 1, 'the cached header')
 
