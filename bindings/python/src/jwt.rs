@@ -27,7 +27,7 @@ use crate::convert::{json_to_py, non_negative, nothing, seconds};
 use crate::errors::OrRaise;
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
-use crate::offload::{Hinted, immediate, key, route};
+use crate::offload::{immediate, route};
 use crate::pair::class_pair;
 use crate::stats::PyValidatorStats;
 
@@ -331,27 +331,22 @@ fn builder(
 /// belongs to the parent's runtime).
 struct Handle {
     builder: ValidatorBuilder,
-    /// The core's verified-token cache capacity (how many hints to keep).
-    capacity: usize,
-    validator: ForkSafe<Hinted<Validator>>,
+    validator: ForkSafe<Validator>,
 }
 
 impl Handle {
-    fn new(py: Python<'_>, builder: ValidatorBuilder, capacity: usize) -> PyResult<Handle> {
+    fn new(py: Python<'_>, builder: ValidatorBuilder) -> PyResult<Handle> {
         let validator = builder.clone().build().or_raise(py)?;
         Ok(Handle {
             builder,
-            capacity,
-            validator: ForkSafe::new(Hinted::new(validator, capacity)),
+            validator: ForkSafe::new(validator),
         })
     }
 
-    /// The validator of this process, with its hints ([`crate::offload`]).
-    fn get(&self, py: Python<'_>) -> PyResult<Hinted<Validator>> {
-        self.validator.get(|| {
-            let validator = self.builder.clone().build().or_raise(py)?;
-            Ok(Hinted::new(validator, self.capacity))
-        })
+    /// The validator of this process.
+    fn get(&self, py: Python<'_>) -> PyResult<Validator> {
+        self.validator
+            .get(|| self.builder.clone().build().or_raise(py))
     }
 }
 
@@ -434,7 +429,7 @@ class_pair! {
                 deadline,
                 ca_bundle_pem,
             )?;
-            Ok(Self { inner: Handle::new(py, builder, cache_capacity)? })
+            Ok(Self { inner: Handle::new(py, builder)? })
         }
 
         /// The trusted issuers, normalised.
@@ -465,9 +460,7 @@ class_pair! {
         /// Forgets every verified token (keys stay cached). Immediate, also on
         /// `AsyncValidator`.
         fn flush_token_cache(&self, py: Python<'_>) -> PyResult<()> {
-            let v = self.inner.get(py)?;
-            v.flush_token_cache();
-            v.hints().clear();
+            self.inner.get(py)?.flush_token_cache();
             Ok(())
         }
 
@@ -481,8 +474,8 @@ class_pair! {
             authorization: Option<&str>,
         ) -> PyResult<Option<Py<PyAny>>> {
             let v = self.inner.get(py)?;
-            let hint = authorization.map(|h| key(&[h]));
-            match immediate(py, &v, hint, |v| v.authenticate_cached(authorization)) {
+            let needs_check = |v: &Validator| v.authorization_needs_signature_check(authorization);
+            match immediate(py, &v, needs_check, |v| v.authenticate_cached(authorization)) {
                 Some(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
                 None => Ok(None),
             }
@@ -502,7 +495,8 @@ class_pair! {
         /// Verifies `token` and returns its claims; keys are fetched first when none are cached,
         /// their TTL has passed, or the token names an unknown `kid`.
         fn validate(py, v, token: &str) -> claims {
-            route(&v, Some(key(&[token])), Secret::new(token.to_owned()), |v, t| {
+            let needs_check = |v: &Validator| v.needs_signature_check(token);
+            route(&v, needs_check, Secret::new(token.to_owned()), |v, t| {
                 v.validate_attempt(t.expose())
             })
         }
@@ -519,7 +513,8 @@ class_pair! {
         #[pyo3(signature = (authorization))]
         fn authenticate(py, v, authorization: Option<&str>) -> claims {
             let header = authorization.map(|h| Secret::new(h.to_owned()));
-            route(&v, authorization.map(|h| key(&[h])), header, |v, h| {
+            let needs_check = |v: &Validator| v.authorization_needs_signature_check(authorization);
+            route(&v, needs_check, header, |v, h| {
                 v.authenticate_attempt(h.as_ref().map(Secret::expose))
             })
         }
@@ -535,7 +530,8 @@ class_pair! {
                 mesh_id.to_owned(),
                 destination_url.map(str::to_owned),
             );
-            route(&v, Some(key(&[token])), args, |v, (t, m, d)| {
+            let needs_check = |v: &Validator| v.needs_signature_check(token);
+            route(&v, needs_check, args, |v, (t, m, d)| {
                 v.verify_mesh_token_attempt(t.expose(), m, d.as_deref())
             })
         }

@@ -9,9 +9,10 @@
 //! is a chance for another thread to take the GIL for its switch interval). So each call is
 //! routed ([`Step`]):
 //!
-//! - **a token this object verified twice before** ([`Hints`]: the core's verified-token cache,
-//!   which keeps a token from its second verification on, should answer) → the core's step on
-//!   the calling thread with the GIL held, as before;
+//! - **a token the core answers without a signature check** (the core's
+//!   `needs_signature_check` says `false`: its verified-token cache remembers the token and the
+//!   key set is current, or the token/header is refused at once) → the core's step on the
+//!   calling thread with the GIL held, as before;
 //! - **anything else** (a signature to check, a token to refuse, keys to fetch) → the same
 //!   core step ([`Job`]) with the GIL released (`Validator`: `py.detach`), or on the module's
 //!   tokio runtime (`AsyncValidator`: the awaitable completes on its event loop, see
@@ -19,9 +20,9 @@
 //!
 //! Either way the core does all the work (decode, issuer, keys, signature, claims, the cache
 //! insert), so a token verified off the calling thread is cached like one verified on it and
-//! every answer and error is the same. A hint is only a routing decision: a stale one (the
-//! cache was flushed by key rotation, the entry aged out) costs one check with the GIL held,
-//! never a different answer; a missing one costs one release (or one hop).
+//! every answer and error is the same. `needs_signature_check` (a hash and a look-up; nothing
+//! verified or counted) is only a routing decision: an entry evicted between it and the step
+//! costs one check with the GIL held, never a different answer.
 //!
 //! The asyncio completions are batched per event loop ([`LoopQueue`]): a runtime thread that
 //! finishes a check queues the answer and wakes the loop with one `call_soon_threadsafe` only
@@ -36,8 +37,7 @@
 //! cache hits too), for `bench/throughput.py` and the tests.
 
 use std::cell::RefCell;
-use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyValueError;
@@ -69,9 +69,10 @@ fn mode_name(mode: u8) -> &'static str {
 
 guarded! {
     /// `_native._set_verify_offload(mode)`: where signature checks run. `"auto"` (default): a
-    /// token verified twice before with the GIL held, any other check with the GIL released
-    /// (`Validator`) or on a runbeam thread (`AsyncValidator`); `"inline"`: every check on
-    /// the calling thread with the GIL held; `"always"`: every call off it, cache hits too.
+    /// token the core's cache answers (`needs_signature_check` is `false`) with the GIL held,
+    /// any other check with the GIL released (`Validator`) or on a runbeam thread
+    /// (`AsyncValidator`); `"inline"`: every check on the calling thread with the GIL held;
+    /// `"always"`: every call off it, cache hits too.
     /// Returns the previous mode. For the benchmarks and tests, not part of the public API.
     #[pyfunction(name = "_set_verify_offload")]
     pub fn set_verify_offload(mode: &str) -> PyResult<&'static str> {
@@ -101,173 +102,10 @@ guarded! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Hints.
-
-/// Slots per bucket: eight `u64`, one cache line.
-const WAYS: usize = 8;
-/// At most this many slots (512 KiB) however large the cache.
-const MAX_SLOTS: usize = 1 << 16;
-
-/// The tokens (or `Authorization` values) an object verified, by a 64-bit fingerprint: where
-/// its next validation should be answered from the core's cache, with the GIL held. The core
-/// keeps a token's claims from its second verification on (a one-off token is never cached),
-/// so a fingerprint is first recorded as "verified once" and becomes a hint on the second
-/// success. A set-associative table of atomics (buckets of eight slots, a full bucket
-/// overwrites one), so it needs no lock and never grows: about as many slots as the core's
-/// cache holds tokens. Not a security decision: a fingerprint that collides, or one
-/// overwritten, only changes where a check runs.
-pub(crate) struct Hints {
-    slots: Box<[AtomicU64]>,
-}
-
-/// The low bit of a slot: the fingerprint (whose low bit is 0) was verified once.
-const ONCE: u64 = 1;
-
-impl Hints {
-    /// Hints for an object whose core caches `capacity` verified tokens (0: none, so no hint
-    /// is kept and every check is routed off).
-    pub(crate) fn new(capacity: usize) -> Arc<Hints> {
-        let slots = if capacity == 0 {
-            0
-        } else {
-            capacity
-                .clamp(WAYS, MAX_SLOTS)
-                .next_power_of_two()
-                .min(MAX_SLOTS)
-        };
-        Arc::new(Hints {
-            slots: (0..slots).map(|_| AtomicU64::new(0)).collect(),
-        })
-    }
-
-    fn bucket(&self, key: u64) -> &[AtomicU64] {
-        let buckets = self.slots.len() / WAYS;
-        // `buckets` is a power of two; bits above the flag bit pick the bucket.
-        let start = ((key >> 1) as usize & (buckets - 1)) * WAYS;
-        self.slots.get(start..start + WAYS).unwrap_or(&[])
-    }
-
-    fn contains(&self, key: u64) -> bool {
-        !self.slots.is_empty()
-            && self
-                .bucket(key)
-                .iter()
-                .any(|s| s.load(Ordering::Relaxed) == key)
-    }
-
-    /// Records a success for `key`: "verified once" the first time, a hint the second.
-    fn insert(&self, key: u64) {
-        if self.slots.is_empty() {
-            return;
-        }
-        let bucket = self.bucket(key);
-        let mut free = None;
-        for slot in bucket {
-            match slot.load(Ordering::Relaxed) {
-                k if k == key => return,
-                k if k == key | ONCE => {
-                    slot.store(key, Ordering::Relaxed);
-                    return;
-                }
-                0 if free.is_none() => free = Some(slot),
-                _ => {}
-            }
-        }
-        // A full bucket: overwrite the slot the key's high bits pick.
-        let slot = free.or_else(|| bucket.get((key >> 61) as usize));
-        if let Some(slot) = slot {
-            slot.store(key | ONCE, Ordering::Relaxed);
-        }
-    }
-
-    /// Forgets every hint (`flush_token_cache`).
-    pub(crate) fn clear(&self) {
-        for slot in &*self.slots {
-            slot.store(0, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A fast 64-bit fingerprint of `parts` (eight bytes at a time, multiply and rotate; tens of
-/// nanoseconds for a JWT, against a SHA-256's few hundred), its low bit 0 and never 0.
-pub(crate) fn key(parts: &[&str]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h: u64 = 0;
-    for part in parts {
-        let bytes = part.as_bytes();
-        h = (h ^ (bytes.len() as u64)).wrapping_mul(K);
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            h = (h ^ u64::from_le_bytes(word))
-                .wrapping_mul(K)
-                .rotate_left(29);
-        }
-        let rest = chunks.remainder();
-        let mut tail = [0u8; 8];
-        if let Some(dst) = tail.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
-    }
-    // The low bit is the "verified once" flag of a slot; 0 is an empty slot.
-    ((h ^ (h >> 32)) & !ONCE).max(2)
-}
-
-/// A core object and the hints of the Python object holding it; dereferences to the core
-/// object. Built together in [`crate::fork::ForkSafe`], so a forked child starts with both
-/// empty.
-#[derive(Clone)]
-pub(crate) struct Hinted<T> {
-    value: T,
-    hints: Arc<Hints>,
-}
-
-impl<T> Hinted<T> {
-    /// `value` with empty hints for a cache of `capacity` tokens.
-    pub(crate) fn new(value: T, capacity: usize) -> Hinted<T> {
-        Hinted {
-            value,
-            hints: Hints::new(capacity),
-        }
-    }
-
-    /// The hints (for `flush_token_cache`).
-    pub(crate) fn hints(&self) -> &Hints {
-        &self.hints
-    }
-}
-
-impl<T> Deref for Hinted<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Routing.
 
-/// The hint a successful answer records (`None`: nothing to record).
-pub(crate) struct Remember(Option<(Arc<Hints>, u64)>);
-
-impl Remember {
-    /// Records the hint: the core's cache holds the answer now.
-    pub(crate) fn done(self) {
-        if let Some((hints, key)) = self.0 {
-            hints.insert(key);
-        }
-    }
-}
-
-/// A verification routed off the calling thread: the core's whole step (owning what it uses),
-/// and the hint to record when it succeeds.
-pub(crate) struct Job<T> {
-    pub(crate) work: Box<dyn FnOnce() -> Attempt<T> + Send>,
-    pub(crate) remember: Remember,
-}
+/// A verification routed off the calling thread: the core's whole step, owning what it uses.
+pub(crate) type Job<T> = Box<dyn FnOnce() -> Attempt<T> + Send>;
 
 /// How a call of a sync/async pair is answered: the core's step taken on the calling thread
 /// with the GIL held, or a [`Job`] for its flavor to run off it.
@@ -284,22 +122,24 @@ impl<T> From<Attempt<T>> for Step<T> {
     }
 }
 
-/// Whether a call for `key` is answered on the calling thread with the GIL held.
-fn stays(hints: &Hints, key: Option<u64>) -> bool {
+/// Whether a call is answered on the calling thread with the GIL held: in `"auto"` mode,
+/// when the core says no signature check is needed (`needs_check`: one of the core's
+/// `…needs_signature_check` calls, asked only in that mode).
+fn stays(needs_check: impl FnOnce() -> bool) -> bool {
     match MODE.load(Ordering::Relaxed) {
         INLINE => true,
         ALWAYS => false,
-        // No key (no `Authorization` header): the answer is an error known at once.
-        _ => key.is_none_or(|k| hints.contains(k)),
+        _ => !needs_check(),
     }
 }
 
-/// Routes one verification of `object` (a [`Hinted`] core object): `step(object)` taken here
-/// when `key` (see [`key`]) is hinted, else a [`Job`] doing the same step on a clone of the
-/// object with what `owned` copied of the arguments.
+/// Routes one verification of `object`: `step(object)` taken here when `needs_check(object)`
+/// (the core's `…needs_signature_check` for the call's token) says the core's cache answers,
+/// else a [`Job`] doing the same step on a clone of the object with what the caller copied of
+/// the arguments (`args`).
 pub(crate) fn route<T, O, A>(
-    object: &Hinted<O>,
-    key: Option<u64>,
+    object: &O,
+    needs_check: impl FnOnce(&O) -> bool,
     args: A,
     step: fn(&O, &A) -> Attempt<T>,
 ) -> Step<T>
@@ -308,22 +148,19 @@ where
     A: Send + 'static,
     T: 'static,
 {
-    if stays(&object.hints, key) {
-        return Step::Now(step(&object.value, &args));
+    if stays(|| needs_check(object)) {
+        return Step::Now(step(object, &args));
     }
-    let value = object.value.clone();
-    Step::Off(Job {
-        work: Box::new(move || step(&value, &args)),
-        remember: Remember(key.map(|k| (Arc::clone(&object.hints), k))),
-    })
+    let value = object.clone();
+    Step::Off(Box::new(move || step(&value, &args)))
 }
 
-/// An immediate (`…_cached`) verification: `f` with the GIL held when `key` is hinted, else
-/// with the GIL released; the hint recorded when it answers with claims.
+/// An immediate (`…_cached`) verification: `f` with the GIL held when `needs_check(object)`
+/// says the core's cache answers, else with the GIL released.
 pub(crate) fn immediate<O, T, E>(
     py: Python<'_>,
-    object: &Hinted<O>,
-    key: Option<u64>,
+    object: &O,
+    needs_check: impl FnOnce(&O) -> bool,
     f: impl FnOnce(&O) -> Option<Result<T, E>> + Send,
 ) -> Option<Result<T, E>>
 where
@@ -331,15 +168,10 @@ where
     T: Send,
     E: Send,
 {
-    if stays(&object.hints, key) {
-        return f(&object.value);
+    if stays(|| needs_check(object)) {
+        return f(object);
     }
-    let value = &object.value;
-    let answer = py.detach(move || f(value));
-    if let (Some(Ok(_)), Some(k)) = (&answer, key) {
-        object.hints.insert(k);
-    }
-    answer
+    py.detach(move || f(object))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -500,11 +332,10 @@ where
     let (event_loop, future) = new_future(py)?;
     let queue = LoopQueue::of(&event_loop);
     let future_ref = Arc::new(future.clone().unbind());
-    let Job { work, remember } = job;
+    let work = job;
     let answer = move |result: runbeam_core::Result<T>| -> Complete {
         Box::new(move |py| {
             let value = result.or_raise(py)?;
-            remember.done();
             guard::result(function, || conv(py, value))
         })
     };

@@ -32,7 +32,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 use runbeam_core::Secret;
 use runbeam_core::config::MeshConfig;
-use runbeam_core::jwt::{DEFAULT_CACHE_CAPACITY, ValidatorBuilder};
+use runbeam_core::jwt::ValidatorBuilder;
 use runbeam_core::resolve::{
     DEFAULT_MAX_STALE, DEFAULT_MESH_TOKEN_CAPACITY, DEFAULT_MESH_TOKEN_MARGIN, IssuedMeshToken,
     Resolution, Resolver, ResolverStats, check_mesh_token_capacity,
@@ -46,7 +46,7 @@ use crate::errors::OrRaise;
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
 use crate::jwt::{claims, validator_settings};
-use crate::offload::{Hinted, immediate, key, route};
+use crate::offload::{immediate, route};
 use crate::pair::class_pair;
 use crate::reference::{PyReference, text_arg};
 use crate::runtime::attempt_now;
@@ -280,7 +280,7 @@ struct Handle {
     /// A copy of the configuration in use, to rebuild the resolver in a forked child; kept up
     /// to date by `reload` and by watchers (after each applied change).
     config: Arc<Mutex<MeshConfig>>,
-    resolver: ForkSafe<Hinted<Resolver>>,
+    resolver: ForkSafe<Resolver>,
 }
 
 impl Handle {
@@ -312,7 +312,7 @@ impl Handle {
         Ok(Handle {
             setup,
             config: Arc::new(Mutex::new(config)),
-            resolver: ForkSafe::new(Hinted::new(resolver, DEFAULT_CACHE_CAPACITY)),
+            resolver: ForkSafe::new(resolver),
         })
     }
 
@@ -324,13 +324,9 @@ impl Handle {
             .clone()
     }
 
-    /// The resolver of this process, with the hints of its mesh-token checks
-    /// ([`crate::offload`]; its mesh validators cache as many tokens as a default `Validator`).
-    fn get(&self, py: Python<'_>) -> PyResult<Hinted<Resolver>> {
-        self.resolver.get(|| {
-            let resolver = self.setup.build(py, self.config())?;
-            Ok(Hinted::new(resolver, DEFAULT_CACHE_CAPACITY))
-        })
+    /// The resolver of this process.
+    fn get(&self, py: Python<'_>) -> PyResult<Resolver> {
+        self.resolver.get(|| self.setup.build(py, self.config()))
     }
 
     fn reload(&self, py: Python<'_>, config: MeshConfig) -> PyResult<()> {
@@ -471,8 +467,9 @@ class_pair! {
             served_url: Option<&str>,
         ) -> PyResult<Option<Py<PyAny>>> {
             let r = self.inner.get(py)?;
-            let hint = authorization.map(|h| key(&[h, mesh]));
-            match immediate(py, &r, hint, |r| {
+            let needs_check =
+                |r: &Resolver| r.mesh_request_needs_signature_check(authorization, mesh);
+            match immediate(py, &r, needs_check, |r| {
                 r.verify_mesh_request_cached(authorization, mesh, served_url)
             }) {
                 Some(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
@@ -612,7 +609,8 @@ class_pair! {
                 mesh.to_owned(),
                 destination_url.map(str::to_owned),
             );
-            route(&r, Some(key(&[token, mesh])), args, |r, (t, m, d)| {
+            let needs_check = |r: &Resolver| r.mesh_token_needs_signature_check(token, mesh);
+            route(&r, needs_check, args, |r, (t, m, d)| {
                 r.verify_mesh_token_attempt(t.expose(), m, d.as_deref())
             })
         }
@@ -643,7 +641,9 @@ class_pair! {
                 mesh.to_owned(),
                 served_url.map(str::to_owned),
             );
-            route(&r, authorization.map(|h| key(&[h, mesh])), args, |r, (h, m, u)| {
+            let needs_check =
+                |r: &Resolver| r.mesh_request_needs_signature_check(authorization, mesh);
+            route(&r, needs_check, args, |r, (h, m, u)| {
                 r.verify_mesh_request_attempt(h.as_ref().map(Secret::expose), m, u.as_deref())
             })
         }

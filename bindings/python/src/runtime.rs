@@ -362,12 +362,10 @@ impl Flavor for Blocking {
         T: Send + 'static,
         C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
     {
-        let Job { work, remember } = job;
-        let value = match py.detach(work) {
+        let value = match py.detach(job) {
             Attempt::Ready(answer) => answer.or_raise(py)?,
             Attempt::Pending(fut) => block(py, function, fut)?,
         };
-        remember.done();
         conv(py, value)
     }
 }

@@ -1,7 +1,8 @@
 """Where a signature check runs (runbeam/src/offload.rs): off the GIL holder, same answers.
 
-A token a validator verified before is answered on the calling thread with the GIL held; any
-other check runs with the GIL released (``Validator``) or on a runbeam thread
+A token the core answers without a signature check (its ``needs_signature_check``: a token its
+cache remembers, a refusal known at once) is answered on the calling thread with the GIL held;
+any other check runs with the GIL released (``Validator``) or on a runbeam thread
 (``AsyncValidator``, the awaitable completed on its loop). These tests prove that the routing
 changes nothing a caller sees (answers, errors, cache, cancellation) and that other Python
 code runs while checks are in flight. ``_native._set_verify_offload`` switches the routing
@@ -288,3 +289,81 @@ def test_verify_mesh_token_refuses_alike_in_every_route(cloud: Cloud):
         validator.refresh_keys()
         answers.add(outcome(lambda: validator.verify_mesh_token("not.a.token", "mesh-1")))
     assert len(answers) == 1 and next(iter(answers))[0] == "JwtInvalidError"
+
+
+def test_what_the_core_answers_without_a_check_stays_on_the_loop(cloud: Cloud):
+    """The core's `needs_signature_check` decides: a refusal known at once and a token its
+    cache remembers (whichever form verified it) are already completed awaitables; a token
+    seen once, or any token with the cache off, is checked off the loop."""
+    token = mint_many(cloud, 1)[0]
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)])
+    uncached = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)], cache_capacity=0)
+
+    async def main() -> None:
+        await validator.refresh_keys()
+        await uncached.refresh_keys()
+        for refused in (validator.authenticate(None), validator.authenticate("Basic abc"),
+                        validator.validate("x" * (64 * 1024))):
+            assert refused.done(), "refused at once, on the loop"
+            assert isinstance(refused.exception(), runbeam.RunbeamError)
+
+        first = validator.validate(token)
+        assert not first.done(), "a new token is checked off the loop"
+        await first
+        second = validator.authenticate(f"Bearer {token}")
+        assert not second.done(), "the cache keeps a token from its second verification"
+        await second
+        for form in (validator.validate(token), validator.authenticate(f"bearer {token}")):
+            assert form.done(), "remembered by the core, whichever form verified it"
+            assert form.result().jti == jti(token)
+
+        for _ in range(3):
+            pending = uncached.validate(token)
+            assert not pending.done(), "no cache: every check off the loop"
+            assert (await pending).jti == jti(token)
+
+    asyncio.run(main())
+
+
+def test_the_resolver_asks_the_core_too():
+    """`AsyncResolver`'s mesh-token checks: an unknown mesh and a missing header are refused at
+    once; a token the mesh's verifier remembers is answered at once, by either form."""
+    secret = 'jwt_secret = "lab-mesh-secret-of-at-least-32-bytes-0123456789"'
+    mesh = f"""
+[pipelines.p.mesh.egress.out]
+mode = "mesh"
+
+[pipelines.p.mesh.ingress.results]
+urls = ["https://results.lab.example.com"]
+mode = "mesh"
+
+[mesh.lab]
+type = "http"
+provider = "local"
+id = "lab-mesh"
+egress = ["out"]
+ingress = ["results"]
+{secret}
+"""
+    config = runbeam.MeshConfig.from_toml(mesh)
+
+    def make(cls: Any) -> Any:
+        manager = runbeam.TokenManager("gw-1", runbeam.MemoryTokenStore(), "http://127.0.0.1:9")
+        return cls(config, "http://127.0.0.1:9", manager)
+
+    token = make(runbeam.Resolver).mesh_token("lab", "https://results.lab.example.com/in").token
+    resolver = make(runbeam.AsyncResolver)
+
+    async def main() -> None:
+        for refused in (resolver.verify_mesh_token(token, "nowhere"),
+                        resolver.verify_mesh_request(None, "lab")):
+            assert refused.done(), "refused at once, on the loop"
+            assert isinstance(refused.exception(), runbeam.RunbeamError)
+        for _ in range(2):
+            await resolver.verify_mesh_token(token, "lab")
+        for form in (resolver.verify_mesh_token(token, "lab"),
+                     resolver.verify_mesh_request(f"Bearer {token}", "lab")):
+            assert form.done(), "remembered by the mesh's verifier"
+            assert form.result().get("mesh_id") == "lab-mesh"
+
+    asyncio.run(main())

@@ -2016,9 +2016,10 @@ def _set_verify_releases_gil(enabled: bool) -> bool:
 
 def _set_verify_offload(mode: str) -> str:
     """`_native._set_verify_offload(mode)`: where signature checks run. `"auto"` (default): a
-    token verified twice before with the GIL held, any other check with the GIL released
-    (`Validator`) or on a runbeam thread (`AsyncValidator`); `"inline"`: every check on
-    the calling thread with the GIL held; `"always"`: every call off it, cache hits too.
+    token the core's cache answers (`needs_signature_check` is `false`) with the GIL held,
+    any other check with the GIL released (`Validator`) or on a runbeam thread
+    (`AsyncValidator`); `"inline"`: every check on the calling thread with the GIL held;
+    `"always"`: every call off it, cache hits too.
     Returns the previous mode. For the benchmarks and tests, not part of the public API.
     """
 
