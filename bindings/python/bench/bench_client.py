@@ -9,25 +9,18 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import runbeam
+from _common import devcloud_binary
 
 ROUNDS, CALLS = 11, 200
 REF = "runbeam.radiology-dept.ingress.name.dicomweb"
 BOB = "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def devcloud_binary() -> str:
-    default = ROOT / "target" / os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
-    return os.environ.get("RUNBEAM_DEVCLOUD", str(default / "debug" / "runbeam-devcloud"))
 
 
 def per_call_us(fn) -> float:

@@ -29,9 +29,7 @@ the steadier one; for the 2-thread rows CPU > wall shows the threads ran in para
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +38,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
+
+from _common import devcloud_binary, post, unb64  # this folder: before it leaves the path
 
 # This file is named jwt.py: keep its own folder off the path so that `import jwt` is PyJWT.
 _HERE = Path(__file__).resolve().parent
@@ -52,25 +52,7 @@ from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 import runbeam  # noqa: E402
 from runbeam import _native  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[3]
 EMAIL = "alice@radiology.example.com"
-
-
-def devcloud_binary() -> str:
-    default = ROOT / "target" / os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
-    return os.environ.get("RUNBEAM_DEVCLOUD", str(default / "debug" / "runbeam-devcloud"))
-
-
-def post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=300) as response:
-        return json.loads(response.read())
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def per_token_us(fn: Callable[[], None], n: int) -> Tuple[float, float]:

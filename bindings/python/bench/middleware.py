@@ -30,13 +30,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from typing import Annotated, Any, Awaitable, Callable, Dict, List, Tuple
 
 from fastapi import Depends, FastAPI
@@ -47,6 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import runbeam
+from _common import ROOT, devcloud_binary
 from runbeam.asgi import (
     CLAIMS_KEY,
     MESH_CLAIMS_KEY,
@@ -55,7 +54,6 @@ from runbeam.asgi import (
     user_claims,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "examples" / "config"
 BOB = "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
 BOB_EMAIL = "bob@analytics.example.com"
@@ -64,11 +62,6 @@ DICOMWEB = "runbeam.radiology-dept.ingress.name.dicomweb"
 PUBLIC_URL = "https://dicom.radiology.example.com"
 
 App = Callable[[Dict[str, Any], Any, Any], Awaitable[None]]
-
-
-def devcloud_binary() -> str:
-    default = ROOT / "target" / os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
-    return os.environ.get("RUNBEAM_DEVCLOUD", str(default / "debug" / "runbeam-devcloud"))
 
 
 def mint(url: str, **body: Any) -> str:

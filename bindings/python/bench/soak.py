@@ -27,27 +27,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from typing import Callable, List, Optional, Tuple, Type
 
 import runbeam
+from _common import ROOT, devcloud_binary
 
-ROOT = Path(__file__).resolve().parents[3]
 REF = "runbeam.radiology-dept.ingress.name.dicomweb"
 BOB = "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
 ALICE_EMAIL = "alice@radiology.example.com"
 WARM_UP = 10_000
 CHECKPOINT = 100_000
-
-
-def devcloud_binary() -> str:
-    default = ROOT / "target" / os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
-    return os.environ.get("RUNBEAM_DEVCLOUD", str(default / "debug" / "runbeam-devcloud"))
 
 
 def rss_mib() -> float:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import concurrent.futures
 import json
 import os
@@ -53,6 +52,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from _common import devcloud_binary, post, unb64  # this folder: before it leaves the path
+
 # bench/jwt.py sits next to this file: keep this folder off the path so that `import jwt` is PyJWT.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
@@ -64,26 +65,8 @@ from joserfc.jwk import RSAKey  # noqa: E402
 import runbeam  # noqa: E402
 from runbeam import _native  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[3]
 EMAIL = "alice@radiology.example.com"
 TASKS = 64
-
-
-def devcloud_binary() -> str:
-    default = ROOT / "target" / os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
-    return os.environ.get("RUNBEAM_DEVCLOUD", str(default / "debug" / "runbeam-devcloud"))
-
-
-def post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=300) as response:
-        return json.loads(response.read())
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def load() -> str:

@@ -1,0 +1,36 @@
+"""Helpers shared by the benchmarks in this folder (not a benchmark itself).
+
+The scripts are run as files (``python bindings/python/bench/<name>.py``), so this folder is
+on ``sys.path`` and they ``import _common`` directly. jwt.py and throughput.py import it before
+they take this folder off the path (so that ``import jwt`` there is PyJWT).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def devcloud_binary() -> str:
+    """``$RUNBEAM_DEVCLOUD``, or the debug runbeam-devcloud in target/ of the repository."""
+    default = ROOT / "target" / os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
+    return os.environ.get("RUNBEAM_DEVCLOUD", str(default / "debug" / "runbeam-devcloud"))
+
+
+def post(url: str, body: dict) -> dict:
+    """POSTs `body` as JSON to `url`, returns the JSON answer."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.loads(response.read())
+
+
+def unb64(text: str) -> bytes:
+    """Base64url without padding, decoded."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
