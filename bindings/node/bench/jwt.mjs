@@ -20,6 +20,7 @@ import { createVerifier } from 'fast-jwt'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 
 import { Validator } from '../index.mjs'
+import { median } from './stats.mjs'
 
 const require = createRequire(import.meta.url)
 const { startDevcloud } = require('../test/devcloud.cjs')
@@ -27,11 +28,6 @@ const { startDevcloud } = require('../test/devcloud.cjs')
 const DISTINCT = Number(process.env.JWT_BENCH_TOKENS ?? 10_000)
 const REPEATS = Number(process.env.JWT_BENCH_REPEATS ?? 100_000)
 const ROUNDS = Number(process.env.JWT_BENCH_ROUNDS ?? 7)
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 /** Wall-clock and CPU (user + system, this process) µs per token of one run of `round`, which
  * returns how many tokens it verified and when its clock started. CPU time is what to read on

@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 import { Client, MemoryTokenStore, MeshConfig, Resolver, TokenManager, Validator, setLogger, version } from '../index.mjs'
+import { quantile } from './stats.mjs'
 
 const require = createRequire(import.meta.url)
 const { startDevcloud, ALICE_EMAIL, BOB_SANCTUM, ANALYTICS_GW, DICOMWEB } = require('../test/devcloud.cjs')
@@ -39,13 +40,6 @@ const REPEATS = Number(values.repeats)
 const REPO = join(import.meta.dirname, '..', '..', '..')
 // Built at run time, as a reference read from a request would be (not internalized).
 const TEXT = ['runbeam', 'radiology-dept', 'ingress', 'name', 'dicomweb'].join('.')
-
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const at = (s.length - 1) * q
-  const lo = Math.floor(at)
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo)
-}
 
 const cloud = await startDevcloud()
 let sink = 0

@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util'
 import { Client, MemoryTokenStore, MeshConfig, Resolver, TokenManager, Validator, version } from '../index.mjs'
 import * as expressEdge from '../express.mjs'
 import * as fastifyEdge from '../fastify.mjs'
+import { quantile } from './stats.mjs'
 
 const require = createRequire(import.meta.url)
 const express = require('express')
@@ -52,13 +53,6 @@ const REPEATS = Number(values.repeats)
 
 const REPO = join(import.meta.dirname, '..', '..', '..')
 const BODY = { studies: 3 }
-
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const at = (s.length - 1) * q
-  const lo = Math.floor(at)
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo)
-}
 
 /** A Fastify app answering GET /studies, with `plugin` (and its options) registered, ready. */
 async function fastifyApp(plugin, options) {

@@ -15,6 +15,7 @@
 import { parseArgs } from 'node:util'
 
 import { Reference, version } from '@runbeam/sdk'
+import { median } from './stats.mjs'
 
 const TEXT = 'runbeam.acme-healthcare.ingress.name.fhir-api'
 const BUILT = ['runbeam', 'acme-healthcare', 'ingress', 'name', 'fhir-api'].join('.')
@@ -76,10 +77,6 @@ for (let r = 0; r < REPEATS; r++) {
   })
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 const medians = samples.map(median)
 
 console.log(`@runbeam/sdk ${version()}, Node ${process.version}, ${process.platform}-${process.arch}`)

@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 import { Client, MemoryTokenStore, MeshConfig, Reference, Resolver, TokenManager, version } from '../index.mjs'
+import { median } from './stats.mjs'
 
 const require = createRequire(import.meta.url)
 const { startDevcloud, BOB_SANCTUM, ANALYTICS_GW, DICOMWEB } = require('../test/devcloud.cjs')
@@ -38,11 +39,6 @@ const REPO = join(import.meta.dirname, '..', '..', '..')
 // Built at run time, as a reference read from a request or a file would be (not internalized).
 const TEXT = ['runbeam', 'radiology-dept', 'ingress', 'name', 'dicomweb'].join('.')
 const LOCAL = ['imaging', 'out'].join('-')
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 const cloud = await startDevcloud()
 let sink = 0

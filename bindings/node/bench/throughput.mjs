@@ -39,6 +39,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose'
 import jsonwebtoken from 'jsonwebtoken'
 
 import { Validator } from '../index.mjs'
+import { median } from './stats.mjs'
 
 const require = createRequire(import.meta.url)
 const { startDevcloud } = require('../test/devcloud.cjs')
@@ -47,11 +48,6 @@ const native = require('../native.js')
 const DISTINCT = Number(process.env.THROUGHPUT_TOKENS ?? 10_000)
 const ROUNDS = Number(process.env.THROUGHPUT_ROUNDS ?? 7)
 const IN_FLIGHT = Number(process.env.THROUGHPUT_IN_FLIGHT ?? 64)
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 let sink = 0
 
