@@ -33,40 +33,13 @@ static const char *tokens[TOKENS];
 static size_t lengths[TOKENS];
 static volatile size_t sink;
 
-static void die(const char *what) {
-    fprintf(stderr, "bench_jwt: %s: %s\n", what, runbeam_last_error_message());
-    devcloud_stop();
-    exit(1);
-}
+static _Noreturn void die(const char *what) { bench_die("bench_jwt", what); }
 
 static runbeam_validator *new_validator(void) {
-    runbeam_validator_config *cfg = NULL;
     runbeam_validator *v = NULL;
-    if (runbeam_validator_config_new(&cfg) != RUNBEAM_OK) die("config");
-    if (runbeam_validator_config_add_trusted_issuer(cfg, issuer) != RUNBEAM_OK) die("issuer");
-    if (runbeam_validator_new(cfg, &v) != RUNBEAM_OK) die("validator");
-    runbeam_validator_config_free(cfg);
-    if (runbeam_validator_refresh_keys(v) != RUNBEAM_OK) die("refresh_keys");
+    const char *failed = bench_validator_new(issuer, 0, 1, &v);
+    if (failed != NULL) die(failed);
     return v;
-}
-
-/* Mints TOKENS distinct tokens into `buffer`; `tokens[i]` point into it (NUL-terminated). */
-static void mint_tokens(char *buffer) {
-    char body[128];
-    snprintf(body, sizeof body, "{\"email\":\"alice@radiology.example.com\",\"count\":%d}", TOKENS);
-    if (dev_request("POST", "/_dev/jwt", body, buffer, RESPONSE_CAP) != 200) die("mint");
-    char *p = strstr(buffer, "\"tokens\":[");
-    if (p == NULL) die("no tokens in the answer");
-    p += strlen("\"tokens\":[");
-    for (int i = 0; i < TOKENS; i++) {
-        char *start = strchr(p, '"');
-        char *end = start ? strchr(start + 1, '"') : NULL;
-        if (end == NULL) die("truncated token list");
-        *end = '\0';
-        tokens[i] = start + 1;
-        lengths[i] = (size_t)(end - start - 1);
-        p = end + 1;
-    }
 }
 
 static void validate(runbeam_validator *v, const char *token, size_t len) {
@@ -96,10 +69,8 @@ static double round_repeated(runbeam_validator *v) {
 int main(int argc, char **argv) {
     int started = bench_devcloud_start(argc, argv);
     if (started != 0) return started;
-    snprintf(issuer, sizeof issuer, "%s/api", api_url);
-    char *buffer = malloc(RESPONSE_CAP);
-    if (buffer == NULL) die("malloc");
-    mint_tokens(buffer);
+    char *buffer = bench_mint_tokens("bench_jwt", issuer, sizeof issuer, RESPONSE_CAP, TOKENS,
+                                     tokens, lengths);
 
     runbeam_validator *warm = new_validator();
     validate(warm, tokens[0], lengths[0]);

@@ -134,22 +134,8 @@ int main(int argc, char **argv) {
         "[provider.runbeam]\napi = \"https://api.runbeam.io\"\ncache_ttl_secs = 3600\n\n"
         "[mesh.imaging-integration]\ntype = \"http3\"\nprovider = \"runbeam\"\n"
         "egress = [\"" REF "\"]\n";
-    runbeam_mesh_config *file = NULL, *config = NULL;
-    runbeam_client_config *cc = NULL;
-    runbeam_client *client = NULL;
-    runbeam_token_store *store = NULL;
-    runbeam_token_manager_config *mc = NULL;
     runbeam_token_manager *manager = NULL;
-    if (runbeam_mesh_config_from_toml(toml, &file) != RUNBEAM_OK ||
-        runbeam_mesh_config_with_provider_api(file, "runbeam", api_url, &config) != RUNBEAM_OK ||
-        runbeam_client_config_new(api_url, &cc) != RUNBEAM_OK ||
-        runbeam_client_new(cc, &client) != RUNBEAM_OK ||
-        runbeam_token_store_memory_new(&store) != RUNBEAM_OK ||
-        runbeam_token_manager_config_new("analytics-gw-1", &mc) != RUNBEAM_OK ||
-        runbeam_token_manager_config_set_api_url(mc, api_url) != RUNBEAM_OK ||
-        runbeam_token_manager_config_set_credential_token(mc, BOB) != RUNBEAM_OK ||
-        runbeam_token_manager_new(mc, store, &manager) != RUNBEAM_OK ||
-        runbeam_resolver_new(config, client, manager, NULL, &resolver) != RUNBEAM_OK)
+    if (bench_resolver_new(toml, strlen(toml), api_url, BOB, &manager, &resolver) != NULL)
         die("setup");
 
     /* Fill the cache (one request), and the peer's table with the same answer. */
@@ -185,12 +171,6 @@ int main(int argc, char **argv) {
 
     runbeam_resolver_free(resolver);
     runbeam_token_manager_free(manager);
-    runbeam_token_manager_config_free(mc);
-    runbeam_token_store_free(store);
-    runbeam_client_free(client);
-    runbeam_client_config_free(cc);
-    runbeam_mesh_config_free(config);
-    runbeam_mesh_config_free(file);
     devcloud_stop();
     return requests == 0 ? 0 : 1;
 }

@@ -42,42 +42,13 @@ static char issuer[300];
 static const char *tokens[TOKENS];
 static size_t lengths[TOKENS];
 
-static void die(const char *what) {
-    fprintf(stderr, "bench_threads: %s: %s\n", what, runbeam_last_error_message());
-    devcloud_stop();
-    exit(1);
-}
+static _Noreturn void die(const char *what) { bench_die("bench_threads", what); }
 
 static runbeam_validator *new_validator(void) {
-    runbeam_validator_config *cfg = NULL;
     runbeam_validator *v = NULL;
-    if (runbeam_validator_config_new(&cfg) != RUNBEAM_OK) die("config");
-    if (runbeam_validator_config_add_trusted_issuer(cfg, issuer) != RUNBEAM_OK) die("issuer");
-    if (runbeam_validator_config_set_cache_capacity(cfg, CACHE_CAPACITY) != RUNBEAM_OK)
-        die("cache capacity");
-    if (runbeam_validator_new(cfg, &v) != RUNBEAM_OK) die("validator");
-    runbeam_validator_config_free(cfg);
-    if (runbeam_validator_refresh_keys(v) != RUNBEAM_OK) die("refresh_keys");
+    const char *failed = bench_validator_new(issuer, CACHE_CAPACITY, 1, &v);
+    if (failed != NULL) die(failed);
     return v;
-}
-
-/* Mints TOKENS distinct tokens into `buffer`; `tokens[i]` point into it (NUL-terminated). */
-static void mint_tokens(char *buffer) {
-    char body[128];
-    snprintf(body, sizeof body, "{\"email\":\"alice@radiology.example.com\",\"count\":%d}", TOKENS);
-    if (dev_request("POST", "/_dev/jwt", body, buffer, RESPONSE_CAP) != 200) die("mint");
-    char *p = strstr(buffer, "\"tokens\":[");
-    if (p == NULL) die("no tokens in the answer");
-    p += strlen("\"tokens\":[");
-    for (int i = 0; i < TOKENS; i++) {
-        char *start = strchr(p, '"');
-        char *end = start ? strchr(start + 1, '"') : NULL;
-        if (end == NULL) die("truncated token list");
-        *end = '\0';
-        tokens[i] = start + 1;
-        lengths[i] = (size_t)(end - start - 1);
-        p = end + 1;
-    }
 }
 
 /* One worker's share: tokens [from, to) on `validator`, after every worker reached `barrier`. */
@@ -149,10 +120,8 @@ static struct figures round_threads(int threads) {
 int main(int argc, char **argv) {
     int started = bench_devcloud_start(argc, argv);
     if (started != 0) return started;
-    snprintf(issuer, sizeof issuer, "%s/api", api_url);
-    char *buffer = malloc(RESPONSE_CAP);
-    if (buffer == NULL) die("malloc");
-    mint_tokens(buffer);
+    char *buffer = bench_mint_tokens("bench_threads", issuer, sizeof issuer, RESPONSE_CAP, TOKENS,
+                                     tokens, lengths);
 
     round_threads(1); /* warm-up: page faults, the allocator's arenas, the CPU's caches */
     round_threads(THREADS);

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "runbeam.h"
+#include "../c/bench.h" /* static inline: only what is called is compiled in */
 
 #define BOB_SANCTUM "2|ai-dev-4b8e1d7c2a9f3e6b5c0d1a2b3c4d5e6f"
 
@@ -82,14 +83,8 @@ static char **lines(char *text, size_t *n) {
 static runbeam_validator *new_validator(const char *url, size_t capacity) {
     char issuer[512];
     snprintf(issuer, sizeof issuer, "%s/api", url);
-    runbeam_validator_config *cfg = NULL;
     runbeam_validator *v = NULL;
-    if (runbeam_validator_config_new(&cfg) != RUNBEAM_OK ||
-        runbeam_validator_config_add_trusted_issuer(cfg, issuer) != RUNBEAM_OK ||
-        (capacity > 0 && runbeam_validator_config_set_cache_capacity(cfg, capacity) != RUNBEAM_OK) ||
-        runbeam_validator_new(cfg, &v) != RUNBEAM_OK)
-        die("validator");
-    runbeam_validator_config_free(cfg);
+    if (bench_validator_new(issuer, capacity, 0, &v) != NULL) die("validator");
     return v;
 }
 
@@ -107,36 +102,20 @@ static runbeam_resolver *new_resolver(const char *url, const char *config_path,
                                       runbeam_token_manager **manager_out) {
     size_t len = 0;
     char *toml = slurp(config_path, &len);
-    runbeam_mesh_config *file = NULL, *config = NULL;
-    runbeam_client_config *cc = NULL;
-    runbeam_client *client = NULL;
-    runbeam_token_store *store = NULL;
-    runbeam_token_manager_config *mc = NULL;
     runbeam_token_manager *manager = NULL;
     runbeam_resolver *resolver = NULL;
-    if (runbeam_mesh_config_from_toml_len(toml, len, &file) != RUNBEAM_OK ||
-        runbeam_mesh_config_with_provider_api(file, "runbeam", url, &config) != RUNBEAM_OK)
-        die("configuration");
-    if (runbeam_client_config_new(url, &cc) != RUNBEAM_OK ||
-        runbeam_client_new(cc, &client) != RUNBEAM_OK)
-        die("client");
-    if (runbeam_token_store_memory_new(&store) != RUNBEAM_OK ||
-        runbeam_token_manager_config_new("analytics-gw-1", &mc) != RUNBEAM_OK ||
-        runbeam_token_manager_config_set_api_url(mc, url) != RUNBEAM_OK ||
-        runbeam_token_manager_config_set_credential_token(mc, BOB_SANCTUM) != RUNBEAM_OK ||
-        runbeam_token_manager_new(mc, store, &manager) != RUNBEAM_OK)
-        die("token manager");
-    if (runbeam_resolver_new(config, client, manager, NULL, &resolver) != RUNBEAM_OK)
-        die("resolver");
-    runbeam_token_manager_config_free(mc);
-    runbeam_token_store_free(store); /* the token manager and the resolver keep their own */
-    runbeam_client_free(client);
-    runbeam_client_config_free(cc);
-    runbeam_mesh_config_free(file);
-    runbeam_mesh_config_free(config);
+    const char *failed = bench_resolver_new(toml, len, url, BOB_SANCTUM, &manager, &resolver);
+    if (failed != NULL) die(failed);
     free(toml);
     *manager_out = manager;
     return resolver;
+}
+
+/* The cold-start timeline, one JSON line of CLOCK_REALTIME nanoseconds ("load" is "start": the
+ * dynamic loading happened before main). */
+static void print_timeline(long long start, long long construct, long long fetch, long long first) {
+    printf("{\"start\":%lld,\"load\":%lld,\"construct\":%lld,\"fetch\":%lld,\"first\":%lld}\n",
+           start, start, construct, fetch, first);
 }
 
 static void resolve(runbeam_resolver *resolver, const char *reference) {
@@ -156,8 +135,7 @@ int main(int argc, char **argv) {
         long long fetch = now_ns();
         validate(v, argv[3]);
         long long first = now_ns();
-        printf("{\"start\":%lld,\"load\":%lld,\"construct\":%lld,\"fetch\":%lld,\"first\":%lld}\n",
-               start, start, construct, fetch, first);
+        print_timeline(start, construct, fetch, first);
         runbeam_validator_free(v);
     } else if (strcmp(mode, "resolve") == 0 && argc == 5) {
         runbeam_token_manager *manager = NULL;
@@ -169,8 +147,7 @@ int main(int argc, char **argv) {
         long long fetch = now_ns();
         resolve(resolver, argv[4]);
         long long first = now_ns();
-        printf("{\"start\":%lld,\"load\":%lld,\"construct\":%lld,\"fetch\":%lld,\"first\":%lld}\n",
-               start, start, construct, fetch, first);
+        print_timeline(start, construct, fetch, first);
         runbeam_machine_token_free(machine);
         runbeam_resolver_free(resolver);
         runbeam_token_manager_free(manager);
