@@ -54,7 +54,10 @@ if [[ $what == all || $what == soak ]]; then
 fi
 if [[ $what == all || $what == c ]]; then
   echo "== C: benches/c/bench_reference.c, bench_client.c, bench_jwt.c, bench_resolver.c and bench_edge.c against the release librunbeam.a"
-  cargo build --release -p runbeam-ffi -p runbeam-devcloud --quiet
+  # make c-release: the LTO build of the C library that ships (cargo runs no LTO for runbeam-ffi
+  # built with its rlib crate type).
+  make --no-print-directory c-release > /dev/null
+  cargo build --release -p runbeam-devcloud --quiet
   mkdir -p build/bench
   gcc -std=c11 -O2 -Iinclude benches/c/bench_reference.c "$REL/librunbeam.a" -lpthread -ldl -lm \
     -o build/bench/bench_reference
