@@ -34,3 +34,14 @@ def post(url: str, body: dict) -> dict:
 def unb64(text: str) -> bytes:
     """Base64url without padding, decoded."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def distinct_tokens(url: str, email: str, n: int) -> tuple[list[str], dict]:
+    """`n` distinct RS256 tokens minted by the devcloud at `url`, and the JWK that signed them
+    (from its JWKS), for the peers' verifiers."""
+    tokens: list[str] = post(f"{url}/_dev/jwt", {"email": email, "count": n})["tokens"]
+    assert len(set(tokens)) == n, "tokens must be distinct"
+    kid = json.loads(unb64(tokens[0].split(".")[0]))["kid"]
+    with urllib.request.urlopen(f"{url}/api/.well-known/jwks.json", timeout=10) as r:
+        jwk = next(k for k in json.loads(r.read())["keys"] if k["kid"] == kid)
+    return tokens, jwk

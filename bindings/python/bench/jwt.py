@@ -29,17 +29,15 @@ the steadier one; for the 2-thread rows CPU > wall shows the threads ran in para
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
-from _common import devcloud_binary, post, unb64  # this folder: before it leaves the path
+from _common import devcloud_binary, distinct_tokens, unb64  # this folder: before it leaves the path
 
 # This file is named jwt.py: keep its own folder off the path so that `import jwt` is PyJWT.
 _HERE = Path(__file__).resolve().parent
@@ -79,14 +77,10 @@ def main() -> int:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         issuer = f"{url}/api"
-        tokens: List[str] = post(f"{url}/_dev/jwt", {"email": EMAIL, "count": n})["tokens"]
-        assert len(set(tokens)) == n, "tokens must be distinct"
+        tokens, jwk = distinct_tokens(url, EMAIL, n)
         repeated = tokens[0]
 
         # PyJWT's key: loaded once from the same JWKS, as an object.
-        kid = json.loads(unb64(tokens[0].split(".")[0]))["kid"]
-        with urllib.request.urlopen(f"{issuer}/.well-known/jwks.json", timeout=10) as r:
-            jwk = next(k for k in json.loads(r.read())["keys"] if k["kid"] == kid)
         public_key = pyjwt.PyJWK(jwk, algorithm="RS256").key
         options = {"require": ["exp", "iss"]}
 

@@ -41,18 +41,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import json
 import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from _common import devcloud_binary, post, unb64  # this folder: before it leaves the path
+from _common import devcloud_binary, distinct_tokens  # this folder: before it leaves the path
 
 # bench/jwt.py sits next to this file: keep this folder off the path so that `import jwt` is PyJWT.
 _HERE = Path(__file__).resolve().parent
@@ -249,12 +247,8 @@ def main() -> int:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         issuer = f"{url}/api"
-        tokens: List[str] = post(f"{url}/_dev/jwt", {"email": EMAIL, "count": n})["tokens"]
-        assert len(set(tokens)) == n, "tokens must be distinct"
+        tokens, jwk = distinct_tokens(url, EMAIL, n)
 
-        kid = json.loads(unb64(tokens[0].split(".")[0]))["kid"]
-        with urllib.request.urlopen(f"{issuer}/.well-known/jwks.json", timeout=10) as r:
-            jwk = next(k for k in json.loads(r.read())["keys"] if k["kid"] == kid)
         public_key = pyjwt.PyJWK(jwk, algorithm="RS256").key
         options = {"require": ["exp", "iss"]}
         jose_key = RSAKey.import_key(jwk)
