@@ -13,13 +13,13 @@
 // rounds after one warm-up round, the cases taking turns within each round. Set
 // RUNBEAM_DEVCLOUD to the devcloud binary (default: the debug build in target/).
 
-import { createPublicKey } from 'node:crypto'
 import { createRequire } from 'node:module'
 
 import { createVerifier } from 'fast-jwt'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 
 import { Validator } from '../index.mjs'
+import { distinctTokens } from './fixture.mjs'
 import { median } from './stats.mjs'
 
 const require = createRequire(import.meta.url)
@@ -66,17 +66,8 @@ async function measure(cases) {
 const cloud = await startDevcloud()
 let sink = 0
 try {
-  const issuer = `${cloud.url}/api`
-  const res = await fetch(`${cloud.url}/_dev/jwt`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'alice@radiology.example.com', count: DISTINCT, ttl_secs: 86400 }),
-  })
-  if (!res.ok) throw new Error(`POST /_dev/jwt: ${res.status} ${await res.text()}`)
-  const { tokens } = await res.json()
+  const { issuer, tokens, jwks, pem } = await distinctTokens(cloud, DISTINCT)
   const one = tokens[0]
-  const jwks = await (await fetch(`${issuer}/.well-known/jwks.json`)).json()
-  const pem = createPublicKey({ key: jwks.keys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' })
   const joseOptions = { issuer, algorithms: ['RS256'] }
   const fastOptions = { key: pem, algorithms: ['RS256'], allowedIss: issuer }
 

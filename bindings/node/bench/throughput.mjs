@@ -28,7 +28,6 @@
 // machine's load average is printed before and after: on a shared machine read the ratios.
 // Set RUNBEAM_DEVCLOUD to the devcloud binary (default: the debug build in target/).
 
-import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism, loadavg } from 'node:os'
@@ -39,6 +38,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose'
 import jsonwebtoken from 'jsonwebtoken'
 
 import { Validator } from '../index.mjs'
+import { distinctTokens } from './fixture.mjs'
 import { median } from './stats.mjs'
 
 const require = createRequire(import.meta.url)
@@ -95,17 +95,7 @@ function sync(tokens, verify) {
 
 const cloud = await startDevcloud()
 try {
-  const issuer = `${cloud.url}/api`
-  const res = await fetch(`${cloud.url}/_dev/jwt`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'alice@radiology.example.com', count: DISTINCT, ttl_secs: 86400 }),
-  })
-  if (!res.ok) throw new Error(`POST /_dev/jwt: ${res.status} ${await res.text()}`)
-  const { tokens } = await res.json()
-  const jwks = await (await fetch(`${issuer}/.well-known/jwks.json`)).json()
-  const publicKey = createPublicKey({ key: jwks.keys[0], format: 'jwk' })
-  const pem = publicKey.export({ type: 'spki', format: 'pem' })
+  const { issuer, tokens, jwks, publicKey, pem } = await distinctTokens(cloud, DISTINCT)
   const joseOptions = { issuer, algorithms: ['RS256'] }
   const fastOptions = { key: pem, algorithms: ['RS256'], allowedIss: issuer }
   const jwtOptions = { algorithms: ['RS256'], issuer }
