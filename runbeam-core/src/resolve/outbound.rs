@@ -1,6 +1,7 @@
 //! Requests across the mesh: the outbound side (resolve a reference, obtain the mesh token,
 //! build the URL and headers) and the inbound checks a middleware makes, as one step each.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,7 +20,8 @@ use crate::reference::Reference;
 /// followed by the request path) and the `Authorization` header carrying the mesh token.
 /// Made by [`Resolver::outbound`]; the host sends it with its own HTTP client.
 ///
-/// `Debug` redacts the header; it has no JSON form.
+/// `Debug` redacts the header and the URL's query and fragment (a caller's query may carry a
+/// credential of its own); it has no JSON form.
 #[derive(Clone)]
 pub struct Outbound {
     url: String,
@@ -78,13 +80,22 @@ impl Outbound {
 impl fmt::Debug for Outbound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Outbound")
-            .field("url", &self.url)
+            .field("url", &without_query(&self.url))
             .field("authorization", &"Bearer ***")
             .field("mesh", &self.mesh)
             .field("reference", &self.reference)
             .field("stale", &self.stale)
             .field("token_expires_at", &self.expires_at)
             .finish()
+    }
+}
+
+/// `url` with its query and fragment replaced by `?…` (for `Debug`): the caller's path and
+/// query are request data and may hold a credential of their own.
+fn without_query(url: &str) -> Cow<'_, str> {
+    match url.find(['?', '#']) {
+        Some(at) => Cow::Owned(format!("{}?…", url.get(..at).unwrap_or_default())),
+        None => Cow::Borrowed(url),
     }
 }
 
@@ -278,5 +289,41 @@ impl Validator {
             Ok(token) => self.validate_cached(token),
             Err(e) => Some(Err(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbound(url: &str) -> Outbound {
+        Outbound {
+            url: url.to_owned(),
+            authorization: Secret::new("Bearer mesh.token.value".to_owned()),
+            base_url: "https://fhir.example".to_owned(),
+            mesh: "acme".to_owned(),
+            reference: "runbeam.acme.ingress.name.fhir-api".to_owned(),
+            stale: false,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_header_and_the_query() {
+        let shown = format!(
+            "{:?}",
+            outbound("https://fhir.example/Patient?api_key=s3cr3t#frag")
+        );
+        assert!(shown.contains("https://fhir.example/Patient?…"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("frag"),
+            "{shown}"
+        );
+        assert!(!shown.contains("mesh.token.value"), "{shown}");
+        let plain = format!("{:?}", outbound("https://fhir.example/Patient/1"));
+        assert!(
+            plain.contains("\"https://fhir.example/Patient/1\""),
+            "{plain}"
+        );
     }
 }
