@@ -329,6 +329,28 @@ impl LocalMesh {
             && !(self.cache.enabled() && self.cache.get(&TokenKey::of(token)).is_some())
     }
 
+    /// `verify`'s answer when it needs no signature check (a remembered token, or one refused
+    /// for its size), from one hash and one look-up; `None` when `verify` would check a
+    /// signature. See `Validator::validate_if_remembered`.
+    pub(crate) fn verify_if_remembered(
+        &self,
+        token: &str,
+        destination: Option<&str>,
+    ) -> Option<Result<Arc<Claims>>> {
+        if let Err(e) = check_token_size(token.len()) {
+            return Some(Err(e));
+        }
+        if !self.cache.enabled() {
+            return None;
+        }
+        let entry = self.cache.get(&TokenKey::of(token))?;
+        Some(
+            check_times(&entry.claims, unix_now(), self.leeway)
+                .and_then(|()| check_mesh(&entry.claims, &self.mesh_id, destination))
+                .map(|()| entry.claims),
+        )
+    }
+
     fn verify_signed(&self, token: &str, key: Option<&TokenKey<'_>>) -> Result<Arc<Claims>> {
         let expected = self.alg.name();
         let decoded = decode_with(token, |alg| {

@@ -200,6 +200,105 @@ impl Validator {
         })
     }
 
+    /// The answer for `token` when it needs no signature check, from one hash and one cache
+    /// look-up: `Some` with the claims of a remembered token (verified before with the key set
+    /// still current; its time claims are checked again, so an expired one answers
+    /// `JwtExpired`), or with a refusal known at once (a token over
+    /// [`MAX_TOKEN_BYTES`](super::MAX_TOKEN_BYTES));
+    /// `None` when answering takes a signature check or keys to fetch. Nothing is verified
+    /// then and nothing is counted: hand the token to [`Validator::validate_attempt`] (or
+    /// [`Validator::validate_cached`], [`Validator::validate`]) — on a worker thread, say. A
+    /// `Some` is counted as `validate_cached` counts it (a cache hit, or a failure by kind),
+    /// and is the answer `validate_cached` would give.
+    ///
+    /// A binding calls this on the caller's thread instead of
+    /// [`Validator::needs_signature_check`] followed by `validate_cached`, which hashed the
+    /// token twice.
+    ///
+    /// ```
+    /// use runbeam_core::jwt::{MAX_TOKEN_BYTES, Validator};
+    /// let validator = Validator::builder()
+    ///     .trusted_issuer("https://api.runbeam.io")
+    ///     .build()?;
+    /// // Never seen: a signature check (or a key fetch) is needed.
+    /// assert!(validator.validate_if_remembered("never.seen.before").is_none());
+    /// // Refused at once, without decoding.
+    /// let huge = "x".repeat(MAX_TOKEN_BYTES + 1);
+    /// assert!(validator.validate_if_remembered(&huge).unwrap().is_err());
+    /// # let token = "never.seen.before";
+    /// let answer = match validator.validate_if_remembered(token) {
+    ///     Some(answer) => Some(answer),           // answered on this thread
+    ///     None => validator.validate_cached(token), // the signature check (or None: fetch keys)
+    /// };
+    /// # let _ = answer;
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn validate_if_remembered(&self, token: &str) -> Option<Result<Arc<Claims>>> {
+        let result = self.remembered(token)?;
+        Some(self.counted(result))
+    }
+
+    /// [`Validator::validate_if_remembered`] plus the mesh-token checks of
+    /// [`Validator::verify_mesh_token`] (`aud`, `mesh_id`, `dest_url`) on a remembered token:
+    /// `None` when a signature check or keys are needed (then call
+    /// [`Validator::verify_mesh_token_attempt`]); a `Some` is the answer
+    /// [`Validator::verify_mesh_token_cached`] would give, counted as it counts it.
+    ///
+    /// ```
+    /// let validator = runbeam_core::jwt::Validator::builder()
+    ///     .trusted_issuer("https://api.runbeam.io")
+    ///     .build()?;
+    /// let token = "never.seen.before";
+    /// assert!(validator.verify_mesh_token_if_remembered(token, "mesh-1", None).is_none());
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn verify_mesh_token_if_remembered(
+        &self,
+        token: &str,
+        mesh_id: &str,
+        destination_url: Option<&str>,
+    ) -> Option<Result<Arc<Claims>>> {
+        Some(self.validate_if_remembered(token)?.and_then(|c| {
+            self.counted(check_mesh(&c, mesh_id, destination_url))
+                .map(|()| c)
+        }))
+    }
+
+    /// [`Validator::validate_if_remembered`] for the `Authorization` header value
+    /// `authorization` of a request: `Some` with a refusal for a missing or malformed header
+    /// (as [`Validator::authenticate_cached`]), or with the answer for a remembered bearer
+    /// token; `None` when a signature check or keys are needed (then call
+    /// [`Validator::authenticate_attempt`]).
+    ///
+    /// ```
+    /// let validator = runbeam_core::jwt::Validator::builder()
+    ///     .trusted_issuer("https://api.runbeam.io")
+    ///     .build()?;
+    /// assert!(validator.authenticate_if_remembered(None).unwrap().is_err());
+    /// assert!(validator.authenticate_if_remembered(Some("Bearer a.b.c")).is_none());
+    /// # Ok::<(), runbeam_core::Error>(())
+    /// ```
+    pub fn authenticate_if_remembered(
+        &self,
+        authorization: Option<&str>,
+    ) -> Option<Result<Arc<Claims>>> {
+        match crate::edge::bearer_token(authorization) {
+            Ok(token) => self.validate_if_remembered(token),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// The uncounted answer of [`Validator::validate_if_remembered`].
+    fn remembered(&self, token: &str) -> Option<Result<Arc<Claims>>> {
+        if let Err(e) = check_token_size(token.len()) {
+            return Some(Err(e));
+        }
+        if !self.inner.cache.enabled() {
+            return None;
+        }
+        self.cached_claims(&TokenKey::of(token))
+    }
+
     /// Counts a failure by kind.
     fn counted<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
@@ -548,6 +647,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
+    use super::super::compact::MAX_TOKEN_BYTES;
     use super::super::keys::{JwksDoc, KeySet};
     use super::*;
 
@@ -628,6 +728,163 @@ mod tests {
         }
         assert!(off.needs_signature_check(&token));
         assert!(!off.needs_signature_check(&"x".repeat(64 * 1024)));
+    }
+
+    fn sign_claims(pair: &KeyPair, claims: &serde_json::Value) -> String {
+        let header = b64(json!({"alg": "RS256", "kid": "k1"}).to_string().as_bytes());
+        let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+        let mut sig = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &signature::RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        format!("{input}.{}", b64(&sig))
+    }
+
+    fn failures(v: &Validator) -> u64 {
+        v.stats().failures.get(ErrorKind::JwtInvalid)
+            + v.stats().failures.get(ErrorKind::JwtExpired)
+    }
+
+    /// `validate_if_remembered` answers a remembered token with the very claims the cache
+    /// holds (one cache hit, no verification), says `None` for a token never seen (nothing
+    /// verified or counted), refuses a token too large at once (one failure), and says `None`
+    /// again once the key set changes, the cache is flushed, or with the cache off.
+    #[test]
+    fn validate_if_remembered_answers_from_the_cache_or_says_a_check_is_needed() {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let v = validator(&pair, 10);
+        let token = sign(&pair, "RS256", &signature::RSA_PKCS1_SHA256, "alice");
+
+        // Never seen: None, and nothing verified or counted.
+        let before = v.stats();
+        assert!(v.validate_if_remembered(&token).is_none());
+        assert!(
+            v.authenticate_if_remembered(Some(&format!("Bearer {token}")))
+                .is_none()
+        );
+        let after = v.stats();
+        assert_eq!(after.verifications, before.verifications);
+        assert_eq!(after.cache_hits, before.cache_hits);
+        assert_eq!(failures(&v), 0);
+
+        // Kept from the second verification on.
+        v.validate_cached(&token).unwrap().unwrap();
+        assert!(v.validate_if_remembered(&token).is_none());
+        let verified = v.validate_cached(&token).unwrap().unwrap();
+        let (hits, verifications) = (v.stats().cache_hits, v.stats().verifications);
+        let remembered = v.validate_if_remembered(&token).unwrap().unwrap();
+        assert!(
+            Arc::ptr_eq(&remembered, &verified),
+            "the cached claims themselves"
+        );
+        assert_eq!(*remembered, *verified);
+        assert_eq!(v.stats().cache_hits, hits + 1, "counted as a cache hit");
+        assert_eq!(v.stats().verifications, verifications, "nothing verified");
+        let by_header = v
+            .authenticate_if_remembered(Some(&format!("Bearer {token}")))
+            .unwrap()
+            .unwrap();
+        assert!(Arc::ptr_eq(&by_header, &verified));
+        // The same answer validate_cached gives.
+        assert!(Arc::ptr_eq(
+            &v.validate_cached(&token).unwrap().unwrap(),
+            &verified
+        ));
+
+        // Another signature over the same input is not the remembered token.
+        let other = sign(&pair, "RS256", &signature::RSA_PKCS1_SHA256, "mallory");
+        let forged = format!(
+            "{}.{}",
+            token.rsplit_once('.').unwrap().0,
+            other.rsplit_once('.').unwrap().1
+        );
+        assert!(v.validate_if_remembered(&forged).is_none());
+
+        // Refused at once: too large, a missing header. Counted like validate_cached.
+        let huge = "x".repeat(MAX_TOKEN_BYTES + 1);
+        let err = v.validate_if_remembered(&huge).unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::JwtInvalid);
+        assert!(err.message().contains("limit"), "{err}");
+        assert_eq!(failures(&v), 1);
+        assert!(v.authenticate_if_remembered(None).unwrap().is_err());
+
+        // A new key set (same keys, next generation): the claims are no longer remembered.
+        let public = pair.public_key();
+        let jwks = json!({"keys": [{
+            "kty": "RSA", "kid": "k1", "use": "sig",
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        }]});
+        let doc: JwksDoc = serde_json::from_value(jwks).unwrap();
+        v.inner.sources[0].preload(KeySet::from_document(doc, &v.inner.algorithms).0);
+        let verifications = v.stats().verifications;
+        assert!(v.validate_if_remembered(&token).is_none());
+        assert_eq!(v.stats().verifications, verifications);
+
+        // Remembered again after two verifications; forgotten by a flush.
+        v.validate_cached(&token).unwrap().unwrap();
+        v.validate_cached(&token).unwrap().unwrap();
+        assert!(v.validate_if_remembered(&token).is_some());
+        v.flush_token_cache();
+        assert!(v.validate_if_remembered(&token).is_none());
+
+        // Cache off: never remembered; the size refusal still answers at once.
+        let off = validator(&pair, 0);
+        for _ in 0..3 {
+            off.validate_cached(&token).unwrap().unwrap();
+        }
+        assert!(off.validate_if_remembered(&token).is_none());
+        assert!(off.validate_if_remembered(&huge).unwrap().is_err());
+    }
+
+    /// `verify_mesh_token_if_remembered` makes the mesh checks on a remembered token, as
+    /// `verify_mesh_token_cached` does: a remembered token of another mesh is refused at once.
+    #[test]
+    fn verify_mesh_token_if_remembered_checks_the_mesh_of_a_remembered_token() {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let v = validator(&pair, 10);
+        let token = sign_claims(
+            &pair,
+            &json!({
+                "iss": ISSUER, "sub": "gateway:a", "aud": "mesh:m1", "mesh_id": "m1",
+                "dest_url": "https://fhir.example/api", "exp": unix_now() + 600,
+            }),
+        );
+        assert!(
+            v.verify_mesh_token_if_remembered(&token, "m1", None)
+                .is_none()
+        );
+        for _ in 0..2 {
+            v.verify_mesh_token_cached(&token, "m1", None)
+                .unwrap()
+                .unwrap();
+        }
+        let hits = v.stats().cache_hits;
+        let claims = v
+            .verify_mesh_token_if_remembered(&token, "m1", Some("https://fhir.example/api/x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("gateway:a"));
+        assert_eq!(v.stats().cache_hits, hits + 1);
+        let failed = failures(&v);
+        let wrong = v
+            .verify_mesh_token_if_remembered(&token, "m2", None)
+            .unwrap();
+        let cached = v.verify_mesh_token_cached(&token, "m2", None).unwrap();
+        assert_eq!(
+            wrong.unwrap_err().to_string(),
+            cached.unwrap_err().to_string()
+        );
+        assert_eq!(failures(&v), failed + 2);
+        assert!(
+            v.verify_mesh_token_if_remembered(&token, "m1", Some("https://elsewhere.example/"))
+                .unwrap()
+                .is_err()
+        );
     }
 
     /// The digest shared with the cache key (RS256, PS256) and the plain path (the others)

@@ -687,6 +687,65 @@ impl Resolver {
         }
     }
 
+    /// [`Resolver::verify_mesh_token_cached`]'s answer when it needs no signature check, from
+    /// one mesh look-up, one hash and one cache look-up: `Some` with the claims of a token the
+    /// mesh's verifier remembers (time and mesh checks made again), or with a refusal known
+    /// at once (an unknown mesh, a `local` mesh without a key, a token too large); `None`
+    /// when answering takes a signature check or keys to fetch — nothing is verified or
+    /// counted then: hand the token to [`Resolver::verify_mesh_token_attempt`] (on a worker
+    /// thread, say). See [`Validator::validate_if_remembered`].
+    ///
+    /// ```no_run
+    /// # fn run(resolver: &runbeam_core::resolve::Resolver, token: &str) {
+    /// match resolver.verify_mesh_token_if_remembered(token, "acme-healthcare", None) {
+    ///     Some(answer) => { /* answered on this thread */ let _ = answer; }
+    ///     None => { /* a signature check: verify_mesh_token_attempt on a worker */ }
+    /// }
+    /// # }
+    /// ```
+    pub fn verify_mesh_token_if_remembered(
+        &self,
+        token: &str,
+        mesh: &str,
+        destination_url: Option<&str>,
+    ) -> Option<Result<Arc<Claims>>> {
+        let state = self.state();
+        let mesh = match state.mesh(mesh) {
+            Ok(mesh) => mesh,
+            Err(e) => return Some(Err(e)),
+        };
+        match state.mesh_keys(mesh) {
+            Ok(MeshKeys::Local(local)) => local.verify_if_remembered(token, destination_url),
+            Ok(MeshKeys::Cloud { validator, .. }) => {
+                validator.verify_mesh_token_if_remembered(token, mesh.cloud_id(), destination_url)
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// [`Resolver::verify_mesh_token_if_remembered`] for the `Authorization` header value
+    /// `authorization` of a request: `Some` with a refusal for a missing or malformed header
+    /// (as [`Resolver::verify_mesh_request_cached`]), or the answer for a remembered mesh
+    /// token; `None` when a signature check or keys are needed (then call
+    /// [`Resolver::verify_mesh_request_attempt`]).
+    ///
+    /// ```no_run
+    /// # fn run(resolver: &runbeam_core::resolve::Resolver) {
+    /// assert!(resolver.verify_mesh_request_if_remembered(None, "acme-healthcare", None).is_some());
+    /// # }
+    /// ```
+    pub fn verify_mesh_request_if_remembered(
+        &self,
+        authorization: Option<&str>,
+        mesh: &str,
+        served_url: Option<&str>,
+    ) -> Option<Result<Arc<Claims>>> {
+        match crate::edge::bearer_token(authorization) {
+            Ok(token) => self.verify_mesh_token_if_remembered(token, mesh, served_url),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     fn mesh_validator(&self, mesh: &str) -> Result<(MeshKeys, String)> {
         let state = self.state();
         let mesh = state.mesh(mesh)?;

@@ -711,3 +711,101 @@ async fn a_gateway_with_a_cloud_mesh_and_a_local_mesh_uses_each_its_way() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UntrustedIssuer, "{err}");
 }
+
+/// `verify_mesh_token_if_remembered` answers from one look-up what the verifier of each kind of
+/// mesh remembers — the same claims `verify_mesh_token_cached` gives, mesh and destination
+/// checked again — refuses at once what needs no check (an unknown mesh, a missing header, a
+/// token too large), and says `None` (nothing verified) for a token not yet remembered.
+#[tokio::test]
+async fn verify_mesh_token_if_remembered_answers_remembered_tokens_of_both_kinds() {
+    let cloud = Cloud::start().await;
+    let dir = TempDir::new("local-mesh-remembered");
+    let lab = rsa_key();
+    let private = key_file(&dir, "lab.key", &lab.private_pem, 0o600);
+    let text = format!(
+        "{}\n[pipelines.lab.mesh.egress.to-results]\n\n[mesh.lab]\ntype = \"http\"\n\
+         provider = \"local\"\negress = [\"to-results\"]\njwt_private_key_path = {private}\n",
+        include_str!("../../../examples/config/ai-analytics.toml")
+    );
+    let config = MeshConfig::from_toml(&text)
+        .and_then(|c| c.with_provider_api("runbeam", cloud.url()))
+        .unwrap();
+    let resolver = Resolver::builder(
+        config,
+        cloud.builder().build().unwrap(),
+        cloud.token_manager(ANALYTICS_GW, BOB_SANCTUM),
+    )
+    .build()
+    .unwrap();
+    resolver.validate_startup().unwrap();
+    let local = resolver.mesh_token("lab", INBOX).await.unwrap();
+    let remote = resolver.mesh_token(MESH, DICOM_URL).await.unwrap();
+
+    for (token, mesh, url) in [
+        (local.token.token.expose(), "lab", INBOX),
+        (remote.token.token.expose(), MESH, DICOM_URL),
+    ] {
+        let header = format!("Bearer {token}");
+        // Not remembered yet: a signature check (or a key fetch) is needed.
+        assert!(
+            resolver
+                .verify_mesh_token_if_remembered(token, mesh, Some(url))
+                .is_none(),
+            "{mesh}"
+        );
+        assert!(
+            resolver
+                .verify_mesh_request_if_remembered(Some(&header), mesh, Some(url))
+                .is_none(),
+            "{mesh}"
+        );
+        // Remembered from the second verification on.
+        resolver
+            .verify_mesh_token(token, mesh, Some(url))
+            .await
+            .unwrap();
+        let verified = resolver
+            .verify_mesh_token(token, mesh, Some(url))
+            .await
+            .unwrap();
+        let remembered = resolver
+            .verify_mesh_token_if_remembered(token, mesh, Some(url))
+            .expect("remembered")
+            .unwrap();
+        assert!(Arc::ptr_eq(&remembered, &verified), "{mesh}");
+        let cached = resolver
+            .verify_mesh_token_cached(token, mesh, Some(url))
+            .unwrap()
+            .unwrap();
+        assert_eq!(*remembered, *cached, "{mesh}");
+        let by_header = resolver
+            .verify_mesh_request_if_remembered(Some(&header), mesh, Some(url))
+            .expect("remembered")
+            .unwrap();
+        assert!(Arc::ptr_eq(&by_header, &verified), "{mesh}");
+        // The destination and the mesh are checked on a remembered token too.
+        let err = resolver
+            .verify_mesh_token_if_remembered(token, mesh, Some("https://elsewhere.example/"))
+            .expect("refused at once")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::JwtInvalid, "{mesh}: {err}");
+        let err = resolver
+            .verify_mesh_token_if_remembered(token, "no-such-mesh", Some(url))
+            .expect("refused at once")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotInMesh, "{err}");
+        // Refused at once without a check: a missing header, a token too large.
+        let err = resolver
+            .verify_mesh_request_if_remembered(None, mesh, Some(url))
+            .expect("refused at once")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::JwtInvalid, "{err}");
+        let huge = "x".repeat(runbeam_core::jwt::MAX_TOKEN_BYTES + 1);
+        assert!(
+            resolver
+                .verify_mesh_token_if_remembered(&huge, mesh, Some(url))
+                .expect("refused at once")
+                .is_err()
+        );
+    }
+}
