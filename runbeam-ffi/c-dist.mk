@@ -64,10 +64,11 @@ C_URL = $(shell sed -n 's/^repository = "\(.*\)"/\1/p' $(ROOT)/Cargo.toml)
 ## would be the crates' objects linked as they are, and the archive all of them plus their
 ## bitcode: 11.9 MB stripped and 144 MB). The static library's system dependencies are what
 ## rustc itself reports (--print=native-static-libs): `cargo rustc` with that one extra argument,
-## whose note cargo replays when the build is fresh, so it is always there to read. (`cargo build
-## --release -p runbeam-ffi`, as `make c-soak` and scripts/bench.sh run, builds the library
-## without LTO into the same files: alternating the two relinks it, and the first c-release after
-## such a build compiles the dependencies once more, as bitcode for LTO.)
+## whose note cargo replays when the build is fresh, so it is always there to read. `make c-soak`,
+## `scripts/bench.sh c` and `scripts/bench.sh startup` use this build too. (`cargo build --release
+## -p runbeam-ffi` would build the library without LTO into the same files: alternating the two
+## relinks it, and the first c-release after such a build compiles the dependencies once more,
+## as bitcode for LTO.)
 c-release:
 	@mkdir -p $(C_DIST_WORK)
 	cargo rustc --release -p runbeam-ffi --lib --crate-type cdylib,staticlib -- --print=native-static-libs 2>&1 \
