@@ -151,17 +151,17 @@ def main() -> int:
             cpu_rows.setdefault(name, []).append(cpu)
 
         for _ in range(args.rounds):
-            _native._set_verify_releases_gil(False)
+            _native._set_verify_offload("inline")
             sample("runbeam Validator.validate, distinct tokens", ours_all(fresh()))
             sample("runbeam Validator.validate, repeated token", ours_repeated)
             sample("PyJWT jwt.decode (cryptography), distinct tokens", pyjwt_all)
             sample("floor: cryptography RSA verify only", floor_all)
             sample("runbeam, distinct, 2 threads (GIL held)", ours_two_threads(fresh()))
-            _native._set_verify_releases_gil(True)
+            _native._set_verify_offload("always")
             sample("runbeam, distinct, GIL released", ours_all(fresh()))
             sample("runbeam, repeated, GIL released", ours_repeated)
             sample("runbeam, distinct, 2 threads (GIL released)", ours_two_threads(fresh()))
-        _native._set_verify_releases_gil(False)
+        _native._set_verify_offload("auto")
     finally:
         server.terminate()
         server.wait()

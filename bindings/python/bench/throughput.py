@@ -22,10 +22,17 @@ is a signature check. Rows, each a whole pass over the N tokens, interleaved wit
 - GIL: a pure-Python thread counting in a loop, its iterations per second alone (the main
   thread sleeping) and while the main thread validates the tokens one at a time (``% of
   alone``: how much of the GIL it still gets), with the validation's own rate beside it.
+  Time-bounded passes (0.5 s: beside a busy thread a check may wait a whole switch interval for
+  the GIL), at ``sys.setswitchinterval`` 5 ms (CPython's default), 1 ms and 0.2 ms.
+- ``validate_many`` (``auto`` only): batches of 64 tokens, one awaitable each, from 1 task and
+  from 4 tasks; and ``Validator.validate_many`` on batches of 64 from one thread.
 - Cache hit: one repeated token, ``auto`` (answered with the GIL held) vs ``always``
-  (``_set_verify_offload("always")``: the GIL released for the hit too); and from 64 asyncio
-  tasks through the runtime (``always``): the hop's cost with no signature to check, beside
-  asyncio's own cost of an awaited answer (a future completed by ``call_soon``, no thread).
+  (``_set_verify_offload("always")``: the GIL released for the hit too); and the no-op hop:
+  the repeated token from 64 asyncio tasks through the runtime (``always``): an awaited future
+  completed from a runbeam thread with no signature to check — the per-await cost no
+  verification change removes —, beside asyncio's own cost of an awaited answer (a future
+  completed by ``call_soon``, no thread). The bound each implies for one future per token is
+  printed after the table.
 
 Medians over the rounds with min..max; ops/s and the ratio to the same library's one at a time;
 the process CPU time per op (on a machine other jobs load, CPU per op is steadier than ops/s),
@@ -65,6 +72,9 @@ from runbeam import _native  # noqa: E402
 
 EMAIL = "alice@radiology.example.com"
 TASKS = 64
+BATCH = 64
+# sys.setswitchinterval values for the GIL rows: CPython's default (5 ms), then shorter.
+SWITCH_INTERVALS = (0.005, 0.001, 0.0002)
 
 
 def load() -> str:
@@ -155,6 +165,38 @@ def tasks64(
     return asyncio.run(main())
 
 
+def batches(
+    amany: Callable[[List[str]], Any], tokens: List[str], k: int
+) -> Tuple[float, float, float, float]:
+    """`tasks64`'s figures for `k` tasks each awaiting `amany` (validate_many) on batches of
+    BATCH tokens of its share, one after another."""
+
+    async def main() -> Tuple[float, float, float, float]:
+        shares = [tokens[i::k] for i in range(k)]
+
+        async def task(share: List[str]) -> None:
+            for i in range(0, len(share), BATCH):
+                await amany(share[i : i + BATCH])
+
+        lag = Lag()
+        lag.start()
+        start, cpu = time.perf_counter(), time.thread_time()
+        await asyncio.gather(*(task(s) for s in shares))
+        wall, cpu = time.perf_counter() - start, time.thread_time() - cpu
+        p99, worst = lag.stop()
+        return wall, p99, worst, cpu
+
+    return asyncio.run(main())
+
+
+def sync_batches(many: Callable[[List[str]], Any], tokens: List[str]) -> float:
+    """Seconds for `many` (Validator.validate_many) on batches of BATCH tokens, one thread."""
+    start = time.perf_counter()
+    for i in range(0, len(tokens), BATCH):
+        many(tokens[i : i + BATCH])
+    return time.perf_counter() - start
+
+
 def call_soon_future(token: str) -> "asyncio.Future[str]":
     """What asyncio itself costs a task per awaited answer: a future of the running loop,
     completed by a callback (no thread, no work)."""
@@ -196,14 +238,36 @@ class Counter:
         return (c1 - c0) / (t1 - t0), t1 - t0
 
 
-def counter_share(validate_all: Callable[[], None]) -> Tuple[float, float]:
-    """A counting thread's rate while `validate_all` runs, as % of its rate alone (measured
-    just before and just after, this thread sleeping); and the validation's seconds."""
+def validate_for(decode: Callable[[str], Any], tokens: List[str], seconds: float) -> int:
+    """Validates `tokens` one at a time until `seconds` have passed (or all are done); how many
+    it validated. Time-bounded: beside a busy thread a validation may wait a whole switch
+    interval for the GIL after each check."""
+    deadline = time.perf_counter() + seconds
+    done = 0
+    for t in tokens:
+        decode(t)
+        done += 1
+        if done % 8 == 0 and time.perf_counter() >= deadline:
+            break
+    return done
+
+
+def counter_share(
+    decode: Callable[[str], Any], tokens: List[str], seconds: float = 0.5
+) -> Tuple[float, float]:
+    """A counting thread's rate while this thread validates `tokens` one at a time (for
+    `seconds`), as % of its rate alone (measured just before and just after, this thread
+    sleeping); and the validation's rate meanwhile (tokens/s)."""
     with Counter() as counter:
         before, _ = counter.rate_during(lambda: time.sleep(0.2))
-        during, wall = counter.rate_during(validate_all)
+        done = [0]
+
+        def run() -> None:
+            done[0] = validate_for(decode, tokens, seconds)
+
+        during, wall = counter.rate_during(run)
         after, _ = counter.rate_during(lambda: time.sleep(0.2))
-    return during / ((before + after) / 2) * 100.0, wall
+    return during / ((before + after) / 2) * 100.0, done[0] / wall
 
 
 # ------------------------------------------------------------------------------------------------
@@ -217,6 +281,7 @@ def main() -> int:
     args = parser.parse_args()
     n = args.tokens
     load_before = load()
+    default_interval = sys.getswitchinterval()
 
     server = subprocess.Popen(
         [devcloud_binary(), "--listen", "127.0.0.1:0"],
@@ -282,6 +347,9 @@ def main() -> int:
         for t in tokens[:20]:
             jti = validators["cache off"].validate(t).jti
             assert jti == pyjwt_decode(t)["jti"] == jose_decode(t)["jti"]
+        assert [c.jti for c in validators["cache off"].validate_many(tokens[:20])] == [
+            validators["cache off"].validate(t).jti for t in tokens[:20]
+        ]
 
         executor = concurrent.futures.ThreadPoolExecutor(2)
 
@@ -324,6 +392,21 @@ def main() -> int:
                         f"{name} | asyncio 64 tasks", lambda: tasks64(av.validate, tokens)
                     )
                     lags.setdefault(f"{name} | asyncio 64 tasks", []).append((p99, worst))
+                    if mode != "auto":
+                        continue
+                    # validate_many: batches of 64 (one awaitable each), from 1 and 4 tasks.
+                    for k in (1, 4):
+                        av.flush_token_cache()
+                        _, p99, worst, _ = timed(
+                            f"{name} | validate_many 64, {k} task{'s' * (k > 1)}",
+                            lambda k=k: batches(av.validate_many, tokens, k),
+                        )
+                        lags.setdefault(
+                            f"{name} | validate_many 64, {k} task{'s' * (k > 1)}", []
+                        ).append((p99, worst))
+                    v.flush_token_cache()
+                    timed(f"{name} | validate_many 64, sync",
+                          lambda: sync_batches(v.validate_many, tokens))
             _native._set_verify_offload("auto")
 
             if not args.quick:
@@ -347,12 +430,15 @@ def main() -> int:
             ]
             if not args.quick:
                 cases += [("PyJWT", pyjwt_decode, None), ("joserfc", jose_decode, None)]
-            for name, decode, mode in cases:
-                if mode:
-                    _native._set_verify_offload(mode)
-                share, wall = counter_share(lambda decode=decode: one_at_a_time(decode, tokens))
-                gil.setdefault(name, []).append((share, n / wall))
-            _native._set_verify_offload("auto")
+            for interval in SWITCH_INTERVALS:
+                sys.setswitchinterval(interval)
+                for name, decode, mode in cases:
+                    if mode:
+                        _native._set_verify_offload(mode)
+                    label = f"{name}, switch interval {interval * 1e3:g} ms"
+                    gil.setdefault(label, []).append(counter_share(decode, tokens))
+                _native._set_verify_offload("auto")
+            sys.setswitchinterval(default_interval)
 
             # A cache hit: answered with the GIL held (auto) or released (always); and through
             # the runtime from 64 tasks (always): what the hop and asyncio cost the loop.
@@ -364,7 +450,7 @@ def main() -> int:
             for _ in range(2):
                 tasks64(hit_async.validate, [repeated] * TASKS)  # verified twice: cached
             _native._set_verify_offload("always")
-            timed("cache hit via the runtime (always) | asyncio 64 tasks",
+            timed("no-op hop: hit via runtime (always) | asyncio 64 tasks",
                   lambda: tasks64(hit_async.validate, [repeated] * n))
             _native._set_verify_offload("auto")
             timed("asyncio alone: a future set by call_soon | asyncio 64 tasks",
@@ -421,9 +507,31 @@ def main() -> int:
         shares = [s for s, _ in values]
         rates = [r for _, r in values]
         print(
-            f"    {name:20s} counter {statistics.median(shares):5.1f} % {spread(shares):>12s}"
+            f"    {name:42s} counter {statistics.median(shares):5.1f} % {spread(shares):>12s}"
             f"   validation {statistics.median(rates):8.0f} ops/s {spread(rates):>17s}"
         )
+
+    # What one awaited future per token allows, whatever the verification costs: a check's CPU
+    # one at a time (C) plus the per-await cost (H) on 2 cores, and at least the loop's share.
+    def med(table: Dict[str, List[float]], name: str) -> Optional[float]:
+        return statistics.median(table[name]) if name in table else None
+
+    check = base_cpu.get("runbeam cache off, auto")
+    hit = med(cpu_rows, "cache hit, repeated token, auto | 1 at a time")
+    for label, name, own in (
+        ("no-op hop (a hit through the runtime, the hit's own CPU taken off)",
+         "no-op hop: hit via runtime (always) | asyncio 64 tasks", hit),
+        ("asyncio alone (a future set by call_soon)",
+         "asyncio alone: a future set by call_soon | asyncio 64 tasks", 0.0),
+    ):
+        cpu, loop_cpu = med(cpu_rows, name), med(loop_rows, name)
+        if check is None or cpu is None or loop_cpu is None or own is None:
+            continue
+        per_await = cpu - own
+        bound = check / max((check + per_await) / 2, loop_cpu)
+        print(f"  one awaited future per token, {label}: {per_await:.2f} us of CPU per await"
+              f" ({loop_cpu:.2f} on the loop) -> at most {bound:.2f}x one at a time on 2 idle"
+              f" cores (check {check:.2f} us)")
     return 0
 
 

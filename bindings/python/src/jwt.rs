@@ -24,11 +24,12 @@ use runbeam_core::Secret;
 use runbeam_core::attempt::Attempt;
 
 use crate::convert::{json_to_py, non_negative, nothing, seconds};
-use crate::errors::OrRaise;
+use crate::errors::{OrRaise, to_py_err};
 use crate::fork::ForkSafe;
 use crate::guard::guarded;
-use crate::offload::{immediate, route};
+use crate::offload::{immediate, route, route_batch};
 use crate::pair::class_pair;
+use crate::runtime::runtime;
 use crate::stats::PyValidatorStats;
 
 // ---------------------------------------------------------------------------------------------
@@ -260,6 +261,164 @@ pub(crate) fn claims(py: Python<'_>, claims: Arc<Claims>) -> PyResult<Py<PyAny>>
 }
 
 // ---------------------------------------------------------------------------------------------
+// A batch of tokens (`validate_many`).
+
+/// One token's answer in a batch.
+type Outcome = runbeam_core::Result<Arc<Claims>>;
+
+/// The tokens of a `validate_many` call, the answers the core's cache gave for its first ones
+/// (`known`), and the runtime part of the rest may run on.
+struct Batch {
+    tokens: Arc<[Secret]>,
+    known: Vec<Outcome>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Batch {
+    fn new(py: Python<'_>, tokens: Vec<String>) -> PyResult<Batch> {
+        Ok(Batch {
+            tokens: tokens.into_iter().map(Secret::new).collect(),
+            known: Vec::new(),
+            runtime: runtime(py)?.handle().clone(),
+        })
+    }
+
+    /// Asks the core's cache for each token in order (`validate_if_remembered`), keeping the
+    /// answers, until one needs a check (a batch of new tokens: one hash); whether all were
+    /// answered. Each answer is counted once, as `validate` counts it.
+    fn remembered(v: &Validator, batch: &mut Batch) -> bool {
+        for token in batch.tokens.iter().skip(batch.known.len()) {
+            match v.validate_if_remembered(token.expose()) {
+                Some(answer) => batch.known.push(answer),
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// A token's answer now, or the key fetch it waits for.
+enum Slot {
+    Done(Outcome),
+    Wait(runbeam_core::attempt::PendingFuture<Arc<Claims>>),
+}
+
+impl Slot {
+    fn of(v: &Validator, token: &Secret) -> Slot {
+        match v.validate_attempt(token.expose()) {
+            Attempt::Ready(outcome) => Slot::Done(outcome),
+            Attempt::Pending(fetch) => Slot::Wait(fetch),
+        }
+    }
+
+    async fn outcome(self) -> Outcome {
+        match self {
+            Slot::Done(outcome) => outcome,
+            Slot::Wait(fetch) => fetch.await,
+        }
+    }
+}
+
+/// The second half of a batch, on a runtime thread. Dropped before it ends (the awaitable was
+/// cancelled, Ctrl-C, the first half panicked), it stops before its next token and its task is
+/// aborted (a key fetch it awaits is dropped).
+struct Rest {
+    task: tokio::task::JoinHandle<Vec<Outcome>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Rest {
+    fn spawn(v: &Validator, batch: &Batch, from: usize) -> Rest {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (v, tokens, stopped) = (v.clone(), Arc::clone(&batch.tokens), Arc::clone(&stop));
+        let task = batch.runtime.spawn(async move {
+            let rest = tokens.get(from..).unwrap_or_default();
+            let mut out = Vec::with_capacity(rest.len());
+            for token in rest {
+                if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                out.push(Slot::of(&v, token).outcome().await);
+            }
+            out
+        });
+        Rest { task, stop }
+    }
+
+    async fn join(mut self) -> runbeam_core::Result<Vec<Outcome>> {
+        match (&mut self.task).await {
+            Ok(out) => Ok(out),
+            // Re-raised here, so that the call's panic boundary makes it its InternalError.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(runbeam_core::Error::new(
+                runbeam_core::ErrorKind::Internal,
+                "the runtime stopped while a batch was checked",
+            )),
+        }
+    }
+}
+
+impl Drop for Rest {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.abort();
+    }
+}
+
+/// `validate_many`'s step: the answers `known` from the cache, then each other token's
+/// `validate_attempt`, in order. Off the calling thread (`off`) and with two tokens or more
+/// left, the second half of them runs on a runtime thread meanwhile (both cores for one call);
+/// the first half's key fetches and the second half are awaited after (a pending attempt).
+fn validate_batch(v: &Validator, batch: Batch, off: bool) -> Attempt<Vec<Outcome>> {
+    let (n, from) = (batch.tokens.len(), batch.known.len());
+    let left = n.saturating_sub(from);
+    let here = from
+        + if off && left >= 2 {
+            left.div_ceil(2)
+        } else {
+            left
+        };
+    let rest = (here < n).then(|| Rest::spawn(v, &batch, here));
+    let slots: Vec<Slot> = batch
+        .tokens
+        .get(from..here)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| Slot::of(v, t))
+        .collect();
+    let mut out = batch.known;
+    if rest.is_none() && slots.iter().all(|s| matches!(s, Slot::Done(_))) {
+        out.extend(slots.into_iter().filter_map(|s| match s {
+            Slot::Done(outcome) => Some(outcome),
+            Slot::Wait(_) => None,
+        }));
+        return Attempt::Ready(Ok(out));
+    }
+    Attempt::pending(async move {
+        out.reserve(n - out.len());
+        for slot in slots {
+            out.push(slot.outcome().await);
+        }
+        if let Some(rest) = rest {
+            out.extend(rest.join().await?);
+        }
+        Ok(out)
+    })
+}
+
+/// A batch's answers as a list: each token's `Claims`, or its exception (not raised).
+fn claims_list(py: Python<'_>, outcomes: Vec<Outcome>) -> PyResult<Py<PyAny>> {
+    let items = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(c) => claims(py, c),
+            Err(e) => Ok(to_py_err(py, &e).into_value(py).into_any()),
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)?.into_py_any(py)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Settings and the fork-aware handle.
 
 /// A PEM bundle given as `bytes` or `str`.
@@ -474,8 +633,8 @@ class_pair! {
             authorization: Option<&str>,
         ) -> PyResult<Option<Py<PyAny>>> {
             let v = self.inner.get(py)?;
-            let needs_check = |v: &Validator| v.authorization_needs_signature_check(authorization);
-            match immediate(py, &v, needs_check, |v| v.authenticate_cached(authorization)) {
+            let remembered = |v: &Validator| v.authenticate_if_remembered(authorization);
+            match immediate(py, &v, remembered, |v| v.authenticate_cached(authorization)) {
                 Some(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
                 None => Ok(None),
             }
@@ -495,8 +654,8 @@ class_pair! {
         /// Verifies `token` and returns its claims; keys are fetched first when none are cached,
         /// their TTL has passed, or the token names an unknown `kid`.
         fn validate(py, v, token: &str) -> claims {
-            let needs_check = |v: &Validator| v.needs_signature_check(token);
-            route(&v, needs_check, Secret::new(token.to_owned()), |v, t| {
+            let remembered = |v: &Validator| v.validate_if_remembered(token);
+            route(&v, remembered, Secret::new(token.to_owned()), |v, t| {
                 v.validate_attempt(t.expose())
             })
         }
@@ -513,10 +672,34 @@ class_pair! {
         #[pyo3(signature = (authorization))]
         fn authenticate(py, v, authorization: Option<&str>) -> claims {
             let header = authorization.map(|h| Secret::new(h.to_owned()));
-            let needs_check = |v: &Validator| v.authorization_needs_signature_check(authorization);
-            route(&v, needs_check, header, |v, h| {
+            let remembered = |v: &Validator| v.authenticate_if_remembered(authorization);
+            route(&v, remembered, header, |v, h| {
                 v.authenticate_attempt(h.as_ref().map(Secret::expose))
             })
+        }
+
+        /// Verifies every token of `tokens` (a list or tuple of `str`) and returns a list in
+        /// the same order: each token's `Claims`, or the exception `validate` raises for it,
+        /// returned rather than raised (as `asyncio.gather(..., return_exceptions=True)`).
+        /// Each answer, error, counter and cache entry is the one `validate` gives for that
+        /// token.
+        ///
+        /// For a consumer with tokens in hand (a message batch): the signature checks leave the
+        /// GIL holder as in `validate` and a batch is split over two threads (the calling
+        /// thread and a runbeam thread for `Validator`, two runbeam threads for
+        /// `AsyncValidator`); on `AsyncValidator` the whole batch is one awaitable, so the event
+        /// loop pays for one future instead of one per token. A batch the token cache answers
+        /// whole is answered at once, on the calling thread. A key fetch a token needs is
+        /// awaited before the answer. Cancelling the awaitable (or Ctrl-C for `Validator`)
+        /// abandons the tokens not yet checked.
+        ///
+        /// ```python
+        /// for message, result in zip(messages, await validator.validate_many(tokens)):
+        ///     if isinstance(result, runbeam.RunbeamError):
+        ///         reject(message, result)
+        /// ```
+        fn validate_many(py, v, tokens: Vec<String>) -> claims_list {
+            route_batch(&v, Batch::new(py, tokens)?, Batch::remembered, validate_batch)
         }
 
         /// `validate` plus the mesh-token checks: `aud` is `mesh:<mesh_id>`, the `mesh_id` claim
@@ -530,8 +713,9 @@ class_pair! {
                 mesh_id.to_owned(),
                 destination_url.map(str::to_owned),
             );
-            let needs_check = |v: &Validator| v.needs_signature_check(token);
-            route(&v, needs_check, args, |v, (t, m, d)| {
+            let remembered =
+                |v: &Validator| v.verify_mesh_token_if_remembered(token, mesh_id, destination_url);
+            route(&v, remembered, args, |v, (t, m, d)| {
                 v.verify_mesh_token_attempt(t.expose(), m, d.as_deref())
             })
         }

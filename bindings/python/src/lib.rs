@@ -72,7 +72,6 @@ fn runbeam_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<jwt::PyTokenUser>()?;
     m.add_class::<jwt::PyTokenTeam>()?;
     m.add_function(wrap_pyfunction!(jwt::parse_bearer, m)?)?;
-    m.add_function(wrap_pyfunction!(offload::set_verify_releases_gil, m)?)?;
     m.add_function(wrap_pyfunction!(offload::set_verify_offload, m)?)?;
     fork::register(m)?;
     runtime::register(m)?;

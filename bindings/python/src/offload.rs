@@ -9,20 +9,21 @@
 //! is a chance for another thread to take the GIL for its switch interval). So each call is
 //! routed ([`Step`]):
 //!
-//! - **a token the core answers without a signature check** (the core's
-//!   `needs_signature_check` says `false`: its verified-token cache remembers the token and the
-//!   key set is current, or the token/header is refused at once) → the core's step on the
-//!   calling thread with the GIL held, as before;
-//! - **anything else** (a signature to check, a token to refuse, keys to fetch) → the same
-//!   core step ([`Job`]) with the GIL released (`Validator`: `py.detach`), or on the module's
-//!   tokio runtime (`AsyncValidator`: the awaitable completes on its event loop, see
+//! - **a token the core answers without a signature check** (the core's `…_if_remembered`
+//!   call gives the answer: its verified-token cache remembers the token and the key set is
+//!   current, or the token/header is refused at once) → that answer, on the calling thread
+//!   with the GIL held, as before;
+//! - **anything else** (`…_if_remembered` says `None`: a signature to check, keys to fetch) →
+//!   the core's step ([`Job`]) with the GIL released (`Validator`: `py.detach`), or on the
+//!   module's tokio runtime (`AsyncValidator`: the awaitable completes on its event loop, see
 //!   [`spawn`]).
 //!
 //! Either way the core does all the work (decode, issuer, keys, signature, claims, the cache
-//! insert), so a token verified off the calling thread is cached like one verified on it and
-//! every answer and error is the same. `needs_signature_check` (a hash and a look-up; nothing
-//! verified or counted) is only a routing decision: an entry evicted between it and the step
-//! costs one check with the GIL held, never a different answer.
+//! insert, the counters), so a token verified off the calling thread is cached like one
+//! verified on it and every answer and error is the same. A remembered token costs one hash and
+//! one look-up (`…_if_remembered` answers it and counts the hit; a `None` counts nothing); an
+//! entry inserted or evicted between the question and the step changes where the step runs,
+//! never the answer.
 //!
 //! The asyncio completions are batched per event loop ([`LoopQueue`]): a runtime thread that
 //! finishes a check queues the answer and wakes the loop with one `call_soon_threadsafe` only
@@ -34,7 +35,10 @@
 //! `_native._set_verify_offload(mode)` (not part of the public API) switches the process
 //! between `"auto"` (the rule above, the default), `"inline"` (every call on the calling
 //! thread with the GIL held: the behaviour before) and `"always"` (every call routed off,
-//! cache hits too), for `bench/throughput.py` and the tests.
+//! cache hits too). `"always"` is how the tests reach the routed-off path with a token the
+//! cache answers (in `"auto"` only a race between the question and the step does), and how
+//! `bench/throughput.py` measures the hop with no signature to check; `"inline"` is the
+//! comparison the bench and the tests make with the GIL held.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -48,7 +52,7 @@ use runbeam_core::attempt::Attempt;
 use crate::errors::OrRaise;
 use crate::fork;
 use crate::guard::{self, guarded};
-use crate::runtime::{Canceller, Delivery, new_future, runtime};
+use crate::runtime::{Canceller, Delivery, keep_thread_state, new_future, runtime};
 
 // ---------------------------------------------------------------------------------------------
 // The mode.
@@ -69,7 +73,7 @@ fn mode_name(mode: u8) -> &'static str {
 
 guarded! {
     /// `_native._set_verify_offload(mode)`: where signature checks run. `"auto"` (default): a
-    /// token the core's cache answers (`needs_signature_check` is `false`) with the GIL held,
+    /// token the core's cache answers (its `…_if_remembered` call) with the GIL held,
     /// any other check with the GIL released (`Validator`) or on a runbeam thread
     /// (`AsyncValidator`); `"inline"`: every check on the calling thread with the GIL held;
     /// `"always"`: every call off it, cache hits too.
@@ -87,17 +91,6 @@ guarded! {
             }
         };
         Ok(mode_name(MODE.swap(value, Ordering::Relaxed)))
-    }
-}
-
-guarded! {
-    /// `_native._set_verify_releases_gil(enabled)`: `True` is `_set_verify_offload("always")`,
-    /// `False` is `"inline"` (`bench/jwt.py` measures both); returns whether the previous mode
-    /// released the GIL. Not part of the public API.
-    #[pyfunction(name = "_set_verify_releases_gil")]
-    pub fn set_verify_releases_gil(enabled: bool) -> bool {
-        let previous = MODE.swap(if enabled { ALWAYS } else { INLINE }, Ordering::Relaxed);
-        previous != INLINE
     }
 }
 
@@ -122,24 +115,14 @@ impl<T> From<Attempt<T>> for Step<T> {
     }
 }
 
-/// Whether a call is answered on the calling thread with the GIL held: in `"auto"` mode,
-/// when the core says no signature check is needed (`needs_check`: one of the core's
-/// `…needs_signature_check` calls, asked only in that mode).
-fn stays(needs_check: impl FnOnce() -> bool) -> bool {
-    match MODE.load(Ordering::Relaxed) {
-        INLINE => true,
-        ALWAYS => false,
-        _ => !needs_check(),
-    }
-}
-
-/// Routes one verification of `object`: `step(object)` taken here when `needs_check(object)`
-/// (the core's `…needs_signature_check` for the call's token) says the core's cache answers,
-/// else a [`Job`] doing the same step on a clone of the object with what the caller copied of
-/// the arguments (`args`).
+/// Routes one verification of `object`. `"inline"`: `step(object)` here. `"auto"`: the core's
+/// answer for a token it remembers (`remembered(object)`: one of the core's `…_if_remembered`
+/// calls, one hash and one look-up, a refusal known at once included) here; when it says a
+/// signature check or a key fetch is needed (`None`), and always in `"always"`, a [`Job`]
+/// doing `step` on a clone of the object with what the caller copied of the arguments (`args`).
 pub(crate) fn route<T, O, A>(
     object: &O,
-    needs_check: impl FnOnce(&O) -> bool,
+    remembered: impl FnOnce(&O) -> Option<runbeam_core::Result<T>>,
     args: A,
     step: fn(&O, &A) -> Attempt<T>,
 ) -> Step<T>
@@ -148,19 +131,55 @@ where
     A: Send + 'static,
     T: 'static,
 {
-    if stays(|| needs_check(object)) {
-        return Step::Now(step(object, &args));
+    match MODE.load(Ordering::Relaxed) {
+        INLINE => return Step::Now(step(object, &args)),
+        ALWAYS => {}
+        _ => {
+            if let Some(answer) = remembered(object) {
+                return Step::Now(Attempt::Ready(answer));
+            }
+        }
     }
     let value = object.clone();
     Step::Off(Box::new(move || step(&value, &args)))
 }
 
-/// An immediate (`…_cached`) verification: `f` with the GIL held when `needs_check(object)`
-/// says the core's cache answers, else with the GIL released.
+/// [`route`] for a batch. In `"auto"` mode `remembered(object, &mut args)` asks the core's cache
+/// token by token, keeping its answers in `args`, and says whether it answered them all (then
+/// `step` runs here, with nothing left to check). `step` is told whether it runs off the
+/// calling thread (`true`: it may spread what is left over the runtime's threads; `false`:
+/// everything on the calling thread with the GIL held).
+pub(crate) fn route_batch<T, O, A>(
+    object: &O,
+    mut args: A,
+    remembered: impl FnOnce(&O, &mut A) -> bool,
+    step: fn(&O, A, bool) -> Attempt<T>,
+) -> Step<T>
+where
+    O: Clone + Send + 'static,
+    A: Send + 'static,
+    T: 'static,
+{
+    match MODE.load(Ordering::Relaxed) {
+        INLINE => return Step::Now(step(object, args, false)),
+        ALWAYS => {}
+        _ => {
+            if remembered(object, &mut args) {
+                return Step::Now(step(object, args, false));
+            }
+        }
+    }
+    let value = object.clone();
+    Step::Off(Box::new(move || step(&value, args, true)))
+}
+
+/// An immediate (`…_cached`) verification: `remembered(object)` (the core's `…_if_remembered`)
+/// with the GIL held in `"auto"` mode; when it says a check is needed, `f` (the `…_cached` call)
+/// with the GIL released (`f` with the GIL held in `"inline"` mode, released in `"always"`).
 pub(crate) fn immediate<O, T, E>(
     py: Python<'_>,
     object: &O,
-    needs_check: impl FnOnce(&O) -> bool,
+    remembered: impl FnOnce(&O) -> Option<Result<T, E>>,
     f: impl FnOnce(&O) -> Option<Result<T, E>> + Send,
 ) -> Option<Result<T, E>>
 where
@@ -168,8 +187,14 @@ where
     T: Send,
     E: Send,
 {
-    if stays(|| needs_check(object)) {
-        return f(object);
+    match MODE.load(Ordering::Relaxed) {
+        INLINE => return f(object),
+        ALWAYS => {}
+        _ => {
+            if let Some(answer) = remembered(object) {
+                return Some(answer);
+            }
+        }
     }
     py.detach(move || f(object))
 }
@@ -247,6 +272,7 @@ impl LoopQueue {
             return;
         };
         Python::attach(|py| {
+            keep_thread_state(py);
             let drain = Drain {
                 queue: Arc::clone(self),
             };

@@ -467,9 +467,9 @@ class_pair! {
             served_url: Option<&str>,
         ) -> PyResult<Option<Py<PyAny>>> {
             let r = self.inner.get(py)?;
-            let needs_check =
-                |r: &Resolver| r.mesh_request_needs_signature_check(authorization, mesh);
-            match immediate(py, &r, needs_check, |r| {
+            let remembered =
+                |r: &Resolver| r.verify_mesh_request_if_remembered(authorization, mesh, served_url);
+            match immediate(py, &r, remembered, |r| {
                 r.verify_mesh_request_cached(authorization, mesh, served_url)
             }) {
                 Some(answer) => Ok(Some(claims(py, answer.or_raise(py)?)?)),
@@ -609,8 +609,9 @@ class_pair! {
                 mesh.to_owned(),
                 destination_url.map(str::to_owned),
             );
-            let needs_check = |r: &Resolver| r.mesh_token_needs_signature_check(token, mesh);
-            route(&r, needs_check, args, |r, (t, m, d)| {
+            let remembered =
+                |r: &Resolver| r.verify_mesh_token_if_remembered(token, mesh, destination_url);
+            route(&r, remembered, args, |r, (t, m, d)| {
                 r.verify_mesh_token_attempt(t.expose(), m, d.as_deref())
             })
         }
@@ -641,9 +642,9 @@ class_pair! {
                 mesh.to_owned(),
                 served_url.map(str::to_owned),
             );
-            let needs_check =
-                |r: &Resolver| r.mesh_request_needs_signature_check(authorization, mesh);
-            route(&r, needs_check, args, |r, (h, m, u)| {
+            let remembered =
+                |r: &Resolver| r.verify_mesh_request_if_remembered(authorization, mesh, served_url);
+            route(&r, remembered, args, |r, (h, m, u)| {
                 r.verify_mesh_request_attempt(h.as_ref().map(Secret::expose), m, u.as_deref())
             })
         }

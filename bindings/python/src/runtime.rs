@@ -86,6 +86,32 @@ impl Drop for Delivery {
     }
 }
 
+/// Keeps this runtime thread's Python thread state from one [`Delivery`] to the next (called
+/// with the GIL held, inside `Python::attach`).
+///
+/// `Python::attach` on a thread Python did not create makes a thread state and deletes it
+/// when it returns: an allocation, the interpreter's thread list locked twice, and the frame
+/// stack's first chunk mapped and unmapped (`mmap`/`munmap`, a TLB flush on every core) — per
+/// answer handed to an event loop, several µs of a worker (measured with `perf`). One more
+/// `PyGILState_Ensure`, never released, keeps the state: later `attach`es only take and
+/// release the GIL. The runtime's threads live as long as the process (a forked child builds
+/// its own); after `_at_exit` no thread enters Python, so the kept states are never used once
+/// the interpreter finalizes.
+pub(crate) fn keep_thread_state(_py: Python<'_>) {
+    thread_local! {
+        static KEPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    KEPT.with(|kept| {
+        if !kept.get() {
+            // SAFETY: the GIL is held (`_py`); the matching release is never called, by design.
+            unsafe {
+                pyo3::ffi::PyGILState_Ensure();
+            }
+            kept.set(true);
+        }
+    });
+}
+
 guarded! {
     /// `_native._at_exit()`, registered with `atexit` at import: stops runtime threads from
     /// entering Python and waits for those already inside. A thread that wakes an event loop
@@ -237,6 +263,7 @@ where
             return;
         };
         Python::attach(|py| {
+            keep_thread_state(py);
             let outcome = result
                 .map_err(|e| to_py_err(py, &e))
                 .and_then(|value| guard::result(function, || conv(py, value)));

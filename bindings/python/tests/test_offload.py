@@ -367,3 +367,123 @@ ingress = ["results"]
             assert form.result().get("mesh_id") == "lab-mesh"
 
     asyncio.run(main())
+
+
+# ------------------------------------------------------------------------------------------------
+# validate_many: a batch of tokens, one call (one awaitable on AsyncValidator).
+
+
+def item(answer: Any) -> Tuple[str, str]:
+    """A `validate_many` item as `outcome` sees a call: claims or a returned exception."""
+    if isinstance(answer, runbeam.RunbeamError):
+        return type(answer).__name__, re.sub(r"\d+", "N", str(answer))
+    assert isinstance(answer, runbeam.Claims), answer
+    return "ok", answer.json
+
+
+def test_validate_many_answers_as_validate_one_by_one(cloud: Cloud):
+    valid = mint_many(cloud, 40)
+    expired = cloud.dev_post("jwt", {"email": ALICE_EMAIL, "ttl_secs": -3600})["token"]
+    batch = valid[:10] + [expired, "not.a.token", tampered(valid[0]), ""] + valid[10:] + [valid[3]]
+    for capacity in (0, 100):
+        for mode in MODES:
+            _native._set_verify_offload(mode)
+            one = runbeam.Validator(trusted_issuers=[issuer(cloud)], cache_capacity=capacity)
+            one.refresh_keys()
+            expected = [outcome(lambda t=t: one.validate(t)) for t in batch]
+            sync = runbeam.Validator(trusted_issuers=[issuer(cloud)], cache_capacity=capacity)
+            sync.refresh_keys()
+            aio = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)], cache_capacity=capacity)
+
+            async def batches() -> List[List[Tuple[str, str]]]:
+                await aio.refresh_keys()
+                return [[item(a) for a in await aio.validate_many(batch)] for _ in range(3)]
+
+            for got in [[item(a) for a in sync.validate_many(batch)] for _ in range(3)]:
+                assert got == expected, (capacity, mode)
+            for got in asyncio.run(batches()):
+                assert got == expected, (capacity, mode)
+    assert [e[0] for e in expected[10:14]] == ["JwtExpiredError"] + ["JwtInvalidError"] * 3
+    assert all(e[0] == "ok" for e in expected[:10] + expected[14:])
+
+
+def test_validate_many_fills_and_uses_the_cache_like_validate(cloud: Cloud):
+    tokens = mint_many(cloud, 200)
+    for make in (runbeam.Validator, runbeam.AsyncValidator):
+        validator = make(trusted_issuers=[issuer(cloud)])
+
+        async def call(batch: List[str]) -> Any:
+            answer = validator.validate_many(batch)
+            return await answer if make is runbeam.AsyncValidator else answer
+
+        async def main() -> None:
+            # No keys yet: the batch fetches them, then checks every token.
+            first = await call(tokens)
+            assert [c.jti for c in first] == [jti(t) for t in tokens]
+            stats = validator.stats()
+            assert stats.verifications == len(tokens) and stats.cache_hits == 0
+            await call(tokens)  # the core keeps a token from its second verification on
+            assert validator.cached_tokens == len(tokens)
+            if make is runbeam.AsyncValidator:
+                # A batch the cache answers whole is answered at once, on the loop.
+                assert validator.validate_many(tokens).done()
+            third = await call(tokens)
+            assert [c.jti for c in third] == [jti(t) for t in tokens]
+            stats = validator.stats()
+            assert stats.verifications == 2 * len(tokens)
+            assert stats.cache_hits == len(tokens) * (2 if make is runbeam.AsyncValidator else 1)
+            assert await call([]) == []
+
+        asyncio.run(main())
+
+
+def test_validate_many_refuses_what_is_not_a_list_of_str(cloud: Cloud):
+    validator = runbeam.Validator(trusted_issuers=[issuer(cloud)])
+    aio = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)])
+    for bad in ("a.b.c", [b"a.b.c"], [1], None):
+        with pytest.raises(TypeError):
+            validator.validate_many(bad)  # type: ignore[arg-type]
+
+        async def main(bad: Any = bad) -> None:
+            with pytest.raises(TypeError):
+                aio.validate_many(bad)
+
+        asyncio.run(main())
+
+
+def test_cancelling_validate_many_leaves_the_validator_clean(cloud: Cloud):
+    tokens = mint_many(cloud, 400)
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)], cache_capacity=0)
+
+    async def main() -> None:
+        await validator.refresh_keys()
+        batches = [validator.validate_many(tokens[i::4]) for i in range(4)]
+        batches[0].cancel()
+        await asyncio.sleep(0)
+        batches[1].cancel()
+        done = await asyncio.gather(*batches, return_exceptions=True)
+        assert isinstance(done[0], asyncio.CancelledError)
+        assert isinstance(done[1], asyncio.CancelledError)
+        for i in (2, 3):
+            assert [c.jti for c in done[i]] == [jti(t) for t in tokens[i::4]]
+        again = await validator.validate_many(tokens)
+        assert [c.jti for c in again] == [jti(t) for t in tokens]
+
+    asyncio.run(main())
+
+
+def test_cancelling_validate_many_while_keys_are_fetched_aborts_the_fetch(cloud: Cloud):
+    tokens = mint_many(cloud, 8)
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)])
+    cloud.fault(path="/api/.well-known/jwks.json", latency_ms=3000, count=1)
+
+    async def main() -> None:
+        pending = validator.validate_many(tokens)
+        await asyncio.sleep(0.2)  # the batch found no keys and started the fetch
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        cloud.clear_faults()
+        assert [c.jti for c in await validator.validate_many(tokens)] == [jti(t) for t in tokens]
+
+    asyncio.run(main())

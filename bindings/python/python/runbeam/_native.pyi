@@ -6,7 +6,7 @@ Checked against the built module by ``mypy.stubtest`` (``make python-stubtest``)
 import datetime
 import os
 from types import GenericAlias
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Generic, Iterable, Iterator, List, Literal, Optional, Tuple, Type, TypeVar, Union, final, overload
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Dict, Generic, Iterable, Iterator, List, Literal, Optional, Sequence, Tuple, Type, TypeVar, Union, final, overload
 
 from typing_extensions import disjoint_base
 
@@ -921,6 +921,28 @@ class Validator:
         """Verifies `token` and returns its claims; keys are fetched first when none are cached,
         their TTL has passed, or the token names an unknown `kid`.
         """
+    def validate_many(self, tokens: Sequence[str]) -> List[Union[Claims, _errors.RunbeamError]]:
+        """Verifies every token of `tokens` (a list or tuple of `str`) and returns a list in
+        the same order: each token's `Claims`, or the exception `validate` raises for it,
+        returned rather than raised (as `asyncio.gather(..., return_exceptions=True)`).
+        Each answer, error, counter and cache entry is the one `validate` gives for that
+        token.
+
+        For a consumer with tokens in hand (a message batch): the signature checks leave the
+        GIL holder as in `validate` and a batch is split over two threads (the calling
+        thread and a runbeam thread for `Validator`, two runbeam threads for
+        `AsyncValidator`); on `AsyncValidator` the whole batch is one awaitable, so the event
+        loop pays for one future instead of one per token. A batch the token cache answers
+        whole is answered at once, on the calling thread. A key fetch a token needs is
+        awaited before the answer. Cancelling the awaitable (or Ctrl-C for `Validator`)
+        abandons the tokens not yet checked.
+
+        ```python
+        for message, result in zip(messages, await validator.validate_many(tokens)):
+            if isinstance(result, runbeam.RunbeamError):
+                reject(message, result)
+        ```
+        """
     def authenticate(self, authorization: Optional[str]) -> Claims:
         """An inbound request's user JWT, as a middleware sees it: the token of the
         `Authorization` header value `authorization` (`None`: the request had no such
@@ -995,6 +1017,28 @@ class AsyncValidator:
     def validate(self, token: str) -> Awaitable[Claims]:
         """Verifies `token` and returns its claims; keys are fetched first when none are cached,
         their TTL has passed, or the token names an unknown `kid`.
+        """
+    def validate_many(self, tokens: Sequence[str]) -> Awaitable[List[Union[Claims, _errors.RunbeamError]]]:
+        """Verifies every token of `tokens` (a list or tuple of `str`) and returns a list in
+        the same order: each token's `Claims`, or the exception `validate` raises for it,
+        returned rather than raised (as `asyncio.gather(..., return_exceptions=True)`).
+        Each answer, error, counter and cache entry is the one `validate` gives for that
+        token.
+
+        For a consumer with tokens in hand (a message batch): the signature checks leave the
+        GIL holder as in `validate` and a batch is split over two threads (the calling
+        thread and a runbeam thread for `Validator`, two runbeam threads for
+        `AsyncValidator`); on `AsyncValidator` the whole batch is one awaitable, so the event
+        loop pays for one future instead of one per token. A batch the token cache answers
+        whole is answered at once, on the calling thread. A key fetch a token needs is
+        awaited before the answer. Cancelling the awaitable (or Ctrl-C for `Validator`)
+        abandons the tokens not yet checked.
+
+        ```python
+        for message, result in zip(messages, await validator.validate_many(tokens)):
+            if isinstance(result, runbeam.RunbeamError):
+                reject(message, result)
+        ```
         """
     def authenticate(self, authorization: Optional[str]) -> Awaitable[Claims]:
         """An inbound request's user JWT, as a middleware sees it: the token of the
@@ -2008,15 +2052,9 @@ def _at_exit() -> None:
 def _after_fork_in_child() -> None:
     """`_native._after_fork_in_child()`: registered with `os.register_at_fork` at import."""
 
-def _set_verify_releases_gil(enabled: bool) -> bool:
-    """`_native._set_verify_releases_gil(enabled)`: `True` is `_set_verify_offload("always")`,
-    `False` is `"inline"` (`bench/jwt.py` measures both); returns whether the previous mode
-    released the GIL. Not part of the public API.
-    """
-
 def _set_verify_offload(mode: str) -> str:
     """`_native._set_verify_offload(mode)`: where signature checks run. `"auto"` (default): a
-    token the core's cache answers (`needs_signature_check` is `false`) with the GIL held,
+    token the core's cache answers (its `…_if_remembered` call) with the GIL held,
     any other check with the GIL released (`Validator`) or on a runbeam thread
     (`AsyncValidator`); `"inline"`: every check on the calling thread with the GIL held;
     `"always"`: every call off it, cache hits too.
