@@ -171,6 +171,33 @@ function deepFreeze(value) {
 
 native.__jwtInit(Claims)
 
+// The AbortSignal of Promise-returning calls (src/abort.rs): the calls in flight with one signal
+// share one 'abort' listener on it, added with the first and removed when the last settles, so a
+// signal shared by many calls in flight stays under Node's listener limit (a warning past 10).
+const abortWatchers = new WeakMap()
+native.__abortInit({
+  add(signal, listener) {
+    let watch = abortWatchers.get(signal)
+    if (watch === undefined) {
+      const listeners = new Set()
+      const fire = () => {
+        abortWatchers.delete(signal)
+        for (const stop of listeners) stop()
+      }
+      watch = { listeners, fire }
+      abortWatchers.set(signal, watch)
+      signal.addEventListener('abort', fire, { once: true })
+    }
+    watch.listeners.add(listener)
+  },
+  remove(signal, listener) {
+    const watch = abortWatchers.get(signal)
+    if (watch === undefined || !watch.listeners.delete(listener) || watch.listeners.size > 0) return
+    abortWatchers.delete(signal)
+    signal.removeEventListener('abort', watch.fire)
+  },
+})
+
 // The cached-then-fetch methods. The step is runbeam-core's, taken in one native call, which
 // returns the answer itself when it is known without I/O, else a Promise (the request, or the
 // rejection of an error known at once). A ready answer is wrapped here: `Promise.resolve` in
@@ -405,3 +432,9 @@ module.exports = {
   prometheusText: native.prometheusText,
   PROMETHEUS_CONTENT_TYPE: native.PROMETHEUS_CONTENT_TYPE,
 }
+
+// For middleware.js (internal, not part of the API): the one-call native steps, answering a
+// remembered token at once and a new token's signature check off the JavaScript thread.
+Object.defineProperty(module.exports, Symbol.for('@runbeam/sdk:steps'), {
+  value: Object.freeze({ authenticate: authenticateAnswer, verifyMeshRequest: verifyMeshRequestAnswer }),
+})

@@ -5,11 +5,17 @@
 // runbeam-core's refusal (`refusalFor`). It holds no rule of its own: which header is read, how a
 // token is checked, what status, headers and body a failure gets are all the core's.
 //
-// A step answers without I/O on the hot path (keys cached): `authenticateCached` /
-// `verifyMeshRequestCached` give the claims at once, so the middleware calls on synchronously; a
-// Promise is awaited only when keys must be fetched.
+// A step is the native one-call step of `validator.authenticate` / `resolver.verifyMeshRequest`
+// (src/offload.rs): a token the core's cache remembers is answered at once (the claims, no
+// Promise), so the middleware calls on synchronously; a new token's signature check runs off the
+// JavaScript thread (a Promise settled from a verify thread), as does a key fetch; an error
+// known at once is a rejected Promise. Status codes, headers and bodies are the same either way
+// (`refusalFor` of the same error).
 
-const { Resolver, Validator, joinPath, refusalFor } = require('./index.js')
+const sdk = require('./index.js')
+
+const { Resolver, Validator, joinPath, refusalFor } = sdk
+const steps = sdk[Symbol.for('@runbeam/sdk:steps')]
 
 /** An `Error` shaped like the SDK's own (`code`, `kind`, …): a misconfigured middleware. */
 function invalidArgument(message) {
@@ -84,7 +90,7 @@ function userCheck(options, where) {
     throw invalidArgument(`${where}.validator must be a Validator, not ${describe(validator)}`)
   }
   return {
-    step: (authorization) => validator.authenticateCached(authorization) ?? validator.authenticate(authorization),
+    step: (authorization) => steps.authenticate.call(validator, authorization),
     isPublic: publicRequests(options, where),
     onError: hookOf(options, where),
   }
@@ -120,15 +126,8 @@ function meshCheck(options, where) {
   return {
     step:
       base === null
-        ? (authorization) =>
-            resolver.verifyMeshRequestCached(authorization, mesh) ?? resolver.verifyMeshRequest(authorization, mesh)
-        : (authorization, path) => {
-            const served = joinPath(base, path)
-            return (
-              resolver.verifyMeshRequestCached(authorization, mesh, served) ??
-              resolver.verifyMeshRequest(authorization, mesh, served)
-            )
-          },
+        ? (authorization) => steps.verifyMeshRequest.call(resolver, authorization, mesh)
+        : (authorization, path) => steps.verifyMeshRequest.call(resolver, authorization, mesh, joinPath(base, path)),
     isPublic: publicRequests(options, where),
     onError: hookOf(options, where),
   }

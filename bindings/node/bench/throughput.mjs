@@ -13,11 +13,13 @@
 // Cases, each µs per token (wall and this process's CPU), ops/s and the speed-up:
 // - one at a time: `validateCached` (synchronous), `await validate(t)` in a loop;
 // - 64 in flight: `await Promise.all(64 validate Promises)` batch after batch;
-// - runbeam's offload modes (src/offload.rs, switched by the internal `_verifyOffload`):
-//   `auto` (the default: signature checks on the tokio runtime, answers back through one
-//   completion lane, src/lane.rs), `tokio` (the same runtime, napi's threadsafe function per
-//   Promise), `uv` (on libuv's pool as napi async work), `inline` (every check on the
-//   JavaScript thread: the behaviour before);
+// - runbeam's shipped offload (src/offload.rs, src/lane.rs: signature checks on the verify
+//   threads, one per core, answers back through one completion lane per JavaScript thread) and
+//   `inline` (every check on the JavaScript thread: the behaviour before, switched by the
+//   internal `_verifyOffload`);
+// - the no-op hop: `_offloadNoop()` Promises, completed from a verify thread through the same
+//   lane with no verification, 64 in flight and one at a time: what the hop itself costs the
+//   JavaScript thread and the process per Promise, which no change to verification can remove;
 // - jose `jwtVerify` (WebCrypto on libuv's pool) one at a time and 64 in flight; fast-jwt
 //   (cache off and on) and jsonwebtoken, synchronous, one at a time.
 // While the 64-in-flight cases run, perf_hooks.monitorEventLoopDelay (1 ms resolution) records
@@ -72,7 +74,7 @@ const clocks = () => {
 /** `verify(t)` (a Promise or a value) for each token, one at a time. */
 async function oneAtATime(tokens, verify) {
   const clock = clocks()
-  for (const t of tokens) sink += (await verify(t)).sub.length
+  for (const t of tokens) sink += (await verify(t))?.sub?.length ?? 1
   return clock
 }
 
@@ -81,7 +83,7 @@ async function inFlight(tokens, verify) {
   const clock = clocks()
   for (let i = 0; i < tokens.length; i += IN_FLIGHT) {
     const batch = await Promise.all(tokens.slice(i, i + IN_FLIGHT).map(verify))
-    for (const claims of batch) sink += claims.sub.length
+    for (const claims of batch) sink += claims?.sub?.length ?? 1
   }
   return clock
 }
@@ -135,11 +137,16 @@ try {
     cases[`${g}: validateCached (sync)`] = { group: g, run: runbeam(capacity, 'auto', sync, (v, t) => v.validateCached(t)) }
     cases[`${g}: await validate, 1 at a time`] = { group: g, run: runbeam(capacity, 'auto', oneAtATime, validate) }
     cases[`${g}: validate x${IN_FLIGHT} in flight`] = { group: g, loop: true, run: runbeam(capacity, 'auto', inFlight, validate) }
-    cases[`${g}: validate x${IN_FLIGHT}, 'uv' mode`] = { group: g, loop: true, run: runbeam(capacity, 'uv', inFlight, validate) }
-    cases[`${g}: validate x${IN_FLIGHT}, 'tokio' mode`] = { group: g, loop: true, run: runbeam(capacity, 'tokio', inFlight, validate) }
     cases[`${g}: await validate, 1 at a time, 'inline' (before)`] = { group: g, run: runbeam(capacity, 'inline', oneAtATime, validate) }
     cases[`${g}: validate x${IN_FLIGHT}, 'inline' (before)`] = { group: g, loop: true, run: runbeam(capacity, 'inline', inFlight, validate) }
   }
+  const noop = () => native._offloadNoop()
+  cases[`no-op hop x${IN_FLIGHT} in flight (no verification)`] = {
+    group: 'no-op',
+    loop: true,
+    run: async () => inFlight(tokens, noop),
+  }
+  cases['no-op hop, 1 at a time (no verification)'] = { group: 'no-op', run: async () => oneAtATime(tokens, noop) }
   cases['jose: await jwtVerify, 1 at a time'] = { group: 'jose', run: joseCase(oneAtATime) }
   cases[`jose: jwtVerify x${IN_FLIGHT} in flight`] = { group: 'jose', loop: true, run: joseCase(inFlight) }
   cases['fast-jwt (no cache): sync'] = { group: 'fast-jwt', run: async () => sync(tokens, createVerifier(fastOptions)) }
@@ -171,6 +178,7 @@ try {
   const load = () => loadavg().map((x) => x.toFixed(2)).join(' ')
   console.log(`load average before: ${load()} (${availableParallelism()} cores)`)
   for (const name of Object.keys(cases)) await measureOnce(name) // warm-up
+  const roundLoads = []
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of Object.keys(cases)) {
       const t = await measureOnce(name)
@@ -184,8 +192,9 @@ try {
         d.max.push(t.histogram.max / 1e6)
       }
     }
+    roundLoads.push(loadavg()[0].toFixed(2))
   }
-  console.log(`load average after:  ${load()}`)
+  console.log(`load average after:  ${load()}; 1-minute load at each round's end: ${roundLoads.join(', ')}`)
 
   const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
   const stats = Object.fromEntries(
@@ -239,6 +248,12 @@ try {
       `against jose one at a time: ${(j1 / ours64).toFixed(2)}×; against fast-jwt (no cache): ` +
       `${(stats['fast-jwt (no cache): sync'].wall / ours64).toFixed(2)}×; against jsonwebtoken: ` +
       `${(stats['jsonwebtoken: verify, sync'].wall / ours64).toFixed(2)}×`,
+  )
+  const hop = stats[`no-op hop x${IN_FLIGHT} in flight (no verification)`]
+  console.log(
+    `the hop alone (no-op, ${IN_FLIGHT} in flight): ${fmt(hop.js)} µs of the JavaScript thread and ` +
+      `${fmt(hop.cpu)} µs of process CPU per Promise; runbeam validate x${IN_FLIGHT} (cache off) against ` +
+      `validateCached one at a time: ${(stats['runbeam, cache off: validateCached (sync)'].wall / ours64).toFixed(2)}×`,
   )
   if (sink === 0) console.log('(sink)')
 } finally {

@@ -5,13 +5,19 @@
 //!
 //! - A signal already aborted when the method is called: the Promise rejects at once with
 //!   [`cancelled`]'s error and nothing starts (no request, no store access).
-//! - Otherwise [`Abort::register`] adds a one-shot `abort` listener to the signal and
+//! - Otherwise [`Abort::register`] adds a one-shot `abort` listener for the call and
 //!   [`abortable`] races the work against it. When the signal fires, the listener stops the
 //!   work: the runtime task stops polling it and **drops the Rust future** (a request in
 //!   flight is dropped with its connection, which hyper closes), then the Promise rejects with
 //!   `RUNBEAM_CANCELLED`, `name: 'AbortError'` (as `fetch` and Node's own APIs reject) and the
 //!   signal's `reason` as `cause`. The listener is removed when the call settles, whichever
 //!   way, so a long-lived signal shared by many calls keeps no listener of a finished call.
+//!
+//! **One listener per signal.** `index.js` registers a hub (`__abortInit`): the calls in flight
+//! with one signal share a single `abort` listener on it (added with the first call, removed
+//! when the last settles), so a signal shared by many calls in flight does not reach Node's
+//! listener limit (a `MaxListenersExceededWarning` past 10). Without the hub (the addon loaded
+//! without `index.js`), each call adds and removes its own listener on the signal.
 //!
 //! What the future was doing when dropped is cancelled with it, except work the core shares
 //! between callers or cannot interrupt: a `Resolver`'s upstream fetch (single-flight, it goes on
@@ -29,13 +35,63 @@ use std::ptr;
 use std::sync::Arc;
 use std::task::Poll;
 
+use std::cell::RefCell;
+
 use napi::bindgen_prelude::{Env, JsObjectValue, JsValue, Object, ObjectRef, Result, Unknown};
 use napi::sys;
 use napi::tokio::sync::watch;
+use napi_derive::napi;
 use runbeam_core::{Error as CoreError, ErrorKind};
 
 use crate::arg::AbortSignal;
 use crate::error;
+
+thread_local! {
+    /// The hub of `index.js` (`{add(signal, listener), remove(signal, listener)}`), if any.
+    static HUB: RefCell<Option<ObjectRef<false>>> = const { RefCell::new(None) };
+}
+
+/// Registers the hub through which calls listen to their signal: an object with
+/// `add(signal, listener)` and `remove(signal, listener)`. Internal: called by `index.js` when
+/// it is loaded.
+#[napi(js_name = "__abortInit", skip_typescript)]
+pub fn abort_init(env: &Env, hub: Object<'_>) -> Result<()> {
+    error::entry(env, "abortInit", || {
+        let hub = hub.create_ref::<false>()?;
+        let old = HUB.with(|h| h.borrow_mut().replace(hub));
+        if let Some(old) = old {
+            old.unref(env)?;
+        }
+        Ok(())
+    })
+}
+
+/// `hub.<method>(signal, listener)` when a hub is registered, else
+/// `signal.<fallback>('abort', listener, …extra)`.
+fn listen(
+    env: &Env,
+    signal: &Object<'_>,
+    listener: sys::napi_value,
+    method: &std::ffi::CStr,
+    fallback: &std::ffi::CStr,
+    extra: Option<sys::napi_value>,
+) -> Result<()> {
+    let hub = HUB.with(|h| {
+        h.borrow()
+            .as_ref()
+            .map(|hub| hub.get_value(env).map(|o| o.raw()))
+            .transpose()
+    })?;
+    if let Some(hub) = hub {
+        let hub = Object::from_raw(env.raw(), hub);
+        return call_method(env, &hub, method, &[signal.raw(), listener]);
+    }
+    let abort_event = env.create_string("abort")?.raw();
+    match extra {
+        Some(extra) => call_method(env, signal, fallback, &[abort_event, listener, extra]),
+        None => call_method(env, signal, fallback, &[abort_event, listener]),
+    }
+}
 
 /// The message of a call stopped by its signal.
 fn aborted_message(function: &str) -> String {
@@ -108,12 +164,13 @@ impl Abort {
         let listener = Object::from_raw(env.raw(), listener.raw());
         let mut once = Object::new(env)?;
         once.set("once", true)?;
-        let abort_event = env.create_string("abort")?.raw();
-        call_method(
+        listen(
             env,
             &object,
+            listener.raw(),
+            c"add",
             c"addEventListener",
-            &[abort_event, listener.raw(), once.raw()],
+            Some(once.raw()),
         )?;
         Ok((
             Abort {
@@ -131,12 +188,13 @@ impl Abort {
     pub(crate) fn finish<'env>(self, env: &'env Env) -> Result<Option<Unknown<'env>>> {
         let signal = self.signal.get_value(env)?;
         let listener = self.listener.get_value(env)?;
-        let abort_event = env.create_string("abort")?.raw();
-        let _ignored = call_method(
+        let _ignored = listen(
             env,
             &signal,
+            listener.raw(),
+            c"remove",
             c"removeEventListener",
-            &[abort_event, listener.raw()],
+            None,
         );
         let reason = if *self.fired.borrow() {
             signal.get_named_property::<Unknown<'env>>("reason").ok()

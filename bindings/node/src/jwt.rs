@@ -513,7 +513,7 @@ impl Validator {
                     env,
                     "Validator.authenticate",
                     options.signal(),
-                    self.inner.authorization_needs_signature_check(header),
+                    self.inner.authenticate_if_remembered(header),
                     || self.inner.authenticate_attempt(header),
                     || {
                         let inner = self.inner.clone();
@@ -543,7 +543,7 @@ impl Validator {
                     env,
                     "Validator.validate",
                     options.signal(),
-                    self.inner.needs_signature_check(token),
+                    self.inner.validate_if_remembered(token),
                     || self.inner.validate_attempt(token),
                     || {
                         let inner = self.inner.clone();
@@ -571,7 +571,11 @@ impl Validator {
                     env,
                     "Validator.verifyMeshToken",
                     options.signal(),
-                    self.inner.needs_signature_check(token),
+                    self.inner.verify_mesh_token_if_remembered(
+                        token,
+                        &mesh_id,
+                        destination_url.as_deref(),
+                    ),
                     || {
                         self.inner.verify_mesh_token_attempt(
                             token,
@@ -677,15 +681,15 @@ impl Validator {
     }
 
     /// The answer of a cached-then-fetch validation: the claims of a token the core's cache
-    /// answers (`needs_check`: the core's `needs_signature_check` for the call), else a
-    /// Promise: the core's step `offload` on the runtime (aborted by `signal`), see
-    /// `crate::offload`.
+    /// remembers (`remembered`: the core's one-pass `…_if_remembered` answer for the call), else
+    /// a Promise: the core's step `offload` on a verify thread (on the runtime, aborted by
+    /// `signal`, when one is given), see `crate::offload`.
     fn verify<'env>(
         &self,
         env: &'env Env,
         function: &'static str,
         signal: Option<AbortSignal>,
-        needs_check: bool,
+        remembered: Option<runbeam_core::Result<Arc<CoreClaims>>>,
         inline: impl FnOnce() -> Attempt<Arc<CoreClaims>>,
         offload: impl FnOnce() -> offload::Step<Arc<CoreClaims>>,
     ) -> Result<Answer<'env, Claims>> {
@@ -694,7 +698,7 @@ impl Validator {
             env,
             function,
             signal,
-            needs_check,
+            remembered,
             inline,
             offload,
             |claims| self.object(env, claims),

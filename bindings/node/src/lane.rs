@@ -1,27 +1,40 @@
-//! The completion lane of offloaded signature checks (`crate::offload`): one threadsafe
-//! function per JavaScript thread, made once, carries every finished check back.
+//! The verification lane of offloaded signature checks (`crate::offload`): a small pool of
+//! verify threads (one per core) takes the checks, and one threadsafe function per JavaScript
+//! thread, made once, carries every finished check back.
 //!
-//! napi's own way to settle a Promise from the runtime (`spawn_future_with_callback`, what
-//! [`crate::error::spawn_with`] uses) creates a threadsafe function (a libuv handle, opened and
-//! closed) and two runtime tasks per call: several microseconds of the JavaScript thread per
-//! Promise, about half a signature check. Here a call costs the JavaScript thread a Promise, a
-//! map entry and one runtime task; workers push their answers on a shared queue and wake the
-//! event loop only when the queue was empty, so one wake-up settles every check finished
-//! meanwhile.
+//! Why not the tokio runtime, or napi's own way to settle a Promise from it
+//! (`spawn_future_with_callback`, what [`crate::error::spawn_with`] uses): that one creates a
+//! threadsafe function (a libuv handle, opened and closed) and two runtime tasks per call,
+//! several microseconds of the JavaScript thread per Promise; a runtime task per check through
+//! one shared lane still left the cores idle part of the time (measured in BENCHMARKS.md, "Node:
+//! throughput on both cores"). Here a call costs the JavaScript thread a Promise, a map entry and
+//! a queue push (a worker is woken only when one is idle); a worker takes checks from the queue
+//! until it is empty, and pushes answers on the JavaScript thread's completion queue.
+//!
+//! **Batched wake-ups.** A worker wakes the event loop when it finishes a check and no wake-up
+//! is already on its way, and either no check is waiting to start (the answer is wanted now:
+//! a lone call pays one wake-up, as before) or [`BATCH`] answers are waiting (a burst: the event
+//! loop is woken once per `BATCH` answers, not once per answer, and converts them in one go).
+//! Each wake-up of an idle event loop costs it a context switch and a turn of libuv's poll.
 //!
 //! The lane keeps the process alive only while checks are in flight (the threadsafe function
-//! is referenced then, unreferenced when the last one settles). A call with an `AbortSignal`
-//! does not come here (`crate::offload` gives it the abortable runtime path).
+//! is referenced then, unreferenced when the last one settles); the verify threads are made at
+//! the first check and live as long as the process (idle, they wait on a condition variable). A
+//! call with an `AbortSignal` does not come here (`crate::offload` gives it the abortable
+//! runtime path).
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::thread;
 
 use napi::bindgen_prelude::{
-    Env, FromNapiValue, JsError, JsValue, PromiseRaw, Result, ToNapiValue, spawn,
+    Env, FromNapiValue, JsError, JsValue, PromiseRaw, Result, ToNapiValue,
 };
 use napi::{check_status, sys};
 use runbeam_core::attempt::Attempt;
@@ -29,16 +42,123 @@ use runbeam_core::attempt::Attempt;
 use crate::error;
 use crate::offload::Step;
 
+/// Answers a worker lets wait on the completion queue, while checks are still waiting to
+/// start, before it wakes the event loop anyway.
+const BATCH: usize = 16;
+
 /// A finished check: its id and its `Attempt<T>`, type-erased.
 type Finished = (u64, Box<dyn Any + Send>);
 
 /// Settles one Promise on the JavaScript thread from a finished check.
 type Finish = Box<dyn FnOnce(&Env, Box<dyn Any + Send>) -> Result<sys::napi_value>>;
 
-/// What the workers share with the JavaScript thread.
+/// A check for a verify thread: runs the step and pushes its answer.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The verify threads' queue of checks waiting to start.
+struct Pool {
+    jobs: Mutex<Jobs>,
+    ready: Condvar,
+    /// Checks waiting to start (`jobs.queue.len()`, read without the lock by the workers'
+    /// wake-up rule).
+    queued: AtomicUsize,
+    /// Verify threads made (0 only if the system refused every one: checks then run on the
+    /// calling thread).
+    threads: AtomicUsize,
+}
+
+struct Jobs {
+    queue: VecDeque<Job>,
+    /// Workers waiting on `ready`.
+    idle: usize,
+    /// Of those, how many were notified and have not taken the lock since.
+    notified: usize,
+}
+
+/// The process's verify threads (made at the first check, one per core).
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<&'static Pool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let pool: &'static Pool = Box::leak(Box::new(Pool {
+            jobs: Mutex::new(Jobs {
+                queue: VecDeque::new(),
+                idle: 0,
+                notified: 0,
+            }),
+            ready: Condvar::new(),
+            queued: AtomicUsize::new(0),
+            threads: AtomicUsize::new(0),
+        }));
+        let threads = thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 64));
+        for i in 0..threads {
+            let made = thread::Builder::new()
+                .name(format!("runbeam-verify-{i}"))
+                .spawn(move || pool.work());
+            if made.is_ok() {
+                pool.threads.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        pool
+    })
+}
+
+impl Pool {
+    /// A verify thread: takes checks until the queue is empty, then waits.
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    if let Some(job) = jobs.queue.pop_front() {
+                        self.queued.store(jobs.queue.len(), Ordering::Release);
+                        break job;
+                    }
+                    jobs.idle += 1;
+                    jobs = self
+                        .ready
+                        .wait(jobs)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    jobs.idle -= 1;
+                    jobs.notified = jobs.notified.saturating_sub(1);
+                }
+            };
+            // The step runs behind `Attempt::guarded`; this only keeps the thread alive.
+            let _ = catch_unwind(AssertUnwindSafe(job));
+        }
+    }
+
+    /// Queues `job`; wakes an idle worker unless enough are already woken.
+    fn submit(&self, job: Job) {
+        if self.threads.load(Ordering::Relaxed) == 0 {
+            job();
+            return;
+        }
+        let wake = {
+            let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            jobs.queue.push_back(job);
+            self.queued.store(jobs.queue.len(), Ordering::Release);
+            let wake = jobs.idle > jobs.notified;
+            if wake {
+                jobs.notified += 1;
+            }
+            wake
+        };
+        if wake {
+            self.ready.notify_one();
+        }
+    }
+}
+
+/// What the workers share with one JavaScript thread.
 struct Queue {
-    done: Mutex<Vec<Finished>>,
+    done: Mutex<Done>,
     tsfn: Tsfn,
+}
+
+struct Done {
+    finished: Vec<Finished>,
+    /// A wake-up of the JavaScript thread is on its way (cleared when it takes `finished`).
+    signalled: bool,
 }
 
 /// The lane's threadsafe function.
@@ -52,16 +172,20 @@ unsafe impl Send for Tsfn {}
 unsafe impl Sync for Tsfn {}
 
 impl Queue {
-    /// Adds a finished check; wakes the JavaScript thread when the queue was empty (else a
-    /// wake-up is already on its way and will take this one too).
+    /// Adds a finished check; wakes the JavaScript thread by the rule of the module
+    /// documentation (none on its way, and nothing left to start or a batch waiting).
     fn push(&self, finished: Finished) {
-        let was_empty = {
+        let wake = {
             let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
-            let was_empty = done.is_empty();
-            done.push(finished);
-            was_empty
+            done.finished.push(finished);
+            let wake = !done.signalled
+                && (pool().queued.load(Ordering::Acquire) == 0 || done.finished.len() >= BATCH);
+            if wake {
+                done.signalled = true;
+            }
+            wake
         };
-        if was_empty {
+        if wake {
             // SAFETY: the function lives as long as the environment; once it is closing the
             // call fails with a status, and the answer is dropped with the environment.
             unsafe {
@@ -117,7 +241,10 @@ fn open(env: &Env) -> Result<()> {
     LANE.with(|lane| {
         *lane.borrow_mut() = Some(Lane {
             queue: Arc::new(Queue {
-                done: Mutex::new(Vec::new()),
+                done: Mutex::new(Done {
+                    finished: Vec::new(),
+                    signalled: false,
+                }),
                 tsfn: Tsfn(tsfn),
             }),
             waiting: HashMap::new(),
@@ -128,7 +255,7 @@ fn open(env: &Env) -> Result<()> {
     Ok(())
 }
 
-/// The Promise of `step` run on the runtime, settled by `later` on the JavaScript thread; a key
+/// The Promise of `step` run on a verify thread, settled by `later` on the JavaScript thread; a key
 /// fetch the step turns out to need is spawned on the runtime from there.
 pub(crate) fn spawn_check<'env, T, V, L>(
     env: &'env Env,
@@ -184,10 +311,10 @@ where
         }
         Ok((id, Arc::clone(&lane.queue)))
     })?;
-    spawn(async move {
+    pool().submit(Box::new(move || {
         let out = Attempt::guarded(function, step);
         queue.push((id, Box::new(out)));
-    });
+    }));
     // SAFETY: `promise` is the live Promise created above.
     unsafe { PromiseRaw::from_napi_value(env.raw(), promise) }
 }
@@ -210,13 +337,15 @@ unsafe extern "C" fn call_js(
             let Some(lane) = lane.as_mut() else {
                 return Vec::new();
             };
-            let done = std::mem::take(
-                &mut *lane
+            let done = {
+                let mut done = lane
                     .queue
                     .done
                     .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
+                    .unwrap_or_else(PoisonError::into_inner);
+                done.signalled = false;
+                std::mem::take(&mut done.finished)
+            };
             let settling: Vec<_> = done
                 .into_iter()
                 .filter_map(|(id, out)| lane.waiting.remove(&id).map(|w| (w, out)))

@@ -32,7 +32,7 @@
 //! aliases) and checked in.
 #![deny(missing_docs)]
 
-mod abort;
+pub mod abort;
 pub mod arg;
 pub mod client;
 pub mod config;

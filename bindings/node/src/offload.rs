@@ -6,18 +6,20 @@
 //! flight the event loop was busy with signatures and the second core idle. [`verify`] decides
 //! per call:
 //!
-//! - **no signature to check** (runbeam-core's `needs_signature_check` answers `false`: a token
-//!   whose verified claims the core's cache holds with its keys still current, a token refused
-//!   for its size, a missing or malformed `Authorization` header, an unknown mesh) →
-//!   answered on the JavaScript thread, as before (a SHA-256 and a cache look-up, under a
-//!   microsecond, or an error known at once);
+//! - **nothing to verify** (runbeam-core's one-pass `validate_if_remembered` — or its
+//!   `Authorization` header / mesh form — answers: the claims of a token the core's cache
+//!   remembers with its keys still current, time claims checked again, or a refusal known at
+//!   once: a token over the size limit, a missing or malformed `Authorization` header, an
+//!   unknown mesh) → answered on the JavaScript thread from that one hash and one cache
+//!   look-up, as `validateCached` would (under a microsecond);
 //! - **anything else** (a signature to check, or keys to fetch) → the core's whole
-//!   cached-then-fetch step runs on the module's tokio runtime (napi's `tokio_rt`), a key fetch
-//!   included when one turns out to be needed, and the Promise settles on the JavaScript thread
-//!   with the same `Claims` object shape and the same coded errors. Without an `AbortSignal`
-//!   the answer comes back through [`crate::lane`] (one threadsafe function for all checks,
-//!   one wake-up of the event loop for every check finished meanwhile); with one, through the
-//!   abortable path of every spawned call ([`crate::error::spawn_with`], `crate::abort`).
+//!   cached-then-fetch step runs on one of the verify threads of [`crate::lane`] (one per core),
+//!   and the Promise settles on the JavaScript thread with the same `Claims` object shape and
+//!   the same coded errors; a key fetch the step turns out to need is awaited on the module's
+//!   tokio runtime. Without an `AbortSignal` the answer comes back through the lane (one
+//!   threadsafe function for all checks, one wake-up of the event loop per batch of answers);
+//!   with one, the step runs on the runtime through the abortable path of every spawned call
+//!   ([`crate::error::spawn_with`], `crate::abort`).
 //!
 //! No crossover for a lone request: the JavaScript thread cannot tell a lone call from the
 //! first of a burst made in one turn (or of many requests arriving in separate turns), and a
@@ -25,17 +27,17 @@
 //! (`validateCached`, …) stay the inline path for whoever wants it.
 //!
 //! Either way the core does the work (decode, issuer, keys, signature, claims, the cache
-//! insert), so a token verified on a worker is cached like one verified inline. The core's
-//! `needs_signature_check` decides exactly (nothing verified, nothing counted); it is only a
-//! routing decision: a token evicted between the question and the answer costs one check on
-//! the JavaScript thread, never a different answer.
+//! insert), so a token verified on a worker is cached like one verified inline, and counted
+//! alike (the one-pass answer counts a cache hit or a refusal as the `…Cached` call does;
+//! `None` counts nothing).
 //!
-//! `_verifyOffload(mode)` (not exported by `index.js`; benchmarks and tests reach it through
-//! `native.js`) switches the process between `'auto'` (the rule above, the default),
-//! `'inline'` (every check on the JavaScript thread: the behaviour before), `'tokio'` (every
-//! offloaded check through `spawn_with`, a threadsafe function per call) and `'uv'` (the
-//! offloaded checks on libuv's thread pool as napi async work), the last three kept for the
-//! comparisons of `bench/throughput.mjs`.
+//! `_verifyOffload(mode)` (not exported by `index.js`; tests and benchmarks reach it through
+//! `native.js`) switches the process between `'auto'` (the rule above, the default) and
+//! `'inline'` (every check on the JavaScript thread: the behaviour before, which the tests use
+//! to show that their observation of "off the thread" tells the two apart). libuv's pool (napi
+//! async work) and a tokio task per check with napi's threadsafe function per Promise were
+//! measured against the verify threads and removed (BENCHMARKS.md, "Node: throughput on both
+//! cores").
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -51,27 +53,23 @@ use crate::promise::{self, Answer};
 
 const AUTO: u8 = 0;
 const INLINE: u8 = 1;
-const UV: u8 = 2;
-const TOKIO: u8 = 3;
 
 static MODE: AtomicU8 = AtomicU8::new(AUTO);
 
-/// Sets where signature checks run: `'auto'` (default), `'inline'`, `'uv'` or `'tokio'` (see the module
-/// documentation). Internal: for benchmarks and tests, through `native.js`.
+/// Sets where signature checks run: `'auto'` (default) or `'inline'` (see the module
+/// documentation). Internal: for tests and benchmarks, through `native.js`.
 #[napi(js_name = "_verifyOffload", skip_typescript)]
 pub fn verify_offload(env: &Env, mode: String) -> Result<()> {
     error::entry(env, "_verifyOffload", || {
         let mode = match mode.as_str() {
             "auto" => AUTO,
             "inline" => INLINE,
-            "uv" => UV,
-            "tokio" => TOKIO,
             _ => {
                 return Err(error::from_core(
                     env,
                     &CoreError::new(
                         ErrorKind::InvalidArgument,
-                        "the offload mode must be 'auto', 'inline', 'uv' or 'tokio'",
+                        "the offload mode must be 'auto' or 'inline'",
                     ),
                 ));
             }
@@ -88,21 +86,21 @@ pub(crate) type Step<T> = Box<dyn FnOnce() -> Attempt<T> + Send + 'static>;
 /// A verification step (runbeam-core's cached-then-fetch `…_attempt`) routed by the rule of
 /// the module documentation.
 ///
-/// - `needs_check`: runbeam-core's `needs_signature_check` (or its `Authorization` header /
-///   mesh form) for the call, asked by the caller: `false` is answered inline, as is every
-///   call in the `'inline'` mode.
-/// - `inline`: the core's step on the JavaScript thread (a cache hit, or a signature checked
-///   here, or the key fetch spawned);
-/// - `offload`: the same step, owned, for a worker (a key fetch it turns out to need is awaited
-///   on the runtime);
-/// - `ready`: the value of a step answered inline; `later`: the value on the JavaScript thread
-///   when a worker answers.
+/// - `remembered`: runbeam-core's one-pass answer for a remembered token or a refusal known at
+///   once (`validate_if_remembered` and its `Authorization` header / mesh forms), `None` when a
+///   signature check or keys are needed: `Some` is answered on the JavaScript thread;
+/// - `inline`: the core's step on the JavaScript thread (the `'inline'` mode: a signature
+///   checked here, or the key fetch spawned);
+/// - `offload`: the same step, owned, for a verify thread (a key fetch it turns out to need is
+///   awaited on the runtime);
+/// - `ready`: the value of a call answered on the JavaScript thread; `later`: the value on the
+///   JavaScript thread when a verify thread answers.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn verify<'env, T, V>(
     env: &'env Env,
     function: &'static str,
     signal: Option<AbortSignal>,
-    needs_check: bool,
+    remembered: Option<runbeam_core::Result<T>>,
     inline: impl FnOnce() -> Attempt<T>,
     offload: impl FnOnce() -> Step<T>,
     ready: impl FnOnce(T) -> Result<V>,
@@ -112,16 +110,21 @@ where
     T: Send + 'static,
     V: ToNapiValue + 'static,
 {
-    let mode = MODE.load(Ordering::Relaxed);
-    if !needs_check || mode == INLINE {
+    if let Some(answer) = remembered {
+        return promise::attempt(
+            env,
+            function,
+            signal,
+            || Ok(Attempt::Ready(answer)),
+            ready,
+            later,
+        );
+    }
+    if MODE.load(Ordering::Relaxed) == INLINE {
         return promise::attempt(env, function, signal, || Ok(inline()), ready, later);
     }
-    match (mode, signal) {
-        (AUTO, None) => {
-            return crate::lane::spawn_check(env, function, offload(), later).map(Either::B);
-        }
-        (UV, None) => return uv::spawn(env, function, offload(), later).map(Either::B),
-        _ => {}
+    if signal.is_none() {
+        return crate::lane::spawn_check(env, function, offload(), later).map(Either::B);
     }
     let step = offload();
     error::spawn_with(
@@ -134,120 +137,17 @@ where
     .map(Either::B)
 }
 
-/// The `'uv'` mode (for comparison): the step on libuv's thread pool (a napi async work); a
-/// key fetch it turns out to need is spawned on the runtime from the JavaScript thread. Used
-/// only for calls without an `AbortSignal` (a signal takes the runtime path).
-mod uv {
-    use std::marker::PhantomData;
-
-    use napi::JsValue;
-    use napi::bindgen_prelude::{
-        Env, FromNapiValue, PromiseRaw, Result, Task, ToNapiValue, TypeName, ValueType,
-    };
-    use napi::sys;
-    use runbeam_core::attempt::Attempt;
-
-    use super::Step;
-    use crate::error;
-
-    /// A value made on the JavaScript thread, handed to napi as is.
-    pub(super) struct Raw(sys::napi_value);
-
-    impl TypeName for Raw {
-        fn type_name() -> &'static str {
-            "unknown"
-        }
-
-        fn value_type() -> ValueType {
-            ValueType::Unknown
-        }
-    }
-
-    impl ToNapiValue for Raw {
-        unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-            Ok(val.0)
-        }
-    }
-
-    /// What only the JavaScript thread touches (in `resolve`, which napi runs there).
-    struct JsThread<L>(Option<L>);
-
-    // SAFETY: the value is created on the JavaScript thread and used and dropped there only:
-    // `compute` (the pool thread) never touches it, napi calls `resolve` and drops the task
-    // on the JavaScript thread.
-    unsafe impl<L> Send for JsThread<L> {}
-
-    struct Check<T, V, L> {
-        function: &'static str,
-        step: Option<Step<T>>,
-        later: JsThread<L>,
-        value: PhantomData<fn() -> V>,
-    }
-
-    impl<T, V, L> Task for Check<T, V, L>
-    where
-        T: Send + 'static,
-        V: ToNapiValue + 'static,
-        L: FnOnce(&Env, T) -> Result<V> + 'static,
-    {
-        type Output = Attempt<T>;
-        type JsValue = Raw;
-
-        fn compute(&mut self) -> Result<Attempt<T>> {
-            let step = self.step.take();
-            Ok(Attempt::guarded(self.function, move || match step {
-                Some(step) => step(),
-                None => Attempt::Ready(Err(runbeam_core::Error::new(
-                    runbeam_core::ErrorKind::Internal,
-                    "the check ran twice",
-                ))),
-            }))
-        }
-
-        fn resolve(&mut self, env: Env, output: Attempt<T>) -> Result<Raw> {
-            let function = self.function;
-            let later = self.later.0.take();
-            error::entry(&env, function, || {
-                let Some(later) = later else {
-                    return Err(error::internal(&env, "the check settled twice"));
-                };
-                match output {
-                    Attempt::Ready(Ok(value)) => {
-                        let value = later(&env, value)?;
-                        // SAFETY: `env` is the live environment of this callback.
-                        unsafe { V::to_napi_value(env.raw(), value) }.map(Raw)
-                    }
-                    Attempt::Ready(Err(e)) => Err(error::from_core(&env, &e)),
-                    Attempt::Pending(future) => {
-                        let promise: PromiseRaw<'_, V> =
-                            error::spawn_with(&env, function, None, future, later)?;
-                        Ok(Raw(promise.raw()))
-                    }
-                }
-            })
-        }
-    }
-
-    /// The Promise of `step` run on libuv's pool, settled by `later` on the JavaScript thread.
-    pub(super) fn spawn<'env, T, V, L>(
-        env: &'env Env,
-        function: &'static str,
-        step: Step<T>,
-        later: L,
-    ) -> Result<PromiseRaw<'env, V>>
-    where
-        T: Send + 'static,
-        V: ToNapiValue + 'static,
-        L: FnOnce(&Env, T) -> Result<V> + 'static,
-    {
-        let work = env.spawn(Check {
-            function,
-            step: Some(step),
-            later: JsThread(Some(later)),
-            value: PhantomData,
-        })?;
-        let promise = work.promise_object().raw();
-        // SAFETY: `promise` is the live Promise napi just created for the work.
-        unsafe { PromiseRaw::from_napi_value(env.raw(), promise) }
-    }
+/// `_offloadNoop()`: a Promise resolved with `0` by a verify thread through the lane, with no
+/// verification: what the hop itself costs the JavaScript thread and the process
+/// (`bench/throughput.mjs`'s "no-op hop" row). Internal, through `native.js`.
+#[napi(js_name = "_offloadNoop", skip_typescript)]
+pub fn offload_noop(env: &Env) -> Result<napi::bindgen_prelude::PromiseRaw<'_, u32>> {
+    error::entry(env, "_offloadNoop", || {
+        crate::lane::spawn_check(
+            env,
+            "_offloadNoop",
+            Box::new(|| Attempt::Ready(Ok(0u32))),
+            |_, value| Ok(value),
+        )
+    })
 }

@@ -602,7 +602,11 @@ impl Resolver {
                     env,
                     "Resolver.verifyMeshToken",
                     options.signal(),
-                    self.inner.mesh_token_needs_signature_check(token, &mesh),
+                    self.inner.verify_mesh_token_if_remembered(
+                        token,
+                        &mesh,
+                        destination_url.as_deref(),
+                    ),
                     || {
                         self.inner.verify_mesh_token_attempt(
                             token,
@@ -676,7 +680,11 @@ impl Resolver {
                     env,
                     "Resolver.verifyMeshRequest",
                     options.signal(),
-                    self.inner.mesh_request_needs_signature_check(header, &mesh),
+                    self.inner.verify_mesh_request_if_remembered(
+                        header,
+                        &mesh,
+                        served_url.as_deref(),
+                    ),
                     || {
                         self.inner
                             .verify_mesh_request_attempt(header, &mesh, served_url.as_deref())

@@ -88,3 +88,79 @@ describe('@runbeam/sdk/express', () => {
     assert.ok(Resolver)
   })
 })
+
+describe('@runbeam/sdk/express: where a token is checked', () => {
+  const native = require('../native.js')
+  const { Validator } = require('@runbeam/sdk')
+  const { startJwtCloud } = require('./jwt-cloud.cjs')
+
+  /** Runs the middleware on a request with `authorization`; `{sync, done}`: whether it answered
+   * within the calling turn's microtasks, and `{claims}` (next called) or `{refusal}`. */
+  async function run(middleware, authorization) {
+    let outcome = null
+    const req = { url: '/me', headers: { authorization } }
+    const headers = {}
+    const res = {
+      headersSent: false,
+      statusCode: 200,
+      setHeader(name, value) {
+        headers[name.toLowerCase()] = value
+      },
+      end(body) {
+        outcome = { refusal: { status: this.statusCode, headers, body } }
+      },
+    }
+    middleware(req, res, (error) => {
+      outcome = error ? { error } : { claims: req.runbeam.claims }
+    })
+    for (let i = 0; i < 8; i++) await null
+    const sync = outcome !== null
+    while (outcome === null) await new Promise((done) => setImmediate(done))
+    return { sync, done: outcome }
+  }
+
+  it('checks a new token off the JavaScript thread, answers a remembered one at once, refuses alike', async () => {
+    const { cloud, issuer, mint } = await startJwtCloud()
+    try {
+      const validator = new Validator({ trustedIssuers: [issuer] })
+      await validator.refreshKeys()
+      const middleware = authenticate({ validator })
+      const token = await mint()
+      const first = await run(middleware, `Bearer ${token}`)
+      assert.equal(first.sync, false, 'a new token was checked on the JavaScript thread')
+      assert.equal(first.done.claims.sub, validator.validateCached(token).sub)
+      // Verified twice now: the core's cache answers, within the calling turn.
+      const again = await run(middleware, `Bearer ${token}`)
+      assert.equal(again.sync, true)
+      assert.equal(again.done.claims.sub, first.done.claims.sub)
+      // Refusals: the same status either way (no header, a bad token, an expired one).
+      const expired = await mint({ ttl_secs: -120 })
+      for (const authorization of [undefined, 'Basic x', 'Bearer not-a-token', `Bearer ${expired}`]) {
+        const offloaded = await run(middleware, authorization)
+        native._verifyOffload('inline')
+        try {
+          const inline = await run(authenticate({ validator }), authorization)
+          assert.deepEqual(offloaded.done, inline.done, String(authorization))
+          assert.equal(offloaded.done.refusal.status, 401)
+        } finally {
+          native._verifyOffload('auto')
+        }
+      }
+      // The 'inline' mode (the synchronous path): a new token answered within the calling turn.
+      native._verifyOffload('inline')
+      try {
+        const inline = await run(authenticate({ validator: new Validator({ trustedIssuers: [issuer] }) }), `Bearer ${token}`)
+        assert.equal(inline.sync, false, 'keys not fetched yet: a fetch')
+        const warm = new Validator({ trustedIssuers: [issuer] })
+        await warm.refreshKeys()
+        const now = await run(authenticate({ validator: warm }), `Bearer ${token}`)
+        assert.equal(now.sync, true)
+        assert.equal(now.done.claims.sub, first.done.claims.sub)
+      } finally {
+        native._verifyOffload('auto')
+      }
+    } finally {
+      await cloud.stop()
+    }
+  })
+})

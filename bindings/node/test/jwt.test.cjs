@@ -9,10 +9,10 @@ const { createHmac } = require('node:crypto')
 const { inspect } = require('node:util')
 
 const { Client, Validator, parseBearer } = require('..')
-const { startDevcloud, BOB_SANCTUM, ANALYTICS_GW, MESH, DICOM_URL } = require('./devcloud.cjs')
+const { ALICE_EMAIL, BOB_SANCTUM, ANALYTICS_GW, MESH, DICOM_URL } = require('./devcloud.cjs')
+const { startJwtCloud } = require('./jwt-cloud.cjs')
 const { throwsCode } = require('./helpers.cjs')
 
-const ALICE_EMAIL = 'alice@radiology.example.com'
 const JWKS = 'GET /api/.well-known/jwks.json'
 
 const b64 = (data) => Buffer.from(data).toString('base64url')
@@ -52,18 +52,9 @@ describe('Validator against runbeam-devcloud', () => {
   let mint
 
   before(async () => {
-    cloud = await startDevcloud()
-    issuer = `${cloud.url}/api`
-    /** A token signed by devcloud with `extra` request members (claims, header, alg, ttl_secs). */
-    mint = async (extra = {}) => {
-      const res = await fetch(`${cloud.url}/_dev/jwt`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: ALICE_EMAIL, ...extra }),
-      })
-      assert.equal(res.status, 200, await res.clone().text())
-      return (await res.json()).token
-    }
+    // `mint(extra)`: a token signed by devcloud with `extra` request members (claims, header,
+    // alg, ttl_secs).
+    ;({ cloud, issuer, mint } = await startJwtCloud())
   })
 
   after(async () => {
