@@ -278,6 +278,8 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="runbeam rows only")
+    parser.add_argument("--gil-only", action="store_true",
+                        help="only the GIL rows (a busy Python thread beside validation)")
     args = parser.parse_args()
     n = args.tokens
     load_before = load()
@@ -378,49 +380,50 @@ def main() -> int:
             return time.perf_counter() - start
 
         for _ in range(args.rounds):
-            for mode in ("auto", "inline"):
-                _native._set_verify_offload(mode)
-                for cache in ("cache off", "cache on"):
-                    v, av = validators[cache], async_validators[cache]
-                    name = f"runbeam {cache}, {mode}"
-                    v.flush_token_cache()
-                    timed(f"{name} | 1 at a time", lambda: one_at_a_time(v.validate, tokens))
-                    v.flush_token_cache()
-                    timed(f"{name} | 2 threads", lambda: two_threads(v.validate, tokens))
-                    av.flush_token_cache()
-                    _, p99, worst, _ = timed(
-                        f"{name} | asyncio 64 tasks", lambda: tasks64(av.validate, tokens)
-                    )
-                    lags.setdefault(f"{name} | asyncio 64 tasks", []).append((p99, worst))
-                    if mode != "auto":
-                        continue
-                    # validate_many: batches of 64 (one awaitable each), from 1 and 4 tasks.
-                    for k in (1, 4):
+            if not args.gil_only:
+                for mode in ("auto", "inline"):
+                    _native._set_verify_offload(mode)
+                    for cache in ("cache off", "cache on"):
+                        v, av = validators[cache], async_validators[cache]
+                        name = f"runbeam {cache}, {mode}"
+                        v.flush_token_cache()
+                        timed(f"{name} | 1 at a time", lambda: one_at_a_time(v.validate, tokens))
+                        v.flush_token_cache()
+                        timed(f"{name} | 2 threads", lambda: two_threads(v.validate, tokens))
                         av.flush_token_cache()
                         _, p99, worst, _ = timed(
-                            f"{name} | validate_many 64, {k} task{'s' * (k > 1)}",
-                            lambda k=k: batches(av.validate_many, tokens, k),
+                            f"{name} | asyncio 64 tasks", lambda: tasks64(av.validate, tokens)
                         )
-                        lags.setdefault(
-                            f"{name} | validate_many 64, {k} task{'s' * (k > 1)}", []
-                        ).append((p99, worst))
-                    v.flush_token_cache()
-                    timed(f"{name} | validate_many 64, sync",
-                          lambda: sync_batches(v.validate_many, tokens))
-            _native._set_verify_offload("auto")
+                        lags.setdefault(f"{name} | asyncio 64 tasks", []).append((p99, worst))
+                        if mode != "auto":
+                            continue
+                        # validate_many: batches of 64 (one awaitable each), from 1 and 4 tasks.
+                        for k in (1, 4):
+                            av.flush_token_cache()
+                            _, p99, worst, _ = timed(
+                                f"{name} | validate_many 64, {k} task{'s' * (k > 1)}",
+                                lambda k=k: batches(av.validate_many, tokens, k),
+                            )
+                            lags.setdefault(
+                                f"{name} | validate_many 64, {k} task{'s' * (k > 1)}", []
+                            ).append((p99, worst))
+                        v.flush_token_cache()
+                        timed(f"{name} | validate_many 64, sync",
+                              lambda: sync_batches(v.validate_many, tokens))
+                _native._set_verify_offload("auto")
 
-            if not args.quick:
-                for lib, decode in (("PyJWT", pyjwt_decode), ("joserfc", jose_decode)):
-                    timed(f"{lib} | 1 at a time", lambda: one_at_a_time(decode, tokens))
-                    timed(f"{lib} | 2 threads", lambda: two_threads(decode, tokens))
-                    for how, adecode in (
-                        ("inline", inline_async(decode)),
-                        ("executor", in_executor(decode)),
-                    ):
-                        _, p99, worst, _ = timed(
-                            f"{lib} | asyncio 64 tasks, {how}", lambda: tasks64(adecode, tokens)
-                        )
-                        lags.setdefault(f"{lib} | asyncio 64 tasks, {how}", []).append((p99, worst))
+                if not args.quick:
+                    for lib, decode in (("PyJWT", pyjwt_decode), ("joserfc", jose_decode)):
+                        timed(f"{lib} | 1 at a time", lambda: one_at_a_time(decode, tokens))
+                        timed(f"{lib} | 2 threads", lambda: two_threads(decode, tokens))
+                        for how, adecode in (
+                            ("inline", inline_async(decode)),
+                            ("executor", in_executor(decode)),
+                        ):
+                            _, p99, worst, _ = timed(
+                                f"{lib} | asyncio 64 tasks, {how}", lambda: tasks64(adecode, tokens)
+                            )
+                            lags.setdefault(f"{lib} | asyncio 64 tasks, {how}", []).append((p99, worst))
 
             # The GIL: a counting thread's share while one thread validates (its rate alone
             # measured just before each case: the machine's load changes within a round).
@@ -440,6 +443,8 @@ def main() -> int:
                 _native._set_verify_offload("auto")
             sys.setswitchinterval(default_interval)
 
+            if args.gil_only:
+                continue
             # A cache hit: answered with the GIL held (auto) or released (always); and through
             # the runtime from 64 tasks (always): what the hop and asyncio cost the loop.
             for mode in ("auto", "always"):
