@@ -1,7 +1,8 @@
 //! Cancellation by an `AbortSignal`: the `signal` of the options of every Promise-returning
 //! method (`crate::arg::CallOptions` and the method-specific options) goes through here, from
-//! [`crate::error::spawn_with`] (the work on the runtime) and [`crate::promise::attempt`] (a
-//! cached-then-fetch step).
+//! [`crate::error::spawn_with`] (the work on the runtime), [`crate::promise::attempt`] (a
+//! cached-then-fetch step) and `crate::lane` (a signature check on a verify thread: skipped when
+//! its signal fired before the check started, see `crate::lane::spawn_check`).
 //!
 //! - A signal already aborted when the method is called: the Promise rejects at once with
 //!   [`cancelled`]'s error and nothing starts (no request, no store access).
@@ -91,6 +92,13 @@ fn listen(
         Some(extra) => call_method(env, signal, fallback, &[abort_event, listener, extra]),
         None => call_method(env, signal, fallback, &[abort_event, listener]),
     }
+}
+
+/// The error of a call stopped by its signal before its work started or while it ran
+/// (`function` names it): `RUNBEAM_CANCELLED`; the signal's `reason` becomes its `cause` when
+/// the call settles ([`Abort::finish`]).
+pub(crate) fn stopped(function: &str) -> CoreError {
+    CoreError::new(ErrorKind::Cancelled, aborted_message(function))
 }
 
 /// The message of a call stopped by its signal.
@@ -221,7 +229,7 @@ where
         return work.await;
     };
     let mut work = pin!(work);
-    let mut stopped = pin!(async move {
+    let mut fired = pin!(async move {
         // The sender lives until the call settles, so `Err` (dropped) does not happen while
         // the work runs; it would not be a reason to stop.
         if stop.wait_for(|fired| *fired).await.is_err() {
@@ -232,11 +240,8 @@ where
         if let Poll::Ready(done) = work.as_mut().poll(cx) {
             return Poll::Ready(done);
         }
-        match stopped.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(CoreError::new(
-                ErrorKind::Cancelled,
-                aborted_message(function),
-            ))),
+        match fired.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(stopped(function))),
             Poll::Pending => Poll::Pending,
         }
     })

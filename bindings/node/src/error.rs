@@ -198,11 +198,30 @@ where
     F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
     S: FnOnce(&Env, T) -> Result<V> + 'static,
 {
-    let (abort, stop) = match signal {
-        Some(signal) => {
-            let (abort, stop) = Abort::register(env, function, signal)?;
-            (Some(abort), Some(stop))
-        }
+    let registered = match signal {
+        Some(signal) => Some(Abort::register(env, function, signal)?),
+        None => None,
+    };
+    spawn_registered(env, function, registered, work, settle)
+}
+
+/// [`spawn_with`] for a call whose signal's listener is already registered (`registered`: the
+/// [`Abort`] and its `Stop`, from [`Abort::register`]).
+pub(crate) fn spawn_registered<'env, T, V, F, S>(
+    env: &'env Env,
+    function: &'static str,
+    registered: Option<(Abort, abort::Stop)>,
+    work: F,
+    settle: S,
+) -> Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
+    S: FnOnce(&Env, T) -> Result<V> + 'static,
+{
+    let (abort, stop) = match registered {
+        Some((abort, stop)) => (Some(abort), Some(stop)),
         None => (None, None),
     };
     let work = abort::abortable(function, work, stop);

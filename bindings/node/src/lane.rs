@@ -20,8 +20,7 @@
 //! The lane keeps the process alive only while checks are in flight (the threadsafe function
 //! is referenced then, unreferenced when the last one settles); the verify threads are made at
 //! the first check and live as long as the process (idle, they wait on a condition variable). A
-//! call with an `AbortSignal` does not come here (`crate::offload` gives it the abortable
-//! runtime path).
+//! call with an `AbortSignal` comes here too (see [`spawn_check`]).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -39,6 +38,7 @@ use napi::bindgen_prelude::{
 use napi::{check_status, sys};
 use runbeam_core::attempt::Attempt;
 
+use crate::abort::{self, Abort, Stop};
 use crate::error;
 use crate::offload::Step;
 
@@ -257,9 +257,17 @@ fn open(env: &Env) -> Result<()> {
 
 /// The Promise of `step` run on a verify thread, settled by `later` on the JavaScript thread; a key
 /// fetch the step turns out to need is spawned on the runtime from there.
+///
+/// `registered`: the call's `AbortSignal` listener ([`Abort::register`]). A check whose signal
+/// fired before a verify thread took it is skipped and rejects with `RUNBEAM_CANCELLED` (the
+/// signal's `reason` as `cause`); one already running finishes and settles with its answer (a
+/// signature check cannot be interrupted, and is a few microseconds); a key fetch it turns out
+/// to need is aborted as every spawned call is ([`error::spawn_registered`]). The listener is
+/// removed when the call settles.
 pub(crate) fn spawn_check<'env, T, V, L>(
     env: &'env Env,
     function: &'static str,
+    registered: Option<(Abort, Stop)>,
     step: Step<T>,
     later: L,
 ) -> Result<PromiseRaw<'env, V>>
@@ -273,6 +281,7 @@ where
     let mut promise = ptr::null_mut();
     // SAFETY: `env` is live; both out-pointers are written on success.
     check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+    let skip = registered.as_ref().map(|(_, stop)| stop.clone());
     let finish: Finish = Box::new(move |env, out| {
         let out = out.downcast::<Attempt<T>>().map_err(|_| {
             error::internal(
@@ -280,18 +289,25 @@ where
                 format!("{function}: a check answered with another type"),
             )
         })?;
-        match *out {
-            Attempt::Ready(Ok(value)) => {
+        let answer = match *out {
+            Attempt::Ready(answer) => answer,
+            Attempt::Pending(future) => {
+                let promise: PromiseRaw<'_, V> =
+                    error::spawn_registered(env, function, registered, future, later)?;
+                return Ok(promise.raw());
+            }
+        };
+        // Releasing the listener cannot fail the call (only napi itself could fail here).
+        let reason = registered
+            .and_then(|(abort, _)| error::entry(env, function, || abort.finish(env)).ok())
+            .flatten();
+        match answer {
+            Ok(value) => {
                 let value = later(env, value)?;
                 // SAFETY: `env` is the live environment of this callback.
                 unsafe { V::to_napi_value(env.raw(), value) }
             }
-            Attempt::Ready(Err(e)) => Err(error::from_core(env, &e)),
-            Attempt::Pending(future) => {
-                let promise: PromiseRaw<'_, V> =
-                    error::spawn_with(env, function, None, future, later)?;
-                Ok(promise.raw())
-            }
+            Err(e) => Err(error::with_cause(env, &e, reason)),
         }
     });
     let (id, queue) = LANE.with(|lane| -> Result<_> {
@@ -312,7 +328,11 @@ where
         Ok((id, Arc::clone(&lane.queue)))
     })?;
     pool().submit(Box::new(move || {
-        let out = Attempt::guarded(function, step);
+        let out = if skip.is_some_and(|stop| *stop.borrow()) {
+            Attempt::Ready(Err(abort::stopped(function)))
+        } else {
+            Attempt::guarded(function, step)
+        };
         queue.push((id, Box::new(out)));
     }));
     // SAFETY: `promise` is the live Promise created above.

@@ -16,10 +16,10 @@
 //!   cached-then-fetch step runs on one of the verify threads of [`crate::lane`] (one per core),
 //!   and the Promise settles on the JavaScript thread with the same `Claims` object shape and
 //!   the same coded errors; a key fetch the step turns out to need is awaited on the module's
-//!   tokio runtime. Without an `AbortSignal` the answer comes back through the lane (one
-//!   threadsafe function for all checks, one wake-up of the event loop per batch of answers);
-//!   with one, the step runs on the runtime through the abortable path of every spawned call
-//!   ([`crate::error::spawn_with`], `crate::abort`).
+//!   tokio runtime. The answer comes back through the lane (one threadsafe function for all
+//!   checks, one wake-up of the event loop per batch of answers). With an `AbortSignal`: a
+//!   check not started when it fires is skipped (`RUNBEAM_CANCELLED`), a key fetch is aborted
+//!   as every spawned call is (`crate::abort`).
 //!
 //! No crossover for a lone request: the JavaScript thread cannot tell a lone call from the
 //! first of a burst made in one turn (or of many requests arriving in separate turns), and a
@@ -47,6 +47,7 @@ use napi_derive::napi;
 use runbeam_core::attempt::Attempt;
 use runbeam_core::{Error as CoreError, ErrorKind};
 
+use crate::abort::Abort;
 use crate::arg::AbortSignal;
 use crate::error;
 use crate::promise::{self, Answer};
@@ -123,18 +124,11 @@ where
     if MODE.load(Ordering::Relaxed) == INLINE {
         return promise::attempt(env, function, signal, || Ok(inline()), ready, later);
     }
-    if signal.is_none() {
-        return crate::lane::spawn_check(env, function, offload(), later).map(Either::B);
-    }
-    let step = offload();
-    error::spawn_with(
-        env,
-        function,
-        signal,
-        async move { step().finish().await },
-        later,
-    )
-    .map(Either::B)
+    let registered = match signal {
+        Some(signal) => Some(Abort::register(env, function, signal)?),
+        None => None,
+    };
+    crate::lane::spawn_check(env, function, registered, offload(), later).map(Either::B)
 }
 
 /// `_offloadNoop()`: a Promise resolved with `0` by a verify thread through the lane, with no
@@ -146,6 +140,7 @@ pub fn offload_noop(env: &Env) -> Result<napi::bindgen_prelude::PromiseRaw<'_, u
         crate::lane::spawn_check(
             env,
             "_offloadNoop",
+            None,
             Box::new(|| Attempt::Ready(Ok(0u32))),
             |_, value| Ok(value),
         )

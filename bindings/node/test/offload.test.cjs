@@ -313,7 +313,11 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
     batch.abort(reason)
     const { outcomes } = await observe(calls)
     for (const o of outcomes) {
-      if ('error' in o) assert.equal(o.error.code, 'RUNBEAM_CANCELLED', inspect(o.error))
+      if ('error' in o) {
+        assert.equal(o.error.code, 'RUNBEAM_CANCELLED', inspect(o.error))
+        assert.equal(o.error.name, 'AbortError')
+        assert.equal(o.error.cause, reason)
+      }
       else assert.equal(typeof o.value.sub, 'string')
     }
     assert.equal(getEventListeners(batch.signal, 'abort').length, 0)
