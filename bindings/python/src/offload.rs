@@ -41,6 +41,9 @@
 //! comparison the bench and the tests make with the GIL held.
 
 use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -225,8 +228,14 @@ struct LoopQueue {
     /// The fork generation the queue was made in (a child makes its own).
     generation: u64,
     done: Mutex<Vec<Done>>,
-    /// A wake (`call_soon_threadsafe` of a [`Drain`]) is pending.
+    /// A wake is pending (a byte written to `wake`, or a `call_soon_threadsafe` of a
+    /// [`Drain`]).
     scheduled: AtomicBool,
+    /// The wake without the GIL: the loop watches `wake.1` (`loop.add_reader`, a [`Drain`])
+    /// and a runtime thread writes a byte to `wake.0`. `None` for a loop without
+    /// `add_reader`; `armed` false once the reader is removed: then `call_soon_threadsafe`.
+    wake: Option<(UnixStream, UnixStream)>,
+    armed: AtomicBool,
 }
 
 thread_local! {
@@ -237,35 +246,89 @@ thread_local! {
 impl LoopQueue {
     /// The queue of `event_loop` (running on this thread).
     fn of(event_loop: &Bound<'_, PyAny>) -> Arc<LoopQueue> {
+        let py = event_loop.py();
         let generation = fork::generation();
         QUEUE.with(|cell| {
             let mut cell = cell.borrow_mut();
             if let Some(q) = &*cell
                 && q.generation == generation
-                && q.event_loop.bind(event_loop.py()).is(event_loop)
+                && q.event_loop.bind(py).is(event_loop)
             {
                 return Arc::clone(q);
             }
+            if let Some(old) = cell.take() {
+                old.disarm(py);
+            }
+            let wake = UnixStream::pair().ok().filter(|(w, r)| {
+                w.set_nonblocking(true).is_ok() && r.set_nonblocking(true).is_ok()
+            });
             let q = Arc::new(LoopQueue {
                 event_loop: event_loop.clone().unbind(),
                 generation,
                 done: Mutex::new(Vec::new()),
                 scheduled: AtomicBool::new(false),
+                wake,
+                armed: AtomicBool::new(false),
             });
+            if let Some((_, reader)) = &q.wake {
+                let drain = Drain {
+                    queue: Arc::clone(&q),
+                };
+                // A loop without add_reader (NotImplementedError) is woken by
+                // call_soon_threadsafe instead.
+                let added =
+                    event_loop.call_method1(intern!(py, "add_reader"), (reader.as_raw_fd(), drain));
+                q.armed.store(added.is_ok(), Ordering::SeqCst);
+            }
             *cell = Some(Arc::clone(&q));
             q
         })
+    }
+
+    /// This queue's loop is no longer the one running on its thread: its reader is removed
+    /// (the loop may run again later), and a wake already written is handed to it as a
+    /// `call_soon` so that nothing queued is stranded; later wakes use `call_soon_threadsafe`.
+    fn disarm(self: &Arc<Self>, py: Python<'_>) {
+        if !self.armed.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let event_loop = self.event_loop.bind(py);
+        if let Some((_, reader)) = &self.wake
+            && !event_loop
+                .call_method0(intern!(py, "is_closed"))
+                .and_then(|c| c.is_truthy())
+                .unwrap_or(true)
+        {
+            let _ = event_loop.call_method1(intern!(py, "remove_reader"), (reader.as_raw_fd(),));
+            if self.scheduled.load(Ordering::SeqCst) {
+                let drain = Drain {
+                    queue: Arc::clone(self),
+                };
+                let _ = event_loop.call_method1(intern!(py, "call_soon"), (drain,));
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Done>> {
         self.done.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `done` (on a runtime thread) and wakes the loop unless a wake is pending.
+    /// Queues `done` (on a runtime thread) and wakes the loop unless a wake is pending: a byte
+    /// written to the loop's reader (no GIL), or `call_soon_threadsafe` (with the GIL).
     fn push(self: &Arc<Self>, done: Done) {
         self.lock().push(done);
-        if self.scheduled.swap(true, Ordering::AcqRel) {
+        if self.scheduled.swap(true, Ordering::SeqCst) {
             return;
+        }
+        if self.armed.load(Ordering::SeqCst)
+            && let Some((writer, _)) = &self.wake
+        {
+            match (&*writer).write(&[1]) {
+                // Full: bytes are already waiting to be read, so a wake is on its way.
+                Ok(_) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => {}
+            }
         }
         let Some(_delivery) = Delivery::start() else {
             // The interpreter is shutting down: nobody can await the answer any more.
@@ -290,7 +353,8 @@ impl LoopQueue {
     }
 }
 
-/// The loop's callback: completes every queued future.
+/// The loop's callback (its reader, or a `call_soon_threadsafe`): completes every queued
+/// future.
 #[pyclass(frozen)]
 struct Drain {
     queue: Arc<LoopQueue>,
@@ -301,8 +365,13 @@ guarded! {
     #[pymethods]
     impl Drain {
         fn __call__(&self, py: Python<'_>) -> PyResult<()> {
-            // Cleared before taking the batch: an answer queued after the take wakes again.
-            self.queue.scheduled.store(false, Ordering::Release);
+            // The wake bytes are read first, then the flag is cleared, then the batch is
+            // taken: an answer queued after the take finds the flag clear and wakes again.
+            if let Some((_, reader)) = &self.queue.wake {
+                let mut sink = [0u8; 256];
+                while matches!((&*reader).read(&mut sink), Ok(n) if n > 0) {}
+            }
+            self.queue.scheduled.store(false, Ordering::SeqCst);
             let batch = std::mem::take(&mut *self.queue.lock());
             for done in batch {
                 // One future's failure (it was completed meanwhile) leaves the others alone.

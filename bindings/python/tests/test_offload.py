@@ -487,3 +487,64 @@ def test_cancelling_validate_many_while_keys_are_fetched_aborts_the_fetch(cloud:
         assert [c.jti for c in await validator.validate_many(tokens)] == [jti(t) for t in tokens]
 
     asyncio.run(main())
+
+
+# ------------------------------------------------------------------------------------------------
+# How a runbeam thread wakes the loop: a byte to a reader the loop watches, else
+# call_soon_threadsafe.
+
+
+class NoReaderLoop(asyncio.SelectorEventLoop):
+    """A loop without add_reader (as a loop that cannot watch a file descriptor)."""
+
+    def add_reader(self, *args: Any) -> None:  # type: ignore[override]
+        raise NotImplementedError
+
+
+def test_a_loop_without_add_reader_is_woken_by_call_soon_threadsafe(cloud: Cloud):
+    tokens = mint_many(cloud, 64)
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)], cache_capacity=0)
+    loop = NoReaderLoop()
+
+    async def main() -> None:
+        await validator.refresh_keys()
+        done = await asyncio.gather(*(validator.validate(t) for t in tokens))
+        assert [c.jti for c in done] == [jti(t) for t in tokens]
+        many = await validator.validate_many(tokens)
+        assert [c.jti for c in many] == [jti(t) for t in tokens]
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def test_loops_taking_turns_on_one_thread_get_every_answer(cloud: Cloud):
+    """A loop that runs again after another ran on the same thread: its answers, including
+    those finished while the other loop ran, still arrive."""
+    tokens = mint_many(cloud, 96)
+    validator = runbeam.AsyncValidator(trusted_issuers=[issuer(cloud)], cache_capacity=0)
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+
+    async def checks(part: List[str]) -> List[str]:
+        return [c.jti for c in await asyncio.gather(*(validator.validate(t) for t in part))]
+
+    async def send_off(part: List[str]) -> List["asyncio.Task[str]"]:
+        await validator.refresh_keys()
+        tasks = [asyncio.ensure_future(_await(validator, t)) for t in part]
+        await asyncio.sleep(0)  # the tasks start: their checks are sent off from `first`
+        return tasks
+
+    try:
+        pending = first.run_until_complete(send_off(tokens[:32]))
+        assert second.run_until_complete(checks(tokens[32:64])) == [jti(t) for t in tokens[32:64]]
+        got = first.run_until_complete(asyncio.gather(*pending))
+        assert got == [jti(t) for t in tokens[:32]]
+        assert first.run_until_complete(checks(tokens[64:])) == [jti(t) for t in tokens[64:]]
+    finally:
+        first.close()
+        second.close()
+
+
+async def _await(validator: runbeam.AsyncValidator, token: str) -> str:
+    return (await validator.validate(token)).jti
