@@ -628,7 +628,11 @@ impl Resolver {
                         })
                     },
                     |claims| build(env, claims),
-                    build,
+                    move |env, claims| {
+                        let object = jwt::new_claims(env, &claims).map(Claims);
+                        crate::lane::bury(claims);
+                        object
+                    },
                 )
             })?
         })
@@ -703,7 +707,11 @@ impl Resolver {
                         })
                     },
                     |claims| build(env, claims),
-                    build,
+                    move |env, claims| {
+                        let object = jwt::new_claims(env, &claims).map(Claims);
+                        crate::lane::bury(claims);
+                        object
+                    },
                 )
             })?
         })
