@@ -26,11 +26,14 @@
 //! never the answer.
 //!
 //! The asyncio completions are batched per event loop ([`LoopQueue`]): a runtime thread that
-//! finishes a check queues the answer and wakes the loop with one `call_soon_threadsafe` only
-//! when no wake is pending; the loop's callback completes every queued future. Runtime
-//! threads take the GIL once per batch, never per token, and the claims objects are made on
-//! the loop's thread. Cancelling the awaitable abandons the answer (a check is not
-//! interrupted, a key fetch is aborted, as before).
+//! finishes a check queues the answer and, only when no wake is pending, wakes the loop by
+//! writing a byte to a socket the loop watches (`loop.add_reader`, registered when the queue is
+//! made) — no GIL on the runtime thread, so it never waits for a busy loop to hand the GIL
+//! over. A loop without `add_reader`, or a loop that another loop replaced on its thread (its
+//! reader removed, a pending wake handed over with `call_soon`), is woken with
+//! `call_soon_threadsafe` (with the GIL, once per batch). The loop's callback ([`Drain`])
+//! completes every queued future and makes the claims objects. Cancelling the awaitable
+//! abandons the answer (a check is not interrupted, a key fetch is aborted, as before).
 //!
 //! `_native._set_verify_offload(mode)` (not part of the public API) switches the process
 //! between `"auto"` (the rule above, the default), `"inline"` (every call on the calling
