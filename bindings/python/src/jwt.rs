@@ -319,11 +319,13 @@ impl Slot {
     }
 }
 
-/// The second half of a batch, on a runtime thread. Dropped before it ends (the awaitable was
-/// cancelled, Ctrl-C, the first half panicked), it stops before its next token and its task is
-/// aborted (a key fetch it awaits is dropped).
+/// The second half of a batch, on a thread of the runtime's blocking pool: never in a worker's
+/// own queue, where a task spawned by the job (itself on a worker, for `AsyncValidator`) would
+/// wait for the job's half to end before another worker could take it. Its key fetches are
+/// awaited by [`Rest::join`]. Dropped before it ends (the awaitable was cancelled, Ctrl-C, the
+/// first half panicked), it stops before its next token.
 struct Rest {
-    task: tokio::task::JoinHandle<Vec<Outcome>>,
+    task: tokio::task::JoinHandle<Vec<Slot>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -331,14 +333,14 @@ impl Rest {
     fn spawn(v: &Validator, batch: &Batch, from: usize) -> Rest {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (v, tokens, stopped) = (v.clone(), Arc::clone(&batch.tokens), Arc::clone(&stop));
-        let task = batch.runtime.spawn(async move {
+        let task = batch.runtime.spawn_blocking(move || {
             let rest = tokens.get(from..).unwrap_or_default();
             let mut out = Vec::with_capacity(rest.len());
             for token in rest {
                 if stopped.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
-                out.push(Slot::of(&v, token).outcome().await);
+                out.push(Slot::of(&v, token));
             }
             out
         });
@@ -346,15 +348,22 @@ impl Rest {
     }
 
     async fn join(mut self) -> runbeam_core::Result<Vec<Outcome>> {
-        match (&mut self.task).await {
-            Ok(out) => Ok(out),
+        let slots = match (&mut self.task).await {
+            Ok(slots) => slots,
             // Re-raised here, so that the call's panic boundary makes it its InternalError.
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err(runbeam_core::Error::new(
-                runbeam_core::ErrorKind::Internal,
-                "the runtime stopped while a batch was checked",
-            )),
+            Err(_) => {
+                return Err(runbeam_core::Error::new(
+                    runbeam_core::ErrorKind::Internal,
+                    "the runtime stopped while a batch was checked",
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(slots.len());
+        for slot in slots {
+            out.push(slot.outcome().await);
         }
+        Ok(out)
     }
 }
 
