@@ -15,15 +15,18 @@ use std::sync::{Arc, Mutex};
 use aws_lc_rs::digest::{Context, Digest, SHA256};
 
 use super::claims::Claims;
+use super::compact::Parts;
 
 /// What identifies a token in the cache: the SHA-256 of its signing input (`header.payload`,
-/// everything before the last `.`) and its signature segment, compared byte for byte on a hit.
+/// everything before its second `.`; see [`Parts`]) and the rest, its signature segment,
+/// compared byte for byte on a hit.
 /// Together they are the whole token, so a hit is the same token, never one with the same
 /// claims and another signature. The SHA-256 is the one an RS256/PS256 signature check needs:
 /// a token never seen before is hashed once, not twice.
 pub(crate) struct TokenKey<'t> {
     pub(crate) digest: Digest,
-    /// Length of the signing input hashed (before the last `.`; the whole text when none).
+    /// Length of the signing input hashed (before the second `.`, or the only one; the whole
+    /// text when none).
     pub(crate) input_len: usize,
     /// The signature segment's text (empty when the token has no `.`).
     pub(crate) signature: &'t str,
@@ -31,13 +34,17 @@ pub(crate) struct TokenKey<'t> {
 
 impl<'t> TokenKey<'t> {
     pub(crate) fn of(token: &'t str) -> TokenKey<'t> {
-        let (input, signature) = token.rsplit_once('.').unwrap_or((token, ""));
+        TokenKey::of_parts(Parts::of(token))
+    }
+
+    /// The key of the token `parts` cut (see [`Parts`]).
+    pub(crate) fn of_parts(parts: Parts<'t>) -> TokenKey<'t> {
         let mut context = Context::new(&SHA256);
-        context.update(input.as_bytes());
+        context.update(parts.input.as_bytes());
         TokenKey {
             digest: context.finish(),
-            input_len: input.len(),
-            signature,
+            input_len: parts.input.len(),
+            signature: parts.signature,
         }
     }
 
@@ -339,5 +346,12 @@ mod tests {
         assert_eq!(TokenKey::of("abc").signature, "");
         assert_eq!(TokenKey::of("abc").input_len, 3);
         assert_eq!(TokenKey::of("a.b.c").input_len, 3);
+        // More than three segments: cut at the second '.', the rest (with its '.') is the
+        // "signature", which never matches a verified token's.
+        assert_eq!(TokenKey::of("a.b.c.d").input_len, 3);
+        assert_eq!(TokenKey::of("a.b.c.d").signature, "c.d");
+        assert_eq!(TokenKey::of("a.b").input_len, 1);
+        assert_eq!(TokenKey::of("a.b").signature, "b");
+        assert!(get(&cache, "h.p.good.x").is_none());
     }
 }

@@ -7,6 +7,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use super::claims_scan::{Aud, Scanned, scan};
 use super::compact::invalid;
 use crate::error::{Error, ErrorKind};
 
@@ -190,6 +191,57 @@ impl Claims {
     /// Parses a token's payload: typed in one pass; on a type error the slower generic
     /// reading names the claim at fault.
     pub(crate) fn parse(json: String) -> Result<Claims, Error> {
+        if !super::compact::is_json_object(json.as_bytes()) {
+            return Err(invalid("the token's payload is not a JSON object"));
+        }
+        // The common shape in one pass without serde (see `claims_scan`); serde otherwise.
+        if let Some(s) = scan(&json) {
+            return Claims::from_scanned(s).map(|c| c.with_json(json));
+        }
+        Claims::parse_serde(json)
+    }
+
+    /// The claims of a scanned payload (its `json` not yet attached).
+    fn from_scanned(s: Scanned<'_>) -> Result<Claims, Error> {
+        let own = |v: Option<&str>| v.map(str::to_owned);
+        Ok(Claims {
+            iss: own(s.iss),
+            sub: own(s.sub),
+            aud: match s.aud {
+                None => Audience::None,
+                Some(Aud::One(a)) => Audience::One(a.to_owned()),
+                Some(Aud::Many(list)) => {
+                    Audience::Many(list.into_iter().map(str::to_owned).collect())
+                }
+            },
+            exp: s.exp.ok_or_else(no_exp)?,
+            iat: s.iat,
+            nbf: s.nbf,
+            jti: own(s.jti),
+            user: s.user.map(|u| TokenUser {
+                id: u.id.to_owned(),
+                email: own(u.email),
+                name: own(u.name),
+            }),
+            team: s.team.map(|t| TokenTeam {
+                id: t.id.to_owned(),
+                name: own(t.name),
+            }),
+            mesh_id: own(s.mesh_id),
+            dest_url: own(s.dest_url),
+            all: OnceLock::new(),
+            json: String::new(),
+        })
+    }
+
+    fn with_json(mut self, json: String) -> Claims {
+        self.json = json;
+        self
+    }
+
+    /// [`Claims::parse`] by serde: typed in one pass; on a type error the slower generic
+    /// reading names the claim at fault.
+    pub(crate) fn parse_serde(json: String) -> Result<Claims, Error> {
         if !super::compact::is_json_object(json.as_bytes()) {
             return Err(invalid("the token's payload is not a JSON object"));
         }

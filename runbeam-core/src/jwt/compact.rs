@@ -1,13 +1,12 @@
 //! The compact JWS form: `header.payload.signature`, each base64url without padding.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::base64url;
 use super::claims::Claims;
 
 use super::algorithm::{Algorithm, never_accepted};
@@ -17,15 +16,75 @@ use crate::error::{Error, ErrorKind, quote_input};
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// A token split and decoded, its signature not yet checked. `A` is what the header's `alg`
-/// was mapped to: an [`Algorithm`] for JWKS keys, whatever a local mesh's key expects.
-pub(crate) struct Compact<'t, A = Algorithm> {
+/// was mapped to: an [`Algorithm`] for JWKS keys, whatever a local mesh's key expects. The
+/// `kid` and the signature are borrowed from the caller's [`Scratch`] (`'b`).
+pub(crate) struct Compact<'t, 'b, A = Algorithm> {
     pub(crate) alg: A,
-    pub(crate) kid: String,
+    pub(crate) kid: Cow<'b, str>,
     /// `header.payload`, the bytes the signature covers.
     pub(crate) signing_input: &'t [u8],
-    pub(crate) signature: Vec<u8>,
+    pub(crate) signature: &'b [u8],
     /// Parsed from the payload; trusted only once the signature is verified.
     pub(crate) claims: Claims,
+}
+
+/// A token cut where its signing input ends: at its second '.' (at its only '.', or nowhere,
+/// when it has fewer). Found once, by a forward search over the header and the payload only,
+/// and shared by the cache key ([`super::cache::TokenKey`]) and [`decode`].
+#[derive(Clone, Copy)]
+pub(crate) struct Parts<'t> {
+    token: &'t str,
+    /// Everything before that '.' (the whole token when it has none).
+    pub(crate) input: &'t str,
+    /// Everything after it (empty when none); holds a '.' when the token has more than three
+    /// segments.
+    pub(crate) signature: &'t str,
+}
+
+impl<'t> Parts<'t> {
+    pub(crate) fn of(token: &'t str) -> Parts<'t> {
+        let whole = Parts {
+            token,
+            input: token,
+            signature: "",
+        };
+        let Some((header, rest)) = token.split_once('.') else {
+            return whole;
+        };
+        let (payload_len, signature) = rest
+            .split_once('.')
+            .map_or((None, rest), |(p, s)| (Some(p.len()), s));
+        let input = match payload_len {
+            Some(p) => token.get(..header.len() + 1 + p),
+            None => Some(header),
+        };
+        input.map_or(whole, |input| Parts {
+            token,
+            input,
+            signature,
+        })
+    }
+}
+
+/// The buffers a token's header and signature are decoded into: on the stack of the caller
+/// when they fit (a Runbeam header is ~60 bytes, an RSA-8192 signature 1,024), else into the
+/// `Vec`s (allocated only then).
+pub(crate) struct Scratch {
+    header: [u8; STACK_HEADER_BYTES],
+    signature: [u8; STACK_SIGNATURE_BYTES],
+    header_heap: Vec<u8>,
+    signature_heap: Vec<u8>,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Scratch {
+        Scratch {
+            header: [0; STACK_HEADER_BYTES],
+            signature: [0; STACK_SIGNATURE_BYTES],
+            header_heap: Vec::new(),
+            signature_heap: Vec::new(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -93,6 +152,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Kid<'a> {
 /// Headers up to this many bytes are decoded on the stack (a Runbeam header is ~60 bytes).
 const STACK_HEADER_BYTES: usize = 256;
 
+/// Signatures up to this many bytes are decoded on the stack (RSA-8192: 1,024).
+const STACK_SIGNATURE_BYTES: usize = 1024;
+
 /// Refuses a token of `len` bytes over [`MAX_TOKEN_BYTES`] (`JwtInvalid`), before any work on
 /// it; the C ABI calls it before reading the caller's buffer.
 ///
@@ -125,18 +187,25 @@ pub(crate) fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::JwtInvalid, message)
 }
 
-fn decode_segment(name: &str, segment: &str) -> Result<Vec<u8>, Error> {
-    URL_SAFE_NO_PAD.decode(segment).map_err(|_| {
-        invalid(format!(
-            "the token's {name} is not valid base64url (RFC 7515 compact form, no padding)"
-        ))
-    })
+fn not_base64(name: &str) -> Error {
+    invalid(format!(
+        "the token's {name} is not valid base64url (RFC 7515 compact form, no padding)"
+    ))
 }
 
-/// Splits and decodes `token`; checks the size, the three segments, the header (`alg` in
-/// `allowed`, `kid` present, no `crit`) and that the payload is a JSON object.
-pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compact<'t>, Error> {
-    decode_with(token, |alg_name| {
+fn not_three_segments() -> Error {
+    invalid("the token is not a JWT: expected three base64url segments separated by '.'")
+}
+
+/// Splits and decodes `token` (cut as `parts` says: [`Parts::of`] of this token); checks the
+/// size, the three segments, the header (`alg` in `allowed`, `kid` present, no `crit`) and that
+/// the payload is a JSON object. The `kid` and the signature are decoded into `scratch`.
+pub(crate) fn decode<'t, 'b>(
+    parts: Parts<'t>,
+    allowed: &[Algorithm],
+    scratch: &'b mut Scratch,
+) -> Result<Compact<'t, 'b>, Error> {
+    decode_with(parts, scratch, |alg_name| {
         alg_name
             .parse::<Algorithm>()
             .ok()
@@ -157,37 +226,52 @@ pub(crate) fn decode<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Compac
 
 /// [`decode`] with the header's `alg` (untrusted text) mapped by `accept`, which refuses every
 /// algorithm but the ones its caller verifies: the one shape check for every kind of key.
-pub(crate) fn decode_with<'t, A>(
-    token: &'t str,
+pub(crate) fn decode_with<'t, 'b, A>(
+    parts: Parts<'t>,
+    scratch: &'b mut Scratch,
     accept: impl FnOnce(&str) -> Result<A, Error>,
-) -> Result<Compact<'t, A>, Error> {
+) -> Result<Compact<'t, 'b, A>, Error> {
+    let token = parts.token;
     check_token_size(token.len())?;
     if token.is_empty() {
         return Err(invalid("the token is empty"));
     }
-    let mut parts = token.splitn(4, '.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid(
-            "the token is not a JWT: expected three base64url segments separated by '.'",
-        ));
+    let Some((h, p)) = parts.input.split_once('.') else {
+        return Err(not_three_segments());
     };
-    // A short header is decoded into a buffer on the stack; a longer one into a Vec.
-    let mut stack = [0u8; STACK_HEADER_BYTES];
-    let heap;
-    let header_bytes: &[u8] = match URL_SAFE_NO_PAD.decode_slice(h, &mut stack) {
-        Ok(len) => stack.get(..len).unwrap_or_default(),
-        Err(_) => {
-            heap = decode_segment("header", h)?;
-            &heap
+    let s = parts.signature;
+    // The signature is not searched for a '.' before it is decoded (a '.' is not base64url):
+    // a fourth segment is found when decoding fails, and reported as such whatever failed.
+    decode_segments(h, p, s, parts.input, scratch, accept).map_err(|e| {
+        if s.contains('.') {
+            not_three_segments()
+        } else {
+            e
         }
-    };
+    })
+}
+
+fn decode_segments<'t, 'b, A>(
+    h: &str,
+    p: &str,
+    s: &str,
+    input: &'t str,
+    scratch: &'b mut Scratch,
+    accept: impl FnOnce(&str) -> Result<A, Error>,
+) -> Result<Compact<'t, 'b, A>, Error> {
+    let Scratch {
+        header,
+        signature,
+        header_heap,
+        signature_heap,
+    } = scratch;
+    let header_bytes = base64url::decode_in(h.as_bytes(), header, header_heap)
+        .ok_or_else(|| not_base64("header"))?;
     let not_object = || invalid("the token's header is not a JSON object");
     if !is_json_object(header_bytes) {
         return Err(not_object());
     }
-    let header: Header<'_> = serde_json::from_slice(header_bytes).map_err(|_| not_object())?;
+    let header: Header<'b> = serde_json::from_slice(header_bytes).map_err(|_| not_object())?;
     let alg_name = header
         .alg
         .ok_or_else(|| invalid("the token's header has no 'alg'"))?;
@@ -198,7 +282,7 @@ pub(crate) fn decode_with<'t, A>(
         ));
     }
     let kid = match header.kid {
-        Some(Kid::Text(kid)) if !kid.is_empty() => kid.into_owned(),
+        Some(Kid::Text(kid)) if !kid.is_empty() => kid,
         Some(_) => {
             return Err(invalid(
                 "the token's header 'kid' is not a non-empty string",
@@ -210,18 +294,19 @@ pub(crate) fn decode_with<'t, A>(
             ));
         }
     };
-    let payload_bytes = decode_segment("payload", p)?;
+    let payload_bytes = base64url::decode_vec(p.as_bytes()).ok_or_else(|| not_base64("payload"))?;
     let payload_json = String::from_utf8(payload_bytes)
         .map_err(|_| invalid("the token's payload is not UTF-8 JSON"))?;
     let claims = Claims::parse(payload_json)?;
-    let signature = decode_segment("signature", s)?;
+    let signature = base64url::decode_in(s.as_bytes(), signature, signature_heap)
+        .ok_or_else(|| not_base64("signature"))?;
     if signature.is_empty() {
         return Err(invalid("the token has an empty signature"));
     }
     Ok(Compact {
         alg,
         kid,
-        signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
+        signing_input: input.as_bytes(),
         signature,
         claims,
     })
@@ -229,6 +314,9 @@ pub(crate) fn decode_with<'t, A>(
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     fn b64(text: &str) -> String {
@@ -240,7 +328,7 @@ mod tests {
     }
 
     fn err(token: &str) -> String {
-        match decode(token, &[Algorithm::Rs256]) {
+        match decode(Parts::of(token), &[Algorithm::Rs256], &mut Scratch::new()) {
             Ok(_) => panic!("accepted {token}"),
             Err(e) => {
                 assert_eq!(e.kind(), ErrorKind::JwtInvalid);
@@ -252,7 +340,8 @@ mod tests {
     #[test]
     fn decodes_a_well_formed_token() {
         let t = token(r#"{"alg":"RS256","kid":"k1"}"#, r#"{"sub":"u","exp":1}"#);
-        let c = decode(&t, &[Algorithm::Rs256]).unwrap();
+        let mut scratch = Scratch::new();
+        let c = decode(Parts::of(&t), &[Algorithm::Rs256], &mut scratch).unwrap();
         assert_eq!(c.alg, Algorithm::Rs256);
         assert_eq!(c.kid, "k1");
         assert_eq!(c.claims.sub.as_deref(), Some("u"));

@@ -44,7 +44,7 @@ use zeroize::Zeroizing;
 
 use super::cache::{TokenKey, VerifiedCache};
 use super::claims::Claims;
-use super::compact::{check_token_size, decode_with, invalid};
+use super::compact::{Parts, Scratch, check_token_size, decode_with, invalid};
 use super::mesh::check_mesh;
 use super::validator::{check_rules, check_times, unix_now};
 use crate::client::MeshTokenResult;
@@ -310,13 +310,14 @@ impl LocalMesh {
     /// destination that is not a URL).
     pub(crate) fn verify(&self, token: &str, destination: Option<&str>) -> Result<Arc<Claims>> {
         check_token_size(token.len())?;
-        let key = self.cache.enabled().then(|| TokenKey::of(token));
+        let parts = Parts::of(token);
+        let key = self.cache.enabled().then(|| TokenKey::of_parts(parts));
         let claims = match key.as_ref().and_then(|k| self.cache.get(k)) {
             Some(entry) => {
                 check_times(&entry.claims, unix_now(), self.leeway)?;
                 entry.claims
             }
-            None => self.verify_signed(token, key.as_ref())?,
+            None => self.verify_signed(parts, key.as_ref())?,
         };
         check_mesh(&claims, &self.mesh_id, destination)?;
         Ok(claims)
@@ -351,9 +352,10 @@ impl LocalMesh {
         )
     }
 
-    fn verify_signed(&self, token: &str, key: Option<&TokenKey<'_>>) -> Result<Arc<Claims>> {
+    fn verify_signed(&self, parts: Parts<'_>, key: Option<&TokenKey<'_>>) -> Result<Arc<Claims>> {
         let expected = self.alg.name();
-        let decoded = decode_with(token, |alg| {
+        let mut scratch = Scratch::new();
+        let decoded = decode_with(parts, &mut scratch, |alg| {
             if alg == expected {
                 Ok(())
             } else {
@@ -394,8 +396,8 @@ impl LocalMesh {
             )));
         }
         let verified = match &self.verifier.key {
-            VerifyingKey::Rsa(key) => key.verify_sig(decoded.signing_input, &decoded.signature),
-            VerifyingKey::Hmac(key) => hmac::verify(key, decoded.signing_input, &decoded.signature),
+            VerifyingKey::Rsa(key) => key.verify_sig(decoded.signing_input, decoded.signature),
+            VerifyingKey::Hmac(key) => hmac::verify(key, decoded.signing_input, decoded.signature),
         };
         verified.map_err(|_| {
             invalid("the token's signature does not verify (tampered, or signed by another key)")

@@ -11,7 +11,7 @@ use super::algorithm::Algorithm;
 use super::builder::ValidatorBuilder;
 use super::cache::{TokenKey, VerifiedCache};
 use super::claims::Claims;
-use super::compact::{self, check_token_size, invalid};
+use super::compact::{self, Parts, Scratch, check_token_size, invalid};
 use super::issuer::normalize_issuer;
 use super::jwks::{JwksSource, Lookup, Timings};
 use super::mesh::check_mesh;
@@ -138,13 +138,18 @@ impl Validator {
 
     async fn validate_counted(&self, token: &str) -> Result<Arc<Claims>> {
         check_token_size(token.len())?;
-        let key = self.inner.cache.enabled().then(|| TokenKey::of(token));
+        let parts = Parts::of(token);
+        let key = self
+            .inner
+            .cache
+            .enabled()
+            .then(|| TokenKey::of_parts(parts));
         if let Some(hit) = key.as_ref().and_then(|k| self.cached_claims(k)) {
             return hit;
         }
         let mut allow_fetch = true;
         loop {
-            match self.step(token, key.as_ref(), allow_fetch) {
+            match self.step(parts, key.as_ref(), allow_fetch) {
                 Step::Done(result) => return result,
                 Step::Fetch { source, seen } => {
                     let i = &self.inner;
@@ -341,11 +346,16 @@ impl Validator {
         if let Err(e) = check_token_size(token.len()) {
             return Some(Err(e));
         }
-        let key = self.inner.cache.enabled().then(|| TokenKey::of(token));
+        let parts = Parts::of(token);
+        let key = self
+            .inner
+            .cache
+            .enabled()
+            .then(|| TokenKey::of_parts(parts));
         if let Some(hit) = key.as_ref().and_then(|k| self.cached_claims(k)) {
             return Some(hit);
         }
-        match self.step(token, key.as_ref(), true) {
+        match self.step(parts, key.as_ref(), true) {
             Step::Done(result) => Some(result),
             Step::Fetch { .. } => None,
         }
@@ -476,10 +486,11 @@ impl Validator {
         )
     }
 
-    fn step(&self, token: &str, key: Option<&TokenKey<'_>>, allow_fetch: bool) -> Step {
+    fn step(&self, parts: Parts<'_>, key: Option<&TokenKey<'_>>, allow_fetch: bool) -> Step {
         let i = &self.inner;
         let token_key = key;
-        let decoded = match compact::decode(token, &i.algorithms) {
+        let mut scratch = Scratch::new();
+        let decoded = match compact::decode(parts, &i.algorithms, &mut scratch) {
             Ok(d) => d,
             Err(e) => return Step::Done(Err(e)),
         };
@@ -509,9 +520,9 @@ impl Validator {
                     if decoded.alg.hashes_with_sha256()
                         && k.input_len == decoded.signing_input.len() =>
                 {
-                    key.verify_digest_sig(&k.digest, &decoded.signature)
+                    key.verify_digest_sig(&k.digest, decoded.signature)
                 }
-                _ => key.verify_sig(decoded.signing_input, &decoded.signature),
+                _ => key.verify_sig(decoded.signing_input, decoded.signature),
             };
             verified.map_err(|_| {
                 invalid(
