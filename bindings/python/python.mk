@@ -66,9 +66,10 @@ python-wheel:
 ## Release build (replaces the debug module until the next python-build), then the benchmarks.
 ## bench/jwt.py compares Validator.validate with PyJWT (installed by `make setup`) in one run;
 ## the devcloud only mints its tokens. bench/throughput.py: distinct-token validation one at a
-## time vs 2 threads vs 64 asyncio tasks (cache off and on, runbeam's routing auto vs inline,
-## PyJWT and joserfc in the same setups), with the event loop's lag, a counting Python thread's
-## share of the GIL and the CPU per token. bench/storage.py compares the token stores' save + load
+## time vs 2 threads vs 64 asyncio tasks vs validate_many batches (cache off and on, runbeam's
+## routing auto vs inline, PyJWT and joserfc in the same setups), with the event loop's lag, the
+## no-op hop and asyncio's own cost per await, a counting Python thread's share of the GIL at
+## switch intervals 5/1/0.2 ms (`--gil-only` runs those rows alone) and the CPU per token. bench/storage.py compares the token stores' save + load
 ## with the same durable file replace written in plain Python (os.open/write/fsync/replace).
 ## bench/bench_resolver.py times Resolver cache hits against
 ## a dict lookup and Reference.parse; the devcloud answers the one resolve that fills the cache.
