@@ -197,6 +197,9 @@ struct Done {
     finished: Vec<Finished>,
     /// A wake-up of the JavaScript thread is on its way (cleared when it takes `finished`).
     signalled: bool,
+    /// The environment is alive: false once its cleanup began (a `worker_threads` worker
+    /// ending), after which the threadsafe function may be freed and must not be called.
+    open: bool,
 }
 
 /// The lane's threadsafe function.
@@ -213,19 +216,20 @@ impl Queue {
     /// Adds a finished check; wakes the JavaScript thread by the rule of the module
     /// documentation (none on its way, and nothing left to start or a batch waiting).
     fn push(&self, finished: Finished) {
-        let wake = {
-            let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
-            done.finished.push(finished);
-            let wake = !done.signalled
-                && (pool().queued.load(Ordering::Acquire) == 0 || done.finished.len() >= BATCH);
-            if wake {
-                done.signalled = true;
-            }
-            wake
-        };
+        let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        if !done.open {
+            drop(done);
+            return; // the environment is gone: nobody waits for the answer
+        }
+        done.finished.push(finished);
+        let wake = !done.signalled
+            && (pool().queued.load(Ordering::Acquire) == 0 || done.finished.len() >= BATCH);
         if wake {
-            // SAFETY: the function lives as long as the environment; once it is closing the
-            // call fails with a status, and the answer is dropped with the environment.
+            done.signalled = true;
+            // Called under the lock, so the environment's cleanup (`closed`) cannot free the
+            // function in between.
+            // SAFETY: `open` says the environment's cleanup has not begun, so the function is
+            // alive; a nonblocking call only queues the wake-up.
             unsafe {
                 sys::napi_call_threadsafe_function(
                     self.tsfn.0,
@@ -292,6 +296,7 @@ fn open(env: &Env) -> Result<()> {
                 done: Mutex::new(Done {
                     finished: Vec::new(),
                     signalled: false,
+                    open: true,
                 }),
                 tsfn: Tsfn(tsfn),
             }),
@@ -300,7 +305,39 @@ fn open(env: &Env) -> Result<()> {
             referenced: false,
         });
     });
+    let queue = LANE.with(|lane| lane.borrow().as_ref().map(|lane| Arc::clone(&lane.queue)));
+    if let Some(queue) = queue {
+        // Registered after the threadsafe function (whose own cleanup frees it): hooks run in
+        // reverse order, so this one closes the lane first.
+        // SAFETY: `env` is live; `closed` takes back the `Arc` given here, once.
+        check_status!(unsafe {
+            sys::napi_add_env_cleanup_hook(
+                env.raw(),
+                Some(closed),
+                Arc::into_raw(queue).cast_mut().cast(),
+            )
+        })?;
+    }
     Ok(())
+}
+
+/// The environment's cleanup (a `worker_threads` worker ending, or the process): the verify
+/// threads stop calling the lane's threadsafe function, answers still to come are dropped, and
+/// this thread's lane is forgotten (its Promises are never settled: their environment is gone).
+unsafe extern "C" fn closed(arg: *mut c_void) {
+    // SAFETY: `arg` is the `Arc<Queue>` leaked by `open` for this hook, taken back once.
+    let queue = unsafe { Arc::from_raw(arg.cast_const().cast::<Queue>()) };
+    let finished = {
+        let mut done = queue.done.lock().unwrap_or_else(PoisonError::into_inner);
+        done.open = false;
+        std::mem::take(&mut done.finished)
+    };
+    drop(finished);
+    // The waiting Promises and their settle callbacks hold napi references of the dying
+    // environment: forgotten, not released.
+    if let Ok(Some(lane)) = LANE.try_with(|lane| lane.borrow_mut().take()) {
+        std::mem::forget(lane);
+    }
 }
 
 /// The Promise of `step` run on a verify thread, settled by `later` on the JavaScript thread; a key

@@ -373,4 +373,40 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
       process.off('warning', onWarning)
     }
   })
+
+  it('a worker_threads worker ending with checks in flight leaves the process and other threads working', async () => {
+    const { Worker } = require('node:worker_threads')
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { Validator } = require(workerData.sdk)
+      const v = new Validator({ trustedIssuers: [workerData.issuer], cacheCapacity: 0 })
+      v.refreshKeys().then(async () => {
+        // A first batch settles here, then checks are left in flight as the worker ends.
+        const claims = await Promise.all(workerData.tokens.slice(0, 50).map((t) => v.validate(t)))
+        parentPort.postMessage(claims.length)
+        for (const t of workerData.tokens) v.validate(t)
+        if (workerData.exit) process.exit(0)
+        parentPort.postMessage('in flight')
+      })
+    `
+    const v = await ready({ cacheCapacity: 0 })
+    for (const exit of [true, false]) {
+      for (let round = 0; round < 3; round++) {
+        const worker = new Worker(code, { eval: true, workerData: { sdk: require.resolve('..'), issuer, tokens: tokens.slice(0, 1000), exit } })
+        const messages = []
+        worker.on('message', (m) => {
+          messages.push(m)
+          if (m === 'in flight') worker.terminate()
+        })
+        // Meanwhile this thread's checks go on through the same verify threads.
+        const mine = await Promise.all(tokens.slice(1000, 1100).map((t) => v.validate(t)))
+        assert.equal(mine.length, 100)
+        await new Promise((done) => worker.once('exit', done))
+        assert.equal(messages[0], 50)
+      }
+    }
+    // And after the workers ended, with the verify threads still answering for them or not.
+    const after = await Promise.all(tokens.slice(1100, 1300).map((t) => v.validate(t)))
+    assert.ok(after.every((c) => typeof c.sub === 'string'))
+  })
 })
