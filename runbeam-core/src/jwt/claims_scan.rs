@@ -88,6 +88,33 @@ pub(crate) fn scan(json: &str) -> Option<Scanned<'_>> {
     (p.at == json.len()).then_some(out)
 }
 
+/// A JOSE header's `alg` and `kid` when the header is plain JSON (as [`scan`] requires), both
+/// strings or absent, and it has no `crit`; `None` to let serde read it.
+pub(crate) fn scan_header(json: &str) -> Option<(Option<&str>, Option<&str>)> {
+    if json.as_bytes().contains(&b'\\') {
+        return None;
+    }
+    let mut p = Scanner { text: json, at: 0 };
+    let (mut alg, mut kid) = (None, None);
+    p.ws();
+    p.object(|p, key| {
+        let slot = match key {
+            "alg" => &mut alg,
+            "kid" => &mut kid,
+            // `crit` is refused after `alg` is checked: serde keeps that order.
+            "crit" => return None,
+            _ => return p.skip(0),
+        };
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(p.string()?);
+        Some(())
+    })?;
+    p.ws();
+    (p.at == json.len()).then_some((alg, kid))
+}
+
 struct Scanner<'a> {
     text: &'a str,
     at: usize,
@@ -370,6 +397,47 @@ mod tests {
         }
     }
 
+    #[derive(serde::Deserialize)]
+    struct SerdeHeader<'a> {
+        #[serde(borrow)]
+        alg: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        kid: Option<std::borrow::Cow<'a, str>>,
+        crit: Option<serde::de::IgnoredAny>,
+    }
+
+    /// When the header scan answers, serde reads the same `alg` and `kid` and no `crit`.
+    fn header_agrees(json: &str) -> Result<(), TestCaseError> {
+        if let Some((alg, kid)) = scan_header(json) {
+            let h: SerdeHeader<'_> = serde_json::from_str(json)
+                .map_err(|e| TestCaseError::fail(format!("{json}: serde refused: {e}")))?;
+            prop_assert_eq!(h.alg.as_deref(), alg, "{}", json);
+            prop_assert_eq!(h.kid.as_deref(), kid, "{}", json);
+            prop_assert!(h.crit.is_none(), "{}", json);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn reads_plain_headers_and_leaves_the_rest_to_serde() {
+        assert_eq!(
+            scan_header(r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#),
+            Some((Some("RS256"), Some("k1")))
+        );
+        assert_eq!(scan_header(r#"{"typ":"JWT"}"#), Some((None, None)));
+        for json in [
+            r#"{"alg":"RS256","kid":7}"#,
+            r#"{"alg":null,"kid":"k"}"#,
+            r#"{"alg":"RS256","kid":"k","crit":["x"]}"#,
+            r#"{"alg":"RS256","alg":"none","kid":"k"}"#,
+            r#"{"alg":"R\u0053256","kid":"k"}"#,
+            r#"["RS256","k"]"#,
+            r#"{"alg":"RS256","kid":"k"} {}"#,
+        ] {
+            assert_eq!(scan_header(json), None, "{json}");
+        }
+    }
+
     fn value() -> impl Strategy<Value = String> {
         let leaf = prop_oneof![
             Just("null".to_string()),
@@ -401,7 +469,7 @@ mod tests {
         prop_oneof![
             proptest::sample::select(vec![
                 "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "user", "team", "mesh_id",
-                "dest_url", "id", "email", "name", "x", "é",
+                "dest_url", "id", "email", "name", "x", "é", "alg", "kid", "crit", "typ",
             ])
             .prop_map(str::to_string),
             "[a-z_]{1,4}",
@@ -436,6 +504,22 @@ mod tests {
         fn the_scan_reads_as_serde(json in payload()) {
             let (fast, serde) = both(&json);
             prop_assert_eq!(fast, serde, "{}", json);
+        }
+
+        /// Headers: generated (the payload strategy's members) and mutated.
+        #[test]
+        fn the_header_scan_reads_as_serde(
+            json in payload(),
+            at in any::<prop::sample::Index>(),
+            byte in proptest::sample::select(b"{}[]:,\"0123456789-.nul \x01".to_vec()),
+        ) {
+            header_agrees(&json)?;
+            let mut bytes = json.into_bytes();
+            let i = at.index(bytes.len() + 1);
+            bytes.insert(i, byte);
+            if let Ok(json) = String::from_utf8(bytes) {
+                header_agrees(&json)?;
+            }
         }
 
         /// Mutated payloads (a byte dropped, replaced or inserted): still the same answers.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::base64url;
 use super::claims::Claims;
+use super::claims_scan::scan_header;
 
 use super::algorithm::{Algorithm, never_accepted};
 use crate::error::{Error, ErrorKind, quote_input};
@@ -271,7 +272,16 @@ fn decode_segments<'t, 'b, A>(
     if !is_json_object(header_bytes) {
         return Err(not_object());
     }
-    let header: Header<'b> = serde_json::from_slice(header_bytes).map_err(|_| not_object())?;
+    // A plain header is read in one pass without serde (`claims_scan`); serde otherwise.
+    let scanned = std::str::from_utf8(header_bytes).ok().and_then(scan_header);
+    let header: Header<'b> = match scanned {
+        Some((alg, kid)) => Header {
+            alg: alg.map(Cow::Borrowed),
+            kid: kid.map(|k| Kid::Text(Cow::Borrowed(k))),
+            crit: None,
+        },
+        None => serde_json::from_slice(header_bytes).map_err(|_| not_object())?,
+    };
     let alg_name = header
         .alg
         .ok_or_else(|| invalid("the token's header has no 'alg'"))?;
