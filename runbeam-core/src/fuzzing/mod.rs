@@ -207,6 +207,45 @@ pub fn response(kind: u8, body: &[u8]) -> bool {
     }
 }
 
+/// The JWT hot path's own readers against their references, on any bytes: the base64url
+/// decoder against the `base64` crate's `URL_SAFE_NO_PAD`, and (for UTF-8 text) the claims
+/// scan and the header scan against serde's readings. Panics on any disagreement.
+pub fn jwt_scan_agrees(data: &[u8]) {
+    let reference = URL_SAFE_NO_PAD.decode(data).ok();
+    assert_eq!(
+        crate::jwt::base64url::decode_vec(data),
+        reference,
+        "base64url disagrees"
+    );
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let show = |r: Result<Claims>| match r {
+        Ok(c) => format!("{c:?}"),
+        Err(e) => format!("error: {e}"),
+    };
+    assert_eq!(
+        show(Claims::parse(text.to_owned())),
+        show(Claims::parse_serde(text.to_owned())),
+        "the claims scan disagrees with serde"
+    );
+    if let Some((alg, kid)) = crate::jwt::claims_scan::scan_header(text) {
+        #[derive(serde::Deserialize)]
+        struct Header {
+            alg: Option<String>,
+            kid: Option<String>,
+            crit: Option<serde::de::IgnoredAny>,
+        }
+        let header: std::result::Result<Header, _> = serde_json::from_str(text);
+        assert!(
+            header.is_ok_and(|h| h.alg.as_deref() == alg
+                && h.kid.as_deref() == kid
+                && h.crit.is_none()),
+            "the header scan disagrees with serde"
+        );
+    }
+}
+
 mod edge;
 pub use edge::{
     EDGE_BASES, STAGES, check_bearer_token, check_join_path, check_refusal, edge_request,

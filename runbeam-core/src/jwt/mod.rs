@@ -33,12 +33,12 @@
 //! ```
 
 pub(crate) mod algorithm;
-mod base64url;
+pub(crate) mod base64url;
 mod bearer;
 mod builder;
 mod cache;
 mod claims;
-mod claims_scan;
+pub(crate) mod claims_scan;
 mod compact;
 mod issuer;
 mod jwks;
