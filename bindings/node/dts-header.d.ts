@@ -235,7 +235,8 @@ export interface Validator {
    * concurrent calls). `validateCached` checks on the calling thread instead. Rejects with
    * `RUNBEAM_JWT_INVALID`, `RUNBEAM_JWT_EXPIRED`, `RUNBEAM_UNTRUSTED_ISSUER` (before any
    * network request), or the fetch's error (`RUNBEAM_TRANSPORT`, `RUNBEAM_TIMEOUT`, …).
-   * `options.signal` aborts the wait (`RUNBEAM_CANCELLED`).
+   * `options.signal` rejects with `RUNBEAM_CANCELLED`: a signature check not started yet is
+   * skipped and a key fetch aborted (a check already running, a few µs, settles with its answer).
    */
   validate(token: string, options?: CallOptions | undefined | null): Promise<Claims>
   /**
