@@ -37,6 +37,9 @@ NODE_DIR := $(ROOT)/bindings/node
 NODE_GEN := $(ROOT)/target/$(CARGO_BUILD_TARGET)/napi
 NAPI := $(NODE_DIR)/node_modules/.bin/napi
 NODE_DEVCLOUD := $(ROOT)/target/$(CARGO_BUILD_TARGET)/debug/runbeam-devcloud
+# A test still running after this fails as timed out (its file's process is ended) instead of
+# holding the whole run: the longest test takes a few seconds on a loaded machine.
+NODE_TEST_TIMEOUT_MS ?= 300000
 NODE_TESTS := $(wildcard $(NODE_DIR)/test/*.test.cjs $(NODE_DIR)/test/*.test.mjs)
 
 .PHONY: node-build node-dts node-test node-bench node-release node-dist node-dist-compile node-install-test
@@ -71,7 +74,7 @@ node-test: node-build build
 	@if ! diff -u $(NODE_DIR)/index.d.ts $(NODE_GEN)/debug/index.d.ts; then \
 	  echo "bindings/node/index.d.ts is stale: run 'make node-dts' and commit it" >&2; exit 1; fi
 	@echo "node-test: bindings/node/index.d.ts is up to date"
-	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --test $(NODE_TESTS)
+	cd $(NODE_DIR) && RUNBEAM_DEVCLOUD=$(NODE_DEVCLOUD) node --test --test-timeout=$(NODE_TEST_TIMEOUT_MS) $(NODE_TESTS)
 
 node-release:
 	$(call node_napi_build,release)

@@ -12,9 +12,13 @@
 //! until it is empty, and pushes answers on the JavaScript thread's completion queue.
 //!
 //! **Batched wake-ups.** A worker wakes the event loop when it finishes a check and no wake-up
-//! is already on its way, and either no check is waiting to start (the answer is wanted now:
-//! a lone call pays one wake-up, as before) or [`BATCH`] answers are waiting (a burst: the event
-//! loop is woken once per `BATCH` answers, not once per answer, and converts them in one go).
+//! is already on its way, and either none of that JavaScript thread's checks is waiting to start
+//! (the answer is wanted now: a lone call pays one wake-up, as before) or [`BATCH`] answers are
+//! waiting (a burst: the event loop is woken once per `BATCH` answers, not once per answer, and
+//! converts them in one go). The count is the lane's own, not the pool's: with several
+//! JavaScript threads (`worker_threads`) sharing the verify threads, another thread's checks
+//! still queued must not hold this one's last answers back (they would never be delivered: no
+//! check of this lane would come to wake it).
 //! Each wake-up of an idle event loop costs it a context switch and a turn of libuv's poll.
 //!
 //! The lane keeps the process alive only while checks are in flight (the threadsafe function
@@ -60,9 +64,6 @@ type Job = Box<dyn FnOnce() + Send>;
 struct Pool {
     jobs: Mutex<Jobs>,
     ready: Condvar,
-    /// Checks waiting to start (`jobs.queue.len()`, read without the lock by the workers'
-    /// wake-up rule).
-    queued: AtomicUsize,
     /// Verify threads made (0 only if the system refused every one: checks then run on the
     /// calling thread).
     threads: AtomicUsize,
@@ -92,7 +93,6 @@ fn pool() -> &'static Pool {
                 notified: 0,
             }),
             ready: Condvar::new(),
-            queued: AtomicUsize::new(0),
             threads: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             graveyard: Mutex::new(Vec::new()),
@@ -118,7 +118,6 @@ impl Pool {
                 let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
                 loop {
                     if let Some(job) = jobs.queue.pop_front() {
-                        self.queued.store(jobs.queue.len(), Ordering::Release);
                         self.busy.fetch_add(1, Ordering::SeqCst);
                         break job;
                     }
@@ -174,7 +173,6 @@ impl Pool {
         let wake = {
             let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
             jobs.queue.push_back(job);
-            self.queued.store(jobs.queue.len(), Ordering::Release);
             let wake = jobs.idle > jobs.notified;
             if wake {
                 jobs.notified += 1;
@@ -191,6 +189,9 @@ impl Pool {
 struct Queue {
     done: Mutex<Done>,
     tsfn: Tsfn,
+    /// This lane's checks submitted and not yet taken by a verify thread (read without the lock
+    /// by the wake-up rule; a check counts itself out before it answers).
+    to_start: AtomicUsize,
 }
 
 struct Done {
@@ -223,20 +224,22 @@ impl Queue {
         }
         done.finished.push(finished);
         let wake = !done.signalled
-            && (pool().queued.load(Ordering::Acquire) == 0 || done.finished.len() >= BATCH);
+            && (self.to_start.load(Ordering::Acquire) == 0 || done.finished.len() >= BATCH);
         if wake {
-            done.signalled = true;
             // Called under the lock, so the environment's cleanup (`closed`) cannot free the
             // function in between.
             // SAFETY: `open` says the environment's cleanup has not begun, so the function is
             // alive; a nonblocking call only queues the wake-up.
-            unsafe {
+            let status = unsafe {
                 sys::napi_call_threadsafe_function(
                     self.tsfn.0,
                     ptr::null_mut(),
                     sys::ThreadsafeFunctionCallMode::nonblocking,
-                );
-            }
+                )
+            };
+            // Refused (the function is closing): no wake-up is on its way, so the next answer
+            // tries again rather than trusting one that will never come.
+            done.signalled = status == sys::Status::napi_ok;
         }
     }
 }
@@ -299,6 +302,7 @@ fn open(env: &Env) -> Result<()> {
                     open: true,
                 }),
                 tsfn: Tsfn(tsfn),
+                to_start: AtomicUsize::new(0),
             }),
             waiting: HashMap::new(),
             next: 0,
@@ -412,7 +416,10 @@ where
         }
         Ok((id, Arc::clone(&lane.queue)))
     })?;
+    queue.to_start.fetch_add(1, Ordering::AcqRel);
     pool().submit(Box::new(move || {
+        // Counted out before the answer is pushed: the push of this lane's last answer sees 0.
+        queue.to_start.fetch_sub(1, Ordering::AcqRel);
         let out = if skip.is_some_and(|stop| *stop.borrow()) {
             Attempt::Ready(Err(abort::stopped(function)))
         } else {

@@ -374,6 +374,46 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
     }
   })
 
+  it("another thread's checks waiting in the queue never hold back this thread's answers", async () => {
+    // The verify threads are shared by every JavaScript thread. A worker keeps thousands of
+    // checks queued while this thread asks for a few: each of these answers arrives while the
+    // queue is not empty, and must still wake this thread's event loop (the worker's checks
+    // wake only the worker's). The worker ends before its checks do; no await below may hang.
+    const { Worker } = require('node:worker_threads')
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads')
+      const { Validator } = require(workerData.sdk)
+      const v = new Validator({ trustedIssuers: [workerData.issuer], cacheCapacity: 0 })
+      v.refreshKeys().then(() => {
+        const flood = () => { for (const t of workerData.tokens) v.validate(t).catch(() => {}) }
+        flood()
+        parentPort.postMessage('flooding')
+        parentPort.on('message', flood)
+      })
+    `
+    const v = await ready({ cacheCapacity: 0 })
+    const worker = new Worker(code, { eval: true, workerData: { sdk: require.resolve('..'), issuer, tokens: tokens.slice(0, IN_FLIGHT) } })
+    const exited = new Promise((done) => worker.once('exit', done))
+    try {
+      await new Promise((done) => worker.once('message', done))
+      for (let round = 0; round < 20; round++) {
+        worker.postMessage('more')
+        const few = tokens.slice(round * 3, round * 3 + 3)
+        let timer
+        const answers = await Promise.race([
+          Promise.all(few.map((t) => v.validate(t))),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`round ${round}: answers held back while another thread's checks were queued`)), 30_000)
+          }),
+        ]).finally(() => clearTimeout(timer))
+        assert.ok(answers.every((c) => typeof c.sub === 'string'))
+      }
+    } finally {
+      await worker.terminate()
+      await exited
+    }
+  })
+
   it('a worker_threads worker ending with checks in flight leaves the process and other threads working', async () => {
     const { Worker } = require('node:worker_threads')
     const code = `
@@ -393,6 +433,8 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
     for (const exit of [true, false]) {
       for (let round = 0; round < 3; round++) {
         const worker = new Worker(code, { eval: true, workerData: { sdk: require.resolve('..'), issuer, tokens: tokens.slice(0, 1000), exit } })
+        // Listened for now: on a slow machine the worker can end before this thread's checks do.
+        const exited = new Promise((done) => worker.once('exit', done))
         const messages = []
         worker.on('message', (m) => {
           messages.push(m)
@@ -401,7 +443,7 @@ describe('validate off the JavaScript thread, against runbeam-devcloud', () => {
         // Meanwhile this thread's checks go on through the same verify threads.
         const mine = await Promise.all(tokens.slice(1000, 1100).map((t) => v.validate(t)))
         assert.equal(mine.length, 100)
-        await new Promise((done) => worker.once('exit', done))
+        await exited
         assert.equal(messages[0], 50)
       }
     }
