@@ -50,6 +50,17 @@ write("jwt_validate", "signed-array-claims", b"\x01" + json.dumps(HEADERS[0]).en
 write("jwt_validate", "signed-expired", b"\x01" + json.dumps(HEADERS[0]).encode() + b"\xff" + json.dumps({**CLAIMS, "exp": 1}).encode())
 write("jwt_validate", "signed-dup", b"\x01" + json.dumps(HEADERS[0]).encode() + b'\xff{"exp":4102444800,"exp":1,"iss":"' + ISS.encode() + b'"}')
 
+# jwt_scan: the same bytes are read as a base64url segment, as claims and as a JOSE header.
+for i, header in enumerate(HEADERS):
+    write("jwt_scan", f"header-{i}", json.dumps(header).encode())
+    write("jwt_scan", f"header-b64-{i}", b64(json.dumps(header).encode()).encode())
+write("jwt_scan", "claims", json.dumps(CLAIMS).encode())
+write("jwt_scan", "claims-b64", b64(json.dumps(CLAIMS).encode()).encode())
+write("jwt_scan", "claims-escaped", json.dumps({**CLAIMS, "sub": "a\"b\u00e9\\"}).encode())
+write("jwt_scan", "claims-dup", b'{"exp":4102444800,"exp":1,"iss":"' + ISS.encode() + b'"}')
+write("jwt_scan", "claims-nested", json.dumps({**CLAIMS, "aud": "one", "extra": [{"a": [1, 2.5e3, None, True]}]}).encode())
+write("jwt_scan", "b64-tail", b"eyJhbGciOiJFZERTQSJ9x")
+
 # bearer: header values.
 token = jwt(HEADERS[0], CLAIMS)
 for i, value in enumerate([f"Bearer {token}", f"bearer\t{token}", "Basic dXNlcjpwdw==", f"Bearer {token}, x", "Bearer", f"  BEARER  {token}  "]):
