@@ -254,6 +254,10 @@ def test_ctrl_c_interrupts_a_blocking_call(cloud: Cloud):
     # The server would answer after 30 s: ending well before proves the interrupt, with a
     # bound generous enough not to flake on a loaded machine.
     cloud.fault(path=RESOLVE_PATH, latency_ms=30000, count=1)
+    # Python's own Ctrl-C handler, as an interactive gateway has it: a process started in the
+    # background by a non-interactive shell inherits SIGINT ignored, and Python then installs
+    # no handler at all.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
     start = time.monotonic()
     timer.start()
@@ -262,6 +266,7 @@ def test_ctrl_c_interrupts_a_blocking_call(cloud: Cloud):
             gateway.resolve(DICOMWEB)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - start < 8.0
 
 
