@@ -24,6 +24,7 @@ const {
   ANALYTICS_GW,
   DICOMWEB,
 } = require('./devcloud.cjs')
+const { settledWithin } = require('./helpers.cjs')
 
 const LATENCY_MS = 2000
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms))
@@ -38,17 +39,6 @@ function assertCancelled(error, { function: name, cause }) {
   assert.equal(error.status, null)
   assert.equal(error.attempts, null)
   if (cause !== undefined) assert.equal(error.cause, cause)
-}
-
-/** What `promise` settles with: `{value}` or `{error}`, or `'pending'` after `ms`. */
-function settledWithin(promise, ms) {
-  return Promise.race([
-    promise.then(
-      (value) => ({ value }),
-      (error) => ({ error }),
-    ),
-    sleep(ms).then(() => 'pending'),
-  ])
 }
 
 describe('AbortSignal against runbeam-devcloud', () => {

@@ -77,4 +77,22 @@ async function rejectsCode(promise, code) {
   return error
 }
 
-module.exports = { CONFIGS, EXAMPLES, FIXTURES, REPO, quoted, referenceRows, rejectsCode, throwsCode }
+/** What `promise` settles with: `{value}` or `{error}`, or `'pending'` after `ms` (the timer is
+ * cleared once it settles, so it never keeps the process alive). */
+async function settledWithin(promise, ms) {
+  let timer
+  const late = new Promise((done) => {
+    timer = setTimeout(() => done('pending'), ms)
+  })
+  const settled = promise.then(
+    (value) => ({ value }),
+    (error) => ({ error }),
+  )
+  try {
+    return await Promise.race([settled, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+module.exports = { CONFIGS, EXAMPLES, FIXTURES, REPO, quoted, referenceRows, rejectsCode, settledWithin, throwsCode }
