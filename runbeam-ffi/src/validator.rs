@@ -580,7 +580,7 @@ pub unsafe extern "C" fn runbeam_validator_flush_token_cache(
 
 /// How many verified tokens the validator remembers now, for metrics; 0 if `validator` is
 /// NULL. A token is remembered from its second successful verification on (a stream of
-/// one-off tokens is not kept), a refused one never; at most twice the capacity of
+/// one-off tokens is not kept), a refused one never; at most 2.5 times the capacity of
 /// `runbeam_validator_config_set_cache_capacity()` are held (see docs/design.md).
 ///
 /// # Safety

@@ -163,7 +163,9 @@ impl ValidatorBuilder {
     }
 
     /// Verified tokens remembered by SHA-256: at least the `capacity` most recent, at most
-    /// twice that (default 10 000; 0 disables the cache).
+    /// 2.5 times that (default 10 000; 0 disables the cache). From 2 048 on, the cache is
+    /// split into up to 8 shards, each with its own lock, with 25% headroom each (see
+    /// docs/design.md).
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self

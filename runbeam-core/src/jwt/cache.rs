@@ -1,12 +1,16 @@
 //! The verified-token cache: a token's key (see [`TokenKey`]) → its claims, bounded,
-//! approximately LRU (two generations of up to `capacity` entries each: a hit in the older one
-//! moves the entry to the newer one; when the newer one is full the older one is dropped). The
-//! `capacity` most recently used tokens are always cached; at most `2 × capacity` entries are
-//! held. Claims are kept from a token's second verification on (see [`VerifiedCache::insert`]).
+//! approximately LRU (two generations per shard: a hit in the older one moves the entry to the
+//! newer one; when the newer one is full the older one is dropped). The `capacity` most
+//! recently used tokens are always cached; at most `2.5 × capacity` entries are held (see
+//! [`Shards`]). Claims are kept from a token's second verification on (see
+//! [`VerifiedCache::insert`]).
 //!
 //! The distinct-token path (a token never seen before) is the hot one: it costs one SHA-256 of
 //! the signing input, shared with the signature check (see [`TokenKey`]), and two short
-//! critical sections on tables hashed by the first 8 bytes of that SHA-256.
+//! critical sections on tables hashed by the first 8 bytes of that SHA-256. A large cache is
+//! split into shards by another byte of that SHA-256, each with its own lock and tables, so
+//! threads validating at once rarely wait for each other or pull the same cache lines back and
+//! forth between cores.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -67,6 +71,12 @@ impl Sha {
     fn prefix(&self) -> u64 {
         let [a, b, c, d, e, f, g, h, ..] = self.0;
         u64::from_le_bytes([a, b, c, d, e, f, g, h])
+    }
+
+    /// The byte that picks a shard: not one of the tables' hash bytes, so the tokens of one
+    /// shard still spread over its tables.
+    fn shard_byte(&self) -> usize {
+        usize::from(self.0[8])
     }
 }
 
@@ -172,26 +182,80 @@ struct State {
     seen: TwoGen<u64, ()>,
 }
 
-/// At least the `capacity` most recent repeated tokens, at most `2 × capacity` entries (plus
-/// as many 8-byte fingerprints of tokens seen once); `capacity == 0` disables it.
+/// How a cache of `capacity` is split: `count` shards (a power of two, at most
+/// [`Shards::MAX`]) of two generations of `generation_size` entries each.
+///
+/// A token goes to the shard its SHA-256 picks, so the `capacity` most recent tokens are spread
+/// binomially over the shards; each shard's generation holds its share plus 25% (with at least
+/// [`Shards::MIN_SHARE`] tokens per share, that is eight standard deviations or more: a shard
+/// gets more than that with a probability under 10⁻¹⁴), so the `capacity` most recent tokens
+/// are still held, and at most `2.5 × capacity` entries in all. A cache smaller than `2 × MIN_SHARE` is one shard of exactly `capacity` per generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shards {
+    count: usize,
+    generation_size: usize,
+}
+
+impl Shards {
+    /// Enough that two or three threads validating at once rarely take the same lock.
+    const MAX: usize = 8;
+    /// A shard's share of `capacity` is at least this many tokens.
+    const MIN_SHARE: usize = 1024;
+
+    fn of(capacity: usize) -> Shards {
+        let wanted = (capacity / Self::MIN_SHARE).clamp(1, Self::MAX);
+        // The largest power of two not above `wanted` (so a share stays ≥ MIN_SHARE).
+        let count = 1usize << (usize::BITS - 1 - wanted.leading_zeros());
+        let generation_size = if count == 1 {
+            capacity
+        } else {
+            (capacity / count).saturating_add(capacity / count / 4)
+        };
+        Shards {
+            count,
+            generation_size,
+        }
+    }
+}
+
+/// One shard's lock, alone on its cache lines (two 64-byte lines: the adjacent-line prefetcher
+/// pulls pairs).
+#[repr(align(128))]
+struct Shard(Mutex<State>);
+
+/// At least the `capacity` most recent repeated tokens, at most `2.5 × capacity` entries (plus
+/// as many 8-byte fingerprints of tokens seen once); `capacity == 0` disables it. See
+/// [`Shards`].
 pub(crate) struct VerifiedCache {
     generation_size: usize,
-    inner: Mutex<State>,
+    shards: Box<[Shard]>,
 }
 
 impl VerifiedCache {
     pub(crate) fn new(capacity: usize) -> VerifiedCache {
+        let Shards {
+            count,
+            generation_size,
+        } = Shards::of(capacity);
+        let shards = (0..count)
+            .map(|_| {
+                Shard(Mutex::new(State {
+                    entries: TwoGen::new(),
+                    seen: TwoGen::new(),
+                }))
+            })
+            .collect();
         VerifiedCache {
-            generation_size: capacity,
-            inner: Mutex::new(State {
-                entries: TwoGen::new(),
-                seen: TwoGen::new(),
-            }),
+            generation_size,
+            shards,
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// The shard of `hash`, locked.
+    fn state(&self, hash: &Sha) -> std::sync::MutexGuard<'_, State> {
+        // `count` is a power of two: the mask keeps the index in range.
+        let shard = &self.shards[hash.shard_byte() & (self.shards.len() - 1)];
+        lock(shard)
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -200,9 +264,10 @@ impl VerifiedCache {
 
     /// The entry of this very token (same signing input and same signature), if remembered.
     pub(crate) fn get(&self, key: &TokenKey<'_>) -> Option<Hit> {
-        self.state()
+        let hash = key.hash();
+        self.state(&hash)
             .entries
-            .get(self.generation_size, &key.hash(), |entry| {
+            .get(self.generation_size, &hash, |entry| {
                 (*entry.signature == *key.signature).then(|| Hit {
                     claims: Arc::clone(&entry.claims),
                     source: entry.source,
@@ -224,7 +289,7 @@ impl VerifiedCache {
             return;
         }
         let hash = key.hash();
-        let mut state = self.state();
+        let mut state = self.state(&hash);
         if state.seen.remove(&hash.prefix()) {
             // Built under the lock only on a second verification (rare on the distinct path).
             let entry = Entry {
@@ -240,19 +305,27 @@ impl VerifiedCache {
     }
 
     pub(crate) fn remove(&self, key: &TokenKey<'_>) {
-        self.state().entries.remove(&key.hash());
+        let hash = key.hash();
+        self.state(&hash).entries.remove(&hash);
     }
 
     /// Drops every entry (the key set changed).
     pub(crate) fn clear(&self) {
-        let mut state = self.state();
-        state.entries.clear();
-        state.seen.clear();
+        for shard in &self.shards {
+            let mut state = lock(shard);
+            state.entries.clear();
+            state.seen.clear();
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.state().entries.len()
+        self.shards.iter().map(|s| lock(s).entries.len()).sum()
     }
+}
+
+/// A shard's lock; a poisoned one is used as it is (at worst it remembers a token less).
+fn lock(shard: &Shard) -> std::sync::MutexGuard<'_, State> {
+    shard.0.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -316,6 +389,52 @@ mod tests {
         insert(&off, hot);
         insert(&off, hot);
         assert!(get(&off, hot).is_none());
+    }
+
+    #[test]
+    fn a_large_cache_is_sharded_and_still_keeps_its_capacity_of_recent_tokens() {
+        assert_eq!(Shards::of(0).count, 1);
+        assert_eq!(Shards::of(0).generation_size, 0);
+        assert_eq!(
+            Shards::of(2047).count,
+            1,
+            "a small cache stays one exact LRU"
+        );
+        assert_eq!(Shards::of(2047).generation_size, 2047);
+        assert_eq!(Shards::of(2048).count, 2);
+        assert_eq!(
+            Shards::of(3 * 1024).count,
+            2,
+            "a share never falls below MIN_SHARE"
+        );
+        let default = Shards::of(10_000);
+        assert_eq!((default.count, default.generation_size), (8, 1250 + 312));
+        assert_eq!(Shards::of(usize::MAX).count, Shards::MAX);
+
+        let capacity = 10_000;
+        let cache = VerifiedCache::new(capacity);
+        assert_eq!(cache.shards.len(), 8);
+        let tokens: Vec<String> = (0..capacity).map(|i| format!("t.{i}.s")).collect();
+        // Cycling through exactly `capacity` repeated tokens hits on every later pass,
+        // whichever shards they fall in.
+        for t in &tokens {
+            insert(&cache, t);
+            insert(&cache, t);
+        }
+        for pass in 0..3 {
+            let misses = tokens.iter().filter(|t| get(&cache, t).is_none()).count();
+            assert_eq!(misses, 0, "pass {pass}");
+        }
+        // Then many more: the held entries stay bounded by 2.5 × capacity.
+        for i in 0..4 * capacity {
+            let t = format!("more.{i}.s");
+            insert(&cache, &t);
+            insert(&cache, &t);
+        }
+        assert!(cache.len() <= capacity * 5 / 2, "{}", cache.len());
+        assert!(cache.len() >= capacity);
+        cache.clear();
+        assert_eq!(cache.len(), 0);
     }
 
     #[test]

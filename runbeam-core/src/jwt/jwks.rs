@@ -2,10 +2,11 @@
 //! per minimum interval (however many unknown `kid`s arrive), last good keys kept while a
 //! refresh fails, until `max_stale`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use arc_swap::{ArcSwapOption, Guard};
 use url::Url;
 
 use super::algorithm::Algorithm;
@@ -36,10 +37,21 @@ struct RefreshLog {
     last_error: Option<Error>,
 }
 
+/// The keys of the last good fetch as a reader holds them: taken without a shared write
+/// (see [`JwksSource`]'s `current`).
+pub(crate) struct Current(Guard<Option<Arc<Loaded>>>);
+
+impl Current {
+    /// The loaded keys, if any were ever fetched.
+    pub(crate) fn get(&self) -> Option<&Loaded> {
+        self.0.as_deref()
+    }
+}
+
 /// What the keys of a source allow right now.
 pub(crate) enum Lookup {
     /// Use these keys.
-    Keys(Arc<Loaded>),
+    Keys(Current),
     /// A fetch is due (none yet, TTL passed, or unknown `kid`); `seen` is the generation
     /// observed, so concurrent callers fetch once.
     Fetch { seen: u64 },
@@ -48,7 +60,10 @@ pub(crate) enum Lookup {
 /// One JWKS URL and its cached keys.
 pub(crate) struct JwksSource {
     url: Url,
-    current: RwLock<Option<Arc<Loaded>>>,
+    /// Read by every token, written by a fetch: a reader takes it without writing to a shared
+    /// cache line (no lock word, no reference count), so threads validating at once on
+    /// different cores do not pass its cache lines back and forth.
+    current: ArcSwapOption<Loaded>,
     /// Held across a fetch: the single flight.
     refresh: tokio::sync::Mutex<()>,
     log: std::sync::Mutex<RefreshLog>,
@@ -61,7 +76,7 @@ impl JwksSource {
     pub(crate) fn new(url: Url) -> JwksSource {
         JwksSource {
             url,
-            current: RwLock::new(None),
+            current: ArcSwapOption::empty(),
             refresh: tokio::sync::Mutex::new(()),
             log: std::sync::Mutex::new(RefreshLog::default()),
             generation: AtomicU64::new(0),
@@ -84,11 +99,11 @@ impl JwksSource {
     pub(crate) fn preload(&self, keys: KeySet) {
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let now = Instant::now();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Loaded {
+        self.current.store(Some(Arc::new(Loaded {
             keys,
             fetched_at: now,
             generation,
-        }));
+        })));
         self.log
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -103,11 +118,8 @@ impl JwksSource {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn loaded(&self) -> Option<Arc<Loaded>> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    fn loaded(&self) -> Current {
+        Current(self.current.load())
     }
 
     /// Whether a fetch may start now (none attempted within the minimum interval).
@@ -137,7 +149,8 @@ impl JwksSource {
         allow_fetch: bool,
     ) -> Result<Lookup, Error> {
         let seen = self.generation();
-        let Some(loaded) = self.loaded() else {
+        let current = self.loaded();
+        let Some(loaded) = current.get() else {
             // No keys and no recorded failure: a fetch is in flight or has just stored its
             // keys — join it (`refresh` waits for it and sees the new generation).
             if allow_fetch && (self.may_fetch(now, timings) || self.last_error().is_none()) {
@@ -169,7 +182,7 @@ impl JwksSource {
                 loaded.keys.kids().join(", ")
             )));
         }
-        Ok(Lookup::Keys(loaded))
+        Ok(Lookup::Keys(current))
     }
 
     fn unavailable(&self, age: Option<Duration>) -> Error {
@@ -216,22 +229,22 @@ impl JwksSource {
         match fetched {
             Ok(keys) => {
                 // Keys first, then the attempt: a caller that sees the attempt also sees the
-                // keys (else it would report "no keys" while they are being stored).
-                let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-                let changed = current
-                    .as_ref()
+                // keys (else it would report "no keys" while they are being stored). Only this
+                // single flight stores keys, so reading then storing loses no update.
+                let changed = self
+                    .loaded()
+                    .get()
                     .is_none_or(|old| !same_keys(&old.keys, &keys));
                 let generation = if changed {
                     self.generation.fetch_add(1, Ordering::AcqRel) + 1
                 } else {
                     self.generation()
                 };
-                *current = Some(Arc::new(Loaded {
+                self.current.store(Some(Arc::new(Loaded {
                     keys,
                     fetched_at: started,
                     generation,
-                }));
-                drop(current);
+                })));
                 let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
                 log.last_attempt = Some(started);
                 log.last_error = None;
@@ -286,12 +299,13 @@ impl JwksSource {
     /// Whether the cached keys are within their TTL now.
     pub(crate) fn is_fresh_now(&self, now: Instant, timings: &Timings) -> bool {
         self.loaded()
-            .is_some_and(|loaded| self.is_fresh(&loaded, now, timings))
+            .get()
+            .is_some_and(|loaded| self.is_fresh(loaded, now, timings))
     }
 
     /// `Ok` when keys are cached and younger than `max_stale`; otherwise the reason.
     pub(crate) fn usable(&self, now: Instant, timings: &Timings) -> Result<(), Error> {
-        match self.loaded() {
+        match self.loaded().get() {
             None => Err(self.unavailable(None)),
             Some(l) if now.duration_since(l.fetched_at) >= timings.max_stale => {
                 Err(self.unavailable(Some(now.duration_since(l.fetched_at))))

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::algorithm::Algorithm;
@@ -18,7 +17,7 @@ use super::mesh::check_mesh;
 use crate::attempt::{Attempt, cached_or};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, quote_input};
-use crate::metrics::{KindCounters, ValidatorStats, bump, read};
+use crate::metrics::{KindCounters, Striped, ValidatorStats};
 
 /// Validates Runbeam JWTs (user JWTs and mesh tokens) against trusted issuers' keys.
 /// Cheap to clone (clones share the key and token caches), `Send + Sync`.
@@ -58,8 +57,8 @@ pub(crate) struct Inner {
 /// The live counters behind [`Validator::stats`].
 #[derive(Default)]
 pub(crate) struct Counters {
-    cache_hits: AtomicU64,
-    verifications: AtomicU64,
+    cache_hits: Striped,
+    verifications: Striped,
     failures: KindCounters,
 }
 
@@ -333,8 +332,8 @@ impl Validator {
                 (a.saturating_add(c), b.saturating_add(d))
             });
         ValidatorStats {
-            cache_hits: read(&i.counters.cache_hits),
-            verifications: read(&i.counters.verifications),
+            cache_hits: i.counters.cache_hits.read(),
+            verifications: i.counters.verifications.read(),
             jwks_fetches,
             jwks_fetch_failures,
             failures: i.counters.failures.snapshot(),
@@ -479,7 +478,7 @@ impl Validator {
         if !source.is_fresh_now(Instant::now(), &i.timings) {
             return None;
         }
-        bump(&i.counters.cache_hits);
+        i.counters.cache_hits.bump();
         Some(
             self.check_times(&entry.claims, unix_now())
                 .map(|()| entry.claims),
@@ -498,13 +497,17 @@ impl Validator {
             Ok(s) => s,
             Err(e) => return Step::Done(Err(e)),
         };
-        let loaded =
+        let current =
             match i.sources[source].lookup(&decoded.kid, Instant::now(), &i.timings, allow_fetch) {
-                Ok(Lookup::Keys(loaded)) => loaded,
+                Ok(Lookup::Keys(current)) => current,
                 Ok(Lookup::Fetch { seen }) => return Step::Fetch { source, seen },
                 Err(e) => return Step::Done(Err(e)),
             };
         let result = (|| {
+            // `lookup` answers `Keys` only with keys loaded, and loaded keys are never removed.
+            let loaded = current.get().ok_or_else(|| {
+                Error::new(ErrorKind::Internal, "the JWKS keys vanished while in use")
+            })?;
             let key = loaded.keys.find(&decoded.kid, decoded.alg).ok_or_else(|| {
                 invalid(format!(
                     "the key '{}' cannot verify {} (its type or 'alg' differs)",
@@ -512,7 +515,7 @@ impl Validator {
                     decoded.alg
                 ))
             })?;
-            bump(&i.counters.verifications);
+            i.counters.verifications.bump();
             // The SHA-256 of the signing input was computed for the cache key: an algorithm
             // hashing with SHA-256 verifies that digest instead of hashing the input again.
             let verified = match token_key {

@@ -18,7 +18,7 @@ use crate::config::MeshConfig;
 use crate::config::problems_error;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jwt::{Claims, Validator, ValidatorBuilder};
-use crate::metrics::{ErrorCounts, KindCounters, ValidatorStats, bump};
+use crate::metrics::{ErrorCounts, KindCounters, Striped, ValidatorStats, bump};
 use crate::reference::Reference;
 use crate::storage::{CREDENTIAL_TIMEOUT, TokenManager};
 
@@ -66,7 +66,7 @@ pub struct ResolverStats {
 
 #[derive(Default)]
 struct Counters {
-    hits: AtomicU64,
+    hits: Striped,
     misses: AtomicU64,
     upstream_requests: AtomicU64,
     stale_served: AtomicU64,
@@ -370,7 +370,7 @@ impl Resolver {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         let value = resources.get(key)?.fresh(now)?;
-        bump(&self.inner.counters.hits);
+        self.inner.counters.hits.bump();
         Some(Resolution::new(value, false))
     }
 
@@ -887,7 +887,7 @@ impl Resolver {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         ResolverStats {
-            hits: get(&c.hits),
+            hits: c.hits.read(),
             misses: get(&c.misses),
             upstream_requests: get(&c.upstream_requests),
             stale_served: get(&c.stale_served),

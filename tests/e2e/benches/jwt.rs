@@ -13,6 +13,7 @@ use runbeam_core::jwt::DEFAULT_CACHE_CAPACITY;
 use serde_json::Value;
 
 #[path = "support/jwt_fixture.rs"]
+#[allow(dead_code)] // process_cpu_time is the throughput bench's
 mod jwt_fixture;
 use jwt_fixture::{Fixture, load_average, median, spread, thread_cpu_time};
 

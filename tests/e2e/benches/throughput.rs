@@ -3,10 +3,14 @@
 //! runbeam-devcloud, one at a time on one thread vs many in flight on a tokio multi-thread
 //! runtime (2 workers) and vs 2 std threads; the aws-lc-rs RSA-2048 floor at 1 vs 2 threads in
 //! the same rounds is the ceiling of what 2 cores give on this machine at that moment.
+//! Last, cache hits: 1,000 remembered tokens answered over and over on 1 thread vs by each of
+//! 2 threads (what a lock or a reference count that the threads share costs shows most there).
 //!
 //! `cargo bench -p runbeam-e2e --bench throughput` (prints medians of 7 rounds with min–max,
 //! in tokens per second, and each parallel row's speed-up over the one-at-a-time row of the
-//! same round).
+//! same round; then the process CPU time per token of each row and its ratio to the
+//! one-at-a-time row: what running on two cores at once adds to a token's cost, which a
+//! machine shared with other work does not hide the way it hides wall-clock speed-ups).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,19 +20,31 @@ use runbeam_core::jwt::{DEFAULT_CACHE_CAPACITY, Validator};
 #[path = "support/jwt_fixture.rs"]
 #[allow(dead_code)] // thread_cpu_time is the jwt bench's
 mod jwt_fixture;
-use jwt_fixture::{Fixture, load_average, median, spread};
+use jwt_fixture::{Fixture, load_average, median, process_cpu_time, spread};
 
 const TOKENS: usize = 10_000;
 const ROUNDS: usize = 7;
 /// Tasks in flight in the "64 tasks" row (each validates every 64th token).
 const IN_FLIGHT: usize = 64;
 const THREADS: usize = 2;
+/// Tokens kept in the cache for the cache-hit rows, each answered `HIT_PASSES` times per row.
+const HOT: usize = 1_000;
+const HIT_PASSES: usize = 50;
 
-/// Tokens per second of `run` over `TOKENS` tokens.
-fn rate(run: impl FnOnce()) -> f64 {
-    let start = Instant::now();
+/// Tokens per second of `run` over `TOKENS` tokens, and the process CPU time per token in µs.
+fn rate(run: impl FnOnce()) -> (f64, f64) {
+    per(TOKENS, run)
+}
+
+/// [`rate`] of `run` answering `n` tokens.
+fn per(n: usize, run: impl FnOnce()) -> (f64, f64) {
+    let (start, cpu) = (Instant::now(), process_cpu_time());
     run();
-    TOKENS as f64 / start.elapsed().as_secs_f64()
+    let cpu = (process_cpu_time() - cpu).as_secs_f64();
+    (
+        n as f64 / start.elapsed().as_secs_f64(),
+        cpu * 1e6 / n as f64,
+    )
 }
 
 /// Runs `work(part)` for parts `0..THREADS` on as many std threads.
@@ -65,8 +81,11 @@ fn main() {
         "Validator, 2 std threads, token cache off",
         "Validator, tokio 2 workers, 64 tasks in flight",
         "Validator, tokio 2 workers, a task per token",
+        "cache hits (1,000 repeated tokens), 1 thread",
+        "cache hits (1,000 repeated tokens), 2 std threads",
     ];
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for round in 0..=ROUNDS {
         let mut row = Vec::with_capacity(names.len());
         row.push(rate(|| {
@@ -133,20 +152,47 @@ fn main() {
                 }
             });
         }));
+        // Cache hits: `HOT` tokens verified twice (remembered from the second time), then
+        // answered again and again: the hot path of a gateway whose clients repeat their
+        // tokens, where a lock or a reference count shared by the threads shows most.
+        let v = fresh();
+        let hot = &tokens[..HOT];
+        validate_all(&v, hot);
+        validate_all(&v, hot);
+        // Every thread answers every hot token (as a gateway's workers see the same clients),
+        // each from another starting point, so two threads rarely ask for one token at once.
+        let hits = |from: usize| {
+            for _ in 0..HIT_PASSES {
+                validate_all(&v, &hot[from..]);
+                validate_all(&v, &hot[..from]);
+            }
+        };
+        row.push(per(HOT * HIT_PASSES, || hits(0)));
+        row.push(per(THREADS * HOT * HIT_PASSES, || {
+            on_threads(|part| hits(part * HOT / THREADS));
+        }));
         if round > 0 {
-            for (s, x) in samples.iter_mut().zip(row) {
+            for ((s, c), (x, per_token)) in samples.iter_mut().zip(&mut cpu).zip(row) {
                 s.push(x);
+                c.push(per_token);
             }
         }
     }
     // Speed-ups are taken per round against the one-at-a-time row of the same round (the
     // floor's 2 threads against its 1 thread), then their median.
-    let speedup = |i: usize, base: usize| -> Vec<f64> {
-        samples[i]
+    let ratio = |rows: &[Vec<f64>], i: usize, base: usize| -> Vec<f64> {
+        rows[i]
             .iter()
-            .zip(&samples[base])
+            .zip(&rows[base])
             .map(|(x, b)| x / b)
             .collect()
+    };
+    let speedup = |i: usize, base: usize| ratio(&samples, i, base);
+    let base_of = |i: usize| match i {
+        1 => Some(0),
+        4..=7 => Some(2),
+        9 => Some(8),
+        _ => None,
     };
     println!(
         "throughput/rust: {TOKENS} distinct RS256 tokens, one shared validator (cache on unless \
@@ -158,15 +204,27 @@ fn main() {
             "  {name:<55}{:9.0}  ({lo:.0}-{hi:.0})",
             median(samples[i].clone())
         );
-        let base = match i {
-            1 => Some(0),
-            4..=7 => Some(2),
-            _ => None,
-        };
-        if let Some(base) = base {
+        if let Some(base) = base_of(i) {
             let r = speedup(i, base);
             let (rlo, rhi) = spread(&r);
             line += &format!("  {:.2}x ({rlo:.2}-{rhi:.2})", median(r));
+        }
+        println!("{line}");
+    }
+    println!(
+        "  process CPU per token, µs, median (min-max), and its ratio to the same round's \
+         one-at-a-time row (1 thread for the floor):"
+    );
+    for (i, name) in names.iter().enumerate() {
+        let (lo, hi) = spread(&cpu[i]);
+        let mut line = format!(
+            "  {name:<55}{:9.2}  ({lo:.2}-{hi:.2})",
+            median(cpu[i].clone())
+        );
+        if let Some(base) = base_of(i) {
+            let r = ratio(&cpu, i, base);
+            let (rlo, rhi) = spread(&r);
+            line += &format!("  {:.3}x ({rlo:.3}-{rhi:.3})", median(r));
         }
         println!("{line}");
     }
