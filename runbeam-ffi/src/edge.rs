@@ -37,7 +37,7 @@ use crate::runtime::callback_arg;
 use crate::status::{RUNBEAM_OK, RUNBEAM_STATUS_INTERNAL, kind_of, runbeam_status};
 use crate::storage::rfc3339_text;
 use crate::strings::{into_c_string, secret_c_bytes};
-use crate::validator::{runbeam_claims_callback, runbeam_validator};
+use crate::validator::{runbeam_claims_callback, runbeam_validator, write_claims};
 
 // ---------------------------------------------------------------------------------------------
 // Refusals
@@ -319,12 +319,6 @@ unsafe fn authorization_arg<'a>(authorization: *const c_char) -> Option<Cow<'a, 
     // SAFETY: non-NULL and NUL-terminated per the caller's contract.
     let bytes = unsafe { CStr::from_ptr(authorization) }.to_bytes();
     Some(String::from_utf8_lossy(bytes))
-}
-
-fn write_claims(out: *mut *mut runbeam_claims, claims: Option<Arc<Claims>>) {
-    let handle = claims.map_or(ptr::null_mut(), runbeam_claims::into_raw);
-    // SAFETY: callers checked `out` is non-NULL; writable per their contract.
-    unsafe { *out = handle };
 }
 
 /// The inbound user-JWT check of a gateway, as one call: the bearer token of the

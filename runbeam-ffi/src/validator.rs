@@ -631,7 +631,8 @@ pub(crate) unsafe fn mesh_args<'a>(
     Ok((mesh, destination))
 }
 
-fn write_claims(out: *mut *mut runbeam_claims, claims: Option<Arc<Claims>>) {
+/// Hands `claims` (or NULL) to C through `*out` as a new handle (freed by `runbeam_claims_free`).
+pub(crate) fn write_claims(out: *mut *mut runbeam_claims, claims: Option<Arc<Claims>>) {
     let handle = claims.map_or(ptr::null_mut(), runbeam_claims::into_raw);
     // SAFETY: callers checked `out` is non-NULL; writable per their contract.
     unsafe { *out = handle };
