@@ -57,6 +57,37 @@ fn on_threads(work: impl Fn(usize) + Sync) {
     });
 }
 
+/// Prints each row's median (min–max) with `digits` decimals and, where `base_of` names a base
+/// row, the median (min–max) of its per-round ratios to it with `ratio_digits` decimals.
+fn print_rows(
+    names: &[&str],
+    rows: &[Vec<f64>],
+    base_of: impl Fn(usize) -> Option<usize>,
+    digits: usize,
+    ratio_digits: usize,
+) {
+    for (i, name) in names.iter().enumerate() {
+        let (lo, hi) = spread(&rows[i]);
+        let mut line = format!(
+            "  {name:<55}{:9.digits$}  ({lo:.digits$}-{hi:.digits$})",
+            median(rows[i].clone())
+        );
+        if let Some(base) = base_of(i) {
+            let r: Vec<f64> = rows[i]
+                .iter()
+                .zip(&rows[base])
+                .map(|(x, b)| x / b)
+                .collect();
+            let (rlo, rhi) = spread(&r);
+            line += &format!(
+                "  {:.ratio_digits$}x ({rlo:.ratio_digits$}-{rhi:.ratio_digits$})",
+                median(r)
+            );
+        }
+        println!("{line}");
+    }
+}
+
 fn main() {
     let fx = Fixture::start(TOKENS);
     let load_before = load_average();
@@ -198,36 +229,12 @@ fn main() {
         "throughput/rust: {TOKENS} distinct RS256 tokens, one shared validator (cache on unless \
          said), medians of {ROUNDS} rounds (min-max), tokens/s"
     );
-    for (i, name) in names.iter().enumerate() {
-        let (lo, hi) = spread(&samples[i]);
-        let mut line = format!(
-            "  {name:<55}{:9.0}  ({lo:.0}-{hi:.0})",
-            median(samples[i].clone())
-        );
-        if let Some(base) = base_of(i) {
-            let r = speedup(i, base);
-            let (rlo, rhi) = spread(&r);
-            line += &format!("  {:.2}x ({rlo:.2}-{rhi:.2})", median(r));
-        }
-        println!("{line}");
-    }
+    print_rows(&names, &samples, base_of, 0, 2);
     println!(
         "  process CPU per token, µs, median (min-max), and its ratio to the same round's \
          one-at-a-time row (1 thread for the floor):"
     );
-    for (i, name) in names.iter().enumerate() {
-        let (lo, hi) = spread(&cpu[i]);
-        let mut line = format!(
-            "  {name:<55}{:9.2}  ({lo:.2}-{hi:.2})",
-            median(cpu[i].clone())
-        );
-        if let Some(base) = base_of(i) {
-            let r = ratio(&cpu, i, base);
-            let (rlo, rhi) = spread(&r);
-            line += &format!("  {:.3}x ({rlo:.3}-{rhi:.3})", median(r));
-        }
-        println!("{line}");
-    }
+    print_rows(&names, &cpu, base_of, 2, 3);
     let per_token = |i: usize| 1e6 / median(samples[i].clone());
     println!(
         "  one at a time: {:.2} µs per token = {:.2}x the floor's {:.2} µs (median of rounds)",
