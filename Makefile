@@ -15,6 +15,9 @@ LIBDIR := $(ROOT)/target/$(CARGO_BUILD_TARGET)/debug
 VENV := $(ROOT)/.venv
 PYTHON := $(VENV)/bin/python
 CBINDGEN ?= cbindgen
+# What runs side by side where the work allows it (the C suites, the release lanes of
+# install-test): one job per core. Everything else runs one step at a time.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: help test demo setup prerequisites build rust-test keyring-test header header-check lint bench fuzz \
 	cross-check dist install-test
@@ -74,10 +77,14 @@ keyring-test: build python-build node-build c-build
 
 ## The fuzz targets (their own Cargo workspace, run by `make fuzz` on nightly) are compiled
 ## here too, on stable, so that an API change cannot leave them broken until the next fuzz run.
-## scripts/check_naming.py checks that every name docs/naming.md gives exists on its surface.
+## Their lock file is the workspace's (copied; cargo adds only libfuzzer-sys and arbitrary), so
+## they build the crate versions that ship, and reuse what clippy checked instead of resolving
+## newer ones. scripts/check_naming.py checks that every name docs/naming.md gives exists on its
+## surface.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cp Cargo.lock fuzz/Cargo.lock
 	cargo check --quiet --manifest-path fuzz/Cargo.toml --bins --target-dir target
 	python3 scripts/check_naming.py
 
@@ -104,14 +111,32 @@ include bindings/node/node.mk
 ## runbeam.pc, CMake package; debug info apart), the abi3 wheel and the sdist, the npm tarballs;
 ## then SHA256SUMS over all of them.
 dist: c-dist python-dist node-dist
-	cd dist && rm -f SHA256SUMS && sha256sum -- * > SHA256SUMS
-	@echo "dist: $$(ls dist | wc -l) files in dist/ (SHA256SUMS)"; ls -l dist
+	$(DIST_SUMS)
+
+define DIST_SUMS
+cd dist && rm -f SHA256SUMS && sha256sum -- * > SHA256SUMS
+@echo "dist: $$(ls dist | wc -l) files in dist/ (SHA256SUMS)"; ls -l dist
+endef
 
 ## The artefacts of `make dist`, installed as a user would (a prefix + pkg-config + CMake, a
 ## fresh venv from the wheel and another from the sdist, a fresh npm project offline) and used:
 ## tests/install/{c,python,node}.sh.
-install-test: dist c-install-test python-install-test node-install-test
+##
+## In two lanes side by side (JOBS jobs): the wheel (zig, in target/zig) beside the C library then
+## the Node addon (gcc, in target/, where cargo builds one at a time) and their install tests.
+## Each release build ends in a single-threaded fat-LTO link, which leaves a core to the other
+## lane. The sdist's install test comes last, alone: its build starts from a copy of the gcc
+## lane's release outputs, which must be complete when copied. Each lane's output is printed in
+## one piece when the lane ends.
+install-test:
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target python-dist install-test-gcc python-devcloud
+	bash tests/install/python.sh
+	$(DIST_SUMS)
 	cd dist && sha256sum --quiet -c SHA256SUMS
+
+.PHONY: install-test-gcc
+install-test-gcc:
+	@$(MAKE) --no-print-directory c-install-test node-install-test
 
 test: prerequisites lint rust-test header-check c-test python-test node-test keyring-test \
 		docs-test install-test

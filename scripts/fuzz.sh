@@ -23,6 +23,9 @@ if ! rustup toolchain list | grep -q '^nightly'; then
   exit 1
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+# The targets build the crate versions that ship: the workspace's lock file (cargo adds only the
+# fuzzing crates to it), as `make lint` checks them.
+cp Cargo.lock fuzz/Cargo.lock
 
 seed() { # $1 target, $2 corpus dir
   local target=$1 corpus=$2

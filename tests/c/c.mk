@@ -49,7 +49,18 @@ HTTP_PKGS_CHECK = @pkg-config --exists $(HTTP_PKGS) || { \
 VALGRIND_KEYRING := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect
 
-.PHONY: c-build c-test c-dev-soname
+# Every suite tests/c/test_<suite>.c, built twice (ASan+UBSan against the static library,
+# -O0 against the shared one for valgrind). Each runs with one argument: test_ffi the repository
+# root, test_lifetime and test_local_mesh none, the others the devcloud program. test_keyring is
+# built but run by `make keyring-test` only (it needs a Secret Service).
+C_SUITES := ffi client resources client_async client_faults jwt storage keyring resolver panic \
+	lifetime logging metrics watch local_mesh edge
+C_RUN := $(filter-out keyring,$(C_SUITES))
+c_suite_arg = $(if $(filter ffi,$(1)),$(ROOT),$(if $(filter lifetime local_mesh,$(1)),,$(LIBDIR)/runbeam-devcloud))
+C_BINARIES := $(addprefix c-bin-,$(C_SUITES)) c-bin-mesh-gateway c-bin-benches c-bin-header-cxx
+C_RUNS := $(addprefix c-run-,$(C_RUN)) c-run-mesh-gateway
+
+.PHONY: c-build c-test c-dev-soname $(C_BINARIES) $(C_RUNS)
 
 ## librunbeam.so has a SONAME (librunbeam.so.<major>, runbeam-ffi/build.rs): programs linked with
 ## -lrunbeam record that name and the loader looks for it, so the debug directory gets the
@@ -58,45 +69,24 @@ c-dev-soname: build
 	@soname=$$(readelf -d $(LIBDIR)/librunbeam.so | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'); \
 	if [ -n "$$soname" ]; then ln -sfn librunbeam.so $(LIBDIR)/$$soname; fi
 
+## The programs are compiled, and the suites run, JOBS at a time (the Makefile's JOBS: one per
+## core): each is single-threaded under valgrind and starts its own devcloud on a free port, in
+## directories of its own. A program's output is printed in one piece when it ends.
 c-build: build c-dev-soname
 	@mkdir -p $(C_OUT)
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_ffi.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_ffi_asan
-	gcc $(C_STRICT) -O0 tests/c/test_ffi.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_ffi
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_asan
-	gcc $(C_STRICT) -O0 tests/c/test_client.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_resources.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_resources_asan
-	gcc $(C_STRICT) -O0 tests/c/test_resources.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_resources
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client_async.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_async_asan
-	gcc $(C_STRICT) -O0 tests/c/test_client_async.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client_async
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_client_faults.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_client_faults_asan
-	gcc $(C_STRICT) -O0 tests/c/test_client_faults.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_client_faults
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_jwt.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_jwt_asan
-	gcc $(C_STRICT) -O0 tests/c/test_jwt.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_jwt
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_storage.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_storage_asan
-	gcc $(C_STRICT) -O0 tests/c/test_storage.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_storage
-	@# The keyring test is run by `make keyring-test` only (it needs a Secret Service).
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_keyring.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_keyring_asan
-	gcc $(C_STRICT) -O0 tests/c/test_keyring.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_keyring
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_resolver.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_resolver_asan
-	gcc $(C_STRICT) -O0 tests/c/test_resolver.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_resolver
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_panic.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_panic_asan
-	gcc $(C_STRICT) -O0 tests/c/test_panic.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_panic
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_lifetime.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_lifetime_asan
-	gcc $(C_STRICT) -O0 tests/c/test_lifetime.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_lifetime
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_logging.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_logging_asan
-	gcc $(C_STRICT) -O0 tests/c/test_logging.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_logging
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_metrics.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_metrics_asan
-	gcc $(C_STRICT) -O0 tests/c/test_metrics.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_metrics
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_watch.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_watch_asan
-	gcc $(C_STRICT) -O0 tests/c/test_watch.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_watch
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_local_mesh.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_local_mesh_asan
-	gcc $(C_STRICT) -O0 tests/c/test_local_mesh.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_local_mesh
-	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_edge.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_edge_asan
-	gcc $(C_STRICT) -O0 tests/c/test_edge.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_edge
 	$(HTTP_PKGS_CHECK)
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target $(C_BINARIES)
+
+$(addprefix c-bin-,$(C_SUITES)): c-bin-%:
+	gcc $(C_STRICT) -O1 $(C_SAN) tests/c/test_$*.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/test_$*_asan
+	gcc $(C_STRICT) -O0 tests/c/test_$*.c -L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) $(C_SYSLIBS) -o $(C_OUT)/test_$*
+
+c-bin-mesh-gateway:
 	gcc $(C_STRICT) -O1 $(C_SAN) $$(pkg-config --cflags $(HTTP_PKGS)) examples/c/mesh_gateway.c \
 		$(LIBDIR)/librunbeam.a $$(pkg-config --libs $(HTTP_PKGS)) $(C_SYSLIBS) -o $(C_OUT)/mesh_gateway_asan
-	@# The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
+
+## The C benchmarks (run by scripts/bench.sh) are compiled here too, so they cannot rot.
+c-bin-benches:
 	gcc $(C_STRICT) -O1 benches/c/bench_reference.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_reference
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_client.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_client
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_jwt.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_jwt
@@ -105,56 +95,21 @@ c-build: build c-dev-soname
 		$(LIBDIR)/librunbeam.a $$(pkg-config --libs $(HTTP_PKGS)) $(C_SYSLIBS) -o $(C_OUT)/bench_edge
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/bench_threads.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/bench_threads
 	gcc $(C_STRICT) -O1 -I$(ROOT)/tests/c benches/c/soak.c $(LIBDIR)/librunbeam.a $(C_SYSLIBS) -o $(C_OUT)/soak_debug
+
+c-bin-header-cxx:
 	g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I$(ROOT)/include tests/c/header_cxx.cpp \
 		-L$(LIBDIR) -lrunbeam -Wl,-rpath,$(LIBDIR) -o $(C_OUT)/header_cxx
 
 c-test: c-build
 	$(C_OUT)/header_cxx
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target $(C_RUNS)
+
+$(addprefix c-run-,$(C_RUN)): c-run-%:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_ffi_asan $(ROOT)
-	$(VALGRIND) $(C_OUT)/test_ffi $(ROOT)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_client_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_client $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_resources_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_resources $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_client_async_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_client_async $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_client_faults_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_client_faults $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_jwt_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_jwt $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_storage_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_storage $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_resolver_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_resolver $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_panic_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_panic $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_lifetime_asan
-	$(VALGRIND) $(C_OUT)/test_lifetime
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_logging_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_logging $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_metrics_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_metrics $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_watch_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_watch $(LIBDIR)/runbeam-devcloud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_local_mesh_asan
-	$(VALGRIND) $(C_OUT)/test_local_mesh
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(C_OUT)/test_edge_asan $(LIBDIR)/runbeam-devcloud
-	$(VALGRIND) $(C_OUT)/test_edge $(LIBDIR)/runbeam-devcloud
+		$(C_OUT)/test_$*_asan $(call c_suite_arg,$*)
+	$(VALGRIND) $(C_OUT)/test_$* $(call c_suite_arg,$*)
+
+c-run-mesh-gateway:
 	bash tests/c/test_mesh_gateway.sh $(LIBDIR)/runbeam-devcloud $(C_OUT)/mesh_gateway_asan
 
 .PHONY: c-soak
