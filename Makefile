@@ -77,10 +77,11 @@ keyring-test: build python-build node-build c-build
 
 ## The fuzz targets (their own Cargo workspace, run by `make fuzz` on nightly) are compiled
 ## here too, on stable, so that an API change cannot leave them broken until the next fuzz run.
-## Their lock file is the workspace's (copied; cargo adds only libfuzzer-sys and arbitrary), so
-## they build the crate versions that ship, and reuse what clippy checked instead of resolving
-## newer ones. scripts/check_naming.py checks that every name docs/naming.md gives exists on its
-## surface.
+## Their lock file is the workspace's (copied, as scripts/fuzz.sh does; cargo adds only
+## libfuzzer-sys and arbitrary), so they build the crate versions that ship rather than the
+## newest ones. (Their dependencies are still checked again: the fuzz crate alone enables other
+## features than the workspace, ~110 s on a fresh clone.) scripts/check_naming.py checks that
+## every name docs/naming.md gives exists on its surface.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -57,6 +57,15 @@ fn on_threads(work: impl Fn(usize) + Sync) {
     });
 }
 
+/// Row `i`'s per-round ratios to row `base` of the same round (a speed-up, or a CPU ratio).
+fn ratios(rows: &[Vec<f64>], i: usize, base: usize) -> Vec<f64> {
+    rows[i]
+        .iter()
+        .zip(&rows[base])
+        .map(|(x, b)| x / b)
+        .collect()
+}
+
 /// Prints each row's median (min–max) with `digits` decimals and, where `base_of` names a base
 /// row, the median (min–max) of its per-round ratios to it with `ratio_digits` decimals.
 fn print_rows(
@@ -73,11 +82,7 @@ fn print_rows(
             median(rows[i].clone())
         );
         if let Some(base) = base_of(i) {
-            let r: Vec<f64> = rows[i]
-                .iter()
-                .zip(&rows[base])
-                .map(|(x, b)| x / b)
-                .collect();
+            let r = ratios(rows, i, base);
             let (rlo, rhi) = spread(&r);
             line += &format!(
                 "  {:.ratio_digits$}x ({rlo:.ratio_digits$}-{rhi:.ratio_digits$})",
@@ -211,14 +216,6 @@ fn main() {
     }
     // Speed-ups are taken per round against the one-at-a-time row of the same round (the
     // floor's 2 threads against its 1 thread), then their median.
-    let ratio = |rows: &[Vec<f64>], i: usize, base: usize| -> Vec<f64> {
-        rows[i]
-            .iter()
-            .zip(&rows[base])
-            .map(|(x, b)| x / b)
-            .collect()
-    };
-    let speedup = |i: usize, base: usize| ratio(&samples, i, base);
     let base_of = |i: usize| match i {
         1 => Some(0),
         4..=7 => Some(2),
@@ -239,7 +236,7 @@ fn main() {
     println!(
         "  one at a time: {:.2} µs per token = {:.2}x the floor's {:.2} µs (median of rounds)",
         per_token(2),
-        median(speedup(0, 2)),
+        median(ratios(&samples, 0, 2)),
         per_token(0)
     );
     println!(
