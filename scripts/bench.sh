@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
-#   bash scripts/bench.sh rust|client|jwt|throughput|storage|resolver|logging|edge|soak|c|python|node|startup
+#   bash scripts/bench.sh rust|client|jwt|throughput|storage|resolver|logging|edge|soak|c|python|node|startup|aws-lc
 # `soak` is the Rust and C soak (1,000,000 mixed hot-path calls: RSS and unexpected answers);
 # the Python and Node soaks run with their language's benchmarks.
 # `startup` (cold start and memory of the four surfaces, benches/startup/) is run only when named:
 # it installs the release wheel with PyJWT and joserfc into a private venv ($STARTUP_VENV,
 # default build/startup/venv, created when missing) and never touches .venv.
+# `aws-lc` (what aws-lc's size-optimised build costs, benches/aws-lc/) is run only when named: it
+# builds aws-lc twice, with the repository's AWS_LC_SYS_SMALL=1 and with 0 (~1 min each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
@@ -37,6 +39,19 @@ fi
 if [[ $what == all || $what == resolver ]]; then
   echo "== Rust resolver: cache hit vs a HashMap, cold resolve vs bare reqwest, Cloud requests per 10k: cargo bench -p runbeam-e2e --bench resolver"
   cargo bench -p runbeam-e2e --bench resolver -- --noplot 2>&1 | grep -E "^resolver/|time:"
+fi
+if [[ $what == aws-lc ]]; then
+  echo "== aws-lc as shipped (AWS_LC_SYS_SMALL=1, .cargo/config.toml) and without it, 3 runs each in turns: benches/aws-lc"
+  cp Cargo.lock benches/aws-lc/Cargo.lock
+  for small in 1 0; do
+    AWS_LC_SYS_SMALL=$small CARGO_TARGET_DIR=target/aws-lc-bench/small-$small \
+      cargo build --release --quiet --manifest-path benches/aws-lc/Cargo.toml
+  done
+  for _ in 1 2 3; do
+    for small in 1 0; do
+      "target/aws-lc-bench/small-$small/$CARGO_BUILD_TARGET/release/runbeam-aws-lc-bench"
+    done
+  done
 fi
 if [[ $what == all || $what == logging ]]; then
   echo "== Host logging on the hot path (off / sink at warn / sink at debug): cargo bench -p runbeam-e2e --bench logging"

@@ -228,6 +228,16 @@ if new_venv "$TMP/venv-sdist"; then
     fi
     echo "    cargo: $(grep -c ' Compiling ' "$LOGS/pip-sdist.log") crates compiled;" \
       "$(grep -E 'Finished .release' "$LOGS/pip-sdist.log" | sed 's/^ *//')"
+    # aws-lc's build script reruns when AWS_LC_SYS_SMALL changes: reusing the release build's
+    # aws-lc means the sdist built it with the repository's setting (pyproject.toml's
+    # [tool.maturin] config; the sdist does not carry .cargo/config.toml).
+    if [ "${seeded:-0}" = 1 ]; then
+      if grep -qE 'Compiling aws-lc-sys ' "$LOGS/pip-sdist.log"; then
+        fail "sdist: aws-lc was compiled again: the sdist builds it with other settings than the repository"
+      else
+        ok "sdist: aws-lc reused from the release build (the same AWS_LC_SYS_SMALL setting)"
+      fi
+    fi
     run_examples sdist "$TMP/venv-sdist"
   else
     fail "sdist: pip install $(basename "$SDIST") (log below)"
