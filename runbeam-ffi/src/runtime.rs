@@ -15,6 +15,7 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use runbeam_core::attempt::Attempt;
@@ -111,7 +112,18 @@ impl Runtime {
                  inside an async runtime; use the _async form or call it from another thread"
             )));
         }
-        self.handle()?.block_on(future)
+        let runtime = self.handle()?;
+        let mut result = None;
+        {
+            let task = std::pin::pin!(async { result = Some(future.await) });
+            block_on_erased(runtime, task);
+        }
+        result.unwrap_or_else(|| {
+            Err(Error::new(
+                ErrorKind::Internal,
+                format!("{function}: the call ended without a result"),
+            ))
+        })
     }
 
     /// The answer of the core's cached-then-fetch step: a ready answer at once, on the calling
@@ -148,19 +160,22 @@ impl Runtime {
         // only then releases the ticket.
         completion.ticket = Some(Ticket::new(&self.calls));
         let closing = self.calls.closing.subscribe();
-        runtime.spawn(async move {
-            // Biased: a call that finished is delivered, even if a cancellation came too.
-            let result = tokio::select! {
-                biased;
-                result = catch_future(function, future) => result,
-                () = fired(cancelled) => Err(Error::new(
-                    ErrorKind::Cancelled,
-                    "the call was cancelled by runbeam_cancel_request()",
-                )),
-                () = fired(closing) => Err(freed_error()),
-            };
-            completion.complete(result);
-        });
+        spawn_erased(
+            runtime,
+            Box::pin(async move {
+                // Biased: a call that finished is delivered, even if a cancellation came too.
+                let result = tokio::select! {
+                    biased;
+                    result = catch_future(function, future) => result,
+                    () = fired(cancelled) => Err(Error::new(
+                        ErrorKind::Cancelled,
+                        "the call was cancelled by runbeam_cancel_request()",
+                    )),
+                    () = fired(closing) => Err(freed_error()),
+                };
+                completion.complete(result);
+            }),
+        );
         Ok(())
     }
 
@@ -361,6 +376,25 @@ impl Drop for CallbackOwner {
 }
 
 /// Resolves once `signal` is `true`; never when its sender is gone without setting it.
+/// Tokio's `block_on` for every blocking export, instantiated once: generic over each call's
+/// future, it was 15-24 kB of machine code per future type (BENCHMARKS.md "Footprint").
+#[inline(never)]
+fn block_on_erased(
+    runtime: &tokio::runtime::Runtime,
+    task: Pin<&mut (dyn Future<Output = ()> + '_)>,
+) {
+    runtime.block_on(task);
+}
+
+/// Tokio's task machinery (poll, shutdown, join-handle and abort-handle paths) for every `_async`
+/// export, instantiated once: generic over each call's future, it was ~2 kB per future type
+/// besides the future's own code. The box costs one allocation per async call.
+#[inline(never)]
+fn spawn_erased(runtime: &tokio::runtime::Runtime, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    // Detached: the completion reports the result, the handle's `Calls` count the task.
+    drop(runtime.spawn(task));
+}
+
 async fn fired(mut signal: watch::Receiver<bool>) {
     if signal.wait_for(|set| *set).await.is_err() {
         std::future::pending::<()>().await;
