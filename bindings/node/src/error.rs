@@ -23,10 +23,11 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 
 use napi::bindgen_prelude::{
-    Env, Error, JsObjectValue, JsValue, Null, Object, PromiseRaw, Result, Status, ToNapiValue,
-    Unknown,
+    Env, Error, FromNapiValue, JsObjectValue, JsValue, Null, Object, PromiseRaw, Result, Status,
+    ToNapiValue, Unknown,
 };
 use napi::{JsError, JsString};
 use napi_derive::napi;
@@ -220,6 +221,61 @@ where
     F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
     S: FnOnce(&Env, T) -> Result<V> + 'static,
 {
+    // Only the boxing of the value and its conversion are generic: the rest is instantiated
+    // once, in `spawn_erased` (BENCHMARKS.md "Footprint").
+    let work: ErasedWork = Box::pin(async move {
+        work.await
+            .map(|value| Box::new(value) as Box<dyn Any + Send>)
+    });
+    let convert: ErasedConvert = Box::new(move |env, value| {
+        let value = value.downcast::<T>().map_err(|_| {
+            from_core(
+                env,
+                &runbeam_core::Error::new(
+                    ErrorKind::Internal,
+                    format!("{function}: the call's result has an unexpected type"),
+                ),
+            )
+        })?;
+        let value = settle(env, *value)?;
+        // SAFETY: `env` is the live environment of the JavaScript thread this runs on.
+        unsafe { V::to_napi_value(env.raw(), value) }.map(RawValue)
+    });
+    let promise = spawn_erased(env, function, registered, work, convert)?;
+    // SAFETY: the same Promise object, typed by what `convert` resolves it with.
+    unsafe { PromiseRaw::from_napi_value(env.raw(), promise.raw()) }
+}
+
+/// The work of a Promise, type-erased: its value boxed, or the core error it failed with.
+type ErasedWork = Pin<Box<dyn Future<Output = runbeam_core::Result<Box<dyn Any + Send>>> + Send>>;
+
+/// Turns the boxed value of the work into the value the Promise resolves with, on the
+/// JavaScript thread.
+type ErasedConvert = Box<dyn FnOnce(&Env, Box<dyn Any + Send>) -> Result<RawValue>>;
+
+/// A JavaScript value already converted by [`ToNapiValue`], handed back to napi as it is.
+struct RawValue(napi::sys::napi_value);
+
+impl ToNapiValue for RawValue {
+    unsafe fn to_napi_value(
+        _env: napi::sys::napi_env,
+        value: Self,
+    ) -> Result<napi::sys::napi_value> {
+        Ok(value.0)
+    }
+}
+
+/// [`spawn_registered`] once its types are erased: the abort, the panic boundary and napi's
+/// `spawn_future_with_callback` (a tokio task, a deferred and a thread-safe function), all
+/// instantiated once for every Promise-returning entry point instead of once per call type.
+#[inline(never)]
+fn spawn_erased<'env>(
+    env: &'env Env,
+    function: &'static str,
+    registered: Option<(Abort, abort::Stop)>,
+    work: ErasedWork,
+    convert: ErasedConvert,
+) -> Result<PromiseRaw<'env, RawValue>> {
     let (abort, stop) = match registered {
         Some((abort, stop)) => (Some(abort), Some(stop)),
         None => (None, None),
@@ -233,7 +289,7 @@ where
                 .and_then(|abort| entry(env, function, || abort.finish(env)).ok())
                 .flatten();
             match outcome {
-                Ok(value) => entry(env, function, || settle(env, value)),
+                Ok(value) => entry(env, function, || convert(env, value)),
                 Err(error) => Err(with_cause(env, &error, reason)),
             }
         },

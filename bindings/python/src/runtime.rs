@@ -153,16 +153,52 @@ where
     F: Future<Output = runbeam_core::Result<T>> + Send,
 {
     let rt = runtime(py)?;
-    let mut fut = std::pin::pin!(runbeam_core::panic::catch_future(function, fut));
+    let mut result = None;
+    {
+        let task = std::pin::pin!(async {
+            result = Some(runbeam_core::panic::catch_future(function, fut).await);
+        });
+        block_erased(py, &rt, task)?;
+    }
+    match result {
+        Some(result) => result.or_raise(py),
+        None => Err(Error::new(
+            ErrorKind::Internal,
+            format!("{function}: the call ended without a result"),
+        ))
+        .or_raise(py),
+    }
+}
+
+/// [`block`]'s loop, instantiated once: generic over each call's future, tokio's `block_on`
+/// and the timeout were machine code of their own per call type (BENCHMARKS.md "Footprint").
+#[inline(never)]
+fn block_erased(
+    py: Python<'_>,
+    rt: &Runtime,
+    mut task: Pin<&mut (dyn Future<Output = ()> + Send + '_)>,
+) -> PyResult<()> {
     loop {
         let step = py.detach(|| {
-            rt.block_on(async { tokio::time::timeout(Duration::from_millis(100), &mut fut).await })
+            rt.block_on(async {
+                tokio::time::timeout(Duration::from_millis(100), task.as_mut()).await
+            })
         });
         match step {
-            Ok(result) => return result.or_raise(py),
+            Ok(()) => return Ok(()),
             Err(_elapsed) => py.check_signals()?,
         }
     }
+}
+
+/// Tokio's task machinery for every async call, instantiated once (see [`block_erased`]); the
+/// box costs one allocation per call.
+#[inline(never)]
+fn spawn_erased(
+    rt: &Runtime,
+    task: Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> tokio::task::JoinHandle<()> {
+    rt.spawn(task)
 }
 
 guarded! {
@@ -256,31 +292,34 @@ where
     let (event_loop, future) = new_future(py)?;
     let loop_ref = event_loop.unbind();
     let future_ref = future.clone().unbind();
-    let handle = rt.spawn(async move {
-        let result = runbeam_core::panic::catch_future(function, fut).await;
-        let Some(_delivery) = Delivery::start() else {
-            // The interpreter is shutting down: nobody can await the answer any more.
-            return;
-        };
-        Python::attach(|py| {
-            keep_thread_state(py);
-            let outcome = result
-                .map_err(|e| to_py_err(py, &e))
-                .and_then(|value| guard::result(function, || conv(py, value)));
-            let (ok, value) = match outcome {
-                Ok(value) => (true, value),
-                Err(err) => (false, err.into_value(py).into_any()),
+    let handle = spawn_erased(
+        &rt,
+        Box::pin(async move {
+            let result = runbeam_core::panic::catch_future(function, fut).await;
+            let Some(_delivery) = Delivery::start() else {
+                // The interpreter is shutting down: nobody can await the answer any more.
+                return;
             };
-            let delivered = wrap_pyfunction!(complete_future, py).and_then(|complete| {
-                loop_ref.bind(py).call_method1(
-                    intern!(py, "call_soon_threadsafe"),
-                    (complete, future_ref.bind(py), ok, value),
-                )
+            Python::attach(|py| {
+                keep_thread_state(py);
+                let outcome = result
+                    .map_err(|e| to_py_err(py, &e))
+                    .and_then(|value| guard::result(function, || conv(py, value)));
+                let (ok, value) = match outcome {
+                    Ok(value) => (true, value),
+                    Err(err) => (false, err.into_value(py).into_any()),
+                };
+                let delivered = wrap_pyfunction!(complete_future, py).and_then(|complete| {
+                    loop_ref.bind(py).call_method1(
+                        intern!(py, "call_soon_threadsafe"),
+                        (complete, future_ref.bind(py), ok, value),
+                    )
+                });
+                // The loop is closed: nobody is waiting any more.
+                drop(delivered);
             });
-            // The loop is closed: nobody is waiting any more.
-            drop(delivered);
-        });
-    });
+        }),
+    );
     future.call_method1(
         intern!(py, "add_done_callback"),
         (Canceller {
