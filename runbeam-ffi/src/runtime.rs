@@ -160,6 +160,9 @@ impl Runtime {
         // only then releases the ticket.
         completion.ticket = Some(Ticket::new(&self.calls));
         let closing = self.calls.closing.subscribe();
+        // Boxed, so that the task below is generic over the result type only (BENCHMARKS.md
+        // "Footprint").
+        let future: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>> = Box::pin(future);
         spawn_erased(
             runtime,
             Box::pin(async move {
