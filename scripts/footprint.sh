@@ -14,7 +14,7 @@
 #                                        then (its crate-type includes rlib, see c-dist.mk).
 #
 # The bounds (docs/distribution.md, BENCHMARKS.md "Footprint"): every package at most 8 MB, the
-# stripped librunbeam.so at most 9 MB (MB = 1,000,000 bytes; the goal of 6 MB is not met, see
+# stripped librunbeam.so at most 8.5 MB (MB = 1,000,000 bytes; the goal of 6 MB is not met, see
 # BENCHMARKS.md). The install tests
 # (tests/install/*.sh) check the same bounds on what they install. Exit status 1 when an
 # artefact that exists is over its bound; a missing one is reported, not an error.
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 TRIPLE=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
 export CARGO_BUILD_TARGET=$TRIPLE
-SO_BOUND=9000000
+SO_BOUND=8500000
 PACKAGE_BOUND=8000000
 
 build=0
@@ -50,6 +50,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 over=0
+# mb_of BYTES: BYTES in MB, as short as exact (8 for 8,000,000, 8.5 for 8,500,000).
+mb_of() { awk -v b="$1" 'BEGIN { printf "%g", b / 1000000 }'; }
 # row NAME FILE BOUND WHAT: one line of the table; BOUND "-" for none.
 row() {
   local name=$1 file=$2 bound=$3 what=$4 bytes verdict
@@ -61,9 +63,9 @@ row() {
   if [ "$bound" = - ]; then
     verdict=""
   elif [ "$bytes" -le "$bound" ]; then
-    verdict="<= $((bound / 1000000)) MB"
+    verdict="<= $(mb_of "$bound") MB"
   else
-    verdict="OVER $((bound / 1000000)) MB"
+    verdict="OVER $(mb_of "$bound") MB"
     over=1
   fi
   printf '%-44s %12s %9s %10s  %s\n' "$name" "$bytes" \
