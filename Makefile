@@ -51,9 +51,12 @@ build:
 	cargo build --workspace --all-targets
 
 ## The storage compatibility tests (tests/e2e/tests/sdk_compat.rs) run the published
-## runbeam-sdk 0.11 through tests/compat/sdk-0.11, built by tests/compat/build.sh.
+## runbeam-sdk 0.11 through tests/compat/sdk-0.11, built by tests/compat/build.sh. The core's
+## storage tests run a second time without the Secret Service (the `secret-service` feature,
+## on by default; docs/distribution.md "Builds without the Secret Service").
 rust-test: build
 	RUNBEAM_SDK_0_11_CLI=$$(bash tests/compat/build.sh) cargo test --workspace
+	cargo test -p runbeam-core --no-default-features --lib storage::
 
 ## The keyring tests need a real Secret Service: a throw-away gnome-keyring on a private D-Bus
 ## session (scripts/with-keyring.sh; gnome-keyring and dbus are installed by `make setup`).

@@ -68,10 +68,13 @@ C_URL = $(shell sed -n 's/^repository = "\(.*\)"/\1/p' $(ROOT)/Cargo.toml)
 ## `scripts/bench.sh c` and `scripts/bench.sh startup` use this build too. (`cargo build --release
 ## -p runbeam-ffi` would build the library without LTO into the same files: alternating the two
 ## relinks it, and the first c-release after such a build compiles the dependencies once more,
-## as bitcode for LTO.)
+## as bitcode for LTO.) C_FEATURES passes cargo feature flags: `make c-dist
+## C_FEATURES=--no-default-features` builds the library without the Secret Service
+## (docs/distribution.md, "Builds without the Secret Service").
+C_FEATURES ?=
 c-release:
 	@mkdir -p $(C_DIST_WORK)
-	cargo rustc --release -p runbeam-ffi --lib --crate-type cdylib,staticlib -- --print=native-static-libs 2>&1 \
+	cargo rustc --release -p runbeam-ffi --lib --crate-type cdylib,staticlib $(C_FEATURES) -- --print=native-static-libs 2>&1 \
 		| tee $(C_DIST_WORK)/release-build.log
 	@libs=$$(sed -n 's/^note: native-static-libs: //p' $(C_DIST_WORK)/release-build.log | tail -n 1); \
 	if [ -z "$$libs" ]; then \

@@ -378,7 +378,6 @@ impl Drop for CallbackOwner {
     }
 }
 
-/// Resolves once `signal` is `true`; never when its sender is gone without setting it.
 /// Tokio's `block_on` for every blocking export, instantiated once: generic over each call's
 /// future, it was 15-24 kB of machine code per future type (BENCHMARKS.md "Footprint").
 #[inline(never)]
@@ -398,6 +397,7 @@ fn spawn_erased(runtime: &tokio::runtime::Runtime, task: Pin<Box<dyn Future<Outp
     drop(runtime.spawn(task));
 }
 
+/// Resolves once `signal` is `true`; never when its sender is gone without setting it.
 async fn fired(mut signal: watch::Receiver<bool>) {
     if signal.wait_for(|set| *set).await.is_err() {
         std::future::pending::<()>().await;

@@ -229,12 +229,9 @@ where
     });
     let convert: ErasedConvert = Box::new(move |env, value| {
         let value = value.downcast::<T>().map_err(|_| {
-            from_core(
+            internal(
                 env,
-                &runbeam_core::Error::new(
-                    ErrorKind::Internal,
-                    format!("{function}: the call's result has an unexpected type"),
-                ),
+                format!("{function}: the call's result has an unexpected type"),
             )
         })?;
         let value = settle(env, *value)?;

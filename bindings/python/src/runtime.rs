@@ -191,8 +191,9 @@ fn block_erased(
     }
 }
 
-/// Tokio's task machinery for every async call, instantiated once (see [`block_erased`]); the
-/// box costs one allocation per call.
+/// Tokio's task machinery for every async call of [`spawn`], instantiated once (see
+/// [`block_erased`]); the box costs one allocation per call. (The validator's asyncio path,
+/// `offload::spawn`, has a task per result type.)
 #[inline(never)]
 fn spawn_erased(
     rt: &Runtime,

@@ -171,19 +171,30 @@ impl KeyringTokenStore {
     /// The Secret Service store (needs a D-Bus session bus with a Secret Service daemon).
     ///
     /// # Errors
-    /// `KeyringUnavailable` when there is no session bus or no daemon.
+    /// `KeyringUnavailable` when there is no session bus or no daemon, or when this build
+    /// leaves the Secret Service out (the `secret-service` feature, on by default).
     #[cfg(target_os = "linux")]
     pub fn secret_service() -> Result<KeyringTokenStore> {
-        let store: Arc<CredentialStore> =
-            with_deadline("connecting to the Secret Service", || {
-                zbus_secret_service_keyring_store::Store::new()
-                    .map_err(|e| unavailable("connecting to the Secret Service", &e))
-            })?;
-        Ok(KeyringTokenStore {
-            store,
-            kind: KeyringKind::SecretService,
-            order: WriteOrder::default(),
-        })
+        #[cfg(feature = "secret-service")]
+        {
+            let store: Arc<CredentialStore> =
+                with_deadline("connecting to the Secret Service", || {
+                    zbus_secret_service_keyring_store::Store::new()
+                        .map_err(|e| unavailable("connecting to the Secret Service", &e))
+                })?;
+            Ok(KeyringTokenStore {
+                store,
+                kind: KeyringKind::SecretService,
+                order: WriteOrder::default(),
+            })
+        }
+        #[cfg(not(feature = "secret-service"))]
+        {
+            Err(Error::new(
+                ErrorKind::KeyringUnavailable,
+                SECRET_SERVICE_LEFT_OUT.to_string(),
+            ))
+        }
     }
 
     /// The kernel keyutils store (the calling process's session keyring).
@@ -427,6 +438,13 @@ impl TokenStore for KeyringTokenStore {
     }
 }
 
+/// Why [`KeyringTokenStore::secret_service`] fails in a build without the `secret-service`
+/// feature: then the keyring on Linux is kernel keyutils, else the encrypted file store.
+#[cfg(all(target_os = "linux", not(feature = "secret-service")))]
+const SECRET_SERVICE_LEFT_OUT: &str = "the Secret Service is not in this build of librunbeam \
+     (built without runbeam-core's `secret-service` feature); kernel keyutils or the encrypted \
+     file store keeps the tokens";
+
 /// Whether the calling user's persistent kernel keyring can be linked into this thread's
 /// session keyring (`keyctl(KEYCTL_GET_PERSISTENT)`): what keeps keyutils entries across
 /// sessions and service restarts.
@@ -496,6 +514,25 @@ mod tests {
     use std::thread;
 
     use super::*;
+
+    /// A build without the Secret Service says so where a user looks (the error of
+    /// `RUNBEAM_TOKEN_STORE=keyring`, the log line of `auto`) instead of a D-Bus failure.
+    #[cfg(all(target_os = "linux", not(feature = "secret-service")))]
+    #[test]
+    fn a_build_without_the_secret_service_names_the_feature() {
+        let Err(e) = KeyringTokenStore::secret_service() else {
+            panic!("a build without the feature has no Secret Service store");
+        };
+        assert_eq!(e.kind(), ErrorKind::KeyringUnavailable);
+        assert!(
+            e.message().contains("`secret-service` feature"),
+            "{}",
+            e.message()
+        );
+        if let Err(e) = KeyringTokenStore::first_usable() {
+            assert!(e.message().contains("not in this build"), "{}", e.message());
+        }
+    }
 
     /// What a slot holds: the value of the last write that ran.
     type Stored = Arc<Mutex<Option<&'static str>>>;
