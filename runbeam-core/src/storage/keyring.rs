@@ -192,7 +192,9 @@ impl KeyringTokenStore {
         {
             Err(Error::new(
                 ErrorKind::KeyringUnavailable,
-                SECRET_SERVICE_LEFT_OUT.to_string(),
+                "the Secret Service is not in this build of librunbeam (built without \
+                 runbeam-core's `secret-service` feature); kernel keyutils or the encrypted \
+                 file store keeps the tokens",
             ))
         }
     }
@@ -437,13 +439,6 @@ impl TokenStore for KeyringTokenStore {
         self.delete_account(format!("{instance_id}/{token_type}"))
     }
 }
-
-/// Why [`KeyringTokenStore::secret_service`] fails in a build without the `secret-service`
-/// feature: then the keyring on Linux is kernel keyutils, else the encrypted file store.
-#[cfg(all(target_os = "linux", not(feature = "secret-service")))]
-const SECRET_SERVICE_LEFT_OUT: &str = "the Secret Service is not in this build of librunbeam \
-     (built without runbeam-core's `secret-service` feature); kernel keyutils or the encrypted \
-     file store keeps the tokens";
 
 /// Whether the calling user's persistent kernel keyring can be linked into this thread's
 /// session keyring (`keyctl(KEYCTL_GET_PERSISTENT)`): what keeps keyutils entries across
