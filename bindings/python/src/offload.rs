@@ -58,7 +58,7 @@ use runbeam_core::attempt::Attempt;
 use crate::errors::OrRaise;
 use crate::fork;
 use crate::guard::{self, guarded};
-use crate::runtime::{Canceller, Delivery, keep_thread_state, new_future, runtime};
+use crate::runtime::{Canceller, Complete, Delivery, keep_thread_state, new_future, runtime};
 
 // ---------------------------------------------------------------------------------------------
 // The mode.
@@ -207,9 +207,6 @@ where
 
 // ---------------------------------------------------------------------------------------------
 // Completing asyncio futures from the runtime, batched per event loop.
-
-/// Makes a future's value (or its exception) on the loop's thread.
-type Complete = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 /// A completion for the event loop's thread.
 enum Done {

@@ -278,17 +278,42 @@ fn completed_future(py: Python<'_>, outcome: PyResult<Py<PyAny>>) -> PyResult<Bo
 /// The async runner: spawns `fut` on the runtime; returns an asyncio future of the running
 /// loop that gets `conv(result)` or the error. A panic in `fut` or `conv` completes it with the
 /// `InternalError` of `function`.
-pub(crate) fn spawn<'py, T, F, C>(
+///
+/// Only the await and the boxing of the answer are generic: the task, its delivery and the
+/// cancellation are [`spawn_answer`]'s, compiled once (as [`block_erased`] is for the blocking
+/// classes).
+pub(crate) fn spawn<'py, T, C>(
     py: Python<'py>,
     function: &'static str,
-    fut: F,
+    fut: PendingFuture<T>,
     conv: C,
 ) -> PyResult<Bound<'py, PyAny>>
 where
     T: Send + 'static,
-    F: Future<Output = runbeam_core::Result<T>> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
+    spawn_answer(
+        py,
+        Box::pin(async move {
+            let result = runbeam_core::panic::catch_future(function, fut).await;
+            Box::new(move |py: Python<'_>| {
+                let value = result.or_raise(py)?;
+                guard::result(function, || conv(py, value))
+            }) as Complete
+        }),
+    )
+}
+
+/// Makes an answer's value (or its exception) with the GIL held, on whichever thread delivers
+/// it.
+pub(crate) type Complete = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// [`spawn`] once the answer is type-erased: the task awaits `answer`, then completes the
+/// asyncio future on its loop with `call_soon_threadsafe`.
+fn spawn_answer<'py>(
+    py: Python<'py>,
+    answer: Pin<Box<dyn Future<Output = Complete> + Send>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let rt = runtime(py)?;
     let (event_loop, future) = new_future(py)?;
     let loop_ref = event_loop.unbind();
@@ -296,17 +321,14 @@ where
     let handle = spawn_erased(
         &rt,
         Box::pin(async move {
-            let result = runbeam_core::panic::catch_future(function, fut).await;
+            let complete = answer.await;
             let Some(_delivery) = Delivery::start() else {
                 // The interpreter is shutting down: nobody can await the answer any more.
                 return;
             };
             Python::attach(|py| {
                 keep_thread_state(py);
-                let outcome = result
-                    .map_err(|e| to_py_err(py, &e))
-                    .and_then(|value| guard::result(function, || conv(py, value)));
-                let (ok, value) = match outcome {
+                let (ok, value) = match complete(py) {
                     Ok(value) => (true, value),
                     Err(err) => (false, err.into_value(py).into_any()),
                 };
