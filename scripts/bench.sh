@@ -2,6 +2,7 @@
 # Reproduces every figure of BENCHMARKS.md (release builds). Takes a few minutes.
 #   bash scripts/bench.sh            # all
 #   bash scripts/bench.sh rust|client|jwt|throughput|storage|resolver|logging|edge|soak|c|python|node|startup|aws-lc
+#   bash scripts/bench.sh c-ab A.so B.so
 # `soak` is the Rust and C soak (1,000,000 mixed hot-path calls: RSS and unexpected answers);
 # the Python and Node soaks run with their language's benchmarks.
 # `startup` (cold start and memory of the four surfaces, benches/startup/) is run only when named:
@@ -9,6 +10,11 @@
 # default build/startup/venv, created when missing) and never touches .venv.
 # `aws-lc` (what aws-lc's size-optimised build costs, benches/aws-lc/) is run only when named: it
 # builds aws-lc twice, with the repository's AWS_LC_SYS_SMALL=1 and with 0 (~1 min each).
+# `c-ab A.so B.so` (two builds of librunbeam.so, e.g. before and after a profile change: copy
+# target/$TRIPLE/release/librunbeam.so aside after each `make c-release`) links the C reference,
+# JWT and client benches once and runs them against A and B alternately, $AB_RUNS times each
+# (default 8), as BENCHMARKS.md "Footprint" compares builds; it needs the debug devcloud
+# (`cargo build -p runbeam-devcloud`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
@@ -145,4 +151,35 @@ for l in sys.stdin:
   python3 benches/startup/run.py --devcloud "$REL/runbeam-devcloud" --python "$venv/bin/python" \
     --node-path "$PWD/build/startup/node/node_modules" --c build/startup/startup_c --rust "$rust_bin" \
     ${STARTUP_ARGS:-}
+fi
+
+if [[ $what == c-ab ]]; then
+  a=${2:?usage: bash scripts/bench.sh c-ab A.so B.so}
+  b=${3:?usage: bash scripts/bench.sh c-ab A.so B.so}
+  devcloud=$PWD/target/$CARGO_BUILD_TARGET/debug/runbeam-devcloud
+  [[ -x $devcloud ]] || { echo "c-ab: build the devcloud first: cargo build -p runbeam-devcloud" >&2; exit 1; }
+  work=build/bench/ab
+  rm -rf "$work" && mkdir -p "$work/A" "$work/B" "$work/bin"
+  # Each library under the SONAME the benches look for, in a directory of its own.
+  for side in A B; do
+    if [[ $side == A ]]; then lib=$a; else lib=$b; fi
+    cp "$lib" "$work/$side/librunbeam.so"
+    soname=$(readelf -d "$work/$side/librunbeam.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+    ln -sfn librunbeam.so "$work/$side/$soname"
+  done
+  for bench in bench_reference bench_jwt bench_client; do
+    gcc -std=c11 -O2 -Iinclude -Itests/c "benches/c/$bench.c" -L"$work/A" -lrunbeam \
+      -lpthread -ldl -lm -o "$work/bin/$bench"
+  done
+  echo "== c-ab: A = $a, B = $b, ${AB_RUNS:-8} alternating runs each"
+  for ((run = 1; run <= ${AB_RUNS:-8}; run++)); do
+    for side in A B; do
+      export LD_LIBRARY_PATH=$PWD/$work/$side
+      ref=$("$work/bin/bench_reference" | sed -n 's/.*ratio runbeam\/naive *//p')
+      jwt=$("$work/bin/bench_jwt" "$devcloud" | awk '/distinct tokens|repeated token/ {printf "%s ", $(NF-1)}')
+      client=$("$work/bin/bench_client" "$devcloud" | sed -n 's/.*(ratio \([0-9.]*\)).*/\1/p' | tr '\n' ' ')
+      echo "$side run $run: reference/naive $ref | JWT distinct, repeated (us) $jwt| client ratios (resolve, resolve_async, jwks) $client"
+      unset LD_LIBRARY_PATH
+    done
+  done
 fi

@@ -99,7 +99,7 @@ check_size() {
   else
     fail "$what: $bytes bytes, over the bound of $bound. Find what grew with" \
       "'bash scripts/footprint.sh --crates' (top crates), then drop the feature or dependency," \
-      "or give the cold crate opt-level \"s\" in Cargo.toml [profile.release.package] (see" \
+      "or give the cold crate opt-level \"z\" in Cargo.toml [profile.release.package] (see" \
       "BENCHMARKS.md \"Footprint\"); raise the bound only with the reason in docs/distribution.md"
   fi
 }

@@ -43,7 +43,7 @@ for f in "$main_tgz" "$platform_tgz"; do
   bytes=$(stat -c %s "$f")
   [ "$bytes" -le 8000000 ] || fail "$(basename "$f") is $bytes bytes, over the bound of 8000000. Find what" \
     "grew with 'bash scripts/footprint.sh --crates' (top crates), then drop the feature or dependency, or" \
-    "give the cold crate opt-level \"s\" in Cargo.toml [profile.release.package] (see BENCHMARKS.md" \
+    "give the cold crate opt-level \"z\" in Cargo.toml [profile.release.package] (see BENCHMARKS.md" \
     "\"Footprint\"); raise the bound only with the reason in docs/distribution.md"
   step "$(basename "$f"): $bytes bytes <= 8000000"
 done

@@ -192,7 +192,8 @@ fn block_erased(
 }
 
 /// Tokio's task machinery for every async call of [`spawn`], instantiated once (see
-/// [`block_erased`]); the box costs one allocation per call. (The validator's asyncio path,
+/// [`block_erased`]); the box costs one allocation per call ([`spawn`] adds two: its answer's
+/// future and its `Complete`). (The validator's asyncio path,
 /// `offload::spawn`, has a task per result type.)
 #[inline(never)]
 fn spawn_erased(
