@@ -130,4 +130,48 @@ changes = {
 }
 for name, change in changes.items():
     write("change_apply", name, json.dumps(change).encode())
+# dbus_message: what the Secret Service client reads from the session bus (little-endian, as the
+# daemons write; one big-endian).
+def dbus(kind: int, fields: list, sig: str, body: bytes, serial: int = 2, order: str = "<") -> bytes:
+    import struct
+    def pad(b: bytes, n: int) -> bytes:
+        return b + b"\0" * (-len(b) % n)
+    head = b""
+    for code, fsig, value in fields:
+        head = pad(head, 8) + bytes([code, len(fsig)]) + fsig.encode() + b"\0"
+        if fsig in ("s", "o"):
+            head = pad(head, 4) + struct.pack(order + "I", len(value)) + value.encode() + b"\0"
+        elif fsig == "g":
+            head += bytes([len(value)]) + value.encode() + b"\0"
+        else:
+            head = pad(head, 4) + struct.pack(order + "I", value)
+    if sig:
+        head = pad(head, 8) + bytes([8, 1]) + b"g\0" + bytes([len(sig)]) + sig.encode() + b"\0"
+    endian = b"l" if order == "<" else b"B"
+    fixed = endian + bytes([kind, 0, 1]) + struct.pack(order + "III", len(body), serial, len(head))
+    return pad(fixed + head, 8) + body
+
+
+def dstr(s: str, order: str = "<") -> bytes:
+    import struct
+    return struct.pack(order + "I", len(s)) + s.encode() + b"\0"
+
+
+def dpad(b: bytes, n: int) -> bytes:
+    return b + b"\0" * (-len(b) % n)
+
+
+session = "/org/freedesktop/secrets/session/s1"
+secret = dpad(dpad(dstr(session), 4) + bytes([16, 0, 0, 0]) + bytes(range(16)), 4)
+secret = dpad(secret + bytes([32, 0, 0, 0]) + bytes(32), 4) + dstr("application/octet-stream")
+write("dbus_message", "get-secret", dbus(2, [(5, "u", 1)], "(oayays)", secret))
+paths = dpad(dstr("/org/freedesktop/secrets/collection/login/1"), 4) + dstr("/c")
+search = dpad(len(paths).to_bytes(4, "little") + paths, 4) + bytes(4)
+write("dbus_message", "search-items", dbus(2, [(5, "u", 3)], "aoao", search))
+write("dbus_message", "open-session", dbus(2, [(5, "u", 1)], "vo", b"\x02ay\0" + (128).to_bytes(4, "little") + bytes(range(128)) + dstr(session)))
+write("dbus_message", "error", dbus(3, [(5, "u", 4), (4, "s", "org.freedesktop.Secret.Error.IsLocked")], "s", dstr("Cannot get secret of a locked object")))
+completed = dbus(4, [(1, "o", "/org/freedesktop/secrets/prompt/p1"), (2, "s", "org.freedesktop.Secret.Prompt"), (3, "s", "Completed")], "bv", b"\0\0\0\0\x01b\0\0" + bytes(4))
+write("dbus_message", "prompt-completed", completed)
+write("dbus_message", "big-endian", dbus(2, [(5, "u", 9)], "s", dstr("hi", ">"), order=">"))
+
 print(f"seeds written under {SEEDS.relative_to(ROOT)}")

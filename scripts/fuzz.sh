@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_EACH=${FUZZ_SECONDS:-600}
-ALL="jwt_validate jwt_scan jwks bearer api_response token_file reference_parse config_load ffi_reference change_apply edge_request"
+ALL="jwt_validate jwt_scan jwks bearer api_response token_file reference_parse config_load ffi_reference change_apply edge_request dbus_message"
 TARGETS=${FUZZ_TARGETS:-$ALL}
 # cargo-fuzz picks its own --target; the project's shared-target setting does not apply here.
 unset CARGO_BUILD_TARGET

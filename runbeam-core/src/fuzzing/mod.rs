@@ -246,6 +246,24 @@ pub fn jwt_scan_agrees(data: &[u8]) {
     }
 }
 
+/// A message from the D-Bus session bus, as the Secret Service client reads it (the bytes are
+/// the whole message: its first 16 bytes size it). Returns whether it was read; when it was,
+/// the length its fixed header gives is its length. Every other input is an error.
+#[cfg(all(target_os = "linux", feature = "secret-service"))]
+pub fn dbus_message(bytes: &[u8]) -> bool {
+    use crate::storage::secret_service::wire;
+    let read = wire::read_message(bytes).is_ok();
+    if read {
+        let sized = bytes.first_chunk::<16>().map(wire::message_len);
+        assert_eq!(
+            sized,
+            Some(Ok(bytes.len())),
+            "a message read was sized otherwise"
+        );
+    }
+    read
+}
+
 mod edge;
 pub use edge::{
     EDGE_BASES, STAGES, check_bearer_token, check_join_path, check_refusal, edge_request,

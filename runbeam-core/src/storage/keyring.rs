@@ -179,8 +179,9 @@ impl KeyringTokenStore {
         {
             let store: Arc<CredentialStore> =
                 with_deadline("connecting to the Secret Service", || {
-                    zbus_secret_service_keyring_store::Store::new()
-                        .map_err(|e| unavailable("connecting to the Secret Service", &e))
+                    let store: Arc<CredentialStore> = super::secret_service::Store::new()
+                        .map_err(|e| unavailable("connecting to the Secret Service", &e))?;
+                    Ok(store)
                 })?;
             Ok(KeyringTokenStore {
                 store,

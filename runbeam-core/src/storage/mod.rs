@@ -16,6 +16,8 @@ mod ids;
 mod keyring;
 mod manager;
 mod memory;
+#[cfg(all(target_os = "linux", feature = "secret-service"))]
+pub(crate) mod secret_service;
 mod secure_fs;
 mod token;
 
