@@ -4,8 +4,8 @@
 //!
 //! The kernel keyutils test needs no Secret Service: it joins a fresh session keyring with
 //! `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)` (the `keyctl` CLI is not needed). The locked
-//! keyring test re-runs itself on a private D-Bus session of its own (locking the shared one
-//! would disturb the tests running in parallel).
+//! keyring test and the daemon restart test re-run themselves on a private D-Bus session of
+//! their own (locking or restarting the shared one would disturb the tests running in parallel).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -289,6 +289,21 @@ impl SecretServiceBus {
         SecretServiceBus(zbus::blocking::Connection::session().expect("session bus"))
     }
 
+    /// The unique name of the Secret Service's connection, if it has one.
+    fn owner(&self) -> Option<String> {
+        let reply = self
+            .0
+            .call_method(
+                Some("org.freedesktop.DBus"),
+                "/org/freedesktop/DBus",
+                Some("org.freedesktop.DBus"),
+                "GetNameOwner",
+                &(SECRETS,),
+            )
+            .ok()?;
+        reply.body().deserialize::<String>().ok()
+    }
+
     fn default_collection(&self) -> zbus::zvariant::OwnedObjectPath {
         self.0
             .call_method(
@@ -365,29 +380,39 @@ impl SecretServiceBus {
 }
 
 const LOCKED_TEST: &str = "a_locked_keyring_is_unavailable_within_the_deadline_and_loses_nothing";
+const RESTART_TEST: &str = "a_store_outlives_a_restart_of_the_secret_service";
+
+/// The keyring password when this runs on its own private D-Bus session; else re-runs the test
+/// `name` alone on one whose password is known (`None`: that run passed). For the tests that
+/// lock or restart the Secret Service, which would disturb the tests sharing a session.
+fn on_a_private_session(name: &str) -> Option<String> {
+    if let Ok(password) = std::env::var("RUNBEAM_TEST_PRIVATE_KEYRING_PASSWORD") {
+        return Some(password);
+    }
+    let password = format!("pw-{:016x}", rand::random::<u64>());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/with-keyring.sh");
+    let out = Command::new("dbus-run-session")
+        .args(["--", "bash", script])
+        .arg(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--nocapture"])
+        .env("RUNBEAM_TEST_KEYRING_PASSWORD", &password)
+        .env("RUNBEAM_TEST_PRIVATE_KEYRING_PASSWORD", &password)
+        .output()
+        .expect("dbus-run-session runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the private-session run failed:\n{stdout}\n{stderr}"
+    );
+    None
+}
 
 #[test]
 #[ignore = "needs a Secret Service: make test runs it under scripts/with-keyring.sh"]
 fn a_locked_keyring_is_unavailable_within_the_deadline_and_loses_nothing() {
     require_secret_service();
-    let Ok(password) = std::env::var("RUNBEAM_TEST_PRIVATE_KEYRING_PASSWORD") else {
-        // Re-run alone on a private session whose keyring password is known.
-        let password = format!("pw-{:016x}", rand::random::<u64>());
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/with-keyring.sh");
-        let out = Command::new("dbus-run-session")
-            .args(["--", "bash", script])
-            .arg(std::env::current_exe().unwrap())
-            .args([LOCKED_TEST, "--exact", "--ignored", "--nocapture"])
-            .env("RUNBEAM_TEST_KEYRING_PASSWORD", &password)
-            .env("RUNBEAM_TEST_PRIVATE_KEYRING_PASSWORD", &password)
-            .output()
-            .expect("dbus-run-session runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "the private-session run failed:\n{stdout}\n{stderr}"
-        );
+    let Some(password) = on_a_private_session(LOCKED_TEST) else {
         return;
     };
     let store = KeyringTokenStore::secret_service().unwrap();
@@ -437,4 +462,56 @@ fn a_locked_keyring_is_unavailable_within_the_deadline_and_loses_nothing() {
     let fresh = KeyringTokenStore::secret_service().unwrap();
     assert_eq!(loaded(&fresh, &instance), "mt-before-lock", "nothing lost");
     assert!(fresh.delete(&instance, MACHINE_TOKEN).unwrap());
+}
+
+/// A gateway keeps its store for its whole life; the Secret Service daemon may restart under it
+/// (an update, a crash, a user logging out and in). The new daemon knows neither the store's
+/// connection nor its encrypted session: the store connects again and the token is there.
+#[test]
+#[ignore = "needs a Secret Service: make test runs it under scripts/with-keyring.sh"]
+fn a_store_outlives_a_restart_of_the_secret_service() {
+    require_secret_service();
+    let Some(password) = on_a_private_session(RESTART_TEST) else {
+        return;
+    };
+    let store = KeyringTokenStore::secret_service().unwrap();
+    let instance = format!("kr-restart-{}", std::process::id());
+    storage::save_machine_token(&store, &instance, &token("mt-before-restart")).unwrap();
+
+    let bus = SecretServiceBus::connect();
+    let before = bus.owner();
+    let mut daemon = Command::new("gnome-keyring-daemon")
+        .args([
+            "--replace",
+            "--unlock",
+            "--components=secrets",
+            "--daemonize",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("gnome-keyring-daemon starts");
+    {
+        use std::io::Write as _;
+        let mut stdin = daemon.stdin.take().unwrap();
+        stdin.write_all(password.as_bytes()).unwrap();
+    }
+    assert!(daemon.wait().unwrap().success());
+    let started = Instant::now();
+    while bus.owner().is_none_or(|owner| Some(owner) == before) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the new daemon took the name"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    assert_eq!(
+        loaded(&store, &instance),
+        "mt-before-restart",
+        "read after the restart"
+    );
+    storage::save_machine_token(&store, &instance, &token("mt-after-restart")).unwrap();
+    assert_eq!(loaded(&store, &instance), "mt-after-restart");
+    assert!(store.delete(&instance, MACHINE_TOKEN).unwrap());
 }

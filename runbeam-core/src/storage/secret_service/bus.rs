@@ -1,25 +1,26 @@
 //! A blocking connection to the D-Bus session bus: its address, the EXTERNAL authentication,
 //! method calls and the signals a Secret Service prompt answers with. One connection per store,
-//! used by one thread at a time (the store's lock); every read and write has a deadline (the
-//! socket's timeouts), so a daemon that stops answering costs an error, never a thread forever.
+//! used by one thread at a time (the store's lock). Each operation has one deadline that every
+//! read and write counts against (the socket's timeouts set to what is left), so neither a
+//! daemon that stops answering nor a peer that keeps sending costs more than an error.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::wire::{self, Call, Message, WireError};
+use super::wire::{self, Call, Header, Message, WireError};
 
-/// How long one read or write on the bus may wait (a prompt waits in several such reads).
-const IO_TIMEOUT: Duration = Duration::from_secs(30);
-/// Signals kept while a call waits for its answer (the rest are dropped, oldest first).
-const MAX_QUEUED_SIGNALS: usize = 64;
+/// Watched signals kept while a call waits for its answer (the oldest dropped first).
+const MAX_QUEUED_SIGNALS: usize = 8;
 
 /// What went wrong on the bus.
 #[derive(Debug)]
 pub(crate) enum BusError {
     /// No session bus to connect to, or the connection broke: the service is unreachable.
     Unreachable(String),
+    /// The operation's time ran out.
+    TimedOut,
     /// The peer broke the protocol.
     Protocol(String),
     /// An error reply: its D-Bus error name and message.
@@ -30,6 +31,7 @@ impl std::fmt::Display for BusError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BusError::Unreachable(why) => write!(f, "the D-Bus session bus is unreachable: {why}"),
+            BusError::TimedOut => f.write_str("no answer on the D-Bus session bus in time"),
             BusError::Protocol(why) => write!(f, "the D-Bus session bus broke the protocol: {why}"),
             BusError::Reply { name, message } => write!(f, "{name}: {message}"),
         }
@@ -45,7 +47,10 @@ impl From<WireError> for BusError {
 }
 
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> BusError + '_ {
-    move |e| BusError::Unreachable(format!("{what}: {e}"))
+    move |e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => BusError::TimedOut,
+        _ => BusError::Unreachable(format!("{what}: {e}")),
+    }
 }
 
 /// Where the session bus listens.
@@ -125,19 +130,41 @@ fn unescape(value: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// A signal a call is waiting for (a prompt's `Completed`): from `sender`, on `path`.
+struct Watch {
+    sender: String,
+    path: String,
+    interface: &'static str,
+    member: &'static str,
+}
+
+impl Watch {
+    fn matches(&self, h: &Header) -> bool {
+        h.kind == wire::SIGNAL
+            && h.sender.as_deref() == Some(self.sender.as_str())
+            && h.path.as_deref() == Some(self.path.as_str())
+            && h.interface.as_deref() == Some(self.interface)
+            && h.member.as_deref() == Some(self.member)
+    }
+}
+
 /// A connection to the session bus, authenticated and registered (`Hello`).
 pub(crate) struct Bus {
     stream: UnixStream,
     serial: u32,
-    signals: VecDeque<Message>,
+    /// When the current operation gives up (see [`Bus::begin`]).
+    deadline: Instant,
+    watch: Option<Watch>,
+    /// Watched signals that arrived while a call waited for its answer.
+    seen: VecDeque<Message>,
 }
 
 impl Bus {
-    /// Connects to the first session bus address that answers.
-    pub(crate) fn session() -> Result<Bus, BusError> {
+    /// Connects to the first session bus address that answers, within `within`.
+    pub(crate) fn session(within: Duration) -> Result<Bus, BusError> {
         let mut last = None;
         for address in session_addresses()? {
-            match Bus::connect(&address) {
+            match Bus::connect(&address, within) {
                 Ok(bus) => return Ok(bus),
                 Err(e) => last = Some(e),
             }
@@ -145,7 +172,7 @@ impl Bus {
         Err(last.unwrap_or_else(|| BusError::Unreachable("no address".into())))
     }
 
-    fn connect(address: &Address) -> Result<Bus, BusError> {
+    fn connect(address: &Address, within: Duration) -> Result<Bus, BusError> {
         let stream = match address {
             Address::Path(path) => UnixStream::connect(path).map_err(io(path))?,
             Address::Abstract(name) => {
@@ -155,15 +182,14 @@ impl Bus {
                 UnixStream::connect_addr(&addr).map_err(io(name))?
             }
         };
-        stream
-            .set_read_timeout(Some(IO_TIMEOUT))
-            .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
-            .map_err(io("setting the socket's timeouts"))?;
         let mut bus = Bus {
             stream,
             serial: 0,
-            signals: VecDeque::new(),
+            deadline: Instant::now(),
+            watch: None,
+            seen: VecDeque::new(),
         };
+        bus.begin(within);
         bus.authenticate()?;
         bus.call(&Call {
             destination: "org.freedesktop.DBus",
@@ -176,6 +202,33 @@ impl Bus {
         Ok(bus)
     }
 
+    /// Starts an operation that must be done within `within`: every read and write after this
+    /// fails once the time is up (however many unrelated messages arrive meanwhile).
+    pub(crate) fn begin(&mut self, within: Duration) {
+        self.deadline = Instant::now() + within;
+        self.watch = None;
+        self.seen.clear();
+    }
+
+    /// Sets the socket's timeouts to what is left of the operation's time.
+    fn arm(&mut self) -> Result<(), BusError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(BusError::TimedOut);
+        }
+        self.stream
+            .set_read_timeout(Some(left))
+            .and_then(|()| self.stream.set_write_timeout(Some(left)))
+            .map_err(io("setting the socket's timeouts"))
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), BusError> {
+        self.arm()?;
+        self.stream
+            .write_all(bytes)
+            .map_err(io("writing to the session bus"))
+    }
+
     /// SASL EXTERNAL with this process's effective user id (what every D-Bus client does).
     fn authenticate(&mut self) -> Result<(), BusError> {
         // SAFETY: geteuid has no preconditions and cannot fail.
@@ -185,19 +238,15 @@ impl Bus {
             .bytes()
             .map(|b| format!("{b:02x}"))
             .collect();
-        self.stream
-            .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())
-            .map_err(io("authenticating"))?;
+        self.write(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;
         let line = self.auth_line()?;
         if !line.starts_with("OK ") {
             return Err(BusError::Unreachable(format!(
                 "the bus refused EXTERNAL authentication ({})",
-                line.chars().take(80).collect::<String>()
+                printable(&line)
             )));
         }
-        self.stream
-            .write_all(b"BEGIN\r\n")
-            .map_err(io("authenticating"))
+        self.write(b"BEGIN\r\n")
     }
 
     /// One line of the authentication exchange (at most 512 bytes; nothing follows it until
@@ -209,6 +258,7 @@ impl Bus {
             if line.len() > 512 {
                 return Err(BusError::Protocol("authentication line too long".into()));
             }
+            self.arm()?;
             let n = self.stream.read(&mut byte).map_err(io("authenticating"))?;
             if n == 0 {
                 return Err(BusError::Unreachable(
@@ -220,78 +270,152 @@ impl Bus {
         Ok(String::from_utf8_lossy(&line).trim_end().to_string())
     }
 
+    /// From now on, the signal `member` of `interface` from `sender` on `path` is kept when it
+    /// arrives during a call, for [`Bus::watched`]; every other signal is dropped unread.
+    pub(crate) fn watch(
+        &mut self,
+        sender: &str,
+        path: &str,
+        interface: &'static str,
+        member: &'static str,
+    ) {
+        self.watch = Some(Watch {
+            sender: sender.to_string(),
+            path: path.to_string(),
+            interface,
+            member,
+        });
+    }
+
     /// Calls a method and waits for its answer: the reply, or its error as
-    /// [`BusError::Reply`]. Signals that arrive meanwhile are kept for [`Bus::signal`].
+    /// [`BusError::Reply`].
     pub(crate) fn call(&mut self, call: &Call<'_>) -> Result<Message, BusError> {
+        if !wire::is_object_path(call.path) {
+            return Err(BusError::Protocol(format!(
+                "'{}' is not an object path",
+                printable(call.path)
+            )));
+        }
         self.serial = self.serial.checked_add(1).unwrap_or(1);
         let serial = self.serial;
         let bytes = wire::method_call(serial, call);
         if bytes.len() > wire::MAX_MESSAGE {
             return Err(BusError::Protocol("call too large".into()));
         }
-        self.stream
-            .write_all(&bytes)
-            .map_err(io("writing to the bus"))?;
+        self.write(&bytes)?;
         loop {
-            let m = self.read()?;
-            match m.kind {
-                wire::METHOD_RETURN if m.reply_serial == Some(serial) => return Ok(m),
-                wire::ERROR if m.reply_serial == Some(serial) => {
-                    return Err(BusError::Reply {
-                        message: m.error_text().to_string(),
-                        name: m.error_name.unwrap_or_default(),
-                    });
-                }
-                wire::SIGNAL => {
-                    if self.signals.len() == MAX_QUEUED_SIGNALS {
-                        self.signals.pop_front();
-                    }
-                    self.signals.push_back(m);
-                }
-                _ => {} // another call's answer, or a call to us: not ours to answer
+            let Some(bytes) = self.read()? else {
+                continue;
+            };
+            let header = wire::read_header(&bytes)?;
+            let ours = header.reply_serial == Some(serial)
+                && matches!(header.kind, wire::METHOD_RETURN | wire::ERROR);
+            let watched = self.watch.as_ref().is_some_and(|w| w.matches(&header));
+            if !ours && !watched {
+                continue; // another call's answer, a call to us, a signal nobody waits for
             }
-        }
-    }
-
-    /// Waits for a signal `member` of `interface` from the object `path` (one kept by an
-    /// earlier call first).
-    pub(crate) fn signal(
-        &mut self,
-        path: &str,
-        interface: &str,
-        member: &str,
-    ) -> Result<Message, BusError> {
-        let wanted = |m: &Message| {
-            m.path.as_deref() == Some(path)
-                && m.interface.as_deref() == Some(interface)
-                && m.member.as_deref() == Some(member)
-        };
-        let kept = self.signals.iter().position(wanted);
-        if let Some(m) = kept.and_then(|at| self.signals.remove(at)) {
-            return Ok(m);
-        }
-        loop {
-            let m = self.read()?;
-            if m.kind == wire::SIGNAL && wanted(&m) {
+            let body = wire::read_body(&bytes, &header)?;
+            let m = Message { header, body };
+            if watched {
+                if self.seen.len() == MAX_QUEUED_SIGNALS {
+                    self.seen.pop_front();
+                }
+                self.seen.push_back(m);
+            } else if m.header.kind == wire::ERROR {
+                return Err(BusError::Reply {
+                    name: printable(m.header.error_name.as_deref().unwrap_or_default()),
+                    message: printable(m.error_text()),
+                });
+            } else {
                 return Ok(m);
             }
         }
     }
 
-    /// Reads one message.
-    fn read(&mut self) -> Result<Message, BusError> {
+    /// Waits for the watched signal (one that arrived during a call first).
+    pub(crate) fn watched(&mut self) -> Result<Message, BusError> {
+        if let Some(m) = self.seen.pop_front() {
+            return Ok(m);
+        }
+        let Some(watch) = self.watch.take() else {
+            return Err(BusError::Protocol("no signal is watched".into()));
+        };
+        let found = loop {
+            let Some(bytes) = self.read()? else {
+                continue;
+            };
+            let header = wire::read_header(&bytes)?;
+            if watch.matches(&header) {
+                let body = wire::read_body(&bytes, &header)?;
+                break Message { header, body };
+            }
+        };
+        self.watch = Some(watch);
+        Ok(found)
+    }
+
+    /// Reads one message's bytes; `None` for one longer than [`wire::MAX_MESSAGE`], read past
+    /// unparsed (nothing this client waits for is that long).
+    fn read(&mut self) -> Result<Option<Vec<u8>>, BusError> {
         let mut fixed = [0u8; 16];
+        self.arm()?;
         self.stream
             .read_exact(&mut fixed)
-            .map_err(io("reading from the bus"))?;
+            .map_err(io("reading from the session bus"))?;
         let len = wire::message_len(&fixed)?;
-        let mut bytes = vec![0u8; len];
-        bytes[..16].copy_from_slice(&fixed);
-        self.stream
-            .read_exact(&mut bytes[16..])
-            .map_err(io("reading from the bus"))?;
-        Ok(wire::read_message(&bytes)?)
+        let rest = len.saturating_sub(fixed.len());
+        if len > wire::MAX_MESSAGE {
+            let mut skipped = 0;
+            let mut chunk = [0u8; 8192];
+            while skipped < rest {
+                self.arm()?;
+                let want = chunk.len().min(rest - skipped);
+                let n = self
+                    .stream
+                    .read(&mut chunk[..want])
+                    .map_err(io("reading from the session bus"))?;
+                if n == 0 {
+                    return Err(BusError::Unreachable(
+                        "the session bus closed the connection".into(),
+                    ));
+                }
+                skipped += n;
+            }
+            return Ok(None);
+        }
+        let mut bytes = Vec::with_capacity(len);
+        bytes.extend_from_slice(&fixed);
+        bytes.resize(len, 0);
+        let mut at = fixed.len();
+        while at < len {
+            self.arm()?;
+            let n = self
+                .stream
+                .read(&mut bytes[at..])
+                .map_err(io("reading from the session bus"))?;
+            if n == 0 {
+                return Err(BusError::Unreachable(
+                    "the session bus closed the connection".into(),
+                ));
+            }
+            at += n;
+        }
+        Ok(Some(bytes))
     }
+}
+
+/// Text another process wrote, fit for an error message: at most 200 characters, control
+/// characters escaped.
+fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(200)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(200).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]

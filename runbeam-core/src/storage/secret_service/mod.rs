@@ -8,8 +8,10 @@
 //! replaced in place. Why our own client rather than a general D-Bus library (zbus, 1.41 MB of
 //! the library with its async runtime and helper threads; or libdbus): docs/design.md.
 //!
-//! The connection is made when the store is opened and kept; a call that finds it broken (the
-//! daemon restarted) fails, and the next call connects again.
+//! The connection is made when the store is opened and kept. An operation that finds it stale
+//! (the socket closed, the daemon restarted and forgot our session, the service gone from the
+//! bus) connects again and is tried once more; every try has [`OPERATION_TIMEOUT`], however
+//! many messages other processes send meanwhile.
 
 mod bus;
 mod session;
@@ -18,6 +20,7 @@ pub(crate) mod wire;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use keyring_core::api::{CredentialApi, CredentialStoreApi};
 use keyring_core::{Credential, Entry, Error as KeyringError};
@@ -38,6 +41,17 @@ const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 const CONTENT_TYPE: &str = "application/octet-stream";
 /// What the service says when there is no prompt to run.
 const NO_PROMPT: &str = "/";
+/// How long one try of an operation may take, prompts included (the keyring store answers its
+/// caller after 5 s; this ends the helper thread of an operation nobody waits for any more).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Error names that mean the connection or its session is stale: connect again.
+const STALE: [&str; 5] = [
+    "org.freedesktop.Secret.Error.NoSession",
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+    "org.freedesktop.DBus.Error.NoReply",
+    "org.freedesktop.DBus.Error.Disconnected",
+];
 
 /// Why a Secret Service operation failed.
 #[derive(Debug)]
@@ -57,13 +71,30 @@ impl From<BusError> for Failure {
             BusError::Reply { ref name, .. } if name == "org.freedesktop.Secret.Error.IsLocked" => {
                 Failure::Locked(e.to_string())
             }
-            BusError::Reply { ref name, .. }
-                if name == "org.freedesktop.Secret.Error.NoSuchObject"
-                    || name == "org.freedesktop.DBus.Error.UnknownObject" =>
+            e => Failure::Bus(e),
+        }
+    }
+}
+
+impl Failure {
+    /// Whether a new connection might succeed where this one failed.
+    fn stale(&self) -> bool {
+        match self {
+            Failure::Bus(BusError::Unreachable(_) | BusError::Protocol(_)) => true,
+            Failure::Bus(BusError::Reply { name, .. }) => STALE.contains(&name.as_str()),
+            _ => false,
+        }
+    }
+
+    /// An item found by a search and gone by the next call (deleted meanwhile) is no entry.
+    fn vanished(self) -> Failure {
+        match self {
+            Failure::Bus(BusError::Reply { ref name, .. })
+                if name == "org.freedesktop.Secret.Error.NoSuchObject" =>
             {
                 Failure::NoEntry
             }
-            e => Failure::Bus(e),
+            other => other,
         }
     }
 }
@@ -77,13 +108,15 @@ fn unexpected(call: &str) -> Failure {
 /// An open connection with its encrypted session.
 struct Connection {
     bus: Bus,
+    /// The Secret Service's unique name on the bus (the only sender of its prompts' signals).
+    service: String,
     session: String,
     key: SessionKey,
 }
 
 impl Connection {
     fn open() -> Result<Connection, Failure> {
-        let mut bus = Bus::session()?;
+        let mut bus = Bus::session(OPERATION_TIMEOUT)?;
         let pair = KeyPair::generate().map_err(|e| BusError::Protocol(e.into()))?;
         let mut body = Writer::default();
         body.str(session::ALGORITHM);
@@ -97,9 +130,10 @@ impl Connection {
             signature: "sv",
             body: body.bytes,
         })?;
-        let (Some(theirs), Some(session)) = (
+        let (Some(theirs), Some(session), Some(service)) = (
             reply.body.first().and_then(Value::as_bytes),
-            reply.body.get(1).and_then(Value::as_str),
+            reply.body.get(1).and_then(Value::as_path),
+            reply.header.sender.as_deref(),
         ) else {
             return Err(unexpected("OpenSession"));
         };
@@ -107,6 +141,7 @@ impl Connection {
             .agree(theirs)
             .map_err(|e| BusError::Protocol(e.into()))?;
         Ok(Connection {
+            service: service.to_string(),
             session: session.to_string(),
             bus,
             key,
@@ -146,20 +181,30 @@ impl Connection {
         Ok(())
     }
 
-    /// Runs a prompt (unless it is [`NO_PROMPT`]) and waits for its `Completed` signal.
+    /// Runs a prompt (unless it is [`NO_PROMPT`]) and waits for its `Completed` signal, sent
+    /// by the Secret Service itself (a signal of the same name from any other process of the
+    /// user is ignored).
     fn prompt(&mut self, prompt: &str) -> Result<(), Failure> {
         if prompt == NO_PROMPT {
             return Ok(());
         }
-        let rule = format!("type='signal',interface='{PROMPT}',member='Completed',path='{prompt}'");
+        // `prompt` is an object path (checked when it was read), so it cannot end the quotes.
+        let rule = format!(
+            "type='signal',sender='{}',interface='{PROMPT}',member='Completed',path='{prompt}'",
+            self.service
+        );
         self.bus_call("AddMatch", &rule)?;
-        let mut body = Writer::default();
-        body.str("");
-        self.call(prompt, PROMPT, "Prompt", "s", body)?;
-        let completed = self.bus.signal(prompt, PROMPT, "Completed")?;
-        // Best effort: the rule only lets the signals of this prompt through.
+        let service = self.service.clone();
+        self.bus.watch(&service, prompt, PROMPT, "Completed");
+        let completed = (|| {
+            let mut body = Writer::default();
+            body.str("");
+            self.call(prompt, PROMPT, "Prompt", "s", body)?;
+            Ok::<_, Failure>(self.bus.watched()?)
+        })();
+        // Whatever happened: the rule only lets the signals of this prompt through.
         let _ = self.bus_call("RemoveMatch", &rule);
-        match completed.body.first().and_then(Value::as_bool) {
+        match completed?.body.first().and_then(Value::as_bool) {
             Some(false) => Ok(()),
             Some(true) => Err(Failure::Locked(
                 "the Secret Service's unlock prompt was dismissed".into(),
@@ -172,7 +217,7 @@ impl Connection {
         let mut body = Writer::default();
         body.array(4, |w| objects.iter().for_each(|p| w.str(p)));
         let reply = self.call(SERVICE_PATH, SERVICE, "Unlock", "ao", body)?;
-        let Some(prompt) = reply.body.get(1).and_then(Value::as_str) else {
+        let Some(prompt) = reply.body.get(1).and_then(Value::as_path) else {
             return Err(unexpected("Unlock"));
         };
         self.prompt(prompt)
@@ -218,7 +263,9 @@ impl Connection {
     fn get_secret(&mut self, item: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
         let mut body = Writer::default();
         body.str(&self.session);
-        let reply = self.call(item, ITEM, "GetSecret", "o", body)?;
+        let reply = self
+            .call(item, ITEM, "GetSecret", "o", body)
+            .map_err(Failure::vanished)?;
         let Some([_, Value::Bytes(iv), Value::Bytes(sealed), _]) =
             reply.body.first().and_then(Value::as_fields)
         else {
@@ -237,8 +284,10 @@ impl Connection {
     }
 
     fn delete(&mut self, item: &str) -> Result<(), Failure> {
-        let reply = self.call(item, ITEM, "Delete", "", Writer::default())?;
-        let Some(prompt) = reply.body.first().and_then(Value::as_str) else {
+        let reply = self
+            .call(item, ITEM, "Delete", "", Writer::default())
+            .map_err(Failure::vanished)?;
+        let Some(prompt) = reply.body.first().and_then(Value::as_path) else {
             return Err(unexpected("Delete"));
         };
         self.prompt(prompt)
@@ -254,7 +303,7 @@ impl Connection {
         let mut body = Writer::default();
         body.str("default");
         let reply = self.call(SERVICE_PATH, SERVICE, "ReadAlias", "s", body)?;
-        let collection = match reply.body.first().and_then(Value::as_str) {
+        let collection = match reply.body.first().and_then(Value::as_path) {
             Some(NO_PROMPT) => {
                 return Err(Failure::Locked(
                     "the Secret Service has no default collection".into(),
@@ -294,7 +343,7 @@ impl Connection {
             "a{sv}(oayays)b",
             body,
         )?;
-        let Some(prompt) = reply.body.get(1).and_then(Value::as_str) else {
+        let Some(prompt) = reply.body.get(1).and_then(Value::as_path) else {
             return Err(unexpected("CreateItem"));
         };
         self.prompt(prompt)
@@ -307,28 +356,40 @@ struct Shared {
 }
 
 impl Shared {
-    /// Runs `op` on the connection (connecting again first if the last one broke).
+    /// Runs `op` on the connection; a stale one (see [`Failure::stale`]) is dropped, and `op`
+    /// tried once more on a new one (every operation here is idempotent: a search, a read, a
+    /// write or create that replaces, a delete whose repeat finds no entry).
     fn with<T>(
         self: &Arc<Self>,
-        op: impl FnOnce(&mut Connection) -> Result<T, Failure>,
+        op: impl Fn(&mut Connection) -> Result<T, Failure>,
     ) -> keyring_core::Result<T> {
         let mut guard = self
             .connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let connection = match guard.as_mut() {
-            Some(connection) => connection,
-            None => guard.insert(Connection::open().map_err(|e| self.error(e))?),
-        };
-        op(connection).map_err(|e| {
-            if matches!(
-                e,
-                Failure::Bus(BusError::Unreachable(_) | BusError::Protocol(_))
-            ) {
-                *guard = None;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let fresh = guard.is_none();
+            let attempt = match guard.as_mut() {
+                Some(connection) => {
+                    connection.bus.begin(OPERATION_TIMEOUT);
+                    op(connection)
+                }
+                None => Connection::open().and_then(|c| op(guard.insert(c))),
+            };
+            match attempt {
+                Ok(value) => return Ok(value),
+                Err(e) if e.stale() && !fresh && tries < 2 => *guard = None,
+                Err(e) => {
+                    // A stale connection, or one whose answer may still come (out of step).
+                    if e.stale() || matches!(e, Failure::Bus(BusError::TimedOut)) {
+                        *guard = None;
+                    }
+                    return Err(self.error(e));
+                }
             }
-            self.error(e)
-        })
+        }
     }
 
     fn error(self: &Arc<Self>, failure: Failure) -> KeyringError {

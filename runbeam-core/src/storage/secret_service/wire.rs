@@ -2,16 +2,19 @@
 //! client writes, and a reader of what the bus sends back.
 //!
 //! Every byte read here comes from another process (the bus daemon, the Secret Service daemon,
-//! or whoever answers on the socket), so the reader is total: any input gives a [`Message`] or a
-//! [`WireError`], never a panic, and nothing it allocates exceeds the message's own length. The
-//! limits are the specification's (signatures of at most 255 bytes, 32 nested arrays and 32
-//! nested structures, 64 containers in all) plus ours: a message of at most [`MAX_MESSAGE`]
-//! bytes (a Secret Service answer is a few kilobytes).
+//! or any process of the user that sends to our connection), so the reader is total: any input
+//! gives a [`Message`] or a [`WireError`], never a panic. The limits are the specification's
+//! (signatures of at most 255 bytes, 32 nested arrays and 32 nested structures, 64 containers
+//! in all) plus ours: a message of at most [`MAX_MESSAGE`] bytes, and at most one value per two
+//! of its bytes, so what the reader allocates stays within ~16 times the message's length.
 
 use std::fmt;
 
-/// The largest message read or written (the specification allows 128 MiB).
-pub(crate) const MAX_MESSAGE: usize = 4 << 20;
+/// The largest message read or written (a Secret Service answer is a few kilobytes).
+pub(crate) const MAX_MESSAGE: usize = 1 << 20;
+/// The specification's largest message: [`message_len`] refuses more (a longer one that is
+/// not too long for the specification is read past, not parsed).
+const SPEC_MAX_MESSAGE: usize = 128 << 20;
 const MAX_SIGNATURE: usize = 255;
 const MAX_ARRAY_DEPTH: usize = 32;
 const MAX_STRUCT_DEPTH: usize = 32;
@@ -65,6 +68,15 @@ impl Value {
         match self {
             Value::Str(s) | Value::Path(s) | Value::Signature(s) => Some(s),
             Value::Variant(inner) => inner.as_str(),
+            _ => None,
+        }
+    }
+
+    /// An object path (`o`) only.
+    pub(crate) fn as_path(&self) -> Option<&str> {
+        match self {
+            Value::Path(p) => Some(p),
+            Value::Variant(inner) => inner.as_path(),
             _ => None,
         }
     }
@@ -125,9 +137,9 @@ impl Value {
     }
 }
 
-/// A message read from the bus.
+/// A message's header: what the connection needs to decide whether to read its body.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Message {
+pub(crate) struct Header {
     pub(crate) kind: u8,
     pub(crate) serial: u32,
     pub(crate) reply_serial: Option<u32>,
@@ -135,6 +147,16 @@ pub(crate) struct Message {
     pub(crate) interface: Option<String>,
     pub(crate) member: Option<String>,
     pub(crate) error_name: Option<String>,
+    /// The sending connection's unique name (set by the bus daemon).
+    pub(crate) sender: Option<String>,
+    signature: String,
+    body_start: usize,
+}
+
+/// A message read from the bus.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Message {
+    pub(crate) header: Header,
     pub(crate) body: Vec<Value>,
 }
 
@@ -145,7 +167,8 @@ impl Message {
     }
 }
 
-/// The length of the message whose first 16 bytes are `fixed`: how much to read in all.
+/// The length of the message whose first 16 bytes are `fixed`: how much to read in all (at
+/// most the specification's 128 MiB; [`read_header`] refuses more than [`MAX_MESSAGE`]).
 pub(crate) fn message_len(fixed: &[u8; 16]) -> Result<usize, WireError> {
     let little = match fixed[0] {
         b'l' => true,
@@ -164,31 +187,48 @@ pub(crate) fn message_len(fixed: &[u8; 16]) -> Result<usize, WireError> {
     let fields = word(12) as usize;
     let total = 16usize
         .checked_add(fields)
-        .map(|n| n.next_multiple_of(8))
+        .and_then(|n| n.checked_next_multiple_of(8))
         .and_then(|n| n.checked_add(body))
-        .filter(|&n| n <= MAX_MESSAGE);
+        .filter(|&n| n <= SPEC_MAX_MESSAGE);
     match total {
         Some(n) => Ok(n),
-        None => bad(format!(
-            "longer than {MAX_MESSAGE} bytes ({fields} bytes of header fields, {body} of body)"
-        )),
+        None => bad("longer than the specification's 128 MiB"),
     }
 }
 
-/// Reads a whole message (as [`message_len`] sized it).
+/// Reads a whole message (as [`message_len`] sized it), header and body (what the fuzz target
+/// and the property tests drive; the connection reads a body only when it wants it).
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn read_message(bytes: &[u8]) -> Result<Message, WireError> {
+    let header = read_header(bytes)?;
+    let body = read_body(bytes, &header)?;
+    Ok(Message { header, body })
+}
+
+fn reader(bytes: &[u8]) -> Reader<'_> {
+    Reader {
+        bytes,
+        pos: 0,
+        little: bytes.first() == Some(&b'l'),
+        depth: 0,
+        // A value costs a `Value` (32 bytes) and no input byte at all when it is a structure:
+        // this bounds what a message can make the reader allocate to ~16 times its length.
+        budget: bytes.len() / 2 + 16,
+    }
+}
+
+/// Reads a message's header (the body is checked only for its length).
+pub(crate) fn read_header(bytes: &[u8]) -> Result<Header, WireError> {
     let Some(fixed) = bytes.first_chunk::<16>() else {
         return bad("shorter than its fixed header");
     };
     if message_len(fixed)? != bytes.len() {
         return bad("its length disagrees with its header");
     }
-    let mut r = Reader {
-        bytes,
-        pos: 0,
-        little: bytes[0] == b'l',
-        depth: 0,
-    };
+    if bytes.len() > MAX_MESSAGE {
+        return bad(format!("longer than {MAX_MESSAGE} bytes"));
+    }
+    let mut r = reader(bytes);
     r.pos = 1;
     let kind = r.byte()?;
     let _flags = r.byte()?;
@@ -201,7 +241,7 @@ pub(crate) fn read_message(bytes: &[u8]) -> Result<Message, WireError> {
         return bad("serial 0");
     }
     let fields = r.value(b"a(yv)")?;
-    let mut m = Message {
+    let mut h = Header {
         kind,
         serial,
         reply_serial: None,
@@ -209,9 +249,10 @@ pub(crate) fn read_message(bytes: &[u8]) -> Result<Message, WireError> {
         interface: None,
         member: None,
         error_name: None,
-        body: Vec::new(),
+        sender: None,
+        signature: String::new(),
+        body_start: 0,
     };
-    let mut signature = String::new();
     let Value::Array(fields) = fields else {
         return bad("header fields are not an array");
     };
@@ -221,13 +262,14 @@ pub(crate) fn read_message(bytes: &[u8]) -> Result<Message, WireError> {
         };
         let text = || v.as_str().map(str::to_string);
         match (code, v.as_ref()) {
-            (1, Value::Path(p)) => m.path = Some(p.clone()),
-            (2, Value::Str(_)) => m.interface = text(),
-            (3, Value::Str(_)) => m.member = text(),
-            (4, Value::Str(_)) => m.error_name = text(),
-            (5, Value::Int(n)) => m.reply_serial = u32::try_from(*n).ok(),
-            (6 | 7, Value::Str(_)) => {}
-            (8, Value::Signature(s)) => signature = s.clone(),
+            (1, Value::Path(p)) => h.path = Some(p.clone()),
+            (2, Value::Str(_)) => h.interface = text(),
+            (3, Value::Str(_)) => h.member = text(),
+            (4, Value::Str(_)) => h.error_name = text(),
+            (5, Value::Int(n)) => h.reply_serial = u32::try_from(*n).ok(),
+            (6, Value::Str(_)) => {}
+            (7, Value::Str(_)) => h.sender = text(),
+            (8, Value::Signature(s)) => h.signature = s.clone(),
             (9, Value::Int(_)) => {}
             (1..=9, _) => return bad(format!("header field {code} has the wrong type")),
             _ => {} // unknown fields are ignored (the specification says so)
@@ -237,27 +279,36 @@ pub(crate) fn read_message(bytes: &[u8]) -> Result<Message, WireError> {
     if bytes.len() - r.pos != body_len {
         return bad("its body length disagrees with its header");
     }
-    let sig = signature.as_bytes();
-    let mut at = 0;
-    while at < sig.len() {
-        let end = single_type_end(sig, at)?;
-        m.body.push(r.value(sig.get(at..end).unwrap_or_default())?);
-        at = end;
-    }
-    if r.pos != bytes.len() {
-        return bad("bytes left after its body");
-    }
+    h.body_start = r.pos;
     let missing = match kind {
-        METHOD_CALL => m.path.is_none() || m.member.is_none(),
-        METHOD_RETURN => m.reply_serial.is_none(),
-        ERROR => m.reply_serial.is_none() || m.error_name.is_none(),
-        SIGNAL => m.path.is_none() || m.interface.is_none() || m.member.is_none(),
+        METHOD_CALL => h.path.is_none() || h.member.is_none(),
+        METHOD_RETURN => h.reply_serial.is_none(),
+        ERROR => h.reply_serial.is_none() || h.error_name.is_none(),
+        SIGNAL => h.path.is_none() || h.interface.is_none() || h.member.is_none(),
         _ => false, // unknown types are ignored by the caller
     };
     if missing {
         return bad("a required header field is missing");
     }
-    Ok(m)
+    Ok(h)
+}
+
+/// Reads the body of the message `bytes` whose header is `header`.
+pub(crate) fn read_body(bytes: &[u8], header: &Header) -> Result<Vec<Value>, WireError> {
+    let mut r = reader(bytes);
+    r.pos = header.body_start;
+    let sig = header.signature.as_bytes();
+    let mut body = Vec::new();
+    let mut at = 0;
+    while at < sig.len() {
+        let end = single_type_end(sig, at)?;
+        body.push(r.value(sig.get(at..end).unwrap_or_default())?);
+        at = end;
+    }
+    if r.pos != bytes.len() {
+        return bad("bytes left after its body");
+    }
+    Ok(body)
 }
 
 /// The end of the single complete type starting at `at` of `sig`, checking it (and the
@@ -327,6 +378,8 @@ struct Reader<'a> {
     pos: usize,
     little: bool,
     depth: usize,
+    /// Values left to read (see [`reader`]).
+    budget: usize,
 }
 
 impl Reader<'_> {
@@ -385,6 +438,10 @@ impl Reader<'_> {
         if self.depth > MAX_DEPTH {
             return bad("values nested too deeply");
         }
+        let Some(budget) = self.budget.checked_sub(1) else {
+            return bad("more values than its length allows");
+        };
+        self.budget = budget;
         let value = self.value_inner(sig);
         self.depth -= 1;
         value
@@ -690,9 +747,9 @@ mod tests {
         let fixed: &[u8; 16] = bytes.first_chunk().unwrap();
         assert_eq!(message_len(fixed).unwrap(), bytes.len());
         let m = read_message(&bytes).unwrap();
-        assert_eq!((m.kind, m.serial), (METHOD_CALL, 7));
-        assert_eq!(m.member.as_deref(), Some("SearchItems"));
-        assert_eq!(m.path.as_deref(), Some("/org/freedesktop/secrets"));
+        assert_eq!((m.header.kind, m.header.serial), (METHOD_CALL, 7));
+        assert_eq!(m.header.member.as_deref(), Some("SearchItems"));
+        assert_eq!(m.header.path.as_deref(), Some("/org/freedesktop/secrets"));
         assert_eq!(
             m.body[0].as_string_map().unwrap(),
             vec![
@@ -719,7 +776,7 @@ mod tests {
         body.signature("b");
         body.bool(true);
         let m = read_message(&reply(3, "(oayays)aov", body.bytes)).unwrap();
-        assert_eq!(m.reply_serial, Some(3));
+        assert_eq!(m.header.reply_serial, Some(3));
         let secret = m.body[0].as_fields().unwrap();
         assert_eq!(secret[1].as_bytes(), Some(&[1u8, 2, 3][..]));
         assert_eq!(secret[3].as_str(), Some("text/plain"));
@@ -741,7 +798,7 @@ mod tests {
         m.resize(m.len().next_multiple_of(8), 0);
         m.extend_from_slice(&[0, 0, 0, 2, b'h', b'i', 0]);
         let read = read_message(&m).unwrap();
-        assert_eq!(read.reply_serial, Some(9));
+        assert_eq!(read.header.reply_serial, Some(9));
         assert_eq!(read.body[0].as_str(), Some("hi"));
     }
 
@@ -790,7 +847,7 @@ mod tests {
         assert!(seeds.len() >= 6);
         for seed in &seeds {
             let m = read_message(seed).unwrap();
-            assert!(matches!(m.kind, METHOD_RETURN | ERROR | SIGNAL));
+            assert!(matches!(m.header.kind, METHOD_RETURN | ERROR | SIGNAL));
         }
     }
 
@@ -817,6 +874,20 @@ mod tests {
             }
             crate::fuzzing::dbus_message(&bytes);
         }
+    }
+
+    #[test]
+    fn values_that_take_no_bytes_are_bounded_by_the_length() {
+        // Ten nested structures around one byte: 11 values per 8 bytes of body.
+        let sig = format!("a{}y{}", "(".repeat(10), ")".repeat(10));
+        let mut body = Writer::default();
+        body.array(8, |w| {
+            for _ in 0..1000 {
+                w.structure(|w| w.byte(1));
+            }
+        });
+        let e = read_message(&reply(1, &sig, body.bytes)).unwrap_err();
+        assert!(e.0.contains("more values than its length allows"), "{e}");
     }
 
     #[test]
