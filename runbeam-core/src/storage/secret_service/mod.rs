@@ -133,7 +133,13 @@ impl Connection {
         let (Some(theirs), Some(session), Some(service)) = (
             reply.body.first().and_then(Value::as_bytes),
             reply.body.get(1).and_then(Value::as_path),
-            reply.header.sender.as_deref(),
+            // A unique name (`:1.42`): it goes into a match rule between quotes.
+            reply.header.sender.as_deref().filter(|name| {
+                name.starts_with(':')
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
+            }),
         ) else {
             return Err(unexpected("OpenSession"));
         };
