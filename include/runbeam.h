@@ -2490,190 +2490,6 @@ runbeam_status runbeam_validator_authenticate_cached(const runbeam_validator *va
                                                      runbeam_claims **out_claims);
 
 /**
- * Callback form of `runbeam_validator_authenticate()`: returns at once (the header is
- * copied); `callback` (a `runbeam_claims_callback`) gets the claims or the error exactly once
- * on a runtime thread, a cached answer included — there, answer a failure with
- * `runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, …)`. If `cancel_out` is not NULL
- * it receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`).
- * A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
- *
- * # Safety
- * As `runbeam_validator_authenticate()`; `user_data` is handed back untouched on the runtime
- * thread; `cancel_out` is NULL or writable.
- */
-runbeam_status runbeam_validator_authenticate_async(const runbeam_validator *validator,
-                                                    const char *authorization,
-                                                    runbeam_claims_callback callback,
-                                                    void *user_data,
-                                                    runbeam_cancel **cancel_out);
-
-/**
- * The inbound mesh guard of an ingress, as one call: the mesh token of the `Authorization`
- * header value `authorization` (NULL: the request had none) verified for `mesh` (its
- * configuration name, or its `id` when the configuration sets one) — signature, trusted
- * issuer (the mesh's provider), `aud == "mesh:<id>"` and `mesh_id` (`<id>`: the mesh's `id`,
- * else its name, as the Cloud issues it), expiry — and, when `served_url` is not NULL, that the URL
- * being served lies under the token's `dest_url`; its claims written to `*out_claims` (a new
- * handle: `runbeam_claims_free()`; `sub` is `gateway:<id>` of the caller, the custom claim
- * `source_team` through `runbeam_claims_get_json()`). Blocking only when keys must be
- * fetched; no machine token is needed.
- *
- * `served_url` is the gateway's public base URL (the one registered for its ingress in
- * Runbeam Cloud — never the `Host` header) followed by the request path:
- * `runbeam_join_path(public_url, path, …)`. With NULL, only the mesh, audience, signature and
- * expiry are checked: a token issued for another resource of the mesh is accepted — pass it
- * whenever the gateway serves more than one resource.
- *
- * Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_MESH_TOKEN, …)`:
- * `RUNBEAM_STATUS_JWT_INVALID` (no header, not `Bearer <token>`, malformed, bad signature,
- * another mesh or destination, a user JWT), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER` (all 401);
- * `_NOT_IN_MESH` for a mesh this gateway is not in (403); the key fetch's errors (503).
- * `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL `resolver`, `mesh` or `out_claims`, an empty
- * `mesh`, a non-UTF-8 `mesh` or `served_url`, a `served_url` that is not a URL, or a call
- * from a librunbeam callback when keys must be fetched. Messages never quote the token.
- *
- * ```c
- * char *served = NULL;
- * runbeam_claims *caller = NULL;
- * if (runbeam_join_path(public_url, raw_target, &served) != RUNBEAM_OK ||
- *     runbeam_resolver_verify_mesh_request(resolver, authorization, "imaging-integration",
- *                                          served, &caller) != RUNBEAM_OK) {
- *     runbeam_string_free(served);
- *     return refuse(connection, RUNBEAM_STAGE_MESH_TOKEN); // 400, 401, 403 or 503
- * }
- * printf("call from %s\n", runbeam_claims_sub(caller));
- * runbeam_claims_free(caller);
- * runbeam_string_free(served);
- * ```
- *
- * # Safety
- * `resolver` is NULL or a live resolver; `authorization`, `mesh` and `served_url` are NULL or
- * NUL-terminated; `out_claims` is NULL or writable.
- */
-runbeam_status runbeam_resolver_verify_mesh_request(const runbeam_resolver *resolver,
-                                                    const char *authorization,
-                                                    const char *mesh,
-                                                    const char *served_url,
-                                                    runbeam_claims **out_claims);
-
-/**
- * `runbeam_resolver_verify_mesh_request()` with cached keys only: never does I/O, on any
- * thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
- *
- * # Safety
- * As `runbeam_resolver_verify_mesh_request()`.
- */
-runbeam_status runbeam_resolver_verify_mesh_request_cached(const runbeam_resolver *resolver,
-                                                           const char *authorization,
-                                                           const char *mesh,
-                                                           const char *served_url,
-                                                           runbeam_claims **out_claims);
-
-/**
- * Callback form of `runbeam_resolver_verify_mesh_request()`: `callback` (a
- * `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
- * the header, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
- *
- * # Safety
- * As `runbeam_resolver_verify_mesh_request()`; `user_data` is handed back untouched on the
- * runtime thread; `cancel_out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_verify_mesh_request_async(const runbeam_resolver *resolver,
-                                                          const char *authorization,
-                                                          const char *mesh,
-                                                          const char *served_url,
-                                                          runbeam_claims_callback callback,
-                                                          void *user_data,
-                                                          runbeam_cancel **cancel_out);
-
-/**
- * Everything to send a request for `path` to the resource `reference` through the mesh, as a
- * new handle at `*out` (free it with `runbeam_outbound_free()`): resolves the reference
- * (cached, as `runbeam_resolver_resolve()`), takes its first URL, appends `path` — the
- * request target as received, with its query, not percent-decoded; refused if it could leave
- * that URL (see `runbeam_join_path()`) — and obtains the mesh token of the mesh listing the
- * reference, issued for the resource's URL (cached until 30 s before it expires, as
- * `runbeam_resolver_mesh_token()`; one token serves every path under that URL). With the
- * resolution and the token cached it answers on the calling thread without I/O; otherwise it
- * blocks for the Cloud, within the client's deadline (a stale resolution is served while the
- * Cloud fails, flagged by `runbeam_outbound_is_stale()`).
- *
- * Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)`:
- * `RUNBEAM_STATUS_NOT_IN_MESH` / `_UNKNOWN_PROVIDER` for a reference no enabled mesh lists
- * (403, no request made); `_PERMISSION_DENIED` (the Cloud refused: 403); `_NOT_FOUND` (404);
- * `_INVALID_REFERENCE`, and `_INVALID_ARGUMENT` for a path that would leave the resource or a
- * resource without a URL (400); the Cloud, network and machine-token errors when no stale
- * answer can be served (503). `RUNBEAM_STATUS_INVALID_ARGUMENT` also for NULL or non-UTF-8
- * arguments, or a call from a librunbeam callback when a request is needed (use the `_async`
- * form).
- *
- * ```c
- * runbeam_outbound *out = NULL;
- * if (runbeam_resolver_outbound(resolver, "runbeam.radiology-dept.ingress.name.dicomweb",
- *                               "/studies?modality=CT", &out) != RUNBEAM_OK)
- *     return refuse(connection, RUNBEAM_STAGE_OUTBOUND); // 400, 403, 404 or 503
- * char header[8192];
- * snprintf(header, sizeof header, "Authorization: %s", runbeam_outbound_authorization_secret(out));
- * struct curl_slist *headers = curl_slist_append(NULL, header);
- * explicit_bzero(header, sizeof header);
- * curl_easy_setopt(curl, CURLOPT_URL, runbeam_outbound_url(out));
- * curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
- * curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
- * CURLcode sent = curl_easy_perform(curl);
- * curl_slist_free_all(headers);
- * runbeam_outbound_free(out); // zeroizes the header
- * ```
- *
- * # Safety
- * `resolver` is NULL or a live resolver; `reference` and `path` are NULL or NUL-terminated;
- * `out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_outbound(const runbeam_resolver *resolver,
-                                         const char *reference,
-                                         const char *path,
-                                         runbeam_outbound **out);
-
-/**
- * `runbeam_resolver_outbound()` without I/O, on any thread (callbacks included): when a
- * request would be needed (the resolution or the mesh token is not cached) it returns
- * `RUNBEAM_OK` with `*out` set to **NULL** — then call the blocking or `_async` form.
- * Otherwise the same answers and errors (a reference outside the mesh is known at once).
- *
- * ```c
- * runbeam_outbound *out = NULL;
- * runbeam_status s = runbeam_resolver_outbound_cached(resolver, ref, path, &out);
- * if (s == RUNBEAM_OK && out == NULL)   // not cached: go async
- *     s = runbeam_resolver_outbound_async(resolver, ref, path, on_outbound, request, NULL);
- * ```
- *
- * # Safety
- * As `runbeam_resolver_outbound()`.
- */
-runbeam_status runbeam_resolver_outbound_cached(const runbeam_resolver *resolver,
-                                                const char *reference,
-                                                const char *path,
-                                                runbeam_outbound **out);
-
-/**
- * Callback form of `runbeam_resolver_outbound()`: returns at once (the reference and path are
- * copied); `callback` gets the handle or the error exactly once on a runtime thread (see
- * `runbeam_outbound_callback`), a cached answer included. If `cancel_out` is not NULL it
- * receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
- * cancelling one caller never cancels the request other callers share. A NULL callback is
- * `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
- *
- * # Safety
- * As `runbeam_resolver_outbound()`; `user_data` is handed back untouched on the runtime
- * thread; `cancel_out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_outbound_async(const runbeam_resolver *resolver,
-                                               const char *reference,
-                                               const char *path,
-                                               runbeam_outbound_callback callback,
-                                               void *user_data,
-                                               runbeam_cancel **cancel_out);
-
-/**
  * The URL to send the request to: the resource's URL followed by the path. Borrowed from
  * `outbound` (valid until `runbeam_outbound_free()`; do not free); NULL if `outbound` is
  * NULL. The same holds for every string getter.
@@ -2759,6 +2575,190 @@ const char *runbeam_outbound_token_expires_at_rfc3339(const runbeam_outbound *ou
  * `outbound` is NULL or a handle not freed before.
  */
 void runbeam_outbound_free(runbeam_outbound *outbound);
+
+/**
+ * The inbound mesh guard of an ingress, as one call: the mesh token of the `Authorization`
+ * header value `authorization` (NULL: the request had none) verified for `mesh` (its
+ * configuration name, or its `id` when the configuration sets one) — signature, trusted
+ * issuer (the mesh's provider), `aud == "mesh:<id>"` and `mesh_id` (`<id>`: the mesh's `id`,
+ * else its name, as the Cloud issues it), expiry — and, when `served_url` is not NULL, that the URL
+ * being served lies under the token's `dest_url`; its claims written to `*out_claims` (a new
+ * handle: `runbeam_claims_free()`; `sub` is `gateway:<id>` of the caller, the custom claim
+ * `source_team` through `runbeam_claims_get_json()`). Blocking only when keys must be
+ * fetched; no machine token is needed.
+ *
+ * `served_url` is the gateway's public base URL (the one registered for its ingress in
+ * Runbeam Cloud — never the `Host` header) followed by the request path:
+ * `runbeam_join_path(public_url, path, …)`. With NULL, only the mesh, audience, signature and
+ * expiry are checked: a token issued for another resource of the mesh is accepted — pass it
+ * whenever the gateway serves more than one resource.
+ *
+ * Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_MESH_TOKEN, …)`:
+ * `RUNBEAM_STATUS_JWT_INVALID` (no header, not `Bearer <token>`, malformed, bad signature,
+ * another mesh or destination, a user JWT), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER` (all 401);
+ * `_NOT_IN_MESH` for a mesh this gateway is not in (403); the key fetch's errors (503).
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL `resolver`, `mesh` or `out_claims`, an empty
+ * `mesh`, a non-UTF-8 `mesh` or `served_url`, a `served_url` that is not a URL, or a call
+ * from a librunbeam callback when keys must be fetched. Messages never quote the token.
+ *
+ * ```c
+ * char *served = NULL;
+ * runbeam_claims *caller = NULL;
+ * if (runbeam_join_path(public_url, raw_target, &served) != RUNBEAM_OK ||
+ *     runbeam_resolver_verify_mesh_request(resolver, authorization, "imaging-integration",
+ *                                          served, &caller) != RUNBEAM_OK) {
+ *     runbeam_string_free(served);
+ *     return refuse(connection, RUNBEAM_STAGE_MESH_TOKEN); // 400, 401, 403 or 503
+ * }
+ * printf("call from %s\n", runbeam_claims_sub(caller));
+ * runbeam_claims_free(caller);
+ * runbeam_string_free(served);
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `authorization`, `mesh` and `served_url` are NULL or
+ * NUL-terminated; `out_claims` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_verify_mesh_request(const runbeam_resolver *resolver,
+                                                    const char *authorization,
+                                                    const char *mesh,
+                                                    const char *served_url,
+                                                    runbeam_claims **out_claims);
+
+/**
+ * `runbeam_resolver_verify_mesh_request()` with cached keys only: never does I/O, on any
+ * thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
+ *
+ * # Safety
+ * As `runbeam_resolver_verify_mesh_request()`.
+ */
+runbeam_status runbeam_resolver_verify_mesh_request_cached(const runbeam_resolver *resolver,
+                                                           const char *authorization,
+                                                           const char *mesh,
+                                                           const char *served_url,
+                                                           runbeam_claims **out_claims);
+
+/**
+ * Everything to send a request for `path` to the resource `reference` through the mesh, as a
+ * new handle at `*out` (free it with `runbeam_outbound_free()`): resolves the reference
+ * (cached, as `runbeam_resolver_resolve()`), takes its first URL, appends `path` — the
+ * request target as received, with its query, not percent-decoded; refused if it could leave
+ * that URL (see `runbeam_join_path()`) — and obtains the mesh token of the mesh listing the
+ * reference, issued for the resource's URL (cached until 30 s before it expires, as
+ * `runbeam_resolver_mesh_token()`; one token serves every path under that URL). With the
+ * resolution and the token cached it answers on the calling thread without I/O; otherwise it
+ * blocks for the Cloud, within the client's deadline (a stale resolution is served while the
+ * Cloud fails, flagged by `runbeam_outbound_is_stale()`).
+ *
+ * Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)`:
+ * `RUNBEAM_STATUS_NOT_IN_MESH` / `_UNKNOWN_PROVIDER` for a reference no enabled mesh lists
+ * (403, no request made); `_PERMISSION_DENIED` (the Cloud refused: 403); `_NOT_FOUND` (404);
+ * `_INVALID_REFERENCE`, and `_INVALID_ARGUMENT` for a path that would leave the resource or a
+ * resource without a URL (400); the Cloud, network and machine-token errors when no stale
+ * answer can be served (503). `RUNBEAM_STATUS_INVALID_ARGUMENT` also for NULL or non-UTF-8
+ * arguments, or a call from a librunbeam callback when a request is needed (use the `_async`
+ * form).
+ *
+ * ```c
+ * runbeam_outbound *out = NULL;
+ * if (runbeam_resolver_outbound(resolver, "runbeam.radiology-dept.ingress.name.dicomweb",
+ *                               "/studies?modality=CT", &out) != RUNBEAM_OK)
+ *     return refuse(connection, RUNBEAM_STAGE_OUTBOUND); // 400, 403, 404 or 503
+ * char header[8192];
+ * snprintf(header, sizeof header, "Authorization: %s", runbeam_outbound_authorization_secret(out));
+ * struct curl_slist *headers = curl_slist_append(NULL, header);
+ * explicit_bzero(header, sizeof header);
+ * curl_easy_setopt(curl, CURLOPT_URL, runbeam_outbound_url(out));
+ * curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+ * curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+ * CURLcode sent = curl_easy_perform(curl);
+ * curl_slist_free_all(headers);
+ * runbeam_outbound_free(out); // zeroizes the header
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `reference` and `path` are NULL or NUL-terminated;
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_outbound(const runbeam_resolver *resolver,
+                                         const char *reference,
+                                         const char *path,
+                                         runbeam_outbound **out);
+
+/**
+ * `runbeam_resolver_outbound()` without I/O, on any thread (callbacks included): when a
+ * request would be needed (the resolution or the mesh token is not cached) it returns
+ * `RUNBEAM_OK` with `*out` set to **NULL** — then call the blocking or `_async` form.
+ * Otherwise the same answers and errors (a reference outside the mesh is known at once).
+ *
+ * ```c
+ * runbeam_outbound *out = NULL;
+ * runbeam_status s = runbeam_resolver_outbound_cached(resolver, ref, path, &out);
+ * if (s == RUNBEAM_OK && out == NULL)   // not cached: go async
+ *     s = runbeam_resolver_outbound_async(resolver, ref, path, on_outbound, request, NULL);
+ * ```
+ *
+ * # Safety
+ * As `runbeam_resolver_outbound()`.
+ */
+runbeam_status runbeam_resolver_outbound_cached(const runbeam_resolver *resolver,
+                                                const char *reference,
+                                                const char *path,
+                                                runbeam_outbound **out);
+
+/**
+ * Callback form of `runbeam_validator_authenticate()`: returns at once (the header is
+ * copied); `callback` (a `runbeam_claims_callback`) gets the claims or the error exactly once
+ * on a runtime thread, a cached answer included — there, answer a failure with
+ * `runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, …)`. If `cancel_out` is not NULL
+ * it receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`).
+ * A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * As `runbeam_validator_authenticate()`; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_validator_authenticate_async(const runbeam_validator *validator,
+                                                    const char *authorization,
+                                                    runbeam_claims_callback callback,
+                                                    void *user_data,
+                                                    runbeam_cancel **cancel_out);
+
+/**
+ * Callback form of `runbeam_resolver_verify_mesh_request()`: `callback` (a
+ * `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
+ * the header, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
+ *
+ * # Safety
+ * As `runbeam_resolver_verify_mesh_request()`; `user_data` is handed back untouched on the
+ * runtime thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_verify_mesh_request_async(const runbeam_resolver *resolver,
+                                                          const char *authorization,
+                                                          const char *mesh,
+                                                          const char *served_url,
+                                                          runbeam_claims_callback callback,
+                                                          void *user_data,
+                                                          runbeam_cancel **cancel_out);
+
+/**
+ * Callback form of `runbeam_resolver_outbound()`: returns at once (the reference and path are
+ * copied); `callback` gets the handle or the error exactly once on a runtime thread (see
+ * `runbeam_outbound_callback`), a cached answer included. If `cancel_out` is not NULL it
+ * receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
+ * cancelling one caller never cancels the request other callers share. A NULL callback is
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * As `runbeam_resolver_outbound()`; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_outbound_async(const runbeam_resolver *resolver,
+                                               const char *reference,
+                                               const char *path,
+                                               runbeam_outbound_callback callback,
+                                               void *user_data,
+                                               runbeam_cancel **cancel_out);
 
 /**
  * The message of the last failing call on this thread, or `""` when the last call succeeded.
@@ -3083,153 +3083,6 @@ bool runbeam_reference_equal(const runbeam_reference *a,
 void runbeam_reference_free(runbeam_reference *reference);
 
 /**
- * Starts resolver options with the defaults: stale answers served for at most 1 h while a
- * provider fails, mesh tokens renewed 30 s before expiry, at most 1024 mesh tokens kept, and
- * the validator defaults of docs/spec.md §4 for mesh tokens.
- *
- * ```c
- * runbeam_resolver_config *opts = NULL;
- * runbeam_resolver_config_new(&opts);
- * runbeam_resolver_config_set_max_stale_ms(opts, 10 * 60 * 1000);
- * runbeam_resolver_new(cfg, client, manager, opts, &resolver);
- * runbeam_resolver_config_free(opts);
- * ```
- *
- * # Safety
- * `out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_config_new(runbeam_resolver_config **out);
-
-/**
- * How old a cached answer may be and still be served (flagged stale) when its provider fails
- * with a transport error, timeout, 5xx, 429 or malformed answer (default 3 600 000 ms; 0
- * never serves stale answers).
- *
- * # Safety
- * `options` is NULL or live options.
- */
-runbeam_status runbeam_resolver_config_set_max_stale_ms(runbeam_resolver_config *options,
-                                                        uint64_t max_stale_ms);
-
-/**
- * How long before its expiry a cached mesh token is replaced by a new one (default
- * 30 000 ms). Mesh tokens live 5 minutes; a margin of 300 000 ms or more never reuses one.
- *
- * # Safety
- * `options` is NULL or live options.
- */
-runbeam_status runbeam_resolver_config_set_mesh_token_margin_ms(runbeam_resolver_config *options,
-                                                                uint64_t margin_ms);
-
-/**
- * At most this many mesh tokens (one per mesh and destination URL) are kept (default 1024;
- * 0 and values over `RUNBEAM_MAX_CACHE_ENTRIES` are `RUNBEAM_STATUS_INVALID_ARGUMENT`).
- *
- * # Safety
- * `options` is NULL or live options.
- */
-runbeam_status runbeam_resolver_config_set_mesh_token_capacity(runbeam_resolver_config *options,
-                                                               size_t capacity);
-
-/**
- * The settings of the JWT validators that verify mesh tokens (leeway, algorithms, JWKS
- * timings, CA bundle, …), copied from `validator_config` now (it may be freed right after).
- * Its trusted issuers and JWKS URL are not needed: the resolver trusts, for each mesh, its
- * provider's API root (and the mesh's `jwks_url` when set).
- *
- * # Safety
- * `options` is NULL or live options; `validator_config` is NULL or a live validator
- * configuration.
- */
-runbeam_status runbeam_resolver_config_set_validator_config(runbeam_resolver_config *options,
-                                                            const runbeam_validator_config *validator_config);
-
-/**
- * Releases resolver options. NULL is a no-op.
- *
- * # Safety
- * `options` is NULL or options not freed before.
- */
-void runbeam_resolver_config_free(runbeam_resolver_config *options);
-
-/**
- * Creates a resolver for the references of `config`. `client` supplies the HTTP settings
- * (timeouts, retries, CA bundles, `allow_insecure_http`) used for every provider, each at its
- * own `api` URL, and its runtime (shared: the runtime stops when the last client or resolver
- * handle using it is freed); its token is not used. `manager` supplies the gateway's machine
- * token, renewed when needed. `options` may be NULL (defaults). All four handles may be freed
- * right after: the resolver keeps what it needs.
- *
- * That includes the token manager's credential and renewal-window callbacks: the resolver
- * renews the machine token through them (on the client's runtime), also after
- * `runbeam_token_manager_free()` returned. Their `user_data` must therefore stay valid until
- * the token manager **and** every resolver built from it are freed; the last of those frees
- * returns only once no such callback runs any more (see `runbeam_token_manager_free()`).
- *
- * Nothing is fetched and the configuration is not validated here: call
- * `runbeam_resolver_validate_startup()`. Errors: `RUNBEAM_STATUS_CONFIG` when a provider's
- * `api` URL or a mesh's `jwks_url` cannot be used (the message names it).
- *
- * ```c
- * runbeam_resolver *resolver = NULL;
- * if (runbeam_resolver_new(cfg, client, manager, NULL, &resolver) != RUNBEAM_OK ||
- *     runbeam_resolver_validate_startup(resolver) != RUNBEAM_OK)
- *     fprintf(stderr, "mesh configuration: %s\n", runbeam_last_error_message());
- * ```
- *
- * # Safety
- * `config`, `client`, `manager` are NULL or live handles; `options` is NULL or live options;
- * `out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_new(const runbeam_mesh_config *config,
-                                    const runbeam_client *client,
-                                    const runbeam_token_manager *manager,
-                                    const runbeam_resolver_config *options,
-                                    runbeam_resolver **out);
-
-/**
- * Releases a resolver and its cache. When it is the last handle using the client's runtime,
- * the runtime shuts down (threads joined; from a librunbeam callback they stop in the
- * background). Handles obtained from it (resolutions, mesh tokens, claims) stay valid. NULL
- * is a no-op.
- *
- * When `runbeam_resolver_free` returns, no callback of this handle's async calls can run any more: calls not
- * finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
- * returns (on a runtime thread), and a callback that is running is waited for, however long
- * it takes. So the `user_data` of those calls may be released right after. Called
- * from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
- * cancels the handle's other calls, whose callbacks then run after it returned, once the
- * current callback has returned; keep their `user_data` valid until they were called.
- *
- * When it is the last handle holding its token manager's callbacks (the manager and every
- * other resolver built from it were freed), it also closes them, as
- * `runbeam_token_manager_free()` does: none is called any more, and one still running is
- * waited for without a deadline — including a credential callback the SDK already gave up on
- * after its 60 s timeout (it keeps running on a blocking thread).
- *
- * # Safety
- * `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.
- */
-void runbeam_resolver_free(runbeam_resolver *resolver);
-
-/**
- * Checks the configuration in use (docs/spec.md §2.2) without fetching anything: `RUNBEAM_OK`, or
- * `RUNBEAM_STATUS_CONFIG` whose message lists every problem, each with its TOML path (one by
- * one from `runbeam_last_error_problems()`).
- *
- * ```c
- * if (runbeam_resolver_validate_startup(resolver) != RUNBEAM_OK) {
- *     fprintf(stderr, "%s\n", runbeam_last_error_message());
- *     exit(1);
- * }
- * ```
- *
- * # Safety
- * `resolver` is NULL or a live resolver.
- */
-runbeam_status runbeam_resolver_validate_startup(const runbeam_resolver *resolver);
-
-/**
  * Resolves `reference` (any spelling of docs/spec.md §1, NUL-terminated) and writes a new
  * `runbeam_resolution` to `*out` (free it with `runbeam_resolution_free()`). A fresh cached
  * answer, a local reference and a refusal (`NOT_IN_MESH`, …) are answered on the calling
@@ -3280,180 +3133,6 @@ runbeam_status runbeam_resolver_resolve(const runbeam_resolver *resolver,
 runbeam_status runbeam_resolver_resolve_cached(const runbeam_resolver *resolver,
                                                const char *reference,
                                                runbeam_resolution **out);
-
-/**
- * Callback form of `runbeam_resolver_resolve()`: returns at once (the reference is copied);
- * `callback` gets the resolution or the error exactly once on a runtime thread (see
- * `runbeam_resolution_callback`), a cache hit included. If `cancel_out` is not NULL it
- * receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
- * cancelling one caller never cancels the request other callers share. A NULL callback is
- * `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
- *
- * # Safety
- * As `runbeam_resolver_resolve()`; `user_data` is handed back untouched on the runtime
- * thread; `cancel_out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_resolve_async(const runbeam_resolver *resolver,
-                                              const char *reference,
-                                              runbeam_resolution_callback callback,
-                                              void *user_data,
-                                              runbeam_cancel **cancel_out);
-
-/**
- * A mesh token to call `destination_url` through `mesh` (its configuration name or Cloud id),
- * written to `*out` as a new handle (free it with `runbeam_issued_mesh_token_free()`): the cached
- * one until 30 s (the margin) before it expires, else a new one from the mesh's provider —
- * one request however many threads ask — verified (signature, issuer, `aud`, `mesh_id`,
- * `dest_url`) before it is handed out. Blocking when a token must be requested.
- *
- * Errors: `RUNBEAM_STATUS_NOT_IN_MESH` for a mesh that is not configured or not enabled;
- * `RUNBEAM_STATUS_INVALID_ARGUMENT` for a destination that is not an http(s) URL (and NULL or
- * non-UTF-8 arguments, or a call from a librunbeam callback); the provider's errors
- * (`_PERMISSION_DENIED` says which rule failed, …); the validator's if the token does not
- * verify. Messages never contain the token.
- *
- * ```c
- * runbeam_issued_mesh_token *mt = NULL;
- * if (runbeam_resolver_mesh_token(resolver, "imaging-integration",
- *                                 "https://dicom.radiology.example.com/studies", &mt) == RUNBEAM_OK) {
- *     set_header("Authorization", "Bearer", runbeam_issued_mesh_token_secret(mt));
- *     runbeam_issued_mesh_token_free(mt);
- * }
- * ```
- *
- * # Safety
- * `resolver` is NULL or a live resolver; `mesh` and `destination_url` are NULL or
- * NUL-terminated; `out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_mesh_token(const runbeam_resolver *resolver,
-                                           const char *mesh,
-                                           const char *destination_url,
-                                           runbeam_issued_mesh_token **out);
-
-/**
- * Callback form of `runbeam_resolver_mesh_token()` (rules: `runbeam_resolver_resolve_async()`;
- * the callback type is `runbeam_issued_mesh_token_callback`). The mesh and URL are copied.
- *
- * # Safety
- * As `runbeam_resolver_mesh_token()`; `cancel_out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_mesh_token_async(const runbeam_resolver *resolver,
-                                                 const char *mesh,
-                                                 const char *destination_url,
-                                                 runbeam_issued_mesh_token_callback callback,
-                                                 void *user_data,
-                                                 runbeam_cancel **cancel_out);
-
-/**
- * The receiving side: verifies a mesh token of `token_len` bytes (no NUL needed) presented to
- * this gateway for `mesh` (its configuration name or Cloud id) — signature, trusted issuer
- * (the mesh's provider), `aud == "mesh:<id>"`, `mesh_id`, expiry — and, when
- * `destination_url` is not NULL, that the URL being served lies under the token's
- * `dest_url`. Writes the claims to `*out_claims` (a new handle: `runbeam_claims_free()`).
- * Blocking only when keys must be fetched (first use, TTL passed, unknown `kid`); no machine
- * token is needed.
- *
- * Errors: `RUNBEAM_STATUS_NOT_IN_MESH` for an unknown mesh; `_JWT_INVALID` (malformed, bad
- * signature, another mesh or destination, …), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER`; the key
- * fetch's errors; `_INVALID_ARGUMENT` for NULL or non-UTF-8 arguments. Messages never quote
- * the token.
- *
- * ```c
- * runbeam_claims *claims = NULL;
- * if (runbeam_resolver_verify_mesh_token(resolver, token, len, "imaging-integration",
- *                                        request_url, &claims) == RUNBEAM_OK) {
- *     printf("call from %s\n", runbeam_claims_sub(claims));
- *     runbeam_claims_free(claims);
- * } else {
- *     respond_401(runbeam_last_error_message());
- * }
- * ```
- *
- * # Safety
- * `resolver` is NULL or a live resolver; `token` is NULL or points to `token_len` readable
- * bytes; `mesh` is NULL or NUL-terminated; `destination_url` is NULL or NUL-terminated;
- * `out_claims` is NULL or writable.
- */
-runbeam_status runbeam_resolver_verify_mesh_token(const runbeam_resolver *resolver,
-                                                  const char *token,
-                                                  size_t token_len,
-                                                  const char *mesh,
-                                                  const char *destination_url,
-                                                  runbeam_claims **out_claims);
-
-/**
- * `runbeam_resolver_verify_mesh_token()` with cached keys only: never does I/O, on any
- * thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
- *
- * # Safety
- * As `runbeam_resolver_verify_mesh_token()`.
- */
-runbeam_status runbeam_resolver_verify_mesh_token_cached(const runbeam_resolver *resolver,
-                                                         const char *token,
-                                                         size_t token_len,
-                                                         const char *mesh,
-                                                         const char *destination_url,
-                                                         runbeam_claims **out_claims);
-
-/**
- * Callback form of `runbeam_resolver_verify_mesh_token()`: `callback` (a
- * `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
- * the token, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
- *
- * # Safety
- * As `runbeam_resolver_verify_mesh_token()`; `cancel_out` is NULL or writable.
- */
-runbeam_status runbeam_resolver_verify_mesh_token_async(const runbeam_resolver *resolver,
-                                                        const char *token,
-                                                        size_t token_len,
-                                                        const char *mesh,
-                                                        const char *destination_url,
-                                                        runbeam_claims_callback callback,
-                                                        void *user_data,
-                                                        runbeam_cancel **cancel_out);
-
-/**
- * Forgets the cached answer for `reference` (any spelling); the next resolve asks the
- * provider. When `out_dropped` is not NULL it receives whether an entry was dropped.
- * Errors: `RUNBEAM_STATUS_INVALID_REFERENCE`, `_INVALID_ARGUMENT`.
- *
- * # Safety
- * `resolver` is NULL or a live resolver; `reference` is NULL or NUL-terminated;
- * `out_dropped` is NULL or writable.
- */
-runbeam_status runbeam_resolver_invalidate(const runbeam_resolver *resolver,
-                                           const char *reference,
-                                           bool *out_dropped);
-
-/**
- * Forgets every cached answer and mesh token.
- *
- * # Safety
- * `resolver` is NULL or a live resolver.
- */
-runbeam_status runbeam_resolver_invalidate_all(const runbeam_resolver *resolver);
-
-/**
- * Switches to `config` (copied; it may be freed right after): validated first and refused
- * with `RUNBEAM_STATUS_CONFIG` — every problem in the message and in
- * `runbeam_last_error_problems()`; the old configuration stays in use — if it has problems.
- * Cached answers of providers whose API URL or TTL changed, and of references no longer
- * listed in an enabled mesh, are dropped, as are mesh tokens of meshes that changed.
- * Requests in flight finish against the configuration they started with.
- *
- * ```c
- * runbeam_mesh_config *next = NULL;
- * if (runbeam_mesh_config_from_file("gateway.toml", &next) == RUNBEAM_OK &&
- *     runbeam_resolver_reload(resolver, next) != RUNBEAM_OK)
- *     fprintf(stderr, "kept the old configuration: %s\n", runbeam_last_error_message());
- * runbeam_mesh_config_free(next);
- * ```
- *
- * # Safety
- * `resolver` and `config` are NULL or live handles.
- */
-runbeam_status runbeam_resolver_reload(const runbeam_resolver *resolver,
-                                       const runbeam_mesh_config *config);
 
 /**
  * The resource type: `"ingress"`, `"egress"`, `"pipeline"`, `"endpoint"`, `"backend"` or
@@ -3630,6 +3309,327 @@ const char *runbeam_resolution_json(const runbeam_resolution *resolution);
  * `resolution` is NULL or a resolution not freed before.
  */
 void runbeam_resolution_free(runbeam_resolution *resolution);
+
+/**
+ * The receiving side: verifies a mesh token of `token_len` bytes (no NUL needed) presented to
+ * this gateway for `mesh` (its configuration name or Cloud id) — signature, trusted issuer
+ * (the mesh's provider), `aud == "mesh:<id>"`, `mesh_id`, expiry — and, when
+ * `destination_url` is not NULL, that the URL being served lies under the token's
+ * `dest_url`. Writes the claims to `*out_claims` (a new handle: `runbeam_claims_free()`).
+ * Blocking only when keys must be fetched (first use, TTL passed, unknown `kid`); no machine
+ * token is needed.
+ *
+ * Errors: `RUNBEAM_STATUS_NOT_IN_MESH` for an unknown mesh; `_JWT_INVALID` (malformed, bad
+ * signature, another mesh or destination, …), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER`; the key
+ * fetch's errors; `_INVALID_ARGUMENT` for NULL or non-UTF-8 arguments. Messages never quote
+ * the token.
+ *
+ * ```c
+ * runbeam_claims *claims = NULL;
+ * if (runbeam_resolver_verify_mesh_token(resolver, token, len, "imaging-integration",
+ *                                        request_url, &claims) == RUNBEAM_OK) {
+ *     printf("call from %s\n", runbeam_claims_sub(claims));
+ *     runbeam_claims_free(claims);
+ * } else {
+ *     respond_401(runbeam_last_error_message());
+ * }
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `token` is NULL or points to `token_len` readable
+ * bytes; `mesh` is NULL or NUL-terminated; `destination_url` is NULL or NUL-terminated;
+ * `out_claims` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_verify_mesh_token(const runbeam_resolver *resolver,
+                                                  const char *token,
+                                                  size_t token_len,
+                                                  const char *mesh,
+                                                  const char *destination_url,
+                                                  runbeam_claims **out_claims);
+
+/**
+ * `runbeam_resolver_verify_mesh_token()` with cached keys only: never does I/O, on any
+ * thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
+ *
+ * # Safety
+ * As `runbeam_resolver_verify_mesh_token()`.
+ */
+runbeam_status runbeam_resolver_verify_mesh_token_cached(const runbeam_resolver *resolver,
+                                                         const char *token,
+                                                         size_t token_len,
+                                                         const char *mesh,
+                                                         const char *destination_url,
+                                                         runbeam_claims **out_claims);
+
+/**
+ * Starts resolver options with the defaults: stale answers served for at most 1 h while a
+ * provider fails, mesh tokens renewed 30 s before expiry, at most 1024 mesh tokens kept, and
+ * the validator defaults of docs/spec.md §4 for mesh tokens.
+ *
+ * ```c
+ * runbeam_resolver_config *opts = NULL;
+ * runbeam_resolver_config_new(&opts);
+ * runbeam_resolver_config_set_max_stale_ms(opts, 10 * 60 * 1000);
+ * runbeam_resolver_new(cfg, client, manager, opts, &resolver);
+ * runbeam_resolver_config_free(opts);
+ * ```
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_config_new(runbeam_resolver_config **out);
+
+/**
+ * How old a cached answer may be and still be served (flagged stale) when its provider fails
+ * with a transport error, timeout, 5xx, 429 or malformed answer (default 3 600 000 ms; 0
+ * never serves stale answers).
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+runbeam_status runbeam_resolver_config_set_max_stale_ms(runbeam_resolver_config *options,
+                                                        uint64_t max_stale_ms);
+
+/**
+ * How long before its expiry a cached mesh token is replaced by a new one (default
+ * 30 000 ms). Mesh tokens live 5 minutes; a margin of 300 000 ms or more never reuses one.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+runbeam_status runbeam_resolver_config_set_mesh_token_margin_ms(runbeam_resolver_config *options,
+                                                                uint64_t margin_ms);
+
+/**
+ * At most this many mesh tokens (one per mesh and destination URL) are kept (default 1024;
+ * 0 and values over `RUNBEAM_MAX_CACHE_ENTRIES` are `RUNBEAM_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+runbeam_status runbeam_resolver_config_set_mesh_token_capacity(runbeam_resolver_config *options,
+                                                               size_t capacity);
+
+/**
+ * The settings of the JWT validators that verify mesh tokens (leeway, algorithms, JWKS
+ * timings, CA bundle, …), copied from `validator_config` now (it may be freed right after).
+ * Its trusted issuers and JWKS URL are not needed: the resolver trusts, for each mesh, its
+ * provider's API root (and the mesh's `jwks_url` when set).
+ *
+ * # Safety
+ * `options` is NULL or live options; `validator_config` is NULL or a live validator
+ * configuration.
+ */
+runbeam_status runbeam_resolver_config_set_validator_config(runbeam_resolver_config *options,
+                                                            const runbeam_validator_config *validator_config);
+
+/**
+ * Releases resolver options. NULL is a no-op.
+ *
+ * # Safety
+ * `options` is NULL or options not freed before.
+ */
+void runbeam_resolver_config_free(runbeam_resolver_config *options);
+
+/**
+ * Creates a resolver for the references of `config`. `client` supplies the HTTP settings
+ * (timeouts, retries, CA bundles, `allow_insecure_http`) used for every provider, each at its
+ * own `api` URL, and its runtime (shared: the runtime stops when the last client or resolver
+ * handle using it is freed); its token is not used. `manager` supplies the gateway's machine
+ * token, renewed when needed. `options` may be NULL (defaults). All four handles may be freed
+ * right after: the resolver keeps what it needs.
+ *
+ * That includes the token manager's credential and renewal-window callbacks: the resolver
+ * renews the machine token through them (on the client's runtime), also after
+ * `runbeam_token_manager_free()` returned. Their `user_data` must therefore stay valid until
+ * the token manager **and** every resolver built from it are freed; the last of those frees
+ * returns only once no such callback runs any more (see `runbeam_token_manager_free()`).
+ *
+ * Nothing is fetched and the configuration is not validated here: call
+ * `runbeam_resolver_validate_startup()`. Errors: `RUNBEAM_STATUS_CONFIG` when a provider's
+ * `api` URL or a mesh's `jwks_url` cannot be used (the message names it).
+ *
+ * ```c
+ * runbeam_resolver *resolver = NULL;
+ * if (runbeam_resolver_new(cfg, client, manager, NULL, &resolver) != RUNBEAM_OK ||
+ *     runbeam_resolver_validate_startup(resolver) != RUNBEAM_OK)
+ *     fprintf(stderr, "mesh configuration: %s\n", runbeam_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `config`, `client`, `manager` are NULL or live handles; `options` is NULL or live options;
+ * `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_new(const runbeam_mesh_config *config,
+                                    const runbeam_client *client,
+                                    const runbeam_token_manager *manager,
+                                    const runbeam_resolver_config *options,
+                                    runbeam_resolver **out);
+
+/**
+ * Releases a resolver and its cache. When it is the last handle using the client's runtime,
+ * the runtime shuts down (threads joined; from a librunbeam callback they stop in the
+ * background). Handles obtained from it (resolutions, mesh tokens, claims) stay valid. NULL
+ * is a no-op.
+ *
+ * When `runbeam_resolver_free` returns, no callback of this handle's async calls can run any more: calls not
+ * finished yet are cancelled and their callbacks get `RUNBEAM_STATUS_CANCELLED` before it
+ * returns (on a runtime thread), and a callback that is running is waited for, however long
+ * it takes. So the `user_data` of those calls may be released right after. Called
+ * from inside a librunbeam callback, it cannot wait (a callback cannot wait for itself): it
+ * cancels the handle's other calls, whose callbacks then run after it returned, once the
+ * current callback has returned; keep their `user_data` valid until they were called.
+ *
+ * When it is the last handle holding its token manager's callbacks (the manager and every
+ * other resolver built from it were freed), it also closes them, as
+ * `runbeam_token_manager_free()` does: none is called any more, and one still running is
+ * waited for without a deadline — including a credential callback the SDK already gave up on
+ * after its 60 s timeout (it keeps running on a blocking thread).
+ *
+ * # Safety
+ * `resolver` is NULL or a resolver not freed before, and no other thread uses it any more.
+ */
+void runbeam_resolver_free(runbeam_resolver *resolver);
+
+/**
+ * Checks the configuration in use (docs/spec.md §2.2) without fetching anything: `RUNBEAM_OK`, or
+ * `RUNBEAM_STATUS_CONFIG` whose message lists every problem, each with its TOML path (one by
+ * one from `runbeam_last_error_problems()`).
+ *
+ * ```c
+ * if (runbeam_resolver_validate_startup(resolver) != RUNBEAM_OK) {
+ *     fprintf(stderr, "%s\n", runbeam_last_error_message());
+ *     exit(1);
+ * }
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver.
+ */
+runbeam_status runbeam_resolver_validate_startup(const runbeam_resolver *resolver);
+
+/**
+ * Callback form of `runbeam_resolver_resolve()`: returns at once (the reference is copied);
+ * `callback` gets the resolution or the error exactly once on a runtime thread (see
+ * `runbeam_resolution_callback`), a cache hit included. If `cancel_out` is not NULL it
+ * receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
+ * cancelling one caller never cancels the request other callers share. A NULL callback is
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
+ *
+ * # Safety
+ * As `runbeam_resolver_resolve()`; `user_data` is handed back untouched on the runtime
+ * thread; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_resolve_async(const runbeam_resolver *resolver,
+                                              const char *reference,
+                                              runbeam_resolution_callback callback,
+                                              void *user_data,
+                                              runbeam_cancel **cancel_out);
+
+/**
+ * Callback form of `runbeam_resolver_mesh_token()` (rules: `runbeam_resolver_resolve_async()`;
+ * the callback type is `runbeam_issued_mesh_token_callback`). The mesh and URL are copied.
+ *
+ * # Safety
+ * As `runbeam_resolver_mesh_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_mesh_token_async(const runbeam_resolver *resolver,
+                                                 const char *mesh,
+                                                 const char *destination_url,
+                                                 runbeam_issued_mesh_token_callback callback,
+                                                 void *user_data,
+                                                 runbeam_cancel **cancel_out);
+
+/**
+ * Callback form of `runbeam_resolver_verify_mesh_token()`: `callback` (a
+ * `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
+ * the token, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
+ *
+ * # Safety
+ * As `runbeam_resolver_verify_mesh_token()`; `cancel_out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_verify_mesh_token_async(const runbeam_resolver *resolver,
+                                                        const char *token,
+                                                        size_t token_len,
+                                                        const char *mesh,
+                                                        const char *destination_url,
+                                                        runbeam_claims_callback callback,
+                                                        void *user_data,
+                                                        runbeam_cancel **cancel_out);
+
+/**
+ * Forgets the cached answer for `reference` (any spelling); the next resolve asks the
+ * provider. When `out_dropped` is not NULL it receives whether an entry was dropped.
+ * Errors: `RUNBEAM_STATUS_INVALID_REFERENCE`, `_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `reference` is NULL or NUL-terminated;
+ * `out_dropped` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_invalidate(const runbeam_resolver *resolver,
+                                           const char *reference,
+                                           bool *out_dropped);
+
+/**
+ * Forgets every cached answer and mesh token.
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver.
+ */
+runbeam_status runbeam_resolver_invalidate_all(const runbeam_resolver *resolver);
+
+/**
+ * Switches to `config` (copied; it may be freed right after): validated first and refused
+ * with `RUNBEAM_STATUS_CONFIG` — every problem in the message and in
+ * `runbeam_last_error_problems()`; the old configuration stays in use — if it has problems.
+ * Cached answers of providers whose API URL or TTL changed, and of references no longer
+ * listed in an enabled mesh, are dropped, as are mesh tokens of meshes that changed.
+ * Requests in flight finish against the configuration they started with.
+ *
+ * ```c
+ * runbeam_mesh_config *next = NULL;
+ * if (runbeam_mesh_config_from_file("gateway.toml", &next) == RUNBEAM_OK &&
+ *     runbeam_resolver_reload(resolver, next) != RUNBEAM_OK)
+ *     fprintf(stderr, "kept the old configuration: %s\n", runbeam_last_error_message());
+ * runbeam_mesh_config_free(next);
+ * ```
+ *
+ * # Safety
+ * `resolver` and `config` are NULL or live handles.
+ */
+runbeam_status runbeam_resolver_reload(const runbeam_resolver *resolver,
+                                       const runbeam_mesh_config *config);
+
+/**
+ * A mesh token to call `destination_url` through `mesh` (its configuration name or Cloud id),
+ * written to `*out` as a new handle (free it with `runbeam_issued_mesh_token_free()`): the cached
+ * one until 30 s (the margin) before it expires, else a new one from the mesh's provider —
+ * one request however many threads ask — verified (signature, issuer, `aud`, `mesh_id`,
+ * `dest_url`) before it is handed out. Blocking when a token must be requested.
+ *
+ * Errors: `RUNBEAM_STATUS_NOT_IN_MESH` for a mesh that is not configured or not enabled;
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT` for a destination that is not an http(s) URL (and NULL or
+ * non-UTF-8 arguments, or a call from a librunbeam callback); the provider's errors
+ * (`_PERMISSION_DENIED` says which rule failed, …); the validator's if the token does not
+ * verify. Messages never contain the token.
+ *
+ * ```c
+ * runbeam_issued_mesh_token *mt = NULL;
+ * if (runbeam_resolver_mesh_token(resolver, "imaging-integration",
+ *                                 "https://dicom.radiology.example.com/studies", &mt) == RUNBEAM_OK) {
+ *     set_header("Authorization", "Bearer", runbeam_issued_mesh_token_secret(mt));
+ *     runbeam_issued_mesh_token_free(mt);
+ * }
+ * ```
+ *
+ * # Safety
+ * `resolver` is NULL or a live resolver; `mesh` and `destination_url` are NULL or
+ * NUL-terminated; `out` is NULL or writable.
+ */
+runbeam_status runbeam_resolver_mesh_token(const runbeam_resolver *resolver,
+                                           const char *mesh,
+                                           const char *destination_url,
+                                           runbeam_issued_mesh_token **out);
 
 /**
  * **The secret**: the mesh token to send as `Authorization: Bearer` to the destination.
@@ -4594,6 +4594,133 @@ bool runbeam_user_token_is_expired(const runbeam_user_token *token);
 void runbeam_user_token_free(runbeam_user_token *token);
 
 /**
+ * Verifies the JWT of `token_len` bytes at `token` (no NUL needed) and writes its claims to
+ * `*out_claims` (a new handle: free it with `runbeam_claims_free()`). Blocking, but only when
+ * keys must be fetched (first use, TTL passed, unknown `kid`): otherwise it answers on the
+ * calling thread without I/O, a repeated token from the verified-token cache.
+ *
+ * Errors: `RUNBEAM_STATUS_JWT_INVALID` (malformed, over `RUNBEAM_JWT_MAX_TOKEN_BYTES`,
+ * algorithm not allowed — `none` and HMAC never are —, no `kid`, unknown key, bad signature,
+ * `nbf`/`iat` in the future, wrong audience, missing `exp` or required claim),
+ * `RUNBEAM_STATUS_JWT_EXPIRED`, `RUNBEAM_STATUS_UNTRUSTED_ISSUER` (refused before any
+ * network request), or the key fetch's error (`RUNBEAM_STATUS_TRANSPORT`, `_TIMEOUT`,
+ * `_SERVER_ERROR`, `_PROTOCOL`) when no usable keys can be had. A NULL argument or a token
+ * that is not UTF-8 is `RUNBEAM_STATUS_INVALID_ARGUMENT`; an empty token is
+ * `RUNBEAM_STATUS_JWT_INVALID`. Messages never quote the token.
+ *
+ * ```c
+ * const char *token; size_t len;
+ * runbeam_claims *claims = NULL;
+ * if (runbeam_bearer_parse(auth_header, auth_len, &token, &len) == RUNBEAM_OK &&
+ *     runbeam_validator_validate(v, token, len, &claims) == RUNBEAM_OK) {
+ *     printf("hello %s\n", runbeam_claims_user_email(claims));
+ *     runbeam_claims_free(claims);
+ * } else {
+ *     respond_401(runbeam_last_error_message());
+ * }
+ * ```
+ *
+ * # Safety
+ * `validator` is NULL or a live validator; `token` is NULL or points to `token_len` readable
+ * bytes; `out_claims` is NULL or writable. When keys must be fetched it cannot be called from
+ * a librunbeam callback (`RUNBEAM_STATUS_INVALID_ARGUMENT`): use the `_async` form there.
+ */
+runbeam_status runbeam_validator_validate(const runbeam_validator *validator,
+                                          const char *token,
+                                          size_t token_len,
+                                          runbeam_claims **out_claims);
+
+/**
+ * `runbeam_validator_validate()` with the keys already cached only: never does I/O and never
+ * blocks, on any thread (callbacks included). When keys must be fetched first (never fetched,
+ * TTL passed, or an unknown `kid`) it returns `RUNBEAM_OK` with `*out_claims` set to **NULL**:
+ * then call `runbeam_validator_validate()`, its `_async` form or
+ * `runbeam_validator_refresh_keys()`. Otherwise the same results and errors as
+ * `runbeam_validator_validate()`.
+ *
+ * ```c
+ * runbeam_claims *claims = NULL;
+ * runbeam_status s = runbeam_validator_validate_cached(v, token, len, &claims);
+ * if (s == RUNBEAM_OK && claims == NULL)   // keys not cached: go async
+ *     s = runbeam_validator_validate_async(v, token, len, on_claims, request, NULL);
+ * ```
+ *
+ * # Safety
+ * As `runbeam_validator_validate()`.
+ */
+runbeam_status runbeam_validator_validate_cached(const runbeam_validator *validator,
+                                                 const char *token,
+                                                 size_t token_len,
+                                                 runbeam_claims **out_claims);
+
+/**
+ * Finds the token in an `Authorization` header value of `header_len` bytes (no NUL needed):
+ * scheme `Bearer` in any case, then one token (no spaces or commas). On success
+ * `*out_token` points **into the caller's buffer** (nothing is allocated or freed) and
+ * `*out_token_len` is its length — ready for `runbeam_validator_validate()`. A malformed
+ * header (empty, another scheme, no token, several tokens, control characters) is
+ * `RUNBEAM_STATUS_JWT_INVALID` with a message that does not quote it; NULL arguments,
+ * invalid UTF-8 or `header_len` over `RUNBEAM_MAX_TEXT_BYTES` (nothing is read) are
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * ```c
+ * const char *token; size_t len;
+ * if (runbeam_bearer_parse(value, value_len, &token, &len) != RUNBEAM_OK)
+ *     respond_401(runbeam_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `header` is NULL or points to `header_len` readable bytes; `out_token` and `out_token_len`
+ * are NULL or writable. `*out_token` is valid as long as the caller's buffer is.
+ */
+runbeam_status runbeam_bearer_parse(const char *header,
+                                    size_t header_len,
+                                    const char **out_token,
+                                    size_t *out_token_len);
+
+/**
+ * Verifies a mesh token (docs/spec.md §4): everything `runbeam_validator_validate()` checks, plus
+ * `aud == "mesh:<mesh_id>"`, the `mesh_id` claim, and — when `destination_url` is not NULL —
+ * that the URL being served lies under the token's `dest_url` (same scheme, host, port, and
+ * a whole-segment path prefix). A token for another mesh or destination is
+ * `RUNBEAM_STATUS_JWT_INVALID`; a `destination_url` that is not a URL
+ * `RUNBEAM_STATUS_INVALID_ARGUMENT`.
+ *
+ * ```c
+ * runbeam_claims *claims = NULL;
+ * if (runbeam_validator_verify_mesh_token(v, token, len, "imaging-integration",
+ *                                         "https://dicom.example.com/studies/1", &claims) == RUNBEAM_OK)
+ *     printf("call from %s\n", runbeam_claims_sub(claims)); // gateway:<id>
+ * runbeam_claims_free(claims);
+ * ```
+ *
+ * # Safety
+ * As `runbeam_validator_validate()`; `mesh_id` is NULL or NUL-terminated;
+ * `destination_url` is NULL or NUL-terminated.
+ */
+runbeam_status runbeam_validator_verify_mesh_token(const runbeam_validator *validator,
+                                                   const char *token,
+                                                   size_t token_len,
+                                                   const char *mesh_id,
+                                                   const char *destination_url,
+                                                   runbeam_claims **out_claims);
+
+/**
+ * `runbeam_validator_verify_mesh_token()` with cached keys only: never does I/O; `RUNBEAM_OK`
+ * with `*out_claims` NULL when keys must be fetched first (as
+ * `runbeam_validator_validate_cached()`).
+ *
+ * # Safety
+ * As `runbeam_validator_verify_mesh_token()`.
+ */
+runbeam_status runbeam_validator_verify_mesh_token_cached(const runbeam_validator *validator,
+                                                          const char *token,
+                                                          size_t token_len,
+                                                          const char *mesh_id,
+                                                          const char *destination_url,
+                                                          runbeam_claims **out_claims);
+
+/**
  * Starts a validator configuration with the secure defaults of docs/spec.md §4: RS256 only, leeway
  * 60 s, keys kept 1 h, at most one key fetch per 30 s, last good keys usable for 24 h while
  * refreshes fail, 10 000 verified tokens remembered, 10 s per key fetch. Trust is explicit:
@@ -4857,66 +4984,6 @@ runbeam_status runbeam_validator_flush_token_cache(const runbeam_validator *vali
 size_t runbeam_validator_cached_tokens(const runbeam_validator *validator);
 
 /**
- * Verifies the JWT of `token_len` bytes at `token` (no NUL needed) and writes its claims to
- * `*out_claims` (a new handle: free it with `runbeam_claims_free()`). Blocking, but only when
- * keys must be fetched (first use, TTL passed, unknown `kid`): otherwise it answers on the
- * calling thread without I/O, a repeated token from the verified-token cache.
- *
- * Errors: `RUNBEAM_STATUS_JWT_INVALID` (malformed, over `RUNBEAM_JWT_MAX_TOKEN_BYTES`,
- * algorithm not allowed — `none` and HMAC never are —, no `kid`, unknown key, bad signature,
- * `nbf`/`iat` in the future, wrong audience, missing `exp` or required claim),
- * `RUNBEAM_STATUS_JWT_EXPIRED`, `RUNBEAM_STATUS_UNTRUSTED_ISSUER` (refused before any
- * network request), or the key fetch's error (`RUNBEAM_STATUS_TRANSPORT`, `_TIMEOUT`,
- * `_SERVER_ERROR`, `_PROTOCOL`) when no usable keys can be had. A NULL argument or a token
- * that is not UTF-8 is `RUNBEAM_STATUS_INVALID_ARGUMENT`; an empty token is
- * `RUNBEAM_STATUS_JWT_INVALID`. Messages never quote the token.
- *
- * ```c
- * const char *token; size_t len;
- * runbeam_claims *claims = NULL;
- * if (runbeam_bearer_parse(auth_header, auth_len, &token, &len) == RUNBEAM_OK &&
- *     runbeam_validator_validate(v, token, len, &claims) == RUNBEAM_OK) {
- *     printf("hello %s\n", runbeam_claims_user_email(claims));
- *     runbeam_claims_free(claims);
- * } else {
- *     respond_401(runbeam_last_error_message());
- * }
- * ```
- *
- * # Safety
- * `validator` is NULL or a live validator; `token` is NULL or points to `token_len` readable
- * bytes; `out_claims` is NULL or writable. When keys must be fetched it cannot be called from
- * a librunbeam callback (`RUNBEAM_STATUS_INVALID_ARGUMENT`): use the `_async` form there.
- */
-runbeam_status runbeam_validator_validate(const runbeam_validator *validator,
-                                          const char *token,
-                                          size_t token_len,
-                                          runbeam_claims **out_claims);
-
-/**
- * `runbeam_validator_validate()` with the keys already cached only: never does I/O and never
- * blocks, on any thread (callbacks included). When keys must be fetched first (never fetched,
- * TTL passed, or an unknown `kid`) it returns `RUNBEAM_OK` with `*out_claims` set to **NULL**:
- * then call `runbeam_validator_validate()`, its `_async` form or
- * `runbeam_validator_refresh_keys()`. Otherwise the same results and errors as
- * `runbeam_validator_validate()`.
- *
- * ```c
- * runbeam_claims *claims = NULL;
- * runbeam_status s = runbeam_validator_validate_cached(v, token, len, &claims);
- * if (s == RUNBEAM_OK && claims == NULL)   // keys not cached: go async
- *     s = runbeam_validator_validate_async(v, token, len, on_claims, request, NULL);
- * ```
- *
- * # Safety
- * As `runbeam_validator_validate()`.
- */
-runbeam_status runbeam_validator_validate_cached(const runbeam_validator *validator,
-                                                 const char *token,
-                                                 size_t token_len,
-                                                 runbeam_claims **out_claims);
-
-/**
  * Callback form of `runbeam_validator_validate()`: returns at once (the token is copied) and
  * `callback` gets the claims or the error exactly once on a runtime thread (see
  * `runbeam_claims_callback`). If `cancel_out` is not NULL it receives a handle for
@@ -4935,48 +5002,6 @@ runbeam_status runbeam_validator_validate_async(const runbeam_validator *validat
                                                 runbeam_cancel **cancel_out);
 
 /**
- * Verifies a mesh token (docs/spec.md §4): everything `runbeam_validator_validate()` checks, plus
- * `aud == "mesh:<mesh_id>"`, the `mesh_id` claim, and — when `destination_url` is not NULL —
- * that the URL being served lies under the token's `dest_url` (same scheme, host, port, and
- * a whole-segment path prefix). A token for another mesh or destination is
- * `RUNBEAM_STATUS_JWT_INVALID`; a `destination_url` that is not a URL
- * `RUNBEAM_STATUS_INVALID_ARGUMENT`.
- *
- * ```c
- * runbeam_claims *claims = NULL;
- * if (runbeam_validator_verify_mesh_token(v, token, len, "imaging-integration",
- *                                         "https://dicom.example.com/studies/1", &claims) == RUNBEAM_OK)
- *     printf("call from %s\n", runbeam_claims_sub(claims)); // gateway:<id>
- * runbeam_claims_free(claims);
- * ```
- *
- * # Safety
- * As `runbeam_validator_validate()`; `mesh_id` is NULL or NUL-terminated;
- * `destination_url` is NULL or NUL-terminated.
- */
-runbeam_status runbeam_validator_verify_mesh_token(const runbeam_validator *validator,
-                                                   const char *token,
-                                                   size_t token_len,
-                                                   const char *mesh_id,
-                                                   const char *destination_url,
-                                                   runbeam_claims **out_claims);
-
-/**
- * `runbeam_validator_verify_mesh_token()` with cached keys only: never does I/O; `RUNBEAM_OK`
- * with `*out_claims` NULL when keys must be fetched first (as
- * `runbeam_validator_validate_cached()`).
- *
- * # Safety
- * As `runbeam_validator_verify_mesh_token()`.
- */
-runbeam_status runbeam_validator_verify_mesh_token_cached(const runbeam_validator *validator,
-                                                          const char *token,
-                                                          size_t token_len,
-                                                          const char *mesh_id,
-                                                          const char *destination_url,
-                                                          runbeam_claims **out_claims);
-
-/**
  * Callback form of `runbeam_validator_verify_mesh_token()` (rules:
  * `runbeam_validator_validate_async()`); the token, mesh id and URL are copied.
  *
@@ -4991,31 +5016,6 @@ runbeam_status runbeam_validator_verify_mesh_token_async(const runbeam_validator
                                                          runbeam_claims_callback callback,
                                                          void *user_data,
                                                          runbeam_cancel **cancel_out);
-
-/**
- * Finds the token in an `Authorization` header value of `header_len` bytes (no NUL needed):
- * scheme `Bearer` in any case, then one token (no spaces or commas). On success
- * `*out_token` points **into the caller's buffer** (nothing is allocated or freed) and
- * `*out_token_len` is its length — ready for `runbeam_validator_validate()`. A malformed
- * header (empty, another scheme, no token, several tokens, control characters) is
- * `RUNBEAM_STATUS_JWT_INVALID` with a message that does not quote it; NULL arguments,
- * invalid UTF-8 or `header_len` over `RUNBEAM_MAX_TEXT_BYTES` (nothing is read) are
- * `RUNBEAM_STATUS_INVALID_ARGUMENT`.
- *
- * ```c
- * const char *token; size_t len;
- * if (runbeam_bearer_parse(value, value_len, &token, &len) != RUNBEAM_OK)
- *     respond_401(runbeam_last_error_message());
- * ```
- *
- * # Safety
- * `header` is NULL or points to `header_len` readable bytes; `out_token` and `out_token_len`
- * are NULL or writable. `*out_token` is valid as long as the caller's buffer is.
- */
-runbeam_status runbeam_bearer_parse(const char *header,
-                                    size_t header_len,
-                                    const char **out_token,
-                                    size_t *out_token_len);
 
 /**
  * Follows the change feed of every enabled provider of the resolver's configuration whose

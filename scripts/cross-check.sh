@@ -42,10 +42,10 @@ check() {
   local target=$1; shift
   log "$target"
   env -u CARGO_BUILD_TARGET "$@" cargo clippy --quiet --target "$target" --target-dir target/cross \
-    -p runbeam-core -p runbeam-ffi -- -D warnings
+    -p runbeam-core -p runbeam-ffi -p runbeam-ffi-cold -- -D warnings
 }
 
 check x86_64-pc-windows-gnu
 check x86_64-apple-darwin CC_x86_64_apple_darwin="$WRAP/cc-x86_64-macos" AR_x86_64_apple_darwin="$WRAP/ar"
 check aarch64-apple-darwin CC_aarch64_apple_darwin="$WRAP/cc-aarch64-macos" AR_aarch64_apple_darwin="$WRAP/ar"
-log "ok: runbeam-core and runbeam-ffi compile without warnings for Windows and macOS"
+log "ok: runbeam-core, runbeam-ffi and runbeam-ffi-cold compile without warnings for Windows and macOS"

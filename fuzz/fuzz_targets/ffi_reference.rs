@@ -5,6 +5,12 @@
 use std::ffi::CStr;
 
 use libfuzzer_sys::fuzz_target;
+use runbeam::cold::error::runbeam_last_error_message;
+use runbeam::cold::reference::RUNBEAM_LOOKUP_NONE;
+use runbeam::cold::status::{
+    RUNBEAM_OK, RUNBEAM_STATUS_INVALID_ARGUMENT, RUNBEAM_STATUS_INVALID_REFERENCE,
+};
+use runbeam::cold::strings::runbeam_string_free;
 use runbeam::*;
 
 fuzz_target!(|data: &[u8]| {

@@ -237,6 +237,7 @@ fn retry_after_secs(kind: ErrorKind, retry_after: Option<Duration>) -> u64 {
 /// assert_eq!(bearer_token(None).unwrap_err().kind(), ErrorKind::JwtInvalid);
 /// # Ok::<(), runbeam_core::Error>(())
 /// ```
+#[inline]
 pub fn bearer_token(authorization: Option<&str>) -> Result<&str> {
     match authorization {
         Some(header) => parse_bearer(header),
@@ -279,6 +280,7 @@ pub const MAX_PATH_BYTES: usize = 8192;
 /// assert!(join_path("https://dicom.example.com", "//evil.test/x").is_err());
 /// # Ok::<(), runbeam_core::Error>(())
 /// ```
+#[inline]
 pub fn join_path(base: &str, path: &str) -> Result<String> {
     check_path(path)?;
     let base_url = parse_base(base)?;
@@ -311,6 +313,7 @@ fn bad_path(why: &str) -> Error {
 }
 
 /// The checks of [`join_path`] that need no base: the path part and the query of `path`.
+#[inline]
 pub(crate) fn check_path(path: &str) -> Result<(&str, Option<&str>)> {
     if path.len() > MAX_PATH_BYTES {
         return Err(bad_path(&format!("is longer than {MAX_PATH_BYTES} bytes")));
@@ -343,6 +346,7 @@ pub(crate) fn check_path(path: &str) -> Result<(&str, Option<&str>)> {
 
 /// Every `%` of `path` starts an escape of two hex digits that is not `/`, `\\` or NUL, and
 /// `path` decoded once holds no escape (`%252e`, `%25%32%65`: an escape escaped).
+#[inline]
 fn check_escapes(path: &str) -> Result<()> {
     let mut escaped_percent = false;
     for byte in decoded(path) {
@@ -369,6 +373,7 @@ fn check_escapes(path: &str) -> Result<()> {
 
 /// The bytes of `text` with its percent escapes decoded, each with whether it was escaped;
 /// `None` for a malformed escape (then the end).
+#[inline]
 fn decoded(text: &str) -> impl Iterator<Item = Option<(u8, bool)>> + '_ {
     let mut bytes = text.bytes();
     let mut failed = false;
@@ -390,6 +395,7 @@ fn decoded(text: &str) -> impl Iterator<Item = Option<(u8, bool)>> + '_ {
     })
 }
 
+#[inline]
 fn hex(b: u8) -> Option<u8> {
     char::from(b)
         .to_digit(16)
@@ -397,6 +403,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// `.` or `..`, any of whose dots may be percent-encoded (the WHATWG URL rule).
+#[inline]
 fn is_dot_segment(segment: &str) -> bool {
     let single = |s: &str| s == "." || s.eq_ignore_ascii_case("%2e");
     single(segment)
@@ -405,6 +412,7 @@ fn is_dot_segment(segment: &str) -> bool {
             .any(|dots| segment.eq_ignore_ascii_case(dots))
 }
 
+#[inline]
 fn parse_base(base: &str) -> Result<Url> {
     let bad_base = |why: &str| {
         // A base with a user name or password may hold a credential: not quoted.

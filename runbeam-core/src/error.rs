@@ -23,7 +23,7 @@
 //!
 //! Rows are only ever appended: a name, code or C status, once released, is never changed or
 //! reused. The surfaces that cannot be generated from the table are checked against it by
-//! tests that fail on any difference: the C constants of `runbeam-ffi/src/status.rs` and
+//! tests that fail on any difference: the C constants of `runbeam-ffi-cold/src/status.rs` and
 //! `include/runbeam.h` (cbindgen needs literal constants), the Python exception classes of
 //! `runbeam/errors.py` and their `__all__` (through `runbeam._native.error_kinds()`), and the
 //! `ErrorCode` union of the Node typings (through the addon's `_errorKinds()`).

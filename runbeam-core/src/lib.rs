@@ -31,6 +31,23 @@
 //! assert!(config.in_mesh_context(&dicom));
 //! # Ok::<(), runbeam_core::Error>(())
 //! ```
+//!
+//! # Compiled for size
+//!
+//! Release builds compile this crate at opt-level "z" (the workspace's
+//! `[profile.release.package.*]`): most of it — the Cloud API client, storage, configuration,
+//! the change feeds — is set-up or network-bound work where size counts and speed does not. The
+//! request paths are the exception, and they are `#[inline]`: an `#[inline]` function is
+//! compiled in the crate that calls it, at that crate's level (3 for the C ABI, the Python
+//! module and the Node addon). Marking a function `#[inline]` here therefore decides where it is
+//! compiled. The request paths are reference parsing ([`Reference::parse`]), a token checked
+//! with cached keys ([`jwt::Validator::validate_cached`] and what it calls: the compact
+//! decoding, base64url, the claims scanner, the verified-token cache, the key lookup) and a
+//! resolver cache hit ([`resolve::Resolver::resolve_cached`]). What such a function starts but
+//! does not answer at once (a fetch) is made by a function that is not `#[inline]`
+//! (`validate_later`, `resolve_later`), and error constructors stay out: inlining them into
+//! the reference parser made it slower. BENCHMARKS.md "Footprint" has the sizes and the
+//! speeds, measured side by side with the crate at 3.
 #![deny(missing_docs)]
 // Untrusted text is never sliced at byte offsets (a multi-byte character there panics): use
 // `str::get`, `split_once`, `strip_prefix` or compare bytes.

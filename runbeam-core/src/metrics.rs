@@ -119,6 +119,7 @@ impl Striped {
     /// beyond it share stripes (still correct, only contended again).
     const STRIPES: usize = 8;
 
+    #[inline]
     pub(crate) fn bump(&self) {
         self.0[stripe()].0.fetch_add(1, Ordering::Relaxed);
     }
@@ -147,6 +148,7 @@ fn stripe() -> usize {
 }
 
 /// One increment of a counter (relaxed: counters order nothing).
+#[inline]
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }

@@ -52,6 +52,7 @@ impl ResourceType {
     ];
 
     /// The canonical (lowercase) spelling.
+    #[inline]
     pub const fn as_str(self) -> &'static str {
         match self {
             ResourceType::Ingress => "ingress",
@@ -114,6 +115,7 @@ pub enum Lookup {
 
 impl Lookup {
     /// The keyword as written in a reference: `"id"` or `"name"`.
+    #[inline]
     pub const fn as_str(self) -> &'static str {
         match self {
             Lookup::Id => "id",
@@ -136,6 +138,7 @@ struct Span {
 }
 
 impl Span {
+    #[inline]
     fn of(text: &str, part: &str) -> Span {
         // `part` is a sub-slice of `text`: its offset is the pointer difference.
         let start = part.as_ptr() as usize - text.as_ptr() as usize;
@@ -145,6 +148,7 @@ impl Span {
         }
     }
 
+    #[inline]
     fn get(self, text: &str) -> &str {
         text.get(self.start as usize..self.end as usize)
             .unwrap_or_default()
@@ -199,42 +203,50 @@ impl Reference {
     /// # Errors
     /// [`ErrorKind::InvalidReference`] naming the reference, the 0-based segment index and
     /// what was expected there.
+    #[inline]
     pub fn parse(text: &str) -> Result<Reference> {
         crate::panic::fault_point("reference");
         parse(text)
     }
 
     /// The provider: `"local"` for local references.
+    #[inline]
     pub fn provider(&self) -> &str {
         self.provider.map_or(LOCAL_PROVIDER, |s| s.get(&self.text))
     }
 
     /// The team, for team-scoped and full references.
+    #[inline]
     pub fn team(&self) -> Option<&str> {
         self.team.map(|s| s.get(&self.text))
     }
 
     /// The resource type, for full references.
+    #[inline]
     pub fn resource_type(&self) -> Option<ResourceType> {
         self.resource_type
     }
 
     /// Whether the resource is found by id or by name.
+    #[inline]
     pub fn lookup(&self) -> Lookup {
         self.lookup
     }
 
     /// The id or name.
+    #[inline]
     pub fn value(&self) -> &str {
         self.value.get(&self.text)
     }
 
     /// Whether this names a resource of the gateway's own configuration.
+    #[inline]
     pub fn is_local(&self) -> bool {
         self.provider.is_none()
     }
 
     /// The canonical form (also what `Display` writes).
+    #[inline]
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -502,6 +514,7 @@ fn keyword_error(input: &str, index: usize, seg: &str, allowed: &[Lookup]) -> Er
     }
 }
 
+#[inline]
 fn value_part(lookup: Lookup) -> Part {
     match lookup {
         Lookup::Id => Part::Id,
@@ -552,6 +565,7 @@ impl<'a> Segments<'a> {
     }
 }
 
+#[inline]
 fn parse(input: &str) -> Result<Reference> {
     if input.is_empty() {
         return Err(invalid(input, "the reference is empty"));
@@ -607,6 +621,7 @@ fn two_segment_error(input: &str, segs: &[&str; 6]) -> Error {
 }
 
 /// `local.name.<name>` or `<provider>.id.<id>`.
+#[inline]
 fn parse3(input: &str, segs: &Segments<'_>) -> Result<Reference> {
     let [provider, keyword, value, ..] = segs.text;
     if provider == LOCAL_PROVIDER {
@@ -666,6 +681,7 @@ fn local_with_team_error(input: &str) -> Error {
 }
 
 /// `<provider>.<team>.id.<id>`.
+#[inline]
 fn parse4(input: &str, segs: &Segments<'_>) -> Result<Reference> {
     let [provider, team, keyword, value, ..] = segs.text;
     if provider == LOCAL_PROVIDER {
@@ -707,6 +723,7 @@ fn parse4(input: &str, segs: &Segments<'_>) -> Result<Reference> {
 }
 
 /// `<provider>.<team>.<type>.name.<name>` or `<provider>.<team>.<type>.id.<id>`.
+#[inline]
 fn parse5(input: &str, segs: &Segments<'_>) -> Result<Reference> {
     let [provider, team, type_name, keyword, value, ..] = segs.text;
     if provider == LOCAL_PROVIDER {

@@ -1,104 +1,13 @@
-//! `runbeam_claims`: the verified claims of a JWT (docs/spec.md §4) for C.
-//!
-//! A handle wraps the core's shared `Arc<Claims>` (a cache hit costs no copy); the C strings the
-//! getters return are made on first use and kept in the handle, so the hot path of a gateway
-//! that only reads `sub` pays for `sub` alone.
-
-use std::ffi::{CString, c_char};
-use std::ptr;
-use std::sync::{Arc, OnceLock};
+//! `runbeam_claims`' getters: a validated token's claims (docs/spec.md §4).
 
 use runbeam_core::jwt::Claims;
-
-use crate::error::to_cstring;
-use crate::guard::{free_handle, guard, guard_value, handle_arg, out_arg, str_arg};
-use crate::status::runbeam_status;
-use crate::strings::into_c_string;
-
-/// The verified claims of a token, returned by `runbeam_validator_validate()` and friends.
-/// Read with the `runbeam_claims_*` getters; release with `runbeam_claims_free()`.
-/// Immutable: it may be read from several threads at once. Claims are not secret (the token
-/// is), and the handle holds no copy of the token.
-#[allow(non_camel_case_types)]
-pub struct runbeam_claims {
-    claims: Arc<Claims>,
-    text: [OnceLock<Option<CString>>; FIELDS],
-    aud: OnceLock<Vec<CString>>,
-    json: OnceLock<CString>,
-}
-
-/// The string claims a getter returns, as indexes of `runbeam_claims::text`.
-#[derive(Clone, Copy)]
-enum Field {
-    Iss,
-    Sub,
-    Jti,
-    UserId,
-    UserEmail,
-    UserName,
-    TeamId,
-    TeamName,
-    MeshId,
-    DestUrl,
-}
-
-const FIELDS: usize = 10;
-
-impl Field {
-    fn of(self, c: &Claims) -> Option<&str> {
-        match self {
-            Field::Iss => c.iss.as_deref(),
-            Field::Sub => c.sub.as_deref(),
-            Field::Jti => c.jti.as_deref(),
-            Field::UserId => c.user.as_ref().map(|u| u.id.as_str()),
-            Field::UserEmail => c.user.as_ref().and_then(|u| u.email.as_deref()),
-            Field::UserName => c.user.as_ref().and_then(|u| u.name.as_deref()),
-            Field::TeamId => c.team.as_ref().map(|t| t.id.as_str()),
-            Field::TeamName => c.team.as_ref().and_then(|t| t.name.as_deref()),
-            Field::MeshId => c.mesh_id.as_deref(),
-            Field::DestUrl => c.dest_url.as_deref(),
-        }
-    }
-}
-
-impl runbeam_claims {
-    pub(crate) fn new(claims: Arc<Claims>) -> runbeam_claims {
-        runbeam_claims {
-            claims,
-            text: [const { OnceLock::new() }; FIELDS],
-            aud: OnceLock::new(),
-            json: OnceLock::new(),
-        }
-    }
-
-    /// A new handle for the caller.
-    pub(crate) fn into_raw(claims: Arc<Claims>) -> *mut runbeam_claims {
-        Box::into_raw(Box::new(runbeam_claims::new(claims)))
-    }
-
-    fn text(&self, field: Field) -> *const c_char {
-        self.text[field as usize]
-            .get_or_init(|| field.of(&self.claims).map(to_cstring))
-            .as_ref()
-            .map_or(ptr::null(), |s| s.as_ptr())
-    }
-
-    fn audiences(&self) -> &[CString] {
-        self.aud
-            .get_or_init(|| self.claims.aud.iter().map(to_cstring).collect())
-    }
-}
-
-/// A string getter: NULL for a NULL handle or an absent claim.
-///
-/// # Safety
-/// `claims` is NULL or a live handle.
-unsafe fn text_of(function: &str, claims: *const runbeam_claims, field: Field) -> *const c_char {
-    guard_value(function, ptr::null(), || {
-        // SAFETY: NULL or live (contract).
-        unsafe { claims.as_ref() }.map_or(ptr::null(), |c| c.text(field))
-    })
-}
+use runbeam_ffi_cold::claims::*;
+use runbeam_ffi_cold::error::to_cstring;
+use runbeam_ffi_cold::guard::{free_handle, guard, guard_value, handle_arg, out_arg, str_arg};
+use runbeam_ffi_cold::status::runbeam_status;
+use runbeam_ffi_cold::strings::into_c_string;
+use std::ffi::c_char;
+use std::ptr;
 
 /// `iss`: the issuer, exactly as the token carries it; NULL when absent (a validator with
 /// trusted issuers never accepts that) or when `claims` is NULL. Borrowed from `claims`:
@@ -219,29 +128,6 @@ pub unsafe extern "C" fn runbeam_claims_exp(claims: *const runbeam_claims) -> i6
     guard_value("runbeam_claims_exp", 0, || {
         // SAFETY: NULL or live (contract).
         unsafe { claims.as_ref() }.map_or(0, |c| c.claims.exp)
-    })
-}
-
-/// Writes a time claim to `*out` when it is present; returns whether it was.
-///
-/// # Safety
-/// `claims` is NULL or a live handle; `out` is NULL or writable.
-unsafe fn time_of(
-    function: &str,
-    claims: *const runbeam_claims,
-    out: *mut i64,
-    read: fn(&Claims) -> Option<i64>,
-) -> bool {
-    guard_value(function, false, || {
-        // SAFETY: NULL or live (contract).
-        let Some(value) = unsafe { claims.as_ref() }.and_then(|c| read(&c.claims)) else {
-            return false;
-        };
-        if !out.is_null() {
-            // SAFETY: non-NULL and writable (contract).
-            unsafe { *out = value };
-        }
-        true
     })
 }
 
@@ -422,4 +308,38 @@ pub unsafe extern "C" fn runbeam_claims_api_base_url(
 pub unsafe extern "C" fn runbeam_claims_free(claims: *mut runbeam_claims) {
     // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
     unsafe { free_handle("runbeam_claims_free", claims) }
+}
+
+/// A string getter: NULL for a NULL handle or an absent claim.
+///
+/// # Safety
+/// `claims` is NULL or a live handle.
+unsafe fn text_of(function: &str, claims: *const runbeam_claims, field: Field) -> *const c_char {
+    guard_value(function, ptr::null(), || {
+        // SAFETY: NULL or live (contract).
+        unsafe { claims.as_ref() }.map_or(ptr::null(), |c| c.text(field))
+    })
+}
+
+/// Writes a time claim to `*out` when it is present; returns whether it was.
+///
+/// # Safety
+/// `claims` is NULL or a live handle; `out` is NULL or writable.
+unsafe fn time_of(
+    function: &str,
+    claims: *const runbeam_claims,
+    out: *mut i64,
+    read: fn(&Claims) -> Option<i64>,
+) -> bool {
+    guard_value(function, false, || {
+        // SAFETY: NULL or live (contract).
+        let Some(value) = unsafe { claims.as_ref() }.and_then(|c| read(&c.claims)) else {
+            return false;
+        };
+        if !out.is_null() {
+            // SAFETY: non-NULL and writable (contract).
+            unsafe { *out = value };
+        }
+        true
+    })
 }

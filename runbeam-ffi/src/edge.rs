@@ -1,174 +1,23 @@
-//! The HTTP edge of a C gateway (docs/edge.md) over `runbeam_core::edge` and the core's
-//! one-step calls: the inbound user-JWT check (`runbeam_validator_authenticate`), the inbound
-//! mesh guard (`runbeam_resolver_verify_mesh_request`), the outbound helper
-//! (`runbeam_resolver_outbound`, a `runbeam_outbound` handle), `runbeam_join_path`, and the
-//! HTTP answer to a failed call (`runbeam_refusal_from_last_error`, `runbeam_refusal_for_status`).
-//!
-//! Nothing is decided here: the status table, the bearer parsing, the URL joining and the
-//! retry-after rules are the core's (`Refusal`, `bearer_token`, `join_path`,
-//! `Resolver::outbound_attempt`, …). Like the rest of the ABI the blocking forms answer a
-//! cached result on the calling thread, the `_cached` forms never do I/O and the `_async`
-//! forms call their callback exactly once on a runtime thread.
-
-use std::borrow::Cow;
-use std::ffi::{CStr, CString, c_char, c_void};
-use std::ptr;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+//! The edge's per-request calls: authenticating a request, verifying a mesh request, building an
+//! outbound call and a refusal. The `_async` forms are in runbeam-ffi-cold's `edge`.
 
 use runbeam_core::Error;
-use runbeam_core::attempt::Attempt;
-use runbeam_core::edge::{CONTENT_TYPE_C, MAX_PATH_BYTES, Refusal, Stage, join_path};
-use runbeam_core::jwt::Claims;
-use runbeam_core::resolve::Outbound;
-use zeroize::Zeroizing;
-
-use crate::claims::runbeam_claims;
-use crate::client::runbeam_cancel;
-use crate::error::{
+use runbeam_core::edge::{CONTENT_TYPE_C, Refusal, Stage, join_path};
+use runbeam_ffi_cold::claims::runbeam_claims;
+use runbeam_ffi_cold::edge::*;
+use runbeam_ffi_cold::error::{
     self, runbeam_last_error_retry_after_ms, runbeam_last_error_status, to_cstring,
 };
-use crate::guard::{
-    free_handle, guard, guard_value, handle_arg, invalid_argument, opt_str_arg, out_arg,
-    read_handle, str_arg,
+use runbeam_ffi_cold::guard::{
+    free_handle, guard, guard_value, handle_arg, invalid_argument, out_arg, read_handle, str_arg,
 };
-use crate::resolver::runbeam_resolver;
-use crate::runtime::callback_arg;
-use crate::status::{RUNBEAM_OK, RUNBEAM_STATUS_INTERNAL, kind_of, runbeam_status};
-use crate::storage::rfc3339_text;
-use crate::strings::{into_c_string, secret_c_bytes};
-use crate::validator::{runbeam_claims_callback, runbeam_validator, write_claims};
-
-// ---------------------------------------------------------------------------------------------
-// Refusals
-// ---------------------------------------------------------------------------------------------
-
-/// Where a failed check happened; it decides what a JWT error means (docs/edge.md). Integer
-/// values are stable.
-#[allow(non_camel_case_types)]
-pub type runbeam_stage = i32;
-/// The user's JWT on an inbound request (`runbeam_validator_authenticate()`): a bad token is
-/// the client's, 401.
-pub const RUNBEAM_STAGE_USER_TOKEN: runbeam_stage = 0;
-/// A partner gateway's mesh token on an inbound request
-/// (`runbeam_resolver_verify_mesh_request()`): a bad token is the caller's, 401.
-pub const RUNBEAM_STAGE_MESH_TOKEN: runbeam_stage = 1;
-/// Resolving a reference and obtaining its mesh token for an outbound request
-/// (`runbeam_resolver_outbound()`): a JWT error there is the Cloud's (503), a reference outside
-/// the mesh 403.
-pub const RUNBEAM_STAGE_OUTBOUND: runbeam_stage = 2;
-
-/// Unused slots at the end of `runbeam_refusal`, for members later versions add.
-pub const RUNBEAM_REFUSAL_RESERVED: usize = 4;
-
-/// The most bytes of a request path (with its query) `runbeam_join_path()` and
-/// `runbeam_resolver_outbound()` accept.
-pub const RUNBEAM_EDGE_MAX_PATH_BYTES: usize = 8192;
-
-const _: () = assert!(RUNBEAM_EDGE_MAX_PATH_BYTES == MAX_PATH_BYTES);
-
-/// The HTTP answer to a request that failed a librunbeam check, filled by
-/// `runbeam_refusal_from_last_error()` or `runbeam_refusal_for_status()` (docs/edge.md has
-/// the table): send `status` with `Content-Type: <content_type>`, the `WWW-Authenticate` and
-/// `Retry-After` headers when given, and `body`. Never a 500.
-///
-/// Every string is static (never free it; the struct may be copied and kept). The caller
-/// allocates the struct (on the stack): later versions put new members in `reserved`, so its
-/// size and layout never change.
-#[repr(C)]
-#[allow(non_camel_case_types)]
-#[derive(Debug, Clone, Copy)]
-pub struct runbeam_refusal {
-    /// The HTTP status: 400, 401, 403, 404 or 503.
-    pub status: u16,
-    /// The kind of the error it answers, as `runbeam_last_error_kind()` names it
-    /// (`"JwtExpired"`, `"NotInMesh"`, …): for the host's log, not for the client.
-    pub kind: *const c_char,
-    /// The `WWW-Authenticate` value of every 401 (`Bearer error="invalid_token"`); NULL for
-    /// the other statuses.
-    pub www_authenticate: *const c_char,
-    /// The `Retry-After` value in seconds of every 503 (the Cloud's own when it sent one,
-    /// else 5 for a transient failure and 30 for one that needs an operator); 0 (send no
-    /// `Retry-After`) for the other statuses.
-    pub retry_after_secs: u64,
-    /// The JSON body: `{"error":"<code>"}` with a fixed code per answer (`invalid_token`,
-    /// `not_in_mesh`, `forbidden`, `invalid_request`, `not_found`, `unavailable`). It never
-    /// quotes the request, the token or the error message.
-    pub body: *const c_char,
-    /// The body's media type: `"application/json"`.
-    pub content_type: *const c_char,
-    /// 0; later versions put new members here.
-    pub reserved: [u64; RUNBEAM_REFUSAL_RESERVED],
-}
-
-fn stage_of(stage: runbeam_stage) -> Result<Stage, Error> {
-    match stage {
-        RUNBEAM_STAGE_USER_TOKEN => Ok(Stage::UserToken),
-        RUNBEAM_STAGE_MESH_TOKEN => Ok(Stage::MeshToken),
-        RUNBEAM_STAGE_OUTBOUND => Ok(Stage::Outbound),
-        other => Err(invalid_argument(format!(
-            "argument 'stage' is {other}: not a RUNBEAM_STAGE_* value"
-        ))),
-    }
-}
-
-fn to_c(refusal: &Refusal) -> runbeam_refusal {
-    runbeam_refusal {
-        status: refusal.status(),
-        kind: refusal.kind().c_name().as_ptr(),
-        www_authenticate: refusal
-            .www_authenticate_c()
-            .map_or(ptr::null(), CStr::as_ptr),
-        retry_after_secs: refusal.retry_after_secs().unwrap_or(0),
-        body: refusal.body_c().as_ptr(),
-        content_type: CONTENT_TYPE_C.as_ptr(),
-        reserved: [0; RUNBEAM_REFUSAL_RESERVED],
-    }
-}
-
-/// The refusal of an error of status `status` at `stage`, the Cloud having asked to wait
-/// `retry_after_ms` (negative: it did not say).
-fn refusal_for(
-    status: runbeam_status,
-    stage: runbeam_stage,
-    retry_after_ms: i64,
-) -> Result<Refusal, Error> {
-    let stage = stage_of(stage)?;
-    let kind = kind_of(status).ok_or_else(|| {
-        invalid_argument(if status == RUNBEAM_OK {
-            "there is no failure to answer: the status is RUNBEAM_OK (no librunbeam call \
-             failed on this thread since the last successful one)"
-                .to_string()
-        } else {
-            format!("argument 'status' is {status}: not a RUNBEAM_STATUS_* value")
-        })
-    })?;
-    let retry_after = u64::try_from(retry_after_ms)
-        .ok()
-        .map(Duration::from_millis);
-    Ok(Refusal::for_kind(kind, stage, retry_after))
-}
-
-/// Runs a refusal export: on success the thread's last error is left as it was (the host
-/// still logs it after answering); on failure it becomes the failure.
-fn fill_refusal(
-    function: &str,
-    out: *mut runbeam_refusal,
-    make: impl FnOnce() -> Result<Refusal, Error>,
-) -> runbeam_status {
-    guard_value(function, RUNBEAM_STATUS_INTERNAL, || {
-        let filled = out_arg(out, "out").and_then(|out| {
-            let refusal = make()?;
-            // SAFETY: non-NULL, and writable per the caller's contract.
-            unsafe { out.write(to_c(&refusal)) };
-            Ok(())
-        });
-        match filled {
-            Ok(()) => RUNBEAM_OK,
-            Err(e) => error::set(e),
-        }
-    })
-}
+use runbeam_ffi_cold::resolver::runbeam_resolver;
+use runbeam_ffi_cold::status::{RUNBEAM_OK, RUNBEAM_STATUS_INTERNAL, kind_of, runbeam_status};
+use runbeam_ffi_cold::strings::{into_c_string, secret_c_bytes};
+use runbeam_ffi_cold::validator::{runbeam_validator, write_claims};
+use std::ffi::{CStr, c_char};
+use std::ptr;
+use std::time::Duration;
 
 /// The HTTP answer to the librunbeam call that just failed on this thread, made at `stage`:
 /// fills `*out` from the thread's last error (its status and the Cloud's `Retry-After`). Call
@@ -251,10 +100,6 @@ pub unsafe extern "C" fn runbeam_refusal_for_status(
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// Paths
-// ---------------------------------------------------------------------------------------------
-
 /// The URL `base` followed by the request path `path` (with its query, if any), as a new
 /// string at `*out` (release it with `runbeam_string_free()`): what a mesh guard verifies as
 /// the URL being served (`base` = the gateway's public base URL, the one registered for its
@@ -301,26 +146,6 @@ pub unsafe extern "C" fn runbeam_join_path(
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// Inbound checks
-// ---------------------------------------------------------------------------------------------
-
-/// The value of an `Authorization` header as the core takes it: NULL is a request without
-/// one. The header is request data, not the host's: bytes that are not UTF-8 are handed on
-/// with U+FFFD in their place, for the core to refuse as a malformed header (`JwtInvalid`,
-/// a 401) as it refuses any other — never the `InvalidArgument` (400) of a host's mistake.
-///
-/// # Safety
-/// `authorization` is NULL or NUL-terminated, and outlives the borrow.
-unsafe fn authorization_arg<'a>(authorization: *const c_char) -> Option<Cow<'a, str>> {
-    if authorization.is_null() {
-        return None;
-    }
-    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
-    let bytes = unsafe { CStr::from_ptr(authorization) }.to_bytes();
-    Some(String::from_utf8_lossy(bytes))
-}
-
 /// The inbound user-JWT check of a gateway, as one call: the bearer token of the
 /// `Authorization` header value `authorization` (NULL: the request had no such header)
 /// validated (docs/spec.md §4) and its claims written to `*out_claims` (a new handle: free it
@@ -365,7 +190,8 @@ pub unsafe extern "C" fn runbeam_validator_authenticate(
         let claims = v
             .runtime
             .wait(NAME, v.validator.authenticate_attempt(header.as_deref()))?;
-        write_claims(out, Some(claims));
+        // SAFETY: `out` was checked non-NULL; writable (contract).
+        unsafe { write_claims(out, Some(claims)) };
         Ok(())
     })
 }
@@ -400,432 +226,9 @@ pub unsafe extern "C" fn runbeam_validator_authenticate_cached(
             .validator
             .authenticate_cached(header.as_deref())
             .transpose()?;
-        write_claims(out, claims);
+        // SAFETY: `out` was checked non-NULL; writable (contract).
+        unsafe { write_claims(out, claims) };
         Ok(())
-    })
-}
-
-/// Callback form of `runbeam_validator_authenticate()`: returns at once (the header is
-/// copied); `callback` (a `runbeam_claims_callback`) gets the claims or the error exactly once
-/// on a runtime thread, a cached answer included — there, answer a failure with
-/// `runbeam_refusal_from_last_error(RUNBEAM_STAGE_USER_TOKEN, …)`. If `cancel_out` is not NULL
-/// it receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`).
-/// A NULL callback is `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
-///
-/// # Safety
-/// As `runbeam_validator_authenticate()`; `user_data` is handed back untouched on the runtime
-/// thread; `cancel_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_validator_authenticate_async(
-    validator: *const runbeam_validator,
-    authorization: *const c_char,
-    callback: runbeam_claims_callback,
-    user_data: *mut c_void,
-    cancel_out: *mut *mut runbeam_cancel,
-) -> runbeam_status {
-    const NAME: &str = "runbeam_validator_authenticate_async";
-    guard(NAME, || {
-        // SAFETY: forwarded contract.
-        let v = unsafe { handle_arg(validator, "validator") }?;
-        callback_arg(callback)?;
-        // SAFETY: forwarded contract.
-        let header = unsafe { authorization_arg(authorization) };
-        let attempt =
-            Attempt::guarded(NAME, || v.validator.authenticate_attempt(header.as_deref()));
-        v.runtime.start_handle(
-            NAME,
-            attempt.finish(),
-            callback,
-            runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
-            user_data,
-            cancel_out,
-        )
-    })
-}
-
-/// The mesh guard's arguments: `mesh` required and not empty, `served_url` optional.
-///
-/// # Safety
-/// Both are NULL or NUL-terminated.
-unsafe fn mesh_request_args<'a>(
-    mesh: *const c_char,
-    served_url: *const c_char,
-) -> Result<(&'a str, Option<&'a str>), Error> {
-    // SAFETY: forwarded contract.
-    let mesh = unsafe { str_arg(mesh, "mesh") }?;
-    if mesh.is_empty() {
-        return Err(invalid_argument("argument 'mesh' is empty".to_string()));
-    }
-    // SAFETY: forwarded contract.
-    let served = unsafe { opt_str_arg(served_url, "served_url") }?;
-    Ok((mesh, served))
-}
-
-/// The inbound mesh guard of an ingress, as one call: the mesh token of the `Authorization`
-/// header value `authorization` (NULL: the request had none) verified for `mesh` (its
-/// configuration name, or its `id` when the configuration sets one) — signature, trusted
-/// issuer (the mesh's provider), `aud == "mesh:<id>"` and `mesh_id` (`<id>`: the mesh's `id`,
-/// else its name, as the Cloud issues it), expiry — and, when `served_url` is not NULL, that the URL
-/// being served lies under the token's `dest_url`; its claims written to `*out_claims` (a new
-/// handle: `runbeam_claims_free()`; `sub` is `gateway:<id>` of the caller, the custom claim
-/// `source_team` through `runbeam_claims_get_json()`). Blocking only when keys must be
-/// fetched; no machine token is needed.
-///
-/// `served_url` is the gateway's public base URL (the one registered for its ingress in
-/// Runbeam Cloud — never the `Host` header) followed by the request path:
-/// `runbeam_join_path(public_url, path, …)`. With NULL, only the mesh, audience, signature and
-/// expiry are checked: a token issued for another resource of the mesh is accepted — pass it
-/// whenever the gateway serves more than one resource.
-///
-/// Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_MESH_TOKEN, …)`:
-/// `RUNBEAM_STATUS_JWT_INVALID` (no header, not `Bearer <token>`, malformed, bad signature,
-/// another mesh or destination, a user JWT), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER` (all 401);
-/// `_NOT_IN_MESH` for a mesh this gateway is not in (403); the key fetch's errors (503).
-/// `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL `resolver`, `mesh` or `out_claims`, an empty
-/// `mesh`, a non-UTF-8 `mesh` or `served_url`, a `served_url` that is not a URL, or a call
-/// from a librunbeam callback when keys must be fetched. Messages never quote the token.
-///
-/// ```c
-/// char *served = NULL;
-/// runbeam_claims *caller = NULL;
-/// if (runbeam_join_path(public_url, raw_target, &served) != RUNBEAM_OK ||
-///     runbeam_resolver_verify_mesh_request(resolver, authorization, "imaging-integration",
-///                                          served, &caller) != RUNBEAM_OK) {
-///     runbeam_string_free(served);
-///     return refuse(connection, RUNBEAM_STAGE_MESH_TOKEN); // 400, 401, 403 or 503
-/// }
-/// printf("call from %s\n", runbeam_claims_sub(caller));
-/// runbeam_claims_free(caller);
-/// runbeam_string_free(served);
-/// ```
-///
-/// # Safety
-/// `resolver` is NULL or a live resolver; `authorization`, `mesh` and `served_url` are NULL or
-/// NUL-terminated; `out_claims` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request(
-    resolver: *const runbeam_resolver,
-    authorization: *const c_char,
-    mesh: *const c_char,
-    served_url: *const c_char,
-    out_claims: *mut *mut runbeam_claims,
-) -> runbeam_status {
-    const NAME: &str = "runbeam_resolver_verify_mesh_request";
-    guard(NAME, || {
-        let out = out_arg(out_claims, "out_claims")?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { handle_arg(resolver, "resolver") }?;
-        // SAFETY: forwarded contract.
-        let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
-        // SAFETY: forwarded contract.
-        let header = unsafe { authorization_arg(authorization) };
-        let claims = r.runtime.wait(
-            NAME,
-            r.resolver
-                .verify_mesh_request_attempt(header.as_deref(), mesh, served),
-        )?;
-        write_claims(out, Some(claims));
-        Ok(())
-    })
-}
-
-/// `runbeam_resolver_verify_mesh_request()` with cached keys only: never does I/O, on any
-/// thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
-///
-/// # Safety
-/// As `runbeam_resolver_verify_mesh_request()`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request_cached(
-    resolver: *const runbeam_resolver,
-    authorization: *const c_char,
-    mesh: *const c_char,
-    served_url: *const c_char,
-    out_claims: *mut *mut runbeam_claims,
-) -> runbeam_status {
-    guard("runbeam_resolver_verify_mesh_request_cached", || {
-        let out = out_arg(out_claims, "out_claims")?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { handle_arg(resolver, "resolver") }?;
-        // SAFETY: forwarded contract.
-        let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
-        // SAFETY: forwarded contract.
-        let header = unsafe { authorization_arg(authorization) };
-        let claims = r
-            .resolver
-            .verify_mesh_request_cached(header.as_deref(), mesh, served)
-            .transpose()?;
-        write_claims(out, claims);
-        Ok(())
-    })
-}
-
-/// Callback form of `runbeam_resolver_verify_mesh_request()`: `callback` (a
-/// `runbeam_claims_callback`) gets the claims or the error exactly once on a runtime thread;
-/// the header, mesh and URL are copied (rules: `runbeam_resolver_resolve_async()`).
-///
-/// # Safety
-/// As `runbeam_resolver_verify_mesh_request()`; `user_data` is handed back untouched on the
-/// runtime thread; `cancel_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request_async(
-    resolver: *const runbeam_resolver,
-    authorization: *const c_char,
-    mesh: *const c_char,
-    served_url: *const c_char,
-    callback: runbeam_claims_callback,
-    user_data: *mut c_void,
-    cancel_out: *mut *mut runbeam_cancel,
-) -> runbeam_status {
-    const NAME: &str = "runbeam_resolver_verify_mesh_request_async";
-    guard(NAME, || {
-        // SAFETY: forwarded contract.
-        let r = unsafe { handle_arg(resolver, "resolver") }?;
-        callback_arg(callback)?;
-        // SAFETY: forwarded contract.
-        let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
-        // SAFETY: forwarded contract.
-        let header = unsafe { authorization_arg(authorization) };
-        let attempt = Attempt::guarded(NAME, || {
-            r.resolver
-                .verify_mesh_request_attempt(header.as_deref(), mesh, served)
-        });
-        r.runtime.start_handle(
-            NAME,
-            attempt.finish(),
-            callback,
-            runbeam_claims::into_raw as fn(Arc<Claims>) -> *mut runbeam_claims,
-            user_data,
-            cancel_out,
-        )
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Outbound
-// ---------------------------------------------------------------------------------------------
-
-/// What to send to reach a partner's resource through the mesh, from
-/// `runbeam_resolver_outbound()`: the URL and the `Authorization` header value carrying the
-/// mesh token (`runbeam_outbound_authorization_secret()`), with the resource's URL, the mesh,
-/// the reference, whether the resolution was stale and when the token expires. The host sends
-/// the request with its own HTTP client (libcurl, …), with its own deadline.
-///
-/// Immutable: read it from any thread. Release it with `runbeam_outbound_free()`, which
-/// zeroizes its copies of the header; strings borrowed from it are valid until then (the
-/// strings are made on first use).
-#[allow(non_camel_case_types)]
-pub struct runbeam_outbound {
-    outbound: Outbound,
-    url: OnceLock<CString>,
-    /// `Bearer <mesh token>`, NUL-terminated, zeroized on drop.
-    authorization: OnceLock<Zeroizing<Vec<u8>>>,
-    text: [OnceLock<CString>; TEXT_FIELDS],
-}
-
-#[derive(Clone, Copy)]
-enum Text {
-    BaseUrl,
-    Mesh,
-    Reference,
-    ExpiresAt,
-}
-
-const TEXT_FIELDS: usize = 4;
-
-impl runbeam_outbound {
-    fn into_raw(outbound: Outbound) -> *mut runbeam_outbound {
-        Box::into_raw(Box::new(runbeam_outbound {
-            outbound,
-            url: OnceLock::new(),
-            authorization: OnceLock::new(),
-            text: [const { OnceLock::new() }; TEXT_FIELDS],
-        }))
-    }
-
-    fn text(&self, field: Text) -> *const c_char {
-        self.text[field as usize]
-            .get_or_init(|| {
-                let o = &self.outbound;
-                match field {
-                    Text::BaseUrl => to_cstring(o.base_url()),
-                    Text::Mesh => to_cstring(o.mesh()),
-                    Text::Reference => to_cstring(o.reference()),
-                    Text::ExpiresAt => rfc3339_text(o.token_expires_at()),
-                }
-            })
-            .as_ptr()
-    }
-}
-
-/// # Safety
-/// `outbound` is NULL or a live handle.
-unsafe fn text_of(function: &str, outbound: *const runbeam_outbound, field: Text) -> *const c_char {
-    // SAFETY: forwarded contract.
-    unsafe { read_handle(function, outbound, ptr::null(), |o| o.text(field)) }
-}
-
-/// The callback of `runbeam_resolver_outbound_async()`, called **exactly once** per accepted
-/// call on a librunbeam runtime thread (rules: `runbeam_resolution_callback`). On success
-/// `outbound` is a **new handle owned by the callback** (free it with
-/// `runbeam_outbound_free()`, now or later, on any thread) and `error_message` NULL; on
-/// failure `outbound` is NULL, `status` the error's code and `error_message` its message
-/// (valid during the call only) — answer it with
-/// `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)` during the call.
-#[allow(non_camel_case_types)]
-pub type runbeam_outbound_callback = Option<
-    unsafe extern "C" fn(
-        user_data: *mut c_void,
-        status: runbeam_status,
-        outbound: *mut runbeam_outbound,
-        error_message: *const c_char,
-    ),
->;
-
-/// Everything to send a request for `path` to the resource `reference` through the mesh, as a
-/// new handle at `*out` (free it with `runbeam_outbound_free()`): resolves the reference
-/// (cached, as `runbeam_resolver_resolve()`), takes its first URL, appends `path` — the
-/// request target as received, with its query, not percent-decoded; refused if it could leave
-/// that URL (see `runbeam_join_path()`) — and obtains the mesh token of the mesh listing the
-/// reference, issued for the resource's URL (cached until 30 s before it expires, as
-/// `runbeam_resolver_mesh_token()`; one token serves every path under that URL). With the
-/// resolution and the token cached it answers on the calling thread without I/O; otherwise it
-/// blocks for the Cloud, within the client's deadline (a stale resolution is served while the
-/// Cloud fails, flagged by `runbeam_outbound_is_stale()`).
-///
-/// Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)`:
-/// `RUNBEAM_STATUS_NOT_IN_MESH` / `_UNKNOWN_PROVIDER` for a reference no enabled mesh lists
-/// (403, no request made); `_PERMISSION_DENIED` (the Cloud refused: 403); `_NOT_FOUND` (404);
-/// `_INVALID_REFERENCE`, and `_INVALID_ARGUMENT` for a path that would leave the resource or a
-/// resource without a URL (400); the Cloud, network and machine-token errors when no stale
-/// answer can be served (503). `RUNBEAM_STATUS_INVALID_ARGUMENT` also for NULL or non-UTF-8
-/// arguments, or a call from a librunbeam callback when a request is needed (use the `_async`
-/// form).
-///
-/// ```c
-/// runbeam_outbound *out = NULL;
-/// if (runbeam_resolver_outbound(resolver, "runbeam.radiology-dept.ingress.name.dicomweb",
-///                               "/studies?modality=CT", &out) != RUNBEAM_OK)
-///     return refuse(connection, RUNBEAM_STAGE_OUTBOUND); // 400, 403, 404 or 503
-/// char header[8192];
-/// snprintf(header, sizeof header, "Authorization: %s", runbeam_outbound_authorization_secret(out));
-/// struct curl_slist *headers = curl_slist_append(NULL, header);
-/// explicit_bzero(header, sizeof header);
-/// curl_easy_setopt(curl, CURLOPT_URL, runbeam_outbound_url(out));
-/// curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-/// curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-/// CURLcode sent = curl_easy_perform(curl);
-/// curl_slist_free_all(headers);
-/// runbeam_outbound_free(out); // zeroizes the header
-/// ```
-///
-/// # Safety
-/// `resolver` is NULL or a live resolver; `reference` and `path` are NULL or NUL-terminated;
-/// `out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_outbound(
-    resolver: *const runbeam_resolver,
-    reference: *const c_char,
-    path: *const c_char,
-    out: *mut *mut runbeam_outbound,
-) -> runbeam_status {
-    const NAME: &str = "runbeam_resolver_outbound";
-    guard(NAME, || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { handle_arg(resolver, "resolver") }?;
-        // SAFETY: forwarded contract.
-        let (reference, path) = unsafe { outbound_args(reference, path) }?;
-        let outbound = r
-            .runtime
-            .wait(NAME, r.resolver.outbound_attempt(reference, path))?;
-        // SAFETY: non-NULL and writable per the contract.
-        unsafe { *out = runbeam_outbound::into_raw(outbound) };
-        Ok(())
-    })
-}
-
-/// # Safety
-/// Both are NULL or NUL-terminated.
-unsafe fn outbound_args<'a>(
-    reference: *const c_char,
-    path: *const c_char,
-) -> Result<(&'a str, &'a str), Error> {
-    // SAFETY: forwarded contract.
-    let reference = unsafe { str_arg(reference, "reference") }?;
-    // SAFETY: forwarded contract.
-    let path = unsafe { str_arg(path, "path") }?;
-    Ok((reference, path))
-}
-
-/// `runbeam_resolver_outbound()` without I/O, on any thread (callbacks included): when a
-/// request would be needed (the resolution or the mesh token is not cached) it returns
-/// `RUNBEAM_OK` with `*out` set to **NULL** — then call the blocking or `_async` form.
-/// Otherwise the same answers and errors (a reference outside the mesh is known at once).
-///
-/// ```c
-/// runbeam_outbound *out = NULL;
-/// runbeam_status s = runbeam_resolver_outbound_cached(resolver, ref, path, &out);
-/// if (s == RUNBEAM_OK && out == NULL)   // not cached: go async
-///     s = runbeam_resolver_outbound_async(resolver, ref, path, on_outbound, request, NULL);
-/// ```
-///
-/// # Safety
-/// As `runbeam_resolver_outbound()`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_outbound_cached(
-    resolver: *const runbeam_resolver,
-    reference: *const c_char,
-    path: *const c_char,
-    out: *mut *mut runbeam_outbound,
-) -> runbeam_status {
-    guard("runbeam_resolver_outbound_cached", || {
-        let out = out_arg(out, "out")?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { handle_arg(resolver, "resolver") }?;
-        // SAFETY: forwarded contract.
-        let (reference, path) = unsafe { outbound_args(reference, path) }?;
-        let outbound = r.resolver.outbound_cached(reference, path).transpose()?;
-        // SAFETY: non-NULL and writable per the contract.
-        unsafe { *out = outbound.map_or(ptr::null_mut(), runbeam_outbound::into_raw) };
-        Ok(())
-    })
-}
-
-/// Callback form of `runbeam_resolver_outbound()`: returns at once (the reference and path are
-/// copied); `callback` gets the handle or the error exactly once on a runtime thread (see
-/// `runbeam_outbound_callback`), a cached answer included. If `cancel_out` is not NULL it
-/// receives a handle for `runbeam_cancel_request()` (free it with `runbeam_cancel_free()`);
-/// cancelling one caller never cancels the request other callers share. A NULL callback is
-/// `RUNBEAM_STATUS_INVALID_ARGUMENT` (and no call is made).
-///
-/// # Safety
-/// As `runbeam_resolver_outbound()`; `user_data` is handed back untouched on the runtime
-/// thread; `cancel_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn runbeam_resolver_outbound_async(
-    resolver: *const runbeam_resolver,
-    reference: *const c_char,
-    path: *const c_char,
-    callback: runbeam_outbound_callback,
-    user_data: *mut c_void,
-    cancel_out: *mut *mut runbeam_cancel,
-) -> runbeam_status {
-    const NAME: &str = "runbeam_resolver_outbound_async";
-    guard(NAME, || {
-        // SAFETY: forwarded contract.
-        let r = unsafe { handle_arg(resolver, "resolver") }?;
-        callback_arg(callback)?;
-        // SAFETY: forwarded contract.
-        let (reference, path) = unsafe { outbound_args(reference, path) }?;
-        let attempt = Attempt::guarded(NAME, || r.resolver.outbound_attempt(reference, path));
-        r.runtime.start_handle(
-            NAME,
-            attempt.finish(),
-            callback,
-            runbeam_outbound::into_raw,
-            user_data,
-            cancel_out,
-        )
     })
 }
 
@@ -974,14 +377,288 @@ pub unsafe extern "C" fn runbeam_outbound_free(outbound: *mut runbeam_outbound) 
     unsafe { free_handle("runbeam_outbound_free", outbound) }
 }
 
+fn stage_of(stage: runbeam_stage) -> Result<Stage, Error> {
+    match stage {
+        RUNBEAM_STAGE_USER_TOKEN => Ok(Stage::UserToken),
+        RUNBEAM_STAGE_MESH_TOKEN => Ok(Stage::MeshToken),
+        RUNBEAM_STAGE_OUTBOUND => Ok(Stage::Outbound),
+        other => Err(invalid_argument(format!(
+            "argument 'stage' is {other}: not a RUNBEAM_STAGE_* value"
+        ))),
+    }
+}
+
+fn to_c(refusal: &Refusal) -> runbeam_refusal {
+    runbeam_refusal {
+        status: refusal.status(),
+        kind: refusal.kind().c_name().as_ptr(),
+        www_authenticate: refusal
+            .www_authenticate_c()
+            .map_or(ptr::null(), CStr::as_ptr),
+        retry_after_secs: refusal.retry_after_secs().unwrap_or(0),
+        body: refusal.body_c().as_ptr(),
+        content_type: CONTENT_TYPE_C.as_ptr(),
+        reserved: [0; RUNBEAM_REFUSAL_RESERVED],
+    }
+}
+
+/// The refusal of an error of status `status` at `stage`, the Cloud having asked to wait
+/// `retry_after_ms` (negative: it did not say).
+fn refusal_for(
+    status: runbeam_status,
+    stage: runbeam_stage,
+    retry_after_ms: i64,
+) -> Result<Refusal, Error> {
+    let stage = stage_of(stage)?;
+    let kind = kind_of(status).ok_or_else(|| {
+        invalid_argument(if status == RUNBEAM_OK {
+            "there is no failure to answer: the status is RUNBEAM_OK (no librunbeam call \
+             failed on this thread since the last successful one)"
+                .to_string()
+        } else {
+            format!("argument 'status' is {status}: not a RUNBEAM_STATUS_* value")
+        })
+    })?;
+    let retry_after = u64::try_from(retry_after_ms)
+        .ok()
+        .map(Duration::from_millis);
+    Ok(Refusal::for_kind(kind, stage, retry_after))
+}
+
+/// Runs a refusal export: on success the thread's last error is left as it was (the host
+/// still logs it after answering); on failure it becomes the failure.
+fn fill_refusal(
+    function: &str,
+    out: *mut runbeam_refusal,
+    make: impl FnOnce() -> Result<Refusal, Error>,
+) -> runbeam_status {
+    guard_value(function, RUNBEAM_STATUS_INTERNAL, || {
+        let filled = out_arg(out, "out").and_then(|out| {
+            let refusal = make()?;
+            // SAFETY: non-NULL, and writable per the caller's contract.
+            unsafe { out.write(to_c(&refusal)) };
+            Ok(())
+        });
+        match filled {
+            Ok(()) => RUNBEAM_OK,
+            Err(e) => error::set(e),
+        }
+    })
+}
+
+/// # Safety
+/// `outbound` is NULL or a live handle.
+unsafe fn text_of(function: &str, outbound: *const runbeam_outbound, field: Text) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { read_handle(function, outbound, ptr::null(), |o| o.text(field)) }
+}
+
+/// The inbound mesh guard of an ingress, as one call: the mesh token of the `Authorization`
+/// header value `authorization` (NULL: the request had none) verified for `mesh` (its
+/// configuration name, or its `id` when the configuration sets one) — signature, trusted
+/// issuer (the mesh's provider), `aud == "mesh:<id>"` and `mesh_id` (`<id>`: the mesh's `id`,
+/// else its name, as the Cloud issues it), expiry — and, when `served_url` is not NULL, that the URL
+/// being served lies under the token's `dest_url`; its claims written to `*out_claims` (a new
+/// handle: `runbeam_claims_free()`; `sub` is `gateway:<id>` of the caller, the custom claim
+/// `source_team` through `runbeam_claims_get_json()`). Blocking only when keys must be
+/// fetched; no machine token is needed.
+///
+/// `served_url` is the gateway's public base URL (the one registered for its ingress in
+/// Runbeam Cloud — never the `Host` header) followed by the request path:
+/// `runbeam_join_path(public_url, path, …)`. With NULL, only the mesh, audience, signature and
+/// expiry are checked: a token issued for another resource of the mesh is accepted — pass it
+/// whenever the gateway serves more than one resource.
+///
+/// Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_MESH_TOKEN, …)`:
+/// `RUNBEAM_STATUS_JWT_INVALID` (no header, not `Bearer <token>`, malformed, bad signature,
+/// another mesh or destination, a user JWT), `_JWT_EXPIRED`, `_UNTRUSTED_ISSUER` (all 401);
+/// `_NOT_IN_MESH` for a mesh this gateway is not in (403); the key fetch's errors (503).
+/// `RUNBEAM_STATUS_INVALID_ARGUMENT` for NULL `resolver`, `mesh` or `out_claims`, an empty
+/// `mesh`, a non-UTF-8 `mesh` or `served_url`, a `served_url` that is not a URL, or a call
+/// from a librunbeam callback when keys must be fetched. Messages never quote the token.
+///
+/// ```c
+/// char *served = NULL;
+/// runbeam_claims *caller = NULL;
+/// if (runbeam_join_path(public_url, raw_target, &served) != RUNBEAM_OK ||
+///     runbeam_resolver_verify_mesh_request(resolver, authorization, "imaging-integration",
+///                                          served, &caller) != RUNBEAM_OK) {
+///     runbeam_string_free(served);
+///     return refuse(connection, RUNBEAM_STAGE_MESH_TOKEN); // 400, 401, 403 or 503
+/// }
+/// printf("call from %s\n", runbeam_claims_sub(caller));
+/// runbeam_claims_free(caller);
+/// runbeam_string_free(served);
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `authorization`, `mesh` and `served_url` are NULL or
+/// NUL-terminated; `out_claims` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request(
+    resolver: *const runbeam_resolver,
+    authorization: *const c_char,
+    mesh: *const c_char,
+    served_url: *const c_char,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_resolver_verify_mesh_request";
+    guard(NAME, || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
+        // SAFETY: forwarded contract.
+        let header = unsafe { authorization_arg(authorization) };
+        let claims = r.runtime.wait(
+            NAME,
+            r.resolver
+                .verify_mesh_request_attempt(header.as_deref(), mesh, served),
+        )?;
+        // SAFETY: `out` was checked non-NULL; writable (contract).
+        unsafe { write_claims(out, Some(claims)) };
+        Ok(())
+    })
+}
+
+/// `runbeam_resolver_verify_mesh_request()` with cached keys only: never does I/O, on any
+/// thread; `RUNBEAM_OK` with `*out_claims` NULL when keys must be fetched first.
+///
+/// # Safety
+/// As `runbeam_resolver_verify_mesh_request()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_verify_mesh_request_cached(
+    resolver: *const runbeam_resolver,
+    authorization: *const c_char,
+    mesh: *const c_char,
+    served_url: *const c_char,
+    out_claims: *mut *mut runbeam_claims,
+) -> runbeam_status {
+    guard("runbeam_resolver_verify_mesh_request_cached", || {
+        let out = out_arg(out_claims, "out_claims")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let (mesh, served) = unsafe { mesh_request_args(mesh, served_url) }?;
+        // SAFETY: forwarded contract.
+        let header = unsafe { authorization_arg(authorization) };
+        let claims = r
+            .resolver
+            .verify_mesh_request_cached(header.as_deref(), mesh, served)
+            .transpose()?;
+        // SAFETY: `out` was checked non-NULL; writable (contract).
+        unsafe { write_claims(out, claims) };
+        Ok(())
+    })
+}
+
+/// Everything to send a request for `path` to the resource `reference` through the mesh, as a
+/// new handle at `*out` (free it with `runbeam_outbound_free()`): resolves the reference
+/// (cached, as `runbeam_resolver_resolve()`), takes its first URL, appends `path` — the
+/// request target as received, with its query, not percent-decoded; refused if it could leave
+/// that URL (see `runbeam_join_path()`) — and obtains the mesh token of the mesh listing the
+/// reference, issued for the resource's URL (cached until 30 s before it expires, as
+/// `runbeam_resolver_mesh_token()`; one token serves every path under that URL). With the
+/// resolution and the token cached it answers on the calling thread without I/O; otherwise it
+/// blocks for the Cloud, within the client's deadline (a stale resolution is served while the
+/// Cloud fails, flagged by `runbeam_outbound_is_stale()`).
+///
+/// Errors — answer them with `runbeam_refusal_from_last_error(RUNBEAM_STAGE_OUTBOUND, …)`:
+/// `RUNBEAM_STATUS_NOT_IN_MESH` / `_UNKNOWN_PROVIDER` for a reference no enabled mesh lists
+/// (403, no request made); `_PERMISSION_DENIED` (the Cloud refused: 403); `_NOT_FOUND` (404);
+/// `_INVALID_REFERENCE`, and `_INVALID_ARGUMENT` for a path that would leave the resource or a
+/// resource without a URL (400); the Cloud, network and machine-token errors when no stale
+/// answer can be served (503). `RUNBEAM_STATUS_INVALID_ARGUMENT` also for NULL or non-UTF-8
+/// arguments, or a call from a librunbeam callback when a request is needed (use the `_async`
+/// form).
+///
+/// ```c
+/// runbeam_outbound *out = NULL;
+/// if (runbeam_resolver_outbound(resolver, "runbeam.radiology-dept.ingress.name.dicomweb",
+///                               "/studies?modality=CT", &out) != RUNBEAM_OK)
+///     return refuse(connection, RUNBEAM_STAGE_OUTBOUND); // 400, 403, 404 or 503
+/// char header[8192];
+/// snprintf(header, sizeof header, "Authorization: %s", runbeam_outbound_authorization_secret(out));
+/// struct curl_slist *headers = curl_slist_append(NULL, header);
+/// explicit_bzero(header, sizeof header);
+/// curl_easy_setopt(curl, CURLOPT_URL, runbeam_outbound_url(out));
+/// curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+/// curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+/// CURLcode sent = curl_easy_perform(curl);
+/// curl_slist_free_all(headers);
+/// runbeam_outbound_free(out); // zeroizes the header
+/// ```
+///
+/// # Safety
+/// `resolver` is NULL or a live resolver; `reference` and `path` are NULL or NUL-terminated;
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_outbound(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    path: *const c_char,
+    out: *mut *mut runbeam_outbound,
+) -> runbeam_status {
+    const NAME: &str = "runbeam_resolver_outbound";
+    guard(NAME, || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let (reference, path) = unsafe { outbound_args(reference, path) }?;
+        let outbound = r
+            .runtime
+            .wait(NAME, r.resolver.outbound_attempt(reference, path))?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = runbeam_outbound::into_raw(outbound) };
+        Ok(())
+    })
+}
+
+/// `runbeam_resolver_outbound()` without I/O, on any thread (callbacks included): when a
+/// request would be needed (the resolution or the mesh token is not cached) it returns
+/// `RUNBEAM_OK` with `*out` set to **NULL** — then call the blocking or `_async` form.
+/// Otherwise the same answers and errors (a reference outside the mesh is known at once).
+///
+/// ```c
+/// runbeam_outbound *out = NULL;
+/// runbeam_status s = runbeam_resolver_outbound_cached(resolver, ref, path, &out);
+/// if (s == RUNBEAM_OK && out == NULL)   // not cached: go async
+///     s = runbeam_resolver_outbound_async(resolver, ref, path, on_outbound, request, NULL);
+/// ```
+///
+/// # Safety
+/// As `runbeam_resolver_outbound()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn runbeam_resolver_outbound_cached(
+    resolver: *const runbeam_resolver,
+    reference: *const c_char,
+    path: *const c_char,
+    out: *mut *mut runbeam_outbound,
+) -> runbeam_status {
+    guard("runbeam_resolver_outbound_cached", || {
+        let out = out_arg(out, "out")?;
+        // SAFETY: forwarded contract.
+        let r = unsafe { handle_arg(resolver, "resolver") }?;
+        // SAFETY: forwarded contract.
+        let (reference, path) = unsafe { outbound_args(reference, path) }?;
+        let outbound = r.resolver.outbound_cached(reference, path).transpose()?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *out = outbound.map_or(ptr::null_mut(), runbeam_outbound::into_raw) };
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::RUNBEAM_STATUS_INVALID_ARGUMENT;
     use runbeam_core::ErrorKind;
     use runbeam_core::edge::{CONTENT_TYPE, WWW_AUTHENTICATE_INVALID_TOKEN};
+    use runbeam_ffi_cold::status::RUNBEAM_STATUS_INVALID_ARGUMENT;
 
-    fn text(p: *const c_char) -> Option<String> {
+    #[inline]
+    pub fn text(p: *const c_char) -> Option<String> {
         // SAFETY: NULL or a static NUL-terminated string of this module.
         (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
     }

@@ -56,59 +56,102 @@
 //!   (`stats.rs`); `runbeam_resolver_watch` follows the change feeds (`watch.rs`).
 #![allow(clippy::missing_safety_doc)] // every export documents its contract under `# Safety`
 
+// The C ABI is two crates (runbeam-ffi-cold's crate docs): the request path is here, compiled at
+// opt-level 3, everything else is in runbeam-ffi-cold at "z". cbindgen writes the header from
+// this crate, and takes functions only from the crate it binds: the `#[cfg(cbindgen)]` modules
+// are runbeam-ffi-cold's files, declared here for cbindgen's eyes only (`cbindgen` is a cfg no
+// build sets), in the order the header lists them.
+
 mod claims;
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/claims.rs"]
+mod claims_cold;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/client.rs"]
 mod client;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/config.rs"]
 mod config;
+
 mod edge;
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/edge.rs"]
+mod edge_cold;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/error.rs"]
 mod error;
-#[cfg(feature = "fault-injection")]
-mod fault;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/guard.rs"]
 mod guard;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/limits.rs"]
 mod limits;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/logging.rs"]
 mod logging;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/problems.rs"]
 mod problems;
+
 mod reference;
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/reference.rs"]
+mod reference_cold;
+
 mod resolver;
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/resolver.rs"]
+mod resolver_cold;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/runtime.rs"]
 mod runtime;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/stats.rs"]
 mod stats;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/status.rs"]
 mod status;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/storage.rs"]
 mod storage;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/strings.rs"]
 mod strings;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/user_token.rs"]
 mod user_token;
+
 mod validator;
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/validator.rs"]
+mod validator_cold;
+
+#[cfg(cbindgen)]
+#[path = "../../runbeam-ffi-cold/src/watch.rs"]
 mod watch;
 
-use std::ffi::c_char;
-
 pub use claims::*;
-pub use client::*;
-pub use config::*;
 pub use edge::*;
-pub use error::{
-    runbeam_last_error_attempts, runbeam_last_error_field_errors_json,
-    runbeam_last_error_http_status, runbeam_last_error_kind, runbeam_last_error_message,
-    runbeam_last_error_problems, runbeam_last_error_request_method,
-    runbeam_last_error_request_path, runbeam_last_error_retry_after_ms,
-    runbeam_last_error_server_message, runbeam_last_error_status,
-};
-#[cfg(feature = "fault-injection")]
-pub use fault::runbeam_fault_arm;
-pub use limits::{
-    RUNBEAM_MAX_ALGORITHMS, RUNBEAM_MAX_BODY_BYTES, RUNBEAM_MAX_CACHE_ENTRIES,
-    RUNBEAM_MAX_CHANGE_IDS, RUNBEAM_MAX_CONFIG_FILES, RUNBEAM_MAX_DOCUMENT_BYTES,
-    RUNBEAM_MAX_LIST_PAGES, RUNBEAM_MAX_PEM_BYTES, RUNBEAM_MAX_PER_PAGE, RUNBEAM_MAX_TEXT_BYTES,
-};
-pub use logging::*;
-pub use problems::*;
 pub use reference::*;
 pub use resolver::*;
-pub use stats::*;
-pub use status::*;
-pub use storage::*;
-pub use strings::runbeam_string_free;
-pub use user_token::*;
+/// The rest of the C ABI (runbeam-ffi-cold), for Rust code that calls it: the fuzz targets.
+pub use runbeam_ffi_cold as cold;
 pub use validator::*;
-pub use watch::*;
+
+use std::ffi::c_char;
 
 /// Major version of the header (compare with `runbeam_version()` at run time).
 pub const RUNBEAM_VERSION_MAJOR: u32 = 0;

@@ -1,99 +1,15 @@
-//! `runbeam_reference`: a parsed resource reference (docs/spec.md §1).
-
-use std::ffi::{CStr, c_char};
-use std::ptr;
+//! `runbeam_reference`'s calls: parsing a resource reference and its getters (docs/spec.md §1).
 
 use runbeam_core::{Lookup, Reference, ResourceType};
-
-use crate::guard::{free_handle, guard, guard_value, handle_arg, out_arg, str_arg, str_arg_len};
-use crate::limits::{RUNBEAM_MAX_TEXT_BYTES, at_most};
-use crate::status::runbeam_status;
-use crate::strings::into_c_string;
-
-/// How a reference finds its resource. Integer values are stable.
-#[allow(non_camel_case_types)]
-pub type runbeam_lookup = i32;
-/// Returned for a NULL reference.
-pub const RUNBEAM_LOOKUP_NONE: runbeam_lookup = 0;
-/// By id (`….id.<id>`).
-pub const RUNBEAM_LOOKUP_ID: runbeam_lookup = 1;
-/// By name (`….name.<name>`).
-pub const RUNBEAM_LOOKUP_NAME: runbeam_lookup = 2;
-
-const NO_TEAM: u16 = u16::MAX;
-
-/// A parsed, validated resource reference. Create with `runbeam_reference_parse()`, release
-/// with `runbeam_reference_free()`. Immutable: it may be read from several threads at once.
-///
-/// Strings returned by its getters are NUL-terminated, owned by the reference and valid until
-/// it is freed.
-#[allow(non_camel_case_types)]
-pub struct runbeam_reference {
-    pub(crate) inner: Reference,
-    /// `provider\0[team\0]value\0canonical\0`, so getters can hand out C strings.
-    cstrs: Box<[u8]>,
-    team: u16,
-    value: u16,
-    canonical: u16,
-}
-
-impl runbeam_reference {
-    pub(crate) fn new(inner: Reference) -> Self {
-        let mut buf = Vec::with_capacity(2 * inner.as_str().len() + 16);
-        buf.extend_from_slice(inner.provider().as_bytes());
-        buf.push(0);
-        let team = match inner.team() {
-            Some(team) => {
-                let at = buf.len() as u16;
-                buf.extend_from_slice(team.as_bytes());
-                buf.push(0);
-                at
-            }
-            None => NO_TEAM,
-        };
-        let value = buf.len() as u16;
-        buf.extend_from_slice(inner.value().as_bytes());
-        buf.push(0);
-        let canonical = buf.len() as u16;
-        buf.extend_from_slice(inner.as_str().as_bytes());
-        buf.push(0);
-        runbeam_reference {
-            inner,
-            cstrs: buf.into_boxed_slice(),
-            team,
-            value,
-            canonical,
-        }
-    }
-
-    fn at(&self, offset: u16) -> *const c_char {
-        self.cstrs[offset as usize..].as_ptr().cast()
-    }
-
-    pub(crate) fn canonical_ptr(&self) -> *const c_char {
-        self.at(self.canonical)
-    }
-}
-
-fn type_name(t: ResourceType) -> &'static CStr {
-    match t {
-        ResourceType::Ingress => c"ingress",
-        ResourceType::Egress => c"egress",
-        ResourceType::Pipeline => c"pipeline",
-        ResourceType::Endpoint => c"endpoint",
-        ResourceType::Backend => c"backend",
-        ResourceType::Mesh => c"mesh",
-    }
-}
-
-/// Parses `text` and writes the new handle to `out` (only on success).
-fn parse_to(text: &str, out: *mut *mut runbeam_reference) -> Result<(), runbeam_core::Error> {
-    let reference = Reference::parse(text)?;
-    let handle = Box::new(runbeam_reference::new(reference));
-    // SAFETY: callers checked that `out` is non-NULL; writable per their contract.
-    unsafe { *out = Box::into_raw(handle) };
-    Ok(())
-}
+use runbeam_ffi_cold::guard::{
+    free_handle, guard, guard_value, handle_arg, out_arg, str_arg, str_arg_len,
+};
+use runbeam_ffi_cold::limits::{RUNBEAM_MAX_TEXT_BYTES, at_most};
+use runbeam_ffi_cold::reference::*;
+use runbeam_ffi_cold::status::runbeam_status;
+use runbeam_ffi_cold::strings::into_c_string;
+use std::ffi::{CStr, c_char};
+use std::ptr;
 
 /// Parses a NUL-terminated reference such as `"runbeam.acme.ingress.name.fhir-api"`.
 ///
@@ -146,12 +62,6 @@ pub unsafe extern "C" fn runbeam_reference_parse_len(
     })
 }
 
-/// Borrows a reference handle for a getter; NULL gives `None`.
-fn get<'a>(reference: *const runbeam_reference) -> Option<&'a runbeam_reference> {
-    // SAFETY: every getter's contract: NULL or a live reference.
-    unsafe { reference.as_ref() }
-}
-
 /// The provider (`"runbeam"`; `"local"` for local references). NULL if `reference` is NULL.
 ///
 /// # Safety
@@ -174,10 +84,7 @@ pub unsafe extern "C" fn runbeam_reference_team(
     reference: *const runbeam_reference,
 ) -> *const c_char {
     guard_value("runbeam_reference_team", ptr::null(), || {
-        match get(reference) {
-            Some(r) if r.team != NO_TEAM => r.at(r.team),
-            _ => ptr::null(),
-        }
+        get(reference).map_or(ptr::null(), runbeam_reference::team_ptr)
     })
 }
 
@@ -311,4 +218,30 @@ pub unsafe extern "C" fn runbeam_reference_equal(
 pub unsafe extern "C" fn runbeam_reference_free(reference: *mut runbeam_reference) {
     // SAFETY: NULL or created by Box::into_raw in this crate, not freed before (contract).
     unsafe { free_handle("runbeam_reference_free", reference) }
+}
+
+fn type_name(t: ResourceType) -> &'static CStr {
+    match t {
+        ResourceType::Ingress => c"ingress",
+        ResourceType::Egress => c"egress",
+        ResourceType::Pipeline => c"pipeline",
+        ResourceType::Endpoint => c"endpoint",
+        ResourceType::Backend => c"backend",
+        ResourceType::Mesh => c"mesh",
+    }
+}
+
+/// Parses `text` and writes the new handle to `out` (only on success).
+fn parse_to(text: &str, out: *mut *mut runbeam_reference) -> Result<(), runbeam_core::Error> {
+    let reference = Reference::parse(text)?;
+    let handle = Box::new(runbeam_reference::new(reference));
+    // SAFETY: callers checked that `out` is non-NULL; writable per their contract.
+    unsafe { *out = Box::into_raw(handle) };
+    Ok(())
+}
+
+/// Borrows a reference handle for a getter; NULL gives `None`.
+fn get<'a>(reference: *const runbeam_reference) -> Option<&'a runbeam_reference> {
+    // SAFETY: every getter's contract: NULL or a live reference.
+    unsafe { reference.as_ref() }
 }

@@ -167,6 +167,7 @@ impl Mesh {
     }
 
     /// Whether `reference` appears (by canonical form) in the `ingress` or `egress` list.
+    #[inline]
     pub fn lists(&self, reference: &Reference) -> bool {
         self.ingress().chain(self.egress()).any(|r| r == reference)
     }
@@ -426,11 +427,13 @@ impl MeshConfig {
     }
 
     /// Whether `mesh` is usable: enabled, and its provider configured and enabled.
+    #[inline]
     pub fn is_mesh_active(&self, mesh: &Mesh) -> bool {
         mesh.enabled && self.provider(&mesh.provider).is_some_and(|p| p.enabled)
     }
 
     /// Active meshes that list `reference` in their `ingress` or `egress`.
+    #[inline]
     pub fn meshes_for<'a, 'r>(
         &'a self,
         reference: &'r Reference,
@@ -451,6 +454,7 @@ impl MeshConfig {
     /// # Errors
     /// [`ErrorKind::UnknownProvider`] if the reference's provider is not configured,
     /// [`ErrorKind::NotInMesh`] if no active mesh lists it.
+    #[inline]
     pub fn check_mesh_context(&self, reference: &Reference) -> Result<&Mesh> {
         if let Some(mesh) = self.meshes_for(reference).next() {
             return Ok(mesh);

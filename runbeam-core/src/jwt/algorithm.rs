@@ -63,6 +63,7 @@ impl Algorithm {
     ];
 
     /// The JOSE name (`RS256`, `EdDSA`, …).
+    #[inline]
     pub const fn name(self) -> &'static str {
         match self {
             Algorithm::Rs256 => "RS256",
@@ -77,6 +78,7 @@ impl Algorithm {
         }
     }
 
+    #[inline]
     pub(crate) fn family(self) -> Family {
         match self {
             Algorithm::Rs256
@@ -91,6 +93,7 @@ impl Algorithm {
         }
     }
 
+    #[inline]
     pub(crate) fn verifier(self) -> &'static dyn VerificationAlgorithm {
         match self {
             Algorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -108,10 +111,12 @@ impl Algorithm {
     /// The RSA parameters, for RSA algorithms.
     /// Whether the signature covers the SHA-256 of the signing input with an RSA key, so that
     /// aws-lc-rs can verify a digest computed once for the token cache (RS256, PS256).
+    #[inline]
     pub(crate) fn hashes_with_sha256(self) -> bool {
         matches!(self, Algorithm::Rs256 | Algorithm::Ps256)
     }
 
+    #[inline]
     pub(crate) fn rsa_parameters(self) -> Option<&'static signature::RsaParameters> {
         Some(match self {
             Algorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,

@@ -21,6 +21,7 @@ static DECODE: [u8; 256] = {
     table
 };
 
+#[inline]
 fn value(byte: u8) -> u32 {
     u32::from(DECODE[usize::from(byte)])
 }
@@ -33,6 +34,7 @@ fn value(byte: u8) -> u32 {
 /// assert_eq!(decoded_len(6), Some(4));
 /// assert_eq!(decoded_len(5), None);
 /// ```
+#[inline]
 pub(crate) fn decoded_len(len: usize) -> Option<usize> {
     let tail = match len % 4 {
         0 => 0,
@@ -46,6 +48,7 @@ pub(crate) fn decoded_len(len: usize) -> Option<usize> {
 /// Decodes `text` into `out`, which must be exactly [`decoded_len`] of it long; `None` for any
 /// byte outside the alphabet, a bad length or non-zero unused bits (what is left in `out` is
 /// then unspecified).
+#[inline]
 pub(crate) fn decode_into(text: &[u8], out: &mut [u8]) -> Option<()> {
     if decoded_len(text.len()) != Some(out.len()) {
         return None;
@@ -92,6 +95,7 @@ pub(crate) fn decode_into(text: &[u8], out: &mut [u8]) -> Option<()> {
 
 /// Decodes `text` into `stack` when it fits, else into `heap` (resized to the decoded length);
 /// the decoded bytes, or `None` when `text` is not base64url without padding.
+#[inline]
 pub(crate) fn decode_in<'b>(
     text: &[u8],
     stack: &'b mut [u8],
@@ -111,6 +115,7 @@ pub(crate) fn decode_in<'b>(
 }
 
 /// Decodes `text` into a new `Vec` of exactly the decoded length.
+#[inline]
 pub(crate) fn decode_vec(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = vec![0; decoded_len(text.len())?];
     decode_into(text, &mut out)?;

@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind};
 /// assert!(parse_bearer("Bearer a b").is_err());
 /// # Ok::<(), runbeam_core::Error>(())
 /// ```
+#[inline]
 pub fn parse_bearer(header: &str) -> Result<&str, Error> {
     let bad = |why: &str| {
         Error::new(

@@ -37,11 +37,13 @@ pub(crate) struct TokenKey<'t> {
 }
 
 impl<'t> TokenKey<'t> {
+    #[inline]
     pub(crate) fn of(token: &'t str) -> TokenKey<'t> {
         TokenKey::of_parts(Parts::of(token))
     }
 
     /// The key of the token `parts` cut (see [`Parts`]).
+    #[inline]
     pub(crate) fn of_parts(parts: Parts<'t>) -> TokenKey<'t> {
         let mut context = Context::new(&SHA256);
         context.update(parts.input.as_bytes());
@@ -52,6 +54,7 @@ impl<'t> TokenKey<'t> {
         }
     }
 
+    #[inline]
     fn hash(&self) -> Sha {
         let mut out = [0u8; 32];
         for (o, b) in out.iter_mut().zip(self.digest.as_ref()) {
@@ -68,6 +71,7 @@ impl<'t> TokenKey<'t> {
 struct Sha([u8; 32]);
 
 impl Sha {
+    #[inline]
     fn prefix(&self) -> u64 {
         let [a, b, c, d, e, f, g, h, ..] = self.0;
         u64::from_le_bytes([a, b, c, d, e, f, g, h])
@@ -75,12 +79,14 @@ impl Sha {
 
     /// The byte that picks a shard: not one of the tables' hash bytes, so the tokens of one
     /// shard still spread over its tables.
+    #[inline]
     fn shard_byte(&self) -> usize {
         usize::from(self.0[8])
     }
 }
 
 impl Hash for Sha {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.prefix());
     }
@@ -91,10 +97,12 @@ impl Hash for Sha {
 struct Passthrough(u64);
 
 impl Hasher for Passthrough {
+    #[inline]
     fn finish(&self) -> u64 {
         self.0
     }
 
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         // Not used by the keys of this module; a plain fold keeps it correct if ever used.
         for &b in bytes {
@@ -102,6 +110,7 @@ impl Hasher for Passthrough {
         }
     }
 
+    #[inline]
     fn write_u64(&mut self, n: u64) {
         self.0 ^= n;
     }
@@ -133,6 +142,7 @@ struct TwoGen<K, V> {
 }
 
 impl<K: Hash + Eq + Copy, V> TwoGen<K, V> {
+    #[inline]
     fn new() -> Self {
         TwoGen {
             young: Table::default(),
@@ -141,6 +151,7 @@ impl<K: Hash + Eq + Copy, V> TwoGen<K, V> {
     }
 
     /// `read` of the value of `key`, if held.
+    #[inline]
     fn get<R>(&mut self, size: usize, key: &K, read: impl FnOnce(&V) -> R) -> Option<R> {
         if let Some(value) = self.young.get(key) {
             return Some(read(value));
@@ -151,6 +162,7 @@ impl<K: Hash + Eq + Copy, V> TwoGen<K, V> {
         Some(answer)
     }
 
+    #[inline]
     fn put(&mut self, size: usize, key: K, value: V) {
         if self.young.len() >= size && !self.young.contains_key(&key) {
             std::mem::swap(&mut self.young, &mut self.old);
@@ -159,15 +171,18 @@ impl<K: Hash + Eq + Copy, V> TwoGen<K, V> {
         self.young.insert(key, value);
     }
 
+    #[inline]
     fn remove(&mut self, key: &K) -> bool {
         self.young.remove(key).is_some() | self.old.remove(key).is_some()
     }
 
+    #[inline]
     fn clear(&mut self) {
         self.young.clear();
         self.old.clear();
     }
 
+    #[inline]
     fn len(&self) -> usize {
         self.young.len() + self.old.len()
     }
@@ -202,6 +217,7 @@ impl Shards {
     /// A shard's share of `capacity` is at least this many tokens.
     const MIN_SHARE: usize = 1024;
 
+    #[inline]
     fn of(capacity: usize) -> Shards {
         let wanted = (capacity / Self::MIN_SHARE).clamp(1, Self::MAX);
         // The largest power of two not above `wanted` (so a share stays ≥ MIN_SHARE).
@@ -232,6 +248,7 @@ pub(crate) struct VerifiedCache {
 }
 
 impl VerifiedCache {
+    #[inline]
     pub(crate) fn new(capacity: usize) -> VerifiedCache {
         let Shards {
             count,
@@ -252,17 +269,20 @@ impl VerifiedCache {
     }
 
     /// The shard of `hash`, locked.
+    #[inline]
     fn state(&self, hash: &Sha) -> std::sync::MutexGuard<'_, State> {
         // `count` is a power of two: the mask keeps the index in range.
         let shard = &self.shards[hash.shard_byte() & (self.shards.len() - 1)];
         lock(shard)
     }
 
+    #[inline]
     pub(crate) fn enabled(&self) -> bool {
         self.generation_size > 0
     }
 
     /// The entry of this very token (same signing input and same signature), if remembered.
+    #[inline]
     pub(crate) fn get(&self, key: &TokenKey<'_>) -> Option<Hit> {
         let hash = key.hash();
         self.state(&hash)
@@ -278,6 +298,7 @@ impl VerifiedCache {
     }
 
     /// Records a verified token: remembered on its second verification.
+    #[inline]
     pub(crate) fn insert(
         &self,
         key: &TokenKey<'_>,
@@ -304,12 +325,14 @@ impl VerifiedCache {
         }
     }
 
+    #[inline]
     pub(crate) fn remove(&self, key: &TokenKey<'_>) {
         let hash = key.hash();
         self.state(&hash).entries.remove(&hash);
     }
 
     /// Drops every entry (the key set changed).
+    #[inline]
     pub(crate) fn clear(&self) {
         for shard in &self.shards {
             let mut state = lock(shard);
@@ -318,12 +341,14 @@ impl VerifiedCache {
         }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).entries.len()).sum()
     }
 }
 
 /// A shard's lock; a poisoned one is used as it is (at worst it remembers a token less).
+#[inline]
 fn lock(shard: &Shard) -> std::sync::MutexGuard<'_, State> {
     shard.0.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -32,6 +32,7 @@ impl Audience {
     /// assert_eq!(aud.iter().collect::<Vec<_>>(), ["a", "b"]);
     /// assert!(aud.contains("b"));
     /// ```
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         let (one, many): (Option<&String>, &[String]) = match self {
             Audience::None => (None, &[]),
@@ -42,6 +43,7 @@ impl Audience {
     }
 
     /// Whether `audience` is one of them.
+    #[inline]
     pub fn contains(&self, audience: &str) -> bool {
         self.iter().any(|a| a == audience)
     }
@@ -138,6 +140,7 @@ pub fn api_base_url_of(iss: Option<&str>) -> Result<String, Error> {
 
 impl Claims {
     /// The claim `name`, any type; `None` when absent.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.all().get(name)
     }
@@ -171,6 +174,7 @@ impl Claims {
 
     /// Whether the claim `name` is present and not null (typed claims answer without
     /// parsing the others).
+    #[inline]
     pub fn has(&self, name: &str) -> bool {
         match name {
             "exp" => true,
@@ -190,6 +194,7 @@ impl Claims {
 
     /// Parses a token's payload: typed in one pass; on a type error the slower generic
     /// reading names the claim at fault.
+    #[inline]
     pub(crate) fn parse(json: String) -> Result<Claims, Error> {
         if !super::compact::is_json_object(json.as_bytes()) {
             return Err(invalid("the token's payload is not a JSON object"));
@@ -202,6 +207,7 @@ impl Claims {
     }
 
     /// The claims of a scanned payload (its `json` not yet attached).
+    #[inline]
     fn from_scanned(s: Scanned<'_>) -> Result<Claims, Error> {
         let own = |v: Option<&str>| v.map(str::to_owned);
         Ok(Claims {
@@ -234,6 +240,7 @@ impl Claims {
         })
     }
 
+    #[inline]
     fn with_json(mut self, json: String) -> Claims {
         self.json = json;
         self
@@ -287,11 +294,13 @@ impl Claims {
     }
 
     /// The payload exactly as the token carried it (a JSON object).
+    #[inline]
     pub fn json(&self) -> &str {
         &self.json
     }
 
     /// A string claim, e.g. `mesh_id`.
+    #[inline]
     pub fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(Value::as_str)
     }

@@ -41,6 +41,7 @@ pub(crate) struct Scanned<'a> {
 const MAX_DEPTH: usize = 32;
 
 /// Reads `json` (a whole payload) when it has the common shape; `None` to let serde read it.
+#[inline]
 pub(crate) fn scan(json: &str) -> Option<Scanned<'_>> {
     if json.as_bytes().contains(&b'\\') {
         return None;
@@ -90,6 +91,7 @@ pub(crate) fn scan(json: &str) -> Option<Scanned<'_>> {
 
 /// A JOSE header's `alg` and `kid` when the header is plain JSON (as [`scan`] requires), both
 /// strings or absent, and it has no `crit`; `None` to let serde read it.
+#[inline]
 pub(crate) fn scan_header(json: &str) -> Option<(Option<&str>, Option<&str>)> {
     if json.as_bytes().contains(&b'\\') {
         return None;
@@ -121,26 +123,31 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
 
+    #[inline]
     fn ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
         }
     }
 
+    #[inline]
     fn eat(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
+    #[inline]
     fn literal(&mut self, word: &str) -> Option<()> {
         let end = self.at.checked_add(word.len())?;
         (self.text.as_bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
     }
 
     /// A string without escapes (checked for the whole payload) or control characters.
+    #[inline]
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let rest = self.text.as_bytes().get(self.at..)?;
@@ -155,6 +162,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `{ "key": value, ... }` with `member` reading each value after its key and ':'.
+    #[inline]
     fn object(
         &mut self,
         mut member: impl FnMut(&mut Scanner<'a>, &'a str) -> Option<()>,
@@ -187,6 +195,7 @@ impl<'a> Scanner<'a> {
 
     /// The digits of an integer: `0`, or `[1-9][0-9]*` (JSON has no leading zeros), when no
     /// fraction or exponent follows.
+    #[inline]
     fn digits(&mut self) -> Option<&'a str> {
         let rest = self.text.as_bytes().get(self.at..)?;
         let len = rest
@@ -205,6 +214,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string claim: `Some(None)` for null; anything else but a string is left to serde.
+    #[inline]
     fn text_or_null(&mut self) -> Option<Option<&'a str>> {
         if self.peek()? == b'n' {
             return self.literal("null").map(|()| None);
@@ -213,6 +223,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A numeric date given as an integer of at most 18 digits (so it fits an `i64`).
+    #[inline]
     fn int_or_null(&mut self) -> Option<Option<i64>> {
         match self.peek()? {
             b'n' => self.literal("null").map(|()| None),
@@ -228,6 +239,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline]
     fn aud(&mut self) -> Option<Option<Aud<'a>>> {
         match self.peek()? {
             b'n' => self.literal("null").map(|()| None),
@@ -260,6 +272,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `user` (`with_email`) or `team`: null, or an object with an `id`.
+    #[inline]
     fn member(&mut self, with_email: bool) -> Option<Option<Member<'a>>> {
         if self.peek()? == b'n' {
             return self.literal("null").map(|()| None);
@@ -299,6 +312,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Any JSON value (an unknown claim), checked as serde checks it and skipped.
+    #[inline]
     fn skip(&mut self, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;

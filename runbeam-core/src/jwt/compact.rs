@@ -43,6 +43,7 @@ pub(crate) struct Parts<'t> {
 }
 
 impl<'t> Parts<'t> {
+    #[inline]
     pub(crate) fn of(token: &'t str) -> Parts<'t> {
         let whole = Parts {
             token,
@@ -78,6 +79,7 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    #[inline]
     pub(crate) fn new() -> Scratch {
         Scratch {
             header: [0; STACK_HEADER_BYTES],
@@ -106,6 +108,7 @@ enum Kid<'a> {
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Kid<'a> {
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Read;
         impl<'de> Visitor<'de> for Read {
@@ -113,12 +116,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for Kid<'a> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
+            #[inline]
             fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Kid<'de>, E> {
                 Ok(Kid::Text(Cow::Borrowed(s)))
             }
+            #[inline]
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Kid<'de>, E> {
                 Ok(Kid::Text(Cow::Owned(s.to_owned())))
             }
+            #[inline]
             fn visit_string<E: de::Error>(self, s: String) -> Result<Kid<'de>, E> {
                 Ok(Kid::Text(Cow::Owned(s)))
             }
@@ -164,6 +170,7 @@ const STACK_SIGNATURE_BYTES: usize = 1024;
 /// assert!(check_token_size(MAX_TOKEN_BYTES).is_ok());
 /// assert!(check_token_size(MAX_TOKEN_BYTES + 1).is_err());
 /// ```
+#[inline]
 pub fn check_token_size(len: usize) -> Result<(), Error> {
     crate::panic::fault_point("jwt");
     if len > MAX_TOKEN_BYTES {
@@ -178,6 +185,7 @@ pub fn check_token_size(len: usize) -> Result<(), Error> {
 /// is `{`. serde's derived structs also accept a JSON array (fields read by position); RFC 7515
 /// and 7519 require objects for the JOSE header and the claims set, so both are checked here
 /// before they are deserialised.
+#[inline]
 pub(crate) fn is_json_object(json: &[u8]) -> bool {
     json.iter()
         .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
@@ -201,6 +209,7 @@ fn not_three_segments() -> Error {
 /// Splits and decodes `token` (cut as `parts` says: [`Parts::of`] of this token); checks the
 /// size, the three segments, the header (`alg` in `allowed`, `kid` present, no `crit`) and that
 /// the payload is a JSON object. The `kid` and the signature are decoded into `scratch`.
+#[inline]
 pub(crate) fn decode<'t, 'b>(
     parts: Parts<'t>,
     allowed: &[Algorithm],
@@ -227,6 +236,7 @@ pub(crate) fn decode<'t, 'b>(
 
 /// [`decode`] with the header's `alg` (untrusted text) mapped by `accept`, which refuses every
 /// algorithm but the ones its caller verifies: the one shape check for every kind of key.
+#[inline]
 pub(crate) fn decode_with<'t, 'b, A>(
     parts: Parts<'t>,
     scratch: &'b mut Scratch,
@@ -252,6 +262,7 @@ pub(crate) fn decode_with<'t, 'b, A>(
     })
 }
 
+#[inline]
 fn decode_segments<'t, 'b, A>(
     h: &str,
     p: &str,

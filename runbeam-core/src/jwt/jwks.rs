@@ -141,6 +141,7 @@ impl JwksSource {
 
     /// The keys to verify a token signed by `kid`, or a fetch to do first. With
     /// `allow_fetch` false (after a fetch) the answer is the keys or an error.
+    #[inline]
     pub(crate) fn lookup(
         &self,
         kid: &str,

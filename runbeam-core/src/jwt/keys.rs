@@ -59,6 +59,7 @@ pub(crate) struct KeySet {
 
 impl KeySet {
     /// The key for `kid` usable with `alg`.
+    #[inline]
     pub(crate) fn find(&self, kid: &str, alg: Algorithm) -> Option<&ParsedPublicKey> {
         self.keys_of(kid)?
             .iter()
@@ -73,6 +74,7 @@ impl KeySet {
 
     /// The keys of `kid`: a JWKS holds a few keys, compared in place (cheaper than hashing
     /// the `kid` on every token); a larger set is hashed.
+    #[inline]
     fn keys_of(&self, kid: &str) -> Option<&Vec<VerifyKey>> {
         if self.by_kid.len() <= 8 {
             self.by_kid.iter().find(|(k, _)| *k == kid).map(|(_, v)| v)

@@ -19,6 +19,7 @@ use crate::error::{Error, quote_input};
 /// assert!(!url_within(&base, &Url::parse("https://dicom.example.com.evil.test/wado")?));
 /// # Ok::<(), url::ParseError>(())
 /// ```
+#[inline]
 pub fn url_within(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
         || base.host_str().map(str::to_ascii_lowercase)
@@ -39,6 +40,7 @@ pub fn url_within(base: &Url, url: &Url) -> bool {
 /// Checks that verified `claims` are a mesh token for `mesh_id` (`aud == mesh:<mesh_id>` and
 /// the `mesh_id` claim) and, when `destination_url` is given, that it lies under the token's
 /// `dest_url` (the URL the token was issued for; see [`url_within`]).
+#[inline]
 pub(crate) fn check_mesh(
     claims: &Claims,
     mesh_id: &str,

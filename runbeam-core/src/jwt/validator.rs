@@ -14,7 +14,7 @@ use super::compact::{self, Parts, Scratch, check_token_size, invalid};
 use super::issuer::normalize_issuer;
 use super::jwks::{JwksSource, Lookup, Timings};
 use super::mesh::check_mesh;
-use crate::attempt::{Attempt, cached_or};
+use crate::attempt::{Attempt, PendingFuture, cached_or};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, quote_input};
 use crate::metrics::{KindCounters, Striped, ValidatorStats};
@@ -86,6 +86,7 @@ enum Step {
 /// Up to this many trusted issuers are matched by comparing strings rather than hashing.
 const SCAN_UP_TO: usize = 8;
 
+#[inline]
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -167,6 +168,7 @@ impl Validator {
     /// Verifies `token` with the keys already cached; `None` when keys must be fetched first
     /// (call [`Validator::validate`] or [`Validator::refresh_keys`]). Never blocks on I/O:
     /// this is the hot path of a gateway.
+    #[inline]
     pub fn validate_cached(&self, token: &str) -> Option<Result<Arc<Claims>>> {
         let result = self.validate_cached_counted(token)?;
         Some(self.counted(result))
@@ -188,6 +190,7 @@ impl Validator {
     /// assert!(!validator.needs_signature_check(&"x".repeat(64 * 1024)));
     /// # Ok::<(), runbeam_core::Error>(())
     /// ```
+    #[inline]
     pub fn needs_signature_check(&self, token: &str) -> bool {
         if check_token_size(token.len()).is_err() {
             return false;
@@ -237,6 +240,7 @@ impl Validator {
     /// # let _ = answer;
     /// # Ok::<(), runbeam_core::Error>(())
     /// ```
+    #[inline]
     pub fn validate_if_remembered(&self, token: &str) -> Option<Result<Arc<Claims>>> {
         let result = self.remembered(token)?;
         Some(self.counted(result))
@@ -256,6 +260,7 @@ impl Validator {
     /// assert!(validator.verify_mesh_token_if_remembered(token, "mesh-1", None).is_none());
     /// # Ok::<(), runbeam_core::Error>(())
     /// ```
+    #[inline]
     pub fn verify_mesh_token_if_remembered(
         &self,
         token: &str,
@@ -282,6 +287,7 @@ impl Validator {
     /// assert!(validator.authenticate_if_remembered(Some("Bearer a.b.c")).is_none());
     /// # Ok::<(), runbeam_core::Error>(())
     /// ```
+    #[inline]
     pub fn authenticate_if_remembered(
         &self,
         authorization: Option<&str>,
@@ -293,6 +299,7 @@ impl Validator {
     }
 
     /// The uncounted answer of [`Validator::validate_if_remembered`].
+    #[inline]
     fn remembered(&self, token: &str) -> Option<Result<Arc<Claims>>> {
         if let Err(e) = check_token_size(token.len()) {
             return Some(Err(e));
@@ -304,6 +311,7 @@ impl Validator {
     }
 
     /// Counts a failure by kind.
+    #[inline]
     fn counted<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
             self.inner.counters.failures.record(e.kind());
@@ -341,6 +349,7 @@ impl Validator {
         }
     }
 
+    #[inline]
     fn validate_cached_counted(&self, token: &str) -> Option<Result<Arc<Claims>>> {
         if let Err(e) = check_token_size(token.len()) {
             return Some(Err(e));
@@ -363,12 +372,17 @@ impl Validator {
     /// [`Validator::validate`] as one step: [`Attempt::Ready`] when the cached keys answer (no
     /// I/O, nothing allocated for a request), [`Attempt::Pending`] with the fetching
     /// validation when keys must be fetched first. Every binding's `validate` is this step.
+    #[inline]
     pub fn validate_attempt(&self, token: &str) -> Attempt<Arc<Claims>> {
-        cached_or(self.validate_cached(token), || {
-            let validator = self.clone();
-            let token = zeroize::Zeroizing::new(token.to_owned());
-            Box::pin(async move { validator.validate(&token).await })
-        })
+        cached_or(self.validate_cached(token), || self.validate_later(token))
+    }
+
+    /// The fetching validation of [`Validator::validate_attempt`], made here rather than in the
+    /// crate that inlines the cached path (the crate docs, "Compiled for size").
+    fn validate_later(&self, token: &str) -> PendingFuture<Arc<Claims>> {
+        let validator = self.clone();
+        let token = zeroize::Zeroizing::new(token.to_owned());
+        Box::pin(async move { validator.validate(&token).await })
     }
 
     /// [`Validator::validate`] for a thread outside the runtime: the cached path first, then
@@ -400,6 +414,7 @@ impl Validator {
 
     /// [`Validator::verify_mesh_token`] with cached keys only; `None` when keys must be
     /// fetched first.
+    #[inline]
     pub fn verify_mesh_token_cached(
         &self,
         token: &str,
@@ -413,6 +428,7 @@ impl Validator {
     }
 
     /// [`Validator::verify_mesh_token`] as one step (see [`Validator::validate_attempt`]).
+    #[inline]
     pub fn verify_mesh_token_attempt(
         &self,
         token: &str,
@@ -421,20 +437,29 @@ impl Validator {
     ) -> Attempt<Arc<Claims>> {
         cached_or(
             self.verify_mesh_token_cached(token, mesh_id, destination_url),
-            || {
-                let validator = self.clone();
-                let (token, mesh_id) = (
-                    zeroize::Zeroizing::new(token.to_owned()),
-                    mesh_id.to_owned(),
-                );
-                let destination_url = destination_url.map(str::to_owned);
-                Box::pin(async move {
-                    validator
-                        .verify_mesh_token(&token, &mesh_id, destination_url.as_deref())
-                        .await
-                })
-            },
+            || self.verify_mesh_token_later(token, mesh_id, destination_url),
         )
+    }
+
+    /// The fetching check of [`Validator::verify_mesh_token_attempt`], made here rather than in
+    /// the crate that inlines the cached path (the crate docs, "Compiled for size").
+    fn verify_mesh_token_later(
+        &self,
+        token: &str,
+        mesh_id: &str,
+        destination_url: Option<&str>,
+    ) -> PendingFuture<Arc<Claims>> {
+        let validator = self.clone();
+        let (token, mesh_id) = (
+            zeroize::Zeroizing::new(token.to_owned()),
+            mesh_id.to_owned(),
+        );
+        let destination_url = destination_url.map(str::to_owned);
+        Box::pin(async move {
+            validator
+                .verify_mesh_token(&token, &mesh_id, destination_url.as_deref())
+                .await
+        })
     }
 
     /// Fetches every JWKS now (at start-up, so the first request does not wait). Respects
@@ -467,6 +492,7 @@ impl Validator {
         self.inner.cache.len()
     }
 
+    #[inline]
     fn cached_claims(&self, key: &TokenKey<'_>) -> Option<Result<Arc<Claims>>> {
         let i = &self.inner;
         let entry = i.cache.get(key)?;
@@ -485,6 +511,7 @@ impl Validator {
         )
     }
 
+    #[inline]
     fn step(&self, parts: Parts<'_>, key: Option<&TokenKey<'_>>, allow_fetch: bool) -> Step {
         let i = &self.inner;
         let token_key = key;
@@ -545,6 +572,7 @@ impl Validator {
     }
 
     /// The key source for the token's issuer; `UntrustedIssuer` before any network request.
+    #[inline]
     fn source_for(&self, iss: Option<&str>) -> Result<usize> {
         let i = &self.inner;
         if i.issuers.is_empty() {
@@ -578,10 +606,12 @@ impl Validator {
             })
     }
 
+    #[inline]
     fn check_times(&self, claims: &Claims, now: i64) -> Result<()> {
         check_times(claims, now, self.inner.leeway)
     }
 
+    #[inline]
     fn check_rules(&self, claims: &Claims) -> Result<()> {
         check_rules(claims, &self.inner.audiences, &self.inner.required_claims)
     }
@@ -589,6 +619,7 @@ impl Validator {
 
 /// The time checks of docs/spec.md §4 (`exp`, `nbf`, `iat` not in the future, each with
 /// `leeway` seconds), shared by every validator and by local meshes (`super::local`).
+#[inline]
 pub(crate) fn check_times(claims: &Claims, now: i64, leeway: i64) -> Result<()> {
     if claims.exp.saturating_add(leeway) < now {
         return Err(Error::new(
@@ -619,6 +650,7 @@ pub(crate) fn check_times(claims: &Claims, now: i64, leeway: i64) -> Result<()> 
 }
 
 /// The audience and required-claim checks of docs/spec.md §4, shared like [`check_times`].
+#[inline]
 pub(crate) fn check_rules(
     claims: &Claims,
     audiences: &[String],

@@ -49,6 +49,7 @@ impl<V: Clone + Send + Sync + 'static> Slot<V> {
     }
 
     /// The stored value if it is fresh at `now`.
+    #[inline]
     pub(crate) fn fresh(&self, now: Instant) -> Option<V> {
         let entry = self.entry.read().unwrap_or_else(|e| e.into_inner());
         entry

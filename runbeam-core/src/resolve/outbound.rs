@@ -35,43 +35,51 @@ pub struct Outbound {
 
 impl Outbound {
     /// The URL to send the request to.
+    #[inline]
     pub fn url(&self) -> &str {
         &self.url
     }
 
     /// The value of the `Authorization` header (`Bearer <mesh token>`). A credential: keep the
     /// borrow short and never log it.
+    #[inline]
     pub fn authorization(&self) -> &str {
         self.authorization.expose()
     }
 
     /// Every header to add to the request (today only `authorization`), names in lower case.
+    #[inline]
     pub fn headers(&self) -> [(&'static str, &str); 1] {
         [("authorization", self.authorization.expose())]
     }
 
     /// The resource's URL the path was appended to (the mesh token's `dest_url`).
+    #[inline]
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
     /// The mesh (its configuration name) the token was issued for.
+    #[inline]
     pub fn mesh(&self) -> &str {
         &self.mesh
     }
 
     /// The reference, in its canonical spelling.
+    #[inline]
     pub fn reference(&self) -> &str {
         &self.reference
     }
 
     /// Whether the resolution was a stale answer (the provider failed; see
     /// [`Resolution::is_stale`]).
+    #[inline]
     pub fn is_stale(&self) -> bool {
         self.stale
     }
 
     /// When the mesh token expires.
+    #[inline]
     pub fn token_expires_at(&self) -> OffsetDateTime {
         self.expires_at
     }
@@ -110,6 +118,7 @@ struct Target {
 }
 
 impl Target {
+    #[inline]
     fn with_token(self, token: &IssuedMeshToken) -> Outbound {
         let mut authorization = String::with_capacity(7 + token.token.token.expose().len());
         authorization.push_str("Bearer ");
@@ -161,6 +170,7 @@ impl Resolver {
 
     /// [`Resolver::outbound`] without I/O: `Some` when the resolution and the mesh token are
     /// cached (or an error is known now), `None` when a request is needed.
+    #[inline]
     pub fn outbound_cached(&self, reference: &str, path: &str) -> Option<Result<Outbound>> {
         let resolution = match self.resolve_cached(reference)? {
             Ok(resolution) => resolution,
@@ -175,17 +185,23 @@ impl Resolver {
     }
 
     /// [`Resolver::outbound`] as one step (see [`Resolver::resolve_attempt`]).
+    #[inline]
     pub fn outbound_attempt(&self, reference: &str, path: &str) -> Attempt<Outbound> {
         match self.outbound_cached(reference, path) {
             Some(answer) => Attempt::Ready(answer),
-            None => {
-                let resolver = self.clone();
-                let (reference, path) = (reference.to_owned(), path.to_owned());
-                Attempt::pending(async move { resolver.outbound(&reference, &path).await })
-            }
+            None => self.outbound_later(reference, path),
         }
     }
 
+    /// The requests of [`Resolver::outbound_attempt`], made here rather than in the crate that
+    /// inlines the cached path (the crate docs, "Compiled for size").
+    fn outbound_later(&self, reference: &str, path: &str) -> Attempt<Outbound> {
+        let resolver = self.clone();
+        let (reference, path) = (reference.to_owned(), path.to_owned());
+        Attempt::pending(async move { resolver.outbound(&reference, &path).await })
+    }
+
+    #[inline]
     fn target(&self, resolution: &Resolution, reference: &str, path: &str) -> Result<Target> {
         let parsed = Reference::parse(reference)?;
         let mesh = {
@@ -216,6 +232,7 @@ impl Resolver {
     /// `Authorization` header value `authorization` (`None`: the request had none, an error)
     /// verified for `mesh` and, when given, the URL being served (see
     /// [`Resolver::verify_mesh_token`]), as one step.
+    #[inline]
     pub fn verify_mesh_request_attempt(
         &self,
         authorization: Option<&str>,
@@ -231,6 +248,7 @@ impl Resolver {
     /// Whether [`Resolver::verify_mesh_request_cached`] would take a signature check (or keys
     /// to fetch): `false` for a missing or malformed header (refused at once) and for a
     /// remembered token; see [`Resolver::mesh_token_needs_signature_check`].
+    #[inline]
     pub fn mesh_request_needs_signature_check(
         &self,
         authorization: Option<&str>,
@@ -242,6 +260,7 @@ impl Resolver {
 
     /// [`Resolver::verify_mesh_request_attempt`] without I/O: `Some` when cached keys answer
     /// (or the header is missing or malformed), `None` when keys must be fetched first.
+    #[inline]
     pub fn verify_mesh_request_cached(
         &self,
         authorization: Option<&str>,
@@ -259,6 +278,7 @@ impl Validator {
     /// A user's request, as a middleware sees it: the JWT of the `Authorization` header value
     /// `authorization` (`None`: the request had none, an error) validated, as one step (see
     /// [`Validator::validate_attempt`]).
+    #[inline]
     pub fn authenticate_attempt(&self, authorization: Option<&str>) -> Attempt<Arc<Claims>> {
         match bearer_token(authorization) {
             Ok(token) => self.validate_attempt(token),
@@ -278,12 +298,14 @@ impl Validator {
     /// assert!(validator.authorization_needs_signature_check(Some("Bearer a.b.c")));
     /// # Ok::<(), runbeam_core::Error>(())
     /// ```
+    #[inline]
     pub fn authorization_needs_signature_check(&self, authorization: Option<&str>) -> bool {
         bearer_token(authorization).is_ok_and(|token| self.needs_signature_check(token))
     }
 
     /// [`Validator::authenticate_attempt`] without I/O: `Some` when cached keys answer (or the
     /// header is missing or malformed), `None` when keys must be fetched first.
+    #[inline]
     pub fn authenticate_cached(&self, authorization: Option<&str>) -> Option<Result<Arc<Claims>>> {
         match bearer_token(authorization) {
             Ok(token) => self.validate_cached(token),

@@ -12,7 +12,7 @@ use super::answer::{IssuedMeshToken, Resolution};
 use super::flight::{Entry, Keep, Slot};
 use super::state::{MeshKeys, State};
 use crate::Secret;
-use crate::attempt::{Attempt, cached_or};
+use crate::attempt::{Attempt, PendingFuture, cached_or};
 use crate::client::{Client, ResolveResult};
 use crate::config::MeshConfig;
 use crate::config::problems_error;
@@ -291,6 +291,7 @@ impl Resolver {
         }
     }
 
+    #[inline]
     pub(crate) fn state(&self) -> Arc<State> {
         Arc::clone(&self.inner.state.read().unwrap_or_else(|e| e.into_inner()))
     }
@@ -344,6 +345,7 @@ impl Resolver {
     /// [`Resolver::resolve`] without I/O: `Some` when the answer is known now (a fresh cached
     /// entry, a local reference, or an error such as `NotInMesh`), `None` when a request
     /// would be needed. Allocation-free on a cache hit with the canonical spelling.
+    #[inline]
     pub fn resolve_cached(&self, reference: &str) -> Option<Result<Resolution>> {
         crate::panic::fault_point("resolve");
         match self.lookup(reference) {
@@ -355,14 +357,22 @@ impl Resolver {
     /// [`Resolver::resolve`] as one step: [`Attempt::Ready`] when the answer is known without
     /// I/O (as [`Resolver::resolve_cached`]), [`Attempt::Pending`] with the request otherwise.
     /// Every binding's `resolve` is this step.
+    #[inline]
     pub fn resolve_attempt(&self, reference: &str) -> Attempt<Resolution> {
         cached_or(self.resolve_cached(reference), || {
-            let resolver = self.clone();
-            let reference = reference.to_owned();
-            Box::pin(async move { resolver.resolve(&reference).await })
+            self.resolve_later(reference)
         })
     }
 
+    /// The request of [`Resolver::resolve_attempt`], made here rather than in the crate that
+    /// inlines the cached path (the crate docs, "Compiled for size").
+    fn resolve_later(&self, reference: &str) -> PendingFuture<Resolution> {
+        let resolver = self.clone();
+        let reference = reference.to_owned();
+        Box::pin(async move { resolver.resolve(&reference).await })
+    }
+
+    #[inline]
     fn hit(&self, key: &str, now: Instant) -> Option<Resolution> {
         let resources = self
             .inner
@@ -374,6 +384,7 @@ impl Resolver {
         Some(Resolution::new(value, false))
     }
 
+    #[inline]
     fn lookup(&self, text: &str) -> Step {
         let now = Instant::now();
         // Only references in mesh context are ever cached (and reload drops those that leave
@@ -559,6 +570,7 @@ impl Resolver {
 
     /// [`Resolver::mesh_token`] without I/O: `Some` with a fresh cached token or an error
     /// known now (an unknown mesh), `None` when the token must be issued first.
+    #[inline]
     pub(crate) fn mesh_token_cached(
         &self,
         mesh: &str,
@@ -629,6 +641,7 @@ impl Resolver {
 
     /// [`Resolver::verify_mesh_token`] with cached keys only: `None` when keys must be
     /// fetched first.
+    #[inline]
     pub fn verify_mesh_token_cached(
         &self,
         token: &str,
@@ -646,6 +659,7 @@ impl Resolver {
     }
 
     /// [`Resolver::verify_mesh_token`] as one step (see [`Resolver::resolve_attempt`]).
+    #[inline]
     pub fn verify_mesh_token_attempt(
         &self,
         token: &str,
@@ -654,17 +668,26 @@ impl Resolver {
     ) -> Attempt<Arc<Claims>> {
         cached_or(
             self.verify_mesh_token_cached(token, mesh, destination_url),
-            || {
-                let resolver = self.clone();
-                let (token, mesh) = (zeroize::Zeroizing::new(token.to_owned()), mesh.to_owned());
-                let destination_url = destination_url.map(str::to_owned);
-                Box::pin(async move {
-                    resolver
-                        .verify_mesh_token(&token, &mesh, destination_url.as_deref())
-                        .await
-                })
-            },
+            || self.verify_mesh_token_later(token, mesh, destination_url),
         )
+    }
+
+    /// The fetching check of [`Resolver::verify_mesh_token_attempt`], made here rather than in
+    /// the crate that inlines the cached path (the crate docs, "Compiled for size").
+    fn verify_mesh_token_later(
+        &self,
+        token: &str,
+        mesh: &str,
+        destination_url: Option<&str>,
+    ) -> PendingFuture<Arc<Claims>> {
+        let resolver = self.clone();
+        let (token, mesh) = (zeroize::Zeroizing::new(token.to_owned()), mesh.to_owned());
+        let destination_url = destination_url.map(str::to_owned);
+        Box::pin(async move {
+            resolver
+                .verify_mesh_token(&token, &mesh, destination_url.as_deref())
+                .await
+        })
     }
 
     /// Whether [`Resolver::verify_mesh_token_cached`] would take a signature check (or keys
@@ -679,6 +702,7 @@ impl Resolver {
     /// }
     /// # }
     /// ```
+    #[inline]
     pub fn mesh_token_needs_signature_check(&self, token: &str, mesh: &str) -> bool {
         match self.mesh_validator(mesh) {
             Ok((MeshKeys::Local(local), _)) => local.needs_signature_check(token),
@@ -703,6 +727,7 @@ impl Resolver {
     /// }
     /// # }
     /// ```
+    #[inline]
     pub fn verify_mesh_token_if_remembered(
         &self,
         token: &str,
@@ -746,6 +771,7 @@ impl Resolver {
         }
     }
 
+    #[inline]
     fn mesh_validator(&self, mesh: &str) -> Result<(MeshKeys, String)> {
         let state = self.state();
         let mesh = state.mesh(mesh)?;
@@ -901,6 +927,7 @@ impl Resolver {
     }
 
     /// Counts a failed answer by kind.
+    #[inline]
     pub(crate) fn counted<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
             self.inner.counters.errors.record(e.kind());

@@ -160,6 +160,7 @@ impl State {
     }
 
     /// The active mesh named `mesh` (its configuration name or its Cloud id).
+    #[inline]
     pub(crate) fn mesh(&self, mesh: &str) -> Result<&Mesh> {
         let config = &self.config;
         config
@@ -236,6 +237,7 @@ impl State {
     /// # Errors
     /// `UnknownProvider` for a provider without an API URL; `Config` for a `local`-provider
     /// mesh that configures no key.
+    #[inline]
     pub(crate) fn mesh_keys(&self, mesh: &Mesh) -> Result<MeshKeys> {
         if mesh.provider == LOCAL_PROVIDER {
             return self

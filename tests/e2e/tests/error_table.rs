@@ -1,5 +1,5 @@
 //! The C header agrees with the core's error table: `include/runbeam.h` (checked in, written by
-//! cbindgen from the literal constants of `runbeam-ffi/src/status.rs`) defines exactly one
+//! cbindgen from the literal constants of `runbeam-ffi-cold/src/status.rs`) defines exactly one
 //! `RUNBEAM_STATUS_*` per error kind, with the kind's number, plus `RUNBEAM_STATUS_OK`.
 //!
 //! `runbeam-ffi`'s own unit test compares its constants with the table; this one proves that

@@ -39,7 +39,7 @@ thread_local! {
 /// client) and the handle's own async calls. Dropping it is what a handle's `_free` does: it
 /// cancels the handle's calls and waits for their callbacks (see the module documentation),
 /// then the threads stop if no other handle uses them.
-pub(crate) struct Runtime {
+pub struct Runtime {
     // Field order matters: the calls are settled before the threads may shut down.
     calls: Arc<Calls>,
     threads: Arc<Threads>,
@@ -52,7 +52,7 @@ struct Threads {
 
 impl Runtime {
     /// Starts new runtime threads.
-    pub(crate) fn new() -> Result<Runtime, Error> {
+    pub fn new() -> Result<Runtime, Error> {
         // The hook is process-wide: installed here, it covers the runtime threads and tasks.
         install_quiet_hook();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -101,7 +101,7 @@ impl Runtime {
     /// # Errors
     /// `InvalidArgument` when called from a librunbeam callback (a runtime thread) or from
     /// inside another tokio runtime, where blocking would deadlock or panic.
-    pub(crate) fn block_on<T>(
+    pub fn block_on<T>(
         &self,
         function: &str,
         future: impl Future<Output = Result<T, Error>>,
@@ -131,7 +131,8 @@ impl Runtime {
     ///
     /// # Errors
     /// The attempt's error, or as [`Runtime::block_on`].
-    pub(crate) fn wait<T>(&self, function: &str, attempt: Attempt<T>) -> Result<T, Error> {
+    #[inline]
+    pub fn wait<T>(&self, function: &str, attempt: Attempt<T>) -> Result<T, Error> {
         match attempt {
             Attempt::Ready(result) => result,
             Attempt::Pending(fetch) => self.block_on(function, fetch),
@@ -195,7 +196,8 @@ impl Runtime {
     ) -> Result<(), Error> {
         let (sender, receiver) = cancel_channel();
         self.spawn(function, future, completion, receiver)?;
-        runbeam_cancel::hand_out(sender, cancel_out);
+        // SAFETY: `cancel_out` is NULL or writable (the caller's contract).
+        unsafe { runbeam_cancel::hand_out(sender, cancel_out) };
         Ok(())
     }
 
@@ -308,12 +310,12 @@ impl Drop for Ticket {
 /// The gate of the user callbacks a token manager keeps (credential and renewal window). They
 /// can be called by the manager and by every resolver built from it (on the client's runtime),
 /// so their `user_data` must outlive all of those handles: each holds an `Arc` of the
-/// [`CallbackOwner`] sharing this gate, and when the last one is freed the gate closes (no call
+/// `CallbackOwner` sharing this gate, and when the last one is freed the gate closes (no call
 /// starts any more) and waits for the calls still running, however long they take — including
 /// a credential callback the SDK gave up on after its timeout, which keeps running on a
 /// blocking thread.
 #[derive(Default)]
-pub(crate) struct CallbackGate {
+pub struct CallbackGate {
     state: Mutex<GateState>,
     /// Notified when `running` drops to 0.
     idle: Condvar,
@@ -370,7 +372,7 @@ impl CallbackGate {
 
 /// Shared by a token manager handle and the resolvers built from it; dropping the last one
 /// closes the gate (see [`CallbackGate`]).
-pub(crate) struct CallbackOwner(pub(crate) Arc<CallbackGate>);
+pub(crate) struct CallbackOwner(pub Arc<CallbackGate>);
 
 impl Drop for CallbackOwner {
     fn drop(&mut self) {
@@ -412,6 +414,7 @@ fn freed_error() -> Error {
     )
 }
 
+#[inline]
 fn blocking_allowed() -> bool {
     !ON_RUNTIME_THREAD.with(Cell::get) && tokio::runtime::Handle::try_current().is_err()
 }
@@ -443,7 +446,7 @@ pub(crate) fn callback_arg<F>(callback: Option<F>) -> Result<F, Error> {
 /// `_async` forms of the token store never block a worker. A panic in `work` is `Internal`.
 /// Cancelling the call stops the wait, not `work`: a save already started may still complete
 /// (the handle's `_free` waits for it, as it joins the runtime's threads).
-pub(crate) async fn off_thread<T: Send + 'static>(
+pub async fn off_thread<T: Send + 'static>(
     function: &'static str,
     work: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
@@ -464,12 +467,12 @@ pub(crate) struct UserData(*mut c_void);
 unsafe impl Send for UserData {}
 
 impl UserData {
-    pub(crate) fn new(ptr: *mut c_void) -> UserData {
+    pub fn new(ptr: *mut c_void) -> UserData {
         UserData(ptr)
     }
 
     /// The pointer (a method, so that closures capture the whole `Send` wrapper).
-    pub(crate) fn get(&self) -> *mut c_void {
+    pub fn get(&self) -> *mut c_void {
         self.0
     }
 }
@@ -477,7 +480,7 @@ impl UserData {
 /// Delivers the result of an async call exactly once: by `complete`, or — when the task is
 /// dropped before it finished (its client or validator was freed) — by `Drop`, with
 /// `Cancelled`. `deliver` turns the result into the C callback's arguments.
-pub(crate) struct Completion<T> {
+pub struct Completion<T> {
     deliver: Option<Deliver<T>>,
     /// Set by [`Runtime::spawn`]; dropped after `deliver` ran (fields drop after `Drop::drop`).
     ticket: Option<Ticket>,
@@ -487,7 +490,7 @@ pub(crate) struct Completion<T> {
 type Deliver<T> = Box<dyn FnOnce(Result<T, Error>) + Send>;
 
 impl<T> Completion<T> {
-    pub(crate) fn new(deliver: impl FnOnce(Result<T, Error>) + Send + 'static) -> Completion<T> {
+    pub fn new(deliver: impl FnOnce(Result<T, Error>) + Send + 'static) -> Completion<T> {
         Completion {
             deliver: Some(Box::new(deliver)),
             ticket: None,
@@ -522,7 +525,7 @@ impl<T: 'static> Completion<T> {
 
     /// The completion of the handle forms: on success the callback gets a new handle made by
     /// `into_raw` (it owns it from then on), on failure NULL.
-    pub(crate) fn handle<H: 'static>(
+    pub fn handle<H: 'static>(
         callback: HandleCallback<H>,
         user_data: *mut c_void,
         into_raw: fn(T) -> *mut H,
@@ -564,7 +567,7 @@ impl<T: 'static> Completion<T> {
 
 impl Completion<()> {
     /// The completion of the calls without a result (`runbeam_status_callback`).
-    pub(crate) fn status(callback: StatusCallback, user_data: *mut c_void) -> Completion<()> {
+    pub fn status(callback: StatusCallback, user_data: *mut c_void) -> Completion<()> {
         Completion::calling(
             user_data,
             // SAFETY: the caller's callback, called once.
@@ -578,7 +581,7 @@ impl Completion<()> {
 impl Completion<bool> {
     /// The completion of the calls whose result is a boolean (`runbeam_bool_callback`);
     /// `false` with a failure.
-    pub(crate) fn flag(callback: BoolCallback, user_data: *mut c_void) -> Completion<bool> {
+    pub fn flag(callback: BoolCallback, user_data: *mut c_void) -> Completion<bool> {
         Completion::calling(
             user_data,
             // SAFETY: the caller's callback, called once.
@@ -598,7 +601,7 @@ impl Completion<Option<Zeroizing<Vec<u8>>>> {
     /// `strings::secret_json`; zeroized after the call: results may hold tokens) — NULL for
     /// `None`, the answer of a page cursor that has read every page — or the error's status
     /// and message.
-    pub(crate) fn json(
+    pub fn json(
         callback: JsonCallback,
         user_data: *mut c_void,
     ) -> Completion<Option<Zeroizing<Vec<u8>>>> {
@@ -622,7 +625,7 @@ impl Completion<Option<Zeroizing<Vec<u8>>>> {
 
 /// Reports `e` to a callback: the last-error accessors describe it during the call, and
 /// `call` gets its status and message (valid during the call).
-pub(crate) fn failed(e: Error, call: impl FnOnce(runbeam_status, *const c_char)) {
+pub fn failed(e: Error, call: impl FnOnce(runbeam_status, *const c_char)) {
     let status = e.kind().c_status();
     let message = error::to_cstring(e.message());
     error::set(e);

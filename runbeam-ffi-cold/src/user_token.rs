@@ -24,7 +24,7 @@ use crate::strings::secret_c_bytes;
 /// with `runbeam_user_token_free()`, which zeroizes the token.
 #[allow(non_camel_case_types)]
 pub struct runbeam_user_token {
-    pub(crate) token: UserToken,
+    pub token: UserToken,
     /// The secret, NUL-terminated, zeroized on drop.
     secret: Zeroizing<Vec<u8>>,
     expires_at: Option<CString>,
@@ -44,7 +44,7 @@ impl runbeam_user_token {
         }
     }
 
-    pub(crate) fn into_raw(token: UserToken) -> *mut runbeam_user_token {
+    pub fn into_raw(token: UserToken) -> *mut runbeam_user_token {
         Box::into_raw(Box::new(runbeam_user_token::new(token)))
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! - **One record at a time.** A C callback is rarely reentrant, so records are serialised: the
 //!   first thread to log becomes the *deliverer* and calls the callback; records other threads
-//!   log meanwhile are queued (at most [`QUEUE_CAPACITY`]; beyond that they are counted and
+//!   log meanwhile are queued (at most `QUEUE_CAPACITY`; beyond that they are counted and
 //!   reported by one WARN record) and delivered by that same thread, in order, right after.
 //!   A thread that logs never waits for the callback, so a callback may make blocking
 //!   librunbeam calls (whose runtime threads log) without a deadlock.

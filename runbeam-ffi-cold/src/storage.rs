@@ -286,7 +286,8 @@ pub unsafe extern "C" fn runbeam_token_store_load_machine_token(
         // SAFETY: forwarded contract.
         let (store, instance) = unsafe { store_args(store, instance_id) }?;
         let token = storage::load_machine_token(&*store.store, instance)?;
-        write_optional(out, token, runbeam_machine_token::into_raw);
+        // SAFETY: `out` was checked non-NULL; writable (contract).
+        unsafe { write_optional(out, token, runbeam_machine_token::into_raw) };
         Ok(())
     })
 }
@@ -404,7 +405,8 @@ pub unsafe extern "C" fn runbeam_token_store_load_user_token(
         // SAFETY: forwarded contract.
         let (store, instance) = unsafe { store_args(store, instance_id) }?;
         let token = storage::load_user_token(&*store.store, instance)?;
-        write_optional(out, token, runbeam_user_token::into_raw);
+        // SAFETY: `out` was checked non-NULL; writable (contract).
+        unsafe { write_optional(out, token, runbeam_user_token::into_raw) };
         Ok(())
     })
 }
@@ -585,7 +587,14 @@ unsafe fn token_type_arg<'a>(token_type: *const c_char) -> Result<&'a str, Error
 }
 
 /// Writes a new handle for `value` to `*out`, or NULL for `None`.
-pub(crate) fn write_optional<T, H>(out: *mut *mut H, value: Option<T>, into_raw: fn(T) -> *mut H) {
+///
+/// # Safety
+/// `out` is non-NULL and writable.
+pub(crate) unsafe fn write_optional<T, H>(
+    out: *mut *mut H,
+    value: Option<T>,
+    into_raw: fn(T) -> *mut H,
+) {
     let handle = value.map_or(ptr::null_mut(), into_raw);
     // SAFETY: callers checked `out` is non-NULL; writable per their contract.
     unsafe { *out = handle };
@@ -620,14 +629,14 @@ impl runbeam_machine_token {
         }
     }
 
-    pub(crate) fn into_raw(token: MachineToken) -> *mut runbeam_machine_token {
+    pub fn into_raw(token: MachineToken) -> *mut runbeam_machine_token {
         Box::into_raw(Box::new(runbeam_machine_token::new(token)))
     }
 }
 
 /// The RFC 3339 text of a token time for a `_rfc3339` getter (Unix seconds in the
 /// unreachable case of a time RFC 3339 cannot write).
-pub(crate) fn rfc3339_text(at: OffsetDateTime) -> CString {
+pub fn rfc3339_text(at: OffsetDateTime) -> CString {
     to_cstring(
         &at.format(&Rfc3339)
             .unwrap_or_else(|_| at.unix_timestamp().to_string()),
@@ -1328,7 +1337,7 @@ pub unsafe extern "C" fn runbeam_token_manager_config_free(
 /// Thread-safe. Release with `runbeam_token_manager_free()`.
 #[allow(non_camel_case_types)]
 pub struct runbeam_token_manager {
-    pub(crate) manager: Arc<TokenManager>,
+    pub manager: Arc<TokenManager>,
     runtime: Runtime,
     /// The gate of `manager`'s user callbacks, shared with every resolver built from it
     /// (dropped after the runtime: the calls are settled first).
@@ -1494,7 +1503,8 @@ pub unsafe extern "C" fn runbeam_token_manager_current(
             .block_on("runbeam_token_manager_current", async move {
                 inner.current().await
             })?;
-        write_optional(out, token, runbeam_machine_token::into_raw);
+        // SAFETY: `out` was checked non-NULL; writable (contract).
+        unsafe { write_optional(out, token, runbeam_machine_token::into_raw) };
         Ok(())
     })
 }

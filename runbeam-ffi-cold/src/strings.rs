@@ -19,14 +19,16 @@ use crate::error::to_cstring;
 use crate::guard::guard_value;
 
 /// A newly allocated C string the caller releases with `runbeam_string_free()`.
-pub(crate) fn into_c_string(text: &str) -> *mut c_char {
+#[inline]
+pub fn into_c_string(text: &str) -> *mut c_char {
     to_cstring(text).into_raw()
 }
 
 /// `text` NUL-terminated, in one allocation of exactly its size (no reallocation copies),
 /// zeroized on drop. Interior NUL bytes (never in tokens or JSON) are written as the two
 /// characters `\0`, directly into that buffer: no other copy of `text` is made.
-pub(crate) fn secret_c_bytes(text: &[u8]) -> Zeroizing<Vec<u8>> {
+#[inline]
+pub fn secret_c_bytes(text: &[u8]) -> Zeroizing<Vec<u8>> {
     let nuls = text.iter().filter(|&&b| b == 0).count();
     let mut bytes = Zeroizing::new(Vec::with_capacity(text.len() + nuls + 1));
     for (i, part) in text.split(|&b| b == 0).enumerate() {
@@ -41,6 +43,7 @@ pub(crate) fn secret_c_bytes(text: &[u8]) -> Zeroizing<Vec<u8>> {
 
 /// The JSON text of `value`, NUL-terminated, in one exactly sized buffer zeroized on drop
 /// (results may hold tokens). Serialises twice: once to measure, once to write.
+#[inline]
 pub(crate) fn secret_json(value: &Value) -> Result<Zeroizing<Vec<u8>>, Error> {
     let mut measure = Measure(0);
     serde_json::to_writer(&mut measure, value).map_err(json_error)?;
@@ -51,6 +54,7 @@ pub(crate) fn secret_json(value: &Value) -> Result<Zeroizing<Vec<u8>>, Error> {
     Ok(bytes)
 }
 
+#[inline]
 fn json_error(e: serde_json::Error) -> Error {
     Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}"))
 }
@@ -59,11 +63,13 @@ fn json_error(e: serde_json::Error) -> Error {
 struct Measure(usize);
 
 impl Write for Measure {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0 += buf.len();
         Ok(buf.len())
     }
 
+    #[inline]
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
@@ -71,6 +77,7 @@ impl Write for Measure {
 
 /// Hands NUL-terminated `bytes` (from [`secret_c_bytes`] or [`secret_json`]) to C as a `char *`
 /// for `runbeam_string_free()`, which zeroizes it. The buffer moves without a copy.
+#[inline]
 pub(crate) fn into_secret_c_string(mut bytes: Zeroizing<Vec<u8>>) -> *mut c_char {
     let mut vec = std::mem::take(&mut *bytes);
     // `into_boxed_slice` inside CString would reallocate (and leave a copy) if the capacity
@@ -92,6 +99,7 @@ pub(crate) fn into_secret_c_string(mut bytes: Zeroizing<Vec<u8>>) -> *mut c_char
 }
 
 /// Overwrites every string of `value` with zeros (JSON results built from secrets).
+#[inline]
 pub(crate) fn wipe_json(value: &mut Value) {
     match value {
         Value::String(s) => s.zeroize(),

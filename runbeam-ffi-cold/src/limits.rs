@@ -53,7 +53,8 @@ pub const RUNBEAM_MAX_PER_PAGE: u32 = 100;
 pub const RUNBEAM_MAX_LIST_PAGES: u32 = 10_000;
 
 /// `Ok` when `value` (the caller's argument `name`) is at most `max` (the constant `limit`).
-pub(crate) fn at_most(name: &str, value: usize, max: usize, limit: &str) -> Result<(), Error> {
+#[inline]
+pub fn at_most(name: &str, value: usize, max: usize, limit: &str) -> Result<(), Error> {
     if value > max {
         return Err(invalid_argument(format!(
             "argument '{name}' is {value}, over the maximum of {max} ({limit})"

@@ -13,7 +13,8 @@ use crate::status::{RUNBEAM_OK, runbeam_status};
 /// records it), and turns a panic into `RUNBEAM_STATUS_INTERNAL` whose message (for
 /// `runbeam_last_error_message()`) is the panic's. Nothing unwinds into C, and nothing is
 /// printed: the quiet panic hook is installed before `body` runs.
-pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<(), Error>) -> runbeam_status {
+#[inline]
+pub fn guard(function: &str, body: impl FnOnce() -> Result<(), Error>) -> runbeam_status {
     install_quiet_hook();
     error::clear();
     match catch_unwind(AssertUnwindSafe(body)) {
@@ -25,7 +26,8 @@ pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<(), Error>) ->
 
 /// For functions that return a value rather than a status (getters): `fallback` on panic (the
 /// panic is recorded as the last error, and not printed).
-pub(crate) fn guard_value<T>(function: &str, fallback: T, body: impl FnOnce() -> T) -> T {
+#[inline]
+pub fn guard_value<T>(function: &str, fallback: T, body: impl FnOnce() -> T) -> T {
     install_quiet_hook();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
@@ -41,7 +43,8 @@ pub(crate) fn guard_value<T>(function: &str, fallback: T, body: impl FnOnce() ->
 ///
 /// # Safety
 /// `handle` is NULL or came from `Box::into_raw(Box<T>)` in this crate and is not freed before.
-pub(crate) unsafe fn free_handle<T>(function: &str, handle: *mut T) {
+#[inline]
+pub unsafe fn free_handle<T>(function: &str, handle: *mut T) {
     guard_value(function, (), || {
         if !handle.is_null() {
             // SAFETY: the caller's contract.
@@ -56,7 +59,8 @@ pub(crate) unsafe fn free_handle<T>(function: &str, handle: *mut T) {
 ///
 /// # Safety
 /// `handle` is NULL or a live handle of this crate.
-pub(crate) unsafe fn read_handle<H, T>(
+#[inline]
+pub unsafe fn read_handle<H, T>(
     function: &str,
     handle: *const H,
     fallback: T,
@@ -69,7 +73,8 @@ pub(crate) unsafe fn read_handle<H, T>(
     .unwrap_or(fallback)
 }
 
-pub(crate) fn invalid_argument(message: String) -> Error {
+#[inline]
+pub fn invalid_argument(message: String) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
@@ -77,7 +82,8 @@ pub(crate) fn invalid_argument(message: String) -> Error {
 ///
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives the returned borrow.
-pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
+#[inline]
+pub unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
     if ptr.is_null() {
         return Err(invalid_argument(format!("argument '{name}' is NULL")));
     }
@@ -90,6 +96,7 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
 ///
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives the returned borrow.
+#[inline]
 pub(crate) unsafe fn opt_str_arg<'a>(
     ptr: *const c_char,
     name: &str,
@@ -107,6 +114,7 @@ pub(crate) unsafe fn opt_str_arg<'a>(
 ///
 /// # Safety
 /// `ptr` is NULL or NUL-terminated.
+#[inline]
 pub(crate) unsafe fn json_arg(ptr: *const c_char, name: &str) -> Result<serde_json::Value, Error> {
     // SAFETY: forwarded contract.
     let text = unsafe { str_arg(ptr, name) }?;
@@ -123,7 +131,8 @@ pub(crate) unsafe fn json_arg(ptr: *const c_char, name: &str) -> Result<serde_js
 ///
 /// # Safety
 /// `ptr` is NULL (then `len` must be 0) or points to `len` readable bytes that outlive the borrow.
-pub(crate) unsafe fn str_arg_len<'a>(
+#[inline]
+pub unsafe fn str_arg_len<'a>(
     ptr: *const c_char,
     len: usize,
     name: &str,
@@ -144,6 +153,7 @@ pub(crate) unsafe fn str_arg_len<'a>(
     utf8_arg(bytes, name)
 }
 
+#[inline]
 fn utf8_arg<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Error> {
     std::str::from_utf8(bytes).map_err(|e| {
         invalid_argument(format!(
@@ -154,7 +164,8 @@ fn utf8_arg<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Error> {
 }
 
 /// Checks an out-parameter and returns it.
-pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T, Error> {
+#[inline]
+pub fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T, Error> {
     if ptr.is_null() {
         Err(invalid_argument(format!("out-parameter '{name}' is NULL")))
     } else {
@@ -166,7 +177,8 @@ pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T, Error> {
 ///
 /// # Safety
 /// `ptr` is NULL or a live handle of type `T` created by librunbeam.
-pub(crate) unsafe fn handle_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
+#[inline]
+pub unsafe fn handle_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
     // SAFETY: per the caller's contract, non-NULL means a live handle.
     unsafe { ptr.as_ref() }.ok_or_else(|| invalid_argument(format!("argument '{name}' is NULL")))
 }

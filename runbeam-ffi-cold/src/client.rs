@@ -118,7 +118,7 @@ pub struct runbeam_client_config {
 }
 
 impl runbeam_client_config {
-    pub(crate) fn builder(&self) -> ClientBuilder {
+    pub fn builder(&self) -> ClientBuilder {
         let mut b = Client::builder(self.api_url.clone())
             .language(self.language.clone())
             .allow_insecure_http(self.allow_insecure_http);
@@ -448,8 +448,8 @@ pub unsafe extern "C" fn runbeam_client_config_free(config: *mut runbeam_client_
 /// `RUNBEAM_STATUS_CANCELLED`.
 #[allow(non_camel_case_types)]
 pub struct runbeam_client {
-    pub(crate) client: Client,
-    pub(crate) runtime: Runtime,
+    pub client: Client,
+    pub runtime: Runtime,
 }
 
 /// A handle to cancel one async call. Returned by the `_async` functions when asked for;
@@ -462,7 +462,13 @@ pub struct runbeam_cancel {
 impl runbeam_cancel {
     /// Writes a new cancel handle for `sender` to `*cancel_out` when it is not NULL (else the
     /// sender is dropped, which never cancels).
-    pub(crate) fn hand_out(sender: watch::Sender<bool>, cancel_out: *mut *mut runbeam_cancel) {
+    ///
+    /// # Safety
+    /// `cancel_out` is NULL or writable.
+    pub(crate) unsafe fn hand_out(
+        sender: watch::Sender<bool>,
+        cancel_out: *mut *mut runbeam_cancel,
+    ) {
         if !cancel_out.is_null() {
             // SAFETY: non-NULL and writable per the callers' contract.
             unsafe { *cancel_out = Box::into_raw(Box::new(runbeam_cancel { sender })) };

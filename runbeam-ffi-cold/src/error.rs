@@ -32,7 +32,8 @@ thread_local! {
 
 /// A C string from arbitrary text: interior NUL bytes (impossible in our messages, but cheap to
 /// guard against) are written as `\0`.
-pub(crate) fn to_cstring(text: &str) -> CString {
+#[inline]
+pub fn to_cstring(text: &str) -> CString {
     CString::new(text)
         .unwrap_or_else(|_| CString::new(text.replace('\0', "\\0")).unwrap_or_default())
 }
@@ -46,7 +47,7 @@ pub(crate) fn clear() {
 }
 
 /// Records `error` as this thread's last error and returns its status code.
-pub(crate) fn set(error: Error) -> runbeam_status {
+pub fn set(error: Error) -> runbeam_status {
     let status = error.kind().c_status();
     let last = LastError {
         status,

@@ -75,7 +75,7 @@ pub const RUNBEAM_STATUS_KEYRING_UNAVAILABLE: runbeam_status = 504;
 pub const RUNBEAM_STATUS_INTERNAL: runbeam_status = 900;
 
 /// The core error kind of a status code (`None` for OK and unknown codes).
-pub(crate) fn kind_of(status: runbeam_status) -> Option<ErrorKind> {
+pub fn kind_of(status: runbeam_status) -> Option<ErrorKind> {
     ErrorKind::ALL.into_iter().find(|&k| k.c_status() == status)
 }
 
