@@ -44,10 +44,11 @@
 //! with cached keys ([`jwt::Validator::validate_cached`] and what it calls: the compact
 //! decoding, base64url, the claims scanner, the verified-token cache, the key lookup) and a
 //! resolver cache hit ([`resolve::Resolver::resolve_cached`]). What such a function starts but
-//! does not answer at once (a fetch) is made by a function that is not `#[inline]`
-//! (`validate_later`, `resolve_later`), and error constructors stay out: inlining them into
-//! the reference parser made it slower. BENCHMARKS.md "Footprint" has the sizes and the
-//! speeds, measured side by side with the crate at 3.
+//! does not answer at once (a fetch) is made by an `#[inline(never)]` function
+//! (`validate_later`, `resolve_later`, …), so that fat LTO cannot pull it back in, and error
+//! constructors stay out: inlining them into the reference parser made it slower.
+//! BENCHMARKS.md "Footprint" has the sizes and the speeds, measured side by side with the crate
+//! at 3.
 #![deny(missing_docs)]
 // Untrusted text is never sliced at byte offsets (a multi-byte character there panics): use
 // `str::get`, `split_once`, `strip_prefix` or compare bytes.

@@ -21,8 +21,8 @@ use crate::error::to_cstring;
 #[allow(non_camel_case_types)]
 pub struct runbeam_claims {
     pub claims: Arc<Claims>,
-    pub text: [OnceLock<Option<CString>>; FIELDS],
-    pub aud: OnceLock<Vec<CString>>,
+    pub(crate) text: [OnceLock<Option<CString>>; FIELDS],
+    pub(crate) aud: OnceLock<Vec<CString>>,
     pub json: OnceLock<CString>,
 }
 
@@ -45,7 +45,7 @@ const FIELDS: usize = 10;
 
 impl Field {
     #[inline]
-    pub fn of(self, c: &Claims) -> Option<&str> {
+    pub(crate) fn of(self, c: &Claims) -> Option<&str> {
         match self {
             Field::Iss => c.iss.as_deref(),
             Field::Sub => c.sub.as_deref(),
@@ -63,7 +63,7 @@ impl Field {
 
 impl runbeam_claims {
     #[inline]
-    pub fn new(claims: Arc<Claims>) -> runbeam_claims {
+    pub(crate) fn new(claims: Arc<Claims>) -> runbeam_claims {
         runbeam_claims {
             claims,
             text: [const { OnceLock::new() }; FIELDS],

@@ -118,7 +118,7 @@ pub struct runbeam_client_config {
 }
 
 impl runbeam_client_config {
-    pub fn builder(&self) -> ClientBuilder {
+    pub(crate) fn builder(&self) -> ClientBuilder {
         let mut b = Client::builder(self.api_url.clone())
             .language(self.language.clone())
             .allow_insecure_http(self.allow_insecure_http);
@@ -448,8 +448,8 @@ pub unsafe extern "C" fn runbeam_client_config_free(config: *mut runbeam_client_
 /// `RUNBEAM_STATUS_CANCELLED`.
 #[allow(non_camel_case_types)]
 pub struct runbeam_client {
-    pub client: Client,
-    pub runtime: Runtime,
+    pub(crate) client: Client,
+    pub(crate) runtime: Runtime,
 }
 
 /// A handle to cancel one async call. Returned by the `_async` functions when asked for;

@@ -19,7 +19,7 @@ use crate::status::runbeam_status;
 /// `runbeam_mesh_config_free()`. Immutable: it may be read from several threads at once.
 #[allow(non_camel_case_types)]
 pub struct runbeam_mesh_config {
-    pub inner: MeshConfig,
+    pub(crate) inner: MeshConfig,
     mesh_names: Vec<CString>,
     members: Vec<Member>,
 }

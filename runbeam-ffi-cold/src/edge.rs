@@ -238,7 +238,7 @@ pub struct runbeam_outbound {
     pub url: OnceLock<CString>,
     /// `Bearer <mesh token>`, NUL-terminated, zeroized on drop.
     pub authorization: OnceLock<Zeroizing<Vec<u8>>>,
-    pub text: [OnceLock<CString>; TEXT_FIELDS],
+    pub(crate) text: [OnceLock<CString>; TEXT_FIELDS],
 }
 
 #[derive(Clone, Copy)]

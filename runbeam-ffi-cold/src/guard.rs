@@ -38,11 +38,11 @@ pub fn guard_value<T>(function: &str, fallback: T, body: impl FnOnce() -> T) -> 
     }
 }
 
-/// Drops a handle created by `Box::into_raw` in this crate: what every `runbeam_*_free` does.
+/// Drops a handle created by `Box::into_raw` in librunbeam: what every `runbeam_*_free` does.
 /// NULL is a no-op; a panic in a destructor is reported (last error), never unwound into C.
 ///
 /// # Safety
-/// `handle` is NULL or came from `Box::into_raw(Box<T>)` in this crate and is not freed before.
+/// `handle` is NULL or came from `Box::into_raw(Box<T>)` in librunbeam and is not freed before.
 #[inline]
 pub unsafe fn free_handle<T>(function: &str, handle: *mut T) {
     guard_value(function, (), || {
@@ -96,7 +96,6 @@ pub unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Err
 ///
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives the returned borrow.
-#[inline]
 pub(crate) unsafe fn opt_str_arg<'a>(
     ptr: *const c_char,
     name: &str,
@@ -114,7 +113,6 @@ pub(crate) unsafe fn opt_str_arg<'a>(
 ///
 /// # Safety
 /// `ptr` is NULL or NUL-terminated.
-#[inline]
 pub(crate) unsafe fn json_arg(ptr: *const c_char, name: &str) -> Result<serde_json::Value, Error> {
     // SAFETY: forwarded contract.
     let text = unsafe { str_arg(ptr, name) }?;

@@ -8,13 +8,14 @@
 //!   validation and authentication and the claims' getters, mesh-token verification, `resolve`
 //!   and `outbound` and their results' getters, refusals).
 //! - **this crate**, at opt-level "z" (the workspace's `[profile.release.package.*]`): every
-//!   other call — handles' set-up and release, the Cloud API client, token storage and the
+//!   other call — handles' set-up (and the release of those the request path does not
+//!   make), the Cloud API client, token storage and the
 //!   token manager, configuration, logging, statistics, the change feeds and every `_async`
 //!   form — and what both crates share: the handle types, the panic guard, the last error,
 //!   strings, limits and the callback runtime.
 //!
 //! The split exists for the library's size: the whole C ABI at "z" makes `librunbeam.so`
-//! 0.68 MB smaller but reference parsing through it ~20% slower, because the root crate's
+//! 0.68 MB smaller but reference parsing through it ~15% slower, because the root crate's
 //! level is the level of the whole program's LTO; cold code in a crate of its own gets most of
 //! those bytes and costs the request path nothing (docs/design.md, "Two crates for the C ABI";
 //! BENCHMARKS.md "Footprint"). A function that the request path calls and that is defined here

@@ -24,7 +24,7 @@ pub struct runbeam_problem_list {
 }
 
 impl runbeam_problem_list {
-    pub fn new(problems: Vec<Problem>) -> Self {
+    pub(crate) fn new(problems: Vec<Problem>) -> Self {
         let items = problems
             .iter()
             .map(|p| Item {

@@ -26,10 +26,10 @@ const NO_TEAM: u16 = u16::MAX;
 pub struct runbeam_reference {
     pub inner: Reference,
     /// `provider\0[team\0]value\0canonical\0`, so getters can hand out C strings.
-    pub cstrs: Box<[u8]>,
-    pub team: u16,
+    pub(crate) cstrs: Box<[u8]>,
+    pub(crate) team: u16,
     pub value: u16,
-    pub canonical: u16,
+    pub(crate) canonical: u16,
 }
 
 impl runbeam_reference {

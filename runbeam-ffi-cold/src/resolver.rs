@@ -591,8 +591,8 @@ pub unsafe extern "C" fn runbeam_resolver_reload(
 #[allow(non_camel_case_types)]
 pub struct runbeam_resolution {
     pub resolution: Resolution,
-    pub text: [OnceLock<Option<CString>>; TEXT_FIELDS],
-    pub urls: OnceLock<Vec<CString>>,
+    pub(crate) text: [OnceLock<Option<CString>>; TEXT_FIELDS],
+    pub(crate) urls: OnceLock<Vec<CString>>,
     pub json: OnceLock<CString>,
 }
 
@@ -617,7 +617,7 @@ const TEXT_FIELDS: usize = 13;
 
 impl Text {
     #[inline]
-    pub fn of(self, r: &Resolution) -> Option<&str> {
+    pub(crate) fn of(self, r: &Resolution) -> Option<&str> {
         let res = r.resource();
         match self {
             Text::Type => Some(res.resource_type.as_str()),
@@ -679,17 +679,17 @@ impl runbeam_resolution {
 /// from any thread. Release with `runbeam_issued_mesh_token_free()`, which zeroizes the token copy.
 #[allow(non_camel_case_types)]
 pub struct runbeam_issued_mesh_token {
-    pub issued: Arc<IssuedMeshToken>,
+    pub(crate) issued: Arc<IssuedMeshToken>,
     /// The token, NUL-terminated, zeroized on drop.
-    pub secret: Zeroizing<Vec<u8>>,
-    pub mesh_id: CString,
-    pub mesh: CString,
-    pub expires_at: CString,
+    pub(crate) secret: Zeroizing<Vec<u8>>,
+    pub(crate) mesh_id: CString,
+    pub(crate) mesh: CString,
+    pub(crate) expires_at: CString,
 }
 
 impl runbeam_issued_mesh_token {
     #[inline]
-    pub fn into_raw(issued: Arc<IssuedMeshToken>) -> *mut runbeam_issued_mesh_token {
+    pub(crate) fn into_raw(issued: Arc<IssuedMeshToken>) -> *mut runbeam_issued_mesh_token {
         let secret = secret_c_bytes(issued.token.token.expose().as_bytes());
         let expires = issued.token.expires_at;
         let expires_at = expires

@@ -52,7 +52,7 @@ struct Threads {
 
 impl Runtime {
     /// Starts new runtime threads.
-    pub fn new() -> Result<Runtime, Error> {
+    pub(crate) fn new() -> Result<Runtime, Error> {
         // The hook is process-wide: installed here, it covers the runtime threads and tasks.
         install_quiet_hook();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -101,7 +101,7 @@ impl Runtime {
     /// # Errors
     /// `InvalidArgument` when called from a librunbeam callback (a runtime thread) or from
     /// inside another tokio runtime, where blocking would deadlock or panic.
-    pub fn block_on<T>(
+    pub(crate) fn block_on<T>(
         &self,
         function: &str,
         future: impl Future<Output = Result<T, Error>>,
@@ -186,7 +186,9 @@ impl Runtime {
     /// Starts the `_async` call `function`: `future` runs on this runtime, its result goes to
     /// `completion` exactly once (see [`Runtime::spawn`]) and, when `cancel_out` is not NULL,
     /// a new `runbeam_cancel` handle for it is written there. What every `_async` export
-    /// does once it has checked and copied its arguments.
+    /// does once it has checked and copied its arguments. `cancel_out` is passed on untouched
+    /// from the export, whose documented contract is that it is NULL or writable: a crate-
+    /// internal function, safe to call only with such a pointer.
     pub(crate) fn start<T: Send + 'static>(
         &self,
         function: &'static str,
@@ -196,7 +198,8 @@ impl Runtime {
     ) -> Result<(), Error> {
         let (sender, receiver) = cancel_channel();
         self.spawn(function, future, completion, receiver)?;
-        // SAFETY: `cancel_out` is NULL or writable (the caller's contract).
+        // SAFETY: `cancel_out` is the `_async` export's own argument, NULL or writable by that
+        // export's contract (see the doc comment).
         unsafe { runbeam_cancel::hand_out(sender, cancel_out) };
         Ok(())
     }
@@ -315,7 +318,7 @@ impl Drop for Ticket {
 /// a credential callback the SDK gave up on after its timeout, which keeps running on a
 /// blocking thread.
 #[derive(Default)]
-pub struct CallbackGate {
+pub(crate) struct CallbackGate {
     state: Mutex<GateState>,
     /// Notified when `running` drops to 0.
     idle: Condvar,
@@ -414,7 +417,6 @@ fn freed_error() -> Error {
     )
 }
 
-#[inline]
 fn blocking_allowed() -> bool {
     !ON_RUNTIME_THREAD.with(Cell::get) && tokio::runtime::Handle::try_current().is_err()
 }
@@ -467,7 +469,7 @@ pub(crate) struct UserData(*mut c_void);
 unsafe impl Send for UserData {}
 
 impl UserData {
-    pub fn new(ptr: *mut c_void) -> UserData {
+    pub(crate) fn new(ptr: *mut c_void) -> UserData {
         UserData(ptr)
     }
 
@@ -480,7 +482,7 @@ impl UserData {
 /// Delivers the result of an async call exactly once: by `complete`, or — when the task is
 /// dropped before it finished (its client or validator was freed) — by `Drop`, with
 /// `Cancelled`. `deliver` turns the result into the C callback's arguments.
-pub struct Completion<T> {
+pub(crate) struct Completion<T> {
     deliver: Option<Deliver<T>>,
     /// Set by [`Runtime::spawn`]; dropped after `deliver` ran (fields drop after `Drop::drop`).
     ticket: Option<Ticket>,
@@ -490,7 +492,7 @@ pub struct Completion<T> {
 type Deliver<T> = Box<dyn FnOnce(Result<T, Error>) + Send>;
 
 impl<T> Completion<T> {
-    pub fn new(deliver: impl FnOnce(Result<T, Error>) + Send + 'static) -> Completion<T> {
+    pub(crate) fn new(deliver: impl FnOnce(Result<T, Error>) + Send + 'static) -> Completion<T> {
         Completion {
             deliver: Some(Box::new(deliver)),
             ticket: None,
@@ -625,7 +627,7 @@ impl Completion<Option<Zeroizing<Vec<u8>>>> {
 
 /// Reports `e` to a callback: the last-error accessors describe it during the call, and
 /// `call` gets its status and message (valid during the call).
-pub fn failed(e: Error, call: impl FnOnce(runbeam_status, *const c_char)) {
+pub(crate) fn failed(e: Error, call: impl FnOnce(runbeam_status, *const c_char)) {
     let status = e.kind().c_status();
     let message = error::to_cstring(e.message());
     error::set(e);

@@ -629,14 +629,14 @@ impl runbeam_machine_token {
         }
     }
 
-    pub fn into_raw(token: MachineToken) -> *mut runbeam_machine_token {
+    pub(crate) fn into_raw(token: MachineToken) -> *mut runbeam_machine_token {
         Box::into_raw(Box::new(runbeam_machine_token::new(token)))
     }
 }
 
 /// The RFC 3339 text of a token time for a `_rfc3339` getter (Unix seconds in the
 /// unreachable case of a time RFC 3339 cannot write).
-pub fn rfc3339_text(at: OffsetDateTime) -> CString {
+pub(crate) fn rfc3339_text(at: OffsetDateTime) -> CString {
     to_cstring(
         &at.format(&Rfc3339)
             .unwrap_or_else(|_| at.unix_timestamp().to_string()),
@@ -1337,7 +1337,7 @@ pub unsafe extern "C" fn runbeam_token_manager_config_free(
 /// Thread-safe. Release with `runbeam_token_manager_free()`.
 #[allow(non_camel_case_types)]
 pub struct runbeam_token_manager {
-    pub manager: Arc<TokenManager>,
+    pub(crate) manager: Arc<TokenManager>,
     runtime: Runtime,
     /// The gate of `manager`'s user callbacks, shared with every resolver built from it
     /// (dropped after the runtime: the calls are settled first).

@@ -43,7 +43,6 @@ pub fn secret_c_bytes(text: &[u8]) -> Zeroizing<Vec<u8>> {
 
 /// The JSON text of `value`, NUL-terminated, in one exactly sized buffer zeroized on drop
 /// (results may hold tokens). Serialises twice: once to measure, once to write.
-#[inline]
 pub(crate) fn secret_json(value: &Value) -> Result<Zeroizing<Vec<u8>>, Error> {
     let mut measure = Measure(0);
     serde_json::to_writer(&mut measure, value).map_err(json_error)?;
@@ -54,7 +53,6 @@ pub(crate) fn secret_json(value: &Value) -> Result<Zeroizing<Vec<u8>>, Error> {
     Ok(bytes)
 }
 
-#[inline]
 fn json_error(e: serde_json::Error) -> Error {
     Error::new(ErrorKind::Internal, format!("cannot write JSON: {e}"))
 }
@@ -77,7 +75,6 @@ impl Write for Measure {
 
 /// Hands NUL-terminated `bytes` (from [`secret_c_bytes`] or [`secret_json`]) to C as a `char *`
 /// for `runbeam_string_free()`, which zeroizes it. The buffer moves without a copy.
-#[inline]
 pub(crate) fn into_secret_c_string(mut bytes: Zeroizing<Vec<u8>>) -> *mut c_char {
     let mut vec = std::mem::take(&mut *bytes);
     // `into_boxed_slice` inside CString would reallocate (and leave a copy) if the capacity
@@ -99,7 +96,6 @@ pub(crate) fn into_secret_c_string(mut bytes: Zeroizing<Vec<u8>>) -> *mut c_char
 }
 
 /// Overwrites every string of `value` with zeros (JSON results built from secrets).
-#[inline]
 pub(crate) fn wipe_json(value: &mut Value) {
     match value {
         Value::String(s) => s.zeroize(),
@@ -122,7 +118,7 @@ pub(crate) fn wipe_json(value: &mut Value) {
 pub unsafe extern "C" fn runbeam_string_free(text: *mut c_char) {
     guard_value("runbeam_string_free", (), || {
         if !text.is_null() {
-            // SAFETY: allocated by CString::into_raw in this crate and not freed (contract).
+            // SAFETY: allocated by CString::into_raw in librunbeam and not freed (contract).
             let mut bytes = unsafe { CString::from_raw(text) }.into_bytes_with_nul();
             bytes.zeroize();
         }

@@ -44,7 +44,7 @@ impl runbeam_user_token {
         }
     }
 
-    pub fn into_raw(token: UserToken) -> *mut runbeam_user_token {
+    pub(crate) fn into_raw(token: UserToken) -> *mut runbeam_user_token {
         Box::into_raw(Box::new(runbeam_user_token::new(token)))
     }
 }

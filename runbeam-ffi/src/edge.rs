@@ -657,8 +657,7 @@ mod tests {
     use runbeam_core::edge::{CONTENT_TYPE, WWW_AUTHENTICATE_INVALID_TOKEN};
     use runbeam_ffi_cold::status::RUNBEAM_STATUS_INVALID_ARGUMENT;
 
-    #[inline]
-    pub fn text(p: *const c_char) -> Option<String> {
+    fn text(p: *const c_char) -> Option<String> {
         // SAFETY: NULL or a static NUL-terminated string of this module.
         (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
     }

@@ -379,6 +379,7 @@ impl Validator {
 
     /// The fetching validation of [`Validator::validate_attempt`], made here rather than in the
     /// crate that inlines the cached path (the crate docs, "Compiled for size").
+    #[inline(never)]
     fn validate_later(&self, token: &str) -> PendingFuture<Arc<Claims>> {
         let validator = self.clone();
         let token = zeroize::Zeroizing::new(token.to_owned());
@@ -443,6 +444,7 @@ impl Validator {
 
     /// The fetching check of [`Validator::verify_mesh_token_attempt`], made here rather than in
     /// the crate that inlines the cached path (the crate docs, "Compiled for size").
+    #[inline(never)]
     fn verify_mesh_token_later(
         &self,
         token: &str,

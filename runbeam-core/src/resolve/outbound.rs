@@ -195,6 +195,7 @@ impl Resolver {
 
     /// The requests of [`Resolver::outbound_attempt`], made here rather than in the crate that
     /// inlines the cached path (the crate docs, "Compiled for size").
+    #[inline(never)]
     fn outbound_later(&self, reference: &str, path: &str) -> Attempt<Outbound> {
         let resolver = self.clone();
         let (reference, path) = (reference.to_owned(), path.to_owned());

@@ -366,6 +366,7 @@ impl Resolver {
 
     /// The request of [`Resolver::resolve_attempt`], made here rather than in the crate that
     /// inlines the cached path (the crate docs, "Compiled for size").
+    #[inline(never)]
     fn resolve_later(&self, reference: &str) -> PendingFuture<Resolution> {
         let resolver = self.clone();
         let reference = reference.to_owned();
@@ -674,6 +675,7 @@ impl Resolver {
 
     /// The fetching check of [`Resolver::verify_mesh_token_attempt`], made here rather than in
     /// the crate that inlines the cached path (the crate docs, "Compiled for size").
+    #[inline(never)]
     fn verify_mesh_token_later(
         &self,
         token: &str,
