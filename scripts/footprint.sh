@@ -8,7 +8,9 @@
 #   bash scripts/footprint.sh --build    `make dist` first (rebuilds every release artefact)
 #   bash scripts/footprint.sh --crates   also what the code of the release librunbeam.so is, by
 #                                        crate (its unstripped symbols, as `cargo bloat --crates`
-#                                        counts them; FOOTPRINT_SO=<file> for another object).
+#                                        counts them), and by the crate that compiled it (its
+#                                        DWARF compile units, which is what opt-levels act on;
+#                                        FOOTPRINT_SO=<file> for another object).
 #                                        cargo bloat itself cannot measure it: it builds with
 #                                        `cargo build`, and cargo runs no LTO for runbeam-ffi
 #                                        then (its crate-type includes rlib, see c-dist.mk).
@@ -142,6 +144,40 @@ print(f"{'crate':<36} {'bytes':>10} {'.text':>7}")
 for crate, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:top]:
     print(f"{crate:<36} {size:>10} {100 * size / max(text, 1):>6.1f}%")
 print(f"{'all functions':<36} {sum(sizes.values()):>10} {100 * sum(sizes.values()) / max(text, 1):>6.1f}%  (.text {text} bytes)")
+EOF_PY
+  echo
+  echo "== which crate compiled that code (its DWARF compile units: code LTO inlined counts for the"
+  echo "   caller's crate, generic code for the crate that instantiated it; opt-levels are per crate)"
+  python3 - "$so" 14 <<'EOF_PY'
+import re, subprocess, sys
+from collections import defaultdict
+path, top = sys.argv[1], int(sys.argv[2])
+def readelf(what):
+    return subprocess.run(["readelf", f"--debug-dump={what}", "--dwarf-depth=1", path],
+                          capture_output=True, text=True, check=True).stdout
+names, unit = {}, None
+for line in readelf("info").splitlines():
+    m = re.match(r"\s*Compilation Unit @ offset (0x[0-9a-f]+|\d+):", line)
+    if m:
+        unit = int(m.group(1), 0)
+        continue
+    m = re.search(r"DW_AT_name\s*:.*?([^ :]+)$", line)
+    if m and unit is not None and unit not in names:
+        crate = re.search(r"/@/([A-Za-z0-9_]+)\.", m.group(1))
+        names[unit] = crate.group(1) if crate else "aws-lc-sys (C)"
+sizes, unit = defaultdict(int), None
+for line in readelf("aranges").splitlines():
+    m = re.search(r"Offset into .debug_info:\s+(0x[0-9a-f]+|\d+)", line)
+    if m:
+        unit = int(m.group(1), 0)
+        continue
+    m = re.match(r"\s+([0-9a-f]{16}) ([0-9a-f]{16})", line)
+    if m and unit is not None:
+        sizes[names.get(unit, "?")] += int(m.group(2), 16)
+print(f"{'compiled in':<36} {'bytes':>10}")
+for crate, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:top]:
+    print(f"{crate:<36} {size:>10}")
+print(f"{'every unit':<36} {sum(sizes.values()):>10}")
 EOF_PY
 fi
 
