@@ -702,11 +702,7 @@ impl Validator {
             inline,
             offload,
             |claims| self.object(env, claims),
-            move |env, claims| {
-                let object = objects.borrow_mut().get(env, Arc::clone(&claims), capacity);
-                crate::lane::bury(claims);
-                object.map(Claims)
-            },
+            move |env, claims| objects.borrow_mut().get(env, claims, capacity).map(Claims),
         )
     }
 

@@ -628,11 +628,7 @@ impl Resolver {
                         })
                     },
                     |claims| build(env, claims),
-                    move |env, claims| {
-                        let object = jwt::new_claims(env, &claims).map(Claims);
-                        crate::lane::bury(claims);
-                        object
-                    },
+                    move |env, claims| jwt::new_claims(env, &claims).map(Claims),
                 )
             })?
         })
@@ -707,11 +703,7 @@ impl Resolver {
                         })
                     },
                     |claims| build(env, claims),
-                    move |env, claims| {
-                        let object = jwt::new_claims(env, &claims).map(Claims);
-                        crate::lane::bury(claims);
-                        object
-                    },
+                    move |env, claims| jwt::new_claims(env, &claims).map(Claims),
                 )
             })?
         })
