@@ -96,7 +96,10 @@ async function steady(tokens, verify) {
   const clock = clocks()
   let next = 0
   const loop = async () => {
-    while (next < tokens.length) sink += (await verify(tokens[next++]))?.sub?.length ?? 1
+    while (next < tokens.length) {
+      const claims = await verify(tokens[next++])
+      sink += claims?.sub?.length ?? 1
+    }
   }
   await Promise.all(Array.from({ length: IN_FLIGHT }, loop))
   return clock

@@ -269,36 +269,40 @@ fn open(env: &Env) -> Result<()> {
     // Idle: does not keep the process alive.
     // SAFETY: `tsfn` was just created on this thread.
     check_status!(unsafe { sys::napi_unref_threadsafe_function(env.raw(), tsfn) })?;
+    let queue = Arc::new(Queue {
+        done: Mutex::new(Done {
+            finished: Vec::new(),
+            signalled: false,
+            open: true,
+        }),
+        gate: Mutex::new(true),
+        tsfn: Tsfn(tsfn),
+        to_start: AtomicUsize::new(0),
+    });
+    // Registered after the threadsafe function (whose own cleanup frees it): hooks run in
+    // reverse order, so this one closes the lane first. Before the lane is stored: a lane
+    // without its hook would call the function after the environment freed it.
+    let hook = Arc::into_raw(Arc::clone(&queue)).cast_mut().cast();
+    // SAFETY: `env` is live; `closed` takes back the `Arc` given here, once.
+    let added = unsafe { sys::napi_add_env_cleanup_hook(env.raw(), Some(closed), hook) };
+    if added != sys::Status::napi_ok {
+        // SAFETY: the hook was not added, so `closed` will not take the `Arc` back: taken here.
+        drop(unsafe { Arc::from_raw(hook.cast_const().cast::<Queue>()) });
+        // SAFETY: the function was created above on this thread and is released once; its
+        // environment frees it.
+        unsafe {
+            sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release)
+        };
+        check_status!(added)?;
+    }
     LANE.with(|lane| {
         *lane.borrow_mut() = Some(Lane {
-            queue: Arc::new(Queue {
-                done: Mutex::new(Done {
-                    finished: Vec::new(),
-                    signalled: false,
-                    open: true,
-                }),
-                gate: Mutex::new(true),
-                tsfn: Tsfn(tsfn),
-                to_start: AtomicUsize::new(0),
-            }),
+            queue,
             waiting: HashMap::new(),
             next: 0,
             referenced: false,
         });
     });
-    let queue = LANE.with(|lane| lane.borrow().as_ref().map(|lane| Arc::clone(&lane.queue)));
-    if let Some(queue) = queue {
-        // Registered after the threadsafe function (whose own cleanup frees it): hooks run in
-        // reverse order, so this one closes the lane first.
-        // SAFETY: `env` is live; `closed` takes back the `Arc` given here, once.
-        check_status!(unsafe {
-            sys::napi_add_env_cleanup_hook(
-                env.raw(),
-                Some(closed),
-                Arc::into_raw(queue).cast_mut().cast(),
-            )
-        })?;
-    }
     Ok(())
 }
 

@@ -57,9 +57,9 @@ use runbeam_core::ErrorKind;
 
 /// The allocator of the addon's own (Rust) allocations: mimalloc, not the C library's. With
 /// signature checks on verify threads, what one thread allocates another frees (a token copied
-/// for a check, its answer, the claims); glibc's `malloc` takes the owning arena's lock for each
-/// such free and trims and refaults its heap as the load swings, mimalloc hands the block back
-/// to its thread without a lock. Measured with 64 `validate` Promises in flight: 4% less
+/// for a check, its answer, the claims); on glibc most such frees take the owning arena's lock
+/// and the heap is trimmed and refaulted as the load swings, mimalloc hands the block back to
+/// its thread without a lock. Measured with 64 `validate` Promises in flight: 4% less
 /// process CPU per token (BENCHMARKS.md, "Node: throughput on both cores"). JavaScript's and
 /// Node's own memory are not affected.
 #[global_allocator]

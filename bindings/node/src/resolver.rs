@@ -628,7 +628,7 @@ impl Resolver {
                         })
                     },
                     |claims| build(env, claims),
-                    move |env, claims| jwt::new_claims(env, &claims).map(Claims),
+                    build,
                 )
             })?
         })
@@ -703,7 +703,7 @@ impl Resolver {
                         })
                     },
                     |claims| build(env, claims),
-                    move |env, claims| jwt::new_claims(env, &claims).map(Claims),
+                    build,
                 )
             })?
         })
